@@ -1,0 +1,36 @@
+# Quorum: `make demo` runs the marketplace locally; `make test` runs the whole test suite.
+# Both set up everything they need first (a pinned virtualenv from uv.lock).
+
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: setup demo test test-unit test-browser bench clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+setup: .venv/.synced
+
+# 1) Set up, migrate SQLite, seed demo data (printing the log-ins) and serve on :8000.
+demo: setup
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) -m daphne -b $${HOST:-127.0.0.1} -p $${PORT:-8000} marketplace.asgi:application
+
+# 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
+test: setup
+	SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key} $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	SECRET_KEY=$${SECRET_KEY:-insecure-bench-only-secret-key} $(PY) -m bench $(BENCH)
+
+clean:
+	rm -rf .venv .tools var

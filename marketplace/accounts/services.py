@@ -1,0 +1,109 @@
+"""Writes on users, organizations and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from marketplace.accounts.authentication import hash_token
+from marketplace.accounts.models import ApiToken, Organization, Role, User
+from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+
+TOKEN_PREFIX = "qrm_"
+
+
+def _password_check(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), details={"password": exc.messages}) from None
+
+
+def _organization_for(name: str) -> Organization:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ApplicationError("organization must be 1 to 200 characters.")
+    base = slugify(name)[:60] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return Organization.objects.create(name=name, slug=slug)
+
+
+@transaction.atomic
+def user_signup(
+    *, username: str, password: str, email: str = "", role: str, organization_name: str = ""
+) -> User:
+    """Self sign-up for workers and clients. A client creates its organization here.
+
+    Admins are never made by sign-up (see admin_create).
+    """
+    if role not in (Role.WORKER, Role.CLIENT):
+        raise ApplicationError("role must be 'worker' or 'client'.")
+    username = username.strip()
+    if not username or len(username) > 150:
+        raise ApplicationError("username must be 1 to 150 characters.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.")
+    user = User(username=username, email=email.strip(), role=role)
+    _password_check(password, user)
+    if role == Role.CLIENT:
+        if not organization_name:
+            raise ApplicationError("organization is required for a client account.")
+        user.organization = _organization_for(organization_name)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict("That username is taken.") from None
+    return user
+
+
+@transaction.atomic
+def client_invite(*, inviter: User, username: str, password: str, email: str = "") -> User:
+    """A client adds a colleague to its own organization."""
+    if not inviter.is_client:
+        raise PermissionDenied("Only clients add members to their organization.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.")
+    user = User(username=username, email=email, role=Role.CLIENT, organization_id=inviter.organization_id)
+    _password_check(password, user)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def admin_create(*, creator: User, username: str, password: str, email: str = "") -> User:
+    """Only admins make admins."""
+    if not creator.is_admin:
+        raise PermissionDenied("Only admins create admins.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.")
+    user = User(username=username, email=email, role=Role.ADMIN, is_staff=True)
+    _password_check(password, user)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Return the token and its secret; the secret is shown once and never stored."""
+    name = (name or "").strip() or "default"
+    if len(name) > 100:
+        raise ApplicationError("Token name must be at most 100 characters.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=secret[:12], key_hash=hash_token(secret))
+    return token, secret
+
+
+def token_revoke(*, user: User, token_id: int) -> None:
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    if not deleted:
+        raise NotFound("Token not found.")

@@ -1,0 +1,144 @@
+"""Jobs, their items and the gold answers behind gold items.
+
+Counters on Job are maintained with F() updates by the services that change them, so a
+dashboard reads four integers instead of running COUNT(*) over a million-row item table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from marketplace.accounts.models import Organization, Qualification
+
+DEFAULT_TIER = "standard"
+
+
+class JobStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The only legal moves; services check against this table.
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    JobStatus.DRAFT: frozenset({JobStatus.OPEN, JobStatus.CANCELLED}),
+    JobStatus.OPEN: frozenset({JobStatus.PAUSED, JobStatus.COMPLETED, JobStatus.CANCELLED}),
+    JobStatus.PAUSED: frozenset({JobStatus.OPEN, JobStatus.COMPLETED, JobStatus.CANCELLED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+class Job(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)  # Markdown; rendered through jobs.markdown
+    # [{"key": "cat", "name": "Cat", "shortcut": "c"}, ...]: 2 to 50 choices, validated by services.
+    labels = models.JSONField()
+    overlap = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    reward_per_judgment = models.DecimalField(  # currency units per accepted judgment, 4 places
+        max_digits=12, decimal_places=4, default=Decimal("0.0200")
+    )
+    tier = models.SlugField(max_length=40, default=DEFAULT_TIER)
+    gold_rate = models.DecimalField(  # share of assignments that are gold, 0..0.5
+        max_digits=5, decimal_places=4, default=Decimal("0.1000")
+    )
+    lease_seconds = models.PositiveIntegerField(default=600)
+    priority = models.SmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Denormalized counters (F() updates only). Gold items and judgments are counted apart.
+    item_count = models.PositiveIntegerField(default=0)
+    gold_item_count = models.PositiveIntegerField(default=0)
+    judgment_count = models.PositiveBigIntegerField(default=0)
+    gold_judgment_count = models.PositiveBigIntegerField(default=0)
+    completed_item_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="job_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=Decimal("0.5")), name="job_gold_rate_range"
+            ),
+            models.CheckConstraint(condition=Q(reward_per_judgment__gte=0), name="job_reward_non_negative"),
+            models.CheckConstraint(
+                condition=Q(completed_item_count__lte=models.F("item_count")), name="job_completed_le_items"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def label_keys(self) -> list[str]:
+        return [choice["key"] for choice in self.labels]
+
+
+class JobQualification(models.Model):
+    """A job requires the worker to hold `qualification` with at least `min_score`."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="requirements")
+    qualification = models.ForeignKey(Qualification, on_delete=models.PROTECT, related_name="+")
+    min_score = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "qualification"], name="one_requirement_per_qualification")
+        ]
+
+
+class Item(models.Model):
+    """One thing to label. Gold items carry a GoldAnswer row that worker code never loads."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    data = models.JSONField()
+    is_gold = models.BooleanField(default=False)
+    priority = models.SmallIntegerField(default=0)
+    # Accepted judgments that count towards overlap (never gold ones).
+    judgment_count = models.PositiveSmallIntegerField(default=0)
+    # Becomes true at the first lease, so partly judged items are served first.
+    started = models.BooleanField(default=False)
+    is_complete = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="item_external_id_unique_in_job",
+            ),
+        ]
+        indexes = [
+            # The assignment scan: open items of a job in serving order, stopping at the first fit.
+            models.Index(
+                fields=["job", "-started", "-priority", "id"],
+                condition=Q(is_complete=False, is_gold=False),
+                name="item_serving_order",
+            ),
+            models.Index(fields=["job", "is_gold", "id"], name="item_job_gold"),
+        ]
+
+
+class GoldAnswer(models.Model):
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="gold")
+    label = models.CharField(max_length=64)
+    explanation = models.TextField(blank=True)

@@ -1,0 +1,74 @@
+"""Reads of jobs and items, always scoped to the requester.
+
+A lookup by bare id is a bug: every function here starts from what the user may see, and an id
+outside that set raises NotFound, so another tenant's job looks exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import NotFound
+from marketplace.jobs.models import Item, Job
+
+
+def jobs_for_owner(*, user: User) -> QuerySet[Job]:
+    """Jobs a client (its organization's) or an admin (all) may manage."""
+    if user.is_admin:
+        return Job.objects.all()
+    if user.is_client:
+        return Job.objects.filter(organization_id=user.organization_id)
+    return Job.objects.none()
+
+
+def job_get_for_owner(*, user: User, job_id: int, lock: bool = False) -> Job:
+    qs = jobs_for_owner(user=user)
+    if lock:
+        qs = qs.select_for_update()
+    job = qs.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Job not found.")
+    return job
+
+
+def items_for_owner(*, user: User, job_id: int) -> QuerySet[Item]:
+    job = job_get_for_owner(user=user, job_id=job_id)
+    return Item.objects.filter(job=job).select_related("gold")
+
+
+def item_get_for_owner(*, user: User, job_id: int, item_id: int) -> Item:
+    item = items_for_owner(user=user, job_id=job_id).filter(pk=item_id).first()
+    if item is None:
+        raise NotFound("Item not found.")
+    return item
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    items: int
+    gold_items: int
+    judgments: int
+    gold_judgments: int
+    completed_items: int
+    active_leases: int
+
+    @property
+    def progress(self) -> float:
+        return self.completed_items / self.items if self.items else 0.0
+
+
+def job_counts(*, job: Job) -> JobCounts:
+    """Cheap at any size: cached counters plus an indexed count of live leases (few rows)."""
+    active = job.leases.filter(status="active", expires_at__gt=timezone.now()).count()
+    return JobCounts(
+        items=job.item_count,
+        gold_items=job.gold_item_count,
+        judgments=job.judgment_count,
+        gold_judgments=job.gold_judgment_count,
+        completed_items=job.completed_item_count,
+        active_leases=active,
+    )

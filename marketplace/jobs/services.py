@@ -1,0 +1,274 @@
+"""Writes on jobs and items: create, edit while draft, status moves, bulk item creation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace.accounts.models import Qualification, User
+from marketplace.errors import ApplicationError, Conflict
+from marketplace.jobs.models import (
+    DEFAULT_TIER,
+    JOB_TRANSITIONS,
+    GoldAnswer,
+    Item,
+    Job,
+    JobQualification,
+    JobStatus,
+)
+
+MIN_LABELS, MAX_LABELS = 2, 50
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# Fields a client may set when creating a job or editing a draft.
+EDITABLE_FIELDS = (
+    "title", "instructions", "labels", "overlap", "reward_per_judgment",
+    "tier", "gold_rate", "lease_seconds", "priority",
+)
+
+
+def labels_validate(labels: Any) -> list[dict[str, str]]:
+    """Normalize a label set to [{"key", "name", "shortcut"}], raising on anything ambiguous."""
+    if not isinstance(labels, list) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
+        raise ApplicationError(f"labels must be a list of {MIN_LABELS} to {MAX_LABELS} choices.")
+    clean: list[dict[str, str]] = []
+    keys: set[str] = set()
+    shortcuts: set[str] = set()
+    for position, raw in enumerate(labels, start=1):
+        if isinstance(raw, str):
+            raw = {"key": raw}
+        if not isinstance(raw, dict):
+            raise ApplicationError(f"labels[{position}] must be an object with a key.")
+        key = str(raw.get("key", "")).strip()
+        if not _KEY_RE.match(key):
+            raise ApplicationError(
+                f"labels[{position}]: key {key!r} must be 1-64 letters, digits, '_', '.' or '-'."
+            )
+        if key in keys:
+            raise ApplicationError(f"labels[{position}]: key {key!r} appears twice.")
+        name = str(raw.get("name") or key).strip()[:120]
+        shortcut = str(raw.get("shortcut") or "").strip()
+        if shortcut:
+            if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
+                raise ApplicationError(f"labels[{position}]: shortcut must be a single visible key.")
+            if shortcut.lower() in shortcuts:
+                raise ApplicationError(f"labels[{position}]: shortcut {shortcut!r} is used twice.")
+            shortcuts.add(shortcut.lower())
+        keys.add(key)
+        clean.append({"key": key, "name": name, "shortcut": shortcut})
+    return clean
+
+
+def _decimal(value: Any, name: str, *, places: int, low: Decimal, high: Decimal) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError(f"{name} must be a decimal number.") from None
+    if not number.is_finite() or not (low <= number <= high):
+        raise ApplicationError(f"{name} must be between {low} and {high}.")
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise ApplicationError(f"{name} has at most {places} decimal places.")
+    return number
+
+
+def _int(value: Any, name: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ApplicationError(f"{name} must be a whole number.")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApplicationError(f"{name} must be a whole number.") from None
+    if not (low <= number <= high):
+        raise ApplicationError(f"{name} must be between {low} and {high}.")
+    return number
+
+
+def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Unknown job fields: {', '.join(sorted(unknown))}.")
+    clean: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "title":
+            title = str(value or "").strip()
+            if not title or len(title) > 200:
+                raise ApplicationError("title must be 1 to 200 characters.")
+            clean[name] = title
+        elif name == "instructions":
+            clean[name] = str(value or "")
+        elif name == "labels":
+            clean[name] = labels_validate(value)
+        elif name == "overlap":
+            clean[name] = _int(value, name, low=1, high=50)
+        elif name == "lease_seconds":
+            clean[name] = _int(value, name, low=10, high=24 * 3600)
+        elif name == "priority":
+            clean[name] = _int(value, name, low=-100, high=100)
+        elif name == "reward_per_judgment":
+            clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("1000"))
+        elif name == "gold_rate":
+            clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
+        elif name == "tier":
+            tier = str(value or DEFAULT_TIER).strip()
+            if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
+                raise ApplicationError("tier must be a tier slug such as 'standard'.")
+            clean[name] = tier
+    return clean
+
+
+@dataclass(frozen=True)
+class Requirement:
+    qualification_id: int
+    min_score: Decimal = Decimal("0")
+
+
+def _requirements_set(*, job: Job, requirements: Sequence[Requirement], user: User) -> None:
+    ids = [r.qualification_id for r in requirements]
+    if len(set(ids)) != len(ids):
+        raise ApplicationError("A qualification is required twice.")
+    visible = Qualification.objects.filter(pk__in=ids)
+    if not user.is_admin:  # clients may require platform qualifications and their own
+        visible = visible.filter(owner__isnull=True) | visible.filter(owner_id=user.organization_id)
+    found = set(visible.values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ApplicationError(f"Unknown qualification ids: {missing}.")
+    JobQualification.objects.filter(job=job).delete()
+    JobQualification.objects.bulk_create(
+        JobQualification(
+            job=job,
+            qualification_id=r.qualification_id,
+            min_score=_decimal(r.min_score, "min_score", places=4, low=Decimal(0), high=Decimal(1)),
+        )
+        for r in requirements
+    )
+
+
+@transaction.atomic
+def job_create(
+    *, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] = ()
+) -> Job:
+    if not user.is_client:
+        raise ApplicationError("Only client accounts create jobs.")
+    missing = [name for name in ("title", "labels") if name not in fields]
+    if missing:
+        raise ApplicationError(f"Missing job fields: {', '.join(missing)}.")
+    job = Job(organization_id=user.organization_id, created_by=user, **_clean_fields(fields))
+    job.full_clean()
+    job.save()
+    _requirements_set(job=job, requirements=requirements, user=user)
+    return job
+
+
+@transaction.atomic
+def job_update(
+    *, job: Job, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] | None = None
+) -> Job:
+    # Lock the job: a concurrent publish must not slip between our status check and write.
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.DRAFT:
+        raise Conflict(f"Only draft jobs can be edited; this job is {job.status}.")
+    clean = _clean_fields(fields)
+    if "labels" in clean and job.gold_item_count:
+        keys = {choice["key"] for choice in clean["labels"]}
+        used = set(GoldAnswer.objects.filter(item__job=job).values_list("label", flat=True).distinct())
+        if used - keys:
+            raise ApplicationError(f"Gold items use labels missing from the new set: {sorted(used - keys)}.")
+    for name, value in clean.items():
+        setattr(job, name, value)
+    job.full_clean()
+    job.save()
+    if requirements is not None:
+        _requirements_set(job=job, requirements=requirements, user=user)
+    return job
+
+
+@transaction.atomic
+def job_transition(*, job: Job, to: str) -> Job:
+    """Move a job along draft → open ⇄ paused → completed | cancelled, refusing anything else."""
+    # Lock the job: two clicks (pause, cancel) must not both read the old status.
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if to not in JOB_TRANSITIONS[job.status]:
+        raise Conflict(f"A {job.status} job cannot become {to}.")
+    if to == JobStatus.OPEN and job.status == JobStatus.DRAFT and job.item_count == 0:
+        raise ApplicationError("Import at least one item before publishing.")
+    now = timezone.now()
+    job.status = to
+    if to == JobStatus.OPEN and job.published_at is None:
+        job.published_at = now
+    if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        job.finished_at = now
+    job.save(update_fields=["status", "published_at", "finished_at", "updated_at"])
+    return job
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One parsed line of an import: data plus, for gold, the known label."""
+
+    data: dict[str, Any]
+    external_id: str | None = None
+    priority: int = 0
+    gold_label: str | None = None
+    explanation: str = ""
+    line: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+IMPORTABLE_STATUSES = (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED)
+_BATCH = 5000
+
+
+@transaction.atomic
+def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
+    """Insert validated rows in one transaction and bump the job's counters.
+
+    The caller validated every row (labels, external ids unique in the file). Duplicates against
+    items already in the job are caught here by the unique constraint's pre-check.
+    """
+    # Lock the job: counters and the status check must agree with the rows we insert.
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in IMPORTABLE_STATUSES:
+        raise Conflict(f"Items cannot be added to a {job.status} job.")
+    rows = list(rows)
+    ext_ids = [r.external_id for r in rows if r.external_id is not None]
+    if ext_ids:
+        taken = _existing_external_ids(job=job, external_ids=ext_ids)
+        if taken:
+            first = next(r for r in rows if r.external_id in taken)
+            raise ApplicationError(
+                f"line {first.line}: external_id {first.external_id!r} already exists in this job.",
+                details={"line": first.line, "reason": "duplicate_external_id"},
+            )
+    created = 0
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        items = Item.objects.bulk_create(
+            Item(job=job, external_id=r.external_id, data=r.data, priority=r.priority, is_gold=gold)
+            for r in batch
+        )
+        if gold:
+            GoldAnswer.objects.bulk_create(
+                GoldAnswer(item=item, label=row.gold_label or "", explanation=row.explanation)
+                for item, row in zip(items, batch, strict=True)
+            )
+        created += len(items)
+    counter = "gold_item_count" if gold else "item_count"
+    Job.objects.filter(pk=job.pk).update(**{counter: F(counter) + created})
+    return created
+
+
+def _existing_external_ids(*, job: Job, external_ids: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for start in range(0, len(external_ids), _BATCH):
+        chunk = external_ids[start : start + _BATCH]
+        taken.update(
+            Item.objects.filter(job=job, external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    return taken

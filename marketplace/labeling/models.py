@@ -1,0 +1,85 @@
+"""Leases (who holds which item until when), judgments, and per-job worker blocks.
+
+A lease's slot is live while status is ACTIVE and expires_at is in the future. Expiry needs no
+cron: every claim counts only unexpired leases, so an abandoned slot frees itself by time.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from marketplace.jobs.models import Item, Job
+
+
+class LeaseStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    RELEASED = "released", "Released"
+    LOST = "lost", "Lost (expired and its slot was taken)"
+
+
+class Lease(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="leases")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    status = models.CharField(max_length=10, choices=LeaseStatus.choices, default=LeaseStatus.ACTIVE)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A worker holds at most one live lease on an item.
+            models.UniqueConstraint(
+                fields=["item", "worker"], condition=Q(status="active"), name="one_active_lease_per_item_worker"
+            ),
+        ]
+        indexes = [
+            # Counting live slots of an item, and active leases of a job, touch only active rows.
+            models.Index(fields=["item", "expires_at"], condition=Q(status="active"), name="lease_active_item"),
+            models.Index(fields=["job", "expires_at"], condition=Q(status="active"), name="lease_active_job"),
+            models.Index(fields=["worker", "status"], name="lease_worker_status"),
+        ]
+
+
+class JudgmentStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    DROPPED = "dropped", "Dropped (worker blocked for quality)"
+
+
+class Judgment(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="judgments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judgments")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    lease = models.OneToOneField(
+        Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
+    )
+    label = models.CharField(max_length=64)
+    is_gold = models.BooleanField(default=False)
+    is_correct = models.BooleanField(null=True, blank=True)  # gold only: scored at submit
+    status = models.CharField(max_length=10, choices=JudgmentStatus.choices, default=JudgmentStatus.ACCEPTED)
+    seconds_spent = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "worker"], name="one_judgment_per_item_worker"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "id"], name="judgment_job_id"),
+            models.Index(fields=["worker", "-created_at"], name="judgment_worker_recent"),
+        ]
+
+
+class JobBlock(models.Model):
+    """A worker stopped from one job (by a quality rule or an admin); lifted by deleting the row."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="blocks")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_blocks")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "worker"], name="one_block_per_job_worker")]

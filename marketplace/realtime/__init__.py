@@ -1,0 +1,1 @@
+"""Channels: consumers, routing and on-commit event publishing (the web portal issue)."""

@@ -1,0 +1,88 @@
+"""The cast, shared by every test file:
+
+- Acme is a client organization; Alice is its client, Bob her colleague.
+- Globex is another client organization; Carol is its client and must never see Acme's data.
+- Wendy and Walter are workers; Ada is an admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from marketplace.accounts.models import Organization, User
+from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
+
+needs_postgres = pytest.mark.skipif(
+    not settings.IS_POSTGRES,
+    reason="needs PostgreSQL (set DATABASE_URL): SQLite has no row locks, so this would prove nothing",
+)
+
+
+@pytest.fixture
+def acme(db: Any) -> Organization:
+    return OrganizationFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def globex(db: Any) -> Organization:
+    return OrganizationFactory(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def alice(acme: Organization) -> User:
+    return ClientFactory(username="alice", organization=acme)
+
+
+@pytest.fixture
+def bob(acme: Organization) -> User:
+    return ClientFactory(username="bob", organization=acme)
+
+
+@pytest.fixture
+def carol(globex: Organization) -> User:
+    return ClientFactory(username="carol", organization=globex)
+
+
+@pytest.fixture
+def wendy(db: Any) -> User:
+    return WorkerFactory(username="wendy")
+
+
+@pytest.fixture
+def walter(db: Any) -> User:
+    return WorkerFactory(username="walter")
+
+
+@pytest.fixture
+def ada(db: Any) -> User:
+    return AdminFactory(username="ada")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An unauthenticated API client; `as_user(api, user)` logs in with a real bearer token."""
+    return APIClient()
+
+
+def as_user(client: APIClient, user: User) -> APIClient:
+    from marketplace.accounts.services import token_create
+
+    _, secret = token_create(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def client_for(db: Any) -> Any:
+    """client_for(user) -> an APIClient authenticated as that user with a bearer token."""
+
+    def make(user: User) -> APIClient:
+        return as_user(APIClient(), user)
+
+    return make
+
+
