@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+from marketplace.jobs import api
+
+urlpatterns = [
+    path("jobs/", api.JobListCreate.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", api.JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/<str:action>/", api.JobAction.as_view(), name="job-action"),
+    # Items, gold items and exports (marketplace/jobs/items_urls.py).
+    path("", include("marketplace.jobs.items_urls")),
+]

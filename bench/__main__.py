@@ -1,0 +1,36 @@
+"""python -m bench [name ...]: run the named benchmarks (all by default) and print their figures.
+
+Each benchmark module exposes `run(argv: list[str]) -> None`. They need DATABASE_URL pointing at
+PostgreSQL for meaningful figures; on SQLite they run but say so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+BENCHMARKS = {
+    "import": "bench.import_items",
+    "assignment": "bench.assignment",
+}
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    import django
+
+    django.setup()
+    names = [a for a in argv if not a.startswith("-")] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    for name in names:
+        print(f"\n### {name}")
+        importlib.import_module(BENCHMARKS[name]).run([a for a in argv if a.startswith("-")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
