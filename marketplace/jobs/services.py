@@ -190,11 +190,14 @@ def job_update(
 
 
 @transaction.atomic
-def job_transition(*, job: Job, to: str) -> Job:
-    """Move a job along draft → open ⇄ paused → completed | cancelled, refusing anything else."""
+def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = None) -> Job:
+    """Move a job along draft → open ⇄ paused → completed | cancelled, refusing anything else.
+
+    `expected_from` narrows the legal starting states (resume only from paused, say).
+    """
     # Lock the job: two clicks (pause, cancel) must not both read the old status.
     job = Job.objects.select_for_update().get(pk=job.pk)
-    if to not in JOB_TRANSITIONS[job.status]:
+    if to not in JOB_TRANSITIONS[job.status] or (expected_from and job.status not in expected_from):
         raise Conflict(f"A {job.status} job cannot become {to}.")
     if to == JobStatus.OPEN and job.status == JobStatus.DRAFT and job.item_count == 0:
         raise ApplicationError("Import at least one item before publishing.")

@@ -1,0 +1,179 @@
+"""Jobs REST API: create, read, edit while draft, and move through the job's lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
+from marketplace.api import Pagination
+from marketplace.errors import ApplicationError, NotFound
+from marketplace.jobs import selectors, services
+from marketplace.jobs.markdown import render_markdown
+from marketplace.jobs.models import Job, JobStatus
+
+# action -> (target status, the statuses it may start from; None = any legal one)
+ACTIONS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "publish": (JobStatus.OPEN, frozenset({JobStatus.DRAFT})),
+    "pause": (JobStatus.PAUSED, frozenset({JobStatus.OPEN})),
+    "resume": (JobStatus.OPEN, frozenset({JobStatus.PAUSED})),
+    "cancel": (JobStatus.CANCELLED, None),
+}
+
+
+class LabelSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField(required=False)
+    shortcut = serializers.CharField(required=False, allow_blank=True)
+
+
+class RequirementSerializer(serializers.Serializer):
+    qualification = serializers.IntegerField()
+    min_score = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
+
+
+class JobInputSerializer(serializers.Serializer):
+    """Documents the input; the service validates every field and rejects unknown ones."""
+
+    title = serializers.CharField()
+    instructions = serializers.CharField(required=False, allow_blank=True)
+    labels = LabelSerializer(many=True)
+    overlap = serializers.IntegerField(required=False)
+    reward_per_judgment = serializers.DecimalField(max_digits=12, decimal_places=4, required=False)
+    tier = serializers.CharField(required=False)
+    gold_rate = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
+    lease_seconds = serializers.IntegerField(required=False)
+    priority = serializers.IntegerField(required=False)
+    requirements = RequirementSerializer(many=True, required=False)
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    instructions = serializers.CharField()
+    instructions_html = serializers.SerializerMethodField()
+    labels = LabelSerializer(many=True)
+    overlap = serializers.IntegerField()
+    reward_per_judgment = serializers.DecimalField(max_digits=12, decimal_places=4)
+    tier = serializers.CharField()
+    gold_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    lease_seconds = serializers.IntegerField()
+    priority = serializers.IntegerField()
+    requirements = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_instructions_html(self, job: Job) -> str:
+        return render_markdown(job.instructions)
+
+    def get_requirements(self, job: Job) -> list[dict[str, Any]]:
+        return [
+            {"qualification": r.qualification_id, "min_score": str(r.min_score)}
+            for r in job.requirements.all()
+        ]
+
+    def get_counts(self, job: Job) -> dict[str, Any]:
+        counts = selectors.job_counts(job=job)
+        return {
+            "items": counts.items,
+            "gold_items": counts.gold_items,
+            "judgments": counts.judgments,
+            "gold_judgments": counts.gold_judgments,
+            "completed_items": counts.completed_items,
+            "active_leases": counts.active_leases,
+            "progress": round(counts.progress, 4),
+        }
+
+
+def _split_input(data: Any) -> tuple[dict[str, Any], list[services.Requirement] | None]:
+    if not isinstance(data, dict):
+        raise ApplicationError("Send a JSON object.")
+    fields = dict(data)
+    raw = fields.pop("requirements", None)
+    if raw is None:
+        return fields, None
+    if not isinstance(raw, list):
+        raise ApplicationError("requirements must be a list of {qualification, min_score}.")
+    reqs: list[services.Requirement] = []
+    for position, entry in enumerate(raw, start=1):
+        parsed = RequirementSerializer(data=entry)
+        if not parsed.is_valid():
+            raise ApplicationError(f"requirements[{position}] needs a qualification id and a min_score 0..1.")
+        reqs.append(
+            services.Requirement(
+                qualification_id=parsed.validated_data["qualification"],
+                min_score=parsed.validated_data.get("min_score", 0),
+            )
+        )
+    return fields, reqs
+
+
+def _present(job: Job) -> dict[str, Any]:
+    return JobOutputSerializer(job).data
+
+
+class JobListCreate(APIView):
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+
+    @extend_schema(responses=JobOutputSerializer(many=True), summary="List your organization's jobs")
+    def get(self, request: Request) -> Response:
+        jobs = selectors.jobs_for_owner(user=request.user).prefetch_related("requirements").order_by("-id")
+        status_filter = request.query_params.get("status")
+        if status_filter:
+            if status_filter not in JobStatus.values:
+                raise ApplicationError(f"status must be one of {', '.join(JobStatus.values)}.")
+            jobs = jobs.filter(status=status_filter)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([_present(job) for job in page or []])
+
+    @extend_schema(request=JobInputSerializer, responses={201: JobOutputSerializer}, summary="Create a draft job")
+    def post(self, request: Request) -> Response:
+        if not IsClient().has_permission(request, self):
+            raise ApplicationError("Only client accounts create jobs.")
+        fields, requirements = _split_input(request.data)
+        job = services.job_create(user=request.user, fields=fields, requirements=requirements or ())
+        return Response(_present(job), status=status.HTTP_201_CREATED)
+
+
+class JobDetail(APIView):
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+
+    @extend_schema(responses=JobOutputSerializer, summary="A job with its live counts")
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(_present(selectors.job_get_for_owner(user=request.user, job_id=job_id)))
+
+    @extend_schema(request=JobInputSerializer, responses=JobOutputSerializer, summary="Edit a draft job")
+    def patch(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        fields, requirements = _split_input(request.data)
+        job = services.job_update(job=job, user=request.user, fields=fields, requirements=requirements)
+        return Response(_present(job))
+
+
+class JobAction(APIView):
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={200: JobOutputSerializer, 409: OpenApiResponse(description="Illegal transition")},
+        summary="publish | pause | resume | cancel",
+    )
+    def post(self, request: Request, job_id: int, action: str) -> Response:
+        if action not in ACTIONS:
+            raise NotFound(f"Unknown job action {action!r}; use one of {', '.join(ACTIONS)}.")
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        target, expected_from = ACTIONS[action]
+        job = services.job_transition(job=job, to=target, expected_from=expected_from)
+        return Response(_present(job))
+
+
