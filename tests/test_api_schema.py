@@ -1,0 +1,36 @@
+"""The API describes itself, and every error, even an unknown URL, has the one format."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_openapi_schema_validates_without_warnings(tmp_path: Path) -> None:
+    out = tmp_path / "schema.yaml"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    schema = out.read_text()
+    for path in ("/api/v1/jobs/", "/api/v1/work/next/", "/api/v1/auth/signup/", "/api/v1/qualifications/"):
+        assert path in schema, path
+
+
+@pytest.mark.django_db
+def test_the_schema_and_docs_are_served(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_url_answers_in_the_error_format(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
