@@ -18,7 +18,7 @@ from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, Wo
 
 needs_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES,
-    reason="needs PostgreSQL (set DATABASE_URL): SQLite has no row locks, so this would prove nothing",
+    reason="needs PostgreSQL (set DATABASE_URL): it exercises row locks, COPY or query plans SQLite lacks",
 )
 
 

@@ -167,11 +167,12 @@ class JobAction(APIView):
         request=None,
         responses={200: JobOutputSerializer, 409: OpenApiResponse(description="Illegal transition")},
         summary="publish | pause | resume | cancel",
+        operation_id="v1_jobs_action",
     )
     def post(self, request: Request, job_id: int, action: str) -> Response:
         if action not in ACTIONS:
             raise NotFound(f"Unknown job action {action!r}; use one of {', '.join(ACTIONS)}.")
-        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        job = selectors.job_get_for_owner(user=request.user, job_id=int(job_id))
         target, expected_from = ACTIONS[action]
         job = services.job_transition(job=job, to=target, expected_from=expected_from)
         return Response(_present(job))
