@@ -23,6 +23,27 @@ def _password_check(password: str, user: User) -> None:
         raise ApplicationError(" ".join(exc.messages), details={"password": exc.messages}) from None
 
 
+def _username_clean(username: str) -> str:
+    username = (username or "").strip()
+    if not username or len(username) > 150:
+        raise ApplicationError("username must be 1 to 150 characters.")
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), details={"username": exc.messages}) from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.")
+    return username
+
+
+def _user_save_new(user: User) -> None:
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # a concurrent sign-up won the race for this username
+        raise Conflict("That username is taken.") from None
+
+
 def _organization_for(name: str) -> Organization:
     name = name.strip()
     if not name or len(name) > 200:
@@ -45,11 +66,7 @@ def user_signup(
     """
     if role not in (Role.WORKER, Role.CLIENT):
         raise ApplicationError("role must be 'worker' or 'client'.")
-    username = username.strip()
-    if not username or len(username) > 150:
-        raise ApplicationError("username must be 1 to 150 characters.")
-    if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("That username is taken.")
+    username = _username_clean(username)
     user = User(username=username, email=email.strip(), role=role)
     _password_check(password, user)
     if role == Role.CLIENT:
@@ -57,11 +74,7 @@ def user_signup(
             raise ApplicationError("organization is required for a client account.")
         user.organization = _organization_for(organization_name)
     user.set_password(password)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:
-        raise Conflict("That username is taken.") from None
+    _user_save_new(user)
     return user
 
 
@@ -70,12 +83,13 @@ def client_invite(*, inviter: User, username: str, password: str, email: str = "
     """A client adds a colleague to its own organization."""
     if not inviter.is_client:
         raise PermissionDenied("Only clients add members to their organization.")
-    if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("That username is taken.")
-    user = User(username=username, email=email, role=Role.CLIENT, organization_id=inviter.organization_id)
+    username = _username_clean(username)
+    user = User(
+        username=username, email=email.strip(), role=Role.CLIENT, organization_id=inviter.organization_id
+    )
     _password_check(password, user)
     user.set_password(password)
-    user.save()
+    _user_save_new(user)
     return user
 
 
@@ -84,12 +98,11 @@ def admin_create(*, creator: User, username: str, password: str, email: str = ""
     """Only admins make admins."""
     if not creator.is_admin:
         raise PermissionDenied("Only admins create admins.")
-    if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("That username is taken.")
-    user = User(username=username, email=email, role=Role.ADMIN, is_staff=True)
+    username = _username_clean(username)
+    user = User(username=username, email=email.strip(), role=Role.ADMIN, is_staff=True)
     _password_check(password, user)
     user.set_password(password)
-    user.save()
+    _user_save_new(user)
     return user
 
 

@@ -1,0 +1,120 @@
+"""Django admin for accounts. Staff tooling only: the API and pages go through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+
+from marketplace.accounts.models import (
+    ApiToken,
+    ExamAttempt,
+    ExamQuestion,
+    Organization,
+    Qualification,
+    User,
+    WorkerQualification,
+)
+from marketplace.accounts.qualifications import exam_labels_validate
+from marketplace.errors import ApplicationError
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    # The model's check constraint ties role and organization together; the form shows both so
+    # Django validates it before saving instead of failing with an IntegrityError.
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Marketplace", {"fields": ("role", "organization", "suspended_at")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("Marketplace", {"classes": ("wide",), "fields": ("role", "organization")}),
+    )
+    list_display = (
+        "username", "email", "role", "organization", "is_active", "suspended_at", "date_joined",
+    )
+    list_filter = ("role", "is_active", "is_staff", "organization")
+    list_select_related = ("organization",)
+    search_fields = ("username", "email", "organization__name")
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only: only a hash of each secret exists. Deleting a row revokes the token."""
+
+    list_display = ("name", "prefix", "user", "created_at", "last_used_at")
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
+    exclude = ("key_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class QualificationForm(forms.ModelForm):
+    class Meta:
+        model = Qualification
+        fields = "__all__"
+
+    def clean_exam_labels(self) -> list[dict[str, str]]:
+        try:
+            return exam_labels_validate(self.cleaned_data.get("exam_labels"))
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+class ExamQuestionInline(admin.TabularInline):
+    model = ExamQuestion
+    extra = 0
+
+
+@admin.register(Qualification)
+class QualificationAdmin(admin.ModelAdmin):
+    form = QualificationForm
+    list_display = ("name", "slug", "owner", "is_expert", "pass_mark", "retry_cooldown_seconds")
+    list_filter = ("is_expert",)
+    search_fields = ("name", "slug", "owner__name")
+    list_select_related = ("owner",)
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [ExamQuestionInline]
+
+
+@admin.register(WorkerQualification)
+class WorkerQualificationAdmin(admin.ModelAdmin):
+    list_display = ("worker", "qualification", "score", "source", "granted_at")
+    list_filter = ("source", "qualification")
+    search_fields = ("worker__username", "qualification__name")
+    list_select_related = ("worker", "qualification")
+    raw_id_fields = ("worker",)
+
+
+@admin.register(ExamAttempt)
+class ExamAttemptAdmin(admin.ModelAdmin):
+    """A record of what was submitted; never edited."""
+
+    list_display = ("worker", "qualification", "score", "passed", "submitted_at")
+    list_filter = ("passed", "qualification")
+    search_fields = ("worker__username", "qualification__name")
+    list_select_related = ("worker", "qualification")
+    readonly_fields = ("worker", "qualification", "score", "passed", "answers", "submitted_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,305 @@
+"""Writes on qualifications: create, add exam questions, take the exam, grant and revoke by hand.
+
+A qualification's exam is its questions: a worker answers them all at once, the share correct
+over *all* questions is the score, and reaching `pass_mark` grants the qualification at once.
+A failed attempt starts `retry_cooldown_seconds` before the next one is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from marketplace.accounts import selectors
+from marketplace.accounts.models import (
+    ExamAttempt,
+    ExamQuestion,
+    Qualification,
+    User,
+    WorkerQualification,
+)
+from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+
+# Same shape and limits as a job's label set. Kept here rather than imported from jobs because
+# dependencies point accounts <- jobs; jobs may reuse this one, never the reverse.
+MIN_LABELS, MAX_LABELS = 2, 50
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+MAX_QUESTIONS_PER_CALL = 500
+MAX_COOLDOWN_SECONDS = 30 * 24 * 3600
+SCORE_PLACES = Decimal("0.0001")  # scores and pass marks: a share in [0, 1], 4 places
+
+
+def exam_labels_validate(labels: Any) -> list[dict[str, str]]:
+    """Normalize exam labels to [{"key", "name", "shortcut"}]. Empty means "no exam"."""
+    if labels is None or (isinstance(labels, list | tuple) and not labels):
+        return []
+    if not isinstance(labels, list | tuple) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
+        raise ApplicationError(
+            f"exam_labels must be empty (no exam) or a list of {MIN_LABELS} to {MAX_LABELS} labels."
+        )
+    clean: list[dict[str, str]] = []
+    keys: set[str] = set()
+    shortcuts: set[str] = set()
+    for position, raw in enumerate(labels, start=1):
+        if isinstance(raw, str):
+            raw = {"key": raw}
+        if not isinstance(raw, dict):
+            raise ApplicationError(f"exam_labels[{position}] must be an object with a key.")
+        key = str(raw.get("key", "")).strip()
+        if not _KEY_RE.match(key):
+            raise ApplicationError(
+                f"exam_labels[{position}]: key {key[:64]!r} must be 1-64 letters, digits, "
+                "'_', '.' or '-'."
+            )
+        if key in keys:
+            raise ApplicationError(f"exam_labels[{position}]: key {key!r} appears twice.")
+        shortcut = str(raw.get("shortcut") or "").strip()
+        if shortcut and (len(shortcut) != 1 or not shortcut.isprintable()):
+            raise ApplicationError(f"exam_labels[{position}]: shortcut must be a single visible key.")
+        if shortcut and shortcut.lower() in shortcuts:
+            raise ApplicationError(f"exam_labels[{position}]: shortcut {shortcut!r} is used twice.")
+        keys.add(key)
+        shortcuts.add(shortcut.lower())
+        name = str(raw.get("name") or key).strip()[:120]
+        clean.append({"key": key, "name": name, "shortcut": shortcut})
+    return clean
+
+
+def _share(value: Any, name: str, *, allow_zero: bool = True) -> Decimal:
+    """Parse a share in [0, 1] with at most 4 places; floats go through str() so 0.9 stays 0.9."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        number = Decimal("NaN")
+    # is_finite() first: comparing a NaN raises instead of answering.
+    if isinstance(value, bool) or not number.is_finite() or not 0 <= number <= 1 or (
+        number == 0 and not allow_zero
+    ):
+        bound = "0" if allow_zero else "above 0"
+        raise ApplicationError(f"{name} must be a decimal number from {bound} to 1.")
+    if number != number.quantize(SCORE_PLACES):
+        raise ApplicationError(f"{name} has at most 4 decimal places.")
+    return number
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name)[:70] or "qualification"
+    slug, n = base, 1
+    while Qualification.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def qualification_create(
+    *,
+    user: User,
+    name: str,
+    slug: str = "",
+    description: str = "",
+    is_expert: bool = False,
+    exam_labels: Any = (),
+    pass_mark: Any = Decimal("0.8"),
+    retry_cooldown_seconds: int = 3600,
+) -> Qualification:
+    """Admins create platform-wide qualifications; a client's belong to its organization."""
+    if user.is_admin:
+        owner_id = None
+    elif user.is_client:
+        owner_id = user.organization_id
+    else:
+        raise PermissionDenied("Only clients and admins create qualifications.")
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ApplicationError("name must be 1 to 120 characters.")
+    if not isinstance(is_expert, bool):
+        raise ApplicationError("is_expert must be true or false.")
+    if (
+        not isinstance(retry_cooldown_seconds, int)
+        or isinstance(retry_cooldown_seconds, bool)
+        or not 0 <= retry_cooldown_seconds <= MAX_COOLDOWN_SECONDS
+    ):
+        raise ApplicationError(
+            f"retry_cooldown_seconds must be a whole number from 0 to {MAX_COOLDOWN_SECONDS}."
+        )
+    labels = exam_labels_validate(exam_labels)
+    mark = _share(pass_mark, "pass_mark", allow_zero=False)
+    slug = (slug or "").strip()
+    if slug:
+        try:
+            validate_slug(slug)
+        except ValidationError:
+            raise ApplicationError("slug may hold only letters, digits, '-' and '_'.") from None
+        if len(slug) > 80:
+            raise ApplicationError("slug must be at most 80 characters.")
+        if Qualification.objects.filter(slug=slug).exists():
+            raise Conflict(f"The slug {slug!r} is taken; choose another.")
+    else:
+        slug = _free_slug(name)
+    try:
+        with transaction.atomic():
+            return Qualification.objects.create(
+                name=name,
+                slug=slug,
+                description=(description or "").strip(),
+                owner_id=owner_id,
+                is_expert=is_expert,
+                exam_labels=labels,
+                pass_mark=mark,
+                retry_cooldown_seconds=retry_cooldown_seconds,
+            )
+    except IntegrityError:  # another request took the slug between our check and the insert
+        raise Conflict(f"The slug {slug!r} is taken; choose another.") from None
+
+
+def _check_may_manage(*, user: User, qualification: Qualification) -> None:
+    if user.is_admin:
+        return
+    owner_id = qualification.owner_id
+    if user.is_client and owner_id is not None and owner_id == user.organization_id:
+        return
+    raise PermissionDenied("Only the owning organization or an admin can change this qualification.")
+
+
+@transaction.atomic
+def exam_questions_add(
+    *, user: User, qualification: Qualification, questions: Sequence[Mapping[str, Any]]
+) -> list[ExamQuestion]:
+    """Append questions, each {"data": {...}, "answer": "<label key>"}; all or none are added."""
+    _check_may_manage(user=user, qualification=qualification)
+    labels = {label["key"] for label in qualification.exam_labels}
+    if not labels:
+        raise ApplicationError("This qualification has no exam labels, so it cannot have an exam.")
+    if not isinstance(questions, list | tuple) or not 1 <= len(questions) <= MAX_QUESTIONS_PER_CALL:
+        raise ApplicationError(f"questions must be a list of 1 to {MAX_QUESTIONS_PER_CALL} questions.")
+    rows: list[ExamQuestion] = []
+    for position, raw in enumerate(questions, start=1):
+        if not isinstance(raw, Mapping) or set(raw) - {"data", "answer"}:
+            raise ApplicationError(f"questions[{position}] must be an object with only data and answer.")
+        data, answer = raw.get("data"), raw.get("answer")
+        if not isinstance(data, dict) or not data:
+            raise ApplicationError(f"questions[{position}].data must be a non-empty object.")
+        if not isinstance(answer, str) or answer not in labels:
+            raise ApplicationError(
+                f"questions[{position}].answer must be one of the exam labels: "
+                f"{', '.join(sorted(labels))}."
+            )
+        rows.append(ExamQuestion(qualification=qualification, data=data, answer=answer))
+    return ExamQuestion.objects.bulk_create(rows)
+
+
+def _answers_parse(
+    answers: Any, *, question_ids: set[int], labels: set[str]
+) -> dict[int, str]:
+    """{"<question id>": "label"} -> {id: label}. Unknown ids and labels are errors; null = skipped."""
+    if not isinstance(answers, Mapping):
+        raise ApplicationError('answers must be an object: {"<question id>": "<label>"}.')
+    given: dict[int, str] = {}
+    unknown: list[str] = []
+    for raw_id, label in answers.items():
+        try:
+            question_id = int(str(raw_id))
+        except ValueError:
+            question_id = -1
+        if question_id not in question_ids:
+            unknown.append(str(raw_id)[:20])
+            continue
+        if question_id in given:
+            raise ApplicationError(f"Question {question_id} is answered twice.")
+        if label is None:
+            continue  # explicitly skipped; scored as wrong like any unanswered question
+        if not isinstance(label, str) or label not in labels:
+            raise ApplicationError(
+                f"The answer to question {question_id} must be one of: {', '.join(sorted(labels))}."
+            )
+        given[question_id] = label
+    if unknown:
+        raise ApplicationError(
+            f"These questions are not in this exam: {', '.join(unknown[:20])}.",
+            details={"unknown_questions": unknown[:100]},
+        )
+    return given
+
+
+@transaction.atomic
+def exam_submit(
+    *, worker: User, qualification: Qualification, answers: Mapping[Any, Any]
+) -> ExamAttempt:
+    """Score one attempt; a pass grants (or re-scores) the qualification in the same transaction.
+
+    Locking contract: takes a SELECT FOR UPDATE lock on the worker's user row and holds it to
+    commit. A failed attempt never revokes a qualification already held; only admins revoke.
+    """
+    if not worker.is_worker:
+        raise PermissionDenied("Only workers take exams.")
+    # Why: two submits racing (double click, two tabs) would both pass the cooldown check below
+    # and be scored twice; the worker row is the one row every attempt of theirs shares.
+    User.objects.select_for_update().filter(pk=worker.pk).values_list("pk", flat=True).get()
+    key = dict(ExamQuestion.objects.filter(qualification=qualification).values_list("id", "answer"))
+    if not key:
+        raise Conflict("This qualification has no exam; an admin grants it by hand.")
+    given = _answers_parse(
+        answers,
+        question_ids=set(key),
+        labels={label["key"] for label in qualification.exam_labels},
+    )
+    retry_after = selectors.exam_retry_after(worker=worker, qualification=qualification)
+    if retry_after is not None:
+        raise Conflict(
+            f"You failed this exam recently; you can retry after {retry_after:%Y-%m-%d %H:%M:%S} UTC.",
+            details={"retry_after": retry_after.isoformat()},
+        )
+    correct = sum(1 for question_id, answer in key.items() if given.get(question_id) == answer)
+    # Compare exactly, then store rounded down: pass_mark has 4 places, so both agree.
+    passed = Decimal(correct) >= qualification.pass_mark * len(key)
+    score = (Decimal(correct) / Decimal(len(key))).quantize(SCORE_PLACES, rounding=ROUND_DOWN)
+    attempt = ExamAttempt.objects.create(
+        worker=worker,
+        qualification=qualification,
+        score=score,
+        passed=passed,
+        answers={str(question_id): label for question_id, label in given.items()},
+    )
+    if passed:
+        WorkerQualification.objects.update_or_create(
+            worker=worker,
+            qualification=qualification,
+            defaults={"score": score, "source": WorkerQualification.Source.EXAM},
+        )
+    return attempt
+
+
+@transaction.atomic
+def qualification_grant(
+    *, admin: User, worker: User, qualification: Qualification, score: Any
+) -> WorkerQualification:
+    """An admin grants by hand, or overwrites the score of a grant the worker already holds."""
+    if not admin.is_admin:
+        raise PermissionDenied("Only admins grant qualifications by hand.")
+    if not worker.is_worker:
+        raise ApplicationError("Only worker accounts hold qualifications.")
+    grant, _ = WorkerQualification.objects.update_or_create(
+        worker=worker,
+        qualification=qualification,
+        defaults={"score": _share(score, "score"), "source": WorkerQualification.Source.ADMIN},
+    )
+    return grant
+
+
+@transaction.atomic
+def qualification_revoke(*, admin: User, worker: User, qualification: Qualification) -> None:
+    """Delete the grant. The worker may take the exam again (subject to any running cooldown)."""
+    if not admin.is_admin:
+        raise PermissionDenied("Only admins revoke qualifications.")
+    deleted, _ = WorkerQualification.objects.filter(worker=worker, qualification=qualification).delete()
+    if not deleted:
+        raise NotFound("That worker does not hold this qualification.")
+

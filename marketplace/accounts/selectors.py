@@ -1,0 +1,140 @@
+"""Reads on accounts and qualifications, always starting from the requester.
+
+Another organization's private qualification looks exactly like a missing one (NotFound).
+Exam answers are never selected by anything a worker reaches: questions for taking an exam
+come out as {"id", "data"} dicts, so the answer column does not even leave the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.accounts.models import (
+    ApiToken,
+    ExamAttempt,
+    ExamQuestion,
+    Qualification,
+    Role,
+    User,
+    WorkerQualification,
+)
+from marketplace.errors import NotFound
+
+
+def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def organization_members_of(*, user: User) -> QuerySet[User]:
+    """A client's colleagues (itself included); nobody else belongs to an organization."""
+    if not user.is_client or user.organization_id is None:
+        return User.objects.none()
+    return User.objects.filter(organization_id=user.organization_id).order_by("username")
+
+
+def worker_get(*, worker_id: int) -> User:
+    worker = User.objects.filter(pk=worker_id, role=Role.WORKER).first()
+    if worker is None:
+        raise NotFound("Worker not found.")
+    return worker
+
+
+def qualifications_visible_to(*, user: User) -> QuerySet[Qualification]:
+    """Admins see all; clients platform-wide ones and their own; workers those with an exam or held.
+
+    Each row carries `question_count` so lists need no query per qualification.
+    """
+    if user.is_admin:
+        qs = Qualification.objects.all()
+    elif user.is_client:
+        qs = Qualification.objects.filter(Q(owner__isnull=True) | Q(owner_id=user.organization_id))
+    elif user.is_worker:
+        has_exam = Exists(ExamQuestion.objects.filter(qualification=OuterRef("pk")))
+        held = Exists(WorkerQualification.objects.filter(worker=user, qualification=OuterRef("pk")))
+        qs = Qualification.objects.filter(has_exam | held)
+    else:
+        return Qualification.objects.none()
+    return qs.select_related("owner").annotate(question_count=Count("questions")).order_by("name", "id")
+
+
+def qualification_get_visible(*, user: User, qualification_id: int) -> Qualification:
+    qualification = qualifications_visible_to(user=user).filter(pk=qualification_id).first()
+    if qualification is None:
+        raise NotFound("Qualification not found.")
+    return qualification
+
+
+def exam_questions_for_taking(*, qualification: Qualification) -> list[dict[str, Any]]:
+    """The questions as a worker sees them: id and data, never the answer."""
+    return list(
+        ExamQuestion.objects.filter(qualification=qualification).order_by("id").values("id", "data")
+    )
+
+
+def exam_last_attempt(*, worker: User, qualification: Qualification) -> ExamAttempt | None:
+    return (
+        ExamAttempt.objects.filter(worker=worker, qualification=qualification)
+        .order_by("-submitted_at", "-id")
+        .first()
+    )
+
+
+def _cooldown_end(attempt: ExamAttempt | None, qualification: Qualification) -> datetime | None:
+    if attempt is None or attempt.passed:
+        return None
+    return attempt.submitted_at + timedelta(seconds=qualification.retry_cooldown_seconds)
+
+
+def exam_retry_after(
+    *, worker: User, qualification: Qualification, now: datetime | None = None
+) -> datetime | None:
+    """When the worker may retry, if a failed attempt's cooldown is still running; else None."""
+    end = _cooldown_end(exam_last_attempt(worker=worker, qualification=qualification), qualification)
+    return end if end is not None and end > (now or timezone.now()) else None
+
+
+def retry_after_for(*, attempt: ExamAttempt) -> datetime | None:
+    """The end of the cooldown this attempt starts (None after a pass)."""
+    return _cooldown_end(attempt, attempt.qualification)
+
+
+@dataclass(frozen=True)
+class ExamStatus:
+    question_count: int
+    held_score: Decimal | None
+    last_attempt: ExamAttempt | None
+    retry_after: datetime | None  # set only while a failed attempt's cooldown runs
+
+    @property
+    def may_take(self) -> bool:
+        return self.question_count > 0 and self.retry_after is None
+
+
+def exam_status(*, worker: User, qualification: Qualification) -> ExamStatus:
+    last = exam_last_attempt(worker=worker, qualification=qualification)
+    end = _cooldown_end(last, qualification)
+    held = (
+        WorkerQualification.objects.filter(worker=worker, qualification=qualification)
+        .values_list("score", flat=True)
+        .first()
+    )
+    return ExamStatus(
+        question_count=ExamQuestion.objects.filter(qualification=qualification).count(),
+        held_score=held,
+        last_attempt=last,
+        retry_after=end if end is not None and end > timezone.now() else None,
+    )
+
+
+def worker_qualifications_of(*, worker: User) -> QuerySet[WorkerQualification]:
+    return (
+        WorkerQualification.objects.filter(worker=worker)
+        .select_related("qualification")
+        .order_by("qualification__name", "qualification_id")
+    )

@@ -1,0 +1,76 @@
+"""POST /api/v1/auth/signup/: workers and clients sign themselves up; nobody signs up as admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from marketplace.accounts.models import Organization, User
+from tests.accounts.helpers import assert_error
+
+SIGNUP = "/api/v1/auth/signup/"
+STRONG = "correct-horse-battery-staple"
+pytestmark = pytest.mark.django_db
+
+
+def signup(api: APIClient, **fields: Any) -> Any:
+    return api.post(SIGNUP, {"password": STRONG, **fields}, format="json")
+
+
+def test_a_worker_signs_up_and_the_token_shown_once_works(api: APIClient) -> None:
+    response = signup(api, username="wanda", email="wanda@example.com", role="worker")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["user"]["username"] == "wanda" and body["user"]["role"] == "worker"
+    assert body["user"]["organization"] is None
+    me = APIClient(HTTP_AUTHORIZATION=f"Bearer {body['token']}").get("/api/v1/me/")
+    assert me.status_code == 200 and me.json()["username"] == "wanda"
+
+
+def test_a_client_signs_up_with_a_new_organization(api: APIClient) -> None:
+    response = signup(api, username="cleo", role="client", organization="Initech Labs")
+
+    assert response.status_code == 201
+    org = response.json()["user"]["organization"]
+    assert org["name"] == "Initech Labs" and org["slug"] == "initech-labs"
+    assert User.objects.get(username="cleo").organization == Organization.objects.get(pk=org["id"])
+
+
+def test_a_client_without_an_organization_is_refused(api: APIClient) -> None:
+    error = assert_error(signup(api, username="cleo", role="client"), 400, "invalid")
+
+    assert "organization" in error["message"]
+    assert not User.objects.filter(username="cleo").exists()
+
+
+def test_a_weak_password_is_refused_with_the_validators_message(api: APIClient) -> None:
+    response = api.post(SIGNUP, {"username": "wanda", "password": "12345", "role": "worker"}, format="json")
+
+    error = assert_error(response, 400, "invalid")
+    assert "This password is too short. It must contain at least 8 characters." in error["message"]
+    assert "This password is entirely numeric." in error["details"]["password"]
+    assert not User.objects.filter(username="wanda").exists()
+
+
+def test_a_taken_username_is_a_conflict_whatever_its_case(api: APIClient, wendy: User) -> None:
+    assert_error(signup(api, username="wendy", role="worker"), 409, "conflict")
+    assert_error(signup(api, username="WENDY", role="worker"), 409, "conflict")
+    assert User.objects.filter(username__iexact="wendy").count() == 1
+
+
+def test_nobody_signs_up_as_an_admin(api: APIClient) -> None:
+    assert_error(signup(api, username="mallory", role="admin"), 400, "invalid")
+    assert not User.objects.filter(username="mallory").exists()
+
+
+def test_a_username_with_spaces_or_symbols_is_refused(api: APIClient) -> None:
+    assert_error(signup(api, username="bad name!", role="worker"), 400, "invalid")
+
+
+def test_a_stale_token_does_not_stop_anyone_signing_up(api: APIClient) -> None:
+    api.credentials(HTTP_AUTHORIZATION="Bearer qrm_not-a-real-token")
+
+    assert signup(api, username="wanda", role="worker").status_code == 201
