@@ -211,7 +211,7 @@ def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = 
     return job
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemRow:
     """One parsed line of an import: data plus, for gold, the known label."""
 
@@ -226,20 +226,32 @@ class ItemRow:
 
 IMPORTABLE_STATUSES = (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED)
 _BATCH = 5000
+# What COPY writes per item, in this order; every other column has a database default (the id).
+_COPY_FIELDS = (
+    "job", "external_id", "data", "is_gold", "priority",
+    "judgment_count", "started", "is_complete", "created_at",
+)
 
 
 @transaction.atomic
 def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
-    """Insert validated rows in one transaction and bump the job's counters.
+    """Insert validated rows in one transaction and bump the job's counters; all or nothing.
 
-    The caller validated every row (labels, external ids unique in the file). Duplicates against
-    items already in the job are caught here by the unique constraint's pre-check.
+    The caller validated every row (data, labels, external ids unique in the file). Under the
+    job lock this re-checks what may have moved since: the job's status, its label set (gold)
+    and the external ids already in the job. On PostgreSQL the rows go in through COPY, which
+    writes 100k items in about a second where INSERTs built by the ORM take several.
     """
-    # Lock the job: counters and the status check must agree with the rows we insert.
+    # Lock the job: status, counters and the duplicate check must agree with the rows we insert;
+    # it also serializes imports into one job, which the COPY path's id pairing relies on.
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status not in IMPORTABLE_STATUSES:
         raise Conflict(f"Items cannot be added to a {job.status} job.")
-    rows = list(rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return 0
+    if gold:
+        _gold_labels_check(job=job, rows=rows)
     ext_ids = [r.external_id for r in rows if r.external_id is not None]
     if ext_ids:
         taken = _existing_external_ids(job=job, external_ids=ext_ids)
@@ -249,7 +261,29 @@ def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
                 f"line {first.line}: external_id {first.external_id!r} already exists in this job.",
                 details={"line": first.line, "reason": "duplicate_external_id"},
             )
-    created = 0
+    if transaction.get_connection().vendor == "postgresql":
+        _copy_items(job=job, rows=rows, gold=gold)
+    else:
+        _insert_items(job=job, rows=rows, gold=gold)
+    counter = "gold_item_count" if gold else "item_count"
+    Job.objects.filter(pk=job.pk).update(**{counter: F(counter) + len(rows)})
+    return len(rows)
+
+
+def _gold_labels_check(*, job: Job, rows: list[ItemRow]) -> None:
+    keys = job.label_keys
+    allowed = set(keys)
+    bad = next((r for r in rows if r.gold_label not in allowed), None)
+    if bad is not None:
+        raise ApplicationError(
+            f"line {bad.line}: unknown label {bad.gold_label!r} "
+            f"(expected one of {', '.join(keys)})",
+            details={"line": bad.line, "reason": "unknown_label"},
+        )
+
+
+def _insert_items(*, job: Job, rows: list[ItemRow], gold: bool) -> None:
+    """The portable path (SQLite): ORM bulk inserts in batches."""
     for start in range(0, len(rows), _BATCH):
         batch = rows[start : start + _BATCH]
         items = Item.objects.bulk_create(
@@ -261,17 +295,58 @@ def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
                 GoldAnswer(item=item, label=row.gold_label or "", explanation=row.explanation)
                 for item, row in zip(items, batch, strict=True)
             )
-        created += len(items)
-    counter = "gold_item_count" if gold else "item_count"
-    Job.objects.filter(pk=job.pk).update(**{counter: F(counter) + created})
-    return created
+
+
+def _copy_items(*, job: Job, rows: list[ItemRow], gold: bool) -> None:
+    """PostgreSQL: COPY the items in; for gold, pair the new ids with the rows, COPY the answers.
+
+    Caller holds the job lock, so no other import adds items to this job meanwhile: the job's
+    gold items without an answer are exactly the ones just copied, and since one session draws
+    their ids from the sequence in COPY order, sorted by id they line up with `rows`.
+    """
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    data_field = Item._meta.get_field("data")
+    columns = ", ".join(quote(Item._meta.get_field(name).column) for name in _COPY_FIELDS)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # COPY is psycopg 3's API on the raw cursor; Django's cursor wrapper does not expose it.
+        table = quote(Item._meta.db_table)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for r in rows:
+                data = data_field.get_db_prep_save(r.data, connection)
+                copy.write_row((job.pk, r.external_id, data, gold, r.priority, 0, False, False, now))
+        if not gold:
+            return
+        # Fetched in full before the next COPY: a connection runs nothing else while copying.
+        new_ids = list(
+            Item.objects.filter(job=job, is_gold=True, gold__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        answers = quote(GoldAnswer._meta.db_table)
+        with cursor.cursor.copy(f"COPY {answers} (item_id, label, explanation) FROM STDIN") as copy:
+            for item_id, row in zip(new_ids, rows, strict=True):
+                copy.write_row((item_id, row.gold_label or "", row.explanation))
 
 
 def _existing_external_ids(*, job: Job, external_ids: list[str]) -> set[str]:
+    with_ids = Item.objects.filter(job=job, external_id__isnull=False)
+    if not with_ids.exists():  # a fresh job (the usual import) needs no lookup at all
+        return set()
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        # One array parameter: ten times faster than the ORM's IN lists of 5,000 placeholders.
+        sql = "SELECT {ext} FROM {table} WHERE {job} = %s AND {ext} = ANY(%s)".format(
+            ext=connection.ops.quote_name(Item._meta.get_field("external_id").column),
+            table=connection.ops.quote_name(Item._meta.db_table),
+            job=connection.ops.quote_name(Item._meta.get_field("job").column),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [job.pk, external_ids])
+            return {external_id for (external_id,) in cursor.fetchall()}
     taken: set[str] = set()
     for start in range(0, len(external_ids), _BATCH):
         chunk = external_ids[start : start + _BATCH]
-        taken.update(
-            Item.objects.filter(job=job, external_id__in=chunk).values_list("external_id", flat=True)
-        )
+        taken.update(with_ids.filter(external_id__in=chunk).values_list("external_id", flat=True))
     return taken

@@ -1,0 +1,132 @@
+"""Results and raw-judgment exports: streamed batch by batch, complete, and pseudonymous.
+
+Judgments are written straight through the labeling models here: the exporter only reads them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from marketplace.accounts.models import User
+from marketplace.jobs.exporting import judgments_export, results_export, worker_pseudonym
+from marketplace.jobs.models import Item, Job
+from marketplace.labeling.models import Judgment, JudgmentStatus
+from tests.factories import JobFactory, open_job_with_items
+
+pytestmark = pytest.mark.django_db
+
+
+def _read(chunks: Any) -> bytes:
+    return b"".join(chunks)
+
+
+def _judge(item: Item, worker: User, label: str, status: str = JudgmentStatus.ACCEPTED) -> Judgment:
+    return Judgment.objects.create(
+        job=item.job, item=item, worker=worker, label=label, is_gold=item.is_gold, status=status
+    )
+
+
+@pytest.fixture
+def job() -> Job:
+    """Five plain items i0..i4 (one without an external id) and two gold items."""
+    job = open_job_with_items(items=5, gold=2)
+    Item.objects.filter(job=job, external_id="i4").update(external_id=None)
+    return job
+
+
+def test_results_as_jsonl_list_each_plain_item_once(job: Job) -> None:
+    lines = _read(results_export(job=job, fmt="jsonl", batch_size=2)).decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["external_id"] for r in rows] == ["i0", "i1", "i2", "i3", None]
+    assert rows[0]["data"] == {"text": "item 0"}
+    assert all(r["consensus_label"] is None and r["confidence"] is None for r in rows)
+    assert all(r["judgment_count"] == 0 for r in rows)
+
+
+def test_results_as_json_are_one_valid_array_even_when_empty(job: Job) -> None:
+    rows = json.loads(_read(results_export(job=job, fmt="json", batch_size=2)))
+    assert len(rows) == 5 and rows[1]["external_id"] == "i1"
+    empty = JobFactory()
+    assert json.loads(_read(results_export(job=empty, fmt="json"))) == []
+
+
+def test_results_as_csv_have_a_header_and_json_encoded_data(job: Job) -> None:
+    text = _read(results_export(job=job, fmt="csv", batch_size=3)).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["item_id", "external_id", "data", "consensus_label", "confidence", "judgment_count"]
+    assert len(rows) == 5 and json.loads(rows[2]["data"]) == {"text": "item 2"}
+    assert rows[4]["external_id"] == "" and rows[0]["consensus_label"] == ""
+    empty = JobFactory()
+    assert _read(results_export(job=empty, fmt="csv")).decode().strip() == (
+        "item_id,external_id,data,consensus_label,confidence,judgment_count"
+    )
+
+
+def test_results_take_consensus_from_the_lookup_one_batch_at_a_time(job: Job) -> None:
+    asked: list[list[int]] = []
+
+    def lookup(item_ids: list[int]) -> dict[int, tuple[str, float]]:
+        asked.append(item_ids)
+        return {item_id: ("cat", 0.75) for item_id in item_ids[:1]}  # only the first of each batch
+
+    rows = json.loads(_read(results_export(job=job, fmt="json", consensus_lookup=lookup, batch_size=2)))
+    plain_ids = list(Item.objects.filter(job=job, is_gold=False).order_by("id").values_list("id", flat=True))
+    assert asked == [plain_ids[0:2], plain_ids[2:4], plain_ids[4:5]]
+    assert [(r["consensus_label"], r["confidence"]) for r in rows] == [
+        ("cat", 0.75), (None, None), ("cat", 0.75), (None, None), ("cat", 0.75)
+    ]
+
+
+def test_results_never_run_a_query_before_the_first_chunk_is_read(
+    job: Job, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(0):
+        chunks = results_export(job=job, fmt="csv")
+    assert b"i0" in _read(chunks)
+
+
+def test_raw_judgments_are_task_worker_label_with_pseudonymous_workers(
+    job: Job, wendy: User, walter: User
+) -> None:
+    plain = list(Item.objects.filter(job=job, is_gold=False).order_by("id"))
+    gold = Item.objects.filter(job=job, is_gold=True).first()
+    _judge(plain[0], wendy, "cat")
+    _judge(plain[0], walter, "dog")
+    _judge(plain[4], wendy, "bird")  # no external id: the task is the item id
+    _judge(plain[1], walter, "cat", status=JudgmentStatus.DROPPED)
+    _judge(gold, wendy, "cat")
+
+    text = _read(judgments_export(job=job, batch_size=2)).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    w = worker_pseudonym(job_id=job.pk, worker_id=wendy.pk)
+    v = worker_pseudonym(job_id=job.pk, worker_id=walter.pk)
+    assert rows == [
+        ["task", "worker", "label"], ["i0", w, "cat"], ["i0", v, "dog"], [str(plain[4].pk), w, "bird"]
+    ]
+    assert "wendy" not in text and "walter" not in text
+    assert w != v and w.startswith("w") and len(w) == 13
+
+
+def test_a_pseudonym_is_stable_in_a_job_and_differs_between_jobs_and_keys(
+    wendy: User, settings: Any
+) -> None:
+    one, other = JobFactory(), JobFactory()
+    name = worker_pseudonym(job_id=one.pk, worker_id=wendy.pk)
+    assert name == worker_pseudonym(job_id=one.pk, worker_id=wendy.pk)
+    assert name != worker_pseudonym(job_id=other.pk, worker_id=wendy.pk)
+    settings.SECRET_KEY = "another-secret-key-of-some-length"
+    assert name != worker_pseudonym(job_id=one.pk, worker_id=wendy.pk)  # not guessable without the key
+
+
+def test_raw_judgments_also_stream_as_jsonl(job: Job, wendy: User) -> None:
+    item = Item.objects.get(job=job, external_id="i2")
+    _judge(item, wendy, "dog")
+    lines = _read(judgments_export(job=job, fmt="jsonl")).decode().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"task": "i2", "worker": worker_pseudonym(job_id=job.pk, worker_id=wendy.pk), "label": "dog"}
+    ]
