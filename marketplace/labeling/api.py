@@ -1,0 +1,257 @@
+"""Worker REST API: the jobs open to me, next item, submit, skip, my lease, my judgments.
+
+Every response is built from an explicit dict, so nothing the worker must not see (external_id,
+is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
+gold item's lease has exactly the shape of any other lease.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.accounts.permissions import IsWorker
+from marketplace.api import Pagination
+from marketplace.errors import ApplicationError
+from marketplace.jobs.markdown import render_markdown
+from marketplace.jobs.models import Job
+from marketplace.labeling import selectors, services
+from marketplace.labeling.models import Judgment, Lease
+
+TAG = ["work"]
+_ERRORS = {
+    403: OpenApiResponse(description="not_qualified: missing qualification, blocked or suspended"),
+    404: OpenApiResponse(description="not_found, or no_work when nothing is left for you"),
+    409: OpenApiResponse(description="conflict: job paused/closed, lease lost, already submitted"),
+}
+
+
+@lru_cache(maxsize=256)
+def _instructions_html(text: str) -> str:
+    """Rendering is pure and instructions freeze at publish, so cache by the text itself."""
+    return render_markdown(text)
+
+
+# --- output shapes (documentation for /api/schema/; responses are built by the functions below)
+
+
+class WorkLabelSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    shortcut = serializers.CharField(allow_blank=True)
+
+
+class WorkJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    instructions_html = serializers.CharField()
+    labels = WorkLabelSerializer(many=True)
+    reward_per_judgment = serializers.CharField(help_text="Currency units per accepted judgment.")
+    lease_seconds = serializers.IntegerField()
+
+
+class LeaseJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    labels = WorkLabelSerializer(many=True)
+    instructions_html = serializers.CharField()
+
+
+class LeaseItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    data = serializers.JSONField()
+
+
+class LeaseSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    job = LeaseJobSerializer()
+    item = LeaseItemSerializer()
+
+
+class SubmittedSerializer(serializers.Serializer):
+    judgment = serializers.IntegerField()
+    lease = serializers.IntegerField()
+    label = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+
+
+class ReleasedSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class MyJudgmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job = serializers.IntegerField()
+    item = serializers.IntegerField()
+    lease = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    seconds_spent = serializers.CharField(allow_null=True)
+    submitted_at = serializers.DateTimeField()
+
+
+# --- input shapes
+
+
+class NextInputSerializer(serializers.Serializer):
+    job = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for any job.")
+
+
+class SubmitInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=64)
+    seconds_spent = serializers.DecimalField(
+        max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True,
+        help_text="Seconds you spent; measured from the lease when omitted.",
+    )
+
+
+def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    if data is None or data == "":
+        data = {}
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- presenters
+
+
+def _labels(job: Job) -> list[dict[str, str]]:
+    return [
+        {"key": c["key"], "name": c.get("name") or c["key"], "shortcut": c.get("shortcut") or ""}
+        for c in job.labels
+    ]
+
+
+def present_work_job(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "title": job.title,
+        "instructions_html": _instructions_html(job.instructions),
+        "labels": _labels(job),
+        "reward_per_judgment": str(job.reward_per_judgment),
+        "lease_seconds": job.lease_seconds,
+    }
+
+
+def present_lease(lease: Lease) -> dict[str, Any]:
+    """The same shape for every lease; the item is id and data only (a gold one looks the same)."""
+    job, item = lease.job, lease.item
+    return {
+        "lease": lease.pk,
+        "status": lease.status,
+        "expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
+        "job": {
+            "id": job.pk,
+            "title": job.title,
+            "labels": _labels(job),
+            "instructions_html": _instructions_html(job.instructions),
+        },
+        "item": {"id": item.pk, "data": item.data},
+    }
+
+
+def present_judgment(judgment: Judgment) -> dict[str, Any]:
+    return {
+        "id": judgment.pk,
+        "job": judgment.job_id,
+        "item": judgment.item_id,
+        "lease": judgment.lease_id,
+        "label": judgment.label,
+        "seconds_spent": None if judgment.seconds_spent is None else str(judgment.seconds_spent),
+        "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
+    }
+
+
+# --- views
+
+
+class WorkerView(APIView):
+    permission_classes = [IsAuthenticated, IsWorker]
+
+
+class WorkJobList(WorkerView):
+    @extend_schema(tags=TAG, responses=WorkJobSerializer(many=True), summary="Open jobs you can work on")
+    def get(self, request: Request) -> Response:
+        jobs = selectors.jobs_open_to(worker=request.user)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([present_work_job(job) for job in page or []])
+
+
+class WorkNext(WorkerView):
+    @extend_schema(
+        tags=TAG, request=NextInputSerializer, responses={200: LeaseSerializer, **_ERRORS},
+        summary="Take the next item (of one job, or of any job you qualify for)",
+        description="Asking again while your lease is live returns the same lease.",
+    )
+    def post(self, request: Request) -> Response:
+        job_id = _parse(NextInputSerializer, request.data).get("job")
+        lease = services.lease_claim(worker=request.user, job=job_id)
+        return Response(present_lease(lease))
+
+
+class LeaseDetail(WorkerView):
+    @extend_schema(tags=TAG, responses={200: LeaseSerializer, 404: _ERRORS[404]}, summary="One of your leases")
+    def get(self, request: Request, lease_id: int) -> Response:
+        lease = selectors.lease_get_for_worker(worker=request.user, lease_id=lease_id)
+        return Response(present_lease(lease))
+
+
+class LeaseSubmit(WorkerView):
+    @extend_schema(
+        tags=TAG, request=SubmitInputSerializer,
+        responses={201: SubmittedSerializer, 200: SubmittedSerializer, **_ERRORS},
+        summary="Submit your label for a lease's item",
+        description="201 when saved; 200 when this exact submit was already saved (a safe retry).",
+    )
+    def post(self, request: Request, lease_id: int) -> Response:
+        data = _parse(SubmitInputSerializer, request.data)
+        outcome = services.judgment_submit_outcome(
+            worker=request.user, lease_id=lease_id, label=data["label"],
+            seconds_spent=data.get("seconds_spent"),
+        )
+        judgment = outcome.judgment
+        body = {
+            "judgment": judgment.pk,
+            "lease": lease_id,
+            "label": judgment.label,
+            "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
+        }
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+class LeaseRelease(WorkerView):
+    @extend_schema(
+        tags=TAG, request=None, responses={200: ReleasedSerializer, 404: _ERRORS[404], 409: _ERRORS[409]},
+        summary="Skip: give the item back now",
+    )
+    def post(self, request: Request, lease_id: int) -> Response:
+        lease = services.lease_release(worker=request.user, lease_id=lease_id)
+        return Response({"lease": lease.pk, "status": lease.status})
+
+
+class MyJudgmentList(WorkerView):
+    @extend_schema(
+        tags=TAG, responses=MyJudgmentSerializer(many=True), summary="Your judgments, newest first",
+        parameters=[OpenApiParameter("job", int, required=False, description="Only this job's")],
+    )
+    def get(self, request: Request) -> Response:
+        raw_job = request.query_params.get("job")
+        if raw_job is not None and not raw_job.isdigit():
+            raise ApplicationError("job must be a job id.")
+        job_id = int(raw_job) if raw_job else None
+        judgments = selectors.judgments_of(worker=request.user, job_id=job_id)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(judgments, request, view=self)
+        return paginator.get_paginated_response([present_judgment(j) for j in page or []])

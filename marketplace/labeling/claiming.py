@@ -1,0 +1,195 @@
+"""Next item and skip: handing out items under leases.
+
+The claim walks the partial index `item_serving_order` (job, started desc, priority desc, id) and
+stops at the first item that fits the worker: never judged or leased by them, and with a free
+slot (accepted judgments + live leases < overlap). On PostgreSQL the row is taken with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's rows instead of queueing;
+on SQLite every write transaction is `BEGIN IMMEDIATE`, which serializes claims instead. The
+statements themselves are in `labeling/sql.py`.
+
+Locking contract: every lease on a regular item is created while its creator holds the item's
+row lock, and every judgment on a regular item is accepted under that lock too, so counting
+slots under the lock is exact. Gold items have no overlap limit and take no lock.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
+from marketplace.jobs.models import Item, Job, JobStatus
+from marketplace.labeling import sql
+from marketplace.labeling.models import Lease, LeaseStatus
+from marketplace.labeling.selectors import job_missing_requirements, jobs_open_to, live_lease_q
+
+# Gold draws only decide *when* a gold item is shown; they guard nothing, so `random` will do.
+_rng = random.Random()
+# A re-check fails only when another worker won the same item a moment earlier; after this many
+# lost races in one request the job is too busy to promise an item, and the worker may retry.
+_MAX_RACES = 20
+_LEASE_FIELDS = [
+    "id", "job_id", "item_id", "worker_id", "status", "created_at", "expires_at", "finished_at",
+]
+
+_REFUSED = {
+    JobStatus.PAUSED: "This job is paused: it hands out no new items until the client resumes it.",
+    JobStatus.CANCELLED: "This job was cancelled.",
+}
+
+
+def _insert_lease(*, name: str, job: Job, item: Item, worker: User, now: datetime) -> Lease | None:
+    """Run a lease INSERT (`lease` or `lease_if_free`); None when the re-check refused the item."""
+    expires = now + timedelta(seconds=job.lease_seconds)
+    try:
+        row = sql.run(
+            name, job=job.pk, item=item.pk, worker=worker.pk, now=now, expires=expires, overlap=job.overlap
+        )
+    except IntegrityError:
+        # Only the same worker racing itself (two tabs) can hit the one-active-lease constraint.
+        raise Conflict("Another request of yours took this item a moment ago; ask again.") from None
+    if row is None:
+        return None
+    lease = Lease.from_db(
+        transaction.get_connection().alias, _LEASE_FIELDS,
+        [row[0], job.pk, item.pk, worker.pk, LeaseStatus.ACTIVE, now, expires, None],
+    )
+    lease.job, lease.item, lease.worker = job, item, worker
+    return lease
+
+
+def _claim_in(*, job: Job, worker: User, now: datetime) -> Lease | None:
+    """Lease one item of an open job to the worker, or None when nothing is left for them.
+
+    Caller holds a transaction, has checked the worker may work on the job and has run the
+    `job_for_claim` statement in it (on PostgreSQL that pins the index walk).
+    """
+    for _ in range(_MAX_RACES):
+        # Lock the candidate, skipping rows others hold: concurrent claims never wait or collide.
+        item = sql.first(Item, "candidate", job=job.pk, worker=worker.pk, now=now, overlap=job.overlap)
+        if item is None:
+            return None
+        if job.gold_rate > 0 and _rng.random() < float(job.gold_rate):
+            # Some regular work remains (we just found it), so a gold item may be mixed in.
+            gold = sql.first(Item, "gold", job=job.pk, worker=worker.pk, fraction=_rng.random())
+            if gold is not None:
+                return _insert_lease(name="lease", job=job, item=gold, worker=worker, now=now)
+        # Insert only if the item still fits, re-checked by a new statement under our lock; the
+        # same statement marks the item started (in progress items are served first).
+        lease = _insert_lease(name="lease_if_free", job=job, item=item, worker=worker, now=now)
+        if lease is not None:
+            item.started = True
+            return lease
+    raise Conflict("Every item on offer was taken while we looked; ask again in a moment.")
+
+
+def _worker_check(worker: User) -> None:
+    if not worker.is_worker:
+        raise PermissionDenied("Only worker accounts take items.")
+    if worker.suspended_at is not None:
+        raise NotQualified("Your account is suspended; contact support.")
+
+
+def _job_for_claim(*, worker: User, job_id: int, now: datetime) -> Job:
+    """The job, every refusal checked in one statement; `own_lease_id`: the worker's live lease."""
+    job = sql.first(Job, "job_for_claim", job=job_id, worker=worker.pk, now=now)
+    if job is None:  # drafts are included here: unpublished jobs do not exist for workers
+        raise NotFound("Job not found.")
+    if job.blocked:
+        raise NotQualified("You are blocked from this job.")
+    if job.status == JobStatus.COMPLETED:  # finished, not refused: the crowd simply ran it dry
+        raise NothingLeft("This job is completed: every item has its judgments.")
+    if job.status != JobStatus.OPEN:
+        raise Conflict(_REFUSED.get(job.status, f"This job is {job.status}."))
+    if job.unqualified:
+        missing = job_missing_requirements(worker=worker, job=job)
+        raise NotQualified(
+            "This job requires qualifications you do not hold: " + "; ".join(missing) + ".",
+            details={"missing": missing},
+        )
+    return job
+
+
+@transaction.atomic
+def lease_claim(*, worker: User, job: Job | int | None = None) -> Lease:
+    """Next item: a lease on an item of `job` (or of any open job the worker may work on).
+
+    Idempotent while a lease is live: asking again returns the lease the worker already holds in
+    that job, so a page reload does not eat a second slot. Raises NothingLeft (no_work) when no
+    regular item is left for this worker; gold is never served on its own.
+    """
+    _worker_check(worker)
+    now = timezone.now()
+    if job is None:
+        lease = _claim_any(worker=worker, now=now)
+    else:
+        lease = _claim_one(worker=worker, job_id=job.pk if isinstance(job, Job) else int(job), now=now)
+    _planner_restore()
+    return lease
+
+
+def _claim_one(*, worker: User, job_id: int, now: datetime) -> Lease:
+    found = _job_for_claim(worker=worker, job_id=job_id, now=now)
+    if found.own_lease_id is not None:
+        return Lease.objects.select_related("job", "item").get(pk=found.own_lease_id)
+    lease = _claim_in(job=found, worker=worker, now=now)
+    if lease is None:
+        raise NothingLeft(
+            "Nothing left for you in this job: you have seen every item that still needs work."
+        )
+    return lease
+
+
+def _planner_restore() -> None:
+    """The claim turned sorts and JIT off for its transaction (see sql.py). If that transaction is
+    a caller's, which goes on after us, turn them back on. (A failed claim needs nothing: its
+    savepoint's rollback undoes the settings.)"""
+    if len(transaction.get_connection().atomic_blocks) > 1:
+        sql.run("planner_reset")
+
+
+def _claim_any(*, worker: User, now: datetime) -> Lease:
+    """Across jobs: a live lease held in an open job first, then each job in priority order."""
+    jobs = list(jobs_open_to(worker=worker).values_list("pk", flat=True))
+    held = (
+        Lease.objects.filter(live_lease_q(now=now), worker=worker, job__in=jobs)
+        .select_related("job", "item")
+        .order_by("-job__priority", "job_id", "-expires_at")
+        .first()
+    )
+    if held is not None:
+        return held
+    for job_id in jobs:
+        # Re-read through the one-statement check: it also pins the index walk on PostgreSQL.
+        job = sql.first(Job, "job_for_claim", job=job_id, worker=worker.pk, now=now)
+        if job is None or job.status != JobStatus.OPEN or job.blocked or job.unqualified:
+            continue  # it changed since the list was read
+        lease = _claim_in(job=job, worker=worker, now=now)
+        if lease is not None:
+            return lease
+    raise NothingLeft(
+        "Nothing left for you right now: no open job you qualify for has items you have not seen."
+    )
+
+
+@transaction.atomic
+def lease_release(*, worker: User, lease_id: int) -> Lease:
+    """Skip: give the item back at once. Releasing twice is harmless; a finished lease is 409."""
+    # Lock the lease: a submit of the same lease must not slip between our check and our write.
+    lease = Lease.objects.select_for_update().filter(pk=lease_id, worker=worker).first()
+    if lease is None:
+        raise NotFound("Lease not found.")
+    if lease.status == LeaseStatus.RELEASED:
+        return lease
+    if lease.status == LeaseStatus.SUBMITTED:
+        raise Conflict("This item is already submitted; there is nothing to skip.")
+    if lease.status == LeaseStatus.LOST:
+        raise Conflict("This lease expired and its item went to someone else.")
+    lease.status = LeaseStatus.RELEASED
+    lease.finished_at = timezone.now()
+    lease.save(update_fields=["status", "finished_at"])
+    return lease

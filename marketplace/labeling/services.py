@@ -1,0 +1,21 @@
+"""Labeling writes: claim (next item), release (skip) and submit, re-exported from their modules.
+
+`grep lease_` / `grep judgment_` shows every action on leases and judgments.
+"""
+
+from marketplace.labeling.claiming import lease_claim, lease_release
+from marketplace.labeling.submitting import (
+    Submission,
+    judgment_submit,
+    judgment_submit_outcome,
+    seconds_clean,
+)
+
+__all__ = [
+    "Submission",
+    "judgment_submit",
+    "judgment_submit_outcome",
+    "lease_claim",
+    "lease_release",
+    "seconds_clean",
+]

@@ -1,0 +1,238 @@
+"""The assignment hot path's SQL, written out once so every reader sees what the database runs.
+
+Next-item and submit run thousands of times a minute. Built through the ORM, these statements
+cost more CPU to compile than to execute (about 7 ms of Python per next+submit cycle), so they
+are plain parameterized SQL. PostgreSQL and SQLite share them except where noted: row-lock
+clauses exist only on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already serializes writers), and
+SQLite runs as two statements what PostgreSQL does in one data-modifying CTE.
+
+"Live" always means status = 'active' AND expires_at > %(now)s; nothing else holds a slot.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import models, transaction
+
+M = TypeVar("M", bound=models.Model)
+
+# How often the worker has met an item: judgments plus leases of any status (0 = never). Scalar
+# counts, not NOT EXISTS: PostgreSQL may turn NOT EXISTS into an anti-join that hashes every
+# judgment the worker ever made; a scalar subquery stays one index probe per candidate row.
+_NEVER_MET = """(
+    (SELECT COUNT(*) FROM labeling_judgment m WHERE m.item_id = i.id AND m.worker_id = %(worker)s)
+  + (SELECT COUNT(*) FROM labeling_lease m WHERE m.item_id = i.id AND m.worker_id = %(worker)s)
+) = 0"""
+
+# Accepted judgments plus live leases leave room for one more.
+_SLOT_FREE = """i.judgment_count + (
+    SELECT COUNT(*) FROM labeling_lease s
+    WHERE s.item_id = i.id AND s.status = 'active' AND s.expires_at > %(now)s
+) < %(overlap)s"""
+
+# The job, every refusal reason, and the worker's live lease in it, in one statement.
+_JOB_FOR_CLAIM = """
+SELECT j.*,
+    EXISTS (SELECT 1 FROM labeling_jobblock b WHERE b.job_id = j.id AND b.worker_id = %(worker)s)
+        AS blocked,
+    EXISTS (
+        SELECT 1 FROM jobs_jobqualification r
+        WHERE r.job_id = j.id AND NOT EXISTS (
+            SELECT 1 FROM accounts_workerqualification q
+            WHERE q.worker_id = %(worker)s AND q.qualification_id = r.qualification_id
+              AND q.score >= r.min_score
+        )
+    ) AS unqualified,
+    (SELECT l.id FROM labeling_lease l
+     WHERE l.job_id = j.id AND l.worker_id = %(worker)s AND l.status = 'active'
+       AND l.expires_at > %(now)s
+     ORDER BY l.expires_at DESC LIMIT 1) AS own_lease_id{walk}
+FROM jobs_job j
+WHERE j.id = %(job)s AND j.status <> 'draft'
+"""
+
+# PostgreSQL: set_config(..., true) is SET LOCAL, folded in to save a round trip. For the rest of
+# the claim's transaction the planner may not sort, so the candidate query can only walk
+# item_serving_order, even while the statistics do not know a freshly imported job yet (it then
+# guesses a handful of rows and sorts them all: 0.5 s for 20k items instead of 0.2 ms). JIT goes
+# off too: a forbidden sort's huge cost would otherwise make any sorting query compile (90 ms).
+_WALK_INDEX = """,
+    set_config('enable_sort', 'off', true) AS _no_sort,
+    set_config('jit', 'off', true) AS _no_jit"""
+
+# Undo _WALK_INDEX when the claim ran inside a caller's transaction, which goes on after us.
+_PLANNER_RESET = """
+SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable_sort', 'jit')
+"""
+
+# Regular items this worker may take, in the partial index's order; LIMIT 1 stops the walk at
+# the first fit. The WHERE clause repeats the index predicate so the planner can use the index.
+_CANDIDATE = f"""
+SELECT i.* FROM jobs_item i
+WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold
+  AND {_SLOT_FREE}
+  AND {_NEVER_MET}
+ORDER BY i.started DESC, i.priority DESC, i.id
+LIMIT 1{{lock}}
+"""
+
+# Create the lease only if the item still fits. On PostgreSQL this new statement has a new
+# snapshot, taken while we hold the item lock, so it sees leases committed after the candidate
+# scan began (which the scan could not see).
+_INSERT_IF_FREE = f"""
+INSERT INTO labeling_lease (job_id, item_id, worker_id, status, created_at, expires_at)
+SELECT i.job_id, i.id, %(worker)s, 'active', %(now)s, %(expires)s FROM jobs_item i
+WHERE i.id = %(item)s AND NOT i.is_complete
+  AND {_SLOT_FREE}
+  AND {_NEVER_MET}
+"""
+
+_MARK_STARTED = "UPDATE jobs_item SET started = true WHERE id = %(item)s AND NOT started"
+
+# PostgreSQL: lease and "started" (which moves the item to the front of the queue) in one
+# statement; the UPDATE runs only when the INSERT produced a lease.
+_LEASE_IF_FREE_PG = f"""
+WITH lease AS ({_INSERT_IF_FREE}RETURNING id, item_id),
+started AS (
+    UPDATE jobs_item SET started = true FROM lease
+    WHERE jobs_item.id = lease.item_id AND NOT jobs_item.started
+)
+SELECT id FROM lease
+"""
+
+_LEASE = """
+INSERT INTO labeling_lease (job_id, item_id, worker_id, status, created_at, expires_at)
+VALUES (%(job)s, %(item)s, %(worker)s, 'active', %(now)s, %(expires)s)
+RETURNING id
+"""
+
+# A gold item the worker never met (no lock, no overlap): the first one at or after a random
+# point of the job's gold id range, else the first before it. Two walks of item_job_gold, no
+# sort; `fraction` is a random number in [0, 1) drawn by the caller.
+_GOLD_WALK = f"""
+    SELECT i.* FROM jobs_item i
+    WHERE i.job_id = %(job)s AND i.is_gold AND i.id {{op}} (SELECT id FROM pivot) AND {_NEVER_MET}
+    ORDER BY i.id LIMIT 1"""
+_GOLD = f"""
+WITH pivot AS (
+    SELECT CAST(lo.id + %(fraction)s * (hi.id - lo.id) AS BIGINT) AS id
+    FROM (SELECT id FROM jobs_item WHERE job_id = %(job)s AND is_gold ORDER BY id LIMIT 1) AS lo,
+         (SELECT id FROM jobs_item WHERE job_id = %(job)s AND is_gold ORDER BY id DESC LIMIT 1) AS hi
+)
+SELECT * FROM ({_GOLD_WALK.format(op=">=")}
+) AS from_pivot
+UNION ALL
+SELECT * FROM ({_GOLD_WALK.format(op="<")}
+) AS before_pivot
+LIMIT 1
+"""
+
+# Compare-and-set: only an active lease of this worker becomes submitted. The UPDATE also takes
+# the lease's row lock, so a retry of the same submit waits here and then matches nothing.
+# It returns what the rest of the submit needs from the job and the item.
+_LEASE_SUBMIT = """
+UPDATE labeling_lease SET status = 'submitted', finished_at = %(now)s
+WHERE id = %(lease)s AND worker_id = %(worker)s AND status = 'active'
+RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finished_at,
+    (SELECT j.status FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_status,
+    (SELECT j.labels FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_labels,
+    (SELECT j.overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_overlap,
+    (SELECT i.is_gold FROM jobs_item i WHERE i.id = labeling_lease.item_id) AS item_is_gold,
+    EXISTS (
+        SELECT 1 FROM labeling_jobblock b
+        WHERE b.job_id = labeling_lease.job_id AND b.worker_id = labeling_lease.worker_id
+    ) AS blocked
+"""
+
+_LEASE_FINISH = """
+UPDATE labeling_lease SET status = %(status)s, finished_at = %(now)s WHERE id = %(lease)s
+"""
+
+# Count the judgment on the item; the UPDATE takes the item's row lock. A complete item matches
+# nothing: its slots are all used.
+_ITEM_COUNT = """
+UPDATE jobs_item
+SET judgment_count = judgment_count + 1, is_complete = (judgment_count + 1 >= %(overlap)s)
+WHERE id = %(item)s AND NOT is_complete
+RETURNING judgment_count, is_complete
+"""
+
+# Undo _ITEM_COUNT when a late submit finds its slot taken (caller still holds the row lock).
+_ITEM_UNCOUNT = """
+UPDATE jobs_item SET judgment_count = judgment_count - 1, is_complete = false WHERE id = %(item)s
+"""
+
+_JUDGMENT = """
+INSERT INTO labeling_judgment
+    (job_id, item_id, worker_id, lease_id, label, is_gold, is_correct, status, seconds_spent, created_at)
+VALUES
+    (%(job)s, %(item)s, %(worker)s, %(lease)s, %(label)s, %(is_gold)s, %(is_correct)s, 'accepted',
+     %(seconds)s, %(now)s)
+RETURNING id
+"""
+
+# The job's counters (F()-style increments); the UPDATE takes the job's row lock, always last.
+# A job cancelled meanwhile matches nothing. What it returns says whether the job is now done.
+_JOB_COUNT = """
+UPDATE jobs_job
+SET judgment_count = judgment_count + %(judgments)s,
+    gold_judgment_count = gold_judgment_count + %(gold_judgments)s,
+    completed_item_count = completed_item_count + %(completed)s
+WHERE id = %(job)s AND status <> 'cancelled'
+RETURNING status, completed_item_count, item_count
+"""
+
+
+@cache
+def _for(vendor: str) -> dict[str, tuple[str, ...]]:
+    postgres = vendor == "postgresql"
+    return {
+        "job_for_claim": (_JOB_FOR_CLAIM.format(walk=_WALK_INDEX if postgres else ""),),
+        # SKIP LOCKED: pass over rows other claims or submits hold instead of queueing behind them.
+        "candidate": (_CANDIDATE.format(lock="\nFOR UPDATE OF i SKIP LOCKED" if postgres else ""),),
+        # SQLite cannot modify in a CTE; it needs no re-check either (one writer at a time), so
+        # marking the item started before inserting is safe there.
+        "lease_if_free": (
+            (_LEASE_IF_FREE_PG,) if postgres else (_MARK_STARTED, _INSERT_IF_FREE + "RETURNING id")
+        ),
+        "lease": (_LEASE,),
+        "gold": (_GOLD,),
+        "planner_reset": (_PLANNER_RESET,) if postgres else (),
+        "lease_submit": (_LEASE_SUBMIT,),
+        "lease_finish": (_LEASE_FINISH,),
+        "item_count": (_ITEM_COUNT,),
+        "item_uncount": (_ITEM_UNCOUNT,),
+        "judgment": (_JUDGMENT,),
+        "job_count": (_JOB_COUNT,),
+    }
+
+
+def statements(name: str) -> tuple[str, ...]:
+    """The SQL of a named statement for the database in use (SQLite may need two)."""
+    return _for(transaction.get_connection().vendor)[name]
+
+
+def _adapted(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters in the form the driver expects (SQLite wants datetimes as UTC text...)."""
+    ops = transaction.get_connection().ops
+    return {name: ops.adapt_unknown_value(value) for name, value in values.items()}
+
+
+def run(name: str, **params: Any) -> tuple[Any, ...] | None:
+    """Execute a named statement; the first row it returns (RETURNING ...) or None."""
+    adapted = _adapted(params)
+    row = None
+    with transaction.get_connection().cursor() as cursor:
+        for sql in statements(name):
+            cursor.execute(sql, adapted)
+            row = cursor.fetchone() if cursor.description else None
+    return row
+
+
+def first(model: type[M], name: str, **params: Any) -> M | None:
+    """The first row of a named one-statement query as a model instance; extra columns become
+    attributes (raw JSON text, database booleans: callers convert what they read)."""
+    (sql,) = statements(name)
+    return next(iter(model.objects.raw(sql, _adapted(params))), None)

@@ -1,0 +1,230 @@
+"""Submitting a judgment on a lease: validate, count it once, complete items and jobs.
+
+Locks are taken lease → item → job, always in that order, so two submits (or a submit and a
+claim) can never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified
+from marketplace.jobs.models import GoldAnswer, Job, JobStatus
+from marketplace.jobs.services import job_transition
+from marketplace.labeling import sql
+from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
+from marketplace.labeling.selectors import live_lease_q
+
+_SECONDS_PLACES = Decimal("0.001")
+_SECONDS_MAX = Decimal("999999.999")  # Judgment.seconds_spent holds 9 digits, 3 after the point
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submit did, for flows that act on it (pay once, tell browsers, run consensus)."""
+
+    judgment: Judgment
+    created: bool  # False when a retried submit returned the judgment saved the first time
+    item_completed: bool = False
+    job_completed: bool = False
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """The lease expired and its slot went to someone else; recorded, then refused (409)."""
+
+
+def seconds_clean(value: Any) -> Decimal:
+    """Seconds spent as a Decimal with 3 places, 0 to 999999.999 (a float is read via str)."""
+    try:
+        seconds = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError("seconds_spent must be a number of seconds.") from None
+    if not seconds.is_finite() or not (0 <= seconds <= _SECONDS_MAX):
+        raise ApplicationError(f"seconds_spent must be between 0 and {_SECONDS_MAX}.")
+    return seconds.quantize(_SECONDS_PLACES)
+
+
+def _seconds_since(start: datetime, now: datetime) -> Decimal:
+    elapsed = Decimal(str(max((now - start).total_seconds(), 0.0)))
+    return min(elapsed, _SECONDS_MAX).quantize(_SECONDS_PLACES)
+
+
+def judgment_submit(
+    *, worker: User, lease_id: int, label: str, seconds_spent: Any = None
+) -> Judgment:
+    """Record the worker's label for the item of their lease; see judgment_submit_outcome."""
+    return judgment_submit_outcome(
+        worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent
+    ).judgment
+
+
+def judgment_submit_outcome(
+    *, worker: User, lease_id: int, label: str, seconds_spent: Any = None
+) -> Submission:
+    """Record the worker's label for the item of their lease.
+
+    Idempotent: a retry with the same label returns the judgment saved first (created=False);
+    with another label it is a Conflict. A late submit (lease expired) counts if the item still
+    has a free slot; otherwise the lease becomes `lost` (committed with this call's transaction,
+    or with the caller's if there is one) and it is a Conflict.
+    """
+    seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
+    outcome = _submit(worker=worker, lease_id=lease_id, label=label, seconds=seconds)
+    if isinstance(outcome, _Lost):
+        raise Conflict(
+            "Your time on this item ran out and it went to someone else, so this answer was not "
+            "counted. Take the next item."
+        )
+    return outcome
+
+
+@transaction.atomic
+def _submit(*, worker: User, lease_id: int, label: str, seconds: Decimal | None) -> Submission | _Lost:
+    now = timezone.now()
+    # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
+    # skip of the same lease waits for us, then finds it no longer active. Any refusal below
+    # raises, which rolls this back.
+    lease = sql.first(Lease, "lease_submit", lease=lease_id, worker=worker.pk, now=now)
+    if lease is None:
+        return _not_active(worker=worker, lease_id=lease_id, label=label)
+    _label_check(label=label, labels=_json(lease.job_labels))
+    if lease.job_status == JobStatus.CANCELLED:
+        raise Conflict("This job was cancelled; answers are no longer accepted.")
+    if worker.suspended_at is not None:
+        raise NotQualified("Your account is suspended; contact support.")
+    if lease.blocked:
+        raise NotQualified("You are blocked from this job.")
+    if lease.item_is_gold:
+        return _accept_gold(lease=lease, label=label, seconds=seconds, now=now)
+
+    # Lock the item (through the counting UPDATE): its slot count must not move while we decide
+    # whether this lease still owns a slot. A complete item has no slot left.
+    counted = sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
+    now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
+    if counted is None or (
+        lease.expires_at <= now and not _slot_was_free(lease=lease, judgments_before=counted[0] - 1, now=now)
+    ):
+        sql.run("lease_finish", lease=lease.pk, status=LeaseStatus.LOST, now=now)
+        return _Lost()
+    completed = bool(counted[1])
+    judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
+    job_completed = _job_count(job_id=lease.job_id, judgments=1, completed=int(completed))
+    return Submission(
+        judgment=judgment, created=True, item_completed=completed, job_completed=job_completed
+    )
+
+
+def _label_check(*, label: str, labels: list[dict[str, Any]]) -> None:
+    keys = [choice["key"] for choice in labels]
+    if label not in keys:
+        raise ApplicationError(
+            f"Unknown label {label!r}; choose one of {', '.join(keys)}.",
+            details={"label": label, "choices": keys},
+        )
+
+
+def _not_active(*, worker: User, lease_id: int, label: str) -> Submission | _Lost:
+    """The lease is not the worker's, or already finished (its status no longer changes)."""
+    lease = Lease.objects.select_related("job").filter(pk=lease_id, worker=worker).first()
+    if lease is None:
+        raise NotFound("Lease not found.")
+    _label_check(label=label, labels=lease.job.labels)
+    if lease.status == LeaseStatus.SUBMITTED:
+        return _resubmitted(lease=lease, label=label)
+    if lease.status == LeaseStatus.RELEASED:
+        raise Conflict("You skipped this item; it can no longer be submitted.")
+    return _Lost()
+
+
+def _json(value: Any) -> Any:
+    """JSON read by raw SQL arrives as text (Django decodes it in the field, not the driver)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _slot_was_free(*, lease: Lease, judgments_before: int, now: datetime) -> bool:
+    """A late submit, counted already under the item lock: keep it only if a slot was free.
+
+    Free means the judgments before ours plus the *other* live leases left room. If not, the
+    count is undone (we still hold the lock, so nothing else moved) and the lease is lost.
+    """
+    others = Lease.objects.filter(live_lease_q(now=now), item_id=lease.item_id).exclude(pk=lease.pk).count()
+    if judgments_before + others < lease.job_overlap:
+        return True
+    sql.run("item_uncount", item=lease.item_id)
+    return False
+
+
+def _resubmitted(*, lease: Lease, label: str) -> Submission:
+    """A retry: the judgment saved the first time, unless the label differs."""
+    judgment = Judgment.objects.get(lease_id=lease.pk)
+    if judgment.label != label:
+        raise Conflict(
+            f"This item is already submitted with the label {judgment.label!r}.",
+            details={"judgment": judgment.pk},
+        )
+    return Submission(judgment=judgment, created=False)
+
+
+_JUDGMENT_FIELDS = [
+    "id", "job_id", "item_id", "worker_id", "lease_id", "label", "is_gold", "is_correct",
+    "status", "seconds_spent", "created_at",
+]
+
+
+def _judgment_create(
+    *, lease: Lease, label: str, seconds: Decimal | None, now: datetime, is_correct: bool | None = None
+) -> Judgment:
+    """Insert the judgment (the lease is already marked submitted); returns the saved Judgment."""
+    seconds = seconds if seconds is not None else _seconds_since(lease.created_at, now)
+    is_gold = bool(lease.item_is_gold)
+    try:
+        (judgment_id,) = sql.run(
+            "judgment", job=lease.job_id, item=lease.item_id, worker=lease.worker_id, lease=lease.pk,
+            label=label, is_gold=is_gold, is_correct=is_correct, seconds=seconds, now=now,
+        )
+    except IntegrityError:
+        # (item, worker) is unique: claims never hand an item back to whoever judged it, so this
+        # is a judgment that arrived some other way; refuse rather than count it twice.
+        raise Conflict("You already judged this item.") from None
+    return Judgment.from_db(
+        transaction.get_connection().alias, _JUDGMENT_FIELDS,
+        [judgment_id, lease.job_id, lease.item_id, lease.worker_id, lease.pk, label, is_gold,
+         is_correct, JudgmentStatus.ACCEPTED, seconds, now],
+    )
+
+
+def _accept_gold(*, lease: Lease, label: str, seconds: Decimal | None, now: datetime) -> Submission:
+    """Gold has no overlap limit, so no item lock: score it now and count it apart."""
+    answer = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
+    correct = None if answer is None else label == answer
+    judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now, is_correct=correct)
+    _job_count(job_id=lease.job_id, gold_judgments=1)
+    return Submission(judgment=judgment, created=True)
+
+
+def _job_count(
+    *, job_id: int, judgments: int = 0, gold_judgments: int = 0, completed: int = 0
+) -> bool:
+    """Add to the job's counters (the F() increments, in SQL); True if that completed the job."""
+    # Lock the job last (lease → item → job) through this UPDATE; a job cancelled after we read
+    # it matches nothing, and the whole submit rolls back.
+    row = sql.run(
+        "job_count", job=job_id, judgments=judgments, gold_judgments=gold_judgments, completed=completed
+    )
+    if row is None:
+        raise Conflict("This job was cancelled; answers are no longer accepted.")
+    status, completed_items, items = row
+    if not (completed and status == JobStatus.OPEN and completed_items >= items):
+        return False
+    # Every item is complete: close the job (we hold its lock, so this cannot race a new import).
+    job_transition(job=Job.objects.get(pk=job_id), to=JobStatus.COMPLETED)
+    return True

@@ -1,0 +1,71 @@
+"""The claim's plan on PostgreSQL: walk item_serving_order and stop at the first fit, never sort.
+
+A plan, not a timing: a sort of every open item would pass a small test quickly and still take
+half a second per claim on a 100k-item job.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.labeling import sql
+from marketplace.labeling.services import lease_claim
+from tests.conftest import needs_postgres
+from tests.factories import open_job_with_items
+
+
+def _plan(name: str, *, job_id: int, worker: User, overlap: int) -> str:
+    """EXPLAIN of a claim statement, planned as in a claim (after its first statement)."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The claim's first statement; on PostgreSQL it also forbids sorts for the transaction.
+        sql.run("job_for_claim", job=job_id, worker=worker.pk, now=now)
+        (statement,) = sql.statements(name)
+        params = {"job": job_id, "worker": worker.pk, "now": now, "overlap": overlap, "fraction": 0.5}
+        cursor.execute("EXPLAIN " + statement, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_the_claim_walks_the_serving_order_index_even_before_statistics_know_the_job(
+    wendy: User,
+) -> None:
+    big = open_job_with_items(items=100_000, overlap=3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_item")  # statistics taken before the next job existed
+    fresh = open_job_with_items(items=20_000, overlap=3)
+    # Without the claim's "no sort" setting, the fresh job's plan sorts all 20k open items.
+    for job in (big, fresh):
+        plan = _plan("candidate", job_id=job.pk, worker=wendy, overlap=job.overlap)
+        assert plan.lstrip().startswith("Limit"), plan
+        assert "Index Scan using item_serving_order" in plan, plan
+        assert "Sort" not in plan, plan
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_picking_a_gold_item_walks_the_gold_index_without_sorting(wendy: User) -> None:
+    job = open_job_with_items(items=5000, gold=2000, overlap=3)
+    plan = _plan("gold", job_id=job.pk, worker=wendy, overlap=job.overlap)
+    assert "item_job_gold" in plan and "Sort" not in plan, plan
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_claim_inside_a_callers_transaction_leaves_its_planner_settings_as_they_were(
+    wendy: User,
+) -> None:
+    job = open_job_with_items(items=3, gold=3, gold_rate="0.5")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+        with transaction.atomic():  # the caller's transaction goes on after the claim
+            lease_claim(worker=wendy, job=job)
+            cursor.execute("SHOW enable_sort")
+            assert cursor.fetchone()[0] == "on"
+            cursor.execute("SHOW jit")
+            assert cursor.fetchone()[0] == jit
