@@ -13,6 +13,7 @@ import sys
 BENCHMARKS = {
     "import": "bench.import_items",
     "assignment": "bench.assignment",
+    "consensus": "bench.consensus",
 }
 
 

@@ -1,0 +1,183 @@
+"""The registry of consensus methods; `aggregate` reaches crowd-kit only through here
+(`reference.py` runs it unwrapped, for tests and the benchmark).
+
+| name     | what                                                           | gold in fit |
+|----------|----------------------------------------------------------------|-------------|
+| "quorum" | DEFAULT. Dawid-Skene with a pooled Dirichlet prior on every    | yes         |
+|          | worker's confusion matrix, posterior-change stop (em.py)       |             |
+| "ds"     | crowd-kit `DawidSkene`, as it is (`true_labels=` gold)         | yes         |
+| "mv"     | majority vote; ties go to the label first in the label set     | no          |
+| "ocds"   | crowd-kit `OneCoinDawidSkene`                                  | no          |
+| "glad"   | crowd-kit `GLAD`                                               | no          |
+| "mace"   | crowd-kit `MACE` (variational, seeded, 10 restarts)            | no          |
+
+Methods that cannot take gold in the fit still report gold items with their gold label (the
+posteriors of gold items are set to one-hot afterwards), so results are comparable.
+
+crowd-kit with `true_labels` (what it does, read in crowdkit/aggregation/classification/
+dawid_skene.py, 1.4.2): it overwrites the posteriors of gold items with one-hot rows after the
+majority-vote start and after every E-step. Gold items thus enter the class priors and every
+M-step as certain, so workers' confusion matrices are learnt partly from gold; gold on items
+nobody judged is ignored. Its `initial_error` is added to the counts only in the first M-step.
+
+crowd-kit is imported inside the adapters that use it, not at the top: importing it pulls in
+scipy.stats and costs ~3 s, which every web process would pay for the default method that
+does not need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from marketplace.consensus.em import dawid_skene, majority_posteriors
+from marketplace.consensus.encode import Encoded
+from marketplace.consensus.types import FloatArray
+
+#: Pseudo-votes per true label (on average) that "quorum"'s pooled prior adds to every worker's
+#: confusion counts. Chosen on measurements (bench/consensus.py --datasets and synthetic crowds):
+#: 3-5 keep D_Duck at DS-run-to-the-end (0.898) and D_Product within 0.1 point of DS, 5+ lifts
+#: S_Rel above DS, and any value from 3 to 8 beats majority vote on a crowd of occasional workers.
+DEFAULT_PRIOR_STRENGTH = 5.0
+
+
+@dataclass(frozen=True)
+class Options:
+    max_rounds: int
+    tol: float
+    prior_strength: float = DEFAULT_PRIOR_STRENGTH
+
+
+@dataclass(frozen=True)
+class MethodFit:
+    """What a method hands back; `confusions`/`priors` None means "derive from posteriors"."""
+
+    posteriors: FloatArray
+    rounds: int
+    converged: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
+    confusions: FloatArray | None = None
+    priors: FloatArray | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    description: str
+    uses_gold: bool
+    fit: Callable[[Encoded, Options], MethodFit]
+
+
+def _frame(enc: Encoded) -> pd.DataFrame:
+    """crowd-kit's input: dense integer task/worker/label columns (its fastest case)."""
+    return pd.DataFrame({"task": enc.item_idx, "worker": enc.worker_idx, "label": enc.codes})
+
+
+def _posteriors(probas: pd.DataFrame, enc: Encoded) -> FloatArray:
+    """crowd-kit's probas_ (rows = tasks in order of appearance, columns = labels seen) as an
+    (items x labels) array in our order, zero for labels nobody chose."""
+    frame = probas.reindex(index=range(enc.n_items), columns=range(enc.n_labels))
+    return frame.fillna(0.0).to_numpy(dtype=np.float64)
+
+
+def _stopped_early(history: list[float], n_iter: int, tol: float) -> bool:
+    """crowd-kit leaves its loop when the loss gains less than `tol` (or after n_iter rounds)."""
+    return len(history) < n_iter or (len(history) >= 2 and history[-1] - history[-2] < tol)
+
+
+def _fit_quorum(enc: Encoded, opts: Options) -> MethodFit:
+    em = dawid_skene(
+        enc, prior_strength=opts.prior_strength, max_rounds=opts.max_rounds, tol=opts.tol
+    )
+    params = {"max_rounds": opts.max_rounds, "tol": opts.tol, "prior_strength": opts.prior_strength}
+    params["stop"] = "max abs posterior change < tol"
+    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+
+
+def _fit_ds(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import DawidSkene  # deferred: see the module docstring
+
+    model = DawidSkene(n_iter=opts.max_rounds, tol=opts.tol)
+    gold = None
+    if len(enc.gold_rows):
+        gold = pd.Series(enc.gold_codes, index=pd.Index(enc.gold_rows, name="task"))
+    model.fit(_frame(enc), true_labels=gold)
+    history = model.loss_history_
+    return MethodFit(
+        _posteriors(model.probas_, enc),
+        len(history),
+        _stopped_early(history, opts.max_rounds, opts.tol),
+        {"max_rounds": opts.max_rounds, "tol": opts.tol, "stop": "crowd-kit ELBO gain < tol"},
+    )
+
+
+def _fit_mv(enc: Encoded, opts: Options) -> MethodFit:
+    return MethodFit(majority_posteriors(enc), 0, True, {"tie": "first label in the label set"})
+
+
+def _fit_ocds(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import OneCoinDawidSkene  # deferred: see the module docstring
+
+    model = OneCoinDawidSkene(n_iter=opts.max_rounds, tol=opts.tol)
+    model.fit(_frame(enc))
+    history = model.loss_history_
+    return MethodFit(
+        _posteriors(model.probas_, enc),
+        len(history),
+        _stopped_early(history, opts.max_rounds, opts.tol),
+        {"max_rounds": opts.max_rounds, "tol": opts.tol},
+    )
+
+
+def _fit_glad(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import GLAD  # deferred: see the module docstring
+
+    model = GLAD(n_iter=opts.max_rounds, tol=opts.tol)
+    model.fit(_frame(enc))
+    history = model.loss_history_
+    return MethodFit(
+        _posteriors(model.probas_, enc),
+        len(history),
+        _stopped_early(history, opts.max_rounds, opts.tol),
+        {"max_rounds": opts.max_rounds, "tol": opts.tol},
+    )
+
+
+def _fit_mace(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import MACE  # deferred: see the module docstring
+
+    # MACE runs a fixed number of rounds per restart; 50 is crowd-kit's default.
+    n_iter = min(opts.max_rounds, 50)
+    model = MACE(n_iter=n_iter, random_state=0)
+    model.fit(_frame(enc))
+    return MethodFit(
+        _posteriors(model.probas_, enc),
+        n_iter,
+        False,
+        {"n_iter": n_iter, "n_restarts": model.n_restarts, "random_state": 0},
+    )
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("quorum", "Dawid-Skene, pooled prior, posterior-change stop", True, _fit_quorum),
+        Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds),
+        Method("mv", "majority vote, ties to the first label", False, _fit_mv),
+        Method("ocds", "crowd-kit OneCoinDawidSkene", False, _fit_ocds),
+        Method("glad", "crowd-kit GLAD", False, _fit_glad),
+        Method("mace", "crowd-kit MACE", False, _fit_mace),
+    )
+}
+
+
+def method_get(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        choices = ", ".join(sorted(METHODS))
+        raise ValueError(f"unknown consensus method {name!r}; choose from {choices}") from None
