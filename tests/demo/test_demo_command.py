@@ -52,4 +52,9 @@ def test_make_demo_seeds_prints_log_ins_and_serves_http(tmp_path: Path) -> None:
             assert status == 200 and b"Quorum" in body
         finally:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise AssertionError(f"Ctrl-C did not stop the demo within 30 s:\n{log.read_text()}") from None
