@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("marketplace.accounts.api_urls")),
     path("", include("marketplace.jobs.api_urls")),
     path("", include("marketplace.labeling.api_urls")),
+    path("", include("marketplace.quality.api_urls")),
 ]

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "marketplace.accounts",
     "marketplace.jobs",
     "marketplace.labeling",
+    "marketplace.quality",
     "marketplace.demo",
 ]
 

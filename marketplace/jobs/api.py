@@ -50,6 +50,11 @@ class JobInputSerializer(serializers.Serializer):
     gold_rate = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
     lease_seconds = serializers.IntegerField(required=False)
     priority = serializers.IntegerField(required=False)
+    max_overlap = serializers.IntegerField(required=False, allow_null=True)
+    target_confidence = serializers.DecimalField(
+        max_digits=5, decimal_places=4, required=False, allow_null=True
+    )
+    quality_rules = serializers.DictField(required=False)
     requirements = RequirementSerializer(many=True, required=False)
 
 
@@ -66,6 +71,9 @@ class JobOutputSerializer(serializers.Serializer):
     gold_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
     lease_seconds = serializers.IntegerField()
     priority = serializers.IntegerField()
+    max_overlap = serializers.IntegerField(allow_null=True)
+    target_confidence = serializers.DecimalField(max_digits=5, decimal_places=4, allow_null=True)
+    quality_rules = serializers.DictField()
     requirements = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()

@@ -55,6 +55,12 @@ class Job(models.Model):
     gold_rate = models.DecimalField(  # share of assignments that are gold, 0..0.5
         max_digits=5, decimal_places=4, default=Decimal("0.1000")
     )
+    # Dynamic overlap: with both set, `overlap` is the minimum and an item completes once its
+    # consensus confidence reaches `target_confidence`, or at `max_overlap` (then expert review).
+    max_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
+    target_confidence = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    # Overrides of the tier's quality-rule defaults (validated by quality.rules).
+    quality_rules = models.JSONField(default=dict, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)
     priority = models.SmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DRAFT)
@@ -79,6 +85,15 @@ class Job(models.Model):
             ),
             models.CheckConstraint(condition=Q(reward_per_judgment__gte=0), name="job_reward_non_negative"),
             models.CheckConstraint(
+                condition=(Q(max_overlap__isnull=True) & Q(target_confidence__isnull=True))
+                | (
+                    Q(max_overlap__gte=models.F("overlap"))
+                    & Q(target_confidence__gt=Decimal("0.5"))
+                    & Q(target_confidence__lt=Decimal("1"))
+                ),
+                name="job_dynamic_overlap_complete",
+            ),
+            models.CheckConstraint(
                 condition=Q(completed_item_count__lte=models.F("item_count")), name="job_completed_le_items"
             ),
         ]
@@ -89,6 +104,10 @@ class Job(models.Model):
     @property
     def label_keys(self) -> list[str]:
         return [choice["key"] for choice in self.labels]
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.max_overlap is not None
 
 
 class JobQualification(models.Model):
@@ -114,6 +133,9 @@ class Item(models.Model):
     priority = models.SmallIntegerField(default=0)
     # Accepted judgments that count towards overlap (never gold ones).
     judgment_count = models.PositiveSmallIntegerField(default=0)
+    # Judgments wanted beyond the job's overlap: raised one at a time while a dynamic-overlap item
+    # stays uncertain, and to replace judgments dropped when their worker was blocked.
+    extra_judgments = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Becomes true at the first lease, so partly judged items are served first.
     started = models.BooleanField(default=False)
     is_complete = models.BooleanField(default=False)

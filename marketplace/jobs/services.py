@@ -30,7 +30,17 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 EDITABLE_FIELDS = (
     "title", "instructions", "labels", "overlap", "reward_per_judgment",
     "tier", "gold_rate", "lease_seconds", "priority",
+    "max_overlap", "target_confidence", "quality_rules",
 )
+# Quality-rule overrides a job may carry: name -> (kind, low, high). Defaults come from the
+# job's tier (quality.rules); these only bound what a client may ask for.
+QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
+    "min_gold_answers": ("int", 1, 1000),  # gold answers seen before the accuracy floor applies
+    "gold_accuracy_floor": ("decimal", Decimal("0"), Decimal("1")),  # smoothed accuracy to stay
+    "fast_window": ("int", 3, 200),  # judgments whose median answer time is checked
+    "fast_seconds": ("decimal", Decimal("0"), Decimal("3600")),  # median under this is flagged
+    "gold_feedback": ("bool", None, None),  # show the right answer after a missed gold item
+}
 
 
 def labels_validate(labels: Any) -> list[dict[str, str]]:
@@ -114,12 +124,52 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
             clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("1000"))
         elif name == "gold_rate":
             clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
+        elif name == "max_overlap":
+            clean[name] = None if value is None else _int(value, name, low=1, high=50)
+        elif name == "target_confidence":
+            clean[name] = (
+                None if value is None
+                else _decimal(value, name, places=4, low=Decimal("0.5001"), high=Decimal("0.9999"))
+            )
+        elif name == "quality_rules":
+            clean[name] = quality_rules_validate(value)
         elif name == "tier":
             tier = str(value or DEFAULT_TIER).strip()
             if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
                 raise ApplicationError("tier must be a tier slug such as 'standard'.")
             clean[name] = tier
     return clean
+
+
+def quality_rules_validate(rules: Any) -> dict[str, Any]:
+    """A job's quality-rule overrides, checked against QUALITY_RULE_BOUNDS (JSON-safe values)."""
+    if not isinstance(rules, dict):
+        raise ApplicationError("quality_rules must be an object.")
+    unknown = set(rules) - set(QUALITY_RULE_BOUNDS)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown quality rules: {', '.join(sorted(unknown))}; "
+            f"use {', '.join(QUALITY_RULE_BOUNDS)}."
+        )
+    clean: dict[str, Any] = {}
+    for name, value in rules.items():
+        kind, low, high = QUALITY_RULE_BOUNDS[name]
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ApplicationError(f"quality_rules.{name} must be true or false.")
+            clean[name] = value
+        elif kind == "int":
+            clean[name] = _int(value, f"quality_rules.{name}", low=low, high=high)
+        else:
+            clean[name] = str(_decimal(value, f"quality_rules.{name}", places=4, low=low, high=high))
+    return clean
+
+
+def _dynamic_overlap_check(job: Job) -> None:
+    if (job.max_overlap is None) != (job.target_confidence is None):
+        raise ApplicationError("Dynamic overlap needs both max_overlap and target_confidence.")
+    if job.max_overlap is not None and job.max_overlap < job.overlap:
+        raise ApplicationError("max_overlap must be at least overlap (the minimum).")
 
 
 @dataclass(frozen=True)
@@ -160,6 +210,7 @@ def job_create(
     if missing:
         raise ApplicationError(f"Missing job fields: {', '.join(missing)}.")
     job = Job(organization_id=user.organization_id, created_by=user, **_clean_fields(fields))
+    _dynamic_overlap_check(job)
     job.full_clean()
     job.save()
     _requirements_set(job=job, requirements=requirements, user=user)
@@ -182,6 +233,7 @@ def job_update(
             raise ApplicationError(f"Gold items use labels missing from the new set: {sorted(used - keys)}.")
     for name, value in clean.items():
         setattr(job, name, value)
+    _dynamic_overlap_check(job)
     job.full_clean()
     job.save()
     if requirements is not None:

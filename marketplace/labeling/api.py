@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import flows
 from marketplace.accounts.permissions import IsWorker
 from marketplace.api import Pagination
 from marketplace.errors import ApplicationError
@@ -82,6 +83,10 @@ class SubmittedSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
     label = serializers.CharField()
     submitted_at = serializers.DateTimeField()
+    feedback = serializers.DictField(
+        allow_null=True,
+        help_text="After a missed check item, where the job shows it: the right label and why.",
+    )
 
 
 class ReleasedSerializer(serializers.Serializer):
@@ -216,7 +221,7 @@ class LeaseSubmit(WorkerView):
     )
     def post(self, request: Request, lease_id: int) -> Response:
         data = _parse(SubmitInputSerializer, request.data)
-        outcome = services.judgment_submit_outcome(
+        outcome = flows.work_submit(
             worker=request.user, lease_id=lease_id, label=data["label"],
             seconds_spent=data.get("seconds_spent"),
         )
@@ -226,6 +231,7 @@ class LeaseSubmit(WorkerView):
             "lease": lease_id,
             "label": judgment.label,
             "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
+            "feedback": outcome.feedback,
         }
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(body, status=code)

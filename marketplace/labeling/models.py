@@ -70,6 +70,8 @@ class Judgment(models.Model):
         indexes = [
             models.Index(fields=["job", "id"], name="judgment_job_id"),
             models.Index(fields=["worker", "-created_at"], name="judgment_worker_recent"),
+            # Quality rules read a worker's latest judgments in one job (median answer time).
+            models.Index(fields=["job", "worker", "-id"], name="judgment_job_worker_recent"),
         ]
 
 

@@ -5,17 +5,23 @@
 
 from marketplace.labeling.claiming import lease_claim, lease_release
 from marketplace.labeling.submitting import (
+    LeaseLost,
+    MoreWanted,
     Submission,
     judgment_submit,
     judgment_submit_outcome,
+    lease_mark_lost,
     seconds_clean,
 )
 
 __all__ = [
+    "LeaseLost",
+    "MoreWanted",
     "Submission",
     "judgment_submit",
     "judgment_submit_outcome",
     "lease_claim",
+    "lease_mark_lost",
     "lease_release",
     "seconds_clean",
 ]

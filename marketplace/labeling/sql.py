@@ -30,7 +30,7 @@ _NEVER_MET = """(
 _SLOT_FREE = """i.judgment_count + (
     SELECT COUNT(*) FROM labeling_lease s
     WHERE s.item_id = i.id AND s.status = 'active' AND s.expires_at > %(now)s
-) < %(overlap)s"""
+) < %(overlap)s + i.extra_judgments"""
 
 # The job, every refusal reason, and the worker's live lease in it, in one statement.
 _JOB_FOR_CLAIM = """
@@ -139,6 +139,7 @@ RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finish
     (SELECT j.status FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_status,
     (SELECT j.labels FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_labels,
     (SELECT j.overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_overlap,
+    (SELECT j.max_overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_max_overlap,
     (SELECT i.is_gold FROM jobs_item i WHERE i.id = labeling_lease.item_id) AS item_is_gold,
     EXISTS (
         SELECT 1 FROM labeling_jobblock b
@@ -154,9 +155,16 @@ UPDATE labeling_lease SET status = %(status)s, finished_at = %(now)s WHERE id = 
 # nothing: its slots are all used.
 _ITEM_COUNT = """
 UPDATE jobs_item
-SET judgment_count = judgment_count + 1, is_complete = (judgment_count + 1 >= %(overlap)s)
+SET judgment_count = judgment_count + 1,
+    is_complete = (judgment_count + 1 >= %(overlap)s + extra_judgments)
 WHERE id = %(item)s AND NOT is_complete
-RETURNING judgment_count, is_complete
+RETURNING judgment_count, is_complete, extra_judgments
+"""
+
+# Dynamic overlap: the item reached its judgments but is still uncertain; ask for one more
+# instead of completing it (caller holds the row lock through _ITEM_COUNT).
+_ITEM_WANT_MORE = """
+UPDATE jobs_item SET is_complete = false, extra_judgments = extra_judgments + 1 WHERE id = %(item)s
 """
 
 # Undo _ITEM_COUNT when a late submit finds its slot taken (caller still holds the row lock).
@@ -204,6 +212,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "lease_finish": (_LEASE_FINISH,),
         "item_count": (_ITEM_COUNT,),
         "item_uncount": (_ITEM_UNCOUNT,),
+        "item_want_more": (_ITEM_WANT_MORE,),
         "judgment": (_JUDGMENT,),
         "job_count": (_JOB_COUNT,),
     }

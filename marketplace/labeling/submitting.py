@@ -7,6 +7,7 @@ claim) can never wait on each other in a cycle.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,11 @@ from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.selectors import live_lease_q
 
+# Dynamic overlap's question, asked under the item lock when an item reaches the judgments it
+# asked for: (item_id, judgment_count, max_overlap) -> True to collect one more instead of
+# completing it. The flow passes quality's answer in; labeling never imports quality.
+MoreWanted = Callable[[int, int, int], bool]
+
 _SECONDS_PLACES = Decimal("0.001")
 _SECONDS_MAX = Decimal("999999.999")  # Judgment.seconds_spent holds 9 digits, 3 after the point
 
@@ -35,6 +41,10 @@ class Submission:
     created: bool  # False when a retried submit returned the judgment saved the first time
     item_completed: bool = False
     job_completed: bool = False
+
+
+class LeaseLost(Conflict):
+    """A late submit whose slot went to someone else."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,12 @@ def judgment_submit(
 
 
 def judgment_submit_outcome(
-    *, worker: User, lease_id: int, label: str, seconds_spent: Any = None
+    *,
+    worker: User,
+    lease_id: int,
+    label: str,
+    seconds_spent: Any = None,
+    more_wanted: MoreWanted | None = None,
 ) -> Submission:
     """Record the worker's label for the item of their lease.
 
@@ -78,9 +93,11 @@ def judgment_submit_outcome(
     or with the caller's if there is one) and it is a Conflict.
     """
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
-    outcome = _submit(worker=worker, lease_id=lease_id, label=label, seconds=seconds)
+    outcome = _submit(
+        worker=worker, lease_id=lease_id, label=label, seconds=seconds, more_wanted=more_wanted
+    )
     if isinstance(outcome, _Lost):
-        raise Conflict(
+        raise LeaseLost(
             "Your time on this item ran out and it went to someone else, so this answer was not "
             "counted. Take the next item."
         )
@@ -88,7 +105,9 @@ def judgment_submit_outcome(
 
 
 @transaction.atomic
-def _submit(*, worker: User, lease_id: int, label: str, seconds: Decimal | None) -> Submission | _Lost:
+def _submit(
+    *, worker: User, lease_id: int, label: str, seconds: Decimal | None, more_wanted: MoreWanted | None
+) -> Submission | _Lost:
     now = timezone.now()
     # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
     # skip of the same lease waits for us, then finds it no longer active. Any refusal below
@@ -111,12 +130,18 @@ def _submit(*, worker: User, lease_id: int, label: str, seconds: Decimal | None)
     counted = sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
     now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
     if counted is None or (
-        lease.expires_at <= now and not _slot_was_free(lease=lease, judgments_before=counted[0] - 1, now=now)
+        lease.expires_at <= now
+        and not _slot_was_free(lease=lease, judgments_before=counted[0] - 1, extra=counted[2], now=now)
     ):
         sql.run("lease_finish", lease=lease.pk, status=LeaseStatus.LOST, now=now)
         return _Lost()
     completed = bool(counted[1])
     judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
+    if completed and more_wanted is not None and lease.job_max_overlap is not None:
+        # Asked after the judgment is written, so the posterior includes it; still under the lock.
+        if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
+            sql.run("item_want_more", item=lease.item_id)
+            completed = False
     job_completed = _job_count(job_id=lease.job_id, judgments=1, completed=int(completed))
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=job_completed
@@ -150,14 +175,14 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _slot_was_free(*, lease: Lease, judgments_before: int, now: datetime) -> bool:
+def _slot_was_free(*, lease: Lease, judgments_before: int, extra: int, now: datetime) -> bool:
     """A late submit, counted already under the item lock: keep it only if a slot was free.
 
     Free means the judgments before ours plus the *other* live leases left room. If not, the
     count is undone (we still hold the lock, so nothing else moved) and the lease is lost.
     """
     others = Lease.objects.filter(live_lease_q(now=now), item_id=lease.item_id).exclude(pk=lease.pk).count()
-    if judgments_before + others < lease.job_overlap:
+    if judgments_before + others < lease.job_overlap + extra:
         return True
     sql.run("item_uncount", item=lease.item_id)
     return False
@@ -228,3 +253,15 @@ def _job_count(
     # Every item is complete: close the job (we hold its lock, so this cannot race a new import).
     job_transition(job=Job.objects.get(pk=job_id), to=JobStatus.COMPLETED)
     return True
+
+
+def lease_mark_lost(*, worker: User, lease_id: int) -> bool:
+    """Record that an expired lease lost its slot, when a caller's rollback undid our marking.
+
+    Compare-and-set: only a still-active, expired lease of this worker changes; True if it did.
+    """
+    now = timezone.now()
+    changed = Lease.objects.filter(
+        pk=lease_id, worker=worker, status=LeaseStatus.ACTIVE, expires_at__lte=now
+    ).update(status=LeaseStatus.LOST, finished_at=now)
+    return bool(changed)

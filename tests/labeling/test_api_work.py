@@ -126,7 +126,8 @@ def test_submit_answers_with_the_judgment_and_a_retry_with_the_same(
     done = api.post(url, {"label": "dog", "seconds_spent": "3.5"}, format="json")
     assert done.status_code == 201, done.content
     body = done.json()
-    assert set(body) == {"judgment", "lease", "label", "submitted_at"}  # nothing on gold or completion
+    assert set(body) == {"judgment", "lease", "label", "submitted_at", "feedback"}
+    assert body["feedback"] is None  # nothing on gold or completion unless a gold item was missed
     assert body["lease"] == lease and body["label"] == "dog"
     retry = api.post(url, {"label": "dog"}, format="json")
     assert retry.status_code == 200 and retry.json() == body

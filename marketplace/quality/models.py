@@ -1,0 +1,147 @@
+"""Consensus runs and their per-item and per-worker results.
+
+A run is immutable once finished; exports read the latest succeeded run of a job. Probabilities
+are floats (they are estimates, not money).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from marketplace.jobs.models import Item, Job
+
+
+class ConsensusRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "On demand"
+        COMPLETION = "completion", "Job completed"
+        PERIODIC = "periodic", "While the job runs"
+        REPLAY = "replay", "Replay of a data set"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="consensus_runs")
+    method = models.CharField(max_length=20)
+    parameters = models.JSONField(default=dict)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)  # wall time: read + fit + write
+    fit_seconds = models.FloatField(null=True, blank=True)  # the aggregation alone
+    judgments = models.PositiveIntegerField(default=0)
+    items = models.PositiveIntegerField(default=0)
+    workers = models.PositiveIntegerField(default=0)
+    gold_items = models.PositiveIntegerField(default=0)
+    rounds = models.PositiveIntegerField(default=0)
+    converged = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "status", "-id"], name="run_job_latest")]
+
+
+class ItemResult(models.Model):
+    run = models.ForeignKey(ConsensusRun, on_delete=models.CASCADE, related_name="item_results")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="consensus_results")
+    label = models.CharField(max_length=64)
+    confidence = models.FloatField()
+    probabilities = models.JSONField()  # {label: probability}
+    judgments = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "item"], name="one_result_per_run_item")]
+
+
+class WorkerResult(models.Model):
+    run = models.ForeignKey(ConsensusRun, on_delete=models.CASCADE, related_name="worker_results")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    accuracy = models.FloatField()
+    confusion = models.JSONField()  # rows = true label, columns = answered label, in run label order
+    judgments = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "worker"], name="one_result_per_run_worker")]
+
+
+class WorkerJobStats(models.Model):
+    """Running gold score and volume of one worker on one job (F() counters, one row per pair)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="worker_stats")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_stats")
+    gold_seen = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    judgments = models.PositiveIntegerField(default=0)  # regular (non-gold) judgments
+    flagged_fast_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "worker"], name="one_stats_row_per_job_worker"),
+            models.CheckConstraint(
+                condition=models.Q(gold_correct__lte=models.F("gold_seen")), name="stats_correct_le_seen"
+            ),
+        ]
+
+
+class QualityEvent(models.Model):
+    """The audit log of quality actions, automatic or by an admin, with the evidence behind them."""
+
+    class Kind(models.TextChoices):
+        BLOCKED = "blocked", "Blocked from the job"
+        UNBLOCKED = "unblocked", "Unblocked"
+        FLAGGED_FAST = "flagged_fast", "Flagged: answers too fast"
+        RELABELED = "relabeled", "Judgments dropped and items reopened"
+        EXPERT_QUEUED = "expert_queued", "Item sent to expert review"
+
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="quality_events")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="quality_events"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    automatic = models.BooleanField(default=True)
+    actor = models.ForeignKey(  # the admin who acted; null when a rule did
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    evidence = models.JSONField(default=dict)  # gold items and answers, answer times, counts
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["worker", "-created_at"], name="quality_event_worker"),
+            models.Index(fields=["job", "-created_at"], name="quality_event_job"),
+        ]
+
+
+class ExpertReview(models.Model):
+    """An item that stayed uncertain at maximum overlap, waiting for (or settled by) an expert."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for an expert"
+        SETTLED = "settled", "Settled by an expert"
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="expert_review")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="expert_reviews")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reason = models.TextField()
+    confidence = models.FloatField()  # the consensus confidence when it was queued
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_until = models.DateTimeField(null=True, blank=True)
+    label = models.CharField(max_length=64, blank=True)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["job", "id"], condition=models.Q(status="open"), name="expert_review_open"),
+        ]
