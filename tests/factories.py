@@ -56,6 +56,7 @@ class ClientFactory(UserFactory):
 class AdminFactory(UserFactory):
     role = Role.ADMIN
     is_staff = True
+    is_superuser = True
 
 
 class QualificationFactory(factory.django.DjangoModelFactory):

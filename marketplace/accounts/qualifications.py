@@ -7,7 +7,6 @@ A failed attempt starts `retry_cooldown_seconds` before the next one is accepted
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -26,11 +25,8 @@ from marketplace.accounts.models import (
     WorkerQualification,
 )
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.labelsets import MAX_LABELS, MIN_LABELS, label_set_validate
 
-# Same shape and limits as a job's label set. Kept here rather than imported from jobs because
-# dependencies point accounts <- jobs; jobs may reuse this one, never the reverse.
-MIN_LABELS, MAX_LABELS = 2, 50
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_QUESTIONS_PER_CALL = 500
 MAX_COOLDOWN_SECONDS = 30 * 24 * 3600
 SCORE_PLACES = Decimal("0.0001")  # scores and pass marks: a share in [0, 1], 4 places
@@ -44,32 +40,7 @@ def exam_labels_validate(labels: Any) -> list[dict[str, str]]:
         raise ApplicationError(
             f"exam_labels must be empty (no exam) or a list of {MIN_LABELS} to {MAX_LABELS} labels."
         )
-    clean: list[dict[str, str]] = []
-    keys: set[str] = set()
-    shortcuts: set[str] = set()
-    for position, raw in enumerate(labels, start=1):
-        if isinstance(raw, str):
-            raw = {"key": raw}
-        if not isinstance(raw, dict):
-            raise ApplicationError(f"exam_labels[{position}] must be an object with a key.")
-        key = str(raw.get("key", "")).strip()
-        if not _KEY_RE.match(key):
-            raise ApplicationError(
-                f"exam_labels[{position}]: key {key[:64]!r} must be 1-64 letters, digits, "
-                "'_', '.' or '-'."
-            )
-        if key in keys:
-            raise ApplicationError(f"exam_labels[{position}]: key {key!r} appears twice.")
-        shortcut = str(raw.get("shortcut") or "").strip()
-        if shortcut and (len(shortcut) != 1 or not shortcut.isprintable()):
-            raise ApplicationError(f"exam_labels[{position}]: shortcut must be a single visible key.")
-        if shortcut and shortcut.lower() in shortcuts:
-            raise ApplicationError(f"exam_labels[{position}]: shortcut {shortcut!r} is used twice.")
-        keys.add(key)
-        shortcuts.add(shortcut.lower())
-        name = str(raw.get("name") or key).strip()[:120]
-        clean.append({"key": key, "name": name, "shortcut": shortcut})
-    return clean
+    return label_set_validate(labels, field="exam_labels")
 
 
 def _share(value: Any, name: str, *, allow_zero: bool = True) -> Decimal:

@@ -99,7 +99,8 @@ def admin_create(*, creator: User, username: str, password: str, email: str = ""
     if not creator.is_admin:
         raise PermissionDenied("Only admins create admins.")
     username = _username_clean(username)
-    user = User(username=username, email=email.strip(), role=Role.ADMIN, is_staff=True)
+    # Admins run the platform: the Django admin (raw records) is theirs in full, hence superuser.
+    user = User(username=username, email=email.strip(), role=Role.ADMIN, is_staff=True, is_superuser=True)
     _password_check(password, user)
     user.set_password(password)
     _user_save_new(user)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Qualification, User
 from marketplace.errors import ApplicationError, Conflict
+from marketplace.labelsets import label_set_validate
 from marketplace.jobs.models import (
     DEFAULT_TIER,
     JOB_TRANSITIONS,
@@ -24,8 +25,6 @@ from marketplace.jobs.models import (
     JobStatus,
 )
 
-MIN_LABELS, MAX_LABELS = 2, 50
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 # Fields a client may set when creating a job or editing a draft.
 EDITABLE_FIELDS = (
     "title", "instructions", "labels", "overlap", "reward_per_judgment",
@@ -44,35 +43,8 @@ QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
 
 
 def labels_validate(labels: Any) -> list[dict[str, str]]:
-    """Normalize a label set to [{"key", "name", "shortcut"}], raising on anything ambiguous."""
-    if not isinstance(labels, list) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
-        raise ApplicationError(f"labels must be a list of {MIN_LABELS} to {MAX_LABELS} choices.")
-    clean: list[dict[str, str]] = []
-    keys: set[str] = set()
-    shortcuts: set[str] = set()
-    for position, raw in enumerate(labels, start=1):
-        if isinstance(raw, str):
-            raw = {"key": raw}
-        if not isinstance(raw, dict):
-            raise ApplicationError(f"labels[{position}] must be an object with a key.")
-        key = str(raw.get("key", "")).strip()
-        if not _KEY_RE.match(key):
-            raise ApplicationError(
-                f"labels[{position}]: key {key!r} must be 1-64 letters, digits, '_', '.' or '-'."
-            )
-        if key in keys:
-            raise ApplicationError(f"labels[{position}]: key {key!r} appears twice.")
-        name = str(raw.get("name") or key).strip()[:120]
-        shortcut = str(raw.get("shortcut") or "").strip()
-        if shortcut:
-            if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
-                raise ApplicationError(f"labels[{position}]: shortcut must be a single visible key.")
-            if shortcut.lower() in shortcuts:
-                raise ApplicationError(f"labels[{position}]: shortcut {shortcut!r} is used twice.")
-            shortcuts.add(shortcut.lower())
-        keys.add(key)
-        clean.append({"key": key, "name": name, "shortcut": shortcut})
-    return clean
+    """A job's label set, normalized (see marketplace.labelsets)."""
+    return label_set_validate(labels, field="labels")
 
 
 def _decimal(value: Any, name: str, *, places: int, low: Decimal, high: Decimal) -> Decimal:

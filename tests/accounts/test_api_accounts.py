@@ -48,6 +48,7 @@ def test_an_admin_creates_an_admin_who_can_sign_in(ada: User, client_for: Any, a
     assert response.status_code == 201 and response.json()["role"] == "admin"
     newbie = User.objects.get(username="newbie")
     assert newbie.role == Role.ADMIN and newbie.is_staff
+    assert newbie.is_superuser  # so the Django admin shows them every raw record
     token = api.post("/api/v1/auth/token/", NEW, format="json")
     assert token.status_code == 201
 

@@ -1,0 +1,50 @@
+"""Label sets (a job's choices, an exam's choices): one shape, one validator.
+
+Pure (no models): accounts and jobs both use it, and neither may import the other's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marketplace.errors import ApplicationError
+
+MIN_LABELS, MAX_LABELS = 2, 50
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, str]]:
+    """Normalize to [{"key", "name", "shortcut"}], raising on anything ambiguous.
+
+    A bare string stands for {"key": string}. Keys are 1-64 safe characters and unique;
+    shortcuts are single visible keys, unique regardless of case; names default to the key.
+    """
+    if not isinstance(labels, list | tuple) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
+        raise ApplicationError(f"{field} must be a list of {MIN_LABELS} to {MAX_LABELS} choices.")
+    clean: list[dict[str, str]] = []
+    keys: set[str] = set()
+    shortcuts: set[str] = set()
+    for position, raw in enumerate(labels, start=1):
+        if isinstance(raw, str):
+            raw = {"key": raw}
+        if not isinstance(raw, dict):
+            raise ApplicationError(f"{field}[{position}] must be an object with a key.")
+        key = str(raw.get("key", "")).strip()
+        if not KEY_RE.match(key):
+            raise ApplicationError(
+                f"{field}[{position}]: key {key[:64]!r} must be 1-64 letters, digits, '_', '.' or '-'."
+            )
+        if key in keys:
+            raise ApplicationError(f"{field}[{position}]: key {key!r} appears twice.")
+        name = str(raw.get("name") or key).strip()[:120]
+        shortcut = str(raw.get("shortcut") or "").strip()
+        if shortcut:
+            if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
+                raise ApplicationError(f"{field}[{position}]: shortcut must be a single visible key.")
+            if shortcut.lower() in shortcuts:
+                raise ApplicationError(f"{field}[{position}]: shortcut {shortcut!r} is used twice.")
+            shortcuts.add(shortcut.lower())
+        keys.add(key)
+        clean.append({"key": key, "name": name, "shortcut": shortcut})
+    return clean
