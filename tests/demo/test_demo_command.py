@@ -34,6 +34,9 @@ def test_make_demo_seeds_prints_log_ins_and_serves_http(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             ["make", "--no-print-directory", "demo"], cwd=ROOT, env=env, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
+            # A terminal's Ctrl-C reaches processes whose SIGINT is not ignored; when pytest itself
+            # runs as a background job, SIGINT is inherited as ignored, so restore the default.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             deadline = time.monotonic() + 120
