@@ -14,6 +14,7 @@ BENCHMARKS = {
     "import": "bench.import_items",
     "assignment": "bench.assignment",
     "consensus": "bench.consensus",
+    "consensus-run": "bench.consensus_run",
 }
 
 

@@ -4,6 +4,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("marketplace.accounts.api_urls")),
+    # Before jobs: quality serves jobs/<id>/results/ with consensus (jobs' plain view is shadowed).
+    path("", include("marketplace.quality.urls_results")),
     path("", include("marketplace.jobs.api_urls")),
     path("", include("marketplace.labeling.api_urls")),
     path("", include("marketplace.quality.api_urls")),

@@ -164,6 +164,23 @@ QUORUM_MAX_IMPORT_BYTES = env_int("QUORUM_MAX_IMPORT_BYTES", 200 * 1024 * 1024, 
 DATA_UPLOAD_MAX_MEMORY_SIZE = QUORUM_MAX_IMPORT_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Background tasks (consensus runs): "inline" runs them in the request after commit, "thread" in
+# a background thread of this process (the embedded default), "celery" on Celery workers that
+# share a Redis broker (production: workers scale across machines).
+QUORUM_TASKS = env_str("QUORUM_TASKS", "thread") or "thread"
+if QUORUM_TASKS not in {"inline", "thread", "celery"}:
+    raise ImproperlyConfigured(f"QUORUM_TASKS must be inline, thread or celery; got {QUORUM_TASKS!r}")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+if QUORUM_TASKS == "celery" and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("QUORUM_TASKS=celery needs CELERY_BROKER_URL or REDIS_URL (a Redis broker)")
+CELERY_TASK_IGNORE_RESULT = True  # runs are stored in the database; no result backend needed
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-run leaves the message for another
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # runs are long: do not hoard messages
+# While a job runs, consensus runs again after this many new judgments, or this many minutes
+# after the last run once new judgments came in (0 turns either rule off).
+QUORUM_CONSENSUS_EVERY_JUDGMENTS = env_int("QUORUM_CONSENSUS_EVERY_JUDGMENTS", 1000, minimum=0)
+QUORUM_CONSENSUS_EVERY_MINUTES = env_int("QUORUM_CONSENSUS_EVERY_MINUTES", 15, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "marketplace.accounts.authentication.BearerTokenAuthentication",

@@ -22,6 +22,12 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _tasks_inline(settings: Any) -> None:
+    """Background tasks (consensus runs) run inline in tests: no thread outlives a test."""
+    settings.QUORUM_TASKS = "inline"
+
+
 @pytest.fixture
 def acme(db: Any) -> Organization:
     return OrganizationFactory(name="Acme", slug="acme")

@@ -6,8 +6,8 @@ runs until the first chunk is asked for: callers resolve the job (and the reques
 it) before they hand the generator to a StreamingHttpResponse.
 
 Consensus lives in the quality app, which this app must not import: the results export takes a
-`consensus_lookup` (item ids of a batch -> (label, confidence)) and leaves the columns empty
-without one.
+`consensus_lookup` (item ids of a batch -> (label, confidence), or (label, confidence, source)
+with `source_column=True`) and leaves the columns empty without one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from django.db.models.functions import Cast
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Item, Job
 
-ConsensusLookup = Callable[[list[int]], Mapping[int, tuple[str, float]]]
+ConsensusLookup = Callable[[list[int]], Mapping[int, tuple[str, float] | tuple[str, float, str]]]
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -75,10 +75,16 @@ def results_export(
     fmt: str,
     consensus_lookup: ConsensusLookup | None = None,
     batch_size: int = BATCH_SIZE,
+    source_column: bool = False,
 ) -> Iterator[bytes]:
-    """The job's non-gold items with their consensus, as CSV (header), a JSON array or JSONL."""
+    """The job's non-gold items with their consensus, as CSV (header), a JSON array or JSONL.
+
+    `source_column` adds a last column, `source`: the third element of the lookup's values
+    (where the label came from, e.g. "consensus" or "expert").
+    """
     fmt = export_format_check(fmt)  # now, not at the first chunk: a bad format is a clean 400
-    return _encode(_result_batches(job, consensus_lookup, batch_size), fmt, RESULT_COLUMNS)
+    columns = (*RESULT_COLUMNS, "source") if source_column else RESULT_COLUMNS
+    return _encode(_result_batches(job, consensus_lookup, batch_size, source_column), fmt, columns)
 
 
 def judgments_export(
@@ -93,7 +99,7 @@ def judgments_export(
 
 
 def _result_batches(
-    job: Job, lookup: ConsensusLookup | None, batch_size: int
+    job: Job, lookup: ConsensusLookup | None, batch_size: int, source_column: bool = False
 ) -> Iterator[list[Record]]:
     items = (
         Item.objects.filter(job=job, is_gold=False)
@@ -107,15 +113,19 @@ def _result_batches(
         consensus = lookup([row[0] for row in batch]) if lookup else {}
         records = []
         for item_id, external_id, data, judgment_count in batch:
-            label, confidence = consensus.get(item_id, (None, None))
-            records.append({
+            found = consensus.get(item_id)
+            label, confidence = found[:2] if found else (None, None)
+            record: Record = {
                 "item_id": item_id,
                 "external_id": external_id,
                 "data": RawJSON(data),
                 "consensus_label": label,
                 "confidence": confidence,
                 "judgment_count": judgment_count,
-            })
+            }
+            if source_column:
+                record["source"] = found[2] if found and len(found) > 2 else None
+            records.append(record)
         yield records
 
 

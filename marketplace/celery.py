@@ -1,0 +1,20 @@
+"""The Celery app for QUORUM_TASKS=celery: consensus runs on workers sharing a Redis broker.
+
+    celery -A marketplace.celery worker --loglevel=INFO
+
+Settings come from Django's (CELERY_* names: CELERY_BROKER_URL defaults to REDIS_URL); tasks
+are found in each app's tasks.py. Workers need the same DATABASE_URL as the web processes: a
+task carries only a run id, and the run reads everything else from the database.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+
+app = Celery("marketplace")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

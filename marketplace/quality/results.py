@@ -1,0 +1,122 @@
+"""Reads of consensus runs, and the results export that serves the latest succeeded run.
+
+The jobs app streams results without knowing about consensus (jobs/exporting.py takes a lookup);
+this module supplies the lookup, batch by batch: the latest succeeded run's label and
+confidence per item, unless an expert settled the item (then the expert's label, confidence
+1.0 and source "expert"). `JobResultsWithConsensus` is routed in place of jobs' plain view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Avg, Count, QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+
+from marketplace.accounts.models import User
+from marketplace.errors import NotFound
+from marketplace.jobs import exporting, selectors
+from marketplace.jobs.api_items import JobResults
+from marketplace.jobs.models import Job
+from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
+
+SOURCE_CONSENSUS = "consensus"
+SOURCE_EXPERT = "expert"
+_FORMAT_PARAM = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    enum=["csv", "json", "jsonl"],
+    required=False,
+    description="File format (csv by default).",
+)
+_FILE_RESPONSE = {
+    (200, media.split(";")[0]): OpenApiTypes.BINARY for media in exporting.CONTENT_TYPES.values()
+}
+
+
+def runs_for_owner(*, user: User, job_id: int) -> QuerySet[ConsensusRun]:
+    """The runs of a job the user manages (their organization's, or any for an admin), newest first."""
+    job = selectors.job_get_for_owner(user=user, job_id=job_id)
+    return ConsensusRun.objects.filter(job=job).order_by("-id")
+
+
+def run_get_for_owner(*, user: User, job_id: int, run_id: int) -> ConsensusRun:
+    run = runs_for_owner(user=user, job_id=job_id).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("Consensus run not found.")
+    return run
+
+
+def run_latest_succeeded(*, job_id: int) -> ConsensusRun | None:
+    """The run exports use: the newest that succeeded (index run_job_latest)."""
+    return (
+        ConsensusRun.objects.filter(job_id=job_id, status=ConsensusRun.Status.SUCCEEDED)
+        .order_by("-id")
+        .first()
+    )
+
+
+def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
+    """Per label: how many items the run gave it and their mean confidence (one GROUP BY)."""
+    rows = (
+        ItemResult.objects.filter(run=run)
+        .values("label")
+        .annotate(items=Count("id"), mean_confidence=Avg("confidence"))
+        .order_by("label")
+    )
+    return {
+        row["label"]: {"items": row["items"], "mean_confidence": round(row["mean_confidence"], 6)}
+        for row in rows
+    }
+
+
+def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
+    """item ids -> (label, confidence, source) for one export batch: two indexed queries."""
+    run = run_latest_succeeded(job_id=job.pk)
+
+    def lookup(item_ids: list[int]) -> Mapping[int, tuple[str, float, str]]:
+        found: dict[int, tuple[str, float, str]] = {}
+        if run is not None:
+            rows = ItemResult.objects.filter(run=run, item_id__in=item_ids).values_list(
+                "item_id", "label", "confidence"
+            )
+            found = {
+                item_id: (label, confidence, SOURCE_CONSENSUS)
+                for item_id, label, confidence in rows
+            }
+        settled = ExpertReview.objects.filter(
+            job_id=job.pk, item_id__in=item_ids, status=ExpertReview.Status.SETTLED
+        ).values_list("item_id", "label")
+        for item_id, label in settled:  # an expert's word settles the item: certain, and marked so
+            found[item_id] = (label, 1.0, SOURCE_EXPERT)
+        return found
+
+    return lookup
+
+
+class JobResultsWithConsensus(JobResults):
+    """jobs' results export with the latest run's labels and a `source` column."""
+
+    def consensus_lookup(self, job: Job) -> exporting.ConsensusLookup | None:
+        return consensus_lookup_for(job=job)
+
+    @extend_schema(
+        operation_id="v1_jobs_results_export",
+        parameters=[_FORMAT_PARAM],
+        responses=_FILE_RESPONSE,
+        summary="Stream the results: latest consensus run, expert-settled items marked source=expert",
+    )
+    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        fmt = exporting.export_format_check(request.query_params.get("format"))
+        chunks = exporting.results_export(
+            job=job, fmt=fmt, consensus_lookup=self.consensus_lookup(job), source_column=True
+        )
+        response = StreamingHttpResponse(chunks, content_type=exporting.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{fmt}"'
+        response["Cache-Control"] = "no-store"  # client data: no shared cache keeps a copy
+        return response

@@ -1,0 +1,203 @@
+"""Consensus runs of a job: claim one, then read, fit and write its results in bulk.
+
+A run is claimed first (a RUNNING row, at most one per job) and executed after: the API answers
+with the claimed run's id while a background task does the work, and two triggers arriving
+together never fit the same job twice. `consensus_run` does both at once, for callers that wait.
+
+The hot path holds no Python object per judgment: judgments come in as numpy arrays
+(reading.judgment_arrays: COPY binary on PostgreSQL), the fit is numpy (or crowd-kit for its
+methods), and results go out by COPY (writing.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.consensus import (
+    DEFAULT_MAX_ROUNDS,
+    DEFAULT_PRIOR_STRENGTH,
+    DEFAULT_TOL,
+    METHODS,
+    Votes,
+    aggregate,
+)
+from marketplace.errors import ApplicationError, Conflict
+from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.quality.models import ConsensusRun
+from marketplace.quality.reading import judgment_arrays
+from marketplace.quality.writing import item_results_write, worker_results_write
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_METHOD = "quorum"
+#: A RUNNING row older than this belongs to a process that died mid-run; the next claim fails it.
+STALE_AFTER = timedelta(hours=2)
+# Tunable options of `aggregate`, with their bounds (inclusive).
+_OPTIONS: dict[str, tuple[type, float, float]] = {
+    "max_rounds": (int, 1, 10_000),
+    "tol": (float, 0.0, 1.0),
+    "prior_strength": (float, 0.0, 1_000.0),
+}
+_DEFAULTS = {
+    "max_rounds": DEFAULT_MAX_ROUNDS,
+    "tol": DEFAULT_TOL,
+    "prior_strength": DEFAULT_PRIOR_STRENGTH,
+}
+
+
+def method_check(method: str | None) -> str:
+    name = (method or DEFAULT_METHOD).strip().lower()
+    if name not in METHODS:
+        raise ApplicationError(
+            f"Unknown consensus method {name!r}; choose from {', '.join(sorted(METHODS))}.",
+            details={"reason": "unknown_method", "methods": sorted(METHODS)},
+        )
+    return name
+
+
+def options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's options with defaults filled in; unknown keys and out-of-range values raise."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ApplicationError(f"Unknown consensus options: {', '.join(unknown)}.")
+    clean: dict[str, Any] = dict(_DEFAULTS)
+    for name, raw in options.items():
+        kind, low, high = _OPTIONS[name]
+        try:
+            value = kind(raw) if not isinstance(raw, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        if (
+            value is None
+            or (kind is float and not math.isfinite(value))
+            or not (low <= value <= high)
+        ):
+            raise ApplicationError(f"{name} must be a number from {low:g} to {high:g}.")
+        clean[name] = value
+    return clean
+
+
+@transaction.atomic
+def consensus_run_claim(
+    *,
+    job: Job,
+    method: str | None = DEFAULT_METHOD,
+    trigger: str = ConsensusRun.Trigger.MANUAL,
+    options: dict[str, Any] | None = None,
+) -> ConsensusRun:
+    """Create the job's RUNNING run, or raise Conflict (details name the run already running)."""
+    method = method_check(method)
+    clean = options_clean(options)
+    # Lock the job row: claims of one job queue here, so two cannot both see "nothing running".
+    Job.objects.select_for_update().filter(pk=job.pk).values_list("pk", flat=True).get()
+    now = timezone.now()
+    ConsensusRun.objects.filter(
+        job_id=job.pk, status=ConsensusRun.Status.RUNNING, started_at__lt=now - STALE_AFTER
+    ).update(
+        status=ConsensusRun.Status.FAILED,
+        finished_at=now,
+        error="abandoned: the process running it stopped",
+    )
+    running = (
+        ConsensusRun.objects.filter(job_id=job.pk, status=ConsensusRun.Status.RUNNING)
+        .order_by("-id")
+        .first()
+    )
+    if running is not None:
+        raise Conflict(
+            f"Consensus run {running.pk} of this job is still running; try again when it ends.",
+            details={"reason": "run_in_progress", "run": running.pk},
+        )
+    return ConsensusRun.objects.create(
+        job_id=job.pk, method=method, parameters=clean, trigger=trigger, started_at=now
+    )
+
+
+def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
+    """Read, fit and write a claimed run, finishing it as succeeded or failed (with the error).
+
+    Results and the finished run row are written in one transaction: a failure leaves no
+    half-written results. A fit that raises is recorded as failed, not re-raised.
+    """
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            _fit_and_store(run, started)
+    except Exception as exc:
+        logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
+        ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
+            status=ConsensusRun.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+            seconds=time.perf_counter() - started,
+        )
+    run.refresh_from_db()
+    return run
+
+
+def consensus_run(
+    *,
+    job: Job,
+    method: str = DEFAULT_METHOD,
+    trigger: str = ConsensusRun.Trigger.MANUAL,
+    options: dict[str, Any] | None = None,
+) -> ConsensusRun:
+    """Claim and execute a run now; the returned run is succeeded or failed (Conflict if one runs)."""
+    run = consensus_run_claim(job=job, method=method, trigger=trigger, options=options)
+    return consensus_run_execute(run=run)
+
+
+def _fit_and_store(run: ConsensusRun, started: float) -> None:
+    labels = list(Job.objects.filter(pk=run.job_id).values_list("labels", flat=True).get())
+    keys = [choice["key"] for choice in labels]
+    arrays = judgment_arrays(job_id=run.job_id, label_set=keys)
+    # A job has at most tens of thousands of gold items: a dict is fine here.
+    gold = dict(
+        GoldAnswer.objects.filter(item__job_id=run.job_id, label__in=keys).values_list(
+            "item_id", "label"
+        )
+    )
+    votes = Votes(
+        items=arrays.items, workers=arrays.workers, codes=arrays.codes, label_set=tuple(keys)
+    )
+    read_seconds = time.perf_counter() - started
+    options = {name: run.parameters.get(name, default) for name, default in _DEFAULTS.items()}
+    result = aggregate(votes, method=run.method, gold=gold, labels=keys, **options)
+    write_started = time.perf_counter()
+    items = item_results_write(run_id=run.pk, result=result)
+    workers = worker_results_write(run_id=run.pk, result=result)
+    write_seconds = time.perf_counter() - write_started
+    parameters = {
+        **run.parameters,
+        **result.parameters,
+        # Class priors in label order: dynamic overlap's single-item E-step reads them back.
+        "priors": [round(float(p), 6) for p in result.priors],
+        "timings": {
+            "read": round(read_seconds, 4),
+            "fit": round(result.seconds, 4),
+            "write": round(write_seconds, 4),
+        },
+    }
+    finished = ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
+        status=ConsensusRun.Status.SUCCEEDED,
+        parameters=parameters,
+        finished_at=timezone.now(),
+        seconds=time.perf_counter() - started,
+        fit_seconds=result.seconds,
+        judgments=len(votes),
+        items=items,
+        workers=workers,
+        gold_items=int(result.parameters.get("gold_items", 0)),
+        rounds=result.rounds,
+        converged=result.converged,
+    )
+    if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
+        raise Conflict(f"Consensus run {run.pk} was closed while it ran.")

@@ -1,0 +1,102 @@
+"""POST/GET /api/v1/jobs/{id}/consensus/: start runs, list them, read one with its workers.
+
+Alice (Acme) owns the job; Carol (Globex) must see nothing; Wendy is a worker; Ada an admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from marketplace.jobs.exporting import worker_pseudonym
+from marketplace.jobs.models import Job
+from marketplace.quality.models import ConsensusRun
+from tests.quality.run_helpers import judged_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def job(acme: Any, settings: Any) -> Job:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    return judged_job(items=4, answers=("cat", "cat", "dog"), organization=acme)
+
+
+def _url(job: Job, run: int | None = None) -> str:
+    return f"/api/v1/jobs/{job.pk}/consensus/" + (f"{run}/" if run else "")
+
+
+def test_alice_runs_consensus_inline_and_gets_the_finished_run(
+    alice: Any, job: Job, client_for: Any
+) -> None:
+    response = client_for(alice).post(_url(job), {"method": "mv"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "succeeded" and body["method"] == "mv" and body["items"] == 4
+    assert body["labels"] == ["cat", "dog", "bird"]
+    assert body["distribution"] == {
+        "cat": {"items": 4, "mean_confidence": pytest.approx(2 / 3, abs=1e-6)}
+    }
+
+
+def test_with_a_background_runner_the_run_is_queued_with_202(
+    alice: Any, job: Job, client_for: Any, settings: Any
+) -> None:
+    settings.QUORUM_TASKS = "thread"
+    response = client_for(alice).post(_url(job), {}, format="json")
+    assert response.status_code == 202 and response.json()["status"] == "running"
+    again = client_for(alice).post(_url(job), {}, format="json")
+    assert (
+        again.status_code == 409
+        and again.json()["error"]["details"]["run"] == response.json()["id"]
+    )
+
+
+def test_an_unknown_method_is_a_400(alice: Any, job: Job, client_for: Any) -> None:
+    response = client_for(alice).post(_url(job), {"method": "astrology"}, format="json")
+    assert response.status_code == 400 and "astrology" in response.json()["error"]["message"]
+
+
+def test_runs_are_listed_newest_first_and_paginated(alice: Any, job: Job, client_for: Any) -> None:
+    api = client_for(alice)
+    for method in ("mv", "quorum"):
+        api.post(_url(job), {"method": method}, format="json")
+    body = api.get(_url(job), {"page_size": 2}).json()
+    assert body["count"] == 3  # the completion run, then the two asked for
+    assert [r["method"] for r in body["results"]] == ["quorum", "mv"] and body["next"]
+
+
+def test_clients_see_workers_pseudonymized_and_admins_see_their_ids(
+    alice: Any, ada: Any, job: Job, client_for: Any
+) -> None:
+    run = ConsensusRun.objects.filter(job=job).latest("id")
+    workers = client_for(alice).get(_url(job, run.pk) + "workers/").json()["results"]
+    assert len(workers) == 3 and all("worker_id" not in w for w in workers)
+    worker_ids = set(job.judgments.values_list("worker_id", flat=True))
+    assert {w["worker"] for w in workers} == {
+        worker_pseudonym(job_id=job.pk, worker_id=i) for i in worker_ids
+    }
+    assert all(len(w["confusion"]) == 3 for w in workers)
+    admin_view = client_for(ada).get(_url(job, run.pk) + "workers/").json()["results"]
+    assert {w["worker_id"] for w in admin_view} == worker_ids
+
+
+def test_another_organization_gets_404_and_workers_403(
+    carol: Any, wendy: Any, job: Job, client_for: Any
+) -> None:
+    run = ConsensusRun.objects.filter(job=job).latest("id")
+    for url in (_url(job), _url(job, run.pk), _url(job, run.pk) + "workers/"):
+        assert client_for(carol).get(url).status_code == 404
+        assert client_for(wendy).get(url).status_code == 403
+    assert client_for(carol).post(_url(job), {}, format="json").status_code == 404
+    assert client_for(wendy).post(_url(job), {}, format="json").status_code == 403
+    assert ConsensusRun.objects.filter(job=job).count() == 1
+
+
+def test_a_run_of_another_job_is_not_found_under_this_one(
+    alice: Any, acme: Any, job: Job, client_for: Any
+) -> None:
+    other = judged_job(items=1, answers=("cat",), organization=acme)
+    run = ConsensusRun.objects.filter(job=other).latest("id")
+    assert client_for(alice).get(_url(job, run.pk)).status_code == 404

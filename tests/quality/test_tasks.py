@@ -1,0 +1,135 @@
+"""Consensus triggers (completion, every N judgments, every M minutes) and the task runners."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.jobs.models import Job, JobStatus
+from marketplace.quality.models import ConsensusRun
+from marketplace.quality.tasks import consensus_schedule
+from tests.conftest import needs_postgres
+from tests.factories import WorkerFactory, open_job_with_items
+from tests.quality.run_helpers import judged_job, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def _runs(job: Job, trigger: str) -> list[ConsensusRun]:
+    return list(ConsensusRun.objects.filter(job=job, trigger=trigger))
+
+
+def test_a_job_that_completes_gets_a_completion_run_over_all_its_judgments(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    job = judged_job(items=3, answers=("cat", "dog"))
+    assert job.status == JobStatus.COMPLETED
+    (run,) = _runs(job, ConsensusRun.Trigger.COMPLETION)
+    assert run.status == ConsensusRun.Status.SUCCEEDED and run.judgments == 6 and run.items == 3
+
+
+def test_a_running_job_gets_a_run_every_n_judgments(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 2
+    job = open_job_with_items(items=5, overlap=1)
+    worker = WorkerFactory()
+    for _ in range(4):
+        submit(worker, job, "dog")
+    runs = sorted(_runs(job, ConsensusRun.Trigger.PERIODIC), key=lambda r: r.pk)
+    assert [r.judgments for r in runs] == [2, 4]
+
+
+def test_a_running_job_gets_a_run_once_the_period_has_passed_since_the_last(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    settings.QUORUM_CONSENSUS_EVERY_MINUTES = 10
+    job = open_job_with_items(items=5, overlap=1)
+    worker = WorkerFactory()
+    submit(worker, job, "dog")
+    assert not _runs(job, ConsensusRun.Trigger.PERIODIC)  # published just now: not due yet
+    Job.objects.filter(pk=job.pk).update(published_at=timezone.now() - timedelta(minutes=11))
+    from django.core.cache import cache
+
+    cache.clear()  # the once-a-minute check throttle
+    submit(worker, job, "dog")
+    (run,) = _runs(job, ConsensusRun.Trigger.PERIODIC)
+    assert run.status == ConsensusRun.Status.SUCCEEDED and run.judgments == 2
+
+
+def test_a_trigger_while_a_run_is_in_progress_starts_nothing_and_breaks_no_submit(
+    settings: Any,
+) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 1
+    job = open_job_with_items(items=3, overlap=1)
+    busy = consensus_schedule(
+        job=job, trigger=ConsensusRun.Trigger.MANUAL
+    )  # never started: on_commit
+    submit(WorkerFactory(), job, "cat")
+    assert list(ConsensusRun.objects.filter(job=job)) == [busy]
+
+
+def _wait_for_finish(run_id: int, seconds: float = 60) -> ConsensusRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = ConsensusRun.objects.get(pk=run_id)
+        if run.status != ConsensusRun.Status.RUNNING:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish within {seconds} s")
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_thread_runner_executes_a_claimed_run_after_commit(settings: Any) -> None:
+    job = judged_job(items=3, answers=("cat", "cat"))  # its completion run ran inline
+    settings.QUORUM_TASKS = "thread"
+    with transaction.atomic():
+        run = consensus_schedule(job=job, trigger=ConsensusRun.Trigger.MANUAL)
+    assert _wait_for_finish(run.pk).status == ConsensusRun.Status.SUCCEEDED
+
+
+def _redis_url() -> str | None:
+    """The broker to test against, when something answers there."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    parts = urlparse(url)
+    try:
+        socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=0.5
+        ).close()
+    except OSError:
+        return None
+    return url
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_on_redis_stores_a_run(settings: Any) -> None:
+    url = _redis_url()
+    if url is None:
+        pytest.skip("needs Redis at 127.0.0.1:6379 (or REDIS_URL) for the Celery broker")
+    from celery.contrib.testing.worker import start_worker
+
+    from marketplace.celery import app
+
+    queue = f"quorum-test-{uuid.uuid4().hex[:8]}"  # a private queue: no other worker takes it
+    app.conf.update(broker_url=url, task_default_queue=queue, task_always_eager=False)
+    job = judged_job(items=3, answers=("dog", "dog", "cat"))  # its completion run ran inline
+    settings.QUORUM_TASKS = "celery"
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]
+        ):
+            with transaction.atomic():
+                run = consensus_schedule(job=job, trigger=ConsensusRun.Trigger.MANUAL)
+            finished = _wait_for_finish(run.pk)
+    finally:
+        app.conf.update(broker_url=django_settings.CELERY_BROKER_URL, task_default_queue="celery")
+    assert finished.status == ConsensusRun.Status.SUCCEEDED and finished.items == 3
+    assert ConsensusRun.objects.filter(job=job, status=ConsensusRun.Status.SUCCEEDED).count() == 2
