@@ -134,7 +134,7 @@ class Item(models.Model):
     # Accepted judgments that count towards overlap (never gold ones).
     judgment_count = models.PositiveSmallIntegerField(default=0)
     # Judgments wanted beyond the job's overlap: raised one at a time while a dynamic-overlap item
-    # stays uncertain, and to replace judgments dropped when their worker was blocked.
+    # stays uncertain. (A blocked worker's dropped judgments lower judgment_count instead.)
     extra_judgments = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Becomes true at the first lease, so partly judged items are served first.
     started = models.BooleanField(default=False)

@@ -4,6 +4,7 @@
 """
 
 from marketplace.labeling.claiming import lease_claim, lease_release
+from marketplace.labeling.relabeling import DropResult, judgments_drop, leases_end_for_worker
 from marketplace.labeling.submitting import (
     LeaseLost,
     MoreWanted,
@@ -15,13 +16,16 @@ from marketplace.labeling.submitting import (
 )
 
 __all__ = [
+    "DropResult",
     "LeaseLost",
     "MoreWanted",
     "Submission",
     "judgment_submit",
     "judgment_submit_outcome",
+    "judgments_drop",
     "lease_claim",
     "lease_mark_lost",
     "lease_release",
+    "leases_end_for_worker",
     "seconds_clean",
 ]

@@ -1,21 +1,284 @@
-"""PLACEHOLDER until helper B lands worker quality."""
+"""Worker quality writes: score each judgment, apply the job's rules, block and unblock.
+
+`judgment_assess` runs inside the submit flow's transaction (marketplace/flows.py), after the
+judgment was saved and the job's row lock taken; everything it writes commits or rolls back with
+the judgment. Every automatic action leaves a QualityEvent with its evidence.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from marketplace.labeling.models import Judgment
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import ApplicationError, Conflict
+from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
+from marketplace.labeling.services import DropResult, judgments_drop, leases_end_for_worker
+from marketplace.quality import scoring
+from marketplace.quality.models import QualityEvent, WorkerJobStats
+from marketplace.quality.rules import QualityRules, rules_for
+
+log = logging.getLogger(__name__)
+
+# Gold answers listed in a block's evidence (the latest ones; the counts cover them all).
+EVIDENCE_GOLD_ANSWERS = 200
+DROP_POLICY = (
+    "Judgments dropped after a quality block are not paid and do not count towards consensus; "
+    "an unblock does not restore them."
+)
 
 
 @dataclass(frozen=True)
 class Assessment:
-    feedback: dict[str, Any] | None = None
+    feedback: dict[str, Any] | None = None  # a missed gold item's right answer, when the job shows it
+    blocked: bool = False  # this judgment tripped the gold rule: the worker is now blocked
+    flagged: bool = False  # this judgment tripped the fast-answer rule (flag only)
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    block: JobBlock
+    drop: DropResult
+
+
+# One statement: count the judgment and read back the new totals. The row is only ever written
+# by this worker's submits in this job, which already queue on the job's row lock.
+_STATS_UPSERT = """
+INSERT INTO quality_workerjobstats (job_id, worker_id, gold_seen, gold_correct, judgments, updated_at)
+VALUES (%(job)s, %(worker)s, %(gold_seen)s, %(gold_correct)s, %(judgments)s, %(now)s)
+ON CONFLICT (job_id, worker_id) DO UPDATE SET
+    gold_seen = quality_workerjobstats.gold_seen + excluded.gold_seen,
+    gold_correct = quality_workerjobstats.gold_correct + excluded.gold_correct,
+    judgments = quality_workerjobstats.judgments + excluded.judgments,
+    updated_at = excluded.updated_at
+RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at
+"""
 
 
 def judgment_assess(*, judgment: Judgment) -> Assessment:
-    return Assessment()
+    """Count a new judgment in the worker's stats and act on the job's quality rules.
+
+    Gold rule (gold judgments): with at least min_gold_answers scored gold answers and a smoothed
+    accuracy under the floor, the worker is blocked from the job and their judgments dropped.
+    Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
+    flags the worker once (no block). Caller holds the job's row lock (the submit took it).
+    """
+    job = Job.objects.only("id", "tier", "quality_rules", "status").get(pk=judgment.job_id)
+    rules = rules_for(job=job)
+    scored = judgment.is_gold and judgment.is_correct is not None
+    stats_id, gold_seen, gold_correct, total_regular, flagged_at = _stats_count(
+        judgment=judgment,
+        gold_seen=int(scored),
+        gold_correct=int(scored and bool(judgment.is_correct)),
+        judgments=int(not judgment.is_gold),
+    )
+    blocked = False
+    if scored and scoring.below_floor(
+        correct=gold_correct, seen=gold_seen, min_seen=rules.min_gold_answers, floor=rules.gold_accuracy_floor
+    ):
+        estimate = scoring.gold_estimate(correct=gold_correct, seen=gold_seen)
+        blocked = _gold_block(job=job, worker_id=judgment.worker_id, rules=rules, estimate=estimate)
+    flagged = False
+    if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
+        flagged = _fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
+    return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
 
 
 def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:
-    return None
+    """The feedback of an already saved judgment (a retried submit shows it again)."""
+    if not judgment.is_gold or judgment.is_correct is not False:
+        return None
+    job = Job.objects.only("id", "tier", "quality_rules").get(pk=judgment.job_id)
+    return _feedback(judgment=judgment, rules=rules_for(job=job))
+
+
+def _feedback(*, judgment: Judgment, rules: QualityRules) -> dict[str, Any] | None:
+    if not (judgment.is_gold and judgment.is_correct is False and rules.gold_feedback):
+        return None
+    gold = GoldAnswer.objects.filter(item_id=judgment.item_id).values("label", "explanation").first()
+    if gold is None:
+        return None
+    return {"correct_label": gold["label"], "explanation": gold["explanation"], "your_label": judgment.label}
+
+
+def _stats_count(
+    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int
+) -> tuple[int, int, int, int, Any]:
+    params = {
+        "job": judgment.job_id, "worker": judgment.worker_id, "gold_seen": gold_seen,
+        "gold_correct": gold_correct, "judgments": judgments,
+        "now": connection.ops.adapt_unknown_value(timezone.now()),
+    }
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_STATS_UPSERT, params)
+        row = cursor.fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4]
+
+
+def _gold_block(*, job: Job, worker_id: int, rules: QualityRules, estimate: scoring.GoldEstimate) -> bool:
+    """Block through the gold rule, with the gold answers and their right labels as evidence."""
+    if JobBlock.objects.filter(job_id=job.pk, worker_id=worker_id).exists():
+        return False  # an admin got there first; the submit itself was let through before that
+    answers = list(
+        Judgment.objects.filter(job_id=job.pk, worker_id=worker_id, is_gold=True, is_correct__isnull=False)
+        .order_by("-id")
+        .values_list("item_id", "item__external_id", "label", "item__gold__label", "is_correct")[
+            :EVIDENCE_GOLD_ANSWERS
+        ]
+    )
+    evidence = {
+        "rule": "gold_accuracy_floor",
+        "rules": rules.as_dict(),
+        "gold": estimate.as_dict(),
+        "wrong": estimate.wrong,
+        "answers": [
+            {"item": item, "external_id": ext, "answered": label, "correct_label": right, "correct": ok}
+            for item, ext, label, right, ok in answers
+        ],
+    }
+    reason = (
+        f"Smoothed gold accuracy {estimate.smoothed:.3f} (90% interval {estimate.low:.2f}-{estimate.high:.2f}, "
+        f"{estimate.correct} of {estimate.seen} right) is under the job's floor {rules.gold_accuracy_floor}."
+    )
+    worker = User.objects.get(pk=worker_id)
+    _block(job=job, worker=worker, reason=reason, actor=None, evidence=evidence, inside_submit=True)
+    return True
+
+
+def _fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
+    # Walks judgment_job_worker_recent (job, worker, -id): fast_window rows, no sort.
+    recent = list(
+        Judgment.objects.filter(job_id=job.pk, worker_id=worker_id)
+        .order_by("-id")
+        .values_list("id", "item_id", "seconds_spent")[: rules.fast_window]
+    )
+    median = scoring.median_seconds(seconds for _, _, seconds in recent)
+    if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
+        return False
+    now = timezone.now()
+    # Compare-and-set: the flag is set once, and only the submit that set it logs the event.
+    if not WorkerJobStats.objects.filter(pk=stats_id, flagged_fast_at__isnull=True).update(flagged_fast_at=now):
+        return False
+    QualityEvent.objects.create(
+        job_id=job.pk, worker_id=worker_id, kind=QualityEvent.Kind.FLAGGED_FAST, automatic=True,
+        reason=(
+            f"Median answer time {median:.2f} s over the last {len(recent)} judgments is under the "
+            f"job's {rules.fast_seconds} s. Flagged for review; not blocked."
+        ),
+        evidence={
+            "rule": "fast_seconds", "rules": rules.as_dict(), "median_seconds": round(median, 3),
+            "times": [
+                {"judgment": jid, "item": item, "seconds": None if s is None else float(s)}
+                for jid, item, s in recent
+            ],
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def worker_block(
+    *, job: Job, worker: User, reason: str, actor: User | None = None, evidence: dict[str, Any] | None = None
+) -> BlockOutcome:
+    """Block a worker from a job: drop their judgments there and reopen the items they counted for.
+
+    Locks: items, then the job (through labeling.relabeling), then the block row is inserted.
+    Raises Conflict when the worker is already blocked from the job.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("A reason is required.")
+    if not worker.is_worker:
+        raise ApplicationError("Only worker accounts can be blocked from a job.")
+    if JobBlock.objects.filter(job=job, worker=worker).exists():
+        raise Conflict("This worker is already blocked from this job.")
+    return _block(job=job, worker=worker, reason=reason, actor=actor, evidence=evidence or {}, inside_submit=False)
+
+
+def _block(
+    *, job: Job, worker: User, reason: str, actor: User | None, evidence: dict[str, Any], inside_submit: bool
+) -> BlockOutcome:
+    leases_end_for_worker(job_id=job.pk, worker_id=worker.pk)
+    # Inside a submit we hold the job lock, so item locks are only taken when free (see
+    # labeling/relabeling.py); items held by concurrent submits are dropped right after commit.
+    drop = judgments_drop(job_id=job.pk, worker_id=worker.pk, skip_locked=inside_submit)
+    try:
+        with transaction.atomic():
+            block = JobBlock.objects.create(job=job, worker=worker, reason=reason)
+    except IntegrityError:
+        raise Conflict("This worker is already blocked from this job.") from None
+    automatic = actor is None
+    QualityEvent.objects.create(
+        job=job, worker=worker, kind=QualityEvent.Kind.BLOCKED, automatic=automatic, actor=actor,
+        reason=reason, evidence={**evidence, "dropped": _drop_summary(drop), "policy": DROP_POLICY},
+    )
+    _relabeled_event(drop=drop, automatic=automatic, actor=actor)
+    if drop.pending:
+        transaction.on_commit(partial(_drop_pending, job_id=job.pk, worker_id=worker.pk), robust=True)
+    return BlockOutcome(block=block, drop=drop)
+
+
+def _drop_pending(*, job_id: int, worker_id: int) -> None:
+    """After a block committed inside a submit: drop judgments on items that were busy then."""
+    with transaction.atomic():
+        drop = judgments_drop(job_id=job_id, worker_id=worker_id)
+        _relabeled_event(drop=drop, automatic=True, actor=None)
+    log.info("block of worker %s in job %s: %s more items relabeled after commit", worker_id, job_id, len(drop.items))
+
+
+def _drop_summary(drop: DropResult) -> dict[str, Any]:
+    return {
+        "judgments": drop.judgments, "gold_judgments": drop.gold_judgments, "items": len(drop.items),
+        "reopened": len(drop.reopened), "reopen_allowed": drop.reopen_allowed, "pending": drop.pending,
+    }
+
+
+def _relabeled_event(*, drop: DropResult, automatic: bool, actor: User | None) -> None:
+    if not (drop.judgments or drop.gold_judgments):
+        return
+    if drop.reopen_allowed:
+        reason = (
+            f"Dropped {drop.judgments} judgments (and {drop.gold_judgments} gold answers) from consensus; "
+            f"{len(drop.reopened)} of {len(drop.items)} items reopened for new judgments."
+        )
+    else:
+        reason = (
+            f"Dropped {drop.judgments} judgments (and {drop.gold_judgments} gold answers) from consensus. "
+            f"The job is {drop.job_status}, so no item was reopened."
+        )
+    QualityEvent.objects.create(
+        job_id=drop.job_id, worker_id=drop.worker_id, kind=QualityEvent.Kind.RELABELED, automatic=automatic,
+        actor=actor, reason=reason,
+        evidence={**_drop_summary(drop), "item_ids": list(drop.items), "reopened_ids": list(drop.reopened)},
+    )
+
+
+@transaction.atomic
+def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
+    """Lift a block. Dropped judgments stay dropped (and unpaid). The gold counters start over,
+    so the rule that blocked the worker does not fire again on their next gold answer; the old
+    counts are kept in the event's evidence."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("A reason is required.")
+    deleted, _ = JobBlock.objects.filter(job=job, worker=worker).delete()
+    if not deleted:
+        raise Conflict("This worker is not blocked from this job.")
+    stats = WorkerJobStats.objects.filter(job=job, worker=worker).values("gold_seen", "gold_correct").first()
+    WorkerJobStats.objects.filter(job=job, worker=worker).update(gold_seen=0, gold_correct=0)
+    dropped = Judgment.objects.filter(job=job, worker=worker, status=JudgmentStatus.DROPPED).count()
+    QualityEvent.objects.create(
+        job=job, worker=worker, kind=QualityEvent.Kind.UNBLOCKED, automatic=False, actor=actor, reason=reason,
+        evidence={
+            "dropped_judgments": dropped,
+            "dropped_stay_dropped": True,
+            "gold_before_reset": stats or {"gold_seen": 0, "gold_correct": 0},
+            "policy": DROP_POLICY,
+        },
+    )

@@ -1,0 +1,215 @@
+"""Reads of worker quality, per job and across jobs, in a fixed number of queries.
+
+Every figure for a whole page of workers comes from a handful of grouped queries (stats, blocks,
+latest run's worker results, agreement, answer times), never one query per worker. Scoping to
+the requester is the caller's job: pass a job the requester owns, or the requester themself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Cast, RowNumber
+
+from marketplace.accounts.models import User
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
+from marketplace.quality import scoring
+from marketplace.quality.models import ConsensusRun, ItemResult, QualityEvent, WorkerJobStats, WorkerResult
+
+# Median answer time looks at this many of the worker's latest judgments (per job, or overall).
+SPEED_WINDOW = 100
+
+
+@dataclass(frozen=True)
+class WorkerQuality:
+    worker_id: int
+    job_id: int | None  # None: across every job of the worker
+    judgments: int  # regular judgments counted when submitted
+    gold: scoring.GoldEstimate
+    ds_accuracy: float | None  # latest succeeded consensus run (per job only)
+    confusion: list[list[float]] | None  # rows = true label, columns = answered label
+    confusion_labels: list[str] | None
+    agreement: float | None  # share of accepted judgments equal to the latest run's label
+    agreement_judgments: int  # judgments that share is taken over
+    median_seconds: float | None
+    flagged_fast_at: datetime | None
+    blocked: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "judgments": self.judgments,
+            "gold": self.gold.as_dict(),
+            "ds_accuracy": None if self.ds_accuracy is None else round(self.ds_accuracy, 4),
+            "confusion": self.confusion,
+            "confusion_labels": self.confusion_labels,
+            "agreement": None if self.agreement is None else round(self.agreement, 4),
+            "agreement_judgments": self.agreement_judgments,
+            "median_seconds": self.median_seconds,
+            "flagged_fast_at": self.flagged_fast_at,
+            "blocked": self.blocked,
+        }
+
+
+def latest_runs(*, job_ids: Iterable[int]) -> dict[int, ConsensusRun]:
+    """The latest succeeded run of each job (one query, along run_job_latest)."""
+    latest = (
+        ConsensusRun.objects.filter(job_id__in=list(job_ids), status=ConsensusRun.Status.SUCCEEDED)
+        .values("job_id").annotate(last=Max("id")).values("last")
+    )
+    return {run.job_id: run for run in ConsensusRun.objects.filter(pk__in=latest).select_related("job")}
+
+
+def job_worker_quality(*, job_id: int, worker_ids: Sequence[int] | None = None) -> list[WorkerQuality]:
+    """Every worker with judgments in the job (or those listed), ordered by worker id."""
+    stats = WorkerJobStats.objects.filter(job_id=job_id)
+    if worker_ids is not None:
+        stats = stats.filter(worker_id__in=list(worker_ids))
+    rows = list(stats.order_by("worker_id").values("worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at"))
+    ids = [row["worker_id"] for row in rows]
+    return _assemble(rows=rows, pairs=[(job_id, w) for w in ids], worker_ids=ids, job_ids=[job_id])
+
+
+def worker_quality_by_job(*, worker_id: int) -> list[WorkerQuality]:
+    """One worker's figures in each job they worked in, newest job first."""
+    rows = list(
+        WorkerJobStats.objects.filter(worker_id=worker_id)
+        .order_by("-job_id").values("job_id", "worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at")
+    )
+    job_ids = [row["job_id"] for row in rows]
+    return _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids)
+
+
+def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
+    """One worker across all jobs: summed gold counts, judgment-weighted DS accuracy and agreement."""
+    per_job = worker_quality_by_job(worker_id=worker_id)
+    seen = sum(q.gold.seen for q in per_job)
+    correct = sum(q.gold.correct for q in per_job)
+    weighted = [(q.ds_accuracy, q.agreement_judgments) for q in per_job if q.ds_accuracy is not None]
+    weight = sum(n for _, n in weighted)
+    agreeing = sum((q.agreement or 0.0) * q.agreement_judgments for q in per_job)
+    scored = sum(q.agreement_judgments for q in per_job)
+    return WorkerQuality(
+        worker_id=worker_id, job_id=None, judgments=sum(q.judgments for q in per_job),
+        gold=scoring.gold_estimate(correct=correct, seen=seen),
+        ds_accuracy=sum(a * n for a, n in weighted) / weight if weight else None,
+        confusion=None, confusion_labels=None,
+        agreement=agreeing / scored if scored else None, agreement_judgments=scored,
+        median_seconds=_median_overall(worker_id=worker_id),
+        flagged_fast_at=max((q.flagged_fast_at for q in per_job if q.flagged_fast_at), default=None),
+        blocked=any(q.blocked for q in per_job),
+    )
+
+
+def _assemble(
+    *, rows: list[dict[str, Any]], pairs: list[tuple[int, int]], worker_ids: list[int], job_ids: list[int]
+) -> list[WorkerQuality]:
+    if not rows:
+        return []
+    blocked = set(JobBlock.objects.filter(job_id__in=job_ids, worker_id__in=worker_ids).values_list("job_id", "worker_id"))
+    runs = latest_runs(job_ids=job_ids)
+    results = {
+        (r.run.job_id, r.worker_id): r
+        for r in WorkerResult.objects.filter(run__in=list(runs.values()), worker_id__in=worker_ids).select_related("run")
+    }
+    agreement = _agreement(runs=runs, worker_ids=worker_ids)
+    medians = _medians(job_ids=job_ids, worker_ids=worker_ids)
+    out = []
+    for row in rows:
+        job_id = row.get("job_id", job_ids[0])
+        key = (job_id, row["worker_id"])
+        result = results.get(key)
+        run = runs.get(job_id)
+        agree, scored = agreement.get(key, (0, 0))
+        out.append(WorkerQuality(
+            worker_id=row["worker_id"], job_id=job_id, judgments=row["judgments"],
+            gold=scoring.gold_estimate(correct=row["gold_correct"], seen=row["gold_seen"]),
+            ds_accuracy=None if result is None else result.accuracy,
+            confusion=None if result is None else result.confusion,
+            confusion_labels=None if run is None else [c["key"] for c in run.job.labels],
+            agreement=agree / scored if scored else None, agreement_judgments=scored,
+            median_seconds=medians.get(key), flagged_fast_at=row["flagged_fast_at"], blocked=key in blocked,
+        ))
+    return out
+
+
+def _agreement(*, runs: dict[int, ConsensusRun], worker_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(job, worker) -> (judgments equal to the run's label, judgments on items the run scored)."""
+    out: dict[tuple[int, int], tuple[int, int]] = {}
+    for job_id, run in runs.items():  # one grouped query per job (one job in the usual call)
+        results = ItemResult.objects.filter(run_id=run.pk, item_id=OuterRef("item_id"))
+        grouped = (
+            Judgment.objects.filter(job_id=job_id, worker_id__in=worker_ids, status=JudgmentStatus.ACCEPTED)
+            .values("worker_id")
+            .annotate(
+                scored=Count("id", filter=Exists(results)),
+                agree=Count("id", filter=Exists(results.filter(label=OuterRef("label")))),
+            )
+        )
+        for row in grouped:
+            out[(job_id, row["worker_id"])] = (row["agree"], row["scored"])
+    return out
+
+
+def _medians(*, job_ids: list[int], worker_ids: list[int]) -> dict[tuple[int, int], float]:
+    """Median seconds over each (job, worker)'s latest SPEED_WINDOW judgments, in one query."""
+    recent = (
+        Judgment.objects.filter(job_id__in=job_ids, worker_id__in=worker_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("job_id"), F("worker_id")], order_by=F("id").desc()))
+        .filter(rank__lte=SPEED_WINDOW)
+        .values_list("job_id", "worker_id", "seconds_spent")
+    )
+    times: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for job_id, worker_id, seconds in recent:
+        times[(job_id, worker_id)].append(seconds)
+    return {key: m for key, values in times.items() if (m := scoring.median_seconds(values)) is not None}
+
+
+def _median_overall(*, worker_id: int) -> float | None:
+    recent = Judgment.objects.filter(worker_id=worker_id).order_by("-created_at")[:SPEED_WINDOW]
+    return scoring.median_seconds(recent.values_list("seconds_spent", flat=True))
+
+
+def workers_overview(
+    *, job_id: int | None = None, flagged: bool | None = None, blocked: bool | None = None, order: str = "gold"
+) -> QuerySet[Any]:
+    """Admin list: one row per worker (worker_id, seen, correct, regular, jobs, flagged_jobs,
+    blocked_jobs, smoothed), summed over jobs (or for one job); smoothed accuracy is computed in
+    SQL so the list sorts by it. `order`: gold, -gold, judgments, -judgments, worker."""
+    stats = WorkerJobStats.objects.all()
+    if job_id is not None:
+        stats = stats.filter(job_id=job_id)
+    grouped = stats.values("worker_id").annotate(
+        seen=Sum("gold_seen"), correct=Sum("gold_correct"), regular=Sum("judgments"),
+        jobs=Count("job_id"), flagged_jobs=Count("id", filter=Q(flagged_fast_at__isnull=False)),
+        smoothed=(Cast(Sum("gold_correct"), FloatField()) + Value(1.0))
+        / (Cast(Sum("gold_seen"), FloatField()) + Value(2.0)),
+        blocked_jobs=Count(
+            "id", filter=Exists(JobBlock.objects.filter(job_id=OuterRef("job_id"), worker_id=OuterRef("worker_id")))
+        ),
+    )
+    if flagged is not None:
+        grouped = grouped.filter(flagged_jobs__gt=0) if flagged else grouped.filter(flagged_jobs=0)
+    if blocked is not None:
+        grouped = grouped.filter(blocked_jobs__gt=0) if blocked else grouped.filter(blocked_jobs=0)
+    orders = {
+        "gold": ("smoothed", "worker_id"), "-gold": ("-smoothed", "worker_id"),
+        "judgments": ("regular", "worker_id"), "-judgments": ("-regular", "worker_id"), "worker": ("worker_id",),
+    }
+    return grouped.order_by(*orders.get(order, orders["gold"]))
+
+
+def usernames(*, worker_ids: Iterable[int]) -> dict[int, str]:
+    return dict(User.objects.filter(pk__in=list(worker_ids)).values_list("pk", "username"))
+
+
+def quality_events(*, worker_id: int, job_id: int | None = None, limit: int = 100) -> list[QualityEvent]:
+    events = QualityEvent.objects.filter(worker_id=worker_id)
+    if job_id is not None:
+        events = events.filter(job_id=job_id)
+    return list(events.select_related("actor").order_by("-created_at", "-id")[:limit])

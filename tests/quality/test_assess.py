@@ -1,0 +1,95 @@
+"""Assessing each submit: gold counters, the gold rule, the fast rule, gold feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketplace.accounts.models import User
+from marketplace.jobs.models import GoldAnswer
+from marketplace.labeling.models import JobBlock
+from marketplace.quality.models import QualityEvent, WorkerJobStats
+from marketplace.quality.services import gold_feedback_for
+from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
+
+pytestmark = pytest.mark.django_db
+
+RULES = {"min_gold_answers": 5, "gold_accuracy_floor": "0.5", "gold_feedback": True}
+
+
+def test_gold_and_regular_answers_are_counted_apart(wendy: User) -> None:
+    job = gold_job(quality_rules=RULES)
+    done = answer_gold(wendy, job, right=3, wrong=1)
+    stats = WorkerJobStats.objects.get(job=job, worker=wendy)
+    regular = sum(not d.judgment.is_gold for d in done)
+    assert (stats.gold_seen, stats.gold_correct, stats.judgments) == (4, 3, regular)
+
+
+def test_a_missed_gold_item_shows_the_right_answer_and_explanation(wendy: User) -> None:
+    job = gold_job(quality_rules=RULES)
+    GoldAnswer.objects.filter(item__job=job).update(explanation="Whiskers and a tail.")
+    missed = answer_gold(wendy, job, right=0, wrong=1)[-1]
+    assert missed.feedback == {"correct_label": "cat", "explanation": "Whiskers and a tail.", "your_label": "dog"}
+    # A retried submit shows it again; a right answer or a regular item shows nothing.
+    assert gold_feedback_for(judgment=missed.judgment) == missed.feedback
+    right = answer_gold(wendy, job, right=1, wrong=0)
+    assert all(d.feedback is None for d in right)
+
+
+def test_no_feedback_unless_the_job_turns_it_on(wendy: User, walter: User) -> None:
+    job = gold_job(quality_rules={**RULES, "gold_feedback": False})
+    assert answer_gold(wendy, job, right=0, wrong=1)[-1].feedback is None
+    default = gold_job()
+    assert answer_gold(walter, default, right=0, wrong=1)[-1].feedback is None
+
+
+def test_a_worker_under_the_floor_is_blocked_only_after_the_minimum_gold_answers(wendy: User) -> None:
+    job = gold_job(quality_rules=RULES)
+    answer_gold(wendy, job, right=0, wrong=4)  # smoothed 1/6, but only 4 gold answers
+    assert not JobBlock.objects.filter(job=job, worker=wendy).exists()
+    last = answer_gold(wendy, job, right=0, wrong=1)[-1]
+    assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    event = QualityEvent.objects.get(job=job, worker=wendy, kind=QualityEvent.Kind.BLOCKED)
+    assert event.automatic and event.actor is None
+    assert event.evidence["gold"]["seen"] == 5 and event.evidence["gold"]["correct"] == 0
+    low, high = event.evidence["gold"]["interval_90"]
+    assert 0 < low < event.evidence["gold"]["smoothed"] < high < 0.5
+    answers = event.evidence["answers"]
+    assert len(answers) == 5 and {(a["answered"], a["correct_label"], a["correct"]) for a in answers} == {
+        ("dog", "cat", False)
+    }
+    assert last.feedback is not None  # the blocking answer still gets its feedback
+
+
+def test_a_worker_at_the_floor_is_not_blocked(wendy: User) -> None:
+    job = gold_job(quality_rules=RULES)
+    answer_gold(wendy, job, right=4, wrong=4)  # smoothed 5/10 = 0.5: not under 0.5
+    assert not JobBlock.objects.filter(job=job, worker=wendy).exists()
+
+
+def test_a_good_worker_is_never_blocked(wendy: User) -> None:
+    job = gold_job(quality_rules=RULES)
+    answer_gold(wendy, job, right=12, wrong=3)
+    assert not JobBlock.objects.exists() and not QualityEvent.objects.exists()
+
+
+def test_fast_answers_flag_the_worker_once_without_blocking(wendy: User, walter: User) -> None:
+    job = gold_job(gold=0, gold_rate="0", items=40, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(wendy, job, count=4, seconds="0.5")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None  # 4 < window
+    flagged = answer_regular(wendy, job, count=1, seconds="0.5")[-1]
+    answer_regular(wendy, job, count=5, seconds="0.4")
+    answer_regular(walter, job, count=10, seconds="3")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
+    assert WorkerJobStats.objects.get(job=job, worker=walter).flagged_fast_at is None
+    (event,) = QualityEvent.objects.filter(kind=QualityEvent.Kind.FLAGGED_FAST)
+    assert event.worker == wendy and event.evidence["median_seconds"] == 0.5
+    assert [t["seconds"] for t in event.evidence["times"]] == [0.5] * 5
+    assert flagged.judgment.pk in {t["judgment"] for t in event.evidence["times"]}
+    assert not JobBlock.objects.exists()
+
+
+def test_the_median_decides_not_one_fast_answer(wendy: User) -> None:
+    job = gold_job(gold=0, gold_rate="0", items=20, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(wendy, job, count=2, seconds="0.2")
+    answer_regular(wendy, job, count=3, seconds="6")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
