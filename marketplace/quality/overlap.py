@@ -1,11 +1,238 @@
-"""PLACEHOLDER until helper C lands dynamic overlap: never asks for more, never queues."""
+"""Dynamic overlap: after each judgment, is this item settled or does it need one more?
+
+Labeling asks `OverlapJudge.more_wanted` under the item's row lock when a dynamic job's item
+reaches the judgments it asked for. The answer is a single-item Dawid-Skene E-step
+(`consensus.item_posterior`) over the item's accepted judgments, each worker weighed by:
+
+1. their confusion matrix from the job's latest succeeded consensus run, else
+2. a one-coin matrix from their smoothed gold accuracy in the job, (correct + 1) / (seen + 2), else
+3. a one-coin matrix from `NEW_WORKER_ACCURACY` (no gold answered yet).
+
+Class priors come from the run (`parameters["priors"]`, in job label order) or are uniform.
+Items that reach the maximum overlap still below the target are remembered and, once the
+submit's quality steps have run, queued for expert review by `queue_uncertain`.
+
+One submit = one judge: per-job data is cached on the instance, never across requests (a new
+run or new gold answers must be seen by the next submit). A call costs 3-5 small queries.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from marketplace.consensus import item_posterior, one_coin_confusion
+from marketplace.consensus.types import FloatArray
+from marketplace.jobs.models import Item, Job
+from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.quality import experts
+from marketplace.quality.models import ConsensusRun, WorkerJobStats, WorkerResult
+
+#: The stated prior for a worker with no gold answer in the job yet: right 70% of the time,
+#: about a typical crowd worker. Their vote counts, but less than a proven good worker's.
+NEW_WORKER_ACCURACY = 0.7
+
+
+def gold_accuracy(*, seen: int, correct: int) -> float:
+    """Smoothed gold accuracy (Laplace: one right and one wrong answer assumed up front)."""
+    if seen <= 0:
+        return NEW_WORKER_ACCURACY
+    return (correct + 1) / (seen + 2)
+
+
+@dataclass(frozen=True)
+class JobModel:
+    """What the judge needs from a job: its labels, target, and latest run's priors."""
+
+    job_id: int
+    labels: tuple[str, ...]
+    target: float
+    max_overlap: int
+    run_id: int | None
+    priors: FloatArray
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One item's posterior at this moment, with the votes it was computed from."""
+
+    item_id: int
+    job: JobModel
+    votes: tuple[tuple[int, str], ...]  # (worker id, label), in judgment order
+    posterior: FloatArray  # in job label order
+
+    @property
+    def confidence(self) -> float:
+        return float(self.posterior.max()) if len(self.posterior) else 0.0
+
+    @property
+    def label(self) -> str:
+        return self.job.labels[int(np.argmax(self.posterior))]
+
+    def probabilities(self) -> dict[str, float]:
+        return {label: round(float(p), 6) for label, p in zip(self.job.labels, self.posterior, strict=True)}
+
 
 class OverlapJudge:
+    """Decides, one submit at a time, whether an item of a dynamic job needs another judgment."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[int, JobModel] = {}
+        self._matrices: dict[tuple[int, int], FloatArray] = {}  # (job id, worker id) -> confusion
+        self._uncertain: dict[int, Verdict] = {}  # item id -> verdict at maximum overlap
+
     def more_wanted(self, item_id: int, judgments: int, max_overlap: int) -> bool:
+        """True to collect one more judgment; False to let the item complete.
+
+        Called by labeling with the item's row lock held and the new judgment already written.
+        An item at `max_overlap` still below the target completes, and is remembered for
+        `queue_uncertain`.
+        """
+        verdict = self.verdict(item_id=item_id)
+        if verdict is None:  # no accepted judgment left (all dropped): nothing to weigh
+            return judgments < max_overlap
+        if verdict.confidence >= verdict.job.target:
+            return False
+        if judgments < max_overlap:
+            return True
+        self._uncertain[item_id] = verdict
         return False
 
     def queue_uncertain(self) -> None:
+        """Send the items remembered at maximum overlap to expert review (idempotent per item).
+
+        Runs after the submit's quality steps: an item they reopened (its worker was blocked
+        and the judgment dropped) is not complete any more and goes back to the crowd instead.
+        """
+        if not self._uncertain:
+            return
+        complete = set(
+            Item.objects.filter(pk__in=list(self._uncertain), is_complete=True).values_list("pk", flat=True)
+        )
+        for item_id, verdict in sorted(self._uncertain.items()):
+            if item_id in complete:
+                experts.expert_review_queue(
+                    item_id=item_id,
+                    job_id=verdict.job.job_id,
+                    confidence=verdict.confidence,
+                    reason=uncertain_reason(max_overlap=verdict.job.max_overlap, target=verdict.job.target),
+                    evidence={
+                        "item": item_id,
+                        "judgments": [{"worker": w, "label": label} for w, label in verdict.votes],
+                        "posterior": verdict.probabilities(),
+                        "confidence": round(verdict.confidence, 6),
+                        "target_confidence": verdict.job.target,
+                        "max_overlap": verdict.job.max_overlap,
+                        "run": verdict.job.run_id,
+                    },
+                )
+        self._uncertain.clear()
+
+    def verdict(self, *, item_id: int) -> Verdict | None:
+        """The item's posterior from its accepted judgments, or None if it has none."""
+        rows = list(
+            Judgment.objects.filter(item_id=item_id, status=JudgmentStatus.ACCEPTED, is_gold=False)
+            .order_by("id")
+            .values_list("job_id", "worker_id", "label")
+        )
+        if not rows:
+            return None
+        job = self._job(rows[0][0])
+        position = {label: k for k, label in enumerate(job.labels)}
+        votes = [(worker, position[label]) for _, worker, label in rows if label in position]
+        matrices = self._worker_matrices(job, [worker for worker, _ in votes])
+        posterior = item_posterior(matrices, job.priors, votes)
+        return Verdict(
+            item_id=item_id,
+            job=job,
+            votes=tuple((worker, label) for _, worker, label in rows),
+            posterior=posterior,
+        )
+
+    def _job(self, job_id: int) -> JobModel:
+        if job_id not in self._jobs:
+            self._jobs[job_id] = job_model(job_id=job_id)
+        return self._jobs[job_id]
+
+    def _worker_matrices(self, job: JobModel, workers: Sequence[int]) -> dict[int, FloatArray]:
+        """Each worker's confusion matrix: the run's, else a one-coin one from gold (cached)."""
+        missing = [w for w in set(workers) if (job.job_id, w) not in self._matrices]
+        k = len(job.labels)
+        if missing and job.run_id is not None:
+            for worker, confusion in WorkerResult.objects.filter(
+                run_id=job.run_id, worker_id__in=missing
+            ).values_list("worker_id", "confusion"):
+                matrix = _matrix_or_none(confusion, k)
+                if matrix is not None:
+                    self._matrices[(job.job_id, worker)] = matrix
+            missing = [w for w in missing if (job.job_id, w) not in self._matrices]
+        if missing:
+            stats = dict(
+                (worker, (seen, correct))
+                for worker, seen, correct in WorkerJobStats.objects.filter(
+                    job_id=job.job_id, worker_id__in=missing
+                ).values_list("worker_id", "gold_seen", "gold_correct")
+            )
+            for worker in missing:
+                seen, correct = stats.get(worker, (0, 0))
+                self._matrices[(job.job_id, worker)] = one_coin_confusion(
+                    gold_accuracy(seen=seen, correct=correct), k
+                )
+        return {w: self._matrices[(job.job_id, w)] for w in workers}
+
+
+def job_model(*, job_id: int) -> JobModel:
+    """The job's labels, target and latest succeeded run (two small queries at most)."""
+    job = Job.objects.only("labels", "target_confidence", "max_overlap", "overlap").get(pk=job_id)
+    labels = tuple(job.label_keys)
+    run = (
+        ConsensusRun.objects.filter(job_id=job_id, status=ConsensusRun.Status.SUCCEEDED)
+        .order_by("-id")
+        .values_list("id", "parameters")
+        .first()
+    )
+    run_id, parameters = run if run is not None else (None, {})
+    # A job that is not dynamic has no target: its items complete at overlap (never asked).
+    target = float(job.target_confidence) if job.target_confidence is not None else 0.0
+    return JobModel(
+        job_id=job_id,
+        labels=labels,
+        target=target,
+        max_overlap=job.max_overlap or job.overlap,
+        run_id=run_id,
+        priors=_priors(parameters, len(labels)),
+    )
+
+
+def uncertain_reason(*, max_overlap: int, target: float) -> str:
+    """The same words for every item of a job, so clients can count reviews by reason."""
+    return (
+        f"Reached the maximum of {max_overlap} judgments with a consensus confidence below "
+        f"the target {target:g}."
+    )
+
+
+def _priors(parameters: Any, k: int) -> FloatArray:
+    """The run's class priors when it recorded usable ones, else uniform."""
+    raw = parameters.get("priors") if isinstance(parameters, dict) else None
+    try:
+        priors = np.asarray(raw, dtype=np.float64) if raw is not None else None
+    except (TypeError, ValueError):
+        priors = None
+    if priors is None or priors.shape != (k,) or not np.all(np.isfinite(priors)) or priors.sum() <= 0:
+        return np.full(k, 1.0 / k) if k else np.empty(0)
+    return priors / priors.sum()
+
+
+def _matrix_or_none(confusion: Any, k: int) -> FloatArray | None:
+    """A run's confusion matrix if it fits the job's labels (a run of another label set does not)."""
+    try:
+        matrix = np.asarray(confusion, dtype=np.float64)
+    except (TypeError, ValueError):
         return None
+    if matrix.shape != (k, k) or not np.all(np.isfinite(matrix)):
+        return None
+    return matrix
