@@ -197,7 +197,12 @@ def test_gold_items_look_exactly_like_the_others_and_the_answer_never_shows(
     wendy: User, client_for: Any,
 ) -> None:
     labels = [{"key": "cat"}, {"key": "dog"}, {"key": GOLD_ONLY}]
-    job = open_job_with_items(items=40, gold=40, gold_label=GOLD_ONLY, gold_rate="0.5", overlap=1, labels=labels)
+    # Wendy misses every gold item on purpose; the quality rule would block her after enough of
+    # them (a random number here), so it is set out of reach: this test is about payloads.
+    job = open_job_with_items(
+        items=40, gold=40, gold_label=GOLD_ONLY, gold_rate="0.5", overlap=1, labels=labels,
+        quality_rules={"min_gold_answers": 1000},
+    )
     Item.objects.filter(job=job, is_gold=True).update(data={"text": "a picture"})
     Item.objects.filter(job=job, is_gold=False).update(data={"text": "a picture"})
     GoldAnswer.objects.filter(item__job=job).update(explanation=GOLD_ONLY)
