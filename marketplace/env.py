@@ -7,6 +7,7 @@ message a person can act on instead of a silent default.
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,6 +42,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
+    return value
+
+
+def env_decimal(name: str, default: str, *, places: int = 2) -> Decimal:
+    """A non-negative amount with at most `places` decimals (money: never a float)."""
+    raw = os.environ.get(name)
+    text = default if raw is None or raw.strip() == "" else raw.strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal amount such as 10.00; got {raw!r}") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal(1).scaleb(-places)):
+        raise ImproperlyConfigured(f"{name} must be a non-negative amount with at most {places} decimals; got {raw!r}")
     return value
 
 

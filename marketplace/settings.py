@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from marketplace.env import env_bool, env_int, env_list, env_str
+from marketplace.env import env_bool, env_decimal, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "marketplace.jobs",
     "marketplace.labeling",
     "marketplace.quality",
+    "marketplace.billing",
     "marketplace.demo",
 ]
 
@@ -180,6 +181,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # runs are long: do not hoard messages
 # after the last run once new judgments came in (0 turns either rule off).
 QUORUM_CONSENSUS_EVERY_JUDGMENTS = env_int("QUORUM_CONSENSUS_EVERY_JUDGMENTS", 1000, minimum=0)
 QUORUM_CONSENSUS_EVERY_MINUTES = env_int("QUORUM_CONSENSUS_EVERY_MINUTES", 15, minimum=0)
+
+# Billing: worker earnings stay pending this many days before they can be paid out, and a
+# payout request must be at least this amount (currency units, Decimal).
+QUORUM_EARNINGS_HOLD_DAYS = env_int("QUORUM_EARNINGS_HOLD_DAYS", 7, minimum=0)
+QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

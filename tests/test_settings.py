@@ -35,6 +35,11 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": "x" * 40, "REDIS_URL": "http://cache"}, "REDIS_URL"),
         ({"SECRET_KEY": "x" * 40, "ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": "x" * 40, "QUORUM_MAX_IMPORT_BYTES": "lots"}, "QUORUM_MAX_IMPORT_BYTES"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_TASKS": "cron"}, "QUORUM_TASKS"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_CONSENSUS_EVERY_JUDGMENTS": "-1"}, "QUORUM_CONSENSUS_EVERY_JUDGMENTS"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_EARNINGS_HOLD_DAYS": "a week"}, "QUORUM_EARNINGS_HOLD_DAYS"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:

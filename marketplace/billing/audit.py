@@ -1,0 +1,182 @@
+"""The ledger audit behind `manage.py billing_audit`: reads only, returns every violation found.
+
+Sums are compared in Python after rounding to cents: SQLite adds decimals as floats, so an
+exact SQL comparison there would report float dust as a violation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+
+from marketplace.billing.models import (
+    MAY_GO_NEGATIVE,
+    AccountKind,
+    Earning,
+    JobBudget,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    TransactionKind,
+)
+from marketplace.billing.pricing import money
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class AuditReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    judgments_paid: int = 0
+    jobs_settled: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)  # Σ balance per account kind
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _cents(value: Decimal | float | None) -> Decimal:
+    return money(Decimal(str(value))) if value is not None else ZERO
+
+
+def ledger_audit() -> AuditReport:
+    report = AuditReport(
+        transactions=LedgerTransaction.objects.count(),
+        entries=LedgerEntry.objects.count(),
+        accounts=LedgerAccount.objects.count(),
+    )
+    _transactions_balance(report)
+    _accounts_match_entries(report)
+    _judgments_paid_once(report)
+    _jobs_charged_once(report)
+    _pending_matches_earnings(report)
+    return report
+
+
+def _transactions_balance(report: AuditReport) -> None:
+    rows = LedgerEntry.objects.values("transaction_id").annotate(s=Sum("amount"), n=Count("id"))
+    seen = 0
+    for row in rows.order_by("transaction_id").iterator(chunk_size=5000):
+        seen += 1
+        if _cents(row["s"]) != ZERO:
+            report.violations.append(
+                f"transaction {row['transaction_id']} entries sum to {_cents(row['s'])}"
+            )
+        if row["n"] < 2:
+            report.violations.append(f"transaction {row['transaction_id']} has {row['n']} entry")
+    if seen != report.transactions:
+        empty = LedgerTransaction.objects.filter(entries__isnull=True).values_list("pk", flat=True)[
+            :20
+        ]
+        report.violations.append(f"transactions without entries: {list(empty)}")
+
+
+def _accounts_match_entries(report: AuditReport) -> None:
+    sums = {
+        row["account_id"]: _cents(row["s"])
+        for row in LedgerEntry.objects.values("account_id").annotate(s=Sum("amount"))
+    }
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    overall = ZERO
+    for account in LedgerAccount.objects.order_by("pk").iterator(chunk_size=5000):
+        derived = sums.get(account.pk, ZERO)
+        totals[account.kind] += account.balance
+        overall += derived
+        if _cents(account.balance) != derived:
+            report.violations.append(
+                f"account {account.pk} ({account}) caches {account.balance} but its entries sum to {derived}"
+            )
+        if account.kind not in MAY_GO_NEGATIVE and min(account.balance, derived) < 0:
+            report.violations.append(
+                f"account {account.pk} ({account}) is negative: {min(account.balance, derived)}"
+            )
+    if overall != ZERO:
+        report.violations.append(f"all accounts together hold {overall}, not zero")
+    report.totals = dict(sorted(totals.items()))
+
+
+def _judgments_paid_once(report: AuditReport) -> None:
+    pays = LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY)
+    for row in pays.values("judgment_id").annotate(n=Count("id")).filter(n__gt=1):
+        report.violations.append(f"judgment {row['judgment_id']} was paid {row['n']} times")
+    # Each pay transaction credits exactly its earning's amount to the worker's pending account.
+    earnings = {
+        e.pay_transaction_id: e for e in Earning.objects.filter(pay_transaction__isnull=False)
+    }
+    credited = LedgerEntry.objects.filter(
+        transaction__kind=TransactionKind.JUDGMENT_PAY, account__kind=AccountKind.WORKER_PENDING
+    ).values_list("transaction_id", "transaction__judgment_id", "amount")
+    for tx_id, judgment_id, amount in credited.iterator(chunk_size=5000):
+        earning = earnings.get(tx_id)
+        if (
+            earning is None
+            or earning.judgment_id != judgment_id
+            or earning.amount != _cents(amount)
+        ):
+            report.violations.append(
+                f"pay transaction {tx_id} of judgment {judgment_id} matches no earning"
+            )
+    report.judgments_paid = Earning.objects.count()
+
+
+def _jobs_charged_once(report: AuditReport) -> None:
+    settles = LedgerTransaction.objects.filter(kind=TransactionKind.JOB_SETTLE)
+    for row in settles.values("job_id").annotate(n=Count("id")).filter(n__gt=1):
+        report.violations.append(f"job {row['job_id']} was settled {row['n']} times")
+    escrowed = {
+        row["transaction__job_id"]: _cents(row["s"])
+        for row in LedgerEntry.objects.filter(
+            transaction__kind=TransactionKind.ESCROW_OPEN, account__kind=AccountKind.CLIENT_ESCROW
+        )
+        .values("transaction__job_id")
+        .annotate(s=Sum("amount"))
+    }
+    for budget in JobBudget.objects.order_by("job_id"):
+        if escrowed.get(budget.job_id, ZERO) != budget.budget:
+            report.violations.append(
+                f"job {budget.job_id}: escrowed {escrowed.get(budget.job_id, ZERO)}, budget says {budget.budget}"
+            )
+        if budget.budget != money(budget.items * budget.price_per_item):
+            report.violations.append(f"job {budget.job_id}: budget {budget.budget} ≠ items × price")
+        if budget.settled_at is None:
+            continue
+        report.jobs_settled += 1
+        assert budget.completed_items is not None and budget.charged is not None
+        if budget.completed_items > budget.items:
+            report.violations.append(
+                f"job {budget.job_id}: charged {budget.completed_items} of {budget.items} items"
+            )
+        if (
+            budget.gross != money(budget.completed_items * budget.price_per_item)
+            or budget.charged != (budget.gross - (budget.credits or ZERO))
+            or budget.charged > budget.budget
+        ):
+            report.violations.append(
+                f"job {budget.job_id}: charge {budget.charged} does not follow its items"
+            )
+
+
+def _pending_matches_earnings(report: AuditReport) -> None:
+    pending = {
+        row["worker_id"]: _cents(row["s"])
+        for row in Earning.objects.filter(status=Earning.Status.PENDING)
+        .values("worker_id")
+        .annotate(s=Sum("amount"))
+    }
+    for account in LedgerAccount.objects.filter(kind=AccountKind.WORKER_PENDING):
+        if pending.pop(account.worker_id, ZERO) != _cents(account.balance):
+            report.violations.append(
+                f"worker {account.worker_id}: pending account ≠ pending earnings"
+            )
+    for worker_id, amount in pending.items():
+        if amount:
+            report.violations.append(
+                f"worker {worker_id}: {amount} pending earnings without an account"
+            )

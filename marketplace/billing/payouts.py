@@ -1,0 +1,226 @@
+"""Worker money: releasing earnings after the hold period, payout requests and payout batches.
+
+    pending ──(hold: QUORUM_EARNINGS_HOLD_DAYS)──▶ available ──request──▶ payouts_in_flight
+    payouts_in_flight ──batch paid──▶ payouts_paid;  batch rejected ──▶ back to available
+
+Settings (read at call time; defaults here): QUORUM_EARNINGS_HOLD_DAYS = 7 days,
+QUORUM_MIN_PAYOUT = 10.00.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.billing import ledger
+from marketplace.billing.ledger import Leg, account_get
+from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
+from marketplace.billing.pricing import is_money
+from marketplace.billing.services import InsufficientFunds, require_admin
+from marketplace.errors import ApplicationError, Conflict
+
+DEFAULT_HOLD_DAYS = 7
+DEFAULT_MIN_PAYOUT = Decimal("10.00")
+
+
+def hold_days() -> int:
+    return int(getattr(settings, "QUORUM_EARNINGS_HOLD_DAYS", DEFAULT_HOLD_DAYS))
+
+
+def min_payout() -> Decimal:
+    return Decimal(str(getattr(settings, "QUORUM_MIN_PAYOUT", DEFAULT_MIN_PAYOUT)))
+
+
+@dataclass(frozen=True)
+class Released:
+    earnings: int
+    workers: int
+    amount: Decimal
+
+
+@transaction.atomic
+def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Released:
+    """Move earnings older than the hold period from pending to available: one transaction per
+    worker, per call. Idempotent (a released earning is no longer pending); run it periodically
+    until it returns 0 earnings. Concurrent runs take disjoint rows."""
+    cutoff = (now or timezone.now()) - timedelta(days=hold_days())
+    # Lock the rows we release; rows another run holds are skipped, not waited for.
+    rows = list(
+        Earning.objects.select_for_update(skip_locked=True)
+        .filter(status=Earning.Status.PENDING, created_at__lte=cutoff)
+        .order_by("id")[:limit]
+    )
+    by_worker: dict[int, list[Earning]] = defaultdict(list)
+    for earning in rows:
+        by_worker[earning.worker_id].append(earning)
+    total = Decimal("0.00")
+    for worker_id, earnings in sorted(by_worker.items()):
+        amount = sum((e.amount for e in earnings), Decimal("0.00"))
+        tx = None
+        if amount > 0:
+            tx, _ = ledger.transfer(
+                kind=TransactionKind.EARNINGS_RELEASE,
+                reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
+                source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
+                target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
+                amount=amount,
+                memo=f"{len(earnings)} earning(s) past the hold period",
+                worker_id=worker_id,
+            )
+        Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(
+            status=Earning.Status.AVAILABLE, settled_transaction=tx
+        )
+        total += amount
+    return Released(earnings=len(rows), workers=len(by_worker), amount=total)
+
+
+@transaction.atomic
+def payout_request(*, worker: User, amount: Decimal) -> Payout:
+    """A worker asks for `amount` of their available earnings (at least QUORUM_MIN_PAYOUT)."""
+    if not worker.is_worker:
+        raise ApplicationError("Only workers request payouts.")
+    if not is_money(amount) or amount <= 0:
+        raise ApplicationError("A payout amount is positive, with at most 2 decimal places.")
+    if amount < min_payout():
+        raise ApplicationError(f"The smallest payout is {min_payout()}.")
+    available = account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker.pk)
+    in_flight = account_get(kind=AccountKind.PAYOUTS_IN_FLIGHT)
+    # Lock the worker's available account (two requests must not both spend it). The in-flight
+    # account is one row for everyone: requests queue on it, which is fine at their rate.
+    held = ledger.accounts_lock([available, in_flight])[available.pk].balance
+    if amount > held:
+        raise InsufficientFunds(
+            f"You have {held} available; a payout of {amount} is {amount - held} more than that.",
+            details={"available": str(held), "missing": str(amount - held)},
+        )
+    payout = Payout.objects.create(worker=worker, amount=amount)
+    ledger.transfer(
+        kind=TransactionKind.PAYOUT_REQUEST,
+        reference=f"payout:{payout.pk}:request",
+        source=available,
+        target=in_flight,
+        amount=amount,
+        worker_id=worker.pk,
+    )
+    return payout
+
+
+@transaction.atomic
+def payout_batch_create(*, admin: User) -> PayoutBatch:
+    """Gather every requested payout not yet in a batch into a new batch for review."""
+    require_admin(admin)
+    # Lock the requests we gather; a concurrent batch takes the others.
+    payouts = list(
+        Payout.objects.select_for_update(skip_locked=True)
+        .filter(status=Payout.Status.REQUESTED, batch__isnull=True)
+        .order_by("id")
+    )
+    if not payouts:
+        raise ApplicationError("No payout requests are waiting.")
+    batch = PayoutBatch.objects.create(
+        total=sum((p.amount for p in payouts), Decimal("0.00")), created_by=admin
+    )
+    Payout.objects.filter(pk__in=[p.pk for p in payouts]).update(
+        batch=batch, status=Payout.Status.BATCHED
+    )
+    return batch
+
+
+def _batch_locked(batch: PayoutBatch, allowed: tuple[str, ...], action: str) -> PayoutBatch:
+    # Lock the batch: approve, reject and pay must see each other's status change.
+    locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+    if locked.status not in allowed:
+        raise Conflict(f"A {locked.status} payout batch cannot be {action}.")
+    return locked
+
+
+@transaction.atomic
+def payout_batch_approve(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
+    require_admin(admin)
+    batch = _batch_locked(batch, (PayoutBatch.Status.PENDING,), "approved")
+    batch.status, batch.reviewed_by, batch.reviewed_at = (
+        PayoutBatch.Status.APPROVED,
+        admin,
+        timezone.now(),
+    )
+    batch.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+    batch.payouts.update(status=Payout.Status.APPROVED)
+    return batch
+
+
+@transaction.atomic
+def payout_batch_reject(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
+    """Reject a pending or approved (not yet paid) batch: every amount returns to its worker."""
+    require_admin(admin)
+    batch = _batch_locked(
+        batch, (PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED), "rejected"
+    )
+    by_worker: dict[int, Decimal] = defaultdict(Decimal)
+    for payout in batch.payouts.all():
+        by_worker[payout.worker_id] += payout.amount
+    legs = [Leg(account_get(kind=AccountKind.PAYOUTS_IN_FLIGHT), -batch.total)] + [
+        Leg(account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=w), amount)
+        for w, amount in sorted(by_worker.items())
+    ]
+    ledger.post(
+        kind=TransactionKind.PAYOUT_REJECT,
+        reference=f"payout_batch:{batch.pk}:reject",
+        legs=legs,
+        memo=f"Payout batch {batch.pk} rejected",
+        actor_id=admin.pk,
+    )
+    batch.status, batch.reviewed_by, batch.reviewed_at = (
+        PayoutBatch.Status.REJECTED,
+        admin,
+        timezone.now(),
+    )
+    batch.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+    batch.payouts.update(status=Payout.Status.REJECTED)
+    return batch
+
+
+@transaction.atomic
+def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
+    """The payment provider's file for an approved batch: payout_id, worker_id, handle, amount.
+    The handle is the worker's username; no names, e-mails or bank details leave Quorum here."""
+    require_admin(admin)
+    batch = _batch_locked(batch, (PayoutBatch.Status.APPROVED, PayoutBatch.Status.PAID), "exported")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["payout_id", "worker_id", "handle", "amount"])
+    for payout in batch.payouts.select_related("worker").order_by("id"):
+        writer.writerow(
+            [payout.pk, payout.worker_id, payout.worker.username, f"{payout.amount:.2f}"]
+        )
+    batch.exported_at = timezone.now()
+    batch.save(update_fields=["exported_at"])
+    return out.getvalue()
+
+
+@transaction.atomic
+def payout_batch_mark_paid(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
+    """The provider paid an approved batch: its total leaves in-flight for paid."""
+    require_admin(admin)
+    batch = _batch_locked(batch, (PayoutBatch.Status.APPROVED,), "marked paid")
+    ledger.transfer(
+        kind=TransactionKind.PAYOUT_PAID,
+        reference=f"payout_batch:{batch.pk}:paid",
+        source=account_get(kind=AccountKind.PAYOUTS_IN_FLIGHT),
+        target=account_get(kind=AccountKind.PAYOUTS_PAID),
+        amount=batch.total,
+        memo=f"Payout batch {batch.pk} paid",
+        actor_id=admin.pk,
+    )
+    batch.status, batch.paid_at = PayoutBatch.Status.PAID, timezone.now()
+    batch.save(update_fields=["status", "paid_at"])
+    batch.payouts.update(status=Payout.Status.PAID)
+    return batch

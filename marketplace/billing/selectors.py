@@ -1,0 +1,150 @@
+"""Reads for billing: tiers and quotes, balances, earnings, payout batches under review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from marketplace.accounts.models import Organization, User
+from marketplace.billing.models import (
+    AccountKind,
+    Earning,
+    LedgerAccount,
+    Payout,
+    PayoutBatch,
+    Tier,
+)
+from marketplace.billing.pricing import TierQuote, TierTerms, quote, rate
+from marketplace.quality.models import WorkerJobStats
+
+# A worker counts in a tier's measured pool after this many gold answers (all jobs together).
+POOL_MIN_GOLD_ANSWERS = 20
+ZERO = Decimal("0.00")
+
+
+def tier_terms(tier: Tier) -> TierTerms:
+    return TierTerms(
+        slug=tier.slug,
+        name=tier.name,
+        overlap=tier.overlap,
+        max_overlap=tier.max_overlap,
+        gold_rate=tier.gold_rate,
+        price_per_item=tier.price_per_item,
+        pay_per_judgment=tier.pay_per_judgment,
+        promised_accuracy=tier.promised_accuracy,
+        assumed_worker_accuracy=tier.assumed_worker_accuracy,
+        seconds_per_judgment=tier.seconds_per_judgment,
+    )
+
+
+def tier_list() -> list[Tier]:
+    return list(Tier.objects.filter(is_active=True).order_by("position", "slug"))
+
+
+def pool_accuracy(*, min_accuracy: Decimal) -> Decimal | None:
+    """Measured gold accuracy (Σ right / Σ seen) of the workers with enough gold answers whose
+    own accuracy meets `min_accuracy`; None when no worker has that history yet."""
+    rows = (
+        WorkerJobStats.objects.values("worker_id")
+        .annotate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
+        .filter(seen__gte=POOL_MIN_GOLD_ANSWERS)
+    )
+    seen = right = 0
+    for row in rows:
+        if Decimal(row["right"]) / row["seen"] >= min_accuracy:
+            seen, right = seen + row["seen"], right + row["right"]
+    return rate(Decimal(right) / seen) if seen else None
+
+
+def job_quote(*, items: int, workers: int = 10) -> list[TierQuote]:
+    """A side-by-side quote over the active tiers: measured pool accuracy where there is history."""
+    tiers = tier_list()
+    measured = {
+        t.slug: acc for t in tiers if (acc := pool_accuracy(min_accuracy=t.worker_min_accuracy))
+    }
+    return quote(
+        tiers=[tier_terms(t) for t in tiers], items=items, workers=workers, pool_accuracy=measured
+    )
+
+
+def _balance(query: Q) -> Decimal:
+    account = LedgerAccount.objects.filter(query).only("balance").first()
+    return account.balance if account else ZERO
+
+
+def organization_balance(*, organization: Organization) -> Decimal:
+    return _balance(Q(kind=AccountKind.CLIENT_BALANCE, organization=organization))
+
+
+def job_escrow(*, job_id: int) -> Decimal:
+    return _balance(Q(kind=AccountKind.CLIENT_ESCROW, job_id=job_id))
+
+
+@dataclass(frozen=True)
+class WorkerMoney:
+    pending: Decimal
+    available: Decimal
+    in_flight: Decimal  # requested, not yet paid
+    paid: Decimal
+
+
+def worker_money(*, worker: User) -> WorkerMoney:
+    in_flight = Payout.objects.filter(
+        worker=worker,
+        status__in=(Payout.Status.REQUESTED, Payout.Status.BATCHED, Payout.Status.APPROVED),
+    ).aggregate(s=Sum("amount"))["s"]
+    paid = Payout.objects.filter(worker=worker, status=Payout.Status.PAID).aggregate(
+        s=Sum("amount")
+    )["s"]
+    return WorkerMoney(
+        pending=_balance(Q(kind=AccountKind.WORKER_PENDING, worker=worker)),
+        available=_balance(Q(kind=AccountKind.WORKER_AVAILABLE, worker=worker)),
+        in_flight=in_flight or ZERO,
+        paid=paid or ZERO,
+    )
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    payout_id: int
+    worker_id: int
+    handle: str
+    amount: Decimal
+    gold_seen: int
+    gold_accuracy: Decimal | None  # over all jobs; None without gold answers
+    kept_after_drop: int  # judgments dropped after release that the worker kept
+
+
+def payout_batch_rows(*, batch: PayoutBatch) -> list[PayoutRow]:
+    """A batch under review: each payout with its worker's quality beside the amount."""
+    payouts = list(batch.payouts.select_related("worker").order_by("id"))
+    workers = [p.worker_id for p in payouts]
+    stats = {
+        row["worker_id"]: row
+        for row in WorkerJobStats.objects.filter(worker_id__in=workers)
+        .values("worker_id")
+        .annotate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
+    }
+    kept = {
+        row["worker_id"]: row["n"]
+        for row in Earning.objects.filter(worker_id__in=workers, kept_after_drop=True)
+        .values("worker_id")
+        .annotate(n=Count("id"))
+    }
+    rows = []
+    for payout in payouts:
+        stat = stats.get(payout.worker_id, {"seen": 0, "right": 0})
+        rows.append(
+            PayoutRow(
+                payout_id=payout.pk,
+                worker_id=payout.worker_id,
+                handle=payout.worker.username,
+                amount=payout.amount,
+                gold_seen=stat["seen"] or 0,
+                gold_accuracy=rate(Decimal(stat["right"]) / stat["seen"]) if stat["seen"] else None,
+                kept_after_drop=kept.get(payout.worker_id, 0),
+            )
+        )
+    return rows

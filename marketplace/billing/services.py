@@ -1,0 +1,393 @@
+"""Client money: top-ups, a job's escrow, paying judgments, withdrawing dropped pay, settling.
+
+The money model is in billing/models.py; rounding and the remainder rule in billing/pricing.py.
+Worker payouts are in billing/payouts.py.
+
+Locks, in the order every service here takes them: earnings rows → the job's budget row →
+ledger accounts (by pk, inside ledger). Called from a flow that already holds lease → item → job,
+so the whole order is lease → item → job → earning → budget → accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from marketplace.accounts.models import Organization, User
+from marketplace.billing import ledger
+from marketplace.billing.ledger import Leg, account_get
+from marketplace.billing.models import (
+    AccountKind,
+    Earning,
+    JobBudget,
+    LedgerEntry,
+    LedgerTransaction,
+    QualityCredit,
+    Tier,
+    TransactionKind,
+)
+from marketplace.billing.pricing import (
+    credit_rate,
+    is_money,
+    job_price_per_item,
+    judgment_pay_amount,
+    money,
+    rate,
+)
+from marketplace.billing.selectors import tier_terms
+from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.jobs.models import Job, JobStatus
+from marketplace.labeling.models import Judgment, JudgmentStatus
+
+# Shown to workers (API and portal) wherever dropped judgments or earnings are explained.
+DROPPED_JUDGMENT_PAY_POLICY = (
+    "When a worker is blocked from a job for poor quality, the judgments they gave in it are "
+    "dropped and not paid: earnings for them that are still pending are withdrawn. Earnings "
+    "that have already become available, or were paid out, are never clawed back: Quorum "
+    "absorbs that cost, and the client is never charged for dropped work."
+)
+
+
+class InsufficientFunds(ApplicationError):
+    """The client's balance (or the worker's available earnings) is short; says by how much."""
+
+    code = "insufficient_funds"
+    status = 402
+
+
+class FundsExhausted(Conflict):
+    """The job's escrow cannot pay this judgment: the flow pauses the job and refuses the submit."""
+
+    code = "funds_exhausted"
+
+
+def require_admin(user: User) -> None:
+    if not user.is_admin:
+        raise PermissionDenied("Only an admin can do this.")
+
+
+@transaction.atomic
+def topup_record(
+    *,
+    admin: User,
+    organization: Organization,
+    amount: Decimal,
+    payment_reference: str,
+    memo: str = "",
+) -> LedgerTransaction:
+    """An admin records a payment received outside Quorum into the organization's balance.
+    Idempotent per (organization, payment_reference): recording the same payment twice is a no-op."""
+    require_admin(admin)
+    payment_reference = payment_reference.strip()
+    if not payment_reference or len(payment_reference) > 80:
+        raise ApplicationError("A top-up needs the payment's reference (1 to 80 characters).")
+    if not is_money(amount) or amount <= 0:
+        raise ApplicationError("A top-up amount is positive, with at most 2 decimal places.")
+    tx, _ = ledger.transfer(
+        kind=TransactionKind.TOPUP,
+        reference=f"topup:{organization.pk}:{payment_reference}",
+        source=ledger.world(),
+        target=account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=organization.pk),
+        amount=amount,
+        memo=memo or f"Payment {payment_reference}",
+        organization_id=organization.pk,
+        actor_id=admin.pk,
+    )
+    return tx
+
+
+@transaction.atomic
+def job_escrow_open(*, job: Job) -> JobBudget:
+    """Move the job's maximum cost, regular items × its price per item, from the organization's
+    balance into the job's escrow. Called at publish (the caller holds the job's lock) and again
+    after items are imported into an open job: each call escrows only items not yet covered.
+    Raises InsufficientFunds saying how much is missing; nothing moves then."""
+    job = Job.objects.get(pk=job.pk)  # fresh item count
+    budget = JobBudget.objects.select_for_update().filter(job_id=job.pk).first()
+    if budget is None:
+        budget = _budget_create(job=job)
+    elif budget.settled_at is not None:
+        raise Conflict("This job's budget is settled; it cannot take more money.")
+    if job.item_count <= budget.items:
+        return budget
+    # Escrow the whole job rounded once, minus what is already in: budget == money(items × price).
+    amount = money(job.item_count * budget.price_per_item) - budget.budget
+    balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
+    locked = ledger.accounts_lock([balance, escrow])
+    available = locked[balance.pk].balance
+    if amount > available:
+        missing = amount - available
+        raise InsufficientFunds(
+            f"Publishing needs {amount} ({job.item_count - budget.items} items × {budget.price_per_item}); "
+            f"the balance holds {available}, so {missing} is missing. Top up at least {missing}.",
+            details={"needed": str(amount), "balance": str(available), "missing": str(missing)},
+        )
+    if amount > 0:
+        ledger.transfer(
+            kind=TransactionKind.ESCROW_OPEN,
+            reference=f"job:{job.pk}:escrow:{job.item_count}",
+            source=balance,
+            target=escrow,
+            amount=amount,
+            memo=f"Escrow for {job.item_count - budget.items} items of job {job.pk}",
+            organization_id=job.organization_id,
+            job_id=job.pk,
+        )
+    budget.items = job.item_count
+    budget.budget += amount
+    budget.save(update_fields=["items", "budget"])
+    return budget
+
+
+def _budget_create(*, job: Job) -> JobBudget:
+    tier = Tier.objects.filter(slug=job.tier).first()
+    if tier is None:
+        raise ApplicationError(f"Tier {job.tier!r} does not exist; choose one of the quoted tiers.")
+    if job.reward_per_judgment < tier.pay_per_judgment:
+        raise ApplicationError(
+            f"The {tier.name} tier pays workers at least {tier.pay_per_judgment} per judgment; "
+            f"this job offers {job.reward_per_judgment}."
+        )
+    price = job_price_per_item(
+        terms=tier_terms(tier),
+        overlap=job.overlap,
+        max_overlap=job.max_overlap,
+        gold_rate=job.gold_rate,
+        pay=job.reward_per_judgment,
+    )
+    return JobBudget.objects.create(
+        job=job, tier=tier, price_per_item=price, pay_per_judgment=job.reward_per_judgment
+    )
+
+
+@transaction.atomic
+def judgment_pay(*, judgment: Judgment) -> Earning:
+    """Pay an accepted judgment (gold included) from the job's escrow into the worker's pending
+    earnings. Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted
+    when the escrow cannot cover it (or the job has none); nothing is recorded then.
+    In the submit flow, pay before the quality assessment: a block it triggers then withdraws this
+    pay too (worker_job_pay_reverse), in the same transaction."""
+    existing = Earning.objects.filter(judgment_id=judgment.pk).first()
+    if existing is not None:
+        return existing
+    budget = JobBudget.objects.select_related("job").filter(job_id=judgment.job_id).first()
+    if budget is None or budget.settled_at is not None:
+        raise FundsExhausted(
+            "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
+        )
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job)
+    pending = account_get(kind=AccountKind.WORKER_PENDING, worker_id=judgment.worker_id)
+    # Locks the escrow (its balance decides) and the worker's pending account (its rank decides).
+    locked = ledger.accounts_lock([escrow, pending])
+    existing = Earning.objects.filter(judgment_id=judgment.pk).first()  # a retry that raced us
+    if existing is not None:
+        return existing
+    last = Earning.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id).aggregate(
+        m=Max("rank")
+    )
+    rank = (last["m"] or 0) + 1
+    amount = judgment_pay_amount(pay_per_judgment=budget.pay_per_judgment, rank=rank)
+    left = locked[escrow.pk].balance
+    if amount > left:
+        raise FundsExhausted(
+            f"The job's budget is used up ({left} left, a judgment pays {amount}); the job pauses.",
+            details={"job": judgment.job_id, "escrow": str(left), "amount": str(amount)},
+        )
+    tx = None
+    if amount > 0:
+        tx, _ = ledger.transfer(
+            kind=TransactionKind.JUDGMENT_PAY,
+            reference=f"judgment:{judgment.pk}:pay",
+            source=escrow,
+            target=pending,
+            amount=amount,
+            organization_id=budget.job.organization_id,
+            job_id=judgment.job_id,
+            judgment_id=judgment.pk,
+            worker_id=judgment.worker_id,
+        )
+    return Earning.objects.create(
+        judgment_id=judgment.pk,
+        job_id=judgment.job_id,
+        worker_id=judgment.worker_id,
+        rank=rank,
+        amount=amount,
+        created_at=tx.created_at if tx else timezone.now(),
+        pay_transaction=tx,
+    )
+
+
+@transaction.atomic
+def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
+    """Withdraw a dropped judgment's pay (DROPPED_JUDGMENT_PAY_POLICY): back to the escrow while
+    pending and the job unsettled; otherwise the worker keeps it. None if it was never paid."""
+    # Lock the earning: a release or a second reversal must not move it at the same time.
+    earning = Earning.objects.select_for_update().filter(judgment_id=judgment.pk).first()
+    if earning is None:
+        return None
+    _earnings_reverse(
+        earnings=[earning],
+        job_id=earning.job_id,
+        worker_id=earning.worker_id,
+        reference=f"judgment:{judgment.pk}:reverse",
+    )
+    return earning
+
+
+@transaction.atomic
+def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
+    """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
+    the set-based companion of labeling.relabeling.judgments_drop."""
+    # Lock the earnings (id order) before the accounts, like every reversal and release.
+    earnings = list(
+        Earning.objects.select_for_update(of=("self",))
+        .filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
+        .exclude(status=Earning.Status.REVERSED)
+        .order_by("id")
+    )
+    if earnings:
+        _earnings_reverse(
+            earnings=earnings,
+            job_id=job_id,
+            worker_id=worker_id,
+            reference=f"reverse:{job_id}:{worker_id}:{earnings[0].pk}",
+        )
+    return earnings
+
+
+def _earnings_reverse(
+    *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
+) -> None:
+    # Lock the budget: a settlement must not close the escrow while money flows back into it.
+    budget = (
+        JobBudget.objects.select_for_update().select_related("job").filter(job_id=job_id).first()
+    )
+    open_escrow = budget is not None and budget.settled_at is None
+    back = [e for e in earnings if e.status == Earning.Status.PENDING and open_escrow]
+    kept = [
+        e
+        for e in earnings
+        if e.status == Earning.Status.AVAILABLE
+        or (e.status == Earning.Status.PENDING and not open_escrow)
+    ]
+    total = sum((e.amount for e in back), Decimal("0.00"))
+    tx = None
+    if total > 0:
+        assert budget is not None
+        tx, _ = ledger.transfer(
+            kind=TransactionKind.JUDGMENT_PAY_REVERSE,
+            reference=reference,
+            source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
+            target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
+            amount=total,
+            memo=f"{len(back)} dropped judgment(s) not paid",
+            organization_id=budget.job.organization_id,
+            job_id=job_id,
+            worker_id=worker_id,
+            judgment_id=back[0].judgment_id if len(back) == 1 else None,
+        )
+    if back:
+        Earning.objects.filter(pk__in=[e.pk for e in back]).update(
+            status=Earning.Status.REVERSED, settled_transaction=tx
+        )
+    if kept:
+        Earning.objects.filter(pk__in=[e.pk for e in kept]).update(kept_after_drop=True)
+    for earning in earnings:
+        earning.refresh_from_db()
+
+
+@transaction.atomic
+def job_quality_credit(
+    *, job: Job, delivered_accuracy: Decimal, interval: tuple[Decimal, Decimal], method: str
+) -> QualityCredit:
+    """Record the delivered accuracy against the tier's promise. The credit is `credit_rate` of
+    the charge (pricing.CREDIT_PER_POINT per accuracy point missed, capped at the whole charge),
+    turned into an amount by job_settle. Before settlement the latest estimate replaces an
+    earlier one; after it, Conflict."""
+    # Lock the budget: the credit must land before or after the settlement, not during it.
+    budget = (
+        JobBudget.objects.select_for_update().select_related("tier").filter(job_id=job.pk).first()
+    )
+    if budget is None:
+        raise NotFound("This job has no budget: it was never published.")
+    if budget.settled_at is not None:
+        raise Conflict("This job is settled; its charge can no longer change.")
+    low, high = interval
+    if not (Decimal(0) <= low <= delivered_accuracy <= high <= Decimal(1)):
+        raise ApplicationError("delivered_accuracy must lie in its interval, within 0..1.")
+    promised = budget.tier.promised_accuracy
+    delivered = rate(delivered_accuracy)
+    credit, _ = QualityCredit.objects.update_or_create(
+        job=job,
+        defaults={
+            "promised_accuracy": promised,
+            "delivered_accuracy": delivered,
+            "interval_low": rate(low),
+            "interval_high": rate(high),
+            "method": method,
+            "rate": credit_rate(promised=promised, delivered=delivered),
+        },
+    )
+    return credit
+
+
+@transaction.atomic
+def job_settle(*, job: Job) -> JobBudget | None:
+    """At completion or cancellation: charge completed regular items × price − quality credit,
+    keep the difference from worker pay as revenue (a loss when negative), return the rest of
+    the escrow to the balance. One transaction, three legs. Idempotent; None without a budget."""
+    # Lock the budget first: a second settle waits, then sees settled_at and returns.
+    budget = JobBudget.objects.select_for_update().filter(job_id=job.pk).first()
+    if budget is None or budget.settled_at is not None:
+        return budget
+    job = Job.objects.get(pk=job.pk)
+    if job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        raise Conflict(f"A {job.status} job is settled only once it is completed or cancelled.")
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
+    revenue = account_get(kind=AccountKind.PLATFORM_REVENUE)
+    balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
+    held = ledger.accounts_lock([escrow, revenue, balance])[escrow.pk].balance
+
+    completed = min(job.completed_item_count, budget.items)  # items imported unescrowed are free
+    gross = money(completed * budget.price_per_item)
+    credit = QualityCredit.objects.filter(job_id=job.pk).first()
+    credits = money(gross * credit.rate) if credit else Decimal("0.00")
+    charged = gross - credits
+    spent = -money(  # money(): SQLite sums decimals as floats
+        LedgerEntry.objects.filter(
+            account=escrow,
+            transaction__kind__in=(
+                TransactionKind.JUDGMENT_PAY,
+                TransactionKind.JUDGMENT_PAY_REVERSE,
+            ),
+        ).aggregate(s=Sum("amount"))["s"]
+        or Decimal("0.00")
+    )
+    if held != budget.budget - spent:  # only escrow, pay and reverse ever touched this escrow
+        raise ledger.LedgerError(f"job {job.pk}: escrow holds {held}, not {budget.budget} − {spent}")
+    earned = charged - spent
+    refund = held - earned  # == budget − charged ≥ 0
+    if held or earned:
+        ledger.post(
+            kind=TransactionKind.JOB_SETTLE,
+            reference=f"job:{job.pk}:settle",
+            legs=[Leg(escrow, -held), Leg(revenue, earned), Leg(balance, refund)],
+            memo=f"{completed} items charged {charged}; workers paid {spent}",
+            organization_id=job.organization_id,
+            job_id=job.pk,
+        )
+    budget.settled_at = timezone.now()
+    budget.completed_items, budget.gross, budget.credits, budget.charged = (
+        completed,
+        gross,
+        credits,
+        charged,
+    )
+    budget.spent, budget.revenue, budget.refunded = spent, earned, refund
+    budget.save()
+    return budget

@@ -1,0 +1,119 @@
+"""Worker money: the hold period, payout requests and admin-reviewed payout batches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from marketplace.accounts.models import Organization, User
+from marketplace.billing.models import Payout, PayoutBatch
+from marketplace.billing.payouts import (
+    earnings_release,
+    payout_batch_approve,
+    payout_batch_create,
+    payout_batch_export_csv,
+    payout_batch_mark_paid,
+    payout_batch_reject,
+    payout_request,
+)
+from marketplace.billing.selectors import payout_batch_rows, worker_money
+from marketplace.billing.services import InsufficientFunds
+from marketplace.errors import ApplicationError, Conflict, PermissionDenied
+from marketplace.labeling.models import Judgment
+from marketplace.quality.models import WorkerJobStats
+from tests.billing.helpers import D, fund, published, work_all
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def earned(ada: User, acme: Organization, wendy: User, walter: User, settings: Any) -> None:
+    """Wendy and Walter each earned 0.20 (10 judgments) a week and a day ago, now available;
+    the minimum payout is lowered to 0.10 so these small sums can be paid."""
+    settings.QUORUM_MIN_PAYOUT = "0.10"
+    fund(ada, acme, "10.00")
+    job = published(acme, items=10)
+    work_all(wendy, job)
+    work_all(walter, job)
+    earnings_release(now=timezone.now() + timedelta(days=8))
+
+
+def test_earnings_stay_pending_for_the_hold_period_then_become_available(
+    ada: User, acme: Organization, wendy: User
+) -> None:
+    fund(ada, acme, "10.00")
+    work_all(wendy, published(acme, items=5))
+    assert earnings_release(now=timezone.now() + timedelta(days=6)).earnings == 0
+    released = earnings_release(now=timezone.now() + timedelta(days=7, minutes=1))
+    assert (released.earnings, released.workers, released.amount) == (5, 1, D("0.10"))
+    assert earnings_release(now=timezone.now() + timedelta(days=30)).earnings == 0  # idempotent
+    money = worker_money(worker=wendy)
+    assert (money.pending, money.available) == (D("0.00"), D("0.10"))
+
+
+def test_a_payout_under_the_minimum_is_refused(wendy: User) -> None:
+    with pytest.raises(ApplicationError, match="smallest payout is 10.00"):
+        payout_request(worker=wendy, amount=D("9.99"))
+
+
+@pytest.mark.usefixtures("earned")
+def test_a_payout_beyond_the_available_earnings_says_how_much_is_missing(wendy: User) -> None:
+    with pytest.raises(InsufficientFunds, match="0.05 more than that"):
+        payout_request(worker=wendy, amount=D("0.25"))
+    assert worker_money(worker=wendy).available == D("0.20")
+
+
+@pytest.mark.usefixtures("earned")
+def test_a_batch_is_reviewed_with_quality_beside_amounts_approved_exported_and_paid(
+    ada: User, wendy: User, walter: User
+) -> None:
+    payout_request(worker=wendy, amount=D("0.20"))
+    payout_request(worker=walter, amount=D("0.15"))
+    job = Judgment.objects.filter(worker=wendy).first().job  # type: ignore[union-attr]
+    WorkerJobStats.objects.create(job=job, worker=wendy, gold_seen=20, gold_correct=18)
+    batch = payout_batch_create(admin=ada)
+    assert batch.total == D("0.35")
+    rows = {row.handle: row for row in payout_batch_rows(batch=batch)}
+    assert rows["wendy"].gold_accuracy == D("0.9000") and rows["walter"].gold_accuracy is None
+
+    payout_batch_approve(admin=ada, batch=batch)
+    csv_text = payout_batch_export_csv(admin=ada, batch=batch)
+    assert csv_text.splitlines() == [
+        "payout_id,worker_id,handle,amount",
+        f"{rows['wendy'].payout_id},{wendy.pk},wendy,0.20",
+        f"{rows['walter'].payout_id},{walter.pk},walter,0.15",
+    ]
+    payout_batch_mark_paid(admin=ada, batch=batch)
+    assert worker_money(worker=wendy).paid == D("0.20")
+    assert worker_money(worker=walter).available == D("0.05")
+    assert set(Payout.objects.values_list("status", flat=True)) == {Payout.Status.PAID}
+    with pytest.raises(Conflict):
+        payout_batch_reject(admin=ada, batch=batch)  # paid is final
+
+
+@pytest.mark.usefixtures("earned")
+def test_a_rejected_batch_returns_every_amount_to_its_worker(ada: User, wendy: User) -> None:
+    payout_request(worker=wendy, amount=D("0.20"))
+    assert worker_money(worker=wendy).available == D("0.00")
+    batch = payout_batch_reject(admin=ada, batch=payout_batch_create(admin=ada))
+    assert batch.status == PayoutBatch.Status.REJECTED
+    assert worker_money(worker=wendy).available == D("0.20")
+    with pytest.raises(ApplicationError, match="No payout requests"):
+        payout_batch_create(admin=ada)  # the rejected request is not gathered again
+
+
+@pytest.mark.usefixtures("earned")
+def test_only_admins_handle_batches_and_an_unapproved_batch_is_not_paid(
+    ada: User, alice: User, wendy: User
+) -> None:
+    payout_request(worker=wendy, amount=D("0.20"))
+    with pytest.raises(PermissionDenied):
+        payout_batch_create(admin=alice)
+    batch = payout_batch_create(admin=ada)
+    with pytest.raises(Conflict):
+        payout_batch_mark_paid(admin=ada, batch=batch)
+    with pytest.raises(Conflict):
+        payout_batch_export_csv(admin=ada, batch=batch)
