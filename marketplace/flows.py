@@ -2,19 +2,93 @@
 
 Apps depend one way (accounts ← jobs ← labeling ← quality ← billing); a flow sits above them all
 and calls each app's services in order, so no app imports a later one and no signal hides a step.
-Views call a flow where an action crosses apps, and a service where it does not.
+Views call a flow where an action crosses apps, and a service where it does not (pause and
+resume are plain jobs services: they move no money).
+
+Money (billing) rides along with the action that causes it, in the same transaction:
+- publish opens the job's escrow (items × price); without the funds nothing changes (402);
+- importing items into an open or paused job escrows the new items;
+- each new judgment is paid from the escrow before quality assesses it, so a block the
+  assessment triggers withdraws that pay too; a retried submit pays nothing (the first one paid,
+  and judgment_pay is idempotent per judgment anyway);
+- completion and cancellation settle the job (charge completed items, refund the rest);
+- blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
+
+A job without a budget cannot pay: billing.judgment_pay raises FundsExhausted ("no open budget")
+rather than let work go unpaid, and the submit flow then pauses the job like any exhausted one.
+Every publish goes through job_publish, so only a job published before billing existed can meet
+this; `job_escrow_open` gives it a budget (seed_demo does so for the demo's job).
+
+Locks follow one order everywhere: lease → item → job → earnings → budget → ledger accounts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.labeling.models import Judgment
+from marketplace.billing import services as billing
+from marketplace.billing.services import FundsExhausted
+from marketplace.errors import Conflict, NotFound
+from marketplace.jobs import importing
+from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.services import job_transition
+from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
+from marketplace.quality import overlap
+from marketplace.quality import services as quality
+from marketplace.quality import tasks
+from marketplace.quality.services import BlockOutcome
+
+# Statuses whose jobs hold an open escrow that new items must be added to.
+_ESCROWED = (JobStatus.OPEN, JobStatus.PAUSED)
+
+
+def _owner_check(*, job: Job, user: User) -> None:
+    # The views already scope the lookup; a flow called from elsewhere must not cross tenants.
+    if not (user.is_admin or user.organization_id == job.organization_id):
+        raise NotFound("Job not found.")
+
+
+def job_publish(*, job: Job, user: User) -> Job:
+    """Open a draft job to workers and move its maximum cost from the balance into escrow.
+
+    All or nothing: InsufficientFunds (402, details name the amount missing) leaves the job a
+    draft and the balance untouched. Lock order: job (transition) → budget → accounts.
+    """
+    _owner_check(job=job, user=user)
+    with transaction.atomic():
+        job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.DRAFT}))
+        billing.job_escrow_open(job=job)
+    return job
+
+
+def job_cancel(*, job: Job, user: User) -> Job:
+    """Cancel a job and settle it: completed items are charged, the unspent escrow returns."""
+    _owner_check(job=job, user=user)
+    with transaction.atomic():
+        job = job_transition(job=job, to=JobStatus.CANCELLED)
+        billing.job_settle(job=job)  # a draft has no budget: nothing to settle
+    return job
+
+
+def items_import(*, job: Job, payload: importing.Payload, fmt: str, gold: bool) -> int:
+    """Import a file into a job; new regular items of an open or paused job are escrowed at once,
+    in the same transaction, so an import the balance cannot cover (402) adds nothing.
+
+    The file is parsed before any query of this transaction, so no lock is held while parsing;
+    item_bulk_create then takes the job lock, which keeps the status read below current.
+    """
+    with transaction.atomic():
+        imported = importing.items_import(job=job, payload=payload, fmt=fmt, gold=gold)
+        status = Job.objects.values_list("status", flat=True).get(pk=job.pk)
+        if imported and not gold and status in _ESCROWED:
+            billing.job_escrow_open(job=job)
+    return imported
 
 
 @dataclass(frozen=True)
@@ -27,10 +101,11 @@ class WorkSubmitted:
 
 
 def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any = None) -> WorkSubmitted:
-    """A worker submits a label: count it, score it, act on quality rules, settle the item."""
-    # Imported here: quality sits above labeling, and this module is imported by labeling's API.
-    from marketplace.quality import overlap, services as quality, tasks
+    """A worker submits a label: count it, pay it, score it, act on quality rules, settle.
 
+    FundsExhausted (the escrow cannot pay this judgment) rolls the whole submit back, pauses the
+    job in a transaction of its own, and reaches the worker as 409 funds_exhausted.
+    """
     try:
         with transaction.atomic():
             judge = overlap.OverlapJudge()
@@ -38,17 +113,74 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                 worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent,
                 more_wanted=judge.more_wanted,
             )
+            judgment = submission.judgment
             if submission.created:
+                # Pay first: a block the assessment triggers then withdraws this pay as well.
+                billing.judgment_pay(judgment=judgment)
                 # Gold score, quality rules (blocks drop judgments and reopen items), answer speed.
-                assessment = quality.judgment_assess(judgment=submission.judgment)
+                assessment = quality.judgment_assess(judgment=judgment)
+                if assessment.blocked:
+                    _blocked_pay_reverse(job_id=judgment.job_id, worker_id=judgment.worker_id)
                 # Items that hit maximum overlap still uncertain go to expert review.
                 judge.queue_uncertain()
                 tasks.consensus_after_submit(submission=submission)
+                if submission.job_completed:
+                    billing.job_settle(job=Job.objects.get(pk=judgment.job_id))
                 feedback = assessment.feedback
             else:
-                feedback = quality.gold_feedback_for(judgment=submission.judgment)
+                # A retry: the first submit paid in its own transaction; nothing more to pay.
+                feedback = quality.gold_feedback_for(judgment=judgment)
     except LeaseLost:
         # The refusal rolled the transaction back; record the lost lease on its own.
         lease_mark_lost(worker=worker, lease_id=lease_id)
         raise
-    return WorkSubmitted(judgment=submission.judgment, created=submission.created, feedback=feedback)
+    except FundsExhausted as exc:
+        _job_pause_exhausted(job_id=exc.details.get("job") or _lease_job_id(lease_id))
+        raise
+    return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
+
+
+def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
+    """The assessment blocked the worker: withdraw the pay of what it dropped, now and again
+    after commit (the block drops judgments on items other submits held, once they commit;
+    this callback is registered after the block's, so it runs after it)."""
+    billing.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+    transaction.on_commit(
+        partial(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id), robust=True
+    )
+
+
+def _pay_reverse_after_commit(*, job_id: int, worker_id: int) -> None:
+    with transaction.atomic():
+        billing.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+
+
+def _lease_job_id(lease_id: int) -> int | None:
+    return Lease.objects.filter(pk=lease_id).values_list("job_id", flat=True).first()
+
+
+def _job_pause_exhausted(*, job_id: int | None) -> None:
+    """Pause a job whose escrow ran out (compare-and-set OPEN → PAUSED): the first refused submit
+    pauses it; later ones (leases handed out before the pause) find it paused already."""
+    job = Job.objects.filter(pk=job_id).first() if job_id is not None else None
+    if job is None:
+        return
+    try:
+        job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
+    except Conflict:
+        pass  # paused, completed or cancelled meanwhile: nothing left to stop
+
+
+def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOutcome:
+    """An admin blocks a worker from a job: their judgments there are dropped, the items reopen,
+    and the pay of dropped judgments still pending returns to the job's escrow (the policy in
+    billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → earnings → budget."""
+    with transaction.atomic():
+        outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
+        billing.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)
+    return outcome
+
+
+def worker_unblock(*, job: Job, worker: User, reason: str, actor: User) -> None:
+    """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn."""
+    quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing.models import Tier
 from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
 needs_postgres = pytest.mark.skipif(
@@ -26,6 +28,36 @@ needs_postgres = pytest.mark.skipif(
 def _tasks_inline(settings: Any) -> None:
     """Background tasks (consensus runs) run inline in tests: no thread outlives a test."""
     settings.QUORUM_TASKS = "inline"
+
+
+TIER_SEED = importlib.import_module("marketplace.billing.migrations.0002_seed_tiers")
+
+
+@pytest.fixture(autouse=True)
+def default_tiers(request: pytest.FixtureRequest) -> None:
+    """The default tiers, present in every test that uses the database. A data migration seeds
+    them, but a transactional test (`django_db(transaction=True)`) empties every table when it
+    ends, seeds included; so each test puts them back first (a no-op when present). Every
+    published job needs its tier: publishing prices the escrow from it."""
+    if not _uses_db(request):
+        return  # a pure test: no database
+    request.getfixturevalue("transactional_db" if _transactional(request) else "db")
+    for fields in TIER_SEED.TIERS:
+        Tier.objects.get_or_create(slug=fields["slug"], defaults=fields)
+
+
+def _uses_db(request: pytest.FixtureRequest) -> bool:
+    names = set(request.fixturenames)
+    return request.node.get_closest_marker("django_db") is not None or bool(
+        names & {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+    )
+
+
+def _transactional(request: pytest.FixtureRequest) -> bool:
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        return True
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture

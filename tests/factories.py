@@ -1,15 +1,19 @@
-"""factory-boy factories. Build through services where a service owns the write (items, jobs)."""
+"""factory-boy factories. Build through services where a service owns the write (items, jobs),
+and through flows where an action crosses apps (publishing opens the job's escrow)."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import factory
 
+from marketplace import flows
 from marketplace.accounts.models import Organization, Qualification, Role, User, WorkerQualification
-from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition
+from marketplace.billing.services import InsufficientFunds, topup_record
+from marketplace.jobs.models import Job
+from marketplace.jobs.services import ItemRow, item_bulk_create
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -87,10 +91,36 @@ def grant(worker: User, qualification: Qualification, score: str = "1") -> Worke
     )
 
 
+def treasurer() -> User:
+    """The admin who records the factories' top-ups and publishes their jobs (not in the cast)."""
+    existing = User.objects.filter(username="treasurer").first()
+    return existing or AdminFactory(username="treasurer")
+
+
+def fund(organization: Organization, amount: Decimal | str) -> None:
+    """Top up the organization's balance by `amount`, as an admin records a payment received."""
+    reference = f"factory-{uuid.uuid4().hex[:12]}"
+    topup_record(
+        admin=treasurer(), organization=organization, amount=Decimal(amount), payment_reference=reference
+    )
+
+
+def publish_funded(job: Job) -> Job:
+    """Publish through the flow, first topping up exactly what the escrow is missing."""
+    try:
+        return flows.job_publish(job=job, user=treasurer())
+    except InsufficientFunds as short:
+        fund(job.organization, short.details["missing"])
+    return flows.job_publish(job=job, user=treasurer())
+
+
 def open_job_with_items(
     *, items: int = 10, gold: int = 0, gold_label: str = "cat", publish: bool = True, **job_fields: Any
 ) -> Job:
-    """A job with `items` plain items and `gold` gold items, published unless told otherwise."""
+    """A job with `items` plain items and `gold` gold items, published unless told otherwise.
+
+    Published jobs are funded: the organization is topped up with exactly the job's escrow
+    (items × the tier's price), so later imports into the open job need a `fund()` of their own."""
     job = JobFactory(**job_fields)
     item_bulk_create(
         job=job,
@@ -108,5 +138,5 @@ def open_job_with_items(
         )
     job.refresh_from_db()
     if publish:
-        job = job_transition(job=job, to=JobStatus.OPEN)
+        job = publish_funded(job)
     return job

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from marketplace.billing.models import JobBudget
 from marketplace.jobs.models import Item
 from marketplace.labeling.models import Judgment
-from tests.factories import WorkerFactory
+from tests.factories import WorkerFactory, fund
 
 GOLD_EXPLANATION = "EXPLAINS-GOLD-7f3a"
 
@@ -48,6 +49,8 @@ def test_a_job_runs_from_posting_to_results_over_http(alice, client_for) -> None
     )
     imported = api.post(f"/api/v1/jobs/{job_id}/gold/", gold_csv, content_type="text/csv")
     assert imported.status_code in (200, 201), imported.content
+    assert api.post(f"/api/v1/jobs/{job_id}/publish/").status_code == 402  # no funds yet
+    fund(alice.organization, "10.00")  # an admin records Acme's payment
     published = api.post(f"/api/v1/jobs/{job_id}/publish/")
     assert published.status_code == 200 and published.json()["status"] == "open"
 
@@ -92,6 +95,8 @@ def test_a_job_runs_from_posting_to_results_over_http(alice, client_for) -> None
     job = api.get(f"/api/v1/jobs/{job_id}/").json()
     assert job["status"] == "completed"
     assert job["counts"]["completed_items"] == 50 and job["counts"]["judgments"] == 150
+    budget = JobBudget.objects.get(job_id=job_id)  # settled at completion: every item charged once
+    assert budget.settled_at is not None and budget.charged == budget.budget
     results = api.get(f"/api/v1/jobs/{job_id}/results/?format=jsonl")
     assert results.status_code == 200
     lines = [json.loads(line) for line in b"".join(results.streaming_content).splitlines() if line]

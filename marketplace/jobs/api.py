@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import flows
 from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
 from marketplace.api import Pagination
 from marketplace.errors import ApplicationError, NotFound
@@ -173,16 +174,28 @@ class JobAction(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: JobOutputSerializer, 409: OpenApiResponse(description="Illegal transition")},
+        responses={
+            200: JobOutputSerializer,
+            402: OpenApiResponse(
+                description="insufficient_funds: publishing needs more balance; details say how much is missing"
+            ),
+            409: OpenApiResponse(description="Illegal transition"),
+        },
         summary="publish | pause | resume | cancel",
+        description="Publishing moves the job's maximum cost into escrow; cancelling settles it.",
         operation_id="v1_jobs_action",
     )
     def post(self, request: Request, job_id: int, action: str) -> Response:
         if action not in ACTIONS:
             raise NotFound(f"Unknown job action {action!r}; use one of {', '.join(ACTIONS)}.")
         job = selectors.job_get_for_owner(user=request.user, job_id=int(job_id))
-        target, expected_from = ACTIONS[action]
-        job = services.job_transition(job=job, to=target, expected_from=expected_from)
+        if action == "publish":  # moves money: escrow the job's maximum cost
+            job = flows.job_publish(job=job, user=request.user)
+        elif action == "cancel":  # moves money: settle the job
+            job = flows.job_cancel(job=job, user=request.user)
+        else:
+            target, expected_from = ACTIONS[action]
+            job = services.job_transition(job=job, to=target, expected_from=expected_from)
         return Response(_present(job))
 
 

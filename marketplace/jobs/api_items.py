@@ -32,6 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import flows
 from marketplace.accounts.permissions import IsClientOrAdmin
 from marketplace.api import Pagination
 from marketplace.errors import NotFound
@@ -116,6 +117,7 @@ _IMPORT_SCHEMA = extend_schema(
     responses={
         201: ImportResultSerializer,
         400: OpenApiResponse(description="invalid_import: details name the line and the reason"),
+        402: OpenApiResponse(description="insufficient_funds: the balance cannot escrow the new items"),
         409: OpenApiResponse(description="The job is completed or cancelled"),
     },
 )
@@ -165,7 +167,8 @@ def _import_payload(request: Request) -> tuple[importing.Payload, str]:
 def _import(request: Request, job_id: int, *, gold: bool) -> Response:
     job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
     payload, fmt = _import_payload(request)
-    imported = importing.items_import(job=job, payload=payload, fmt=fmt, gold=gold)
+    # Through the flow: new items of an open or paused job are escrowed with the import.
+    imported = flows.items_import(job=job, payload=payload, fmt=fmt, gold=gold)
     job.refresh_from_db(fields=["item_count", "gold_item_count"])
     counts = {"item_count": job.item_count, "gold_item_count": job.gold_item_count}
     return Response({"imported": imported, **counts}, status=status.HTTP_201_CREATED)

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import flows
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClientOrAdmin, IsWorker
 from marketplace.api import Pagination
@@ -183,9 +184,10 @@ class WorkerBlockAction(APIView):
         job = job_get_for_owner(user=request.user, job_id=int(job_id))
         worker = _worker_get(int(worker_id))
         if action == "block":
-            services.worker_block(job=job, worker=worker, reason=reason, actor=request.user)
+            # The flow also withdraws the pending pay of the judgments the block drops.
+            flows.worker_block(job=job, worker=worker, reason=reason, actor=request.user)
         else:
-            services.worker_unblock(job=job, worker=worker, actor=request.user, reason=reason)
+            flows.worker_unblock(job=job, worker=worker, reason=reason, actor=request.user)
         event = selectors.quality_events(worker_id=worker.pk, job_id=job.pk, limit=10)
         latest = next(e for e in event if e.kind in {QualityEvent.Kind.BLOCKED, QualityEvent.Kind.UNBLOCKED})
         return Response(_event(latest, with_evidence=True))

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from marketplace.jobs.models import Job
-from tests.factories import QualificationFactory, open_job_with_items
+from tests.factories import QualificationFactory, fund, open_job_with_items
 
 LABELS = [{"key": "cat", "shortcut": "c"}, {"key": "dog", "shortcut": "d"}]
 
@@ -89,6 +89,7 @@ def test_publishing_needs_items(alice, client_for) -> None:  # type: ignore[no-u
 def test_a_job_moves_only_along_legal_transitions(alice, client_for) -> None:  # type: ignore[no-untyped-def]
     api = client_for(alice)
     job = open_job_with_items(items=2, organization=alice.organization, publish=False)
+    fund(alice.organization, "1.00")  # publishing escrows 2 items × the tier's price
     url = f"/api/v1/jobs/{job.pk}"
     assert api.post(f"{url}/resume/").status_code == 409  # a draft was never paused
     assert api.post(f"{url}/pause/").status_code == 409

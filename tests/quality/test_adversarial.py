@@ -21,13 +21,13 @@ import pytest
 from marketplace.errors import NothingLeft, NotQualified
 from marketplace.flows import work_submit
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition
+from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling import claiming
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import ItemResult, QualityEvent, WorkerJobStats
 from marketplace.quality.runs import consensus_run
-from tests.factories import THREE_LABELS, JobFactory, WorkerFactory
+from tests.factories import THREE_LABELS, JobFactory, WorkerFactory, publish_funded
 
 LABELS = [choice["key"] for choice in THREE_LABELS]
 ITEMS, GOLD_PER_LABEL, OVERLAP = 300, 20, 5
@@ -46,7 +46,7 @@ def _job(rng: random.Random) -> tuple[Job, dict[int, str]]:
     ]
     item_bulk_create(job=job, rows=gold_rows, gold=True)
     job.refresh_from_db()
-    job = job_transition(job=job, to=JobStatus.OPEN)
+    job = publish_funded(job)  # funded and published through the flow, escrow and all
     truth = {}
     for item_id, external_id, gold_label in job.items.values_list("id", "external_id", "gold__label"):
         truth[item_id] = gold_label or truth_of_row[int(external_id[1:])]

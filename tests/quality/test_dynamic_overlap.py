@@ -27,14 +27,14 @@ from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.consensus import Votes, aggregate
 from marketplace.errors import NothingLeft, NotQualified
-from marketplace.jobs.models import GoldAnswer, Job, JobStatus
-from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition
+from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling import claiming
 from marketplace.labeling.services import lease_claim
 from marketplace.quality import overlap
 from marketplace.quality.models import ConsensusRun, ExpertReview, WorkerJobStats
 from marketplace.quality.reading import judgment_arrays
-from tests.factories import THREE_LABELS, JobFactory, WorkerFactory
+from tests.factories import THREE_LABELS, JobFactory, WorkerFactory, publish_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)  # runs start on commit
 
@@ -92,7 +92,7 @@ def run_job(crowd: Crowd, workers: list[User], **overlap_fields: object) -> Outc
         gold=True,
     )
     job.refresh_from_db()
-    job = job_transition(job=job, to=JobStatus.OPEN)
+    job = publish_funded(job)  # funded and published through the flow, escrow and all
     order = random.Random(SEED)  # which worker asks next: the same sequence for both jobs
     idle = list(range(len(workers)))
     started = time.perf_counter()
