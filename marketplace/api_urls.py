@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("marketplace.jobs.api_urls")),
     path("", include("marketplace.labeling.api_urls")),
     path("", include("marketplace.quality.api_urls")),
+    path("", include("marketplace.billing.api_urls")),
 ]

@@ -389,3 +389,17 @@ class Payout(models.Model):
         indexes = [
             models.Index(fields=["id"], condition=Q(status="requested"), name="payout_requested")
         ]
+
+
+class InvoicePayment(models.Model):
+    """An admin's record that an invoice was paid (invoices themselves are read, not stored:
+    billing/invoices.py). One per invoice number; `total` is the invoice's total when marked."""
+
+    number = models.CharField(max_length=120, unique=True)  # ACME-2026-11, ACME-JOB-42
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    total = models.DecimalField(**MONEY)
+    payment_reference = models.CharField(max_length=80, blank=True)
+    paid_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )

@@ -1,0 +1,332 @@
+"""Invoices, built from settlement data: per organization per month, and per job.
+
+An invoice is read, never stored: its figures come from each job's JobBudget (filled once by
+services.job_settle) and its QualityCredit (the evidence of a missed promise). So an invoice
+always agrees with the ledger, and `billing_audit` covers it.
+
+- A line per job and tier: completed regular items × the job's price per item (4 places),
+  rounded once to the amount (2 places), exactly as job_settle charged it.
+- A credit per job that missed its tier's quality promise, with the evidence: promised and
+  delivered accuracy, the interval, how it was estimated, and the share credited.
+- total = Σ lines − Σ credits = Σ charged.
+
+The monthly invoice lists the jobs *settled* in that calendar month (UTC). A job's own invoice
+exists once it is published; until it settles it is "provisional": the same arithmetic over
+the items completed so far, what settling now would charge.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import Organization, User
+from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit
+from marketplace.billing.pricing import money
+from marketplace.billing.services import require_admin
+from marketplace.errors import ApplicationError, Conflict, NotFound
+from marketplace.jobs.models import Job
+
+ZERO = Decimal("0.00")
+FINAL = "final"
+PROVISIONAL = "provisional"
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+JOB_NUMBER = re.compile(r"^(?P<org>.+)-JOB-(?P<job>[0-9]+)$")
+MONTH_NUMBER = re.compile(r"^(?P<org>.+)-(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    job_id: int
+    job_title: str
+    tier: str
+    tier_name: str
+    completed_items: int
+    price_per_item: Decimal  # 4 places
+    amount: Decimal  # money(completed_items × price_per_item)
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InvoiceCredit:
+    job_id: int
+    job_title: str
+    promised_accuracy: Decimal
+    delivered_accuracy: Decimal
+    interval_low: Decimal
+    interval_high: Decimal
+    method: str
+    rate: Decimal  # share of the line's amount credited
+    amount: Decimal  # money(line amount × rate)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    number: str  # stable: ACME-2026-11, or ACME-JOB-42
+    organization_id: int
+    organization_name: str
+    period: str  # "2026-11", or "job 42"
+    status: str  # FINAL, or PROVISIONAL while a job is not settled
+    lines: list[InvoiceLine]
+    credits: list[InvoiceCredit]
+    payment: InvoicePayment | None  # an admin marked it paid
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def credits_total(self) -> Decimal:
+        return sum((credit.amount for credit in self.credits), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.credits_total
+
+
+def month_parse(raw: str | None) -> tuple[int, int]:
+    """'YYYY-MM' → (year, month); the current UTC month when absent."""
+    if not raw:
+        now = timezone.now().astimezone(UTC)
+        return now.year, now.month
+    match = MONTH.match(raw.strip())
+    if match is None:
+        raise ApplicationError("month must look like 2026-11 (YYYY-MM).")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _line_and_credit(
+    budget: JobBudget, credit: QualityCredit | None
+) -> tuple[InvoiceLine, InvoiceCredit | None]:
+    job = budget.job
+    if budget.settled_at is not None:
+        assert budget.completed_items is not None and budget.gross is not None
+        completed, gross, credited = budget.completed_items, budget.gross, budget.credits or ZERO
+    else:  # what job_settle would charge now (same arithmetic, see services.job_settle)
+        completed = min(job.completed_item_count, budget.items)
+        gross = money(completed * budget.price_per_item)
+        credited = money(gross * credit.rate) if credit else ZERO
+    line = InvoiceLine(
+        job_id=job.pk,
+        job_title=job.title,
+        tier=budget.tier.slug,
+        tier_name=budget.tier.name,
+        completed_items=completed,
+        price_per_item=budget.price_per_item,
+        amount=gross,
+        settled_at=budget.settled_at,
+    )
+    if credit is None or credited == ZERO:
+        return line, None
+    return line, InvoiceCredit(
+        job_id=job.pk,
+        job_title=job.title,
+        promised_accuracy=credit.promised_accuracy,
+        delivered_accuracy=credit.delivered_accuracy,
+        interval_low=credit.interval_low,
+        interval_high=credit.interval_high,
+        method=credit.method,
+        rate=credit.rate,
+        amount=credited,
+    )
+
+
+def _build(budgets: list[JobBudget]) -> tuple[list[InvoiceLine], list[InvoiceCredit]]:
+    credits = {c.job_id: c for c in QualityCredit.objects.filter(job_id__in=[b.job_id for b in budgets])}
+    lines, out = [], []
+    for budget in budgets:
+        line, credit = _line_and_credit(budget, credits.get(budget.job_id))
+        lines.append(line)
+        if credit is not None:
+            out.append(credit)
+    return lines, out
+
+
+def invoice_for_month(*, organization: Organization, year: int, month: int) -> Invoice:
+    """The organization's jobs settled in that UTC month. Scoped by the organization given:
+    the caller passes the requester's own."""
+    start, end = _month_bounds(year, month)
+    budgets = list(
+        JobBudget.objects.select_related("job", "tier")
+        .filter(job__organization=organization, settled_at__gte=start, settled_at__lt=end)
+        .order_by("settled_at", "job_id")
+    )
+    lines, credits = _build(budgets)
+    return Invoice(
+        number=f"{organization.slug.upper()}-{year:04d}-{month:02d}",
+        organization_id=organization.pk,
+        organization_name=organization.name,
+        period=f"{year:04d}-{month:02d}",
+        status=FINAL,
+        lines=lines,
+        credits=credits,
+        payment=_payment(organization, f"{organization.slug.upper()}-{year:04d}-{month:02d}"),
+    )
+
+
+def invoice_for_job(*, job: Job) -> Invoice:
+    """One job's invoice. The caller scopes `job` to the requester (jobs.selectors)."""
+    budget = JobBudget.objects.select_related("job__organization", "tier").filter(job_id=job.pk).first()
+    if budget is None:
+        raise NotFound("This job has no invoice: it was never published.")
+    lines, credits = _build([budget])
+    organization = budget.job.organization
+    return Invoice(
+        number=f"{organization.slug.upper()}-JOB-{job.pk}",
+        organization_id=organization.pk,
+        organization_name=organization.name,
+        period=f"job {job.pk}",
+        status=FINAL if budget.settled_at is not None else PROVISIONAL,
+        lines=lines,
+        credits=credits,
+        payment=_payment(organization, f"{organization.slug.upper()}-JOB-{job.pk}"),
+    )
+
+
+def _payment(organization: Organization, number: str) -> InvoicePayment | None:
+    return InvoicePayment.objects.filter(organization=organization, number=number).first()
+
+
+def invoice_by_number(*, number: str) -> Invoice:
+    """Any organization's invoice by its number (admins only: the caller checks)."""
+    if match := JOB_NUMBER.match(number):
+        job = Job.objects.filter(
+            pk=int(match["job"]), organization__slug__iexact=match["org"]
+        ).first()
+        if job is not None:
+            return invoice_for_job(job=job)
+    elif match := MONTH_NUMBER.match(number):
+        organization = Organization.objects.filter(slug__iexact=match["org"]).first()
+        if organization is not None:
+            return invoice_for_month(
+                organization=organization, year=int(match["year"]), month=int(match["month"])
+            )
+    raise NotFound("Invoice not found: numbers look like ACME-2026-11 or ACME-JOB-42.")
+
+
+@transaction.atomic
+def invoice_mark_paid(*, admin: User, number: str, payment_reference: str = "") -> InvoicePayment:
+    """Record that a final invoice was paid, with its total at that moment. Idempotent: marking
+    it again returns the first record. A job's invoice is final once settled; a month's once
+    the month is over (until then more jobs may settle into it)."""
+    require_admin(admin)
+    invoice = invoice_by_number(number=number)
+    if invoice.status != FINAL:
+        raise Conflict("This job is not settled yet: its invoice can still change.")
+    if MONTH_NUMBER.match(invoice.number):
+        year, month = (int(part) for part in invoice.period.split("-"))
+        if _month_bounds(year, month)[1] > timezone.now():
+            raise Conflict(f"{invoice.period} is not over yet: more jobs may settle into it.")
+    if len(payment_reference) > 80:
+        raise ApplicationError("payment_reference is at most 80 characters.")
+    # get_or_create on the unique number: two admins marking it at once record it once.
+    payment, _ = InvoicePayment.objects.get_or_create(
+        number=invoice.number,
+        defaults={
+            "organization_id": invoice.organization_id,
+            "total": invoice.total,
+            "payment_reference": payment_reference,
+            "recorded_by": admin,
+        },
+    )
+    return payment
+
+
+def _m(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
+    """JSON: money as strings with 2 places, rates with 4."""
+    return {
+        "number": invoice.number,
+        "organization": {"id": invoice.organization_id, "name": invoice.organization_name},
+        "period": invoice.period,
+        "status": invoice.status,
+        "lines": [
+            {
+                "job": line.job_id,
+                "title": line.job_title,
+                "tier": line.tier,
+                "tier_name": line.tier_name,
+                "completed_items": line.completed_items,
+                "price_per_item": f"{line.price_per_item:.4f}",
+                "amount": _m(line.amount),
+                "settled_at": line.settled_at,
+            }
+            for line in invoice.lines
+        ],
+        "credits": [
+            {
+                "job": c.job_id,
+                "title": c.job_title,
+                "promised_accuracy": f"{c.promised_accuracy:.4f}",
+                "delivered_accuracy": f"{c.delivered_accuracy:.4f}",
+                "interval": [f"{c.interval_low:.4f}", f"{c.interval_high:.4f}"],
+                "method": c.method,
+                "rate": f"{c.rate:.4f}",
+                "amount": _m(c.amount),
+            }
+            for c in invoice.credits
+        ],
+        "subtotal": _m(invoice.subtotal),
+        "credits_total": _m(invoice.credits_total),
+        "total": _m(invoice.total),
+        "paid": None if invoice.payment is None else {
+            "paid_at": invoice.payment.paid_at,
+            "total": _m(invoice.payment.total),
+            "payment_reference": invoice.payment.payment_reference,
+        },
+    }
+
+
+CSV_HEADER = ["invoice", "kind", "job", "title", "tier", "quantity", "unit_price", "amount", "note"]
+
+
+def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
+    """CSV, one row per line and per credit (negative), then the total; yielded row by row
+    so the view can stream it. Titles are client text: a leading = + - @ is quoted with '
+    so a spreadsheet shows it instead of running it as a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def row(values: list[object]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield row(CSV_HEADER)
+    for line in invoice.lines:
+        yield row([
+            invoice.number, "line", line.job_id, _inert(line.job_title), line.tier,
+            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), "",
+        ])
+    for c in invoice.credits:
+        note = (
+            f"promised {c.promised_accuracy:.4f}, delivered {c.delivered_accuracy:.4f} "
+            f"[{c.interval_low:.4f}, {c.interval_high:.4f}]; {c.method}"
+        )
+        yield row([
+            invoice.number, "credit", c.job_id, _inert(c.job_title), "", "", f"{c.rate:.4f}",
+            _m(-c.amount), _inert(note),
+        ])
+    yield row([invoice.number, "total", "", "", "", "", "", _m(invoice.total), invoice.status])
+
+
+def _inert(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -1,0 +1,375 @@
+"""The billing API, as each member of the cast uses it. Money states come from the billing
+services (top-up, escrow at publish, pay per judgment, settlement), not the flows.
+
+Alice and Bob (Acme) see Acme's money and invoices; Carol (Globex) gets 404 on Acme's; Wendy and
+Walter (workers) see only their own earnings and get 403 on client and admin endpoints; Ada
+(admin) records top-ups and reviews payout batches."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from marketplace.accounts.models import Organization, User
+from marketplace.billing.payouts import earnings_release
+from marketplace.billing.selectors import organization_balance, worker_money
+from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY, job_quality_credit, job_settle
+from marketplace.jobs.models import Job
+from marketplace.quality.models import WorkerJobStats
+from tests.billing.helpers import D, fund, published, work, work_all
+from tests.factories import WorkerFactory
+
+pytestmark = pytest.mark.django_db
+ClientFor = Callable[[User], APIClient]
+
+
+def settled_with_credit(organization: Organization, title: str = "Cats") -> Job:
+    """A standard job of 4 items (0.10 each) completed by three workers, two accuracy points
+    under its 0.90 promise (20% credited), settled: charged 0.40 − 0.08 = 0.32."""
+    job = published(organization, items=4, title=title)
+    for worker in [WorkerFactory() for _ in range(3)]:
+        work_all(worker, job)
+    job_quality_credit(
+        job=job, delivered_accuracy=D("0.88"), interval=(D("0.80"), D("0.93")),
+        method="accuracy on 50 held-back gold items",
+    )
+    job_settle(job=job)
+    return job
+
+
+# Quotes
+
+
+def test_a_quote_shows_every_tier_side_by_side_with_exact_prices(alice: User, client_for: ClientFor) -> None:
+    response = client_for(alice).post("/api/v1/quotes/", {"items": 1000}, format="json")
+    assert response.status_code == 200, response.content
+    tiers = {t["tier"]: t for t in response.json()["tiers"]}
+    assert [t["tier"] for t in response.json()["tiers"]] == ["economy", "standard", "premium"]
+    assert (tiers["economy"]["price"], tiers["standard"]["price"], tiers["premium"]["price"]) == (
+        "70.00", "100.00", "450.00"
+    )
+    standard = tiers["standard"]
+    assert standard["expected_judgments"] == 3333  # 1000 × 3 / (1 − 0.10 gold)
+    assert standard["expected_hours"] == "0.93"  # 3333 × 10 s over 10 workers
+    # No history yet: the tier's assumed 0.82 per worker, majority of 3.
+    assert (standard["accuracy_source"], standard["expected_accuracy"]) == ("tier_default", "0.9145")
+
+
+def test_a_quote_uses_the_measured_accuracy_of_the_qualified_pool_once_there_is_history(
+    ada: User, acme: Organization, alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    WorkerJobStats.objects.create(job=published(acme, items=1), worker=wendy, gold_seen=20, gold_correct=18)
+    response = client_for(alice).post("/api/v1/quotes/", {"items": 100, "workers": 2}, format="json")
+    standard = next(t for t in response.json()["tiers"] if t["tier"] == "standard")
+    # 0.9 measured per worker: 0.9³ + 3 × 0.9² × 0.1 = 0.972 for a majority of three.
+    assert (standard["accuracy_source"], standard["expected_accuracy"]) == ("measured_pool", "0.9720")
+
+
+def test_a_quote_needs_a_positive_item_count_and_is_not_for_workers(
+    alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    bad = client_for(alice).post("/api/v1/quotes/", {"items": 0}, format="json")
+    assert bad.status_code == 400 and "items" in bad.json()["error"]["message"]
+    assert client_for(wendy).post("/api/v1/quotes/", {"items": 10}, format="json").status_code == 403
+
+
+# The client's money
+
+
+def test_a_client_sees_the_balance_each_open_escrow_and_the_ledger_newest_first(
+    ada: User, acme: Organization, alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "100.00")
+    job = published(acme, items=10)  # standard: 10 × 0.10 escrowed
+    work(wendy, job)  # pays 0.02 out of the escrow
+    body = client_for(alice).get("/api/v1/billing/").json()
+    assert (body["balance"], body["escrow_total"]) == ("99.00", "0.98")
+    assert body["open_jobs"] == [
+        {"job": job.pk, "title": job.title, "status": "open", "budget": "1.00", "escrow": "0.98"}
+    ]
+    transactions = body["transactions"]["results"]
+    assert [t["kind"] for t in transactions] == ["judgment_pay", "escrow_open", "topup"]
+    assert [(t["balance_change"], t["escrow_change"]) for t in transactions] == [
+        ("0.00", "-0.02"), ("-1.00", "1.00"), ("100.00", "0.00")
+    ]
+
+
+def test_another_organization_sees_none_of_acmes_money(
+    ada: User, acme: Organization, carol: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "100.00")
+    published(acme, items=10)
+    body = client_for(carol).get("/api/v1/billing/").json()
+    assert (body["balance"], body["open_jobs"], body["transactions"]["count"]) == ("0.00", [], 0)
+
+
+def test_workers_and_admins_have_no_client_billing_page(
+    wendy: User, ada: User, client_for: ClientFor
+) -> None:
+    assert client_for(wendy).get("/api/v1/billing/").status_code == 403
+    assert client_for(ada).get("/api/v1/billing/").status_code == 403
+
+
+# Invoices
+
+
+def test_a_job_invoice_shows_the_line_the_credit_with_evidence_and_the_total(
+    ada: User, acme: Organization, alice: User, bob: User, client_for: ClientFor
+) -> None:
+    job = (fund(ada, acme, "10.00"), settled_with_credit(acme))[1]
+    body = client_for(bob).get(f"/api/v1/jobs/{job.pk}/invoice/").json()  # Alice's colleague
+    assert body["status"] == "final"
+    assert [(x["tier"], x["completed_items"], x["price_per_item"], x["amount"]) for x in body["lines"]] == [
+        ("standard", 4, "0.1000", "0.40")
+    ]
+    [credit] = body["credits"]
+    assert (credit["promised_accuracy"], credit["delivered_accuracy"], credit["rate"], credit["amount"]) == (
+        "0.9000", "0.8800", "0.2000", "0.08"
+    )
+    assert credit["interval"] == ["0.8000", "0.9300"] and "held-back gold" in credit["method"]
+    assert (body["subtotal"], body["credits_total"], body["total"]) == ("0.40", "0.08", "0.32")
+    # The client paid exactly the total: 10.00 − 0.32 is back on the balance.
+    assert organization_balance(organization=acme) == D("9.68")
+
+
+def test_another_organizations_job_invoice_is_not_found_and_workers_are_refused(
+    ada: User, acme: Organization, carol: User, wendy: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = settled_with_credit(acme)
+    for fmt in ("json", "csv", "html"):
+        response = client_for(carol).get(f"/api/v1/jobs/{job.pk}/invoice/?format={fmt}")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert client_for(wendy).get(f"/api/v1/jobs/{job.pk}/invoice/").status_code == 403
+    assert client_for(ada).get(f"/api/v1/jobs/{job.pk}/invoice/").json()["total"] == "0.32"
+
+
+def test_the_invoice_downloads_as_csv(
+    ada: User, acme: Organization, alice: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = settled_with_credit(acme)
+    response = client_for(alice).get(f"/api/v1/jobs/{job.pk}/invoice/?format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert f"ACME-JOB-{job.pk}.csv" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(row[1], row[7]) for row in rows[1:]] == [("line", "0.40"), ("credit", "-0.08"), ("total", "0.32")]
+
+
+def test_the_printable_invoice_page_escapes_what_the_client_typed(
+    ada: User, acme: Organization, alice: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = settled_with_credit(acme, title="<script>alert(1)</script>")
+    response = client_for(alice).get(f"/api/v1/jobs/{job.pk}/invoice/?format=html")
+    page = response.content.decode()
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Invoice ACME-JOB-" in page and "0.32" in page and "held-back gold" in page
+
+
+def test_the_monthly_invoice_totals_the_jobs_settled_that_month(
+    ada: User, acme: Organization, globex: Organization, alice: User, carol: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    fund(ada, globex, "10.00", ref="wire-g")
+    settled_with_credit(acme, title="First")
+    settled_with_credit(acme, title="Second")
+    month = timezone.now().strftime("%Y-%m")
+    body = client_for(alice).get(f"/api/v1/billing/invoices/?month={month}").json()
+    assert [line["title"] for line in body["lines"]] == ["First", "Second"]
+    assert body["total"] == "0.64"
+    assert client_for(carol).get(f"/api/v1/billing/invoices/?month={month}").json()["lines"] == []
+
+
+def test_an_admin_reads_an_organizations_monthly_invoice_by_naming_it(
+    ada: User, acme: Organization, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    settled_with_credit(acme)
+    month = timezone.now().strftime("%Y-%m")
+    admin = client_for(ada)
+    assert admin.get(f"/api/v1/billing/invoices/?month={month}&organization={acme.pk}").json()["total"] == "0.32"
+    assert admin.get(f"/api/v1/billing/invoices/?month={month}").status_code == 404
+
+
+def test_an_admin_marks_an_invoice_paid_and_the_client_sees_it(
+    ada: User, acme: Organization, alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = settled_with_credit(acme)
+    url = f"/api/v1/admin/invoices/ACME-JOB-{job.pk}/paid/"
+    assert client_for(alice).post(url).status_code == 403
+    assert client_for(wendy).post(url).status_code == 403
+    paid = client_for(ada).post(url, {"payment_reference": "wire-9"}, format="json")
+    assert paid.status_code == 200 and (paid.json()["total"], paid.json()["recorded_by"]) == ("0.32", "ada")
+    invoice = client_for(alice).get(f"/api/v1/jobs/{job.pk}/invoice/").json()
+    assert invoice["paid"]["total"] == "0.32" and invoice["paid"]["payment_reference"] == "wire-9"
+    assert client_for(ada).post("/api/v1/admin/invoices/ACME-JOB-999999/paid/").status_code == 404
+
+
+def test_a_bad_month_or_format_is_a_clear_400(alice: User, client_for: ClientFor) -> None:
+    api = client_for(alice)
+    assert "YYYY-MM" in api.get("/api/v1/billing/invoices/?month=2026-13").json()["error"]["message"]
+    assert "format" in api.get("/api/v1/billing/invoices/?format=xml").json()["error"]["message"]
+
+
+# Admins: top-ups
+
+
+def test_an_admin_records_a_top_up_once_per_payment_reference(
+    ada: User, acme: Organization, client_for: ClientFor
+) -> None:
+    api = client_for(ada)
+    payment = {"organization": acme.pk, "amount": "125.50", "payment_reference": "wire-77", "memo": "March"}
+    first = api.post("/api/v1/admin/topups/", payment, format="json")
+    assert first.status_code == 201, first.content
+    assert (first.json()["amount"], first.json()["balance"]) == ("125.50", "125.50")
+    again = api.post("/api/v1/admin/topups/", payment, format="json")  # a retried request
+    assert again.json()["balance"] == "125.50"
+    assert organization_balance(organization=acme) == D("125.50")
+
+
+@pytest.mark.parametrize(
+    ("amount", "says"),
+    [
+        ("10.001", "at most 2 decimal places"),
+        ("-5.00", "positive"),
+        ("0", "positive"),
+        ("ten", "a number"),
+        (10.5, "not float"),
+        ("NaN", "positive"),
+        (None, "required"),
+    ],
+)
+def test_a_top_up_amount_must_be_positive_money_with_two_places(
+    ada: User, acme: Organization, client_for: ClientFor, amount: Any, says: str
+) -> None:
+    payment = {"organization": acme.pk, "amount": amount, "payment_reference": "wire-1"}
+    response = client_for(ada).post("/api/v1/admin/topups/", payment, format="json")
+    assert response.status_code == 400 and says in response.json()["error"]["message"]
+    assert organization_balance(organization=acme) == D("0.00")
+
+
+def test_only_admins_record_top_ups_for_organizations_that_exist(
+    ada: User, acme: Organization, alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    payment = {"organization": acme.pk, "amount": "5.00", "payment_reference": "wire-1"}
+    assert client_for(alice).post("/api/v1/admin/topups/", payment, format="json").status_code == 403
+    assert client_for(wendy).post("/api/v1/admin/topups/", payment, format="json").status_code == 403
+    missing = client_for(ada).post("/api/v1/admin/topups/", {**payment, "organization": 999999}, format="json")
+    assert missing.status_code == 404
+    no_reference = client_for(ada).post(
+        "/api/v1/admin/topups/", {"organization": acme.pk, "amount": "5.00"}, format="json"
+    )
+    assert no_reference.status_code == 400 and "payment_reference" in no_reference.json()["error"]["message"]
+
+
+# Workers: earnings and payouts; admins: payout batches
+
+
+@pytest.fixture
+def earned(ada: User, acme: Organization, wendy: User, walter: User, settings: Any) -> Job:
+    """Wendy and Walter each earned 0.20 (10 judgments at 0.02), released after the hold
+    period; the minimum payout is lowered to 0.10 so these small sums can be paid out."""
+    settings.QUORUM_MIN_PAYOUT = "0.10"
+    fund(ada, acme, "10.00")
+    job = published(acme, items=10)
+    work_all(wendy, job)
+    work_all(walter, job)
+    earnings_release(now=timezone.now() + timedelta(days=8))
+    return job
+
+
+def test_a_worker_sees_their_earnings_and_the_dropped_judgment_policy(
+    ada: User, acme: Organization, wendy: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = published(acme, items=3)
+    work_all(wendy, job)
+    body = client_for(wendy).get("/api/v1/me/earnings/").json()
+    assert (body["pending"], body["available"], body["in_flight"], body["paid"]) == ("0.06", "0.00", "0.00", "0.00")
+    assert [(e["job"], e["amount"], e["status"]) for e in body["recent"]] == [(job.pk, "0.02", "pending")] * 3
+    assert body["policy"] == DROPPED_JUDGMENT_PAY_POLICY and body["hold_days"] == 7
+
+
+def test_a_payout_request_below_the_minimum_or_above_the_available_is_refused(
+    earned: Job, wendy: User, client_for: ClientFor
+) -> None:
+    api = client_for(wendy)
+    small = api.post("/api/v1/me/payouts/", {"amount": "0.05"}, format="json")
+    assert small.status_code == 400 and "smallest payout is 0.10" in small.json()["error"]["message"]
+    large = api.post("/api/v1/me/payouts/", {"amount": "0.21"}, format="json")
+    assert large.status_code == 402 and large.json()["error"]["details"]["missing"] == "0.01"
+    assert api.get("/api/v1/me/payouts/").json()["count"] == 0
+
+
+def test_a_payout_batch_goes_from_request_to_review_with_quality_to_export_to_paid(
+    earned: Job, ada: User, wendy: User, walter: User, client_for: ClientFor
+) -> None:
+    WorkerJobStats.objects.update_or_create(
+        job=earned, worker=wendy, defaults={"gold_seen": 20, "gold_correct": 18}
+    )
+    WorkerJobStats.objects.filter(worker=walter).delete()  # no gold answers yet
+    for worker in (wendy, walter):
+        response = client_for(worker).post("/api/v1/me/payouts/", {"amount": "0.20"}, format="json")
+        assert response.status_code == 201 and response.json()["status"] == "requested"
+    admin = client_for(ada)
+
+    batch = admin.post("/api/v1/admin/payout-batches/").json()
+    assert (batch["status"], batch["total"]) == ("pending", "0.40")
+    assert [(p["handle"], p["amount"], p["gold_accuracy"]) for p in batch["payouts"]] == [
+        ("wendy", "0.20", "0.9000"), ("walter", "0.20", None)
+    ]
+    listed = admin.get("/api/v1/admin/payout-batches/").json()["results"]
+    assert [b["id"] for b in listed] == [batch["id"]] and listed[0]["payouts"] == batch["payouts"]
+    url = f"/api/v1/admin/payout-batches/{batch['id']}"
+    assert admin.get(f"{url}/export/").status_code == 409  # not approved yet
+
+    assert admin.post(f"{url}/approve/").json()["status"] == "approved"
+    export = admin.get(f"{url}/export/")
+    assert export["Content-Type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(export.content.decode()))) == [
+        ["payout_id", "worker_id", "handle", "amount"],
+        [str(batch["payouts"][0]["payout"]), str(wendy.pk), "wendy", "0.20"],
+        [str(batch["payouts"][1]["payout"]), str(walter.pk), "walter", "0.20"],
+    ]
+    assert admin.post(f"{url}/paid/").json()["status"] == "paid"
+    assert admin.post(f"{url}/reject/").status_code == 409  # paid is final
+    body = client_for(wendy).get("/api/v1/me/earnings/").json()
+    assert (body["available"], body["in_flight"], body["paid"]) == ("0.00", "0.00", "0.20")
+
+
+def test_a_rejected_batch_returns_every_amount_to_its_worker(
+    earned: Job, ada: User, wendy: User, client_for: ClientFor
+) -> None:
+    client_for(wendy).post("/api/v1/me/payouts/", {"amount": "0.15"}, format="json")
+    batch = client_for(ada).post("/api/v1/admin/payout-batches/").json()
+    rejected = client_for(ada).post(f"/api/v1/admin/payout-batches/{batch['id']}/reject/").json()
+    assert rejected["status"] == "rejected" and rejected["reviewed_by"] == "ada"
+    assert worker_money(worker=wendy).available == D("0.20")
+    assert client_for(wendy).get("/api/v1/me/payouts/").json()["results"][0]["status"] == "rejected"
+
+
+def test_no_batch_without_requests_and_no_batch_that_does_not_exist(ada: User, client_for: ClientFor) -> None:
+    admin = client_for(ada)
+    assert "No payout requests" in admin.post("/api/v1/admin/payout-batches/").json()["error"]["message"]
+    assert admin.post("/api/v1/admin/payout-batches/999999/approve/").status_code == 404
+
+
+def test_clients_and_workers_cannot_review_payouts_and_clients_cannot_request_them(
+    alice: User, wendy: User, client_for: ClientFor
+) -> None:
+    for user in (alice, wendy):
+        assert client_for(user).get("/api/v1/admin/payout-batches/").status_code == 403
+        assert client_for(user).post("/api/v1/admin/payout-batches/").status_code == 403
+    assert client_for(alice).get("/api/v1/me/earnings/").status_code == 403
+    assert client_for(alice).post("/api/v1/me/payouts/", {"amount": "1.00"}, format="json").status_code == 403
