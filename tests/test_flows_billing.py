@@ -331,3 +331,38 @@ def test_the_demo_seed_funds_and_publishes_its_open_job_once() -> None:
 
 
 pytestmark = pytest.mark.django_db
+
+
+def test_a_job_goes_from_quote_to_invoice_over_the_api_and_every_cent_adds_up(
+    alice: User, ada: User, client_for: Any
+) -> None:
+    api = client_for(alice)
+    quote = api.post("/api/v1/quotes/", {"items": 12}, format="json")
+    assert quote.status_code == 200, quote.content
+    standard = next(t for t in quote.json()["tiers"] if t["tier"] == "standard")
+    assert (standard["price_per_item"], standard["price"]) == ("0.1000", "1.20")
+
+    job_id = _draft(api, items=12)
+    payment = {"organization": alice.organization_id, "amount": "1.20", "payment_reference": "wire-q"}
+    assert client_for(ada).post("/api/v1/admin/topups/", payment, format="json").status_code == 201
+    assert api.post(f"/api/v1/jobs/{job_id}/publish/").status_code == 200
+    assert api.get("/api/v1/billing/").json()["balance"] == "0.00"  # the quoted price, escrowed
+
+    workers, apis = _crowd(client_for, 4)
+    while sum(_work(worker_api, job_id, limit=2) for worker_api in apis):
+        pass
+    assert Job.objects.get(pk=job_id).status == "completed"
+
+    invoice = api.get(f"/api/v1/jobs/{job_id}/invoice/").json()
+    assert invoice["status"] == "final"
+    assert [(x["completed_items"], x["price_per_item"], x["amount"]) for x in invoice["lines"]] == [
+        (12, "0.1000", "1.20")
+    ]
+    assert (invoice["credits_total"], invoice["total"]) == ("0.00", "1.20")  # = the quote
+    accepted = Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED).count()
+    assert accepted == 12 * 3
+    earnings = [client_for(w).get("/api/v1/me/earnings/").json()["pending"] for w in workers]
+    assert sum(D(e) for e in earnings) == accepted * PAY == D("0.72")
+    assert _revenue() == D("1.20") - D("0.72") == D("0.48")
+    assert api.get("/api/v1/billing/").json()["balance"] == "0.00"  # nothing left to refund
+    _audit_passes()
