@@ -118,6 +118,10 @@ def _submit(
     _label_check(label=label, labels=_json(lease.job_labels))
     if lease.job_status == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
+    if lease.job_status == JobStatus.COMPLETED:
+        # Only a gold lease can still be held here (every regular item is complete), and the
+        # job's account is closed: say so rather than let billing call it a lack of funds.
+        raise Conflict("This job is complete; answers are no longer needed. Take the next item.")
     if worker.suspended_at is not None:
         raise NotQualified("Your account is suspended; contact support.")
     if lease.blocked:

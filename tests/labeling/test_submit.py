@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified
@@ -186,6 +188,22 @@ def test_a_cancelled_job_refuses_submits(wendy: User) -> None:
         judgment_submit(worker=wendy, lease_id=lease.pk, label="cat")
     assert not Judgment.objects.exists()
     assert Lease.objects.get(pk=lease.pk).status == LeaseStatus.ACTIVE
+
+
+def test_a_gold_answer_arriving_after_the_job_completed_is_refused_as_no_longer_needed(
+    wendy: User, walter: User
+) -> None:
+    job = open_job_with_items(items=1, gold=1, overlap=1, gold_rate="0.5")
+    gold = Item.objects.get(job=job, is_gold=True)
+    now = timezone.now()
+    held = Lease.objects.create(  # wendy holds the gold item while walter finishes the job
+        job=job, item=gold, worker=wendy, created_at=now, expires_at=now + timedelta(hours=1)
+    )
+    judge_all(walter, job)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
+    with pytest.raises(Conflict, match="complete"):
+        judgment_submit(worker=wendy, lease_id=held.pk, label="cat")
+    assert not Judgment.objects.filter(worker=wendy).exists()
 
 
 def test_a_paused_job_still_accepts_leases_already_held(wendy: User) -> None:
