@@ -265,6 +265,8 @@ _FILE_RESPONSE = {
 
 
 class JobResults(_ClientEndpoint):
+    source_column = False  # the quality app's view adds the column saying consensus or expert
+
     def consensus_lookup(self, job: Job) -> exporting.ConsensusLookup | None:
         """The seam for the quality app: a subclass routed in its place returns the lookup."""
         return None
@@ -279,7 +281,9 @@ class JobResults(_ClientEndpoint):
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         fmt = exporting.export_format_check(request.query_params.get("format"))
         lookup = self.consensus_lookup(job)
-        chunks = exporting.results_export(job=job, fmt=fmt, consensus_lookup=lookup)
+        chunks = exporting.results_export(
+            job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column
+        )
         return _attachment(chunks, fmt, f"job-{job.pk}-results")
 
 

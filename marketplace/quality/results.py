@@ -12,10 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Avg, Count, QuerySet
-from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.request import Request
+from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
@@ -26,16 +23,6 @@ from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
 
 SOURCE_CONSENSUS = "consensus"
 SOURCE_EXPERT = "expert"
-_FORMAT_PARAM = OpenApiParameter(
-    "format",
-    OpenApiTypes.STR,
-    enum=["csv", "json", "jsonl"],
-    required=False,
-    description="File format (csv by default).",
-)
-_FILE_RESPONSE = {
-    (200, media.split(";")[0]): OpenApiTypes.BINARY for media in exporting.CONTENT_TYPES.values()
-}
 
 
 def runs_for_owner(*, user: User, job_id: int) -> QuerySet[ConsensusRun]:
@@ -98,25 +85,15 @@ def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
     return lookup
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Stream the results: latest consensus run, expert-settled items marked source=expert"
+    )
+)
 class JobResultsWithConsensus(JobResults):
     """jobs' results export with the latest run's labels and a `source` column."""
 
+    source_column = True
+
     def consensus_lookup(self, job: Job) -> exporting.ConsensusLookup | None:
         return consensus_lookup_for(job=job)
-
-    @extend_schema(
-        operation_id="v1_jobs_results_export",
-        parameters=[_FORMAT_PARAM],
-        responses=_FILE_RESPONSE,
-        summary="Stream the results: latest consensus run, expert-settled items marked source=expert",
-    )
-    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
-        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
-        fmt = exporting.export_format_check(request.query_params.get("format"))
-        chunks = exporting.results_export(
-            job=job, fmt=fmt, consensus_lookup=self.consensus_lookup(job), source_column=True
-        )
-        response = StreamingHttpResponse(chunks, content_type=exporting.CONTENT_TYPES[fmt])
-        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{fmt}"'
-        response["Cache-Control"] = "no-store"  # client data: no shared cache keeps a copy
-        return response
