@@ -26,8 +26,17 @@ demo: setup
 	DEBUG=$${DEBUG:-1} $(PY) -m daphne -b $${HOST:-127.0.0.1} -p $${PORT:-8000} marketplace.asgi:application
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
+#    Browser tests run in a pytest process of their own (Playwright's loop must not leak into async tests).
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key}
 test: setup
-	SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key} $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+test-unit: setup
+	$(TEST_ENV) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+test-browser: setup
+	$(TEST_ENV) $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 bench: setup
 	SECRET_KEY=$${SECRET_KEY:-insecure-bench-only-secret-key} $(PY) -m bench $(BENCH)

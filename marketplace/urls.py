@@ -7,6 +7,16 @@ from marketplace import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The portal: public and account pages, then one prefix per audience.
+    path("", include("marketplace.accounts.urls")),
+    path("portal/", views.portal, name="portal"),
+    path("portal/", include("marketplace.jobs.urls")),
+    path("portal/billing/", include("marketplace.billing.urls_client")),
+    path("work/", include("marketplace.labeling.urls")),
+    path("work/", include("marketplace.billing.urls_worker")),
+    path("work/", include("marketplace.quality.urls_worker")),
+    path("staff/", include("marketplace.quality.urls")),
+    path("staff/", include("marketplace.billing.urls_staff")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("marketplace.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,10 +1,14 @@
-"""Site-wide pages: the landing page and a health check."""
+"""Site-wide pages: the landing page, the health check, the portal's role home and its top bar."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 
 from marketplace.exceptions import error_body
 
@@ -34,3 +38,38 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
     return render(request, "500.html", status=500)
+
+
+# The portal's sections by role: (URL name, label). Each app's `urls.py` defines its names.
+_NAV: dict[str, list[tuple[str, str]]] = {
+    "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-billing", "Billing"),
+               ("tokens", "API tokens")],
+    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality")],
+    "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-payouts", "Payouts"),
+              ("staff-audit", "Audit")],
+}
+
+
+def _role_of(user: Any) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return "admin" if user.is_admin else ("client" if user.is_client else "worker")
+
+
+def portal_nav(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the top bar's links for the signed-in user's role."""
+    role = _role_of(request.user)
+    items = []
+    for name, label in _NAV.get(role or "", []):
+        try:
+            url = reverse(name)
+        except NoReverseMatch:  # TEMPORARY while the portal's sections land; strict once all exist
+            continue
+        items.append({"url": url, "label": label, "active": request.path.startswith(url)})
+    return {"nav_items": items, "nav_role": role}
+
+
+@login_required
+def portal(request: HttpRequest) -> HttpResponse:
+    """/portal/: each role's home."""
+    return redirect({"admin": "staff-workers", "client": "client-dashboard"}.get(_role_of(request.user) or "", "work-list"))

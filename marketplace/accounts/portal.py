@@ -1,0 +1,37 @@
+"""Who may open which portal page. Pages answer like the API: an anonymous visitor is sent to
+log in; a signed-in user of the wrong role gets a 404, so a worker cannot even learn that a client
+or admin page exists. Object scoping (this organization's job, this worker's lease) stays in the
+selectors the views call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+
+from marketplace.accounts.models import User
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def _role_required(check: Callable[[User], bool]) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not check(request.user):  # type: ignore[arg-type]
+                raise Http404("No such page.")
+            return view(request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+client_required = _role_required(lambda user: user.is_client)
+worker_required = _role_required(lambda user: user.is_worker)
+staff_required = _role_required(lambda user: user.is_admin)

@@ -1,0 +1,5 @@
+"""Portal pages (being built)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []
