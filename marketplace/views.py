@@ -10,11 +10,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
+from marketplace.billing.selectors import tier_list
 from marketplace.exceptions import error_body
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    return render(request, "home.html", {"tiers": tier_list()})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -44,7 +45,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 _NAV: dict[str, list[tuple[str, str]]] = {
     "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-billing", "Billing"),
                ("tokens", "API tokens")],
-    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality")],
+    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
+               ("tokens", "API tokens")],
     "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-payouts", "Payouts"),
               ("staff-audit", "Audit")],
 }

@@ -1,5 +1,25 @@
-"""Portal pages (being built)."""
+"""Public and account pages, mounted at the site root (marketplace/urls.py)."""
 
-from typing import Any
+from __future__ import annotations
 
-urlpatterns: list[Any] = []
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, path
+
+from marketplace.accounts import views
+
+urlpatterns: list[URLPattern] = [
+    path("signup/", views.signup, name="signup"),
+    # redirect_authenticated_user: a signed-in visitor goes to LOGIN_REDIRECT_URL (/portal/);
+    # LoginView itself only follows a `next` that stays on this host.
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only since Django 5
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/done/", auth_views.PasswordResetDoneView.as_view(),
+         name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
+         name="password_reset_complete"),
+    path("portal/tokens/", views.tokens, name="tokens"),
+    path("portal/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+]

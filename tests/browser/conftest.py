@@ -27,6 +27,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# (tier seeding, factories, the flush) are still synchronous and in this thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
