@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from marketplace.billing.models import (
     Earning,
+    InvoicePayment,
     JobBudget,
     LedgerAccount,
     LedgerEntry,
@@ -118,3 +119,9 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
 class PayoutAdmin(ReadOnlyAdmin):
     list_display = ("id", "worker", "amount", "status", "batch", "requested_at")
     list_filter = ("status",)
+
+
+@admin.register(InvoicePayment)
+class InvoicePaymentAdmin(ReadOnlyAdmin):
+    list_display = ("number", "organization", "total", "payment_reference", "paid_at", "recorded_by")
+    search_fields = ("number", "payment_reference")

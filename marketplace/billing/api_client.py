@@ -11,7 +11,12 @@ from typing import Any
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -25,8 +30,8 @@ from marketplace.api import Pagination
 from marketplace.billing import selectors, statements
 from marketplace.billing.api_common import (
     FORMAT_PARAM,
-    InvoiceFormatNegotiation,
     TAG,
+    InvoiceFormatNegotiation,
     int_in,
     invoice_format,
     m,
@@ -34,6 +39,7 @@ from marketplace.billing.api_common import (
     r,
     rate_field,
 )
+from marketplace.billing.escrow import job_escrow_add
 from marketplace.billing.invoices import (
     Invoice,
     invoice_as_dict,
@@ -57,6 +63,8 @@ _QUOTE_OUT = inline_serializer("QuoteOut", {
     "tiers": inline_serializer("TierQuoteOut", {
         "tier": serializers.CharField(), "name": serializers.CharField(),
         "price_per_item": rate_field(), "price": money_field(),
+        "escrow": money_field(help_text="Held at publish: the price, or dynamic overlap's worst-case "
+                              "worker pay when higher; what is not charged returns at settlement"),
         "expected_judgments": serializers.IntegerField(help_text="Gold judgments included"),
         "promised_accuracy": rate_field(), "expected_accuracy": rate_field(),
         "accuracy_source": serializers.ChoiceField(choices=[ACCURACY_FROM_POOL, ACCURACY_FROM_TIER]),
@@ -74,6 +82,8 @@ _INVOICE = inline_serializer("InvoiceOut", {
         "tier_name": serializers.CharField(), "completed_items": serializers.IntegerField(),
         "price_per_item": rate_field(), "amount": money_field(),
         "settled_at": serializers.DateTimeField(allow_null=True),
+        "quality": serializers.CharField(help_text="The quality promise's verdict and evidence, or why "
+                                         "it was not measured"),
     }, many=True),
     "credits": inline_serializer("InvoiceCreditOut", {
         "job": serializers.IntegerField(), "title": serializers.CharField(),
@@ -116,7 +126,7 @@ class QuoteView(APIView):
             "tiers": [
                 {
                     "tier": q.tier, "name": q.name, "price_per_item": r(q.price_per_item),
-                    "price": m(q.price), "expected_judgments": q.expected_judgments,
+                    "price": m(q.price), "escrow": m(q.escrow), "expected_judgments": q.expected_judgments,
                     "promised_accuracy": r(q.promised_accuracy), "expected_accuracy": r(q.expected_accuracy),
                     "accuracy_source": q.accuracy_source, "expected_hours": m(q.expected_hours),
                 }
@@ -250,3 +260,28 @@ class JobInvoice(APIView):
         fmt = invoice_format(request)
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
         return invoice_response(invoice_for_job(job=job), fmt)
+
+
+class JobEscrowAdd(APIView):
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+
+    @extend_schema(
+        tags=TAG, operation_id="job_escrow_add",
+        summary="Add to a published job's escrow (e.g. to resume a job paused for funds)",
+        description="Moves `amount` from the organization's balance into the job's escrow. This raises "
+        "the hold, not the price: the charge stays completed items × price − credit and the unspent "
+        "escrow returns at settlement. The `Idempotency-Key` header is required: a retry with the same "
+        "key adds nothing more.",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        request=inline_serializer("EscrowAddIn", {"amount": money_field()}),
+        responses={200: inline_serializer("EscrowAddOut", {
+            "job": serializers.IntegerField(), "budget": money_field(), "added": money_field()}),
+            402: OpenApiResponse(description="insufficient_funds: details name the amount missing"),
+            404: OpenApiResponse(description="not_found"),
+            409: OpenApiResponse(description="conflict: never published, or settled")},
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
+        budget = job_escrow_add(job=job, user=request.user, amount=request.data.get("amount"),
+                                key=request.headers.get("Idempotency-Key", ""))
+        return Response({"job": job.pk, "budget": m(budget.budget), "added": m(budget.added)})

@@ -10,6 +10,7 @@ urlpatterns = [
     path("billing/", api_client.BillingOverview.as_view(), name="billing"),
     path("billing/invoices/", api_client.MonthlyInvoice.as_view(), name="billing-invoice-month"),
     path("jobs/<int:job_id>/invoice/", api_client.JobInvoice.as_view(), name="job-invoice"),
+    path("jobs/<int:job_id>/escrow/", api_client.JobEscrowAdd.as_view(), name="job-escrow-add"),
     # Admins
     path("admin/topups/", api_admin.TopupCreate.as_view(), name="admin-topups"),
     path("admin/payout-batches/", api_admin.PayoutBatchListCreate.as_view(), name="admin-payout-batches"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -81,10 +81,16 @@ class MyPayouts(APIView):
 
     @extend_schema(
         tags=TAG, operation_id="me_payouts_create", summary="Ask for a payout of your available earnings",
+        description="Send an `Idempotency-Key` header to make retries safe: a request repeated with the "
+        "same key returns the first payout (201, as the first time) and moves nothing; the same key "
+        "with another amount is 409.",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         request=inline_serializer("MyPayoutIn", {"amount": money_field()}),
         responses={201: _PAYOUT, 400: OpenApiResponse(description="invalid: amount, or below the minimum"),
-                   402: OpenApiResponse(description="insufficient_funds: more than is available")},
+                   402: OpenApiResponse(description="insufficient_funds: more than is available"),
+                   409: OpenApiResponse(description="conflict: the key was used for another amount")},
     )
     def post(self, request: Request) -> Response:
-        payout = payouts.payout_request(worker=request.user, amount=money_in(request.data, "amount"))
+        payout = payouts.payout_request(worker=request.user, amount=money_in(request.data, "amount"),
+                                        key=request.headers.get("Idempotency-Key"))
         return Response(_payout(payout), status=status.HTTP_201_CREATED)

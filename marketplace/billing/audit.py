@@ -7,15 +7,18 @@ exact SQL comparison there would report float dust as a violation.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, Sum
 
+from marketplace.billing.invoices import invoice_by_number
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
     AccountKind,
     Earning,
+    InvoicePayment,
     JobBudget,
     LedgerAccount,
     LedgerEntry,
@@ -23,6 +26,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import money
+from marketplace.jobs.models import JobStatus
 
 ZERO = Decimal("0.00")
 
@@ -34,6 +38,7 @@ class AuditReport:
     accounts: int = 0
     judgments_paid: int = 0
     jobs_settled: int = 0
+    invoices_paid: int = 0
     totals: dict[str, Decimal] = field(default_factory=dict)  # Σ balance per account kind
     violations: list[str] = field(default_factory=list)
 
@@ -52,11 +57,8 @@ def ledger_audit() -> AuditReport:
         entries=LedgerEntry.objects.count(),
         accounts=LedgerAccount.objects.count(),
     )
-    _transactions_balance(report)
-    _accounts_match_entries(report)
-    _judgments_paid_once(report)
-    _jobs_charged_once(report)
-    _pending_matches_earnings(report)
+    for _, check in CHECKS:
+        check(report)
     return report
 
 
@@ -133,7 +135,8 @@ def _jobs_charged_once(report: AuditReport) -> None:
     escrowed = {
         row["transaction__job_id"]: _cents(row["s"])
         for row in LedgerEntry.objects.filter(
-            transaction__kind=TransactionKind.ESCROW_OPEN, account__kind=AccountKind.CLIENT_ESCROW
+            transaction__kind__in=(TransactionKind.ESCROW_OPEN, TransactionKind.ESCROW_ADD),
+            account__kind=AccountKind.CLIENT_ESCROW,
         )
         .values("transaction__job_id")
         .annotate(s=Sum("amount"))
@@ -143,8 +146,9 @@ def _jobs_charged_once(report: AuditReport) -> None:
             report.violations.append(
                 f"job {budget.job_id}: escrowed {escrowed.get(budget.job_id, ZERO)}, budget says {budget.budget}"
             )
-        if budget.budget != money(budget.items * budget.price_per_item):
-            report.violations.append(f"job {budget.job_id}: budget {budget.budget} ≠ items × price")
+        hold = budget.escrow_per_item or budget.price_per_item
+        if budget.budget != money(budget.items * hold) + budget.added:
+            report.violations.append(f"job {budget.job_id}: budget {budget.budget} ≠ items × hold + added")
         if budget.settled_at is None:
             continue
         report.jobs_settled += 1
@@ -180,3 +184,35 @@ def _pending_matches_earnings(report: AuditReport) -> None:
             report.violations.append(
                 f"worker {worker_id}: {amount} pending earnings without an account"
             )
+
+
+def _finished_jobs_settled(report: AuditReport) -> None:
+    """A completed or cancelled job settles in the transaction that ends it (flows._job_finalize)."""
+    unsettled = JobBudget.objects.filter(
+        settled_at__isnull=True, job__status__in=(JobStatus.COMPLETED, JobStatus.CANCELLED)
+    ).values_list("job_id", flat=True)
+    for job_id in unsettled:
+        report.violations.append(f"job {job_id} ended but its escrow was never settled")
+
+
+def _paid_invoices_unchanged(report: AuditReport) -> None:
+    """An invoice marked paid must still total what was paid: its jobs' charges are final."""
+    for payment in InvoicePayment.objects.order_by("id"):
+        total = invoice_by_number(number=payment.number).total
+        if total != payment.total:
+            report.violations.append(
+                f"invoice {payment.number}: paid {payment.total}, now totals {total}"
+            )
+        report.invoices_paid += 1
+
+
+# Every check, with the sentence the staff audit page shows beside its verdict.
+CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
+    ("Every transaction balances (entries sum to zero, at least two entries)", _transactions_balance),
+    ("Every cached balance equals its entries; no protected balance is negative", _accounts_match_entries),
+    ("No judgment paid twice; every pay matches its earning", _judgments_paid_once),
+    ("No job escrowed or charged beyond its items, none settled twice", _jobs_charged_once),
+    ("Pending accounts equal pending earnings", _pending_matches_earnings),
+    ("Every ended job is settled", _finished_jobs_settled),
+    ("Every paid invoice still totals what was paid", _paid_invoices_unchanged),
+]

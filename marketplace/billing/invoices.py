@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit
+from marketplace.quality.delivery import MIN_GOLD_ITEMS
 from marketplace.billing.pricing import money
 from marketplace.billing.services import require_admin
 from marketplace.errors import ApplicationError, Conflict, NotFound
@@ -53,6 +54,7 @@ class InvoiceLine:
     price_per_item: Decimal  # 4 places
     amount: Decimal  # money(completed_items × price_per_item)
     settled_at: datetime | None
+    quality: str  # the promise's verdict with its evidence, or why it was not measured
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def _line_and_credit(
         price_per_item=budget.price_per_item,
         amount=gross,
         settled_at=budget.settled_at,
+        quality=_quality_note(budget, credit),
     )
     if credit is None or credited == ZERO:
         return line, None
@@ -142,6 +145,18 @@ def _line_and_credit(
         method=credit.method,
         rate=credit.rate,
         amount=credited,
+    )
+
+
+def _quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
+    if credit is None:
+        if budget.settled_at is None:
+            return "checked when the job ends"
+        return f"not measured: the estimate needs at least {MIN_GOLD_ITEMS} judged gold items"
+    verdict = "kept" if credit.delivered_accuracy >= credit.promised_accuracy else "missed"
+    return (
+        f"{verdict}: delivered {credit.delivered_accuracy} (95% interval {credit.interval_low}–"
+        f"{credit.interval_high}) against {credit.promised_accuracy} promised"
     )
 
 
@@ -267,6 +282,7 @@ def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
                 "price_per_item": f"{line.price_per_item:.4f}",
                 "amount": _m(line.amount),
                 "settled_at": line.settled_at,
+                "quality": line.quality,
             }
             for line in invoice.lines
         ],
@@ -314,7 +330,7 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
     for line in invoice.lines:
         yield row([
             invoice.number, "line", line.job_id, _inert(line.job_title), line.tier,
-            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), "",
+            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), _inert(line.quality),
         ])
     for c in invoice.credits:
         note = (

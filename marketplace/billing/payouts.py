@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from marketplace.billing.pricing import is_money
 from marketplace.billing.services import InsufficientFunds, require_admin
 from marketplace.errors import ApplicationError, Conflict
 
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DEFAULT_HOLD_DAYS = 7
 DEFAULT_MIN_PAYOUT = Decimal("10.00")
 
@@ -84,8 +86,15 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
 
 
 @transaction.atomic
-def payout_request(*, worker: User, amount: Decimal) -> Payout:
-    """A worker asks for `amount` of their available earnings (at least QUORUM_MIN_PAYOUT)."""
+def payout_request(*, worker: User, amount: Decimal, key: str | None = None) -> Payout:
+    """A worker asks for `amount` of their available earnings (at least QUORUM_MIN_PAYOUT).
+
+    With `key` (the API's Idempotency-Key) a retry returns the first request's payout and moves
+    nothing (the API answers it as it answered the first: 201 with that payout); the same key with
+    another amount is a Conflict. The check runs under the available account's lock, so
+    two racing retries cannot both create one."""
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise ApplicationError("Idempotency-Key is 1 to 64 letters, digits or ._:-")
     if not worker.is_worker:
         raise ApplicationError("Only workers request payouts.")
     if not is_money(amount) or amount <= 0:
@@ -97,12 +106,17 @@ def payout_request(*, worker: User, amount: Decimal) -> Payout:
     # Lock the worker's available account (two requests must not both spend it). The in-flight
     # account is one row for everyone: requests queue on it, which is fine at their rate.
     held = ledger.accounts_lock([available, in_flight])[available.pk].balance
+    earlier = Payout.objects.filter(worker=worker, idempotency_key=key).first() if key else None
+    if earlier is not None:
+        if earlier.amount != amount:
+            raise Conflict(f"This Idempotency-Key already requested a payout of {earlier.amount}.")
+        return earlier
     if amount > held:
         raise InsufficientFunds(
             f"You have {held} available; a payout of {amount} is {amount - held} more than that.",
             details={"available": str(held), "missing": str(amount - held)},
         )
-    payout = Payout.objects.create(worker=worker, amount=amount)
+    payout = Payout.objects.create(worker=worker, amount=amount, idempotency_key=key)
     ledger.transfer(
         kind=TransactionKind.PAYOUT_REQUEST,
         reference=f"payout:{payout.pk}:request",
@@ -158,8 +172,9 @@ def payout_batch_approve(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
 
 
 @transaction.atomic
-def payout_batch_reject(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
-    """Reject a pending or approved (not yet paid) batch: every amount returns to its worker."""
+def payout_batch_reject(*, admin: User, batch: PayoutBatch, reason: str = "") -> PayoutBatch:
+    """Reject a pending or approved (not yet paid) batch: every amount returns to its worker.
+    The reason is kept in the ledger transaction's memo (what the ledger page shows)."""
     require_admin(admin)
     batch = _batch_locked(
         batch, (PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED), "rejected"
@@ -175,7 +190,8 @@ def payout_batch_reject(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
         kind=TransactionKind.PAYOUT_REJECT,
         reference=f"payout_batch:{batch.pk}:reject",
         legs=legs,
-        memo=f"Payout batch {batch.pk} rejected",
+        memo=(f"Payout batch {batch.pk} rejected: {reason.strip()}" if reason.strip()
+              else f"Payout batch {batch.pk} rejected")[:255],
         actor_id=admin.pk,
     )
     batch.status, batch.reviewed_by, batch.reviewed_at = (

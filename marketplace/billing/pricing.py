@@ -112,6 +112,21 @@ def job_price_per_item(
     return rate(terms.price_per_item + max(Decimal(0), job_cost - tier_cost))
 
 
+def escrow_per_item(
+    *, price: Decimal, pay: Decimal, overlap: int, max_overlap: int | None, gold_rate: Decimal
+) -> Decimal:
+    """What publishing holds in escrow per item: the price, or, when dynamic overlap could pay
+    workers more than the price (every item at its maximum overlap, gold mixed in), that worst
+    case. The client is still charged completed items × price; the rest of the hold comes back at
+    settlement. So a job is never paused for funds by its dynamic overlap rule. (A fixed-overlap
+    job's price already covers its expected pay; one priced below it pauses when its escrow runs
+    out, the protective stop, and billing/escrow.py is the way back.)"""
+    if max_overlap is None or max_overlap <= overlap:
+        return rate(price)
+    worst = judgments_per_item(overlap=Decimal(max_overlap), gold_rate=gold_rate) * pay
+    return rate(max(price, worst))
+
+
 def majority_accuracy(*, worker_accuracy: Decimal, overlap: int) -> Decimal:
     """Chance that a majority of `overlap` independent workers, each right with probability p,
     is right, ties broken by a coin. Two-label case: with more labels wrong answers split and
@@ -140,6 +155,7 @@ class TierQuote:
     items: int
     price_per_item: Decimal
     price: Decimal  # what the client is charged if every item completes
+    escrow: Decimal  # held at publish (≥ price: dynamic overlap's worst case); the rest returns
     expected_judgments: int  # gold included
     expected_worker_cost: Decimal
     promised_accuracy: Decimal
@@ -166,6 +182,9 @@ def tier_quote(
         items=items,
         price_per_item=terms.price_per_item,
         price=money(items * terms.price_per_item),
+        escrow=money(items * escrow_per_item(
+            price=terms.price_per_item, pay=terms.pay_per_judgment, overlap=terms.overlap,
+            max_overlap=terms.max_overlap, gold_rate=terms.gold_rate)),
         expected_judgments=judgments,
         expected_worker_cost=money(judgments * terms.pay_per_judgment),
         promised_accuracy=terms.promised_accuracy,

@@ -32,6 +32,7 @@ from marketplace.billing.models import (
 )
 from marketplace.billing.pricing import (
     credit_rate,
+    escrow_per_item,
     is_money,
     job_price_per_item,
     judgment_pay_amount,
@@ -114,8 +115,10 @@ def job_escrow_open(*, job: Job) -> JobBudget:
         raise Conflict("This job's budget is settled; it cannot take more money.")
     if job.item_count <= budget.items:
         return budget
-    # Escrow the whole job rounded once, minus what is already in: budget == money(items × price).
-    amount = money(job.item_count * budget.price_per_item) - budget.budget
+    # Escrow the whole job rounded once, minus what is already in: budget == money(items × hold),
+    # the hold per item being the price or dynamic overlap's worst-case pay (pricing.escrow_per_item).
+    per_item = budget.escrow_per_item or budget.price_per_item
+    amount = money(job.item_count * per_item) - budget.budget
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     locked = ledger.accounts_lock([balance, escrow])
@@ -123,7 +126,7 @@ def job_escrow_open(*, job: Job) -> JobBudget:
     if amount > available:
         missing = amount - available
         raise InsufficientFunds(
-            f"Publishing needs {amount} ({job.item_count - budget.items} items × {budget.price_per_item}); "
+            f"Publishing needs {amount} ({job.item_count - budget.items} items × {per_item}); "
             f"the balance holds {available}, so {missing} is missing. Top up at least {missing}.",
             details={"needed": str(amount), "balance": str(available), "missing": str(missing)},
         )
@@ -160,8 +163,11 @@ def _budget_create(*, job: Job) -> JobBudget:
         gold_rate=job.gold_rate,
         pay=job.reward_per_judgment,
     )
+    hold = escrow_per_item(price=price, pay=job.reward_per_judgment, overlap=job.overlap,
+                           max_overlap=job.max_overlap, gold_rate=job.gold_rate)
     return JobBudget.objects.create(
-        job=job, tier=tier, price_per_item=price, pay_per_judgment=job.reward_per_judgment
+        job=job, tier=tier, price_per_item=price, pay_per_judgment=job.reward_per_judgment,
+        escrow_per_item=hold,
     )
 
 

@@ -10,10 +10,12 @@ from django.db import connection
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import ledger
+from marketplace.billing.audit import ledger_audit
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import (
     AccountKind,
     Earning,
+    InvoicePayment,
     LedgerAccount,
     LedgerEntry,
     TransactionKind,
@@ -126,3 +128,9 @@ def test_a_cancelled_job_with_a_refund_leaves_the_audit_clean(
     job = job_transition(job=published(acme, items=5), to=JobStatus.CANCELLED)
     job_settle(job=job)
     assert "OK" in _audit()[0]
+
+
+def test_the_audit_catches_an_invoice_whose_total_changed_after_it_was_paid(ada: User, acme: Organization) -> None:
+    InvoicePayment.objects.create(number="ACME-2026-01", organization=acme, total="12.34", recorded_by=ada)
+    report = ledger_audit()
+    assert "invoice ACME-2026-01: paid 12.34, now totals 0.00" in report.violations

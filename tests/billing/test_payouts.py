@@ -117,3 +117,23 @@ def test_only_admins_handle_batches_and_an_unapproved_batch_is_not_paid(
         payout_batch_mark_paid(admin=ada, batch=batch)
     with pytest.raises(Conflict):
         payout_batch_export_csv(admin=ada, batch=batch)
+
+
+@pytest.mark.usefixtures("earned")
+def test_a_retried_payout_request_with_the_same_key_pays_out_once(wendy: User, client_for: Any) -> None:
+    api = client_for(wendy)
+    first = api.post("/api/v1/me/payouts/", {"amount": "0.20"}, format="json", HTTP_IDEMPOTENCY_KEY="req-1")
+    retry = api.post("/api/v1/me/payouts/", {"amount": "0.20"}, format="json", HTTP_IDEMPOTENCY_KEY="req-1")
+    assert first.status_code == retry.status_code == 201
+    assert first.json()["id"] == retry.json()["id"]
+    assert Payout.objects.filter(worker=wendy).count() == 1
+    assert worker_money(worker=wendy).available == D("0.00")  # 0.20 earned, 0.20 asked for once
+
+
+@pytest.mark.usefixtures("earned")
+def test_the_same_key_for_another_amount_is_refused_and_moves_nothing(wendy: User, client_for: Any) -> None:
+    api = client_for(wendy)
+    api.post("/api/v1/me/payouts/", {"amount": "0.10"}, format="json", HTTP_IDEMPOTENCY_KEY="req-2")
+    again = api.post("/api/v1/me/payouts/", {"amount": "0.15"}, format="json", HTTP_IDEMPOTENCY_KEY="req-2")
+    assert again.status_code == 409 and "0.10" in again.json()["error"]["message"]
+    assert worker_money(worker=wendy).available == D("0.10")  # only the first 0.10 left

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         report = ledger_audit()
         self.stdout.write(
             f"{report.transactions} transactions, {report.entries} entries, {report.accounts} accounts, "
-            f"{report.judgments_paid} judgments paid, {report.jobs_settled} jobs settled"
+            f"{report.judgments_paid} judgments paid, {report.jobs_settled} jobs settled, "
+            f"{report.invoices_paid} paid invoices checked"
         )
         for kind, total in report.totals.items():
             self.stdout.write(f"  {kind:<18} {total:>14}")

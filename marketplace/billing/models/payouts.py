@@ -1,0 +1,117 @@
+"""Worker earnings, payout requests and batches, and invoices marked paid."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from marketplace.accounts.models import Organization
+from marketplace.billing.models.ledger import LedgerTransaction
+from marketplace.billing.models.tiers import MONEY
+from marketplace.jobs.models import Job
+from marketplace.labeling.models import Judgment
+
+
+class Earning(models.Model):
+    """A worker's pay for one judgment, from payment to release (the ledger's detail rows)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (hold period)"
+        AVAILABLE = "available", "Available"
+        REVERSED = "reversed", "Withdrawn: judgment dropped while pending"
+
+    judgment = models.OneToOneField(Judgment, on_delete=models.PROTECT, related_name="earning")
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
+    )
+    rank = models.PositiveIntegerField()  # k-th paid judgment of this worker in this job
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # True when the judgment was dropped after its pay was released: the worker keeps it.
+    kept_after_drop = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    pay_transaction = models.ForeignKey(  # null when the remainder rule made this judgment pay 0.00
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    settled_transaction = models.ForeignKey(  # the release or reversal that moved it on
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "worker", "rank"], name="earning_rank_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="earning_not_negative"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at", "id"], condition=Q(status="pending"), name="earning_pending"
+            ),
+        ]
+
+
+class PayoutBatch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        PAID = "paid", "Paid"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.DecimalField(**MONEY)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+
+class Payout(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        BATCHED = "batched", "In a batch under review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected (returned to available)"
+        PAID = "paid", "Paid"
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    batch = models.ForeignKey(
+        PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # The client's Idempotency-Key: a retried request returns this payout instead of a second one.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_positive"),
+            models.UniqueConstraint(fields=["worker", "idempotency_key"], name="payout_idempotent",
+                                    condition=Q(idempotency_key__isnull=False)),
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="requested"), name="payout_requested")
+        ]
+
+
+class InvoicePayment(models.Model):
+    """An admin's record that an invoice was paid (invoices themselves are read, not stored:
+    billing/invoices.py). One per invoice number; `total` is the invoice's total when marked."""
+
+    number = models.CharField(max_length=120, unique=True)  # ACME-2026-11, ACME-JOB-42
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    total = models.DecimalField(**MONEY)
+    payment_reference = models.CharField(max_length=80, blank=True)
+    paid_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )

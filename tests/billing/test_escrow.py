@@ -1,0 +1,106 @@
+"""The escrow a job holds: dynamic overlap's worst case at publish, and adding to it when a job
+ran out. Alice is Acme's client; Carol (Globex) must not touch Acme's jobs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from marketplace.billing.audit import ledger_audit
+from marketplace.billing.models import JobBudget
+from marketplace.billing.pricing import escrow_per_item
+from marketplace.billing.selectors import job_escrow, organization_balance
+from tests.billing.helpers import tier
+from tests.factories import fund, open_job_with_items
+
+D = Decimal
+
+
+def test_a_fixed_overlap_job_holds_its_price_and_a_dynamic_one_its_worst_case_pay() -> None:
+    assert escrow_per_item(price=D("0.10"), pay=D("0.02"), overlap=3, max_overlap=None, gold_rate=D("0")) == D("0.1")
+    # 7 judgments at most per item, a fifth of assignments gold: 8.75 judgments × 0.02 = 0.175 > 0.10
+    assert escrow_per_item(price=D("0.10"), pay=D("0.02"), overlap=3, max_overlap=7, gold_rate=D("0.2")) == D("0.175")
+
+
+def test_publishing_a_dynamic_overlap_job_holds_the_worst_case_and_the_quote_says_so(acme: Any, client_for: Any,
+                                                                                     alice: Any) -> None:
+    job = open_job_with_items(items=10, organization=acme, tier="standard", overlap=3, max_overlap=7,
+                              target_confidence=D("0.95"))
+    budget = JobBudget.objects.get(job=job)
+    assert budget.escrow_per_item > budget.price_per_item
+    assert job_escrow(job_id=job.pk) == budget.budget == (10 * budget.escrow_per_item).quantize(D("0.01"))
+    quotes = client_for(alice).post("/api/v1/quotes/", {"items": 100}, format="json").json()["tiers"]
+    assert all(D(q["escrow"]) >= D(q["price"]) for q in quotes)
+
+
+def test_a_client_adds_to_a_jobs_escrow_once_per_key_and_the_audit_balances(acme: Any, alice: Any,
+                                                                              client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "5.00")
+    api = client_for(alice)
+    url = f"/api/v1/jobs/{job.pk}/escrow/"
+    before = job_escrow(job_id=job.pk)
+
+    first = api.post(url, {"amount": "1.50"}, format="json", HTTP_IDEMPOTENCY_KEY="add-1")
+    retry = api.post(url, {"amount": "1.50"}, format="json", HTTP_IDEMPOTENCY_KEY="add-1")
+
+    assert first.status_code == retry.status_code == 200, first.content
+    assert job_escrow(job_id=job.pk) == before + D("1.50")
+    assert organization_balance(organization=acme) == D("3.50")
+    assert retry.json()["added"] == "1.50"
+    assert ledger_audit().ok
+
+
+@pytest.mark.parametrize(("body", "key", "status", "code"), [
+    ({"amount": "999.00"}, "k1", 402, "insufficient_funds"),
+    ({"amount": "-1"}, "k2", 400, "invalid"),
+    ({"amount": "0.001"}, "k3", 400, "invalid"),
+    ({"amount": "ten"}, "k4", 400, "invalid"),
+    ({"amount": "1.00"}, "", 400, "invalid"),
+])
+def test_a_bad_escrow_addition_is_refused_and_moves_nothing(acme: Any, alice: Any, client_for: Any, body: Any,
+                                                            key: str, status: int, code: str) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "5.00")
+    before = job_escrow(job_id=job.pk)
+    response = client_for(alice).post(f"/api/v1/jobs/{job.pk}/escrow/", body, format="json",
+                                      HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == status and response.json()["error"]["code"] == code
+    assert job_escrow(job_id=job.pk) == before and organization_balance(organization=acme) == D("5.00")
+
+
+def test_another_organizations_client_cannot_add_to_acmes_escrow(acme: Any, carol: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    response = client_for(carol).post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "1.00"}, format="json",
+                                      HTTP_IDEMPOTENCY_KEY="x")
+    assert response.status_code == 404
+
+
+def test_a_job_paused_for_funds_resumes_after_its_escrow_is_refilled(acme: Any, alice: Any, client_for: Any,
+                                                                     wendy: Any, walter: Any) -> None:
+    tier("tight", price="0.0200", pay="0.0200", overlap=2)  # pays one judgment per item: runs dry
+    job = open_job_with_items(items=2, organization=acme, tier="tight", overlap=2)
+    workers = [client_for(wendy), client_for(walter)]
+    refused = None
+    for worker in workers * 2:
+        lease = worker.post("/api/v1/work/next/", {"job": job.pk}, format="json")
+        if lease.status_code != 201 and lease.status_code != 200:
+            break
+        submitted = worker.post(f"/api/v1/work/leases/{lease.json()['lease']}/submit/", {"label": "cat"},
+                                format="json")
+        if submitted.status_code == 409:
+            refused = submitted.json()["error"]["code"]
+            break
+    job.refresh_from_db()
+    assert refused == "funds_exhausted" and job.status == "paused"
+
+    fund(acme, "1.00")
+    api = client_for(alice)
+    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "0.50"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="refill").status_code == 200
+    assert api.post(f"/api/v1/jobs/{job.pk}/resume/", format="json").status_code == 200
+    job.refresh_from_db()
+    assert job.status == "open"
+    assert ledger_audit().ok
