@@ -2,8 +2,8 @@
 
 Apps depend one way (accounts ← jobs ← labeling ← quality ← billing); a flow sits above them all
 and calls each app's services in order, so no app imports a later one and no signal hides a step.
-Views call a flow where an action crosses apps, and a service where it does not (pause and
-resume are plain jobs services: they move no money).
+Views call a flow where an action crosses apps, and a service where it does not. Pause and
+resume move no money but are flows too: browsers hear of them (marketplace/realtime, on commit).
 
 Money (billing) rides along with the action that causes it, in the same transaction:
 - publish opens the job's escrow (items × price); without the funds nothing changes (402);
@@ -11,7 +11,8 @@ Money (billing) rides along with the action that causes it, in the same transact
 - each new judgment is paid from the escrow before quality assesses it, so a block the
   assessment triggers withdraws that pay too; a retried submit pays nothing (the first one paid,
   and judgment_pay is idempotent per judgment anyway);
-- completion and cancellation settle the job (charge completed items, refund the rest);
+- completion and cancellation check the tier's quality promise on held-out gold (a shortfall
+  credits the client) and settle the job (charge completed items − credit, refund the rest);
 - blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
 
 A job without a budget cannot pay: billing.judgment_pay raises FundsExhausted ("no open budget")
@@ -25,12 +26,14 @@ Locks follow one order everywhere: lease → item → job → earnings → budge
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
+from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.services import FundsExhausted
 from marketplace.errors import Conflict, NotFound
@@ -39,10 +42,11 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
-from marketplace.quality import overlap
+from marketplace.quality import delivery, overlap
 from marketplace.quality import services as quality
 from marketplace.quality import tasks
 from marketplace.quality.services import BlockOutcome
+from marketplace.realtime import events
 
 # Statuses whose jobs hold an open escrow that new items must be added to.
 _ESCROWED = (JobStatus.OPEN, JobStatus.PAUSED)
@@ -64,6 +68,9 @@ def job_publish(*, job: Job, user: User) -> Job:
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.DRAFT}))
         billing.job_escrow_open(job=job)
+        # Live updates go out on commit (marketplace/realtime/events.py): never a rolled-back state.
+        events.job_status(job_id=job.pk, status=job.status)
+        events.work_available(job_id=job.pk)
     return job
 
 
@@ -72,7 +79,27 @@ def job_cancel(*, job: Job, user: User) -> Job:
     _owner_check(job=job, user=user)
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.CANCELLED)
-        billing.job_settle(job=job)  # a draft has no budget: nothing to settle
+        _job_finalize(job=job)  # a draft has no budget: nothing to settle
+        events.job_status(job_id=job.pk, status=job.status)
+    return job
+
+
+def job_pause(*, job: Job, user: User) -> Job:
+    """Pause an open job. No money moves; it is a flow because browsers hear of it (on commit)."""
+    _owner_check(job=job, user=user)
+    with transaction.atomic():
+        job = job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
+        events.job_status(job_id=job.pk, status=job.status)
+    return job
+
+
+def job_resume(*, job: Job, user: User) -> Job:
+    """Resume a paused job; workers hear of the work again (on commit)."""
+    _owner_check(job=job, user=user)
+    with transaction.atomic():
+        job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.PAUSED}))
+        events.job_status(job_id=job.pk, status=job.status)
+        events.work_available(job_id=job.pk)
     return job
 
 
@@ -88,6 +115,8 @@ def items_import(*, job: Job, payload: importing.Payload, fmt: str, gold: bool) 
         status = Job.objects.values_list("status", flat=True).get(pk=job.pk)
         if imported and not gold and status in _ESCROWED:
             billing.job_escrow_open(job=job)
+        if imported and not gold:
+            events.job_progress(job_id=job.pk)  # items_total (and the budget) changed
     return imported
 
 
@@ -121,11 +150,22 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                 assessment = quality.judgment_assess(judgment=judgment)
                 if assessment.blocked:
                     _blocked_pay_reverse(job_id=judgment.job_id, worker_id=judgment.worker_id)
+                    events.quality_alert(  # reason: the block's QualityEvent, read after commit
+                        worker_id=worker.pk, job_id=judgment.job_id, action="blocked",
+                        username=worker.username,
+                    )
+                if assessment.flagged:
+                    events.quality_alert(
+                        worker_id=worker.pk, job_id=judgment.job_id, action="flagged",
+                        username=worker.username,
+                    )
                 # Items that hit maximum overlap still uncertain go to expert review.
                 judge.queue_uncertain()
                 tasks.consensus_after_submit(submission=submission)
                 if submission.job_completed:
-                    billing.job_settle(job=Job.objects.get(pk=judgment.job_id))
+                    _job_finalize(job=Job.objects.get(pk=judgment.job_id))
+                    events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)
+                events.job_progress(job_id=judgment.job_id)  # throttled per job, sent on commit
                 feedback = assessment.feedback
             else:
                 # A retry: the first submit paid in its own transaction; nothing more to pay.
@@ -138,6 +178,24 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
         _job_pause_exhausted(job_id=exc.details.get("job") or _lease_job_id(lease_id))
         raise
     return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
+
+
+def _job_finalize(*, job: Job) -> None:
+    """A job ends (completed or cancelled): check the tier's quality promise on gold held back
+    from the fit, record the evidence (and the credit a shortfall earns), then settle. Inside the
+    ending transaction, so the charge and its evidence commit together. A job with too little gold
+    to measure is settled without a credit; its invoice says the promise was not measured, and why."""
+    if billing_selectors.job_budget_open(job_id=job.pk):
+        check = delivery.job_delivered_accuracy(job_id=job.pk)
+        if check.estimate is not None:
+            estimate = check.estimate
+            billing.job_quality_credit(
+                job=job,
+                delivered_accuracy=Decimal(str(estimate.accuracy)),
+                interval=(Decimal(str(estimate.low)), Decimal(str(estimate.high))),
+                method=estimate.method,
+            )
+    billing.job_settle(job=job)
 
 
 def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
@@ -169,6 +227,8 @@ def _job_pause_exhausted(*, job_id: int | None) -> None:
         job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
     except Conflict:
         pass  # paused, completed or cancelled meanwhile: nothing left to stop
+    else:
+        events.job_status(job_id=job.pk, status=JobStatus.PAUSED)  # autocommit: sent at once
 
 
 def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOutcome:
@@ -178,9 +238,18 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
     with transaction.atomic():
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
         billing.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)
+        events.quality_alert(
+            worker_id=worker.pk, job_id=job.pk, action="blocked", reason=reason,
+            username=worker.username,
+        )
+        events.job_progress(job_id=job.pk)  # the dropped judgments reopened items
     return outcome
 
 
 def worker_unblock(*, job: Job, worker: User, reason: str, actor: User) -> None:
     """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn."""
     quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
+    events.quality_alert(
+        worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,
+        username=worker.username,
+    )

@@ -74,7 +74,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Own key prefix (several deployments may share one Redis); a slow socket's queue is
+            # capped, and a message nobody read within 30 s is dropped rather than delivered stale.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("QUORUM_CHANNELS_PREFIX", "quorum") or "quorum",
+                       "capacity": 500, "expiry": 30},
         }
     }
     CACHES = {

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import (
     AccountKind,
     Earning,
+    JobBudget,
     LedgerAccount,
     Payout,
     PayoutBatch,
     Tier,
 )
-from marketplace.billing.pricing import TierQuote, TierTerms, quote, rate
+from marketplace.billing.pricing import TierQuote, TierTerms, money, quote, rate
 from marketplace.quality.models import WorkerJobStats
 
 # A worker counts in a tier's measured pool after this many gold answers (all jobs together).
@@ -148,3 +151,59 @@ def payout_batch_rows(*, batch: PayoutBatch) -> list[PayoutRow]:
             )
         )
     return rows
+
+
+def job_budget_open(*, job_id: int) -> bool:
+    """True while the job holds an escrow not yet settled (published, not yet completed or cancelled)."""
+    return JobBudget.objects.filter(job_id=job_id, settled_at__isnull=True).exists()
+
+
+def organization_job_budgets(*, organization: Organization, limit: int = 100) -> list[JobBudget]:
+    """The organization's published jobs' budgets, newest first, with job and tier (one query)."""
+    return list(
+        JobBudget.objects.filter(job__organization=organization)
+        .select_related("job", "tier")
+        .order_by("-opened_at", "-job_id")[:limit]
+    )
+
+
+def organization_invoice_months(*, organization: Organization, limit: int = 12) -> list[tuple[int, int]]:
+    """(year, month) of the UTC months in which the organization's jobs settled, newest first:
+    the months that have a monthly invoice with lines."""
+    rows = (
+        JobBudget.objects.filter(job__organization=organization, settled_at__isnull=False)
+        .annotate(month=TruncMonth("settled_at", tzinfo=UTC))
+        .values_list("month", flat=True)
+        .distinct()
+        .order_by("-month")[:limit]
+    )
+    return [(month.year, month.month) for month in rows]
+
+
+@dataclass(frozen=True)
+class OrganizationMoney:
+    organization: Organization
+    balance: Decimal  # prepaid, not yet held by a job
+    escrow: Decimal  # held by its published, unsettled jobs
+    jobs_running: int
+
+
+def organizations_money() -> list[OrganizationMoney]:
+    """Every client organization with its balance and escrow (the staff's view of client money):
+    three grouped queries, whatever the number of organizations."""
+    balances = dict(
+        LedgerAccount.objects.filter(kind=AccountKind.CLIENT_BALANCE).values_list("organization_id", "balance")
+    )
+    escrows = {
+        row["job__organization_id"]: row["s"] or ZERO
+        for row in LedgerAccount.objects.filter(kind=AccountKind.CLIENT_ESCROW)
+        .values("job__organization_id").annotate(s=Sum("balance"))
+    }
+    running = dict(
+        JobBudget.objects.filter(settled_at__isnull=True).values("job__organization_id")
+        .annotate(n=Count("id")).values_list("job__organization_id", "n")
+    )
+    return [
+        OrganizationMoney(org, balances.get(org.pk, ZERO), money(escrows.get(org.pk, ZERO)), running.get(org.pk, 0))
+        for org in Organization.objects.order_by("name")
+    ]

@@ -19,12 +19,12 @@ from marketplace.jobs import selectors, services
 from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job, JobStatus
 
-# action -> (target status, the statuses it may start from; None = any legal one)
-ACTIONS: dict[str, tuple[str, frozenset[str] | None]] = {
-    "publish": (JobStatus.OPEN, frozenset({JobStatus.DRAFT})),
-    "pause": (JobStatus.PAUSED, frozenset({JobStatus.OPEN})),
-    "resume": (JobStatus.OPEN, frozenset({JobStatus.PAUSED})),
-    "cancel": (JobStatus.CANCELLED, None),
+# Every action is a flow: each one moves money or tells browsers (live updates, on commit).
+ACTIONS = {
+    "publish": flows.job_publish,  # escrows the job's maximum cost
+    "pause": flows.job_pause,
+    "resume": flows.job_resume,
+    "cancel": flows.job_cancel,  # checks the quality promise and settles
 }
 
 
@@ -189,13 +189,7 @@ class JobAction(APIView):
         if action not in ACTIONS:
             raise NotFound(f"Unknown job action {action!r}; use one of {', '.join(ACTIONS)}.")
         job = selectors.job_get_for_owner(user=request.user, job_id=int(job_id))
-        if action == "publish":  # moves money: escrow the job's maximum cost
-            job = flows.job_publish(job=job, user=request.user)
-        elif action == "cancel":  # moves money: settle the job
-            job = flows.job_cancel(job=job, user=request.user)
-        else:
-            target, expected_from = ACTIONS[action]
-            job = services.job_transition(job=job, to=target, expected_from=expected_from)
+        job = ACTIONS[action](job=job, user=request.user)
         return Response(_present(job))
 
 

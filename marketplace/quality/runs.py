@@ -33,6 +33,7 @@ from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.writing import item_results_write, worker_results_write
+from marketplace.realtime import events
 
 logger = logging.getLogger(__name__)
 
@@ -201,3 +202,4 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     )
     if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
+    events.job_consensus(run_id=run.pk)  # sent once these results commit

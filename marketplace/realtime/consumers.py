@@ -1,0 +1,149 @@
+"""WebSocket consumers: one socket per role, scoped like the API.
+
+Each socket needs a signed-in session (AuthMiddlewareStack reads the session cookie) of the
+right role, else it is refused before the handshake completes: close code 4401 without a
+session, 4403 for the wrong role. A socket joins only its own groups (groups.py), so nobody
+receives another organization's events; every event arrives through `realtime_event`.
+
+Messages from the browser (optional): {"subscribe": <job id>} narrows a client's feed to one of
+its organization's jobs (or, for an admin, adds that job's feed); {"subscribe": null} undoes it.
+The job is looked up through the same scoped selector as the API: another organization's job
+answers {"type": "error", ...} exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from marketplace.accounts.models import User
+from marketplace.errors import NotFound
+from marketplace.jobs.selectors import job_get_for_owner
+from marketplace.realtime import groups, transport
+
+UNAUTHENTICATED = 4401
+FORBIDDEN = 4403
+
+
+class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Checks the session and role, joins the role's groups, forwards events as JSON."""
+
+    def allowed(self, user: User) -> bool:
+        raise NotImplementedError
+
+    def groups_for(self, user: User) -> list[str]:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        self.joined: list[str] = []
+        self.job_filter: int | None = None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        if not self.allowed(user):
+            await self.close(code=FORBIDDEN)
+            return
+        self.user = user
+        transport.loop_register(asyncio.get_running_loop())
+        for name in self.groups_for(user):
+            await self._join(name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for name in list(getattr(self, "joined", [])):
+            await self.channel_layer.group_discard(name, self.channel_name)
+        self.joined = []
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if self.job_filter is not None and event.get("job") not in (None, self.job_filter):
+            return
+        await self.send_json(event)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or "subscribe" not in content:
+            await self.send_json(
+                {"type": "error", "message": 'Send {"subscribe": <job id>} or {"subscribe": null}.'}
+            )
+            return
+        job_id = content["subscribe"]
+        if job_id is None:
+            await self.unsubscribe()
+            await self.send_json({"type": "subscribed", "job": None})
+            return
+        if isinstance(job_id, bool) or not isinstance(job_id, int | str) or not str(job_id).isdigit():
+            # (bool is an int to Python; "12" from a form is accepted, "-1" and "1e3" are not)
+            await self.send_json({"type": "error", "message": "A job id is a positive integer."})
+            return
+        if not await self._may_see(int(job_id)):
+            await self.send_json({"type": "error", "message": "Job not found."})
+            return
+        await self.subscribe(int(job_id))
+        await self.send_json({"type": "subscribed", "job": int(job_id)})
+
+    async def subscribe(self, job_id: int) -> None:
+        await self.send_json({"type": "error", "message": "This socket has no per-job feed."})
+
+    async def unsubscribe(self) -> None:
+        self.job_filter = None
+
+    @database_sync_to_async
+    def _may_see(self, job_id: int) -> bool:
+        try:
+            job_get_for_owner(user=self.user, job_id=job_id)
+        except NotFound:
+            return False
+        return True
+
+    async def _join(self, name: str) -> None:
+        await self.channel_layer.group_add(name, self.channel_name)
+        self.joined.append(name)
+
+    async def _leave(self, name: str) -> None:
+        await self.channel_layer.group_discard(name, self.channel_name)
+        self.joined.remove(name)
+
+
+class ClientConsumer(RoleConsumer):
+    """/ws/client/: the client's organization's jobs; subscribing narrows it to one of them."""
+
+    def allowed(self, user: User) -> bool:
+        return bool(user.is_client and user.organization_id)
+
+    def groups_for(self, user: User) -> list[str]:
+        return [groups.organization(user.organization_id)]
+
+    async def subscribe(self, job_id: int) -> None:
+        self.job_filter = job_id
+
+
+class WorkerConsumer(RoleConsumer):
+    """/ws/worker/: new work (work.available) for every worker."""
+
+    def allowed(self, user: User) -> bool:
+        return bool(user.is_worker)
+
+    def groups_for(self, user: User) -> list[str]:
+        return [groups.WORKERS]
+
+
+class StaffConsumer(RoleConsumer):
+    """/ws/staff/: quality alerts and status changes; subscribing adds one job's progress feed."""
+
+    def allowed(self, user: User) -> bool:
+        return bool(user.is_admin)
+
+    def groups_for(self, user: User) -> list[str]:
+        return [groups.STAFF]
+
+    async def subscribe(self, job_id: int) -> None:
+        await self.unsubscribe()
+        await self._join(groups.job(job_id))
+
+    async def unsubscribe(self) -> None:
+        for name in [n for n in self.joined if n.startswith("job-")]:
+            await self._leave(name)

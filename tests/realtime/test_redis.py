@@ -1,0 +1,92 @@
+"""With the Redis channel layer, separate application instances (separate layer objects, as in
+separate ASGI processes) share events. Skipped when Redis does not answer.
+
+Uses Redis db 7 and a prefix of its own, flushed (prefix only) at the end."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from django.db import transaction
+from django.urls import path
+
+from marketplace.accounts.models import Organization, User
+from marketplace.realtime import events, groups
+from marketplace.realtime.consumers import ClientConsumer
+from tests.factories import open_job_with_items
+from tests.realtime.conftest import QUIET, open_socket
+
+REDIS = os.environ.get("QUORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def _redis_answers() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("sockets_db"),
+    pytest.mark.skipif(not _redis_answers(), reason=f"Redis does not answer at {REDIS}"),
+]
+
+
+@pytest.fixture
+def redis_layers(settings: Any) -> Iterator[str]:
+    """Two layer aliases on the same Redis: "default" (this process) and "other" (another one)."""
+    config = {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS], "prefix": f"quorum-test-realtime-{uuid.uuid4().hex[:8]}"},
+    }
+    settings.CHANNEL_LAYERS = {"default": config, "other": config}
+    yield "other"
+
+
+async def test_two_application_instances_share_events(
+    redis_layers: str, acme: Organization, alice: User, carol: User
+) -> None:
+    job = await database_sync_to_async(open_job_with_items)(items=2, organization=acme)
+    # A second application whose consumers use their own layer object: another process's view.
+    other_app = AuthMiddlewareStack(
+        URLRouter([path("ws/client/", ClientConsumer.as_asgi(channel_layer_alias=redis_layers))])
+    )
+    here, accepted, _ = await open_socket("/ws/client/", alice)
+    there, accepted_there, _ = await open_socket("/ws/client/", alice, application=other_app)
+    globex, _, _ = await open_socket("/ws/client/", carol, application=other_app)
+    assert accepted and accepted_there
+
+    @database_sync_to_async
+    def publish() -> None:
+        with transaction.atomic():
+            events.job_progress(job_id=job.pk)
+
+    await publish()  # sent through the "default" layer
+    assert (await here.receive_json_from(timeout=3))["job"] == job.pk
+    assert (await there.receive_json_from(timeout=3))["job"] == job.pk
+    assert await globex.receive_nothing(timeout=QUIET)
+
+    # And the other way: an event sent by the other instance's layer reaches this one's socket.
+    other_layer = get_channel_layer(redis_layers)
+    await other_layer.group_send(
+        groups.organization(acme.pk),
+        {"type": "realtime.event", "event": {"type": "job.status", "job": job.pk, "status": "paused"}},
+    )
+    assert (await here.receive_json_from(timeout=3))["status"] == "paused"
+    for socket in (here, there, globex):
+        await socket.disconnect()
+    for alias in ("default", redis_layers):
+        layer = get_channel_layer(alias)
+        await layer.flush()  # this test's prefix only
+        await layer.close_pools()

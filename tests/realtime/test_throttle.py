@@ -1,0 +1,71 @@
+"""The job.progress throttle: the first change goes at once, a burst costs one more message, and
+that last message carries the latest state. Pure: no database, no channel layer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from marketplace.realtime.transport import Coalescer
+
+
+class Recorder:
+    """A send that records the 'latest state' at the moment it runs, as the payload builder does."""
+
+    def __init__(self) -> None:
+        self.state = 0
+        self.sent: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, key: object) -> None:
+        with self.lock:
+            self.sent.append((str(key), self.state))
+
+
+def test_the_first_change_is_sent_at_once_and_a_burst_ends_on_the_latest_state() -> None:
+    record = Recorder()
+    throttle = Coalescer(send=record, interval=lambda: 0.3)
+    for n in range(1, 11):
+        record.state = n
+        throttle.request(7)
+    assert record.sent == [("7", 1)]  # leading edge, synchronously
+    time.sleep(0.5)
+    assert record.sent == [("7", 1), ("7", 10)]  # one trailing message with the latest counts
+
+
+def test_jobs_are_throttled_apart() -> None:
+    record = Recorder()
+    throttle = Coalescer(send=record, interval=lambda: 10)
+    throttle.request(1)
+    throttle.request(2)
+    assert [key for key, _ in record.sent] == ["1", "2"]
+    throttle.reset()  # cancels the armed timers
+
+
+def test_concurrent_submits_send_at_most_two_messages_per_window() -> None:
+    record = Recorder()
+    throttle = Coalescer(send=record, interval=lambda: 1.0)
+    start = threading.Barrier(8)
+
+    def burst() -> None:
+        start.wait()
+        for _ in range(100):
+            throttle.request("job")
+
+    threads = [threading.Thread(target=burst) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(record.sent) == 1
+    time.sleep(1.3)
+    assert len(record.sent) == 2
+
+
+def test_a_quiet_job_is_sent_at_once_again() -> None:
+    record = Recorder()
+    throttle = Coalescer(send=record, interval=lambda: 0.1)
+    throttle.request(3)
+    time.sleep(0.15)
+    throttle.request(3)
+    assert len(record.sent) == 2  # no timer: the window had passed
