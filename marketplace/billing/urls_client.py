@@ -1,5 +1,11 @@
-"""Portal pages (being built)."""
+"""The client portal's billing page, mounted at /portal/billing/ (marketplace/urls.py)."""
 
-from typing import Any
+from __future__ import annotations
 
-urlpatterns: list[Any] = []
+from django.urls import URLPattern, path
+
+from marketplace.billing import views_client
+
+urlpatterns: list[URLPattern] = [
+    path("", views_client.billing, name="client-billing"),
+]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
-from marketplace.jobs.models import Item, Job
+from marketplace.jobs.models import Item, Job, JobStatus
 
 
 def jobs_for_owner(*, user: User) -> QuerySet[Job]:
@@ -72,3 +72,20 @@ def job_counts(*, job: Job) -> JobCounts:
         completed_items=job.completed_item_count,
         active_leases=active,
     )
+
+
+def jobs_for_dashboard(*, user: User, status: str | None = None) -> QuerySet[Job]:
+    """The client's jobs for the portal's list, newest first (index organization, -created_at);
+    `status` narrows to one JobStatus value, anything else is ignored."""
+    jobs = jobs_for_owner(user=user).order_by("-created_at", "-id")
+    if status in JobStatus.values:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def job_status_counts(*, user: User) -> dict[str, int]:
+    """How many of the client's jobs are in each status (one grouped query)."""
+    rows = jobs_for_owner(user=user).values("status").annotate(n=Count("id"))
+    counts = {status: 0 for status in JobStatus.values}
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts

@@ -1,0 +1,121 @@
+"""Forms of the client portal's job pages. They parse what a person typed; the services decide
+what is valid (labels_validate, job_create/job_update, the importer), and their errors are shown
+on the form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from marketplace.labelsets import MAX_LABELS
+
+LABEL_ROWS_MIN = 4  # empty rows a new job's form starts with (wizard.js adds more)
+IMPORT_FORMATS = (("auto", "From the file name"), ("csv", "CSV"), ("json", "JSON array"), ("jsonl", "JSONL"))
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+_SHORTCUTS = "123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class JobDetailsForm(forms.Form):
+    title = forms.CharField(
+        label="Title", max_length=200,
+        help_text="What workers see in their list of work, e.g. “Is there a cat in the photo?”",
+    )
+    instructions = forms.CharField(
+        label="Instructions", required=False, widget=forms.Textarea(attrs={"rows": 10}),
+        help_text="Markdown: headings, lists, **bold**, links, tables. Raw HTML is removed.",
+    )
+
+
+@dataclass
+class LabelRow:
+    index: int
+    key: str = ""
+    name: str = ""
+    shortcut: str = ""
+
+    @property
+    def blank(self) -> bool:
+        return not (self.key or self.name or self.shortcut)
+
+
+def label_rows_from_job(labels: list[dict[str, str]]) -> list[LabelRow]:
+    rows = [LabelRow(i, c["key"], c.get("name", ""), c.get("shortcut", "")) for i, c in enumerate(labels)]
+    return _padded(rows)
+
+
+def label_rows_empty() -> list[LabelRow]:
+    return _padded([])
+
+
+def _padded(rows: list[LabelRow]) -> list[LabelRow]:
+    want = max(LABEL_ROWS_MIN, len(rows) + 1)
+    return rows + [LabelRow(i) for i in range(len(rows), min(want, MAX_LABELS))]
+
+
+def label_rows_from_post(data: QueryDict) -> list[LabelRow]:
+    """The rows as typed (`label-<n>-name|key|shortcut`), blanks kept so the form re-renders."""
+    rows = []
+    for i in range(MAX_LABELS):
+        row = LabelRow(
+            i,
+            key=data.get(f"label-{i}-key", "").strip(),
+            name=data.get(f"label-{i}-name", "").strip(),
+            shortcut=data.get(f"label-{i}-shortcut", "").strip(),
+        )
+        if any(f"label-{i}-{part}" in data for part in ("key", "name", "shortcut")):
+            rows.append(row)
+    return rows or label_rows_empty()
+
+
+def key_from_name(name: str) -> str:
+    """A label key derived from its name: 'Dog (small)' -> 'dog-small'."""
+    return _KEY_UNSAFE.sub("-", name.lower()).strip("-._")[:64]
+
+
+def labels_payload(rows: list[LabelRow]) -> list[dict[str, Any]]:
+    """The label set to hand to labels_validate: blank rows dropped, a missing key derived
+    from the name, a missing shortcut given the first free one of 1-9, a-z."""
+    filled = [row for row in rows if not row.blank]
+    taken = {row.shortcut.lower() for row in filled if row.shortcut}
+    free = (c for c in _SHORTCUTS if c not in taken)
+    payload = []
+    for row in filled:
+        key = row.key or key_from_name(row.name)
+        shortcut = row.shortcut or next(free, "")
+        payload.append({"key": key or row.name, "name": row.name or key, "shortcut": shortcut})
+    return payload
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="Items file", help_text="CSV with a header row, a JSON array, or JSONL.")
+    format = forms.ChoiceField(label="Format", choices=IMPORT_FORMATS, initial="auto")
+
+    def __init__(self, *args: Any, gold: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if gold:
+            self.fields["file"].label = "Gold file"
+            self.fields["file"].help_text = (
+                "The same shapes as items, plus a `label` column (the right answer, a label key) "
+                "and an optional `explanation` shown to workers who miss it."
+            )
+
+    def file_format(self) -> str | None:
+        """The chosen format, or the file name's extension; None when neither says."""
+        chosen = self.cleaned_data["format"]
+        if chosen != "auto":
+            return str(chosen)
+        name = (self.cleaned_data["file"].name or "").lower()
+        extension = name.rsplit(".", 1)[-1] if "." in name else ""
+        return {"csv": "csv", "json": "json", "jsonl": "jsonl", "ndjson": "jsonl"}.get(extension)
+
+
+class TierForm(forms.Form):
+    tier = forms.ChoiceField(label="Tier", widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, tiers: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = tiers

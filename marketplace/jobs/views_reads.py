@@ -1,0 +1,176 @@
+"""Read models for the client's portal pages: a dashboard row, and the job page's figures.
+
+They combine jobs, labeling, quality and billing, so they sit with the views (the page layer is
+above every app, like marketplace/flows.py) rather than in jobs/selectors.py, which must not
+import the apps downstream of it. Callers pass a job already scoped to the requester
+(jobs.selectors.job_get_for_owner); nothing here looks a job up by a bare id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from marketplace.billing.models import JobBudget
+from marketplace.billing.pricing import money
+from marketplace.billing.selectors import job_escrow
+from marketplace.jobs.models import Job
+from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.quality.models import ConsensusRun, WorkerJobStats, WorkerResult
+from marketplace.quality.results import run_distribution, run_latest_succeeded
+
+ZERO = Decimal("0.00")
+THROUGHPUT_HOURS = 24
+
+
+def percent_done(job: Job) -> float:
+    """Completed regular items as a percentage, one decimal (the live contract's `percent`)."""
+    return round(100 * job.completed_item_count / job.item_count, 1) if job.item_count else 0.0
+
+
+def label_names(job: Job) -> dict[str, str]:
+    return {choice["key"]: choice.get("name") or choice["key"] for choice in job.labels}
+
+
+@dataclass(frozen=True)
+class JobMoney:
+    price_per_item: Decimal
+    budget: Decimal  # escrowed at publish and later imports
+    escrow: Decimal  # left in escrow now
+    spent: Decimal  # paid to workers out of the escrow so far (budget − escrow)
+    charged_so_far: Decimal  # completed items × price: what settling now would charge
+    settled: bool
+    refunded: Decimal | None
+
+    @property
+    def refund_now(self) -> Decimal:
+        """What cancelling now would return to the balance: the budget less the charge."""
+        return self.budget - self.charged_so_far if not self.settled else (self.refunded or ZERO)
+
+    @property
+    def spent_percent(self) -> float:
+        return round(float(100 * self.spent / self.budget), 1) if self.budget else 0.0
+
+    @property
+    def charged_percent(self) -> float:
+        return round(float(100 * self.charged_so_far / self.budget), 1) if self.budget else 0.0
+
+
+def job_money(*, job: Job) -> JobMoney | None:
+    """The job's escrow against its budget; None for a job never published (no budget)."""
+    budget = JobBudget.objects.filter(job_id=job.pk).first()
+    if budget is None:
+        return None
+    escrow = job_escrow(job_id=job.pk)
+    if budget.settled_at is not None:
+        charged = budget.charged if budget.charged is not None else ZERO
+    else:  # same arithmetic as billing.invoices for a provisional invoice
+        charged = money(min(job.completed_item_count, budget.items) * budget.price_per_item)
+    return JobMoney(
+        price_per_item=budget.price_per_item,
+        budget=budget.budget,
+        escrow=escrow,
+        spent=budget.spent if budget.settled_at is not None and budget.spent is not None
+        else max(budget.budget - escrow, ZERO),
+        charged_so_far=charged,
+        settled=budget.settled_at is not None,
+        refunded=budget.refunded,
+    )
+
+
+@dataclass(frozen=True)
+class Throughput:
+    per_hour: list[int]  # accepted judgments per clock hour, oldest first, the current hour last
+    last_hour: int
+    average: float  # per hour over the window
+
+    @property
+    def points(self) -> list[float]:
+        return [float(n) for n in self.per_hour]
+
+
+def job_throughput(*, job: Job, hours: int = THROUGHPUT_HOURS) -> Throughput:
+    """Judgments per hour over the last `hours` clock hours (one grouped query)."""
+    # Hours in the current time zone, as TruncHour buckets them; aware datetimes compare as instants.
+    start = timezone.localtime().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    rows = (
+        Judgment.objects.filter(job=job, created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+    )
+    by_hour = {row["hour"]: row["n"] for row in rows if row["hour"] is not None}
+    series = [by_hour.get(start + timedelta(hours=step), 0) for step in range(hours)]
+    total = sum(series)
+    return Throughput(per_hour=series, last_hour=series[-1], average=round(total / hours, 1))
+
+
+@dataclass(frozen=True)
+class Consensus:
+    run: ConsensusRun | None
+    estimated_accuracy: float | None  # mean confidence of the run's labels (its own estimate)
+    distribution: list[tuple[str, float]]  # (label name, items), in the job's label order
+    distribution_source: str  # "consensus" or "votes" (raw judgments before any run)
+    confusion: list[list[float]] | None  # pooled worker confusion, rows = true label
+    gold_accuracy: float | None  # Σ correct / Σ seen over the job's gold answers
+    gold_seen: int
+
+
+def job_consensus(*, job: Job) -> Consensus:
+    names = label_names(job)
+    keys = list(names)
+    run = run_latest_succeeded(job_id=job.pk)
+    accuracy = None
+    if run is not None:
+        shares = run_distribution(run=run)
+        counts = {key: shares.get(key, {}).get("items", 0) for key in keys}
+        total = sum(share["items"] for share in shares.values())
+        if total:
+            accuracy = sum(s["items"] * s["mean_confidence"] for s in shares.values()) / total
+        source = "consensus"
+    else:
+        votes = (
+            Judgment.objects.filter(job=job, is_gold=False, status=JudgmentStatus.ACCEPTED)
+            .values("label").annotate(n=Count("id"))
+        )
+        counts = {key: 0 for key in keys}
+        counts.update({row["label"]: row["n"] for row in votes if row["label"] in counts})
+        source = "votes"
+    gold = WorkerJobStats.objects.filter(job=job).aggregate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
+    seen = gold["seen"] or 0
+    return Consensus(
+        run=run,
+        estimated_accuracy=accuracy,
+        distribution=[(names[key], float(counts[key])) for key in keys],
+        distribution_source=source,
+        confusion=_pooled_confusion(run=run, size=len(keys)) if run is not None else None,
+        gold_accuracy=(gold["right"] or 0) / seen if seen else None,
+        gold_seen=seen,
+    )
+
+
+def _pooled_confusion(*, run: ConsensusRun, size: int) -> list[list[float]] | None:
+    """The run's workers' confusion matrices averaged, each weighted by its judgments, rows
+    renormalized: how the crowd as a whole answers each true label. None without workers."""
+    pooled = [[0.0] * size for _ in range(size)]
+    weight = 0
+    for confusion, judgments in WorkerResult.objects.filter(run=run).values_list("confusion", "judgments"):
+        if len(confusion) != size or any(len(row) != size for row in confusion):
+            continue  # the label set changed since (drafts only): skip what no longer lines up
+        w = max(judgments, 1)
+        weight += w
+        for i, row in enumerate(confusion):
+            for j, value in enumerate(row):
+                pooled[i][j] += w * float(value)
+    if not weight:
+        return None
+    out = []
+    for row in pooled:
+        total = sum(row)
+        out.append([value / total if total else 0.0 for value in row])
+    return out
