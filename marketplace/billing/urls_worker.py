@@ -1,5 +1,9 @@
-"""Portal pages (being built)."""
+"""Worker portal: earnings and payout requests, at /work/earnings/."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from marketplace.billing import views_worker
+
+urlpatterns = [
+    path("earnings/", views_worker.earnings, name="worker-earnings"),
+]

@@ -115,19 +115,25 @@ def _job_for_claim(*, worker: User, job_id: int, now: datetime) -> Job:
 
 
 @transaction.atomic
-def lease_claim(*, worker: User, job: Job | int | None = None) -> Lease:
+def lease_claim(*, worker: User, job: Job | int | None = None, ahead_of: int | None = None) -> Lease:
     """Next item: a lease on an item of `job` (or of any open job the worker may work on).
 
     Idempotent while a lease is live: asking again returns the lease the worker already holds in
     that job, so a page reload does not eat a second slot. Raises NothingLeft (no_work) when no
     regular item is left for this worker; gold is never served on its own.
+
+    `ahead_of` (the lease the worker is labeling now, in `job`) asks for the item after it: the
+    labeling page fetches it while the worker labels, so the next item shows without a wait. A
+    worker then holds at most two live leases in a job; asking again returns the same second one.
     """
     _worker_check(worker)
     now = timezone.now()
     if job is None:
         lease = _claim_any(worker=worker, now=now)
     else:
-        lease = _claim_one(worker=worker, job_id=job.pk if isinstance(job, Job) else int(job), now=now)
+        job_id = job.pk if isinstance(job, Job) else int(job)
+        lease = (_claim_one(worker=worker, job_id=job_id, now=now) if ahead_of is None
+                 else _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now))
     _planner_restore()
     return lease
 
@@ -141,6 +147,24 @@ def _claim_one(*, worker: User, job_id: int, now: datetime) -> Lease:
         raise NothingLeft(
             "Nothing left for you in this job: you have seen every item that still needs work."
         )
+    return lease
+
+
+def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime) -> Lease:
+    found = _job_for_claim(worker=worker, job_id=job_id, now=now)
+    held = (
+        Lease.objects.filter(live_lease_q(now=now), worker=worker, job_id=job_id)
+        .exclude(pk=current)
+        .select_related("job", "item")
+        .order_by("-expires_at")
+        .first()
+    )
+    if held is not None:  # the one fetched ahead already (or, if `current` ran out, the live one)
+        return held
+    # The candidate query skips every item this worker ever leased, `current`'s included.
+    lease = _claim_in(job=found, worker=worker, now=now)
+    if lease is None:
+        raise NothingLeft("Nothing after this item for you in this job.")
     return lease
 
 

@@ -6,11 +6,16 @@ Everything starts from the worker. Another worker's lease looks exactly like a m
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
-from marketplace.accounts.models import User, WorkerQualification
+from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Job, JobQualification, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
@@ -80,3 +85,118 @@ def judgments_of(*, worker: User, job_id: int | None = None) -> QuerySet[Judgmen
     if job_id is not None:
         qs = qs.filter(job_id=job_id)
     return qs.order_by("-created_at", "-id")
+
+
+# --- Worker portal reads (the pages under /work/) --------------------------------------------
+
+# Expected time per item: the median answer time over this many of a job's latest judgments.
+EXPECTED_TIME_SAMPLE = 100
+
+
+@dataclass(frozen=True)
+class MissingRequirement:
+    """A qualification a job requires that the worker does not hold (or holds below the score)."""
+
+    qualification_id: int
+    name: str
+    min_score: Decimal
+    has_exam: bool
+
+
+@dataclass(frozen=True)
+class WorkOffer:
+    """One open job as the work list shows it to one worker."""
+
+    job: Job
+    items_left: int  # items of the job not yet complete (job-wide, from the counters)
+    expected_seconds: float | None  # median answer time of recent judgments (any worker)
+    missing: list[MissingRequirement]  # empty: the worker may start now
+
+    @property
+    def examinable(self) -> bool:
+        """Every missing requirement has an exam, so the worker can qualify on their own."""
+        return bool(self.missing) and all(m.has_exam for m in self.missing)
+
+
+def _expected_seconds(*, job_ids: list[int]) -> dict[int, float]:
+    """Median seconds of each job's latest EXPECTED_TIME_SAMPLE judgments, in one query."""
+    if not job_ids:
+        return {}
+    recent = (
+        Judgment.objects.filter(job_id__in=job_ids, seconds_spent__isnull=False)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
+        .filter(rank__lte=EXPECTED_TIME_SAMPLE)
+        .values_list("job_id", "seconds_spent")
+    )
+    times: dict[int, list[Decimal]] = defaultdict(list)
+    for job_id, seconds in recent:
+        times[job_id].append(seconds)
+    # A display figure, not money: float is fine here.
+    return {job_id: float(statistics.median(values)) for job_id, values in times.items()}
+
+
+def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
+    """Open jobs for the work list: those the worker may take now, then those they could reach by
+    passing exams. Blocked jobs and jobs needing a qualification without an exam are left out.
+    Four queries whatever the number of jobs."""
+    if not worker.is_worker or worker.suspended_at is not None:
+        return []
+    jobs = list(
+        Job.objects.filter(status=JobStatus.OPEN)
+        .exclude(job_blocked_for(worker=worker))
+        .annotate(unqualified=job_unqualified_for(worker=worker))
+        .order_by("-priority", "id")[:limit]
+    )
+    held = dict(
+        WorkerQualification.objects.filter(worker=worker).values_list("qualification_id", "score")
+    )
+    missing: dict[int, list[MissingRequirement]] = defaultdict(list)
+    gated = [job.pk for job in jobs if job.unqualified]  # type: ignore[attr-defined]
+    requirements = (
+        JobQualification.objects.filter(job_id__in=gated)
+        .select_related("qualification")
+        .annotate(has_exam=Exists(ExamQuestion.objects.filter(qualification=OuterRef("qualification"))))
+        .order_by("job_id", "qualification__name")
+    )
+    for req in requirements:
+        score = held.get(req.qualification_id)
+        if score is None or score < req.min_score:
+            missing[req.job_id].append(MissingRequirement(
+                qualification_id=req.qualification_id, name=req.qualification.name,
+                min_score=req.min_score, has_exam=req.has_exam,  # type: ignore[attr-defined]
+            ))
+    expected = _expected_seconds(job_ids=[job.pk for job in jobs])
+    offers = [
+        WorkOffer(
+            job=job, items_left=max(job.item_count - job.completed_item_count, 0),
+            expected_seconds=expected.get(job.pk), missing=missing.get(job.pk, []),
+        )
+        for job in jobs
+    ]
+    return [o for o in offers if not o.missing] + [o for o in offers if o.examinable]
+
+
+def job_get_for_labeling(*, worker: User, job_id: int) -> Job:
+    """A job whose labeling page the worker may open: open or paused, requirements met.
+
+    A blocked worker still gets the page (the claim then says why no item comes); a draft, a
+    finished job or one behind a qualification they lack looks missing (NotFound).
+    """
+    job = (
+        Job.objects.filter(pk=job_id, status__in=[JobStatus.OPEN, JobStatus.PAUSED])
+        .exclude(job_unqualified_for(worker=worker))
+        .first()
+    )
+    if job is None or not worker.is_worker:
+        raise NotFound("Job not found.")
+    return job
+
+
+def job_to_label_next(*, worker: User, now: datetime) -> Job | None:
+    """"Label any job": the job of the worker's live lease, else the first job open to them."""
+    open_jobs = jobs_open_to(worker=worker)
+    held = (
+        Lease.objects.filter(live_lease_q(now=now), worker=worker, job__in=open_jobs)
+        .select_related("job").order_by("-job__priority", "job_id").first()
+    )
+    return held.job if held is not None else open_jobs.first()

@@ -1,5 +1,9 @@
-"""Portal pages (being built)."""
+"""Worker portal: the worker's own quality figures, at /work/quality/."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from marketplace.quality import views_worker
+
+urlpatterns = [
+    path("quality/", views_worker.quality, name="worker-quality"),
+]

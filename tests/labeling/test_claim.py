@@ -228,3 +228,25 @@ def test_next_without_a_job_returns_a_held_lease_and_says_when_nothing_is_left(w
     with pytest.raises(NothingLeft):
         lease_claim(worker=wendy)
     assert job.pk == held.job_id
+
+
+def test_the_item_after_the_one_on_screen_is_fetched_ahead_once_and_held_for_the_worker(wendy: User) -> None:
+    """The labeling page fetches the next item while the worker labels: a second live lease, never a third."""
+    job = open_job_with_items(items=5)
+    current = lease_claim(worker=wendy, job=job)
+    ahead = lease_claim(worker=wendy, job=job, ahead_of=current.pk)
+    assert ahead.item_id != current.item_id and ahead.status == LeaseStatus.ACTIVE
+    assert lease_claim(worker=wendy, job=job, ahead_of=current.pk).pk == ahead.pk  # asked twice: the same one
+    assert Lease.objects.filter(worker=wendy, status=LeaseStatus.ACTIVE).count() == 2
+
+    judgment_submit(worker=wendy, lease_id=current.pk, label="cat")
+    after = lease_claim(worker=wendy, job=job, ahead_of=ahead.pk)
+    assert after.item_id not in {current.item_id, ahead.item_id}
+    assert Lease.objects.filter(worker=wendy, status=LeaseStatus.ACTIVE).count() == 2
+
+
+def test_nothing_is_fetched_ahead_when_no_other_item_is_left_for_the_worker(wendy: User) -> None:
+    job = open_job_with_items(items=1)
+    current = lease_claim(worker=wendy, job=job)
+    with pytest.raises(NothingLeft):
+        lease_claim(worker=wendy, job=job, ahead_of=current.pk)

@@ -1,0 +1,353 @@
+// Worker portal: the labeling page (#labeler) and the work list's "new work" notice.
+//
+// Item data is untrusted: it is put on the page with createElement/textContent only, never
+// innerHTML, and a picture is shown only from an http(s) URL (anything else is shown as text).
+// One keypress submits a label; the server answers with the next item in the same round trip.
+// window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests.
+"use strict";
+
+(() => {
+  const TEXT_KEYS = ["text"];
+  const IMAGE_KEYS = ["image", "image_url"];
+  const MAX_TIMINGS = 50;
+  window.quorumTimings = window.quorumTimings || [];
+
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(props)) {
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  function httpUrl(value) {
+    if (typeof value !== "string") return null;
+    try {
+      const url = new URL(value.trim());
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function asText(value) {
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  // The item's data as DOM nodes: its text, an http(s) picture, the other fields as a table.
+  function itemNodes(data) {
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      return [el("p", { class: "item-text", text: asText(data) })];
+    }
+    const nodes = [];
+    const textKey = TEXT_KEYS.find((k) => typeof data[k] === "string");
+    if (textKey) nodes.push(el("p", { class: "item-text", text: data[textKey] }));
+    const imageKey = IMAGE_KEYS.find((k) => typeof data[k] === "string");
+    const src = imageKey ? httpUrl(data[imageKey]) : null;
+    if (src) {
+      nodes.push(el("img", { class: "item-image", src, alt: "The item's picture", referrerpolicy: "no-referrer" }));
+    }
+    const rows = Object.entries(data)
+      .filter(([key]) => key !== textKey && !(key === imageKey && src))
+      .map(([key, value]) => el("tr", {}, [el("th", { scope: "row", text: key }), el("td", { text: asText(value) })]));
+    if (rows.length) nodes.push(el("table", { class: "item-fields" }, [el("tbody", {}, rows)]));
+    return nodes;
+  }
+
+  function summary(data) {
+    if (data && typeof data === "object" && typeof data.text === "string") return data.text.slice(0, 140);
+    return "";
+  }
+
+  // --- the labeling page
+
+  function initLabeler(root) {
+    const $ = (id) => document.getElementById(id);
+    const itemBox = $("item");
+    const feedbackBox = $("feedback");
+    const announcer = $("announcer");
+    const countdown = $("countdown");
+    const skipButton = $("skip");
+    const doneCount = $("done-count");
+    const choices = Array.from(root.querySelectorAll("button.choice"));
+    const names = new Map(choices.map((b) => [b.dataset.label, b.querySelector(".choice-name").textContent]));
+    const hotkeys = new Map();
+    for (const button of choices) {
+      if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
+    }
+    const csrf = root.dataset.csrf;
+    let lease = null; // on screen: {lease, job, seconds_left, item: {id, data}}
+    // The item after it, fetched while the worker labels this one (null: none yet, or none left),
+    // so a label key shows the next item at once while the answer travels in the background.
+    let ahead = null;
+    let busy = false;
+    let shownAt = 0; // performance.now() when the current item was painted
+    let deadline = 0; // performance.now() at which the lease runs out
+    let warned = false;
+    let done = 0;
+
+    function announce(message) {
+      // Clear first so the same words are announced again.
+      announcer.textContent = "";
+      window.setTimeout(() => { announcer.textContent = message; }, 30);
+    }
+
+    // While a request runs the buttons are only marked busy (aria-disabled), not disabled, so
+    // the focused one keeps the keyboard focus; with no item left they are disabled for real.
+    function setEnabled(on) {
+      for (const button of [...choices, skipButton]) {
+        button.disabled = false;
+        button.setAttribute("aria-disabled", on ? "false" : "true");
+      }
+      itemBox.setAttribute("aria-busy", on ? "false" : "true");
+    }
+
+    function disableAll() {
+      for (const button of [...choices, skipButton]) button.disabled = true;
+    }
+
+    function leaseUrl(template, id) {
+      return template.replace(/\/0\/(answer|skip)\/$/, `/${id}/$1/`);
+    }
+
+    async function post(url, body) {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+      });
+      let data = null;
+      try {
+        data = await response.json();
+      } catch (_) {
+        // Not JSON: a signed-out session was redirected to the log-in page, or the server failed.
+        throw new Error(response.redirected || response.ok
+          ? "Your session has ended. Reload the page to sign in again."
+          : `The server could not answer (HTTP ${response.status}). Reload the page to try again.`);
+      }
+      if (!response.ok) {
+        const error = new Error((data && data.error && data.error.message) || "Something went wrong.");
+        error.code = data && data.error && data.error.code;
+        throw error;
+      }
+      return data;
+    }
+
+    function showEmpty(message) {
+      lease = null;
+      setEnabled(false);
+      disableAll();
+      itemBox.replaceChildren(el("p", { class: "muted", text: "No item on screen." }));
+      $("empty-message").textContent = message || "Nothing left for you in this job.";
+      $("empty").hidden = false;
+      countdown.textContent = "--:--";
+      announce(message || "Nothing left for you in this job.");
+    }
+
+    function showFeedback(feedback) {
+      if (!feedback) {
+        feedbackBox.hidden = true;
+        feedbackBox.replaceChildren();
+        return "";
+      }
+      const right = names.get(feedback.correct_label) || feedback.correct_label;
+      const yours = names.get(feedback.your_label) || feedback.your_label;
+      const parts = [
+        el("strong", { text: "Check item missed. " }),
+        document.createTextNode(`You answered ${yours}; the right label is ${right}.`),
+      ];
+      if (feedback.explanation) parts.push(el("span", { class: "why", text: ` ${feedback.explanation}` }));
+      feedbackBox.replaceChildren(...parts);
+      feedbackBox.hidden = false;
+      return `Check item missed: the right label was ${right}.`;
+    }
+
+    // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
+    function show(next, pressedAt, prefix) {
+      lease = next;
+      if (ahead && ahead.lease === next.lease) ahead = null; // the slow path's reply can be the one fetched ahead
+      itemBox.replaceChildren(...itemNodes(next.item.data));
+      deadline = performance.now() + next.seconds_left * 1000;
+      warned = false;
+      tick();
+      setEnabled(true);
+      busy = false;
+      announce(`${prefix || ""}New item. ${summary(next.item.data)}`.trim());
+      // requestAnimationFrame runs just before the frame is painted; the task after it runs
+      // once that frame is on screen.
+      window.requestAnimationFrame(() => window.setTimeout(() => {
+        shownAt = performance.now();
+        if (pressedAt !== undefined) {
+          window.quorumTimings.push(Math.round((shownAt - pressedAt) * 10) / 10);
+          if (window.quorumTimings.length > MAX_TIMINGS) window.quorumTimings.shift();
+        }
+      }, 0));
+    }
+
+    function afterAnswer(data, pressedAt, prefix) {
+      if (data.next) {
+        show(data.next, pressedAt, prefix);
+        prefetch();
+      } else showEmpty(`${prefix || ""}${data.message || ""}`);
+    }
+
+    // Ask for the item after the one on screen (the server holds at most one such lease).
+    function prefetch() {
+      if (!lease || ahead) return;
+      const onScreen = lease.lease;
+      post(root.dataset.nextUrl, { ahead_of: onScreen })
+        .then((data) => { keepAhead(data, onScreen); })
+        .catch(() => {}); // no item fetched ahead: the next answer claims one itself
+    }
+
+    function keepAhead(data, onScreen) {
+      if (data.next && lease && lease.lease === onScreen && data.next.lease !== onScreen) ahead = data.next;
+    }
+
+    // The fast path: the next item is here already. Show it now; send the answer (or the skip)
+    // for the previous one, whose reply brings the item after the new one.
+    function advance(url, body, pressedAt, said, onSaved) {
+      const next = ahead;
+      ahead = null;
+      show(next, pressedAt, said);
+      post(url, { ...body, ahead_of: next.lease })
+        .then((data) => {
+          if (onSaved) onSaved(data);
+          keepAhead(data, next.lease);
+        })
+        .catch((error) => {
+          // The answer could not be saved (lease expired, job paused...): say so; the item on
+          // screen is still the worker's to label.
+          feedbackBox.replaceChildren(el("strong", { text: `Your last answer was not saved: ${error.message}` }));
+          feedbackBox.hidden = false;
+          announce(`Your last answer was not saved: ${error.message}`);
+        });
+    }
+
+    function saved() {
+      return (data) => {
+        done += 1;
+        doneCount.textContent = String(done);
+        const said = showFeedback(data.submitted && data.submitted.feedback);
+        if (said) announce(said);
+      };
+    }
+
+    async function choose(label, pressedAt) {
+      if (busy || !lease) return;
+      const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
+      const url = leaseUrl(root.dataset.answerUrl, lease.lease);
+      if (ahead) {
+        showFeedback(null);
+        advance(url, { label, seconds_spent: seconds }, pressedAt, `Sent ${names.get(label) || label}. `, saved());
+        return;
+      }
+      busy = true;
+      setEnabled(false);
+      try {
+        const data = await post(url, { label, seconds_spent: seconds });
+        done += 1;
+        doneCount.textContent = String(done);
+        const said = showFeedback(data.submitted && data.submitted.feedback);
+        afterAnswer(data, pressedAt, `Saved as ${names.get(label) || label}. ${said} `);
+      } catch (error) {
+        // The lease may be lost or the job paused: tell the worker, then ask for what is next.
+        await recover(error.message);
+      }
+    }
+
+    async function skip() {
+      if (busy || !lease) return;
+      showFeedback(null);
+      const url = leaseUrl(root.dataset.skipUrl, lease.lease);
+      if (ahead) {
+        advance(url, {}, undefined, "Skipped. ");
+        return;
+      }
+      busy = true;
+      setEnabled(false);
+      try {
+        const data = await post(url);
+        afterAnswer(data, undefined, "Skipped. ");
+      } catch (error) {
+        await recover(error.message);
+      }
+    }
+
+    async function recover(message) {
+      try {
+        const data = await post(root.dataset.nextUrl);
+        feedbackBox.replaceChildren(el("strong", { text: message }));
+        feedbackBox.hidden = false;
+        afterAnswer(data, undefined, `${message} `);
+      } catch (error) {
+        busy = false;
+        showEmpty(error.message);
+      }
+    }
+
+    function tick() {
+      if (!lease) return;
+      const left = Math.max(Math.round((deadline - performance.now()) / 1000), 0);
+      const mm = String(Math.floor(left / 60)).padStart(2, "0");
+      const ss = String(left % 60).padStart(2, "0");
+      countdown.textContent = `${mm}:${ss}`;
+      countdown.classList.toggle("low", left <= 60);
+      countdown.classList.toggle("out", left === 0);
+      countdown.setAttribute("aria-label", left ? `Time left on this item: ${mm}:${ss}` : "Time is up on this item");
+      if (left <= 60 && left > 0 && !warned) {
+        warned = true;
+        announce("One minute left on this item.");
+      }
+    }
+    window.setInterval(tick, 1000);
+
+    for (const button of choices) {
+      button.addEventListener("click", () => choose(button.dataset.label, performance.now()));
+    }
+    skipButton.addEventListener("click", () => skip());
+
+    document.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+      const target = event.target;
+      if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]")) return;
+      if (event.key === "Escape") {
+        event.preventDefault();
+        skip();
+        return;
+      }
+      const button = hotkeys.get(event.key.toLowerCase());
+      if (button) {
+        event.preventDefault();
+        choose(button.dataset.label, performance.now());
+      }
+    });
+
+    post(root.dataset.nextUrl)
+      .then((data) => afterAnswer(data))
+      .catch((error) => showEmpty(error.message));
+  }
+
+  // --- the work list: a notice when new work is published
+
+  function initWorkList() {
+    const box = document.getElementById("new-work");
+    const text = document.getElementById("new-work-text");
+    if (!box || !text) return;
+    document.addEventListener("quorum:work.available", (event) => {
+      const detail = event.detail || {};
+      const title = typeof detail.title === "string" ? detail.title : "a new job";
+      const pay = typeof detail.pay === "string" || typeof detail.pay === "number" ? ` (pays ${detail.pay} per answer)` : "";
+      text.textContent = `New work: ${title}${pay}.`;
+      box.hidden = false;
+    });
+  }
+
+  const labeler = document.getElementById("labeler");
+  if (labeler) initLabeler(labeler);
+  if (document.querySelector("[data-work-list]")) initWorkList();
+})();

@@ -1,0 +1,84 @@
+"""The worker's own quality page: figures, feedback on missed check items, and secrecy.
+
+Wendy answers check items in two jobs: "Open book" shows missed check items' right answers
+(quality_rules.gold_feedback), "Closed book" does not. Walter works too; Wendy must never see
+his figures, and no page may show a check item's right answer that Wendy has not missed in a job
+that shares it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from marketplace.accounts.models import User
+from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.quality.services import DROP_POLICY
+from tests.quality.worker_helpers import answer_gold, gold_job
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def explain(job: Job, text: str) -> None:
+    GoldAnswer.objects.filter(item__job=job).update(explanation=text)
+
+
+@pytest.fixture
+def open_book(wendy: User, walter: User) -> Job:
+    job = gold_job(title="Open book", quality_rules={"gold_feedback": True})
+    explain(job, "open-book-why")
+    answer_gold(wendy, job, right=3, wrong=1)
+    answer_gold(walter, job, right=0, wrong=2)
+    return job
+
+
+@pytest.fixture
+def closed_book(wendy: User) -> Job:
+    job = gold_job(title="Closed book")
+    explain(job, "closed-book-why")
+    answer_gold(wendy, job, right=1, wrong=2)
+    return job
+
+
+def test_clients_and_admins_get_404(alice: User, ada: User) -> None:
+    for user in (alice, ada):
+        assert signed_in(user).get(reverse("worker-quality")).status_code == 404
+
+
+def test_the_page_shows_gold_accuracy_with_its_interval_per_job_and_overall(
+    open_book: Job, closed_book: Job, wendy: User
+) -> None:
+    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert "4 of 7 check items right" in html  # 3/4 + 1/3
+    assert "56%" in html  # smoothed: (4 + 1) / (7 + 2) = 0.556
+    assert "90% interval" in html and "Open book" in html and "Closed book" in html
+    assert "<svg" in html  # the per-job chart
+    assert DROP_POLICY in html
+
+
+def test_feedback_shows_only_missed_items_of_jobs_that_share_answers(
+    open_book: Job, closed_book: Job, wendy: User
+) -> None:
+    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert html.count("open-book-why") == 1  # her one miss there
+    assert "closed-book-why" not in html  # that job does not share answers
+
+
+def test_a_worker_never_sees_another_workers_figures(open_book: Job, walter: User, wendy: User) -> None:
+    html = signed_in(walter).get(reverse("worker-quality")).content.decode()
+    assert "0 of 2 check items right" in html and "Closed book" not in html
+    assert html.count("open-book-why") == 2  # his own two misses, not Wendy's
+    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert "walter" not in html
+
+
+def test_a_worker_with_no_answers_sees_an_empty_page(wendy: User) -> None:
+    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert "No check items answered yet" in html and "No answers yet" in html
