@@ -213,3 +213,157 @@ def quality_events(*, worker_id: int, job_id: int | None = None, limit: int = 10
     if job_id is not None:
         events = events.filter(job_id=job_id)
     return list(events.select_related("actor").order_by("-created_at", "-id")[:limit])
+
+
+# --- Staff portal reads (the review table, a worker's page, the jobs overview) ----------------
+
+# Review-table columns sorted in SQL (over every filtered worker, then paged) ...
+STAFF_SQL_SORTS = {
+    "worker": "worker__username", "gold": "seen", "accuracy": "smoothed", "judgments": "regular",
+    "flags": "flagged_jobs", "status": "blocked_jobs",
+}
+# ... and columns only known after the grouped reads below, sorted in Python (None last).
+STAFF_COMPUTED_SORTS = {"ds": "ds_accuracy", "agreement": "agreement", "speed": "median_seconds"}
+STAFF_STATUSES = ("active", "blocked", "flagged")
+
+
+@dataclass(frozen=True)
+class StaffWorkerRow:
+    worker_id: int
+    username: str
+    suspended: bool
+    jobs: int
+    judgments: int
+    gold: scoring.GoldEstimate
+    ds_accuracy: float | None  # judgment-weighted over the latest run of each job
+    agreement: float | None
+    median_seconds: float | None  # over the worker's latest SPEED_WINDOW judgments, all jobs
+    flagged_jobs: int
+    blocked_jobs: int
+
+    @property
+    def status(self) -> str:
+        if self.suspended:
+            return "suspended"
+        return "blocked" if self.blocked_jobs else "active"
+
+
+def staff_workers_filtered(*, status: str = "", min_gold: int = 0, search: str = "") -> QuerySet[Any]:
+    """workers_overview's grouped rows, narrowed by the review page's filters (already
+    validated by the caller: status in STAFF_STATUSES or "", min_gold >= 0)."""
+    rows = workers_overview(
+        blocked={"active": False, "blocked": True}.get(status), flagged=True if status == "flagged" else None,
+    )
+    if min_gold:
+        rows = rows.filter(seen__gte=min_gold)
+    if search:
+        rows = rows.filter(worker_id__in=User.objects.filter(username__icontains=search).values("pk"))
+    return rows
+
+
+def staff_workers_ordered(rows: QuerySet[Any], *, sort: str, descending: bool) -> QuerySet[Any]:
+    """Order by one of STAFF_SQL_SORTS (a key the caller checked), ties by worker id."""
+    field = STAFF_SQL_SORTS[sort]
+    return rows.order_by(f"-{field}" if descending else field, "worker_id")
+
+
+def staff_worker_rows(*, rows: Sequence[dict[str, Any]]) -> list[StaffWorkerRow]:
+    """Complete grouped workers_overview rows with names, DS accuracy, agreement and speed:
+    five queries for any number of rows."""
+    ids = [row["worker_id"] for row in rows]
+    users = {u.pk: u for u in User.objects.filter(pk__in=ids).only("username", "suspended_at")}
+    ds, agreement = _latest_run_figures(worker_ids=ids)
+    medians = _medians_by_worker(worker_ids=ids)
+    out = []
+    for row in rows:
+        worker_id = row["worker_id"]
+        user = users.get(worker_id)
+        agree = agreement.get(worker_id)
+        out.append(StaffWorkerRow(
+            worker_id=worker_id, username=user.username if user else "", suspended=bool(user and user.suspended_at),
+            jobs=row["jobs"], judgments=row["regular"] or 0,
+            gold=scoring.gold_estimate(correct=row["correct"] or 0, seen=row["seen"] or 0),
+            ds_accuracy=ds.get(worker_id), agreement=agree,
+            median_seconds=medians.get(worker_id), flagged_jobs=row["flagged_jobs"], blocked_jobs=row["blocked_jobs"],
+        ))
+    return out
+
+
+def staff_rows_sorted(rows: list[StaffWorkerRow], *, sort: str, descending: bool) -> list[StaffWorkerRow]:
+    """Sort by one of STAFF_COMPUTED_SORTS; workers without the figure go last either way."""
+    attr = STAFF_COMPUTED_SORTS[sort]
+    known = [r for r in rows if getattr(r, attr) is not None]
+    unknown = [r for r in rows if getattr(r, attr) is None]
+    known.sort(key=lambda r: (getattr(r, attr), -r.worker_id if descending else r.worker_id), reverse=descending)
+    return known + unknown
+
+
+def _latest_run_ids() -> Any:
+    return (
+        ConsensusRun.objects.filter(status=ConsensusRun.Status.SUCCEEDED)
+        .values("job_id").annotate(last=Max("id")).values("last")
+    )
+
+
+def _latest_run_figures(*, worker_ids: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """Per worker, over the latest succeeded run of every job: DS accuracy weighted by the run's
+    judgments, and the share of accepted judgments equal to the run's label. Two queries."""
+    latest = _latest_run_ids()
+    ds: dict[int, float] = {}
+    weighted = (
+        WorkerResult.objects.filter(run_id__in=latest, worker_id__in=worker_ids).values("worker_id")
+        .annotate(total=Sum(F("accuracy") * F("judgments"), output_field=FloatField()), n=Sum("judgments"))
+    )
+    for row in weighted:
+        if row["n"]:
+            ds[row["worker_id"]] = row["total"] / row["n"]
+    # Each item belongs to one job, so "a result of a latest run for this item" is that job's.
+    results = ItemResult.objects.filter(run_id__in=latest, item_id=OuterRef("item_id"))
+    grouped = (
+        Judgment.objects.filter(worker_id__in=worker_ids, status=JudgmentStatus.ACCEPTED).values("worker_id")
+        .annotate(scored=Count("id", filter=Exists(results)),
+                  agree=Count("id", filter=Exists(results.filter(label=OuterRef("label")))))
+    )
+    agreement = {row["worker_id"]: row["agree"] / row["scored"] for row in grouped if row["scored"]}
+    return ds, agreement
+
+
+def _medians_by_worker(*, worker_ids: list[int]) -> dict[int, float]:
+    """Median seconds over each worker's latest SPEED_WINDOW judgments (all jobs), one query."""
+    recent = (
+        Judgment.objects.filter(worker_id__in=worker_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("worker_id")], order_by=F("id").desc()))
+        .filter(rank__lte=SPEED_WINDOW)
+        .values_list("worker_id", "seconds_spent")
+    )
+    times: dict[int, list[Any]] = defaultdict(list)
+    for worker_id, seconds in recent:
+        times[worker_id].append(seconds)
+    return {key: m for key, values in times.items() if (m := scoring.median_seconds(values)) is not None}
+
+
+def staff_accuracies(rows: QuerySet[Any]) -> list[float]:
+    """Smoothed gold accuracy of every filtered worker with at least one gold answer (histogram)."""
+    return [value for value in rows.filter(seen__gt=0).values_list("smoothed", flat=True) if value is not None]
+
+
+def worker_gold_history(*, worker_id: int, limit: int = 100) -> list[Judgment]:
+    """A worker's latest gold answers with the expected label (item.gold) and the job."""
+    return list(
+        Judgment.objects.filter(worker_id=worker_id, is_gold=True)
+        .select_related("item__gold", "job").order_by("-id")[:limit]
+    )
+
+
+def worker_blocked_job_ids(*, worker_id: int) -> set[int]:
+    return set(JobBlock.objects.filter(worker_id=worker_id).values_list("job_id", flat=True))
+
+
+def jobs_consensus_estimates(*, job_ids: Iterable[int]) -> dict[int, float]:
+    """The latest succeeded run's mean item confidence per job: its estimate of label accuracy."""
+    runs = latest_runs(job_ids=job_ids)
+    means = (
+        ItemResult.objects.filter(run_id__in=[r.pk for r in runs.values()], item__is_gold=False)
+        .values("run__job_id").annotate(total=Sum("confidence"), n=Count("id"))
+    )
+    return {row["run__job_id"]: row["total"] / row["n"] for row in means if row["n"]}

@@ -1,5 +1,12 @@
-"""Portal pages (being built)."""
+"""Staff portal pages for worker quality, under /staff/ (admins only)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from marketplace.quality import views
+
+urlpatterns = [
+    path("workers/", views.workers, name="staff-workers"),
+    path("workers/<int:worker_id>/", views.worker, name="staff-worker"),
+    path("workers/<int:worker_id>/block/", views.worker_block, name="staff-worker-block"),
+    path("workers/<int:worker_id>/unblock/", views.worker_unblock, name="staff-worker-unblock"),
+]

@@ -1,0 +1,49 @@
+"""Staff: client organizations' money, and recording a payment received (a top-up).
+
+Payments arrive outside Quorum (a bank transfer naming the organization); an admin records each
+one here with its reference. The reference makes it idempotent: the same payment recorded twice
+(a double click, two admins) moves the money once (billing.services.topup_record)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from marketplace.accounts.models import Organization
+from marketplace.accounts.portal import staff_required
+from marketplace.billing.selectors import organizations_money
+from marketplace.billing.services import topup_record
+from marketplace.errors import ApplicationError
+
+
+@require_GET
+@staff_required
+def clients(request: HttpRequest) -> HttpResponse:
+    ctx: dict[str, Any] = {"rows": organizations_money(), "error": "", "form": {}}
+    return render(request, "billing/staff_clients.html", ctx)
+
+
+@require_POST
+@staff_required
+def topup(request: HttpRequest, organization_id: int) -> HttpResponse:
+    organization = get_object_or_404(Organization, pk=organization_id)
+    raw = request.POST.get("amount", "").strip()
+    reference = request.POST.get("payment_reference", "").strip()
+    try:
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise ApplicationError(f"{raw!r} is not an amount: write it like 250.00.") from None
+        topup_record(admin=request.user, organization=organization, amount=amount,  # type: ignore[arg-type]
+                     payment_reference=reference)
+    except ApplicationError as exc:
+        ctx = {"rows": organizations_money(), "error": exc.message, "error_org": organization.pk,
+               "form": {"amount": raw, "payment_reference": reference}}
+        return render(request, "billing/staff_clients.html", ctx, status=400)
+    messages.success(request, f"Recorded {amount} from {organization.name} (payment {reference}).")
+    return redirect("staff-clients")
