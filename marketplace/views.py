@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from marketplace.billing.selectors import tier_list
 from marketplace.exceptions import error_body
@@ -47,8 +47,8 @@ _NAV: dict[str, list[tuple[str, str]]] = {
                ("tokens", "API tokens")],
     "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
                ("tokens", "API tokens")],
-    "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-payouts", "Payouts"),
-              ("staff-audit", "Audit")],
+    "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-clients", "Clients"),
+              ("staff-payouts", "Payouts"), ("staff-audit", "Audit")],
 }
 
 
@@ -61,13 +61,11 @@ def _role_of(user: Any) -> str | None:
 def portal_nav(request: HttpRequest) -> dict[str, Any]:
     """Template context: the top bar's links for the signed-in user's role."""
     role = _role_of(request.user)
-    items = []
-    for name, label in _NAV.get(role or "", []):
-        try:
-            url = reverse(name)
-        except NoReverseMatch:  # TEMPORARY while the portal's sections land; strict once all exist
-            continue
-        items.append({"url": url, "label": label, "active": request.path.startswith(url)})
+    items = [{"url": reverse(name), "label": label, "active": False} for name, label in _NAV.get(role or "", [])]
+    # Only the longest matching prefix is current (/portal/jobs/new/ is "New job", not also "Jobs").
+    matches = [item for item in items if request.path.startswith(str(item["url"]))]
+    if matches:
+        max(matches, key=lambda item: len(str(item["url"])))["active"] = True
     return {"nav_items": items, "nav_role": role}
 
 

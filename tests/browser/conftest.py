@@ -123,6 +123,23 @@ def new_page(chromium: Any, live_url: str) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+    _wait_server_idle()
+
+
+def _wait_server_idle(timeout: float = 10.0) -> None:
+    """Requests a closed page had sent may still be running in the server; the test database is
+    flushed next (TRUNCATE), which would deadlock with them. Wait until no other session on this
+    database is inside a statement or a transaction."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-import pytest
-
 from marketplace.accounts.models import ApiToken, Role, User
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import PASSWORD, ClientFactory
