@@ -9,6 +9,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from django.test import Client
+
 from marketplace import flows
 from marketplace.billing.invoices import invoice_for_job
 from marketplace.billing.models import JobBudget, QualityCredit
@@ -60,7 +62,7 @@ def test_a_crowd_that_keeps_the_promise_is_charged_in_full_and_the_invoice_says_
     assert line.quality.startswith("kept: delivered 1.0000") and "0.9000 promised" in line.quality
 
 
-def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(acme: Any) -> None:
+def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(acme: Any, alice: Any) -> None:
     job, truth = _job(acme)
     _crowd_labels(job, truth, answer=lambda right: "cat")  # a constant answerer is right a third of the time
 
@@ -72,6 +74,10 @@ def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(ac
     assert invoice.total == budget.gross - budget.credits == 0
     assert re.fullmatch(r"held-out gold: .* over 1[0-2] gold items", invoice.credits[0].method)
     assert invoice.lines[0].quality.startswith("missed: delivered")
+    page = Client()
+    page.force_login(alice)
+    shown = page.get(f"/portal/jobs/{job.pk}/").content.decode()
+    assert "missed: delivered" in shown and f"credited {budget.credits}" in shown  # the job page shows it too
 
 
 def test_with_too_little_gold_the_promise_is_not_measured_and_the_invoice_says_why(acme: Any) -> None:

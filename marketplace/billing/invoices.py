@@ -131,7 +131,7 @@ def _line_and_credit(
         price_per_item=budget.price_per_item,
         amount=gross,
         settled_at=budget.settled_at,
-        quality=_quality_note(budget, credit),
+        quality=quality_note(budget, credit),
     )
     if credit is None or credited == ZERO:
         return line, None
@@ -148,7 +148,8 @@ def _line_and_credit(
     )
 
 
-def _quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
+def quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
+    """The quality promise's verdict with its evidence (invoice lines and the job page)."""
     if credit is None:
         if budget.settled_at is None:
             return "checked when the job ends"

@@ -16,7 +16,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from marketplace.billing.models import JobBudget
+from marketplace.billing.invoices import quality_note
+from marketplace.billing.models import JobBudget, QualityCredit
 from marketplace.billing.pricing import money
 from marketplace.billing.selectors import job_escrow
 from marketplace.jobs.models import Job
@@ -46,6 +47,9 @@ class JobMoney:
     charged_so_far: Decimal  # completed items × price: what settling now would charge
     settled: bool
     refunded: Decimal | None
+    promised_accuracy: Decimal  # the tier's quality promise
+    quality: str  # the promise's verdict and evidence once the job ended (billing.invoices.quality_note)
+    credits: Decimal  # credited for a missed promise
 
     @property
     def refund_now(self) -> Decimal:
@@ -63,7 +67,7 @@ class JobMoney:
 
 def job_money(*, job: Job) -> JobMoney | None:
     """The job's escrow against its budget; None for a job never published (no budget)."""
-    budget = JobBudget.objects.filter(job_id=job.pk).first()
+    budget = JobBudget.objects.select_related("tier").filter(job_id=job.pk).first()
     if budget is None:
         return None
     escrow = job_escrow(job_id=job.pk)
@@ -80,6 +84,9 @@ def job_money(*, job: Job) -> JobMoney | None:
         charged_so_far=charged,
         settled=budget.settled_at is not None,
         refunded=budget.refunded,
+        promised_accuracy=budget.tier.promised_accuracy,
+        quality=quality_note(budget, QualityCredit.objects.filter(job_id=job.pk).first()),
+        credits=budget.credits or ZERO,
     )
 
 
