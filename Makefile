@@ -19,11 +19,13 @@ $(UV):
 
 setup: .venv/.synced
 
-# 1) Set up, migrate SQLite, seed demo data (printing the log-ins) and serve on :8000.
+# 1) Set up, migrate SQLite, seed demo data (printing the log-ins), serve on :8000 and start a
+#    simulated crowd (CROWD workers, default 12; CROWD=0 for none) labeling through the API.
+#    Ctrl-C stops both (demo_run stops the crowd, which prints its report, then the server).
 demo: setup
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) -m daphne -b $${HOST:-127.0.0.1} -p $${PORT:-8000} marketplace.asgi:application
+	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_run --host $${HOST:-127.0.0.1} --port $${PORT:-8000} --crowd $${CROWD:-12}
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
 #    Browser tests run in a pytest process of their own (Playwright's loop must not leak into async tests).

@@ -15,6 +15,8 @@ BENCHMARKS = {
     "assignment": "bench.assignment",
     "consensus": "bench.consensus",
     "consensus-run": "bench.consensus_run",
+    "http-load": "bench.http_load",
+    "export": "bench.export",
 }
 
 

@@ -1,53 +1,93 @@
-"""Seed a demo marketplace (idempotent: a second run reuses what is there) and print the log-ins."""
+"""Seed a demo marketplace (idempotent: a second run reuses what is there) and print the log-ins.
+
+Acme Vision (a client organization with prepaid funds) gets five jobs, one per state and across
+the three tiers: two open jobs (standard, economy), a paused premium job, a small job the
+five demo workers complete here (each with their own quality, so scores differ), and a draft.
+Workers: worker1 … worker5 (people may log in as them) and sim-worker-1 … sim-worker-12, the
+accounts of the simulated crowd `make demo` starts. Item truth and gold follow
+marketplace/demo/seeding.py, so the simulator's accuracy figures mean something.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from marketplace import flows
 from marketplace.accounts.models import ApiToken, Qualification, Role, User
 from marketplace.accounts.services import token_create, user_signup
 from marketplace.billing.models import JobBudget
 from marketplace.billing.services import job_escrow_open, topup_record
+from marketplace.demo import seeding
+from marketplace.demo.seeding import JobSpec
+from marketplace.demo.simulator import SIM_PASSWORD, SIM_USERNAME_PREFIX
+from marketplace.demo.simulator.crowd import Profile
+from marketplace.errors import NothingLeft
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
+from marketplace.jobs.services import ItemRow, item_bulk_create, job_create, job_transition
+from marketplace.labeling.services import lease_claim
 
-PASSWORD = "quorum-demo-pass"  # printed below; demo data only
+PASSWORD = SIM_PASSWORD  # one printed password for every demo log-in; demo data only
+SIM_WORKERS = 12  # the simulated crowd's accounts (make demo runs 12 workers)
 OPEN_JOB_TITLE = "Product review sentiment"
-# The demo client's prepaid funds (currency units): the open job escrows 300 items × 0.10.
-DEMO_TOPUP = Decimal("100.00")
-DEMO_PAYMENT_REFERENCE = "demo-initial-funds"  # top-ups are idempotent per reference
-SENTIMENT = [
-    {"key": "positive", "name": "Positive", "shortcut": "p"},
-    {"key": "neutral", "name": "Neutral", "shortcut": "n"},
-    {"key": "negative", "name": "Negative", "shortcut": "x"},
+# Prepaid funds (currency units), each top-up idempotent per its payment reference. The first
+# one is what earlier demos recorded; the second covers the jobs added with the simulated crowd.
+TOPUPS = [("demo-initial-funds", Decimal("100.00")), ("demo-crowd-funds", Decimal("400.00"))]
+
+JOBS = [
+    JobSpec(state="open", items=1500, gold=60, make=seeding.review, fields={
+        "title": OPEN_JOB_TITLE, "tier": "standard", "labels": seeding.SENTIMENT,
+        "instructions": "Read the review and pick its **overall** sentiment.\n\n"
+                        "- *Positive*: the buyer is happy\n- *Negative*: the buyer is not",
+        "overlap": 3, "gold_rate": "0.1", "reward_per_judgment": "0.02",
+    }),
+    JobSpec(state="open", items=1200, gold=40, make=seeding.headline, fields={
+        "title": "News headline topics", "tier": "economy", "labels": seeding.TOPICS,
+        "instructions": "Which section of the paper does the headline belong to?",
+        "overlap": 3, "gold_rate": "0.05", "reward_per_judgment": "0.015",
+    }),
+    JobSpec(state="paused", items=150, gold=30, make=seeding.comment, fields={
+        "title": "Comment moderation (premium)", "tier": "premium", "labels": seeding.TOXICITY,
+        "instructions": "Is the comment fine, rude, or toxic (insults, threats, slurs)?",
+        "overlap": 5, "max_overlap": 9, "target_confidence": "0.98", "gold_rate": "0.15",
+        "reward_per_judgment": "0.04",
+    }),
+    JobSpec(state="completed", items=40, gold=6, make=seeding.message, fields={
+        "title": "Spam filter pilot", "tier": "standard", "labels": seeding.SPAM,
+        "instructions": "Is the message spam?", "overlap": 3, "gold_rate": "0.1",
+        "reward_per_judgment": "0.02",
+    }),
 ]
-_OPENERS = {
-    "positive": ["Loved it", "Works great", "Five stars", "Exceeded my expectations"],
-    "neutral": ["It is okay", "Arrived on Tuesday", "Does what it says", "Average product"],
-    "negative": ["Broke after a week", "Would not buy again", "Terrible support", "Waste of money"],
-}
-_PRODUCTS = ["kettle", "headphones", "desk lamp", "backpack", "phone case", "coffee grinder"]
-
-
-def _review(rng: random.Random, label: str, n: int) -> dict[str, Any]:
-    product = rng.choice(_PRODUCTS)
-    return {"text": f"{rng.choice(_OPENERS[label])}: the {product} (review #{n}).", "product": product}
+# How worker1 … worker5 answer the pilot job (the crowd model's profiles): varied quality.
+DEMO_WORKER_PROFILES = [("good", 0.97), ("good", 0.9), ("noisy", 0.75), ("noisy", 0.65), ("spammer", 0.0)]
 
 
 class Command(BaseCommand):
-    help = "Create demo users, an organization and jobs in several states; print how to log in."
+    help = "Create demo users, an organization with funds and jobs in several states; print how to log in."
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             users = self._users()
-            self._jobs(users["client"])
-            self._fund_and_publish(users["client"], users["admin"])
+            Qualification.objects.get_or_create(
+                slug="english-reading",
+                defaults={"name": "English reading", "description": "Reads short English reviews.",
+                          "exam_labels": seeding.SENTIMENT},
+            )
+            organization = users["client"].organization
+            assert organization is not None
+            for reference, amount in TOPUPS:
+                topup_record(admin=users["admin"], organization=organization, amount=amount,
+                             payment_reference=reference, memo="Demo funds")
+        for number, spec in enumerate(JOBS):
+            self._job(spec, users["client"], seed=7 + number)
+        self._draft(users["client"])
+        self._complete_pilot(users)
         # Secrets are stored hashed, so each run issues fresh demo tokens and drops the old ones.
         ApiToken.objects.filter(user__in=[users["client"], users["worker1"]], name="demo").delete()
         _, client_secret = token_create(user=users["client"], name="demo")
@@ -75,63 +115,77 @@ class Command(BaseCommand):
         }
         for n in range(1, 6):
             users[f"worker{n}"] = self._user(f"worker{n}", Role.WORKER)
+        for n in range(1, SIM_WORKERS + 1):
+            self._user(f"{SIM_USERNAME_PREFIX}{n}", Role.WORKER)
         return users
 
-    def _jobs(self, client: User) -> None:
-        Qualification.objects.get_or_create(
-            slug="english-reading",
-            defaults={"name": "English reading", "description": "Reads short English reviews.",
-                      "exam_labels": SENTIMENT},
-        )
-        if Job.objects.filter(organization_id=client.organization_id).exists():
+    def _job(self, spec: JobSpec, client: User, *, seed: int) -> None:
+        """Create the job with its items and gold and bring it to its state, in one transaction;
+        a job of that title already there is reused (an older demo's open job gets its escrow)."""
+        title = spec.fields["title"]
+        existing = Job.objects.filter(organization_id=client.organization_id, title=title).first()
+        if existing is not None:
+            if existing.status in (JobStatus.OPEN, JobStatus.PAUSED) and not JobBudget.objects.filter(
+                job=existing
+            ).exists():
+                job_escrow_open(job=existing)  # published before billing existed
             return
-        rng = random.Random(7)
-        open_job = job_create(user=client, fields={
-            "title": OPEN_JOB_TITLE,
-            "instructions": "Read the review and pick its **overall** sentiment.\n\n"
-                            "- *Positive*: the buyer is happy\n- *Negative*: the buyer is not",
-            "labels": SENTIMENT, "overlap": 3, "gold_rate": "0.1", "reward_per_judgment": "0.02",
-        })
-        rows = []
-        for n in range(300):
-            rows.append(ItemRow(data=_review(rng, rng.choice(list(_OPENERS)), n), external_id=f"r{n}"))
-        item_bulk_create(job=open_job, rows=rows, gold=False)
-        gold = [
-            ItemRow(data=_review(rng, label, 1000 + n), external_id=f"g{n}", gold_label=label,
-                    explanation=f"The wording is clearly {label}.")
-            for n, label in enumerate(list(_OPENERS) * 10)
-        ]
-        item_bulk_create(job=open_job, rows=gold, gold=True)  # published by _fund_and_publish
+        regular, gold = spec.rows(seed)
+        with transaction.atomic():
+            job = job_create(user=client, fields=spec.fields)
+            item_bulk_create(job=job, rows=regular, gold=False)
+            item_bulk_create(job=job, rows=gold, gold=True)
+            if spec.state != "draft":
+                job = flows.job_publish(job=job, user=client)
+            if spec.state == "paused":
+                job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
 
-        draft = job_create(user=client, fields={
-            "title": "Support ticket triage (draft)", "labels": ["billing", "bug", "other"],
-            "instructions": "Route each ticket to the right team.",
-        })
-        item_bulk_create(job=draft, rows=[ItemRow(data={"text": f"Ticket {n}"}) for n in range(20)], gold=False)
-
-    def _fund_and_publish(self, client: User, admin: User) -> None:
-        """Top up Acme once (idempotent per payment reference) and publish its open job through
-        the flow, which escrows the job's cost; a job published before billing existed gets its
-        escrow now. A second run finds all of it done."""
-        organization = client.organization
-        assert organization is not None
-        topup_record(
-            admin=admin, organization=organization, amount=DEMO_TOPUP,
-            payment_reference=DEMO_PAYMENT_REFERENCE, memo="Demo funds",
-        )
-        job = Job.objects.filter(organization=organization, title=OPEN_JOB_TITLE).first()
-        if job is None:
+    def _draft(self, client: User) -> None:
+        title = "Support ticket triage (draft)"
+        if Job.objects.filter(organization_id=client.organization_id, title=title).exists():
             return
-        if job.status == JobStatus.DRAFT:
-            flows.job_publish(job=job, user=client)
-        elif job.status in (JobStatus.OPEN, JobStatus.PAUSED) and not JobBudget.objects.filter(job=job).exists():
-            job_escrow_open(job=job)
+        with transaction.atomic():
+            draft = job_create(user=client, fields={
+                "title": title, "labels": ["billing", "bug", "other"],
+                "instructions": "Route each ticket to the right team.",
+            })
+            item_bulk_create(job=draft, rows=[ItemRow(data={"text": f"Ticket {n}"})
+                                              for n in range(20)], gold=False)
+
+    def _complete_pilot(self, users: dict[str, User]) -> None:
+        """worker1 … worker5 label the pilot job through the real submit flow until it completes
+        (consensus runs inline at completion, so the seed leaves no background work behind)."""
+        spec = next(s for s in JOBS if s.state == "completed")
+        job = Job.objects.filter(organization_id=users["client"].organization_id,
+                                 title=spec.fields["title"]).first()
+        if job is None or job.status != JobStatus.OPEN:
+            return
+        crowd = [Profile(index=n, kind=kind, seed=1000 + n, diagonal=accuracy)
+                 for n, (kind, accuracy) in enumerate(DEMO_WORKER_PROFILES)]
+        workers = [users[f"worker{n + 1}"] for n in range(len(crowd))]
+        rng = random.Random(11)
+        with override_settings(QUORUM_TASKS="inline"):
+            active = list(range(len(workers)))
+            while active:
+                for n in list(active):
+                    try:
+                        lease = lease_claim(worker=workers[n], job=job)
+                    except NothingLeft:
+                        active.remove(n)
+                        continue
+                    label = crowd[n].answer(item_id=lease.item_id, data=lease.item.data,
+                                            label_keys=job.label_keys, rng=rng)
+                    flows.work_submit(worker=workers[n], lease_id=lease.pk, label=label,
+                                      seconds_spent=Decimal(rng.randint(3, 20)))
 
     def _print(self, client_secret: str, worker_secret: str) -> None:
-        self.stdout.write(self.style.SUCCESS("\nQuorum demo is ready. Log in at http://127.0.0.1:8000/"))
+        host, port = os.environ.get("HOST") or "127.0.0.1", os.environ.get("PORT") or "8000"
+        self.stdout.write(self.style.SUCCESS(f"\nQuorum demo is ready. Log in at http://{host}:{port}/"))
         self.stdout.write(f"  admin   : admin / {PASSWORD}   (Django admin at /admin/)")
         self.stdout.write(f"  client  : client / {PASSWORD}   (organization Acme Vision)")
         self.stdout.write(f"  workers : worker1 … worker5 / {PASSWORD}")
+        self.stdout.write(f"  crowd   : {SIM_USERNAME_PREFIX}1 … {SIM_USERNAME_PREFIX}{SIM_WORKERS} / "
+                          f"{PASSWORD}   (the simulated workers)")
         self.stdout.write(f"  API token for client : {client_secret}")
         self.stdout.write(f"  API token for worker1: {worker_secret}")
-        self.stdout.write("  API docs: http://127.0.0.1:8000/api/docs/\n")
+        self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/\n")

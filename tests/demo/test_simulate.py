@@ -1,0 +1,132 @@
+"""`manage.py simulate` against a real server: daphne in a subprocess serving this test's
+PostgreSQL database over real HTTP (like tests/browser/conftest.py), so the data the test
+commits is what the simulated workers label. Skipped on SQLite: the server process cannot see
+an in-memory test database."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from marketplace.demo.simulator.crowd import item_truth
+from marketplace.jobs.models import Job
+from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.labeling.models import Judgment
+from tests.factories import PASSWORD, ClientFactory, JobFactory, WorkerFactory, publish_funded
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ["cat", "dog", "bird"]
+
+pytestmark = [
+    pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL): the "
+                       "server runs in its own process and must see this test database"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+               DEBUG="1", QUORUM_TASKS="inline", SECRET_KEY=settings.SECRET_KEY)
+    port = _free_port()
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                 "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not come up:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _job(items: int) -> Job:
+    """Acme's open job; gold answers are the simulated truth, as seed_demo makes them."""
+    client = ClientFactory(username="sim-client")
+    job = JobFactory(organization=client.organization, overlap=3, gold_rate="0.1")
+    item_bulk_create(job=job, rows=[ItemRow(data={"text": f"photo {i}"}, external_id=f"i{i}")
+                                    for i in range(items)], gold=False)
+    gold = [{"text": f"gold photo {i}"} for i in range(6)]
+    item_bulk_create(job=job, rows=[ItemRow(data=d, external_id=f"g{i}", gold_label=item_truth(d, KEYS))
+                                    for i, d in enumerate(gold)], gold=True)
+    job.refresh_from_db()
+    return publish_funded(job)
+
+
+def _simulate(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("simulate", *args, "--progress", "none", "--json", stdout=out)
+    return dict(json.loads(out.getvalue()))
+
+
+def test_a_loaded_crowd_labels_exactly_the_items_asked_with_no_errors_and_a_scored_report(
+    server_url: str,
+) -> None:
+    job = _job(items=30)
+    for n in range(1, 7):
+        WorkerFactory(username=f"sim-worker-{n}")
+    report = _simulate("--url", server_url, "--workers", "6", "--items", "45", "--no-think",
+                       "--job", str(job.pk), "--seed", "3", "--client", f"sim-client:{PASSWORD}",
+                       "--password", PASSWORD, "--mix", "good=0.5,noisy=0.17,colluding=0.33")
+    assert report["errors_total"] == 0, report["errors"]
+    assert report["accepted_judgments"] == 45 == Judgment.objects.filter(job=job).count()
+    assert report["latency_ms"]["next"]["count"] >= 45 and report["latency_ms"]["submit"]["count"] == 45
+    assert report["mix"] == {"colluding": 2, "good": 3, "noisy": 1}
+    # Consensus was run and read through the client's API, scored against the simulated truth.
+    consensus = report["server"]["jobs"][str(job.pk)]["consensus"]
+    assert consensus["accuracy"] is not None and consensus["judgments"] > 0
+    # The cost the simulator computed is what the ledger paid the workers.
+    assert report["server"]["earnings_delta"] == report["cost"]["worker_pay"] != "0.00"
+    pairs = Judgment.objects.values_list("item_id", "worker_id")
+    assert len(set(pairs)) == len(pairs)
+
+
+def test_workers_signed_up_through_the_api_run_until_the_work_is_gone(server_url: str) -> None:
+    job = _job(items=4)
+    report = _simulate("--url", server_url, "--workers", "3", "--create-workers", "--prefix", "t-sim-",
+                       "--password", "a-long-simulated-passphrase", "--no-think", "--job", str(job.pk),
+                       "--mix", "good=1")
+    # 4 items × overlap 3, plus the gold mixed in; then every worker finds no work and it stops.
+    job.refresh_from_db()
+    assert report["accepted_judgments"] >= 12 and report["no_work_polls"] >= 3, (report, job.__dict__)
+    assert report["errors_total"] == 0
+    job.refresh_from_db()
+    assert job.status == "completed"
+    assert report["server"]["note"].startswith("no client credentials")
