@@ -318,15 +318,19 @@ def test_importing_into_an_open_job_escrows_the_new_items_or_imports_nothing(
     _audit_passes()
 
 
-def test_the_demo_seed_funds_and_publishes_its_open_job_once() -> None:
+def test_the_demo_seed_funds_and_publishes_its_jobs_once() -> None:
     call_command("seed_demo", stdout=StringIO())
+    budgets = dict(JobBudget.objects.values_list("job_id", "budget"))
+    job = Job.objects.get(title="Product review sentiment")
+    balance = organization_balance(organization=job.organization)
     call_command("seed_demo", stdout=StringIO())  # a second run changes nothing
 
-    job = Job.objects.get(title="Product review sentiment")
+    assert dict(JobBudget.objects.values_list("job_id", "budget")) == budgets
+    assert organization_balance(organization=job.organization) == balance > 0
     assert job.status == "open"
-    assert JobBudget.objects.get(job=job).budget == D("30.00")  # 300 items × 0.10
-    assert LedgerTransaction.objects.filter(kind=TransactionKind.TOPUP).count() == 1
-    assert organization_balance(organization=job.organization) == D("70.00")
+    assert JobBudget.objects.get(job=job).budget == D("150.00")  # 1,500 items × 0.10
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.TOPUP).count() == 2
+    assert Job.objects.filter(status="completed", budget__settled_at__isnull=False).count() == 1
     _audit_passes()
 
 

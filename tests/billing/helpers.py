@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from marketplace import flows
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import Earning, Tier
 from marketplace.billing.services import job_escrow_open, judgment_pay, topup_record
@@ -62,3 +63,14 @@ def work_all(worker: User, job: Job, label: str = "cat") -> list[Earning]:
     while (earning := work(worker, job, label)) is not None:
         earnings.append(earning)
     return earnings
+
+
+def work_through_flow(worker: User, job: Job, label: str = "cat") -> Earning | None:
+    """One next item, then the real submit flow: pay, quality rules, and (when it completes the
+    job) the promise check and settlement. None when no item is left for the worker."""
+    try:
+        lease = lease_claim(worker=worker, job=job)
+    except NothingLeft:
+        return None
+    submitted = flows.work_submit(worker=worker, lease_id=lease.pk, label=label)
+    return Earning.objects.filter(judgment=submitted.judgment).first()

@@ -55,7 +55,7 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.relabeling import judgments_drop
-from tests.billing.helpers import D, fund, work
+from tests.billing.helpers import D, fund, work_through_flow
 from tests.conftest import needs_postgres
 from tests.factories import AdminFactory, OrganizationFactory, WorkerFactory, open_job_with_items
 
@@ -136,7 +136,7 @@ class MoneyMachine(RuleBasedStateMachine):
             judgments = Judgment.objects.filter(job=target).count()
             escrow = job_escrow(job_id=target.pk)
             try:
-                earning = work(self.workers[worker], target)
+                earning = work_through_flow(self.workers[worker], target)
             except FundsExhausted:
                 event("a submit found the escrow exhausted")
                 assert escrow < D("0.02")  # no pay in these tiers is above 0.02

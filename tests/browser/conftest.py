@@ -46,6 +46,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
+_SERVER_LOG: list[Path] = []  # the session's daphne log, shown when a test fails
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and _SERVER_LOG:
+        tail = _SERVER_LOG[0].read_text(errors="replace").splitlines()[-80:]
+        report.sections.append(("server log (last 80 lines)", "\n".join(tail)))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,6 +94,7 @@ def live_url(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pyt
     env.update(DATABASE_URL=database_url, DEBUG="1", QUORUM_TASKS="inline",
                ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY=settings.SECRET_KEY)
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    _SERVER_LOG[:] = [log]
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                  "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=out,
