@@ -11,9 +11,11 @@ format, not a DRF renderer, hence FileFormatNegotiation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -250,8 +252,22 @@ class JobGoldItemDetail(_ClientEndpoint):
         return Response(GoldItemSerializer(_one(request, job_id, item_id, gold=True)).data)
 
 
-def _attachment(chunks: Iterator[bytes], fmt: str, name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(chunks, content_type=exporting.CONTENT_TYPES[fmt])
+_END = object()
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The export's batches, each read in the request's sync thread (its database connection).
+    Under ASGI Django would otherwise drain a sync iterator into a list before sending a byte."""
+    read = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await read(chunks, _END)) is not _END:
+        yield chunk  # type: ignore[misc]
+
+
+def _attachment(request: Request, chunks: Iterator[bytes], fmt: str, name: str) -> StreamingHttpResponse:
+    """A streamed file: an async stream under ASGI (daphne), the plain generator under WSGI."""
+    asgi = isinstance(request._request, ASGIRequest)
+    body = _async_chunks(iter(chunks)) if asgi else chunks
+    response = StreamingHttpResponse(body, content_type=exporting.CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response["Cache-Control"] = "no-store"  # client data: no shared cache keeps a copy
     return response
@@ -284,7 +300,7 @@ class JobResults(_ClientEndpoint):
         chunks = exporting.results_export(
             job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column
         )
-        return _attachment(chunks, fmt, f"job-{job.pk}-results")
+        return _attachment(request, chunks, fmt, f"job-{job.pk}-results")
 
 
 class JobJudgmentsExport(_ClientEndpoint):
@@ -298,5 +314,5 @@ class JobJudgmentsExport(_ClientEndpoint):
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         fmt = exporting.export_format_check(request.query_params.get("format"))
         chunks = exporting.judgments_export(job=job, fmt=fmt)
-        return _attachment(chunks, fmt, f"job-{job.pk}-judgments")
+        return _attachment(request, chunks, fmt, f"job-{job.pk}-judgments")
 

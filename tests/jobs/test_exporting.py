@@ -130,3 +130,29 @@ def test_raw_judgments_also_stream_as_jsonl(job: Job, wendy: User) -> None:
     assert [json.loads(line) for line in lines] == [
         {"task": "i2", "worker": worker_pseudonym(job_id=job.pk, worker_id=wendy.pk), "label": "dog"}
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_an_export_streams_asynchronously_and_says_the_same(alice: User) -> None:
+    """Django's ASGI handler drains a synchronous iterator into a list before sending anything;
+    the export views hand it an async stream instead, with the same bytes as under WSGI."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+    from django.test import AsyncClient, Client
+
+    from marketplace.accounts.services import token_create
+
+    def setup() -> tuple[int, str]:
+        job = open_job_with_items(items=7, organization=alice.organization)
+        return job.pk, token_create(user=alice, name="asgi")[1]
+
+    job_id, secret = await sync_to_async(setup)()
+    auth = {"Authorization": f"Bearer {secret}"}
+    url = f"/api/v1/jobs/{job_id}/results/?format=csv"
+    streamed = await AsyncClient().get(url, headers=auth)
+    assert streamed.status_code == 200 and streamed.is_async
+    body = b"".join([chunk async for chunk in streamed])
+    plain = await sync_to_async(lambda: b"".join(Client().get(url, headers=auth).streaming_content))()
+    assert body == plain
+    assert body.count(b"\n") == 8  # header + 7 items
+    await sync_to_async(connections.close_all)()  # the helper thread's connection, before teardown
