@@ -14,11 +14,7 @@ installs it with apt; never `playwright install`).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +27,8 @@ from django.db import connection
 # (tier seeding, factories, the flush) are still synchronous and in this thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live_server import ROOT, daphne
+
 CHROMIUM = Path(os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -58,26 +55,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
         report.sections.append(("server log (last 80 lines)", "\n".join(tail)))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server never answered:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def live_url(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of daphne serving the test database (one server for the whole browser session)."""
@@ -86,29 +63,10 @@ def live_url(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pyt
                     "and must see this test database")
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (`apt-get install -y chromium`; .ci/run does)")
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # in-memory channel layer, in-process
-    env.update(DATABASE_URL=database_url, DEBUG="1", QUORUM_TASKS="inline",
-               ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY=settings.SECRET_KEY)
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     _SERVER_LOG[:] = [log]
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                 "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    with daphne(log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

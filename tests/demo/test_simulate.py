@@ -7,12 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +14,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from marketplace.demo.simulator.crowd import item_truth
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment
 from tests.factories import PASSWORD, ClientFactory, JobFactory, WorkerFactory, publish_funded
+from tests.live_server import daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["cat", "dog", "bird"]
@@ -38,43 +32,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-               DEBUG="1", QUORUM_TASKS="inline", SECRET_KEY=settings.SECRET_KEY)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                 "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not come up:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with daphne(tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _job(items: int) -> Job:
