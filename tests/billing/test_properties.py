@@ -144,10 +144,15 @@ class MoneyMachine(RuleBasedStateMachine):
                     Judgment.objects.filter(job=target).count() == judgments
                 )  # the submit was refused
                 return
+            target.refresh_from_db()
             if earning is not None:
                 self.earnings.append(earning.pk)
-                assert job_escrow(job_id=target.pk) == escrow - earning.amount
-            target.refresh_from_db()
+                if target.status == JobStatus.COMPLETED:  # this submit completed it: settled at once
+                    event("a submit completed and settled its job")
+                    assert job_escrow(job_id=target.pk) == D("0.00")
+                    assert JobBudget.objects.get(job=target).settled_at is not None
+                else:
+                    assert job_escrow(job_id=target.pk) == escrow - earning.amount
 
     @precondition(lambda self: self.earnings)
     @rule(pick=PICK)
