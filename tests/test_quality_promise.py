@@ -77,7 +77,7 @@ def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(ac
     page = Client()
     page.force_login(alice)
     shown = page.get(f"/portal/jobs/{job.pk}/").content.decode()
-    assert "missed: delivered" in shown and f"credited {budget.credits}" in shown  # the job page shows it too
+    assert "Missed: delivered" in shown and f"Credited {budget.credits}" in shown  # the job page shows it too
 
 
 def test_with_too_little_gold_the_promise_is_not_measured_and_the_invoice_says_why(acme: Any) -> None:

@@ -128,11 +128,15 @@ def work_available(*, job_id: int) -> dict[str, Any] | None:
     )
     if row is None or row["completed_item_count"] >= row["item_count"]:
         return None
+    if _model("jobs.JobQualification").objects.filter(job_id=job_id).exists():
+        # Every worker hears this; a job only some qualify for keeps its title and pay to them.
+        return {"type": "work.available", "job": job_id, "title": None, "pay": None, "gated": True}
     return {
         "type": "work.available",
         "job": job_id,
         "title": row["title"],
         "pay": str(row["reward_per_judgment"]),  # per accepted judgment, 4 places
+        "gated": False,
     }
 
 

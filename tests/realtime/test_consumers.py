@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,11 +12,11 @@ from django.db import transaction
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
 from marketplace.errors import ApplicationError
-from marketplace.jobs.models import Job
+from marketplace.jobs.models import Job, JobQualification
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
 from marketplace.realtime import events
-from tests.factories import JobFactory, open_job_with_items, publish_funded
+from tests.factories import JobFactory, QualificationFactory, open_job_with_items, publish_funded
 from tests.realtime.conftest import QUIET, open_socket, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sockets_db")]
@@ -149,11 +150,30 @@ async def test_publishing_tells_the_client_the_workers_and_the_admins(
     assert (await receive_type(client, "job.progress"))["items_total"] == 3
     assert await receive_type(worker, "work.available") == {
         "type": "work.available", "job": job.pk, "title": job.title, "pay": str(job.reward_per_judgment),
+        "gated": False,
     }
     assert (await receive_type(staff, "job.status"))["job"] == job.pk
     assert await worker.receive_nothing(timeout=QUIET)  # workers hear no client's counters
     for socket in (client, worker, staff):
         await socket.disconnect()
+
+
+async def test_a_job_for_qualified_workers_only_keeps_its_title_and_pay_from_the_others(
+    acme: Organization, wendy: User, ada: User
+) -> None:
+    @database_sync_to_async
+    def gated_job() -> Job:
+        job = open_job_with_items(items=2, organization=acme, publish=False, title="Radiology, secret")
+        skill = QualificationFactory()
+        JobQualification.objects.create(job=job, qualification=skill, min_score=Decimal("0.9"))
+        return job
+
+    job = await gated_job()
+    worker, _, _ = await open_socket("/ws/worker/", wendy)
+    await database_sync_to_async(publish_funded)(job)
+    heard = await receive_type(worker, "work.available")
+    assert heard == {"type": "work.available", "job": job.pk, "title": None, "pay": None, "gated": True}
+    await worker.disconnect()
 
 
 async def test_pause_and_resume_are_heard(acme: Organization, alice: User, wendy: User) -> None:
@@ -195,14 +215,15 @@ async def test_an_automatic_block_alerts_the_admins_with_the_rules_reason(
 ) -> None:
     # A floor one wrong gold answer falls under ((0 + 1) / (1 + 2) < 0.9): her first miss blocks her.
     job = await database_sync_to_async(open_job_with_items)(
-        items=2, gold=3, organization=acme, gold_rate="0.5",
+        items=12, gold=3, organization=acme, gold_rate="0.5",
         quality_rules={"min_gold_answers": 1, "gold_accuracy_floor": "0.9"},
     )
     staff, _, _ = await open_socket("/ws/staff/", ada)
 
     @database_sync_to_async
     def answer_gold_wrong_until_blocked() -> None:
-        for _ in range(5):
+        # Gold comes with chance 0.5 per claim: within 12 claims she meets one (p = 1 − 2⁻¹²).
+        for _ in range(12):
             try:
                 lease = lease_claim(worker=wendy, job=job)
             except ApplicationError:
