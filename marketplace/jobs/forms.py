@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -115,7 +116,14 @@ class ImportForm(forms.Form):
 
 class TierForm(forms.Form):
     tier = forms.ChoiceField(label="Tier", widget=forms.RadioSelect)
+    # Optional: only workers holding this qualification (passed its exam) may label the job.
+    qualification = forms.TypedChoiceField(label="Only workers qualified in", required=False, coerce=int,
+                                           empty_value=None)
+    min_score = forms.DecimalField(label="with a score of at least", required=False, min_value=Decimal("0"),
+                                   max_value=Decimal("1"), decimal_places=2, initial=Decimal("0.80"))
 
-    def __init__(self, *args: Any, tiers: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tiers: list[tuple[str, str]], qualifications: list[tuple[int, str]],
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["tier"].choices = tiers
+        self.fields["qualification"].choices = [("", "Anyone (no qualification needed)"), *qualifications]

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.accounts.portal import client_required
+from marketplace.accounts.selectors import qualifications_visible_to
 from marketplace.billing.models import Tier
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
@@ -263,15 +264,24 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     tiers = tier_list()
     by_slug = {tier.slug: tier for tier in tiers}
+    required = job.requirements.first()
     form = forms.TierForm(request.POST or None, tiers=[(t.slug, t.name) for t in tiers],
-                          initial={"tier": job.tier if job.tier in by_slug else "standard"})
+                          qualifications=[(q.pk, q.name) for q in qualifications_visible_to(user=user)],
+                          initial={"tier": job.tier if job.tier in by_slug else "standard",
+                                   "qualification": required.qualification_id if required else None,
+                                   "min_score": required.min_score if required else Decimal("0.80")})
     shortfall: dict[str, str] | None = None
     error = ""
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                job = services.job_update(job=job, user=user, fields=_tier_fields(by_slug[form.cleaned_data["tier"]]))
+                chosen_skill = form.cleaned_data["qualification"]
+                requirements = [services.Requirement(
+                    qualification_id=chosen_skill, min_score=form.cleaned_data["min_score"] or Decimal("0"),
+                )] if chosen_skill else []
+                job = services.job_update(job=job, user=user, fields=_tier_fields(by_slug[form.cleaned_data["tier"]]),
+                                          requirements=requirements)
                 job = flows.job_publish(job=job, user=user)
             except InsufficientFunds as exc:
                 shortfall = {key: str(exc.details.get(key, "")) for key in ("needed", "balance", "missing")}
@@ -293,8 +303,10 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
         "job": job,
         "form": form,
         "quotes": [
-            {"quote": q, "tier": by_slug[q.tier], "affordable": q.price <= balance, "chosen": q.tier == chosen,
-             "short_by": max(q.price - balance, Decimal("0.00")),
+            # Publishing escrows q.escrow (the price, or dynamic overlap's worst case): that is what
+            # the balance must cover, though only completed items × price is ever charged.
+            {"quote": q, "tier": by_slug[q.tier], "affordable": q.escrow <= balance, "chosen": q.tier == chosen,
+             "short_by": max(q.escrow - balance, Decimal("0.00")),
              "expected_pct": f"{q.expected_accuracy * 100:.1f}", "promised_pct": f"{q.promised_accuracy * 100:.1f}",
              "expected_time": _duration(q.expected_hours)}
             for q in quotes if q.tier in by_slug

@@ -15,7 +15,7 @@ from typing import Any
 
 from marketplace.accounts.models import Organization, User
 from marketplace.accounts.qualifications import exam_questions_add, qualification_create
-from marketplace.jobs.models import Job, JobQualification, JobStatus
+from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import PASSWORD, THREE_LABELS, AdminFactory
@@ -57,6 +57,9 @@ def _create_and_publish(page: Any, csv_file: Path) -> Job:
               for name in ("Economy", "Standard", "Premium")}
     assert float(prices["Economy"]) < float(prices["Standard"]) < float(prices["Premium"])
     page.locator("#tier-economy").check()
+    # Only workers who passed the Animal spotting exam may label it.
+    page.get_by_label("Only workers qualified in").select_option(label="Animal spotting")
+    page.get_by_label("with a score of at least").fill("1")
     page.get_by_role("button", name="Publish job").click()
     page.wait_for_url(re.compile(r"/portal/jobs/\d+/$"))
     return Job.objects.get(title="Which animal is it?")
@@ -115,9 +118,7 @@ def test_client_worker_and_admin_through_the_whole_marketplace(new_page: Any, tm
 
     job = _create_and_publish(client, items)
     assert job.status == JobStatus.OPEN and job.item_count == ITEMS and job.tier == "economy"
-    # Only workers who passed the exam may label it (the wizard has no requirement step yet; the
-    # API's `requirements` field sets the same row).
-    JobQualification.objects.create(job=job, qualification=skill, min_score=Decimal("1"))
+    assert list(job.requirements.values_list("qualification_id", "min_score")) == [(skill.pk, Decimal("1.0000"))]
     judgments_shown = client.locator(f'[data-job="{job.pk}"][data-field="judgments"]')
     assert judgments_shown.inner_text() == "0"
     client.wait_for_function("document.documentElement.dataset.live === 'open'")  # the socket is up

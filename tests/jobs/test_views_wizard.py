@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
+from marketplace.accounts.qualifications import qualification_create
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
@@ -217,6 +218,32 @@ def test_publishing_with_funds_applies_the_tier_and_opens_the_job(alice: User) -
     assert job.reward_per_judgment == Decimal("0.0150") and job.gold_rate == Decimal("0.0500")
     assert JobBudget.objects.get(job=job).budget == Decimal("0.21")  # 3 items × 0.07, as quoted
     assert organization_balance(organization=alice.organization) == Decimal("9.79")
+
+
+def test_publishing_can_require_a_qualification_with_a_minimum_score(alice: User, ada: User) -> None:
+    skill = qualification_create(user=ada, name="Animal spotting", exam_labels=["cat", "dog"], pass_mark="0.8")
+    fund(alice.organization, "10.00")
+    job = draft(alice)
+    client = browser(alice)
+    upload(client, job, GOOD_CSV)
+    page = client.get(reverse("client-job-setup-publish", args=[job.pk])).content.decode()
+    assert "Only workers qualified in" in page and "Animal spotting" in page
+    response = client.post(reverse("client-job-setup-publish", args=[job.pk]),
+                           {"tier": "economy", "qualification": str(skill.pk), "min_score": "0.9"})
+    assert response.status_code == 302
+    assert list(job.requirements.values_list("qualification_id", "min_score")) == [(skill.pk, Decimal("0.9000"))]
+
+
+def test_a_minimum_score_above_one_is_refused_and_nothing_is_published(alice: User, ada: User) -> None:
+    skill = qualification_create(user=ada, name="Animal spotting", exam_labels=["cat", "dog"], pass_mark="0.8")
+    fund(alice.organization, "10.00")
+    job = draft(alice)
+    upload(browser(alice), job, GOOD_CSV)
+    response = browser(alice).post(reverse("client-job-setup-publish", args=[job.pk]),
+                                   {"tier": "economy", "qualification": str(skill.pk), "min_score": "1.5"})
+    assert response.status_code == 400 and "less than or equal to 1" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == JobStatus.DRAFT and not job.requirements.exists()
 
 
 def test_a_published_job_sends_setup_steps_to_its_page(alice: User) -> None:
