@@ -12,7 +12,7 @@ urlpatterns: list[URLPattern] = [
     # redirect_authenticated_user: a signed-in visitor goes to LOGIN_REDIRECT_URL (/portal/);
     # LoginView itself only follows a `next` that stays on this host.
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only since Django 5
+    path("logout/", views.LogoutView.as_view(), name="logout"),  # POST only; closes the user's sockets
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/done/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),

@@ -7,6 +7,7 @@ from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from marketplace.accounts import selectors, services
 from marketplace.accounts.forms import SignupForm, TokenCreateForm
 from marketplace.accounts.models import Role, User
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.realtime import events
 
 # Sign-up logs the new user in without re-checking the password, so it names the backend
 # (login() insists once a second backend, e.g. for API tokens, is ever configured).
@@ -98,3 +100,15 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         raise Http404("No such token.") from None
     messages.success(request, "Token revoked. Programs using it can no longer sign in.")
     return redirect("tokens")
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out (POST only), then close the user's open WebSockets: a socket outliving its session
+    would go on receiving the organization's live events."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        user_id = request.user.pk if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            events.session_ended(user_id=user_id)
+        return response

@@ -23,6 +23,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.realtime import groups, transport
+from marketplace.realtime.events import SESSION_ENDED
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
@@ -49,7 +50,7 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.user = user
         transport.loop_register(asyncio.get_running_loop())
-        for name in self.groups_for(user):
+        for name in [*self.groups_for(user), groups.user(user.pk)]:
             await self._join(name)
         await self.accept()
 
@@ -60,6 +61,9 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
+        if event.get("type") == SESSION_ENDED:  # the user logged out: this socket's session is gone
+            await self.close(code=UNAUTHENTICATED)
+            return
         if self.job_filter is not None and event.get("job") not in (None, self.job_filter):
             return
         await self.send_json(event)

@@ -53,6 +53,12 @@ def work_available(*, job_id: int) -> None:
     _on_commit(partial(_work_send, job_id))
 
 
+def session_ended(*, user_id: int) -> None:
+    """The user logged out: their open sockets close (a socket outliving its session would keep
+    receiving the organization's events)."""
+    _on_commit(partial(transport.group_send, [groups.user(user_id)], {"type": SESSION_ENDED}))
+
+
 def quality_alert(
     *,
     worker_id: int,
@@ -74,6 +80,9 @@ def quality_alert(
 def throttle_reset() -> None:
     """Forget the progress throttle's windows (tests start each from a quiet state)."""
     _progress.reset()
+
+
+SESSION_ENDED = "session.ended"
 
 
 def _on_commit(send: Callable[[], None]) -> None:

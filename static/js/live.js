@@ -92,10 +92,11 @@
       setState("open");
     });
     socket.addEventListener("message", onMessage);
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       socket = null;
       setState("closed");
-      schedule();
+      // 4401 (no session: logged out) and 4403 (wrong role) will not change by retrying.
+      if (event.code !== 4401 && event.code !== 4403) schedule();
     });
     // "error" is always followed by "close", which reconnects.
   };

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.test import Client
 
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
@@ -17,7 +18,7 @@ from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
 from marketplace.realtime import events
 from tests.factories import JobFactory, QualificationFactory, open_job_with_items, publish_funded
-from tests.realtime.conftest import QUIET, open_socket, receive_type
+from tests.realtime.conftest import QUIET, WAIT, open_socket, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sockets_db")]
 
@@ -270,3 +271,22 @@ async def test_an_admin_subscribed_to_a_job_hears_its_progress(acme: Organizatio
     await publish_progress_and_commit(job)
     assert (await receive_type(staff, "job.progress"))["job"] == job.pk
     await staff.disconnect()
+
+
+async def test_logging_out_closes_the_users_open_sockets_and_no_one_elses(
+    acme: Organization, alice: User, bob: User
+) -> None:
+    alices, _, _ = await open_socket("/ws/client/", alice)
+    bobs, _, _ = await open_socket("/ws/client/", bob)
+
+    @database_sync_to_async
+    def log_out_alice() -> int:
+        browser = Client()
+        browser.force_login(alice)
+        return browser.post("/logout/").status_code
+
+    assert await log_out_alice() == 302
+    closed = await alices.receive_output(timeout=WAIT)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    assert await bobs.receive_nothing(timeout=QUIET)  # her colleague's socket stays open
+    await bobs.disconnect()
