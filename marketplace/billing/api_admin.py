@@ -138,7 +138,7 @@ class PayoutBatchListCreate(APIView):
         paginator = Pagination()
         batches = statements.payout_batches().select_related("created_by", "reviewed_by")
         page = list(paginator.paginate_queryset(batches, request, view=self) or [])
-        rows = statements.payout_batches_rows(batches=page)
+        rows = selectors.payout_batches_rows(batches=page)
         return paginator.get_paginated_response([_batch(b, rows[b.pk]) for b in page])
 
     @extend_schema(

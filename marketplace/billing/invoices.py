@@ -30,11 +30,11 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit
-from marketplace.quality.delivery import MIN_GOLD_ITEMS
 from marketplace.billing.pricing import money
 from marketplace.billing.services import require_admin
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
+from marketplace.quality.delivery import MIN_GOLD_ITEMS
 
 ZERO = Decimal("0.00")
 FINAL = "final"

@@ -122,8 +122,15 @@ class PayoutRow:
 
 def payout_batch_rows(*, batch: PayoutBatch) -> list[PayoutRow]:
     """A batch under review: each payout with its worker's quality beside the amount."""
-    payouts = list(batch.payouts.select_related("worker").order_by("id"))
-    workers = [p.worker_id for p in payouts]
+    return payout_batches_rows(batches=[batch])[batch.pk]
+
+
+def payout_batches_rows(*, batches: list[PayoutBatch]) -> dict[int, list[PayoutRow]]:
+    """Each batch's payouts with their workers' quality, in three queries for any number of batches."""
+    payouts = list(
+        Payout.objects.filter(batch__in=batches).select_related("worker").order_by("batch_id", "id")
+    )
+    workers = {p.worker_id for p in payouts}
     stats = {
         row["worker_id"]: row
         for row in WorkerJobStats.objects.filter(worker_id__in=workers)
@@ -136,18 +143,19 @@ def payout_batch_rows(*, batch: PayoutBatch) -> list[PayoutRow]:
         .values("worker_id")
         .annotate(n=Count("id"))
     }
-    rows = []
-    for payout in payouts:
-        stat = stats.get(payout.worker_id, {"seen": 0, "right": 0})
-        rows.append(
+    rows: dict[int, list[PayoutRow]] = {b.pk: [] for b in batches}
+    for p in payouts:
+        stat = stats.get(p.worker_id) or {"seen": 0, "right": 0}
+        seen = stat["seen"] or 0
+        rows[p.batch_id].append(  # type: ignore[index]
             PayoutRow(
-                payout_id=payout.pk,
-                worker_id=payout.worker_id,
-                handle=payout.worker.username,
-                amount=payout.amount,
-                gold_seen=stat["seen"] or 0,
-                gold_accuracy=rate(Decimal(stat["right"]) / stat["seen"]) if stat["seen"] else None,
-                kept_after_drop=kept.get(payout.worker_id, 0),
+                payout_id=p.pk,
+                worker_id=p.worker_id,
+                handle=p.worker.username,
+                amount=p.amount,
+                gold_seen=seen,
+                gold_accuracy=rate(Decimal(stat["right"] or 0) / seen) if seen else None,
+                kept_after_drop=kept.get(p.worker_id, 0),
             )
         )
     return rows

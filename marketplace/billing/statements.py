@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import (
@@ -21,9 +21,6 @@ from marketplace.billing.models import (
     Payout,
     PayoutBatch,
 )
-from marketplace.billing.pricing import rate
-from marketplace.billing.selectors import PayoutRow
-from marketplace.quality.models import WorkerJobStats
 
 ZERO = Decimal("0.00")
 
@@ -95,39 +92,3 @@ def worker_payouts(*, worker: User) -> QuerySet[Payout]:
 
 def payout_batches() -> QuerySet[PayoutBatch]:
     return PayoutBatch.objects.order_by("-created_at", "-id")
-
-
-def payout_batches_rows(*, batches: list[PayoutBatch]) -> dict[int, list[PayoutRow]]:
-    """selectors.payout_batch_rows for a page of batches in three queries, not three per batch."""
-    payouts = list(
-        Payout.objects.filter(batch__in=batches).select_related("worker").order_by("batch_id", "id")
-    )
-    workers = {p.worker_id for p in payouts}
-    stats = {
-        row["worker_id"]: row
-        for row in WorkerJobStats.objects.filter(worker_id__in=workers)
-        .values("worker_id")
-        .annotate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
-    }
-    kept = {
-        row["worker_id"]: row["n"]
-        for row in Earning.objects.filter(worker_id__in=workers, kept_after_drop=True)
-        .values("worker_id")
-        .annotate(n=Count("id"))
-    }
-    rows: dict[int, list[PayoutRow]] = {b.pk: [] for b in batches}
-    for p in payouts:
-        stat = stats.get(p.worker_id) or {"seen": 0, "right": 0}
-        seen = stat["seen"] or 0
-        rows[p.batch_id].append(  # type: ignore[index]
-            PayoutRow(
-                payout_id=p.pk,
-                worker_id=p.worker_id,
-                handle=p.worker.username,
-                amount=p.amount,
-                gold_seen=seen,
-                gold_accuracy=rate(Decimal(stat["right"] or 0) / seen) if seen else None,
-                kept_after_drop=kept.get(p.worker_id, 0),
-            )
-        )
-    return rows
