@@ -25,6 +25,7 @@ Locks follow one order everywhere: lease → item → job → earnings → budge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -36,10 +37,11 @@ from marketplace.accounts.models import User
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.services import FundsExhausted
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs import importing
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import job_transition
+from marketplace.jobs import services as job_services
+from marketplace.jobs.services import Requirement, job_transition
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
 from marketplace.quality import delivery, overlap
@@ -56,6 +58,29 @@ def _owner_check(*, job: Job, user: User) -> None:
     # The views already scope the lookup; a flow called from elsewhere must not cross tenants.
     if not (user.is_admin or user.organization_id == job.organization_id):
         raise NotFound("Job not found.")
+
+
+def _tier_check(fields: dict[str, Any]) -> None:
+    """Only a tier the marketplace offers (billing's tiers); unknown ones would fail at publish."""
+    if "tier" not in fields or fields["tier"] in (None, ""):
+        return  # the default tier
+    offered = [tier.slug for tier in billing_selectors.tier_list()]
+    if str(fields["tier"]).strip() not in offered:
+        raise ApplicationError(f"Unknown tier {str(fields['tier'])[:40]!r}; choose one of {', '.join(offered)}.")
+
+
+def job_create(*, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] = ()) -> Job:
+    """A draft job (jobs.services.job_create), its tier checked against the tiers on offer."""
+    _tier_check(fields)
+    return job_services.job_create(user=user, fields=fields, requirements=requirements)
+
+
+def job_update(
+    *, job: Job, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] | None = None
+) -> Job:
+    """Edit a draft (jobs.services.job_update), its tier checked against the tiers on offer."""
+    _tier_check(fields)
+    return job_services.job_update(job=job, user=user, fields=fields, requirements=requirements)
 
 
 def job_publish(*, job: Job, user: User) -> Job:

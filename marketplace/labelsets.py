@@ -9,6 +9,8 @@ import re
 from typing import Any
 
 from marketplace.errors import ApplicationError
+from marketplace.limits import MAX_LABEL_NAME_CHARS
+from marketplace.names import name_clean
 
 MIN_LABELS, MAX_LABELS = 2, 50
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -18,7 +20,8 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
     """Normalize to [{"key", "name", "shortcut"}], raising on anything ambiguous.
 
     A bare string stands for {"key": string}. Keys are 1-64 safe characters and unique;
-    shortcuts are single visible keys, unique regardless of case; names default to the key.
+    shortcuts are single visible keys, unique regardless of case; names default to the key and
+    are refused over MAX_LABEL_NAME_CHARS or with invisible controls (marketplace.names).
     """
     if not isinstance(labels, list | tuple) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
         raise ApplicationError(f"{field} must be a list of {MIN_LABELS} to {MAX_LABELS} choices.")
@@ -37,7 +40,8 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
             )
         if key in keys:
             raise ApplicationError(f"{field}[{position}]: key {key!r} appears twice.")
-        name = str(raw.get("name") or key).strip()[:120]
+        name = name_clean(raw.get("name") or key, field=f"{field}[{position}] name",
+                          max_chars=MAX_LABEL_NAME_CHARS)
         shortcut = str(raw.get("shortcut") or "").strip()
         if shortcut:
             if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():

@@ -12,6 +12,7 @@ import factory
 from marketplace import flows
 from marketplace.accounts.models import Organization, Qualification, Role, User, WorkerQualification
 from marketplace.billing.services import InsufficientFunds, topup_record
+from marketplace.jobs.markdown import instructions_render
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 
@@ -79,6 +80,8 @@ class JobFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     title = factory.Sequence(lambda n: f"Job {n}")
     instructions = "Pick the animal in the picture."
+    # As the services store it (rendered once, when saved); hostile legacy text gets the fallback.
+    instructions_html = factory.LazyAttribute(lambda job: instructions_render(job.instructions))
     labels = factory.LazyFunction(lambda: [dict(c) for c in THREE_LABELS])
     overlap = 3
     gold_rate = Decimal("0")

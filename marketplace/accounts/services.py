@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from marketplace.accounts.authentication import hash_token
 from marketplace.accounts.models import ApiToken, Organization, Role, User
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.names import name_clean
 
 TOKEN_PREFIX = "qrm_"
 
@@ -45,9 +46,7 @@ def _user_save_new(user: User) -> None:
 
 
 def _organization_for(name: str) -> Organization:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ApplicationError("organization must be 1 to 200 characters.")
+    name = name_clean(name, field="organization", max_chars=200)
     base = slugify(name)[:60] or "org"
     slug, n = base, 1
     while Organization.objects.filter(slug=slug).exists():

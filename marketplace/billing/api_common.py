@@ -54,10 +54,10 @@ def money_in(data: Any, name: str) -> Decimal:
         ) from None
     if not amount.is_finite() or amount <= 0:
         raise ApplicationError(f"{name} must be positive.", details={name: "not_positive"})
+    if amount > MAX_AMOUNT:  # first: rounding 1e400 to cents overflows Decimal's precision
+        raise ApplicationError(f"{name} is at most {MAX_AMOUNT}.", details={name: "too_large"})
     if not is_money(amount):
         raise ApplicationError(f"{name} has at most 2 decimal places.", details={name: "too_many_places"})
-    if amount > MAX_AMOUNT:
-        raise ApplicationError(f"{name} is at most {MAX_AMOUNT}.", details={name: "too_large"})
     return amount
 
 

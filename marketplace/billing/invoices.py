@@ -32,6 +32,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit
 from marketplace.billing.pricing import money
 from marketplace.billing.services import require_admin
+from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
 from marketplace.quality.delivery import MIN_GOLD_ITEMS
@@ -39,7 +40,7 @@ from marketplace.quality.delivery import MIN_GOLD_ITEMS
 ZERO = Decimal("0.00")
 FINAL = "final"
 PROVISIONAL = "provisional"
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits only
 JOB_NUMBER = re.compile(r"^(?P<org>.+)-JOB-(?P<job>[0-9]+)$")
 MONTH_NUMBER = re.compile(r"^(?P<org>.+)-(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])$")
 
@@ -99,8 +100,9 @@ def month_parse(raw: str | None) -> tuple[int, int]:
     if not raw:
         now = timezone.now().astimezone(UTC)
         return now.year, now.month
-    match = MONTH.match(raw.strip())
-    if match is None:
+    match = MONTH.fullmatch(raw.strip())
+    # Years 1..9998: both ends of the month must be dates Python can hold.
+    if match is None or not 1 <= int(match.group(1)) <= 9998:
         raise ApplicationError("month must look like 2026-11 (YYYY-MM).")
     return int(match.group(1)), int(match.group(2))
 
@@ -225,7 +227,7 @@ def invoice_by_number(*, number: str) -> Invoice:
         ).first()
         if job is not None:
             return invoice_for_job(job=job)
-    elif match := MONTH_NUMBER.match(number):
+    elif (match := MONTH_NUMBER.match(number)) and 1 <= int(match["year"]) <= 9998:
         organization = Organization.objects.filter(slug__iexact=match["org"]).first()
         if organization is not None:
             return invoice_for_month(
@@ -330,8 +332,8 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
     yield row(CSV_HEADER)
     for line in invoice.lines:
         yield row([
-            invoice.number, "line", line.job_id, _inert(line.job_title), line.tier,
-            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), _inert(line.quality),
+            invoice.number, "line", line.job_id, csv_cell(line.job_title), line.tier,
+            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), csv_cell(line.quality),
         ])
     for c in invoice.credits:
         note = (
@@ -339,11 +341,8 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
             f"[{c.interval_low:.4f}, {c.interval_high:.4f}]; {c.method}"
         )
         yield row([
-            invoice.number, "credit", c.job_id, _inert(c.job_title), "", "", f"{c.rate:.4f}",
-            _m(-c.amount), _inert(note),
+            invoice.number, "credit", c.job_id, csv_cell(c.job_title), "", "", f"{c.rate:.4f}",
+            _m(-c.amount), csv_cell(note),
         ])
     yield row([invoice.number, "total", "", "", "", "", "", _m(invoice.total), invoice.status])
 
-
-def _inert(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -27,6 +27,7 @@ from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
 from marketplace.billing.pricing import is_money
 from marketplace.billing.services import InsufficientFunds, require_admin
+from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -215,7 +216,7 @@ def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
     writer.writerow(["payout_id", "worker_id", "handle", "amount"])
     for payout in batch.payouts.select_related("worker").order_by("id"):
         writer.writerow(
-            [payout.pk, payout.worker_id, payout.worker.username, f"{payout.amount:.2f}"]
+            [payout.pk, payout.worker_id, csv_cell(payout.worker.username), f"{payout.amount:.2f}"]
         )
     batch.exported_at = timezone.now()
     batch.save(update_fields=["exported_at"])

@@ -16,7 +16,6 @@ from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
 from marketplace.api import Pagination
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors, services
-from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job, JobStatus
 
 # Every action is a flow: each one moves money or tells browsers (live updates, on commit).
@@ -64,7 +63,7 @@ class JobOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.CharField()
     instructions = serializers.CharField()
-    instructions_html = serializers.SerializerMethodField()
+    instructions_html = serializers.CharField(help_text="The instructions rendered and sanitized when saved.")
     labels = LabelSerializer(many=True)
     overlap = serializers.IntegerField()
     reward_per_judgment = serializers.DecimalField(max_digits=12, decimal_places=4)
@@ -80,9 +79,6 @@ class JobOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     published_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-
-    def get_instructions_html(self, job: Job) -> str:
-        return render_markdown(job.instructions)
 
     def get_requirements(self, job: Job) -> list[dict[str, Any]]:
         return [
@@ -101,6 +97,13 @@ class JobOutputSerializer(serializers.Serializer):
             "active_leases": counts.active_leases,
             "progress": round(counts.progress, 4),
         }
+
+
+class JobSummarySerializer(JobOutputSerializer):
+    """A job in a list: everything but the instructions (GET the job itself for those)."""
+
+    instructions = None
+    instructions_html = None
 
 
 def _split_input(data: Any) -> tuple[dict[str, Any], list[services.Requirement] | None]:
@@ -130,12 +133,21 @@ def _present(job: Job) -> dict[str, Any]:
     return JobOutputSerializer(job).data
 
 
+def _present_summary(job: Job) -> dict[str, Any]:
+    return JobSummarySerializer(job).data
+
+
 class JobListCreate(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
 
-    @extend_schema(responses=JobOutputSerializer(many=True), summary="List your organization's jobs")
+    @extend_schema(responses=JobSummarySerializer(many=True), summary="List your organization's jobs")
     def get(self, request: Request) -> Response:
-        jobs = selectors.jobs_for_owner(user=request.user).prefetch_related("requirements").order_by("-id")
+        jobs = (
+            selectors.jobs_for_owner(user=request.user)
+            .defer(*selectors.LIST_DEFERRED)
+            .prefetch_related("requirements")
+            .order_by("-id")
+        )
         status_filter = request.query_params.get("status")
         if status_filter:
             if status_filter not in JobStatus.values:
@@ -143,14 +155,14 @@ class JobListCreate(APIView):
             jobs = jobs.filter(status=status_filter)
         paginator = Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
-        return paginator.get_paginated_response([_present(job) for job in page or []])
+        return paginator.get_paginated_response([_present_summary(job) for job in page or []])
 
     @extend_schema(request=JobInputSerializer, responses={201: JobOutputSerializer}, summary="Create a draft job")
     def post(self, request: Request) -> Response:
         if not IsClient().has_permission(request, self):
             raise ApplicationError("Only client accounts create jobs.")
         fields, requirements = _split_input(request.data)
-        job = services.job_create(user=request.user, fields=fields, requirements=requirements or ())
+        job = flows.job_create(user=request.user, fields=fields, requirements=requirements or ())
         return Response(_present(job), status=status.HTTP_201_CREATED)
 
 
@@ -165,7 +177,7 @@ class JobDetail(APIView):
     def patch(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         fields, requirements = _split_input(request.data)
-        job = services.job_update(job=job, user=request.user, fields=fields, requirements=requirements)
+        job = flows.job_update(job=job, user=request.user, fields=fields, requirements=requirements)
         return Response(_present(job))
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
+from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Item, Job
 
@@ -185,7 +186,7 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, dict | list):
         return _dumps(value)  # one cell holds a whole object, JSON-encoded (RawJSON already is)
-    return value
+    return csv_cell(value)  # external ids, labels: formula-like text stays text
 
 
 def _record_json(record: Record) -> str:

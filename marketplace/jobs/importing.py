@@ -13,79 +13,40 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.conf import settings
 
 from marketplace.errors import ApplicationError
+from marketplace.jobs.importing_json import json_rows, jsonl_rows
+from marketplace.jobs.importing_rows import (
+    FIELD_TOO_LONG,
+    NUL,
+    NUL_MESSAGE,
+    Fatal,
+    InvalidImport,
+    Lines,
+    Parsed,
+    Problem,
+    RowError,
+    reserved_fields,
+    row_check,
+)
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.limits import MAX_DATA_FIELD_CHARS
+
+__all__ = ["FORMATS", "InvalidImport", "Payload", "Problem", "items_import", "rows_parse"]
 
 FORMATS = ("csv", "json", "jsonl")
 MAX_IMPORT_ROWS = 1_000_000
 MAX_REPORTED_PROBLEMS = 20
-MAX_EXTERNAL_ID = 200  # Item.external_id max_length
-PRIORITY_RANGE = (-32768, 32767)  # Item.priority is a SmallIntegerField
 _CHUNK = 1 << 20  # bytes read at a time
 _BOM = b"\xef\xbb\xbf"
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_NUL = "\x00"
-_NUL_ESCAPE = "\\u0000"  # the only way a NUL gets into valid JSON text
-_NUL_MESSAGE = "the record contains a NUL character (\\u0000), which cannot be stored."
 
-_RESERVED = frozenset({"external_id", "priority"})
-_GOLD_RESERVED = _RESERVED | {"label", "explanation"}
 
 Payload = bytes | BinaryIO
-Lines = Iterator[tuple[int, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    line: int | None
-    reason: str  # a stable code for programs: unknown_label, malformed_json, ...
-    message: str  # for people, without the "line N: " prefix
-
-    @property
-    def text(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line is not None else self.message
-
-
-Parsed = Iterator[ItemRow | Problem]
-
-
-class InvalidImport(ApplicationError):
-    """The file cannot be imported as it is; details name the first bad line and why."""
-
-    code = "invalid_import"
-
-    @classmethod
-    def of(cls, problems: Sequence[Problem]) -> InvalidImport:
-        first = problems[0]
-        errors = [{"line": p.line, "reason": p.reason, "message": p.text} for p in problems]
-        details = {"line": first.line, "reason": first.reason, "errors": errors}
-        return cls(first.text, details=details)
-
-
-class _Fatal(Exception):
-    """Parsing cannot go on past this problem (broken structure, bad encoding, too large)."""
-
-    def __init__(self, line: int | None, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.problem = Problem(line, reason, message)
-
-
-class _RowError(Exception):
-    """One record is wrong; the parser reports it with its line and carries on."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def _lines(payload: Payload) -> Lines:
@@ -103,12 +64,12 @@ def _lines(payload: Payload) -> Lines:
         except UnicodeDecodeError as exc:
             where = f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
             message = f"not UTF-8 text ({where}); save the file as UTF-8."
-            raise _Fatal(number, "bad_encoding", message) from None
+            raise Fatal(number, "bad_encoding", message) from None
 
     while chunk := stream.read(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise _Fatal(number + 1, "too_large", f"the file is over the {limit:,} bytes allowed.")
+            raise Fatal(number + 1, "too_large", f"the file is over the {limit:,} bytes allowed.")
         parts = chunk.split(b"\n")
         if len(parts) == 1:
             pending.append(chunk)
@@ -122,60 +83,6 @@ def _lines(payload: Payload) -> Lines:
     if pending:
         number += 1
         yield number, decode(b"".join(pending))
-
-
-def _text(value: Any, name: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise _RowError(f"invalid_{name}", f"{name} must be a string, not {type(value).__name__}.")
-
-
-def _has_nul(value: Any) -> bool:
-    """PostgreSQL stores no NUL character in text or jsonb; find one before the database does."""
-    if isinstance(value, str):
-        return _NUL in value
-    if isinstance(value, dict):
-        return any(_NUL in k or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _row(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: bool,
-         label_keys: Sequence[str]) -> ItemRow:
-    """Check one record (data + reserved fields, the same for every format); build its ItemRow."""
-    if not data:
-        raise _RowError("empty_data", "the item has no data: give it at least one field.")
-    raw_id, raw_priority = fields.get("external_id"), fields.get("priority")
-    external_id = None if raw_id is None else _text(raw_id, "external_id").strip() or None
-    if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
-        raise _RowError("invalid_external_id", f"external_id is over {MAX_EXTERNAL_ID} characters.")
-    priority = 0
-    if raw_priority not in (None, ""):
-        low, high = PRIORITY_RANGE
-        text = _text(raw_priority, "priority").strip()
-        if not re.fullmatch(r"-?\d{1,6}", text) or not low <= int(text) <= high:
-            message = f"priority {raw_priority!r} is not a whole number from {low} to {high}."
-            raise _RowError("invalid_priority", message)
-        priority = int(text)
-    label, explanation = None, ""
-    if gold:
-        raw_label, raw_explanation = fields.get("label"), fields.get("explanation")
-        label = None if raw_label is None else _text(raw_label, "label").strip()
-        if not label:
-            raise _RowError("missing_label", "a gold item needs its known label.")
-        if label not in label_keys:
-            message = f"unknown label {label!r} (expected one of {', '.join(label_keys)})"
-            raise _RowError("unknown_label", message)
-        explanation = "" if raw_explanation is None else _text(raw_explanation, "explanation")
-    return ItemRow(data=data, external_id=external_id, priority=priority, gold_label=label,
-                   explanation=explanation, line=line)
-
-
-def _reserved(gold: bool) -> frozenset[str]:
-    return _GOLD_RESERVED if gold else _RESERVED
 
 
 def _csv_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
@@ -196,7 +103,7 @@ def _csv_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise _Fatal(start, "malformed_csv", f"malformed CSV ({exc}).") from None
+            raise Fatal(start, "malformed_csv", f"malformed CSV ({exc}).") from None
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line
         if header is None:
@@ -207,16 +114,19 @@ def _csv_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
             yield Problem(start, "wrong_field_count",
                           f"expected {len(header)} fields, found {len(record)}.")
             continue
-        if _NUL in "".join(record):
-            yield Problem(start, "nul_character", _NUL_MESSAGE)
+        if NUL in "".join(record):
+            yield Problem(start, "nul_character", NUL_MESSAGE)
+            continue
+        if any(len(value) > MAX_DATA_FIELD_CHARS for value in record):
+            yield Problem(start, "field_too_long", FIELD_TOO_LONG)
             continue
         data = {name: record[i] for i, name in data_columns}
         try:
             if not any(data.values()):
-                raise _RowError("empty_data", "every data column is empty.")
+                raise RowError("empty_data", "every data column is empty.")
             fields = {name: record[i] for i, name in reserved}
-            yield _row(start, data, fields, gold=gold, label_keys=label_keys)
-        except _RowError as exc:
+            yield row_check(start, data, fields, gold=gold, label_keys=label_keys)
+        except RowError as exc:
             yield Problem(start, exc.reason, exc.message)
 
 
@@ -227,146 +137,26 @@ def _csv_header(
     seen: set[str] = set()
     for position, name in enumerate(header, start=1):
         if not name:
-            raise _Fatal(line, "missing_column", f"column {position} of the header has no name.")
+            raise Fatal(line, "missing_column", f"column {position} of the header has no name.")
         if name in seen:
-            raise _Fatal(line, "duplicate_column", f"column {name!r} appears twice in the header.")
+            raise Fatal(line, "duplicate_column", f"column {name!r} appears twice in the header.")
         seen.add(name)
-    reserved = _reserved(gold)
+    reserved = reserved_fields(gold)
     if gold and "label" not in seen:
-        raise _Fatal(line, "missing_column", "missing column 'label': gold items need their label.")
+        raise Fatal(line, "missing_column", "missing column 'label': gold items need their label.")
     data_columns = [(i, name) for i, name in enumerate(header) if name not in reserved]
     if not data_columns:
         besides = ", ".join(sorted(reserved))
-        raise _Fatal(line, "missing_column", f"no data columns: add one besides {besides}.")
+        raise Fatal(line, "missing_column", f"no data columns: add one besides {besides}.")
     return [(i, name) for i, name in enumerate(header) if name in reserved], data_columns
 
 
-def _object_row(
-    obj: Any, line: int, *, maybe_nul: bool, gold: bool, label_keys: Sequence[str]
-) -> ItemRow | Problem:
-    """`maybe_nul`: the record's JSON text holds a \\u0000 escape (scanning every value is slow)."""
-    try:
-        if maybe_nul and _has_nul(obj):
-            raise _RowError("nul_character", _NUL_MESSAGE)
-        if not isinstance(obj, dict):
-            kind = {list: "an array", str: "a string"}.get(type(obj), "a number or literal")
-            raise _RowError("not_an_object", f"expected an object, found {kind}.")
-        inner, reserved = obj.get("data"), _reserved(gold)
-        if not isinstance(inner, dict):
-            inner = {k: v for k, v in obj.items() if k not in reserved}
-        return _row(line, inner, obj, gold=gold, label_keys=label_keys)
-    except _RowError as exc:
-        return Problem(line, exc.reason, exc.message)
-
-
-def _jsonl_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
-    for number, text in lines:
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            message = f"not valid JSON ({exc.msg}, column {exc.colno})."
-            yield Problem(number, "malformed_json", message)
-            continue
-        maybe_nul = _NUL_ESCAPE in text
-        yield _object_row(obj, number, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
-
-
-class _JsonWindow:
-    """A sliding window of text over numbered lines, so a JSON array decodes element by element."""
-
-    def __init__(self, lines: Lines) -> None:
-        self._lines = lines
-        self.text = ""
-        self.pos = 0
-        self.first_line = 1  # the line number of text[0]
-        self.last_line = 1  # the last line read, for problems found at the end of the file
-        self.eof = False
-
-    def fill(self) -> bool:
-        """Drop the consumed text and append about a megabyte more; False when nothing is left."""
-        if self.eof:
-            return False
-        self.first_line += self.text.count("\n", 0, self.pos)
-        self.text, self.pos = self.text[self.pos :], 0
-        parts: list[str] = []
-        size = 0
-        for self.last_line, line in self._lines:
-            parts.append(line)
-            size += len(line)
-            if size >= _CHUNK:
-                break
-        else:
-            self.eof = True
-        self.text += "".join(parts)
-        return bool(parts)
-
-    def line_at(self, index: int) -> int:
-        return min(self.first_line + self.text.count("\n", 0, index), self.last_line)
-
-    def peek(self) -> str:
-        """The next non-blank character ("" at the end), consuming the blanks before it."""
-        while True:
-            self.pos = _JSON_SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
-            if self.pos < len(self.text):
-                return self.text[self.pos]
-            if not self.fill():
-                return ""
-
-    def value(self, decoder: json.JSONDecoder) -> tuple[Any, bool]:
-        """The next JSON value, and whether its text holds a \\u0000 escape."""
-        while True:
-            try:
-                value, end = decoder.raw_decode(self.text, self.pos)
-            except json.JSONDecodeError as exc:
-                line = self.line_at(exc.pos)  # before fill() slides the window
-                if self.fill():  # maybe only cut off at the window's edge: retry with more text
-                    continue
-                raise _Fatal(line, "malformed_json", f"malformed JSON ({exc.msg}).") from None
-            if end == len(self.text) and not isinstance(value, dict | list | str) and self.fill():
-                continue  # a number at the edge may go on in the next chunk
-            maybe_nul = self.text.find(_NUL_ESCAPE, self.pos, end) != -1
-            self.pos = end
-            return value, maybe_nul
-
-
 def _json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
-    window = _JsonWindow(lines)
-    decoder = json.JSONDecoder()
-
-    def fail(reason: str, what: str) -> _Fatal:
-        return _Fatal(window.line_at(window.pos), reason, what)
-
-    char = window.peek()
-    if char == "":
-        return
-    if char != "[":
-        raise fail("not_an_array", "a .json file holds one array of objects (JSONL: one per line).")
-    window.pos += 1
-    if window.peek() == "]":
-        window.pos += 1
-    else:
-        while True:
-            line = window.line_at(window.pos)
-            value, maybe_nul = window.value(decoder)
-            yield _object_row(value, line, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
-            char = window.peek()
-            if char == "":
-                raise fail("malformed_json", "malformed JSON (the array is never closed with ']').")
-            if char not in ",]":
-                raise fail("malformed_json", f"malformed JSON (',' or ']' expected, not {char!r}).")
-            window.pos += 1
-            if char == "]":
-                break
-            if window.peek() == "]":
-                raise fail("malformed_json", "malformed JSON (a comma before ']').")
-    if window.peek() != "":
-        raise fail("malformed_json", "malformed JSON (extra text after the array).")
+    return json_rows(lines, gold=gold, label_keys=label_keys, chunk=_CHUNK)  # read now: tests patch it
 
 
 _PARSERS: dict[str, Callable[..., Parsed]] = {
-    "csv": _csv_rows, "json": _json_rows, "jsonl": _jsonl_rows,
+    "csv": _csv_rows, "json": _json_rows, "jsonl": jsonl_rows,
 }
 
 
@@ -392,7 +182,7 @@ def rows_parse(
             else:
                 count += 1
                 if count > MAX_IMPORT_ROWS:
-                    raise _Fatal(parsed.line, "too_many_rows", f"over {MAX_IMPORT_ROWS:,} items.")
+                    raise Fatal(parsed.line, "too_many_rows", f"over {MAX_IMPORT_ROWS:,} items.")
                 ext = parsed.external_id
                 if ext is not None and ext in first_seen:
                     lines = f"lines {first_seen[ext]} and {parsed.line}"
@@ -404,7 +194,7 @@ def rows_parse(
                     rows.append(parsed)
             if len(problems) >= MAX_REPORTED_PROBLEMS:
                 break
-    except _Fatal as fatal:
+    except Fatal as fatal:
         problems.append(fatal.problem)
     if problems:
         raise InvalidImport.of(problems)

@@ -42,7 +42,10 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     title = models.CharField(max_length=200)
-    instructions = models.TextField(blank=True)  # Markdown; rendered through jobs.markdown
+    instructions = models.TextField(blank=True)  # Markdown, checked by jobs.markdown
+    # The instructions rendered and sanitized once, when saved (jobs.markdown.instructions_render):
+    # no page or API call renders Markdown, and lists defer both columns.
+    instructions_html = models.TextField(blank=True, default="")
     # [{"key": "cat", "name": "Cat", "shortcut": "c"}, ...]: 2 to 50 choices, validated by services.
     labels = models.JSONField()
     overlap = models.PositiveSmallIntegerField(

@@ -16,6 +16,10 @@ from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobStatus
 
 
+# Lists of jobs never read the instructions: up to MAX_INSTRUCTIONS_CHARS each, twice (text, HTML).
+LIST_DEFERRED = ("instructions", "instructions_html")
+
+
 def jobs_for_owner(*, user: User) -> QuerySet[Job]:
     """Jobs a client (its organization's) or an admin (all) may manage."""
     if user.is_admin:
@@ -77,7 +81,7 @@ def job_counts(*, job: Job) -> JobCounts:
 def jobs_for_dashboard(*, user: User, status: str | None = None) -> QuerySet[Job]:
     """The client's jobs for the portal's list, newest first (index organization, -created_at);
     `status` narrows to one JobStatus value, anything else is ignored."""
-    jobs = jobs_for_owner(user=user).order_by("-created_at", "-id")
+    jobs = jobs_for_owner(user=user).defer(*LIST_DEFERRED).order_by("-created_at", "-id")
     if status in JobStatus.values:
         jobs = jobs.filter(status=status)
     return jobs

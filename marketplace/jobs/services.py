@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Qualification, User
 from marketplace.errors import ApplicationError, Conflict
-from marketplace.labelsets import label_set_validate
+from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import (
     DEFAULT_TIER,
     JOB_TRANSITIONS,
@@ -24,6 +24,9 @@ from marketplace.jobs.models import (
     JobQualification,
     JobStatus,
 )
+from marketplace.labelsets import label_set_validate
+from marketplace.limits import MAX_TITLE_CHARS
+from marketplace.names import name_clean
 
 # Fields a client may set when creating a job or editing a draft.
 EDITABLE_FIELDS = (
@@ -78,12 +81,12 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "title":
-            title = str(value or "").strip()
-            if not title or len(title) > 200:
-                raise ApplicationError("title must be 1 to 200 characters.")
-            clean[name] = title
+            clean[name] = name_clean(value, field="title", max_chars=MAX_TITLE_CHARS)
         elif name == "instructions":
-            clean[name] = str(value or "")
+            if not isinstance(value, str | None):
+                raise ApplicationError("instructions must be text (Markdown).")
+            clean[name] = instructions_check(value or "")
+            clean["instructions_html"] = instructions_render(clean[name])
         elif name == "labels":
             clean[name] = labels_validate(value)
         elif name == "overlap":

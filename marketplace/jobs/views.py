@@ -111,7 +111,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         "percent": views_reads.percent_done(job),
         "tier": tier,
         "labels": job.labels,
-        "instructions_html": instructions_html(job.instructions),
+        "instructions_html": instructions_html(job),
         "consensus": consensus,
         "accuracy_pct": _pct(consensus.estimated_accuracy),
         "gold_pct": _pct(consensus.gold_accuracy),

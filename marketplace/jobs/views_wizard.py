@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
@@ -29,11 +30,10 @@ from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import forms, selectors, services
 from marketplace.jobs.importing import InvalidImport
-from marketplace.jobs.markdown import render_markdown
+from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Job, JobStatus
 
 QUOTE_WORKERS = 10  # the crowd size quotes assume for the expected time
-MAX_PREVIEW_CHARS = 100_000
 SAMPLE_ITEMS = 5
 
 STEPS = (
@@ -42,10 +42,20 @@ STEPS = (
 )
 
 
-def instructions_html(text: str) -> SafeString:
-    """Markdown rendered and sanitized by jobs.markdown (nh3 drops scripts, handlers and
-    javascript: URLs), so — and only so — it may be marked safe."""
-    return mark_safe(render_markdown(text))  # noqa: S308 (sanitized by nh3 above)
+def instructions_html(job: Job) -> SafeString:
+    """The job's instructions as rendered and sanitized when saved (jobs.markdown: nh3 drops
+    scripts, handlers and javascript: URLs), so — and only so — they may be marked safe."""
+    return mark_safe(job.instructions_html)  # noqa: S308 (sanitized by nh3 when saved)
+
+
+def preview_html(text: str) -> tuple[SafeString, bool]:
+    """Typed instructions rendered for the preview, if within the limits; else the reason, escaped.
+    Unchecked text is never rendered: some Markdown takes seconds or crashes the renderer."""
+    try:
+        checked = instructions_check(text)
+    except ApplicationError as exc:
+        return format_html('<p class="error">{}</p>', exc.message), False
+    return mark_safe(instructions_render(checked)), True  # noqa: S308 (sanitized by nh3)
 
 
 def _steps(job: Job | None, current: str) -> list[dict[str, Any]]:
@@ -91,13 +101,16 @@ def _draft_or_redirect(request: HttpRequest, job_id: int) -> Job | HttpResponse:
 def _details_page(request: HttpRequest, *, job: Job | None, form: forms.JobDetailsForm,
                   rows: list[forms.LabelRow], label_error: str = "", preview: str | None = None,
                   status: int = 200) -> HttpResponse:
-    text = form.data.get("instructions", "") if form.is_bound else (job.instructions if job else "")
+    if preview is not None or form.is_bound:
+        shown = preview_html(preview if preview is not None else form.data.get("instructions", ""))[0]
+    else:
+        shown = instructions_html(job) if job else SafeString("")
     ctx = {
         "job": job,
         "form": form,
         "label_rows": rows,
         "label_error": label_error,
-        "preview_html": instructions_html(text if preview is None else preview),
+        "preview_html": shown,
         "steps": _steps(job, "details"),
         "max_labels": forms.MAX_LABELS,
     }
@@ -153,8 +166,8 @@ def setup_details(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def instructions_preview(request: HttpRequest) -> HttpResponse:
     """The live preview: Markdown in, sanitized HTML out (a fragment wizard.js shows)."""
-    text = request.POST.get("instructions", "")[:MAX_PREVIEW_CHARS]
-    return HttpResponse(render_markdown(text), content_type="text/html; charset=utf-8")
+    html, _ = preview_html(request.POST.get("instructions", ""))  # over a limit: the reason, shown
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
 # Steps 4-5: items and gold uploads -------------------------------------------------------------

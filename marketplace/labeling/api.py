@@ -7,7 +7,6 @@ gold item's lease has exactly the shape of any other lease.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,7 +20,6 @@ from marketplace import flows
 from marketplace.accounts.permissions import IsWorker
 from marketplace.api import Pagination
 from marketplace.errors import ApplicationError
-from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
@@ -32,12 +30,6 @@ _ERRORS = {
     404: OpenApiResponse(description="not_found, or no_work when nothing is left for you"),
     409: OpenApiResponse(description="conflict: job paused/closed, lease lost, already submitted"),
 }
-
-
-@lru_cache(maxsize=256)
-def _instructions_html(text: str) -> str:
-    """Rendering is pure and instructions freeze at publish, so cache by the text itself."""
-    return render_markdown(text)
 
 
 # --- output shapes (documentation for /api/schema/; responses are built by the functions below)
@@ -141,7 +133,7 @@ def present_work_job(job: Job) -> dict[str, Any]:
     return {
         "id": job.pk,
         "title": job.title,
-        "instructions_html": _instructions_html(job.instructions),
+        "instructions_html": job.instructions_html,  # rendered when saved
         "labels": _labels(job),
         "reward_per_judgment": str(job.reward_per_judgment),
         "lease_seconds": job.lease_seconds,
@@ -159,7 +151,7 @@ def present_lease(lease: Lease) -> dict[str, Any]:
             "id": job.pk,
             "title": job.title,
             "labels": _labels(job),
-            "instructions_html": _instructions_html(job.instructions),
+            "instructions_html": job.instructions_html,
         },
         "item": {"id": item.pk, "data": item.data},
     }
@@ -187,7 +179,7 @@ class WorkerView(APIView):
 class WorkJobList(WorkerView):
     @extend_schema(tags=TAG, responses=WorkJobSerializer(many=True), summary="Open jobs you can work on")
     def get(self, request: Request) -> Response:
-        jobs = selectors.jobs_open_to(worker=request.user)
+        jobs = selectors.jobs_open_to(worker=request.user).defer("instructions")
         paginator = Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response([present_work_job(job) for job in page or []])

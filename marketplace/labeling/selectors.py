@@ -143,6 +143,7 @@ def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
         return []
     jobs = list(
         Job.objects.filter(status=JobStatus.OPEN)
+        .defer("instructions", "instructions_html")  # a list: never the instructions
         .exclude(job_blocked_for(worker=worker))
         .annotate(unqualified=job_unqualified_for(worker=worker))
         .order_by("-priority", "id")[:limit]

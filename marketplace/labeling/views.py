@@ -31,10 +31,10 @@ from marketplace.accounts.qualifications import exam_submit
 from marketplace.accounts.portal import worker_required
 from marketplace.errors import ApplicationError
 from marketplace.exceptions import error_body
-from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
+from marketplace.parsing import JsonRefused, json_loads
 
 # Labels without a shortcut of their own get the digits 1..9, in order, where still free.
 _DIGITS = "123456789"
@@ -97,8 +97,8 @@ def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
         "job": job,
         "labels": label_keys(job),
         "pay": pay_text(job.reward_per_judgment),
-        # nh3-sanitized HTML (scripts, handlers and javascript: URLs removed), not the raw text.
-        "instructions_html": mark_safe(render_markdown(job.instructions)),  # noqa: S308
+        # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
+        "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
     }
     return render(request, "labeling/label.html", ctx)
 
@@ -160,7 +160,9 @@ def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, A
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body or b"{}")
+        data = json_loads((request.body or b"{}").decode("utf-8"))
+    except JsonRefused as exc:
+        raise ApplicationError(f"Send a JSON object ({exc.message})") from None
     except (ValueError, UnicodeDecodeError):
         raise ApplicationError("Send a JSON object.") from None
     if not isinstance(data, dict):

@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 from marketplace.accounts.permissions import IsClientOrAdmin
 from marketplace.api import Pagination
 from marketplace.errors import ApplicationError
-from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import experts
 from marketplace.quality.models import ExpertReview
@@ -140,7 +139,7 @@ def present_review(review: ExpertReview) -> dict[str, Any]:
         "job": {
             "id": job.pk,
             "title": job.title,
-            "instructions_html": render_markdown(job.instructions),
+            "instructions_html": job.instructions_html,
             "labels": [{"key": c["key"], "name": c.get("name") or c["key"]} for c in job.labels],
         },
         "item": {"id": review.item_id, "data": review.item.data},

@@ -1,0 +1,20 @@
+"""One rule for every CSV Quorum writes (results, judgments, payout files, invoices): a text cell
+a spreadsheet would run as a formula is written as text.
+
+A cell starting with = + - @ (or a tab or carriage return, which some spreadsheets skip before
+reading one) is prefixed with an apostrophe, as OWASP advises; numbers the code itself writes
+(amounts, counts) are not text cells and go out as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` safe to write as a CSV cell: formula-like text is prefixed with "'"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

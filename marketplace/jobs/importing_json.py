@@ -1,0 +1,161 @@
+"""The importer's JSON readers: a JSON array read element by element, and JSONL line by line.
+
+Values are decoded by marketplace.parsing, which refuses what PostgreSQL or Python cannot take
+(NaN, Infinity, 1e999, lone surrogates, over-long numbers, deep nesting, over-long strings): in
+JSONL the line is a problem of its own; in an array the file stops there (the reader cannot
+know where the refused value ends).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from marketplace.jobs.importing_rows import (
+    NUL_ESCAPE,
+    NUL_MESSAGE,
+    Fatal,
+    Lines,
+    Parsed,
+    Problem,
+    RowError,
+    has_nul,
+    reserved_fields,
+    row_check,
+)
+from marketplace.jobs.services import ItemRow
+from marketplace.parsing import JsonRefused, json_decode, json_loads
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _object_row(
+    obj: Any, line: int, *, maybe_nul: bool, gold: bool, label_keys: Sequence[str]
+) -> ItemRow | Problem:
+    """`maybe_nul`: the record's JSON text holds a \\u0000 escape (scanning every value is slow)."""
+    try:
+        if maybe_nul and has_nul(obj):
+            raise RowError("nul_character", NUL_MESSAGE)
+        if not isinstance(obj, dict):
+            kind = {list: "an array", str: "a string"}.get(type(obj), "a number or literal")
+            raise RowError("not_an_object", f"expected an object, found {kind}.")
+        inner, reserved = obj.get("data"), reserved_fields(gold)
+        if not isinstance(inner, dict):
+            inner = {k: v for k, v in obj.items() if k not in reserved}
+        return row_check(line, inner, obj, gold=gold, label_keys=label_keys)
+    except RowError as exc:
+        return Problem(line, exc.reason, exc.message)
+
+
+def jsonl_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
+    for number, text in lines:
+        if not text.strip():
+            continue
+        try:
+            obj = json_loads(text)
+        except json.JSONDecodeError as exc:
+            message = f"not valid JSON ({exc.msg}, column {exc.colno})."
+            yield Problem(number, "malformed_json", message)
+            continue
+        except JsonRefused as exc:
+            yield Problem(number, exc.reason, exc.message)
+            continue
+        maybe_nul = NUL_ESCAPE in text
+        yield _object_row(obj, number, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
+
+
+class _JsonWindow:
+    """A sliding window of text over numbered lines, so a JSON array decodes element by element."""
+
+    def __init__(self, lines: Lines, chunk: int) -> None:
+        self._lines = lines
+        self._chunk = chunk
+        self.text = ""
+        self.pos = 0
+        self.first_line = 1  # the line number of text[0]
+        self.last_line = 1  # the last line read, for problems found at the end of the file
+        self.eof = False
+
+    def fill(self) -> bool:
+        """Drop the consumed text and append about a megabyte more; False when nothing is left."""
+        if self.eof:
+            return False
+        self.first_line += self.text.count("\n", 0, self.pos)
+        self.text, self.pos = self.text[self.pos :], 0
+        parts: list[str] = []
+        size = 0
+        for self.last_line, line in self._lines:
+            parts.append(line)
+            size += len(line)
+            if size >= self._chunk:
+                break
+        else:
+            self.eof = True
+        self.text += "".join(parts)
+        return bool(parts)
+
+    def line_at(self, index: int) -> int:
+        return min(self.first_line + self.text.count("\n", 0, index), self.last_line)
+
+    def peek(self) -> str:
+        """The next non-blank character ("" at the end), consuming the blanks before it."""
+        while True:
+            self.pos = _JSON_SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.fill():
+                return ""
+
+    def value(self) -> tuple[Any, bool]:
+        """The next JSON value, and whether its text holds a \\u0000 escape."""
+        while True:
+            try:
+                value, end = json_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                line = self.line_at(exc.pos)  # before fill() slides the window
+                if self.fill():  # maybe only cut off at the window's edge: retry with more text
+                    continue
+                raise Fatal(line, "malformed_json", f"malformed JSON ({exc.msg}).") from None
+            except JsonRefused as exc:
+                raise Fatal(self.line_at(self.pos), exc.reason, exc.message) from None
+            if end == len(self.text) and not isinstance(value, dict | list | str) and self.fill():
+                continue  # a number at the edge may go on in the next chunk
+            maybe_nul = self.text.find(NUL_ESCAPE, self.pos, end) != -1
+            self.pos = end
+            return value, maybe_nul
+
+
+def json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str], chunk: int) -> Parsed:
+    """The rows of a JSON array; `chunk`: about how many characters the window reads at a time."""
+    window = _JsonWindow(lines, chunk)
+
+    def fail(reason: str, what: str) -> Fatal:
+        return Fatal(window.line_at(window.pos), reason, what)
+
+    char = window.peek()
+    if char == "":
+        return
+    if char != "[":
+        raise fail("not_an_array", "a .json file holds one array of objects (JSONL: one per line).")
+    window.pos += 1
+    if window.peek() == "]":
+        window.pos += 1
+    else:
+        while True:
+            line = window.line_at(window.pos)
+            value, maybe_nul = window.value()
+            yield _object_row(value, line, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
+            char = window.peek()
+            if char == "":
+                raise fail("malformed_json", "malformed JSON (the array is never closed with ']').")
+            if char not in ",]":
+                raise fail("malformed_json", f"malformed JSON (',' or ']' expected, not {char!r}).")
+            window.pos += 1
+            if char == "]":
+                break
+            if window.peek() == "]":
+                raise fail("malformed_json", "malformed JSON (a comma before ']').")
+    if window.peek() != "":
+        raise fail("malformed_json", "malformed JSON (extra text after the array).")

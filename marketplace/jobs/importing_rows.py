@@ -1,0 +1,125 @@
+"""The importer's row primitives, shared by every format: problems, errors and the check that
+turns one record (data + reserved fields) into an ItemRow. See jobs.importing for the story."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from marketplace.errors import ApplicationError
+from marketplace.jobs.services import ItemRow
+from marketplace.limits import MAX_DATA_FIELD_CHARS
+
+MAX_EXTERNAL_ID = 200  # Item.external_id max_length
+PRIORITY_RANGE = (-32768, 32767)  # Item.priority is a SmallIntegerField
+NUL = "\x00"
+NUL_ESCAPE = "\\u0000"  # the only way a NUL gets into valid JSON text
+NUL_MESSAGE = "the record contains a NUL character (\\u0000), which cannot be stored."
+FIELD_TOO_LONG = f"a data field is over {MAX_DATA_FIELD_CHARS:,} characters."
+
+RESERVED = frozenset({"external_id", "priority"})
+GOLDRESERVED = RESERVED | {"label", "explanation"}
+
+Lines = Iterator[tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int | None
+    reason: str  # a stable code for programs: unknown_label, malformed_json, ...
+    message: str  # for people, without the "line N: " prefix
+
+    @property
+    def text(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+class InvalidImport(ApplicationError):
+    """The file cannot be imported as it is; details name the first bad line and why."""
+
+    code = "invalid_import"
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> InvalidImport:
+        first = problems[0]
+        errors = [{"line": p.line, "reason": p.reason, "message": p.text} for p in problems]
+        details = {"line": first.line, "reason": first.reason, "errors": errors}
+        return cls(first.text, details=details)
+
+
+Parsed = Iterator[ItemRow | Problem]
+
+
+class Fatal(Exception):
+    """Parsing cannot go on past this problem (broken structure, bad encoding, too large)."""
+
+    def __init__(self, line: int | None, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(line, reason, message)
+
+
+class RowError(Exception):
+    """One record is wrong; the parser reports it with its line and carries on."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def text_field(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise RowError(f"invalid_{name}", f"{name} must be a string, not {type(value).__name__}.")
+
+
+def has_nul(value: Any) -> bool:
+    """PostgreSQL stores no NUL character in text or jsonb; find one before the database does."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(NUL in k or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def row_check(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: bool,
+         label_keys: Sequence[str]) -> ItemRow:
+    """Check one record (data + reserved fields, the same for every format); build its ItemRow."""
+    if not data:
+        raise RowError("empty_data", "the item has no data: give it at least one field.")
+    raw_id, raw_priority = fields.get("external_id"), fields.get("priority")
+    external_id = None if raw_id is None else text_field(raw_id, "external_id").strip() or None
+    if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
+        raise RowError("invalid_external_id", f"external_id is over {MAX_EXTERNAL_ID} characters.")
+    priority = 0
+    if raw_priority not in (None, ""):
+        low, high = PRIORITY_RANGE
+        text = text_field(raw_priority, "priority").strip()
+        if not re.fullmatch(r"-?\d{1,6}", text) or not low <= int(text) <= high:
+            message = f"priority {raw_priority!r} is not a whole number from {low} to {high}."
+            raise RowError("invalid_priority", message)
+        priority = int(text)
+    label, explanation = None, ""
+    if gold:
+        raw_label, raw_explanation = fields.get("label"), fields.get("explanation")
+        label = None if raw_label is None else text_field(raw_label, "label").strip()
+        if not label:
+            raise RowError("missing_label", "a gold item needs its known label.")
+        if label not in label_keys:
+            message = f"unknown label {label!r} (expected one of {', '.join(label_keys)})"
+            raise RowError("unknown_label", message)
+        explanation = "" if raw_explanation is None else text_field(raw_explanation, "explanation")
+    return ItemRow(data=data, external_id=external_id, priority=priority, gold_label=label,
+                   explanation=explanation, line=line)
+
+
+def reserved_fields(gold: bool) -> frozenset[str]:
+    return GOLDRESERVED if gold else RESERVED
+
+

@@ -1,0 +1,31 @@
+"""Names people read (label names, job titles, organization names): bounded, and free of the
+invisible characters that make one name look like another or reorder what follows it.
+
+Pure (no models): accounts, labelsets and jobs all use it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from marketplace.errors import ApplicationError
+
+# Format (Cf) characters are invisible: bidi overrides and isolates (U+202A-202E, U+2066-2069),
+# marks (U+200E/F, U+061C), zero-width space/joiners (U+200B-200D, U+2060), the BOM (U+FEFF).
+# Controls (Cc) are refused too; a name is one line.
+_REFUSED_CATEGORIES = frozenset({"Cf", "Cc"})
+
+
+def name_clean(value: object, *, field: str, max_chars: int, required: bool = True) -> str:
+    """`value` as a stripped string of 1 (or 0) to `max_chars` visible characters, or a 400."""
+    text = str(value if value is not None else "").strip()
+    if required and not text:
+        raise ApplicationError(f"{field} is required.")
+    if len(text) > max_chars:
+        raise ApplicationError(f"{field} is over {max_chars} characters.")
+    hidden = next((c for c in text if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+    if hidden is not None:
+        raise ApplicationError(
+            f"{field} holds an invisible control character (U+{ord(hidden):04X}); remove it."
+        )
+    return text

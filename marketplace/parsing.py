@@ -1,0 +1,120 @@
+"""Strict JSON for everything a person sends: request bodies and JSON/JSONL imports.
+
+Python's json module accepts what PostgreSQL's jsonb refuses (NaN, Infinity, 1e999, a lone
+surrogate) and what Python itself cannot finish (a 5,000-digit integer, arrays nested thousands
+deep raise ValueError and RecursionError). `json_loads` refuses all of them with a JsonRefused
+naming the reason, so each door can answer 400 in its own shape and nothing reaches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from marketplace.limits import (
+    MAX_DATA_FIELD_CHARS,
+    MAX_JSON_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER_CHARS,
+)
+
+# A \uD800-\uDFFF escape in the text: the only way a surrogate gets into decoded UTF-8 JSON.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class JsonRefused(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _constant(name: str) -> Any:
+    raise JsonRefused("not_a_number", f"{name} is not a JSON number (PostgreSQL refuses it).")
+
+
+def _number_text(text: str) -> str:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise JsonRefused("number_too_long", f"a number is over {MAX_JSON_NUMBER_CHARS} characters.")
+    return text
+
+
+def _float(text: str) -> float:
+    value = float(_number_text(text))
+    if value in (float("inf"), float("-inf")):
+        raise JsonRefused("not_a_number", f"{text[:20]} is out of range for a number.")
+    return value
+
+
+DECODER = json.JSONDecoder(
+    parse_constant=_constant, parse_float=_float, parse_int=lambda text: int(_number_text(text))
+)
+
+
+def _walk(value: Any, depth: int, *, surrogates: bool, lengths: bool) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise JsonRefused("too_deep", f"arrays and objects are nested over {MAX_JSON_DEPTH} deep.")
+    if isinstance(value, str):
+        if lengths and len(value) > MAX_DATA_FIELD_CHARS:
+            raise JsonRefused("field_too_long", f"a string is over {MAX_DATA_FIELD_CHARS:,} characters.")
+        if surrogates and any("\ud800" <= c <= "\udfff" for c in value):
+            raise JsonRefused("lone_surrogate", "a string holds a lone surrogate (\\ud800-\\udfff).")
+        return
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(key, str):
+            _walk(key, depth, surrogates=surrogates, lengths=lengths)
+        _walk(inner, depth + 1, surrogates=surrogates, lengths=lengths)
+
+
+def json_check(value: Any, text: str) -> None:
+    """Refuse what decoding let through. Walks the value only when its text could hold a
+    problem (enough brackets, a surrogate escape, a long string), so common records cost nothing."""
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    lengths = len(text) > MAX_DATA_FIELD_CHARS
+    if deep or surrogates or lengths:
+        _walk(value, 0, surrogates=surrogates, lengths=lengths)
+
+
+def json_decode(text: str, pos: int = 0) -> tuple[Any, int]:
+    """`raw_decode` with the refusals above; json.JSONDecodeError for broken text as usual."""
+    try:
+        value, end = DECODER.raw_decode(text, pos)
+    except RecursionError:
+        raise JsonRefused("too_deep", f"arrays and objects are nested over {MAX_JSON_DEPTH} deep.") from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError | JsonRefused):
+            raise
+        raise JsonRefused("number_too_long", str(exc)) from None  # int() over Python's digit limit
+    json_check(value, text[pos:end])
+    return value, end
+
+
+def json_loads(text: str) -> Any:
+    """One whole JSON document, strictly (see the module's docstring)."""
+    value, end = json_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's JSON parser with the refusals above and a body size limit; answers 400 parse_error."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read(MAX_JSON_BODY_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_JSON_BODY_BYTES:
+            raise ParseError(f"JSON parse error - the body is over {MAX_JSON_BODY_BYTES:,} bytes.")
+        try:
+            return json_loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ParseError("JSON parse error - the body is not UTF-8 text.") from None
+        except JsonRefused as exc:
+            raise ParseError(f"JSON parse error - {exc.message}") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
