@@ -327,7 +327,9 @@ def job_quality_credit(
     low, high = interval
     if not (Decimal(0) <= low <= delivered_accuracy <= high <= Decimal(1)):
         raise ApplicationError("delivered_accuracy must lie in its interval, within 0..1.")
-    promised = budget.tier.promised_accuracy
+    # The promise fixed at publish; a job published before it was recorded falls back to the tier.
+    fixed = Job.objects.values_list("promised_accuracy", flat=True).get(pk=job.pk)
+    promised = fixed if fixed is not None else budget.tier.promised_accuracy
     delivered = rate(delivered_accuracy)
     credit, _ = QualityCredit.objects.update_or_create(
         job=job,
