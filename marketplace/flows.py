@@ -36,17 +36,19 @@ from django.db import transaction
 from marketplace.accounts.models import User
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
+from marketplace.billing.models import Tier
 from marketplace.billing.services import FundsExhausted
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs import importing
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs import services as job_services
-from marketplace.jobs.services import Requirement, job_transition
+from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
 from marketplace.quality import delivery, overlap
 from marketplace.quality import services as quality
 from marketplace.quality import tasks
+from marketplace.quality.rules import rules_merge
 from marketplace.quality.services import BlockOutcome
 from marketplace.realtime import events
 
@@ -92,11 +94,20 @@ def job_publish(*, job: Job, user: User) -> Job:
     _owner_check(job=job, user=user)
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.DRAFT}))
-        billing.job_escrow_open(job=job)
+        budget = billing.job_escrow_open(job=job)
+        _job_terms_fix(job=job, tier=budget.tier)
         # Live updates go out on commit (marketplace/realtime/events.py): never a rolled-back state.
         events.job_status(job_id=job.pk, status=job.status)
         events.work_available(job_id=job.pk)
     return job
+
+
+def _job_terms_fix(*, job: Job, tier: Tier) -> None:
+    """Fix the promise and quality rules at publish, as price and pay are (on the budget): the
+    tier's defaults, the admin's edits of the tier, then the job's own overrides."""
+    rules = rules_merge(tier=job.tier, overrides={**(tier.quality_rules or {}), **job.quality_rules})
+    job_terms_fix(job=job, promised_accuracy=tier.promised_accuracy, rules=rules.as_dict())
+    job.refresh_from_db(fields=["promised_accuracy", "rules_at_publish"])
 
 
 def job_cancel(*, job: Job, user: User) -> Job:

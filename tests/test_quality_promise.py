@@ -13,11 +13,12 @@ from django.test import Client
 
 from marketplace import flows
 from marketplace.billing.invoices import invoice_for_job
-from marketplace.billing.models import JobBudget, QualityCredit
+from marketplace.billing.models import JobBudget, QualityCredit, Tier
 from marketplace.jobs.models import Item, Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.errors import NothingLeft
 from marketplace.labeling.claiming import lease_claim
+from marketplace.quality.rules import rules_for
 from tests.factories import JobFactory, WorkerFactory, publish_funded
 
 D = Decimal
@@ -89,3 +90,20 @@ def test_with_too_little_gold_the_promise_is_not_measured_and_the_invoice_says_w
     assert budget.settled_at is not None and budget.credits == 0
     line = invoice_for_job(job=job).lines[0]
     assert line.quality == "not measured: the estimate needs at least 10 judged gold items"
+
+
+def test_the_promise_and_rules_a_job_was_published_under_hold_when_an_admin_edits_the_tier(acme: Any) -> None:
+    """An admin tightens the standard tier's gold floor to 0.70, Acme publishes, then the admin
+    raises the promise to 0.99 and the floor to 0.80: Acme's running job keeps 0.90 and 0.70."""
+    tier = Tier.objects.get(slug="standard")
+    tier.quality_rules = {**tier.quality_rules, "gold_accuracy_floor": "0.70"}
+    tier.save()
+    job, truth = _job(acme)
+    tier.promised_accuracy, tier.quality_rules = D("0.9900"), {**tier.quality_rules, "gold_accuracy_floor": "0.80"}
+    tier.save()
+
+    assert rules_for(job=Job.objects.get(pk=job.pk)).gold_accuracy_floor == D("0.70")
+    _crowd_labels(job, truth, answer=lambda right: right)
+    credit = QualityCredit.objects.get(job=job)
+    assert credit.promised_accuracy == D("0.9000") and credit.rate == 0
+    assert "0.9000 promised" in invoice_for_job(job=job).lines[0].quality

@@ -156,7 +156,13 @@ def quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
         if budget.settled_at is None:
             return "checked when the job ends"
         return f"not measured: the estimate needs at least {MIN_GOLD_ITEMS} judged gold items"
-    verdict = "kept" if credit.delivered_accuracy >= credit.promised_accuracy else "missed"
+    # Credited only for a shortfall the interval proves (pricing.promise_credit_rate).
+    if credit.delivered_accuracy >= credit.promised_accuracy:
+        verdict = "kept"
+    elif credit.interval_high < credit.promised_accuracy:
+        verdict = "missed"
+    else:
+        verdict = "not shown to be missed"
     return (
         f"{verdict}: delivered {credit.delivered_accuracy} (95% interval {credit.interval_low}–"
         f"{credit.interval_high}) against {credit.promised_accuracy} promised"

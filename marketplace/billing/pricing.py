@@ -148,6 +148,20 @@ def credit_rate(*, promised: Decimal, delivered: Decimal) -> Decimal:
     return rate(min(ONE, shortfall * 100 * CREDIT_PER_POINT))
 
 
+def promise_credit_rate(*, promised: Decimal, interval_high: Decimal) -> Decimal:
+    """The credit policy: the shortfall the evidence proves, i.e. credit_rate at the upper bound
+    of the delivered accuracy's 95% interval (0 unless even that bound misses the promise).
+
+    Why the bound and not the point estimate: a kept promise is credited at most 2.5% of the
+    time, and the credit never exceeds what the true accuracy earns unless the interval misses
+    it. A point estimate would credit by noise (a 9-point 'miss' on a job that missed by 0.7);
+    and since credits cannot go negative, noise pays on average, so thin gold would raise a
+    client's expected credit. With the bound, better evidence (more gold, more judgments on it)
+    narrows the interval and can only move the credit towards what is due.
+    """
+    return credit_rate(promised=promised, delivered=interval_high)
+
+
 @dataclass(frozen=True)
 class TierQuote:
     tier: str

@@ -31,12 +31,12 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import (
-    credit_rate,
     escrow_per_item,
     is_money,
     job_price_per_item,
     judgment_pay_amount,
     money,
+    promise_credit_rate,
     rate,
 )
 from marketplace.billing.selectors import tier_terms
@@ -311,9 +311,10 @@ def _earnings_reverse(
 def job_quality_credit(
     *, job: Job, delivered_accuracy: Decimal, interval: tuple[Decimal, Decimal], method: str
 ) -> QualityCredit:
-    """Record the delivered accuracy against the tier's promise. The credit is `credit_rate` of
-    the charge (pricing.CREDIT_PER_POINT per accuracy point missed, capped at the whole charge),
-    turned into an amount by job_settle. Before settlement the latest estimate replaces an
+    """Record the delivered accuracy against the tier's promise. The credit is
+    `promise_credit_rate` of the charge (pricing.CREDIT_PER_POINT per accuracy point by which the
+    interval's upper bound misses the promise, capped at the whole charge), turned into an amount
+    by job_settle. Before settlement the latest estimate replaces an
     earlier one; after it, Conflict."""
     # Lock the budget: the credit must land before or after the settlement, not during it.
     budget = (
@@ -326,7 +327,9 @@ def job_quality_credit(
     low, high = interval
     if not (Decimal(0) <= low <= delivered_accuracy <= high <= Decimal(1)):
         raise ApplicationError("delivered_accuracy must lie in its interval, within 0..1.")
-    promised = budget.tier.promised_accuracy
+    # The promise fixed at publish; a job published before it was recorded falls back to the tier.
+    fixed = Job.objects.values_list("promised_accuracy", flat=True).get(pk=job.pk)
+    promised = fixed if fixed is not None else budget.tier.promised_accuracy
     delivered = rate(delivered_accuracy)
     credit, _ = QualityCredit.objects.update_or_create(
         job=job,
@@ -336,7 +339,7 @@ def job_quality_credit(
             "interval_low": rate(low),
             "interval_high": rate(high),
             "method": method,
-            "rate": credit_rate(promised=promised, delivered=delivered),
+            "rate": promise_credit_rate(promised=promised, interval_high=rate(high)),
         },
     )
     return credit

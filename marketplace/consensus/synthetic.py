@@ -123,3 +123,32 @@ def benchmark_crowd(*, n_judgments: int, seed: int = 0, n_labels: int = 3) -> Cr
     return synthetic_crowd(
         confusions=confusions, n_items=n_judgments // overlap, overlap=overlap, seed=seed
     )
+
+
+@dataclass(frozen=True)
+class GoldCrowd:
+    """A job's crowd: regular items 0..regular-1, then gold items with their known answers."""
+
+    votes: Votes
+    truth: IntArray  # true label code per item id, regular and gold
+    regular: int
+    gold: dict[int, str]  # gold item id -> right label
+
+
+def crowd_with_gold(
+    *, confusions: FloatArray, regular: int, gold: int, overlap: int, gold_judgments: int, seed: int
+) -> GoldCrowd:
+    """Regular items judged by `overlap` workers each and gold items by `gold_judgments` each,
+    all by the same workers (gold share and gold judgment count vary apart, as in a marketplace
+    where gold is served at a rate and may be spread thin over many gold items)."""
+    body = synthetic_crowd(confusions=confusions, n_items=regular, overlap=overlap, seed=seed)
+    extra = synthetic_crowd(confusions=confusions, n_items=gold, overlap=gold_judgments, seed=seed + 1000)
+    names = body.votes.label_set
+    votes = Votes(
+        items=np.concatenate([body.votes.items, extra.votes.items + regular]),
+        workers=np.concatenate([body.votes.workers, extra.votes.workers]),
+        codes=np.concatenate([body.votes.codes, extra.votes.codes]),
+        label_set=names,
+    )
+    answers = {regular + i: names[code] for i, code in enumerate(extra.truth.tolist())}
+    return GoldCrowd(votes=votes, truth=np.concatenate([body.truth, extra.truth]), regular=regular, gold=answers)

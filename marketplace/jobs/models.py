@@ -64,6 +64,11 @@ class Job(models.Model):
     target_confidence = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     # Overrides of the tier's quality-rule defaults (validated by quality.rules).
     quality_rules = models.JSONField(default=dict, blank=True)
+    # The terms fixed at publish (job_terms_fix), so an admin editing the tier later changes
+    # neither the running job's rules nor its settlement: the tier's promise (a share, 0..1) and
+    # every quality rule as then in force (quality.rules.QualityRules.as_dict()). Null until then.
+    promised_accuracy = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    rules_at_publish = models.JSONField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)
     priority = models.SmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DRAFT)

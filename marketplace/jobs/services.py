@@ -238,6 +238,16 @@ def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = 
     return job
 
 
+def job_terms_fix(*, job: Job, promised_accuracy: Decimal, rules: dict[str, Any]) -> bool:
+    """Record the promise and quality rules a job is published under; once only (compare-and-set
+    on a null promise), so a later call leaves the first terms alone. True when recorded."""
+    return bool(
+        Job.objects.filter(pk=job.pk, promised_accuracy__isnull=True).update(
+            promised_accuracy=promised_accuracy, rules_at_publish=rules
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRow:
     """One parsed line of an import: data plus, for gold, the known label."""

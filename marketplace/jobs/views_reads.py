@@ -84,7 +84,8 @@ def job_money(*, job: Job) -> JobMoney | None:
         charged_so_far=charged,
         settled=budget.settled_at is not None,
         refunded=budget.refunded,
-        promised_accuracy=budget.tier.promised_accuracy,
+        promised_accuracy=job.promised_accuracy if job.promised_accuracy is not None
+        else budget.tier.promised_accuracy,
         quality=quality_note(budget, QualityCredit.objects.filter(job_id=job.pk).first()),
         credits=budget.credits or ZERO,
     )

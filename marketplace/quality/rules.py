@@ -85,4 +85,8 @@ def rules_merge(*, tier: str, overrides: Mapping[str, Any] | None) -> QualityRul
 
 
 def rules_for(*, job: Job) -> QualityRules:
+    """The job's rules: as fixed at publish; before that (a draft), the tier's defaults and the
+    job's overrides as they stand."""
+    if job.rules_at_publish:
+        return rules_merge(tier=job.tier, overrides=job.rules_at_publish)
     return rules_merge(tier=job.tier, overrides=job.quality_rules)

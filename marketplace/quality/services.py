@@ -69,7 +69,7 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
     """
-    job = Job.objects.only("id", "tier", "quality_rules", "status").get(pk=judgment.job_id)
+    job = Job.objects.only("id", "tier", "quality_rules", "rules_at_publish", "status").get(pk=judgment.job_id)
     rules = rules_for(job=job)
     scored = judgment.is_gold and judgment.is_correct is not None
     stats_id, gold_seen, gold_correct, total_regular, flagged_at = _stats_count(
@@ -94,7 +94,7 @@ def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:
     """The feedback of an already saved judgment (a retried submit shows it again)."""
     if not judgment.is_gold or judgment.is_correct is not False:
         return None
-    job = Job.objects.only("id", "tier", "quality_rules").get(pk=judgment.job_id)
+    job = Job.objects.only("id", "tier", "quality_rules", "rules_at_publish").get(pk=judgment.job_id)
     return _feedback(judgment=judgment, rules=rules_for(job=job))
 
 

@@ -43,11 +43,12 @@ def completed(organization: Organization, *, items: int = 4, title: str = "Cats"
 
 
 def missed_promise(job: Job) -> None:
-    """Standard promises 0.90; 0.88 delivered is two points short: 20% of the charge back."""
+    """Standard promises 0.90; the interval tops out at 0.88, two points short for sure: 20% of
+    the charge back (the credit is owed for the shortfall the interval proves)."""
     job_quality_credit(
         job=job,
-        delivered_accuracy=D("0.88"),
-        interval=(D("0.80"), D("0.93")),
+        delivered_accuracy=D("0.85"),
+        interval=(D("0.80"), D("0.88")),
         method="accuracy on 50 held-back gold items, Wilson 95% interval",
     )
 
@@ -77,8 +78,8 @@ def test_a_missed_quality_promise_appears_as_a_credit_with_its_evidence(
     budget = job_settle(job=job)
     invoice = invoice_for_job(job=job)
     [credit] = invoice.credits
-    assert (credit.promised_accuracy, credit.delivered_accuracy) == (D("0.9000"), D("0.8800"))
-    assert (credit.interval_low, credit.interval_high) == (D("0.8000"), D("0.9300"))
+    assert (credit.promised_accuracy, credit.delivered_accuracy) == (D("0.9000"), D("0.8500"))
+    assert (credit.interval_low, credit.interval_high) == (D("0.8000"), D("0.8800"))
     assert "held-back gold" in credit.method and credit.rate == D("0.2000")
     assert (invoice.subtotal, invoice.credits_total, invoice.total) == (D("0.40"), D("0.08"), D("0.32"))
     assert budget is not None and invoice.total == budget.charged
@@ -135,9 +136,9 @@ def test_the_csv_has_a_row_per_line_a_negative_row_per_credit_and_the_total(
     rows = list(csv.reader(io.StringIO("".join(invoice_csv_lines(invoice_for_job(job=job))))))
     assert rows[0] == ["invoice", "kind", "job", "title", "tier", "quantity", "unit_price", "amount", "note"]
     assert rows[1][1:8] == ["line", str(job.pk), "'=HYPERLINK(evil)", "standard", "4", "0.1000", "0.40"]
-    assert rows[1][8].startswith("missed: delivered 0.8800")  # the promise's verdict on the line
+    assert rows[1][8].startswith("missed: delivered 0.8500")  # the promise's verdict on the line
     assert rows[2][1] == "credit" and rows[2][6:8] == ["0.2000", "-0.08"]
-    assert "delivered 0.8800" in rows[2][8]
+    assert "delivered 0.8500" in rows[2][8]
     assert rows[3][1] == "total" and rows[3][7] == "0.32"
 
 

@@ -12,6 +12,7 @@ from marketplace.billing.pricing import (
     ACCURACY_FROM_TIER,
     TierTerms,
     credit_rate,
+    promise_credit_rate,
     job_price_per_item,
     judgment_pay_amount,
     judgments_per_item,
@@ -119,6 +120,13 @@ def test_a_kept_promise_earns_no_credit_and_a_miss_earns_ten_percent_per_point()
     assert credit_rate(promised=D("0.95"), delivered=D("0.97")) == D("0")
     assert credit_rate(promised=D("0.95"), delivered=D("0.93")) == D("0.2000")
     assert credit_rate(promised=D("0.95"), delivered=D("0.50")) == D("1.0000")
+
+
+def test_the_credit_is_owed_only_for_the_shortfall_the_interval_proves() -> None:
+    # A point estimate of 0.85 whose interval reaches 0.96 proves nothing against 0.95 promised.
+    assert promise_credit_rate(promised=D("0.95"), interval_high=D("0.96")) == D("0")
+    # An interval topping out at 0.93 proves two points missed: 20%, as credit_rate says.
+    assert promise_credit_rate(promised=D("0.95"), interval_high=D("0.93")) == D("0.2000")
 
 
 @pytest.mark.django_db
