@@ -115,10 +115,11 @@ def job_escrow_open(*, job: Job) -> JobBudget:
         raise Conflict("This job's budget is settled; it cannot take more money.")
     if job.item_count <= budget.items:
         return budget
-    # Escrow the whole job rounded once, minus what is already in: budget == money(items × hold),
-    # the hold per item being the price or dynamic overlap's worst-case pay (pricing.escrow_per_item).
+    # Escrow the whole job rounded once, minus what items already hold: budget − added ==
+    # money(items × hold), the hold per item being the price or dynamic overlap's worst-case pay
+    # (pricing.escrow_per_item). Money added by hand (billing/escrow.py) is on top, never counted.
     per_item = budget.escrow_per_item or budget.price_per_item
-    amount = money(job.item_count * per_item) - budget.budget
+    amount = money(job.item_count * per_item) - (budget.budget - budget.added)
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     locked = ledger.accounts_lock([balance, escrow])

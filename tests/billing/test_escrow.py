@@ -104,3 +104,44 @@ def test_a_job_paused_for_funds_resumes_after_its_escrow_is_refilled(acme: Any, 
     job.refresh_from_db()
     assert job.status == "open"
     assert ledger_audit().ok
+
+
+def _import(api: Any, job_id: int, n: int, prefix: str) -> Any:
+    rows = "".join(f"{prefix}-{i},More {i}\n" for i in range(n))
+    return api.post(f"/api/v1/jobs/{job_id}/items/", "external_id,text\n" + rows, content_type="text/csv")
+
+
+def test_items_imported_after_an_addition_are_escrowed_in_full_and_the_addition_stays(
+        acme: Any, alice: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=10, organization=acme, tier="standard")  # 10 × 0.10 held
+    fund(acme, "1.50")
+    api = client_for(alice)
+    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "0.50"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="more").status_code == 200
+
+    assert _import(api, job.pk, 10, "more").status_code == 201
+
+    # The 10 new items hold 10 × 0.10 whatever was added by hand before them.
+    assert organization_balance(organization=acme) == D("0.00")
+    assert job_escrow(job_id=job.pk) == D("2.50")
+    budget = JobBudget.objects.get(job=job)
+    assert (budget.items, budget.budget, budget.added) == (20, D("2.50"), D("0.50"))
+    assert ledger_audit().ok
+
+
+def test_a_job_topped_up_by_hand_then_grown_still_cancels_and_returns_its_money(
+        acme: Any, alice: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=10, organization=acme, tier="standard")
+    fund(acme, "1.30")
+    api = client_for(alice)
+    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "1.00"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="more").status_code == 200
+    assert _import(api, job.pk, 3, "more").status_code == 201
+
+    cancelled = api.post(f"/api/v1/jobs/{job.pk}/cancel/", format="json")
+
+    assert cancelled.status_code == 200, cancelled.content
+    # Nothing was labeled: every cent held (1.00 + 1.00 added + 0.30) returns to the balance.
+    assert organization_balance(organization=acme) == D("2.30")
+    assert job_escrow(job_id=job.pk) == D("0.00")
+    assert ledger_audit().ok
