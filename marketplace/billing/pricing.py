@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from math import comb
 
 ZERO = Decimal("0.00")
+MAX_BALANCE = Decimal("999999999999.99")  # the most a MONEY field (14 digits, 2 places) holds
 CENT_PLACES = 2
 RATE_PLACES = 4
 ONE = Decimal(1)

@@ -24,6 +24,7 @@ from marketplace.billing.models import (
     AccountKind,
     Earning,
     JobBudget,
+    LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
     QualityCredit,
@@ -31,6 +32,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import (
+    MAX_BALANCE,
     credit_rate,
     escrow_per_item,
     is_money,
@@ -81,24 +83,52 @@ def topup_record(
     memo: str = "",
 ) -> LedgerTransaction:
     """An admin records a payment received outside Quorum into the organization's balance.
-    Idempotent per (organization, payment_reference): recording the same payment twice is a no-op."""
+    Idempotent per (organization, payment_reference): recording the same payment twice is a no-op;
+    the same reference with another amount is a Conflict (two payments cannot share a reference).
+    Raises ApplicationError when an account could not hold the result (MAX_BALANCE)."""
     require_admin(admin)
     payment_reference = payment_reference.strip()
     if not payment_reference or len(payment_reference) > 80:
         raise ApplicationError("A top-up needs the payment's reference (1 to 80 characters).")
     if not is_money(amount) or amount <= 0:
         raise ApplicationError("A top-up amount is positive, with at most 2 decimal places.")
+    reference = f"topup:{organization.pk}:{payment_reference}"
+    world = ledger.world()
+    balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=organization.pk)
+    # Lock both: the replay check and the room check must see the balances the posting changes.
+    locked = ledger.accounts_lock([world, balance])
+    if (earlier := posted_amount(reference=reference, account=balance)) is not None:
+        if earlier != amount:
+            raise Conflict(
+                f"Payment {payment_reference} was already recorded for {earlier}; a payment "
+                f"reference names one payment. Use the payment's own reference.",
+                details={"recorded": str(earlier), "amount": str(amount)},
+            )
+    elif (locked[balance.pk].balance + amount > MAX_BALANCE
+          or locked[world.pk].balance - amount < -MAX_BALANCE):
+        raise ApplicationError(
+            f"This top-up would take a balance past {MAX_BALANCE}, the most an account holds; "
+            f"record the payment in parts or check the amount.",
+            details={"amount": str(amount), "balance": str(locked[balance.pk].balance)},
+        )
     tx, _ = ledger.transfer(
         kind=TransactionKind.TOPUP,
-        reference=f"topup:{organization.pk}:{payment_reference}",
-        source=ledger.world(),
-        target=account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=organization.pk),
+        reference=reference,
+        source=world,
+        target=balance,
         amount=amount,
         memo=memo or f"Payment {payment_reference}",
         organization_id=organization.pk,
         actor_id=admin.pk,
     )
     return tx
+
+
+def posted_amount(*, reference: str, account: LedgerAccount) -> Decimal | None:
+    """What the transaction with this idempotency reference moved into `account` (None: no such
+    transaction). Callers compare it with a replayed request's amount: same key, other amount, 409."""
+    entry = LedgerEntry.objects.filter(transaction__reference=reference, account=account).first()
+    return None if entry is None else entry.amount
 
 
 @transaction.atomic

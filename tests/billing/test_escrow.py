@@ -145,3 +145,29 @@ def test_a_job_topped_up_by_hand_then_grown_still_cancels_and_returns_its_money(
     assert organization_balance(organization=acme) == D("2.30")
     assert job_escrow(job_id=job.pk) == D("0.00")
     assert ledger_audit().ok
+
+
+def test_an_idempotency_key_reused_with_another_amount_is_refused(acme: Any, alice: Any,
+                                                                   client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "10.00")
+    api = client_for(alice)
+    url = f"/api/v1/jobs/{job.pk}/escrow/"
+    assert api.post(url, {"amount": "2.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 200
+    before = job_escrow(job_id=job.pk)
+
+    reused = api.post(url, {"amount": "5.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "conflict"
+    assert "2.00" in reused.json()["error"]["message"]
+    assert job_escrow(job_id=job.pk) == before and organization_balance(organization=acme) == D("8.00")
+
+
+def test_an_escrow_amount_sent_as_a_json_number_with_a_fraction_is_refused(acme: Any, alice: Any,
+                                                                            client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "5.00")
+    response = client_for(alice).post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": 1.5}, format="json",
+                                      HTTP_IDEMPOTENCY_KEY="f")
+    assert response.status_code == 400 and "string" in response.json()["error"]["message"]
+    assert organization_balance(organization=acme) == D("5.00")
