@@ -35,6 +35,7 @@ from marketplace.billing.pricing import (
     MAX_BALANCE,
     credit_rate,
     escrow_per_item,
+    hold,
     is_money,
     job_price_per_item,
     judgment_pay_amount,
@@ -145,11 +146,12 @@ def job_escrow_open(*, job: Job) -> JobBudget:
         raise Conflict("This job's budget is settled; it cannot take more money.")
     if job.item_count <= budget.items:
         return budget
-    # Escrow the whole job rounded once, minus what items already hold: budget − added ==
-    # money(items × hold), the hold per item being the price or dynamic overlap's worst-case pay
-    # (pricing.escrow_per_item). Money added by hand (billing/escrow.py) is on top, never counted.
+    # Escrow the whole job rounded once (up), minus what items already hold: budget − added ==
+    # pricing.hold(items, per item), the hold per item being the price or dynamic overlap's
+    # worst-case pay (pricing.escrow_per_item). Money added by hand (billing/escrow.py) sits on
+    # top and never counts towards items.
     per_item = budget.escrow_per_item or budget.price_per_item
-    amount = money(job.item_count * per_item) - (budget.budget - budget.added)
+    amount = hold(job.item_count, per_item) - (budget.budget - budget.added)
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     locked = ledger.accounts_lock([balance, escrow])
@@ -182,6 +184,11 @@ def _budget_create(*, job: Job) -> JobBudget:
     tier = Tier.objects.filter(slug=job.tier).first()
     if tier is None:
         raise ApplicationError(f"Tier {job.tier!r} does not exist; choose one of the quoted tiers.")
+    if not tier.is_active:
+        raise ApplicationError(
+            f"The {tier.name} tier is no longer offered; choose one of the quoted tiers.",
+            details={"tier": tier.slug},
+        )
     if job.reward_per_judgment < tier.pay_per_judgment:
         raise ApplicationError(
             f"The {tier.name} tier pays workers at least {tier.pay_per_judgment} per judgment; "
@@ -194,11 +201,11 @@ def _budget_create(*, job: Job) -> JobBudget:
         gold_rate=job.gold_rate,
         pay=job.reward_per_judgment,
     )
-    hold = escrow_per_item(price=price, pay=job.reward_per_judgment, overlap=job.overlap,
+    held = escrow_per_item(price=price, pay=job.reward_per_judgment, overlap=job.overlap,
                            max_overlap=job.max_overlap, gold_rate=job.gold_rate)
     return JobBudget.objects.create(
         job=job, tier=tier, price_per_item=price, pay_per_judgment=job.reward_per_judgment,
-        escrow_per_item=hold,
+        escrow_per_item=held,
     )
 
 
