@@ -41,7 +41,8 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
         raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")
     value = amount
-    # Lock the budget: a settlement in flight must not miss money added meanwhile.
+    # Lock the budget (before the accounts, as a submit's pay does): a settlement in flight must
+    # not miss money added meanwhile.
     budget = JobBudget.objects.select_for_update().filter(job_id=job.pk).first()
     if budget is None:
         raise Conflict("This job was never published: publishing opens its escrow.")

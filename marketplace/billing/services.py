@@ -3,9 +3,16 @@
 The money model is in billing/models.py; rounding and the remainder rule in billing/pricing.py.
 Worker payouts are in billing/payouts.py.
 
-Locks, in the order every service here takes them: earnings rows → the job's budget row →
-ledger accounts (by pk, inside ledger). Called from a flow that already holds lease → item → job,
-so the whole order is lease → item → job → earning → budget → accounts.
+Lock order (one for all of Quorum): lease → item → job → the job's budget row → earnings rows
+(id order) → ledger accounts (pk order, inside ledger). A transaction may skip any step but
+never takes an earlier one after a later one, so two never wait on each other in a cycle.
+Flows already hold lease → item → job when they call in here; every service that touches a
+job's money locks its budget first, before earnings or accounts (judgment_pay, the escrow
+services, reversals, quality credit, settlement), so a submit and an escrow addition queue on
+the budget instead of crossing on the escrow account. Services with no job (top-ups, earnings
+release, payouts) start at the accounts (release: earnings, then accounts).
+Known exception: a submit whose assessment blocks its own worker locks that worker's earnings
+after the accounts its pay locked (pay must come first, so the block withdraws it too).
 """
 
 from __future__ import annotations
@@ -180,6 +187,15 @@ def job_escrow_open(*, job: Job) -> JobBudget:
     return budget
 
 
+def _budget_lock(*, job_id: int) -> JobBudget | None:
+    """The job's budget, row-locked (with its job read along, not locked); None if unpublished.
+    Locking it again later in the same transaction is free."""
+    return (
+        JobBudget.objects.select_for_update(of=("self",)).select_related("job")
+        .filter(job_id=job_id).first()
+    )
+
+
 def _budget_create(*, job: Job) -> JobBudget:
     tier = Tier.objects.filter(slug=job.tier).first()
     if tier is None:
@@ -215,11 +231,14 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
     earnings. Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted
     when the escrow cannot cover it (or the job has none); nothing is recorded then.
     In the submit flow, pay before the quality assessment: a block it triggers then withdraws this
-    pay too (worker_job_pay_reverse), in the same transaction."""
+    pay too (worker_job_pay_reverse), in the same transaction.
+    Locks: budget → escrow and the worker's pending account."""
     existing = Earning.objects.filter(judgment_id=judgment.pk).first()
     if existing is not None:
         return existing
-    budget = JobBudget.objects.select_related("job").filter(job_id=judgment.job_id).first()
+    # Lock the budget before the accounts (the order above): an escrow addition or a settlement
+    # of this job queues here instead of holding the budget while we hold the escrow account.
+    budget = _budget_lock(job_id=judgment.job_id)
     if budget is None or budget.settled_at is not None:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
@@ -270,6 +289,7 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
 def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
     """Withdraw a dropped judgment's pay (DROPPED_JUDGMENT_PAY_POLICY): back to the escrow while
     pending and the job unsettled; otherwise the worker keeps it. None if it was never paid."""
+    _budget_lock(job_id=judgment.job_id)  # budget before earnings: the order above
     # Lock the earning: a release or a second reversal must not move it at the same time.
     earning = Earning.objects.select_for_update().filter(judgment_id=judgment.pk).first()
     if earning is None:
@@ -287,6 +307,7 @@ def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
 def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
     """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
     the set-based companion of labeling.relabeling.judgments_drop."""
+    _budget_lock(job_id=job_id)  # budget before earnings: the order above
     # Lock the earnings (id order) before the accounts, like every reversal and release.
     earnings = list(
         Earning.objects.select_for_update(of=("self",))
@@ -307,10 +328,9 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
 def _earnings_reverse(
     *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
 ) -> None:
-    # Lock the budget: a settlement must not close the escrow while money flows back into it.
-    budget = (
-        JobBudget.objects.select_for_update().select_related("job").filter(job_id=job_id).first()
-    )
+    # The budget (locked by the caller, before the earnings): a settlement must not close the
+    # escrow while money flows back into it.
+    budget = _budget_lock(job_id=job_id)
     open_escrow = budget is not None and budget.settled_at is None
     back = [e for e in earnings if e.status == Earning.Status.PENDING and open_escrow]
     kept = [
