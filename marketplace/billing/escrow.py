@@ -1,8 +1,8 @@
 """Adding to a published job's escrow: the way back for a job paused because its escrow ran out.
 
 Publishing holds the job's maximum worker pay (pricing.escrow_per_item), so its own overlap rule
-never exhausts it; what can is the unforeseen: a gold share above the tier's, or a raised pay on
-items imported later. The client (or an admin for them) then adds to the hold and resumes the job.
+never exhausts it (serving keeps gold within the job's gold rate, labeling.claiming); what can is
+a fixed-overlap job priced under its own pay, or judgments dropped after their pay was released. The client (or an admin for them) then adds to the hold and resumes the job.
 Adding raises the hold, never the price: the charge stays completed items × price − credit, and
 whatever is not spent returns to the balance at settlement (services.job_settle)."""
 

@@ -127,7 +127,9 @@ def escrow_per_item(
     """What publishing holds in escrow per item: the price, or, when dynamic overlap could pay
     workers more than the price (every item at its maximum overlap, gold mixed in), that worst
     case. The client is still charged completed items × price; the rest of the hold comes back at
-    settlement. So a job is never paused for funds by its dynamic overlap rule. (A fixed-overlap
+    settlement. So a job is never paused for funds by its dynamic overlap rule: that worst case
+    holds because serving never hands out more gold than `gold_rate` of the assignments
+    (labeling.claiming), so gold judgments ≤ regular ones × rate / (1 − rate). (A fixed-overlap
     job's price already covers its expected pay; one priced below it pauses when its escrow runs
     out, the protective stop, and billing/escrow.py is the way back.)"""
     if max_overlap is None or max_overlap <= overlap:

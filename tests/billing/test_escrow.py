@@ -12,8 +12,10 @@ from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import JobBudget
 from marketplace.billing.pricing import escrow_per_item
 from marketplace.billing.selectors import job_escrow, organization_balance
-from tests.billing.helpers import tier
-from tests.factories import fund, open_job_with_items
+from marketplace.labeling import claiming
+from tests.billing.helpers import tier, work_all
+from tests.factories import WorkerFactory, fund, open_job_with_items
+from tests.labeling.test_claim import AlwaysGold
 
 D = Decimal
 
@@ -171,3 +173,20 @@ def test_an_escrow_amount_sent_as_a_json_number_with_a_fraction_is_refused(acme:
                                       HTTP_IDEMPOTENCY_KEY="f")
     assert response.status_code == 400 and "string" in response.json()["error"]["message"]
     assert organization_balance(organization=acme) == D("5.00")
+
+
+def test_a_small_dynamic_job_never_runs_its_escrow_dry_even_when_every_draw_says_gold(
+        acme: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(claiming, "_rng", AlwaysGold())
+    # Priced under its worst case, so publishing holds 3 / 0.75 judgments × 0.02 = 0.08 per item.
+    tier("lean-dynamic", price="0.0100", pay="0.0200", overlap=1)
+    job = open_job_with_items(items=4, gold=10, organization=acme, tier="lean-dynamic", overlap=2,
+                              max_overlap=3, target_confidence=D("0.95"), gold_rate=D("0.25"))
+    assert job_escrow(job_id=job.pk) == D("0.32")
+
+    for worker in [WorkerFactory() for _ in range(3)]:
+        work_all(worker, job)  # a FundsExhausted here would be the job pausing itself
+
+    job.refresh_from_db()
+    assert job.status == "completed" and job.gold_judgment_count * 3 <= job.judgment_count
+    assert job_escrow(job_id=job.pk) > 0  # the hold was never reached
