@@ -20,7 +20,8 @@ rather than let work go unpaid, and the submit flow then pauses the job like any
 Every publish goes through job_publish, so only a job published before billing existed can meet
 this; `job_escrow_open` gives it a budget (seed_demo does so for the demo's job).
 
-Locks follow one order everywhere: lease → item → job → earnings → budget → ledger accounts.
+Locks follow one order everywhere: lease → item → job → budget → earnings → ledger accounts
+(billing/services.py says how each money service keeps it).
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def _job_pause_exhausted(*, job_id: int | None) -> None:
 def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOutcome:
     """An admin blocks a worker from a job: their judgments there are dropped, the items reopen,
     and the pay of dropped judgments still pending returns to the job's escrow (the policy in
-    billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → earnings → budget."""
+    billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → budget → earnings."""
     with transaction.atomic():
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
         billing.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)

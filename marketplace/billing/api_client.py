@@ -36,6 +36,7 @@ from marketplace.billing.api_common import (
     invoice_format,
     m,
     money_field,
+    money_in,
     r,
     rate_field,
 )
@@ -277,11 +278,13 @@ class JobEscrowAdd(APIView):
         responses={200: inline_serializer("EscrowAddOut", {
             "job": serializers.IntegerField(), "budget": money_field(), "added": money_field()}),
             402: OpenApiResponse(description="insufficient_funds: details name the amount missing"),
+            400: OpenApiResponse(description="invalid: amount (a decimal string) or key"),
             404: OpenApiResponse(description="not_found"),
-            409: OpenApiResponse(description="conflict: never published, or settled")},
+            409: OpenApiResponse(description="conflict: never published, settled, or the key "
+                                 "already added another amount")},
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
-        budget = job_escrow_add(job=job, user=request.user, amount=request.data.get("amount"),
+        budget = job_escrow_add(job=job, user=request.user, amount=money_in(request.data, "amount"),
                                 key=request.headers.get("Idempotency-Key", ""))
         return Response({"job": job.pk, "budget": m(budget.budget), "added": m(budget.added)})

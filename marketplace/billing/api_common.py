@@ -11,11 +11,11 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
-from marketplace.billing.pricing import is_money
+from marketplace.billing.pricing import MAX_BALANCE, is_money
 from marketplace.errors import ApplicationError
 
 TAG = ["billing"]
-MAX_AMOUNT = Decimal("999999999999.99")  # MONEY: 14 digits, 2 places
+MAX_AMOUNT = MAX_BALANCE  # MONEY: 14 digits, 2 places
 FORMATS = ("json", "csv", "html")
 
 FORMAT_PARAM = OpenApiParameter(

@@ -25,7 +25,7 @@ from marketplace.billing.models import (
     LedgerTransaction,
     TransactionKind,
 )
-from marketplace.billing.pricing import money
+from marketplace.billing.pricing import hold, money
 from marketplace.jobs.models import JobStatus
 
 ZERO = Decimal("0.00")
@@ -146,8 +146,9 @@ def _jobs_charged_once(report: AuditReport) -> None:
             report.violations.append(
                 f"job {budget.job_id}: escrowed {escrowed.get(budget.job_id, ZERO)}, budget says {budget.budget}"
             )
-        hold = budget.escrow_per_item or budget.price_per_item
-        if budget.budget != money(budget.items * hold) + budget.added:
+        per_item = budget.escrow_per_item or budget.price_per_item
+        # Holds round up (pricing.hold); budgets opened before that rounded half to even.
+        if budget.budget - budget.added not in (hold(budget.items, per_item), money(budget.items * per_item)):
             report.violations.append(f"job {budget.job_id}: budget {budget.budget} ≠ items × hold + added")
         if budget.settled_at is None:
             continue

@@ -1,8 +1,8 @@
 """Adding to a published job's escrow: the way back for a job paused because its escrow ran out.
 
 Publishing holds the job's maximum worker pay (pricing.escrow_per_item), so its own overlap rule
-never exhausts it; what can is the unforeseen: a gold share above the tier's, or a raised pay on
-items imported later. The client (or an admin for them) then adds to the hold and resumes the job.
+never exhausts it (serving keeps gold within the job's gold rate, labeling.claiming); what can is
+a fixed-overlap job priced under its own pay, or judgments dropped after their pay was released. The client (or an admin for them) then adds to the hold and resumes the job.
 Adding raises the hold, never the price: the charge stays completed items × price − credit, and
 whatever is not spent returns to the balance at settlement (services.job_settle)."""
 
@@ -16,9 +16,9 @@ from django.db import transaction
 from marketplace.accounts.models import User
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
-from marketplace.billing.models import AccountKind, JobBudget, LedgerTransaction, TransactionKind
+from marketplace.billing.models import AccountKind, JobBudget, TransactionKind
 from marketplace.billing.pricing import is_money
-from marketplace.billing.services import InsufficientFunds
+from marketplace.billing.services import InsufficientFunds, posted_amount
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
 
@@ -26,23 +26,23 @@ KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @transaction.atomic
-def job_escrow_add(*, job: Job, user: User, amount: object, key: str) -> JobBudget:
+def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBudget:
     """Move `amount` from the organization's balance into the job's escrow.
 
     `key` makes the request idempotent: the same key twice adds once (a retried request, a
-    double click). Raises InsufficientFunds naming what is missing; nothing moves then.
-    Locks: budget → accounts (the order every billing write keeps)."""
+    double click); the same key with another amount is a Conflict. Raises InsufficientFunds
+    naming what is missing; nothing moves then.
+    Locks: budget → accounts (the order every billing write keeps, services' docstring)."""
     if not (user.is_admin or user.organization_id == job.organization_id):
         raise NotFound("Job not found.")  # the caller scoped the lookup; a flow must not cross tenants
     if not KEY.match(key or ""):
         raise ApplicationError("An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-")
-    try:
-        value: Decimal | None = Decimal(str(amount))
-    except ArithmeticError:  # InvalidOperation: not a number
-        value = None
-    if value is None or not is_money(value) or value <= 0:
+    # A Decimal only: the API parses strings (api_common.money_in), and a float is never money.
+    if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
         raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")
-    # Lock the budget: a settlement in flight must not miss money added meanwhile.
+    value = amount
+    # Lock the budget (before the accounts, as a submit's pay does): a settlement in flight must
+    # not miss money added meanwhile.
     budget = JobBudget.objects.select_for_update().filter(job_id=job.pk).first()
     if budget is None:
         raise Conflict("This job was never published: publishing opens its escrow.")
@@ -52,7 +52,13 @@ def job_escrow_add(*, job: Job, user: User, amount: object, key: str) -> JobBudg
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     available = ledger.accounts_lock([balance, escrow])[balance.pk].balance
-    if LedgerTransaction.objects.filter(reference=reference).exists():
+    if (earlier := posted_amount(reference=reference, account=escrow)) is not None:
+        if earlier != value:
+            raise Conflict(
+                f"This Idempotency-Key already added {earlier} to the job's escrow; use a new key "
+                f"to add {value}.",
+                details={"added": str(earlier), "amount": str(value)},
+            )
         return budget  # this key already added its amount
     if value > available:
         missing = value - available

@@ -5,7 +5,9 @@ and credit rates, accuracies) carry 4 decimal places; amounts posted to the ledg
 
 Rounding: `rounded()` is the only rounding function; it rounds half to even (banker's rounding),
 so over many postings the halves go up as often as down. Products are rounded once, at the end
-(`rounded(items * price)`), never per unit.
+(`rounded(items * price)`), never per unit. Holds are the exception that rounds up (`hold()`):
+an escrow a fraction of a cent short would refuse a worker's last judgment, so what is held
+never falls below what the items can cost; the extra cent returns at settlement.
 
 Remainder rule: a worker's pay per judgment may have 4 places (0.0125) but a ledger entry has 2.
 The k-th paid judgment of a worker in a job pays `rounded(k * pay) - rounded((k - 1) * pay)`, so
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from math import comb
 
 ZERO = Decimal("0.00")
+MAX_BALANCE = Decimal("999999999999.99")  # the most a MONEY field (14 digits, 2 places) holds
 CENT_PLACES = 2
 RATE_PLACES = 4
 ONE = Decimal(1)
@@ -34,9 +37,10 @@ ACCURACY_FROM_TIER = "tier_default"  # the tier's assumed worker accuracy (no hi
 ACCURACY_FROM_POOL = "measured_pool"  # the measured gold accuracy of the qualified worker pool
 
 
-def rounded(value: Decimal | int, places: int = CENT_PLACES) -> Decimal:
-    """The one rounding function: `places` decimals, half to even."""
-    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+def rounded(value: Decimal | int, places: int = CENT_PLACES, *, up: bool = False) -> Decimal:
+    """The one rounding function: `places` decimals, half to even (`up`: towards +infinity)."""
+    mode = ROUND_CEILING if up else ROUND_HALF_EVEN
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=mode)
 
 
 def money(value: Decimal | int) -> Decimal:
@@ -47,6 +51,11 @@ def money(value: Decimal | int) -> Decimal:
 def rate(value: Decimal | int | str) -> Decimal:
     """A rate (4 places)."""
     return rounded(Decimal(value), RATE_PLACES)
+
+
+def hold(items: int, per_item: Decimal) -> Decimal:
+    """What `items` items hold in escrow at `per_item` each: the product rounded once, up."""
+    return rounded(items * per_item, CENT_PLACES, up=True)
 
 
 def is_money(value: Decimal) -> bool:
@@ -118,13 +127,15 @@ def escrow_per_item(
     """What publishing holds in escrow per item: the price, or, when dynamic overlap could pay
     workers more than the price (every item at its maximum overlap, gold mixed in), that worst
     case. The client is still charged completed items × price; the rest of the hold comes back at
-    settlement. So a job is never paused for funds by its dynamic overlap rule. (A fixed-overlap
+    settlement. So a job is never paused for funds by its dynamic overlap rule: that worst case
+    holds because serving never hands out more gold than `gold_rate` of the assignments
+    (labeling.claiming), so gold judgments ≤ regular ones × rate / (1 − rate). (A fixed-overlap
     job's price already covers its expected pay; one priced below it pauses when its escrow runs
     out, the protective stop, and billing/escrow.py is the way back.)"""
     if max_overlap is None or max_overlap <= overlap:
         return rate(price)
     worst = judgments_per_item(overlap=Decimal(max_overlap), gold_rate=gold_rate) * pay
-    return rate(max(price, worst))
+    return rounded(max(price, worst), RATE_PLACES, up=True)  # a worst case is never rounded down
 
 
 def majority_accuracy(*, worker_accuracy: Decimal, overlap: int) -> Decimal:
@@ -196,7 +207,7 @@ def tier_quote(
         items=items,
         price_per_item=terms.price_per_item,
         price=money(items * terms.price_per_item),
-        escrow=money(items * escrow_per_item(
+        escrow=hold(items, escrow_per_item(
             price=terms.price_per_item, pay=terms.pay_per_judgment, overlap=terms.overlap,
             max_overlap=terms.max_overlap, gold_rate=terms.gold_rate)),
         expected_judgments=judgments,

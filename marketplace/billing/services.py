@@ -3,9 +3,16 @@
 The money model is in billing/models.py; rounding and the remainder rule in billing/pricing.py.
 Worker payouts are in billing/payouts.py.
 
-Locks, in the order every service here takes them: earnings rows → the job's budget row →
-ledger accounts (by pk, inside ledger). Called from a flow that already holds lease → item → job,
-so the whole order is lease → item → job → earning → budget → accounts.
+Lock order (one for all of Quorum): lease → item → job → the job's budget row → earnings rows
+(id order) → ledger accounts (pk order, inside ledger). A transaction may skip any step but
+never takes an earlier one after a later one, so two never wait on each other in a cycle.
+Flows already hold lease → item → job when they call in here; every service that touches a
+job's money locks its budget first, before earnings or accounts (judgment_pay, the escrow
+services, reversals, quality credit, settlement), so a submit and an escrow addition queue on
+the budget instead of crossing on the escrow account. Services with no job (top-ups, earnings
+release, payouts) start at the accounts (release: earnings, then accounts).
+Known exception: a submit whose assessment blocks its own worker locks that worker's earnings
+after the accounts its pay locked (pay must come first, so the block withdraws it too).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from marketplace.billing.models import (
     AccountKind,
     Earning,
     JobBudget,
+    LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
     QualityCredit,
@@ -31,7 +39,9 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import (
+    MAX_BALANCE,
     escrow_per_item,
+    hold,
     is_money,
     job_price_per_item,
     judgment_pay_amount,
@@ -81,24 +91,52 @@ def topup_record(
     memo: str = "",
 ) -> LedgerTransaction:
     """An admin records a payment received outside Quorum into the organization's balance.
-    Idempotent per (organization, payment_reference): recording the same payment twice is a no-op."""
+    Idempotent per (organization, payment_reference): recording the same payment twice is a no-op;
+    the same reference with another amount is a Conflict (two payments cannot share a reference).
+    Raises ApplicationError when an account could not hold the result (MAX_BALANCE)."""
     require_admin(admin)
     payment_reference = payment_reference.strip()
     if not payment_reference or len(payment_reference) > 80:
         raise ApplicationError("A top-up needs the payment's reference (1 to 80 characters).")
     if not is_money(amount) or amount <= 0:
         raise ApplicationError("A top-up amount is positive, with at most 2 decimal places.")
+    reference = f"topup:{organization.pk}:{payment_reference}"
+    world = ledger.world()
+    balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=organization.pk)
+    # Lock both: the replay check and the room check must see the balances the posting changes.
+    locked = ledger.accounts_lock([world, balance])
+    if (earlier := posted_amount(reference=reference, account=balance)) is not None:
+        if earlier != amount:
+            raise Conflict(
+                f"Payment {payment_reference} was already recorded for {earlier}; a payment "
+                f"reference names one payment. Use the payment's own reference.",
+                details={"recorded": str(earlier), "amount": str(amount)},
+            )
+    elif (locked[balance.pk].balance + amount > MAX_BALANCE
+          or locked[world.pk].balance - amount < -MAX_BALANCE):
+        raise ApplicationError(
+            f"This top-up would take a balance past {MAX_BALANCE}, the most an account holds; "
+            f"record the payment in parts or check the amount.",
+            details={"amount": str(amount), "balance": str(locked[balance.pk].balance)},
+        )
     tx, _ = ledger.transfer(
         kind=TransactionKind.TOPUP,
-        reference=f"topup:{organization.pk}:{payment_reference}",
-        source=ledger.world(),
-        target=account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=organization.pk),
+        reference=reference,
+        source=world,
+        target=balance,
         amount=amount,
         memo=memo or f"Payment {payment_reference}",
         organization_id=organization.pk,
         actor_id=admin.pk,
     )
     return tx
+
+
+def posted_amount(*, reference: str, account: LedgerAccount) -> Decimal | None:
+    """What the transaction with this idempotency reference moved into `account` (None: no such
+    transaction). Callers compare it with a replayed request's amount: same key, other amount, 409."""
+    entry = LedgerEntry.objects.filter(transaction__reference=reference, account=account).first()
+    return None if entry is None else entry.amount
 
 
 @transaction.atomic
@@ -115,10 +153,12 @@ def job_escrow_open(*, job: Job) -> JobBudget:
         raise Conflict("This job's budget is settled; it cannot take more money.")
     if job.item_count <= budget.items:
         return budget
-    # Escrow the whole job rounded once, minus what is already in: budget == money(items × hold),
-    # the hold per item being the price or dynamic overlap's worst-case pay (pricing.escrow_per_item).
+    # Escrow the whole job rounded once (up), minus what items already hold: budget − added ==
+    # pricing.hold(items, per item), the hold per item being the price or dynamic overlap's
+    # worst-case pay (pricing.escrow_per_item). Money added by hand (billing/escrow.py) sits on
+    # top and never counts towards items.
     per_item = budget.escrow_per_item or budget.price_per_item
-    amount = money(job.item_count * per_item) - budget.budget
+    amount = hold(job.item_count, per_item) - (budget.budget - budget.added)
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     locked = ledger.accounts_lock([balance, escrow])
@@ -147,10 +187,24 @@ def job_escrow_open(*, job: Job) -> JobBudget:
     return budget
 
 
+def _budget_lock(*, job_id: int) -> JobBudget | None:
+    """The job's budget, row-locked (with its job read along, not locked); None if unpublished.
+    Locking it again later in the same transaction is free."""
+    return (
+        JobBudget.objects.select_for_update(of=("self",)).select_related("job")
+        .filter(job_id=job_id).first()
+    )
+
+
 def _budget_create(*, job: Job) -> JobBudget:
     tier = Tier.objects.filter(slug=job.tier).first()
     if tier is None:
         raise ApplicationError(f"Tier {job.tier!r} does not exist; choose one of the quoted tiers.")
+    if not tier.is_active:
+        raise ApplicationError(
+            f"The {tier.name} tier is no longer offered; choose one of the quoted tiers.",
+            details={"tier": tier.slug},
+        )
     if job.reward_per_judgment < tier.pay_per_judgment:
         raise ApplicationError(
             f"The {tier.name} tier pays workers at least {tier.pay_per_judgment} per judgment; "
@@ -163,11 +217,11 @@ def _budget_create(*, job: Job) -> JobBudget:
         gold_rate=job.gold_rate,
         pay=job.reward_per_judgment,
     )
-    hold = escrow_per_item(price=price, pay=job.reward_per_judgment, overlap=job.overlap,
+    held = escrow_per_item(price=price, pay=job.reward_per_judgment, overlap=job.overlap,
                            max_overlap=job.max_overlap, gold_rate=job.gold_rate)
     return JobBudget.objects.create(
         job=job, tier=tier, price_per_item=price, pay_per_judgment=job.reward_per_judgment,
-        escrow_per_item=hold,
+        escrow_per_item=held,
     )
 
 
@@ -177,11 +231,14 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
     earnings. Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted
     when the escrow cannot cover it (or the job has none); nothing is recorded then.
     In the submit flow, pay before the quality assessment: a block it triggers then withdraws this
-    pay too (worker_job_pay_reverse), in the same transaction."""
+    pay too (worker_job_pay_reverse), in the same transaction.
+    Locks: budget → escrow and the worker's pending account."""
     existing = Earning.objects.filter(judgment_id=judgment.pk).first()
     if existing is not None:
         return existing
-    budget = JobBudget.objects.select_related("job").filter(job_id=judgment.job_id).first()
+    # Lock the budget before the accounts (the order above): an escrow addition or a settlement
+    # of this job queues here instead of holding the budget while we hold the escrow account.
+    budget = _budget_lock(job_id=judgment.job_id)
     if budget is None or budget.settled_at is not None:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
@@ -232,6 +289,7 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
 def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
     """Withdraw a dropped judgment's pay (DROPPED_JUDGMENT_PAY_POLICY): back to the escrow while
     pending and the job unsettled; otherwise the worker keeps it. None if it was never paid."""
+    _budget_lock(job_id=judgment.job_id)  # budget before earnings: the order above
     # Lock the earning: a release or a second reversal must not move it at the same time.
     earning = Earning.objects.select_for_update().filter(judgment_id=judgment.pk).first()
     if earning is None:
@@ -249,6 +307,7 @@ def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
 def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
     """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
     the set-based companion of labeling.relabeling.judgments_drop."""
+    _budget_lock(job_id=job_id)  # budget before earnings: the order above
     # Lock the earnings (id order) before the accounts, like every reversal and release.
     earnings = list(
         Earning.objects.select_for_update(of=("self",))
@@ -269,10 +328,9 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
 def _earnings_reverse(
     *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
 ) -> None:
-    # Lock the budget: a settlement must not close the escrow while money flows back into it.
-    budget = (
-        JobBudget.objects.select_for_update().select_related("job").filter(job_id=job_id).first()
-    )
+    # The budget (locked by the caller, before the earnings): a settlement must not close the
+    # escrow while money flows back into it.
+    budget = _budget_lock(job_id=job_id)
     open_escrow = budget is not None and budget.settled_at is None
     back = [e for e in earnings if e.status == Earning.Status.PENDING and open_escrow]
     kept = [

@@ -15,6 +15,7 @@ slots under the lock is exact. Gold items have no overlap limit and take no lock
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -73,7 +74,7 @@ def _claim_in(*, job: Job, worker: User, now: datetime) -> Lease | None:
         item = sql.first(Item, "candidate", job=job.pk, worker=worker.pk, now=now, overlap=job.overlap)
         if item is None:
             return None
-        if job.gold_rate > 0 and _rng.random() < float(job.gold_rate):
+        if job.gold_rate > 0 and _rng.random() < float(job.gold_rate) and _gold_share_left(job):
             # Some regular work remains (we just found it), so a gold item may be mixed in.
             gold = sql.first(Item, "gold", job=job.pk, worker=worker.pk, fraction=_rng.random())
             if gold is not None:
@@ -85,6 +86,22 @@ def _claim_in(*, job: Job, worker: User, now: datetime) -> Lease | None:
             item.started = True
             return lease
     raise Conflict("Every item on offer was taken while we looked; ask again in a moment.")
+
+
+def _gold_share_left(job: Job) -> bool:
+    """May one more gold item go out? Only while gold stays within `gold_rate` of what the job
+    handed out: gold × (1 − rate) ≤ rate × regular judgments. The draw alone could exceed it (on a
+    small job, by luck); the client's escrow holds regular work / (1 − rate) of pay at most
+    (billing.pricing), and its share of gold is what the client asked for. So a job's own gold
+    never runs its escrow dry, and the first gold comes after some regular work.
+
+    On PostgreSQL gold hand-outs of one job queue on an advisory lock until the claim commits
+    (SQLite's writers are serialized already), so the count below cannot go stale under us."""
+    sql.run("gold_serve_lock", job=job.pk)
+    row = sql.run("gold_served", job=job.pk)
+    gold, regular = (row or (0, 0))
+    rate = Decimal(str(job.gold_rate))  # raw SQL rows: as the driver returned it
+    return (gold + 1) * (1 - rate) <= rate * regular
 
 
 def _worker_check(worker: User) -> None:

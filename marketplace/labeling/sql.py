@@ -129,6 +129,21 @@ SELECT * FROM ({_GOLD_WALK.format(op="<")}
 LIMIT 1
 """
 
+# PostgreSQL: serialize gold hand-outs within one job (and nothing else) until the claim commits,
+# so two claims cannot both take the last gold slot the job's share allows. A transaction-level
+# advisory lock on (namespace, job id); taken last in a claim, after the candidate item's lock.
+_GOLD_SERVE_LOCK = "SELECT pg_advisory_xact_lock(7071, %(job)s)"
+
+# Gold handed out so far (accepted gold judgments plus active gold leases, expired ones too: a
+# gold lease can still be submitted late) beside the regular judgments accepted, read fresh.
+_GOLD_SERVED = """
+SELECT j.gold_judgment_count + (
+    SELECT COUNT(*) FROM labeling_lease l JOIN jobs_item i ON i.id = l.item_id
+    WHERE l.job_id = j.id AND l.status = 'active' AND i.is_gold
+), j.judgment_count
+FROM jobs_job j WHERE j.id = %(job)s
+"""
+
 # Compare-and-set: only an active lease of this worker becomes submitted. The UPDATE also takes
 # the lease's row lock, so a retry of the same submit waits here and then matches nothing.
 # It returns what the rest of the submit needs from the job and the item.
@@ -207,6 +222,8 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         ),
         "lease": (_LEASE,),
         "gold": (_GOLD,),
+        "gold_serve_lock": (_GOLD_SERVE_LOCK,) if postgres else (),
+        "gold_served": (_GOLD_SERVED,),
         "planner_reset": (_PLANNER_RESET,) if postgres else (),
         "lease_submit": (_LEASE_SUBMIT,),
         "lease_finish": (_LEASE_FINISH,),

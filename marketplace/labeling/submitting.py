@@ -29,6 +29,7 @@ from marketplace.labeling.selectors import live_lease_q
 # completing it. The flow passes quality's answer in; labeling never imports quality.
 MoreWanted = Callable[[int, int, int], bool]
 
+_NO_LONGER_NEEDED = "This job is complete; answers are no longer needed. Take the next item."
 _SECONDS_PLACES = Decimal("0.001")
 _SECONDS_MAX = Decimal("999999.999")  # Judgment.seconds_spent holds 9 digits, 3 after the point
 
@@ -121,7 +122,7 @@ def _submit(
     if lease.job_status == JobStatus.COMPLETED:
         # Only a gold lease can still be held here (every regular item is complete), and the
         # job's account is closed: say so rather than let billing call it a lack of funds.
-        raise Conflict("This job is complete; answers are no longer needed. Take the next item.")
+        raise Conflict(_NO_LONGER_NEEDED)
     if worker.suspended_at is not None:
         raise NotQualified("Your account is suspended; contact support.")
     if lease.blocked:
@@ -252,6 +253,10 @@ def _job_count(
     if row is None:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
     status, completed_items, items = row
+    if status == JobStatus.COMPLETED:
+        # Only gold gets here: the submit that completed the job committed while we waited for
+        # its lock (our first read still saw it open). Its escrow is settled; refuse as above.
+        raise Conflict(_NO_LONGER_NEEDED)
     if not (completed and status == JobStatus.OPEN and completed_items >= items):
         return False
     # Every item is complete: close the job (we hold its lock, so this cannot race a new import).

@@ -12,8 +12,10 @@ from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import JobBudget
 from marketplace.billing.pricing import escrow_per_item
 from marketplace.billing.selectors import job_escrow, organization_balance
-from tests.billing.helpers import tier
-from tests.factories import fund, open_job_with_items
+from marketplace.labeling import claiming
+from tests.billing.helpers import tier, work_all
+from tests.factories import WorkerFactory, fund, open_job_with_items
+from tests.labeling.test_claim import AlwaysGold
 
 D = Decimal
 
@@ -104,3 +106,87 @@ def test_a_job_paused_for_funds_resumes_after_its_escrow_is_refilled(acme: Any, 
     job.refresh_from_db()
     assert job.status == "open"
     assert ledger_audit().ok
+
+
+def _import(api: Any, job_id: int, n: int, prefix: str) -> Any:
+    rows = "".join(f"{prefix}-{i},More {i}\n" for i in range(n))
+    return api.post(f"/api/v1/jobs/{job_id}/items/", "external_id,text\n" + rows, content_type="text/csv")
+
+
+def test_items_imported_after_an_addition_are_escrowed_in_full_and_the_addition_stays(
+        acme: Any, alice: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=10, organization=acme, tier="standard")  # 10 × 0.10 held
+    fund(acme, "1.50")
+    api = client_for(alice)
+    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "0.50"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="more").status_code == 200
+
+    assert _import(api, job.pk, 10, "more").status_code == 201
+
+    # The 10 new items hold 10 × 0.10 whatever was added by hand before them.
+    assert organization_balance(organization=acme) == D("0.00")
+    assert job_escrow(job_id=job.pk) == D("2.50")
+    budget = JobBudget.objects.get(job=job)
+    assert (budget.items, budget.budget, budget.added) == (20, D("2.50"), D("0.50"))
+    assert ledger_audit().ok
+
+
+def test_a_job_topped_up_by_hand_then_grown_still_cancels_and_returns_its_money(
+        acme: Any, alice: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=10, organization=acme, tier="standard")
+    fund(acme, "1.30")
+    api = client_for(alice)
+    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "1.00"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="more").status_code == 200
+    assert _import(api, job.pk, 3, "more").status_code == 201
+
+    cancelled = api.post(f"/api/v1/jobs/{job.pk}/cancel/", format="json")
+
+    assert cancelled.status_code == 200, cancelled.content
+    # Nothing was labeled: every cent held (1.00 + 1.00 added + 0.30) returns to the balance.
+    assert organization_balance(organization=acme) == D("2.30")
+    assert job_escrow(job_id=job.pk) == D("0.00")
+    assert ledger_audit().ok
+
+
+def test_an_idempotency_key_reused_with_another_amount_is_refused(acme: Any, alice: Any,
+                                                                   client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "10.00")
+    api = client_for(alice)
+    url = f"/api/v1/jobs/{job.pk}/escrow/"
+    assert api.post(url, {"amount": "2.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 200
+    before = job_escrow(job_id=job.pk)
+
+    reused = api.post(url, {"amount": "5.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "conflict"
+    assert "2.00" in reused.json()["error"]["message"]
+    assert job_escrow(job_id=job.pk) == before and organization_balance(organization=acme) == D("8.00")
+
+
+def test_an_escrow_amount_sent_as_a_json_number_with_a_fraction_is_refused(acme: Any, alice: Any,
+                                                                            client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "5.00")
+    response = client_for(alice).post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": 1.5}, format="json",
+                                      HTTP_IDEMPOTENCY_KEY="f")
+    assert response.status_code == 400 and "string" in response.json()["error"]["message"]
+    assert organization_balance(organization=acme) == D("5.00")
+
+
+def test_a_small_dynamic_job_never_runs_its_escrow_dry_even_when_every_draw_says_gold(
+        acme: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(claiming, "_rng", AlwaysGold())
+    # Priced under its worst case, so publishing holds 3 / 0.75 judgments × 0.02 = 0.08 per item.
+    tier("lean-dynamic", price="0.0100", pay="0.0200", overlap=1)
+    job = open_job_with_items(items=4, gold=10, organization=acme, tier="lean-dynamic", overlap=2,
+                              max_overlap=3, target_confidence=D("0.95"), gold_rate=D("0.25"))
+    assert job_escrow(job_id=job.pk) == D("0.32")
+
+    for worker in [WorkerFactory() for _ in range(3)]:
+        work_all(worker, job)  # a FundsExhausted here would be the job pausing itself
+
+    job.refresh_from_db()
+    assert job.status == "completed" and job.gold_judgment_count * 3 <= job.judgment_count
+    assert job_escrow(job_id=job.pk) > 0  # the hold was never reached

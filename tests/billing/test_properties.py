@@ -39,7 +39,7 @@ from marketplace.billing.payouts import (
     payout_batch_reject,
     payout_request,
 )
-from marketplace.billing.pricing import money
+from marketplace.billing.pricing import hold, money
 from marketplace.billing.selectors import job_escrow, organization_balance, worker_money
 from marketplace.billing.services import (
     FundsExhausted,
@@ -122,7 +122,7 @@ class MoneyMachine(RuleBasedStateMachine):
             assert D(refused.details["needed"]) > before
             assert organization_balance(organization=organization) == before
             return
-        assert budget.budget == money(items * budget.price_per_item)
+        assert budget.budget == hold(items, budget.price_per_item)  # rounded up
         assert organization_balance(organization=organization) == before - budget.budget
         self.jobs.append(job)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing.models import Earning, JobBudget, LedgerTransaction
+from marketplace.billing.models import Earning, JobBudget, LedgerTransaction, Tier
 from marketplace.billing.payouts import earnings_release
 from marketplace.billing.selectors import job_escrow, organization_balance, worker_money
 from marketplace.billing.services import (
@@ -75,6 +76,40 @@ def test_a_job_below_its_tiers_pay_cannot_be_published(ada: User, acme: Organiza
     )  # pays 0.02 < 0.04
     with pytest.raises(Exception, match="at least 0.0400"):
         job_escrow_open(job=job)
+
+
+def test_a_job_on_a_tier_no_longer_offered_cannot_be_published_and_stays_a_draft(
+    ada: User, acme: Organization, alice: User, client_for: Any
+) -> None:
+    fund(ada, acme, "100.00")
+    Tier.objects.filter(slug="premium").update(is_active=False)
+    job = open_job_with_items(organization=acme, items=3, tier="premium", reward_per_judgment=D("0.04"),
+                              publish=False)
+
+    refused = client_for(alice).post(f"/api/v1/jobs/{job.pk}/publish/")
+
+    assert refused.status_code == 400 and "no longer offered" in refused.json()["error"]["message"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.DRAFT and not JobBudget.objects.filter(job=job).exists()
+    assert organization_balance(organization=acme) == D("100.00")
+
+
+def test_a_job_priced_at_a_sub_cent_pay_holds_enough_for_every_workers_rounded_pay(
+    ada: User, acme: Organization
+) -> None:
+    # 10 items × 0.0125 = 0.125, held as 0.13 (rounded up): three workers doing 4, 3 and 3
+    # judgments are owed 0.05 + 0.04 + 0.04 = 0.13 after the remainder rule's rounding.
+    tier("exact", price="0.0125", pay="0.0125", overlap=1)
+    fund(ada, acme, "1.00")
+    job = published(acme, items=10, tier="exact", overlap=1, reward_per_judgment=D("0.0125"))
+    assert job_escrow(job_id=job.pk) == D("0.13")
+
+    workers = [WorkerFactory() for _ in range(3)]
+    paid = [work(workers[n % 3], job) for n in range(10)]
+
+    assert all(earning is not None for earning in paid)
+    assert [worker_money(worker=w).pending for w in workers] == [D("0.05"), D("0.04"), D("0.04")]
+    assert job_escrow(job_id=job.pk) == D("0.00")
 
 
 def test_items_imported_into_an_open_job_are_escrowed_on_the_next_call(

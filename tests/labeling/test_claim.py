@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -16,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, JobQualification, JobStatus
 from marketplace.jobs.services import job_transition
+from marketplace.labeling import claiming
 from marketplace.labeling.models import JobBlock, Lease, LeaseStatus
 from marketplace.labeling.services import judgment_submit, lease_claim, lease_release
 from tests.factories import QualificationFactory, WorkerFactory, grant, open_job_with_items
@@ -194,6 +196,25 @@ def test_gold_is_mixed_in_at_the_gold_rate_and_each_gold_item_is_seen_once() -> 
     assert 0.35 < share < 0.65, share
     gold_pairs = Lease.objects.filter(job=job, item__is_gold=True).values_list("item_id", "worker_id")
     assert len(gold_pairs) == len(set(gold_pairs))
+
+
+class AlwaysGold:
+    """The client's worst luck: every draw says 'mix in a gold item now'."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+def test_gold_never_exceeds_the_jobs_gold_rate_even_when_every_draw_says_gold(monkeypatch: Any) -> None:
+    monkeypatch.setattr(claiming, "_rng", AlwaysGold())
+    job = open_job_with_items(items=40, gold=40, gold_rate="0.2", overlap=1)
+    crowd = [WorkerFactory() for _ in range(4)]
+
+    served = [judge(crowd[n % 4], job).is_gold for n in range(40)]
+
+    assert not any(served[:4])  # gold is mixed into regular work, never ahead of it
+    gold = sum(served)
+    assert gold > 0 and gold * 4 <= len(served) - gold  # at most a fifth of the assignments
 
 
 def test_a_job_without_gold_rate_never_serves_gold(wendy: User) -> None:
