@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from marketplace.accounts import selectors, services
+from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.forms import SignupForm, TokenCreateForm
 from marketplace.accounts.models import Role, User
 from marketplace.errors import ApplicationError, NotFound
@@ -112,3 +112,10 @@ class LogoutView(auth_views.LogoutView):
         if user_id is not None:
             events.session_ended(user_id=user_id)
         return response
+
+
+def locked_out(request: HttpRequest, *_: object) -> HttpResponse:
+    """The page for a log-in (portal or Django admin) refused by the throttle: 429, and why.
+    django-axes calls it (AXES_LOCKOUT_CALLABLE) with the response and credentials, unused here."""
+    ctx = {"message": throttle.lockout_message(request)}
+    return render(request, "registration/locked_out.html", ctx, status=429)
