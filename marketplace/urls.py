@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from marketplace import views
@@ -17,6 +18,8 @@ urlpatterns = [
     path("work/", include("marketplace.quality.urls_worker")),
     path("staff/", include("marketplace.quality.urls")),
     path("staff/", include("marketplace.billing.urls_staff")),
+    # The admin's own password change is the portal's, which also revokes the admin's API tokens.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("marketplace.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

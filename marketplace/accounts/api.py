@@ -89,6 +89,7 @@ class TokenOutputSerializer(serializers.Serializer):
     prefix = serializers.CharField()
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: until revoked.")
 
 
 class NewTokenOutputSerializer(TokenOutputSerializer):
@@ -115,10 +116,18 @@ class TokenObtainInputSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False, write_only=True)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+    )
 
 
 class TokenCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+    )
 
 
 class NewUserInputSerializer(serializers.Serializer):
@@ -204,7 +213,7 @@ class TokenObtain(PublicView):
                 raise LockedOut(wait=throttle.lockout_seconds(request),
                                 detail=throttle.lockout_message(request))
             raise exceptions.AuthenticationFailed("Invalid username or password.")
-        token, secret = services.token_create(user=user, name=data["name"])
+        token, secret = services.token_create(user=user, name=data["name"], expires_at=data["expires_at"])
         return Response(present_token(token, secret), status=status.HTTP_201_CREATED)
 
 
@@ -235,7 +244,8 @@ class MeTokens(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(TokenCreateInputSerializer, request.data)
-        token, secret = services.token_create(user=request.user, name=data["name"])
+        token, secret = services.token_create(user=request.user, name=data["name"],
+                                              expires_at=data["expires_at"])
         return Response(present_token(token, secret), status=status.HTTP_201_CREATED)
 
 
