@@ -252,7 +252,8 @@ LOGGING = {
 # --- Security (README "Deploying") ---------------------------------------------------------------
 # Log-in throttling, the Content-Security-Policy, HSTS and TLS behind a reverse proxy. Kept in one
 # block on purpose: the rest of this file is shared by every area.
-INSTALLED_APPS += ["axes"]
+# drf_spectacular_sidecar: the API docs' Swagger UI served from here, not a CDN (see the policy).
+INSTALLED_APPS += ["axes", "drf_spectacular_sidecar"]
 MIDDLEWARE += [
     "marketplace.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: it turns a log-in refused for a lockout into the lockout page.
@@ -300,3 +301,4 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR")
