@@ -283,8 +283,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline script, no
-# eval; WebSockets to this host (marketplace/csp.py adds ws:// or wss:// for the request's host).
+# Content-Security-Policy (django-csp): scripts from this site only (no inline script, no eval),
+# WebSockets to this host only (marketplace/csp.py adds ws:// or wss:// for the request's host).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
