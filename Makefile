@@ -29,7 +29,7 @@ demo: setup
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
 #    Browser tests run in a pytest process of their own (Playwright's loop must not leak into async tests).
-TEST_ENV := SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key}
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key-at-least-fifty-characters-long}
 test: setup
 	$(TEST_ENV) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 	$(TEST_ENV) $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
@@ -41,7 +41,7 @@ test-browser: setup
 	$(TEST_ENV) $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 bench: setup
-	SECRET_KEY=$${SECRET_KEY:-insecure-bench-only-secret-key} $(PY) -m bench $(BENCH)
+	SECRET_KEY=$${SECRET_KEY:-insecure-bench-only-secret-key-at-least-fifty-characters-long} $(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf .venv .tools var

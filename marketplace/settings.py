@@ -7,6 +7,7 @@ Production sets DATABASE_URL (PostgreSQL), REDIS_URL and SECRET_KEY.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,6 +31,13 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 elif len(SECRET_KEY) < 16:
     raise ImproperlyConfigured("SECRET_KEY must be at least 16 characters long")
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    # The same bar as `check --deploy` (security.W009): sessions, reset links and export
+    # pseudonyms are only as unguessable as this key.
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be at least 50 characters (with 5 or more different ones) when DEBUG is "
+        "off; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
@@ -239,3 +247,58 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+
+# --- Security (README "Deploying") ---------------------------------------------------------------
+# Log-in throttling, the Content-Security-Policy, HSTS and TLS behind a reverse proxy. Kept in one
+# block on purpose: the rest of this file is shared by every area.
+# drf_spectacular_sidecar: the API docs' Swagger UI served from here, not a CDN (see the policy).
+INSTALLED_APPS += ["axes", "drf_spectacular_sidecar"]
+MIDDLEWARE += [
+    "marketplace.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a log-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+# The axes backend goes first: a locked-out account or address is refused before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed log-ins (page, token API, Django admin) are counted per account and, separately, per client
+# address; either reaching the limit locks it for the cool-off, which every further failure restarts.
+AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "marketplace.accounts.views.locked_out"  # a 429 page that says why
+# Reverse proxies in front of daphne that append the client's address to X-Forwarded-For (0: none,
+# REMOTE_ADDR is the client). Too high lets a client choose its own address; too low throttles the proxy.
+QUORUM_PROXY_COUNT = env_int("QUORUM_PROXY_COUNT", 0, minimum=0)
+# The proxy terminates TLS and says so in X-Forwarded-Proto (it must overwrite any client-sent value).
+if env_bool("QUORUM_PROXY_TLS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+# HSTS only when DEBUG is off (browsers remember it: a development host must never send it).
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy (django-csp): scripts from this site only (no inline script, no eval),
+# WebSockets to this host only (marketplace/csp.py adds ws:// or wss:// for the request's host).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes stay allowed: progress bars set their width from server-computed
+        # numbers, and the Django admin and API docs use them; scripts are what the policy must stop.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:", "http:"],  # item pictures come from any web URL
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR")

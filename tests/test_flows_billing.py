@@ -319,11 +319,11 @@ def test_importing_into_an_open_job_escrows_the_new_items_or_imports_nothing(
 
 
 def test_the_demo_seed_funds_and_publishes_its_jobs_once() -> None:
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # DEBUG is off in tests
     budgets = dict(JobBudget.objects.values_list("job_id", "budget"))
     job = Job.objects.get(title="Product review sentiment")
     balance = organization_balance(organization=job.organization)
-    call_command("seed_demo", stdout=StringIO())  # a second run changes nothing
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # changes nothing
 
     assert dict(JobBudget.objects.values_list("job_id", "budget")) == budgets
     assert organization_balance(organization=job.organization) == balance > 0

@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+GOOD_KEY = "a-production-like-secret-key-of-more-than-fifty-characters-0123456789"
+# README "Deploying": the environment a production server runs with (plus its DATABASE_URL and REDIS_URL).
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "quorum.example.com",
+              "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1"}
 
 
-def start_with(**env: str) -> subprocess.CompletedProcess[str]:
+def start_with(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        list(command) or [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "marketplace.settings"},
         capture_output=True,
@@ -31,15 +35,19 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DEBUG": "0", "SECRET_KEY": ""}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
-        ({"SECRET_KEY": "x" * 40, "DATABASE_URL": "mysql://db/quorum"}, "DATABASE_URL"),
-        ({"SECRET_KEY": "x" * 40, "REDIS_URL": "http://cache"}, "REDIS_URL"),
-        ({"SECRET_KEY": "x" * 40, "ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_MAX_IMPORT_BYTES": "lots"}, "QUORUM_MAX_IMPORT_BYTES"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_TASKS": "cron"}, "QUORUM_TASKS"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_CONSENSUS_EVERY_JUDGMENTS": "-1"}, "QUORUM_CONSENSUS_EVERY_JUDGMENTS"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_EARNINGS_HOLD_DAYS": "a week"}, "QUORUM_EARNINGS_HOLD_DAYS"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
-        ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
+        ({"DEBUG": "0", "SECRET_KEY": "a-forty-character-key-that-is-too-short!"}, "SECRET_KEY"),
+        ({"DEBUG": "0", "SECRET_KEY": "ab" * 40}, "SECRET_KEY"),  # long, but only two characters
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_LOGIN_FAILURE_LIMIT": "0"}, "QUORUM_LOGIN_FAILURE_LIMIT"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_PROXY_COUNT": "-1"}, "QUORUM_PROXY_COUNT"),
+        ({"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "mysql://db/quorum"}, "DATABASE_URL"),
+        ({"SECRET_KEY": GOOD_KEY, "REDIS_URL": "http://cache"}, "REDIS_URL"),
+        ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_MAX_IMPORT_BYTES": "lots"}, "QUORUM_MAX_IMPORT_BYTES"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_TASKS": "cron"}, "QUORUM_TASKS"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_CONSENSUS_EVERY_JUDGMENTS": "-1"}, "QUORUM_CONSENSUS_EVERY_JUDGMENTS"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_EARNINGS_HOLD_DAYS": "a week"}, "QUORUM_EARNINGS_HOLD_DAYS"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -50,8 +58,21 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], n
 
 
 def test_good_settings_start() -> None:
-    result = start_with(SECRET_KEY="x" * 40)
+    result = start_with(SECRET_KEY=GOOD_KEY)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_short_secret_key_is_fine_while_debug_is_on() -> None:
+    result = start_with(DEBUG="1", SECRET_KEY="a-short-development-key")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment() -> None:
+    result = start_with(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+                        **PRODUCTION)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
 
 
 def test_the_health_check_answers(client, db) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.accounts import selectors, services
+from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClient
 from marketplace.api import Pagination
@@ -57,6 +57,18 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     return dict(serializer.validated_data)
 
 
+class LockedOut(exceptions.Throttled):
+    """A log-in refused because of too many failures (429 with Retry-After, in the one error format)."""
+
+    default_code = "locked_out"
+
+    def __init__(self, *, wait: int, detail: str) -> None:
+        # Not Throttled's own __init__: it appends "Expected available in N seconds." to a
+        # message that already says how long.
+        exceptions.APIException.__init__(self, detail)
+        self.wait = wait
+
+
 class OrganizationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -77,6 +89,7 @@ class TokenOutputSerializer(serializers.Serializer):
     prefix = serializers.CharField()
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: until revoked.")
 
 
 class NewTokenOutputSerializer(TokenOutputSerializer):
@@ -103,10 +116,18 @@ class TokenObtainInputSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False, write_only=True)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+    )
 
 
 class TokenCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+    )
 
 
 class NewUserInputSerializer(serializers.Serializer):
@@ -177,6 +198,7 @@ class TokenObtain(PublicView):
         responses={
             201: NewTokenOutputSerializer,
             401: OpenApiResponse(description="Invalid username or password"),
+            429: OpenApiResponse(description="Too many failed log-ins for this account or address"),
         },
         summary="Exchange a username and password for a new API token",
     )
@@ -184,10 +206,14 @@ class TokenObtain(PublicView):
         data = validated(TokenObtainInputSerializer, request.data)
         # authenticate() hashes a dummy password for unknown users too, so timing does not
         # reveal which usernames exist; the message names neither part either.
+        # The throttle (django-axes) counts the failure, or refuses at once when locked out.
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
+            if throttle.login_locked_out(request, username=data["username"]):
+                raise LockedOut(wait=throttle.lockout_seconds(request),
+                                detail=throttle.lockout_message(request))
             raise exceptions.AuthenticationFailed("Invalid username or password.")
-        token, secret = services.token_create(user=user, name=data["name"])
+        token, secret = services.token_create(user=user, name=data["name"], expires_at=data["expires_at"])
         return Response(present_token(token, secret), status=status.HTTP_201_CREATED)
 
 
@@ -218,7 +244,8 @@ class MeTokens(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(TokenCreateInputSerializer, request.data)
-        token, secret = services.token_create(user=request.user, name=data["name"])
+        token, secret = services.token_create(user=request.user, name=data["name"],
+                                              expires_at=data["expires_at"])
         return Response(present_token(token, secret), status=status.HTTP_201_CREATED)
 
 

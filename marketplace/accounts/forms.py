@@ -86,3 +86,12 @@ class TokenCreateForm(forms.Form):
         required=False,
         help_text="Where it will be used, e.g. “training pipeline”. Defaults to “default”.",
     )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires",
+        choices=[("", "Never (until revoked)"), ("7", "In 7 days"), ("30", "In 30 days"),
+                 ("90", "In 90 days"), ("365", "In a year")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="A token for a trial or a contractor can end by itself.",
+    )

@@ -61,7 +61,11 @@ class User(AbstractUser):
 
 
 class ApiToken(models.Model):
-    """A named bearer token. Only a SHA-256 of the secret is stored; it is shown once."""
+    """A named bearer token. Only a SHA-256 of the secret is stored; it is shown once.
+
+    It ends when revoked, when its owner's password is reset or changed (every token then goes),
+    or at expires_at when one was set.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -69,6 +73,7 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: until revoked
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.accounts.authentication import hash_token
@@ -106,13 +108,18 @@ def admin_create(*, creator: User, username: str, password: str, email: str = ""
     return user
 
 
-def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Return the token and its secret; the secret is shown once and never stored."""
+def token_create(*, user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Return the token and its secret; the secret is shown once and never stored.
+
+    expires_at (aware) ends the token then; None keeps it until it is revoked."""
     name = (name or "").strip() or "default"
     if len(name) > 100:
         raise ApplicationError("Token name must be at most 100 characters.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError("expires_at must be in the future.", details={"expires_at": ["must be in the future"]})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=secret[:12], key_hash=hash_token(secret))
+    token = ApiToken.objects.create(user=user, name=name, prefix=secret[:12], key_hash=hash_token(secret),
+                                    expires_at=expires_at)
     return token, secret
 
 
@@ -120,3 +127,10 @@ def token_revoke(*, user: User, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise NotFound("Token not found.")
+
+
+def token_revoke_all(*, user: User) -> int:
+    """Revoke every token of the user; returns how many. Called whenever the password is reset or
+    changed: whoever knew the old password may have made tokens, and they must not outlive it."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted

@@ -16,10 +16,14 @@ urlpatterns: list[URLPattern] = [
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/done/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
-    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+    # Setting a new password (reset or change) revokes the account's API tokens.
+    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
+    path("password-change/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("password-change/done/", auth_views.PasswordChangeDoneView.as_view(
+        template_name="accounts/password_change_done.html"), name="password_change_done"),
     path("portal/tokens/", views.tokens, name="tokens"),
     path("portal/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

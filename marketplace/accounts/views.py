@@ -3,18 +3,23 @@ views wired in accounts/urls.py with Quorum's templates."""
 
 from __future__ import annotations
 
-from typing import cast
+from datetime import timedelta
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from marketplace.accounts import selectors, services
+from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.forms import SignupForm, TokenCreateForm
 from marketplace.accounts.models import Role, User
 from marketplace.errors import ApplicationError, NotFound
@@ -66,6 +71,7 @@ def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, secret: str = "
     ctx = {
         "form": form,
         "tokens": selectors.api_tokens_of(user=_user(request)),
+        "now": timezone.now(),
         "secret": secret,
         "created_name": created_name,
     }
@@ -82,8 +88,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST)
     if not form.is_valid():
         return _tokens_page(request, form, status=400)
+    days = form.cleaned_data["expires_in_days"]
     try:
-        token, secret = services.token_create(user=_user(request), name=form.cleaned_data["name"])
+        token, secret = services.token_create(
+            user=_user(request), name=form.cleaned_data["name"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
     except ApplicationError as exc:
         form.add_error("name", exc.message)
         return _tokens_page(request, form, status=400)
@@ -102,6 +112,30 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     return redirect("tokens")
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset form; the new password also revokes every API token of the account."""
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.token_revoke_all(user=form.user)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change the password (signed in, knowing the old one): revokes every API token; this browser
+    stays signed in (Django updates the session's hash), other sessions end."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.token_revoke_all(user=form.user)
+        return response
+
+
 class LogoutView(auth_views.LogoutView):
     """Log out (POST only), then close the user's open WebSockets: a socket outliving its session
     would go on receiving the organization's live events."""
@@ -112,3 +146,10 @@ class LogoutView(auth_views.LogoutView):
         if user_id is not None:
             events.session_ended(user_id=user_id)
         return response
+
+
+def locked_out(request: HttpRequest, *_: object) -> HttpResponse:
+    """The page for a log-in (portal or Django admin) refused by the throttle: 429, and why.
+    django-axes calls it (AXES_LOCKOUT_CALLABLE) with the response and credentials, unused here."""
+    ctx = {"message": throttle.lockout_message(request)}
+    return render(request, "registration/locked_out.html", ctx, status=429)

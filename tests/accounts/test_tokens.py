@@ -83,7 +83,8 @@ def test_listing_tokens_shows_names_and_prefixes_but_never_secrets(wendy: User, 
     assert {t["name"] for t in listing.json()["results"]} == {"ci", "tests"}
     assert secret not in listing.content.decode()
     assert all("token" not in t for t in listing.json()["results"])
-    assert set(listing.json()["results"][0]) == {"id", "name", "prefix", "created_at", "last_used_at"}
+    assert set(listing.json()["results"][0]) == {"id", "name", "prefix", "created_at", "last_used_at",
+                                                 "expires_at"}
 
 
 def test_a_token_records_when_it_was_last_used(wendy: User, client_for: Any) -> None:

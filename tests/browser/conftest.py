@@ -9,6 +9,9 @@ later async tests must not inherit.
 Every test here is marked `browser`. They skip, with the reason, without PostgreSQL (the server
 process cannot see an in-memory SQLite test database) or without /usr/bin/chromium (`.ci/run`
 installs it with apt; never `playwright install`).
+
+Pages run under the site's Content-Security-Policy (no eval): give `wait_for_function` a function
+("() => ..."), never a bare expression, which Playwright would re-evaluate as a string on every poll.
 """
 
 from __future__ import annotations
@@ -84,17 +87,24 @@ def new_page(chromium: Any, live_url: str) -> Iterator[Any]:
     """new_page() -> a fresh page in its own browser context (own cookies), base URL set.
     Several pages in one test are several people at several browsers."""
     contexts: list[Any] = []
+    # Chromium reports what the Content-Security-Policy blocked on the console; any of it is a
+    # page that is broken for real users, so the test fails even if its assertions passed.
+    violations: list[str] = []
 
     def make() -> Any:
         context = chromium.new_context(base_url=live_url, viewport={"width": 1280, "height": 860})
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        return page
 
     yield make
     for context in contexts:
         context.close()
     _wait_server_idle()
+    assert violations == [], "the Content-Security-Policy blocked something"
 
 
 def _wait_server_idle(timeout: float = 10.0) -> None:

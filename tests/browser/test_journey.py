@@ -89,7 +89,7 @@ def _label_with_keys(page: Any, job: Job) -> list[float]:
             break
         page.wait_for_timeout(400)  # reading the item; the next one is being fetched meanwhile
         page.keyboard.press(KEYS[n % 3])
-    page.wait_for_function(f"document.querySelector('#done-count').textContent === '{LABELED}'")
+    page.wait_for_function(f"() => document.querySelector('#done-count').textContent === '{LABELED}'")
     return list(page.evaluate("window.quorumTimings"))[-LABELED:]
 
 
@@ -121,7 +121,7 @@ def test_client_worker_and_admin_through_the_whole_marketplace(new_page: Any, tm
     assert list(job.requirements.values_list("qualification_id", "min_score")) == [(skill.pk, Decimal("1.0000"))]
     judgments_shown = client.locator(f'[data-job="{job.pk}"][data-field="judgments"]')
     assert judgments_shown.inner_text() == "0"
-    client.wait_for_function("document.documentElement.dataset.live === 'open'")  # the socket is up
+    client.wait_for_function("() => document.documentElement.dataset.live === 'open'")  # the socket is up
 
     _sign_up(worker, role="worker", username="walt")
     walt = User.objects.get(username="walt")
@@ -131,7 +131,7 @@ def test_client_worker_and_admin_through_the_whole_marketplace(new_page: Any, tm
 
     # The client's page, never reloaded, counted every judgment as it came in.
     client.wait_for_function(
-        f"document.querySelector('[data-job=\"{job.pk}\"][data-field=\"judgments\"]').textContent.trim() === '{LABELED}'"
+        f"() => document.querySelector('[data-job=\"{job.pk}\"][data-field=\"judgments\"]').textContent.trim() === '{LABELED}'"
     )
     assert Judgment.objects.filter(job=job, worker=walt).count() == LABELED
     screenshot(client, "journey-client-job-page")

@@ -69,9 +69,9 @@ def test_a_worker_labels_ten_items_with_the_keyboard_alone(page: Any) -> None:
         page.keyboard.press(KEYS[n % 3])
         shown = _wait_for_item(page, shown)
         seen.append(shown)
-    page.wait_for_function(f"window.quorumTimings.length >= {ITEMS_TO_LABEL}")
+    page.wait_for_function(f"() => window.quorumTimings.length >= {ITEMS_TO_LABEL}")
     # The next item shows at once (it was fetched ahead); the answers travel in the background.
-    page.wait_for_function(f"document.querySelector('#done-count').textContent === '{ITEMS_TO_LABEL}'")
+    page.wait_for_function(f"() => document.querySelector('#done-count').textContent === '{ITEMS_TO_LABEL}'")
 
     # Each item on screen got the label pressed while it was shown (item text → label).
     judged = {j.item.data["text"]: j.label for j in Judgment.objects.filter(worker=wendy, job=job).select_related("item")}
@@ -103,7 +103,7 @@ def test_skip_with_escape_and_the_lease_countdown(page: Any) -> None:
     # Keyboard-only: Tab reaches the label buttons, and Enter on one submits it.
     page.locator("button.choice").first.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#done-count').textContent === '1'")
+    page.wait_for_function("() => document.querySelector('#done-count').textContent === '1'")
     assert Judgment.objects.get(worker=wendy).label == "cat"
 
 

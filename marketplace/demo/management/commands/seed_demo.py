@@ -15,7 +15,8 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
 
@@ -71,7 +72,21 @@ DEMO_WORKER_PROFILES = [("good", 0.97), ("good", 0.9), ("noisy", 0.75), ("noisy"
 class Command(BaseCommand):
     help = "Create demo users, an organization with funds and jobs in several states; print how to log in."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--i-know-this-is-not-production", action="store_true", dest="not_production",
+            help="Seed even though DEBUG is off (a staging copy nobody outside can reach).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo makes a superuser `admin` whose password is in the README and prints API
+        # tokens: on a real deployment that is an open door, so DEBUG off means "not here".
+        if not settings.DEBUG and not options["not_production"]:
+            raise CommandError(
+                "seed_demo refuses to run while DEBUG is off: it creates a superuser 'admin' with the "
+                "published demo password and prints API tokens. `make demo` sets DEBUG=1; on a "
+                "server nobody else can reach, pass --i-know-this-is-not-production."
+            )
         with transaction.atomic():
             users = self._users()
             Qualification.objects.get_or_create(

@@ -1,0 +1,150 @@
+"""Failed log-ins are throttled per account and per address: on the log-in page, the token API and
+the Django admin alike, and the locked-out visitor is told so (429), not shown "wrong password".
+
+Wendy is a worker whose password someone is guessing; Walter is another worker who happens to
+share the guesser's address (an office behind one NAT); Ada is an admin. The throttle is the real
+one (django-axes with its database handler), with a low limit so the tests stay cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from marketplace.accounts.throttle import client_ip_address
+from marketplace.accounts.models import User
+from tests.accounts.helpers import assert_error
+from tests.factories import PASSWORD
+
+TOKEN = "/api/v1/auth/token/"
+LIMIT = 3
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def cheap_throttle(settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = LIMIT
+    # Every failed attempt hashes a password; MD5 keeps a dozen of them quick (test data only).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def from_address(ip: str, **extra: str) -> APIClient:
+    return APIClient(REMOTE_ADDR=ip, **extra)
+
+
+def guess(api: APIClient, username: str, times: int) -> list[int]:
+    return [api.post(TOKEN, {"username": username, "password": "wrong-guess"}, format="json").status_code
+            for _ in range(times)]
+
+
+def test_the_token_api_locks_out_the_guessed_account_even_with_the_right_password(wendy: User) -> None:
+    api = from_address("203.0.113.7")
+
+    assert guess(api, "wendy", LIMIT - 1) == [401] * (LIMIT - 1)
+    assert guess(api, "wendy", 1) == [429]  # the attempt that reaches the limit already says so
+
+    # From anywhere, even with the right password, for the cool-off.
+    refused = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD},
+                                                format="json")
+    error = assert_error(refused, 429, "locked_out")
+    assert "Too many failed log-ins" in error["message"] and "15 minutes" in error["message"]
+    assert refused["Retry-After"] == str(15 * 60)
+
+
+def test_one_address_guessing_many_accounts_is_locked_out_but_others_are_not(walter: User) -> None:
+    attacker = from_address("203.0.113.7")
+    for name in ("amy", "ben", "cat"):  # accounts that do not even exist count against the address
+        guess(attacker, name, 1)
+
+    same_office = from_address("203.0.113.7").post(TOKEN, {"username": "walter", "password": PASSWORD},
+                                                   format="json")
+    elsewhere = from_address("198.51.100.1").post(TOKEN, {"username": "walter", "password": PASSWORD},
+                                                  format="json")
+
+    assert_error(same_office, 429, "locked_out")
+    assert elsewhere.status_code == 201
+
+
+def test_the_lockout_lifts_after_the_cool_off(wendy: User) -> None:
+    guess(from_address("203.0.113.7"), "wendy", LIMIT)
+    # Instead of waiting 15 minutes, the failures happened 16 minutes ago.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+
+    again = from_address("203.0.113.7").post(TOKEN, {"username": "wendy", "password": PASSWORD}, format="json")
+
+    assert again.status_code == 201
+
+
+def test_an_admin_unlocks_an_account_from_the_command_line(wendy: User) -> None:
+    guess(from_address("203.0.113.7"), "wendy", LIMIT)
+
+    call_command("axes_reset_username", "wendy", stdout=StringIO())
+
+    unlocked = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD},
+                                                 format="json")
+    assert unlocked.status_code == 201
+
+
+def test_the_log_in_page_says_the_account_is_locked_and_does_not_log_in(wendy: User) -> None:
+    browser = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(LIMIT - 1):
+        wrong = browser.post("/login/", {"username": "wendy", "password": "wrong-guess"})
+        assert wrong.status_code == 200 and b"correct username and password" in wrong.content
+    assert browser.post("/login/", {"username": "wendy", "password": "wrong-guess"}).status_code == 429
+
+    locked = browser.post("/login/", {"username": "wendy", "password": PASSWORD})
+
+    assert locked.status_code == 429
+    page = locked.content.decode()
+    assert "Too many failed log-ins" in page and "15 minutes" in page
+    assert browser.get("/portal/").status_code == 302  # still signed out
+
+
+def test_the_django_admin_log_in_is_throttled_too(ada: User) -> None:
+    browser = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(LIMIT):
+        browser.post("/admin/login/", {"username": "ada", "password": "wrong-guess", "next": "/admin/"})
+
+    locked = browser.post("/admin/login/", {"username": "ada", "password": PASSWORD, "next": "/admin/"})
+
+    assert locked.status_code == 429 and b"Too many failed log-ins" in locked.content
+    assert browser.get("/admin/").status_code == 302  # still signed out
+
+
+def test_behind_a_proxy_the_address_comes_from_x_forwarded_for_and_cannot_be_spoofed(
+    settings: Any, walter: User
+) -> None:
+    settings.QUORUM_PROXY_COUNT = 1  # one reverse proxy appends the address it saw
+    # The proxy is 10.0.0.2 for everyone; the guesser prepends a fake address of its own.
+    attacker = from_address("10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
+    for name in ("amy", "ben", "cat"):
+        guess(attacker, name, 1)
+
+    colleague = from_address("10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1").post(
+        TOKEN, {"username": "walter", "password": PASSWORD}, format="json")
+    spoofer = from_address("10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7").post(
+        TOKEN, {"username": "walter", "password": PASSWORD}, format="json")
+
+    assert colleague.status_code == 201  # the proxy's own address is not what gets locked
+    assert_error(spoofer, 429, "locked_out")
+
+
+def test_the_client_address_is_remote_addr_unless_proxies_are_configured(settings: Any, rf: Any) -> None:
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
+
+    settings.QUORUM_PROXY_COUNT = 0
+    assert client_ip_address(request) == "10.0.0.2"  # a forged header is ignored without a proxy
+    settings.QUORUM_PROXY_COUNT = 1
+    assert client_ip_address(request) == "203.0.113.7"
+    settings.QUORUM_PROXY_COUNT = 2
+    assert client_ip_address(request) == "192.0.2.99"
+    settings.QUORUM_PROXY_COUNT = 3  # fewer hops than proxies: misconfigured, fall back safely
+    assert client_ip_address(request) == "10.0.0.2"
