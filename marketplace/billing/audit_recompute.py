@@ -59,39 +59,38 @@ def _cents(value: Decimal | float | None) -> Decimal:
 def transactions_shaped(report: AuditReport) -> None:
     """Every entry sits on an account its transaction's kind may touch, moving money the right
     way, on the transaction's own job, organization or worker, one entry per account."""
-    accounts = {a.pk: a for a in LedgerAccount.objects.all()}
-    txs = LedgerTransaction.objects.values_list("pk", "kind", "job_id", "organization_id", "worker_id")
-    meta = {row[0]: row[1:] for row in txs.iterator(chunk_size=5000)}
     rows = LedgerEntry.objects.order_by("transaction_id", "id").values_list(
-        "transaction_id", "account_id", "amount"
+        "transaction_id", "transaction__kind", "transaction__job_id",
+        "transaction__organization_id", "transaction__worker_id",
+        "account_id", "account__kind", "account__job_id", "account__organization_id",
+        "account__worker_id", "amount",
     )
-    seen: dict[int, set[int]] = defaultdict(set)
-    kinds: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for tx_id, account_id, amount in rows.iterator(chunk_size=5000):
-        kind, job_id, organization_id, worker_id = meta[tx_id]
-        account = accounts[account_id]
+    current, accounts, kinds = None, set(), set()  # one transaction at a time: rows come in order
+    for (tx_id, kind, job_id, organization_id, worker_id, account_id, account_kind,
+         account_job, account_organization, account_worker, amount) in rows.iterator(chunk_size=5000):
+        if tx_id != current:
+            current, accounts, kinds = tx_id, set(), set()
+        where, account = f"transaction {tx_id} ({kind})", f"account {account_id} ({account_kind})"
         shape = SHAPES.get(kind)
-        where = f"transaction {tx_id} ({kind})"
         if shape is None:
             report.violations.append(f"{where} is of a kind the audit does not know")
             continue
-        if account_id in seen[tx_id]:
+        if account_id in accounts:
             report.violations.append(f"{where} has two entries on {account}")
-        seen[tx_id].add(account_id)
-        kinds[tx_id][account.kind] += 1
-        if account.kind not in shape:
+        if account_kind in kinds and (kind, account_kind) not in MANY_OF:
+            report.violations.append(f"{where} touches more than one {account_kind} account")
+        accounts.add(account_id)
+        kinds.add(account_kind)
+        if account_kind not in shape:
             report.violations.append(f"{where} has an entry on {account}, which a {kind} never touches")
             continue
-        if kinds[tx_id][account.kind] > 1 and (kind, account.kind) not in MANY_OF:
-            report.violations.append(f"{where} touches more than one {account.kind} account")
-        sign = shape[account.kind]
-        if sign and (amount > 0) != (sign > 0):
+        if shape[account_kind] and (amount > 0) != (shape[account_kind] > 0):
             report.violations.append(f"{where} moves {amount} on {account}: the wrong way")
         owner_ok = (
-            (account.job_id is None or account.job_id == job_id)
-            and (account.worker_id is None or worker_id is None or account.worker_id == worker_id)
-            and (account.kind != K.CLIENT_BALANCE or account.organization_id == organization_id
-                 or organization_id is None)
+            (account_job is None or account_job == job_id)
+            and (account_worker is None or worker_id is None or account_worker == worker_id)
+            and (account_kind != K.CLIENT_BALANCE or organization_id is None
+                 or account_organization == organization_id)
         )
         if not owner_ok:
             report.violations.append(f"{where} has an entry on {account}, another owner's account")

@@ -203,4 +203,5 @@ def test_the_audit_names_entries_added_to_a_committed_transaction(activity: Job)
     _tamper("UPDATE billing_ledgeraccount SET balance = balance - 5.00 WHERE id = %s", [world.pk])
     _tamper("UPDATE billing_ledgeraccount SET balance = balance + 5.00 WHERE id = %s", [revenue.pk])
     err = _audit_fails()
-    assert f"transaction {pay.pk} (judgment_pay) has an entry on {world}, which a judgment_pay never touches" in err
+    assert (f"transaction {pay.pk} (judgment_pay) has an entry on account {world.pk} (world), "
+            "which a judgment_pay never touches") in err
