@@ -298,7 +298,7 @@ def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
         earnings=[earning],
         job_id=earning.job_id,
         worker_id=earning.worker_id,
-        reference=f"judgment:{judgment.pk}:reverse",
+        reference=f"judgment:{judgment.pk}:reverse",  # + the earning's id
     )
     return earning
 
@@ -320,7 +320,7 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
             earnings=earnings,
             job_id=job_id,
             worker_id=worker_id,
-            reference=f"reverse:{job_id}:{worker_id}:{earnings[0].pk}",
+            reference=f"reverse:{job_id}:{worker_id}",
         )
     return earnings
 
@@ -328,6 +328,10 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
 def _earnings_reverse(
     *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
 ) -> None:
+    """Caller holds the job's budget lock, then the earnings' row locks (the lock order).
+    `reference` is completed with the first earning sent back: each earning goes back once, so
+    each reversal gets a reference of its own (an earning kept by the worker can lead the list in
+    every reversal and must not name it)."""
     # The budget (locked by the caller, before the earnings): a settlement must not close the
     # escrow while money flows back into it.
     budget = _budget_lock(job_id=job_id)
@@ -343,9 +347,9 @@ def _earnings_reverse(
     tx = None
     if total > 0:
         assert budget is not None
-        tx, _ = ledger.transfer(
+        tx, created = ledger.transfer(
             kind=TransactionKind.JUDGMENT_PAY_REVERSE,
-            reference=reference,
+            reference=f"{reference}:{back[0].pk}",
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
             target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
             amount=total,
@@ -355,6 +359,8 @@ def _earnings_reverse(
             worker_id=worker_id,
             judgment_id=back[0].judgment_id if len(back) == 1 else None,
         )
+        if not created:  # an earlier reversal's money: marking these reversed would strand theirs
+            raise ledger.LedgerError(f"{reference}:{back[0].pk} was already posted")
     if back:
         Earning.objects.filter(pk__in=[e.pk for e in back]).update(
             status=Earning.Status.REVERSED, settled_transaction=tx
