@@ -129,7 +129,8 @@ def _wait_server_idle(timeout: float = 60.0) -> None:
             if busy == 0:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"{busy} server requests still ran {timeout:.0f} s after the pages closed")
+                raise AssertionError(f"{busy} server requests still ran {timeout:.0f} s after the pages "
+                                     "closed")
             time.sleep(0.05)
 
 
@@ -180,7 +181,7 @@ def _every_live_event_is_sent(live_url: str) -> Iterator[None]:
             server.seek(start)
             lost += [f"server: {line}" for line in server.read().decode(errors="replace").splitlines()
                      if any(words in line for words in LOST_EVENT)]
-    assert not lost, "live events were lost (set-up that writes goes through arrange()):\n" + "\n".join(lost)
+    assert not lost, "\n".join(["live events were lost (set-up that writes goes through arrange()):", *lost])
 
 
 @pytest.fixture

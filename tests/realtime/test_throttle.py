@@ -11,7 +11,7 @@ import time
 
 from marketplace.realtime.transport import Coalescer
 
-DEADLINE = 30.0  # seconds a timer that fires after a fraction of a second may take when the machine is busy
+DEADLINE = 30.0  # seconds a timer due in a fraction of a second may take on a busy machine
 
 
 class Recorder:
