@@ -57,13 +57,14 @@ def daphne(log: Path, **env_overrides: str) -> Iterator[str]:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    # Until /healthz answers: a few seconds idle; the bounds are for a busy machine.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
+            with urllib.request.urlopen(f"{url}/healthz", timeout=30):  # noqa: S310 (loopback)
                 return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # not listening yet: look again shortly
     raise RuntimeError(f"the server never answered:\n{log.read_text()}")

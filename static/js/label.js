@@ -3,7 +3,10 @@
 // Item data is untrusted: it is put on the page with createElement/textContent only, never
 // innerHTML, and a picture is shown only from an http(s) URL (anything else is shown as text).
 // One keypress submits a label; the server answers with the next item in the same round trip.
-// window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests.
+// #save-state says "Saving…" while an answer is on its way and "Saved" once the server has
+// stored every answer sent (the worker can leave the page then without losing one).
+// window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests, and
+// #labeler[data-ahead="ready"] says the item after the one on screen has arrived.
 "use strict";
 
 (() => {
@@ -72,6 +75,7 @@
     const countdown = $("countdown");
     const skipButton = $("skip");
     const doneCount = $("done-count");
+    const saveState = $("save-state");
     const choices = Array.from(root.querySelectorAll("button.choice"));
     const names = new Map(choices.map((b) => [b.dataset.label, b.querySelector(".choice-name").textContent]));
     const hotkeys = new Map();
@@ -88,6 +92,7 @@
     let deadline = 0; // performance.now() at which the lease runs out
     let warned = false;
     let done = 0;
+    let sending = 0; // answers sent whose reply has not come yet
 
     function announce(message) {
       // Clear first so the same words are announced again.
@@ -107,6 +112,28 @@
 
     function disableAll() {
       for (const button of [...choices, skipButton]) button.disabled = true;
+    }
+
+    // Around every answer's request: the visible "Saving…" / "Saved" / "Not saved".
+    function sendAnswer(url, body) {
+      sending += 1;
+      saveState.hidden = false;
+      saveState.textContent = "Saving…";
+      saveState.dataset.state = "saving";
+      const settle = (ok) => {
+        sending -= 1;
+        if (!ok) {
+          saveState.textContent = "Not saved";
+          saveState.dataset.state = "failed";
+        } else if (sending === 0 && saveState.dataset.state !== "failed") {
+          saveState.textContent = "Saved";
+          saveState.dataset.state = "saved";
+        }
+      };
+      return post(url, body).then(
+        (data) => { settle(true); return data; },
+        (error) => { settle(false); throw error; },
+      );
     }
 
     function leaseUrl(template, id) {
@@ -169,7 +196,7 @@
     // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
     function show(next, pressedAt, prefix) {
       lease = next;
-      if (ahead && ahead.lease === next.lease) ahead = null; // the slow path's reply can be the one fetched ahead
+      if (ahead && ahead.lease === next.lease) setAhead(null); // the slow path's reply can be the one fetched ahead
       itemBox.replaceChildren(...itemNodes(next.item.data));
       deadline = performance.now() + next.seconds_left * 1000;
       warned = false;
@@ -205,16 +232,22 @@
     }
 
     function keepAhead(data, onScreen) {
-      if (data.next && lease && lease.lease === onScreen && data.next.lease !== onScreen) ahead = data.next;
+      if (data.next && lease && lease.lease === onScreen && data.next.lease !== onScreen) setAhead(data.next);
+    }
+
+    function setAhead(next) {
+      ahead = next;
+      root.dataset.ahead = next ? "ready" : "";
     }
 
     // The fast path: the next item is here already. Show it now; send the answer (or the skip)
     // for the previous one, whose reply brings the item after the new one.
     function advance(url, body, pressedAt, said, onSaved) {
       const next = ahead;
-      ahead = null;
+      setAhead(null);
       show(next, pressedAt, said);
-      post(url, { ...body, ahead_of: next.lease })
+      const send = onSaved ? sendAnswer : post; // a skip is no answer: nothing to say "Saved" about
+      send(url, { ...body, ahead_of: next.lease })
         .then((data) => {
           if (onSaved) onSaved(data);
           keepAhead(data, next.lease);
@@ -249,7 +282,7 @@
       busy = true;
       setEnabled(false);
       try {
-        const data = await post(url, { label, seconds_spent: seconds });
+        const data = await sendAnswer(url, { label, seconds_spent: seconds });
         done += 1;
         doneCount.textContent = String(done);
         const said = showFeedback(data.submitted && data.submitted.feedback);

@@ -10,21 +10,32 @@ Every test here is marked `browser`. They skip, with the reason, without Postgre
 process cannot see an in-memory SQLite test database) or without /usr/bin/chromium (`.ci/run`
 installs it with apt; never `playwright install`).
 
+Waits: a test waits for what a person would wait for (text the server's answer puts on the page,
+a URL), never for time. Every timeout is a generous upper bound for a busy machine (2 cores shared
+by several test runs): 30 s for steps that take well under a second idle.
+
+Set-up that writes (factories, services, flows) goes through `arrange(...)`: once Playwright has
+started, its event loop counts as running in the test's thread, where the realtime events a flow
+sends on commit cannot be sent (asgiref refuses AsyncToSync there). A live event "not sent" in
+this process or in the server fails the test.
+
 Pages run under the site's Content-Security-Policy (no eval): give `wait_for_function` a function
 ("() => ..."), never a bare expression, which Playwright would re-evaluate as a string on every poll.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # (tier seeding, factories, the flush) are still synchronous and in this thread.
@@ -36,6 +47,11 @@ CHROMIUM = Path(os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "var" / "screenshots"  # git ignores var/
+WAIT_MS = 30_000  # upper bound on any one browser wait; idle, each takes well under a second
+LOST_EVENT = ("not sent", "not built", "not queued")  # marketplace.realtime's words for a lost event
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -93,7 +109,7 @@ def new_page(chromium: Any, live_url: str) -> Iterator[Any]:
 
     def make() -> Any:
         context = chromium.new_context(base_url=live_url, viewport={"width": 1280, "height": 860})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
@@ -107,20 +123,75 @@ def new_page(chromium: Any, live_url: str) -> Iterator[Any]:
     assert violations == [], "the Content-Security-Policy blocked something"
 
 
-def _wait_server_idle(timeout: float = 10.0) -> None:
+def _wait_server_idle(timeout: float = 60.0) -> None:
     """Requests a closed page had sent may still be running in the server; the test database is
     flushed next (TRUNCATE), which would deadlock with them. Wait until no other session on this
-    database is inside a statement or a transaction."""
+    database is inside a statement or a transaction (a bounded poll of the real state: the server
+    is another process and announces nothing)."""
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
+        while True:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
             )
-            if cursor.fetchone()[0] == 0:
+            busy = cursor.fetchone()[0]
+            if busy == 0:
                 return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{busy} server requests still ran {timeout:.0f} s after the pages "
+                                     "closed")
             time.sleep(0.05)
+
+
+def arrange(setup: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """setup(*args, **kwargs) in a thread of its own; returns its result.
+
+    For test set-up that writes: Playwright's loop counts as running in the test's thread, so
+    the events a flow sends on commit would be refused there ("not sent"). The thread has its
+    own database connection, closed before returning (the tests are transactional, so what it
+    committed is what the server and the test see)."""
+
+    def run() -> T:
+        try:
+            return setup(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrange") as pool:
+        return pool.submit(run).result()
+
+
+class _LostEvents(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.lost: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if any(words in message for words in LOST_EVENT):
+            self.lost.append(f"{record.name}: {message}")
+
+
+@pytest.fixture(autouse=True)
+def _every_live_event_is_sent(live_url: str) -> Iterator[None]:
+    """Fail the test if a live event was lost, in this process or in the server's log."""
+    handler = _LostEvents()
+    realtime = logging.getLogger("marketplace.realtime")
+    realtime.addHandler(handler)
+    log = _SERVER_LOG[0] if _SERVER_LOG else None
+    start = log.stat().st_size if log and log.exists() else 0
+    try:
+        yield
+    finally:
+        realtime.removeHandler(handler)
+    lost = list(handler.lost)
+    if log and log.exists():
+        with log.open("rb") as server:
+            server.seek(start)
+            lost += [f"server: {line}" for line in server.read().decode(errors="replace").splitlines()
+                     if any(words in line for words in LOST_EVENT)]
+    assert not lost, "\n".join(["live events were lost (set-up that writes goes through arrange()):", *lost])
 
 
 @pytest.fixture

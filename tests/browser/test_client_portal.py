@@ -13,7 +13,7 @@ from typing import Any
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import arrange, log_in, screenshot
 from tests.factories import PASSWORD, fund, open_job_with_items
 
 BAD_CSV = "external_id,text\np1,A cat on a mat\np2,too,many,fields\np3,\n"
@@ -21,9 +21,10 @@ GOOD_CSV = "external_id,text\np1,A cat on a mat\np2,A dog in the fog\np3,A bird 
 
 
 def test_a_client_creates_compares_quotes_and_publishes_a_job(page: Any, alice: User, tmp_path: Path) -> None:
-    fund(alice.organization, "100.00")
+    arrange(fund, alice.organization, "100.00")
     # An earlier job, so the dashboard has something running beside the new one.
-    open_job_with_items(items=20, organization=alice.organization, title="Product photos, batch 1")
+    arrange(open_job_with_items, items=20, organization=alice.organization,
+            title="Product photos, batch 1")
     bad, good = tmp_path / "items-bad.csv", tmp_path / "items.csv"
     bad.write_text(BAD_CSV)
     good.write_text(GOOD_CSV)
@@ -96,8 +97,9 @@ def test_a_client_creates_compares_quotes_and_publishes_a_job(page: Any, alice: 
 
 
 def test_publishing_beyond_the_balance_names_the_missing_amount(page: Any, alice: User) -> None:
-    job = job_create(user=alice, fields={"title": "Big job", "labels": ["cat", "dog"]})
-    item_bulk_create(job=job, rows=[ItemRow(data={"text": f"item {i}"}) for i in range(10)], gold=False)
+    job = arrange(job_create, user=alice, fields={"title": "Big job", "labels": ["cat", "dog"]})
+    rows = [ItemRow(data={"text": f"item {i}"}) for i in range(10)]
+    arrange(item_bulk_create, job=job, rows=rows, gold=False)
     log_in(page, "alice", PASSWORD)
     page.goto(f"/portal/jobs/{job.pk}/setup/publish/")
     page.locator("#tier-premium").check()

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from marketplace.accounts.models import ApiToken, Role, User
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import arrange, log_in, screenshot
 from tests.factories import PASSWORD, ClientFactory
 
 
@@ -56,7 +56,7 @@ def test_a_visitor_signs_up_as_a_worker_logs_out_and_logs_back_in(page: Any) -> 
 
 
 def test_a_wrong_password_keeps_the_visitor_on_the_login_page(page: Any) -> None:
-    ClientFactory(username="cleo")
+    arrange(ClientFactory, username="cleo")
 
     page.goto("/login/")
     page.get_by_label("Username").fill("cleo")
@@ -68,7 +68,7 @@ def test_a_wrong_password_keeps_the_visitor_on_the_login_page(page: Any) -> None
 
 
 def test_a_client_creates_a_token_sees_it_once_and_revokes_it(page: Any) -> None:
-    cleo = ClientFactory(username="cleo")
+    cleo = arrange(ClientFactory, username="cleo")
     log_in(page, "cleo", PASSWORD)
 
     page.goto("/portal/tokens/")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client: Client) -> None:
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # DEBUG is off in tests
     pilot = Job.objects.get(title="Spam filter pilot")
     assert not Earning.objects.filter(job=pilot, status=Earning.Status.PENDING).exists()
     assert LedgerTransaction.objects.filter(kind=TransactionKind.EARNINGS_RELEASE).exists()
@@ -35,5 +35,5 @@ def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client
     assert {b.status for b in page.context["batches"]} == {"paid", "approved", "pending"}
     assert ledger_audit().violations == []
 
-    call_command("seed_demo", stdout=StringIO())  # a second run adds nothing
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # adds nothing
     assert Payout.objects.count() == 5 and PayoutBatch.objects.count() == 3

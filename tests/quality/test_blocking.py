@@ -127,12 +127,14 @@ def test_a_gold_block_inside_a_submit_never_waits_for_an_item_another_submit_hol
     locked, block_seen = threading.Event(), threading.Event()
 
     def hold_item() -> None:
-        # Hold the item until the block is committed (seen from here), at most 10 s: if the
-        # block waited for this item, it would never commit while we hold it.
+        # Hold the item until the block is committed (seen from here), at most 60 s (a second
+        # idle; generous for a busy machine): if the block waited for this item, it would never
+        # commit while we hold it.
+        deadline = time.monotonic() + 60
         with transaction.atomic():
             Item.objects.select_for_update().get(pk=held)
             locked.set()
-            for _ in range(200):
+            while time.monotonic() < deadline:
                 if JobBlock.objects.filter(job=job, worker=wendy).exists():
                     block_seen.set()
                     break
@@ -141,7 +143,7 @@ def test_a_gold_block_inside_a_submit_never_waits_for_an_item_another_submit_hol
 
     holder = threading.Thread(target=hold_item)
     holder.start()
-    assert locked.wait(timeout=10)
+    assert locked.wait(timeout=60)
     try:
         answer_gold(wendy, job, right=0, wrong=1)  # trips the rule while the item is held
     finally:

@@ -27,8 +27,9 @@ from marketplace.realtime import events, transport
 _HOSTS = [h for h in settings.ALLOWED_HOSTS if h not in ("*", "testserver")]
 _HOST = (_HOSTS[0] if _HOSTS else "localhost").lstrip(".")
 ORIGIN = f"http://{_HOST}".encode()
+# A busy machine can only weaken QUIET (a late message goes unseen), never fail a test with it.
 QUIET = 0.4  # seconds a socket must stay silent to count as "received nothing"
-WAIT = 3.0  # seconds to wait for a message that should come
+WAIT = 30.0  # upper bound on the wait for a message that should come (milliseconds idle; busy machines)
 
 
 @pytest.fixture(autouse=True)

@@ -70,7 +70,7 @@ async def test_acme_hears_its_jobs_progress_and_globex_hears_nothing(
 
     await publish_progress_and_commit(job)
 
-    message = await acme_socket.receive_json_from(timeout=3)
+    message = await acme_socket.receive_json_from(timeout=WAIT)
     assert message == {
         "type": "job.progress", "job": job.pk, "status": "open", "items_total": 4, "items_done": 0,
         "judgments": 0, "percent": 0.0, "spent": "0.00", "budget": message["budget"],
@@ -111,7 +111,7 @@ async def test_nothing_is_sent_before_the_commit(acme: Organization, alice: User
 
     await publish_and_look_before_commit()
     assert seen_inside == [True]
-    assert (await socket.receive_json_from(timeout=3))["type"] == "job.progress"
+    assert (await socket.receive_json_from(timeout=WAIT))["type"] == "job.progress"
     await socket.disconnect()
 
 
@@ -249,13 +249,13 @@ async def test_a_client_subscribes_only_to_its_own_job(
     socket, _, _ = await open_socket("/ws/client/", alice)
 
     await socket.send_json_to({"subscribe": theirs.pk})
-    assert (await socket.receive_json_from(timeout=3)) == {"type": "error", "message": "Job not found."}
+    assert (await socket.receive_json_from(timeout=WAIT)) == {"type": "error", "message": "Job not found."}
     await socket.send_json_to({"subscribe": mine.pk})
-    assert (await socket.receive_json_from(timeout=3)) == {"type": "subscribed", "job": mine.pk}
+    assert (await socket.receive_json_from(timeout=WAIT)) == {"type": "subscribed", "job": mine.pk}
 
     await publish_progress_and_commit(other_acme)  # narrowed away
     await publish_progress_and_commit(mine)
-    assert (await socket.receive_json_from(timeout=3))["job"] == mine.pk
+    assert (await socket.receive_json_from(timeout=WAIT))["job"] == mine.pk
     assert await socket.receive_nothing(timeout=QUIET)
     await socket.disconnect()
 
@@ -267,7 +267,7 @@ async def test_an_admin_subscribed_to_a_job_hears_its_progress(acme: Organizatio
     assert await staff.receive_nothing(timeout=QUIET)  # not subscribed: no counters
 
     await staff.send_json_to({"subscribe": job.pk})
-    assert (await staff.receive_json_from(timeout=3)) == {"type": "subscribed", "job": job.pk}
+    assert (await staff.receive_json_from(timeout=WAIT)) == {"type": "subscribed", "job": job.pk}
     await publish_progress_and_commit(job)
     assert (await receive_type(staff, "job.progress"))["job"] == job.pk
     await staff.disconnect()

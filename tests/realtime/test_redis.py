@@ -22,7 +22,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.realtime import events, groups
 from marketplace.realtime.consumers import ClientConsumer
 from tests.factories import open_job_with_items
-from tests.realtime.conftest import QUIET, open_socket
+from tests.realtime.conftest import QUIET, WAIT, open_socket
 
 REDIS = os.environ.get("QUORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
@@ -73,8 +73,8 @@ async def test_two_application_instances_share_events(
             events.job_progress(job_id=job.pk)
 
     await publish()  # sent through the "default" layer
-    assert (await here.receive_json_from(timeout=3))["job"] == job.pk
-    assert (await there.receive_json_from(timeout=3))["job"] == job.pk
+    assert (await here.receive_json_from(timeout=WAIT))["job"] == job.pk
+    assert (await there.receive_json_from(timeout=WAIT))["job"] == job.pk
     assert await globex.receive_nothing(timeout=QUIET)
 
     # And the other way: an event sent by the other instance's layer reaches this one's socket.
@@ -83,7 +83,7 @@ async def test_two_application_instances_share_events(
         groups.organization(acme.pk),
         {"type": "realtime.event", "event": {"type": "job.status", "job": job.pk, "status": "paused"}},
     )
-    assert (await here.receive_json_from(timeout=3))["status"] == "paused"
+    assert (await here.receive_json_from(timeout=WAIT))["status"] == "paused"
     for socket in (here, there, globex):
         await socket.disconnect()
     for alias in ("default", redis_layers):
