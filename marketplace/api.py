@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -9,3 +13,40 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, required=False, description="1-based; past the last page is a 404"),
+    OpenApiParameter(
+        "page_size", int, required=False,
+        description=f"Default {Pagination.page_size}, at most {Pagination.max_page_size}",
+    ),
+]
+
+# One component per item type, however many views list it (a second class of the same name
+# would be a schema conflict).
+_PAGES: dict[str, serializers.Serializer] = {}
+
+
+def paginated(item: type[serializers.Serializer] | serializers.Serializer) -> serializers.Serializer:
+    """The schema of a Pagination page of `item`s: {count, next, previous, results: [item]}.
+
+    Views page by hand (`Pagination().paginate_queryset`), so drf-spectacular cannot see the
+    wrapper; without this the schema would promise a bare array."""
+    if isinstance(item, serializers.ListSerializer):
+        item = item.child
+    item_class = item if isinstance(item, type) else item.__class__
+    name = f"Paginated{item_class.__name__.removesuffix('Serializer')}List"
+    if name not in _PAGES:
+        _PAGES[name] = inline_serializer(name, fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_class(many=True),
+        })
+    return _PAGES[name]
+
+
+def extend_list_schema(item: Any, *, parameters: list[OpenApiParameter] | None = None, **kwargs: Any) -> Any:
+    """`extend_schema` for a paginated list: the page wrapper and the page/page_size parameters."""
+    return extend_schema(responses=paginated(item), parameters=[*PAGE_PARAMETERS, *(parameters or [])], **kwargs)

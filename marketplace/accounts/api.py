@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from marketplace.accounts import selectors, services
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClient
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError
 
 
@@ -202,8 +202,8 @@ class Me(APIView):
 class MeTokens(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses=TokenOutputSerializer(many=True), summary="Your API tokens (never their secrets)"
+    @extend_list_schema(
+        TokenOutputSerializer, operation_id="v1_me_tokens_list", summary="Your API tokens (never their secrets)"
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -249,7 +249,7 @@ class Admins(APIView):
 class OrganizationMembers(APIView):
     permission_classes = [IsAuthenticated, IsClient]
 
-    @extend_schema(responses=UserOutputSerializer(many=True), summary="Members of your organization")
+    @extend_list_schema(UserOutputSerializer, operation_id="v1_organization_members_list", summary="Members of your organization")
     def get(self, request: Request) -> Response:
         members = selectors.organization_members_of(user=request.user).select_related("organization")
         paginator = Pagination()

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import Organization
 from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import PAGE_PARAMETERS, Pagination
 from marketplace.billing import selectors, statements
 from marketplace.billing.api_common import (
     FORMAT_PARAM,
@@ -141,8 +141,7 @@ class BillingOverview(APIView):
     @extend_schema(
         tags=TAG, operation_id="billing_retrieve", summary="Your organization's balance, escrows and ledger",
         parameters=[
-            OpenApiParameter("page", int, required=False),
-            OpenApiParameter("page_size", int, required=False),
+            *PAGE_PARAMETERS,
         ],
         responses={200: inline_serializer("BillingOut", {
             "organization": inline_serializer("BillingOrganization", {

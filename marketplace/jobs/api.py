@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors, services
 from marketplace.jobs.markdown import render_markdown
@@ -133,7 +133,10 @@ def _present(job: Job) -> dict[str, Any]:
 class JobListCreate(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
 
-    @extend_schema(responses=JobOutputSerializer(many=True), summary="List your organization's jobs")
+    @extend_list_schema(
+        JobOutputSerializer, operation_id="v1_jobs_list", summary="List your organization's jobs",
+        parameters=[OpenApiParameter("status", str, required=False, enum=list(JobStatus.values))],
+    )
     def get(self, request: Request) -> Response:
         jobs = selectors.jobs_for_owner(user=request.user).prefetch_related("requirements").order_by("-id")
         status_filter = request.query_params.get("status")

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsWorker
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job
@@ -185,7 +185,7 @@ class WorkerView(APIView):
 
 
 class WorkJobList(WorkerView):
-    @extend_schema(tags=TAG, responses=WorkJobSerializer(many=True), summary="Open jobs you can work on")
+    @extend_list_schema(WorkJobSerializer, tags=TAG, operation_id="v1_work_jobs_list", summary="Open jobs you can work on")
     def get(self, request: Request) -> Response:
         jobs = selectors.jobs_open_to(worker=request.user)
         paginator = Pagination()
@@ -248,8 +248,8 @@ class LeaseRelease(WorkerView):
 
 
 class MyJudgmentList(WorkerView):
-    @extend_schema(
-        tags=TAG, responses=MyJudgmentSerializer(many=True), summary="Your judgments, newest first",
+    @extend_list_schema(
+        MyJudgmentSerializer, tags=TAG, operation_id="v1_work_judgments_list", summary="Your judgments, newest first",
         parameters=[OpenApiParameter("job", int, required=False, description="Only this job's")],
     )
     def get(self, request: Request) -> Response:

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.permissions import IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import PAGE_PARAMETERS, Pagination
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.selectors import job_get_for_owner
@@ -196,7 +196,10 @@ class JobExpertReviews(APIView):
     @extend_schema(
         tags=["jobs"], responses=JobReviewListSerializer, operation_id="v1_jobs_expert_reviews",
         summary="Items of the job that went to expert review: how many, why, and how settled",
-        parameters=[OpenApiParameter("status", str, required=False, enum=list(ExpertReview.Status.values))],
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("status", str, required=False, enum=list(ExpertReview.Status.values)),
+        ],
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)
