@@ -7,6 +7,9 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+from marketplace.errors import ApplicationError
 
 
 class Pagination(PageNumberPagination):
@@ -14,12 +17,25 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        """A page_size that is not a whole number from 1 is a 400 (DRF would silently use the
+        default, so a typo'd size looked like a short list); above the maximum it is capped."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise ApplicationError("page_size must be a whole number from 1.", details={"page_size": raw[:20]})
+        return min(int(raw), self.max_page_size)
+
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, required=False, description="1-based; past the last page is a 404"),
     OpenApiParameter(
-        "page_size", int, required=False,
-        description=f"Default {Pagination.page_size}, at most {Pagination.max_page_size}",
+        "page", {"type": "integer", "minimum": 1}, required=False,
+        description="1-based; a page past the last is a 404",
+    ),
+    OpenApiParameter(
+        "page_size", {"type": "integer", "minimum": 1}, required=False,
+        description=f"Default {Pagination.page_size}; above {Pagination.max_page_size} gives {Pagination.max_page_size}",
     ),
 ]
 

@@ -43,6 +43,9 @@ class AutoSchema(SpectacularAutoSchema):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path":
                 parameter["schema"] = _path_schema(parameter["schema"])
+            elif parameter["in"] == "query" and not parameter.get("required"):
+                # Across the API an empty optional parameter (`?status=`) reads as absent.
+                parameter["allowEmptyValue"] = True
         responses = operation["responses"]
         for code in self._shared_error_codes(operation):
             responses.setdefault(str(code), {"description": _SHARED_ANSWERS[code]})
