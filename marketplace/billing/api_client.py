@@ -49,7 +49,7 @@ from marketplace.billing.invoices import (
     month_parse,
 )
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
-from marketplace.errors import NotFound
+from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.selectors import job_get_for_owner
 
 _QUOTE_IN = inline_serializer("QuoteIn", {
@@ -212,10 +212,13 @@ def invoice_response(invoice: Invoice, fmt: str) -> HttpResponse | StreamingHttp
 def _invoice_organization(request: Request) -> Organization:
     """A client's own organization; an admin names one with ?organization=<id>."""
     user = request.user
+    raw = request.query_params.get("organization", "")
+    # Checked for clients too (who cannot name another): a malformed request is a 400 for anyone.
+    if raw and not (raw.isascii() and raw.isdigit()):
+        raise ApplicationError("organization must be an organization id.", details={"organization": raw[:20]})
     if not user.is_admin:
         return user.organization
-    raw = request.query_params.get("organization", "")
-    organization = Organization.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    organization = Organization.objects.filter(pk=int(raw)).first() if raw else None
     if organization is None:
         raise NotFound("Organization not found: admins pass ?organization=<id>.")
     return organization
