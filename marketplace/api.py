@@ -66,3 +66,22 @@ def paginated(item: type[serializers.Serializer] | serializers.Serializer) -> se
 def extend_list_schema(item: Any, *, parameters: list[OpenApiParameter] | None = None, **kwargs: Any) -> Any:
     """`extend_schema` for a paginated list: the page wrapper and the page/page_size parameters."""
     return extend_schema(responses=paginated(item), parameters=[*PAGE_PARAMETERS, *(parameters or [])], **kwargs)
+
+
+def refuse_numbers_as_text(serializer: serializers.Serializer, data: Any) -> None:
+    """A JSON number where a field takes text is a 400, as the schema says (type: string).
+
+    DRF's CharField quietly turns 123456.789 into "123456.789", so a client's bug (a number
+    for a password, a name or a reason) was stored instead of refused. Nested serializers and
+    lists of them are checked the same way; form bodies carry only text and pass untouched."""
+    if not isinstance(data, dict):
+        return
+    for name, field in serializer.fields.items():
+        value = data.get(name)
+        if isinstance(field, serializers.CharField) and isinstance(value, int | float):
+            raise ApplicationError(f"{name}: Not a valid string.", details={name: ["Not a valid string."]})
+        if isinstance(field, serializers.Serializer):
+            refuse_numbers_as_text(field, value)
+        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+            for entry in value:
+                refuse_numbers_as_text(field.child, entry)

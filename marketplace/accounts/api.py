@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from marketplace.accounts import selectors, services
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClient
-from marketplace.api import Pagination, extend_list_schema
+from marketplace.api import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 
 
@@ -47,6 +47,7 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     replaced by a default.
     """
     serializer = serializer_class(data=data)
+    refuse_numbers_as_text(serializer, data)
     if hasattr(data, "keys"):
         unknown = sorted(set(data.keys()) - set(serializer.fields) - _IGNORED_FIELDS)
         if unknown:

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsWorker
-from marketplace.api import Pagination, extend_list_schema
+from marketplace.api import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.models import Job
@@ -123,6 +123,7 @@ def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     if data is None or data == "":
         data = {}
     serializer = serializer_class(data=data)
+    refuse_numbers_as_text(serializer, data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 

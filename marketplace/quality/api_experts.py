@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.permissions import IsClientOrAdmin
-from marketplace.api import PAGE_PARAMETERS, Pagination
+from marketplace.api import PAGE_PARAMETERS, Pagination, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown import render_markdown
 from marketplace.jobs.selectors import job_get_for_owner
@@ -120,6 +120,7 @@ class JobReviewListSerializer(serializers.Serializer):
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data={} if data in (None, "") else data)
+    refuse_numbers_as_text(serializer, data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
