@@ -29,7 +29,14 @@ from hypothesis import HealthCheck, Phase, settings
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import token_create
-from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory, open_job_with_items
+from tests.factories import (
+    AdminFactory,
+    ClientFactory,
+    OrganizationFactory,
+    QualificationFactory,
+    WorkerFactory,
+    open_job_with_items,
+)
 
 EXAMPLES_PER_OPERATION = 5
 
@@ -63,6 +70,22 @@ def _load_schema() -> Any:
 
 
 schema = _load_schema()
+
+
+# The ids of the cast's objects, set by the fixture below. Half of the generated path ids (the
+# even ones) are swapped for them, so requests reach the code behind the lookup instead of
+# stopping at a 404 for an id that is nobody's.
+CAST_IDS: dict[str, int] = {}
+
+
+@schema.hook("map_path_parameters")
+def _cast_ids_half_the_time(context: Any, path_parameters: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not path_parameters:
+        return path_parameters
+    return {
+        name: CAST_IDS[name] if name in CAST_IDS and isinstance(value, int) and value % 2 == 0 else value
+        for name, value in path_parameters.items()
+    }
 
 
 @schema.hook("filter_case")
@@ -109,7 +132,13 @@ def _bearer(user: User) -> dict[str, str]:
 @pytest.fixture
 def acme_with_a_job(db: Any) -> Any:
     acme = OrganizationFactory(name="Acme", slug="acme")
-    open_job_with_items(items=4, gold=2, organization=acme)
+    job = open_job_with_items(items=4, gold=2, organization=acme)
+    CAST_IDS.clear()
+    CAST_IDS.update(
+        job_id=job.pk,
+        item_id=job.items.filter(is_gold=False).values_list("pk", flat=True).first(),
+        qualification_id=QualificationFactory().pk,
+    )
     return acme
 
 

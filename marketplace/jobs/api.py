@@ -164,7 +164,10 @@ class JobDetail(APIView):
     def get(self, request: Request, job_id: int) -> Response:
         return Response(_present(selectors.job_get_for_owner(user=request.user, job_id=job_id)))
 
-    @extend_schema(request=JobInputSerializer, responses=JobOutputSerializer, summary="Edit a draft job")
+    @extend_schema(
+        request=JobInputSerializer, summary="Edit a draft job",
+        responses={200: JobOutputSerializer, 409: OpenApiResponse(description="conflict: the job is no longer a draft")},
+    )
     def patch(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         fields, requirements = _split_input(request.data)
