@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "marketplace.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api_schema.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "marketplace.parsing.StrictJSONParser",
         "rest_framework.parsers.FormParser",

@@ -34,3 +34,32 @@ def test_an_unknown_api_url_answers_in_the_error_format(client) -> None:  # type
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def _operations() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [(path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+
+
+def test_every_list_is_documented_as_the_page_it_answers() -> None:
+    for path, method, op in _operations():
+        for code, response in op["responses"].items():
+            for content in response.get("content", {}).values():
+                assert content["schema"].get("type") != "array", f"{method} {path} {code}: a bare array"
+    tokens = next(op for path, method, op in _operations() if path == "/api/v1/me/tokens/" and method == "get")
+    assert tokens["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PaginatedTokenOutputList"
+    )
+    assert {p["name"] for p in tokens["parameters"]} == {"page", "page_size"}
+
+
+def test_every_error_answer_is_documented_in_the_one_error_format() -> None:
+    for path, method, op in _operations():
+        errors = {code: r for code, r in op["responses"].items() if code.startswith("4")}
+        if op.get("security") != [{}]:
+            assert "401" in errors, f"{method} {path} does not document 401"
+        for code, response in errors.items():
+            schema = response["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/Error"), f"{method} {path} {code}"

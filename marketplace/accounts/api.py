@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClient
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 
 
@@ -47,6 +47,7 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     replaced by a default.
     """
     serializer = serializer_class(data=data)
+    refuse_numbers_as_text(serializer, data)
     if hasattr(data, "keys"):
         unknown = sorted(set(data.keys()) - set(serializer.fields) - _IGNORED_FIELDS)
         if unknown:
@@ -228,8 +229,8 @@ class Me(APIView):
 class MeTokens(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses=TokenOutputSerializer(many=True), summary="Your API tokens (never their secrets)"
+    @extend_list_schema(
+        TokenOutputSerializer, operation_id="v1_me_tokens_list", summary="Your API tokens (never their secrets)"
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -276,7 +277,7 @@ class Admins(APIView):
 class OrganizationMembers(APIView):
     permission_classes = [IsAuthenticated, IsClient]
 
-    @extend_schema(responses=UserOutputSerializer(many=True), summary="Members of your organization")
+    @extend_list_schema(UserOutputSerializer, operation_id="v1_organization_members_list", summary="Members of your organization")
     def get(self, request: Request) -> Response:
         members = selectors.organization_members_of(user=request.user).select_related("organization")
         paginator = Pagination()

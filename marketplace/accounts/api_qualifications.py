@@ -21,7 +21,7 @@ from marketplace.accounts import selectors
 from marketplace.accounts.api import OrganizationSerializer, validated
 from marketplace.accounts.models import ExamAttempt, Qualification, WorkerQualification
 from marketplace.accounts.permissions import IsAdmin, IsClientOrAdmin, IsWorker
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, Conflict
 
 
@@ -165,8 +165,8 @@ def _attempt(attempt: ExamAttempt | None) -> dict[str, Any] | None:
 class QualificationListCreate(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses=QualificationOutputSerializer(many=True), summary="Qualifications you can see"
+    @extend_list_schema(
+        QualificationOutputSerializer, operation_id="v1_qualifications_list", summary="Qualifications you can see"
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -300,8 +300,8 @@ class QualificationGrantDetail(APIView):
 class MeQualifications(APIView):
     permission_classes = [IsAuthenticated, IsWorker]
 
-    @extend_schema(
-        responses=HeldQualificationSerializer(many=True), summary="Qualifications you hold, with scores"
+    @extend_list_schema(
+        HeldQualificationSerializer, operation_id="v1_me_qualifications_list", summary="Qualifications you hold, with scores"
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()

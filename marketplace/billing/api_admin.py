@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import Organization
 from marketplace.accounts.permissions import IsAdmin
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.billing import payouts, selectors, statements
 from marketplace.billing.api_common import TAG, m, money_field, money_in, r, rate_field
 from marketplace.billing.invoices import invoice_mark_paid
@@ -53,8 +53,6 @@ _BATCH = inline_serializer("PayoutBatchOut", {
     "paid_at": serializers.DateTimeField(allow_null=True),
     "payouts": _PAYOUT_ROW,
 })
-# The list answers pages of the same component (the paginator wraps them).
-_BATCHES = _BATCH.__class__(many=True)
 _ERRORS = {
     403: OpenApiResponse(description="permission_denied: admins only"),
     404: OpenApiResponse(description="not_found"),
@@ -130,8 +128,8 @@ class TopupCreate(APIView):
 class PayoutBatchListCreate(APIView):
     permission_classes = [IsAuthenticated, IsAdmin]
 
-    @extend_schema(
-        tags=TAG, operation_id="admin_payout_batches_list", responses={200: _BATCHES},
+    @extend_list_schema(
+        _BATCH, tags=TAG, operation_id="admin_payout_batches_list",
         summary="Payout batches, newest first, each worker's gold accuracy beside the amount",
     )
     def get(self, request: Request) -> Response:

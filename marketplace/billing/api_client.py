@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import Organization
 from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import PAGE_PARAMETERS, Pagination
 from marketplace.billing import selectors, statements
 from marketplace.billing.api_common import (
     FORMAT_PARAM,
@@ -50,7 +50,7 @@ from marketplace.billing.invoices import (
     month_parse,
 )
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
-from marketplace.errors import NotFound
+from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.selectors import job_get_for_owner
 
 _QUOTE_IN = inline_serializer("QuoteIn", {
@@ -142,8 +142,7 @@ class BillingOverview(APIView):
     @extend_schema(
         tags=TAG, operation_id="billing_retrieve", summary="Your organization's balance, escrows and ledger",
         parameters=[
-            OpenApiParameter("page", int, required=False),
-            OpenApiParameter("page_size", int, required=False),
+            *PAGE_PARAMETERS,
         ],
         responses={200: inline_serializer("BillingOut", {
             "organization": inline_serializer("BillingOrganization", {
@@ -214,10 +213,13 @@ def invoice_response(invoice: Invoice, fmt: str) -> HttpResponse | StreamingHttp
 def _invoice_organization(request: Request) -> Organization:
     """A client's own organization; an admin names one with ?organization=<id>."""
     user = request.user
+    raw = request.query_params.get("organization", "")
+    # Checked for clients too (who cannot name another): a malformed request is a 400 for anyone.
+    if raw and not (raw.isascii() and raw.isdigit()):
+        raise ApplicationError("organization must be an organization id.", details={"organization": raw[:20]})
     if not user.is_admin:
         return user.organization
-    raw = request.query_params.get("organization", "")
-    organization = Organization.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    organization = Organization.objects.filter(pk=int(raw)).first() if raw else None
     if organization is None:
         raise NotFound("Organization not found: admins pass ?organization=<id>.")
     return organization
@@ -285,6 +287,8 @@ class JobEscrowAdd(APIView):
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
+        if not isinstance(request.data, dict):  # a JSON number or list parses fine but has no fields
+            raise ApplicationError("Send an object with the amount.", details={"amount": "missing"})
         budget = job_escrow_add(job=job, user=request.user, amount=money_in(request.data, "amount"),
                                 key=request.headers.get("Idempotency-Key", ""))
         return Response({"job": job.pk, "budget": m(budget.budget), "added": m(budget.added)})

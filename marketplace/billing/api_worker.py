@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.permissions import IsWorker
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.billing import payouts, selectors, statements
 from marketplace.billing.api_common import TAG, m, money_field, money_in
 from marketplace.billing.models import Payout
@@ -69,10 +69,7 @@ class MyEarnings(APIView):
 class MyPayouts(APIView):
     permission_classes = [IsAuthenticated, IsWorker]
 
-    @extend_schema(
-        tags=TAG, operation_id="me_payouts_list", summary="Your payout requests, newest first",
-        responses={200: _PAYOUT.__class__(many=True)},
-    )
+    @extend_list_schema(_PAYOUT, tags=TAG, operation_id="me_payouts_list", summary="Your payout requests, newest first")
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         mine = statements.worker_payouts(worker=request.user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsClient, IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors, services
 from marketplace.jobs.models import Job, JobStatus
@@ -140,7 +140,10 @@ def _present_summary(job: Job) -> dict[str, Any]:
 class JobListCreate(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
 
-    @extend_schema(responses=JobSummarySerializer(many=True), summary="List your organization's jobs")
+    @extend_list_schema(
+        JobSummarySerializer, operation_id="v1_jobs_list", summary="List your organization's jobs",
+        parameters=[OpenApiParameter("status", str, required=False, enum=list(JobStatus.values))],
+    )
     def get(self, request: Request) -> Response:
         jobs = (
             selectors.jobs_for_owner(user=request.user)
@@ -173,7 +176,10 @@ class JobDetail(APIView):
     def get(self, request: Request, job_id: int) -> Response:
         return Response(_present(selectors.job_get_for_owner(user=request.user, job_id=job_id)))
 
-    @extend_schema(request=JobInputSerializer, responses=JobOutputSerializer, summary="Edit a draft job")
+    @extend_schema(
+        request=JobInputSerializer, summary="Edit a draft job",
+        responses={200: JobOutputSerializer, 409: OpenApiResponse(description="conflict: the job is no longer a draft")},
+    )
     def patch(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         fields, requirements = _split_input(request.data)

@@ -36,7 +36,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import NotFound
 from marketplace.jobs import exporting, importing, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
@@ -88,16 +88,6 @@ class ImportResultSerializer(serializers.Serializer):
     imported = serializers.IntegerField()
     item_count = serializers.IntegerField(help_text="Items in the job now (gold not counted)")
     gold_item_count = serializers.IntegerField()
-
-
-def _paginated(name: str, serializer: type[ItemSerializer]) -> serializers.Serializer:
-    """The schema of marketplace.api.Pagination's page around `serializer` (views page by hand)."""
-    return inline_serializer(name, fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": serializer(many=True),
-    })
 
 
 _IMPORT_FORMAT_PARAM = OpenApiParameter(
@@ -204,9 +194,8 @@ class _ClientEndpoint(APIView):
 
 
 class JobItems(_ClientEndpoint):
-    @extend_schema(
-        operation_id="v1_jobs_items_list",
-        responses=_paginated("PaginatedItemList", ItemSerializer),
+    @extend_list_schema(
+        ItemSerializer, operation_id="v1_jobs_items_list",
         summary="List a job's items (not gold)",
     )
     def get(self, request: Request, job_id: int) -> Response:
@@ -227,9 +216,8 @@ class JobItemDetail(_ClientEndpoint):
 
 
 class JobGoldItems(_ClientEndpoint):
-    @extend_schema(
-        operation_id="v1_jobs_gold_list",
-        responses=_paginated("PaginatedGoldItemList", GoldItemSerializer),
+    @extend_list_schema(
+        GoldItemSerializer, operation_id="v1_jobs_gold_list",
         summary="List gold items, answers too",
     )
     def get(self, request: Request, job_id: int) -> Response:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.permissions import IsWorker
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
@@ -115,6 +115,7 @@ def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     if data is None or data == "":
         data = {}
     serializer = serializer_class(data=data)
+    refuse_numbers_as_text(serializer, data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -177,7 +178,7 @@ class WorkerView(APIView):
 
 
 class WorkJobList(WorkerView):
-    @extend_schema(tags=TAG, responses=WorkJobSerializer(many=True), summary="Open jobs you can work on")
+    @extend_list_schema(WorkJobSerializer, tags=TAG, operation_id="v1_work_jobs_list", summary="Open jobs you can work on")
     def get(self, request: Request) -> Response:
         jobs = selectors.jobs_open_to(worker=request.user).defer("instructions")
         paginator = Pagination()
@@ -240,8 +241,8 @@ class LeaseRelease(WorkerView):
 
 
 class MyJudgmentList(WorkerView):
-    @extend_schema(
-        tags=TAG, responses=MyJudgmentSerializer(many=True), summary="Your judgments, newest first",
+    @extend_list_schema(
+        MyJudgmentSerializer, tags=TAG, operation_id="v1_work_judgments_list", summary="Your judgments, newest first",
         parameters=[OpenApiParameter("job", int, required=False, description="Only this job's")],
     )
     def get(self, request: Request) -> Response:

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.permissions import IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import PAGE_PARAMETERS, Pagination, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import experts
@@ -119,6 +119,7 @@ class JobReviewListSerializer(serializers.Serializer):
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data={} if data in (None, "") else data)
+    refuse_numbers_as_text(serializer, data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -195,7 +196,10 @@ class JobExpertReviews(APIView):
     @extend_schema(
         tags=["jobs"], responses=JobReviewListSerializer, operation_id="v1_jobs_expert_reviews",
         summary="Items of the job that went to expert review: how many, why, and how settled",
-        parameters=[OpenApiParameter("status", str, required=False, enum=list(ExpertReview.Status.values))],
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("status", str, required=False, enum=list(ExpertReview.Status.values)),
+        ],
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import IsClientOrAdmin
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
 from marketplace.jobs.exporting import worker_pseudonym
@@ -75,26 +75,13 @@ class WorkerResultSerializer(serializers.Serializer):
     confusion = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
 
 
-def _paginated(name: str, serializer: type[serializers.Serializer]) -> serializers.Serializer:
-    return inline_serializer(
-        name,
-        fields={
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer(many=True),
-        },
-    )
-
-
 class _Endpoint(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
 
 
 class JobConsensusRuns(_Endpoint):
-    @extend_schema(
-        operation_id="v1_jobs_consensus_list",
-        responses=_paginated("PaginatedConsensusRunList", RunSerializer),
+    @extend_list_schema(
+        RunSerializer, operation_id="v1_jobs_consensus_list",
         summary="List a job's consensus runs, newest first",
     )
     def get(self, request: Request, job_id: int) -> Response:
@@ -143,9 +130,8 @@ class JobConsensusRunDetail(_Endpoint):
 
 
 class JobConsensusRunWorkers(_Endpoint):
-    @extend_schema(
-        operation_id="v1_jobs_consensus_workers_list",
-        responses=_paginated("PaginatedWorkerResultList", WorkerResultSerializer),
+    @extend_list_schema(
+        WorkerResultSerializer, operation_id="v1_jobs_consensus_workers_list",
         summary="Workers of one run: accuracy and confusion matrix (rows = true label)",
     )
     def get(self, request: Request, job_id: int, run_id: int) -> Response:

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from marketplace import flows
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.permissions import IsAdmin, IsClientOrAdmin, IsWorker
-from marketplace.api import Pagination
+from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
@@ -98,7 +98,13 @@ def _event(event: QualityEvent, *, with_evidence: bool) -> dict[str, Any]:
 class WorkerQualityList(APIView):
     permission_classes = [IsAuthenticated, IsAdmin]
 
-    @extend_schema(
+    @extend_list_schema(
+        inline_serializer("WorkerQualityRow", {
+            "worker": serializers.IntegerField(), "username": serializers.CharField(),
+            "jobs": serializers.IntegerField(), "judgments": serializers.IntegerField(), "gold": _GOLD,
+            "flagged_jobs": serializers.IntegerField(), "blocked_jobs": serializers.IntegerField(),
+            "in_job": inline_serializer("WorkerQualityInJob", _QUALITY_FIELDS, allow_null=True),
+        }),
         tags=TAG, operation_id="quality_workers_list", summary="Workers by quality (admins)",
         parameters=[
             OpenApiParameter("job", int, required=False, description="Only this job's figures"),
@@ -106,12 +112,6 @@ class WorkerQualityList(APIView):
             OpenApiParameter("blocked", bool, required=False, description="Blocked from a job"),
             OpenApiParameter("ordering", str, required=False, enum=ORDERS, description="gold = smoothed accuracy"),
         ],
-        responses=inline_serializer("WorkerQualityRow", {
-            "worker": serializers.IntegerField(), "username": serializers.CharField(),
-            "jobs": serializers.IntegerField(), "judgments": serializers.IntegerField(), "gold": _GOLD,
-            "flagged_jobs": serializers.IntegerField(), "blocked_jobs": serializers.IntegerField(),
-            "in_job": inline_serializer("WorkerQualityInJob", _QUALITY_FIELDS, allow_null=True),
-        }, many=True),
     )
     def get(self, request: Request) -> Response:
         job_id = _int_param(request, "job")
@@ -196,10 +196,10 @@ class WorkerBlockAction(APIView):
 class JobWorkerList(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
 
-    @extend_schema(
+    @extend_list_schema(
+        inline_serializer("JobWorkerRow", {**_QUALITY_FIELDS, "worker": serializers.CharField(
+            help_text="A pseudonym stable within this job")}),
         tags=TAG, operation_id="job_workers_list", summary="The crowd of your job, pseudonymized",
-        responses=inline_serializer("JobWorkerRow", {**_QUALITY_FIELDS, "worker": serializers.CharField(
-            help_text="A pseudonym stable within this job")}, many=True),
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404

@@ -93,3 +93,13 @@ def test_a_browser_session_works_without_a_token(wendy: User) -> None:
     assert browser.get("/api/v1/me/").json()["username"] == "wendy"
     # Session-authenticated writes need the CSRF token, like any form on the site.
     assert_error(browser.post("/api/v1/me/tokens/", {"name": "x"}, format="json"), 403, "permission_denied")
+
+
+def test_a_number_where_the_api_takes_text_is_refused_not_turned_into_text(alice: User, client_for: Any) -> None:
+    response = client_for(alice).post(
+        "/api/v1/organization/members/", {"username": "newbie", "password": 123456.789012}, format="json"
+    )
+
+    assert_error(response, 400, "invalid")
+    assert response.json()["error"]["message"] == "password: Not a valid string."
+    assert not User.objects.filter(username="newbie").exists()

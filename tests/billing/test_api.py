@@ -222,6 +222,15 @@ def test_a_bad_month_or_format_is_a_clear_400(alice: User, client_for: ClientFor
     assert "format" in api.get("/api/v1/billing/invoices/?format=xml").json()["error"]["message"]
 
 
+def test_an_organization_that_is_not_an_id_is_a_clear_400_for_clients_and_admins_alike(
+    alice: User, ada: User, client_for: ClientFor
+) -> None:
+    for user in (alice, ada):
+        response = client_for(user).get("/api/v1/billing/invoices/?organization=acme")
+        assert response.status_code == 400
+        assert response.json()["error"]["message"] == "organization must be an organization id."
+
+
 # Admins: top-ups
 
 

@@ -61,6 +61,8 @@ def test_a_client_adds_to_a_jobs_escrow_once_per_key_and_the_audit_balances(acme
     ({"amount": "0.001"}, "k3", 400, "invalid"),
     ({"amount": "ten"}, "k4", 400, "invalid"),
     ({"amount": "1.00"}, "", 400, "invalid"),
+    (1.5, "k5", 400, "invalid"),  # a body that is not an object was a 500
+    (["1.00"], "k6", 400, "invalid"),
 ])
 def test_a_bad_escrow_addition_is_refused_and_moves_nothing(acme: Any, alice: Any, client_for: Any, body: Any,
                                                             key: str, status: int, code: str) -> None:
