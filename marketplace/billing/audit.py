@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
+from marketplace.billing import audit_recompute
 from marketplace.billing.invoices import invoice_by_number
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
@@ -215,4 +216,12 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
     ("Pending accounts equal pending earnings", _pending_matches_earnings),
     ("Every ended job is settled", _finished_jobs_settled),
     ("Every paid invoice still totals what was paid", _paid_invoices_unchanged),
+    ("Every transaction has its kind's shape: its accounts, directions and owners only",
+     audit_recompute.transactions_shaped),
+    ("Every escrow holds its budget less its pay; every settlement moved the charge its budget records",
+     audit_recompute.budgets_match_escrow_and_settlement),
+    ("Every release and reversal moved exactly the earnings that name it; none stranded",
+     audit_recompute.earnings_settled_by_their_transactions),
+    ("Every payout request and paid or rejected batch moved its amount",
+     audit_recompute.payouts_match_their_transactions),
 ]

@@ -53,8 +53,10 @@ class Released:
 @transaction.atomic
 def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Released:
     """Move earnings older than the hold period from pending to available: one transaction per
-    worker, per call. Idempotent (a released earning is no longer pending); run it periodically
-    until it returns 0 earnings. Concurrent runs take disjoint rows."""
+    worker, per call, referenced by the first and last earning it moves (each moves once).
+    Idempotent (a released earning is no longer pending). The release schedule
+    (billing/tasks.py) calls it until nothing is due. Concurrent runs take disjoint rows.
+    Locks: earnings rows (SKIP LOCKED), then the worker's accounts."""
     cutoff = (now or timezone.now()) - timedelta(days=hold_days())
     # Lock the rows we release; rows another run holds are skipped, not waited for.
     rows = list(
@@ -70,7 +72,7 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
         amount = sum((e.amount for e in earnings), Decimal("0.00"))
         tx = None
         if amount > 0:
-            tx, _ = ledger.transfer(
+            tx, created = ledger.transfer(
                 kind=TransactionKind.EARNINGS_RELEASE,
                 reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
                 source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
@@ -79,6 +81,8 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
                 memo=f"{len(earnings)} earning(s) past the hold period",
                 worker_id=worker_id,
             )
+            if not created:  # never mark earnings released by money another release moved
+                raise ledger.LedgerError(f"{tx.reference} was already posted")
         Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(
             status=Earning.Status.AVAILABLE, settled_transaction=tx
         )

@@ -240,7 +240,7 @@ def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
         earnings=[earning],
         job_id=earning.job_id,
         worker_id=earning.worker_id,
-        reference=f"judgment:{judgment.pk}:reverse",
+        reference=f"judgment:{judgment.pk}:reverse",  # + the earning's id
     )
     return earning
 
@@ -261,7 +261,7 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
             earnings=earnings,
             job_id=job_id,
             worker_id=worker_id,
-            reference=f"reverse:{job_id}:{worker_id}:{earnings[0].pk}",
+            reference=f"reverse:{job_id}:{worker_id}",
         )
     return earnings
 
@@ -269,6 +269,9 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
 def _earnings_reverse(
     *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
 ) -> None:
+    """Caller holds the earnings' row locks. `reference` is completed with the first earning
+    sent back: each earning goes back once, so each reversal gets a reference of its own (an
+    earning kept by the worker can lead the list in every reversal and must not name it)."""
     # Lock the budget: a settlement must not close the escrow while money flows back into it.
     budget = (
         JobBudget.objects.select_for_update().select_related("job").filter(job_id=job_id).first()
@@ -285,9 +288,9 @@ def _earnings_reverse(
     tx = None
     if total > 0:
         assert budget is not None
-        tx, _ = ledger.transfer(
+        tx, created = ledger.transfer(
             kind=TransactionKind.JUDGMENT_PAY_REVERSE,
-            reference=reference,
+            reference=f"{reference}:{back[0].pk}",
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
             target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
             amount=total,
@@ -297,6 +300,8 @@ def _earnings_reverse(
             worker_id=worker_id,
             judgment_id=back[0].judgment_id if len(back) == 1 else None,
         )
+        if not created:  # an earlier reversal's money: marking these reversed would strand theirs
+            raise ledger.LedgerError(f"{reference}:{back[0].pk} was already posted")
     if back:
         Earning.objects.filter(pk__in=[e.pk for e in back]).update(
             status=Earning.Status.REVERSED, settled_transaction=tx

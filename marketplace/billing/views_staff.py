@@ -3,6 +3,9 @@ review (each worker's quality beside the amount), and the billing audit.
 
 Billing sits downstream of quality, so these pages may read quality's selectors; the worker
 pages live in quality/views.py, whose table helpers (sort whitelist, query strings) are reused.
+
+Every view checks the role before the method (`staff_required` outermost): a visitor is sent to
+log in and a non-admin gets 404 even for a POST-only action, never a 405 that admits it exists.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ _JOB_SQL = {
 }
 
 
-@require_GET
 @staff_required
+@require_GET
 def jobs(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in JobStatus.values else ""
@@ -96,8 +99,8 @@ def _quality_by_worker(worker_ids: list[int]) -> dict[int, quality.StaffWorkerRo
     return {row.worker_id: row for row in quality.staff_worker_rows(rows=list(rows))}
 
 
-@require_GET
 @staff_required
+@require_GET
 def payout_list(request: HttpRequest) -> HttpResponse:
     waiting = list(Payout.objects.filter(status=Payout.Status.REQUESTED, batch__isnull=True)
                    .select_related("worker").order_by("id"))
@@ -114,8 +117,8 @@ def payout_list(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/staff_payouts.html", ctx)
 
 
-@require_POST
 @staff_required
+@require_POST
 def payout_batch_create(request: HttpRequest) -> HttpResponse:
     try:
         batch = payouts.payout_batch_create(admin=request.user)  # type: ignore[arg-type]
@@ -130,8 +133,8 @@ def _batch_get(batch_id: int) -> PayoutBatch:
     return get_object_or_404(PayoutBatch.objects.select_related("created_by", "reviewed_by"), pk=batch_id)
 
 
-@require_GET
 @staff_required
+@require_GET
 def payout_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     return _payout_page(request, _batch_get(batch_id))
 
@@ -150,8 +153,8 @@ def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str 
     return render(request, "billing/staff_payout.html", ctx, status=400 if reject_error else 200)
 
 
-@require_POST
 @staff_required
+@require_POST
 def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpResponse:
     """approve, reject (a reason is required) or paid; a status that forbids it is a message."""
     batch = _batch_get(batch_id)
@@ -175,8 +178,8 @@ def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpRespo
     return redirect("staff-payout", batch_id=batch.pk)
 
 
-@require_POST
 @staff_required
+@require_POST
 def payout_export(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The provider's CSV. A POST: exporting stamps the batch's exported_at."""
     batch = _batch_get(batch_id)
@@ -208,8 +211,8 @@ class CheckResult:
 AUDIT_CHECKS = audit.CHECKS
 
 
-@require_GET
 @staff_required
+@require_GET
 def audit_page(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"ran": False}
     if request.GET.get("run") == "1":

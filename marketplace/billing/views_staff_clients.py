@@ -2,7 +2,8 @@
 
 Payments arrive outside Quorum (a bank transfer naming the organization); an admin records each
 one here with its reference. The reference makes it idempotent: the same payment recorded twice
-(a double click, two admins) moves the money once (billing.services.topup_record)."""
+(a double click, two admins) moves the money once (billing.services.topup_record).
+The role is checked before the method, as in views_staff.py."""
 
 from __future__ import annotations
 
@@ -21,15 +22,15 @@ from marketplace.billing.services import topup_record
 from marketplace.errors import ApplicationError
 
 
-@require_GET
 @staff_required
+@require_GET
 def clients(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"rows": organizations_money(), "error": "", "form": {}}
     return render(request, "billing/staff_clients.html", ctx)
 
 
-@require_POST
 @staff_required
+@require_POST
 def topup(request: HttpRequest, organization_id: int) -> HttpResponse:
     organization = get_object_or_404(Organization, pk=organization_id)
     raw = request.POST.get("amount", "").strip()

@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import ledger
@@ -16,14 +16,17 @@ from marketplace.billing.models import (
     AccountKind,
     Earning,
     InvoicePayment,
+    JobBudget,
     LedgerAccount,
     LedgerEntry,
+    LedgerTransaction,
     TransactionKind,
 )
-from marketplace.billing.services import job_settle
+from marketplace.billing.services import job_settle, judgment_pay_reverse
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import job_transition
-from tests.billing.helpers import D, fund, published, work_all
+from marketplace.labeling.models import Judgment
+from tests.billing.helpers import D, fund, published, work, work_all
 from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +137,70 @@ def test_the_audit_catches_an_invoice_whose_total_changed_after_it_was_paid(ada:
     InvoicePayment.objects.create(number="ACME-2026-01", organization=acme, total="12.34", recorded_by=ada)
     report = ledger_audit()
     assert "invoice ACME-2026-01: paid 12.34, now totals 0.00" in report.violations
+
+
+# --- The after-state of each money defect, planted behind the services' back -----------------
+
+
+@pytest.fixture
+def open_job(ada: User, acme: Organization, wendy: User) -> Job:
+    """An open job Wendy worked two items of; her pay is still pending."""
+    fund(ada, acme, "10.00")
+    job = published(acme, items=4, overlap=1)
+    work(wendy, job)
+    work(wendy, job)
+    return job
+
+
+def test_the_audit_names_a_reversal_that_marked_earnings_reversed_but_moved_no_money(
+    open_job: Job, wendy: User
+) -> None:
+    first, second = Earning.objects.filter(worker=wendy).order_by("id")
+    with transaction.atomic():  # a real reversal of the first earning
+        judgment_pay_reverse(judgment=Judgment.objects.get(pk=first.judgment_id))
+    first.refresh_from_db()
+    # The defect's after-state: a second reversal found the first one's reference and marked
+    # its own earning reversed, naming the old transaction; the money stayed pending.
+    Earning.objects.filter(pk=second.pk).update(
+        status=Earning.Status.REVERSED, settled_transaction=first.settled_transaction
+    )
+    err = _audit_fails()
+    assert f"transaction {first.settled_transaction_id} (judgment_pay_reverse)" in err
+    assert f"{second.amount} stranded in worker {wendy.pk}'s pending account" in err
+
+
+def test_the_audit_names_a_budget_below_what_its_escrow_holds(open_job: Job) -> None:
+    _tamper("UPDATE billing_jobbudget SET budget = budget - 0.10, items = items - 1 "
+            "WHERE job_id = %s", [open_job.pk])
+    assert f"job {open_job.pk}: budget 0.30 is below what its escrow holds" in _audit_fails()
+
+
+def test_the_audit_recomputes_a_settled_charge_from_its_settlement_entries(activity: Job) -> None:
+    budget = JobBudget.objects.get(job=activity)
+    assert budget.charged is not None and budget.completed_items
+    # One item fewer charged, every figure of the row kept consistent with the others.
+    _tamper(
+        "UPDATE billing_jobbudget SET completed_items = completed_items - 1, "
+        "gross = gross - price_per_item, charged = charged - price_per_item, "
+        "revenue = revenue - price_per_item, refunded = refunded + price_per_item WHERE job_id = %s",
+        [activity.pk],
+    )
+    err = _audit_fails()
+    charged = budget.charged - budget.price_per_item
+    assert f"job {activity.pk}: charged {charged:.2f}, but its settlement charged {budget.charged}" in err
+
+
+def test_the_audit_names_entries_added_to_a_committed_transaction(activity: Job) -> None:
+    pay = LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY).first()
+    assert pay is not None
+    world, revenue = ledger.world(), account_get(kind=AccountKind.PLATFORM_REVENUE)
+    # A balanced pair, with the cached balances moved to match: every sum still agrees.
+    _tamper(
+        "INSERT INTO billing_ledgerentry (transaction_id, account_id, amount) "
+        "VALUES (%s, %s, -5.00), (%s, %s, 5.00)",
+        [pay.pk, world.pk, pay.pk, revenue.pk],
+    )
+    _tamper("UPDATE billing_ledgeraccount SET balance = balance - 5.00 WHERE id = %s", [world.pk])
+    _tamper("UPDATE billing_ledgeraccount SET balance = balance + 5.00 WHERE id = %s", [revenue.pk])
+    err = _audit_fails()
+    assert f"transaction {pay.pk} (judgment_pay) has an entry on {world}, which a judgment_pay never touches" in err

@@ -10,7 +10,13 @@ from django.db import IntegrityError, connection, transaction
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import ledger
 from marketplace.billing.ledger import BalanceWouldGoNegative, LedgerError, Leg, account_get
-from marketplace.billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.billing.models import (
+    AccountKind,
+    ClosedTransaction,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+)
 from tests.conftest import needs_postgres
 
 D = Decimal
@@ -139,3 +145,37 @@ def test_postgres_refuses_at_commit_a_transaction_whose_entries_do_not_balance(
     with connection.cursor() as cursor:  # the trigger is deferred: it ran at commit, not at insert
         cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'billing_entries_balanced'")
         assert cursor.fetchone() == (1,)
+
+
+def test_a_posted_transaction_takes_no_more_entries_through_the_orm(acme_balance: LedgerAccount) -> None:
+    tx, _ = ledger.transfer(
+        kind="topup", reference="t", source=ledger.world(), target=acme_balance, amount=D("1.00")
+    )
+    world = ledger.world()
+    pair = [LedgerEntry(transaction=tx, account=world, amount=D("-5.00")),
+            LedgerEntry(transaction=tx, account=acme_balance, amount=D("5.00"))]
+    with pytest.raises(ClosedTransaction, match=f"transaction {tx.pk} is posted"):
+        LedgerEntry.objects.bulk_create(pair)
+    with pytest.raises(ClosedTransaction):
+        LedgerEntry.objects.create(transaction=tx, account=world, amount=D("-5.00"))
+    entry = tx.entries.first()
+    assert entry is not None
+    entry.amount = D("9.00")
+    with pytest.raises(ClosedTransaction):
+        entry.save()
+    assert sorted(e.amount for e in tx.entries.all()) == [D("-1.00"), D("1.00")]
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_refuses_entries_added_to_a_committed_transaction(acme: Organization) -> None:
+    balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=acme.pk)
+    world = ledger.world()
+    tx, _ = ledger.transfer(kind="topup", reference="t", source=world, target=balance, amount=D("1.00"))
+    with pytest.raises(IntegrityError, match="committed"), transaction.atomic():
+        with connection.cursor() as cursor:  # a balanced pair, past the ORM's guard
+            cursor.execute(
+                "INSERT INTO billing_ledgerentry (transaction_id, account_id, amount) "
+                "VALUES (%s, %s, -5.00), (%s, %s, 5.00)", [tx.pk, world.pk, tx.pk, balance.pk]
+            )
+    assert tx.entries.count() == 2

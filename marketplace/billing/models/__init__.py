@@ -2,9 +2,9 @@
 
 The ledger
 - Every money movement is one LedgerTransaction whose LedgerEntry amounts (signed, 2 places)
-  sum to zero. Entries and transactions are append-only: nothing updates or deletes them (on
-  PostgreSQL a trigger refuses it, and a deferred trigger refuses an unbalanced transaction at
-  commit). `LedgerTransaction.reference` is unique: posting a reference twice returns the first
+  sum to zero. Entries and transactions are append-only: nothing updates or deletes them, and a
+  posted transaction takes no new entries (the model refuses; on PostgreSQL triggers refuse
+  both, and a deferred trigger refuses an unbalanced transaction at commit). `LedgerTransaction.reference` is unique: posting a reference twice returns the first
   transaction (idempotent retries).
 - An account's balance is the sum of its entries. `LedgerAccount.balance` caches it, updated
   with F() in the same database transaction as the entries; `billing_audit` proves them equal.
@@ -30,6 +30,7 @@ from marketplace.billing.models.ledger import (
     SINGLETON_KINDS,
     WORKER_KINDS,
     AccountKind,
+    ClosedTransaction,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
@@ -39,7 +40,7 @@ from marketplace.billing.models.payouts import Earning, InvoicePayment, Payout, 
 from marketplace.billing.models.tiers import MONEY, RATE, SHARE, Tier
 
 __all__ = [
-    "MAY_GO_NEGATIVE", "MONEY", "RATE", "SHARE", "SINGLETON_KINDS", "WORKER_KINDS", "AccountKind", "Earning",
+    "MAY_GO_NEGATIVE", "MONEY", "RATE", "SHARE", "SINGLETON_KINDS", "WORKER_KINDS", "AccountKind", "ClosedTransaction", "Earning",
     "InvoicePayment", "JobBudget", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutBatch",
     "QualityCredit", "Tier", "TransactionKind",
 ]

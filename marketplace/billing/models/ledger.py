@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -182,7 +184,33 @@ class LedgerTransaction(models.Model):
         ]
 
 
+class ClosedTransaction(Exception):
+    """A programming error: entries written to a transaction already posted, or edited."""
+
+
+class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
+    def bulk_create(self, objs: Iterable[LedgerEntry], *args: Any, **kwargs: Any) -> list[LedgerEntry]:
+        objs = list(objs)
+        _refuse_posted({entry.transaction_id for entry in objs})
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+def _refuse_posted(transaction_ids: set[int]) -> None:
+    """A transaction's entries are written once, together, by the call that creates it
+    (ledger.post); so a transaction that has entries is posted, and takes no more."""
+    posted = LedgerEntry.objects.filter(transaction_id__in=transaction_ids).values_list(
+        "transaction_id", flat=True
+    ).first()
+    if posted is not None:
+        raise ClosedTransaction(f"ledger transaction {posted} is posted: it takes no new entries")
+
+
 class LedgerEntry(models.Model):
+    """Append-only: written with its transaction's other entries and never changed. On
+    PostgreSQL triggers refuse an update or delete, and an entry for a committed transaction."""
+
+    objects = LedgerEntryQuerySet.as_manager()
+
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )
@@ -192,3 +220,9 @@ class LedgerEntry(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_not_zero")]
         indexes = [models.Index(fields=["account", "transaction"], name="ledger_entry_account")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ClosedTransaction(f"ledger entry {self.pk} is append-only: it cannot change")
+        _refuse_posted({self.transaction_id})
+        super().save(*args, **kwargs)

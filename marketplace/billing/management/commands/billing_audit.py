@@ -11,9 +11,11 @@ from marketplace.billing.audit import ledger_audit
 
 class Command(BaseCommand):
     help = (
-        "Check that every ledger transaction balances, each cached balance equals its entries, "
-        "no judgment was paid twice, no job charged twice or beyond its items, and no balance "
-        "other than world and platform revenue is negative. Prints a summary; exits 1 on a violation."
+        "Check that every ledger transaction balances and has its kind's shape, each cached balance "
+        "equals its entries, no judgment was paid twice, no job charged twice or beyond its items, "
+        "every escrow holds its budget less its pay, every settled charge is the one its settlement "
+        "moved, every release, reversal and payout moved exactly its earnings or amount, and no "
+        "balance other than world and platform revenue is negative. Prints a summary; exits 1 on a violation."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -3,6 +3,8 @@
 Acme Vision (a client organization with prepaid funds) gets five jobs, one per state and across
 the three tiers: two open jobs (standard, economy), a paused premium job, a small job the
 five demo workers complete here (each with their own quality, so scores differ), and a draft.
+The pilot's pay is dated past the hold and released by the release schedule's own function, and
+paid out in every state the staff payouts page shows (_payouts).
 Workers: worker1 … worker5 (people may log in as them) and sim-worker-1 … sim-worker-12, the
 accounts of the simulated crowd `make demo` starts. Item truth and gold follow
 marketplace/demo/seeding.py, so the simulator's accuracy figures mean something.
@@ -12,18 +14,24 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from marketplace import flows
 from marketplace.accounts.models import ApiToken, Qualification, Role, User
 from marketplace.accounts.services import token_create, user_signup
-from marketplace.billing.models import JobBudget
+from marketplace.billing import payouts
+from marketplace.billing.models import Earning, JobBudget, Payout
+from marketplace.billing.pricing import money
+from marketplace.billing.selectors import worker_money
 from marketplace.billing.services import job_escrow_open, topup_record
+from marketplace.billing.tasks import earnings_release_due
 from marketplace.demo import seeding
 from marketplace.demo.seeding import JobSpec
 from marketplace.demo.simulator import SIM_PASSWORD, SIM_USERNAME_PREFIX
@@ -64,6 +72,10 @@ JOBS = [
         "reward_per_judgment": "0.02",
     }),
 ]
+# The seeded payouts: their Idempotency-Key prefix (a second seed finds them) and the minimum
+# payout while seeding (the pilot pays cents; the configured minimum is 10.00).
+DEMO_PAYOUT_KEY = "demo-payout-"
+DEMO_MIN_PAYOUT = Decimal("0.10")
 # How worker1 … worker5 answer the pilot job (the crowd model's profiles): varied quality.
 DEMO_WORKER_PROFILES = [("good", 0.97), ("good", 0.9), ("noisy", 0.75), ("noisy", 0.65), ("spammer", 0.0)]
 
@@ -88,6 +100,7 @@ class Command(BaseCommand):
             self._job(spec, users["client"], seed=7 + number)
         self._draft(users["client"])
         self._complete_pilot(users)
+        self._payouts(users)
         # Secrets are stored hashed, so each run issues fresh demo tokens and drops the old ones.
         ApiToken.objects.filter(user__in=[users["client"], users["worker1"]], name="demo").delete()
         _, client_secret = token_create(user=users["client"], name="demo")
@@ -177,6 +190,47 @@ class Command(BaseCommand):
                                             label_keys=job.label_keys, rng=rng)
                     flows.work_submit(worker=workers[n], lease_id=lease.pk, label=label,
                                       seconds_spent=Decimal(rng.randint(3, 20)))
+
+    def _payouts(self, users: dict[str, User]) -> None:
+        """The pilot was labeled "two weeks ago": its pay is past the hold, and the release
+        schedule's function (billing/tasks.py) releases it. Then payouts in each state: a batch
+        approved, exported and paid (worker1, worker2), one approved waiting for its export
+        (worker3), one waiting for review (worker4), and worker1's request for the rest, not yet
+        batched. The amounts are cents, so the minimum payout is lowered while seeding."""
+        if Payout.objects.filter(idempotency_key__startswith=DEMO_PAYOUT_KEY).exists():
+            return
+        pilot = Job.objects.filter(organization_id=users["client"].organization_id,
+                                   title=next(s for s in JOBS if s.state == "completed").fields["title"]).first()
+        if pilot is None:
+            return
+        # Demo history, not a service: the earnings are dated back so the hold has passed.
+        Earning.objects.filter(job=pilot, status=Earning.Status.PENDING).update(
+            created_at=timezone.now() - timedelta(days=payouts.hold_days() + 7)
+        )
+        earnings_release_due()
+        admin = users["admin"]
+
+        def request(name: str, share: Decimal) -> bool:
+            amount = money(worker_money(worker=users[name]).available * share)
+            if amount < DEMO_MIN_PAYOUT:
+                return False
+            payouts.payout_request(worker=users[name], amount=amount, key=f"{DEMO_PAYOUT_KEY}{name}-{share}")
+            return True
+
+        with override_settings(QUORUM_MIN_PAYOUT=DEMO_MIN_PAYOUT), transaction.atomic():
+            half, everything = Decimal("0.5"), Decimal("1")
+            first = [request("worker1", half), request("worker2", everything)]
+            if any(first):
+                paid = payouts.payout_batch_create(admin=admin)
+                payouts.payout_batch_approve(admin=admin, batch=paid)
+                payouts.payout_batch_export_csv(admin=admin, batch=paid)
+                payouts.payout_batch_mark_paid(admin=admin, batch=paid)
+            if request("worker3", everything):
+                approved = payouts.payout_batch_create(admin=admin)
+                payouts.payout_batch_approve(admin=admin, batch=approved)
+            if request("worker4", everything):
+                payouts.payout_batch_create(admin=admin)
+            request("worker1", everything)
 
     def _print(self, client_secret: str, worker_secret: str) -> None:
         host, port = os.environ.get("HOST") or "127.0.0.1", os.environ.get("PORT") or "8000"
