@@ -204,16 +204,9 @@ QUORUM_CONSENSUS_EVERY_MINUTES = env_int("QUORUM_CONSENSUS_EVERY_MINUTES", 15, m
 # Billing: worker earnings stay pending this many days before they can be paid out, and a
 # payout request must be at least this amount (currency units, Decimal).
 QUORUM_EARNINGS_HOLD_DAYS = env_int("QUORUM_EARNINGS_HOLD_DAYS", 7, minimum=0)
-# Earnings past the hold are released on a schedule, every this many minutes: by Celery beat
-# under QUORUM_TASKS=celery, by a timer thread in each server process otherwise (billing/tasks.py).
+# Earnings past the hold are released on a schedule, every this many minutes (marketplace/periodic.py:
+# Celery beat under QUORUM_TASKS=celery, a timer thread in each server process otherwise).
 QUORUM_EARNINGS_RELEASE_MINUTES = env_int("QUORUM_EARNINGS_RELEASE_MINUTES", 10, minimum=0)
-CELERY_BEAT_SCHEDULE = {
-    "earnings-release": {
-        "task": "billing.earnings_release",
-        "schedule": 60.0 * QUORUM_EARNINGS_RELEASE_MINUTES,
-        "options": {"expires": 60.0 * QUORUM_EARNINGS_RELEASE_MINUTES},  # a missed tick is not queued up
-    },
-} if QUORUM_EARNINGS_RELEASE_MINUTES else {}
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {
