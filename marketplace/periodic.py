@@ -45,6 +45,12 @@ JOBS: tuple[Periodic, ...] = (
         tick="marketplace.billing.tasks.earnings_release_tick",
         seconds=lambda s: 60.0 * s.QUORUM_EARNINGS_RELEASE_MINUTES,
     ),
+    Periodic(
+        name="consensus-sweep",
+        task="quality.consensus_sweep",
+        tick="marketplace.quality.tasks.consensus_sweep_tick",
+        seconds=lambda s: float(s.QUORUM_CONSENSUS_SWEEP_SECONDS),
+    ),
 )
 _BY_NAME = {job.name: job for job in JOBS}
 

@@ -38,6 +38,7 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": "x" * 40, "QUORUM_TASKS": "cron"}, "QUORUM_TASKS"),
         ({"SECRET_KEY": "x" * 40, "QUORUM_CONSENSUS_EVERY_JUDGMENTS": "-1"}, "QUORUM_CONSENSUS_EVERY_JUDGMENTS"),
         ({"SECRET_KEY": "x" * 40, "QUORUM_EARNINGS_HOLD_DAYS": "a week"}, "QUORUM_EARNINGS_HOLD_DAYS"),
+        ({"SECRET_KEY": "x" * 40, "QUORUM_CONSENSUS_HEARTBEAT_SECONDS": "90"}, "QUORUM_CONSENSUS_STALE_SECONDS"),
         ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
         ({"SECRET_KEY": "x" * 40, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
     ],
