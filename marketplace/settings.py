@@ -208,20 +208,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # runs are long: do not hoard messages
 # after the last run once new judgments came in (0 turns either rule off).
 QUORUM_CONSENSUS_EVERY_JUDGMENTS = env_int("QUORUM_CONSENSUS_EVERY_JUDGMENTS", 1000, minimum=0)
 QUORUM_CONSENSUS_EVERY_MINUTES = env_int("QUORUM_CONSENSUS_EVERY_MINUTES", 15, minimum=0)
+# A running consensus run beats every HEARTBEAT seconds; the sweep (every SWEEP seconds, 0: off)
+# fails a run whose last beat is older than STALE seconds, its process dead, and retries the
+# completion run of completed jobs that have none that succeeded (quality/heartbeat.py).
+QUORUM_CONSENSUS_HEARTBEAT_SECONDS = env_int("QUORUM_CONSENSUS_HEARTBEAT_SECONDS", 30, minimum=1)
+QUORUM_CONSENSUS_STALE_SECONDS = env_int("QUORUM_CONSENSUS_STALE_SECONDS", 180, minimum=1)
+if QUORUM_CONSENSUS_STALE_SECONDS < 3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS:
+    # Two missed beats (a slow database, a long GC pause) must not make a live run look dead.
+    raise ImproperlyConfigured(
+        "QUORUM_CONSENSUS_STALE_SECONDS must be at least 3 × QUORUM_CONSENSUS_HEARTBEAT_SECONDS "
+        f"({3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS}); got {QUORUM_CONSENSUS_STALE_SECONDS}"
+    )
+QUORUM_CONSENSUS_SWEEP_SECONDS = env_int("QUORUM_CONSENSUS_SWEEP_SECONDS", 60, minimum=0)
 
 # Billing: worker earnings stay pending this many days before they can be paid out, and a
 # payout request must be at least this amount (currency units, Decimal).
 QUORUM_EARNINGS_HOLD_DAYS = env_int("QUORUM_EARNINGS_HOLD_DAYS", 7, minimum=0)
-# Earnings past the hold are released on a schedule, every this many minutes: by Celery beat
-# under QUORUM_TASKS=celery, by a timer thread in each server process otherwise (billing/tasks.py).
+# Earnings past the hold are released on a schedule, every this many minutes (marketplace/periodic.py:
+# Celery beat under QUORUM_TASKS=celery, a timer thread in each server process otherwise).
 QUORUM_EARNINGS_RELEASE_MINUTES = env_int("QUORUM_EARNINGS_RELEASE_MINUTES", 10, minimum=0)
-CELERY_BEAT_SCHEDULE = {
-    "earnings-release": {
-        "task": "billing.earnings_release",
-        "schedule": 60.0 * QUORUM_EARNINGS_RELEASE_MINUTES,
-        "options": {"expires": 60.0 * QUORUM_EARNINGS_RELEASE_MINUTES},  # a missed tick is not queued up
-    },
-} if QUORUM_EARNINGS_RELEASE_MINUTES else {}
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {

@@ -29,7 +29,10 @@ class ConsensusRun(models.Model):
     parameters = models.JSONField(default=dict)
     trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    started_at = models.DateTimeField()
+    started_at = models.DateTimeField()  # claimed (it may wait in a queue before it executes)
+    # Written by the executing process every QUORUM_CONSENSUS_HEARTBEAT_SECONDS (database clock);
+    # null until execution starts. A stale beat means the process died (quality/heartbeat.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)  # wall time: read + fit + write
     fit_seconds = models.FloatField(null=True, blank=True)  # the aggregation alone
@@ -42,7 +45,13 @@ class ConsensusRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["job", "status", "-id"], name="run_job_latest")]
+        indexes = [
+            models.Index(fields=["job", "status", "-id"], name="run_job_latest"),
+            # The sweep looks for dead runs among the few running ones, every minute.
+            models.Index(
+                fields=["heartbeat_at"], condition=models.Q(status="running"), name="run_running_beat"
+            ),
+        ]
 
 
 class ItemResult(models.Model):

@@ -3,6 +3,8 @@
 A run is claimed first (a RUNNING row, at most one per job) and executed after: the API answers
 with the claimed run's id while a background task does the work, and two triggers arriving
 together never fit the same job twice. `consensus_run` does both at once, for callers that wait.
+While it executes a run beats; a run whose process died stops beating and is failed by the next
+claim of its job or by the periodic sweep (heartbeat.py, tasks.consensus_runs_sweep).
 
 The hot path holds no Python object per judgment: judgments come in as numpy arrays
 (reading.judgment_arrays: COPY binary on PostgreSQL), the fit is numpy (or crowd-kit for its
@@ -14,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -30,6 +31,7 @@ from marketplace.consensus import (
 )
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.writing import item_results_write, worker_results_write
@@ -38,8 +40,6 @@ from marketplace.realtime import events
 logger = logging.getLogger(__name__)
 
 DEFAULT_METHOD = "quorum"
-#: A RUNNING row older than this belongs to a process that died mid-run; the next claim fails it.
-STALE_AFTER = timedelta(hours=2)
 # Tunable options of `aggregate`, with their bounds (inclusive).
 _OPTIONS: dict[str, tuple[type, float, float]] = {
     "max_rounds": (int, 1, 10_000),
@@ -99,14 +99,7 @@ def consensus_run_claim(
     clean = options_clean(options)
     # Lock the job row: claims of one job queue here, so two cannot both see "nothing running".
     Job.objects.select_for_update().filter(pk=job.pk).values_list("pk", flat=True).get()
-    now = timezone.now()
-    ConsensusRun.objects.filter(
-        job_id=job.pk, status=ConsensusRun.Status.RUNNING, started_at__lt=now - STALE_AFTER
-    ).update(
-        status=ConsensusRun.Status.FAILED,
-        finished_at=now,
-        error="abandoned: the process running it stopped",
-    )
+    consensus_runs_fail_stale(job_id=job.pk)  # a dead run must not hold the job until the sweep
     running = (
         ConsensusRun.objects.filter(job_id=job.pk, status=ConsensusRun.Status.RUNNING)
         .order_by("-id")
@@ -118,7 +111,7 @@ def consensus_run_claim(
             details={"reason": "run_in_progress", "run": running.pk},
         )
     return ConsensusRun.objects.create(
-        job_id=job.pk, method=method, parameters=clean, trigger=trigger, started_at=now
+        job_id=job.pk, method=method, parameters=clean, trigger=trigger, started_at=timezone.now()
     )
 
 
@@ -126,20 +119,25 @@ def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
     """Read, fit and write a claimed run, finishing it as succeeded or failed (with the error).
 
     Results and the finished run row are written in one transaction: a failure leaves no
-    half-written results. A fit that raises is recorded as failed, not re-raised.
+    half-written results. A fit that raises is recorded as failed, not re-raised. The run beats
+    while it executes (heartbeat.py); a run closed before it started is left as it is.
     """
     started = time.perf_counter()
-    try:
-        with transaction.atomic():
-            _fit_and_store(run, started)
-    except Exception as exc:
-        logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
-        ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
-            status=ConsensusRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-            seconds=time.perf_counter() - started,
-        )
+    if not consensus_run_start(run_id=run.pk):
+        run.refresh_from_db()
+        return run
+    with Heartbeat(run_id=run.pk):  # outside the transaction: see Heartbeat
+        try:
+            with transaction.atomic():
+                _fit_and_store(run, started)
+        except Exception as exc:
+            logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
+            ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
+                status=ConsensusRun.Status.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=timezone.now(),
+                seconds=time.perf_counter() - started,
+            )
     run.refresh_from_db()
     return run
 

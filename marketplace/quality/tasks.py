@@ -11,12 +11,18 @@ Runners (QUORUM_TASKS): "inline" runs the claimed run in the committing thread; 
 small background pool of this process (the embedded default); "celery" sends it to Celery
 workers through the Redis broker (production). A job never has two runs at once: the claim
 allows one RUNNING run per job.
+
+The sweep (`consensus_runs_sweep`, a periodic job: marketplace/periodic.py, and the
+`consensus_sweep` command) fails runs whose process died and claims the completion run of each
+completed job that has none that succeeded, again after each failure (with backoff), until one
+succeeds.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -30,12 +36,16 @@ from django.utils import timezone
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.services import Submission
+from marketplace.quality.heartbeat import completion_retries_due, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_run_claim, consensus_run_execute
 
 logger = logging.getLogger(__name__)
 
 CELERY_TASK = "quality.consensus_run"
+SWEEP_TASK = "quality.consensus_sweep"
+#: Completion runs one sweep claims at most: a backlog (say, after an outage) drains a few at a time.
+SWEEP_BATCH = 20
 # Two threads: runs of different jobs overlap a little; a big fit does not starve the server.
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="consensus")
 
@@ -94,6 +104,62 @@ def consensus_run_task(run_id: int) -> None:
         consensus_execute_by_id(run_id)
     finally:
         close_old_connections()
+
+
+@dataclass(frozen=True)
+class Swept:
+    abandoned: list[int]  # runs failed because their process died
+    retried: list[int]  # completion runs claimed for completed jobs that had none succeed
+
+
+def consensus_runs_sweep(*, limit: int = SWEEP_BATCH) -> Swept:
+    """Fail dead runs, then claim the completion run of completed jobs lacking a succeeded one.
+
+    Safe anywhere and any number of times at once (each server's timer, beat, the command):
+    failing is a compare-and-set per run, and a completion run is claimed under the job's row
+    lock after re-checking that none succeeded and none is running.
+    """
+    abandoned = consensus_runs_fail_stale()
+    retried = []
+    for job_id in completion_retries_due(limit=limit):
+        with transaction.atomic():
+            run = _completion_retry(job_id)
+        if run is not None:
+            retried.append(run.pk)
+    return Swept(abandoned=abandoned, retried=retried)
+
+
+def consensus_sweep_tick() -> None:
+    """One tick of the sweep (the Celery task's body, and what the embedded timer calls)."""
+    swept = consensus_runs_sweep()
+    if swept.abandoned or swept.retried:
+        logger.info("consensus sweep: failed dead runs %s, claimed completion runs %s",
+                    swept.abandoned, swept.retried)
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def consensus_sweep_task() -> None:
+    """The Celery entry point that beat schedules (marketplace/periodic.py)."""
+    close_old_connections()
+    try:
+        consensus_sweep_tick()
+    finally:
+        close_old_connections()
+
+
+def _completion_retry(job_id: int) -> ConsensusRun | None:
+    """Claim the job's completion run unless one succeeded meanwhile. Caller holds a transaction."""
+    # Lock the job row (the claim takes the same lock): no run of the job can be claimed while
+    # we look. Running first, then succeeded: a run may finish between two reads, but once none
+    # is running none can start, so "none succeeded" then holds until we claim.
+    Job.objects.select_for_update().filter(pk=job_id).values_list("pk", flat=True).get()
+    runs = ConsensusRun.objects.filter(job_id=job_id)
+    if runs.filter(status=ConsensusRun.Status.RUNNING).exists():
+        return None
+    completion = runs.filter(trigger=ConsensusRun.Trigger.COMPLETION)
+    if completion.filter(status=ConsensusRun.Status.SUCCEEDED).exists():
+        return None
+    return _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
 
 
 def _minutes_due(job_id: int, published_at: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from marketplace import periodic
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import tasks
 from marketplace.billing.models import Earning, LedgerTransaction, TransactionKind
@@ -71,20 +72,11 @@ def test_the_embedded_timer_releases_from_its_own_thread_at_start_and_stops(
 ) -> None:
     due = _earned_long_ago(ada, acme, wendy)
     settings.QUORUM_TASKS = "thread"  # the embedded default
-    tasks.tick_done.clear()
+    periodic.ticked["earnings-release"].clear()
     try:
-        assert tasks.release_timer_on_request(sender=None) is None
-        assert tasks.tick_done.wait(timeout=30), "the timer never ticked"
-        assert not tasks.release_timer_start(), "one timer per process"
+        assert periodic.timers_on_request(sender=None) is None
+        assert periodic.ticked["earnings-release"].wait(timeout=30), "the timer never ticked"
+        assert not periodic.timer_start("earnings-release"), "one timer per process"
     finally:
-        tasks.release_timer_stop()
+        periodic.timers_stop()
     assert worker_money(worker=wendy).available == due
-
-
-def test_no_timer_starts_in_inline_mode_or_with_the_schedule_off(settings: Any) -> None:
-    settings.QUORUM_TASKS = "inline"
-    assert not tasks.release_timer_start()
-    settings.QUORUM_TASKS, settings.QUORUM_EARNINGS_RELEASE_MINUTES = "thread", 0
-    assert not tasks.release_timer_start()
-    settings.QUORUM_TASKS, settings.QUORUM_EARNINGS_RELEASE_MINUTES = "celery", 10
-    assert not tasks.release_timer_start()  # beat has the schedule

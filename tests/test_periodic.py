@@ -1,0 +1,53 @@
+"""Periodic jobs run from one list: Celery beat's schedule in production, a timer thread per job
+in each embedded server, none in tests or when a job's period is 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from marketplace import periodic
+from marketplace.celery import app
+
+
+def test_celery_beat_sends_every_periodic_jobs_task_that_workers_know(settings: Any) -> None:
+    app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks.py
+    schedule = app.conf.beat_schedule
+    assert set(schedule) == {"earnings-release", "consensus-sweep"}
+    for job in periodic.JOBS:
+        assert schedule[job.name]["task"] == job.task and job.task in app.tasks
+        assert schedule[job.name]["schedule"] == schedule[job.name]["options"]["expires"] > 0
+    assert schedule["consensus-sweep"]["schedule"] == settings.QUORUM_CONSENSUS_SWEEP_SECONDS
+
+
+def test_a_job_whose_period_is_0_is_left_out_of_beats_schedule(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_SWEEP_SECONDS = 0
+    assert set(periodic.beat_schedule()) == {"earnings-release"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_request_of_an_embedded_server_starts_one_timer_per_job_and_each_ticks(
+    settings: Any,
+) -> None:
+    settings.QUORUM_TASKS = "thread"  # the embedded default
+    for event in periodic.ticked.values():
+        event.clear()
+    try:
+        periodic.timers_on_request(sender=None)
+        periodic.timers_on_request(sender=None)  # later requests start nothing more
+        for name, event in periodic.ticked.items():
+            assert event.wait(timeout=30), f"{name} never ticked"
+        assert periodic.timers_start() == [], "one timer per job per process"
+    finally:
+        periodic.timers_stop()
+
+
+def test_no_timer_starts_in_tests_under_celery_beat_or_with_the_period_0(settings: Any) -> None:
+    settings.QUORUM_TASKS = "inline"
+    assert periodic.timers_start() == []
+    settings.QUORUM_TASKS = "celery"  # beat has the schedule
+    assert periodic.timers_start() == []
+    settings.QUORUM_TASKS = "thread"
+    settings.QUORUM_EARNINGS_RELEASE_MINUTES = settings.QUORUM_CONSENSUS_SWEEP_SECONDS = 0
+    assert periodic.timers_start() == []
