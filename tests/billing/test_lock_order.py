@@ -11,12 +11,9 @@ two waited on each other and PostgreSQL killed one (a 500).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
@@ -30,23 +27,7 @@ from marketplace.labeling.services import lease_claim
 from tests.billing.helpers import D
 from tests.conftest import needs_postgres
 from tests.factories import fund, open_job_with_items
-
-WAIT = 30  # seconds before a stuck thread fails the test instead of hanging it
-
-
-def _someone_waits_for_a_row_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool(cursor.fetchone()[0])
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the other transaction never reached its lock"
+from tests.threads import WAIT, hold_job_finalize, someone_waits_for_a_lock, thread_recording, until
 
 
 @needs_postgres
@@ -59,31 +40,16 @@ def test_a_submit_completing_a_job_and_an_escrow_addition_never_deadlock(
     lease = lease_claim(worker=wendy, job=job)
     paid, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
-    finalize = flows._job_finalize
-
-    def finalize_when_told(*, job: Job) -> None:
-        paid.set()  # the submit has paid: it holds its locks and is about to settle
-        go.wait(WAIT)
-        finalize(job=job)
-
-    monkeypatch.setattr(flows, "_job_finalize", finalize_when_told)
-
-    def run(name: str, action: Callable[[], Any]) -> None:
-        try:
-            outcomes[name] = action()
-        except BaseException as exc:  # noqa: BLE001 - the main thread reports it
-            outcomes[name] = exc
-        finally:
-            connection.close()  # this thread's own connection
-
-    submit = threading.Thread(target=run, args=(
-        "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat")))
-    add = threading.Thread(target=run, args=(
-        "add", lambda: job_escrow_add(job=job, user=alice, amount=D("1.00"), key="more")))
+    # The submit stops once it has paid: it holds its locks and is about to settle.
+    hold_job_finalize(monkeypatch, reached=paid, go=go)
+    submit = thread_recording(
+        outcomes, "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat"))
+    add = thread_recording(
+        outcomes, "add", lambda: job_escrow_add(job=job, user=alice, amount=D("1.00"), key="more"))
     submit.start()
     assert paid.wait(WAIT)
     add.start()
-    _until(_someone_waits_for_a_row_lock)  # the addition queues behind the submit's locks
+    until(someone_waits_for_a_lock, "the addition queuing behind the submit's locks")
     go.set()
     submit.join(WAIT)
     add.join(WAIT)

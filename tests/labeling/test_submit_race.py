@@ -9,13 +9,10 @@ same refusal as a gold submit arriving after completion), not that the job ran o
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from marketplace import flows
@@ -27,17 +24,7 @@ from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
-
-WAIT = 30  # seconds before a stuck thread fails the test instead of hanging it
-
-
-def _someone_waits_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool(cursor.fetchone()[0])
+from tests.threads import WAIT, hold_job_finalize, someone_waits_for_a_lock, thread_recording, until
 
 
 @needs_postgres
@@ -53,33 +40,16 @@ def test_a_gold_submit_racing_completion_is_refused_as_no_longer_needed(
     )
     counted, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
-    finalize = flows._job_finalize
-
-    def finalize_when_told(*, job: Job) -> None:
-        counted.set()  # the completing submit holds the job's lock and is about to settle
-        go.wait(WAIT)
-        finalize(job=job)
-
-    monkeypatch.setattr(flows, "_job_finalize", finalize_when_told)
-
-    def run(name: str, action: Callable[[], Any]) -> None:
-        try:
-            outcomes[name] = action()
-        except BaseException as exc:  # noqa: BLE001 - the main thread reports it
-            outcomes[name] = exc
-        finally:
-            connection.close()  # this thread's own connection
-
-    completing = threading.Thread(target=run, args=(
-        "last", lambda: flows.work_submit(worker=wendy, lease_id=last.pk, label="cat")))
-    racing = threading.Thread(target=run, args=(
-        "gold", lambda: flows.work_submit(worker=walter, lease_id=gold.pk, label="cat")))
+    # The completing submit stops holding the job's lock, about to settle.
+    hold_job_finalize(monkeypatch, reached=counted, go=go)
+    completing = thread_recording(
+        outcomes, "last", lambda: flows.work_submit(worker=wendy, lease_id=last.pk, label="cat"))
+    racing = thread_recording(
+        outcomes, "gold", lambda: flows.work_submit(worker=walter, lease_id=gold.pk, label="cat"))
     completing.start()
     assert counted.wait(WAIT)
     racing.start()
-    deadline = time.monotonic() + WAIT
-    while not _someone_waits_for_a_lock():  # the gold submit queues behind the job's lock
-        assert time.monotonic() < deadline, "the gold submit never reached the job's lock"
+    until(someone_waits_for_a_lock, "the gold submit queuing behind the job's lock")
     go.set()
     completing.join(WAIT)
     racing.join(WAIT)
