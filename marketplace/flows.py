@@ -181,7 +181,8 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             )
             judgment = submission.judgment
             if submission.created:
-                # Pay first: a block the assessment triggers then withdraws this pay as well.
+                # Pay first: a block the assessment triggers then withdraws this pay as well
+                # (judgment_pay already holds the earnings it withdraws, in the lock order).
                 billing.judgment_pay(judgment=judgment)
                 # Gold score, quality rules (blocks drop judgments and reopen items), answer speed.
                 assessment = quality.judgment_assess(judgment=judgment)

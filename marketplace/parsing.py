@@ -15,6 +15,7 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from marketplace.errors import ApplicationError
 from marketplace.limits import (
     MAX_DATA_FIELD_CHARS,
     MAX_JSON_BODY_BYTES,
@@ -101,6 +102,18 @@ def json_loads(text: str) -> Any:
     if text[end:].strip():
         raise json.JSONDecodeError("Extra data", text, end)
     return value
+
+
+def decimal_text(raw: Any, name: str) -> str:
+    """A decimal a person sent in JSON (money above all), as text: a string ("125.50") or a whole
+    number. A JSON number with a fraction is refused (400): it decodes to a float, and 0.1 has no
+    exact binary value. The caller checks the range and places (billing.api_common.money_in)."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise ApplicationError(
+            f"{name} must be a string like \"125.50\" (or a whole number), not {type(raw).__name__}.",
+            details={name: "not_a_string"},
+        )
+    return str(raw).strip()
 
 
 class StrictJSONParser(JSONParser):

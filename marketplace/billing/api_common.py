@@ -13,6 +13,7 @@ from rest_framework.request import Request
 
 from marketplace.billing.pricing import MAX_BALANCE, is_money
 from marketplace.errors import ApplicationError
+from marketplace.parsing import decimal_text
 
 TAG = ["billing"]
 MAX_AMOUNT = MAX_BALANCE  # MONEY: 14 digits, 2 places
@@ -41,13 +42,9 @@ def money_in(data: Any, name: str) -> Decimal:
         raise ApplicationError(
             f"{name} is required, as a string like \"125.50\".", details={name: "required"}
         )
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ApplicationError(
-            f"{name} must be a string like \"125.50\" (or a whole number), not {type(raw).__name__}.",
-            details={name: "not_a_string"},
-        )
+    text = decimal_text(raw, name)
     try:
-        amount = Decimal(str(raw).strip())
+        amount = Decimal(text)
     except InvalidOperation:
         raise ApplicationError(
             f"{name} must be a number like \"125.50\".", details={name: "not_a_number"}

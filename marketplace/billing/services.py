@@ -11,8 +11,8 @@ job's money locks its budget first, before earnings or accounts (judgment_pay, t
 services, reversals, quality credit, settlement), so a submit and an escrow addition queue on
 the budget instead of crossing on the escrow account. Services with no job (top-ups, earnings
 release, payouts) start at the accounts (release: earnings, then accounts).
-Known exception: a submit whose assessment blocks its own worker locks that worker's earnings
-after the accounts its pay locked (pay must come first, so the block withdraws it too).
+judgment_pay locks the worker's pending earnings in the job before the accounts, so a submit
+whose assessment blocks its own worker (and withdraws that pay) already holds them.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
     when the escrow cannot cover it (or the job has none); nothing is recorded then.
     In the submit flow, pay before the quality assessment: a block it triggers then withdraws this
     pay too (worker_job_pay_reverse), in the same transaction.
-    Locks: budget → escrow and the worker's pending account."""
+    Locks: budget → the worker's pending earnings in the job → escrow and pending account."""
     existing = Earning.objects.filter(judgment_id=judgment.pk).first()
     if existing is not None:
         return existing
@@ -243,6 +243,14 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
         )
+    # The earnings a block by this submit would withdraw, before the accounts (the order above):
+    # a release holding them wants this worker's pending account next, so we must not hold it.
+    list(
+        Earning.objects.select_for_update()
+        .filter(job_id=judgment.job_id, worker_id=judgment.worker_id, status=Earning.Status.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job)
     pending = account_get(kind=AccountKind.WORKER_PENDING, worker_id=judgment.worker_id)
     # Locks the escrow (its balance decides) and the worker's pending account (its rank decides).

@@ -17,6 +17,7 @@ from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors, services
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.parsing import decimal_text
 
 # Every action is a flow: each one moves money or tells browsers (live updates, on commit).
 ACTIONS = {
@@ -110,6 +111,8 @@ def _split_input(data: Any) -> tuple[dict[str, Any], list[services.Requirement] 
     if not isinstance(data, dict):
         raise ApplicationError("Send a JSON object.")
     fields = dict(data)
+    if fields.get("reward_per_judgment") is not None:  # money: never a float (the service checks the rest)
+        fields["reward_per_judgment"] = decimal_text(fields["reward_per_judgment"], "reward_per_judgment")
     raw = fields.pop("requirements", None)
     if raw is None:
         return fields, None

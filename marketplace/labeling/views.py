@@ -9,6 +9,9 @@ claiming together is the fastest the services allow.
 The JSON calls use the session and Django's CSRF check (the page sends the token in a header).
 They present leases as explicit dicts, like labeling/api.py: id and data of the item only, so a
 gold item looks like any other.
+
+Every view checks the role before the method (`worker_required` outermost): a visitor is sent to
+log in and a client or admin gets 404 even for a POST-only call, never a 405 that admits it exists.
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
     }
 
 
-@require_GET
 @worker_required
+@require_GET
 def work_list(request: HttpRequest) -> HttpResponse:
     offers = selectors.work_offers_for(worker=request.user)  # type: ignore[arg-type]
     ctx = {
@@ -89,8 +92,8 @@ def work_list(request: HttpRequest) -> HttpResponse:
     return render(request, "labeling/work_list.html", ctx)
 
 
-@require_GET
 @worker_required
+@require_GET
 def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
     ctx = {
@@ -103,8 +106,8 @@ def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "labeling/label.html", ctx)
 
 
-@require_GET
 @worker_required
+@require_GET
 def work_label_any(request: HttpRequest) -> HttpResponse:
     """/work/label/: straight to the job the worker is busy in, else the first open to them."""
     job = selectors.job_to_label_next(worker=request.user, now=timezone.now())  # type: ignore[arg-type]
@@ -170,8 +173,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-@require_POST
 @worker_required
+@require_POST
 def label_next(request: HttpRequest, job_id: int) -> JsonResponse:
     """The worker's current item in the job (the same lease again on a reload), or why none."""
     worker: User = request.user  # type: ignore[assignment]
@@ -183,8 +186,8 @@ def label_next(request: HttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(_next(worker, job.pk, ahead_of))
 
 
-@require_POST
 @worker_required
+@require_POST
 def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
     """Submit a label for the lease's item, then claim the job's next item: one round trip. With
     `ahead_of` (the item the page already shows, fetched ahead), the claim is the item after it.
@@ -212,8 +215,8 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
     })
 
 
-@require_POST
 @worker_required
+@require_POST
 def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
     """Give the item back (it is never offered to this worker again) and claim the next one."""
     worker: User = request.user  # type: ignore[assignment]

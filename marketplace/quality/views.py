@@ -5,6 +5,9 @@ The table works without JavaScript: sorting and filtering are query parameters, 
 against a whitelist; an unknown value falls back to the default instead of failing, so an old
 bookmark or a hand-edited URL still shows the page. static/js/table.js only sorts the rows in
 place when the whole result fits on one page.
+
+Every view checks the role before the method (`staff_required` outermost), as in
+billing/views_staff.py: a non-admin gets 404 for block/unblock, never a 405.
 """
 
 from __future__ import annotations
@@ -95,8 +98,8 @@ def sort_headers(query: QueryDict, columns: list[tuple[str, str, bool]], sort: S
 
 # --- The review table ---------------------------------------------------------------------
 
-@require_GET
 @staff_required
+@require_GET
 def workers(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in selectors.STAFF_STATUSES else ""
@@ -196,8 +199,8 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
     }
 
 
-@require_GET
 @staff_required
+@require_GET
 def worker(request: HttpRequest, worker_id: int) -> HttpResponse:
     return render(request, "quality/staff_worker.html", _worker_ctx(request, _worker_get(worker_id)))
 
@@ -213,8 +216,8 @@ def _reason(request: HttpRequest) -> str:
     return request.POST.get("reason", "").strip()[:REASON_MAX]
 
 
-@require_POST
 @staff_required
+@require_POST
 def worker_block(request: HttpRequest, worker_id: int) -> HttpResponse:
     """Block from one job or from every job the worker works in and is not yet blocked from.
     Each job is its own flow call (its own transaction): a failure on one leaves the others done."""
@@ -248,8 +251,8 @@ def worker_block(request: HttpRequest, worker_id: int) -> HttpResponse:
     return redirect("staff-worker", worker_id=worker.pk)
 
 
-@require_POST
 @staff_required
+@require_POST
 def worker_unblock(request: HttpRequest, worker_id: int) -> HttpResponse:
     worker = _worker_get(worker_id)
     blocked = selectors.worker_blocked_job_ids(worker_id=worker.pk)

@@ -6,27 +6,36 @@ then the escrow account) and then settles (the budget again); the addition takes
 then the escrow account. Each side is held at the point where the old order crossed, so the
 test does not depend on luck: with the submit taking the escrow account before the budget, the
 two waited on each other and PostgreSQL killed one (a 500).
+
+Likewise a submit whose gold answer blocks Wendy herself, while the release schedule moves her
+pending earnings: the release holds the earnings and wants her pending account; the submit
+must not hold that account while it wants the earnings (it once did: pay, then block).
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
+from marketplace.billing import payouts
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.escrow import job_escrow_add
 from marketplace.billing.models import Earning, JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job
+from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
 from tests.billing.helpers import D
 from tests.conftest import needs_postgres
 from tests.factories import fund, open_job_with_items
+from tests.quality.worker_helpers import answer_gold, gold_job
 from tests.threads import WAIT, hold_job_finalize, someone_waits_for_a_lock, thread_recording, until
 
 
@@ -62,5 +71,53 @@ def test_a_submit_completing_a_job_and_an_escrow_addition_never_deadlock(
     assert JobBudget.objects.get(job=job).settled_at is not None
     assert Earning.objects.filter(job=job, worker=wendy).count() == 1
     assert organization_balance(organization=acme) == D("5.00")  # nothing added, the rest refunded
+    report = ledger_audit()
+    assert report.ok, report.violations
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_never_deadlock(
+    wendy: User, monkeypatch: Any
+) -> None:
+    job = gold_job(items=30, gold=20, quality_rules={"min_gold_answers": 3, "gold_accuracy_floor": "0.5"})
+    answer_gold(wendy, job, right=0, wrong=2)  # paid, pending; one more miss blocks her
+    earned = set(Earning.objects.filter(worker=wendy).values_list("pk", flat=True))
+    lease = lease_claim(worker=wendy, job=job)
+    while not lease.item.is_gold:
+        flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat")
+        earned.add(Earning.objects.filter(worker=wendy).latest("id").pk)
+        lease = lease_claim(worker=wendy, job=job)
+    holding, go = threading.Event(), threading.Event()
+    outcomes: dict[str, Any] = {}
+    account_get = payouts.account_get
+
+    def account_get_when_told(**kwargs: Any) -> Any:
+        holding.set()  # the release holds Wendy's earnings and is about to lock her accounts
+        go.wait(WAIT)
+        return account_get(**kwargs)
+
+    monkeypatch.setattr(payouts, "account_get", account_get_when_told)
+    later = timezone.now() + timedelta(days=30)  # every earning is past the hold
+    release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=later))
+    submit = thread_recording(
+        outcomes, "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="dog"))
+    release.start()
+    assert holding.wait(WAIT)
+    submit.start()
+    until(someone_waits_for_a_lock, "the submit queuing behind the release's earnings")
+    go.set()
+    release.join(WAIT)
+    submit.join(WAIT)
+
+    # The release moved what it held; the submit waited for it, then blocked Wendy and withdrew
+    # only the pay still pending (her own submit's), never a deadlock.
+    assert not isinstance(outcomes["release"], BaseException), outcomes["release"]
+    assert isinstance(outcomes["submit"], flows.WorkSubmitted), outcomes["submit"]
+    assert outcomes["release"].earnings == len(earned)
+    assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    statuses = dict(Earning.objects.filter(worker=wendy).values_list("pk", "status"))
+    assert {statuses[pk] for pk in earned} == {Earning.Status.AVAILABLE}
+    assert {s for pk, s in statuses.items() if pk not in earned} == {Earning.Status.REVERSED}
     report = ledger_audit()
     assert report.ok, report.violations

@@ -79,6 +79,23 @@ def test_a_draft_can_be_edited_but_an_open_job_cannot(alice, client_for) -> None
     assert refused.status_code == 409 and "draft" in refused.json()["error"]["message"]
 
 
+def test_the_pay_per_judgment_is_money_sent_as_a_string_never_a_json_number_with_a_fraction(  # type: ignore[no-untyped-def]
+    alice, client_for
+) -> None:
+    """0.1 has no exact binary value: like every money input, a JSON number with a fraction is
+    a 400 on create and on edit, and the draft keeps its pay."""
+    api = client_for(alice)
+    refused = create(api, reward_per_judgment=0.05)
+    assert refused.status_code == 400 and "not float" in refused.json()["error"]["message"]
+    assert Job.objects.count() == 0
+    job_id = create(api, reward_per_judgment="0.05").json()["id"]
+    edit = api.patch(f"/api/v1/jobs/{job_id}/", {"reward_per_judgment": 0.07}, format="json")
+    assert edit.status_code == 400 and "reward_per_judgment" in edit.json()["error"]["message"]
+    assert str(Job.objects.get(pk=job_id).reward_per_judgment) == "0.0500"
+    whole = api.patch(f"/api/v1/jobs/{job_id}/", {"reward_per_judgment": 1}, format="json")
+    assert whole.status_code == 200 and whole.json()["reward_per_judgment"] == "1.0000"
+
+
 def test_publishing_needs_items(alice, client_for) -> None:  # type: ignore[no-untyped-def]
     api = client_for(alice)
     job_id = create(api).json()["id"]

@@ -70,6 +70,33 @@ def test_a_client_cannot_call_the_labeling_json(job: Job, alice: User) -> None:
     assert post_json(signed_in(alice), reverse("work-label-next", args=[job.pk])).status_code == 404
 
 
+def test_every_worker_page_answers_by_role_before_the_method(job: Job, wendy: User, alice: User, ada: User) -> None:
+    """A wrong method tells nobody but a worker that the page exists: a visitor is sent to log
+    in, a client or admin gets 404 whatever the method, only a worker learns the method is wrong."""
+    lease = lease_claim(worker=wendy, job=job)
+    gets = [reverse("work-list"), reverse("work-label-any"), reverse("work-label", args=[job.pk])]
+    posts = [reverse("work-label-next", args=[job.pk]), reverse("work-label-answer", args=[lease.pk]),
+             reverse("work-label-skip", args=[lease.pk])]
+    for url in gets + posts:
+        for response in (Client().get(url), Client().post(url)):
+            assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    for user in (alice, ada):
+        client = Client()  # no CSRF check here: the method alone is under test
+        client.force_login(user)
+        for url in gets:
+            assert client.post(url).status_code == 404, url
+        for url in posts:
+            assert client.get(url).status_code == 404, url
+    client = Client()
+    client.force_login(wendy)
+    for url in gets:
+        assert client.post(url).status_code == 405, url
+    for url in posts:
+        assert client.get(url).status_code == 405, url
+    lease.refresh_from_db()
+    assert lease.status == LeaseStatus.ACTIVE
+
+
 # --- the work list
 
 

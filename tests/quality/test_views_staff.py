@@ -60,6 +60,31 @@ def test_clients_and_workers_get_404_on_every_staff_page(client: Client, alice: 
     assert client.get(gets[0])["Location"].startswith(reverse("login"))
 
 
+def test_the_staff_quality_pages_answer_by_role_before_the_method(
+    client: Client, alice: User, wendy: User, ada: User, crowd: tuple[Job, User, User]
+) -> None:
+    """A visitor is sent to log in and a non-admin gets 404 whatever the method; only an admin
+    learns that blocking takes a POST."""
+    _, _, mallory = crowd
+    gets = [reverse("staff-workers"), reverse("staff-worker", args=[mallory.pk])]
+    posts = [reverse("staff-worker-block", args=[mallory.pk]), reverse("staff-worker-unblock", args=[mallory.pk])]
+    for url in gets + posts:
+        for response in (client.get(url), client.post(url)):
+            assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    for user in (alice, wendy):
+        _as(client, user)
+        for url in gets:
+            assert client.post(url).status_code == 404, url
+        for url in posts:
+            assert client.get(url).status_code == 404, url
+    _as(client, ada)
+    for url in gets:
+        assert client.post(url).status_code == 405, url
+    for url in posts:
+        assert client.get(url).status_code == 405, url  # staff learn blocking takes a POST
+    assert not JobBlock.objects.exists()
+
+
 def test_the_review_table_shows_gold_accuracy_with_its_interval_ds_agreement_and_speed(
     client: Client, ada: User, crowd: tuple[Job, User, User]
 ) -> None:
