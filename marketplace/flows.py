@@ -35,6 +35,7 @@ from typing import Any
 from django.db import transaction
 
 from marketplace.accounts.models import User
+from marketplace.billing import reversals
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -240,7 +241,7 @@ def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
     """The assessment blocked the worker: withdraw the pay of what it dropped, now and again
     after commit (the block drops judgments on items other submits held, once they commit;
     this callback is registered after the block's, so it runs after it)."""
-    billing.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
     transaction.on_commit(
         partial(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id), robust=True
     )
@@ -248,7 +249,7 @@ def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
 
 def _pay_reverse_after_commit(*, job_id: int, worker_id: int) -> None:
     with transaction.atomic():
-        billing.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+        reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
 
 
 def _lease_job_id(lease_id: int) -> int | None:
@@ -275,7 +276,7 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
     billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → budget → earnings."""
     with transaction.atomic():
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
-        billing.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)
+        reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)
         events.quality_alert(
             worker_id=worker.pk, job_id=job.pk, action="blocked", reason=reason,
             username=worker.username,

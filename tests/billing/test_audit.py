@@ -22,7 +22,8 @@ from marketplace.billing.models import (
     LedgerTransaction,
     TransactionKind,
 )
-from marketplace.billing.services import job_settle, judgment_pay_reverse
+from marketplace.billing.reversals import judgment_pay_reverse
+from marketplace.billing.services import job_settle
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Judgment

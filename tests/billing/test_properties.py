@@ -48,8 +48,8 @@ from marketplace.billing.services import (
     job_quality_credit,
     job_settle,
     judgment_pay,
-    worker_job_pay_reverse,
 )
+from marketplace.billing.reversals import worker_job_pay_reverse
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import job_transition

@@ -18,7 +18,7 @@ from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import Earning, LedgerTransaction, TransactionKind
 from marketplace.billing.payouts import earnings_release
 from marketplace.billing.selectors import job_escrow, worker_money
-from marketplace.billing.services import worker_job_pay_reverse
+from marketplace.billing.reversals import worker_job_pay_reverse
 from marketplace.labeling.relabeling import judgments_drop
 from tests.billing.helpers import D, fund, published, work
 

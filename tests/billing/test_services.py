@@ -19,10 +19,9 @@ from marketplace.billing.services import (
     job_quality_credit,
     job_settle,
     judgment_pay,
-    judgment_pay_reverse,
     topup_record,
-    worker_job_pay_reverse,
 )
+from marketplace.billing.reversals import judgment_pay_reverse, worker_job_pay_reverse
 from marketplace.errors import Conflict, PermissionDenied
 from marketplace.jobs.models import Item, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition

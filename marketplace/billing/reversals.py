@@ -1,0 +1,107 @@
+"""Withdrawing dropped judgments' pay (services.DROPPED_JUDGMENT_PAY_POLICY): back to the job's
+escrow while it is pending and the job unsettled; otherwise the worker keeps it.
+
+Lock order as in billing/services.py: the job's budget, then the earnings (id order), then the
+ledger accounts. Each reversal posts under a reference of its own (the first earning it sends
+back), and a reference already posted is an error: marking earnings reversed without moving
+their money would strand it in the worker's pending account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import transaction
+
+from marketplace.billing import ledger
+from marketplace.billing.ledger import account_get
+from marketplace.billing.models import AccountKind, Earning, TransactionKind
+from marketplace.billing.services import budget_lock
+from marketplace.labeling.models import Judgment, JudgmentStatus
+
+
+@transaction.atomic
+def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
+    """Withdraw a dropped judgment's pay (DROPPED_JUDGMENT_PAY_POLICY): back to the escrow while
+    pending and the job unsettled; otherwise the worker keeps it. None if it was never paid."""
+    budget_lock(job_id=judgment.job_id)  # budget before earnings: the order above
+    # Lock the earning: a release or a second reversal must not move it at the same time.
+    earning = Earning.objects.select_for_update().filter(judgment_id=judgment.pk).first()
+    if earning is None:
+        return None
+    _earnings_reverse(
+        earnings=[earning],
+        job_id=earning.job_id,
+        worker_id=earning.worker_id,
+        reference=f"judgment:{judgment.pk}:reverse",  # + the earning's id
+    )
+    return earning
+
+
+@transaction.atomic
+def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
+    """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
+    the set-based companion of labeling.relabeling.judgments_drop."""
+    budget_lock(job_id=job_id)  # budget before earnings: the order above
+    # Lock the earnings (id order) before the accounts, like every reversal and release.
+    earnings = list(
+        Earning.objects.select_for_update(of=("self",))
+        .filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
+        .exclude(status=Earning.Status.REVERSED)
+        .order_by("id")
+    )
+    if earnings:
+        _earnings_reverse(
+            earnings=earnings,
+            job_id=job_id,
+            worker_id=worker_id,
+            reference=f"reverse:{job_id}:{worker_id}",
+        )
+    return earnings
+
+
+def _earnings_reverse(
+    *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
+) -> None:
+    """Caller holds the job's budget lock, then the earnings' row locks (the lock order).
+    `reference` is completed with the first earning sent back: each earning goes back once, so
+    each reversal gets a reference of its own (an earning kept by the worker can lead the list in
+    every reversal and must not name it)."""
+    # The budget (locked by the caller, before the earnings): a settlement must not close the
+    # escrow while money flows back into it.
+    budget = budget_lock(job_id=job_id)
+    open_escrow = budget is not None and budget.settled_at is None
+    back = [e for e in earnings if e.status == Earning.Status.PENDING and open_escrow]
+    kept = [
+        e
+        for e in earnings
+        if e.status == Earning.Status.AVAILABLE
+        or (e.status == Earning.Status.PENDING and not open_escrow)
+    ]
+    total = sum((e.amount for e in back), Decimal("0.00"))
+    tx = None
+    if total > 0:
+        assert budget is not None
+        tx, created = ledger.transfer(
+            kind=TransactionKind.JUDGMENT_PAY_REVERSE,
+            reference=f"{reference}:{back[0].pk}",
+            source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
+            target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
+            amount=total,
+            memo=f"{len(back)} dropped judgment(s) not paid",
+            organization_id=budget.job.organization_id,
+            job_id=job_id,
+            worker_id=worker_id,
+            judgment_id=back[0].judgment_id if len(back) == 1 else None,
+        )
+        if not created:  # an earlier reversal's money: marking these reversed would strand theirs
+            raise ledger.LedgerError(f"{reference}:{back[0].pk} was already posted")
+    if back:
+        Earning.objects.filter(pk__in=[e.pk for e in back]).update(
+            status=Earning.Status.REVERSED, settled_transaction=tx
+        )
+    if kept:
+        Earning.objects.filter(pk__in=[e.pk for e in kept]).update(kept_after_drop=True)
+    for earning in earnings:
+        earning.refresh_from_db()
