@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 
 from marketplace import flows
 from marketplace.jobs.models import Job
 
+T = TypeVar("T")
 WAIT = 30  # seconds before a stuck thread fails the test instead of hanging it
 
 
@@ -58,8 +59,12 @@ def someone_waits_for_a_lock() -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def until(condition: Callable[[], bool], what: str) -> None:
-    """Poll a real condition, failing after WAIT seconds with `what` never happened."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never happened"
+def until(condition: Callable[[], T], what: str, seconds: float = WAIT) -> T:
+    """Poll a real condition (another thread or process announces nothing) until it holds, and
+    return its value; fail naming `what` after `seconds`. The pause between looks only spares
+    the CPU the other side needs."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s"
+        time.sleep(0.05)
+    return value

@@ -49,7 +49,7 @@ def test_a_gold_submit_racing_completion_is_refused_as_no_longer_needed(
     completing.start()
     assert counted.wait(WAIT)
     racing.start()
-    until(someone_waits_for_a_lock, "the gold submit queuing behind the job's lock")
+    until(someone_waits_for_a_lock, "gold submit queuing behind the job's lock")
     go.set()
     completing.join(WAIT)
     racing.join(WAIT)

@@ -14,10 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -35,23 +34,13 @@ from marketplace.quality.runs import consensus_run_claim
 from marketplace.quality.tasks import consensus_runs_sweep
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
+from tests.threads import until
 from tests.quality.run_helpers import judged_job, submit
 
 pytestmark = pytest.mark.django_db
-T = TypeVar("T")
 COMPLETION = ConsensusRun.Trigger.COMPLETION
 FAILED, SUCCEEDED = ConsensusRun.Status.FAILED, ConsensusRun.Status.SUCCEEDED
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait_for(what: str, condition: Callable[[], T], seconds: float = 60) -> T:
-    """Poll the real condition until it holds; fail naming it after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {seconds:g} s")
-        time.sleep(0.05)
-    return value
 
 
 def _test_database_url() -> str:
@@ -94,11 +83,11 @@ def test_a_run_killed_mid_fit_is_noticed_and_the_job_that_completed_meanwhile_ge
              "QUORUM_CONSENSUS_HEARTBEAT_SECONDS": "1"},
     )
     try:
-        _wait_for("fit started in the run's process", lambda: entered.exists() or process.poll())
+        until(lambda: entered.exists() or process.poll(), "fit started in the run's process", seconds=60)
         assert process.poll() is None, (tmp_path / "run.log").read_text()
         assert periodic.timer_start("consensus-sweep", every_seconds=0.2)  # as in a server
         # Alive past the stale threshold with the sweep running: its heartbeat keeps it running.
-        _wait_for("heartbeat 5 s after the run started", lambda: _beats_for(run.pk, seconds=5))
+        until(lambda: _beats_for(run.pk, seconds=5), "heartbeat 5 s after the run started", seconds=60)
         assert ConsensusRun.objects.get(pk=run.pk).status == ConsensusRun.Status.RUNNING
         submit(walter, job, "dog")  # the last judgment: the job completes while the run runs
         assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
@@ -108,9 +97,9 @@ def test_a_run_killed_mid_fit_is_noticed_and_the_job_that_completed_meanwhile_ge
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
         killed = time.monotonic()
-        labels = _wait_for(
-            "consensus labels in the results export",
+        labels = until(
             lambda: all(found := _export_labels(client_for(alice), job)) and found,
+            "consensus labels in the results export", seconds=60,
         )
         took = time.monotonic() - killed
     finally:
