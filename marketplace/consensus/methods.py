@@ -8,6 +8,7 @@
 | "ds"     | crowd-kit `DawidSkene`, as it is (`true_labels=` gold)         | yes         |
 | "mv"     | majority vote; ties go to the label first in the label set     | no          |
 | "ocds"   | crowd-kit `OneCoinDawidSkene`                                  | no          |
+| "wawa"   | crowd-kit `Wawa`: votes weighted by agreement with majority    | no          |
 | "glad"   | crowd-kit `GLAD`                                               | no          |
 | "mace"   | crowd-kit `MACE` (variational, seeded, 10 restarts)            | no          |
 
@@ -119,6 +120,15 @@ def _fit_mv(enc: Encoded, opts: Options) -> MethodFit:
     return MethodFit(majority_posteriors(enc), 0, True, {"tie": "first label in the label set"})
 
 
+def _fit_wawa(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import Wawa  # deferred: see the module docstring
+
+    frame = _frame(enc)
+    model = Wawa().fit(frame)
+    # crowd-kit's MajorityVote breaks ties at random; Wawa's weighted vote rarely ties.
+    return MethodFit(_posteriors(model.predict_proba(frame), enc), 1, True, {"weights": "agreement with MV"})
+
+
 def _fit_ocds(enc: Encoded, opts: Options) -> MethodFit:
     from crowdkit.aggregation import OneCoinDawidSkene  # deferred: see the module docstring
 
@@ -168,6 +178,7 @@ METHODS: dict[str, Method] = {
         Method("quorum", "Dawid-Skene, pooled prior, posterior-change stop", True, _fit_quorum),
         Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds),
         Method("mv", "majority vote, ties to the first label", False, _fit_mv),
+        Method("wawa", "crowd-kit Wawa: votes weighted by agreement with MV", False, _fit_wawa),
         Method("ocds", "crowd-kit OneCoinDawidSkene", False, _fit_ocds),
         Method("glad", "crowd-kit GLAD", False, _fit_glad),
         Method("mace", "crowd-kit MACE", False, _fit_mace),

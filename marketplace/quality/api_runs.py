@@ -31,7 +31,7 @@ from marketplace.quality.tasks import consensus_schedule
 
 class RunInputSerializer(serializers.Serializer):
     method = serializers.CharField(
-        required=False, help_text="quorum (default), ds, mv, ocds, glad or mace"
+        required=False, help_text="quorum (default), ds, mv, wawa, ocds, glad or mace"
     )
     options = serializers.DictField(required=False, help_text="max_rounds, tol, prior_strength")
 

@@ -29,7 +29,7 @@ def test_an_item_with_a_single_judgment_takes_that_label() -> None:
 
 def test_a_label_nobody_chose_is_listed_with_no_probability_and_never_chosen() -> None:
     votes = Votes.from_labels([1, 1, 2, 2], [7, 8, 7, 8], ["cat", "cat", "dog", "cat"])
-    for method in ("quorum", "ds", "mv", "ocds"):
+    for method in ("quorum", "ds", "mv", "wawa", "ocds"):
         result = aggregate(votes, method=method, labels=["cat", "dog", "bird"])
         assert result.labels == ("cat", "dog", "bird")
         assert result.probabilities[:, 2].max() < 1e-6
