@@ -37,6 +37,13 @@ from marketplace.consensus.types import FloatArray
 #: Floor for confusion counts and class priors, so no log is of zero (crowd-kit's `_EPS`).
 EPS = 1e-10
 
+#: The pooled prior's centre must say, for every true label, "the right answer is the likeliest"
+#: by at least this much (diagonal >= largest off-diagonal + margin). Without it the centre, fitted
+#: jointly with the posteriors, can drift to "everyone answers class 0 whatever the truth" and take
+#: every item with it: 2 judgments per item on a binary crowd labelled every item alike in 2 of 5
+#: seeds. The margin only binds for such runaway rows; a real crowd's average worker is well above.
+DOMINANCE_MARGIN = 0.1
+
 
 @dataclass(frozen=True)
 class EmFit:
@@ -45,6 +52,7 @@ class EmFit:
     priors: FloatArray  # (labels,)
     rounds: int
     converged: bool
+    last_change: float = 0.0  # largest posterior change in the last round
 
 
 def majority_posteriors(enc: Encoded) -> FloatArray:
@@ -87,11 +95,30 @@ def answered(enc: Encoded) -> np.ndarray:
     return (cells > 0).reshape(enc.n_workers, enc.n_labels)
 
 
-def smoothed_confusions(counts: FloatArray, used: np.ndarray, prior_strength: float) -> FloatArray:
+def diagonal_dominant(matrix: FloatArray, margin: float) -> FloatArray:
+    """Each row (true label) of a row-stochastic matrix, mixed with the right answer just enough
+    that its diagonal exceeds every other cell of the row by `margin`; rows already so are kept."""
+    k = matrix.shape[0]
+    if k < 2:
+        return matrix
+    out = matrix.copy()
+    diagonal = np.diag(out).copy()
+    off = np.where(np.eye(k, dtype=bool), -np.inf, out).max(axis=1)
+    # Mixing x of the one-hot row: x + (1-x)d >= (1-x)o + margin  =>  x >= (o + m - d)/(1 - d + o).
+    need = np.clip((off + margin - diagonal) / np.maximum(1.0 - diagonal + off, EPS), 0.0, 1.0)
+    out *= (1.0 - need)[:, np.newaxis]
+    out[np.arange(k), np.arange(k)] += need
+    return out
+
+
+def smoothed_confusions(
+    counts: FloatArray, used: np.ndarray, prior_strength: float, margin: float = DOMINANCE_MARGIN
+) -> FloatArray:
     """Confusion matrices from soft counts plus a prior: every worker gets the judgments of an
     average worker (the pooled confusion of the crowd), `prior_strength` pseudo-votes per true
     label on average, shared between true labels as the crowd's judgments are (a rare label gets
-    fewer, so a worker's record on it still counts). `prior_strength=0` is plain Dawid-Skene.
+    fewer, so a worker's record on it still counts). The pooled confusion is made diagonal-dominant
+    by `margin` first (see DOMINANCE_MARGIN). `prior_strength=0` is plain Dawid-Skene.
 
     As in crowd-kit, cells of labels the worker gave are floored at EPS and the others left at
     zero before normalising: with no prior, a worker who only ever answered "no" has
@@ -101,7 +128,8 @@ def smoothed_confusions(counts: FloatArray, used: np.ndarray, prior_strength: fl
         pooled = counts.sum(axis=0)  # (true, answered)
         per_label = pooled.sum(axis=1)
         share = per_label / max(per_label.sum(), EPS)
-        pseudo = (prior_strength * len(share) * share)[:, np.newaxis] * normalize_rows(pooled)
+        centre = diagonal_dominant(normalize_rows(pooled), margin)
+        pseudo = (prior_strength * len(share) * share)[:, np.newaxis] * centre
         counts = counts + pseudo[np.newaxis]
     return normalize_rows(counts)
 
@@ -127,7 +155,7 @@ def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: fl
     priors = posteriors.mean(axis=0)
     used = answered(enc)
     confusions = smoothed_confusions(soft_counts(enc, posteriors), used, prior_strength)
-    rounds, converged = 0, False
+    rounds, converged, change = 0, False, 0.0
     while rounds < max_rounds:
         updated = clamp_gold(enc, e_step(enc, confusions, priors))
         rounds += 1
@@ -138,4 +166,4 @@ def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: fl
         if change < tol:
             converged = True
             break
-    return EmFit(posteriors, confusions, priors, rounds, converged)
+    return EmFit(posteriors, confusions, priors, rounds, converged, change)

@@ -3,8 +3,11 @@
 
 | name     | what                                                           | gold in fit |
 |----------|----------------------------------------------------------------|-------------|
-| "quorum" | DEFAULT. Dawid-Skene with a pooled Dirichlet prior on every    | yes         |
-|          | worker's confusion matrix, posterior-change stop (em.py)       |             |
+| "quorum" | DEFAULT. Chooses per run between the next two on the job's own  | yes         |
+|          | evidence: held-out judgments, gold, degeneracy (choose.py)     |             |
+| "quorum-ds" | Dawid-Skene with a pooled, diagonal-dominant Dirichlet prior | yes         |
+|          | on every worker's confusion matrix (em.py)                     |             |
+| "quorum-onecoin" | one-coin Dawid-Skene, accuracies shrunk (onecoin.py)  | yes         |
 | "ds"     | crowd-kit `DawidSkene`, as it is (`true_labels=` gold)         | yes         |
 | "mv"     | majority vote; ties go to the label first in the label set     | no          |
 | "ocds"   | crowd-kit `OneCoinDawidSkene`                                  | no          |
@@ -35,7 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from marketplace.consensus.choose import choose_and_fit
 from marketplace.consensus.em import dawid_skene, majority_posteriors
+from marketplace.consensus.onecoin import ONE_COIN_PSEUDO_VOTES, one_coin_em
 from marketplace.consensus.encode import Encoded
 from marketplace.consensus.types import FloatArray
 
@@ -90,12 +95,36 @@ def _stopped_early(history: list[float], n_iter: int, tol: float) -> bool:
     return len(history) < n_iter or (len(history) >= 2 and history[-1] - history[-2] < tol)
 
 
+def _params(opts: Options) -> dict[str, Any]:
+    return {
+        "max_rounds": opts.max_rounds,
+        "tol": opts.tol,
+        "prior_strength": opts.prior_strength,
+        "stop": "max abs posterior change < tol",
+    }
+
+
 def _fit_quorum(enc: Encoded, opts: Options) -> MethodFit:
+    choice = choose_and_fit(
+        enc, prior_strength=opts.prior_strength, max_rounds=opts.max_rounds, tol=opts.tol
+    )
+    em = choice.fit
+    params = dict(_params(opts), model=choice.model, why=choice.why, scores=choice.scores)
+    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+
+
+def _fit_quorum_ds(enc: Encoded, opts: Options) -> MethodFit:
     em = dawid_skene(
         enc, prior_strength=opts.prior_strength, max_rounds=opts.max_rounds, tol=opts.tol
     )
-    params = {"max_rounds": opts.max_rounds, "tol": opts.tol, "prior_strength": opts.prior_strength}
-    params["stop"] = "max abs posterior change < tol"
+    params = _params(opts)
+    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+
+
+def _fit_quorum_one_coin(enc: Encoded, opts: Options) -> MethodFit:
+    em = one_coin_em(enc, max_rounds=opts.max_rounds, tol=opts.tol)
+    params = dict(_params(opts), pseudo_votes=ONE_COIN_PSEUDO_VOTES)
+    del params["prior_strength"]
     return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
 
 
@@ -175,7 +204,9 @@ def _fit_mace(enc: Encoded, opts: Options) -> MethodFit:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("quorum", "Dawid-Skene, pooled prior, posterior-change stop", True, _fit_quorum),
+        Method("quorum", "the model the job's evidence supports (choose.py)", True, _fit_quorum),
+        Method("quorum-ds", "Dawid-Skene, diagonal-dominant pooled prior", True, _fit_quorum_ds),
+        Method("quorum-onecoin", "one-coin Dawid-Skene, shrunk accuracies", True, _fit_quorum_one_coin),
         Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds),
         Method("mv", "majority vote, ties to the first label", False, _fit_mv),
         Method("wawa", "crowd-kit Wawa: votes weighted by agreement with MV", False, _fit_wawa),

@@ -1,0 +1,226 @@
+"""The default method ("quorum"): fit the model the job's own evidence supports, and say why.
+
+No single model wins on every crowd. A full confusion matrix per worker (Dawid-Skene with the
+pooled, diagonal-dominant prior of em.py) is right where workers have many judgments and make
+structured mistakes (graded relevance: "2" confused with "3", not with "0"); with many classes or
+occasional workers its cells are noise and one accuracy per worker (onecoin.py) labels better.
+Measured on synthetic crowds of 10 classes, one-coin beats the full matrix by 3-8 points; on the
+real data sets in ../shared the full matrix wins by up to 30. So each run chooses, on evidence:
+
+1. **Held-out judgments** (always): the items are split in two; each model is fitted on one half
+   and asked to predict every judgment of the other half from the *other* judgments of the same
+   item (a judgment is never its own evidence). The mean log-probability of the judgments it
+   predicted is its score: the model that foresees what the next worker will answer is the one
+   that understands the crowd. This is the fit's own likelihood, out of sample, so a model with
+   more parameters gains nothing by overfitting. Dawid-Skene, the reference, is left only for a
+   model ahead by more than two standard errors of the paired per-judgment difference.
+2. **Gold** (when at least MIN_GOLD_FOR_CHOICE gold items were judged): each model is fitted with
+   half the gold answers and scored on how many of the other half it labels right (then the
+   halves swap). Gold overrides the held-out choice only when it is ahead of it by more than one
+   standard error of the gold accuracy; thin gold should not overturn strong evidence.
+3. **Degenerate fits are never chosen**: one label for nearly every item where the votes say
+   otherwise (the known failure of EM at low redundancy), or no convergence with posteriors still
+   swinging. If every model degenerates, the answer is a weighted vote (votes weighted by each
+   worker's agreement with the majority, as crowd-kit's Wawa), which cannot run away.
+
+The chosen model is then fitted on all the votes with all the gold; the run's parameters record
+the model, the reason and every score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from marketplace.consensus.em import EPS, EmFit, clamp_gold, dawid_skene, majority_posteriors
+from marketplace.consensus.encode import Encoded
+from marketplace.consensus.onecoin import one_coin_em, one_coin_matrices
+from marketplace.consensus.types import FloatArray, IntArray
+
+#: Below this many judged gold items, gold is too thin to choose a model by.
+MIN_GOLD_FOR_CHOICE = 10
+#: Model selection looks at no more than about this many judgments (a seeded sample of items):
+#: enough to tell the models apart, and it keeps a million-judgment run within 1.5x crowd-kit's.
+SELECTION_VOTES = 200_000
+#: "One label everywhere": the fitted labels give one label at least this share of the items...
+COLLAPSE_SHARE = 0.9
+#: ...and at least this much more than majority vote gives it.
+COLLAPSE_GAIN = 0.2
+#: Not converged and a posterior still moved this much in the last round: oscillating.
+SWINGING = 0.1
+
+Fitter = Callable[[Encoded], EmFit]
+
+
+def candidates(*, prior_strength: float, max_rounds: int, tol: float) -> dict[str, Fitter]:
+    """The models a run chooses from, in order of preference on a tie."""
+    return {
+        "dawid-skene": lambda enc: dawid_skene(enc, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol),
+        "one-coin": lambda enc: one_coin_em(enc, max_rounds=max_rounds, tol=tol),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    fit: EmFit
+    model: str
+    why: str
+    scores: dict[str, Any]
+
+
+def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> Choice:
+    """Score every candidate model on the job's evidence, fit the chosen one on everything."""
+    models = candidates(prior_strength=prior_strength, max_rounds=max_rounds, tol=tol)
+    sample = _sample(enc, SELECTION_VOTES)
+    heldout = {name: heldout_loglik(sample, fit) for name, fit in models.items()}
+    scores: dict[str, Any] = {"heldout_loglik": {n: round(float(v.mean()), 5) for n, v in heldout.items()}}
+    ranked, why = _rank_by_heldout(heldout)
+    if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
+        gold = {name: gold_score(enc, fit) for name, fit in models.items()}
+        scores["gold_accuracy"] = {n: round(v, 5) for n, v in gold.items()}
+        best = max(models, key=lambda name: gold[name])
+        n = len(enc.gold_rows)
+        p = gold[best]
+        if gold[best] - gold[ranked[0]] > np.sqrt(max(p * (1 - p), EPS) / n):
+            ranked.remove(best)
+            ranked.insert(0, best)
+            why = f"most accurate on held-out gold ({n} gold items), by more than one standard error"
+        else:
+            why += f"; held-out gold ({n} items) does not tell the models apart by a standard error"
+    rejected: dict[str, str] = {}
+    for name in ranked:
+        fit = models[name](enc)
+        reason = degenerate(enc, fit)
+        if reason is None:
+            if rejected:
+                why += f"; {', '.join(rejected)} rejected as degenerate"
+            scores["rejected"] = rejected
+            return Choice(fit, name, why, scores)
+        rejected[name] = reason
+    scores["rejected"] = rejected
+    return Choice(weighted_vote(enc), "weighted-vote", "every model's fit was degenerate", scores)
+
+
+def degenerate(enc: Encoded, fit: EmFit) -> str | None:
+    """Why a fit cannot be trusted, or None: one label for (nearly) every item where majority vote
+    spreads them, or no convergence with posteriors still swinging."""
+    regular = np.ones(enc.n_items, dtype=bool)
+    regular[enc.gold_rows] = False
+    if regular.sum() >= 10 and enc.n_labels > 1:
+        fitted = np.bincount(fit.posteriors[regular].argmax(axis=1), minlength=enc.n_labels) / regular.sum()
+        voted = np.bincount(majority_posteriors(enc)[regular].argmax(axis=1), minlength=enc.n_labels) / regular.sum()
+        top = int(fitted.argmax())
+        if fitted[top] >= COLLAPSE_SHARE and fitted[top] >= voted[top] + COLLAPSE_GAIN:
+            return (f"labels {fitted[top]:.0%} of items {enc.labels[top]!r} where majority vote "
+                    f"gives it {voted[top]:.0%}")
+    if not fit.converged and fit.last_change > SWINGING:
+        return f"did not converge in {fit.rounds} rounds (a posterior still moved {fit.last_change:.2f})"
+    return None
+
+
+def _rank_by_heldout(heldout: dict[str, FloatArray]) -> tuple[list[str], str]:
+    """Candidates in preference order, moving one ahead of the first (the reference, Dawid-Skene)
+    only when it predicts the same held-out judgments better by more than two standard errors of
+    the paired difference: a small crowd's noise must not switch models."""
+    names = list(heldout)
+    reference = names[0]
+    best = max(names, key=lambda name: float(heldout[name].mean()))
+    if best == reference or not len(heldout[best]):
+        return names, "the reference model; no other predicts held-out judgments clearly better"
+    gain = heldout[best] - heldout[reference]
+    error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf
+    if float(gain.mean()) > 2 * error:
+        names.remove(best)
+        return [best, *names], (
+            f"predicts held-out judgments better than {reference} by {gain.mean():.4f} nats per "
+            f"judgment (more than two standard errors, {error:.4f})"
+        )
+    return names, f"the reference model; {best} is ahead on held-out judgments by less than two standard errors"
+
+
+def heldout_loglik(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> FloatArray:
+    """Log-probability of each held-out judgment given its item's other held-out judgments, under
+    the model fitted on the other fold's items (see the module docstring). The same seed gives
+    every model the same judgments in the same order, so scores can be compared pairwise."""
+    fold = np.random.default_rng(seed).integers(0, folds, enc.n_items)
+    parts: list[FloatArray] = []
+    for held in range(folds):
+        train = fold[enc.item_idx] != held
+        test = ~train
+        if not train.any() or not test.any():
+            continue
+        sub = _subset(enc, train)
+        fit = fitter(sub)
+        confusions = _confusions_for(enc, sub, fit)
+        log_conf = np.log(np.maximum(confusions, EPS))
+        per_vote = log_conf[enc.worker_idx[test], :, enc.codes[test]]  # (votes, true labels)
+        items = enc.item_idx[test]
+        per_item = np.zeros((enc.n_items, enc.n_labels))
+        np.add.at(per_item, items, per_vote)
+        others = np.bincount(items, minlength=enc.n_items)[items] >= 2  # predictable from peers
+        log_post = per_item[items] - per_vote + np.log(np.maximum(fit.priors, EPS))
+        log_post -= log_post.max(axis=1, keepdims=True)
+        post = np.exp(log_post)
+        post /= post.sum(axis=1, keepdims=True)
+        predicted = (post * np.exp(per_vote)).sum(axis=1)
+        parts.append(np.log(np.maximum(predicted[others], EPS)))
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def gold_score(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> float:
+    """Share of gold items labelled right by a fit that was given the other fold's gold only."""
+    fold = np.random.default_rng(seed).permutation(len(enc.gold_rows)) % folds
+    right = 0
+    for held in range(folds):
+        keep = fold != held
+        given = dataclasses.replace(enc, gold_rows=enc.gold_rows[keep], gold_codes=enc.gold_codes[keep])
+        fit = fitter(given)
+        rows = enc.gold_rows[~keep]
+        right += int((fit.posteriors[rows].argmax(axis=1) == enc.gold_codes[~keep]).sum())
+    return right / len(enc.gold_rows)
+
+
+def weighted_vote(enc: Encoded) -> EmFit:
+    """Votes weighted by each worker's agreement with majority vote (crowd-kit's Wawa), in numpy."""
+    k = enc.n_labels
+    majority = majority_posteriors(enc).argmax(axis=1)
+    judged = np.bincount(enc.worker_idx, minlength=enc.n_workers)
+    agree = np.bincount(enc.worker_idx, weights=(enc.codes == majority[enc.item_idx]), minlength=enc.n_workers)
+    skill = agree / np.maximum(judged, 1)
+    cells = np.bincount(enc.item_idx * k + enc.codes, weights=skill[enc.worker_idx], minlength=enc.n_items * k)
+    cells = cells.reshape(enc.n_items, k)
+    totals = cells.sum(axis=1, keepdims=True)
+    posteriors = clamp_gold(enc, np.divide(cells, totals, out=np.full_like(cells, 1.0 / k), where=totals > 0))
+    return EmFit(posteriors, one_coin_matrices(skill, k), posteriors.mean(axis=0), 1, True)
+
+
+def _subset(enc: Encoded, votes: np.ndarray) -> Encoded:
+    """The votes under the mask, re-indexed densely (items and workers with no vote dropped); no gold."""
+    items, item_idx = np.unique(enc.item_idx[votes], return_inverse=True)
+    workers, worker_idx = np.unique(enc.worker_idx[votes], return_inverse=True)
+    item_idx = item_idx.astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, item_idx[1:] != item_idx[:-1]]).astype(np.int64)
+    none: IntArray = np.empty(0, dtype=np.int64)
+    return Encoded(labels=enc.labels, items=enc.items[items], workers=workers, item_idx=item_idx,
+                   worker_idx=worker_idx.astype(np.int64), codes=enc.codes[votes], item_starts=starts,
+                   gold_rows=none, gold_codes=none)
+
+
+def _confusions_for(enc: Encoded, sub: Encoded, fit: EmFit) -> FloatArray:
+    """The fit's confusion per worker of `enc`; a worker it never saw gets the crowd's average."""
+    judged = np.bincount(sub.worker_idx, minlength=sub.n_workers).astype(np.float64)
+    average = (fit.confusions * judged[:, np.newaxis, np.newaxis]).sum(axis=0) / max(judged.sum(), 1.0)
+    confusions = np.broadcast_to(average, (enc.n_workers, enc.n_labels, enc.n_labels)).copy()
+    confusions[sub.workers] = fit.confusions  # sub.workers holds positions in enc's workers
+    return confusions
+
+
+def _sample(enc: Encoded, limit: int, seed: int = 0) -> Encoded:
+    """All the votes, or those of a seeded random share of the items totalling about `limit`."""
+    if enc.n_votes <= limit:
+        return enc
+    chosen = np.random.default_rng(seed).random(enc.n_items) < limit / enc.n_votes
+    return _subset(enc, chosen[enc.item_idx])

@@ -1,0 +1,66 @@
+"""One-coin Dawid-Skene in numpy: one accuracy per worker instead of a confusion matrix.
+
+Where a worker has few judgments per cell of a full confusion matrix (many classes, or
+occasional workers), the matrix is noise and one number - how often they are right - is what
+the data can carry. Each worker's accuracy is shrunk towards the crowd's with `pseudo` votes
+(so five judgments do not make anyone perfect), the crowd's accuracy is held above chance by
+DOMINANCE_MARGIN (a crowd that is "right" less often than chance is a collapsed fit, not a
+finding), and a wrong answer is spread over the other labels evenly. Otherwise it is EM as in
+em.py: majority-vote start, gold clamped after every E-step, the same stopping rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marketplace.consensus.em import (
+    DOMINANCE_MARGIN,
+    EmFit,
+    clamp_gold,
+    e_step,
+    majority_posteriors,
+)
+from marketplace.consensus.encode import Encoded
+from marketplace.consensus.types import FloatArray
+
+#: Judgments' worth of the crowd's accuracy added to every worker's record.
+ONE_COIN_PSEUDO_VOTES = 5.0
+
+
+def one_coin_matrices(accuracy: FloatArray, n_labels: int) -> FloatArray:
+    """(workers, K, K): right with each worker's accuracy, otherwise any other label alike."""
+    accuracy = np.clip(accuracy, 1e-6, 1.0 - 1e-6)
+    off = (1.0 - accuracy) / max(n_labels - 1, 1)
+    matrices = np.broadcast_to(off[:, np.newaxis, np.newaxis], (len(accuracy), n_labels, n_labels)).copy()
+    matrices[:, np.arange(n_labels), np.arange(n_labels)] = accuracy[:, np.newaxis]
+    return matrices
+
+
+def one_coin_accuracy(enc: Encoded, posteriors: FloatArray, pseudo: float) -> FloatArray:
+    """Each worker's expected share right, shrunk towards the crowd's (held above chance)."""
+    k = enc.n_labels
+    judged = np.bincount(enc.worker_idx, minlength=enc.n_workers).astype(np.float64)
+    right = np.bincount(enc.worker_idx, weights=posteriors[enc.item_idx, enc.codes], minlength=enc.n_workers)
+    crowd = max(float(right.sum() / max(judged.sum(), 1.0)), 1.0 / k + DOMINANCE_MARGIN)
+    accuracy: FloatArray = (right + pseudo * crowd) / (judged + pseudo)
+    return accuracy
+
+
+def one_coin_em(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES, max_rounds: int, tol: float) -> EmFit:
+    """Run one-coin EM from majority vote until no posterior moves by `tol` or `max_rounds` pass."""
+    k = enc.n_labels
+    posteriors = clamp_gold(enc, majority_posteriors(enc))
+    confusions = one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), k)
+    priors = posteriors.mean(axis=0)
+    rounds, converged, change = 0, False, 0.0
+    while rounds < max_rounds:
+        updated = clamp_gold(enc, e_step(enc, confusions, priors))
+        rounds += 1
+        change = float(np.abs(updated - posteriors).max())
+        posteriors = updated
+        priors = posteriors.mean(axis=0)
+        confusions = one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), k)
+        if change < tol:
+            converged = True
+            break
+    return EmFit(posteriors, confusions, priors, rounds, converged, change)
