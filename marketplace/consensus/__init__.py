@@ -15,7 +15,16 @@ from marketplace.consensus.aggregate import (
     aggregate,
     choose_labels,
 )
-from marketplace.consensus.datasets import Dataset, accuracy, load_dataset, split_gold
+from marketplace.consensus.datasets import (
+    REPEATS,
+    Dataset,
+    accuracy,
+    load_dataset,
+    resolve_repeats,
+    scored_count,
+    split_gold,
+    subsample,
+)
 from marketplace.consensus.encode import keep_last_judgment
 from marketplace.consensus.methods import DEFAULT_PRIOR_STRENGTH, METHODS
 from marketplace.consensus.posterior import item_posterior, one_coin_confusion
@@ -26,6 +35,7 @@ __all__ = [
     "DEFAULT_PRIOR_STRENGTH",
     "DEFAULT_TOL",
     "METHODS",
+    "REPEATS",
     "TIE_EPSILON",
     "ConsensusResult",
     "Dataset",
@@ -37,5 +47,8 @@ __all__ = [
     "keep_last_judgment",
     "load_dataset",
     "one_coin_confusion",
+    "resolve_repeats",
+    "scored_count",
     "split_gold",
+    "subsample",
 ]

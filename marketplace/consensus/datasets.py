@@ -3,9 +3,16 @@
 A folder holds `answers.csv` (item,worker,label: one row per judgment) and `truth.csv`
 (item,label). Ids and labels are read as strings, exactly as written.
 
-Repeated judgments: when the same worker judged the same item more than once (S_Rel does, 277
-times with a different label), only the LAST row in file order counts - a worker's later answer
-is taken as their corrected one, and a store with one judgment per (item, worker) keeps one.
+Repeated judgments (the same worker on the same item more than once; S_Rel has 1,489 such pairs
+in 3,059 rows, 277 pairs with different labels) follow one rule, `repeats`:
+
+- "last" (default): the last row in file order counts - a worker's later answer is taken as their
+  corrected one, and a store with one judgment per (item, worker) keeps one;
+- "first": the first row counts (the answer given before the worker saw the item again);
+- "drop": every row of a repeated pair is removed (neither answer is trusted).
+
+`subsample` keeps K judgments per item at random (seeded) to measure a method at a redundancy
+lower than the data's own.
 """
 
 from __future__ import annotations
@@ -13,25 +20,75 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from marketplace.consensus.encode import keep_last_judgment
-from marketplace.consensus.types import ConsensusResult, Votes
+from marketplace.consensus.types import ConsensusResult, IdArray, IntArray, Votes
+
+Repeats = Literal["last", "first", "drop"]
+REPEATS: tuple[str, ...] = get_args(Repeats)
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    votes: Votes  # repeated (item, worker) rows already collapsed to the last one
+    votes: Votes  # repeated (item, worker) rows already resolved by `repeats`
     truth: dict[str, str]
     rows_read: int
-    repeated_rows_dropped: int
+    repeated_rows_dropped: int  # rows of answers.csv not in `votes`
+    repeated_pairs: int  # (item, worker) pairs with more than one row
+    repeats: Repeats = "last"
 
 
-def load_dataset(folder: Path) -> Dataset:
-    """Read one data set folder; FileNotFoundError names the missing file."""
+def _pair_codes(votes: Votes) -> IntArray:
+    """One integer per (item, worker) pair, equal for equal pairs."""
+    _, item_code = np.unique(votes.items, return_inverse=True)
+    _, worker_code = np.unique(votes.workers, return_inverse=True)
+    return item_code.astype(np.int64) * (int(worker_code.max()) + 1) + worker_code
+
+
+def resolve_repeats(votes: Votes, repeats: Repeats = "last") -> tuple[Votes, int]:
+    """(votes with one row per (item, worker) pair, number of pairs that had several rows).
+
+    The surviving rows keep their order. ValueError for a rule outside REPEATS.
+    """
+    if repeats not in REPEATS:
+        raise ValueError(f"repeats must be one of {', '.join(REPEATS)}; got {repeats!r}")
+    if not len(votes):
+        return votes, 0
+    pair = _pair_codes(votes)
+    _, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    repeated = int((counts > 1).sum())
+    if not repeated:
+        return votes, 0
+    if repeats == "first":
+        keep = np.sort(first)
+    elif repeats == "last":
+        # The first occurrence in the reversed array is the last one in the original.
+        _, first_from_end = np.unique(pair[::-1], return_index=True)
+        keep = np.sort(len(pair) - 1 - first_from_end)
+    else:
+        keep = np.sort(first[counts == 1])
+    return _rows(votes, keep), repeated
+
+
+def _rows(votes: Votes, keep: IntArray) -> Votes:
+    return Votes(
+        items=votes.items[keep],
+        workers=votes.workers[keep],
+        codes=votes.codes[keep],
+        label_set=votes.label_set,
+    )
+
+
+def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
+    """Read one data set folder; FileNotFoundError names the missing file, ValueError an unknown
+    `repeats` rule."""
+    if repeats not in REPEATS:
+        raise ValueError(f"repeats must be one of {', '.join(REPEATS)}; got {repeats!r}")
     read = {"dtype": str, "keep_default_na": False}
     answers = pd.read_csv(folder / "answers.csv", usecols=["item", "worker", "label"], **read)
     truth_frame = pd.read_csv(folder / "truth.csv", usecols=["item", "label"], **read)
@@ -40,7 +97,7 @@ def load_dataset(folder: Path) -> Dataset:
         answers["worker"].to_numpy(dtype=str),
         answers["label"].to_numpy(dtype=object),
     )
-    kept = keep_last_judgment(votes)
+    kept, pairs = resolve_repeats(votes, repeats)
     truth = dict(zip(truth_frame["item"].tolist(), truth_frame["label"].tolist(), strict=True))
     return Dataset(
         name=folder.name,
@@ -48,7 +105,29 @@ def load_dataset(folder: Path) -> Dataset:
         truth=truth,
         rows_read=len(votes),
         repeated_rows_dropped=len(votes) - len(kept),
+        repeated_pairs=pairs,
+        repeats=repeats,
     )
+
+
+def subsample(votes: Votes, k: int, seed: int) -> Votes:
+    """K judgments per item, chosen uniformly at random; items with at most K keep them all.
+
+    Pure and deterministic: the same votes, K and seed give the same rows (in their original
+    order). Each item's draw is independent of the others. ValueError when K < 1.
+    """
+    if k < 1:
+        raise ValueError(f"K must be at least 1; got {k}")
+    if not len(votes):
+        return votes
+    _, item_code = np.unique(votes.items, return_inverse=True)
+    # Sort by item, and within an item by a random key: the first K of each item are a uniform draw.
+    order = np.lexsort((np.random.default_rng(seed).random(len(votes)), item_code))
+    ordered = item_code[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    keep = np.sort(order[rank < k])
+    return votes if len(keep) == len(votes) else _rows(votes, keep)
 
 
 def split_gold(
@@ -63,14 +142,27 @@ def split_gold(
     return gold, rest
 
 
+def _judged(result: ConsensusResult, keys: IdArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """(row of each key in result.items, clipped; whether the key is among them)."""
+    rows = np.minimum(np.searchsorted(result.items, keys), len(result.items) - 1)
+    return rows, result.items[rows] == keys
+
+
 def accuracy(result: ConsensusResult, truth: Mapping[Hashable, str]) -> float:
     """Share of the truth items (those with at least one judgment) given their true label."""
     keys = np.asarray(list(truth.keys()))
     if not len(keys) or not len(result.items):
         return float("nan")
-    rows = np.minimum(np.searchsorted(result.items, keys), len(result.items) - 1)
-    judged = result.items[rows] == keys
+    rows, judged = _judged(result, keys)
     if not judged.any():
         return float("nan")
     expected = np.asarray(list(truth.values()), dtype=np.str_)[judged]
     return float(np.mean(result.assigned[rows[judged]] == expected))
+
+
+def scored_count(result: ConsensusResult, truth: Mapping[Hashable, str]) -> int:
+    """How many truth items `accuracy` scores: those with at least one judgment."""
+    keys = np.asarray(list(truth.keys()))
+    if not len(keys) or not len(result.items):
+        return 0
+    return int(_judged(result, keys)[1].sum())

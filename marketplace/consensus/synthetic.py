@@ -2,10 +2,21 @@
 
 Each worker answers from their own confusion matrix (row = true label); each item is judged by
 `overlap` distinct workers drawn uniformly, so with many workers each one is occasional.
+
+`named_crowd(name, seed=...)` gives the bench's crowds (CROWDS), each with NAMED_OVERLAP
+judgments per item so that subsamples of K = 2, 3 and 5 stay below the full data:
+
+- "sparse": 3,000 occasional workers with ~5 judgments each (80% good, 20% spammers), binary;
+- "adversarial": 60% good workers, 20% uniform spammers, 20% constant answerers, 4 labels;
+- "many-classes": 10 labels; 70% one-coin workers of varied skill, 15% who mix each class up
+  with the next one, 15% spammers;
+- "skewed": binary with one class 90% of items; workers are better on the common class than on
+  the rare one, and 10% always answer the common class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,13 +91,14 @@ def synthetic_crowd(
     return Crowd(votes=votes, truth=truth.astype(np.int64), confusions=confusions)
 
 
-def sparse_crowd(*, seed: int, n_workers: int = 2000, per_worker: int = 5) -> Crowd:
+def sparse_crowd(
+    *, seed: int, n_workers: int = 2000, per_worker: int = 5, overlap: int = 5
+) -> Crowd:
     """Many occasional workers, most of them good: 80% answer right 85% of the time (binary),
-    20% are uniform spammers; about `per_worker` judgments each, 5 per item."""
+    20% are uniform spammers; about `per_worker` judgments each, `overlap` per item."""
     rng = np.random.default_rng(seed)
     good = rng.random(n_workers) < 0.8
     confusions = np.stack([good_worker(0.85, 2) if g else spammer(2) for g in good])
-    overlap = 5
     return synthetic_crowd(
         confusions=confusions, n_items=n_workers * per_worker // overlap, overlap=overlap, seed=seed
     )
@@ -107,6 +119,80 @@ def adversarial_crowd(
         ]
     )
     return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed)
+
+
+def next_class_confuser(right: float, next_share: float, n_labels: int) -> FloatArray:
+    """Right with probability `right`, the next label (cyclically) with `next_share`, any other
+    label with the rest spread evenly: a worker who mixes up neighbouring classes."""
+    others = (1.0 - right - next_share) / (n_labels - 2)
+    matrix = np.full((n_labels, n_labels), others)
+    rows = np.arange(n_labels)
+    matrix[rows, rows] = right
+    matrix[rows, (rows + 1) % n_labels] = next_share
+    return matrix
+
+
+def many_classes_crowd(
+    *, seed: int, n_labels: int = 10, n_workers: int = 150, n_items: int = 2000, overlap: int = 7
+) -> Crowd:
+    """Many labels: 70% one-coin workers with an accuracy between 0.45 and 0.9, 15% who answer
+    the next class 30% of the time (right 60%), 15% uniform spammers."""
+    if n_labels < 3:
+        raise ValueError("a many-classes crowd needs at least 3 labels")
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(3, size=n_workers, p=[0.7, 0.15, 0.15])
+    skill = rng.uniform(0.45, 0.9, size=n_workers)
+    confusions = np.stack(
+        [
+            good_worker(a, n_labels)
+            if k == 0
+            else next_class_confuser(0.6, 0.3, n_labels)
+            if k == 1
+            else spammer(n_labels)
+            for a, k in zip(skill, kind, strict=True)
+        ]
+    )
+    return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed)
+
+
+def skewed_crowd(
+    *, seed: int, common: float = 0.9, n_workers: int = 100, n_items: int = 2000, overlap: int = 7
+) -> Crowd:
+    """Binary, label L0 on a `common` share of items. Workers are right 75-95% of the time on
+    L0 items but 55-80% on L1 items; 10% answer L0 whatever they see (right 90% of the time)."""
+    rng = np.random.default_rng(seed)
+    on_common = rng.uniform(0.75, 0.95, size=n_workers)
+    on_rare = rng.uniform(0.55, 0.8, size=n_workers)
+    lazy = rng.random(n_workers) < 0.1
+    confusions = np.stack(
+        [
+            constant_answerer(0, 2) if z else np.array([[c, 1.0 - c], [1.0 - r, r]])
+            for c, r, z in zip(on_common, on_rare, lazy, strict=True)
+        ]
+    )
+    priors = np.array([common, 1.0 - common])
+    return synthetic_crowd(
+        confusions=confusions, n_items=n_items, overlap=overlap, seed=seed, class_priors=priors
+    )
+
+
+#: Judgments per item in every named crowd (the bench's "full" column).
+NAMED_OVERLAP = 7
+
+CROWDS: dict[str, Callable[[int], Crowd]] = {
+    "sparse": lambda seed: sparse_crowd(seed=seed, n_workers=3000, overlap=NAMED_OVERLAP),
+    "adversarial": lambda seed: adversarial_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "many-classes": lambda seed: many_classes_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "skewed": lambda seed: skewed_crowd(seed=seed, overlap=NAMED_OVERLAP),
+}
+
+
+def named_crowd(name: str, *, seed: int) -> Crowd:
+    """One of CROWDS, seeded; ValueError names the choices."""
+    try:
+        return CROWDS[name](seed)
+    except KeyError:
+        raise ValueError(f"unknown crowd {name!r}; choose from {', '.join(CROWDS)}") from None
 
 
 def benchmark_crowd(*, n_judgments: int, seed: int = 0, n_labels: int = 3) -> Crowd:

@@ -6,9 +6,10 @@ arbitrary strings. The answers become judgments in a fresh job of the "replay" o
 seeded random share of the truth becomes gold items; `consensus_run` runs as for any job; the
 run's labels are compared with the truth on the items not used as gold.
 
-Repeated judgments: when one worker judged one item more than once, only the LAST row in file
-order is kept (the store allows one judgment per item and worker; the later answer is taken as
-the worker's corrected one).
+Repeated judgments: the store allows one judgment per item and worker, so when one worker judged
+one item more than once the `repeats` rule decides (consensus.datasets): the LAST row in file
+order by default (the worker's corrected answer), the first, or none of them ("drop").
+`subsample_k=K` imports only K judgments per item, drawn with the same seed as the gold split.
 
 The job stays a draft: it is never served to workers, and it keeps its runs for inspection.
 """
@@ -28,7 +29,8 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, Role, User
-from marketplace.consensus import load_dataset, split_gold
+from marketplace.consensus import load_dataset, split_gold, subsample
+from marketplace.consensus.datasets import Repeats
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment, JudgmentStatus
@@ -54,6 +56,10 @@ class ReplayReport:
     gold_in_fit: bool
     rows_read: int
     repeated_rows_dropped: int
+    repeated_pairs: int  # (item, worker) pairs with several rows, resolved by `repeats`
+    repeats: str
+    subsample: int | None  # judgments kept per item (None: all)
+    seed: int  # of the gold split and the subsample
     import_seconds: float
     consensus_seconds: float
     job_id: int
@@ -71,14 +77,18 @@ def replay_run(
     method: str = "quorum",
     seed: int = 0,
     gold_in_fit: bool = True,
+    subsample_k: int | None = None,
+    repeats: Repeats = "last",
 ) -> ReplayReport:
     """Import the folder into a fresh job, run consensus, score it. `gold_in_fit=False` splits the
-    truth as for `gold_fraction` but gives the job no gold (scoring the same held-out items)."""
+    truth as for `gold_fraction` but gives the job no gold (scoring the same held-out items).
+    `subsample_k` keeps that many judgments per item (seeded by `seed`); `repeats` is the rule
+    for a worker's repeated judgments of one item ("last", "first" or "drop")."""
     if not 0.0 <= gold_fraction < 1.0:
         raise ValueError("gold fraction must be at least 0 and below 1")
     started = time.perf_counter()
-    data = load_dataset(folder)
-    votes = data.votes
+    data = load_dataset(folder, repeats=repeats)
+    votes = data.votes if subsample_k is None else subsample(data.votes, subsample_k, seed)
     held_gold, held_out = (
         split_gold(data.truth, share=gold_fraction, seed=seed)
         if gold_fraction
@@ -119,6 +129,10 @@ def replay_run(
         gold_in_fit=gold_in_fit,
         rows_read=data.rows_read,
         repeated_rows_dropped=data.repeated_rows_dropped,
+        repeated_pairs=data.repeated_pairs,
+        repeats=data.repeats,
+        subsample=subsample_k,
+        seed=seed,
         import_seconds=round(import_seconds, 3),
         consensus_seconds=round(run.seconds or 0.0, 3),
         job_id=job.pk,

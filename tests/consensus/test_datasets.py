@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marketplace.consensus import Dataset, accuracy, aggregate, load_dataset, split_gold
+from marketplace.consensus import (
+    Dataset,
+    Votes,
+    accuracy,
+    aggregate,
+    load_dataset,
+    split_gold,
+    subsample,
+)
+from marketplace.consensus.datasets import Repeats
 from marketplace.consensus.reference import crowdkit_ds_labels
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -101,3 +110,101 @@ def test_on_d_duck_quorum_does_not_stop_early_like_crowd_kit() -> None:
     assert duck.rounds > 2 and duck.converged
     assert score("D_Duck", "ds", False) == pytest.approx(96 / 108)
     assert score("D_Duck", "quorum", False) == pytest.approx(97 / 108)
+
+
+# Worker "w1" judged item "a" three times (cat, dog, dog) and "b" twice (dog, cat); "w2" once each.
+REPEATED = [
+    ("a", "w1", "cat"),
+    ("a", "w2", "cat"),
+    ("b", "w1", "dog"),
+    ("a", "w1", "dog"),
+    ("b", "w2", "dog"),
+    ("b", "w1", "cat"),
+    ("a", "w1", "dog"),
+]
+
+
+def rows_of(votes: Votes) -> list[tuple[str, str, str]]:
+    labels = [votes.label_set[code] for code in votes.codes.tolist()]
+    return list(zip(votes.items.tolist(), votes.workers.tolist(), labels, strict=True))
+
+
+def folder_with(tmp_path: Path, answers: list[tuple[str, str, str]]) -> Path:
+    (tmp_path / "answers.csv").write_text(
+        "item,worker,label\n" + "".join(f"{i},{w},{label}\n" for i, w, label in answers)
+    )
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\nb,dog\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("rule", "kept"),
+    [
+        ("last", [("a", "w2", "cat"), ("b", "w2", "dog"), ("b", "w1", "cat"), ("a", "w1", "dog")]),
+        ("first", [("a", "w1", "cat"), ("a", "w2", "cat"), ("b", "w1", "dog"), ("b", "w2", "dog")]),
+        ("drop", [("a", "w2", "cat"), ("b", "w2", "dog")]),
+    ],
+)
+def test_repeated_judgments_follow_the_chosen_rule_and_are_counted(
+    tmp_path: Path, rule: Repeats, kept: list[tuple[str, str, str]]
+) -> None:
+    data = load_dataset(folder_with(tmp_path, REPEATED), repeats=rule)
+    assert rows_of(data.votes) == kept
+    assert data.rows_read == 7 and data.repeated_pairs == 2 and data.repeats == rule
+    assert data.repeated_rows_dropped == 7 - len(kept)
+
+
+def test_the_last_judgment_counts_by_default(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, REPEATED)
+    assert rows_of(load_dataset(folder).votes) == rows_of(load_dataset(folder, "last").votes)
+
+
+def test_an_unknown_repeats_rule_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="last, first, drop"):
+        load_dataset(folder_with(tmp_path, REPEATED), repeats="newest")  # type: ignore[arg-type]
+
+
+def test_s_rel_repeated_pairs_are_counted_under_every_rule() -> None:
+    assert dataset("S_Rel").repeated_pairs == 1489
+    dropped = load_dataset(DATASETS / "S_Rel", repeats="drop")
+    assert dropped.repeated_pairs == 1489 and dropped.repeated_rows_dropped == 3059
+    first = load_dataset(DATASETS / "S_Rel", repeats="first")
+    assert first.repeated_rows_dropped == 1570 and len(first.votes) == len(dataset("S_Rel").votes)
+
+
+def many_judgments(per_item: list[int]) -> Votes:
+    """Item i judged by per_item[i] distinct workers, labels alternating."""
+    items = np.repeat(np.arange(len(per_item)), per_item)
+    workers = np.concatenate([np.arange(n) for n in per_item])
+    labels = ["x" if j % 2 else "y" for j in range(len(items))]
+    return Votes.from_labels(items, workers, labels)
+
+
+def test_subsampling_keeps_k_judgments_per_item_and_all_of_smaller_items() -> None:
+    votes = many_judgments([10, 2, 5, 1])
+    small = subsample(votes, 3, seed=1)
+    _, counts = np.unique(small.items, return_counts=True)
+    assert counts.tolist() == [3, 2, 3, 1]
+    assert set(rows_of(small)) <= set(rows_of(votes))
+
+
+def test_subsampling_is_the_same_for_a_seed_and_differs_between_seeds() -> None:
+    votes = many_judgments([10] * 20)
+    assert rows_of(subsample(votes, 3, seed=5)) == rows_of(subsample(votes, 3, seed=5))
+    assert rows_of(subsample(votes, 3, seed=5)) != rows_of(subsample(votes, 3, seed=6))
+
+
+def test_subsampling_picks_each_judgment_equally_often_over_seeds() -> None:
+    votes = many_judgments([10])
+    picked = np.zeros(10)
+    for seed in range(2000):
+        picked[subsample(votes, 3, seed=seed).workers] += 1
+    # Each of 10 judgments is kept with probability 3/10: 600 of 2,000 draws, sd about 20.
+    assert np.all(np.abs(picked - 600) < 100), picked
+
+
+def test_subsampling_more_than_any_item_has_keeps_the_votes_as_they_are() -> None:
+    votes = many_judgments([4, 3])
+    assert subsample(votes, 4, seed=0) is votes
+    with pytest.raises(ValueError, match="at least 1"):
+        subsample(votes, 0, seed=0)

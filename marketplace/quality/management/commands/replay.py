@@ -10,8 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from marketplace.consensus import METHODS
-from marketplace.quality.replaying import replay_run
+from marketplace.consensus import METHODS, REPEATS
+from marketplace.quality.replay_series import ReplaySeries, replay_series
+from marketplace.quality.replaying import ReplayReport
 
 
 def _fraction(raw: str) -> float:
@@ -21,13 +22,30 @@ def _fraction(raw: str) -> float:
     return value
 
 
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
+
+
+def _report_dict(report: ReplayReport) -> dict[str, Any]:
+    data = report.as_dict()
+    data["accuracy"] = _rounded(report.accuracy)
+    return data
+
+
 class Command(BaseCommand):
     help = (
         "Import DIR/answers.csv (item,worker,label) as judgments into a fresh job of the replay "
         "organization, use a seeded random fraction of DIR/truth.csv (item,label) as gold items, "
         "run consensus and print its accuracy on the items not used as gold. Ids and labels are "
-        "arbitrary strings. Repeated judgments: when a worker judged an item more than once, only "
-        "the last row in file order is kept."
+        "arbitrary strings. Repeated judgments (a worker judging an item more than once) keep "
+        "the last row in file order unless --repeats says otherwise."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -45,14 +63,47 @@ class Command(BaseCommand):
             default="quorum",
             help="consensus method (default quorum: Dawid-Skene with a pooled prior)",
         )
-        parser.add_argument("--seed", type=int, default=0, help="seed of the gold draw (default 0)")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed of the gold draw and of --subsample (default 0)",
+        )
         parser.add_argument(
             "--gold-unused",
             action="store_true",
             help="draw the gold split but give the job no gold: scores the same "
             "held-out items as a run with gold, for comparison",
         )
-        parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+        parser.add_argument(
+            "--subsample",
+            type=_positive,
+            metavar="K",
+            help="import only K judgments per item, drawn at random with the seed "
+            "(items with fewer keep all)",
+        )
+        parser.add_argument(
+            "--repeat",
+            type=_positive,
+            default=1,
+            metavar="N",
+            help="replay N times with seeds SEED .. SEED+N-1 (each a fresh job; the seed draws "
+            "the gold split and the subsample) and print the accuracy's mean and standard "
+            "deviation (default 1)",
+        )
+        parser.add_argument(
+            "--repeats",
+            choices=REPEATS,
+            default="last",
+            help="a worker's repeated judgments of one item: keep the last row (default), the "
+            "first, or drop every row of the pair",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON object instead (with --repeat N > 1: accuracy_mean, "
+            "accuracy_sd, seeds and runs, one report per seed)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
@@ -62,26 +113,58 @@ class Command(BaseCommand):
                     f"{folder / name} not found: DIR needs answers.csv and truth.csv"
                 )
         try:
-            report = replay_run(
+            series = replay_series(
                 folder=folder,
+                repeat=options["repeat"],
+                seed=options["seed"],
                 gold_fraction=options["gold_fraction"],
                 method=options["method"],
-                seed=options["seed"],
                 gold_in_fit=not options["gold_unused"],
+                subsample_k=options["subsample"],
+                repeats=options["repeats"],
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
         if options["json"]:
-            data = report.as_dict()
-            data["accuracy"] = None if math.isnan(report.accuracy) else round(report.accuracy, 6)
-            self.stdout.write(json.dumps(data))
+            self.stdout.write(json.dumps(self._json(series)))
             return
-        gold = f"{report.gold_items} gold items" + ("" if report.gold_in_fit else " drawn, unused")
-        self.stdout.write(
-            f"{folder.name}: {report.method} accuracy {report.accuracy:.4f} on {report.items_scored} "
-            f"items not used as gold\n"
-            f"  {report.items} items, {report.workers} workers, {report.judgments} judgments "
-            f"({report.repeated_rows_dropped} repeated rows dropped), {gold}\n"
-            f"  {report.seconds:.2f} s (import {report.import_seconds:.2f} s, consensus "
-            f"{report.consensus_seconds:.2f} s); job {report.job_id}, run {report.run_id} {report.run_status}"
-        )
+        self.stdout.write(self._text(folder.name, series))
+
+    def _json(self, series: ReplaySeries) -> dict[str, Any]:
+        if len(series.runs) == 1:
+            return _report_dict(series.runs[0])
+        return {
+            "method": series.runs[0].method,
+            "seeds": [run.seed for run in series.runs],
+            "accuracy_mean": _rounded(series.accuracy_mean),
+            "accuracy_sd": _rounded(series.accuracy_sd),
+            "runs": [_report_dict(run) for run in series.runs],
+        }
+
+    def _text(self, name: str, series: ReplaySeries) -> str:
+        first = series.runs[0]
+        if len(series.runs) == 1:
+            headline = f"{name}: {first.method} accuracy {first.accuracy:.4f}"
+        else:
+            seeds = f"seeds {first.seed}..{series.runs[-1].seed}"
+            headline = (
+                f"{name}: {first.method} accuracy {series.accuracy_mean:.4f} mean, "
+                f"{series.accuracy_sd:.4f} sd over {len(series.runs)} {seeds}"
+            )
+        gold = f"{first.gold_items} gold items" + ("" if first.gold_in_fit else " drawn, unused")
+        per_item = "" if first.subsample is None else f", subsampled to {first.subsample} per item"
+        lines = [
+            f"{headline} on {first.items_scored} items not used as gold",
+            f"  {first.items} items, {first.workers} workers, {first.judgments} judgments"
+            f"{per_item}; {first.rows_read} rows read, {first.repeated_rows_dropped} dropped "
+            f"for {first.repeated_pairs} repeated (item, worker) pairs (--repeats "
+            f"{first.repeats}); {gold}",
+        ]
+        for run in series.runs:
+            several = len(series.runs) > 1
+            seed = f"seed {run.seed}: accuracy {run.accuracy:.4f}, " if several else ""
+            lines.append(
+                f"  {seed}{run.seconds:.2f} s (import {run.import_seconds:.2f} s, consensus "
+                f"{run.consensus_seconds:.2f} s); job {run.job_id}, run {run.run_id} {run.run_status}"
+            )
+        return "\n".join(lines)
