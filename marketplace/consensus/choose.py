@@ -21,7 +21,9 @@ real data sets in ../shared the full matrix wins by up to 30. So each run choose
 3. **Degenerate fits are never chosen**: one label for nearly every item where the votes say
    otherwise (the known failure of EM at low redundancy), or no convergence with posteriors still
    swinging. If every model degenerates, the answer is a weighted vote (votes weighted by each
-   worker's agreement with the majority, as crowd-kit's Wawa), which cannot run away.
+   worker's agreement with the majority, as crowd-kit's Wawa), which cannot run away. A job with
+   fewer than MIN_COMPARABLE_PER_WORKER judgments per worker on items someone else judged too gets
+   majority vote: nothing there says how anyone errs.
 
 The chosen model is then fitted on all the votes with all the gold; the run's parameters record
 the model, the reason and every score.
@@ -49,8 +51,13 @@ SELECTION_VOTES = 200_000
 COLLAPSE_SHARE = 0.9
 #: ...and at least this much more than majority vote gives it.
 COLLAPSE_GAIN = 0.2
-#: Not converged and a posterior still moved this much in the last round: oscillating.
+#: Not converged after at least SWINGING_ROUNDS rounds and a posterior still moved this much in
+#: the last one: oscillating (a run capped at fewer rounds on purpose is not judged).
 SWINGING = 0.1
+SWINGING_ROUNDS = 20
+#: Fewer judgments than this per worker on items someone else judged too, and nothing says how
+#: anyone errs: majority vote.
+MIN_COMPARABLE_PER_WORKER = 2
 
 Fitter = Callable[[Encoded], EmFit]
 
@@ -74,9 +81,21 @@ class Choice:
 def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> Choice:
     """Score every candidate model on the job's evidence, fit the chosen one on everything."""
     models = candidates(prior_strength=prior_strength, max_rounds=max_rounds, tol=tol)
+    sizes = np.diff(np.append(enc.item_starts, enc.n_votes))
+    comparable = int(sizes[sizes >= 2].sum())
+    if comparable < MIN_COMPARABLE_PER_WORKER * enc.n_workers:
+        why = (f"{comparable} judgments on items judged twice or more, for {enc.n_workers} workers: "
+               "too few to learn how any worker errs")
+        posteriors = clamp_gold(enc, majority_posteriors(enc))
+        fit = EmFit(posteriors, one_coin_matrices(np.full(enc.n_workers, 0.5 + 0.5 / enc.n_labels), enc.n_labels),
+                    posteriors.mean(axis=0), 0, True)
+        return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable})
     sample = _sample(enc, SELECTION_VOTES)
     heldout = {name: heldout_loglik(sample, fit) for name, fit in models.items()}
-    scores: dict[str, Any] = {"heldout_loglik": {n: round(float(v.mean()), 5) for n, v in heldout.items()}}
+    scores: dict[str, Any] = {
+        "heldout_loglik": {n: round(float(v.mean()), 5) if len(v) else None for n, v in heldout.items()},
+        "heldout_judgments": len(next(iter(heldout.values()))),
+    }
     ranked, why = _rank_by_heldout(heldout)
     if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
         gold = {name: gold_score(enc, fit) for name, fit in models.items()}
@@ -116,7 +135,7 @@ def degenerate(enc: Encoded, fit: EmFit) -> str | None:
         if fitted[top] >= COLLAPSE_SHARE and fitted[top] >= voted[top] + COLLAPSE_GAIN:
             return (f"labels {fitted[top]:.0%} of items {enc.labels[top]!r} where majority vote "
                     f"gives it {voted[top]:.0%}")
-    if not fit.converged and fit.last_change > SWINGING:
+    if not fit.converged and fit.rounds >= SWINGING_ROUNDS and fit.last_change > SWINGING:
         return f"did not converge in {fit.rounds} rounds (a posterior still moved {fit.last_change:.2f})"
     return None
 
@@ -127,8 +146,10 @@ def _rank_by_heldout(heldout: dict[str, FloatArray]) -> tuple[list[str], str]:
     the paired difference: a small crowd's noise must not switch models."""
     names = list(heldout)
     reference = names[0]
+    if len(heldout[reference]) < 2:
+        return names, "the reference model; too few items with two judgments to compare models"
     best = max(names, key=lambda name: float(heldout[name].mean()))
-    if best == reference or not len(heldout[best]):
+    if best == reference:
         return names, "the reference model; no other predicts held-out judgments clearly better"
     gain = heldout[best] - heldout[reference]
     error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf

@@ -3,9 +3,11 @@
 The promise a tier makes ("at least 90 % of delivered labels are right") needs an estimate that
 does not grade its own homework. Gold items are the only items whose truth we know, so:
 
-1. **Fit without the gold item.** Dawid-Skene ("quorum", the default method) is fitted with no
-   gold answer given and, by 2-fold cross-fitting, without any judgment of the gold items being
-   scored: the confusion matrices that weigh a gold item's votes never saw a truth, nor those votes.
+1. **Fit without the gold item.** The job's own consensus method, with the job's own settings (the
+   method and options of its latest run; "quorum", the default, otherwise) is fitted with no gold
+   answer given and, by 2-fold cross-fitting, without any judgment of the gold items being scored:
+   the confusion matrices that weigh a gold item's votes never saw a truth, nor those votes. The
+   estimate is of the labels the job's method delivers, not of some other model's.
 2. **Re-create a delivered item on each gold item.** For each gold item and each of `draws`
    rounds, draw how many judgments a regular item got (from the regular items' own counts, so
    dynamic overlap is mirrored) and label that many votes the way a delivered item is labelled:
@@ -39,16 +41,17 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from math import sqrt
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
-from marketplace.consensus.em import EPS, dawid_skene
+from marketplace.consensus.aggregate import aggregate
+from marketplace.consensus.em import EPS
 from marketplace.consensus.encode import encode
-from marketplace.consensus.methods import DEFAULT_PRIOR_STRENGTH
 from marketplace.consensus.types import TIE_EPSILON, FloatArray, IdArray, IntArray, Votes
 
 METHOD = (
-    "held-out gold: Dawid-Skene fitted without gold answers and, by {folds}-fold cross-fitting, without "
+    "held-out gold: consensus method {consensus!r} fitted without gold answers and, by {folds}-fold cross-fitting, without "
     "the scored gold items' judgments; each gold item relabelled from as many "
     "of its judgments as a regular item got ({draws} random draws per item){donors}; {level:.0%} "
     "interval (the wider of Wilson and a bootstrap over gold items) over {n} gold items"
@@ -191,15 +194,16 @@ def delivered_accuracy(
     folds: int = 2,
     seed: int = 0,
     confidence: float = 0.95,
-    prior_strength: float = DEFAULT_PRIOR_STRENGTH,
-    max_rounds: int = 100,
-    tol: float = 1e-4,
+    method: str = "quorum",
+    options: Mapping[str, Any] | None = None,
     bootstrap: int = BOOTSTRAP,
 ) -> DeliveredAccuracy | None:
     """The estimate described above; None when no gold item has a judgment.
 
     `regular_counts` are the judgment counts of the job's delivered (regular) items; empty means
-    "use every judgment of the gold item". Deterministic for a given `seed`.
+    "use every judgment of the gold item". `method` and `options` (max_rounds, tol,
+    prior_strength) are the job's consensus settings, passed to `aggregate` as they are.
+    Deterministic for a given `seed`.
     """
     gold_enc = encode(votes, labels=labels, gold=gold)
     if not len(gold_enc.gold_rows):
@@ -222,14 +226,14 @@ def delivered_accuracy(
         held = np.isin(votes.items, gold_enc.items[gold_enc.gold_rows[fold_of == fold]])
         train = Votes(items=votes.items[~held], workers=votes.workers[~held], codes=votes.codes[~held],
                       label_set=votes.label_set)
-        enc = encode(train, labels=labels)  # no gold answers either: the fit never sees a truth
-        if not enc.n_votes:  # nothing left to learn from: every label equally likely
+        if not len(train):  # nothing left to learn from: every label equally likely
             continue
-        fit = dawid_skene(enc, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol)
+        # No gold answers either: the fit never sees a truth.
+        fit = aggregate(train, method=method, labels=labels, **dict(options or {}))
         log_conf = np.log(np.maximum(fit.confusions, EPS))
         log_pooled = np.log(np.maximum(fit.confusions.mean(axis=0), EPS))
         log_prior[fold] = np.log(np.maximum(fit.priors, EPS))
-        donor_evidence[fold] = _vote_evidence(log_conf, log_pooled, enc.workers, voters, codes)
+        donor_evidence[fold] = _vote_evidence(log_conf, log_pooled, fit.workers, voters, codes)
     # A gold item's own votes are weighed by its own fold's fit; donor votes by the receiver's.
     evidence = donor_evidence[fold_of[owner], np.arange(len(vote_rows))]
     data = _Gold(truth=gold_enc.gold_codes, starts=np.append(0, np.cumsum(last - first)), evidence=evidence,
@@ -252,7 +256,7 @@ def delivered_accuracy(
         high=high,
         gold_items=n,
         draws=draws,
-        method=METHOD.format(folds=folds, draws=draws, donors=donors, level=confidence, n=n),
+        method=METHOD.format(consensus=method, folds=folds, draws=draws, donors=donors, level=confidence, n=n),
         short_gold_items=short,
         donor_share=donor_share,
     )

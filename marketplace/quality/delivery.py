@@ -10,7 +10,9 @@ import numpy as np
 from marketplace.consensus import Votes
 from marketplace.consensus.delivered import DeliveredAccuracy, delivered_accuracy
 from marketplace.jobs.models import GoldAnswer, Item, Job
+from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
+from marketplace.quality.runs import DEFAULT_METHOD, consensus_options
 
 #: Below this many judged gold items the interval is too wide to hold anyone to a promise.
 MIN_GOLD_ITEMS = 10
@@ -38,4 +40,10 @@ def job_delivered_accuracy(*, job_id: int) -> DeliveryCheck:
     counts = list(Item.objects.filter(job_id=job_id, is_gold=False, is_complete=True)
                   .values_list("judgment_count", flat=True).iterator(chunk_size=10_000))
     votes = Votes(items=arrays.items, workers=arrays.workers, codes=arrays.codes, label_set=tuple(labels))
-    return DeliveryCheck(delivered_accuracy(votes, gold=gold, labels=labels, regular_counts=counts, seed=job_id), "")
+    # The labels delivered are the latest run's: estimate that method, with its settings.
+    run = (ConsensusRun.objects.filter(job_id=job_id, status=ConsensusRun.Status.SUCCEEDED)
+           .order_by("-id").values_list("method", "parameters").first())
+    method, parameters = run if run is not None else (DEFAULT_METHOD, {})
+    estimate = delivered_accuracy(votes, gold=gold, labels=labels, regular_counts=counts, seed=job_id,
+                                  method=method, options=consensus_options(parameters))
+    return DeliveryCheck(estimate, "")

@@ -86,6 +86,11 @@ def options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
+def consensus_options(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A run's tunable options (what `aggregate` takes) from its stored parameters, defaults filled."""
+    return {name: parameters.get(name, default) for name, default in _DEFAULTS.items()}
+
+
 @transaction.atomic
 def consensus_run_claim(
     *,
@@ -168,7 +173,7 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
         items=arrays.items, workers=arrays.workers, codes=arrays.codes, label_set=tuple(keys)
     )
     read_seconds = time.perf_counter() - started
-    options = {name: run.parameters.get(name, default) for name, default in _DEFAULTS.items()}
+    options = consensus_options(run.parameters)
     result = aggregate(votes, method=run.method, gold=gold, labels=keys, **options)
     write_started = time.perf_counter()
     items = item_results_write(run_id=run.pk, result=result)

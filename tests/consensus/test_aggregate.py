@@ -84,7 +84,7 @@ def test_a_gold_item_gets_its_gold_label_with_full_confidence_even_against_the_v
         assert result.parameters["gold_items"] == 1
 
 
-def test_gold_teaches_quorum_who_is_reliable() -> None:
+def test_gold_teaches_quorums_em_who_is_reliable() -> None:
     # Worker 9 disagrees with everybody but is right on both gold items; with gold, their
     # answer on the open item 3 outweighs two workers who were wrong on gold.
     votes = Votes.from_labels(
@@ -92,8 +92,8 @@ def test_gold_teaches_quorum_who_is_reliable() -> None:
         [7, 8, 9, 7, 8, 9, 7, 8, 9],
         ["a", "a", "b", "a", "a", "b", "a", "a", "b"],
     )
-    without = aggregate(votes, prior_strength=0)
-    with_gold = aggregate(votes, gold={1: "b", 2: "b"}, prior_strength=0)
+    without = aggregate(votes, method="quorum-ds", prior_strength=0)
+    with_gold = aggregate(votes, method="quorum-ds", gold={1: "b", 2: "b"}, prior_strength=0)
     assert without.label_of(3) == "a"
     assert with_gold.label_of(3) == "b"
     assert with_gold.accuracy_of(9) == pytest.approx(1.0, abs=1e-3)
@@ -107,12 +107,23 @@ def test_quorum_stops_when_no_posterior_moves_and_reports_the_rounds() -> None:
 
     capped = aggregate(votes, max_rounds=2, tol=0.0)
     assert capped.rounds == 2 and not capped.converged
+    assert capped.parameters["model"] != "weighted-vote"  # a cap asked for is not a failure
 
 
-def test_quorum_without_its_prior_is_crowd_kits_dawid_skene_round_for_round() -> None:
+def test_a_job_too_small_to_learn_workers_from_gets_majority_vote_and_says_why() -> None:
+    # Only item 1 was judged by more than one worker: nothing says how anyone errs.
+    votes = Votes.from_labels([1, 1, 1, 2], [7, 8, 9, 7], ["no", "no", "yes", "yes"])
+    result = aggregate(votes)
+
+    assert result.parameters["model"] == "majority-vote"
+    assert "too few" in result.parameters["why"]
+    assert result.item_labels() == {1: "no", 2: "yes"}
+
+
+def test_quorums_em_without_its_prior_is_crowd_kits_dawid_skene_round_for_round() -> None:
     votes = adversarial_crowd(seed=11, n_workers=30, n_items=300, n_labels=3).votes
     items, expected, rounds = crowdkit_ds_probabilities(votes, n_iter=15, tol=-np.inf)
-    ours = aggregate(votes, prior_strength=0, max_rounds=15, tol=0.0)
+    ours = aggregate(votes, method="quorum-ds", prior_strength=0, max_rounds=15, tol=0.0)
 
     assert rounds == ours.rounds == 15
     assert np.array_equal(items, ours.items)
