@@ -14,6 +14,13 @@
 | "wawa"   | crowd-kit `Wawa`: votes weighted by agreement with majority    | no          |
 | "glad"   | crowd-kit `GLAD`                                               | no          |
 | "mace"   | crowd-kit `MACE` (variational, seeded, 10 restarts)            | no          |
+| "zbs"    | crowd-kit `ZeroBasedSkill`                                     | no          |
+| "kos"    | crowd-kit `KOS` (two labels only; labels, no probabilities)    | no          |
+| "mmsr"   | crowd-kit `MMSR` (seeded; labels, no probabilities)            | no          |
+| "gmv"    | crowd-kit `GoldMajorityVote` (workers weighted by gold; needs  | yes         |
+|          | gold items with judgments)                                     |             |
+
+Methods that give labels but no probabilities report them with probability 1.
 
 Methods that cannot take gold in the fit still report gold items with their gold label (the
 posteriors of gold items are set to one-hot afterwards), so results are comparable.
@@ -201,6 +208,61 @@ def _fit_mace(enc: Encoded, opts: Options) -> MethodFit:
     )
 
 
+def _one_hot(labels: pd.Series, enc: Encoded) -> FloatArray:
+    """crowd-kit's labels_ (task -> label code) as one-hot posteriors in our order."""
+    codes = labels.reindex(range(enc.n_items)).to_numpy()
+    posteriors = np.zeros((enc.n_items, enc.n_labels))
+    known = ~pd.isna(codes)
+    posteriors[np.flatnonzero(known), codes[known].astype(np.int64)] = 1.0
+    posteriors[~known] = 1.0 / enc.n_labels
+    return posteriors
+
+
+def _fit_zbs(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import ZeroBasedSkill  # deferred: see the module docstring
+
+    frame = _frame(enc)
+    model = ZeroBasedSkill(n_iter=opts.max_rounds).fit(frame)
+    return MethodFit(_posteriors(model.predict_proba(frame), enc), opts.max_rounds, False, {"n_iter": opts.max_rounds})
+
+
+def _fit_kos(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import KOS  # deferred: see the module docstring
+
+    if enc.n_labels != 2:
+        raise ValueError(f"kos needs exactly two labels; this job has {enc.n_labels}")
+    model = KOS(n_iter=opts.max_rounds, random_state=0)
+    return MethodFit(_one_hot(model.fit_predict(_frame(enc)), enc), opts.max_rounds, False,
+                     {"n_iter": opts.max_rounds, "random_state": 0, "probabilities": "labels only"})
+
+
+def _fit_mmsr(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import MMSR  # deferred: see the module docstring
+
+    model = MMSR(random_state=0)
+    try:
+        labels = model.fit_predict(_frame(enc))
+    except ValueError as exc:  # e.g. its skills did not converge: say so, as a failed run
+        raise ValueError(f"crowd-kit MMSR could not fit these judgments: {exc}") from None
+    return MethodFit(_one_hot(labels, enc), 0, True, {"random_state": 0, "probabilities": "labels only"})
+
+
+def _fit_gmv(enc: Encoded, opts: Options) -> MethodFit:
+    from crowdkit.aggregation import GoldMajorityVote, MajorityVote  # deferred: see the docstring
+
+    if not len(enc.gold_rows):
+        raise ValueError("gmv weighs workers by their gold answers; this job has no judged gold item")
+    frame = _frame(enc)
+    gold = pd.Series(enc.gold_codes, index=pd.Index(enc.gold_rows, name="task"))
+    skills = GoldMajorityVote().fit(frame, gold).skills_
+    # crowd-kit refuses a worker who answered no gold; such a worker gets the mean gold skill.
+    default = float(skills.mean())
+    vote = MajorityVote(default_skill=default, on_missing_skill="value")
+    probas = vote.fit_predict_proba(frame, skills)
+    params = {"weights": "gold accuracy", "default_skill": round(default, 6)}
+    return MethodFit(_posteriors(probas, enc), 1, True, params)
+
+
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
@@ -213,6 +275,10 @@ METHODS: dict[str, Method] = {
         Method("ocds", "crowd-kit OneCoinDawidSkene", False, _fit_ocds),
         Method("glad", "crowd-kit GLAD", False, _fit_glad),
         Method("mace", "crowd-kit MACE", False, _fit_mace),
+        Method("zbs", "crowd-kit ZeroBasedSkill", False, _fit_zbs),
+        Method("kos", "crowd-kit KOS (two labels only)", False, _fit_kos),
+        Method("mmsr", "crowd-kit MMSR", False, _fit_mmsr),
+        Method("gmv", "crowd-kit GoldMajorityVote (needs gold)", True, _fit_gmv),
     )
 }
 

@@ -22,6 +22,7 @@ from marketplace.accounts.permissions import IsClientOrAdmin
 from marketplace.api import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
+from marketplace.consensus import METHODS
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_get_for_owner, runs_for_owner
@@ -31,7 +32,9 @@ from marketplace.quality.tasks import consensus_schedule
 
 class RunInputSerializer(serializers.Serializer):
     method = serializers.CharField(
-        required=False, help_text="quorum (default), ds, mv, wawa, ocds, glad or mace"
+        required=False,
+        help_text="quorum (default: the model the job's evidence supports), or one of "
+        + ", ".join(sorted(set(METHODS) - {"quorum"})),
     )
     options = serializers.DictField(required=False, help_text="max_rounds, tol, prior_strength")
 

@@ -58,17 +58,27 @@ def test_unknown_items_and_workers_raise_key_error() -> None:
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_returns_a_complete_result_without_pandas(method: str) -> None:
-    votes = small_crowd()
-    result = aggregate(votes, method=method, max_rounds=5)
+    k = 2 if method == "kos" else 3  # KOS takes two labels only
+    crowd = adversarial_crowd(seed=5, n_workers=20, n_items=60, n_labels=k, overlap=3)
+    gold = {item: label for item, label in crowd.truth_map().items() if item < 6}
+    votes = crowd.votes
+    result = aggregate(votes, method=method, max_rounds=5, gold=gold if method == "gmv" else None)
 
     assert result.method == method
-    assert result.probabilities.shape == (60, 3)
+    assert result.probabilities.shape == (60, k)
     np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0)
-    assert result.confusions.shape == (len(result.workers), 3, 3)
+    assert result.confusions.shape == (len(result.workers), k, k)
     np.testing.assert_allclose(result.confusions.sum(axis=2), 1.0)
     assert ((0 <= result.worker_accuracy) & (result.worker_accuracy <= 1)).all()
     for value in dataclasses.asdict(result).values():
         assert not isinstance(value, pd.DataFrame | pd.Series | pd.Index)
+
+
+def test_a_method_that_cannot_fit_the_job_says_why() -> None:
+    with pytest.raises(ValueError, match="two labels"):
+        aggregate(small_crowd(), method="kos")
+    with pytest.raises(ValueError, match="no judged gold"):
+        aggregate(small_crowd(), method="gmv")
 
 
 def test_an_unknown_method_is_refused_with_the_choices() -> None:
