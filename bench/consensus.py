@@ -62,12 +62,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--no-timing", action="store_true", help="skip the 1M-judgment timing")
     parser.add_argument("--datasets", action="store_true", help="accuracy grid on --data")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of data sets")
     parser.add_argument("--synthetic", action="store_true", help="accuracy grid on the crowds")
-    parser.add_argument("--methods", type=_methods, default=grid.DEFAULT_METHODS)
-    parser.add_argument("--repeat", type=int, default=5, help="seeds per cell (default 5)")
+    parser.add_argument(
+        "--methods",
+        type=_methods,
+        default=grid.DEFAULT_METHODS,
+        help="comma-separated, or all (default mv,wawa,ds,quorum)",
+    )
+    parser.add_argument("--repeat", type=_positive, default=5, help="seeds per cell (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    parser.add_argument("--repeats", choices=REPEATS, default="last")
+    parser.add_argument(
+        "--repeats", choices=REPEATS, default="last", help="repeated judgments (default last)"
+    )
     parser.add_argument("--markdown", action="store_true", help="the grid as a Markdown table")
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     # parse_known_args: `python -m bench` hands every benchmark the same flags.
@@ -143,8 +150,15 @@ def _timing(n_judgments: int) -> None:
     )
 
 
+def _positive(raw: str) -> int:
+    if int(raw) < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return int(raw)
+
+
 def _methods(raw: str) -> tuple[str, ...]:
-    names = tuple(METHODS) if raw == "all" else tuple(n.strip() for n in raw.split(",") if n)
+    everything = grid.DEFAULT_METHODS + tuple(m for m in METHODS if m not in grid.DEFAULT_METHODS)
+    names = everything if raw == "all" else tuple(n.strip() for n in raw.split(",") if n)
     unknown = [n for n in names if n not in METHODS]
     if unknown or not names:
         choices = ", ".join(METHODS)

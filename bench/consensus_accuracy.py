@@ -86,7 +86,9 @@ class Row:
 
     @property
     def best(self) -> str:
-        return max(self.cells, key=lambda m: self.cells[m].mean)
+        """The method with the highest mean; on a tie (to rounding) the first listed."""
+        top = max(cell.mean for cell in self.cells.values())
+        return next(m for m, cell in self.cells.items() if cell.mean >= top - 1e-12)
 
     @property
     def n_scored(self) -> int:

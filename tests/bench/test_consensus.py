@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.consensus import run
+from bench.consensus import _methods, run
 
 
 @pytest.fixture
@@ -55,3 +55,13 @@ def test_the_grid_prints_as_markdown(
 def test_an_unknown_method_is_refused(data_folder: Path) -> None:
     with pytest.raises(SystemExit):
         run(["--datasets", "--no-timing", "--data", str(data_folder), "--methods", "mv,best"])
+
+
+def test_methods_all_puts_the_other_crowd_kit_methods_after_the_default_four() -> None:
+    assert _methods("all") == ("mv", "wawa", "ds", "quorum", "ocds", "glad", "mace")
+    assert _methods("quorum,glad") == ("quorum", "glad")
+
+
+def test_zero_repeats_is_refused(data_folder: Path) -> None:
+    with pytest.raises(SystemExit):
+        run(["--datasets", "--no-timing", "--data", str(data_folder), "--repeat", "0"])

@@ -117,3 +117,17 @@ def test_the_markdown_table_has_a_cell_per_column_and_bolds_the_best() -> None:
 def test_the_summary_names_the_rows_where_quorum_falls_short() -> None:
     rows = [row(mv=0.80, quorum=0.90), row(mv=0.90, quorum=0.80)]
     assert default_summary(rows) == "quorum ok in 1 of 2 rows; not in: s no gold K=3"
+
+
+def test_a_tie_for_best_goes_to_the_method_listed_first() -> None:
+    tied = Row(
+        source="s",
+        k=2,
+        full_overlap=7,
+        gold=False,
+        cells={
+            "ds": Cell(scores=(0.3,), n_scored=100),
+            "glad": Cell(scores=(0.1 + 0.2,), n_scored=100),  # 0.1 + 0.2 > 0.3 in floats
+        },
+    )
+    assert tied.best == "ds" and tied.mark("glad") == ""
