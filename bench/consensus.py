@@ -1,6 +1,14 @@
-"""Consensus at scale: `aggregate` against crowd-kit's own DawidSkene on a million judgments.
+"""Consensus at scale (`aggregate` against crowd-kit's own DawidSkene on a million judgments),
+and consensus accuracy per method, redundancy and gold (the accuracy grid).
 
-    python -m bench.consensus [--judgments N] [--datasets] [--data DIR]
+    python -m bench.consensus [--judgments N] [--no-timing]
+        [--datasets] [--data DIR] [--repeats last|first|drop] [--synthetic]
+        [--methods mv,wawa,ds,quorum | all] [--repeat N] [--seed S] [--markdown]
+
+With no flag it only times (as `python -m bench consensus` does). `--datasets` and `--synthetic`
+add the accuracy grid after the timing; `--no-timing` skips the timing, so
+`python -m bench.consensus --datasets --synthetic --no-timing` prints the grid alone. Flags add
+rather than replace, so the plain command keeps meaning what it always meant.
 
 Each contender runs in its own subprocess on the same seeded synthetic crowd (integer item and
 worker ids, string labels, as the database hands them over):
@@ -10,8 +18,16 @@ worker ids, string labels, as the database hands them over):
 
 Time is wall-clock of one run; peak memory is the tracemalloc peak of a second, traced run
 (allocations made during the call, numpy and pandas included), and ru_maxrss is the child's
-whole-process peak for reference. `--datasets` also prints the accuracy table on the public
-data sets beside the project (../shared/datasets). No Django and no database needed.
+whole-process peak for reference. No Django and no database needed.
+
+The accuracy grid (bench/consensus_accuracy.py says exactly how each cell is computed): for
+every data set folder under --data (default ../shared/datasets; repeated judgments resolved by
+--repeats) with `--datasets`, and for the named synthetic crowds (consensus.synthetic.CROWDS,
+crowd seed --seed) with `--synthetic`: accuracy at K = 2, 3, 5 judgments per item (a K at or
+above the source's largest overlap is left out) and on the full data, without gold and with 10%
+gold, for each method of --methods (default mv, wawa, ds, quorum; "all" adds ocds, glad, mace),
+over --repeat seeds starting at --seed: mean, standard deviation over seeds and standard error.
+`--markdown` prints the grid as one Markdown table (for the README).
 """
 
 from __future__ import annotations
@@ -29,9 +45,11 @@ from typing import Any
 
 import numpy as np
 
-from marketplace.consensus import Votes, accuracy, aggregate, load_dataset, split_gold
-from marketplace.consensus.reference import crowdkit_ds_labels, crowdkit_ds_runner
-from marketplace.consensus.synthetic import benchmark_crowd
+from bench import consensus_accuracy as grid
+from marketplace.consensus import METHODS, REPEATS, Votes, aggregate, load_dataset
+from marketplace.consensus.datasets import Repeats
+from marketplace.consensus.reference import crowdkit_ds_runner
+from marketplace.consensus.synthetic import CROWDS, benchmark_crowd, named_crowd
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT.parent / "shared" / "datasets"
@@ -42,8 +60,22 @@ MIB = 1024 * 1024
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.consensus")
     parser.add_argument("--judgments", type=int, default=1_000_000)
-    parser.add_argument("--datasets", action="store_true", help="also print the accuracy table")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--no-timing", action="store_true", help="skip the 1M-judgment timing")
+    parser.add_argument("--datasets", action="store_true", help="accuracy grid on --data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of data sets")
+    parser.add_argument("--synthetic", action="store_true", help="accuracy grid on the crowds")
+    parser.add_argument(
+        "--methods",
+        type=_methods,
+        default=grid.DEFAULT_METHODS,
+        help="comma-separated, or all (default mv,wawa,ds,quorum)",
+    )
+    parser.add_argument("--repeat", type=_positive, default=5, help="seeds per cell (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument(
+        "--repeats", choices=REPEATS, default="last", help="repeated judgments (default last)"
+    )
+    parser.add_argument("--markdown", action="store_true", help="the grid as a Markdown table")
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     # parse_known_args: `python -m bench` hands every benchmark the same flags.
     return parser.parse_known_args(argv)[0]
@@ -118,24 +150,77 @@ def _timing(n_judgments: int) -> None:
     )
 
 
-def _accuracy_table(folder: Path) -> None:
+def _positive(raw: str) -> int:
+    if int(raw) < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return int(raw)
+
+
+def _methods(raw: str) -> tuple[str, ...]:
+    everything = grid.DEFAULT_METHODS + tuple(m for m in METHODS if m not in grid.DEFAULT_METHODS)
+    names = everything if raw == "all" else tuple(n.strip() for n in raw.split(",") if n)
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        choices = ", ".join(METHODS)
+        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown}; choose from {choices}")
+    return names
+
+
+class _Table:
+    """Prints the grid's header once, then each source's rows as soon as they are computed."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.methods: tuple[str, ...] = args.methods
+        self.seeds = tuple(range(args.seed, args.seed + args.repeat))
+        self.markdown: bool = args.markdown
+        self.rows: list[grid.Row] = []
+        print("\n" + grid.legend(self.seeds) + "\n")
+        if self.markdown:
+            print("\n".join(grid.markdown_header(self.methods)))
+        else:
+            print(grid.text_header(self.methods))
+
+    def source(self, name: str, votes: Votes, truth: Any, description: str) -> None:
+        started = time.perf_counter()
+        rows = grid.source_rows(name, votes, truth, methods=self.methods, seeds=self.seeds)
+        self.rows += rows
+        if self.markdown:
+            print("\n".join(grid.markdown_rows(rows, self.methods, description)), flush=True)
+            return
+        print(f"{name}: {description}; {time.perf_counter() - started:.1f} s")
+        print("\n".join(grid.text_rows(rows, self.methods)), flush=True)
+
+    def close(self, started: float) -> None:
+        print(f"\n{grid.default_summary(self.rows)}; {time.perf_counter() - started:.1f} s in all")
+
+
+def _datasets(table: _Table, folder: Path, repeats: Repeats) -> None:
     names = [d.name for d in sorted(folder.iterdir()) if (d / "answers.csv").exists()]
     if not names:
-        print(f"no data sets under {folder}; skipping the accuracy table")
-        return
-    print("\naccuracy on truth (with gold: seeded 10% of truth as gold, scored on the other 90%)")
-    print(f"{'data set':<10} {'gold':<5} {'crowd-kit':>9} {'ds':>7} {'mv':>7} {'quorum':>7}")
+        print(f"no data sets under {folder}; skipping them")
     for name in names:
-        data = load_dataset(folder / name)
-        gold, rest = split_gold(data.truth, share=0.1, seed=0)
-        for label, given, scored in (("none", None, data.truth), ("10%", gold, rest)):
-            direct = crowdkit_ds_labels(data.votes, gold=given)
-            hits = [direct[item] == truth for item, truth in scored.items() if item in direct]
-            row = [float(np.mean(hits))] + [
-                accuracy(aggregate(data.votes, method=m, gold=given), scored)
-                for m in ("ds", "mv", "quorum")
-            ]
-            print(f"{name:<10} {label:<5} " + " ".join(f"{x:>7.4f}" for x in row).rjust(34))
+        data = load_dataset(folder / name, repeats=repeats)
+        items, workers = len(np.unique(data.votes.items)), len(np.unique(data.votes.workers))
+        repeated = (
+            f", {data.repeated_rows_dropped:,} repeated rows dropped ({repeats})"
+            if data.repeated_rows_dropped
+            else ""
+        )
+        description = (
+            f"{items:,} items, {workers:,} workers, {len(data.votes):,} judgments{repeated}"
+        )
+        table.source(name, data.votes, data.truth, description)
+
+
+def _synthetic(table: _Table, seed: int) -> None:
+    for name in CROWDS:
+        crowd = named_crowd(name, seed=seed)
+        votes = crowd.votes
+        description = (
+            f"synthetic, {len(crowd.truth):,} items, {len(np.unique(votes.workers)):,} workers, "
+            f"{len(votes.label_set)} labels, {len(votes):,} judgments"
+        )
+        table.source(name, votes, crowd.truth_map(), description)
 
 
 def run(argv: list[str]) -> None:
@@ -143,9 +228,17 @@ def run(argv: list[str]) -> None:
     if args.child:
         print(json.dumps(_child(args.child, args.judgments)))
         return
-    _timing(args.judgments)
+    if not args.no_timing:
+        _timing(args.judgments)
+    if not (args.datasets or args.synthetic):
+        return
+    started = time.perf_counter()
+    table = _Table(args)
     if args.datasets:
-        _accuracy_table(args.data)
+        _datasets(table, args.data, args.repeats)
+    if args.synthetic:
+        _synthetic(table, args.seed)
+    table.close(started)
 
 
 if __name__ == "__main__":

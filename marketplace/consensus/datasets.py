@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from marketplace.consensus.types import ConsensusResult, IdArray, IntArray, Vote
 
 Repeats = Literal["last", "first", "drop"]
 REPEATS: tuple[str, ...] = get_args(Repeats)
+Key = TypeVar("Key", str, int)  # item ids of a truth mapping: strings (data sets) or integers
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,8 @@ def subsample(votes: Votes, k: int, seed: int) -> Votes:
 
 
 def split_gold(
-    truth: Mapping[str, str], *, share: float, seed: int
-) -> tuple[dict[str, str], dict[str, str]]:
+    truth: Mapping[Key, str], *, share: float, seed: int
+) -> tuple[dict[Key, str], dict[Key, str]]:
     """(gold, held out): a seeded random `share` of the truth to use as gold, and the rest."""
     keys = sorted(truth)
     rng = np.random.default_rng(seed)
