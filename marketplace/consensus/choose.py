@@ -19,9 +19,10 @@ real data sets in ../shared the full matrix wins by up to 30. So each run choose
    halves swap). Gold overrides the held-out choice only when it is ahead of it by more than one
    standard error of the gold accuracy; thin gold should not overturn strong evidence.
 3. **Degenerate fits are never chosen**: one label for nearly every item where the votes say
-   otherwise (the known failure of EM at low redundancy), or no convergence with posteriors still
-   swinging. If every model degenerates, the answer is a weighted vote (votes weighted by each
-   worker's agreement with the majority, as crowd-kit's Wawa), which cannot run away. A job with
+   otherwise (90 % of items or more, and 20 points above that label's share of the votes: the
+   known failure of EM at low redundancy), or no convergence with posteriors still swinging.
+   If every model degenerates, the answer is a weighted vote (votes weighted by each worker's
+   agreement with the majority, as crowd-kit's Wawa), which cannot run away. A job with
    fewer than MIN_COMPARABLE_PER_WORKER judgments per worker on items someone else judged too gets
    majority vote: nothing there says how anyone errs.
 
@@ -49,7 +50,7 @@ MIN_GOLD_FOR_CHOICE = 10
 SELECTION_VOTES = 200_000
 #: "One label everywhere": the fitted labels give one label at least this share of the items...
 COLLAPSE_SHARE = 0.9
-#: ...and at least this much more than majority vote gives it.
+#: ...and at least this much more than its share of the votes.
 COLLAPSE_GAIN = 0.2
 #: Not converged after at least SWINGING_ROUNDS rounds and a posterior still moved this much in
 #: the last one: oscillating (a run capped at fewer rounds on purpose is not judged).
@@ -124,17 +125,19 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
 
 
 def degenerate(enc: Encoded, fit: EmFit) -> str | None:
-    """Why a fit cannot be trusted, or None: one label for (nearly) every item where majority vote
-    spreads them, or no convergence with posteriors still swinging."""
+    """Why a fit cannot be trusted, or None: one label for (nearly) every item where the votes
+    spread over the labels, or no convergence with posteriors still swinging."""
     regular = np.ones(enc.n_items, dtype=bool)
     regular[enc.gold_rows] = False
     if regular.sum() >= 10 and enc.n_labels > 1:
         fitted = np.bincount(fit.posteriors[regular].argmax(axis=1), minlength=enc.n_labels) / regular.sum()
-        voted = np.bincount(majority_posteriors(enc)[regular].argmax(axis=1), minlength=enc.n_labels) / regular.sum()
+        # The share of the votes, not of majority-vote labels: ties in those go to the first label.
+        voted = np.bincount(enc.codes[regular[enc.item_idx]], minlength=enc.n_labels)
+        voted = voted / max(int(voted.sum()), 1)
         top = int(fitted.argmax())
         if fitted[top] >= COLLAPSE_SHARE and fitted[top] >= voted[top] + COLLAPSE_GAIN:
-            return (f"labels {fitted[top]:.0%} of items {enc.labels[top]!r} where majority vote "
-                    f"gives it {voted[top]:.0%}")
+            return (f"labels {fitted[top]:.0%} of items {enc.labels[top]!r}, which got "
+                    f"{voted[top]:.0%} of the votes")
     if not fit.converged and fit.rounds >= SWINGING_ROUNDS and fit.last_change > SWINGING:
         return f"did not converge in {fit.rounds} rounds (a posterior still moved {fit.last_change:.2f})"
     return None
