@@ -25,7 +25,8 @@ every data set folder under --data (default ../shared/datasets; repeated judgmen
 --repeats) with `--datasets`, and for the named synthetic crowds (consensus.synthetic.CROWDS,
 crowd seed --seed) with `--synthetic`: accuracy at K = 2, 3, 5 judgments per item (a K at or
 above the source's largest overlap is left out) and on the full data, without gold and with 10%
-gold, for each method of --methods (default mv, wawa, ds, quorum; "all" adds ocds, glad, mace),
+gold, for each method of --methods (default mv, wawa, ds, quorum; "all" adds every other method,
+nan where one cannot fit a source),
 over --repeat seeds starting at --seed: mean, standard deviation over seeds and standard error.
 `--markdown` prints the grid as one Markdown table (for the README).
 """

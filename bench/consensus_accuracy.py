@@ -87,12 +87,12 @@ class Row:
     @property
     def best(self) -> str:
         """The method with the highest mean; on a tie (to rounding) the first listed."""
-        top = max(cell.mean for cell in self.cells.values())
+        top = max(cell.mean for cell in self.cells.values() if not math.isnan(cell.mean))
         return next(m for m, cell in self.cells.items() if cell.mean >= top - 1e-12)
 
     @property
     def n_scored(self) -> int:
-        return next(iter(self.cells.values())).n_scored
+        return max(cell.n_scored for cell in self.cells.values())
 
     def mark(self, method: str) -> str:
         if method == self.best:
@@ -112,8 +112,13 @@ class Row:
         return f"full ({self.full_overlap})" if self.k is None else str(self.k)
 
 
-def _fit(votes: Votes, method: str, gold: Mapping[Hashable, str] | None) -> ConsensusResult:
-    return aggregate(votes, method=method, gold=gold or None)
+def _fit(votes: Votes, method: str, gold: Mapping[Hashable, str] | None) -> ConsensusResult | None:
+    """The fit, or None where the method cannot fit this source (kos past two labels, gmv
+    without gold): its cell shows nan and never counts as the best."""
+    try:
+        return aggregate(votes, method=method, gold=gold or None)
+    except ValueError:
+        return None
 
 
 def source_rows(
@@ -133,18 +138,23 @@ def source_rows(
     overlap = int(per_item.max()) if len(per_item) else 0
     levels: list[int | None] = [k for k in sorted(ks) if k < overlap] + [None]
     scores: dict[tuple[int | None, bool, str], list[tuple[float, int]]] = {}
-    full_fits: dict[str, ConsensusResult] = {}
+    full_fits: dict[str, ConsensusResult | None] = {}
     for k in levels:
         for seed in seeds:
             kept = votes if k is None else subsample(votes, k, seed)
             gold, held_out = split_gold(truth, share=GOLD_SHARE, seed=seed)
             for method in methods:
                 if k is None:
-                    plain = full_fits.setdefault(method, _fit(kept, method, None))
+                    if method not in full_fits:
+                        full_fits[method] = _fit(kept, method, None)
+                    plain = full_fits[method]
                 else:
                     plain = _fit(kept, method, None)
                 given = _fit(kept, method, gold) if METHODS[method].uses_gold else plain
                 for with_gold, result in ((False, plain), (True, given)):
+                    if result is None:
+                        scores.setdefault((k, with_gold, method), []).append((math.nan, 0))
+                        continue
                     score = (accuracy(result, held_out), scored_count(result, held_out))
                     scores.setdefault((k, with_gold, method), []).append(score)
     return [
