@@ -20,7 +20,8 @@ from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import judgment_submit_outcome, lease_claim
 from marketplace.quality.models import ConsensusRun, ExpertReview, QualityEvent, WorkerJobStats, WorkerResult
-from marketplace.quality.overlap import NEW_WORKER_ACCURACY, OverlapJudge, gold_accuracy
+from marketplace.consensus.dynamic import DEFAULT_MODEL
+from marketplace.quality.overlap import OverlapJudge
 from tests.factories import WorkerFactory, open_job_with_items
 
 pytestmark = pytest.mark.django_db
@@ -115,8 +116,7 @@ def test_workers_without_gold_count_for_less_than_proven_ones() -> None:
     item = submit(newcomers[1], job, "cat")
     # Two newcomers at the stated prior (0.7) agreeing give about 0.92: not enough.
     assert not item.is_complete
-    assert gold_accuracy(seen=0, correct=0) == NEW_WORKER_ACCURACY
-    assert gold_accuracy(seen=8, correct=8) == pytest.approx(0.9)
+    assert DEFAULT_MODEL.crowd_accuracy == 0.7
 
 
 def test_the_latest_consensus_run_outweighs_gold_for_the_workers_it_knows() -> None:

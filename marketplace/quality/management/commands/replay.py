@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from marketplace.consensus import METHODS
+from marketplace.quality import replay_dynamic
 from marketplace.quality.replaying import replay_run
 
 
@@ -53,6 +54,11 @@ class Command(BaseCommand):
             "held-out items as a run with gold, for comparison",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+        # Dynamic overlap (quality/replay_dynamic.py): a simulation beside fixed overlap, no job.
+        parser.add_argument("--dynamic", metavar="MIN..MAX", help="replay dynamic overlap MIN..MAX")
+        parser.add_argument("--target", type=float, default=0.9, help="with --dynamic: target expected accuracy")
+        parser.add_argument("--repeat", type=int, default=1, metavar="N", help="replays, seeds S..S+N-1")
+        parser.add_argument("--history", action="store_true", help="with --dynamic: workers start from other work")
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
@@ -61,6 +67,9 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{folder / name} not found: DIR needs answers.csv and truth.csv"
                 )
+        if options["dynamic"]:
+            self._dynamic(folder, options)
+            return
         try:
             report = replay_run(
                 folder=folder,
@@ -85,3 +94,17 @@ class Command(BaseCommand):
             f"  {report.seconds:.2f} s (import {report.import_seconds:.2f} s, consensus "
             f"{report.consensus_seconds:.2f} s); job {report.job_id}, run {report.run_id} {report.run_status}"
         )
+
+    def _dynamic(self, folder: Path, options: dict[str, Any]) -> None:
+        try:
+            comparison, about = replay_dynamic.replay_dynamic(
+                folder=folder, bounds=replay_dynamic.overlap_bounds(options["dynamic"]),
+                target=options["target"], seed=options["seed"], repeat=max(options["repeat"], 1),
+                history=options["history"],
+            )
+        except (ValueError, KeyError) as exc:
+            raise CommandError(f"cannot replay {folder}: {exc}") from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(replay_dynamic.report_dict(comparison, about)))
+        else:
+            self.stdout.write(replay_dynamic.report_text(comparison, about))
