@@ -1,4 +1,4 @@
-"""Dynamic overlap's rule and worker model: PURE (no Django), shared by the submit flow and the replay.
+"""Dynamic overlap's rule and worker model: PURE (no Django), shared by submit flow and replay.
 
 An item of a dynamic job takes judgments until its *expected accuracy* - the largest posterior
 probability of a label, the chance that the label it would get now is right - reaches the job's
@@ -62,7 +62,7 @@ class Decision(StrEnum):
 
 
 def expected_accuracy(posterior: npt.ArrayLike) -> float:
-    """The chance that the item's most probable label is right, under the model: its posterior max."""
+    """The chance that the item's most probable label is right, by the model: the posterior max."""
     values = np.asarray(posterior, dtype=np.float64)
     return float(values.max()) if values.size else 0.0
 
@@ -86,7 +86,7 @@ def overlap_decision(
 
 @dataclass(frozen=True)
 class Evidence:
-    """Accuracy evidence as pseudo-counts: `right` out of `seen` judgments (floats: runs are soft)."""
+    """Accuracy evidence in pseudo-counts: `right` out of `seen` judgments (runs give fractions)."""
 
     right: float = 0.0
     seen: float = 0.0
@@ -157,15 +157,16 @@ class WorkerModel:
 
 
 DEFAULT_MODEL = WorkerModel()
+NOTHING = Evidence()  # no evidence at all: a worker nobody has seen
 
 
 def worker_confusion(
     *,
     n_labels: int,
     crowd: Crowd,
-    skill: Evidence = Evidence(),
-    job: Evidence = Evidence(),
-    job_gold: Evidence = Evidence(),
+    skill: Evidence = NOTHING,
+    job: Evidence = NOTHING,
+    job_gold: Evidence = NOTHING,
     run_confusion: FloatArray | None = None,
     run_judgments: int = 0,
     model: WorkerModel = DEFAULT_MODEL,

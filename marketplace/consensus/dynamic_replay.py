@@ -81,10 +81,17 @@ class Crowdset:
         worker_ids, workers = np.unique(votes.workers, return_inverse=True)
         position = {label: k for k, label in enumerate(votes.label_set)}
         codes = np.array([position.get(truth.get(str(i), ""), -1) for i in item_ids.tolist()])
-        return cls(items, workers, votes.codes, codes.astype(np.int64), votes.label_set, len(worker_ids))
+        return cls(
+            items, workers, votes.codes, codes.astype(np.int64), votes.label_set, len(worker_ids)
+        )
 
     def subset(self, keep: np.ndarray) -> Votes:
-        return Votes(items=self.items[keep], workers=self.workers[keep], codes=self.codes[keep], label_set=self.labels)
+        return Votes(
+            items=self.items[keep],
+            workers=self.workers[keep],
+            codes=self.codes[keep],
+            label_set=self.labels,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,8 @@ class Outcome:
     at_maximum: int  # stopped at the maximum below the target (expert review)
     ran_out: int  # the data set had no judgment left before the item settled
     refits: int
-    fixed: list[tuple[float, float]] = field(default_factory=list)  # K-1 -> (judgments/item, accuracy)
+    # Fixed overlap K = 1, 2, ... in the same order: (judgments per item, accuracy) at index K-1.
+    fixed: list[tuple[float, float]] = field(default_factory=list)
 
 
 def replay(
@@ -157,8 +165,10 @@ def _stream(
         if refit_due(len(taken), first=settings.first_refit):
             picked = np.asarray(taken, dtype=np.int64)
             fit_votes = Votes(
-                items=crowd.items[picked], workers=crowd.workers[picked],
-                codes=crowd.codes[picked], label_set=crowd.labels,
+                items=crowd.items[picked],
+                workers=crowd.workers[picked],
+                codes=crowd.codes[picked],
+                label_set=crowd.labels,
             )
             result = aggregate(fit_votes)
             share = run_evidence(result, fit_votes)
@@ -166,7 +176,9 @@ def _stream(
                 skill[worker] = skill.get(worker, Evidence()) + change  # type: ignore[index]
             contributed = share  # type: ignore[assignment]
             run = result.worker_confusions()
-            run_counts = dict(zip(result.workers.tolist(), result.worker_judgments.tolist(), strict=True))
+            run_counts = dict(
+                zip(result.workers.tolist(), result.worker_judgments.tolist(), strict=True)
+            )
             crowd_now = crowd_of(result, fallback=settings.model.crowd_accuracy)
             priors = result.priors
             matrices = {}
@@ -174,13 +186,20 @@ def _stream(
         for worker, _ in votes:
             if worker not in matrices:
                 matrices[worker] = worker_confusion(
-                    n_labels=k, crowd=crowd_now, skill=skill.get(worker, Evidence()),
-                    job=contributed.get(worker, Evidence()), run_confusion=run.get(worker),
-                    run_judgments=run_counts.get(worker, 0), model=settings.model,
+                    n_labels=k,
+                    crowd=crowd_now,
+                    skill=skill.get(worker, Evidence()),
+                    job=contributed.get(worker, Evidence()),
+                    run_confusion=run.get(worker),
+                    run_judgments=run_counts.get(worker, 0),
+                    model=settings.model,
                 )
         decision = overlap_decision(
-            posterior=item_posterior(matrices, priors, votes), judgments=len(votes),
-            min_overlap=settings.min_overlap, max_overlap=settings.max_overlap, target=settings.target,
+            posterior=item_posterior(matrices, priors, votes),
+            judgments=len(votes),
+            min_overlap=settings.min_overlap,
+            max_overlap=settings.max_overlap,
+            target=settings.target,
         )
         if decision is not Decision.MORE:
             settled[item] = True

@@ -77,7 +77,10 @@ class Verdict:
         return self.job.labels[int(np.argmax(self.posterior))]
 
     def probabilities(self) -> dict[str, float]:
-        return {label: round(float(p), 6) for label, p in zip(self.job.labels, self.posterior, strict=True)}
+        return {
+            label: round(float(p), 6)
+            for label, p in zip(self.job.labels, self.posterior, strict=True)
+        }
 
 
 class OverlapJudge:
@@ -118,7 +121,9 @@ class OverlapJudge:
         if not self._uncertain:
             return
         complete = set(
-            Item.objects.filter(pk__in=list(self._uncertain), is_complete=True).values_list("pk", flat=True)
+            Item.objects.filter(pk__in=list(self._uncertain), is_complete=True).values_list(
+                "pk", flat=True
+            )
         )
         for item_id, verdict in sorted(self._uncertain.items()):
             if item_id in complete:
@@ -126,7 +131,9 @@ class OverlapJudge:
                     item_id=item_id,
                     job_id=verdict.job.job_id,
                     confidence=verdict.confidence,
-                    reason=uncertain_reason(max_overlap=verdict.job.max_overlap, target=verdict.job.target),
+                    reason=uncertain_reason(
+                        max_overlap=verdict.job.max_overlap, target=verdict.job.target
+                    ),
                     evidence={
                         "item": item_id,
                         "judgments": [{"worker": w, "label": label} for w, label in verdict.votes],
@@ -182,10 +189,17 @@ class OverlapJudge:
             known = {
                 row[0]: row[1:]
                 for row in User.objects.filter(pk__in=missing)
-                .annotate(here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id)))
+                .annotate(
+                    here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id))
+                )
                 .values_list(
-                    "pk", "skill__right", "skill__seen", "here__gold_correct", "here__gold_seen",
-                    "here__run_right", "here__run_seen",
+                    "pk",
+                    "skill__right",
+                    "skill__seen",
+                    "here__gold_correct",
+                    "here__gold_seen",
+                    "here__run_right",
+                    "here__run_seen",
                 )
             }
             for worker in missing:
@@ -248,7 +262,12 @@ def _priors(parameters: Any, k: int) -> FloatArray:
         priors = np.asarray(raw, dtype=np.float64) if raw is not None else None
     except (TypeError, ValueError):
         priors = None
-    if priors is None or priors.shape != (k,) or not np.all(np.isfinite(priors)) or priors.sum() <= 0:
+    if (
+        priors is None
+        or priors.shape != (k,)
+        or not np.all(np.isfinite(priors))
+        or priors.sum() <= 0
+    ):
         return np.full(k, 1.0 / k) if k else np.empty(0)
     return priors / priors.sum()
 
@@ -264,7 +283,9 @@ def _crowd(parameters: Any, k: int, priors: FloatArray) -> Crowd:
         return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
     if not 0.0 <= accuracy <= 1.0:
         return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
-    return Crowd(accuracy=accuracy, confusion=_matrix_or_none(raw.get("confusion"), k), priors=priors)
+    return Crowd(
+        accuracy=accuracy, confusion=_matrix_or_none(raw.get("confusion"), k), priors=priors
+    )
 
 
 def _matrix_or_none(confusion: Any, k: int) -> FloatArray | None:

@@ -16,7 +16,7 @@ from marketplace.consensus.dynamic_replay import Comparison, Crowdset, DynamicSe
 
 
 def overlap_bounds(raw: str) -> tuple[int, int]:
-    """"2..10" -> (2, 10); ValueError for anything else."""
+    """ "2..10" -> (2, 10); ValueError for anything else."""
     low, sep, high = raw.partition("..")
     if not sep or not low.strip().isdigit() or not high.strip().isdigit():
         raise ValueError("expected MIN..MAX, e.g. 2..10")
@@ -43,8 +43,13 @@ def replay_dynamic(
     else:
         source = "two seeded halves, each replayed with the other fitted first"
     about = {
-        "data_set": data.name, "labels": len(crowd.labels), "min_overlap": bounds[0],
-        "max_overlap": bounds[1], "target": target, "seeds": seeds, "history": source,
+        "data_set": data.name,
+        "labels": len(crowd.labels),
+        "min_overlap": bounds[0],
+        "max_overlap": bounds[1],
+        "target": target,
+        "seeds": seeds,
+        "history": source,
     }
     return comparison, about
 
@@ -53,7 +58,8 @@ def report_text(comparison: Comparison, about: dict[str, Any]) -> str:
     c = comparison
     lines = [
         f"{about['data_set']}: dynamic overlap {about['min_overlap']}..{about['max_overlap']}, "
-        f"target {about['target']:g}, {c.replays} replays (seeds {about['seeds'][0]}-{about['seeds'][-1]})",
+        f"target {about['target']:g}, {c.replays} replay{'s' if c.replays != 1 else ''} "
+        f"(seeds {about['seeds'][0]}-{about['seeds'][-1]})",
         f"  {c.items:,} items per replay; workers' history: {about['history']}; "
         f"{c.refits:.1f} refits per replay (after 100 judgments, then at each doubling)",
         f"  dynamic  {c.judgments_per_item:5.2f} judgments/item  accuracy {c.accuracy:.4f}  "

@@ -70,7 +70,10 @@ def worker_skills_fold_run(
     rows = [
         (job_id, worker, 0, 0, 0, share.right, share.seen, now)
         for worker, share in sorted(current.items())
-    ] + [(job_id, worker, 0, 0, 0, 0.0, 0.0, now) for worker in sorted(previous.keys() - current.keys())]
+    ] + [
+        (job_id, worker, 0, 0, 0, 0.0, 0.0, now)
+        for worker in sorted(previous.keys() - current.keys())
+    ]
     rows.sort(key=lambda row: row[1])
     _execute_batches(_SHARE_SET, rows, width=8)
     _skills_add({int(worker): change for worker, change in changes.items()})

@@ -65,7 +65,11 @@ def test_a_long_record_elsewhere_outweighs_a_run_that_saw_the_worker_twice() -> 
     fitted = one_coin_confusion(0.5, 2)  # the run could not tell
     skill = Evidence(right=190.0, seen=200.0)  # right 95% of the time in other jobs
     matrix = worker_confusion(
-        n_labels=2, crowd=Crowd(accuracy=0.7), skill=skill, run_confusion=fitted, run_judgments=2,
+        n_labels=2,
+        crowd=Crowd(accuracy=0.7),
+        skill=skill,
+        run_confusion=fitted,
+        run_judgments=2,
         model=WorkerModel(history_weight=50.0),
     )
     assert matrix[0, 0] > 0.85  # 50 pseudo-judgments of history against 2 of the run
@@ -77,7 +81,9 @@ def test_without_a_run_gold_in_the_job_and_the_skill_elsewhere_add_up() -> None:
     gold = Evidence(right=9.0, seen=10.0)
     # The skill holds the job's own gold too: only the other 20 answers count as history.
     skill = Evidence(right=9.0 + 10.0, seen=10.0 + 20.0)
-    matrix = worker_confusion(n_labels=2, crowd=crowd, skill=skill, job=gold, job_gold=gold, model=model)
+    matrix = worker_confusion(
+        n_labels=2, crowd=crowd, skill=skill, job=gold, job_gold=gold, model=model
+    )
     assert matrix[1, 1] == pytest.approx((9 + 10 + 4 * 0.7) / (10 + 20 + 4))
 
 
@@ -98,7 +104,9 @@ def test_a_known_worker_errs_the_way_the_crowd_errs() -> None:
 
 
 def test_a_runs_share_of_skill_is_the_posterior_of_the_labels_given_outside_gold() -> None:
-    votes = Votes.from_labels([1, 1, 2, 2, 3], ["ann", "bo", "ann", "bo", "ann"], ["a", "a", "a", "b", "b"])
+    votes = Votes.from_labels(
+        [1, 1, 2, 2, 3], ["ann", "bo", "ann", "bo", "ann"], ["a", "a", "a", "b", "b"]
+    )
     result = aggregate(votes, gold={3: "a"})
     share = run_evidence(result, votes, gold_items=[3])
     assert share["ann"].seen == 2 and share["bo"].seen == 2  # ann's gold answer is left out
@@ -110,13 +118,19 @@ def test_a_new_run_replaces_the_previous_runs_share_instead_of_adding_to_it() ->
     previous = {"ann": Evidence(8.0, 10.0), "bo": Evidence(3.0, 4.0)}
     current = {"ann": Evidence(17.0, 20.0), "cy": Evidence(1.0, 1.0)}
     changes = skill_changes(previous, current)
-    assert changes == {"ann": Evidence(9.0, 10.0), "cy": Evidence(1.0, 1.0), "bo": Evidence(-3.0, -4.0)}
+    assert changes == {
+        "ann": Evidence(9.0, 10.0),
+        "cy": Evidence(1.0, 1.0),
+        "bo": Evidence(-3.0, -4.0),
+    }
     skill = Evidence(8.0, 10.0) + gold_evidence(correct=True) + changes["ann"]
     assert skill == Evidence(18.0, 21.0)  # latest run's 17/20 and one right gold answer
 
 
 def test_the_crowd_of_a_run_is_its_judgment_weighted_average_worker() -> None:
-    votes = Votes.from_labels([1, 2, 3, 1, 2, 3], ["a"] * 3 + ["b"] * 3, ["x", "y", "x", "x", "y", "y"])
+    votes = Votes.from_labels(
+        [1, 2, 3, 1, 2, 3], ["a"] * 3 + ["b"] * 3, ["x", "y", "x", "x", "y", "y"]
+    )
     result = aggregate(votes)
     crowd = crowd_of(result)
     assert crowd.accuracy == pytest.approx(float(np.mean(result.worker_accuracy)))
@@ -128,7 +142,9 @@ def mixed_crowd(*, items: int, overlap: int = 12, seed: int = 2) -> Crowdset:
     accuracy = np.random.default_rng(seed).uniform(0.55, 0.95, 30)
     made = synthetic_crowd(
         confusions=np.stack([one_coin_confusion(a, 3) for a in accuracy]),
-        n_items=items, overlap=overlap, seed=seed,
+        n_items=items,
+        overlap=overlap,
+        seed=seed,
     )
     return Crowdset.from_votes(made.votes, made.truth_map())
 
@@ -140,9 +156,13 @@ def test_dynamic_overlap_with_an_unreachable_target_is_fixed_overlap() -> None:
     assert outcome.fixed[3] == (4.0, outcome.accuracy)  # the same judgments, the same labels
 
 
-def test_on_a_mixed_crowd_dynamic_overlap_saves_a_quarter_of_the_judgments_at_equal_accuracy() -> None:
+def test_on_a_mixed_crowd_dynamic_overlap_saves_a_quarter_of_the_judgments_at_equal_accuracy() -> (
+    None
+):
     crowd = mixed_crowd(items=600)
-    result = replay_many(crowd, DynamicSettings(min_overlap=2, max_overlap=10, target=0.95), seeds=[0, 1])
+    result = replay_many(
+        crowd, DynamicSettings(min_overlap=2, max_overlap=10, target=0.95), seeds=[0, 1]
+    )
     # Measured: 3.7 judgments per item for 0.943, where fixed overlap needs 5.5 (0.882 at 3.7).
     assert result.accuracy >= result.fixed_accuracy_same_judgments + 0.03
     assert result.saving is not None and result.saving >= 0.25

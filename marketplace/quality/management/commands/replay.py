@@ -56,9 +56,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object instead")
         # Dynamic overlap (quality/replay_dynamic.py): a simulation beside fixed overlap, no job.
         parser.add_argument("--dynamic", metavar="MIN..MAX", help="replay dynamic overlap MIN..MAX")
-        parser.add_argument("--target", type=float, default=0.9, help="with --dynamic: target expected accuracy")
-        parser.add_argument("--repeat", type=int, default=1, metavar="N", help="replays, seeds S..S+N-1")
-        parser.add_argument("--history", action="store_true", help="with --dynamic: workers start from other work")
+        parser.add_argument("--target", type=float, default=0.9, help="expected accuracy to settle at")
+        parser.add_argument("--repeat", type=int, default=1, metavar="N", help="replays: seeds S..S+N-1")
+        parser.add_argument("--history", action="store_true", help="workers start from other work")
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
