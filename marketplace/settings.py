@@ -204,9 +204,10 @@ if QUORUM_TASKS == "celery" and not CELERY_BROKER_URL:
 CELERY_TASK_IGNORE_RESULT = True  # runs are stored in the database; no result backend needed
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-run leaves the message for another
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # runs are long: do not hoard messages
-# While a job runs, consensus runs again after this many new judgments, or this many minutes
-# after the last run once new judgments came in (0 turns either rule off).
-QUORUM_CONSENSUS_EVERY_JUDGMENTS = env_int("QUORUM_CONSENSUS_EVERY_JUDGMENTS", 1000, minimum=0)
+# While a job runs, consensus runs after its first EVERY_JUDGMENTS judgments and again each time
+# they double (quality/tasks.py), or EVERY_MINUTES after the last run once new judgments came
+# in (0 turns either rule off).
+QUORUM_CONSENSUS_EVERY_JUDGMENTS = env_int("QUORUM_CONSENSUS_EVERY_JUDGMENTS", 100, minimum=0)
 QUORUM_CONSENSUS_EVERY_MINUTES = env_int("QUORUM_CONSENSUS_EVERY_MINUTES", 15, minimum=0)
 # A running consensus run beats every HEARTBEAT seconds; the sweep (every SWEEP seconds, 0: off)
 # fails a run whose last beat is older than STALE seconds, its process dead, and retries the

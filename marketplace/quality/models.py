@@ -85,6 +85,10 @@ class WorkerJobStats(models.Model):
     gold_seen = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)
     judgments = models.PositiveIntegerField(default=0)  # regular (non-gold) judgments
+    # This job's latest consensus run's share of the worker's WorkerSkill (pseudo-judgments):
+    # the next run replaces it there, so only the latest run of each job counts.
+    run_right = models.FloatField(db_default=0.0)  # db_default: the raw upserts insert rows too
+    run_seen = models.FloatField(db_default=0.0)
     flagged_fast_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +99,24 @@ class WorkerJobStats(models.Model):
                 condition=models.Q(gold_correct__lte=models.F("gold_seen")), name="stats_correct_le_seen"
             ),
         ]
+
+
+class WorkerSkill(models.Model):
+    """A worker's accuracy across every job, as evidence: `right` out of `seen` pseudo-judgments.
+
+    Gold answers add 1 seen (and 1 right when right) as they are scored; each consensus run adds
+    its share (consensus.dynamic.run_evidence) minus what the job's previous run added
+    (WorkerJobStats.run_*). Written only by F()-style increments (quality/skills.py), so
+    concurrent submits and runs never lose each other's counts. Dynamic overlap reads it to
+    weigh a worker its job knows little about yet.
+    """
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="skill"
+    )
+    right = models.FloatField(default=0.0)
+    seen = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField()
 
 
 class QualityEvent(models.Model):

@@ -1,19 +1,21 @@
 """Dynamic overlap: after each judgment, is this item settled or does it need one more?
 
 Labeling asks `OverlapJudge.more_wanted` under the item's row lock when a dynamic job's item
-reaches the judgments it asked for. The answer is a single-item Dawid-Skene E-step
-(`consensus.item_posterior`) over the item's accepted judgments, each worker weighed by:
+reaches the judgments it asked for. The item's posterior is a single-item Dawid-Skene E-step
+(`consensus.item_posterior`) over its accepted judgments; the answer is `consensus.dynamic.
+overlap_decision`, the one rule the replay (`manage.py replay --dynamic`) simulates too: settle
+once the expected accuracy (the posterior's largest probability) reaches the job's target.
 
-1. their confusion matrix from the job's latest succeeded consensus run, else
-2. a one-coin matrix from their smoothed gold accuracy in the job, (correct + 1) / (seen + 2), else
-3. a one-coin matrix from `NEW_WORKER_ACCURACY` (no gold answered yet).
-
-Class priors come from the run (`parameters["priors"]`, in job label order) or are uniform.
+Each worker is weighed by `consensus.dynamic.worker_confusion`: their confusion matrix in the
+job's latest succeeded run, pulled towards their global skill (WorkerSkill) by as much evidence
+as they have elsewhere; else a one-coin matrix from their gold answers in this job and their
+global skill, shaped like the crowd's errors; else the crowd (the run's average worker, or
+`WorkerModel.crowd_accuracy` before a first run). Class priors come from the run or are uniform.
 Items that reach the maximum overlap still below the target are remembered and, once the
 submit's quality steps have run, queued for expert review by `queue_uncertain`.
 
 One submit = one judge: per-job data is cached on the instance, never across requests (a new
-run or new gold answers must be seen by the next submit). A call costs 3-5 small queries.
+run or new gold answers must be seen by the next submit). A call costs at most 5 small queries.
 """
 
 from __future__ import annotations
@@ -23,36 +25,38 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db.models import FilteredRelation, Q
 
-from marketplace.consensus import item_posterior, one_coin_confusion
+from marketplace.accounts.models import User
+from marketplace.consensus import item_posterior
+from marketplace.consensus.dynamic import (
+    DEFAULT_MODEL,
+    Crowd,
+    Decision,
+    Evidence,
+    expected_accuracy,
+    overlap_decision,
+    worker_confusion,
+)
 from marketplace.consensus.types import FloatArray
 from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import experts
-from marketplace.quality.models import ConsensusRun, WorkerJobStats, WorkerResult
-
-#: The stated prior for a worker with no gold answer in the job yet: right 70% of the time,
-#: about a typical crowd worker. Their vote counts, but less than a proven good worker's.
-NEW_WORKER_ACCURACY = 0.7
-
-
-def gold_accuracy(*, seen: int, correct: int) -> float:
-    """Smoothed gold accuracy (Laplace: one right and one wrong answer assumed up front)."""
-    if seen <= 0:
-        return NEW_WORKER_ACCURACY
-    return (correct + 1) / (seen + 2)
+from marketplace.quality.models import ConsensusRun, WorkerResult
 
 
 @dataclass(frozen=True)
 class JobModel:
-    """What the judge needs from a job: its labels, target, and latest run's priors."""
+    """What the judge needs from a job: its labels, overlap bounds, target and latest run."""
 
     job_id: int
     labels: tuple[str, ...]
     target: float
+    min_overlap: int
     max_overlap: int
     run_id: int | None
     priors: FloatArray
+    crowd: Crowd
 
 
 @dataclass(frozen=True)
@@ -66,14 +70,17 @@ class Verdict:
 
     @property
     def confidence(self) -> float:
-        return float(self.posterior.max()) if len(self.posterior) else 0.0
+        return expected_accuracy(self.posterior)
 
     @property
     def label(self) -> str:
         return self.job.labels[int(np.argmax(self.posterior))]
 
     def probabilities(self) -> dict[str, float]:
-        return {label: round(float(p), 6) for label, p in zip(self.job.labels, self.posterior, strict=True)}
+        return {
+            label: round(float(p), 6)
+            for label, p in zip(self.job.labels, self.posterior, strict=True)
+        }
 
 
 class OverlapJudge:
@@ -94,12 +101,16 @@ class OverlapJudge:
         verdict = self.verdict(item_id=item_id)
         if verdict is None:  # no accepted judgment left (all dropped): nothing to weigh
             return judgments < max_overlap
-        if verdict.confidence >= verdict.job.target:
-            return False
-        if judgments < max_overlap:
-            return True
-        self._uncertain[item_id] = verdict
-        return False
+        decision = overlap_decision(
+            posterior=verdict.posterior,
+            judgments=judgments,
+            min_overlap=verdict.job.min_overlap,
+            max_overlap=max_overlap,
+            target=verdict.job.target,
+        )
+        if decision is Decision.UNCERTAIN:
+            self._uncertain[item_id] = verdict
+        return decision is Decision.MORE
 
     def queue_uncertain(self) -> None:
         """Send the items remembered at maximum overlap to expert review (idempotent per item).
@@ -110,7 +121,9 @@ class OverlapJudge:
         if not self._uncertain:
             return
         complete = set(
-            Item.objects.filter(pk__in=list(self._uncertain), is_complete=True).values_list("pk", flat=True)
+            Item.objects.filter(pk__in=list(self._uncertain), is_complete=True).values_list(
+                "pk", flat=True
+            )
         )
         for item_id, verdict in sorted(self._uncertain.items()):
             if item_id in complete:
@@ -118,7 +131,9 @@ class OverlapJudge:
                     item_id=item_id,
                     job_id=verdict.job.job_id,
                     confidence=verdict.confidence,
-                    reason=uncertain_reason(max_overlap=verdict.job.max_overlap, target=verdict.job.target),
+                    reason=uncertain_reason(
+                        max_overlap=verdict.job.max_overlap, target=verdict.job.target
+                    ),
                     evidence={
                         "item": item_id,
                         "judgments": [{"worker": w, "label": label} for w, label in verdict.votes],
@@ -158,28 +173,50 @@ class OverlapJudge:
         return self._jobs[job_id]
 
     def _worker_matrices(self, job: JobModel, workers: Sequence[int]) -> dict[int, FloatArray]:
-        """Each worker's confusion matrix: the run's, else a one-coin one from gold (cached)."""
+        """Each worker's confusion matrix (consensus.dynamic.worker_confusion), cached per judge."""
         missing = [w for w in set(workers) if (job.job_id, w) not in self._matrices]
         k = len(job.labels)
+        fitted: dict[int, tuple[FloatArray, int]] = {}
         if missing and job.run_id is not None:
-            for worker, confusion in WorkerResult.objects.filter(
+            for worker, confusion, judgments in WorkerResult.objects.filter(
                 run_id=job.run_id, worker_id__in=missing
-            ).values_list("worker_id", "confusion"):
+            ).values_list("worker_id", "confusion", "judgments"):
                 matrix = _matrix_or_none(confusion, k)
                 if matrix is not None:
-                    self._matrices[(job.job_id, worker)] = matrix
-            missing = [w for w in missing if (job.job_id, w) not in self._matrices]
+                    fitted[worker] = (matrix, judgments)
         if missing:
-            stats = dict(
-                (worker, (seen, correct))
-                for worker, seen, correct in WorkerJobStats.objects.filter(
-                    job_id=job.job_id, worker_id__in=missing
-                ).values_list("worker_id", "gold_seen", "gold_correct")
-            )
+            # One query: each worker's global skill and their record in this job (both optional).
+            known = {
+                row[0]: row[1:]
+                for row in User.objects.filter(pk__in=missing)
+                .annotate(
+                    here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id))
+                )
+                .values_list(
+                    "pk",
+                    "skill__right",
+                    "skill__seen",
+                    "here__gold_correct",
+                    "here__gold_seen",
+                    "here__run_right",
+                    "here__run_seen",
+                )
+            }
             for worker in missing:
-                seen, correct = stats.get(worker, (0, 0))
-                self._matrices[(job.job_id, worker)] = one_coin_confusion(
-                    gold_accuracy(seen=seen, correct=correct), k
+                skill_right, skill_seen, gold_right, gold_seen, run_right, run_seen = (
+                    value or 0 for value in known.get(worker, (0,) * 6)
+                )
+                gold = Evidence(float(gold_right), float(gold_seen))
+                matrix, judgments = fitted.get(worker, (None, 0))
+                self._matrices[(job.job_id, worker)] = worker_confusion(
+                    n_labels=k,
+                    crowd=job.crowd,
+                    skill=Evidence(float(skill_right), float(skill_seen)),
+                    job=gold + Evidence(float(run_right), float(run_seen)),
+                    job_gold=gold,
+                    run_confusion=matrix,
+                    run_judgments=judgments,
+                    model=DEFAULT_MODEL,
                 )
         return {w: self._matrices[(job.job_id, w)] for w in workers}
 
@@ -197,13 +234,16 @@ def job_model(*, job_id: int) -> JobModel:
     run_id, parameters = run if run is not None else (None, {})
     # A job that is not dynamic has no target: its items complete at overlap (never asked).
     target = float(job.target_confidence) if job.target_confidence is not None else 0.0
+    priors = _priors(parameters, len(labels))
     return JobModel(
         job_id=job_id,
         labels=labels,
         target=target,
+        min_overlap=job.overlap,
         max_overlap=job.max_overlap or job.overlap,
         run_id=run_id,
-        priors=_priors(parameters, len(labels)),
+        priors=priors,
+        crowd=_crowd(parameters, len(labels), priors),
     )
 
 
@@ -222,9 +262,30 @@ def _priors(parameters: Any, k: int) -> FloatArray:
         priors = np.asarray(raw, dtype=np.float64) if raw is not None else None
     except (TypeError, ValueError):
         priors = None
-    if priors is None or priors.shape != (k,) or not np.all(np.isfinite(priors)) or priors.sum() <= 0:
+    if (
+        priors is None
+        or priors.shape != (k,)
+        or not np.all(np.isfinite(priors))
+        or priors.sum() <= 0
+    ):
         return np.full(k, 1.0 / k) if k else np.empty(0)
     return priors / priors.sum()
+
+
+def _crowd(parameters: Any, k: int, priors: FloatArray) -> Crowd:
+    """The run's typical worker when it recorded one, else the stated prior of the model."""
+    raw = parameters.get("crowd") if isinstance(parameters, dict) else None
+    if not isinstance(raw, dict):
+        return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
+    try:
+        accuracy = float(raw.get("accuracy"))
+    except (TypeError, ValueError):
+        return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
+    if not 0.0 <= accuracy <= 1.0:
+        return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
+    return Crowd(
+        accuracy=accuracy, confusion=_matrix_or_none(raw.get("confusion"), k), priors=priors
+    )
 
 
 def _matrix_or_none(confusion: Any, k: int) -> FloatArray | None:

@@ -29,11 +29,13 @@ from marketplace.consensus import (
     Votes,
     aggregate,
 )
+from marketplace.consensus.dynamic import crowd_of
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
+from marketplace.quality.skills import worker_skills_fold_run
 from marketplace.quality.writing import item_results_write, worker_results_write
 from marketplace.realtime import events
 
@@ -178,12 +180,22 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     write_started = time.perf_counter()
     items = item_results_write(run_id=run.pk, result=result)
     workers = worker_results_write(run_id=run.pk, result=result)
+    # The workers' global skill takes this run's share (in this transaction: all or nothing).
+    worker_skills_fold_run(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))
     write_seconds = time.perf_counter() - write_started
+    crowd = crowd_of(result)
     parameters = {
         **run.parameters,
         **result.parameters,
         # Class priors in label order: dynamic overlap's single-item E-step reads them back.
         "priors": [round(float(p), 6) for p in result.priors],
+        # The typical worker of the job, for workers the run has not seen (quality/overlap.py).
+        "crowd": {
+            "accuracy": round(crowd.accuracy, 6),
+            "confusion": None if crowd.confusion is None else [
+                [round(float(p), 6) for p in row] for row in crowd.confusion
+            ],
+        },
         "timings": {
             "read": round(read_seconds, 4),
             "fit": round(result.seconds, 4),

@@ -20,7 +20,7 @@ from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.labeling.services import DropResult, judgments_drop, leases_end_for_worker
-from marketplace.quality import scoring
+from marketplace.quality import scoring, skills
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.rules import QualityRules, rules_for
 
@@ -78,6 +78,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
         gold_correct=int(scored and bool(judgment.is_correct)),
         judgments=int(not judgment.is_gold),
     )
+    if scored:  # the worker's global skill, for dynamic overlap in every job (after the stats row)
+        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct))
     blocked = False
     if scored and scoring.below_floor(
         correct=gold_correct, seen=gold_seen, min_seen=rules.min_gold_answers, floor=rules.gold_accuracy_floor

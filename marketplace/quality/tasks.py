@@ -1,8 +1,10 @@
 """When consensus runs, and where: triggers, and the runner that executes claimed runs.
 
-Triggers: on demand (API, admin), when a job completes, and while it runs (every
-QUORUM_CONSENSUS_EVERY_JUDGMENTS new judgments, or QUORUM_CONSENSUS_EVERY_MINUTES after the
-last run). A submit's triggers claim the run once the submit commits (`transaction.on_commit`),
+Triggers: on demand (API, admin), when a job completes, and while it runs: after its first
+QUORUM_CONSENSUS_EVERY_JUDGMENTS judgments (100), then each time its judgments double (200, 400,
+800, ...: `consensus.dynamic.refit_due`, the schedule the dynamic-overlap replay simulates), so a
+young job's workers are known early and the refits' total cost stays under twice the last one's;
+and QUORUM_CONSENSUS_EVERY_MINUTES after the last run, which keeps a big job's model fresh. A submit's triggers claim the run once the submit commits (`transaction.on_commit`),
 so a rolled-back submit leaves no claimed run behind; an on-demand run is claimed in the caller's
 transaction (the API can answer with its id) and started once that commits. Either way a task
 never reads judgments that were rolled back.
@@ -33,6 +35,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
+from marketplace.consensus.dynamic import refit_due
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.services import Submission
@@ -74,16 +77,16 @@ def consensus_after_submit(*, submission: Submission) -> None:
     if submission.job_completed:
         transaction.on_commit(partial(_try_schedule, job_id, ConsensusRun.Trigger.COMPLETION))
         return
-    every = settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS
+    first = settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS
     judgments, gold_judgments, published_at = (
         Job.objects.filter(pk=job_id)
         .values_list("judgment_count", "gold_judgment_count", "published_at")
         .get()
     )
-    # Counters move by one per submit (under the job row lock), so each multiple is seen once.
+    # Counters move by one per submit (under the job row lock), so each size is seen once.
     # Claimed after the submit commits: a rolled-back submit (or a test that never commits)
     # leaves no claimed run behind, and the submit's transaction takes no extra lock.
-    if (every and (judgments + gold_judgments) % every == 0) or _minutes_due(job_id, published_at):
+    if refit_due(judgments + gold_judgments, first=first) or _minutes_due(job_id, published_at):
         transaction.on_commit(partial(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC))
 
 

@@ -3,9 +3,11 @@
 One synthetic crowd labels the same 300 items twice through the real claim and submit path
 (labeling.lease_claim + flows.work_submit, gold mixed in at the job's gold rate and scored):
 once with a fixed overlap of 5, once with a minimum of 2, a maximum of 7 and a target
-confidence of 0.95. Consensus runs while the jobs run, through the real periodic trigger (every
-200 judgments here, run inline on commit, hence a transactional test): until the first run the
-judge weighs workers by gold accuracy, afterwards by the run's confusion matrices. At the end
+confidence of 0.95. Consensus runs while the jobs run, through the real periodic trigger (after
+100 judgments, then each time they double; run inline on commit, hence a transactional test):
+until the first run the judge weighs workers by their gold answers, afterwards by the run's
+confusion matrices. The second job's workers also start from the global skill the first job
+gave them (its gold answers and runs), as a marketplace's returning workers would. At the end
 consensus runs once per job on all its judgments, and each is scored against the truth.
 
 Both passes use the same answers: worker w's label for item i is drawn once, so the two jobs
@@ -155,7 +157,7 @@ def test_dynamic_overlap_matches_fixed_overlap_5_with_30_percent_fewer_judgments
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Any
 ) -> None:
     settings.QUORUM_TASKS = "inline"
-    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 200  # a small job: the default 1000 would run once
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 100  # the default: 100, 200, 400, 800, 1600
     settings.QUORUM_CONSENSUS_EVERY_MINUTES = 0
     # Gold draws are random in claiming; seed them so the two passes are repeatable.
     monkeypatch.setattr(claiming, "_rng", random.Random(SEED))

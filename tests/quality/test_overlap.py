@@ -1,11 +1,13 @@
 """Dynamic overlap: an item completes once the crowd is sure of it, or at the maximum overlap.
 
 Cast: Acme's job asks for 2 judgments at least, 5 at most, and a confidence of 0.95. Its
-workers have answered gold already (WorkerJobStats), so the judge knows how far to trust them.
+workers have answered gold already (WorkerJobStats), so the judge knows how far to trust them;
+some have a record in other jobs too (WorkerSkill), built by gold answers and consensus runs.
 """
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +19,22 @@ from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.errors import NothingLeft
 from marketplace.jobs.models import Item, Job
+from marketplace.labeling import claiming
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import judgment_submit_outcome, lease_claim
-from marketplace.quality.models import ConsensusRun, ExpertReview, QualityEvent, WorkerJobStats, WorkerResult
-from marketplace.quality.overlap import NEW_WORKER_ACCURACY, OverlapJudge, gold_accuracy
+from marketplace.quality.models import (
+    ConsensusRun,
+    ExpertReview,
+    QualityEvent,
+    WorkerJobStats,
+    WorkerResult,
+    WorkerSkill,
+)
+from marketplace.quality.runs import consensus_run
+from marketplace.quality.skills import worker_skill_gold
+from tests.quality.run_helpers import judged_job
+from marketplace.consensus.dynamic import DEFAULT_MODEL
+from marketplace.quality.overlap import OverlapJudge
 from tests.factories import WorkerFactory, open_job_with_items
 
 pytestmark = pytest.mark.django_db
@@ -115,8 +129,65 @@ def test_workers_without_gold_count_for_less_than_proven_ones() -> None:
     item = submit(newcomers[1], job, "cat")
     # Two newcomers at the stated prior (0.7) agreeing give about 0.92: not enough.
     assert not item.is_complete
-    assert gold_accuracy(seen=0, correct=0) == NEW_WORKER_ACCURACY
-    assert gold_accuracy(seen=8, correct=8) == pytest.approx(0.9)
+    assert DEFAULT_MODEL.crowd_accuracy == 0.7
+
+
+def test_workers_proven_in_other_jobs_settle_an_item_that_newcomers_could_not() -> None:
+    job = dynamic_job(items=2, target="0.97")
+    newcomers = [WorkerFactory(), WorkerFactory()]
+    veterans = [WorkerFactory(), WorkerFactory()]
+    for veteran in veterans:  # 95 of 100 gold answers right, all in other jobs
+        for k in range(100):
+            worker_skill_gold(worker_id=veteran.pk, correct=k % 20 != 0)
+    submit(newcomers[0], job, "cat")
+    assert not submit(newcomers[1], job, "cat").is_complete  # two strangers agreeing: about 0.92
+    submit(veterans[0], job, "dog")
+    assert submit(veterans[1], job, "dog").is_complete  # two proven workers agreeing: above 0.99
+
+
+def test_gold_answers_build_a_workers_global_skill_across_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claiming, "_rng", random.Random(7))  # which claims are gold: seeded
+    worker = WorkerFactory()
+    jobs = []
+    for answer in ("cat", "dog"):  # the gold label is "cat": right in the first job, wrong in the second
+        job = open_job_with_items(items=6, gold=6, overlap=1, gold_rate=Decimal("0.5"))
+        jobs.append(job)
+        for _ in range(12):
+            try:
+                submit(worker, job, answer)
+            except NothingLeft:
+                break
+    right, wrong = (WorkerJobStats.objects.get(job=job, worker=worker) for job in jobs)
+    assert right.gold_seen > 0 and wrong.gold_seen > 0
+    assert (right.gold_correct, wrong.gold_correct) == (right.gold_seen, 0)
+    skill = WorkerSkill.objects.get(worker=worker)
+    assert (skill.right, skill.seen) == (right.gold_seen, right.gold_seen + wrong.gold_seen)
+
+
+def test_a_consensus_run_adds_its_share_to_the_skill_and_the_next_run_replaces_it(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    job = judged_job(items=4, answers=("cat", "cat", "dog"))  # its completion run ran inline
+    dissenter = Judgment.objects.filter(job=job, label="dog").values_list("worker_id", flat=True).first()
+    first = {s.worker_id: (s.right, s.seen) for s in WorkerSkill.objects.filter(worker__judgments__job=job).distinct()}
+    assert len(first) == 3 and all(seen == 4 for _, seen in first.values())
+    assert first[dissenter][0] < min(right for w, (right, _) in first.items() if w != dissenter)
+    consensus_run(job=job)  # refits the same judgments: the skill must not count them twice
+    again = {s.worker_id: (s.right, s.seen) for s in WorkerSkill.objects.filter(pk__in=first)}
+    assert again.keys() == first.keys()
+    assert all(again[w] == pytest.approx(first[w]) for w in first)
+    share = WorkerJobStats.objects.get(job=job, worker_id=dissenter)
+    assert (share.run_right, share.run_seen) == pytest.approx(first[dissenter])
+
+
+def test_a_newcomer_counts_as_the_crowd_the_latest_run_found() -> None:
+    job = dynamic_job(target="0.97")
+    ConsensusRun.objects.create(
+        job=job, method="quorum", status=ConsensusRun.Status.SUCCEEDED, started_at=job.created_at,
+        parameters={"priors": [1 / 3] * 3, "crowd": {"accuracy": 0.98, "confusion": None}},
+    )
+    first, second = WorkerFactory(), WorkerFactory()
+    submit(first, job, "bird")
+    assert submit(second, job, "bird").is_complete  # two of a very accurate crowd agreeing
 
 
 def test_the_latest_consensus_run_outweighs_gold_for_the_workers_it_knows() -> None:
@@ -192,6 +263,6 @@ def test_judging_an_item_costs_a_handful_of_queries() -> None:
         item = submit(worker, job, label)
     with CaptureQueriesContext(connection) as queries:
         OverlapJudge().more_wanted(item.pk, 3, 5)
-    # judgments, job, latest run, the run's workers, gold stats of the others
+    # judgments, job, latest run, the run's workers, everyone's skill and record in the job
     assert len(queries) <= 5, [q["sql"] for q in queries]
     assert Judgment.objects.filter(item=item).count() == 3

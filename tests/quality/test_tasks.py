@@ -1,4 +1,5 @@
-"""Consensus triggers (completion, every N judgments, every M minutes) and the task runners."""
+"""Consensus triggers (completion, after N judgments then at each doubling, every M minutes) and
+the task runners."""
 
 from __future__ import annotations
 
@@ -37,14 +38,16 @@ def test_a_job_that_completes_gets_a_completion_run_over_all_its_judgments(setti
     assert run.status == ConsensusRun.Status.SUCCEEDED and run.judgments == 6 and run.items == 3
 
 
-def test_a_running_job_gets_a_run_every_n_judgments(settings: Any) -> None:
+def test_a_running_job_is_refitted_after_its_first_n_judgments_then_each_time_they_double(
+    settings: Any,
+) -> None:
     settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 2
-    job = open_job_with_items(items=5, overlap=1)
+    job = open_job_with_items(items=12, overlap=1)
     worker = WorkerFactory()
-    for _ in range(4):
+    for _ in range(10):
         submit(worker, job, "dog")
     runs = sorted(_runs(job, ConsensusRun.Trigger.PERIODIC), key=lambda r: r.pk)
-    assert [r.judgments for r in runs] == [2, 4]
+    assert [r.judgments for r in runs] == [2, 4, 8]  # not at 6 or 10: the data had not doubled
 
 
 def test_a_running_job_gets_a_run_once_the_period_has_passed_since_the_last(settings: Any) -> None:

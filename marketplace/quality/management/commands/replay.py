@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from marketplace.consensus import METHODS, REPEATS
+from marketplace.quality import replay_dynamic
 from marketplace.quality.replay_series import ReplaySeries, replay_series
 from marketplace.quality.replaying import ReplayReport
 
@@ -104,6 +105,10 @@ class Command(BaseCommand):
             help="print one JSON object instead (with --repeat N > 1: accuracy_mean, "
             "accuracy_sd, seeds and runs, one report per seed)",
         )
+        # Dynamic overlap (quality/replay_dynamic.py): a simulation beside fixed overlap, no job.
+        parser.add_argument("--dynamic", metavar="MIN..MAX", help="replay dynamic overlap MIN..MAX")
+        parser.add_argument("--target", type=float, default=0.9, help="expected accuracy to settle at")
+        parser.add_argument("--history", action="store_true", help="workers start from other work")
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
@@ -112,6 +117,9 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{folder / name} not found: DIR needs answers.csv and truth.csv"
                 )
+        if options["dynamic"]:
+            self._dynamic(folder, options)
+            return
         try:
             series = replay_series(
                 folder=folder,
@@ -168,3 +176,17 @@ class Command(BaseCommand):
                 f"{run.consensus_seconds:.2f} s); job {run.job_id}, run {run.run_id} {run.run_status}"
             )
         return "\n".join(lines)
+
+    def _dynamic(self, folder: Path, options: dict[str, Any]) -> None:
+        try:
+            comparison, about = replay_dynamic.replay_dynamic(
+                folder=folder, bounds=replay_dynamic.overlap_bounds(options["dynamic"]),
+                target=options["target"], seed=options["seed"], repeat=max(options["repeat"], 1),
+                history=options["history"],
+            )
+        except (ValueError, KeyError) as exc:
+            raise CommandError(f"cannot replay {folder}: {exc}") from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(replay_dynamic.report_dict(comparison, about)))
+        else:
+            self.stdout.write(replay_dynamic.report_text(comparison, about))

@@ -1,0 +1,310 @@
+"""Replaying a real crowd through dynamic overlap, beside fixed overlap: PURE (no Django).
+
+A crowd's judgments arrive in a seeded random order: one stream of (item, worker, label) over the
+whole data set. An item takes each judgment that reaches it until `overlap_decision` (the rule the
+submit flow uses) settles it or it reaches the maximum; later judgments of a settled item are
+never collected. The job's model is refitted with the default `aggregate` on what was collected
+so far at the product's schedule (`refit_due`: after 100 judgments, then at each doubling), and
+each refit feeds the workers' global skill through the same bookkeeping as the product
+(`run_evidence`, `skill_changes`). At the end the default `aggregate` labels what was collected,
+as a job's completion run would, and is scored on the truth.
+
+Fixed overlap K, for comparison, takes the first K judgments of every item in the same stream
+order (all of them when an item has fewer), aggregated the same way. "At equal accuracy" is the
+fixed overlap, interpolated between whole K, whose accuracy first reaches the dynamic one; the
+saving is 1 - dynamic judgments / those fixed judgments.
+
+History (optional): workers' skill from earlier work, fitted before the replay like an earlier
+job's completion run (its `run_evidence` is their starting skill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from marketplace.consensus.aggregate import aggregate
+from marketplace.consensus.dynamic import (
+    DEFAULT_MODEL,
+    FIRST_REFIT,
+    Crowd,
+    Decision,
+    Evidence,
+    WorkerModel,
+    crowd_of,
+    overlap_decision,
+    refit_due,
+    run_evidence,
+    skill_changes,
+    worker_confusion,
+)
+from marketplace.consensus.posterior import item_posterior
+from marketplace.consensus.types import FloatArray, IntArray, Votes
+
+
+@dataclass(frozen=True)
+class DynamicSettings:
+    min_overlap: int
+    max_overlap: int
+    target: float
+    first_refit: int = FIRST_REFIT
+    model: WorkerModel = DEFAULT_MODEL
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_overlap <= self.max_overlap:
+            raise ValueError("need 1 <= minimum overlap <= maximum overlap")
+        if not 0.0 < self.target <= 1.0:
+            raise ValueError("the target must be above 0 and at most 1")
+
+
+@dataclass(frozen=True)
+class Crowdset:
+    """A crowd as dense integer codes: vote i says worker `workers[i]` gave `items[i]` `codes[i]`.
+
+    `truth[item]` is the true label code, or -1 where unknown (such items are never scored).
+    """
+
+    items: IntArray
+    workers: IntArray
+    codes: IntArray
+    truth: IntArray
+    labels: tuple[str, ...]
+    n_workers: int
+
+    @classmethod
+    def from_votes(cls, votes: Votes, truth: Mapping[Hashable, str]) -> Crowdset:
+        """Codes for `votes`; `truth` maps item ids (or their str) to labels."""
+        truth = {str(item): label for item, label in truth.items()}
+        item_ids, items = np.unique(votes.items, return_inverse=True)
+        worker_ids, workers = np.unique(votes.workers, return_inverse=True)
+        position = {label: k for k, label in enumerate(votes.label_set)}
+        codes = np.array([position.get(truth.get(str(i), ""), -1) for i in item_ids.tolist()])
+        return cls(
+            items, workers, votes.codes, codes.astype(np.int64), votes.label_set, len(worker_ids)
+        )
+
+    def subset(self, keep: np.ndarray) -> Votes:
+        return Votes(
+            items=self.items[keep],
+            workers=self.workers[keep],
+            codes=self.codes[keep],
+            label_set=self.labels,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One replay: what dynamic overlap collected, and the fixed-overlap curve in the same order."""
+
+    items: int
+    judgments: int
+    accuracy: float
+    at_maximum: int  # stopped at the maximum below the target (expert review)
+    ran_out: int  # the data set had no judgment left before the item settled
+    refits: int
+    # Fixed overlap K = 1, 2, ... in the same order: (judgments per item, accuracy) at index K-1.
+    fixed: list[tuple[float, float]] = field(default_factory=list)
+
+
+def replay(
+    crowd: Crowdset,
+    settings: DynamicSettings,
+    *,
+    seed: int,
+    replayed: np.ndarray | None = None,
+    history: np.ndarray | None = None,
+) -> Outcome:
+    """One seeded replay of the items flagged in `replayed` (default: all with a known truth),
+    their workers starting from the skill `history` (a vote mask, fitted first) earned them."""
+    items_in = crowd.truth >= 0 if replayed is None else replayed
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(crowd.items))
+    order = order[items_in[crowd.items[order]]]
+    skill: dict[int, Evidence] = {}
+    if history is not None and history.any():
+        votes = crowd.subset(history)
+        skill.update(run_evidence(aggregate(votes), votes))  # type: ignore[arg-type]
+    taken, at_max, refits, settled = _stream(crowd, settings, order, skill)
+    scored = items_in & (crowd.truth >= 0)
+    n_items = int(items_in.sum())
+    return Outcome(
+        items=n_items,
+        judgments=len(taken),
+        accuracy=_accuracy(crowd, np.asarray(taken, dtype=np.int64), scored),
+        at_maximum=at_max,
+        ran_out=int((items_in & ~settled).sum()),
+        refits=refits,
+        fixed=_fixed_curve(crowd, order, scored, n_items),
+    )
+
+
+def _stream(
+    crowd: Crowdset, settings: DynamicSettings, order: IntArray, skill: dict[int, Evidence]
+) -> tuple[list[int], int, int, np.ndarray]:
+    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled."""
+    k = len(crowd.labels)
+    settled = np.zeros(len(crowd.truth), dtype=bool)
+    collected: dict[int, list[tuple[int, int]]] = {}
+    taken: list[int] = []
+    run: dict[int, FloatArray] = {}
+    run_counts: dict[int, int] = {}
+    contributed: dict[int, Evidence] = {}  # this job's latest run's share of each skill
+    crowd_now = Crowd(accuracy=settings.model.crowd_accuracy)
+    priors: FloatArray = np.full(k, 1.0 / k)
+    matrices: dict[int, FloatArray] = {}  # cache until the next refit
+    at_max = refits = 0
+    for vote in order.tolist():
+        item = int(crowd.items[vote])
+        if settled[item]:
+            continue
+        votes = collected.setdefault(item, [])
+        votes.append((int(crowd.workers[vote]), int(crowd.codes[vote])))
+        taken.append(vote)
+        if refit_due(len(taken), first=settings.first_refit):
+            picked = np.asarray(taken, dtype=np.int64)
+            fit_votes = Votes(
+                items=crowd.items[picked],
+                workers=crowd.workers[picked],
+                codes=crowd.codes[picked],
+                label_set=crowd.labels,
+            )
+            result = aggregate(fit_votes)
+            share = run_evidence(result, fit_votes)
+            for worker, change in skill_changes(contributed, share).items():
+                skill[worker] = skill.get(worker, Evidence()) + change  # type: ignore[index]
+            contributed = share  # type: ignore[assignment]
+            run = result.worker_confusions()
+            run_counts = dict(
+                zip(result.workers.tolist(), result.worker_judgments.tolist(), strict=True)
+            )
+            crowd_now = crowd_of(result, fallback=settings.model.crowd_accuracy)
+            priors = result.priors
+            matrices = {}
+            refits += 1
+        for worker, _ in votes:
+            if worker not in matrices:
+                matrices[worker] = worker_confusion(
+                    n_labels=k,
+                    crowd=crowd_now,
+                    skill=skill.get(worker, Evidence()),
+                    job=contributed.get(worker, Evidence()),
+                    run_confusion=run.get(worker),
+                    run_judgments=run_counts.get(worker, 0),
+                    model=settings.model,
+                )
+        decision = overlap_decision(
+            posterior=item_posterior(matrices, priors, votes),
+            judgments=len(votes),
+            min_overlap=settings.min_overlap,
+            max_overlap=settings.max_overlap,
+            target=settings.target,
+        )
+        if decision is not Decision.MORE:
+            settled[item] = True
+            at_max += decision is Decision.UNCERTAIN
+    return taken, at_max, refits, settled
+
+
+def _accuracy(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:
+    """Share of scored items whose default-consensus label over `picked` votes is the truth."""
+    if not len(picked):
+        return float("nan")
+    result = aggregate(crowd.subset(picked))
+    judged = scored[result.items]
+    truth = crowd.truth[result.items[judged]]
+    return float(np.mean(result.label_index[judged] == truth)) if judged.any() else float("nan")
+
+
+def _fixed_curve(
+    crowd: Crowdset, order: IntArray, scored: np.ndarray, n_items: int
+) -> list[tuple[float, float]]:
+    """(judgments per item, accuracy) of fixed overlap K = 1, 2, ... in the stream's order."""
+    rank = np.empty(len(order), dtype=np.int64)
+    stream_items = crowd.items[order]
+    sort = np.argsort(stream_items, kind="stable")  # within an item, stream order is kept
+    counts = np.bincount(stream_items, minlength=len(crowd.truth))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank[sort] = np.arange(len(order)) - starts[stream_items[sort]]
+    curve = []
+    for k in range(1, int(counts.max(initial=0)) + 1):
+        picked = order[rank < k]
+        curve.append((len(picked) / n_items, _accuracy(crowd, picked, scored)))
+    return curve
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Dynamic overlap beside fixed overlap, averaged over replays."""
+
+    replays: int
+    items: int
+    judgments_per_item: float
+    accuracy: float
+    at_maximum: float  # share of items
+    ran_out: float  # share of items
+    refits: float
+    fixed: list[tuple[float, float]]  # K-1 -> (judgments/item, accuracy), averaged
+    fixed_accuracy_same_judgments: float  # fixed overlap's accuracy at the dynamic judgments/item
+    fixed_judgments_equal_accuracy: float | None  # None: fixed overlap never gets there
+    saving: float | None  # 1 - dynamic / fixed judgments at equal accuracy
+
+
+def compare(outcomes: Sequence[Outcome]) -> Comparison:
+    """Average the replays, then read the fixed curve at the dynamic judgments and accuracy."""
+    depth = min(len(o.fixed) for o in outcomes)
+    curve = np.mean([o.fixed[:depth] for o in outcomes], axis=0)
+    per_item = float(np.mean([o.judgments / o.items for o in outcomes]))
+    accuracy = float(np.mean([o.accuracy for o in outcomes]))
+    equal = _first_crossing(curve[:, 0], curve[:, 1], accuracy)
+    return Comparison(
+        replays=len(outcomes),
+        items=outcomes[0].items,
+        judgments_per_item=per_item,
+        accuracy=accuracy,
+        at_maximum=float(np.mean([o.at_maximum / o.items for o in outcomes])),
+        ran_out=float(np.mean([o.ran_out / o.items for o in outcomes])),
+        refits=float(np.mean([o.refits for o in outcomes])),
+        fixed=[(float(j), float(a)) for j, a in curve],
+        fixed_accuracy_same_judgments=float(np.interp(per_item, curve[:, 0], curve[:, 1])),
+        fixed_judgments_equal_accuracy=equal,
+        saving=None if equal is None else 1.0 - per_item / equal,
+    )
+
+
+def _first_crossing(judgments: np.ndarray, accuracy: np.ndarray, level: float) -> float | None:
+    """The fewest judgments per item at which the (piecewise linear) fixed curve reaches `level`."""
+    for k in range(len(accuracy)):
+        if accuracy[k] >= level:
+            if k == 0:
+                return float(judgments[0])
+            share = (level - accuracy[k - 1]) / (accuracy[k] - accuracy[k - 1])
+            return float(judgments[k - 1] + share * (judgments[k] - judgments[k - 1]))
+    return None
+
+
+def replay_many(
+    crowd: Crowdset, settings: DynamicSettings, *, seeds: Sequence[int], history: bool = False
+) -> Comparison:
+    """Replays with the given seeds, compared with fixed overlap.
+
+    `history`: workers start from the skill their other work earned. The data set's items
+    without truth are that other work when it has any (S_Rel); when every item has a truth
+    (D_Duck), the items are split in two seeded halves, each replayed with the other as history.
+    """
+    outcomes = []
+    unscored = crowd.truth < 0
+    for seed in seeds:
+        if not history:
+            outcomes.append(replay(crowd, settings, seed=seed))
+        elif unscored.any():
+            outcomes.append(replay(crowd, settings, seed=seed, history=unscored[crowd.items]))
+        else:
+            half = np.zeros(len(crowd.truth), dtype=bool)
+            half[np.random.default_rng([seed, 1]).permutation(len(half))[: len(half) // 2]] = True
+            for part in (half, ~half):
+                outcomes.append(
+                    replay(crowd, settings, seed=seed, replayed=part, history=~part[crowd.items])
+                )
+    return compare(outcomes)
