@@ -40,7 +40,12 @@ import numpy as np
 
 from marketplace.consensus.em import EPS, EmFit, clamp_gold, dawid_skene, majority_posteriors
 from marketplace.consensus.encode import Encoded
-from marketplace.consensus.onecoin import one_coin_em, one_coin_matrices
+from marketplace.consensus.onecoin import (
+    ONE_COIN_PSEUDO_VOTES,
+    one_coin_accuracy,
+    one_coin_em,
+    one_coin_matrices,
+)
 from marketplace.consensus.types import FloatArray, IntArray
 
 #: Below this many judged gold items, gold is too thin to choose a model by.
@@ -88,8 +93,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         why = (f"{comparable} judgments on items judged twice or more, for {enc.n_workers} workers: "
                "too few to learn how any worker errs")
         posteriors = clamp_gold(enc, majority_posteriors(enc))
-        fit = EmFit(posteriors, one_coin_matrices(np.full(enc.n_workers, 0.5 + 0.5 / enc.n_labels), enc.n_labels),
-                    posteriors.mean(axis=0), 0, True)
+        fit = EmFit(posteriors, _shrunk_one_coin(enc, posteriors), posteriors.mean(axis=0), 0, True)
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable})
     sample = _sample(enc, SELECTION_VOTES)
     heldout = {name: heldout_loglik(sample, fit) for name, fit in models.items()}
@@ -218,7 +222,13 @@ def weighted_vote(enc: Encoded) -> EmFit:
     cells = cells.reshape(enc.n_items, k)
     totals = cells.sum(axis=1, keepdims=True)
     posteriors = clamp_gold(enc, np.divide(cells, totals, out=np.full_like(cells, 1.0 / k), where=totals > 0))
-    return EmFit(posteriors, one_coin_matrices(skill, k), posteriors.mean(axis=0), 1, True)
+    return EmFit(posteriors, _shrunk_one_coin(enc, posteriors), posteriors.mean(axis=0), 1, True)
+
+
+def _shrunk_one_coin(enc: Encoded, posteriors: FloatArray) -> FloatArray:
+    """Confusions for a vote-based answer: each worker's share right under it, shrunk towards the
+    crowd's as one-coin EM does (dynamic overlap weighs the next votes with these)."""
+    return one_coin_matrices(one_coin_accuracy(enc, posteriors, ONE_COIN_PSEUDO_VOTES), enc.n_labels)
 
 
 def _subset(enc: Encoded, votes: np.ndarray) -> Encoded:
