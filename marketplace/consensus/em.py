@@ -27,6 +27,7 @@ a Python object, so a round over a million judgments takes ~40 ms. (Driving crow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,12 +150,12 @@ def e_step(enc: Encoded, confusions: FloatArray, priors: FloatArray) -> FloatArr
     return log_post
 
 
-def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> EmFit:
-    """Run EM from majority vote until no posterior moves by `tol` or `max_rounds` pass."""
+def run_em(enc: Encoded, m_step: Callable[[FloatArray], FloatArray], *, max_rounds: int, tol: float) -> EmFit:
+    """EM from majority vote until no posterior moves by `tol` or `max_rounds` pass; `m_step`
+    turns posteriors into (workers, K, K) confusions. Class priors are the mean posterior."""
     posteriors = clamp_gold(enc, majority_posteriors(enc))
     priors = posteriors.mean(axis=0)
-    used = answered(enc)
-    confusions = smoothed_confusions(soft_counts(enc, posteriors), used, prior_strength)
+    confusions = m_step(posteriors)
     rounds, converged, change = 0, False, 0.0
     while rounds < max_rounds:
         updated = clamp_gold(enc, e_step(enc, confusions, priors))
@@ -162,8 +163,19 @@ def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: fl
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         priors = posteriors.mean(axis=0)
-        confusions = smoothed_confusions(soft_counts(enc, posteriors), used, prior_strength)
+        confusions = m_step(posteriors)
         if change < tol:
             converged = True
             break
     return EmFit(posteriors, confusions, priors, rounds, converged, change)
+
+
+def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> EmFit:
+    """Dawid-Skene EM with the pooled prior (`prior_strength=0`: plain Dawid-Skene)."""
+    used = answered(enc)
+    return run_em(
+        enc,
+        lambda posteriors: smoothed_confusions(soft_counts(enc, posteriors), used, prior_strength),
+        max_rounds=max_rounds,
+        tol=tol,
+    )

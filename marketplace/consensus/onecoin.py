@@ -13,13 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from marketplace.consensus.em import (
-    DOMINANCE_MARGIN,
-    EmFit,
-    clamp_gold,
-    e_step,
-    majority_posteriors,
-)
+from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, run_em
 from marketplace.consensus.encode import Encoded
 from marketplace.consensus.types import FloatArray
 
@@ -47,20 +41,10 @@ def one_coin_accuracy(enc: Encoded, posteriors: FloatArray, pseudo: float) -> Fl
 
 
 def one_coin_em(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES, max_rounds: int, tol: float) -> EmFit:
-    """Run one-coin EM from majority vote until no posterior moves by `tol` or `max_rounds` pass."""
-    k = enc.n_labels
-    posteriors = clamp_gold(enc, majority_posteriors(enc))
-    confusions = one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), k)
-    priors = posteriors.mean(axis=0)
-    rounds, converged, change = 0, False, 0.0
-    while rounds < max_rounds:
-        updated = clamp_gold(enc, e_step(enc, confusions, priors))
-        rounds += 1
-        change = float(np.abs(updated - posteriors).max())
-        posteriors = updated
-        priors = posteriors.mean(axis=0)
-        confusions = one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), k)
-        if change < tol:
-            converged = True
-            break
-    return EmFit(posteriors, confusions, priors, rounds, converged, change)
+    """One-coin EM from majority vote until no posterior moves by `tol` or `max_rounds` pass."""
+    return run_em(
+        enc,
+        lambda posteriors: one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), enc.n_labels),
+        max_rounds=max_rounds,
+        tol=tol,
+    )

@@ -7,29 +7,17 @@ EM can drift until one label covers every item.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from marketplace.consensus import Votes, accuracy, aggregate, load_dataset, split_gold
+from marketplace.consensus import Votes, accuracy, aggregate, split_gold
 from marketplace.consensus.choose import degenerate, weighted_vote
-from marketplace.consensus.datasets import Dataset, subsample
+from marketplace.consensus.datasets import subsample
 from marketplace.consensus.em import EmFit
 from marketplace.consensus.encode import encode
 from marketplace.consensus.reference import crowdkit_ds_labels
 from marketplace.consensus.synthetic import named_crowd
-
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-
-
-@cache
-def dataset(name: str) -> Dataset:
-    folder = DATASETS / name
-    if not (folder / "answers.csv").exists():
-        pytest.skip(f"{folder} is not there (the public data sets sit beside the project)")
-    return load_dataset(folder)
+from tests.shared_data import dataset
 
 
 def standard_error(p: float, n: int) -> float:

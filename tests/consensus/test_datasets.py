@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from marketplace.consensus import (
-    Dataset,
     Votes,
     accuracy,
     aggregate,
@@ -23,18 +22,11 @@ from marketplace.consensus import (
 )
 from marketplace.consensus.datasets import Repeats
 from marketplace.consensus.reference import crowdkit_ds_labels
+from tests.shared_data import DATASETS, dataset
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 NAMES = ["D_Duck", "D_Product", "S_Rel"]
 TIE = 0.002  # 0.2 points: about one standard error of accuracy on D_Product's 8,315 items
 
-
-@cache
-def dataset(name: str) -> Dataset:
-    folder = DATASETS / name
-    if not (folder / "answers.csv").exists():
-        pytest.skip(f"{folder} is not there (the public data sets sit beside the project)")
-    return load_dataset(folder)
 
 
 @cache
