@@ -263,7 +263,8 @@ def _attachment(request: Request, chunks: Iterator[bytes], fmt: str, name: str) 
 
 _FILE_RESPONSE = {
     (200, "text/csv"): OpenApiTypes.BINARY,
-    (200, "application/json"): OpenApiTypes.BINARY,
+    # format=json is one JSON array of row objects: a client parses it, so document it as such.
+    (200, "application/json"): {"type": "array", "items": {"type": "object"}},
     (200, "application/x-ndjson"): OpenApiTypes.BINARY,
 }
 
