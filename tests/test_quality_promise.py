@@ -18,7 +18,9 @@ from marketplace.jobs.models import Item, Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.errors import NothingLeft
 from marketplace.labeling.claiming import lease_claim
+from marketplace.quality.delivery import job_delivered_accuracy
 from marketplace.quality.rules import rules_for
+from marketplace.quality.runs import consensus_run
 from tests.factories import JobFactory, WorkerFactory, publish_funded
 
 D = Decimal
@@ -107,3 +109,13 @@ def test_the_promise_and_rules_a_job_was_published_under_hold_when_an_admin_edit
     credit = QualityCredit.objects.get(job=job)
     assert credit.promised_accuracy == D("0.9000") and credit.rate == 0
     assert "0.9000 promised" in invoice_for_job(job=job).lines[0].quality
+
+
+def test_the_estimate_refits_the_method_the_jobs_labels_came_from(acme: Any) -> None:
+    job, truth = _job(acme)
+    _crowd_labels(job, truth, answer=lambda right: right)
+    assert "consensus method 'quorum'" in QualityCredit.objects.get(job=job).method  # the default's run
+
+    consensus_run(job=Job.objects.get(pk=job.pk), method="mv")  # the client relabels by majority vote
+    check = job_delivered_accuracy(job_id=job.pk)
+    assert check.estimate is not None and "consensus method 'mv'" in check.estimate.method
