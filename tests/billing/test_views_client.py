@@ -26,7 +26,7 @@ def browser(user: User) -> Client:
 
 def test_billing_shows_balance_escrow_and_the_ledger(alice: User) -> None:
     fund(alice.organization, "50.00")
-    job = open_job_with_items(items=10, organization=alice.organization, title="Acme billing job")
+    open_job_with_items(items=10, organization=alice.organization, title="Acme billing job")
     page = browser(alice).get(reverse("client-billing"))
     body = page.content.decode()
     assert page.status_code == 200
