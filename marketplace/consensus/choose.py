@@ -103,10 +103,10 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     }
     ranked, why = _rank_by_heldout(heldout)
     if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
-        gold = {name: gold_score(enc, fit) for name, fit in models.items()}
+        gold = {name: gold_score(sample, fit) for name, fit in models.items()}
         scores["gold_accuracy"] = {n: round(v, 5) for n, v in gold.items()}
         best = max(models, key=lambda name: gold[name])
-        n = len(enc.gold_rows)
+        n = len(sample.gold_rows)
         p = gold[best]
         if gold[best] - gold[ranked[0]] > np.sqrt(max(p * (1 - p), EPS) / n):
             ranked.remove(best)
@@ -231,16 +231,22 @@ def _shrunk_one_coin(enc: Encoded, posteriors: FloatArray) -> FloatArray:
     return one_coin_matrices(one_coin_accuracy(enc, posteriors, ONE_COIN_PSEUDO_VOTES), enc.n_labels)
 
 
-def _subset(enc: Encoded, votes: np.ndarray) -> Encoded:
-    """The votes under the mask, re-indexed densely (items and workers with no vote dropped); no gold."""
+def _subset(enc: Encoded, votes: np.ndarray, *, keep_gold: bool = False) -> Encoded:
+    """The votes under the mask, re-indexed densely (items and workers with no vote dropped);
+    the gold of the items kept when `keep_gold`, else none."""
     items, item_idx = np.unique(enc.item_idx[votes], return_inverse=True)
     workers, worker_idx = np.unique(enc.worker_idx[votes], return_inverse=True)
     item_idx = item_idx.astype(np.int64)
     starts = np.flatnonzero(np.r_[True, item_idx[1:] != item_idx[:-1]]).astype(np.int64)
-    none: IntArray = np.empty(0, dtype=np.int64)
+    gold_rows: IntArray = np.empty(0, dtype=np.int64)
+    gold_codes: IntArray = np.empty(0, dtype=np.int64)
+    if keep_gold and len(enc.gold_rows):
+        kept = np.isin(enc.gold_rows, items)
+        gold_rows = np.searchsorted(items, enc.gold_rows[kept]).astype(np.int64)
+        gold_codes = enc.gold_codes[kept]
     return Encoded(labels=enc.labels, items=enc.items[items], workers=workers, item_idx=item_idx,
                    worker_idx=worker_idx.astype(np.int64), codes=enc.codes[votes], item_starts=starts,
-                   gold_rows=none, gold_codes=none)
+                   gold_rows=gold_rows, gold_codes=gold_codes)
 
 
 def _confusions_for(enc: Encoded, sub: Encoded, fit: EmFit) -> FloatArray:
@@ -253,8 +259,10 @@ def _confusions_for(enc: Encoded, sub: Encoded, fit: EmFit) -> FloatArray:
 
 
 def _sample(enc: Encoded, limit: int, seed: int = 0) -> Encoded:
-    """All the votes, or those of a seeded random share of the items totalling about `limit`."""
+    """All the votes, or those of a seeded random share of the items totalling about `limit`
+    plus every gold item (gold is what the gold score is computed on), gold kept."""
     if enc.n_votes <= limit:
         return enc
     chosen = np.random.default_rng(seed).random(enc.n_items) < limit / enc.n_votes
-    return _subset(enc, chosen[enc.item_idx])
+    chosen[enc.gold_rows] = True
+    return _subset(enc, chosen[enc.item_idx], keep_gold=True)

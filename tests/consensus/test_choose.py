@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from marketplace.consensus import Votes, accuracy, aggregate, split_gold
-from marketplace.consensus.choose import degenerate, weighted_vote
+from marketplace.consensus.choose import _sample, degenerate, weighted_vote
 from marketplace.consensus.datasets import subsample
 from marketplace.consensus.em import EmFit
 from marketplace.consensus.encode import encode
@@ -102,3 +102,15 @@ def test_the_fallback_weighted_vote_gives_crowd_kits_wawa_labels() -> None:
     theirs = aggregate(data.votes, method="wawa")
     agree = np.mean(ours.posteriors.argmax(axis=1) == theirs.label_index)
     assert agree > 0.999  # ties aside, the same labels
+
+
+def test_model_selection_on_a_sample_keeps_every_gold_item_and_its_answer() -> None:
+    crowd = named_crowd("adversarial", seed=0)
+    gold = {item: label for item, label in crowd.truth_map().items() if item % 10 == 0}
+    enc = encode(crowd.votes, gold=gold)
+    sample = _sample(enc, limit=enc.n_votes // 4)
+
+    assert sample.n_votes < enc.n_votes / 2  # a sample indeed
+    assert sorted(sample.items[sample.gold_rows].tolist()) == sorted(gold)
+    labels = np.asarray(sample.labels)[sample.gold_codes]
+    assert dict(zip(sample.items[sample.gold_rows].tolist(), labels.tolist(), strict=True)) == gold
