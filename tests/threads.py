@@ -59,6 +59,21 @@ def someone_waits_for_a_lock() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def queue_behind(
+    holder: threading.Thread, holding: threading.Event, waiter: threading.Thread, go: threading.Event, what: str
+) -> None:
+    """Run two transactions that cross: start `holder` until it reports `holding` (its locks taken,
+    now paused on `go`), start `waiter`, wait until the database shows it queuing on a lock
+    (`what` names that wait), then let the holder go on and both finish."""
+    holder.start()
+    assert holding.wait(WAIT), f"the holder never took its locks before {what}"
+    waiter.start()
+    until(someone_waits_for_a_lock, what)
+    go.set()
+    holder.join(WAIT)
+    waiter.join(WAIT)
+
+
 def until(condition: Callable[[], T], what: str, seconds: float = WAIT) -> T:
     """Poll a real condition (another thread or process announces nothing) until it holds, and
     return its value; fail naming `what` after `seconds`. The pause between looks only spares

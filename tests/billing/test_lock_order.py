@@ -36,7 +36,7 @@ from tests.billing.helpers import D
 from tests.conftest import needs_postgres
 from tests.factories import fund, open_job_with_items
 from tests.quality.worker_helpers import answer_gold, gold_job
-from tests.threads import WAIT, hold_job_finalize, someone_waits_for_a_lock, thread_recording, until
+from tests.threads import WAIT, hold_job_finalize, queue_behind, thread_recording
 
 
 @needs_postgres
@@ -55,13 +55,7 @@ def test_a_submit_completing_a_job_and_an_escrow_addition_never_deadlock(
         outcomes, "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat"))
     add = thread_recording(
         outcomes, "add", lambda: job_escrow_add(job=job, user=alice, amount=D("1.00"), key="more"))
-    submit.start()
-    assert paid.wait(WAIT)
-    add.start()
-    until(someone_waits_for_a_lock, "addition queuing behind the submit's locks")
-    go.set()
-    submit.join(WAIT)
-    add.join(WAIT)
+    queue_behind(submit, paid, add, go, "addition queuing behind the submit's locks")
 
     # The submit counted, paid and settled; the addition waited for it, then found the escrow
     # closed: a refusal the client can read, never a deadlock.
@@ -102,13 +96,7 @@ def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_nev
     release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=later))
     submit = thread_recording(
         outcomes, "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="dog"))
-    release.start()
-    assert holding.wait(WAIT)
-    submit.start()
-    until(someone_waits_for_a_lock, "submit queuing behind the release's earnings")
-    go.set()
-    release.join(WAIT)
-    submit.join(WAIT)
+    queue_behind(release, holding, submit, go, "submit queuing behind the release's earnings")
 
     # The release moved what it held; the submit waited for it, then blocked Wendy and withdrew
     # only the pay still pending (her own submit's), never a deadlock.

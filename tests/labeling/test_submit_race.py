@@ -24,7 +24,7 @@ from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
-from tests.threads import WAIT, hold_job_finalize, someone_waits_for_a_lock, thread_recording, until
+from tests.threads import hold_job_finalize, queue_behind, thread_recording
 
 
 @needs_postgres
@@ -46,13 +46,7 @@ def test_a_gold_submit_racing_completion_is_refused_as_no_longer_needed(
         outcomes, "last", lambda: flows.work_submit(worker=wendy, lease_id=last.pk, label="cat"))
     racing = thread_recording(
         outcomes, "gold", lambda: flows.work_submit(worker=walter, lease_id=gold.pk, label="cat"))
-    completing.start()
-    assert counted.wait(WAIT)
-    racing.start()
-    until(someone_waits_for_a_lock, "gold submit queuing behind the job's lock")
-    go.set()
-    completing.join(WAIT)
-    racing.join(WAIT)
+    queue_behind(completing, counted, racing, go, "gold submit queuing behind the job's lock")
 
     assert isinstance(outcomes["last"], flows.WorkSubmitted), outcomes["last"]
     refused = outcomes["gold"]

@@ -17,7 +17,7 @@ from marketplace.quality.skills import worker_skill_gold
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import submit
-from tests.threads import WAIT, someone_waits_for_a_lock, thread_recording, until
+from tests.threads import WAIT, queue_behind, thread_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -72,14 +72,8 @@ def test_a_gold_answer_and_a_run_meeting_on_one_workers_skill_both_count(setting
             release.wait(WAIT)
 
     gold = thread_recording(outcomes, "gold", gold_answer_held_open)
-    gold.start()
-    assert holding.wait(WAIT)
     run = thread_recording(outcomes, "run", lambda: consensus_run(job=job))
-    run.start()
-    until(someone_waits_for_a_lock, "the run waiting for the worker's skill row")
-    release.set()
-    gold.join(WAIT)
-    run.join(WAIT)
+    queue_behind(gold, holding, run, release, "the run waiting for the worker's skill row")
     assert outcomes.get("gold", "unfinished") is None, outcomes
     assert outcomes["run"].status == "succeeded", outcomes
     share = WorkerJobStats.objects.get(job=job, worker=worker)
