@@ -21,9 +21,10 @@ from marketplace.consensus.types import FloatArray
 ONE_COIN_PSEUDO_VOTES = 5.0
 
 
-def one_coin_matrices(accuracy: FloatArray, n_labels: int) -> FloatArray:
-    """(workers, K, K): right with each worker's accuracy, otherwise any other label alike."""
-    accuracy = np.clip(accuracy, 1e-6, 1.0 - 1e-6)
+def one_coin_matrices(accuracy: FloatArray, n_labels: int, *, floor: float = 1e-6) -> FloatArray:
+    """(workers, K, K): right with each worker's accuracy (kept `floor` away from 0 and 1),
+    otherwise any other label alike."""
+    accuracy = np.clip(accuracy, floor, 1.0 - floor)
     off = (1.0 - accuracy) / max(n_labels - 1, 1)
     matrices = np.broadcast_to(off[:, np.newaxis, np.newaxis], (len(accuracy), n_labels, n_labels)).copy()
     matrices[:, np.arange(n_labels), np.arange(n_labels)] = accuracy[:, np.newaxis]

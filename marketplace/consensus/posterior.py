@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from marketplace.consensus.em import EPS
+from marketplace.consensus.onecoin import one_coin_matrices
 from marketplace.consensus.types import FloatArray
 
 
@@ -21,11 +22,7 @@ def one_coin_confusion(accuracy: float, n_labels: int) -> FloatArray:
     """Right with probability `accuracy`, otherwise any other label alike."""
     if n_labels < 2:
         return np.ones((n_labels, n_labels))
-    accuracy = min(max(accuracy, EPS), 1.0 - EPS)
-    off = (1.0 - accuracy) / (n_labels - 1)
-    matrix = np.full((n_labels, n_labels), off)
-    np.fill_diagonal(matrix, accuracy)
-    return matrix
+    return one_coin_matrices(np.array([accuracy], dtype=np.float64), n_labels, floor=EPS)[0]
 
 
 def item_posterior(
