@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: setup demo test test-unit test-browser bench clean
+.PHONY: setup demo serve test test-unit test-browser bench clean
 
 $(UV):
 	python3 -m venv .tools
@@ -26,6 +26,18 @@ demo: setup
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_run --host $${HOST:-127.0.0.1} --port $${PORT:-8000} --crowd $${CROWD:-12}
+
+# Production (README, "Running in production"): migrate, collect static files, then honcho runs the
+# Procfile's processes (web: gunicorn + uvicorn workers; worker and beat: Celery) until Ctrl-C.
+# Needs DATABASE_URL (PostgreSQL), REDIS_URL and SECRET_KEY; HOST/PORT default 127.0.0.1:8000.
+SERVE_ENV := QUORUM_TASKS=$${QUORUM_TASKS:-celery} QUORUM_DB_POOL_MAX=$${QUORUM_DB_POOL_MAX:-20}
+serve: setup
+	@[[ "$$DATABASE_URL" == postgres* && -n "$$REDIS_URL" ]] || \
+	  { echo "make serve needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (README, Running in production)"; exit 2; }
+	$(SERVE_ENV) $(PY) manage.py migrate --noinput
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	mkdir -p var
+	$(SERVE_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/honcho start -p $${PORT:-8000}
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
 #    Browser tests run in a pytest process of their own (Playwright's loop must not leak into async tests).

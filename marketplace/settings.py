@@ -42,6 +42,25 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 
+def _pool_options() -> dict[str, object]:
+    """Django's psycopg pool for this process (README, "Running in production"), or none.
+
+    QUORUM_DB_POOL_MAX is the most connections ONE process holds; every process that serves
+    requests (each gunicorn worker, each Celery worker process) has its own pool, so processes
+    x max must stay under PostgreSQL's max_connections. A request that finds all of them busy
+    waits up to QUORUM_DB_POOL_TIMEOUT seconds, then gets a 503 (marketplace/dbpool.py)."""
+    pool_max = env_int("QUORUM_DB_POOL_MAX", 0, minimum=0)
+    if not pool_max:
+        return {}
+    return {"pool": {
+        "name": "quorum",
+        "min_size": min(env_int("QUORUM_DB_POOL_MIN", 2, minimum=0), pool_max),
+        "max_size": pool_max,
+        "timeout": float(env_int("QUORUM_DB_POOL_TIMEOUT", 10, minimum=1)),
+        "max_idle": 300.0,  # seconds an idle connection above min_size is kept
+    }}
+
+
 def _database_from_env() -> dict[str, object]:
     raw = env_str("DATABASE_URL")
     if not raw:
@@ -53,15 +72,15 @@ def _database_from_env() -> dict[str, object]:
             f"DATABASE_URL must start with sqlite:// or postgres://; got scheme {scheme!r}"
         )
     try:
-        # No persistent connections: under ASGI each request runs in a thread of its own, so a kept
-        # connection outlives its request and a few dozen requests in flight exhaust PostgreSQL's
-        # max_connections (measured: 500 "too many clients" under 40 simulated workers). Django's
-        # documentation says the same for ASGI; put PgBouncer in front for connection reuse.
+        # CONN_MAX_AGE stays 0 everywhere. Under ASGI Django runs each request in a thread of its
+        # own, so a connection kept by its thread would outlive the request and a few dozen
+        # requests in flight would exhaust max_connections (measured: 500 "too many clients" under
+        # 40 simulated workers). Reuse comes from the pool below instead (Django refuses a pool
+        # with CONN_MAX_AGE other than 0): closing a connection hands it back.
         config: dict[str, object] = dict(dj_database_url.parse(raw, conn_max_age=0))
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
         # IMMEDIATE makes every transaction take SQLite's single write lock up front, so the
         # read-then-write of claiming an item is serialized instead of racing (no SKIP LOCKED here).
         config["OPTIONS"] = {
@@ -70,7 +89,9 @@ def _database_from_env() -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        config["OPTIONS"] = {"connect_timeout": 5}
+        config["OPTIONS"] = {"connect_timeout": 5, **_pool_options()}
+        # A pooled connection may have died idle (PostgreSQL restarted): check it on checkout.
+        config["CONN_HEALTH_CHECKS"] = bool(config["OPTIONS"].get("pool"))
     return config
 
 
@@ -131,6 +152,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that waited too long for a pooled database connection answers 503, not 500.
+    "marketplace.dbpool.PoolTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

@@ -1,0 +1,48 @@
+"""gunicorn's settings for the production web process (README, "Running in production").
+
+gunicorn reads this file from the working directory by itself: `gunicorn marketplace.asgi:application`
+is the whole command (the Procfile's `web`). gunicorn supervises WEB_CONCURRENCY worker processes
+(it restarts one that dies or hangs); each runs uvicorn's event loop, serving HTTP and WebSockets,
+with Django's sync views in threads. Each worker opens its own database pool (QUORUM_DB_POOL_MAX).
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+
+worker_class = "uvicorn_worker.UvicornWorker"
+# One process per core keeps every core busy (a sync view holds the GIL while it runs Python);
+# more only adds memory and connections. Raise it on bigger machines, or run more machines.
+workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
+bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"]
+# Not behind gunicorn's idea of a proxy: the client address stays the socket's, and
+# QUORUM_PROXY_COUNT (settings) alone decides how far X-Forwarded-For is trusted.
+forwarded_allow_ips = ""
+# A worker silent this long is restarted; a deploy waits this long for open requests to finish.
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("ACCESS_LOG") or None  # "-" for stdout; off by default
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Leave room beside the web pools for Celery, beat, migrations and an operator's psql.
+RESERVED_CONNECTIONS = 10
+
+
+def on_starting(server: object) -> None:
+    """Refuse to start when the web processes' pools could exhaust PostgreSQL's max_connections."""
+    pool_max = int(os.environ.get("QUORUM_DB_POOL_MAX") or 0)
+    url = os.environ.get("DATABASE_URL", "")
+    if not pool_max or not url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        return
+    with psycopg.connect(url.replace("pgsql://", "postgres://", 1), connect_timeout=5) as conn:
+        limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+    if workers * pool_max > limit - RESERVED_CONNECTIONS:
+        raise SystemExit(
+            f"{workers} workers x QUORUM_DB_POOL_MAX={pool_max} = {workers * pool_max} connections, "
+            f"more than PostgreSQL's max_connections={limit} less {RESERVED_CONNECTIONS} reserved: "
+            "lower QUORUM_DB_POOL_MAX or WEB_CONCURRENCY"
+        )
