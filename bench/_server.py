@@ -1,4 +1,8 @@
-"""daphne in a subprocess serving the benchmark's throwaway database over real HTTP."""
+"""The server in a subprocess serving the benchmark's throwaway database over real HTTP.
+
+SERVERS names what can serve: "production" (gunicorn with uvicorn workers, gunicorn.conf.py, the
+pool on: what `make serve` runs), "uvicorn" (uvicorn's own --workers, the pool on) and "daphne"
+(one process, no pool: the demo's server and what the benchmarks measured before)."""
 
 from __future__ import annotations
 
@@ -35,10 +39,33 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its live descendants (gunicorn's or uvicorn's worker
+    processes) have used so far (Linux /proc), in seconds."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(entry.name)[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited while we looked
+    tree, grew = {pid}, True
+    while grew:
+        children = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    ticks = 0
+    for member in tree:
+        try:
+            fields = _stat(member)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -47,26 +74,48 @@ class Server:
     pid: int
 
 
+SERVERS = ("production", "uvicorn", "daphne")
+# Per-process pool for "production" and "uvicorn": 2 processes x 20 stays well under max_connections.
+POOL_MAX = 20
+
+
+def _command(server: str, port: int, processes: int) -> list[str]:
+    app = "marketplace.asgi:application"
+    if server == "production":
+        return [sys.executable, "-m", "gunicorn", "--workers", str(processes), "--bind",
+                f"127.0.0.1:{port}", "--log-level", "warning", app]
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--workers", str(processes), "--host", "127.0.0.1",
+                "--port", str(port), "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+                "--no-proxy-headers", app]
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app]
+    raise ValueError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
+
+
 @contextmanager
-def served(*, tasks: str = "thread", settings_module: str = "marketplace.settings") -> Iterator[Server]:
-    """Yield the base URL and pid of daphne (DEBUG off, no access log) on a free port; stop it after."""
+def served(*, tasks: str = "thread", settings_module: str = "marketplace.settings",
+           server: str = "daphne", processes: int = 0) -> Iterator[Server]:
+    """Yield the base URL and pid of `server` (DEBUG off, no access log) on a free port; stop it
+    after. `processes`: web processes (0: one per CPU; daphne always runs one). The pid is the
+    supervisor's: cpu_seconds(pid) counts its worker processes too once they have exited."""
     port = _free_port()
+    processes = processes or os.cpu_count() or 2
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATABASE_URL=database_url(), DEBUG="0", SECRET_KEY=settings.SECRET_KEY,
                QUORUM_TASKS=tasks, ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
-               DJANGO_SETTINGS_MODULE=settings_module)
+               DJANGO_SETTINGS_MODULE=settings_module,
+               QUORUM_DB_POOL_MAX="0" if server == "daphne" else str(POOL_MAX))
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-             "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(_command(server, port, processes), cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90
             while True:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"daphne did not come up:\n{log.read().decode(errors='replace')}")
+                    raise RuntimeError(f"{server} did not come up:\n{log.read().decode(errors='replace')}")
                 try:
                     with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
                         break

@@ -2,8 +2,9 @@
 
 In a throwaway PostgreSQL database (bench._db): a funded, published job of --items items
 (overlap 3, no gold, so no worker is blocked mid-run) and --workers worker accounts with API
-tokens. daphne serves it in a subprocess (bench._server: DEBUG off, consensus in its background
-thread, as the embedded default runs it). The crowd simulator then runs in this process: each
+tokens. The production server (gunicorn with uvicorn workers and the database pool, as `make
+serve` runs it; --server=daphne for the single daphne process) serves it in a subprocess
+(bench._server: DEBUG off, consensus in a background thread of each process). The crowd simulator then runs in this process: each
 worker its own asyncio task and token, POST work/next/ then POST work/leases/<id>/submit/ at
 once, for --seconds (or until --judgments accepted judgments). Printed: judgments/s, latency
 percentiles of next and submit, errors by kind (must be none), consensus accuracy against the
@@ -12,7 +13,8 @@ afterwards: no (item, worker) pair twice, no item over its overlap.
 
 Options: --workers=200 --items=6000 --seconds=90 --judgments=0 (0: run for --seconds)
 --overlap=3 --seed=0 --connections=40 (0: one HTTP connection per worker; DEFAULTS says why
-the default caps them)."""
+the default caps them) --server=production|uvicorn|daphne --processes=0 (web processes; 0: one
+per CPU; daphne runs one)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 from bench._db import bench_database
-from bench._server import cpu_seconds, served
+from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.accounts.services import token_create
@@ -39,9 +41,10 @@ from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
 
 # connections: HTTP connections the 200 workers share (0: one each). Each request in flight holds
 # a PostgreSQL connection in the server (Django under ASGI runs each request in a thread of its
-# own, no pool), so one connection per worker exceeds max_connections=100; 40 leaves headroom.
+# own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
+# 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40}
+            "connections": 40, "processes": 0}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -52,6 +55,17 @@ def _options(argv: list[str]) -> dict[str, int]:
         if name in options and value.isdigit():
             options[name] = int(value)
     return options
+
+
+def _server(argv: list[str]) -> str:
+    """--server=NAME (bench._server.SERVERS); production by default: what `make serve` runs."""
+    for arg in argv:
+        name, _, value = arg.lstrip("-").partition("=")
+        if name == "server":
+            if value not in SERVERS:
+                raise SystemExit(f"--server must be one of {', '.join(SERVERS)}; got {value!r}")
+            return value
+    return "production"
 
 
 def _setup(*, workers: int, items: int, overlap: int) -> tuple[Job, str, list[Credential]]:
@@ -96,6 +110,7 @@ def _integrity(job: Job) -> tuple[int, int, int]:
 
 def run(argv: list[str]) -> None:
     options = _options(argv)
+    server_kind = _server(argv)
     with bench_database() as vendor:
         if vendor != "postgresql":
             print("http-load needs PostgreSQL (the server runs in its own process); set DATABASE_URL")
@@ -111,7 +126,10 @@ def run(argv: list[str]) -> None:
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=0.0, job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None)
-        with served(tasks="thread") as server:
+        print(f"server: {server_kind}"
+              + ("" if server_kind == "daphne" else f", {options['processes'] or os.cpu_count()} "
+                 f"processes, database pool of {POOL_MAX} each"))
+        with served(tasks="thread", server=server_kind, processes=options["processes"]) as server:
             cpu_before = cpu_seconds(server.pid)
             report = asyncio.run(simulate(
                 url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX),
@@ -121,7 +139,7 @@ def run(argv: list[str]) -> None:
         print(report_text(report))
         stored, over, twice = _integrity(job)
     accepted = max(report["accepted_judgments"], 1)
-    print(f"server process CPU: {server_cpu:.1f} s in {report['seconds']:.0f} s of wall time, "
+    print(f"server processes' CPU: {server_cpu:.1f} s in {report['seconds']:.0f} s of wall time, "
           f"{server_cpu * 1000 / accepted:.0f} ms per judgment (next + submit); "
           f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"integrity: {stored:,} judgments stored for {report['accepted_judgments']:,} accepted; "
