@@ -83,8 +83,10 @@ def organization_balance(*, organization: Organization) -> Decimal:
 
 
 def job_escrow(*, job_id: int) -> Decimal:
-    """What the job's escrow has left for work: its balance less pay owed and not yet posted."""
-    return _balance(Q(kind=AccountKind.CLIENT_ESCROW, job_id=job_id)) - posting.unposted(job_id=job_id)
+    """What the job's escrow has left for work: its balance less pay owed and not yet posted
+    (never below zero: pay the escrow cannot make is Quorum's to cover, billing/posting.py)."""
+    left = _balance(Q(kind=AccountKind.CLIENT_ESCROW, job_id=job_id)) - posting.unposted(job_id=job_id)
+    return max(left, Decimal("0.00"))
 
 
 @dataclass(frozen=True)
