@@ -8,9 +8,11 @@ resume move no money but are flows too: browsers hear of them (marketplace/realt
 Money (billing) rides along with the action that causes it, in the same transaction:
 - publish opens the job's escrow (items × price); without the funds nothing changes (402);
 - importing items into an open or paused job escrows the new items;
-- each new judgment is paid from the escrow before quality assesses it, so a block the
-  assessment triggers withdraws that pay too; a retried submit pays nothing (the first one paid,
-  and judgment_pay is idempotent per judgment anyway);
+- each new judgment earns its pay before quality assesses it, so a block the assessment
+  triggers withdraws that pay too; a retried submit pays nothing (the first one paid, and
+  judgment_pay is idempotent per judgment anyway). The pay is owed from the escrow, which
+  publishing filled for every item's worst case; billing/posting.py moves it into the ledger in
+  batches, so no two submits of a job write one row;
 - completion and cancellation check the tier's quality promise on held-out gold (a shortfall
   credits the client) and settle the job (charge completed items − credit, refund the rest);
 - blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
@@ -21,7 +23,8 @@ Every publish goes through job_publish, so only a job published before billing e
 this; `job_escrow_open` gives it a budget (seed_demo does so for the demo's job).
 
 Locks follow one order everywhere: lease → item → job → budget → earnings → ledger accounts
-(billing/services.py says how each money service keeps it).
+(billing/services.py says how each money service keeps it; a submit takes no budget, no
+account, and only its own worker's pay).
 """
 
 from __future__ import annotations

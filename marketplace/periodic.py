@@ -46,6 +46,12 @@ JOBS: tuple[Periodic, ...] = (
         seconds=lambda s: 60.0 * s.QUORUM_EARNINGS_RELEASE_MINUTES,
     ),
     Periodic(
+        name="pay-posting",
+        task="billing.pay_post",
+        tick="marketplace.billing.tasks.pay_post_tick",
+        seconds=lambda s: float(s.QUORUM_PAY_POST_SECONDS),
+    ),
+    Periodic(
         name="consensus-sweep",
         task="quality.consensus_sweep",
         tick="marketplace.quality.tasks.consensus_sweep_tick",

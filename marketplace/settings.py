@@ -251,6 +251,9 @@ QUORUM_EARNINGS_HOLD_DAYS = env_int("QUORUM_EARNINGS_HOLD_DAYS", 7, minimum=0)
 # Earnings past the hold are released on a schedule, every this many minutes (marketplace/periodic.py:
 # Celery beat under QUORUM_TASKS=celery, a timer thread in each server process otherwise).
 QUORUM_EARNINGS_RELEASE_MINUTES = env_int("QUORUM_EARNINGS_RELEASE_MINUTES", 10, minimum=0)
+# How often pay owed from escrows is posted to workers' pending accounts (billing/posting.py);
+# a submit only records it. Settlement and the release post whatever is left (0: never, for tests).
+QUORUM_PAY_POST_SECONDS = env_int("QUORUM_PAY_POST_SECONDS", 5, minimum=0)
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {

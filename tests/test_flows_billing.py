@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing.posting import pay_post_tick
 from marketplace.billing.models import (
     AccountKind,
     Earning,
@@ -250,32 +251,33 @@ def test_a_retried_submit_pays_once(alice: User, ada: User, wendy: User, client_
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["judgment"] == again.json()["judgment"]
+    assert Earning.objects.filter(worker=wendy).count() == 1
+    pay_post_tick()  # the schedule posts what the submit recorded, once
     pays = LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY, worker_id=wendy.pk)
-    assert pays.count() == 1 and Earning.objects.filter(worker=wendy).count() == 1
+    assert pays.count() == 1
     assert worker_money(worker=wendy).pending == PAY
     _audit_passes()
 
 
-def test_when_the_escrow_runs_out_the_submit_is_refused_and_the_job_pauses(
+def test_a_tier_priced_under_its_pay_holds_the_pay_so_every_submit_is_paid_and_the_job_completes(
     acme: Organization, client_for: Any
 ) -> None:
-    # A tier priced under its own pay (test device): one item escrows 0.04, two judgments' worth.
+    # A tier priced under its own pay (test device): the hold is the pay, 3 × 0.02, not the price.
     tier("lean", price="0.0400", pay="0.0200", overlap=3)
     job = open_job_with_items(items=1, organization=acme, tier="lean", overlap=3)
-    assert job_escrow(job_id=job.pk) == D("0.04")
+    assert job_escrow(job_id=job.pk) == D("0.06")
     workers, apis = _crowd(client_for, 3)
     leases = [_claim(worker_api, job.pk) for worker_api in apis]  # all three slots handed out
 
     responses = [_submit(worker_api, lease) for worker_api, lease in zip(apis, leases)]
 
-    assert [r.status_code for r in responses] == [201, 201, 409]
-    assert responses[2].json()["error"]["code"] == "funds_exhausted"
+    assert [r.status_code for r in responses] == [201, 201, 201]
     job.refresh_from_db()
-    assert job.status == "paused"
-    assert Judgment.objects.filter(job=job).count() == 2  # the refused one was not recorded
-    assert Item.objects.get(job=job).judgment_count == 2
-    assert worker_money(worker=workers[2]).pending == D("0.00")
-    assert job_escrow(job_id=job.pk) == D("0.00")
+    assert job.status == "completed"
+    assert Item.objects.get(job=job).judgment_count == 3
+    assert [worker_money(worker=w).pending for w in workers] == [D("0.02")] * 3
+    budget = JobBudget.objects.get(job=job)
+    assert (budget.charged, budget.spent, budget.revenue) == (D("0.04"), D("0.06"), D("-0.02"))
     _audit_passes()
 
 

@@ -106,27 +106,56 @@ def _accounts_match_entries(report: AuditReport) -> None:
 
 
 def _judgments_paid_once(report: AuditReport) -> None:
-    pays = LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY)
-    for row in pays.values("judgment_id").annotate(n=Count("id")).filter(n__gt=1):
-        report.violations.append(f"judgment {row['judgment_id']} was paid {row['n']} times")
-    # Each pay transaction credits exactly its earning's amount to the worker's pending account.
-    earnings = {
-        e.pay_transaction_id: e for e in Earning.objects.filter(pay_transaction__isnull=False)
-    }
+    """Each pay transaction (a batch of one worker's earnings in one job, billing/posting.py)
+    credits that worker's pending account with exactly what the earnings naming it sum to; an
+    earning is posted by one batch at most (its one pay_transaction), a posted earning of money
+    names its batch, and an unposted one names none."""
+    named: dict[int, Decimal] = defaultdict(Decimal)
+    owners: dict[int, tuple[int, int]] = {}
+    rows = Earning.objects.values_list(
+        "pk", "job_id", "worker_id", "amount", "posted_at", "pay_transaction_id"
+    )
+    for pk, job_id, worker_id, amount, posted_at, tx_id in rows.iterator(chunk_size=5000):
+        if tx_id is None:
+            if posted_at is not None and amount:
+                report.violations.append(f"earning {pk} of {amount} is posted by no transaction")
+            continue
+        if posted_at is None:
+            report.violations.append(f"earning {pk} names pay transaction {tx_id} but is unposted")
+        if owners.setdefault(tx_id, (job_id, worker_id)) != (job_id, worker_id):
+            report.violations.append(f"pay transaction {tx_id} pays earnings of several workers or jobs")
+        named[tx_id] += amount
     credited = LedgerEntry.objects.filter(
         transaction__kind=TransactionKind.JUDGMENT_PAY, account__kind=AccountKind.WORKER_PENDING
-    ).values_list("transaction_id", "transaction__judgment_id", "amount")
-    for tx_id, judgment_id, amount in credited.iterator(chunk_size=5000):
-        earning = earnings.get(tx_id)
-        if (
-            earning is None
-            or earning.judgment_id != judgment_id
-            or earning.amount != _cents(amount)
-        ):
+    ).values_list("transaction_id", "transaction__worker_id", "amount")
+    for tx_id, worker_id, amount in credited.iterator(chunk_size=5000):
+        earnings = named.pop(tx_id, None)
+        if earnings is None:  # a judgment paid twice looks like this: the second pays nothing owed
             report.violations.append(
-                f"pay transaction {tx_id} of judgment {judgment_id} matches no earning"
+                f"pay transaction {tx_id} credits {_cents(amount)} to worker {worker_id}, "
+                f"but no earning names it"
             )
+        elif earnings != _cents(amount) or owners[tx_id][1] != worker_id:
+            report.violations.append(
+                f"pay transaction {tx_id} credits {_cents(amount)} to worker {worker_id}; "
+                f"the earnings naming it total {earnings}"
+            )
+    for tx_id, amount in sorted(named.items()):
+        report.violations.append(f"earnings of {amount} name transaction {tx_id}, which pays nobody")
     report.judgments_paid = Earning.objects.count()
+
+
+def _owed_pay_on_open_jobs(report: AuditReport) -> None:
+    """Pay owed and not yet posted sits on unsettled jobs only: settlement posts it all first.
+    (Where the escrow cannot pay it, the next batch covers it from Quorum's revenue.)"""
+    owed = {
+        row["job_id"]: _cents(row["s"])
+        for row in Earning.objects.filter(posted_at__isnull=True, status=Earning.Status.PENDING)
+        .values("job_id").annotate(s=Sum("amount"))
+    }
+    settled = JobBudget.objects.filter(job_id__in=owed, settled_at__isnull=False).values_list("job_id", flat=True)
+    for job_id in sorted(settled):
+        report.violations.append(f"job {job_id} is settled, yet {owed[job_id]} of its pay was never posted")
 
 
 def _jobs_charged_once(report: AuditReport) -> None:
@@ -172,14 +201,14 @@ def _jobs_charged_once(report: AuditReport) -> None:
 def _pending_matches_earnings(report: AuditReport) -> None:
     pending = {
         row["worker_id"]: _cents(row["s"])
-        for row in Earning.objects.filter(status=Earning.Status.PENDING)
+        for row in Earning.objects.filter(status=Earning.Status.PENDING, posted_at__isnull=False)
         .values("worker_id")
         .annotate(s=Sum("amount"))
     }
     for account in LedgerAccount.objects.filter(kind=AccountKind.WORKER_PENDING):
         if pending.pop(account.worker_id, ZERO) != _cents(account.balance):
             report.violations.append(
-                f"worker {account.worker_id}: pending account ≠ pending earnings"
+                f"worker {account.worker_id}: pending account ≠ posted pending earnings"
             )
     for worker_id, amount in pending.items():
         if amount:
@@ -212,9 +241,10 @@ def _paid_invoices_unchanged(report: AuditReport) -> None:
 CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
     ("Every transaction balances (entries sum to zero, at least two entries)", _transactions_balance),
     ("Every cached balance equals its entries; no protected balance is negative", _accounts_match_entries),
-    ("No judgment paid twice; every pay matches its earning", _judgments_paid_once),
+    ("No judgment paid twice; every pay matches the earnings it posted", _judgments_paid_once),
+    ("Pay owed and not yet posted is on unsettled jobs only", _owed_pay_on_open_jobs),
     ("No job escrowed or charged beyond its items, none settled twice", _jobs_charged_once),
-    ("Pending accounts equal pending earnings", _pending_matches_earnings),
+    ("Pending accounts equal posted pending earnings", _pending_matches_earnings),
     ("Every ended job is settled", _finished_jobs_settled),
     ("Every paid invoice still totals what was paid", _paid_invoices_unchanged),
     ("Every transaction has its kind's shape: its accounts, directions and owners only",

@@ -41,6 +41,7 @@ SHAPES: dict[str, dict[str, int]] = {
     T.ESCROW_ADD: {K.CLIENT_BALANCE: OUT, K.CLIENT_ESCROW: IN},
     T.JUDGMENT_PAY: {K.CLIENT_ESCROW: OUT, K.WORKER_PENDING: IN},
     T.JUDGMENT_PAY_REVERSE: {K.WORKER_PENDING: OUT, K.CLIENT_ESCROW: IN},
+    T.ESCROW_COVER: {K.PLATFORM_REVENUE: OUT, K.CLIENT_ESCROW: IN},
     T.JOB_SETTLE: {K.CLIENT_ESCROW: OUT, K.PLATFORM_REVENUE: EITHER, K.CLIENT_BALANCE: IN},
     T.EARNINGS_RELEASE: {K.WORKER_PENDING: OUT, K.WORKER_AVAILABLE: IN},
     T.PAYOUT_REQUEST: {K.WORKER_AVAILABLE: OUT, K.PAYOUTS_IN_FLIGHT: IN},
@@ -120,6 +121,12 @@ def budgets_match_escrow_and_settlement(report: AuditReport) -> None:
             transaction__kind__in=(T.JUDGMENT_PAY, T.JUDGMENT_PAY_REVERSE),
         ).values("account__job_id").annotate(s=Sum("amount"))
     }
+    covered = {  # what Quorum put in to pay work the escrow could not (billing/posting.py)
+        row["account__job_id"]: _cents(row["s"])
+        for row in LedgerEntry.objects.filter(
+            account__kind=K.CLIENT_ESCROW, transaction__kind=T.ESCROW_COVER
+        ).values("account__job_id").annotate(s=Sum("amount"))
+    }
     settle_tx = dict(
         LedgerTransaction.objects.filter(kind=T.JOB_SETTLE).values_list("job_id", "pk")
     )
@@ -127,8 +134,11 @@ def budgets_match_escrow_and_settlement(report: AuditReport) -> None:
     for budget in JobBudget.objects.order_by("job_id").iterator(chunk_size=2000):
         job, paid = budget.job_id, spent.get(budget.job_id, ZERO)
         escrow = _cents(held.get(job, ZERO))
+        cover = covered.get(job, ZERO)
+        if cover != budget.covered:
+            report.violations.append(f"job {job}: covered {budget.covered}, its escrow took {cover}")
         if budget.settled_at is None:
-            left = budget.budget - paid
+            left = budget.budget + cover - paid
             if escrow > left:
                 report.violations.append(
                     f"job {job}: budget {budget.budget} is below what its escrow holds "
@@ -145,13 +155,15 @@ def budgets_match_escrow_and_settlement(report: AuditReport) -> None:
         refund = legs.get(K.CLIENT_BALANCE, ZERO)
         charged = budget.budget - refund  # a settlement refunds the budget less the charge
         revenue = legs.get(K.PLATFORM_REVENUE, ZERO)
-        if revenue != charged - paid:
-            report.violations.append(f"job {job}: its settlement's revenue {revenue} ≠ charge − pay")
+        if revenue != charged - paid + cover:  # the cover comes back to Quorum
+            report.violations.append(
+                f"job {job}: its settlement's revenue {revenue} ≠ charge − pay + cover"
+            )
         if budget.charged != charged:
             report.violations.append(
                 f"job {job}: charged {budget.charged}, but its settlement charged {charged}"
             )
-        for name, moved in (("spent", paid), ("revenue", revenue), ("refunded", refund)):
+        for name, moved in (("spent", paid), ("revenue", revenue - cover), ("refunded", refund)):
             if getattr(budget, name) != moved:
                 report.violations.append(
                     f"job {job}: {name} {getattr(budget, name)}, but its settlement moved {moved}"
@@ -164,11 +176,13 @@ def earnings_settled_by_their_transactions(report: AuditReport) -> None:
     named: dict[int, Decimal] = defaultdict(Decimal)
     workers: dict[int, int] = {}
     rows = Earning.objects.exclude(status=Earning.Status.PENDING).values_list(
-        "pk", "status", "amount", "worker_id", "settled_transaction_id"
+        "pk", "status", "amount", "worker_id", "settled_transaction_id", "posted_at"
     )
-    for pk, status, amount, worker_id, tx_id in rows.iterator(chunk_size=5000):
+    for pk, status, amount, worker_id, tx_id, posted_at in rows.iterator(chunk_size=5000):
+        if status == Earning.Status.AVAILABLE and posted_at is None:
+            report.violations.append(f"earning {pk} was released before it was posted")
         if tx_id is None:
-            if amount:
+            if amount and posted_at is not None:  # an unposted reversal never moved money
                 report.violations.append(
                     f"earning {pk} is {status} but no transaction moved its {amount}: "
                     f"{amount} stranded in worker {worker_id}'s pending account"

@@ -1,8 +1,8 @@
-"""Adding to a published job's escrow: the way back for a job paused because its escrow ran out.
+"""Adding to a published job's escrow by hand.
 
-Publishing holds the job's maximum worker pay (pricing.escrow_per_item), so its own overlap rule
-never exhausts it (serving keeps gold within the job's gold rate, labeling.claiming); what can is
-a fixed-overlap job priced under its own pay, or judgments dropped after their pay was released. The client (or an admin for them) then adds to the hold and resumes the job.
+Publishing holds the job's worst-case worker pay (pricing.escrow_per_item), and Quorum covers
+what the escrow cannot pay (billing/posting.py), so a job never stops for want of escrow; a
+client may still raise the hold, for example before importing more items into a running job.
 Adding raises the hold, never the price: the charge stays completed items × price − credit, and
 whatever is not spent returns to the balance at settlement (services.job_settle)."""
 

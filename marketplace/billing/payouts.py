@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.billing import ledger
+from marketplace.billing import ledger, posting
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
 from marketplace.billing.pricing import is_money
@@ -50,18 +50,32 @@ class Released:
     amount: Decimal
 
 
-@transaction.atomic
 def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Released:
     """Move earnings older than the hold period from pending to available: one transaction per
     worker, per call, referenced by the first and last earning it moves (each moves once).
     Idempotent (a released earning is no longer pending). The release schedule
     (billing/tasks.py) calls it until nothing is due. Concurrent runs take disjoint rows.
-    Locks: earnings rows (SKIP LOCKED), then the worker's accounts."""
+
+    Pay still owed from an escrow is posted first, in transactions of its own (billing/posting.py:
+    budget → earnings → accounts), so what is released is in the ledger, and no budget lock is
+    held while releasing. Locks: earnings rows (SKIP LOCKED), then the worker's accounts."""
     cutoff = (now or timezone.now()) - timedelta(days=hold_days())
-    # Lock the rows we release; rows another run holds are skipped, not waited for.
+    due = (
+        Earning.objects.filter(status=Earning.Status.PENDING, posted_at__isnull=True, created_at__lte=cutoff)
+        .values_list("job_id", flat=True).distinct()
+    )
+    for job_id in sorted(set(due)):
+        posting.job_pay_post(job_id=job_id)
+    return _release(cutoff=cutoff, limit=limit)
+
+
+@transaction.atomic
+def _release(*, cutoff: datetime, limit: int) -> Released:
+    # Lock the rows we release; rows another run holds are skipped, not waited for. An earning a
+    # posting batch skipped just now waits for the next release.
     rows = list(
         Earning.objects.select_for_update(skip_locked=True)
-        .filter(status=Earning.Status.PENDING, created_at__lte=cutoff)
+        .filter(status=Earning.Status.PENDING, posted_at__isnull=False, created_at__lte=cutoff)
         .order_by("id")[:limit]
     )
     by_worker: dict[int, list[Earning]] = defaultdict(list)

@@ -124,17 +124,19 @@ def job_price_per_item(
 def escrow_per_item(
     *, price: Decimal, pay: Decimal, overlap: int, max_overlap: int | None, gold_rate: Decimal
 ) -> Decimal:
-    """What publishing holds in escrow per item: the price, or, when dynamic overlap could pay
-    workers more than the price (every item at its maximum overlap, gold mixed in), that worst
-    case. The client is still charged completed items × price; the rest of the hold comes back at
-    settlement. So a job is never paused for funds by its dynamic overlap rule: that worst case
-    holds because serving never hands out more gold than `gold_rate` of the assignments
-    (labeling.claiming), so gold judgments ≤ regular ones × rate / (1 − rate). (A fixed-overlap
-    job's price already covers its expected pay; one priced below it pauses when its escrow runs
-    out, the protective stop, and billing/escrow.py is the way back.)"""
-    if max_overlap is None or max_overlap <= overlap:
-        return rate(price)
-    worst = judgments_per_item(overlap=Decimal(max_overlap), gold_rate=gold_rate) * pay
+    """What publishing holds in escrow per item: the price, or the worst-case pay when that is
+    more: every item at its maximum overlap (the fixed overlap without dynamic overlap), gold
+    mixed in, each judgment at its pay rounded up to the cent (the remainder rule never pays a
+    worker more than that over their judgments). The client is still charged completed items ×
+    price; the rest of the hold comes back at settlement.
+
+    So the escrow pays for all the work the job's items can take, and a submit needs no check of
+    a shared balance (billing/posting.py): gold stays within `gold_rate` of what serving hands
+    out (labeling.claiming), so gold judgments ≤ regular ones × rate / (1 − rate). A job priced
+    under its own pay holds its pay and settles at a loss for Quorum, never paused mid-work."""
+    most = max_overlap if max_overlap is not None and max_overlap > overlap else overlap
+    per_judgment = rounded(pay, CENT_PLACES, up=True)
+    worst = judgments_per_item(overlap=Decimal(most), gold_rate=gold_rate) * per_judgment
     return rounded(max(price, worst), RATE_PLACES, up=True)  # a worst case is never rounded down
 
 

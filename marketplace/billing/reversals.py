@@ -79,28 +79,31 @@ def _earnings_reverse(
         if e.status == Earning.Status.AVAILABLE
         or (e.status == Earning.Status.PENDING and not open_escrow)
     ]
-    total = sum((e.amount for e in back), Decimal("0.00"))
+    # Pay not yet posted (billing/posting.py) never left the escrow: withdrawing it moves nothing.
+    total = sum((e.amount for e in back if e.posted_at is not None), Decimal("0.00"))
     tx = None
     if total > 0:
         assert budget is not None
+        posted = [e for e in back if e.posted_at is not None]
         tx, created = ledger.transfer(
             kind=TransactionKind.JUDGMENT_PAY_REVERSE,
-            reference=f"{reference}:{back[0].pk}",
+            reference=f"{reference}:{posted[0].pk}",
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
             target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
             amount=total,
-            memo=f"{len(back)} dropped judgment(s) not paid",
+            memo=f"{len(posted)} dropped judgment(s) not paid",
             organization_id=budget.job.organization_id,
             job_id=job_id,
             worker_id=worker_id,
-            judgment_id=back[0].judgment_id if len(back) == 1 else None,
+            judgment_id=posted[0].judgment_id if len(posted) == 1 else None,
         )
         if not created:  # an earlier reversal's money: marking these reversed would strand theirs
-            raise ledger.LedgerError(f"{reference}:{back[0].pk} was already posted")
-    if back:
-        Earning.objects.filter(pk__in=[e.pk for e in back]).update(
-            status=Earning.Status.REVERSED, settled_transaction=tx
-        )
+            raise ledger.LedgerError(f"{reference}:{posted[0].pk} was already posted")
+    if back:  # an unposted one names no transaction: none moved its money, none had to
+        for posted_now in (True, False):
+            Earning.objects.filter(
+                pk__in=[e.pk for e in back if (e.posted_at is not None) == posted_now]
+            ).update(status=Earning.Status.REVERSED, settled_transaction=tx if posted_now else None)
     if kept:
         Earning.objects.filter(pk__in=[e.pk for e in kept]).update(kept_after_drop=True)
     for earning in earnings:

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing import posting
 from marketplace.billing.models import (
     AccountKind,
     Earning,
@@ -82,7 +83,10 @@ def organization_balance(*, organization: Organization) -> Decimal:
 
 
 def job_escrow(*, job_id: int) -> Decimal:
-    return _balance(Q(kind=AccountKind.CLIENT_ESCROW, job_id=job_id))
+    """What the job's escrow has left for work: its balance less pay owed and not yet posted
+    (never below zero: pay the escrow cannot make is Quorum's to cover, billing/posting.py)."""
+    left = _balance(Q(kind=AccountKind.CLIENT_ESCROW, job_id=job_id)) - posting.unposted(job_id=job_id)
+    return max(left, Decimal("0.00"))
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,9 @@ def worker_money(*, worker: User) -> WorkerMoney:
         s=Sum("amount")
     )["s"]
     return WorkerMoney(
-        pending=_balance(Q(kind=AccountKind.WORKER_PENDING, worker=worker)),
+        # Pay earned and not yet posted from an escrow (billing/posting.py) is pending all the same.
+        pending=_balance(Q(kind=AccountKind.WORKER_PENDING, worker=worker))
+        + posting.unposted(worker_id=worker.pk),
         available=_balance(Q(kind=AccountKind.WORKER_AVAILABLE, worker=worker)),
         in_flight=in_flight or ZERO,
         paid=paid or ZERO,

@@ -6,13 +6,13 @@ Worker payouts are in billing/payouts.py.
 Lock order (one for all of Quorum): lease → item → job → the job's budget row → earnings rows
 (id order) → ledger accounts (pk order, inside ledger). A transaction may skip any step but
 never takes an earlier one after a later one, so two never wait on each other in a cycle.
-Flows already hold lease → item → job when they call in here; every service that touches a
-job's money locks its budget first, before earnings or accounts (judgment_pay, the escrow
-services, reversals, quality credit, settlement), so a submit and an escrow addition queue on
-the budget instead of crossing on the escrow account. Services with no job (top-ups, earnings
-release, payouts) start at the accounts (release: earnings, then accounts).
-judgment_pay locks the worker's pending earnings in the job before the accounts, so a submit
-whose assessment blocks its own worker (and withdraws that pay) already holds them.
+A submit holds lease → item → job (key share: it never waits for another submit) and then
+only this worker's pay in this job (judgment_pay): it writes an Earning and no shared row. The
+money moves in batches (billing/posting.py: budget → earnings, skipping rows others hold →
+accounts). Every other service that touches a job's money locks its budget first, before
+earnings or accounts (the escrow services, reversals, quality credit, settlement, posting), so
+the escrow balance changes only under the budget lock. Services with no job (top-ups, earnings
+release, payouts) start at the earnings or the accounts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import ledger
+from marketplace.billing import ledger, posting
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import (
     AccountKind,
@@ -226,70 +226,64 @@ def _budget_create(*, job: Job) -> JobBudget:
 
 @transaction.atomic
 def judgment_pay(*, judgment: Judgment) -> Earning:
-    """Pay an accepted judgment (gold included) from the job's escrow into the worker's pending
-    earnings. Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted
-    when the escrow cannot cover it (or the job has none); nothing is recorded then.
-    In the submit flow, pay before the quality assessment: a block it triggers then withdraws this
-    pay too (reversals.worker_job_pay_reverse), in the same transaction.
-    Locks: budget → the worker's pending earnings in the job → escrow and pending account."""
+    """Record what an accepted judgment (gold included) earns its worker: an Earning, owed from
+    the job's escrow until billing/posting.py moves it (in batches, and at settlement).
+    Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted when the
+    job has no open budget; nothing is recorded then.
+
+    No row that another worker's submit writes is touched here: the escrow was reserved at
+    publish for every item's worst-case pay (pricing.escrow_per_item), so no per-judgment check
+    of a shared balance is needed. In the submit flow, pay before the quality assessment: a block
+    it triggers then withdraws this pay too (reversals.worker_job_pay_reverse).
+    Locks: this worker's pay in this job (one worker's submits queue for the next rank)."""
     existing = Earning.objects.filter(judgment_id=judgment.pk).first()
     if existing is not None:
         return existing
-    # Lock the budget before the accounts (the order above): an escrow addition or a settlement
-    # of this job queues here instead of holding the budget while we hold the escrow account.
-    budget = budget_lock(job_id=judgment.job_id)
-    if budget is None or budget.settled_at is not None:
+    # Read, not locked: a settlement first waits for every submit in flight (it locks the job
+    # row, which our judgment's insert holds a key-share lock on), then posts what they earned.
+    terms = (
+        JobBudget.objects.filter(job_id=judgment.job_id)
+        .values_list("pay_per_judgment", "settled_at").first()
+    )
+    if terms is None or terms[1] is not None:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
         )
-    # The earnings a block by this submit would withdraw, before the accounts (the order above):
-    # a release holding them wants this worker's pending account next, so we must not hold it.
-    list(
-        Earning.objects.select_for_update()
-        .filter(job_id=judgment.job_id, worker_id=judgment.worker_id, status=Earning.Status.PENDING)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job)
-    pending = account_get(kind=AccountKind.WORKER_PENDING, worker_id=judgment.worker_id)
-    # Locks the escrow (its balance decides) and the worker's pending account (its rank decides).
-    locked = ledger.accounts_lock([escrow, pending])
-    existing = Earning.objects.filter(judgment_id=judgment.pk).first()  # a retry that raced us
-    if existing is not None:
-        return existing
+    # The rank must be this worker's next one in this job: two tabs of one worker submitting at
+    # once queue here (a lock of this worker's pay only, never another worker's).
+    sql_lock_worker_pay(job_id=judgment.job_id, worker_id=judgment.worker_id)
     last = Earning.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id).aggregate(
         m=Max("rank")
     )
     rank = (last["m"] or 0) + 1
-    amount = judgment_pay_amount(pay_per_judgment=budget.pay_per_judgment, rank=rank)
-    left = locked[escrow.pk].balance
-    if amount > left:
-        raise FundsExhausted(
-            f"The job's budget is used up ({left} left, a judgment pays {amount}); the job pauses.",
-            details={"job": judgment.job_id, "escrow": str(left), "amount": str(amount)},
-        )
-    tx = None
-    if amount > 0:
-        tx, _ = ledger.transfer(
-            kind=TransactionKind.JUDGMENT_PAY,
-            reference=f"judgment:{judgment.pk}:pay",
-            source=escrow,
-            target=pending,
-            amount=amount,
-            organization_id=budget.job.organization_id,
-            job_id=judgment.job_id,
-            judgment_id=judgment.pk,
-            worker_id=judgment.worker_id,
-        )
+    amount = judgment_pay_amount(pay_per_judgment=terms[0], rank=rank)
+    # The account its pay will be posted to exists from the first judgment on (created here,
+    # not locked): posting then never inserts an account row under its locks.
+    account_get(kind=AccountKind.WORKER_PENDING, worker_id=judgment.worker_id)
+    now = timezone.now()
     return Earning.objects.create(
         judgment_id=judgment.pk,
         job_id=judgment.job_id,
         worker_id=judgment.worker_id,
         rank=rank,
         amount=amount,
-        created_at=tx.created_at if tx else timezone.now(),
-        pay_transaction=tx,
+        created_at=now,
+        posted_at=None if amount > 0 else now,  # a 0.00 earning has nothing to post
     )
+
+
+def sql_lock_worker_pay(*, job_id: int, worker_id: int) -> None:
+    """Serialize one worker's pay in one job until commit. PostgreSQL: a transaction-level
+    advisory lock on the pair (ids folded into int4; a collision only makes two pairs queue).
+    SQLite serializes writers already."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [int(job_id) % 2_147_483_647, int(worker_id) % 2_147_483_647],
+        )
 
 
 @transaction.atomic
@@ -342,6 +336,11 @@ def job_settle(*, job: Job) -> JobBudget | None:
     job = Job.objects.get(pk=job.pk)
     if job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         raise Conflict(f"A {job.status} job is settled only once it is completed or cancelled.")
+    # Every submit of the job has committed (the job's transition to completed or cancelled
+    # locked its row, which each submit's insert key-share-locks), so what they earned is final:
+    # post it all before the charge, then the escrow holds budget + covered − pay.
+    posting.job_pay_post_locked(budget=budget)
+    budget.refresh_from_db(fields=["covered"])
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     revenue = account_get(kind=AccountKind.PLATFORM_REVENUE)
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
@@ -362,15 +361,19 @@ def job_settle(*, job: Job) -> JobBudget | None:
         ).aggregate(s=Sum("amount"))["s"]
         or Decimal("0.00")
     )
-    if held != budget.budget - spent:  # only escrow, pay and reverse ever touched this escrow
-        raise ledger.LedgerError(f"job {job.pk}: escrow holds {held}, not {budget.budget} − {spent}")
-    earned = charged - spent
-    refund = held - earned  # == budget − charged ≥ 0
-    if held or earned:
+    # Only escrow, cover, pay and reverse ever touched this escrow.
+    if held != budget.budget + budget.covered - spent:
+        raise ledger.LedgerError(
+            f"job {job.pk}: escrow holds {held}, not {budget.budget} + {budget.covered} − {spent}"
+        )
+    earned = charged - spent  # the job's revenue (a loss when negative)
+    refund = budget.budget - charged  # the client gets back all they held but the charge
+    kept = held - refund  # == earned + covered: what Quorum covered comes back to it
+    if held or refund or kept:
         ledger.post(
             kind=TransactionKind.JOB_SETTLE,
             reference=f"job:{job.pk}:settle",
-            legs=[Leg(escrow, -held), Leg(revenue, earned), Leg(balance, refund)],
+            legs=[Leg(escrow, -held), Leg(revenue, kept), Leg(balance, refund)],
             memo=f"{completed} items charged {charged}; workers paid {spent}",
             organization_id=job.organization_id,
             job_id=job.pk,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing import posting
 from marketplace.billing.models import (
     AccountKind,
     Earning,
@@ -31,7 +32,7 @@ class OpenEscrow:
     title: str
     status: str
     budget: Decimal  # escrowed at publish (and later imports)
-    escrow: Decimal  # what is left in it now
+    escrow: Decimal  # what is left in it now for work (less pay owed, not yet posted)
 
 
 def organization_open_escrows(*, organization: Organization) -> list[OpenEscrow]:
@@ -51,7 +52,7 @@ def organization_open_escrows(*, organization: Organization) -> list[OpenEscrow]
             title=a.job.title,
             status=a.job.status,
             budget=a.job.budget.budget,
-            escrow=a.balance,
+            escrow=a.balance - posting.unposted(job_id=a.job_id),
         )
         for a in accounts
         if a.job is not None

@@ -20,6 +20,7 @@ from decimal import Decimal
 from celery import shared_task
 from django.db import close_old_connections
 
+from marketplace.billing import posting
 from marketplace.billing.payouts import Released, earnings_release
 
 logger = logging.getLogger(__name__)
@@ -54,3 +55,23 @@ def earnings_release_tick() -> None:
     if released.earnings:
         logger.info("released %s earnings (%s) of %s workers",
                     released.earnings, released.amount, released.workers)
+
+
+PAY_POST_TASK = "billing.pay_post"
+
+
+@shared_task(name=PAY_POST_TASK, ignore_result=True)
+def pay_post_task() -> None:
+    """The Celery entry point of the pay posting schedule (billing/posting.py)."""
+    close_old_connections()
+    try:
+        pay_post_tick()
+    finally:
+        close_old_connections()
+
+
+def pay_post_tick() -> None:
+    """One tick of the pay posting schedule: every job's owed pay moves into pending accounts."""
+    posted = posting.pay_post_tick()
+    if posted.earnings:
+        logger.info("posted %s earnings (%s) in %s worker batches", posted.earnings, posted.amount, posted.workers)

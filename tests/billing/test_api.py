@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing.posting import pay_post_tick
 from marketplace.billing.payouts import earnings_release
 from marketplace.billing.selectors import organization_balance, worker_money
 from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY, job_quality_credit, job_settle
@@ -89,7 +90,8 @@ def test_a_client_sees_the_balance_each_open_escrow_and_the_ledger_newest_first(
 ) -> None:
     fund(ada, acme, "100.00")
     job = published(acme, items=10)  # standard: 10 × 0.10 escrowed
-    work(wendy, job)  # pays 0.02 out of the escrow
+    work(wendy, job)  # earns 0.02, owed from the escrow
+    pay_post_tick()  # the schedule posts it: the pay leaves the escrow in the ledger
     body = client_for(alice).get("/api/v1/billing/").json()
     assert (body["balance"], body["escrow_total"]) == ("99.00", "0.98")
     assert body["open_jobs"] == [

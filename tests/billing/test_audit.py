@@ -10,6 +10,7 @@ from django.db import connection, transaction
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import ledger
+from marketplace.billing.posting import job_pay_post
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import (
@@ -101,16 +102,24 @@ def test_the_audit_fails_when_a_cached_balance_drifts_from_its_entries(acme: Org
 def test_the_audit_fails_when_a_judgment_is_paid_twice(activity: Job) -> None:
     earning = Earning.objects.first()
     assert earning is not None
-    ledger.transfer(  # a second pay under another reference: what the unique reference prevents
+    again, _ = ledger.transfer(  # a second pay under another reference: no earning names it
         kind=TransactionKind.JUDGMENT_PAY,
         reference=f"judgment:{earning.judgment_id}:pay:again",
         source=account_get(kind=AccountKind.PLATFORM_REVENUE),
         target=account_get(kind=AccountKind.WORKER_PENDING, worker_id=earning.worker_id),
         amount=earning.amount,
         judgment_id=earning.judgment_id,
+        worker_id=earning.worker_id,
     )
     err = _audit_fails()
-    assert f"judgment {earning.judgment_id} was paid 2 times" in err
+    assert f"pay transaction {again.pk} credits {earning.amount} to worker {earning.worker_id}, but no earning names it" in err
+
+
+def test_the_audit_fails_when_a_batch_pays_other_than_its_earnings(activity: Job) -> None:
+    earning = Earning.objects.exclude(pay_transaction=None).first()
+    assert earning is not None
+    _tamper("UPDATE billing_earning SET amount = amount + 0.01 WHERE id = %s", [earning.pk])
+    assert f"pay transaction {earning.pay_transaction_id} credits" in _audit_fails()
 
 
 def test_the_audit_fails_when_a_job_is_charged_twice(activity: Job, acme: Organization) -> None:
@@ -145,11 +154,12 @@ def test_the_audit_catches_an_invoice_whose_total_changed_after_it_was_paid(ada:
 
 @pytest.fixture
 def open_job(ada: User, acme: Organization, wendy: User) -> Job:
-    """An open job Wendy worked two items of; her pay is still pending."""
+    """An open job Wendy worked two items of; her pay is posted and still pending."""
     fund(ada, acme, "10.00")
     job = published(acme, items=4, overlap=1)
     work(wendy, job)
     work(wendy, job)
+    job_pay_post(job_id=job.pk)
     return job
 
 

@@ -82,34 +82,6 @@ def test_another_organizations_client_cannot_add_to_acmes_escrow(acme: Any, caro
     assert response.status_code == 404
 
 
-def test_a_job_paused_for_funds_resumes_after_its_escrow_is_refilled(acme: Any, alice: Any, client_for: Any,
-                                                                     wendy: Any, walter: Any) -> None:
-    tier("tight", price="0.0200", pay="0.0200", overlap=2)  # pays one judgment per item: runs dry
-    job = open_job_with_items(items=2, organization=acme, tier="tight", overlap=2)
-    workers = [client_for(wendy), client_for(walter)]
-    refused = None
-    for worker in workers * 2:
-        lease = worker.post("/api/v1/work/next/", {"job": job.pk}, format="json")
-        if lease.status_code != 201 and lease.status_code != 200:
-            break
-        submitted = worker.post(f"/api/v1/work/leases/{lease.json()['lease']}/submit/", {"label": "cat"},
-                                format="json")
-        if submitted.status_code == 409:
-            refused = submitted.json()["error"]["code"]
-            break
-    job.refresh_from_db()
-    assert refused == "funds_exhausted" and job.status == "paused"
-
-    fund(acme, "1.00")
-    api = client_for(alice)
-    assert api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "0.50"}, format="json",
-                    HTTP_IDEMPOTENCY_KEY="refill").status_code == 200
-    assert api.post(f"/api/v1/jobs/{job.pk}/resume/", format="json").status_code == 200
-    job.refresh_from_db()
-    assert job.status == "open"
-    assert ledger_audit().ok
-
-
 def _import(api: Any, job_id: int, n: int, prefix: str) -> Any:
     rows = "".join(f"{prefix}-{i},More {i}\n" for i in range(n))
     return api.post(f"/api/v1/jobs/{job_id}/items/", "external_id,text\n" + rows, content_type="text/csv")

@@ -1,11 +1,10 @@
 """One lock order for money, held to with real threads on PostgreSQL (SQLite serializes writers
 and could not show a deadlock): lease → item → job → budget → earnings → ledger accounts.
 
-Wendy's submit completes Acme's job while Alice adds to its escrow. The submit pays (budget,
-then the escrow account) and then settles (the budget again); the addition takes the budget,
-then the escrow account. Each side is held at the point where the old order crossed, so the
-test does not depend on luck: with the submit taking the escrow account before the budget, the
-two waited on each other and PostgreSQL killed one (a 500).
+Wendy's submit completes Acme's job while Alice adds to its escrow. The submit's pay takes no
+budget or account (billing/posting.py moves it later), so the addition never waits for it; the
+settlement then returns the addition with the rest of the hold. (With the submit once taking the
+escrow account before the budget, the two waited on each other and PostgreSQL killed one.)
 
 Likewise a submit whose gold answer blocks Wendy herself, while the release schedule moves her
 pending earnings: the release holds the earnings and wants her pending account; the submit
@@ -28,7 +27,6 @@ from marketplace.billing.audit import ledger_audit
 from marketplace.billing.escrow import job_escrow_add
 from marketplace.billing.models import Earning, JobBudget
 from marketplace.billing.selectors import organization_balance
-from marketplace.errors import Conflict
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
@@ -41,11 +39,12 @@ from tests.threads import WAIT, hold_job_finalize, queue_behind, thread_recordin
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_submit_completing_a_job_and_an_escrow_addition_never_deadlock(
+def test_an_escrow_addition_never_waits_for_a_submit_completing_the_job_and_settlement_returns_it(
     acme: Organization, alice: User, wendy: User, monkeypatch: Any
 ) -> None:
     job = open_job_with_items(items=1, organization=acme, overlap=1)  # one judgment completes it
     fund(acme, "5.00")
+    before = organization_balance(organization=acme)
     lease = lease_claim(worker=wendy, job=job)
     paid, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
@@ -53,18 +52,22 @@ def test_a_submit_completing_a_job_and_an_escrow_addition_never_deadlock(
     hold_job_finalize(monkeypatch, reached=paid, go=go)
     submit = thread_recording(
         outcomes, "submit", lambda: flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat"))
-    add = thread_recording(
-        outcomes, "add", lambda: job_escrow_add(job=job, user=alice, amount=D("1.00"), key="more"))
-    queue_behind(submit, paid, add, go, "addition queuing behind the submit's locks")
+    submit.start()
+    assert paid.wait(WAIT)
 
-    # The submit counted, paid and settled; the addition waited for it, then found the escrow
-    # closed: a refusal the client can read, never a deadlock.
+    # A submit's pay takes no budget or escrow lock, so the addition goes through at once.
+    job_escrow_add(job=job, user=alice, amount=D("1.00"), key="more")
+    go.set()
+    submit.join(WAIT)
+
     assert isinstance(outcomes["submit"], flows.WorkSubmitted), outcomes["submit"]
-    assert isinstance(outcomes["add"], Conflict) and "settled" in str(outcomes["add"]), outcomes["add"]
     assert Job.objects.get(pk=job.pk).status == "completed"
-    assert JobBudget.objects.get(job=job).settled_at is not None
-    assert Earning.objects.filter(job=job, worker=wendy).count() == 1
-    assert organization_balance(organization=acme) == D("5.00")  # nothing added, the rest refunded
+    budget = JobBudget.objects.get(job=job)
+    assert budget.settled_at is not None and budget.added == D("1.00")
+    assert Earning.objects.filter(job=job, worker=wendy, posted_at__isnull=False).count() == 1
+    # Settlement charged the one item from its hold and gave back the rest: the addition.
+    assert budget.charged == D("0.10") and budget.refunded == D("1.00")
+    assert organization_balance(organization=acme) == before
     report = ledger_audit()
     assert report.ok, report.violations
 

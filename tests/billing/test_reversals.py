@@ -15,6 +15,7 @@ from django.db import transaction
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.audit import ledger_audit
+from marketplace.billing.posting import job_pay_post
 from marketplace.billing.models import Earning, LedgerTransaction, TransactionKind
 from marketplace.billing.payouts import earnings_release
 from marketplace.billing.selectors import job_escrow, worker_money
@@ -35,9 +36,11 @@ def test_a_second_block_after_an_unblock_returns_the_new_pending_pay_to_the_escr
     assert kept is not None
     earnings_release(now=kept.created_at + timedelta(days=8))  # released before any block
     assert work(wendy, job) is not None
+    job_pay_post(job_id=job.pk)  # the pay is in the ledger: a block must move it back
     flows.worker_block(job=job, worker=wendy, reason="Copy-pasted answers", actor=ada)
     flows.worker_unblock(job=job, worker=wendy, reason="Appealed", actor=ada)
     later = work(wendy, job)
+    job_pay_post(job_id=job.pk)
     assert later is not None and worker_money(worker=wendy).pending == later.amount > 0
 
     flows.worker_block(job=job, worker=wendy, reason="Copy-pasted again", actor=ada)

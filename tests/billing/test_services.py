@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing.models import Earning, JobBudget, LedgerTransaction, Tier
+from marketplace.billing.models import Earning, JobBudget, LedgerTransaction, Tier, TransactionKind
+from marketplace.billing.audit import ledger_audit
 from marketplace.billing.payouts import earnings_release
+from marketplace.billing.posting import job_pay_post
 from marketplace.billing.selectors import job_escrow, organization_balance, worker_money
 from marketplace.billing.services import (
     DROPPED_JUDGMENT_PAY_POLICY,
-    FundsExhausted,
     InsufficientFunds,
     job_escrow_open,
     job_quality_credit,
@@ -27,7 +28,7 @@ from marketplace.jobs.models import Item, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.relabeling import judgments_drop
-from tests.billing.helpers import D, fund, published, tier, work, work_all
+from tests.billing.helpers import D, fund, published, tier, work, work_all, work_through_flow
 from tests.factories import WorkerFactory, open_job_with_items
 
 pytestmark = pytest.mark.django_db
@@ -96,19 +97,20 @@ def test_a_job_on_a_tier_no_longer_offered_cannot_be_published_and_stays_a_draft
 def test_a_job_priced_at_a_sub_cent_pay_holds_enough_for_every_workers_rounded_pay(
     ada: User, acme: Organization
 ) -> None:
-    # 10 items × 0.0125 = 0.125, held as 0.13 (rounded up): three workers doing 4, 3 and 3
-    # judgments are owed 0.05 + 0.04 + 0.04 = 0.13 after the remainder rule's rounding.
+    # The hold counts each judgment at its pay rounded up to the cent (0.0125 → 0.02): 10 items
+    # hold 0.20, more than three workers doing 4, 3 and 3 judgments are owed after the remainder
+    # rule's rounding (0.05 + 0.04 + 0.04 = 0.13), whoever does how many.
     tier("exact", price="0.0125", pay="0.0125", overlap=1)
     fund(ada, acme, "1.00")
     job = published(acme, items=10, tier="exact", overlap=1, reward_per_judgment=D("0.0125"))
-    assert job_escrow(job_id=job.pk) == D("0.13")
+    assert job_escrow(job_id=job.pk) == D("0.20")
 
     workers = [WorkerFactory() for _ in range(3)]
     paid = [work(workers[n % 3], job) for n in range(10)]
 
     assert all(earning is not None for earning in paid)
     assert [worker_money(worker=w).pending for w in workers] == [D("0.05"), D("0.04"), D("0.04")]
-    assert job_escrow(job_id=job.pk) == D("0.00")
+    assert job_escrow(job_id=job.pk) == D("0.07")
 
 
 def test_items_imported_into_an_open_job_are_escrowed_on_the_next_call(
@@ -132,7 +134,13 @@ def test_each_accepted_judgment_pays_the_worker_once_even_when_retried(
     assert earning is not None and earning.amount == D("0.02")
     judgment = Judgment.objects.get(pk=earning.judgment_id)
     assert judgment_pay(judgment=judgment).pk == earning.pk  # a retried submit
-    assert LedgerTransaction.objects.filter(reference=f"judgment:{judgment.pk}:pay").count() == 1
+    assert Earning.objects.filter(judgment=judgment).count() == 1
+    assert worker_money(worker=wendy).pending == D("0.02")
+    assert job_escrow(job_id=job.pk) == D("0.48")
+    job_pay_post(job_id=job.pk)  # posted once, and a second posting finds nothing left
+    assert job_pay_post(job_id=job.pk).earnings == 0
+    pays = LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY, worker_id=wendy.pk)
+    assert [p.pk for p in pays] == [Earning.objects.get(judgment=judgment).pay_transaction_id]
     assert worker_money(worker=wendy).pending == D("0.02")
     assert job_escrow(job_id=job.pk) == D("0.48")
 
@@ -147,17 +155,22 @@ def test_gold_judgments_are_paid_like_any_other(ada: User, acme: Organization, w
     assert worker_money(worker=wendy).pending == D("0.02")
 
 
-def test_a_job_whose_escrow_is_spent_refuses_the_next_pay_and_records_nothing(
-    ada: User, acme: Organization, wendy: User, walter: User
+def test_a_job_priced_under_its_own_pay_holds_that_pay_and_settles_at_a_loss_for_quorum(
+    ada: User, acme: Organization
 ) -> None:
     fund(ada, acme, "10.00")
     tier("tight", price="0.1000", pay="0.0200", overlap=10)
-    job = published(acme, items=1, overlap=10, tier="tight")  # escrow 0.10 pays 5 judgments of 0.02
-    paid = [work(w, job) for w in [wendy, walter] + [WorkerFactory() for _ in range(3)]]
-    assert all(paid) and job_escrow(job_id=job.pk) == D("0.00")
-    with pytest.raises(FundsExhausted, match="used up"):
-        work(WorkerFactory(), job)
-    assert Judgment.objects.filter(job=job).count() == 5  # the refused submit left no judgment
+    job = published(acme, items=1, overlap=10, tier="tight")  # 10 judgments of 0.02: 0.20 held
+    assert job_escrow(job_id=job.pk) == D("0.20")
+
+    paid = [work_through_flow(WorkerFactory(), job) for _ in range(10)]
+
+    assert all(paid) and Judgment.objects.filter(job=job).count() == 10  # never paused
+    budget = JobBudget.objects.get(job=job)
+    assert budget.settled_at is not None  # the tenth judgment completed the job
+    assert (budget.charged, budget.spent, budget.revenue) == (D("0.10"), D("0.20"), D("-0.10"))
+    assert budget.refunded == D("0.10")
+    assert ledger_audit().violations == []
 
 
 def test_a_sub_cent_pay_carries_remainders_so_the_worker_gets_exactly_n_times_the_rate(

@@ -25,6 +25,9 @@ class JobBudget(models.Model):
         **MONEY, default=Decimal("0.00")
     )  # Σ escrowed at publish (+ later imports) + added
     added = models.DecimalField(**MONEY, default=Decimal("0.00"))  # added by hand (billing/escrow.py)
+    # Put in by Quorum when the escrow could not pay work already done (pay kept by a worker whose
+    # judgments were dropped, then relabeled): never the client's money, never refunded to them.
+    covered = models.DecimalField(**MONEY, default=Decimal("0.00"))
     opened_at = models.DateTimeField(auto_now_add=True)
     # Filled once by job_settle.
     settled_at = models.DateTimeField(null=True, blank=True)

@@ -32,7 +32,11 @@ class Earning(models.Model):
     # True when the judgment was dropped after its pay was released: the worker keeps it.
     kept_after_drop = models.BooleanField(default=False)
     created_at = models.DateTimeField()
-    pay_transaction = models.ForeignKey(  # null when the remainder rule made this judgment pay 0.00
+    # When the pay moved from the escrow into the worker's pending account: a submit writes its
+    # earning only (no shared row), and billing/posting.py moves a job's earnings in batches, on a
+    # schedule and at settlement. Null: still owed from the escrow. A 0.00 earning is posted at once.
+    posted_at = models.DateTimeField(null=True, blank=True)
+    pay_transaction = models.ForeignKey(  # the batch that posted it; null for a 0.00 earning
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     settled_transaction = models.ForeignKey(  # the release or reversal that moved it on
@@ -47,6 +51,9 @@ class Earning(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at", "id"], condition=Q(status="pending"), name="earning_pending"
+            ),
+            models.Index(
+                fields=["job", "id"], condition=Q(posted_at__isnull=True), name="earning_unposted"
             ),
         ]
 

@@ -1,0 +1,166 @@
+"""Posting workers' pay: from a job's escrow into their pending accounts, in batches.
+
+A submit only records what its judgment earns (services.judgment_pay writes an Earning) and
+touches no row another worker's submit touches: no budget lock, no escrow balance, so a job's
+submits never queue behind each other for money. The money moves here, one ledger transaction
+per worker per batch: on a schedule (periodic.py, QUORUM_PAY_POST_SECONDS), before earnings are
+released (payouts.earnings_release) and when the job settles (services.job_settle). Until then
+the earning is owed from the escrow, and the selectors count it where people read money: the
+worker's pending pay, the escrow a client has left (selectors.worker_money, job_escrow).
+
+Publishing holds every item's worst-case pay (pricing.escrow_per_item), so the escrow pays for
+the work its items can take. What it cannot pay (pay a blocked worker already kept, whose items
+were then labeled again) Quorum covers from its revenue in the same batch (ESCROW_COVER), the
+policy of services.DROPPED_JUDGMENT_PAY_POLICY: work done is always paid, and the client never
+pays for dropped work.
+
+Locks: the job's budget → its unposted earnings (SKIP LOCKED on the schedule, so a batch never
+waits for a submit or a reversal holding some: those wait for the next batch; all of them at
+settlement, when no submit is in flight) → the ledger accounts in pk order (ledger.accounts_lock).
+Every escrow write holds the budget lock, so the escrow balance read under it is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.billing import ledger
+from marketplace.billing.ledger import account_get
+from marketplace.billing.models import AccountKind, Earning, JobBudget, TransactionKind
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+BATCH = 5_000  # earnings per transaction: a long backlog posts in several, each short
+
+
+@dataclass(frozen=True)
+class Posted:
+    earnings: int = 0
+    workers: int = 0
+    amount: Decimal = ZERO
+    covered: Decimal = ZERO  # what Quorum put into the escrow to pay them
+
+    def __add__(self, other: Posted) -> Posted:
+        return Posted(
+            earnings=self.earnings + other.earnings, workers=self.workers + other.workers,
+            amount=self.amount + other.amount, covered=self.covered + other.covered,
+        )
+
+
+def unposted(*, job_id: int | None = None, worker_id: int | None = None) -> Decimal:
+    """Pay owed but not yet posted: of a job (the escrow will pay it), or of a worker."""
+    rows = Earning.objects.filter(posted_at__isnull=True, status=Earning.Status.PENDING)
+    if job_id is not None:
+        rows = rows.filter(job_id=job_id)
+    if worker_id is not None:
+        rows = rows.filter(worker_id=worker_id)
+    return sum(rows.values_list("amount", flat=True), ZERO)
+
+
+def job_pay_post(*, job_id: int, everything: bool = False) -> Posted:
+    """Post a batch of the job's unposted earnings (see the module docstring).
+
+    `everything`: wait for every unposted earning and post them all (settlement, which runs
+    after every submit of the job has committed); otherwise skip the rows others hold."""
+    posted = Posted()
+    while True:
+        with transaction.atomic():
+            batch = _batch_post(job_id=job_id, everything=everything)
+        posted += batch
+        if batch.earnings < BATCH:
+            return posted
+
+
+def job_pay_post_locked(*, budget: JobBudget) -> Posted:
+    """Post every unposted earning of a job whose budget the caller holds locked (settlement)."""
+    posted = Posted()
+    while (batch := _rows_post(budget=budget, everything=True)).earnings:
+        posted += batch
+    return posted
+
+
+def _batch_post(*, job_id: int, everything: bool) -> Posted:
+    # The budget first (the lock order): a settlement, escrow addition or reversal of this job
+    # waits for the batch, so the escrow balance below cannot move under us.
+    budget = (
+        JobBudget.objects.select_for_update(of=("self",)).select_related("job")
+        .filter(job_id=job_id).first()
+    )
+    if budget is None:
+        return Posted()
+    if budget.settled_at is not None:
+        # Settlement posts everything first; an earning written after it is a bug to hear about.
+        if Earning.objects.filter(job_id=job_id, posted_at__isnull=True,
+                                  status=Earning.Status.PENDING).exists():
+            logger.error("job %s is settled but has unposted earnings", job_id)
+        return Posted()
+    return _rows_post(budget=budget, everything=everything)
+
+
+def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
+    rows = list(
+        Earning.objects.select_for_update(skip_locked=not everything)
+        .filter(job_id=budget.job_id, posted_at__isnull=True, status=Earning.Status.PENDING)
+        .order_by("id")[:BATCH]
+    )
+    if not rows:
+        return Posted()
+    by_worker: dict[int, list[Earning]] = defaultdict(list)
+    for earning in rows:
+        by_worker[earning.worker_id].append(earning)
+    total = sum((e.amount for e in rows), ZERO)
+    job = budget.job
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
+    pending = {w: account_get(kind=AccountKind.WORKER_PENDING, worker_id=w) for w in by_worker}
+    short = max(total - escrow.balance, ZERO)  # exact: we hold the budget lock (see above)
+    accounts = [escrow, *pending.values()]
+    if short:
+        revenue = account_get(kind=AccountKind.PLATFORM_REVENUE)
+        accounts.append(revenue)
+    ledger.accounts_lock(accounts)
+    if short:
+        ledger.transfer(
+            kind=TransactionKind.ESCROW_COVER, reference=f"job:{job.pk}:cover:{rows[0].pk}",
+            source=revenue, target=escrow, amount=short,
+            memo=f"Quorum pays {short} of work the escrow of job {job.pk} could not",
+            organization_id=job.organization_id, job_id=job.pk,
+        )
+        budget.covered += short
+        budget.save(update_fields=["covered"])
+        logger.warning("job %s: escrow short by %s; covered by Quorum", job.pk, short)
+    now = timezone.now()
+    for worker_id, earnings in sorted(by_worker.items()):
+        amount = sum((e.amount for e in earnings), ZERO)
+        tx, created = ledger.transfer(
+            kind=TransactionKind.JUDGMENT_PAY,
+            # Each earning is posted once, so its first earning names the batch for good.
+            reference=f"job:{job.pk}:pay:{worker_id}:{earnings[0].pk}",
+            source=escrow, target=pending[worker_id], amount=amount,
+            memo=f"{len(earnings)} judgment(s) paid",
+            organization_id=job.organization_id, job_id=job.pk, worker_id=worker_id,
+            judgment_id=earnings[0].judgment_id if len(earnings) == 1 else None,
+        )
+        if not created:  # never mark earnings posted by money another batch moved
+            raise ledger.LedgerError(f"{tx.reference} was already posted")
+        Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(posted_at=now, pay_transaction=tx)
+    return Posted(earnings=len(rows), workers=len(by_worker), amount=total, covered=short)
+
+
+def pay_post_tick() -> Posted:
+    """The schedule's tick: post every job with pay owed. Safe anywhere at once: batches of one
+    job queue on its budget, and each skips the earnings another holds."""
+    jobs = (
+        Earning.objects.filter(posted_at__isnull=True, status=Earning.Status.PENDING)
+        .values_list("job_id", flat=True).distinct()
+    )
+    total = Posted()
+    for job_id in sorted(set(jobs)):
+        total += job_pay_post(job_id=job_id)
+    return total
