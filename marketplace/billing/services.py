@@ -3,10 +3,11 @@
 The money model is in billing/models.py; rounding and the remainder rule in billing/pricing.py.
 Worker payouts are in billing/payouts.py.
 
-Lock order (one for all of Quorum): lease → item → job → the job's budget row → earnings rows
-(id order) → ledger accounts (pk order, inside ledger). A transaction may skip any step but
+Lock order (one for all of Quorum): lease → item → the worker's job tally → job (a submit: KEY
+SHARE only) → the job's budget row → earnings rows (id order) → ledger accounts (pk order,
+inside ledger). A transaction may skip any step but
 never takes an earlier one after a later one, so two never wait on each other in a cycle.
-Flows already hold lease → item → job when they call in here; every service that touches a
+Flows already hold lease → item → tally → job when they call in here; every service that touches a
 job's money locks its budget first, before earnings or accounts (judgment_pay, the escrow
 services, reversals, quality credit, settlement), so a submit and an escrow addition queue on
 the budget instead of crossing on the escrow account. Services with no job (top-ups, earnings

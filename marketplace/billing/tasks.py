@@ -21,10 +21,12 @@ from celery import shared_task
 from django.db import close_old_connections
 
 from marketplace.billing.payouts import Released, earnings_release
+from marketplace.billing.settlement import jobs_complete_sweep
 
 logger = logging.getLogger(__name__)
 
 CELERY_TASK = "billing.earnings_release"
+COMPLETION_SWEEP_TASK = "billing.job_completion_sweep"
 BATCH = 5_000  # earnings per database transaction: short locks, bounded memory
 
 
@@ -54,3 +56,19 @@ def earnings_release_tick() -> None:
     if released.earnings:
         logger.info("released %s earnings (%s) of %s workers",
                     released.earnings, released.amount, released.workers)
+
+
+@shared_task(name=COMPLETION_SWEEP_TASK, ignore_result=True)
+def job_completion_sweep_task() -> None:
+    """The Celery entry point of the completion sweep (marketplace/periodic.py)."""
+    close_old_connections()
+    try:
+        job_completion_sweep_tick()
+    finally:
+        close_old_connections()
+
+
+def job_completion_sweep_tick() -> None:
+    """Complete and settle open jobs whose every item is complete (billing/settlement.py): safe
+    anywhere and any number of times at once, each job is completed under its row lock."""
+    jobs_complete_sweep()
