@@ -246,7 +246,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "item_want_more": (_ITEM_WANT_MORE,),
         "judgment": (_JUDGMENT,),
         "tally_add": (_TALLY_ADD,),
-        "job_status": (_JOB_STATUS.format(lock="FOR KEY SHARE" if postgres else ""),),
+        "job_status": (_JOB_STATUS.format(lock="\nFOR KEY SHARE" if postgres else ""),),
         "job_completed": (_JOB_COMPLETED,),
     }
 
