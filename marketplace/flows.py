@@ -179,7 +179,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             judge = overlap.OverlapJudge()
             submission = judgment_submit_outcome(
                 worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent,
-                more_wanted=judge.more_wanted,
+                more_wanted=judge.more_wanted, completion_check=_job_complete_after_commit,
             )
             judgment = submission.judgment
             if submission.created:
@@ -205,10 +205,6 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                 if submission.job_completed:
                     settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)
-                elif submission.job_may_be_complete:
-                    transaction.on_commit(
-                        partial(_job_complete_after_commit, job_id=judgment.job_id), robust=True
-                    )
                 events.job_progress(job_id=judgment.job_id)  # throttled per job, sent on commit
                 feedback = assessment.feedback
             else:
@@ -224,7 +220,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
     return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
 
 
-def _job_complete_after_commit(*, job_id: int) -> None:
+def _job_complete_after_commit(job_id: int) -> None:
     """A submit completed an item but could not see its job complete; another submit completing
     the last other item at once could not either (each missed the other's uncommitted item). So
     each checks again once committed, in a new transaction: the last to commit sees every item.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +33,13 @@ from marketplace.labeling.selectors import live_lease_q
 # asked for: (item_id, judgment_count, max_overlap) -> True to collect one more instead of
 # completing it. The flow passes quality's answer in; labeling never imports quality.
 MoreWanted = Callable[[int, int, int], bool]
+# Completes a job whose every item is complete (job id -> anything), run after the submit
+# commits; the flow passes one that also settles the job. See Submission.job_may_be_complete.
+CompletionCheck = Callable[[int], object]
+
+
+def _job_complete_check(job_id: int) -> None:
+    job_complete_if_done(job_id=job_id)
 
 _NO_LONGER_NEEDED = "This job is complete; answers are no longer needed. Take the next item."
 _SECONDS_PLACES = Decimal("0.001")
@@ -96,6 +104,7 @@ def judgment_submit_outcome(
     label: str,
     seconds_spent: Any = None,
     more_wanted: MoreWanted | None = None,
+    completion_check: CompletionCheck = _job_complete_check,
 ) -> Submission:
     """Record the worker's label for the item of their lease.
 
@@ -103,6 +112,9 @@ def judgment_submit_outcome(
     with another label it is a Conflict. A late submit (lease expired) counts if the item still
     has a free slot; otherwise the lease becomes `lost` (committed with this call's transaction,
     or with the caller's if there is one) and it is a Conflict.
+
+    When the submit completed an item but not the job, `completion_check(job_id)` runs once it
+    commits (transaction.on_commit): the job may be done after all (Submission.job_may_be_complete).
     """
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
     outcome = _submit(
@@ -113,6 +125,8 @@ def judgment_submit_outcome(
             "Your time on this item ran out and it went to someone else, so this answer was not "
             "counted. Take the next item."
         )
+    if outcome.job_may_be_complete:
+        transaction.on_commit(partial(completion_check, outcome.judgment.job_id), robust=True)
     return outcome
 
 
