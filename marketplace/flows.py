@@ -22,23 +22,24 @@ rather than let work go unpaid, and the submit flow then pauses the job like any
 Every publish goes through job_publish, so only a job published before billing existed can meet
 this; `job_escrow_open` gives it a budget (seed_demo does so for the demo's job).
 
-Locks follow one order everywhere: lease → item → job → budget → earnings → ledger accounts
-(billing/services.py says how each money service keeps it; a submit takes no budget, no
-account, and only its own worker's pay).
+Locks follow one order everywhere: lease → item → the worker's job tally → job → budget →
+earnings → ledger accounts (billing/services.py says how each money service keeps it). A submit
+holds the job in KEY SHARE mode only, which no other submit waits for, and takes no budget, no
+account and only its own worker's pay; status moves (publish, pause, cancel, completion) take
+the job FOR UPDATE and so wait for the submits in flight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.billing import reversals
+from marketplace.billing import reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -50,7 +51,7 @@ from marketplace.jobs import services as job_services
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
-from marketplace.quality import delivery, overlap
+from marketplace.quality import overlap
 from marketplace.quality import services as quality
 from marketplace.quality import tasks
 from marketplace.quality.rules import rules_merge
@@ -120,7 +121,7 @@ def job_cancel(*, job: Job, user: User) -> Job:
     _owner_check(job=job, user=user)
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.CANCELLED)
-        _job_finalize(job=job)  # a draft has no budget: nothing to settle
+        settlement.job_finalize(job=job)  # a draft has no budget: nothing to settle
         events.job_status(job_id=job.pk, status=job.status)
     return job
 
@@ -181,7 +182,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             judge = overlap.OverlapJudge()
             submission = judgment_submit_outcome(
                 worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent,
-                more_wanted=judge.more_wanted,
+                more_wanted=judge.more_wanted, completion_check=_job_complete_after_commit,
             )
             judgment = submission.judgment
             if submission.created:
@@ -205,7 +206,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                 judge.queue_uncertain()
                 tasks.consensus_after_submit(submission=submission)
                 if submission.job_completed:
-                    _job_finalize(job=Job.objects.get(pk=judgment.job_id))
+                    settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)
                 events.job_progress(job_id=judgment.job_id)  # throttled per job, sent on commit
                 feedback = assessment.feedback
@@ -222,22 +223,14 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
     return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
 
 
-def _job_finalize(*, job: Job) -> None:
-    """A job ends (completed or cancelled): check the tier's quality promise on gold held back
-    from the fit, record the evidence (and the credit a shortfall earns), then settle. Inside the
-    ending transaction, so the charge and its evidence commit together. A job with too little gold
-    to measure is settled without a credit; its invoice says the promise was not measured, and why."""
-    if billing_selectors.job_budget_open(job_id=job.pk):
-        check = delivery.job_delivered_accuracy(job_id=job.pk)
-        if check.estimate is not None:
-            estimate = check.estimate
-            billing.job_quality_credit(
-                job=job,
-                delivered_accuracy=Decimal(str(estimate.accuracy)),
-                interval=(Decimal(str(estimate.low)), Decimal(str(estimate.high))),
-                method=estimate.method,
-            )
-    billing.job_settle(job=job)
+def _job_complete_after_commit(job_id: int) -> None:
+    """A submit completed an item but could not see its job complete; another submit completing
+    the last other item at once could not either (each missed the other's uncommitted item). So
+    each checks again once committed, in a new transaction: the last to commit sees every item.
+    Completes and settles the job if it is done (billing.settlement), then tells browsers."""
+    if settlement.job_complete_if_done(job_id=job_id):
+        events.job_status(job_id=job_id, status=JobStatus.COMPLETED)  # autocommit: sent at once
+        tasks.consensus_on_completion(job_id=job_id)
 
 
 def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:

@@ -57,6 +57,12 @@ JOBS: tuple[Periodic, ...] = (
         tick="marketplace.quality.tasks.consensus_sweep_tick",
         seconds=lambda s: float(s.QUORUM_CONSENSUS_SWEEP_SECONDS),
     ),
+    Periodic(
+        name="job-completion-sweep",
+        task="billing.job_completion_sweep",
+        tick="marketplace.billing.tasks.job_completion_sweep_tick",
+        seconds=lambda s: float(s.QUORUM_JOB_COMPLETION_SWEEP_SECONDS),
+    ),
 )
 _BY_NAME = {job.name: job for job in JOBS}
 

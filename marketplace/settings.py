@@ -244,6 +244,9 @@ if QUORUM_CONSENSUS_STALE_SECONDS < 3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS:
         f"({3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS}); got {QUORUM_CONSENSUS_STALE_SECONDS}"
     )
 QUORUM_CONSENSUS_SWEEP_SECONDS = env_int("QUORUM_CONSENSUS_SWEEP_SECONDS", 60, minimum=0)
+# Every this many seconds (0: off) open jobs whose every item is complete are completed and
+# settled: the safety net behind the submit's own after-commit check (billing/settlement.py).
+QUORUM_JOB_COMPLETION_SWEEP_SECONDS = env_int("QUORUM_JOB_COMPLETION_SWEEP_SECONDS", 60, minimum=0)
 
 # Billing: worker earnings stay pending this many days before they can be paid out, and a
 # payout request must be at least this amount (currency units, Decimal).

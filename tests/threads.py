@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from django.db import connection
 
-from marketplace import flows
+from marketplace.billing import settlement
 from marketplace.jobs.models import Job
 
 T = TypeVar("T")
@@ -39,14 +39,14 @@ def thread_recording(outcomes: dict[str, Any], name: str, action: Callable[[], A
 def hold_job_finalize(monkeypatch: Any, *, reached: threading.Event, go: threading.Event) -> None:
     """Make a completing submit stop just before it settles its job (holding every lock it has
     taken so far): it sets `reached`, then waits for `go`."""
-    finalize = flows._job_finalize
+    finalize = settlement.job_finalize
 
     def finalize_when_told(*, job: Job) -> None:
         reached.set()
         go.wait(WAIT)
         finalize(job=job)
 
-    monkeypatch.setattr(flows, "_job_finalize", finalize_when_told)
+    monkeypatch.setattr(settlement, "job_finalize", finalize_when_told)
 
 
 def someone_waits_for_a_lock() -> bool:

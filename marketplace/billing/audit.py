@@ -218,7 +218,7 @@ def _pending_matches_earnings(report: AuditReport) -> None:
 
 
 def _finished_jobs_settled(report: AuditReport) -> None:
-    """A completed or cancelled job settles in the transaction that ends it (flows._job_finalize)."""
+    """A completed or cancelled job settles in the transaction that ends it (billing.settlement.job_finalize)."""
     unsettled = JobBudget.objects.filter(
         settled_at__isnull=True, job__status__in=(JobStatus.COMPLETED, JobStatus.CANCELLED)
     ).values_list("job_id", flat=True)

@@ -3,16 +3,17 @@
 The money model is in billing/models.py; rounding and the remainder rule in billing/pricing.py.
 Worker payouts are in billing/payouts.py.
 
-Lock order (one for all of Quorum): lease → item → job → the job's budget row → earnings rows
-(id order) → ledger accounts (pk order, inside ledger). A transaction may skip any step but
+Lock order (one for all of Quorum): lease → item → the worker's job tally → job (a submit: KEY
+SHARE only) → the job's budget row → earnings rows (id order) → ledger accounts (pk order,
+inside ledger). A transaction may skip any step but
 never takes an earlier one after a later one, so two never wait on each other in a cycle.
-A submit holds lease → item → job (key share: it never waits for another submit) and then
-only this worker's pay in this job (judgment_pay): it writes an Earning and no shared row. The
-money moves in batches (billing/posting.py: budget → earnings, skipping rows others hold →
-accounts). Every other service that touches a job's money locks its budget first, before
-earnings or accounts (the escrow services, reversals, quality credit, settlement, posting), so
-the escrow balance changes only under the budget lock. Services with no job (top-ups, earnings
-release, payouts) start at the earnings or the accounts.
+A submit holds lease → item → its worker's job tally → job (KEY SHARE: it never waits for
+another submit) and then only this worker's pay in this job (judgment_pay): it writes an Earning
+and no shared row. The money moves in batches (billing/posting.py: budget → earnings, skipping
+rows others hold → accounts). Every other service that touches a job's money locks its budget
+first, before earnings or accounts (the escrow services, reversals, quality credit, settlement,
+posting), so the escrow balance changes only under the budget lock. Services with no job
+(top-ups, earnings release, payouts) start at the earnings or the accounts.
 """
 
 from __future__ import annotations

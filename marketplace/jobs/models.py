@@ -1,17 +1,27 @@
 """Jobs, their items and the gold answers behind gold items.
 
-Counters on Job are maintained with F() updates by the services that change them, so a
-dashboard reads four integers instead of running COUNT(*) over a million-row item table.
+Counters are kept so a dashboard reads a few integers instead of running COUNT(*) over a
+million-row item table. item_count and gold_item_count sit on Job (F() updates by imports, which
+lock the job anyway). The three counters every submit moves (judgments, gold judgments, completed
+items) do not: a counter on the job row would be a row every submit of the job must write, so all
+of them would queue on its lock until commit. They live in JobTally rows instead, one per worker
+(each submit writes only its own worker's row) plus shard 0 for adjustments; a job's count is the
+sum of its rows. Job's default manager adds those sums to every query under the old names
+(`judgment_count`, `gold_judgment_count`, `completed_item_count`), so `.values(...)`, `F(...)`,
+`order_by(...)` and templates read them as before; an instance loaded any other way
+(`objects.create`, `raw`, a select_related join, `refresh_from_db`) sums the tallies on first read.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from marketplace.accounts.models import Organization, Qualification
 
@@ -34,6 +44,46 @@ JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     JobStatus.COMPLETED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }
+
+
+# Job attribute name -> the JobTally column it sums.
+TALLIED = {
+    "judgment_count": "judgments",
+    "gold_judgment_count": "gold_judgments",
+    "completed_item_count": "completed_items",
+}
+
+
+def _tally_sum(column: str) -> Coalesce:
+    """The sum of one tally column over the job of the outer row (0 when it has no tally yet)."""
+    rows = (
+        JobTally.objects.filter(job_id=OuterRef("pk")).order_by()
+        .values("job_id").annotate(total=Sum(column)).values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=models.BigIntegerField()), 0)
+
+
+class JobManager(models.Manager["Job"]):
+    """Every job query carries its tallied counts, summed in SQL (see the module docstring)."""
+
+    def get_queryset(self) -> models.QuerySet[Job]:
+        return super().get_queryset().annotate(
+            **{name: _tally_sum(column) for name, column in TALLIED.items()}
+        )
+
+
+def _tallied(name: str) -> property:
+    """A counter read from the query's annotation, else summed from the tallies on first read."""
+
+    def fget(job: Job) -> int:
+        if name not in job.__dict__.setdefault("_tallied", {}):
+            job.tally_counts_load()
+        return int(job.__dict__["_tallied"][name])
+
+    def fset(job: Job, value: int) -> None:
+        job.__dict__.setdefault("_tallied", {})[name] = value
+
+    return property(fget, fset, doc=f"Sum of JobTally.{TALLIED[name]} over the job's rows.")
 
 
 class Job(models.Model):
@@ -80,9 +130,12 @@ class Job(models.Model):
     # Denormalized counters (F() updates only). Gold items and judgments are counted apart.
     item_count = models.PositiveIntegerField(default=0)
     gold_item_count = models.PositiveIntegerField(default=0)
-    judgment_count = models.PositiveBigIntegerField(default=0)
-    gold_judgment_count = models.PositiveBigIntegerField(default=0)
-    completed_item_count = models.PositiveIntegerField(default=0)
+    # Summed from JobTally (the manager annotates them; see the module docstring).
+    judgment_count = _tallied("judgment_count")
+    gold_judgment_count = _tallied("gold_judgment_count")
+    completed_item_count = _tallied("completed_item_count")
+
+    objects = JobManager()
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"]), models.Index(fields=["status"])]
@@ -101,13 +154,30 @@ class Job(models.Model):
                 ),
                 name="job_dynamic_overlap_complete",
             ),
-            models.CheckConstraint(
-                condition=Q(completed_item_count__lte=models.F("item_count")), name="job_completed_le_items"
-            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def tally_counts_load(self) -> None:
+        """Sum this job's tallies now (an instance the annotating manager did not load)."""
+        sums = JobTally.objects.filter(job_id=self.pk).aggregate(
+            **{name: Coalesce(Sum(column), 0) for name, column in TALLIED.items()}
+        )
+        self.__dict__["_tallied"] = {name: int(value) for name, value in sums.items()}
+
+    def tally_counts_forget(self) -> None:
+        """Sum the tallies again on next read (the counts held may predate a lock wait)."""
+        self.__dict__.pop("_tallied", None)
+
+    def refresh_from_db(self, using: str | None = None, fields: Any = None, from_queryset: Any = None) -> None:
+        """Forget the tallied counts too (read afresh on next use); they are not model fields."""
+        self.tally_counts_forget()
+        if fields is not None:
+            fields = [f for f in fields if f not in TALLIED]
+            if not fields:
+                return
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @property
     def label_keys(self) -> list[str]:
@@ -116,6 +186,28 @@ class Job(models.Model):
     @property
     def is_dynamic(self) -> bool:
         return self.max_overlap is not None
+
+
+class JobTally(models.Model):
+    """A share of a job's counters: the job's count is the sum over its rows.
+
+    shard = the worker's id for what their submits add (a submit writes only its own worker's
+    row, by upsert, so two workers' submits never wait on each other's row), and blocks subtract
+    from the dropped worker's row; shard 0 takes adjustments with no worker (counts carried over
+    by the migration that made tallies, replayed jobs). Signed: a worker's row may go below zero
+    when a block reopens items that others' submits completed; only the sum means anything.
+    """
+
+    ADJUSTMENTS = 0  # the shard of counts that belong to no worker
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tallies")
+    shard = models.BigIntegerField()
+    judgments = models.BigIntegerField(default=0)  # regular judgments accepted
+    gold_judgments = models.BigIntegerField(default=0)  # gold judgments accepted
+    completed_items = models.BigIntegerField(default=0)  # regular items completed
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "shard"], name="one_tally_per_job_shard")]
 
 
 class JobQualification(models.Model):

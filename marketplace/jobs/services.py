@@ -9,7 +9,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from marketplace.accounts.models import Qualification, User
@@ -23,6 +24,7 @@ from marketplace.jobs.models import (
     Job,
     JobQualification,
     JobStatus,
+    JobTally,
 )
 from marketplace.labelsets import label_set_validate
 from marketplace.limits import MAX_TITLE_CHARS
@@ -222,8 +224,12 @@ def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = 
 
     `expected_from` narrows the legal starting states (resume only from paused, say).
     """
-    # Lock the job: two clicks (pause, cancel) must not both read the old status.
+    # Lock the job: two clicks (pause, cancel) must not both read the old status. It also waits
+    # for the submits in flight (they hold the job in KEY SHARE mode: labeling/submitting.py).
     job = Job.objects.select_for_update().get(pk=job.pk)
+    # The tallied counts came with the statement's snapshot, taken before any wait for the lock:
+    # forget them, so a reader (settlement) sums the tallies of every submit that committed.
+    job.tally_counts_forget()
     if to not in JOB_TRANSITIONS[job.status] or (expected_from and job.status not in expected_from):
         raise Conflict(f"A {job.status} job cannot become {to}.")
     if to == JobStatus.OPEN and job.status == JobStatus.DRAFT and job.item_count == 0:
@@ -236,6 +242,35 @@ def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = 
         job.finished_at = now
     job.save(update_fields=["status", "published_at", "finished_at", "updated_at"])
     return job
+
+
+@transaction.atomic
+def job_complete_if_done(*, job_id: int) -> bool:
+    """Complete an open job whose tallies say every regular item is complete; True if it did.
+
+    Called by the submit that completed an item when it sees the job done, after commit by the
+    submit flow (two submits completing the last two items at once each miss the other's item,
+    so neither completes the job: labeling/submitting.py), and by the periodic safety net. Locks
+    the job (FOR UPDATE: it waits for submits in flight, which hold KEY SHARE), then sums the
+    tallies in a new statement, which sees every submit committed meanwhile, and our own.
+    """
+    locked = Job.objects.select_for_update().filter(pk=job_id).values_list("status", "item_count").first()
+    if locked is None or locked[0] != JobStatus.OPEN or not locked[1]:
+        return False
+    completed = JobTally.objects.filter(job_id=job_id).aggregate(n=Coalesce(Sum("completed_items"), 0))["n"]
+    if completed < locked[1]:
+        return False
+    job_transition(job=Job(pk=job_id), to=JobStatus.COMPLETED)
+    return True
+
+
+def jobs_complete_due(*, limit: int) -> list[int]:
+    """Open jobs whose tallies say every item is complete (a read; job_complete_if_done checks
+    again under the lock): what a crash between a submit's commit and its re-check leaves."""
+    return list(
+        Job.objects.filter(status=JobStatus.OPEN, item_count__gt=0, completed_item_count__gte=F("item_count"))
+        .order_by("pk").values_list("pk", flat=True)[:limit]
+    )
 
 
 def job_terms_fix(*, job: Job, promised_accuracy: Decimal, rules: dict[str, Any]) -> bool:

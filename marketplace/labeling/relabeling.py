@@ -5,14 +5,20 @@ saves. Consensus reads accepted judgments only, so a dropped judgment leaves it 
 whose accepted count falls under overlap + extra_judgments is open again, and claims (which
 serve started items first) hand it to another worker soon.
 
-Locking contract (labeling/submitting.py takes lease → item → job):
+Locking contract (labeling/submitting.py takes lease → item → worker's tally → job KEY SHARE):
 - called on its own (an admin's block), this locks the affected items in id order, then the
-  job, waiting for each: the same order as every submit, so no cycle is possible;
-- called inside a submit that already holds the job lock (a gold answer tripped the rule), it
-  must not wait for an item lock: a concurrent submit may hold that item while it waits for our
-  job lock. With `skip_locked=True` it takes the items it can get and reports the rest as
-  `pending`; the caller drops those in a second call after commit.
+  worker's tally row, then the job in KEY SHARE mode, waiting for each: the same order as every
+  submit, so no cycle is possible. KEY SHARE keeps the job's status still until we commit (every
+  status move takes FOR UPDATE) without making concurrent submits wait for us;
+- called inside a submit of the same worker (a gold answer tripped the rule), which already
+  holds that tally and the job, it must not wait for an item lock: a concurrent submit of the
+  worker (a lease fetched ahead) may hold that item while it waits for our tally. With
+  `skip_locked=True` it takes the items it can get and reports the rest as `pending`; the caller
+  drops those in a second call after commit.
 Leases are only ever taken with SKIP LOCKED here, for the same reason.
+
+The counts dropped leave the dropped worker's own tally row (jobs.models.JobTally), which may go
+below zero: the items it reopens may have been completed by others' submits.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.jobs.models import JobStatus
+from marketplace.labeling import sql
 
 # Statuses in which reopened items would be served again; completed and cancelled jobs are over.
 _REOPENABLE = frozenset({JobStatus.OPEN, JobStatus.PAUSED, JobStatus.DRAFT})
@@ -63,14 +70,6 @@ UPDATE jobs_item SET
         WHEN %(reopen)s AND judgment_count - 1 < %(overlap)s + extra_judgments THEN %(false)s
         ELSE is_complete END
 WHERE id {items}
-"""
-
-_JOB_UNCOUNT = """
-UPDATE jobs_job SET
-    judgment_count = judgment_count - %(judgments)s,
-    gold_judgment_count = gold_judgment_count - %(gold)s,
-    completed_item_count = completed_item_count - %(reopened)s
-WHERE id = %(job)s
 """
 
 _LEASES_END = """
@@ -117,7 +116,7 @@ def judgments_drop(*, job_id: int, worker_id: int, skip_locked: bool = False) ->
     """Drop every accepted judgment of the worker in the job; reopen items that fall short.
 
     Regular items lose one from judgment_count and reopen when under overlap + extra_judgments;
-    the job's judgment, gold judgment and completed item counters follow. In a completed or
+    the job's judgment, gold judgment and completed item counts follow (in the worker's tally). In a completed or
     cancelled job the judgments are dropped and counted out, but no item reopens. Idempotent:
     a second call finds nothing accepted. See the module docstring for the locks.
     """
@@ -129,8 +128,10 @@ def judgments_drop(*, job_id: int, worker_id: int, skip_locked: bool = False) ->
     pending = 0
     if skip_locked and postgres:
         pending = len(_rows(_AFFECTED.format(lock=""), params)) - len(items)
-    # Lock the job last; we may already hold it (inside a submit), which is fine.
-    job_row = _rows(_JOB.format(lock="\nFOR UPDATE" if postgres else ""), params)
+    # Then the worker's tally (a zero upsert), then the job, KEY SHARE; inside a submit of this
+    # worker we hold both already, which is fine.
+    sql.run("tally_add", job=job_id, shard=worker_id, judgments=0, gold_judgments=0, completed=0)
+    job_row = _rows(_JOB.format(lock="\nFOR KEY SHARE" if postgres else ""), params)
     if not job_row:
         raise ValueError(f"job {job_id} does not exist")
     status, overlap = job_row[0]
@@ -147,7 +148,10 @@ def judgments_drop(*, job_id: int, worker_id: int, skip_locked: bool = False) ->
         _rows(_UNCOUNT.format(items=in_items), params)
     regular = len(dropped) - gold
     if dropped:
-        _rows(_JOB_UNCOUNT, {"job": job_id, "judgments": regular, "gold": gold, "reopened": len(reopened)})
+        sql.run(
+            "tally_add", job=job_id, shard=worker_id, judgments=-regular, gold_judgments=-gold,
+            completed=-len(reopened),
+        )
     return DropResult(
         job_id=job_id, worker_id=worker_id, judgments=regular, gold_judgments=gold, items=tuple(items),
         reopened=tuple(reopened), reopen_allowed=reopen, job_status=str(status), pending=pending,

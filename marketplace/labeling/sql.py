@@ -137,11 +137,11 @@ _GOLD_SERVE_LOCK = "SELECT pg_advisory_xact_lock(7071, %(job)s)"
 # Gold handed out so far (accepted gold judgments plus active gold leases, expired ones too: a
 # gold lease can still be submitted late) beside the regular judgments accepted, read fresh.
 _GOLD_SERVED = """
-SELECT j.gold_judgment_count + (
+SELECT COALESCE(SUM(t.gold_judgments), 0) + (
     SELECT COUNT(*) FROM labeling_lease l JOIN jobs_item i ON i.id = l.item_id
-    WHERE l.job_id = j.id AND l.status = 'active' AND i.is_gold
-), j.judgment_count
-FROM jobs_job j WHERE j.id = %(job)s
+    WHERE l.job_id = %(job)s AND l.status = 'active' AND i.is_gold
+), COALESCE(SUM(t.judgments), 0)
+FROM jobs_jobtally t WHERE t.job_id = %(job)s
 """
 
 # Compare-and-set: only an active lease of this worker becomes submitted. The UPDATE also takes
@@ -196,15 +196,29 @@ VALUES
 RETURNING id
 """
 
-# The job's counters (F()-style increments); the UPDATE takes the job's row lock, always last.
-# A job cancelled meanwhile matches nothing. What it returns says whether the job is now done.
-_JOB_COUNT = """
-UPDATE jobs_job
-SET judgment_count = judgment_count + %(judgments)s,
-    gold_judgment_count = gold_judgment_count + %(gold_judgments)s,
-    completed_item_count = completed_item_count + %(completed)s
-WHERE id = %(job)s AND status <> 'cancelled'
-RETURNING status, completed_item_count, item_count
+# The worker's share of the job's counters (jobs.models.JobTally), added by upsert: the row is
+# locked only by this worker's own submits, so submits of different workers never queue on a
+# counter. (The sums are read apart, by _JOB_COMPLETED.)
+_TALLY_ADD = """
+INSERT INTO jobs_jobtally (job_id, shard, judgments, gold_judgments, completed_items)
+VALUES (%(job)s, %(shard)s, %(judgments)s, %(gold_judgments)s, %(completed)s)
+ON CONFLICT (job_id, shard) DO UPDATE SET
+    judgments = jobs_jobtally.judgments + EXCLUDED.judgments,
+    gold_judgments = jobs_jobtally.gold_judgments + EXCLUDED.gold_judgments,
+    completed_items = jobs_jobtally.completed_items + EXCLUDED.completed_items
+"""
+
+# The job's status and size, read under a KEY SHARE lock: those never conflict with each other
+# nor with plain UPDATEs of the job, only with SELECT ... FOR UPDATE, which every status move
+# takes (jobs.services.job_transition). So a cancel waits for the submits in flight, and a
+# submit that comes after it reads the new status. (SQLite: its writers are serialized already.)
+_JOB_STATUS = """
+SELECT status, item_count FROM jobs_job WHERE id = %(job)s{lock}
+"""
+
+# Items completed so far: every committed tally plus ours (not the in-flight ones of others).
+_JOB_COMPLETED = """
+SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
 """
 
 
@@ -231,7 +245,9 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "item_uncount": (_ITEM_UNCOUNT,),
         "item_want_more": (_ITEM_WANT_MORE,),
         "judgment": (_JUDGMENT,),
-        "job_count": (_JOB_COUNT,),
+        "tally_add": (_TALLY_ADD,),
+        "job_status": (_JOB_STATUS.format(lock="\nFOR KEY SHARE" if postgres else ""),),
+        "job_completed": (_JOB_COMPLETED,),
     }
 
 

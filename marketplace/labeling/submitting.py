@@ -1,7 +1,11 @@
 """Submitting a judgment on a lease: validate, count it once, complete items and jobs.
 
-Locks are taken lease → item → job, always in that order, so two submits (or a submit and a
-claim) can never wait on each other in a cycle.
+Locks are taken lease → item → the worker's tally of the job → job (KEY SHARE), always in that
+order, so two submits (or a submit and a claim) can never wait on each other in a cycle. No row
+is written by every submit of a job: the counts go to the worker's own JobTally row, and the job
+row is only KEY SHARE locked, which submits never conflict on (jobs/models.py says why). The
+tally comes before the job so that two submits of one worker (a lease fetched ahead) queue on
+their tally before either holds the job lock a completing submit upgrades to FOR UPDATE.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,8 +23,8 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified
-from marketplace.jobs.models import GoldAnswer, Job, JobStatus
-from marketplace.jobs.services import job_transition
+from marketplace.jobs.models import GoldAnswer, JobStatus
+from marketplace.jobs.services import job_complete_if_done
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.selectors import live_lease_q
@@ -28,6 +33,13 @@ from marketplace.labeling.selectors import live_lease_q
 # asked for: (item_id, judgment_count, max_overlap) -> True to collect one more instead of
 # completing it. The flow passes quality's answer in; labeling never imports quality.
 MoreWanted = Callable[[int, int, int], bool]
+# Completes a job whose every item is complete (job id -> anything), run after the submit
+# commits; the flow passes one that also settles the job. See Submission.job_may_be_complete.
+CompletionCheck = Callable[[int], object]
+
+
+def _job_complete_check(job_id: int) -> None:
+    job_complete_if_done(job_id=job_id)
 
 _NO_LONGER_NEEDED = "This job is complete; answers are no longer needed. Take the next item."
 _SECONDS_PLACES = Decimal("0.001")
@@ -42,6 +54,13 @@ class Submission:
     created: bool  # False when a retried submit returned the judgment saved the first time
     item_completed: bool = False
     job_completed: bool = False
+
+    @property
+    def job_may_be_complete(self) -> bool:
+        """This submit completed an item but not the job: a concurrent submit may have completed
+        the job's last other item unseen by us (and we by it), so whoever commits last must look
+        again after commit (billing.settlement.job_complete_if_done)."""
+        return self.item_completed and not self.job_completed
 
 
 class LeaseLost(Conflict):
@@ -85,6 +104,7 @@ def judgment_submit_outcome(
     label: str,
     seconds_spent: Any = None,
     more_wanted: MoreWanted | None = None,
+    completion_check: CompletionCheck = _job_complete_check,
 ) -> Submission:
     """Record the worker's label for the item of their lease.
 
@@ -92,6 +112,9 @@ def judgment_submit_outcome(
     with another label it is a Conflict. A late submit (lease expired) counts if the item still
     has a free slot; otherwise the lease becomes `lost` (committed with this call's transaction,
     or with the caller's if there is one) and it is a Conflict.
+
+    When the submit completed an item but not the job, `completion_check(job_id)` runs once it
+    commits (transaction.on_commit): the job may be done after all (Submission.job_may_be_complete).
     """
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
     outcome = _submit(
@@ -102,6 +125,8 @@ def judgment_submit_outcome(
             "Your time on this item ran out and it went to someone else, so this answer was not "
             "counted. Take the next item."
         )
+    if outcome.job_may_be_complete:
+        transaction.on_commit(partial(completion_check, outcome.judgment.job_id), robust=True)
     return outcome
 
 
@@ -147,7 +172,9 @@ def _submit(
         if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
             sql.run("item_want_more", item=lease.item_id)
             completed = False
-    job_completed = _job_count(job_id=lease.job_id, judgments=1, completed=int(completed))
+    job_completed = _job_count(
+        job_id=lease.job_id, worker_id=lease.worker_id, judgments=1, completed=int(completed)
+    )
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=job_completed
     )
@@ -237,31 +264,43 @@ def _accept_gold(*, lease: Lease, label: str, seconds: Decimal | None, now: date
     answer = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
     correct = None if answer is None else label == answer
     judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now, is_correct=correct)
-    _job_count(job_id=lease.job_id, gold_judgments=1)
+    _job_count(job_id=lease.job_id, worker_id=lease.worker_id, gold_judgments=1)
     return Submission(judgment=judgment, created=True)
 
 
 def _job_count(
-    *, job_id: int, judgments: int = 0, gold_judgments: int = 0, completed: int = 0
+    *, job_id: int, worker_id: int, judgments: int = 0, gold_judgments: int = 0, completed: int = 0
 ) -> bool:
-    """Add to the job's counters (the F() increments, in SQL); True if that completed the job."""
-    # Lock the job last (lease → item → job) through this UPDATE; a job cancelled after we read
-    # it matches nothing, and the whole submit rolls back.
-    row = sql.run(
-        "job_count", job=job_id, judgments=judgments, gold_judgments=gold_judgments, completed=completed
+    """Add to the worker's tally of the job (see jobs.models.JobTally); True if that completed
+    the job. Locks, after lease → item: the worker's tally row (through the upsert), then the job
+    row in KEY SHARE mode, which no other submit's lock conflicts with."""
+    sql.run(
+        "tally_add", job=job_id, shard=worker_id, judgments=judgments, gold_judgments=gold_judgments,
+        completed=completed,
     )
-    if row is None:
+    # KEY SHARE (not an UPDATE) on the job: a cancel or completion (FOR UPDATE) waits for us, and
+    # we read the status it left, not the one the lease read before it committed.
+    row = sql.run("job_status", job=job_id)
+    if row is None or row[0] == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
-    status, completed_items, items = row
+    status, items = row
     if status == JobStatus.COMPLETED:
         # Only gold gets here: the submit that completed the job committed while we waited for
         # its lock (our first read still saw it open). Its escrow is settled; refuse as above.
         raise Conflict(_NO_LONGER_NEEDED)
-    if not (completed and status == JobStatus.OPEN and completed_items >= items):
+    if not (completed and status == JobStatus.OPEN):
         return False
-    # Every item is complete: close the job (we hold its lock, so this cannot race a new import).
-    job_transition(job=Job.objects.get(pk=job_id), to=JobStatus.COMPLETED)
-    return True
+    # Committed tallies plus ours. Two submits completing the last two items at once each miss
+    # the other's (uncommitted) item, so neither completes the job here: the flow re-checks after
+    # commit (Submission.job_may_be_complete; billing.settlement.job_complete_if_done).
+    (completed_items,) = sql.run("job_completed", job=job_id) or (0,)
+    if completed_items < items:
+        return False
+    # Every item is complete: close the job. Its FOR UPDATE waits for the submits in flight (they
+    # hold KEY SHARE only, and none of them can also see the job complete: each still lacks the
+    # item we just completed), keeps imports out until we commit, and sums again after the wait
+    # (a block committed meanwhile may have reopened items).
+    return job_complete_if_done(job_id=job_id)
 
 
 def lease_mark_lost(*, worker: User, lease_id: int) -> bool:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.consensus import load_dataset, split_gold, subsample
 from marketplace.consensus.datasets import Repeats
-from marketplace.jobs.models import Item, Job, JobStatus
+from marketplace.jobs.models import Item, Job, JobStatus, JobTally
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.labelsets import KEY_RE
@@ -233,8 +233,11 @@ def judgments_bulk_create(
     else:
         _bulk_judgments(job, item_ids, worker_ids, codes, is_gold, correct, keys, now)
     gold_count = int(is_gold.sum())
-    Job.objects.filter(pk=job.pk).update(
-        judgment_count=len(codes) - gold_count, gold_judgment_count=gold_count
+    # The job's judgment counts become these (its tallies: the adjustment shard holds them all).
+    JobTally.objects.filter(job=job).exclude(shard=JobTally.ADJUSTMENTS).update(judgments=0, gold_judgments=0)
+    JobTally.objects.update_or_create(
+        job=job, shard=JobTally.ADJUSTMENTS,
+        defaults={"judgments": len(codes) - gold_count, "gold_judgments": gold_count},
     )
     _item_counts_set(job)
 

@@ -190,7 +190,8 @@ def worker_block(
 ) -> BlockOutcome:
     """Block a worker from a job: drop their judgments there and reopen the items they counted for.
 
-    Locks: items, then the job (through labeling.relabeling), then the block row is inserted.
+    Locks: items, the worker's tally, then the job in KEY SHARE mode (through
+    labeling.relabeling), then the block row is inserted.
     Raises Conflict when the worker is already blocked from the job.
     """
     reason = (reason or "").strip()
@@ -207,7 +208,7 @@ def _block(
     *, job: Job, worker: User, reason: str, actor: User | None, evidence: dict[str, Any], inside_submit: bool
 ) -> BlockOutcome:
     leases_end_for_worker(job_id=job.pk, worker_id=worker.pk)
-    # Inside a submit we hold the job lock, so item locks are only taken when free (see
+    # Inside a submit we hold the worker's tally, so item locks are only taken when free (see
     # labeling/relabeling.py); items held by concurrent submits are dropped right after commit.
     drop = judgments_drop(job_id=job.pk, worker_id=worker.pk, skip_locked=inside_submit)
     try:

@@ -83,11 +83,55 @@ def consensus_after_submit(*, submission: Submission) -> None:
         .values_list("judgment_count", "gold_judgment_count", "published_at")
         .get()
     )
-    # Counters move by one per submit (under the job row lock), so each size is seen once.
     # Claimed after the submit commits: a rolled-back submit (or a test that never commits)
     # leaves no claimed run behind, and the submit's transaction takes no extra lock.
-    if refit_due(judgments + gold_judgments, first=first) or _minutes_due(job_id, published_at):
+    seen = judgments + gold_judgments
+    if refit_due(seen, first=first):
+        transaction.on_commit(partial(_refit_after_commit, job_id, seen))
+        return
+    if _minutes_due(job_id, published_at):
         transaction.on_commit(partial(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC))
+        return
+    # The counts are sums of per-worker tallies (jobs.models.JobTally): a submit sees the
+    # committed ones plus its own, so submits in flight together all see the same size and the
+    # sizes between are seen by none. Whichever submit commits the judgment that reaches a refit
+    # size saw at most that size, and after its commit the sum is at least that size: so a submit
+    # close below the next size looks again once committed, and one of those claims the run.
+    due = _next_refit(seen, first=first)
+    if due is not None and due - seen <= _IN_FLIGHT_MAX:
+        transaction.on_commit(partial(_refit_after_commit, job_id, due))
+
+
+# Submits of one job in flight at once, at most: a refit size further away than this from what a
+# submit saw cannot be reached by the time it commits.
+_IN_FLIGHT_MAX = 1024
+
+
+def _next_refit(judgments: int, *, first: int) -> int | None:
+    """The first refit size (first × 2^k, consensus.dynamic.refit_due) above `judgments`."""
+    if first <= 0:
+        return None
+    size = first
+    while size <= judgments:
+        size *= 2
+    return size
+
+
+def _refit_after_commit(job_id: int, size: int) -> None:
+    """Claim the refit at `size` judgments if the job has reached it, once per job and size (the
+    submits in flight together may all see it)."""
+    total = Job.objects.filter(pk=job_id).values_list("judgment_count", "gold_judgment_count").first()
+    if total is None or sum(total) < size:
+        return
+    if cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600):
+        _try_schedule(job_id, ConsensusRun.Trigger.PERIODIC)
+
+
+def consensus_on_completion(*, job_id: int) -> None:
+    """A job completed outside a submit's transaction (after commit, billing.settlement): claim
+    its completion run now. If one is running, its follow-up (or the sweep) claims it later."""
+    with transaction.atomic():
+        _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
 
 
 def consensus_execute_by_id(run_id: int) -> None:
