@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 
+from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
 from marketplace.billing import reversals, settlement
 from marketplace.billing import selectors as billing_selectors
@@ -238,9 +238,7 @@ def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
     after commit (the block drops judgments on items other submits held, once they commit;
     this callback is registered after the block's, so it runs after it)."""
     reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
-    transaction.on_commit(
-        partial(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id), robust=True
-    )
+    on_commit_robust(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id)
 
 
 def _pay_reverse_after_commit(*, job_id: int, worker_id: int) -> None:

@@ -254,6 +254,11 @@ def job_complete_if_done(*, job_id: int) -> bool:
     the job (FOR UPDATE: it waits for submits in flight, which hold KEY SHARE), then sums the
     tallies in a new statement, which sees every submit committed meanwhile, and our own.
     """
+    # Look first without a lock: most calls (an item completed, the job not) end here, and must
+    # not queue behind the submits in flight that FOR UPDATE would wait for.
+    seen = Job.objects.filter(pk=job_id).values_list("status", "item_count", "completed_item_count").first()
+    if seen is None or seen[0] != JobStatus.OPEN or not seen[1] or seen[2] < seen[1]:
+        return False
     locked = Job.objects.select_for_update().filter(pk=job_id).values_list("status", "item_count").first()
     if locked is None or locked[0] != JobStatus.OPEN or not locked[1]:
         return False

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified
 from marketplace.jobs.models import GoldAnswer, JobStatus
@@ -126,7 +126,7 @@ def judgment_submit_outcome(
             "counted. Take the next item."
         )
     if outcome.job_may_be_complete:
-        transaction.on_commit(partial(completion_check, outcome.judgment.job_id), robust=True)
+        on_commit_robust(completion_check, outcome.judgment.job_id)
     return outcome
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
@@ -223,7 +223,7 @@ def _block(
     )
     _relabeled_event(drop=drop, automatic=automatic, actor=actor)
     if drop.pending:
-        transaction.on_commit(partial(_drop_pending, job_id=job.pk, worker_id=worker.pk), robust=True)
+        on_commit_robust(_drop_pending, job_id=job.pk, worker_id=worker.pk)
     return BlockOutcome(block=block, drop=drop)
 
 

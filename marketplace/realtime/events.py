@@ -23,8 +23,8 @@ from collections.abc import Callable, Hashable
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
 
+from marketplace.commit import on_commit_robust
 from marketplace.realtime import groups, payloads, transport
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ SESSION_ENDED = "session.ended"
 
 def _on_commit(send: Callable[[], None]) -> None:
     try:
-        transaction.on_commit(partial(_guarded, send), robust=True)
+        on_commit_robust(_guarded, send)
     except Exception:  # e.g. called while a broken transaction is being rolled back
         logger.exception("live event not queued")
 
