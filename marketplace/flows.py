@@ -188,7 +188,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             if submission.created:
                 # Pay first: a block the assessment triggers then withdraws this pay as well
                 # (judgment_pay already holds the earnings it withdraws, in the lock order).
-                billing.judgment_pay(judgment=judgment)
+                billing.judgment_pay(judgment=judgment, fresh=True)
                 # Gold score, quality rules (blocks drop judgments and reopen items), answer speed.
                 assessment = quality.judgment_assess(judgment=judgment)
                 if assessment.blocked:
@@ -204,7 +204,9 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                     )
                 # Items that hit maximum overlap still uncertain go to expert review.
                 judge.queue_uncertain()
-                tasks.consensus_after_submit(submission=submission)
+                tasks.consensus_after_submit(
+                    submission=submission, seen=assessment.seen, published_at=assessment.published_at
+                )
                 if submission.job_completed:
                     settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Subquery, Sum
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
@@ -225,8 +225,8 @@ def _budget_create(*, job: Job) -> JobBudget:
     )
 
 
-@transaction.atomic
-def judgment_pay(*, judgment: Judgment) -> Earning:
+@transaction.atomic(savepoint=False)
+def judgment_pay(*, judgment: Judgment, fresh: bool = False) -> Earning:
     """Record what an accepted judgment (gold included) earns its worker: an Earning, owed from
     the job's escrow until billing/posting.py moves it (in batches, and at settlement).
     Idempotent per judgment: a retry returns the first Earning. Raises FundsExhausted when the
@@ -236,31 +236,35 @@ def judgment_pay(*, judgment: Judgment) -> Earning:
     publish for every item's worst-case pay (pricing.escrow_per_item), so no per-judgment check
     of a shared balance is needed. In the submit flow, pay before the quality assessment: a block
     it triggers then withdraws this pay too (reversals.worker_job_pay_reverse).
-    Locks: this worker's pay in this job (one worker's submits queue for the next rank)."""
-    existing = Earning.objects.filter(judgment_id=judgment.pk).first()
-    if existing is not None:
-        return existing
+
+    `fresh`: the judgment was created by the caller's transaction, whose submit holds the
+    worker's tally row in this job (labeling.submitting), so it has no earning yet and this
+    worker's submits of the job already queue there; otherwise a per-(job, worker) lock makes
+    them queue here. Locks: this worker's pay in this job only."""
+    if not fresh:
+        existing = Earning.objects.filter(judgment_id=judgment.pk).first()
+        if existing is not None:
+            return existing
+        # The rank must be this worker's next one in this job: two of their submits queue here.
+        sql_lock_worker_pay(job_id=judgment.job_id, worker_id=judgment.worker_id)
     # Read, not locked: a settlement first waits for every submit in flight (it locks the job
     # row, which our judgment's insert holds a key-share lock on), then posts what they earned.
+    # One query: the terms and this worker's last rank in the job.
+    last_rank = (
+        Earning.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id)
+        .order_by("-rank").values("rank")[:1]
+    )
     terms = (
         JobBudget.objects.filter(job_id=judgment.job_id)
-        .values_list("pay_per_judgment", "settled_at").first()
+        .annotate(last_rank=Subquery(last_rank))
+        .values_list("pay_per_judgment", "settled_at", "last_rank").first()
     )
     if terms is None or terms[1] is not None:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
         )
-    # The rank must be this worker's next one in this job: two tabs of one worker submitting at
-    # once queue here (a lock of this worker's pay only, never another worker's).
-    sql_lock_worker_pay(job_id=judgment.job_id, worker_id=judgment.worker_id)
-    last = Earning.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id).aggregate(
-        m=Max("rank")
-    )
-    rank = (last["m"] or 0) + 1
+    rank = (terms[2] or 0) + 1
     amount = judgment_pay_amount(pay_per_judgment=terms[0], rank=rank)
-    # The account its pay will be posted to exists from the first judgment on (created here,
-    # not locked): posting then never inserts an account row under its locks.
-    account_get(kind=AccountKind.WORKER_PENDING, worker_id=judgment.worker_id)
     now = timezone.now()
     return Earning.objects.create(
         judgment_id=judgment.pk,

@@ -39,6 +39,10 @@ class Assessment:
     feedback: dict[str, Any] | None = None  # a missed gold item's right answer, when the job shows it
     blocked: bool = False  # this judgment tripped the gold rule: the worker is now blocked
     flagged: bool = False  # this judgment tripped the fast-answer rule (flag only)
+    # The job as this submit sees it, for the consensus trigger (quality.tasks): its judgments,
+    # gold included, this one counted, and when it was published.
+    seen: int | None = None
+    published_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,10 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
     """
-    job = Job.objects.only("id", "tier", "quality_rules", "rules_at_publish", "status").get(pk=judgment.job_id)
+    # One read: the rules, and the counts the consensus trigger needs (the manager sums them).
+    job = Job.objects.only(
+        "id", "tier", "quality_rules", "rules_at_publish", "status", "published_at"
+    ).get(pk=judgment.job_id)
     rules = rules_for(job=job)
     scored = judgment.is_gold and judgment.is_correct is not None
     stats_id, gold_seen, gold_correct, total_regular, flagged_at = _stats_count(
@@ -89,7 +96,10 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
         flagged = _fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
-    return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
+    return Assessment(
+        feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged,
+        seen=job.judgment_count + job.gold_judgment_count, published_at=job.published_at,
+    )
 
 
 def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:

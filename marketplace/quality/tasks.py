@@ -35,7 +35,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
-from marketplace.consensus.dynamic import refit_due
+from marketplace.commit import on_commit_robust
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.services import Submission
@@ -69,62 +69,47 @@ def consensus_schedule(
     return run
 
 
-def consensus_after_submit(*, submission: Submission) -> None:
-    """Called by the submit flow inside its transaction: start a run when a trigger is due."""
+def consensus_after_submit(
+    *, submission: Submission, seen: int | None = None, published_at: Any = None
+) -> None:
+    """Called by the submit flow inside its transaction: start a run when a trigger is due.
+    `seen` (the job's judgments, gold included, this submit's counted) and `published_at` come
+    from the assessment's read of the job when the flow has them, saving a query per submit."""
     if not submission.created:
         return
     job_id = submission.judgment.job_id
     if submission.job_completed:
-        transaction.on_commit(partial(_try_schedule, job_id, ConsensusRun.Trigger.COMPLETION))
+        on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.COMPLETION)
         return
-    first = settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS
-    judgments, gold_judgments, published_at = (
-        Job.objects.filter(pk=job_id)
-        .values_list("judgment_count", "gold_judgment_count", "published_at")
-        .get()
-    )
-    # Claimed after the submit commits: a rolled-back submit (or a test that never commits)
-    # leaves no claimed run behind, and the submit's transaction takes no extra lock.
-    seen = judgments + gold_judgments
-    if refit_due(seen, first=first):
-        transaction.on_commit(partial(_refit_after_commit, job_id, seen))
+    if seen is None:
+        judgments, gold_judgments, published_at = (
+            Job.objects.filter(pk=job_id)
+            .values_list("judgment_count", "gold_judgment_count", "published_at")
+            .get()
+        )
+        seen = judgments + gold_judgments
+    # The counts are sums of per-worker tallies (jobs.models.JobTally): a submit sees the
+    # committed ones plus its own, so submits in flight together all see the same sum and the
+    # exact refit size may be seen by none. So the first submit to see the job at or past a
+    # size claims that size's refit (once per job and size: the cache key), after commit. A
+    # rolled-back submit claims no run, though it spends the size's key: the next size (or the
+    # minutes trigger) refits instead.
+    size = _last_refit(seen, first=settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS)
+    if size is not None and cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600):
+        on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
         return
     if _minutes_due(job_id, published_at):
-        transaction.on_commit(partial(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC))
-        return
-    # The counts are sums of per-worker tallies (jobs.models.JobTally): a submit sees the
-    # committed ones plus its own, so submits in flight together all see the same size and the
-    # sizes between are seen by none. Whichever submit commits the judgment that reaches a refit
-    # size saw at most that size, and after its commit the sum is at least that size: so a submit
-    # close below the next size looks again once committed, and one of those claims the run.
-    due = _next_refit(seen, first=first)
-    if due is not None and due - seen <= _IN_FLIGHT_MAX:
-        transaction.on_commit(partial(_refit_after_commit, job_id, due))
+        on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
 
 
-# Submits of one job in flight at once, at most: a refit size further away than this from what a
-# submit saw cannot be reached by the time it commits.
-_IN_FLIGHT_MAX = 1024
-
-
-def _next_refit(judgments: int, *, first: int) -> int | None:
-    """The first refit size (first × 2^k, consensus.dynamic.refit_due) above `judgments`."""
-    if first <= 0:
+def _last_refit(judgments: int, *, first: int) -> int | None:
+    """The largest refit size (first × 2^k, consensus.dynamic.refit_due) at or below `judgments`."""
+    if first <= 0 or judgments < first:
         return None
     size = first
-    while size <= judgments:
+    while size * 2 <= judgments:
         size *= 2
     return size
-
-
-def _refit_after_commit(job_id: int, size: int) -> None:
-    """Claim the refit at `size` judgments if the job has reached it, once per job and size (the
-    submits in flight together may all see it)."""
-    total = Job.objects.filter(pk=job_id).values_list("judgment_count", "gold_judgment_count").first()
-    if total is None or sum(total) < size:
-        return
-    if cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600):
-        _try_schedule(job_id, ConsensusRun.Trigger.PERIODIC)
 
 
 def consensus_on_completion(*, job_id: int) -> None:
