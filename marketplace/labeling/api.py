@@ -1,5 +1,8 @@
 """Worker REST API: the jobs open to me, next item, submit, skip, my lease, my judgments.
 
+A submit may ask for the next item too (`"next": true`), so a client needs one request per
+judgment: POST work/next/ once, then submit-with-next until `next` comes back null.
+
 Every response is built from an explicit dict, so nothing the worker must not see (external_id,
 is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
 gold item's lease has exactly the shape of any other lease.
@@ -17,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import flows
+from marketplace.accounts.models import User
 from marketplace.accounts.permissions import IsWorker
 from marketplace.api import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
@@ -70,6 +74,12 @@ class LeaseSerializer(serializers.Serializer):
     item = LeaseItemSerializer()
 
 
+class NextErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="What POST /work/next/ would answer: no_work, conflict, not_qualified...")
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
 class SubmittedSerializer(serializers.Serializer):
     judgment = serializers.IntegerField()
     lease = serializers.IntegerField()
@@ -78,6 +88,16 @@ class SubmittedSerializer(serializers.Serializer):
     feedback = serializers.DictField(
         allow_null=True,
         help_text="After a missed check item, where the job shows it: the right label and why.",
+    )
+    # Present only when the submit asked for `next`; omitted otherwise (the two-request flow).
+    next = LeaseSerializer(
+        required=False, allow_null=True,
+        help_text="Your next lease in the same job, exactly as POST /work/next/ gives it; null when "
+        "there is none (next_error says why).",
+    )
+    next_error = NextErrorSerializer(
+        required=False, allow_null=True,
+        help_text="Why `next` is null, as POST /work/next/ would refuse; null when `next` is a lease.",
     )
 
 
@@ -108,6 +128,11 @@ class SubmitInputSerializer(serializers.Serializer):
     seconds_spent = serializers.DecimalField(
         max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True,
         help_text="Seconds you spent; measured from the lease when omitted.",
+    )
+    next = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also take your next item of the same job: the answer carries it as `next` "
+        "(one request per judgment instead of two).",
     )
 
 
@@ -209,8 +234,16 @@ class LeaseSubmit(WorkerView):
     @extend_schema(
         tags=TAG, request=SubmitInputSerializer,
         responses={201: SubmittedSerializer, 200: SubmittedSerializer, **_ERRORS},
-        summary="Submit your label for a lease's item",
-        description="201 when saved; 200 when this exact submit was already saved (a safe retry).",
+        summary="Submit your label for a lease's item (and take the next one)",
+        description=(
+            "201 when saved; 200 when this exact submit was already saved (a safe retry).\n\n"
+            "With `\"next\": true` the answer also carries `next`, your next lease in the same job "
+            "(the shape POST /work/next/ answers), or null and `next_error` saying why (no_work when "
+            "nothing is left for you, conflict when the job is paused, not_qualified when blocked). "
+            "The item is taken after your answer is saved, so a refusal never undoes the answer; a "
+            "retried submit gives back the lease you already hold, never a second one. A refused "
+            "submit (4xx) takes no item."
+        ),
     )
     def post(self, request: Request, lease_id: int) -> Response:
         data = _parse(SubmitInputSerializer, request.data)
@@ -226,8 +259,25 @@ class LeaseSubmit(WorkerView):
             "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
             "feedback": outcome.feedback,
         }
+        if data["next"]:
+            body.update(_next_after_submit(worker=request.user, job_id=judgment.job_id))  # type: ignore[arg-type]
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(body, status=code)
+
+
+def _next_after_submit(*, worker: User, job_id: int) -> dict[str, Any]:
+    """The worker's next lease in the job, or why there is none, for a submit that asked for it.
+
+    Called once flows.work_submit has returned, i.e. its transaction committed (no request-wide
+    transaction here): the claim is a short transaction of its own, so it never runs under the
+    submit's locks, and a refusal cannot roll the saved answer back. lease_claim returns a live
+    lease the worker already holds, so a retried submit hands out no second one.
+    """
+    try:
+        lease = services.lease_claim(worker=worker, job=job_id)
+    except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
+        return {"next": None, "next_error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+    return {"next": present_lease(lease), "next_error": None}
 
 
 class LeaseRelease(WorkerView):

@@ -1,10 +1,10 @@
 """Worker portal: the work list and the labeling page, with its three JSON calls.
 
 The labeling page answers with one round trip per item: `answer` submits the label *and* claims
-the next item of the job in the same request, and `skip` releases and claims likewise. A worker
-holds at most one live lease per job (claiming.lease_claim returns the lease already held), so
-the next item cannot be leased ahead while the current one is on screen; submitting and
-claiming together is the fastest the services allow.
+the next item of the job in the same request, and `skip` releases and claims likewise (the REST
+API's submit does the same when asked, `"next": true`). The page also keeps the item after the
+one on screen fetched ahead (`ahead_of`: a worker holds at most two live leases in a job), so a
+label key shows the next item at once; each answer then brings the item after that one.
 
 The JSON calls use the session and Django's CSRF check (the page sends the token in a header).
 They present leases as explicit dicts, like labeling/api.py: id and data of the item only, so a

@@ -1,8 +1,11 @@
 """The simulated crowd at work: one asyncio task per worker, each with its own API token, asking
 for work and answering through the public HTTP API exactly as a real client would.
 
-The loop of one worker: POST work/next/ -> think (lognormal, or not at all) -> POST
-work/leases/<id>/submit/ with the profile's answer. `no_work` (404) makes it wait and ask again;
+The loop of one worker is one request per judgment: POST work/next/ once, then think (lognormal,
+or not at all) and POST work/leases/<id>/submit/ with the profile's answer and `"next": true`,
+whose answer carries the next lease of the job. When it carries none (`next` null: the job ran
+dry for this worker, was paused, or blocked them), or a request failed, the worker asks
+work/next/ again, which says why in the usual way: `no_work` (404) makes it wait and ask again;
 `not_qualified` (403: blocked, suspended) retires it; anything else unexpected is counted by
 kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
 Ctrl-C) lets requests in flight finish, hands back leases not yet answered, and ends.
@@ -185,12 +188,13 @@ class Simulation:
         profile, token = self.stats.profiles[index], self.credentials[index].token
         rng = random.Random(profile.seed ^ 0x5EED)
         body = {} if self.options.job is None else {"job": self.options.job}
+        lease: dict[str, Any] | None = None  # in hand: from work/next/ or from the last submit
         while not self.stopping.is_set():
             if self._enough():
                 break
             self._in_flight += 1
             try:
-                outcome = await self._cycle(index, profile, token, rng, body)
+                outcome, lease = await self._cycle(index, profile, token, rng, body, lease)
             finally:
                 self._in_flight -= 1
             if outcome == "retire":
@@ -199,29 +203,40 @@ class Simulation:
                 await self._pause(self.options.idle_poll * rng.uniform(0.75, 1.25))
             elif outcome == "error":
                 await self._pause(rng.uniform(0.5, 1.0))
+        if lease is not None:  # taken ahead by the last submit, or on screen when the run stopped
+            await self._release(lease["lease"], token)
         self._idle.pop(index, None)
         self._check_done()
 
-    async def _cycle(self, index: int, profile: Profile, token: str, rng: random.Random,
-                     body: dict[str, Any]) -> str:
+    async def _take(self, index: int, token: str, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        """POST work/next/: ("ok", the lease), or the outcome without one (idle, retire, error)."""
         asked = time.monotonic()
         response = await self._request("next", "/work/next/", token, body)
         if response is None:
-            return "error"
+            return "error", None
         if response.status_code != 200:
             kind = error_kind(response)
             if kind == "404 no_work":
                 self.stats.no_work += 1
                 self._idle[index] = asked
                 self._check_done()
-                return "idle"
+                return "idle", None
             self.stats.errors[kind] += 1
             if response.status_code == 403:
                 self.stats.retired[index] = kind
-                return "retire"
-            return "error"
+                return "retire", None
+            return "error", None
+        return "ok", dict(response.json())
+
+    async def _cycle(self, index: int, profile: Profile, token: str, rng: random.Random,
+                     body: dict[str, Any], lease: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+        """Answer one item (taking one first when none is in hand); returns the outcome and the
+        lease now in hand: the submit's `next`, or None (ask work/next/ on the next round)."""
+        if lease is None:
+            outcome, lease = await self._take(index, token, body)
+            if lease is None:
+                return outcome, None
         self._idle.pop(index, None)
-        lease = response.json()
         job, item = lease["job"], lease["item"]
         keys = [label["key"] for label in job["labels"]]
         self.stats.label_keys.setdefault(job["id"], keys)
@@ -230,27 +245,30 @@ class Simulation:
         label = profile.answer(item_id=item["id"], data=item["data"], label_keys=keys, rng=rng)
         await self._pause(think_seconds(mean_ms=self.options.think_ms, rng=rng))
         if self.stopping.is_set():
-            await self._release(lease["lease"], token)
-            return "stopped"
+            return "stopped", lease  # handed back by _worker on its way out
         response = await self._request("submit", f"/work/leases/{lease['lease']}/submit/", token,
-                                       {"label": label})
+                                       {"label": label, "next": True})
         if response is None:
-            return "error"
-        if response.status_code == 201:
-            self._last_accept = time.monotonic()
-            self.stats.record(job=job["id"], item=item["id"], worker=index, label=label, data=item["data"])
-            if self._bar is not None:
-                self._bar.update(1)
-            return "ok"
-        if response.status_code == 200:
-            self.stats.retried += 1
-            return "ok"
+            # Saved or not, work/next/ answers with the lease still live (this one if unsaved).
+            return "error", None
+        if response.status_code in (200, 201):
+            answer = response.json()
+            if response.status_code == 201:
+                self._last_accept = time.monotonic()
+                self.stats.record(job=job["id"], item=item["id"], worker=index, label=label, data=item["data"])
+                if self._bar is not None:
+                    self._bar.update(1)
+            else:
+                self.stats.retried += 1
+            # null: nothing more for this worker in the job (next_error says why); work/next/
+            # then looks in every job (or says why again, which the loop acts on).
+            return "ok", answer.get("next")
         kind = error_kind(response)
         self.stats.errors[kind] += 1
         if response.status_code == 403:
             self.stats.retired[index] = kind
-            return "retire"
-        return "error"
+            return "retire", None
+        return "error", None
 
     async def _release(self, lease_id: int, token: str) -> None:
         try:

@@ -48,6 +48,8 @@ class Stats:
     profiles: list[Profile]
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    # next: POST work/next/ (once per worker, then only when a submit brought no next lease);
+    # submit: POST work/leases/<id>/submit/ with "next": true, so it includes the next claim.
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     errors: Counter[str] = field(default_factory=Counter)
     no_work: int = 0
