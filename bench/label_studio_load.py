@@ -56,7 +56,8 @@ class Target:
 
 @dataclass
 class LoadResult:
-    """One measured run of either system; latencies in seconds, CPU in seconds."""
+    """One measured run of either system; latencies in seconds, CPU in seconds. `quantiles`
+    (ms by name and percentile) stands in for the samples when a report kept only those."""
 
     system: str
     workers: int
@@ -65,6 +66,7 @@ class LoadResult:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     errors: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float | None = None
+    quantiles: dict[str, dict[int, float]] | None = None
 
     @property
     def rate(self) -> float:
@@ -76,7 +78,9 @@ class LoadResult:
             return None
         return self.cpu_seconds * 1000 / self.judgments
 
-    def latency_ms(self, name: str, q: float) -> float:
+    def latency_ms(self, name: str, q: int) -> float:
+        if self.quantiles is not None:
+            return self.quantiles[name][q]
         return percentile(sorted(self.latencies[name]), q) * 1000
 
 
@@ -142,7 +146,7 @@ def target_from_env(environ: dict[str, str] | None = None) -> Target | None:
     url, token = env.get("LABEL_STUDIO_URL", "").rstrip("/"), env.get("LABEL_STUDIO_TOKEN", "")
     if not url or not token:
         return None
-    workers = tuple(t for t in env.get("LABEL_STUDIO_WORKER_TOKENS", "").split(",") if t.strip())
+    workers = tuple(t.strip() for t in env.get("LABEL_STUDIO_WORKER_TOKENS", "").split(",") if t.strip())
     pid = env.get("LABEL_STUDIO_PID", "")
     if not pid.isdigit():
         port = httpx.URL(url).port or 80
@@ -158,6 +162,7 @@ def not_configured_text() -> str:
 
 def reachable(target: Target) -> str | None:
     """None when the server answers the admin's token; else why not."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # else Django's root logger shows each request
     try:
         response = httpx.get(f"{target.url}/api/current-user/whoami",
                              headers=_auth(target.admin_token), timeout=10)
@@ -262,7 +267,7 @@ def result_text(result: LoadResult) -> str:
     ]
     for name in ("next", "submit"):
         lines.append(f"  {name:<12}" + "".join(f"{result.latency_ms(name, q):>8.1f}" for q in (50, 95, 99))
-                     + f"{len(result.latencies[name]):>10,}")
+                     + f"{len(result.latencies[name]) or '-':>10}")
     errors = ", ".join(f"{k} ×{v}" for k, v in result.errors.most_common()) or "none"
     lines.append(f"  errors: {errors}")
     lines.append("  server CPU: " + ("unknown (no pid; set LABEL_STUDIO_PID)" if cpu is None else
