@@ -17,7 +17,11 @@ BENCHMARKS = {
     "consensus-run": "bench.consensus_run",
     "http-load": "bench.http_load",
     "export": "bench.export",
+    "label-studio-load": "bench.label_studio_load",
+    "versus-label-studio": "bench.versus",
 }
+# Run only when named: they need a Label Studio server started by hand (bench/label_studio.md).
+ON_REQUEST = {"label-studio-load", "versus-label-studio"}
 
 
 def main(argv: list[str]) -> int:
@@ -25,7 +29,7 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    names = [a for a in argv if not a.startswith("-")] or list(BENCHMARKS)
+    names = [a for a in argv if not a.startswith("-")] or [n for n in BENCHMARKS if n not in ON_REQUEST]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
