@@ -1,30 +1,41 @@
-"""python -m bench http-load: 200 simulated workers without think time against the ASGI server.
+"""python -m bench http-load: a simulated crowd over real HTTP against the production server.
 
-In a throwaway PostgreSQL database (bench._db): a funded, published job of --items items
-(overlap 3, no gold, so no worker is blocked mid-run) and --workers worker accounts with API
-tokens. The production server (gunicorn with uvicorn workers and the database pool, as `make
-serve` runs it; --server=daphne for the single daphne process) serves it in a subprocess
-(bench._server: DEBUG off, consensus in a background thread of each process). The crowd simulator then runs in this process: each
-worker its own asyncio task and token, POST work/next/ then POST work/leases/<id>/submit/ at
-once, for --seconds (or until --judgments accepted judgments). Printed: judgments/s, latency
-percentiles of next and submit, errors by kind (must be none), consensus accuracy against the
-simulated truth, the server process's CPU per judgment, and the database's integrity
-afterwards: no (item, worker) pair twice, no item over its overlap.
+For each crowd size (--workers=1,8,200,1000 runs them in turn), in a throwaway PostgreSQL
+database (bench._db): a funded, published job of --items items (overlap 3, no gold, so no
+worker is blocked mid-run) and that many worker accounts with API tokens. The server runs in a
+subprocess (bench._server: the production command by default, DEBUG off, consensus and the
+periodic jobs in its own threads). The crowd simulator runs in this process: each worker its own
+asyncio task and token, one request per judgment (POST work/next/ once, then submits that carry
+the next lease), thinking --think ms on average between answers (0: none), for --seconds (or
+until --judgments accepted judgments).
 
-Options: --workers=200 --items=6000 --seconds=90 --judgments=0 (0: run for --seconds)
---overlap=3 --seed=0 --connections=40 (0: one HTTP connection per worker; DEFAULTS says why
-the default caps them) --server=production|uvicorn|daphne --processes=0 (web processes; 0: one
-per CPU; daphne runs one)."""
+Printed per size: judgments/s, latency percentiles of next and submit, errors by kind (must be
+none), the server processes' CPU per judgment, SQL statements per judgment over HTTP (counted
+in this process with Django's test client on the same database after the run), PostgreSQL lock
+waits seen (pg_stat_activity sampled every 20 ms, by the table of the row waited on), and the
+database's integrity afterwards: stored = accepted, no (item, worker) pair twice, no item over
+its overlap. Then one summary table of every size.
+
+Options: --workers=200 (or a list: 1,8,200,1000) --items=6000 --seconds=90 --judgments=0
+(0: run for --seconds) --think=0 (mean ms) --overlap=3 --seed=0 --connections=40 (0: one HTTP
+connection per worker; DEFAULTS says why the default caps them) --server=production|uvicorn|daphne
+--processes=0 (web processes; 0: one per CPU; daphne runs one)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench._db import bench_database
 from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
@@ -44,7 +55,7 @@ from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
 # own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
 # 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40, "processes": 0}
+            "connections": 40, "processes": 0, "think": 0}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -108,40 +119,158 @@ def _integrity(job: Job) -> tuple[int, int, int]:
     return stored, over, twice
 
 
+@dataclass
+class Size:
+    """One crowd size's figures, for the summary table."""
+
+    workers: int
+    think_ms: int
+    rate: float = 0.0
+    next_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)  # p50, p95, p99
+    submit_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    errors: int = 0
+    cpu_ms: float = 0.0
+    statements: float = 0.0
+    lock_waits: dict[str, int] = field(default_factory=dict)
+    intact: bool = True
+
+
+# Sessions waiting for a lock now, by the table of the row they queue on (a waiter holds the
+# tuple lock of that row); 'transaction' when only the transaction it waits for is known.
+_LOCK_WAITS = """
+SELECT COALESCE(t.relation::regclass::text, 'transaction') FROM pg_stat_activity a
+LEFT JOIN pg_locks t ON t.pid = a.pid AND t.locktype = 'tuple' AND t.granted
+WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
+"""
+
+
+class LockWaits(threading.Thread):
+    """Samples pg_stat_activity every 20 ms during the run: lock waits seen, by table."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: Counter[str] = Counter()
+        self.samples = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                while not self.done.wait(0.02):
+                    cursor.execute(_LOCK_WAITS)
+                    self.seen.update(row[0] for row in cursor.fetchall())
+                    self.samples += 1
+        finally:
+            connection.close()
+
+
+def statements_per_judgment(job: Job, credentials: list[Credential], judgments: int = 30) -> float:
+    """SQL statements one judgment costs over HTTP, counted in this process with Django's test
+    client against the same database: POST work/next/ once, then submits that carry the next
+    lease (the simulator's loop). Token lookup, transactions' own statements and all included."""
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {credentials[0].token}"}
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        first = client.post("/api/v1/work/next/", {"job": job.pk}, content_type="application/json", **headers)
+        if first.status_code not in (200, 201):
+            return float("nan")
+        lease, done = first.json()["lease"], 0
+        with CaptureQueriesContext(connection) as queries:
+            while done < judgments and lease is not None:
+                answer = client.post(f"/api/v1/work/leases/{lease}/submit/", {"label": "cat", "next": True},
+                                     content_type="application/json", **headers)
+                if answer.status_code != 201:
+                    break
+                done += 1
+                lease = (answer.json().get("next") or {}).get("lease")
+    return len(queries.captured_queries) / max(done, 1)
+
+
 def run(argv: list[str]) -> None:
     options = _options(argv)
     server_kind = _server(argv)
+    sizes = [Size(workers=n, think_ms=options["think"]) for n in _sizes(argv, options["workers"])]
+    for size in sizes:
+        _run_size(size, options=options, server_kind=server_kind)
+    print()
+    print(f"# http-load summary ({server_kind} server, think {options['think']} ms, "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print("| workers | judgments/s | next p50/p95/p99 ms | submit p50/p95/p99 ms | errors "
+          "| server CPU ms/judgment | SQL statements/judgment | lock waits seen | intact |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        waits = ", ".join(f"{table} {n}" for table, n in size.lock_waits.items()) or "none"
+        print(f"| {size.workers} | {size.rate:.1f} | {'/'.join(f'{v:.0f}' for v in size.next_ms)} "
+              f"| {'/'.join(f'{v:.0f}' for v in size.submit_ms)} | {size.errors} | {size.cpu_ms:.1f} "
+              f"| {size.statements:.1f} | {waits} | {'yes' if size.intact else 'NO'} |")
+
+
+def _sizes(argv: list[str], default: int) -> list[int]:
+    """--workers=1,8,200 runs each crowd size in turn (a fresh database and server each)."""
+    for arg in argv:
+        name, _, value = arg.lstrip("-").partition("=")
+        if name == "workers" and value:
+            try:
+                return [int(part) for part in value.split(",") if int(part) > 0]
+            except ValueError:
+                raise SystemExit(f"--workers takes numbers separated by commas; got {value!r}") from None
+    return [default]
+
+
+def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
     with bench_database() as vendor:
         if vendor != "postgresql":
-            print("http-load needs PostgreSQL (the server runs in its own process); set DATABASE_URL")
-            return
+            raise SystemExit("http-load needs PostgreSQL (the server runs in its own process); set DATABASE_URL")
         started = time.perf_counter()
         job, owner_token, credentials = _setup(
-            workers=options["workers"], items=options["items"], overlap=options["overlap"])
+            workers=size.workers, items=options["items"], overlap=options["overlap"])
+        print(f"\n## {size.workers} workers, think {size.think_ms} ms")
         print(f"set-up: {options['items']:,} items x overlap {options['overlap']}, "
-              f"{options['workers']} workers with tokens, in {time.perf_counter() - started:.1f} s; "
+              f"{size.workers} workers with tokens, in {time.perf_counter() - started:.1f} s; "
               f"the workers share {options['connections'] or 'one HTTP connection each, not'} "
               "HTTP connections")
-        sim = Options(workers=options["workers"], items=options["judgments"] or None,
+        sim = Options(workers=size.workers, items=options["judgments"] or None,
                       duration=None if options["judgments"] else float(options["seconds"]),
-                      think_ms=0.0, job=job.pk, seed=options["seed"], progress="bar",
+                      think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None)
         print(f"server: {server_kind}"
               + ("" if server_kind == "daphne" else f", {options['processes'] or os.cpu_count()} "
                  f"processes, database pool of {POOL_MAX} each"))
+        waits = LockWaits()
         with served(tasks="thread", server=server_kind, processes=options["processes"]) as server:
             cpu_before = cpu_seconds(server.pid)
-            report = asyncio.run(simulate(
-                url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX),
-                accounts=Accounts(credentials=credentials, owner_token=owner_token)))
+            waits.start()
+            try:
+                report = asyncio.run(simulate(
+                    url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX),
+                    accounts=Accounts(credentials=credentials, owner_token=owner_token)))
+            finally:
+                waits.done.set()
+                waits.join()
             # Includes the final reads (earnings, one consensus run): a small share of the run.
             server_cpu = cpu_seconds(server.pid) - cpu_before
         print(report_text(report))
         stored, over, twice = _integrity(job)
+        size.statements = statements_per_judgment(job, credentials)
     accepted = max(report["accepted_judgments"], 1)
+    size.rate = report["accepted_judgments"] / max(report["seconds"], 1e-9)
+    size.next_ms = _percentiles(report, "next")
+    size.submit_ms = _percentiles(report, "submit")
+    size.errors = report["errors_total"]
+    size.cpu_ms = server_cpu * 1000 / accepted
+    size.lock_waits = dict(waits.seen.most_common())
+    size.intact = stored == report["accepted_judgments"] and not over and not twice
     print(f"server processes' CPU: {server_cpu:.1f} s in {report['seconds']:.0f} s of wall time, "
-          f"{server_cpu * 1000 / accepted:.0f} ms per judgment (next + submit); "
-          f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{size.cpu_ms:.1f} ms per judgment; load average during the run: "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"SQL statements per judgment over HTTP (one request each, counted in-process): {size.statements:.1f}")
+    print(f"PostgreSQL lock waits seen in {waits.samples} samples: "
+          + (", ".join(f"{t} {n}" for t, n in waits.seen.most_common()) or "none"))
     print(f"integrity: {stored:,} judgments stored for {report['accepted_judgments']:,} accepted; "
           f"{over} items over their overlap; {twice} (item, worker) pairs judged twice; "
           f"{report['errors_total']} errors")
+
+
+def _percentiles(report: dict[str, Any], kind: str) -> tuple[float, float, float]:
+    latency = report.get("latency_ms", {}).get(kind) or {}
+    return (float(latency.get("p50", 0.0)), float(latency.get("p95", 0.0)), float(latency.get("p99", 0.0)))
