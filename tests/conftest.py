@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import Tier
+from marketplace.quality import services as quality_services
 from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
 needs_postgres = pytest.mark.skipif(
@@ -28,6 +30,17 @@ needs_postgres = pytest.mark.skipif(
 def _tasks_inline(settings: Any) -> None:
     """Background tasks (consensus runs) run inline in tests: no thread outlives a test."""
     settings.QUORUM_TASKS = "inline"
+
+
+@pytest.fixture(autouse=True)
+def _memories_forgotten() -> None:
+    """Memories keyed by row ids start empty in every test: the cache (the consensus trigger's
+    claims; Redis under CI, shared by every run) and each process's rules of published jobs
+    (quality.services). Each test's database numbers its jobs from 1 again (SQLite reuses a
+    rolled-back row's id; every CI run starts a fresh database), so one test's job 1 is not
+    another's."""
+    cache.clear()
+    quality_services._TERMS.clear()
 
 
 TIER_SEED = importlib.import_module("marketplace.billing.migrations.0002_seed_tiers")

@@ -39,10 +39,6 @@ class Assessment:
     feedback: dict[str, Any] | None = None  # a missed gold item's right answer, when the job shows it
     blocked: bool = False  # this judgment tripped the gold rule: the worker is now blocked
     flagged: bool = False  # this judgment tripped the fast-answer rule (flag only)
-    # The job as this submit sees it, for the consensus trigger (quality.tasks): its judgments,
-    # gold included, this one counted, and when it was published.
-    seen: int | None = None
-    published_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -73,11 +69,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
     """
-    # One read: the rules, and the counts the consensus trigger needs (the manager sums them).
-    job = Job.objects.only(
-        "id", "tier", "quality_rules", "rules_at_publish", "status", "published_at"
-    ).get(pk=judgment.job_id)
-    rules = rules_for(job=job)
+    rules = _job_terms(judgment.job_id)
+    job = Job(pk=judgment.job_id)  # the rules below need its id only; a block reads it afresh
     scored = judgment.is_gold and judgment.is_correct is not None
     stats_id, gold_seen, gold_correct, total_regular, flagged_at = _stats_count(
         judgment=judgment,
@@ -96,10 +89,28 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
         flagged = _fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
-    return Assessment(
-        feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged,
-        seen=job.judgment_count + job.gold_judgment_count, published_at=job.published_at,
-    )
+    return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
+
+
+# A published job's rules never change (jobs.services.job_terms_fix records them once), so each
+# process keeps them per job: assessing a submit reads no job row.
+_TERMS: dict[int, QualityRules] = {}
+_TERMS_MAX = 4096  # jobs remembered per process; the lot is forgotten when full
+
+
+def _job_terms(job_id: int) -> QualityRules:
+    """The job's quality rules, from this process's memory once they are fixed at publish."""
+    if (known := _TERMS.get(job_id)) is not None:
+        return known
+    job = Job._base_manager.only(  # no counts: the manager's sums are not needed here
+        "id", "tier", "quality_rules", "rules_at_publish"
+    ).get(pk=job_id)
+    terms = rules_for(job=job)
+    if job.rules_at_publish:
+        if len(_TERMS) >= _TERMS_MAX:
+            _TERMS.clear()
+        _TERMS[job_id] = terms
+    return terms
 
 
 def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:

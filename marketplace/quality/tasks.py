@@ -73,8 +73,8 @@ def consensus_after_submit(
     *, submission: Submission, seen: int | None = None, published_at: Any = None
 ) -> None:
     """Called by the submit flow inside its transaction: start a run when a trigger is due.
-    `seen` (the job's judgments, gold included, this submit's counted) and `published_at` come
-    from the assessment's read of the job when the flow has them, saving a query per submit."""
+    `seen` (the job's judgments, gold included, this submit's counted) and `published_at` may
+    come from the caller; otherwise they are read (one query)."""
     if not submission.created:
         return
     job_id = submission.judgment.job_id
