@@ -237,6 +237,17 @@ FROM tally, LATERAL (
 """
 
 
+# After commit, in autocommit (no transaction): does the job look done? Open, with items, and
+# its committed tallies count every item complete. The completion check does nothing otherwise,
+# so it runs only when this says yes; it then locks and counts again.
+_JOB_LOOKS_DONE = """
+SELECT 1 FROM jobs_job j
+WHERE j.id = %(job)s AND j.status = 'open' AND j.item_count > 0 AND j.item_count <= (
+    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
+)
+"""
+
+
 @cache
 def _for(vendor: str) -> dict[str, tuple[str, ...]]:
     postgres = vendor == "postgresql"
@@ -262,6 +273,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "judgment": (_JUDGMENT,),
         "tally_add": (_TALLY_ADD,),
         # Add to the worker's tally, then the job's status, size and completed items (see above).
+        "job_looks_done": (_JOB_LOOKS_DONE,),
         "tally_add_job_status": (
             (_TALLY_ADD_JOB_STATUS,) if postgres else (_TALLY_ADD, _JOB_STATUS)
         ),

@@ -126,8 +126,16 @@ def judgment_submit_outcome(
             "counted. Take the next item."
         )
     if outcome.job_may_be_complete:
-        on_commit_robust(completion_check, outcome.judgment.job_id)
+        on_commit_robust(_completion_check_if_done, completion_check, outcome.judgment.job_id)
     return outcome
+
+
+def _completion_check_if_done(check: CompletionCheck, job_id: int) -> None:
+    """Run the completion check once the job looks done. Nearly every completed item leaves its
+    job open; one plain read (no transaction) tells so, where the check would open a transaction
+    and build ORM queries to find the same. A submit committing after our read runs its own."""
+    if sql.run("job_looks_done", job=job_id) is not None:
+        check(job_id)
 
 
 @transaction.atomic
