@@ -167,7 +167,7 @@ def run(argv: list[str]) -> None:
               f"(threads, each its own connection), {seconds} s per loop")
         print(f"{'':24}{'cycles/s':>10}{'1 worker, ms/cycle':>21}   statements per cycle")
         print(f"{'quorum next + submit':24}{quorum.rate:10.0f}{1000 / quorum_one.rate:21.2f}   "
-              f"{per_cycle:.0f} (2 transactions, counting BEGIN/COMMIT)")
+              f"{per_cycle:.0f} (2 transactions + a read after commit, counting BEGIN/COMMIT)")
         print(f"{'bare SQL SKIP LOCKED':24}{bare.rate:10.0f}{1000 / bare_one.rate:21.2f}   "
               "4 (1 transaction, counting BEGIN/COMMIT)")
         print(f"ratio quorum / bare: {quorum.rate / bare.rate:.2f}")

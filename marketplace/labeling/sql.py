@@ -14,7 +14,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
+from django.db.models import DEFERRED
 
 M = TypeVar("M", bound=models.Model)
 
@@ -198,7 +199,7 @@ RETURNING id
 
 # The worker's share of the job's counters (jobs.models.JobTally), added by upsert: the row is
 # locked only by this worker's own submits, so submits of different workers never queue on a
-# counter. (The sums are read apart, by _JOB_COMPLETED.)
+# counter. (The sums are read apart, by _JOB_STATUS.)
 _TALLY_ADD = """
 INSERT INTO jobs_jobtally (job_id, shard, judgments, gold_judgments, completed_items)
 VALUES (%(job)s, %(shard)s, %(judgments)s, %(gold_judgments)s, %(completed)s)
@@ -211,14 +212,39 @@ ON CONFLICT (job_id, shard) DO UPDATE SET
 # The job's status and size, read under a KEY SHARE lock: those never conflict with each other
 # nor with plain UPDATEs of the job, only with SELECT ... FOR UPDATE, which every status move
 # takes (jobs.services.job_transition). So a cancel waits for the submits in flight, and a
-# submit that comes after it reads the new status. (SQLite: its writers are serialized already.)
+# submit that comes after it reads the new status (a row lock that waited returns the row's
+# newest version). Beside them, the items completed so far: every committed tally plus ours
+# (not the in-flight ones of others). (SQLite: its writers are serialized already.)
 _JOB_STATUS = """
-SELECT status, item_count FROM jobs_job WHERE id = %(job)s{lock}
+SELECT status, item_count, (
+    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
+) FROM jobs_job WHERE id = %(job)s
 """
 
-# Items completed so far: every committed tally plus ours (not the in-flight ones of others).
-_JOB_COMPLETED = """
-SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
+# PostgreSQL: _TALLY_ADD and _JOB_STATUS in one round trip, in the lock order (tally, then job):
+# the job is read in a LATERAL subquery of the upsert's row, so it runs after the upsert. The
+# sum cannot see the upsert (one statement, one snapshot), so ours is added to it; a sum older
+# than a lock wait may miss a submit committed meanwhile, which only leaves the job to the
+# re-check after commit (Submission.job_may_be_complete), never completes it early.
+_TALLY_ADD_JOB_STATUS = f"""
+WITH tally AS ({_TALLY_ADD}RETURNING job_id)
+SELECT job.status, job.item_count, (
+    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
+) + %(completed)s
+FROM tally, LATERAL (
+    SELECT status, item_count FROM jobs_job WHERE id = tally.job_id FOR KEY SHARE
+) AS job
+"""
+
+
+# After commit, in autocommit (no transaction): does the job look done? Open, with items, and
+# its committed tallies count every item complete. The completion check does nothing otherwise,
+# so it runs only when this says yes; it then locks and counts again.
+_JOB_LOOKS_DONE = """
+SELECT 1 FROM jobs_job j
+WHERE j.id = %(job)s AND j.status = 'open' AND j.item_count > 0 AND j.item_count <= (
+    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
+)
 """
 
 
@@ -246,8 +272,11 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "item_want_more": (_ITEM_WANT_MORE,),
         "judgment": (_JUDGMENT,),
         "tally_add": (_TALLY_ADD,),
-        "job_status": (_JOB_STATUS.format(lock="\nFOR KEY SHARE" if postgres else ""),),
-        "job_completed": (_JOB_COMPLETED,),
+        # Add to the worker's tally, then the job's status, size and completed items (see above).
+        "job_looks_done": (_JOB_LOOKS_DONE,),
+        "tally_add_job_status": (
+            (_TALLY_ADD_JOB_STATUS,) if postgres else (_TALLY_ADD, _JOB_STATUS)
+        ),
     }
 
 
@@ -275,6 +304,44 @@ def run(name: str, **params: Any) -> tuple[Any, ...] | None:
 
 def first(model: type[M], name: str, **params: Any) -> M | None:
     """The first row of a named one-statement query as a model instance; extra columns become
-    attributes (raw JSON text, database booleans: callers convert what they read)."""
+    attributes (raw JSON text, database booleans: callers convert what they read).
+
+    Built from the cursor's row, as `raw()` would, but without `model.objects`: Job's manager
+    annotates three tally sums on every queryset it makes, which costs more Python than the
+    claim's statements take to run."""
     (sql,) = statements(name)
-    return next(iter(model.objects.raw(sql, _adapted(params))), None)
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _adapted(params))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        names = tuple(column[0] for column in cursor.description)
+    fields, extras = _columns(model, names, connection.alias)
+    values = []
+    for position, converters in fields:  # in the model's field order, as from_db wants them
+        value = DEFERRED if position is None else row[position]
+        for converter, expression in converters:
+            value = converter(value, expression, connection)
+        values.append(value)
+    instance = model.from_db(connection.alias, None, values)
+    for attname, position in extras:
+        setattr(instance, attname, row[position])
+    return instance
+
+
+@cache
+def _columns(
+    model: type[models.Model], names: tuple[str, ...], alias: str
+) -> tuple[list[tuple[int | None, tuple[tuple[Any, Any], ...]]], list[tuple[str, int]]]:
+    """Where each of the model's fields is in the row (None: not selected) with its converters
+    from database values, and the extra columns by position."""
+    connection = connections[alias]
+    positions = {name: position for position, name in enumerate(names)}
+    fields: list[tuple[int | None, tuple[tuple[Any, Any], ...]]] = []
+    for field in model._meta.concrete_fields:
+        position = positions.pop(field.column, None)
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        fields.append((position, () if position is None else tuple((c, column) for c in converters)))
+    return fields, sorted(positions.items(), key=lambda pair: pair[1])

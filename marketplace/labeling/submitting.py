@@ -126,8 +126,16 @@ def judgment_submit_outcome(
             "counted. Take the next item."
         )
     if outcome.job_may_be_complete:
-        on_commit_robust(completion_check, outcome.judgment.job_id)
+        on_commit_robust(_completion_check_if_done, completion_check, outcome.judgment.job_id)
     return outcome
+
+
+def _completion_check_if_done(check: CompletionCheck, job_id: int) -> None:
+    """Run the completion check once the job looks done. Nearly every completed item leaves its
+    job open; one plain read (no transaction) tells so, where the check would open a transaction
+    and build ORM queries to find the same. A submit committing after our read runs its own."""
+    if sql.run("job_looks_done", job=job_id) is not None:
+        check(job_id)
 
 
 @transaction.atomic
@@ -274,16 +282,16 @@ def _job_count(
     """Add to the worker's tally of the job (see jobs.models.JobTally); True if that completed
     the job. Locks, after lease → item: the worker's tally row (through the upsert), then the job
     row in KEY SHARE mode, which no other submit's lock conflicts with."""
-    sql.run(
-        "tally_add", job=job_id, shard=worker_id, judgments=judgments, gold_judgments=gold_judgments,
-        completed=completed,
+    # One statement on PostgreSQL (sql.py): the upsert, then KEY SHARE (not an UPDATE) on the
+    # job: a cancel or completion (FOR UPDATE) waits for us, and we read the status it left, not
+    # the one the lease read before it committed.
+    row = sql.run(
+        "tally_add_job_status", job=job_id, shard=worker_id, judgments=judgments,
+        gold_judgments=gold_judgments, completed=completed,
     )
-    # KEY SHARE (not an UPDATE) on the job: a cancel or completion (FOR UPDATE) waits for us, and
-    # we read the status it left, not the one the lease read before it committed.
-    row = sql.run("job_status", job=job_id)
     if row is None or row[0] == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
-    status, items = row
+    status, items, completed_items = row
     if status == JobStatus.COMPLETED:
         # Only gold gets here: the submit that completed the job committed while we waited for
         # its lock (our first read still saw it open). Its escrow is settled; refuse as above.
@@ -293,7 +301,6 @@ def _job_count(
     # Committed tallies plus ours. Two submits completing the last two items at once each miss
     # the other's (uncommitted) item, so neither completes the job here: the flow re-checks after
     # commit (Submission.job_may_be_complete; billing.settlement.job_complete_if_done).
-    (completed_items,) = sql.run("job_completed", job=job_id) or (0,)
     if completed_items < items:
         return False
     # Every item is complete: close the job. Its FOR UPDATE waits for the submits in flight (they
