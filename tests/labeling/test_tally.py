@@ -188,12 +188,18 @@ def test_two_submits_completing_the_last_two_items_at_once_complete_and_settle_t
     hers, his = lease_claim(worker=wendy, job=job), lease_claim(worker=walter, job=job)
     counted, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
-    # Wendy's submit has counted the next-to-last item and waits, uncommitted; walter's counts the
-    # last one, cannot see hers, commits, and looks again after commit: that check waits for her.
+    # Wendy's submit has counted the next-to-last item and waits, uncommitted; Walter's counts the
+    # last one, cannot see hers, commits, and looks again after commit: the job does not look done
+    # yet, so his check leaves it (without waiting for her). Wendy's check, after her commit,
+    # sees both items and completes the job.
     _hold_pay(monkeypatch, worker=wendy, reached=counted, go=go)
     holder = thread_recording(outcomes, "wendy", lambda: flows.work_submit(worker=wendy, lease_id=hers.pk, label="cat"))
-    waiter = thread_recording(outcomes, "walter", lambda: flows.work_submit(worker=walter, lease_id=his.pk, label="dog"))
-    queue_behind(holder, counted, waiter, go, "re-check after commit waiting for the other submit")
+    holder.start()
+    assert counted.wait(WAIT)
+    outcomes["walter"] = flows.work_submit(worker=walter, lease_id=his.pk, label="dog")
+    assert Job.objects.get(pk=job.pk).status == JobStatus.OPEN  # Wendy's item is not committed
+    go.set()
+    holder.join(WAIT)
 
     assert isinstance(outcomes["wendy"], flows.WorkSubmitted), outcomes["wendy"]
     assert isinstance(outcomes["walter"], flows.WorkSubmitted), outcomes["walter"]
