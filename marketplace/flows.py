@@ -183,6 +183,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             submission = judgment_submit_outcome(
                 worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent,
                 more_wanted=judge.more_wanted, completion_check=_job_complete_after_commit,
+                savepoint=False,  # any refusal rolls this whole transaction back anyway
             )
             judgment = submission.judgment
             if submission.created:
@@ -204,7 +205,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                     )
                 # Items that hit maximum overlap still uncertain go to expert review.
                 judge.queue_uncertain()
-                tasks.consensus_after_submit(submission=submission)
+                tasks.consensus_after_submit(submission=submission, seen=submission.job_judgments)
                 if submission.job_completed:
                     settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)

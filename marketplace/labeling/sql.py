@@ -213,12 +213,15 @@ ON CONFLICT (job_id, shard) DO UPDATE SET
 # nor with plain UPDATEs of the job, only with SELECT ... FOR UPDATE, which every status move
 # takes (jobs.services.job_transition). So a cancel waits for the submits in flight, and a
 # submit that comes after it reads the new status (a row lock that waited returns the row's
-# newest version). Beside them, the items completed so far: every committed tally plus ours
-# (not the in-flight ones of others). (SQLite: its writers are serialized already.)
+# newest version). Beside them, the items completed and the judgments (gold included) so far:
+# every committed tally plus ours (not the in-flight ones of others); the consensus trigger
+# reads the latter. (SQLite: its writers are serialized already.)
 _JOB_STATUS = """
-SELECT status, item_count, (
-    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
-) FROM jobs_job WHERE id = %(job)s
+SELECT j.status, j.item_count, sums.done, sums.seen FROM jobs_job j, (
+    SELECT COALESCE(SUM(completed_items), 0) AS done,
+           COALESCE(SUM(judgments + gold_judgments), 0) AS seen
+    FROM jobs_jobtally WHERE job_id = %(job)s
+) AS sums WHERE j.id = %(job)s
 """
 
 # PostgreSQL: _TALLY_ADD and _JOB_STATUS in one round trip, in the lock order (tally, then job):
@@ -228,12 +231,15 @@ SELECT status, item_count, (
 # re-check after commit (Submission.job_may_be_complete), never completes it early.
 _TALLY_ADD_JOB_STATUS = f"""
 WITH tally AS ({_TALLY_ADD}RETURNING job_id)
-SELECT job.status, job.item_count, (
-    SELECT COALESCE(SUM(completed_items), 0) FROM jobs_jobtally WHERE job_id = %(job)s
-) + %(completed)s
+SELECT job.status, job.item_count, sums.done + %(completed)s,
+    sums.seen + %(judgments)s + %(gold_judgments)s
 FROM tally, LATERAL (
     SELECT status, item_count FROM jobs_job WHERE id = tally.job_id FOR KEY SHARE
-) AS job
+) AS job, (
+    SELECT COALESCE(SUM(completed_items), 0) AS done,
+           COALESCE(SUM(judgments + gold_judgments), 0) AS seen
+    FROM jobs_jobtally WHERE job_id = %(job)s
+) AS sums
 """
 
 

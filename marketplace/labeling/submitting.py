@@ -54,13 +54,26 @@ class Submission:
     created: bool  # False when a retried submit returned the judgment saved the first time
     item_completed: bool = False
     job_completed: bool = False
+    # The job's judgments, gold included, as this submit saw them (committed ones and its own),
+    # for the consensus trigger; None when the submit read no counts (a retry).
+    job_judgments: int | None = None
+    # Regular items of the job not complete as this submit saw them (None: not read).
+    items_left: int | None = None
 
     @property
     def job_may_be_complete(self) -> bool:
         """This submit completed an item but not the job: a concurrent submit may have completed
         the job's last other item unseen by us (and we by it), so whoever commits last must look
-        again after commit (billing.settlement.job_complete_if_done)."""
-        return self.item_completed and not self.job_completed
+        again after commit (billing.settlement.job_complete_if_done). Only the items completed by
+        submits in flight at once can hide from us, and each of those holds a database
+        connection: with more items left than PostgreSQL takes connections, no one needs to look."""
+        near_the_end = self.items_left is None or self.items_left <= IN_FLIGHT_MAX
+        return self.item_completed and not self.job_completed and near_the_end
+
+
+# More submits than this are never in flight at once: each holds one of PostgreSQL's
+# connections, and max_connections is far below it (100 by default).
+IN_FLIGHT_MAX = 1_000
 
 
 class LeaseLost(Conflict):
@@ -105,6 +118,7 @@ def judgment_submit_outcome(
     seconds_spent: Any = None,
     more_wanted: MoreWanted | None = None,
     completion_check: CompletionCheck = _job_complete_check,
+    savepoint: bool = True,
 ) -> Submission:
     """Record the worker's label for the item of their lease.
 
@@ -115,11 +129,16 @@ def judgment_submit_outcome(
 
     When the submit completed an item but not the job, `completion_check(job_id)` runs once it
     commits (transaction.on_commit): the job may be done after all (Submission.job_may_be_complete).
+
+    `savepoint=False` (a caller whose own transaction rolls back whole on any exception, as the
+    submit flow's does) spares the savepoint a refusal would otherwise roll back to: two
+    statements per judgment.
     """
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
-    outcome = _submit(
-        worker=worker, lease_id=lease_id, label=label, seconds=seconds, more_wanted=more_wanted
-    )
+    with transaction.atomic(savepoint=savepoint):
+        outcome = _submit(
+            worker=worker, lease_id=lease_id, label=label, seconds=seconds, more_wanted=more_wanted
+        )
     if isinstance(outcome, _Lost):
         raise LeaseLost(
             "Your time on this item ran out and it went to someone else, so this answer was not "
@@ -138,7 +157,6 @@ def _completion_check_if_done(check: CompletionCheck, job_id: int) -> None:
         check(job_id)
 
 
-@transaction.atomic
 def _submit(
     *, worker: User, lease_id: int, label: str, seconds: Decimal | None, more_wanted: MoreWanted | None
 ) -> Submission | _Lost:
@@ -180,11 +198,12 @@ def _submit(
         if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
             sql.run("item_want_more", item=lease.item_id)
             completed = False
-    job_completed = _job_count(
+    counts = _job_count(
         job_id=lease.job_id, worker_id=lease.worker_id, judgments=1, completed=int(completed)
     )
     return Submission(
-        judgment=judgment, created=True, item_completed=completed, job_completed=job_completed
+        judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
+        job_judgments=counts.judgments, items_left=counts.items_left,
     )
 
 
@@ -272,15 +291,22 @@ def _accept_gold(*, lease: Lease, label: str, seconds: Decimal | None, now: date
     answer = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
     correct = None if answer is None else label == answer
     judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now, is_correct=correct)
-    _job_count(job_id=lease.job_id, worker_id=lease.worker_id, gold_judgments=1)
-    return Submission(judgment=judgment, created=True)
+    counts = _job_count(job_id=lease.job_id, worker_id=lease.worker_id, gold_judgments=1)
+    return Submission(judgment=judgment, created=True, job_judgments=counts.judgments)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    completed: bool  # this submit completed the job
+    judgments: int  # the job's judgments, gold included, as we see them
+    items_left: int  # regular items not complete, as we see them
 
 
 def _job_count(
     *, job_id: int, worker_id: int, judgments: int = 0, gold_judgments: int = 0, completed: int = 0
-) -> bool:
-    """Add to the worker's tally of the job (see jobs.models.JobTally); True if that completed
-    the job. Locks, after lease → item: the worker's tally row (through the upsert), then the job
+) -> _Counts:
+    """Add to the worker's tally of the job (see jobs.models.JobTally): whether that completed
+    the job, with the job's counts as we see them. Locks, after lease → item: the worker's tally row (through the upsert), then the job
     row in KEY SHARE mode, which no other submit's lock conflicts with."""
     # One statement on PostgreSQL (sql.py): the upsert, then KEY SHARE (not an UPDATE) on the
     # job: a cancel or completion (FOR UPDATE) waits for us, and we read the status it left, not
@@ -291,23 +317,23 @@ def _job_count(
     )
     if row is None or row[0] == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
-    status, items, completed_items = row
+    status, items, completed_items, seen = row
     if status == JobStatus.COMPLETED:
         # Only gold gets here: the submit that completed the job committed while we waited for
         # its lock (our first read still saw it open). Its escrow is settled; refuse as above.
         raise Conflict(_NO_LONGER_NEEDED)
     if not (completed and status == JobStatus.OPEN):
-        return False
+        return _Counts(False, int(seen), items - completed_items)
     # Committed tallies plus ours. Two submits completing the last two items at once each miss
     # the other's (uncommitted) item, so neither completes the job here: the flow re-checks after
     # commit (Submission.job_may_be_complete; billing.settlement.job_complete_if_done).
     if completed_items < items:
-        return False
+        return _Counts(False, int(seen), items - completed_items)
     # Every item is complete: close the job. Its FOR UPDATE waits for the submits in flight (they
     # hold KEY SHARE only, and none of them can also see the job complete: each still lacks the
     # item we just completed), keeps imports out until we commit, and sums again after the wait
     # (a block committed meanwhile may have reopened items).
-    return job_complete_if_done(job_id=job_id)
+    return _Counts(job_complete_if_done(job_id=job_id), int(seen), items - completed_items)
 
 
 def lease_mark_lost(*, worker: User, lease_id: int) -> bool:

@@ -208,7 +208,9 @@ def _minutes_due(job_id: int, published_at: Any) -> bool:
         .values_list("started_at", flat=True)
         .first()
     )
-    since = last or published_at
+    since = last or published_at or (
+        Job._base_manager.filter(pk=job_id).values_list("published_at", flat=True).first()
+    )
     return since is not None and timezone.now() - since >= timedelta(minutes=minutes)
 
 
