@@ -64,15 +64,17 @@ def unposted(*, job_id: int | None = None, worker_id: int | None = None) -> Deci
     return sum(rows.values_list("amount", flat=True), ZERO)
 
 
-def job_pay_post(*, job_id: int, everything: bool = False) -> Posted:
+def job_pay_post(*, job_id: int, everything: bool = False, skip_busy: bool = False) -> Posted:
     """Post a batch of the job's unposted earnings (see the module docstring).
 
     `everything`: wait for every unposted earning and post them all (settlement, which runs
-    after every submit of the job has committed); otherwise skip the rows others hold."""
+    after every submit of the job has committed); otherwise skip the rows others hold.
+    `skip_busy`: leave the job alone if another transaction holds its budget (the schedule:
+    every server process runs it, and another process's batch is most likely the holder)."""
     posted = Posted()
     while True:
         with transaction.atomic():
-            batch = _batch_post(job_id=job_id, everything=everything)
+            batch = _batch_post(job_id=job_id, everything=everything, skip_busy=skip_busy)
         posted += batch
         if batch.earnings < BATCH:
             return posted
@@ -86,12 +88,13 @@ def job_pay_post_locked(*, budget: JobBudget) -> Posted:
     return posted
 
 
-def _batch_post(*, job_id: int, everything: bool) -> Posted:
+def _batch_post(*, job_id: int, everything: bool, skip_busy: bool) -> Posted:
     # The budget first (the lock order): a settlement, escrow addition or reversal of this job
-    # waits for the batch, so the escrow balance below cannot move under us.
+    # waits for the batch, so the escrow balance below cannot move under us. The schedule skips
+    # a job whose budget another holds; whatever it leaves, its next tick posts.
     budget = (
-        JobBudget.objects.select_for_update(of=("self",)).select_related("job")
-        .filter(job_id=job_id).first()
+        JobBudget.objects.select_for_update(of=("self",), skip_locked=skip_busy)
+        .select_related("job").filter(job_id=job_id).first()
     )
     if budget is None:
         return Posted()
@@ -162,5 +165,5 @@ def pay_post_tick() -> Posted:
     )
     total = Posted()
     for job_id in sorted(set(jobs)):
-        total += job_pay_post(job_id=job_id)
+        total += job_pay_post(job_id=job_id, skip_busy=True)
     return total

@@ -105,7 +105,9 @@ def consensus_run_claim(
     method = method_check(method)
     clean = options_clean(options)
     # Lock the job row: claims of one job queue here, so two cannot both see "nothing running".
-    Job.objects.select_for_update().filter(pk=job.pk).values_list("pk", flat=True).get()
+    # NO KEY UPDATE: it conflicts with another claim's, never with the KEY SHARE every submit in
+    # flight holds, so a claim neither waits for the submits nor makes new ones queue behind it.
+    Job.objects.select_for_update(no_key=True).filter(pk=job.pk).values_list("pk", flat=True).get()
     consensus_runs_fail_stale(job_id=job.pk)  # a dead run must not hold the job until the sweep
     running = (
         ConsensusRun.objects.filter(job_id=job.pk, status=ConsensusRun.Status.RUNNING)

@@ -184,7 +184,7 @@ def _completion_retry(job_id: int) -> ConsensusRun | None:
     # Lock the job row (the claim takes the same lock): no run of the job can be claimed while
     # we look. Running first, then succeeded: a run may finish between two reads, but once none
     # is running none can start, so "none succeeded" then holds until we claim.
-    Job.objects.select_for_update().filter(pk=job_id).values_list("pk", flat=True).get()
+    Job.objects.select_for_update(no_key=True).filter(pk=job_id).values_list("pk", flat=True).get()
     runs = ConsensusRun.objects.filter(job_id=job_id)
     if runs.filter(status=ConsensusRun.Status.RUNNING).exists():
         return None
