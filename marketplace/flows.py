@@ -174,7 +174,7 @@ class WorkSubmitted:
 def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any = None) -> WorkSubmitted:
     """A worker submits a label: count it, pay it, score it, act on quality rules, settle.
 
-    FundsExhausted (the escrow cannot pay this judgment) rolls the whole submit back, pauses the
+    FundsExhausted (the job has no open budget to pay from) rolls the whole submit back, pauses the
     job in a transaction of its own, and reaches the worker as 409 funds_exhausted.
     """
     try:
@@ -187,8 +187,8 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             )
             judgment = submission.judgment
             if submission.created:
-                # Pay first: a block the assessment triggers then withdraws this pay as well
-                # (judgment_pay already holds the earnings it withdraws, in the lock order).
+                # Pay first: a block the assessment triggers then withdraws this pay as well.
+                # fresh: our submit created the judgment and holds the worker's tally row.
                 billing.judgment_pay(judgment=judgment, fresh=True)
                 # Gold score, quality rules (blocks drop judgments and reopen items), answer speed.
                 assessment = quality.judgment_assess(judgment=judgment)

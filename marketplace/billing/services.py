@@ -71,7 +71,9 @@ class InsufficientFunds(ApplicationError):
 
 
 class FundsExhausted(Conflict):
-    """The job's escrow cannot pay this judgment: the flow pauses the job and refuses the submit."""
+    """The job has no open budget to pay this judgment from (published before billing existed,
+    or already settled): the flow pauses the job and refuses the submit. Publishing holds every
+    item's worst-case pay, so an open budget never runs out (billing/posting.py)."""
 
     code = "funds_exhausted"
 
