@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -15,9 +14,8 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Qualification, User
 from marketplace.errors import ApplicationError, Conflict
-from marketplace.jobs.markdown import instructions_check, instructions_render
+from marketplace.jobs.fields import decimal_clean, fields_clean
 from marketplace.jobs.models import (
-    DEFAULT_TIER,
     JOB_TRANSITIONS,
     GoldAnswer,
     Item,
@@ -26,121 +24,6 @@ from marketplace.jobs.models import (
     JobStatus,
     JobTally,
 )
-from marketplace.labelsets import label_set_validate
-from marketplace.limits import MAX_TITLE_CHARS
-from marketplace.names import name_clean
-
-# Fields a client may set when creating a job or editing a draft.
-EDITABLE_FIELDS = (
-    "title", "instructions", "labels", "overlap", "reward_per_judgment",
-    "tier", "gold_rate", "lease_seconds", "priority",
-    "max_overlap", "target_confidence", "quality_rules",
-)
-# Quality-rule overrides a job may carry: name -> (kind, low, high). Defaults come from the
-# job's tier (quality.rules); these only bound what a client may ask for.
-QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
-    "min_gold_answers": ("int", 1, 1000),  # gold answers seen before the accuracy floor applies
-    "gold_accuracy_floor": ("decimal", Decimal("0"), Decimal("1")),  # smoothed accuracy to stay
-    "fast_window": ("int", 3, 200),  # judgments whose median answer time is checked
-    "fast_seconds": ("decimal", Decimal("0"), Decimal("3600")),  # median under this is flagged
-    "gold_feedback": ("bool", None, None),  # show the right answer after a missed gold item
-}
-
-
-def labels_validate(labels: Any) -> list[dict[str, str]]:
-    """A job's label set, normalized (see marketplace.labelsets)."""
-    return label_set_validate(labels, field="labels")
-
-
-def _decimal(value: Any, name: str, *, places: int, low: Decimal, high: Decimal) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ApplicationError(f"{name} must be a decimal number.") from None
-    if not number.is_finite() or not (low <= number <= high):
-        raise ApplicationError(f"{name} must be between {low} and {high}.")
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        raise ApplicationError(f"{name} has at most {places} decimal places.")
-    return number
-
-
-def _int(value: Any, name: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ApplicationError(f"{name} must be a whole number.")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ApplicationError(f"{name} must be a whole number.") from None
-    if not (low <= number <= high):
-        raise ApplicationError(f"{name} must be between {low} and {high}.")
-    return number
-
-
-def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ApplicationError(f"Unknown job fields: {', '.join(sorted(unknown))}.")
-    clean: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name == "title":
-            clean[name] = name_clean(value, field="title", max_chars=MAX_TITLE_CHARS)
-        elif name == "instructions":
-            if not isinstance(value, str | None):
-                raise ApplicationError("instructions must be text (Markdown).")
-            clean[name] = instructions_check(value or "")
-            clean["instructions_html"] = instructions_render(clean[name])
-        elif name == "labels":
-            clean[name] = labels_validate(value)
-        elif name == "overlap":
-            clean[name] = _int(value, name, low=1, high=50)
-        elif name == "lease_seconds":
-            clean[name] = _int(value, name, low=10, high=24 * 3600)
-        elif name == "priority":
-            clean[name] = _int(value, name, low=-100, high=100)
-        elif name == "reward_per_judgment":
-            clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("1000"))
-        elif name == "gold_rate":
-            clean[name] = _decimal(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
-        elif name == "max_overlap":
-            clean[name] = None if value is None else _int(value, name, low=1, high=50)
-        elif name == "target_confidence":
-            clean[name] = (
-                None if value is None
-                else _decimal(value, name, places=4, low=Decimal("0.5001"), high=Decimal("0.9999"))
-            )
-        elif name == "quality_rules":
-            clean[name] = quality_rules_validate(value)
-        elif name == "tier":
-            tier = str(value or DEFAULT_TIER).strip()
-            if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
-                raise ApplicationError("tier must be a tier slug such as 'standard'.")
-            clean[name] = tier
-    return clean
-
-
-def quality_rules_validate(rules: Any) -> dict[str, Any]:
-    """A job's quality-rule overrides, checked against QUALITY_RULE_BOUNDS (JSON-safe values)."""
-    if not isinstance(rules, dict):
-        raise ApplicationError("quality_rules must be an object.")
-    unknown = set(rules) - set(QUALITY_RULE_BOUNDS)
-    if unknown:
-        raise ApplicationError(
-            f"Unknown quality rules: {', '.join(sorted(unknown))}; "
-            f"use {', '.join(QUALITY_RULE_BOUNDS)}."
-        )
-    clean: dict[str, Any] = {}
-    for name, value in rules.items():
-        kind, low, high = QUALITY_RULE_BOUNDS[name]
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise ApplicationError(f"quality_rules.{name} must be true or false.")
-            clean[name] = value
-        elif kind == "int":
-            clean[name] = _int(value, f"quality_rules.{name}", low=low, high=high)
-        else:
-            clean[name] = str(_decimal(value, f"quality_rules.{name}", places=4, low=low, high=high))
-    return clean
-
 
 def _dynamic_overlap_check(job: Job) -> None:
     if (job.max_overlap is None) != (job.target_confidence is None):
@@ -171,7 +54,7 @@ def _requirements_set(*, job: Job, requirements: Sequence[Requirement], user: Us
         JobQualification(
             job=job,
             qualification_id=r.qualification_id,
-            min_score=_decimal(r.min_score, "min_score", places=4, low=Decimal(0), high=Decimal(1)),
+            min_score=decimal_clean(r.min_score, "min_score", places=4, low=Decimal(0), high=Decimal(1)),
         )
         for r in requirements
     )
@@ -186,7 +69,7 @@ def job_create(
     missing = [name for name in ("title", "labels") if name not in fields]
     if missing:
         raise ApplicationError(f"Missing job fields: {', '.join(missing)}.")
-    job = Job(organization_id=user.organization_id, created_by=user, **_clean_fields(fields))
+    job = Job(organization_id=user.organization_id, created_by=user, **fields_clean(fields))
     _dynamic_overlap_check(job)
     job.full_clean()
     job.save()
@@ -202,7 +85,7 @@ def job_update(
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status != JobStatus.DRAFT:
         raise Conflict(f"Only draft jobs can be edited; this job is {job.status}.")
-    clean = _clean_fields(fields)
+    clean = fields_clean(fields)
     if "labels" in clean and job.gold_item_count:
         keys = {choice["key"] for choice in clean["labels"]}
         used = set(GoldAnswer.objects.filter(item__job=job).values_list("label", flat=True).distinct())

@@ -1,6 +1,6 @@
 """Quality rules of a job: its tier's defaults, overridden key by key by Job.quality_rules.
 
-The keys and their bounds are defined once, in jobs.services.QUALITY_RULE_BOUNDS (which
+The keys and their bounds are defined once, in jobs.fields.QUALITY_RULE_BOUNDS (which
 validates a client's overrides); this module only supplies the defaults and merges.
 
 Why the standard tier blocks at "18 gold answers, smoothed accuracy under 0.60" — figures from
@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketplace.jobs.models import DEFAULT_TIER, Job
-from marketplace.jobs.services import QUALITY_RULE_BOUNDS
+from marketplace.jobs.fields import QUALITY_RULE_BOUNDS
 
 
 @dataclass(frozen=True)

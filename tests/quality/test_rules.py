@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.jobs.services import QUALITY_RULE_BOUNDS, quality_rules_validate
+from marketplace.jobs.fields import QUALITY_RULE_BOUNDS, quality_rules_validate
 from marketplace.quality.rules import TIER_DEFAULTS, rules_merge
 from marketplace.quality.scoring import block_probability
 

@@ -1,0 +1,129 @@
+"""What a client may set on a job, checked and normalized: the fields of job_create and
+job_update (jobs.services), the label set, and the quality-rule overrides with their bounds."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marketplace.errors import ApplicationError
+from marketplace.jobs.markdown import instructions_check, instructions_render
+from marketplace.jobs.models import DEFAULT_TIER
+from marketplace.labelsets import label_set_validate
+from marketplace.limits import MAX_TITLE_CHARS
+from marketplace.names import name_clean
+
+# Fields a client may set when creating a job or editing a draft.
+EDITABLE_FIELDS = (
+    "title", "instructions", "labels", "overlap", "reward_per_judgment",
+    "tier", "gold_rate", "lease_seconds", "priority",
+    "max_overlap", "target_confidence", "quality_rules",
+)
+# Quality-rule overrides a job may carry: name -> (kind, low, high). Defaults come from the
+# job's tier (quality.rules); these only bound what a client may ask for.
+QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
+    "min_gold_answers": ("int", 1, 1000),  # gold answers seen before the accuracy floor applies
+    "gold_accuracy_floor": ("decimal", Decimal("0"), Decimal("1")),  # smoothed accuracy to stay
+    "fast_window": ("int", 3, 200),  # judgments whose median answer time is checked
+    "fast_seconds": ("decimal", Decimal("0"), Decimal("3600")),  # median under this is flagged
+    "gold_feedback": ("bool", None, None),  # show the right answer after a missed gold item
+}
+
+
+def labels_validate(labels: Any) -> list[dict[str, str]]:
+    """A job's label set, normalized (see marketplace.labelsets)."""
+    return label_set_validate(labels, field="labels")
+
+
+def decimal_clean(value: Any, name: str, *, places: int, low: Decimal, high: Decimal) -> Decimal:
+    """A decimal within [low, high] with at most `places` places, or ApplicationError naming it."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError(f"{name} must be a decimal number.") from None
+    if not number.is_finite() or not (low <= number <= high):
+        raise ApplicationError(f"{name} must be between {low} and {high}.")
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise ApplicationError(f"{name} has at most {places} decimal places.")
+    return number
+
+
+def _int(value: Any, name: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ApplicationError(f"{name} must be a whole number.")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApplicationError(f"{name} must be a whole number.") from None
+    if not (low <= number <= high):
+        raise ApplicationError(f"{name} must be between {low} and {high}.")
+    return number
+
+
+def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields a job is created or edited with, each checked and normalized (ApplicationError
+    names the first one that is not)."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Unknown job fields: {', '.join(sorted(unknown))}.")
+    clean: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "title":
+            clean[name] = name_clean(value, field="title", max_chars=MAX_TITLE_CHARS)
+        elif name == "instructions":
+            if not isinstance(value, str | None):
+                raise ApplicationError("instructions must be text (Markdown).")
+            clean[name] = instructions_check(value or "")
+            clean["instructions_html"] = instructions_render(clean[name])
+        elif name == "labels":
+            clean[name] = labels_validate(value)
+        elif name == "overlap":
+            clean[name] = _int(value, name, low=1, high=50)
+        elif name == "lease_seconds":
+            clean[name] = _int(value, name, low=10, high=24 * 3600)
+        elif name == "priority":
+            clean[name] = _int(value, name, low=-100, high=100)
+        elif name == "reward_per_judgment":
+            clean[name] = decimal_clean(value, name, places=4, low=Decimal("0"), high=Decimal("1000"))
+        elif name == "gold_rate":
+            clean[name] = decimal_clean(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
+        elif name == "max_overlap":
+            clean[name] = None if value is None else _int(value, name, low=1, high=50)
+        elif name == "target_confidence":
+            clean[name] = (
+                None if value is None
+                else decimal_clean(value, name, places=4, low=Decimal("0.5001"), high=Decimal("0.9999"))
+            )
+        elif name == "quality_rules":
+            clean[name] = quality_rules_validate(value)
+        elif name == "tier":
+            tier = str(value or DEFAULT_TIER).strip()
+            if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
+                raise ApplicationError("tier must be a tier slug such as 'standard'.")
+            clean[name] = tier
+    return clean
+
+
+def quality_rules_validate(rules: Any) -> dict[str, Any]:
+    """A job's quality-rule overrides, checked against QUALITY_RULE_BOUNDS (JSON-safe values)."""
+    if not isinstance(rules, dict):
+        raise ApplicationError("quality_rules must be an object.")
+    unknown = set(rules) - set(QUALITY_RULE_BOUNDS)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown quality rules: {', '.join(sorted(unknown))}; "
+            f"use {', '.join(QUALITY_RULE_BOUNDS)}."
+        )
+    clean: dict[str, Any] = {}
+    for name, value in rules.items():
+        kind, low, high = QUALITY_RULE_BOUNDS[name]
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ApplicationError(f"quality_rules.{name} must be true or false.")
+            clean[name] = value
+        elif kind == "int":
+            clean[name] = _int(value, f"quality_rules.{name}", low=low, high=high)
+        else:
+            clean[name] = str(decimal_clean(value, f"quality_rules.{name}", places=4, low=low, high=high))
+    return clean
