@@ -40,23 +40,34 @@ def daphne(log: Path, **env_overrides: str) -> Iterator[str]:
     env.update(DATABASE_URL=test_database_url(), DEBUG="1", QUORUM_TASKS="inline",
                ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY=settings.SECRET_KEY, **env_overrides)
     port = free_port()
+    command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "marketplace.asgi:application"]
+    with serving(command, env=env, log=log, port=port, stop_seconds=10) as url:
+        yield url
+
+
+@contextmanager
+def serving(command: list[str], *, env: dict[str, str], log: Path, port: int,
+            stop_seconds: float) -> Iterator[str]:
+    """Run `python <command>` (a server listening on `port`) from the project root, its output in
+    `log`; yield its base URL once /healthz answers; stop it after (killed if it takes longer
+    than `stop_seconds`)."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                 "marketplace.asgi:application"], cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield url
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=stop_seconds)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     # Until /healthz answers: a few seconds idle; the bounds are for a busy machine.
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -49,6 +49,16 @@ async def sockets_db() -> AsyncIterator[None]:
     await database_sync_to_async(connections.close_all)()
 
 
+def redis_answers(url: str) -> bool:
+    """Whether a Redis answers at `url` (tests that need one skip with the reason otherwise)."""
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
 def session_cookie(user: User) -> str:
     """A real session for `user`, as the browser would send it."""
     client = Client()

@@ -22,24 +22,15 @@ from marketplace.accounts.models import Organization, User
 from marketplace.realtime import events, groups
 from marketplace.realtime.consumers import ClientConsumer
 from tests.factories import open_job_with_items
-from tests.realtime.conftest import QUIET, WAIT, open_socket
+from tests.realtime.conftest import QUIET, WAIT, open_socket, redis_answers
 
 REDIS = os.environ.get("QUORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-
-def _redis_answers() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
 
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("sockets_db"),
-    pytest.mark.skipif(not _redis_answers(), reason=f"Redis does not answer at {REDIS}"),
+    pytest.mark.skipif(not redis_answers(REDIS), reason=f"Redis does not answer at {REDIS}"),
 ]
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,26 +31,17 @@ from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import token_create
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
-from tests.live_server import ROOT, _wait_healthy, free_port
+from tests.live_server import free_port, serving
 from tests.live_server import test_database_url as database_url  # (renamed: not a test)
-from tests.realtime.conftest import session_cookie
+from tests.realtime.conftest import redis_answers, session_cookie
 
 REDIS = os.environ.get("QUORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 WAIT = 60.0  # seconds: upper bound for the progress to arrive (a second idle; a busy shared machine)
 
 
-def _redis_answers() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
-
 pytestmark = [
     needs_postgres,
-    pytest.mark.skipif(not _redis_answers(), reason=f"needs Redis: none answers at {REDIS}"),
+    pytest.mark.skipif(not redis_answers(REDIS), reason=f"needs Redis: none answers at {REDIS}"),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -80,20 +69,9 @@ def production_server(log: Path, *, channels_prefix: str) -> Iterator[str]:
                DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
                QUORUM_TASKS="inline", QUORUM_DB_POOL_MAX="4", WEB_CONCURRENCY="1",
                HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketplace.asgi:application"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(["-m", "gunicorn", "marketplace.asgi:application"], env=env, log=log, port=port,
+                 stop_seconds=30) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _progress_until(socket: Any, job_id: int, judgments: int) -> dict[str, Any]:
