@@ -231,26 +231,18 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
               f"{size.workers} workers with tokens, in {time.perf_counter() - started:.1f} s; "
               f"the workers share {options['connections'] or 'one HTTP connection each, not'} "
               "HTTP connections")
+        print(f"server: {server_kind}"
+              + ("" if server_kind == "daphne" else f", {options['processes'] or os.cpu_count()} "
+                 f"processes, database pool of {POOL_MAX} each"))
         sim = Options(workers=size.workers, items=options["judgments"] or None,
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None)
-        print(f"server: {server_kind}"
-              + ("" if server_kind == "daphne" else f", {options['processes'] or os.cpu_count()} "
-                 f"processes, database pool of {POOL_MAX} each"))
         waits = LockWaits()
-        with served(tasks="thread", server=server_kind, processes=options["processes"]) as server:
-            cpu_before = cpu_seconds(server.pid)
-            waits.start()
-            try:
-                report = asyncio.run(simulate(
-                    url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX),
-                    accounts=Accounts(credentials=credentials, owner_token=owner_token)))
-            finally:
-                waits.done.set()
-                waits.join()
-            # Includes the final reads (earnings, one consensus run): a small share of the run.
-            server_cpu = cpu_seconds(server.pid) - cpu_before
+        # Includes the final reads (earnings, one consensus run): a small share of the run.
+        report, server_cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
+                                       server_kind=server_kind, processes=options["processes"],
+                                       during=waits)
         print(report_text(report))
         stored, over, twice = _integrity(job)
         size.statements = statements_per_judgment(job, credentials)
@@ -271,6 +263,28 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
     print(f"integrity: {stored:,} judgments stored for {report['accepted_judgments']:,} accepted; "
           f"{over} items over their overlap; {twice} (item, worker) pairs judged twice; "
           f"{report['errors_total']} errors")
+
+
+def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], server_kind: str,
+              processes: int, final_reads: bool = True,
+              during: LockWaits | None = None) -> tuple[dict[str, Any], float]:
+    """The simulated crowd against a server started for it (bench._server) on the bench's
+    database: the simulator's report, and the server processes' CPU seconds meanwhile.
+    `final_reads`: the simulator's closing reads (earnings, a consensus run); `during`: a sampler
+    that runs while the crowd does."""
+    with served(tasks="thread", server=server_kind, processes=processes) as server:
+        cpu_before = cpu_seconds(server.pid)
+        if during is not None:
+            during.start()
+        try:
+            report = asyncio.run(simulate(
+                url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX), server=final_reads,
+                accounts=Accounts(credentials=credentials, owner_token=owner_token)))
+        finally:
+            if during is not None:
+                during.done.set()
+                during.join()
+        return report, cpu_seconds(server.pid) - cpu_before
 
 
 def _percentiles(report: dict[str, Any], kind: str) -> tuple[float, float, float]:

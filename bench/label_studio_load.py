@@ -275,7 +275,8 @@ def result_text(result: LoadResult) -> str:
     return "\n".join(lines)
 
 
-def run(argv: list[str]) -> None:
+def target_or_exit() -> Target:
+    """The Label Studio the environment names, answering; otherwise say how to start one and exit 2."""
     target = target_from_env()
     if target is None:
         print(not_configured_text())
@@ -283,6 +284,11 @@ def run(argv: list[str]) -> None:
     if (why := reachable(target)) is not None:
         print(f"{why}. {not_configured_text()}")
         raise SystemExit(2)
+    return target
+
+
+def run(argv: list[str]) -> None:
+    target = target_or_exit()
     options = options_parse(argv, DEFAULTS)
     print(f"Label Studio at {target.url}, server pid {target.pid or 'unknown'}")
     result = label_studio_load(target, workers=options["workers"], seconds=options["seconds"],

@@ -19,25 +19,20 @@ exits with status 2."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import http_load
 from bench._db import bench_database
-from bench._server import SERVERS, cpu_seconds, served
+from bench._server import SERVERS
 from bench.label_studio_load import (
     LoadResult,
     label_studio_load,
-    not_configured_text,
-    reachable,
     result_text,
-    target_from_env,
+    target_or_exit,
 )
 from marketplace.demo.simulator.client import Options
-from marketplace.demo.simulator.crowd import DEFAULT_MIX, mix_parse
-from marketplace.demo.simulator.run import Accounts, simulate
 
 LABEL_STUDIO, QUORUM = "Label Studio", "Quorum"
 
@@ -87,12 +82,9 @@ def quorum_load(*, workers: int, seconds: int, items: int, overlap: int, server:
         job, owner_token, credentials = http_load._setup(workers=workers, items=items, overlap=overlap)
         sim = Options(workers=workers, duration=float(seconds), think_ms=0.0, job=job.pk, seed=0,
                       progress="none", connections=workers)
-        with served(tasks="thread", server=server, processes=processes) as running:
-            cpu_before = cpu_seconds(running.pid)
-            report = asyncio.run(simulate(
-                url=running.url, options=sim, mix=mix_parse(DEFAULT_MIX), server=False,
-                accounts=Accounts(credentials=credentials, owner_token=owner_token)))
-            cpu = cpu_seconds(running.pid) - cpu_before
+        # No closing reads: Label Studio's loop has nothing like them.
+        report, cpu = http_load.crowd_run(sim, owner_token=owner_token, credentials=credentials,
+                                          server_kind=server, processes=processes, final_reads=False)
     # The simulator's report keeps percentiles, not samples.
     result = LoadResult(system=QUORUM, workers=workers, judgments=report["accepted_judgments"],
                         seconds=float(report["seconds"]), cpu_seconds=cpu,
@@ -133,13 +125,7 @@ def table_text(results: list[LoadResult]) -> str:
 
 def run(argv: list[str]) -> None:
     options = versus_options(argv)
-    target = target_from_env()
-    if target is None:
-        print(not_configured_text())
-        raise SystemExit(2)
-    if (why := reachable(target)) is not None:
-        print(f"{why}. {not_configured_text()}")
-        raise SystemExit(2)
+    target = target_or_exit()
     print(f"Label Studio at {target.url} (server pid {target.pid or 'unknown: no CPU figure'}); "
           f"Quorum: {options.server} server; workers {options.workers}, {options.seconds} s a run, "
           f"{options.rounds} round(s)")
