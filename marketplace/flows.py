@@ -205,7 +205,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                     )
                 # Items that hit maximum overlap still uncertain go to expert review.
                 judge.queue_uncertain()
-                tasks.consensus_after_submit(submission=submission, seen=submission.job_judgments)
+                tasks.consensus_after_submit(submission=submission)
                 if submission.job_completed:
                     settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)

@@ -69,25 +69,20 @@ def consensus_schedule(
     return run
 
 
-def consensus_after_submit(
-    *, submission: Submission, seen: int | None = None, published_at: Any = None
-) -> None:
+def consensus_after_submit(*, submission: Submission) -> None:
     """Called by the submit flow inside its transaction: start a run when a trigger is due.
-    `seen` (the job's judgments, gold included, this submit's counted) and `published_at` may
-    come from the caller; otherwise they are read (one query)."""
+    The job's judgments come with the submission (its tally statement read them)."""
     if not submission.created:
         return
     job_id = submission.judgment.job_id
     if submission.job_completed:
         on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.COMPLETION)
         return
-    if seen is None:
-        judgments, gold_judgments, published_at = (
-            Job.objects.filter(pk=job_id)
-            .values_list("judgment_count", "gold_judgment_count", "published_at")
-            .get()
+    seen = submission.job_judgments
+    if seen is None:  # a submission built without counts: read them (one query)
+        seen = sum(
+            Job.objects.filter(pk=job_id).values_list("judgment_count", "gold_judgment_count").get()
         )
-        seen = judgments + gold_judgments
     # The counts are sums of per-worker tallies (jobs.models.JobTally): a submit sees the
     # committed ones plus its own, so submits in flight together all see the same sum and the
     # exact refit size may be seen by none. So the first submit to see the job at or past a
@@ -98,7 +93,7 @@ def consensus_after_submit(
     if size is not None and cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600):
         on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
         return
-    if _minutes_due(job_id, published_at):
+    if _minutes_due(job_id):
         on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
 
 
@@ -194,7 +189,7 @@ def _completion_retry(job_id: int) -> ConsensusRun | None:
     return _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
 
 
-def _minutes_due(job_id: int, published_at: Any) -> bool:
+def _minutes_due(job_id: int) -> bool:
     """True when the last run (or the job's publication) is older than the period.
 
     The database is asked at most once a minute per job: the cache key throttles the check.
@@ -208,9 +203,7 @@ def _minutes_due(job_id: int, published_at: Any) -> bool:
         .values_list("started_at", flat=True)
         .first()
     )
-    since = last or published_at or (
-        Job._base_manager.filter(pk=job_id).values_list("published_at", flat=True).first()
-    )
+    since = last or Job._base_manager.filter(pk=job_id).values_list("published_at", flat=True).first()
     return since is not None and timezone.now() - since >= timedelta(minutes=minutes)
 
 
