@@ -40,9 +40,11 @@ serve: setup
 	$(SERVE_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/honcho start -p $${PORT:-8000}
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
-#    Browser tests run in a pytest process of their own (Playwright's loop must not leak into async tests).
+#    First the layers (import-linter: contracts in pyproject.toml); then the tests. Browser tests run in
+#    a pytest process of their own (Playwright's loop must not leak into async tests).
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-insecure-test-only-secret-key-at-least-fifty-characters-long}
 test: setup
+	.venv/bin/lint-imports --no-cache
 	$(TEST_ENV) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 	$(TEST_ENV) $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 

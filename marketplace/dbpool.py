@@ -14,7 +14,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import PoolTimeout
 
-from marketplace.exceptions import error_body
+from marketplace.errors import error_body
 
 RETRY_AFTER_SECONDS = 2
 MESSAGE = "The server is busy (every database connection is in use); try again in a moment."

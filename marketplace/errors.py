@@ -1,8 +1,14 @@
-"""Domain errors. Services raise these; `marketplace.exceptions` maps them to HTTP once."""
+"""Domain errors and the one error body. Services raise these; `marketplace.api.exceptions` maps
+them to HTTP once, and the pages' JSON calls answer with the same body."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """Every error answer's body: {"error": {"code", "message", "details"}}."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 class ApplicationError(Exception):

@@ -107,7 +107,7 @@ def json_loads(text: str) -> Any:
 def decimal_text(raw: Any, name: str) -> str:
     """A decimal a person sent in JSON (money above all), as text: a string ("125.50") or a whole
     number. A JSON number with a fraction is refused (400): it decodes to a float, and 0.1 has no
-    exact binary value. The caller checks the range and places (billing.api_common.money_in)."""
+    exact binary value. The caller checks the range and places (billing/amounts.money_in)."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ApplicationError(
             f"{name} must be a string like \"125.50\" (or a whole number), not {type(raw).__name__}.",

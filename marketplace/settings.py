@@ -140,6 +140,9 @@ INSTALLED_APPS = [
     "marketplace.quality",
     "marketplace.billing",
     "marketplace.demo",
+    # The layers above the apps (README, "Architecture"): the REST API and the portal's pages.
+    "marketplace.api",
+    "marketplace.web",
 ]
 
 MIDDLEWARE = [
@@ -174,7 +177,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "marketplace.views.portal_nav",
+                "marketplace.web.public.site.portal_nav",
             ]
         },
     }
@@ -261,14 +264,14 @@ QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "marketplace.accounts.authentication.BearerTokenAuthentication",
+        "marketplace.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api.common.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "marketplace.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "marketplace.api_schema.AutoSchema",
+    "EXCEPTION_HANDLER": "marketplace.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "marketplace.parsing.StrictJSONParser",
         "rest_framework.parsers.FormParser",
@@ -315,7 +318,7 @@ AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
-AXES_LOCKOUT_CALLABLE = "marketplace.accounts.views.locked_out"  # a 429 page that says why
+AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
 # Reverse proxies in front of daphne that append the client's address to X-Forwarded-For (0: none,
 # REMOTE_ADDR is the client). Too high lets a client choose its own address; too low throttles the proxy.
 QUORUM_PROXY_COUNT = env_int("QUORUM_PROXY_COUNT", 0, minimum=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
@@ -58,6 +59,11 @@ class User(AbstractUser):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN or self.is_superuser
+
+
+def hash_token(secret: str) -> str:
+    """What a token's row keeps of its secret: the SHA-256, never the secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ApiToken(models.Model):

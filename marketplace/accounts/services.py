@@ -11,8 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.accounts.authentication import hash_token
-from marketplace.accounts.models import ApiToken, Organization, Role, User
+from marketplace.accounts.models import ApiToken, Organization, Role, User, hash_token
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.names import name_clean
 

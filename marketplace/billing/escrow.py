@@ -37,7 +37,7 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
         raise NotFound("Job not found.")  # the caller scoped the lookup; a flow must not cross tenants
     if not KEY.match(key or ""):
         raise ApplicationError("An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-")
-    # A Decimal only: the API parses strings (api_common.money_in), and a float is never money.
+    # A Decimal only: the API parses strings (billing/amounts.money_in), and a float is never money.
     if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
         raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")
     value = amount

@@ -3,7 +3,7 @@
 Units: every amount is in the marketplace currency. Rates (price per item, pay per judgment, fee
 and credit rates, accuracies) carry 4 decimal places; amounts posted to the ledger carry 2.
 
-Rounding: `rounded()` is the only rounding function; it rounds half to even (banker's rounding),
+Rounding: `rounded()` (marketplace/money.py) is the only rounding function; it rounds half to even (banker's rounding),
 so over many postings the halves go up as often as down. Products are rounded once, at the end
 (`rounded(items * price)`), never per unit. Holds are the exception that rounds up (`hold()`):
 an escrow a fraction of a cent short would refuse a worker's last judgment, so what is held
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from math import comb
+
+from marketplace.money import CENT_PLACES, RATE_PLACES, money, rate, rounded
 
 ZERO = Decimal("0.00")
 MAX_BALANCE = Decimal("999999999999.99")  # the most a MONEY field (14 digits, 2 places) holds
-CENT_PLACES = 2
-RATE_PLACES = 4
 ONE = Decimal(1)
 
 # Quality credit: this share of the charge per accuracy point (0.01) under the promise, capped
@@ -35,22 +35,6 @@ CREDIT_PER_POINT = Decimal("0.10")
 
 ACCURACY_FROM_TIER = "tier_default"  # the tier's assumed worker accuracy (no history)
 ACCURACY_FROM_POOL = "measured_pool"  # the measured gold accuracy of the qualified worker pool
-
-
-def rounded(value: Decimal | int, places: int = CENT_PLACES, *, up: bool = False) -> Decimal:
-    """The one rounding function: `places` decimals, half to even (`up`: towards +infinity)."""
-    mode = ROUND_CEILING if up else ROUND_HALF_EVEN
-    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=mode)
-
-
-def money(value: Decimal | int) -> Decimal:
-    """An amount for the ledger (2 places)."""
-    return rounded(value, CENT_PLACES)
-
-
-def rate(value: Decimal | int | str) -> Decimal:
-    """A rate (4 places)."""
-    return rounded(Decimal(value), RATE_PLACES)
 
 
 def hold(items: int, per_item: Decimal) -> Decimal:

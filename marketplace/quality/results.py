@@ -3,7 +3,7 @@
 The jobs app streams results without knowing about consensus (jobs/exporting.py takes a lookup);
 this module supplies the lookup, batch by batch: the latest succeeded run's label and
 confidence per item, unless an expert settled the item (then the expert's label, confidence
-1.0 and source "expert"). `JobResultsWithConsensus` is routed in place of jobs' plain view.
+1.0 and source "expert"). The API's results export (api/results.py) uses it.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Avg, Count, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs import exporting, selectors
-from marketplace.jobs.api_items import JobResults
 from marketplace.jobs.models import Job
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
 
@@ -83,17 +81,3 @@ def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
         return found
 
     return lookup
-
-
-@extend_schema_view(
-    get=extend_schema(
-        summary="Stream the results: latest consensus run, expert-settled items marked source=expert"
-    )
-)
-class JobResultsWithConsensus(JobResults):
-    """jobs' results export with the latest run's labels and a `source` column."""
-
-    source_column = True
-
-    def consensus_lookup(self, job: Job) -> exporting.ConsensusLookup | None:
-        return consensus_lookup_for(job=job)

@@ -6,7 +6,7 @@ with two places; rates (pay per judgment) keep their four.
 
 Models are looked up with `apps.get_model` at call time: realtime is a leaf that every app may
 call (quality.runs included), so it imports no app's models at import time and no cycle can form.
-`marketplace.billing.pricing` is pure Decimal arithmetic (no Django), so it is imported directly.
+Money is rounded by `marketplace.money`, which is pure Decimal arithmetic below every app.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Avg, Count, Q
 
-from marketplace.billing.pricing import money
+from marketplace.money import money
 
 ZERO = Decimal("0.00")
 # A fixed-overlap job has no target confidence; below this an item counts as uncertain.

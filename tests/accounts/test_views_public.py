@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
-from marketplace.accounts.templatetags.public import money, per_thousand, percent
+from marketplace.web.templatetags.public import money, per_thousand, percent
 from marketplace.billing.models import Tier
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.db import transaction
 from marketplace.accounts.models import User
 from marketplace.jobs.models import JobStatus
 from marketplace.jobs.services import job_transition
-from marketplace.labeling import api as work_api
+from marketplace.api import work as work_api
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import lease_claim
 from tests.factories import open_job_with_items

@@ -18,7 +18,7 @@ from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.quality.models import QualityEvent
 from marketplace.quality.runs import consensus_run
-from marketplace.quality.views import WORKER_COLUMNS
+from marketplace.web.staff.workers import WORKER_COLUMNS
 from tests.factories import WorkerFactory
 from tests.quality.worker_helpers import answer_gold, gold_job
 

@@ -1,0 +1,87 @@
+"""Shared API plumbing: pagination and small helpers every resource module of the API uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+from marketplace.errors import ApplicationError
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        """A page_size that is not a whole number from 1 is a 400 (DRF would silently use the
+        default, so a typo'd size looked like a short list); above the maximum it is capped."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise ApplicationError("page_size must be a whole number from 1.", details={"page_size": raw[:20]})
+        return min(int(raw), self.max_page_size)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page", {"type": "integer", "minimum": 1}, required=False,
+        description="1-based; a page past the last is a 404",
+    ),
+    OpenApiParameter(
+        "page_size", {"type": "integer", "minimum": 1}, required=False,
+        description=f"Default {Pagination.page_size}; above {Pagination.max_page_size} gives {Pagination.max_page_size}",
+    ),
+]
+
+# One component per item type, however many views list it (a second class of the same name
+# would be a schema conflict).
+_PAGES: dict[str, serializers.Serializer] = {}
+
+
+def paginated(item: type[serializers.Serializer] | serializers.Serializer) -> serializers.Serializer:
+    """The schema of a Pagination page of `item`s: {count, next, previous, results: [item]}.
+
+    Views page by hand (`Pagination().paginate_queryset`), so drf-spectacular cannot see the
+    wrapper; without this the schema would promise a bare array."""
+    if isinstance(item, serializers.ListSerializer):
+        item = item.child
+    item_class = item if isinstance(item, type) else item.__class__
+    name = f"Paginated{item_class.__name__.removesuffix('Serializer')}List"
+    if name not in _PAGES:
+        _PAGES[name] = inline_serializer(name, fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_class(many=True),
+        })
+    return _PAGES[name]
+
+
+def extend_list_schema(item: Any, *, parameters: list[OpenApiParameter] | None = None, **kwargs: Any) -> Any:
+    """`extend_schema` for a paginated list: the page wrapper and the page/page_size parameters."""
+    return extend_schema(responses=paginated(item), parameters=[*PAGE_PARAMETERS, *(parameters or [])], **kwargs)
+
+
+def refuse_numbers_as_text(serializer: serializers.Serializer, data: Any) -> None:
+    """A JSON number where a field takes text is a 400, as the schema says (type: string).
+
+    DRF's CharField quietly turns 123456.789 into "123456.789", so a client's bug (a number
+    for a password, a name or a reason) was stored instead of refused. Nested serializers and
+    lists of them are checked the same way; form bodies carry only text and pass untouched."""
+    if not isinstance(data, dict):
+        return
+    for name, field in serializer.fields.items():
+        value = data.get(name)
+        if isinstance(field, serializers.CharField) and isinstance(value, int | float):
+            raise ApplicationError(f"{name}: Not a valid string.", details={name: ["Not a valid string."]})
+        if isinstance(field, serializers.Serializer):
+            refuse_numbers_as_text(field, value)
+        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+            for entry in value:
+                refuse_numbers_as_text(field.child, entry)

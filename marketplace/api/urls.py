@@ -1,0 +1,126 @@
+"""/api/v1/: every route of the REST API, one block per resource module of this package."""
+
+from django.urls import path, re_path
+
+from marketplace.api import (
+    accounts,
+    billing,
+    billing_admin,
+    consensus,
+    earnings,
+    experts,
+    items,
+    jobs,
+    qualifications as quals,
+    quality,
+    results,
+    work,
+)
+
+# Accounts, tokens and qualifications (api/accounts.py, api/qualifications.py).
+_accounts = [
+    path("auth/signup/", accounts.Signup.as_view(), name="auth-signup"),
+    path("auth/token/", accounts.TokenObtain.as_view(), name="auth-token"),
+    path("me/", accounts.Me.as_view(), name="me"),
+    path("me/tokens/", accounts.MeTokens.as_view(), name="me-tokens"),
+    path("me/tokens/<int:token_id>/", accounts.MeTokenDetail.as_view(), name="me-token-detail"),
+    path("me/qualifications/", quals.MeQualifications.as_view(), name="me-qualifications"),
+    path("admins/", accounts.Admins.as_view(), name="admin-create"),
+    path("organization/members/", accounts.OrganizationMembers.as_view(), name="organization-members"),
+    path("qualifications/", quals.QualificationListCreate.as_view(), name="qualification-list"),
+    path("qualifications/<int:qualification_id>/", quals.QualificationDetail.as_view(),
+         name="qualification-detail"),
+    path("qualifications/<int:qualification_id>/questions/", quals.QualificationQuestions.as_view(),
+         name="qualification-questions"),
+    path("qualifications/<int:qualification_id>/exam/", quals.QualificationExam.as_view(),
+         name="qualification-exam"),
+    path("qualifications/<int:qualification_id>/grants/", quals.QualificationGrants.as_view(),
+         name="qualification-grants"),
+    path("qualifications/<int:qualification_id>/grants/<int:worker_id>/",
+         quals.QualificationGrantDetail.as_view(), name="qualification-grant-detail"),
+]
+
+# Jobs (api/jobs.py); before them, the results export with consensus (api/results.py), which
+# answers jobs/<id>/results/ in place of the plain export routed among the items below.
+_jobs = [
+    path("jobs/<int:job_id>/results/", results.JobResultsWithConsensus.as_view(), name="job-results"),
+    path("jobs/", jobs.JobListCreate.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    # Only the lifecycle verbs: a catch-all <str:action> would swallow items/, gold/ and results/.
+    re_path(
+        r"^jobs/(?P<job_id>[0-9]+)/(?P<action>publish|pause|resume|cancel)/$",
+        jobs.JobAction.as_view(),
+        name="job-action",
+    ),
+]
+
+# Items, gold items and exports (api/items.py).
+_items = [
+    path("jobs/<int:job_id>/items/", items.JobItems.as_view(), name="job-items"),
+    path("jobs/<int:job_id>/items/<int:item_id>/", items.JobItemDetail.as_view(), name="job-item"),
+    path("jobs/<int:job_id>/gold/", items.JobGoldItems.as_view(), name="job-gold"),
+    path("jobs/<int:job_id>/gold/<int:item_id>/", items.JobGoldItemDetail.as_view(), name="job-gold-item"),
+    path("jobs/<int:job_id>/results/", items.JobResults.as_view(), name="job-results"),
+    path("jobs/<int:job_id>/judgments/export/", items.JobJudgmentsExport.as_view(),
+         name="job-judgments-export"),
+]
+
+# What a worker calls while labeling (api/work.py).
+_work = [
+    path("work/jobs/", work.WorkJobList.as_view(), name="work-jobs"),
+    path("work/next/", work.WorkNext.as_view(), name="work-next"),
+    path("work/leases/<int:lease_id>/", work.LeaseDetail.as_view(), name="work-lease"),
+    path("work/leases/<int:lease_id>/submit/", work.LeaseSubmit.as_view(), name="work-lease-submit"),
+    path("work/leases/<int:lease_id>/release/", work.LeaseRelease.as_view(), name="work-lease-release"),
+    path("work/judgments/", work.MyJudgmentList.as_view(), name="work-judgments"),
+]
+
+# Consensus runs, worker quality and experts (api/consensus.py, api/quality.py, api/experts.py).
+_quality = [
+    path("jobs/<int:job_id>/consensus/", consensus.JobConsensusRuns.as_view(), name="job-consensus-runs"),
+    path("jobs/<int:job_id>/consensus/<int:run_id>/", consensus.JobConsensusRunDetail.as_view(),
+         name="job-consensus-run"),
+    path("jobs/<int:job_id>/consensus/<int:run_id>/workers/", consensus.JobConsensusRunWorkers.as_view(),
+         name="job-consensus-run-workers"),
+    path("quality/workers/", quality.WorkerQualityList.as_view(), name="quality-workers"),
+    path("quality/workers/<int:worker_id>/", quality.WorkerQualityDetail.as_view(), name="quality-worker"),
+    path("jobs/<int:job_id>/workers/", quality.JobWorkerList.as_view(), name="job-workers"),
+    re_path(
+        r"^jobs/(?P<job_id>[0-9]+)/workers/(?P<worker_id>[0-9]+)/(?P<action>block|unblock)/$",
+        quality.WorkerBlockAction.as_view(),
+        name="job-worker-block",
+    ),
+    path("me/quality/", quality.MyQuality.as_view(), name="me-quality"),
+    path("expert/next/", experts.ExpertNext.as_view(), name="expert-next"),
+    path("expert/reviews/<int:review_id>/", experts.ExpertReviewDetail.as_view(), name="expert-review"),
+    path("expert/reviews/<int:review_id>/settle/", experts.ExpertReviewSettle.as_view(),
+         name="expert-review-settle"),
+    path("jobs/<int:job_id>/expert-reviews/", experts.JobExpertReviews.as_view(), name="job-expert-reviews"),
+]
+
+# Billing: clients, admins, workers (api/billing.py, api/billing_admin.py, api/earnings.py).
+_billing = [
+    path("quotes/", billing.QuoteView.as_view(), name="quotes"),
+    path("billing/", billing.BillingOverview.as_view(), name="billing"),
+    path("billing/invoices/", billing.MonthlyInvoice.as_view(), name="billing-invoice-month"),
+    path("jobs/<int:job_id>/invoice/", billing.JobInvoice.as_view(), name="job-invoice"),
+    path("jobs/<int:job_id>/escrow/", billing.JobEscrowAdd.as_view(), name="job-escrow-add"),
+    path("admin/topups/", billing_admin.TopupCreate.as_view(), name="admin-topups"),
+    path("admin/payout-batches/", billing_admin.PayoutBatchListCreate.as_view(), name="admin-payout-batches"),
+    re_path(
+        r"^admin/payout-batches/(?P<batch_id>[0-9]+)/(?P<action>approve|reject|paid)/$",
+        billing_admin.PayoutBatchAction.as_view(),
+        name="admin-payout-batch-action",
+    ),
+    path("admin/payout-batches/<int:batch_id>/export/", billing_admin.PayoutBatchExport.as_view(),
+         name="admin-payout-batch-export"),
+    re_path(
+        r"^admin/invoices/(?P<number>[A-Za-z0-9_-]+)/paid/$",
+        billing_admin.InvoicePaid.as_view(),
+        name="admin-invoice-paid",
+    ),
+    path("me/earnings/", earnings.MyEarnings.as_view(), name="me-earnings"),
+    path("me/payouts/", earnings.MyPayouts.as_view(), name="me-payouts"),
+]
+
+urlpatterns = _accounts + _jobs + _items + _work + _quality + _billing

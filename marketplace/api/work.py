@@ -1,0 +1,306 @@
+"""Worker REST API: the jobs open to me, next item, submit, skip, my lease, my judgments.
+
+A submit may ask for the next item too (`"next": true`), so a client needs one request per
+judgment: POST work/next/ once, then submit-with-next until `next` comes back null.
+
+Every response is built from an explicit dict, so nothing the worker must not see (external_id,
+is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
+gold item's lease has exactly the shape of any other lease.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import flows
+from marketplace.accounts.models import User
+from marketplace.api.permissions import IsWorker
+from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
+from marketplace.errors import ApplicationError
+from marketplace.jobs.models import Job
+from marketplace.labeling import selectors, services
+from marketplace.labeling.models import Judgment, Lease
+
+TAG = ["work"]
+_ERRORS = {
+    403: OpenApiResponse(description="not_qualified: missing qualification, blocked or suspended"),
+    404: OpenApiResponse(description="not_found, or no_work when nothing is left for you"),
+    409: OpenApiResponse(description="conflict: job paused/closed, lease lost, already submitted"),
+}
+
+
+# --- output shapes (documentation for /api/schema/; responses are built by the functions below)
+
+
+class WorkLabelSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    shortcut = serializers.CharField(allow_blank=True)
+
+
+class WorkJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    instructions_html = serializers.CharField()
+    labels = WorkLabelSerializer(many=True)
+    reward_per_judgment = serializers.CharField(help_text="Currency units per accepted judgment.")
+    lease_seconds = serializers.IntegerField()
+
+
+class LeaseJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    labels = WorkLabelSerializer(many=True)
+    instructions_html = serializers.CharField()
+
+
+class LeaseItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    data = serializers.JSONField()
+
+
+class LeaseSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    job = LeaseJobSerializer()
+    item = LeaseItemSerializer()
+
+
+class NextErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="What POST /work/next/ would answer: no_work, conflict, not_qualified...")
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class SubmittedSerializer(serializers.Serializer):
+    judgment = serializers.IntegerField()
+    lease = serializers.IntegerField()
+    label = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    feedback = serializers.DictField(
+        allow_null=True,
+        help_text="After a missed check item, where the job shows it: the right label and why.",
+    )
+    # Present only when the submit asked for `next`; omitted otherwise (the two-request flow).
+    next = LeaseSerializer(
+        required=False, allow_null=True,
+        help_text="Your next lease in the same job, exactly as POST /work/next/ gives it; null when "
+        "there is none (next_error says why).",
+    )
+    next_error = NextErrorSerializer(
+        required=False, allow_null=True,
+        help_text="Why `next` is null, as POST /work/next/ would refuse; null when `next` is a lease.",
+    )
+
+
+class ReleasedSerializer(serializers.Serializer):
+    lease = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class MyJudgmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job = serializers.IntegerField()
+    item = serializers.IntegerField()
+    lease = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    seconds_spent = serializers.CharField(allow_null=True)
+    submitted_at = serializers.DateTimeField()
+
+
+# --- input shapes
+
+
+class NextInputSerializer(serializers.Serializer):
+    job = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for any job.")
+
+
+class SubmitInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=64)
+    seconds_spent = serializers.DecimalField(
+        max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True,
+        help_text="Seconds you spent; measured from the lease when omitted.",
+    )
+    next = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also take your next item of the same job: the answer carries it as `next` "
+        "(one request per judgment instead of two).",
+    )
+
+
+def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    if data is None or data == "":
+        data = {}
+    serializer = serializer_class(data=data)
+    refuse_numbers_as_text(serializer, data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- presenters
+
+
+def _labels(job: Job) -> list[dict[str, str]]:
+    return [
+        {"key": c["key"], "name": c.get("name") or c["key"], "shortcut": c.get("shortcut") or ""}
+        for c in job.labels
+    ]
+
+
+def present_work_job(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "title": job.title,
+        "instructions_html": job.instructions_html,  # rendered when saved
+        "labels": _labels(job),
+        "reward_per_judgment": str(job.reward_per_judgment),
+        "lease_seconds": job.lease_seconds,
+    }
+
+
+def present_lease(lease: Lease) -> dict[str, Any]:
+    """The same shape for every lease; the item is id and data only (a gold one looks the same)."""
+    job, item = lease.job, lease.item
+    return {
+        "lease": lease.pk,
+        "status": lease.status,
+        "expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
+        "job": {
+            "id": job.pk,
+            "title": job.title,
+            "labels": _labels(job),
+            "instructions_html": job.instructions_html,
+        },
+        "item": {"id": item.pk, "data": item.data},
+    }
+
+
+def present_judgment(judgment: Judgment) -> dict[str, Any]:
+    return {
+        "id": judgment.pk,
+        "job": judgment.job_id,
+        "item": judgment.item_id,
+        "lease": judgment.lease_id,
+        "label": judgment.label,
+        "seconds_spent": None if judgment.seconds_spent is None else str(judgment.seconds_spent),
+        "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
+    }
+
+
+# --- views
+
+
+class WorkerView(APIView):
+    permission_classes = [IsAuthenticated, IsWorker]
+
+
+class WorkJobList(WorkerView):
+    @extend_list_schema(WorkJobSerializer, tags=TAG, operation_id="v1_work_jobs_list", summary="Open jobs you can work on")
+    def get(self, request: Request) -> Response:
+        jobs = selectors.jobs_open_to(worker=request.user).defer("instructions")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([present_work_job(job) for job in page or []])
+
+
+class WorkNext(WorkerView):
+    @extend_schema(
+        tags=TAG, request=NextInputSerializer, responses={200: LeaseSerializer, **_ERRORS},
+        summary="Take the next item (of one job, or of any job you qualify for)",
+        description="Asking again while your lease is live returns the same lease.",
+    )
+    def post(self, request: Request) -> Response:
+        job_id = _parse(NextInputSerializer, request.data).get("job")
+        lease = services.lease_claim(worker=request.user, job=job_id)
+        return Response(present_lease(lease))
+
+
+class LeaseDetail(WorkerView):
+    @extend_schema(tags=TAG, responses={200: LeaseSerializer, 404: _ERRORS[404]}, summary="One of your leases")
+    def get(self, request: Request, lease_id: int) -> Response:
+        lease = selectors.lease_get_for_worker(worker=request.user, lease_id=lease_id)
+        return Response(present_lease(lease))
+
+
+class LeaseSubmit(WorkerView):
+    @extend_schema(
+        tags=TAG, request=SubmitInputSerializer,
+        responses={201: SubmittedSerializer, 200: SubmittedSerializer, **_ERRORS},
+        summary="Submit your label for a lease's item (and take the next one)",
+        description=(
+            "201 when saved; 200 when this exact submit was already saved (a safe retry).\n\n"
+            "With `\"next\": true` the answer also carries `next`, your next lease in the same job "
+            "(the shape POST /work/next/ answers), or null and `next_error` saying why (no_work when "
+            "nothing is left for you, conflict when the job is paused, not_qualified when blocked). "
+            "The item is taken after your answer is saved, so a refusal never undoes the answer; a "
+            "retried submit gives back the lease you already hold, never a second one. A refused "
+            "submit (4xx) takes no item."
+        ),
+    )
+    def post(self, request: Request, lease_id: int) -> Response:
+        data = _parse(SubmitInputSerializer, request.data)
+        outcome = flows.work_submit(
+            worker=request.user, lease_id=lease_id, label=data["label"],
+            seconds_spent=data.get("seconds_spent"),
+        )
+        judgment = outcome.judgment
+        body = {
+            "judgment": judgment.pk,
+            "lease": lease_id,
+            "label": judgment.label,
+            "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
+            "feedback": outcome.feedback,
+        }
+        if data["next"]:
+            body.update(_next_after_submit(worker=request.user, job_id=judgment.job_id))  # type: ignore[arg-type]
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+def _next_after_submit(*, worker: User, job_id: int) -> dict[str, Any]:
+    """The worker's next lease in the job, or why there is none, for a submit that asked for it.
+
+    Called once flows.work_submit has returned, i.e. its transaction committed (no request-wide
+    transaction here): the claim is a short transaction of its own, so it never runs under the
+    submit's locks, and a refusal cannot roll the saved answer back. lease_claim returns a live
+    lease the worker already holds, so a retried submit hands out no second one.
+    """
+    try:
+        lease = services.lease_claim(worker=worker, job=job_id)
+    except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
+        return {"next": None, "next_error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+    return {"next": present_lease(lease), "next_error": None}
+
+
+class LeaseRelease(WorkerView):
+    @extend_schema(
+        tags=TAG, request=None, responses={200: ReleasedSerializer, 404: _ERRORS[404], 409: _ERRORS[409]},
+        summary="Skip: give the item back now",
+    )
+    def post(self, request: Request, lease_id: int) -> Response:
+        lease = services.lease_release(worker=request.user, lease_id=lease_id)
+        return Response({"lease": lease.pk, "status": lease.status})
+
+
+class MyJudgmentList(WorkerView):
+    @extend_list_schema(
+        MyJudgmentSerializer, tags=TAG, operation_id="v1_work_judgments_list", summary="Your judgments, newest first",
+        parameters=[OpenApiParameter("job", int, required=False, description="Only this job's")],
+    )
+    def get(self, request: Request) -> Response:
+        raw_job = request.query_params.get("job")
+        if raw_job is not None and not raw_job.isdigit():
+            raise ApplicationError("job must be a job id.")
+        job_id = int(raw_job) if raw_job else None
+        judgments = selectors.judgments_of(worker=request.user, job_id=job_id)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(judgments, request, view=self)
+        return paginator.get_paginated_response([present_judgment(j) for j in page or []])

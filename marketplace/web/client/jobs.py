@@ -1,0 +1,177 @@
+"""Client portal pages for jobs: the dashboard, a job's page, and its pause / resume / cancel.
+
+Every page is for clients only (@client_required) and looks jobs up through
+jobs.selectors.job_get_for_owner, so another organization's job is a 404 like a missing one.
+Live figures follow the shared contract: elements with data-job / data-field that live.js
+updates from `job.progress` messages on /ws/client/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from marketplace import flows
+from marketplace.web import charts
+from marketplace.accounts.models import User
+from marketplace.web.access import client_required
+from marketplace.billing.models import Tier
+from marketplace.billing.selectors import organization_balance
+from marketplace.billing.statements import organization_open_escrows
+from marketplace.errors import ApplicationError, NotFound
+from marketplace.jobs import selectors
+from marketplace.web.client import job_reads
+from marketplace.jobs.models import Job, JobStatus
+from marketplace.web.client.wizard import instructions_html
+
+JOBS_PER_PAGE = 20
+LIVE_SOCKET = "/ws/client/"
+
+
+def _own_job(request: HttpRequest, job_id: int) -> Job:
+    try:
+        return selectors.job_get_for_owner(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+    except NotFound:
+        raise Http404("No such job.") from None
+
+
+def _pct(share: float | None) -> str:
+    return "" if share is None else f"{share * 100:.1f}"
+
+
+def _tier_names() -> dict[str, str]:
+    return dict(Tier.objects.values_list("slug", "name"))
+
+
+@client_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """/portal/jobs/: the organization's jobs with live progress."""
+    user: User = request.user  # type: ignore[assignment]
+    status = request.GET.get("status", "")
+    page = Paginator(selectors.jobs_for_dashboard(user=user, status=status), JOBS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    tiers = _tier_names()
+    rows = [
+        {"job": job, "percent": job_reads.percent_done(job), "tier_name": tiers.get(job.tier, job.tier)}
+        for job in page
+    ]
+    counts = selectors.job_status_counts(user=user)
+    escrows = organization_open_escrows(organization=user.organization)  # type: ignore[arg-type]
+    ctx = {
+        "rows": rows,
+        "page": page,
+        "status": status if status in JobStatus.values else "",
+        "filters": [("", "All", sum(counts.values()))]
+        + [(value, label, counts[value]) for value, label in JobStatus.choices],
+        "balance": organization_balance(organization=user.organization),  # type: ignore[arg-type]
+        "escrow_total": sum((e.escrow for e in escrows), job_reads.ZERO),
+        "running": counts[JobStatus.OPEN],
+        "live_socket": LIVE_SOCKET,
+    }
+    return render(request, "client/dashboard.html", ctx)
+
+
+def _charts(job: Job, consensus: job_reads.Consensus, throughput: job_reads.Throughput) -> dict[str, Any]:
+    names = job_reads.label_names(job)
+    out: dict[str, Any] = {
+        "throughput": charts.line_svg(throughput.points, title="Judgments per hour, last 24 hours", unit="/h"),
+        "distribution": charts.bars_svg(
+            consensus.distribution,
+            title="Items per consensus label" if consensus.distribution_source == "consensus"
+            else "Judgments per label (before the first consensus run)",
+        ),
+        "confusion": None,
+    }
+    if consensus.confusion is not None:
+        labels = [names[key] for key in job.label_keys]
+        out["confusion"] = charts.heatmap_svg(
+            consensus.confusion, labels, labels,
+            title="How the crowd answers each true label (pooled worker confusion, latest run)",
+        )
+    return out
+
+
+@client_required
+def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+    """/portal/jobs/<id>/: progress, throughput, quality, cost and the job's controls."""
+    job = _own_job(request, job_id)
+    counts = selectors.job_counts(job=job)
+    consensus = job_reads.job_consensus(job=job)
+    throughput = job_reads.job_throughput(job=job)
+    money = job_reads.job_money(job=job)
+    tier = Tier.objects.filter(slug=job.tier).first()
+    ctx = {
+        "job": job,
+        "counts": counts,
+        "percent": job_reads.percent_done(job),
+        "tier": tier,
+        "labels": job.labels,
+        "instructions_html": instructions_html(job),
+        "consensus": consensus,
+        "accuracy_pct": _pct(consensus.estimated_accuracy),
+        "gold_pct": _pct(consensus.gold_accuracy),
+        "throughput": throughput,
+        "money": money,
+        "charts": _charts(job, consensus, throughput),
+        "can_pause": job.status == JobStatus.OPEN,
+        "can_resume": job.status == JobStatus.PAUSED,
+        "can_cancel": job.status in (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED),
+        "is_draft": job.status == JobStatus.DRAFT,
+        "results_url": reverse("job-results", args=[job.pk]),
+        "invoice_url": reverse("job-invoice", args=[job.pk]) if money is not None else "",
+        "live_socket": LIVE_SOCKET,
+    }
+    return render(request, "client/job_page.html", ctx)
+
+
+def _transition(request: HttpRequest, job_id: int, *, action: Any, done: str) -> HttpResponse:
+    job = _own_job(request, job_id)
+    try:
+        action(job=job, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("job-page", job_id=job.pk)
+
+
+@client_required
+@require_POST
+def job_pause(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _transition(request, job_id, action=flows.job_pause,
+                       done="Paused. Workers finish the items they hold; nobody gets new ones.")
+
+
+@client_required
+@require_POST
+def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _transition(request, job_id, action=flows.job_resume,
+                       done="Resumed. Workers can pick the job up again.")
+
+
+@client_required
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    """GET: what cancelling does to the money, and a confirm button. POST: cancel and settle."""
+    job = _own_job(request, job_id)
+    if request.method == "POST":
+        try:
+            flows.job_cancel(job=job, user=request.user)  # type: ignore[arg-type]
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Cancelled. Completed items are charged; the rest of the escrow "
+                                      "is back in your balance.")
+        return redirect("job-page", job_id=job.pk)
+    ctx = {
+        "job": job,
+        "money": job_reads.job_money(job=job),
+        "can_cancel": job.status in (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED),
+    }
+    return render(request, "client/job_cancel.html", ctx)

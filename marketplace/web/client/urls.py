@@ -1,0 +1,25 @@
+"""The client portal, mounted at /portal/ (marketplace/urls.py): jobs, the wizard, billing. Page
+names avoid the API's (`job-detail`, `job-results`, …): new ones are prefixed `client-`."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from marketplace.web.client import billing, jobs, wizard
+
+urlpatterns: list[URLPattern] = [
+    path("jobs/", jobs.dashboard, name="client-dashboard"),
+    # The wizard: step 1 creates the draft, the next steps fill it, the last one publishes.
+    path("jobs/new/", wizard.job_create, name="job-create"),
+    path("jobs/preview/", wizard.instructions_preview, name="client-instructions-preview"),
+    path("jobs/<int:job_id>/setup/", wizard.setup_details, name="client-job-setup"),
+    path("jobs/<int:job_id>/setup/items/", wizard.setup_items, name="client-job-setup-items"),
+    path("jobs/<int:job_id>/setup/gold/", wizard.setup_gold, name="client-job-setup-gold"),
+    path("jobs/<int:job_id>/setup/publish/", wizard.setup_publish, name="client-job-setup-publish"),
+    # A job's page and its controls.
+    path("jobs/<int:job_id>/", jobs.job_page, name="job-page"),
+    path("jobs/<int:job_id>/pause/", jobs.job_pause, name="client-job-pause"),
+    path("jobs/<int:job_id>/resume/", jobs.job_resume, name="client-job-resume"),
+    path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="client-job-cancel"),
+    path("billing/", billing.billing, name="client-billing"),
+]

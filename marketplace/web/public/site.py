@@ -1,0 +1,75 @@
+"""Site-wide pages: the landing page, the health check, the portal's role home and its top bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from marketplace.billing.selectors import tier_list
+from marketplace.errors import error_body
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "public/home.html", {"tiers": tier_list()})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """API paths answer in the one error format; pages get the HTML 404."""
+    if _wants_json(request):
+        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    return render(request, "500.html", status=500)
+
+
+# The portal's sections by role: (URL name, label). Each app's `urls.py` defines its names.
+_NAV: dict[str, list[tuple[str, str]]] = {
+    "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-billing", "Billing"),
+               ("tokens", "API tokens")],
+    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
+               ("tokens", "API tokens")],
+    "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-clients", "Clients"),
+              ("staff-payouts", "Payouts"), ("staff-audit", "Audit")],
+}
+
+
+def _role_of(user: Any) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return "admin" if user.is_admin else ("client" if user.is_client else "worker")
+
+
+def portal_nav(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the top bar's links for the signed-in user's role."""
+    role = _role_of(request.user)
+    items = [{"url": reverse(name), "label": label, "active": False} for name, label in _NAV.get(role or "", [])]
+    # Only the longest matching prefix is current (/portal/jobs/new/ is "New job", not also "Jobs").
+    matches = [item for item in items if request.path.startswith(str(item["url"]))]
+    if matches:
+        max(matches, key=lambda item: len(str(item["url"])))["active"] = True
+    return {"nav_items": items, "nav_role": role}
+
+
+@login_required
+def portal(request: HttpRequest) -> HttpResponse:
+    """/portal/: each role's home."""
+    return redirect({"admin": "staff-workers", "client": "client-dashboard"}.get(_role_of(request.user) or "", "work-list"))

@@ -1,0 +1,24 @@
+"""The staff portal under /staff/ (admins only): worker quality, jobs, payouts, client money and
+the billing audit."""
+
+from django.urls import path
+
+from marketplace.web.staff import billing, clients, workers
+
+urlpatterns = [
+    path("workers/", workers.workers, name="staff-workers"),
+    path("workers/<int:worker_id>/", workers.worker, name="staff-worker"),
+    path("workers/<int:worker_id>/block/", workers.worker_block, name="staff-worker-block"),
+    path("workers/<int:worker_id>/unblock/", workers.worker_unblock, name="staff-worker-unblock"),
+    path("jobs/", billing.jobs, name="staff-jobs"),
+    path("payouts/", billing.payout_list, name="staff-payouts"),
+    path("payouts/batches/", billing.payout_batch_create, name="staff-payout-batch-create"),
+    path("payouts/<int:batch_id>/", billing.payout_detail, name="staff-payout"),
+    path("payouts/<int:batch_id>/export/", billing.payout_export, name="staff-payout-export"),
+    path("payouts/<int:batch_id>/approve/", billing.payout_action, {"action": "approve"}, name="staff-payout-approve"),
+    path("payouts/<int:batch_id>/reject/", billing.payout_action, {"action": "reject"}, name="staff-payout-reject"),
+    path("payouts/<int:batch_id>/paid/", billing.payout_action, {"action": "paid"}, name="staff-payout-paid"),
+    path("audit/", billing.audit_page, name="staff-audit"),
+    path("clients/", clients.clients, name="staff-clients"),
+    path("clients/<int:organization_id>/topup/", clients.topup, name="staff-topup"),
+]

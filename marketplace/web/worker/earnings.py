@@ -1,0 +1,74 @@
+"""The worker's earnings page: pending, available and paid totals, recent earnings, the
+dropped-judgment pay policy, the payout request form and the payout history.
+
+Every figure starts from the signed-in worker (billing.selectors / statements take the worker);
+amounts are Decimal, shown with 2 places, and the form's amount is parsed as a Decimal string.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from marketplace.accounts.models import User
+from marketplace.web.access import worker_required
+from marketplace.billing import payouts, selectors, statements
+from marketplace.billing.amounts import money_in
+from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY
+from marketplace.errors import ApplicationError
+
+RECENT_EARNINGS = 50
+PAYOUT_ROWS = 50
+
+
+def money_text(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+def _earning_rows(worker: User) -> list[dict[str, Any]]:
+    return [
+        {"title": e.job.title, "amount": money_text(e.amount), "status": e.status,
+         "status_label": e.get_status_display(), "kept_after_drop": e.kept_after_drop, "created_at": e.created_at}
+        for e in statements.worker_recent_earnings(worker=worker, limit=RECENT_EARNINGS)
+    ]
+
+
+@worker_required
+def earnings(request: HttpRequest) -> HttpResponse:
+    """/work/earnings/: GET shows the figures; POST asks for a payout (then back here)."""
+    worker: User = request.user  # type: ignore[assignment]
+    error, amount_raw = "", ""
+    if request.method == "POST":
+        amount_raw = (request.POST.get("amount") or "").strip()
+        try:
+            amount = money_in({"amount": amount_raw}, "amount")
+            # The form's one-time key makes a double submit (two clicks, a resent POST) one payout.
+            payout = payouts.payout_request(worker=worker, amount=amount, key=request.POST.get("key") or None)
+        except ApplicationError as exc:  # below the minimum, more than available, not a number
+            error = exc.message
+        else:
+            messages.success(request, f"Payout of {money_text(payout.amount)} requested. We pay approved "
+                                      "payouts in the next batch.")
+            return redirect("worker-earnings")
+    money = selectors.worker_money(worker=worker)
+    minimum = payouts.min_payout()
+    ctx = {
+        "pending": money_text(money.pending), "available": money_text(money.available),
+        "in_flight": money_text(money.in_flight), "paid": money_text(money.paid),
+        "available_amount": f"{money.available:.2f}", "min_payout": money_text(minimum),
+        "min_amount": f"{minimum:.2f}", "can_request": money.available >= minimum,
+        "hold_days": payouts.hold_days(), "policy": DROPPED_JUDGMENT_PAY_POLICY,
+        "earnings": _earning_rows(worker),
+        "payouts": [
+            {"amount": money_text(p.amount), "status": p.status, "status_label": p.get_status_display(),
+             "requested_at": p.requested_at}
+            for p in statements.worker_payouts(worker=worker)[:PAYOUT_ROWS]
+        ],
+        "error": error, "amount_raw": amount_raw, "key": uuid.uuid4().hex,
+    }
+    return render(request, "worker/earnings.html", ctx, status=400 if error else 200)

@@ -1,0 +1,299 @@
+"""Worker portal: the work list and the labeling page, with its three JSON calls.
+
+The labeling page answers with one round trip per item: `answer` submits the label *and* claims
+the next item of the job in the same request, and `skip` releases and claims likewise (the REST
+API's submit does the same when asked, `"next": true`). The page also keeps the item after the
+one on screen fetched ahead (`ahead_of`: a worker holds at most two live leases in a job), so a
+label key shows the next item at once; each answer then brings the item after that one.
+
+The JSON calls use the session and Django's CSRF check (the page sends the token in a header).
+They present leases as explicit dicts, like api/work.py: id and data of the item only, so a
+gold item looks like any other.
+
+Every view checks the role before the method (`worker_required` outermost): a visitor is sent to
+log in and a client or admin gets 404 even for a POST-only call, never a 405 that admits it exists.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from marketplace import flows
+from marketplace.accounts import selectors as accounts_selectors
+from marketplace.accounts.models import User
+from marketplace.accounts.qualifications import exam_submit
+from marketplace.web.access import worker_required
+from marketplace.errors import ApplicationError
+from marketplace.errors import error_body
+from marketplace.jobs.models import Job
+from marketplace.labeling import selectors, services
+from marketplace.labeling.models import Lease
+from marketplace.parsing import JsonRefused, json_loads
+
+# Labels without a shortcut of their own get the digits 1..9, in order, where still free.
+_DIGITS = "123456789"
+
+
+def label_keys(job: Job) -> list[dict[str, str]]:
+    """The job's labels with the key that chooses each: its shortcut, else the next free digit."""
+    taken = {str(c.get("shortcut") or "").lower() for c in job.labels}
+    free = iter(d for d in _DIGITS if d not in taken)
+    out = []
+    for choice in job.labels:
+        key = str(choice.get("shortcut") or "") or next(free, "")
+        out.append({"key": choice["key"], "name": choice.get("name") or choice["key"], "hotkey": key})
+    return out
+
+
+# --- pages
+
+
+def pay_text(rate: Decimal) -> str:
+    """Pay per answer (a 4-place rate) for people: 2 places, more only where they matter."""
+    places = max(2, -rate.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return f"${rate:.{min(places, 4)}f}"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
+    return {
+        "job": offer.job, "items_left": offer.items_left, "pay": pay_text(offer.job.reward_per_judgment),
+        "expected": duration_text(offer.expected_seconds),
+        "missing": [
+            {"qualification_id": m.qualification_id, "name": m.name, "min_score": m.min_score,
+             "min_percent": f"{m.min_score * 100:.0f}"}
+            for m in offer.missing
+        ],
+    }
+
+
+@worker_required
+@require_GET
+def work_list(request: HttpRequest) -> HttpResponse:
+    offers = selectors.work_offers_for(worker=request.user)  # type: ignore[arg-type]
+    ctx = {
+        "ready": [_offer(o) for o in offers if not o.missing],
+        "examinable": [_offer(o) for o in offers if o.missing],
+    }
+    return render(request, "worker/work_list.html", ctx)
+
+
+@worker_required
+@require_GET
+def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    ctx = {
+        "job": job,
+        "labels": label_keys(job),
+        "pay": pay_text(job.reward_per_judgment),
+        # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
+        "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
+    }
+    return render(request, "worker/label.html", ctx)
+
+
+@worker_required
+@require_GET
+def work_label_any(request: HttpRequest) -> HttpResponse:
+    """/work/label/: straight to the job the worker is busy in, else the first open to them."""
+    job = selectors.job_to_label_next(worker=request.user, now=timezone.now())  # type: ignore[arg-type]
+    if job is None:
+        messages.info(request, "There is no work for you right now. New jobs appear on this page.")
+        return redirect("work-list")
+    return redirect("work-label", job_id=job.pk)
+
+
+def _job_or_404(request: HttpRequest, job_id: int) -> Job:
+    try:
+        return selectors.job_get_for_labeling(worker=request.user, job_id=job_id)  # type: ignore[arg-type]
+    except ApplicationError:
+        raise Http404("No such job.") from None
+
+
+# --- JSON calls of the labeling page
+
+
+def _lease_json(lease: Lease) -> dict[str, Any]:
+    """Item id and data only; seconds_left from the server's clock (the browser's may differ)."""
+    left = max((lease.expires_at - timezone.now()).total_seconds(), 0.0)
+    return {
+        "lease": lease.pk,
+        "job": lease.job_id,
+        "seconds_left": round(left, 1),
+        "item": {"id": lease.item.pk, "data": lease.item.data},
+    }
+
+
+def _error(exc: ApplicationError) -> JsonResponse:
+    return JsonResponse(error_body(exc.code, exc.message, exc.details), status=exc.status)
+
+
+def _ahead_of(data: dict[str, Any]) -> int | None:
+    """`ahead_of`: the lease on screen, when the page asks for the item after it (prefetch)."""
+    value = data.get("ahead_of")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApplicationError("ahead_of must be a lease id.")
+    return value
+
+
+def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, Any]:
+    """The next lease in the job (or the one after `ahead_of`), or why there is none."""
+    try:
+        lease = services.lease_claim(worker=worker, job=job_id, ahead_of=ahead_of)
+        return {"next": _lease_json(lease), "message": ""}
+    except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
+        return {"next": None, "message": exc.message, "code": exc.code}
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json_loads((request.body or b"{}").decode("utf-8"))
+    except JsonRefused as exc:
+        raise ApplicationError(f"Send a JSON object ({exc.message})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ApplicationError("Send a JSON object.") from None
+    if not isinstance(data, dict):
+        raise ApplicationError("Send a JSON object.")
+    return data
+
+
+@worker_required
+@require_POST
+def label_next(request: HttpRequest, job_id: int) -> JsonResponse:
+    """The worker's current item in the job (the same lease again on a reload), or why none."""
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        job = selectors.job_get_for_labeling(worker=worker, job_id=job_id)
+        ahead_of = _ahead_of(_body(request))
+    except ApplicationError as exc:
+        return _error(exc)
+    return JsonResponse(_next(worker, job.pk, ahead_of))
+
+
+@worker_required
+@require_POST
+def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
+    """Submit a label for the lease's item, then claim the job's next item: one round trip. With
+    `ahead_of` (the item the page already shows, fetched ahead), the claim is the item after it.
+
+    The submit commits on its own (flows.work_submit owns its transaction) before the claim, so
+    a failed claim never loses an answer. Another worker's lease is not found (404).
+    """
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        data = _body(request)
+        label = data.get("label")
+        if not isinstance(label, str) or not label:
+            raise ApplicationError("label is required.")
+        seconds = data.get("seconds_spent")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, str))):
+            raise ApplicationError("seconds_spent must be a decimal string.")
+        ahead_of = _ahead_of(data)
+        outcome = flows.work_submit(worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds)
+    except ApplicationError as exc:
+        return _error(exc)
+    judgment = outcome.judgment
+    return JsonResponse({
+        "submitted": {"judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback},
+        **_next(worker, judgment.job_id, ahead_of),
+    })
+
+
+@worker_required
+@require_POST
+def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
+    """Give the item back (it is never offered to this worker again) and claim the next one."""
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        ahead_of = _ahead_of(_body(request))
+        lease = services.lease_release(worker=worker, lease_id=lease_id)
+    except ApplicationError as exc:
+        return _error(exc)
+    return JsonResponse({"skipped": lease.pk, **_next(worker, lease.job_id, ahead_of)})
+
+
+# --- qualification exams
+
+# Item data keys shown as the item's text and picture; every other key goes in a table.
+TEXT_KEYS = ("text",)
+IMAGE_KEYS = ("image", "image_url")
+
+
+def item_parts(data: Any) -> dict[str, Any]:
+    """Split item data for a template: text, an http(s) picture URL, and the rest as rows.
+
+    A picture "URL" of any other scheme (javascript:, data:...) is shown as text, never as a src.
+    """
+    if not isinstance(data, dict):
+        return {"text": json.dumps(data, ensure_ascii=False), "image": None, "fields": []}
+    text = next((data[k] for k in TEXT_KEYS if isinstance(data.get(k), str)), None)
+    image = next((data[k] for k in IMAGE_KEYS if isinstance(data.get(k), str)), None)
+    safe_image = image if image and image.strip().lower().startswith(("http://", "https://")) else None
+    fields = [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in data.items()
+        if not (key in TEXT_KEYS and value == text) and not (key in IMAGE_KEYS and value == safe_image)
+    ]
+    return {"text": text, "image": safe_image, "fields": fields}
+
+
+def _exam_answers(request: HttpRequest, question_ids: list[int]) -> dict[str, str | None]:
+    """Form fields q<id> -> {"<id>": label}; an unanswered question is sent as skipped (None)."""
+    return {str(qid): (request.POST.get(f"q{qid}") or None) for qid in question_ids}
+
+
+@worker_required
+def work_exam(request: HttpRequest, qualification_id: int) -> HttpResponse:
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        qualification = accounts_selectors.qualification_get_visible(
+            user=worker, qualification_id=qualification_id
+        )
+    except ApplicationError:
+        raise Http404("No such qualification.") from None
+    questions = accounts_selectors.exam_questions_for_taking(qualification=qualification)
+    if not questions:
+        raise Http404("This qualification has no exam.")
+    error, chosen = "", {}
+    if request.method == "POST":
+        chosen = _exam_answers(request, [q["id"] for q in questions])
+        try:
+            attempt = exam_submit(worker=worker, qualification=qualification, answers=chosen)
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            percent = f"{attempt.score * 100:.0f}%"
+            if attempt.passed:
+                messages.success(request, f"You passed with {percent}: {qualification.name} is yours.")
+            else:
+                messages.error(request, f"Not this time: you scored {percent}.")
+            return redirect("work-exam", qualification_id=qualification.pk)
+    status = accounts_selectors.exam_status(worker=worker, qualification=qualification)
+    ctx = {
+        "qualification": qualification,
+        "status": status,
+        "pass_percent": f"{qualification.pass_mark * 100:.0f}",
+        "labels": qualification.exam_labels,
+        "questions": [
+            {"id": q["id"], "parts": item_parts(q["data"]), "chosen": chosen.get(str(q["id"]))}
+            for q in questions
+        ],
+        "error": error,
+    }
+    return render(request, "worker/exam.html", ctx, status=400 if error else 200)

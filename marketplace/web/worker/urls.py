@@ -1,0 +1,18 @@
+"""The worker portal at /work/: the work list, the labeling page (with its JSON calls), earnings
+and payout requests, the worker's own quality figures."""
+
+from django.urls import path
+
+from marketplace.web.worker import earnings, labeling, quality
+
+urlpatterns = [
+    path("", labeling.work_list, name="work-list"),
+    path("exams/<int:qualification_id>/", labeling.work_exam, name="work-exam"),
+    path("label/", labeling.work_label_any, name="work-label-any"),
+    path("jobs/<int:job_id>/label/", labeling.work_label, name="work-label"),
+    path("jobs/<int:job_id>/label/next/", labeling.label_next, name="work-label-next"),
+    path("leases/<int:lease_id>/answer/", labeling.label_answer, name="work-label-answer"),
+    path("leases/<int:lease_id>/skip/", labeling.label_skip, name="work-label-skip"),
+    path("earnings/", earnings.earnings, name="worker-earnings"),
+    path("quality/", quality.quality, name="worker-quality"),
+]
