@@ -257,6 +257,8 @@ class Item(models.Model):
                 name="item_serving_order",
             ),
             models.Index(fields=["job", "is_gold", "id"], name="item_job_gold"),
+            # The data browser's default walk: a job's items in id order, from a cursor.
+            models.Index(fields=["job", "id"], name="item_job_id"),
         ]
 
 

@@ -61,9 +61,17 @@ class ItemResult(models.Model):
     confidence = models.FloatField()
     probabilities = models.JSONField()  # {label: probability}
     judgments = models.PositiveSmallIntegerField(default=0)
+    # Share of the item's judgments that gave the consensus label (0..1), written with the run so
+    # the data browser filters on disagreement without reading judgments; null on older runs.
+    agreement = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="one_result_per_run_item")]
+        indexes = [
+            # The data browser's walks of one run: by confidence (sort and range), by label.
+            models.Index(fields=["run", "confidence", "item"], name="item_result_confidence"),
+            models.Index(fields=["run", "label", "item"], name="item_result_label"),
+        ]
 
 
 class WorkerResult(models.Model):

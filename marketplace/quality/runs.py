@@ -180,7 +180,7 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     options = consensus_options(run.parameters)
     result = aggregate(votes, method=run.method, gold=gold, labels=keys, **options)
     write_started = time.perf_counter()
-    items = item_results_write(run_id=run.pk, result=result)
+    items = item_results_write(run_id=run.pk, result=result, votes=votes)
     workers = worker_results_write(run_id=run.pk, result=result)
     # The workers' global skill takes this run's share (in this transaction: all or nothing).
     worker_skills_fold_run(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))

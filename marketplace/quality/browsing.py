@@ -1,0 +1,335 @@
+"""The data browser's reads: a job's items with their latest consensus result, a page at a time.
+
+Keyset pagination, never OFFSET: a page starts after the cursor's (confidence, item id) or item
+id, so page 20,000 of a million items costs what page 1 does. Every walk follows an index:
+- by id, no result filter: `item_job_id` (job, id), the latest run's row probed per item;
+- by confidence, or any filter on the result: the run's rows along `item_result_confidence`
+  (run, confidence, item) or `item_result_label` (run, label, item), the item probed per row;
+- external id prefix: `item_external_id_prefix` on PostgreSQL (jobs migration 0006).
+A search in item data cannot use an index (it is JSON text); it looks at SEARCH_WINDOW items
+after the cursor at most, and the page says how far it looked, so a page stays fast and the
+next one continues the scan.
+
+The SQL is assembled only from fixed fragments chosen by the typed filter (browse_params); every
+value a user gave is a bound parameter. The same text runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from marketplace.csvcells import csv_cell
+from marketplace.errors import ApplicationError, NotFound
+from marketplace.jobs.exporting import worker_pseudonym
+from marketplace.jobs.models import Item, Job
+from marketplace.labeling.models import Judgment
+from marketplace.quality.browse_params import BrowseFilter, Cursor
+from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
+from marketplace.quality.selectors import job_worker_quality
+
+SEARCH_WINDOW = 20_000  # items a search in item data reads per page at most
+PREVIEW_CHARS = 160
+
+_SELECT = """
+SELECT i.id, i.external_id, i.data, i.is_gold, i.judgment_count, i.is_complete,
+       i.extra_judgments, r.label, r.confidence, r.agreement, r.judgments, e.status
+FROM jobs_item i
+{join} quality_itemresult r ON r.item_id = i.id AND r.run_id = %(run)s
+LEFT JOIN quality_expertreview e ON e.item_id = i.id
+WHERE i.job_id = %(job)s{where}
+ORDER BY {order}
+LIMIT %(limit)s
+"""
+
+_ORDER = {
+    "id": "i.id",
+    "-id": "i.id DESC",
+    "confidence": "r.confidence, r.item_id",
+    "-confidence": "r.confidence DESC, r.item_id DESC",
+}
+
+# After the cursor, as a row comparison the index can start from (both databases have them).
+_AFTER = {
+    "id": "i.id > %(after_id)s",
+    "-id": "i.id < %(after_id)s",
+    "confidence": "(r.confidence, r.item_id) > (%(after_conf)s, %(after_id)s)",
+    "-confidence": "(r.confidence, r.item_id) < (%(after_conf)s, %(after_id)s)",
+}
+
+# The window a search in item data reads: the next SEARCH_WINDOW items of the job by id.
+_WINDOW = """i.id IN (
+    SELECT w.id FROM jobs_item w WHERE w.job_id = %(job)s AND w.id > %(after_id)s
+    ORDER BY w.id LIMIT %(window)s)"""
+_WINDOW_END = """
+SELECT w.id FROM jobs_item w WHERE w.job_id = %(job)s AND w.id > %(after_id)s
+ORDER BY w.id LIMIT 1 OFFSET %(last)s
+"""
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    id: int
+    external_id: str | None
+    data: dict[str, Any]
+    is_gold: bool
+    judgment_count: int
+    is_complete: bool
+    extra_judgments: int
+    label: str | None
+    confidence: float | None
+    agreement: float | None
+    result_judgments: int | None
+    expert: str | None  # the review's status, None without one
+
+    @property
+    def preview(self) -> str:
+        text = json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "))
+        return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    rows: list[BrowseRow]
+    run: ConsensusRun | None  # the consensus run the labels come from (the latest succeeded)
+    next_cursor: Cursor | None
+    searched_to: int | None = None  # a data search looked at items up to this id (None: no search)
+
+
+def latest_run(*, job: Job) -> ConsensusRun | None:
+    """The job's latest succeeded consensus run (its labels are what the browser shows)."""
+    return (
+        ConsensusRun.objects.filter(job_id=job.pk, status=ConsensusRun.Status.SUCCEEDED)
+        .order_by("-id").first()
+    )
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(f: BrowseFilter, cursor: Cursor | None, params: dict[str, Any]) -> list[str]:
+    """The WHERE fragments for this filter; values go into `params`."""
+    where: list[str] = []
+    if f.needs_result:
+        where.append("r.confidence IS NOT NULL")  # only what the run labelled can match
+    if f.label is not None:
+        where.append("r.label = %(label)s")
+        params["label"] = f.label
+    if f.confidence_min is not None:
+        where.append("r.confidence >= %(conf_min)s")
+        params["conf_min"] = f.confidence_min
+    if f.confidence_max is not None:
+        where.append("r.confidence <= %(conf_max)s")
+        params["conf_max"] = f.confidence_max
+    if f.agreement_below is not None:
+        where.append("r.agreement < %(agreement)s")
+        params["agreement"] = f.agreement_below
+    if f.gold is not None:
+        where.append("i.is_gold = %(gold)s")
+        params["gold"] = f.gold
+    if f.judged is not None:
+        where.append("i.judgment_count > 0" if f.judged else "i.judgment_count = 0")
+    if f.expert == "none":
+        where.append("e.id IS NULL")
+    elif f.expert is not None:
+        where.append("e.status = %(expert)s" if f.expert != "any" else "e.id IS NOT NULL")
+        params["expert"] = f.expert
+    if f.external_id is not None:
+        where.append("i.external_id LIKE %(external)s ESCAPE '\\'")
+        params["external"] = _like(f.external_id) + "%"
+    if f.text is not None:
+        where.append("LOWER(CAST(i.data AS TEXT)) LIKE %(text)s ESCAPE '\\'")
+        where.append(_WINDOW)
+        params["text"] = "%" + _like(f.text.lower()) + "%"
+        params["window"] = SEARCH_WINDOW
+        params.setdefault("after_id", cursor.item_id if cursor else 0)
+    if cursor is not None:
+        where.append(_AFTER[f.sort])
+        params["after_id"], params["after_conf"] = cursor.item_id, cursor.confidence
+    return where
+
+
+def _row(values: tuple[Any, ...]) -> BrowseRow:
+    (item_id, external_id, data, is_gold, judgments, complete, extra, label, confidence, agreement,
+     result_judgments, expert) = values
+    if isinstance(data, str):  # SQLite hands JSON back as text
+        data = json.loads(data)
+    return BrowseRow(
+        id=item_id, external_id=external_id, data=data, is_gold=bool(is_gold), judgment_count=judgments,
+        is_complete=bool(complete), extra_judgments=extra, label=label, confidence=confidence,
+        agreement=agreement, result_judgments=result_judgments, expert=expert,
+    )
+
+
+def _fetch(job: Job, run: ConsensusRun | None, f: BrowseFilter, cursor: Cursor | None, limit: int) -> list[BrowseRow]:
+    params: dict[str, Any] = {"job": job.pk, "run": run.pk if run else -1, "limit": limit}
+    where = _where(f, cursor, params)
+    sql = _SELECT.format(
+        join="JOIN" if f.needs_result else "LEFT JOIN",
+        where="".join(f"\n  AND {fragment}" for fragment in where),
+        order=_ORDER[f.sort],
+    )
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        return [_row(values) for values in db.fetchall()]
+
+
+def _cursor_after(f: BrowseFilter, row: BrowseRow) -> Cursor:
+    by_confidence = f.sort in ("confidence", "-confidence")
+    return Cursor(sort=f.sort, item_id=row.id, confidence=row.confidence if by_confidence else None)
+
+
+def _window_end(job: Job, cursor: Cursor | None) -> int | None:
+    """The last item id a data search's window reads; None when the window reaches the job's end."""
+    params = {"job": job.pk, "after_id": cursor.item_id if cursor else 0, "last": SEARCH_WINDOW - 1}
+    with connection.cursor() as db:
+        db.execute(_WINDOW_END, params)
+        found = db.fetchone()
+    return int(found[0]) if found else None
+
+
+def items_browse(
+    *, job: Job, filters: BrowseFilter, cursor: Cursor | None, page_size: int, run: ConsensusRun | None = None
+) -> BrowsePage:
+    """One page of the job's items under `filters`, after `cursor`. The caller scoped `job` to the
+    requester (jobs.selectors.job_get_for_owner) and parsed the inputs (browse_params)."""
+    run = run if run is not None else latest_run(job=job)
+    if run is None and filters.needs_result:  # nothing is labelled before the first run
+        return BrowsePage(rows=[], run=None, next_cursor=None)
+    rows = _fetch(job, run, filters, cursor, page_size + 1)
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    next_cursor = _cursor_after(filters, rows[-1]) if more else None
+    searched_to = None
+    if filters.text is not None:
+        end = _window_end(job, cursor)
+        searched_to = end
+        if not more and end is not None:  # the window ended before the page filled: go on from it
+            next_cursor = Cursor(sort="id", item_id=end)
+    return BrowsePage(rows=rows, run=run, next_cursor=next_cursor, searched_to=searched_to)
+
+
+def items_browse_all(*, job: Job, filters: BrowseFilter, batch: int = 2_000) -> Iterator[BrowseRow]:
+    """Every row `filters` shows, page after page along the same cursor (exports, actions)."""
+    run = latest_run(job=job)
+    cursor: Cursor | None = None
+    while True:
+        page = items_browse(job=job, filters=filters, cursor=cursor, page_size=batch, run=run)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+@dataclass(frozen=True)
+class JudgmentShown:
+    """One judgment as the job's client sees it: the worker under the job's pseudonym."""
+
+    worker: str  # jobs.exporting.worker_pseudonym: stable within the job, nothing more
+    label: str
+    status: str
+    created_at: Any
+    seconds_spent: float | None
+    worker_gold_accuracy: float | None  # smoothed share right on the job's gold, None without gold
+    worker_gold_seen: int
+    worker_consensus_accuracy: float | None  # against the latest run's labels
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    item: Item
+    run: ConsensusRun | None
+    label: str | None
+    confidence: float | None
+    agreement: float | None
+    probabilities: dict[str, float]  # every label of the job, 0 where the run gave none
+    judgments: list[JudgmentShown]
+    expert: ExpertReview | None
+    gold_label: str | None  # the known answer of a gold item
+
+
+def item_detail(*, job: Job, item_id: int) -> ItemDetail:
+    """An item of `job` (scoped by the caller) with every judgment and the latest posterior."""
+    item = Item.objects.filter(job_id=job.pk, pk=item_id).select_related("gold").first()
+    if item is None:
+        raise NotFound("Item not found.")
+    run = latest_run(job=job)
+    result = ItemResult.objects.filter(run=run, item=item).first() if run else None
+    judgments = list(
+        Judgment.objects.filter(item=item).order_by("created_at", "id")
+        .values("worker_id", "label", "status", "created_at", "seconds_spent")
+    )
+    quality = {
+        q.worker_id: q for q in job_worker_quality(job_id=job.pk, worker_ids=[j["worker_id"] for j in judgments])
+    }
+    shown = []
+    for row in judgments:
+        q = quality.get(row["worker_id"])
+        shown.append(JudgmentShown(
+            worker=worker_pseudonym(job_id=job.pk, worker_id=row["worker_id"]), label=row["label"],
+            status=row["status"], created_at=row["created_at"],
+            seconds_spent=None if row["seconds_spent"] is None else float(row["seconds_spent"]),
+            worker_gold_accuracy=q.gold.smoothed if q and q.gold.seen else None,
+            worker_gold_seen=q.gold.seen if q else 0,
+            worker_consensus_accuracy=q.ds_accuracy if q else None,
+        ))
+    posterior = dict(result.probabilities) if result else {}
+    gold = getattr(item, "gold", None) if item.is_gold else None
+    return ItemDetail(
+        item=item, run=run, label=result.label if result else None,
+        confidence=result.confidence if result else None, agreement=result.agreement if result else None,
+        probabilities={key: float(posterior.get(key, 0.0)) for key in job.label_keys} if result else {},
+        judgments=shown, expert=ExpertReview.objects.filter(item=item).first(),
+        gold_label=gold.label if gold else None,
+    )
+
+
+BROWSE_COLUMNS = (
+    "item_id", "external_id", "gold", "judgments", "complete", "consensus_label", "confidence",
+    "agreement", "expert_review", "data",
+)
+
+
+def items_browse_csv(*, job: Job, filters: BrowseFilter) -> Iterator[bytes]:
+    """Exactly the rows `filters` shows, as CSV, streamed a batch at a time (items_browse_all).
+    Cells a spreadsheet would run as formulas are neutralized (marketplace.csvcells)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(BROWSE_COLUMNS)
+    for count, row in enumerate(items_browse_all(job=job, filters=filters), start=1):
+        writer.writerow([
+            row.id, csv_cell(row.external_id or ""), "yes" if row.is_gold else "no", row.judgment_count,
+            "yes" if row.is_complete else "no", csv_cell(row.label or ""),
+            "" if row.confidence is None else f"{row.confidence:.6f}",
+            "" if row.agreement is None else f"{row.agreement:.6f}", row.expert or "",
+            csv_cell(json.dumps(row.data, ensure_ascii=False, separators=(",", ":"))),
+        ])
+        if count % 2_000 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+ACTION_MAX = 50_000  # items one action on a whole filter may touch
+
+
+def items_browse_ids(*, job: Job, filters: BrowseFilter) -> list[int]:
+    """The ids of every item `filters` shows, for an action on the whole filter; ApplicationError
+    past ACTION_MAX items (narrow the filter), so one click never rewrites a million rows."""
+    ids: list[int] = []
+    for row in items_browse_all(job=job, filters=filters):
+        ids.append(row.id)
+        if len(ids) > ACTION_MAX:
+            raise ApplicationError(
+                f"The filter shows more than {ACTION_MAX:,} items; narrow it for this action.",
+                details={"limit": ACTION_MAX},
+            )
+    return ids
