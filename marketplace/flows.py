@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
-from marketplace.billing import reversals, settlement
+from marketplace.billing import escrow, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -49,6 +50,7 @@ from marketplace.jobs import importing
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs import services as job_services
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
+from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
 from marketplace.quality import overlap
@@ -160,6 +162,48 @@ def items_import(*, job: Job, payload: importing.Payload, fmt: str, gold: bool) 
         if imported and not gold:
             events.job_progress(job_id=job.pk)  # items_total (and the budget) changed
     return imported
+
+
+@dataclass(frozen=True)
+class MoreJudgments:
+    """What asking for more judgments costs, or did: the hold is the worst-case pay, escrowed."""
+
+    items: int  # regular items reopened (or that would be)
+    judgments: int  # items × more
+    hold: Decimal  # moved from the balance into the job's escrow (or that would be)
+    replayed: bool = False  # this idempotency key had done it already: nothing more happened
+
+
+def items_more_judgments_quote(*, job: Job, user: User, items: int, more: int) -> MoreJudgments:
+    """What asking `more` judgments on `items` regular items would hold, shown before confirming."""
+    _owner_check(job=job, user=user)
+    reopening.more_judgments_check(more=more)
+    hold = escrow.more_judgments_hold(job=job, judgments=items * more)
+    return MoreJudgments(items=items, judgments=items * more, hold=hold)
+
+
+def items_more_judgments(
+    *, job: Job, user: User, item_ids: Sequence[int], more: int, key: str
+) -> MoreJudgments:
+    """Reopen the chosen regular items for `more` judgments each and escrow their worst-case pay
+    (pricing.extra_judgments_hold), all or nothing: without the funds (402) no item reopens.
+
+    The hold is an escrow addition under `key` (billing/escrow.py: `added`, so it never counts
+    towards items and what the judgments do not use returns at settlement); a key that already
+    did its work returns `replayed` and changes nothing. Locks: items → tally → job (KEY SHARE,
+    labeling/reopening.py) → budget → accounts, the order every transaction keeps."""
+    _owner_check(job=job, user=user)
+    with transaction.atomic():
+        if escrow.escrow_added(job=job, key=key) is not None:
+            return MoreJudgments(items=0, judgments=0, hold=Decimal("0.00"), replayed=True)
+        reopened = reopening.items_reopen(job_id=job.pk, item_ids=item_ids, more=more)
+        hold = escrow.more_judgments_hold(job=job, judgments=reopened.judgments)
+        if hold > 0:
+            escrow.job_escrow_add(job=job, user=user, amount=hold, key=key)
+        if reopened.items:
+            events.work_available(job_id=job.pk)
+            events.job_progress(job_id=job.pk)  # completed items went down
+    return MoreJudgments(items=reopened.items, judgments=reopened.judgments, hold=hold)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from marketplace.api import (
     accounts,
     billing,
+    browse,
     billing_admin,
     consensus,
     earnings,
@@ -65,6 +66,17 @@ _items = [
          name="job-judgments-export"),
 ]
 
+# The data browser (api/browse.py).
+_browse = [
+    path("jobs/<int:job_id>/browse/", browse.JobBrowse.as_view(), name="job-browse"),
+    path("jobs/<int:job_id>/browse/export/", browse.JobBrowseExport.as_view(), name="job-browse-export"),
+    path("jobs/<int:job_id>/browse/more-judgments/", browse.JobBrowseMoreJudgments.as_view(),
+         name="job-browse-more-judgments"),
+    path("jobs/<int:job_id>/browse/expert-review/", browse.JobBrowseExpertReview.as_view(),
+         name="job-browse-expert-review"),
+    path("jobs/<int:job_id>/browse/<int:item_id>/", browse.JobBrowseItem.as_view(), name="job-browse-item"),
+]
+
 # What a worker calls while labeling (api/work.py).
 _work = [
     path("work/jobs/", work.WorkJobList.as_view(), name="work-jobs"),
@@ -123,4 +135,4 @@ _billing = [
     path("me/payouts/", earnings.MyPayouts.as_view(), name="me-payouts"),
 ]
 
-urlpatterns = _accounts + _jobs + _items + _work + _quality + _billing
+urlpatterns = _accounts + _jobs + _items + _browse + _work + _quality + _billing

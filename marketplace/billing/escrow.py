@@ -17,7 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import AccountKind, JobBudget, TransactionKind
-from marketplace.billing.pricing import is_money
+from marketplace.billing.pricing import extra_judgments_hold, is_money
 from marketplace.billing.services import InsufficientFunds, posted_amount
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
@@ -75,3 +75,18 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     budget.budget += value
     budget.save(update_fields=["added", "budget"])
     return budget
+
+
+def escrow_added(*, job: Job, key: str) -> Decimal | None:
+    """What the escrow addition under this idempotency key moved (None: none made yet)."""
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
+    return posted_amount(reference=f"job:{job.pk}:escrow-add:{key}", account=escrow)
+
+
+def more_judgments_hold(*, job: Job, judgments: int) -> Decimal:
+    """What `judgments` more judgments a client asks for hold (pricing.extra_judgments_hold) at
+    the pay fixed when the job was published. Conflict for a job never published or settled."""
+    budget = JobBudget.objects.filter(job_id=job.pk).first()
+    if budget is None or budget.settled_at is not None:
+        raise Conflict("Only an open or paused job takes more judgments.")
+    return extra_judgments_hold(judgments=judgments, pay=budget.pay_per_judgment, gold_rate=job.gold_rate)

@@ -124,6 +124,16 @@ def escrow_per_item(
     return rounded(max(price, worst), RATE_PLACES, up=True)  # a worst case is never rounded down
 
 
+def extra_judgments_hold(*, judgments: int, pay: Decimal, gold_rate: Decimal) -> Decimal:
+    """What `judgments` more regular judgments a client asks for hold in escrow: their worst-case
+    pay, as escrow_per_item counts it per judgment (the pay rounded up to the cent, gold mixed
+    in at `gold_rate` of assignments), the product rounded once, up. The judgments are paid from
+    the job's escrow like any other; what they do not use returns at settlement."""
+    per_judgment = rounded(pay, CENT_PLACES, up=True)
+    return rounded(judgments_per_item(overlap=Decimal(judgments), gold_rate=gold_rate) * per_judgment,
+                   CENT_PLACES, up=True)
+
+
 def majority_accuracy(*, worker_accuracy: Decimal, overlap: int) -> Decimal:
     """Chance that a majority of `overlap` independent workers, each right with probability p,
     is right, ties broken by a coin. Two-label case: with more labels wrong answers split and

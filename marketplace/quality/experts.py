@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from marketplace.accounts.models import Qualification, User, WorkerQualification
 from marketplace.errors import ApplicationError, Conflict, NotFound, NothingLeft, PermissionDenied
-from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.models import ExpertReview, QualityEvent
+from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult, QualityEvent
 
 EXPERT_SLUG = "expert"
 #: How long an expert holds a review they took; afterwards another expert may take it.
@@ -271,3 +271,44 @@ def crowd_counts(*, item_ids: list[int]) -> dict[int, dict[str, int]]:
     for item_id, label, n in rows:
         counts.setdefault(item_id, {})[label] = n
     return counts
+
+
+@transaction.atomic
+def expert_reviews_request(*, job: Job, item_ids: list[int], actor: User) -> int:
+    """The job's client (or an admin) sends chosen regular items to expert review; items that
+    already have a review, gold items and other jobs' ids are passed over. Returns how many were
+    queued; one QualityEvent records the request. The caller scoped `job` to the actor."""
+    if job.status in (JobStatus.DRAFT, JobStatus.CANCELLED):
+        raise Conflict("Only a published job that is not cancelled sends items to expert review.")
+    ids = sorted(set(item_ids))
+    candidates = list(
+        Item.objects.filter(job_id=job.pk, pk__in=ids, is_gold=False, expert_review__isnull=True)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    if not candidates:
+        return 0
+    confidence = _latest_confidence(job_id=job.pk, item_ids=candidates)
+    reason = f"Sent to expert review by {actor.username}"
+    created = ExpertReview.objects.bulk_create(
+        [
+            ExpertReview(item_id=pk, job_id=job.pk, reason=reason, confidence=confidence.get(pk, 0.0))
+            for pk in candidates
+        ],
+        ignore_conflicts=True,  # a review created meanwhile (the OneToOne) wins; ours is dropped
+    )
+    QualityEvent.objects.create(
+        job_id=job.pk, kind=QualityEvent.Kind.EXPERT_QUEUED, automatic=False, actor=actor,
+        reason=reason, evidence={"items": len(candidates), "item_ids": candidates[:100]},
+    )
+    return len(created)
+
+
+def _latest_confidence(*, job_id: int, item_ids: list[int]) -> dict[int, float]:
+    run = (
+        ConsensusRun.objects.filter(job_id=job_id, status=ConsensusRun.Status.SUCCEEDED)
+        .order_by("-id").values_list("pk", flat=True).first()
+    )
+    if run is None:
+        return {}
+    rows = ItemResult.objects.filter(run_id=run, item_id__in=item_ids).values_list("item_id", "confidence")
+    return dict(rows)

@@ -1,0 +1,156 @@
+"""Asking for more judgments from the data browser (flows.items_more_judgments), over the API.
+
+Alice (Acme) has an open job whose items i2, i3 and i4 the crowd disagreed on; she sends them
+back for two more judgments each. The worst-case pay of those judgments moves from Acme's balance
+into the job's escrow, the items reopen, and new workers get them through the normal work API.
+Carol (Globex) must not be able to touch the job. Every test ends with the ledger audit clean.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+import pytest
+
+from marketplace.accounts.models import User
+from marketplace.billing.audit import ledger_audit
+from marketplace.billing.models import JobBudget
+from marketplace.billing.selectors import organization_balance
+from marketplace.jobs.models import Item, Job, JobStatus
+from marketplace.jobs.services import job_transition
+from tests.factories import WorkerFactory, fund
+from tests.quality.browse_helpers import browsed_job
+
+pytestmark = pytest.mark.django_db
+
+DISAGREED = {"agreement_below": "0.9"}  # i2, i3, i4
+
+
+@pytest.fixture
+def job(alice: User) -> Job:
+    return browsed_job(organization=alice.organization)
+
+
+def more(api: Any, job: Job, body: dict[str, Any], key: str | None = "k-1") -> Any:
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return api.post(f"/api/v1/jobs/{job.pk}/browse/more-judgments/", body, format="json", **headers)
+
+
+def expected_hold(job: Job, judgments: int) -> Decimal:
+    """The worst case, recomputed here: each judgment's pay rounded up to the cent, gold mixed in
+    at the job's rate, the total rounded up to the cent."""
+    pay = JobBudget.objects.get(job=job).pay_per_judgment.quantize(Decimal("0.01"), ROUND_CEILING)
+    return (judgments * pay / (1 - job.gold_rate)).quantize(Decimal("0.01"), ROUND_CEILING)
+
+
+def state(job: Job) -> tuple[Any, ...]:
+    """Everything an action could change: balance, budget, items' targets and completion."""
+    items = tuple(Item.objects.filter(job=job).order_by("pk").values_list("is_complete", "extra_judgments"))
+    budget = JobBudget.objects.get(job=job)
+    return organization_balance(organization=job.organization), budget.budget, budget.added, items
+
+
+def test_the_quote_says_what_the_judgments_hold_before_anything_moves(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    before = state(job)
+    answer = more(client_for(alice), job, {"more": 2, "filter": DISAGREED, "quote": True}, key=None)
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"items": 3, "judgments": 6, "hold": str(expected_hold(job, 6)),
+                             "quote": True, "replayed": False}
+    assert state(job) == before
+
+
+def test_more_judgments_reopen_the_items_escrow_their_cost_and_reach_new_workers(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    hold = expected_hold(job, 6)
+    fund(job.organization, hold)
+    balance = organization_balance(organization=job.organization)
+    budget = JobBudget.objects.get(job=job)
+    api = client_for(alice)
+
+    answer = more(api, job, {"more": 2, "filter": DISAGREED})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["hold"] == str(hold) and answer.json()["items"] == 3
+    assert organization_balance(organization=job.organization) == balance - hold
+    after = JobBudget.objects.get(job=job)
+    assert (after.budget, after.added) == (budget.budget + hold, budget.added + hold)
+    reopened = Item.objects.filter(job=job, external_id__in=["i2", "i3", "i4"])
+    assert {(i.is_complete, i.extra_judgments) for i in reopened} == {(False, 2)}
+    assert ledger_audit().violations == []
+
+    # Two new workers label through the work API: the reopened items come first.
+    for name in ("newcomer1", "newcomer2"):
+        worker = client_for(WorkerFactory(username=name))
+        for _ in range(3):
+            lease = worker.post("/api/v1/work/next/", {"job": job.pk}, format="json").json()
+            assert lease["item"]["id"] in {i.pk for i in reopened}
+            submitted = worker.post(f"/api/v1/work/leases/{lease['lease']}/submit/", {"label": "cat"}, format="json")
+            assert submitted.status_code in (200, 201), submitted.content
+    for item in reopened.all():
+        assert (item.judgment_count, item.is_complete) == (5, True)
+    listed = api.get(f"/api/v1/jobs/{job.pk}/browse/", {"external_id": "i3"}).json()["results"][0]
+    assert listed["judgment_count"] == 5
+    assert ledger_audit().violations == []
+
+
+def test_a_replayed_key_does_nothing_more(job: Job, alice: User, client_for: Any) -> None:
+    fund(job.organization, expected_hold(job, 6))
+    api = client_for(alice)
+    assert more(api, job, {"more": 2, "filter": DISAGREED}).status_code == 200
+    before = state(job)
+    again = more(api, job, {"more": 2, "filter": DISAGREED})
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert state(job) == before
+
+
+def test_without_the_funds_it_is_a_402_and_no_item_reopens(job: Job, alice: User, client_for: Any) -> None:
+    before = state(job)
+    answer = more(client_for(alice), job, {"more": 2, "filter": DISAGREED})
+    assert answer.status_code == 402
+    assert answer.json()["error"]["details"]["missing"] == str(expected_hold(job, 6))
+    assert state(job) == before
+
+
+@pytest.mark.parametrize("body, key", [
+    ({"more": 0, "filter": DISAGREED}, "k"), ({"more": 11, "filter": DISAGREED}, "k"),
+    ({"more": "2", "filter": DISAGREED}, "k"), ({"more": 2.5, "filter": DISAGREED}, "k"),
+    ({"more": 2, "items": list(range(1, 1002))}, "k"), ({"more": 2, "filter": {"label": "horse"}}, "k"),
+    ({"more": 2, "filter": DISAGREED}, None), ({"more": 2, "filter": DISAGREED}, "bad key!"),
+])
+def test_bad_input_is_a_400_and_changes_nothing(
+    job: Job, alice: User, client_for: Any, body: dict[str, Any], key: str | None
+) -> None:
+    fund(job.organization, "10.00")
+    before = state(job)
+    assert more(client_for(alice), job, body, key=key).status_code == 400
+    assert state(job) == before
+
+
+def test_another_organization_cannot_ask_for_judgments(job: Job, carol: User, client_for: Any) -> None:
+    fund(carol.organization, "10.00")
+    before = state(job)
+    item = Item.objects.get(job=job, external_id="i2")
+    assert more(client_for(carol), job, {"more": 2, "items": [item.pk]}).status_code == 404
+    assert state(job) == before
+
+
+def test_a_finished_job_takes_no_more_judgments(job: Job, alice: User, client_for: Any) -> None:
+    job_transition(job=job, to=JobStatus.CANCELLED)
+    answer = more(client_for(alice), job, {"more": 1, "filter": DISAGREED})
+    assert answer.status_code == 409
+
+
+def test_gold_items_and_other_jobs_ids_are_passed_over(job: Job, alice: User, client_for: Any) -> None:
+    from tests.factories import open_job_with_items
+
+    fund(job.organization, "10.00")
+    other = open_job_with_items(items=1, organization=job.organization)
+    ids = [Item.objects.get(job=job, external_id="g0").pk, other.items.get().pk,
+           Item.objects.get(job=job, external_id="i0").pk]
+    answer = more(client_for(alice), job, {"more": 1, "items": ids})
+    assert answer.json()["items"] == 1 and answer.json()["hold"] == str(expected_hold(job, 1))
+    assert other.items.get().extra_judgments == 0
+    assert ledger_audit().violations == []
