@@ -35,3 +35,5 @@ def _role_required(check: Callable[[User], bool]) -> Callable[[View], View]:
 client_required = _role_required(lambda user: user.is_client)
 worker_required = _role_required(lambda user: user.is_worker)
 staff_required = _role_required(lambda user: user.is_admin)
+# The data browser: the job's client, and admins (who see every organization's jobs).
+client_or_admin_required = _role_required(lambda user: user.is_client or user.is_admin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, jobs, wizard
+from marketplace.web.client import billing, browse, jobs, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -21,5 +21,12 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/pause/", jobs.job_pause, name="client-job-pause"),
     path("jobs/<int:job_id>/resume/", jobs.job_resume, name="client-job-resume"),
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="client-job-cancel"),
+    # The data browser under a job's page (web/client/browse.py); admins may open it too.
+    path("jobs/<int:job_id>/data/", browse.data_page, name="client-job-data"),
+    path("jobs/<int:job_id>/data/export/", browse.data_export, name="client-job-data-export"),
+    path("jobs/<int:job_id>/data/more/", browse.more_judgments, name="client-job-data-more"),
+    path("jobs/<int:job_id>/data/expert/", browse.expert_review, name="client-job-data-expert"),
+    path("jobs/<int:job_id>/data/<int:item_id>/", browse.item_page, name="client-job-data-item"),
+    path("jobs/<int:job_id>/consensus/", browse.consensus_now, name="client-job-consensus"),
     path("billing/", billing.billing, name="client-billing"),
 ]

@@ -1,0 +1,117 @@
+"""The data browser's portal pages (web/client/browse.py), through Django's test client.
+
+Alice (Acme) owns the job; Carol (Globex) gets 404 for it; Wendy, a worker, gets 404 for every
+client page; Ada, an admin, may browse any job's data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from marketplace.accounts.models import User
+from marketplace.billing.models import JobBudget
+from marketplace.jobs.models import Item, Job
+from marketplace.quality.models import ConsensusRun, ExpertReview
+from tests.factories import fund
+from tests.quality.browse_helpers import browsed_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def job(alice: User) -> Job:
+    return browsed_job(organization=alice.organization)
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page(job: Job, tail: str = "") -> str:
+    return f"/portal/jobs/{job.pk}/data/{tail}"
+
+
+def test_the_job_page_links_to_its_data(job: Job, alice: User) -> None:
+    assert page(job).encode() in logged_in(alice).get(f"/portal/jobs/{job.pk}/").content
+
+
+def test_the_client_sees_her_items_filtered_to_the_disagreements(job: Job, alice: User) -> None:
+    answer = logged_in(alice).get(page(job), {"agreement_below": "0.9"})
+    assert answer.status_code == 200
+    shown = [row.external_id for row in answer.context["rows"]]
+    assert shown == ["i2", "i3", "i4"]
+    assert b"Download CSV of this filter" in answer.content
+
+
+def test_a_bad_filter_says_what_is_wrong_with_a_400(job: Job, alice: User) -> None:
+    answer = logged_in(alice).get(page(job), {"confidence_min": "NaN"})
+    assert answer.status_code == 400 and b"confidence_min" in answer.content
+
+
+def test_others_get_404_and_an_admin_may_browse(job: Job, carol: User, wendy: User, ada: User) -> None:
+    item = job.items.first()
+    for user in (carol, wendy):
+        client = logged_in(user)
+        assert client.get(page(job)).status_code == 404
+        assert client.get(page(job, f"{item.pk}/")).status_code == 404
+        assert client.get(page(job, "export/")).status_code == 404
+        assert client.post(page(job, "expert/"), {"items": [item.pk]}).status_code == 404
+    assert logged_in(ada).get(page(job)).status_code == 200
+
+
+def test_an_items_page_shows_pseudonyms_labels_and_the_posterior(job: Job, alice: User) -> None:
+    item = Item.objects.get(job=job, external_id="i4")
+    answer = logged_in(alice).get(page(job, f"{item.pk}/"))
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    for judgment in item.judgments.select_related("worker"):
+        assert judgment.worker.username not in text
+    assert [p["key"] for p in answer.context["posterior"]] and "Posterior of every label" in text
+
+
+def test_more_judgments_show_the_cost_then_reopen_on_confirm(job: Job, alice: User) -> None:
+    client = logged_in(alice)
+    quote = client.post(page(job, "more/"), {"scope": "filter", "agreement_below": "0.9", "more": "2"})
+    assert quote.status_code == 200
+    hold = quote.context["quote"].hold
+    assert quote.context["quote"].items == 3 and f"{hold:.2f}".encode() in quote.content
+    assert not Item.objects.filter(job=job, extra_judgments__gt=0).exists()  # nothing yet
+    fund(job.organization, hold)
+    added = JobBudget.objects.get(job=job).added
+    done = client.post(page(job, "more/"), {"scope": "filter", "agreement_below": "0.9", "more": "2",
+                                             "confirm": "1", "key": quote.context["key"]})
+    assert done.status_code == 302
+    assert set(Item.objects.filter(job=job, extra_judgments=2, is_complete=False)
+               .values_list("external_id", flat=True)) == {"i2", "i3", "i4"}
+    assert JobBudget.objects.get(job=job).added == added + hold
+
+
+def test_ticked_items_go_to_expert_review(job: Job, alice: User) -> None:
+    ids = list(Item.objects.filter(job=job, external_id__in=["i0", "i1"]).values_list("pk", flat=True))
+    answer = logged_in(alice).post(page(job, "expert/"), {"scope": "selection", "items": ids})
+    assert answer.status_code == 302
+    assert set(ExpertReview.objects.values_list("item_id", flat=True)) == set(ids)
+
+
+def test_the_csv_download_is_the_filtered_table(job: Job, alice: User) -> None:
+    client = logged_in(alice)
+    params = {"judged": "no"}
+    shown = [row.id for row in client.get(page(job), params).context["rows"]]
+    answer = client.get(page(job, "export/"), params)
+    rows = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert [int(row["item_id"]) for row in rows] == shown and len(shown) == 3
+
+
+def test_run_consensus_now_starts_a_run_from_the_portal(job: Job, alice: User, settings: Any) -> None:
+    runs = ConsensusRun.objects.filter(job=job).count()
+    answer = logged_in(alice).post(f"/portal/jobs/{job.pk}/consensus/", {"next": page(job)})
+    assert answer.status_code == 302 and answer["Location"] == page(job)
+    assert ConsensusRun.objects.filter(job=job).count() == runs + 1
+    assert ConsensusRun.objects.filter(job=job).latest("id").status == ConsensusRun.Status.SUCCEEDED
