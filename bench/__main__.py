@@ -17,6 +17,7 @@ BENCHMARKS = {
     "consensus-run": "bench.consensus_run",
     "http-load": "bench.http_load",
     "export": "bench.export",
+    "browse": "bench.browse",
     "label-studio-load": "bench.label_studio_load",
     "versus-label-studio": "bench.versus",
 }
