@@ -45,12 +45,13 @@ FILTER_PARAMETERS = [
     OpenApiParameter("gold", _YES_NO),
     OpenApiParameter("expert", {"type": "string", "enum": list(browse_params.EXPERT)},
                      description="Expert review: none, open, settled or any"),
-    OpenApiParameter("judged", _YES_NO, description="Has at least one accepted judgment"),
+    OpenApiParameter("judged", _YES_NO, description=f"Has at least one accepted judgment (each page "
+                     f"reads {browsing.SCAN_WINDOW:,} items at most, see searched_to); sort by id"),
     OpenApiParameter("external_id", {"type": "string", "maxLength": browse_params.EXTERNAL_ID_MAX},
                      description="External id starts with this"),
     OpenApiParameter("q", {"type": "string", "maxLength": browse_params.TEXT_MAX},
                      description=f"Text in the item's data (case-insensitive; each page reads "
-                     f"{browsing.SEARCH_WINDOW:,} items at most, see searched_to); needs sort=id"),
+                     f"{browsing.SCAN_WINDOW:,} items at most, see searched_to); sort by id"),
     OpenApiParameter("sort", {"type": "string", "enum": list(browse_params.SORTS)}),
 ]
 PAGE_PARAMETERS = [
@@ -77,7 +78,8 @@ PageOut = inline_serializer("BrowsePage", {
     "results": RowOut(many=True),
     "next_cursor": serializers.CharField(allow_null=True),
     "run": serializers.IntegerField(allow_null=True, help_text="The consensus run the labels come from"),
-    "searched_to": serializers.IntegerField(allow_null=True, help_text="A data search read items up to this id"),
+    "searched_to": serializers.IntegerField(
+        allow_null=True, help_text="Under q or judged: the page read items up to this id (-1: to the end)"),
 })
 
 JudgmentOut = inline_serializer("BrowseJudgment", many=True, fields={

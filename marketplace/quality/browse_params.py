@@ -51,6 +51,11 @@ class BrowseFilter:
             or self.agreement_below is not None or self.sort in ("confidence", "-confidence")
         )
 
+    @property
+    def scans(self) -> bool:
+        """True for filters no index serves: a page reads a bounded window of items (browsing.py)."""
+        return self.text is not None or self.judged is not None
+
     def as_query(self) -> dict[str, str]:
         """The filter as query parameters again (links to the next page, the CSV, an action)."""
         out: dict[str, str] = {}
@@ -122,12 +127,15 @@ def browse_filter_parse(params: Mapping[str, str], *, labels: Sequence[str]) -> 
     if sort not in SORTS:
         raise _bad("sort", f"one of {', '.join(SORTS)}.")
     text = _text(params, "q", TEXT_MAX)
-    if text is not None and sort != "id":
-        raise _bad("q", "a search in item data walks items in id order: use sort=id.")
+    if text is not None and sort not in ("id", "-id"):
+        raise _bad("q", "a search in item data walks items in id order: sort by id.")
+    judged = _yes_no(params, "judged")
+    if judged is not None and sort not in ("id", "-id"):
+        raise _bad("judged", "this filter walks items in id order: sort by id.")
     return BrowseFilter(
         label=label, confidence_min=low, confidence_max=high,
         agreement_below=_share(params, "agreement_below"), gold=_yes_no(params, "gold"),
-        expert=None if expert == "any" else expert, judged=_yes_no(params, "judged"),
+        expert=None if expert == "any" else expert, judged=judged,
         external_id=_text(params, "external_id", EXTERNAL_ID_MAX), text=text, sort=sort,
     )
 

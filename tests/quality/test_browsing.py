@@ -81,11 +81,14 @@ def test_a_confidence_range_is_inclusive_at_both_ends(job: Job) -> None:
 
 
 def test_a_search_in_item_data_reads_a_bounded_window_and_goes_on_from_it(job: Job, monkeypatch: Any) -> None:
-    monkeypatch.setattr(browsing, "SEARCH_WINDOW", 3)
+    monkeypatch.setattr(browsing, "SCAN_WINDOW", 3)
     first = browsing.items_browse(job=job, filters=BrowseFilter(text="item 4"), cursor=None, page_size=10)
     assert first.rows == [] and first.next_cursor is not None  # i0..i2 read, nothing there
     assert first.searched_to == Item.objects.get(job=job, external_id="i2").pk
     assert shown(job, q="item 4") == ["i4"]
+    assert shown(job, judged="no") == ["i6", "i7", "g0"]
+    assert shown(job, judged="no", sort="-id") == ["g0", "i7", "i6"]
+    assert shown(job, judged="yes", label="cat") == shown(job, label="cat")
 
 
 def test_filters_on_consensus_show_nothing_before_the_first_run() -> None:
@@ -101,6 +104,7 @@ def test_filters_on_consensus_show_nothing_before_the_first_run() -> None:
     {"label": "horse"}, {"confidence_min": "NaN"}, {"confidence_max": "1.5"}, {"confidence_min": "-0.1"},
     {"confidence_min": "0.9", "confidence_max": "0.1"}, {"agreement_below": "inf"}, {"gold": "maybe"},
     {"expert": "all"}, {"sort": "data"}, {"q": "x" * 101}, {"q": "cat", "sort": "confidence"},
+    {"judged": "no", "sort": "-confidence"},
     {"external_id": "a\x00b"},
 ])
 def test_bad_filters_are_refused_naming_the_parameter(job: Job, params: dict[str, str]) -> None:
