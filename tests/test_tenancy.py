@@ -42,6 +42,12 @@ def _acme_urls(job) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         ("get", f"{base}/results/?format=csv"),
         ("get", f"{base}/results/?format=jsonl"),
         ("get", f"{base}/judgments/export/"),
+        ("get", f"{base}/browse/"),
+        ("get", f"{base}/browse/{item.pk}/"),
+        ("get", f"{base}/browse/{gold.pk}/"),
+        ("get", f"{base}/browse/export/"),
+        ("post", f"{base}/browse/more-judgments/"),
+        ("post", f"{base}/browse/expert-review/"),
     ]
 
 

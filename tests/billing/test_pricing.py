@@ -12,6 +12,7 @@ from marketplace.billing.pricing import (
     ACCURACY_FROM_TIER,
     TierTerms,
     credit_rate,
+    extra_judgments_hold,
     promise_credit_rate,
     job_price_per_item,
     judgment_pay_amount,
@@ -141,3 +142,11 @@ def test_every_seeded_tier_charges_more_than_its_worst_case_worker_cost() -> Non
         assert tier.price_per_item > worst * tier.pay_per_judgment, tier.slug
         (expected,) = quote(tiers=[terms], items=1, workers=1)
         assert expected.expected_accuracy >= tier.promised_accuracy, tier.slug
+
+
+def test_more_judgments_hold_their_worst_case_pay_rounded_up_once() -> None:
+    # 7 judgments at 0.0125 (0.02 rounded up to the cent) with a tenth of assignments gold:
+    # 7 / 0.9 × 0.02 = 0.15555… → 0.16.
+    assert extra_judgments_hold(judgments=7, pay=Decimal("0.0125"), gold_rate=Decimal("0.1")) == Decimal("0.16")
+    assert extra_judgments_hold(judgments=3, pay=Decimal("0.02"), gold_rate=Decimal("0")) == Decimal("0.06")
+    assert extra_judgments_hold(judgments=0, pay=Decimal("0.05"), gold_rate=Decimal("0.2")) == Decimal("0.00")
