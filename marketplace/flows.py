@@ -8,6 +8,7 @@ resume move no money but are flows too: browsers hear of them (marketplace/realt
 Money (billing) rides along with the action that causes it, in the same transaction:
 - publish opens the job's escrow (items × price); without the funds nothing changes (402);
 - importing items into an open or paused job escrows the new items;
+- asking for more judgments on chosen items (the data browser) escrows their worst-case pay;
 - each new judgment earns its pay before quality assesses it, so a block the assessment
   triggers withdraws that pay too; a retried submit pays nothing (the first one paid, and
   judgment_pay is idempotent per judgment anyway). The pay is owed from the escrow, which

@@ -54,9 +54,14 @@
     }
   };
 
-  for (const type of ["quorum:job.progress", "quorum:job.consensus"]) {
-    document.addEventListener(type, (event) => {
-      if (String(event.detail.job) === jobId) refresh();
-    });
-  }
+  document.addEventListener("quorum:job.progress", (event) => {
+    if (String(event.detail.job) === jobId) refresh();
+  });
+  // A consensus run finished: its labels fill the rows, and the status line says so.
+  document.addEventListener("quorum:job.consensus", (event) => {
+    if (String(event.detail.job) !== jobId) return;
+    const status = root.querySelector("[data-consensus-status]");
+    if (status) status.textContent = `Consensus run #${Number(event.detail.run)} finished; labels below are from it.`;
+    refresh();
+  });
 })();
