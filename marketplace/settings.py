@@ -317,6 +317,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets named after what they are, where another one shares the field name ("status").
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookDeliveryStatusEnum": "marketplace.notifications.models.DeliveryStatus",
+        "WebhookEventEnum": "marketplace.notifications.models.EventType",
+    },
 }
 
 LOGGING = {
