@@ -6,15 +6,25 @@ What stops a client's job for money today: nothing, for a job published through 
 escrows every item's worst-case pay and imports escrow their items or fail (402) without stopping
 the job. Only a job with no open budget (published before billing existed) is paused by a refused
 submit (flows._job_pause_exhausted): that is the one pause for funds, and it is e-mailed.
+
+job.consensus_ready is the exception to "queued in the changing transaction": the completion run
+executes in quality's runner (a thread or a Celery worker) below this layer, so the notifications
+sweep finds succeeded completion runs not yet announced and announces each once (a unique
+constraint), within one sweep period. The run is committed state, so nothing can be lost.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+
 from marketplace.billing.models import JobBudget, QualityCredit
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.quality.models import ConsensusRun
 from marketplace.notifications.models import Event, EventType
 from marketplace.notifications.outbox import event_record
 
@@ -72,3 +82,35 @@ def job_ended_record(*, job_id: int) -> list[Event]:
             "credit": _amount(budget.credits if budget is not None else None),
         }))
     return events
+
+
+#: Completion runs older than this are not announced any more (a sweep down for a week).
+CONSENSUS_READY_WINDOW = timedelta(days=7)
+
+
+def consensus_ready_record_due(*, now: datetime, limit: int) -> int:
+    """Announce completed jobs whose completion consensus run succeeded (their results are
+    final), each once; how many were announced by this call."""
+    announced = Event.objects.filter(type=EventType.JOB_CONSENSUS_READY, job_id=OuterRef("job_id"))
+    runs = (
+        ConsensusRun.objects.filter(
+            trigger=ConsensusRun.Trigger.COMPLETION, status=ConsensusRun.Status.SUCCEEDED,
+            job__status=JobStatus.COMPLETED, finished_at__gte=now - CONSENSUS_READY_WINDOW,
+        )
+        .exclude(Exists(announced)).select_related("job").order_by("pk")[:limit]
+    )
+    recorded = 0
+    for run in runs:
+        data = {
+            "job": job_summary(run.job),
+            "run": {"id": run.pk, "method": run.method, "items": run.items, "judgments": run.judgments,
+                    "finished_at": run.finished_at.isoformat() if run.finished_at else None},
+            "results_url": f"/api/v1/jobs/{run.job_id}/results/",
+        }
+        try:
+            with transaction.atomic():
+                event_record(job=run.job, event_type=EventType.JOB_CONSENSUS_READY, data=data)
+        except IntegrityError:
+            continue  # another sweep announced it meanwhile
+        recorded += 1
+    return recorded

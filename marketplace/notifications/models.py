@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     JOB_COMPLETED = "job.completed", "A job completed and was settled"
     JOB_CANCELLED = "job.cancelled", "A job was cancelled and settled"
     JOB_PROMISE_MISSED = "job.promise_missed", "A job missed its quality promise (a credit)"
+    JOB_CONSENSUS_READY = "job.consensus_ready", "A completed job's final consensus run succeeded"
 
 
 class WebhookEndpoint(models.Model):
@@ -60,6 +61,11 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="event_mail_due",
                          condition=Q(mail_wanted=True, mail_sent_at__isnull=True)),
+        ]
+        constraints = [
+            # Found by the sweep, which may run in several processes at once: announced once.
+            models.UniqueConstraint(fields=["job", "type"], condition=Q(type="job.consensus_ready"),
+                                    name="event_consensus_ready_once"),
         ]
 
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from marketplace.billing.settlement import jobs_complete_sweep
 from marketplace.notifications.delivering import deliveries_due, delivery_attempt
 from marketplace.notifications.dispatch import DELIVER_TASK, MAIL_TASK, deliver, dispatch, mail
-from marketplace.notifications.job_events import job_ended_record
+from marketplace.notifications.job_events import consensus_ready_record_due, job_ended_record
 from marketplace.notifications.mail import event_mail_send, mails_due
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,13 @@ def mail_task(event_id: int) -> None:
 
 
 def notifications_sweep_tick(*, now: datetime | None = None) -> int:
-    """Dispatch every delivery whose attempt is due and every unsent e-mail; how many.
+    """Announce finished completion runs (job.consensus_ready), then dispatch every delivery
+    whose attempt is due and every unsent e-mail; how many were dispatched.
 
     `now` (tests) stands for the clock, so a retry planned for later is due without waiting.
     Inline, the sends happen in this call, with the same `now`."""
     now = now or timezone.now()
+    consensus_ready_record_due(now=now, limit=SWEEP_BATCH)  # its deliveries are due below
     deliveries = deliveries_due(now=now, limit=SWEEP_BATCH)
     mails = mails_due(now=now, limit=SWEEP_BATCH)
     for delivery_id in deliveries:

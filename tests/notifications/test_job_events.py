@@ -23,6 +23,7 @@ from marketplace.jobs.services import ItemRow, item_bulk_create, job_transition
 from marketplace.labeling.claiming import lease_claim
 from marketplace.notifications.mail import MAIL_LEASE
 from marketplace.notifications.models import Event
+from marketplace.quality.models import ConsensusRun
 from marketplace.notifications.tasks import job_completion_sweep_tick, notifications_sweep_tick
 from tests.factories import JobFactory, WorkerFactory, open_job_with_items, publish_funded
 from tests.notifications.helpers import endpoint_for
@@ -175,3 +176,23 @@ def test_an_email_that_fails_is_sent_again_by_the_sweep(
 
     event.refresh_from_db()
     assert event.mail_sent_at is not None and [m.to for m in mail.outbox] == [[alice.email]]
+
+
+def test_final_results_are_announced_once_when_the_completion_consensus_run_succeeds(
+    alice: Any, wendy: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint_for(alice, receiver.url, ["job.consensus_ready"])
+    job = open_job_with_items(items=1, overlap=1, organization=alice.organization)
+    lease = lease_claim(worker=wendy, job=job)
+    with django_capture_on_commit_callbacks(execute=True):  # completes the job; its run runs inline
+        flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat")
+    run = ConsensusRun.objects.get(job=job, trigger="completion")
+    assert run.status == "succeeded" and receiver.requests == []
+
+    notifications_sweep_tick()
+    notifications_sweep_tick()  # a second sweep (another process) announces nothing more
+
+    [body] = _bodies(receiver)
+    assert body["type"] == "job.consensus_ready" and body["data"]["run"]["id"] == run.pk
+    assert body["data"]["results_url"] == f"/api/v1/jobs/{job.pk}/results/"
+    assert Event.objects.filter(type="job.consensus_ready").count() == 1
