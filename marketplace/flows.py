@@ -19,7 +19,8 @@ Money (billing) rides along with the action that causes it, in the same transact
 
 The client hears of it in the same transaction too (marketplace/notifications: webhooks and
 e-mail, queued in an outbox and sent once it commits): published, paused, resumed, completed,
-cancelled, and a missed quality promise.
+cancelled, and a missed quality promise. (Final results, job.consensus_ready, follow from the
+notifications sweep: the completion run executes outside any flow.)
 
 A job without a budget cannot pay: billing.judgment_pay raises FundsExhausted ("no open budget")
 rather than let work go unpaid, and the submit flow then pauses the job like any exhausted one.
