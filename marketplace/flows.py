@@ -18,6 +18,11 @@ Money (billing) rides along with the action that causes it, in the same transact
   credits the client) and settle the job (charge completed items − credit, refund the rest);
 - blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
 
+The client hears of it in the same transaction too (marketplace/notifications: webhooks and
+e-mail, queued in an outbox and sent once it commits): published, paused, resumed, completed,
+cancelled, and a missed quality promise. (Final results, job.consensus_ready, follow from the
+notifications sweep: the completion run executes outside any flow.)
+
 A job without a budget cannot pay: billing.judgment_pay raises FundsExhausted ("no open budget")
 rather than let work go unpaid, and the submit flow then pauses the job like any exhausted one.
 Every publish goes through job_publish, so only a job published before billing existed can meet
@@ -54,6 +59,7 @@ from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
+from marketplace.notifications import job_events
 from marketplace.quality import overlap
 from marketplace.quality import services as quality
 from marketplace.quality import tasks
@@ -105,6 +111,7 @@ def job_publish(*, job: Job, user: User) -> Job:
         job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.DRAFT}))
         budget = billing.job_escrow_open(job=job)
         _job_terms_fix(job=job, tier=budget.tier)
+        job_events.job_published_record(job=job)
         # Live updates go out on commit (marketplace/realtime/events.py): never a rolled-back state.
         events.job_status(job_id=job.pk, status=job.status)
         events.work_available(job_id=job.pk)
@@ -125,6 +132,8 @@ def job_cancel(*, job: Job, user: User) -> Job:
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.CANCELLED)
         settlement.job_finalize(job=job)  # a draft has no budget: nothing to settle
+        if job.published_at is not None:  # a draft's cancellation is nobody's news
+            job_events.job_ended_record(job_id=job.pk)
         events.job_status(job_id=job.pk, status=job.status)
     return job
 
@@ -134,6 +143,7 @@ def job_pause(*, job: Job, user: User) -> Job:
     _owner_check(job=job, user=user)
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
+        job_events.job_paused_record(job=job, reason="client")
         events.job_status(job_id=job.pk, status=job.status)
     return job
 
@@ -143,6 +153,7 @@ def job_resume(*, job: Job, user: User) -> Job:
     _owner_check(job=job, user=user)
     with transaction.atomic():
         job = job_transition(job=job, to=JobStatus.OPEN, expected_from=frozenset({JobStatus.PAUSED}))
+        job_events.job_resumed_record(job=job)
         events.job_status(job_id=job.pk, status=job.status)
         events.work_available(job_id=job.pk)
     return job
@@ -253,6 +264,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
                 tasks.consensus_after_submit(submission=submission)
                 if submission.job_completed:
                     settlement.job_finalize(job=Job.objects.get(pk=judgment.job_id))
+                    job_events.job_ended_record(job_id=judgment.job_id)
                     events.job_status(job_id=judgment.job_id, status=JobStatus.COMPLETED)
                 events.job_progress(job_id=judgment.job_id)  # throttled per job, sent on commit
                 feedback = assessment.feedback
@@ -273,8 +285,9 @@ def _job_complete_after_commit(job_id: int) -> None:
     """A submit completed an item but could not see its job complete; another submit completing
     the last other item at once could not either (each missed the other's uncommitted item). So
     each checks again once committed, in a new transaction: the last to commit sees every item.
-    Completes and settles the job if it is done (billing.settlement), then tells browsers."""
-    if settlement.job_complete_if_done(job_id=job_id):
+    Completes and settles the job if it is done (billing.settlement) and queues job.completed in
+    that transaction, then tells browsers."""
+    if settlement.job_complete_if_done(job_id=job_id, then=job_events.job_ended_record):
         events.job_status(job_id=job_id, status=JobStatus.COMPLETED)  # autocommit: sent at once
         tasks.consensus_on_completion(job_id=job_id)
 
@@ -298,16 +311,19 @@ def _lease_job_id(lease_id: int) -> int | None:
 
 def _job_pause_exhausted(*, job_id: int | None) -> None:
     """Pause a job whose escrow ran out (compare-and-set OPEN → PAUSED): the first refused submit
-    pauses it; later ones (leases handed out before the pause) find it paused already."""
+    pauses it; later ones (leases handed out before the pause) find it paused already. The
+    client is told (job.paused, reason "funds", and an e-mail) in the pausing transaction."""
     job = Job.objects.filter(pk=job_id).first() if job_id is not None else None
     if job is None:
         return
     try:
-        job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
+        with transaction.atomic():
+            job = job_transition(job=job, to=JobStatus.PAUSED, expected_from=frozenset({JobStatus.OPEN}))
+            job_events.job_paused_record(job=job, reason="funds")
     except Conflict:
         pass  # paused, completed or cancelled meanwhile: nothing left to stop
     else:
-        events.job_status(job_id=job.pk, status=JobStatus.PAUSED)  # autocommit: sent at once
+        events.job_status(job_id=job.pk, status=JobStatus.PAUSED)  # committed: sent at once
 
 
 def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOutcome:

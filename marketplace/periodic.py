@@ -58,10 +58,17 @@ JOBS: tuple[Periodic, ...] = (
         seconds=lambda s: float(s.QUORUM_CONSENSUS_SWEEP_SECONDS),
     ),
     Periodic(
+        # Settles through billing; lives in notifications, which queues each job.completed.
         name="job-completion-sweep",
-        task="billing.job_completion_sweep",
-        tick="marketplace.billing.tasks.job_completion_sweep_tick",
+        task="notifications.job_completion_sweep",
+        tick="marketplace.notifications.tasks.job_completion_sweep_tick",
         seconds=lambda s: float(s.QUORUM_JOB_COMPLETION_SWEEP_SECONDS),
+    ),
+    Periodic(
+        name="notifications-sweep",
+        task="notifications.sweep",
+        tick="marketplace.notifications.tasks.notifications_sweep_tick",
+        seconds=lambda s: float(s.QUORUM_NOTIFICATIONS_SWEEP_SECONDS),
     ),
 )
 _BY_NAME = {job.name: job for job in JOBS}

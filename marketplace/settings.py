@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "marketplace.labeling",
     "marketplace.quality",
     "marketplace.billing",
+    "marketplace.notifications",
     "marketplace.demo",
     # The layers above the apps (README, "Architecture"): the REST API and the portal's pages.
     "marketplace.api",
@@ -202,9 +203,38 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Password-reset and other mail: printed to the console unless an SMTP URL is configured.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Mail (password resets, job notifications: marketplace/notifications/mail.py): printed to the
+# console unless EMAIL_HOST names an SMTP server.
+EMAIL_HOST = env_str("EMAIL_HOST", "") or ""
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)  # STARTTLS on EMAIL_PORT (587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL (465 is SSL, 587 is TLS)")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # seconds; a stuck server must not hang a sweep
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Quorum <noreply@quorum.local>") or ""
+# Where people reach this deployment, for links in e-mails (no trailing slash).
+QUORUM_SITE_URL = (env_str("QUORUM_SITE_URL", "http://localhost:8000") or "").rstrip("/")
+if urlparse(QUORUM_SITE_URL).scheme not in {"http", "https"} or not urlparse(QUORUM_SITE_URL).netloc:
+    raise ImproperlyConfigured(f"QUORUM_SITE_URL must be an http(s) URL such as https://quorum.example.com; got {QUORUM_SITE_URL!r}")
+
+# Webhooks (README, "Webhooks"): a failed delivery is tried again after BASE, 2×BASE, 4×BASE...
+# seconds, MAX_ATTEMPTS times in all; the sweep (every SWEEP seconds, 0: off) sends what is due.
+QUORUM_WEBHOOK_MAX_ATTEMPTS = env_int("QUORUM_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+QUORUM_WEBHOOK_RETRY_BASE_SECONDS = env_int("QUORUM_WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+QUORUM_NOTIFICATIONS_SWEEP_SECONDS = env_int("QUORUM_NOTIFICATIONS_SWEEP_SECONDS", 10, minimum=0)
+# Hosts (names or addresses, comma-separated) a webhook may reach although they are not public,
+# over http too: tests' local receiver, an on-premises one. Empty by default: never loosen it
+# on a shared deployment, it lets clients make Quorum call those hosts.
+QUORUM_WEBHOOK_ALLOW_HOSTS = (
+    env_list("QUORUM_WEBHOOK_ALLOW_HOSTS", []) if (env_str("QUORUM_WEBHOOK_ALLOW_HOSTS") or "").strip() else []
+)
 
 # Outside DEBUG, cookies only travel over HTTPS.
 SESSION_COOKIE_SECURE = not DEBUG
@@ -287,6 +317,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets named after what they are, where another one shares the field name ("status").
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookDeliveryStatusEnum": "marketplace.notifications.models.DeliveryStatus",
+        "WebhookEventEnum": "marketplace.notifications.models.EventType",
+    },
 }
 
 LOGGING = {

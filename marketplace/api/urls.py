@@ -5,8 +5,8 @@ from django.urls import path, re_path
 from marketplace.api import (
     accounts,
     billing,
-    browse,
     billing_admin,
+    browse,
     consensus,
     earnings,
     experts,
@@ -15,6 +15,7 @@ from marketplace.api import (
     qualifications as quals,
     quality,
     results,
+    webhooks,
     work,
 )
 
@@ -135,4 +136,15 @@ _billing = [
     path("me/payouts/", earnings.MyPayouts.as_view(), name="me-payouts"),
 ]
 
-urlpatterns = _accounts + _jobs + _items + _browse + _work + _quality + _billing
+# Webhook endpoints and their delivery log (api/webhooks.py).
+_webhooks = [
+    path("webhooks/", webhooks.Webhooks.as_view(), name="webhook-list"),
+    path("webhooks/<int:endpoint_id>/", webhooks.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<int:endpoint_id>/deliveries/", webhooks.WebhookDeliveries.as_view(), name="webhook-deliveries"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/", webhooks.WebhookDeliveryDetail.as_view(),
+         name="webhook-delivery"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+         webhooks.WebhookDeliveryRedeliver.as_view(), name="webhook-delivery-redeliver"),
+]
+
+urlpatterns = _accounts + _jobs + _items + _browse + _work + _quality + _billing + _webhooks

@@ -10,7 +10,9 @@ that check would leave open.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -45,8 +47,14 @@ def job_finalize(*, job: Job) -> None:
     billing.job_settle(job=job)
 
 
+#: Called with job_id= in the transaction that completed and settled a job: the layer above queues
+#: what it tells the client there (notifications.job_events.job_ended_record), so the news commits
+#: with the completion or not at all.
+Then = Callable[..., Any] | None
+
+
 @transaction.atomic
-def job_complete_if_done(*, job_id: int) -> bool:
+def job_complete_if_done(*, job_id: int, then: Then = None) -> bool:
     """Complete and settle an open job whose every item is complete; True if this call did.
 
     Safe to call any number of times at once: the job lock (jobs.services.job_complete_if_done)
@@ -55,12 +63,16 @@ def job_complete_if_done(*, job_id: int) -> bool:
     if not job_close_if_done(job_id=job_id):
         return False
     job_finalize(job=Job.objects.get(pk=job_id))
+    if then is not None:
+        then(job_id=job_id)
     return True
 
 
-def jobs_complete_sweep(*, limit: int = SWEEP_BATCH) -> list[int]:
+def jobs_complete_sweep(*, limit: int = SWEEP_BATCH, then: Then = None) -> list[int]:
     """Complete and settle open jobs whose tallies say they are done; the ids it completed."""
-    completed = [job_id for job_id in jobs_complete_due(limit=limit) if job_complete_if_done(job_id=job_id)]
+    completed = [
+        job_id for job_id in jobs_complete_due(limit=limit) if job_complete_if_done(job_id=job_id, then=then)
+    ]
     if completed:
         logger.info("completed %s jobs a submit left open: %s", len(completed), completed)
     return completed

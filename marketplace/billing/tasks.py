@@ -22,12 +22,10 @@ from django.db import close_old_connections
 
 from marketplace.billing import posting
 from marketplace.billing.payouts import Released, earnings_release
-from marketplace.billing.settlement import jobs_complete_sweep
 
 logger = logging.getLogger(__name__)
 
 CELERY_TASK = "billing.earnings_release"
-COMPLETION_SWEEP_TASK = "billing.job_completion_sweep"
 BATCH = 5_000  # earnings per database transaction: short locks, bounded memory
 
 
@@ -72,24 +70,9 @@ def pay_post_task() -> None:
         close_old_connections()
 
 
-@shared_task(name=COMPLETION_SWEEP_TASK, ignore_result=True)
-def job_completion_sweep_task() -> None:
-    """The Celery entry point of the completion sweep (marketplace/periodic.py)."""
-    close_old_connections()
-    try:
-        job_completion_sweep_tick()
-    finally:
-        close_old_connections()
-
-
 def pay_post_tick() -> None:
     """One tick of the pay posting schedule: every job's owed pay moves into pending accounts."""
     posted = posting.pay_post_tick()
     if posted.earnings:
         logger.info("posted %s earnings (%s) in %s worker batches", posted.earnings, posted.amount, posted.workers)
 
-
-def job_completion_sweep_tick() -> None:
-    """Complete and settle open jobs whose every item is complete (billing/settlement.py): safe
-    anywhere and any number of times at once, each job is completed under its row lock."""
-    jobs_complete_sweep()

@@ -22,7 +22,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.billing import services as billing_services
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import JobBudget, LedgerTransaction, TransactionKind
-from marketplace.billing.tasks import job_completion_sweep_tick
+from marketplace.notifications.tasks import job_completion_sweep_tick
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job, JobStatus, JobTally
 from marketplace.jobs.services import job_transition

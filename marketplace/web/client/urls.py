@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, browse, jobs, wizard
+from marketplace.web.client import billing, browse, jobs, webhooks, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -29,4 +29,11 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/data/<int:item_id>/", browse.item_page, name="client-job-data-item"),
     path("jobs/<int:job_id>/consensus/", browse.consensus_now, name="client-job-consensus"),
     path("billing/", billing.billing, name="client-billing"),
+    # Webhooks: endpoints, each one's delivery log, redelivery.
+    path("webhooks/", webhooks.webhook_list, name="client-webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.webhook_page, name="client-webhook"),
+    path("webhooks/<int:endpoint_id>/toggle/", webhooks.webhook_toggle, name="client-webhook-toggle"),
+    path("webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete, name="client-webhook-delete"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/", webhooks.webhook_redeliver,
+         name="client-webhook-redeliver"),
 ]

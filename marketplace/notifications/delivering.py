@@ -1,0 +1,99 @@
+"""Sending a delivery: claim it, sign the body, make the request, log the attempt, plan a retry.
+
+Retries back off exponentially (QUORUM_WEBHOOK_RETRY_BASE_SECONDS × 2^(n−1), at most 6 hours)
+until QUORUM_WEBHOOK_MAX_ATTEMPTS; then the delivery is failed and waits for a person's
+redelivery, which makes one attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.notifications import signing
+from marketplace.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
+from marketplace.notifications.sending import webhook_post
+
+logger = logging.getLogger(__name__)
+
+# A sender holds a delivery this long (its claim); longer than any request (sending.TOTAL_SECONDS),
+# so only a sender that died lets another one retry it.
+SEND_LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def event_body(event: Event) -> dict[str, Any]:
+    """What a delivery sends (README, "Webhooks")."""
+    return {"id": f"evt_{event.pk}", "type": event.type, "created_at": event.created_at.isoformat(),
+            "data": event.data}
+
+
+def _backoff(attempts: int) -> timedelta:
+    """Wait before automatic attempt attempts+1: base × 2^(attempts−1), at most MAX_BACKOFF."""
+    base = timedelta(seconds=settings.QUORUM_WEBHOOK_RETRY_BASE_SECONDS)
+    return min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """Make one attempt of a due delivery; False when it was not due or another sender holds it.
+
+    The claim is a compare-and-set of next_attempt_at (no lock is held while the request runs,
+    up to sending.TOTAL_SECONDS): a sender that dies mid-request leaves it due again after
+    SEND_LEASE. The result is written in a short transaction of its own."""
+    now = now or timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + SEND_LEASE)
+    if not claimed:
+        return False
+    delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    endpoint, event = delivery.endpoint, delivery.event
+    if endpoint.is_active:
+        body = signing.body_encode(event_body(event))
+        headers = {
+            signing.SIGNATURE_HEADER: signing.signature_header(
+                secret=endpoint.secret, timestamp=int(timezone.now().timestamp()), body=body),
+            "Quorum-Event": event.type,
+            "Quorum-Delivery": str(delivery.pk),
+        }
+        outcome = webhook_post(url=endpoint.url, body=body, headers=headers)
+        ok, code, error, duration = outcome.ok, outcome.response_code, outcome.error, outcome.duration_ms
+    else:
+        ok, code, error, duration = False, None, "not sent: the endpoint is disabled", 0
+    _attempt_record(delivery=delivery, ok=ok, code=code, error=error, duration_ms=duration)
+    return True
+
+
+@transaction.atomic
+def _attempt_record(*, delivery: Delivery, ok: bool, code: int | None, error: str, duration_ms: int) -> None:
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=attempts, at=now, response_code=code, error=error,
+        duration_ms=duration_ms, redelivery=delivery.redelivery_asked,
+    )
+    if ok:
+        status, next_at = DeliveryStatus.SUCCEEDED, None
+    elif delivery.redelivery_asked or attempts >= settings.QUORUM_WEBHOOK_MAX_ATTEMPTS or not delivery.endpoint.is_active:
+        status, next_at = DeliveryStatus.FAILED, None
+    else:
+        status, next_at = DeliveryStatus.PENDING, now + _backoff(attempts)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, attempts=attempts, next_attempt_at=next_at, last_attempt_at=now,
+        response_code=code, error=error, redelivery_asked=False,
+    )
+    if not ok:
+        logger.info("webhook delivery %s attempt %s failed: %s", delivery.pk, attempts, error)
+
+
+def deliveries_due(*, now: datetime, limit: int) -> list[int]:
+    """Pending deliveries whose next attempt is due (a live sender's claim is in the future)."""
+    return list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )

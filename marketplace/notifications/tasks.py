@@ -1,0 +1,103 @@
+"""Where notifications are sent, and the sweeps that make sure they are.
+
+After the transaction that recorded an event commits, its deliveries and e-mail are dispatched
+by QUORUM_TASKS: "inline" sends in the committing thread (tests), "thread" in a small pool of this
+process (the embedded default), "celery" as tasks on the workers (production). Whatever that
+first try misses (a crash after commit, a receiver that failed and waits for its retry, an SMTP
+outage) the sweep sends: a periodic job (marketplace/periodic.py, every
+QUORUM_NOTIFICATIONS_SWEEP_SECONDS) that dispatches every due delivery and unsent e-mail. A
+double dispatch is harmless: each send first claims its row (delivering.py, mail.py).
+
+The job-completion sweep lives here too: completing a job is an event to tell the client of, so
+the sweep passes billing's settlement the callback that queues it (an app below cannot call up).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from marketplace.billing.settlement import jobs_complete_sweep
+from marketplace.notifications.delivering import deliveries_due, delivery_attempt
+from marketplace.notifications.dispatch import DELIVER_TASK, MAIL_TASK, deliver, dispatch, mail
+from marketplace.notifications.job_events import consensus_ready_record_due, job_ended_record
+from marketplace.notifications.mail import event_mail_send, mails_due
+
+logger = logging.getLogger(__name__)
+
+SWEEP_TASK = "notifications.sweep"
+COMPLETION_SWEEP_TASK = "notifications.job_completion_sweep"
+SWEEP_BATCH = 200
+
+
+@shared_task(name=DELIVER_TASK, ignore_result=True)
+def deliver_task(delivery_id: int) -> None:
+    close_old_connections()
+    try:
+        deliver(delivery_id)
+    finally:
+        close_old_connections()
+
+
+@shared_task(name=MAIL_TASK, ignore_result=True)
+def mail_task(event_id: int) -> None:
+    close_old_connections()
+    try:
+        mail(event_id)
+    finally:
+        close_old_connections()
+
+
+def notifications_sweep_tick(*, now: datetime | None = None) -> int:
+    """Announce finished completion runs (job.consensus_ready), then dispatch every delivery
+    whose attempt is due and every unsent e-mail; how many were dispatched.
+
+    `now` (tests) stands for the clock, so a retry planned for later is due without waiting.
+    Inline, the sends happen in this call, with the same `now`."""
+    now = now or timezone.now()
+    consensus_ready_record_due(now=now, limit=SWEEP_BATCH)  # its deliveries are due below
+    deliveries = deliveries_due(now=now, limit=SWEEP_BATCH)
+    mails = mails_due(now=now, limit=SWEEP_BATCH)
+    for delivery_id in deliveries:
+        if settings.QUORUM_TASKS == "inline":
+            delivery_attempt(delivery_id=delivery_id, now=now)
+        else:
+            dispatch(DELIVER_TASK, delivery_id)
+    for event_id in mails:
+        if settings.QUORUM_TASKS == "inline":
+            event_mail_send(event_id=event_id, now=now)
+        else:
+            dispatch(MAIL_TASK, event_id)
+    return len(deliveries) + len(mails)
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def notifications_sweep_task() -> None:
+    """The Celery entry point of the notifications sweep (marketplace/periodic.py)."""
+    close_old_connections()
+    try:
+        notifications_sweep_tick()
+    finally:
+        close_old_connections()
+
+
+def job_completion_sweep_tick() -> None:
+    """Complete and settle open jobs whose every item is complete (billing/settlement.py), each
+    with its job.completed event queued in the transaction that completes it: safe anywhere and
+    any number of times at once, each job is completed under its row lock."""
+    jobs_complete_sweep(then=job_ended_record)
+
+
+@shared_task(name=COMPLETION_SWEEP_TASK, ignore_result=True)
+def job_completion_sweep_task() -> None:
+    """The Celery entry point of the completion sweep (marketplace/periodic.py)."""
+    close_old_connections()
+    try:
+        job_completion_sweep_tick()
+    finally:
+        close_old_connections()

@@ -1,0 +1,153 @@
+"""Deliveries to a real receiver on 127.0.0.1: signed so the README's snippet verifies them,
+retried after a failure with the log showing every attempt, redelivered on request, never
+following a redirect, and never lost between the commit and the send.
+
+Alice (Acme) registers the receiver for job.paused and pauses her job; Carol (Globex) must see
+none of it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from marketplace import flows
+from marketplace.notifications.models import Delivery, DeliveryStatus, Event
+from marketplace.notifications.tasks import notifications_sweep_tick
+from tests.factories import open_job_with_items
+from tests.notifications.helpers import endpoint_for, readme_verifier
+from tests.notifications.receiver import Receiver
+
+
+def _pause(alice: Any, capture: Any, *, send: bool = True) -> int:
+    """Alice pauses an open job of hers; with send, what runs on commit runs."""
+    job = open_job_with_items(items=2, organization=alice.organization)
+    with capture(execute=send):
+        flows.job_pause(job=job, user=alice)
+    return job.pk
+
+
+def test_a_delivery_is_signed_so_that_the_readmes_snippet_verifies_it(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint, secret = endpoint_for(alice, receiver.url, ["job.paused"])
+    job_id = _pause(alice, django_capture_on_commit_callbacks)
+
+    [got] = receiver.requests
+    header = got.headers["quorum-signature"]
+    verify = readme_verifier()
+    assert verify(secret, header, got.body)
+    assert not verify(secret, header, got.body.replace(b"client", b"funds"))  # a tampered body
+    assert not verify("whsec_someone-elses", header, got.body)
+    body = json.loads(got.body)
+    assert body["type"] == "job.paused" and body["id"].startswith("evt_")
+    assert body["data"]["job"]["id"] == job_id and body["data"]["reason"] == "client"
+    assert got.headers["quorum-event"] == "job.paused" and got.headers["content-type"] == "application/json"
+    assert Delivery.objects.get(endpoint=endpoint).status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_receiver_that_answers_500_gets_a_retry_and_the_log_shows_both_attempts(
+    alice: Any, receiver: Receiver, client_for: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint, secret = endpoint_for(alice, receiver.url, ["job.paused"])
+    receiver.answers = [(500, {})]
+    _pause(alice, django_capture_on_commit_callbacks)
+
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 1, 500)
+    assert delivery.next_attempt_at - delivery.last_attempt_at == timedelta(seconds=30)  # the first backoff
+    assert notifications_sweep_tick() == 0  # not due yet: nothing is sent early
+    assert len(receiver.requests) == 1
+
+    notifications_sweep_tick(now=delivery.next_attempt_at)
+
+    assert len(receiver.requests) == 2 and receiver.requests[0].body == receiver.requests[1].body
+    assert readme_verifier()(secret, receiver.requests[1].headers["quorum-signature"], receiver.requests[1].body)
+    log = client_for(alice).get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/").json()
+    assert log["status"] == "succeeded" and log["attempts"] == 2 and log["response_code"] == 200
+    assert [(a["number"], a["response_code"], a["error"]) for a in log["attempt_log"]] == [
+        (1, 500, "the receiver answered 500"), (2, 200, ""),
+    ]
+    assert log["body"]["type"] == "job.paused"
+
+
+def test_retries_back_off_exponentially_and_stop_at_the_maximum(
+    alice: Any, receiver: Receiver, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.QUORUM_WEBHOOK_MAX_ATTEMPTS = 3
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    receiver.answers = [(503, {})] * 3
+    _pause(alice, django_capture_on_commit_callbacks)
+
+    waits = []
+    for _ in range(2):
+        delivery = Delivery.objects.get(endpoint=endpoint)
+        waits.append(delivery.next_attempt_at - delivery.last_attempt_at)
+        notifications_sweep_tick(now=delivery.next_attempt_at)
+
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert waits == [timedelta(seconds=30), timedelta(seconds=60)]
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 3, None)
+    assert notifications_sweep_tick(now=delivery.last_attempt_at + timedelta(days=1)) == 0  # given up
+    assert len(receiver.requests) == 3
+
+
+def test_a_client_redelivers_from_the_api_and_the_attempt_joins_the_log(
+    alice: Any, receiver: Receiver, client_for: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.QUORUM_WEBHOOK_MAX_ATTEMPTS = 1
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    receiver.answers = [(500, {})]
+    _pause(alice, django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.status == "failed"  # one attempt allowed, and it failed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client_for(alice).post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/redeliver/")
+
+    assert answer.status_code == 202, answer.content
+    log = client_for(alice).get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/").json()
+    assert log["status"] == "succeeded"
+    assert [(a["response_code"], a["redelivery"]) for a in log["attempt_log"]] == [(500, False), (200, True)]
+    assert receiver.requests[0].body == receiver.requests[1].body  # the same event, byte for byte
+
+
+def test_a_redirect_is_not_followed_and_the_delivery_says_so(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    internal = receiver.url.replace("/hooks", "/internal/admin")  # 127.0.0.1, this very receiver
+    receiver.answers = [(302, {"Location": internal})]
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    _pause(alice, django_capture_on_commit_callbacks)
+
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert [r.path for r in receiver.requests] == ["/hooks"]  # nothing went to the redirect's target
+    assert delivery.status == "pending" and delivery.response_code == 302
+    assert delivery.error.startswith("redirect (302 to 'http://127.0.0.1:") and "not followed" in delivery.error
+
+
+def test_an_event_survives_a_crash_between_the_commit_and_the_send(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    _pause(alice, django_capture_on_commit_callbacks, send=False)  # the process dies after commit
+    assert receiver.requests == [] and Delivery.objects.get(endpoint=endpoint).status == "pending"
+
+    notifications_sweep_tick()  # the periodic sweep, after the restart
+
+    assert len(receiver.requests) == 1 and Delivery.objects.get(endpoint=endpoint).status == "succeeded"
+
+
+def test_a_change_that_rolls_back_queues_nothing(alice: Any, receiver: Receiver) -> None:
+    endpoint_for(alice, receiver.url, ["job.paused"])
+    job = open_job_with_items(items=2, organization=alice.organization)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        flows.job_pause(job=job, user=alice)
+        raise RuntimeError("the request failed after the pause")
+
+    assert not Event.objects.filter(type="job.paused").exists() and not Delivery.objects.exists()
