@@ -229,11 +229,10 @@ SELECT j.status, j.item_count, sums.done, sums.seen FROM jobs_job j, (
 # sum cannot see the upsert (one statement, one snapshot), so ours is added to it; a sum older
 # than a lock wait may miss a submit committed meanwhile, which only leaves the job to the
 # re-check after commit (Submission.job_may_be_complete), never completes it early.
-_TALLY_ADD_JOB_STATUS = f"""
-WITH tally AS ({_TALLY_ADD}RETURNING job_id)
-SELECT job.status, job.item_count, sums.done + %(completed)s,
+_JOB_AFTER_TALLY = """
+SELECT {judgment}job.status, job.item_count, sums.done + %(completed)s,
     sums.seen + %(judgments)s + %(gold_judgments)s
-FROM tally, LATERAL (
+FROM {judgment_from}tally, LATERAL (
     SELECT status, item_count FROM jobs_job WHERE id = tally.job_id FOR KEY SHARE
 ) AS job, (
     SELECT COALESCE(SUM(completed_items), 0) AS done,
@@ -241,6 +240,16 @@ FROM tally, LATERAL (
     FROM jobs_jobtally WHERE job_id = %(job)s
 ) AS sums
 """
+_TALLY_ADD_JOB_STATUS = f"""
+WITH tally AS ({_TALLY_ADD}RETURNING job_id)
+{_JOB_AFTER_TALLY.format(judgment="", judgment_from="")}"""
+
+# PostgreSQL: _JUDGMENT, then _TALLY_ADD_JOB_STATUS, in one round trip; the judgment's id comes
+# first. Inserting the judgment locks no row another submit wants (its foreign keys are checked
+# at commit), so its place in the statement does not touch the lock order.
+_JUDGMENT_TALLY_JOB_STATUS = f"""
+WITH judgment AS ({_JUDGMENT}), tally AS ({_TALLY_ADD}RETURNING job_id)
+{_JOB_AFTER_TALLY.format(judgment="judgment.id, ", judgment_from="judgment, ")}"""
 
 
 # After commit, in autocommit (no transaction): does the job look done? Open, with items, and
@@ -283,12 +292,19 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "tally_add_job_status": (
             (_TALLY_ADD_JOB_STATUS,) if postgres else (_TALLY_ADD, _JOB_STATUS)
         ),
+        # The judgment, then the above (PostgreSQL only: SQLite cannot insert in a CTE).
+        "judgment_tally_job_status": (_JUDGMENT_TALLY_JOB_STATUS,) if postgres else (),
     }
 
 
 def statements(name: str) -> tuple[str, ...]:
-    """The SQL of a named statement for the database in use (SQLite may need two)."""
+    """The SQL of a named statement for the database in use (SQLite may need two, or lack it)."""
     return _for(transaction.get_connection().vendor)[name]
+
+
+def has(name: str) -> bool:
+    """Whether the database in use runs this named statement (some are PostgreSQL's only)."""
+    return bool(statements(name))
 
 
 def _adapted(values: dict[str, Any]) -> dict[str, Any]:
