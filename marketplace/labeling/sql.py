@@ -163,6 +163,24 @@ RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finish
     ) AS blocked
 """
 
+# PostgreSQL: _LEASE_SUBMIT, then _ITEM_COUNT on its (regular) item, in one round trip and in
+# the lock order: the item's UPDATE joins the lease's row, so it runs after the lease is locked.
+# The item columns are null for gold, or a complete item (its slots are all used). Counting
+# before the submit's checks is safe: any refusal rolls the count back with the lease.
+_LEASE_SUBMIT_COUNT = f"""
+WITH lease AS ({_LEASE_SUBMIT}), counted AS (
+    UPDATE jobs_item
+    SET judgment_count = jobs_item.judgment_count + 1,
+        is_complete = (jobs_item.judgment_count + 1 >= lease.job_overlap + jobs_item.extra_judgments)
+    FROM lease
+    WHERE jobs_item.id = lease.item_id AND NOT lease.item_is_gold AND NOT jobs_item.is_complete
+    RETURNING jobs_item.judgment_count, jobs_item.is_complete, jobs_item.extra_judgments
+)
+SELECT lease.*, counted.judgment_count AS item_judgments, counted.is_complete AS item_complete,
+    counted.extra_judgments AS item_extra
+FROM lease LEFT JOIN counted ON true
+"""
+
 _LEASE_FINISH = """
 UPDATE labeling_lease SET status = %(status)s, finished_at = %(now)s WHERE id = %(lease)s
 """
@@ -281,6 +299,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "gold_served": (_GOLD_SERVED,),
         "planner_reset": (_PLANNER_RESET,) if postgres else (),
         "lease_submit": (_LEASE_SUBMIT,),
+        "lease_submit_count": (_LEASE_SUBMIT_COUNT,) if postgres else (),
         "lease_finish": (_LEASE_FINISH,),
         "item_count": (_ITEM_COUNT,),
         "item_uncount": (_ITEM_UNCOUNT,),

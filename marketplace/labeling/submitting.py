@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,6 +27,7 @@ from marketplace.jobs.models import GoldAnswer, JobStatus
 from marketplace.jobs.services import job_complete_if_done
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
+from marketplace.labeling.seconds import seconds_clean, seconds_since
 from marketplace.labeling.selectors import live_lease_q
 
 # Dynamic overlap's question, asked under the item lock when an item reaches the judgments it
@@ -42,8 +43,6 @@ def _job_complete_check(job_id: int) -> None:
     job_complete_if_done(job_id=job_id)
 
 _NO_LONGER_NEEDED = "This job is complete; answers are no longer needed. Take the next item."
-_SECONDS_PLACES = Decimal("0.001")
-_SECONDS_MAX = Decimal("999999.999")  # Judgment.seconds_spent holds 9 digits, 3 after the point
 
 
 @dataclass(frozen=True)
@@ -83,22 +82,6 @@ class LeaseLost(Conflict):
 @dataclass(frozen=True)
 class _Lost:
     """The lease expired and its slot went to someone else; recorded, then refused (409)."""
-
-
-def seconds_clean(value: Any) -> Decimal:
-    """Seconds spent as a Decimal with 3 places, 0 to 999999.999 (a float is read via str)."""
-    try:
-        seconds = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ApplicationError("seconds_spent must be a number of seconds.") from None
-    if not seconds.is_finite() or not (0 <= seconds <= _SECONDS_MAX):
-        raise ApplicationError(f"seconds_spent must be between 0 and {_SECONDS_MAX}.")
-    return seconds.quantize(_SECONDS_PLACES)
-
-
-def _seconds_since(start: datetime, now: datetime) -> Decimal:
-    elapsed = Decimal(str(max((now - start).total_seconds(), 0.0)))
-    return min(elapsed, _SECONDS_MAX).quantize(_SECONDS_PLACES)
 
 
 def judgment_submit(
@@ -162,9 +145,11 @@ def _submit(
 ) -> Submission | _Lost:
     now = timezone.now()
     # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
-    # skip of the same lease waits for us, then finds it no longer active. Any refusal below
-    # raises, which rolls this back.
-    lease = sql.first(Lease, "lease_submit", lease=lease_id, worker=worker.pk, now=now)
+    # skip of the same lease waits for us, then finds it no longer active. Then lock a regular
+    # item through the counting UPDATE: its slot count must not move while we decide whether
+    # this lease still owns a slot (a complete item has none left). Any refusal below raises,
+    # which rolls both back.
+    lease, counted = _lease_submit_counted(worker=worker, lease_id=lease_id, now=now)
     if lease is None:
         return _not_active(worker=worker, lease_id=lease_id, label=label)
     _label_check(label=label, labels=_json(lease.job_labels))
@@ -181,9 +166,6 @@ def _submit(
     if lease.item_is_gold:
         return _accept_gold(lease=lease, label=label, seconds=seconds, now=now)
 
-    # Lock the item (through the counting UPDATE): its slot count must not move while we decide
-    # whether this lease still owns a slot. A complete item has no slot left.
-    counted = sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
     now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
     if counted is None or (
         lease.expires_at <= now
@@ -210,6 +192,22 @@ def _submit(
         judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
         job_judgments=counts.judgments, items_left=counts.items_left,
     )
+
+
+def _lease_submit_counted(
+    *, worker: User, lease_id: int, now: datetime
+) -> tuple[Lease | None, tuple[Any, ...] | None]:
+    """The submitted lease and, for a regular item with a slot left, (judgments, complete, extra)
+    after counting ours: one statement on PostgreSQL (sql.py), two on SQLite."""
+    if not sql.has("lease_submit_count"):
+        lease = sql.first(Lease, "lease_submit", lease=lease_id, worker=worker.pk, now=now)
+        if lease is None or lease.item_is_gold:
+            return lease, None
+        return lease, sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
+    lease = sql.first(Lease, "lease_submit_count", lease=lease_id, worker=worker.pk, now=now)
+    if lease is None or lease.item_judgments is None:
+        return lease, None
+    return lease, (lease.item_judgments, lease.item_complete, lease.item_extra)
 
 
 def _label_check(*, label: str, labels: list[dict[str, Any]]) -> None:
@@ -303,7 +301,7 @@ def _judgment_params(
     return {
         "job": lease.job_id, "item": lease.item_id, "worker": lease.worker_id, "lease": lease.pk,
         "label": label, "is_gold": bool(lease.item_is_gold), "is_correct": is_correct,
-        "seconds": seconds if seconds is not None else _seconds_since(lease.created_at, now), "now": now,
+        "seconds": seconds if seconds is not None else seconds_since(lease.created_at, now), "now": now,
     }
 
 
