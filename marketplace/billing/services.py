@@ -21,11 +21,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Subquery, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import ledger, posting
+from marketplace.billing import ledger, paying, posting
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import (
     AccountKind,
@@ -44,7 +44,6 @@ from marketplace.billing.pricing import (
     hold,
     is_money,
     job_price_per_item,
-    judgment_pay_amount,
     money,
     promise_credit_rate,
     rate,
@@ -242,55 +241,26 @@ def judgment_pay(*, judgment: Judgment, fresh: bool = False) -> Earning:
     `fresh`: the judgment was created by the caller's transaction, whose submit holds the
     worker's tally row in this job (labeling.submitting), so it has no earning yet and this
     worker's submits of the job already queue there; otherwise a per-(job, worker) lock makes
-    them queue here. Locks: this worker's pay in this job only."""
+    them queue here. Locks: this worker's pay in this job only. One statement when fresh, on
+    PostgreSQL (billing/paying.py)."""
     if not fresh:
         existing = Earning.objects.filter(judgment_id=judgment.pk).first()
         if existing is not None:
             return existing
         # The rank must be this worker's next one in this job: two of their submits queue here.
-        sql_lock_worker_pay(job_id=judgment.job_id, worker_id=judgment.worker_id)
-    # Read, not locked: a settlement first waits for every submit in flight (it locks the job
-    # row, which our judgment's insert holds a key-share lock on), then posts what they earned.
-    # One query: the terms and this worker's last rank in the job.
-    last_rank = (
-        Earning.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id)
-        .order_by("-rank").values("rank")[:1]
+        paying.sql_lock_worker_pay(job_id=judgment.job_id, worker_id=judgment.worker_id)
+    # The budget is read, not locked: a settlement first waits for every submit in flight (it
+    # locks the job row, which our judgment's insert holds a key-share lock on), then posts what
+    # they earned.
+    earning = paying.earning_insert(
+        judgment_id=judgment.pk, job_id=judgment.job_id, worker_id=judgment.worker_id,
+        now=timezone.now(),
     )
-    terms = (
-        JobBudget.objects.filter(job_id=judgment.job_id)
-        .annotate(last_rank=Subquery(last_rank))
-        .values_list("pay_per_judgment", "settled_at", "last_rank").first()
-    )
-    if terms is None or terms[1] is not None:
+    if earning is None:
         raise FundsExhausted(
             "This job has no open budget to pay judgments from.", details={"job": judgment.job_id}
         )
-    rank = (terms[2] or 0) + 1
-    amount = judgment_pay_amount(pay_per_judgment=terms[0], rank=rank)
-    now = timezone.now()
-    return Earning.objects.create(
-        judgment_id=judgment.pk,
-        job_id=judgment.job_id,
-        worker_id=judgment.worker_id,
-        rank=rank,
-        amount=amount,
-        created_at=now,
-        posted_at=None if amount > 0 else now,  # a 0.00 earning has nothing to post
-    )
-
-
-def sql_lock_worker_pay(*, job_id: int, worker_id: int) -> None:
-    """Serialize one worker's pay in one job until commit. PostgreSQL: a transaction-level
-    advisory lock on the pair (ids folded into int4; a collision only makes two pairs queue).
-    SQLite serializes writers already."""
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [int(job_id) % 2_147_483_647, int(worker_id) % 2_147_483_647],
-        )
+    return earning
 
 
 @transaction.atomic

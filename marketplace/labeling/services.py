@@ -12,8 +12,8 @@ from marketplace.labeling.submitting import (
     judgment_submit,
     judgment_submit_outcome,
     lease_mark_lost,
-    seconds_clean,
 )
+from marketplace.labeling.seconds import seconds_clean
 
 __all__ = [
     "DropResult",

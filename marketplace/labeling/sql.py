@@ -163,6 +163,24 @@ RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finish
     ) AS blocked
 """
 
+# PostgreSQL: _LEASE_SUBMIT, then _ITEM_COUNT on its (regular) item, in one round trip and in
+# the lock order: the item's UPDATE joins the lease's row, so it runs after the lease is locked.
+# The item columns are null for gold, or a complete item (its slots are all used). Counting
+# before the submit's checks is safe: any refusal rolls the count back with the lease.
+_LEASE_SUBMIT_COUNT = f"""
+WITH lease AS ({_LEASE_SUBMIT}), counted AS (
+    UPDATE jobs_item
+    SET judgment_count = jobs_item.judgment_count + 1,
+        is_complete = (jobs_item.judgment_count + 1 >= lease.job_overlap + jobs_item.extra_judgments)
+    FROM lease
+    WHERE jobs_item.id = lease.item_id AND NOT lease.item_is_gold AND NOT jobs_item.is_complete
+    RETURNING jobs_item.judgment_count, jobs_item.is_complete, jobs_item.extra_judgments
+)
+SELECT lease.*, counted.judgment_count AS item_judgments, counted.is_complete AS item_complete,
+    counted.extra_judgments AS item_extra
+FROM lease LEFT JOIN counted ON true
+"""
+
 _LEASE_FINISH = """
 UPDATE labeling_lease SET status = %(status)s, finished_at = %(now)s WHERE id = %(lease)s
 """
@@ -229,11 +247,10 @@ SELECT j.status, j.item_count, sums.done, sums.seen FROM jobs_job j, (
 # sum cannot see the upsert (one statement, one snapshot), so ours is added to it; a sum older
 # than a lock wait may miss a submit committed meanwhile, which only leaves the job to the
 # re-check after commit (Submission.job_may_be_complete), never completes it early.
-_TALLY_ADD_JOB_STATUS = f"""
-WITH tally AS ({_TALLY_ADD}RETURNING job_id)
-SELECT job.status, job.item_count, sums.done + %(completed)s,
+_JOB_AFTER_TALLY = """
+SELECT {judgment}job.status, job.item_count, sums.done + %(completed)s,
     sums.seen + %(judgments)s + %(gold_judgments)s
-FROM tally, LATERAL (
+FROM {judgment_from}tally, LATERAL (
     SELECT status, item_count FROM jobs_job WHERE id = tally.job_id FOR KEY SHARE
 ) AS job, (
     SELECT COALESCE(SUM(completed_items), 0) AS done,
@@ -241,6 +258,16 @@ FROM tally, LATERAL (
     FROM jobs_jobtally WHERE job_id = %(job)s
 ) AS sums
 """
+_TALLY_ADD_JOB_STATUS = f"""
+WITH tally AS ({_TALLY_ADD}RETURNING job_id)
+{_JOB_AFTER_TALLY.format(judgment="", judgment_from="")}"""
+
+# PostgreSQL: _JUDGMENT, then _TALLY_ADD_JOB_STATUS, in one round trip; the judgment's id comes
+# first. Inserting the judgment locks no row another submit wants (its foreign keys are checked
+# at commit), so its place in the statement does not touch the lock order.
+_JUDGMENT_TALLY_JOB_STATUS = f"""
+WITH judgment AS ({_JUDGMENT}), tally AS ({_TALLY_ADD}RETURNING job_id)
+{_JOB_AFTER_TALLY.format(judgment="judgment.id, ", judgment_from="judgment, ")}"""
 
 
 # After commit, in autocommit (no transaction): does the job look done? Open, with items, and
@@ -272,6 +299,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "gold_served": (_GOLD_SERVED,),
         "planner_reset": (_PLANNER_RESET,) if postgres else (),
         "lease_submit": (_LEASE_SUBMIT,),
+        "lease_submit_count": (_LEASE_SUBMIT_COUNT,) if postgres else (),
         "lease_finish": (_LEASE_FINISH,),
         "item_count": (_ITEM_COUNT,),
         "item_uncount": (_ITEM_UNCOUNT,),
@@ -283,12 +311,19 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "tally_add_job_status": (
             (_TALLY_ADD_JOB_STATUS,) if postgres else (_TALLY_ADD, _JOB_STATUS)
         ),
+        # The judgment, then the above (PostgreSQL only: SQLite cannot insert in a CTE).
+        "judgment_tally_job_status": (_JUDGMENT_TALLY_JOB_STATUS,) if postgres else (),
     }
 
 
 def statements(name: str) -> tuple[str, ...]:
-    """The SQL of a named statement for the database in use (SQLite may need two)."""
+    """The SQL of a named statement for the database in use (SQLite may need two, or lack it)."""
     return _for(transaction.get_connection().vendor)[name]
+
+
+def has(name: str) -> bool:
+    """Whether the database in use runs this named statement (some are PostgreSQL's only)."""
+    return bool(statements(name))
 
 
 def _adapted(values: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,6 +27,7 @@ from marketplace.jobs.models import GoldAnswer, JobStatus
 from marketplace.jobs.services import job_complete_if_done
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
+from marketplace.labeling.seconds import seconds_clean, seconds_since
 from marketplace.labeling.selectors import live_lease_q
 
 # Dynamic overlap's question, asked under the item lock when an item reaches the judgments it
@@ -42,8 +43,6 @@ def _job_complete_check(job_id: int) -> None:
     job_complete_if_done(job_id=job_id)
 
 _NO_LONGER_NEEDED = "This job is complete; answers are no longer needed. Take the next item."
-_SECONDS_PLACES = Decimal("0.001")
-_SECONDS_MAX = Decimal("999999.999")  # Judgment.seconds_spent holds 9 digits, 3 after the point
 
 
 @dataclass(frozen=True)
@@ -83,22 +82,6 @@ class LeaseLost(Conflict):
 @dataclass(frozen=True)
 class _Lost:
     """The lease expired and its slot went to someone else; recorded, then refused (409)."""
-
-
-def seconds_clean(value: Any) -> Decimal:
-    """Seconds spent as a Decimal with 3 places, 0 to 999999.999 (a float is read via str)."""
-    try:
-        seconds = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ApplicationError("seconds_spent must be a number of seconds.") from None
-    if not seconds.is_finite() or not (0 <= seconds <= _SECONDS_MAX):
-        raise ApplicationError(f"seconds_spent must be between 0 and {_SECONDS_MAX}.")
-    return seconds.quantize(_SECONDS_PLACES)
-
-
-def _seconds_since(start: datetime, now: datetime) -> Decimal:
-    elapsed = Decimal(str(max((now - start).total_seconds(), 0.0)))
-    return min(elapsed, _SECONDS_MAX).quantize(_SECONDS_PLACES)
 
 
 def judgment_submit(
@@ -162,9 +145,11 @@ def _submit(
 ) -> Submission | _Lost:
     now = timezone.now()
     # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
-    # skip of the same lease waits for us, then finds it no longer active. Any refusal below
-    # raises, which rolls this back.
-    lease = sql.first(Lease, "lease_submit", lease=lease_id, worker=worker.pk, now=now)
+    # skip of the same lease waits for us, then finds it no longer active. Then lock a regular
+    # item through the counting UPDATE: its slot count must not move while we decide whether
+    # this lease still owns a slot (a complete item has none left). Any refusal below raises,
+    # which rolls both back.
+    lease, counted = _lease_submit_counted(worker=worker, lease_id=lease_id, now=now)
     if lease is None:
         return _not_active(worker=worker, lease_id=lease_id, label=label)
     _label_check(label=label, labels=_json(lease.job_labels))
@@ -181,9 +166,6 @@ def _submit(
     if lease.item_is_gold:
         return _accept_gold(lease=lease, label=label, seconds=seconds, now=now)
 
-    # Lock the item (through the counting UPDATE): its slot count must not move while we decide
-    # whether this lease still owns a slot. A complete item has no slot left.
-    counted = sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
     now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
     if counted is None or (
         lease.expires_at <= now
@@ -192,19 +174,40 @@ def _submit(
         sql.run("lease_finish", lease=lease.pk, status=LeaseStatus.LOST, now=now)
         return _Lost()
     completed = bool(counted[1])
-    judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
     if completed and more_wanted is not None and lease.job_max_overlap is not None:
-        # Asked after the judgment is written, so the posterior includes it; still under the lock.
+        # Dynamic overlap: asked after the judgment is written, so the posterior includes it, and
+        # before the tally counts the item complete; still under the lock.
+        judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
         if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
             sql.run("item_want_more", item=lease.item_id)
             completed = False
-    counts = _job_count(
-        job_id=lease.job_id, worker_id=lease.worker_id, judgments=1, completed=int(completed)
-    )
+        counts = _job_count(
+            job_id=lease.job_id, worker_id=lease.worker_id, judgments=1, completed=int(completed)
+        )
+    else:
+        judgment, counts = _judgment_create_counted(
+            lease=lease, label=label, seconds=seconds, now=now, judgments=1, completed=int(completed)
+        )
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
         job_judgments=counts.judgments, items_left=counts.items_left,
     )
+
+
+def _lease_submit_counted(
+    *, worker: User, lease_id: int, now: datetime
+) -> tuple[Lease | None, tuple[Any, ...] | None]:
+    """The submitted lease and, for a regular item with a slot left, (judgments, complete, extra)
+    after counting ours: one statement on PostgreSQL (sql.py), two on SQLite."""
+    if not sql.has("lease_submit_count"):
+        lease = sql.first(Lease, "lease_submit", lease=lease_id, worker=worker.pk, now=now)
+        if lease is None or lease.item_is_gold:
+            return lease, None
+        return lease, sql.run("item_count", item=lease.item_id, overlap=lease.job_overlap)
+    lease = sql.first(Lease, "lease_submit_count", lease=lease_id, worker=worker.pk, now=now)
+    if lease is None or lease.item_judgments is None:
+        return lease, None
+    return lease, (lease.item_judgments, lease.item_complete, lease.item_extra)
 
 
 def _label_check(*, label: str, labels: list[dict[str, Any]]) -> None:
@@ -268,21 +271,57 @@ def _judgment_create(
     *, lease: Lease, label: str, seconds: Decimal | None, now: datetime, is_correct: bool | None = None
 ) -> Judgment:
     """Insert the judgment (the lease is already marked submitted); returns the saved Judgment."""
-    seconds = seconds if seconds is not None else _seconds_since(lease.created_at, now)
-    is_gold = bool(lease.item_is_gold)
-    try:
-        (judgment_id,) = sql.run(
-            "judgment", job=lease.job_id, item=lease.item_id, worker=lease.worker_id, lease=lease.pk,
-            label=label, is_gold=is_gold, is_correct=is_correct, seconds=seconds, now=now,
+    params = _judgment_params(lease=lease, label=label, seconds=seconds, now=now, is_correct=is_correct)
+    (judgment_id,) = _judgment_insert("judgment", params)
+    return _judgment_saved(judgment_id, params)
+
+
+def _judgment_create_counted(
+    *, lease: Lease, label: str, seconds: Decimal | None, now: datetime, is_correct: bool | None = None,
+    judgments: int = 0, gold_judgments: int = 0, completed: int = 0,
+) -> tuple[Judgment, _Counts]:
+    """_judgment_create, then _job_count with these counts: one round trip on PostgreSQL."""
+    if not sql.has("judgment_tally_job_status"):
+        judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now, is_correct=is_correct)
+        return judgment, _job_count(
+            job_id=lease.job_id, worker_id=lease.worker_id, judgments=judgments,
+            gold_judgments=gold_judgments, completed=completed,
         )
+    params = _judgment_params(lease=lease, label=label, seconds=seconds, now=now, is_correct=is_correct)
+    row = _judgment_insert("judgment_tally_job_status", {
+        **params, "shard": lease.worker_id, "judgments": judgments, "gold_judgments": gold_judgments,
+        "completed": completed,
+    })
+    return _judgment_saved(row[0], params), _counts(row[1:], job_id=lease.job_id, completed=completed)
+
+
+def _judgment_params(
+    *, lease: Lease, label: str, seconds: Decimal | None, now: datetime, is_correct: bool | None
+) -> dict[str, Any]:
+    return {
+        "job": lease.job_id, "item": lease.item_id, "worker": lease.worker_id, "lease": lease.pk,
+        "label": label, "is_gold": bool(lease.item_is_gold), "is_correct": is_correct,
+        "seconds": seconds if seconds is not None else seconds_since(lease.created_at, now), "now": now,
+    }
+
+
+def _judgment_insert(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    try:
+        row = sql.run(name, **params)
     except IntegrityError:
         # (item, worker) is unique: claims never hand an item back to whoever judged it, so this
         # is a judgment that arrived some other way; refuse rather than count it twice.
         raise Conflict("You already judged this item.") from None
+    if row is None:  # only the merged statement can return nothing: the job row is gone
+        raise Conflict("This job was cancelled; answers are no longer accepted.")
+    return row
+
+
+def _judgment_saved(judgment_id: int, p: dict[str, Any]) -> Judgment:
     return Judgment.from_db(
         transaction.get_connection().alias, _JUDGMENT_FIELDS,
-        [judgment_id, lease.job_id, lease.item_id, lease.worker_id, lease.pk, label, is_gold,
-         is_correct, JudgmentStatus.ACCEPTED, seconds, now],
+        [judgment_id, p["job"], p["item"], p["worker"], p["lease"], p["label"], p["is_gold"],
+         p["is_correct"], JudgmentStatus.ACCEPTED, p["seconds"], p["now"]],
     )
 
 
@@ -290,8 +329,9 @@ def _accept_gold(*, lease: Lease, label: str, seconds: Decimal | None, now: date
     """Gold has no overlap limit, so no item lock: score it now and count it apart."""
     answer = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
     correct = None if answer is None else label == answer
-    judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now, is_correct=correct)
-    counts = _job_count(job_id=lease.job_id, worker_id=lease.worker_id, gold_judgments=1)
+    judgment, counts = _judgment_create_counted(
+        lease=lease, label=label, seconds=seconds, now=now, is_correct=correct, gold_judgments=1
+    )
     return Submission(judgment=judgment, created=True, job_judgments=counts.judgments)
 
 
@@ -315,6 +355,11 @@ def _job_count(
         "tally_add_job_status", job=job_id, shard=worker_id, judgments=judgments,
         gold_judgments=gold_judgments, completed=completed,
     )
+    return _counts(row, job_id=job_id, completed=completed)
+
+
+def _counts(row: tuple[Any, ...] | None, *, job_id: int, completed: int) -> _Counts:
+    """What the tally statement read (the job's status, size, items completed, judgments seen)."""
     if row is None or row[0] == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
     status, items, completed_items, seen = row

@@ -93,10 +93,6 @@ class WorkerJobStats(models.Model):
     gold_seen = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)
     judgments = models.PositiveIntegerField(default=0)  # regular (non-gold) judgments
-    # This job's latest consensus run's share of the worker's WorkerSkill (pseudo-judgments):
-    # the next run replaces it there, so only the latest run of each job counts.
-    run_right = models.FloatField(db_default=0.0)  # db_default: the raw upserts insert rows too
-    run_seen = models.FloatField(db_default=0.0)
     flagged_fast_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,12 +105,31 @@ class WorkerJobStats(models.Model):
         ]
 
 
+class WorkerRunShare(models.Model):
+    """This job's latest consensus run's share of the worker's WorkerSkill (pseudo-judgments):
+    the next run replaces it there, so only the latest run of each job counts.
+
+    Written by runs only, never by a submit: a run rewriting a thousand workers' shares takes no
+    lock a submit wants (WorkerJobStats, which every submit upserts, once held these columns)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="run_shares")
+    right = models.FloatField()
+    seen = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "worker"], name="one_run_share_per_job_worker"),
+        ]
+
+
 class WorkerSkill(models.Model):
     """A worker's accuracy across every job, as evidence: `right` out of `seen` pseudo-judgments.
 
     Gold answers add 1 seen (and 1 right when right) as they are scored; each consensus run adds
     its share (consensus.dynamic.run_evidence) minus what the job's previous run added
-    (WorkerJobStats.run_*). Written only by F()-style increments (quality/skills.py), so
+    (WorkerRunShare). Written only by F()-style increments (quality/skills.py), so
     concurrent submits and runs never lose each other's counts. Dynamic overlap reads it to
     weigh a worker its job knows little about yet.
     """

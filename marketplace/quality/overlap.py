@@ -190,7 +190,8 @@ class OverlapJudge:
                 row[0]: row[1:]
                 for row in User.objects.filter(pk__in=missing)
                 .annotate(
-                    here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id))
+                    here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id)),
+                    share=FilteredRelation("run_shares", condition=Q(run_shares__job_id=job.job_id)),
                 )
                 .values_list(
                     "pk",
@@ -198,8 +199,8 @@ class OverlapJudge:
                     "skill__seen",
                     "here__gold_correct",
                     "here__gold_seen",
-                    "here__run_right",
-                    "here__run_seen",
+                    "share__right",
+                    "share__seen",
                 )
             }
             for worker in missing:

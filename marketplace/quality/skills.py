@@ -6,8 +6,11 @@ database as increments, never read-modify-write, so a submit and a run (or runs 
 touching one worker's skill at once both count.
 
 Locks: a submit increments its worker's skill row after their WorkerJobStats row (the last rows
-it locks, after billing's accounts). A run locks its job's WorkerJobStats rows, then the skill
-rows, each in worker-id order, and holds no other row lock: neither waits on the other in a cycle.
+it locks, after billing's accounts). A run takes its job's fold lock (an advisory lock only runs
+take), rewrites its job's WorkerRunShare rows (a table no submit writes), then the skill rows,
+each in worker-id order. A run and a submit meet only on the skill row of a worker whose gold
+answer the submit scores, the last row that submit locks: whichever comes second waits for the
+other's commit, never in a cycle.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.utils import timezone
 
 from marketplace.consensus import ConsensusResult, Votes
 from marketplace.consensus.dynamic import Evidence, gold_evidence, run_evidence, skill_changes
-from marketplace.quality.models import WorkerJobStats
+from marketplace.quality.models import WorkerRunShare
 
 # "right" is a reserved word in SQL: quoted. Adds to the row, or creates it.
 _SKILL_ADD = """
@@ -29,15 +32,15 @@ ON CONFLICT (worker_id) DO UPDATE SET
     seen = quality_workerskill.seen + excluded.seen,
     updated_at = excluded.updated_at
 """
-# The job's latest run's share per worker (replacing the previous run's); creates missing rows
-# (a worker whose judgments were imported, never submitted, has none).
+# The job's latest run's share per worker, replacing the previous run's.
 _SHARE_SET = """
-INSERT INTO quality_workerjobstats (job_id, worker_id, gold_seen, gold_correct, judgments,
-                                    run_right, run_seen, updated_at) VALUES {values}
+INSERT INTO quality_workerrunshare (job_id, worker_id, "right", seen, updated_at) VALUES {values}
 ON CONFLICT (job_id, worker_id) DO UPDATE SET
-    run_right = excluded.run_right, run_seen = excluded.run_seen, updated_at = excluded.updated_at
+    "right" = excluded."right", seen = excluded.seen, updated_at = excluded.updated_at
 """
-_BATCH = 1_000  # rows per statement: 4-8 parameters each, far under any driver's limit
+# PostgreSQL: one run's fold at a time per job, until its transaction ends: (namespace, job id).
+_FOLD_LOCK = "SELECT pg_advisory_xact_lock(7072, %s)"
+_BATCH = 1_000  # rows per statement: 4-5 parameters each, far under any driver's limit
 
 
 def worker_skill_gold(*, worker_id: int, correct: bool) -> None:
@@ -55,29 +58,33 @@ def worker_skills_fold_run(
     returns the workers whose skill changed.
     """
     current = run_evidence(result, votes, gold_items=gold_items)
-    # Lock the job's share rows (worker order) before reading them: a run declared dead may
-    # still be finishing, and two runs must never both subtract the same previous share.
+    # One fold per job at a time, before reading the previous shares: a run declared dead may
+    # still be finishing, and two runs must never both subtract the same previous share. Not a
+    # row lock: the job may have no share rows yet, and submits must not meet it (models.py).
+    _fold_lock(job_id)
     previous = {
         worker: Evidence(right, seen)
-        for worker, right, seen in WorkerJobStats.objects.select_for_update()
-        .filter(job_id=job_id)
-        .order_by("worker_id")
-        .values_list("worker_id", "run_right", "run_seen")
+        for worker, right, seen in WorkerRunShare.objects.filter(job_id=job_id)
+        .values_list("worker_id", "right", "seen")
         if seen or right
     }
     changes = skill_changes(previous, current)
     now = connection.ops.adapt_unknown_value(timezone.now())
     rows = [
-        (job_id, worker, 0, 0, 0, share.right, share.seen, now)
-        for worker, share in sorted(current.items())
-    ] + [
-        (job_id, worker, 0, 0, 0, 0.0, 0.0, now)
-        for worker in sorted(previous.keys() - current.keys())
-    ]
+        (job_id, worker, share.right, share.seen, now) for worker, share in current.items()
+    ] + [(job_id, worker, 0.0, 0.0, now) for worker in previous.keys() - current.keys()]
     rows.sort(key=lambda row: row[1])
-    _execute_batches(_SHARE_SET, rows, width=8)
+    _execute_batches(_SHARE_SET, rows, width=5)
     _skills_add({int(worker): change for worker, change in changes.items()})
     return len(changes)
+
+
+def _fold_lock(job_id: int) -> None:
+    """SQLite serializes writers already."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_FOLD_LOCK, [job_id])
 
 
 def _skills_add(changes: Mapping[int, Evidence]) -> None:

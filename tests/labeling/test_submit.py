@@ -222,6 +222,7 @@ def test_a_worker_blocked_after_claiming_cannot_submit(wendy: User) -> None:
     with pytest.raises(NotQualified):
         judgment_submit(worker=wendy, lease_id=lease.pk, label="cat")
     assert not Judgment.objects.exists()
+    assert Item.objects.get(pk=lease.item_id).judgment_count == 0  # the refusal undid the count
 
 
 def test_many_workers_finish_a_job_with_every_item_judged_overlap_times() -> None:

@@ -28,6 +28,7 @@ from marketplace.quality.models import (
     QualityEvent,
     WorkerJobStats,
     WorkerResult,
+    WorkerRunShare,
     WorkerSkill,
 )
 from marketplace.quality.runs import consensus_run
@@ -175,8 +176,8 @@ def test_a_consensus_run_adds_its_share_to_the_skill_and_the_next_run_replaces_i
     again = {s.worker_id: (s.right, s.seen) for s in WorkerSkill.objects.filter(pk__in=first)}
     assert again.keys() == first.keys()
     assert all(again[w] == pytest.approx(first[w]) for w in first)
-    share = WorkerJobStats.objects.get(job=job, worker_id=dissenter)
-    assert (share.run_right, share.run_seen) == pytest.approx(first[dissenter])
+    share = WorkerRunShare.objects.get(job=job, worker_id=dissenter)
+    assert (share.right, share.seen) == pytest.approx(first[dissenter])
 
 
 def test_a_newcomer_counts_as_the_crowd_the_latest_run_found() -> None:

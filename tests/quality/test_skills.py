@@ -11,7 +11,7 @@ from django.db import transaction
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
-from marketplace.quality.models import WorkerJobStats, WorkerSkill
+from marketplace.quality.models import WorkerRunShare, WorkerSkill
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.skills import worker_skill_gold
 from tests.conftest import needs_postgres
@@ -51,9 +51,9 @@ def test_a_run_adds_each_workers_share_of_the_jobs_regular_judgments(settings: A
     assert all(skill_of(w) == (0.0, 0.0) for w in workers)
     consensus_run(job=job)
     for worker in workers:
-        share = WorkerJobStats.objects.get(job=job, worker=worker)
-        assert skill_of(worker) == pytest.approx((share.run_right, share.run_seen))
-        assert share.run_seen == 2
+        share = WorkerRunShare.objects.get(job=job, worker=worker)
+        assert skill_of(worker) == pytest.approx((share.right, share.seen))
+        assert share.seen == 2
 
 
 @needs_postgres
@@ -76,5 +76,5 @@ def test_a_gold_answer_and_a_run_meeting_on_one_workers_skill_both_count(setting
     queue_behind(gold, holding, run, release, "the run waiting for the worker's skill row")
     assert outcomes.get("gold", "unfinished") is None, outcomes
     assert outcomes["run"].status == "succeeded", outcomes
-    share = WorkerJobStats.objects.get(job=job, worker=worker)
-    assert skill_of(worker) == pytest.approx((1 + share.run_right, 1 + share.run_seen))
+    share = WorkerRunShare.objects.get(job=job, worker=worker)
+    assert skill_of(worker) == pytest.approx((1 + share.right, 1 + share.seen))
