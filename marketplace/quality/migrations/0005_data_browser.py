@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('jobs', '0006_data_browser'),
-        ('quality', '0003_workerskill_and_run_share'),
+        ('quality', '0004_run_shares_apart'),
     ]
 
     operations = [
