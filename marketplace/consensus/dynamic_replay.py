@@ -118,26 +118,44 @@ def replay(
 ) -> Outcome:
     """One seeded replay of the items flagged in `replayed` (default: all with a known truth),
     their workers starting from the skill `history` (a vote mask, fitted first) earned them."""
+    return _replays(crowd, [settings], seed=seed, replayed=replayed, history=history)[0]
+
+
+def _replays(
+    crowd: Crowdset,
+    sweep: Sequence[DynamicSettings],
+    *,
+    seed: int,
+    replayed: np.ndarray | None = None,
+    history: np.ndarray | None = None,
+) -> list[Outcome]:
+    """`replay` once per settings, in one arrival order, the history and fixed curve shared."""
     items_in = crowd.truth >= 0 if replayed is None else replayed
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(crowd.items))
     order = order[items_in[crowd.items[order]]]
-    skill: dict[int, Evidence] = {}
+    start: dict[int, Evidence] = {}
     if history is not None and history.any():
         votes = crowd.subset(history)
-        skill.update(run_evidence(aggregate(votes), votes))  # type: ignore[arg-type]
-    taken, at_max, refits, settled = _stream(crowd, settings, order, skill)
+        start.update(run_evidence(aggregate(votes), votes))  # type: ignore[arg-type]
     scored = items_in & (crowd.truth >= 0)
     n_items = int(items_in.sum())
-    return Outcome(
-        items=n_items,
-        judgments=len(taken),
-        accuracy=_accuracy(crowd, np.asarray(taken, dtype=np.int64), scored),
-        at_maximum=at_max,
-        ran_out=int((items_in & ~settled).sum()),
-        refits=refits,
-        fixed=_fixed_curve(crowd, order, scored, n_items),
-    )
+    fixed = _fixed_curve(crowd, order, scored, n_items)  # the same for every target
+    outcomes = []
+    for settings in sweep:
+        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start))
+        outcomes.append(
+            Outcome(
+                items=n_items,
+                judgments=len(taken),
+                accuracy=_accuracy(crowd, np.asarray(taken, dtype=np.int64), scored),
+                at_maximum=at_max,
+                ran_out=int((items_in & ~settled).sum()),
+                refits=refits,
+                fixed=fixed,
+            )
+        )
+    return outcomes
 
 
 def _stream(
@@ -249,14 +267,23 @@ class Comparison:
     fixed_accuracy_same_judgments: float  # fixed overlap's accuracy at the dynamic judgments/item
     fixed_judgments_equal_accuracy: float | None  # None: fixed overlap never gets there
     saving: float | None  # 1 - dynamic / fixed judgments at equal accuracy
+    # The fixed overlap K (interpolated) whose accuracy the dynamic one matches: on a crowd with
+    # fewer judgments than K on some items, K is more than its judgments per item.
+    matched_overlap: float | None = None
+    saving_se: float | None = None  # standard error of `saving`, bootstrapped over the replays
+
+
+BOOTSTRAP_SAMPLES = 200
 
 
 def compare(outcomes: Sequence[Outcome]) -> Comparison:
     """Average the replays, then read the fixed curve at the dynamic judgments and accuracy."""
     depth = min(len(o.fixed) for o in outcomes)
-    curve = np.mean([o.fixed[:depth] for o in outcomes], axis=0)
-    per_item = float(np.mean([o.judgments / o.items for o in outcomes]))
-    accuracy = float(np.mean([o.accuracy for o in outcomes]))
+    curves = np.array([o.fixed[:depth] for o in outcomes], dtype=np.float64)
+    per_items = np.array([o.judgments / o.items for o in outcomes])
+    accuracies = np.array([o.accuracy for o in outcomes])
+    curve = curves.mean(axis=0)
+    per_item, accuracy = float(per_items.mean()), float(accuracies.mean())
     equal = _first_crossing(curve[:, 0], curve[:, 1], accuracy)
     return Comparison(
         replays=len(outcomes),
@@ -270,7 +297,29 @@ def compare(outcomes: Sequence[Outcome]) -> Comparison:
         fixed_accuracy_same_judgments=float(np.interp(per_item, curve[:, 0], curve[:, 1])),
         fixed_judgments_equal_accuracy=equal,
         saving=None if equal is None else 1.0 - per_item / equal,
+        matched_overlap=_first_crossing(np.arange(1.0, depth + 1), curve[:, 1], accuracy),
+        saving_se=_saving_se(curves, per_items, accuracies),
     )
+
+
+def _saving_se(curves: np.ndarray, per_items: np.ndarray, accuracies: np.ndarray) -> float | None:
+    """The saving's spread over replays drawn again with replacement (seeded, so repeatable).
+
+    The fixed curve is drawn with its replay: both come from one arrival order, and the saving
+    compares them. None with one replay, or when fixed overlap rarely reaches the accuracy.
+    """
+    n = len(per_items)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(0)
+    savings = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        pick = rng.integers(0, n, n)
+        curve = curves[pick].mean(axis=0)
+        equal = _first_crossing(curve[:, 0], curve[:, 1], float(accuracies[pick].mean()))
+        if equal is not None:
+            savings.append(1.0 - float(per_items[pick].mean()) / equal)
+    return float(np.std(savings, ddof=1)) if len(savings) > BOOTSTRAP_SAMPLES // 2 else None
 
 
 def _first_crossing(judgments: np.ndarray, accuracy: np.ndarray, level: float) -> float | None:
@@ -287,24 +336,39 @@ def _first_crossing(judgments: np.ndarray, accuracy: np.ndarray, level: float) -
 def replay_many(
     crowd: Crowdset, settings: DynamicSettings, *, seeds: Sequence[int], history: bool = False
 ) -> Comparison:
-    """Replays with the given seeds, compared with fixed overlap.
+    """Replays with the given seeds, compared with fixed overlap (`replay_sweep` of one)."""
+    return replay_sweep(crowd, [settings], seeds=seeds, history=history)[0]
+
+
+def replay_sweep(
+    crowd: Crowdset,
+    sweep: Sequence[DynamicSettings],
+    *,
+    seeds: Sequence[int],
+    history: bool = False,
+) -> list[Comparison]:
+    """Replays with the given seeds for each settings (e.g. several targets), each compared with
+    fixed overlap in the same arrival orders.
 
     `history`: workers start from the skill their other work earned. The data set's items
     without truth are that other work when it has any (S_Rel); when every item has a truth
     (D_Duck), the items are split in two seeded halves, each replayed with the other as history.
     """
-    outcomes = []
+    outcomes: list[list[Outcome]] = [[] for _ in sweep]
     unscored = crowd.truth < 0
     for seed in seeds:
         if not history:
-            outcomes.append(replay(crowd, settings, seed=seed))
+            runs = [_replays(crowd, sweep, seed=seed)]
         elif unscored.any():
-            outcomes.append(replay(crowd, settings, seed=seed, history=unscored[crowd.items]))
+            runs = [_replays(crowd, sweep, seed=seed, history=unscored[crowd.items])]
         else:
             half = np.zeros(len(crowd.truth), dtype=bool)
             half[np.random.default_rng([seed, 1]).permutation(len(half))[: len(half) // 2]] = True
-            for part in (half, ~half):
-                outcomes.append(
-                    replay(crowd, settings, seed=seed, replayed=part, history=~part[crowd.items])
-                )
-    return compare(outcomes)
+            runs = [
+                _replays(crowd, sweep, seed=seed, replayed=part, history=~part[crowd.items])
+                for part in (half, ~half)
+            ]
+        for run in runs:
+            for kept, outcome in zip(outcomes, run, strict=True):
+                kept.append(outcome)
+    return [compare(kept) for kept in outcomes]

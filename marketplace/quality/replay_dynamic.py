@@ -1,4 +1,5 @@
-"""`manage.py replay DIR --dynamic MIN..MAX --target T`: dynamic overlap replayed on a real crowd.
+"""`manage.py replay DIR --dynamic MIN..MAX --target T[,T...]`: dynamic overlap replayed on a real
+crowd, for one target or a sweep of them.
 
 The simulation is pure (consensus/dynamic_replay.py) and asks the same rule and worker model as
 the submit flow (consensus/dynamic.py); this module reads the folder and words the report.
@@ -12,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from marketplace.consensus import load_dataset
-from marketplace.consensus.dynamic_replay import Comparison, Crowdset, DynamicSettings, replay_many
+from marketplace.consensus.dynamic_replay import (
+    Comparison,
+    Crowdset,
+    DynamicSettings,
+    replay_sweep,
+)
 
 
 def overlap_bounds(raw: str) -> tuple[int, int]:
@@ -26,15 +32,36 @@ def overlap_bounds(raw: str) -> tuple[int, int]:
     return bounds
 
 
+def targets_of(raw: str) -> tuple[float, ...]:
+    """ "0.9" -> (0.9,); "0.8,0.9" -> (0.8, 0.9); ValueError for anything else."""
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError(f"the target must be a number or numbers joined by commas: {raw!r}")
+    if any(not 0.0 < value <= 1.0 for value in values):
+        raise ValueError("the target must be above 0 and at most 1")
+    return values
+
+
 def replay_dynamic(
-    *, folder: Path, bounds: tuple[int, int], target: float, seed: int, repeat: int, history: bool
-) -> tuple[Comparison, dict[str, Any]]:
-    """Replay `repeat` times (seeds seed, seed+1, ...); the comparison and what was replayed."""
+    *,
+    folder: Path,
+    bounds: tuple[int, int],
+    targets: tuple[float, ...],
+    seed: int,
+    repeat: int,
+    history: bool,
+) -> tuple[list[Comparison], dict[str, Any]]:
+    """Replay `repeat` times (seeds seed, seed+1, ...) at each target, every target in the same
+    arrival orders; one comparison per target, and what was replayed."""
     data = load_dataset(folder)
     crowd = Crowdset.from_votes(data.votes, data.truth)
-    settings = DynamicSettings(min_overlap=bounds[0], max_overlap=bounds[1], target=target)
+    sweep = [
+        DynamicSettings(min_overlap=bounds[0], max_overlap=bounds[1], target=target)
+        for target in targets
+    ]
     seeds = list(range(seed, seed + repeat))
-    comparison = replay_many(crowd, settings, seeds=seeds, history=history)
+    comparisons = replay_sweep(crowd, sweep, seeds=seeds, history=history)
     unscored = int((crowd.truth < 0).sum())
     if not history:
         source = "none (every worker starts unknown)"
@@ -47,39 +74,86 @@ def replay_dynamic(
         "labels": len(crowd.labels),
         "min_overlap": bounds[0],
         "max_overlap": bounds[1],
-        "target": target,
+        "targets": list(targets),
         "seeds": seeds,
         "history": source,
     }
-    return comparison, about
+    return comparisons, about
 
 
-def report_text(comparison: Comparison, about: dict[str, Any]) -> str:
-    c = comparison
+def report_text(comparisons: list[Comparison], about: dict[str, Any]) -> str:
+    """One target: the comparison in full. Several: one line per target, then the fixed curve."""
+    first = comparisons[0]
+    targets = about["targets"]
+    shown = ", ".join(f"{t:g}" for t in targets)
     lines = [
         f"{about['data_set']}: dynamic overlap {about['min_overlap']}..{about['max_overlap']}, "
-        f"target {about['target']:g}, {c.replays} replay{'s' if c.replays != 1 else ''} "
-        f"(seeds {about['seeds'][0]}-{about['seeds'][-1]})",
-        f"  {c.items:,} items per replay; workers' history: {about['history']}; "
-        f"{c.refits:.1f} refits per replay (after 100 judgments, then at each doubling)",
+        f"target{'s' if len(targets) > 1 else ''} {shown}, {first.replays} "
+        f"replay{'s' if first.replays != 1 else ''} (seeds {about['seeds'][0]}-{about['seeds'][-1]})",
+        f"  {first.items:,} items per replay; workers' history: {about['history']}; "
+        f"{_refits(comparisons)} (after 100 judgments, then at each doubling)",
+    ]
+    if len(comparisons) == 1:
+        lines += _one_target(first)
+    else:
+        lines.append(
+            "  target  judgments/item  accuracy  at max  | fixed: accuracy at the same "
+            "judgments, overlap K and judgments/item at equal accuracy | saving"
+        )
+        lines += [_target_line(t, c) for t, c in zip(targets, comparisons, strict=True)]
+    curve = ", ".join(f"{k}: {j:.2f}/{a:.4f}" for k, (j, a) in enumerate(first.fixed, start=1))
+    lines.append(f"  fixed overlap K: judgments/item/accuracy  {curve}")
+    return "\n".join(lines)
+
+
+def _refits(comparisons: list[Comparison]) -> str:
+    shown = "/".join(f"{c.refits:.1f}" for c in comparisons)
+    return f"{shown} refits per replay"
+
+
+def _one_target(c: Comparison) -> list[str]:
+    lines = [
         f"  dynamic  {c.judgments_per_item:5.2f} judgments/item  accuracy {c.accuracy:.4f}  "
         f"at the maximum {c.at_maximum:.1%}  out of judgments unsettled {c.ran_out:.1%}",
         f"  fixed    {c.judgments_per_item:5.2f} judgments/item  accuracy "
         f"{c.fixed_accuracy_same_judgments:.4f}  (same judgments)",
     ]
     if c.fixed_judgments_equal_accuracy is None or c.saving is None:
-        lines.append("  fixed overlap never reaches the dynamic accuracy on this data set")
+        return [*lines, "  fixed overlap never reaches the dynamic accuracy on this data set"]
+    return [
+        *lines,
+        f"  fixed    {c.fixed_judgments_equal_accuracy:5.2f} judgments/item  accuracy "
+        f"{c.accuracy:.4f}  (equal accuracy: fixed overlap {c.matched_overlap:.2f})",
+        f"  saving   {c.saving:.1%}{_se(c)} of judgments at equal accuracy",
+    ]
+
+
+def _target_line(target: float, c: Comparison) -> str:
+    head = (
+        f"  {target:<6g}  {c.judgments_per_item:14.2f}  {c.accuracy:8.4f}  {c.at_maximum:6.1%}  "
+        f"| {c.fixed_accuracy_same_judgments:.4f}"
+    )
+    if c.saving is None or c.fixed_judgments_equal_accuracy is None:
+        return f"{head}, never reached"
+    return (
+        f"{head}, K {c.matched_overlap:.2f}, {c.fixed_judgments_equal_accuracy:.2f} "
+        f"| {c.saving:6.1%}{_se(c)}"
+    )
+
+
+def _se(c: Comparison) -> str:
+    return "" if c.saving_se is None else f" ± {c.saving_se:.1%}"
+
+
+def report_dict(comparisons: list[Comparison], about: dict[str, Any]) -> dict[str, Any]:
+    """One target: the comparison's fields beside `about` (`target` as before); several: the
+    comparisons under `comparisons`, in the order of `targets`."""
+    if len(comparisons) == 1:
+        data = {**about, "target": about["targets"][0], **asdict(comparisons[0])}
     else:
-        lines.append(
-            f"  fixed    {c.fixed_judgments_equal_accuracy:5.2f} judgments/item  accuracy "
-            f"{c.accuracy:.4f}  (equal accuracy)"
-        )
-        lines.append(f"  saving   {c.saving:.1%} of judgments at equal accuracy")
-    curve = ", ".join(f"{k}: {j:.2f}/{a:.4f}" for k, (j, a) in enumerate(c.fixed, start=1))
-    lines.append(f"  fixed overlap K: judgments/item/accuracy  {curve}")
-    return "\n".join(lines)
+        data = {**about, "comparisons": [_clean(asdict(c)) for c in comparisons]}
+    return _clean(data)
 
 
-def report_dict(comparison: Comparison, about: dict[str, Any]) -> dict[str, Any]:
-    data = {**about, **asdict(comparison)}
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
     return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in data.items()}

@@ -20,7 +20,14 @@ from marketplace.consensus.dynamic import (
     skill_changes,
     worker_confusion,
 )
-from marketplace.consensus.dynamic_replay import Crowdset, DynamicSettings, replay, replay_many
+from marketplace.consensus.dynamic_replay import (
+    Crowdset,
+    DynamicSettings,
+    Outcome,
+    compare,
+    replay,
+    replay_many,
+)
 from marketplace.consensus.posterior import one_coin_confusion
 from marketplace.consensus.synthetic import synthetic_crowd
 
@@ -168,3 +175,19 @@ def test_on_a_mixed_crowd_dynamic_overlap_saves_a_quarter_of_the_judgments_at_eq
     assert result.saving is not None and result.saving >= 0.25
     assert result.at_maximum <= 0.02
     assert result.refits == 5  # some 2,250 judgments: refitted after 100, 200, 400, 800 and 1,600
+
+
+def outcome(judgments: int, accuracy: float) -> Outcome:
+    """100 items; fixed overlap 1..4 reaches 0.6, 0.7, 0.8, 0.9."""
+    fixed = [(1.0, 0.6), (2.0, 0.7), (3.0, 0.8), (4.0, 0.9)]
+    return Outcome(100, judgments, accuracy, at_maximum=0, ran_out=0, refits=1, fixed=fixed)
+
+
+def test_the_comparison_names_the_fixed_overlap_matched_and_the_savings_spread() -> None:
+    result = compare([outcome(220, 0.84), outcome(260, 0.86)])
+    assert result.judgments_per_item == pytest.approx(2.4)
+    assert result.matched_overlap == pytest.approx(3.5)  # 0.85 lies half-way from K 3 to 4
+    assert result.saving == pytest.approx(1 - 2.4 / 3.5)
+    # Drawn again, the replays give savings from 1 - 2.2/3.4 to 1 - 2.6/3.6.
+    assert result.saving_se is not None and 0.005 < result.saving_se < 0.03
+    assert compare([outcome(220, 0.84)]).saving_se is None  # one replay has no spread

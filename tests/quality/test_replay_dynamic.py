@@ -60,12 +60,40 @@ def test_it_reports_judgments_accuracy_and_the_saving_against_fixed_overlap(
     assert report["saving"] == pytest.approx(
         1 - report["judgments_per_item"] / report["fixed_judgments_equal_accuracy"]
     )
+    # Every item has 8 judgments, so the fixed overlap matched is its judgments per item.
+    assert report["matched_overlap"] == pytest.approx(report["fixed_judgments_equal_accuracy"])
+    assert 0 < report["saving_se"] < report["saving"]
+
+
+def test_a_sweep_of_targets_replays_each_in_the_same_orders_beside_one_fixed_curve(
+    crowd_folder: Path,
+) -> None:
+    args = ("--dynamic", "2..8", "--repeat", "2", "--json")
+    sweep = json.loads(_replay(crowd_folder, *args, "--target", "0.8,0.95"))
+    alone = json.loads(_replay(crowd_folder, *args, "--target", "0.95"))
+    assert sweep["targets"] == [0.8, 0.95]
+    low, high = sweep["comparisons"]
+    assert low["judgments_per_item"] < high["judgments_per_item"]  # a higher target costs more
+    assert low["fixed"] == high["fixed"]
+    for key in ("judgments_per_item", "accuracy", "saving", "matched_overlap"):
+        assert high[key] == alone[key]  # a target in a sweep is replayed as if alone
+
+
+def test_the_sweeps_text_has_one_line_per_target_with_the_fixed_overlap_it_matches(
+    crowd_folder: Path,
+) -> None:
+    text = _replay(crowd_folder, "--dynamic", "2..8", "--target", "0.8,0.9", "--repeat", "2")
+    assert "targets 0.8, 0.9, 2 replays (seeds 0-1)" in text
+    rows = [line.split() for line in text.splitlines() if line.startswith("  0.")]
+    assert [row[0] for row in rows] == ["0.8", "0.9"]
+    assert all("K" in row and "±" in row for row in rows)
 
 
 def test_the_text_report_puts_dynamic_and_fixed_overlap_side_by_side(crowd_folder: Path) -> None:
     text = _replay(crowd_folder, "--dynamic", "2..8", "--target", "0.9", "--seed", "3")
     assert "dynamic overlap 2..8, target 0.9, 1 replay (seeds 3-3)" in text
     assert "(same judgments)" in text and "of judgments at equal accuracy" in text
+    assert "(equal accuracy: fixed overlap " in text
     assert "at the maximum" in text
 
 
@@ -78,6 +106,8 @@ def test_bounds_that_are_not_min_to_max_are_refused(crowd_folder: Path, bounds: 
 def test_a_target_outside_0_to_1_is_refused(crowd_folder: Path) -> None:
     with pytest.raises(CommandError, match="target"):
         _replay(crowd_folder, "--dynamic", "2..5", "--target", "1.5")
+    with pytest.raises(CommandError, match="target"):
+        _replay(crowd_folder, "--dynamic", "2..5", "--target", "0.9,high")
 
 
 @pytest.mark.skipif(

@@ -107,7 +107,13 @@ class Command(BaseCommand):
         )
         # Dynamic overlap (quality/replay_dynamic.py): a simulation beside fixed overlap, no job.
         parser.add_argument("--dynamic", metavar="MIN..MAX", help="replay dynamic overlap MIN..MAX")
-        parser.add_argument("--target", type=float, default=0.9, help="expected accuracy to settle at")
+        parser.add_argument(
+            "--target",
+            default="0.9",
+            metavar="T[,T...]",
+            help="expected accuracy to settle at; several, joined by commas, replay a sweep in "
+            "the same arrival orders (default 0.9)",
+        )
         parser.add_argument("--history", action="store_true", help="workers start from other work")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -179,14 +185,17 @@ class Command(BaseCommand):
 
     def _dynamic(self, folder: Path, options: dict[str, Any]) -> None:
         try:
-            comparison, about = replay_dynamic.replay_dynamic(
-                folder=folder, bounds=replay_dynamic.overlap_bounds(options["dynamic"]),
-                target=options["target"], seed=options["seed"], repeat=max(options["repeat"], 1),
+            comparisons, about = replay_dynamic.replay_dynamic(
+                folder=folder,
+                bounds=replay_dynamic.overlap_bounds(options["dynamic"]),
+                targets=replay_dynamic.targets_of(options["target"]),
+                seed=options["seed"],
+                repeat=max(options["repeat"], 1),
                 history=options["history"],
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
         if options["json"]:
-            self.stdout.write(json.dumps(replay_dynamic.report_dict(comparison, about)))
+            self.stdout.write(json.dumps(replay_dynamic.report_dict(comparisons, about)))
         else:
-            self.stdout.write(replay_dynamic.report_text(comparison, about))
+            self.stdout.write(replay_dynamic.report_text(comparisons, about))
