@@ -1,9 +1,10 @@
-"""Labeling writes: claim (next item), release (skip) and submit, re-exported from their modules.
+"""Labeling writes: claim (next item), release (skip, a closed page) and submit, re-exported from
+their modules.
 
 `grep lease_` / `grep judgment_` shows every action on leases and judgments.
 """
 
-from marketplace.labeling.claiming import lease_claim, lease_release
+from marketplace.labeling.claiming import PAGE_LEASES_MAX, lease_claim, lease_release, leases_return
 from marketplace.labeling.relabeling import DropResult, judgments_drop, leases_end_for_worker
 from marketplace.labeling.submitting import (
     LeaseLost,
@@ -16,6 +17,7 @@ from marketplace.labeling.submitting import (
 from marketplace.labeling.seconds import seconds_clean
 
 __all__ = [
+    "PAGE_LEASES_MAX",
     "DropResult",
     "LeaseLost",
     "MoreWanted",
@@ -27,5 +29,6 @@ __all__ = [
     "lease_mark_lost",
     "lease_release",
     "leases_end_for_worker",
+    "leases_return",
     "seconds_clean",
 ]

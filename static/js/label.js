@@ -4,7 +4,8 @@
 // innerHTML, and a picture is shown only from an http(s) URL (anything else is shown as text).
 // One keypress submits a label; the server answers with the next item in the same round trip.
 // #save-state says "Saving…" while an answer is on its way and "Saved" once the server has
-// stored every answer sent (the worker can leave the page then without losing one).
+// stored every answer sent (the worker can leave the page then without losing one). Closing the
+// page gives its items back at once (a beacon on pagehide).
 // window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests, and
 // #labeler[data-ahead="ready"] says the item after the one on screen has arrived.
 "use strict";
@@ -358,6 +359,26 @@
         event.preventDefault();
         choose(button.dataset.label, performance.now());
       }
+    });
+
+    // A page being closed gives back the items it holds, so a job's last items do not wait for
+    // their leases to expire: the browser sends the beacon even as the page goes away. Not the
+    // item whose answer is on its way (busy): that answer must land. A page restored from the
+    // back-forward cache gave its items back, so it reloads to claim afresh.
+    window.addEventListener("pagehide", () => {
+      const held = [];
+      if (lease && !busy) held.push(lease.lease);
+      if (ahead) held.push(ahead.lease);
+      if (!held.length || !navigator.sendBeacon) return;
+      const form = new FormData();
+      form.append("leases", held.join(","));
+      form.append("csrfmiddlewaretoken", csrf);
+      navigator.sendBeacon(root.dataset.returnUrl, form);
+      lease = null;
+      setAhead(null);
+    });
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) window.location.reload();
     });
 
     post(root.dataset.nextUrl)

@@ -15,8 +15,11 @@ from marketplace.accounts.models import WorkerQualification
 from marketplace.accounts.qualifications import exam_questions_add, qualification_create
 from marketplace.jobs.models import Job, JobQualification
 from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.errors import NothingLeft
 from marketplace.labeling.models import Judgment
+from marketplace.labeling.services import lease_claim
 from tests.browser.conftest import arrange, log_in, screenshot
+from tests.threads import until
 from tests.factories import (
     PASSWORD,
     THREE_LABELS,
@@ -196,3 +199,30 @@ def test_earnings_page(page: Any) -> None:
     page.get_by_role("heading", name="Earnings", exact=True).wait_for()
     screenshot(page, "worker-earnings")
     assert "$0.04" in page.locator("[data-field=pending]").text_content()
+
+
+def _claim_or_none(worker: Any, job: Job) -> Any:
+    try:
+        return lease_claim(worker=worker, job=job)
+    except NothingLeft:
+        return None
+
+
+def test_closing_the_labeling_page_frees_its_items_for_another_worker_at_once(new_page: Any) -> None:
+    """The job's last two items are on Wendy's page (one on screen, one fetched ahead) with ten
+    minutes left on their leases; she closes the tab, and Walter gets them without waiting."""
+    wendy = arrange(WorkerFactory, username="wendy-closes")
+    walter = arrange(WorkerFactory, username="walter-waits")
+    job = arrange(open_job_with_items, items=2, overlap=1, title="Last two items", lease_seconds=600)
+    page = new_page()
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    _wait_for_item(page, None)
+    _wait_ahead(page)
+    assert arrange(_claim_or_none, walter, job) is None  # both items are on Wendy's page
+
+    page.close(run_before_unload=True)  # as a person closes the tab: pagehide, then the beacon
+
+    lease = until(lambda: arrange(_claim_or_none, walter, job), "item freed for Walter")
+    assert lease.item.job_id == job.pk
+

@@ -1,4 +1,5 @@
-"""Worker portal: the work list and the labeling page, with its three JSON calls.
+"""Worker portal: the work list and the labeling page, with its three JSON calls and the beacon a
+closed page sends.
 
 The labeling page answers with one round trip per item: `answer` submits the label *and* claims
 the next item of the job in the same request, and `skip` releases and claims likewise (the REST
@@ -226,6 +227,22 @@ def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
     except ApplicationError as exc:
         return _error(exc)
     return JsonResponse({"skipped": lease.pk, **_next(worker, lease.job_id, ahead_of)})
+
+
+@worker_required
+@require_POST
+def label_return(request: HttpRequest) -> HttpResponse:
+    """A labeling page being closed gives back the items it held (navigator.sendBeacon on
+    pagehide: a form with `leases`, "12,13", and the CSRF token), so a job's last items are not
+    held by a closed tab until their leases expire. Always 204: the page is gone, nobody reads it."""
+    raw = request.POST.get("leases", "")
+    parts = raw.split(",") if len(raw) <= 40 else []
+    if not 1 <= len(parts) <= services.PAGE_LEASES_MAX or not all(
+        part.isascii() and part.isdigit() and len(part) <= 18 for part in parts
+    ):
+        return _error(ApplicationError("leases must be one or two lease ids, comma-separated."))
+    services.leases_return(worker=request.user, lease_ids=[int(part) for part in parts])  # type: ignore[arg-type]
+    return HttpResponse(status=204)
 
 
 # --- qualification exams
