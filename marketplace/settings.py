@@ -290,6 +290,9 @@ QUORUM_EARNINGS_RELEASE_MINUTES = env_int("QUORUM_EARNINGS_RELEASE_MINUTES", 10,
 # How often pay owed from escrows is posted to workers' pending accounts (billing/posting.py);
 # a submit only records it. Settlement and the release post whatever is left (0: never, for tests).
 QUORUM_PAY_POST_SECONDS = env_int("QUORUM_PAY_POST_SECONDS", 5, minimum=0)
+# A labeling page holds its items this long at a time and renews them while it is open (a
+# heartbeat every third of it); a tab that dies without a word frees its items within that time.
+QUORUM_PAGE_LEASE_SECONDS = env_int("QUORUM_PAGE_LEASE_SECONDS", 90, minimum=15)
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {

@@ -43,9 +43,13 @@ _REFUSED = {
 }
 
 
-def _insert_lease(*, name: str, job: Job, item: Item, worker: User, now: datetime) -> Lease | None:
-    """Run a lease INSERT (`lease` or `lease_if_free`); None when the re-check refused the item."""
-    expires = now + timedelta(seconds=job.lease_seconds)
+def _insert_lease(
+    *, name: str, job: Job, item: Item, worker: User, now: datetime, hold: int | None
+) -> Lease | None:
+    """Run a lease INSERT (`lease` or `lease_if_free`); None when the re-check refused the item.
+    `hold`: a labeling page's first span (its heartbeat renews it), never beyond the job's lease."""
+    seconds = job.lease_seconds if hold is None else min(hold, job.lease_seconds)
+    expires = now + timedelta(seconds=seconds)
     try:
         row = sql.run(
             name, job=job.pk, item=item.pk, worker=worker.pk, now=now, expires=expires, overlap=job.overlap
@@ -63,7 +67,7 @@ def _insert_lease(*, name: str, job: Job, item: Item, worker: User, now: datetim
     return lease
 
 
-def _claim_in(*, job: Job, worker: User, now: datetime) -> Lease | None:
+def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lease | None:
     """Lease one item of an open job to the worker, or None when nothing is left for them.
 
     Caller holds a transaction, has checked the worker may work on the job and has run the
@@ -78,10 +82,10 @@ def _claim_in(*, job: Job, worker: User, now: datetime) -> Lease | None:
             # Some regular work remains (we just found it), so a gold item may be mixed in.
             gold = sql.first(Item, "gold", job=job.pk, worker=worker.pk, fraction=_rng.random())
             if gold is not None:
-                return _insert_lease(name="lease", job=job, item=gold, worker=worker, now=now)
+                return _insert_lease(name="lease", job=job, item=gold, worker=worker, now=now, hold=hold)
         # Insert only if the item still fits, re-checked by a new statement under our lock; the
         # same statement marks the item started (in progress items are served first).
-        lease = _insert_lease(name="lease_if_free", job=job, item=item, worker=worker, now=now)
+        lease = _insert_lease(name="lease_if_free", job=job, item=item, worker=worker, now=now, hold=hold)
         if lease is not None:
             item.started = True
             return lease
@@ -132,7 +136,9 @@ def _job_for_claim(*, worker: User, job_id: int, now: datetime) -> Job:
 
 
 @transaction.atomic
-def lease_claim(*, worker: User, job: Job | int | None = None, ahead_of: int | None = None) -> Lease:
+def lease_claim(
+    *, worker: User, job: Job | int | None = None, ahead_of: int | None = None, hold: int | None = None
+) -> Lease:
     """Next item: a lease on an item of `job` (or of any open job the worker may work on).
 
     Idempotent while a lease is live: asking again returns the lease the worker already holds in
@@ -142,24 +148,28 @@ def lease_claim(*, worker: User, job: Job | int | None = None, ahead_of: int | N
     `ahead_of` (the lease the worker is labeling now, in `job`) asks for the item after it: the
     labeling page fetches it while the worker labels, so the next item shows without a wait. A
     worker then holds at most two live leases in a job; asking again returns the same second one.
+
+    `hold` (seconds): a new lease lives that long at first, not the job's whole lease: the page
+    that asked renews it while it is open (leases_extend), so a tab that dies without a word frees
+    its items within about `hold` seconds.
     """
     _worker_check(worker)
     now = timezone.now()
     if job is None:
-        lease = _claim_any(worker=worker, now=now)
+        lease = _claim_any(worker=worker, now=now, hold=hold)
     else:
         job_id = job.pk if isinstance(job, Job) else int(job)
-        lease = (_claim_one(worker=worker, job_id=job_id, now=now) if ahead_of is None
-                 else _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now))
+        lease = (_claim_one(worker=worker, job_id=job_id, now=now, hold=hold) if ahead_of is None
+                 else _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now, hold=hold))
     _planner_restore()
     return lease
 
 
-def _claim_one(*, worker: User, job_id: int, now: datetime) -> Lease:
+def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None) -> Lease:
     found = _job_for_claim(worker=worker, job_id=job_id, now=now)
     if found.own_lease_id is not None:
         return Lease.objects.select_related("job", "item").get(pk=found.own_lease_id)
-    lease = _claim_in(job=found, worker=worker, now=now)
+    lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
     if lease is None:
         raise NothingLeft(
             "Nothing left for you in this job: you have seen every item that still needs work."
@@ -167,7 +177,7 @@ def _claim_one(*, worker: User, job_id: int, now: datetime) -> Lease:
     return lease
 
 
-def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime) -> Lease:
+def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime, hold: int | None) -> Lease:
     found = _job_for_claim(worker=worker, job_id=job_id, now=now)
     held = (
         Lease.objects.filter(live_lease_q(now=now), worker=worker, job_id=job_id)
@@ -179,7 +189,7 @@ def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime) -> L
     if held is not None:  # the one fetched ahead already (or, if `current` ran out, the live one)
         return held
     # The candidate query skips every item this worker ever leased, `current`'s included.
-    lease = _claim_in(job=found, worker=worker, now=now)
+    lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
     if lease is None:
         raise NothingLeft("Nothing after this item for you in this job.")
     return lease
@@ -193,7 +203,7 @@ def _planner_restore() -> None:
         sql.run("planner_reset")
 
 
-def _claim_any(*, worker: User, now: datetime) -> Lease:
+def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
     """Across jobs: a live lease held in an open job first, then each job in priority order."""
     jobs = list(jobs_open_to(worker=worker).values_list("pk", flat=True))
     held = (
@@ -209,7 +219,7 @@ def _claim_any(*, worker: User, now: datetime) -> Lease:
         job = sql.first(Job, "job_for_claim", job=job_id, worker=worker.pk, now=now)
         if job is None or job.status != JobStatus.OPEN or job.blocked or job.unqualified:
             continue  # it changed since the list was read
-        lease = _claim_in(job=job, worker=worker, now=now)
+        lease = _claim_in(job=job, worker=worker, now=now, hold=hold)
         if lease is not None:
             return lease
     raise NothingLeft(
@@ -251,4 +261,23 @@ def leases_return(*, worker: User, lease_ids: list[int]) -> list[int]:
         except (Conflict, NotFound):
             continue  # answered, expired or someone else's: nothing to give back
     return released
+
+
+def leases_extend(*, worker: User, lease_ids: list[int], hold: int) -> dict[int, datetime]:
+    """An open labeling page's heartbeat: each of the worker's live leases among `lease_ids` lives
+    `hold` seconds more from now, never past its job's whole lease from when it was taken (a page
+    left open does not keep an item for ever). A lease that already ran out is not revived: its
+    slot may be someone else's. Compare-and-set per lease (still active and live), so a submit or
+    skip in flight wins. {lease id: its new end} of those extended."""
+    now = timezone.now()
+    live = (
+        Lease.objects.filter(live_lease_q(now=now), worker=worker, pk__in=lease_ids[:PAGE_LEASES_MAX])
+        .values_list("pk", "created_at", "expires_at", "job__lease_seconds")
+    )
+    ends: dict[int, datetime] = {}
+    for pk, created_at, expires_at, lease_seconds in live:
+        end = max(expires_at, min(now + timedelta(seconds=hold), created_at + timedelta(seconds=lease_seconds)))
+        if Lease.objects.filter(live_lease_q(now=now), pk=pk).update(expires_at=end):
+            ends[pk] = end
+    return ends
 

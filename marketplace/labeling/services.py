@@ -4,7 +4,13 @@ their modules.
 `grep lease_` / `grep judgment_` shows every action on leases and judgments.
 """
 
-from marketplace.labeling.claiming import PAGE_LEASES_MAX, lease_claim, lease_release, leases_return
+from marketplace.labeling.claiming import (
+    PAGE_LEASES_MAX,
+    lease_claim,
+    lease_release,
+    leases_extend,
+    leases_return,
+)
 from marketplace.labeling.relabeling import DropResult, judgments_drop, leases_end_for_worker
 from marketplace.labeling.submitting import (
     LeaseLost,
@@ -29,6 +35,7 @@ __all__ = [
     "lease_mark_lost",
     "lease_release",
     "leases_end_for_worker",
+    "leases_extend",
     "leases_return",
     "seconds_clean",
 ]

@@ -361,6 +361,15 @@
       }
     });
 
+    // While the page is open it renews the items it holds (the server leases them for a short
+    // span at a time), so a tab that dies without a word frees them soon; a lease that ran out
+    // meanwhile is not revived, and the next answer says so.
+    const beat = Number(root.dataset.heartbeatSeconds) || 30;
+    window.setInterval(() => {
+      const held = [lease, ahead].filter(Boolean).map((one) => one.lease);
+      if (held.length) post(root.dataset.heartbeatUrl, { leases: held }).catch(() => {});
+    }, beat * 1000);
+
     // A page being closed gives back the items it holds, so a job's last items do not wait for
     // their leases to expire: the browser sends the beacon even as the page goes away. Not the
     // item whose answer is on its way (busy): that answer must land. A page restored from the

@@ -18,9 +18,11 @@ log in and a client or admin gets 404 even for a POST-only call, never a 405 tha
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -103,6 +105,7 @@ def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
         "pay": pay_text(job.reward_per_judgment),
         # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
         "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
+        "heartbeat_seconds": max(settings.QUORUM_PAGE_LEASE_SECONDS // 3, 5),
     }
     return render(request, "worker/label.html", ctx)
 
@@ -129,8 +132,11 @@ def _job_or_404(request: HttpRequest, job_id: int) -> Job:
 
 
 def _lease_json(lease: Lease) -> dict[str, Any]:
-    """Item id and data only; seconds_left from the server's clock (the browser's may differ)."""
-    left = max((lease.expires_at - timezone.now()).total_seconds(), 0.0)
+    """Item id and data only. seconds_left, from the server's clock (the browser's may differ), is
+    the time the worker has for the item: the job's whole lease from when it was taken, which the
+    page's heartbeat renews the lease towards (the lease itself runs QUORUM_PAGE_LEASE_SECONDS)."""
+    end = max(lease.expires_at, lease.created_at + timedelta(seconds=lease.job.lease_seconds))
+    left = max((end - timezone.now()).total_seconds(), 0.0)
     return {
         "lease": lease.pk,
         "job": lease.job_id,
@@ -156,7 +162,9 @@ def _ahead_of(data: dict[str, Any]) -> int | None:
 def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, Any]:
     """The next lease in the job (or the one after `ahead_of`), or why there is none."""
     try:
-        lease = services.lease_claim(worker=worker, job=job_id, ahead_of=ahead_of)
+        lease = services.lease_claim(
+            worker=worker, job=job_id, ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS
+        )
         return {"next": _lease_json(lease), "message": ""}
     except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
         return {"next": None, "message": exc.message, "code": exc.code}
@@ -243,6 +251,25 @@ def label_return(request: HttpRequest) -> HttpResponse:
         return _error(ApplicationError("leases must be one or two lease ids, comma-separated."))
     services.leases_return(worker=request.user, lease_ids=[int(part) for part in parts])  # type: ignore[arg-type]
     return HttpResponse(status=204)
+
+
+@worker_required
+@require_POST
+def label_heartbeat(request: HttpRequest) -> JsonResponse:
+    """An open labeling page renews the items it holds ({"leases": [on screen, fetched ahead]}),
+    every third of QUORUM_PAGE_LEASE_SECONDS; a lease that ran out is not revived."""
+    try:
+        ids = _body(request).get("leases")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= services.PAGE_LEASES_MAX or not all(
+            type(lease_id) is int and 0 < lease_id < 2**63 for lease_id in ids
+        ):
+            raise ApplicationError("leases must be a list of one or two lease ids.")
+    except ApplicationError as exc:
+        return _error(exc)
+    ends = services.leases_extend(
+        worker=request.user, lease_ids=ids, hold=settings.QUORUM_PAGE_LEASE_SECONDS  # type: ignore[arg-type]
+    )
+    return JsonResponse({"extended": sorted(ends)})
 
 
 # --- qualification exams

@@ -14,6 +14,7 @@ urlpatterns = [
     path("leases/<int:lease_id>/answer/", labeling.label_answer, name="work-label-answer"),
     path("leases/<int:lease_id>/skip/", labeling.label_skip, name="work-label-skip"),
     path("leases/return/", labeling.label_return, name="work-label-return"),  # a closed page's beacon
+    path("leases/heartbeat/", labeling.label_heartbeat, name="work-label-heartbeat"),  # an open page's
     path("earnings/", earnings.earnings, name="worker-earnings"),
     path("quality/", quality.quality, name="worker-quality"),
 ]

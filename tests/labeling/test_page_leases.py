@@ -1,0 +1,167 @@
+"""The labeling page's leases follow the tab: a closed page gives its items back (label_return,
+the page's beacon on pagehide), and an open one holds them a short span at a time, renewed by its
+heartbeat (label_heartbeat), so a tab that dies without a word frees them soon.
+
+Wendy's page holds two leases (the item on screen and the one after it); Walter is the worker
+waiting for work; Alice is a client.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import NothingLeft
+from marketplace.labeling.models import Lease, LeaseStatus
+from marketplace.labeling.services import judgment_submit, lease_claim
+from tests.factories import open_job_with_items
+from tests.labeling.helpers import expire
+
+pytestmark = pytest.mark.django_db
+
+URL = "/work/leases/return/"
+
+
+def signed_in(user: User) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def beacon(client: Client, leases: str) -> int:
+    """What navigator.sendBeacon sends: a form with the lease ids and the page's CSRF token."""
+    client.get(reverse("work-list"))  # any page sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    return client.post(URL, {"leases": leases, "csrfmiddlewaretoken": token}).status_code
+
+
+def statuses(*leases: Lease) -> list[str]:
+    return [Lease.objects.get(pk=lease.pk).status for lease in leases]
+
+
+def test_a_closed_page_frees_both_items_it_held_for_the_next_worker(wendy: User, walter: User) -> None:
+    job = open_job_with_items(items=2, overlap=1)
+    on_screen = lease_claim(worker=wendy, job=job)
+    ahead = lease_claim(worker=wendy, job=job, ahead_of=on_screen.pk)
+    with pytest.raises(NothingLeft):
+        lease_claim(worker=walter, job=job)
+
+    assert beacon(signed_in(wendy), f"{on_screen.pk},{ahead.pk}") == 204
+
+    assert statuses(on_screen, ahead) == [LeaseStatus.RELEASED, LeaseStatus.RELEASED]
+    first = lease_claim(worker=walter, job=job)
+    second = lease_claim(worker=walter, job=job, ahead_of=first.pk)
+    assert {first.item_id, second.item_id} == {on_screen.item_id, ahead.item_id}
+
+
+def test_an_answered_item_stays_answered_and_anothers_lease_stays_theirs(wendy: User, walter: User) -> None:
+    job = open_job_with_items(items=3, overlap=1)
+    answered = lease_claim(worker=wendy, job=job)
+    judgment_submit(worker=wendy, lease_id=answered.pk, label="cat")
+    walters = lease_claim(worker=walter, job=job)
+
+    assert beacon(signed_in(wendy), f"{answered.pk},{walters.pk}") == 204
+
+    assert statuses(answered, walters) == [LeaseStatus.SUBMITTED, LeaseStatus.ACTIVE]
+
+
+@pytest.mark.parametrize("leases", ["x", "1,2,3", "1;2", "-1", "9" * 19, " , ,1,2,3"])
+def test_a_malformed_beacon_is_a_400_that_releases_nothing(wendy: User, leases: str) -> None:
+    job = open_job_with_items(items=1, overlap=1)
+    held = lease_claim(worker=wendy, job=job)
+
+    assert beacon(signed_in(wendy), leases.replace("1", str(held.pk), 1)) == 400
+
+    assert statuses(held) == [LeaseStatus.ACTIVE]
+
+
+def test_clients_get_404_and_a_worker_without_the_csrf_token_is_refused(alice: User, wendy: User) -> None:
+    job = open_job_with_items(items=1, overlap=1)
+    held = lease_claim(worker=wendy, job=job)
+
+    assert beacon(signed_in(alice), str(held.pk)) == 404
+    assert signed_in(wendy).post(URL, {"leases": str(held.pk)}).status_code == 403
+
+    assert statuses(held) == [LeaseStatus.ACTIVE]
+
+
+# --- an open page holds its items a short span at a time
+
+HOLD = 60  # QUORUM_PAGE_LEASE_SECONDS in these tests; the jobs' own leases are 10 minutes
+
+
+@pytest.fixture(autouse=True)
+def _short_page_leases(settings: Any) -> None:
+    settings.QUORUM_PAGE_LEASE_SECONDS = HOLD
+
+
+def page_call(client: Client, url: str, body: dict[str, Any] | None = None) -> Any:
+    client.get(reverse("work-list"))  # any page sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json", HTTP_X_CSRFTOKEN=token)
+
+
+def seconds_held(lease_id: int) -> float:
+    return (Lease.objects.get(pk=lease_id).expires_at - timezone.now()).total_seconds()
+
+
+def test_the_page_holds_an_item_for_a_short_span_but_shows_the_jobs_whole_lease(wendy: User) -> None:
+    job = open_job_with_items(items=3, overlap=1, lease_seconds=600)
+
+    shown = page_call(signed_in(wendy), reverse("work-label-next", args=[job.pk])).json()["next"]
+
+    assert HOLD - 10 < seconds_held(shown["lease"]) <= HOLD  # a dead tab frees it within a minute
+    assert 590 < shown["seconds_left"] <= 600  # the worker still has the job's ten minutes
+    api_lease = lease_claim(worker=wendy, job=job, ahead_of=shown["lease"])  # a script: no page
+    assert seconds_held(api_lease.pk) > 590
+
+
+def test_the_heartbeat_renews_the_pages_items_up_to_the_jobs_whole_lease(wendy: User) -> None:
+    job = open_job_with_items(items=3, overlap=1, lease_seconds=600)
+    client = signed_in(wendy)
+    lease_id = page_call(client, reverse("work-label-next", args=[job.pk])).json()["next"]["lease"]
+    Lease.objects.filter(pk=lease_id).update(expires_at=timezone.now() + timedelta(seconds=5))
+
+    answer = page_call(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
+
+    assert answer.status_code == 200 and answer.json() == {"extended": [lease_id]}
+    assert HOLD - 10 < seconds_held(lease_id) <= HOLD
+    # Near the end of the job's lease the heartbeat stops at it: an open tab does not keep an item.
+    Lease.objects.filter(pk=lease_id).update(
+        created_at=timezone.now() - timedelta(seconds=590), expires_at=timezone.now() + timedelta(seconds=5)
+    )
+    page_call(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
+    assert 5 < seconds_held(lease_id) <= 10
+
+
+def test_a_lapsed_lease_is_not_revived_and_anothers_is_not_touched(wendy: User, walter: User) -> None:
+    job = open_job_with_items(items=3, overlap=1, lease_seconds=600)
+    lapsed = lease_claim(worker=wendy, job=job, hold=HOLD)
+    expire(lapsed)
+    walters = lease_claim(worker=walter, job=job, hold=HOLD)
+    before = Lease.objects.get(pk=walters.pk).expires_at
+
+    answer = page_call(signed_in(wendy), reverse("work-label-heartbeat"), {"leases": [lapsed.pk, walters.pk]})
+
+    assert answer.json() == {"extended": []}
+    assert seconds_held(lapsed.pk) <= 0
+    assert Lease.objects.get(pk=walters.pk).expires_at == before
+
+
+@pytest.mark.parametrize("body", [{}, {"leases": []}, {"leases": [1, 2, 3]}, {"leases": ["1"]},
+                                  {"leases": [True]}, {"leases": [-1]}, {"leases": 1}])
+def test_a_malformed_heartbeat_is_a_400_that_renews_nothing(wendy: User, body: dict[str, Any]) -> None:
+    job = open_job_with_items(items=1, overlap=1, lease_seconds=600)
+    held = lease_claim(worker=wendy, job=job, hold=HOLD)
+    before = Lease.objects.get(pk=held.pk).expires_at
+
+    assert page_call(signed_in(wendy), reverse("work-label-heartbeat"), body).status_code == 400
+
+    assert Lease.objects.get(pk=held.pk).expires_at == before
