@@ -7,7 +7,8 @@ type "choices" whose `value.choices` lists the chosen values.
 What an import keeps, and why:
 - `data` becomes the item's data, as it is.
 - `meta.external_id` (what Quorum's own export writes) or else the task's `id` becomes the
-  external id, so results can be matched back to the Label Studio project.
+  external id, so results can be matched back to the Label Studio project. Quorum's own record
+  fields (`external_id`, `priority`, and for gold `label`, `explanation`) are read as in JSON.
 - Predictions are checked for shape and then dropped: an Item has no field for a model's guess,
   and showing one to workers would anchor the independent judgments consensus relies on.
 - Annotations are human answers. Imported as gold (the client says so by importing into the gold
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketplace.errors import ApplicationError
-from marketplace.jobs.importing_rows import RowError, row_check
+from marketplace.jobs.importing_rows import RowError, reserved_fields, row_check
 from marketplace.jobs.services import ItemRow
 
 # Per task: enough for several models and annotators, bounded so one task cannot hold thousands.
@@ -56,8 +57,12 @@ def task_row(obj: Any, line: int, *, gold: bool, label_keys: Sequence[str]) -> I
     if len(predictions) + len(annotations) > MAX_TASK_ANSWERS:
         message = f"over {MAX_TASK_ANSWERS} predictions and annotations in one task."
         raise RowError("too_many_answers", message)
-    fields: dict[str, Any] = {"external_id": _external_id(obj)}
-    if gold:
+    # Quorum's own fields, when a task has them, win: a JSON import that merely looks like a task
+    # (data beside an "annotations" key) keeps its external_id, priority and gold label.
+    fields = {key: value for key, value in obj.items() if key in reserved_fields(gold)}
+    if fields.get("external_id") is None:
+        fields["external_id"] = _external_id(obj)
+    if gold and fields.get("label") is None:
         fields["label"] = _annotated_label(annotations)
     # Predictions and plain items' annotations are dropped on purpose: see the module docstring.
     return row_check(line, data, fields, gold=gold, label_keys=label_keys)

@@ -97,9 +97,12 @@ def test_tasks_with_predictions_import_then_export_as_label_studio_annotations(
 def test_a_json_file_shaped_like_label_studio_tasks_is_read_as_tasks_without_format(
     alice: User, job: Job, client_for: Any
 ) -> None:
-    response = _import(client_for(alice), job, [_task("hello", prediction="cat", id=7)], query="")
+    tasks = [_task("hello", prediction="cat", id=7), _task("own id", external_id="q-1", priority=5, id=8)]
+    response = _import(client_for(alice), job, tasks, query="")
     assert response.status_code == 201, response.content
-    assert list(Item.objects.filter(job=job).values_list("external_id", "data")) == [("7", {"text": "hello"})]
+    assert list(Item.objects.filter(job=job).order_by("id").values_list("external_id", "priority", "data")) == [
+        ("7", 0, {"text": "hello"}), ("q-1", 5, {"text": "own id"}),  # Quorum's own fields win
+    ]
 
 
 @pytest.mark.parametrize(
