@@ -37,13 +37,15 @@ from marketplace import flows
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.errors import NotFound
-from marketplace.jobs import exporting, importing, selectors
+from marketplace.jobs import exporting, importing, label_studio, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
 from marketplace.jobs.models import Item, Job
 
 # A multipart body carries some framing around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
-_FORMAT_NAMES = {"csv": "csv", "json": "json", "jsonl": "jsonl", "ndjson": "jsonl"}
+_FORMAT_NAMES = {
+    "csv": "csv", "json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "label_studio": "label_studio",
+}
 _CONTENT_TYPES = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -90,13 +92,37 @@ class ImportResultSerializer(serializers.Serializer):
 
 
 _IMPORT_FORMAT_PARAM = OpenApiParameter(
-    "format", OpenApiTypes.STR, enum=["csv", "json", "jsonl"], required=False,
-    description="File format; by default from the file name's extension or the Content-Type.",
+    "format", OpenApiTypes.STR, enum=["csv", "json", "jsonl", "label_studio"], required=False,
+    description=(
+        "File format; by default from the file name's extension or the Content-Type. "
+        "label_studio: a JSON array of Label Studio tasks (a .json file shaped so is read as one); "
+        "predictions are dropped, annotations give gold labels on the gold endpoint only."
+    ),
 )
 _EXPORT_FORMAT_PARAM = OpenApiParameter(
-    "format", OpenApiTypes.STR, enum=["csv", "json", "jsonl"], required=False,
+    "format", OpenApiTypes.STR, enum=list(exporting.FORMATS), required=False,
     description="File format (csv by default).",
 )
+_RESULTS_PARAMS = [
+    OpenApiParameter(
+        "format", OpenApiTypes.STR, enum=list(exporting.RESULT_FORMATS), required=False,
+        description="File format (csv by default); label_studio: Label Studio tasks, the consensus "
+        "label as each task's annotation.",
+    ),
+    OpenApiParameter(
+        "layout", OpenApiTypes.STR, enum=list(exporting.LAYOUTS), required=False,
+        description="CSV only. nested (default): the item's data as one JSON cell; flat: one "
+        "data.<field> column per data field.",
+    ),
+    OpenApiParameter(
+        "from_name", OpenApiTypes.STR, required=False,
+        description="label_studio only: the Choices tag's name (default label).",
+    ),
+    OpenApiParameter(
+        "to_name", OpenApiTypes.STR, required=False,
+        description="label_studio only: the object tag's name (default text).",
+    ),
+]
 _IMPORT_SCHEMA = extend_schema(
     parameters=[_IMPORT_FORMAT_PARAM],
     request={
@@ -118,7 +144,7 @@ def _import_format(requested: str | None, filename: str | None, content_type: st
     """The format named by ?format=, else by the file name's extension, else the content type."""
     if requested:
         if requested.strip().lower() not in _FORMAT_NAMES:
-            message = f"unknown import format {requested!r}; use csv, json or jsonl."
+            message = f"unknown import format {requested!r}; use csv, json, jsonl or label_studio."
             raise InvalidImport.of([Problem(None, "unknown_format", message)])
         return _FORMAT_NAMES[requested.strip().lower()]
     extension = filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
@@ -255,7 +281,7 @@ def _attachment(request: Request, chunks: Iterator[bytes], fmt: str, name: str) 
     asgi = isinstance(request._request, ASGIRequest)
     body = _async_chunks(iter(chunks)) if asgi else chunks
     response = StreamingHttpResponse(body, content_type=exporting.CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}.{exporting.EXTENSIONS[fmt]}"'
     response["Cache-Control"] = "no-store"  # client data: no shared cache keeps a copy
     return response
 
@@ -277,16 +303,24 @@ class JobResults(_ClientEndpoint):
 
     @extend_schema(
         operation_id="v1_jobs_results_export",
-        parameters=[_EXPORT_FORMAT_PARAM],
+        parameters=_RESULTS_PARAMS,
         responses=_FILE_RESPONSE,
         summary="Stream the results",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
-        fmt = exporting.export_format_check(request.query_params.get("format"))
+        query = request.query_params
+        fmt = exporting.export_format_check(query.get("format"), allowed=exporting.RESULT_FORMATS)
+        names = {
+            "from_name": label_studio.control_name_check(
+                query.get("from_name"), name="from_name", default=label_studio.DEFAULT_FROM_NAME),
+            "to_name": label_studio.control_name_check(
+                query.get("to_name"), name="to_name", default=label_studio.DEFAULT_TO_NAME),
+        }
         lookup = self.consensus_lookup(job)
         chunks = exporting.results_export(
-            job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column
+            job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column,
+            layout=query.get("layout") or "nested", **names,
         )
         return _attachment(request, chunks, fmt, f"job-{job.pk}-results")
 

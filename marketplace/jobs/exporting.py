@@ -8,6 +8,11 @@ it) before they hand the generator to a StreamingHttpResponse.
 Consensus lives in the quality app, which this app must not import: the results export takes a
 `consensus_lookup` (item ids of a batch -> (label, confidence), or (label, confidence, source)
 with `source_column=True`) and leaves the columns empty without one.
+
+Results as CSV come in two layouts: `nested` (the first one, kept for existing clients: the item's
+data as one JSON cell) and `flat` (one `data.<field>` column per data field, the union of the
+job's keys, found by one query before the first byte). `label_studio` is a JSON array of Label
+Studio tasks with the consensus label as an annotation (jobs.label_studio).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db.models import TextField
+from django.db import connection
+from django.db.models import F, Func, TextField
 from django.db.models.functions import Cast
 
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError
+from marketplace.jobs import label_studio
 from marketplace.jobs.models import Item, Job
 
 ConsensusLookup = Callable[[list[int]], Mapping[int, tuple[str, float] | tuple[str, float, str]]]
@@ -34,7 +41,14 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
     "jsonl": "application/x-ndjson",
+    "label_studio": "application/json",
 }
+EXTENSIONS = {"csv": "csv", "json": "json", "jsonl": "jsonl", "label_studio": "label-studio.json"}
+FORMATS = ("csv", "json", "jsonl")  # every export; results also take label_studio
+RESULT_FORMATS = (*FORMATS, "label_studio")
+LAYOUTS = ("nested", "flat")
+# A flat CSV wider than this is not a table anyone reads; the nested layout has no such limit.
+MAX_FLAT_COLUMNS = 500
 BATCH_SIZE = 2000
 RESULT_COLUMNS = (
     "item_id", "external_id", "data", "consensus_label", "confidence", "judgment_count",
@@ -50,14 +64,26 @@ class RawJSON(str):
     """JSON text as the database holds it, written out as is: no decode and re-encode per row."""
 
 
-def export_format_check(fmt: str | None, *, default: str = "csv") -> str:
+def export_format_check(
+    fmt: str | None, *, default: str = "csv", allowed: Sequence[str] = FORMATS
+) -> str:
     fmt = (fmt or default).strip().lower()
-    if fmt not in CONTENT_TYPES:
+    if fmt not in allowed:
         raise ApplicationError(
-            f"Unknown export format {fmt!r}; use one of {', '.join(CONTENT_TYPES)}.",
+            f"Unknown export format {fmt!r}; use one of {', '.join(allowed)}.",
             details={"reason": "unknown_format"},
         )
     return fmt
+
+
+def export_layout_check(layout: str | None, *, default: str = "nested") -> str:
+    layout = (layout or default).strip().lower()
+    if layout not in LAYOUTS:
+        raise ApplicationError(
+            f"Unknown CSV layout {layout!r}; use flat (a column per data field) or nested.",
+            details={"reason": "unknown_layout"},
+        )
+    return layout
 
 
 def worker_pseudonym(*, job_id: int, worker_id: int) -> str:
@@ -77,15 +103,36 @@ def results_export(
     consensus_lookup: ConsensusLookup | None = None,
     batch_size: int = BATCH_SIZE,
     source_column: bool = False,
+    layout: str = "nested",
+    from_name: str = label_studio.DEFAULT_FROM_NAME,
+    to_name: str = label_studio.DEFAULT_TO_NAME,
 ) -> Iterator[bytes]:
-    """The job's non-gold items with their consensus, as CSV (header), a JSON array or JSONL.
+    """The job's non-gold items with their consensus, as CSV (header), a JSON array, JSONL or
+    Label Studio tasks.
 
     `source_column` adds a last column, `source`: the third element of the lookup's values
-    (where the label came from, e.g. "consensus" or "expert").
+    (where the label came from, e.g. "consensus" or "expert"). `layout` shapes the CSV only
+    (JSON keeps `data` an object); `flat` reads the job's data keys now, so a job too wide for
+    it is a clean 400. `from_name`/`to_name` name the Label Studio project's Choices and Text tags.
     """
-    fmt = export_format_check(fmt)  # now, not at the first chunk: a bad format is a clean 400
-    columns = (*RESULT_COLUMNS, "source") if source_column else RESULT_COLUMNS
-    return _encode(_result_batches(job, consensus_lookup, batch_size, source_column), fmt, columns)
+    # Checked now, not at the first chunk: a bad format or layout is a clean 400.
+    fmt = export_format_check(fmt, allowed=RESULT_FORMATS)
+    layout = export_layout_check(layout)
+    columns: Sequence[str] = (*RESULT_COLUMNS, "source") if source_column else RESULT_COLUMNS
+    batches = _result_batches(job, consensus_lookup, batch_size, source_column)
+    if fmt == "label_studio":
+        tasks = (
+            [label_studio.result_task(r, from_name=from_name, to_name=to_name) for r in records]
+            for records in batches
+        )
+        return _encode(tasks, "json", ())
+    if fmt == "csv" and layout == "flat":
+        keys = _data_keys(job)
+        data_columns = [f"data.{key}" for key in keys]
+        columns = [*columns[:2], *data_columns, *columns[3:]]
+        flat = _result_batches(job, consensus_lookup, batch_size, source_column, decoded=True)
+        return _encode(_flatten(flat, keys), fmt, columns)
+    return _encode(batches, fmt, columns)
 
 
 def judgments_export(
@@ -99,14 +146,47 @@ def judgments_export(
     return _encode(_judgment_batches(job, batch_size), fmt, JUDGMENT_COLUMNS)
 
 
+def _data_keys(job: Job) -> list[str]:
+    """Every key of the job's plain items' data, sorted: the flat layout's data columns."""
+    items = Item.objects.filter(job=job, is_gold=False)
+    if connection.vendor == "postgresql":
+        # One index scan of the job's items; jsonb_object_keys expands each object's keys.
+        keys = list(
+            items.annotate(key=Func(F("data"), function="jsonb_object_keys", output_field=TextField()))
+            .values_list("key", flat=True).order_by("key").distinct()[: MAX_FLAT_COLUMNS + 1]
+        )
+    else:  # the portable path: read the data a batch at a time
+        found: set[str] = set()
+        for data in items.values_list("data", flat=True).iterator(chunk_size=BATCH_SIZE):
+            found.update(data if isinstance(data, dict) else ())
+        keys = sorted(found)
+    if len(keys) > MAX_FLAT_COLUMNS:
+        raise ApplicationError(
+            f"The items have over {MAX_FLAT_COLUMNS} distinct data fields: too wide for the flat "
+            "layout; use layout=nested (the data as one JSON cell) or JSON.",
+            details={"reason": "too_many_columns"},
+        )
+    return keys
+
+
+def _flatten(batches: Iterator[list[Record]], keys: Sequence[str]) -> Iterator[list[Record]]:
+    for records in batches:
+        for record in records:
+            data = record.pop("data")
+            record.update({f"data.{key}": data.get(key) for key in keys})
+        yield records
+
+
 def _result_batches(
-    job: Job, lookup: ConsensusLookup | None, batch_size: int, source_column: bool = False
+    job: Job, lookup: ConsensusLookup | None, batch_size: int, source_column: bool = False,
+    *, decoded: bool = False,
 ) -> Iterator[list[Record]]:
+    """Batches of result records; `decoded`: data as a dict, else as the database's JSON text."""
     items = (
         Item.objects.filter(job=job, is_gold=False)
         .annotate(data_text=Cast("data", TextField()))
         .order_by("id")
-        .values_list("id", "external_id", "data_text", "judgment_count")
+        .values_list("id", "external_id", "data" if decoded else "data_text", "judgment_count")
     )
     last = 0
     while batch := list(items.filter(id__gt=last)[:batch_size]):
@@ -119,7 +199,7 @@ def _result_batches(
             record: Record = {
                 "item_id": item_id,
                 "external_id": external_id,
-                "data": RawJSON(data),
+                "data": data if decoded else RawJSON(data),
                 "consensus_label": label,
                 "confidence": confidence,
                 "judgment_count": judgment_count,
@@ -171,7 +251,7 @@ def _encode(batches: Iterator[list[Record]], fmt: str, columns: Sequence[str]) -
 def _csv_chunks(batches: Iterator[list[Record]], columns: Sequence[str]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])  # flat columns carry the client's data keys
     for records in batches:
         writer.writerows([_csv_cell(record[c]) for c in columns] for record in records)
         yield buffer.getvalue().encode()
@@ -184,6 +264,8 @@ def _csv_chunks(batches: Iterator[list[Record]], columns: Sequence[str]) -> Iter
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the item's JSON said it, not Python's True
     if isinstance(value, dict | list):
         return _dumps(value)  # one cell holds a whole object, JSON-encoded (RawJSON already is)
     return csv_cell(value)  # external ids, labels: formula-like text stays text

@@ -6,7 +6,9 @@ a clean file reaches `item_bulk_create`, which inserts it in one transaction und
 
 Record shapes. CSV: a header row; the reserved columns are `external_id`, `priority` and, for gold,
 `label` and `explanation`; every other column is a data field. JSON/JSONL: an object whose `data`
-key, if it holds an object, is the data; otherwise its non-reserved keys are the data.
+key, if it holds an object, is the data; otherwise its non-reserved keys are the data. Label
+Studio tasks (format label_studio, or a JSON record with `data` beside `predictions` or
+`annotations`): see jobs.label_studio for what is kept and what is dropped.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from marketplace.limits import MAX_DATA_FIELD_CHARS
 
 __all__ = ["FORMATS", "InvalidImport", "Payload", "Problem", "items_import", "rows_parse"]
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "label_studio")
 MAX_IMPORT_ROWS = 1_000_000
 MAX_REPORTED_PROBLEMS = 20
 _CHUNK = 1 << 20  # bytes read at a time
@@ -155,8 +157,13 @@ def _json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed
     return json_rows(lines, gold=gold, label_keys=label_keys, chunk=_CHUNK)  # read now: tests patch it
 
 
+def _label_studio_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed:
+    """A JSON array of Label Studio tasks, every element checked as one (jobs.label_studio)."""
+    return json_rows(lines, gold=gold, label_keys=label_keys, chunk=_CHUNK, label_studio=True)
+
+
 _PARSERS: dict[str, Callable[..., Parsed]] = {
-    "csv": _csv_rows, "json": _json_rows, "jsonl": jsonl_rows,
+    "csv": _csv_rows, "json": _json_rows, "jsonl": jsonl_rows, "label_studio": _label_studio_rows,
 }
 
 
@@ -169,7 +176,7 @@ def rows_parse(
     file in one pass; rows stop being kept after the first problem, since none will be saved.
     """
     if fmt not in _PARSERS:
-        message = f"unknown import format {fmt!r}; use csv, json or jsonl."
+        message = f"unknown import format {fmt!r}; use csv, json, jsonl or label_studio."
         raise InvalidImport.of([Problem(None, "unknown_format", message)])
     problems: list[Problem] = []
     rows: list[ItemRow] = []

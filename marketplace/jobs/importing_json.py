@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from marketplace.jobs import label_studio as label_studio_task
 from marketplace.jobs.importing_rows import (
     NUL_ESCAPE,
     NUL_MESSAGE,
@@ -32,12 +33,17 @@ _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 def _object_row(
-    obj: Any, line: int, *, maybe_nul: bool, gold: bool, label_keys: Sequence[str]
+    obj: Any, line: int, *, maybe_nul: bool, gold: bool, label_keys: Sequence[str],
+    label_studio: bool | None = None,
 ) -> ItemRow | Problem:
-    """`maybe_nul`: the record's JSON text holds a \\u0000 escape (scanning every value is slow)."""
+    """`maybe_nul`: the record's JSON text holds a \\u0000 escape (scanning every value is slow).
+    `label_studio`: True, every record must be a Label Studio task; None, a record shaped like
+    one (data beside predictions or annotations) is read as one; False, never."""
     try:
         if maybe_nul and has_nul(obj):
             raise RowError("nul_character", NUL_MESSAGE)
+        if label_studio or (label_studio is None and label_studio_task.is_task(obj)):
+            return label_studio_task.task_row(obj, line, gold=gold, label_keys=label_keys)
         if not isinstance(obj, dict):
             kind = {list: "an array", str: "a string"}.get(type(obj), "a number or literal")
             raise RowError("not_an_object", f"expected an object, found {kind}.")
@@ -127,8 +133,11 @@ class _JsonWindow:
             return value, maybe_nul
 
 
-def json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str], chunk: int) -> Parsed:
-    """The rows of a JSON array; `chunk`: about how many characters the window reads at a time."""
+def json_rows(
+    lines: Lines, *, gold: bool, label_keys: Sequence[str], chunk: int, label_studio: bool | None = None
+) -> Parsed:
+    """The rows of a JSON array; `chunk`: about how many characters the window reads at a time;
+    `label_studio` as in _object_row (format=label_studio passes True)."""
     window = _JsonWindow(lines, chunk)
 
     def fail(reason: str, what: str) -> Fatal:
@@ -138,7 +147,9 @@ def json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str], chunk: int
     if char == "":
         return
     if char != "[":
-        raise fail("not_an_array", "a .json file holds one array of objects (JSONL: one per line).")
+        what = "Label Studio tasks come as one JSON array" if label_studio else (
+            "a .json file holds one array of objects (JSONL: one per line)")
+        raise fail("not_an_array", f"{what}.")
     window.pos += 1
     if window.peek() == "]":
         window.pos += 1
@@ -146,7 +157,8 @@ def json_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str], chunk: int
         while True:
             line = window.line_at(window.pos)
             value, maybe_nul = window.value()
-            yield _object_row(value, line, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
+            yield _object_row(value, line, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys,
+                              label_studio=label_studio)
             char = window.peek()
             if char == "":
                 raise fail("malformed_json", "malformed JSON (the array is never closed with ']').")

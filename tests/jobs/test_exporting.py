@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from marketplace.accounts.models import User
+from marketplace.errors import ApplicationError
 from marketplace.jobs.exporting import judgments_export, results_export, worker_pseudonym
 from marketplace.jobs.models import Item, Job
+from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from tests.factories import JobFactory, open_job_with_items
 
@@ -156,3 +158,55 @@ async def test_under_asgi_an_export_streams_asynchronously_and_says_the_same(ali
     assert body == plain
     assert body.count(b"\n") == 8  # header + 7 items
     await sync_to_async(connections.close_all)()  # the helper thread's connection, before teardown
+
+
+def _flat(job: Job, **kwargs: Any) -> list[dict[str, str]]:
+    text = _read(results_export(job=job, fmt="csv", layout="flat", **kwargs)).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_flat_csv_has_one_column_per_data_field_the_union_of_every_items_keys() -> None:
+    job = JobFactory()
+    item_bulk_create(job=job, gold=False, rows=[
+        ItemRow(data={"text": "a cat", "lang": "en"}, external_id="x"),
+        ItemRow(data={"text": "un chien", "url": "https://e.example/1.png"}, external_id="y"),
+    ])
+    rows = _flat(job)
+    assert list(rows[0]) == [
+        "item_id", "external_id", "data.lang", "data.text", "data.url",
+        "consensus_label", "confidence", "judgment_count",
+    ]
+    assert [(r["data.text"], r["data.lang"], r["data.url"]) for r in rows] == [
+        ("a cat", "en", ""), ("un chien", "", "https://e.example/1.png"),
+    ]
+
+
+def test_a_flat_csv_writes_formulas_as_text_and_nested_values_as_json() -> None:
+    job = JobFactory()
+    data = {"=cmd": "=HYPERLINK(\"http://evil\")", "n": -3, "ok": True, "tags": ["a", "b"],
+            "quote": 'say "hi", twice\nthen stop'}
+    item_bulk_create(job=job, gold=False, rows=[ItemRow(data=data, external_id="@x")])
+    [row] = _flat(job)
+    assert row["data.=cmd"] == "'=HYPERLINK(\"http://evil\")" and row["external_id"] == "'@x"
+    assert (row["data.n"], row["data.ok"], json.loads(row["data.tags"])) == ("-3", "true", ["a", "b"])
+    assert row["data.quote"] == 'say "hi", twice\nthen stop'  # quoted by csv, read back whole
+
+
+def test_a_flat_csv_keeps_the_source_column_and_an_empty_job_gets_a_bare_header(job: Job) -> None:
+    rows = _flat(job, source_column=True, batch_size=2)
+    assert len(rows) == 5 and list(rows[0])[-1] == "source" and rows[3]["data.text"] == "item 3"
+    header = _read(results_export(job=JobFactory(), fmt="csv", layout="flat")).decode().strip()
+    assert header == "item_id,external_id,consensus_label,confidence,judgment_count"
+
+
+def test_a_job_too_wide_for_the_flat_layout_is_refused_before_a_byte_is_sent() -> None:
+    import marketplace.jobs.exporting as exporting
+
+    job = JobFactory()
+    wide = {f"f{i}": "x" for i in range(exporting.MAX_FLAT_COLUMNS + 1)}
+    item_bulk_create(job=job, gold=False, rows=[ItemRow(data=wide)])
+    with pytest.raises(ApplicationError) as refused:
+        results_export(job=job, fmt="csv", layout="flat")
+    assert refused.value.details["reason"] == "too_many_columns"
+    with pytest.raises(ApplicationError):
+        results_export(job=job, fmt="csv", layout="sideways")

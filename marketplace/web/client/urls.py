@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, browse, jobs, webhooks, wizard
+from marketplace.web.client import billing, browse, exports, jobs, webhooks, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -28,6 +28,8 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/data/expert/", browse.expert_review, name="client-job-data-expert"),
     path("jobs/<int:job_id>/data/<int:item_id>/", browse.item_page, name="client-job-data-item"),
     path("jobs/<int:job_id>/consensus/", browse.consensus_now, name="client-job-consensus"),
+    # Raw judgments (crowd-kit's task,worker,label) with the portal's session (web/client/exports.py).
+    path("jobs/<int:job_id>/judgments/", exports.judgments_download, name="client-job-judgments"),
     path("billing/", billing.billing, name="client-billing"),
     # Webhooks: endpoints, each one's delivery log, redelivery.
     path("webhooks/", webhooks.webhook_list, name="client-webhooks"),
