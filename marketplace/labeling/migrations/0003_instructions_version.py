@@ -7,6 +7,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('labeling', '0002_judgment_judgment_job_worker_recent'),
+        # The claim's SQL copies jobs_job.instructions_version onto the lease (labeling/sql.py).
+        ('jobs', '0007_instructions_versions'),
     ]
 
     operations = [
