@@ -26,7 +26,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -36,8 +36,8 @@ from rest_framework.views import APIView
 from marketplace import flows
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.api.common import Pagination, extend_list_schema
-from marketplace.errors import NotFound
-from marketplace.jobs import exporting, importing, label_studio, selectors
+from marketplace.errors import ApplicationError, NotFound
+from marketplace.jobs import editing, exporting, importing, label_studio, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
 from marketplace.jobs.models import Item, Job
 
@@ -218,6 +218,67 @@ class _ClientEndpoint(APIView):
     content_negotiation_class = FileFormatNegotiation
 
 
+_DELETE_SCHEMA = extend_schema(
+    request=None,
+    responses={
+        204: OpenApiResponse(description="deleted"),
+        409: OpenApiResponse(description="conflict: items are deleted only while the job is a draft"),
+    },
+)
+
+
+def _delete_one(request: Request, job_id: int, item_id: int, *, gold: bool) -> Response:
+    item = _one(request, job_id, item_id, gold=gold)
+    editing.items_delete(job=item.job, item_ids=[item.pk])
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ItemsDeleteSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False,
+        help_text=f"Items (plain or gold) to delete, at most {editing.MAX_ITEM_IDS:,}.",
+    )
+    all = serializers.BooleanField(required=False, help_text="Delete every plain item instead of naming ids.")
+    include_gold = serializers.BooleanField(required=False, help_text="With all: the gold items too.")
+
+
+class ItemsDeleteResultSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()
+    item_count = serializers.IntegerField()
+    gold_item_count = serializers.IntegerField()
+
+
+class JobItemsDelete(APIView):
+    """Delete chosen items of a draft, or all of them to upload a new file in their place."""
+
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=ItemsDeleteSerializer, summary="Delete a draft's items: chosen ids, or all",
+        operation_id="v1_jobs_items_delete_many",
+        responses={
+            200: ItemsDeleteResultSerializer,
+            409: OpenApiResponse(description="conflict: items are deleted only while the job is a draft"),
+        },
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        data = request.data
+        if not isinstance(data, dict) or set(data) - {"ids", "all", "include_gold"}:
+            raise ApplicationError("Send {\"ids\": [...]} or {\"all\": true, \"include_gold\": false}.")
+        if ("ids" in data) == (data.get("all") is True):
+            raise ApplicationError("Name the items to delete (ids) or send all: true, not both.")
+        include_gold = data.get("include_gold", False)
+        if not isinstance(include_gold, bool):
+            raise ApplicationError("include_gold must be true or false.")
+        deleted = editing.items_delete(job=job, item_ids=data.get("ids"), include_gold=include_gold)
+        job.refresh_from_db(fields=["item_count", "gold_item_count"])
+        return Response(
+            {"deleted": deleted, "item_count": job.item_count, "gold_item_count": job.gold_item_count}
+        )
+
+
 class JobItems(_ClientEndpoint):
     @extend_list_schema(
         ItemSerializer, operation_id="v1_jobs_items_list",
@@ -238,6 +299,11 @@ class JobItemDetail(_ClientEndpoint):
     )
     def get(self, request: Request, job_id: int, item_id: int) -> Response:
         return Response(ItemSerializer(_one(request, job_id, item_id, gold=False)).data)
+
+    @_DELETE_SCHEMA
+    @extend_schema(operation_id="v1_jobs_items_destroy", summary="Delete one item of a draft")
+    def delete(self, request: Request, job_id: int, item_id: int) -> Response:
+        return _delete_one(request, job_id, item_id, gold=False)
 
 
 class JobGoldItems(_ClientEndpoint):
@@ -263,6 +329,11 @@ class JobGoldItemDetail(_ClientEndpoint):
     )
     def get(self, request: Request, job_id: int, item_id: int) -> Response:
         return Response(GoldItemSerializer(_one(request, job_id, item_id, gold=True)).data)
+
+    @_DELETE_SCHEMA
+    @extend_schema(operation_id="v1_jobs_gold_destroy", summary="Delete one gold item of a draft")
+    def delete(self, request: Request, job_id: int, item_id: int) -> Response:
+        return _delete_one(request, job_id, item_id, gold=True)
 
 
 _END = object()

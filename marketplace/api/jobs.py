@@ -1,4 +1,5 @@
-"""Jobs REST API: create, read, edit while draft, and move through the job's lifecycle."""
+"""Jobs REST API: create, read, edit or delete while draft, edit a running job's instructions as
+a new version, and move through the job's lifecycle."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from marketplace import flows
 from marketplace.api.permissions import IsClient, IsClientOrAdmin
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
-from marketplace.jobs import selectors, services
+from marketplace.jobs import editing, selectors, services
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.parsing import decimal_text
 
@@ -65,6 +66,10 @@ class JobOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     instructions = serializers.CharField()
     instructions_html = serializers.CharField(help_text="The instructions rendered and sanitized when saved.")
+    instructions_version = serializers.IntegerField(
+        help_text="1 at publish, one more at each edit of the running job's instructions; "
+        "each judgment records the version it was made under."
+    )
     labels = LabelSerializer(many=True)
     overlap = serializers.IntegerField()
     reward_per_judgment = serializers.DecimalField(max_digits=12, decimal_places=4)
@@ -105,6 +110,7 @@ class JobSummarySerializer(JobOutputSerializer):
 
     instructions = None
     instructions_html = None
+    instructions_version = None
 
 
 def _split_input(data: Any) -> tuple[dict[str, Any], list[services.Requirement] | None]:
@@ -188,6 +194,42 @@ class JobDetail(APIView):
         fields, requirements = _split_input(request.data)
         job = flows.job_update(job=job, user=request.user, fields=fields, requirements=requirements)
         return Response(_present(job))
+
+    @extend_schema(
+        request=None, summary="Delete a draft job with its items",
+        responses={
+            204: OpenApiResponse(description="deleted"),
+            409: OpenApiResponse(description="conflict: only a draft is deleted; cancel a published job"),
+        },
+    )
+    def delete(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        editing.job_delete(job=job)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InstructionsInputSerializer(serializers.Serializer):
+    instructions = serializers.CharField(allow_blank=True, help_text="Markdown, within the usual limits.")
+
+
+class JobInstructionsEdit(APIView):
+    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+
+    @extend_schema(
+        request=InstructionsInputSerializer, summary="Edit a running job's instructions as a new version",
+        description="Workers see the new text at once; judgments record the version they were made under.",
+        responses={
+            200: JobOutputSerializer,
+            409: OpenApiResponse(description="conflict: the job is not open or paused (edit a draft with PATCH)"),
+        },
+    )
+    def patch(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
+        data = request.data
+        if not isinstance(data, dict) or set(data) != {"instructions"}:
+            raise ApplicationError("Send {\"instructions\": \"...\"} and nothing else.")
+        job = editing.job_instructions_edit(job=job, user=request.user, instructions=data["instructions"])
+        return Response(_present(selectors.job_get_for_owner(user=request.user, job_id=job.pk)))
 
 
 class JobAction(APIView):

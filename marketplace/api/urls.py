@@ -48,6 +48,7 @@ _jobs = [
     path("jobs/<int:job_id>/results/", results.JobResultsWithConsensus.as_view(), name="job-results"),
     path("jobs/", jobs.JobListCreate.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/instructions/", jobs.JobInstructionsEdit.as_view(), name="job-instructions"),
     # Only the lifecycle verbs: a catch-all <str:action> would swallow items/, gold/ and results/.
     re_path(
         r"^jobs/(?P<job_id>[0-9]+)/(?P<action>publish|pause|resume|cancel)/$",
@@ -59,6 +60,7 @@ _jobs = [
 # Items, gold items and exports (api/items.py).
 _items = [
     path("jobs/<int:job_id>/items/", items.JobItems.as_view(), name="job-items"),
+    path("jobs/<int:job_id>/items/delete/", items.JobItemsDelete.as_view(), name="job-items-delete"),
     path("jobs/<int:job_id>/items/<int:item_id>/", items.JobItemDetail.as_view(), name="job-item"),
     path("jobs/<int:job_id>/gold/", items.JobGoldItems.as_view(), name="job-gold"),
     path("jobs/<int:job_id>/gold/<int:item_id>/", items.JobGoldItemDetail.as_view(), name="job-gold-item"),

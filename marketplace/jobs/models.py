@@ -96,6 +96,9 @@ class Job(models.Model):
     # The instructions rendered and sanitized once, when saved (jobs.markdown.instructions_render):
     # no page or API call renders Markdown, and lists defer both columns.
     instructions_html = models.TextField(blank=True, default="")
+    # Bumped by each edit of a running job's instructions (jobs.editing); every lease carries the
+    # version it was claimed under, and its judgment records it. Earlier texts are in JobInstructions.
+    instructions_version = models.PositiveIntegerField(default=1)
     # [{"key": "cat", "name": "Cat", "shortcut": "c"}, ...]: 2 to 50 choices, validated by services.
     labels = models.JSONField()
     overlap = models.PositiveSmallIntegerField(
@@ -221,6 +224,25 @@ class JobQualification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "qualification"], name="one_requirement_per_qualification")
         ]
+
+
+class JobInstructions(models.Model):
+    """A running job's instructions as they were before an edit replaced them (jobs.editing).
+
+    The job row always holds the latest text, which is what workers read; this keeps every earlier
+    version so a judgment's instructions_version can be looked up. Append-only."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="instruction_versions")
+    version = models.PositiveIntegerField()
+    text = models.TextField(blank=True)  # Markdown, as checked then
+    html = models.TextField(blank=True)  # rendered and sanitized then
+    created_at = models.DateTimeField()  # when this version was written (publish or an edit)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "version"], name="one_instructions_per_version")]
 
 
 class Item(models.Model):

@@ -28,6 +28,8 @@ class Lease(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The job's instructions_version when claimed: what the worker was shown (null before versions).
+    instructions_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -62,6 +64,8 @@ class Judgment(models.Model):
     status = models.CharField(max_length=10, choices=JudgmentStatus.choices, default=JudgmentStatus.ACCEPTED)
     seconds_spent = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The instructions version the judgment was made under (its lease's); null before versions.
+    instructions_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -83,8 +83,10 @@ LIMIT 1{{lock}}
 # snapshot, taken while we hold the item lock, so it sees leases committed after the candidate
 # scan began (which the scan could not see).
 _INSERT_IF_FREE = f"""
-INSERT INTO labeling_lease (job_id, item_id, worker_id, status, created_at, expires_at)
-SELECT i.job_id, i.id, %(worker)s, 'active', %(now)s, %(expires)s FROM jobs_item i
+INSERT INTO labeling_lease
+    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version)
+SELECT i.job_id, i.id, %(worker)s, 'active', %(now)s, %(expires)s,
+    (SELECT j.instructions_version FROM jobs_job j WHERE j.id = i.job_id) FROM jobs_item i
 WHERE i.id = %(item)s AND NOT i.is_complete
   AND {_SLOT_FREE}
   AND {_NEVER_MET}
@@ -104,8 +106,10 @@ SELECT id FROM lease
 """
 
 _LEASE = """
-INSERT INTO labeling_lease (job_id, item_id, worker_id, status, created_at, expires_at)
-VALUES (%(job)s, %(item)s, %(worker)s, 'active', %(now)s, %(expires)s)
+INSERT INTO labeling_lease
+    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version)
+VALUES (%(job)s, %(item)s, %(worker)s, 'active', %(now)s, %(expires)s,
+    (SELECT instructions_version FROM jobs_job WHERE id = %(job)s))
 RETURNING id
 """
 
@@ -152,6 +156,7 @@ _LEASE_SUBMIT = """
 UPDATE labeling_lease SET status = 'submitted', finished_at = %(now)s
 WHERE id = %(lease)s AND worker_id = %(worker)s AND status = 'active'
 RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finished_at,
+    instructions_version,
     (SELECT j.status FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_status,
     (SELECT j.labels FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_labels,
     (SELECT j.overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_overlap,
@@ -208,10 +213,11 @@ UPDATE jobs_item SET judgment_count = judgment_count - 1, is_complete = false WH
 
 _JUDGMENT = """
 INSERT INTO labeling_judgment
-    (job_id, item_id, worker_id, lease_id, label, is_gold, is_correct, status, seconds_spent, created_at)
+    (job_id, item_id, worker_id, lease_id, label, is_gold, is_correct, status, seconds_spent, created_at,
+     instructions_version)
 VALUES
     (%(job)s, %(item)s, %(worker)s, %(lease)s, %(label)s, %(is_gold)s, %(is_correct)s, 'accepted',
-     %(seconds)s, %(now)s)
+     %(seconds)s, %(now)s, %(version)s)
 RETURNING id
 """
 

@@ -263,7 +263,7 @@ def _resubmitted(*, lease: Lease, label: str) -> Submission:
 
 _JUDGMENT_FIELDS = [
     "id", "job_id", "item_id", "worker_id", "lease_id", "label", "is_gold", "is_correct",
-    "status", "seconds_spent", "created_at",
+    "status", "seconds_spent", "created_at", "instructions_version",
 ]
 
 
@@ -302,6 +302,8 @@ def _judgment_params(
         "job": lease.job_id, "item": lease.item_id, "worker": lease.worker_id, "lease": lease.pk,
         "label": label, "is_gold": bool(lease.item_is_gold), "is_correct": is_correct,
         "seconds": seconds if seconds is not None else seconds_since(lease.created_at, now), "now": now,
+        # The version the lease was claimed under (sql.py stamps it): what the worker was shown.
+        "version": lease.instructions_version,
     }
 
 
@@ -321,7 +323,7 @@ def _judgment_saved(judgment_id: int, p: dict[str, Any]) -> Judgment:
     return Judgment.from_db(
         transaction.get_connection().alias, _JUDGMENT_FIELDS,
         [judgment_id, p["job"], p["item"], p["worker"], p["lease"], p["label"], p["is_gold"],
-         p["is_correct"], JudgmentStatus.ACCEPTED, p["seconds"], p["now"]],
+         p["is_correct"], JudgmentStatus.ACCEPTED, p["seconds"], p["now"], p["version"]],
     )
 
 

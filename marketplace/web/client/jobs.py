@@ -1,4 +1,5 @@
-"""Client portal pages for jobs: the dashboard, a job's page, and its pause / resume / cancel.
+"""Client portal pages for jobs: the dashboard, a job's page, and its pause / resume / cancel
+(deleting a draft and editing instructions: web/client/edits.py).
 
 Every page is for clients only (@client_required) and looks jobs up through
 jobs.selectors.job_get_for_owner, so another organization's job is a 404 like a missing one.
@@ -122,7 +123,9 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         "charts": _charts(job, consensus, throughput),
         "can_pause": job.status == JobStatus.OPEN,
         "can_resume": job.status == JobStatus.PAUSED,
-        "can_cancel": job.status in (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED),
+        # A draft is deleted rather than cancelled (web/client/edits.py): it holds no money.
+        "can_cancel": job.status in (JobStatus.OPEN, JobStatus.PAUSED),
+        "can_edit_instructions": job.status in (JobStatus.OPEN, JobStatus.PAUSED),
         "is_draft": job.status == JobStatus.DRAFT,
         "results_url": reverse("job-results", args=[job.pk]),
         "invoice_url": reverse("job-invoice", args=[job.pk]) if money is not None else "",

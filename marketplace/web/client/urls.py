@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, browse, exports, jobs, webhooks, wizard
+from marketplace.web.client import billing, browse, edits, exports, jobs, webhooks, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -15,12 +15,15 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/setup/", wizard.setup_details, name="client-job-setup"),
     path("jobs/<int:job_id>/setup/items/", wizard.setup_items, name="client-job-setup-items"),
     path("jobs/<int:job_id>/setup/gold/", wizard.setup_gold, name="client-job-setup-gold"),
+    path("jobs/<int:job_id>/setup/remove/", edits.items_remove, name="client-job-setup-remove"),
     path("jobs/<int:job_id>/setup/publish/", wizard.setup_publish, name="client-job-setup-publish"),
     # A job's page and its controls.
     path("jobs/<int:job_id>/", jobs.job_page, name="job-page"),
     path("jobs/<int:job_id>/pause/", jobs.job_pause, name="client-job-pause"),
     path("jobs/<int:job_id>/resume/", jobs.job_resume, name="client-job-resume"),
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="client-job-cancel"),
+    path("jobs/<int:job_id>/delete/", edits.job_delete, name="client-job-delete"),
+    path("jobs/<int:job_id>/instructions/", edits.job_instructions, name="client-job-instructions"),
     # The data browser under a job's page (web/client/browse.py); admins may open it too.
     path("jobs/<int:job_id>/data/", browse.data_page, name="client-job-data"),
     path("jobs/<int:job_id>/data/export/", browse.data_export, name="client-job-data-export"),

@@ -179,6 +179,7 @@ def _sample(job: Job, *, gold: bool) -> list[dict[str, Any]]:
     for item in items.order_by("id")[:SAMPLE_ITEMS]:
         data = item.data if isinstance(item.data, dict) else {"value": item.data}
         out.append({
+            "id": item.pk,
             "external_id": item.external_id or "",
             "fields": [(str(k), str(v)[:200]) for k, v in list(data.items())[:6]],
             "label": item.gold.label if gold and hasattr(item, "gold") else "",
