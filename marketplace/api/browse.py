@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from marketplace import flows
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
-from marketplace.api.items import _attachment
+from marketplace.api.exports import attachment
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.billing import escrow
 from marketplace.errors import ApplicationError
@@ -211,7 +211,7 @@ class JobBrowseExport(_Endpoint):
         job = job_get_for_owner(user=request.user, job_id=job_id)
         filters = _filters(job, request.query_params)  # a bad filter is a 400 before any byte
         chunks = browsing.items_browse_csv(job=job, filters=filters)
-        return _attachment(request, chunks, "csv", f"job-{job.pk}-items")
+        return attachment(request, chunks, "csv", f"job-{job.pk}-items")
 
 
 class JobBrowseMoreJudgments(_Endpoint):

@@ -1,4 +1,4 @@
-"""Items, gold items and exports of a job over REST: import, list, read, stream out.
+"""Items and gold items of a job over REST: import, list, read, delete (exports: api/exports.py).
 
 Clients (their organization's jobs) and admins only: workers get 403 from the role check before
 any lookup, so no worker request ever reaches a gold label. Another organization's job is a 404
@@ -11,13 +11,9 @@ format, not a DRF renderer, hence FileFormatNegotiation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -37,9 +33,9 @@ from marketplace import flows
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
-from marketplace.jobs import editing, exporting, importing, label_studio, selectors
+from marketplace.jobs import editing, importing, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
-from marketplace.jobs.models import Item, Job
+from marketplace.jobs.models import Item
 
 # A multipart body carries some framing around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -99,30 +95,6 @@ _IMPORT_FORMAT_PARAM = OpenApiParameter(
         "predictions are dropped, annotations give gold labels on the gold endpoint only."
     ),
 )
-_EXPORT_FORMAT_PARAM = OpenApiParameter(
-    "format", OpenApiTypes.STR, enum=list(exporting.FORMATS), required=False,
-    description="File format (csv by default).",
-)
-_RESULTS_PARAMS = [
-    OpenApiParameter(
-        "format", OpenApiTypes.STR, enum=list(exporting.RESULT_FORMATS), required=False,
-        description="File format (csv by default); label_studio: Label Studio tasks, the consensus "
-        "label as each task's annotation.",
-    ),
-    OpenApiParameter(
-        "layout", OpenApiTypes.STR, enum=list(exporting.LAYOUTS), required=False,
-        description="CSV only. nested (default): the item's data as one JSON cell; flat: one "
-        "data.<field> column per data field.",
-    ),
-    OpenApiParameter(
-        "from_name", OpenApiTypes.STR, required=False,
-        description="label_studio only: the Choices tag's name (default label).",
-    ),
-    OpenApiParameter(
-        "to_name", OpenApiTypes.STR, required=False,
-        description="label_studio only: the object tag's name (default text).",
-    ),
-]
 _IMPORT_SCHEMA = extend_schema(
     parameters=[_IMPORT_FORMAT_PARAM],
     request={
@@ -211,7 +183,9 @@ def _one(request: Request, job_id: int, item_id: int, *, gold: bool) -> Item:
     return item
 
 
-class _ClientEndpoint(APIView):
+# A job's client (or an admin), answering files as well as JSON (no docstring: it would become
+# every operation's description in the schema).
+class ClientEndpoint(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
     renderer_classes = [JSONRenderer]
     parser_classes = [MultiPartParser]  # raw bodies are read from request.stream, never parsed
@@ -279,7 +253,7 @@ class JobItemsDelete(APIView):
         )
 
 
-class JobItems(_ClientEndpoint):
+class JobItems(ClientEndpoint):
     @extend_list_schema(
         ItemSerializer, operation_id="v1_jobs_items_list",
         summary="List a job's items (not gold)",
@@ -293,7 +267,7 @@ class JobItems(_ClientEndpoint):
         return _import(request, job_id, gold=False)
 
 
-class JobItemDetail(_ClientEndpoint):
+class JobItemDetail(ClientEndpoint):
     @extend_schema(
         operation_id="v1_jobs_items_retrieve", responses=ItemSerializer, summary="One item"
     )
@@ -306,7 +280,7 @@ class JobItemDetail(_ClientEndpoint):
         return _delete_one(request, job_id, item_id, gold=False)
 
 
-class JobGoldItems(_ClientEndpoint):
+class JobGoldItems(ClientEndpoint):
     @extend_list_schema(
         GoldItemSerializer, operation_id="v1_jobs_gold_list",
         summary="List gold items, answers too",
@@ -323,7 +297,7 @@ class JobGoldItems(_ClientEndpoint):
         return _import(request, job_id, gold=True)
 
 
-class JobGoldItemDetail(_ClientEndpoint):
+class JobGoldItemDetail(ClientEndpoint):
     @extend_schema(
         operation_id="v1_jobs_gold_retrieve", responses=GoldItemSerializer, summary="One gold item"
     )
@@ -334,78 +308,3 @@ class JobGoldItemDetail(_ClientEndpoint):
     @extend_schema(operation_id="v1_jobs_gold_destroy", summary="Delete one gold item of a draft")
     def delete(self, request: Request, job_id: int, item_id: int) -> Response:
         return _delete_one(request, job_id, item_id, gold=True)
-
-
-_END = object()
-
-
-async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """The export's batches, each read in the request's sync thread (its database connection).
-    Under ASGI Django would otherwise drain a sync iterator into a list before sending a byte."""
-    read = sync_to_async(next, thread_sensitive=True)
-    while (chunk := await read(chunks, _END)) is not _END:
-        yield chunk  # type: ignore[misc]
-
-
-def _attachment(request: Request, chunks: Iterator[bytes], fmt: str, name: str) -> StreamingHttpResponse:
-    """A streamed file: an async stream under ASGI (daphne), the plain generator under WSGI."""
-    asgi = isinstance(request._request, ASGIRequest)
-    body = _async_chunks(iter(chunks)) if asgi else chunks
-    response = StreamingHttpResponse(body, content_type=exporting.CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{name}.{exporting.EXTENSIONS[fmt]}"'
-    response["Cache-Control"] = "no-store"  # client data: no shared cache keeps a copy
-    return response
-
-
-_FILE_RESPONSE = {
-    (200, "text/csv"): OpenApiTypes.BINARY,
-    # format=json is one JSON array of row objects: a client parses it, so document it as such.
-    (200, "application/json"): {"type": "array", "items": {"type": "object"}},
-    (200, "application/x-ndjson"): OpenApiTypes.BINARY,
-}
-
-
-class JobResults(_ClientEndpoint):
-    source_column = False  # api/results.py's view adds the column saying consensus or expert
-
-    def consensus_lookup(self, job: Job) -> exporting.ConsensusLookup | None:
-        """The seam for api/results.py: its subclass, routed in this one's place, returns the lookup."""
-        return None
-
-    @extend_schema(
-        operation_id="v1_jobs_results_export",
-        parameters=_RESULTS_PARAMS,
-        responses=_FILE_RESPONSE,
-        summary="Stream the results",
-    )
-    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
-        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
-        query = request.query_params
-        fmt = exporting.export_format_check(query.get("format"), allowed=exporting.RESULT_FORMATS)
-        names = {
-            "from_name": label_studio.control_name_check(
-                query.get("from_name"), name="from_name", default=label_studio.DEFAULT_FROM_NAME),
-            "to_name": label_studio.control_name_check(
-                query.get("to_name"), name="to_name", default=label_studio.DEFAULT_TO_NAME),
-        }
-        lookup = self.consensus_lookup(job)
-        chunks = exporting.results_export(
-            job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column,
-            layout=query.get("layout") or "nested", **names,
-        )
-        return _attachment(request, chunks, fmt, f"job-{job.pk}-results")
-
-
-class JobJudgmentsExport(_ClientEndpoint):
-    @extend_schema(
-        operation_id="v1_jobs_judgments_export",
-        parameters=[_EXPORT_FORMAT_PARAM],
-        responses=_FILE_RESPONSE,
-        summary="Stream accepted judgments as task,worker,label (workers pseudonymized)",
-    )
-    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
-        job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
-        fmt = exporting.export_format_check(request.query_params.get("format"))
-        chunks = exporting.judgments_export(job=job, fmt=fmt)
-        return _attachment(request, chunks, fmt, f"job-{job.pk}-judgments")
-

@@ -10,11 +10,11 @@ from marketplace.api import (
     consensus,
     earnings,
     experts,
+    exports,
     items,
     jobs,
     qualifications as quals,
     quality,
-    results,
     webhooks,
     work,
 )
@@ -42,10 +42,10 @@ _accounts = [
          quals.QualificationGrantDetail.as_view(), name="qualification-grant-detail"),
 ]
 
-# Jobs (api/jobs.py); before them, the results export with consensus (api/results.py), which
+# Jobs (api/jobs.py); before them, the results export with consensus (api/exports.py), which
 # answers jobs/<id>/results/ in place of the plain export routed among the items below.
 _jobs = [
-    path("jobs/<int:job_id>/results/", results.JobResultsWithConsensus.as_view(), name="job-results"),
+    path("jobs/<int:job_id>/results/", exports.JobResultsWithConsensus.as_view(), name="job-results"),
     path("jobs/", jobs.JobListCreate.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/instructions/", jobs.JobInstructionsEdit.as_view(), name="job-instructions"),
@@ -57,15 +57,15 @@ _jobs = [
     ),
 ]
 
-# Items, gold items and exports (api/items.py).
+# Items, gold items (api/items.py) and exports (api/exports.py).
 _items = [
     path("jobs/<int:job_id>/items/", items.JobItems.as_view(), name="job-items"),
     path("jobs/<int:job_id>/items/delete/", items.JobItemsDelete.as_view(), name="job-items-delete"),
     path("jobs/<int:job_id>/items/<int:item_id>/", items.JobItemDetail.as_view(), name="job-item"),
     path("jobs/<int:job_id>/gold/", items.JobGoldItems.as_view(), name="job-gold"),
     path("jobs/<int:job_id>/gold/<int:item_id>/", items.JobGoldItemDetail.as_view(), name="job-gold-item"),
-    path("jobs/<int:job_id>/results/", items.JobResults.as_view(), name="job-results"),
-    path("jobs/<int:job_id>/judgments/export/", items.JobJudgmentsExport.as_view(),
+    path("jobs/<int:job_id>/results/", exports.JobResults.as_view(), name="job-results"),
+    path("jobs/<int:job_id>/judgments/export/", exports.JobJudgmentsExport.as_view(),
          name="job-judgments-export"),
 ]
 

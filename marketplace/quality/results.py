@@ -3,7 +3,7 @@
 The jobs app streams results without knowing about consensus (jobs/exporting.py takes a lookup);
 this module supplies the lookup, batch by batch: the latest succeeded run's label and
 confidence per item, unless an expert settled the item (then the expert's label, confidence
-1.0 and source "expert"). The API's results export (api/results.py) uses it.
+1.0 and source "expert"). The API's results export (api/exports.py) uses it.
 """
 
 from __future__ import annotations
