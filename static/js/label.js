@@ -95,6 +95,16 @@
     let done = 0;
     let sending = 0; // answers sent whose reply has not come yet
 
+    // The visible "Sent: <label>" under the buttons: what the last key press sent, while the next
+    // item is already on screen (#save-state beside it says whether it is stored yet).
+    const sentLine = document.getElementById("sent-line");
+    const sentLabel = document.getElementById("sent-label");
+    function showSent(label) {
+      if (!sentLine || !sentLabel) return;
+      sentLabel.textContent = names.get(label) || label;
+      sentLine.hidden = false;
+    }
+
     function announce(message) {
       // Clear first so the same words are announced again.
       announcer.textContent = "";
@@ -275,6 +285,7 @@
       if (busy || !lease) return;
       const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
       const url = leaseUrl(root.dataset.answerUrl, lease.lease);
+      showSent(label);
       if (ahead) {
         showFeedback(null);
         advance(url, { label, seconds_spent: seconds }, pressedAt, `Sent ${names.get(label) || label}. `, saved());

@@ -226,3 +226,22 @@ def test_closing_the_labeling_page_frees_its_items_for_another_worker_at_once(ne
     lease = until(lambda: arrange(_claim_or_none, walter, job), "item freed for Walter")
     assert lease.item.job_id == job.pk
 
+
+def test_the_page_shows_what_each_key_press_sent(page: Any) -> None:
+    wendy = arrange(WorkerFactory, username="wendy-sent")
+    job = arrange(open_job_with_items, items=4, title="Sent line")
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    shown = _wait_for_item(page, None)
+    expect(page.locator("#sent-line")).to_be_hidden()  # nothing sent yet
+
+    _wait_ahead(page)
+    page.keyboard.press("d")
+    shown = _wait_for_item(page, shown)
+    expect(page.locator("#sent-line")).to_have_text("Sent: Dog")
+    _wait_ahead(page)
+    page.keyboard.press("b")
+    _wait_for_item(page, shown)
+    expect(page.locator("#sent-line")).to_have_text("Sent: Bird")
+    _wait_saved(page, 2)
+
