@@ -17,7 +17,7 @@ from django.db.models.functions import RowNumber
 
 from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
-from marketplace.jobs.models import Job, JobQualification, JobStatus
+from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 
 
@@ -135,16 +135,29 @@ def _expected_seconds(*, job_ids: list[int]) -> dict[int, float]:
     return {job_id: float(statistics.median(values)) for job_id, values in times.items()}
 
 
+def job_has_work_for(*, worker: User) -> Exists:
+    """The job still has an item this worker could be given: unfinished, not gold (gold comes
+    mixed in with regular work only), and never leased by them (a claim skips every item the worker
+    ever held). It stops at the first such item along the job's unfinished items."""
+    return Exists(
+        Item.objects.filter(job=OuterRef("pk"), is_complete=False, is_gold=False).exclude(
+            Exists(Lease.objects.filter(item=OuterRef("pk"), worker=worker))
+        )
+    )
+
+
 def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
     """Open jobs for the work list: those the worker may take now, then those they could reach by
-    passing exams. Blocked jobs and jobs needing a qualification without an exam are left out.
-    Four queries whatever the number of jobs."""
+    passing exams. Blocked jobs, jobs needing a qualification without an exam and jobs with
+    nothing left for this worker (they judged every unfinished item) are left out. Four queries
+    whatever the number of jobs."""
     if not worker.is_worker or worker.suspended_at is not None:
         return []
     jobs = list(
         Job.objects.filter(status=JobStatus.OPEN)
         .defer("instructions", "instructions_html")  # a list: never the instructions
         .exclude(job_blocked_for(worker=worker))
+        .filter(job_has_work_for(worker=worker))
         .annotate(unqualified=job_unqualified_for(worker=worker))
         .order_by("-priority", "id")[:limit]
     )
