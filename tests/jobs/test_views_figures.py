@@ -8,13 +8,17 @@ page is the client's, so its figures are too).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
 from marketplace.quality.runs import consensus_run
+from marketplace.web.client import job_reads
 from tests.factories import WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
 
@@ -75,3 +79,17 @@ def test_another_organization_a_worker_and_an_admin_get_404(carol: User, wendy: 
     for user in (carol, wendy, ada):
         assert browser(user).get(url).status_code == 404, user.username
     assert Client().get(url).status_code == 302  # anonymous: sent to log in
+
+
+def test_throughput_covers_the_jobs_life_in_hours_then_days(alice: User, acme_job: Job) -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=acme_job.pk).update(published_at=now - timedelta(hours=30))
+    acme_job.refresh_from_db()
+    young = job_reads.job_throughput(job=acme_job, now=now)
+    assert young.bucket == "hour" and len(young.per_bucket) in (30, 31)  # publication hour to this one
+    Job.objects.filter(pk=acme_job.pk).update(published_at=now - timedelta(days=20))
+    acme_job.refresh_from_db()
+    old = job_reads.job_throughput(job=acme_job, now=now)
+    assert old.bucket == "day" and len(old.per_bucket) == 21
+    submit(WorkerFactory(), acme_job, "cat")
+    assert job_reads.job_throughput(job=acme_job).per_bucket[-1] == 1  # today's bucket
