@@ -143,7 +143,7 @@ def line_svg(points: Sequence[float], *, title: str, unit: str = "",
              x_labels: Sequence[str] | None = None, x_title: str = "") -> SafeString:
     """A line over equally spaced points (throughput per hour, accuracy per run, …), with a value
     axis (ticks in `unit`) and a time axis (a few of `x_labels`, one per point, as ticks)."""
-    width, height, left, right, top_pad, bottom = 480, 200, 44, 12, 20, 160
+    width, height, left, right, top_pad, bottom = 480, 200, 44, 24, 20, 160  # right: room for the last tick
     if not points:
         return format_html('<svg class="chart line" role="img" viewBox="0 0 {} {}" width="{}" height="{}">'
                            '<title>{}</title><text x="8" y="50">No data yet</text></svg>',

@@ -41,6 +41,7 @@ def test_the_job_page_holds_its_figures_in_a_container_that_names_their_url(alic
     url = reverse("client-job-figures", args=[acme_job.pk])
     assert f'data-job-figures="{url}" data-refreshed="0"' in body
     assert "reload to redraw" not in body
+    assert "{#" not in body and "comment %}" not in body  # template comments never reach the page
 
 
 def test_the_figures_are_the_pages_live_part_without_the_page_around_them(alice: User, acme_job: Job) -> None:
@@ -52,6 +53,7 @@ def test_the_figures_are_the_pages_live_part_without_the_page_around_them(alice:
                    'data-figure="in-progress"', 'data-figure="paid"', 'data-figure="escrow"',
                    'data-field="spent"', 'data-chart="throughput"', 'data-chart="distribution"'):
         assert figure in body, figure
+    assert "{#" not in body
     assert "<html" not in body and "<script" not in body  # swapped into the page; CSP forbids inline script
 
 
