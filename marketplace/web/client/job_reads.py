@@ -100,7 +100,7 @@ class Throughput:
     starts: list[datetime]  # each bucket's start (local time), same order
     bucket: str  # "hour" or "day"
     last_hour: int  # judgments in the current clock hour
-    average: float  # judgments per hour since publication (or over the buckets shown)
+    average: float  # judgments per hour since publication (over at least one hour)
 
     @property
     def points(self) -> list[float]:
@@ -134,7 +134,7 @@ def job_throughput(*, job: Job, now: datetime | None = None) -> Throughput:
     starts = [first + step * k for k in range(count)]
     series = [by_start.get(start, 0) for start in starts]
     this_hour = series[-1] if bucket == "hour" else Judgment.objects.filter(job=job, created_at__gte=hour).count()
-    hours_alive = max((now - min(born, first)).total_seconds() / 3600, 1.0)
+    hours_alive = max((now - born).total_seconds() / 3600, 1.0)  # a young job: per its first hour
     return Throughput(per_bucket=series, starts=starts, bucket=bucket, last_hour=this_hour,
                       average=round(sum(series) / hours_alive, 1))
 
