@@ -1,6 +1,8 @@
 // The client's job page on top of live.js (which fills every data-job/data-field element from
-// job.progress messages): a gentle flash when figures change, a note when the status or the
-// consensus changes (with a reload to redraw the charts), and a confirm before cancelling.
+// job.progress messages at once): a gentle flash when figures change; the whole live part (stat
+// tiles, charts, money) re-fetched as server-rendered HTML from [data-job-figures] when the job
+// moves, finishes a consensus run or changes status; a note on a status change; a confirm before
+// cancelling.
 "use strict";
 
 (() => {
@@ -8,6 +10,46 @@
   if (!root) return;
   const jobId = root.dataset.jobPage;
   const note = document.getElementById("status-note");
+
+  // Re-fetching the figures: at most one request in flight and one per REFRESH_MS; an event that
+  // arrives meanwhile schedules one trailing refresh, so the last state always lands.
+  const figures = root.querySelector("[data-job-figures]");
+  const REFRESH_MS = 1500;
+  let inFlight = false;
+  let pending = false;
+  let lastStart = 0;
+  let timer = null;
+
+  async function refresh() {
+    const url = figures.getAttribute("data-job-figures") || "";
+    if (!url.startsWith("/") || url.startsWith("//")) return; // same origin only
+    inFlight = true;
+    pending = false;
+    lastStart = Date.now();
+    try {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      // Server-rendered by Django templates (escaped, no script): safe to swap in as it is.
+      if (response.ok) {
+        figures.innerHTML = await response.text();
+        figures.dataset.refreshed = String(Number(figures.dataset.refreshed || "0") + 1);
+      }
+    } catch {
+      // Offline for a moment: the next event (or the trailing refresh) tries again.
+    } finally {
+      inFlight = false;
+      if (pending) schedule();
+    }
+  }
+
+  function schedule() {
+    pending = true;
+    if (!figures || inFlight || timer !== null) return;
+    const wait = Math.max(0, lastStart + REFRESH_MS - Date.now());
+    timer = window.setTimeout(() => {
+      timer = null;
+      refresh();
+    }, wait);
+  }
 
   function tell(text) {
     if (!note) return;
@@ -23,6 +65,7 @@
 
   document.addEventListener("quorum:job.progress", (event) => {
     if (String(event.detail.job) !== jobId) return;
+    schedule();
     for (const el of root.querySelectorAll(`[data-job="${jobId}"][data-field="percent"], [data-job="${jobId}"][data-field="judgments"]`)) {
       el.classList.remove("flash");
       void el.offsetWidth; // restart the animation
@@ -36,6 +79,7 @@
       badge.className = `badge ${event.detail.status}`;
       badge.textContent = event.detail.status;
     }
+    schedule();
     tell(`The job is now ${event.detail.status}.`);
   });
 
@@ -44,7 +88,7 @@
     const accuracy = Number(event.detail.estimated_accuracy);
     const el = root.querySelector('[data-consensus="estimated_accuracy"]');
     if (el && Number.isFinite(accuracy)) el.textContent = `${(accuracy * 100).toFixed(1)}%`;
-    tell("A new consensus run finished; reload to redraw the charts.");
+    schedule(); // the charts redraw with the run's results
   });
 
   const cancel = root.querySelector("[data-confirm-cancel]");

@@ -9,11 +9,11 @@ import the apps downstream of it. Callers pass a job already scoped to the reque
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from marketplace.billing.invoices import quality_note
@@ -26,7 +26,8 @@ from marketplace.quality.models import ConsensusRun, WorkerJobStats, WorkerResul
 from marketplace.quality.results import run_distribution, run_latest_succeeded
 
 ZERO = Decimal("0.00")
-THROUGHPUT_HOURS = 24
+HOURLY_UP_TO = timedelta(days=2)  # older jobs are charted per day
+MIN_BUCKETS = 6
 
 
 def percent_done(job: Job) -> float:
@@ -93,29 +94,49 @@ def job_money(*, job: Job) -> JobMoney | None:
 
 @dataclass(frozen=True)
 class Throughput:
-    per_hour: list[int]  # accepted judgments per clock hour, oldest first, the current hour last
-    last_hour: int
-    average: float  # per hour over the window
+    """Judgments per bucket over the job's life: hours while it is young, days once older."""
+
+    per_bucket: list[int]  # judgments per bucket, oldest first, the current bucket last
+    starts: list[datetime]  # each bucket's start (local time), same order
+    bucket: str  # "hour" or "day"
+    last_hour: int  # judgments in the current clock hour
+    average: float  # judgments per hour since publication (over at least one hour)
 
     @property
     def points(self) -> list[float]:
-        return [float(n) for n in self.per_hour]
+        return [float(n) for n in self.per_bucket]
+
+    @property
+    def tick_labels(self) -> list[str]:
+        fmt = "%H:%M" if self.bucket == "hour" else "%b %d"
+        return [start.strftime(fmt) for start in self.starts]
 
 
-def job_throughput(*, job: Job, hours: int = THROUGHPUT_HOURS) -> Throughput:
-    """Judgments per hour over the last `hours` clock hours (one grouped query)."""
-    # Hours in the current time zone, as TruncHour buckets them; aware datetimes compare as instants.
-    start = timezone.localtime().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+def job_throughput(*, job: Job, now: datetime | None = None) -> Throughput:
+    """Judgments per hour (a job up to HOURLY_UP_TO old) or per day since publication, two
+    grouped queries. At least MIN_BUCKETS buckets, so a young job's chart still has a line."""
+    now = timezone.localtime(now)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    born = timezone.localtime(job.published_at or job.created_at)
+    if now - born <= HOURLY_UP_TO:
+        bucket, step, trunc, last = "hour", timedelta(hours=1), TruncHour, hour
+        first = born.replace(minute=0, second=0, microsecond=0)
+    else:
+        bucket, step, trunc, last = "day", timedelta(days=1), TruncDay, hour.replace(hour=0)
+        first = born.replace(hour=0, minute=0, second=0, microsecond=0)
+    count = max(round((last - first) / step) + 1, MIN_BUCKETS)
+    first = last - step * (count - 1)
     rows = (
-        Judgment.objects.filter(job=job, created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(n=Count("id"))
+        Judgment.objects.filter(job=job, created_at__gte=first)
+        .annotate(at=trunc("created_at")).values("at").annotate(n=Count("id"))
     )
-    by_hour = {row["hour"]: row["n"] for row in rows if row["hour"] is not None}
-    series = [by_hour.get(start + timedelta(hours=step), 0) for step in range(hours)]
-    total = sum(series)
-    return Throughput(per_hour=series, last_hour=series[-1], average=round(total / hours, 1))
+    by_start = {row["at"]: row["n"] for row in rows if row["at"] is not None}
+    starts = [first + step * k for k in range(count)]
+    series = [by_start.get(start, 0) for start in starts]
+    this_hour = series[-1] if bucket == "hour" else Judgment.objects.filter(job=job, created_at__gte=hour).count()
+    hours_alive = max((now - born).total_seconds() / 3600, 1.0)  # a young job: per its first hour
+    return Throughput(per_bucket=series, starts=starts, bucket=bucket, last_hour=this_hour,
+                      average=round(sum(series) / hours_alive, 1))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from marketplace import flows
@@ -82,7 +84,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _charts(job: Job, consensus: job_reads.Consensus, throughput: job_reads.Throughput) -> dict[str, Any]:
     names = job_reads.label_names(job)
     out: dict[str, Any] = {
-        "throughput": charts.line_svg(throughput.points, title="Judgments per hour, last 24 hours", unit="/h"),
+        "throughput": charts.line_svg(
+            throughput.points, title=f"Judgments per {throughput.bucket} since publication",
+            unit=f"judgments/{throughput.bucket}", x_labels=throughput.tick_labels,
+            x_title=f"time ({timezone.get_current_timezone_name()})" if throughput.bucket == "hour" else "date",
+        ),
         "distribution": charts.bars_svg(
             consensus.distribution,
             title="Items per consensus label" if consensus.distribution_source == "consensus"
@@ -99,28 +105,34 @@ def _charts(job: Job, consensus: job_reads.Consensus, throughput: job_reads.Thro
     return out
 
 
-@client_required
-def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
-    """/portal/jobs/<id>/: progress, throughput, quality, cost and the job's controls."""
-    job = _own_job(request, job_id)
-    counts = selectors.job_counts(job=job)
+def _figures_context(job: Job) -> dict[str, Any]:
+    """What the job page's live part (templates/client/_job_figures.html) shows, read fresh."""
     consensus = job_reads.job_consensus(job=job)
     throughput = job_reads.job_throughput(job=job)
     money = job_reads.job_money(job=job)
-    tier = Tier.objects.filter(slug=job.tier).first()
-    ctx = {
+    return {
         "job": job,
-        "counts": counts,
+        "counts": selectors.job_counts(job=job),
         "percent": job_reads.percent_done(job),
-        "tier": tier,
-        "labels": job.labels,
-        "instructions_html": instructions_html(job),
         "consensus": consensus,
         "accuracy_pct": _pct(consensus.estimated_accuracy),
         "gold_pct": _pct(consensus.gold_accuracy),
         "throughput": throughput,
         "money": money,
         "charts": _charts(job, consensus, throughput),
+        "invoice_url": reverse("job-invoice", args=[job.pk]) if money is not None else "",
+    }
+
+
+@client_required
+def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+    """/portal/jobs/<id>/: progress, throughput, quality, cost and the job's controls."""
+    job = _own_job(request, job_id)
+    ctx = _figures_context(job)
+    ctx.update({
+        "tier": Tier.objects.filter(slug=job.tier).first(),
+        "labels": job.labels,
+        "instructions_html": instructions_html(job),
         "can_pause": job.status == JobStatus.OPEN,
         "can_resume": job.status == JobStatus.PAUSED,
         # A draft is deleted rather than cancelled (web/client/edits.py): it holds no money.
@@ -128,10 +140,19 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         "can_edit_instructions": job.status in (JobStatus.OPEN, JobStatus.PAUSED),
         "is_draft": job.status == JobStatus.DRAFT,
         "results_url": reverse("job-results", args=[job.pk]),
-        "invoice_url": reverse("job-invoice", args=[job.pk]) if money is not None else "",
+        "figures_url": reverse("client-job-figures", args=[job.pk]),
         "live_socket": LIVE_SOCKET,
-    }
+    })
     return render(request, "client/job_page.html", ctx)
+
+
+@client_required
+@never_cache
+def job_figures(request: HttpRequest, job_id: int) -> HttpResponse:
+    """/portal/jobs/<id>/figures/: the job page's live part alone, for jobpage.js to swap in
+    when the job moves (same access and same figures as the page)."""
+    job = _own_job(request, job_id)
+    return render(request, "client/_job_figures.html", _figures_context(job))
 
 
 def _transition(request: HttpRequest, job_id: int, *, action: Any, done: str) -> HttpResponse:

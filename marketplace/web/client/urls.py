@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/setup/publish/", wizard.setup_publish, name="client-job-setup-publish"),
     # A job's page and its controls.
     path("jobs/<int:job_id>/", jobs.job_page, name="job-page"),
+    path("jobs/<int:job_id>/figures/", jobs.job_figures, name="client-job-figures"),
     path("jobs/<int:job_id>/pause/", jobs.job_pause, name="client-job-pause"),
     path("jobs/<int:job_id>/resume/", jobs.job_resume, name="client-job-resume"),
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="client-job-cancel"),

@@ -131,7 +131,8 @@ def workers(request: HttpRequest) -> HttpResponse:
         "complete": paginator.num_pages == 1,
         "prev_url": with_params(request.GET, page=str(page.previous_page_number())) if page.has_previous() else None,
         "next_url": with_params(request.GET, page=str(page.next_page_number())) if page.has_next() else None,
-        "histogram": charts.histogram_svg(accuracies, title="Smoothed gold accuracy of the workers listed"),
+        "histogram": charts.histogram_svg(accuracies, title="Smoothed gold accuracy of the workers listed",
+                                          x_title="gold accuracy", y_title="workers"),
         "with_gold": len(accuracies),
     }
     return render(request, "staff/workers.html", ctx)

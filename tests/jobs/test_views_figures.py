@@ -1,0 +1,97 @@
+"""The job page's live part alone (GET /portal/jobs/<id>/figures/), which jobpage.js fetches and
+swaps in when the job moves: the same figures and access as the page.
+
+The cast (tests/conftest.py): Alice is Acme's client, Carol is Globex's client and must see
+nothing of Acme's; Wendy is a worker and Ada an admin, neither of whom has a client page (the job
+page is the client's, so its figures are too).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.jobs.models import Job
+from marketplace.quality.runs import consensus_run
+from marketplace.web.client import job_reads
+from tests.factories import WorkerFactory, open_job_with_items
+from tests.quality.run_helpers import judged_job, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def browser(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def acme_job(alice: User) -> Job:
+    return open_job_with_items(items=4, organization=alice.organization, title="Acme cats")
+
+
+def test_the_job_page_holds_its_figures_in_a_container_that_names_their_url(alice: User, acme_job: Job) -> None:
+    body = browser(alice).get(reverse("job-page", args=[acme_job.pk])).content.decode()
+    url = reverse("client-job-figures", args=[acme_job.pk])
+    assert f'data-job-figures="{url}" data-refreshed="0"' in body
+    assert "reload to redraw" not in body
+    assert "{#" not in body and "comment %}" not in body  # template comments never reach the page
+
+
+def test_the_figures_are_the_pages_live_part_without_the_page_around_them(alice: User, acme_job: Job) -> None:
+    response = browser(alice).get(reverse("client-job-figures", args=[acme_job.pk]))
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
+    body = response.content.decode()
+    for figure in ('data-field="percent"', 'data-field="judgments"', 'data-figure="throughput"',
+                   'data-figure="in-progress"', 'data-figure="paid"', 'data-figure="escrow"',
+                   'data-field="spent"', 'data-chart="throughput"', 'data-chart="distribution"'):
+        assert figure in body, figure
+    assert "{#" not in body
+    assert "<html" not in body and "<script" not in body  # swapped into the page; CSP forbids inline script
+
+
+def test_the_figures_follow_the_crowd_and_the_consensus(alice: User, acme_job: Job) -> None:
+    client, url = browser(alice), reverse("client-job-figures", args=[acme_job.pk])
+    before = client.get(url).content.decode()
+    assert 'data-figure="paid">0.00<' in before
+    for _ in range(2):
+        submit(WorkerFactory(), acme_job, "cat")
+    after = client.get(url).content.decode()
+    assert 'data-figure="paid">0.00<' not in after  # the workers' pay left the escrow
+    assert 'data-figure="throughput">2<' in after
+
+    job = judged_job(items=3, answers=("cat", "cat", "dog"), organization=alice.organization)
+    url = reverse("client-job-figures", args=[job.pk])
+    run = consensus_run(job=job)
+    body = client.get(url).content.decode()
+    assert f"consensus run #{run.pk}," in body  # the accuracy tile names the newest run
+    assert 'data-chart="confusion"' in body and 'data-source="consensus"' in body
+
+
+def test_another_organization_a_worker_and_an_admin_get_404(carol: User, wendy: User, ada: User,
+                                                            acme_job: Job) -> None:
+    url = reverse("client-job-figures", args=[acme_job.pk])
+    for user in (carol, wendy, ada):
+        assert browser(user).get(url).status_code == 404, user.username
+    assert Client().get(url).status_code == 302  # anonymous: sent to log in
+
+
+def test_throughput_covers_the_jobs_life_in_hours_then_days(alice: User, acme_job: Job) -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=acme_job.pk).update(published_at=now - timedelta(hours=30))
+    acme_job.refresh_from_db()
+    young = job_reads.job_throughput(job=acme_job, now=now)
+    assert young.bucket == "hour" and len(young.per_bucket) in (30, 31)  # publication hour to this one
+    Job.objects.filter(pk=acme_job.pk).update(published_at=now - timedelta(days=20))
+    acme_job.refresh_from_db()
+    old = job_reads.job_throughput(job=acme_job, now=now)
+    assert old.bucket == "day" and len(old.per_bucket) == 21
+    submit(WorkerFactory(), acme_job, "cat")
+    assert job_reads.job_throughput(job=acme_job).per_bucket[-1] == 1  # today's bucket
