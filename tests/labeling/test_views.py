@@ -317,3 +317,16 @@ def test_failing_shows_when_to_retry_and_hides_the_form(wendy: User, skill: Qual
 def test_a_qualification_without_an_exam_has_no_exam_page(wendy: User, ada: User) -> None:
     bare = qualification_create(user=ada, name="Hand-granted", exam_labels=[])
     assert signed_in(wendy).get(reverse("work-exam", args=[bare.pk])).status_code == 404
+
+
+def test_the_work_list_estimates_what_an_hour_of_each_job_pays(job: Job, wendy: User, walter: User) -> None:
+    lease = lease_claim(worker=walter, job=job)
+    post_json(signed_in(walter), reverse("work-label-answer", args=[lease.pk]),
+              {"label": "cat", "seconds_spent": "12.5"})
+    html = signed_in(wendy).get(reverse("work-list")).content.decode()
+    assert "≈ $5.76/h" in html  # $0.02 an answer, an answer every 12.5 s: 288 answers an hour
+
+
+def test_a_new_job_has_no_hourly_estimate_yet(job: Job, wendy: User) -> None:
+    html = signed_in(wendy).get(reverse("work-list")).content.decode()
+    assert "new job" in html and "/h<" not in html

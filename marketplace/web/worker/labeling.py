@@ -72,10 +72,19 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
+def hourly_text(rate: Decimal, seconds: float | None) -> str:
+    """What an hour of this job pays at its median answer time ("$5.76"), or "" before any answer.
+    An estimate for people deciding what to work on, never money anyone is owed."""
+    if not seconds or seconds <= 0:
+        return ""
+    return f"${(rate * 3600 / Decimal(str(seconds))).quantize(Decimal('0.01'))}"
+
+
 def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
     return {
         "job": offer.job, "items_left": offer.items_left, "pay": pay_text(offer.job.reward_per_judgment),
         "expected": duration_text(offer.expected_seconds),
+        "hourly": hourly_text(offer.job.reward_per_judgment, offer.expected_seconds),
         "missing": [
             {"qualification_id": m.qualification_id, "name": m.name, "min_score": m.min_score,
              "min_percent": f"{m.min_score * 100:.0f}"}
