@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -33,3 +37,21 @@ def judge_all(worker: User, job: Job, label: str = "cat") -> list[Judgment]:
         except NothingLeft:
             return judgments
     raise AssertionError("the worker never ran out of work")
+
+
+def signed_in(user: User) -> Client:
+    """A browser session of `user` that Django checks for CSRF, as the portal's pages are."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def csrf_token(client: Client) -> str:
+    client.get(reverse("work-list"))  # any page sets the CSRF cookie
+    return client.cookies["csrftoken"].value
+
+
+def post_json(client: Client, url: str, body: dict[str, Any] | None = None) -> Any:
+    """A labeling page's JSON call: the body as JSON, the CSRF token in its header."""
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json",
+                       HTTP_X_CSRFTOKEN=csrf_token(client))

@@ -8,7 +8,6 @@ waiting for work; Alice is a client.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -22,24 +21,16 @@ from marketplace.errors import NothingLeft
 from marketplace.labeling.models import Lease, LeaseStatus
 from marketplace.labeling.services import judgment_submit, lease_claim
 from tests.factories import open_job_with_items
-from tests.labeling.helpers import expire
+from tests.labeling.helpers import csrf_token, expire, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 
 URL = "/work/leases/return/"
 
 
-def signed_in(user: User) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    return client
-
-
 def beacon(client: Client, leases: str) -> int:
     """What navigator.sendBeacon sends: a form with the lease ids and the page's CSRF token."""
-    client.get(reverse("work-list"))  # any page sets the CSRF cookie
-    token = client.cookies["csrftoken"].value
-    return client.post(URL, {"leases": leases, "csrfmiddlewaretoken": token}).status_code
+    return client.post(URL, {"leases": leases, "csrfmiddlewaretoken": csrf_token(client)}).status_code
 
 
 def statuses(*leases: Lease) -> list[str]:
@@ -102,12 +93,6 @@ def _short_page_leases(settings: Any) -> None:
     settings.QUORUM_PAGE_LEASE_SECONDS = HOLD
 
 
-def page_call(client: Client, url: str, body: dict[str, Any] | None = None) -> Any:
-    client.get(reverse("work-list"))  # any page sets the CSRF cookie
-    token = client.cookies["csrftoken"].value
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json", HTTP_X_CSRFTOKEN=token)
-
-
 def seconds_held(lease_id: int) -> float:
     return (Lease.objects.get(pk=lease_id).expires_at - timezone.now()).total_seconds()
 
@@ -115,7 +100,7 @@ def seconds_held(lease_id: int) -> float:
 def test_the_page_holds_an_item_for_a_short_span_but_shows_the_jobs_whole_lease(wendy: User) -> None:
     job = open_job_with_items(items=3, overlap=1, lease_seconds=600)
 
-    shown = page_call(signed_in(wendy), reverse("work-label-next", args=[job.pk])).json()["next"]
+    shown = post_json(signed_in(wendy), reverse("work-label-next", args=[job.pk])).json()["next"]
 
     assert HOLD - 10 < seconds_held(shown["lease"]) <= HOLD  # a dead tab frees it within a minute
     assert 590 < shown["seconds_left"] <= 600  # the worker still has the job's ten minutes
@@ -126,10 +111,10 @@ def test_the_page_holds_an_item_for_a_short_span_but_shows_the_jobs_whole_lease(
 def test_the_heartbeat_renews_the_pages_items_up_to_the_jobs_whole_lease(wendy: User) -> None:
     job = open_job_with_items(items=3, overlap=1, lease_seconds=600)
     client = signed_in(wendy)
-    lease_id = page_call(client, reverse("work-label-next", args=[job.pk])).json()["next"]["lease"]
+    lease_id = post_json(client, reverse("work-label-next", args=[job.pk])).json()["next"]["lease"]
     Lease.objects.filter(pk=lease_id).update(expires_at=timezone.now() + timedelta(seconds=5))
 
-    answer = page_call(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
+    answer = post_json(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
 
     assert answer.status_code == 200 and answer.json() == {"extended": [lease_id]}
     assert HOLD - 10 < seconds_held(lease_id) <= HOLD
@@ -137,7 +122,7 @@ def test_the_heartbeat_renews_the_pages_items_up_to_the_jobs_whole_lease(wendy: 
     Lease.objects.filter(pk=lease_id).update(
         created_at=timezone.now() - timedelta(seconds=590), expires_at=timezone.now() + timedelta(seconds=5)
     )
-    page_call(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
+    post_json(client, reverse("work-label-heartbeat"), {"leases": [lease_id]})
     assert 5 < seconds_held(lease_id) <= 10
 
 
@@ -148,7 +133,7 @@ def test_a_lapsed_lease_is_not_revived_and_anothers_is_not_touched(wendy: User, 
     walters = lease_claim(worker=walter, job=job, hold=HOLD)
     before = Lease.objects.get(pk=walters.pk).expires_at
 
-    answer = page_call(signed_in(wendy), reverse("work-label-heartbeat"), {"leases": [lapsed.pk, walters.pk]})
+    answer = post_json(signed_in(wendy), reverse("work-label-heartbeat"), {"leases": [lapsed.pk, walters.pk]})
 
     assert answer.json() == {"extended": []}
     assert seconds_held(lapsed.pk) <= 0
@@ -162,6 +147,6 @@ def test_a_malformed_heartbeat_is_a_400_that_renews_nothing(wendy: User, body: d
     held = lease_claim(worker=wendy, job=job, hold=HOLD)
     before = Lease.objects.get(pk=held.pk).expires_at
 
-    assert page_call(signed_in(wendy), reverse("work-label-heartbeat"), body).status_code == 400
+    assert post_json(signed_in(wendy), reverse("work-label-heartbeat"), body).status_code == 400
 
     assert Lease.objects.get(pk=held.pk).expires_at == before

@@ -7,9 +7,7 @@ that worker pages exist (404).
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -23,23 +21,12 @@ from marketplace.labeling.models import Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import lease_claim
 from marketplace.web.worker.labeling import item_parts, label_keys, pay_text
 from tests.factories import THREE_LABELS, JobFactory, open_job_with_items, publish_funded
+from tests.labeling.helpers import post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 
 XSS_TEXT = '<script>window.pwned=1</script><img src=x onerror=alert(1)>'
 GOLD_SECRET = "zebra-gold-7f3a"  # the gold item's right label; no worker page may contain it
-
-
-def signed_in(user: User) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    return client
-
-
-def post_json(client: Client, url: str, body: dict[str, Any] | None = None) -> Any:
-    client.get(reverse("work-list"))  # any page sets the CSRF cookie
-    token = client.cookies["csrftoken"].value
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json", HTTP_X_CSRFTOKEN=token)
 
 
 @pytest.fixture
