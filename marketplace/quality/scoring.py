@@ -97,6 +97,21 @@ def block_probability(*, accuracy: float, min_seen: int, floor: Decimal | float,
     return blocked
 
 
+# The fast-answer rule is calibrated on the job: a worker is fast when their median answer time is
+# under both the tier's figure and this share of the other workers' median in the job (over their
+# latest FAST_PEERS_SAMPLE judgments; no flag before there are FAST_PEERS_MIN of them). A job every
+# human answers in a second (a simulated crowd, a yes/no glance) then flags only workers far
+# quicker than the rest, not everyone who came first.
+FAST_SHARE_OF_PEERS = 0.5
+FAST_PEERS_SAMPLE = 200
+FAST_PEERS_MIN = 10
+
+
+def fast_limit(*, tier_seconds: float, peers_median: float) -> float:
+    """The median answer time under which a worker is flagged fast in a job."""
+    return min(tier_seconds, FAST_SHARE_OF_PEERS * peers_median)
+
+
 def median_seconds(values: Iterable[Decimal | float | None]) -> float | None:
     """Median answer time of the values given (None entries skipped); None when there are none."""
     clean = [float(v) for v in values if v is not None]

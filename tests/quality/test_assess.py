@@ -9,6 +9,7 @@ from marketplace.jobs.models import GoldAnswer
 from marketplace.labeling.models import JobBlock
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.services import gold_feedback_for
+from tests.factories import WorkerFactory
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
 pytestmark = pytest.mark.django_db
@@ -74,11 +75,12 @@ def test_a_good_worker_is_never_blocked(wendy: User) -> None:
 
 def test_fast_answers_flag_the_worker_once_without_blocking(wendy: User, walter: User) -> None:
     job = gold_job(gold=0, gold_rate="0", items=40, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=10, seconds="3")  # the job's pace that wendy is judged by
     answer_regular(wendy, job, count=4, seconds="0.5")
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None  # 4 < window
     flagged = answer_regular(wendy, job, count=1, seconds="0.5")[-1]
     answer_regular(wendy, job, count=5, seconds="0.4")
-    answer_regular(walter, job, count=10, seconds="3")
+    answer_regular(walter, job, count=10, seconds="3")  # walter's own pace is the job's: never flagged
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
     assert WorkerJobStats.objects.get(job=job, worker=walter).flagged_fast_at is None
     (event,) = QualityEvent.objects.filter(kind=QualityEvent.Kind.FLAGGED_FAST)
@@ -93,3 +95,29 @@ def test_the_median_decides_not_one_fast_answer(wendy: User) -> None:
     answer_regular(wendy, job, count=2, seconds="0.2")
     answer_regular(wendy, job, count=3, seconds="6")
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
+
+
+def test_fast_is_judged_against_the_jobs_other_workers(wendy: User, walter: User) -> None:
+    """An easy job that humans answer in about a second: a worker at 1.2 s is not flagged although
+    that is under the tier's 2 s; one at 0.3 s (under half the others' median) is."""
+    job = gold_job(gold=0, gold_rate="0", items=60, overlap=3,
+                   quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=25, seconds="1")
+    answer_regular(wendy, job, count=10, seconds="1.2")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
+    will = WorkerFactory(username="will")
+    answer_regular(will, job, count=5, seconds="0.3")
+    assert WorkerJobStats.objects.get(job=job, worker=will).flagged_fast_at is not None
+    event = QualityEvent.objects.get(kind=QualityEvent.Kind.FLAGGED_FAST)
+    assert event.worker == will
+    assert (event.evidence["limit_seconds"], event.evidence["peers_median_seconds"]) == (0.5, 1.0)
+    assert "50% of the other workers' median 1.00 s" in event.reason
+
+
+def test_nobody_is_flagged_fast_before_there_is_a_pace_to_compare_with(wendy: User, walter: User) -> None:
+    job = gold_job(gold=0, gold_rate="0", items=40, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(wendy, job, count=10, seconds="0.5")  # first in the job: no one to compare with
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
+    answer_regular(walter, job, count=10, seconds="4")
+    answer_regular(wendy, job, count=1, seconds="0.5")  # her next submit asks again
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
