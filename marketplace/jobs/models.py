@@ -288,3 +288,16 @@ class GoldAnswer(models.Model):
     item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="gold")
     label = models.CharField(max_length=64)
     explanation = models.TextField(blank=True)
+
+
+class JobStaffView(models.Model):
+    """An admin opened one of a client's job pages (the page, its data or a download): staff access
+    to client data is read-only and every look is on record, shown to the client on the job page."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="staff_views")
+    viewer = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(max_length=200)  # the page's path (query string cut)
+    viewed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "-viewed_at"], name="jobstaffview_job_recent")]

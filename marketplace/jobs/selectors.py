@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
-from marketplace.jobs.models import Item, Job, JobStatus
+from marketplace.jobs.models import Item, Job, JobStaffView, JobStatus
 
 
 # Lists of jobs never read the instructions: up to MAX_INSTRUCTIONS_CHARS each, twice (text, HTML).
@@ -93,3 +93,19 @@ def job_status_counts(*, user: User) -> dict[str, int]:
     counts = {status: 0 for status in JobStatus.values}
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
+
+
+# Staff looks listed on a client's job page (the latest; the count covers them all).
+STAFF_VIEWS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class StaffViews:
+    total: int
+    latest: list[JobStaffView]
+
+
+def job_staff_views(*, job: Job) -> StaffViews:
+    """Who at Quorum looked at this job, and when: the client's record of staff access."""
+    qs = JobStaffView.objects.filter(job=job)
+    return StaffViews(total=qs.count(), latest=list(qs.select_related("viewer").order_by("-viewed_at")[:STAFF_VIEWS_SHOWN]))

@@ -21,6 +21,7 @@ from marketplace.jobs.models import (
     Item,
     Job,
     JobQualification,
+    JobStaffView,
     JobStatus,
     JobTally,
 )
@@ -310,3 +311,15 @@ def _existing_external_ids(*, job: Job, external_ids: list[str]) -> set[str]:
         chunk = external_ids[start : start + _BATCH]
         taken.update(with_ids.filter(external_id__in=chunk).values_list("external_id", flat=True))
     return taken
+
+
+# The longest path kept for a staff view (JobStaffView.what).
+STAFF_VIEW_WHAT_MAX = 200
+
+
+def job_staff_view_record(*, job: Job, viewer: User, what: str) -> JobStaffView | None:
+    """Log an admin's look at a client's job. Clients looking at their own jobs are not logged;
+    neither is an admin who belongs to the job's organization (it is their own data)."""
+    if not viewer.is_admin or viewer.organization_id == job.organization_id:
+        return None
+    return JobStaffView.objects.create(job=job, viewer=viewer, what=what[:STAFF_VIEW_WHAT_MAX])

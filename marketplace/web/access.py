@@ -13,6 +13,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 
 from marketplace.accounts.models import User
+from marketplace.jobs.models import Job
+from marketplace.jobs.services import job_staff_view_record
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -37,3 +39,17 @@ worker_required = _role_required(lambda user: user.is_worker)
 staff_required = _role_required(lambda user: user.is_admin)
 # The data browser: the job's client, and admins (who see every organization's jobs).
 client_or_admin_required = _role_required(lambda user: user.is_client or user.is_admin)
+
+
+def staff_look(request: HttpRequest, job: Job) -> bool:
+    """Whether this request is an admin looking at another organization's job: such looks are
+    read-only, and each is logged (jobs.JobStaffView) and shown to the client on the job page."""
+    user = request.user
+    if not (user.is_authenticated and user.is_admin and user.organization_id != job.organization_id):  # type: ignore[union-attr]
+        return False
+    job_staff_view_record(job=job, viewer=user, what=request.path)  # type: ignore[arg-type]
+    return True
+
+
+# What a write from a staff look answers: staff see a client's job but do not act for the client.
+STAFF_READ_ONLY = "Staff views of a client's job are read-only: only the client's own users can change it."

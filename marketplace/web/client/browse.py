@@ -27,7 +27,7 @@ from marketplace.quality.experts import expert_reviews_request
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
-from marketplace.web.access import client_or_admin_required
+from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, staff_look
 
 SELECTION_MAX = 1_000
 _FILTER_NAMES = ("label", "confidence_min", "confidence_max", "agreement_below", "gold", "expert",
@@ -61,6 +61,7 @@ def _latest_run_any(job: Job) -> ConsensusRun | None:
 def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
     """/portal/jobs/<id>/data/: the items table, its filter, a page at a time."""
     job = _job(request, job_id)
+    staff_look(request, job)
     params = _filter_params(request.GET)
     ctx: dict[str, Any] = {"job": job, "params": params, "labels": job.labels, "error": None, "rows": []}
     try:
@@ -87,6 +88,7 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
 def item_page(request: HttpRequest, job_id: int, item_id: int) -> HttpResponse:
     """/portal/jobs/<id>/data/<item>/: the item, every judgment, the posterior of every label."""
     job = _job(request, job_id)
+    staff_look(request, job)
     try:
         detail = browsing.item_detail(job=job, item_id=item_id)
     except NotFound:
@@ -108,6 +110,7 @@ def item_page(request: HttpRequest, job_id: int, item_id: int) -> HttpResponse:
 def data_export(request: HttpRequest, job_id: int) -> HttpResponse:
     """The CSV of exactly what the filter shows, streamed."""
     job = _job(request, job_id)
+    staff_look(request, job)
     try:
         filters = browse_params.browse_filter_parse(_filter_params(request.GET), labels=job.label_keys)
     except ApplicationError as exc:
@@ -145,6 +148,9 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
     the flow (items reopen, the hold moves into the job's escrow) and back to the table."""
     job = _job(request, job_id)
     post = request.POST
+    if staff_look(request, job):
+        messages.error(request, STAFF_READ_ONLY)
+        return _back(job, post)
     try:
         ids, scope = _selection(job, post)
         raw = post.get("more", "")
@@ -176,6 +182,9 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
+    if staff_look(request, job):
+        messages.error(request, STAFF_READ_ONLY)
+        return _back(job, request.POST)
     try:
         ids, scope = _selection(job, request.POST)
         queued = expert_reviews_request(job=job, item_ids=ids, actor=request.user)  # type: ignore[arg-type]
@@ -191,6 +200,11 @@ def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
 def consensus_now(request: HttpRequest, job_id: int) -> HttpResponse:
     """Start a consensus run now (queued like the API's; inline when tasks run inline)."""
     job = _job(request, job_id)
+    target = request.POST.get("next", "")
+    back = target if target.startswith(f"/portal/jobs/{job.pk}/") else reverse("job-page", args=[job.pk])
+    if staff_look(request, job):
+        messages.error(request, STAFF_READ_ONLY)
+        return redirect(back)
     try:
         if settings.QUORUM_TASKS == "inline":
             run = consensus_run(job=job)
@@ -200,5 +214,4 @@ def consensus_now(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Consensus run #{run.pk} {'finished' if run.finished_at else 'started'}.")
-    target = request.POST.get("next", "")
-    return redirect(target if target.startswith(f"/portal/jobs/{job.pk}/") else reverse("job-page", args=[job.pk]))
+    return redirect(back)

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import exporting, selectors
-from marketplace.web.access import client_or_admin_required
+from marketplace.web.access import client_or_admin_required, staff_look
 
 
 @client_or_admin_required
@@ -22,6 +22,7 @@ def judgments_download(request: HttpRequest, job_id: int) -> HttpResponse:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)  # type: ignore[arg-type]
     except NotFound:
         raise Http404("No such job.") from None
+    staff_look(request, job)
     try:
         fmt = exporting.export_format_check(request.GET.get("format"))
     except ApplicationError as exc:

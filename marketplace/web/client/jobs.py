@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from marketplace import flows
 from marketplace.web import charts
 from marketplace.accounts.models import User
-from marketplace.web.access import client_required
+from marketplace.web.access import client_or_admin_required, client_required, staff_look
 from marketplace.billing.models import Tier
 from marketplace.billing.selectors import organization_balance
 from marketplace.billing.statements import organization_open_escrows
@@ -124,21 +124,27 @@ def _figures_context(job: Job) -> dict[str, Any]:
     }
 
 
-@client_required
+@client_or_admin_required
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
-    """/portal/jobs/<id>/: progress, throughput, quality, cost and the job's controls."""
+    """/portal/jobs/<id>/: progress, throughput, quality, cost and the job's controls. Admins
+    reach every job from the staff overview, read-only (no controls), and each look is logged
+    and listed here for the client."""
     job = _own_job(request, job_id)
+    staff = staff_look(request, job)
+    owner = not staff
     ctx = _figures_context(job)
     ctx.update({
+        "staff_view": staff,
+        "staff_views": selectors.job_staff_views(job=job) if owner else None,
         "tier": Tier.objects.filter(slug=job.tier).first(),
         "labels": job.labels,
         "instructions_html": instructions_html(job),
-        "can_pause": job.status == JobStatus.OPEN,
-        "can_resume": job.status == JobStatus.PAUSED,
+        "can_pause": owner and job.status == JobStatus.OPEN,
+        "can_resume": owner and job.status == JobStatus.PAUSED,
         # A draft is deleted rather than cancelled (web/client/edits.py): it holds no money.
-        "can_cancel": job.status in (JobStatus.OPEN, JobStatus.PAUSED),
-        "can_edit_instructions": job.status in (JobStatus.OPEN, JobStatus.PAUSED),
-        "is_draft": job.status == JobStatus.DRAFT,
+        "can_cancel": owner and job.status in (JobStatus.OPEN, JobStatus.PAUSED),
+        "can_edit_instructions": owner and job.status in (JobStatus.OPEN, JobStatus.PAUSED),
+        "is_draft": owner and job.status == JobStatus.DRAFT,
         "results_url": reverse("job-results", args=[job.pk]),
         "figures_url": reverse("client-job-figures", args=[job.pk]),
         "live_socket": LIVE_SOCKET,
@@ -146,7 +152,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "client/job_page.html", ctx)
 
 
-@client_required
+@client_or_admin_required
 @never_cache
 def job_figures(request: HttpRequest, job_id: int) -> HttpResponse:
     """/portal/jobs/<id>/figures/: the job page's live part alone, for jobpage.js to swap in
