@@ -232,3 +232,26 @@ def test_item_data_in_the_gold_history_is_shown_as_text(client: Client, ada: Use
     answer_gold(eve, job, right=0, wrong=1)
     html = _as(client, ada).get(reverse("staff-worker", args=[eve.pk])).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # Readable: the field's name beside its value, not a JSON object; labels by their names.
+    assert "<dt>text</dt><dd>&lt;script&gt;" in html and "{&quot;text&quot;" not in html
+
+
+def test_the_gold_history_names_the_labels_and_cuts_long_fields(client: Client, ada: User) -> None:
+    from marketplace.jobs.services import ItemRow, item_bulk_create
+    from tests.factories import open_job_with_items, publish_funded
+
+    job = open_job_with_items(items=2, publish=False, gold_rate="0.5",
+                              labels=[{"key": "cat", "name": "Cat (feline)"}, {"key": "dog", "name": "Dog (canine)"}])
+    data = {"text": "x" * 500, "a": 1, "b": [1, 2], "c": "hidden"}
+    item_bulk_create(job=job, rows=[ItemRow(data=data, external_id="long", gold_label="cat")], gold=True)
+    job.refresh_from_db()
+    job = publish_funded(job)
+    eve = WorkerFactory(username="eve")
+    answer_gold(eve, job, right=0, wrong=1)
+    response = _as(client, ada).get(reverse("staff-worker", args=[eve.pk]))
+    (row,) = response.context["gold_history"]
+    assert (row["expected"], row["answered"]) == ("Cat (feline)", "Dog (canine)")
+    shown = dict(row["fields"])  # the database's key order (jsonb), three of the four
+    assert len(shown) == 3 and set(shown) < set(data) and row["more_fields"] == 1
+    assert all(len(value) <= 80 for value in shown.values()) and shown.get("b", "[1, 2]") == "[1, 2]"
+    assert "and 1 more field" in response.content.decode()

@@ -173,6 +173,31 @@ def _heatmaps(per_job: list[WorkerQuality], titles: dict[int, str], job_id: int 
     return out
 
 
+# The gold history shows the first few data fields of each item, each value cut to a line.
+GOLD_FIELDS_SHOWN = 3
+GOLD_VALUE_CHARS = 80
+
+
+def _field_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= GOLD_VALUE_CHARS else text[: GOLD_VALUE_CHARS - 1] + "…"
+
+
+def _gold_row(j: Any) -> dict[str, Any]:
+    """One gold answer as a reader wants it: the item's fields as name: value lines (escaped by the
+    template like any text), and labels by their names with the key beside them."""
+    data = j.item.data if isinstance(j.item.data, dict) else {"value": j.item.data}
+    names = {c["key"]: c.get("name") or c["key"] for c in j.job.labels}
+    expected = getattr(getattr(j.item, "gold", None), "label", None)
+    return {
+        "j": j,
+        "fields": [(str(k), _field_text(v)) for k, v in list(data.items())[:GOLD_FIELDS_SHOWN]],
+        "more_fields": max(len(data) - GOLD_FIELDS_SHOWN, 0),
+        "expected": names.get(expected, expected) if expected is not None else None,
+        "answered": names.get(j.label, j.label),
+    }
+
+
 def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] | None = None,
                 unblock_errors: list[str] | None = None, form: dict[str, str] | None = None) -> dict[str, Any]:
     per_job = selectors.worker_quality_by_job(worker_id=worker.pk)
@@ -189,9 +214,7 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
         "heatmaps": _heatmaps(per_job, titles, heat_job),
         "heat_job": heat_job,
         "heat_choices": [(q.job_id, titles.get(q.job_id or 0, "")) for q in per_job if q.confusion],
-        # Item data is shown as compact JSON text (escaped by the template like any other text).
-        "gold_history": [{"j": j, "data": json.dumps(j.item.data, ensure_ascii=False)[:200]}
-                         for j in selectors.worker_gold_history(worker_id=worker.pk)],
+        "gold_history": [_gold_row(j) for j in selectors.worker_gold_history(worker_id=worker.pk)],
         "events": [{"e": e, "job_title": titles.get(e.job_id or 0, f"job #{e.job_id}"),
                     "evidence": json.dumps(e.evidence, indent=2, sort_keys=True, default=str)} for e in events],
         "blockable": [(j, titles.get(j, "")) for j in sorted(job_ids - blocked)],
