@@ -221,7 +221,7 @@ def test_item_data_in_the_gold_history_is_shown_as_text(client: Client, ada: Use
     from marketplace.jobs.services import ItemRow, item_bulk_create
     from tests.factories import open_job_with_items
 
-    job = open_job_with_items(items=2, publish=False, gold_rate="0.5")
+    job = open_job_with_items(items=20, publish=False, gold_rate="0.5")
     item_bulk_create(job=job, rows=[ItemRow(data={"text": "<script>alert(1)</script>"}, external_id="x",
                                             gold_label="cat")], gold=True)
     from tests.factories import publish_funded
@@ -240,7 +240,7 @@ def test_the_gold_history_names_the_labels_and_cuts_long_fields(client: Client, 
     from marketplace.jobs.services import ItemRow, item_bulk_create
     from tests.factories import open_job_with_items, publish_funded
 
-    job = open_job_with_items(items=2, publish=False, gold_rate="0.5",
+    job = open_job_with_items(items=20, publish=False, gold_rate="0.5",
                               labels=[{"key": "cat", "name": "Cat (feline)"}, {"key": "dog", "name": "Dog (canine)"}])
     data = {"text": "x" * 500, "a": 1, "b": [1, 2], "c": "hidden"}
     item_bulk_create(job=job, rows=[ItemRow(data=data, external_id="long", gold_label="cat")], gold=True)
