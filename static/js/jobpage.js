@@ -1,8 +1,8 @@
 // The client's job page on top of live.js (which fills every data-job/data-field element from
 // job.progress messages at once): a gentle flash when figures change; the whole live part (stat
 // tiles, charts, money) re-fetched as server-rendered HTML from [data-job-figures] when the job
-// moves, finishes a consensus run or changes status; a note on a status change; a confirm before
-// cancelling.
+// moves, finishes a consensus run or changes status; on a status change, a note and the controls
+// that fit the new status (re-read from the page); a confirm before cancelling.
 "use strict";
 
 (() => {
@@ -53,14 +53,28 @@
 
   function tell(text) {
     if (!note) return;
-    note.textContent = text + " ";
-    const reload = document.createElement("button");
-    reload.type = "button";
-    reload.className = "small secondary";
-    reload.textContent = "Reload";
-    reload.addEventListener("click", () => window.location.reload());
-    note.appendChild(reload);
+    note.textContent = text;
     note.hidden = false;
+  }
+
+  // The controls (Pause, Resume, Cancel, ...) follow the status: re-read this page and swap its
+  // [data-job-actions] block in, so a job paused elsewhere shows Resume without a reload.
+  const actions = root.querySelector("[data-job-actions]");
+  async function refreshActions() {
+    if (!actions) return;
+    try {
+      const response = await fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok) return;
+      // Server-rendered by Django templates (escaped, no script): safe to swap in as it is.
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-job-actions]");
+      if (fresh) {
+        actions.innerHTML = fresh.innerHTML;
+        actions.dataset.status = fresh.dataset.status || "";
+        bindCancel();
+      }
+    } catch {
+      // Offline for a moment: the status note still says what happened.
+    }
   }
 
   document.addEventListener("quorum:job.progress", (event) => {
@@ -80,6 +94,7 @@
       badge.textContent = event.detail.status;
     }
     schedule();
+    refreshActions();
     tell(`The job is now ${event.detail.status}.`);
   });
 
@@ -91,8 +106,9 @@
     schedule(); // the charts redraw with the run's results
   });
 
-  const cancel = root.querySelector("[data-confirm-cancel]");
-  if (cancel) {
+  function bindCancel() {
+    const cancel = root.querySelector("[data-confirm-cancel]");
+    if (!cancel) return;
     // The link leads to a confirmation page; with JavaScript, confirm here and post directly.
     cancel.addEventListener("click", (event) => {
       event.preventDefault();
@@ -110,4 +126,5 @@
       form.submit();
     });
   }
+  bindCancel();
 })();

@@ -103,3 +103,30 @@ def test_every_figure_moves_while_the_crowd_works_and_the_charts_redraw_after_co
     assert page.evaluate("() => window.stillTheSamePage") is True, "the page reloaded"
     assert page.get_by_text("reload to redraw").count() == 0
     screenshot(page, "client-job-page-after-consensus")
+
+
+def test_the_controls_follow_the_status_without_a_reload(new_page: Any, alice: User, live_url: str) -> None:
+    """Alice pauses the job in a second window: the first one's Pause becomes Resume, and Resume
+    there brings Pause back (issue 14: the buttons needed a reload)."""
+    job = arrange(open_job_with_items, items=4, organization=alice.organization, title="Pets, controls")
+    page = new_page()
+    log_in(page, "alice", PASSWORD)
+    page.goto(f"/portal/jobs/{job.pk}/")
+    page.wait_for_function("() => document.documentElement.dataset.live === 'open'")
+    page.evaluate("() => { window.stillTheSamePage = true; }")
+    actions = page.locator("[data-job-actions]")
+    actions.get_by_role("button", name="Pause").wait_for()
+
+    other = new_page()
+    log_in(other, "alice", PASSWORD)
+    other.goto(f"/portal/jobs/{job.pk}/")
+    other.get_by_role("button", name="Pause").click()
+    other.get_by_text("Paused.").wait_for()
+
+    page.locator("[data-job-actions][data-status=paused]").wait_for()
+    actions.get_by_role("button", name="Resume").wait_for()
+    assert actions.get_by_role("button", name="Pause").count() == 0
+    page.get_by_text("The job is now paused.").wait_for()
+    actions.get_by_role("button", name="Resume").click()  # a real form post: this page reloads
+    page.get_by_text("Resumed.").wait_for()
+    page.locator("[data-job-actions]").get_by_role("button", name="Pause").wait_for()
