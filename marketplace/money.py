@@ -7,6 +7,9 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 CENT_PLACES = 2
 RATE_PLACES = 4
+# The marketplace's one currency. Billing stores bare amounts; pages and invoices name it.
+CURRENCY_CODE = "USD"
+CURRENCY_SIGN = "$"
 
 
 def rounded(value: Decimal | int, places: int = CENT_PLACES, *, up: bool = False) -> Decimal:

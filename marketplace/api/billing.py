@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -51,6 +52,7 @@ from marketplace.billing.invoices import (
 )
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.money import CURRENCY_CODE
 from marketplace.jobs.selectors import job_get_for_owner
 
 _QUOTE_IN = inline_serializer("QuoteIn", {
@@ -199,14 +201,17 @@ class BillingOverview(APIView):
         })
 
 
-def invoice_response(invoice: Invoice, fmt: str) -> HttpResponse | StreamingHttpResponse | Response:
+def invoice_response(
+    invoice: Invoice, fmt: str, request: Request, *, job_id: int | None = None,
+) -> HttpResponse | StreamingHttpResponse | Response:
     if fmt == "csv":
         response = StreamingHttpResponse(invoice_csv_lines(invoice), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="invoice-{invoice.number}.csv"'
         return response
     body = invoice_as_dict(invoice)
-    if fmt == "html":  # autoescaped: job titles and credit methods are shown as text
-        return HttpResponse(render_to_string("client/invoice.html", {"invoice": body}))
+    if fmt == "html":  # the portal's page (autoescaped: job titles and credit methods are text)
+        ctx = {"invoice": body, "issued": timezone.now(), "currency": CURRENCY_CODE, "job_id": job_id}
+        return HttpResponse(render_to_string("client/invoice.html", ctx, request=request._request))
     return Response(body)
 
 
@@ -246,7 +251,7 @@ class MonthlyInvoice(APIView):
         year, month = month_parse(request.query_params.get("month"))
         organization = _invoice_organization(request)
         invoice = invoice_for_month(organization=organization, year=year, month=month)
-        return invoice_response(invoice, fmt)
+        return invoice_response(invoice, fmt, request)
 
 
 class JobInvoice(APIView):
@@ -262,7 +267,7 @@ class JobInvoice(APIView):
     def get(self, request: Request, job_id: int) -> HttpResponse | StreamingHttpResponse | Response:
         fmt = invoice_format(request)
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
-        return invoice_response(invoice_for_job(job=job), fmt)
+        return invoice_response(invoice_for_job(job=job), fmt, request, job_id=job.pk)
 
 
 class JobEscrowAdd(APIView):

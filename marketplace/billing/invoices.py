@@ -164,9 +164,15 @@ def quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
     else:
         verdict = "not shown to be missed"
     return (
-        f"{verdict}: delivered {credit.delivered_accuracy} (95% interval {credit.interval_low}–"
-        f"{credit.interval_high}) against {credit.promised_accuracy} promised"
+        f"{verdict}: delivered {_percent(credit.delivered_accuracy)} (95% interval "
+        f"{_percent(credit.interval_low)}–{_percent(credit.interval_high)}) against "
+        f"{_percent(credit.promised_accuracy)} promised"
     )
+
+
+def _percent(rate: Decimal) -> str:
+    """A rate as clients read accuracy everywhere else: 0.9807 is "98.1%"."""
+    return f"{rate * 100:.1f}%"
 
 
 def _build(budgets: list[JobBudget]) -> tuple[list[InvoiceLine], list[InvoiceCredit]]:
@@ -343,8 +349,8 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
         ])
     for c in invoice.credits:
         note = (
-            f"promised {c.promised_accuracy:.4f}, delivered {c.delivered_accuracy:.4f} "
-            f"[{c.interval_low:.4f}, {c.interval_high:.4f}]; {c.method}"
+            f"promised {_percent(c.promised_accuracy)}, delivered {_percent(c.delivered_accuracy)} "
+            f"(95% interval {_percent(c.interval_low)}–{_percent(c.interval_high)}); {c.method}"
         )
         yield row([
             invoice.number, "credit", c.job_id, csv_cell(c.job_title), "", "", f"{c.rate:.4f}",

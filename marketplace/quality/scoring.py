@@ -52,6 +52,20 @@ def credible_interval(*, correct: int, seen: int, mass: float = CREDIBLE_MASS) -
     return float(beta.ppf(tail, a, b)), float(beta.ppf(1.0 - tail, a, b))
 
 
+def share_interval(*, successes: float, trials: int, mass: float = CREDIBLE_MASS) -> tuple[float, float]:
+    """Central `mass` interval of a share from `successes` out of `trials` (successes may be an
+    expected count, a sum of probabilities): the Jeffreys interval, Beta(k + ½, n − k + ½), with
+    the bound at 0 or 1 when every trial failed or succeeded. What clients read beside a share, so
+    2 of 2 says "100 % (90 % interval 42–100 %)" rather than a bare certainty."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes}, {trials}")
+    tail = (1.0 - mass) / 2.0
+    a, b = successes + 0.5, trials - successes + 0.5
+    low = 0.0 if successes <= 0 else float(beta.ppf(tail, a, b))
+    high = 1.0 if successes >= trials else float(beta.ppf(1.0 - tail, a, b))
+    return low, high
+
+
 def gold_estimate(*, correct: int, seen: int) -> GoldEstimate:
     low, high = credible_interval(correct=correct, seen=seen)
     return GoldEstimate(

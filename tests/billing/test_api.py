@@ -178,6 +178,20 @@ def test_the_printable_invoice_page_escapes_what_the_client_typed(
     assert "Invoice ACME-JOB-" in page and "0.32" in page and "held-back gold" in page
 
 
+def test_the_invoice_page_has_the_portals_look_a_date_the_currency_and_a_way_back(
+    ada: User, acme: Organization, alice: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    job = settled_with_credit(acme, title="Pets")
+    page = client_for(alice).get(f"/api/v1/jobs/{job.pk}/invoice/?format=html").content.decode()
+    assert 'class="topbar"' in page  # the portal's header and navigation
+    assert f'data-invoice="issued">{timezone.now():%B} ' in page
+    assert 'data-invoice="currency">USD' in page and 'data-invoice="total">$0.32<' in page
+    assert f'data-invoice="organization">{acme.name} ' in page
+    assert f'href="/portal/jobs/{job.pk}/"' in page and 'href="/portal/billing/"' in page
+    assert "−$0.08" in page and "delivered 85%" in page  # every amount and rate in one format
+
+
 def test_the_monthly_invoice_totals_the_jobs_settled_that_month(
     ada: User, acme: Organization, globex: Organization, alice: User, carol: User, client_for: ClientFor
 ) -> None:

@@ -136,9 +136,9 @@ def test_the_csv_has_a_row_per_line_a_negative_row_per_credit_and_the_total(
     rows = list(csv.reader(io.StringIO("".join(invoice_csv_lines(invoice_for_job(job=job))))))
     assert rows[0] == ["invoice", "kind", "job", "title", "tier", "quantity", "unit_price", "amount", "note"]
     assert rows[1][1:8] == ["line", str(job.pk), "'=HYPERLINK(evil)", "standard", "4", "0.1000", "0.40"]
-    assert rows[1][8].startswith("missed: delivered 0.8500")  # the promise's verdict on the line
+    assert rows[1][8].startswith("missed: delivered 85.0% (95% interval 80.0%–88.0%) against 90.0% promised")  # the promise's verdict on the line
     assert rows[2][1] == "credit" and rows[2][6:8] == ["0.2000", "-0.08"]
-    assert "delivered 0.8500" in rows[2][8]
+    assert "delivered 85.0%" in rows[2][8]
     assert rows[3][1] == "total" and rows[3][7] == "0.32"
 
 

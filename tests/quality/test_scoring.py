@@ -58,3 +58,15 @@ def test_the_median_answer_time_skips_missing_times() -> None:
     assert scoring.median_seconds([Decimal("1.5"), None, 3, Decimal("10")]) == 3.0
     assert scoring.median_seconds([1, 2]) == 1.5
     assert scoring.median_seconds([None]) is None
+
+
+def test_a_share_from_few_trials_gets_a_wide_interval_not_a_certainty() -> None:
+    low, high = scoring.share_interval(successes=2, trials=2)
+    assert high == 1.0 and 0.3 < low < 0.5  # "100 %" from two items: 90 % interval about 42–100 %
+    low, high = scoring.share_interval(successes=950, trials=1000)
+    assert 0.93 < low < 0.95 < high < 0.965
+    low, high = scoring.share_interval(successes=0, trials=5)
+    assert low == 0.0 and high < 0.5
+    assert scoring.share_interval(successes=1.6, trials=2)[0] < 0.8 < scoring.share_interval(successes=1.6, trials=2)[1]
+    with pytest.raises(ValueError):
+        scoring.share_interval(successes=3, trials=2)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -22,8 +22,9 @@ from marketplace.billing.pricing import money
 from marketplace.billing.selectors import job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.models import ConsensusRun, WorkerJobStats, WorkerResult
+from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_latest_succeeded
+from marketplace.quality.scoring import share_interval
 
 ZERO = Decimal("0.00")
 HOURLY_UP_TO = timedelta(days=2)  # older jobs are charted per day
@@ -146,8 +147,12 @@ class Consensus:
     distribution: list[tuple[str, float]]  # (label name, items), in the job's label order
     distribution_source: str  # "consensus" or "votes" (raw judgments before any run)
     confusion: list[list[float]] | None  # pooled worker confusion, rows = true label
-    gold_accuracy: float | None  # Σ correct / Σ seen over the job's gold answers
-    gold_seen: int
+    gold_accuracy: float | None  # share right over the job's accepted, scored gold answers
+    gold_seen: int  # those answers: the one gold count the page shows
+    items_estimated: int = 0  # regular items in the run's estimate
+    # 90 % intervals (scoring.share_interval): a share from few items or answers is never a bare 100 %.
+    accuracy_interval: tuple[float, float] | None = None
+    gold_interval: tuple[float, float] | None = None
 
 
 def job_consensus(*, job: Job) -> Consensus:
@@ -155,12 +160,14 @@ def job_consensus(*, job: Job) -> Consensus:
     keys = list(names)
     run = run_latest_succeeded(job_id=job.pk)
     accuracy = None
+    total = 0
     if run is not None:
         shares = run_distribution(run=run)
         counts = {key: shares.get(key, {}).get("items", 0) for key in keys}
         total = sum(share["items"] for share in shares.values())
         if total:
             accuracy = sum(s["items"] * s["mean_confidence"] for s in shares.values()) / total
+            accuracy = min(max(accuracy, 0.0), 1.0)
         source = "consensus"
     else:
         votes = (
@@ -170,16 +177,22 @@ def job_consensus(*, job: Job) -> Consensus:
         counts = {key: 0 for key in keys}
         counts.update({row["label"]: row["n"] for row in votes if row["label"] in counts})
         source = "votes"
-    gold = WorkerJobStats.objects.filter(job=job).aggregate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
-    seen = gold["seen"] or 0
+    # Accepted gold answers only: a blocked worker's dropped answers no longer count anywhere.
+    gold = Judgment.objects.filter(
+        job=job, is_gold=True, status=JudgmentStatus.ACCEPTED, is_correct__isnull=False
+    ).aggregate(seen=Count("id"), right=Count("id", filter=Q(is_correct=True)))
+    seen, right = gold["seen"] or 0, gold["right"] or 0
     return Consensus(
         run=run,
         estimated_accuracy=accuracy,
         distribution=[(names[key], float(counts[key])) for key in keys],
         distribution_source=source,
         confusion=_pooled_confusion(run=run, size=len(keys)) if run is not None else None,
-        gold_accuracy=(gold["right"] or 0) / seen if seen else None,
+        gold_accuracy=right / seen if seen else None,
         gold_seen=seen,
+        items_estimated=total,
+        accuracy_interval=share_interval(successes=accuracy * total, trials=total) if accuracy is not None else None,
+        gold_interval=share_interval(successes=right, trials=seen) if seen else None,
     )
 
 

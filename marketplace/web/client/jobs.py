@@ -48,6 +48,10 @@ def _pct(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}"
 
 
+def _range(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f"{interval[0] * 100:.1f}–{interval[1] * 100:.1f}"
+
+
 def _tier_names() -> dict[str, str]:
     return dict(Tier.objects.values_list("slug", "name"))
 
@@ -116,7 +120,9 @@ def _figures_context(job: Job) -> dict[str, Any]:
         "percent": job_reads.percent_done(job),
         "consensus": consensus,
         "accuracy_pct": _pct(consensus.estimated_accuracy),
+        "accuracy_range": _range(consensus.accuracy_interval),
         "gold_pct": _pct(consensus.gold_accuracy),
+        "gold_range": _range(consensus.gold_interval),
         "throughput": throughput,
         "money": money,
         "charts": _charts(job, consensus, throughput),

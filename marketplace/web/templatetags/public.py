@@ -8,11 +8,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
+from marketplace.money import CURRENCY_SIGN
+
 register = template.Library()
 
 CENTS = Decimal("0.01")
-# The marketplace's one currency; billing stores bare amounts, so the sign is presentation only.
-CURRENCY = "$"
+CURRENCY = CURRENCY_SIGN
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -29,6 +30,13 @@ def money(value: object) -> str:
     if amount is None:
         return ""
     return f"{CURRENCY}{amount.quantize(CENTS, rounding=ROUND_HALF_UP):,}"
+
+
+@register.filter
+def money_rate(value: object) -> str:
+    """A per-item rate with its 4 places: 0.07 → "$0.0700"."""
+    rate = _decimal(value)
+    return "" if rate is None else f"{CURRENCY}{rate.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP)}"
 
 
 @register.filter
