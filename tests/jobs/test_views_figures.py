@@ -8,6 +8,7 @@ page is the client's, so its figures are too).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
+from marketplace.labeling import claiming
+from marketplace.labeling.models import Judgment
 from marketplace.quality.runs import consensus_run
 from marketplace.web.client import job_reads
 from tests.factories import WorkerFactory, open_job_with_items
@@ -96,3 +99,23 @@ def test_throughput_covers_the_jobs_life_in_hours_then_days(alice: User, acme_jo
     assert old.bucket == "day" and len(old.per_bucket) == 21
     submit(WorkerFactory(), acme_job, "cat")
     assert job_reads.job_throughput(job=acme_job).per_bucket[-1] == 1  # today's bucket
+
+
+def test_one_accuracy_story_with_intervals_on_small_samples(alice: User) -> None:
+    """Two items and two gold answers: the headline is the delivered labels' expected accuracy
+    with a wide interval, and workers' gold accuracy is named as such, over one gold count."""
+    claiming._rng.seed(3)  # gold shows up at random: fixed so the gold answers below exist
+    job = judged_job(items=2, gold=2, answers=("cat", "cat"), organization=alice.organization, gold_rate="0.5")
+    consensus_run(job=job)
+    scored = Judgment.objects.filter(job=job, is_gold=True, is_correct=True).count()
+    assert scored >= 1
+    body = browser(alice).get(reverse("client-job-figures", args=[job.pk])).content.decode()
+    assert "Expected accuracy of your labels" in body
+    interval = body.split('data-figure="accuracy-interval">90% interval ', 1)[1].split("%", 1)[0]
+    low, high = (float(x) for x in interval.split("–"))
+    assert low < 70 and high == 100.0  # a handful of items prove little, and the page says so
+    assert re.search(r"over [2-4] items", body), body
+    gold = body.split('data-figure="gold-accuracy">', 1)[1].split("</span>", 1)[0]
+    answers = f"{scored} scored answer{'s' if scored != 1 else ''}"
+    assert gold.startswith(f"Workers' accuracy on gold: 100.0% of {answers} (90% interval ")
+    assert f"{scored} gold answer{'s' if scored != 1 else ''} scored" in body  # the same count in the judgments tile
