@@ -1,0 +1,245 @@
+"""Collusion: pairs of workers who agree, or submit in step, far more often than chance.
+
+PURE (numpy only). Two scans over the pairs of workers that share enough items of one job:
+
+- **Agreement** (`agreement_scan`). Workers who answer independently given the truth agree on
+  item i with probability e_i = sum_t q_i(t) * sum_k A[t, k] * B[t, k], where A and B are their
+  confusion matrices from the consensus run (fit with gold) and q_i the item's posterior with the
+  pair's own two votes divided out (their agreement must not vouch for itself). Gold items are
+  left out: gold accuracy already judges them, and copying is what we look for elsewhere.
+- **Timing** (`timing_scan`). Two submissions of a shared item are "in step" when they are
+  within `window` seconds of each other. By chance that happens with probability p_i: the
+  other worker's think time (submit minus claim) on the item, drawn from their own think times
+  on every item, lands within the window; honest workers served the same item at once do
+  submit close together, and this null expects exactly that much.
+
+Both scans test, per pair, whether the count X of agreements (in-step submissions) over n
+shared items exceeds its expectation by more than `tolerance` per item: the p-value is the
+Chernoff bound P(X >= x) <= exp(-n KL(x/n || mu/n + tolerance)), an upper bound for any sum of
+independent Bernoullis with that mean (so the test is conservative, and needs no scipy). A
+pair is flagged when its p-value times the number of pairs tested (Bonferroni) is below
+`alpha`. `tolerance` absorbs the error of estimated confusion matrices: without it, enough
+shared items make any small misfit "significant". Groups are connected components of flagged
+pairs (`collusion_groups`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from marketplace.consensus.types import ConsensusResult, FloatArray, IdArray, IntArray, Votes
+
+DEFAULT_MIN_SHARED = 20  # fewer shared items than this: not enough evidence to test a pair
+DEFAULT_ALPHA = 0.01  # family-wise error rate over the pairs of one job (Bonferroni)
+DEFAULT_AGREEMENT_TOLERANCE = 0.10  # agreement must beat its expectation by more than this
+DEFAULT_TIMING_WINDOW = 2.0  # seconds between two submissions of one item that count as "in step"
+DEFAULT_TIMING_TOLERANCE = 0.05
+_FLOOR = 1e-12
+_CHUNK_CELLS = 2_000_000  # bound on entries x labels^2 held at once
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """One pair's evidence; worker_a < worker_b. `observed` and `expected` are counts over
+    `shared` items (agreements, or in-step submissions)."""
+
+    worker_a: Hashable
+    worker_b: Hashable
+    shared: int
+    observed: int
+    expected: float
+    p_value: float  # Chernoff upper bound, before the correction
+    adjusted: float  # p_value x pairs tested, capped at 1
+
+    @property
+    def observed_rate(self) -> float:
+        return self.observed / self.shared if self.shared else 0.0
+
+    @property
+    def expected_rate(self) -> float:
+        return self.expected / self.shared if self.shared else 0.0
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The pairs flagged by one scan, most significant first, and how many pairs were tested."""
+
+    pairs_tested: int
+    flagged: list[PairTest]
+
+
+def tail_bound(n: npt.ArrayLike, x: npt.ArrayLike, p: npt.ArrayLike) -> FloatArray:
+    """Upper bound on P(X >= x) for X a sum of n independent Bernoullis of mean rate p:
+    exp(-n KL(x/n || p)) when x/n > p, else 1."""
+    n_ = np.asarray(n, dtype=np.float64)
+    rate = np.asarray(x, dtype=np.float64) / np.maximum(n_, 1.0)
+    p_ = np.clip(np.asarray(p, dtype=np.float64), _FLOOR, 1.0 - _FLOOR)
+    r = np.clip(rate, _FLOOR, 1.0)
+    # KL(r || p) with 0 log 0 = 0 at r = 1.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = r * np.log(r / p_) + np.where(r < 1.0, (1.0 - r) * np.log((1.0 - r) / (1.0 - p_)), 0.0)
+    bound = np.exp(-n_ * np.maximum(kl, 0.0))
+    return np.where((rate > p_) & (n_ > 0), bound, 1.0)
+
+
+def _pairs_tested(
+    workers: IdArray, wa: IntArray, wb: IntArray, observed: FloatArray, expected: FloatArray,
+    *, min_shared: int, alpha: float, tolerance: float,
+) -> Scan:
+    """Per-entry (pair, item) rows summed per pair, tested, and the flagged pairs returned."""
+    n_workers = len(workers)
+    code = wa * n_workers + wb
+    pairs, inverse = np.unique(code, return_inverse=True)
+    shared = np.bincount(inverse)
+    obs = np.bincount(inverse, weights=observed)
+    exp = np.bincount(inverse, weights=expected)
+    tested = shared >= min_shared
+    n_tested = int(tested.sum())
+    if not n_tested:
+        return Scan(0, [])
+    null_rate = np.minimum(exp / np.maximum(shared, 1) + tolerance, 1.0)
+    p = tail_bound(shared, obs, null_rate)
+    adjusted = np.minimum(p * n_tested, 1.0)
+    hits = np.flatnonzero(tested & (adjusted <= alpha))
+    hits = hits[np.argsort(p[hits], kind="stable")]
+    return Scan(n_tested, [
+        PairTest(
+            worker_a=workers[pairs[h] // n_workers].item(), worker_b=workers[pairs[h] % n_workers].item(),
+            shared=int(shared[h]), observed=int(round(obs[h])), expected=float(exp[h]),
+            p_value=float(p[h]), adjusted=float(adjusted[h]),
+        )
+        for h in hits
+    ])
+
+
+def shared_entries(item_idx: IntArray, worker_idx: IntArray) -> tuple[IntArray, IntArray]:
+    """Every (vote u, vote v) pair of two workers on one item, as two index arrays into the
+    votes with worker_idx[u] < worker_idx[v]. Whole-array work per distinct votes-per-item count."""
+    order = np.lexsort((worker_idx, item_idx))
+    items_sorted = item_idx[order]
+    starts = np.flatnonzero(np.r_[True, items_sorted[1:] != items_sorted[:-1]]) if len(order) else np.empty(0, int)
+    counts = np.diff(np.r_[starts, len(order)])
+    us, vs = [], []
+    for m in np.unique(counts):
+        if m < 2:
+            continue
+        block = starts[counts == m][:, None] + np.arange(m)  # (items with m votes, m)
+        r, c = np.triu_indices(int(m), 1)
+        us.append(order[block[:, r].ravel()])
+        vs.append(order[block[:, c].ravel()])
+    if not us:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    u, v = np.concatenate(us), np.concatenate(vs)
+    swap = worker_idx[u] > worker_idx[v]  # a worker judges an item once, so never equal
+    return np.where(swap, v, u), np.where(swap, u, v)
+
+
+def agreement_scan(
+    votes: Votes,
+    result: ConsensusResult,
+    *,
+    gold_items: Iterable[Hashable] = (),
+    min_shared: int = DEFAULT_MIN_SHARED,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance: float = DEFAULT_AGREEMENT_TOLERANCE,
+) -> Scan:
+    """Pairs whose agreement on shared non-gold items is far beyond what their confusion
+    matrices explain (module docstring). `result` is the consensus fit of these votes."""
+    if not len(votes) or not len(result.items) or len(result.labels) < 2:
+        return Scan(0, [])
+    item_row = np.searchsorted(result.items, votes.items)
+    worker_row = np.searchsorted(result.workers, votes.workers)
+    keep = ~np.isin(votes.items, np.asarray(list(gold_items), dtype=votes.items.dtype))
+    item_row, worker_row, codes = item_row[keep], worker_row[keep], votes.codes[keep]
+    u, v = shared_entries(item_row, worker_row)
+    if not len(u):
+        return Scan(0, [])
+    wa, wb, xa, xb = worker_row[u], worker_row[v], codes[u], codes[v]
+    conf = result.confusions
+    k = len(result.labels)
+    expected = np.empty(len(u))
+    step = max(1, _CHUNK_CELLS // (k * k))
+    for lo in range(0, len(u), step):
+        s = slice(lo, lo + step)
+        a, b = wa[s], wb[s]
+        # Leave the pair out: divide their two likelihoods out of the item's posterior.
+        q = result.probabilities[item_row[u[s]]] / np.maximum(conf[a, :, xa[s]] * conf[b, :, xb[s]], _FLOOR)
+        q /= np.maximum(q.sum(axis=1, keepdims=True), _FLOOR)
+        same = np.einsum("etk,etk->et", conf[a], conf[b])  # P(both answer alike | truth t)
+        expected[s] = np.clip((q * same).sum(axis=1), 0.0, 1.0)
+    observed = (xa == xb).astype(np.float64)
+    return _pairs_tested(result.workers, wa, wb, observed, expected,
+                         min_shared=min_shared, alpha=alpha, tolerance=tolerance)
+
+
+def timing_scan(
+    items: IdArray,
+    workers: IdArray,
+    claimed: FloatArray,
+    submitted: FloatArray,
+    *,
+    window: float = DEFAULT_TIMING_WINDOW,
+    min_shared: int = DEFAULT_MIN_SHARED,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance: float = DEFAULT_TIMING_TOLERANCE,
+) -> Scan:
+    """Pairs whose submissions of shared items fall within `window` seconds of each other far
+    more often than their own think times explain (module docstring). Times are seconds on
+    one clock (epoch); a row whose claim time is unknown (NaN) is left out."""
+    claimed, submitted = np.asarray(claimed, np.float64), np.asarray(submitted, np.float64)
+    keep = np.isfinite(claimed) & np.isfinite(submitted)
+    items, workers = np.asarray(items)[keep], np.asarray(workers)[keep]
+    claimed, submitted = claimed[keep], submitted[keep]
+    if not len(items):
+        return Scan(0, [])
+    worker_ids, worker_idx = np.unique(workers, return_inverse=True)
+    _, item_idx = np.unique(items, return_inverse=True)
+    think = submitted - claimed
+    u, v = shared_entries(item_idx, worker_idx)
+    if not len(u):
+        return Scan(0, [])
+    in_step = (np.abs(submitted[u] - submitted[v]) <= window).astype(np.float64)
+    # Chance, both ways round: the other's think time on this item as any of their think times.
+    chance = 0.5 * (_think_share(worker_idx, think, v, submitted[u] - claimed[v], window)
+                    + _think_share(worker_idx, think, u, submitted[v] - claimed[u], window))
+    return _pairs_tested(worker_ids, worker_idx[u], worker_idx[v], in_step, chance,
+                         min_shared=min_shared, alpha=alpha, tolerance=tolerance)
+
+
+def _think_share(
+    worker_idx: IntArray, think: FloatArray, rows: IntArray, centre: FloatArray, window: float
+) -> FloatArray:
+    """For each entry, the share of worker_idx[rows]'s think times within `window` of `centre`."""
+    out = np.empty(len(rows))
+    owner = worker_idx[rows]
+    for w in np.unique(owner):
+        mine = np.sort(think[worker_idx == w])
+        at = owner == w
+        lo = np.searchsorted(mine, centre[at] - window, side="left")
+        hi = np.searchsorted(mine, centre[at] + window, side="right")
+        out[at] = (hi - lo) / len(mine)
+    return out
+
+
+def collusion_groups(pairs: Iterable[tuple[Hashable, Hashable]]) -> list[list[Hashable]]:
+    """Connected components of the pairs (each of two or more workers), largest first."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(x: Hashable) -> Hashable:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)  # type: ignore[type-var]
+    groups: dict[Hashable, list[Hashable]] = {}
+    for x in parent:
+        groups.setdefault(root(x), []).append(x)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))  # type: ignore[type-var]
