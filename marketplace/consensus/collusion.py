@@ -26,7 +26,8 @@ pairs (`collusion_groups`).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,10 +67,35 @@ class PairTest:
 
 @dataclass(frozen=True)
 class Scan:
-    """The pairs flagged by one scan, most significant first, and how many pairs were tested."""
+    """The pairs flagged by one scan, most significant first, and how many pairs were tested;
+    `pair(a, b)` gives any tested pair's figures (arrays are kept, not one object per pair)."""
 
     pairs_tested: int
     flagged: list[PairTest]
+    workers: IdArray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    tested: dict[str, npt.NDArray[Any]] = field(default_factory=dict, repr=False)
+
+    def pair(self, a: Hashable, b: Hashable) -> PairTest | None:
+        """The figures of the tested pair (a, b) in either order; None if it was not tested."""
+        if not self.tested:
+            return None
+        ia, ib = (int(np.searchsorted(self.workers, w)) for w in (a, b))
+        if ia >= len(self.workers) or ib >= len(self.workers) or self.workers[ia] != a or self.workers[ib] != b:
+            return None
+        code = min(ia, ib) * len(self.workers) + max(ia, ib)
+        at = int(np.searchsorted(self.tested["code"], code))
+        if at >= len(self.tested["code"]) or self.tested["code"][at] != code:
+            return None
+        return _pair_test(self.workers, self.tested, at)
+
+
+def _pair_test(workers: IdArray, t: dict[str, npt.NDArray[Any]], h: int) -> PairTest:
+    n = len(workers)
+    return PairTest(
+        worker_a=workers[t["code"][h] // n].item(), worker_b=workers[t["code"][h] % n].item(),
+        shared=int(t["shared"][h]), observed=int(round(t["observed"][h])), expected=float(t["expected"][h]),
+        p_value=float(t["p"][h]), adjusted=float(t["adjusted"][h]),
+    )
 
 
 def tail_bound(n: npt.ArrayLike, x: npt.ArrayLike, p: npt.ArrayLike) -> FloatArray:
@@ -104,16 +130,12 @@ def _pairs_tested(
     null_rate = np.minimum(exp / np.maximum(shared, 1) + tolerance, 1.0)
     p = tail_bound(shared, obs, null_rate)
     adjusted = np.minimum(p * n_tested, 1.0)
-    hits = np.flatnonzero(tested & (adjusted <= alpha))
-    hits = hits[np.argsort(p[hits], kind="stable")]
-    return Scan(n_tested, [
-        PairTest(
-            worker_a=workers[pairs[h] // n_workers].item(), worker_b=workers[pairs[h] % n_workers].item(),
-            shared=int(shared[h]), observed=int(round(obs[h])), expected=float(exp[h]),
-            p_value=float(p[h]), adjusted=float(adjusted[h]),
-        )
-        for h in hits
-    ])
+    keep = np.flatnonzero(tested)  # `pairs` is sorted, so the kept codes are too
+    kept = {"code": pairs[keep], "shared": shared[keep], "observed": obs[keep], "expected": exp[keep],
+            "p": p[keep], "adjusted": adjusted[keep]}
+    hits = np.flatnonzero(kept["adjusted"] <= alpha)
+    hits = hits[np.argsort(kept["p"][hits], kind="stable")]
+    return Scan(n_tested, [_pair_test(workers, kept, h) for h in hits], workers=workers, tested=kept)
 
 
 def shared_entries(item_idx: IntArray, worker_idx: IntArray) -> tuple[IntArray, IntArray]:

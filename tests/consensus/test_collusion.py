@@ -159,3 +159,13 @@ def test_groups_are_the_connected_components_of_flagged_pairs() -> None:
     groups = collusion_groups([(1, 2), (3, 4), (2, 5), (7, 8), (8, 3)])
     assert groups == [[3, 4, 7, 8], [1, 2, 5]]
     assert collusion_groups([]) == []
+
+
+def test_any_tested_pair_can_be_looked_up_with_its_figures_in_either_order() -> None:
+    crowd, votes, gold = simulated_job(2)
+    scan = agreement_scan(votes, aggregate(votes, gold=gold, labels=LABELS), gold_items=gold)
+    flagged = scan.flagged[0]
+    assert scan.pair(flagged.worker_b, flagged.worker_a) == flagged
+    honest = scan.pair(*sorted(p.index for p in crowd if p.kind == "good")[:2])
+    assert honest is not None and honest.adjusted > 0.01 and honest.shared >= 20
+    assert scan.pair(flagged.worker_a, 10_000) is None
