@@ -32,6 +32,7 @@ from marketplace.consensus import (
 from marketplace.consensus.dynamic import crowd_of
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.quality.collusion import collusion_flags_refresh_safely
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
@@ -184,6 +185,9 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     workers = worker_results_write(run_id=run.pk, result=result)
     # The workers' global skill takes this run's share (in this transaction: all or nothing).
     worker_skills_fold_run(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))
+    if run.trigger != ConsensusRun.Trigger.REPLAY:  # a replayed data set has no one to suspect
+        collusion_flags_refresh_safely(job_id=run.job_id, run_id=run.pk, result=result, votes=votes,
+                                       gold_items=list(gold))
     write_seconds = time.perf_counter() - write_started
     crowd = crowd_of(result)
     parameters = {
