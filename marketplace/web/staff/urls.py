@@ -3,7 +3,7 @@ the billing audit."""
 
 from django.urls import path
 
-from marketplace.web.staff import billing, clients, workers
+from marketplace.web.staff import billing, clients, collusion, workers
 
 urlpatterns = [
     path("workers/", workers.workers, name="staff-workers"),
@@ -21,4 +21,6 @@ urlpatterns = [
     path("audit/", billing.audit_page, name="staff-audit"),
     path("clients/", clients.clients, name="staff-clients"),
     path("clients/<int:organization_id>/topup/", clients.topup, name="staff-topup"),
+    path("collusion/", collusion.flags, name="staff-collusion"),
+    path("collusion/<int:flag_id>/review/", collusion.flag_review, name="staff-collusion-review"),
 ]
