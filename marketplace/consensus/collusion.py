@@ -40,7 +40,7 @@ DEFAULT_AGREEMENT_TOLERANCE = 0.10  # agreement must beat its expectation by mor
 DEFAULT_TIMING_WINDOW = 2.0  # seconds between two submissions of one item that count as "in step"
 DEFAULT_TIMING_TOLERANCE = 0.05
 _FLOOR = 1e-12
-_CHUNK_CELLS = 2_000_000  # bound on entries x labels^2 held at once
+_CHUNK_CELLS = 2_000_000  # bound on entries x labels^2 held at once (and on pairs x labels^2)
 
 
 @dataclass(frozen=True)
@@ -112,29 +112,43 @@ def tail_bound(n: npt.ArrayLike, x: npt.ArrayLike, p: npt.ArrayLike) -> FloatArr
     return np.where((rate > p_) & (n_ > 0), bound, 1.0)
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """The (pair, item) entries of pairs sharing enough items: `keep` masks the entries,
+    `codes` are those pairs (a * n_workers + b, sorted), `inverse` each kept entry's pair."""
+
+    keep: npt.NDArray[np.bool_]
+    codes: IntArray
+    inverse: IntArray
+
+
+def _pairs_of(wa: IntArray, wb: IntArray, n_workers: int, min_shared: int) -> _Pairs:
+    """Group entries by pair once (one sort), keeping pairs with at least `min_shared` items."""
+    codes, inverse, counts = np.unique(wa * n_workers + wb, return_inverse=True, return_counts=True)
+    enough = counts >= min_shared
+    keep = enough[inverse]
+    renumber = np.cumsum(enough) - 1
+    return _Pairs(keep=keep, codes=codes[enough], inverse=renumber[inverse[keep]])
+
+
 def _pairs_tested(
-    workers: IdArray, wa: IntArray, wb: IntArray, observed: FloatArray, expected: FloatArray,
-    *, min_shared: int, alpha: float, tolerance: float,
+    workers: IdArray, grouped: _Pairs, observed: FloatArray, expected: FloatArray,
+    *, alpha: float, tolerance: float,
 ) -> Scan:
-    """Per-entry (pair, item) rows summed per pair, tested, and the flagged pairs returned."""
-    n_workers = len(workers)
-    code = wa * n_workers + wb
-    pairs, inverse = np.unique(code, return_inverse=True)
-    shared = np.bincount(inverse)
-    obs = np.bincount(inverse, weights=observed)
-    exp = np.bincount(inverse, weights=expected)
-    tested = shared >= min_shared
-    n_tested = int(tested.sum())
+    """The kept entries' figures summed per pair, every pair tested, the flagged ones returned."""
+    n_tested = len(grouped.codes)
     if not n_tested:
         return Scan(0, [])
+    shared = np.bincount(grouped.inverse, minlength=n_tested)
+    obs = np.bincount(grouped.inverse, weights=observed, minlength=n_tested)
+    exp = np.bincount(grouped.inverse, weights=expected, minlength=n_tested)
     null_rate = np.minimum(exp / np.maximum(shared, 1) + tolerance, 1.0)
     p = tail_bound(shared, obs, null_rate)
     adjusted = np.minimum(p * n_tested, 1.0)
-    keep = np.flatnonzero(tested)  # `pairs` is sorted, so the kept codes are too
-    kept = {"code": pairs[keep], "shared": shared[keep], "observed": obs[keep], "expected": exp[keep],
-            "p": p[keep], "adjusted": adjusted[keep]}
-    hits = np.flatnonzero(kept["adjusted"] <= alpha)
-    hits = hits[np.argsort(kept["p"][hits], kind="stable")]
+    kept = {"code": grouped.codes, "shared": shared, "observed": obs, "expected": exp,
+            "p": p, "adjusted": adjusted}
+    hits = np.flatnonzero(adjusted <= alpha)
+    hits = hits[np.argsort(p[hits], kind="stable")]
     return Scan(n_tested, [_pair_test(workers, kept, h) for h in hits], workers=workers, tested=kept)
 
 
@@ -180,22 +194,27 @@ def agreement_scan(
     u, v = shared_entries(item_row, worker_row)
     if not len(u):
         return Scan(0, [])
+    grouped = _pairs_of(worker_row[u], worker_row[v], len(result.workers), min_shared)
+    u, v = u[grouped.keep], v[grouped.keep]
     wa, wb, xa, xb = worker_row[u], worker_row[v], codes[u], codes[v]
     conf = result.confusions
     k = len(result.labels)
     expected = np.empty(len(u))
+    n_workers = len(result.workers)
+    pa, pb = grouped.codes // n_workers, grouped.codes % n_workers
+    # P(both answer alike | truth t), once per pair (few) rather than per entry (many).
     step = max(1, _CHUNK_CELLS // (k * k))
+    same_pair = np.concatenate([np.einsum("ptk,ptk->pt", conf[pa[lo:lo + step]], conf[pb[lo:lo + step]])
+                                for lo in range(0, len(pa), step)] or [np.empty((0, k))])
     for lo in range(0, len(u), step):
         s = slice(lo, lo + step)
         a, b = wa[s], wb[s]
         # Leave the pair out: divide their two likelihoods out of the item's posterior.
         q = result.probabilities[item_row[u[s]]] / np.maximum(conf[a, :, xa[s]] * conf[b, :, xb[s]], _FLOOR)
         q /= np.maximum(q.sum(axis=1, keepdims=True), _FLOOR)
-        same = np.einsum("etk,etk->et", conf[a], conf[b])  # P(both answer alike | truth t)
-        expected[s] = np.clip((q * same).sum(axis=1), 0.0, 1.0)
+        expected[s] = np.clip((q * same_pair[grouped.inverse[s]]).sum(axis=1), 0.0, 1.0)
     observed = (xa == xb).astype(np.float64)
-    return _pairs_tested(result.workers, wa, wb, observed, expected,
-                         min_shared=min_shared, alpha=alpha, tolerance=tolerance)
+    return _pairs_tested(result.workers, grouped, observed, expected, alpha=alpha, tolerance=tolerance)
 
 
 def timing_scan(
@@ -222,29 +241,36 @@ def timing_scan(
     _, item_idx = np.unique(items, return_inverse=True)
     think = submitted - claimed
     u, v = shared_entries(item_idx, worker_idx)
+    grouped = _pairs_of(worker_idx[u], worker_idx[v], len(worker_ids), min_shared)
+    u, v = u[grouped.keep], v[grouped.keep]
     if not len(u):
         return Scan(0, [])
     in_step = (np.abs(submitted[u] - submitted[v]) <= window).astype(np.float64)
     # Chance, both ways round: the other's think time on this item as any of their think times.
     chance = 0.5 * (_think_share(worker_idx, think, v, submitted[u] - claimed[v], window)
                     + _think_share(worker_idx, think, u, submitted[v] - claimed[u], window))
-    return _pairs_tested(worker_ids, worker_idx[u], worker_idx[v], in_step, chance,
-                         min_shared=min_shared, alpha=alpha, tolerance=tolerance)
+    return _pairs_tested(worker_ids, grouped, in_step, chance, alpha=alpha, tolerance=tolerance)
 
 
 def _think_share(
     worker_idx: IntArray, think: FloatArray, rows: IntArray, centre: FloatArray, window: float
 ) -> FloatArray:
-    """For each entry, the share of worker_idx[rows]'s think times within `window` of `centre`."""
-    out = np.empty(len(rows))
+    """For each entry, the share of worker_idx[rows]'s think times within `window` of `centre`.
+
+    One sorted array for everyone: worker w's think times are shifted into their own band
+    [w * span, w * span + range), so each query is two searchsorted calls clipped to its band."""
+    low = float(think.min())
+    span = float(think.max()) - low + 2 * window + 1.0
+    keyed = np.sort(worker_idx * span + (think - low))
     owner = worker_idx[rows]
-    for w in np.unique(owner):
-        mine = np.sort(think[worker_idx == w])
-        at = owner == w
-        lo = np.searchsorted(mine, centre[at] - window, side="left")
-        hi = np.searchsorted(mine, centre[at] + window, side="right")
-        out[at] = (hi - lo) / len(mine)
-    return out
+    band = owner * span
+    lo = np.clip(band + (centre - window - low), band - 0.5, band + span - 0.5)
+    hi = np.clip(band + (centre + window - low), band - 0.5, band + span - 0.5)
+    order = np.argsort(lo, kind="stable")  # sorted queries: searchsorted walks memory in order
+    inside = np.empty(len(rows), dtype=np.int64)
+    inside[order] = (np.searchsorted(keyed, hi[order], side="right")
+                     - np.searchsorted(keyed, lo[order], side="left"))
+    return inside / np.bincount(worker_idx)[owner]
 
 
 def collusion_groups(pairs: Iterable[tuple[Hashable, Hashable]]) -> list[list[Hashable]]:
