@@ -123,11 +123,28 @@ class _Pairs:
 
 
 def _pairs_of(wa: IntArray, wb: IntArray, n_workers: int, min_shared: int) -> _Pairs:
-    """Group entries by pair once (one sort), keeping pairs with at least `min_shared` items."""
-    codes, inverse, counts = np.unique(wa * n_workers + wb, return_inverse=True, return_counts=True)
+    """Group entries by pair with one sort, keeping pairs with at least `min_shared` items.
+    Leaner than np.unique (no inverse unless some pair qualifies): a million votes make
+    millions of entries, and most crowds have no pair to test at all."""
+    code = wa.astype(np.int64) * n_workers
+    code += wb
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    del code
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.empty(0, bool)
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(ordered)])
     enough = counts >= min_shared
+    if not enough.any():
+        return _Pairs(keep=np.zeros(len(wa), bool), codes=np.empty(0, np.int64), inverse=np.empty(0, np.int32))
+    codes = ordered[starts]
+    del ordered
+    group = np.cumsum(first, dtype=np.int32) - 1  # each sorted entry's pair
+    inverse = np.empty(len(wa), np.int32)
+    inverse[order] = group
+    del order, group
     keep = enough[inverse]
-    renumber = np.cumsum(enough) - 1
+    renumber = (np.cumsum(enough) - 1).astype(np.int32)
     return _Pairs(keep=keep, codes=codes[enough], inverse=renumber[inverse[keep]])
 
 
@@ -154,24 +171,25 @@ def _pairs_tested(
 
 def shared_entries(item_idx: IntArray, worker_idx: IntArray) -> tuple[IntArray, IntArray]:
     """Every (vote u, vote v) pair of two workers on one item, as two index arrays into the
-    votes with worker_idx[u] < worker_idx[v]. Whole-array work per distinct votes-per-item count."""
-    order = np.lexsort((worker_idx, item_idx))
+    votes with worker_idx[u] < worker_idx[v]. Whole-array work per distinct votes-per-item count;
+    int32 indices, since a million votes make millions of entries."""
+    # Sorted by item, then worker: inside an item's block, an earlier vote has the smaller worker.
+    order = np.lexsort((worker_idx, item_idx)).astype(np.int32)
     items_sorted = item_idx[order]
     starts = np.flatnonzero(np.r_[True, items_sorted[1:] != items_sorted[:-1]]) if len(order) else np.empty(0, int)
+    del items_sorted
     counts = np.diff(np.r_[starts, len(order)])
     us, vs = [], []
     for m in np.unique(counts):
         if m < 2:
             continue
-        block = starts[counts == m][:, None] + np.arange(m)  # (items with m votes, m)
+        block = starts[counts == m][:, None].astype(np.int32) + np.arange(m, dtype=np.int32)
         r, c = np.triu_indices(int(m), 1)
         us.append(order[block[:, r].ravel()])
         vs.append(order[block[:, c].ravel()])
     if not us:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    u, v = np.concatenate(us), np.concatenate(vs)
-    swap = worker_idx[u] > worker_idx[v]  # a worker judges an item once, so never equal
-    return np.where(swap, v, u), np.where(swap, u, v)
+        return np.empty(0, np.int32), np.empty(0, np.int32)
+    return np.concatenate(us), np.concatenate(vs)
 
 
 def agreement_scan(

@@ -50,8 +50,8 @@ def _figures(test: PairTest, scan: Scan) -> dict[str, Any]:
 def collusion_flags_refresh(
     *, job_id: int, run_id: int, result: ConsensusResult, votes: Votes, gold_items: Iterable[int]
 ) -> list[CollusionFlag]:
-    """Scan the job's pairs on this run's fit and rewrite its flags (caller holds the run's
-    transaction, so the flags commit with the run's results or not at all).
+    """Scan the job's pairs on this run's fit and rewrite its flags. Called once the run's
+    results have committed (quality/runs.py), in a transaction of its own.
 
     Flags are rows per (job, pair): one the scans find again gets the new figures and keeps its
     review status; an OPEN one they no longer find is deleted (the latest run is the evidence);
