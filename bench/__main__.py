@@ -15,6 +15,7 @@ BENCHMARKS = {
     "assignment": "bench.assignment",
     "consensus": "bench.consensus",
     "consensus-run": "bench.consensus_run",
+    "collusion": "bench.collusion",
     "http-load": "bench.http_load",
     "export": "bench.export",
     "browse": "bench.browse",

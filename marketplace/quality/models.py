@@ -199,3 +199,45 @@ class ExpertReview(models.Model):
         indexes = [
             models.Index(fields=["job", "id"], condition=models.Q(status="open"), name="expert_review_open"),
         ]
+
+
+class CollusionFlag(models.Model):
+    """Two workers of one job whose answers agree, or whose submissions fall in step, far beyond
+    chance (consensus/collusion.py), with the figures behind it. Evidence for a person to weigh:
+    nothing happens to either worker until an admin reviews it, and confirming it penalizes no
+    one by itself (blocking stays the admin's separate action on the worker's page).
+
+    Rewritten by each consensus run of the job (quality/collusion.py): an open flag the latest
+    run no longer supports is removed; a reviewed one keeps its verdict and gets fresh figures.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed"
+        CONFIRMED = "confirmed", "Confirmed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="collusion_flags")
+    # The pair in id order (a < b), so one pair has one row per job.
+    worker_a = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    worker_b = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(ConsensusRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by_agreement = models.BooleanField(default=False)  # flagged by the agreement scan
+    by_timing = models.BooleanField(default=False)  # flagged by the timing scan
+    p_value = models.FloatField()  # the smaller corrected p-value of the scans that flagged it
+    evidence = models.JSONField(default=dict)  # {"agreement": {...}, "timing": {...}} figures
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "worker_a", "worker_b"], name="one_collusion_flag_per_pair"),
+            models.CheckConstraint(condition=models.Q(worker_a__lt=models.F("worker_b")),
+                                   name="collusion_pair_in_id_order"),
+        ]
+        indexes = [models.Index(fields=["status", "p_value"], name="collusion_flag_status")]

@@ -72,6 +72,64 @@ def _read_orm(job_id: int, label_set: list[str]) -> JudgmentArrays:
     return _checked(items[:n], workers[:n], codes[:n])
 
 
+@dataclass(frozen=True)
+class JudgmentTimes:
+    """When each accepted judgment of a job was claimed and submitted, in epoch seconds; the
+    claim is NaN where the judgment has no lease (its lease row was deleted)."""
+
+    items: npt.NDArray[np.int64]
+    workers: npt.NDArray[np.int64]
+    claimed: npt.NDArray[np.float64]
+    submitted: npt.NDArray[np.float64]
+
+
+# One binary COPY row of two bigints and two float8s.
+_TIME_ROW = np.dtype(
+    [("n", ">i2"), ("l1", ">i4"), ("item", ">i8"), ("l2", ">i4"), ("worker", ">i8"),
+     ("l3", ">i4"), ("claimed", ">f8"), ("l4", ">i4"), ("submitted", ">f8")]
+)
+
+
+def judgment_times(*, job_id: int) -> JudgmentTimes:
+    """Claim and submit times of the job's accepted judgments (collusion's timing scan)."""
+    if connection.vendor == "postgresql":
+        sql = (
+            "COPY (SELECT j.item_id, j.worker_id, "
+            "COALESCE(EXTRACT(EPOCH FROM l.created_at)::float8, 'NaN'::float8), "
+            "EXTRACT(EPOCH FROM j.created_at)::float8 "
+            "FROM labeling_judgment j LEFT JOIN labeling_lease l ON l.id = j.lease_id "
+            "WHERE j.job_id = %s AND j.status = %s) TO STDOUT (FORMAT binary)"
+        )
+        rows = np.frombuffer(_copy_body(sql, (job_id, JudgmentStatus.ACCEPTED.value)), dtype=_TIME_ROW)
+        return JudgmentTimes(
+            items=rows["item"].astype(np.int64), workers=rows["worker"].astype(np.int64),
+            claimed=rows["claimed"].astype(np.float64), submitted=rows["submitted"].astype(np.float64),
+        )
+    values = list(
+        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED)
+        .values_list("item_id", "worker_id", "lease__created_at", "created_at")
+    )
+    return JudgmentTimes(
+        items=np.array([v[0] for v in values], dtype=np.int64),
+        workers=np.array([v[1] for v in values], dtype=np.int64),
+        claimed=np.array([v[2].timestamp() if v[2] else np.nan for v in values], dtype=np.float64),
+        submitted=np.array([v[3].timestamp() for v in values], dtype=np.float64),
+    )
+
+
+def _copy_body(sql: str, params: tuple[object, ...]) -> memoryview:
+    """The rows of a binary COPY, header and trailer cut off."""
+    buffer = bytearray()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(sql, params) as copy:
+            for block in copy:
+                buffer += block
+    if not buffer.startswith(_PG_SIGNATURE):
+        raise RuntimeError("unexpected COPY binary header")
+    extension = int.from_bytes(buffer[15:19], "big")
+    return memoryview(buffer)[19 + extension : len(buffer) - 2]
+
+
 def _checked(items: npt.NDArray[np.int64], workers: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> JudgmentArrays:
     # Labels outside the job's set cannot be submitted; if an edit ever orphaned some, skip them.
     keep = codes >= 0

@@ -32,6 +32,7 @@ from marketplace.consensus import (
 from marketplace.consensus.dynamic import crowd_of
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.quality.collusion import collusion_flags_refresh_safely
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
@@ -130,15 +131,18 @@ def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
     Results and the finished run row are written in one transaction: a failure leaves no
     half-written results. A fit that raises is recorded as failed, not re-raised. The run beats
     while it executes (heartbeat.py); a run closed before it started is left as it is.
+    Once the results commit, the job's collusion flags are rescanned on the same fit, in a
+    transaction of their own (quality/collusion.py): the run never waits for them.
     """
     started = time.perf_counter()
+    fitted: dict[str, Any] | None = None
     if not consensus_run_start(run_id=run.pk):
         run.refresh_from_db()
         return run
     with Heartbeat(run_id=run.pk):  # outside the transaction: see Heartbeat
         try:
             with transaction.atomic():
-                _fit_and_store(run, started)
+                fitted = _fit_and_store(run, started)
         except Exception as exc:
             logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
             ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
@@ -147,6 +151,8 @@ def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
                 finished_at=timezone.now(),
                 seconds=time.perf_counter() - started,
             )
+    if fitted is not None and run.trigger != ConsensusRun.Trigger.REPLAY:  # replays: no one to suspect
+        collusion_flags_refresh_safely(**fitted)
     run.refresh_from_db()
     return run
 
@@ -163,7 +169,8 @@ def consensus_run(
     return consensus_run_execute(run=run)
 
 
-def _fit_and_store(run: ConsensusRun, started: float) -> None:
+def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any]:
+    """Fit and write the run's results; returns what the collusion scan needs from the fit."""
     labels = list(Job.objects.filter(pk=run.job_id).values_list("labels", flat=True).get())
     keys = [choice["key"] for choice in labels]
     arrays = judgment_arrays(job_id=run.job_id, label_set=keys)
@@ -220,3 +227,4 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
     events.job_consensus(run_id=run.pk)  # sent once these results commit
+    return {"job_id": run.job_id, "run_id": run.pk, "result": result, "votes": votes, "gold_items": list(gold)}

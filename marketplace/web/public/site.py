@@ -48,7 +48,8 @@ _NAV: dict[str, list[tuple[str, str]]] = {
     "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
                ("tokens", "API tokens")],
     "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-clients", "Clients"),
-              ("staff-payouts", "Payouts"), ("staff-audit", "Audit"), ("staff-signups", "Sign-ups")],
+              ("staff-payouts", "Payouts"), ("staff-audit", "Audit"), ("staff-signups", "Sign-ups"),
+              ("staff-collusion", "Collusion")],
 }
 
 

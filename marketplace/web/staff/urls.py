@@ -3,7 +3,7 @@ the billing audit."""
 
 from django.urls import path
 
-from marketplace.web.staff import billing, clients, signups, workers
+from marketplace.web.staff import billing, clients, collusion, signups, workers
 
 urlpatterns = [
     path("workers/", workers.workers, name="staff-workers"),
@@ -22,4 +22,6 @@ urlpatterns = [
     path("clients/", clients.clients, name="staff-clients"),
     path("clients/<int:organization_id>/topup/", clients.topup, name="staff-topup"),
     path("signups/", signups.signups, name="staff-signups"),
+    path("collusion/", collusion.flags, name="staff-collusion"),
+    path("collusion/<int:flag_id>/review/", collusion.flag_review, name="staff-collusion-review"),
 ]
