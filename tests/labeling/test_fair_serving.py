@@ -4,23 +4,29 @@ Three organizations post work of very different sizes: Acme a 2,000-item job, Gl
 300-item one, both open for a while and keeping a crowd of 30 workers busy; then Initech, a new
 client, publishes a 20-item job. The crowd labels through the real services (lease_claim,
 judgment_submit), one worker after another: each answers the item they hold and asks for any job.
+The last test lets sixteen workers do the same at once, in threads (PostgreSQL only).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.db import connection
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, Role, User
+from marketplace.errors import Conflict, NothingLeft
 from marketplace.jobs.models import Job, JobQualification
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.labeling.selectors import job_to_label_next, work_offers_for
 from marketplace.labeling.services import judgment_submit, lease_claim
+from tests.conftest import needs_postgres
 from tests.factories import OrganizationFactory, QualificationFactory, grant, open_job_with_items
+from tests.threads import WAIT
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +187,43 @@ def test_a_submit_keeps_to_its_job_unless_it_asks_for_any(
     refused = api.post(f"/api/v1/work/leases/{anywhere.json()['next']['lease']}/submit/",
                        {"label": "cat", "next": True, "next_from": "elsewhere"}, format="json")
     assert refused.status_code == 400
+
+
+def _label_any_until_dry(worker: User, failures: list[BaseException]) -> None:
+    """One worker in its own thread (its own connection): answer whatever "any job" brings."""
+    try:
+        for _ in range(1000):
+            try:
+                lease = lease_claim(worker=worker)
+            except NothingLeft:
+                return
+            except Conflict:
+                continue  # every item on offer was taken while it looked: ask again
+            judgment_submit(worker=worker, lease_id=lease.pk, label="cat")
+    except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        failures.append(exc)
+    finally:
+        connection.close()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_workers_asking_for_any_job_at_once_fill_every_slot_exactly_once(
+    acme: Organization, globex: Organization, initech: Organization,
+) -> None:
+    jobs = [open_job_with_items(items=items, organization=org, overlap=2)
+            for org, items in ((acme, 60), (globex, 20), (initech, 5))]
+    workers = User.objects.bulk_create(
+        [User(username=f"racer-{n}", role=Role.WORKER, password=make_password(None)) for n in range(16)]
+    )
+    failures: list[BaseException] = []
+    threads = [threading.Thread(target=_label_any_until_dry, args=(w, failures)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+
+    assert failures == []
+    per_item = Counter(Judgment.objects.filter(job__in=jobs).values_list("item_id", flat=True))
+    assert len(per_item) == 85 and set(per_item.values()) == {2}  # every slot once, none twice
+    assert not Lease.objects.filter(status=LeaseStatus.ACTIVE, job__in=jobs).exists()
