@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, Role, User
@@ -26,6 +27,7 @@ from marketplace.labeling.selectors import job_to_label_next, work_offers_for
 from marketplace.labeling.services import judgment_submit, lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import OrganizationFactory, QualificationFactory, grant, open_job_with_items
+from tests.labeling.helpers import signed_in
 from tests.threads import WAIT
 
 pytestmark = pytest.mark.django_db
@@ -164,6 +166,22 @@ def test_label_any_job_opens_the_least_busy_job_that_still_has_work_for_the_work
     judgment_submit(worker=wendy, lease_id=lease_claim(worker=wendy, job=small).pk, label="cat")
     assert job_to_label_next(worker=wendy, now=timezone.now()) != small  # she has seen its item
     assert job_to_label_next(worker=wendy, now=timezone.now()) in (acme_job, globex_job)
+
+
+def test_the_portal_sends_a_worker_on_to_the_job_that_needs_workers_most(
+    acme: Organization, initech: Organization, wendy: User, crowd: list[User],
+) -> None:
+    acme_job = open_job_with_items(items=2000, organization=acme, title="Acme 2,000")
+    for worker in crowd[:10]:
+        lease_claim(worker=worker)
+    small = open_job_with_items(items=20, organization=initech, title="Initech 20")
+    browser = signed_in(wendy)
+
+    listed = browser.get(reverse("work-list")).content.decode()
+    assert listed.index("Initech 20") < listed.index("Acme 2,000")  # nobody on it yet: listed first
+    assert browser.get(reverse("work-label-any")).url == reverse("work-label", args=[small.pk])
+    page = browser.get(reverse("work-label", args=[acme_job.pk])).content.decode()
+    assert f'href="{reverse("work-label-any")}"' in page  # a job run dry offers the next one
 
 
 def test_a_submit_keeps_to_its_job_unless_it_asks_for_any(
