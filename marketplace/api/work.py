@@ -246,11 +246,11 @@ class LeaseSubmit(WorkerView):
         description=(
             "201 when saved; 200 when this exact submit was already saved (a safe retry).\n\n"
             "With `\"next\": true` the answer also carries `next`, your next lease in the same job "
-            "(or in any job with `\"next_from\": \"any\"`; the shape POST /work/next/ answers), or null and `next_error` saying why (no_work when "
-            "nothing is left for you, conflict when the job is paused, not_qualified when blocked). "
-            "The item is taken after your answer is saved, so a refusal never undoes the answer; a "
-            "retried submit gives back the lease you already hold, never a second one. A refused "
-            "submit (4xx) takes no item."
+            "(in any job with `\"next_from\": \"any\"`; the shape POST /work/next/ answers), or "
+            "null and `next_error` saying why (no_work when nothing is left for you, conflict when "
+            "the job is paused, not_qualified when blocked). The item is taken after your answer is "
+            "saved, so a refusal never undoes the answer; a retried submit gives back the lease you "
+            "already hold, never a second one. A refused submit (4xx) takes no item."
         ),
     )
     def post(self, request: Request, lease_id: int) -> Response:

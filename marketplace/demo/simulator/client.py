@@ -4,11 +4,11 @@ for work and answering through the public HTTP API exactly as a real client woul
 The loop of one worker is one request per judgment: POST work/next/ once, then think (lognormal,
 or not at all) and POST work/leases/<id>/submit/ with the profile's answer and `"next": true`,
 whose answer carries the next lease: of the same job when the run names one (--job), else of any
-job (`"next_from": "any"`: the server's fair serving order picks it). When it carries none (`next` null: the job ran
-dry for this worker, was paused, or blocked them), or a request failed, the worker asks
-work/next/ again, which says why in the usual way: `no_work` (404) makes it wait and ask again;
-`not_qualified` (403: blocked, suspended) retires it; anything else unexpected is counted by
-kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
+job (`"next_from": "any"`: the server's fair serving order picks it). When it carries none
+(`next` null: nothing left for this worker, the job paused, or they were blocked), or a request
+failed, the worker asks work/next/ again, which says why in the usual way: `no_work` (404) makes
+it wait and ask again; `not_qualified` (403: blocked, suspended) retires it; anything else
+unexpected is counted by kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
 Ctrl-C) lets requests in flight finish, hands back leases not yet answered, and ends.
 """
 
