@@ -21,9 +21,11 @@ BENCHMARKS = {
     "browse": "bench.browse",
     "label-studio-load": "bench.label_studio_load",
     "versus-label-studio": "bench.versus",
+    "fair": "bench.fair_serving",
 }
-# Run only when named: they need a Label Studio server started by hand (bench/label_studio.md).
-ON_REQUEST = {"label-studio-load", "versus-label-studio"}
+# Run only when named: the first two need a Label Studio server started by hand
+# (bench/label_studio.md); fair is a simulation of a minute or more with its own server.
+ON_REQUEST = {"label-studio-load", "versus-label-studio", "fair"}
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,9 @@
 """Worker REST API: the jobs open to me, next item, submit, skip, my lease, my judgments.
 
 A submit may ask for the next item too (`"next": true`), so a client needs one request per
-judgment: POST work/next/ once, then submit-with-next until `next` comes back null.
+judgment: POST work/next/ once, then submit-with-next until `next` comes back null. With
+`"next_from": "any"` that next item may come from another job, in the fair serving order
+(labeling/serving.py), as POST work/next/ without a job would choose it.
 
 Every response is built from an explicit dict, so nothing the worker must not see (external_id,
 is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
@@ -134,6 +136,12 @@ class SubmitInputSerializer(serializers.Serializer):
         help_text="Also take your next item of the same job: the answer carries it as `next` "
         "(one request per judgment instead of two).",
     )
+    next_from = serializers.ChoiceField(
+        choices=["job", "any"], required=False, default="job",
+        help_text="With `next`: `job` (default) keeps to this lease's job; `any` takes your next item "
+        "from any job you may work on, as POST /work/next/ without a job does (the fair serving "
+        "order: priority, then the organization with the fewest workers busy now).",
+    )
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -238,11 +246,11 @@ class LeaseSubmit(WorkerView):
         description=(
             "201 when saved; 200 when this exact submit was already saved (a safe retry).\n\n"
             "With `\"next\": true` the answer also carries `next`, your next lease in the same job "
-            "(the shape POST /work/next/ answers), or null and `next_error` saying why (no_work when "
-            "nothing is left for you, conflict when the job is paused, not_qualified when blocked). "
-            "The item is taken after your answer is saved, so a refusal never undoes the answer; a "
-            "retried submit gives back the lease you already hold, never a second one. A refused "
-            "submit (4xx) takes no item."
+            "(in any job with `\"next_from\": \"any\"`; the shape POST /work/next/ answers), or "
+            "null and `next_error` saying why (no_work when nothing is left for you, conflict when "
+            "the job is paused, not_qualified when blocked). The item is taken after your answer is "
+            "saved, so a refusal never undoes the answer; a retried submit gives back the lease you "
+            "already hold, never a second one. A refused submit (4xx) takes no item."
         ),
     )
     def post(self, request: Request, lease_id: int) -> Response:
@@ -260,13 +268,15 @@ class LeaseSubmit(WorkerView):
             "feedback": outcome.feedback,
         }
         if data["next"]:
-            body.update(_next_after_submit(worker=request.user, job_id=judgment.job_id))  # type: ignore[arg-type]
+            job_id = judgment.job_id if data["next_from"] == "job" else None
+            body.update(_next_after_submit(worker=request.user, job_id=job_id))  # type: ignore[arg-type]
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(body, status=code)
 
 
-def _next_after_submit(*, worker: User, job_id: int) -> dict[str, Any]:
-    """The worker's next lease in the job, or why there is none, for a submit that asked for it.
+def _next_after_submit(*, worker: User, job_id: int | None) -> dict[str, Any]:
+    """The worker's next lease in the job (None: in any job, in the serving order), or why there
+    is none, for a submit that asked for it.
 
     Called once flows.work_submit has returned, i.e. its transaction committed (no request-wide
     transaction here): the claim is a short transaction of its own, so it never runs under the

@@ -26,7 +26,8 @@ from marketplace.errors import Conflict, NothingLeft, NotFound, NotQualified, Pe
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling import sql
 from marketplace.labeling.models import Lease, LeaseStatus
-from marketplace.labeling.selectors import job_missing_requirements, jobs_open_to, live_lease_q
+from marketplace.labeling.selectors import job_missing_requirements, live_lease_q
+from marketplace.labeling.serving import jobs_in_serving_order
 
 # Gold draws only decide *when* a gold item is shown; they guard nothing, so `random` will do.
 _rng = random.Random()
@@ -204,19 +205,14 @@ def _planner_restore() -> None:
 
 
 def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
-    """Across jobs: a live lease held in an open job first, then each job in priority order."""
-    jobs = list(jobs_open_to(worker=worker).values_list("pk", flat=True))
-    held = (
-        Lease.objects.filter(live_lease_q(now=now), worker=worker, job__in=jobs)
-        .select_related("job", "item")
-        .order_by("-job__priority", "job_id", "-expires_at")
-        .first()
-    )
-    if held is not None:
-        return held
-    for job_id in jobs:
+    """Across jobs, in the serving order (labeling/serving.py): a live lease the worker holds in
+    an open job first, then priority, then the organization and the job with the fewest workers
+    busy on them now."""
+    for candidate in jobs_in_serving_order(worker=worker, now=now):
+        if candidate.own_lease_id is not None:
+            return Lease.objects.select_related("job", "item").get(pk=candidate.own_lease_id)
         # Re-read through the one-statement check: it also pins the index walk on PostgreSQL.
-        job = sql.first(Job, "job_for_claim", job=job_id, worker=worker.pk, now=now)
+        job = sql.first(Job, "job_for_claim", job=candidate.job_id, worker=worker.pk, now=now)
         if job is None or job.status != JobStatus.OPEN or job.blocked or job.unqualified:
             continue  # it changed since the list was read
         lease = _claim_in(job=job, worker=worker, now=now, hold=hold)

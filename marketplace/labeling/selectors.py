@@ -14,11 +14,13 @@ from decimal import Decimal
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
+from marketplace.labeling.serving import jobs_by_serving_order, jobs_in_serving_order
 
 
 def live_lease_q(*, now: datetime, prefix: str = "") -> Q:
@@ -42,7 +44,8 @@ def job_unqualified_for(*, worker: User) -> Exists:
 def jobs_open_to(*, worker: User) -> QuerySet[Job]:
     """Open jobs the worker may take items from: qualified, not blocked, account not suspended.
 
-    Ordered as "next item across all jobs" tries them: job priority first, then the oldest.
+    Job priority first, then the oldest: a stable order the API's pages can walk. (A claim for
+    "any job" tries them in the serving order instead: labeling/serving.py.)
     """
     if not worker.is_worker or worker.suspended_at is not None:
         return Job.objects.none()
@@ -153,14 +156,15 @@ def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
     whatever the number of jobs."""
     if not worker.is_worker or worker.suspended_at is not None:
         return []
-    jobs = list(
+    open_jobs = (
         Job.objects.filter(status=JobStatus.OPEN)
         .defer("instructions", "instructions_html")  # a list: never the instructions
         .exclude(job_blocked_for(worker=worker))
         .filter(job_has_work_for(worker=worker))
         .annotate(unqualified=job_unqualified_for(worker=worker))
-        .order_by("-priority", "id")[:limit]
     )
+    # The order "any job" serves them in (labeling/serving.py): priority, then the least busy.
+    jobs = list(jobs_by_serving_order(open_jobs, now=timezone.now())[:limit])
     held = dict(
         WorkerQualification.objects.filter(worker=worker).values_list("qualification_id", "score")
     )
@@ -207,10 +211,12 @@ def job_get_for_labeling(*, worker: User, job_id: int) -> Job:
 
 
 def job_to_label_next(*, worker: User, now: datetime) -> Job | None:
-    """"Label any job": the job of the worker's live lease, else the first job open to them."""
-    open_jobs = jobs_open_to(worker=worker)
-    held = (
-        Lease.objects.filter(live_lease_q(now=now), worker=worker, job__in=open_jobs)
-        .select_related("job").order_by("-job__priority", "job_id").first()
-    )
-    return held.job if held is not None else open_jobs.first()
+    """"Label any job": the job of the worker's live lease, else the first open to them in the
+    serving order (labeling/serving.py) that still has an item they have not seen."""
+    for candidate in jobs_in_serving_order(worker=worker, now=now):
+        if candidate.own_lease_id is not None:
+            return Job.objects.filter(pk=candidate.job_id).first()
+        job = Job.objects.filter(pk=candidate.job_id).filter(job_has_work_for(worker=worker)).first()
+        if job is not None:
+            return job
+    return None

@@ -61,3 +61,25 @@ def test_a_judgment_over_http_costs_eight_statements_besides_its_two_transaction
     assert counts[0][0] <= FIRST_MOST, said
     assert max(b for b, _ in counts[1:]) <= MOST, said
     assert max(a - b for b, a in counts) == 4, said  # two transactions' BEGIN and COMMIT
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_judgment_that_asks_for_any_job_next_costs_one_statement_more(wendy: User, client: Any) -> None:
+    """The fair serving order (labeling/serving.py) is one statement that lists the open jobs in
+    order; the claim then runs in the first job as a named-job claim does."""
+    open_job_with_items(items=40, overlap=3)
+    open_job_with_items(items=40, overlap=3)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_create(user=wendy, name='page')[1]}"}
+    lease = client.post("/api/v1/work/next/", {}, content_type="application/json", **headers).json()["lease"]
+    counts: list[int] = []
+    for _ in range(12):
+        with CaptureQueriesContext(connection) as queries:
+            answer = client.post(f"/api/v1/work/leases/{lease}/submit/",
+                                 {"label": "cat", "next": True, "next_from": "any"},
+                                 content_type="application/json", **headers)
+        assert answer.status_code == 201, answer.content
+        lease = answer.json()["next"]["lease"]
+        counts.append(sum(1 for q in queries.captured_queries if q["sql"].strip().upper() not in ("BEGIN", "COMMIT")))
+
+    assert sorted(counts)[len(counts) // 2] <= TYPICAL + 1, counts

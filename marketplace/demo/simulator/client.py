@@ -3,11 +3,12 @@ for work and answering through the public HTTP API exactly as a real client woul
 
 The loop of one worker is one request per judgment: POST work/next/ once, then think (lognormal,
 or not at all) and POST work/leases/<id>/submit/ with the profile's answer and `"next": true`,
-whose answer carries the next lease of the job. When it carries none (`next` null: the job ran
-dry for this worker, was paused, or blocked them), or a request failed, the worker asks
-work/next/ again, which says why in the usual way: `no_work` (404) makes it wait and ask again;
-`not_qualified` (403: blocked, suspended) retires it; anything else unexpected is counted by
-kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
+whose answer carries the next lease: of the same job when the run names one (--job), else of any
+job (`"next_from": "any"`: the server's fair serving order picks it). When it carries none
+(`next` null: nothing left for this worker, the job paused, or they were blocked), or a request
+failed, the worker asks work/next/ again, which says why in the usual way: `no_work` (404) makes
+it wait and ask again; `not_qualified` (403: blocked, suspended) retires it; anything else
+unexpected is counted by kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
 Ctrl-C) lets requests in flight finish, hands back leases not yet answered, and ends.
 """
 
@@ -45,6 +46,10 @@ class Options:
     items: int | None = None  # stop after this many accepted judgments
     think_ms: float = 1500.0  # mean think time; 0 for none (load)
     job: int | None = None  # None: any open job the worker may work on
+    # With job None: each submit asks for the next item from any job (`"next_from": "any"`), so
+    # the server's fair serving order places the worker again after every answer; False keeps a
+    # worker in one job until it runs dry for them (as every client did before).
+    next_any: bool = True
     seed: int = 0
     stop_when_idle: bool = True  # stop once every worker finds no work
     idle_poll: float = 2.0  # seconds between asks while there is no work
@@ -246,8 +251,10 @@ class Simulation:
         await self._pause(think_seconds(mean_ms=self.options.think_ms, rng=rng))
         if self.stopping.is_set():
             return "stopped", lease  # handed back by _worker on its way out
-        response = await self._request("submit", f"/work/leases/{lease['lease']}/submit/", token,
-                                       {"label": label, "next": True})
+        submit: dict[str, Any] = {"label": label, "next": True}
+        if self.options.job is None and self.options.next_any:
+            submit["next_from"] = "any"
+        response = await self._request("submit", f"/work/leases/{lease['lease']}/submit/", token, submit)
         if response is None:
             # Saved or not, work/next/ answers with the lease still live (this one if unsaved).
             return "error", None

@@ -44,6 +44,9 @@ class Command(BaseCommand):
         think.add_argument("--no-think", action="store_true", help="Answer at once (load test).")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the crowd and its answers.")
         parser.add_argument("--job", type=int, help="Work on this job only (default: any open job).")
+        parser.add_argument("--stay-in-job", action="store_true",
+                            help="Without --job: keep each worker in its job until the job runs dry "
+                                 "for it, instead of asking for any job after every answer.")
         parser.add_argument("--create-workers", action="store_true",
                             help="Sign the workers up through the API first (existing ones log in).")
         parser.add_argument("--prefix", default=SIM_USERNAME_PREFIX, help="Worker usernames: <prefix><i>.")
@@ -74,6 +77,7 @@ class Command(BaseCommand):
         run_options = Options(
             workers=options["workers"], duration=options["duration"], items=options["items"],
             think_ms=0.0 if options["no_think"] else options["think_ms"], job=options["job"],
+            next_any=not options["stay_in_job"],
             seed=options["seed"], stop_when_idle=not options["keep_polling"],
             progress=options["progress"], connections=options["connections"],
         )
