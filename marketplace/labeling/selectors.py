@@ -18,7 +18,7 @@ from django.db.models.functions import RowNumber
 from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
-from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus, Lease, LeaseStatus
 
 
 def live_lease_q(*, now: datetime, prefix: str = "") -> Q:
@@ -80,8 +80,8 @@ def lease_get_for_worker(*, worker: User, lease_id: int) -> Lease:
 
 
 def judgments_of(*, worker: User, job_id: int | None = None) -> QuerySet[Judgment]:
-    """The worker's own judgments, newest first (never anyone else's)."""
-    qs = Judgment.objects.filter(worker=worker)
+    """The worker's own judgments, newest first (never anyone else's); answers they undid are gone."""
+    qs = Judgment.objects.filter(worker=worker).exclude(status=JudgmentStatus.WITHDRAWN)
     if job_id is not None:
         qs = qs.filter(job_id=job_id)
     return qs.order_by("-created_at", "-id")

@@ -248,6 +248,30 @@ def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
 
 @worker_required
 @require_POST
+def label_undo(request: HttpRequest, judgment_id: int) -> JsonResponse:
+    """Undo the last answer (flows.work_undo: within QUORUM_UNDO_SECONDS, while its item is
+    open): its item comes back as `next`, to show again. `ahead` (the item the page fetched after
+    the one now on screen) is given back, so the page still holds two leases at most: the undone
+    item and the one on screen, which becomes the one fetched ahead. Refusals are 409s."""
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        data = _body(request)
+        ahead = data.get("ahead")
+        if ahead is not None and (isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1):
+            raise ApplicationError("ahead must be a lease id.")
+        withdrawal = flows.work_undo(
+            worker=worker, judgment_id=judgment_id, hold=settings.QUORUM_PAGE_LEASE_SECONDS
+        )
+    except ApplicationError as exc:
+        return _error(exc)
+    if ahead is not None:
+        services.leases_return(worker=worker, lease_ids=[ahead])  # answered or gone: left alone
+    lease = Lease.objects.select_related("job", "item").get(pk=withdrawal.lease.pk)
+    return JsonResponse({"undone": withdrawal.judgment.pk, "next": _lease_json(lease)})
+
+
+@worker_required
+@require_POST
 def label_return(request: HttpRequest) -> HttpResponse:
     """A labeling page being closed gives back the items it held (navigator.sendBeacon on
     pagehide: a form with `leases`, "12,13", and the CSRF token), so a job's last items are not
