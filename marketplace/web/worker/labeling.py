@@ -108,13 +108,17 @@ def work_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
+    labels = label_keys(job)
     ctx = {
         "job": job,
-        "labels": label_keys(job),
+        "labels": labels,
         "pay": pay_text(job.reward_per_judgment),
         # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
         "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
         "heartbeat_seconds": max(settings.QUORUM_PAGE_LEASE_SECONDS // 3, 5),
+        "undo_seconds": settings.QUORUM_UNDO_SECONDS,
+        # "u" undoes unless a label took it as its shortcut (Ctrl+Z always does).
+        "undo_key": not any(label["hotkey"].lower() == "u" for label in labels),
     }
     return render(request, "worker/label.html", ctx)
 
