@@ -24,6 +24,7 @@ from marketplace.accounts.models import User
 from marketplace.api.permissions import IsWorker
 from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
+from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
@@ -179,7 +180,8 @@ def present_lease(lease: Lease) -> dict[str, Any]:
             "labels": _labels(job),
             "instructions_html": job.instructions_html,
         },
-        "item": {"id": item.pk, "data": item.data},
+        # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
+        "item": {"id": item.pk, "data": item_data_for_workers(item.data, job.worker_fields)},
     }
 
 

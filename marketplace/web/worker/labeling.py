@@ -37,6 +37,7 @@ from marketplace.accounts.qualifications import exam_submit
 from marketplace.web.access import worker_required
 from marketplace.errors import ApplicationError
 from marketplace.errors import error_body
+from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
@@ -154,7 +155,8 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
         "lease": lease.pk,
         "job": lease.job_id,
         "seconds_left": round(left, 1),
-        "item": {"id": lease.item.pk, "data": lease.item.data},
+        # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
+        "item": {"id": lease.item.pk, "data": item_data_for_workers(lease.item.data, lease.job.worker_fields)},
     }
 
 
