@@ -124,6 +124,7 @@ def _expected_seconds(*, job_ids: list[int]) -> dict[int, float]:
         return {}
     recent = (
         Judgment.objects.filter(job_id__in=job_ids, seconds_spent__isnull=False)
+        .exclude(status=JudgmentStatus.WITHDRAWN)
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
         .filter(rank__lte=EXPECTED_TIME_SAMPLE)
         .values_list("job_id", "seconds_spent")
