@@ -9,7 +9,9 @@ the job. The lease goes back to `active` with a fresh span, so the item is on th
 screen again and their next answer is an ordinary submit.
 
 Locks, in the submit's order (labeling/submitting.py): the lease, the item (regular only), the
-worker's tally row, then the job in KEY SHARE mode; the flow then takes billing's and quality's.
+worker's tally row, then the job in KEY SHARE mode, and only then the judgment's row (by its
+compare-and-set), as a block takes items → tally → job → judgments; the flow then takes
+billing's and quality's.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     # The lease first, as a submit locks it: a second undo (another tab) waits here, then finds
     # the judgment withdrawn below.
     lease = Lease.objects.select_for_update().get(pk=judgment.lease_id)
-    judgment = Judgment.objects.select_for_update().get(pk=judgment.pk)
+    # Read again, not locked: a block drops judgments under the item and tally locks, which we
+    # take next; the compare-and-set below is what settles a race with one.
+    judgment = Judgment.objects.get(pk=judgment.pk)
     if judgment.status != JudgmentStatus.ACCEPTED or lease.status != LeaseStatus.SUBMITTED:
         raise Conflict("This answer was undone already.", details={"judgment": judgment.pk})
     later = Judgment.objects.filter(
@@ -107,9 +111,12 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     if not judgment.is_gold:
         # Our judgment's count comes off; the item was not complete, so it stays open.
         Item.objects.filter(pk=judgment.item_id).update(judgment_count=F("judgment_count") - 1)
-    judgment.status = JudgmentStatus.WITHDRAWN
-    judgment.lease = None  # the lease will carry the next answer's judgment
-    judgment.save(update_fields=["status", "lease"])
+    # Compare-and-set: a block that dropped it (gold takes no item lock) got there first.
+    if not Judgment.objects.filter(pk=judgment.pk, status=JudgmentStatus.ACCEPTED).update(
+        status=JudgmentStatus.WITHDRAWN, lease=None  # the lease will carry the next answer's judgment
+    ):
+        raise Conflict("This answer was dropped by a quality block; it cannot be undone.")
+    judgment.status, judgment.lease_id = JudgmentStatus.WITHDRAWN, None
     now = timezone.now()
     seconds = lease_seconds if hold is None else min(hold, lease_seconds)
     # Handed out afresh: the worker gets the item's time again, as from a claim.
