@@ -261,3 +261,15 @@ def test_an_api_worker_undoes_and_answers_again(wendy: User, job: Job, client_fo
     assert [j["label"] for j in api.get("/api/v1/work/judgments/").json()["results"]] == ["dog"]
     late = api.post(f"/api/v1/work/judgments/{sent['judgment']}/undo/")
     assert late.status_code == 409
+
+
+def test_the_page_lists_its_keys_and_offers_u_only_where_no_label_took_it(wendy: User, db: None) -> None:
+    plain = open_job_with_items(items=1)
+    html = signed_in(wendy).get(reverse("work-label", args=[plain.pk])).content.decode()
+    assert 'id="shortcuts"' in html and "Answer Dog" in html
+    assert "Undo your last answer (for 10 seconds" in html and 'aria-keyshortcuts="Control+Z u"' in html
+
+    labels = [{"key": "up", "name": "Up", "shortcut": "u"}, {"key": "down", "name": "Down", "shortcut": "d"}]
+    taken = open_job_with_items(items=1, labels=labels)
+    html = signed_in(wendy).get(reverse("work-label", args=[taken.pk])).content.decode()
+    assert 'aria-keyshortcuts="Control+Z"' in html and "<kbd>u</kbd></th><td>Answer Up" in html
