@@ -58,7 +58,9 @@ from marketplace.jobs import services as job_services
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
-from marketplace.labeling.services import LeaseLost, judgment_submit_outcome, lease_mark_lost
+from marketplace.labeling.services import (
+    LeaseLost, Withdrawal, judgment_submit_outcome, judgment_withdraw, lease_mark_lost,
+)
 from marketplace.notifications import job_events
 from marketplace.quality import overlap
 from marketplace.quality import services as quality
@@ -279,6 +281,22 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
         _job_pause_exhausted(job_id=exc.details.get("job") or _lease_job_id(lease_id))
         raise
     return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
+
+
+def work_undo(*, worker: User, judgment_id: int, hold: int | None = None) -> Withdrawal:
+    """A worker undoes their last answer (labeling/undoing.py says when it may): the judgment is
+    withdrawn, its counts come off, its pay goes back to the escrow through the ledger (billing
+    reversals), it leaves the worker's quality figures, and the lease is theirs again for `hold`
+    seconds. All or nothing: any refusal (409) leaves everything as it was.
+
+    Locks: lease → item → the worker's tally → job (KEY SHARE) → budget → earning → accounts →
+    the worker's quality rows: the submit's order, with billing's between."""
+    with transaction.atomic():
+        withdrawal = judgment_withdraw(worker=worker, judgment_id=judgment_id, hold=hold)
+        reversals.judgment_pay_withdraw(judgment=withdrawal.judgment)
+        quality.judgment_unassess(judgment=withdrawal.judgment)
+        events.job_progress(job_id=withdrawal.judgment.job_id)  # one judgment fewer, sent on commit
+    return withdrawal
 
 
 def _job_complete_after_commit(job_id: int) -> None:

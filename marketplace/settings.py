@@ -293,6 +293,8 @@ QUORUM_PAY_POST_SECONDS = env_int("QUORUM_PAY_POST_SECONDS", 5, minimum=0)
 # A labeling page holds its items this long at a time and renews them while it is open (a
 # heartbeat every third of it); a tab that dies without a word frees its items within that time.
 QUORUM_PAGE_LEASE_SECONDS = env_int("QUORUM_PAGE_LEASE_SECONDS", 90, minimum=15)
+# A worker may undo their last answer this long after sending it, while its item is still open.
+QUORUM_UNDO_SECONDS = env_int("QUORUM_UNDO_SECONDS", 10, minimum=0)
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 
 REST_FRAMEWORK = {

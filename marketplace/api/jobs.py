@@ -57,6 +57,10 @@ class JobInputSerializer(serializers.Serializer):
         max_digits=5, decimal_places=4, required=False, allow_null=True
     )
     quality_rules = serializers.DictField(required=False)
+    worker_fields = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=100,
+        help_text="The item data fields workers see (names); omitted or empty: every field.",
+    )
     requirements = RequirementSerializer(many=True, required=False)
 
 
@@ -80,6 +84,9 @@ class JobOutputSerializer(serializers.Serializer):
     max_overlap = serializers.IntegerField(allow_null=True)
     target_confidence = serializers.DecimalField(max_digits=5, decimal_places=4, allow_null=True)
     quality_rules = serializers.DictField()
+    worker_fields = serializers.ListField(
+        child=serializers.CharField(), help_text="The item data fields workers see; empty: every field."
+    )
     requirements = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()

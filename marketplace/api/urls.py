@@ -88,6 +88,7 @@ _work = [
     path("work/leases/<int:lease_id>/submit/", work.LeaseSubmit.as_view(), name="work-lease-submit"),
     path("work/leases/<int:lease_id>/release/", work.LeaseRelease.as_view(), name="work-lease-release"),
     path("work/judgments/", work.MyJudgmentList.as_view(), name="work-judgments"),
+    path("work/judgments/<int:judgment_id>/undo/", work.JudgmentUndo.as_view(), name="work-judgment-undo"),
 ]
 
 # Consensus runs, worker quality and experts (api/consensus.py, api/quality.py, api/experts.py).

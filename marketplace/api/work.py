@@ -26,6 +26,7 @@ from marketplace.accounts.models import User
 from marketplace.api.permissions import IsWorker
 from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
+from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
@@ -187,7 +188,8 @@ def present_lease(lease: Lease) -> dict[str, Any]:
             "labels": _labels(job),
             "instructions_html": job.instructions_html,
         },
-        "item": {"id": item.pk, "data": item.data},
+        # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
+        "item": {"id": item.pk, "data": item_data_for_workers(item.data, job.worker_fields)},
     }
 
 
@@ -298,6 +300,33 @@ class LeaseRelease(WorkerView):
     def post(self, request: Request, lease_id: int) -> Response:
         lease = services.lease_release(worker=request.user, lease_id=lease_id)
         return Response({"lease": lease.pk, "status": lease.status})
+
+
+class UndoneSerializer(serializers.Serializer):
+    judgment = serializers.IntegerField()
+    status = serializers.CharField(help_text="withdrawn")
+    lease = LeaseSerializer(help_text="The lease given back: submit it again to answer anew.")
+
+
+class JudgmentUndo(WorkerView):
+    @extend_schema(
+        tags=TAG, request=None, responses={200: UndoneSerializer, 404: _ERRORS[404], 409: _ERRORS[409]},
+        summary="Undo your last answer (within QUORUM_UNDO_SECONDS, while its item is open)",
+        description=(
+            "The judgment is withdrawn: it no longer counts, its pay goes back to the job, and its "
+            "lease is yours again for the job's lease_seconds, so you can submit the item anew. "
+            "409 when too late, when it is not your latest answer in the job, when the item is "
+            "complete (yours or another worker's answer completed it), when the job is completed "
+            "or cancelled, or after a check item's feedback showed you the right answer."
+        ),
+    )
+    def post(self, request: Request, judgment_id: int) -> Response:
+        withdrawal = flows.work_undo(worker=request.user, judgment_id=judgment_id)
+        lease = Lease.objects.select_related("job", "item").get(pk=withdrawal.lease.pk)
+        return Response({
+            "judgment": withdrawal.judgment.pk, "status": withdrawal.judgment.status,
+            "lease": present_lease(lease),
+        })
 
 
 class MyJudgmentList(WorkerView):

@@ -18,6 +18,7 @@ from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import AccountKind, Earning, TransactionKind
 from marketplace.billing.services import budget_lock
+from marketplace.errors import Conflict
 from marketplace.labeling.models import Judgment, JudgmentStatus
 
 
@@ -35,6 +36,30 @@ def judgment_pay_reverse(*, judgment: Judgment) -> Earning | None:
         job_id=earning.job_id,
         worker_id=earning.worker_id,
         reference=f"judgment:{judgment.pk}:reverse",  # + the earning's id
+    )
+    return earning
+
+
+@transaction.atomic
+def judgment_pay_withdraw(*, judgment: Judgment) -> Earning | None:
+    """Take back the pay of an answer its worker undid (labeling/undoing.py): still pending, so
+    back to the open escrow through the ledger when it was posted, and merely marked reversed
+    when it was only owed (an unposted earning never left the escrow). Conflict when the pay was
+    released already or the job is settled: the money is the worker's then, and the undo must
+    not happen. None if the judgment was never paid."""
+    budget = budget_lock(job_id=judgment.job_id)  # budget before earnings: the order above
+    # Lock the earning: a posting batch, release or reversal must not move it at the same time.
+    earning = Earning.objects.select_for_update().filter(judgment_id=judgment.pk).first()
+    if earning is None:
+        return None
+    if budget is None or budget.settled_at is not None:
+        raise Conflict("This job is settled; its answers can no longer be undone.")
+    if earning.status != Earning.Status.PENDING:
+        raise Conflict("This answer's pay was released already; it can no longer be undone.")
+    _earnings_reverse(
+        earnings=[earning], job_id=earning.job_id, worker_id=earning.worker_id,
+        reference=f"judgment:{judgment.pk}:undo",  # + the earning's id
+        memo="judgment(s) undone by the worker",
     )
     return earning
 
@@ -62,7 +87,8 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
 
 
 def _earnings_reverse(
-    *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str
+    *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str,
+    memo: str = "dropped judgment(s) not paid",
 ) -> None:
     """Caller holds the job's budget lock, then the earnings' row locks (the lock order).
     `reference` is completed with the first earning sent back: each earning goes back once, so
@@ -91,7 +117,7 @@ def _earnings_reverse(
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
             target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
             amount=total,
-            memo=f"{len(posted)} dropped judgment(s) not paid",
+            memo=f"{len(posted)} {memo}",
             organization_id=budget.job.organization_id,
             job_id=job_id,
             worker_id=worker_id,

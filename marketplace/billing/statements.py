@@ -7,9 +7,11 @@ bare id (billing/selectors.py holds the balances and quotes these build on).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import posting
@@ -85,6 +87,57 @@ def worker_recent_earnings(*, worker: User, limit: int = 50) -> list[Earning]:
     return list(
         Earning.objects.filter(worker=worker).select_related("job").order_by("-created_at", "-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class EarningsDay:
+    """A worker's earnings in one job on one day (UTC), by status; amounts in currency units."""
+
+    job_id: int
+    title: str
+    day: date
+    answers: int  # paid answers that still count (withdrawn ones aside)
+    pending: Decimal
+    available: Decimal
+    withdrawn: Decimal  # pay taken back: dropped by a quality block, or undone by the worker
+    kept_after_drop: int  # answers dropped after their pay was released: the worker kept it
+    # When the day's last pending earning has waited out the hold: from then on the release
+    # (every QUORUM_EARNINGS_RELEASE_MINUTES) makes it available. None: nothing pending.
+    payable_at: datetime | None
+
+    @property
+    def earned(self) -> Decimal:
+        return self.pending + self.available
+
+
+def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60) -> list[EarningsDay]:
+    """The worker's earnings grouped by job and day, newest day first: one row per job a day
+    rather than one per answer. `hold_days`: how long pay stays pending (payouts.hold_days())."""
+    pending, available, reversed_ = (
+        Q(status=Earning.Status.PENDING), Q(status=Earning.Status.AVAILABLE), Q(status=Earning.Status.REVERSED)
+    )
+    rows = (
+        Earning.objects.filter(worker=worker)
+        .annotate(day=TruncDate("created_at"))
+        .values("job_id", "job__title", "day")
+        .annotate(
+            answers=Count("id", filter=~reversed_),
+            pending=Sum("amount", filter=pending), available=Sum("amount", filter=available),
+            withdrawn=Sum("amount", filter=reversed_), kept=Count("id", filter=Q(kept_after_drop=True)),
+            last_pending=Max("created_at", filter=pending),
+        )
+        .order_by("-day", "job__title", "job_id")[:limit]
+    )
+    hold = timedelta(days=hold_days)
+    return [
+        EarningsDay(
+            job_id=row["job_id"], title=row["job__title"], day=row["day"], answers=row["answers"],
+            pending=row["pending"] or ZERO, available=row["available"] or ZERO,
+            withdrawn=row["withdrawn"] or ZERO, kept_after_drop=row["kept"],
+            payable_at=row["last_pending"] + hold if row["last_pending"] else None,
+        )
+        for row in rows
+    ]
 
 
 def worker_payouts(*, worker: User) -> QuerySet[Payout]:

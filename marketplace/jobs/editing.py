@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict
+from marketplace.jobs.fields import worker_fields_validate
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Item, Job, JobInstructions, JobStatus
 
@@ -121,3 +122,30 @@ def job_instructions_edit(*, job: Job, user: User, instructions: str) -> Job:
         created_at=now, created_by=user,
     )
     return job
+
+
+@transaction.atomic
+def job_worker_fields_set(*, job: Job, fields: list[str]) -> Job:
+    """Choose the item data fields workers see (Job.worker_fields; empty: every field), for a
+    draft or a running job: the labeling page and the worker API read it with each item, so the
+    next item shown follows it. A finished job's is kept as it was (409)."""
+    clean = worker_fields_validate(fields)
+    # Lock the job: the status check and the write must not straddle a cancel or completion.
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (JobStatus.DRAFT, *RUNNING):
+        raise Conflict(f"The fields workers see change only while the job is a draft or runs; it is {job.status}.")
+    job.worker_fields = clean
+    job.save(update_fields=["worker_fields", "updated_at"])
+    return job
+
+
+def item_field_names(*, job: Job, sample: int = 200) -> list[str]:
+    """The data field names of the job's first `sample` regular items, in first-seen order: what a
+    client chooses workers' fields from (a column every item has shows up in the first)."""
+    names: dict[str, None] = {}
+    for data in Item.objects.filter(job=job, is_gold=False).order_by("id").values_list("data", flat=True)[:sample]:
+        if isinstance(data, dict):
+            names.update(dict.fromkeys(str(key) for key in data))
+    for name in job.worker_fields or []:  # a chosen field the sample lacks stays choosable
+        names.setdefault(name, None)
+    return list(names)

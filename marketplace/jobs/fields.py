@@ -18,8 +18,11 @@ from marketplace.names import name_clean
 EDITABLE_FIELDS = (
     "title", "instructions", "labels", "overlap", "reward_per_judgment",
     "tier", "gold_rate", "lease_seconds", "priority",
-    "max_overlap", "target_confidence", "quality_rules",
+    "max_overlap", "target_confidence", "quality_rules", "worker_fields",
 )
+# The item data fields a job shows workers (Job.worker_fields): how many, and how long a name.
+MAX_WORKER_FIELDS = 100
+MAX_FIELD_NAME_CHARS = 100
 # Quality-rule overrides a job may carry: name -> (kind, low, high). Defaults come from the
 # job's tier (quality.rules); these only bound what a client may ask for.
 QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
@@ -97,6 +100,8 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
             )
         elif name == "quality_rules":
             clean[name] = quality_rules_validate(value)
+        elif name == "worker_fields":
+            clean[name] = worker_fields_validate(value)
         elif name == "tier":
             tier = str(value or DEFAULT_TIER).strip()
             if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
@@ -127,3 +132,30 @@ def quality_rules_validate(rules: Any) -> dict[str, Any]:
         else:
             clean[name] = str(decimal_clean(value, f"quality_rules.{name}", places=4, low=low, high=high))
     return clean
+
+
+def worker_fields_validate(fields: Any) -> list[str]:
+    """The item data fields workers see: a list of distinct field names (empty: every field)."""
+    if fields is None:
+        return []
+    if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
+        raise ApplicationError("worker_fields must be a list of item data field names.")
+    if len(fields) > MAX_WORKER_FIELDS:
+        raise ApplicationError(f"worker_fields names at most {MAX_WORKER_FIELDS} fields.")
+    clean: list[str] = []
+    for name in fields:
+        name = name.strip()
+        if not name or len(name) > MAX_FIELD_NAME_CHARS:
+            raise ApplicationError(f"Each of worker_fields is a field name of 1 to {MAX_FIELD_NAME_CHARS} characters.")
+        if name not in clean:
+            clean.append(name)
+    return clean
+
+
+def item_data_for_workers(data: Any, fields: list[str] | None) -> Any:
+    """What a worker is shown of an item's data: only the job's worker_fields, in the item's own
+    order (every field when the job names none, or when the data is not an object)."""
+    if not fields or not isinstance(data, dict):
+        return data
+    shown = set(fields)
+    return {key: value for key, value in data.items() if key in shown}

@@ -123,6 +123,9 @@ class Job(models.Model):
     promised_accuracy = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     rules_at_publish = models.JSONField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)
+    # The item data fields workers see (names, in the client's order); empty: every field. The
+    # rest (metadata columns, ids) stays in exports and the data browser only. jobs.fields checks it.
+    worker_fields = models.JSONField(default=list, blank=True)
     priority = models.SmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -49,6 +49,8 @@ class Lease(models.Model):
 class JudgmentStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     DROPPED = "dropped", "Dropped (worker blocked for quality)"
+    # Undone by its worker within QUORUM_UNDO_SECONDS (labeling/undoing.py): counts for nothing.
+    WITHDRAWN = "withdrawn", "Withdrawn (undone by the worker)"
 
 
 class Judgment(models.Model):
@@ -69,7 +71,10 @@ class Judgment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "worker"], name="one_judgment_per_item_worker"),
+            # Withdrawn ones aside: a worker who undid an answer answers the same item again.
+            models.UniqueConstraint(
+                fields=["item", "worker"], condition=~Q(status="withdrawn"), name="one_judgment_per_item_worker"
+            ),
         ]
         indexes = [
             models.Index(fields=["job", "id"], name="judgment_job_id"),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
-from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.serving import jobs_by_serving_order, jobs_in_serving_order
 
 
@@ -83,8 +83,8 @@ def lease_get_for_worker(*, worker: User, lease_id: int) -> Lease:
 
 
 def judgments_of(*, worker: User, job_id: int | None = None) -> QuerySet[Judgment]:
-    """The worker's own judgments, newest first (never anyone else's)."""
-    qs = Judgment.objects.filter(worker=worker)
+    """The worker's own judgments, newest first (never anyone else's); answers they undid are gone."""
+    qs = Judgment.objects.filter(worker=worker).exclude(status=JudgmentStatus.WITHDRAWN)
     if job_id is not None:
         qs = qs.filter(job_id=job_id)
     return qs.order_by("-created_at", "-id")
@@ -127,6 +127,7 @@ def _expected_seconds(*, job_ids: list[int]) -> dict[int, float]:
         return {}
     recent = (
         Judgment.objects.filter(job_id__in=job_ids, seconds_spent__isnull=False)
+        .exclude(status=JudgmentStatus.WITHDRAWN)
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
         .filter(rank__lte=EXPECTED_TIME_SAMPLE)
         .values_list("job_id", "seconds_spent")

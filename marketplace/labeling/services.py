@@ -1,4 +1,4 @@
-"""Labeling writes: claim (next item), release (skip, a closed page) and submit, re-exported from
+"""Labeling writes: claim (next item), release (skip, a closed page), submit and undo, re-exported from
 their modules.
 
 `grep lease_` / `grep judgment_` shows every action on leases and judgments.
@@ -21,6 +21,7 @@ from marketplace.labeling.submitting import (
     lease_mark_lost,
 )
 from marketplace.labeling.seconds import seconds_clean
+from marketplace.labeling.undoing import Withdrawal, judgment_withdraw
 
 __all__ = [
     "PAGE_LEASES_MAX",
@@ -28,8 +29,10 @@ __all__ = [
     "LeaseLost",
     "MoreWanted",
     "Submission",
+    "Withdrawal",
     "judgment_submit",
     "judgment_submit_outcome",
+    "judgment_withdraw",
     "judgments_drop",
     "lease_claim",
     "lease_mark_lost",

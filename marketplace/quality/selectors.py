@@ -160,6 +160,7 @@ def _medians(*, job_ids: list[int], worker_ids: list[int]) -> dict[tuple[int, in
     """Median seconds over each (job, worker)'s latest SPEED_WINDOW judgments, in one query."""
     recent = (
         Judgment.objects.filter(job_id__in=job_ids, worker_id__in=worker_ids)
+        .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id"), F("worker_id")], order_by=F("id").desc()))
         .filter(rank__lte=SPEED_WINDOW)
         .values_list("job_id", "worker_id", "seconds_spent")
@@ -171,7 +172,10 @@ def _medians(*, job_ids: list[int], worker_ids: list[int]) -> dict[tuple[int, in
 
 
 def _median_overall(*, worker_id: int) -> float | None:
-    recent = Judgment.objects.filter(worker_id=worker_id).order_by("-created_at")[:SPEED_WINDOW]
+    recent = (
+        Judgment.objects.filter(worker_id=worker_id).exclude(status=JudgmentStatus.WITHDRAWN)
+        .order_by("-created_at")[:SPEED_WINDOW]
+    )
     return scoring.median_seconds(recent.values_list("seconds_spent", flat=True))
 
 
@@ -332,6 +336,7 @@ def _medians_by_worker(*, worker_ids: list[int]) -> dict[int, float]:
     """Median seconds over each worker's latest SPEED_WINDOW judgments (all jobs), one query."""
     recent = (
         Judgment.objects.filter(worker_id__in=worker_ids)
+        .exclude(status=JudgmentStatus.WITHDRAWN)
         .annotate(rank=Window(RowNumber(), partition_by=[F("worker_id")], order_by=F("id").desc()))
         .filter(rank__lte=SPEED_WINDOW)
         .values_list("worker_id", "seconds_spent")
@@ -350,7 +355,7 @@ def staff_accuracies(rows: QuerySet[Any]) -> list[float]:
 def worker_gold_history(*, worker_id: int, limit: int = 100) -> list[Judgment]:
     """A worker's latest gold answers with the expected label (item.gold) and the job."""
     return list(
-        Judgment.objects.filter(worker_id=worker_id, is_gold=True)
+        Judgment.objects.filter(worker_id=worker_id, is_gold=True).exclude(status=JudgmentStatus.WITHDRAWN)
         .select_related("item__gold", "job").order_by("-id")[:limit]
     )
 

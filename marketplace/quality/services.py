@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.commit import on_commit_robust
@@ -90,6 +91,33 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
         flagged = _fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
     return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
+
+
+def judgment_unassess(*, judgment: Judgment) -> None:
+    """Take an undone judgment (labeling/undoing.py) out of the worker's figures: the stats row's
+    counts and, for a scored gold answer, the worker's global skill. Blocks and flags it caused
+    stay: a blocked worker's judgment is dropped and cannot be undone, and a flag is for review.
+
+    Conflict for a gold answer whose right label the worker was shown (the job's gold feedback):
+    undoing it would let them answer again knowing it. Caller: the undo flow, after the worker's
+    tally and the job (the lock order of judgment_assess)."""
+    rules = _job_terms(judgment.job_id)
+    if _feedback(judgment=judgment, rules=rules) is not None:
+        raise Conflict(
+            "You were shown the right answer to this check item, so your answer cannot be undone.",
+            details={"judgment": judgment.pk},
+        )
+    scored = judgment.is_gold and judgment.is_correct is not None
+    # An UPDATE, not the submit's upsert: the row exists (the submit made it), and the insert
+    # half of an upsert would check its negative counts against the constraints first.
+    WorkerJobStats.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id).update(
+        gold_seen=F("gold_seen") - int(scored),
+        gold_correct=F("gold_correct") - int(scored and bool(judgment.is_correct)),
+        judgments=F("judgments") - int(not judgment.is_gold),
+        updated_at=timezone.now(),
+    )
+    if scored:
+        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct), undo=True)
 
 
 # A published job's rules never change (jobs.services.job_terms_fix records them once), so each
@@ -178,6 +206,7 @@ def _fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules)
     # Walks judgment_job_worker_recent (job, worker, -id): fast_window rows, no sort.
     recent = list(
         Judgment.objects.filter(job_id=job.pk, worker_id=worker_id)
+        .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
         .order_by("-id")
         .values_list("id", "item_id", "seconds_spent")[: rules.fast_window]
     )

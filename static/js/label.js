@@ -105,6 +105,28 @@
       sentLine.hidden = false;
     }
 
+    // Undo of the last answer: for data-undo-seconds after it was sent (the server checks the
+    // window and the rest), by the Undo button beside "Sent:", Ctrl+Z or "u". `last` is the
+    // answer on its way or stored: `judgment` resolves to its id once the server has replied.
+    const undoButton = $("undo");
+    const undoSeconds = Number(root.dataset.undoSeconds) || 0;
+    let last = null; // {judgment: Promise<number|null>, timer}
+    function offerUndo(judgment) {
+      if (last) window.clearTimeout(last.timer);
+      if (!undoSeconds || !undoButton) {
+        last = null;
+        return;
+      }
+      last = { judgment, timer: window.setTimeout(() => endUndo(), undoSeconds * 1000) };
+      undoButton.hidden = false;
+      undoButton.disabled = false;
+    }
+    function endUndo() {
+      if (last) window.clearTimeout(last.timer);
+      last = null;
+      if (undoButton) undoButton.hidden = true;
+    }
+
     function announce(message) {
       // Clear first so the same words are announced again.
       announcer.textContent = "";
@@ -253,7 +275,7 @@
 
     // The fast path: the next item is here already. Show it now; send the answer (or the skip)
     // for the previous one, whose reply brings the item after the new one.
-    function advance(url, body, pressedAt, said, onSaved) {
+    function advance(url, body, pressedAt, said, onSaved, onFailed) {
       const next = ahead;
       setAhead(null);
       show(next, pressedAt, said);
@@ -264,6 +286,7 @@
           keepAhead(data, next.lease);
         })
         .catch((error) => {
+          if (onFailed) onFailed();
           // The answer could not be saved (lease expired, job paused...): say so; the item on
           // screen is still the worker's to label.
           feedbackBox.replaceChildren(el("strong", { text: `Your last answer was not saved: ${error.message}` }));
@@ -286,21 +309,29 @@
       const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
       const url = leaseUrl(root.dataset.answerUrl, lease.lease);
       showSent(label);
+      let stored;
+      offerUndo(new Promise((resolve) => { stored = resolve; }));
+      const remember = (data) => stored(data && data.submitted ? data.submitted.judgment : null);
       if (ahead) {
         showFeedback(null);
-        advance(url, { label, seconds_spent: seconds }, pressedAt, `Sent ${names.get(label) || label}. `, saved());
+        const onSaved = saved();
+        advance(url, { label, seconds_spent: seconds }, pressedAt, `Sent ${names.get(label) || label}. `,
+          (data) => { remember(data); onSaved(data); }, () => stored(null));
         return;
       }
       busy = true;
       setEnabled(false);
       try {
         const data = await sendAnswer(url, { label, seconds_spent: seconds });
+        remember(data);
         done += 1;
         doneCount.textContent = String(done);
         const said = showFeedback(data.submitted && data.submitted.feedback);
         afterAnswer(data, pressedAt, `Saved as ${names.get(label) || label}. ${said} `);
       } catch (error) {
         // The lease may be lost or the job paused: tell the worker, then ask for what is next.
+        stored(null);
+        endUndo();
         await recover(error.message);
       }
     }
@@ -335,6 +366,60 @@
       }
     }
 
+    // Take the last answer back: its item comes back on screen, the item on screen becomes the
+    // one fetched ahead, and the one fetched ahead (if any) is given back with the request.
+    async function undo() {
+      if (!last) return;
+      const pending = last;
+      undoButton.disabled = true;
+      const judgment = await pending.judgment;
+      if (judgment === null || last !== pending) {
+        if (last === pending) endUndo();
+        return;
+      }
+      const url = root.dataset.undoUrl.replace(/\/0\/undo\/$/, `/${judgment}/undo/`);
+      try {
+        const data = await post(url, { ahead: ahead ? ahead.lease : null });
+        endUndo();
+        done = Math.max(done - 1, 0);
+        doneCount.textContent = String(done);
+        sentLine.hidden = true;
+        showFeedback(null);
+        const onScreen = lease;
+        setAhead(null);
+        $("empty").hidden = true;
+        show(data.next, undefined, "Answer undone. ");
+        if (onScreen && onScreen.lease !== data.next.lease) setAhead(onScreen);
+        else prefetch();
+      } catch (error) {
+        endUndo();
+        feedbackBox.replaceChildren(el("strong", { text: `Not undone: ${error.message}` }));
+        feedbackBox.hidden = false;
+        announce(`Not undone: ${error.message}`);
+      }
+    }
+    if (undoButton) undoButton.addEventListener("click", () => undo());
+
+    // The list of the page's keys ("?"), closed by Esc or its button; focus returns where it was.
+    const overlay = $("shortcuts");
+    let focusBefore = null;
+    function openKeys() {
+      if (!overlay || !overlay.hidden) return;
+      focusBefore = document.activeElement;
+      overlay.hidden = false;
+      $("keys-close").focus();
+    }
+    function closeKeys() {
+      if (!overlay || overlay.hidden) return;
+      overlay.hidden = true;
+      if (focusBefore instanceof HTMLElement) focusBefore.focus();
+    }
+    if (overlay) {
+      $("keys-open").addEventListener("click", () => openKeys());
+      $("keys-close").addEventListener("click", () => closeKeys());
+      overlay.addEventListener("click", (event) => { if (event.target === overlay) closeKeys(); });
+    }
+
     function tick() {
       if (!lease) return;
       const left = Math.max(Math.round((deadline - performance.now()) / 1000), 0);
@@ -357,18 +442,40 @@
     skipButton.addEventListener("click", () => skip());
 
     document.addEventListener("keydown", (event) => {
-      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+      if (event.repeat) return;
       const target = event.target;
       if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]")) return;
+      const key = event.key.toLowerCase();
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key === "z") {
+        event.preventDefault();
+        undo();
+        return;
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      if (overlay && !overlay.hidden) {
+        if (event.key === "Escape") {
+          event.preventDefault();
+          closeKeys();
+        }
+        return; // while the list is open, keys do not answer
+      }
+      if (event.key === "?") {
+        event.preventDefault();
+        openKeys();
+        return;
+      }
       if (event.key === "Escape") {
         event.preventDefault();
         skip();
         return;
       }
-      const button = hotkeys.get(event.key.toLowerCase());
+      const button = hotkeys.get(key);
       if (button) {
         event.preventDefault();
         choose(button.dataset.label, performance.now());
+      } else if (key === "u") {
+        event.preventDefault();
+        undo();
       }
     });
 

@@ -1,4 +1,4 @@
-"""The worker's earnings page: totals, recent earnings, the policy, payout requests.
+"""The worker's earnings page: totals, earnings by job and day, the policy, payout requests.
 
 Wendy earned 0.20 (10 answers) a week and a day ago, so it is available; Walter earned nothing.
 The minimum payout is lowered to 0.10 so these small sums can be asked for.
@@ -47,7 +47,7 @@ def test_the_page_shows_the_totals_recent_earnings_and_the_policy(earned: None, 
     html = signed_in(wendy).get(reverse("worker-earnings")).content.decode()
     assert 'data-field="available">$0.20<' in html
     assert 'data-field="pending">$0.00<' in html
-    assert "Street signs" in html and "$0.02" in html
+    assert "Street signs" in html and "$0.20" in html
     assert DROPPED_JUDGMENT_PAY_POLICY in html
     assert 'name="amount"' in html and "csrfmiddlewaretoken" in html
 

@@ -245,3 +245,44 @@ def test_the_page_shows_what_each_key_press_sent(page: Any) -> None:
     expect(page.locator("#sent-line")).to_have_text("Sent: Bird")
     _wait_saved(page, 2)
 
+
+
+def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the_keys(page: Any) -> None:
+    """Wendy answers Dog, takes it back with Ctrl+Z: the item is on screen again, her answer is
+    withdrawn, and she answers it anew. "?" shows the page's keys; Esc closes the list."""
+    wendy = arrange(WorkerFactory, username="wendy-undo")
+    job = arrange(open_job_with_items, items=4, title="Undo")
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    first = _wait_for_item(page, None)
+    _wait_ahead(page)
+
+    page.keyboard.press("d")
+    second = _wait_for_item(page, first)
+    _wait_saved(page, 1)
+    expect(page.locator("#undo")).to_be_visible()
+    page.keyboard.press("Control+z")
+
+    expect(page.locator("#item")).to_have_text(first)  # the undone item is back on screen
+    expect(page.locator("#done-count")).to_have_text("0")
+    expect(page.locator("#undo")).to_be_hidden()
+    assert arrange(lambda: list(Judgment.objects.filter(worker=wendy).values_list("status", flat=True))) == [
+        "withdrawn"
+    ]
+
+    page.keyboard.press("?")
+    overlay = page.locator("#shortcuts")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("Answer Dog")
+    expect(overlay).to_contain_text("Undo your last answer")
+    screenshot(page, "worker-labeling-keys")
+    page.keyboard.press("Escape")
+    expect(overlay).to_be_hidden()
+    expect(page.locator("#item")).to_have_text(first)  # Esc closed the list; it skipped nothing
+
+    page.keyboard.press("c")  # answered anew; the item that was on screen follows
+    _wait_for_item(page, first)
+    expect(page.locator("#item")).to_have_text(second)
+    _wait_saved(page, 1)
+    labels = arrange(lambda: list(Judgment.objects.filter(worker=wendy, status="accepted").values_list("label", flat=True)))
+    assert labels == ["cat"]

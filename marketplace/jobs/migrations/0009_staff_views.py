@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0007_instructions_versions'),
+        ('jobs', '0008_job_worker_fields'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

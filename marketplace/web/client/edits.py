@@ -1,5 +1,6 @@
 """Client portal edits after creation: remove a draft's items (one, or all to upload anew),
-delete a draft, and edit a running job's instructions as a new version (jobs.editing).
+delete a draft, edit a running job's instructions as a new version, and choose the item data
+fields workers see (jobs.editing).
 
 Each is a POST that redirects back with a message; the job is looked up through the owner's
 selector, so another organization's job is a 404 like a missing one.
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError
 from marketplace.jobs import editing
+from marketplace.jobs.fields import MAX_WORKER_FIELDS
 from marketplace.jobs.models import JobStatus
 from marketplace.web.access import client_required
 from marketplace.web.client.jobs import _own_job
@@ -86,3 +88,29 @@ def job_instructions(request: HttpRequest, job_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved as version {edited.instructions_version}; workers see it now.")
     return redirect("job-page", job_id=job.pk)
+
+
+@client_required
+def job_worker_fields(request: HttpRequest, job_id: int) -> HttpResponse:
+    """GET: the items' data fields with a box each, ticked for those workers see. POST: save the
+    ticked ones (every box ticked is stored as "every field", so columns of later imports show
+    too). `next=wizard` returns to the wizard's items step, else to the job page."""
+    job = _own_job(request, job_id)
+    names = editing.item_field_names(job=job)
+    back = "client-job-setup-items" if request.POST.get("next") == "wizard" else "job-page"
+    if request.method != "POST":
+        shown = set(job.worker_fields or names)
+        ctx = {"job": job, "fields": [(name, name in shown) for name in names]}
+        return render(request, "client/job_worker_fields.html", ctx)
+    chosen = [name for name in request.POST.getlist("fields") if name in names][: MAX_WORKER_FIELDS]
+    try:
+        if not chosen:
+            raise ApplicationError("Tick at least one field: workers need something to label.")
+        editing.job_worker_fields_set(job=job, fields=[] if set(chosen) == set(names) else chosen)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        hidden = len(names) - len(chosen)
+        messages.success(request, "Workers see every field." if not hidden else
+                         f"Workers see {', '.join(chosen)}; {hidden} field{'' if hidden == 1 else 's'} hidden.")
+    return redirect(back, job_id=job.pk)

@@ -128,13 +128,13 @@ def job_throughput(*, job: Job, now: datetime | None = None) -> Throughput:
     count = max(round((last - first) / step) + 1, MIN_BUCKETS)
     first = last - step * (count - 1)
     rows = (
-        Judgment.objects.filter(job=job, created_at__gte=first)
+        Judgment.objects.filter(job=job, created_at__gte=first).exclude(status=JudgmentStatus.WITHDRAWN)
         .annotate(at=trunc("created_at")).values("at").annotate(n=Count("id"))
     )
     by_start = {row["at"]: row["n"] for row in rows if row["at"] is not None}
     starts = [first + step * k for k in range(count)]
     series = [by_start.get(start, 0) for start in starts]
-    this_hour = series[-1] if bucket == "hour" else Judgment.objects.filter(job=job, created_at__gte=hour).count()
+    this_hour = series[-1] if bucket == "hour" else Judgment.objects.filter(job=job, created_at__gte=hour).exclude(status=JudgmentStatus.WITHDRAWN).count()
     hours_alive = max((now - born).total_seconds() / 3600, 1.0)  # a young job: per its first hour
     return Throughput(per_bucket=series, starts=starts, bucket=bucket, last_hour=this_hour,
                       average=round(sum(series) / hours_alive, 1))

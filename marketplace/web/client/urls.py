@@ -25,6 +25,7 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="client-job-cancel"),
     path("jobs/<int:job_id>/delete/", edits.job_delete, name="client-job-delete"),
     path("jobs/<int:job_id>/instructions/", edits.job_instructions, name="client-job-instructions"),
+    path("jobs/<int:job_id>/worker-fields/", edits.job_worker_fields, name="client-job-worker-fields"),
     # The data browser under a job's page (web/client/browse.py); admins may open it too.
     path("jobs/<int:job_id>/data/", browse.data_page, name="client-job-data"),
     path("jobs/<int:job_id>/data/export/", browse.data_export, name="client-job-data-export"),

@@ -28,7 +28,7 @@ from marketplace.billing.models import Tier
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, NotFound
-from marketplace.jobs import selectors, services
+from marketplace.jobs import editing, selectors, services
 from marketplace.web.client import forms
 from marketplace.jobs.importing import InvalidImport
 from marketplace.jobs.markdown import instructions_check, instructions_render
@@ -187,6 +187,13 @@ def _sample(job: Job, *, gold: bool) -> list[dict[str, Any]]:
     return out
 
 
+def _worker_fields(job: Job) -> list[tuple[str, bool]]:
+    """The items' data fields, each with whether workers see it (all, until the client chooses)."""
+    names = editing.item_field_names(job=job)
+    shown = set(job.worker_fields or names)
+    return [(name, name in shown) for name in names]
+
+
 def _problem(error: dict[str, Any]) -> dict[str, Any]:
     """An importer problem for the page: its line apart, the message without "line N: "."""
     line, message = error.get("line"), str(error.get("message", ""))
@@ -231,6 +238,7 @@ def _upload_step(request: HttpRequest, job_id: int, *, gold: bool) -> HttpRespon
         "file_name": request.FILES["file"].name if errors and "file" in request.FILES else "",
         "count": job.gold_item_count if gold else job.item_count,
         "sample": _sample(job, gold=gold),
+        "worker_fields": [] if gold else _worker_fields(job),
         "label_keys": job.label_keys,
         "steps": _steps(job, step),
         "next_url": reverse("client-job-setup-publish" if gold else "client-job-setup-gold", args=[job.pk]),

@@ -1,5 +1,6 @@
-"""The worker's earnings page: pending, available and paid totals, recent earnings, the
-dropped-judgment pay policy, the payout request form and the payout history.
+"""The worker's earnings page: pending, available and paid totals, earnings by job and day with
+the date pending pay becomes payable, the dropped-judgment pay policy, the payout request form and
+the payout history.
 
 Every figure starts from the signed-in worker (billing.selectors / statements take the worker);
 amounts are Decimal, shown with 2 places, and the form's amount is parsed as a Decimal string.
@@ -22,7 +23,7 @@ from marketplace.billing.amounts import money_in
 from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY
 from marketplace.errors import ApplicationError
 
-RECENT_EARNINGS = 50
+EARNING_DAYS = 60  # rows of (job, day)
 PAYOUT_ROWS = 50
 
 
@@ -31,10 +32,14 @@ def money_text(amount: Decimal) -> str:
 
 
 def _earning_rows(worker: User) -> list[dict[str, Any]]:
+    rows = statements.worker_earnings_by_job_day(worker=worker, hold_days=payouts.hold_days(), limit=EARNING_DAYS)
     return [
-        {"title": e.job.title, "amount": money_text(e.amount), "status": e.status,
-         "status_label": e.get_status_display(), "kept_after_drop": e.kept_after_drop, "created_at": e.created_at}
-        for e in statements.worker_recent_earnings(worker=worker, limit=RECENT_EARNINGS)
+        {"title": row.title, "day": row.day, "answers": row.answers, "earned": money_text(row.earned),
+         "pending": money_text(row.pending) if row.pending else "",
+         "available": money_text(row.available) if row.available else "",
+         "withdrawn": money_text(row.withdrawn) if row.withdrawn else "",
+         "kept_after_drop": row.kept_after_drop, "payable_at": row.payable_at}
+        for row in rows
     ]
 
 

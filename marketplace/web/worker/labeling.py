@@ -37,6 +37,7 @@ from marketplace.accounts.qualifications import exam_submit
 from marketplace.web.access import worker_required
 from marketplace.errors import ApplicationError
 from marketplace.errors import error_body
+from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
@@ -108,13 +109,17 @@ def work_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
+    labels = label_keys(job)
     ctx = {
         "job": job,
-        "labels": label_keys(job),
+        "labels": labels,
         "pay": pay_text(job.reward_per_judgment),
         # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
         "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
         "heartbeat_seconds": max(settings.QUORUM_PAGE_LEASE_SECONDS // 3, 5),
+        "undo_seconds": settings.QUORUM_UNDO_SECONDS,
+        # "u" undoes unless a label took it as its shortcut (Ctrl+Z always does).
+        "undo_key": not any(label["hotkey"].lower() == "u" for label in labels),
     }
     return render(request, "worker/label.html", ctx)
 
@@ -150,7 +155,8 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
         "lease": lease.pk,
         "job": lease.job_id,
         "seconds_left": round(left, 1),
-        "item": {"id": lease.item.pk, "data": lease.item.data},
+        # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
+        "item": {"id": lease.item.pk, "data": item_data_for_workers(lease.item.data, lease.job.worker_fields)},
     }
 
 
@@ -244,6 +250,30 @@ def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
     except ApplicationError as exc:
         return _error(exc)
     return JsonResponse({"skipped": lease.pk, **_next(worker, lease.job_id, ahead_of)})
+
+
+@worker_required
+@require_POST
+def label_undo(request: HttpRequest, judgment_id: int) -> JsonResponse:
+    """Undo the last answer (flows.work_undo: within QUORUM_UNDO_SECONDS, while its item is
+    open): its item comes back as `next`, to show again. `ahead` (the item the page fetched after
+    the one now on screen) is given back, so the page still holds two leases at most: the undone
+    item and the one on screen, which becomes the one fetched ahead. Refusals are 409s."""
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        data = _body(request)
+        ahead = data.get("ahead")
+        if ahead is not None and (isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1):
+            raise ApplicationError("ahead must be a lease id.")
+        withdrawal = flows.work_undo(
+            worker=worker, judgment_id=judgment_id, hold=settings.QUORUM_PAGE_LEASE_SECONDS
+        )
+    except ApplicationError as exc:
+        return _error(exc)
+    if ahead is not None:
+        services.leases_return(worker=worker, lease_ids=[ahead])  # answered or gone: left alone
+    lease = Lease.objects.select_related("job", "item").get(pk=withdrawal.lease.pk)
+    return JsonResponse({"undone": withdrawal.judgment.pk, "next": _lease_json(lease)})
 
 
 @worker_required

@@ -13,6 +13,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/label/next/", labeling.label_next, name="work-label-next"),
     path("leases/<int:lease_id>/answer/", labeling.label_answer, name="work-label-answer"),
     path("leases/<int:lease_id>/skip/", labeling.label_skip, name="work-label-skip"),
+    path("judgments/<int:judgment_id>/undo/", labeling.label_undo, name="work-label-undo"),
     path("leases/return/", labeling.label_return, name="work-label-return"),  # a closed page's beacon
     path("leases/heartbeat/", labeling.label_heartbeat, name="work-label-heartbeat"),  # an open page's
     path("earnings/", earnings.earnings, name="worker-earnings"),

@@ -1,0 +1,147 @@
+"""Undoing a worker's last answer: the judgment is withdrawn and its lease is theirs again.
+
+Allowed for QUORUM_UNDO_SECONDS after the answer, while its item is still open: a complete item
+(whoever's answer completed it) may already be in results the client reads, so it stays as it
+is. The withdrawn judgment keeps its row (status `withdrawn`, no lease): its earning names it,
+and the ledger may have moved its pay already, which the flow sends back (billing/reversals.py).
+Every count the submit added comes off again: the item's judgment_count, the worker's tally of
+the job. The lease goes back to `active` with a fresh span, so the item is on the worker's
+screen again and their next answer is an ordinary submit.
+
+Locks, in the submit's order (labeling/submitting.py): the lease, the item (regular only), the
+worker's tally row, then the job in KEY SHARE mode, and only then the judgment's row (by its
+compare-and-set), as a block takes items → tally → job → judgments; the flow then takes
+billing's and quality's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import Conflict, NotFound
+from marketplace.jobs.models import Item, JobStatus
+from marketplace.labeling import sql
+from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
+
+# An answer in a job in these statuses can be undone: its items still take answers (paused: once
+# resumed), and the job's escrow is open to take the pay back.
+_UNDOABLE_JOB = frozenset({JobStatus.OPEN, JobStatus.PAUSED})
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What an undo did: the judgment (now withdrawn, as it was before) and the lease given back."""
+
+    judgment: Judgment
+    lease: Lease
+
+
+def _window_check(judgment: Judgment) -> None:
+    window = settings.QUORUM_UNDO_SECONDS
+    if timezone.now() - judgment.created_at > timedelta(seconds=window):
+        raise Conflict(
+            f"Too late to undo: an answer can be undone for {window} seconds after it is sent.",
+            details={"judgment": judgment.pk, "undo_seconds": window},
+        )
+
+
+def _judgment_for_undo(*, worker: User, judgment_id: int) -> Judgment:
+    """The worker's own judgment (anyone else's is not found), checked before anything is locked
+    and again under the locks."""
+    judgment = Judgment.objects.filter(pk=judgment_id, worker=worker).first()
+    if judgment is None:
+        raise NotFound("Judgment not found.")
+    if judgment.status == JudgmentStatus.WITHDRAWN:
+        raise Conflict("This answer was undone already.", details={"judgment": judgment.pk})
+    if judgment.status == JudgmentStatus.DROPPED:
+        raise Conflict("This answer was dropped by a quality block; it cannot be undone.")
+    if judgment.lease_id is None:
+        raise Conflict("This answer has no lease to return to; it cannot be undone.")
+    _window_check(judgment)
+    return judgment
+
+
+@transaction.atomic
+def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None) -> Withdrawal:
+    """Withdraw the worker's last answer in its job and give them its lease back (see the module).
+
+    Refused (409) after QUORUM_UNDO_SECONDS, for an answer not the worker's latest in the job,
+    once the item is complete, and in a completed or cancelled job; 404 for anyone else's.
+    `hold` (seconds): the lease's new span, as a claim's (the page's heartbeat renews it); never
+    beyond the job's whole lease. Counts only: the flow withdraws the pay and the quality figures.
+    """
+    judgment = _judgment_for_undo(worker=worker, judgment_id=judgment_id)
+    # The lease first, as a submit locks it: a second undo (another tab) waits here, then finds
+    # the judgment withdrawn below.
+    lease = Lease.objects.select_for_update().get(pk=judgment.lease_id)
+    # Read again, not locked: a block drops judgments under the item and tally locks, which we
+    # take next; the compare-and-set below is what settles a race with one.
+    judgment = Judgment.objects.get(pk=judgment.pk)
+    if judgment.status != JudgmentStatus.ACCEPTED or lease.status != LeaseStatus.SUBMITTED:
+        raise Conflict("This answer was undone already.", details={"judgment": judgment.pk})
+    later = Judgment.objects.filter(
+        job_id=judgment.job_id, worker=worker, status=JudgmentStatus.ACCEPTED, pk__gt=judgment.pk
+    )
+    if later.exists():
+        raise Conflict("Only your last answer in this job can be undone.", details={"judgment": judgment.pk})
+    if not judgment.is_gold:
+        # The item's row lock: no answer may complete it, nor a claim count its slots, meanwhile.
+        item = Item.objects.select_for_update().get(pk=judgment.item_id)
+        if item.is_complete:
+            raise Conflict(_completed_message(judgment), details={"judgment": judgment.pk})
+    # The worker's tally, then the job KEY SHARE: the submit's order. A status move (FOR UPDATE)
+    # waits for us, and we read the status it left.
+    sql.run(
+        "tally_add", job=judgment.job_id, shard=worker.pk, judgments=-int(not judgment.is_gold),
+        gold_judgments=-int(judgment.is_gold), completed=0,
+    )
+    status, lease_seconds = _job_key_share(judgment.job_id)
+    if status not in _UNDOABLE_JOB:
+        raise Conflict(
+            f"This job is {JobStatus(status).label.lower()}; its answers can no longer be undone.",
+            details={"judgment": judgment.pk},
+        )
+    if not judgment.is_gold:
+        # Our judgment's count comes off; the item was not complete, so it stays open.
+        Item.objects.filter(pk=judgment.item_id).update(judgment_count=F("judgment_count") - 1)
+    # Compare-and-set: a block that dropped it (gold takes no item lock) got there first.
+    if not Judgment.objects.filter(pk=judgment.pk, status=JudgmentStatus.ACCEPTED).update(
+        status=JudgmentStatus.WITHDRAWN, lease=None  # the lease will carry the next answer's judgment
+    ):
+        raise Conflict("This answer was dropped by a quality block; it cannot be undone.")
+    judgment.status, judgment.lease_id = JudgmentStatus.WITHDRAWN, None
+    now = timezone.now()
+    seconds = lease_seconds if hold is None else min(hold, lease_seconds)
+    # Handed out afresh: the worker gets the item's time again, as from a claim.
+    lease.status, lease.finished_at = LeaseStatus.ACTIVE, None
+    lease.created_at, lease.expires_at = now, now + timedelta(seconds=seconds)
+    lease.save(update_fields=["status", "finished_at", "created_at", "expires_at"])
+    return Withdrawal(judgment=judgment, lease=lease)
+
+
+def _job_key_share(job_id: int) -> tuple[str, int]:
+    """The job's status and lease length, read under KEY SHARE (PostgreSQL; SQLite serializes
+    writers already): the lock a submit takes, which only a status move waits for."""
+    lock = " FOR KEY SHARE" if transaction.get_connection().vendor == "postgresql" else ""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(f"SELECT status, lease_seconds FROM jobs_job WHERE id = %s{lock}", [job_id])
+        status, lease_seconds = cursor.fetchone()
+    return str(status), int(lease_seconds)
+
+
+def _completed_message(judgment: Judgment) -> str:
+    """Why a complete item's answer stays: whose answer completed it (the item's latest)."""
+    last = (
+        Judgment.objects.filter(item_id=judgment.item_id, status=JudgmentStatus.ACCEPTED)
+        .order_by("-id").values_list("worker_id", flat=True).first()
+    )
+    if last == judgment.worker_id:
+        return "Your answer completed this item, so it can no longer be undone."
+    return "Another worker's answer completed this item since, so yours can no longer be undone."
