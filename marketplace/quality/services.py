@@ -249,7 +249,7 @@ def _peers_median(*, job_id: int, worker_id: int) -> float | None:
     or None while there are fewer than scoring.FAST_PEERS_MIN of them."""
     flagged = WorkerJobStats.objects.filter(job_id=job_id, flagged_fast_at__isnull=False).values("worker_id")
     times = list(
-        Judgment.objects.filter(job_id=job_id, seconds_spent__isnull=False)
+        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, seconds_spent__isnull=False)
         .exclude(worker_id=worker_id)
         .exclude(worker_id__in=flagged)
         .order_by("-id")
