@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -121,13 +122,23 @@ class WorkOffer:
         return bool(self.missing) and all(m.has_exam for m in self.missing)
 
 
-def _expected_seconds(*, job_ids: list[int]) -> dict[int, float]:
-    """Median seconds of each job's latest EXPECTED_TIME_SAMPLE judgments, in one query."""
+# Workers whose answer times a job's estimate leaves out: {job id: worker ids} (quality's flags,
+# passed in by the page above, since labeling sits below quality).
+LeaveOut = Callable[[list[int]], Mapping[int, set[int]]]
+
+
+def _expected_seconds(*, job_ids: list[int], leave_out: LeaveOut | None = None) -> dict[int, float]:
+    """Median seconds of each job's latest EXPECTED_TIME_SAMPLE accepted judgments, in one query,
+    leaving out the workers `leave_out` names per job (those answering too fast to be human)."""
     if not job_ids:
         return {}
+    skipped = Q()
+    for job_id, workers in (leave_out(job_ids) if leave_out else {}).items():
+        if workers:
+            skipped |= Q(job_id=job_id, worker_id__in=sorted(workers))
     recent = (
-        Judgment.objects.filter(job_id__in=job_ids, seconds_spent__isnull=False)
-        .exclude(status=JudgmentStatus.WITHDRAWN)
+        Judgment.objects.filter(job_id__in=job_ids, seconds_spent__isnull=False, status=JudgmentStatus.ACCEPTED)
+        .exclude(skipped)
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
         .filter(rank__lte=EXPECTED_TIME_SAMPLE)
         .values_list("job_id", "seconds_spent")
@@ -150,7 +161,7 @@ def job_has_work_for(*, worker: User) -> Exists:
     )
 
 
-def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
+def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | None = None) -> list[WorkOffer]:
     """Open jobs for the work list: those the worker may take now, then those they could reach by
     passing exams. Blocked jobs, jobs needing a qualification without an exam and jobs with
     nothing left for this worker (they judged every unfinished item) are left out. Four queries
@@ -184,7 +195,7 @@ def work_offers_for(*, worker: User, limit: int = 100) -> list[WorkOffer]:
                 qualification_id=req.qualification_id, name=req.qualification.name,
                 min_score=req.min_score, has_exam=req.has_exam,  # type: ignore[attr-defined]
             ))
-    expected = _expected_seconds(job_ids=[job.pk for job in jobs])
+    expected = _expected_seconds(job_ids=[job.pk for job in jobs], leave_out=leave_out)
     offers = [
         WorkOffer(
             job=job, items_left=max(job.item_count - job.completed_item_count, 0),

@@ -372,3 +372,13 @@ def jobs_consensus_estimates(*, job_ids: Iterable[int]) -> dict[int, float]:
         .values("run__job_id").annotate(total=Sum("confidence"), n=Count("id"))
     )
     return {row["run__job_id"]: row["total"] / row["n"] for row in means if row["n"]}
+
+
+def flagged_fast_workers(job_ids: list[int]) -> dict[int, set[int]]:
+    """{job id: workers flagged for answering too fast in it}: the work list's time estimate
+    leaves them out, so a job's pace is its humans', not its bots'."""
+    flagged: dict[int, set[int]] = defaultdict(set)
+    rows = WorkerJobStats.objects.filter(job_id__in=job_ids, flagged_fast_at__isnull=False)
+    for job_id, worker_id in rows.values_list("job_id", "worker_id"):
+        flagged[job_id].add(worker_id)
+    return flagged

@@ -41,6 +41,7 @@ from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
+from marketplace.quality.selectors import flagged_fast_workers
 from marketplace.parsing import JsonRefused, json_loads
 
 # Labels without a shortcut of their own get the digits 1..9, in order, where still free.
@@ -97,7 +98,7 @@ def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
 @worker_required
 @require_GET
 def work_list(request: HttpRequest) -> HttpResponse:
-    offers = selectors.work_offers_for(worker=request.user)  # type: ignore[arg-type]
+    offers = selectors.work_offers_for(worker=request.user, leave_out=flagged_fast_workers)  # type: ignore[arg-type]
     ctx = {
         "ready": [_offer(o) for o in offers if not o.missing],
         "examinable": [_offer(o) for o in offers if o.missing],
