@@ -68,14 +68,23 @@ def expected_accuracy(posterior: npt.ArrayLike) -> float:
 
 
 def overlap_decision(
-    *, posterior: npt.ArrayLike, judgments: int, min_overlap: int, max_overlap: int, target: float
+    *,
+    posterior: npt.ArrayLike,
+    judgments: int,
+    min_overlap: int,
+    max_overlap: int,
+    target: float,
+    model_votes: int = 0,
 ) -> Decision:
     """Settle or continue: THE rule of dynamic overlap (submit flow and replay alike).
 
-    Below `min_overlap` judgments an item always takes more; from there it settles once its
-    expected accuracy reaches `target`; at `max_overlap` it stops either way, UNCERTAIN if below.
+    Below `min_overlap` votes an item always takes more; from there it settles once its
+    expected accuracy reaches `target`; at `max_overlap` human judgments it stops either way,
+    UNCERTAIN if below. `model_votes` (the item's predictions, each model version a worker) count
+    towards the minimum but never replace the first human: an item with a trusted model's vote
+    and one human who agrees can settle at one judgment, never at none.
     """
-    if judgments < min_overlap:
+    if judgments < 1 or judgments + model_votes < min_overlap:
         return Decision.MORE
     if expected_accuracy(posterior) >= target:
         return Decision.SETTLED
@@ -241,3 +250,32 @@ def skill_changes(
     for worker in previous.keys() - current.keys():
         changes[worker] = Evidence() - previous[worker]
     return {worker: change for worker, change in changes.items() if change != Evidence()}
+
+
+def model_confusion(
+    *,
+    n_labels: int,
+    skill: Evidence = NOTHING,
+    job: Evidence = NOTHING,
+    job_gold: Evidence = NOTHING,
+    run_confusion: FloatArray | None = None,
+    run_judgments: int = 0,
+    model: WorkerModel = DEFAULT_MODEL,
+) -> FloatArray:
+    """The confusion matrix a model version's votes are weighed by: `worker_confusion`'s, except
+    that what is not yet known about it counts as chance, not as the typical worker.
+
+    A model nobody has measured moves no posterior; its gold answers and the job's runs (where it
+    is one more worker, its matrix fitted with everyone's) earn it weight like anyone, and a model
+    that errs as often as chance stays there.
+    """
+    return worker_confusion(
+        n_labels=n_labels,
+        crowd=Crowd(accuracy=1.0 / max(n_labels, 1)),
+        skill=skill,
+        job=job,
+        job_gold=job_gold,
+        run_confusion=run_confusion,
+        run_judgments=run_judgments,
+        model=model,
+    )

@@ -16,6 +16,13 @@ saving is 1 - dynamic judgments / those fixed judgments.
 
 History (optional): workers' skill from earlier work, fitted before the replay like an earlier
 job's completion run (its `run_evidence` is their starting skill).
+
+A model (optional): one prediction per item (`simulated_model`: right with a given accuracy, else
+a uniformly wrong label, seeded apart from the arrival order), cast as the vote of one more
+worker whose id follows the crowd's. Its vote joins an item with the item's first judgment, counts
+towards the minimum overlap but is never a human judgment (`overlap_decision`'s `model_votes`),
+enters every refit on the items humans have reached, and so gets a confusion matrix learned like
+anyone's: a bad model is down-weighted, never trusted for its name.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from marketplace.consensus.dynamic import (
     Evidence,
     WorkerModel,
     crowd_of,
+    model_confusion,
     overlap_decision,
     refit_due,
     run_evidence,
@@ -104,8 +112,23 @@ class Outcome:
     at_maximum: int  # stopped at the maximum below the target (expert review)
     ran_out: int  # the data set had no judgment left before the item settled
     refits: int
+    model_accuracy: float | None = None  # the model's accuracy in the final run (None: no model)
     # Fixed overlap K = 1, 2, ... in the same order: (judgments per item, accuracy) at index K-1.
     fixed: list[tuple[float, float]] = field(default_factory=list)
+
+
+def simulated_model(crowd: Crowdset, accuracy: float, *, seed: int) -> IntArray:
+    """A model's prediction per item: the truth with probability `accuracy`, else one of the
+    other labels alike; -1 (no prediction) where the truth is unknown. Its own seeded stream, so
+    its errors are independent of the crowd's and of the arrival order."""
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError("the model's accuracy must be between 0 and 1")
+    k = len(crowd.labels)
+    rng = np.random.default_rng([seed, 2])
+    right = rng.random(len(crowd.truth)) < accuracy
+    wrong = (crowd.truth + rng.integers(1, max(k, 2), len(crowd.truth))) % max(k, 1)
+    predicted = np.where(right, crowd.truth, wrong)
+    return np.where(crowd.truth >= 0, predicted, -1).astype(np.int64)
 
 
 def replay(
@@ -115,10 +138,14 @@ def replay(
     seed: int,
     replayed: np.ndarray | None = None,
     history: np.ndarray | None = None,
+    model: IntArray | None = None,
 ) -> Outcome:
     """One seeded replay of the items flagged in `replayed` (default: all with a known truth),
-    their workers starting from the skill `history` (a vote mask, fitted first) earned them."""
-    return _replays(crowd, [settings], seed=seed, replayed=replayed, history=history)[0]
+    their workers starting from the skill `history` (a vote mask, fitted first) earned them;
+    `model` is a prediction per item (-1: none), the vote of one more worker."""
+    return _replays(
+        crowd, [settings], seed=seed, replayed=replayed, history=history, model=model
+    )[0]
 
 
 def _replays(
@@ -128,6 +155,7 @@ def _replays(
     seed: int,
     replayed: np.ndarray | None = None,
     history: np.ndarray | None = None,
+    model: IntArray | None = None,
 ) -> list[Outcome]:
     """`replay` once per settings, in one arrival order, the history and fixed curve shared."""
     items_in = crowd.truth >= 0 if replayed is None else replayed
@@ -143,26 +171,63 @@ def _replays(
     fixed = _fixed_curve(crowd, order, scored, n_items)  # the same for every target
     outcomes = []
     for settings in sweep:
-        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start))
+        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start), model)
+        picked = np.asarray(taken, dtype=np.int64)
+        machine = _model_votes(crowd, model, picked)
+        accuracy, model_accuracy = _scored(crowd, picked, scored, machine)
         outcomes.append(
             Outcome(
                 items=n_items,
                 judgments=len(taken),
-                accuracy=_accuracy(crowd, np.asarray(taken, dtype=np.int64), scored),
+                accuracy=accuracy,
                 at_maximum=at_max,
                 ran_out=int((items_in & ~settled).sum()),
                 refits=refits,
+                model_accuracy=model_accuracy,
                 fixed=fixed,
             )
         )
     return outcomes
 
 
+def _model_votes(crowd: Crowdset, model: IntArray | None, picked: IntArray) -> Votes | None:
+    """The model's votes on the items that `picked` human votes reached (None: no model)."""
+    if model is None:
+        return None
+    reached = np.unique(crowd.items[picked])
+    reached = reached[model[reached] >= 0]
+    return Votes(
+        items=reached,
+        workers=np.full(len(reached), crowd.n_workers, dtype=np.int64),
+        codes=model[reached],
+        label_set=crowd.labels,
+    )
+
+
+def _with_model(votes: Votes, machine: Votes | None) -> Votes:
+    if machine is None or not len(machine):
+        return votes
+    return Votes(
+        items=np.concatenate([votes.items, machine.items]),
+        workers=np.concatenate([votes.workers, machine.workers]),
+        codes=np.concatenate([votes.codes, machine.codes]),
+        label_set=votes.label_set,
+    )
+
+
 def _stream(
-    crowd: Crowdset, settings: DynamicSettings, order: IntArray, skill: dict[int, Evidence]
+    crowd: Crowdset,
+    settings: DynamicSettings,
+    order: IntArray,
+    skill: dict[int, Evidence],
+    model: IntArray | None = None,
 ) -> tuple[list[int], int, int, np.ndarray]:
-    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled."""
+    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled.
+
+    With a `model`, its prediction joins each item's votes with the first judgment, as worker
+    `crowd.n_workers` (no crowd worker has that code)."""
     k = len(crowd.labels)
+    machine_worker = crowd.n_workers
     settled = np.zeros(len(crowd.truth), dtype=bool)
     collected: dict[int, list[tuple[int, int]]] = {}
     taken: list[int] = []
@@ -177,17 +242,17 @@ def _stream(
         item = int(crowd.items[vote])
         if settled[item]:
             continue
-        votes = collected.setdefault(item, [])
+        votes = collected.get(item)
+        if votes is None:
+            votes = collected[item] = []
+            if model is not None and model[item] >= 0:
+                votes.append((machine_worker, int(model[item])))
+        machines = int(bool(votes) and votes[0][0] == machine_worker)
         votes.append((int(crowd.workers[vote]), int(crowd.codes[vote])))
         taken.append(vote)
         if refit_due(len(taken), first=settings.first_refit):
             picked = np.asarray(taken, dtype=np.int64)
-            fit_votes = Votes(
-                items=crowd.items[picked],
-                workers=crowd.workers[picked],
-                codes=crowd.codes[picked],
-                label_set=crowd.labels,
-            )
+            fit_votes = _with_model(crowd.subset(picked), _model_votes(crowd, model, picked))
             result = aggregate(fit_votes)
             share = run_evidence(result, fit_votes)
             for worker, change in skill_changes(contributed, share).items():
@@ -202,6 +267,15 @@ def _stream(
             matrices = {}
             refits += 1
         for worker, _ in votes:
+            if worker == machine_worker and worker not in matrices:
+                matrices[worker] = model_confusion(
+                    n_labels=k,
+                    skill=skill.get(worker, Evidence()),
+                    job=contributed.get(worker, Evidence()),
+                    run_confusion=run.get(worker),
+                    run_judgments=run_counts.get(worker, 0),
+                    model=settings.model,
+                )
             if worker not in matrices:
                 matrices[worker] = worker_confusion(
                     n_labels=k,
@@ -214,10 +288,11 @@ def _stream(
                 )
         decision = overlap_decision(
             posterior=item_posterior(matrices, priors, votes),
-            judgments=len(votes),
+            judgments=len(votes) - machines,
             min_overlap=settings.min_overlap,
             max_overlap=settings.max_overlap,
             target=settings.target,
+            model_votes=machines,
         )
         if decision is not Decision.MORE:
             settled[item] = True
@@ -227,12 +302,24 @@ def _stream(
 
 def _accuracy(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:
     """Share of scored items whose default-consensus label over `picked` votes is the truth."""
+    return _scored(crowd, picked, scored, None)[0]
+
+
+def _scored(
+    crowd: Crowdset, picked: IntArray, scored: np.ndarray, machine: Votes | None
+) -> tuple[float, float | None]:
+    """`_accuracy` over `picked` votes plus the model's, and the model's accuracy in that run."""
     if not len(picked):
-        return float("nan")
-    result = aggregate(crowd.subset(picked))
+        return float("nan"), None
+    result = aggregate(_with_model(crowd.subset(picked), machine))
     judged = scored[result.items]
     truth = crowd.truth[result.items[judged]]
-    return float(np.mean(result.label_index[judged] == truth)) if judged.any() else float("nan")
+    accuracy = float(np.mean(result.label_index[judged] == truth)) if judged.any() else np.nan
+    model_accuracy = None
+    if machine is not None:
+        at = np.flatnonzero(result.workers == crowd.n_workers)
+        model_accuracy = float(result.worker_accuracy[at[0]]) if len(at) else None
+    return float(accuracy), model_accuracy
 
 
 def _fixed_curve(
@@ -271,6 +358,9 @@ class Comparison:
     # fewer judgments than K on some items, K is more than its judgments per item.
     matched_overlap: float | None = None
     saving_se: float | None = None  # standard error of `saving`, bootstrapped over the replays
+    model_accuracy: float | None = None  # the model's accuracy as the final runs learned it
+    accuracy_se: float | None = None  # standard error of `accuracy` over the replays
+    judgments_se: float | None = None  # standard error of `judgments_per_item` over the replays
 
 
 BOOTSTRAP_SAMPLES = 200
@@ -299,7 +389,19 @@ def compare(outcomes: Sequence[Outcome]) -> Comparison:
         saving=None if equal is None else 1.0 - per_item / equal,
         matched_overlap=_first_crossing(np.arange(1.0, depth + 1), curve[:, 1], accuracy),
         saving_se=_saving_se(curves, per_items, accuracies),
+        model_accuracy=_mean_or_none([o.model_accuracy for o in outcomes]),
+        accuracy_se=_se_of(accuracies),
+        judgments_se=_se_of(per_items),
     )
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
+
+
+def _se_of(values: np.ndarray) -> float | None:
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
 
 
 def _saving_se(curves: np.ndarray, per_items: np.ndarray, accuracies: np.ndarray) -> float | None:
@@ -334,10 +436,17 @@ def _first_crossing(judgments: np.ndarray, accuracy: np.ndarray, level: float) -
 
 
 def replay_many(
-    crowd: Crowdset, settings: DynamicSettings, *, seeds: Sequence[int], history: bool = False
+    crowd: Crowdset,
+    settings: DynamicSettings,
+    *,
+    seeds: Sequence[int],
+    history: bool = False,
+    model_accuracy: float | None = None,
 ) -> Comparison:
     """Replays with the given seeds, compared with fixed overlap (`replay_sweep` of one)."""
-    return replay_sweep(crowd, [settings], seeds=seeds, history=history)[0]
+    return replay_sweep(
+        crowd, [settings], seeds=seeds, history=history, model_accuracy=model_accuracy
+    )[0]
 
 
 def replay_sweep(
@@ -346,6 +455,7 @@ def replay_sweep(
     *,
     seeds: Sequence[int],
     history: bool = False,
+    model_accuracy: float | None = None,
 ) -> list[Comparison]:
     """Replays with the given seeds for each settings (e.g. several targets), each compared with
     fixed overlap in the same arrival orders.
@@ -353,19 +463,32 @@ def replay_sweep(
     `history`: workers start from the skill their other work earned. The data set's items
     without truth are that other work when it has any (S_Rel); when every item has a truth
     (D_Duck), the items are split in two seeded halves, each replayed with the other as history.
+    `model_accuracy`: a simulated model (`simulated_model`, seeded by the replay's seed) votes too.
     """
     outcomes: list[list[Outcome]] = [[] for _ in sweep]
     unscored = crowd.truth < 0
     for seed in seeds:
+        model = None
+        if model_accuracy is not None:
+            model = simulated_model(crowd, model_accuracy, seed=seed)
         if not history:
-            runs = [_replays(crowd, sweep, seed=seed)]
+            runs = [_replays(crowd, sweep, seed=seed, model=model)]
         elif unscored.any():
-            runs = [_replays(crowd, sweep, seed=seed, history=unscored[crowd.items])]
+            runs = [
+                _replays(crowd, sweep, seed=seed, history=unscored[crowd.items], model=model)
+            ]
         else:
             half = np.zeros(len(crowd.truth), dtype=bool)
             half[np.random.default_rng([seed, 1]).permutation(len(half))[: len(half) // 2]] = True
             runs = [
-                _replays(crowd, sweep, seed=seed, replayed=part, history=~part[crowd.items])
+                _replays(
+                    crowd,
+                    sweep,
+                    seed=seed,
+                    replayed=part,
+                    history=~part[crowd.items],
+                    model=model,
+                )
                 for part in (half, ~half)
             ]
         for run in runs:
