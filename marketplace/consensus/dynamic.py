@@ -251,31 +251,3 @@ def skill_changes(
         changes[worker] = Evidence() - previous[worker]
     return {worker: change for worker, change in changes.items() if change != Evidence()}
 
-
-def model_confusion(
-    *,
-    n_labels: int,
-    skill: Evidence = NOTHING,
-    job: Evidence = NOTHING,
-    job_gold: Evidence = NOTHING,
-    run_confusion: FloatArray | None = None,
-    run_judgments: int = 0,
-    model: WorkerModel = DEFAULT_MODEL,
-) -> FloatArray:
-    """The confusion matrix a model version's votes are weighed by: `worker_confusion`'s, except
-    that what is not yet known about it counts as chance, not as the typical worker.
-
-    A model nobody has measured moves no posterior; its gold answers and the job's runs (where it
-    is one more worker, its matrix fitted with everyone's) earn it weight like anyone, and a model
-    that errs as often as chance stays there.
-    """
-    return worker_confusion(
-        n_labels=n_labels,
-        crowd=Crowd(accuracy=1.0 / max(n_labels, 1)),
-        skill=skill,
-        job=job,
-        job_gold=job_gold,
-        run_confusion=run_confusion,
-        run_judgments=run_judgments,
-        model=model,
-    )

@@ -19,10 +19,13 @@ job's completion run (its `run_evidence` is their starting skill).
 
 A model (optional): one prediction per item (`simulated_model`: right with a given accuracy, else
 a uniformly wrong label, seeded apart from the arrival order), cast as the vote of one more
-worker whose id follows the crowd's. Its vote joins an item with the item's first judgment, counts
-towards the minimum overlap but is never a human judgment (`overlap_decision`'s `model_votes`),
-enters every refit on the items humans have reached, and so gets a confusion matrix learned like
-anyone's: a bad model is down-weighted, never trusted for its name.
+worker whose id follows the crowd's. Its vote joins an item with the item's first judgment and
+is never a human judgment. At each refit its confusion is fitted against the people's posteriors
+on the items they reached (`model_worker.model_fit`, as a job's runs do); until the first, it
+counts as chance. Once measured at least as accurate as the typical worker it counts towards the
+minimum overlap (`overlap_decision`'s `model_votes`), so it and one agreeing person can settle an
+item; a bad model is down-weighted and never stands in for a person. The final labels are the
+people's run combined with the model's votes (`model_worker.combine`).
 """
 
 from __future__ import annotations
@@ -41,15 +44,15 @@ from marketplace.consensus.dynamic import (
     Evidence,
     WorkerModel,
     crowd_of,
-    model_confusion,
     overlap_decision,
     refit_due,
     run_evidence,
     skill_changes,
     worker_confusion,
 )
+from marketplace.consensus.model_worker import ModelFit, chance_fit, combine, model_fit, trusted
 from marketplace.consensus.posterior import item_posterior
-from marketplace.consensus.types import FloatArray, IntArray, Votes
+from marketplace.consensus.types import ConsensusResult, FloatArray, IntArray, Votes
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,7 @@ def _replays(
     for settings in sweep:
         taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start), model)
         picked = np.asarray(taken, dtype=np.int64)
-        machine = _model_votes(crowd, model, picked)
-        accuracy, model_accuracy = _scored(crowd, picked, scored, machine)
+        accuracy, model_accuracy = _scored(crowd, picked, scored, model)
         outcomes.append(
             Outcome(
                 items=n_items,
@@ -190,29 +192,12 @@ def _replays(
     return outcomes
 
 
-def _model_votes(crowd: Crowdset, model: IntArray | None, picked: IntArray) -> Votes | None:
-    """The model's votes on the items that `picked` human votes reached (None: no model)."""
-    if model is None:
-        return None
-    reached = np.unique(crowd.items[picked])
-    reached = reached[model[reached] >= 0]
-    return Votes(
-        items=reached,
-        workers=np.full(len(reached), crowd.n_workers, dtype=np.int64),
-        codes=model[reached],
-        label_set=crowd.labels,
-    )
-
-
-def _with_model(votes: Votes, machine: Votes | None) -> Votes:
-    if machine is None or not len(machine):
-        return votes
-    return Votes(
-        items=np.concatenate([votes.items, machine.items]),
-        workers=np.concatenate([votes.workers, machine.workers]),
-        codes=np.concatenate([votes.codes, machine.codes]),
-        label_set=votes.label_set,
-    )
+def _fit_model(crowd: Crowdset, model: IntArray, result: ConsensusResult) -> ModelFit:
+    """The model's confusion against the people's run `result`, on the items it covers."""
+    items = result.items.astype(np.int64)
+    answers = model[items]
+    has = answers >= 0
+    return model_fit(result.probabilities[has], answers[has], result.priors)
 
 
 def _stream(
@@ -228,6 +213,7 @@ def _stream(
     `crowd.n_workers` (no crowd worker has that code)."""
     k = len(crowd.labels)
     machine_worker = crowd.n_workers
+    counts = False  # whether the model's vote counts towards the minimum (once measured)
     settled = np.zeros(len(crowd.truth), dtype=bool)
     collected: dict[int, list[tuple[int, int]]] = {}
     taken: list[int] = []
@@ -252,7 +238,7 @@ def _stream(
         taken.append(vote)
         if refit_due(len(taken), first=settings.first_refit):
             picked = np.asarray(taken, dtype=np.int64)
-            fit_votes = _with_model(crowd.subset(picked), _model_votes(crowd, model, picked))
+            fit_votes = crowd.subset(picked)
             result = aggregate(fit_votes)
             share = run_evidence(result, fit_votes)
             for worker, change in skill_changes(contributed, share).items():
@@ -265,17 +251,14 @@ def _stream(
             crowd_now = crowd_of(result, fallback=settings.model.crowd_accuracy)
             priors = result.priors
             matrices = {}
+            if model is not None:
+                fitted = _fit_model(crowd, model, result)
+                matrices[machine_worker] = fitted.confusion
+                counts = trusted(fitted, crowd_accuracy=crowd_now.accuracy)
             refits += 1
+        if machine_worker not in matrices:
+            matrices[machine_worker] = chance_fit(k).confusion  # unmeasured: weighs nothing
         for worker, _ in votes:
-            if worker == machine_worker and worker not in matrices:
-                matrices[worker] = model_confusion(
-                    n_labels=k,
-                    skill=skill.get(worker, Evidence()),
-                    job=contributed.get(worker, Evidence()),
-                    run_confusion=run.get(worker),
-                    run_judgments=run_counts.get(worker, 0),
-                    model=settings.model,
-                )
             if worker not in matrices:
                 matrices[worker] = worker_confusion(
                     n_labels=k,
@@ -292,7 +275,7 @@ def _stream(
             min_overlap=settings.min_overlap,
             max_overlap=settings.max_overlap,
             target=settings.target,
-            model_votes=machines,
+            model_votes=machines if counts else 0,
         )
         if decision is not Decision.MORE:
             settled[item] = True
@@ -306,19 +289,22 @@ def _accuracy(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:
 
 
 def _scored(
-    crowd: Crowdset, picked: IntArray, scored: np.ndarray, machine: Votes | None
+    crowd: Crowdset, picked: IntArray, scored: np.ndarray, model: IntArray | None
 ) -> tuple[float, float | None]:
-    """`_accuracy` over `picked` votes plus the model's, and the model's accuracy in that run."""
+    """`_accuracy` of the people's run over `picked` votes, combined with the model's votes when
+    there is a model, and the model's accuracy as that run measured it."""
     if not len(picked):
         return float("nan"), None
-    result = aggregate(_with_model(crowd.subset(picked), machine))
+    result = aggregate(crowd.subset(picked))
+    labels, model_accuracy = result.label_index, None
+    if model is not None:
+        fitted = _fit_model(crowd, model, result)
+        answers = model[result.items.astype(np.int64)]
+        labels = combine(result.probabilities, answers, fitted.confusion).argmax(axis=1)
+        model_accuracy = fitted.accuracy
     judged = scored[result.items]
     truth = crowd.truth[result.items[judged]]
-    accuracy = float(np.mean(result.label_index[judged] == truth)) if judged.any() else np.nan
-    model_accuracy = None
-    if machine is not None:
-        at = np.flatnonzero(result.workers == crowd.n_workers)
-        model_accuracy = float(result.worker_accuracy[at[0]]) if len(at) else None
+    accuracy = float(np.mean(labels[judged] == truth)) if judged.any() else np.nan
     return float(accuracy), model_accuracy
 
 
