@@ -73,12 +73,15 @@ def predictions_import(
 
 
 @transaction.atomic
-def predictions_set(*, job: Job, model: ModelName, entries: Sequence[PredictionEntry]) -> int:
+def predictions_set(
+    *, job: Job, model: ModelName, entries: Sequence[PredictionEntry]
+) -> tuple[int, int]:
     """Add or replace `model`'s predictions for items of `job`: every entry or none.
 
     Items are looked up inside the job only, so an id of another job (or organization) is an
     unknown item (400, nothing written). One entry per item per batch. No lock on the job: the
     upsert on (item, model) is what keeps two batches for one item consistent (last one wins).
+    Returns how many were saved, and the model's pseudo-worker id.
     """
     if job.status not in IMPORTABLE_STATUSES:
         raise Conflict(f"Predictions cannot be added to a {job.status} job.")
@@ -115,8 +118,9 @@ def predictions_set(*, job: Job, model: ModelName, entries: Sequence[PredictionE
             )
         seen[item_id] = index
         pairs.append((item_id, entry.prediction))
-    _upsert(job=job, model=prediction_model_get_or_create(job=job, model=model), pairs=pairs)
-    return len(pairs)
+    named = prediction_model_get_or_create(job=job, model=model)
+    _upsert(job=job, model=named, pairs=pairs)
+    return len(pairs), named.worker_id
 
 
 @dataclass(frozen=True, slots=True)
