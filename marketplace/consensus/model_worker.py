@@ -20,13 +20,13 @@ given the truth, like any two workers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from marketplace.consensus.em import EPS
-from marketplace.consensus.types import FloatArray, IntArray
+from marketplace.consensus.types import TIE_EPSILON, ConsensusResult, FloatArray, IntArray
 
 MODEL_PRIOR_STRENGTH = 4.0  # pseudo-answers per true label, spread evenly (chance)
 MODEL_ROUNDS = 100
@@ -105,3 +105,35 @@ def trusted(fit: ModelFit, *, crowd_accuracy: float) -> bool:
     """Whether the model's vote may stand in for a person's towards an item's minimum overlap:
     only once measured at least as accurate as the typical worker."""
     return fit.items > 0 and fit.accuracy >= crowd_accuracy
+
+
+def with_models(
+    result: ConsensusResult, items: npt.ArrayLike, models: npt.ArrayLike, codes: npt.ArrayLike
+) -> tuple[ConsensusResult, dict[int, ModelFit]]:
+    """The people's run `result` with the models' votes: prediction i says model `models[i]`
+    gave item `items[i]` the label code `codes[i]` (in `result.labels` order).
+
+    Each model is fitted on the items the run has (people judged them, or gold), then every
+    model's votes are combined into the posteriors and the labels chosen again. Items only a
+    model answered get no result: a model alone never labels an item.
+    """
+    item_ids = np.asarray(items)
+    model_ids = np.asarray(models, dtype=np.int64)
+    answers = np.asarray(codes, dtype=np.int64)
+    known = np.isin(item_ids, result.items)
+    item_ids, model_ids, answers = item_ids[known], model_ids[known], answers[known]
+    rows = np.searchsorted(result.items, item_ids)
+    fits: dict[int, ModelFit] = {}
+    probabilities = result.probabilities
+    for model in np.unique(model_ids).tolist():
+        mine = model_ids == model
+        fit = model_fit(result.probabilities[rows[mine]], answers[mine], result.priors)
+        fits[int(model)] = fit
+        column = np.full(len(result.items), -1, dtype=np.int64)
+        column[rows[mine]] = answers[mine]
+        probabilities = combine(probabilities, column, fit.confusion)
+    if not fits:
+        return result, fits
+    shifted = probabilities - probabilities.max(axis=1, keepdims=True)
+    label_index = np.argmax(shifted >= -TIE_EPSILON, axis=1).astype(np.int64)  # first of ties
+    return replace(result, probabilities=probabilities, label_index=label_index), fits

@@ -16,9 +16,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from marketplace.errors import ApplicationError, Conflict
-from marketplace.jobs.models import Item, Job, Prediction, PredictionModel
+from marketplace.jobs.models import Item, Job, JobStatus, Prediction, PredictionModel
 from marketplace.jobs.predictions import MAX_PREDICTIONS_PER_REQUEST, ModelName, PredictionRow
-from marketplace.jobs.services import IMPORTABLE_STATUSES
 
 _BATCH = 5000
 
@@ -83,8 +82,9 @@ def predictions_set(
     upsert on (item, model) is what keeps two batches for one item consistent (last one wins).
     Returns how many were saved, and the model's pseudo-worker id.
     """
-    if job.status not in IMPORTABLE_STATUSES:
-        raise Conflict(f"Predictions cannot be added to a {job.status} job.")
+    # A completed job takes them too: a run then scores the model against the crowd's labels.
+    if job.status == JobStatus.CANCELLED:
+        raise Conflict("Predictions cannot be added to a cancelled job.")
     if not entries:
         raise ApplicationError("Send at least one prediction.", details={"reason": "empty"})
     if len(entries) > MAX_PREDICTIONS_PER_REQUEST:
