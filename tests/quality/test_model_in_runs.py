@@ -13,6 +13,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from marketplace.consensus import one_coin_confusion
@@ -22,7 +23,7 @@ from marketplace.jobs.predictions import ModelName, PredictionRow
 from marketplace.quality.models import ConsensusRun, ItemResult, WorkerJobStats, WorkerResult
 from marketplace.quality.overlap import OverlapJudge
 from marketplace.quality.runs import consensus_run
-from tests.factories import WorkerFactory, open_job_with_items
+from tests.factories import ClientFactory, WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import judged_job
 from tests.quality.test_overlap import submit
 
@@ -86,3 +87,16 @@ def test_a_trusted_model_helps_settle_an_item_and_a_distrusted_one_cannot(
     assert item.is_complete is settles
     verdict = OverlapJudge().verdict(item_id=item.pk)
     assert verdict is not None and verdict.model_votes == int(settles)
+
+
+def test_the_job_page_shows_each_models_accuracy_beside_the_crowds() -> None:
+    job = judged_job(items=8, answers=("cat", "cat", "dog"))
+    predict(job, "spam-bert", {i: "cat" for i in Item.objects.filter(job=job).values_list("pk", flat=True)})
+    run = consensus_run(job=job)
+    owner = ClientFactory(organization=job.organization)
+    client = Client()
+    client.force_login(owner)
+    page = client.get(f"/portal/jobs/{job.pk}/figures/").content.decode()
+    measured = run.parameters["models"][0]["accuracy"] * 100
+    assert "Models beside the crowd" in page and "spam-bert 1" in page
+    assert f"{measured:.1f}%" in page and "the typical worker" in page

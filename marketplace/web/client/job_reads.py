@@ -9,6 +9,7 @@ import the apps downstream of it. Callers pass a job already scoped to the reque
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -148,6 +149,33 @@ class Consensus:
     confusion: list[list[float]] | None  # pooled worker confusion, rows = true label
     gold_accuracy: float | None  # Σ correct / Σ seen over the job's gold answers
     gold_seen: int
+    crowd_accuracy: float | None = None  # the run's typical worker (judgment-weighted)
+    models: tuple[ModelFigure, ...] = ()  # model versions the run measured, as workers
+
+
+@dataclass(frozen=True)
+class ModelFigure:
+    """A model version beside the crowd: its accuracy as the latest run measured it."""
+
+    name: str
+    version: str
+    accuracy: float
+    items: int  # items it was measured on
+
+
+def _run_models(parameters: Any) -> tuple[float | None, tuple[ModelFigure, ...]]:
+    """The crowd's accuracy and the models' figures from a run's parameters (quality/runs.py)."""
+    if not isinstance(parameters, dict):
+        return None, ()
+    crowd = parameters.get("crowd")
+    accuracy = crowd.get("accuracy") if isinstance(crowd, dict) else None
+    models = tuple(
+        ModelFigure(str(m.get("name")), str(m.get("version")), float(m["accuracy"]),
+                    int(m.get("items") or 0))
+        for m in parameters.get("models") or []
+        if isinstance(m, dict) and isinstance(m.get("accuracy"), int | float)
+    )
+    return (float(accuracy) if isinstance(accuracy, int | float) else None), models
 
 
 def job_consensus(*, job: Job) -> Consensus:
@@ -172,6 +200,7 @@ def job_consensus(*, job: Job) -> Consensus:
         source = "votes"
     gold = WorkerJobStats.objects.filter(job=job).aggregate(seen=Sum("gold_seen"), right=Sum("gold_correct"))
     seen = gold["seen"] or 0
+    crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
     return Consensus(
         run=run,
         estimated_accuracy=accuracy,
@@ -180,6 +209,8 @@ def job_consensus(*, job: Job) -> Consensus:
         confusion=_pooled_confusion(run=run, size=len(keys)) if run is not None else None,
         gold_accuracy=(gold["right"] or 0) / seen if seen else None,
         gold_seen=seen,
+        crowd_accuracy=crowd_accuracy,
+        models=models,
     )
 
 

@@ -117,6 +117,11 @@ def _figures_context(job: Job) -> dict[str, Any]:
         "consensus": consensus,
         "accuracy_pct": _pct(consensus.estimated_accuracy),
         "gold_pct": _pct(consensus.gold_accuracy),
+        "crowd_pct": _pct(consensus.crowd_accuracy),
+        "models": [
+            {"name": m.name, "version": m.version, "pct": _pct(m.accuracy), "items": m.items}
+            for m in consensus.models
+        ],
         "throughput": throughput,
         "money": money,
         "charts": _charts(job, consensus, throughput),
