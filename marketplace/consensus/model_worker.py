@@ -20,6 +20,7 @@ given the truth, like any two workers).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -108,29 +109,45 @@ def trusted(fit: ModelFit, *, crowd_accuracy: float) -> bool:
 
 
 def with_models(
-    result: ConsensusResult, items: npt.ArrayLike, models: npt.ArrayLike, codes: npt.ArrayLike
+    result: ConsensusResult,
+    items: npt.ArrayLike,
+    models: npt.ArrayLike,
+    codes: npt.ArrayLike,
+    *,
+    gold: Mapping[Hashable, int] | None = None,
 ) -> tuple[ConsensusResult, dict[int, ModelFit]]:
     """The people's run `result` with the models' votes: prediction i says model `models[i]`
     gave item `items[i]` the label code `codes[i]` (in `result.labels` order).
 
-    Each model is fitted on the items the run has (people judged them, or gold), then every
-    model's votes are combined into the posteriors and the labels chosen again. Items only a
-    model answered get no result: a model alone never labels an item.
+    Each model is fitted on the items the run has (people judged them, or gold: there the
+    run's posterior is the known answer) and on the gold items nobody judged (`gold`: item ->
+    label code); then every model's votes are combined into the posteriors and the labels
+    chosen again. Items only a model answered get no result: a model alone never labels an item.
     """
     item_ids = np.asarray(items)
     model_ids = np.asarray(models, dtype=np.int64)
     answers = np.asarray(codes, dtype=np.int64)
+    k = len(result.labels)
     known = np.isin(item_ids, result.items)
-    item_ids, model_ids, answers = item_ids[known], model_ids[known], answers[known]
-    rows = np.searchsorted(result.items, item_ids)
+    rows = np.searchsorted(result.items, item_ids[known])
+    unjudged = {item: code for item, code in (gold or {}).items() if 0 <= code < k}
+    extra = np.array([not known[i] and item_ids[i] in unjudged for i in range(len(item_ids))],
+                     dtype=bool)
     fits: dict[int, ModelFit] = {}
     probabilities = result.probabilities
     for model in np.unique(model_ids).tolist():
-        mine = model_ids == model
-        fit = model_fit(result.probabilities[rows[mine]], answers[mine], result.priors)
+        mine = model_ids[known] == model
+        theirs = extra & (model_ids == model)
+        known_gold = np.zeros((int(theirs.sum()), k))
+        known_gold[np.arange(len(known_gold)), [unjudged[i] for i in item_ids[theirs].tolist()]] = 1
+        fit = model_fit(
+            np.vstack([result.probabilities[rows[mine]], known_gold]),
+            np.concatenate([answers[known][mine], answers[theirs]]),
+            result.priors,
+        )
         fits[int(model)] = fit
         column = np.full(len(result.items), -1, dtype=np.int64)
-        column[rows[mine]] = answers[mine]
+        column[rows[mine]] = answers[known][mine]
         probabilities = combine(probabilities, column, fit.confusion)
     if not fits:
         return result, fits

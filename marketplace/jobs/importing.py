@@ -232,8 +232,8 @@ def predictions_parse(
         prediction = None
         if row.prediction_raw is not None and model is None:
             if not row.predicted_by_label_studio:
-                message = ("the file has predictions: name their model with model and "
-                           "model_version (e.g. ?model=spam-bert&model_version=3).")
+                message = ("the file has predictions: name the model that made them (model "
+                           "and model_version, e.g. ?model=spam-bert&model_version=3).")
                 raise InvalidImport.of([Problem(row.line, "missing_model", message)])
         elif row.prediction_raw is not None:
             try:

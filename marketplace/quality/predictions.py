@@ -11,7 +11,7 @@ never folded into anyone's skill: what a run learned of it is kept in the run's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,14 +49,17 @@ def prediction_arrays(*, job_id: int, label_set: Sequence[str]) -> PredictionArr
 
 
 def run_with_models(
-    *, job_id: int, result: ConsensusResult
+    *, job_id: int, result: ConsensusResult, gold: Mapping[int, str] | None = None
 ) -> tuple[ConsensusResult, list[dict[str, Any]]]:
     """The people's run with the job's models' votes, and what the run learned of each model
-    (for the run's parameters); the run unchanged when the job has no predictions."""
+    (for the run's parameters); the run unchanged when the job has no predictions. `gold`
+    (item id -> label) also measures the models on gold items nobody judged."""
     arrays = prediction_arrays(job_id=job_id, label_set=result.labels)
     if not len(arrays.items):
         return result, []
-    combined, fits = with_models(result, arrays.items, arrays.models, arrays.codes)
+    position = {label: k for k, label in enumerate(result.labels)}
+    coded = {item: position[label] for item, label in (gold or {}).items() if label in position}
+    combined, fits = with_models(result, arrays.items, arrays.models, arrays.codes, gold=coded)
     names = dict(
         (pk, (name, version))
         for pk, name, version in PredictionModel.objects.filter(pk__in=list(fits)).values_list(

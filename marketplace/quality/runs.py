@@ -182,7 +182,7 @@ def _fit_and_store(run: ConsensusRun, started: float) -> None:
     result = aggregate(votes, method=run.method, gold=gold, labels=keys, **options)
     # Model versions vote too, scored against the people (quality/predictions.py): the items'
     # labels take their votes; workers' results and skills stay the people's own.
-    labelled, models = run_with_models(job_id=run.job_id, result=result)
+    labelled, models = run_with_models(job_id=run.job_id, result=result, gold=gold)
     write_started = time.perf_counter()
     items = item_results_write(run_id=run.pk, result=labelled, votes=votes)
     workers = worker_results_write(run_id=run.pk, result=result)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marketplace.consensus import aggregate
+from marketplace.consensus import Votes, aggregate
 from marketplace.consensus.dynamic import Decision, overlap_decision
 from marketplace.consensus.dynamic_replay import (
     Crowdset,
@@ -15,7 +15,7 @@ from marketplace.consensus.dynamic_replay import (
     replay_many,
     simulated_model,
 )
-from marketplace.consensus.model_worker import chance_fit, combine, model_fit, trusted
+from marketplace.consensus.model_worker import chance_fit, combine, model_fit, trusted, with_models
 from marketplace.consensus.posterior import one_coin_confusion
 from marketplace.consensus.synthetic import synthetic_crowd
 
@@ -92,3 +92,12 @@ def test_a_bad_model_is_down_weighted_and_costs_nothing_beyond_one_standard_erro
     assert alone.accuracy_se is not None
     assert hindered.accuracy >= alone.accuracy - alone.accuracy_se
     assert hindered.judgments_per_item == pytest.approx(alone.judgments_per_item, rel=0.05)
+
+
+def test_gold_items_nobody_judged_still_measure_a_model_but_a_model_alone_labels_nothing() -> None:
+    votes = Votes.from_labels([1, 1, 2, 2], [10, 11, 10, 11], ["a", "a", "b", "b"])
+    result = aggregate(votes)
+    # The model answers the two judged items and two gold items nobody judged (wrong on item 3).
+    combined, fits = with_models(result, [1, 2, 3, 4], [7, 7, 7, 7], [0, 1, 1, 1], gold={3: 0, 4: 1})
+    assert fits[7].items == 4 and fits[7].agreement == pytest.approx(0.75)
+    assert combined.items.tolist() == [1, 2] and combined.label_index.tolist() == [0, 1]

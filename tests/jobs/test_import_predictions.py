@@ -11,6 +11,9 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job, Prediction, PredictionModel
@@ -153,3 +156,16 @@ def test_gold_items_take_predictions_so_the_model_is_scored_on_gold(
     assert response.status_code == 201, response.content
     prediction = Prediction.objects.get()
     assert prediction.item.is_gold and prediction.label == "dog"
+
+
+def test_the_upload_page_takes_the_model_for_a_prediction_column(job: Job, alice: User) -> None:
+    client = Client()
+    client.force_login(alice)
+    url = reverse("client-job-setup-items", args=[job.pk])
+    content = b"text,prediction\none,cat\ntwo,dog\n"
+    refused = client.post(url, {"file": SimpleUploadedFile("p.csv", content), "format": "auto"})
+    assert refused.status_code == 400 and "name the model" in refused.content.decode()
+    assert Item.objects.filter(job=job).count() == 0
+    client.post(url, {"file": SimpleUploadedFile("p.csv", content), "format": "auto",
+                      "model": "spam-bert", "model_version": "3"})
+    assert sorted(Prediction.objects.filter(job=job).values_list("label", flat=True)) == ["cat", "dog"]
