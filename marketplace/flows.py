@@ -54,6 +54,7 @@ from marketplace.billing.services import FundsExhausted
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs import importing
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.predictions import ModelName
 from marketplace.jobs import services as job_services
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling import reopening
@@ -161,7 +162,9 @@ def job_resume(*, job: Job, user: User) -> Job:
     return job
 
 
-def items_import(*, job: Job, payload: importing.Payload, fmt: str, gold: bool) -> int:
+def items_import(
+    *, job: Job, payload: importing.Payload, fmt: str, gold: bool, model: ModelName | None = None
+) -> int:
     """Import a file into a job; new regular items of an open or paused job are escrowed at once,
     in the same transaction, so an import the balance cannot cover (402) adds nothing.
 
@@ -169,7 +172,9 @@ def items_import(*, job: Job, payload: importing.Payload, fmt: str, gold: bool) 
     item_bulk_create then takes the job lock, which keeps the status read below current.
     """
     with transaction.atomic():
-        imported = importing.items_import(job=job, payload=payload, fmt=fmt, gold=gold)
+        imported = importing.items_import(
+            job=job, payload=payload, fmt=fmt, gold=gold, model=model
+        )
         status = Job.objects.values_list("status", flat=True).get(pk=job.pk)
         if imported and not gold and status in _ESCROWED:
             billing.job_escrow_open(job=job)

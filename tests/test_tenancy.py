@@ -48,6 +48,7 @@ def _acme_urls(job) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         ("get", f"{base}/browse/export/"),
         ("post", f"{base}/browse/more-judgments/"),
         ("post", f"{base}/browse/expert-review/"),
+        ("post", f"{base}/predictions/"),
     ]
 
 

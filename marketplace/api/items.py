@@ -36,6 +36,7 @@ from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import editing, importing, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
 from marketplace.jobs.models import Item
+from marketplace.jobs.predictions import model_name_check
 
 # A multipart body carries some framing around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -92,11 +93,20 @@ _IMPORT_FORMAT_PARAM = OpenApiParameter(
     description=(
         "File format; by default from the file name's extension or the Content-Type. "
         "label_studio: a JSON array of Label Studio tasks (a .json file shaped so is read as one); "
-        "predictions are dropped, annotations give gold labels on the gold endpoint only."
+        "predictions are kept with ?model=, annotations give gold labels on the gold endpoint only."
     ),
 )
+_MODEL_PARAMS = [
+    OpenApiParameter(
+        "model", OpenApiTypes.STR, required=False,
+        description="The model whose predictions the file's `prediction` / "
+        "`prediction_probabilities` fields hold (required when it has any).",
+    ),
+    OpenApiParameter("model_version", OpenApiTypes.STR, required=False,
+                     description="The model's version (with model)."),
+]
 _IMPORT_SCHEMA = extend_schema(
-    parameters=[_IMPORT_FORMAT_PARAM],
+    parameters=[_IMPORT_FORMAT_PARAM, *_MODEL_PARAMS],
     request={
         "multipart/form-data": UploadSerializer,
         "text/csv": OpenApiTypes.STR,
@@ -156,8 +166,10 @@ def _import_payload(request: Request) -> tuple[importing.Payload, str]:
 def _import(request: Request, job_id: int, *, gold: bool) -> Response:
     job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
     payload, fmt = _import_payload(request)
+    name, version = request.query_params.get("model"), request.query_params.get("model_version")
+    model = None if name is None and version is None else model_name_check(name, version)
     # Through the flow: new items of an open or paused job are escrowed with the import.
-    imported = flows.items_import(job=job, payload=payload, fmt=fmt, gold=gold)
+    imported = flows.items_import(job=job, payload=payload, fmt=fmt, gold=gold, model=model)
     job.refresh_from_db(fields=["item_count", "gold_item_count"])
     counts = {"item_count": job.item_count, "gold_item_count": job.gold_item_count}
     return Response({"imported": imported, **counts}, status=status.HTTP_201_CREATED)

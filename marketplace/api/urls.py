@@ -13,6 +13,7 @@ from marketplace.api import (
     exports,
     items,
     jobs,
+    predictions,
     qualifications as quals,
     quality,
     webhooks,
@@ -67,6 +68,7 @@ _items = [
     path("jobs/<int:job_id>/results/", exports.JobResults.as_view(), name="job-results"),
     path("jobs/<int:job_id>/judgments/export/", exports.JobJudgmentsExport.as_view(),
          name="job-judgments-export"),
+    path("jobs/<int:job_id>/predictions/", predictions.JobPredictions.as_view(), name="job-predictions"),
 ]
 
 # The data browser (api/browse.py).

@@ -68,14 +68,23 @@ def expected_accuracy(posterior: npt.ArrayLike) -> float:
 
 
 def overlap_decision(
-    *, posterior: npt.ArrayLike, judgments: int, min_overlap: int, max_overlap: int, target: float
+    *,
+    posterior: npt.ArrayLike,
+    judgments: int,
+    min_overlap: int,
+    max_overlap: int,
+    target: float,
+    model_votes: int = 0,
 ) -> Decision:
     """Settle or continue: THE rule of dynamic overlap (submit flow and replay alike).
 
-    Below `min_overlap` judgments an item always takes more; from there it settles once its
-    expected accuracy reaches `target`; at `max_overlap` it stops either way, UNCERTAIN if below.
+    Below `min_overlap` votes an item always takes more; from there it settles once its
+    expected accuracy reaches `target`; at `max_overlap` human judgments it stops either way,
+    UNCERTAIN if below. `model_votes` (the item's predictions, each model version a worker) count
+    towards the minimum but never replace the first human: an item with a trusted model's vote
+    and one human who agrees can settle at one judgment, never at none.
     """
-    if judgments < min_overlap:
+    if judgments < 1 or judgments + model_votes < min_overlap:
         return Decision.MORE
     if expected_accuracy(posterior) >= target:
         return Decision.SETTLED
@@ -241,3 +250,4 @@ def skill_changes(
     for worker in previous.keys() - current.keys():
         changes[worker] = Evidence() - previous[worker]
     return {worker: change for worker, change in changes.items() if change != Evidence()}
+

@@ -16,16 +16,27 @@ saving is 1 - dynamic judgments / those fixed judgments.
 
 History (optional): workers' skill from earlier work, fitted before the replay like an earlier
 job's completion run (its `run_evidence` is their starting skill).
+
+A model (optional): one prediction per item (`simulated_model`: right with a given accuracy, else
+a uniformly wrong label, seeded apart from the arrival order), cast as the vote of one more
+worker whose id follows the crowd's. Its vote joins an item with the item's first judgment and
+is never a human judgment. At each refit its confusion is fitted against the people's posteriors
+on the items they reached (`model_worker.model_fit`, as a job's runs do); until the first, it
+counts as chance. Once measured at least as accurate as the typical worker it counts towards the
+minimum overlap (`overlap_decision`'s `model_votes`), so it and one agreeing person can settle an
+item; a bad model is down-weighted and never stands in for a person. The final labels are the
+people's run combined with the model's votes (`model_worker.combine`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from marketplace.consensus.aggregate import aggregate
+from marketplace.consensus.dynamic_compare import Comparison, Outcome, compare
 from marketplace.consensus.dynamic import (
     DEFAULT_MODEL,
     FIRST_REFIT,
@@ -40,8 +51,9 @@ from marketplace.consensus.dynamic import (
     skill_changes,
     worker_confusion,
 )
+from marketplace.consensus.model_worker import ModelFit, chance_fit, combine, model_fit, trusted
 from marketplace.consensus.posterior import item_posterior
-from marketplace.consensus.types import FloatArray, IntArray, Votes
+from marketplace.consensus.types import ConsensusResult, FloatArray, IntArray, Votes
 
 
 @dataclass(frozen=True)
@@ -94,18 +106,18 @@ class Crowdset:
         )
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One replay: what dynamic overlap collected, and the fixed-overlap curve in the same order."""
-
-    items: int
-    judgments: int
-    accuracy: float
-    at_maximum: int  # stopped at the maximum below the target (expert review)
-    ran_out: int  # the data set had no judgment left before the item settled
-    refits: int
-    # Fixed overlap K = 1, 2, ... in the same order: (judgments per item, accuracy) at index K-1.
-    fixed: list[tuple[float, float]] = field(default_factory=list)
+def simulated_model(crowd: Crowdset, accuracy: float, *, seed: int) -> IntArray:
+    """A model's prediction per item: the truth with probability `accuracy`, else one of the
+    other labels alike; -1 (no prediction) where the truth is unknown. Its own seeded stream, so
+    its errors are independent of the crowd's and of the arrival order."""
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError("the model's accuracy must be between 0 and 1")
+    k = len(crowd.labels)
+    rng = np.random.default_rng([seed, 2])
+    right = rng.random(len(crowd.truth)) < accuracy
+    wrong = (crowd.truth + rng.integers(1, max(k, 2), len(crowd.truth))) % max(k, 1)
+    predicted = np.where(right, crowd.truth, wrong)
+    return np.where(crowd.truth >= 0, predicted, -1).astype(np.int64)
 
 
 def replay(
@@ -115,10 +127,14 @@ def replay(
     seed: int,
     replayed: np.ndarray | None = None,
     history: np.ndarray | None = None,
+    model: IntArray | None = None,
 ) -> Outcome:
     """One seeded replay of the items flagged in `replayed` (default: all with a known truth),
-    their workers starting from the skill `history` (a vote mask, fitted first) earned them."""
-    return _replays(crowd, [settings], seed=seed, replayed=replayed, history=history)[0]
+    their workers starting from the skill `history` (a vote mask, fitted first) earned them;
+    `model` is a prediction per item (-1: none), the vote of one more worker."""
+    return _replays(
+        crowd, [settings], seed=seed, replayed=replayed, history=history, model=model
+    )[0]
 
 
 def _replays(
@@ -128,6 +144,7 @@ def _replays(
     seed: int,
     replayed: np.ndarray | None = None,
     history: np.ndarray | None = None,
+    model: IntArray | None = None,
 ) -> list[Outcome]:
     """`replay` once per settings, in one arrival order, the history and fixed curve shared."""
     items_in = crowd.truth >= 0 if replayed is None else replayed
@@ -143,26 +160,46 @@ def _replays(
     fixed = _fixed_curve(crowd, order, scored, n_items)  # the same for every target
     outcomes = []
     for settings in sweep:
-        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start))
+        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start), model)
+        picked = np.asarray(taken, dtype=np.int64)
+        accuracy, model_accuracy = _scored(crowd, picked, scored, model)
         outcomes.append(
             Outcome(
                 items=n_items,
                 judgments=len(taken),
-                accuracy=_accuracy(crowd, np.asarray(taken, dtype=np.int64), scored),
+                accuracy=accuracy,
                 at_maximum=at_max,
                 ran_out=int((items_in & ~settled).sum()),
                 refits=refits,
+                model_accuracy=model_accuracy,
                 fixed=fixed,
             )
         )
     return outcomes
 
 
+def _fit_model(crowd: Crowdset, model: IntArray, result: ConsensusResult) -> ModelFit:
+    """The model's confusion against the people's run `result`, on the items it covers."""
+    items = result.items.astype(np.int64)
+    answers = model[items]
+    has = answers >= 0
+    return model_fit(result.probabilities[has], answers[has], result.priors)
+
+
 def _stream(
-    crowd: Crowdset, settings: DynamicSettings, order: IntArray, skill: dict[int, Evidence]
+    crowd: Crowdset,
+    settings: DynamicSettings,
+    order: IntArray,
+    skill: dict[int, Evidence],
+    model: IntArray | None = None,
 ) -> tuple[list[int], int, int, np.ndarray]:
-    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled."""
+    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled.
+
+    With a `model`, its prediction joins each item's votes with the first judgment, as worker
+    `crowd.n_workers` (no crowd worker has that code)."""
     k = len(crowd.labels)
+    machine_worker = crowd.n_workers
+    counts = False  # whether the model's vote counts towards the minimum (once measured)
     settled = np.zeros(len(crowd.truth), dtype=bool)
     collected: dict[int, list[tuple[int, int]]] = {}
     taken: list[int] = []
@@ -177,17 +214,17 @@ def _stream(
         item = int(crowd.items[vote])
         if settled[item]:
             continue
-        votes = collected.setdefault(item, [])
+        votes = collected.get(item)
+        if votes is None:
+            votes = collected[item] = []
+            if model is not None and model[item] >= 0:
+                votes.append((machine_worker, int(model[item])))
+        machines = int(bool(votes) and votes[0][0] == machine_worker)
         votes.append((int(crowd.workers[vote]), int(crowd.codes[vote])))
         taken.append(vote)
         if refit_due(len(taken), first=settings.first_refit):
             picked = np.asarray(taken, dtype=np.int64)
-            fit_votes = Votes(
-                items=crowd.items[picked],
-                workers=crowd.workers[picked],
-                codes=crowd.codes[picked],
-                label_set=crowd.labels,
-            )
+            fit_votes = crowd.subset(picked)
             result = aggregate(fit_votes)
             share = run_evidence(result, fit_votes)
             for worker, change in skill_changes(contributed, share).items():
@@ -200,7 +237,13 @@ def _stream(
             crowd_now = crowd_of(result, fallback=settings.model.crowd_accuracy)
             priors = result.priors
             matrices = {}
+            if model is not None:
+                fitted = _fit_model(crowd, model, result)
+                matrices[machine_worker] = fitted.confusion
+                counts = trusted(fitted, crowd_accuracy=crowd_now.accuracy)
             refits += 1
+        if machine_worker not in matrices:
+            matrices[machine_worker] = chance_fit(k).confusion  # unmeasured: weighs nothing
         for worker, _ in votes:
             if worker not in matrices:
                 matrices[worker] = worker_confusion(
@@ -214,10 +257,11 @@ def _stream(
                 )
         decision = overlap_decision(
             posterior=item_posterior(matrices, priors, votes),
-            judgments=len(votes),
+            judgments=len(votes) - machines,
             min_overlap=settings.min_overlap,
             max_overlap=settings.max_overlap,
             target=settings.target,
+            model_votes=machines if counts else 0,
         )
         if decision is not Decision.MORE:
             settled[item] = True
@@ -227,12 +271,27 @@ def _stream(
 
 def _accuracy(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:
     """Share of scored items whose default-consensus label over `picked` votes is the truth."""
+    return _scored(crowd, picked, scored, None)[0]
+
+
+def _scored(
+    crowd: Crowdset, picked: IntArray, scored: np.ndarray, model: IntArray | None
+) -> tuple[float, float | None]:
+    """`_accuracy` of the people's run over `picked` votes, combined with the model's votes when
+    there is a model, and the model's accuracy as that run measured it."""
     if not len(picked):
-        return float("nan")
+        return float("nan"), None
     result = aggregate(crowd.subset(picked))
+    labels, model_accuracy = result.label_index, None
+    if model is not None:
+        fitted = _fit_model(crowd, model, result)
+        answers = model[result.items.astype(np.int64)]
+        labels = combine(result.probabilities, answers, fitted.confusion).argmax(axis=1)
+        model_accuracy = fitted.accuracy
     judged = scored[result.items]
     truth = crowd.truth[result.items[judged]]
-    return float(np.mean(result.label_index[judged] == truth)) if judged.any() else float("nan")
+    accuracy = float(np.mean(labels[judged] == truth)) if judged.any() else np.nan
+    return float(accuracy), model_accuracy
 
 
 def _fixed_curve(
@@ -252,92 +311,18 @@ def _fixed_curve(
     return curve
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Dynamic overlap beside fixed overlap, averaged over replays."""
-
-    replays: int
-    items: int
-    judgments_per_item: float
-    accuracy: float
-    at_maximum: float  # share of items
-    ran_out: float  # share of items
-    refits: float
-    fixed: list[tuple[float, float]]  # K-1 -> (judgments/item, accuracy), averaged
-    fixed_accuracy_same_judgments: float  # fixed overlap's accuracy at the dynamic judgments/item
-    fixed_judgments_equal_accuracy: float | None  # None: fixed overlap never gets there
-    saving: float | None  # 1 - dynamic / fixed judgments at equal accuracy
-    # The fixed overlap K (interpolated) whose accuracy the dynamic one matches: on a crowd with
-    # fewer judgments than K on some items, K is more than its judgments per item.
-    matched_overlap: float | None = None
-    saving_se: float | None = None  # standard error of `saving`, bootstrapped over the replays
-
-
-BOOTSTRAP_SAMPLES = 200
-
-
-def compare(outcomes: Sequence[Outcome]) -> Comparison:
-    """Average the replays, then read the fixed curve at the dynamic judgments and accuracy."""
-    depth = min(len(o.fixed) for o in outcomes)
-    curves = np.array([o.fixed[:depth] for o in outcomes], dtype=np.float64)
-    per_items = np.array([o.judgments / o.items for o in outcomes])
-    accuracies = np.array([o.accuracy for o in outcomes])
-    curve = curves.mean(axis=0)
-    per_item, accuracy = float(per_items.mean()), float(accuracies.mean())
-    equal = _first_crossing(curve[:, 0], curve[:, 1], accuracy)
-    return Comparison(
-        replays=len(outcomes),
-        items=outcomes[0].items,
-        judgments_per_item=per_item,
-        accuracy=accuracy,
-        at_maximum=float(np.mean([o.at_maximum / o.items for o in outcomes])),
-        ran_out=float(np.mean([o.ran_out / o.items for o in outcomes])),
-        refits=float(np.mean([o.refits for o in outcomes])),
-        fixed=[(float(j), float(a)) for j, a in curve],
-        fixed_accuracy_same_judgments=float(np.interp(per_item, curve[:, 0], curve[:, 1])),
-        fixed_judgments_equal_accuracy=equal,
-        saving=None if equal is None else 1.0 - per_item / equal,
-        matched_overlap=_first_crossing(np.arange(1.0, depth + 1), curve[:, 1], accuracy),
-        saving_se=_saving_se(curves, per_items, accuracies),
-    )
-
-
-def _saving_se(curves: np.ndarray, per_items: np.ndarray, accuracies: np.ndarray) -> float | None:
-    """The saving's spread over replays drawn again with replacement (seeded, so repeatable).
-
-    The fixed curve is drawn with its replay: both come from one arrival order, and the saving
-    compares them. None with one replay, or when fixed overlap rarely reaches the accuracy.
-    """
-    n = len(per_items)
-    if n < 2:
-        return None
-    rng = np.random.default_rng(0)
-    savings = []
-    for _ in range(BOOTSTRAP_SAMPLES):
-        pick = rng.integers(0, n, n)
-        curve = curves[pick].mean(axis=0)
-        equal = _first_crossing(curve[:, 0], curve[:, 1], float(accuracies[pick].mean()))
-        if equal is not None:
-            savings.append(1.0 - float(per_items[pick].mean()) / equal)
-    return float(np.std(savings, ddof=1)) if len(savings) > BOOTSTRAP_SAMPLES // 2 else None
-
-
-def _first_crossing(judgments: np.ndarray, accuracy: np.ndarray, level: float) -> float | None:
-    """The fewest judgments per item at which the (piecewise linear) fixed curve reaches `level`."""
-    for k in range(len(accuracy)):
-        if accuracy[k] >= level:
-            if k == 0:
-                return float(judgments[0])
-            share = (level - accuracy[k - 1]) / (accuracy[k] - accuracy[k - 1])
-            return float(judgments[k - 1] + share * (judgments[k] - judgments[k - 1]))
-    return None
-
-
 def replay_many(
-    crowd: Crowdset, settings: DynamicSettings, *, seeds: Sequence[int], history: bool = False
+    crowd: Crowdset,
+    settings: DynamicSettings,
+    *,
+    seeds: Sequence[int],
+    history: bool = False,
+    model_accuracy: float | None = None,
 ) -> Comparison:
     """Replays with the given seeds, compared with fixed overlap (`replay_sweep` of one)."""
-    return replay_sweep(crowd, [settings], seeds=seeds, history=history)[0]
+    return replay_sweep(
+        crowd, [settings], seeds=seeds, history=history, model_accuracy=model_accuracy
+    )[0]
 
 
 def replay_sweep(
@@ -346,6 +331,7 @@ def replay_sweep(
     *,
     seeds: Sequence[int],
     history: bool = False,
+    model_accuracy: float | None = None,
 ) -> list[Comparison]:
     """Replays with the given seeds for each settings (e.g. several targets), each compared with
     fixed overlap in the same arrival orders.
@@ -353,19 +339,32 @@ def replay_sweep(
     `history`: workers start from the skill their other work earned. The data set's items
     without truth are that other work when it has any (S_Rel); when every item has a truth
     (D_Duck), the items are split in two seeded halves, each replayed with the other as history.
+    `model_accuracy`: a simulated model (`simulated_model`, seeded by the replay's seed) votes too.
     """
     outcomes: list[list[Outcome]] = [[] for _ in sweep]
     unscored = crowd.truth < 0
     for seed in seeds:
+        model = None
+        if model_accuracy is not None:
+            model = simulated_model(crowd, model_accuracy, seed=seed)
         if not history:
-            runs = [_replays(crowd, sweep, seed=seed)]
+            runs = [_replays(crowd, sweep, seed=seed, model=model)]
         elif unscored.any():
-            runs = [_replays(crowd, sweep, seed=seed, history=unscored[crowd.items])]
+            runs = [
+                _replays(crowd, sweep, seed=seed, history=unscored[crowd.items], model=model)
+            ]
         else:
             half = np.zeros(len(crowd.truth), dtype=bool)
             half[np.random.default_rng([seed, 1]).permutation(len(half))[: len(half) // 2]] = True
             runs = [
-                _replays(crowd, sweep, seed=seed, replayed=part, history=~part[crowd.items])
+                _replays(
+                    crowd,
+                    sweep,
+                    seed=seed,
+                    replayed=part,
+                    history=~part[crowd.items],
+                    model=model,
+                )
                 for part in (half, ~half)
             ]
         for run in runs:

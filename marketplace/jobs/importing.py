@@ -9,6 +9,12 @@ Record shapes. CSV: a header row; the reserved columns are `external_id`, `prior
 key, if it holds an object, is the data; otherwise its non-reserved keys are the data. Label
 Studio tasks (format label_studio, or a JSON record with `data` beside `predictions` or
 `annotations`): see jobs.label_studio for what is kept and what is dropped.
+
+Predictions: `prediction` (a label key) and `prediction_probabilities` (a JSON object of label ->
+probability; in CSV its JSON text) are reserved in every format; a file that has them must name
+their model (`model`, `model_version`), and every prediction is checked (jobs.predictions) before
+anything is written. A Label Studio task's first single-choice prediction is kept the same way
+when a model is named, and dropped otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 
 from marketplace.errors import ApplicationError
 from marketplace.jobs.importing_json import json_rows, jsonl_rows
@@ -35,7 +42,9 @@ from marketplace.jobs.importing_rows import (
     reserved_fields,
     row_check,
 )
-from marketplace.jobs.models import Job
+from marketplace.jobs.models import Item, Job
+from marketplace.jobs.predicting import predictions_import
+from marketplace.jobs.predictions import ModelName, PredictionError, PredictionRow, prediction_check
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.limits import MAX_DATA_FIELD_CHARS
 
@@ -210,15 +219,52 @@ def rows_parse(
     return rows
 
 
-def items_import(*, job: Job, payload: Payload, fmt: str, gold: bool) -> int:
+def predictions_parse(
+    rows: Sequence[ItemRow], *, model: ModelName | None, label_keys: Sequence[str]
+) -> list[PredictionRow | None]:
+    """Each row's prediction, checked (None where it has none); InvalidImport naming the lines.
+
+    Without a model named, a record's `prediction` is a problem (its votes would belong to no
+    model) while a Label Studio task's prediction is dropped, as it always was."""
+    problems: list[Problem] = []
+    checked: list[PredictionRow | None] = []
+    for row in rows:
+        prediction = None
+        if row.prediction_raw is not None and model is None:
+            if not row.predicted_by_label_studio:
+                message = ("the file has predictions: name the model that made them (model "
+                           "and model_version, e.g. ?model=spam-bert&model_version=3).")
+                raise InvalidImport.of([Problem(row.line, "missing_model", message)])
+        elif row.prediction_raw is not None:
+            try:
+                prediction = prediction_check(*row.prediction_raw, label_keys=label_keys)
+            except PredictionError as exc:
+                problems.append(Problem(row.line, exc.reason, exc.message))
+                if len(problems) >= MAX_REPORTED_PROBLEMS:
+                    break
+        checked.append(prediction)
+    if problems:
+        raise InvalidImport.of(problems)
+    return checked
+
+
+def items_import(
+    *, job: Job, payload: Payload, fmt: str, gold: bool, model: ModelName | None = None
+) -> int:
     """Import a whole file into `job`: every row or, on any problem, none (400 naming the line).
 
     Not atomic itself on purpose: parsing a large file must not hold the job lock. The insert
-    (`item_bulk_create`) is one transaction that re-checks status, labels and external ids.
+    (`item_bulk_create`) is one transaction that re-checks status, labels and external ids; the
+    rows' predictions (by `model`) go in within it.
     """
     rows = rows_parse(payload=payload, fmt=fmt, gold=gold, label_keys=job.label_keys)
+    predictions = predictions_parse(rows, model=model, label_keys=job.label_keys)
     try:
-        return item_bulk_create(job=job, rows=rows, gold=gold)
+        with transaction.atomic():
+            imported = item_bulk_create(job=job, rows=rows, gold=gold)
+            if model is not None and any(p is not None for p in predictions):
+                _predictions_save(job=job, model=model, gold=gold, predictions=predictions)
+            return imported
     except ApplicationError as exc:
         # A line-level clash found under the lock (an external id already in the job) is still
         # a problem with the file; a Conflict (job closed) is not and keeps its own code.
@@ -227,3 +273,17 @@ def items_import(*, job: Job, payload: Payload, fmt: str, gold: bool) -> int:
         what = exc.message.split(": ", 1)[-1]  # without its "line N: " prefix
         problem = Problem(exc.details.get("line"), exc.details["reason"], what)
         raise InvalidImport.of([problem]) from exc
+
+
+def _predictions_save(
+    *, job: Job, model: ModelName, gold: bool, predictions: list[PredictionRow | None]
+) -> None:
+    """Pair the items just made with their rows' predictions. The job lock item_bulk_create took
+    is held until this transaction ends, so the job's newest items are this file's, and one
+    session draws their ids in file order."""
+    newest = Item.objects.filter(job=job, is_gold=gold).order_by("-id")[: len(predictions)]
+    ids = sorted(newest.values_list("id", flat=True))
+    kept = [(item_id, p) for item_id, p in zip(ids, predictions, strict=True) if p is not None]
+    predictions_import(
+        job=job, model=model, item_ids=[i for i, _ in kept], predictions=[p for _, p in kept]
+    )

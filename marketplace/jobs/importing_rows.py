@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.errors import ApplicationError
+from marketplace.jobs.predictions import PREDICTION_FIELDS
 from marketplace.jobs.services import ItemRow
 from marketplace.limits import MAX_DATA_FIELD_CHARS
 
@@ -19,7 +20,7 @@ NUL_ESCAPE = "\\u0000"  # the only way a NUL gets into valid JSON text
 NUL_MESSAGE = "the record contains a NUL character (\\u0000), which cannot be stored."
 FIELD_TOO_LONG = f"a data field is over {MAX_DATA_FIELD_CHARS:,} characters."
 
-RESERVED = frozenset({"external_id", "priority"})
+RESERVED = frozenset({"external_id", "priority"}) | PREDICTION_FIELDS
 GOLDRESERVED = RESERVED | {"label", "explanation"}
 
 Lines = Iterator[tuple[int, str]]
@@ -115,8 +116,11 @@ def row_check(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: 
             message = f"unknown label {label!r} (expected one of {', '.join(label_keys)})"
             raise RowError("unknown_label", message)
         explanation = "" if raw_explanation is None else text_field(raw_explanation, "explanation")
+    raw_prediction = fields.get("prediction"), fields.get("prediction_probabilities")
+    given = any(value not in (None, "") for value in raw_prediction)
     return ItemRow(data=data, external_id=external_id, priority=priority, gold_label=label,
-                   explanation=explanation, line=line)
+                   explanation=explanation, line=line,
+                   prediction_raw=raw_prediction if given else None)
 
 
 def reserved_fields(gold: bool) -> frozenset[str]:

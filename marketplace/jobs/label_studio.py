@@ -9,8 +9,11 @@ What an import keeps, and why:
 - `meta.external_id` (what Quorum's own export writes) or else the task's `id` becomes the
   external id, so results can be matched back to the Label Studio project. Quorum's own record
   fields (`external_id`, `priority`, and for gold `label`, `explanation`) are read as in JSON.
-- Predictions are checked for shape and then dropped: an Item has no field for a model's guess,
-  and showing one to workers would anchor the independent judgments consensus relies on.
+- Predictions are checked for shape. When the import names a model (`model`, `model_version`),
+  the first prediction with a single choice becomes that model's prediction for the item (a
+  vote in consensus, never shown to workers: it would anchor their independent judgments);
+  Label Studio's one `score` is not a per-label probability and is not kept. Without a model
+  named, predictions are dropped as before.
 - Annotations are human answers. Imported as gold (the client says so by importing into the gold
   endpoint), the first annotation that was not cancelled and has one choice gives the gold label;
   imported as plain items they are dropped like predictions, because a single annotator's answer
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from marketplace.errors import ApplicationError
@@ -64,8 +68,23 @@ def task_row(obj: Any, line: int, *, gold: bool, label_keys: Sequence[str]) -> I
         fields["external_id"] = _external_id(obj)
     if gold and fields.get("label") is None:
         fields["label"] = _annotated_label(annotations)
-    # Predictions and plain items' annotations are dropped on purpose: see the module docstring.
-    return row_check(line, data, fields, gold=gold, label_keys=label_keys)
+    # Plain items' annotations are dropped on purpose: see the module docstring.
+    row = row_check(line, data, fields, gold=gold, label_keys=label_keys)
+    if row.prediction_raw is not None:
+        return row  # Quorum's own `prediction` field wins, as its other fields do
+    predicted = _predicted_label(predictions)
+    if predicted is None:
+        return row
+    return replace(row, prediction_raw=(predicted, None), predicted_by_label_studio=True)
+
+
+def _predicted_label(predictions: list[list[dict[str, Any]]]) -> str | None:
+    """The first prediction's single choice (a classification result), if any."""
+    for result in predictions:
+        for region in result:
+            if region.get("type") == _CHOICES and len(region["value"][_CHOICES]) == 1:
+                return str(region["value"][_CHOICES][0])
+    return None
 
 
 def _answers(obj: dict[str, Any], key: str) -> list[list[dict[str, Any]]]:

@@ -304,3 +304,53 @@ class JobStaffView(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["job", "-viewed_at"], name="jobstaffview_job_recent")]
+
+
+class PredictionModel(models.Model):
+    """A model version of a client organization, named as its client names it ("spam-bert", "3").
+
+    In consensus each model version is one more worker, under the pseudo-worker id `-pk`: user
+    ids are positive, so no person's votes can ever be mixed with a model's.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name", "version"], name="one_model_per_name_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+    @property
+    def worker_id(self) -> int:
+        """Its id among a job's workers in consensus: negative, so never a user's."""
+        return -self.pk
+
+
+class Prediction(models.Model):
+    """One model version's answer for one item: a label, and optionally every label's probability.
+
+    Never shown to workers (it would anchor the independent judgments consensus relies on); it is
+    a vote in consensus and dynamic overlap, weighed by what the model's record earns it.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")  # for job-wide reads
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
+    model = models.ForeignKey(PredictionModel, on_delete=models.CASCADE, related_name="predictions")
+    label = models.CharField(max_length=64)
+    # {"label key": probability} summing to 1 (checked by jobs.predictions), or null.
+    probabilities = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "model"], name="one_prediction_per_item_model")
+        ]
+        indexes = [models.Index(fields=["job", "model"], name="prediction_job_model")]

@@ -183,6 +183,11 @@ class ItemRow:
     explanation: str = ""
     line: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # A model's prediction as the file gave it: (prediction, prediction_probabilities), checked
+    # by the importer once it knows the model (jobs.predictions); from a Label Studio task's
+    # `predictions` when `predicted_by_label_studio` (kept only if the import names a model).
+    prediction_raw: tuple[Any, Any] | None = None
+    predicted_by_label_studio: bool = False
 
 
 IMPORTABLE_STATUSES = (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED)

@@ -14,6 +14,14 @@ global skill, shaped like the crowd's errors; else the crowd (the run's average 
 Items that reach the maximum overlap still below the target are remembered and, once the
 submit's quality steps have run, queued for expert review by `queue_uncertain`.
 
+Model predictions (jobs.models.Prediction) vote too, each model version weighed by the confusion
+the job's latest run measured for it against the people (quality/predictions.py); before a run
+has measured it a model counts as chance and its vote moves nothing. A model measured at least
+as accurate as the run's typical worker also counts towards the minimum overlap
+(`overlap_decision`'s `model_votes`). The live submit path asks the rule only once an item has
+its minimum of human judgments, so there a trusted model settles items at the minimum rather
+than below it (the replay, which asks after every judgment, shows the fuller saving).
+
 One submit = one judge: per-job data is cached on the instance, never across requests (a new
 run or new gold answers must be seen by the next submit). A call costs at most 5 small queries.
 """
@@ -21,7 +29,7 @@ run or new gold answers must be seen by the next submit). A call costs at most 5
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,7 +47,7 @@ from marketplace.consensus.dynamic import (
     worker_confusion,
 )
 from marketplace.consensus.types import FloatArray
-from marketplace.jobs.models import Item, Job
+from marketplace.jobs.models import Item, Job, Prediction
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import experts
 from marketplace.quality.models import ConsensusRun, WorkerResult
@@ -57,6 +65,8 @@ class JobModel:
     run_id: int | None
     priors: FloatArray
     crowd: Crowd
+    # model id -> (confusion, trusted) from the latest run's `models`; empty: no model measured
+    models: dict[int, tuple[FloatArray, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class Verdict:
     job: JobModel
     votes: tuple[tuple[int, str], ...]  # (worker id, label), in judgment order
     posterior: FloatArray  # in job label order
+    model_votes: int = 0  # trusted models' predictions among the votes weighed
 
     @property
     def confidence(self) -> float:
@@ -107,6 +118,7 @@ class OverlapJudge:
             min_overlap=verdict.job.min_overlap,
             max_overlap=max_overlap,
             target=verdict.job.target,
+            model_votes=verdict.model_votes,
         )
         if decision is Decision.UNCERTAIN:
             self._uncertain[item_id] = verdict
@@ -159,12 +171,23 @@ class OverlapJudge:
         position = {label: k for k, label in enumerate(job.labels)}
         votes = [(worker, position[label]) for _, worker, label in rows if label in position]
         matrices = self._worker_matrices(job, [worker for worker, _ in votes])
+        trusted = 0
+        if job.models:  # a job whose run measured no model skips the query
+            for model_id, label in Prediction.objects.filter(item_id=item_id).values_list(
+                "model_id", "label"
+            ):
+                if model_id in job.models and label in position:
+                    matrix, counts = job.models[model_id]
+                    matrices[-model_id] = matrix  # pseudo-worker ids are negative
+                    votes.append((-model_id, position[label]))
+                    trusted += counts
         posterior = item_posterior(matrices, job.priors, votes)
         return Verdict(
             item_id=item_id,
             job=job,
             votes=tuple((worker, label) for _, worker, label in rows),
             posterior=posterior,
+            model_votes=trusted,
         )
 
     def _job(self, job_id: int) -> JobModel:
@@ -236,6 +259,7 @@ def job_model(*, job_id: int) -> JobModel:
     # A job that is not dynamic has no target: its items complete at overlap (never asked).
     target = float(job.target_confidence) if job.target_confidence is not None else 0.0
     priors = _priors(parameters, len(labels))
+    crowd = _crowd(parameters, len(labels), priors)
     return JobModel(
         job_id=job_id,
         labels=labels,
@@ -244,8 +268,25 @@ def job_model(*, job_id: int) -> JobModel:
         max_overlap=job.max_overlap or job.overlap,
         run_id=run_id,
         priors=priors,
-        crowd=_crowd(parameters, len(labels), priors),
+        crowd=crowd,
+        models=_models(parameters, len(labels), crowd),
     )
+
+
+def _models(parameters: Any, k: int, crowd: Crowd) -> dict[int, tuple[FloatArray, bool]]:
+    """Each model the run measured: its confusion, and whether it is trusted to count towards
+    the minimum overlap (at least as accurate as the typical worker)."""
+    raw = parameters.get("models") if isinstance(parameters, dict) else None
+    found: dict[int, tuple[FloatArray, bool]] = {}
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("model_id"), int):
+            continue
+        matrix = _matrix_or_none(entry.get("confusion"), k)
+        accuracy = entry.get("accuracy")
+        if matrix is None or not isinstance(accuracy, int | float):
+            continue
+        found[entry["model_id"]] = (matrix, bool(entry.get("items")) and accuracy >= crowd.accuracy)
+    return found
 
 
 def uncertain_reason(*, max_overlap: int, target: float) -> str:

@@ -51,9 +51,14 @@ def replay_dynamic(
     seed: int,
     repeat: int,
     history: bool,
+    model_accuracy: float | None = None,
 ) -> tuple[list[Comparison], dict[str, Any]]:
     """Replay `repeat` times (seeds seed, seed+1, ...) at each target, every target in the same
-    arrival orders; one comparison per target, and what was replayed."""
+    arrival orders; one comparison per target, and what was replayed. With `model_accuracy`,
+    the comparisons are with a simulated model, and `about["without_model"]` holds the same
+    replays without it."""
+    if model_accuracy is not None and not 0.0 <= model_accuracy <= 1.0:
+        raise ValueError("the model's accuracy must be between 0 and 1")
     data = load_dataset(folder)
     crowd = Crowdset.from_votes(data.votes, data.truth)
     sweep = [
@@ -62,6 +67,12 @@ def replay_dynamic(
     ]
     seeds = list(range(seed, seed + repeat))
     comparisons = replay_sweep(crowd, sweep, seeds=seeds, history=history)
+    without: list[Comparison] = []
+    if model_accuracy is not None:
+        without = comparisons
+        comparisons = replay_sweep(
+            crowd, sweep, seeds=seeds, history=history, model_accuracy=model_accuracy
+        )
     unscored = int((crowd.truth < 0).sum())
     if not history:
         source = "none (every worker starts unknown)"
@@ -78,6 +89,9 @@ def replay_dynamic(
         "seeds": seeds,
         "history": source,
     }
+    if model_accuracy is not None:
+        about["model_accuracy"] = model_accuracy
+        about["without_model"] = [_clean(asdict(c)) for c in without]
     return comparisons, about
 
 
@@ -101,9 +115,34 @@ def report_text(comparisons: list[Comparison], about: dict[str, Any]) -> str:
             "judgments, overlap K and judgments/item at equal accuracy | saving"
         )
         lines += [_target_line(t, c) for t, c in zip(targets, comparisons, strict=True)]
+    if "model_accuracy" in about:
+        lines += _model_lines(comparisons, about)
     curve = ", ".join(f"{k}: {j:.2f}/{a:.4f}" for k, (j, a) in enumerate(first.fixed, start=1))
     lines.append(f"  fixed overlap K: judgments/item/accuracy  {curve}")
     return "\n".join(lines)
+
+
+def _model_lines(comparisons: list[Comparison], about: dict[str, Any]) -> list[str]:
+    """With a simulated model: each target beside the same replays without it."""
+    lines = [
+        f"  with a simulated model right {about['model_accuracy']:.0%} of the time, beside the "
+        "same replays without it:",
+        "  target  judgments/item (without)  accuracy (without)  model measured at  "
+        "judgments saved",
+    ]
+    for target, c, base in zip(about["targets"], comparisons, about["without_model"], strict=True):
+        saved = 1.0 - c.judgments_per_item / base["judgments_per_item"]
+        measured = "-" if c.model_accuracy is None else f"{c.model_accuracy:.3f}"
+        lines.append(
+            f"  {target:<6g}  {c.judgments_per_item:5.2f}{_pm(c.judgments_se)} "
+            f"({base['judgments_per_item']:.2f})  {c.accuracy:.4f}{_pm(c.accuracy_se, 4)} "
+            f"({base['accuracy']:.4f}{_pm(base['accuracy_se'], 4)})  {measured}  {saved:.1%}"
+        )
+    return lines
+
+
+def _pm(se: float | None, places: int = 2) -> str:
+    return "" if se is None else f" ± {se:.{places}f}"
 
 
 def _refits(comparisons: list[Comparison]) -> str:

@@ -35,6 +35,7 @@ from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.quality.collusion import collusion_flags_refresh_safely
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
+from marketplace.quality.predictions import run_with_models
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.skills import worker_skills_fold_run
 from marketplace.quality.writing import item_results_write, worker_results_write
@@ -186,8 +187,11 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any]:
     read_seconds = time.perf_counter() - started
     options = consensus_options(run.parameters)
     result = aggregate(votes, method=run.method, gold=gold, labels=keys, **options)
+    # Model versions vote too, scored against the people (quality/predictions.py): the items'
+    # labels take their votes; workers' results and skills stay the people's own.
+    labelled, models = run_with_models(job_id=run.job_id, result=result, gold=gold)
     write_started = time.perf_counter()
-    items = item_results_write(run_id=run.pk, result=result, votes=votes)
+    items = item_results_write(run_id=run.pk, result=labelled, votes=votes)
     workers = worker_results_write(run_id=run.pk, result=result)
     # The workers' global skill takes this run's share (in this transaction: all or nothing).
     worker_skills_fold_run(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))
@@ -205,6 +209,8 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any]:
                 [round(float(p), 6) for p in row] for row in crowd.confusion
             ],
         },
+        # Each model version as a worker: its accuracy and confusion, measured against the people.
+        "models": models,
         "timings": {
             "read": round(read_seconds, 4),
             "fit": round(result.seconds, 4),

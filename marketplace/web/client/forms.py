@@ -94,6 +94,12 @@ def labels_payload(rows: list[LabelRow]) -> list[dict[str, Any]]:
 class ImportForm(forms.Form):
     file = forms.FileField(label="Items file", help_text="CSV with a header row, a JSON array, or JSONL.")
     format = forms.ChoiceField(label="Format", choices=IMPORT_FORMATS, initial="auto")
+    # Only for files with a `prediction` column (jobs.predictions checks both when either is set).
+    model = forms.CharField(
+        label="Model", required=False, max_length=100,
+        help_text="If the file has a prediction column: the model that made it, e.g. spam-bert.",
+    )
+    model_version = forms.CharField(label="Model version", required=False, max_length=50)
 
     def __init__(self, *args: Any, gold: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ import the apps downstream of it. Callers pass a job already scoped to the reque
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -153,6 +154,33 @@ class Consensus:
     # 90 % intervals (scoring.share_interval): a share from few items or answers is never a bare 100 %.
     accuracy_interval: tuple[float, float] | None = None
     gold_interval: tuple[float, float] | None = None
+    crowd_accuracy: float | None = None  # the run's typical worker (judgment-weighted)
+    models: tuple[ModelFigure, ...] = ()  # model versions the run measured, as workers
+
+
+@dataclass(frozen=True)
+class ModelFigure:
+    """A model version beside the crowd: its accuracy as the latest run measured it."""
+
+    name: str
+    version: str
+    accuracy: float
+    items: int  # items it was measured on
+
+
+def _run_models(parameters: Any) -> tuple[float | None, tuple[ModelFigure, ...]]:
+    """The crowd's accuracy and the models' figures from a run's parameters (quality/runs.py)."""
+    if not isinstance(parameters, dict):
+        return None, ()
+    crowd = parameters.get("crowd")
+    accuracy = crowd.get("accuracy") if isinstance(crowd, dict) else None
+    models = tuple(
+        ModelFigure(str(m.get("name")), str(m.get("version")), float(m["accuracy"]),
+                    int(m.get("items") or 0))
+        for m in parameters.get("models") or []
+        if isinstance(m, dict) and isinstance(m.get("accuracy"), int | float)
+    )
+    return (float(accuracy) if isinstance(accuracy, int | float) else None), models
 
 
 def job_consensus(*, job: Job) -> Consensus:
@@ -182,6 +210,7 @@ def job_consensus(*, job: Job) -> Consensus:
         job=job, is_gold=True, status=JudgmentStatus.ACCEPTED, is_correct__isnull=False
     ).aggregate(seen=Count("id"), right=Count("id", filter=Q(is_correct=True)))
     seen, right = gold["seen"] or 0, gold["right"] or 0
+    crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
     return Consensus(
         run=run,
         estimated_accuracy=accuracy,
@@ -193,6 +222,8 @@ def job_consensus(*, job: Job) -> Consensus:
         items_estimated=total,
         accuracy_interval=share_interval(successes=accuracy * total, trials=total) if accuracy is not None else None,
         gold_interval=share_interval(successes=right, trials=seen) if seen else None,
+        crowd_accuracy=crowd_accuracy,
+        models=models,
     )
 
 

@@ -123,6 +123,11 @@ def _figures_context(job: Job) -> dict[str, Any]:
         "accuracy_range": _range(consensus.accuracy_interval),
         "gold_pct": _pct(consensus.gold_accuracy),
         "gold_range": _range(consensus.gold_interval),
+        "crowd_pct": _pct(consensus.crowd_accuracy),
+        "models": [
+            {"name": m.name, "version": m.version, "pct": _pct(m.accuracy), "items": m.items}
+            for m in consensus.models
+        ],
         "throughput": throughput,
         "money": money,
         "charts": _charts(job, consensus, throughput),

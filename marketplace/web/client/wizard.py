@@ -31,6 +31,7 @@ from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import editing, selectors, services
 from marketplace.web.client import forms
 from marketplace.jobs.importing import InvalidImport
+from marketplace.jobs.predictions import model_name_check
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Job, JobStatus
 
@@ -217,7 +218,11 @@ def _upload_step(request: HttpRequest, job_id: int, *, gold: bool) -> HttpRespon
                            "choose CSV, JSON or JSONL, or name the file .csv, .json or .jsonl."}]
             else:
                 try:
-                    count = flows.items_import(job=job, payload=form.cleaned_data["file"], fmt=fmt, gold=gold)
+                    named = form.cleaned_data["model"] or form.cleaned_data["model_version"]
+                    model = model_name_check(form.cleaned_data["model"],
+                                             form.cleaned_data["model_version"]) if named else None
+                    count = flows.items_import(job=job, payload=form.cleaned_data["file"], fmt=fmt,
+                                               gold=gold, model=model)
                 except InvalidImport as exc:
                     errors = [_problem(e) for e in exc.details.get("errors") or [{"line": None, "message": exc.message}]]
                 except ApplicationError as exc:

@@ -115,6 +115,14 @@ class Command(BaseCommand):
             "the same arrival orders (default 0.9)",
         )
         parser.add_argument("--history", action="store_true", help="workers start from other work")
+        parser.add_argument(
+            "--model-accuracy",
+            type=float,
+            metavar="A",
+            help="with --dynamic: a simulated model, right with probability A on each item (else "
+            "a uniformly wrong label; seeded, independent of the crowd), votes as one more "
+            "worker; printed beside the same replays without it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
@@ -192,6 +200,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 repeat=max(options["repeat"], 1),
                 history=options["history"],
+                model_accuracy=options["model_accuracy"],
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
