@@ -138,3 +138,68 @@ def worker_qualifications_of(*, worker: User) -> QuerySet[WorkerQualification]:
         .select_related("qualification")
         .order_by("qualification__name", "qualification_id")
     )
+
+
+def qualifications_managed_by(*, user: User) -> QuerySet[Qualification]:
+    """What the portal lets this person edit: admins every qualification, a client only its
+    organization's (platform-wide ones are the staff's), anyone else nothing. Each row carries
+    question_count, training_count and holder_count."""
+    if user.is_admin:
+        qs = Qualification.objects.all()
+    elif user.is_client and user.organization_id is not None:
+        qs = Qualification.objects.filter(owner_id=user.organization_id)
+    else:
+        return Qualification.objects.none()
+    return (
+        qs.select_related("owner")
+        .annotate(
+            question_count=Count("questions", distinct=True),
+            training_count=Count("training_items", distinct=True),
+            holder_count=Count("holders", distinct=True),
+        )
+        .order_by("name", "id")
+    )
+
+
+def qualification_get_managed(*, user: User, qualification_id: int) -> Qualification:
+    """Another organization's qualification looks exactly like a missing one (NotFound)."""
+    qualification = qualifications_managed_by(user=user).filter(pk=qualification_id).first()
+    if qualification is None:
+        raise NotFound("Qualification not found.")
+    return qualification
+
+
+def exam_questions_of(*, qualification: Qualification) -> QuerySet[ExamQuestion]:
+    """The questions with their answers: for the people who manage the qualification only."""
+    return ExamQuestion.objects.filter(qualification=qualification).order_by("id")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many workers could take a job gated on a qualification, for the wizard."""
+
+    holders: int  # workers holding it at all
+    qualified: int  # workers holding it at or above the job's minimum score
+    has_exam: bool
+
+
+def qualification_reach(
+    *, qualification_ids: list[int], min_score: Decimal = Decimal("0")
+) -> dict[int, Reach]:
+    """Holders and exam presence of each qualification: three queries however many."""
+    holders = dict(
+        WorkerQualification.objects.filter(qualification_id__in=qualification_ids)
+        .values("qualification_id").annotate(n=Count("id")).values_list("qualification_id", "n")
+    )
+    qualified = dict(
+        WorkerQualification.objects.filter(qualification_id__in=qualification_ids, score__gte=min_score)
+        .values("qualification_id").annotate(n=Count("id")).values_list("qualification_id", "n")
+    )
+    with_exam = set(
+        ExamQuestion.objects.filter(qualification_id__in=qualification_ids)
+        .values_list("qualification_id", flat=True).distinct()
+    )
+    return {
+        qid: Reach(holders=holders.get(qid, 0), qualified=qualified.get(qid, 0), has_exam=qid in with_exam)
+        for qid in qualification_ids
+    }
