@@ -3,6 +3,7 @@ the billing audit."""
 
 from django.urls import path
 
+from marketplace.web.client import qualifications
 from marketplace.web.staff import billing, clients, workers
 
 urlpatterns = [
@@ -21,4 +22,6 @@ urlpatterns = [
     path("audit/", billing.audit_page, name="staff-audit"),
     path("clients/", clients.clients, name="staff-clients"),
     path("clients/<int:organization_id>/topup/", clients.topup, name="staff-topup"),
+    # Platform-wide qualifications: the client portal's pages, for admins (web/client/qualifications.py).
+    *qualifications.urls_for("staff"),
 ]
