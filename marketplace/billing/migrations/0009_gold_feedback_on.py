@@ -1,6 +1,7 @@
 """Gold feedback on in every seeded tier (issue 15): workers who miss a check item see the right
-answer and its explanation. Only a tier still holding the old seeded value (false) changes; a job
-turns feedback off with quality_rules.gold_feedback = false. Reversing restores false."""
+answer and its explanation. 0002 now seeds it on (it mirrors quality.rules.TIER_DEFAULTS, and
+tests reseed from it); this turns it on where 0002 ran before. A job turns feedback off with
+quality_rules.gold_feedback = false. Reversing restores false."""
 
 from __future__ import annotations
 
