@@ -90,8 +90,8 @@ class QuestionForm(forms.Form):
 
 class QuestionFileForm(forms.Form):
     file = forms.FileField(label="CSV or JSONL file",
-                           help_text="Columns `text` (and any other data), `answer` (a label key) and, for "
-                                     "training, `explanation`. Up to 500 rows and 1 MB; a bad row adds nothing.")
+                           help_text="Columns: text (and any other data), answer (a label key) and, for "
+                                     "training, explanation. Up to 500 rows and 1 MB; a bad row adds nothing.")
     format = forms.ChoiceField(label="Format", choices=(("auto", "From the file name"), ("csv", "CSV"),
                                                         ("jsonl", "JSONL")), initial="auto")
 
