@@ -21,10 +21,11 @@ from marketplace.accounts.models import (
     ExamQuestion,
     Qualification,
     Role,
+    TrainingItem,
     User,
     WorkerQualification,
 )
-from marketplace.errors import NotFound
+from marketplace.errors import ApplicationError, NotFound
 
 
 def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
@@ -203,3 +204,46 @@ def qualification_reach(
         qid: Reach(holders=holders.get(qid, 0), qualified=qualified.get(qid, 0), has_exam=qid in with_exam)
         for qid in qualification_ids
     }
+
+
+# --- training (practice items: their answers are shown, but only after the worker answers)
+
+
+def training_items_of(*, qualification: Qualification) -> list[TrainingItem]:
+    """Every practice item with its answer: for the people who manage the qualification."""
+    return list(TrainingItem.objects.filter(qualification=qualification).order_by("id"))
+
+
+def training_count(*, qualification: Qualification) -> int:
+    return TrainingItem.objects.filter(qualification=qualification).count()
+
+
+def training_item_at(*, qualification: Qualification, position: int) -> dict[str, Any] | None:
+    """The practice item at `position` (0-based) as a worker sees it before answering: id and
+    data only, never the answer or the explanation."""
+    if position < 0:
+        return None
+    return (
+        TrainingItem.objects.filter(qualification=qualification).order_by("id")
+        .values("id", "data")[position:position + 1].first()
+    )
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    correct: bool
+    given: str
+    answer: str
+    explanation: str
+
+
+def training_answer_check(*, qualification: Qualification, item_id: int, label: str) -> TrainingResult:
+    """Compare a practice answer with the right one. Not scored and not stored."""
+    keys = {label["key"] for label in qualification.exam_labels}
+    if label not in keys:
+        raise ApplicationError(f"Choose one of the labels: {', '.join(sorted(keys))}.")
+    item = TrainingItem.objects.filter(pk=item_id, qualification=qualification).first()
+    if item is None:
+        raise NotFound("No such practice item.")
+    return TrainingResult(correct=label == item.answer, given=label, answer=item.answer,
+                          explanation=item.explanation)

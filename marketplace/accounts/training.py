@@ -1,4 +1,4 @@
-"""A qualification's training set: practice items with the right answer and an explanation.
+"""Writes on a qualification's training set: practice items with the right answer and an explanation.
 
 A worker practises before the exam. Nothing is scored or stored: after each answer the page
 shows right or wrong, the right answer and why. Training answers are public by design, which is
@@ -8,7 +8,6 @@ why they are separate rows from the exam's questions (whose answers never leave 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -70,46 +69,3 @@ def training_item_remove(*, user: User, qualification: Qualification, item_id: i
     deleted, _ = TrainingItem.objects.filter(pk=item_id, qualification=qualification).delete()
     if not deleted:
         raise NotFound("No such practice item in this training set.")
-
-
-# --- reads
-
-
-def training_items_of(*, qualification: Qualification) -> list[TrainingItem]:
-    """Every practice item with its answer: for the people who manage the qualification."""
-    return list(TrainingItem.objects.filter(qualification=qualification).order_by("id"))
-
-
-def training_count(*, qualification: Qualification) -> int:
-    return TrainingItem.objects.filter(qualification=qualification).count()
-
-
-def training_item_at(*, qualification: Qualification, position: int) -> dict[str, Any] | None:
-    """The practice item at `position` (0-based) as a worker sees it before answering: id and
-    data only, never the answer or the explanation."""
-    if position < 0:
-        return None
-    return (
-        TrainingItem.objects.filter(qualification=qualification).order_by("id")
-        .values("id", "data")[position:position + 1].first()
-    )
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    correct: bool
-    given: str
-    answer: str
-    explanation: str
-
-
-def training_answer_check(*, qualification: Qualification, item_id: int, label: str) -> TrainingResult:
-    """Compare a practice answer with the right one. Not scored and not stored."""
-    keys = {label["key"] for label in qualification.exam_labels}
-    if label not in keys:
-        raise ApplicationError(f"Choose one of the labels: {', '.join(sorted(keys))}.")
-    item = TrainingItem.objects.filter(pk=item_id, qualification=qualification).first()
-    if item is None:
-        raise NotFound("No such practice item.")
-    return TrainingResult(correct=label == item.answer, given=label, answer=item.answer,
-                          explanation=item.explanation)

@@ -298,7 +298,7 @@ def test_failing_shows_when_to_retry_and_hides_the_form(wendy: User, skill: Qual
                            {"csrfmiddlewaretoken": client.cookies["csrftoken"].value}, follow=True)
     html = response.content.decode()
     assert ExamAttempt.objects.get(worker=wendy).passed is False
-    assert "Not this time" in html and "You can retry after" in html and "Submit answers" not in html
+    assert "Not this time" in html and "You can retry at" in html and "Submit answers" not in html
 
 
 def test_a_qualification_without_an_exam_has_no_exam_page(wendy: User, ada: User) -> None:

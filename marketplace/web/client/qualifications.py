@@ -138,7 +138,7 @@ def _detail(request: HttpRequest, user: User, qualification: Qualification, audi
             "upload": bound.get(f"{target}-upload") or QuestionFileForm(prefix=f"{target}-upload"),
             "gold": GoldCopyForm(jobs=gold_jobs, prefix=f"{target}-gold") if gold_jobs else None,
             "problem": (problems or {}).get(target, ""),
-            "rows": (training.training_items_of(qualification=qualification) if is_training
+            "rows": (selectors.training_items_of(qualification=qualification) if is_training
                      else list(selectors.exam_questions_of(qualification=qualification))),
         })
     names = {c["key"]: c.get("name") or c["key"] for c in labels}

@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from marketplace.accounts import selectors as accounts_selectors
-from marketplace.accounts import training
 from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.qualifications import exam_submit
 from marketplace.errors import ApplicationError
@@ -83,7 +82,7 @@ def work_exam(request: HttpRequest, qualification_id: int) -> HttpResponse:
             {"id": q["id"], "parts": item_parts(q["data"]), "chosen": chosen.get(str(q["id"]))}
             for q in questions
         ],
-        "training_count": training.training_count(qualification=qualification),
+        "training_count": accounts_selectors.training_count(qualification=qualification),
         "error": error,
     }
     return render(request, "worker/exam.html", ctx, status=400 if error else 200)
@@ -102,12 +101,12 @@ def work_training(request: HttpRequest, qualification_id: int) -> HttpResponse:
     with the verdict, the right answer and the explanation, and a link to the next one."""
     worker: User = request.user  # type: ignore[assignment]
     qualification = _visible(worker, qualification_id)
-    total = training.training_count(qualification=qualification)
+    total = accounts_selectors.training_count(qualification=qualification)
     if total == 0:
         raise Http404("This qualification has no training.")
     source = request.POST if request.method == "POST" else request.GET
     position = min(_position(source.get("n", 0)), total - 1)
-    item = training.training_item_at(qualification=qualification, position=position)
+    item = accounts_selectors.training_item_at(qualification=qualification, position=position)
     if item is None:  # removed while the worker practised: start again
         return redirect("work-training", qualification_id=qualification.pk)
     labels = exam_label_keys(qualification.exam_labels)
@@ -115,7 +114,7 @@ def work_training(request: HttpRequest, qualification_id: int) -> HttpResponse:
     result, error = None, ""
     if request.method == "POST":
         try:
-            result = training.training_answer_check(
+            result = accounts_selectors.training_answer_check(
                 qualification=qualification, item_id=item["id"], label=str(request.POST.get("label", ""))[:64]
             )
         except ApplicationError as exc:
