@@ -31,11 +31,15 @@ def format_from_name(name: str) -> str | None:
     return {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}.get(extension)
 
 
-def _row(fields: dict[str, Any], line: int) -> dict[str, Any]:
+def _row(fields: dict[str, Any], line: int, labels: frozenset[str]) -> dict[str, Any]:
     """A flat record -> {"data", "answer", "explanation"}."""
     answer = next((fields[k] for k in ANSWER_KEYS if k in fields), None)
     if not isinstance(answer, str) or not answer.strip():
         raise ApplicationError(f"line {line}: no answer (an `answer` column or key with a label key).")
+    if labels and answer.strip() not in labels:
+        raise ApplicationError(
+            f"line {line}: the answer {answer.strip()[:64]!r} is not one of the labels: {', '.join(sorted(labels))}."
+        )
     explanation = fields.get("explanation") or ""
     if not isinstance(explanation, str):
         raise ApplicationError(f"line {line}: explanation must be text.")
@@ -48,7 +52,7 @@ def _row(fields: dict[str, Any], line: int) -> dict[str, Any]:
     return {"data": data, "answer": answer.strip(), "explanation": explanation.strip()}
 
 
-def _csv_rows(text: str) -> list[dict[str, Any]]:
+def _csv_rows(text: str, labels: frozenset[str]) -> list[dict[str, Any]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
@@ -63,13 +67,13 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
             continue
         if len(record) != len(names):
             raise ApplicationError(f"line {line}: {len(record)} cells under {len(names)} columns.")
-        rows.append(_row(dict(zip(names, record, strict=True)), line))
+        rows.append(_row(dict(zip(names, record, strict=True)), line, labels))
         if len(rows) > MAX_ROWS:
             raise ApplicationError(f"The file holds over {MAX_ROWS} questions; split it.")
     return rows
 
 
-def _jsonl_rows(text: str) -> list[dict[str, Any]]:
+def _jsonl_rows(text: str, labels: frozenset[str]) -> list[dict[str, Any]]:
     rows = []
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -87,14 +91,17 @@ def _jsonl_rows(text: str) -> list[dict[str, Any]]:
             if extra:
                 raise ApplicationError(f"line {line}: unknown keys beside data: {', '.join(sorted(extra))[:200]}.")
             record = {**record["data"], **{k: v for k, v in record.items() if k != "data"}}
-        rows.append(_row(record, line))
+        rows.append(_row(record, line, labels))
         if len(rows) > MAX_ROWS:
             raise ApplicationError(f"The file holds over {MAX_ROWS} questions; split it.")
     return rows
 
 
-def exam_file_parse(*, payload: bytes, fmt: str | None) -> list[dict[str, Any]]:
-    """The rows of an uploaded file as [{"data", "answer", "explanation"}], or one ApplicationError."""
+def exam_file_parse(
+    *, payload: bytes, fmt: str | None, labels: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """The rows of an uploaded file as [{"data", "answer", "explanation"}], or one ApplicationError.
+    With `labels`, an answer outside them is refused naming its line (the services check again)."""
     if fmt not in FORMATS:
         raise ApplicationError("Upload a .csv or .jsonl file (or choose the format).")
     if len(payload) > MAX_FILE_BYTES:
@@ -106,7 +113,7 @@ def exam_file_parse(*, payload: bytes, fmt: str | None) -> list[dict[str, Any]]:
     if "\x00" in text:
         raise ApplicationError("The file holds NUL characters; it is not a text file.")
     try:
-        rows = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
+        rows = _csv_rows(text, labels) if fmt == "csv" else _jsonl_rows(text, labels)
     except csv.Error as exc:
         raise ApplicationError(f"The CSV cannot be read: {exc}.") from None
     if not rows:

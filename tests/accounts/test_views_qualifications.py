@@ -158,7 +158,7 @@ def test_a_csv_and_a_jsonl_file_are_uploaded(alice: User, acme_skill: Qualificat
 
 
 @pytest.mark.parametrize("content, name, reason", [
-    (b"text,answer\nMeows,cat\nBarks,horse\n", "bad.csv", "must be one of the exam labels"),
+    (b"text,answer\nMeows,cat\nBarks,horse\n", "bad.csv", "line 3: the answer &#x27;horse&#x27; is not one of the labels"),
     (b"text,answer\nMeows,cat\nBarks\n", "short.csv", "line 3"),
     (b'{"text": "Meows", "answer": "cat"}\nnot json\n', "bad.jsonl", "line 2"),
     (b"text,answer\nMeows,cat\n", "questions.txt", "Upload a .csv or .jsonl file"),

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from marketplace import flows
 from marketplace.accounts import selectors, training
-from marketplace.accounts.exam_files import exam_file_parse, format_from_name
+from marketplace.accounts.exam_files import MAX_FILE_BYTES, exam_file_parse, format_from_name
 from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.qualifications import (
     exam_question_remove,
@@ -211,7 +211,8 @@ def questions_add(request: HttpRequest, qualification_id: int, target: str, how:
             file = upload.cleaned_data["file"]
             fmt = format_from_name(file.name) if chosen == "auto" else chosen
             # Read one byte over the limit: the parser refuses it without reading the rest.
-            rows = exam_file_parse(payload=file.read(1024 * 1024 + 1), fmt=fmt)
+            rows = exam_file_parse(payload=file.read(MAX_FILE_BYTES + 1), fmt=fmt,
+                                   labels=frozenset(label["key"] for label in qualification.exam_labels))
             added = _add(user, qualification, target, rows)
         elif how == "gold":
             copy = GoldCopyForm(request.POST, jobs=_jobs_with_gold(user), prefix=prefix)
