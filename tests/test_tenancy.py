@@ -102,7 +102,11 @@ def test_gold_labels_never_reach_a_worker(acme_job, wendy, client_for) -> None: 
         without_labels = {k: v for k, v in body.items() if k != "job"}
         assert GOLD_SECRET not in json.dumps(without_labels)
         done = api.post(f"/api/v1/work/leases/{body['lease']}/submit/", {"label": "cat"}, format="json")
-        assert GOLD_SECRET not in done.content.decode()
+        # Only after answering, and only a missed gold item's feedback (on by default) names it.
+        answer = done.json()
+        feedback = answer.pop("feedback")
+        assert GOLD_SECRET not in json.dumps(answer)
+        assert feedback is None or feedback["correct_label"] == GOLD_SECRET
     assert seen_items >= 5
     for url in ("/api/v1/work/judgments/", "/api/v1/work/jobs/", "/api/v1/me/"):
         response = api.get(url)

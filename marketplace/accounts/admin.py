@@ -16,6 +16,7 @@ from marketplace.accounts.models import (
     ExamQuestion,
     Organization,
     Qualification,
+    TrainingItem,
     User,
     WorkerQualification,
 )
@@ -96,6 +97,12 @@ class ExamQuestionInline(admin.TabularInline):
     extra = 0
 
 
+class TrainingItemInline(admin.TabularInline):
+    model = TrainingItem
+    extra = 0
+    fields = ("data", "answer", "explanation")
+
+
 @admin.register(Qualification)
 class QualificationAdmin(admin.ModelAdmin):
     form = QualificationForm
@@ -104,7 +111,7 @@ class QualificationAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "owner__name")
     list_select_related = ("owner",)
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [ExamQuestionInline]
+    inlines = [ExamQuestionInline, TrainingItemInline]
 
 
 @admin.register(WorkerQualification)

@@ -151,3 +151,19 @@ class ExamAttempt(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["worker", "qualification", "-submitted_at"])]
+
+
+class TrainingItem(models.Model):
+    """A practice item of a qualification: shown before the exam, never scored. Unlike exam
+    answers, its answer and explanation are shown to the worker, but only after they answer."""
+
+    qualification = models.ForeignKey(
+        Qualification, on_delete=models.CASCADE, related_name="training_items"
+    )
+    data = models.JSONField()
+    answer = models.CharField(max_length=64)  # a key of qualification.exam_labels
+    explanation = models.TextField(blank=True)  # why the answer is right, shown after answering
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

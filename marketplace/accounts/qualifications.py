@@ -28,6 +28,7 @@ from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionD
 from marketplace.labelsets import MAX_LABELS, MIN_LABELS, label_set_validate
 
 MAX_QUESTIONS_PER_CALL = 500
+MAX_QUESTIONS_PER_EXAM = 1000  # also the cap on a training set's items
 MAX_COOLDOWN_SECONDS = 30 * 24 * 3600
 SCORE_PLACES = Decimal("0.0001")  # scores and pass marks: a share in [0, 1], 4 places
 
@@ -60,6 +61,20 @@ def _share(value: Any, name: str, *, allow_zero: bool = True) -> Decimal:
     return number
 
 
+def _name_clean(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ApplicationError("name must be 1 to 120 characters.")
+    return name
+
+
+def _cooldown_check(seconds: Any) -> None:
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_COOLDOWN_SECONDS:
+        raise ApplicationError(
+            f"retry_cooldown_seconds must be a whole number from 0 to {MAX_COOLDOWN_SECONDS}."
+        )
+
+
 def _free_slug(name: str) -> str:
     base = slugify(name)[:70] or "qualification"
     slug, n = base, 1
@@ -88,19 +103,10 @@ def qualification_create(
         owner_id = user.organization_id
     else:
         raise PermissionDenied("Only clients and admins create qualifications.")
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise ApplicationError("name must be 1 to 120 characters.")
+    name = _name_clean(name)
     if not isinstance(is_expert, bool):
         raise ApplicationError("is_expert must be true or false.")
-    if (
-        not isinstance(retry_cooldown_seconds, int)
-        or isinstance(retry_cooldown_seconds, bool)
-        or not 0 <= retry_cooldown_seconds <= MAX_COOLDOWN_SECONDS
-    ):
-        raise ApplicationError(
-            f"retry_cooldown_seconds must be a whole number from 0 to {MAX_COOLDOWN_SECONDS}."
-        )
+    _cooldown_check(retry_cooldown_seconds)
     labels = exam_labels_validate(exam_labels)
     mark = _share(pass_mark, "pass_mark", allow_zero=False)
     slug = (slug or "").strip()
@@ -131,7 +137,8 @@ def qualification_create(
         raise Conflict(f"The slug {slug!r} is taken; choose another.") from None
 
 
-def _check_may_manage(*, user: User, qualification: Qualification) -> None:
+def check_may_manage(*, user: User, qualification: Qualification) -> None:
+    """Admins manage every qualification; a client only its own organization's."""
     if user.is_admin:
         return
     owner_id = qualification.owner_id
@@ -141,16 +148,71 @@ def _check_may_manage(*, user: User, qualification: Qualification) -> None:
 
 
 @transaction.atomic
+def qualification_update(
+    *,
+    user: User,
+    qualification: Qualification,
+    name: str,
+    description: str = "",
+    exam_labels: Any = (),
+    pass_mark: Any = Decimal("0.8"),
+    retry_cooldown_seconds: int = 3600,
+) -> Qualification:
+    """Change what a person edits in the portal. The slug and owner never change (jobs and
+    API clients refer to them). A label still used as an answer may not be dropped.
+
+    Locking contract: locks the qualification's row, so two editors' label changes cannot each
+    pass the "answers still valid" check against the other's questions.
+    """
+    check_may_manage(user=user, qualification=qualification)
+    locked = Qualification.objects.select_for_update().get(pk=qualification.pk)
+    name = _name_clean(name)
+    _cooldown_check(retry_cooldown_seconds)
+    labels = exam_labels_validate(exam_labels)
+    mark = _share(pass_mark, "pass_mark", allow_zero=False)
+    keys = {label["key"] for label in labels}
+    used = set(locked.questions.values_list("answer", flat=True)) | set(
+        locked.training_items.values_list("answer", flat=True)
+    )
+    if used - keys:
+        raise ApplicationError(
+            "These labels are answers of exam or training questions, so they must stay: "
+            f"{', '.join(sorted(used - keys))}."
+        )
+    locked.name, locked.description = name, (description or "").strip()
+    locked.exam_labels, locked.pass_mark = labels, mark
+    locked.retry_cooldown_seconds = retry_cooldown_seconds
+    locked.save(update_fields=["name", "description", "exam_labels", "pass_mark", "retry_cooldown_seconds"])
+    return locked
+
+
+@transaction.atomic
+def exam_question_remove(*, user: User, qualification: Qualification, question_id: int) -> None:
+    """Delete one question of this qualification (past attempts keep their answers as sent)."""
+    check_may_manage(user=user, qualification=qualification)
+    deleted, _ = ExamQuestion.objects.filter(pk=question_id, qualification=qualification).delete()
+    if not deleted:
+        raise NotFound("No such question in this exam.")
+
+
+@transaction.atomic
 def exam_questions_add(
     *, user: User, qualification: Qualification, questions: Sequence[Mapping[str, Any]]
 ) -> list[ExamQuestion]:
     """Append questions, each {"data": {...}, "answer": "<label key>"}; all or none are added."""
-    _check_may_manage(user=user, qualification=qualification)
+    check_may_manage(user=user, qualification=qualification)
+    # Why: two uploads at once would each see room under the cap; the row lock serializes them.
+    qualification = Qualification.objects.select_for_update().get(pk=qualification.pk)
     labels = {label["key"] for label in qualification.exam_labels}
     if not labels:
         raise ApplicationError("This qualification has no exam labels, so it cannot have an exam.")
     if not isinstance(questions, list | tuple) or not 1 <= len(questions) <= MAX_QUESTIONS_PER_CALL:
         raise ApplicationError(f"questions must be a list of 1 to {MAX_QUESTIONS_PER_CALL} questions.")
+    held = qualification.questions.count()
+    if held + len(questions) > MAX_QUESTIONS_PER_EXAM:
+        raise ApplicationError(
+            f"An exam holds at most {MAX_QUESTIONS_PER_EXAM} questions; this one has {held}."
+        )
     rows: list[ExamQuestion] = []
     for position, raw in enumerate(questions, start=1):
         if not isinstance(raw, Mapping) or set(raw) - {"data", "answer"}:

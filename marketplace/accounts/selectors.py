@@ -21,10 +21,11 @@ from marketplace.accounts.models import (
     ExamQuestion,
     Qualification,
     Role,
+    TrainingItem,
     User,
     WorkerQualification,
 )
-from marketplace.errors import NotFound
+from marketplace.errors import ApplicationError, NotFound
 
 
 def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
@@ -138,3 +139,111 @@ def worker_qualifications_of(*, worker: User) -> QuerySet[WorkerQualification]:
         .select_related("qualification")
         .order_by("qualification__name", "qualification_id")
     )
+
+
+def qualifications_managed_by(*, user: User) -> QuerySet[Qualification]:
+    """What the portal lets this person edit: admins every qualification, a client only its
+    organization's (platform-wide ones are the staff's), anyone else nothing. Each row carries
+    question_count, training_count and holder_count."""
+    if user.is_admin:
+        qs = Qualification.objects.all()
+    elif user.is_client and user.organization_id is not None:
+        qs = Qualification.objects.filter(owner_id=user.organization_id)
+    else:
+        return Qualification.objects.none()
+    return (
+        qs.select_related("owner")
+        .annotate(
+            question_count=Count("questions", distinct=True),
+            training_count=Count("training_items", distinct=True),
+            holder_count=Count("holders", distinct=True),
+        )
+        .order_by("name", "id")
+    )
+
+
+def qualification_get_managed(*, user: User, qualification_id: int) -> Qualification:
+    """Another organization's qualification looks exactly like a missing one (NotFound)."""
+    qualification = qualifications_managed_by(user=user).filter(pk=qualification_id).first()
+    if qualification is None:
+        raise NotFound("Qualification not found.")
+    return qualification
+
+
+def exam_questions_of(*, qualification: Qualification) -> QuerySet[ExamQuestion]:
+    """The questions with their answers: for the people who manage the qualification only."""
+    return ExamQuestion.objects.filter(qualification=qualification).order_by("id")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many workers could take a job gated on a qualification, for the wizard."""
+
+    holders: int  # workers holding it at all
+    qualified: int  # workers holding it at or above the job's minimum score
+    has_exam: bool
+
+
+def qualification_reach(
+    *, qualification_ids: list[int], min_score: Decimal = Decimal("0")
+) -> dict[int, Reach]:
+    """Holders and exam presence of each qualification: three queries however many."""
+    holders = dict(
+        WorkerQualification.objects.filter(qualification_id__in=qualification_ids)
+        .values("qualification_id").annotate(n=Count("id")).values_list("qualification_id", "n")
+    )
+    qualified = dict(
+        WorkerQualification.objects.filter(qualification_id__in=qualification_ids, score__gte=min_score)
+        .values("qualification_id").annotate(n=Count("id")).values_list("qualification_id", "n")
+    )
+    with_exam = set(
+        ExamQuestion.objects.filter(qualification_id__in=qualification_ids)
+        .values_list("qualification_id", flat=True).distinct()
+    )
+    return {
+        qid: Reach(holders=holders.get(qid, 0), qualified=qualified.get(qid, 0), has_exam=qid in with_exam)
+        for qid in qualification_ids
+    }
+
+
+# --- training (practice items: their answers are shown, but only after the worker answers)
+
+
+def training_items_of(*, qualification: Qualification) -> list[TrainingItem]:
+    """Every practice item with its answer: for the people who manage the qualification."""
+    return list(TrainingItem.objects.filter(qualification=qualification).order_by("id"))
+
+
+def training_count(*, qualification: Qualification) -> int:
+    return TrainingItem.objects.filter(qualification=qualification).count()
+
+
+def training_item_at(*, qualification: Qualification, position: int) -> dict[str, Any] | None:
+    """The practice item at `position` (0-based) as a worker sees it before answering: id and
+    data only, never the answer or the explanation."""
+    if position < 0:
+        return None
+    return (
+        TrainingItem.objects.filter(qualification=qualification).order_by("id")
+        .values("id", "data")[position:position + 1].first()
+    )
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    correct: bool
+    given: str
+    answer: str
+    explanation: str
+
+
+def training_answer_check(*, qualification: Qualification, item_id: int, label: str) -> TrainingResult:
+    """Compare a practice answer with the right one. Not scored and not stored."""
+    keys = {label["key"] for label in qualification.exam_labels}
+    if label not in keys:
+        raise ApplicationError(f"Choose one of the labels: {', '.join(sorted(keys))}.")
+    item = TrainingItem.objects.filter(pk=item_id, qualification=qualification).first()
+    if item is None:
+        raise NotFound("No such practice item.")
+    return TrainingResult(correct=label == item.answer, given=label, answer=item.answer,
+                          explanation=item.explanation)

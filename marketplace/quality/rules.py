@@ -44,24 +44,26 @@ class QualityRules:
         }
 
 
-# Gold feedback is opt-in per job (quality_rules.gold_feedback): shown answers can be passed on.
+# Gold feedback is on in every tier: a worker who misses a check item learns the right answer and
+# why. A job can turn it off (quality_rules.gold_feedback: false), e.g. when its gold set is small
+# enough that shown answers, passed around, would give the check items away.
 TIER_DEFAULTS: dict[str, QualityRules] = {
     # Cheap and tolerant: only clear spammers go (1/3-accuracy workers: 0.91 caught by 20 gold
     # answers, nearly all by 40; a 0.75 worker is falsely blocked with 0.009 over 500 answers).
     "economy": QualityRules(
         min_gold_answers=20, gold_accuracy_floor=Decimal("0.50"), fast_window=10,
-        fast_seconds=Decimal("1.5"), gold_feedback=False,
+        fast_seconds=Decimal("1.5"), gold_feedback=True,
     ),
     # See the module docstring for the figures.
     "standard": QualityRules(
         min_gold_answers=18, gold_accuracy_floor=Decimal("0.60"), fast_window=10,
-        fast_seconds=Decimal("2"), gold_feedback=False,
+        fast_seconds=Decimal("2"), gold_feedback=True,
     ),
     # Strict: a 0.85 worker is falsely blocked with 0.029 over 500 answers, a 0.9 one with 0.003;
     # spammers are caught by 20 answers with 0.999.
     "premium": QualityRules(
         min_gold_answers=20, gold_accuracy_floor=Decimal("0.65"), fast_window=10,
-        fast_seconds=Decimal("3"), gold_feedback=False,
+        fast_seconds=Decimal("3"), gold_feedback=True,
     ),
 }
 assert set(QualityRules.__dataclass_fields__) == set(QUALITY_RULE_BOUNDS), "rules and bounds disagree"

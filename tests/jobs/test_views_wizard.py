@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
-from marketplace.accounts.qualifications import qualification_create
+from marketplace.accounts.qualifications import exam_questions_add, qualification_create
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
@@ -222,6 +222,7 @@ def test_publishing_with_funds_applies_the_tier_and_opens_the_job(alice: User) -
 
 def test_publishing_can_require_a_qualification_with_a_minimum_score(alice: User, ada: User) -> None:
     skill = qualification_create(user=ada, name="Animal spotting", exam_labels=["cat", "dog"], pass_mark="0.8")
+    exam_questions_add(user=ada, qualification=skill, questions=[{"data": {"text": "meow"}, "answer": "cat"}])
     fund(alice.organization, "10.00")
     job = draft(alice)
     client = browser(alice)

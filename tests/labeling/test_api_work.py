@@ -198,10 +198,11 @@ def test_gold_items_look_exactly_like_the_others_and_the_answer_never_shows(
 ) -> None:
     labels = [{"key": "cat"}, {"key": "dog"}, {"key": GOLD_ONLY}]
     # Wendy misses every gold item on purpose; the quality rule would block her after enough of
-    # them (a random number here), so it is set out of reach: this test is about payloads.
+    # them (a random number here), so it is set out of reach: this test is about payloads. Gold
+    # feedback (on by default) would name the answer after a miss, by design; this job turns it off.
     job = open_job_with_items(
         items=40, gold=40, gold_label=GOLD_ONLY, gold_rate="0.5", overlap=1, labels=labels,
-        quality_rules={"min_gold_answers": 1000},
+        quality_rules={"min_gold_answers": 1000, "gold_feedback": False},
     )
     Item.objects.filter(job=job, is_gold=True).update(data={"text": "a picture"})
     Item.objects.filter(job=job, is_gold=False).update(data={"text": "a picture"})

@@ -199,8 +199,7 @@ def test_the_json_calls_need_the_csrf_token(job: Job, wendy: User) -> None:
 
 
 def test_gold_feedback_shows_the_right_label_after_a_missed_check_item(wendy: User) -> None:
-    job = open_job_with_items(items=40, gold=1, gold_label="dog", gold_rate=Decimal("0.5"),
-                              quality_rules={"gold_feedback": True})
+    job = open_job_with_items(items=40, gold=1, gold_label="dog", gold_rate=Decimal("0.5"))  # on by default
     GoldAnswer.objects.filter(item__job=job).update(explanation="Floppy ears.")
     client = signed_in(wendy)
     lease = post_json(client, reverse("work-label-next", args=[job.pk])).json()["next"]["lease"]
@@ -235,8 +234,9 @@ def test_xss_in_item_data_and_instructions_stays_inert(wendy: User) -> None:
     assert "<b>bold title</b>" not in list_html and "&lt;b&gt;bold title&lt;/b&gt;" in list_html
 
 
-def test_no_worker_page_contains_a_gold_answer(wendy: User) -> None:
+def test_no_worker_page_contains_a_gold_answer_when_the_job_turns_feedback_off(wendy: User) -> None:
     job = open_job_with_items(items=3, gold=2, gold_label="bird", gold_rate=Decimal("0.5"),
+                              quality_rules={"gold_feedback": False},
                               labels=[*THREE_LABELS, {"key": GOLD_SECRET, "name": "Z", "shortcut": "z"}])
     GoldAnswer.objects.filter(item__job=job).update(label=GOLD_SECRET, explanation="secret-explanation")
     client = signed_in(wendy)
@@ -299,7 +299,7 @@ def test_failing_shows_when_to_retry_and_hides_the_form(wendy: User, skill: Qual
                            {"csrfmiddlewaretoken": client.cookies["csrftoken"].value}, follow=True)
     html = response.content.decode()
     assert ExamAttempt.objects.get(worker=wendy).passed is False
-    assert "Not this time" in html and "You can retry after" in html and "Submit answers" not in html
+    assert "Not this time" in html and "You can retry at" in html and "Submit answers" not in html
 
 
 def test_a_qualification_without_an_exam_has_no_exam_page(wendy: User, ada: User) -> None:

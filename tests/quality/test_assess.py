@@ -36,11 +36,11 @@ def test_a_missed_gold_item_shows_the_right_answer_and_explanation(wendy: User) 
     assert all(d.feedback is None for d in right)
 
 
-def test_no_feedback_unless_the_job_turns_it_on(wendy: User, walter: User) -> None:
+def test_feedback_is_on_by_default_and_a_job_can_turn_it_off(wendy: User, walter: User) -> None:
     job = gold_job(quality_rules={**RULES, "gold_feedback": False})
     assert answer_gold(wendy, job, right=0, wrong=1)[-1].feedback is None
     default = gold_job()
-    assert answer_gold(walter, default, right=0, wrong=1)[-1].feedback is None
+    assert answer_gold(walter, default, right=0, wrong=1)[-1].feedback is not None
 
 
 def test_a_worker_under_the_floor_is_blocked_only_after_the_minimum_gold_answers(wendy: User) -> None:

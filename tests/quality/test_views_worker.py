@@ -1,7 +1,7 @@
 """The worker's own quality page: figures, feedback on missed check items, and secrecy.
 
 Wendy answers check items in two jobs: "Open book" shows missed check items' right answers
-(quality_rules.gold_feedback), "Closed book" does not. Walter works too; Wendy must never see
+(gold feedback is on by default), "Closed book" turns it off (quality_rules.gold_feedback). Walter works too; Wendy must never see
 his figures, and no page may show a check item's right answer that Wendy has not missed in a job
 that shares it.
 """
@@ -32,7 +32,7 @@ def explain(job: Job, text: str) -> None:
 
 @pytest.fixture
 def open_book(wendy: User, walter: User) -> Job:
-    job = gold_job(title="Open book", quality_rules={"gold_feedback": True})
+    job = gold_job(title="Open book")
     explain(job, "open-book-why")
     answer_gold(wendy, job, right=3, wrong=1)
     answer_gold(walter, job, right=0, wrong=2)
@@ -41,7 +41,7 @@ def open_book(wendy: User, walter: User) -> Job:
 
 @pytest.fixture
 def closed_book(wendy: User) -> Job:
-    job = gold_job(title="Closed book")
+    job = gold_job(title="Closed book", quality_rules={"gold_feedback": False})
     explain(job, "closed-book-why")
     answer_gold(wendy, job, right=1, wrong=2)
     return job

@@ -127,6 +127,12 @@ class TierForm(forms.Form):
                                            empty_value=None)
     min_score = forms.DecimalField(label="with a score of at least", required=False, min_value=Decimal("0"),
                                    max_value=Decimal("1"), decimal_places=2, initial=Decimal("0.80"))
+    gold_feedback = forms.BooleanField(
+        label="Show workers the right answer and its explanation when they miss a gold item",
+        required=False, initial=True,
+        help_text="On by default: workers learn your rules faster. Turn it off if your gold set is small "
+                  "enough that shared answers would give the check items away.",
+    )
 
     def __init__(self, *args: Any, tiers: list[tuple[str, str]], qualifications: list[tuple[int, str]],
                  **kwargs: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, browse, edits, exports, jobs, webhooks, wizard
+from marketplace.web.client import billing, browse, edits, exports, jobs, qualifications, webhooks, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -36,6 +36,8 @@ urlpatterns: list[URLPattern] = [
     # Raw judgments (crowd-kit's task,worker,label) with the portal's session (web/client/exports.py).
     path("jobs/<int:job_id>/judgments/", exports.judgments_download, name="client-job-judgments"),
     path("billing/", billing.billing, name="client-billing"),
+    # Qualifications of the organization: settings, exam questions, training set.
+    *qualifications.urls_for("client"),
     # Webhooks: endpoints, each one's delivery log, redelivery.
     path("webhooks/", webhooks.webhook_list, name="client-webhooks"),
     path("webhooks/<int:endpoint_id>/", webhooks.webhook_page, name="client-webhook"),

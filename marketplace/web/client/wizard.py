@@ -23,7 +23,8 @@ from django.views.decorators.http import require_POST
 from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.web.access import client_required
-from marketplace.accounts.selectors import qualifications_visible_to
+from marketplace.accounts.models import Qualification
+from marketplace.accounts.selectors import qualification_reach, qualifications_visible_to
 from marketplace.billing.models import Tier
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
@@ -34,6 +35,8 @@ from marketplace.jobs.importing import InvalidImport
 from marketplace.jobs.predictions import model_name_check
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.requirements import job_reach_check
+from marketplace.quality.rules import rules_for
 
 QUOTE_WORKERS = 10  # the crowd size quotes assume for the expected time
 SAMPLE_ITEMS = 5
@@ -293,11 +296,13 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
     tiers = tier_list()
     by_slug = {tier.slug: tier for tier in tiers}
     required = job.requirements.first()
+    skills = list(qualifications_visible_to(user=user))
     form = forms.TierForm(request.POST or None, tiers=[(t.slug, t.name) for t in tiers],
-                          qualifications=[(q.pk, q.name) for q in qualifications_visible_to(user=user)],
+                          qualifications=[(q.pk, q.name) for q in skills],
                           initial={"tier": job.tier if job.tier in by_slug else "standard",
                                    "qualification": required.qualification_id if required else None,
-                                   "min_score": required.min_score if required else Decimal("0.80")})
+                                   "min_score": required.min_score if required else Decimal("0.80"),
+                                   "gold_feedback": rules_for(job=job).gold_feedback})
     shortfall: dict[str, str] | None = None
     error = ""
     status = 200
@@ -308,8 +313,10 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
                 requirements = [services.Requirement(
                     qualification_id=chosen_skill, min_score=form.cleaned_data["min_score"] or Decimal("0"),
                 )] if chosen_skill else []
-                job = services.job_update(job=job, user=user, fields=_tier_fields(by_slug[form.cleaned_data["tier"]]),
-                                          requirements=requirements)
+                rules = {**job.quality_rules, "gold_feedback": form.cleaned_data["gold_feedback"]}
+                job = services.job_update(job=job, user=user, requirements=requirements,
+                                          fields={**_tier_fields(by_slug[form.cleaned_data["tier"]]),
+                                                  "quality_rules": rules})
                 job = flows.job_publish(job=job, user=user)
             except InsufficientFunds as exc:
                 shortfall = {key: str(exc.details.get(key, "")) for key in ("needed", "balance", "missing")}
@@ -320,6 +327,8 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
                 status = 400
             else:
                 messages.success(request, f"Published on the {by_slug[job.tier].name} tier. Workers can start now.")
+                for warning in job_reach_check(job=job):  # published: only warnings are left
+                    messages.warning(request, warning)
                 return redirect("job-page", job_id=job.pk)
         else:
             status = 400
@@ -344,5 +353,14 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
         "shortfall": shortfall,
         "error": error,
         "steps": _steps(job, "publish"),
+        "reach": _reach_rows(skills),
     }
     return render(request, "client/wizard_publish.html", ctx, status=status)
+
+
+def _reach_rows(skills: list[Qualification]) -> list[dict[str, Any]]:
+    """Each qualification the client may require, with how many workers hold it and whether
+    workers can earn it by an exam: what decides whether a gated job ever starts."""
+    reach = qualification_reach(qualification_ids=[q.pk for q in skills])
+    return [{"name": q.name, "holders": reach[q.pk].holders, "has_exam": reach[q.pk].has_exam,
+             "mine": q.owner_id is not None} for q in skills]

@@ -43,13 +43,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 # The portal's sections by role: (URL name, label). Each app's `urls.py` defines its names.
 _NAV: dict[str, list[tuple[str, str]]] = {
-    "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-billing", "Billing"),
-               ("client-webhooks", "Webhooks"), ("tokens", "API tokens")],
+    "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-qualifications", "Qualifications"),
+               ("client-billing", "Billing"), ("client-webhooks", "Webhooks"), ("tokens", "API tokens")],
     "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
                ("tokens", "API tokens")],
     "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-clients", "Clients"),
-              ("staff-payouts", "Payouts"), ("staff-audit", "Audit"), ("staff-signups", "Sign-ups"),
-              ("staff-collusion", "Collusion")],
+              ("staff-qualifications", "Qualifications"), ("staff-payouts", "Payouts"), ("staff-audit", "Audit"),
+              ("staff-signups", "Sign-ups"), ("staff-collusion", "Collusion")],
 }
 
 

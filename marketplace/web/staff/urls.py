@@ -3,6 +3,7 @@ the billing audit."""
 
 from django.urls import path
 
+from marketplace.web.client import qualifications
 from marketplace.web.staff import billing, clients, collusion, signups, workers
 
 urlpatterns = [
@@ -24,4 +25,6 @@ urlpatterns = [
     path("signups/", signups.signups, name="staff-signups"),
     path("collusion/", collusion.flags, name="staff-collusion"),
     path("collusion/<int:flag_id>/review/", collusion.flag_review, name="staff-collusion-review"),
+    # Platform-wide qualifications: the client portal's pages, for admins (web/client/qualifications.py).
+    *qualifications.urls_for("staff"),
 ]

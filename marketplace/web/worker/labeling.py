@@ -31,9 +31,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace import flows
-from marketplace.accounts import selectors as accounts_selectors
 from marketplace.accounts.models import User
-from marketplace.accounts.qualifications import exam_submit
 from marketplace.web.access import worker_required
 from marketplace.errors import ApplicationError
 from marketplace.errors import error_body
@@ -312,7 +310,7 @@ def label_heartbeat(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"extended": sorted(ends)})
 
 
-# --- qualification exams
+# --- item data for server-rendered pages (exams, training)
 
 # Item data keys shown as the item's text and picture; every other key goes in a table.
 TEXT_KEYS = ("text",)
@@ -335,49 +333,3 @@ def item_parts(data: Any) -> dict[str, Any]:
         if not (key in TEXT_KEYS and value == text) and not (key in IMAGE_KEYS and value == safe_image)
     ]
     return {"text": text, "image": safe_image, "fields": fields}
-
-
-def _exam_answers(request: HttpRequest, question_ids: list[int]) -> dict[str, str | None]:
-    """Form fields q<id> -> {"<id>": label}; an unanswered question is sent as skipped (None)."""
-    return {str(qid): (request.POST.get(f"q{qid}") or None) for qid in question_ids}
-
-
-@worker_required
-def work_exam(request: HttpRequest, qualification_id: int) -> HttpResponse:
-    worker: User = request.user  # type: ignore[assignment]
-    try:
-        qualification = accounts_selectors.qualification_get_visible(
-            user=worker, qualification_id=qualification_id
-        )
-    except ApplicationError:
-        raise Http404("No such qualification.") from None
-    questions = accounts_selectors.exam_questions_for_taking(qualification=qualification)
-    if not questions:
-        raise Http404("This qualification has no exam.")
-    error, chosen = "", {}
-    if request.method == "POST":
-        chosen = _exam_answers(request, [q["id"] for q in questions])
-        try:
-            attempt = exam_submit(worker=worker, qualification=qualification, answers=chosen)
-        except ApplicationError as exc:
-            error = exc.message
-        else:
-            percent = f"{attempt.score * 100:.0f}%"
-            if attempt.passed:
-                messages.success(request, f"You passed with {percent}: {qualification.name} is yours.")
-            else:
-                messages.error(request, f"Not this time: you scored {percent}.")
-            return redirect("work-exam", qualification_id=qualification.pk)
-    status = accounts_selectors.exam_status(worker=worker, qualification=qualification)
-    ctx = {
-        "qualification": qualification,
-        "status": status,
-        "pass_percent": f"{qualification.pass_mark * 100:.0f}",
-        "labels": qualification.exam_labels,
-        "questions": [
-            {"id": q["id"], "parts": item_parts(q["data"]), "chosen": chosen.get(str(q["id"]))}
-            for q in questions
-        ],
-        "error": error,
-    }
-    return render(request, "worker/exam.html", ctx, status=400 if error else 200)

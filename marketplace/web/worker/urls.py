@@ -3,11 +3,12 @@ and payout requests, the worker's own quality figures."""
 
 from django.urls import path
 
-from marketplace.web.worker import earnings, labeling, quality
+from marketplace.web.worker import earnings, exams, labeling, quality
 
 urlpatterns = [
     path("", labeling.work_list, name="work-list"),
-    path("exams/<int:qualification_id>/", labeling.work_exam, name="work-exam"),
+    path("exams/<int:qualification_id>/", exams.work_exam, name="work-exam"),
+    path("exams/<int:qualification_id>/training/", exams.work_training, name="work-training"),
     path("label/", labeling.work_label_any, name="work-label-any"),
     path("jobs/<int:job_id>/label/", labeling.work_label, name="work-label"),
     path("jobs/<int:job_id>/label/next/", labeling.label_next, name="work-label-next"),
