@@ -1,6 +1,8 @@
 """Qualifications end to end in real browsers: a client writes an exam from an earlier job's gold and
 a training set in the portal, and gates a new job on it; a new worker trains, fails the exam once,
-waits out a short cooldown, passes, labels the job, misses a gold item and reads its explanation.
+waits out a short cooldown, passes, labels the job, misses a gold item and reads its explanation,
+undoes an answer, closes the tab, and the item is free for another worker at once (issue 15,
+must-show 1).
 
 Each step is a helper taking the page(s) and the cast, so a later test can run the same story and
 carry on (undo an answer, close the tab, ...). The cast: Cleo is Acme Pets' client; "Animals,
@@ -19,8 +21,11 @@ from playwright.sync_api import expect
 from marketplace.accounts.models import ExamAttempt, Qualification, User, WorkerQualification
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create
-from marketplace.labeling.models import Judgment
+from marketplace.labeling.models import Judgment, Lease, LeaseStatus
+from marketplace.errors import NothingLeft
+from marketplace.labeling.services import lease_claim, lease_release
 from tests.browser.conftest import arrange, log_in, screenshot
+from tests.threads import until
 from tests.factories import PASSWORD, ClientFactory, JobFactory, OrganizationFactory, WorkerFactory, fund
 
 SKILL = "Animal spotting"
@@ -192,6 +197,44 @@ def worker_labels_until_gold_feedback(page: Any, job: Job, key: str = "c") -> st
     raise AssertionError("no check item came up")
 
 
+def worker_undoes_an_answer(page: Any) -> str:
+    """Answer the item on screen (Dog), take it back with Ctrl+Z: the same item is on screen again
+    and the answer is withdrawn. The item's text."""
+    item = page.locator("#item")
+    page.locator('#labeler[data-ahead="ready"]').wait_for(state="attached")
+    shown = item.text_content() or ""
+    done = int(page.locator("#done-count").text_content() or "0")
+    page.keyboard.press("d")
+    expect(page.locator("#done-count")).to_have_text(str(done + 1))
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    expect(page.locator("#undo")).to_be_visible()
+    page.keyboard.press("Control+z")
+    expect(item).to_have_text(shown)  # the undone item is back on screen
+    expect(page.locator("#done-count")).to_have_text(str(done))
+    return shown
+
+
+def _items_offered(worker: User, job: Job) -> list[int]:
+    """Every item the job would hand `worker` now, one after another (each given straight back)."""
+    offered = []
+    for _ in range(ITEMS + GOLD_ITEMS):
+        try:
+            lease = lease_claim(worker=worker, job=job)
+        except NothingLeft:
+            break
+        offered.append(lease.item_id)
+        lease_release(worker=worker, lease_id=lease.pk)
+    return offered
+
+
+def worker_closes_the_tab(page: Any, cast: Cast) -> None:
+    """Close the labeling page as a person closes a tab: within a minute no item of the job is held
+    by the worker (the beacon gives both back), so another worker can take them."""
+    page.close(run_before_unload=True)
+    until(lambda: not arrange(lambda: Lease.objects.filter(
+        worker=cast.worker, job=cast.job, status=LeaseStatus.ACTIVE).exists()), "items given back", seconds=60)
+
+
 def test_a_client_writes_an_exam_from_gold_and_a_new_worker_trains_fails_retries_and_labels(new_page: Any) -> None:
     cast = arrange_cast()
     client, worker = new_page(), new_page()
@@ -221,3 +264,12 @@ def test_a_client_writes_an_exam_from_gold_and_a_new_worker_trains_fails_retries
     said = worker_labels_until_gold_feedback(worker, cast.job)
     assert "You answered Cat; the right label is Dog." in said and GOLD_WHY in said
     assert Judgment.objects.filter(worker=cast.worker, job=cast.job, is_gold=False).exists()
+
+    undone = worker_undoes_an_answer(worker)
+    assert arrange(lambda: Judgment.objects.filter(worker=cast.worker, status="withdrawn").count()) == 1
+    worker_closes_the_tab(worker, cast)
+    # Another qualified worker now gets the undone item: it is free, not held by the closed tab.
+    walter = arrange(WorkerFactory, username="walter-next")
+    arrange(lambda: WorkerQualification.objects.create(worker=walter, qualification=skill, score=1, source="exam"))
+    undone_item = arrange(lambda: Judgment.objects.get(worker=cast.worker, status="withdrawn").item_id)
+    assert undone_item in arrange(_items_offered, walter, cast.job), undone
