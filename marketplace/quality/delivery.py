@@ -47,3 +47,49 @@ def job_delivered_accuracy(*, job_id: int) -> DeliveryCheck:
     estimate = delivered_accuracy(votes, gold=gold, labels=labels, regular_counts=counts, seed=job_id,
                                   method=method, options=consensus_options(parameters))
     return DeliveryCheck(estimate, "")
+
+
+@dataclass(frozen=True)
+class PromisePlan:
+    """Before publishing: whether the quality promise is likely to be measured on this job.
+
+    The promise is checked on the gold items judged by the job's end (at least MIN_GOLD_ITEMS).
+    Gold is mixed into assignments at the job's gold rate, each worker meeting gold items at
+    random, so with E expected gold answers spread over G gold items about G·(1 − e^(−E/G)) of
+    them are judged at least once."""
+
+    gold_items: int
+    expected_gold_answers: float
+    expected_gold_judged: float  # distinct gold items judged, expected
+    measured: bool  # expected_gold_judged reaches MIN_GOLD_ITEMS (within half an item)
+    gold_items_to_add: int | None  # more gold items that would make it measured; None: more gold cannot
+
+    @property
+    def needed(self) -> int:
+        return MIN_GOLD_ITEMS
+
+
+def _judged(gold_items: int, answers: float) -> float:
+    return 0.0 if gold_items <= 0 else gold_items * (1.0 - float(np.exp(-answers / gold_items)))
+
+
+def _enough(judged: float) -> bool:
+    # Half an item of slack: ten gold items under 170 answers expect 9.99999 judged, which is ten.
+    return judged + 0.5 >= MIN_GOLD_ITEMS
+
+
+def promise_plan(*, regular_items: int, gold_items: int, overlap: float, gold_rate: float) -> PromisePlan:
+    """What a job of this shape should expect (see PromisePlan): overlap is the judgments per
+    regular item (the midpoint for dynamic overlap), gold_rate the share of assignments that are gold."""
+    answers = regular_items * overlap * gold_rate / (1.0 - gold_rate) if 0 < gold_rate < 1 else 0.0
+    judged = _judged(gold_items, answers)
+    to_add: int | None = 0
+    if not _enough(judged):
+        to_add = None
+        if answers > MIN_GOLD_ITEMS:  # enough gold answers: more gold items spread them wider
+            for extra in range(1, 100 * MIN_GOLD_ITEMS):
+                if _enough(_judged(gold_items + extra, answers)):
+                    to_add = extra
+                    break
+    return PromisePlan(gold_items=gold_items, expected_gold_answers=answers, expected_gold_judged=judged,
+                       measured=_enough(judged), gold_items_to_add=to_add)

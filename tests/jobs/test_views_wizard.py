@@ -264,3 +264,31 @@ def test_wizard_steps_of_another_organizations_draft_are_404(alice: User, carol:
                        {"file": SimpleUploadedFile("x.csv", GOOD_CSV)}).status_code == 404
     assert client.post(reverse("client-job-setup-publish", args=[job.pk]), {"tier": "economy"}).status_code == 404
     assert Item.objects.filter(job=job).count() == 0
+
+
+def test_the_last_step_says_per_tier_whether_the_promise_will_be_measured(alice: User) -> None:
+    """Three items and one gold item: no tier can judge ten gold items, and the page says so."""
+    job = draft(alice)
+    client = browser(alice)
+    upload(client, job, GOOD_CSV)
+    assert "Imported 1 gold item" in upload(client, job, b"text,label\nA cat,cat\n", gold=True).content.decode()
+    body = client.get(reverse("client-job-setup-publish", args=[job.pk])).content.decode()
+    assert body.count('data-measured="no"') == 3 and 'data-measured="yes"' not in body
+    assert "Will not apply to this job" in body and "needs 10 judged gold items" in body
+
+
+def test_a_job_with_gold_answers_to_spare_is_offered_more_gold_items(alice: User) -> None:
+    """800 items: enough gold answers on every tier, but 6 gold items can never make 10 judged."""
+    job = draft(alice)
+    client = browser(alice)
+    rows = "".join(f"a{i},Animal {i}\n" for i in range(800))
+    upload(client, job, f"external_id,text\n{rows}".encode())
+    golds = "".join(f"A cat {i},cat\n" for i in range(6))
+    assert "Imported 6 gold items" in upload(client, job, f"text,label\n{golds}".encode(), gold=True).content.decode()
+    body = client.get(reverse("client-job-setup-publish", args=[job.pk])).content.decode()
+    assert body.count('data-measured="no"') == 3
+    assert "Add 4 gold items" in body and reverse("client-job-setup-gold", args=[job.pk]) in body
+    more = "".join(f"A dog {i},dog\n" for i in range(6))
+    upload(client, job, f"text,label\n{more}".encode(), gold=True)
+    body = client.get(reverse("client-job-setup-publish", args=[job.pk])).content.decode()
+    assert body.count('data-measured="yes"') == 3 and "Measured at the end on about 12 of your 12 gold items" in body

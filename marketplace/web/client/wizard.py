@@ -26,6 +26,7 @@ from marketplace.web.access import client_required
 from marketplace.accounts.models import Qualification
 from marketplace.accounts.selectors import qualification_reach, qualifications_visible_to
 from marketplace.billing.models import Tier
+from marketplace.billing.pricing import expected_overlap
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, NotFound
@@ -36,6 +37,7 @@ from marketplace.jobs.predictions import model_name_check
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.requirements import job_reach_check
+from marketplace.quality.delivery import PromisePlan, promise_plan
 from marketplace.quality.rules import rules_for
 
 QUOTE_WORKERS = 10  # the crowd size quotes assume for the expected time
@@ -345,7 +347,7 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
             {"quote": q, "tier": by_slug[q.tier], "affordable": q.escrow <= balance, "chosen": q.tier == chosen,
              "short_by": max(q.escrow - balance, Decimal("0.00")),
              "expected_pct": f"{q.expected_accuracy * 100:.1f}", "promised_pct": f"{q.promised_accuracy * 100:.1f}",
-             "expected_time": _duration(q.expected_hours)}
+             "expected_time": _duration(q.expected_hours), "promise": _promise_plan(job, by_slug[q.tier])}
             for q in quotes if q.tier in by_slug
         ],
         "workers": QUOTE_WORKERS,
@@ -356,6 +358,13 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
         "reach": _reach_rows(skills),
     }
     return render(request, "client/wizard_publish.html", ctx, status=status)
+
+
+def _promise_plan(job: Job, tier: Tier) -> PromisePlan:
+    """Whether this tier's promise will be measured on this job (enough of its gold judged)."""
+    overlap = expected_overlap(overlap=tier.overlap, max_overlap=tier.max_overlap)
+    return promise_plan(regular_items=job.item_count, gold_items=job.gold_item_count,
+                        overlap=float(overlap), gold_rate=float(tier.gold_rate))
 
 
 def _reach_rows(skills: list[Qualification]) -> list[dict[str, Any]]:
