@@ -88,8 +88,12 @@ def test_a_job_runs_from_posting_to_results_over_http(alice, client_for) -> None
     assert Judgment.objects.filter(job_id=job_id, is_gold=True).exists(), "gold was never mixed in"
 
     for payload in worker_payloads:
-        assert GOLD_EXPLANATION.encode() not in payload
         document = json.loads(payload)
+        # Gold feedback (on by default) tells a worker who missed a check item the right answer and
+        # why, after their answer is in: the only place an explanation may reach a worker.
+        feedback = document.pop("feedback", None) if isinstance(document, dict) else None
+        assert feedback is None or set(feedback) == {"correct_label", "explanation", "your_label"}
+        assert GOLD_EXPLANATION not in json.dumps(document)
         assert not _keys(document) & {"gold", "is_gold", "gold_label", "explanation", "is_correct", "external_id"}
 
     job = api.get(f"/api/v1/jobs/{job_id}/").json()

@@ -35,9 +35,14 @@
     document.dispatchEvent(new CustomEvent("quorum:live", { detail: { state } }));
   };
 
+  // Amounts arrive as strings with two places ("1234.50"); pages show them as the money filter
+  // does (templatetags/public.py): the currency's sign and thousands separators, "$1,234.50".
+  const MONEY_FIELDS = new Set(["spent", "budget", "balance", "escrow"]);
+  const money = (value) => `$${Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
   const show = (key, value) => {
     if (value === null || value === undefined) return "";
     if (key === "percent") return `${Number(value).toFixed(1)}%`;
+    if (MONEY_FIELDS.has(key) && Number.isFinite(Number(value))) return money(value);
     return String(value);
   };
 

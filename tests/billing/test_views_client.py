@@ -30,7 +30,7 @@ def test_billing_shows_balance_escrow_and_the_ledger(alice: User) -> None:
     page = browser(alice).get(reverse("client-billing"))
     body = page.content.decode()
     assert page.status_code == 200
-    assert 'data-testid="balance">49.00<' in body  # 50.00 less the 1.00 escrowed at publish
+    assert 'data-testid="balance">$49.00<' in body  # 50.00 less the 1.00 escrowed at publish
     assert "Acme billing job" in body and "1.00" in body  # 10 items × 0.10 in escrow
     assert "Top-up" in body and "Escrow opened at publish" in body
 

@@ -73,7 +73,7 @@ def test_a_client_creates_compares_quotes_and_publishes_a_job(page: Any, alice: 
         card = cards.filter(has_text=name)
         for fact in ("Expected judgments", "Expected accuracy", "Expected time"):
             assert fact.lower() in card.inner_text().lower()  # dt labels are shown upper-case
-    assert cards.filter(has_text="Premium").locator("[data-field=price]").inner_text() == "1.80"
+    assert cards.filter(has_text="Premium").locator("[data-field=price]").inner_text() == "$1.80"
     screenshot(page, "client-wizard-quotes")
     page.locator("#tier-standard").check()
     page.get_by_role("button", name="Publish job").click()
@@ -92,7 +92,7 @@ def test_a_client_creates_compares_quotes_and_publishes_a_job(page: Any, alice: 
     screenshot(page, "client-dashboard")
 
     page.goto("/portal/billing/")
-    assert page.get_by_test_id("balance").inner_text() == "97.60"  # 100 − 2.00 − 0.40 escrowed
+    assert page.get_by_test_id("balance").inner_text() == "$97.60"  # 100 − 2.00 − 0.40 escrowed
     screenshot(page, "client-billing")
 
 

@@ -68,7 +68,7 @@ def test_every_figure_moves_while_the_crowd_works_and_the_charts_redraw_after_co
     page.wait_for_function("() => document.documentElement.dataset.live === 'open'")
     page.evaluate("() => { window.stillTheSamePage = true; }")  # a reload would drop it
     before = {name: page.locator(selector).inner_text().strip() for name, selector in WATCHED.items()}
-    assert before["progress"] == "0.0%" and before["judgments"] == "0" and before["paid to workers"] == "0.00"
+    assert before["progress"] == "0.0%" and before["judgments"] == "0" and before["paid to workers"] == "$0.00"
     assert page.locator(f"{FIGURES} [data-chart=confusion]").count() == 0
     assert page.locator(f"{FIGURES} [data-chart=distribution]").get_attribute("data-source") == "votes"
 
@@ -83,7 +83,7 @@ def test_every_figure_moves_while_the_crowd_works_and_the_charts_redraw_after_co
     page.locator(WATCHED["progress"]).filter(has_text=f"{100 * job.completed_item_count / 6:.1f}%").wait_for()
     page.locator(WATCHED["items in progress"]).filter(has_text="1").wait_for()
     assert page.evaluate("() => window.stillTheSamePage") is True, "the page reloaded"
-    assert after["throughput"] != "0" and after["paid to workers"] != "0.00"
+    assert after["throughput"] != "0" and after["paid to workers"] != "$0.00"
     screenshot(page, "client-job-page-live")
 
     refreshed = int(page.locator(FIGURES).get_attribute("data-refreshed"))

@@ -63,11 +63,11 @@ def test_the_figures_are_the_pages_live_part_without_the_page_around_them(alice:
 def test_the_figures_follow_the_crowd_and_the_consensus(alice: User, acme_job: Job) -> None:
     client, url = browser(alice), reverse("client-job-figures", args=[acme_job.pk])
     before = client.get(url).content.decode()
-    assert 'data-figure="paid">0.00<' in before
+    assert 'data-figure="paid">$0.00<' in before
     for _ in range(2):
         submit(WorkerFactory(), acme_job, "cat")
     after = client.get(url).content.decode()
-    assert 'data-figure="paid">0.00<' not in after  # the workers' pay left the escrow
+    assert 'data-figure="paid">$0.00<' not in after  # the workers' pay left the escrow
     assert 'data-figure="throughput">2<' in after
 
     job = judged_job(items=3, answers=("cat", "cat", "dog"), organization=alice.organization)

@@ -187,7 +187,7 @@ def test_the_last_step_quotes_every_tier_side_by_side(alice: User) -> None:
     upload(browser(alice), job, GOOD_CSV)
     body = browser(alice).get(reverse("client-job-setup-publish", args=[job.pk])).content.decode()
     for name, price in (("Economy", "0.21"), ("Standard", "0.30"), ("Premium", "1.35")):
-        assert name in body and f'data-field="price">{price}<' in body
+        assert name in body and f'data-field="price">${price}<' in body
     assert "Expected judgments" in body and "Expected accuracy" in body and "Expected time" in body
     assert "tier default (no history yet)" in body
 
@@ -199,7 +199,7 @@ def test_publishing_without_funds_names_the_missing_amount_and_links_to_billing(
     response = browser(alice).post(reverse("client-job-setup-publish", args=[job.pk]), {"tier": "premium"})
     body = response.content.decode()
     assert response.status_code == 402
-    assert "Not enough funds" in body and '<strong class="missing">1.25</strong>' in body
+    assert "Not enough funds" in body and '<strong class="missing">$1.25</strong>' in body
     assert reverse("client-billing") in body
     job.refresh_from_db()
     assert job.status == JobStatus.DRAFT and job.tier == "premium"  # the choice is kept
