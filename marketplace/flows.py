@@ -16,7 +16,8 @@ Money (billing) rides along with the action that causes it, in the same transact
   batches, so no two submits of a job write one row;
 - completion and cancellation check the tier's quality promise on held-out gold (a shortfall
   credits the client) and settle the job (charge completed items − credit, refund the rest);
-- blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
+- blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments
+  (a rule's block at most QUORUM_WITHDRAW_REVIEW_SHARE of it without an admin: flows_appeals.py).
 
 The client hears of it in the same transaction too (marketplace/notifications: webhooks and
 e-mail, queued in an outbox and sent once it commits): published, paused, resumed, completed,
@@ -46,7 +47,7 @@ from django.db import transaction
 
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
-from marketplace.billing import escrow, reversals, settlement
+from marketplace.billing import escrow, restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -296,13 +297,14 @@ def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
     """The assessment blocked the worker: withdraw the pay of what it dropped, now and again
     after commit (the block drops judgments on items other submits held, once they commit;
     this callback is registered after the block's, so it runs after it)."""
-    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+    # Capped (QUORUM_WITHDRAW_REVIEW_SHARE): a larger withdrawal waits for an admin's review.
+    restoring.rule_pay_reverse(job_id=job_id, worker_id=worker_id)
     on_commit_robust(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id)
 
 
 def _pay_reverse_after_commit(*, job_id: int, worker_id: int) -> None:
     with transaction.atomic():
-        reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+        restoring.rule_pay_reverse(job_id=job_id, worker_id=worker_id)
 
 
 def _lease_job_id(lease_id: int) -> int | None:
