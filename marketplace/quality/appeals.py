@@ -73,8 +73,11 @@ def appeal_file(*, worker: User, kind: str, reason: str, job_id: int | None = No
     elif kind == Appeal.Kind.GOLD:
         judgment = Judgment.objects.filter(
             pk=judgment_id or 0, worker=worker, is_gold=True, is_correct=False
-        ).first()
-        if judgment is None or not GoldAnswer.objects.filter(item_id=judgment.item_id).exists():
+        ).select_related("job").first()
+        # Only where the job shows gold feedback: elsewhere the worker was never told the item was
+        # gold, and an answer here must not tell them either (the same 404 as for any other id).
+        if (judgment is None or not GoldAnswer.objects.filter(item_id=judgment.item_id).exists()
+                or not rules_for(job=judgment.job).gold_feedback):
             raise NotFound("No missed gold answer of yours with this id.")
         if judgment.created_at < now - appeal_window():
             raise ApplicationError(

@@ -24,7 +24,7 @@ from marketplace.billing.models import AccountKind, Earning, LedgerEntry, Transa
 from marketplace.billing.posting import job_pay_post
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.jobs.models import GoldAnswer, Job
-from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
+from marketplace.labeling.models import JobBlock, Judgment
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import appeal_file
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
@@ -33,7 +33,7 @@ from tests.factories import ClientFactory
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
 pytestmark = pytest.mark.django_db
-RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5"}
+RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5", "gold_feedback": True}
 
 
 @pytest.fixture

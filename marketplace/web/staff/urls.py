@@ -3,7 +3,7 @@ the billing audit."""
 
 from django.urls import path
 
-from marketplace.web.staff import billing, clients, workers
+from marketplace.web.staff import appeals, billing, clients, workers
 
 urlpatterns = [
     path("workers/", workers.workers, name="staff-workers"),
@@ -21,4 +21,10 @@ urlpatterns = [
     path("audit/", billing.audit_page, name="staff-audit"),
     path("clients/", clients.clients, name="staff-clients"),
     path("clients/<int:organization_id>/topup/", clients.topup, name="staff-topup"),
+    # Appeals, held withdrawals and platform-wide suspension (web/staff/appeals.py).
+    path("appeals/", appeals.appeals, name="staff-appeals"),
+    path("appeals/<int:appeal_id>/decide/", appeals.appeal_decide, name="staff-appeal-decide"),
+    path("withdrawals/<int:review_id>/decide/", appeals.withdrawal_decide, name="staff-withdrawal-decide"),
+    path("workers/<int:worker_id>/suspend/", appeals.worker_suspend, name="staff-worker-suspend"),
+    path("workers/<int:worker_id>/unsuspend/", appeals.worker_unsuspend, name="staff-worker-unsuspend"),
 ]

@@ -3,7 +3,7 @@ and payout requests, the worker's own quality figures."""
 
 from django.urls import path
 
-from marketplace.web.worker import earnings, labeling, quality
+from marketplace.web.worker import appeals, earnings, labeling, quality
 
 urlpatterns = [
     path("", labeling.work_list, name="work-list"),
@@ -17,4 +17,6 @@ urlpatterns = [
     path("leases/heartbeat/", labeling.label_heartbeat, name="work-label-heartbeat"),  # an open page's
     path("earnings/", earnings.earnings, name="worker-earnings"),
     path("quality/", quality.quality, name="worker-quality"),
+    path("appeals/", appeals.appeals, name="worker-appeals"),
+    path("appeals/new/", appeals.appeal_new, name="worker-appeal-new"),
 ]
