@@ -29,7 +29,7 @@ from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import appeal_file
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
 from marketplace.quality.services import worker_block
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, WorkerFactory
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +174,10 @@ def test_an_upheld_gold_appeal_retires_the_item_rescores_and_lifts_the_block_it_
     if walter_on_it is not None:  # his right answer there no longer counts
         assert WorkerJobStats.objects.get(job=job, worker=walter).gold_seen == walter_seen - 1
     _audit_clean()
+    # A newcomer meets twenty gold items, never the retired one.
+    carl = WorkerFactory(username="carl")
+    answer_gold(carl, job, right=20, wrong=0)
+    assert not Judgment.objects.filter(worker=carl, item_id=missed.item_id).exists()
 
 
 def test_a_gold_correction_rescores_every_answer_and_the_block_follows_the_rescored_record(
