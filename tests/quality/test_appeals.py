@@ -109,6 +109,13 @@ def test_an_upheld_block_appeal_lifts_the_block_and_pays_back_what_the_block_wit
     job_pay_post(job_id=job.pk, everything=True)  # pay owed again is posted like any other
     assert _worker_balance(wendy) == before + lost
     _audit_clean()
+    # The audit is not fooled: an earning marked withdrawn again, with its money left where the
+    # restore put it, breaks the restore's match.
+    restored = Earning.objects.filter(worker=wendy, job=job, status=Earning.Status.AVAILABLE,
+                                      kept_after_drop=True).first()
+    assert restored is not None
+    Earning.objects.filter(pk=restored.pk).update(status=Earning.Status.REVERSED)
+    assert any("restores moved" in v for v in ledger_audit().violations)
 
 
 def _unposted_restored(worker: User) -> Decimal:
