@@ -125,3 +125,22 @@ def test_a_suspended_worker_claims_nothing_anywhere_until_staff_lift_it(wendy: U
 
 def test_the_cap_is_a_setting(settings: object) -> None:
     assert settings.QUORUM_WITHDRAW_REVIEW_SHARE == Decimal("0.50")  # type: ignore[attr-defined]
+
+
+def test_a_worker_files_and_lists_appeals_over_the_api(wendy: User, walter: User, blocked: Job, client_for: object) -> None:
+    api = client_for(wendy)  # type: ignore[operator]
+    too_long = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "x" * (APPEAL_REASON_MAX + 1)},
+                        format="json")
+    assert too_long.status_code == 400
+    assert api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "ok", "extra": 1},
+                    format="json").status_code == 400
+    filed = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "Gold was wrong."}, format="json")
+    assert filed.status_code == 201 and filed.json()["status"] == "open"
+    again = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "Again."}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    listed = api.get("/api/v1/me/appeals/").json()
+    assert [a["id"] for a in listed["results"]] == [filed.json()["id"]]
+    other = client_for(walter)  # type: ignore[operator]
+    assert other.get("/api/v1/me/appeals/").json()["results"] == []
+    assert other.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "me"},
+                      format="json").status_code == 404
