@@ -9,6 +9,7 @@ is an admin.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -20,7 +21,8 @@ from django.db.models import Sum
 from marketplace import flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing.audit import ledger_audit
-from marketplace.billing.models import AccountKind, Earning, LedgerEntry, TransactionKind
+from marketplace.billing import restoring
+from marketplace.billing.models import AccountKind, Earning, LedgerEntry, LedgerTransaction, TransactionKind
 from marketplace.billing.posting import job_pay_post
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.jobs.models import GoldAnswer, Job
@@ -29,8 +31,10 @@ from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import appeal_file
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
 from marketplace.quality.services import worker_block
+from tests.conftest import needs_postgres
 from tests.factories import ClientFactory, WorkerFactory
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
+from tests.threads import WAIT, someone_waits_for_a_lock, thread_recording, until
 
 pytestmark = pytest.mark.django_db
 RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5", "gold_feedback": True}
@@ -294,4 +298,42 @@ def test_a_dismissed_withdrawal_leaves_the_pay_with_the_worker(wendy: User, walt
     assert WithdrawalReview.objects.get(pk=review.pk).status == WithdrawalReview.Status.DISMISSED
     assert not Earning.objects.filter(worker=wendy, status=Earning.Status.REVERSED).exists()
     assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    _audit_clean()
+
+
+# --- Two deciders at once -----------------------------------------------------------------
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_deciders_at_once_decide_once_and_restore_the_pay_once(
+    wendy: User, walter: User, ada: User, no_cap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _blocked_wendy(wendy, walter)
+    appeal = appeal_file(worker=wendy, kind="block", job_id=job.pk, reason="Two of you, please look.")
+    alice = _client_of(job)
+    reached, go = threading.Event(), threading.Event()
+    restore = restoring.worker_job_pay_restore
+
+    def restore_when_told(**kwargs: object) -> object:  # the first decider stops holding the appeal
+        reached.set()
+        go.wait(WAIT)
+        return restore(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(restoring, "worker_job_pay_restore", restore_when_told)
+    outcomes: dict[str, object] = {}
+    first = thread_recording(outcomes, "alice", lambda: flows_appeals.appeal_decide(
+        appeal_id=appeal.pk, actor=alice, upheld=True))
+    second = thread_recording(outcomes, "ada", lambda: flows_appeals.appeal_decide(
+        appeal_id=appeal.pk, actor=ada, upheld=False))
+    first.start()
+    assert reached.wait(WAIT)
+    second.start()
+    until(someone_waits_for_a_lock, "the second decider queuing behind the appeal's row lock")
+    go.set()
+    first.join(WAIT)
+    second.join(WAIT)
+
+    assert isinstance(outcomes["alice"], Appeal) and isinstance(outcomes["ada"], Conflict)
+    assert Appeal.objects.get(pk=appeal.pk).status == Appeal.Status.UPHELD
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.JUDGMENT_PAY_RESTORE).count() == 1
     _audit_clean()
