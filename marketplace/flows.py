@@ -344,7 +344,8 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
 
 
 def worker_unblock(*, job: Job, worker: User, reason: str, actor: User) -> None:
-    """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn."""
+    """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn (an
+    upheld appeal, flows_appeals.appeal_decide, is what gives it back)."""
     quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
     events.quality_alert(
         worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,

@@ -295,7 +295,8 @@ def _relabeled_event(*, drop: DropResult, automatic: bool, actor: User | None) -
 
 @transaction.atomic
 def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
-    """Lift a block. Dropped judgments stay dropped (and unpaid). The gold counters start over,
+    """Lift a block. Dropped judgments stay dropped (and unpaid, unless an upheld appeal gives
+    the pay back: marketplace/flows_appeals.py). The gold counters start over,
     so the rule that blocked the worker does not fire again on their next gold answer; the old
     counts are kept in the event's evidence."""
     reason = (reason or "").strip()
