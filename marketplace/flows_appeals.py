@@ -29,7 +29,9 @@ from marketplace.accounts.models import User
 from marketplace.billing import restoring, reversals
 from marketplace.errors import PermissionDenied
 from marketplace.jobs.models import Job
-from marketplace.labeling.models import JobBlock
+from marketplace.accounts import services as accounts
+from marketplace.labeling.models import JobBlock, Lease, LeaseStatus
+from marketplace.labeling.services import leases_end_for_worker
 from marketplace.quality import appeals
 from marketplace.quality import services as quality
 from marketplace.quality.models import Appeal, QualityEvent, WithdrawalReview
@@ -105,3 +107,17 @@ def withdrawal_review_decide(*, review_id: int, actor: User, approve: bool, note
             reversals.worker_job_pay_reverse(job_id=review.job_id, worker_id=review.worker_id)
         appeals.withdrawal_review_close(review=review, actor=actor, approved=approve, note=note)
     return review
+
+
+def worker_suspend(*, worker: User, actor: User, reason: str, evidence: str = "") -> User:
+    """Suspend a worker platform-wide (accounts.services.user_suspend) and hand back the items
+    their live leases hold in every job at once, rather than when the leases expire (SKIP
+    LOCKED: a lease being submitted right now is refused as suspended anyway)."""
+    with transaction.atomic():
+        worker = accounts.user_suspend(worker=worker, actor=actor, reason=reason, evidence=evidence)
+        jobs = (Lease.objects.filter(worker=worker, status=LeaseStatus.ACTIVE)
+                .values_list("job_id", flat=True).distinct().order_by("job_id"))
+        for job_id in jobs:
+            leases_end_for_worker(job_id=job_id, worker_id=worker.pk)
+            events.work_available(job_id=job_id)
+    return worker

@@ -102,6 +102,7 @@ def test_staff_see_open_appeals_and_decide_held_withdrawals(wendy: User, ada: Us
 
 def test_a_suspended_worker_claims_nothing_anywhere_until_staff_lift_it(wendy: User, ada: User) -> None:
     job = open_job_with_items(items=3)
+    held = lease_claim(worker=wendy, job=job)
     refused = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "  ", "evidence": ""})
     assert refused.status_code == 400
     too_long = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "r", "evidence": "e" * 2001})
@@ -109,6 +110,8 @@ def test_a_suspended_worker_claims_nothing_anywhere_until_staff_lift_it(wendy: U
     done = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/",
                          {"reason": "Copies answers from a partner", "evidence": "jobs 4 and 9: 98% agreement"})
     assert done.status_code == 302
+    held.refresh_from_db()
+    assert held.status == "released"  # her item is free for others at once
     page = _as(ada).get(f"/staff/workers/{wendy.pk}/").content.decode()
     assert "Copies answers from a partner" in page and "jobs 4 and 9: 98% agreement" in page
     wendy.refresh_from_db()

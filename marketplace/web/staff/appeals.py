@@ -75,8 +75,8 @@ def withdrawal_decide(request: HttpRequest, review_id: int) -> HttpResponse:
 def worker_suspend(request: HttpRequest, worker_id: int) -> HttpResponse:
     worker = get_object_or_404(User, pk=worker_id, role=Role.WORKER)
     try:
-        accounts.user_suspend(worker=worker, actor=request.user,  # type: ignore[arg-type]
-                              reason=request.POST.get("reason", ""), evidence=request.POST.get("evidence", ""))
+        flows_appeals.worker_suspend(worker=worker, actor=request.user,  # type: ignore[arg-type]
+                                     reason=request.POST.get("reason", ""), evidence=request.POST.get("evidence", ""))
     except ApplicationError as error:  # the worker page again, with what to fix; nothing changed
         ctx = workers.worker_ctx(request, worker)
         ctx.update(suspend_errors=[error.message], suspend_form={
