@@ -22,7 +22,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
-from marketplace.quality import scoring
+from marketplace.quality import scoring, skills
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
 from marketplace.quality.rules import rules_for
 
@@ -161,15 +161,20 @@ def gold_fix(*, job: Job, item_id: int, action: str, label: str = "") -> GoldFix
     else:
         gold.delete()
     fix = GoldFix(item_id=item_id, action="corrected" if action == "correct" else "retired", label=label)
-    answers = list(Judgment.objects.filter(item_id=item_id, is_gold=True).order_by("id"))
-    for judgment in answers:
+    answers = list(Judgment.objects.filter(item_id=item_id, is_gold=True).order_by("worker_id"))
+    rescored: dict[int, tuple[bool | None, bool | None]] = {}
+    for judgment in answers:  # worker id order: the order their stats rows are locked in
         new = (judgment.label == label) if action == "correct" else None
         if new == judgment.is_correct:
             continue
         Judgment.objects.filter(pk=judgment.pk).update(is_correct=new)
         fix.workers.append(judgment.worker_id)
+        rescored[judgment.worker_id] = (judgment.is_correct, new)  # one judgment per worker and item
         if judgment.status == JudgmentStatus.ACCEPTED:
             _stats_move(job_id=job.pk, worker_id=judgment.worker_id, old=judgment.is_correct, new=new)
+    # Their global skill counted every scored answer as it came (dropped ones too): move it by
+    # the difference, after the stats rows (skills.py's lock order).
+    skills.worker_skills_gold_rescore(changes=rescored)
     return fix
 
 

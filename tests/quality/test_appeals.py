@@ -29,7 +29,9 @@ from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import appeal_file
-from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
+from marketplace.quality.models import (
+    APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats, WorkerSkill,
+)
 from marketplace.quality.services import worker_block
 from tests.conftest import needs_postgres
 from tests.factories import ClientFactory, WorkerFactory
@@ -201,12 +203,16 @@ def test_a_gold_correction_rescores_every_answer_and_the_block_follows_the_resco
     with pytest.raises(ApplicationError, match="labels"):
         flows_appeals.appeal_decide(appeal_id=appeal.pk, actor=_client_of(job), upheld=True,
                                     gold_action="correct", gold_label="zebra")
+    skill = WorkerSkill.objects.get(worker=wendy)
     flows_appeals.appeal_decide(appeal_id=appeal.pk, actor=_client_of(job, "bob"), upheld=True,
                                 gold_action="correct", gold_label="dog")
 
     assert GoldAnswer.objects.get(item_id=missed.item_id).label == "dog"
     missed.refresh_from_db()
     assert missed.is_correct is True
+    # Her skill across jobs takes the miss back and counts the answer right: one more right, as many seen.
+    after = WorkerSkill.objects.get(worker=wendy)
+    assert (after.right, after.seen) == (skill.right + 1, skill.seen)
     # Anyone who answered "cat" there is now wrong.
     assert not Judgment.objects.filter(item_id=missed.item_id, label="cat", is_correct=True).exists()
     # The gold rule (3 answers, floor 0.5) on her rescored answers decides whether the block stays.
