@@ -147,3 +147,23 @@ def test_a_worker_files_and_lists_appeals_over_the_api(wendy: User, walter: User
     assert other.get("/api/v1/me/appeals/").json()["results"] == []
     assert other.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "me"},
                       format="json").status_code == 404
+
+
+def test_the_client_retires_a_gold_item_from_the_appeals_page(wendy: User, blocked: Job) -> None:
+    from marketplace.jobs.models import GoldAnswer
+    from marketplace.labeling.models import Judgment
+
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    missed = Judgment.objects.filter(worker=wendy, job=blocked, is_gold=True, is_correct=False).first()
+    assert missed is not None
+    filed = _as(wendy).post("/work/appeals/new/", {"subject": f"gold:{missed.pk}", "reason": "It is a cat and a dog."})
+    assert filed.status_code == 302
+    appeal = Appeal.objects.get(worker=wendy, kind="gold")
+    page = _as(alice).get("/portal/appeals/").content.decode()
+    assert "It is a cat and a dog." in page and 'name="gold_action"' in page
+    # Upholding a gold appeal needs a choice of what to do with the item.
+    assert _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold"}).status_code == 400
+    decided = _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold", "gold_action": "retire"})
+    assert decided.status_code == 302
+    assert not GoldAnswer.objects.filter(item_id=missed.item_id).exists()
+    assert Appeal.objects.get(pk=appeal.pk).gold_action == "retired"
