@@ -16,7 +16,8 @@ Money (billing) rides along with the action that causes it, in the same transact
   batches, so no two submits of a job write one row;
 - completion and cancellation check the tier's quality promise on held-out gold (a shortfall
   credits the client) and settle the job (charge completed items − credit, refund the rest);
-- blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments.
+- blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments
+  (a rule's block at most QUORUM_WITHDRAW_REVIEW_SHARE of it without an admin: flows_appeals.py).
 
 The client hears of it in the same transaction too (marketplace/notifications: webhooks and
 e-mail, queued in an outbox and sent once it commits): published, paused, resumed, completed,
@@ -48,7 +49,7 @@ from marketplace.commit import on_commit_robust
 from marketplace.accounts import training
 from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.qualifications import exam_questions_add
-from marketplace.billing import escrow, reversals, settlement
+from marketplace.billing import escrow, restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -324,13 +325,14 @@ def _blocked_pay_reverse(*, job_id: int, worker_id: int) -> None:
     """The assessment blocked the worker: withdraw the pay of what it dropped, now and again
     after commit (the block drops judgments on items other submits held, once they commit;
     this callback is registered after the block's, so it runs after it)."""
-    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+    # Capped (QUORUM_WITHDRAW_REVIEW_SHARE): a larger withdrawal waits for an admin's review.
+    restoring.rule_pay_reverse(job_id=job_id, worker_id=worker_id)
     on_commit_robust(_pay_reverse_after_commit, job_id=job_id, worker_id=worker_id)
 
 
 def _pay_reverse_after_commit(*, job_id: int, worker_id: int) -> None:
     with transaction.atomic():
-        reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+        restoring.rule_pay_reverse(job_id=job_id, worker_id=worker_id)
 
 
 def _lease_job_id(lease_id: int) -> int | None:
@@ -370,7 +372,8 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
 
 
 def worker_unblock(*, job: Job, worker: User, reason: str, actor: User) -> None:
-    """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn."""
+    """Lift a block. Dropped judgments stay dropped, and their withdrawn pay stays withdrawn (an
+    upheld appeal, flows_appeals.appeal_decide, is what gives it back)."""
     quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
     events.quality_alert(
         worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,

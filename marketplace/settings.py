@@ -296,6 +296,11 @@ QUORUM_PAGE_LEASE_SECONDS = env_int("QUORUM_PAGE_LEASE_SECONDS", 90, minimum=15)
 # A worker may undo their last answer this long after sending it, while its item is still open.
 QUORUM_UNDO_SECONDS = env_int("QUORUM_UNDO_SECONDS", 10, minimum=0)
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
+# A quality rule's block may withdraw at most this share (0..1) of a worker's pay in a job on its
+# own; above it the block stands but the withdrawal waits for an admin (marketplace/flows_appeals.py).
+QUORUM_WITHDRAW_REVIEW_SHARE = env_decimal("QUORUM_WITHDRAW_REVIEW_SHARE", "0.50")
+# Days a worker has to appeal an automatic block or a missed gold answer (quality/appeals.py).
+QUORUM_APPEAL_DAYS = env_int("QUORUM_APPEAL_DAYS", 7, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -221,9 +221,11 @@ def test_a_blocked_workers_dropped_judgments_are_not_paid_and_reopened_items_are
 
 
 def test_an_automatic_block_inside_a_submit_withdraws_the_pay_of_everything_it_drops(
-    wendy: User
+    wendy: User, settings: Any
 ) -> None:
     from tests.quality.worker_helpers import answer_gold, gold_job
+
+    settings.QUORUM_WITHDRAW_REVIEW_SHARE = D("1.00")  # no review cap here (tests/quality/test_appeals.py)
 
     job = gold_job(quality_rules={"min_gold_answers": 3, "gold_accuracy_floor": "0.5"})
     answer_gold(wendy, job, right=0, wrong=3)  # the third miss blocks her, in that submit

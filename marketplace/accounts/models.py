@@ -37,6 +37,12 @@ class User(AbstractUser):
     )
     # Set when an admin stops a worker everywhere (fraud); per-job blocks live in labeling.
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # Why, and what showed it (accounts.services.user_suspend): shown on the staff worker page.
+    suspension_reason = models.TextField(blank=True)
+    suspension_evidence = models.TextField(blank=True)
+    suspended_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [

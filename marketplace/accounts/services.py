@@ -133,3 +133,47 @@ def token_revoke_all(*, user: User) -> int:
     changed: whoever knew the old password may have made tokens, and they must not outlive it."""
     deleted, _ = ApiToken.objects.filter(user=user).delete()
     return deleted
+
+
+SUSPENSION_TEXT_MAX = 2000  # characters of a suspension's reason, and of its evidence
+
+
+@transaction.atomic
+def user_suspend(*, worker: User, actor: User, reason: str, evidence: str = "") -> User:
+    """Suspend a worker platform-wide: from now on they claim and submit nothing anywhere
+    (labeling.claiming and labeling.submitting refuse a suspended account). A reason is
+    required; the evidence (what showed it: links, ids, figures) is kept beside it. Compare-and-
+    set on suspended_at: of two admins at once, one suspends and the other gets 409."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only an admin can suspend a worker.")
+    if not worker.is_worker:
+        raise ApplicationError("Only worker accounts can be suspended.")
+    reason, evidence = (reason or "").strip(), (evidence or "").strip()
+    if not reason:
+        raise ApplicationError("A reason is required.", details={"reason": ["required"]})
+    for name, text in (("reason", reason), ("evidence", evidence)):
+        if len(text) > SUSPENSION_TEXT_MAX:
+            raise ApplicationError(f"The {name} is at most {SUSPENSION_TEXT_MAX} characters.",
+                                   details={name: [f"at most {SUSPENSION_TEXT_MAX} characters"]})
+    updated = User.objects.filter(pk=worker.pk, suspended_at__isnull=True).update(
+        suspended_at=timezone.now(), suspension_reason=reason, suspension_evidence=evidence, suspended_by=actor
+    )
+    if not updated:
+        raise Conflict("This worker is already suspended.")
+    worker.refresh_from_db()
+    return worker
+
+
+@transaction.atomic
+def user_unsuspend(*, worker: User, actor: User) -> User:
+    """Lift a suspension (the reason and evidence are cleared with it; the staff page's log of
+    what happened is the admin's note in the Django admin history)."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only an admin can lift a suspension.")
+    updated = User.objects.filter(pk=worker.pk, suspended_at__isnull=False).update(
+        suspended_at=None, suspension_reason="", suspension_evidence="", suspended_by=None
+    )
+    if not updated:
+        raise Conflict("This worker is not suspended.")
+    worker.refresh_from_db()
+    return worker

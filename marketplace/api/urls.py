@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from marketplace.api import (
     accounts,
+    appeals,
     billing,
     billing_admin,
     browse,
@@ -139,6 +140,7 @@ _billing = [
     ),
     path("me/earnings/", earnings.MyEarnings.as_view(), name="me-earnings"),
     path("me/payouts/", earnings.MyPayouts.as_view(), name="me-payouts"),
+    path("me/appeals/", appeals.MyAppeals.as_view(), name="me-appeals"),
 ]
 
 # Webhook endpoints and their delivery log (api/webhooks.py).

@@ -113,11 +113,12 @@ def _judgments_paid_once(report: AuditReport) -> None:
     named: dict[int, Decimal] = defaultdict(Decimal)
     owners: dict[int, tuple[int, int]] = {}
     rows = Earning.objects.values_list(
-        "pk", "job_id", "worker_id", "amount", "posted_at", "pay_transaction_id"
+        "pk", "job_id", "worker_id", "amount", "posted_at", "pay_transaction_id", "settled_transaction__kind"
     )
-    for pk, job_id, worker_id, amount, posted_at, tx_id in rows.iterator(chunk_size=5000):
+    for pk, job_id, worker_id, amount, posted_at, tx_id, settled_kind in rows.iterator(chunk_size=5000):
         if tx_id is None:
-            if posted_at is not None and amount:
+            # An appeal's restore may pay an earning never posted (billing/restoring.py).
+            if posted_at is not None and amount and settled_kind != TransactionKind.JUDGMENT_PAY_RESTORE:
                 report.violations.append(f"earning {pk} of {amount} is posted by no transaction")
             continue
         if posted_at is None:
@@ -255,4 +256,6 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_recompute.earnings_settled_by_their_transactions),
     ("Every payout request and paid or rejected batch moved its amount",
      audit_recompute.payouts_match_their_transactions),
+    ("Every restore by an upheld appeal moved exactly the earnings it gave back",
+     audit_recompute.restores_match_earnings),
 ]

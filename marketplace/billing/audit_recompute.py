@@ -41,6 +41,7 @@ SHAPES: dict[str, dict[str, int]] = {
     T.ESCROW_ADD: {K.CLIENT_BALANCE: OUT, K.CLIENT_ESCROW: IN},
     T.JUDGMENT_PAY: {K.CLIENT_ESCROW: OUT, K.WORKER_PENDING: IN},
     T.JUDGMENT_PAY_REVERSE: {K.WORKER_PENDING: OUT, K.CLIENT_ESCROW: IN},
+    T.JUDGMENT_PAY_RESTORE: {K.PLATFORM_REVENUE: OUT, K.WORKER_AVAILABLE: IN},
     T.ESCROW_COVER: {K.PLATFORM_REVENUE: OUT, K.CLIENT_ESCROW: IN},
     T.JOB_SETTLE: {K.CLIENT_ESCROW: OUT, K.PLATFORM_REVENUE: EITHER, K.CLIENT_BALANCE: IN},
     T.EARNINGS_RELEASE: {K.WORKER_PENDING: OUT, K.WORKER_AVAILABLE: IN},
@@ -176,9 +177,12 @@ def earnings_settled_by_their_transactions(report: AuditReport) -> None:
     named: dict[int, Decimal] = defaultdict(Decimal)
     workers: dict[int, int] = {}
     rows = Earning.objects.exclude(status=Earning.Status.PENDING).values_list(
-        "pk", "status", "amount", "worker_id", "settled_transaction_id", "posted_at"
+        "pk", "status", "amount", "worker_id", "settled_transaction_id", "posted_at",
+        "settled_transaction__kind",
     )
-    for pk, status, amount, worker_id, tx_id, posted_at in rows.iterator(chunk_size=5000):
+    for pk, status, amount, worker_id, tx_id, posted_at, tx_kind in rows.iterator(chunk_size=5000):
+        if tx_kind == T.JUDGMENT_PAY_RESTORE:
+            continue  # paid by a restore: restores_match_earnings checks it
         if status == Earning.Status.AVAILABLE and posted_at is None:
             report.violations.append(f"earning {pk} was released before it was posted")
         if tx_id is None:
@@ -243,4 +247,29 @@ def payouts_match_their_transactions(report: AuditReport) -> None:
         if moved != batch.total:
             report.violations.append(
                 f"payout batch {batch.pk} is {batch.status} for {batch.total}, but {moved} left flight"
+            )
+
+
+def restores_match_earnings(report: AuditReport) -> None:
+    """Pay an upheld appeal restored (billing/restoring.py) moved into each worker's available
+    account exactly what the earnings it gave back sum to, per job and worker: those are the
+    available earnings still naming their reversal, and those its restore paid itself."""
+    moved: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    rows = LedgerEntry.objects.filter(
+        transaction__kind=T.JUDGMENT_PAY_RESTORE, account__kind=K.WORKER_AVAILABLE
+    ).values_list("transaction__job_id", "transaction__worker_id", "amount")
+    for job_id, worker_id, amount in rows.iterator(chunk_size=5000):
+        moved[(job_id, worker_id)] += _cents(amount)
+    restored: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    earnings = Earning.objects.filter(
+        status=Earning.Status.AVAILABLE,
+        settled_transaction__kind__in=(T.JUDGMENT_PAY_REVERSE, T.JUDGMENT_PAY_RESTORE),
+    ).values_list("job_id", "worker_id", "amount")
+    for job_id, worker_id, amount in earnings.iterator(chunk_size=5000):
+        restored[(job_id, worker_id)] += _cents(amount)
+    for key in sorted(set(moved) | set(restored)):
+        if moved.get(key, ZERO) != restored.get(key, ZERO):
+            report.violations.append(
+                f"job {key[0]}, worker {key[1]}: restores moved {moved.get(key, ZERO)} into available, "
+                f"but the earnings given back total {restored.get(key, ZERO)}"
             )

@@ -115,10 +115,12 @@ RETURNING id
 
 # A gold item the worker never met (no lock, no overlap): the first one at or after a random
 # point of the job's gold id range, else the first before it. Two walks of item_job_gold, no
-# sort; `fraction` is a random number in [0, 1) drawn by the caller.
+# sort; `fraction` is a random number in [0, 1) drawn by the caller. A gold item whose answer an
+# upheld appeal retired (quality/appeals.py deletes it) is never served again.
 _GOLD_WALK = f"""
     SELECT i.* FROM jobs_item i
     WHERE i.job_id = %(job)s AND i.is_gold AND i.id {{op}} (SELECT id FROM pivot) AND {_NEVER_MET}
+      AND EXISTS (SELECT 1 FROM jobs_goldanswer g WHERE g.item_id = i.id)
     ORDER BY i.id LIMIT 1"""
 _GOLD = f"""
 WITH pivot AS (

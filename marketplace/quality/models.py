@@ -151,6 +151,8 @@ class QualityEvent(models.Model):
         FLAGGED_FAST = "flagged_fast", "Flagged: answers too fast"
         RELABELED = "relabeled", "Judgments dropped and items reopened"
         EXPERT_QUEUED = "expert_queued", "Item sent to expert review"
+        WITHDRAWAL_HELD = "withdrawal_held", "Pay withdrawal held for an admin's review"
+        APPEAL_DECIDED = "appeal_decided", "Appeal decided"
 
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="quality_events")
     worker = models.ForeignKey(
@@ -241,3 +243,83 @@ class CollusionFlag(models.Model):
                                    name="collusion_pair_in_id_order"),
         ]
         indexes = [models.Index(fields=["status", "p_value"], name="collusion_flag_status")]
+APPEAL_REASON_MAX = 2000  # characters a worker may write; a decision note has the same limit
+
+
+class Appeal(models.Model):
+    """A worker contests an automatic block or a gold answer, within APPEAL_WINDOW of it
+    (quality/appeals.py); the job's client or an admin decides (marketplace/flows_appeals.py)."""
+
+    class Kind(models.TextChoices):
+        BLOCK = "block", "Automatic block"
+        GOLD = "gold", "Gold answer"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a decision"
+        UPHELD = "upheld", "Upheld"
+        REJECTED = "rejected", "Rejected"
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="appeals")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # What is contested: the block's event (kind block) or the missed gold judgment (kind gold).
+    block_event = models.ForeignKey(
+        QualityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    judgment = models.ForeignKey(
+        "labeling.Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "block:<job id>" or "gold:<item id>": one open appeal per worker and subject.
+    subject = models.CharField(max_length=40)
+    reason = models.TextField()  # at most APPEAL_REASON_MAX characters (checked by the service)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_note = models.TextField(blank=True)
+    # What an upheld gold appeal did: "corrected" (to gold_label) or "retired".
+    gold_action = models.CharField(max_length=10, blank=True)
+    gold_label = models.CharField(max_length=64, blank=True)
+    outcome = models.JSONField(default=dict)  # what the decision changed: pay restored, workers rescored
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["worker", "subject"], condition=models.Q(status="open"), name="one_open_appeal_per_subject"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job", "status", "-id"], name="appeal_job_status"),
+            models.Index(fields=["worker", "-id"], name="appeal_worker"),
+        ]
+
+
+class WithdrawalReview(models.Model):
+    """A rule's block that would withdraw more than QUORUM_WITHDRAW_REVIEW_SHARE of a worker's
+    pay in a job: the block stands, the withdrawal waits for an admin (approve or dismiss)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an admin"
+        APPROVED = "approved", "Withdrawn"
+        DISMISSED = "dismissed", "Pay kept"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)  # pay the rule would withdraw
+    earned = models.DecimalField(max_digits=14, decimal_places=2)  # the worker's pay in the job
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "worker"], condition=models.Q(status="pending"), name="one_pending_withdrawal_review"
+            ),
+        ]

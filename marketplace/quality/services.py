@@ -18,7 +18,7 @@ from django.utils import timezone
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict
-from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.jobs.models import GoldAnswer, Job, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.labeling.services import DropResult, judgments_drop, leases_end_for_worker
 from marketplace.quality import scoring, skills
@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 EVIDENCE_GOLD_ANSWERS = 200
 DROP_POLICY = (
     "Judgments dropped after a quality block are not paid and do not count towards consensus; "
-    "an unblock does not restore them."
+    "an unblock does not restore them. A block in a completed or cancelled job drops nothing: "
+    "delivered results never change."
 )
+# Jobs whose results are delivered: a block there affects future work only.
+DELIVERED = (JobStatus.COMPLETED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -288,9 +291,16 @@ def _block(
     *, job: Job, worker: User, reason: str, actor: User | None, evidence: dict[str, Any], inside_submit: bool
 ) -> BlockOutcome:
     leases_end_for_worker(job_id=job.pk, worker_id=worker.pk)
-    # Inside a submit we hold the worker's tally, so item locks are only taken when free (see
-    # labeling/relabeling.py); items held by concurrent submits are dropped right after commit.
-    drop = judgments_drop(job_id=job.pk, worker_id=worker.pk, skip_locked=inside_submit)
+    status = Job._base_manager.filter(pk=job.pk).values_list("status", flat=True).first()
+    if status in DELIVERED:
+        # Results are delivered (and the job settled): the block stops future work only, and
+        # the judgments, the consensus and the pay stay as they were.
+        drop = DropResult(job_id=job.pk, worker_id=worker.pk, judgments=0, gold_judgments=0, items=(),
+                          reopened=(), reopen_allowed=False, job_status=str(status), pending=0)
+    else:
+        # Inside a submit we hold the worker's tally, so item locks are only taken when free (see
+        # labeling/relabeling.py); items held by concurrent submits are dropped right after commit.
+        drop = judgments_drop(job_id=job.pk, worker_id=worker.pk, skip_locked=inside_submit)
     try:
         with transaction.atomic():
             block = JobBlock.objects.create(job=job, worker=worker, reason=reason)
@@ -344,7 +354,8 @@ def _relabeled_event(*, drop: DropResult, automatic: bool, actor: User | None) -
 
 @transaction.atomic
 def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
-    """Lift a block. Dropped judgments stay dropped (and unpaid). The gold counters start over,
+    """Lift a block. Dropped judgments stay dropped (and unpaid, unless an upheld appeal gives
+    the pay back: marketplace/flows_appeals.py). The gold counters start over,
     so the rule that blocked the worker does not fire again on their next gold answer; the old
     counts are kept in the event's evidence."""
     reason = (reason or "").strip()

@@ -51,6 +51,21 @@ def worker_skill_gold(*, worker_id: int, correct: bool, undo: bool = False) -> N
     _skills_add({worker_id: Evidence(-evidence.right, -evidence.seen) if undo else evidence})
 
 
+def worker_skills_gold_rescore(*, changes: Mapping[int, tuple[bool | None, bool | None]]) -> None:
+    """A gold answer rescored (an upheld appeal, quality/appeals.py): take back what its old
+    score added to the worker's skill and add what the new one does. `changes`: worker id →
+    (old is_correct, new is_correct); None is unscored. Workers' rows in id order."""
+    deltas: dict[int, Evidence] = {}
+    for worker_id, (old, new) in changes.items():
+        delta = deltas.get(worker_id, Evidence())
+        if old is not None:
+            delta = delta - gold_evidence(correct=old)
+        if new is not None:
+            delta = delta + gold_evidence(correct=new)
+        deltas[worker_id] = delta
+    _skills_add({worker: d for worker, d in deltas.items() if d.right or d.seen})
+
+
 def worker_skills_fold_run(
     *, job_id: int, result: ConsensusResult, votes: Votes, gold_items: list[int]
 ) -> int:

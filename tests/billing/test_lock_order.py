@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -75,8 +76,9 @@ def test_an_escrow_addition_never_waits_for_a_submit_completing_the_job_and_sett
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_never_deadlock(
-    wendy: User, monkeypatch: Any
+    wendy: User, monkeypatch: Any, settings: Any
 ) -> None:
+    settings.QUORUM_WITHDRAW_REVIEW_SHARE = Decimal("1.00")  # the block withdraws at once (no review)
     job = gold_job(items=30, gold=20, quality_rules={"min_gold_answers": 3, "gold_accuracy_floor": "0.5"})
     answer_gold(wendy, job, right=0, wrong=2)  # paid, pending; one more miss blocks her
     earned = set(Earning.objects.filter(worker=wendy).values_list("pk", flat=True))

@@ -37,3 +37,16 @@ def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client
 
     call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # adds nothing
     assert Payout.objects.count() == 5 and PayoutBatch.objects.count() == 3
+
+
+def test_the_demo_leaves_a_worker_with_an_open_appeal_on_the_staff_page(client: Client) -> None:
+    from marketplace.quality.models import Appeal
+
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())
+    appeal = Appeal.objects.get(status=Appeal.Status.OPEN)
+    assert (appeal.worker.username, appeal.job.title, appeal.kind) == ("worker5", "Spam filter pilot", "block")
+    client.force_login(User.objects.get(username="admin"))
+    assert f'data-appeal="{appeal.pk}"' in client.get(reverse("staff-appeals")).content.decode()
+    assert ledger_audit().violations == []
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # adds nothing
+    assert Appeal.objects.count() == 1

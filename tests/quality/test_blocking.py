@@ -55,20 +55,35 @@ def test_a_block_drops_the_workers_judgments_and_reopens_their_items(wendy: User
     assert sorted(relabeled.evidence["item_ids"]) == sorted(job.items.values_list("id", flat=True))
 
 
-def test_a_block_in_a_completed_job_drops_judgments_but_reopens_nothing(wendy: User, walter: User) -> None:
-    job = open_job_with_items(items=2, overlap=2)
-    judge_all(wendy, job)
-    judge_all(walter, job)
+def test_a_block_in_a_completed_settled_job_never_changes_its_delivered_results(
+    wendy: User, walter: User, ada: User
+) -> None:
+    from marketplace import flows
+    from marketplace.billing.audit import ledger_audit
+    from marketplace.billing.models import Earning, JobBudget
+    from tests.quality.worker_helpers import answer_regular
+
+    job = open_job_with_items(items=12, overlap=2)
+    answer_regular(wendy, job, count=12)
+    answer_regular(walter, job, count=12)
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
+    assert JobBudget.objects.get(job=job).settled_at is not None
+    delivered = sorted(Judgment.objects.filter(job=job).values_list("id", "status"))
+    pay = sorted(Earning.objects.filter(job=job).values_list("id", "status", "amount"))
 
-    outcome = worker_block(job=job, worker=wendy, reason="Spam found in review")
+    outcome = flows.worker_block(job=job, worker=wendy, reason="Spam found in review", actor=ada)
 
-    assert outcome.drop.judgments == 2 and outcome.drop.reopened == () and not outcome.drop.reopen_allowed
+    # Future work only: every judgment still counts, no item reopened, nobody's pay moved.
+    assert outcome.drop.judgments == 0 and outcome.drop.reopened == ()
+    assert sorted(Judgment.objects.filter(job=job).values_list("id", "status")) == delivered
+    assert _accepted(job, wendy) == 12
     job.refresh_from_db()
-    assert (job.status, job.completed_item_count, job.judgment_count) == (JobStatus.COMPLETED, 2, 2)
-    assert not Item.objects.filter(job=job, is_complete=False).exists()
-    assert "completed, so no item was reopened" in QualityEvent.objects.get(kind="relabeled").reason
+    assert (job.status, job.completed_item_count, job.judgment_count) == (JobStatus.COMPLETED, 12, 24)
+    assert sorted(Earning.objects.filter(job=job).values_list("id", "status", "amount")) == pay
+    assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    assert not QualityEvent.objects.filter(kind="relabeled").exists()
+    assert ledger_audit().ok
 
 
 def test_a_block_ends_the_workers_live_leases(wendy: User) -> None:

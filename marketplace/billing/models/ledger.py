@@ -120,6 +120,7 @@ class TransactionKind(models.TextChoices):
     ESCROW_ADD = "escrow_add", "Escrow added to a published job"
     JUDGMENT_PAY = "judgment_pay", "Judgment paid"
     JUDGMENT_PAY_REVERSE = "judgment_pay_reverse", "Dropped judgment's pay withdrawn"
+    JUDGMENT_PAY_RESTORE = "judgment_pay_restore", "Withdrawn pay restored by an upheld appeal"
     ESCROW_COVER = "escrow_cover", "Quorum covered pay the escrow could not"
     JOB_SETTLE = "job_settle", "Job settled"
     EARNINGS_RELEASE = "earnings_release", "Earnings released"

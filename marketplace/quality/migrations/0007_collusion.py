@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('jobs', '0007_instructions_versions'),
-        ('quality', '0005_data_browser'),
+        ('quality', '0006_appeals'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import billing, browse, edits, exports, jobs, qualifications, webhooks, wizard
+from marketplace.web.client import appeals, billing, browse, edits, exports, jobs, qualifications, webhooks, wizard
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -38,6 +38,9 @@ urlpatterns: list[URLPattern] = [
     path("billing/", billing.billing, name="client-billing"),
     # Qualifications of the organization: settings, exam questions, training set.
     *qualifications.urls_for("client"),
+    # Workers' appeals in the organization's jobs (web/client/appeals.py).
+    path("appeals/", appeals.appeals, name="client-appeals"),
+    path("appeals/<int:appeal_id>/decide/", appeals.appeal_decide, name="client-appeal-decide"),
     # Webhooks: endpoints, each one's delivery log, redelivery.
     path("webhooks/", webhooks.webhook_list, name="client-webhooks"),
     path("webhooks/<int:endpoint_id>/", webhooks.webhook_page, name="client-webhook"),

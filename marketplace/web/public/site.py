@@ -44,12 +44,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
 # The portal's sections by role: (URL name, label). Each app's `urls.py` defines its names.
 _NAV: dict[str, list[tuple[str, str]]] = {
     "client": [("client-dashboard", "Jobs"), ("job-create", "New job"), ("client-qualifications", "Qualifications"),
-               ("client-billing", "Billing"), ("client-webhooks", "Webhooks"), ("tokens", "API tokens")],
-    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
+               ("client-billing", "Billing"), ("client-webhooks", "Webhooks"), ("client-appeals", "Appeals"),
                ("tokens", "API tokens")],
+    "worker": [("work-list", "Find work"), ("worker-earnings", "Earnings"), ("worker-quality", "My quality"),
+               ("worker-appeals", "Appeals"), ("tokens", "API tokens")],
     "admin": [("staff-workers", "Workers"), ("staff-jobs", "Jobs"), ("staff-clients", "Clients"),
-              ("staff-qualifications", "Qualifications"), ("staff-payouts", "Payouts"), ("staff-audit", "Audit"),
-              ("staff-signups", "Sign-ups"), ("staff-collusion", "Collusion")],
+              ("staff-qualifications", "Qualifications"), ("staff-payouts", "Payouts"), ("staff-appeals", "Appeals"),
+              ("staff-audit", "Audit"), ("staff-signups", "Sign-ups"), ("staff-collusion", "Collusion")],
 }
 
 

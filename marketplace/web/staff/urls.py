@@ -4,7 +4,7 @@ the billing audit."""
 from django.urls import path
 
 from marketplace.web.client import qualifications
-from marketplace.web.staff import billing, clients, collusion, signups, workers
+from marketplace.web.staff import appeals, billing, clients, collusion, signups, workers
 
 urlpatterns = [
     path("workers/", workers.workers, name="staff-workers"),
@@ -27,4 +27,10 @@ urlpatterns = [
     path("collusion/<int:flag_id>/review/", collusion.flag_review, name="staff-collusion-review"),
     # Platform-wide qualifications: the client portal's pages, for admins (web/client/qualifications.py).
     *qualifications.urls_for("staff"),
+    # Appeals, held withdrawals and platform-wide suspension (web/staff/appeals.py).
+    path("appeals/", appeals.appeals, name="staff-appeals"),
+    path("appeals/<int:appeal_id>/decide/", appeals.appeal_decide, name="staff-appeal-decide"),
+    path("withdrawals/<int:review_id>/decide/", appeals.withdrawal_decide, name="staff-withdrawal-decide"),
+    path("workers/<int:worker_id>/suspend/", appeals.worker_suspend, name="staff-worker-suspend"),
+    path("workers/<int:worker_id>/unsuspend/", appeals.worker_unsuspend, name="staff-worker-unsuspend"),
 ]

@@ -224,6 +224,11 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
     }
 
 
+def worker_ctx(request: HttpRequest, worker: User) -> dict[str, Any]:
+    """The worker page's context (web/staff/appeals.py re-renders it after a refused suspension)."""
+    return _worker_ctx(request, worker)
+
+
 @staff_required
 @require_GET
 def worker(request: HttpRequest, worker_id: int) -> HttpResponse:

@@ -3,7 +3,7 @@ and payout requests, the worker's own quality figures."""
 
 from django.urls import path
 
-from marketplace.web.worker import earnings, exams, labeling, quality
+from marketplace.web.worker import appeals, earnings, exams, labeling, quality
 
 urlpatterns = [
     path("", labeling.work_list, name="work-list"),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("leases/heartbeat/", labeling.label_heartbeat, name="work-label-heartbeat"),  # an open page's
     path("earnings/", earnings.earnings, name="worker-earnings"),
     path("quality/", quality.quality, name="worker-quality"),
+    path("appeals/", appeals.appeals, name="worker-appeals"),
+    path("appeals/new/", appeals.appeal_new, name="worker-appeal-new"),
 ]

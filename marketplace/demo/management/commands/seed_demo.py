@@ -35,6 +35,7 @@ from marketplace.billing.services import job_escrow_open, topup_record
 from marketplace.billing.tasks import earnings_release_due
 from marketplace.demo import seeding
 from marketplace.demo.colluders import colluding_pair_seed
+from marketplace.demo.appeals import demo_appeal
 from marketplace.demo.seeding import JobSpec
 from marketplace.demo.simulator import SIM_PASSWORD, SIM_USERNAME_PREFIX
 from marketplace.demo.simulator.crowd import Profile
@@ -118,6 +119,9 @@ class Command(BaseCommand):
         self._complete_pilot(users)
         self._payouts(users)
         colluding_pair_seed(organization_id=users["client"].organization_id, title=OPEN_JOB_TITLE)
+        # worker5 appeals an automatic block from the pilot: the appeal pages have one open.
+        demo_appeal(worker=users["worker5"], job=Job.objects.filter(
+            organization_id=users["client"].organization_id, title=JOBS[3].fields["title"]).first())
         # Secrets are stored hashed, so each run issues fresh demo tokens and drops the old ones.
         ApiToken.objects.filter(user__in=[users["client"], users["worker1"]], name="demo").delete()
         _, client_secret = token_create(user=users["client"], name="demo")

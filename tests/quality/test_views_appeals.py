@@ -1,0 +1,169 @@
+"""The appeal pages: the worker files and follows appeals at /work/appeals/; Acme's client
+decides at /portal/appeals/; an admin decides any at /staff/appeals/ and the withdrawals held
+over the cap; an admin suspends a worker from the staff worker page.
+
+Wendy is blocked by the gold rule in Acme's job; Alice is Acme's client; Carol is Globex's
+client and sees none of Acme's appeals; Ada is an admin.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from marketplace.accounts.models import User
+from marketplace.jobs.models import Job
+from marketplace.labeling.models import JobBlock
+from marketplace.labeling.services import lease_claim
+from marketplace.errors import NotQualified
+from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, WithdrawalReview
+from tests.factories import ClientFactory, open_job_with_items
+from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
+
+pytestmark = pytest.mark.django_db
+RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5", "gold_feedback": True}
+
+
+def _as(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def blocked(wendy: User, walter: User) -> Job:
+    job = gold_job(quality_rules=RULES, title="Animals")
+    answer_regular(walter, job, count=3)
+    answer_gold(wendy, job, right=0, wrong=3)
+    assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    return job
+
+
+def test_a_blocked_worker_files_an_appeal_and_follows_it(wendy: User, blocked: Job) -> None:
+    page = _as(wendy).get("/work/appeals/")
+    assert page.status_code == 200
+    assert f'value="block:{blocked.pk}"' in page.content.decode()
+    assert b"gold:" in page.content  # her missed check items, in a job that shows gold feedback
+
+    filed = _as(wendy).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "The gold showed dogs."})
+    assert filed.status_code == 302
+    appeal = Appeal.objects.get(worker=wendy)
+    assert (appeal.kind, appeal.status, appeal.job_id) == ("block", "open", blocked.pk)
+    page = _as(wendy).get("/work/appeals/").content.decode()
+    assert "The gold showed dogs." in page and f'value="block:{blocked.pk}"' not in page  # no second one
+
+
+def test_the_appeal_form_answers_bad_input_with_a_4xx(wendy: User, walter: User, blocked: Job) -> None:
+    too_long = _as(wendy).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "x" * (APPEAL_REASON_MAX + 1)})
+    assert too_long.status_code == 400 and b"at most" in too_long.content
+    assert _as(wendy).post("/work/appeals/new/", {"subject": "nonsense", "reason": "why"}).status_code == 400
+    assert _as(walter).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "me"}).status_code == 404
+    assert _as(wendy).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "one"}).status_code == 302
+    second = _as(wendy).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "two"})
+    assert second.status_code == 409
+    assert Appeal.objects.filter(worker=wendy).count() == 1
+
+
+def test_the_jobs_client_upholds_and_another_organization_sees_nothing(
+    wendy: User, carol: User, blocked: Job, settings: object
+) -> None:
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    appeal = Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                                   reason="Please check the gold.")
+    assert "Please check the gold." in _as(alice).get("/portal/appeals/").content.decode()
+    assert "Please check the gold." not in _as(carol).get("/portal/appeals/").content.decode()
+    assert _as(carol).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold"}).status_code == 404
+    assert _as(wendy).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold"}).status_code == 404
+    assert _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "maybe"}).status_code == 400
+
+    decided = _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold", "note": "Our mistake."})
+
+    assert decided.status_code == 302
+    appeal.refresh_from_db()
+    assert appeal.status == "upheld" and appeal.decided_by == alice
+    assert not JobBlock.objects.filter(job=blocked, worker=wendy).exists()
+    assert _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "reject"}).status_code == 409
+
+
+def test_staff_see_open_appeals_and_decide_held_withdrawals(wendy: User, ada: User, blocked: Job) -> None:
+    review = WithdrawalReview.objects.get(job=blocked, worker=wendy)  # the default cap held it
+    Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}", reason="Unfair!")
+    page = _as(ada).get("/staff/appeals/")
+    assert page.status_code == 200
+    assert b"Unfair!" in page.content and f'data-review="{review.pk}"'.encode() in page.content
+    assert _as(wendy).get("/staff/appeals/").status_code == 404
+
+    assert _as(ada).post(f"/staff/withdrawals/{review.pk}/decide/", {"verdict": "approve"}).status_code == 302
+    assert WithdrawalReview.objects.get(pk=review.pk).status == "approved"
+    assert _as(ada).post(f"/staff/withdrawals/{review.pk}/decide/", {"verdict": "dismiss"}).status_code == 409
+
+
+def test_a_suspended_worker_claims_nothing_anywhere_until_staff_lift_it(wendy: User, ada: User) -> None:
+    job = open_job_with_items(items=3)
+    held = lease_claim(worker=wendy, job=job)
+    refused = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "  ", "evidence": ""})
+    assert refused.status_code == 400
+    too_long = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "r", "evidence": "e" * 2001})
+    assert too_long.status_code == 400
+    done = _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/",
+                         {"reason": "Copies answers from a partner", "evidence": "jobs 4 and 9: 98% agreement"})
+    assert done.status_code == 302
+    held.refresh_from_db()
+    assert held.status == "released"  # her item is free for others at once
+    page = _as(ada).get(f"/staff/workers/{wendy.pk}/").content.decode()
+    assert "Copies answers from a partner" in page and "jobs 4 and 9: 98% agreement" in page
+    wendy.refresh_from_db()
+    with pytest.raises(NotQualified):
+        lease_claim(worker=wendy, job=job)
+    assert _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "again"}).status_code == 409
+
+    assert _as(ada).post(f"/staff/workers/{wendy.pk}/unsuspend/").status_code == 302
+    wendy.refresh_from_db()
+    assert wendy.suspended_at is None
+    assert lease_claim(worker=wendy, job=job) is not None
+    assert _as(wendy).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "x"}).status_code == 404
+
+
+def test_the_cap_is_a_setting(settings: object) -> None:
+    assert settings.QUORUM_WITHDRAW_REVIEW_SHARE == Decimal("0.50")  # type: ignore[attr-defined]
+
+
+def test_a_worker_files_and_lists_appeals_over_the_api(wendy: User, walter: User, blocked: Job, client_for: object) -> None:
+    api = client_for(wendy)  # type: ignore[operator]
+    too_long = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "x" * (APPEAL_REASON_MAX + 1)},
+                        format="json")
+    assert too_long.status_code == 400
+    assert api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "ok", "extra": 1},
+                    format="json").status_code == 400
+    filed = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "Gold was wrong."}, format="json")
+    assert filed.status_code == 201 and filed.json()["status"] == "open"
+    again = api.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "Again."}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    listed = api.get("/api/v1/me/appeals/").json()
+    assert [a["id"] for a in listed["results"]] == [filed.json()["id"]]
+    other = client_for(walter)  # type: ignore[operator]
+    assert other.get("/api/v1/me/appeals/").json()["results"] == []
+    assert other.post("/api/v1/me/appeals/", {"kind": "block", "job": blocked.pk, "reason": "me"},
+                      format="json").status_code == 404
+
+
+def test_the_client_retires_a_gold_item_from_the_appeals_page(wendy: User, blocked: Job) -> None:
+    from marketplace.jobs.models import GoldAnswer
+    from marketplace.labeling.models import Judgment
+
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    missed = Judgment.objects.filter(worker=wendy, job=blocked, is_gold=True, is_correct=False).first()
+    assert missed is not None
+    filed = _as(wendy).post("/work/appeals/new/", {"subject": f"gold:{missed.pk}", "reason": "It is a cat and a dog."})
+    assert filed.status_code == 302
+    appeal = Appeal.objects.get(worker=wendy, kind="gold")
+    page = _as(alice).get("/portal/appeals/").content.decode()
+    assert "It is a cat and a dog." in page and 'name="gold_action"' in page
+    # Upholding a gold appeal needs a choice of what to do with the item.
+    assert _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold"}).status_code == 400
+    decided = _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "uphold", "gold_action": "retire"})
+    assert decided.status_code == 302
+    assert not GoldAnswer.objects.filter(item_id=missed.item_id).exists()
+    assert Appeal.objects.get(pk=appeal.pk).gold_action == "retired"
