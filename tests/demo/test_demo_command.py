@@ -101,10 +101,12 @@ def test_make_demo_seeds_serves_runs_a_crowd_and_stops_cleanly(tmp_path: Path) -
             status, body = _get(f"http://127.0.0.1:{port}/")
             assert status == 200 and b"Quorum" in body
 
-            # The simulated crowd labels through the API: its judgments land in the database.
+            # The simulated crowd labels through the API: its judgments land in the database, beyond
+            # those the seed itself gave sim-workers (the demo's colluding pair).
+            seeded = _simulated_judgments(db)
             judged = 0
             while time.monotonic() < deadline and proc.poll() is None and judged < 5:
-                judged = _simulated_judgments(db)
+                judged = _simulated_judgments(db) - seeded
                 time.sleep(1)
             assert judged >= 5, f"no simulated judgments arrived:\n{log.read_text()}"
         finally:

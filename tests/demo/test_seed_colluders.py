@@ -32,7 +32,7 @@ def test_the_demo_leaves_the_colluding_pair_flagged_and_no_one_else(client: Clie
     (flag,) = flags
     print("demo flag:", flag.evidence["agreement"])
     assert flag.status == CollusionFlag.Status.OPEN and flag.by_agreement
-    assert not JobBlock.objects.exists()
+    assert not JobBlock.objects.filter(worker__in=[flag.worker_a, flag.worker_b]).exists()  # a flag blocks no one
 
     client.force_login(User.objects.get(username="admin"))
     page = client.get(reverse("staff-collusion"))
