@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
@@ -26,6 +25,7 @@ from marketplace.limits import (
     MAX_LABEL_NAME_CHARS,
 )
 from tests.factories import JobFactory, open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +45,6 @@ HOSTILE_JSON_VALUES = {
     "long_string": f'"{LONG}"',
 }
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def assert_refused(response: Any, status: int = 400) -> dict[str, Any]:

@@ -18,16 +18,12 @@ from marketplace.accounts.models import ExamQuestion, Qualification, TrainingIte
 from marketplace.accounts.qualifications import qualification_create
 from marketplace.jobs.models import GoldAnswer
 from tests.factories import THREE_LABELS, open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
 LABEL_LINES = "cat, Cat, 1\ndog, Dog, 2\nbird, Bird, 3"
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def settings_form(**overrides: str) -> dict[str, str]:

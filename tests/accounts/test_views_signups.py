@@ -14,14 +14,10 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import user_signup
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_new_accounts_are_listed_newest_first_with_their_role_and_organization(ada: User) -> None:

@@ -8,7 +8,6 @@ items; Wendy practises and takes the exam.
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,16 +16,12 @@ from marketplace.accounts.qualifications import exam_questions_add, qualificatio
 from marketplace.accounts.training import training_items_add
 from marketplace.errors import ApplicationError
 from tests.factories import THREE_LABELS
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
 SECRET_WHY = "whiskers-7f3a"  # an explanation no page may show before the answer
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -14,14 +14,10 @@ from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
 from tests.factories import fund, open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_billing_shows_balance_escrow_and_the_ledger(alice: User) -> None:

@@ -21,16 +21,12 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.runs import consensus_run
 from tests.factories import JobFactory, WorkerFactory, fund, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -7,20 +7,15 @@ Alice is Acme's client; Carol is Globex's client and must change nothing of Acme
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job
 from tests.factories import open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def draft(alice: User) -> Job:

@@ -8,20 +8,15 @@ import io
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
 from tests.quality.run_helpers import judged_job
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

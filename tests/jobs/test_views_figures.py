@@ -24,14 +24,10 @@ from marketplace.quality.runs import consensus_run
 from marketplace.web.client import job_reads
 from tests.factories import WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

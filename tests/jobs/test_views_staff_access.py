@@ -7,20 +7,15 @@ The cast (tests/conftest.py): Alice is Acme's client, Ada an admin of no client 
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job, JobStaffView
 from tests.factories import open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

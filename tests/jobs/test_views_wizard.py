@@ -21,6 +21,7 @@ from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
 from tests.factories import JobFactory, fund
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +29,6 @@ XSS = '<script>alert("x")</script>'
 GOOD_CSV = b"external_id,text\na1,The cat sat\na2,A dog barked\na3,A bird sang\n"
 BAD_CSV = b'external_id,text\na1,fine\na2,too,many,fields\na3,\na1,duplicate id\n'
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def details(**overrides: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ Alice (Acme's client) publishes; Ada (admin) writes platform-wide qualifications
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import Qualification, User
@@ -17,14 +16,10 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.billing.models import Tier
 from marketplace.quality.rules import TIER_DEFAULTS, rules_for
 from tests.factories import fund, grant, open_job_with_items
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def with_exam(skill: Qualification, admin: User) -> Qualification:

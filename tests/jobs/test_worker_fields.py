@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
@@ -21,6 +20,7 @@ from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from tests.factories import JobFactory, publish_funded
 from tests.labeling.helpers import post_json, signed_in
+from tests.portal import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,6 @@ def acme_job(alice: User, *, publish: bool = True, **fields: Any) -> Job:
     job.refresh_from_db()
     return publish_funded(job) if publish else job
 
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_workers_see_every_field_until_the_client_chooses() -> None:
