@@ -62,7 +62,7 @@ def test_a_crowd_that_keeps_the_promise_is_charged_in_full_and_the_invoice_says_
     assert Job.objects.get(pk=job.pk).status == "completed" and budget.settled_at is not None
     assert credit.delivered_accuracy == D("1.0000") and credit.rate == 0 and budget.credits == 0
     line = invoice_for_job(job=job).lines[0]
-    assert line.quality.startswith("kept: delivered 1.0000") and "0.9000 promised" in line.quality
+    assert line.quality.startswith("kept: delivered 100.0%") and "against 90.0% promised" in line.quality
 
 
 def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(acme: Any, alice: Any) -> None:
@@ -80,7 +80,7 @@ def test_a_crowd_that_misses_the_promise_credits_the_client_with_the_evidence(ac
     page = Client()
     page.force_login(alice)
     shown = page.get(f"/portal/jobs/{job.pk}/").content.decode()
-    assert "Missed: delivered" in shown and f"Credited {budget.credits}" in shown  # the job page shows it too
+    assert "Missed: delivered" in shown and f"Credited ${budget.credits:,.2f}" in shown  # the job page shows it too
 
 
 def test_with_too_little_gold_the_promise_is_not_measured_and_the_invoice_says_why(acme: Any) -> None:
@@ -108,7 +108,7 @@ def test_the_promise_and_rules_a_job_was_published_under_hold_when_an_admin_edit
     _crowd_labels(job, truth, answer=lambda right: right)
     credit = QualityCredit.objects.get(job=job)
     assert credit.promised_accuracy == D("0.9000") and credit.rate == 0
-    assert "0.9000 promised" in invoice_for_job(job=job).lines[0].quality
+    assert "against 90.0% promised" in invoice_for_job(job=job).lines[0].quality
 
 
 def test_the_estimate_refits_the_method_the_jobs_labels_came_from(acme: Any) -> None:
