@@ -11,7 +11,7 @@ from django.db import transaction
 from django.test import Client
 
 from marketplace import flows
-from marketplace.accounts.models import Organization, User
+from marketplace.accounts.models import ExamQuestion, Organization, User
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Job, JobQualification
 from marketplace.labeling.models import JobBlock
@@ -166,6 +166,8 @@ async def test_a_job_for_qualified_workers_only_keeps_its_title_and_pay_from_the
     def gated_job() -> Job:
         job = open_job_with_items(items=2, organization=acme, publish=False, title="Radiology, secret")
         skill = QualificationFactory()
+        # An exam, so workers can earn it: a job gated on a skill nobody could ever hold is refused.
+        ExamQuestion.objects.create(qualification=skill, data={"text": "A cat"}, answer="cat")
         JobQualification.objects.create(job=job, qualification=skill, min_score=Decimal("0.9"))
         return job
 
