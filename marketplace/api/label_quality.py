@@ -45,6 +45,12 @@ _OUT = inline_serializer("LabelQuality", {
         help_text="Workers saw a model's label as a suggestion: its agreement is not independent"
     ),
     "sources": inline_serializer("LabelQualitySource", _SOURCE_FIELDS, many=True),
+    "prelabels": inline_serializer("PrelabelFigures", {
+        "model": serializers.CharField(),
+        "judgments_shown": serializers.IntegerField(
+            help_text="Accepted judgments made with the model's label on screen"),
+        "judgments_agreeing": serializers.IntegerField(help_text="Of those, the ones that chose it"),
+    }, allow_null=True),
 })
 
 
@@ -78,4 +84,5 @@ class JobLabelQuality(APIView):
             "gold_items": figures.gold_items,
             "prelabels_shown": figures.prelabels_shown,
             "sources": sources,
+            "prelabels": None if figures.prelabels is None else asdict(figures.prelabels),
         })

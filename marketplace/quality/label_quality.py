@@ -16,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from marketplace.jobs.models import GoldAnswer, Job, Prediction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
+from marketplace.jobs.models import GoldAnswer, Job, Prediction, PrelabelShown
+from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.models import ItemResult
 from marketplace.quality.results import run_latest_succeeded
 
@@ -48,11 +51,22 @@ class SourceFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class PrelabelFigures:
+    """A job that shows pre-labels: how many accepted judgments had one on screen, and how many of
+    those chose it. Those agreements are not independent of the model (anchoring)."""
+
+    model: str  # "name version"
+    judgments_shown: int
+    judgments_agreeing: int
+
+
+@dataclass(frozen=True, slots=True)
 class LabelQuality:
     run_id: int | None  # the run whose labels are measured; None before the first
     gold_items: int  # gold items of the job with an answer
     prelabels_shown: bool  # workers saw a model's label as a suggestion (anchoring: see README)
     sources: tuple[SourceFigures, ...]  # consensus first (when a run exists), then models
+    prelabels: PrelabelFigures | None = None  # None when the job shows none
 
 
 def per_label(pairs: Iterable[tuple[str, str]], labels: Sequence[str]) -> tuple[LabelFigures, ...]:
@@ -115,9 +129,33 @@ def job_label_quality(*, job: Job) -> LabelQuality:
         by_model.setdefault((model_id, name, version), []).append((gold[item_id], label))
     for (_, name, version), pairs in by_model.items():
         sources.append(_source(SOURCE_MODEL, name, version, pairs, labels))
+    prelabels = job_prelabel_figures(job=job)
     return LabelQuality(
         run_id=run.pk if run is not None else None,
         gold_items=len(gold),
-        prelabels_shown=False,
+        prelabels_shown=prelabels is not None,
         sources=tuple(sources),
+        prelabels=prelabels,
+    )
+
+
+def job_prelabel_figures(*, job: Job) -> PrelabelFigures | None:
+    """Judgments made with a pre-label on screen (jobs.PrelabelShown, by item and worker), and
+    those that chose it; None when the job shows no pre-labels and never did."""
+    if job.prelabel_model_id is None and not PrelabelShown.objects.filter(job=job).exists():
+        return None  # the common case: one indexed probe, no walk of the judgments
+    shown = PrelabelShown.objects.filter(job=job, item_id=OuterRef("item_id"),
+                                         worker_id=OuterRef("worker_id"))
+    rows = (
+        Judgment.objects.filter(job=job, status=JudgmentStatus.ACCEPTED)
+        .annotate(prelabel=Subquery(shown.values("label")[:1]))
+        .filter(prelabel__isnull=False)
+        .aggregate(shown=Count("id"), agreeing=Count("id", filter=Q(label=F("prelabel"))))
+    )
+    if job.prelabel_model_id is None and not rows["shown"]:
+        return None
+    model = job.prelabel_model
+    return PrelabelFigures(
+        model=f"{model.name} {model.version}" if model is not None else "?",
+        judgments_shown=rows["shown"], judgments_agreeing=rows["agreeing"],
     )
