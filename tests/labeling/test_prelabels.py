@@ -125,7 +125,7 @@ def test_the_wizard_offers_the_jobs_models_off_by_default_and_turns_pre_labels_o
     client = browser(alice)
     url = reverse("client-job-setup-publish", args=[job.pk])
     page = client.get(url).content.decode()
-    assert "data-prelabels" in page and "spam-bert 3 (1 items predicted)" in page
+    assert "data-prelabels" in page and "spam-bert 3 (1 item predicted)" in page
     assert '<option value="" selected>Off: workers never see predictions</option>' in page
     model_id = PredictionModel.objects.get(name="spam-bert").pk
     response = client.post(url, {"tier": "economy", "prelabel_model": str(model_id)})

@@ -307,7 +307,8 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
                                                chosen_model.version, 0)
     form = forms.TierForm(request.POST or None, tiers=[(t.slug, t.name) for t in tiers],
                           qualifications=[(q.pk, q.name) for q in skills],
-                          models=[(pk, f"{m.name} {m.version} ({m.predictions} items predicted)")
+                          models=[(pk, f"{m.name} {m.version} ({m.predictions:,} item"
+                                       f"{'' if m.predictions == 1 else 's'} predicted)")
                                   for pk, m in models.items()],
                           initial={"tier": job.tier if job.tier in by_slug else "standard",
                                    "qualification": required.qualification_id if required else None,
