@@ -1,4 +1,6 @@
-"""A model's predictions for existing items over REST: add or replace, in batches.
+"""A model's predictions for existing items over REST: add or replace, in batches, each entry
+optionally with the item's serving priority (or a priority alone: an active-learning loop
+reordering the items still pending).
 
 Clients (their organization's jobs) and admins only: workers get 403 from the role check, and
 another organization's job is a 404 from the selectors, like a job that does not exist. Items are
