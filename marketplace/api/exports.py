@@ -103,7 +103,12 @@ class JobResults(ClientEndpoint):
             job=job, fmt=fmt, consensus_lookup=lookup, source_column=self.source_column,
             layout=query.get("layout") or "nested", **names,
         )
-        return attachment(request, chunks, fmt, f"job-{job.pk}-results")
+        response = attachment(request, chunks, fmt, f"job-{job.pk}-results")
+        if job.prelabel_model is not None:
+            # The results' metadata says workers saw a model's labels as suggestions (anchoring).
+            model = job.prelabel_model
+            response["Quorum-Prelabels"] = f"{model.name} {model.version}"
+        return response
 
 
 class JobJudgmentsExport(ClientEndpoint):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -40,6 +40,11 @@ class RequirementSerializer(serializers.Serializer):
     min_score = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
 
 
+class PrelabelsSerializer(serializers.Serializer):
+    model = serializers.CharField(max_length=100)
+    model_version = serializers.CharField(max_length=50)
+
+
 class JobInputSerializer(serializers.Serializer):
     """Documents the input; the service validates every field and rejects unknown ones."""
 
@@ -62,6 +67,11 @@ class JobInputSerializer(serializers.Serializer):
         help_text="The item data fields workers see (names); omitted or empty: every field.",
     )
     requirements = RequirementSerializer(many=True, required=False)
+    show_prelabels = PrelabelsSerializer(
+        required=False, allow_null=True,
+        help_text="Off (null, the default) or the model version whose label workers see as a "
+        "suggestion; set before publishing. Judgments that agree with it are not independent.",
+    )
 
 
 class JobOutputSerializer(serializers.Serializer):
@@ -88,6 +98,7 @@ class JobOutputSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="The item data fields workers see; empty: every field."
     )
     requirements = serializers.SerializerMethodField()
+    show_prelabels = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     published_at = serializers.DateTimeField(allow_null=True)
@@ -98,6 +109,11 @@ class JobOutputSerializer(serializers.Serializer):
             {"qualification": r.qualification_id, "min_score": str(r.min_score)}
             for r in job.requirements.all()
         ]
+
+    @extend_schema_field(PrelabelsSerializer(allow_null=True))
+    def get_show_prelabels(self, job: Job) -> dict[str, str] | None:
+        model = job.prelabel_model
+        return None if model is None else {"model": model.name, "model_version": model.version}
 
     def get_counts(self, job: Job) -> dict[str, Any]:
         counts = selectors.job_counts(job=job)
@@ -164,6 +180,7 @@ class JobListCreate(APIView):
         jobs = (
             selectors.jobs_for_owner(user=request.user)
             .defer(*selectors.LIST_DEFERRED)
+            .select_related("prelabel_model")
             .prefetch_related("requirements")
             .order_by("-id")
         )

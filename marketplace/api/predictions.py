@@ -1,4 +1,6 @@
-"""A model's predictions for existing items over REST: add or replace, in batches.
+"""A model's predictions for existing items over REST: add or replace, in batches, each entry
+optionally with the item's serving priority (or a priority alone: an active-learning loop
+reordering the items still pending).
 
 Clients (their organization's jobs) and admins only: workers get 403 from the role check, and
 another organization's job is a 404 from the selectors, like a job that does not exist. Items are
@@ -28,9 +30,9 @@ from marketplace.jobs.predictions import (
     model_name_check,
     prediction_check,
 )
-from marketplace.jobs.importing_rows import MAX_EXTERNAL_ID
+from marketplace.jobs.importing_rows import MAX_EXTERNAL_ID, PRIORITY_RANGE
 
-_ENTRY_KEYS = {"item_id", "external_id", "label", "probabilities"}
+_ENTRY_KEYS = {"item_id", "external_id", "label", "probabilities", "priority"}
 
 
 class PredictionInSerializer(serializers.Serializer):
@@ -42,6 +44,10 @@ class PredictionInSerializer(serializers.Serializer):
     probabilities = serializers.DictField(
         child=serializers.FloatField(), required=False,
         help_text="Each label's probability; they sum to 1 (within 0.01), labels left out are 0",
+    )
+    priority = serializers.IntegerField(
+        required=False, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1],
+        help_text="The item's serving priority, highest first (e.g. the model's uncertainty)",
     )
 
 
@@ -55,6 +61,7 @@ class PredictionsInSerializer(serializers.Serializer):
 
 class PredictionsOutSerializer(serializers.Serializer):
     saved = serializers.IntegerField(help_text="Predictions added or replaced")
+    prioritized = serializers.IntegerField(help_text="Items whose priority was set")
     model = serializers.CharField()
     model_version = serializers.CharField()
     worker_id = serializers.IntegerField(
@@ -104,11 +111,20 @@ def _entries(raw: Any, label_keys: list[str]) -> list[PredictionEntry]:
         except PredictionError as exc:
             raise ApplicationError(f"{where}: {exc.message}",
                                    details={"index": index, "reason": exc.reason}) from None
-        if checked is None:
-            raise ApplicationError(f"{where}: give a label or probabilities.",
+        priority = entry.get("priority")
+        low, high = PRIORITY_RANGE
+        if priority is not None and (
+            isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high
+        ):
+            raise ApplicationError(
+                f"{where}: priority must be a whole number from {low} to {high}.",
+                details={"index": index, "reason": "invalid_priority"},
+            )
+        if checked is None and priority is None:
+            raise ApplicationError(f"{where}: give a label, probabilities or a priority.",
                                    details={"index": index, "reason": "missing_prediction"})
         entries.append(PredictionEntry(prediction=checked, item_id=item_id,
-                                       external_id=external_id))
+                                       external_id=external_id, priority=priority))
     return entries
 
 
@@ -135,7 +151,7 @@ class JobPredictions(APIView):
             )
         model = model_name_check(data.get("model"), data.get("model_version"))
         entries = _entries(data.get("predictions"), job.label_keys)
-        saved, worker_id = predictions_set(job=job, model=model, entries=entries)
-        body = {"saved": saved, "model": model.name, "model_version": model.version,
-                "worker_id": worker_id}
+        done = predictions_set(job=job, model=model, entries=entries)
+        body = {"saved": done.saved, "prioritized": done.prioritized, "model": model.name,
+                "model_version": model.version, "worker_id": done.worker_id}
         return Response(body, status=status.HTTP_200_OK)

@@ -14,6 +14,7 @@ from marketplace.api import (
     exports,
     items,
     jobs,
+    label_quality,
     predictions,
     qualifications as quals,
     quality,
@@ -104,6 +105,8 @@ _quality = [
     path("quality/workers/", quality.WorkerQualityList.as_view(), name="quality-workers"),
     path("quality/workers/<int:worker_id>/", quality.WorkerQualityDetail.as_view(), name="quality-worker"),
     path("jobs/<int:job_id>/workers/", quality.JobWorkerList.as_view(), name="job-workers"),
+    path("jobs/<int:job_id>/label-quality/", label_quality.JobLabelQuality.as_view(),
+         name="job-label-quality"),
     re_path(
         r"^jobs/(?P<job_id>[0-9]+)/workers/(?P<worker_id>[0-9]+)/(?P<action>block|unblock)/$",
         quality.WorkerBlockAction.as_view(),

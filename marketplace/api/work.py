@@ -30,6 +30,7 @@ from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
+from marketplace.labeling.prelabels import lease_prelabel
 
 TAG = ["work"]
 _ERRORS = {
@@ -69,12 +70,22 @@ class LeaseItemSerializer(serializers.Serializer):
     data = serializers.JSONField()
 
 
+class SuggestionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+
+
 class LeaseSerializer(serializers.Serializer):
     lease = serializers.IntegerField()
     status = serializers.CharField()
     expires_at = serializers.DateTimeField()
     job = LeaseJobSerializer()
     item = LeaseItemSerializer()
+    suggestion = SuggestionSerializer(
+        required=False,
+        help_text="Only in jobs whose client shows pre-labels: a model's label for the item, a "
+        "suggestion (you still choose). Absent otherwise: workers never see predictions.",
+    )
 
 
 class NextErrorSerializer(serializers.Serializer):
@@ -178,7 +189,7 @@ def present_work_job(job: Job) -> dict[str, Any]:
 def present_lease(lease: Lease) -> dict[str, Any]:
     """The same shape for every lease; the item is id and data only (a gold one looks the same)."""
     job, item = lease.job, lease.item
-    return {
+    body: dict[str, Any] = {
         "lease": lease.pk,
         "status": lease.status,
         "expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
@@ -191,6 +202,14 @@ def present_lease(lease: Lease) -> dict[str, Any]:
         # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
         "item": {"id": item.pk, "data": item_data_for_workers(item.data, job.worker_fields)},
     }
+    suggested = lease_prelabel(lease=lease)  # None unless the job shows pre-labels
+    if suggested is not None:
+        body["suggestion"] = {"key": suggested, "name": _label_name(job, suggested)}
+    return body
+
+
+def _label_name(job: Job, key: str) -> str:
+    return next((c.get("name") or key for c in job.labels if c["key"] == key), key)
 
 
 def present_judgment(judgment: Judgment) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import DEFAULT_TIER
+from marketplace.jobs.predictions import ModelName, model_name_check
 from marketplace.labelsets import label_set_validate
 from marketplace.limits import MAX_TITLE_CHARS
 from marketplace.names import name_clean
@@ -18,7 +19,7 @@ from marketplace.names import name_clean
 EDITABLE_FIELDS = (
     "title", "instructions", "labels", "overlap", "reward_per_judgment",
     "tier", "gold_rate", "lease_seconds", "priority",
-    "max_overlap", "target_confidence", "quality_rules", "worker_fields",
+    "max_overlap", "target_confidence", "quality_rules", "worker_fields", "show_prelabels",
 )
 # The item data fields a job shows workers (Job.worker_fields): how many, and how long a name.
 MAX_WORKER_FIELDS = 100
@@ -32,6 +33,19 @@ QUALITY_RULE_BOUNDS: dict[str, tuple[str, Any, Any]] = {
     "fast_seconds": ("decimal", Decimal("0"), Decimal("3600")),  # median under this is flagged
     "gold_feedback": ("bool", None, None),  # show the right answer after a missed gold item
 }
+
+
+def prelabels_validate(value: Any) -> ModelName | None:
+    """`show_prelabels`: null (off, the default) or {"model", "model_version"}, the model version
+    whose label workers see as a suggestion."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"model", "model_version"}:
+        raise ApplicationError(
+            'show_prelabels must be null (off) or {"model": ..., "model_version": ...}.',
+            details={"reason": "invalid_show_prelabels"},
+        )
+    return model_name_check(value.get("model"), value.get("model_version"))
 
 
 def labels_validate(labels: Any) -> list[dict[str, str]]:
@@ -102,6 +116,8 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
             clean[name] = quality_rules_validate(value)
         elif name == "worker_fields":
             clean[name] = worker_fields_validate(value)
+        elif name == "show_prelabels":
+            clean[name] = prelabels_validate(value)
         elif name == "tier":
             tier = str(value or DEFAULT_TIER).strip()
             if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):

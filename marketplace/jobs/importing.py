@@ -4,7 +4,8 @@ Parsing runs before any write and outside the transaction: the file is read line
 array element by element), each record becomes an ItemRow or a Problem naming its line, and only
 a clean file reaches `item_bulk_create`, which inserts it in one transaction under the job lock.
 
-Record shapes. CSV: a header row; the reserved columns are `external_id`, `priority` and, for gold,
+Record shapes. CSV: a header row; the reserved columns are `external_id`, `priority` (a whole
+number in importing_rows.PRIORITY_RANGE, the item's serving priority, highest first) and, for gold,
 `label` and `explanation`; every other column is a data field. JSON/JSONL: an object whose `data`
 key, if it holds an object, is the data; otherwise its non-reserved keys are the data. Label
 Studio tasks (format label_studio, or a JSON record with `data` beside `predictions` or

@@ -127,6 +127,12 @@ class Job(models.Model):
     # rest (metadata columns, ids) stays in exports and the data browser only. jobs.fields checks it.
     worker_fields = models.JSONField(default=list, blank=True)
     priority = models.SmallIntegerField(default=0)
+    # Pre-labels, off when null (the default): workers see this model version's label of an item
+    # as a suggestion. Set before publishing only (job_update edits drafts), and each judgment's
+    # pair records the label shown (PrelabelShown): agreement with it is not independent.
+    prelabel_model = models.ForeignKey(
+        "PredictionModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -337,8 +343,9 @@ class PredictionModel(models.Model):
 class Prediction(models.Model):
     """One model version's answer for one item: a label, and optionally every label's probability.
 
-    Never shown to workers (it would anchor the independent judgments consensus relies on); it is
-    a vote in consensus and dynamic overlap, weighed by what the model's record earns it.
+    Never shown to workers (it would anchor the independent judgments consensus relies on) unless
+    the client turns pre-labels on for the job (Job.prelabel_model, labeling.prelabels); it is a
+    vote in consensus and dynamic overlap, weighed by what the model's record earns it.
     """
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")  # for job-wide reads
@@ -354,3 +361,24 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["item", "model"], name="one_prediction_per_item_model")
         ]
         indexes = [models.Index(fields=["job", "model"], name="prediction_job_model")]
+
+
+class PrelabelShown(models.Model):
+    """A worker was shown a model's label of an item as a suggestion (a job with pre-labels).
+
+    One row per item and worker, the pair a judgment is unique on, so every judgment made with a
+    suggestion on screen is known; `label` is the suggestion last shown. Quality figures read it
+    (quality.label_quality): a judgment that agrees with a shown pre-label may be anchored.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=64)
+    shown_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "worker"], name="one_prelabel_per_item_worker")
+        ]
+        indexes = [models.Index(fields=["job", "worker"], name="prelabel_job_worker")]

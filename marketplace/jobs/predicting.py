@@ -24,11 +24,20 @@ _BATCH = 5000
 
 @dataclass(frozen=True, slots=True)
 class PredictionEntry:
-    """One prediction of an API batch: its item by id or by external id, and what it says."""
+    """One entry of an API batch: its item by id or by external id, what the model says of it
+    and/or the item's new serving priority (checked by the caller: jobs.importing_rows.PRIORITY_RANGE)."""
 
-    prediction: PredictionRow
+    prediction: PredictionRow | None
     item_id: int | None = None
     external_id: str | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionsSaved:
+    saved: int  # predictions added or replaced
+    prioritized: int  # items whose priority was set
+    worker_id: int  # the model's pseudo-worker id
 
 
 def prediction_model_get_or_create(*, job: Job, model: ModelName) -> PredictionModel:
@@ -71,16 +80,25 @@ def predictions_import(
     return len(pairs)
 
 
+def _priorities_set(priorities: dict[int, int]) -> int:
+    """Set items' serving priority (claims read it through the item_serving_order index)."""
+    # In id order: two batches touching the same items lock their rows in one order, never a cycle.
+    items = [Item(pk=pk, priority=priorities[pk]) for pk in sorted(priorities)]
+    Item.objects.bulk_update(items, ["priority"], batch_size=1000)
+    return len(items)
+
+
 @transaction.atomic
 def predictions_set(
     *, job: Job, model: ModelName, entries: Sequence[PredictionEntry]
-) -> tuple[int, int]:
-    """Add or replace `model`'s predictions for items of `job`: every entry or none.
+) -> PredictionsSaved:
+    """Add or replace `model`'s predictions for items of `job`, and set the priorities the
+    entries give (an active-learning loop reorders pending items): every entry or none.
 
     Items are looked up inside the job only, so an id of another job (or organization) is an
     unknown item (400, nothing written). One entry per item per batch. No lock on the job: the
-    upsert on (item, model) is what keeps two batches for one item consistent (last one wins).
-    Returns how many were saved, and the model's pseudo-worker id.
+    upsert on (item, model) is what keeps two batches for one item consistent (last one wins),
+    and a priority is one column a claim only reads (last one wins too).
     """
     # A completed job takes them too: a run then scores the model against the crowd's labels.
     if job.status == JobStatus.CANCELLED:
@@ -101,6 +119,7 @@ def predictions_set(
         if by_ext else {}
     )
     pairs: list[tuple[int, PredictionRow]] = []
+    priorities: dict[int, int] = {}
     seen: dict[int, int] = {}
     for index, entry in enumerate(entries):
         item_id = entry.item_id if entry.item_id in found_ids else ext_map.get(entry.external_id)
@@ -117,10 +136,14 @@ def predictions_set(
                 details={"index": index, "reason": "duplicate_item"},
             )
         seen[item_id] = index
-        pairs.append((item_id, entry.prediction))
+        if entry.prediction is not None:
+            pairs.append((item_id, entry.prediction))
+        if entry.priority is not None:
+            priorities[item_id] = entry.priority
     named = prediction_model_get_or_create(job=job, model=model)
     _upsert(job=job, model=named, pairs=pairs)
-    return len(pairs), named.worker_id
+    prioritized = _priorities_set(priorities) if priorities else 0
+    return PredictionsSaved(saved=len(pairs), prioritized=prioritized, worker_id=named.worker_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from marketplace.jobs.models import (
     JobStaffView,
     JobStatus,
     JobTally,
+    PredictionModel,
 )
 
 def _dynamic_overlap_check(job: Job) -> None:
@@ -61,6 +62,26 @@ def _requirements_set(*, job: Job, requirements: Sequence[Requirement], user: Us
     )
 
 
+def _prelabels_resolve(clean: dict[str, Any], *, organization_id: int) -> dict[str, Any]:
+    """`show_prelabels` (a model name or None) as the job's prelabel_model: the organization's
+    model version of that name, named now if its predictions come later."""
+    if "show_prelabels" not in clean:
+        return clean
+    named = clean.pop("show_prelabels")
+    if named is None:
+        clean["prelabel_model"] = None
+    else:
+        PredictionModel.objects.bulk_create(  # race-safe: the unique constraint decides
+            [PredictionModel(organization_id=organization_id, name=named.name,
+                             version=named.version)],
+            ignore_conflicts=True,
+        )
+        clean["prelabel_model"] = PredictionModel.objects.get(
+            organization_id=organization_id, name=named.name, version=named.version
+        )
+    return clean
+
+
 @transaction.atomic
 def job_create(
     *, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] = ()
@@ -70,7 +91,8 @@ def job_create(
     missing = [name for name in ("title", "labels") if name not in fields]
     if missing:
         raise ApplicationError(f"Missing job fields: {', '.join(missing)}.")
-    job = Job(organization_id=user.organization_id, created_by=user, **fields_clean(fields))
+    clean = _prelabels_resolve(fields_clean(fields), organization_id=user.organization_id)
+    job = Job(organization_id=user.organization_id, created_by=user, **clean)
     _dynamic_overlap_check(job)
     job.full_clean()
     job.save()
@@ -86,7 +108,7 @@ def job_update(
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status != JobStatus.DRAFT:
         raise Conflict(f"Only draft jobs can be edited; this job is {job.status}.")
-    clean = fields_clean(fields)
+    clean = _prelabels_resolve(fields_clean(fields), organization_id=job.organization_id)
     if "labels" in clean and job.gold_item_count:
         keys = {choice["key"] for choice in clean["labels"]}
         used = set(GoldAnswer.objects.filter(item__job=job).values_list("label", flat=True).distinct())

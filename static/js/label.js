@@ -226,11 +226,24 @@
       return `Check item missed: the right label was ${right}.`;
     }
 
+    // A job that shows pre-labels sends the model's label key as `suggestion`: a hint and a
+    // marked button, never a choice made for the worker (their key still decides).
+    function suggestionNodes(key) {
+      for (const button of document.querySelectorAll("#labeler .choice")) {
+        button.classList.toggle("suggested", key !== undefined && button.dataset.label === key);
+      }
+      if (key === undefined || key === null) return [];
+      const button = Array.from(document.querySelectorAll("#labeler .choice")).find((b) => b.dataset.label === key);
+      const nameNode = button && button.querySelector(".choice-name");
+      const name = nameNode ? nameNode.textContent.trim() : key;
+      return [el("p", { class: "suggestion small muted", "data-suggestion": key, text: `Model suggests: ${name}` })];
+    }
+
     // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
     function show(next, pressedAt, prefix) {
       lease = next;
       if (ahead && ahead.lease === next.lease) setAhead(null); // the slow path's reply can be the one fetched ahead
-      itemBox.replaceChildren(...itemNodes(next.item.data));
+      itemBox.replaceChildren(...itemNodes(next.item.data), ...suggestionNodes(next.suggestion));
       deadline = performance.now() + next.seconds_left * 1000;
       warned = false;
       tick();

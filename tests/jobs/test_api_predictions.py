@@ -7,6 +7,7 @@ a worker: 403. A batch with one bad prediction is a 400 naming it, and nothing c
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job, Prediction
 from marketplace.jobs.predictions import MAX_PREDICTIONS_PER_REQUEST
 from marketplace.jobs.services import ItemRow, item_bulk_create
-from tests.factories import JobFactory
+from marketplace.labeling.services import lease_claim
+from tests.factories import JobFactory, WorkerFactory, open_job_with_items
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +154,38 @@ def test_a_finished_job_takes_no_predictions(job: Job, alice: User, client_for: 
     Job.objects.filter(pk=job.pk).update(status="cancelled")
     response = _send(client_for(alice), job, [{"item_id": _ids(job)[0], "label": "cat"}])
     assert response.status_code == 409 and Prediction.objects.count() == 0
+
+
+def test_an_active_learning_loop_reorders_pending_items_and_a_claim_follows(
+    alice: User, client_for: Any
+) -> None:
+    # Five fresh items, one judgment each (so no item is ever "in progress", which would come
+    # first), served oldest first until a priority says otherwise.
+    job = open_job_with_items(
+        items=5, overlap=1, organization=alice.organization, gold_rate=Decimal("0")
+    )
+    ids = _ids(job)
+    response = _send(client_for(alice), job, [
+        {"item_id": ids[3], "label": "dog", "priority": 90},  # the model is least sure of these
+        {"external_id": "i1", "priority": 40},  # a priority alone: no new prediction
+        {"item_id": ids[0], "label": "cat", "priority": -5},  # sure: last
+    ])
+    assert response.status_code == 200, response.content
+    assert (response.json()["saved"], response.json()["prioritized"]) == (2, 3)
+    served = [lease_claim(worker=WorkerFactory(), job=job).item_id for _ in range(5)]
+    assert served == [ids[3], ids[1], ids[2], ids[4], ids[0]]
+
+
+@pytest.mark.parametrize("priority", [40000, -40000, 1.5, "9", True])
+def test_a_bad_priority_is_a_400_and_changes_nothing(
+    job: Job, alice: User, client_for: Any, priority: Any
+) -> None:
+    first, second, _ = _ids(job)
+    response = _send(client_for(alice), job, [
+        {"item_id": first, "label": "cat", "priority": 7},
+        {"item_id": second, "label": "dog", "priority": priority},
+    ])
+    assert response.status_code == 400, response.content
+    details = response.json()["error"]["details"]
+    assert (details["index"], details["reason"]) == (1, "invalid_priority")
+    assert _stored(job) == {} and set(Item.objects.filter(job=job).values_list("priority", flat=True)) == {0}

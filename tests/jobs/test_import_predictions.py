@@ -8,6 +8,7 @@ refuses the whole file with the one error format, and nothing is saved.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from django.urls import reverse
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job, Prediction, PredictionModel
-from tests.factories import JobFactory
+from marketplace.labeling.services import lease_claim
+from tests.factories import JobFactory, WorkerFactory, publish_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +171,34 @@ def test_the_upload_page_takes_the_model_for_a_prediction_column(job: Job, alice
     client.post(url, {"file": SimpleUploadedFile("p.csv", content), "format": "auto",
                       "model": "spam-bert", "model_version": "3"})
     assert sorted(Prediction.objects.filter(job=job).values_list("label", flat=True)) == ["cat", "dog"]
+
+
+def test_a_priority_column_beside_the_predictions_orders_serving(
+    alice: User, client_for: Any
+) -> None:
+    # One judgment per item and no gold, so each claim takes a fresh item in serving order.
+    job = JobFactory(organization=alice.organization, created_by=alice, overlap=1,
+                     gold_rate=Decimal("0"))
+    body = (
+        "external_id,text,prediction,priority\n"
+        "sure,one,cat,-3\n"
+        "unsure,two,dog,250\n"
+        "plain,three,cat,\n"
+    )
+    response = _post(client_for(alice), job, body, "text/csv")
+    assert response.status_code == 201, response.content
+    job = publish_funded(job)
+    served = [Item.objects.get(pk=lease_claim(worker=WorkerFactory(), job=job).item_id).external_id
+              for _ in range(3)]
+    assert served == ["unsure", "plain", "sure"]  # highest priority first; 0 when not given
+
+
+def test_a_priority_out_of_range_refuses_the_file_and_imports_nothing(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    body = "external_id,text,prediction,priority\na,one,cat,5\nb,two,dog,32768\n"
+    response = _post(client_for(alice), job, body, "text/csv")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["details"]["line"], error["details"]["reason"]) == (3, "invalid_priority")
+    assert not Item.objects.filter(job=job).exists() and not Prediction.objects.exists()

@@ -32,8 +32,7 @@ pytestmark = pytest.mark.django_db
 
 def predict(job: Job, name: str, labels: dict[int, str]) -> int:
     entries = [PredictionEntry(PredictionRow(label), item_id=i) for i, label in labels.items()]
-    _, worker_id = predictions_set(job=job, model=ModelName(name, "1"), entries=entries)
-    return worker_id
+    return predictions_set(job=job, model=ModelName(name, "1"), entries=entries).worker_id
 
 
 def test_a_run_measures_each_model_against_the_people_and_pays_or_blocks_none() -> None:

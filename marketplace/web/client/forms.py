@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -134,8 +135,17 @@ class TierForm(forms.Form):
                   "enough that shared answers would give the check items away.",
     )
 
+    # Off by default: workers never see a model's answer unless the client chooses it here.
+    prelabel_model = forms.TypedChoiceField(
+        label="Show workers a model's label as a suggestion (pre-labels)", required=False, coerce=int,
+        empty_value=None,
+        help_text="Off by default. Workers still choose, but an answer that agrees with a shown "
+                  "pre-label is not independent of the model: the job page and quality figures say so.",
+    )
+
     def __init__(self, *args: Any, tiers: list[tuple[str, str]], qualifications: list[tuple[int, str]],
-                 **kwargs: Any) -> None:
+                 models: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["tier"].choices = tiers
         self.fields["qualification"].choices = [("", "Anyone (no qualification needed)"), *qualifications]
+        self.fields["prelabel_model"].choices = [("", "Off: workers never see predictions"), *models]

@@ -31,6 +31,7 @@ from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.web.client import job_reads
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.quality.label_quality import LabelQuality, job_label_quality
 from marketplace.web.client.wizard import instructions_html
 
 JOBS_PER_PAGE = 20
@@ -109,11 +110,32 @@ def _charts(job: Job, consensus: job_reads.Consensus, throughput: job_reads.Thro
     return out
 
 
+def _label_quality_table(job: Job, figures: LabelQuality) -> list[dict[str, Any]]:
+    """One block per source (delivered labels, then each model), one row per label, with counts."""
+    names = {label["key"]: label.get("name") or label["key"] for label in job.labels}
+    return [
+        {
+            "title": "Delivered labels" if source.source == "consensus"
+            else f"Model {source.name} {source.version}",
+            "gold_items": source.gold_items,
+            "accuracy_pct": _pct(source.accuracy),
+            "rows": [
+                {"label": names.get(f.label, f.label), "support": f.support,
+                 "predicted": f.predicted, "precision_pct": _pct(f.precision),
+                 "recall_pct": _pct(f.recall)}
+                for f in source.labels
+            ],
+        }
+        for source in figures.sources
+    ]
+
+
 def _figures_context(job: Job) -> dict[str, Any]:
     """What the job page's live part (templates/client/_job_figures.html) shows, read fresh."""
     consensus = job_reads.job_consensus(job=job)
     throughput = job_reads.job_throughput(job=job)
     money = job_reads.job_money(job=job)
+    label_quality = job_label_quality(job=job)
     return {
         "job": job,
         "counts": selectors.job_counts(job=job),
@@ -131,6 +153,8 @@ def _figures_context(job: Job) -> dict[str, Any]:
         "throughput": throughput,
         "money": money,
         "charts": _charts(job, consensus, throughput),
+        "label_quality": label_quality,
+        "label_quality_table": _label_quality_table(job, label_quality),
         "invoice_url": reverse("job-invoice", args=[job.pk]) if money is not None else "",
     }
 

@@ -30,6 +30,7 @@ from marketplace.billing.pricing import expected_overlap
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.jobs.predicting import ModelSummary, prediction_models_of_job
 from marketplace.jobs import editing, selectors, services
 from marketplace.web.client import forms
 from marketplace.jobs.importing import InvalidImport
@@ -299,12 +300,21 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
     by_slug = {tier.slug: tier for tier in tiers}
     required = job.requirements.first()
     skills = list(qualifications_visible_to(user=user))
+    models = {-m.worker_id: m for m in prediction_models_of_job(job_id=job.pk)}  # by model id
+    chosen_model = job.prelabel_model
+    if chosen_model is not None and chosen_model.pk not in models:  # named before its predictions
+        models[chosen_model.pk] = ModelSummary(-chosen_model.pk, chosen_model.name,
+                                               chosen_model.version, 0)
     form = forms.TierForm(request.POST or None, tiers=[(t.slug, t.name) for t in tiers],
                           qualifications=[(q.pk, q.name) for q in skills],
+                          models=[(pk, f"{m.name} {m.version} ({m.predictions:,} item"
+                                       f"{'' if m.predictions == 1 else 's'} predicted)")
+                                  for pk, m in models.items()],
                           initial={"tier": job.tier if job.tier in by_slug else "standard",
                                    "qualification": required.qualification_id if required else None,
                                    "min_score": required.min_score if required else Decimal("0.80"),
-                                   "gold_feedback": rules_for(job=job).gold_feedback})
+                                   "gold_feedback": rules_for(job=job).gold_feedback,
+                                   "prelabel_model": job.prelabel_model_id})
     shortfall: dict[str, str] | None = None
     error = ""
     status = 200
@@ -316,9 +326,13 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
                     qualification_id=chosen_skill, min_score=form.cleaned_data["min_score"] or Decimal("0"),
                 )] if chosen_skill else []
                 rules = {**job.quality_rules, "gold_feedback": form.cleaned_data["gold_feedback"]}
+                shown = models.get(form.cleaned_data["prelabel_model"])
+                prelabels = None if shown is None else {"model": shown.name,
+                                                        "model_version": shown.version}
                 job = services.job_update(job=job, user=user, requirements=requirements,
                                           fields={**_tier_fields(by_slug[form.cleaned_data["tier"]]),
-                                                  "quality_rules": rules})
+                                                  "quality_rules": rules,
+                                                  "show_prelabels": prelabels})
                 job = flows.job_publish(job=job, user=user)
             except InsufficientFunds as exc:
                 shortfall = {key: str(exc.details.get(key, "")) for key in ("needed", "balance", "missing")}

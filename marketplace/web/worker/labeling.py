@@ -36,6 +36,7 @@ from marketplace.web.access import worker_required
 from marketplace.errors import ApplicationError
 from marketplace.errors import error_body
 from marketplace.jobs.fields import item_data_for_workers
+from marketplace.labeling.prelabels import lease_prelabel
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
@@ -150,13 +151,17 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
     page's heartbeat renews the lease towards (the lease itself runs QUORUM_PAGE_LEASE_SECONDS)."""
     end = max(lease.expires_at, lease.created_at + timedelta(seconds=lease.job.lease_seconds))
     left = max((end - timezone.now()).total_seconds(), 0.0)
-    return {
+    body: dict[str, Any] = {
         "lease": lease.pk,
         "job": lease.job_id,
         "seconds_left": round(left, 1),
         # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
         "item": {"id": lease.item.pk, "data": item_data_for_workers(lease.item.data, lease.job.worker_fields)},
     }
+    suggested = lease_prelabel(lease=lease)  # None unless the job shows pre-labels
+    if suggested is not None:
+        body["suggestion"] = suggested  # a label key; the page names it from its label buttons
+    return body
 
 
 def _error(exc: ApplicationError) -> JsonResponse:

@@ -1,0 +1,161 @@
+"""Per-label precision and recall against gold: the delivered labels and each model version.
+
+Gold items are the only items whose true label is known, so they are the measure. For a label L:
+precision = of the gold items given L, the share whose gold answer is L; recall = of the gold items
+whose answer is L, the share given L. Each figure comes with its counts (`support`: gold items
+whose answer is L; `predicted`: gold items given L), so a 100 % over two items reads as two items.
+A figure with nothing under it (no item given L, or none whose answer is L) is None, not 0.
+
+Sources: the delivered consensus labels (the latest succeeded run's ItemResult on gold items: a
+gold item nobody judged has no result and is left out) and every model version with predictions
+on the job's gold items (a model's label is what it predicted, whatever consensus weighs it at).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
+from marketplace.jobs.models import GoldAnswer, Job, Prediction, PrelabelShown
+from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.quality.models import ItemResult
+from marketplace.quality.results import run_latest_succeeded
+
+SOURCE_CONSENSUS = "consensus"
+SOURCE_MODEL = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelFigures:
+    label: str
+    support: int  # gold items whose answer is this label (and that this source labeled)
+    predicted: int  # gold items this source gave this label
+    correct: int  # both
+    precision: float | None  # correct / predicted; None when predicted is 0
+    recall: float | None  # correct / support; None when support is 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFigures:
+    """One source's labels on gold items: the delivered consensus, or one model version."""
+
+    source: str  # SOURCE_CONSENSUS or SOURCE_MODEL
+    name: str  # "consensus", or the model's name
+    version: str  # "" for consensus
+    gold_items: int  # gold items this source labeled
+    correct: int
+    accuracy: float | None
+    labels: tuple[LabelFigures, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrelabelFigures:
+    """A job that shows pre-labels: how many accepted judgments had one on screen, and how many of
+    those chose it. Those agreements are not independent of the model (anchoring)."""
+
+    model: str  # "name version"
+    judgments_shown: int
+    judgments_agreeing: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabelQuality:
+    run_id: int | None  # the run whose labels are measured; None before the first
+    gold_items: int  # gold items of the job with an answer
+    prelabels_shown: bool  # workers saw a model's label as a suggestion (anchoring: see README)
+    sources: tuple[SourceFigures, ...]  # consensus first (when a run exists), then models
+    prelabels: PrelabelFigures | None = None  # None when the job shows none
+
+
+def per_label(pairs: Iterable[tuple[str, str]], labels: Sequence[str]) -> tuple[LabelFigures, ...]:
+    """Precision and recall per label from (gold answer, given label) pairs, in `labels` order."""
+    support = dict.fromkeys(labels, 0)
+    predicted = dict.fromkeys(labels, 0)
+    correct = dict.fromkeys(labels, 0)
+    for truth, given in pairs:
+        if truth in support:
+            support[truth] += 1
+        if given in predicted:
+            predicted[given] += 1
+        if truth == given and truth in correct:
+            correct[truth] += 1
+    return tuple(
+        LabelFigures(
+            label=label,
+            support=support[label],
+            predicted=predicted[label],
+            correct=correct[label],
+            precision=correct[label] / predicted[label] if predicted[label] else None,
+            recall=correct[label] / support[label] if support[label] else None,
+        )
+        for label in labels
+    )
+
+
+def _source(source: str, name: str, version: str, pairs: list[tuple[str, str]],
+            labels: Sequence[str]) -> SourceFigures:
+    right = sum(1 for truth, given in pairs if truth == given)
+    return SourceFigures(
+        source=source, name=name, version=version, gold_items=len(pairs), correct=right,
+        accuracy=right / len(pairs) if pairs else None, labels=per_label(pairs, labels),
+    )
+
+
+def job_label_quality(*, job: Job) -> LabelQuality:
+    """The job's per-label figures (three queries; gold items are a small share of a job).
+
+    The caller has checked access (the job's organization or an admin)."""
+    labels = job.label_keys
+    gold = dict(GoldAnswer.objects.filter(item__job=job).values_list("item_id", "label"))
+    run = run_latest_succeeded(job_id=job.pk)
+    sources: list[SourceFigures] = []
+    if run is not None:
+        rows = ItemResult.objects.filter(run=run, item__is_gold=True).values_list(
+            "item_id", "label"
+        )
+        pairs = [(gold[item_id], label) for item_id, label in rows if item_id in gold]
+        sources.append(_source(SOURCE_CONSENSUS, "consensus", "", pairs, labels))
+    by_model: dict[tuple[int, str, str], list[tuple[str, str]]] = {}
+    predictions = (
+        Prediction.objects.filter(job=job, item__is_gold=True)
+        .values_list("model_id", "model__name", "model__version", "item_id", "label")
+        .order_by("model_id", "item_id")
+    )
+    for model_id, name, version, item_id, label in predictions:
+        if item_id not in gold:
+            continue
+        by_model.setdefault((model_id, name, version), []).append((gold[item_id], label))
+    for (_, name, version), pairs in by_model.items():
+        sources.append(_source(SOURCE_MODEL, name, version, pairs, labels))
+    prelabels = job_prelabel_figures(job=job)
+    return LabelQuality(
+        run_id=run.pk if run is not None else None,
+        gold_items=len(gold),
+        prelabels_shown=prelabels is not None,
+        sources=tuple(sources),
+        prelabels=prelabels,
+    )
+
+
+def job_prelabel_figures(*, job: Job) -> PrelabelFigures | None:
+    """Judgments made with a pre-label on screen (jobs.PrelabelShown, by item and worker), and
+    those that chose it; None when the job shows no pre-labels and never did."""
+    if job.prelabel_model_id is None and not PrelabelShown.objects.filter(job=job).exists():
+        return None  # the common case: one indexed probe, no walk of the judgments
+    shown = PrelabelShown.objects.filter(job=job, item_id=OuterRef("item_id"),
+                                         worker_id=OuterRef("worker_id"))
+    rows = (
+        Judgment.objects.filter(job=job, status=JudgmentStatus.ACCEPTED)
+        .annotate(prelabel=Subquery(shown.values("label")[:1]))
+        .filter(prelabel__isnull=False)
+        .aggregate(shown=Count("id"), agreeing=Count("id", filter=Q(label=F("prelabel"))))
+    )
+    if job.prelabel_model_id is None and not rows["shown"]:
+        return None
+    model = job.prelabel_model
+    return PrelabelFigures(
+        model=f"{model.name} {model.version}" if model is not None else "?",
+        judgments_shown=rows["shown"], judgments_agreeing=rows["agreeing"],
+    )
