@@ -31,6 +31,9 @@ def _dynamic_overlap_check(job: Job) -> None:
         raise ApplicationError("Dynamic overlap needs both max_overlap and target_confidence.")
     if job.max_overlap is not None and job.max_overlap < job.overlap:
         raise ApplicationError("max_overlap must be at least overlap (the minimum).")
+    if job.max_overlap is not None and job.multi_label:
+        # Its stopping rule reads one posterior per item; a multi-label item has one per label.
+        raise ApplicationError("dynamic overlap is for single-label jobs")
 
 
 @dataclass(frozen=True)
