@@ -30,7 +30,10 @@ def job_delivered_accuracy(*, job_id: int) -> DeliveryCheck:
     Deterministic per job (the draws are seeded by the job id), so a repeated check agrees with
     the first. Reads only: the caller decides what the figure triggers (billing's quality credit).
     """
-    labels = [choice["key"] for choice in Job.objects.values_list("labels", flat=True).get(pk=job_id)]
+    job_labels, multi_label = Job.objects.values_list("labels", "multi_label").get(pk=job_id)
+    if multi_label:  # held-out estimation is built for one label per item (README: Multi-label jobs)
+        return DeliveryCheck(None, "not measured: the promise is not yet measured on multi-label jobs")
+    labels = [choice["key"] for choice in job_labels]
     arrays = judgment_arrays(job_id=job_id, label_set=labels)
     gold = dict(GoldAnswer.objects.filter(item__job_id=job_id, label__in=labels).values_list("item_id", "label"))
     judged_gold = int(np.isin(np.fromiter(gold, dtype=np.int64), arrays.items).sum()) if gold else 0

@@ -18,6 +18,7 @@ from marketplace.errors import NotFound
 from marketplace.jobs import exporting, selectors
 from marketplace.jobs.models import Job
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
+from marketplace.quality.runs_multi import label_set_of
 
 SOURCE_CONSENSUS = "consensus"
 SOURCE_EXPERT = "expert"
@@ -62,6 +63,8 @@ def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
 def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
     """item ids -> (label, confidence, source) for one export batch: two indexed queries."""
     run = run_latest_succeeded(job_id=job.pk)
+    if job.multi_label:
+        return _multi_lookup(run)
 
     def lookup(item_ids: list[int]) -> Mapping[int, tuple[str, float, str]]:
         found: dict[int, tuple[str, float, str]] = {}
@@ -79,5 +82,22 @@ def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
         for item_id, label in settled:  # an expert's word settles the item: certain, and marked so
             found[item_id] = (label, 1.0, SOURCE_EXPERT)
         return found
+
+    return lookup
+
+
+def _multi_lookup(run: ConsensusRun | None) -> exporting.ConsensusLookup:
+    """A multi-label job's: item ids -> (label set, confidence, source, {label: probability})."""
+
+    def lookup(item_ids: list[int]) -> Mapping[int, tuple[Any, ...]]:
+        if run is None:
+            return {}
+        rows = ItemResult.objects.filter(run=run, item_id__in=item_ids).values_list(
+            "item_id", "probabilities", "confidence"
+        )
+        return {
+            item_id: (label_set_of(probabilities), confidence, SOURCE_CONSENSUS, probabilities)
+            for item_id, probabilities, confidence in rows
+        }
 
     return lookup
