@@ -232,8 +232,8 @@
         feedbackBox.replaceChildren();
         return "";
       }
-      const right = names.get(feedback.correct_label) || feedback.correct_label;
-      const yours = names.get(feedback.your_label) || feedback.your_label;
+      const right = feedback.correct_labels ? nameOf(feedback.correct_labels) : nameOf(feedback.correct_label);
+      const yours = feedback.your_labels ? nameOf(feedback.your_labels) : nameOf(feedback.your_label);
       const parts = [
         el("strong", { text: "Check item missed. " }),
         document.createTextNode(`You answered ${yours}; the right label is ${right}.`),

@@ -108,13 +108,16 @@ def test_a_single_label_job_refuses_a_set(wendy: User, client_for: Any) -> None:
 
 
 def test_multi_label_gold_is_right_only_when_every_label_is_decided_right(wendy: User) -> None:
-    job = gold_job(items=20, gold=10, multi_label=True)
-    GoldAnswer.objects.filter(item__job=job).update(label="", labels=["cat", "dog"])
-    scored = []
+    job = gold_job(items=20, gold=10, multi_label=True, quality_rules={"gold_feedback": True})
+    GoldAnswer.objects.filter(item__job=job).update(label="", labels=["cat", "dog"], explanation="Both.")
+    scored, feedback = [], None
     while len(scored) < 2:
         lease = lease_claim(worker=wendy, job=job)
         labels = (["dog", "cat"] if not scored else ["cat"]) if lease.item.is_gold else []
-        judgment = work_submit(worker=wendy, lease_id=lease.pk, label=None, labels=labels).judgment
-        if judgment.is_gold:
-            scored.append(judgment.is_correct)
+        outcome = work_submit(worker=wendy, lease_id=lease.pk, label=None, labels=labels)
+        if outcome.judgment.is_gold:
+            scored.append(outcome.judgment.is_correct)
+            feedback = outcome.feedback
     assert scored == [True, False]  # ["cat"] decides "cat" and "bird" right, "dog" wrong: a miss
+    assert feedback is not None
+    assert (feedback["correct_labels"], feedback["your_labels"]) == (["cat", "dog"], ["cat"])
