@@ -47,7 +47,10 @@ def run_latest_succeeded(*, job_id: int) -> ConsensusRun | None:
 
 
 def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
-    """Per label: how many items the run gave it and their mean confidence (one GROUP BY)."""
+    """Per label: how many items the run gave it and their mean confidence (one GROUP BY).
+    A multi-label run's: per label, the items whose set holds it and their mean probability of it."""
+    if run.parameters.get("multi_label"):
+        return _multi_distribution(run)
     rows = (
         ItemResult.objects.filter(run=run)
         .values("label")
@@ -101,3 +104,15 @@ def _multi_lookup(run: ConsensusRun | None) -> exporting.ConsensusLookup:
         }
 
     return lookup
+
+
+def _multi_distribution(run: ConsensusRun) -> dict[str, dict[str, Any]]:
+    """Read in Python, one row per item (multi-label jobs run over ORM-read judgments anyway)."""
+    found: dict[str, list[float]] = {}
+    for probabilities in ItemResult.objects.filter(run=run).values_list("probabilities", flat=True).iterator():
+        for label in label_set_of(probabilities):
+            found.setdefault(label, []).append(float(probabilities[label]))
+    return {
+        label: {"items": len(ps), "mean_confidence": round(sum(ps) / len(ps), 6)}
+        for label, ps in sorted(found.items())
+    }

@@ -17,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.flows import work_submit
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import ConsensusRun, ItemResult, WorkerResult
+from marketplace.quality.results import run_distribution
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.runs_multi import label_set_of
 from tests.factories import WorkerFactory, open_job_with_items
@@ -48,6 +49,8 @@ def test_each_item_gets_each_labels_probability_and_its_set() -> None:
     accuracy = dict(WorkerResult.objects.filter(run=run).values_list("worker__username", "accuracy"))
     assert accuracy["eager"] < accuracy["careful"]
     assert set(run.parameters["per_label"]) == {"cat", "dog", "bird"}
+    shares = run_distribution(run=run)  # per label: the items whose set holds it
+    assert {label: share["items"] for label, share in shares.items()} == {"cat": 2, "dog": 1}
 
 
 
