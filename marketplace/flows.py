@@ -240,7 +240,10 @@ class WorkSubmitted:
     feedback: dict[str, Any] | None  # a missed gold item's right answer, where the job shows it
 
 
-def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any = None) -> WorkSubmitted:
+def work_submit(
+    *, worker: User, lease_id: int, label: str | None, seconds_spent: Any = None,
+    labels: list[str] | None = None,
+) -> WorkSubmitted:
     """A worker submits a label: count it, pay it, score it, act on quality rules, settle.
 
     FundsExhausted (the job has no open budget to pay from) rolls the whole submit back, pauses the
@@ -251,7 +254,7 @@ def work_submit(*, worker: User, lease_id: int, label: str, seconds_spent: Any =
             judge = overlap.OverlapJudge()
             submission = judgment_submit_outcome(
                 worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent,
-                more_wanted=judge.more_wanted, completion_check=_job_complete_after_commit,
+                labels=labels, more_wanted=judge.more_wanted, completion_check=_job_complete_after_commit,
                 savepoint=False,  # any refusal rolls this whole transaction back anyway
             )
             judgment = submission.judgment

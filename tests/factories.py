@@ -135,6 +135,8 @@ def open_job_with_items(
             job=job,
             rows=[
                 ItemRow(data={"text": f"gold {i}"}, external_id=f"g{i}", gold_label=gold_label)
+                if not job.multi_label else  # a multi-label job's gold is a set: here {gold_label}
+                ItemRow(data={"text": f"gold {i}"}, external_id=f"g{i}", gold_label="", gold_labels=[gold_label])
                 for i in range(gold)
             ],
             gold=True,

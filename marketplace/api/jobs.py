@@ -66,6 +66,9 @@ class JobInputSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=100), required=False, max_length=100,
         help_text="The item data fields workers see (names); omitted or empty: every field.",
     )
+    multi_label = serializers.BooleanField(
+        required=False, help_text="Items take any subset of the labels (submit `labels`, a list).",
+    )
     requirements = RequirementSerializer(many=True, required=False)
     show_prelabels = PrelabelsSerializer(
         required=False, allow_null=True,
@@ -97,6 +100,7 @@ class JobOutputSerializer(serializers.Serializer):
     worker_fields = serializers.ListField(
         child=serializers.CharField(), help_text="The item data fields workers see; empty: every field."
     )
+    multi_label = serializers.BooleanField()
     requirements = serializers.SerializerMethodField()
     show_prelabels = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()

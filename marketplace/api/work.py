@@ -31,6 +31,7 @@ from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.prelabels import lease_prelabel
+from marketplace.labelsets import MAX_LABELS
 
 TAG = ["work"]
 _ERRORS = {
@@ -54,6 +55,9 @@ class WorkJobSerializer(serializers.Serializer):
     title = serializers.CharField()
     instructions_html = serializers.CharField()
     labels = WorkLabelSerializer(many=True)
+    multi_label = serializers.BooleanField(
+        required=False, help_text="Present (true) on multi-label jobs only: submit `labels`, not `label`.",
+    )
     reward_per_judgment = serializers.CharField(help_text="Currency units per accepted judgment.")
     lease_seconds = serializers.IntegerField()
 
@@ -62,6 +66,9 @@ class LeaseJobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     labels = WorkLabelSerializer(many=True)
+    multi_label = serializers.BooleanField(
+        required=False, help_text="Present (true) on multi-label jobs only: submit `labels`, not `label`.",
+    )
     instructions_html = serializers.CharField()
 
 
@@ -97,7 +104,11 @@ class NextErrorSerializer(serializers.Serializer):
 class SubmittedSerializer(serializers.Serializer):
     judgment = serializers.IntegerField()
     lease = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField(help_text="Single-label jobs; empty on multi-label ones.")
+    labels = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="Multi-label jobs only: the labels you ticked, in the job's label order.",
+    )
     submitted_at = serializers.DateTimeField()
     feedback = serializers.DictField(
         allow_null=True,
@@ -126,6 +137,7 @@ class MyJudgmentSerializer(serializers.Serializer):
     item = serializers.IntegerField()
     lease = serializers.IntegerField(allow_null=True)
     label = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField(), required=False, help_text="Multi-label jobs only.")
     seconds_spent = serializers.CharField(allow_null=True)
     submitted_at = serializers.DateTimeField()
 
@@ -138,7 +150,11 @@ class NextInputSerializer(serializers.Serializer):
 
 
 class SubmitInputSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=64)
+    label = serializers.CharField(max_length=64, required=False, help_text="Single-label jobs.")
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=64, allow_blank=True), max_length=MAX_LABELS, required=False,
+        help_text="Multi-label jobs: the labels that apply, any subset of the job's (may be empty).",
+    )
     seconds_spent = serializers.DecimalField(
         max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True,
         help_text="Seconds you spent; measured from the lease when omitted.",
@@ -154,6 +170,11 @@ class SubmitInputSerializer(serializers.Serializer):
         "from any job you may work on, as POST /work/next/ without a job does (the fair serving "
         "order: priority, then the organization with the fewest workers busy now).",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "label" not in attrs and "labels" not in attrs:  # as when `label` was the only way
+            raise serializers.ValidationError({"label": [serializers.Field.default_error_messages["required"]]})
+        return attrs
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -175,12 +196,18 @@ def _labels(job: Job) -> list[dict[str, str]]:
     ]
 
 
+def _multi(job: Job) -> dict[str, Any]:
+    """`multi_label: true` on a multi-label job; nothing on others (their shape as before)."""
+    return {"multi_label": True} if job.multi_label else {}
+
+
 def present_work_job(job: Job) -> dict[str, Any]:
     return {
         "id": job.pk,
         "title": job.title,
         "instructions_html": job.instructions_html,  # rendered when saved
         "labels": _labels(job),
+        **_multi(job),
         "reward_per_judgment": str(job.reward_per_judgment),
         "lease_seconds": job.lease_seconds,
     }
@@ -197,6 +224,7 @@ def present_lease(lease: Lease) -> dict[str, Any]:
             "id": job.pk,
             "title": job.title,
             "labels": _labels(job),
+            **_multi(job),
             "instructions_html": job.instructions_html,
         },
         # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
@@ -219,9 +247,15 @@ def present_judgment(judgment: Judgment) -> dict[str, Any]:
         "item": judgment.item_id,
         "lease": judgment.lease_id,
         "label": judgment.label,
+        **_labels_of(judgment),
         "seconds_spent": None if judgment.seconds_spent is None else str(judgment.seconds_spent),
         "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
     }
+
+
+def _labels_of(judgment: Judgment) -> dict[str, Any]:
+    """`labels` for a multi-label judgment; nothing for a single-label one (its shape as before)."""
+    return {} if judgment.labels is None else {"labels": judgment.labels}
 
 
 # --- views
@@ -277,14 +311,15 @@ class LeaseSubmit(WorkerView):
     def post(self, request: Request, lease_id: int) -> Response:
         data = _parse(SubmitInputSerializer, request.data)
         outcome = flows.work_submit(
-            worker=request.user, lease_id=lease_id, label=data["label"],
-            seconds_spent=data.get("seconds_spent"),
+            worker=request.user, lease_id=lease_id, label=data.get("label"),
+            seconds_spent=data.get("seconds_spent"), labels=data.get("labels"),
         )
         judgment = outcome.judgment
         body = {
             "judgment": judgment.pk,
             "lease": lease_id,
             "label": judgment.label,
+            **_labels_of(judgment),
             "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
             "feedback": outcome.feedback,
         }

@@ -35,7 +35,8 @@ from marketplace.errors import ApplicationError
 from marketplace.jobs import label_studio
 from marketplace.jobs.models import Item, Job
 
-ConsensusLookup = Callable[[list[int]], Mapping[int, tuple[str, float] | tuple[str, float, str]]]
+# Multi-label jobs: (the label set, confidence, source, {label: probability}).
+ConsensusLookup = Callable[[list[int]], Mapping[int, tuple[Any, ...]]]
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -54,6 +55,12 @@ RESULT_COLUMNS = (
     "item_id", "external_id", "data", "consensus_label", "confidence", "judgment_count",
 )
 JUDGMENT_COLUMNS = ("task", "worker", "label")
+# Multi-label jobs: the set (a JSON list, in CSV too) and each label's probability (a JSON object).
+MULTI_RESULT_COLUMNS = (
+    "item_id", "external_id", "data", "consensus_labels", "label_probabilities", "confidence",
+    "judgment_count",
+)
+MULTI_JUDGMENT_COLUMNS = ("task", "worker", "labels")
 # labeling.models.JudgmentStatus.ACCEPTED; jobs sits below labeling and may not import it.
 _ACCEPTED = "accepted"
 
@@ -118,8 +125,14 @@ def results_export(
     # Checked now, not at the first chunk: a bad format or layout is a clean 400.
     fmt = export_format_check(fmt, allowed=RESULT_FORMATS)
     layout = export_layout_check(layout)
-    columns: Sequence[str] = (*RESULT_COLUMNS, "source") if source_column else RESULT_COLUMNS
+    base = MULTI_RESULT_COLUMNS if job.multi_label else RESULT_COLUMNS
+    columns: Sequence[str] = (*base, "source") if source_column else base
     batches = _result_batches(job, consensus_lookup, batch_size, source_column)
+    if fmt == "label_studio" and job.multi_label:
+        raise ApplicationError(
+            "The Label Studio export is for single-label jobs; use csv, json or jsonl.",
+            details={"reason": "unknown_format"},
+        )
     if fmt == "label_studio":
         tasks = (
             [label_studio.result_task(r, from_name=from_name, to_name=to_name) for r in records]
@@ -143,7 +156,8 @@ def judgments_export(
     task is the item's external_id, or its id when it has none; worker is a pseudonym.
     """
     fmt = export_format_check(fmt)
-    return _encode(_judgment_batches(job, batch_size), fmt, JUDGMENT_COLUMNS)
+    columns = MULTI_JUDGMENT_COLUMNS if job.multi_label else JUDGMENT_COLUMNS
+    return _encode(_judgment_batches(job, batch_size), fmt, columns)
 
 
 def _data_keys(job: Job) -> list[str]:
@@ -204,6 +218,10 @@ def _result_batches(
                 "confidence": confidence,
                 "judgment_count": judgment_count,
             }
+            if job.multi_label:
+                del record["consensus_label"]
+                record["consensus_labels"] = label
+                record["label_probabilities"] = found[3] if found and len(found) > 3 else None
             if source_column:
                 record["source"] = found[2] if found and len(found) > 2 else None
             records.append(record)
@@ -215,8 +233,10 @@ def _judgment_batches(job: Job, batch_size: int) -> Iterator[list[Record]]:
     judgments = (
         job.judgments.filter(status=_ACCEPTED, item__is_gold=False)  # type: ignore[attr-defined]
         .order_by("id")
-        .values_list("id", "item_id", "item__external_id", "worker_id", "label")
+        .values_list("id", "item_id", "item__external_id", "worker_id",
+                     "labels" if job.multi_label else "label")
     )
+    key = "labels" if job.multi_label else "label"
     pseudonyms: dict[int, str] = {}
     last = 0
     while batch := list(judgments.filter(id__gt=last)[:batch_size]):
@@ -226,7 +246,7 @@ def _judgment_batches(job: Job, batch_size: int) -> Iterator[list[Record]]:
             if worker_id not in pseudonyms:
                 pseudonyms[worker_id] = worker_pseudonym(job_id=job.pk, worker_id=worker_id)
             task = external_id if external_id is not None else str(item_id)
-            records.append({"task": task, "worker": pseudonyms[worker_id], "label": label})
+            records.append({"task": task, "worker": pseudonyms[worker_id], key: label})
         yield records
 
 

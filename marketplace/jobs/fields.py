@@ -19,7 +19,7 @@ from marketplace.names import name_clean
 EDITABLE_FIELDS = (
     "title", "instructions", "labels", "overlap", "reward_per_judgment",
     "tier", "gold_rate", "lease_seconds", "priority",
-    "max_overlap", "target_confidence", "quality_rules", "worker_fields", "show_prelabels",
+    "max_overlap", "target_confidence", "quality_rules", "worker_fields", "show_prelabels", "multi_label",
 )
 # The item data fields a job shows workers (Job.worker_fields): how many, and how long a name.
 MAX_WORKER_FIELDS = 100
@@ -112,6 +112,10 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
                 None if value is None
                 else decimal_clean(value, name, places=4, low=Decimal("0.5001"), high=Decimal("0.9999"))
             )
+        elif name == "multi_label":
+            if not isinstance(value, bool):
+                raise ApplicationError("multi_label must be true or false.")
+            clean[name] = value
         elif name == "quality_rules":
             clean[name] = quality_rules_validate(value)
         elif name == "worker_fields":

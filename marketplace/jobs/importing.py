@@ -46,7 +46,7 @@ from marketplace.jobs.importing_rows import (
 from marketplace.jobs.models import Item, Job
 from marketplace.jobs.predicting import predictions_import
 from marketplace.jobs.predictions import ModelName, PredictionError, PredictionRow, prediction_check
-from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.jobs.services import ItemRow, import_label_keys, item_bulk_create
 from marketplace.limits import MAX_DATA_FIELD_CHARS
 
 __all__ = ["FORMATS", "InvalidImport", "Payload", "Problem", "items_import", "rows_parse"]
@@ -258,7 +258,7 @@ def items_import(
     (`item_bulk_create`) is one transaction that re-checks status, labels and external ids; the
     rows' predictions (by `model`) go in within it.
     """
-    rows = rows_parse(payload=payload, fmt=fmt, gold=gold, label_keys=job.label_keys)
+    rows = rows_parse(payload=payload, fmt=fmt, gold=gold, label_keys=import_label_keys(job))
     predictions = predictions_parse(rows, model=model, label_keys=job.label_keys)
     try:
         with transaction.atomic():

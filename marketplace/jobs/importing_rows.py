@@ -10,7 +10,7 @@ from typing import Any
 
 from marketplace.errors import ApplicationError
 from marketplace.jobs.predictions import PREDICTION_FIELDS
-from marketplace.jobs.services import ItemRow
+from marketplace.jobs.services import ItemRow, MultiLabelKeys
 from marketplace.limits import MAX_DATA_FIELD_CHARS
 
 MAX_EXTERNAL_ID = 200  # Item.external_id max_length
@@ -106,8 +106,12 @@ def row_check(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: 
             message = f"priority {raw_priority!r} is not a whole number from {low} to {high}."
             raise RowError("invalid_priority", message)
         priority = int(text)
-    label, explanation = None, ""
-    if gold:
+    label, explanation, labels = None, "", None
+    if gold and isinstance(label_keys, MultiLabelKeys):
+        label, labels = "", gold_set_check(fields.get("label"), label_keys)
+        raw_explanation = fields.get("explanation")
+        explanation = "" if raw_explanation is None else text_field(raw_explanation, "explanation")
+    elif gold:
         raw_label, raw_explanation = fields.get("label"), fields.get("explanation")
         label = None if raw_label is None else text_field(raw_label, "label").strip()
         if not label:
@@ -119,7 +123,7 @@ def row_check(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: 
     raw_prediction = fields.get("prediction"), fields.get("prediction_probabilities")
     given = any(value not in (None, "") for value in raw_prediction)
     return ItemRow(data=data, external_id=external_id, priority=priority, gold_label=label,
-                   explanation=explanation, line=line,
+                   gold_labels=labels, explanation=explanation, line=line,
                    prediction_raw=raw_prediction if given else None)
 
 
@@ -127,3 +131,24 @@ def reserved_fields(gold: bool) -> frozenset[str]:
     return GOLDRESERVED if gold else RESERVED
 
 
+
+
+def gold_set_check(raw: Any, label_keys: Sequence[str]) -> list[str]:
+    """A multi-label gold item's set: a JSON list, or text with the keys split by "|" (CSV);
+    empty means no label applies. Returned in the job's label order."""
+    if raw is None:
+        raise RowError("missing_label", "a gold item needs its known labels (empty: none applies).")
+    if isinstance(raw, list):
+        if not all(isinstance(key, str) for key in raw):
+            raise RowError("unknown_label", "a gold item's labels must be label keys.")
+        keys = [key.strip() for key in raw]
+    else:
+        text = text_field(raw, "label").strip()
+        keys = [key.strip() for key in text.split("|")] if text else []
+    unknown = [key for key in keys if key not in label_keys]
+    if unknown:
+        message = f"unknown label {unknown[0][:64]!r} (expected some of {', '.join(label_keys)})"
+        raise RowError("unknown_label", message)
+    if len(set(keys)) != len(keys):
+        raise RowError("unknown_label", "a gold item names a label twice.")
+    return [key for key in label_keys if key in keys]

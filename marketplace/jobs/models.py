@@ -101,6 +101,9 @@ class Job(models.Model):
     instructions_version = models.PositiveIntegerField(default=1)
     # [{"key": "cat", "name": "Cat", "shortcut": "c"}, ...]: 2 to 50 choices, validated by services.
     labels = models.JSONField()
+    # An item takes any subset of the label set (judgments carry Judgment.labels); fixed once
+    # published, like every field a worker answers under (job_update edits drafts only).
+    multi_label = models.BooleanField(default=False)
     overlap = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(50)]
     )
@@ -295,7 +298,9 @@ class Item(models.Model):
 
 class GoldAnswer(models.Model):
     item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="gold")
-    label = models.CharField(max_length=64)
+    label = models.CharField(max_length=64)  # single-label jobs; "" on multi-label ones
+    # Multi-label jobs: the set of label keys the item takes (may be empty); null otherwise.
+    labels = models.JSONField(null=True, blank=True)
     explanation = models.TextField(blank=True)
 
 

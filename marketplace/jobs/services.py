@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +33,9 @@ def _dynamic_overlap_check(job: Job) -> None:
         raise ApplicationError("Dynamic overlap needs both max_overlap and target_confidence.")
     if job.max_overlap is not None and job.max_overlap < job.overlap:
         raise ApplicationError("max_overlap must be at least overlap (the minimum).")
+    if job.max_overlap is not None and job.multi_label:
+        # Its stopping rule reads one posterior per item; a multi-label item has one per label.
+        raise ApplicationError("dynamic overlap is for single-label jobs")
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,9 @@ def job_update(
     if "labels" in clean and job.gold_item_count:
         keys = {choice["key"] for choice in clean["labels"]}
         used = set(GoldAnswer.objects.filter(item__job=job).values_list("label", flat=True).distinct())
+        used.discard("")  # a multi-label job's gold: its sets are in `labels`
+        for labels in GoldAnswer.objects.filter(item__job=job, labels__isnull=False).values_list("labels", flat=True):
+            used.update(labels)
         if used - keys:
             raise ApplicationError(f"Gold items use labels missing from the new set: {sorted(used - keys)}.")
     for name, value in clean.items():
@@ -194,6 +201,16 @@ def job_terms_fix(*, job: Job, promised_accuracy: Decimal, rules: dict[str, Any]
     )
 
 
+class MultiLabelKeys(list[str]):
+    """A multi-label job's label keys as the importers take them: a gold row's `label` is then a
+    set ("cat|dog" in CSV, a list in JSON; empty: no label applies). Passed where the keys go,
+    so the format parsers between the importer and jobs.importing_rows need no second argument."""
+
+
+def import_label_keys(job: Job) -> list[str]:
+    return MultiLabelKeys(job.label_keys) if job.multi_label else job.label_keys
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRow:
     """One parsed line of an import: data plus, for gold, the known label."""
@@ -202,6 +219,8 @@ class ItemRow:
     external_id: str | None = None
     priority: int = 0
     gold_label: str | None = None
+    # Multi-label jobs: the gold item's known set (gold_label is then ""), in the job's label order.
+    gold_labels: list[str] | None = None
     explanation: str = ""
     line: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -261,6 +280,15 @@ def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
 def _gold_labels_check(*, job: Job, rows: list[ItemRow]) -> None:
     keys = job.label_keys
     allowed = set(keys)
+    if job.multi_label:
+        bad = next((r for r in rows if r.gold_labels is None or not set(r.gold_labels) <= allowed), None)
+        if bad is not None:
+            raise ApplicationError(
+                f"line {bad.line}: a gold item of a multi-label job needs its set of labels "
+                f"(each one of {', '.join(keys)})",
+                details={"line": bad.line, "reason": "unknown_label"},
+            )
+        return
     bad = next((r for r in rows if r.gold_label not in allowed), None)
     if bad is not None:
         raise ApplicationError(
@@ -280,7 +308,8 @@ def _insert_items(*, job: Job, rows: list[ItemRow], gold: bool) -> None:
         )
         if gold:
             GoldAnswer.objects.bulk_create(
-                GoldAnswer(item=item, label=row.gold_label or "", explanation=row.explanation)
+                GoldAnswer(item=item, label=row.gold_label or "", labels=row.gold_labels,
+                           explanation=row.explanation)
                 for item, row in zip(items, batch, strict=True)
             )
 
@@ -313,6 +342,11 @@ def _copy_items(*, job: Job, rows: list[ItemRow], gold: bool) -> None:
             .values_list("id", flat=True)
         )
         answers = quote(GoldAnswer._meta.db_table)
+        if job.multi_label:  # the sets as jsonb text; single-label gold keeps the COPY below
+            with cursor.cursor.copy(f"COPY {answers} (item_id, label, labels, explanation) FROM STDIN") as copy:
+                for item_id, row in zip(new_ids, rows, strict=True):
+                    copy.write_row((item_id, "", json.dumps(row.gold_labels or []), row.explanation))
+            return
         with cursor.cursor.copy(f"COPY {answers} (item_id, label, explanation) FROM STDIN") as copy:
             for item_id, row in zip(new_ids, rows, strict=True):
                 copy.write_row((item_id, row.gold_label or "", row.explanation))

@@ -60,7 +60,10 @@ class Judgment(models.Model):
     lease = models.OneToOneField(
         Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
     )
-    label = models.CharField(max_length=64)
+    label = models.CharField(max_length=64)  # single-label jobs; "" on multi-label ones
+    # Multi-label jobs: the label keys the worker ticked, in the job's label order (may be
+    # empty); null on single-label jobs, whose answer is `label`.
+    labels = models.JSONField(null=True, blank=True)
     is_gold = models.BooleanField(default=False)
     is_correct = models.BooleanField(null=True, blank=True)  # gold only: scored at submit
     status = models.CharField(max_length=10, choices=JudgmentStatus.choices, default=JudgmentStatus.ACCEPTED)

@@ -161,6 +161,7 @@ RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finish
     instructions_version,
     (SELECT j.status FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_status,
     (SELECT j.labels FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_labels,
+    (SELECT j.multi_label FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_multi_label,
     (SELECT j.overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_overlap,
     (SELECT j.max_overlap FROM jobs_job j WHERE j.id = labeling_lease.job_id) AS job_max_overlap,
     (SELECT i.is_gold FROM jobs_item i WHERE i.id = labeling_lease.item_id) AS item_is_gold,

@@ -85,11 +85,12 @@ class _Lost:
 
 
 def judgment_submit(
-    *, worker: User, lease_id: int, label: str, seconds_spent: Any = None
+    *, worker: User, lease_id: int, label: str | None, seconds_spent: Any = None,
+    labels: list[str] | None = None,
 ) -> Judgment:
     """Record the worker's label for the item of their lease; see judgment_submit_outcome."""
     return judgment_submit_outcome(
-        worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent
+        worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds_spent, labels=labels
     ).judgment
 
 
@@ -97,13 +98,17 @@ def judgment_submit_outcome(
     *,
     worker: User,
     lease_id: int,
-    label: str,
+    label: str | None,
     seconds_spent: Any = None,
+    labels: list[str] | None = None,
     more_wanted: MoreWanted | None = None,
     completion_check: CompletionCheck = _job_complete_check,
     savepoint: bool = True,
 ) -> Submission:
     """Record the worker's label for the item of their lease.
+
+    A multi-label job takes `labels` (any subset of its label set, in any order) and no `label`;
+    a single-label job the reverse (Answer says what is refused).
 
     Idempotent: a retry with the same label returns the judgment saved first (created=False);
     with another label it is a Conflict. A late submit (lease expired) counts if the item still
@@ -120,7 +125,8 @@ def judgment_submit_outcome(
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
     with transaction.atomic(savepoint=savepoint):
         outcome = _submit(
-            worker=worker, lease_id=lease_id, label=label, seconds=seconds, more_wanted=more_wanted
+            worker=worker, lease_id=lease_id, sent=_Sent(label, labels), seconds=seconds,
+            more_wanted=more_wanted,
         )
     if isinstance(outcome, _Lost):
         raise LeaseLost(
@@ -141,7 +147,7 @@ def _completion_check_if_done(check: CompletionCheck, job_id: int) -> None:
 
 
 def _submit(
-    *, worker: User, lease_id: int, label: str, seconds: Decimal | None, more_wanted: MoreWanted | None
+    *, worker: User, lease_id: int, sent: _Sent, seconds: Decimal | None, more_wanted: MoreWanted | None
 ) -> Submission | _Lost:
     now = timezone.now()
     # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
@@ -151,8 +157,9 @@ def _submit(
     # which rolls both back.
     lease, counted = _lease_submit_counted(worker=worker, lease_id=lease_id, now=now)
     if lease is None:
-        return _not_active(worker=worker, lease_id=lease_id, label=label)
-    _label_check(label=label, labels=_json(lease.job_labels))
+        return _not_active(worker=worker, lease_id=lease_id, sent=sent)
+    answer = _answer_check(sent, choices=_json(lease.job_labels), multi=bool(lease.job_multi_label))
+    label = answer.label
     if lease.job_status == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
     if lease.job_status == JobStatus.COMPLETED:
@@ -164,7 +171,7 @@ def _submit(
     if lease.blocked:
         raise NotQualified("You are blocked from this job.")
     if lease.item_is_gold:
-        return _accept_gold(lease=lease, label=label, seconds=seconds, now=now)
+        return _accept_gold(lease=lease, answer=answer, seconds=seconds, now=now)
 
     now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
     if counted is None or (
@@ -178,6 +185,7 @@ def _submit(
         # Dynamic overlap: asked after the judgment is written, so the posterior includes it, and
         # before the tally counts the item complete; still under the lock.
         judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
+        _labels_save(judgment, answer)
         if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
             sql.run("item_want_more", item=lease.item_id)
             completed = False
@@ -188,6 +196,7 @@ def _submit(
         judgment, counts = _judgment_create_counted(
             lease=lease, label=label, seconds=seconds, now=now, judgments=1, completed=int(completed)
         )
+        _labels_save(judgment, answer)
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
         job_judgments=counts.judgments, items_left=counts.items_left,
@@ -210,8 +219,50 @@ def _lease_submit_counted(
     return lease, (lease.item_judgments, lease.item_complete, lease.item_extra)
 
 
-def _label_check(*, label: str, labels: list[dict[str, Any]]) -> None:
-    keys = [choice["key"] for choice in labels]
+@dataclass(frozen=True)
+class _Sent:
+    """What the worker sent: `label` (single-label jobs) or `labels` (multi-label ones)."""
+
+    label: str | None
+    labels: list[str] | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A checked answer: the label of a single-label job, or the set (in the job's label order)
+    of a multi-label one, whose `label` is "" (Judgment.label is not null)."""
+
+    label: str
+    labels: list[str] | None = None
+
+
+def _answer_check(sent: _Sent, *, choices: list[dict[str, Any]], multi: bool) -> Answer:
+    """The answer, or ApplicationError (400, the caller's transaction saves nothing)."""
+    keys = [choice["key"] for choice in choices]
+    if not multi:
+        if sent.labels is not None:
+            raise ApplicationError(
+                "This job takes one label per item: send `label`, not `labels`.",
+                details={"field": "labels"},
+            )
+        _label_check(label=sent.label or "", keys=keys)
+        return Answer(label=sent.label or "")
+    if sent.label is not None:
+        raise ApplicationError(
+            "This job is multi-label: send `labels`, a list of the labels that apply (may be empty).",
+            details={"field": "label"},
+        )
+    if not isinstance(sent.labels, list) or not all(isinstance(key, str) for key in sent.labels):
+        raise ApplicationError("labels must be a list of label keys.", details={"field": "labels"})
+    for key in sent.labels:
+        _label_check(label=key, keys=keys)
+    if len(set(sent.labels)) != len(sent.labels):
+        raise ApplicationError("A label is sent twice; send each label once.", details={"labels": sent.labels})
+    chosen = set(sent.labels)
+    return Answer(label="", labels=[key for key in keys if key in chosen])
+
+
+def _label_check(*, label: str, keys: list[str]) -> None:
     if label not in keys:
         raise ApplicationError(
             f"Unknown label {label!r}; choose one of {', '.join(keys)}.",
@@ -219,14 +270,22 @@ def _label_check(*, label: str, labels: list[dict[str, Any]]) -> None:
         )
 
 
-def _not_active(*, worker: User, lease_id: int, label: str) -> Submission | _Lost:
+def _labels_save(judgment: Judgment, answer: Answer) -> None:
+    """A multi-label judgment's set: one more statement, on multi-label jobs only (the insert
+    statements, shared with single-label jobs, stay as they are)."""
+    judgment.labels = answer.labels
+    if answer.labels is not None:
+        Judgment.objects.filter(pk=judgment.pk).update(labels=answer.labels)
+
+
+def _not_active(*, worker: User, lease_id: int, sent: _Sent) -> Submission | _Lost:
     """The lease is not the worker's, or already finished (its status no longer changes)."""
     lease = Lease.objects.select_related("job").filter(pk=lease_id, worker=worker).first()
     if lease is None:
         raise NotFound("Lease not found.")
-    _label_check(label=label, labels=lease.job.labels)
+    answer = _answer_check(sent, choices=lease.job.labels, multi=lease.job.multi_label)
     if lease.status == LeaseStatus.SUBMITTED:
-        return _resubmitted(lease=lease, label=label)
+        return _resubmitted(lease=lease, answer=answer)
     if lease.status == LeaseStatus.RELEASED:
         raise Conflict("You skipped this item; it can no longer be submitted.")
     return _Lost()
@@ -250,10 +309,15 @@ def _slot_was_free(*, lease: Lease, judgments_before: int, extra: int, now: date
     return False
 
 
-def _resubmitted(*, lease: Lease, label: str) -> Submission:
+def _resubmitted(*, lease: Lease, answer: Answer) -> Submission:
     """A retry: the judgment saved the first time, unless the label differs."""
     judgment = Judgment.objects.get(lease_id=lease.pk)
-    if judgment.label != label:
+    if answer.labels is not None and judgment.labels != answer.labels:
+        raise Conflict(
+            f"This item is already submitted with the labels {judgment.labels!r}.",
+            details={"judgment": judgment.pk},
+        )
+    if judgment.label != answer.label:
         raise Conflict(
             f"This item is already submitted with the label {judgment.label!r}.",
             details={"judgment": judgment.pk},
@@ -327,13 +391,22 @@ def _judgment_saved(judgment_id: int, p: dict[str, Any]) -> Judgment:
     )
 
 
-def _accept_gold(*, lease: Lease, label: str, seconds: Decimal | None, now: datetime) -> Submission:
-    """Gold has no overlap limit, so no item lock: score it now and count it apart."""
-    answer = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
-    correct = None if answer is None else label == answer
+def _accept_gold(*, lease: Lease, answer: Answer, seconds: Decimal | None, now: datetime) -> Submission:
+    """Gold has no overlap limit, so no item lock: score it now and count it apart.
+
+    A multi-label gold answer is a set; the judgment is correct when it decides every label right
+    (ticks exactly the gold set). README "Multi-label jobs" says how accuracy reads per label."""
+    label = answer.label
+    if answer.labels is None:
+        known = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("label", flat=True).first()
+        correct = None if known is None else label == known
+    else:
+        gold = GoldAnswer.objects.filter(item_id=lease.item_id).values_list("labels", flat=True).first()
+        correct = None if gold is None else set(answer.labels) == set(gold)
     judgment, counts = _judgment_create_counted(
         lease=lease, label=label, seconds=seconds, now=now, is_correct=correct, gold_judgments=1
     )
+    _labels_save(judgment, answer)
     return Submission(judgment=judgment, created=True, job_judgments=counts.judgments)
 
 

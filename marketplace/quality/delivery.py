@@ -3,16 +3,18 @@ gold items held back from the fit (marketplace/consensus/delivered.py says how a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from marketplace.consensus import Votes
 from marketplace.consensus.delivered import DeliveredAccuracy, delivered_accuracy
+from marketplace.consensus.multilabel import BINARY, NO, YES, binary_crowds
 from marketplace.jobs.models import GoldAnswer, Item, Job
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_options
+from marketplace.quality.runs_multi import multi_votes_read
 
 #: Below this many judged gold items the interval is too wide to hold anyone to a promise.
 MIN_GOLD_ITEMS = 10
@@ -30,7 +32,10 @@ def job_delivered_accuracy(*, job_id: int) -> DeliveryCheck:
     Deterministic per job (the draws are seeded by the job id), so a repeated check agrees with
     the first. Reads only: the caller decides what the figure triggers (billing's quality credit).
     """
-    labels = [choice["key"] for choice in Job.objects.values_list("labels", flat=True).get(pk=job_id)]
+    job_labels, multi_label = Job.objects.values_list("labels", "multi_label").get(pk=job_id)
+    if multi_label:
+        return _multi_delivered(job_id=job_id, keys=[choice["key"] for choice in job_labels])
+    labels = [choice["key"] for choice in job_labels]
     arrays = judgment_arrays(job_id=job_id, label_set=labels)
     gold = dict(GoldAnswer.objects.filter(item__job_id=job_id, label__in=labels).values_list("item_id", "label"))
     judged_gold = int(np.isin(np.fromiter(gold, dtype=np.int64), arrays.items).sum()) if gold else 0
@@ -47,6 +52,36 @@ def job_delivered_accuracy(*, job_id: int) -> DeliveryCheck:
     estimate = delivered_accuracy(votes, gold=gold, labels=labels, regular_counts=counts, seed=job_id,
                                   method=method, options=consensus_options(parameters))
     return DeliveryCheck(estimate, "")
+
+
+def _multi_delivered(*, job_id: int, keys: list[str]) -> DeliveryCheck:
+    """A multi-label job's promise holds per label: each label's yes/no decisions are estimated
+    as a single-label job's are (held-out gold, the run's method), and the job is judged by its
+    worst label (the lowest upper bound), so a miss on any one label shows."""
+    votes = multi_votes_read(job_id=job_id, label_set=keys)
+    gold = {item: set(labels) for item, labels in GoldAnswer.objects.filter(
+        item__job_id=job_id, labels__isnull=False).values_list("item_id", "labels")}
+    judged_gold = int(np.isin(np.fromiter(gold, dtype=np.int64), votes.items).sum()) if gold else 0
+    if judged_gold < MIN_GOLD_ITEMS:
+        return DeliveryCheck(None, f"not measured: {judged_gold} gold items were judged; the estimate "
+                                   f"needs at least {MIN_GOLD_ITEMS}")
+    counts = list(Item.objects.filter(job_id=job_id, is_gold=False, is_complete=True)
+                  .values_list("judgment_count", flat=True).iterator(chunk_size=10_000))
+    run = (ConsensusRun.objects.filter(job_id=job_id, status=ConsensusRun.Status.SUCCEEDED)
+           .order_by("-id").values_list("method", "parameters").first())
+    method, parameters = run if run is not None else (DEFAULT_METHOD, {})
+    worst: tuple[str, DeliveredAccuracy] | None = None
+    for label, crowd in binary_crowds(votes).items():
+        label_gold = {item: YES if label in known else NO for item, known in gold.items()}
+        estimate = delivered_accuracy(crowd, gold=label_gold, labels=BINARY, regular_counts=counts,
+                                      seed=job_id, method=method, options=consensus_options(parameters))
+        if estimate is not None and (worst is None or estimate.high < worst[1].high):
+            worst = (label, estimate)
+    if worst is None:
+        return DeliveryCheck(None, "not measured: no gold item was judged")
+    label, estimate = worst
+    said = f"per label, the worst of {len(keys)} labels ({label!r}): {estimate.method}"
+    return DeliveryCheck(replace(estimate, method=said[:500]), "")
 
 
 @dataclass(frozen=True)

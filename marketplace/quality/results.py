@@ -18,6 +18,7 @@ from marketplace.errors import NotFound
 from marketplace.jobs import exporting, selectors
 from marketplace.jobs.models import Job
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
+from marketplace.quality.runs_multi import label_set_of
 
 SOURCE_CONSENSUS = "consensus"
 SOURCE_EXPERT = "expert"
@@ -46,7 +47,10 @@ def run_latest_succeeded(*, job_id: int) -> ConsensusRun | None:
 
 
 def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
-    """Per label: how many items the run gave it and their mean confidence (one GROUP BY)."""
+    """Per label: how many items the run gave it and their mean confidence (one GROUP BY).
+    A multi-label run's: per label, the items whose set holds it and their mean probability of it."""
+    if run.parameters.get("multi_label"):
+        return _multi_distribution(run)
     rows = (
         ItemResult.objects.filter(run=run)
         .values("label")
@@ -62,6 +66,8 @@ def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
 def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
     """item ids -> (label, confidence, source) for one export batch: two indexed queries."""
     run = run_latest_succeeded(job_id=job.pk)
+    if job.multi_label:
+        return _multi_lookup(run)
 
     def lookup(item_ids: list[int]) -> Mapping[int, tuple[str, float, str]]:
         found: dict[int, tuple[str, float, str]] = {}
@@ -81,3 +87,32 @@ def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
         return found
 
     return lookup
+
+
+def _multi_lookup(run: ConsensusRun | None) -> exporting.ConsensusLookup:
+    """A multi-label job's: item ids -> (label set, confidence, source, {label: probability})."""
+
+    def lookup(item_ids: list[int]) -> Mapping[int, tuple[Any, ...]]:
+        if run is None:
+            return {}
+        rows = ItemResult.objects.filter(run=run, item_id__in=item_ids).values_list(
+            "item_id", "probabilities", "confidence"
+        )
+        return {
+            item_id: (label_set_of(probabilities), confidence, SOURCE_CONSENSUS, probabilities)
+            for item_id, probabilities, confidence in rows
+        }
+
+    return lookup
+
+
+def _multi_distribution(run: ConsensusRun) -> dict[str, dict[str, Any]]:
+    """Read in Python, one row per item (multi-label jobs run over ORM-read judgments anyway)."""
+    found: dict[str, list[float]] = {}
+    for probabilities in ItemResult.objects.filter(run=run).values_list("probabilities", flat=True).iterator():
+        for label in label_set_of(probabilities):
+            found.setdefault(label, []).append(float(probabilities[label]))
+    return {
+        label: {"items": len(ps), "mean_confidence": round(sum(ps) / len(ps), 6)}
+        for label, ps in sorted(found.items())
+    }

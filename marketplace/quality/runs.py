@@ -37,6 +37,7 @@ from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consen
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.predictions import run_with_models
 from marketplace.quality.reading import judgment_arrays
+from marketplace.quality.runs_multi import multi_run_fit_store
 from marketplace.quality.skills import worker_skills_fold_run
 from marketplace.quality.writing import item_results_write, worker_results_write
 from marketplace.realtime import events
@@ -170,10 +171,12 @@ def consensus_run(
     return consensus_run_execute(run=run)
 
 
-def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any]:
+def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
     """Fit and write the run's results; returns what the collusion scan needs from the fit."""
-    labels = list(Job.objects.filter(pk=run.job_id).values_list("labels", flat=True).get())
+    labels, multi_label = Job.objects.filter(pk=run.job_id).values_list("labels", "multi_label").get()
     keys = [choice["key"] for choice in labels]
+    if multi_label:
+        return _fit_and_store_multi(run, started, keys)
     arrays = judgment_arrays(job_id=run.job_id, label_set=keys)
     # A job has at most tens of thousands of gold items: a dict is fine here.
     gold = dict(
@@ -234,3 +237,21 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any]:
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
     events.job_consensus(run_id=run.pk)  # sent once these results commit
     return {"job_id": run.job_id, "run_id": run.pk, "result": result, "votes": votes, "gold_items": list(gold)}
+
+
+def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> None:
+    """A multi-label job's run: per-label consensus (runs_multi.py); no collusion scan after."""
+    fitted = multi_run_fit_store(
+        run_id=run.pk, job_id=run.job_id, keys=keys, method=run.method,
+        options=consensus_options(run.parameters), started=started,
+    )
+    finished = ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
+        status=ConsensusRun.Status.SUCCEEDED,
+        parameters={**run.parameters, **fitted.pop("parameters")},
+        finished_at=timezone.now(),
+        seconds=time.perf_counter() - started,
+        **fitted,
+    )
+    if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
+        raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
+    events.job_consensus(run_id=run.pk)

@@ -155,9 +155,12 @@ def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:
 def _feedback(*, judgment: Judgment, rules: QualityRules) -> dict[str, Any] | None:
     if not (judgment.is_gold and judgment.is_correct is False and rules.gold_feedback):
         return None
-    gold = GoldAnswer.objects.filter(item_id=judgment.item_id).values("label", "explanation").first()
+    gold = GoldAnswer.objects.filter(item_id=judgment.item_id).values("label", "labels", "explanation").first()
     if gold is None:
         return None
+    if gold["labels"] is not None:  # a multi-label job's: the sets, beside the empty single labels
+        return {"correct_label": "", "correct_labels": gold["labels"], "explanation": gold["explanation"],
+                "your_label": "", "your_labels": judgment.labels or []}
     return {"correct_label": gold["label"], "explanation": gold["explanation"], "your_label": judgment.label}
 
 

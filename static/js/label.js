@@ -84,6 +84,24 @@
       if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
     }
     const csrf = root.dataset.csrf;
+    // A multi-label job: label keys and buttons tick (aria-pressed), Enter or Send submits the set.
+    const multi = root.dataset.multiLabel === "true";
+    const sendSet = $("send-set");
+    const ticked = () => choices.filter((b) => b.getAttribute("aria-pressed") === "true").map((b) => b.dataset.label);
+    function toggle(button) {
+      if (busy || !lease) return;
+      const on = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      announce(`${names.get(button.dataset.label)} ${on ? "ticked" : "unticked"}.`);
+    }
+    function untickAll() {
+      for (const button of choices) button.setAttribute("aria-pressed", "false");
+    }
+    // How an answer reads: a label's name, or a set's names ("none" for the empty set).
+    function nameOf(answer) {
+      if (Array.isArray(answer)) return answer.length ? answer.map((key) => names.get(key) || key).join(", ") : "none";
+      return names.get(answer) || answer;
+    }
     let lease = null; // on screen: {lease, job, seconds_left, item: {id, data}}
     // The item after it, fetched while the worker labels this one (null: none yet, or none left),
     // so a label key shows the next item at once while the answer travels in the background.
@@ -101,7 +119,7 @@
     const sentLabel = document.getElementById("sent-label");
     function showSent(label) {
       if (!sentLine || !sentLabel) return;
-      sentLabel.textContent = names.get(label) || label;
+      sentLabel.textContent = nameOf(label);
       sentLine.hidden = false;
     }
 
@@ -136,7 +154,7 @@
     // While a request runs the buttons are only marked busy (aria-disabled), not disabled, so
     // the focused one keeps the keyboard focus; with no item left they are disabled for real.
     function setEnabled(on) {
-      for (const button of [...choices, skipButton]) {
+      for (const button of [...choices, skipButton, ...(sendSet ? [sendSet] : [])]) {
         button.disabled = false;
         button.setAttribute("aria-disabled", on ? "false" : "true");
       }
@@ -214,8 +232,8 @@
         feedbackBox.replaceChildren();
         return "";
       }
-      const right = names.get(feedback.correct_label) || feedback.correct_label;
-      const yours = names.get(feedback.your_label) || feedback.your_label;
+      const right = feedback.correct_labels ? nameOf(feedback.correct_labels) : nameOf(feedback.correct_label);
+      const yours = feedback.your_labels ? nameOf(feedback.your_labels) : nameOf(feedback.your_label);
       const parts = [
         el("strong", { text: "Check item missed. " }),
         document.createTextNode(`You answered ${yours}; the right label is ${right}.`),
@@ -244,6 +262,7 @@
       lease = next;
       if (ahead && ahead.lease === next.lease) setAhead(null); // the slow path's reply can be the one fetched ahead
       itemBox.replaceChildren(...itemNodes(next.item.data), ...suggestionNodes(next.suggestion));
+      if (multi) untickAll();
       deadline = performance.now() + next.seconds_left * 1000;
       warned = false;
       tick();
@@ -321,6 +340,7 @@
       if (busy || !lease) return;
       const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
       const url = leaseUrl(root.dataset.answerUrl, lease.lease);
+      const answer = multi ? { labels: label } : { label };
       showSent(label);
       let stored;
       offerUndo(new Promise((resolve) => { stored = resolve; }));
@@ -328,19 +348,19 @@
       if (ahead) {
         showFeedback(null);
         const onSaved = saved();
-        advance(url, { label, seconds_spent: seconds }, pressedAt, `Sent ${names.get(label) || label}. `,
+        advance(url, { ...answer, seconds_spent: seconds }, pressedAt, `Sent ${nameOf(label)}. `,
           (data) => { remember(data); onSaved(data); }, () => stored(null));
         return;
       }
       busy = true;
       setEnabled(false);
       try {
-        const data = await sendAnswer(url, { label, seconds_spent: seconds });
+        const data = await sendAnswer(url, { ...answer, seconds_spent: seconds });
         remember(data);
         done += 1;
         doneCount.textContent = String(done);
         const said = showFeedback(data.submitted && data.submitted.feedback);
-        afterAnswer(data, pressedAt, `Saved as ${names.get(label) || label}. ${said} `);
+        afterAnswer(data, pressedAt, `Saved as ${nameOf(label)}. ${said} `);
       } catch (error) {
         // The lease may be lost or the job paused: tell the worker, then ask for what is next.
         stored(null);
@@ -450,8 +470,9 @@
     window.setInterval(tick, 1000);
 
     for (const button of choices) {
-      button.addEventListener("click", () => choose(button.dataset.label, performance.now()));
+      button.addEventListener("click", () => (multi ? toggle(button) : choose(button.dataset.label, performance.now())));
     }
+    if (sendSet) sendSet.addEventListener("click", () => choose(ticked(), performance.now()));
     skipButton.addEventListener("click", () => skip());
 
     document.addEventListener("keydown", (event) => {
@@ -482,8 +503,16 @@
         skip();
         return;
       }
+      if (multi && event.key === "Enter") {
+        event.preventDefault(); // not also a click of the focused button
+        choose(ticked(), performance.now());
+        return;
+      }
       const button = hotkeys.get(key);
-      if (button) {
+      if (button && multi) {
+        event.preventDefault();
+        toggle(button);
+      } else if (button) {
         event.preventDefault();
         choose(button.dataset.label, performance.now());
       } else if (key === "u") {

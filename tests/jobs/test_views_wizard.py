@@ -73,6 +73,15 @@ def test_saving_the_first_step_creates_a_draft_with_derived_keys_and_shortcuts(a
     ]
 
 
+def test_the_first_step_makes_a_multi_label_job_when_its_box_is_ticked(alice: User) -> None:
+    assert 'for="id_multi_label"' in browser(alice).get(reverse("job-create")).content.decode()
+    job = draft(alice, multi_label="on")
+    assert job.multi_label is True
+    again = browser(alice).get(reverse("client-job-setup", args=[job.pk])).content.decode()
+    box = next(tag for tag in again.split("<input") if 'name="multi_label"' in tag)
+    assert "checked" in box.split(">")[0]  # editing the draft shows the option as saved
+
+
 def test_a_bad_label_set_is_shown_on_the_form_and_creates_nothing(alice: User) -> None:
     response = browser(alice).post(reverse("job-create"), details(**{"label-1-name": "", "label-1-shortcut": ""}))
     assert response.status_code == 400

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0010_predictions'),
+        ('jobs', '0011_multi_label'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

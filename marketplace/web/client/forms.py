@@ -30,6 +30,10 @@ class JobDetailsForm(forms.Form):
         label="Instructions", required=False, widget=forms.Textarea(attrs={"rows": 10}),
         help_text="Markdown: headings, lists, **bold**, links, tables. Raw HTML is removed.",
     )
+    multi_label = forms.BooleanField(
+        label="Workers may tick several labels per item (multi-label)", required=False,
+        help_text="Each item takes any subset of the labels; consensus runs per label.",
+    )
 
 
 @dataclass

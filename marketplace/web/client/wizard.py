@@ -166,7 +166,7 @@ def setup_details(request: HttpRequest, job_id: int) -> HttpResponse:
         return job
     if request.method == "POST":
         return _save_details(request, job)
-    form = forms.JobDetailsForm(initial={"title": job.title, "instructions": job.instructions})
+    form = forms.JobDetailsForm(initial={"title": job.title, "instructions": job.instructions, "multi_label": job.multi_label})
     return _details_page(request, job=job, form=form, rows=forms.label_rows_from_job(job.labels))
 
 

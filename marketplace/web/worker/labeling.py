@@ -40,6 +40,7 @@ from marketplace.labeling.prelabels import lease_prelabel
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
+from marketplace.labelsets import MAX_LABELS
 from marketplace.quality.selectors import flagged_fast_workers
 from marketplace.parsing import JsonRefused, json_loads
 
@@ -226,19 +227,28 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
     worker: User = request.user  # type: ignore[assignment]
     try:
         data = _body(request)
-        label = data.get("label")
-        if not isinstance(label, str) or not label:
+        label, labels = data.get("label"), data.get("labels")
+        if labels is None and (not isinstance(label, str) or not label):
             raise ApplicationError("label is required.")
+        if labels is not None and (
+            not isinstance(labels, list) or len(labels) > MAX_LABELS or not all(isinstance(k, str) for k in labels)
+        ):
+            raise ApplicationError("labels must be a list of label keys.")
         seconds = data.get("seconds_spent")
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, str))):
             raise ApplicationError("seconds_spent must be a decimal string.")
         ahead_of = _ahead_of(data)
-        outcome = flows.work_submit(worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds)
+        outcome = flows.work_submit(
+            worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds, labels=labels
+        )
     except ApplicationError as exc:
         return _error(exc)
     judgment = outcome.judgment
     return JsonResponse({
-        "submitted": {"judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback},
+        "submitted": {
+            "judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback,
+            **({} if judgment.labels is None else {"labels": judgment.labels}),
+        },
         **_next(worker, judgment.job_id, ahead_of),
     })
 

@@ -1,0 +1,60 @@
+"""A multi-label job in a real browser: Wendy ticks labels with the keyboard and sends each set
+with Enter; Acme's client then downloads the items' label sets from the job page.
+
+Wendy is a worker; the client is the one the factory's organization gets (made here).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import expect
+
+from marketplace.labeling.models import Judgment
+from marketplace.quality.runs import consensus_run
+from tests.browser.conftest import arrange, log_in
+from tests.factories import PASSWORD, ClientFactory, WorkerFactory, open_job_with_items
+from tests.browser.test_worker_portal import _wait_ahead, _wait_for_item, _wait_saved
+
+# Keys pressed per item ("c" cat, "d" dog, "b" bird), then Enter; "" sends the empty set.
+PRESSES = ["cd", "b", "", "cdd"]  # the last ticks dog twice: ticked, then unticked
+SENT = [["cat", "dog"], ["bird"], [], ["cat"]]
+
+
+def test_a_worker_ticks_label_sets_with_the_keyboard_and_the_client_downloads_them(new_page: Any) -> None:
+    wendy = arrange(WorkerFactory, username="wendy-multi")
+    job = arrange(open_job_with_items, items=len(PRESSES), overlap=1, multi_label=True, title="Pets in photos")
+    page = new_page()
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    shown = _wait_for_item(page, None)
+    seen = []
+    for n, keys in enumerate(PRESSES):
+        seen.append(shown)
+        if n < len(PRESSES) - 1:
+            _wait_ahead(page)
+        for key in keys:
+            page.keyboard.press(key)
+        expect(page.locator('button.choice[aria-pressed="true"]')).to_have_count(len(SENT[n]))
+        page.keyboard.press("Enter")
+        expect(page.locator("#sent-line")).to_have_text(
+            "Sent: " + (", ".join(label.capitalize() for label in SENT[n]) or "none"))
+        if n < len(PRESSES) - 1:
+            shown = _wait_for_item(page, shown)
+            expect(page.locator('button.choice[aria-pressed="true"]')).to_have_count(0)  # a fresh item
+    _wait_saved(page, len(PRESSES))
+    judged = {j.item.data["text"]: j.labels for j in Judgment.objects.filter(worker=wendy).select_related("item")}
+    assert judged == dict(zip(seen, SENT, strict=True))
+
+    arrange(consensus_run, job=job)
+    client = arrange(ClientFactory, username="acme-multi", organization=job.organization)
+    buyer = new_page()
+    log_in(buyer, client.username, PASSWORD)
+    buyer.goto(f"/portal/jobs/{job.pk}/")
+    buyer.get_by_text("Download results").click()
+    with buyer.expect_download() as download:
+        buyer.get_by_role("link", name="JSON", exact=True).click()
+    rows = json.loads(open(download.value.path()).read())
+    assert {row["data"]["text"]: row["consensus_labels"] for row in rows} == dict(zip(seen, SENT, strict=True))
+    assert all(set(row["label_probabilities"]) == {"cat", "dog", "bird"} for row in rows)
