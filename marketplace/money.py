@@ -26,3 +26,9 @@ def money(value: Decimal | int) -> Decimal:
 def rate(value: Decimal | int | str) -> Decimal:
     """A rate (4 places)."""
     return rounded(Decimal(value), RATE_PLACES)
+
+
+def money_text(amount: Decimal | int) -> str:
+    """An amount as people read it everywhere in the portal: "$1,234.50" (the pages' money filter
+    and live.js write it the same way)."""
+    return f"{CURRENCY_SIGN}{money(amount):,.2f}"

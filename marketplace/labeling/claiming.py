@@ -277,3 +277,14 @@ def leases_extend(*, worker: User, lease_ids: list[int], hold: int) -> dict[int,
             ends[pk] = end
     return ends
 
+
+def lease_mark_lost(*, worker: User, lease_id: int) -> bool:
+    """Record that an expired lease lost its slot, when a caller's rollback undid our marking.
+
+    Compare-and-set: only a still-active, expired lease of this worker changes; True if it did.
+    """
+    now = timezone.now()
+    changed = Lease.objects.filter(
+        pk=lease_id, worker=worker, status=LeaseStatus.ACTIVE, expires_at__lte=now
+    ).update(status=LeaseStatus.LOST, finished_at=now)
+    return bool(changed)

@@ -9,6 +9,7 @@ from marketplace.labeling.claiming import (
     lease_claim,
     lease_release,
     leases_extend,
+    lease_mark_lost,
     leases_return,
 )
 from marketplace.labeling.relabeling import DropResult, judgments_drop, leases_end_for_worker
@@ -18,7 +19,6 @@ from marketplace.labeling.submitting import (
     Submission,
     judgment_submit,
     judgment_submit_outcome,
-    lease_mark_lost,
 )
 from marketplace.labeling.seconds import seconds_clean
 from marketplace.labeling.undoing import Withdrawal, judgment_withdraw

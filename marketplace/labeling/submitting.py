@@ -22,11 +22,12 @@ from django.utils import timezone
 
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
-from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified
+from marketplace.errors import Conflict, NotFound, NotQualified
 from marketplace.jobs.models import GoldAnswer, JobStatus
 from marketplace.jobs.services import job_complete_if_done
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
+from marketplace.labeling.answers import Answer, Sent, answer_check, labels_save
 from marketplace.labeling.seconds import seconds_clean, seconds_since
 from marketplace.labeling.selectors import live_lease_q
 
@@ -125,7 +126,7 @@ def judgment_submit_outcome(
     seconds = None if seconds_spent is None else seconds_clean(seconds_spent)
     with transaction.atomic(savepoint=savepoint):
         outcome = _submit(
-            worker=worker, lease_id=lease_id, sent=_Sent(label, labels), seconds=seconds,
+            worker=worker, lease_id=lease_id, sent=Sent(label, labels), seconds=seconds,
             more_wanted=more_wanted,
         )
     if isinstance(outcome, _Lost):
@@ -147,7 +148,7 @@ def _completion_check_if_done(check: CompletionCheck, job_id: int) -> None:
 
 
 def _submit(
-    *, worker: User, lease_id: int, sent: _Sent, seconds: Decimal | None, more_wanted: MoreWanted | None
+    *, worker: User, lease_id: int, sent: Sent, seconds: Decimal | None, more_wanted: MoreWanted | None
 ) -> Submission | _Lost:
     now = timezone.now()
     # Lock the lease by moving it active -> submitted (compare-and-set): a retried submit or a
@@ -158,7 +159,7 @@ def _submit(
     lease, counted = _lease_submit_counted(worker=worker, lease_id=lease_id, now=now)
     if lease is None:
         return _not_active(worker=worker, lease_id=lease_id, sent=sent)
-    answer = _answer_check(sent, choices=_json(lease.job_labels), multi=bool(lease.job_multi_label))
+    answer = answer_check(sent, choices=_json(lease.job_labels), multi=bool(lease.job_multi_label))
     label = answer.label
     if lease.job_status == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
@@ -185,7 +186,7 @@ def _submit(
         # Dynamic overlap: asked after the judgment is written, so the posterior includes it, and
         # before the tally counts the item complete; still under the lock.
         judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
-        _labels_save(judgment, answer)
+        labels_save(judgment, answer)
         if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
             sql.run("item_want_more", item=lease.item_id)
             completed = False
@@ -196,7 +197,7 @@ def _submit(
         judgment, counts = _judgment_create_counted(
             lease=lease, label=label, seconds=seconds, now=now, judgments=1, completed=int(completed)
         )
-        _labels_save(judgment, answer)
+        labels_save(judgment, answer)
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
         job_judgments=counts.judgments, items_left=counts.items_left,
@@ -219,71 +220,12 @@ def _lease_submit_counted(
     return lease, (lease.item_judgments, lease.item_complete, lease.item_extra)
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """What the worker sent: `label` (single-label jobs) or `labels` (multi-label ones)."""
-
-    label: str | None
-    labels: list[str] | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A checked answer: the label of a single-label job, or the set (in the job's label order)
-    of a multi-label one, whose `label` is "" (Judgment.label is not null)."""
-
-    label: str
-    labels: list[str] | None = None
-
-
-def _answer_check(sent: _Sent, *, choices: list[dict[str, Any]], multi: bool) -> Answer:
-    """The answer, or ApplicationError (400, the caller's transaction saves nothing)."""
-    keys = [choice["key"] for choice in choices]
-    if not multi:
-        if sent.labels is not None:
-            raise ApplicationError(
-                "This job takes one label per item: send `label`, not `labels`.",
-                details={"field": "labels"},
-            )
-        _label_check(label=sent.label or "", keys=keys)
-        return Answer(label=sent.label or "")
-    if sent.label is not None:
-        raise ApplicationError(
-            "This job is multi-label: send `labels`, a list of the labels that apply (may be empty).",
-            details={"field": "label"},
-        )
-    if not isinstance(sent.labels, list) or not all(isinstance(key, str) for key in sent.labels):
-        raise ApplicationError("labels must be a list of label keys.", details={"field": "labels"})
-    for key in sent.labels:
-        _label_check(label=key, keys=keys)
-    if len(set(sent.labels)) != len(sent.labels):
-        raise ApplicationError("A label is sent twice; send each label once.", details={"labels": sent.labels})
-    chosen = set(sent.labels)
-    return Answer(label="", labels=[key for key in keys if key in chosen])
-
-
-def _label_check(*, label: str, keys: list[str]) -> None:
-    if label not in keys:
-        raise ApplicationError(
-            f"Unknown label {label!r}; choose one of {', '.join(keys)}.",
-            details={"label": label, "choices": keys},
-        )
-
-
-def _labels_save(judgment: Judgment, answer: Answer) -> None:
-    """A multi-label judgment's set: one more statement, on multi-label jobs only (the insert
-    statements, shared with single-label jobs, stay as they are)."""
-    judgment.labels = answer.labels
-    if answer.labels is not None:
-        Judgment.objects.filter(pk=judgment.pk).update(labels=answer.labels)
-
-
-def _not_active(*, worker: User, lease_id: int, sent: _Sent) -> Submission | _Lost:
+def _not_active(*, worker: User, lease_id: int, sent: Sent) -> Submission | _Lost:
     """The lease is not the worker's, or already finished (its status no longer changes)."""
     lease = Lease.objects.select_related("job").filter(pk=lease_id, worker=worker).first()
     if lease is None:
         raise NotFound("Lease not found.")
-    answer = _answer_check(sent, choices=lease.job.labels, multi=lease.job.multi_label)
+    answer = answer_check(sent, choices=lease.job.labels, multi=lease.job.multi_label)
     if lease.status == LeaseStatus.SUBMITTED:
         return _resubmitted(lease=lease, answer=answer)
     if lease.status == LeaseStatus.RELEASED:
@@ -406,7 +348,7 @@ def _accept_gold(*, lease: Lease, answer: Answer, seconds: Decimal | None, now: 
     judgment, counts = _judgment_create_counted(
         lease=lease, label=label, seconds=seconds, now=now, is_correct=correct, gold_judgments=1
     )
-    _labels_save(judgment, answer)
+    labels_save(judgment, answer)
     return Submission(judgment=judgment, created=True, job_judgments=counts.judgments)
 
 
@@ -455,14 +397,3 @@ def _counts(row: tuple[Any, ...] | None, *, job_id: int, completed: int) -> _Cou
     # (a block committed meanwhile may have reopened items).
     return _Counts(job_complete_if_done(job_id=job_id), int(seen), items - completed_items)
 
-
-def lease_mark_lost(*, worker: User, lease_id: int) -> bool:
-    """Record that an expired lease lost its slot, when a caller's rollback undid our marking.
-
-    Compare-and-set: only a still-active, expired lease of this worker changes; True if it did.
-    """
-    now = timezone.now()
-    changed = Lease.objects.filter(
-        pk=lease_id, worker=worker, status=LeaseStatus.ACTIVE, expires_at__lte=now
-    ).update(status=LeaseStatus.LOST, finished_at=now)
-    return bool(changed)

@@ -57,7 +57,9 @@ def _create_and_publish(page: Any, csv_file: Path) -> Job:
     assert cards.count() == 3  # economy, standard and premium quoted side by side
     prices = {name: cards.filter(has_text=name).locator("[data-field=price]").inner_text()
               for name in ("Economy", "Standard", "Premium")}
-    assert float(prices["Economy"]) < float(prices["Standard"]) < float(prices["Premium"])
+    assert all(price.startswith("$") for price in prices.values())  # one money format, with its currency
+    amounts = {name: float(price.lstrip("$").replace(",", "")) for name, price in prices.items()}
+    assert amounts["Economy"] < amounts["Standard"] < amounts["Premium"]
     page.locator("#tier-economy").check()
     # Only workers who passed the Animal spotting exam may label it.
     page.get_by_label("Only workers qualified in").select_option(label="Animal spotting")
@@ -126,7 +128,7 @@ def test_client_worker_and_admin_through_the_whole_marketplace(new_page: Any, tm
     row.get_by_label("Amount for Initech").fill("50.00")
     row.get_by_label("Payment reference for Initech").fill("wire-2026-11-30")
     row.get_by_role("button", name="Record").click()
-    admin.get_by_text("Recorded 50.00 from Initech").wait_for()
+    admin.get_by_text("Recorded $50.00 from Initech").wait_for()
 
     job = _create_and_publish(client, items)
     assert job.status == JobStatus.OPEN and job.item_count == ITEMS and job.tier == "economy"

@@ -27,6 +27,7 @@ from marketplace.quality.experts import expert_reviews_request
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
+from marketplace.money import money_text
 from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, staff_look
 
 SELECTION_MAX = 1_000
@@ -174,7 +175,7 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.info(request, "That request was already done.")
     else:
         messages.success(request, f"{done.items} item{'s' if done.items != 1 else ''} reopened for {more} more "
-                                  f"judgment{'s' if more != 1 else ''} each; {done.hold:.2f} moved into the job's escrow.")
+                                  f"judgment{'s' if more != 1 else ''} each; {money_text(done.hold)} moved into the job's escrow.")
     return _back(job, post)
 
 

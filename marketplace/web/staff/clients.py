@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.accounts.models import Organization
+from marketplace.money import money_text
 from marketplace.web.access import staff_required
 from marketplace.billing.selectors import organizations_money
 from marketplace.billing.services import topup_record
@@ -46,5 +47,5 @@ def topup(request: HttpRequest, organization_id: int) -> HttpResponse:
         ctx = {"rows": organizations_money(), "error": exc.message, "error_org": organization.pk,
                "form": {"amount": raw, "payment_reference": reference}}
         return render(request, "staff/clients.html", ctx, status=400)
-    messages.success(request, f"Recorded {amount} from {organization.name} (payment {reference}).")
+    messages.success(request, f"Recorded {money_text(amount)} from {organization.name} (payment {reference}).")
     return redirect("staff-clients")
