@@ -46,9 +46,7 @@ from typing import Any
 from django.db import transaction
 
 from marketplace.commit import on_commit_robust
-from marketplace.accounts import training
-from marketplace.accounts.models import Qualification, User
-from marketplace.accounts.qualifications import exam_questions_add
+from marketplace.accounts.models import User
 from marketplace.billing import escrow, restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
@@ -59,7 +57,7 @@ from marketplace.jobs import importing
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.predictions import ModelName
 from marketplace.jobs import services as job_services
-from marketplace.jobs.requirements import job_gold_as_questions, job_reach_check
+from marketplace.jobs.requirements import job_reach_check
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
@@ -382,21 +380,3 @@ def worker_unblock(*, job: Job, worker: User, reason: str, actor: User) -> None:
         worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,
         username=worker.username,
     )
-
-
-def qualification_gold_copy(*, user: User, qualification: Qualification, job_id: int, training_set: bool) -> int:
-    """Copy a job's gold items into a qualification's exam (the gold label becomes the answer) or
-    its training set (with the gold explanation); the user must own both. All or none; returns
-    how many were added."""
-    job, rows = job_gold_as_questions(user=user, job_id=job_id)
-    missing = {row["answer"] for row in rows} - {label["key"] for label in qualification.exam_labels}
-    if missing:
-        raise ApplicationError(
-            f"The gold of “{job.title}” answers with labels this qualification lacks: "
-            f"{', '.join(sorted(missing))}. Give the qualification those labels first."
-        )
-    with transaction.atomic():
-        if training_set:
-            return len(training.training_items_add(user=user, qualification=qualification, items=rows))
-        questions = [{"data": row["data"], "answer": row["answer"]} for row in rows]
-        return len(exam_questions_add(user=user, qualification=qualification, questions=questions))

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 
-from marketplace import flows
+from marketplace import flows_qualifications
 from marketplace.accounts import selectors, training
 from marketplace.accounts.exam_files import MAX_FILE_BYTES, exam_file_parse, format_from_name
 from marketplace.accounts.models import Qualification, User
@@ -218,7 +218,7 @@ def questions_add(request: HttpRequest, qualification_id: int, target: str, how:
             copy = GoldCopyForm(request.POST, jobs=_jobs_with_gold(user), prefix=prefix)
             if not copy.is_valid():
                 raise ApplicationError("Choose one of your jobs with gold items.")
-            added = flows.qualification_gold_copy(user=user, qualification=qualification,
+            added = flows_qualifications.qualification_gold_copy(user=user, qualification=qualification,
                                                   job_id=copy.cleaned_data["job"], training_set=is_training)
         else:
             raise Http404("No such way to add questions.")
