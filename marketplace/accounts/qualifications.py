@@ -7,7 +7,7 @@ A failed attempt starts `retry_cooldown_seconds` before the next one is accepted
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -200,33 +200,56 @@ def exam_questions_add(
     *, user: User, qualification: Qualification, questions: Sequence[Mapping[str, Any]]
 ) -> list[ExamQuestion]:
     """Append questions, each {"data": {...}, "answer": "<label key>"}; all or none are added."""
+    qualification, labels = room_locked(
+        user=user, qualification=qualification, batch=questions, field="questions", noun="questions",
+        held=lambda q: q.questions.count(), holder="An exam",
+        no_labels="This qualification has no exam labels, so it cannot have an exam.",
+    )
+    rows: list[ExamQuestion] = []
+    for position, raw in enumerate(questions, start=1):
+        data, answer = answer_row_check(
+            raw, where=f"questions[{position}]", extra=(), labels=labels, labels_name="the exam labels",
+        )
+        rows.append(ExamQuestion(qualification=qualification, data=data, answer=answer))
+    return ExamQuestion.objects.bulk_create(rows)
+
+
+def room_locked(
+    *, user: User, qualification: Qualification, batch: Any, field: str, noun: str,
+    held: Callable[[Qualification], int], holder: str, no_labels: str,
+) -> tuple[Qualification, set[str]]:
+    """The checks every batch of answered rows (exam questions, practice items) passes first:
+    the owner, the row lock, the labels, the batch size and the room left under the cap."""
     check_may_manage(user=user, qualification=qualification)
     # Why: two uploads at once would each see room under the cap; the row lock serializes them.
     qualification = Qualification.objects.select_for_update().get(pk=qualification.pk)
     labels = {label["key"] for label in qualification.exam_labels}
     if not labels:
-        raise ApplicationError("This qualification has no exam labels, so it cannot have an exam.")
-    if not isinstance(questions, list | tuple) or not 1 <= len(questions) <= MAX_QUESTIONS_PER_CALL:
-        raise ApplicationError(f"questions must be a list of 1 to {MAX_QUESTIONS_PER_CALL} questions.")
-    held = qualification.questions.count()
-    if held + len(questions) > MAX_QUESTIONS_PER_EXAM:
+        raise ApplicationError(no_labels)
+    if not isinstance(batch, list | tuple) or not 1 <= len(batch) <= MAX_QUESTIONS_PER_CALL:
+        raise ApplicationError(f"{field} must be a list of 1 to {MAX_QUESTIONS_PER_CALL} {noun}.")
+    count = held(qualification)
+    if count + len(batch) > MAX_QUESTIONS_PER_EXAM:
         raise ApplicationError(
-            f"An exam holds at most {MAX_QUESTIONS_PER_EXAM} questions; this one has {held}."
+            f"{holder} holds at most {MAX_QUESTIONS_PER_EXAM} {noun.split()[-1]}; this one has {count}."
         )
-    rows: list[ExamQuestion] = []
-    for position, raw in enumerate(questions, start=1):
-        if not isinstance(raw, Mapping) or set(raw) - {"data", "answer"}:
-            raise ApplicationError(f"questions[{position}] must be an object with only data and answer.")
-        data, answer = raw.get("data"), raw.get("answer")
-        if not isinstance(data, dict) or not data:
-            raise ApplicationError(f"questions[{position}].data must be a non-empty object.")
-        if not isinstance(answer, str) or answer not in labels:
-            raise ApplicationError(
-                f"questions[{position}].answer must be one of the exam labels: "
-                f"{', '.join(sorted(labels))}."
-            )
-        rows.append(ExamQuestion(qualification=qualification, data=data, answer=answer))
-    return ExamQuestion.objects.bulk_create(rows)
+    return qualification, labels
+
+
+def answer_row_check(
+    raw: Any, *, where: str, extra: tuple[str, ...], labels: set[str], labels_name: str
+) -> tuple[dict[str, Any], str]:
+    """One row {"data": {...}, "answer": "<label key>", *extra}: its data and answer, checked."""
+    if not isinstance(raw, Mapping) or set(raw) - {"data", "answer", *extra}:
+        fields = ", ".join(("data", "answer", *extra)[:-1]) + " and " + ("data", "answer", *extra)[-1]
+        only = "only " if not extra else ""
+        raise ApplicationError(f"{where} must be an object with {only}{fields}.")
+    data, answer = raw.get("data"), raw.get("answer")
+    if not isinstance(data, dict) or not data:
+        raise ApplicationError(f"{where}.data must be a non-empty object.")
+    if not isinstance(answer, str) or answer not in labels:
+        raise ApplicationError(f"{where}.answer must be one of {labels_name}: {', '.join(sorted(labels))}.")
+    return data, answer
 
 
 def _answers_parse(
