@@ -179,10 +179,12 @@ class PayoutBatchExport(APIView):
 
     @extend_schema(
         tags=TAG, operation_id="admin_payout_batch_export",
-        summary="An approved batch as CSV for the payment provider",
-        responses={(200, "text/csv"): OpenApiTypes.STR, **_ERRORS},
+        summary="An approved batch as CSV for the payment provider (stamps the batch's exported_at)",
+        request=None, responses={(200, "text/csv"): OpenApiTypes.STR, **_ERRORS},
     )
-    def get(self, request: Request, batch_id: int) -> HttpResponse:
+    def post(self, request: Request, batch_id: int) -> HttpResponse:
+        # A POST, not a GET: exporting is recorded on the batch, and a GET must change nothing
+        # (a prefetching browser or a crawler of links would otherwise stamp it).
         batch = _batch_get(batch_id)
         body = payouts.payout_batch_export_csv(admin=request.user, batch=batch)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")

@@ -357,10 +357,10 @@ def test_a_payout_batch_goes_from_request_to_review_with_quality_to_export_to_pa
     listed = admin.get("/api/v1/admin/payout-batches/").json()["results"]
     assert [b["id"] for b in listed] == [batch["id"]] and listed[0]["payouts"] == batch["payouts"]
     url = f"/api/v1/admin/payout-batches/{batch['id']}"
-    assert admin.get(f"{url}/export/").status_code == 409  # not approved yet
+    assert admin.post(f"{url}/export/").status_code == 409  # not approved yet
 
     assert admin.post(f"{url}/approve/").json()["status"] == "approved"
-    export = admin.get(f"{url}/export/")
+    export = admin.post(f"{url}/export/")
     assert export["Content-Type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(export.content.decode()))) == [
         ["payout_id", "worker_id", "handle", "amount"],

@@ -80,7 +80,9 @@ def test_earned_pay_is_released_on_schedule_requested_batched_approved_exported_
     assert D(batch["total"]) == owed and [p["handle"] for p in batch["payouts"]] == ["wendy"]
     base = f"/api/v1/admin/payout-batches/{batch['id']}"
     assert admin_api.post(f"{base}/approve/").json()["status"] == "approved"
-    export = admin_api.get(f"{base}/export/")
+    assert admin_api.get(f"{base}/export/").status_code == 405  # looking changes nothing
+    assert admin_api.get("/api/v1/admin/payout-batches/").json()["results"][0]["exported_at"] is None
+    export = admin_api.post(f"{base}/export/")
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert [(r["handle"], D(r["amount"])) for r in rows] == [("wendy", owed)]
     paid = admin_api.post(f"{base}/paid/").json()
