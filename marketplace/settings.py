@@ -364,6 +364,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
+# Sign-up attempts (page and API, refused ones included) per client address per hour (0: no limit).
+QUORUM_SIGNUPS_PER_HOUR = env_int("QUORUM_SIGNUPS_PER_HOUR", 20, minimum=0)
 # Reverse proxies in front of daphne that append the client's address to X-Forwarded-For (0: none,
 # REMOTE_ADDR is the client). Too high lets a client choose its own address; too low throttles the proxy.
 QUORUM_PROXY_COUNT = env_int("QUORUM_PROXY_COUNT", 0, minimum=0)

@@ -1,14 +1,17 @@
-"""Failed log-in throttling. django-axes counts the failures (per account and per address, see
+"""Throttles. Failed log-ins: django-axes counts the failures (per account and per address, see
 settings "Security"); this module says which address a request comes from and whether a log-in is
-refused for a lockout, so the token API can answer 429 in the one error format."""
+refused for a lockout, so the token API can answer 429 in the one error format. Sign-ups: counted
+per address in the cache, so one address cannot mint accounts (and tokens) by the thousand."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 
 
@@ -42,3 +45,34 @@ def lockout_message(request: Any = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
     return (f"Too many failed log-ins for this account or from this address. Log-ins are refused for "
             f"{minutes} minutes; an admin can lift the lock sooner.")
+
+
+SIGNUP_WINDOW_SECONDS = 3600
+
+
+def signup_wait(request: Any) -> int:
+    """Count this sign-up attempt against its address; 0 when it may go on, else the seconds until
+    the address may try again. Every attempt counts, refused ones too: probing for taken
+    usernames costs the same as creating accounts. A fixed hourly window, counted with the cache's
+    atomic increment (Redis in production; each process's memory in the embedded default)."""
+    limit = settings.QUORUM_SIGNUPS_PER_HOUR
+    if limit <= 0:
+        return 0
+    now = int(time.time())
+    window = now // SIGNUP_WINDOW_SECONDS
+    key = f"quorum:signup:{client_ip_address(request) or 'unknown'}:{window}"
+    cache.add(key, 0, timeout=SIGNUP_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr: a new window has begun
+        cache.add(key, 1, timeout=SIGNUP_WINDOW_SECONDS)
+        count = 1
+    if count <= limit:
+        return 0
+    return (window + 1) * SIGNUP_WINDOW_SECONDS - now
+
+
+def signup_wait_message(wait: int) -> str:
+    minutes = max(1, -(-wait // 60))
+    return (f"Too many sign-ups from this address. Try again in {minutes} minute"
+            f"{'s' if minutes != 1 else ''}.")

@@ -59,14 +59,15 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
 
 
 class LockedOut(exceptions.Throttled):
-    """A log-in refused because of too many failures (429 with Retry-After, in the one error format)."""
+    """A log-in refused because of too many failures, or a sign-up because of too many from one
+    address (429 with Retry-After, in the one error format)."""
 
     default_code = "locked_out"
 
-    def __init__(self, *, wait: int, detail: str) -> None:
+    def __init__(self, *, wait: int, detail: str, code: str | None = None) -> None:
         # Not Throttled's own __init__: it appends "Expected available in N seconds." to a
         # message that already says how long.
-        exceptions.APIException.__init__(self, detail)
+        exceptions.APIException.__init__(self, detail, code)
         self.wait = wait
 
 
@@ -175,10 +176,14 @@ class Signup(PublicView):
             201: SignupOutputSerializer,
             400: OpenApiResponse(description="Invalid input or weak password"),
             409: OpenApiResponse(description="Username taken"),
+            429: OpenApiResponse(description="Too many sign-ups from this address (Retry-After)"),
         },
         summary="Sign up as a worker or a client (a client names its organization)",
     )
     def post(self, request: Request) -> Response:
+        wait = throttle.signup_wait(request)
+        if wait:
+            raise LockedOut(wait=wait, detail=throttle.signup_wait_message(wait), code="signup_throttled")
         data = validated(SignupInputSerializer, request.data)
         # One transaction: an account is never left without the token its response promised.
         with transaction.atomic():

@@ -74,3 +74,20 @@ def test_a_stale_token_does_not_stop_anyone_signing_up(api: APIClient) -> None:
     api.credentials(HTTP_AUTHORIZATION="Bearer qrm_not-a-real-token")
 
     assert signup(api, username="wanda", role="worker").status_code == 201
+
+
+def test_one_address_signing_up_too_often_is_told_to_wait_and_creates_nothing(
+    api: APIClient, settings: Any
+) -> None:
+    settings.QUORUM_SIGNUPS_PER_HOUR = 2
+    assert signup(api, username="mal1", role="worker").status_code == 201
+    assert signup(api, username="mal1", role="worker").status_code == 409  # refused ones count too
+
+    refused = signup(api, username="mal3", role="worker")
+
+    error = assert_error(refused, 429, "signup_throttled")
+    assert "Too many sign-ups from this address" in error["message"]
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert not User.objects.filter(username="mal3").exists()
+    other_address = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert signup(other_address, username="wanda", role="worker").status_code == 201

@@ -87,6 +87,19 @@ def test_mismatched_passwords_and_a_missing_organization_are_field_errors(client
     assert not User.objects.exists()
 
 
+def test_a_sign_up_page_flooded_from_one_address_answers_429_and_says_when_to_come_back(
+    client: Client, settings: Any
+) -> None:
+    settings.QUORUM_SIGNUPS_PER_HOUR = 1
+    assert signup(client, password2="typo-typo-typo-typo").status_code == 200  # a refused try counts
+
+    response = signup(client)
+
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 3600
+    assert "Too many sign-ups from this address. Try again in" in response.content.decode()
+    assert not User.objects.exists()
+
+
 def test_the_signup_page_labels_every_input_and_preselects_the_role_from_the_link(client: Client) -> None:
     html = client.get(reverse("signup") + "?role=worker").content.decode()
 

@@ -35,6 +35,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("portal")
     if request.method == "POST":
+        wait = throttle.signup_wait(request)
+        if wait:
+            ctx = {"message": throttle.signup_wait_message(wait)}
+            response = render(request, "public/signup_throttled.html", ctx, status=429)
+            response["Retry-After"] = str(wait)
+            return response
         form = SignupForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
