@@ -189,6 +189,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a check: on every password change (pages, admin, manage.py changepassword) it revokes
+    # the account's API tokens.
+    {"NAME": "marketplace.accounts.passwords.TokensEndWithPassword"},
 ]
 
 LANGUAGE_CODE = "en-us"

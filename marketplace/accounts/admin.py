@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest
 
 from marketplace.accounts.models import (
@@ -21,23 +20,11 @@ from marketplace.accounts.models import (
     WorkerQualification,
 )
 from marketplace.accounts.qualifications import exam_labels_validate
-from marketplace.accounts.services import token_revoke_all
 from marketplace.errors import ApplicationError
-
-
-class PasswordSetRevokingTokensForm(AdminPasswordChangeForm):
-    """An admin setting someone's password also revokes their API tokens, as a reset does."""
-
-    def save(self, commit: bool = True) -> Any:
-        user = super().save(commit=commit)
-        if commit:
-            token_revoke_all(user=user)
-        return user
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    change_password_form = PasswordSetRevokingTokensForm
     # The model's check constraint ties role and organization together; the form shows both so
     # Django validates it before saving instead of failing with an IntegrityError.
     fieldsets = (

@@ -1,4 +1,5 @@
-"""An API token ends when its owner's password changes (reset, portal, Django admin) and, when it
+"""An API token ends when its owner's password changes (reset, portal, Django admin, manage.py
+changepassword: accounts/passwords.py hooks every one) and, when it
 was given one, at its expiry: an expired token is refused with 401 and says why.
 
 Wendy is a worker with a script holding a token; Ada is an admin who resets passwords.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -82,6 +85,25 @@ def test_an_admin_setting_a_users_password_in_the_django_admin_revokes_their_tok
 
     assert response.status_code == 302
     assert_error(bearer(secret).get("/api/v1/me/"), 401, "authentication_failed")
+
+
+def test_an_operator_running_manage_py_changepassword_revokes_the_users_tokens(
+    wendy: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = a_token_of(wendy)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": NEW_PASSWORD)
+
+    call_command("changepassword", "wendy", stdout=StringIO())
+
+    assert_error(bearer(secret).get("/api/v1/me/"), 401, "authentication_failed")
+    assert not ApiToken.objects.filter(user=wendy).exists()
+
+
+def test_a_new_account_keeps_the_token_its_sign_up_gave_it(api: APIClient) -> None:
+    response = api.post("/api/v1/auth/signup/", {
+        "username": "wanda", "password": NEW_PASSWORD, "role": "worker"}, format="json")
+
+    assert bearer(response.json()["token"]).get("/api/v1/me/").status_code == 200
 
 
 def test_the_django_admins_own_password_change_goes_to_the_page_that_revokes_tokens(

@@ -4,14 +4,12 @@ views wired in accounts/urls.py with Quorum's templates."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -118,28 +116,13 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     return redirect("tokens")
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Django's reset form; the new password also revokes every API token of the account."""
-
-    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
-        with transaction.atomic():
-            response = super().form_valid(form)
-            services.token_revoke_all(user=form.user)
-        return response
-
-
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """Change the password (signed in, knowing the old one): revokes every API token; this browser
-    stays signed in (Django updates the session's hash), other sessions end."""
+    """Change the password (signed in, knowing the old one). Every API token of the account ends
+    (accounts/passwords.py, as on any password change); this browser stays signed in (Django updates
+    the session's hash), other sessions end."""
 
     template_name = "public/password_change.html"
     success_url = reverse_lazy("password_change_done")
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        with transaction.atomic():
-            response = super().form_valid(form)
-            services.token_revoke_all(user=form.user)
-        return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -17,7 +17,7 @@ urlpatterns: list[URLPattern] = [
     path("password-reset/done/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
     # Setting a new password (reset or change) revokes the account's API tokens.
-    path("password-reset/<uidb64>/<token>/", accounts.PasswordResetConfirmView.as_view(),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
