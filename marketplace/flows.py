@@ -142,6 +142,10 @@ def job_cancel(*, job: Job, user: User) -> Job:
         if job.published_at is not None:  # a draft's cancellation is nobody's news
             job_events.job_ended_record(job_id=job.pk)
         events.job_status(job_id=job.pk, status=job.status)
+    if job.published_at is not None:
+        # The client paid for the items completed so far: their labels get a final run as a
+        # completed job's do (nothing runs for a job that collected no judgment).
+        tasks.consensus_on_completion(job_id=job.pk)
     return job
 
 

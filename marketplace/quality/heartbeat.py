@@ -26,6 +26,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.labeling.models import Judgment
 from marketplace.quality.models import ConsensusRun
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,15 @@ def retry_wait(failures: int) -> timedelta:
     return min(RETRY_BASE * 2 ** min(failures - 2, 20), RETRY_CAP)
 
 
+def ended_with_judgments() -> Q:
+    """Jobs that need a final consensus run: every completed job, and a cancelled one that
+    collected judgments (its client paid for the items completed before the cancellation)."""
+    judged = Exists(Judgment.objects.filter(job_id=OuterRef("pk")))
+    return Q(status=JobStatus.COMPLETED) | (Q(status=JobStatus.CANCELLED) & Q(judged))
+
+
 def completion_retries_due(*, limit: int, now: datetime | None = None) -> list[int]:
-    """Completed jobs (oldest first, at most `limit`) that need a completion run now: none of
+    """Ended jobs (ended_with_judgments; oldest first, at most `limit`) that need a completion run now: none of
     theirs succeeded, none of their runs is running, and the backoff since the last failed one
     has passed. A read; the claim re-checks under the job's lock."""
     now = now or timezone.now()
@@ -139,7 +147,7 @@ def completion_retries_due(*, limit: int, now: datetime | None = None) -> list[i
         consensus_runs__status=ConsensusRun.Status.FAILED,
     )
     candidates = (
-        Job.objects.filter(status=JobStatus.COMPLETED)
+        Job.objects.filter(ended_with_judgments())
         .exclude(Exists(runs.filter(trigger=ConsensusRun.Trigger.COMPLETION,
                                     status=ConsensusRun.Status.SUCCEEDED)))
         .exclude(Exists(runs.filter(status=RUNNING)))

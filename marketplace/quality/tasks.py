@@ -37,9 +37,13 @@ from django.utils import timezone
 
 from marketplace.commit import on_commit_robust
 from marketplace.errors import Conflict
-from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.models import Job
 from marketplace.labeling.services import Submission
-from marketplace.quality.heartbeat import completion_retries_due, consensus_runs_fail_stale
+from marketplace.quality.heartbeat import (
+    completion_retries_due,
+    consensus_runs_fail_stale,
+    ended_with_judgments,
+)
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_run_claim, consensus_run_execute
 
@@ -108,10 +112,12 @@ def _last_refit(judgments: int, *, first: int) -> int | None:
 
 
 def consensus_on_completion(*, job_id: int) -> None:
-    """A job completed outside a submit's transaction (after commit, billing.settlement): claim
-    its completion run now. If one is running, its follow-up (or the sweep) claims it later."""
+    """A job completed outside a submit's transaction (after commit, billing.settlement), or was
+    cancelled after collecting judgments: claim its completion run now. If one is running, its
+    follow-up (or the sweep) claims it later."""
     with transaction.atomic():
-        _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
+        if Job.objects.filter(ended_with_judgments(), pk=job_id).exists():
+            _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
 
 
 def consensus_execute_by_id(run_id: int) -> None:
@@ -215,8 +221,8 @@ def _try_schedule(job_id: int, trigger: str) -> ConsensusRun | None:
 
 
 def _completion_follow_up(job_id: int) -> None:
-    """A job that completed while another run was in progress still gets its completion run."""
-    completed = Job.objects.filter(pk=job_id, status=JobStatus.COMPLETED).exists()
+    """A job that ended while another run was in progress still gets its completion run."""
+    completed = Job.objects.filter(ended_with_judgments(), pk=job_id).exists()
     if (
         completed
         and not ConsensusRun.objects.filter(

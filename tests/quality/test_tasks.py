@@ -14,13 +14,15 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.test import TestCase
 from django.utils import timezone
 
+from marketplace.flows import job_cancel
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.tasks import consensus_schedule
 from tests.conftest import needs_postgres
-from tests.factories import WorkerFactory, open_job_with_items
+from tests.factories import ClientFactory, WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +38,32 @@ def test_a_job_that_completes_gets_a_completion_run_over_all_its_judgments(setti
     assert job.status == JobStatus.COMPLETED
     (run,) = _runs(job, ConsensusRun.Trigger.COMPLETION)
     assert run.status == ConsensusRun.Status.SUCCEEDED and run.judgments == 6 and run.items == 3
+
+
+def test_a_job_cancelled_after_some_judgments_gets_a_final_run_over_what_it_collected(
+    settings: Any,
+) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    job = open_job_with_items(items=6, overlap=2)
+    for label in ("cat", "cat"):
+        worker = WorkerFactory()
+        for _ in range(2):
+            submit(worker, job, label)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        job_cancel(job=job, user=ClientFactory(organization=job.organization))
+
+    (run,) = _runs(job, ConsensusRun.Trigger.COMPLETION)
+    assert run.status == ConsensusRun.Status.SUCCEEDED and run.judgments == 4 and run.items == 2
+
+
+def test_a_job_cancelled_before_any_judgment_gets_no_run() -> None:
+    job = open_job_with_items(items=3, overlap=1)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        job_cancel(job=job, user=ClientFactory(organization=job.organization))
+
+    assert not ConsensusRun.objects.filter(job=job).exists()
 
 
 def test_a_running_job_is_refitted_after_its_first_n_judgments_then_each_time_they_double(
