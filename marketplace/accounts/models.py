@@ -67,6 +67,31 @@ class User(AbstractUser):
         return self.role == Role.ADMIN or self.is_superuser
 
 
+class Suspension(models.Model):
+    """One platform-wide suspension of a worker, kept after it is lifted: who suspended them, when,
+    why and on what evidence; who lifted it, when and why. User.suspended_at and its companions
+    say whether the worker is suspended now; these rows are the record an auditor reads."""
+
+    worker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="suspensions")
+    suspended_at = models.DateTimeField()
+    suspended_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField()
+    evidence = models.TextField(blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lift_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-suspended_at", "-id"]
+        constraints = [
+            # One open suspension per worker: the services' compare-and-set on User.suspended_at
+            # already ensures it; the database says so too.
+            models.UniqueConstraint(
+                fields=["worker"], condition=Q(lifted_at__isnull=True), name="suspension_one_open_per_worker"
+            ),
+        ]
+
+
 def hash_token(secret: str) -> str:
     """What a token's row keeps of its secret: the SHA-256, never the secret itself."""
     return hashlib.sha256(secret.encode()).hexdigest()

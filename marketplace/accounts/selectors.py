@@ -24,6 +24,7 @@ from marketplace.accounts.models import (
     TrainingItem,
     User,
     WorkerQualification,
+    Suspension,
 )
 from marketplace.errors import ApplicationError, NotFound
 
@@ -37,6 +38,11 @@ def organization_members_of(*, user: User) -> QuerySet[User]:
     if not user.is_client or user.organization_id is None:
         return User.objects.none()
     return User.objects.filter(organization_id=user.organization_id).order_by("username")
+
+
+def suspensions_of(*, worker: User) -> QuerySet[Suspension]:
+    """The worker's suspensions, newest first, lifted ones included (the record auditors read)."""
+    return Suspension.objects.filter(worker=worker).select_related("suspended_by", "lifted_by")
 
 
 def worker_get(*, worker_id: int) -> User:

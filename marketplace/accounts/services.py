@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.accounts.models import ApiToken, Organization, Role, User, hash_token
+from marketplace.accounts.models import ApiToken, Organization, Role, Suspension, User, hash_token
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.names import name_clean
 
@@ -155,25 +155,36 @@ def user_suspend(*, worker: User, actor: User, reason: str, evidence: str = "") 
         if len(text) > SUSPENSION_TEXT_MAX:
             raise ApplicationError(f"The {name} is at most {SUSPENSION_TEXT_MAX} characters.",
                                    details={name: [f"at most {SUSPENSION_TEXT_MAX} characters"]})
+    now = timezone.now()
     updated = User.objects.filter(pk=worker.pk, suspended_at__isnull=True).update(
-        suspended_at=timezone.now(), suspension_reason=reason, suspension_evidence=evidence, suspended_by=actor
+        suspended_at=now, suspension_reason=reason, suspension_evidence=evidence, suspended_by=actor
     )
     if not updated:
         raise Conflict("This worker is already suspended.")
+    Suspension.objects.create(worker=worker, suspended_at=now, suspended_by=actor, reason=reason,
+                              evidence=evidence)
     worker.refresh_from_db()
     return worker
 
 
 @transaction.atomic
-def user_unsuspend(*, worker: User, actor: User) -> User:
-    """Lift a suspension (the reason and evidence are cleared with it; the staff page's log of
-    what happened is the admin's note in the Django admin history)."""
+def user_unsuspend(*, worker: User, actor: User, note: str = "") -> User:
+    """Lift a suspension. The worker's current state is cleared; the suspension's record
+    (Suspension) keeps its reason and evidence and gains who lifted it, when and why (`note`)."""
     if not actor.is_admin:
         raise PermissionDenied("Only an admin can lift a suspension.")
+    note = (note or "").strip()
+    if len(note) > SUSPENSION_TEXT_MAX:
+        raise ApplicationError(f"The note is at most {SUSPENSION_TEXT_MAX} characters.",
+                               details={"note": [f"at most {SUSPENSION_TEXT_MAX} characters"]})
     updated = User.objects.filter(pk=worker.pk, suspended_at__isnull=False).update(
         suspended_at=None, suspension_reason="", suspension_evidence="", suspended_by=None
     )
     if not updated:
         raise Conflict("This worker is not suspended.")
+    now = timezone.now()
+    Suspension.objects.filter(worker=worker, lifted_at__isnull=True).update(
+        lifted_at=now, lifted_by=actor, lift_note=note
+    )
     worker.refresh_from_db()
     return worker

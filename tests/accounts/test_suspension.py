@@ -55,3 +55,18 @@ def test_lifting_a_suspension_lets_the_worker_back(wendy: User, ada: User) -> No
     assert lease_claim(worker=wendy, job=job) is not None
     with pytest.raises(Conflict):
         user_unsuspend(worker=wendy, actor=ada)
+
+
+def test_every_suspension_stays_on_record_after_it_is_lifted(wendy: User, ada: User) -> None:
+    user_suspend(worker=wendy, actor=ada, reason="Spam answers", evidence="job 3: 40 answers in a minute")
+    user_unsuspend(worker=wendy, actor=ada, note="A page bug, not her")
+    user_suspend(worker=wendy, actor=ada, reason="Colluding")
+
+    newest, first = wendy.suspensions.order_by("-id")
+    assert (first.reason, first.evidence, first.suspended_by, first.lifted_by, first.lift_note) == (
+        "Spam answers", "job 3: 40 answers in a minute", ada, ada, "A page bug, not her")
+    assert first.lifted_at is not None and first.lifted_at >= first.suspended_at
+    assert (newest.reason, newest.lifted_at) == ("Colluding", None)
+    with pytest.raises(ApplicationError, match="at most"):
+        user_unsuspend(worker=wendy, actor=ada, note="n" * 2001)
+    assert wendy.suspensions.filter(lifted_at__isnull=True).count() == 1  # the refused lift changed nothing

@@ -119,11 +119,17 @@ def test_a_suspended_worker_claims_nothing_anywhere_until_staff_lift_it(wendy: U
         lease_claim(worker=wendy, job=job)
     assert _as(ada).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "again"}).status_code == 409
 
-    assert _as(ada).post(f"/staff/workers/{wendy.pk}/unsuspend/").status_code == 302
+    lifted = _as(ada).post(f"/staff/workers/{wendy.pk}/unsuspend/", {"note": "Partner turned out to be her sister"})
+    assert lifted.status_code == 302
     wendy.refresh_from_db()
     assert wendy.suspended_at is None
     assert lease_claim(worker=wendy, job=job) is not None
     assert _as(wendy).post(f"/staff/workers/{wendy.pk}/suspend/", {"reason": "x"}).status_code == 404
+    # Lifted, the suspension stays on the record: why, on what evidence, who lifted it and why.
+    page = _as(ada).get(f"/staff/workers/{wendy.pk}/").content.decode()
+    record = page[page.index("data-suspension-history"):]
+    assert "Copies answers from a partner" in record and "jobs 4 and 9: 98% agreement" in record
+    assert "Partner turned out to be her sister" in record and record.count("ada") >= 2
 
 
 def test_the_cap_is_a_setting(settings: object) -> None:

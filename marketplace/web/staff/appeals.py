@@ -91,7 +91,8 @@ def worker_suspend(request: HttpRequest, worker_id: int) -> HttpResponse:
 def worker_unsuspend(request: HttpRequest, worker_id: int) -> HttpResponse:
     worker = get_object_or_404(User, pk=worker_id, role=Role.WORKER)
     try:
-        accounts.user_unsuspend(worker=worker, actor=request.user)  # type: ignore[arg-type]
+        accounts.user_unsuspend(worker=worker, actor=request.user,  # type: ignore[arg-type]
+                                note=request.POST.get("note", "")[:2001])
     except ApplicationError as error:
         messages.error(request, error.message)
     else:

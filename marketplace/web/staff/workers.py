@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from marketplace import flows
 from marketplace.web import charts
+from marketplace.accounts import selectors as accounts_selectors
 from marketplace.accounts.models import Role, User
 from marketplace.web.access import staff_required
 from marketplace.errors import ApplicationError
@@ -209,6 +210,7 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
     events = selectors.quality_events(worker_id=worker.pk)
     return {
         "worker": worker,
+        "suspensions": list(accounts_selectors.suspensions_of(worker=worker)),
         "overall": selectors.worker_quality_overall(worker_id=worker.pk),
         "per_job": [{"q": q, "title": titles.get(q.job_id or 0, "")} for q in per_job],
         "heatmaps": _heatmaps(per_job, titles, heat_job),
