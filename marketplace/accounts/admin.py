@@ -15,11 +15,13 @@ from marketplace.accounts.models import (
     ExamQuestion,
     Organization,
     Qualification,
+    Suspension,
     TrainingItem,
     User,
     WorkerQualification,
 )
 from marketplace.accounts.qualifications import exam_labels_validate
+from marketplace.admin_records import RecordAdmin
 from marketplace.errors import ApplicationError
 
 
@@ -125,3 +127,11 @@ class ExamAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(RecordAdmin):
+    list_display = ("id", "worker", "suspended_at", "suspended_by", "lifted_at", "lifted_by")
+    list_select_related = ("worker", "suspended_by", "lifted_by")
+    search_fields = ("worker__username", "reason")
+    raw_id_fields = ("worker", "suspended_by", "lifted_by")

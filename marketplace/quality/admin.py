@@ -1,4 +1,4 @@
-"""Admin for consensus runs, and a "run consensus" action on jobs.
+"""Admin for consensus runs, a "run consensus" action on jobs, and read-only quality records.
 
 The action is added by re-registering jobs' JobAdmin with a subclass here, so jobs never
 imports quality.
@@ -13,7 +13,16 @@ from django.http import HttpRequest
 from marketplace.errors import Conflict
 from marketplace.jobs.admin import JobAdmin
 from marketplace.jobs.models import Job
-from marketplace.quality.models import ConsensusRun
+from marketplace.admin_records import RecordAdmin
+from marketplace.quality.models import (
+    Appeal,
+    CollusionFlag,
+    ConsensusRun,
+    ExpertReview,
+    QualityEvent,
+    WithdrawalReview,
+    WorkerSkill,
+)
 from marketplace.quality.tasks import consensus_schedule
 
 
@@ -67,3 +76,48 @@ class ConsensusRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are made by consensus, not typed in
+
+
+@admin.register(QualityEvent)
+class QualityEventAdmin(RecordAdmin):
+    list_display = ("id", "kind", "job", "worker", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("job", "worker")
+    raw_id_fields = ("job", "worker")
+    search_fields = ("worker__username", "job__title")
+
+
+@admin.register(ExpertReview)
+class ExpertReviewAdmin(RecordAdmin):
+    list_display = ("id", "job", "item", "status", "confidence", "assigned_to")
+    list_filter = ("status",)
+    list_select_related = ("job", "assigned_to")
+    raw_id_fields = ("job", "item", "assigned_to")
+
+
+@admin.register(CollusionFlag)
+class CollusionFlagAdmin(RecordAdmin):
+    list_display = ("id", "job", "worker_a", "worker_b", "p_value", "status", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("job", "worker_a", "worker_b")
+
+
+@admin.register(Appeal)
+class AppealAdmin(RecordAdmin):
+    list_display = ("id", "kind", "status", "worker", "job")
+    list_filter = ("kind", "status")
+    list_select_related = ("worker", "job")
+
+
+@admin.register(WithdrawalReview)
+class WithdrawalReviewAdmin(RecordAdmin):
+    list_display = ("id", "status", "job", "worker", "amount", "earned")
+    list_filter = ("status",)
+    list_select_related = ("job", "worker")
+
+
+@admin.register(WorkerSkill)
+class WorkerSkillAdmin(RecordAdmin):
+    list_display = ("worker", "right", "seen")
+    list_select_related = ("worker",)
+    search_fields = ("worker__username",)
