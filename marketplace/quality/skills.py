@@ -43,11 +43,12 @@ _FOLD_LOCK = "SELECT pg_advisory_xact_lock(7072, %s)"
 _BATCH = 1_000  # rows per statement: 4-5 parameters each, far under any driver's limit
 
 
-def worker_skill_gold(*, worker_id: int, correct: bool, undo: bool = False) -> None:
+def worker_skill_gold(*, worker_id: int, correct: bool, undo: bool = False, share: float | None = None) -> None:
     """Count one scored gold answer in the worker's skill (`undo`: take one back, its worker
-    undid it). Caller: the submit or the undo, inside its transaction, after the worker's
-    WorkerJobStats row (see the module's lock order)."""
-    evidence = gold_evidence(correct=correct)
+    undid it; `share`: a multi-label answer, right in that share of its label decisions).
+    Caller: the submit or the undo, inside its transaction, after the worker's WorkerJobStats
+    row (see the module's lock order)."""
+    evidence = gold_evidence(correct=correct) if share is None else Evidence(share, 1.0)
     _skills_add({worker_id: Evidence(-evidence.right, -evidence.seen) if undo else evidence})
 
 
