@@ -15,7 +15,7 @@ other's commit, never in a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -75,7 +75,12 @@ def worker_skills_fold_run(
     Inside the run's transaction (results, shares and skill commit together, or not at all);
     returns the workers whose skill changed.
     """
-    current = run_evidence(result, votes, gold_items=gold_items)
+    return worker_skills_fold(job_id=job_id, current=run_evidence(result, votes, gold_items=gold_items))
+
+
+def worker_skills_fold(*, job_id: int, current: Mapping[Hashable, Evidence]) -> int:
+    """`worker_skills_fold_run` from a run's per-worker evidence, however it was measured (a
+    multi-label run's: consensus.multilabel.multi_run_evidence). Same transaction and locks."""
     # One fold per job at a time, before reading the previous shares: a run declared dead may
     # still be finishing, and two runs must never both subtract the same previous share. Not a
     # row lock: the job may have no share rows yet, and submits must not meet it (models.py).
