@@ -343,6 +343,8 @@ def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
         "gold_seen", "gold_correct", "gold_labels_seen", "gold_labels_right").first()
     WorkerJobStats.objects.filter(job=job, worker=worker).update(
         gold_seen=0, gold_correct=0, gold_labels_seen=0, gold_labels_right=0)
+    if stats is not None and not stats["gold_labels_seen"]:  # label decisions: multi-label jobs only
+        stats = {"gold_seen": stats["gold_seen"], "gold_correct": stats["gold_correct"]}
     dropped = Judgment.objects.filter(job=job, worker=worker, status=JudgmentStatus.DROPPED).count()
     QualityEvent.objects.create(
         job=job, worker=worker, kind=QualityEvent.Kind.UNBLOCKED, automatic=False, actor=actor, reason=reason,

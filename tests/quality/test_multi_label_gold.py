@@ -13,11 +13,12 @@ import pytest
 from django.test import Client
 
 from marketplace.accounts.models import User
-from marketplace.errors import NotQualified
+from marketplace.errors import ApplicationError, NotQualified
 from marketplace.flows import WorkSubmitted, work_submit
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
+from marketplace.quality.appeals import gold_fix
 from marketplace.quality.models import QualityEvent
 from marketplace.quality.selectors import job_worker_quality
 from marketplace.quality.services import worker_unblock
@@ -119,3 +120,14 @@ def test_an_unblock_starts_the_label_decisions_over(walter: User, ada: User) -> 
     _answer_gold(walter, job, ticks=["cat"], count=2)
     (quality,) = job_worker_quality(job_id=job.pk)
     assert (quality.gold.correct, quality.gold.seen) == (6, 6)
+
+
+def test_retiring_a_gold_item_takes_its_label_decisions_out_and_correcting_one_is_refused(walter: User) -> None:
+    job = _multi_gold_job()
+    first, second = _answer_gold(walter, job, ticks=["dog"], count=2)
+    gold_fix(job=job, item_id=first.judgment.item_id, action="retire")
+    (quality,) = job_worker_quality(job_id=job.pk)
+    assert (quality.gold.correct, quality.gold.seen) == (1, 3)
+    assert quality.gold_exact_sets is not None and quality.gold_exact_sets.seen == 1
+    with pytest.raises(ApplicationError, match="retire it instead"):
+        gold_fix(job=job, item_id=second.judgment.item_id, action="correct", label="cat")
