@@ -29,12 +29,15 @@ _LABEL_FIELDS: dict[str, serializers.Field] = {
     "recall": serializers.FloatField(allow_null=True, help_text="correct / support"),
 }
 _SOURCE_FIELDS: dict[str, serializers.Field] = {
-    "source": serializers.ChoiceField(choices=["consensus", "model"]),
+    "source": serializers.ChoiceField(choices=["consensus", "model", "judgments"], help_text=(
+        "judgments: multi-label jobs only, the workers' accepted gold answers pooled")),
     "name": serializers.CharField(),
     "version": serializers.CharField(allow_blank=True),
     "gold_items": serializers.IntegerField(help_text="Gold items this source labeled"),
     "correct": serializers.IntegerField(),
-    "accuracy": serializers.FloatField(allow_null=True),
+    "accuracy": serializers.FloatField(allow_null=True, help_text="Multi-label jobs: the share of exact sets"),
+    "label_accuracy": serializers.FloatField(allow_null=True, help_text=(
+        "Multi-label jobs: the share of right (item, label) decisions; null on single-label jobs")),
     "labels": inline_serializer("LabelFigures", _LABEL_FIELDS, many=True),
 }
 _OUT = inline_serializer("LabelQuality", {

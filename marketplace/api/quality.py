@@ -50,6 +50,12 @@ _QUALITY_FIELDS: dict[str, serializers.Field] = {
     "median_seconds": serializers.FloatField(allow_null=True),
     "flagged_fast_at": serializers.DateTimeField(allow_null=True),
     "blocked": serializers.BooleanField(),
+    "gold_exact_sets": inline_serializer("GoldExactSets", {
+        "seen": serializers.IntegerField(), "correct": serializers.IntegerField(),
+        "smoothed": serializers.FloatField(), "interval_90": serializers.ListField(child=serializers.FloatField()),
+    }, allow_null=True, help_text=(
+        "Multi-label jobs only (else null): gold answers with every label right. There `gold` "
+        "counts label decisions (each label of an answer right or wrong), the measure the rules read.")),
 }
 _EVENT = inline_serializer("QualityEventOut", {
     "id": serializers.IntegerField(), "job": serializers.IntegerField(allow_null=True),

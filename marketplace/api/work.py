@@ -112,7 +112,9 @@ class SubmittedSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField()
     feedback = serializers.DictField(
         allow_null=True,
-        help_text="After a missed check item, where the job shows it: the right label and why.",
+        help_text="After a missed check item, where the job shows it: the right label and why. "
+        "On a multi-label job also the sets (correct_labels, your_labels) and wrong_labels: each label "
+        "decided wrong, {key, name, should_be: ticked|unticked}.",
     )
     # Present only when the submit asked for `next`; omitted otherwise (the two-request flow).
     next = LeaseSerializer(

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from marketplace.consensus.aggregate import aggregate
+from marketplace.consensus.dynamic import Evidence
 from marketplace.consensus.synthetic import _distinct_workers
 from marketplace.consensus.types import ConsensusResult, FloatArray, IdArray, Votes, _row
 
@@ -135,6 +136,33 @@ def aggregate_multi(
     return MultiLabelResult(
         method=method, labels=votes.label_set, items=items, probabilities=probabilities, per_label=results,
     )
+
+
+def multi_run_evidence(
+    result: MultiLabelResult, votes: MultiVotes, *, gold_items: npt.ArrayLike = ()
+) -> dict[Hashable, Evidence]:
+    """Each worker's share of a multi-label run, for their global skill (as `run_evidence` is
+    for a single-label run): one pseudo-judgment per vote on a regular item, right in the
+    expected share of its label decisions that agree with the posterior (per label, P(the label
+    applies) where they ticked it, 1 − that where they did not). A vote counts once however many
+    labels the job has, as its gold answers do (`seen` 1, `right` the share of labels right).
+
+    Gold items are left out: their answers reach the skill one by one as they are scored.
+    """
+    if not len(votes) or not len(result.items):
+        return {}
+    keep = ~np.isin(votes.items, np.asarray(gold_items))
+    rows = np.searchsorted(result.items, votes.items[keep])
+    columns = [result.labels.index(label) for label in votes.label_set]
+    p = result.probabilities[rows][:, columns]
+    right = np.where(votes.ticks[keep], p, 1.0 - p).mean(axis=1) if len(columns) else np.ones(len(rows))
+    names, index = np.unique(votes.workers[keep], return_inverse=True)
+    sums = np.bincount(index, weights=right, minlength=len(names))
+    counts = np.bincount(index, minlength=len(names))
+    return {
+        worker: Evidence(float(r), float(n))
+        for worker, r, n in zip(names.tolist(), sums.tolist(), counts.tolist(), strict=True)
+    }
 
 
 def hamming_accuracy(result: MultiLabelResult, truth: Mapping[Hashable, Collection[str]]) -> float:

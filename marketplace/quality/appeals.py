@@ -23,6 +23,7 @@ from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.quality import scoring, skills
+from marketplace.quality.gold_multi import decisions_tally
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
 from marketplace.quality.rules import rules_for
 
@@ -153,6 +154,8 @@ def gold_fix(*, job: Job, item_id: int, action: str, label: str = "") -> GoldFix
     if gold is None:
         raise Conflict("This gold item was already retired.")
     label = label.strip()
+    if action == "correct" and job.multi_label:
+        raise ApplicationError("A multi-label gold answer cannot be corrected to one label; retire it instead.")
     if action == "correct":
         if label not in job.label_keys:
             raise ApplicationError(f"{label[:GOLD_LABEL_MAX]!r} is not one of the job's labels.")
@@ -172,6 +175,8 @@ def gold_fix(*, job: Job, item_id: int, action: str, label: str = "") -> GoldFix
         rescored[judgment.worker_id] = (judgment.is_correct, new)  # one judgment per worker and item
         if judgment.status == JudgmentStatus.ACCEPTED:
             _stats_move(job_id=job.pk, worker_id=judgment.worker_id, old=judgment.is_correct, new=new)
+            if gold.labels is not None and judgment.is_correct is not None:  # retired: its label decisions go
+                _labels_take_back(job=job, judgment=judgment, gold_labels=gold.labels)
     # Their global skill counted every scored answer as it came (dropped ones too): move it by
     # the difference, after the stats rows (skills.py's lock order).
     skills.worker_skills_gold_rescore(changes=rescored)
@@ -189,6 +194,17 @@ def _stats_move(*, job_id: int, worker_id: int, old: bool | None, new: bool | No
     )
 
 
+def _labels_take_back(*, job: Job, judgment: Judgment, gold_labels: list[str]) -> None:
+    """A retired multi-label gold item: take its label decisions out of the worker's counts
+    (clamped at zero like _stats_move)."""
+    decided = scoring.label_decisions(answered=judgment.labels or [], gold=gold_labels, keys=job.label_keys)
+    seen_after = Greatest(F("gold_labels_seen") - decided.seen, 0)
+    WorkerJobStats.objects.filter(job_id=job.pk, worker_id=judgment.worker_id).update(
+        gold_labels_seen=seen_after,
+        gold_labels_right=Least(Greatest(F("gold_labels_right") - decided.right, 0), seen_after),
+    )
+
+
 def block_still_holds(*, job: Job, worker_id: int) -> bool:
     """Would the gold rule block this worker on the answers the block was judged on, as they are
     scored now? (Every scored gold answer of theirs in the job, dropped ones included.)"""
@@ -196,6 +212,10 @@ def block_still_holds(*, job: Job, worker_id: int) -> bool:
     seen = scored.count()
     correct = scored.filter(is_correct=True).count()
     rules = rules_for(job=job)
+    if job.multi_label:  # the rule reads label decisions there (gold_multi.py)
+        correct, decisions = decisions_tally(scored.values_list("labels", "item__gold__labels"), job.label_keys)
+        return seen >= rules.min_gold_answers and scoring.below_floor(
+            correct=correct, seen=decisions, min_seen=0, floor=rules.gold_accuracy_floor)
     return scoring.below_floor(correct=correct, seen=seen, min_seen=rules.min_gold_answers,
                                floor=rules.gold_accuracy_floor)
 

@@ -9,7 +9,7 @@ the separate, deliberate action on the worker's staff page.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,33 +48,51 @@ def _figures(test: PairTest, scan: Scan) -> dict[str, Any]:
 
 
 def collusion_flags_refresh(
-    *, job_id: int, run_id: int, result: ConsensusResult, votes: Votes, gold_items: Iterable[int]
+    *, job_id: int, run_id: int, gold_items: Iterable[int], result: ConsensusResult | None = None,
+    votes: Votes | None = None, per_label: Mapping[str, tuple[ConsensusResult, Votes]] | None = None,
 ) -> list[CollusionFlag]:
     """Scan the job's pairs on this run's fit and rewrite its flags. Called once the run's
     results have committed (quality/runs.py), in a transaction of its own.
+
+    A multi-label run gives `per_label` (each label's yes/no fit and crowd) for `result` and
+    `votes`: agreement is scanned label by label, at alpha over the number of labels
+    (Bonferroni across labels too), and a pair's agreement figures are its most significant
+    label's, named in them (`label`, `labels_tested`). Timing needs no labels.
 
     Flags are rows per (job, pair): one the scans find again gets the new figures and keeps its
     review status; an OPEN one they no longer find is deleted (the latest run is the evidence);
     a reviewed one stays, its verdict on record.
     """
-    agreement = agreement_scan(votes, result, gold_items=gold_items)
+    gold_items = list(gold_items)
+    crowds = dict(per_label) if per_label is not None else {"": (result, votes)}
+    scale = len(crowds) if per_label is not None else 1  # labels tested: Bonferroni across them
+    scans: list[tuple[str, str, Scan]] = [
+        ("agreement", label, agreement_scan(crowd, fit, gold_items=gold_items, alpha=DEFAULT_ALPHA / scale))
+        for label, (fit, crowd) in crowds.items() if fit is not None and crowd is not None
+    ]
     times = judgment_times(job_id=job_id)
-    timing = timing_scan(times.items, times.workers, times.claimed, times.submitted)
+    scans.append(("timing", "", timing_scan(times.items, times.workers, times.claimed, times.submitted)))
     found: dict[tuple[int, int], dict[str, Any]] = {}
-    for kind, scan in (("agreement", agreement), ("timing", timing)):
+    for kind, label, scan in scans:
+        k = scale if kind == "agreement" else 1
         for test in scan.flagged:
             pair = (int(test.worker_a), int(test.worker_b))
             entry = found.setdefault(pair, {"p_value": 1.0, "evidence": {"run": run_id}, "by": set()})
-            entry["evidence"][kind] = {**_figures(test, scan), "flagged": True}
+            adjusted = min(test.adjusted * k, 1.0)
+            if kind not in entry["evidence"] or adjusted < entry["evidence"][kind]["adjusted"]:
+                entry["evidence"][kind] = {**_figures(test, scan), "flagged": True, "adjusted": adjusted,
+                                           **_label_of(label, k)}
             entry["by"].add(kind)
-            entry["p_value"] = min(entry["p_value"], test.adjusted)
+            entry["p_value"] = min(entry["p_value"], adjusted)
     # Both scans' figures for every flagged pair, even from the scan that did not flag it.
     for pair, entry in found.items():
-        for kind, scan in (("agreement", agreement), ("timing", timing)):
-            if kind not in entry["evidence"]:
-                other = scan.pair(*pair)
-                if other is not None:
-                    entry["evidence"][kind] = {**_figures(other, scan), "flagged": False}
+        for kind, label, scan in scans:
+            k = scale if kind == "agreement" else 1
+            other = scan.pair(*pair) if kind not in entry["by"] else None
+            if other is not None and (kind not in entry["evidence"]
+                                      or other.adjusted * k < entry["evidence"][kind]["adjusted"]):
+                entry["evidence"][kind] = {**_figures(other, scan), "flagged": False,
+                                           "adjusted": min(other.adjusted * k, 1.0), **_label_of(label, k)}
     entry_settings = {"alpha": DEFAULT_ALPHA, "agreement_tolerance": DEFAULT_AGREEMENT_TOLERANCE,
                       "timing_window_seconds": DEFAULT_TIMING_WINDOW}
     existing = {(f.worker_a_id, f.worker_b_id): f for f in CollusionFlag.objects.filter(job_id=job_id)}
@@ -91,6 +109,11 @@ def collusion_flags_refresh(
                                                          defaults=fields)
         kept.append(flag)
     return kept
+
+
+def _label_of(label: str, labels_tested: int) -> dict[str, Any]:
+    """A multi-label scan's label in a pair's figures; nothing for a single-label job's."""
+    return {"label": label, "labels_tested": labels_tested} if label else {}
 
 
 def collusion_flags_refresh_safely(**kwargs: Any) -> None:

@@ -9,6 +9,14 @@ A figure with nothing under it (no item given L, or none whose answer is L) is N
 Sources: the delivered consensus labels (the latest succeeded run's ItemResult on gold items: a
 gold item nobody judged has no result and is left out) and every model version with predictions
 on the job's gold items (a model's label is what it predicted, whatever consensus weighs it at).
+
+A multi-label job (gold answers are sets) is measured label by label: for a label L, precision =
+of the gold items whose delivered set holds L, the share whose gold set holds it; recall = of the
+gold items whose gold set holds L, the share whose delivered set does. Its sources are the
+delivered sets (the run's labels at probability 0.5 or more) and the workers' judgments (every
+accepted gold answer, pooled: a gold item judged three times counts three times). A source's
+`accuracy` there is the exact-set share, and `label_accuracy` the share of right (item, label)
+decisions, the measure gold scores workers by.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
+from marketplace.consensus.multilabel import THRESHOLD
 from marketplace.jobs.models import GoldAnswer, Job, Prediction, PrelabelShown
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.models import ItemResult
@@ -25,6 +34,7 @@ from marketplace.quality.results import run_latest_succeeded
 
 SOURCE_CONSENSUS = "consensus"
 SOURCE_MODEL = "model"
+SOURCE_JUDGMENTS = "judgments"  # multi-label jobs: the workers' gold answers, pooled
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +56,9 @@ class SourceFigures:
     version: str  # "" for consensus
     gold_items: int  # gold items this source labeled
     correct: int
-    accuracy: float | None
+    accuracy: float | None  # multi-label: the share of exact sets
     labels: tuple[LabelFigures, ...]
+    label_accuracy: float | None = None  # multi-label only: share of right (item, label) decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +118,8 @@ def job_label_quality(*, job: Job) -> LabelQuality:
     """The job's per-label figures (three queries; gold items are a small share of a job).
 
     The caller has checked access (the job's organization or an admin)."""
+    if job.multi_label:
+        return _multi_label_quality(job=job)
     labels = job.label_keys
     gold = dict(GoldAnswer.objects.filter(item__job=job).values_list("item_id", "label"))
     run = run_latest_succeeded(job_id=job.pk)
@@ -159,3 +172,63 @@ def job_prelabel_figures(*, job: Job) -> PrelabelFigures | None:
         model=f"{model.name} {model.version}" if model is not None else "?",
         judgments_shown=rows["shown"], judgments_agreeing=rows["agreeing"],
     )
+
+
+def multi_per_label(pairs: Iterable[tuple[frozenset[str], frozenset[str]]],
+                    labels: Sequence[str]) -> tuple[LabelFigures, ...]:
+    """Precision and recall per label from (gold set, given set) pairs, in `labels` order."""
+    support = dict.fromkeys(labels, 0)
+    predicted = dict.fromkeys(labels, 0)
+    correct = dict.fromkeys(labels, 0)
+    for truth, given in pairs:
+        for label in labels:
+            support[label] += label in truth
+            predicted[label] += label in given
+            correct[label] += label in truth and label in given
+    return tuple(
+        LabelFigures(
+            label=label, support=support[label], predicted=predicted[label], correct=correct[label],
+            precision=correct[label] / predicted[label] if predicted[label] else None,
+            recall=correct[label] / support[label] if support[label] else None,
+        )
+        for label in labels
+    )
+
+
+def _multi_source(source: str, name: str, pairs: list[tuple[frozenset[str], frozenset[str]]],
+                  labels: Sequence[str]) -> SourceFigures:
+    exact = sum(1 for truth, given in pairs if truth == given)
+    wrong = sum(len(truth ^ given) for truth, given in pairs)
+    decisions = len(pairs) * len(labels)
+    return SourceFigures(
+        source=source, name=name, version="", gold_items=len(pairs), correct=exact,
+        accuracy=exact / len(pairs) if pairs else None, labels=multi_per_label(pairs, labels),
+        label_accuracy=(decisions - wrong) / decisions if decisions else None,
+    )
+
+
+def _multi_label_quality(*, job: Job) -> LabelQuality:
+    """A multi-label job's figures: the delivered sets, then the workers' gold answers (two
+    queries besides the gold sets; keys no longer in the label set are not decisions)."""
+    labels = job.label_keys
+    known = set(labels)
+    gold = {item: frozenset(sets) & known for item, sets in
+            GoldAnswer.objects.filter(item__job=job, labels__isnull=False).values_list("item_id", "labels")}
+    run = run_latest_succeeded(job_id=job.pk)
+    sources: list[SourceFigures] = []
+    if run is not None:
+        rows = ItemResult.objects.filter(run=run, item_id__in=list(gold)).values_list("item_id", "probabilities")
+        delivered = [(gold[item], frozenset(k for k, p in probabilities.items() if p >= THRESHOLD) & known)
+                     for item, probabilities in rows]
+        sources.append(_multi_source(SOURCE_CONSENSUS, "consensus", delivered, labels))
+    answers = [
+        (gold[item], frozenset(ticked) & known)
+        for item, ticked in Judgment.objects.filter(
+            job=job, is_gold=True, status=JudgmentStatus.ACCEPTED, labels__isnull=False
+        ).values_list("item_id", "labels").iterator(chunk_size=5_000)
+        if item in gold
+    ]
+    if answers:
+        sources.append(_multi_source(SOURCE_JUDGMENTS, "workers", answers, labels))
+    return LabelQuality(run_id=run.pk if run is not None else None, gold_items=len(gold),
+                        prelabels_shown=False, sources=tuple(sources))

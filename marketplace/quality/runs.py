@@ -239,12 +239,14 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
     return {"job_id": run.job_id, "run_id": run.pk, "result": result, "votes": votes, "gold_items": list(gold)}
 
 
-def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> None:
-    """A multi-label job's run: per-label consensus (runs_multi.py); no collusion scan after."""
+def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> dict[str, Any]:
+    """A multi-label job's run: per-label consensus (runs_multi.py); returns what the collusion
+    scan needs (agreement per label)."""
     fitted = multi_run_fit_store(
         run_id=run.pk, job_id=run.job_id, keys=keys, method=run.method,
         options=consensus_options(run.parameters), started=started,
     )
+    scan = fitted.pop("scan")
     finished = ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
         status=ConsensusRun.Status.SUCCEEDED,
         parameters={**run.parameters, **fitted.pop("parameters")},
@@ -255,3 +257,4 @@ def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> 
     if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
     events.job_consensus(run_id=run.pk)
+    return {"job_id": run.job_id, "run_id": run.pk, **scan}

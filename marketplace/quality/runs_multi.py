@@ -11,8 +11,13 @@ A worker's WorkerResult holds their accuracy as the mean over labels of their pe
 (each label's binary fit), and an empty confusion (pages that draw K×K matrices skip it); their
 per-label sensitivity and specificity are in the run's parameters under "per_label".
 
-Not done for multi-label runs (yet): model predictions as voters, the global skill fold, the
-collusion scan. Judgments are read through the ORM (one row object per judgment), not COPY.
+The workers' global skill takes the run's share as a single-label run's does, measured per label
+(consensus.multilabel.multi_run_evidence: a vote is one pseudo-judgment, right in the share of its
+label decisions that agree with the posterior). The collusion scan runs after the commit as for
+single-label runs: timing as it is, agreement per label (quality/collusion.py).
+
+Not done for multi-label runs (yet): model predictions as voters (a prediction is one label).
+Judgments are read through the ORM (one row object per judgment), not COPY.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from marketplace.consensus.multilabel import THRESHOLD, MultiLabelResult, MultiVotes, aggregate_multi
+from marketplace.consensus.multilabel import (
+    THRESHOLD, MultiLabelResult, MultiVotes, aggregate_multi, binary_crowds, multi_run_evidence,
+)
 from marketplace.jobs.models import GoldAnswer
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.models import ItemResult, WorkerResult
+from marketplace.quality.skills import worker_skills_fold
 
 PLACES = 6
 _BATCH = 2_000
@@ -62,9 +70,12 @@ def multi_run_fit_store(*, run_id: int, job_id: int, keys: list[str], method: st
     read_seconds = time.perf_counter() - started
     fit_started = time.perf_counter()
     result = aggregate_multi(votes, method=method, gold=gold, **options)
+    crowds = binary_crowds(votes)
     fit_seconds = time.perf_counter() - fit_started
     items = _items_write(run_id=run_id, result=result, votes=votes)
     workers, per_label = _workers_write(run_id=run_id, result=result)
+    # The workers' global skill, in the run's transaction as a single-label run's (skills.py).
+    worker_skills_fold(job_id=job_id, current=multi_run_evidence(result, votes, gold_items=list(gold)))
     first = next(iter(result.per_label.values()), None)
     return {
         "parameters": {
@@ -79,6 +90,9 @@ def multi_run_fit_store(*, run_id: int, job_id: int, keys: list[str], method: st
         "gold_items": len(gold),
         "rounds": max((r.rounds for r in result.per_label.values()), default=0),
         "converged": all(r.converged for r in result.per_label.values()) if first else True,
+        # Not a run field: what the collusion scan reads once the run commits (runs.py pops it).
+        "scan": {"per_label": {label: (fit, crowds[label]) for label, fit in result.per_label.items()},
+                 "gold_items": list(gold)},
     }
 
 

@@ -9,7 +9,7 @@ a floor, and its 5% and 95% quantiles make the 90% credible interval shown to ad
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -70,6 +70,30 @@ def gold_estimate(*, correct: int, seen: int) -> GoldEstimate:
     low, high = credible_interval(correct=correct, seen=seen)
     return GoldEstimate(
         seen=seen, correct=correct, smoothed=smoothed_accuracy(correct=correct, seen=seen), low=low, high=high
+    )
+
+
+@dataclass(frozen=True)
+class LabelDecisions:
+    """A multi-label gold answer scored per label: each label of the job is one yes/no decision,
+    right when the worker's tick equals gold's. `missed`: gold's labels left unticked; `extra`:
+    ticked labels gold does not have (both in the job's label order)."""
+
+    right: int
+    seen: int
+    missed: tuple[str, ...]
+    extra: tuple[str, ...]
+    wrong: tuple[str, ...]  # missed and extra together, in label order
+
+
+def label_decisions(*, answered: Iterable[str], gold: Iterable[str], keys: Sequence[str]) -> LabelDecisions:
+    """Score a ticked set against gold's set over the job's labels `keys` (keys outside them,
+    from an edited draft, are not decisions)."""
+    ticked, known = set(answered), set(gold)
+    wrong = tuple(key for key in keys if (key in ticked) != (key in known))
+    return LabelDecisions(
+        right=len(keys) - len(wrong), seen=len(keys), missed=tuple(k for k in wrong if k in known),
+        extra=tuple(k for k in wrong if k in ticked), wrong=wrong,
     )
 
 

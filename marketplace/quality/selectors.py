@@ -30,6 +30,7 @@ class WorkerQuality:
     worker_id: int
     job_id: int | None  # None: across every job of the worker
     judgments: int  # regular judgments counted when submitted
+    # What the gold rule reads: answers, or on a multi-label job label decisions (gold_multi.py)
     gold: scoring.GoldEstimate
     ds_accuracy: float | None  # latest succeeded consensus run (per job only)
     confusion: list[list[float]] | None  # rows = true label, columns = answered label
@@ -39,6 +40,7 @@ class WorkerQuality:
     median_seconds: float | None
     flagged_fast_at: datetime | None
     blocked: bool
+    gold_exact_sets: scoring.GoldEstimate | None = None  # a multi-label job's answers, exact-set matches
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class WorkerQuality:
             "median_seconds": self.median_seconds,
             "flagged_fast_at": self.flagged_fast_at,
             "blocked": self.blocked,
+            "gold_exact_sets": None if self.gold_exact_sets is None else self.gold_exact_sets.as_dict(),
         }
 
 
@@ -70,7 +73,7 @@ def job_worker_quality(*, job_id: int, worker_ids: Sequence[int] | None = None) 
     stats = WorkerJobStats.objects.filter(job_id=job_id)
     if worker_ids is not None:
         stats = stats.filter(worker_id__in=list(worker_ids))
-    rows = list(stats.order_by("worker_id").values("worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at"))
+    rows = list(stats.order_by("worker_id").values("worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at", *_PER_LABEL))
     ids = [row["worker_id"] for row in rows]
     return _assemble(rows=rows, pairs=[(job_id, w) for w in ids], worker_ids=ids, job_ids=[job_id])
 
@@ -79,17 +82,18 @@ def worker_quality_by_job(*, worker_id: int) -> list[WorkerQuality]:
     """One worker's figures in each job they worked in, newest job first."""
     rows = list(
         WorkerJobStats.objects.filter(worker_id=worker_id)
-        .order_by("-job_id").values("job_id", "worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at")
+        .order_by("-job_id").values("job_id", "worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at", *_PER_LABEL)
     )
     job_ids = [row["job_id"] for row in rows]
     return _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids)
 
 
 def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
-    """One worker across all jobs: summed gold counts, judgment-weighted DS accuracy and agreement."""
+    """One worker across all jobs: summed gold counts, judgment-weighted DS accuracy and agreement.
+    A multi-label job's gold answers count here as answers, right when every label is."""
     per_job = worker_quality_by_job(worker_id=worker_id)
-    seen = sum(q.gold.seen for q in per_job)
-    correct = sum(q.gold.correct for q in per_job)
+    seen = sum((q.gold_exact_sets or q.gold).seen for q in per_job)
+    correct = sum((q.gold_exact_sets or q.gold).correct for q in per_job)
     weighted = [(q.ds_accuracy, q.agreement_judgments) for q in per_job if q.ds_accuracy is not None]
     weight = sum(n for _, n in weighted)
     agreeing = sum((q.agreement or 0.0) * q.agreement_judgments for q in per_job)
@@ -104,6 +108,18 @@ def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
         flagged_fast_at=max((q.flagged_fast_at for q in per_job if q.flagged_fast_at), default=None),
         blocked=any(q.blocked for q in per_job),
     )
+
+
+# A multi-label job's gold is scored per label too: rows with label decisions are such a job's.
+_PER_LABEL = ("gold_labels_seen", "gold_labels_right")
+
+
+def _gold_of(row: dict[str, Any]) -> dict[str, scoring.GoldEstimate | None]:
+    answers = scoring.gold_estimate(correct=row["gold_correct"], seen=row["gold_seen"])
+    if not row["gold_labels_seen"]:
+        return {"gold": answers, "gold_exact_sets": None}
+    return {"gold": scoring.gold_estimate(correct=row["gold_labels_right"], seen=row["gold_labels_seen"]),
+            "gold_exact_sets": answers}
 
 
 def _assemble(
@@ -128,12 +144,12 @@ def _assemble(
         agree, scored = agreement.get(key, (0, 0))
         out.append(WorkerQuality(
             worker_id=row["worker_id"], job_id=job_id, judgments=row["judgments"],
-            gold=scoring.gold_estimate(correct=row["gold_correct"], seen=row["gold_seen"]),
             ds_accuracy=None if result is None else result.accuracy,
             confusion=None if result is None else result.confusion,
             confusion_labels=None if run is None else [c["key"] for c in run.job.labels],
             agreement=agree / scored if scored else None, agreement_judgments=scored,
             median_seconds=medians.get(key), flagged_fast_at=row["flagged_fast_at"], blocked=key in blocked,
+            **_gold_of(row),
         ))
     return out
 

@@ -21,7 +21,7 @@ from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.labeling.services import DropResult, judgments_drop, leases_end_for_worker
-from marketplace.quality import scoring, skills
+from marketplace.quality import fast_rule, gold_multi, scoring, skills
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.rules import QualityRules, rules_for
 
@@ -54,14 +54,18 @@ class BlockOutcome:
 # One statement: count the judgment and read back the new totals. The row is only ever written
 # by this worker's submits in this job, which already queue on the job's row lock.
 _STATS_UPSERT = """
-INSERT INTO quality_workerjobstats (job_id, worker_id, gold_seen, gold_correct, judgments, updated_at)
-VALUES (%(job)s, %(worker)s, %(gold_seen)s, %(gold_correct)s, %(judgments)s, %(now)s)
+INSERT INTO quality_workerjobstats
+    (job_id, worker_id, gold_seen, gold_correct, judgments, gold_labels_seen, gold_labels_right, updated_at)
+VALUES (%(job)s, %(worker)s, %(gold_seen)s, %(gold_correct)s, %(judgments)s, %(labels_seen)s,
+        %(labels_right)s, %(now)s)
 ON CONFLICT (job_id, worker_id) DO UPDATE SET
     gold_seen = quality_workerjobstats.gold_seen + excluded.gold_seen,
     gold_correct = quality_workerjobstats.gold_correct + excluded.gold_correct,
     judgments = quality_workerjobstats.judgments + excluded.judgments,
+    gold_labels_seen = quality_workerjobstats.gold_labels_seen + excluded.gold_labels_seen,
+    gold_labels_right = quality_workerjobstats.gold_labels_right + excluded.gold_labels_right,
     updated_at = excluded.updated_at
-RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at
+RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at, gold_labels_seen, gold_labels_right
 """
 
 
@@ -69,30 +73,40 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     """Count a new judgment in the worker's stats and act on the job's quality rules.
 
     Gold rule (gold judgments): with at least min_gold_answers scored gold answers and a smoothed
-    accuracy under the floor, the worker is blocked from the job and their judgments dropped.
+    accuracy under the floor, the worker is blocked from the job and their judgments dropped. On a
+    multi-label job the accuracy is per label decision (gold_multi.py), the answers still counted
+    as answers for min_gold_answers.
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
     """
     rules = _job_terms(judgment.job_id)
     job = Job(pk=judgment.job_id)  # the rules below need its id only; a block reads it afresh
     scored = judgment.is_gold and judgment.is_correct is not None
-    stats_id, gold_seen, gold_correct, total_regular, flagged_at = _stats_count(
+    decided = gold_multi.gold_decisions(judgment=judgment) if scored else None
+    stats = _stats_count(
         judgment=judgment,
         gold_seen=int(scored),
         gold_correct=int(scored and bool(judgment.is_correct)),
         judgments=int(not judgment.is_gold),
+        labels_seen=decided.seen if decided else 0,
+        labels_right=decided.right if decided else 0,
     )
+    stats_id, gold_seen, gold_correct, total_regular, flagged_at, labels_seen, labels_right = stats
     if scored:  # the worker's global skill, for dynamic overlap in every job (after the stats row)
-        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct))
+        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct),
+                                 share=_share(decided))
+    # Per label decision on a multi-label job; the answers still count towards min_gold_answers.
+    right, decisions = (labels_right, labels_seen) if decided else (gold_correct, gold_seen)
     blocked = False
-    if scored and scoring.below_floor(
-        correct=gold_correct, seen=gold_seen, min_seen=rules.min_gold_answers, floor=rules.gold_accuracy_floor
+    if scored and gold_seen >= rules.min_gold_answers and scoring.below_floor(
+        correct=right, seen=decisions, min_seen=0, floor=rules.gold_accuracy_floor
     ):
-        estimate = scoring.gold_estimate(correct=gold_correct, seen=gold_seen)
-        blocked = _gold_block(job=job, worker_id=judgment.worker_id, rules=rules, estimate=estimate)
+        estimate = scoring.gold_estimate(correct=right, seen=decisions)
+        exact = scoring.gold_estimate(correct=gold_correct, seen=gold_seen) if decided else None
+        blocked = _gold_block(job=job, worker_id=judgment.worker_id, rules=rules, estimate=estimate, exact=exact)
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
-        flagged = _fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
+        flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
     return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
 
 
@@ -111,16 +125,26 @@ def judgment_unassess(*, judgment: Judgment) -> None:
             details={"judgment": judgment.pk},
         )
     scored = judgment.is_gold and judgment.is_correct is not None
+    decided = gold_multi.gold_decisions(judgment=judgment) if scored else None  # gold is fixed at publish
     # An UPDATE, not the submit's upsert: the row exists (the submit made it), and the insert
     # half of an upsert would check its negative counts against the constraints first.
     WorkerJobStats.objects.filter(job_id=judgment.job_id, worker_id=judgment.worker_id).update(
         gold_seen=F("gold_seen") - int(scored),
         gold_correct=F("gold_correct") - int(scored and bool(judgment.is_correct)),
         judgments=F("judgments") - int(not judgment.is_gold),
+        gold_labels_seen=F("gold_labels_seen") - (decided.seen if decided else 0),
+        gold_labels_right=F("gold_labels_right") - (decided.right if decided else 0),
         updated_at=timezone.now(),
     )
     if scored:
-        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct), undo=True)
+        skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct),
+                                 share=_share(decided), undo=True)
+
+
+def _share(decided: scoring.LabelDecisions | None) -> float | None:
+    """A multi-label gold answer's weight in the global skill: one answer, right in the share of
+    its labels decided right (a single-label answer: None, right or wrong)."""
+    return decided.right / decided.seen if decided and decided.seen else None
 
 
 # A published job's rules never change (jobs.services.job_terms_fix records them once), so each
@@ -155,39 +179,42 @@ def gold_feedback_for(*, judgment: Judgment) -> dict[str, Any] | None:
 def _feedback(*, judgment: Judgment, rules: QualityRules) -> dict[str, Any] | None:
     if not (judgment.is_gold and judgment.is_correct is False and rules.gold_feedback):
         return None
-    gold = GoldAnswer.objects.filter(item_id=judgment.item_id).values("label", "labels", "explanation").first()
+    gold = GoldAnswer.objects.filter(item_id=judgment.item_id).values(
+        "label", "labels", "explanation", "item__job__labels").first()
     if gold is None:
         return None
-    if gold["labels"] is not None:  # a multi-label job's: the sets, beside the empty single labels
-        return {"correct_label": "", "correct_labels": gold["labels"], "explanation": gold["explanation"],
-                "your_label": "", "your_labels": judgment.labels or []}
+    if gold["labels"] is not None:  # a multi-label job's: the sets and the labels decided wrong
+        return gold_multi.multi_feedback(judgment=judgment, gold=gold)
     return {"correct_label": gold["label"], "explanation": gold["explanation"], "your_label": judgment.label}
 
 
 def _stats_count(
-    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int
-) -> tuple[int, int, int, int, Any]:
+    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int, labels_seen: int, labels_right: int
+) -> tuple[int, int, int, int, Any, int, int]:
     params = {
         "job": judgment.job_id, "worker": judgment.worker_id, "gold_seen": gold_seen,
-        "gold_correct": gold_correct, "judgments": judgments,
-        "now": connection.ops.adapt_unknown_value(timezone.now()),
+        "gold_correct": gold_correct, "judgments": judgments, "labels_seen": labels_seen,
+        "labels_right": labels_right, "now": connection.ops.adapt_unknown_value(timezone.now()),
     }
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(_STATS_UPSERT, params)
         row = cursor.fetchone()
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4]
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), int(row[6])
 
 
-def _gold_block(*, job: Job, worker_id: int, rules: QualityRules, estimate: scoring.GoldEstimate) -> bool:
-    """Block through the gold rule, with the gold answers and their right labels as evidence."""
+def _gold_block(
+    *, job: Job, worker_id: int, rules: QualityRules, estimate: scoring.GoldEstimate,
+    exact: scoring.GoldEstimate | None = None,
+) -> bool:
+    """Block through the gold rule, with the gold answers and their right labels as evidence.
+    `exact`: on a multi-label job (where `estimate` counts label decisions), the exact-set matches."""
     if JobBlock.objects.filter(job_id=job.pk, worker_id=worker_id).exists():
         return False  # an admin got there first; the submit itself was let through before that
     answers = list(
         Judgment.objects.filter(job_id=job.pk, worker_id=worker_id, is_gold=True, is_correct__isnull=False)
         .order_by("-id")
-        .values_list("item_id", "item__external_id", "label", "item__gold__label", "is_correct")[
-            :EVIDENCE_GOLD_ANSWERS
-        ]
+        .values_list("item_id", "item__external_id", "label", "item__gold__label", "is_correct",
+                     "labels", "item__gold__labels")[:EVIDENCE_GOLD_ANSWERS]
     )
     evidence = {
         "rule": "gold_accuracy_floor",
@@ -195,79 +222,24 @@ def _gold_block(*, job: Job, worker_id: int, rules: QualityRules, estimate: scor
         "gold": estimate.as_dict(),
         "wrong": estimate.wrong,
         "answers": [
-            {"item": item, "external_id": ext, "answered": label, "correct_label": right, "correct": ok}
-            for item, ext, label, right, ok in answers
+            {"item": item, "external_id": ext, "answered": label, "correct_label": right, "correct": ok,
+             **({} if sets is None else {"answered_labels": sets, "correct_labels": gold_sets})}
+            for item, ext, label, right, ok, sets, gold_sets in answers
         ],
     }
+    counted = f"{estimate.correct} of {estimate.seen} right"
+    if exact is not None:  # a multi-label job: the rule read label decisions
+        evidence["per_label"] = True
+        evidence["exact_sets"] = exact.as_dict()
+        counted = (f"{estimate.correct} of {estimate.seen} label decisions right over {exact.seen} gold answers, "
+                   f"{exact.correct} of them with every label right")
     reason = (
         f"Smoothed gold accuracy {estimate.smoothed:.3f} (90% interval {estimate.low:.2f}-{estimate.high:.2f}, "
-        f"{estimate.correct} of {estimate.seen} right) is under the job's floor {rules.gold_accuracy_floor}."
+        f"{counted}) is under the job's floor {rules.gold_accuracy_floor}."
     )
     worker = User.objects.get(pk=worker_id)
     _block(job=job, worker=worker, reason=reason, actor=None, evidence=evidence, inside_submit=True)
     return True
-
-
-def _fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
-    # Walks judgment_job_worker_recent (job, worker, -id): fast_window rows, no sort.
-    recent = list(
-        Judgment.objects.filter(job_id=job.pk, worker_id=worker_id)
-        .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
-        .order_by("-id")
-        .values_list("id", "item_id", "seconds_spent")[: rules.fast_window]
-    )
-    median = scoring.median_seconds(seconds for _, _, seconds in recent)
-    if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
-        return False
-    # Rarely reached (the worker's median is already under the tier's figure): now ask whether
-    # they are fast *for this job*: an easy job that every human answers in a second flags nobody.
-    peers = _peers_median(job_id=job.pk, worker_id=worker_id)
-    if peers is None:
-        return False  # nobody to compare with yet: asked again at the worker's next submit
-    limit = scoring.fast_limit(tier_seconds=float(rules.fast_seconds), peers_median=peers)
-    if median >= limit:
-        return False
-    now = timezone.now()
-    # Compare-and-set: the flag is set once, and only the submit that set it logs the event.
-    if not WorkerJobStats.objects.filter(pk=stats_id, flagged_fast_at__isnull=True).update(flagged_fast_at=now):
-        return False
-    QualityEvent.objects.create(
-        job_id=job.pk, worker_id=worker_id, kind=QualityEvent.Kind.FLAGGED_FAST, automatic=True,
-        reason=(
-            f"Median answer time {median:.2f} s over the last {len(recent)} judgments is under the "
-            f"job's limit of {limit:.2f} s ({_limit_source(rules, peers)}). Flagged for review; not blocked."
-        ),
-        evidence={
-            "rule": "fast_seconds", "rules": rules.as_dict(), "median_seconds": round(median, 3),
-            "limit_seconds": round(limit, 3),
-            "peers_median_seconds": round(peers, 3),
-            "times": [
-                {"judgment": jid, "item": item, "seconds": None if s is None else float(s)}
-                for jid, item, s in recent
-            ],
-        },
-    )
-    return True
-
-
-def _peers_median(*, job_id: int, worker_id: int) -> float | None:
-    """Median answer time of the job's latest judgments by other workers not flagged fast in it,
-    or None while there are fewer than scoring.FAST_PEERS_MIN of them."""
-    flagged = WorkerJobStats.objects.filter(job_id=job_id, flagged_fast_at__isnull=False).values("worker_id")
-    times = list(
-        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, seconds_spent__isnull=False)
-        .exclude(worker_id=worker_id)
-        .exclude(worker_id__in=flagged)
-        .order_by("-id")
-        .values_list("seconds_spent", flat=True)[: scoring.FAST_PEERS_SAMPLE]
-    )
-    return scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
-
-
-def _limit_source(rules: QualityRules, peers: float) -> str:
-    if scoring.FAST_SHARE_OF_PEERS * peers >= float(rules.fast_seconds):
-        return f"the tier's {rules.fast_seconds} s"
-    return f"{scoring.FAST_SHARE_OF_PEERS:.0%} of the other workers' median {peers:.2f} s"
 
 
 @transaction.atomic
@@ -367,8 +339,12 @@ def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
     deleted, _ = JobBlock.objects.filter(job=job, worker=worker).delete()
     if not deleted:
         raise Conflict("This worker is not blocked from this job.")
-    stats = WorkerJobStats.objects.filter(job=job, worker=worker).values("gold_seen", "gold_correct").first()
-    WorkerJobStats.objects.filter(job=job, worker=worker).update(gold_seen=0, gold_correct=0)
+    stats = WorkerJobStats.objects.filter(job=job, worker=worker).values(
+        "gold_seen", "gold_correct", "gold_labels_seen", "gold_labels_right").first()
+    WorkerJobStats.objects.filter(job=job, worker=worker).update(
+        gold_seen=0, gold_correct=0, gold_labels_seen=0, gold_labels_right=0)
+    if stats is not None and not stats["gold_labels_seen"]:  # label decisions: multi-label jobs only
+        stats = {"gold_seen": stats["gold_seen"], "gold_correct": stats["gold_correct"]}
     dropped = Judgment.objects.filter(job=job, worker=worker, status=JudgmentStatus.DROPPED).count()
     QualityEvent.objects.create(
         job=job, worker=worker, kind=QualityEvent.Kind.UNBLOCKED, automatic=False, actor=actor, reason=reason,

@@ -15,7 +15,7 @@ other's commit, never in a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -43,11 +43,12 @@ _FOLD_LOCK = "SELECT pg_advisory_xact_lock(7072, %s)"
 _BATCH = 1_000  # rows per statement: 4-5 parameters each, far under any driver's limit
 
 
-def worker_skill_gold(*, worker_id: int, correct: bool, undo: bool = False) -> None:
+def worker_skill_gold(*, worker_id: int, correct: bool, undo: bool = False, share: float | None = None) -> None:
     """Count one scored gold answer in the worker's skill (`undo`: take one back, its worker
-    undid it). Caller: the submit or the undo, inside its transaction, after the worker's
-    WorkerJobStats row (see the module's lock order)."""
-    evidence = gold_evidence(correct=correct)
+    undid it; `share`: a multi-label answer, right in that share of its label decisions).
+    Caller: the submit or the undo, inside its transaction, after the worker's WorkerJobStats
+    row (see the module's lock order)."""
+    evidence = gold_evidence(correct=correct) if share is None else Evidence(share, 1.0)
     _skills_add({worker_id: Evidence(-evidence.right, -evidence.seen) if undo else evidence})
 
 
@@ -74,7 +75,12 @@ def worker_skills_fold_run(
     Inside the run's transaction (results, shares and skill commit together, or not at all);
     returns the workers whose skill changed.
     """
-    current = run_evidence(result, votes, gold_items=gold_items)
+    return worker_skills_fold(job_id=job_id, current=run_evidence(result, votes, gold_items=gold_items))
+
+
+def worker_skills_fold(*, job_id: int, current: Mapping[Hashable, Evidence]) -> int:
+    """`worker_skills_fold_run` from a run's per-worker evidence, however it was measured (a
+    multi-label run's: consensus.multilabel.multi_run_evidence). Same transaction and locks."""
     # One fold per job at a time, before reading the previous shares: a run declared dead may
     # still be finishing, and two runs must never both subtract the same previous share. Not a
     # row lock: the job may have no share rows yet, and submits must not meet it (models.py).

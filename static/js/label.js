@@ -238,10 +238,13 @@
         el("strong", { text: "Check item missed. " }),
         document.createTextNode(`You answered ${yours}; the right label is ${right}.`),
       ];
+      // A multi-label item: name the labels decided wrong, and which way each should have gone.
+      const wrong = (feedback.wrong_labels || []).map((w) => `${w.name} (should be ${w.should_be})`).join(", ");
+      if (wrong) parts.push(el("span", { class: "wrong-labels", text: ` Wrong: ${wrong}.` }));
       if (feedback.explanation) parts.push(el("span", { class: "why", text: ` ${feedback.explanation}` }));
       feedbackBox.replaceChildren(...parts);
       feedbackBox.hidden = false;
-      return `Check item missed: the right label was ${right}.`;
+      return wrong ? `Check item missed: wrong on ${wrong}.` : `Check item missed: the right label was ${right}.`;
     }
 
     // A job that shows pre-labels sends the model's label key as `suggestion`: a hint and a

@@ -7,6 +7,7 @@ Wendy is a worker; the client is the one the factory's organization gets (made h
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from playwright.sync_api import expect
@@ -58,3 +59,23 @@ def test_a_worker_ticks_label_sets_with_the_keyboard_and_the_client_downloads_th
     rows = json.loads(open(download.value.path()).read())
     assert {row["data"]["text"]: row["consensus_labels"] for row in rows} == dict(zip(seen, SENT, strict=True))
     assert all(set(row["label_probabilities"]) == {"cat", "dog", "bird"} for row in rows)
+
+
+def test_a_worker_who_misses_a_multi_label_check_item_reads_the_labels_decided_wrong(new_page: Any) -> None:
+    walter = arrange(WorkerFactory, username="walter-multi")
+    # Every gold set is {cat}; Walter ticks dog alone everywhere, so each check item is a miss.
+    job = arrange(open_job_with_items, items=8, gold=8, gold_rate=Decimal("0.5"), overlap=1, multi_label=True,
+                  quality_rules={"gold_feedback": True}, title="Pets, checked")
+    page = new_page()
+    log_in(page, walter.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    feedback, shown = page.locator("#feedback"), None
+    for answered in range(1, 17):
+        shown = _wait_for_item(page, shown)
+        page.locator('#labeler[data-ahead="ready"], #empty:not([hidden])').first.wait_for(state="attached")
+        page.keyboard.press("d")
+        page.keyboard.press("Enter")
+        _wait_saved(page, answered)
+        if feedback.is_visible():
+            break
+    expect(feedback).to_contain_text("Wrong: Cat (should be ticked), Dog (should be unticked).")

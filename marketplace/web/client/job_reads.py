@@ -23,6 +23,7 @@ from marketplace.billing.pricing import money
 from marketplace.billing.selectors import job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.quality.gold_multi import decisions_tally
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_latest_succeeded
 from marketplace.quality.scoring import share_interval
@@ -150,6 +151,9 @@ class Consensus:
     confusion: list[list[float]] | None  # pooled worker confusion, rows = true label
     gold_accuracy: float | None  # share right over the job's accepted, scored gold answers
     gold_seen: int  # those answers: the one gold count the page shows
+    # A multi-label job: gold_accuracy over label decisions (each label of an answer right or
+    # wrong, as the quality rules read it), gold_decisions of them; 0 on a single-label job.
+    gold_decisions: int = 0
     items_estimated: int = 0  # regular items in the run's estimate
     # 90 % intervals (scoring.share_interval): a share from few items or answers is never a bare 100 %.
     accuracy_interval: tuple[float, float] | None = None
@@ -210,6 +214,11 @@ def job_consensus(*, job: Job) -> Consensus:
         job=job, is_gold=True, status=JudgmentStatus.ACCEPTED, is_correct__isnull=False
     ).aggregate(seen=Count("id"), right=Count("id", filter=Q(is_correct=True)))
     seen, right = gold["seen"] or 0, gold["right"] or 0
+    decisions = 0
+    if job.multi_label and seen:  # per label decision (quality/gold_multi.py); gold is a small share
+        answers = Judgment.objects.filter(job=job, is_gold=True, status=JudgmentStatus.ACCEPTED,
+                                          is_correct__isnull=False).values_list("labels", "item__gold__labels")
+        right, decisions = decisions_tally(answers.iterator(chunk_size=5_000), job.label_keys)
     crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
     return Consensus(
         run=run,
@@ -217,11 +226,12 @@ def job_consensus(*, job: Job) -> Consensus:
         distribution=[(names[key], float(counts[key])) for key in keys],
         distribution_source=source,
         confusion=_pooled_confusion(run=run, size=len(keys)) if run is not None else None,
-        gold_accuracy=right / seen if seen else None,
+        gold_accuracy=right / (decisions or seen) if seen else None,
         gold_seen=seen,
+        gold_decisions=decisions,
         items_estimated=total,
         accuracy_interval=share_interval(successes=accuracy * total, trials=total) if accuracy is not None else None,
-        gold_interval=share_interval(successes=right, trials=seen) if seen else None,
+        gold_interval=share_interval(successes=right, trials=decisions or seen) if seen else None,
         crowd_accuracy=crowd_accuracy,
         models=models,
     )

@@ -116,9 +116,12 @@ def _label_quality_table(job: Job, figures: LabelQuality) -> list[dict[str, Any]
     return [
         {
             "title": "Delivered labels" if source.source == "consensus"
+            else "Workers' answers" if source.source == "judgments"
             else f"Model {source.name} {source.version}",
             "gold_items": source.gold_items,
             "accuracy_pct": _pct(source.accuracy),
+            "label_accuracy_pct": _pct(source.label_accuracy),
+            "answers": source.source == "judgments",
             "rows": [
                 {"label": names.get(f.label, f.label), "support": f.support,
                  "predicted": f.predicted, "precision_pct": _pct(f.precision),

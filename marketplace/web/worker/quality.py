@@ -22,6 +22,7 @@ from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import selectors
 from marketplace.quality.rules import rules_for
+from marketplace.quality.scoring import label_decisions
 from marketplace.quality.selectors import WorkerQuality
 from marketplace.quality.services import DROP_POLICY
 
@@ -43,6 +44,9 @@ def _figures(q: WorkerQuality) -> dict[str, Any]:
         "ds": _percent(q.ds_accuracy),
         "speed": "" if q.median_seconds is None else f"{q.median_seconds:.1f} s",
         "flagged": q.flagged_fast_at is not None, "blocked": q.blocked,
+        # A multi-label job: gold_seen/gold_correct are label decisions; the exact sets beside them.
+        "per_label": q.gold_exact_sets is not None,
+        "exact_sets": "" if q.gold_exact_sets is None else f"{q.gold_exact_sets.correct}/{q.gold_exact_sets.seen}",
     }
 
 
@@ -68,7 +72,7 @@ def _gold_feedback(worker: User) -> list[dict[str, Any]]:
             break
     gold = {
         g["item_id"]: g for g in GoldAnswer.objects.filter(item_id__in=[j.item_id for j in rows])
-        .values("item_id", "label", "explanation")
+        .values("item_id", "label", "labels", "explanation")
     }
     out = []
     for judgment in rows:
@@ -78,10 +82,17 @@ def _gold_feedback(worker: User) -> list[dict[str, Any]]:
         names = {c["key"]: c.get("name") or c["key"] for c in judgment.job.labels}
         data = judgment.item.data if isinstance(judgment.item.data, dict) else {}
         text = data.get("text") if isinstance(data.get("text"), str) else ""
+        if answer["labels"] is not None:  # multi-label: the sets, and the labels decided wrong
+            yours = ", ".join(names.get(k, k) for k in judgment.labels or []) or "none"
+            right = ", ".join(names.get(k, k) for k in answer["labels"]) or "none"
+            decided = label_decisions(answered=judgment.labels or [], gold=answer["labels"], keys=list(names))
+            wrong = ", ".join(names[k] for k in decided.wrong)
+        else:
+            yours, right = names.get(judgment.label, judgment.label), names.get(answer["label"], answer["label"])
+            wrong = ""
         out.append({
             "job": judgment.job.title, "text": text[:200], "when": judgment.created_at,
-            "yours": names.get(judgment.label, judgment.label),
-            "right": names.get(answer["label"], answer["label"]), "explanation": answer["explanation"],
+            "yours": yours, "right": right, "wrong": wrong, "explanation": answer["explanation"],
         })
     return out
 

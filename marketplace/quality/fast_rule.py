@@ -1,0 +1,75 @@
+"""The fast-answer rule of a submit (services.judgment_assess): a worker whose median answer time
+over their latest judgments is under the tier's figure *and* far under the job's other workers'
+is flagged once for review, never blocked. Caller holds the job's row lock (the submit took it)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from marketplace.jobs.models import Job
+from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.quality import scoring
+from marketplace.quality.models import QualityEvent, WorkerJobStats
+from marketplace.quality.rules import QualityRules
+
+
+def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
+    # Walks judgment_job_worker_recent (job, worker, -id): fast_window rows, no sort.
+    recent = list(
+        Judgment.objects.filter(job_id=job.pk, worker_id=worker_id)
+        .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
+        .order_by("-id")
+        .values_list("id", "item_id", "seconds_spent")[: rules.fast_window]
+    )
+    median = scoring.median_seconds(seconds for _, _, seconds in recent)
+    if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
+        return False
+    # Rarely reached (the worker's median is already under the tier's figure): now ask whether
+    # they are fast *for this job*: an easy job that every human answers in a second flags nobody.
+    peers = _peers_median(job_id=job.pk, worker_id=worker_id)
+    if peers is None:
+        return False  # nobody to compare with yet: asked again at the worker's next submit
+    limit = scoring.fast_limit(tier_seconds=float(rules.fast_seconds), peers_median=peers)
+    if median >= limit:
+        return False
+    now = timezone.now()
+    # Compare-and-set: the flag is set once, and only the submit that set it logs the event.
+    if not WorkerJobStats.objects.filter(pk=stats_id, flagged_fast_at__isnull=True).update(flagged_fast_at=now):
+        return False
+    QualityEvent.objects.create(
+        job_id=job.pk, worker_id=worker_id, kind=QualityEvent.Kind.FLAGGED_FAST, automatic=True,
+        reason=(
+            f"Median answer time {median:.2f} s over the last {len(recent)} judgments is under the "
+            f"job's limit of {limit:.2f} s ({_limit_source(rules, peers)}). Flagged for review; not blocked."
+        ),
+        evidence={
+            "rule": "fast_seconds", "rules": rules.as_dict(), "median_seconds": round(median, 3),
+            "limit_seconds": round(limit, 3),
+            "peers_median_seconds": round(peers, 3),
+            "times": [
+                {"judgment": jid, "item": item, "seconds": None if s is None else float(s)}
+                for jid, item, s in recent
+            ],
+        },
+    )
+    return True
+
+
+def _peers_median(*, job_id: int, worker_id: int) -> float | None:
+    """Median answer time of the job's latest judgments by other workers not flagged fast in it,
+    or None while there are fewer than scoring.FAST_PEERS_MIN of them."""
+    flagged = WorkerJobStats.objects.filter(job_id=job_id, flagged_fast_at__isnull=False).values("worker_id")
+    times = list(
+        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, seconds_spent__isnull=False)
+        .exclude(worker_id=worker_id)
+        .exclude(worker_id__in=flagged)
+        .order_by("-id")
+        .values_list("seconds_spent", flat=True)[: scoring.FAST_PEERS_SAMPLE]
+    )
+    return scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
+
+
+def _limit_source(rules: QualityRules, peers: float) -> str:
+    if scoring.FAST_SHARE_OF_PEERS * peers >= float(rules.fast_seconds):
+        return f"the tier's {rules.fast_seconds} s"
+    return f"{scoring.FAST_SHARE_OF_PEERS:.0%} of the other workers' median {peers:.2f} s"
