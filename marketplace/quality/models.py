@@ -111,11 +111,12 @@ class WorkerJobStats(models.Model):
 
 
 class WorkerRunShare(models.Model):
-    """This job's latest consensus run's share of the worker's WorkerSkill (pseudo-judgments):
-    the next run replaces it there, so only the latest run of each job counts.
+    """This job's latest consensus run's share of the worker's global skill (pseudo-judgments):
+    the job's next run replaces it, so only the latest run of each job counts.
 
     Written by runs only, never by a submit: a run rewriting a thousand workers' shares takes no
-    lock a submit wants (WorkerJobStats, which every submit upserts, once held these columns)."""
+    lock a submit wants (WorkerJobStats and WorkerSkill, which submits write, once held these
+    figures). Readers add it to WorkerSkill (quality/skills.py: `worker_skills`)."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="run_shares")
@@ -130,13 +131,13 @@ class WorkerRunShare(models.Model):
 
 
 class WorkerSkill(models.Model):
-    """A worker's accuracy across every job, as evidence: `right` out of `seen` pseudo-judgments.
+    """A worker's gold answers across every job, as evidence: `right` out of `seen`.
 
-    Gold answers add 1 seen (and 1 right when right) as they are scored; each consensus run adds
-    its share (consensus.dynamic.run_evidence) minus what the job's previous run added
-    (WorkerRunShare). Written only by F()-style increments (quality/skills.py), so
-    concurrent submits and runs never lose each other's counts. Dynamic overlap reads it to
-    weigh a worker its job knows little about yet.
+    Gold answers add 1 seen (and 1 right when right) as they are scored, undos and rescoring
+    take them back; only F()-style increments write it (quality/skills.py), so concurrent
+    submits never lose each other's counts. The worker's global skill is this plus each job's
+    latest run's share (WorkerRunShare, rows only runs write): `skills.worker_skills` adds them.
+    Dynamic overlap reads it to weigh a worker its job knows little about yet.
     """
 
     worker = models.OneToOneField(

@@ -7,8 +7,8 @@ overlap_decision`, the one rule the replay (`manage.py replay --dynamic`) simula
 once the expected accuracy (the posterior's largest probability) reaches the job's target.
 
 Each worker is weighed by `consensus.dynamic.worker_confusion`: their confusion matrix in the
-job's latest succeeded run, pulled towards their global skill (WorkerSkill) by as much evidence
-as they have elsewhere; else a one-coin matrix from their gold answers in this job and their
+job's latest succeeded run, pulled towards their global skill (quality/skills.py) by as much
+evidence as they have elsewhere; else a one-coin matrix from their gold answers in this job and their
 global skill, shaped like the crowd's errors; else the crowd (the run's average worker, or
 `WorkerModel.crowd_accuracy` before a first run). Class priors come from the run or are uniform.
 Items that reach the maximum overlap still below the target are remembered and, once the
@@ -51,6 +51,7 @@ from marketplace.jobs.models import Item, Job, Prediction
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import experts
 from marketplace.quality.models import ConsensusRun, WorkerResult
+from marketplace.quality.skills import skill_expressions
 
 
 @dataclass(frozen=True)
@@ -215,11 +216,12 @@ class OverlapJudge:
                 .annotate(
                     here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id)),
                     share=FilteredRelation("run_shares", condition=Q(run_shares__job_id=job.job_id)),
+                    **skill_expressions(),
                 )
                 .values_list(
                     "pk",
-                    "skill__right",
-                    "skill__seen",
+                    "skill_right",
+                    "skill_seen",
                     "here__gold_correct",
                     "here__gold_seen",
                     "share__right",

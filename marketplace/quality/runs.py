@@ -38,7 +38,7 @@ from marketplace.quality.models import ConsensusRun
 from marketplace.quality.predictions import run_with_models
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.runs_multi import multi_run_fit_store
-from marketplace.quality.skills import worker_skills_fold_run
+from marketplace.quality.skills import worker_run_shares_replace
 from marketplace.quality.writing import item_results_write, worker_results_write
 from marketplace.realtime import events
 
@@ -196,8 +196,9 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
     write_started = time.perf_counter()
     items = item_results_write(run_id=run.pk, result=labelled, votes=votes)
     workers = worker_results_write(run_id=run.pk, result=result)
-    # The workers' global skill takes this run's share (in this transaction: all or nothing).
-    worker_skills_fold_run(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))
+    # This run's share of the workers' global skill replaces the job's previous run's (in this
+    # transaction: all or nothing). Rows only runs write: no submit in flight waits on them.
+    worker_run_shares_replace(job_id=run.job_id, result=result, votes=votes, gold_items=list(gold))
     write_seconds = time.perf_counter() - write_started
     crowd = crowd_of(result)
     parameters = {

@@ -33,7 +33,7 @@ from marketplace.consensus.multilabel import (
 from marketplace.jobs.models import GoldAnswer
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.models import ItemResult, WorkerResult
-from marketplace.quality.skills import worker_skills_fold
+from marketplace.quality.skills import worker_run_shares_replace_from
 
 PLACES = 6
 _BATCH = 2_000
@@ -75,7 +75,7 @@ def multi_run_fit_store(*, run_id: int, job_id: int, keys: list[str], method: st
     items = _items_write(run_id=run_id, result=result, votes=votes)
     workers, per_label = _workers_write(run_id=run_id, result=result)
     # The workers' global skill, in the run's transaction as a single-label run's (skills.py).
-    worker_skills_fold(job_id=job_id, current=multi_run_evidence(result, votes, gold_items=list(gold)))
+    worker_run_shares_replace_from(job_id=job_id, current=multi_run_evidence(result, votes, gold_items=list(gold)))
     first = next(iter(result.per_label.values()), None)
     return {
         "parameters": {

@@ -1,27 +1,31 @@
-"""Workers' global skill (WorkerSkill): written by gold answers and by consensus runs.
+"""Workers' global skill: gold answers' evidence plus every job's latest consensus run's share.
 
 The evidence and its arithmetic are pure (consensus.dynamic: `Evidence`, `gold_evidence`,
-`run_evidence`, `skill_changes`); the replay uses the same functions. Here they reach the
-database as increments, never read-modify-write, so a submit and a run (or runs of two jobs)
-touching one worker's skill at once both count.
+`run_evidence`); the replay uses the same functions. The two halves live in rows of their own:
+WorkerSkill holds the gold answers' evidence, written by submits, undos and gold rescoring as
+increments (never read-modify-write); WorkerRunShare holds each job's latest run's share per
+worker, written by runs only, replaced whole by the job's next run. Readers add them up
+(`skill_expressions`, `worker_skills`), so the figure is the one a single row once held.
 
 Locks: a submit increments its worker's skill row after their WorkerJobStats row (the last rows
 it locks, after billing's accounts). A run takes its job's fold lock (an advisory lock only runs
-take), rewrites its job's WorkerRunShare rows (a table no submit writes), then the skill rows,
-each in worker-id order. A run and a submit meet only on the skill row of a worker whose gold
-answer the submit scores, the last row that submit locks: whichever comes second waits for the
-other's commit, never in a cycle.
+take) and rewrites its job's WorkerRunShare rows, a table no submit writes: a run and a submit
+never wait on each other, whatever rows a submit holds and however long a run's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 
 from django.db import connection, transaction
+from django.db.models import F, FloatField, OuterRef, Subquery, Sum, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from marketplace.accounts.models import User
 from marketplace.consensus import ConsensusResult, Votes
-from marketplace.consensus.dynamic import Evidence, gold_evidence, run_evidence, skill_changes
+from marketplace.consensus.dynamic import Evidence, gold_evidence, run_evidence
 from marketplace.quality.models import WorkerRunShare
 
 # "right" is a reserved word in SQL: quoted. Adds to the row, or creates it.
@@ -32,13 +36,11 @@ ON CONFLICT (worker_id) DO UPDATE SET
     seen = quality_workerskill.seen + excluded.seen,
     updated_at = excluded.updated_at
 """
-# The job's latest run's share per worker, replacing the previous run's.
-_SHARE_SET = """
+# The job's latest run's share per worker; the previous run's rows are deleted first.
+_SHARE_ADD = """
 INSERT INTO quality_workerrunshare (job_id, worker_id, "right", seen, updated_at) VALUES {values}
-ON CONFLICT (job_id, worker_id) DO UPDATE SET
-    "right" = excluded."right", seen = excluded.seen, updated_at = excluded.updated_at
 """
-# PostgreSQL: one run's fold at a time per job, until its transaction ends: (namespace, job id).
+# PostgreSQL: one run's shares at a time per job, until its transaction ends: (namespace, job id).
 _FOLD_LOCK = "SELECT pg_advisory_xact_lock(7072, %s)"
 _BATCH = 1_000  # rows per statement: 4-5 parameters each, far under any driver's limit
 
@@ -67,39 +69,58 @@ def worker_skills_gold_rescore(*, changes: Mapping[int, tuple[bool | None, bool 
     _skills_add({worker: d for worker, d in deltas.items() if d.right or d.seen})
 
 
-def worker_skills_fold_run(
+def worker_run_shares_replace(
     *, job_id: int, result: ConsensusResult, votes: Votes, gold_items: list[int]
 ) -> int:
-    """Put a run's per-worker share into the workers' skill, replacing the job's previous run's.
+    """Replace the job's previous run's per-worker shares of the global skill with this run's.
 
-    Inside the run's transaction (results, shares and skill commit together, or not at all);
-    returns the workers whose skill changed.
+    Inside the run's transaction (results and shares commit together, or not at all); returns
+    the workers with a share. Writes no row a submit writes (see the module's lock order).
     """
-    return worker_skills_fold(job_id=job_id, current=run_evidence(result, votes, gold_items=gold_items))
+    return worker_run_shares_replace_from(
+        job_id=job_id, current=run_evidence(result, votes, gold_items=gold_items)
+    )
 
 
-def worker_skills_fold(*, job_id: int, current: Mapping[Hashable, Evidence]) -> int:
-    """`worker_skills_fold_run` from a run's per-worker evidence, however it was measured (a
+def worker_run_shares_replace_from(*, job_id: int, current: Mapping[Hashable, Evidence]) -> int:
+    """`worker_run_shares_replace` from a run's per-worker evidence, however it was measured (a
     multi-label run's: consensus.multilabel.multi_run_evidence). Same transaction and locks."""
-    # One fold per job at a time, before reading the previous shares: a run declared dead may
-    # still be finishing, and two runs must never both subtract the same previous share. Not a
-    # row lock: the job may have no share rows yet, and submits must not meet it (models.py).
+    # One run's shares per job at a time: a run declared dead may still be finishing, and two
+    # runs deleting and inserting one job's rows in turn could deadlock. Not a row lock: the job
+    # may have no share rows yet.
     _fold_lock(job_id)
-    previous = {
-        worker: Evidence(right, seen)
-        for worker, right, seen in WorkerRunShare.objects.filter(job_id=job_id)
-        .values_list("worker_id", "right", "seen")
-        if seen or right
-    }
-    changes = skill_changes(previous, current)
+    WorkerRunShare.objects.filter(job_id=job_id).delete()
     now = connection.ops.adapt_unknown_value(timezone.now())
-    rows = [
-        (job_id, worker, share.right, share.seen, now) for worker, share in current.items()
-    ] + [(job_id, worker, 0.0, 0.0, now) for worker in previous.keys() - current.keys()]
-    rows.sort(key=lambda row: row[1])
-    _execute_batches(_SHARE_SET, rows, width=5)
-    _skills_add({int(worker): change for worker, change in changes.items()})
-    return len(changes)
+    rows = sorted(
+        (job_id, int(worker), share.right, share.seen, now)
+        for worker, share in current.items()
+        if share.seen or share.right
+    )
+    _execute_batches(_SHARE_ADD, rows, width=5)
+    return len(rows)
+
+
+def skill_expressions(worker: str = "pk") -> dict[str, Combinable]:
+    """Annotations of a User queryset (`worker` names the user's id) with their global skill:
+    `skill_right` and `skill_seen`, their gold evidence plus every job's latest run's share."""
+    shares = WorkerRunShare.objects.filter(worker_id=OuterRef(worker)).order_by().values("worker_id")
+    zero = Value(0.0, output_field=FloatField())
+
+    def total(column: str) -> Combinable:
+        runs = Subquery(shares.annotate(total=Sum(column)).values("total"), output_field=FloatField())
+        return Coalesce(F(f"skill__{column}"), zero) + Coalesce(runs, zero)
+
+    return {"skill_right": total("right"), "skill_seen": total("seen")}
+
+
+def worker_skills(*, worker_ids: Collection[int]) -> dict[int, Evidence]:
+    """The global skill of each of these workers (nothing known: Evidence(0, 0)); one query."""
+    rows = (
+        User.objects.filter(pk__in=list(worker_ids))
+        .annotate(**skill_expressions())
+        .values_list("pk", "skill_right", "skill_seen")
+    )
+    return {pk: Evidence(float(right), float(seen)) for pk, right, seen in rows}
 
 
 def _fold_lock(job_id: int) -> None:

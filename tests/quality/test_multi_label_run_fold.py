@@ -17,8 +17,10 @@ from marketplace.flows import work_submit
 from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import lease_claim
-from marketplace.quality.models import CollusionFlag, ConsensusRun, WorkerSkill
+from marketplace.accounts.models import User
+from marketplace.quality.models import CollusionFlag, ConsensusRun
 from marketplace.quality.runs import consensus_run
+from marketplace.quality.skills import worker_skills
 from tests.factories import WorkerFactory, open_job_with_items
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +31,9 @@ SAYS = {"careful": {"item 0": ["cat"], "item 1": ["cat", "dog"], "item 2": []},
 
 
 def _skills() -> dict[str, tuple[float, float]]:
-    return {username: (right, seen) for username, right, seen in
-            WorkerSkill.objects.values_list("worker__username", "right", "seen")}
+    """Each worker's global skill as dynamic overlap reads it (gold evidence plus run shares)."""
+    names = dict(User.objects.filter(role="worker").values_list("pk", "username"))
+    return {names[pk]: (e.right, e.seen) for pk, e in worker_skills(worker_ids=list(names)).items() if e.seen}
 
 
 def test_a_multi_label_run_gives_each_worker_a_skill_share_measured_per_label() -> None:

@@ -2,7 +2,7 @@
 
 Cast: Acme's job asks for 2 judgments at least, 5 at most, and a confidence of 0.95. Its
 workers have answered gold already (WorkerJobStats), so the judge knows how far to trust them;
-some have a record in other jobs too (WorkerSkill), built by gold answers and consensus runs.
+some have a record in other jobs too (their global skill: gold answers and consensus runs).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from marketplace.quality.models import (
     WorkerJobStats,
     WorkerResult,
     WorkerRunShare,
-    WorkerSkill,
 )
 from marketplace.quality.runs import consensus_run
-from marketplace.quality.skills import worker_skill_gold
+from marketplace.quality.skills import worker_skill_gold, worker_skills
 from tests.quality.run_helpers import judged_job
 from marketplace.consensus.dynamic import DEFAULT_MODEL
 from marketplace.quality.overlap import OverlapJudge
@@ -161,7 +160,7 @@ def test_gold_answers_build_a_workers_global_skill_across_jobs(monkeypatch: pyte
     right, wrong = (WorkerJobStats.objects.get(job=job, worker=worker) for job in jobs)
     assert right.gold_seen > 0 and wrong.gold_seen > 0
     assert (right.gold_correct, wrong.gold_correct) == (right.gold_seen, 0)
-    skill = WorkerSkill.objects.get(worker=worker)
+    skill = worker_skills(worker_ids=[worker.pk])[worker.pk]
     assert (skill.right, skill.seen) == (right.gold_seen, right.gold_seen + wrong.gold_seen)
 
 
@@ -169,11 +168,12 @@ def test_a_consensus_run_adds_its_share_to_the_skill_and_the_next_run_replaces_i
     settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
     job = judged_job(items=4, answers=("cat", "cat", "dog"))  # its completion run ran inline
     dissenter = Judgment.objects.filter(job=job, label="dog").values_list("worker_id", flat=True).first()
-    first = {s.worker_id: (s.right, s.seen) for s in WorkerSkill.objects.filter(worker__judgments__job=job).distinct()}
+    judges = set(Judgment.objects.filter(job=job).values_list("worker_id", flat=True))
+    first = {w: (s.right, s.seen) for w, s in worker_skills(worker_ids=judges).items()}
     assert len(first) == 3 and all(seen == 4 for _, seen in first.values())
     assert first[dissenter][0] < min(right for w, (right, _) in first.items() if w != dissenter)
     consensus_run(job=job)  # refits the same judgments: the skill must not count them twice
-    again = {s.worker_id: (s.right, s.seen) for s in WorkerSkill.objects.filter(pk__in=first)}
+    again = {w: (s.right, s.seen) for w, s in worker_skills(worker_ids=first).items()}
     assert again.keys() == first.keys()
     assert all(again[w] == pytest.approx(first[w]) for w in first)
     share = WorkerRunShare.objects.get(job=job, worker_id=dissenter)

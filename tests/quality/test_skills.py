@@ -1,5 +1,6 @@
-"""Workers' global skill: gold answers and consensus runs add to it as increments, so neither
-loses the other's count when they meet on one worker's row."""
+"""Workers' global skill: gold answers count in the worker's skill row, each job's latest run's
+share in rows only runs write, and the skill read is their sum, so neither loses the other's
+count and neither waits for the other."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
 from marketplace.quality.models import WorkerRunShare, WorkerSkill
 from marketplace.quality.runs import consensus_run
-from marketplace.quality.skills import worker_skill_gold
+from marketplace.quality.skills import worker_skill_gold, worker_skills
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import submit
-from tests.threads import WAIT, queue_behind, thread_recording
+from tests.threads import WAIT, someone_waits_for_a_lock, thread_recording, until
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +34,8 @@ def half_judged_job() -> tuple[Job, list[User]]:
 
 
 def skill_of(worker: User) -> tuple[float, float]:
-    skill = WorkerSkill.objects.filter(worker=worker).values_list("right", "seen").first()
-    return skill or (0.0, 0.0)
+    skill = worker_skills(worker_ids=[worker.pk])[worker.pk]
+    return (skill.right, skill.seen)
 
 
 def test_gold_answers_add_one_seen_each_and_one_right_when_right() -> None:
@@ -56,9 +57,34 @@ def test_a_run_adds_each_workers_share_of_the_jobs_regular_judgments(settings: A
         assert share.seen == 2
 
 
+def test_a_run_writes_no_workers_skill_row(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    job, workers = half_judged_job()
+    consensus_run(job=job)
+    assert not WorkerSkill.objects.filter(worker__in=workers).exists()
+    assert all(skill_of(w)[1] == 2 for w in workers)  # the run's share, read from its own rows
+
+
+def test_a_workers_skill_is_their_gold_answers_plus_each_jobs_latest_share(settings: Any) -> None:
+    settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
+    (first, first_workers), (second, _) = half_judged_job(), half_judged_job()
+    worker = first_workers[0]
+    submit(worker, second, "cat")
+    consensus_run(job=first)
+    consensus_run(job=second)
+    worker_skill_gold(worker_id=worker.pk, correct=True)
+    shares = WorkerRunShare.objects.filter(worker=worker)
+    assert shares.count() == 2
+    assert skill_of(worker) == pytest.approx(
+        (1 + sum(s.right for s in shares), 1 + sum(s.seen for s in shares))
+    )
+
+
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_gold_answer_and_a_run_meeting_on_one_workers_skill_both_count(settings: Any) -> None:
+def test_a_run_finishes_while_a_gold_answer_holds_the_workers_skill_row_and_both_count(
+    settings: Any,
+) -> None:
     settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS = 0
     job, workers = half_judged_job()
     worker = workers[0]
@@ -73,7 +99,16 @@ def test_a_gold_answer_and_a_run_meeting_on_one_workers_skill_both_count(setting
 
     gold = thread_recording(outcomes, "gold", gold_answer_held_open)
     run = thread_recording(outcomes, "run", lambda: consensus_run(job=job))
-    queue_behind(gold, holding, run, release, "the run waiting for the worker's skill row")
+    gold.start()
+    assert holding.wait(WAIT), "the gold answer never locked the skill row"
+    run.start()
+    # The gold answer's transaction is still open: the run must finish without needing its row.
+    until(lambda: not run.is_alive() or someone_waits_for_a_lock(), "the run finishing or waiting")
+    finished = not run.is_alive()
+    release.set()
+    run.join(WAIT)
+    gold.join(WAIT)
+    assert finished, "the run waited for the gold answer's skill row"
     assert outcomes.get("gold", "unfinished") is None, outcomes
     assert outcomes["run"].status == "succeeded", outcomes
     share = WorkerRunShare.objects.get(job=job, worker=worker)

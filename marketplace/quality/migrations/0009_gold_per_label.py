@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("quality", "0007_collusion")]
+    dependencies = [("quality", "0008_skill_rows_hold_gold_only")]
 
     operations = [
         migrations.AddField(
