@@ -29,6 +29,7 @@ The job's model is refitted on a schedule that follows its size (`refit_due`): a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -197,6 +198,60 @@ def worker_confusion(
         return run_confusion
     weight = run_judgments + history.seen
     return (run_judgments * run_confusion + history.seen * from_skill) / weight
+
+
+#: Who a dynamic job serves: a worker whose expected accuracy is below this share of the way
+#: from chance (1 / labels) to perfect adds cost and almost no information (binary: 0.6).
+SERVE_MARGIN = 0.2
+
+
+def serving_floor(n_labels: int, *, margin: float = SERVE_MARGIN) -> float:
+    """The least expected accuracy a dynamic job serves: `margin` of the way from chance to 1."""
+    chance = 1.0 / max(n_labels, 1)
+    return chance + margin * (1.0 - chance)
+
+
+def worker_accuracy(
+    *,
+    crowd: Crowd,
+    priors: npt.ArrayLike,
+    skill: Evidence = NOTHING,
+    job: Evidence = NOTHING,
+    job_gold: Evidence = NOTHING,
+    run_confusion: FloatArray | None = None,
+    run_judgments: int = 0,
+    model: WorkerModel = DEFAULT_MODEL,
+) -> Evidence:
+    """What the judge expects of one worker's accuracy, as evidence (`right` out of `seen`),
+    from what `worker_confusion` weighs them by.
+
+    The same sources, but nothing is clipped at chance (a worker below chance reads as such),
+    and the crowd's `crowd_strength` pseudo-judgments are always in, so a worker nobody knows
+    reads as the crowd and a run's matrix fitted on two votes moves them only a little.
+    """
+    history = (skill - job).clipped().capped(model.history_weight)
+    known = job_gold.clipped() + history
+    known += Evidence(model.crowd_strength * crowd.accuracy, model.crowd_strength)
+    if run_confusion is None:
+        return known
+    in_run = float(np.asarray(priors, dtype=np.float64) @ np.diag(run_confusion))
+    return known + Evidence(run_judgments * in_run, float(run_judgments))
+
+
+def worker_served(
+    *, accuracy: Evidence, n_labels: int, margin: float = SERVE_MARGIN, spread: float = 1.0
+) -> bool:
+    """Whether a dynamic job serves a worker whose expected accuracy is `accuracy`.
+
+    Refused only when even `spread` standard deviations above their estimate they stay below
+    the floor (`serving_floor`): their vote costs a judgment and moves the posterior little, so
+    the item waits for the next worker. A refused worker adds no evidence to the job, so a
+    refusal must not rest on a handful of votes: the doubt is what lets them back in.
+    """
+    seen = max(accuracy.seen, 1e-9)
+    mean = min(max(accuracy.right / seen, 0.0), 1.0)
+    doubt = math.sqrt(mean * (1.0 - mean) / (seen + 1.0))
+    return mean + spread * doubt >= serving_floor(n_labels, margin=margin)
 
 
 def crowd_of(result: ConsensusResult, *, fallback: float = DEFAULT_MODEL.crowd_accuracy) -> Crowd:

@@ -4,7 +4,7 @@ replays (PURE). `dynamic_replay` makes the outcomes; see it for the story."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,8 @@ class Outcome:
     model_accuracy: float | None = None  # the model's accuracy in the final run (None: no model)
     # Fixed overlap K = 1, 2, ... in the same order: (judgments per item, accuracy) at index K-1.
     fixed: list[tuple[float, float]] = field(default_factory=list)
+    # The same, serving only the workers the dynamic job served (empty: it served everyone).
+    fixed_served: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class Comparison:
     model_accuracy: float | None = None  # the model's accuracy as the final runs learned it
     accuracy_se: float | None = None  # standard error of `accuracy` over the replays
     judgments_se: float | None = None  # standard error of `judgments_per_item` over the replays
+    # Against fixed overlap serving the same workers (a job with a serve margin), so the gain of
+    # choosing workers is not taken for the gain of stopping early. None: everyone was served.
+    served: Comparison | None = None
 
 
 BOOTSTRAP_SAMPLES = 200
@@ -60,6 +65,9 @@ def compare(outcomes: Sequence[Outcome]) -> Comparison:
     curve = curves.mean(axis=0)
     per_item, accuracy = float(per_items.mean()), float(accuracies.mean())
     equal = _first_crossing(curve[:, 0], curve[:, 1], accuracy)
+    served = None
+    if all(o.fixed_served for o in outcomes):
+        served = compare([replace(o, fixed=o.fixed_served, fixed_served=[]) for o in outcomes])
     return Comparison(
         replays=len(outcomes),
         items=outcomes[0].items,
@@ -77,6 +85,7 @@ def compare(outcomes: Sequence[Outcome]) -> Comparison:
         model_accuracy=_mean_or_none([o.model_accuracy for o in outcomes]),
         accuracy_se=_se_of(accuracies),
         judgments_se=_se_of(per_items),
+        served=served,
     )
 
 

@@ -30,7 +30,7 @@ people's run combined with the model's votes (`model_worker.combine`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,11 +49,14 @@ from marketplace.consensus.dynamic import (
     refit_due,
     run_evidence,
     skill_changes,
+    worker_accuracy,
     worker_confusion,
+    worker_served,
 )
+from marketplace.consensus.dynamic_crowd import Crowdset, simulated_model
 from marketplace.consensus.model_worker import ModelFit, chance_fit, combine, model_fit, trusted
 from marketplace.consensus.posterior import item_posterior
-from marketplace.consensus.types import ConsensusResult, FloatArray, IntArray, Votes
+from marketplace.consensus.types import ConsensusResult, FloatArray, IntArray
 
 
 @dataclass(frozen=True)
@@ -63,61 +66,15 @@ class DynamicSettings:
     target: float
     first_refit: int = FIRST_REFIT
     model: WorkerModel = DEFAULT_MODEL
+    # Serve only workers whose expected accuracy is at least this margin of the way from chance
+    # to 1 (`worker_served`); an arrival of another worker is passed over. None: serve everyone.
+    serve_margin: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_overlap <= self.max_overlap:
             raise ValueError("need 1 <= minimum overlap <= maximum overlap")
         if not 0.0 < self.target <= 1.0:
             raise ValueError("the target must be above 0 and at most 1")
-
-
-@dataclass(frozen=True)
-class Crowdset:
-    """A crowd as dense integer codes: vote i says worker `workers[i]` gave `items[i]` `codes[i]`.
-
-    `truth[item]` is the true label code, or -1 where unknown (such items are never scored).
-    """
-
-    items: IntArray
-    workers: IntArray
-    codes: IntArray
-    truth: IntArray
-    labels: tuple[str, ...]
-    n_workers: int
-
-    @classmethod
-    def from_votes(cls, votes: Votes, truth: Mapping[Hashable, str]) -> Crowdset:
-        """Codes for `votes`; `truth` maps item ids (or their str) to labels."""
-        truth = {str(item): label for item, label in truth.items()}
-        item_ids, items = np.unique(votes.items, return_inverse=True)
-        worker_ids, workers = np.unique(votes.workers, return_inverse=True)
-        position = {label: k for k, label in enumerate(votes.label_set)}
-        codes = np.array([position.get(truth.get(str(i), ""), -1) for i in item_ids.tolist()])
-        return cls(
-            items, workers, votes.codes, codes.astype(np.int64), votes.label_set, len(worker_ids)
-        )
-
-    def subset(self, keep: np.ndarray) -> Votes:
-        return Votes(
-            items=self.items[keep],
-            workers=self.workers[keep],
-            codes=self.codes[keep],
-            label_set=self.labels,
-        )
-
-
-def simulated_model(crowd: Crowdset, accuracy: float, *, seed: int) -> IntArray:
-    """A model's prediction per item: the truth with probability `accuracy`, else one of the
-    other labels alike; -1 (no prediction) where the truth is unknown. Its own seeded stream, so
-    its errors are independent of the crowd's and of the arrival order."""
-    if not 0.0 <= accuracy <= 1.0:
-        raise ValueError("the model's accuracy must be between 0 and 1")
-    k = len(crowd.labels)
-    rng = np.random.default_rng([seed, 2])
-    right = rng.random(len(crowd.truth)) < accuracy
-    wrong = (crowd.truth + rng.integers(1, max(k, 2), len(crowd.truth))) % max(k, 1)
-    predicted = np.where(right, crowd.truth, wrong)
-    return np.where(crowd.truth >= 0, predicted, -1).astype(np.int64)
 
 
 def replay(
@@ -158,8 +115,13 @@ def _replays(
     scored = items_in & (crowd.truth >= 0)
     n_items = int(items_in.sum())
     fixed = _fixed_curve(crowd, order, scored, n_items)  # the same for every target
+    served: dict[float, list[tuple[float, float]]] = {}  # serve margin -> its fixed curve
     outcomes = []
     for settings in sweep:
+        margin = settings.serve_margin
+        if margin is not None and margin not in served:
+            depth = min(len(fixed), settings.max_overlap)
+            served[margin] = _fixed_served(crowd, order, start, scored, n_items, margin, depth)
         taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start), model)
         picked = np.asarray(taken, dtype=np.int64)
         accuracy, model_accuracy = _scored(crowd, picked, scored, model)
@@ -173,9 +135,29 @@ def _replays(
                 refits=refits,
                 model_accuracy=model_accuracy,
                 fixed=fixed,
+                fixed_served=served.get(margin, []) if margin is not None else [],
             )
         )
     return outcomes
+
+
+def _fixed_served(
+    crowd: Crowdset,
+    order: IntArray,
+    start: dict[int, Evidence],
+    scored: np.ndarray,
+    n_items: int,
+    margin: float,
+    depth: int,
+) -> list[tuple[float, float]]:
+    """Fixed overlap K = 1..depth serving the same workers as a job with `margin`: each item
+    takes the first K judgments of served workers (the same filter, refits and skill)."""
+    curve = []
+    for k in range(1, depth + 1):
+        fixed_k = DynamicSettings(min_overlap=k, max_overlap=k, target=1.0, serve_margin=margin)
+        taken = _stream(crowd, fixed_k, order, dict(start))[0]
+        curve.append((len(taken) / n_items, _accuracy(crowd, np.asarray(taken), scored)))
+    return curve
 
 
 def _fit_model(crowd: Crowdset, model: IntArray, result: ConsensusResult) -> ModelFit:
@@ -209,11 +191,29 @@ def _stream(
     crowd_now = Crowd(accuracy=settings.model.crowd_accuracy)
     priors: FloatArray = np.full(k, 1.0 / k)
     matrices: dict[int, FloatArray] = {}  # cache until the next refit
+    served: dict[int, bool] = {}  # worker -> served by the job, until the next refit
     at_max = refits = 0
     for vote in order.tolist():
         item = int(crowd.items[vote])
         if settled[item]:
             continue
+        worker = int(crowd.workers[vote])
+        if settings.serve_margin is not None:
+            if worker not in served:
+                accuracy = worker_accuracy(
+                    crowd=crowd_now,
+                    priors=priors,
+                    skill=skill.get(worker, Evidence()),
+                    job=contributed.get(worker, Evidence()),
+                    run_confusion=run.get(worker),
+                    run_judgments=run_counts.get(worker, 0),
+                    model=settings.model,
+                )
+                served[worker] = worker_served(
+                    accuracy=accuracy, n_labels=k, margin=settings.serve_margin
+                )
+            if not served[worker]:
+                continue  # not served: the item waits for the next arrival
         votes = collected.get(item)
         if votes is None:
             votes = collected[item] = []
@@ -236,7 +236,7 @@ def _stream(
             )
             crowd_now = crowd_of(result, fallback=settings.model.crowd_accuracy)
             priors = result.priors
-            matrices = {}
+            matrices, served = {}, {}
             if model is not None:
                 fitted = _fit_model(crowd, model, result)
                 matrices[machine_worker] = fitted.confusion

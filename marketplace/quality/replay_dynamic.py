@@ -52,17 +52,22 @@ def replay_dynamic(
     repeat: int,
     history: bool,
     model_accuracy: float | None = None,
+    serve_margin: float | None = None,
 ) -> tuple[list[Comparison], dict[str, Any]]:
     """Replay `repeat` times (seeds seed, seed+1, ...) at each target, every target in the same
     arrival orders; one comparison per target, and what was replayed. With `model_accuracy`,
     the comparisons are with a simulated model, and `about["without_model"]` holds the same
-    replays without it."""
+    replays without it. With `serve_margin`, the job serves only workers that far from chance
+    (`consensus.dynamic.worker_served`), and each comparison also holds one with fixed overlap
+    serving the same workers (`served`)."""
     if model_accuracy is not None and not 0.0 <= model_accuracy <= 1.0:
         raise ValueError("the model's accuracy must be between 0 and 1")
     data = load_dataset(folder)
     crowd = Crowdset.from_votes(data.votes, data.truth)
     sweep = [
-        DynamicSettings(min_overlap=bounds[0], max_overlap=bounds[1], target=target)
+        DynamicSettings(
+            min_overlap=bounds[0], max_overlap=bounds[1], target=target, serve_margin=serve_margin
+        )
         for target in targets
     ]
     seeds = list(range(seed, seed + repeat))
@@ -88,6 +93,7 @@ def replay_dynamic(
         "targets": list(targets),
         "seeds": seeds,
         "history": source,
+        "serve_margin": serve_margin,
     }
     if model_accuracy is not None:
         about["model_accuracy"] = model_accuracy
@@ -105,6 +111,7 @@ def report_text(comparisons: list[Comparison], about: dict[str, Any]) -> str:
         f"target{'s' if len(targets) > 1 else ''} {shown}, {first.replays} "
         f"replay{'s' if first.replays != 1 else ''} (seeds {about['seeds'][0]}-{about['seeds'][-1]})",
         f"  {first.items:,} items per replay; workers' history: {about['history']}; "
+        f"{_serving(about)}"
         f"{_refits(comparisons)} (after 100 judgments, then at each doubling)",
     ]
     if len(comparisons) == 1:
@@ -141,6 +148,13 @@ def _model_lines(comparisons: list[Comparison], about: dict[str, Any]) -> list[s
     return lines
 
 
+def _serving(about: dict[str, Any]) -> str:
+    margin = about.get("serve_margin")
+    if margin is None:
+        return ""
+    return f"serving workers at least {margin:g} of the way from chance to perfect; "
+
+
 def _pm(se: float | None, places: int = 2) -> str:
     return "" if se is None else f" ± {se:.{places}f}"
 
@@ -164,6 +178,21 @@ def _one_target(c: Comparison) -> list[str]:
         f"  fixed    {c.fixed_judgments_equal_accuracy:5.2f} judgments/item  accuracy "
         f"{c.accuracy:.4f}  (equal accuracy: fixed overlap {c.matched_overlap:.2f})",
         f"  saving   {c.saving:.1%}{_se(c)} of judgments at equal accuracy",
+        *_served_lines(c),
+    ]
+
+
+def _served_lines(c: Comparison) -> list[str]:
+    """Beside fixed overlap serving the same workers, when the job chose whom to serve."""
+    s = c.served
+    if s is None:
+        return []
+    if s.saving is None or s.fixed_judgments_equal_accuracy is None:
+        return ["  fixed overlap serving the same workers never reaches the dynamic accuracy"]
+    return [
+        f"  served   {s.fixed_judgments_equal_accuracy:5.2f} judgments/item at equal accuracy "
+        f"with fixed overlap serving the same workers (accuracy {s.fixed_accuracy_same_judgments:.4f} "
+        f"at the same judgments): saving {s.saving:.1%}{_se(s)}",
     ]
 
 
@@ -174,10 +203,15 @@ def _target_line(target: float, c: Comparison) -> str:
     )
     if c.saving is None or c.fixed_judgments_equal_accuracy is None:
         return f"{head}, never reached"
-    return (
+    line = (
         f"{head}, K {c.matched_overlap:.2f}, {c.fixed_judgments_equal_accuracy:.2f} "
         f"| {c.saving:6.1%}{_se(c)}"
     )
+    s = c.served
+    if s is not None:
+        shown = "never" if s.saving is None else f"{s.saving:.1%}{_se(s)}"
+        line += f" | same workers: {s.fixed_accuracy_same_judgments:.4f}, {shown}"
+    return line
 
 
 def _se(c: Comparison) -> str:

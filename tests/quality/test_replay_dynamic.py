@@ -97,6 +97,20 @@ def test_the_text_report_puts_dynamic_and_fixed_overlap_side_by_side(crowd_folde
     assert "at the maximum" in text
 
 
+def test_serving_only_informative_workers_is_also_compared_with_fixed_overlap_of_the_same(
+    crowd_folder: Path,
+) -> None:
+    args = ("--dynamic", "2..8", "--target", "0.9", "--history", "--serve-margin", "0.2")
+    report: dict[str, Any] = json.loads(_replay(crowd_folder, *args, "--json"))
+    assert report["serve_margin"] == 0.2
+    served = report["served"]  # the same replays, beside fixed overlap serving the same workers
+    assert served["judgments_per_item"] == report["judgments_per_item"]
+    assert len(served["fixed"]) == 8  # fixed overlap 1..8 (the maximum) with the same workers
+    text = _replay(crowd_folder, *args)
+    assert "serving workers at least 0.2 of the way from chance to perfect" in text
+    assert "with fixed overlap serving the same workers" in text
+
+
 @pytest.mark.parametrize("bounds", ["5..2", "0..3", "2-5", "two..five"])
 def test_bounds_that_are_not_min_to_max_are_refused(crowd_folder: Path, bounds: str) -> None:
     with pytest.raises(CommandError, match="MIN"):

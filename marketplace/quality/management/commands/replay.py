@@ -123,6 +123,14 @@ class Command(BaseCommand):
             "a uniformly wrong label; seeded, independent of the crowd), votes as one more "
             "worker; printed beside the same replays without it",
         )
+        parser.add_argument(
+            "--serve-margin",
+            type=float,
+            metavar="M",
+            help="with --dynamic: serve only workers whose expected accuracy is at least M of "
+            "the way from chance to perfect (the product uses 0.2); also compared with fixed "
+            "overlap serving the same workers",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
@@ -201,6 +209,7 @@ class Command(BaseCommand):
                 repeat=max(options["repeat"], 1),
                 history=options["history"],
                 model_accuracy=options["model_accuracy"],
+                serve_margin=options["serve_margin"],
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
