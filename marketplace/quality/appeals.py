@@ -23,7 +23,7 @@ from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.quality import scoring, skills
-from marketplace.quality.gold_multi import decisions_tally
+from marketplace.quality.gold_multi import decisions_balance
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal, QualityEvent, WithdrawalReview, WorkerJobStats
 from marketplace.quality.rules import rules_for
 
@@ -199,9 +199,12 @@ def _labels_take_back(*, job: Job, judgment: Judgment, gold_labels: list[str]) -
     (clamped at zero like _stats_move)."""
     decided = scoring.label_decisions(answered=judgment.labels or [], gold=gold_labels, keys=job.label_keys)
     seen_after = Greatest(F("gold_labels_seen") - decided.seen, 0)
+    pos_after = Greatest(F("gold_pos_seen") - decided.positives, 0)
     WorkerJobStats.objects.filter(job_id=job.pk, worker_id=judgment.worker_id).update(
         gold_labels_seen=seen_after,
         gold_labels_right=Least(Greatest(F("gold_labels_right") - decided.right, 0), seen_after),
+        gold_pos_seen=pos_after,
+        gold_pos_right=Least(Greatest(F("gold_pos_right") - decided.positives_right, 0), pos_after),
     )
 
 
@@ -212,10 +215,10 @@ def block_still_holds(*, job: Job, worker_id: int) -> bool:
     seen = scored.count()
     correct = scored.filter(is_correct=True).count()
     rules = rules_for(job=job)
-    if job.multi_label:  # the rule reads label decisions there (gold_multi.py)
-        correct, decisions = decisions_tally(scored.values_list("labels", "item__gold__labels"), job.label_keys)
-        return seen >= rules.min_gold_answers and scoring.below_floor(
-            correct=correct, seen=decisions, min_seen=0, floor=rules.gold_accuracy_floor)
+    if job.multi_label:  # the rule reads label decisions there, balanced (gold_multi.py)
+        balance = decisions_balance(scored.values_list("labels", "item__gold__labels"), job.label_keys)
+        return seen >= rules.min_gold_answers and scoring.balanced_below_floor(
+            **balance, floor=rules.gold_accuracy_floor)
     return scoring.below_floor(correct=correct, seen=seen, min_seen=rules.min_gold_answers,
                                floor=rules.gold_accuracy_floor)
 

@@ -1,6 +1,7 @@
 """A multi-label job's gold, per label: each label of the job is one yes/no decision, right when
-the worker's tick equals gold's (scoring.label_decisions). The gold rule, the worker's gold
-accuracy in the job and a missed item's feedback read these decisions; the judgment's
+the worker's tick equals gold's (scoring.label_decisions). The gold rule and the worker's gold
+accuracy in the job read their balanced accuracy (scoring.balanced_smoothed: the labels gold
+ticked and those it left unticked weigh half each), a missed item's feedback the decisions; the judgment's
 `is_correct` stays the exact-set match (every label right), kept as the answers' share.
 """
 
@@ -40,6 +41,21 @@ def decisions_tally(rows: Iterable[tuple[list[str] | None, list[str] | None]], k
     return right, seen
 
 
+def decisions_balance(rows: Iterable[tuple[list[str] | None, list[str] | None]], keys: list[str]) -> dict[str, int]:
+    """The balanced rule's counts (right, seen, pos_right, pos_seen: scoring.balanced_smoothed's
+    arguments) over (answered set, gold set) pairs; pairs missing either set are not decisions."""
+    counts = dict.fromkeys(("right", "seen", "pos_right", "pos_seen"), 0)
+    for answered, gold in rows:
+        if answered is None or gold is None:
+            continue
+        decided = scoring.label_decisions(answered=answered, gold=gold, keys=keys)
+        counts["right"] += decided.right
+        counts["seen"] += decided.seen
+        counts["pos_right"] += decided.positives_right
+        counts["pos_seen"] += decided.positives
+    return counts
+
+
 def multi_feedback(*, judgment: Judgment, gold: dict[str, Any]) -> dict[str, Any]:
     """A missed multi-label gold item's feedback: the sets, and the labels decided wrong
     (`wrong_labels`: each with its name and what it should have been). `gold`: the gold answer's
@@ -53,3 +69,19 @@ def multi_feedback(*, judgment: Judgment, gold: dict[str, Any]) -> dict[str, Any
                           else "unticked"} for key in decided.wrong],
         "labels_right": decided.right, "labels_total": decided.seen,
     }
+
+
+# A WorkerJobStats row's counts of label decisions (0 on a single-label job's rows).
+STATS_FIELDS = ("gold_labels_seen", "gold_labels_right", "gold_pos_seen", "gold_pos_right")
+
+
+def gold_figures(row: dict[str, Any]) -> dict[str, scoring.GoldEstimate | None]:
+    """A worker's gold figures in a job from their stats row (with gold_seen, gold_correct and
+    STATS_FIELDS): `gold`, what the gold rule reads (balanced over label decisions on a
+    multi-label job), and `gold_exact_sets`, the exact-set matches there (None elsewhere)."""
+    answers = scoring.gold_estimate(correct=row["gold_correct"], seen=row["gold_seen"])
+    if not row["gold_labels_seen"]:
+        return {"gold": answers, "gold_exact_sets": None}
+    return {"gold": scoring.balanced_estimate(right=row["gold_labels_right"], seen=row["gold_labels_seen"],
+                                              pos_right=row["gold_pos_right"], pos_seen=row["gold_pos_seen"]),
+            "gold_exact_sets": answers}

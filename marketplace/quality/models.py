@@ -94,10 +94,13 @@ class WorkerJobStats(models.Model):
     gold_correct = models.PositiveIntegerField(default=0)
     judgments = models.PositiveIntegerField(default=0)  # regular (non-gold) judgments
     # Multi-label jobs only (0 elsewhere): their gold answers scored per label, each label of the
-    # job one yes/no decision. The gold rule reads these there; gold_seen/gold_correct above keep
+    # job one yes/no decision; gold_pos_* are the decisions on labels gold ticked, so the gold rule
+    # reads balanced accuracy there (scoring.balanced_smoothed). gold_seen/gold_correct above keep
     # the answers and the exact-set matches (README "Multi-label jobs").
     gold_labels_seen = models.PositiveIntegerField(default=0)
     gold_labels_right = models.PositiveIntegerField(default=0)
+    gold_pos_seen = models.PositiveIntegerField(default=0)
+    gold_pos_right = models.PositiveIntegerField(default=0)
     flagged_fast_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

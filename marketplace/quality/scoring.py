@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 from scipy.stats import beta
@@ -23,7 +24,7 @@ CREDIBLE_MASS = 0.90  # the interval's probability mass, centred (5% cut off eac
 class GoldEstimate:
     seen: int
     correct: int
-    smoothed: float  # posterior mean, (correct + 1) / (seen + 2)
+    smoothed: float  # posterior mean, (correct + 1) / (seen + 2); balanced_estimate's: its own
     low: float  # 90% credible interval of the true accuracy
     high: float
 
@@ -84,6 +85,8 @@ class LabelDecisions:
     missed: tuple[str, ...]
     extra: tuple[str, ...]
     wrong: tuple[str, ...]  # missed and extra together, in label order
+    positives: int = 0  # gold's ticked labels among the decisions
+    positives_right: int = 0  # of those, the ones the worker ticked
 
 
 def label_decisions(*, answered: Iterable[str], gold: Iterable[str], keys: Sequence[str]) -> LabelDecisions:
@@ -91,10 +94,60 @@ def label_decisions(*, answered: Iterable[str], gold: Iterable[str], keys: Seque
     from an edited draft, are not decisions)."""
     ticked, known = set(answered), set(gold)
     wrong = tuple(key for key in keys if (key in ticked) != (key in known))
+    missed = tuple(k for k in wrong if k in known)
+    positives = sum(key in known for key in keys)
     return LabelDecisions(
-        right=len(keys) - len(wrong), seen=len(keys), missed=tuple(k for k in wrong if k in known),
+        right=len(keys) - len(wrong), seen=len(keys), missed=missed,
         extra=tuple(k for k in wrong if k in ticked), wrong=wrong,
+        positives=positives, positives_right=positives - len(missed),
     )
+
+
+# A multi-label job's gold rule reads balanced accuracy: the mean of the smoothed share of gold's
+# ticked labels the worker ticked (sensitivity) and of gold's unticked ones left unticked
+# (specificity), each smoothed as the single-label rule is, (right + 1) / (seen + 2). A constant
+# answer (tick nothing, tick everything) or random ticks score about 0.5 whatever the share of
+# ticked labels in gold, where the plain share of right decisions pays easy "no"s. A side with no
+# decisions yet (gold never ticked a label so far, or ticked every one) is left out rather than
+# counted at 0.5, so a perfect worker on such a gold set is not pulled down to 0.75.
+
+def _balanced_sides(*, right: int, seen: int, pos_right: int, pos_seen: int) -> list[tuple[int, int]]:
+    _check(correct=right, seen=seen)
+    _check(correct=pos_right, seen=pos_seen)
+    # Clamped, not refused: a retire clamps each counter at zero apart (quality/appeals.py), so
+    # after an unblock the two pairs can disagree a little; a submit must not fail on it.
+    pos_seen = min(pos_seen, seen)
+    pos_right = min(pos_right, pos_seen, right)
+    neg_seen = seen - pos_seen
+    neg_right = min(right - pos_right, neg_seen)
+    return [(r, n) for r, n in ((pos_right, pos_seen), (neg_right, neg_seen)) if n] or [(0, 0)]
+
+
+def balanced_smoothed(*, right: int, seen: int, pos_right: int, pos_seen: int) -> Fraction:
+    """Smoothed balanced accuracy of label decisions, exact: `right` of `seen` decisions, of
+    which `pos_right` of `pos_seen` on labels gold ticked. 0.5 with no evidence."""
+    sides = _balanced_sides(right=right, seen=seen, pos_right=pos_right, pos_seen=pos_seen)
+    return sum((Fraction(r + 1, n + 2) for r, n in sides), Fraction(0)) / len(sides)
+
+
+def balanced_below_floor(*, right: int, seen: int, pos_right: int, pos_seen: int, floor: Decimal | float) -> bool:
+    """The gold rule on a multi-label job (the caller checks min_gold_answers, counted in answers)."""
+    smoothed = balanced_smoothed(right=right, seen=seen, pos_right=pos_right, pos_seen=pos_seen)
+    return smoothed < Fraction(Decimal(str(floor)))
+
+
+def balanced_estimate(*, right: int, seen: int, pos_right: int, pos_seen: int) -> GoldEstimate:
+    """A multi-label worker's gold figure: `correct`/`seen` count label decisions, `smoothed` is
+    the balanced accuracy the rule reads, the interval that of a Beta matched to its mean and
+    variance (each side's posterior is Beta(right + 1, wrong + 1), and they are averaged)."""
+    sides = _balanced_sides(right=right, seen=seen, pos_right=pos_right, pos_seen=pos_seen)
+    mean = float(balanced_smoothed(right=right, seen=seen, pos_right=pos_right, pos_seen=pos_seen))
+    var = sum((r + 1) * (n - r + 1) / ((n + 2) ** 2 * (n + 3)) for r, n in sides) / len(sides) ** 2
+    common = mean * (1.0 - mean) / var - 1.0
+    tail = (1.0 - CREDIBLE_MASS) / 2.0
+    a, b = mean * common, (1.0 - mean) * common
+    return GoldEstimate(seen=seen, correct=right, smoothed=mean,
+                        low=float(beta.ppf(tail, a, b)), high=float(beta.ppf(1.0 - tail, a, b)))
 
 
 def below_floor(*, correct: int, seen: int, min_seen: int, floor: Decimal | float) -> bool:

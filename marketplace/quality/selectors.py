@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, RowNumber
 
 from marketplace.accounts.models import User
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
-from marketplace.quality import scoring
+from marketplace.quality import gold_multi, scoring
 from marketplace.quality.models import ConsensusRun, ItemResult, QualityEvent, WorkerJobStats, WorkerResult
 
 # Median answer time looks at this many of the worker's latest judgments (per job, or overall).
@@ -110,16 +110,9 @@ def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
     )
 
 
-# A multi-label job's gold is scored per label too: rows with label decisions are such a job's.
-_PER_LABEL = ("gold_labels_seen", "gold_labels_right")
-
-
-def _gold_of(row: dict[str, Any]) -> dict[str, scoring.GoldEstimate | None]:
-    answers = scoring.gold_estimate(correct=row["gold_correct"], seen=row["gold_seen"])
-    if not row["gold_labels_seen"]:
-        return {"gold": answers, "gold_exact_sets": None}
-    return {"gold": scoring.gold_estimate(correct=row["gold_labels_right"], seen=row["gold_labels_seen"]),
-            "gold_exact_sets": answers}
+# A multi-label job's gold is scored per label too (gold_multi.py reads the counts).
+_PER_LABEL = gold_multi.STATS_FIELDS
+_gold_of = gold_multi.gold_figures
 
 
 def _assemble(

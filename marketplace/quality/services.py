@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from marketplace.commit import on_commit_robust
@@ -55,17 +56,21 @@ class BlockOutcome:
 # by this worker's submits in this job, which already queue on the job's row lock.
 _STATS_UPSERT = """
 INSERT INTO quality_workerjobstats
-    (job_id, worker_id, gold_seen, gold_correct, judgments, gold_labels_seen, gold_labels_right, updated_at)
+    (job_id, worker_id, gold_seen, gold_correct, judgments, gold_labels_seen, gold_labels_right,
+     gold_pos_seen, gold_pos_right, updated_at)
 VALUES (%(job)s, %(worker)s, %(gold_seen)s, %(gold_correct)s, %(judgments)s, %(labels_seen)s,
-        %(labels_right)s, %(now)s)
+        %(labels_right)s, %(pos_seen)s, %(pos_right)s, %(now)s)
 ON CONFLICT (job_id, worker_id) DO UPDATE SET
     gold_seen = quality_workerjobstats.gold_seen + excluded.gold_seen,
     gold_correct = quality_workerjobstats.gold_correct + excluded.gold_correct,
     judgments = quality_workerjobstats.judgments + excluded.judgments,
     gold_labels_seen = quality_workerjobstats.gold_labels_seen + excluded.gold_labels_seen,
     gold_labels_right = quality_workerjobstats.gold_labels_right + excluded.gold_labels_right,
+    gold_pos_seen = quality_workerjobstats.gold_pos_seen + excluded.gold_pos_seen,
+    gold_pos_right = quality_workerjobstats.gold_pos_right + excluded.gold_pos_right,
     updated_at = excluded.updated_at
-RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at, gold_labels_seen, gold_labels_right
+RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at, gold_labels_seen, gold_labels_right,
+    gold_pos_seen, gold_pos_right
 """
 
 
@@ -74,8 +79,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
 
     Gold rule (gold judgments): with at least min_gold_answers scored gold answers and a smoothed
     accuracy under the floor, the worker is blocked from the job and their judgments dropped. On a
-    multi-label job the accuracy is per label decision (gold_multi.py), the answers still counted
-    as answers for min_gold_answers.
+    multi-label job the accuracy is the balanced accuracy of the label decisions (gold_multi.py,
+    scoring.balanced_smoothed), the answers still counted as answers for min_gold_answers.
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
     """
@@ -88,22 +93,24 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
         gold_seen=int(scored),
         gold_correct=int(scored and bool(judgment.is_correct)),
         judgments=int(not judgment.is_gold),
-        labels_seen=decided.seen if decided else 0,
-        labels_right=decided.right if decided else 0,
+        decided=decided,
     )
-    stats_id, gold_seen, gold_correct, total_regular, flagged_at, labels_seen, labels_right = stats
+    stats_id, gold_seen, gold_correct, total_regular, flagged_at, labels_seen, labels_right, pos_seen, pos_right = stats
     if scored:  # the worker's global skill, for dynamic overlap in every job (after the stats row)
         skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct),
                                  share=_share(decided))
-    # Per label decision on a multi-label job; the answers still count towards min_gold_answers.
-    right, decisions = (labels_right, labels_seen) if decided else (gold_correct, gold_seen)
+    # Balanced over label decisions on a multi-label job; the answers count towards min_gold_answers.
+    balance = dict(right=labels_right, seen=labels_seen, pos_right=pos_right, pos_seen=pos_seen)
     blocked = False
-    if scored and gold_seen >= rules.min_gold_answers and scoring.below_floor(
-        correct=right, seen=decisions, min_seen=0, floor=rules.gold_accuracy_floor
+    if scored and gold_seen >= rules.min_gold_answers and (
+        scoring.balanced_below_floor(**balance, floor=rules.gold_accuracy_floor) if decided
+        else scoring.below_floor(correct=gold_correct, seen=gold_seen, min_seen=0, floor=rules.gold_accuracy_floor)
     ):
-        estimate = scoring.gold_estimate(correct=right, seen=decisions)
+        estimate = scoring.balanced_estimate(**balance) if decided else scoring.gold_estimate(
+            correct=gold_correct, seen=gold_seen)
         exact = scoring.gold_estimate(correct=gold_correct, seen=gold_seen) if decided else None
-        blocked = _gold_block(job=job, worker_id=judgment.worker_id, rules=rules, estimate=estimate, exact=exact)
+        blocked = _gold_block(job=job, worker_id=judgment.worker_id, rules=rules, estimate=estimate, exact=exact,
+                              positives=(pos_right, pos_seen))
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
         flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
@@ -134,6 +141,9 @@ def judgment_unassess(*, judgment: Judgment) -> None:
         judgments=F("judgments") - int(not judgment.is_gold),
         gold_labels_seen=F("gold_labels_seen") - (decided.seen if decided else 0),
         gold_labels_right=F("gold_labels_right") - (decided.right if decided else 0),
+        # Clamped: a row counted before migration 0011 has no positive decisions to take back.
+        gold_pos_seen=Greatest(F("gold_pos_seen") - (decided.positives if decided else 0), 0),
+        gold_pos_right=Greatest(F("gold_pos_right") - (decided.positives_right if decided else 0), 0),
         updated_at=timezone.now(),
     )
     if scored:
@@ -189,25 +199,29 @@ def _feedback(*, judgment: Judgment, rules: QualityRules) -> dict[str, Any] | No
 
 
 def _stats_count(
-    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int, labels_seen: int, labels_right: int
-) -> tuple[int, int, int, int, Any, int, int]:
+    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int, decided: scoring.LabelDecisions | None
+) -> tuple[int, int, int, int, Any, int, int, int, int]:
     params = {
         "job": judgment.job_id, "worker": judgment.worker_id, "gold_seen": gold_seen,
-        "gold_correct": gold_correct, "judgments": judgments, "labels_seen": labels_seen,
-        "labels_right": labels_right, "now": connection.ops.adapt_unknown_value(timezone.now()),
+        "gold_correct": gold_correct, "judgments": judgments,
+        "labels_seen": decided.seen if decided else 0, "labels_right": decided.right if decided else 0,
+        "pos_seen": decided.positives if decided else 0, "pos_right": decided.positives_right if decided else 0,
+        "now": connection.ops.adapt_unknown_value(timezone.now()),
     }
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(_STATS_UPSERT, params)
         row = cursor.fetchone()
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), int(row[6])
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), int(row[6]),
+            int(row[7]), int(row[8]))
 
 
 def _gold_block(
     *, job: Job, worker_id: int, rules: QualityRules, estimate: scoring.GoldEstimate,
-    exact: scoring.GoldEstimate | None = None,
+    exact: scoring.GoldEstimate | None = None, positives: tuple[int, int] = (0, 0),
 ) -> bool:
     """Block through the gold rule, with the gold answers and their right labels as evidence.
-    `exact`: on a multi-label job (where `estimate` counts label decisions), the exact-set matches."""
+    `exact`: on a multi-label job (where `estimate` is balanced over label decisions), the
+    exact-set matches; `positives`: (ticked, seen) of the labels gold ticked there."""
     if JobBlock.objects.filter(job_id=job.pk, worker_id=worker_id).exists():
         return False  # an admin got there first; the submit itself was let through before that
     answers = list(
@@ -228,13 +242,18 @@ def _gold_block(
         ],
     }
     counted = f"{estimate.correct} of {estimate.seen} right"
-    if exact is not None:  # a multi-label job: the rule read label decisions
+    if exact is not None:  # a multi-label job: the rule read label decisions, balanced
+        pos_right, pos_seen = positives
         evidence["per_label"] = True
+        evidence["balanced"] = True
+        evidence["positives"] = {"seen": pos_seen, "ticked": pos_right}
         evidence["exact_sets"] = exact.as_dict()
         counted = (f"{estimate.correct} of {estimate.seen} label decisions right over {exact.seen} gold answers, "
-                   f"{exact.correct} of them with every label right")
+                   f"{exact.correct} of them with every label right; {pos_right} of the {pos_seen} labels "
+                   f"gold ticked were ticked")
+    kind = "balanced gold accuracy" if exact is not None else "gold accuracy"
     reason = (
-        f"Smoothed gold accuracy {estimate.smoothed:.3f} (90% interval {estimate.low:.2f}-{estimate.high:.2f}, "
+        f"Smoothed {kind} {estimate.smoothed:.3f} (90% interval {estimate.low:.2f}-{estimate.high:.2f}, "
         f"{counted}) is under the job's floor {rules.gold_accuracy_floor}."
     )
     worker = User.objects.get(pk=worker_id)
@@ -340,9 +359,9 @@ def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
     if not deleted:
         raise Conflict("This worker is not blocked from this job.")
     stats = WorkerJobStats.objects.filter(job=job, worker=worker).values(
-        "gold_seen", "gold_correct", "gold_labels_seen", "gold_labels_right").first()
+        "gold_seen", "gold_correct", "gold_labels_seen", "gold_labels_right", "gold_pos_seen", "gold_pos_right").first()
     WorkerJobStats.objects.filter(job=job, worker=worker).update(
-        gold_seen=0, gold_correct=0, gold_labels_seen=0, gold_labels_right=0)
+        gold_seen=0, gold_correct=0, gold_labels_seen=0, gold_labels_right=0, gold_pos_seen=0, gold_pos_right=0)
     if stats is not None and not stats["gold_labels_seen"]:  # label decisions: multi-label jobs only
         stats = {"gold_seen": stats["gold_seen"], "gold_correct": stats["gold_correct"]}
     dropped = Judgment.objects.filter(job=job, worker=worker, status=JudgmentStatus.DROPPED).count()

@@ -1,12 +1,16 @@
 """Gold on a multi-label job is scored per label: each of the job's labels (cat, dog, bird) is one
-yes/no decision, right when the worker's tick equals gold's. Every gold item's set here is {cat}.
+yes/no decision, right when the worker's tick equals gold's, and the gold rule reads their balanced
+accuracy: the mean of the smoothed shares right on the labels gold ticks and on those it leaves
+unticked. Every gold item's set here is {cat}.
 
 Wendy ticks {cat, dog} on gold: two decisions of three right, never the exact set. Walter ticks
 {dog}: one of three right (only "bird" left unticked, as gold has it). Carl ticks {cat}: all right.
+Nina ticks nothing (two of three right, the easy "no"s), Eve ticks everything.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -14,12 +18,12 @@ from django.test import Client
 
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, NotQualified
-from marketplace.flows import WorkSubmitted, work_submit
+from marketplace.flows import WorkSubmitted, work_submit, work_undo
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import gold_fix
-from marketplace.quality.models import QualityEvent
+from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.selectors import job_worker_quality
 from marketplace.quality.services import worker_unblock
 from tests.factories import WorkerFactory
@@ -52,7 +56,7 @@ def test_a_worker_right_on_most_labels_is_not_blocked_though_no_set_is_exact(wen
     assert not JobBlock.objects.filter(job=job, worker=wendy).exists()  # all-or-nothing: 0 of 20, blocked
     (quality,) = job_worker_quality(job_id=job.pk)
     assert (quality.gold.correct, quality.gold.seen) == (40, 60)  # label decisions
-    assert quality.gold.smoothed == pytest.approx(41 / 62)
+    assert quality.gold.smoothed == pytest.approx((21 / 22 + 21 / 42) / 2)  # cat 20 of 20, dog and bird 20 of 40
     assert quality.gold_exact_sets is not None
     assert (quality.gold_exact_sets.correct, quality.gold_exact_sets.seen) == (0, 20)
 
@@ -76,9 +80,41 @@ def test_a_worker_wrong_on_most_labels_is_blocked_at_the_jobs_count_of_gold_answ
 def test_the_floor_applies_to_label_decisions(wendy: User) -> None:
     job = _multi_gold_job(min_gold_answers=5, gold_accuracy_floor="0.70")
     _answer_gold(wendy, job, ticks=["cat", "dog"], count=4)  # 8 of 12 decisions right
-    with pytest.raises(NotQualified):  # the fifth: (10 + 1) / (15 + 2) = 0.65 < 0.70
+    with pytest.raises(NotQualified):  # the fifth: ((5 + 1) / (5 + 2) + (5 + 1) / (10 + 2)) / 2 = 0.68 < 0.70
         _answer_gold(wendy, job, ticks=["cat", "dog"], count=2)
     assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+
+
+@pytest.mark.parametrize("ticks", [[], ["cat", "dog", "bird"]], ids=["ticks nothing", "ticks everything"])
+def test_a_constant_answer_is_blocked_at_the_jobs_count_of_gold_answers(ticks: list[str]) -> None:
+    job = _multi_gold_job()  # standard tier: 18 gold answers, floor 0.60
+    nina = WorkerFactory(username="nina")
+    _answer_gold(nina, job, ticks=ticks, count=17)
+    (quality,) = job_worker_quality(job_id=job.pk)
+    assert quality.gold.smoothed == pytest.approx(0.5, abs=0.03)  # one side all right, the other all wrong
+    assert not JobBlock.objects.filter(job=job, worker=nina).exists()  # 17 answers: under min_gold_answers
+    with pytest.raises(NotQualified):  # the 18th answer blocks
+        _answer_gold(nina, job, ticks=ticks, count=2)
+    event = QualityEvent.objects.get(job=job, worker=nina, kind=QualityEvent.Kind.BLOCKED)
+    assert event.reason.startswith("Smoothed balanced gold accuracy 0.")
+    assert event.evidence["gold"]["smoothed"] == pytest.approx(0.5, abs=0.03)
+    assert event.evidence["balanced"] is True
+    assert event.evidence["positives"] == {"seen": 18, "ticked": 0 if not ticks else 18}
+
+
+def test_a_worker_right_on_nine_labels_in_ten_is_not_blocked() -> None:
+    job = _multi_gold_job()
+    flip = random.Random(16)  # each tick wrong one time in ten, the same draw every run
+    carla = WorkerFactory(username="carla")
+    gold_answers = 0
+    while gold_answers < 25:
+        lease = lease_claim(worker=carla, job=job)
+        ticks = [key for key in ("cat", "dog", "bird") if (key == "cat") != (flip.random() < 0.1)]
+        work_submit(worker=carla, lease_id=lease.pk, label=None, seconds_spent="5", labels=ticks)
+        gold_answers += lease.item.is_gold
+    assert not JobBlock.objects.filter(job=job, worker=carla).exists()
+    (quality,) = job_worker_quality(job_id=job.pk)
+    assert quality.gold.seen == 75 and quality.gold.smoothed > 0.8
 
 
 def test_feedback_on_a_missed_item_names_the_labels_decided_wrong(walter: User) -> None:
@@ -131,3 +167,12 @@ def test_retiring_a_gold_item_takes_its_label_decisions_out_and_correcting_one_i
     assert quality.gold_exact_sets is not None and quality.gold_exact_sets.seen == 1
     with pytest.raises(ApplicationError, match="retire it instead"):
         gold_fix(job=job, item_id=second.judgment.item_id, action="correct", label="cat")
+
+
+def test_undoing_a_gold_answer_takes_its_label_decisions_out_on_both_sides(walter: User) -> None:
+    job = _multi_gold_job(gold_feedback=False)  # no right answer shown, so a miss can be undone
+    _, last = _answer_gold(walter, job, ticks=["dog"], count=2)
+    counts = ("gold_labels_seen", "gold_labels_right", "gold_pos_seen", "gold_pos_right")
+    assert WorkerJobStats.objects.values_list(*counts).get(job=job, worker=walter) == (6, 2, 2, 0)
+    work_undo(worker=walter, judgment_id=last.judgment.pk)
+    assert WorkerJobStats.objects.values_list(*counts).get(job=job, worker=walter) == (3, 1, 1, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -70,3 +71,19 @@ def test_a_share_from_few_trials_gets_a_wide_interval_not_a_certainty() -> None:
     assert scoring.share_interval(successes=1.6, trials=2)[0] < 0.8 < scoring.share_interval(successes=1.6, trials=2)[1]
     with pytest.raises(ValueError):
         scoring.share_interval(successes=3, trials=2)
+
+
+def test_balanced_accuracy_scores_a_constant_answer_at_one_half_whatever_gold_ticks() -> None:
+    # 100 label decisions, 30 of them on labels gold ticked.
+    nothing = scoring.balanced_smoothed(right=70, seen=100, pos_right=0, pos_seen=30)
+    everything = scoring.balanced_smoothed(right=30, seen=100, pos_right=30, pos_seen=30)
+    assert nothing == (Fraction(1, 32) + Fraction(71, 72)) / 2
+    assert 0.49 < nothing < 0.52 and 0.49 < everything < 0.52
+    assert scoring.balanced_below_floor(right=70, seen=100, pos_right=0, pos_seen=30, floor=Decimal("0.60"))
+    good = scoring.balanced_estimate(right=90, seen=100, pos_right=27, pos_seen=30)
+    assert good.smoothed == pytest.approx((28 / 32 + 64 / 72) / 2) and good.low < good.smoothed < good.high
+
+
+def test_balanced_accuracy_leaves_out_a_side_gold_has_not_decided_yet() -> None:
+    assert scoring.balanced_smoothed(right=0, seen=0, pos_right=0, pos_seen=0) == Fraction(1, 2)
+    assert scoring.balanced_smoothed(right=10, seen=10, pos_right=0, pos_seen=0) == Fraction(11, 12)
