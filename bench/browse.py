@@ -3,8 +3,10 @@
 In a throwaway database (bench._db) one job gets N items (1 % gold, every item with an external
 id and a small JSON record), put in by COPY, and one succeeded consensus run whose per-item rows
 (label, confidence, agreement, posterior) are synthetic and COPYed too: this measures the reads,
-not a fit (bench/consensus_run.py times those). 1 % of the items are in expert review. Then
-ANALYZE, as autovacuum would leave the statistics (none of this is timed).
+not a fit (bench/consensus_run.py times those). 1 % of the items are in expert review. A model
+predicted every item (the run's label 85 % of the time), so every page shows its prediction
+beside the consensus (quality/browse_model.py). Then ANALYZE, as autovacuum would leave the
+statistics (none of this is timed).
 
 Each case is one page of 50 rows, run R times (20 by default): `items_browse` in process (the
 SQL and the row objects), then the whole API request in process (GET /api/v1/jobs/<id>/browse/
@@ -29,7 +31,7 @@ from rest_framework.test import APIClient
 
 from bench._db import bench_database
 from marketplace.accounts.models import Organization, Role, User
-from marketplace.jobs.models import Item, Job
+from marketplace.jobs.models import Item, Job, PredictionModel
 from marketplace.quality import browsing
 from marketplace.quality.browse_params import BrowseFilter, Cursor, browse_filter_parse, cursor_parse
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
@@ -101,12 +103,33 @@ def _results(job: Job, ids: np.ndarray) -> ConsensusRun:
             yield "".join(lines)
 
     _copy("quality_itemresult", "run_id, item_id, label, confidence, probabilities, judgments, agreement", rows())
+    _predictions(job, run, ids, label, rng)
     reviewed = ids[::100]
     ExpertReview.objects.bulk_create(
         [ExpertReview(item_id=int(pk), job=job, reason="bench", confidence=0.5) for pk in reviewed],
         batch_size=5_000,
     )
     return run
+
+
+def _predictions(job: Job, run: ConsensusRun, ids: np.ndarray, label: np.ndarray, rng: Any) -> None:
+    """A model that gives the run's label 85 % of the time, measured so in the run's parameters."""
+    model = PredictionModel.objects.create(organization_id=job.organization_id, name="bench-model", version="1")
+    predicted = np.where(rng.random(len(ids)) < 0.85, label, (label + rng.integers(1, 3, len(ids))) % 3)
+    now = timezone.now().isoformat()
+
+    def rows() -> Any:
+        for start in range(0, len(ids), BATCH):
+            part = slice(start, start + BATCH)
+            yield "".join(f"{job.pk}\t{pk}\t{model.pk}\t{LABELS[code]}\t{now}\n"
+                          for pk, code in zip(ids[part].tolist(), predicted[part].tolist(), strict=True))
+
+    _copy("jobs_prediction", "job_id, item_id, model_id, label, updated_at", rows())
+    ConsensusRun.objects.filter(pk=run.pk).update(parameters={
+        "crowd": {"accuracy": 0.8, "confusion": None},
+        "models": [{"model_id": model.pk, "name": model.name, "version": model.version, "accuracy": 0.85,
+                    "items": len(ids), "agreement": 0.85, "confusion": None, "blind": None}],
+    })
 
 
 def _ms(action: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -139,6 +162,9 @@ def _cases(job: Job, ids: np.ndarray) -> list[tuple[str, dict[str, str], Cursor 
         ("text 'Picture 77' (bounded window)", {"q": "Picture 77"}, None),
         ("label=bird & conf 0.5..0.9 & not gold", {"label": "bird", "confidence_min": "0.5",
                                                    "confidence_max": "0.9", "gold": "no"}, None),
+        ("model disagrees with the consensus", {"model_agrees": "no"}, None),
+        ("model disagrees, deep", {"model_agrees": "no"}, Cursor(sort="id", item_id=middle)),
+        ("model disagrees, least confident first", {"model_agrees": "no", "sort": "confidence"}, None),
     ]
 
 

@@ -302,6 +302,12 @@ QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 # A quality rule's block may withdraw at most this share (0..1) of a worker's pay in a job on its
 # own; above it the block stands but the withdrawal waits for an admin (marketplace/flows_appeals.py).
 QUORUM_WITHDRAW_REVIEW_SHARE = env_decimal("QUORUM_WITHDRAW_REVIEW_SHARE", "0.50")
+# In a job that shows pre-labels, this share (0..1) of (item, worker) pairs get no suggestion: a
+# control group of blind judgments, chosen by a hash of the pair, that measures anchoring
+# (labeling/prelabels.py, quality/label_quality.py).
+QUORUM_PRELABEL_BLIND_SHARE = env_decimal("QUORUM_PRELABEL_BLIND_SHARE", "0.10")
+if QUORUM_PRELABEL_BLIND_SHARE > 1:
+    raise ImproperlyConfigured(f"QUORUM_PRELABEL_BLIND_SHARE must be from 0 to 1; got {QUORUM_PRELABEL_BLIND_SHARE}")
 # Days a worker has to appeal an automatic block or a missed gold answer (quality/appeals.py).
 QUORUM_APPEAL_DAYS = env_int("QUORUM_APPEAL_DAYS", 7, minimum=1)
 

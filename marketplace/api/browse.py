@@ -24,12 +24,14 @@ from marketplace import flows
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
 from marketplace.api.exports import attachment
+from marketplace.api.label_quality import prelabels_out
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.billing import escrow
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import browse_params, browsing
+from marketplace.quality.browse_model import BrowsedModel
 from marketplace.quality.experts import expert_reviews_request
 
 TAG = ["data browser"]
@@ -53,6 +55,11 @@ FILTER_PARAMETERS = [
                      description=f"Text in the item's data (case-insensitive; each page reads "
                      f"{browsing.SCAN_WINDOW:,} items at most, see searched_to); sort by id"),
     OpenApiParameter("sort", {"type": "string", "enum": list(browse_params.SORTS)}),
+    OpenApiParameter("model", {"type": "integer", "minimum": 1},
+                     description="The model version to compare (its id, see `model` in the page); "
+                     "default: the pre-label model, else the one the latest run measured on most items"),
+    OpenApiParameter("model_agrees", _YES_NO, description="The model's prediction is (yes) or is not (no) "
+                     "the consensus label: only items the model predicted and the latest run labelled"),
 ]
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", {"type": "string", "maxLength": 200}, description="next_cursor of the previous page"),
@@ -72,6 +79,26 @@ class RowOut(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     agreement = serializers.FloatField(allow_null=True, help_text="Share of judgments giving the label")
     expert_review = serializers.CharField(source="expert", allow_null=True, help_text="open, settled or null")
+    model_label = serializers.CharField(allow_null=True, help_text="The compared model's prediction")
+    model_agrees = serializers.BooleanField(
+        allow_null=True, help_text="The model's prediction is the consensus label; null without both")
+
+
+ModelOut = inline_serializer("BrowseModel", {
+    "id": serializers.IntegerField(), "name": serializers.CharField(), "version": serializers.CharField(),
+    "accuracy": serializers.FloatField(allow_null=True, help_text="As the latest run measured it against the people"),
+    "items": serializers.IntegerField(help_text="Items that measure rests on"),
+    "agreement": serializers.FloatField(allow_null=True, help_text="Share of its predictions equal to the run's labels"),
+    "crowd_accuracy": serializers.FloatField(allow_null=True, help_text="The run's typical worker, for comparison"),
+    "prelabels": serializers.JSONField(allow_null=True, help_text="A job showing this model's pre-labels, on "
+                                       "the first page: the anchoring figures, as label-quality's `prelabels`"),
+}, allow_null=True)
+
+
+def _model(model: BrowsedModel | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    return {**vars(model), "prelabels": prelabels_out(model.prelabels) if model.prelabels else None}
 
 
 PageOut = inline_serializer("BrowsePage", {
@@ -80,6 +107,7 @@ PageOut = inline_serializer("BrowsePage", {
     "run": serializers.IntegerField(allow_null=True, help_text="The consensus run the labels come from"),
     "searched_to": serializers.IntegerField(
         allow_null=True, help_text="Under q or judged: the page read items up to this id (-1: to the end)"),
+    "model": ModelOut,
 })
 
 JudgmentOut = inline_serializer("BrowseJudgment", many=True, fields={
@@ -107,6 +135,9 @@ DetailOut = inline_serializer("BrowseItem", {
     "expert_review": serializers.CharField(allow_null=True),
     "expert_label": serializers.CharField(allow_null=True),
     "judgments": JudgmentOut,
+    "predictions": inline_serializer("BrowsePrediction", many=True, fields={
+        "model_id": serializers.IntegerField(), "name": serializers.CharField(),
+        "version": serializers.CharField(), "label": serializers.CharField()}),
 })
 
 
@@ -177,6 +208,7 @@ class JobBrowse(_Endpoint):
             "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
             "run": page.run.pk if page.run else None,
             "searched_to": page.searched_to,
+            "model": _model(page.model),
         })
 
 
@@ -198,6 +230,7 @@ class JobBrowseItem(_Endpoint):
             "expert_review": review.status if review else None,
             "expert_label": (review.label or None) if review else None,
             "judgments": [vars(j) for j in detail.judgments],
+            "predictions": [vars(p) for p in detail.predictions],
         })
 
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.jobs.selectors import job_get_for_owner
-from marketplace.quality.label_quality import job_label_quality
+from marketplace.quality.label_quality import PrelabelFigures, job_label_quality
 
 _LABEL_FIELDS: dict[str, serializers.Field] = {
     "label": serializers.CharField(),
@@ -53,8 +53,28 @@ _OUT = inline_serializer("LabelQuality", {
         "judgments_shown": serializers.IntegerField(
             help_text="Accepted judgments made with the model's label on screen"),
         "judgments_agreeing": serializers.IntegerField(help_text="Of those, the ones that chose it"),
+        "judgments_blind": serializers.IntegerField(
+            help_text="Accepted judgments of the control group: the suggestion was withheld"),
+        "blind_agreeing": serializers.IntegerField(help_text="Of those, the ones that chose the model's label"),
+        "blind_share": serializers.FloatField(help_text="Share of (item, worker) pairs held blind"),
+        "agreement_shown": serializers.FloatField(allow_null=True),
+        "agreement_blind": serializers.FloatField(allow_null=True),
+        "anchoring": serializers.FloatField(
+            allow_null=True, help_text="agreement_shown - agreement_blind: the pull of the suggestion"),
+        "model_accuracy_blind": serializers.FloatField(
+            allow_null=True, help_text="The model's accuracy measured on the blind judgments alone"),
+        "model_items_blind": serializers.IntegerField(),
+        "model_accuracy_all": serializers.FloatField(
+            allow_null=True, help_text="Measured on every judgment: overstated where people copy it"),
     }, allow_null=True),
 })
+
+
+def prelabels_out(figures: PrelabelFigures) -> dict[str, Any]:
+    out = {key: _rounded(value) for key, value in asdict(figures).items()}
+    for name in ("agreement_shown", "agreement_blind", "anchoring"):
+        out[name] = _rounded(getattr(figures, name))
+    return out
 
 
 def _rounded(value: Any) -> Any:
@@ -87,5 +107,5 @@ class JobLabelQuality(APIView):
             "gold_items": figures.gold_items,
             "prelabels_shown": figures.prelabels_shown,
             "sources": sources,
-            "prelabels": None if figures.prelabels is None else asdict(figures.prelabels),
+            "prelabels": None if figures.prelabels is None else prelabels_out(figures.prelabels),
         })

@@ -381,6 +381,9 @@ class PrelabelShown(models.Model):
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=64)
     shown_at = models.DateTimeField(auto_now=True)
+    # True: the pair fell in the control group (QUORUM_PRELABEL_BLIND_SHARE) and `label` was
+    # withheld, so the worker's judgment is blind to the model; once shown, a pair stays shown.
+    blind = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

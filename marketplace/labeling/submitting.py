@@ -29,7 +29,7 @@ from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.answers import Answer, Sent, answer_check, labels_save
 from marketplace.labeling.seconds import seconds_clean, seconds_since
-from marketplace.labeling.selectors import live_lease_q
+from marketplace.labeling.slots import item_settle, settle_early_askable, slot_was_free
 
 # Dynamic overlap's question, asked under the item lock when an item reaches the judgments it
 # asked for: (item_id, judgment_count, max_overlap) -> True to collect one more instead of
@@ -177,19 +177,24 @@ def _submit(
     now = timezone.now()  # read under the lock, so any claim that saw this lease expired is visible
     if counted is None or (
         lease.expires_at <= now
-        and not _slot_was_free(lease=lease, judgments_before=counted[0] - 1, extra=counted[2], now=now)
+        and not slot_was_free(lease=lease, judgments_before=counted[0] - 1, extra=counted[2], now=now)
     ):
         sql.run("lease_finish", lease=lease.pk, status=LeaseStatus.LOST, now=now)
         return _Lost()
     completed = bool(counted[1])
-    if completed and more_wanted is not None and lease.job_max_overlap is not None:
+    early = not completed and more_wanted is not None and settle_early_askable(lease=lease, counted=counted, now=now)
+    if (completed or early) and more_wanted is not None and lease.job_max_overlap is not None:
         # Dynamic overlap: asked after the judgment is written, so the posterior includes it, and
-        # before the tally counts the item complete; still under the lock.
+        # before the tally counts the item complete; still under the lock. `early`: below the
+        # minimum, where a trusted model's vote may settle the item (labeling/slots.py).
         judgment = _judgment_create(lease=lease, label=label, seconds=seconds, now=now)
         labels_save(judgment, answer)
-        if more_wanted(lease.item_id, counted[0], lease.job_max_overlap):
+        wanted = more_wanted(lease.item_id, counted[0], lease.job_max_overlap)
+        if completed and wanted:
             sql.run("item_want_more", item=lease.item_id)
-            completed = False
+        elif early and not wanted:
+            item_settle(item_id=lease.item_id)
+        completed = not wanted
         counts = _job_count(
             job_id=lease.job_id, worker_id=lease.worker_id, judgments=1, completed=int(completed)
         )
@@ -236,19 +241,6 @@ def _not_active(*, worker: User, lease_id: int, sent: Sent) -> Submission | _Los
 def _json(value: Any) -> Any:
     """JSON read by raw SQL arrives as text (Django decodes it in the field, not the driver)."""
     return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _slot_was_free(*, lease: Lease, judgments_before: int, extra: int, now: datetime) -> bool:
-    """A late submit, counted already under the item lock: keep it only if a slot was free.
-
-    Free means the judgments before ours plus the *other* live leases left room. If not, the
-    count is undone (we still hold the lock, so nothing else moved) and the lease is lost.
-    """
-    others = Lease.objects.filter(live_lease_q(now=now), item_id=lease.item_id).exclude(pk=lease.pk).count()
-    if judgments_before + others < lease.job_overlap + extra:
-        return True
-    sql.run("item_uncount", item=lease.item_id)
-    return False
 
 
 def _resubmitted(*, lease: Lease, answer: Answer) -> Submission:

@@ -42,6 +42,8 @@ class BrowseFilter:
     external_id: str | None = None  # prefix (an exact id matches itself)
     text: str | None = None  # substring of the item's data, case-insensitive, in a bounded window
     sort: str = "id"
+    model: int | None = None  # the model version compared (PredictionModel id); None: the default
+    model_agrees: bool | None = None  # the model's prediction is (or is not) the consensus label
 
     @property
     def needs_result(self) -> bool:
@@ -49,6 +51,7 @@ class BrowseFilter:
         return (
             self.label is not None or self.confidence_min is not None or self.confidence_max is not None
             or self.agreement_below is not None or self.sort in ("confidence", "-confidence")
+            or self.model_agrees is not None
         )
 
     @property
@@ -132,7 +135,11 @@ def browse_filter_parse(params: Mapping[str, str], *, labels: Sequence[str]) -> 
     judged = _yes_no(params, "judged")
     if judged is not None and sort not in ("id", "-id"):
         raise _bad("judged", "this filter walks items in id order: sort by id.")
+    raw_model = params.get("model") or ""
+    if raw_model and not (raw_model.isascii() and raw_model.isdigit() and len(raw_model) < 19):
+        raise _bad("model", "a model's id (a whole number).")
     return BrowseFilter(
+        model=int(raw_model) if raw_model else None, model_agrees=_yes_no(params, "model_agrees"),
         label=label, confidence_min=low, confidence_max=high,
         agreement_below=_share(params, "agreement_below"), gold=_yes_no(params, "gold"),
         expert=None if expert == "any" else expert, judged=judged,

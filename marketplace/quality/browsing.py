@@ -6,6 +6,8 @@ id, so page 20,000 of a million items costs what page 1 does. Every walk follows
 - by confidence, or any filter on the result: the run's rows along `item_result_confidence`
   (run, confidence, item) or `item_result_label` (run, label, item), the item probed per row;
 - external id prefix: `item_external_id_prefix` on PostgreSQL (jobs migration 0006).
+- the compared model's prediction (quality/browse_model.py): probed per row through the
+  (item, model) unique index; `model_agrees` filters those rows like `agreement_below` does.
 Two filters no index serves scan instead: a search in item data (JSON text) and "judged or not"
 (an index on judgment_count would slow every submit: it would stop PostgreSQL's in-place HOT
 updates of the item row). They read SCAN_WINDOW items after the cursor at most, in id order, and
@@ -29,8 +31,9 @@ from django.db import connection
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.exporting import worker_pseudonym
-from marketplace.jobs.models import Item, Job
+from marketplace.jobs.models import Item, Job, Prediction
 from marketplace.labeling.models import Judgment
+from marketplace.quality.browse_model import BrowsedModel, browse_model_choose
 from marketplace.quality.browse_params import BrowseFilter, Cursor
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
 from marketplace.quality.selectors import job_worker_quality
@@ -38,15 +41,17 @@ from marketplace.quality.selectors import job_worker_quality
 SCAN_WINDOW = 20_000  # items a page reads at most under a filter no index serves (text, judged)
 PREVIEW_CHARS = 160
 
-# {bound} repeats the cursor's id bound on the joined rows: r.item_id = i.id makes it redundant,
-# but an outer join's inner side does not inherit i.id's bound, and without it PostgreSQL may
-# merge-join from the run's first row (185 ms at the middle of a million items instead of 5).
+# {bound} repeats the cursor's id bound on the joined rows (result, review, prediction): r.item_id
+# = i.id makes it redundant, but an outer join's inner side does not inherit i.id's bound, and
+# without it PostgreSQL may merge-join from the run's first row (185 ms at the middle of a million
+# items instead of 5; the prediction's join, without it, 300 ms).
 _SELECT = """
 SELECT i.id, i.external_id, i.data, i.is_gold, i.judgment_count, i.is_complete,
-       i.extra_judgments, r.label, r.confidence, r.agreement, r.judgments, e.status
+       i.extra_judgments, r.label, r.confidence, r.agreement, r.judgments, e.status, p.label
 FROM jobs_item i
 {join} quality_itemresult r ON r.item_id = i.id AND r.run_id = %(run)s{r_bound}
 LEFT JOIN quality_expertreview e ON e.item_id = i.id{e_bound}
+LEFT JOIN jobs_prediction p ON p.item_id = i.id AND p.model_id = %(model)s{p_bound}
 WHERE i.job_id = %(job)s{where}
 ORDER BY {order}
 LIMIT %(limit)s
@@ -93,6 +98,14 @@ class BrowseRow:
     agreement: float | None
     result_judgments: int | None
     expert: str | None  # the review's status, None without one
+    model_label: str | None = None  # the compared model version's prediction (browse_model)
+
+    @property
+    def model_agrees(self) -> bool | None:
+        """The model's prediction is the consensus label; None unless both exist."""
+        if self.model_label is None or self.label is None:
+            return None
+        return self.model_label == self.label
 
     @property
     def preview(self) -> str:
@@ -107,6 +120,7 @@ class BrowsePage:
     next_cursor: Cursor | None
     # A scanning filter (text, judged) read items up to this id; -1: to the job's end; None: no scan.
     searched_to: int | None = None
+    model: BrowsedModel | None = None  # the model version compared with the consensus, if any
 
 
 def latest_run(*, job: Job) -> ConsensusRun | None:
@@ -138,6 +152,8 @@ def _where(f: BrowseFilter, cursor: Cursor | None, params: dict[str, Any]) -> li
     if f.agreement_below is not None:
         where.append("r.agreement < %(agreement)s")
         params["agreement"] = f.agreement_below
+    if f.model_agrees is not None:  # the model predicted the item and the run labelled it
+        where.append("p.label = r.label" if f.model_agrees else "p.label <> r.label")
     if f.gold is not None:
         where.append("i.is_gold = %(gold)s")
         params["gold"] = f.gold
@@ -164,27 +180,27 @@ def _where(f: BrowseFilter, cursor: Cursor | None, params: dict[str, Any]) -> li
 
 def _row(values: tuple[Any, ...]) -> BrowseRow:
     (item_id, external_id, data, is_gold, judgments, complete, extra, label, confidence, agreement,
-     result_judgments, expert) = values
+     result_judgments, expert, model_label) = values
     if isinstance(data, str):  # SQLite hands JSON back as text
         data = json.loads(data)
     return BrowseRow(
         id=item_id, external_id=external_id, data=data, is_gold=bool(is_gold), judgment_count=judgments,
         is_complete=bool(complete), extra_judgments=extra, label=label, confidence=confidence,
-        agreement=agreement, result_judgments=result_judgments, expert=expert,
+        agreement=agreement, result_judgments=result_judgments, expert=expert, model_label=model_label,
     )
 
 
 def _fetch(
     job: Job, run: ConsensusRun | None, f: BrowseFilter, cursor: Cursor | None, limit: int,
-    window_end: int | None,
+    window_end: int | None, model: BrowsedModel | None,
 ) -> list[BrowseRow]:
     params: dict[str, Any] = {"job": job.pk, "run": run.pk if run else -1, "limit": limit,
-                              "window_end": window_end}
+                              "window_end": window_end, "model": model.id if model else -1}
     where = _where(f, cursor, params)
     bound = _BOUND.get(f.sort, "") if cursor is not None else ""
     sql = _SELECT.format(
         join="JOIN" if f.needs_result else "LEFT JOIN",
-        r_bound=bound.format(t="r"), e_bound=bound.format(t="e"),
+        r_bound=bound.format(t="r"), e_bound=bound.format(t="e"), p_bound=bound.format(t="p"),
         where="".join(f"\n  AND {fragment}" for fragment in where),
         order=_ORDER[f.sort],
     )
@@ -209,30 +225,38 @@ def _window_end(job: Job, sort: str, cursor: Cursor | None) -> int | None:
 
 
 def items_browse(
-    *, job: Job, filters: BrowseFilter, cursor: Cursor | None, page_size: int, run: ConsensusRun | None = None
+    *, job: Job, filters: BrowseFilter, cursor: Cursor | None, page_size: int, run: ConsensusRun | None = None,
+    model: BrowsedModel | None = None,
 ) -> BrowsePage:
     """One page of the job's items under `filters`, after `cursor`. The caller scoped `job` to the
-    requester (jobs.selectors.job_get_for_owner) and parsed the inputs (browse_params)."""
+    requester (jobs.selectors.job_get_for_owner) and parsed the inputs (browse_params); a model
+    the job's items were not predicted by is an ApplicationError (400)."""
     run = run if run is not None else latest_run(job=job)
+    model = model if model is not None else browse_model_choose(
+        job=job, model_id=filters.model, run=run, with_prelabels=cursor is None)
     if run is None and filters.needs_result:  # nothing is labelled before the first run
-        return BrowsePage(rows=[], run=None, next_cursor=None)
+        return BrowsePage(rows=[], run=None, next_cursor=None, model=model)
     window_end = _window_end(job, filters.sort, cursor) if filters.scans else None
-    rows = _fetch(job, run, filters, cursor, page_size + 1, window_end)
+    rows = _fetch(job, run, filters, cursor, page_size + 1, window_end, model)
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = _cursor_after(filters, rows[-1]) if more else None
     if not more and window_end is not None:  # the window ended before the page filled: go on
         next_cursor = Cursor(sort=filters.sort, item_id=window_end)
     searched_to = (window_end if window_end is not None else -1) if filters.scans else None
-    return BrowsePage(rows=rows, run=run, next_cursor=next_cursor, searched_to=searched_to)
+    return BrowsePage(rows=rows, run=run, next_cursor=next_cursor, searched_to=searched_to, model=model)
 
 
-def items_browse_all(*, job: Job, filters: BrowseFilter, batch: int = 2_000) -> Iterator[BrowseRow]:
+def items_browse_all(
+    *, job: Job, filters: BrowseFilter, batch: int = 2_000, run: ConsensusRun | None = None,
+    model: BrowsedModel | None = None,
+) -> Iterator[BrowseRow]:
     """Every row `filters` shows, page after page along the same cursor (exports, actions)."""
-    run = latest_run(job=job)
+    run = run if run is not None else latest_run(job=job)
+    model = model if model is not None else browse_model_choose(job=job, model_id=filters.model, run=run)
     cursor: Cursor | None = None
     while True:
-        page = items_browse(job=job, filters=filters, cursor=cursor, page_size=batch, run=run)
+        page = items_browse(job=job, filters=filters, cursor=cursor, page_size=batch, run=run, model=model)
         yield from page.rows
         if page.next_cursor is None:
             return
@@ -264,6 +288,15 @@ class ItemDetail:
     judgments: list[JudgmentShown]
     expert: ExpertReview | None
     gold_label: str | None  # the known answer of a gold item
+    predictions: tuple[ItemPrediction, ...] = ()  # every model version's, oldest version first
+
+
+@dataclass(frozen=True)
+class ItemPrediction:
+    model_id: int
+    name: str
+    version: str
+    label: str
 
 
 def item_detail(*, job: Job, item_id: int) -> ItemDetail:
@@ -299,27 +332,39 @@ def item_detail(*, job: Job, item_id: int) -> ItemDetail:
         probabilities={key: float(posterior.get(key, 0.0)) for key in job.label_keys} if result else {},
         judgments=shown, expert=ExpertReview.objects.filter(item=item).first(),
         gold_label=gold.label if gold else None,
+        predictions=tuple(
+            ItemPrediction(model_id=p.model_id, name=p.model.name, version=p.model.version, label=p.label)
+            for p in Prediction.objects.filter(item=item).select_related("model").order_by("model_id")
+        ),
     )
 
 
 BROWSE_COLUMNS = (
     "item_id", "external_id", "gold", "judgments", "complete", "consensus_label", "confidence",
-    "agreement", "expert_review", "data",
+    "agreement", "model_label", "model_agrees", "expert_review", "data",
 )
 
 
 def items_browse_csv(*, job: Job, filters: BrowseFilter) -> Iterator[bytes]:
     """Exactly the rows `filters` shows, as CSV, streamed a batch at a time (items_browse_all).
-    Cells a spreadsheet would run as formulas are neutralized (marketplace.csvcells)."""
+    Cells a spreadsheet would run as formulas are neutralized (marketplace.csvcells). The model
+    is chosen now, so a bad one is an ApplicationError before the first byte."""
+    run = latest_run(job=job)
+    model = browse_model_choose(job=job, model_id=filters.model, run=run)
+    return _csv_chunks(items_browse_all(job=job, filters=filters, run=run, model=model))
+
+
+def _csv_chunks(rows: Iterator[BrowseRow]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(BROWSE_COLUMNS)
-    for count, row in enumerate(items_browse_all(job=job, filters=filters), start=1):
+    for count, row in enumerate(rows, start=1):
         writer.writerow([
             row.id, csv_cell(row.external_id or ""), "yes" if row.is_gold else "no", row.judgment_count,
             "yes" if row.is_complete else "no", csv_cell(row.label or ""),
             "" if row.confidence is None else f"{row.confidence:.6f}",
-            "" if row.agreement is None else f"{row.agreement:.6f}", row.expert or "",
+            "" if row.agreement is None else f"{row.agreement:.6f}", csv_cell(row.model_label or ""),
+            {True: "yes", False: "no", None: ""}[row.model_agrees], row.expert or "",
             csv_cell(json.dumps(row.data, ensure_ascii=False, separators=(",", ":"))),
         ])
         if count % 2_000 == 0:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from marketplace.consensus.multilabel import THRESHOLD
@@ -64,11 +66,35 @@ class SourceFigures:
 @dataclass(frozen=True, slots=True)
 class PrelabelFigures:
     """A job that shows pre-labels: how many accepted judgments had one on screen, and how many of
-    those chose it. Those agreements are not independent of the model (anchoring)."""
+    those chose it. Those agreements are not independent of the model (anchoring). The control
+    group (labeling/prelabels.py) made `judgments_blind` without it: their agreement with the
+    model is the unanchored one, and the difference between the two is the anchoring measured."""
 
     model: str  # "name version"
     judgments_shown: int
     judgments_agreeing: int
+    judgments_blind: int = 0  # accepted judgments whose suggestion was withheld (control group)
+    blind_agreeing: int = 0  # of those, the ones that chose the model's label all the same
+    blind_share: float = 0.0  # the share of (item, worker) pairs held blind now (the setting)
+    # The model's accuracy as the latest run measured it on the blind judgments alone, and on
+    # every judgment (anchored: overstated); None before a run measured it.
+    model_accuracy_blind: float | None = None
+    model_items_blind: int = 0  # items with a blind judgment that measure stands on
+    model_accuracy_all: float | None = None
+
+    @property
+    def agreement_shown(self) -> float | None:
+        return self.judgments_agreeing / self.judgments_shown if self.judgments_shown else None
+
+    @property
+    def agreement_blind(self) -> float | None:
+        return self.blind_agreeing / self.judgments_blind if self.judgments_blind else None
+
+    @property
+    def anchoring(self) -> float | None:
+        """How much more often people chose the model's label when they saw it (shown - blind)."""
+        shown, blind = self.agreement_shown, self.agreement_blind
+        return None if shown is None or blind is None else shown - blind
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,20 +183,28 @@ def job_prelabel_figures(*, job: Job) -> PrelabelFigures | None:
     those that chose it; None when the job shows no pre-labels and never did."""
     if job.prelabel_model_id is None and not PrelabelShown.objects.filter(job=job).exists():
         return None  # the common case: one indexed probe, no walk of the judgments
-    shown = PrelabelShown.objects.filter(job=job, item_id=OuterRef("item_id"),
-                                         worker_id=OuterRef("worker_id"))
+    pair = PrelabelShown.objects.filter(job=job, item_id=OuterRef("item_id"),
+                                        worker_id=OuterRef("worker_id"))
+    agrees = Q(label=F("prelabel"))
     rows = (
         Judgment.objects.filter(job=job, status=JudgmentStatus.ACCEPTED)
-        .annotate(prelabel=Subquery(shown.values("label")[:1]))
+        .annotate(prelabel=Subquery(pair.values("label")[:1]), withheld=Subquery(pair.values("blind")[:1]))
         .filter(prelabel__isnull=False)
-        .aggregate(shown=Count("id"), agreeing=Count("id", filter=Q(label=F("prelabel"))))
+        .aggregate(shown=Count("id", filter=Q(withheld=False)), agreeing=Count("id", filter=agrees & Q(withheld=False)),
+                   blind=Count("id", filter=Q(withheld=True)), blind_agreeing=Count("id", filter=agrees & Q(withheld=True)))
     )
-    if job.prelabel_model_id is None and not rows["shown"]:
+    if job.prelabel_model_id is None and not rows["shown"] and not rows["blind"]:
         return None
     model = job.prelabel_model
+    measured = _model_measured(job=job, model_id=job.prelabel_model_id)
+    blind = measured.get("blind") if isinstance(measured.get("blind"), dict) else {}
     return PrelabelFigures(
         model=f"{model.name} {model.version}" if model is not None else "?",
         judgments_shown=rows["shown"], judgments_agreeing=rows["agreeing"],
+        judgments_blind=rows["blind"], blind_agreeing=rows["blind_agreeing"],
+        blind_share=float(settings.QUORUM_PRELABEL_BLIND_SHARE),
+        model_accuracy_blind=_share(blind.get("accuracy")), model_items_blind=int(blind.get("items") or 0),
+        model_accuracy_all=_share(measured.get("accuracy")),
     )
 
 
@@ -232,3 +266,17 @@ def _multi_label_quality(*, job: Job) -> LabelQuality:
         sources.append(_multi_source(SOURCE_JUDGMENTS, "workers", answers, labels))
     return LabelQuality(run_id=run.pk if run is not None else None, gold_items=len(gold),
                         prelabels_shown=False, sources=tuple(sources))
+
+
+def _model_measured(*, job: Job, model_id: int | None) -> dict[str, Any]:
+    """What the latest run recorded of this model version (quality/predictions.py), or {}."""
+    run = run_latest_succeeded(job_id=job.pk)
+    parameters = run.parameters if run is not None and isinstance(run.parameters, dict) else {}
+    for entry in parameters.get("models") or []:
+        if isinstance(entry, dict) and entry.get("model_id") == model_id:
+            return entry
+    return {}
+
+
+def _share(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -17,10 +17,13 @@ submit's quality steps have run, queued for expert review by `queue_uncertain`.
 Model predictions (jobs.models.Prediction) vote too, each model version weighed by the confusion
 the job's latest run measured for it against the people (quality/predictions.py); before a run
 has measured it a model counts as chance and its vote moves nothing. A model measured at least
-as accurate as the run's typical worker also counts towards the minimum overlap
-(`overlap_decision`'s `model_votes`). The live submit path asks the rule only once an item has
-its minimum of human judgments, so there a trusted model settles items at the minimum rather
-than below it (the replay, which asks after every judgment, shows the fuller saving).
+as accurate as the run's typical worker (in a job with pre-labels: measured on the blind
+judgments) also counts towards the minimum overlap (`overlap_decision`'s `model_votes`). The
+submit asks the rule once an item has its minimum of human judgments, and below it after each
+judgment of an item a model predicted (labeling/slots.py): there only a trusted model's vote can
+settle it, so an item where the trusted model and the first person agree settles at one
+judgment, never at none; without a trusted model the answer below the minimum is "more" at
+the cost of the job's two small reads.
 
 One submit = one judge: per-job data is cached on the instance, never across requests (a new
 run or new gold answers must be seen by the next submit). A call costs at most 5 small queries.
@@ -110,9 +113,13 @@ class OverlapJudge:
         An item at `max_overlap` still below the target completes, and is remembered for
         `queue_uncertain`.
         """
-        verdict = self.verdict(item_id=item_id)
-        if verdict is None:  # no accepted judgment left (all dropped): nothing to weigh
+        rows = self._rows(item_id)
+        if not rows:  # no accepted judgment left (all dropped): nothing to weigh
             return judgments < max_overlap
+        job = self._job(rows[0][0])
+        if judgments < job.min_overlap and not any(trusted for _, trusted in job.models.values()):
+            return True  # below the minimum only a trusted model's vote may settle an item
+        verdict = self._verdict(item_id, rows, job)
         decision = overlap_decision(
             posterior=verdict.posterior,
             judgments=judgments,
@@ -161,14 +168,18 @@ class OverlapJudge:
 
     def verdict(self, *, item_id: int) -> Verdict | None:
         """The item's posterior from its accepted judgments, or None if it has none."""
-        rows = list(
+        rows = self._rows(item_id)
+        return self._verdict(item_id, rows, self._job(rows[0][0])) if rows else None
+
+    @staticmethod
+    def _rows(item_id: int) -> list[tuple[int, int, str]]:
+        return list(
             Judgment.objects.filter(item_id=item_id, status=JudgmentStatus.ACCEPTED, is_gold=False)
             .order_by("id")
             .values_list("job_id", "worker_id", "label")
         )
-        if not rows:
-            return None
-        job = self._job(rows[0][0])
+
+    def _verdict(self, item_id: int, rows: list[tuple[int, int, str]], job: JobModel) -> Verdict:
         position = {label: k for k, label in enumerate(job.labels)}
         votes = [(worker, position[label]) for _, worker, label in rows if label in position]
         matrices = self._worker_matrices(job, [worker for worker, _ in votes])
@@ -277,12 +288,15 @@ def job_model(*, job_id: int) -> JobModel:
 
 def _models(parameters: Any, k: int, crowd: Crowd) -> dict[int, tuple[FloatArray, bool]]:
     """Each model the run measured: its confusion, and whether it is trusted to count towards
-    the minimum overlap (at least as accurate as the typical worker)."""
+    the minimum overlap (at least as accurate as the typical worker). In a job with pre-labels
+    the measure on the blind judgments (`blind`) stands instead: people who saw the model's
+    label agree with it more than its accuracy earns."""
     raw = parameters.get("models") if isinstance(parameters, dict) else None
     found: dict[int, tuple[FloatArray, bool]] = {}
-    for entry in raw if isinstance(raw, list) else []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("model_id"), int):
+    for measured in raw if isinstance(raw, list) else []:
+        if not isinstance(measured, dict) or not isinstance(measured.get("model_id"), int):
             continue
+        entry = {"model_id": measured["model_id"], **measured["blind"]} if isinstance(measured.get("blind"), dict) else measured
         matrix = _matrix_or_none(entry.get("confusion"), k)
         accuracy = entry.get("accuracy")
         if matrix is None or not isinstance(accuracy, int | float):

@@ -6,7 +6,9 @@ posteriors (consensus.model_worker: on gold items that is the known answer), and
 models' votes into the items' labels. A model is never paid (predictions are not judgments,
 and only judgments earn), never blocked (quality rules read people's judgments and results), and
 never folded into anyone's skill: what a run learned of it is kept in the run's parameters
-(`models`), where the job page, the results and dynamic overlap read it.
+(`models`), where the job page, the results and dynamic overlap read it. In a job that shows
+pre-labels, each model is also measured on the control group's blind judgments alone
+(consensus/blind.py; `models[].blind`), which dynamic overlap then goes by.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from django.db.models import Exists, OuterRef
+
+from marketplace.consensus.blind import BlindFit, blind_fit
 from marketplace.consensus.model_worker import ModelFit, with_models
 from marketplace.consensus.types import ConsensusResult
-from marketplace.jobs.models import Prediction, PredictionModel
+from marketplace.jobs.models import Prediction, PredictionModel, PrelabelShown
+from marketplace.labeling.models import Judgment, JudgmentStatus
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,43 @@ def run_with_models(
             "pk", "name", "version"
         )
     )
-    return combined, [_summary(pk, names.get(pk, ("?", "?")), fit) for pk, fit in fits.items()]
+    blind = blind_votes(job_id=job_id, label_set=result.labels)
+    summaries = []
+    for pk, fit in fits.items():
+        mine = arrays.models == pk
+        measured = blind_fit(result, blind, arrays.items[mine], arrays.codes[mine]) if blind else None
+        summaries.append(_summary(pk, names.get(pk, ("?", "?")), fit, measured))
+    return combined, summaries
 
 
-def _summary(model_id: int, name: tuple[str, str], fit: ModelFit) -> dict[str, Any]:
+def blind_votes(*, job_id: int, label_set: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The job's accepted judgments made blind to a pre-label (the control group: jobs.
+    PrelabelShown with `blind`) as (items, workers, codes); None when the job has none."""
+    if not PrelabelShown.objects.filter(job_id=job_id, blind=True).exists():
+        return None  # the common case: one indexed probe
+    position = {label: k for k, label in enumerate(label_set)}
+    pair = PrelabelShown.objects.filter(
+        job_id=job_id, blind=True, item_id=OuterRef("item_id"), worker_id=OuterRef("worker_id")
+    )
+    rows = list(
+        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, label__in=list(label_set))
+        .filter(Exists(pair)).values_list("item_id", "worker_id", "label")
+    )
+    return (
+        np.asarray([r[0] for r in rows], dtype=np.int64), np.asarray([r[1] for r in rows], dtype=np.int64),
+        np.asarray([position[r[2]] for r in rows], dtype=np.int64),
+    )
+
+
+def _summary(model_id: int, name: tuple[str, str], fit: ModelFit, blind: BlindFit | None = None) -> dict[str, Any]:
     agreement = None if np.isnan(fit.agreement) else round(fit.agreement, 6)
+    measured = None
+    if blind is not None:  # a job with pre-labels: the same measure on the control group alone
+        measured = _summary(model_id, name, blind.fit)
+        measured = {key: measured[key] for key in ("accuracy", "items", "agreement", "confusion")}
+        measured["judgments"] = blind.judgments
     return {
+        "blind": measured,
         "model_id": model_id,
         "worker_id": -model_id,
         "name": name[0],

@@ -10,10 +10,14 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from django.conf import settings
+
+from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job, PredictionModel
 from marketplace.jobs.predicting import PredictionEntry, predictions_set
 from marketplace.jobs.predictions import ModelName, PredictionRow
 from marketplace.labeling.models import Judgment
+from marketplace.labeling.prelabels import prelabel_blind
 from tests.browser.conftest import arrange, log_in
 from tests.factories import PASSWORD, WorkerFactory, open_job_with_items, publish_funded
 from tests.threads import until
@@ -30,9 +34,20 @@ def _job_with_prelabels() -> Job:
     return publish_funded(job)
 
 
+def _worker_shown(item_id: int) -> User:
+    """A worker outside the control group for this item: the server holds a share of (item,
+    worker) pairs blind (QUORUM_PRELABEL_BLIND_SHARE; labeling/prelabels.py), by a hash of the pair."""
+    share = float(settings.QUORUM_PRELABEL_BLIND_SHARE)
+    for n in range(100):
+        worker = WorkerFactory(username=f"wendy-prelabels-{n}")
+        if not prelabel_blind(item_id=item_id, worker_id=worker.pk, share=share):
+            return worker
+    raise AssertionError("every worker drawn was in the control group")
+
+
 def test_the_page_shows_the_models_suggestion_and_the_workers_key_decides(page: Any) -> None:
-    wendy = arrange(WorkerFactory, username="wendy-prelabels")
     job = arrange(_job_with_prelabels)
+    wendy = arrange(_worker_shown, Item.objects.filter(job=job).order_by("pk").values_list("pk", flat=True)[0])
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
     expect(page.locator("#item [data-suggestion]")).to_have_text("Model suggests: Dog")

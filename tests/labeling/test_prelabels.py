@@ -29,6 +29,13 @@ pytestmark = pytest.mark.django_db
 LEASE_KEYS = {"lease", "status", "expires_at", "job", "item"}
 
 
+@pytest.fixture(autouse=True)
+def _no_control_group(settings: Any) -> None:
+    """These tests are of the suggestion itself; the blind control group has its own
+    (test_prelabel_blind.py)."""
+    settings.QUORUM_PRELABEL_BLIND_SHARE = 0
+
+
 def _job(alice: User, client_for: Any, **extra: Any) -> Job:
     body = {"title": "Pets", "labels": [{"key": "cat", "name": "Cat"}, {"key": "dog", "name": "Dog"}],
             "overlap": 2, "gold_rate": "0", **extra}
@@ -85,8 +92,9 @@ def test_with_prelabels_on_workers_see_the_suggestion_and_still_choose(
         ("wendy", "dog"), ("walter", "dog")}
     figures = client_for(alice).get(f"/api/v1/jobs/{job.pk}/label-quality/").json()
     assert figures["prelabels_shown"] is True
-    assert figures["prelabels"] == {"model": "spam-bert 3", "judgments_shown": 2,
-                                    "judgments_agreeing": 1}
+    assert {key: figures["prelabels"][key] for key in ("model", "judgments_shown", "judgments_agreeing",
+                                                       "judgments_blind")} == {
+        "model": "spam-bert 3", "judgments_shown": 2, "judgments_agreeing": 1, "judgments_blind": 0}
     page = browser(alice).get(reverse("job-page", args=[job.pk])).content.decode()
     assert 'data-figure="prelabels"' in page and "spam-bert 3 as a suggestion" in page
     results = client_for(alice).get(f"/api/v1/jobs/{job.pk}/results/")

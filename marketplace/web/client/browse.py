@@ -23,6 +23,7 @@ from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality import browse_params, browsing
+from marketplace.quality.browse_model import job_models
 from marketplace.quality.experts import expert_reviews_request
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
@@ -32,7 +33,7 @@ from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, st
 
 SELECTION_MAX = 1_000
 _FILTER_NAMES = ("label", "confidence_min", "confidence_max", "agreement_below", "gold", "expert",
-                 "judged", "external_id", "q", "sort")
+                 "judged", "external_id", "q", "sort", "model", "model_agrees")
 
 
 def _job(request: HttpRequest, job_id: int) -> Job:
@@ -72,7 +73,11 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
     except ApplicationError as exc:
         ctx["error"] = exc.message
         return render(request, "client/data.html", ctx, status=400)
-    page = browsing.items_browse(job=job, filters=filters, cursor=cursor, page_size=size)
+    try:
+        page = browsing.items_browse(job=job, filters=filters, cursor=cursor, page_size=size)
+    except ApplicationError as exc:  # a model that did not predict this job's items
+        ctx["error"] = exc.message
+        return render(request, "client/data.html", ctx, status=400)
     base = reverse("client-job-data", args=[job.pk])
     ctx.update(
         rows=page.rows, run=page.run, last_run=_latest_run_any(job), searched_to=page.searched_to,
@@ -80,7 +85,8 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
         next_url=f"{base}?{_query(params, cursor=page.next_cursor.encode())}" if page.next_cursor else "",
         csv_url=f"{reverse('client-job-data-export', args=[job.pk])}?{_query(params)}",
         filter_query=_query(params), can_reopen=job.status in (JobStatus.OPEN, JobStatus.PAUSED),
-        sorts=browse_params.SORTS, experts=browse_params.EXPERT,
+        sorts=browse_params.SORTS, experts=browse_params.EXPERT, model=page.model,
+        models=job_models(job=job) if page.model else [],
     )
     return render(request, "client/data.html", ctx)
 
@@ -114,11 +120,10 @@ def data_export(request: HttpRequest, job_id: int) -> HttpResponse:
     staff_look(request, job)
     try:
         filters = browse_params.browse_filter_parse(_filter_params(request.GET), labels=job.label_keys)
+        chunks = browsing.items_browse_csv(job=job, filters=filters)
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(
-        browsing.items_browse_csv(job=job, filters=filters), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-items.csv"'
     response["Cache-Control"] = "no-store"
     return response
