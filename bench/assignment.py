@@ -1,36 +1,51 @@
 """python -m bench assignment: next-item + submit cycles per second under concurrent workers.
 
-Two loops run against the same throwaway PostgreSQL database, on the same tables and indexes:
+Loops run against the same throwaway PostgreSQL database, on the same tables and indexes, each on
+a job of its own, interleaved (every loop once per round) so that all see the same noise:
 
-- Quorum: N threads (each its own connection), each a distinct worker calling the real services
-  `lease_claim` then `judgment_submit` until the job runs dry or time is up.
+- Quorum labeling, 1 transaction: N threads (each its own connection), each a distinct worker
+  calling labeling's submit (`judgment_submit_outcome`) and then the claim of its next lease
+  (`lease_claim_last`) in one transaction: one COMMIT per judgment.
+- Quorum labeling, 2 transactions (the loop of earlier figures): `lease_claim`, then
+  `judgment_submit`, each its own transaction.
+- Quorum flow, 1 and 2 transactions: the same with the whole submit flow (pay, quality, events):
+  `flows.work_submit(then=NextClaim())`, what the HTTP submit with `"next": true` runs, and the
+  flow without `then` beside `lease_claim` (the HTTP submit before issue 12's merge).
 - Bare SQL: N threads (raw psycopg connections) doing the least a SKIP LOCKED queue can do per
   cycle: `UPDATE … WHERE id = (SELECT id … FOR UPDATE SKIP LOCKED LIMIT 1)` plus one judgment
   INSERT, in one transaction.
 
-The ratio says what leases, slot counting, idempotency, gold mixing and counters cost on top.
-Options: --items=20000 --overlap=1 --workers=16 --seconds=10. Needs PostgreSQL.
+The ratios say what leases, slot counting, idempotency, gold mixing, counters, pay and quality
+cost on top. Options: --items=20000 --overlap=1 --workers=16 --seconds=10 --rounds=1. Needs
+PostgreSQL.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench._db import bench_database
+from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
+from marketplace.billing.audit import ledger_audit
+from marketplace.billing.services import topup_record
 from marketplace.errors import NothingLeft
-from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import ItemRow, item_bulk_create, job_create, job_transition
-from marketplace.labeling.services import judgment_submit, lease_claim
+from marketplace.jobs.models import Job
+from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
+from marketplace.labeling.services import (
+    NextClaim, NextLease, judgment_submit, judgment_submit_outcome, lease_claim, lease_claim_last,
+)
 
-DEFAULTS = {"items": 20_000, "overlap": 1, "workers": 16, "seconds": 10}
+DEFAULTS = {"items": 20_000, "overlap": 1, "workers": 16, "seconds": 10, "rounds": 1}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 BARE_CLAIM = """
@@ -68,13 +83,17 @@ def _options(argv: list[str]) -> dict[str, int]:
     return options
 
 
-def _job(*, client: User, items: int, overlap: int, title: str) -> Job:
-    job = job_create(
-        user=client, fields={"title": title, "labels": LABELS, "overlap": overlap, "gold_rate": "0"}
-    )
+def _job(*, client: User, admin: User, items: int, overlap: int, title: str) -> Job:
+    """A published job with its escrow funded (the flow pays every judgment from it)."""
+    job = job_create(user=client, fields={
+        "title": title, "labels": LABELS, "overlap": overlap, "gold_rate": "0",
+        "reward_per_judgment": "0.02", "tier": "standard",
+    })
     rows = [ItemRow(data={"text": f"item {n}"}, external_id=f"{title}-{n}") for n in range(items)]
     item_bulk_create(job=job, rows=rows, gold=False)
-    return job_transition(job=job, to=JobStatus.OPEN)
+    topup_record(admin=admin, organization=client.organization, amount=Decimal(items) * Decimal("0.20"),
+                 payment_reference=f"bench-{title}")
+    return flows.job_publish(job=job, user=client)
 
 
 def _threads(count: int, target: Callable[[int, list[int]], None]) -> Result:
@@ -88,19 +107,63 @@ def _threads(count: int, target: Callable[[int, list[int]], None]) -> Result:
     return Result(cycles=sum(done), seconds=time.perf_counter() - started)
 
 
-def _quorum(*, job: Job, workers: list[User], seconds: float, cycles: int = 10**9) -> Result:
+# One worker's cycle, from the lease in hand (None: ask next-item) to the next lease in hand, or
+# DRY: this submit was counted and nothing is left. (A lease still in hand when a loop stops is
+# live: next-item gives it back to the same worker in the next round.)
+Cycle = Callable[[User, Job, "int | None"], "int | None"]
+DRY = 0
+
+
+def _in_hand(following: NextLease | None) -> int | None:
+    if following is not None and following.lease is not None:
+        return following.lease.pk
+    return DRY if isinstance(following and following.refused, NothingLeft) else None
+
+
+def _labeling_one(worker: User, job: Job, lease: int | None) -> int | None:
+    """Labeling's submit, then the next claim, in one transaction: the flow's, less pay and quality."""
+    if lease is None:
+        lease = lease_claim(worker=worker, job=job.pk).pk
+    with transaction.atomic():
+        judgment_submit_outcome(worker=worker, lease_id=lease, label="cat", savepoint=False)
+        return _in_hand(lease_claim_last(worker=worker, job_id=job.pk, then=NextClaim()))
+
+
+def _labeling_two(worker: User, job: Job, lease: int | None) -> int | None:
+    """The loop of earlier figures: labeling's claim, then its submit, two transactions."""
+    lease = lease_claim(worker=worker, job=job.pk).pk
+    judgment_submit(worker=worker, lease_id=lease, label="cat")
+    return None
+
+
+def _flow_one(worker: User, job: Job, lease: int | None) -> int | None:
+    """Submit, pay, quality and the next claim in one transaction (the HTTP submit with next)."""
+    if lease is None:
+        lease = lease_claim(worker=worker, job=job.pk).pk
+    return _in_hand(flows.work_submit(worker=worker, lease_id=lease, label="cat", then=NextClaim()).next)
+
+
+def _flow_two(worker: User, job: Job, lease: int | None) -> int | None:
+    """The same flow, the claim in a transaction of its own (the HTTP submit before the merge)."""
+    lease = lease_claim(worker=worker, job=job.pk).pk
+    flows.work_submit(worker=worker, lease_id=lease, label="cat")
+    return None
+
+
+def _quorum(*, cycle: Cycle, job: Job, workers: list[User], seconds: float, cycles: int = 10**9) -> Result:
     deadline = time.monotonic() + seconds
 
     def work(n: int, done: list[int]) -> None:
-        worker = workers[n]
+        worker, lease = workers[n], None
         try:
             while time.monotonic() < deadline and done[n] < cycles:
                 try:
-                    lease = lease_claim(worker=worker, job=job.pk)
+                    lease = cycle(worker, job, lease)
                 except NothingLeft:
                     break
-                judgment_submit(worker=worker, lease_id=lease.pk, label="cat")
                 done[n] += 1
+                if lease == DRY:
+                    break
         finally:
             connection.close()  # each thread opened its own connection
 
@@ -130,51 +193,86 @@ def _bare(*, job: Job, workers: list[User], seconds: float, cycles: int = 10**9)
     return _threads(len(workers), work)
 
 
-def _statements_per_cycle(*, job: Job, worker: User, cycles: int = 20) -> float:
+def _statements_per_cycle(*, cycle: Cycle, job: Job, worker: User, cycles: int = 20) -> tuple[float, float]:
+    """(statements, COMMITs) per cycle, in a steady state (the first cycle, which asks next-item, apart)."""
+    lease = cycle(worker, job, None)
     with CaptureQueriesContext(connection) as captured:
         for _ in range(cycles):
-            lease = lease_claim(worker=worker, job=job.pk)
-            judgment_submit(worker=worker, lease_id=lease.pk, label="cat")
-    return len(captured.captured_queries) / cycles
+            lease = cycle(worker, job, lease)
+    commits = sum(1 for q in captured.captured_queries if q["sql"].strip().upper() == "COMMIT")
+    return len(captured.captured_queries) / cycles, commits / cycles
 
 
+LOOPS: dict[str, Cycle] = {
+    "labeling, 1 transaction": _labeling_one,
+    "labeling, 2 transactions": _labeling_two,
+    "flow, 1 transaction": _flow_one,
+    "flow, 2 transactions": _flow_two,
+}
+
+
+# No consensus run in the middle of a loop: the flow's submits would start fits (in threads of
+# this process) after 100, 200, 400... judgments, which measure consensus, not assignment.
+@override_settings(QUORUM_CONSENSUS_EVERY_JUDGMENTS=0, QUORUM_CONSENSUS_EVERY_MINUTES=0)
 def run(argv: list[str]) -> None:
     options = _options(argv)
     with bench_database() as vendor:
         org = Organization.objects.create(name="Bench", slug="bench")
         client = User.objects.create(username="bench-client", role=Role.CLIENT, organization=org)
+        admin = User.objects.create(username="bench-admin", role=Role.ADMIN, is_staff=True)
         workers = [
             User.objects.create(username=f"bench-worker-{n}", role=Role.WORKER)
             for n in range(options["workers"] + 1)
         ]
         sampler, crowd = workers[0], workers[1:]
         size, overlap, seconds = options["items"], options["overlap"], options["seconds"]
-        quorum_job = _job(client=client, items=size, overlap=overlap, title="quorum")
-        bare_job = _job(client=client, items=size, overlap=1, title="bare")
+        jobs = {name: _job(client=client, admin=admin, items=size, overlap=overlap, title=name) for name in LOOPS}
+        bare_job = _job(client=client, admin=admin, items=size, overlap=1, title="bare")
         if vendor != "postgresql":
             print("the bare SKIP LOCKED loop needs PostgreSQL; set DATABASE_URL=postgres://...")
             return
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")  # both loops plan with statistics that know the jobs
+            cursor.execute("ANALYZE")  # every loop plans with statistics that know the jobs
 
-        per_cycle = _statements_per_cycle(job=quorum_job, worker=sampler)
-        quorum_one = _quorum(job=quorum_job, workers=[sampler], seconds=seconds, cycles=300)
-        bare_one = _bare(job=bare_job, workers=[sampler], seconds=seconds, cycles=300)
-        quorum = _quorum(job=quorum_job, workers=crowd, seconds=seconds)
-        bare = _bare(job=bare_job, workers=crowd, seconds=seconds)
+        per_cycle = {name: _statements_per_cycle(cycle=cycle, job=jobs[name], worker=sampler)
+                     for name, cycle in LOOPS.items()}
+        print(f"job: {size} items x overlap {overlap} per loop; {len(crowd)} concurrent workers "
+              f"(threads, each its own connection), {seconds} s per loop, {options['rounds']} round(s) "
+              "of every loop in turn")
+        rates: dict[str, list[float]] = {name: [] for name in [*LOOPS, "bare"]}
+        single: dict[str, list[float]] = {name: [] for name in rates}
+        for round_ in range(options["rounds"]):
+            load = os.getloadavg()[0]
+            for name, cycle in LOOPS.items():
+                one = _quorum(cycle=cycle, job=jobs[name], workers=[sampler], seconds=seconds, cycles=300)
+                many = _quorum(cycle=cycle, job=jobs[name], workers=crowd, seconds=seconds)
+                single[name].append(1000 / one.rate)
+                rates[name].append(many.rate)
+            one = _bare(job=bare_job, workers=[sampler], seconds=seconds, cycles=300)
+            many = _bare(job=bare_job, workers=crowd, seconds=seconds)
+            single["bare"].append(1000 / one.rate)
+            rates["bare"].append(many.rate)
+            ratios = ", ".join(f"{name} {rates[name][-1] / rates['bare'][-1]:.2f}" for name in LOOPS)
+            print(f"round {round_ + 1} (load average {load:.1f} -> {os.getloadavg()[0]:.1f}): "
+                  f"ratio to bare: {ratios}")
 
-        print(f"job: {size} items x overlap {overlap}; {len(crowd)} concurrent workers "
-              f"(threads, each its own connection), {seconds} s per loop")
-        print(f"{'':24}{'cycles/s':>10}{'1 worker, ms/cycle':>21}   statements per cycle")
-        print(f"{'quorum next + submit':24}{quorum.rate:10.0f}{1000 / quorum_one.rate:21.2f}   "
-              f"{per_cycle:.0f} (2 transactions + a read after commit, counting BEGIN/COMMIT)")
-        print(f"{'bare SQL SKIP LOCKED':24}{bare.rate:10.0f}{1000 / bare_one.rate:21.2f}   "
-              "4 (1 transaction, counting BEGIN/COMMIT)")
-        print(f"ratio quorum / bare: {quorum.rate / bare.rate:.2f}")
-        _integrity(job=quorum_job)
+        print(f"{'':30}{'cycles/s':>16}{'1 worker, ms/cycle':>22}   statements (COMMITs) per cycle")
+        for name in [*LOOPS, "bare"]:
+            stated = "4 (1)" if name == "bare" else f"{per_cycle[name][0]:.1f} ({per_cycle[name][1]:.0f})"
+            label = "bare SQL SKIP LOCKED" if name == "bare" else f"quorum, {name}"
+            figures = ", ".join(f"{rate:.0f}" for rate in rates[name])
+            ms = ", ".join(f"{value:.2f}" for value in single[name])
+            print(f"{label:30}{figures:>16}{ms:>22}   {stated}")
+        for name in LOOPS:
+            mean = sum(rates[name]) / sum(rates["bare"])
+            print(f"ratio quorum {name} / bare: {mean:.2f}")
+        for name in LOOPS:
+            _integrity(job=jobs[name], name=name)
+        audit = ledger_audit()
+        print(f"billing audit: {'clean' if audit.ok else audit.violations}")
 
 
-def _integrity(*, job: Job) -> None:
+def _integrity(*, job: Job, name: str) -> None:
     """The figures mean nothing if the fast path cut corners: check what it wrote."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -189,4 +287,4 @@ def _integrity(*, job: Job) -> None:
             (job.pk,),
         )
         twice = cursor.fetchone()[0]
-    print(f"integrity: {over} items over their overlap, {twice} (item, worker) pairs judged twice")
+    print(f"integrity ({name}): {over} items over their overlap, {twice} (item, worker) pairs judged twice")

@@ -33,7 +33,9 @@ Locks follow one order everywhere: lease → item → the worker's job tally →
 earnings → ledger accounts (billing/services.py says how each money service keeps it). A submit
 holds the job in KEY SHARE mode only, which no other submit waits for, and takes no budget, no
 account and only its own worker's pay; status moves (publish, pause, cancel, completion) take
-the job FOR UPDATE and so wait for the submits in flight.
+the job FOR UPDATE and so wait for the submits in flight. A submit that carries the worker's
+next lease claims it last, in the same transaction: a candidate item with SKIP LOCKED (it never
+waits, so it may come after the job), the new lease, and the gold advisory lock.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
 from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import (
-    LeaseLost, Withdrawal, judgment_submit_outcome, judgment_withdraw, lease_mark_lost,
+    LeaseLost, NextClaim, NextLease, Withdrawal, judgment_submit_outcome, judgment_withdraw,
+    lease_claim_last, lease_mark_lost,
 )
 from marketplace.notifications import job_events
 from marketplace.quality import overlap
@@ -240,16 +243,22 @@ class WorkSubmitted:
     judgment: Judgment
     created: bool  # False for a retried submit that returned the first answer
     feedback: dict[str, Any] | None  # a missed gold item's right answer, where the job shows it
+    next: NextLease | None = None  # asked for (`then`): the next lease, or why there is none
 
 
 def work_submit(
     *, worker: User, lease_id: int, label: str | None, seconds_spent: Any = None,
-    labels: list[str] | None = None,
+    labels: list[str] | None = None, then: NextClaim | None = None,
 ) -> WorkSubmitted:
     """A worker submits a label: count it, pay it, score it, act on quality rules, settle.
 
     FundsExhausted (the job has no open budget to pay from) rolls the whole submit back, pauses the
     job in a transaction of its own, and reaches the worker as 409 funds_exhausted.
+
+    `then` also claims the worker's next lease, last, in the same transaction: one COMMIT per
+    judgment. Only a submit that got this far claims (every refusal above rolls back first), and
+    a refused claim (nothing left, the job paused or completed, blocked by this very answer) is
+    returned without undoing the answer (labeling.claiming.lease_claim_last, which says its locks).
     """
     try:
         with transaction.atomic():
@@ -289,6 +298,9 @@ def work_submit(
             else:
                 # A retry: the first submit paid in its own transaction; nothing more to pay.
                 feedback = quality.gold_feedback_for(judgment=judgment)
+            following = (  # last: nothing may run between the claim and the commit
+                None if then is None else lease_claim_last(worker=worker, job_id=judgment.job_id, then=then)
+            )
     except LeaseLost:
         # The refusal rolled the transaction back; record the lost lease on its own.
         lease_mark_lost(worker=worker, lease_id=lease_id)
@@ -296,7 +308,7 @@ def work_submit(
     except FundsExhausted as exc:
         _job_pause_exhausted(job_id=exc.details.get("job") or _lease_job_id(lease_id))
         raise
-    return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback)
+    return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback, next=following)
 
 
 def work_undo(*, worker: User, judgment_id: int, hold: int | None = None) -> Withdrawal:

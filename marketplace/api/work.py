@@ -22,7 +22,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import flows
-from marketplace.accounts.models import User
 from marketplace.api.permissions import IsWorker
 from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
@@ -312,9 +311,10 @@ class LeaseSubmit(WorkerView):
     )
     def post(self, request: Request, lease_id: int) -> Response:
         data = _parse(SubmitInputSerializer, request.data)
+        then = services.NextClaim(any_job=data["next_from"] == "any") if data["next"] else None
         outcome = flows.work_submit(
             worker=request.user, lease_id=lease_id, label=data.get("label"),
-            seconds_spent=data.get("seconds_spent"), labels=data.get("labels"),
+            seconds_spent=data.get("seconds_spent"), labels=data.get("labels"), then=then,
         )
         judgment = outcome.judgment
         body = {
@@ -325,27 +325,18 @@ class LeaseSubmit(WorkerView):
             "submitted_at": serializers.DateTimeField().to_representation(judgment.created_at),
             "feedback": outcome.feedback,
         }
-        if data["next"]:
-            job_id = judgment.job_id if data["next_from"] == "job" else None
-            body.update(_next_after_submit(worker=request.user, job_id=job_id))  # type: ignore[arg-type]
+        if outcome.next is not None:
+            body.update(_next_body(outcome.next))
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(body, status=code)
 
 
-def _next_after_submit(*, worker: User, job_id: int | None) -> dict[str, Any]:
-    """The worker's next lease in the job (None: in any job, in the serving order), or why there
-    is none, for a submit that asked for it.
-
-    Called once flows.work_submit has returned, i.e. its transaction committed (no request-wide
-    transaction here): the claim is a short transaction of its own, so it never runs under the
-    submit's locks, and a refusal cannot roll the saved answer back. lease_claim returns a live
-    lease the worker already holds, so a retried submit hands out no second one.
-    """
-    try:
-        lease = services.lease_claim(worker=worker, job=job_id)
-    except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
-        return {"next": None, "next_error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-    return {"next": present_lease(lease), "next_error": None}
+def _next_body(following: services.NextLease) -> dict[str, Any]:
+    """The next lease the submit claimed in its own transaction (flows.work_submit), or why none."""
+    if following.lease is not None:
+        return {"next": present_lease(following.lease), "next_error": None}
+    exc = following.refused or ApplicationError("No next item.")  # NothingLeft (no_work), usually
+    return {"next": None, "next_error": {"code": exc.code, "message": exc.message, "details": exc.details}}
 
 
 class LeaseRelease(WorkerView):

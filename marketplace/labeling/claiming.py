@@ -15,6 +15,7 @@ slots under the lock is exact. Gold items have no overlap limit and take no lock
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.errors import Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
+from marketplace.errors import ApplicationError, Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling import sql
 from marketplace.labeling.models import Lease, LeaseStatus
@@ -37,6 +38,13 @@ _MAX_RACES = 20
 _LEASE_FIELDS = [
     "id", "job_id", "item_id", "worker_id", "status", "created_at", "expires_at", "finished_at",
 ]
+
+
+
+class ClaimAborted(Conflict):
+    """The database refused the claim's lease INSERT (a unique constraint): on PostgreSQL the
+    transaction around the claim is aborted and can only roll back, unlike every other refusal."""
+
 
 _REFUSED = {
     JobStatus.PAUSED: "This job is paused: it hands out no new items until the client resumes it.",
@@ -57,7 +65,7 @@ def _insert_lease(
         )
     except IntegrityError:
         # Only the same worker racing itself (two tabs) can hit the one-active-lease constraint.
-        raise Conflict("Another request of yours took this item a moment ago; ask again.") from None
+        raise ClaimAborted("Another request of yours took this item a moment ago; ask again.") from None
     if row is None:
         return None
     lease = Lease.from_db(
@@ -154,16 +162,62 @@ def lease_claim(
     that asked renews it while it is open (leases_extend), so a tab that dies without a word frees
     its items within about `hold` seconds.
     """
+    lease = _claim(worker=worker, job=job, ahead_of=ahead_of, hold=hold)
+    _planner_restore()
+    return lease
+
+
+@dataclass(frozen=True)
+class NextClaim:
+    """A submit that carries the worker's next lease asks for lease_claim's choices: the submitted
+    lease's job or any job (the serving order), the item after `ahead_of`, `hold` seconds at first."""
+
+    any_job: bool = False
+    ahead_of: int | None = None
+    hold: int | None = None
+
+
+@dataclass(frozen=True)
+class NextLease:
+    lease: Lease | None  # the worker's next lease, or None and
+    refused: ApplicationError | None  # why not, as next-item would refuse
+
+
+def lease_claim_last(*, worker: User, job_id: int, then: NextClaim) -> NextLease:
+    """lease_claim as the last step of the caller's transaction (a submit that carries the worker's
+    next lease, flows.work_submit), with no savepoint of its own: one COMMIT serves both.
+
+    Contract: the caller holds a transaction and runs nothing in it after this (on PostgreSQL the
+    claim leaves sorts and JIT off until commit, sql.py). Every refusal (NothingLeft, Conflict,
+    NotQualified, NotFound) comes after statements that all succeeded and before any write that
+    counts (SQLite may have marked an item started), so it is returned and the caller still
+    commits what it did before. ClaimAborted is raised: the database refused a statement and the
+    transaction can only roll back. Locks: after the caller's, a candidate item taken with SKIP
+    LOCKED (never waited for), then the gold advisory lock, as in lease_claim.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lease_claim_last runs inside its caller's transaction.")
+    try:
+        job = None if then.any_job else job_id
+        lease = _claim(worker=worker, job=job, ahead_of=then.ahead_of, hold=then.hold)
+    except ClaimAborted:
+        raise
+    except ApplicationError as exc:
+        _planner_restore()
+        return NextLease(lease=None, refused=exc)
+    _planner_restore()
+    return NextLease(lease=lease, refused=None)
+
+
+def _claim(*, worker: User, job: Job | int | None, ahead_of: int | None, hold: int | None) -> Lease:
     _worker_check(worker)
     now = timezone.now()
     if job is None:
-        lease = _claim_any(worker=worker, now=now, hold=hold)
-    else:
-        job_id = job.pk if isinstance(job, Job) else int(job)
-        lease = (_claim_one(worker=worker, job_id=job_id, now=now, hold=hold) if ahead_of is None
-                 else _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now, hold=hold))
-    _planner_restore()
-    return lease
+        return _claim_any(worker=worker, now=now, hold=hold)
+    job_id = job.pk if isinstance(job, Job) else int(job)
+    if ahead_of is None:
+        return _claim_one(worker=worker, job_id=job_id, now=now, hold=hold)
+    return _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now, hold=hold)
 
 
 def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None) -> Lease:
@@ -198,8 +252,9 @@ def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime, hold
 
 def _planner_restore() -> None:
     """The claim turned sorts and JIT off for its transaction (see sql.py). If that transaction is
-    a caller's, which goes on after us, turn them back on. (A failed claim needs nothing: its
-    savepoint's rollback undoes the settings.)"""
+    a caller's, which goes on after us, turn them back on. (A failed lease_claim needs nothing:
+    its savepoint's rollback undoes the settings.) lease_claim_last's caller commits next, which
+    ends them, unless its own transaction is nested in another (tests)."""
     if len(transaction.get_connection().atomic_blocks) > 1:
         sql.run("planner_reset")
 

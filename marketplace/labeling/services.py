@@ -6,7 +6,11 @@ their modules.
 
 from marketplace.labeling.claiming import (
     PAGE_LEASES_MAX,
+    ClaimAborted,
+    NextClaim,
+    NextLease,
     lease_claim,
+    lease_claim_last,
     lease_release,
     leases_extend,
     lease_mark_lost,
@@ -25,6 +29,9 @@ from marketplace.labeling.undoing import Withdrawal, judgment_withdraw
 
 __all__ = [
     "PAGE_LEASES_MAX",
+    "ClaimAborted",
+    "NextClaim",
+    "NextLease",
     "DropResult",
     "LeaseLost",
     "MoreWanted",
@@ -35,6 +42,7 @@ __all__ = [
     "judgment_withdraw",
     "judgments_drop",
     "lease_claim",
+    "lease_claim_last",
     "lease_mark_lost",
     "lease_release",
     "leases_end_for_worker",

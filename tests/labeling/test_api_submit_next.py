@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import transaction
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import JobStatus
 from marketplace.jobs.services import job_transition
-from marketplace.api import work as work_api
+from marketplace.labeling import claiming
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import lease_claim
 from tests.factories import open_job_with_items
@@ -157,22 +156,35 @@ def test_a_worker_blocked_by_the_answer_just_sent_gets_no_next(wendy: User, clie
     assert live_leases(wendy) == []
 
 
+def test_a_submit_refused_because_the_job_cannot_pay_takes_no_item(wendy: User, client_for: Any) -> None:
+    # Opened behind the flow's back, as a job published before billing existed would be.
+    job = job_transition(job=open_job_with_items(items=3, overlap=1, publish=False), to=JobStatus.OPEN)
+    api = client_for(wendy)
+    lease = take(api, job.pk)["lease"]
+    error(submit(api, lease, next=True), 409, "funds_exhausted")
+    assert live_leases(wendy) == [lease] and not Judgment.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_next_item_is_claimed_only_after_the_submit_committed(
+def test_the_answer_and_the_next_item_commit_together_or_not_at_all(
     wendy: User, client_for: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A real transaction per request (no test-wide one): a claim inside the submit's transaction
-    # would see an atomic block open around it, and would hold the submit's locks meanwhile.
+    # A real transaction per request (no test-wide one). The claim runs last in the submit's
+    # transaction; a statement the database refuses there (ClaimAborted: a unique constraint,
+    # which aborts a PostgreSQL transaction) rolls the answer back too, so the retry saves it.
     job = open_job_with_items(items=3, overlap=1)
     api = client_for(wendy)
     lease = take(api, job.pk)["lease"]
-    seen: list[bool] = []
 
-    def claim(**kwargs: Any) -> Lease:
-        seen.append(transaction.get_connection().in_atomic_block)
-        return lease_claim(**kwargs)
+    def refused(**kwargs: Any) -> Lease:
+        assert Judgment.objects.filter(lease_id=lease).exists()  # the claim comes after the answer
+        raise claiming.ClaimAborted("Another request of yours took this item a moment ago; ask again.")
 
-    monkeypatch.setattr(work_api.services, "lease_claim", claim)
+    with monkeypatch.context() as patched:
+        patched.setattr(claiming, "_claim", refused)
+        assert "ask again" in error(submit(api, lease, next=True), 409, "conflict")
+    assert not Judgment.objects.exists() and live_leases(wendy) == [lease]
+
     done = submit(api, lease, next=True)
-    assert done.status_code == 201 and done.json()["next"] is not None
-    assert seen == [False]
+    assert done.status_code == 201 and Judgment.objects.get().lease_id == lease
+    assert live_leases(wendy) == [done.json()["next"]["lease"]]

@@ -190,6 +190,14 @@ def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, A
         return {"next": None, "message": exc.message, "code": exc.code}
 
 
+def _next_of(following: services.NextLease | None) -> dict[str, Any]:
+    """_next's answer for the lease a submit claimed in its own transaction (or why none)."""
+    if following is not None and following.lease is not None:
+        return {"next": _lease_json(following.lease), "message": ""}
+    exc = (following and following.refused) or ApplicationError("No next item.")
+    return {"next": None, "message": exc.message, "code": exc.code}
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json_loads((request.body or b"{}").decode("utf-8"))
@@ -221,8 +229,8 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
     """Submit a label for the lease's item, then claim the job's next item: one round trip. With
     `ahead_of` (the item the page already shows, fetched ahead), the claim is the item after it.
 
-    The submit commits on its own (flows.work_submit owns its transaction) before the claim, so
-    a failed claim never loses an answer. Another worker's lease is not found (404).
+    The claim runs last in the submit's transaction (flows.work_submit with `then`: one COMMIT),
+    and a refused claim never loses the answer. Another worker's lease is not found (404).
     """
     worker: User = request.user  # type: ignore[assignment]
     try:
@@ -238,8 +246,9 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, str))):
             raise ApplicationError("seconds_spent must be a decimal string.")
         ahead_of = _ahead_of(data)
+        then = services.NextClaim(ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS)
         outcome = flows.work_submit(
-            worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds, labels=labels
+            worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds, labels=labels, then=then
         )
     except ApplicationError as exc:
         return _error(exc)
@@ -249,7 +258,7 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
             "judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback,
             **({} if judgment.labels is None else {"labels": judgment.labels}),
         },
-        **_next(worker, judgment.job_id, ahead_of),
+        **_next_of(outcome.next),
     })
 
 
