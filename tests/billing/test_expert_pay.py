@@ -294,3 +294,18 @@ def test_the_audit_notices_a_settlement_that_did_not_charge_the_reviews_it_shoul
     JobBudget.objects.filter(job=job).update(reviews_charged=D("0.00"))
     violations = ledger_audit().violations
     assert any("expert reviews" in v for v in violations), violations
+
+
+def test_the_experts_earnings_page_lists_the_review_pay_by_job_and_day(
+    ada: User, acme: Organization, wendy: User, walter: User, erin: User, client_for: Any, client: Any
+) -> None:
+    fund(ada, acme, "10.00")
+    review = _quorum_queued_review(wendy, walter, acme)
+    _settle(client_for(erin), review)
+    client.force_login(erin)
+    page = client.get("/work/earnings/")
+    rows = page.context["earnings"]
+    assert [(row["title"], row["answers"], row["pending"]) for row in rows] == [
+        (f"{review.job.title} (expert reviews)", 1, "$0.25")
+    ]
+    assert "$0.25" in page.content.decode()
