@@ -10,12 +10,14 @@ reviews settled, the prices), never against the ledger's own sums; the audit mus
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from marketplace import flows, flows_experts
@@ -23,10 +25,12 @@ from marketplace.accounts.models import Organization, User
 from marketplace.billing import payouts
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import AccountKind, ExpertEarning, JobBudget, LedgerAccount
+from marketplace.errors import NotFound
 from marketplace.jobs.models import Job
 from marketplace.quality import experts
 from marketplace.quality.models import ExpertReview
 from tests.billing.helpers import D, fund, published, tier, work_through_flow
+from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, grant
 
 pytestmark = pytest.mark.django_db
@@ -265,7 +269,7 @@ def test_the_flow_refuses_another_organizations_job(
 ) -> None:
     fund(ada, acme, "10.00")
     job = _job(acme, items=1)
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(NotFound):
         flows_experts.expert_reviews_ask(job=job, user=carol, item_ids=[job.items.get().pk], key="k")
     assert not ExpertReview.objects.exists()
 
@@ -309,3 +313,47 @@ def test_the_experts_earnings_page_lists_the_review_pay_by_job_and_day(
         (f"{review.job.title} (expert reviews)", 1, "$0.25")
     ]
     assert "$0.25" in page.content.decode()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_settle_racing_the_jobs_settlement_is_either_charged_and_paid_from_the_escrow_or_neither(
+    ada: User, acme: Organization, alice: User, erin: User, client_for: Any
+) -> None:
+    """Threads with their own connections: the expert settles while Alice cancels the job. The
+    budget lock orders them, so the review is charged (its expert paid from the escrow) exactly
+    when its settle came first; otherwise the hold comes back and Quorum pays the expert (or,
+    when the cancellation committed before the settle began, the review is gone from the queue)."""
+    fund(ada, acme, "10.00")
+    job = _job(acme, items=2)
+    _ask(client_for(alice), job, list(job.items.values_list("pk", flat=True))[:1])
+    review = ExpertReview.objects.get(job=job)
+    start, failures = threading.Barrier(2), []
+
+    def run(action: Any) -> None:
+        try:
+            start.wait()
+            action()
+        except NotFound:
+            pass  # the job was cancelled first: its reviews are no one's to settle
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: flows_experts.expert_review_settle(
+            expert=erin, review_id=review.pk, label="cat"),)),
+        threading.Thread(target=run, args=(lambda: flows.job_cancel(job=Job.objects.get(pk=job.pk), user=alice),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    earning = ExpertEarning.objects.filter(review=review).first()
+    charged = PRICE if earning and earning.paid_by == ExpertEarning.Payer.CLIENT else D("0.00")
+    assert earning is None or earning.amount == PAY
+    assert JobBudget.objects.get(job=job).reviews_charged == charged
+    assert _balance(AccountKind.CLIENT_BALANCE, organization=acme) == D("10.00") - charged
+    assert ledger_audit().violations == []
