@@ -14,7 +14,8 @@
   settled is not charged (its hold came back) and Quorum pays its expert.
 
 Locks, in the order of services.py: the review (the settle flow holds it) or the items (the
-request) → the job's budget → the ledger accounts (ledger.accounts_lock, pk order).
+request) → the job (KEY SHARE, as a submit) → the job's budget → the ledger accounts
+(ledger.accounts_lock, pk order).
 """
 
 from __future__ import annotations
@@ -126,7 +127,12 @@ def expert_review_pay(*, review: ExpertReview, expert: User) -> ExpertEarning | 
     made. None for an admin (who earns nothing) or a zero pay.
 
     Caller holds the review's row lock (quality.experts.expert_review_settle), then this takes
-    the budget (a settlement must see the charge made or not at all), then the accounts."""
+    the job (KEY SHARE), the budget (a settlement must see the charge made or not at all), then
+    the accounts."""
+    # The job before the budget, as a submit takes it (KEY SHARE): the earning's insert below
+    # needs that lock anyway, and taking it after the budget would deadlock with a cancellation,
+    # which holds the job FOR UPDATE while it settles (locks the budget).
+    _job_key_share(job_id=review.job_id)
     budget = budget_lock(job_id=review.job_id)
     open_escrow = budget is not None and budget.settled_at is None
     charge = ReviewCharge.objects.filter(review_id=review.pk).first()
@@ -181,10 +187,13 @@ def expert_review_pay(*, review: ExpertReview, expert: User) -> ExpertEarning | 
     )
 
 
-def reviews_charged(*, job_id: int) -> Decimal:
-    """Σ price of the client's reviews settled while the job's escrow was open (settlement)."""
-    prices = ReviewCharge.objects.filter(job_id=job_id, charged_at__isnull=False).values_list("price", flat=True)
-    return money(sum(prices, ZERO))
+def _job_key_share(*, job_id: int) -> None:
+    """Lock the job row in KEY SHARE mode until commit (PostgreSQL; SQLite serializes writers)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM jobs_job WHERE id = %s FOR KEY SHARE", [job_id])
 
 
 @dataclass(frozen=True)
