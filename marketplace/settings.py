@@ -308,6 +308,16 @@ QUORUM_WITHDRAW_REVIEW_SHARE = env_decimal("QUORUM_WITHDRAW_REVIEW_SHARE", "0.50
 QUORUM_PRELABEL_BLIND_SHARE = env_decimal("QUORUM_PRELABEL_BLIND_SHARE", "0.10")
 if QUORUM_PRELABEL_BLIND_SHARE > 1:
     raise ImproperlyConfigured(f"QUORUM_PRELABEL_BLIND_SHARE must be from 0 to 1; got {QUORUM_PRELABEL_BLIND_SHARE}")
+# Expert review (billing/expert_pay.py): a worker expert earns the pay per review they settle; a
+# client pays the price per review they send (held in the job's escrow). Reviews Quorum queued
+# itself are paid from its revenue. The price must cover the pay (Quorum's margin is the rest).
+QUORUM_EXPERT_REVIEW_PAY = env_decimal("QUORUM_EXPERT_REVIEW_PAY", "0.25")
+QUORUM_EXPERT_REVIEW_PRICE = env_decimal("QUORUM_EXPERT_REVIEW_PRICE", "0.40")
+if QUORUM_EXPERT_REVIEW_PAY < 0 or QUORUM_EXPERT_REVIEW_PRICE < QUORUM_EXPERT_REVIEW_PAY:
+    raise ImproperlyConfigured(
+        "QUORUM_EXPERT_REVIEW_PRICE must be at least QUORUM_EXPERT_REVIEW_PAY, and the pay at least 0; "
+        f"got price {QUORUM_EXPERT_REVIEW_PRICE}, pay {QUORUM_EXPERT_REVIEW_PAY}"
+    )
 # Days a worker has to appeal an automatic block or a missed gold answer (quality/appeals.py).
 QUORUM_APPEAL_DAYS = env_int("QUORUM_APPEAL_DAYS", 7, minimum=1)
 

@@ -94,6 +94,11 @@ _INVOICE = inline_serializer("InvoiceOut", {
         "interval": serializers.ListField(child=rate_field()), "method": serializers.CharField(),
         "rate": rate_field(), "amount": money_field(),
     }, many=True),
+    "expert_reviews": inline_serializer("InvoiceExpertReviewsOut", {
+        "job": serializers.IntegerField(), "title": serializers.CharField(),
+        "reviews": serializers.IntegerField(help_text="Reviews asked for and settled before the job settled"),
+        "price": money_field(), "amount": money_field(),
+    }, many=True),
     "subtotal": money_field(), "credits_total": money_field(), "total": money_field(),
     "paid": inline_serializer("InvoicePaidOut", {
         "paid_at": serializers.DateTimeField(), "total": money_field(),

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import flows
+from marketplace import flows, flows_experts
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
 from marketplace.api.exports import attachment
@@ -32,7 +32,6 @@ from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import BrowsedModel
-from marketplace.quality.experts import expert_reviews_request
 
 TAG = ["data browser"]
 SELECTION_MAX = 1_000  # item ids one request may list
@@ -154,6 +153,10 @@ class SelectionIn(serializers.Serializer):
 
 class MoreIn(SelectionIn):
     more = serializers.IntegerField(min_value=1, max_value=10)
+    quote = serializers.BooleanField(required=False, default=False, help_text="Only say what it would hold")
+
+
+class ExpertIn(SelectionIn):
     quote = serializers.BooleanField(required=False, default=False, help_text="Only say what it would hold")
 
 
@@ -287,15 +290,39 @@ def _regular(job: Job, ids: list[int]) -> int:
     return job.items.filter(pk__in=ids, is_gold=False).count()
 
 
+def _key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not escrow.KEY.match(key):
+        raise ApplicationError(
+            "Send an Idempotency-Key header: 1 to 64 letters, digits or ._:-",
+            details={"Idempotency-Key": "missing or invalid"},
+        )
+    return key
+
+
 class JobBrowseExpertReview(_Endpoint):
     @extend_schema(
-        tags=TAG, operation_id="v1_jobs_browse_expert_review", request=SelectionIn,
-        responses={200: inline_serializer("ExpertReviewOut", {"queued": serializers.IntegerField()}),
-                   409: OpenApiResponse(description="conflict: a draft or cancelled job")},
-        summary="Send chosen items to expert review (items already there are passed over)",
+        tags=TAG, operation_id="v1_jobs_browse_expert_review", request=ExpertIn,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="Required unless quote: a retry with the same key does nothing more")],
+        responses={200: inline_serializer("ExpertReviewOut", {
+            "queued": serializers.IntegerField(help_text="Items sent to review (gold and items already there are passed over)"),
+            "price": money_field(help_text="Per review (QUORUM_EXPERT_REVIEW_PRICE)"),
+            "hold": money_field(help_text="queued × price, moved into the job's escrow; charged per review settled "
+                                "before the job settles, the rest refunded then"),
+            "quote": serializers.BooleanField(), "replayed": serializers.BooleanField()}),
+            402: OpenApiResponse(description="insufficient_funds: details name the amount missing; no item is queued"),
+            409: OpenApiResponse(description="conflict: a draft, cancelled or settled job")},
+        summary="Send chosen items to expert review, holding their price in the job's escrow",
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)
-        body = _strict(request.data, SelectionIn)
-        queued = expert_reviews_request(job=job, item_ids=_selection(job, body), actor=request.user)
-        return Response({"queued": queued})
+        body = _strict(request.data, ExpertIn)
+        ids = _selection(job, body)
+        if body["quote"]:
+            quote = flows_experts.expert_reviews_quote(job=job, user=request.user, item_ids=ids)
+            return Response({"queued": quote.items, "price": m(quote.price), "hold": m(quote.hold),
+                             "quote": True, "replayed": False})
+        done = flows_experts.expert_reviews_ask(job=job, user=request.user, item_ids=ids, key=_key(request))
+        return Response({"queued": done.items, "price": m(done.price), "hold": m(done.hold),
+                         "quote": False, "replayed": done.replayed})

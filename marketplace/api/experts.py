@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import flows_experts
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.api.common import PAGE_PARAMETERS, Pagination, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
@@ -183,10 +184,12 @@ class ExpertReviewSettle(APIView):
     @extend_schema(
         tags=TAG, request=SettleInputSerializer, responses={200: ExpertReviewSerializer, **_EXPERT_ERRORS},
         summary="Settle the item with your label", operation_id="v1_expert_review_settle",
+        description="A worker expert earns the review pay (QUORUM_EXPERT_REVIEW_PAY) once, however often "
+        "the settle is retried; an admin earns nothing.",
     )
     def post(self, request: Request, review_id: int) -> Response:
         label = _parse(SettleInputSerializer, request.data)["label"]
-        experts.expert_review_settle(expert=request.user, review_id=review_id, label=label)
+        flows_experts.expert_review_settle(expert=request.user, review_id=review_id, label=label)
         return Response(present_review(experts.expert_review_get(expert=request.user, review_id=review_id)))
 
 

@@ -13,12 +13,13 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
-from marketplace.billing import audit_recompute
+from marketplace.billing import audit_experts, audit_recompute
 from marketplace.billing.invoices import invoice_by_number
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
     AccountKind,
     Earning,
+    ExpertEarning,
     InvoicePayment,
     JobBudget,
     LedgerAccount,
@@ -191,7 +192,7 @@ def _jobs_charged_once(report: AuditReport) -> None:
             )
         if (
             budget.gross != money(budget.completed_items * budget.price_per_item)
-            or budget.charged != (budget.gross - (budget.credits or ZERO))
+            or budget.charged != (budget.gross - (budget.credits or ZERO) + (budget.reviews_charged or ZERO))
             or budget.charged > budget.budget
         ):
             report.violations.append(
@@ -206,6 +207,9 @@ def _pending_matches_earnings(report: AuditReport) -> None:
         .values("worker_id")
         .annotate(s=Sum("amount"))
     }
+    expert = ExpertEarning.objects.filter(status=ExpertEarning.Status.PENDING).values("worker_id")
+    for row in expert.annotate(s=Sum("amount")):  # expert review pay is posted when earned
+        pending[row["worker_id"]] = pending.get(row["worker_id"], ZERO) + _cents(row["s"])
     for account in LedgerAccount.objects.filter(kind=AccountKind.WORKER_PENDING):
         if pending.pop(account.worker_id, ZERO) != _cents(account.balance):
             report.violations.append(
@@ -245,7 +249,7 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
     ("No judgment paid twice; every pay matches the earnings it posted", _judgments_paid_once),
     ("Pay owed and not yet posted is on unsettled jobs only", _owed_pay_on_open_jobs),
     ("No job escrowed or charged beyond its items, none settled twice", _jobs_charged_once),
-    ("Pending accounts equal posted pending earnings", _pending_matches_earnings),
+    ("Pending accounts equal posted pending earnings (judgments and expert reviews)", _pending_matches_earnings),
     ("Every ended job is settled", _finished_jobs_settled),
     ("Every paid invoice still totals what was paid", _paid_invoices_unchanged),
     ("Every transaction has its kind's shape: its accounts, directions and owners only",
@@ -258,4 +262,6 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_recompute.payouts_match_their_transactions),
     ("Every restore by an upheld appeal moved exactly the earnings it gave back",
      audit_recompute.restores_match_earnings),
+    ("Every expert's pay matches one review they settled; every client's review hold and charge "
+     "matches the reviews it asked for", audit_experts.expert_money_matches_reviews),
 ]

@@ -18,6 +18,7 @@ from django.db.models import Sum
 from marketplace.billing.models import (
     AccountKind,
     Earning,
+    ExpertEarning,
     JobBudget,
     LedgerAccount,
     LedgerEntry,
@@ -43,6 +44,8 @@ SHAPES: dict[str, dict[str, int]] = {
     T.JUDGMENT_PAY_REVERSE: {K.WORKER_PENDING: OUT, K.CLIENT_ESCROW: IN},
     T.JUDGMENT_PAY_RESTORE: {K.PLATFORM_REVENUE: OUT, K.WORKER_AVAILABLE: IN},
     T.ESCROW_COVER: {K.PLATFORM_REVENUE: OUT, K.CLIENT_ESCROW: IN},
+    T.EXPERT_PAY: {K.CLIENT_ESCROW: OUT, K.WORKER_PENDING: IN},
+    T.EXPERT_PAY_QUORUM: {K.PLATFORM_REVENUE: OUT, K.WORKER_PENDING: IN},
     T.JOB_SETTLE: {K.CLIENT_ESCROW: OUT, K.PLATFORM_REVENUE: EITHER, K.CLIENT_BALANCE: IN},
     T.EARNINGS_RELEASE: {K.WORKER_PENDING: OUT, K.WORKER_AVAILABLE: IN},
     T.PAYOUT_REQUEST: {K.WORKER_AVAILABLE: OUT, K.PAYOUTS_IN_FLIGHT: IN},
@@ -110,7 +113,8 @@ def _legs(kinds: tuple[str, ...]) -> dict[int, dict[str, Decimal]]:
 
 
 def budgets_match_escrow_and_settlement(report: AuditReport) -> None:
-    """An open job's escrow holds its budget less the pay it made; a settled one holds nothing,
+    """An open job's escrow holds its budget less the pay it made (judgments and the client's
+    expert reviews); a settled one holds nothing,
     and its charge, spend, revenue and refund are those its settlement entries moved."""
     held = dict(
         LedgerAccount.objects.filter(kind=K.CLIENT_ESCROW).values_list("job_id", "balance")
@@ -119,7 +123,7 @@ def budgets_match_escrow_and_settlement(report: AuditReport) -> None:
         row["account__job_id"]: -_cents(row["s"])
         for row in LedgerEntry.objects.filter(
             account__kind=K.CLIENT_ESCROW,
-            transaction__kind__in=(T.JUDGMENT_PAY, T.JUDGMENT_PAY_REVERSE),
+            transaction__kind__in=(T.JUDGMENT_PAY, T.JUDGMENT_PAY_REVERSE, T.EXPERT_PAY),
         ).values("account__job_id").annotate(s=Sum("amount"))
     }
     covered = {  # what Quorum put in to pay work the escrow could not (billing/posting.py)
@@ -180,6 +184,15 @@ def earnings_settled_by_their_transactions(report: AuditReport) -> None:
         "pk", "status", "amount", "worker_id", "settled_transaction_id", "posted_at",
         "settled_transaction__kind",
     )
+    released = ExpertEarning.objects.filter(status=ExpertEarning.Status.AVAILABLE).values_list(
+        "pk", "amount", "worker_id", "settled_transaction_id"
+    )
+    for pk, amount, worker_id, tx_id in released.iterator(chunk_size=5000):  # expert pay, released
+        if tx_id is None:
+            report.violations.append(f"expert earning {pk} is available, but no release moved its {amount}")
+            continue
+        named[tx_id] += amount
+        workers[tx_id] = worker_id
     for pk, status, amount, worker_id, tx_id, posted_at, tx_kind in rows.iterator(chunk_size=5000):
         if tx_kind == T.JUDGMENT_PAY_RESTORE:
             continue  # paid by a restore: restores_match_earnings checks it

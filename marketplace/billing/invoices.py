@@ -8,7 +8,9 @@ always agrees with the ledger, and `billing_audit` covers it.
   rounded once to the amount (2 places), exactly as job_settle charged it.
 - A credit per job that missed its tier's quality promise, with the evidence: promised and
   delivered accuracy, the interval, how it was estimated, and the share credited.
-- total = Σ lines − Σ credits = Σ charged.
+- A line per job and price for the expert reviews the client asked for and an expert settled
+  before the job settled (billing/expert_pay.py): reviews × price.
+- total = Σ lines + Σ expert review lines − Σ credits = Σ charged.
 
 The monthly invoice lists the jobs *settled* in that calendar month (UTC). A job's own invoice
 exists once it is published; until it settles it is "provisional": the same arithmetic over
@@ -21,7 +23,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -29,7 +31,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit
+from django.db.models import Count, Sum
+
+from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
 from marketplace.billing.services import require_admin
 from marketplace.csvcells import csv_cell
@@ -72,6 +76,17 @@ class InvoiceCredit:
 
 
 @dataclass(frozen=True)
+class InvoiceReviews:
+    """Expert reviews the client asked for, settled while the job's escrow was open."""
+
+    job_id: int
+    job_title: str
+    reviews: int
+    price: Decimal  # per review, fixed when asked for
+    amount: Decimal  # reviews × price
+
+
+@dataclass(frozen=True)
 class Invoice:
     number: str  # stable: ACME-2026-11, or ACME-JOB-42
     organization_id: int
@@ -81,10 +96,11 @@ class Invoice:
     lines: list[InvoiceLine]
     credits: list[InvoiceCredit]
     payment: InvoicePayment | None  # an admin marked it paid
+    reviews: list[InvoiceReviews] = field(default_factory=list)
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), ZERO)
+        return sum((line.amount for line in self.lines), ZERO) + sum((r.amount for r in self.reviews), ZERO)
 
     @property
     def credits_total(self) -> Decimal:
@@ -175,6 +191,20 @@ def _percent(rate: Decimal) -> str:
     return f"{rate * 100:.1f}%"
 
 
+def _reviews(budgets: list[JobBudget]) -> list[InvoiceReviews]:
+    """The charged expert reviews of these jobs, a line per job and price (one query)."""
+    titles = {b.job_id: b.job.title for b in budgets}
+    rows = (
+        ReviewCharge.objects.filter(job_id__in=list(titles), charged_at__isnull=False)
+        .values("job_id", "price").annotate(n=Count("id"), s=Sum("price")).order_by("job_id", "price")
+    )
+    return [
+        InvoiceReviews(job_id=row["job_id"], job_title=titles[row["job_id"]], reviews=row["n"],
+                       price=row["price"], amount=money(row["price"] * row["n"]))
+        for row in rows
+    ]
+
+
 def _build(budgets: list[JobBudget]) -> tuple[list[InvoiceLine], list[InvoiceCredit]]:
     credits = {c.job_id: c for c in QualityCredit.objects.filter(job_id__in=[b.job_id for b in budgets])}
     lines, out = [], []
@@ -205,6 +235,7 @@ def invoice_for_month(*, organization: Organization, year: int, month: int) -> I
         lines=lines,
         credits=credits,
         payment=_payment(organization, f"{organization.slug.upper()}-{year:04d}-{month:02d}"),
+        reviews=_reviews(budgets),
     )
 
 
@@ -224,6 +255,7 @@ def invoice_for_job(*, job: Job) -> Invoice:
         lines=lines,
         credits=credits,
         payment=_payment(organization, f"{organization.slug.upper()}-JOB-{job.pk}"),
+        reviews=_reviews([budget]),
     )
 
 
@@ -314,6 +346,10 @@ def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
             }
             for c in invoice.credits
         ],
+        "expert_reviews": [
+            {"job": r.job_id, "title": r.job_title, "reviews": r.reviews, "price": _m(r.price), "amount": _m(r.amount)}
+            for r in invoice.reviews
+        ],
         "subtotal": _m(invoice.subtotal),
         "credits_total": _m(invoice.credits_total),
         "total": _m(invoice.total),
@@ -346,6 +382,11 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
         yield row([
             invoice.number, "line", line.job_id, csv_cell(line.job_title), line.tier,
             line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), csv_cell(line.quality),
+        ])
+    for r in invoice.reviews:
+        yield row([
+            invoice.number, "expert_review", r.job_id, csv_cell(r.job_title), "", r.reviews, f"{r.price:.4f}",
+            _m(r.amount), "expert reviews asked for and settled",
         ])
     for c in invoice.credits:
         note = (

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.billing import ledger, posting
+from marketplace.billing import expert_pay, ledger, posting
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
 from marketplace.billing.pricing import is_money
@@ -66,7 +66,14 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
     )
     for job_id in sorted(set(due)):
         posting.job_pay_post(job_id=job_id)
-    return _release(cutoff=cutoff, limit=limit)
+    released = _release(cutoff=cutoff, limit=limit)
+    # Expert review pay (billing/expert_pay.py), posted when the review was settled, in its own
+    # transactions: the same hold, the same accounts.
+    experts = expert_pay.expert_earnings_release(cutoff=cutoff, limit=limit)
+    return Released(
+        earnings=released.earnings + experts.earnings, workers=released.workers + experts.workers,
+        amount=released.amount + experts.amount,
+    )
 
 
 @transaction.atomic

@@ -35,6 +35,7 @@ from marketplace.billing.models import (
     LedgerEntry,
     LedgerTransaction,
     QualityCredit,
+    ReviewCharge,
     Tier,
     TransactionKind,
 )
@@ -59,6 +60,12 @@ DROPPED_JUDGMENT_PAY_POLICY = (
     "dropped and not paid: earnings for them that are still pending are withdrawn. Earnings "
     "that have already become available, or were paid out, are never clawed back: Quorum "
     "absorbs that cost, and the client is never charged for dropped work."
+)
+
+
+# Transactions that pay workers out of a job's escrow (or give pay back into it): its spend.
+ESCROW_SPENDS = (
+    TransactionKind.JUDGMENT_PAY, TransactionKind.JUDGMENT_PAY_REVERSE, TransactionKind.EXPERT_PAY,
 )
 
 
@@ -303,7 +310,8 @@ def job_quality_credit(
 
 @transaction.atomic
 def job_settle(*, job: Job) -> JobBudget | None:
-    """At completion or cancellation: charge completed regular items × price − quality credit,
+    """At completion or cancellation: charge completed regular items × price − quality credit
+    (+ the client's expert reviews settled meanwhile, billing/expert_pay.py),
     keep the difference from worker pay as revenue (a loss when negative), return the rest of
     the escrow to the balance. One transaction, three legs. Idempotent; None without a budget."""
     # Lock the budget first: a second settle waits, then sees settled_at and returns.
@@ -327,18 +335,19 @@ def job_settle(*, job: Job) -> JobBudget | None:
     gross = money(completed * budget.price_per_item)
     credit = QualityCredit.objects.filter(job_id=job.pk).first()
     credits = money(gross * credit.rate) if credit else Decimal("0.00")
-    charged = gross - credits
+    # The client's expert reviews settled while the escrow was open (billing/expert_pay.py marks
+    # them under this budget lock); the rest of their hold returns with the refund below.
+    reviews = money(
+        sum(ReviewCharge.objects.filter(job_id=job.pk, charged_at__isnull=False).values_list("price", flat=True),
+            Decimal("0.00"))
+    )
+    charged = gross - credits + reviews
     spent = -money(  # money(): SQLite sums decimals as floats
-        LedgerEntry.objects.filter(
-            account=escrow,
-            transaction__kind__in=(
-                TransactionKind.JUDGMENT_PAY,
-                TransactionKind.JUDGMENT_PAY_REVERSE,
-            ),
-        ).aggregate(s=Sum("amount"))["s"]
+        LedgerEntry.objects.filter(account=escrow, transaction__kind__in=ESCROW_SPENDS)
+        .aggregate(s=Sum("amount"))["s"]
         or Decimal("0.00")
     )
-    # Only escrow, cover, pay and reverse ever touched this escrow.
+    # Only escrow, cover, pay (judgments, experts) and reverse ever touched this escrow.
     if held != budget.budget + budget.covered - spent:
         raise ledger.LedgerError(
             f"job {job.pk}: escrow holds {held}, not {budget.budget} + {budget.covered} − {spent}"
@@ -363,5 +372,6 @@ def job_settle(*, job: Job) -> JobBudget | None:
         charged,
     )
     budget.spent, budget.revenue, budget.refunded = spent, earned, refund
+    budget.reviews_charged = reviews
     budget.save()
     return budget

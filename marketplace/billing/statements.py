@@ -18,6 +18,7 @@ from marketplace.billing import posting
 from marketplace.billing.models import (
     AccountKind,
     Earning,
+    ExpertEarning,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
@@ -129,7 +130,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
         .order_by("-day", "job__title", "job_id")[:limit]
     )
     hold = timedelta(days=hold_days)
-    return [
+    days = [
         EarningsDay(
             job_id=row["job_id"], title=row["job__title"], day=row["day"], answers=row["answers"],
             pending=row["pending"] or ZERO, available=row["available"] or ZERO,
@@ -138,6 +139,29 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
         )
         for row in rows
     ]
+    # Expert review pay (billing/expert_pay.py): a row of its own per job and day, its reviews as answers.
+    expert_pending = Q(status=ExpertEarning.Status.PENDING)
+    reviews = (
+        ExpertEarning.objects.filter(worker=worker)
+        .annotate(day=TruncDate("created_at"))
+        .values("job_id", "job__title", "day")
+        .annotate(
+            n=Count("id"), pending=Sum("amount", filter=expert_pending),
+            available=Sum("amount", filter=Q(status=ExpertEarning.Status.AVAILABLE)),
+            last_pending=Max("created_at", filter=expert_pending),
+        )
+        .order_by("-day", "job__title", "job_id")[:limit]
+    )
+    days += [
+        EarningsDay(
+            job_id=row["job_id"], title=f"{row['job__title']} (expert reviews)", day=row["day"], answers=row["n"],
+            pending=row["pending"] or ZERO, available=row["available"] or ZERO, withdrawn=ZERO, kept_after_drop=0,
+            payable_at=row["last_pending"] + hold if row["last_pending"] else None,
+        )
+        for row in reviews
+    ]
+    days.sort(key=lambda d: (-d.day.toordinal(), d.title, d.job_id))
+    return days[:limit]
 
 
 def worker_payouts(*, worker: User) -> QuerySet[Payout]:

@@ -273,34 +273,55 @@ def crowd_counts(*, item_ids: list[int]) -> dict[int, dict[str, int]]:
     return counts
 
 
-@transaction.atomic
-def expert_reviews_request(*, job: Job, item_ids: list[int], actor: User) -> int:
-    """The job's client (or an admin) sends chosen regular items to expert review; items that
-    already have a review, gold items and other jobs' ids are passed over. Returns how many were
-    queued; one QualityEvent records the request. The caller scoped `job` to the actor."""
+def _request_check(job: Job) -> None:
     if job.status in (JobStatus.DRAFT, JobStatus.CANCELLED):
         raise Conflict("Only a published job that is not cancelled sends items to expert review.")
+
+
+def expert_review_candidates(*, job: Job, item_ids: list[int]) -> int:
+    """How many of `item_ids` a request would send to review now (the quote)."""
+    _request_check(job)
+    return Item.objects.filter(
+        job_id=job.pk, pk__in=sorted(set(item_ids)), is_gold=False, expert_review__isnull=True
+    ).count()
+
+
+@transaction.atomic
+def expert_reviews_open(*, job: Job, item_ids: list[int], actor: User) -> list[ExpertReview]:
+    """The job's client (or an admin) sends chosen regular items to expert review; items that
+    already have a review, gold items and other jobs' ids are passed over. Returns the reviews
+    it opened; one QualityEvent records the request. The caller scoped `job` to the actor.
+
+    Locks the chosen items (pk order, as a submit locks its item before queueing a review of
+    its own), so every review returned is this request's: the caller charges for exactly these."""
+    _request_check(job)
     ids = sorted(set(item_ids))
     candidates = list(
-        Item.objects.filter(job_id=job.pk, pk__in=ids, is_gold=False, expert_review__isnull=True)
+        Item.objects.select_for_update(of=("self",))
+        .filter(job_id=job.pk, pk__in=ids, is_gold=False, expert_review__isnull=True)
         .order_by("pk").values_list("pk", flat=True)
     )
     if not candidates:
-        return 0
+        return []
+    # Under the item locks no review of these items can appear meanwhile; look once more for
+    # one committed between the read and the lock.
+    taken = set(ExpertReview.objects.filter(item_id__in=candidates).values_list("item_id", flat=True))
+    candidates = [pk for pk in candidates if pk not in taken]
+    if not candidates:
+        return []
     confidence = _latest_confidence(job_id=job.pk, item_ids=candidates)
     reason = f"Sent to expert review by {actor.username}"
     created = ExpertReview.objects.bulk_create(
         [
             ExpertReview(item_id=pk, job_id=job.pk, reason=reason, confidence=confidence.get(pk, 0.0))
             for pk in candidates
-        ],
-        ignore_conflicts=True,  # a review created meanwhile (the OneToOne) wins; ours is dropped
+        ]
     )
     QualityEvent.objects.create(
         job_id=job.pk, kind=QualityEvent.Kind.EXPERT_QUEUED, automatic=False, actor=actor,
         reason=reason, evidence={"items": len(candidates), "item_ids": candidates[:100]},
     )
-    return len(created)
+    return created
 
 
 def _latest_confidence(*, job_id: int, item_ids: list[int]) -> dict[int, float]:

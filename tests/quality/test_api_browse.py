@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import ExpertReview, ItemResult
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, fund
 from tests.quality.browse_helpers import browsed_job
 
 pytestmark = pytest.mark.django_db
@@ -115,13 +116,18 @@ def test_a_bad_filter_on_the_csv_is_a_400_before_any_byte(job: Job, alice: User,
 def test_sending_a_filter_to_expert_review_queues_its_regular_items_once(
     job: Job, alice: User, client_for: Any
 ) -> None:
+    fund(alice.organization, "5.00")
     api = client_for(alice)
     body = {"filter": {"agreement_below": "0.9"}}
-    answer = api.post(url(job, "expert-review/"), body, format="json")
-    assert answer.status_code == 200 and answer.json() == {"queued": 3}
+    quote = api.post(url(job, "expert-review/"), {**body, "quote": True}, format="json").json()
+    assert quote["queued"] == 3 and Decimal(quote["hold"]) == 3 * Decimal(quote["price"])
+    assert not ExpertReview.objects.exists()  # a quote queues nothing
+    answer = api.post(url(job, "expert-review/"), body, format="json", HTTP_IDEMPOTENCY_KEY="x1")
+    assert answer.status_code == 200 and answer.json()["queued"] == 3 and answer.json()["hold"] == quote["hold"]
     queued = set(ExpertReview.objects.filter(job=job, status="open").values_list("item__external_id", flat=True))
     assert queued == {"i2", "i3", "i4"}
-    assert api.post(url(job, "expert-review/"), body, format="json").json() == {"queued": 0}
+    again = api.post(url(job, "expert-review/"), body, format="json", HTTP_IDEMPOTENCY_KEY="x2").json()
+    assert again["queued"] == 0 and again["hold"] == "0.00"
     marked = api.get(url(job), {"expert": "open"}).json()["results"]
     assert sorted(row["external_id"] for row in marked) == ["i2", "i3", "i4"]
 

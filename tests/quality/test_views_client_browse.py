@@ -93,11 +93,20 @@ def test_more_judgments_show_the_cost_then_reopen_on_confirm(job: Job, alice: Us
     assert JobBudget.objects.get(job=job).added == added + hold
 
 
-def test_ticked_items_go_to_expert_review(job: Job, alice: User) -> None:
+def test_ticked_items_go_to_expert_review_after_a_quote_that_says_what_it_holds(job: Job, alice: User) -> None:
+    fund(alice.organization, "5.00")
+    client = logged_in(alice)
     ids = list(Item.objects.filter(job=job, external_id__in=["i0", "i1"]).values_list("pk", flat=True))
-    answer = logged_in(alice).post(page(job, "expert/"), {"scope": "selection", "items": ids})
+    quote = client.post(page(job, "expert/"), {"scope": "selection", "items": ids})
+    assert quote.status_code == 200 and not ExpertReview.objects.exists()
+    held = quote.context["quote"].hold
+    assert held == 2 * quote.context["quote"].price and f"{held:.2f}" in quote.content.decode()
+    added = JobBudget.objects.get(job=job).added
+    answer = client.post(page(job, "expert/"), {"scope": "selection", "items": ids, "confirm": "1",
+                                               "key": quote.context["key"]})
     assert answer.status_code == 302
     assert set(ExpertReview.objects.values_list("item_id", flat=True)) == set(ids)
+    assert JobBudget.objects.get(job=job).added == added + held
 
 
 def test_the_csv_download_is_the_filtered_table(job: Job, alice: User) -> None:

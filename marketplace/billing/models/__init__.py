@@ -21,9 +21,13 @@ Where money flows
                   client_escrow → client_balance                  the unspent rest
     release       worker_pending → worker_available               after the hold period
     payout        worker_available → payouts_in_flight → payouts_paid (rejected: back)
+    expert hold   client_balance → client_escrow(job)             reviews asked × price (ESCROW_ADD)
+    expert pay    client_escrow → worker_pending                  a review the client asked for
+                  platform_revenue → worker_pending               one Quorum queued (or after settle)
 """
 
 
+from marketplace.billing.models.experts import ExpertEarning, ReviewCharge
 from marketplace.billing.models.jobs import JobBudget, QualityCredit
 from marketplace.billing.models.ledger import (
     MAY_GO_NEGATIVE,
@@ -41,6 +45,7 @@ from marketplace.billing.models.tiers import MONEY, RATE, SHARE, Tier
 
 __all__ = [
     "MAY_GO_NEGATIVE", "MONEY", "RATE", "SHARE", "SINGLETON_KINDS", "WORKER_KINDS", "AccountKind", "ClosedTransaction", "Earning",
+    "ExpertEarning", "ReviewCharge",
     "InvoicePayment", "JobBudget", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutBatch",
     "QualityCredit", "Tier", "TransactionKind",
 ]

@@ -33,9 +33,11 @@ class JobBudget(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
     completed_items = models.PositiveIntegerField(null=True, blank=True)
     gross = models.DecimalField(**MONEY, null=True, blank=True)  # completed items × price
+    # Σ price of the expert reviews the client asked for and an expert settled before settlement.
+    reviews_charged = models.DecimalField(**MONEY, null=True, blank=True)
     credits = models.DecimalField(**MONEY, null=True, blank=True)  # quality credit
-    charged = models.DecimalField(**MONEY, null=True, blank=True)  # gross − credits
-    spent = models.DecimalField(**MONEY, null=True, blank=True)  # worker pay from this escrow
+    charged = models.DecimalField(**MONEY, null=True, blank=True)  # gross − credits + reviews_charged
+    spent = models.DecimalField(**MONEY, null=True, blank=True)  # worker (and expert) pay from this escrow
     revenue = models.DecimalField(**MONEY, null=True, blank=True)  # charged − spent (may be < 0)
     refunded = models.DecimalField(**MONEY, null=True, blank=True)  # back to the client balance
 

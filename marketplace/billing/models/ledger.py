@@ -122,6 +122,8 @@ class TransactionKind(models.TextChoices):
     JUDGMENT_PAY_REVERSE = "judgment_pay_reverse", "Dropped judgment's pay withdrawn"
     JUDGMENT_PAY_RESTORE = "judgment_pay_restore", "Withdrawn pay restored by an upheld appeal"
     ESCROW_COVER = "escrow_cover", "Quorum covered pay the escrow could not"
+    EXPERT_PAY = "expert_pay", "Expert review paid from the client's escrow"
+    EXPERT_PAY_QUORUM = "expert_pay_quorum", "Expert review paid by Quorum"
     JOB_SETTLE = "job_settle", "Job settled"
     EARNINGS_RELEASE = "earnings_release", "Earnings released"
     PAYOUT_REQUEST = "payout_request", "Payout requested"

@@ -18,13 +18,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from marketplace import flows
+from marketplace import flows, flows_experts
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import job_models
-from marketplace.quality.experts import expert_reviews_request
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
@@ -187,18 +186,33 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
 @client_or_admin_required
 @require_POST
 def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Without `confirm`: a page saying what the reviews hold (items × the price), with a confirm
+    button. With it: the flow (reviews open, the hold moves into the job's escrow), then back."""
     job = _job(request, job_id)
+    post = request.POST
     if staff_look(request, job):
         messages.error(request, STAFF_READ_ONLY)
-        return _back(job, request.POST)
+        return _back(job, post)
     try:
-        ids, scope = _selection(job, request.POST)
-        queued = expert_reviews_request(job=job, item_ids=ids, actor=request.user)  # type: ignore[arg-type]
+        ids, scope = _selection(job, post)
+        if post.get("confirm") != "1":
+            quote = flows_experts.expert_reviews_quote(job=job, user=request.user, item_ids=ids)  # type: ignore[arg-type]
+            ctx = {"job": job, "quote": quote, "scope": scope, "ids": ids if post.get("scope") != "filter" else [],
+                   "params": _filter_params(post), "whole_filter": post.get("scope") == "filter",
+                   "key": uuid.uuid4().hex}
+            return render(request, "client/data_expert.html", ctx)
+        done = flows_experts.expert_reviews_ask(
+            job=job, user=request.user, item_ids=ids, key=post.get("key", ""),  # type: ignore[arg-type]
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
+        return _back(job, post)
+    if done.replayed:
+        messages.info(request, "That request was already done.")
     else:
-        messages.success(request, f"{queued} item{'s' if queued != 1 else ''} of {scope} sent to expert review.")
-    return _back(job, request.POST)
+        messages.success(request, f"{done.items} item{'s' if done.items != 1 else ''} of {scope} sent to expert "
+                                  f"review; {money_text(done.hold)} moved into the job's escrow.")
+    return _back(job, post)
 
 
 @client_or_admin_required
