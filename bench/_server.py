@@ -124,7 +124,7 @@ def served(*, tasks: str = "thread", settings_module: str = "marketplace.setting
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 240  # each process imports Django and the apps: slow on a busy machine
             while True:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)

@@ -3,9 +3,9 @@
 asgi.py routes HTTP here and WebSockets to Channels. Django's own ASGI handler runs our sync
 middleware and views by hopping between the event loop and threads: a new thread per request
 (asgiref's ThreadSensitiveContext), then loop -> thread at the first sync-only middleware,
-thread -> loop for the async-capable ones below it, loop -> thread again for the view. Measured
-under `bench http-load` that machinery took about a fifth of the server's CPU (BENCHMARKS.md,
-"http-load"). Here the loop only reads the body and writes the answer; one hop to a long-lived
+thread -> loop for the async-capable ones below it, loop -> thread again for the view. On the
+same views that machinery cost about a fifth of a request's CPU (`python -m bench http-handler`;
+BENCHMARKS.md, "http-load"). Here the loop only reads the body and writes the answer; one hop to a long-lived
 thread runs request_started, the middleware, the view and request_finished (which hands the
 database connection back to the pool) on one thread, as a WSGI server would.
 
