@@ -71,7 +71,11 @@ class ThreadedWSGI:
                 "headers": [(name.lower().encode("latin1"), value.encode("latin1")) for name, value in headers],
             }]
 
-        result = self.app(_environ(scope, body), start_response)
+        try:
+            result = self.app(_environ(scope, body), start_response)
+        except BaseException:
+            body.close()
+            raise
         try:
             if not getattr(result, "streaming", False):
                 return started[0], b"".join(result)
