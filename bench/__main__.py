@@ -17,6 +17,7 @@ BENCHMARKS = {
     "consensus-run": "bench.consensus_run",
     "collusion": "bench.collusion",
     "http-load": "bench.http_load",
+    "http-handler": "bench.http_handler",
     "export": "bench.export",
     "browse": "bench.browse",
     "label-studio-load": "bench.label_studio_load",

@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import IO
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,26 @@ def _command(server: str, port: int, processes: int) -> list[str]:
     app = "marketplace.asgi:application"
     if server == "production":
         return [sys.executable, "-m", "gunicorn", "--workers", str(processes), "--bind",
-                f"127.0.0.1:{port}", "--log-level", "warning", app]
+                f"127.0.0.1:{port}", "--log-level", "info", app]
     if server == "uvicorn":
         return [sys.executable, "-m", "uvicorn", "--workers", str(processes), "--host", "127.0.0.1",
-                "--port", str(port), "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+                "--port", str(port), "--no-access-log", "--log-level", "info", "--lifespan", "off",
                 "--no-proxy-headers", app]
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app]
     raise ValueError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
+
+
+def _all_up(log: IO[bytes], server: str, processes: int) -> bool:
+    """True once every web process has loaded the application. /healthz answers as soon as ONE
+    has; the others may still be importing Django for seconds (longer without bytecode caches),
+    and that start-up must not be counted as CPU spent serving the crowd. uvicorn logs "Started
+    server process" (at info) in each worker after loading the application."""
+    if server == "daphne":
+        return True
+    # pread: the server writes through a descriptor sharing this file's offset; leave it alone.
+    text = os.pread(log.fileno(), os.fstat(log.fileno()).st_size, 0)
+    return text.count(b"Started server process") >= processes
 
 
 @contextmanager
@@ -111,16 +124,18 @@ def served(*, tasks: str = "thread", settings_module: str = "marketplace.setting
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 240  # each process imports Django and the apps: slow on a busy machine
             while True:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     raise RuntimeError(f"{server} did not come up:\n{log.read().decode(errors='replace')}")
-                try:
-                    with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
-                        break
-                except OSError:
-                    time.sleep(0.2)
+                if _all_up(log, server, processes):
+                    try:
+                        with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 (loopback)
+                            break
+                    except OSError:
+                        pass
+                time.sleep(0.2)
             yield Server(url=url, pid=proc.pid)
         finally:
             proc.terminate()

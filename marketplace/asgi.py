@@ -1,11 +1,18 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (marketplace.realtime)."""
+"""ASGI entry point: HTTP through Django's WSGI handler in a pool of threads
+(marketplace/httpthreads.py says why), WebSockets through Channels (marketplace.realtime)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-django_asgi = get_asgi_application()
+django_wsgi = get_wsgi_application()
+
+# Import every URL module while the worker starts rather than in its first request, which would
+# otherwise take seconds (the portal's URL modules import the quality app, and with it scipy).
+from django.urls import resolve  # noqa: E402
+
+resolve("/healthz")
 
 # The periodic jobs' embedded timers start with this server's first request (marketplace/periodic.py).
 from django.core.signals import request_started  # noqa: E402
@@ -18,11 +25,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
+from marketplace.httpthreads import ThreadedWSGI  # noqa: E402
 from marketplace.realtime.routing import websocket_urlpatterns  # noqa: E402
+from marketplace.realtime.transport import loop_register  # noqa: E402
+
+# The views' live events go out on this process's loop (realtime/transport.py), sockets or not.
+http = ThreadedWSGI(django_wsgi, threads=settings.QUORUM_WEB_THREADS, on_loop=loop_register)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi,
+        "http": http,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -96,6 +96,9 @@ def _database_from_env() -> dict[str, object]:
 
 
 DATABASES = {"default": _database_from_env()}
+# Threads each ASGI server process runs views in (marketplace/httpthreads.py): by default as many
+# as its pool has connections, so a request that got a thread never waits for a connection.
+QUORUM_WEB_THREADS = env_int("QUORUM_WEB_THREADS", env_int("QUORUM_DB_POOL_MAX", 0, minimum=0) or 20, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
