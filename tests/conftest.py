@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import Tier
+from marketplace.quality import fast_rule
 from marketplace.quality import services as quality_services
 from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
@@ -41,6 +42,7 @@ def _memories_forgotten() -> None:
     another's."""
     cache.clear()
     quality_services._TERMS.clear()
+    fast_rule._PEERS.clear()
 
 
 TIER_SEED = importlib.import_module("marketplace.billing.migrations.0002_seed_tiers")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import GoldAnswer
 from marketplace.labeling.models import JobBlock
+from marketplace.quality import fast_rule
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.services import gold_feedback_for
 from tests.factories import WorkerFactory
@@ -121,3 +124,25 @@ def test_nobody_is_flagged_fast_before_there_is_a_pace_to_compare_with(wendy: Us
     answer_regular(walter, job, count=10, seconds="4")
     answer_regular(wendy, job, count=1, seconds="0.5")  # her next submit asks again
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
+
+
+def test_a_worker_answering_without_pause_reads_the_peers_pace_once_every_few_seconds(
+    wendy: User, walter: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The peers' median (200 answers) is remembered briefly per job and worker: a script that
+    submits many times a second must not make every submit read it."""
+    job = gold_job(gold=0, gold_rate="0", items=60, overlap=3, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=12, seconds="1")
+    clock = [1000.0]
+    monkeypatch.setattr(fast_rule.time, "monotonic", lambda: clock[0])
+
+    def peer_reads(count: int) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer_regular(wendy, job, count=count, seconds="0.8")
+        return sum('"seconds_spent" IS NOT NULL' in q["sql"] for q in queries.captured_queries)
+
+    # The 5th to 9th answers each reach the question (a full window under the tier's 2 s): one read.
+    assert peer_reads(9) == 1
+    clock[0] += fast_rule.PEERS_MEMORY_SECONDS + 1
+    assert peer_reads(1) == 1  # a few seconds on, read again
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None  # 0.8 s > half of 1 s
