@@ -44,3 +44,9 @@ if QUORUM_EXPERT_REVIEW_PAY < 0 or QUORUM_EXPERT_REVIEW_PRICE < QUORUM_EXPERT_RE
     )
 # Days a worker has to appeal an automatic block or a missed gold answer (quality/appeals.py).
 QUORUM_APPEAL_DAYS = env_int("QUORUM_APPEAL_DAYS", 7, minimum=1)
+# A dynamic job passes over a worker whose expected accuracy, even one standard deviation up,
+# stays under a floor this share of the way from chance to perfect (quality/serving.py; 0: serves
+# everyone, as a fixed-overlap job does).
+QUORUM_DYNAMIC_SERVE_MARGIN = env_decimal("QUORUM_DYNAMIC_SERVE_MARGIN", "0.2")
+if not 0 <= QUORUM_DYNAMIC_SERVE_MARGIN < 1:
+    raise ImproperlyConfigured(f"QUORUM_DYNAMIC_SERVE_MARGIN must be from 0 to below 1; got {QUORUM_DYNAMIC_SERVE_MARGIN}")

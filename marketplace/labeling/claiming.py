@@ -25,7 +25,7 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, Job, JobStatus
-from marketplace.labeling import sql
+from marketplace.labeling import gates, sql
 from marketplace.labeling.models import Lease, LeaseStatus
 from marketplace.labeling.selectors import job_missing_requirements, live_lease_q
 from marketplace.labeling.serving import jobs_in_serving_order
@@ -224,6 +224,7 @@ def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None) ->
     found = _job_for_claim(worker=worker, job_id=job_id, now=now)
     if found.own_lease_id is not None:
         return Lease.objects.select_related("job", "item").get(pk=found.own_lease_id)
+    _served_check(job=found, worker=worker)
     lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
     if lease is None:
         raise NothingLeft(
@@ -243,11 +244,22 @@ def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime, hold
     )
     if held is not None:  # the one fetched ahead already (or, if `current` ran out, the live one)
         return held
+    _served_check(job=found, worker=worker)
     # The candidate query skips every item this worker ever leased, `current`'s included.
     lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
     if lease is None:
         raise NothingLeft("Nothing after this item for you in this job.")
     return lease
+
+
+def _served_check(*, job: Job, worker: User) -> None:
+    """A gate (labeling/gates.py) turns the worker away from this job for now: nothing to claim
+    here, as when they have seen every item; they may come back later."""
+    if not gates.worker_served(job=job, worker_id=worker.pk):
+        raise NothingLeft(
+            "Nothing in this job for you right now: it is collecting its remaining judgments from "
+            "workers whose answers have agreed more with its consensus. Other jobs may have work."
+        )
 
 
 def _planner_restore() -> None:
@@ -270,6 +282,8 @@ def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
         job = sql.first(Job, "job_for_claim", job=candidate.job_id, worker=worker.pk, now=now)
         if job is None or job.status != JobStatus.OPEN or job.blocked or job.unqualified:
             continue  # it changed since the list was read
+        if not gates.worker_served(job=job, worker_id=worker.pk):
+            continue  # this job passes the worker over for now (labeling/gates.py)
         lease = _claim_in(job=job, worker=worker, now=now, hold=hold)
         if lease is not None:
             return lease

@@ -12,6 +12,7 @@ is not dynamic serves everyone. At most five small queries, read-only, no lock.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import FilteredRelation, Q
 
 from marketplace.accounts.models import User
@@ -26,6 +27,16 @@ from marketplace.jobs.models import Job
 from marketplace.quality.models import WorkerResult
 from marketplace.quality.overlap import JobModel, _matrix_or_none, job_model
 from marketplace.quality.skills import skill_expressions
+
+
+def dynamic_gate(job: Job, worker_id: int) -> bool:
+    """The gate quality registers for labeling's claim (labeling/gates.py, apps.py): fixed-overlap
+    jobs serve everyone without a query; a dynamic job asks `job_serves_worker` at the margin
+    QUORUM_DYNAMIC_SERVE_MARGIN (0: serve everyone)."""
+    margin = float(settings.QUORUM_DYNAMIC_SERVE_MARGIN)
+    if job.target_confidence is None or margin <= 0:
+        return True
+    return job_serves_worker(job_id=job.pk, worker_id=worker_id, margin=margin)
 
 
 def job_serves_worker(*, job_id: int, worker_id: int, margin: float = SERVE_MARGIN) -> bool:
