@@ -1,11 +1,13 @@
 """python -m bench http-handler: CPU per request of the web process's HTTP handler, in-process.
 
 The same views (POST work/next/ with a bearer token, a worker asking again for the lease it
-holds: authentication, DRF, one claim transaction) served by two ASGI applications, driven by
+holds: authentication, DRF, one claim transaction) served by three ASGI applications, driven by
 --concurrency simulated clients on one event loop with no network between: Django's own ASGI
-handler, and marketplace/httpthreads.py (Django's WSGI handler on a thread pool, what asgi.py
-serves HTTP with). Rounds interleave the two; CPU is the whole process's (every thread), so a
-busy machine inflates both alike. Options: --requests=400 per round, --concurrency=8, --rounds=3.
+handler, marketplace/httpthreads.py (Django's WSGI handler on a thread pool, what asgi.py
+serves HTTP with), and the a2wsgi library's WSGIMiddleware (the same handler on a pool of the
+same size, the body read and the answer sent through the loop chunk by chunk). Rounds interleave
+the three; CPU is the whole process's (every thread), so a busy machine inflates all alike.
+Options: --requests=400 per round, --concurrency=8, --rounds=3.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 from django.test.utils import override_settings
@@ -77,7 +80,8 @@ def run(argv: list[str]) -> None:
         job, _, credentials = _setup(workers=options["concurrency"], items=100, overlap=3)
         tokens = [c.token for c in credentials]
         apps = {"Django's ASGI handler": get_asgi_application(),
-                "httpthreads (WSGI handler, thread pool)": ThreadedWSGI(get_wsgi_application(), threads=20)}
+                "httpthreads (WSGI handler, thread pool)": ThreadedWSGI(get_wsgi_application(), threads=20),
+                "a2wsgi (WSGI handler, thread pool)": WSGIMiddleware(get_wsgi_application(), workers=20)}
         cpu: dict[str, list[float]] = {name: [] for name in apps}
 
         async def main() -> None:
@@ -93,3 +97,6 @@ def run(argv: list[str]) -> None:
     print(f"CPU ms per request (POST {PATH}, {options['concurrency']} clients), round by round:")
     for name, figures in cpu.items():
         print(f"  {name}: {' / '.join(f'{v:.2f}' for v in figures)}")
+    base = sum(cpu["httpthreads (WSGI handler, thread pool)"])
+    for name, figures in cpu.items():
+        print(f"  {name} / httpthreads, all rounds: {sum(figures) / base:.2f}")
