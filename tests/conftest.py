@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
-from marketplace.accounts.models import Organization, User
+from marketplace.accounts.models import Organization, Role, User
 from marketplace.billing.models import Tier
 from marketplace.quality import fast_rule
 from marketplace.quality import services as quality_services
-from tests.factories import AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
+from tests.factories import PASSWORD, AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
 needs_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES,
@@ -113,6 +114,15 @@ def walter(db: Any) -> User:
 @pytest.fixture
 def ada(db: Any) -> User:
     return AdminFactory(username="ada")
+
+
+@pytest.fixture
+def root(db: Any) -> Client:
+    """A browser signed in to the Django admin as a superuser."""
+    superuser = User.objects.create_superuser("root", "root@example.com", PASSWORD, role=Role.ADMIN)
+    browser = Client()
+    browser.force_login(superuser)
+    return browser
 
 
 @pytest.fixture

@@ -7,23 +7,14 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from marketplace.accounts.models import Role, Suspension, User
+from marketplace.accounts.models import Suspension, User
 from marketplace.accounts.services import user_suspend
-from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 RECORDS = [
     "accounts/suspension", "quality/qualityevent", "quality/expertreview", "quality/collusionflag",
     "quality/appeal", "quality/withdrawalreview", "quality/workerskill",
 ]
-
-
-@pytest.fixture
-def root() -> Client:
-    superuser = User.objects.create_superuser("root", "root@example.com", PASSWORD, role=Role.ADMIN)
-    browser = Client()
-    browser.force_login(superuser)
-    return browser
 
 
 @pytest.mark.parametrize("model", RECORDS)

@@ -216,46 +216,59 @@ class OverlapJudge:
             for worker, confusion, judgments in WorkerResult.objects.filter(
                 run_id=job.run_id, worker_id__in=missing
             ).values_list("worker_id", "confusion", "judgments"):
-                matrix = _matrix_or_none(confusion, k)
+                matrix = matrix_or_none(confusion, k)
                 if matrix is not None:
                     fitted[worker] = (matrix, judgments)
         if missing:
-            # One query: each worker's global skill and their record in this job (both optional).
-            known = {
-                row[0]: row[1:]
-                for row in User.objects.filter(pk__in=missing)
-                .annotate(
-                    here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job.job_id)),
-                    share=FilteredRelation("run_shares", condition=Q(run_shares__job_id=job.job_id)),
-                    **skill_expressions(),
-                )
-                .values_list(
-                    "pk",
-                    "skill_right",
-                    "skill_seen",
-                    "here__gold_correct",
-                    "here__gold_seen",
-                    "share__right",
-                    "share__seen",
-                )
-            }
+            records = worker_records(job_id=job.job_id, worker_ids=missing)
             for worker in missing:
-                skill_right, skill_seen, gold_right, gold_seen, run_right, run_seen = (
-                    value or 0 for value in known.get(worker, (0,) * 6)
-                )
-                gold = Evidence(float(gold_right), float(gold_seen))
+                record = records.get(worker, WorkerRecord())
                 matrix, judgments = fitted.get(worker, (None, 0))
                 self._matrices[(job.job_id, worker)] = worker_confusion(
                     n_labels=k,
                     crowd=job.crowd,
-                    skill=Evidence(float(skill_right), float(skill_seen)),
-                    job=gold + Evidence(float(run_right), float(run_seen)),
-                    job_gold=gold,
+                    skill=record.skill,
+                    job=record.gold + record.run,
+                    job_gold=record.gold,
                     run_confusion=matrix,
                     run_judgments=judgments,
                     model=DEFAULT_MODEL,
                 )
         return {w: self._matrices[(job.job_id, w)] for w in workers}
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """What the product knows of a worker for one job: their global skill (gold answers plus every
+    job's latest run share), their gold answers here, and this job's latest run share."""
+
+    skill: Evidence = Evidence()
+    gold: Evidence = Evidence()
+    run: Evidence = Evidence()
+
+
+def worker_records(*, job_id: int, worker_ids: Sequence[int]) -> dict[int, WorkerRecord]:
+    """Each worker's record for the job, in one query (a worker nobody knows is absent)."""
+    rows = (
+        User.objects.filter(pk__in=list(worker_ids))
+        .annotate(
+            here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job_id)),
+            share=FilteredRelation("run_shares", condition=Q(run_shares__job_id=job_id)),
+            **skill_expressions(),
+        )
+        .values_list(
+            "pk", "skill_right", "skill_seen", "here__gold_correct", "here__gold_seen",
+            "share__right", "share__seen",
+        )
+    )
+    records = {}
+    for pk, *values in rows:
+        skill_right, skill_seen, gold_right, gold_seen, run_right, run_seen = (float(v or 0) for v in values)
+        records[pk] = WorkerRecord(
+            skill=Evidence(skill_right, skill_seen), gold=Evidence(gold_right, gold_seen),
+            run=Evidence(run_right, run_seen),
+        )
+    return records
 
 
 def job_model(*, job_id: int) -> JobModel:
@@ -297,7 +310,7 @@ def _models(parameters: Any, k: int, crowd: Crowd) -> dict[int, tuple[FloatArray
         if not isinstance(measured, dict) or not isinstance(measured.get("model_id"), int):
             continue
         entry = {"model_id": measured["model_id"], **measured["blind"]} if isinstance(measured.get("blind"), dict) else measured
-        matrix = _matrix_or_none(entry.get("confusion"), k)
+        matrix = matrix_or_none(entry.get("confusion"), k)
         accuracy = entry.get("accuracy")
         if matrix is None or not isinstance(accuracy, int | float):
             continue
@@ -342,11 +355,11 @@ def _crowd(parameters: Any, k: int, priors: FloatArray) -> Crowd:
     if not 0.0 <= accuracy <= 1.0:
         return Crowd(accuracy=DEFAULT_MODEL.crowd_accuracy)
     return Crowd(
-        accuracy=accuracy, confusion=_matrix_or_none(raw.get("confusion"), k), priors=priors
+        accuracy=accuracy, confusion=matrix_or_none(raw.get("confusion"), k), priors=priors
     )
 
 
-def _matrix_or_none(confusion: Any, k: int) -> FloatArray | None:
+def matrix_or_none(confusion: Any, k: int) -> FloatArray | None:
     """A run's confusion matrix if it fits the job's labels (a run of another label set does not)."""
     try:
         matrix = np.asarray(confusion, dtype=np.float64)

@@ -13,9 +13,7 @@ is not dynamic serves everyone. At most five small queries, read-only, no lock.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import FilteredRelation, Q
 
-from marketplace.accounts.models import User
 from marketplace.consensus.dynamic import (
     DEFAULT_MODEL,
     SERVE_MARGIN,
@@ -25,8 +23,7 @@ from marketplace.consensus.dynamic import (
 )
 from marketplace.jobs.models import Job
 from marketplace.quality.models import WorkerResult
-from marketplace.quality.overlap import JobModel, _matrix_or_none, job_model
-from marketplace.quality.skills import skill_expressions
+from marketplace.quality.overlap import JobModel, WorkerRecord, matrix_or_none, job_model, worker_records
 
 
 def dynamic_gate(job: Job, worker_id: int) -> bool:
@@ -63,36 +60,16 @@ def job_worker_accuracy(*, job: JobModel, worker_id: int) -> Evidence:
             .first()
         )
         if fitted is not None:
-            confusion = _matrix_or_none(fitted[0], k)
+            confusion = matrix_or_none(fitted[0], k)
             judgments = fitted[1] if confusion is not None else 0
     # The same evidence OverlapJudge reads: global skill, gold here, this job's run share.
-    row = (
-        User.objects.filter(pk=worker_id)
-        .annotate(
-            here=FilteredRelation("job_stats", condition=Q(job_stats__job_id=job_id)),
-            share=FilteredRelation("run_shares", condition=Q(run_shares__job_id=job_id)),
-            **skill_expressions(),  # gold evidence plus every job's latest run share
-        )
-        .values_list(
-            "skill_right",
-            "skill_seen",
-            "here__gold_correct",
-            "here__gold_seen",
-            "share__right",
-            "share__seen",
-        )
-        .first()
-    )
-    skill_right, skill_seen, gold_right, gold_seen, run_right, run_seen = (
-        float(value or 0) for value in (row or (0,) * 6)
-    )
-    gold = Evidence(gold_right, gold_seen)
+    record = worker_records(job_id=job_id, worker_ids=[worker_id]).get(worker_id, WorkerRecord())
     return worker_accuracy(
         crowd=job.crowd,
         priors=job.priors,
-        skill=Evidence(skill_right, skill_seen),
-        job=gold + Evidence(run_right, run_seen),
-        job_gold=gold,
+        skill=record.skill,
+        job=record.gold + record.run,
+        job_gold=record.gold,
         run_confusion=confusion,
         run_judgments=judgments,
         model=DEFAULT_MODEL,

@@ -5,21 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from marketplace.accounts.models import ApiToken, ExamAttempt, Organization, Qualification, Role, User
+from marketplace.accounts.models import ApiToken, ExamAttempt, Organization, Qualification, User
 from marketplace.accounts.qualifications import exam_questions_add, exam_submit, qualification_create
 from marketplace.accounts.services import token_create
 from tests.factories import PASSWORD, THREE_LABELS
 
 pytestmark = pytest.mark.django_db
 MODELS = ["user", "organization", "apitoken", "qualification", "workerqualification", "examattempt"]
-
-
-@pytest.fixture
-def root() -> Client:
-    superuser = User.objects.create_superuser("root", "root@example.com", PASSWORD, role=Role.ADMIN)
-    browser = Client()
-    browser.force_login(superuser)
-    return browser
 
 
 @pytest.fixture
