@@ -32,10 +32,12 @@ from tests.threads import WAIT, thread_recording
 WORKERS = 64
 
 # Row locks a session is waiting for right now: the waiter holds the tuple lock of the row it
-# queues on (PostgreSQL's row-lock protocol), so its relation names the contended table.
+# queues on (PostgreSQL's row-lock protocol), so its relation names the contended table. Not a
+# wait for a row: a table's extension lock ("extend"), the moment in which two writers both need
+# a new page of, say, labeling_lease; it names every relation the waiter has touched.
 _WAITS = """
 SELECT l.relation::regclass::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.wait_event <> 'extend'
   AND l.locktype IN ('tuple', 'relation') AND l.relation IS NOT NULL
 """
 
