@@ -28,11 +28,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
-from django.db.models import Count, Sum
-
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
 from marketplace.billing.services import require_admin
