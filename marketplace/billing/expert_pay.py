@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.billing import ledger
+from marketplace.billing import ledger, posting
 from marketplace.billing.escrow import KEY
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import (
@@ -160,14 +160,8 @@ def expert_review_pay(*, review: ExpertReview, expert: User) -> ExpertEarning | 
         # The hold paid for it, but judgment pay posted since may have used the escrow: as
         # billing/posting.py does, Quorum covers what the escrow cannot pay.
         if (short := max(amount - held, ZERO)) > 0:
-            ledger.transfer(
-                kind=TransactionKind.ESCROW_COVER, reference=f"job:{job.pk}:cover:expert:{review.pk}",
-                source=revenue, target=escrow, amount=short,
-                memo=f"Quorum pays {short} of expert review the escrow of job {job.pk} could not",
-                organization_id=job.organization_id, job_id=job.pk,
-            )
-            budget.covered += short
-            budget.save(update_fields=["covered"])
+            posting.escrow_cover(job=job, budget=budget, escrow=escrow, revenue=revenue, amount=short,
+                                 reference=f"job:{job.pk}:cover:expert:{review.pk}", what="expert review")
         tx, created = ledger.transfer(
             kind=TransactionKind.EXPERT_PAY, reference=reference, source=escrow, target=pending,
             amount=amount, memo=f"Expert review {review.pk} settled (asked for by the client)",

@@ -32,7 +32,8 @@ from django.utils import timezone
 
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
-from marketplace.billing.models import AccountKind, Earning, JobBudget, TransactionKind
+from marketplace.billing.models import AccountKind, Earning, JobBudget, LedgerAccount, TransactionKind
+from marketplace.jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +130,8 @@ def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
         accounts.append(revenue)
     ledger.accounts_lock(accounts)
     if short:
-        ledger.transfer(
-            kind=TransactionKind.ESCROW_COVER, reference=f"job:{job.pk}:cover:{rows[0].pk}",
-            source=revenue, target=escrow, amount=short,
-            memo=f"Quorum pays {short} of work the escrow of job {job.pk} could not",
-            organization_id=job.organization_id, job_id=job.pk,
-        )
-        budget.covered += short
-        budget.save(update_fields=["covered"])
+        escrow_cover(job=job, budget=budget, escrow=escrow, revenue=revenue, amount=short,
+                     reference=f"job:{job.pk}:cover:{rows[0].pk}", what="work")
         logger.warning("job %s: escrow short by %s; covered by Quorum", job.pk, short)
     now = timezone.now()
     for worker_id, earnings in sorted(by_worker.items()):
@@ -167,3 +162,19 @@ def pay_post_tick() -> Posted:
     for job_id in sorted(set(jobs)):
         total += job_pay_post(job_id=job_id, skip_busy=True)
     return total
+
+
+def escrow_cover(
+    *, job: Job, budget: JobBudget, escrow: LedgerAccount, revenue: LedgerAccount, amount: Decimal,
+    reference: str, what: str,
+) -> None:
+    """Quorum pays into a job's escrow what it cannot pay of `what` (pay posted, an expert review):
+    an ESCROW_COVER from revenue, counted in the budget's `covered`. Caller holds the budget and
+    both accounts' locks."""
+    ledger.transfer(
+        kind=TransactionKind.ESCROW_COVER, reference=reference, source=revenue, target=escrow,
+        amount=amount, memo=f"Quorum pays {amount} of {what} the escrow of job {job.pk} could not",
+        organization_id=job.organization_id, job_id=job.pk,
+    )
+    budget.covered += amount
+    budget.save(update_fields=["covered"])
