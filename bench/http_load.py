@@ -19,7 +19,12 @@ its overlap. Then one summary table of every size.
 Options: --workers=200 (or a list: 1,8,200,1000) --items=6000 --seconds=90 --judgments=0
 (0: run for --seconds) --think=0 (mean ms) --overlap=3 --seed=0 --connections=40 (0: one HTTP
 connection per worker; DEFAULTS says why the default caps them) --server=production|uvicorn|daphne
---processes=0 (web processes; 0: one per CPU; daphne runs one)."""
+--processes=0 (web processes; 0: one per CPU; daphne runs one) --sample-ms=20 (how often lock
+waits are sampled; 0: never).
+
+The machine's CPU per judgment is printed split three ways (bench._cpu): the server's processes,
+PostgreSQL's backends for the bench database, and this process (the simulated crowd, its HTTP
+client and the lock-wait sampler), since all three share the same cores."""
 
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from bench._cpu import CpuSplit, DatabaseMeter
 from bench._db import bench_database
 from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
 from marketplace import flows
@@ -55,7 +61,7 @@ from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
 # own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
 # 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40, "processes": 0, "think": 0}
+            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -130,6 +136,8 @@ class Size:
     submit_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
     errors: int = 0
     cpu_ms: float = 0.0
+    database_cpu_ms: float = 0.0
+    generator_cpu_ms: float = 0.0
     statements: float = 0.0
     lock_waits: dict[str, int] = field(default_factory=dict)
     intact: bool = True
@@ -145,10 +153,13 @@ WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.pid <>
 
 
 class LockWaits(threading.Thread):
-    """Samples pg_stat_activity every 20 ms during the run: lock waits seen, by table."""
+    """Samples pg_stat_activity every `interval` seconds during the run: lock waits seen, by
+    table. It runs in the load generator's process and costs PostgreSQL a pg_locks scan per
+    sample: --sample-ms sets how often (0: not at all)."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
+        self.interval = interval
         self.seen: Counter[str] = Counter()
         self.samples = 0
         self.done = threading.Event()
@@ -156,7 +167,7 @@ class LockWaits(threading.Thread):
     def run(self) -> None:
         try:
             with connection.cursor() as cursor:
-                while not self.done.wait(0.02):
+                while not self.done.wait(self.interval):
                     cursor.execute(_LOCK_WAITS)
                     self.seen.update(row[0] for row in cursor.fetchall())
                     self.samples += 1
@@ -198,12 +209,14 @@ def run(argv: list[str]) -> None:
     print(f"# http-load summary ({server_kind} server, think {options['think']} ms, "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print("| workers | judgments/s | next p50/p95/p99 ms | submit p50/p95/p99 ms | errors "
-          "| server CPU ms/judgment | SQL statements/judgment | lock waits seen | intact |")
+          "| CPU ms/judgment: server / PostgreSQL / load generator | SQL statements/judgment "
+          "| lock waits seen | intact |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         waits = ", ".join(f"{table} {n}" for table, n in size.lock_waits.items()) or "none"
         print(f"| {size.workers} | {size.rate:.1f} | {'/'.join(f'{v:.0f}' for v in size.next_ms)} "
-              f"| {'/'.join(f'{v:.0f}' for v in size.submit_ms)} | {size.errors} | {size.cpu_ms:.1f} "
+              f"| {'/'.join(f'{v:.0f}' for v in size.submit_ms)} | {size.errors} "
+              f"| {size.cpu_ms:.1f} / {size.database_cpu_ms:.1f} / {size.generator_cpu_ms:.1f} "
               f"| {size.statements:.1f} | {waits} | {'yes' if size.intact else 'NO'} |")
 
 
@@ -238,11 +251,11 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None)
-        waits = LockWaits()
+        waits = LockWaits(options["sample-ms"] / 1000)
         # Includes the final reads (earnings, one consensus run): a small share of the run.
-        report, server_cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
-                                       server_kind=server_kind, processes=options["processes"],
-                                       during=waits)
+        report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
+                                server_kind=server_kind, processes=options["processes"],
+                                during=waits if options["sample-ms"] else None)
         print(report_text(report))
         stored, over, twice = _integrity(job)
         size.statements = statements_per_judgment(job, credentials)
@@ -251,12 +264,17 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
     size.next_ms = _percentiles(report, "next")
     size.submit_ms = _percentiles(report, "submit")
     size.errors = report["errors_total"]
-    size.cpu_ms = server_cpu * 1000 / accepted
+    size.cpu_ms = cpu.server * 1000 / accepted
+    size.database_cpu_ms = cpu.database * 1000 / accepted
+    size.generator_cpu_ms = cpu.load_generator * 1000 / accepted
     size.lock_waits = dict(waits.seen.most_common())
     size.intact = stored == report["accepted_judgments"] and not over and not twice
-    print(f"server processes' CPU: {server_cpu:.1f} s in {report['seconds']:.0f} s of wall time, "
+    print(f"server processes' CPU: {cpu.server:.1f} s in {report['seconds']:.0f} s of wall time, "
           f"{size.cpu_ms:.1f} ms per judgment; load average during the run: "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"the rest of the machine's CPU per judgment: PostgreSQL's backends {size.database_cpu_ms:.1f} ms, "
+          f"the load generator (this process) {size.generator_cpu_ms:.1f} ms; all three "
+          f"{size.cpu_ms + size.database_cpu_ms + size.generator_cpu_ms:.1f} ms")
     print(f"SQL statements per judgment over HTTP (one request each, counted in-process): {size.statements:.1f}")
     print(f"PostgreSQL lock waits seen in {waits.samples} samples: "
           + (", ".join(f"{t} {n}" for t, n in waits.seen.most_common()) or "none"))
@@ -267,13 +285,15 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
 
 def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], server_kind: str,
               processes: int, final_reads: bool = True,
-              during: LockWaits | None = None) -> tuple[dict[str, Any], float]:
+              during: LockWaits | None = None) -> tuple[dict[str, Any], CpuSplit]:
     """The simulated crowd against a server started for it (bench._server) on the bench's
-    database: the simulator's report, and the server processes' CPU seconds meanwhile.
+    database: the simulator's report, and the CPU seconds the server's processes, PostgreSQL's
+    backends and this process used meanwhile.
     `final_reads`: the simulator's closing reads (earnings, a consensus run); `during`: a sampler
     that runs while the crowd does."""
     with served(tasks="thread", server=server_kind, processes=processes) as server:
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before, meter, split = cpu_seconds(server.pid), DatabaseMeter(), CpuSplit()
+        meter.start()
         if during is not None:
             during.start()
         try:
@@ -284,7 +304,9 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
             if during is not None:
                 during.done.set()
                 during.join()
-        return report, cpu_seconds(server.pid) - cpu_before
+        split.server = cpu_seconds(server.pid) - cpu_before
+        meter.stop(split)
+        return report, split
 
 
 def _percentiles(report: dict[str, Any], kind: str) -> tuple[float, float, float]:

@@ -87,7 +87,7 @@ def quorum_load(*, workers: int, seconds: int, items: int, overlap: int, server:
                                           server_kind=server, processes=processes, final_reads=False)
     # The simulator's report keeps percentiles, not samples.
     result = LoadResult(system=QUORUM, workers=workers, judgments=report["accepted_judgments"],
-                        seconds=float(report["seconds"]), cpu_seconds=cpu,
+                        seconds=float(report["seconds"]), cpu_seconds=cpu.server,
                         quantiles={name: {q: row[f"p{q}"] for q in (50, 95, 99)}
                                    for name, row in report["latency_ms"].items()})
     result.errors.update(report["errors"])
