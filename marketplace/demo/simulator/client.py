@@ -80,6 +80,15 @@ def http_client(url: str, *, connections: int) -> httpx.AsyncClient:
                              timeout=httpx.Timeout(60.0, connect=10.0, pool=None))
 
 
+def lanes_open(url: str, *, count: int) -> list[httpx.AsyncClient]:
+    """`count` clients of one connection each: worker i sends on lane i % count, the way a
+    browser keeps its own connection. One shared pool of `count` connections would do the same
+    work, but httpcore checks every pooled connection (a peer name and a readiness poll each)
+    on every request: at 40 connections that cost the load generator more CPU per judgment
+    than the server spent (BENCHMARKS.md, "http-load")."""
+    return [http_client(url, connections=1) for _ in range(max(count, 1))]
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -138,8 +147,10 @@ class Simulation:
     """Runs the crowd; `stop()` may be called from a signal handler (via the loop)."""
 
     def __init__(self, *, client: httpx.AsyncClient, credentials: list[Credential],
-                 profiles: list[Profile], options: Options) -> None:
+                 profiles: list[Profile], options: Options,
+                 lanes: list[httpx.AsyncClient] | None = None) -> None:
         self.client = client
+        self.lanes = lanes or [client]  # the connections the workers' requests go on (lanes_open)
         self.credentials = credentials
         self.options = options
         self.stats = Stats(profiles=profiles)
@@ -165,10 +176,14 @@ class Simulation:
             except asyncio.TimeoutError:
                 pass
 
-    async def _request(self, name: str, path: str, token: str, body: dict[str, Any]) -> httpx.Response | None:
+    def _lane(self, index: int) -> httpx.AsyncClient:
+        return self.lanes[index % len(self.lanes)]
+
+    async def _request(self, index: int, name: str, path: str, token: str,
+                       body: dict[str, Any]) -> httpx.Response | None:
         started = time.perf_counter()
         try:
-            response = await self.client.post(path, json=body, headers=auth(token))
+            response = await self._lane(index).post(path, json=body, headers=auth(token))
         except httpx.HTTPError as exc:
             self.stats.errors[type(exc).__name__] += 1
             return None
@@ -209,14 +224,14 @@ class Simulation:
             elif outcome == "error":
                 await self._pause(rng.uniform(0.5, 1.0))
         if lease is not None:  # taken ahead by the last submit, or on screen when the run stopped
-            await self._release(lease["lease"], token)
+            await self._release(index, lease["lease"], token)
         self._idle.pop(index, None)
         self._check_done()
 
     async def _take(self, index: int, token: str, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         """POST work/next/: ("ok", the lease), or the outcome without one (idle, retire, error)."""
         asked = time.monotonic()
-        response = await self._request("next", "/work/next/", token, body)
+        response = await self._request(index, "next", "/work/next/", token, body)
         if response is None:
             return "error", None
         if response.status_code != 200:
@@ -254,7 +269,7 @@ class Simulation:
         submit: dict[str, Any] = {"label": label, "next": True}
         if self.options.job is None and self.options.next_any:
             submit["next_from"] = "any"
-        response = await self._request("submit", f"/work/leases/{lease['lease']}/submit/", token, submit)
+        response = await self._request(index, "submit", f"/work/leases/{lease['lease']}/submit/", token, submit)
         if response is None:
             # Saved or not, work/next/ answers with the lease still live (this one if unsaved).
             return "error", None
@@ -277,9 +292,9 @@ class Simulation:
             return "retire", None
         return "error", None
 
-    async def _release(self, lease_id: int, token: str) -> None:
+    async def _release(self, index: int, lease_id: int, token: str) -> None:
         try:
-            await self.client.post(f"/work/leases/{lease_id}/release/", headers=auth(token), timeout=3.0)
+            await self._lane(index).post(f"/work/leases/{lease_id}/release/", headers=auth(token), timeout=3.0)
         except httpx.HTTPError:
             pass
 

@@ -7,6 +7,7 @@ still printed); a second Ctrl-C during the final server reads skips them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from marketplace.demo.simulator.client import (
     credentials_obtain,
     credentials_revoke,
     http_client,
+    lanes_open,
 )
 from marketplace.demo.simulator.crowd import crowd_build
 from marketplace.demo.simulator.report import money, report_build
@@ -76,12 +78,16 @@ async def simulate(*, url: str, options: Options, mix: Mapping[str, float], acco
             owner_token = owned[0].token
         before = await earnings_total(client, credentials) if server else None
 
-        simulation = Simulation(client=client, credentials=credentials, profiles=profiles, options=options)
-        _on_signals(loop, lambda: simulation.stop(interrupted=True))
-        try:
-            stats = await simulation.run()
-        finally:
-            _off_signals(loop)
+        async with contextlib.AsyncExitStack() as stack:
+            lanes = [await stack.enter_async_context(lane)
+                     for lane in lanes_open(url, count=options.connections or options.workers)]
+            simulation = Simulation(client=client, credentials=credentials, profiles=profiles,
+                                    options=options, lanes=lanes)
+            _on_signals(loop, lambda: simulation.stop(interrupted=True))
+            try:
+                stats = await simulation.run()
+            finally:
+                _off_signals(loop)
 
         extra: dict[str, Any] = {}
         if server:
