@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,18 @@ def test_workers_signed_up_through_the_api_run_until_the_work_is_gone(server_url
     job.refresh_from_db()
     assert job.status == "completed"
     assert report["server"]["note"].startswith("no client credentials")
+
+
+def test_workers_sharing_few_connections_take_turns_so_each_labels_its_share(server_url: str) -> None:
+    job = _job(items=30)
+    for n in range(1, 7):
+        WorkerFactory(username=f"sim-worker-{n}")
+    report = _simulate("--url", server_url, "--workers", "6", "--connections", "2", "--items", "48",
+                       "--no-think", "--job", str(job.pk), "--seed", "5", "--mix", "good=1",
+                       "--password", PASSWORD)
+    assert report["errors_total"] == 0, report["errors"]
+    per_worker = Counter(Judgment.objects.filter(job=job).values_list("worker__username", flat=True))
+    # Six workers on two connections, 48 judgments: eight each when they take turns. A worker
+    # that was just answered must not send again ahead of the others waiting for the connection.
+    assert sorted(per_worker) == [f"sim-worker-{n}" for n in range(1, 7)]
+    assert min(per_worker.values()) >= 6, per_worker
