@@ -145,7 +145,8 @@ def served(*, tasks: str = "thread", settings_module: str = "marketplace.setting
                 proc.kill()
                 proc.wait()
             log.seek(0)
+            # gunicorn logs a worker it killed for silence (WORKER TIMEOUT) or lost at CRITICAL.
             errors = [line for line in log.read().decode(errors="replace").splitlines()
-                      if "Traceback" in line or " ERROR " in line]
+                      if "Traceback" in line or " ERROR " in line or "CRITICAL" in line]
             if errors:
                 print(f"  server log: {len(errors)} error lines, first: {errors[0][:200]}")
