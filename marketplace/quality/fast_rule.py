@@ -63,7 +63,7 @@ def _recent(*, job_id: int, worker_id: int, limit: int) -> list[tuple[int, int, 
     check's CPU (BENCHMARKS.md, "Server CPU per judgment"). Walks judgment_job_worker_recent
     (job, worker, -id): `limit` rows, no sort."""
     with connection.cursor() as cursor:
-        cursor.execute(_recent_sql(), [job_id, worker_id, JudgmentStatus.WITHDRAWN, limit])
+        cursor.execute(_recent_sql(), [job_id, worker_id, JudgmentStatus.WITHDRAWN.value, limit])
         return cursor.fetchall()
 
 
