@@ -20,6 +20,7 @@ from marketplace.accounts.models import Organization, Role, User
 from marketplace.billing.models import Tier
 from marketplace.quality import fast_rule
 from marketplace.quality import services as quality_services
+from marketplace.quality import tasks as quality_tasks
 from tests.factories import PASSWORD, AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
 needs_postgres = pytest.mark.skipif(
@@ -40,8 +41,9 @@ def _memories_forgotten() -> None:
     claims; Redis under CI, shared by every run) and each process's rules of published jobs
     (quality.services). Each test's database numbers its jobs from 1 again (SQLite reuses a
     rolled-back row's id; every CI run starts a fresh database), so one test's job 1 is not
-    another's."""
+    another's. The consensus triggers' memory of their cache keys goes with the cache."""
     cache.clear()
+    quality_tasks.trigger_memory_forget()
     quality_services._TERMS.clear()
     fast_rule._PEERS.clear()
 

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from marketplace import flows
 from marketplace.api.permissions import IsWorker
 from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
+from marketplace.api.fastinput import flat_validated
 from marketplace.errors import ApplicationError
 from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
@@ -179,6 +180,9 @@ class SubmitInputSerializer(serializers.Serializer):
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    valid = flat_validated(serializer_class, data)  # without building the serializer's fields
+    if valid is not None:
+        return valid
     if data is None or data == "":
         data = {}
     serializer = serializer_class(data=data)

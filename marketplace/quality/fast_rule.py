@@ -5,7 +5,10 @@ is flagged once for review, never blocked. Caller holds the job's row lock (the 
 from __future__ import annotations
 
 import time
+from functools import cache
+from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from marketplace.jobs.models import Job
@@ -16,13 +19,7 @@ from marketplace.quality.rules import QualityRules
 
 
 def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
-    # Walks judgment_job_worker_recent (job, worker, -id): fast_window rows, no sort.
-    recent = list(
-        Judgment.objects.filter(job_id=job.pk, worker_id=worker_id)
-        .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
-        .order_by("-id")
-        .values_list("id", "item_id", "seconds_spent")[: rules.fast_window]
-    )
+    recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)
     median = scoring.median_seconds(seconds for _, _, seconds in recent)
     if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
         return False
@@ -55,6 +52,31 @@ def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) 
         },
     )
     return True
+
+
+def _recent(*, job_id: int, worker_id: int, limit: int) -> list[tuple[int, int, Any]]:
+    """(id, item_id, seconds_spent) of the worker's latest `limit` judgments in the job, newest
+    first, an undone (withdrawn) answer left out: it was never given.
+
+    What Judgment.objects.filter(...).exclude(...).order_by("-id").values_list(...)[:limit] reads,
+    its SQL built once per process: every submit asks, and building the query took most of the
+    check's CPU (BENCHMARKS.md, "Server CPU per judgment"). Walks judgment_job_worker_recent
+    (job, worker, -id): `limit` rows, no sort."""
+    with connection.cursor() as cursor:
+        cursor.execute(_recent_sql(), [job_id, worker_id, JudgmentStatus.WITHDRAWN.value, limit])
+        return cursor.fetchall()
+
+
+@cache
+def _recent_sql() -> str:
+    quote, meta = connection.ops.quote_name, Judgment._meta
+    column = {name: quote(meta.get_field(name).column) for name in ("id", "item", "seconds_spent", "job",
+                                                                    "worker", "status")}
+    return (
+        f"SELECT {column['id']}, {column['item']}, {column['seconds_spent']} FROM {quote(meta.db_table)} "
+        f"WHERE {column['job']} = %s AND {column['worker']} = %s AND NOT ({column['status']} = %s) "
+        f"ORDER BY {column['id']} DESC LIMIT %s"
+    )
 
 
 # The peers' median per (job, worker), remembered for a few seconds in this process. A worker who

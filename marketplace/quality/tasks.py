@@ -23,6 +23,7 @@ succeeds.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,6 +56,23 @@ SWEEP_TASK = "quality.consensus_sweep"
 SWEEP_BATCH = 20
 # Two threads: runs of different jobs overlap a little; a big fit does not starve the server.
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="consensus")
+
+# This process's memory of the triggers' cache keys, so a submit asks the cache only when the
+# answer may have changed: asking at every submit (two round trips, each through a new Redis
+# client) was about a tenth of a submit's CPU (BENCHMARKS.md, "Server CPU per judgment"). A
+# refit size's key, once claimed here or seen claimed, stays a day: it is asked once per process.
+# The once-a-minute check's key is asked again when ours expires, or soon when another process
+# holds it (it expires within the minute). Forgotten whole past TRIGGER_MEMORY_MAX entries.
+DUE_RECHECK_SECONDS = 5.0
+TRIGGER_MEMORY_MAX = 10_000
+_REFITS_CLAIMED: set[tuple[int, int]] = set()
+_DUE_ASK_AFTER: dict[int, float] = {}
+
+
+def trigger_memory_forget() -> None:
+    """Forget the memory above (tests whose database reuses job ids clear it with the cache)."""
+    _REFITS_CLAIMED.clear()
+    _DUE_ASK_AFTER.clear()
 
 
 def consensus_schedule(
@@ -94,11 +112,22 @@ def consensus_after_submit(*, submission: Submission) -> None:
     # rolled-back submit claims no run, though it spends the size's key: the next size (or the
     # minutes trigger) refits instead.
     size = _last_refit(seen, first=settings.QUORUM_CONSENSUS_EVERY_JUDGMENTS)
-    if size is not None and cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600):
+    if size is not None and _refit_claim(job_id, size):
         on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
         return
     if _minutes_due(job_id):
         on_commit_robust(_try_schedule, job_id, ConsensusRun.Trigger.PERIODIC)
+
+
+def _refit_claim(job_id: int, size: int) -> bool:
+    """True for the one submit (of every process) that claims this size's refit of the job."""
+    if (job_id, size) in _REFITS_CLAIMED:
+        return False
+    claimed = cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600)
+    if len(_REFITS_CLAIMED) >= TRIGGER_MEMORY_MAX:
+        _REFITS_CLAIMED.clear()
+    _REFITS_CLAIMED.add((job_id, size))
+    return claimed
 
 
 def _last_refit(judgments: int, *, first: int) -> int | None:
@@ -198,10 +227,20 @@ def _completion_retry(job_id: int) -> ConsensusRun | None:
 def _minutes_due(job_id: int) -> bool:
     """True when the last run (or the job's publication) is older than the period.
 
-    The database is asked at most once a minute per job: the cache key throttles the check.
+    The database is asked at most once a minute per job: the cache key throttles the check
+    (and this process's memory of it, above, the cache).
     """
     minutes = settings.QUORUM_CONSENSUS_EVERY_MINUTES
-    if not minutes or not cache.add(f"quorum:consensus-due:{job_id}", 1, timeout=60):
+    if not minutes:
+        return False
+    now = time.monotonic()
+    if _DUE_ASK_AFTER.get(job_id, 0.0) > now:
+        return False
+    mine = cache.add(f"quorum:consensus-due:{job_id}", 1, timeout=60)
+    if len(_DUE_ASK_AFTER) >= TRIGGER_MEMORY_MAX:
+        _DUE_ASK_AFTER.clear()
+    _DUE_ASK_AFTER[job_id] = now + (60.0 if mine else DUE_RECHECK_SECONDS)
+    if not mine:
         return False
     last = (
         ConsensusRun.objects.filter(job_id=job_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -146,3 +148,17 @@ def test_a_worker_answering_without_pause_reads_the_peers_pace_once_every_few_se
     clock[0] += fast_rule.PEERS_MEMORY_SECONDS + 1
     assert peer_reads(1) == 1  # a few seconds on, read again
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None  # 0.8 s > half of 1 s
+
+
+def test_the_fast_rule_reads_the_workers_latest_answers_newest_first_without_undone_ones(wendy: User) -> None:
+    from marketplace.labeling.models import Judgment, JudgmentStatus
+
+    job = gold_job(gold=0, gold_rate="0", items=20, quality_rules={"fast_window": 50, "fast_seconds": "0.01"})
+    answer_regular(wendy, job, count=4, seconds="3")
+    latest = Judgment.objects.filter(job=job, worker=wendy).order_by("-id")
+    Judgment.objects.filter(pk=latest[1].pk).update(status=JudgmentStatus.WITHDRAWN)
+
+    recent = fast_rule._recent(job_id=job.pk, worker_id=wendy.pk, limit=2)
+
+    expected = [(j.pk, j.item_id, j.seconds_spent) for j in latest if j.status != JudgmentStatus.WITHDRAWN][:2]
+    assert [(jid, item, Decimal(str(s))) for jid, item, s in recent] == expected
