@@ -114,7 +114,9 @@ def served(*, tasks: str = "thread", settings_module: str = "marketplace.setting
     supervisor's: cpu_seconds(pid) counts its worker processes too once they have exited."""
     port = _free_port()
     processes = processes or os.cpu_count() or 2
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    # REDIS_URL passes through when set: production runs its channel layer and cache on Redis,
+    # and a submit's cache round trips are part of what a judgment costs.
+    env = dict(os.environ)
     env.update(DATABASE_URL=database_url(), DEBUG="0", SECRET_KEY=settings.SECRET_KEY,
                QUORUM_TASKS=tasks, ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
                DJANGO_SETTINGS_MODULE=settings_module,

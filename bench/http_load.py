@@ -246,7 +246,9 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
               "HTTP connections")
         print(f"server: {server_kind}"
               + ("" if server_kind == "daphne" else f", {options['processes'] or os.cpu_count()} "
-                 f"processes, database pool of {POOL_MAX} each"))
+                 f"processes, database pool of {POOL_MAX} each")
+              + (", Redis (channel layer, cache)" if os.environ.get("REDIS_URL") else
+                 ", no Redis (in-memory channel layer and cache: set REDIS_URL as production does)"))
         sim = Options(workers=size.workers, items=options["judgments"] or None,
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
