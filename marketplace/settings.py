@@ -61,6 +61,24 @@ def _pool_options() -> dict[str, object]:
     }}
 
 
+def _binding_options() -> dict[str, object]:
+    """Server-side binding with psycopg's automatic prepared statements (QUORUM_DB_PREPARE).
+
+    Django's psycopg backend binds parameters on the client by default (psycopg's ClientCursor,
+    and prepare_threshold None), so PostgreSQL parses and plans every statement every time: on
+    the assignment loop planning cost four times the execution (BENCHMARKS.md, "assignment").
+    With server_side_binding the parameters travel apart ($1, $2...), and with prepare_threshold
+    psycopg prepares a statement the connection has run that many times: later runs skip parsing
+    and, once PostgreSQL settles on a generic plan (after five custom ones), planning too.
+    Prepared statements belong to the connection, so with the pool they outlive the request (the
+    pool resets nothing on return; max_lifetime recycles a connection hourly); psycopg forgets
+    them all at a ROLLBACK or DROP/ALTER (DEALLOCATE ALL) and prepares again. Off (0): behind a
+    transaction-mode PgBouncer older than 1.21, which cannot keep a session's statements."""
+    if not env_bool("QUORUM_DB_PREPARE", True):
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": 5}  # 5: psycopg's own default
+
+
 def _database_from_env() -> dict[str, object]:
     raw = env_str("DATABASE_URL")
     if not raw:
@@ -89,7 +107,7 @@ def _database_from_env() -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        config["OPTIONS"] = {"connect_timeout": 5, **_pool_options()}
+        config["OPTIONS"] = {"connect_timeout": 5, **_binding_options(), **_pool_options()}
         # A pooled connection may have died idle (PostgreSQL restarted): check it on checkout.
         config["CONN_HEALTH_CHECKS"] = bool(config["OPTIONS"].get("pool"))
     return config
