@@ -69,6 +69,31 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_ticks(database: str) -> dict[int, int]:
+    """CPU clock ticks (user + system) of each PostgreSQL backend serving `database` (Linux
+    /proc: a backend's title is "postgres: USER DATABASE ...")."""
+    ticks: dict[int, int] = {}
+    marker = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            if title.startswith(b"postgres: ") and marker in title:
+                fields = _stat(entry.name)
+                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue  # exited while we looked
+    return ticks
+
+
+def postgres_cpu_since(before: dict[int, int], database: str) -> float:
+    """CPU seconds the database's backends used since `before` (backends that exited meanwhile
+    are missed: the pool keeps its connections for the run)."""
+    now = postgres_ticks(database)
+    return sum(value - before.get(pid, 0) for pid, value in now.items()) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     url: str

@@ -38,7 +38,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench._db import bench_database
-from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
+from bench._server import POOL_MAX, SERVERS, cpu_seconds, postgres_cpu_since, postgres_ticks, served
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.accounts.services import token_create
@@ -257,6 +257,8 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
     print(f"server processes' CPU: {server_cpu:.1f} s in {report['seconds']:.0f} s of wall time, "
           f"{size.cpu_ms:.1f} ms per judgment; load average during the run: "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    postgres_cpu = report.get("postgres_cpu_seconds", 0.0)
+    print(f"PostgreSQL backends' CPU: {postgres_cpu:.1f} s, {postgres_cpu * 1000 / accepted:.1f} ms per judgment")
     print(f"SQL statements per judgment over HTTP (one request each, counted in-process): {size.statements:.1f}")
     print(f"PostgreSQL lock waits seen in {waits.samples} samples: "
           + (", ".join(f"{t} {n}" for t, n in waits.seen.most_common()) or "none"))
@@ -274,6 +276,8 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
     that runs while the crowd does."""
     with served(tasks="thread", server=server_kind, processes=processes) as server:
         cpu_before = cpu_seconds(server.pid)
+        database = connection.settings_dict["NAME"]
+        postgres_before = postgres_ticks(database)
         if during is not None:
             during.start()
         try:
@@ -284,6 +288,7 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
             if during is not None:
                 during.done.set()
                 during.join()
+        report["postgres_cpu_seconds"] = postgres_cpu_since(postgres_before, database)
         return report, cpu_seconds(server.pid) - cpu_before
 
 
