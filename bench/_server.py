@@ -69,6 +69,12 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds one PostgreSQL backend has used (the server is on this host)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postgres_ticks(database: str) -> dict[int, int]:
     """CPU clock ticks (user + system) of each PostgreSQL backend serving `database` (Linux
     /proc: a backend's title is "postgres: USER DATABASE ...")."""
