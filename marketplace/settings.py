@@ -109,6 +109,8 @@ def _database_from_env() -> dict[str, object]:
     else:
         config["OPTIONS"] = {"connect_timeout": 5, **_binding_options(), **_pool_options()}
         # A pooled connection may have died idle (PostgreSQL restarted): check it on checkout.
+        # Django then has the pool send an empty query (a round trip per request); dbpool.py
+        # swaps in check_idle, which only looks at the socket (its docstring: the trade-off).
         config["CONN_HEALTH_CHECKS"] = bool(config["OPTIONS"].get("pool"))
     return config
 
