@@ -62,17 +62,13 @@ def _pool_options() -> dict[str, object]:
 
 
 def _binding_options() -> dict[str, object]:
-    """Server-side binding with psycopg's automatic prepared statements (QUORUM_DB_PREPARE).
+    """Server-side binding and psycopg's automatic prepared statements (QUORUM_DB_PREPARE).
 
-    Django's psycopg backend binds parameters on the client by default (psycopg's ClientCursor,
-    and prepare_threshold None), so PostgreSQL parses and plans every statement every time: on
-    the assignment loop planning cost four times the execution (BENCHMARKS.md, "assignment").
-    With server_side_binding the parameters travel apart ($1, $2...), and with prepare_threshold
-    psycopg prepares a statement the connection has run that many times: later runs skip parsing
-    and, once PostgreSQL settles on a generic plan (after five custom ones), planning too.
-    Prepared statements belong to the connection, so with the pool they outlive the request (the
-    pool resets nothing on return; max_lifetime recycles a connection hourly); psycopg forgets
-    them all at a ROLLBACK or DROP/ALTER (DEALLOCATE ALL) and prepares again. Off (0): behind a
+    Django binds on the client by default (ClientCursor, prepare_threshold None), so PostgreSQL
+    parses and plans every statement every time: 4x the execution on the assignment loop
+    (BENCHMARKS.md). Here psycopg prepares what a connection has run 5 times; a pooled
+    connection keeps its statements across requests (the pool resets nothing on return). psycopg
+    drops them all at a ROLLBACK or DROP/ALTER and prepares again. Off: behind a
     transaction-mode PgBouncer older than 1.21, which cannot keep a session's statements."""
     if not env_bool("QUORUM_DB_PREPARE", True):
         return {}
@@ -109,8 +105,7 @@ def _database_from_env() -> dict[str, object]:
     else:
         config["OPTIONS"] = {"connect_timeout": 5, **_binding_options(), **_pool_options()}
         # A pooled connection may have died idle (PostgreSQL restarted): check it on checkout.
-        # Django then has the pool send an empty query (a round trip per request); dbpool.py
-        # swaps in check_idle, which only looks at the socket (its docstring: the trade-off).
+        # Django's pool check is a round trip per request; dbpool.check_idle replaces it.
         config["CONN_HEALTH_CHECKS"] = bool(config["OPTIONS"].get("pool"))
     return config
 

@@ -44,6 +44,13 @@ def test_quorum_db_pool_max_sizes_each_process_pool_with_no_persistent_connectio
     assert db["CONN_HEALTH_CHECKS"] is True
 
 
+def test_postgresql_prepares_statements_on_the_server_unless_turned_off() -> None:
+    on = _database(DATABASE_URL=POSTGRES)["OPTIONS"]
+    off = _database(DATABASE_URL=POSTGRES, QUORUM_DB_PREPARE="0")["OPTIONS"]
+    assert (on["server_side_binding"], on["prepare_threshold"]) == (True, 5)  # type: ignore[index]
+    assert "server_side_binding" not in off and "prepare_threshold" not in off  # type: ignore[operator]
+
+
 def test_sqlite_never_gets_a_pool() -> None:
     db = _database(QUORUM_DB_POOL_MAX="12")  # the embedded default: an SQLite file
     assert "pool" not in db["OPTIONS"]  # type: ignore[operator]
