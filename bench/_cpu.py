@@ -19,7 +19,8 @@ from django.db import connection
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _process_cpu(pid: int) -> float | None:
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds a process (a PostgreSQL backend: the server is on this host) has used."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -33,7 +34,7 @@ def backends_cpu() -> dict[int, float]:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
         pids = [row[0] for row in cursor.fetchall()]
-    return {pid: cpu for pid in pids if (cpu := _process_cpu(pid)) is not None}
+    return {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
 
 
 @dataclass

@@ -33,6 +33,7 @@ import psycopg
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from bench._cpu import process_cpu
 from bench._db import bench_database
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
@@ -68,6 +69,7 @@ VALUES (%s, %s, %s, 'cat', false, 'accepted', now())
 class Result:
     cycles: int
     seconds: float
+    server_cpu: float = 0.0  # CPU seconds of the loop's PostgreSQL backends, read as each thread ends
 
     @property
     def rate(self) -> float:
@@ -165,9 +167,15 @@ def _quorum(*, cycle: Cycle, job: Job, workers: list[User], seconds: float, cycl
                 if lease == DRY:
                     break
         finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                server_cpu.append(process_cpu(cursor.fetchone()[0]) or 0.0)
             connection.close()  # each thread opened its own connection
 
-    return _threads(len(workers), work)
+    server_cpu: list[float] = []
+    result = _threads(len(workers), work)
+    result.server_cpu = sum(server_cpu)
+    return result
 
 
 def _bare(*, job: Job, workers: list[User], seconds: float, cycles: int = 10**9) -> Result:
@@ -189,8 +197,12 @@ def _bare(*, job: Job, workers: list[User], seconds: float, cycles: int = 10**9)
                 cursor.execute(BARE_JUDGE, (job.pk, row[0], workers[n].pk))
                 conn.commit()
                 done[n] += 1
+            server_cpu.append(process_cpu(conn.info.backend_pid) or 0.0)
 
-    return _threads(len(workers), work)
+    server_cpu: list[float] = []
+    result = _threads(len(workers), work)
+    result.server_cpu = sum(server_cpu)
+    return result
 
 
 def _statements_per_cycle(*, cycle: Cycle, job: Job, worker: User, cycles: int = 20) -> tuple[float, float]:
@@ -241,15 +253,19 @@ def run(argv: list[str]) -> None:
               "of every loop in turn")
         rates: dict[str, list[float]] = {name: [] for name in [*LOOPS, "bare"]}
         single: dict[str, list[float]] = {name: [] for name in rates}
+        # PostgreSQL's CPU per cycle (its backends' /proc times): steadier than rates on a busy machine.
+        server_ms: dict[str, list[float]] = {name: [] for name in rates}
         for round_ in range(options["rounds"]):
             load = os.getloadavg()[0]
             for name, cycle in LOOPS.items():
                 one = _quorum(cycle=cycle, job=jobs[name], workers=[sampler], seconds=seconds, cycles=300)
                 many = _quorum(cycle=cycle, job=jobs[name], workers=crowd, seconds=seconds)
+                server_ms[name].append(many.server_cpu * 1000 / max(many.cycles, 1))
                 single[name].append(1000 / one.rate)
                 rates[name].append(many.rate)
             one = _bare(job=bare_job, workers=[sampler], seconds=seconds, cycles=300)
             many = _bare(job=bare_job, workers=crowd, seconds=seconds)
+            server_ms["bare"].append(many.server_cpu * 1000 / max(many.cycles, 1))
             single["bare"].append(1000 / one.rate)
             rates["bare"].append(many.rate)
             ratios = ", ".join(f"{name} {rates[name][-1] / rates['bare'][-1]:.2f}" for name in LOOPS)
@@ -263,6 +279,9 @@ def run(argv: list[str]) -> None:
             figures = ", ".join(f"{rate:.0f}" for rate in rates[name])
             ms = ", ".join(f"{value:.2f}" for value in single[name])
             print(f"{label:30}{figures:>16}{ms:>22}   {stated}")
+        for name in [*LOOPS, "bare"]:
+            print(f"PostgreSQL CPU per cycle, {name}: "
+                  + ", ".join(f"{value:.2f}" for value in server_ms[name]) + " ms")
         for name in LOOPS:
             mean = sum(rates[name]) / sum(rates["bare"])
             print(f"ratio quorum {name} / bare: {mean:.2f}")

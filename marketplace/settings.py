@@ -61,6 +61,20 @@ def _pool_options() -> dict[str, object]:
     }}
 
 
+def _binding_options() -> dict[str, object]:
+    """Server-side binding and psycopg's automatic prepared statements (QUORUM_DB_PREPARE).
+
+    Django binds on the client by default (ClientCursor, prepare_threshold None), so PostgreSQL
+    parses and plans every statement every time: 4x the execution on the assignment loop
+    (BENCHMARKS.md). Here psycopg prepares what a connection has run 5 times; a pooled
+    connection keeps its statements across requests (the pool resets nothing on return). psycopg
+    drops them all at a ROLLBACK or DROP/ALTER and prepares again. Off: behind a
+    transaction-mode PgBouncer older than 1.21, which cannot keep a session's statements."""
+    if not env_bool("QUORUM_DB_PREPARE", True):
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": 5}  # 5: psycopg's own default
+
+
 def _database_from_env() -> dict[str, object]:
     raw = env_str("DATABASE_URL")
     if not raw:
@@ -89,8 +103,9 @@ def _database_from_env() -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        config["OPTIONS"] = {"connect_timeout": 5, **_pool_options()}
+        config["OPTIONS"] = {"connect_timeout": 5, **_binding_options(), **_pool_options()}
         # A pooled connection may have died idle (PostgreSQL restarted): check it on checkout.
+        # Django's pool check is a round trip per request; dbpool.check_idle replaces it.
         config["CONN_HEALTH_CHECKS"] = bool(config["OPTIONS"].get("pool"))
     return config
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
-from django.db import OperationalError
+import pytest
+from django.db import OperationalError, connection
 from django.test import RequestFactory
-from psycopg_pool import PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from marketplace.dbpool import PoolTimeoutMiddleware
+from marketplace.dbpool import PoolTimeoutMiddleware, check_idle
+from tests.conftest import needs_postgres
 from tests.test_settings import start_with
 
 SHOW_DATABASE = (
@@ -39,6 +42,13 @@ def test_quorum_db_pool_max_sizes_each_process_pool_with_no_persistent_connectio
     assert (pool["min_size"], pool["max_size"], pool["timeout"]) == (2, 12, 3.0)
     assert db["CONN_MAX_AGE"] == 0  # Django refuses a pool beside persistent connections
     assert db["CONN_HEALTH_CHECKS"] is True
+
+
+def test_postgresql_prepares_statements_on_the_server_unless_turned_off() -> None:
+    on = _database(DATABASE_URL=POSTGRES)["OPTIONS"]
+    off = _database(DATABASE_URL=POSTGRES, QUORUM_DB_PREPARE="0")["OPTIONS"]
+    assert (on["server_side_binding"], on["prepare_threshold"]) == (True, 5)  # type: ignore[index]
+    assert "server_side_binding" not in off and "prepare_threshold" not in off  # type: ignore[operator]
 
 
 def test_sqlite_never_gets_a_pool() -> None:
@@ -76,3 +86,57 @@ def test_other_database_errors_are_left_alone() -> None:
     middleware = PoolTimeoutMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
     request = RequestFactory().get("/portal/")
     assert middleware.process_exception(request, OperationalError("server closed the connection")) is None
+
+
+def _pool() -> ConnectionPool:
+    db = connection.settings_dict
+    return ConnectionPool(
+        kwargs={"dbname": db["NAME"], "user": db["USER"], "host": db["HOST"] or "127.0.0.1",
+                "port": db["PORT"] or 5432, "autocommit": True},
+        min_size=1, max_size=1, check=check_idle, open=True,
+    )
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_pooled_connection_whose_server_went_away_is_replaced_before_it_is_handed_out() -> None:
+    with _pool() as pool:
+        with pool.connection() as conn:
+            first = conn.info.backend_pid
+        with connection.cursor() as cursor:  # as a PostgreSQL restart would: the backend ends
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+        gone = time.monotonic() + 10
+        while _backend_alive(first) and time.monotonic() < gone:
+            time.sleep(0.01)  # the server closes the socket once the backend has exited
+        with pool.connection() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert conn.info.backend_pid != first
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_healthy_idle_connection_is_handed_out_without_a_round_trip() -> None:
+    with _pool() as pool:
+        with pool.connection() as conn:
+            pid = conn.info.backend_pid
+            conn.execute("SELECT 1")
+        sent = _statements_of(pid)
+        for _ in range(5):
+            with pool.connection() as conn:
+                assert conn.info.backend_pid == pid
+        assert _statements_of(pid) == sent
+
+
+def _backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the test's transaction caches it
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return bool(cursor.fetchone()[0])
+
+
+def _statements_of(pid: int) -> str:
+    """The backend's last query: psycopg's check (an empty query) would replace it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+        return str(cursor.fetchone()[0])

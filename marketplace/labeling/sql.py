@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import DEFERRED
 
+from marketplace.jobs.models import Item, Job
+
 M = TypeVar("M", bound=models.Model)
 
 # How often the worker has met an item: judgments plus leases of any status (0 = never). Scalar
@@ -35,7 +37,7 @@ _SLOT_FREE = """i.judgment_count + (
 
 # The job, every refusal reason, and the worker's live lease in it, in one statement.
 _JOB_FOR_CLAIM = """
-SELECT j.*,
+SELECT {job_columns},
     EXISTS (SELECT 1 FROM labeling_jobblock b WHERE b.job_id = j.id AND b.worker_id = %(worker)s)
         AS blocked,
     EXISTS (
@@ -71,7 +73,7 @@ SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable
 # Regular items this worker may take, in the partial index's order; LIMIT 1 stops the walk at
 # the first fit. The WHERE clause repeats the index predicate so the planner can use the index.
 _CANDIDATE = f"""
-SELECT i.* FROM jobs_item i
+SELECT {{item_columns}} FROM jobs_item i
 WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold
   AND {_SLOT_FREE}
   AND {_NEVER_MET}
@@ -118,7 +120,7 @@ RETURNING id
 # sort; `fraction` is a random number in [0, 1) drawn by the caller. A gold item whose answer an
 # upheld appeal retired (quality/appeals.py deletes it) is never served again.
 _GOLD_WALK = f"""
-    SELECT i.* FROM jobs_item i
+    SELECT {{{{item_columns}}}} FROM jobs_item i
     WHERE i.job_id = %(job)s AND i.is_gold AND i.id {{op}} (SELECT id FROM pivot) AND {_NEVER_MET}
       AND EXISTS (SELECT 1 FROM jobs_goldanswer g WHERE g.item_id = i.id)
     ORDER BY i.id LIMIT 1"""
@@ -290,20 +292,33 @@ WHERE j.id = %(job)s AND j.status = 'open' AND j.item_count > 0 AND j.item_count
 """
 
 
+def _columns_of(model: type[models.Model], alias: str) -> str:
+    """The model's columns, named one by one: never `alias.*`. A prepared statement (settings:
+    QUORUM_DB_PREPARE) fixes its result's columns; once a migration adds a column to the table a
+    `*` would change them, and PostgreSQL refuses ("cached plan must not change result type")
+    until the connection is gone. Named columns are re-planned quietly instead."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
 @cache
 def _for(vendor: str) -> dict[str, tuple[str, ...]]:
     postgres = vendor == "postgresql"
+    items = _columns_of(Item, "i")
     return {
-        "job_for_claim": (_JOB_FOR_CLAIM.format(walk=_WALK_INDEX if postgres else ""),),
+        "job_for_claim": (
+            _JOB_FOR_CLAIM.format(job_columns=_columns_of(Job, "j"), walk=_WALK_INDEX if postgres else ""),
+        ),
         # SKIP LOCKED: pass over rows other claims or submits hold instead of queueing behind them.
-        "candidate": (_CANDIDATE.format(lock="\nFOR UPDATE OF i SKIP LOCKED" if postgres else ""),),
+        "candidate": (
+            _CANDIDATE.format(item_columns=items, lock="\nFOR UPDATE OF i SKIP LOCKED" if postgres else ""),
+        ),
         # SQLite cannot modify in a CTE; it needs no re-check either (one writer at a time), so
         # marking the item started before inserting is safe there.
         "lease_if_free": (
             (_LEASE_IF_FREE_PG,) if postgres else (_MARK_STARTED, _INSERT_IF_FREE + "RETURNING id")
         ),
         "lease": (_LEASE,),
-        "gold": (_GOLD,),
+        "gold": (_GOLD.format(item_columns=items),),
         "gold_serve_lock": (_GOLD_SERVE_LOCK,) if postgres else (),
         "gold_served": (_GOLD_SERVED,),
         "planner_reset": (_PLANNER_RESET,) if postgres else (),
