@@ -140,3 +140,17 @@ def _statements_of(pid: int) -> str:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
         return str(cursor.fetchone()[0])
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_the_pool_django_builds_checks_connections_with_check_idle() -> None:
+    # A process of its own: the pool is built from settings once per process and alias.
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    done = start_with(sys.executable, "-c", (
+        "import django; django.setup(); from django.db import connection; "
+        "connection.ensure_connection(); print(connection.pool._check.__qualname__)"),
+        DEBUG="1", DATABASE_URL=url, QUORUM_DB_POOL_MAX="2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "check_idle"
