@@ -14,18 +14,15 @@ order (all of them when an item has fewer), aggregated the same way. "At equal a
 fixed overlap, interpolated between whole K, whose accuracy first reaches the dynamic one; the
 saving is 1 - dynamic judgments / those fixed judgments.
 
-History (optional): workers' skill from earlier work, fitted before the replay like an earlier
-job's completion run (its `run_evidence` is their starting skill).
+History (optional): workers' skill from earlier work, fitted first like an earlier job's
+completion run (`history_skill`; with `history_gold`, some of that work's items were gold).
 
-A model (optional): one prediction per item (`simulated_model`: right with a given accuracy, else
-a uniformly wrong label, seeded apart from the arrival order), cast as the vote of one more
-worker whose id follows the crowd's. Its vote joins an item with the item's first judgment and
-is never a human judgment. At each refit its confusion is fitted against the people's posteriors
-on the items they reached (`model_worker.model_fit`, as a job's runs do); until the first, it
-counts as chance. Once measured at least as accurate as the typical worker it counts towards the
-minimum overlap (`overlap_decision`'s `model_votes`), so it and one agreeing person can settle an
-item; a bad model is down-weighted and never stands in for a person. The final labels are the
-people's run combined with the model's votes (`model_worker.combine`).
+A model (optional): one prediction per item (`simulated_model`, seeded apart from the arrival
+order), the vote of one more worker, joining an item with its first judgment, never a human one.
+At each refit its confusion is fitted against the people's posteriors (`model_worker.model_fit`);
+until then it counts as chance. Measured at least as accurate as the typical worker, it counts
+towards the minimum overlap (`overlap_decision`'s `model_votes`); the final labels are the
+people's run combined with its votes (`model_worker.combine`).
 
 The oracle and filling in (optional, `dynamic_oracle`): workers' true confusions stop items or
 serve workers; items the data ran out of take judgments from the average served worker.
@@ -57,7 +54,7 @@ from marketplace.consensus.dynamic import (
     serving_floor,
     worker_served,
 )
-from marketplace.consensus.dynamic_crowd import Crowdset, simulated_model
+from marketplace.consensus.dynamic_crowd import Crowdset, history_skill, simulated_model
 from marketplace.consensus.dynamic_tally import (
     StreamRun,
     accuracy_of,
@@ -93,6 +90,7 @@ class DynamicSettings:
     # Items the data set runs out of before they settle take judgments from the average served
     # worker (`fill_label`), as they would wait for new workers in the product.
     fill: bool = False
+    history_gold: float = 0.0  # share of the history's items with a truth that were gold
 
     def __post_init__(self) -> None:
         if self.oracle not in ("", *ORACLE_PARTS):
@@ -101,6 +99,10 @@ class DynamicSettings:
             raise ValueError("need 1 <= minimum overlap <= maximum overlap")
         if not 0.0 < self.target <= 1.0:
             raise ValueError("the target must be above 0 and at most 1")
+
+
+#: The key of fixed overlap as sold, its items filled: no serving rule, no oracle.
+SOLD = (None, "", True, 0.0)
 
 
 def replay(
@@ -131,25 +133,23 @@ def _replays(
 ) -> list[Outcome]:
     """`replay` once per settings, in one arrival order, the history and fixed curve shared."""
     items_in = crowd.truth >= 0 if replayed is None else replayed
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(crowd.items))
+    order = np.random.default_rng(seed).permutation(len(crowd.items))
     order = order[items_in[crowd.items[order]]]
-    start: dict[int, Evidence] = {}
-    if history is not None and history.any():
-        votes = crowd.subset(history)
-        start.update(run_evidence(aggregate(votes), votes))  # type: ignore[arg-type]
+    starts = {
+        g: history_skill(crowd, history, gold=g, seed=seed) for g in {s.history_gold for s in sweep}
+    }
     scored = items_in & (crowd.truth >= 0)
     n_items = int(items_in.sum())
     oracle = oracle_of(crowd) if any(s.oracle for s in sweep) else None
     fixed = fixed_curve(crowd, order, scored, n_items)  # the same for every target
-    curves: dict[tuple[float | None, str, bool], list[tuple[float, float]]] = {}
+    curves: dict[tuple[float | None, str, bool, float], list[tuple[float, float]]] = {}
     outcomes = []
     for settings in sweep:
         margin = settings.serve_margin
-        # Fixed overlap beside it: serving the same workers (the same rule and oracle), and as
-        # sold with items filled as they are when it fills them.
-        keys = [(margin, settings.oracle, settings.fill)] if margin is not None else []
-        keys += [(None, "", True)] if settings.fill else []
+        # Fixed overlap serving the same workers, and as sold with items filled when it fills.
+        start, gold = starts[settings.history_gold], settings.history_gold
+        same = (margin, settings.oracle, settings.fill, gold)  # fixed overlap serving the same
+        keys = ([same] if margin is not None else []) + ([SOLD] if settings.fill else [])
         for key in keys:
             if key not in curves:
                 like = replace(settings, serve_margin=key[0], oracle=key[1])
@@ -167,7 +167,7 @@ def _replays(
                 ran_out=run.ran_out,
                 refits=run.refits,
                 model_accuracy=model_accuracy,
-                fixed=curves[(None, "", True)] if settings.fill else fixed,
+                fixed=curves[SOLD] if settings.fill else fixed,
                 fixed_served=[] if margin is None else curves[keys[0]],
                 filled=len(run.extra),
                 unjudged=int(n_items - len(np.unique(crowd.items[run.taken]))),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from marketplace.consensus.dynamic import Evidence
+from marketplace.consensus.dynamic_crowd import history_skill
 from marketplace.consensus.dynamic_oracle import fill_label, oracle_of, true_confusion
 from marketplace.consensus.dynamic_replay import Crowdset, DynamicSettings, replay
 from marketplace.consensus.posterior import one_coin_confusion
@@ -63,3 +65,14 @@ def test_items_the_data_runs_out_of_are_filled_up_to_the_rule_and_charged() -> N
 def test_an_oracle_part_the_replay_does_not_know_is_refused() -> None:
     with pytest.raises(ValueError, match="oracle"):
         DynamicSettings(min_overlap=1, max_overlap=3, target=0.9, oracle="everything")
+
+
+def test_gold_in_the_workers_history_counts_each_of_their_answers_right_or_wrong() -> None:
+    crowd = crowd_of([0.95, 0.5, 0.8, 0.8])
+    everything = np.ones(len(crowd.items), dtype=bool)
+    mine = crowd.workers == 1
+    right = float(np.sum(crowd.codes[mine] == crowd.truth[crowd.items[mine]]))
+    assert history_skill(crowd, everything, gold=1.0)[1] == Evidence(right, float(mine.sum()))
+    # Without gold the run's posteriors stand in for the truth: the same answers, other credit.
+    learned = history_skill(crowd, everything)[1]
+    assert learned.seen == mine.sum() and learned.right != right
