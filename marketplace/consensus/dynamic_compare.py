@@ -24,6 +24,8 @@ class Outcome:
     fixed: list[tuple[float, float]] = field(default_factory=list)
     # The same, serving only the workers the dynamic job served (empty: it served everyone).
     fixed_served: list[tuple[float, float]] = field(default_factory=list)
+    filled: int = 0  # judgments filled in from the average served worker (`DynamicSettings.fill`)
+    unjudged: int = 0  # items no served worker of the data set reached (not scored)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Comparison:
     # Against fixed overlap serving the same workers (a job with a serve margin), so the gain of
     # choosing workers is not taken for the gain of stopping early. None: everyone was served.
     served: Comparison | None = None
+    filled: float = 0.0  # judgments per item filled in from the average served worker
+    unjudged: float = 0.0  # share of items no served worker reached (left out of the accuracy)
 
 
 BOOTSTRAP_SAMPLES = 200
@@ -86,6 +90,8 @@ def compare(outcomes: Sequence[Outcome]) -> Comparison:
         accuracy_se=_se_of(accuracies),
         judgments_se=_se_of(per_items),
         served=served,
+        filled=float(np.mean([o.filled / o.items for o in outcomes])),
+        unjudged=float(np.mean([o.unjudged / o.items for o in outcomes])),
     )
 
 

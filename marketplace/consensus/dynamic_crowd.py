@@ -1,5 +1,6 @@
 """A real crowd as the replay sees it (dense integer codes), and a simulated model's predictions
-for it: PURE (no Django). `dynamic_replay` replays them."""
+for it, and the skill its workers earned before a replay: PURE (no Django). `dynamic_replay`
+replays them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from marketplace.consensus.aggregate import aggregate
+from marketplace.consensus.dynamic import Evidence, gold_evidence, run_evidence
 from marketplace.consensus.types import IntArray, Votes
 
 
@@ -58,3 +61,24 @@ def simulated_model(crowd: Crowdset, accuracy: float, *, seed: int) -> IntArray:
     wrong = (crowd.truth + rng.integers(1, max(k, 2), len(crowd.truth))) % max(k, 1)
     predicted = np.where(right, crowd.truth, wrong)
     return np.where(crowd.truth >= 0, predicted, -1).astype(np.int64)
+
+
+def history_skill(
+    crowd: Crowdset, history: np.ndarray | None, *, gold: float = 0.0, seed: int = 0
+) -> dict[int, Evidence]:
+    """Each worker's skill from their earlier work (`history`, a vote mask), as the product books
+    it: that work's consensus run's share (`run_evidence`); with `gold`, a seeded share of its
+    items with a truth were gold, whose answers count right or wrong instead (`gold_evidence`)."""
+    if history is None or not history.any():
+        return {}
+    votes = crowd.subset(history)
+    items = np.unique(votes.items)
+    known = items[crowd.truth[items] >= 0]
+    golds = known[np.random.default_rng([seed, 4]).random(len(known)) < gold]
+    skill: dict[int, Evidence] = run_evidence(aggregate(votes), votes, gold_items=golds)  # type: ignore[assignment]
+    on_gold = np.isin(votes.items, golds)
+    answers = zip(votes.workers[on_gold], votes.items[on_gold], votes.codes[on_gold], strict=True)
+    for worker, item, code in answers:
+        right = gold_evidence(correct=bool(code == crowd.truth[item]))
+        skill[int(worker)] = skill.get(int(worker), Evidence()) + right
+    return skill

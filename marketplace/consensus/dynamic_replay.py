@@ -14,24 +14,24 @@ order (all of them when an item has fewer), aggregated the same way. "At equal a
 fixed overlap, interpolated between whole K, whose accuracy first reaches the dynamic one; the
 saving is 1 - dynamic judgments / those fixed judgments.
 
-History (optional): workers' skill from earlier work, fitted before the replay like an earlier
-job's completion run (its `run_evidence` is their starting skill).
+History (optional): workers' skill from earlier work, fitted first like an earlier job's
+completion run (`history_skill`; with `history_gold`, some of that work's items were gold).
 
-A model (optional): one prediction per item (`simulated_model`: right with a given accuracy, else
-a uniformly wrong label, seeded apart from the arrival order), cast as the vote of one more
-worker whose id follows the crowd's. Its vote joins an item with the item's first judgment and
-is never a human judgment. At each refit its confusion is fitted against the people's posteriors
-on the items they reached (`model_worker.model_fit`, as a job's runs do); until the first, it
-counts as chance. Once measured at least as accurate as the typical worker it counts towards the
-minimum overlap (`overlap_decision`'s `model_votes`), so it and one agreeing person can settle an
-item; a bad model is down-weighted and never stands in for a person. The final labels are the
-people's run combined with the model's votes (`model_worker.combine`).
+A model (optional): one prediction per item (`simulated_model`, seeded apart from the arrival
+order), the vote of one more worker, joining an item with its first judgment, never a human one.
+At each refit its confusion is fitted against the people's posteriors (`model_worker.model_fit`);
+until then it counts as chance. Measured at least as accurate as the typical worker, it counts
+towards the minimum overlap (`overlap_decision`'s `model_votes`); the final labels are the
+people's run combined with its votes (`model_worker.combine`).
+
+The oracle and filling in (optional, `dynamic_oracle`): workers' true confusions stop items or
+serve workers; items the data ran out of take judgments from the average served worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,12 +51,27 @@ from marketplace.consensus.dynamic import (
     skill_changes,
     worker_accuracy,
     worker_confusion,
+    serving_floor,
     worker_served,
 )
-from marketplace.consensus.dynamic_crowd import Crowdset, simulated_model
-from marketplace.consensus.model_worker import ModelFit, chance_fit, combine, model_fit, trusted
+from marketplace.consensus.dynamic_crowd import Crowdset, history_skill, simulated_model
+from marketplace.consensus.dynamic_tally import (
+    StreamRun,
+    accuracy_of,
+    fit_model,
+    fixed_curve,
+    scored_accuracy,
+)
+from marketplace.consensus.dynamic_oracle import (
+    ORACLE_PARTS,
+    Oracle,
+    fill_label,
+    oracle_of,
+    true_confusion,
+)
+from marketplace.consensus.model_worker import chance_fit, trusted
 from marketplace.consensus.posterior import item_posterior
-from marketplace.consensus.types import ConsensusResult, FloatArray, IntArray
+from marketplace.consensus.types import FloatArray, IntArray
 
 
 @dataclass(frozen=True)
@@ -69,12 +84,25 @@ class DynamicSettings:
     # Serve only workers whose expected accuracy is at least this margin of the way from chance
     # to 1 (`worker_served`); an arrival of another worker is passed over. None: serve everyone.
     serve_margin: float | None = None
+    # The oracle (`dynamic_oracle`: every worker's true confusion) stands in for the stopping
+    # posterior ("stop"), the serving rule ("serve") or both ("both"); "": the product's rule.
+    oracle: str = ""
+    # Items the data set runs out of before they settle take judgments from the average served
+    # worker (`fill_label`), as they would wait for new workers in the product.
+    fill: bool = False
+    history_gold: float = 0.0  # share of the history's items with a truth that were gold
 
     def __post_init__(self) -> None:
+        if self.oracle not in ("", *ORACLE_PARTS):
+            raise ValueError(f"the oracle stands in for one of {', '.join(ORACLE_PARTS)}")
         if not 1 <= self.min_overlap <= self.max_overlap:
             raise ValueError("need 1 <= minimum overlap <= maximum overlap")
         if not 0.0 < self.target <= 1.0:
             raise ValueError("the target must be above 0 and at most 1")
+
+
+#: The key of fixed overlap as sold, its items filled: no serving rule, no oracle.
+SOLD = (None, "", True, 0.0)
 
 
 def replay(
@@ -89,9 +117,9 @@ def replay(
     """One seeded replay of the items flagged in `replayed` (default: all with a known truth),
     their workers starting from the skill `history` (a vote mask, fitted first) earned them;
     `model` is a prediction per item (-1: none), the vote of one more worker."""
-    return _replays(
-        crowd, [settings], seed=seed, replayed=replayed, history=history, model=model
-    )[0]
+    return _replays(crowd, [settings], seed=seed, replayed=replayed, history=history, model=model)[
+        0
+    ]
 
 
 def _replays(
@@ -105,67 +133,71 @@ def _replays(
 ) -> list[Outcome]:
     """`replay` once per settings, in one arrival order, the history and fixed curve shared."""
     items_in = crowd.truth >= 0 if replayed is None else replayed
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(crowd.items))
+    order = np.random.default_rng(seed).permutation(len(crowd.items))
     order = order[items_in[crowd.items[order]]]
-    start: dict[int, Evidence] = {}
-    if history is not None and history.any():
-        votes = crowd.subset(history)
-        start.update(run_evidence(aggregate(votes), votes))  # type: ignore[arg-type]
+    starts = {
+        g: history_skill(crowd, history, gold=g, seed=seed) for g in {s.history_gold for s in sweep}
+    }
     scored = items_in & (crowd.truth >= 0)
     n_items = int(items_in.sum())
-    fixed = _fixed_curve(crowd, order, scored, n_items)  # the same for every target
-    served: dict[float, list[tuple[float, float]]] = {}  # serve margin -> its fixed curve
+    oracle = oracle_of(crowd) if any(s.oracle for s in sweep) else None
+    fixed = fixed_curve(crowd, order, scored, n_items)  # the same for every target
+    curves: dict[tuple[float | None, str, bool, float], list[tuple[float, float]]] = {}
     outcomes = []
     for settings in sweep:
         margin = settings.serve_margin
-        if margin is not None and margin not in served:
-            depth = min(len(fixed), settings.max_overlap)
-            served[margin] = _fixed_served(crowd, order, start, scored, n_items, margin, depth)
-        taken, at_max, refits, settled = _stream(crowd, settings, order, dict(start), model)
-        picked = np.asarray(taken, dtype=np.int64)
-        accuracy, model_accuracy = _scored(crowd, picked, scored, model)
+        # Fixed overlap serving the same workers, and as sold with items filled when it fills.
+        start, gold = starts[settings.history_gold], settings.history_gold
+        same = (margin, settings.oracle, settings.fill, gold)  # fixed overlap serving the same
+        keys = ([same] if margin is not None else []) + ([SOLD] if settings.fill else [])
+        for key in keys:
+            if key not in curves:
+                like = replace(settings, serve_margin=key[0], oracle=key[1])
+                depth = settings.max_overlap if key[2] else min(len(fixed), settings.max_overlap)
+                curves[key] = _fixed_like(crowd, like, order, start, scored, items_in, depth, seed)
+        run = _stream(crowd, settings, order, dict(start), items_in, model, oracle, seed)
+        votes, picked = run.crowd(crowd)
+        accuracy, model_accuracy = scored_accuracy(votes, picked, scored, model)
         outcomes.append(
             Outcome(
                 items=n_items,
-                judgments=len(taken),
+                judgments=len(picked),
                 accuracy=accuracy,
-                at_maximum=at_max,
-                ran_out=int((items_in & ~settled).sum()),
-                refits=refits,
+                at_maximum=run.at_max,
+                ran_out=run.ran_out,
+                refits=run.refits,
                 model_accuracy=model_accuracy,
-                fixed=fixed,
-                fixed_served=served.get(margin, []) if margin is not None else [],
+                fixed=curves[SOLD] if settings.fill else fixed,
+                fixed_served=[] if margin is None else curves[keys[0]],
+                filled=len(run.extra),
+                unjudged=int(n_items - len(np.unique(crowd.items[run.taken]))),
             )
         )
     return outcomes
 
 
-def _fixed_served(
+def _fixed_like(
     crowd: Crowdset,
+    settings: DynamicSettings,
     order: IntArray,
     start: dict[int, Evidence],
     scored: np.ndarray,
-    n_items: int,
-    margin: float,
+    items_in: np.ndarray,
     depth: int,
+    seed: int,
 ) -> list[tuple[float, float]]:
-    """Fixed overlap K = 1..depth serving the same workers as a job with `margin`: each item
-    takes the first K judgments of served workers (the same filter, refits and skill)."""
+    """Fixed overlap K = 1..depth serving the same workers as a job with `settings` (the same
+    serving rule, refits, skill or oracle; each item takes the first K judgments of served
+    workers), its items filled when the job's are."""
+    oracle = oracle_of(crowd) if settings.oracle else None
+    n_items = int(items_in.sum())
     curve = []
     for k in range(1, depth + 1):
-        fixed_k = DynamicSettings(min_overlap=k, max_overlap=k, target=1.0, serve_margin=margin)
-        taken = _stream(crowd, fixed_k, order, dict(start))[0]
-        curve.append((len(taken) / n_items, _accuracy(crowd, np.asarray(taken), scored)))
+        fixed_k = replace(settings, min_overlap=k, max_overlap=k, target=1.0)
+        run = _stream(crowd, fixed_k, order, dict(start), items_in, None, oracle, seed)
+        votes, picked = run.crowd(crowd)
+        curve.append((len(picked) / n_items, accuracy_of(votes, picked, scored)))
     return curve
-
-
-def _fit_model(crowd: Crowdset, model: IntArray, result: ConsensusResult) -> ModelFit:
-    """The model's confusion against the people's run `result`, on the items it covers."""
-    items = result.items.astype(np.int64)
-    answers = model[items]
-    has = answers >= 0
-    return model_fit(result.probabilities[has], answers[has], result.priors)
 
 
 def _stream(
@@ -173,14 +205,20 @@ def _stream(
     settings: DynamicSettings,
     order: IntArray,
     skill: dict[int, Evidence],
+    items_in: np.ndarray,
     model: IntArray | None = None,
-) -> tuple[list[int], int, int, np.ndarray]:
-    """Feed the arrivals in `order`; returns the votes taken, items at maximum, refits, settled.
-
-    With a `model`, its prediction joins each item's votes with the first judgment, as worker
-    `crowd.n_workers` (no crowd worker has that code)."""
+    oracle: Oracle | None = None,
+    seed: int = 0,
+) -> StreamRun:
+    """Feed the arrivals in `order`, then fill the items left unsettled when `settings.fill`. A
+    `model`'s prediction joins an item's votes with its first judgment, as worker `n_workers`."""
     k = len(crowd.labels)
     machine_worker = crowd.n_workers
+    stops = oracle is not None and oracle.stops(settings.oracle)
+    serves = oracle is not None and oracle.serves(settings.oracle)
+    live_serving = settings.serve_margin is not None and not serves
+    # Fixed overlap's decisions ignore the posterior: it needs the job's model only to serve.
+    fits = live_serving or not (stops or settings.min_overlap == settings.max_overlap)
     counts = False  # whether the model's vote counts towards the minimum (once measured)
     settled = np.zeros(len(crowd.truth), dtype=bool)
     collected: dict[int, list[tuple[int, int]]] = {}
@@ -193,12 +231,43 @@ def _stream(
     matrices: dict[int, FloatArray] = {}  # cache until the next refit
     served: dict[int, bool] = {}  # worker -> served by the job, until the next refit
     at_max = refits = 0
+
+    def matrix(worker: int) -> FloatArray:
+        if stops:
+            return oracle.confusions[worker]  # type: ignore[union-attr]
+        return worker_confusion(
+            n_labels=k,
+            crowd=crowd_now,
+            skill=skill.get(worker, Evidence()),
+            job=contributed.get(worker, Evidence()),
+            run_confusion=run.get(worker),
+            run_judgments=run_counts.get(worker, 0),
+            model=settings.model,
+        )
+
+    def decide(votes: list[tuple[int, int]], machines: int) -> Decision:
+        for worker, _ in votes:
+            if worker not in matrices:
+                matrices[worker] = matrix(worker)
+        return overlap_decision(
+            posterior=item_posterior(matrices, oracle.priors if stops else priors, votes),  # type: ignore[union-attr]
+            judgments=len(votes) - machines,
+            min_overlap=settings.min_overlap,
+            max_overlap=settings.max_overlap,
+            target=settings.target,
+            model_votes=machines if counts else 0,
+        )
+
     for vote in order.tolist():
         item = int(crowd.items[vote])
         if settled[item]:
             continue
         worker = int(crowd.workers[vote])
-        if settings.serve_margin is not None:
+        if serves:
+            floor = serving_floor(k, margin=settings.serve_margin or 0.0)
+            if oracle.accuracy[worker] < floor:  # type: ignore[union-attr]
+                continue
+        elif live_serving:
             if worker not in served:
                 accuracy = worker_accuracy(
                     crowd=crowd_now,
@@ -210,7 +279,7 @@ def _stream(
                     model=settings.model,
                 )
                 served[worker] = worker_served(
-                    accuracy=accuracy, n_labels=k, margin=settings.serve_margin
+                    accuracy=accuracy, n_labels=k, margin=settings.serve_margin or 0.0
                 )
             if not served[worker]:
                 continue  # not served: the item waits for the next arrival
@@ -220,15 +289,15 @@ def _stream(
             if model is not None and model[item] >= 0:
                 votes.append((machine_worker, int(model[item])))
         machines = int(bool(votes) and votes[0][0] == machine_worker)
-        votes.append((int(crowd.workers[vote]), int(crowd.codes[vote])))
+        votes.append((worker, int(crowd.codes[vote])))
         taken.append(vote)
-        if refit_due(len(taken), first=settings.first_refit):
+        if fits and refit_due(len(taken), first=settings.first_refit):
             picked = np.asarray(taken, dtype=np.int64)
             fit_votes = crowd.subset(picked)
             result = aggregate(fit_votes)
             share = run_evidence(result, fit_votes)
-            for worker, change in skill_changes(contributed, share).items():
-                skill[worker] = skill.get(worker, Evidence()) + change  # type: ignore[index]
+            for name, change in skill_changes(contributed, share).items():
+                skill[name] = skill.get(name, Evidence()) + change  # type: ignore[index]
             contributed = share  # type: ignore[assignment]
             run = result.worker_confusions()
             run_counts = dict(
@@ -238,77 +307,36 @@ def _stream(
             priors = result.priors
             matrices, served = {}, {}
             if model is not None:
-                fitted = _fit_model(crowd, model, result)
+                fitted = fit_model(crowd, model, result)
                 matrices[machine_worker] = fitted.confusion
                 counts = trusted(fitted, crowd_accuracy=crowd_now.accuracy)
             refits += 1
         if machine_worker not in matrices:
             matrices[machine_worker] = chance_fit(k).confusion  # unmeasured: weighs nothing
-        for worker, _ in votes:
-            if worker not in matrices:
-                matrices[worker] = worker_confusion(
-                    n_labels=k,
-                    crowd=crowd_now,
-                    skill=skill.get(worker, Evidence()),
-                    job=contributed.get(worker, Evidence()),
-                    run_confusion=run.get(worker),
-                    run_judgments=run_counts.get(worker, 0),
-                    model=settings.model,
-                )
-        decision = overlap_decision(
-            posterior=item_posterior(matrices, priors, votes),
-            judgments=len(votes) - machines,
-            min_overlap=settings.min_overlap,
-            max_overlap=settings.max_overlap,
-            target=settings.target,
-            model_votes=machines if counts else 0,
-        )
+        decision = decide(votes, machines)
         if decision is not Decision.MORE:
             settled[item] = True
             at_max += decision is Decision.UNCERTAIN
-    return taken, at_max, refits, settled
-
-
-def _accuracy(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:
-    """Share of scored items whose default-consensus label over `picked` votes is the truth."""
-    return _scored(crowd, picked, scored, None)[0]
-
-
-def _scored(
-    crowd: Crowdset, picked: IntArray, scored: np.ndarray, model: IntArray | None
-) -> tuple[float, float | None]:
-    """`_accuracy` of the people's run over `picked` votes, combined with the model's votes when
-    there is a model, and the model's accuracy as that run measured it."""
-    if not len(picked):
-        return float("nan"), None
-    result = aggregate(crowd.subset(picked))
-    labels, model_accuracy = result.label_index, None
-    if model is not None:
-        fitted = _fit_model(crowd, model, result)
-        answers = model[result.items.astype(np.int64)]
-        labels = combine(result.probabilities, answers, fitted.confusion).argmax(axis=1)
-        model_accuracy = fitted.accuracy
-    judged = scored[result.items]
-    truth = crowd.truth[result.items[judged]]
-    accuracy = float(np.mean(labels[judged] == truth)) if judged.any() else np.nan
-    return float(accuracy), model_accuracy
-
-
-def _fixed_curve(
-    crowd: Crowdset, order: IntArray, scored: np.ndarray, n_items: int
-) -> list[tuple[float, float]]:
-    """(judgments per item, accuracy) of fixed overlap K = 1, 2, ... in the stream's order."""
-    rank = np.empty(len(order), dtype=np.int64)
-    stream_items = crowd.items[order]
-    sort = np.argsort(stream_items, kind="stable")  # within an item, stream order is kept
-    counts = np.bincount(stream_items, minlength=len(crowd.truth))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank[sort] = np.arange(len(order)) - starts[stream_items[sort]]
-    curve = []
-    for k in range(1, int(counts.max(initial=0)) + 1):
-        picked = order[rank < k]
-        curve.append((len(picked) / n_items, _accuracy(crowd, picked, scored)))
-    return curve
+    left = np.flatnonzero(items_in & ~settled)
+    extra: list[tuple[int, int]] = []
+    if settings.fill and len(left):
+        # Each new worker is unknown to the job (the crowd's average; to the oracle, the served
+        # crowd's pooled confusion) and errs like the average served worker.
+        average = true_confusion(crowd, np.asarray(taken, dtype=np.int64))
+        rng = np.random.default_rng([seed, 3])
+        newcomer = -1  # no crowd worker has a negative code
+        matrices[newcomer] = average if stops else matrix(newcomer)
+        for item in left.tolist():
+            votes = collected.setdefault(item, [])
+            machines = int(bool(votes) and votes[0][0] == machine_worker)
+            decision = Decision.MORE
+            while decision is Decision.MORE and crowd.truth[item] >= 0:
+                code = fill_label(average, int(crowd.truth[item]), rng)
+                votes.append((newcomer, code))
+                extra.append((item, code))
+                decision = decide(votes, machines)
+            at_max += decision is Decision.UNCERTAIN
+    return StreamRun(taken, extra, at_max, refits, ran_out=len(left))
 
 
 def replay_many(
@@ -350,9 +378,7 @@ def replay_sweep(
         if not history:
             runs = [_replays(crowd, sweep, seed=seed, model=model)]
         elif unscored.any():
-            runs = [
-                _replays(crowd, sweep, seed=seed, history=unscored[crowd.items], model=model)
-            ]
+            runs = [_replays(crowd, sweep, seed=seed, history=unscored[crowd.items], model=model)]
         else:
             half = np.zeros(len(crowd.truth), dtype=bool)
             half[np.random.default_rng([seed, 1]).permutation(len(half))[: len(half) // 2]] = True

@@ -53,20 +53,29 @@ def replay_dynamic(
     history: bool,
     model_accuracy: float | None = None,
     serve_margin: float | None = None,
+    oracle: str = "",
+    fill: bool = False,
 ) -> tuple[list[Comparison], dict[str, Any]]:
     """Replay `repeat` times (seeds seed, seed+1, ...) at each target, every target in the same
     arrival orders; one comparison per target, and what was replayed. With `model_accuracy`,
     the comparisons are with a simulated model, and `about["without_model"]` holds the same
     replays without it. With `serve_margin`, the job serves only workers that far from chance
     (`consensus.dynamic.worker_served`), and each comparison also holds one with fixed overlap
-    serving the same workers (`served`)."""
+    serving the same workers (`served`). `oracle` ("stop", "serve", "both"): the workers' true
+    confusions stand in for that part of the rule (`consensus.dynamic_oracle`). `fill`: items
+    the data set runs out of take judgments from the average served worker, fixed overlap's too."""
     if model_accuracy is not None and not 0.0 <= model_accuracy <= 1.0:
         raise ValueError("the model's accuracy must be between 0 and 1")
     data = load_dataset(folder)
     crowd = Crowdset.from_votes(data.votes, data.truth)
     sweep = [
         DynamicSettings(
-            min_overlap=bounds[0], max_overlap=bounds[1], target=target, serve_margin=serve_margin
+            min_overlap=bounds[0],
+            max_overlap=bounds[1],
+            target=target,
+            serve_margin=serve_margin,
+            oracle=oracle,
+            fill=fill,
         )
         for target in targets
     ]
@@ -94,6 +103,8 @@ def replay_dynamic(
         "seeds": seeds,
         "history": source,
         "serve_margin": serve_margin,
+        "oracle": oracle or None,
+        "fill": fill,
     }
     if model_accuracy is not None:
         about["model_accuracy"] = model_accuracy
@@ -111,7 +122,7 @@ def report_text(comparisons: list[Comparison], about: dict[str, Any]) -> str:
         f"target{'s' if len(targets) > 1 else ''} {shown}, {first.replays} "
         f"replay{'s' if first.replays != 1 else ''} (seeds {about['seeds'][0]}-{about['seeds'][-1]})",
         f"  {first.items:,} items per replay; workers' history: {about['history']}; "
-        f"{_serving(about)}"
+        f"{_serving(about)}{_oracle(about)}"
         f"{_refits(comparisons)} (after 100 judgments, then at each doubling)",
     ]
     if len(comparisons) == 1:
@@ -155,6 +166,15 @@ def _serving(about: dict[str, Any]) -> str:
     return f"serving workers at least {margin:g} of the way from chance to perfect; "
 
 
+def _oracle(about: dict[str, Any]) -> str:
+    parts = {"stop": "stopping", "serve": "serving", "both": "stopping and serving"}
+    shown = f"the oracle (true confusions) does the {parts[about['oracle']]}; " if about.get(
+        "oracle") else ""
+    if about.get("fill"):
+        shown += "items the data ran out of filled from the average served worker; "
+    return shown
+
+
 def _pm(se: float | None, places: int = 2) -> str:
     return "" if se is None else f" ± {se:.{places}f}"
 
@@ -167,7 +187,8 @@ def _refits(comparisons: list[Comparison]) -> str:
 def _one_target(c: Comparison) -> list[str]:
     lines = [
         f"  dynamic  {c.judgments_per_item:5.2f} judgments/item  accuracy {c.accuracy:.4f}  "
-        f"at the maximum {c.at_maximum:.1%}  out of judgments unsettled {c.ran_out:.1%}",
+        f"at the maximum {c.at_maximum:.1%}  out of judgments unsettled {c.ran_out:.1%} "
+        f"(never judged {c.unjudged:.1%}; filled {c.filled:.2f} judgments/item)",
         f"  fixed    {c.judgments_per_item:5.2f} judgments/item  accuracy "
         f"{c.fixed_accuracy_same_judgments:.4f}  (same judgments)",
     ]

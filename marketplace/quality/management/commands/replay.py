@@ -132,6 +132,23 @@ class Command(BaseCommand):
             "overlap serving the same workers",
         )
 
+        parser.add_argument(
+            "--oracle",
+            nargs="?",
+            const="both",
+            choices=("stop", "serve", "both"),
+            help="with --dynamic: the workers' true confusions (measured on the truth) stand in "
+            "for the stopping posterior, the serving rule, or both (the default): the bound a "
+            "rule that knew its workers would reach",
+        )
+        parser.add_argument(
+            "--fill",
+            action="store_true",
+            help="with --dynamic: an item the data set runs out of before it settles takes "
+            "judgments from the average served worker (as it would wait for new workers), and "
+            "so does fixed overlap, so those judgments are charged",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
         for name in ("answers.csv", "truth.csv"):
@@ -210,6 +227,8 @@ class Command(BaseCommand):
                 history=options["history"],
                 model_accuracy=options["model_accuracy"],
                 serve_margin=options["serve_margin"],
+                oracle=options["oracle"] or "",
+                fill=options["fill"],
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
