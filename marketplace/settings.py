@@ -121,15 +121,24 @@ REDIS_URL = env_str("REDIS_URL") or ""
 if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured(f"REDIS_URL must start with redis:// or rediss://; got {REDIS_URL!r}")
 
+
+def redis_channel_layer(url: str, *, prefix: str) -> dict[str, object]:
+    """The channel layer on Redis: its own key prefix (deployments may share a Redis), a slow
+    socket's queue capped, a message unread for 30 s dropped rather than delivered stale.
+    Each socket awaits its next event with a blocking pop Redis ends empty after 5 s
+    (channels-redis), and redis-py's default read timeout is also 5 s: a page quiet for 5 s lost
+    that race and its socket died ("Timeout reading from"). 30 s leaves a busy machine room and
+    still ends a send to a hung Redis (logged, never raised: realtime/transport.py)."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 30}], "prefix": prefix,
+                   "capacity": 500, "expiry": 30},
+    }
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Own key prefix (several deployments may share one Redis); a slow socket's queue is
-            # capped, and a message nobody read within 30 s is dropped rather than delivered stale.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("QUORUM_CHANNELS_PREFIX", "quorum") or "quorum",
-                       "capacity": 500, "expiry": 30},
-        }
+        "default": redis_channel_layer(REDIS_URL, prefix=env_str("QUORUM_CHANNELS_PREFIX", "quorum") or "quorum"),
     }
     CACHES = {
         "default": {

@@ -10,12 +10,9 @@ watcher reads pg_locks throughout and records every row lock a session waited fo
 
 from __future__ import annotations
 
-import threading
-import traceback
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
@@ -27,20 +24,15 @@ from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, open_job_with_items
-from tests.threads import WAIT, thread_recording
+from tests.threads import (
+    failures,
+    hold_thread_in,
+    lock_timeout_set,
+    row_waits_watched,
+    run_while_one_is_held,
+)
 
 WORKERS = 64
-
-# Row locks a session is waiting for right now: the waiter holds the tuple lock of the row it
-# queues on (PostgreSQL's row-lock protocol), so its relation names the contended table. Not a
-# wait for a row: a table's extension lock ("extend"), the moment in which two writers both need
-# a new page of, say, labeling_lease; it names every relation the waiter has touched.
-_WAITS = """
-SELECT l.relation::regclass::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.wait_event <> 'extend'
-  AND l.locktype IN ('tuple', 'relation') AND l.relation IS NOT NULL
-"""
-
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
@@ -52,64 +44,18 @@ def test_64_workers_submitting_to_one_job_at_once_never_wait_for_each_others_row
     crowd = [wendy, *(WorkerFactory() for _ in range(WORKERS - 1))]
     leases = {worker.pk: lease_claim(worker=worker, job=job).pk for worker in crowd}
 
-    held, go = threading.Event(), threading.Event()
-    progress = flows.events.job_progress
-
-    def hold_wendys_submit(*, job_id: int) -> None:
-        # The last step inside the submit's transaction: everything it locks is locked now.
-        if threading.current_thread().name == "wendy":
-            held.set()
-            go.wait(WAIT)
-        progress(job_id=job_id)
-
-    monkeypatch.setattr(flows.events, "job_progress", hold_wendys_submit)
-
-    waits: list[str] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        try:
-            with connection.cursor() as cursor:
-                while not done.is_set():
-                    cursor.execute(_WAITS)
-                    waits.extend(row[0] for row in cursor.fetchall())
-        finally:
-            connection.close()
+    # Held at the last step inside the submit's transaction: everything it locks is locked now.
+    held, go = hold_thread_in(monkeypatch, flows.events, "job_progress", thread=wendy.username)
 
     def submit(worker: User) -> flows.WorkSubmitted:
-        with connection.cursor() as cursor:  # a wait of more than a second fails the submit
-            cursor.execute("SET lock_timeout = '1s'")
-        try:
-            return flows.work_submit(worker=worker, lease_id=leases[worker.pk], label="cat")
-        finally:
-            connection.close()
+        lock_timeout_set(1)  # a wait of more than a second fails the submit
+        return flows.work_submit(worker=worker, lease_id=leases[worker.pk], label="cat")
 
-    outcomes: dict[str, Any] = {}
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    first = thread_recording(outcomes, "wendy", lambda: submit(wendy))
-    first.name = "wendy"
-    first.start()
-    assert held.wait(WAIT), "Wendy's submit never reached its end"
+    with row_waits_watched() as waits:
+        outcomes = run_while_one_is_held({w.username: lambda w=w: submit(w) for w in crowd},
+                                         first=wendy.username, held=held, go=go)
 
-    start = threading.Barrier(WORKERS - 1)
-
-    def together(worker: User) -> flows.WorkSubmitted:
-        start.wait(WAIT)
-        return submit(worker)
-
-    others = [thread_recording(outcomes, w.username, lambda w=w: together(w)) for w in crowd[1:]]
-    for thread in others:
-        thread.start()
-    for thread in others:
-        thread.join(WAIT)
-    go.set()
-    first.join(WAIT)
-    done.set()
-    watcher.join(WAIT)
-
-    failed = {name: "".join(traceback.format_exception(o))
-              for name, o in outcomes.items() if not isinstance(o, flows.WorkSubmitted)}
+    failed = failures(outcomes)
     # All 63 committed while Wendy's submit held every lock it takes.
     assert not failed, f"{len(failed)} failed; the first: {next(iter(failed.values()))}"
     assert len(outcomes) == WORKERS

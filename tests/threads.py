@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -33,7 +35,167 @@ def thread_recording(outcomes: dict[str, Any], name: str, action: Callable[[], A
         finally:
             connection.close()  # this thread's own connection
 
-    return threading.Thread(target=run)
+    return threading.Thread(target=run, name=name)
+
+
+def run_together(actions: Mapping[str, Callable[[], Any]], *, seconds: float = WAIT) -> dict[str, Any]:
+    """Run each action in a thread of its own, named by its key (so its own database connection,
+    closed when it ends), all released at once by a barrier; return what each returned or raised,
+    by name. A thread still running after `seconds` fails the test rather than hanging it."""
+    start = threading.Barrier(len(actions))
+    outcomes: dict[str, Any] = {}
+
+    def released(action: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            start.wait(seconds)
+            return action()
+
+        return run
+
+    threads = [thread_recording(outcomes, name, released(action)) for name, action in actions.items()]
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [thread.name for thread in threads if thread.is_alive()]
+    assert not stuck, f"{len(stuck)} thread(s) still running after {seconds:g} s, the first {stuck[0]}"
+    return outcomes
+
+
+def run_while_one_is_held(actions: Mapping[str, Callable[[], Any]], *, first: str, held: threading.Event,
+                          go: threading.Event) -> dict[str, Any]:
+    """Start actions[first] alone until it reports `held` (paused inside its transaction, see
+    hold_thread_in), run all the others together meanwhile (run_together), then `go`: every
+    outcome by name."""
+    outcomes: dict[str, Any] = {}
+    holder = thread_recording(outcomes, first, actions[first])
+    holder.start()
+    try:
+        assert held.wait(WAIT), f"{first} never reached the point where it is held"
+        outcomes |= run_together({name: action for name, action in actions.items() if name != first})
+    finally:
+        go.set()
+        holder.join(WAIT)
+    return outcomes
+
+
+def failures(outcomes: Mapping[str, Any]) -> dict[str, str]:
+    """The tracebacks of the outcomes that are exceptions, by name."""
+    return {name: "".join(traceback.format_exception(outcome))
+            for name, outcome in outcomes.items() if isinstance(outcome, BaseException)}
+
+
+def hold_thread_in(monkeypatch: Any, owner: object, name: str, *, thread: str,
+                   after: bool = False) -> tuple[threading.Event, threading.Event]:
+    """Make the thread named `thread` stop in `owner.name` (before the call, or just after it with
+    `after`), holding every lock its transaction has taken so far: (held, go), it sets `held`
+    there, then waits for `go`. Other threads pass straight through."""
+    held, go = threading.Event(), threading.Event()
+    original = getattr(owner, name)
+
+    def holding(**kwargs: Any) -> Any:
+        holds = threading.current_thread().name == thread
+        if holds and not after:
+            held.set()
+            go.wait(WAIT)
+        result = original(**kwargs)
+        if holds and after:
+            held.set()
+            go.wait(WAIT)
+        return result
+
+    monkeypatch.setattr(owner, name, holding)
+    return held, go
+
+
+# Row locks a session is waiting for right now: the waiter holds the tuple lock of the row it
+# queues on (PostgreSQL's row-lock protocol), so its relation names the contended table. Not a
+# wait for a row: a table's extension lock ("extend"), the moment in which two writers both need
+# a new page of, say, labeling_lease; it names every relation the waiter has touched.
+_ROW_WAITS = """
+SELECT l.relation::regclass::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.wait_event <> 'extend'
+  AND l.locktype IN ('tuple', 'relation') AND l.relation IS NOT NULL
+"""
+
+
+@contextmanager
+def row_waits_watched() -> Iterator[list[str]]:
+    """Yield a list that, until the block ends, collects the table of every row lock a session on
+    this database waited for (a watcher thread reads pg_locks throughout, on its own connection)."""
+    waits: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        try:
+            with connection.cursor() as cursor:
+                while not done.is_set():
+                    cursor.execute(_ROW_WAITS)
+                    waits.extend(row[0] for row in cursor.fetchall())
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch, name="watcher")
+    watcher.start()
+    try:
+        yield waits
+    finally:
+        done.set()
+        watcher.join(WAIT)
+
+
+def lock_timeout_set(seconds: int) -> None:
+    """Make this thread's connection fail a statement that waits more than `seconds` for a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = '{int(seconds)}s'")
+
+
+class Crowd:
+    """What the threads of a simulated crowd tell each other, so that a worker with nothing to claim
+    waits for another's change instead of polling: the last items are in others' hands, and only
+    a submit, a release, a lease given up (or a claim that skipped a row it found locked) can
+    change that.
+
+    Each thread calls `changed()` after every transaction it commits and `left()` when it stops.
+    One that found nothing calls `wait_for_change(since=...)` with what `seen()` returned before
+    its claim: it returns at once if anything changed since (no change is missed), and fails when
+    every thread still in the crowd is waiting (nothing can change any more) or at the deadline.
+    """
+
+    def __init__(self, size: int, *, deadline: float) -> None:
+        self._changes = threading.Condition()
+        self._count = 0
+        self._present = size
+        self._waiting = 0
+        self.deadline = deadline
+
+    def seen(self) -> int:
+        with self._changes:
+            return self._count
+
+    def changed(self) -> None:
+        with self._changes:
+            self._count += 1
+            self._changes.notify_all()
+
+    def left(self) -> None:
+        with self._changes:
+            self._present -= 1
+            self._count += 1
+            self._changes.notify_all()
+
+    def wait_for_change(self, *, since: int) -> None:
+        with self._changes:
+            self._waiting += 1
+            try:
+                while self._count == since:
+                    assert self._waiting < self._present, "every worker waits for another: nothing left to change"
+                    remaining = self.deadline - time.monotonic()
+                    assert remaining > 0, "the crowd was still waiting for work at the deadline"
+                    self._changes.wait(remaining)
+            finally:
+                self._waiting -= 1
 
 
 def hold_job_finalize(monkeypatch: Any, *, reached: threading.Event, go: threading.Event) -> None:

@@ -23,42 +23,48 @@ from marketplace.labeling.services import judgment_submit, lease_claim, lease_re
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, open_job_with_items
 from tests.labeling.helpers import expire
+from tests.threads import Crowd, failures, run_together
 
 THREADS = 32
 ITEMS, OVERLAP = 500, 3
 LABELS = ("cat", "dog", "bird")
 
 
-def _crowd_member(worker: User, job_id: int, deadline: float, failures: list[BaseException]) -> None:
+def _crowd_member(worker: User, job_id: int, crowd: Crowd) -> None:
     """One worker in its own thread (so its own connection): mostly submits, sometimes skips,
     sometimes walks away (its lease is expired on the spot) and may answer late anyway."""
     rng = random.Random(worker.pk)
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < crowd.deadline:
+            since = crowd.seen()
             try:
                 lease = lease_claim(worker=worker, job=job_id)
             except NothingLeft:
                 if Job.objects.filter(pk=job_id, status=JobStatus.COMPLETED).exists():
                     return
-                time.sleep(0.02)  # an abandoned slot may come free: look again shortly
+                crowd.wait_for_change(since=since)  # until someone frees a slot or completes the job
                 continue
+            crowd.changed()
             roll = rng.random()
-            if roll < 0.08:
-                expire(lease)
-                if rng.random() < 0.5:
-                    time.sleep(rng.random() / 50)  # give someone a chance to take the slot
-                    try:
-                        judgment_submit(worker=worker, lease_id=lease.pk, label=rng.choice(LABELS))
-                    except Conflict:
-                        pass  # the slot went to someone else: this late answer is lost
-            elif roll < 0.14:
-                lease_release(worker=worker, lease_id=lease.pk)
-            else:
-                judgment_submit(worker=worker, lease_id=lease.pk, label=rng.choice(LABELS))
-    except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-        failures.append(exc)
+            try:
+                if roll < 0.08:
+                    expire(lease)
+                    crowd.changed()
+                    if rng.random() < 0.5:
+                        time.sleep(rng.random() / 50)  # walked away a moment: someone may take the slot
+                        try:
+                            judgment_submit(worker=worker, lease_id=lease.pk, label=rng.choice(LABELS))
+                        except Conflict:
+                            pass  # the slot went to someone else: this late answer is lost
+                elif roll < 0.14:
+                    lease_release(worker=worker, lease_id=lease.pk)
+                else:
+                    judgment_submit(worker=worker, lease_id=lease.pk, label=rng.choice(LABELS))
+            finally:
+                crowd.changed()
+        raise AssertionError(f"{worker.username} still working at the deadline")
     finally:
-        connection.close()  # this thread's own connection
+        crowd.left()
 
 
 @needs_postgres
@@ -68,18 +74,13 @@ def test_32_workers_racing_on_one_job_collect_every_item_exactly_overlap_times()
     # busy machine leaves unscheduled for a while must not lose its lease to the clock.
     job = open_job_with_items(items=ITEMS, overlap=OVERLAP, gold=10, gold_rate="0.1", lease_seconds=3600)
     workers = [WorkerFactory() for _ in range(THREADS)]
-    failures: list[BaseException] = []
     # The crowd stops when the job completes (~15 s idle); the deadline only bounds a hang.
-    deadline = time.monotonic() + 600
-    threads = [
-        threading.Thread(target=_crowd_member, args=(worker, job.pk, deadline, failures)) for worker in workers
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    crowd = Crowd(THREADS, deadline=time.monotonic() + 600)
+    outcomes = run_together({w.username: lambda w=w: _crowd_member(w, job.pk, crowd) for w in workers},
+                            seconds=600)
 
-    assert not failures, failures[:3]
+    failed = failures(outcomes)
+    assert not failed, next(iter(failed.values()))
     regular = Judgment.objects.filter(job=job, is_gold=False)
     assert regular.count() == ITEMS * OVERLAP
     pairs = list(Judgment.objects.filter(job=job).values_list("item_id", "worker_id"))

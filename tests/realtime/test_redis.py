@@ -21,6 +21,7 @@ from django.urls import path
 from marketplace.accounts.models import Organization, User
 from marketplace.realtime import events, groups
 from marketplace.realtime.consumers import ClientConsumer
+from marketplace.settings import redis_channel_layer
 from tests.factories import open_job_with_items
 from tests.realtime.conftest import QUIET, WAIT, open_socket, redis_answers
 
@@ -36,11 +37,9 @@ pytestmark = [
 
 @pytest.fixture
 def redis_layers(settings: Any) -> Iterator[str]:
-    """Two layer aliases on the same Redis: "default" (this process) and "other" (another one)."""
-    config = {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS], "prefix": f"quorum-test-realtime-{uuid.uuid4().hex[:8]}"},
-    }
+    """Two layer aliases on the same Redis, configured as production's: "default" (this process)
+    and "other" (another one)."""
+    config = redis_channel_layer(REDIS, prefix=f"quorum-test-realtime-{uuid.uuid4().hex[:8]}")
     settings.CHANNEL_LAYERS = {"default": config, "other": config}
     yield "other"
 
@@ -81,3 +80,26 @@ async def test_two_application_instances_share_events(
         layer = get_channel_layer(alias)
         await layer.flush()  # this test's prefix only
         await layer.close_pools()
+
+
+async def test_a_job_page_left_quiet_for_a_while_still_gets_the_next_event(
+    redis_layers: str, acme: Organization, alice: User
+) -> None:
+    job = await database_sync_to_async(open_job_with_items)(items=2, organization=acme)
+    page, accepted, _ = await open_socket("/ws/client/", alice)
+    assert accepted
+    # Quiet for longer than one blocking read of the layer (Redis ends it empty after 5 s): the
+    # socket's read had died here when the Redis client gave up first. Time passing is the test.
+    layer = get_channel_layer()
+    assert await page.receive_nothing(timeout=layer.brpop_timeout + 3)
+
+    @database_sync_to_async
+    def publish() -> None:
+        with transaction.atomic():
+            events.job_progress(job_id=job.pk)
+
+    await publish()
+    assert (await page.receive_json_from(timeout=WAIT))["job"] == job.pk
+    await page.disconnect()
+    await layer.flush()  # this test's prefix only
+    await layer.close_pools()
