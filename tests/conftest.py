@@ -7,13 +7,16 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, Role, User
@@ -35,14 +38,39 @@ def _tasks_inline(settings: Any) -> None:
     settings.QUORUM_TASKS = "inline"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_keys_of_this_run() -> Iterator[None]:
+    """This pytest run's cache keys under a prefix of its own. Under CI the cache is a Redis
+    database that other processes use at the same time (another run's tests, the channel layer
+    of the servers in tests/realtime/test_two_processes.py): job 1 of this run is not theirs."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"quorum-test-{uuid.uuid4().hex[:8]}"
+    with override_settings(CACHES=caches):
+        yield
+    cache_forget()
+
+
+def cache_forget() -> None:
+    """Delete this run's cache keys. Not cache.clear(): on Redis that is FLUSHDB, which also
+    wiped every other process's keys in that database; a two-process test's sockets then lost
+    their channel-layer groups and waited in silence for progress that went to nobody."""
+    if not settings.CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+        cache.clear()  # in this process's memory only
+        return
+    client = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]  # noqa: SLF001
+    keys = list(client.scan_iter(match=cache.make_key("*"), count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _memories_forgotten() -> None:
     """Memories keyed by row ids start empty in every test: the cache (the consensus trigger's
-    claims; Redis under CI, shared by every run) and each process's rules of published jobs
-    (quality.services). Each test's database numbers its jobs from 1 again (SQLite reuses a
-    rolled-back row's id; every CI run starts a fresh database), so one test's job 1 is not
-    another's. The consensus triggers' memory of their cache keys goes with the cache."""
-    cache.clear()
+    claims; Redis under CI) and each process's rules of published jobs (quality.services). Each
+    test's database numbers its jobs from 1 again (SQLite reuses a rolled-back row's id; every
+    CI run starts a fresh database), so one test's job 1 is not another's. The consensus
+    triggers' memory of their cache keys goes with the cache."""
+    cache_forget()
     quality_tasks.trigger_memory_forget()
     quality_services._TERMS.clear()
     fast_rule._PEERS.clear()

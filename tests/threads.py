@@ -161,6 +161,8 @@ class Crowd:
     One that found nothing calls `wait_for_change(since=...)` with what `seen()` returned before
     its claim: it returns at once if anything changed since (no change is missed), and fails when
     every thread still in the crowd is waiting (nothing can change any more) or at the deadline.
+    One that walks away for a moment calls `let_others_move`: a few of the others' commits pass
+    before it comes back, counted rather than slept for.
     """
 
     def __init__(self, size: int, *, deadline: float) -> None:
@@ -168,6 +170,7 @@ class Crowd:
         self._count = 0
         self._present = size
         self._waiting = 0
+        self._aside = 0  # threads in let_others_move
         self.deadline = deadline
 
     def seen(self) -> int:
@@ -188,6 +191,7 @@ class Crowd:
     def wait_for_change(self, *, since: int) -> None:
         with self._changes:
             self._waiting += 1
+            self._changes.notify_all()  # threads stepping aside stop once all others wait
             try:
                 while self._count == since:
                     assert self._waiting < self._present, "every worker waits for another: nothing left to change"
@@ -196,6 +200,21 @@ class Crowd:
                     self._changes.wait(remaining)
             finally:
                 self._waiting -= 1
+
+    def let_others_move(self, *, since: int, changes: int) -> None:
+        """Return once `changes` more changes were announced after `since` (what `seen()` returned),
+        or as soon as every other thread still in the crowd waits or steps aside too (none can
+        move any more). A thread stepping aside is not out of work: others' waits count on it."""
+        with self._changes:
+            self._aside += 1
+            self._changes.notify_all()
+            try:
+                while self._count < since + changes and self._waiting + self._aside < self._present:
+                    remaining = self.deadline - time.monotonic()
+                    assert remaining > 0, "the crowd had not moved at the deadline"
+                    self._changes.wait(remaining)
+            finally:
+                self._aside -= 1
 
 
 def hold_job_finalize(monkeypatch: Any, *, reached: threading.Event, go: threading.Event) -> None:

@@ -51,7 +51,8 @@ def _crowd_member(worker: User, job_id: int, crowd: Crowd) -> None:
                     expire(lease)
                     crowd.changed()
                     if rng.random() < 0.5:
-                        time.sleep(rng.random() / 50)  # walked away a moment: someone may take the slot
+                        # Walked away while a few other transactions commit: one may take the slot.
+                        crowd.let_others_move(since=crowd.seen(), changes=rng.randint(1, 6))
                         try:
                             judgment_submit(worker=worker, lease_id=lease.pk, label=rng.choice(LABELS))
                         except Conflict:

@@ -22,7 +22,7 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.tasks import consensus_schedule, trigger_memory_forget
-from tests.conftest import needs_postgres
+from tests.conftest import cache_forget, needs_postgres
 from tests.factories import ClientFactory, WorkerFactory, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
 
@@ -88,9 +88,7 @@ def test_a_running_job_gets_a_run_once_the_period_has_passed_since_the_last(sett
     submit(worker, job, "dog")
     assert not _runs(job, ConsensusRun.Trigger.PERIODIC)  # published just now: not due yet
     Job.objects.filter(pk=job.pk).update(published_at=timezone.now() - timedelta(minutes=11))
-    from django.core.cache import cache
-
-    cache.clear()  # the once-a-minute check throttle, and this process's memory of it
+    cache_forget()  # the once-a-minute check throttle, and this process's memory of it
     trigger_memory_forget()
     submit(worker, job, "dog")
     (run,) = _runs(job, ConsensusRun.Trigger.PERIODIC)
