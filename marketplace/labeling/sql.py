@@ -18,6 +18,7 @@ from django.db import connections, models, transaction
 from django.db.models import DEFERRED
 
 from marketplace.jobs.models import Item, Job
+from marketplace.labeling.sql_gold import gold_statements
 
 M = TypeVar("M", bound=models.Model)
 
@@ -113,44 +114,6 @@ INSERT INTO labeling_lease
 VALUES (%(job)s, %(item)s, %(worker)s, 'active', %(now)s, %(expires)s,
     (SELECT instructions_version FROM jobs_job WHERE id = %(job)s))
 RETURNING id
-"""
-
-# A gold item the worker never met (no lock, no overlap): the first one at or after a random
-# point of the job's gold id range, else the first before it. Two walks of item_job_gold, no
-# sort; `fraction` is a random number in [0, 1) drawn by the caller. A gold item whose answer an
-# upheld appeal retired (quality/appeals.py deletes it) is never served again.
-_GOLD_WALK = f"""
-    SELECT {{{{item_columns}}}} FROM jobs_item i
-    WHERE i.job_id = %(job)s AND i.is_gold AND i.id {{op}} (SELECT id FROM pivot) AND {_NEVER_MET}
-      AND EXISTS (SELECT 1 FROM jobs_goldanswer g WHERE g.item_id = i.id)
-    ORDER BY i.id LIMIT 1"""
-_GOLD = f"""
-WITH pivot AS (
-    SELECT CAST(lo.id + %(fraction)s * (hi.id - lo.id) AS BIGINT) AS id
-    FROM (SELECT id FROM jobs_item WHERE job_id = %(job)s AND is_gold ORDER BY id LIMIT 1) AS lo,
-         (SELECT id FROM jobs_item WHERE job_id = %(job)s AND is_gold ORDER BY id DESC LIMIT 1) AS hi
-)
-SELECT * FROM ({_GOLD_WALK.format(op=">=")}
-) AS from_pivot
-UNION ALL
-SELECT * FROM ({_GOLD_WALK.format(op="<")}
-) AS before_pivot
-LIMIT 1
-"""
-
-# PostgreSQL: serialize gold hand-outs within one job (and nothing else) until the claim commits,
-# so two claims cannot both take the last gold slot the job's share allows. A transaction-level
-# advisory lock on (namespace, job id); taken last in a claim, after the candidate item's lock.
-_GOLD_SERVE_LOCK = "SELECT pg_advisory_xact_lock(7071, %(job)s)"
-
-# Gold handed out so far (accepted gold judgments plus active gold leases, expired ones too: a
-# gold lease can still be submitted late) beside the regular judgments accepted, read fresh.
-_GOLD_SERVED = """
-SELECT COALESCE(SUM(t.gold_judgments), 0) + (
-    SELECT COUNT(*) FROM labeling_lease l JOIN jobs_item i ON i.id = l.item_id
-    WHERE l.job_id = %(job)s AND l.status = 'active' AND i.is_gold
-), COALESCE(SUM(t.judgments), 0)
-FROM jobs_jobtally t WHERE t.job_id = %(job)s
 """
 
 # Compare-and-set: only an active lease of this worker becomes submitted. The UPDATE also takes
@@ -318,9 +281,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
             (_LEASE_IF_FREE_PG,) if postgres else (_MARK_STARTED, _INSERT_IF_FREE + "RETURNING id")
         ),
         "lease": (_LEASE,),
-        "gold": (_GOLD.format(item_columns=items),),
-        "gold_serve_lock": (_GOLD_SERVE_LOCK,) if postgres else (),
-        "gold_served": (_GOLD_SERVED,),
+        **gold_statements(postgres=postgres, item_columns=items, never_met=_NEVER_MET),
         "planner_reset": (_PLANNER_RESET,) if postgres else (),
         "lease_submit": (_LEASE_SUBMIT,),
         "lease_submit_count": (_LEASE_SUBMIT_COUNT,) if postgres else (),
