@@ -71,15 +71,47 @@ _PLANNER_RESET = """
 SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable_sort', 'jit')
 """
 
-# Regular items this worker may take, in the partial index's order; LIMIT 1 stops the walk at
-# the first fit. The WHERE clause repeats the index predicate so the planner can use the index.
+# How many started items a claim looks at before it turns to fresh ones. Started items come first
+# (finishing them beats starting more), but the items this worker already judged stay started
+# until others judge them too: a lone worker's claim would step over every one it ever judged
+# (43.7 ms of PostgreSQL per judgment after a few hundred). Bounded, the claim costs the same
+# however many items the worker judged; past the window, started items are still served after
+# the fresh ones, so nothing eligible is ever refused.
+STARTED_WINDOW = 64
+
+_FITS = f"""{_SLOT_FREE}
+      AND {_NEVER_MET}"""
+
+# Regular items this worker may take, in the partial index's order (started, priority, id), as
+# three walks of item_serving_order: the first STARTED_WINDOW started items, then the items not
+# started, then the started ones past the window. UNION ALL runs its branches in turn and LIMIT 1
+# stops at the first row, so a later walk runs only when the earlier ones found nothing. Each
+# branch locks its own pick (SKIP LOCKED passes over rows held by others and goes on walking);
+# each WHERE repeats the index predicate so the planner can use the index. The window's ids come
+# from the index alone (no probes); the locked row is read again by id. The last walk (the old
+# one, O(items the worker judged)) runs only once nothing fresh is left for the worker.
+_WALK = """
+    SELECT {{item_columns}} FROM jobs_item i
+    WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold AND {started}
+      AND {fits}
+    ORDER BY i.priority DESC, i.id LIMIT 1{{lock}}"""
 _CANDIDATE = f"""
-SELECT {{item_columns}} FROM jobs_item i
-WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold
-  AND {_SLOT_FREE}
-  AND {_NEVER_MET}
-ORDER BY i.started DESC, i.priority DESC, i.id
-LIMIT 1{{lock}}
+SELECT * FROM (
+    SELECT {{item_columns}} FROM (
+        SELECT id, priority FROM jobs_item
+        WHERE job_id = %(job)s AND NOT is_complete AND NOT is_gold AND started
+        ORDER BY priority DESC, id LIMIT {STARTED_WINDOW}
+    ) AS w JOIN jobs_item i ON i.id = w.id
+    WHERE NOT i.is_complete AND {_FITS}
+    ORDER BY w.priority DESC, w.id LIMIT 1{{lock}}
+) AS started_window
+UNION ALL
+SELECT * FROM ({_WALK.format(started="NOT i.started", fits=_FITS)}
+) AS fresh
+UNION ALL
+SELECT * FROM ({_WALK.format(started="i.started", fits=_FITS)}
+) AS started_rest
+LIMIT 1
 """
 
 # Create the lease only if the item still fits. On PostgreSQL this new statement has a new
