@@ -20,6 +20,7 @@ from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
+from tests.labeling.helpers import judge
 
 
 def _plan(name: str, *, job_id: int, worker: User, overlap: int) -> str:
@@ -74,6 +75,24 @@ def test_a_claim_inside_a_callers_transaction_leaves_its_planner_settings_as_the
             assert cursor.fetchone()[0] == "on"
             cursor.execute("SHOW jit")
             assert cursor.fetchone()[0] == jit
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "auto"
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_prepared_claim_runs_its_generic_plan_from_the_first_time(wendy: User) -> None:
+    # psycopg prepares a statement on its 5th run (settings_db.py); PostgreSQL's own choice would
+    # then plan it five more times for its parameters before trying the generic plan.
+    job = open_job_with_items(items=20, overlap=1)
+    for _ in range(12):
+        judge(wendy, job)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%AS started_window%"],
+        )
+        assert cursor.fetchall() == [(7, 0)]
 
 
 def _probes(node: dict[str, Any]) -> int:
