@@ -62,11 +62,9 @@ WHERE j.id = %(job)s AND j.status <> 'draft'
 # item_serving_order, even while the statistics do not know a freshly imported job yet (it then
 # guesses a handful of rows and sorts them all: 0.5 s for 20k items instead of 0.2 ms). JIT goes
 # off too: a forbidden sort's huge cost would otherwise make any sorting query compile (90 ms).
-# And the claim's prepared statements (settings_db.py) run their generic plan from the first:
-# PostgreSQL's own choice (`auto`) plans the first five for their parameters, and a connection
-# whose first claims met freshly imported jobs may find those custom plans cheaper and keep
-# planning every claim (about 0.9 ms for the candidate's three walks). Its generic plan walks the
-# index without sorting (tests/labeling/test_query_plan.py). Unprepared statements are unaffected.
+# Prepared statements (settings_db.py) run their generic plan at once: with `auto`, a connection
+# whose first claims met fresh jobs may find custom plans cheaper and plan every claim again
+# (0.9 ms for the candidate). The generic plan walks the index unsorted (test_query_plan.py).
 _WALK_INDEX = """,
     set_config('enable_sort', 'off', true) AS _no_sort,
     set_config('jit', 'off', true) AS _no_jit,
@@ -78,25 +76,16 @@ SELECT set_config(name, reset_val, true) FROM pg_settings
 WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')
 """
 
-# How many started items a claim looks at before it turns to fresh ones. Started items come first
-# (finishing them beats starting more), but the items this worker already judged stay started
-# until others judge them too: a lone worker's claim would step over every one it ever judged
-# (43.7 ms of PostgreSQL per judgment after a few hundred). Bounded, the claim costs the same
-# however many items the worker judged; past the window, started items are still served after
-# the fresh ones, so nothing eligible is ever refused.
+# Started items come first (finishing them beats starting more), but the ones this worker judged
+# stay started until others judge them too, and a single walk stepped over every one of them
+# (43.7 ms of PostgreSQL per judgment for a lone worker). So the candidate is three walks of
+# item_serving_order: the first STARTED_WINDOW started items (their ids from the index alone, the
+# row then read by id), the fresh items, then the started ones past the window (the old walk, run
+# only once nothing fresh is left: nothing eligible is ever refused). UNION ALL runs its branches
+# in turn and LIMIT 1 stops at the first row; each branch locks its own pick (SKIP LOCKED passes
+# over rows held by others and walks on); each WHERE repeats the index predicate for the planner.
 STARTED_WINDOW = 64
-
-_FITS = f"""{_SLOT_FREE}
-      AND {_NEVER_MET}"""
-
-# Regular items this worker may take, in the partial index's order (started, priority, id), as
-# three walks of item_serving_order: the first STARTED_WINDOW started items, then the items not
-# started, then the started ones past the window. UNION ALL runs its branches in turn and LIMIT 1
-# stops at the first row, so a later walk runs only when the earlier ones found nothing. Each
-# branch locks its own pick (SKIP LOCKED passes over rows held by others and goes on walking);
-# each WHERE repeats the index predicate so the planner can use the index. The window's ids come
-# from the index alone (no probes); the locked row is read again by id. The last walk (the old
-# one, O(items the worker judged)) runs only once nothing fresh is left for the worker.
+_FITS = f"{_SLOT_FREE}\n      AND {_NEVER_MET}"
 _WALK = """
     SELECT {{item_columns}} FROM jobs_item i
     WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold AND {started}
