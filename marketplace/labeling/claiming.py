@@ -2,7 +2,9 @@
 
 The claim walks the partial index `item_serving_order` (job, started desc, priority desc, id) and
 stops at the first item that fits the worker: never judged or leased by them, and with a free
-slot (accepted judgments + live leases < overlap). On PostgreSQL the row is taken with
+slot (accepted judgments + live leases < overlap). It looks at the first `sql.STARTED_WINDOW`
+started items, then the fresh ones, then the started ones past the window, so its cost does not
+grow with the items the worker already judged (those stay started while they wait for others). On PostgreSQL the row is taken with
 `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's rows instead of queueing;
 on SQLite every write transaction is `BEGIN IMMEDIATE`, which serializes claims instead. The
 statements themselves are in `labeling/sql.py`.

@@ -17,8 +17,8 @@ from marketplace.accounts.models import User
 from marketplace.errors import Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, JobQualification, JobStatus
 from marketplace.jobs.services import job_transition
-from marketplace.labeling import claiming
-from marketplace.labeling.models import JobBlock, Lease, LeaseStatus
+from marketplace.labeling import claiming, sql
+from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import judgment_submit, lease_claim, lease_release
 from tests.factories import QualificationFactory, WorkerFactory, grant, open_job_with_items
 from tests.labeling.helpers import expire, judge, judge_all
@@ -103,6 +103,42 @@ def test_a_partly_judged_item_is_finished_before_fresh_ones_are_started(
     last = Item.objects.filter(job=job).order_by("-id").first()
     Item.objects.filter(pk=last.pk).update(started=True)
     assert lease_claim(worker=wendy, job=job).item_id == last.pk
+
+
+def _judged_started(worker: User, items: list[Item]) -> None:
+    """The worker has judged these items (overlap > 1 keeps them started and open for others)."""
+    Item.objects.filter(pk__in=[item.pk for item in items]).update(started=True, judgment_count=1)
+    Judgment.objects.bulk_create(
+        Judgment(job_id=item.job_id, item=item, worker=worker, label="cat") for item in items
+    )
+
+
+def test_past_the_started_window_fresh_items_come_first_and_then_the_started_ones_left(
+    wendy: User, walter: User,
+) -> None:
+    # Walter judged more started items than one claim looks at; the deepest one waits for Wendy,
+    # after the only fresh item.
+    job = open_job_with_items(items=sql.STARTED_WINDOW + 12, overlap=2)
+    items = list(Item.objects.filter(job=job).order_by("id"))
+    *walters, deepest, fresh = items
+    _judged_started(walter, walters)
+    _judged_started(wendy, [deepest])
+    assert judge(walter, job).item_id == fresh.pk
+    assert judge(walter, job).item_id == deepest.pk
+    with pytest.raises(NothingLeft):
+        lease_claim(worker=walter, job=job)
+
+
+def test_a_worker_who_judged_many_started_items_still_gets_the_one_left_deep_in_the_order(
+    wendy: User, walter: User,
+) -> None:
+    # Every item is started; Walter judged all but one, far past the window: it is still his.
+    job = open_job_with_items(items=3 * sql.STARTED_WINDOW, overlap=2)
+    items = list(Item.objects.filter(job=job).order_by("id"))
+    left = items[-3]
+    _judged_started(walter, [item for item in items if item != left])
+    _judged_started(wendy, [left])
+    assert lease_claim(worker=walter, job=job).item_id == left.pk
 
 
 def test_a_skipped_item_is_not_offered_again_to_the_same_worker(wendy: User) -> None:

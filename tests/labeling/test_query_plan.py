@@ -6,15 +6,21 @@ half a second per claim on a 100k-item job.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.accounts.models import User
+from marketplace.jobs.models import Item
 from marketplace.labeling import sql
+from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
 from tests.factories import open_job_with_items
+from tests.labeling.helpers import judge
 
 
 def _plan(name: str, *, job_id: int, worker: User, overlap: int) -> str:
@@ -69,3 +75,59 @@ def test_a_claim_inside_a_callers_transaction_leaves_its_planner_settings_as_the
             assert cursor.fetchone()[0] == "on"
             cursor.execute("SHOW jit")
             assert cursor.fetchone()[0] == jit
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "auto"
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_prepared_claim_runs_its_generic_plan_from_the_first_time(wendy: User) -> None:
+    # psycopg prepares a statement on its 5th run (settings_db.py); PostgreSQL's own choice would
+    # then plan it five more times for its parameters before trying the generic plan.
+    job = open_job_with_items(items=20, overlap=1)
+    for _ in range(12):
+        judge(wendy, job)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%AS started_window%"],
+        )
+        assert cursor.fetchall() == [(7, 0)]
+
+
+def _probes(node: dict[str, Any]) -> int:
+    """How many times the plan ran a subquery (slot and never-met probes): rows examined."""
+    own = node["Actual Loops"] if node.get("Parent Relationship") == "SubPlan" else 0
+    return own + sum(_probes(child) for child in node.get("Plans", []))
+
+
+def _candidate_probes(*, job_id: int, worker: User) -> int:
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql.run("job_for_claim", job=job_id, worker=worker.pk, now=now)
+        (statement,) = sql.statements("candidate")
+        params = {"job": job_id, "worker": worker.pk, "now": now, "overlap": 3}
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+        (plan,) = cursor.fetchone()[0]
+        transaction.set_rollback(True)  # EXPLAIN ANALYZE ran it: let go of the row it locked
+    return _probes(plan["Plan"])
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_claim_examines_as_many_rows_however_many_started_items_the_worker_judged(
+    wendy: User, walter: User,
+) -> None:
+    # Overlap 3: what a lone worker judges stays started (and first in the serving order) until
+    # others judge it too. Wendy judged a window's worth and a little more; Walter four windows.
+    window = sql.STARTED_WINDOW
+    job = open_job_with_items(items=5 * window, overlap=3)
+    items = list(Item.objects.filter(job=job).order_by("id").values_list("id", flat=True))
+    for worker, judged in ((wendy, items[: window + 8]), (walter, items[: 4 * window])):
+        Item.objects.filter(pk__in=judged).update(started=True, judgment_count=F("judgment_count") + 1)
+        Judgment.objects.bulk_create(
+            Judgment(job=job, item_id=item_id, worker=worker, label="cat") for item_id in judged
+        )
+    short, long = (_candidate_probes(job_id=job.pk, worker=worker) for worker in (wendy, walter))
+    assert short == long, (short, long)  # the old single walk: about 3 probes per judged item
+    assert long <= 3 * (window + 1), long
