@@ -8,6 +8,7 @@ with Django's sync views in threads. Each worker opens its own database pool (QU
 
 from __future__ import annotations
 
+import gc
 import os
 
 import psycopg
@@ -32,6 +33,11 @@ accesslog = os.environ.get("ACCESS_LOG") or None  # "-" for stdout; off by defau
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
+# Young objects a process may gain before the collector's first generation runs (Python's default:
+# 700). A request allocates thousands that its end frees; at 700 the collector ran several times
+# per judgment, and promoted survivors fed the full collections (BENCHMARKS.md, "The tail").
+GC_THRESHOLD = (10_000, 10, 10)
+
 # Leave room beside the web pools for Celery, beat, migrations and an operator's psql.
 RESERVED_CONNECTIONS = 10
 
@@ -50,3 +56,16 @@ def on_starting(server: object) -> None:
             f"more than PostgreSQL's max_connections={limit} less {RESERVED_CONNECTIONS} reserved: "
             "lower QUORUM_DB_POOL_MAX or WEB_CONCURRENCY"
         )
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has loaded Django and the apps: keep what start-up built out of the cyclic
+    garbage collector's passes, and collect young objects less often.
+
+    A full collection walked every object the start-up made (about 225,000: Django, DRF, pandas,
+    scipy), 125 ms of CPU holding the GIL, so every request in flight in that process waited it
+    out; a few such pauses per process per minute were the submit's p99 at 8 workers
+    (BENCHMARKS.md, "The tail"). Frozen, those objects are never collected (they live as long as
+    the process anyway) and a full collection walks only what requests left behind."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
