@@ -74,10 +74,6 @@ SWINGING_ROUNDS = 20
 #: anyone errs: majority vote.
 MIN_COMPARABLE_PER_WORKER = 2
 
-#: EM rounds of the fits that only score a model (held out, on gold): on a half-sample they often
-#: creep on to the 100-round cap without changing what they predict; the chosen model's fit on all
-#: the votes runs the job's full rounds.
-SELECTION_ROUNDS = 30
 #: Multiples of the job's prior strength tried in turn while the held-out score improves.
 STRENGTH_LADDER = (2.0, 4.0)
 
@@ -112,11 +108,10 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         fit = EmFit(posteriors, _shrunk_one_coin(enc, posteriors), posteriors.mean(axis=0), 0, True)
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable})
     sample = _sample(enc, SELECTION_VOTES)
-    rounds = min(max_rounds, SELECTION_ROUNDS)
-    strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=rounds, tol=tol)
-    models = candidates(prior_strength=strength, max_rounds=max_rounds, tol=tol)
-    scoring = candidates(prior_strength=strength, max_rounds=rounds, tol=tol)
-    heldout = {name: ds_heldout if name == "dawid-skene" else heldout_loglik(sample, fit) for name, fit in scoring.items()}
+    strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol)
+    if strength != prior_strength:
+        models = candidates(prior_strength=strength, max_rounds=max_rounds, tol=tol)
+    heldout = {name: ds_heldout if name == "dawid-skene" else heldout_loglik(sample, fit) for name, fit in models.items()}
     scores: dict[str, Any] = {
         "heldout_loglik": {n: _mean(v) for n, v in heldout.items()},
         "heldout_judgments": len(next(iter(heldout.values()))),
@@ -127,7 +122,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     if strength != prior_strength:
         why += f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it predicts held-out judgments better"
     if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
-        gold = {name: gold_score(sample, fit) for name, fit in scoring.items()}
+        gold = {name: gold_score(sample, fit) for name, fit in models.items()}
         scores["gold_accuracy"] = {n: round(v, 5) for n, v in gold.items()}
         best = max(models, key=lambda name: gold[name])
         n = len(sample.gold_rows)
