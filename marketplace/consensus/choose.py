@@ -26,15 +26,6 @@ real data sets in ../shared the full matrix wins by up to 30. So each run choose
    fewer than MIN_COMPARABLE_PER_WORKER judgments per worker on items someone else judged too gets
    majority vote: nothing there says how anyone errs.
 
-Dawid-Skene's prior strength is chosen the same way, before the models are compared: the job's
-strength, then twice and four times it, climbing while the held-out score improves. How hard to
-pull a worker towards the crowd depends on the crowd: on a skewed binary crowd at 2 judgments per
-item (one label on 90 % of items, a handful of rare items per worker) the job's strength lets a
-worker's few rare-label answers outweigh the class prior and mislabels split votes (0.900 against
-majority vote's 0.920); twice the strength gives 0.917, and the held-out score picks it on every
-seed. It never goes below the job's strength: on the real crowds a weaker prior scores better
-held out but labels worse (S_Rel at 2 judgments: -1.4 points).
-
 The chosen model is then fitted on all the votes with all the gold; the run's parameters record
 the model, the reason and every score.
 """
@@ -74,9 +65,6 @@ SWINGING_ROUNDS = 20
 #: anyone errs: majority vote.
 MIN_COMPARABLE_PER_WORKER = 2
 
-#: Multiples of the job's prior strength tried in turn while the held-out score improves.
-STRENGTH_LADDER = (2.0, 4.0)
-
 Fitter = Callable[[Encoded], EmFit]
 
 
@@ -108,19 +96,12 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         fit = EmFit(posteriors, _shrunk_one_coin(enc, posteriors), posteriors.mean(axis=0), 0, True)
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable})
     sample = _sample(enc, SELECTION_VOTES)
-    strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol)
-    if strength != prior_strength:
-        models = candidates(prior_strength=strength, max_rounds=max_rounds, tol=tol)
-    heldout = {name: ds_heldout if name == "dawid-skene" else heldout_loglik(sample, fit) for name, fit in models.items()}
+    heldout = {name: heldout_loglik(sample, fit) for name, fit in models.items()}
     scores: dict[str, Any] = {
-        "heldout_loglik": {n: _mean(v) for n, v in heldout.items()},
+        "heldout_loglik": {n: round(float(v.mean()), 5) if len(v) else None for n, v in heldout.items()},
         "heldout_judgments": len(next(iter(heldout.values()))),
-        "prior_strength": strength,
-        "prior_strength_heldout": ladder,
     }
     ranked, why = _rank_by_heldout(heldout)
-    if strength != prior_strength:
-        why += f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it predicts held-out judgments better"
     if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
         gold = {name: gold_score(sample, fit) for name, fit in models.items()}
         scores["gold_accuracy"] = {n: round(v, 5) for n, v in gold.items()}
@@ -145,36 +126,6 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         rejected[name] = reason
     scores["rejected"] = rejected
     return Choice(weighted_vote(enc), "weighted-vote", "every model's fit was degenerate", scores)
-
-
-def tuned_strength(
-    enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float
-) -> tuple[float, FloatArray, dict[str, float | None]]:
-    """Dawid-Skene's prior strength for this job (see the module docstring): `prior_strength`,
-    then each step of STRENGTH_LADDER times it while the held-out score improves. Returns the
-    strength, its per-judgment held-out scores and every mean score tried (by strength)."""
-
-    def scored(strength: float) -> FloatArray:
-        return heldout_loglik(
-            enc, lambda sub: dawid_skene(sub, prior_strength=strength, max_rounds=max_rounds, tol=tol)
-        )
-
-    best, best_scores = prior_strength, scored(prior_strength)
-    tried: dict[str, float | None] = {f"{prior_strength:g}": _mean(best_scores)}
-    if prior_strength <= 0 or len(best_scores) < 2:  # plain DS asked for, or nothing to compare
-        return best, best_scores, tried
-    for factor in STRENGTH_LADDER:
-        strength = prior_strength * factor
-        trial = scored(strength)
-        tried[f"{strength:g}"] = _mean(trial)
-        if float(trial.mean()) <= float(best_scores.mean()):
-            break
-        best, best_scores = strength, trial
-    return best, best_scores, tried
-
-
-def _mean(values: FloatArray) -> float | None:
-    return round(float(values.mean()), 5) if len(values) else None
 
 
 def degenerate(enc: Encoded, fit: EmFit) -> str | None:

@@ -114,28 +114,3 @@ def test_model_selection_on_a_sample_keeps_every_gold_item_and_its_answer() -> N
     assert sorted(sample.items[sample.gold_rows].tolist()) == sorted(gold)
     labels = np.asarray(sample.labels)[sample.gold_codes]
     assert dict(zip(sample.items[sample.gold_rows].tolist(), labels.tolist(), strict=True)) == gold
-
-
-def test_on_a_skewed_crowd_at_two_judgments_it_pulls_workers_harder_to_the_crowd_and_keeps_up_with_majority_vote() -> None:
-    ours, majority, strengths, whys = [], [], [], []
-    for seed in range(5):
-        crowd = named_crowd("skewed", seed=seed)  # one label on 90 % of items: few rare ones per worker
-        votes = subsample(crowd.votes, 2, seed)
-        result = aggregate(votes)
-        ours.append(accuracy(result, crowd.truth_map()))
-        majority.append(accuracy(aggregate(votes, method="mv"), crowd.truth_map()))
-        strengths.append(result.parameters["scores"]["prior_strength"])
-        whys.append(result.parameters["why"])
-    p = float(np.mean(majority))
-    assert np.mean(ours) >= p - standard_error(p, len(crowd.truth))
-    assert all("prior at" in why for why in whys)
-    assert min(strengths) > result.parameters["prior_strength"]  # stronger than the job's
-
-
-def test_the_prior_is_never_weaker_than_the_jobs_and_real_crowds_keep_it() -> None:
-    result = aggregate(dataset("D_Duck").votes, prior_strength=5.0)
-    tried = result.parameters["scores"]["prior_strength_heldout"]
-
-    assert result.parameters["scores"]["prior_strength"] == 5.0
-    assert min(float(s) for s in tried) == 5.0
-    assert tried["10"] <= tried["5"]  # it tried twice the strength and it predicted worse
