@@ -192,6 +192,20 @@ def shared_entries(item_idx: IntArray, worker_idx: IntArray) -> tuple[IntArray, 
     return np.concatenate(us), np.concatenate(vs)
 
 
+def paired_workers(items: IdArray, workers: IdArray, *, min_shared: int = DEFAULT_MIN_SHARED) -> IdArray:
+    """The workers (sorted ids) in at least one pair sharing `min_shared` items: the only ones a
+    scan can test. On a sparse crowd (thousands of workers, a few judgments per item) that is
+    nobody, and the timing scan need not read a million claim and submit times."""
+    if not len(items):
+        return np.empty(0, np.asarray(workers).dtype)
+    worker_ids, worker_idx = np.unique(workers, return_inverse=True)
+    _, item_idx = np.unique(items, return_inverse=True)
+    u, v = shared_entries(item_idx, worker_idx)
+    grouped = _pairs_of(worker_idx[u], worker_idx[v], len(worker_ids), min_shared)
+    n = len(worker_ids)
+    return worker_ids[np.unique(np.r_[grouped.codes // n, grouped.codes % n])]
+
+
 def agreement_scan(
     votes: Votes,
     result: ConsensusResult,

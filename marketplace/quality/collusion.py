@@ -13,12 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.consensus import ConsensusResult, Votes
+from marketplace.consensus.types import IdArray
 from marketplace.consensus.collusion import (
     DEFAULT_AGREEMENT_TOLERANCE,
     DEFAULT_ALPHA,
@@ -27,6 +29,7 @@ from marketplace.consensus.collusion import (
     Scan,
     agreement_scan,
     collusion_groups,
+    paired_workers,
     timing_scan,
 )
 from marketplace.errors import ApplicationError, Conflict
@@ -66,11 +69,17 @@ def collusion_flags_refresh(
     gold_items = list(gold_items)
     crowds = dict(per_label) if per_label is not None else {"": (result, votes)}
     scale = len(crowds) if per_label is not None else 1  # labels tested: Bonferroni across them
+    # Only workers who share enough items with someone can be in a tested pair: both scans see
+    # just their judgments (every one of each, so the figures are the same). On a sparse crowd
+    # that is nobody, and a million judgments cost one pass over their ids.
+    basis = max((crowd for _, crowd in crowds.values() if crowd is not None), key=len, default=None)
+    candidates = None if basis is None else paired_workers(basis.items, basis.workers)
     scans: list[tuple[str, str, Scan]] = [
-        ("agreement", label, agreement_scan(crowd, fit, gold_items=gold_items, alpha=DEFAULT_ALPHA / scale))
+        ("agreement", label, agreement_scan(_of_workers(crowd, candidates), fit, gold_items=gold_items,
+                                            alpha=DEFAULT_ALPHA / scale))
         for label, (fit, crowd) in crowds.items() if fit is not None and crowd is not None
     ]
-    times = judgment_times(job_id=job_id)
+    times = judgment_times(job_id=job_id, workers=candidates)
     scans.append(("timing", "", timing_scan(times.items, times.workers, times.claimed, times.submitted)))
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for kind, label, scan in scans:
@@ -109,6 +118,15 @@ def collusion_flags_refresh(
                                                          defaults=fields)
         kept.append(flag)
     return kept
+
+
+def _of_workers(votes: Votes, workers: IdArray | None) -> Votes:
+    """The votes of `workers` only (all of them when None)."""
+    if workers is None:
+        return votes
+    keep = np.isin(votes.workers, workers)
+    return Votes(items=votes.items[keep], workers=votes.workers[keep], codes=votes.codes[keep],
+                 label_set=votes.label_set)
 
 
 def _label_of(label: str, labels_tested: int) -> dict[str, Any]:

@@ -90,24 +90,35 @@ _TIME_ROW = np.dtype(
 )
 
 
-def judgment_times(*, job_id: int) -> JudgmentTimes:
-    """Claim and submit times of the job's accepted judgments (collusion's timing scan)."""
+def judgment_times(*, job_id: int, workers: Sequence[int] | None = None) -> JudgmentTimes:
+    """Claim and submit times of the job's accepted judgments (collusion's timing scan); only
+    those of `workers` when given (every judgment of each, so their think times stay whole)."""
+    if workers is not None and not len(workers):
+        empty = np.empty(0, np.int64)
+        return JudgmentTimes(items=empty, workers=empty, claimed=empty.astype(np.float64),
+                             submitted=empty.astype(np.float64))
     if connection.vendor == "postgresql":
+        only = "" if workers is None else "AND j.worker_id = ANY(%s) "
         sql = (
             "COPY (SELECT j.item_id, j.worker_id, "
             "COALESCE(EXTRACT(EPOCH FROM l.created_at)::float8, 'NaN'::float8), "
             "EXTRACT(EPOCH FROM j.created_at)::float8 "
             "FROM labeling_judgment j LEFT JOIN labeling_lease l ON l.id = j.lease_id "
-            "WHERE j.job_id = %s AND j.status = %s) TO STDOUT (FORMAT binary)"
+            f"WHERE j.job_id = %s AND j.status = %s {only}) TO STDOUT (FORMAT binary)"
         )
-        rows = np.frombuffer(_copy_body(sql, (job_id, JudgmentStatus.ACCEPTED.value)), dtype=_TIME_ROW)
+        params: tuple[object, ...] = (job_id, JudgmentStatus.ACCEPTED.value)
+        if workers is not None:
+            params += ([int(w) for w in workers],)
+        rows = np.frombuffer(_copy_body(sql, params), dtype=_TIME_ROW)
         return JudgmentTimes(
             items=rows["item"].astype(np.int64), workers=rows["worker"].astype(np.int64),
             claimed=rows["claimed"].astype(np.float64), submitted=rows["submitted"].astype(np.float64),
         )
+    judgments = Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED)
+    if workers is not None:
+        judgments = judgments.filter(worker_id__in=[int(w) for w in workers])
     values = list(
-        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED)
-        .values_list("item_id", "worker_id", "lease__created_at", "created_at")
+        judgments.values_list("item_id", "worker_id", "lease__created_at", "created_at")
     )
     return JudgmentTimes(
         items=np.array([v[0] for v in values], dtype=np.int64),

@@ -14,6 +14,7 @@ from marketplace.consensus import Votes, aggregate
 from marketplace.consensus.collusion import (
     agreement_scan,
     collusion_groups,
+    paired_workers,
     shared_entries,
     tail_bound,
     timing_scan,
@@ -169,3 +170,12 @@ def test_any_tested_pair_can_be_looked_up_with_its_figures_in_either_order() -> 
     honest = scan.pair(*sorted(p.index for p in crowd if p.kind == "good")[:2])
     assert honest is not None and honest.adjusted > 0.01 and honest.shared >= 20
     assert scan.pair(flagged.worker_a, 10_000) is None
+
+
+def test_paired_workers_are_those_sharing_enough_items_with_someone() -> None:
+    # Workers 7 and 8 share items 0-19; 9 shares 19 items with 7; 10 judged alone.
+    items = np.r_[np.arange(20), np.arange(20), np.arange(19), np.arange(100, 140)]
+    workers = np.r_[np.full(20, 7), np.full(20, 8), np.full(19, 9), np.full(40, 10)]
+    assert paired_workers(items, workers, min_shared=20).tolist() == [7, 8]
+    assert paired_workers(items, workers, min_shared=19).tolist() == [7, 8, 9]
+    assert paired_workers(items[:0], workers[:0]).tolist() == []

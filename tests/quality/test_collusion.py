@@ -22,6 +22,7 @@ from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import JobBlock, Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import CollusionFlag, ConsensusRun
+from marketplace.quality.reading import judgment_times
 from marketplace.quality.runs import consensus_run
 from tests.factories import JobFactory, WorkerFactory, publish_funded
 
@@ -196,3 +197,17 @@ def test_a_pair_submitting_in_lockstep_is_flagged_by_timing() -> None:
     timing = flags[(a, b)].evidence["timing"]
     print(f"timing: in step {timing['observed']}/{timing['shared']}, expected {timing['expected']}")
     assert timing["observed"] == timing["shared"] and timing["expected_rate"] < 0.7
+
+
+def test_the_timing_read_gives_every_judgment_of_the_workers_asked_for_and_no_one_elses(
+    django_assert_num_queries: Any,
+) -> None:
+    job, profiles = simulated_job(4)
+    a, b = colluding_pair(profiles)
+    times = judgment_times(job_id=job.pk, workers=[a])
+    assert set(times.workers.tolist()) == {a}
+    assert sorted(times.items.tolist()) == sorted(Judgment.objects.filter(job=job, worker_id=a).values_list("item_id", flat=True))
+    assert (times.claimed <= times.submitted).all()  # each judgment's lease was claimed before it was submitted
+    assert len(judgment_times(job_id=job.pk).items) == Judgment.objects.filter(job=job).count()
+    with django_assert_num_queries(0):  # nobody to test: nothing read
+        assert len(judgment_times(job_id=job.pk, workers=[]).items) == 0
