@@ -55,8 +55,12 @@ class ConsensusRun(models.Model):
 
 
 class ItemResult(models.Model):
-    run = models.ForeignKey(ConsensusRun, on_delete=models.CASCADE, related_name="item_results")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="consensus_results")
+    # No index of its own: the unique (run, item) constraint's index serves every run lookup.
+    run = models.ForeignKey(ConsensusRun, on_delete=models.CASCADE, related_name="item_results", db_index=False)
+    # No database constraint: PostgreSQL checks one by one at COMMIT, locking each item row (2-3 s
+    # for a run of 200,000 items, and a lock beside every submit's on those rows). The run stands in
+    # for it under a lock (quality/writing.py, item_results_anchor); Django still cascades deletes.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="consensus_results", db_constraint=False)
     label = models.CharField(max_length=64)
     confidence = models.FloatField()
     probabilities = models.JSONField()  # {label: probability}

@@ -39,7 +39,7 @@ from marketplace.quality.predictions import run_with_models
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.runs_multi import multi_run_fit_store
 from marketplace.quality.skills import worker_run_shares_replace
-from marketplace.quality.writing import item_results_write, worker_results_write
+from marketplace.quality.writing import item_results_anchor, item_results_write, worker_results_write
 from marketplace.realtime import events
 
 logger = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
         try:
             with transaction.atomic():
                 fitted = _fit_and_store(run, started)
+                item_results_anchor(job_id=run.job_id, run_id=run.pk)
         except Exception as exc:
             logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
             ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(

@@ -16,6 +16,8 @@ import numpy.typing as npt
 from django.db import connection
 
 from marketplace.consensus import ConsensusResult, Votes
+from marketplace.errors import Conflict
+from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import ItemResult, WorkerResult
 
 PLACES = 6
@@ -46,6 +48,27 @@ def item_results_write(*, run_id: int, result: ConsensusResult, votes: Votes | N
     else:
         _bulk_items(run_id, result, agreement)
     return len(result.items)
+
+
+def item_results_anchor(*, job_id: int, run_id: int) -> None:
+    """What the missing foreign key from item results to items would guarantee (models.py), for
+    the run's results about to commit: every one names an item that still exists.
+
+    Items are only ever deleted from a draft that was never published (jobs/editing.py, under
+    FOR UPDATE of the job row); deleting the job itself deletes the run, which results still
+    reference by a real foreign key. So: take KEY SHARE on the job row until COMMIT (it waits
+    for such a deletion in flight and keeps new ones out; submits hold the same lock and never
+    wait on it), and only for a never-published draft look for results whose item went."""
+    table = connection.ops.quote_name(Job._meta.db_table)
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""  # SQLite: one writer at a time
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT published_at FROM {table} WHERE id = %s{lock}", [job_id])
+        row = cursor.fetchone()
+    if row is not None and row[0] is not None:
+        return
+    orphans = ItemResult.objects.filter(run_id=run_id).exclude(item_id__in=Item.objects.filter(job_id=job_id).values("pk"))
+    if row is None or orphans.exists():
+        raise Conflict("Items of this job were deleted while the consensus ran; run it again.")
 
 
 def item_agreement(*, result: ConsensusResult, votes: Votes) -> npt.NDArray[np.float64]:

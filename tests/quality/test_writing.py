@@ -1,0 +1,56 @@
+"""item_results_anchor: item results carry no database constraint to their items, so the run
+checks what one would have, under a lock on the job row, before its results commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from marketplace.errors import Conflict
+from marketplace.jobs.editing import items_delete
+from marketplace.jobs.models import Item
+from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.quality.models import ConsensusRun, ItemResult
+from marketplace.quality.runs import consensus_run
+from marketplace.quality.writing import item_results_anchor
+from tests.factories import JobFactory
+from tests.quality.run_helpers import judged_job
+
+pytestmark = pytest.mark.django_db
+
+
+def _draft_with_results() -> tuple[Any, ConsensusRun, list[int]]:
+    """A never-published draft with three items, and a run holding a result for each."""
+    job = JobFactory()
+    item_bulk_create(job=job, rows=[ItemRow(data={"text": f"photo {n}"}) for n in range(3)], gold=False)
+    ids = list(Item.objects.filter(job=job).order_by("pk").values_list("pk", flat=True))
+    run = ConsensusRun.objects.create(job=job, method="mv", started_at=timezone.now())
+    ItemResult.objects.bulk_create(ItemResult(run=run, item_id=pk, label="cat", confidence=1.0,
+                                              probabilities={"cat": 1.0}) for pk in ids)
+    return job, run, ids
+
+
+def test_a_draft_item_deleted_while_the_run_ran_fails_the_run_and_nothing_commits() -> None:
+    job, run, ids = _draft_with_results()
+    with pytest.raises(Conflict, match="deleted while the consensus ran"), transaction.atomic():
+        with connection.cursor() as cursor:  # what a concurrent items_delete would have committed
+            cursor.execute("DELETE FROM jobs_item WHERE id = %s", [ids[0]])
+        item_results_anchor(job_id=job.pk, run_id=run.pk)
+    assert Item.objects.filter(pk=ids[0]).exists() and ItemResult.objects.filter(run=run).count() == 3
+
+
+def test_deleting_a_drafts_items_deletes_their_results_too() -> None:
+    job, run, ids = _draft_with_results()
+    items_delete(job=job, item_ids=ids[:2])
+    assert list(ItemResult.objects.filter(run=run).values_list("item_id", flat=True)) == ids[2:]
+
+
+def test_a_published_jobs_run_only_takes_the_lock(django_assert_num_queries: Any) -> None:
+    job = judged_job(items=3)
+    run = consensus_run(job=job)
+    assert run.status == ConsensusRun.Status.SUCCEEDED and ItemResult.objects.filter(run=run).count() == 3
+    with django_assert_num_queries(1):  # its items can no longer be deleted one by one
+        item_results_anchor(job_id=job.pk, run_id=run.pk)
