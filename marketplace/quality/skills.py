@@ -27,6 +27,7 @@ from marketplace.accounts.models import User
 from marketplace.consensus import ConsensusResult, Votes
 from marketplace.consensus.dynamic import Evidence, gold_evidence, run_evidence
 from marketplace.quality.models import WorkerRunShare
+from marketplace.quality.writing import copy_lines
 
 # "right" is a reserved word in SQL: quoted. Adds to the row, or creates it.
 _SKILL_ADD = """
@@ -90,13 +91,18 @@ def worker_run_shares_replace_from(*, job_id: int, current: Mapping[Hashable, Ev
     # may have no share rows yet.
     _fold_lock(job_id)
     WorkerRunShare.objects.filter(job_id=job_id).delete()
-    now = connection.ops.adapt_unknown_value(timezone.now())
+    now = timezone.now()
     rows = sorted(
         (job_id, int(worker), share.right, share.seen, now)
         for worker, share in current.items()
         if share.seen or share.right
     )
-    _execute_batches(_SHARE_ADD, rows, width=5)
+    if connection.vendor == "postgresql":  # one COPY: a run may share among tens of thousands
+        copy_lines(WorkerRunShare, 'job_id, worker_id, "right", seen, updated_at',
+                   (f"{job}\t{worker}\t{right!r}\t{seen!r}\t{at.isoformat()}\n" for job, worker, right, seen, at in rows))
+    else:
+        stamp = connection.ops.adapt_unknown_value(now)
+        _execute_batches(_SHARE_ADD, [(*row[:4], stamp) for row in rows], width=5)
     return len(rows)
 
 
