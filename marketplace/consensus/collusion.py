@@ -199,11 +199,15 @@ def paired_workers(items: IdArray, workers: IdArray, *, min_shared: int = DEFAUL
     if not len(items):
         return np.empty(0, np.asarray(workers).dtype)
     worker_ids, worker_idx = np.unique(workers, return_inverse=True)
-    _, item_idx = np.unique(items, return_inverse=True)
-    u, v = shared_entries(item_idx, worker_idx)
-    grouped = _pairs_of(worker_idx[u], worker_idx[v], len(worker_ids), min_shared)
+    u, v = shared_entries(np.asarray(items), worker_idx)  # item ids need not be dense: only grouped
     n = len(worker_ids)
-    return worker_ids[np.unique(np.r_[grouped.codes // n, grouped.codes % n])]
+    code = worker_idx[u].astype(np.int64) * n + worker_idx[v]
+    del u, v
+    code.sort()  # counts per pair are all we need: no argsort, no inverse (cf. _pairs_of)
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.empty(0, np.int64)
+    counts = np.diff(np.r_[starts, len(code)])
+    hit = code[starts[counts >= min_shared]]
+    return worker_ids[np.unique(np.r_[hit // n, hit % n])]
 
 
 def agreement_scan(
