@@ -6,6 +6,8 @@ imports quality.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -76,6 +78,9 @@ class ConsensusRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are made by consensus, not typed in
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a run's results are what was delivered and what workers were scored on
 
 
 @admin.register(QualityEvent)
