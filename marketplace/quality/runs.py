@@ -145,7 +145,6 @@ def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:
         try:
             with transaction.atomic():
                 fitted = _fit_and_store(run, started)
-                item_results_anchor(job_id=run.job_id, run_id=run.pk)
         except Exception as exc:
             logger.exception("consensus run %s of job %s failed", run.pk, run.job_id)
             ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
@@ -222,6 +221,8 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
             "write": round(write_seconds, 4),
         },
     }
+    # Before the run row's UPDATE: a draft's deletion holds the job row and waits for that row.
+    item_results_anchor(job_id=run.job_id, run_id=run.pk)
     finished = ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
         status=ConsensusRun.Status.SUCCEEDED,
         parameters=parameters,
@@ -249,6 +250,7 @@ def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> 
         options=consensus_options(run.parameters), started=started,
     )
     scan = fitted.pop("scan")
+    item_results_anchor(job_id=run.job_id, run_id=run.pk)  # before the run row's UPDATE, as above
     finished = ConsensusRun.objects.filter(pk=run.pk, status=ConsensusRun.Status.RUNNING).update(
         status=ConsensusRun.Status.SUCCEEDED,
         parameters={**run.parameters, **fitted.pop("parameters")},

@@ -67,7 +67,9 @@ def item_results_anchor(*, job_id: int, run_id: int) -> None:
     FOR UPDATE of the job row); deleting the job itself deletes the run, which results still
     reference by a real foreign key. So: take KEY SHARE on the job row until COMMIT (it waits
     for such a deletion in flight and keeps new ones out; submits hold the same lock and never
-    wait on it), and only for a never-published draft look for results whose item went."""
+    wait on it), and only for a never-published draft look for results whose item went. Called
+    before the run updates its own row: a draft's deletion locks the job row first, then the
+    runs' rows, so the other order could deadlock."""
     table = connection.ops.quote_name(Job._meta.db_table)
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""  # SQLite: one writer at a time
     with connection.cursor() as cursor:
