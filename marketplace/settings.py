@@ -68,6 +68,10 @@ def redis_channel_layer(url: str, *, prefix: str) -> dict[str, object]:
     }
 
 
+# Each open socket adds itself to its groups again this often: the channel layer forgets a member
+# after a day (channels' group_expiry) and all of them when Redis restarts (0: never).
+QUORUM_WS_REJOIN_SECONDS = env_int("QUORUM_WS_REJOIN_SECONDS", 300, minimum=0)
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": redis_channel_layer(REDIS_URL, prefix=env_str("QUORUM_CHANNELS_PREFIX", "quorum") or "quorum"),

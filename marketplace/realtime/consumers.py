@@ -14,16 +14,20 @@ answers {"type": "error", ...} exactly like a missing one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.realtime import groups, transport
 from marketplace.realtime.events import SESSION_ENDED
+
+logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
@@ -53,11 +57,28 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         for name in [*self.groups_for(user), groups.user(user.pk)]:
             await self._join(name)
         await self.accept()
+        if settings.QUORUM_WS_REJOIN_SECONDS:
+            self.rejoining = asyncio.create_task(self._rejoin_every(settings.QUORUM_WS_REJOIN_SECONDS))
 
     async def disconnect(self, code: int) -> None:
+        rejoining = getattr(self, "rejoining", None)
+        if rejoining is not None:
+            rejoining.cancel()
         for name in list(getattr(self, "joined", [])):
             await self.channel_layer.group_discard(name, self.channel_name)
         self.joined = []
+
+    async def _rejoin_every(self, seconds: float) -> None:
+        """Add this socket to its groups again, for as long as it is open: the layer drops a
+        member after its group_expiry (a day) and every member when Redis restarts, and a page
+        left open (a staff dashboard, a job's progress) would go quiet without a word."""
+        while True:
+            await asyncio.sleep(seconds)
+            for name in list(self.joined):
+                try:
+                    await self.channel_layer.group_add(name, self.channel_name)
+                except Exception:  # Redis away: the next round tries again
+                    logger.warning("socket %s could not rejoin %s", self.channel_name, name, exc_info=True)
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

@@ -103,3 +103,38 @@ async def test_a_job_page_left_quiet_for_a_while_still_gets_the_next_event(
     await page.disconnect()
     await layer.flush()  # this test's prefix only
     await layer.close_pools()
+
+
+async def test_a_page_the_layer_forgot_hears_events_again_once_it_rejoins(
+    redis_layers: str, acme: Organization, alice: User, settings: Any
+) -> None:
+    """The layer drops a member after its group_expiry (a day) and every member when Redis
+    restarts; the socket adds itself back on a timer (here 0.2 s, in production 5 minutes)."""
+    settings.QUORUM_WS_REJOIN_SECONDS = 0.2
+    job = await database_sync_to_async(open_job_with_items)(items=2, organization=acme)
+    page, accepted, _ = await open_socket("/ws/client/", alice)
+    assert accepted
+    layer = get_channel_layer()
+    (channel,) = [c for c in await _members(layer, groups.organization(acme.pk))]
+    await layer.group_discard(groups.organization(acme.pk), channel)  # what a day, or a restart, does
+
+    @database_sync_to_async
+    def publish() -> None:
+        with transaction.atomic():
+            events.job_progress(job_id=job.pk)
+
+    for _ in range(int(WAIT / 0.25)):  # each round: one event, then a quarter second to hear it
+        events.throttle_reset()
+        await publish()
+        if not await page.receive_nothing(timeout=0.25):
+            break
+    assert (await page.receive_json_from(timeout=WAIT))["job"] == job.pk
+    await page.disconnect()
+    await layer.flush()  # this test's prefix only
+    await layer.close_pools()
+
+
+async def _members(layer: Any, group: str) -> list[str]:
+    """The channels in a group, read from Redis (channels-redis keeps a sorted set per group)."""
+    connection = layer.connection(layer.consistent_hash(group))
+    return [m.decode() for m in await connection.zrange(layer._group_key(group), 0, -1)]
