@@ -6,7 +6,7 @@
 //  - for job.progress / job.status, updates [data-job="<id>"][data-field="<key>"] (textContent;
 //    "percent" as one decimal + "%"), and sets style.width on [data-field="progress-bar"].
 // The socket state is on <html data-live="connecting|open|closed">, so pages and tests can wait
-// for it. Reconnects with exponential backoff (1 s doubling, capped at 30 s, with jitter).
+// for it ("open" once a page's job subscription is answered, not before). Reconnects with exponential backoff (1 s doubling, capped at 30 s, with jitter).
 (() => {
   "use strict";
 
@@ -27,6 +27,7 @@
   const jobAttr = anchor.getAttribute("data-live-job");
   let subscription = jobAttr && /^\d+$/.test(jobAttr) ? { subscribe: Number(jobAttr) } : null;
   let attempt = 0;
+  let awaitingAnswer = false; // a subscription sent on open, not yet answered
   let socket = null;
   let timer = null;
 
@@ -69,6 +70,10 @@
     if (!msg || typeof msg.type !== "string") return;
     if (UPDATES_FIELDS.has(msg.type) && msg.job !== undefined) applyFields(msg);
     document.dispatchEvent(new CustomEvent(`quorum:${msg.type}`, { detail: msg }));
+    if (awaitingAnswer && (msg.type === "subscribed" || msg.type === "error")) {
+      awaitingAnswer = false;
+      setState("open");
+    }
   };
 
   const schedule = () => {
@@ -93,12 +98,19 @@
     }
     socket.addEventListener("open", () => {
       attempt = 0;
-      if (subscription) socket.send(JSON.stringify(subscription));
-      setState("open");
+      if (subscription) {
+        // "open" only once the server answers: a staff socket joins the job's feed then, and a
+        // page that said "live" before that would miss the events in between.
+        awaitingAnswer = true;
+        socket.send(JSON.stringify(subscription));
+      } else {
+        setState("open");
+      }
     });
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", (event) => {
       socket = null;
+      awaitingAnswer = false;
       setState("closed");
       // 4401 (no session: logged out) and 4403 (wrong role) will not change by retrying.
       if (event.code !== 4401 && event.code !== 4403) schedule();

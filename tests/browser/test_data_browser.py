@@ -103,3 +103,20 @@ def test_a_client_sends_her_least_confident_items_back_and_watches_the_judgments
     exported = [int(row["item_id"]) for row in csv.DictReader(io.StringIO(text))]
     shown = [int(rows.nth(k).get_attribute("data-item")) for k in range(rows.count())]
     assert exported == shown
+
+
+def test_the_data_page_says_live_only_once_the_server_answered_its_job_subscription(
+    page: Any, alice: User, live_url: str
+) -> None:
+    """The page subscribes to its job as the socket opens; "live" before the server's answer would
+    let a page (or a test) act on a feed that is not there yet."""
+    job = arrange(browsed_job, organization=alice.organization, title="Animals, batch 8")
+    page.add_init_script("""
+        window.liveOrder = [];
+        document.addEventListener("quorum:subscribed", () => window.liveOrder.push("subscribed"));
+        document.addEventListener("quorum:live", (e) => window.liveOrder.push(e.detail.state));
+    """)
+    log_in(page, "alice", PASSWORD)
+    page.goto(f"/portal/jobs/{job.pk}/data/")
+    page.wait_for_function("() => document.documentElement.dataset.live === 'open'")
+    assert page.evaluate("window.liveOrder") == ["connecting", "subscribed", "open"]
