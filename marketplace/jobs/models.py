@@ -260,7 +260,9 @@ class JobInstructions(models.Model):
 class Item(models.Model):
     """One thing to label. Gold items carry a GoldAnswer row that worker code never loads."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: item_job_id leads with it (an item's claim and completion rewrite
+    # every index of the row, since they change the serving order's columns).
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=200, null=True, blank=True)
     data = models.JSONField()
     is_gold = models.BooleanField(default=False)

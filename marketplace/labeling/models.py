@@ -22,8 +22,12 @@ class LeaseStatus(models.TextChoices):
 
 class Lease(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="leases")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    # No single-column index on item or worker: lease_item_worker and lease_worker_status lead
+    # with them (every index is written by each claim and again by each submit).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases", db_index=False)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases", db_index=False
+    )
     status = models.CharField(max_length=10, choices=LeaseStatus.choices, default=LeaseStatus.ACTIVE)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -43,6 +47,10 @@ class Lease(models.Model):
             models.Index(fields=["item", "expires_at"], condition=Q(status="active"), name="lease_active_item"),
             models.Index(fields=["job", "expires_at"], condition=Q(status="active"), name="lease_active_job"),
             models.Index(fields=["worker", "status"], name="lease_worker_status"),
+            # "Has this worker met the item?" (labeling/sql.py, _NEVER_MET): one probe. With an index
+            # per column the planner, before the table's first ANALYZE, ANDed both bitmaps and read
+            # every lease the worker ever had for each candidate item.
+            models.Index(fields=["item", "worker"], name="lease_item_worker"),
         ]
 
 
@@ -54,9 +62,13 @@ class JudgmentStatus(models.TextChoices):
 
 
 class Judgment(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="judgments")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judgments")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    # No single-column indexes on the foreign keys: judgment_job_id, judgment_item_worker and
+    # judgment_worker_recent lead with them, and every index costs each submit an insertion.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="judgments", db_index=False)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judgments", db_index=False)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments", db_index=False
+    )
     lease = models.OneToOneField(
         Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
     )
@@ -84,6 +96,9 @@ class Judgment(models.Model):
             models.Index(fields=["worker", "-created_at"], name="judgment_worker_recent"),
             # Quality rules read a worker's latest judgments in one job (median answer time).
             models.Index(fields=["job", "worker", "-id"], name="judgment_job_worker_recent"),
+            # Any judgment of an item, and _NEVER_MET's probe (withdrawn ones included, which the
+            # partial unique constraint leaves out): see lease_item_worker.
+            models.Index(fields=["item", "worker"], name="judgment_item_worker"),
         ]
 
 

@@ -22,7 +22,9 @@ class Earning(models.Model):
         REVERSED = "reversed", "Withdrawn: judgment dropped while pending"
 
     judgment = models.OneToOneField(Judgment, on_delete=models.PROTECT, related_name="earning")
-    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: earning_rank_unique leads with it (each submit inserts an earning and
+    # each posting batch rewrites it, both into every index).
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="+", db_index=False)
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
     )
