@@ -63,7 +63,8 @@ def aggregate(
     priors = fit.priors if fit.priors is not None else posteriors.mean(axis=0)
     worker_judgments = np.bincount(enc.worker_idx, minlength=enc.n_workers)
     # Expected share of a worker's votes that are right: mean P(item's label = their answer).
-    right = posteriors[enc.item_idx, enc.codes]
+    fitted = None if fit.worker_posteriors is None else clamp_gold(enc, fit.worker_posteriors)
+    right = (posteriors if fitted is None else fitted)[enc.item_idx, enc.codes]
     accuracy = np.bincount(enc.worker_idx, weights=right, minlength=enc.n_workers)
     parameters = dict(fit.parameters, gold_items=int(len(enc.gold_rows)))
     if len(enc.gold_rows) and not chosen.uses_gold:
@@ -84,6 +85,7 @@ def aggregate(
         converged=fit.converged,
         seconds=time.perf_counter() - started,
         parameters=parameters,
+        fitted_probabilities=fitted,
     )
 
 

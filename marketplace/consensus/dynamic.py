@@ -274,7 +274,8 @@ def run_evidence(
     `right` = the summed posterior probability of the label they gave, `seen` = the votes.
 
     Gold items are left out: their answers reach the skill one by one (`gold_evidence`).
-    `votes` are the run's votes, `result` what `aggregate` made of them.
+    `votes` are the run's votes, `result` what `aggregate` made of them; the posteriors are those
+    the workers were fitted with (`ConsensusResult.worker_basis`).
     """
     if not len(votes) or not len(result.items):
         return {}
@@ -283,7 +284,7 @@ def run_evidence(
     labels = {label: k for k, label in enumerate(result.labels)}
     remap = np.array([labels[label] for label in votes.label_set], dtype=np.int64)
     rows = np.searchsorted(result.items, items)
-    right = result.probabilities[rows, remap[codes]]
+    right = result.worker_basis[rows, remap[codes]]
     names, index = np.unique(workers, return_inverse=True)
     sums = np.bincount(index, weights=right, minlength=len(names))
     counts = np.bincount(index, minlength=len(names))

@@ -53,7 +53,7 @@ def fit_model(crowd: Crowdset, model: IntArray, result: ConsensusResult) -> Mode
     items = result.items.astype(np.int64)
     answers = model[items]
     has = answers >= 0
-    return model_fit(result.probabilities[has], answers[has], result.priors)
+    return model_fit(result.worker_basis[has], answers[has], result.priors)
 
 
 def accuracy_of(crowd: Crowdset, picked: IntArray, scored: np.ndarray) -> float:

@@ -75,6 +75,9 @@ class MethodFit:
     parameters: dict[str, Any] = field(default_factory=dict)
     confusions: FloatArray | None = None
     priors: FloatArray | None = None
+    #: What workers' accuracy is measured against when not `posteriors` (quorum's workers come
+    #: from a fit at the job's prior strength, its labels maybe from one at a stronger prior).
+    worker_posteriors: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ def _fit_quorum(enc: Encoded, opts: Options) -> MethodFit:
     )
     em = choice.fit
     params = dict(_params(opts), model=choice.model, why=choice.why, scores=choice.scores)
-    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+    if choice.delivered is None:
+        return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+    return MethodFit(
+        choice.delivered, em.rounds, em.converged, params, em.confusions, em.priors, em.posteriors
+    )
 
 
 def _fit_quorum_ds(enc: Encoded, opts: Options) -> MethodFit:

@@ -141,7 +141,7 @@ def with_models(
         known_gold = np.zeros((int(theirs.sum()), k))
         known_gold[np.arange(len(known_gold)), [unjudged[i] for i in item_ids[theirs].tolist()]] = 1
         fit = model_fit(
-            np.vstack([result.probabilities[rows[mine]], known_gold]),
+            np.vstack([result.worker_basis[rows[mine]], known_gold]),
             np.concatenate([answers[known][mine], answers[theirs]]),
             result.priors,
         )

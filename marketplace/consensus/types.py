@@ -119,7 +119,8 @@ class ConsensusResult:
     to the label first in `labels`. `confusions[w, t, k]` is the probability that worker
     `workers[w]` answers `labels[k]` when the true label is `labels[t]` (row = true label).
     `worker_accuracy[w]` is the expected share of the worker's votes that are correct under the
-    posteriors (on gold items that is plain gold accuracy).
+    posteriors the workers were fitted with (on gold items that is plain gold accuracy): those are
+    `probabilities` unless `fitted_probabilities` says otherwise (`worker_basis`).
     """
 
     method: str
@@ -137,6 +138,16 @@ class ConsensusResult:
     converged: bool
     seconds: float
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: The posteriors the workers' confusions and accuracy come from, when the labels come from
+    #: another fit ("quorum" may label with a stronger prior than it fits its workers with:
+    #: consensus/choose.py); None when they are `probabilities`.
+    fitted_probabilities: FloatArray | None = None
+
+    @property
+    def worker_basis(self) -> FloatArray:
+        """The posteriors workers are measured against (their skill, a model's record): the
+        workers' own fit's, which are the labels' unless `fitted_probabilities` is set."""
+        return self.probabilities if self.fitted_probabilities is None else self.fitted_probabilities
 
     @property
     def confidence(self) -> FloatArray:

@@ -114,3 +114,53 @@ def test_model_selection_on_a_sample_keeps_every_gold_item_and_its_answer() -> N
     assert sorted(sample.items[sample.gold_rows].tolist()) == sorted(gold)
     labels = np.asarray(sample.labels)[sample.gold_codes]
     assert dict(zip(sample.items[sample.gold_rows].tolist(), labels.tolist(), strict=True)) == gold
+
+
+def test_on_a_skewed_crowd_at_two_judgments_it_pulls_workers_harder_to_the_crowd_and_keeps_up_with_majority_vote() -> None:
+    ours, majority, strengths, whys = [], [], [], []
+    for seed in range(5):
+        crowd = named_crowd("skewed", seed=seed)  # one label on 90 % of items: few rare ones per worker
+        votes = subsample(crowd.votes, 2, seed)
+        result = aggregate(votes)
+        ours.append(accuracy(result, crowd.truth_map()))
+        majority.append(accuracy(aggregate(votes, method="mv"), crowd.truth_map()))
+        strengths.append(result.parameters["scores"]["prior_strength"])
+        whys.append(result.parameters["why"])
+    p = float(np.mean(majority))
+    assert np.mean(ours) >= p - standard_error(p, len(crowd.truth))
+    assert all("prior at" in why for why in whys)
+    assert min(strengths) > result.parameters["prior_strength"]  # stronger than the job's
+
+
+def test_the_prior_is_never_weaker_than_the_jobs_and_real_crowds_keep_it() -> None:
+    result = aggregate(dataset("D_Duck").votes, prior_strength=5.0)
+    tried = result.parameters["scores"]["prior_strength_heldout"]
+
+    assert result.parameters["scores"]["prior_strength"] == 5.0
+    assert min(float(s) for s in tried) == 5.0
+    assert tried["10"] <= tried["5"]  # it tried twice the strength and it predicted worse
+
+
+def test_the_stronger_prior_labels_the_items_and_the_workers_keep_the_jobs() -> None:
+    crowd = named_crowd("skewed", seed=0)
+    votes = subsample(crowd.votes, 2, 0)
+    result = aggregate(votes, prior_strength=5.0)
+    at_the_jobs = aggregate(votes, method="quorum-ds", prior_strength=5.0)  # the same fit, alone
+
+    assert result.parameters["scores"]["prior_strength"] > 5.0
+    assert result.parameters["scores"]["workers"]["prior_strength"] == 5.0
+    # What dynamic overlap's judge and the workers' skills read: the fit at the job's strength...
+    np.testing.assert_array_equal(result.confusions, at_the_jobs.confusions)
+    np.testing.assert_array_equal(result.priors, at_the_jobs.priors)
+    np.testing.assert_array_equal(result.worker_accuracy, at_the_jobs.worker_accuracy)
+    np.testing.assert_array_equal(result.worker_basis, at_the_jobs.probabilities)
+    # ...while the labels delivered come from the stronger prior, and label better.
+    assert not np.array_equal(result.probabilities, at_the_jobs.probabilities)
+    assert accuracy(result, crowd.truth_map()) > accuracy(at_the_jobs, crowd.truth_map())
+
+
+def test_when_the_job_strength_is_kept_one_fit_serves_labels_and_workers() -> None:
+    result = aggregate(dataset("D_Duck").votes, prior_strength=5.0)
+
+    assert result.fitted_probabilities is None
+    assert "workers" not in result.parameters["scores"]

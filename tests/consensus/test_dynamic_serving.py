@@ -93,11 +93,15 @@ def test_serving_only_informative_workers_buys_the_same_accuracy_with_fewer_judg
     crowd = spammy_crowd()
     everyone = DynamicSettings(min_overlap=2, max_overlap=6, target=0.95)
     chosen = DynamicSettings(min_overlap=2, max_overlap=6, target=0.95, serve_margin=0.2)
-    plain = replay_many(crowd, everyone, seeds=[0], history=True)
-    served = replay_many(crowd, chosen, seeds=[0], history=True)
+    # Four arrival orders: one replay of 120 items is too noisy to rank two savings by. Seed 0
+    # alone: 3.78 judgments per item for 0.921 against 4.30 for 0.933, and once the labels took
+    # a stronger prior (the judge's decisions unchanged) 0.921 against 0.942, a saving of 21.5 %
+    # against 21.9 %: two items of 240 (one standard error is 1.6 points).
+    plain = replay_many(crowd, everyone, seeds=[0, 1, 2, 3], history=True)
+    served = replay_many(crowd, chosen, seeds=[0, 1, 2, 3], history=True)
     assert plain.served is None  # everyone served: nothing else to compare with
-    # Measured: 3.78 judgments per item for 0.921, where serving everyone takes 4.30 for 0.933
-    # (one standard error of 240 items is 1.6 points), saving 21 % instead of 14 %.
+    # Measured: 3.59 judgments per item for 0.924, where serving everyone takes 3.92 for 0.921,
+    # saving 36 % instead of 27 %.
     assert served.judgments_per_item < plain.judgments_per_item - 0.3
     assert served.accuracy >= plain.accuracy - 0.02
     assert plain.saving is not None and served.saving is not None
