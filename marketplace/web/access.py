@@ -51,5 +51,11 @@ def staff_look(request: HttpRequest, job: Job) -> bool:
     return True
 
 
+def live_socket(request: HttpRequest) -> str:
+    """The live-updates socket of a job's pages for this user: an admin's is the staff socket
+    (the page subscribes it to the job's feed), since the client socket refuses them (4403)."""
+    return "/ws/staff/" if getattr(request.user, "is_admin", False) else "/ws/client/"
+
+
 # What a write from a staff look answers: staff see a client's job but do not act for the client.
 STAFF_READ_ONLY = "Staff views of a client's job are read-only: only the client's own users can change it."

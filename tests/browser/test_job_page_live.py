@@ -130,3 +130,22 @@ def test_the_controls_follow_the_status_without_a_reload(new_page: Any, alice: U
     actions.get_by_role("button", name="Resume").click()  # a real form post: this page reloads
     page.get_by_text("Resumed.").wait_for()
     page.locator("[data-job-actions]").get_by_role("button", name="Pause").wait_for()
+
+
+def test_an_admin_watching_a_clients_job_page_sees_it_move(
+    new_page: Any, alice: User, ada: User, live_url: str
+) -> None:
+    """A staff look follows the job on the staff socket (the client socket refuses admins): the
+    page says live once the job's feed is joined, and a worker's judgment moves its figures."""
+    job = arrange(open_job_with_items, items=4, organization=alice.organization, title="Pets, watched")
+    token = arrange(_worker_token, "watched-worker")
+    page = new_page()
+    log_in(page, "ada", PASSWORD)
+    page.goto(f"/portal/jobs/{job.pk}/")
+    page.wait_for_function("() => document.documentElement.dataset.live === 'open'")
+    before = page.locator(WATCHED["judgments"]).inner_text().strip()
+    with httpx.Client(base_url=live_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        lease = http.post("/api/v1/work/next/", json={"job": job.pk})
+        lease.raise_for_status()
+        http.post(f"/api/v1/work/leases/{lease.json()['lease']}/submit/", json={"label": "cat"}).raise_for_status()
+    page.wait_for_function(CHANGED, arg=[WATCHED["judgments"], before])

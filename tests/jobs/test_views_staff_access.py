@@ -63,3 +63,13 @@ def test_an_admin_cannot_act_for_the_client_from_a_staff_view(ada: User, acme_jo
     assert "read-only" in response.content.decode()
     assert not acme_job.consensus_runs.exists()
     assert staff.post(reverse("client-job-pause", args=[acme_job.pk])).status_code == 404  # the client's alone
+
+
+@pytest.mark.parametrize("page", ["job-page", "client-job-data"])
+def test_an_admins_job_pages_follow_the_job_on_the_staff_socket_and_the_clients_on_theirs(
+    ada: User, alice: User, acme_job: Job, page: str,
+) -> None:
+    """The client socket refuses admins (4403): a staff look subscribes the staff socket to the job."""
+    for user, socket in ((ada, "/ws/staff/"), (alice, "/ws/client/")):
+        body = browser(user).get(reverse(page, args=[acme_job.pk])).content.decode()
+        assert f'data-live-socket="{socket}" data-live-job="{acme_job.pk}"' in body, user

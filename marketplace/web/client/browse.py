@@ -28,7 +28,7 @@ from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
 from marketplace.money import money_text
-from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, staff_look
+from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, live_socket, staff_look
 
 SELECTION_MAX = 1_000
 _FILTER_NAMES = ("label", "confidence_min", "confidence_max", "agreement_below", "gold", "expert",
@@ -64,7 +64,8 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     staff_look(request, job)
     params = _filter_params(request.GET)
-    ctx: dict[str, Any] = {"job": job, "params": params, "labels": job.labels, "error": None, "rows": []}
+    ctx: dict[str, Any] = {"job": job, "params": params, "labels": job.labels, "error": None, "rows": [],
+                           "live_socket": live_socket(request)}
     try:
         filters = browse_params.browse_filter_parse(params, labels=job.label_keys)
         cursor = browse_params.cursor_parse(request.GET, sort=filters.sort)

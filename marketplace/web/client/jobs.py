@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from marketplace import flows
 from marketplace.web import charts
 from marketplace.accounts.models import User
-from marketplace.web.access import client_or_admin_required, client_required, staff_look
+from marketplace.web.access import client_or_admin_required, client_required, live_socket, staff_look
 from marketplace.billing.models import Tier
 from marketplace.billing.selectors import organization_balance
 from marketplace.billing.statements import organization_open_escrows
@@ -185,7 +185,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         "is_draft": owner and job.status == JobStatus.DRAFT,
         "results_url": reverse("job-results", args=[job.pk]),
         "figures_url": reverse("client-job-figures", args=[job.pk]),
-        "live_socket": LIVE_SOCKET,
+        "live_socket": live_socket(request),
     })
     return render(request, "client/job_page.html", ctx)
 
