@@ -20,6 +20,7 @@ Options: --workers=8 --seconds=30 --tasks=2000 --overlap=3 --seed=0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -31,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from bench._server import cpu_seconds
+from marketplace.demo.simulator.lanes import Lane, LaneError
 from marketplace.demo.simulator.report import percentile
 
 DEFAULTS = {"workers": 8, "seconds": 30, "tasks": 2000, "overlap": 3, "seed": 0}
@@ -191,15 +193,17 @@ async def project_create(client: httpx.AsyncClient, *, admin_token: str, tasks: 
     return project
 
 
-async def _worker(client: httpx.AsyncClient, *, token: str, project: int, deadline: float,
+async def _worker(lane: Lane, *, token: str, project: int, deadline: float,
                   rng: random.Random, result: LoadResult) -> None:
+    """One annotator on a connection of its own, through the same client as Quorum's crowd
+    (demo/simulator/lanes.py), so both servers are measured beside the same load generator."""
     headers = _auth(token)
     while time.monotonic() < deadline:
         started = time.perf_counter()
         try:
-            response = await client.get(f"/api/projects/{project}/next", headers=headers)
-        except httpx.HTTPError as exc:
-            result.errors[f"next {type(exc).__name__}"] += 1
+            response = await lane.get(f"/api/projects/{project}/next", headers=headers)
+        except LaneError as exc:
+            result.errors[f"next {exc.kind}"] += 1
             continue
         result.latencies["next"].append(time.perf_counter() - started)
         if response.status_code != 200:
@@ -212,9 +216,9 @@ async def _worker(client: httpx.AsyncClient, *, token: str, project: int, deadli
                             "value": {"choices": [choice]}}], "lead_time": 0.0, "project": project}
         started = time.perf_counter()
         try:
-            response = await client.post(f"/api/tasks/{task}/annotations/", headers=headers, json=body)
-        except httpx.HTTPError as exc:
-            result.errors[f"submit {type(exc).__name__}"] += 1
+            response = await lane.post(f"/api/tasks/{task}/annotations/", headers=headers, json_body=body)
+        except LaneError as exc:
+            result.errors[f"submit {exc.kind}"] += 1
             continue
         result.latencies["submit"].append(time.perf_counter() - started)
         if response.status_code == 201:
@@ -233,12 +237,14 @@ async def _load(target: Target, *, workers: int, seconds: float, tasks: int, ove
                                        overlap=overlap)
         result = LoadResult(system="Label Studio", workers=workers, judgments=0, seconds=0.0)
         cpu_before = cpu_seconds(target.pid) if target.pid else None
-        started = time.monotonic()
-        await asyncio.gather(*(
-            _worker(client, token=target.worker_tokens[i], project=project,
-                    deadline=started + seconds, rng=random.Random(seed * 1000 + i), result=result)
-            for i in range(workers)))
-        result.seconds = time.monotonic() - started
+        async with contextlib.AsyncExitStack() as stack:
+            lanes = [await stack.enter_async_context(Lane(target.url)) for _ in range(workers)]
+            started = time.monotonic()
+            await asyncio.gather(*(
+                _worker(lanes[i], token=target.worker_tokens[i], project=project,
+                        deadline=started + seconds, rng=random.Random(seed * 1000 + i), result=result)
+                for i in range(workers)))
+            result.seconds = time.monotonic() - started
         if cpu_before is not None and target.pid:
             result.cpu_seconds = cpu_seconds(target.pid) - cpu_before
         # Best effort, outside the measurement: keeps the database from growing run after run.

@@ -1,7 +1,8 @@
 """The crowd simulator: simulated workers labeling through Quorum's public HTTP API.
 
 - crowd.py: the pure model (simulated truth, worker profiles, answers, think times);
-- client.py: the asyncio worker loops (one httpx token per worker);
+- client.py: the asyncio worker loops (one token per worker);
+- lanes.py: the connections the workers' requests go on (aiohttp: cheap per request);
 - server.py: what the server says at the end (consensus accuracy, earnings);
 - report.py: the figures and the printed report;
 - run.py: `simulate()`, which ties them together (used by `manage.py simulate` and the benches).

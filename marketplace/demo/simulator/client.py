@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from marketplace.demo.simulator.crowd import Profile, think_seconds
+from marketplace.demo.simulator.lanes import Lane, LaneError, Reply
 from marketplace.demo.simulator.report import Stats
 
 API = "/api/v1"
@@ -60,7 +61,7 @@ class Options:
     connections: int | None = None
 
 
-def error_kind(response: httpx.Response) -> str:
+def error_kind(response: httpx.Response | Reply) -> str:
     """'409 conflict': the status and the API's error code (our one error body)."""
     code = ""
     try:
@@ -81,15 +82,12 @@ def http_client(url: str, *, connections: int, tls: ssl.SSLContext | None = None
                              timeout=httpx.Timeout(60.0, connect=10.0, pool=None))
 
 
-def lanes_open(url: str, *, count: int) -> list[httpx.AsyncClient]:
-    """`count` clients of one connection each: worker i sends on lane i % count, the way a
-    browser keeps its own connection. One shared pool of `count` connections would do the same
-    work, but httpcore checks every pooled connection (a peer name and a readiness poll each)
-    on every request: at 40 connections that cost the load generator more CPU per judgment
-    than the server spent (BENCHMARKS.md, "http-load")."""
-    # One TLS context for all: httpx builds a new one per client otherwise (33 ms of CPU each).
-    tls = ssl.create_default_context()
-    return [http_client(url, connections=1, tls=tls) for _ in range(max(count, 1))]
+def lanes_open(url: str, *, count: int) -> list[Lane]:
+    """`count` connections to the API (demo/simulator/lanes.py): worker i sends on lane
+    i % count. One shared pool of `count` connections would do the same work, but httpcore
+    checked every pooled connection on every request: at 40 connections that cost the load
+    generator more CPU per judgment than the server spent (BENCHMARKS.md, "http-load")."""
+    return [Lane(url.rstrip("/") + API) for _ in range(max(count, 1))]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -150,13 +148,13 @@ class Simulation:
     """Runs the crowd; `stop()` may be called from a signal handler (via the loop)."""
 
     def __init__(self, *, client: httpx.AsyncClient, credentials: list[Credential],
-                 profiles: list[Profile], options: Options,
-                 lanes: list[httpx.AsyncClient] | None = None) -> None:
-        self.client = client
-        self.lanes = lanes or [client]  # the connections the workers' requests go on (lanes_open)
+                 profiles: list[Profile], options: Options, lanes: list[Lane]) -> None:
+        self.client = client  # set-up and report requests (few, off the measured path)
+        self.lanes = lanes  # the connections the workers' requests go on (lanes_open)
         # Workers sharing a lane take turns in arrival order (asyncio.Lock wakes its waiters
         # first in, first out): httpcore's own queue let a worker that had just been answered
-        # send again before the others, so a few workers held the lanes and the rest waited.
+        # send again before the others, so a few workers held the lanes and the rest waited
+        # (aiohttp's pool of one queues the same way; the lock keeps the order ours).
         self._turns = [asyncio.Lock() for _ in self.lanes]
         self.credentials = credentials
         self.options = options
@@ -183,17 +181,17 @@ class Simulation:
             except asyncio.TimeoutError:
                 pass
 
-    def _lane(self, index: int) -> httpx.AsyncClient:
+    def _lane(self, index: int) -> Lane:
         return self.lanes[index % len(self.lanes)]
 
     async def _request(self, index: int, name: str, path: str, token: str,
-                       body: dict[str, Any]) -> httpx.Response | None:
+                       body: dict[str, Any]) -> Reply | None:
         started = time.perf_counter()  # the wait for the lane counts, as a proxy's queue would
         try:
             async with self._turns[index % len(self.lanes)]:
-                response = await self._lane(index).post(path, json=body, headers=auth(token))
-        except httpx.HTTPError as exc:
-            self.stats.errors[type(exc).__name__] += 1
+                response = await self._lane(index).post(path, json_body=body, headers=auth(token))
+        except LaneError as exc:
+            self.stats.errors[exc.kind] += 1
             return None
         self.stats.latencies[name].append(time.perf_counter() - started)
         return response
@@ -303,7 +301,7 @@ class Simulation:
     async def _release(self, index: int, lease_id: int, token: str) -> None:
         try:
             await self._lane(index).post(f"/work/leases/{lease_id}/release/", headers=auth(token), timeout=3.0)
-        except httpx.HTTPError:
+        except LaneError:
             pass
 
     def _check_done(self) -> None:
