@@ -201,8 +201,24 @@ def run(name: str, **params: Any) -> tuple[Any, ...] | None:
     with transaction.get_connection().cursor() as cursor:
         for sql in statements(name):
             cursor.execute(sql, adapted)
-            row = cursor.fetchone() if cursor.description else None
+            row = cursor.fetchone() if _result_names(sql, cursor) else None
     return row
+
+
+# The result columns of each statement text, learned from its first execution. psycopg builds the
+# cursor's `description` anew on every access, a Column object per column with its type looked
+# up (about 0.3 ms per submit-and-claim, a tenth of the in-process cycle, in cProfile of bench
+# assignment's loop); a statement's text fixes its columns (they are named, never `*`), so once
+# per process is enough. () for a statement that returns no rows.
+_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def _result_names(sql: str, cursor: Any) -> tuple[str, ...]:
+    names = _NAMES.get(sql)
+    if names is None:
+        description = cursor.description
+        names = _NAMES[sql] = tuple(column[0] for column in description) if description else ()
+    return names
 
 
 def first(model: type[M], name: str, **params: Any) -> M | None:
@@ -219,7 +235,7 @@ def first(model: type[M], name: str, **params: Any) -> M | None:
         row = cursor.fetchone()
         if row is None:
             return None
-        names = tuple(column[0] for column in cursor.description)
+        names = _result_names(sql, cursor)
     fields, extras = _columns(model, names, connection.alias)
     values = []
     for position, converters in fields:  # in the model's field order, as from_db wants them
