@@ -5,8 +5,8 @@ id and a small JSON record), put in by COPY, and one succeeded consensus run who
 (label, confidence, agreement, posterior) are synthetic and COPYed too: this measures the reads,
 not a fit (bench/consensus_run.py times those). 1 % of the items are in expert review. A model
 predicted every item (the run's label 85 % of the time), so every page shows its prediction
-beside the consensus (quality/browse_model.py). Then ANALYZE, as autovacuum would leave the
-statistics (none of this is timed).
+beside the consensus (quality/browse_model.py). Then ANALYZE of the filled tables, as
+autovacuum would leave the statistics (bench._db.analyze_filled; none of this is timed).
 
 Each case is one page of 50 rows, run R times (20 by default): `items_browse` in process (the
 SQL and the row objects), then the whole API request in process (GET /api/v1/jobs/<id>/browse/
@@ -29,7 +29,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bench._db import bench_database
+from bench._db import analyze_filled, bench_database
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.jobs.models import Item, Job, PredictionModel
 from marketplace.quality import browsing
@@ -174,8 +174,7 @@ def run(argv: list[str]) -> None:
         started = time.perf_counter()
         job, client, ids = _job(n)
         _results(job, ids)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        analyze_filled()
         print(f"{n:,} items with consensus results on {vendor} in {time.perf_counter() - started:.1f} s "
               f"(not timed below); pages of {PAGE} rows, {repeat} runs each")
         api = APIClient(SERVER_NAME="localhost")  # an allowed host under the default settings

@@ -2,7 +2,7 @@
 
 In a throwaway database (bench._db) a job gets the synthetic crowd of bench/consensus.py
 (1,000,000 judgments on 200,000 items with external ids, 10,000 workers), inserted by COPY as
-bench/consensus_run.py does, then ANALYZE (not timed). Then:
+bench/consensus_run.py does, then ANALYZE of the filled tables (bench._db; not timed). Then:
 
 - in process: `judgments_export(job=..., fmt=...)` consumed to the end, for CSV and JSONL
   (task,worker,label: external id, per-job worker pseudonym, label), keyset batches of 2,000;
@@ -21,9 +21,8 @@ import time
 
 import httpx
 import numpy as np
-from django.db import connection
 
-from bench._db import bench_database
+from bench._db import analyze_filled, bench_database
 from bench._server import served
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.accounts.services import token_create
@@ -60,8 +59,7 @@ def _job(n: int) -> tuple[Job, User]:
     # Statistics as autovacuum would leave them. Right after a bulk COPY the planner believes the
     # job has a handful of judgments and sorts all remaining rows for every 2,000-row batch
     # (1.5 s a batch at 500k rows: quadratic); with statistics it walks judgment_job_id in order.
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    analyze_filled()
     return job, client
 
 

@@ -122,6 +122,14 @@ class _Pairs:
     inverse: IntArray
 
 
+def _runs(ordered: npt.NDArray[Any]) -> tuple[npt.NDArray[np.bool_], IntArray, IntArray]:
+    """The runs of equal values in a sorted array: a mask of each run's first entry, where the
+    runs start and how long they are."""
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.empty(0, bool)
+    starts = np.flatnonzero(first)
+    return first, starts, np.diff(np.r_[starts, len(ordered)])
+
+
 def _pairs_of(wa: IntArray, wb: IntArray, n_workers: int, min_shared: int) -> _Pairs:
     """Group entries by pair with one sort, keeping pairs with at least `min_shared` items.
     Leaner than np.unique (no inverse unless some pair qualifies): a million votes make
@@ -131,9 +139,7 @@ def _pairs_of(wa: IntArray, wb: IntArray, n_workers: int, min_shared: int) -> _P
     order = np.argsort(code, kind="stable")
     ordered = code[order]
     del code
-    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.empty(0, bool)
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.r_[starts, len(ordered)])
+    first, starts, counts = _runs(ordered)
     enough = counts >= min_shared
     if not enough.any():
         return _Pairs(keep=np.zeros(len(wa), bool), codes=np.empty(0, np.int64), inverse=np.empty(0, np.int32))
@@ -176,9 +182,8 @@ def shared_entries(item_idx: IntArray, worker_idx: IntArray) -> tuple[IntArray, 
     # Sorted by item, then worker: inside an item's block, an earlier vote has the smaller worker.
     order = np.lexsort((worker_idx, item_idx)).astype(np.int32)
     items_sorted = item_idx[order]
-    starts = np.flatnonzero(np.r_[True, items_sorted[1:] != items_sorted[:-1]]) if len(order) else np.empty(0, int)
+    starts, counts = _runs(items_sorted)[1:]
     del items_sorted
-    counts = np.diff(np.r_[starts, len(order)])
     us, vs = [], []
     for m in np.unique(counts):
         if m < 2:
@@ -204,8 +209,7 @@ def paired_workers(items: IdArray, workers: IdArray, *, min_shared: int = DEFAUL
     code = worker_idx[u].astype(np.int64) * n + worker_idx[v]
     del u, v
     code.sort()  # counts per pair are all we need: no argsort, no inverse (cf. _pairs_of)
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.empty(0, np.int64)
-    counts = np.diff(np.r_[starts, len(code)])
+    starts, counts = _runs(code)[1:]
     hit = code[starts[counts >= min_shared]]
     return worker_ids[np.unique(np.r_[hit // n, hit % n])]
 

@@ -120,10 +120,10 @@ def _fit_quorum(enc: Encoded, opts: Options) -> MethodFit:
     )
     em = choice.fit
     params = dict(_params(opts), model=choice.model, why=choice.why, scores=choice.scores)
-    if choice.delivered is None:
-        return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+    delivered = choice.delivered  # labels from a stronger-prior fit, if any; workers from `em`
     return MethodFit(
-        choice.delivered, em.rounds, em.converged, params, em.confusions, em.priors, em.posteriors
+        em.posteriors if delivered is None else delivered, em.rounds, em.converged, params,
+        em.confusions, em.priors, worker_posteriors=None if delivered is None else em.posteriors,
     )
 
 

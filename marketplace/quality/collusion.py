@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -74,8 +75,9 @@ def collusion_flags_refresh(
     # that is nobody, and a million judgments cost one pass over their ids.
     basis = max((crowd for _, crowd in crowds.values() if crowd is not None), key=len, default=None)
     candidates = None if basis is None else paired_workers(basis.items, basis.workers)
+    masks: dict[int, npt.NDArray[np.bool_]] = {}
     scans: list[tuple[str, str, Scan]] = [
-        ("agreement", label, agreement_scan(_of_workers(crowd, candidates), fit, gold_items=gold_items,
+        ("agreement", label, agreement_scan(_of_workers(crowd, candidates, masks), fit, gold_items=gold_items,
                                             alpha=DEFAULT_ALPHA / scale))
         for label, (fit, crowd) in crowds.items() if fit is not None and crowd is not None
     ]
@@ -120,11 +122,15 @@ def collusion_flags_refresh(
     return kept
 
 
-def _of_workers(votes: Votes, workers: IdArray | None) -> Votes:
-    """The votes of `workers` only (all of them when None)."""
+def _of_workers(votes: Votes, workers: IdArray | None, masks: dict[int, npt.NDArray[np.bool_]]) -> Votes:
+    """The votes of `workers` only (all of them when None). `masks` holds the mask of each voters
+    array seen, by identity: a multi-label run's yes/no crowds share one (binary_crowds), so one
+    np.isin over a million votes serves every label."""
     if workers is None:
         return votes
-    keep = np.isin(votes.workers, workers)
+    keep = masks.get(id(votes.workers))
+    if keep is None:  # (the crowds outlive `masks`, so no id is reused meanwhile)
+        keep = masks[id(votes.workers)] = np.isin(votes.workers, workers)
     return Votes(items=votes.items[keep], workers=votes.workers[keep], codes=votes.codes[keep],
                  label_set=votes.label_set)
 

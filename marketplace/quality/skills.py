@@ -93,16 +93,17 @@ def worker_run_shares_replace_from(*, job_id: int, current: Mapping[Hashable, Ev
     WorkerRunShare.objects.filter(job_id=job_id).delete()
     now = timezone.now()
     rows = sorted(
-        (job_id, int(worker), share.right, share.seen, now)
+        (job_id, int(worker), share.right, share.seen)
         for worker, share in current.items()
         if share.seen or share.right
     )
     if connection.vendor == "postgresql":  # one COPY: a run may share among tens of thousands
+        at = now.isoformat()
         copy_lines(WorkerRunShare, 'job_id, worker_id, "right", seen, updated_at',
-                   (f"{job}\t{worker}\t{right!r}\t{seen!r}\t{at.isoformat()}\n" for job, worker, right, seen, at in rows))
+                   (f"{job}\t{worker}\t{right!r}\t{seen!r}\t{at}\n" for job, worker, right, seen in rows))
     else:
         stamp = connection.ops.adapt_unknown_value(now)
-        _execute_batches(_SHARE_ADD, [(*row[:4], stamp) for row in rows], width=5)
+        _execute_batches(_SHARE_ADD, [(*row, stamp) for row in rows], width=5)
     return len(rows)
 
 

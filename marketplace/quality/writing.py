@@ -25,6 +25,7 @@ PLACES = 6
 BATCH = 50_000
 _SQLITE_BATCH = 2_000  # 6 columns x 2,000 rows stays under SQLite's bound-variable limit
 _NULL = "\\N"  # COPY text's null
+_COPY_WRITE = 1 << 20  # characters a COPY write gathers: few calls, no whole-table string
 _SMALLINT_MAX = 32_767  # ItemResult.judgments is a PositiveSmallIntegerField
 
 
@@ -51,12 +52,23 @@ def item_results_write(*, run_id: int, result: ConsensusResult, votes: Votes | N
     return len(result.items)
 
 
-def copy_lines(model: type[Model], columns: str, lines: Iterable[str]) -> None:
+def copy_lines(model: type[Model], columns: str, blocks: Iterable[str]) -> None:
     """PostgreSQL: rows already in COPY text format (tab-separated, newline-ended, escaped by the
-    caller) into the model's table, in one COPY."""
+    caller) into the model's table, in one COPY. `blocks` are whole rows, one or many a string;
+    small ones are joined to about a megabyte a write, so neither a row a call nor one string
+    of the whole table."""
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        copy.write("".join(lines))
+        pending: list[str] = []
+        size = 0
+        for block in blocks:
+            pending.append(block)
+            size += len(block)
+            if size >= _COPY_WRITE:
+                copy.write("".join(pending))
+                pending, size = [], 0
+        if pending:
+            copy.write("".join(pending))
 
 
 def item_results_anchor(*, job_id: int, run_id: int) -> None:
@@ -143,13 +155,9 @@ def _agreement_cells(agreement: npt.NDArray[np.float64] | None, n: int) -> list[
 def _copy_items(run_id: int, result: ConsensusResult, agreement: npt.NDArray[np.float64] | None) -> None:
     template = _copy_escape(probability_template(result.labels))
     escaped_labels = np.asarray([_copy_escape(label) for label in result.labels], dtype=object)
-    table = connection.ops.quote_name(ItemResult._meta.db_table)
     columns = "run_id, item_id, label, confidence, probabilities, judgments, agreement"
     cells = _agreement_cells(agreement, len(result.items))
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for block in _copy_blocks(run_id, result, template, escaped_labels, cells):
-                copy.write(block)
+    copy_lines(ItemResult, columns, _copy_blocks(run_id, result, template, escaped_labels, cells))
 
 
 def _copy_blocks(

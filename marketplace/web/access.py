@@ -51,10 +51,15 @@ def staff_look(request: HttpRequest, job: Job) -> bool:
     return True
 
 
+# The portal's live-update sockets (realtime/routing.py): every page takes its path from here.
+CLIENT_SOCKET = "/ws/client/"  # the organization's feed, for its client users
+STAFF_SOCKET = "/ws/staff/"  # staff alerts; a page subscribes it to one job's feed
+
+
 def live_socket(request: HttpRequest) -> str:
     """The live-updates socket of a job's pages for this user: an admin's is the staff socket
     (the page subscribes it to the job's feed), since the client socket refuses them (4403)."""
-    return "/ws/staff/" if getattr(request.user, "is_admin", False) else "/ws/client/"
+    return STAFF_SOCKET if getattr(request.user, "is_admin", False) else CLIENT_SOCKET
 
 
 # What a write from a staff look answers: staff see a client's job but do not act for the client.

@@ -52,6 +52,15 @@ def test_the_dashboard_renders_the_live_progress_contract(alice: User, acme_job:
     assert 'style="width: 0.0%"' in body
 
 
+def test_a_client_who_is_also_a_superuser_follows_the_dashboard_on_the_organizations_socket(
+    alice: User, acme_job: Job,
+) -> None:
+    User.objects.filter(pk=alice.pk).update(is_superuser=True)  # counts as an admin elsewhere
+    alice.refresh_from_db()
+    body = browser(alice).get(reverse("client-dashboard")).content.decode()
+    assert 'data-live-socket="/ws/client/"' in body  # the staff socket has no organization feed
+
+
 def test_the_dashboard_filters_by_status(alice: User, acme_job: Job) -> None:
     JobFactory(organization=alice.organization, title="Still a draft")
     body = browser(alice).get(reverse("client-dashboard") + "?status=draft").content.decode()

@@ -13,7 +13,8 @@ from marketplace.errors import Conflict
 from marketplace.jobs.editing import items_delete
 from marketplace.jobs.models import Item
 from marketplace.jobs.services import ItemRow, item_bulk_create
-from marketplace.quality.models import ConsensusRun, ItemResult
+from marketplace.quality import writing
+from marketplace.quality.models import ConsensusRun, ItemResult, WorkerResult
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.writing import item_results_anchor
 from tests.factories import JobFactory
@@ -54,3 +55,20 @@ def test_a_published_jobs_run_only_takes_the_lock(django_assert_num_queries: Any
     assert run.status == ConsensusRun.Status.SUCCEEDED and ItemResult.objects.filter(run=run).count() == 3
     with django_assert_num_queries(1):  # its items can no longer be deleted one by one
         item_results_anchor(job_id=job.pk, run_id=run.pk)
+
+
+def test_a_run_written_a_row_a_copy_write_stores_what_one_write_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    job = judged_job(items=3)
+    whole = consensus_run(job=job)
+    monkeypatch.setattr(writing, "_COPY_WRITE", 1)  # every row flushed on its own
+    piecemeal = consensus_run(job=job)
+
+    def stored(run: ConsensusRun) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        items = ItemResult.objects.filter(run=run).order_by("item_id")
+        workers = WorkerResult.objects.filter(run=run).order_by("worker_id")
+        return (list(items.values_list("item_id", "label", "confidence", "probabilities", "judgments", "agreement")),
+                list(workers.values_list("worker_id", "accuracy", "confusion", "judgments")))
+
+    assert stored(piecemeal) == stored(whole) and len(stored(whole)[0]) == 3 and len(stored(whole)[1]) == 3
