@@ -157,4 +157,5 @@ _webhooks = [
          webhooks.WebhookDeliveryRedeliver.as_view(), name="webhook-delivery-redeliver"),
 ]
 
-urlpatterns = _accounts + _jobs + _items + _browse + _work + _quality + _billing + _webhooks
+# The worker's calls first: one per judgment, the API's most frequent (their work/ prefix is theirs alone).
+urlpatterns = _work + _accounts + _jobs + _items + _browse + _quality + _billing + _webhooks

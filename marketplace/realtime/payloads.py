@@ -12,9 +12,11 @@ Money is rounded by `marketplace.money`, which is pure Decimal arithmetic below 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import Avg, Count, Q
 
 from marketplace.money import money
@@ -23,6 +25,8 @@ ZERO = Decimal("0.00")
 # A fixed-overlap job has no target confidence; below this an item counts as uncertain.
 UNCERTAIN_BELOW = 0.8
 # quality.alert action -> the QualityEvent kind whose reason it carries when none is passed.
+# Job's tallied counter -> the JobTally column it sums (jobs.models.TALLIED, not imported: see above).
+TALLY_COLUMNS = {"judgment_count": "judgments", "completed_item_count": "completed_items"}
 ACTION_EVENT_KINDS = {"blocked": "blocked", "unblocked": "unblocked", "flagged": "flagged_fast"}
 
 
@@ -39,41 +43,94 @@ def job_progress(*, job_id: int) -> tuple[int, dict[str, Any]] | None:
     is the escrow opened at publish (plus later imports). So spent/budget reads "cost so far
     against budget" and never exceeds it. A draft has neither: both "0.00".
     """
-    row = (
-        _model("jobs.Job")
-        .objects.filter(pk=job_id)
-        .values(
-            "organization_id", "status", "item_count", "completed_item_count", "judgment_count"
-        )
-        .first()
-    )
+    row = _progress_row(job_id)
     if row is None:
         return None
-    budget = (
-        _model("billing.JobBudget")
-        .objects.filter(job_id=job_id)
-        .values("budget", "items", "price_per_item", "charged", "settled_at")
-        .first()
-    )
-    total, done = row["item_count"], row["completed_item_count"]
+    organization_id, status, total, done, judgments, budget, items, price_per_item, charged, settled_at = row
     spent, escrowed = ZERO, ZERO
     if budget is not None:
-        escrowed = budget["budget"]
-        if budget["settled_at"] is not None and budget["charged"] is not None:
-            spent = budget["charged"]
+        escrowed = budget
+        if settled_at is not None and charged is not None:
+            spent = charged
         else:
-            spent = money(min(done, budget["items"]) * budget["price_per_item"])
-    return row["organization_id"], {
+            spent = money(min(done, items) * price_per_item)
+    return organization_id, {
         "type": "job.progress",
         "job": job_id,
-        "status": row["status"],
+        "status": status,
         "items_total": total,
         "items_done": done,
-        "judgments": row["judgment_count"],
+        "judgments": judgments,
         "percent": round(100.0 * done / total, 1) if total else 0.0,
         "spent": f"{money(spent):.2f}",
         "budget": f"{money(escrowed):.2f}",
     }
+
+
+def _progress_row(job_id: int) -> tuple[Any, ...] | None:
+    """(organization_id, status, item_count, completed items, judgments, then the budget's budget,
+    items, price_per_item, charged, settled_at: None without a budget) in one statement.
+
+    What Job.objects.filter(pk=...).values(...).first() (its tally sums annotated by JobManager)
+    and JobBudget.objects.filter(job_id=...).values(...).first() read, with SQL built once per
+    process: each trailing send of a busy job built both queries anew, two a second per job and
+    process, and that was a tenth of the web processes' CPU under a crowd (BENCHMARKS.md,
+    "Server CPU per judgment"). Values pass the fields' own converters (SQLite's decimals and
+    dates), as the ORM would apply them; sums are ints, as the annotation's BigIntegerField."""
+    sql, converters = _progress_query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for i, (expression, chain) in enumerate(converters):
+        for convert in chain:
+            values[i] = convert(values[i], expression, connection)
+    values[3], values[4] = int(values[3]), int(values[4])
+    return tuple(values)
+
+
+@cache
+def _progress_query(vendor: str) -> tuple[str, list[tuple[Any, list[Any]]]]:
+    """The SQL of _progress_row for this database vendor, and each column's converters."""
+    quote = connection.ops.quote_name
+    job_model, tally_model, budget_model = (
+        _model("jobs.Job"), _model("jobs.JobTally"), _model("billing.JobBudget")
+    )
+    job_fields = [job_model._meta.get_field(name) for name in ("organization", "status", "item_count")]
+    budget_fields = [
+        budget_model._meta.get_field(name)
+        for name in ("budget", "items", "price_per_item", "charged", "settled_at")
+    ]
+    tally = quote(tally_model._meta.db_table)
+    tally_job = quote(tally_model._meta.get_field("job").column)
+    job_pk = quote(job_model._meta.pk.column)
+
+    def tally_sum(field: str) -> str:
+        column = quote(tally_model._meta.get_field(field).column)
+        return f"COALESCE((SELECT SUM(t.{column}) FROM {tally} t WHERE t.{tally_job} = j.{job_pk}), 0)"
+
+    selected = (
+        [f"j.{quote(field.column)}" for field in job_fields]
+        + [tally_sum(TALLY_COLUMNS["completed_item_count"]), tally_sum(TALLY_COLUMNS["judgment_count"])]
+        + [f"b.{quote(field.column)}" for field in budget_fields]
+    )
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {quote(job_model._meta.db_table)} j "
+        f"LEFT JOIN {quote(budget_model._meta.db_table)} b "
+        f"ON b.{quote(budget_model._meta.get_field('job').column)} = j.{job_pk} "
+        f"WHERE j.{job_pk} = %s"
+    )
+    converters: list[tuple[Any, list[Any]]] = []
+    for alias, fields in (("j", job_fields), (None, [None, None]), ("b", budget_fields)):
+        for field in fields:
+            if field is None:
+                converters.append((None, []))
+                continue
+            column = field.get_col(alias)
+            converters.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+    return sql, converters
 
 
 def job_organization(*, job_id: int) -> int | None:

@@ -1,0 +1,89 @@
+"""job.progress is read by one statement built once per process; it says what the ORM read said."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from marketplace import flows
+from marketplace.accounts.models import User
+from marketplace.billing.models import JobBudget
+from marketplace.jobs.models import Job
+from marketplace.labeling.services import lease_claim
+from marketplace.money import money
+from marketplace.realtime import payloads
+from tests.factories import JobFactory, WorkerFactory, open_job_with_items
+
+pytestmark = pytest.mark.django_db
+
+
+def progress_as_the_orm_read_it(job_id: int) -> tuple[int, dict[str, Any]] | None:
+    """The payload as it was built before: two ORM queries, the tallies summed by JobManager."""
+    row = (
+        Job.objects.filter(pk=job_id)
+        .values("organization_id", "status", "item_count", "completed_item_count", "judgment_count")
+        .first()
+    )
+    if row is None:
+        return None
+    budget = (
+        JobBudget.objects.filter(job_id=job_id)
+        .values("budget", "items", "price_per_item", "charged", "settled_at")
+        .first()
+    )
+    total, done = row["item_count"], row["completed_item_count"]
+    spent, escrowed = Decimal("0.00"), Decimal("0.00")
+    if budget is not None:
+        escrowed = budget["budget"]
+        if budget["settled_at"] is not None and budget["charged"] is not None:
+            spent = budget["charged"]
+        else:
+            spent = money(min(done, budget["items"]) * budget["price_per_item"])
+    return row["organization_id"], {
+        "type": "job.progress", "job": job_id, "status": row["status"], "items_total": total,
+        "items_done": done, "judgments": row["judgment_count"],
+        "percent": round(100.0 * done / total, 1) if total else 0.0,
+        "spent": f"{money(spent):.2f}", "budget": f"{money(escrowed):.2f}",
+    }
+
+
+def label(job: Job, worker: User, times: int) -> None:
+    for _ in range(times):
+        lease = lease_claim(worker=worker, job=job)
+        flows.work_submit(worker=worker, lease_id=lease.pk, label="cat")
+
+
+def test_a_draft_without_a_budget_reads_the_same_zeros() -> None:
+    job = JobFactory()
+    assert payloads.job_progress(job_id=job.pk) == progress_as_the_orm_read_it(job.pk)
+    assert payloads.job_progress(job_id=job.pk)[1]["budget"] == "0.00"  # type: ignore[index]
+
+
+def test_a_job_being_labeled_reads_the_same_counts_and_cost() -> None:
+    job = open_job_with_items(items=4, overlap=1)
+    label(job, WorkerFactory(), 2)
+    label(job, WorkerFactory(), 1)
+
+    built = payloads.job_progress(job_id=job.pk)
+    assert built == progress_as_the_orm_read_it(job.pk)
+    _, message = built  # type: ignore[misc]
+    assert (message["items_done"], message["judgments"], message["percent"]) == (3, 3, 75.0)
+    assert type(message["items_done"]) is int and type(message["judgments"]) is int  # JSON-safe
+    assert message["spent"] != "0.00"
+
+
+def test_a_settled_job_reads_its_charge() -> None:
+    job = open_job_with_items(items=2, overlap=1)
+    label(job, WorkerFactory(), 1)
+    JobBudget.objects.filter(job=job).update(settled_at=timezone.now(), charged=Decimal("0.15"))
+
+    built = payloads.job_progress(job_id=job.pk)
+    assert built == progress_as_the_orm_read_it(job.pk)
+    assert built[1]["spent"] == "0.15"  # type: ignore[index]
+
+
+def test_a_job_gone_reads_nothing() -> None:
+    assert payloads.job_progress(job_id=987_654_321) is None
