@@ -75,7 +75,7 @@ def _progress_row(job_id: int) -> tuple[Any, ...] | None:
     and JobBudget.objects.filter(job_id=...).values(...).first() read, with SQL built once per
     process: each trailing send of a busy job built both queries anew, two a second per job and
     process, and that was a tenth of the web processes' CPU under a crowd (BENCHMARKS.md,
-    "Server CPU per judgment"). Values pass the fields' own converters (SQLite's decimals and
+    "Live progress in one statement"). Values pass the fields' own converters (SQLite's decimals and
     dates), as the ORM would apply them; sums are ints, as the annotation's BigIntegerField."""
     sql, converters = _progress_query(connection.vendor)
     with connection.cursor() as cursor:
