@@ -27,7 +27,7 @@ def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) 
     # they are fast *for this job*: an easy job that every human answers in a second flags nobody.
     peers = _peers_median_recent(job_id=job.pk, worker_id=worker_id)
     if peers is None:
-        return False  # nobody to compare with yet: asked again a few seconds on
+        return False  # nobody to compare with yet: asked again at the worker's next submit
     limit = scoring.fast_limit(tier_seconds=float(rules.fast_seconds), peers_median=peers)
     if median >= limit:
         return False
@@ -83,22 +83,21 @@ def _recent_sql() -> str:
 # answers without pausing (a script, or a load test) reaches the peers' question on every submit,
 # and its 200-row read was the largest single cost of a submit over HTTP (BENCHMARKS.md, "Server
 # CPU per judgment"). A median of the latest 200 answers moves slowly; a few seconds' staleness
-# changes no flag that matters. "Too few peers yet" (None) is remembered as long: the first worker
-# of a job who answers fast asked it on every submit (two statements and an ORM query each, the
-# largest part of a lone worker's submit), and their flag waits at most that long once peers come.
-# Bounded: forgotten whole when it grows past PEERS_MEMORY_MAX.
+# changes no flag that matters. Bounded: forgotten whole when it grows past PEERS_MEMORY_MAX.
 PEERS_MEMORY_SECONDS = 5.0
 PEERS_MEMORY_MAX = 10_000
-_PEERS: dict[tuple[int, int], tuple[float, float | None]] = {}
+_PEERS: dict[tuple[int, int], tuple[float, float]] = {}
 
 
 def _peers_median_recent(*, job_id: int, worker_id: int) -> float | None:
-    """_peers_median (or None: too few peers), remembered for PEERS_MEMORY_SECONDS (see above)."""
+    """_peers_median, remembered for PEERS_MEMORY_SECONDS once there is one (see above)."""
     now = time.monotonic()
     remembered = _PEERS.get((job_id, worker_id))
     if remembered is not None and remembered[0] > now:
         return remembered[1]
     peers = _peers_median(job_id=job_id, worker_id=worker_id)
+    if peers is None:
+        return None  # not remembered: the next peer's answer may be the one that makes enough
     if len(_PEERS) >= PEERS_MEMORY_MAX:
         _PEERS.clear()
     _PEERS[(job_id, worker_id)] = (now + PEERS_MEMORY_SECONDS, peers)
