@@ -18,7 +18,14 @@ from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.rules import QualityRules
 
 
-def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
+def fast_check(
+    *, job: Job, worker_id: int, stats_id: int, rules: QualityRules, others_judgments: int | None = None
+) -> bool:
+    if others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN:
+        # Too few answers by anyone else for a pace to compare with (the peers' read below would
+        # find as few): no flag is possible, so neither read is made. A lone worker's every submit
+        # made both, the peers' one walking all of the job's judgments (BENCHMARKS.md, issue 12).
+        return False
     recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)
     median = scoring.median_seconds(seconds for _, _, seconds in recent)
     if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):

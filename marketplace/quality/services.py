@@ -74,7 +74,7 @@ RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at, gold_labels_s
 """
 
 
-def judgment_assess(*, judgment: Judgment) -> Assessment:
+def judgment_assess(*, judgment: Judgment, others_judgments: int | None = None) -> Assessment:
     """Count a new judgment in the worker's stats and act on the job's quality rules.
 
     Gold rule (gold judgments): with at least min_gold_answers scored gold answers and a smoothed
@@ -83,6 +83,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     scoring.balanced_smoothed), the answers still counted as answers for min_gold_answers.
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
+    `others_judgments`: the job's judgments by other workers as the submit saw them (None: not
+    known); fewer than the fast rule needs to compare with spares its reads (fast_rule.py).
     """
     rules = _job_terms(judgment.job_id)
     job = Job(pk=judgment.job_id)  # the rules below need its id only; a block reads it afresh
@@ -113,7 +115,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
                               positives=(pos_right, pos_seen))
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
-        flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
+        flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules,
+                                       others_judgments=others_judgments)
     return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
 
 
