@@ -19,16 +19,21 @@ from marketplace.quality.rules import QualityRules
 
 
 def fast_check(
-    *, job: Job, worker_id: int, stats_id: int, rules: QualityRules, others_judgments: int | None = None
+    *, job: Job, worker_id: int, stats_id: int, rules: QualityRules, others_judgments: int | None = None,
+    recent_seconds: list[Any] | None = None,
 ) -> bool:
+    """`recent_seconds`: the worker's latest answer times, newest first, when the caller read them
+    already (services._STATS_UPSERT_RECENT); the rows are read here only to flag."""
     if others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN:
         # Too few answers by anyone else for a pace to compare with (the peers' read below would
         # find as few): no flag is possible, so neither read is made. A lone worker's every submit
         # made both, the peers' one walking all of the job's judgments (BENCHMARKS.md, issue 12).
         return False
-    recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)
-    median = scoring.median_seconds(seconds for _, _, seconds in recent)
-    if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
+    if recent_seconds is None:
+        recent_seconds = [seconds for _, _, seconds in _recent(job_id=job.pk, worker_id=worker_id,
+                                                                limit=rules.fast_window)]
+    median = scoring.median_seconds(recent_seconds)
+    if median is None or len(recent_seconds) < rules.fast_window or median >= float(rules.fast_seconds):
         return False
     # Rarely reached (the worker's median is already under the tier's figure): now ask whether
     # they are fast *for this job*: an easy job that every human answers in a second flags nobody.
@@ -39,6 +44,7 @@ def fast_check(
     if median >= limit:
         return False
     now = timezone.now()
+    recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)  # the evidence
     # Compare-and-set: the flag is set once, and only the submit that set it logs the event.
     if not WorkerJobStats.objects.filter(pk=stats_id, flagged_fast_at__isnull=True).update(flagged_fast_at=now):
         return False

@@ -162,3 +162,20 @@ def test_the_fast_rule_reads_the_workers_latest_answers_newest_first_without_und
 
     expected = [(j.pk, j.item_id, j.seconds_spent) for j in latest if j.status != JudgmentStatus.WITHDRAWN][:2]
     assert [(jid, item, Decimal(str(s))) for jid, item, s in recent] == expected
+
+
+def test_a_lone_workers_answers_read_no_pace_at_all(wendy: User, walter: User) -> None:
+    """With fewer than FAST_PEERS_MIN answers by anyone else in the job there is no pace to judge
+    against, so a submit reads neither the worker's latest answers nor the others' (a lone worker
+    paid both on every submit, one of them a walk of every judgment of the job)."""
+    job = gold_job(gold=0, gold_rate="0", items=60, overlap=3, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=9, seconds="3")  # one answer short of a pace
+
+    with CaptureQueriesContext(connection) as queries:
+        answer_regular(wendy, job, count=12, seconds="0.2")
+
+    assert not any('"seconds_spent"' in q["sql"] for q in queries.captured_queries)
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
+    answer_regular(walter, job, count=1, seconds="3")  # now there is one
+    answer_regular(wendy, job, count=1, seconds="0.2")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
