@@ -137,7 +137,7 @@ def test_a_claim_examines_as_many_rows_however_many_started_items_the_worker_jud
 @pytest.mark.django_db
 def test_a_workers_live_lease_is_looked_up_among_their_own_leases_only(wendy: User) -> None:
     """The claim's first statement finds the worker's live lease in the job (idempotent next) by
-    walking lease_worker_status_job, not every active lease of the job (lease_active_job): with a
+    walking lease_active_worker, not every active lease of the job (lease_active_job): with a
     crowd that was 180 leases read per claim, none of them the worker's after a submit."""
     job = open_job_with_items(items=50, overlap=3)
     for n in range(20):
@@ -145,4 +145,4 @@ def test_a_workers_live_lease_is_looked_up_among_their_own_leases_only(wendy: Us
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE labeling_lease")
     plan = _plan("job_for_claim", job_id=job.pk, worker=wendy, overlap=job.overlap)
-    assert "lease_worker_status_job" in plan and "lease_active_job" not in plan, plan
+    assert "lease_active_worker" in plan and "lease_active_job" not in plan, plan
