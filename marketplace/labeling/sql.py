@@ -23,12 +23,13 @@ from marketplace.labeling.sql_submit import submit_statements
 
 M = TypeVar("M", bound=models.Model)
 
-# The worker never met the item: no judgment and no lease of any status. Scalar counts, not NOT
-# EXISTS: PostgreSQL may turn NOT EXISTS into an anti-join that hashes every judgment the worker
-# ever made; a scalar subquery stays one index probe per candidate row.
-_JUDGED = "(SELECT COUNT(*) FROM labeling_judgment m WHERE m.item_id = i.id AND m.worker_id = %(worker)s) > 0"
-_LEASED = "(SELECT COUNT(*) FROM labeling_lease m WHERE m.item_id = i.id AND m.worker_id = %(worker)s) > 0"
-_NEVER_MET = f"NOT ({_JUDGED} OR {_LEASED})"
+# How often the worker has met an item: judgments plus leases of any status (0 = never). Scalar
+# counts, not NOT EXISTS: PostgreSQL may turn NOT EXISTS into an anti-join that hashes every
+# judgment the worker ever made; a scalar subquery stays one index probe per candidate row.
+_NEVER_MET = """(
+    (SELECT COUNT(*) FROM labeling_judgment m WHERE m.item_id = i.id AND m.worker_id = %(worker)s)
+  + (SELECT COUNT(*) FROM labeling_lease m WHERE m.item_id = i.id AND m.worker_id = %(worker)s)
+) = 0"""
 
 # Accepted judgments plus live leases leave room for one more.
 _SLOT_FREE = """i.judgment_count + (
@@ -85,11 +86,7 @@ WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')
 # in turn and LIMIT 1 stops at the first row; each branch locks its own pick (SKIP LOCKED passes
 # over rows held by others and walks on); each WHERE repeats the index predicate for the planner.
 STARTED_WINDOW = 64
-# The candidates a walk passes over are mostly items the worker judged (they stay started while
-# they wait for others): a CASE asks in this order and stops at the first answer, one probe for
-# those instead of three (the planner orders plain AND-ed conditions by its own cost guesses).
-_FITS = f"""CASE WHEN {_JUDGED} THEN false WHEN {_LEASED} THEN false
-      ELSE {_SLOT_FREE} END"""
+_FITS = f"{_SLOT_FREE}\n      AND {_NEVER_MET}"
 _WALK = """
     SELECT {{item_columns}} FROM jobs_item i
     WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold AND {started}
