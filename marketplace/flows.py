@@ -274,7 +274,9 @@ def work_submit(
                 # fresh: our submit created the judgment and holds the worker's tally row.
                 billing.judgment_pay(judgment=judgment, fresh=True)
                 # Gold score, quality rules (blocks drop judgments and reopen items), answer speed.
-                assessment = quality.judgment_assess(judgment=judgment)
+                assessment = quality.judgment_assess(
+                    judgment=judgment, others_judgments=submission.others_judgments
+                )
                 if assessment.blocked:
                     _blocked_pay_reverse(job_id=judgment.job_id, worker_id=judgment.worker_id)
                     events.quality_alert(  # reason: the block's QualityEvent, read after commit

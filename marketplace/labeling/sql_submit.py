@@ -114,7 +114,7 @@ SELECT j.status, j.item_count, sums.done, sums.seen FROM jobs_job j, (
 # re-check after commit (Submission.job_may_be_complete), never completes it early.
 _JOB_AFTER_TALLY = """
 SELECT {judgment}job.status, job.item_count, sums.done + %(completed)s,
-    sums.seen + %(judgments)s + %(gold_judgments)s
+    sums.seen + %(judgments)s + %(gold_judgments)s, tally.own
 FROM {judgment_from}tally, LATERAL (
     SELECT status, item_count FROM jobs_job WHERE id = tally.job_id FOR KEY SHARE
 ) AS job, (
@@ -123,15 +123,18 @@ FROM {judgment_from}tally, LATERAL (
     FROM jobs_jobtally WHERE job_id = %(job)s
 ) AS sums
 """
+# `own`: the worker's own judgments in the job, ours included (the upsert's row), so the judgments
+# of everyone else as we see them are the sum less it (the fast rule's peers, quality/fast_rule.py).
+_TALLY_RETURNING = "RETURNING job_id, judgments + gold_judgments AS own"
 _TALLY_ADD_JOB_STATUS = f"""
-WITH tally AS ({_TALLY_ADD}RETURNING job_id)
+WITH tally AS ({_TALLY_ADD}{_TALLY_RETURNING})
 {_JOB_AFTER_TALLY.format(judgment="", judgment_from="")}"""
 
 # PostgreSQL: _JUDGMENT, then _TALLY_ADD_JOB_STATUS, in one round trip; the judgment's id comes
 # first. Inserting the judgment locks no row another submit wants (its foreign keys are checked
 # at commit), so its place in the statement does not touch the lock order.
 _JUDGMENT_TALLY_JOB_STATUS = f"""
-WITH judgment AS ({_JUDGMENT}), tally AS ({_TALLY_ADD}RETURNING job_id)
+WITH judgment AS ({_JUDGMENT}), tally AS ({_TALLY_ADD}{_TALLY_RETURNING})
 {_JOB_AFTER_TALLY.format(judgment="judgment.id, ", judgment_from="judgment, ")}"""
 
 

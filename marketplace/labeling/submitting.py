@@ -59,6 +59,9 @@ class Submission:
     job_judgments: int | None = None
     # Regular items of the job not complete as this submit saw them (None: not read).
     items_left: int | None = None
+    # The job's judgments by other workers as this submit saw them (None: not read): at least as
+    # many as the fast rule's peers (quality/fast_rule.py), so it skips its reads below a minimum.
+    others_judgments: int | None = None
 
     @property
     def job_may_be_complete(self) -> bool:
@@ -205,7 +208,7 @@ def _submit(
         labels_save(judgment, answer)
     return Submission(
         judgment=judgment, created=True, item_completed=completed, job_completed=counts.completed,
-        job_judgments=counts.judgments, items_left=counts.items_left,
+        job_judgments=counts.judgments, items_left=counts.items_left, others_judgments=counts.others,
     )
 
 
@@ -341,7 +344,9 @@ def _accept_gold(*, lease: Lease, answer: Answer, seconds: Decimal | None, now: 
         lease=lease, label=label, seconds=seconds, now=now, is_correct=correct, gold_judgments=1
     )
     labels_save(judgment, answer)
-    return Submission(judgment=judgment, created=True, job_judgments=counts.judgments)
+    return Submission(
+        judgment=judgment, created=True, job_judgments=counts.judgments, others_judgments=counts.others
+    )
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,7 @@ class _Counts:
     completed: bool  # this submit completed the job
     judgments: int  # the job's judgments, gold included, as we see them
     items_left: int  # regular items not complete, as we see them
+    others: int | None = None  # judgments of other workers, as we see them (None: not read)
 
 
 def _job_count(
@@ -371,21 +377,22 @@ def _counts(row: tuple[Any, ...] | None, *, job_id: int, completed: int) -> _Cou
     """What the tally statement read (the job's status, size, items completed, judgments seen)."""
     if row is None or row[0] == JobStatus.CANCELLED:
         raise Conflict("This job was cancelled; answers are no longer accepted.")
-    status, items, completed_items, seen = row
+    status, items, completed_items, seen = row[:4]
+    others = int(seen) - int(row[4]) if len(row) > 4 else None  # SQLite's two statements: not read
     if status == JobStatus.COMPLETED:
         # Only gold gets here: the submit that completed the job committed while we waited for
         # its lock (our first read still saw it open). Its escrow is settled; refuse as above.
         raise Conflict(_NO_LONGER_NEEDED)
     if not (completed and status == JobStatus.OPEN):
-        return _Counts(False, int(seen), items - completed_items)
+        return _Counts(False, int(seen), items - completed_items, others)
     # Committed tallies plus ours. Two submits completing the last two items at once each miss
     # the other's (uncommitted) item, so neither completes the job here: the flow re-checks after
     # commit (Submission.job_may_be_complete; billing.settlement.job_complete_if_done).
     if completed_items < items:
-        return _Counts(False, int(seen), items - completed_items)
+        return _Counts(False, int(seen), items - completed_items, others)
     # Every item is complete: close the job. Its FOR UPDATE waits for the submits in flight (they
     # hold KEY SHARE only, and none of them can also see the job complete: each still lacks the
     # item we just completed), keeps imports out until we commit, and sums again after the wait
     # (a block committed meanwhile may have reopened items).
-    return _Counts(job_complete_if_done(job_id=job_id), int(seen), items - completed_items)
+    return _Counts(job_complete_if_done(job_id=job_id), int(seen), items - completed_items, others)
 

@@ -18,20 +18,33 @@ from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.rules import QualityRules
 
 
-def fast_check(*, job: Job, worker_id: int, stats_id: int, rules: QualityRules) -> bool:
-    recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)
-    median = scoring.median_seconds(seconds for _, _, seconds in recent)
-    if median is None or len(recent) < rules.fast_window or median >= float(rules.fast_seconds):
+def fast_check(
+    *, job: Job, worker_id: int, stats_id: int, rules: QualityRules, others_judgments: int | None = None,
+    recent_seconds: list[Any] | None = None,
+) -> bool:
+    """`recent_seconds`: the worker's latest answer times, newest first, when the caller read them
+    already (services._STATS_UPSERT_RECENT); the rows are read here only to flag."""
+    if others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN:
+        # Too few answers by anyone else for a pace to compare with (the peers' read below would
+        # find as few): no flag is possible, so neither read is made. A lone worker's every submit
+        # made both, the peers' one walking all of the job's judgments (BENCHMARKS.md, issue 12).
+        return False
+    if recent_seconds is None:
+        recent_seconds = [seconds for _, _, seconds in _recent(job_id=job.pk, worker_id=worker_id,
+                                                                limit=rules.fast_window)]
+    median = scoring.median_seconds(recent_seconds)
+    if median is None or len(recent_seconds) < rules.fast_window or median >= float(rules.fast_seconds):
         return False
     # Rarely reached (the worker's median is already under the tier's figure): now ask whether
     # they are fast *for this job*: an easy job that every human answers in a second flags nobody.
-    peers = _peers_median_recent(job_id=job.pk, worker_id=worker_id)
+    peers = _peers_median_recent(job_id=job.pk, worker_id=worker_id, others_counted=others_judgments is not None)
     if peers is None:
         return False  # nobody to compare with yet: asked again at the worker's next submit
     limit = scoring.fast_limit(tier_seconds=float(rules.fast_seconds), peers_median=peers)
     if median >= limit:
         return False
     now = timezone.now()
+    recent = _recent(job_id=job.pk, worker_id=worker_id, limit=rules.fast_window)  # the evidence
     # Compare-and-set: the flag is set once, and only the submit that set it logs the event.
     if not WorkerJobStats.objects.filter(pk=stats_id, flagged_fast_at__isnull=True).update(flagged_fast_at=now):
         return False
@@ -86,17 +99,21 @@ def _recent_sql() -> str:
 # changes no flag that matters. Bounded: forgotten whole when it grows past PEERS_MEMORY_MAX.
 PEERS_MEMORY_SECONDS = 5.0
 PEERS_MEMORY_MAX = 10_000
-_PEERS: dict[tuple[int, int], tuple[float, float]] = {}
+_PEERS: dict[tuple[int, int], tuple[float, float | None]] = {}
 
 
-def _peers_median_recent(*, job_id: int, worker_id: int) -> float | None:
-    """_peers_median, remembered for PEERS_MEMORY_SECONDS once there is one (see above)."""
+def _peers_median_recent(*, job_id: int, worker_id: int, others_counted: bool = False) -> float | None:
+    """_peers_median, remembered for PEERS_MEMORY_SECONDS (see above); no median is remembered
+    only when `others_counted` (fast_check saw others answer FAST_PEERS_MIN times)."""
     now = time.monotonic()
     remembered = _PEERS.get((job_id, worker_id))
     if remembered is not None and remembered[0] > now:
         return remembered[1]
     peers = _peers_median(job_id=job_id, worker_id=worker_id)
-    if peers is None:
+    # None is remembered too: fast_check asks only once others have answered FAST_PEERS_MIN times,
+    # so None here means their answers are mostly by workers flagged fast (left out of the pace),
+    # which a few seconds do not change; read on every submit it cost a statement each.
+    if peers is None and not others_counted:
         return None  # not remembered: the next peer's answer may be the one that makes enough
     if len(_PEERS) >= PEERS_MEMORY_MAX:
         _PEERS.clear()

@@ -70,11 +70,26 @@ ON CONFLICT (job_id, worker_id) DO UPDATE SET
     gold_pos_right = quality_workerjobstats.gold_pos_right + excluded.gold_pos_right,
     updated_at = excluded.updated_at
 RETURNING id, gold_seen, gold_correct, judgments, flagged_fast_at, gold_labels_seen, gold_labels_right,
-    gold_pos_seen, gold_pos_right
+    gold_pos_seen, gold_pos_right"""
+
+# PostgreSQL: the upsert, then the fast rule's read of the worker's latest `fast_window` answer
+# times (fast_rule._recent's rows, times only), in one round trip: only when the rule will ask
+# (not flagged yet, a full window; a window of 0: not asked). The ARRAY subquery is an init plan,
+# run only if its CASE branch is taken. It sees our judgment (an earlier statement of ours).
+_STATS_UPSERT_RECENT = f"""
+WITH stats AS ({_STATS_UPSERT})
+SELECT stats.*, CASE WHEN %(fast_window)s > 0 AND stats.flagged_fast_at IS NULL
+    AND stats.gold_seen + stats.judgments >= %(fast_window)s
+THEN ARRAY(
+    SELECT seconds_spent FROM labeling_judgment
+    WHERE job_id = %(job)s AND worker_id = %(worker)s AND NOT (status = 'withdrawn')
+    ORDER BY id DESC LIMIT %(fast_window)s
+) END
+FROM stats
 """
 
 
-def judgment_assess(*, judgment: Judgment) -> Assessment:
+def judgment_assess(*, judgment: Judgment, others_judgments: int | None = None) -> Assessment:
     """Count a new judgment in the worker's stats and act on the job's quality rules.
 
     Gold rule (gold judgments): with at least min_gold_answers scored gold answers and a smoothed
@@ -83,6 +98,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
     scoring.balanced_smoothed), the answers still counted as answers for min_gold_answers.
     Fast rule: a median answer time under fast_seconds over the latest fast_window judgments
     flags the worker once (no block). Caller holds the job's row lock (the submit took it).
+    `others_judgments`: the job's judgments by other workers as the submit saw them (None: not
+    known); fewer than the fast rule needs to compare with spares its reads (fast_rule.py).
     """
     rules = _job_terms(judgment.job_id)
     job = Job(pk=judgment.job_id)  # the rules below need its id only; a block reads it afresh
@@ -94,8 +111,11 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
         gold_correct=int(scored and bool(judgment.is_correct)),
         judgments=int(not judgment.is_gold),
         decided=decided,
+        # Fewer answers by others than a pace needs: the fast rule cannot flag (fast_rule.py).
+        fast_window=0 if others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN
+        else rules.fast_window,
     )
-    stats_id, gold_seen, gold_correct, total_regular, flagged_at, labels_seen, labels_right, pos_seen, pos_right = stats
+    stats_id, gold_seen, gold_correct, total_regular, flagged_at, labels_seen, labels_right, pos_seen, pos_right = stats[:9]
     if scored:  # the worker's global skill, for dynamic overlap in every job (after the stats row)
         skills.worker_skill_gold(worker_id=judgment.worker_id, correct=bool(judgment.is_correct),
                                  share=_share(decided))
@@ -113,7 +133,8 @@ def judgment_assess(*, judgment: Judgment) -> Assessment:
                               positives=(pos_right, pos_seen))
     flagged = False
     if not blocked and flagged_at is None and gold_seen + total_regular >= rules.fast_window:
-        flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules)
+        flagged = fast_rule.fast_check(job=job, worker_id=judgment.worker_id, stats_id=stats_id, rules=rules,
+                                       others_judgments=others_judgments, recent_seconds=stats[9])
     return Assessment(feedback=_feedback(judgment=judgment, rules=rules), blocked=blocked, flagged=flagged)
 
 
@@ -199,20 +220,24 @@ def _feedback(*, judgment: Judgment, rules: QualityRules) -> dict[str, Any] | No
 
 
 def _stats_count(
-    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int, decided: scoring.LabelDecisions | None
-) -> tuple[int, int, int, int, Any, int, int, int, int]:
+    *, judgment: Judgment, gold_seen: int, gold_correct: int, judgments: int, decided: scoring.LabelDecisions | None,
+    fast_window: int = 0,
+) -> tuple[int, int, int, int, Any, int, int, int, int, list[Any] | None]:
+    """The worker's new totals, and on PostgreSQL their latest answer times when the fast rule
+    will ask (None: not read, SQLite or the rule not asking)."""
     params = {
         "job": judgment.job_id, "worker": judgment.worker_id, "gold_seen": gold_seen,
         "gold_correct": gold_correct, "judgments": judgments,
         "labels_seen": decided.seen if decided else 0, "labels_right": decided.right if decided else 0,
         "pos_seen": decided.positives if decided else 0, "pos_right": decided.positives_right if decided else 0,
-        "now": connection.ops.adapt_unknown_value(timezone.now()),
+        "now": connection.ops.adapt_unknown_value(timezone.now()), "fast_window": fast_window,
     }
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(_STATS_UPSERT, params)
+    db = transaction.get_connection()
+    with db.cursor() as cursor:
+        cursor.execute(_STATS_UPSERT_RECENT if db.vendor == "postgresql" else _STATS_UPSERT, params)
         row = cursor.fetchone()
     return (int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), int(row[6]),
-            int(row[7]), int(row[8]))
+            int(row[7]), int(row[8]), row[9] if len(row) > 9 else None)
 
 
 def _gold_block(

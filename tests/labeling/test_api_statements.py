@@ -25,7 +25,8 @@ from tests.factories import open_job_with_items
 # worker's tally and the job's status and counts), pay 1 (the budget's terms read inside the
 # earning's insert, billing/paying.py), quality 1 and the next claim's 3. Some cost more: the first
 # (the job's rules are read once per process, a token's last use is written once a minute), one
-# that runs a quality rule (the fast-answer check reads the worker's recent answers), one that
+# that flags a fast worker (the fast-answer check's recent answer times ride on quality's 1, its
+# peers' pace is read once every few seconds and only once others have answered enough), one that
 # completes an item near a job's end (a plain read of whether the job is done). It was 12, in two
 # transactions, before the claim joined the submit's.
 TYPICAL = 8

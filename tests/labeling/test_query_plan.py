@@ -19,7 +19,7 @@ from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment
 from marketplace.labeling.services import lease_claim
 from tests.conftest import needs_postgres
-from tests.factories import open_job_with_items
+from tests.factories import WorkerFactory, open_job_with_items
 from tests.labeling.helpers import judge
 
 
@@ -131,3 +131,18 @@ def test_a_claim_examines_as_many_rows_however_many_started_items_the_worker_jud
     short, long = (_candidate_probes(job_id=job.pk, worker=worker) for worker in (wendy, walter))
     assert short == long, (short, long)  # the old single walk: about 3 probes per judged item
     assert long <= 3 * (window + 1), long
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_workers_live_lease_is_looked_up_among_their_own_leases_only(wendy: User) -> None:
+    """The claim's first statement finds the worker's live lease in the job (idempotent next) by
+    walking lease_active_worker, not every active lease of the job (lease_active_job): with a
+    crowd that was 180 leases read per claim, none of them the worker's after a submit."""
+    job = open_job_with_items(items=50, overlap=3)
+    for n in range(20):
+        lease_claim(worker=WorkerFactory(username=f"crowd-{n}"), job=job)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE labeling_lease")
+    plan = _plan("job_for_claim", job_id=job.pk, worker=wendy, overlap=job.overlap)
+    assert "lease_active_worker" in plan and "lease_active_job" not in plan, plan

@@ -162,3 +162,40 @@ def test_the_fast_rule_reads_the_workers_latest_answers_newest_first_without_und
 
     expected = [(j.pk, j.item_id, j.seconds_spent) for j in latest if j.status != JudgmentStatus.WITHDRAWN][:2]
     assert [(jid, item, Decimal(str(s))) for jid, item, s in recent] == expected
+
+
+def test_a_lone_workers_answers_read_no_pace_at_all(wendy: User, walter: User) -> None:
+    """With fewer than FAST_PEERS_MIN answers by anyone else in the job there is no pace to judge
+    against, so a submit reads neither the worker's latest answers nor the others' (a lone worker
+    paid both on every submit, one of them a walk of every judgment of the job)."""
+    job = gold_job(gold=0, gold_rate="0", items=60, overlap=3, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=9, seconds="3")  # one answer short of a pace
+
+    with CaptureQueriesContext(connection) as queries:
+        answer_regular(wendy, job, count=12, seconds="0.2")
+
+    assert not any('"seconds_spent"' in q["sql"] for q in queries.captured_queries)
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
+    answer_regular(walter, job, count=1, seconds="3")  # now there is one
+    answer_regular(wendy, job, count=1, seconds="0.2")
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
+
+
+def test_with_no_pace_among_the_others_answers_it_is_asked_once_every_few_seconds(
+    wendy: User, walter: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Others answered enough, but none of it makes a pace (here: no times; in a crowd: workers
+    flagged fast themselves). The answer "no pace" is remembered like a pace, not read per submit."""
+    from marketplace.labeling.models import Judgment
+
+    job = gold_job(gold=0, gold_rate="0", items=60, overlap=3, quality_rules={"fast_window": 5, "fast_seconds": "2"})
+    answer_regular(walter, job, count=12, seconds="1")
+    Judgment.objects.filter(job=job, worker=walter).update(seconds_spent=None)
+    clock = [2000.0]
+    monkeypatch.setattr(fast_rule.time, "monotonic", lambda: clock[0])
+
+    with CaptureQueriesContext(connection) as queries:
+        answer_regular(wendy, job, count=9, seconds="0.5")
+
+    assert sum('"seconds_spent" IS NOT NULL' in q["sql"] for q in queries.captured_queries) == 1
+    assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is None
