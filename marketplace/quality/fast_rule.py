@@ -23,8 +23,8 @@ def fast_check(
     recent_seconds: list[Any] | None = None,
 ) -> bool:
     """`recent_seconds`: the worker's latest answer times, newest first, when the caller read them
-    already (services._STATS_UPSERT_RECENT); the rows are read here only to flag."""
-    if others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN:
+    already (stats_counting._STATS_UPSERT_RECENT); the rows are read here only to flag."""
+    if peers_too_few(others_judgments):
         # Too few answers by anyone else for a pace to compare with (the peers' read below would
         # find as few): no flag is possible, so neither read is made. A lone worker's every submit
         # made both, the peers' one walking all of the job's judgments (BENCHMARKS.md, issue 12).
@@ -65,6 +65,12 @@ def fast_check(
         },
     )
     return True
+
+
+def peers_too_few(others_judgments: int | None) -> bool:
+    """Whether the job's judgments by other workers (None: not known) are too few for a pace to
+    compare with, so the rule cannot flag and reads nothing."""
+    return others_judgments is not None and others_judgments < scoring.FAST_PEERS_MIN
 
 
 def _recent(*, job_id: int, worker_id: int, limit: int) -> list[tuple[int, int, Any]]:
