@@ -14,6 +14,7 @@ from marketplace.labeling.models import JobBlock
 from marketplace.quality import fast_rule
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.services import gold_feedback_for
+from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
@@ -164,6 +165,7 @@ def test_the_fast_rule_reads_the_workers_latest_answers_newest_first_without_und
     assert [(jid, item, Decimal(str(s))) for jid, item, s in recent] == expected
 
 
+@needs_postgres  # SQLite's submit reads no count of the others' answers, so the rule reads as before
 def test_a_lone_workers_answers_read_no_pace_at_all(wendy: User, walter: User) -> None:
     """With fewer than FAST_PEERS_MIN answers by anyone else in the job there is no pace to judge
     against, so a submit reads neither the worker's latest answers nor the others' (a lone worker
@@ -181,6 +183,7 @@ def test_a_lone_workers_answers_read_no_pace_at_all(wendy: User, walter: User) -
     assert WorkerJobStats.objects.get(job=job, worker=wendy).flagged_fast_at is not None
 
 
+@needs_postgres  # as above
 def test_with_no_pace_among_the_others_answers_it_is_asked_once_every_few_seconds(
     wendy: User, walter: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
