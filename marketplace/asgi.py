@@ -39,12 +39,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from django.conf import settings  # noqa: E402
 
-from marketplace.httpthreads import ThreadedWSGI  # noqa: E402
+from marketplace.httpthreads import ConnectionRecycling, ThreadedWSGI  # noqa: E402
 from marketplace.realtime.routing import websocket_urlpatterns  # noqa: E402
 from marketplace.realtime.transport import loop_register  # noqa: E402
 
 # The views' live events go out on this process's loop (realtime/transport.py), sockets or not.
-http = ThreadedWSGI(django_wsgi, threads=settings.QUORUM_WEB_THREADS, on_loop=loop_register)
+# Client connections closed after QUORUM_CONNECTION_REQUESTS answers spread over the processes.
+recycle = settings.QUORUM_CONNECTION_REQUESTS
+http = ThreadedWSGI(django_wsgi, threads=settings.QUORUM_WEB_THREADS, on_loop=loop_register,
+                    recycle=ConnectionRecycling(requests=recycle) if recycle else None)
 
 application = ProtocolTypeRouter(
     {

@@ -40,8 +40,10 @@ class ThreadedWSGI:
     """An ASGI application for the "http" scope running a WSGI application in `threads` threads."""
 
     def __init__(self, app: WSGIApp, *, threads: int,
-                 on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
+                 on_loop: Callable[[asyncio.AbstractEventLoop], None] | None = None,
+                 recycle: ConnectionRecycling | None = None) -> None:
         self.app = app
+        self.recycle = recycle
         self.threads = threads
         self.on_loop = on_loop  # told the server's loop at the first request
         self._executor: ThreadPoolExecutor | None = None  # made in the worker process, not before fork
@@ -60,6 +62,8 @@ class ThreadedWSGI:
         answer = await loop.run_in_executor(self._executor, self._respond, scope, body, send, loop)
         if answer is not None:  # not streamed: the whole answer, sent from here
             start, content = answer
+            if self.recycle is not None and self.recycle.due(scope):
+                start["headers"].append((b"connection", b"close"))
             await send(start)
             await send({"type": "http.response.body", "body": content})
 
@@ -98,6 +102,38 @@ class ThreadedWSGI:
             if close is not None:
                 close()  # Django's request_finished: the connection goes back to the pool, here
             body.close()
+
+
+class ConnectionRecycling:
+    """Closes a client's keep-alive connection after every `requests` answers on it.
+
+    The web processes share one listening socket, and whichever wakes first accepts: a crowd
+    that connects at once often lands wholly on one process (8 of 8 connections in 5 of 10
+    tries, measured), which then runs every request on one core while the other idles, for as
+    long as the connections live. A client reconnecting is accepted by whichever process is
+    free to accept, usually the less busy one, so recycling spreads long-lived clients over
+    the processes. nginx's keepalive_requests does the same (1,000 by default)."""
+
+    MEMORY_MAX = 10_000  # connections remembered; past it all are forgotten (a count restarts)
+
+    def __init__(self, *, requests: int) -> None:
+        self.requests = requests
+        self._served: dict[tuple[Any, ...], int] = {}
+
+    def due(self, scope: Scope) -> bool:
+        """Count an answer on the scope's connection; True when it is its last."""
+        client = scope.get("client")
+        if not client:
+            return False
+        key = tuple(client)
+        served = self._served.get(key, 0) + 1
+        if served < self.requests:
+            if len(self._served) >= self.MEMORY_MAX:
+                self._served.clear()
+            self._served[key] = served
+            return False
+        self._served.pop(key, None)
+        return True
 
 
 async def _read_body(receive: Receive) -> IO[bytes] | None:

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from marketplace import asgi
-from marketplace.httpthreads import ThreadedWSGI
+from marketplace.httpthreads import ConnectionRecycling, ThreadedWSGI
 
 
 def _scope(path: str = "/api/v1/work/next/", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
@@ -126,3 +126,23 @@ def test_a_client_gone_before_its_body_arrived_gets_nothing_and_runs_nothing() -
 def test_the_server_runs_views_in_as_many_threads_as_its_database_pool_has_connections() -> None:
     assert isinstance(asgi.http, ThreadedWSGI)
     assert asgi.http.threads == settings.QUORUM_WEB_THREADS
+
+
+def _closes(sent: list[dict[str, Any]]) -> bool:
+    return (b"connection", b"close") in sent[0]["headers"]
+
+
+def test_a_client_connection_is_closed_after_its_allotted_answers_so_the_client_reconnects() -> None:
+    app = ThreadedWSGI(Recorder(), threads=2, recycle=ConnectionRecycling(requests=3))
+    neighbour = {**_scope(), "client": ("10.0.0.8", 40000)}
+
+    closes = [_closes(_serve(app, _scope(), [b""])) for _ in range(4)]
+    closes += [_closes(_serve(app, neighbour, [b""]))]  # another connection is counted apart
+    closes += [_closes(_serve(app, _scope(), [b""])) for _ in range(2)]
+
+    assert closes == [False, False, True, False, False, False, True]
+
+
+def test_the_server_recycles_each_connection_after_the_configured_number_of_answers() -> None:
+    assert asgi.http.recycle is not None
+    assert asgi.http.recycle.requests == settings.QUORUM_CONNECTION_REQUESTS == 100
