@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -28,12 +29,20 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def backends_cpu() -> dict[int, float]:
-    """CPU seconds so far of each backend serving this connection's database, but its own."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
-        pids = [row[0] for row in cursor.fetchall()]
+def backends_cpu(raw: Any = None) -> dict[int, float]:
+    """CPU seconds so far of each backend serving this connection's database, but its own.
+    `raw`: the psycopg connection under Django's, for a caller inside an event loop (Django
+    refuses its own cursor there)."""
+    sql = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+    if raw is not None:
+        with raw.cursor() as cursor:
+            cursor.execute(sql)
+            pids = [row[0] for row in cursor.fetchall()]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            pids = [row[0] for row in cursor.fetchall()]
     return {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
 
 
@@ -53,12 +62,16 @@ class DatabaseMeter:
     def __init__(self) -> None:
         self.before: dict[int, float] = {}
         self.generator_before = 0.0
+        # Read through psycopg's own connection: start() and stop() may run inside the crowd's
+        # event loop (http_load.crowd_run marks the crowd's start and end from there).
+        connection.ensure_connection()
+        self.raw = connection.connection
 
     def start(self) -> None:
-        self.before = backends_cpu()
+        self.before = backends_cpu(self.raw)
         self.generator_before = time.process_time()
 
     def stop(self, split: CpuSplit) -> None:
-        after = backends_cpu()
+        after = backends_cpu(self.raw)
         split.database = sum(cpu - self.before.get(pid, 0.0) for pid, cpu in after.items())
         split.load_generator = time.process_time() - self.generator_before

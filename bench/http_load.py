@@ -253,7 +253,6 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None)
         waits = LockWaits(options["sample-ms"] / 1000)
-        # Includes the final reads (earnings, one consensus run): a small share of the run.
         report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
                                 server_kind=server_kind, processes=options["processes"],
                                 during=waits if options["sample-ms"] else None)
@@ -289,24 +288,33 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
               during: LockWaits | None = None) -> tuple[dict[str, Any], CpuSplit]:
     """The simulated crowd against a server started for it (bench._server) on the bench's
     database: the simulator's report, and the CPU seconds the server's processes, PostgreSQL's
-    backends and this process used meanwhile.
+    backends and this process used while the crowd labelled.
     `final_reads`: the simulator's closing reads (earnings, a consensus run); `during`: a sampler
     that runs while the crowd does."""
     with served(tasks="thread", server=server_kind, processes=processes) as server:
-        cpu_before, meter, split = cpu_seconds(server.pid), DatabaseMeter(), CpuSplit()
-        meter.start()
+        meter, split, server_before = DatabaseMeter(), CpuSplit(), [0.0]
+
+        # CPU is counted while the crowd labels, not during the simulator's reads before and
+        # after it (every worker's earnings twice, a consensus run): at 1,000 workers those
+        # were 2,000 requests beside ~7,000 judgments, and raised every per-judgment figure.
+        def on_crowd(phase: str) -> None:
+            if phase == "start":
+                server_before[0] = cpu_seconds(server.pid)
+                meter.start()
+            else:
+                split.server = cpu_seconds(server.pid) - server_before[0]
+                meter.stop(split)
+
         if during is not None:
             during.start()
         try:
             report = asyncio.run(simulate(
                 url=server.url, options=sim, mix=mix_parse(DEFAULT_MIX), server=final_reads,
-                accounts=Accounts(credentials=credentials, owner_token=owner_token)))
+                accounts=Accounts(credentials=credentials, owner_token=owner_token), on_crowd=on_crowd))
         finally:
             if during is not None:
                 during.done.set()
                 during.join()
-        split.server = cpu_seconds(server.pid) - cpu_before
-        meter.stop(split)
         return report, split
 
 

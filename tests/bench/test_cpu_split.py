@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 from django.db import connection
@@ -43,3 +45,21 @@ def test_an_idle_backend_and_the_meters_own_connection_count_next_to_nothing():
     finally:
         other.close()
     assert split.database < 0.05
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_meter_reads_postgresql_from_inside_the_crowds_event_loop():
+    other = _other_backend()
+    meter, split = DatabaseMeter(), CpuSplit()
+
+    async def crowd() -> None:  # http-load marks the crowd's start and end from its loop
+        meter.start()
+        other.execute("SELECT sum(g) FROM generate_series(1, 4000000) AS g").fetchone()
+        meter.stop(split)
+
+    try:
+        asyncio.run(crowd())
+    finally:
+        other.close()
+    assert split.database > 0.1

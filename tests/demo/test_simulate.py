@@ -5,6 +5,7 @@ an in-memory test database."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections import Counter
@@ -15,8 +16,11 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 
-from marketplace.demo.simulator.crowd import item_truth
+from marketplace.demo.simulator.client import Options
+from marketplace.demo.simulator.crowd import item_truth, mix_parse
+from marketplace.demo.simulator.run import Accounts, simulate
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment
@@ -79,6 +83,29 @@ def test_a_loaded_crowd_labels_exactly_the_items_asked_with_no_errors_and_a_scor
     assert report["server"]["earnings_delta"] == report["cost"]["worker_pay"] != "0.00"
     pairs = Judgment.objects.values_list("item_id", "worker_id")
     assert len(set(pairs)) == len(pairs)
+
+
+def test_a_benchmark_is_told_when_the_crowd_starts_and_stops_labelling(server_url: str) -> None:
+    """The marks bracket every judgment and none of the reads around them (bench http-load
+    counts CPU between them)."""
+    job = _job(items=10)
+    for n in range(1, 4):
+        WorkerFactory(username=f"sim-worker-{n}")
+    connection.ensure_connection()
+    raw = connection.connection  # Django refuses its own cursor inside the crowd's event loop
+    marks: list[tuple[str, int]] = []
+
+    def on_crowd(phase: str) -> None:
+        marks.append((phase, raw.execute("SELECT count(*) FROM labeling_judgment").fetchone()[0]))
+
+    report = asyncio.run(simulate(
+        url=server_url, options=Options(workers=3, items=12, think_ms=0, job=job.pk, progress="none"),
+        mix=mix_parse("good=1"), accounts=Accounts(owner=("sim-client", PASSWORD), password=PASSWORD),
+        on_crowd=on_crowd))
+
+    assert report["accepted_judgments"] == 12
+    assert marks == [("start", 0), ("end", 12)]
+    assert report["server"]["earnings_delta"] != "0.00"  # the reads after the crowd still ran
 
 
 def test_workers_signed_up_through_the_api_run_until_the_work_is_gone(server_url: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +59,10 @@ def _off_signals(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def simulate(*, url: str, options: Options, mix: Mapping[str, float], accounts: Accounts,
-                   server: bool = True) -> dict[str, Any]:
-    """Run the crowd against `url` and return the report (see report.report_build)."""
+                   server: bool = True, on_crowd: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the crowd against `url` and return the report (see report.report_build).
+    `on_crowd`: called with "start" as the crowd starts labelling and "end" as it stops (a
+    benchmark measures between them, leaving out the reads before and after)."""
     loop = asyncio.get_running_loop()
     profiles = crowd_build(n=options.workers, mix=mix, seed=options.seed)
     async with http_client(url, connections=options.connections or options.workers + 8) as client:
@@ -85,7 +87,11 @@ async def simulate(*, url: str, options: Options, mix: Mapping[str, float], acco
                                     options=options, lanes=lanes)
             _on_signals(loop, lambda: simulation.stop(interrupted=True))
             try:
+                if on_crowd is not None:
+                    on_crowd("start")
                 stats = await simulation.run()
+                if on_crowd is not None:
+                    on_crowd("end")
             finally:
                 _off_signals(loop)
 
