@@ -20,7 +20,9 @@ Options: --workers=200 (or a list: 1,8,200,1000) --items=6000 --seconds=90 --jud
 (0: run for --seconds) --think=0 (mean ms) --overlap=3 --seed=0 --connections=40 (0: one HTTP
 connection per worker; DEFAULTS says why the default caps them) --server=production|uvicorn|daphne
 --processes=0 (web processes; 0: one per CPU; daphne runs one) --sample-ms=20 (how often lock
-waits are sampled; 0: never).
+waits are sampled; 0: never) --herd=0 (1: with think time, every worker starts in the same
+instant; by default each starts at its own moment within one mean think time, as a crowd already
+at work arrives).
 
 The machine's CPU per judgment is printed split three ways (bench._cpu): the server's processes,
 PostgreSQL's backends for the bench database, and this process (the simulated crowd, its HTTP
@@ -61,7 +63,7 @@ from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
 # own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
 # 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20}
+            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20, "herd": 0}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -251,7 +253,7 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
         sim = Options(workers=size.workers, items=options["judgments"] or None,
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
-                      connections=options["connections"] or None)
+                      connections=options["connections"] or None, spread_start=not options["herd"])
         waits = LockWaits(options["sample-ms"] / 1000)
         report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
                                 server_kind=server_kind, processes=options["processes"],

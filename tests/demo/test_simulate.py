@@ -17,13 +17,14 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from marketplace.demo.simulator.client import Options
 from marketplace.demo.simulator.crowd import item_truth, mix_parse
 from marketplace.demo.simulator.run import Accounts, simulate
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
-from marketplace.labeling.models import Judgment
+from marketplace.labeling.models import Judgment, Lease
 from tests.factories import PASSWORD, ClientFactory, JobFactory, WorkerFactory, publish_funded
 from tests.live_server import daphne
 
@@ -106,6 +107,31 @@ def test_a_benchmark_is_told_when_the_crowd_starts_and_stops_labelling(server_ur
     assert report["accepted_judgments"] == 12
     assert marks == [("start", 0), ("end", 12)]
     assert report["server"]["earnings_delta"] != "0.00"  # the reads after the crowd still ran
+
+
+def _first_leases_span(server_url: str, job: Job, *, spread: bool) -> float:
+    """Seconds between the first and the last worker's first lease in a 6-second run."""
+    since = timezone.now()
+    asyncio.run(simulate(
+        url=server_url, options=Options(workers=8, duration=6.0, think_ms=4000, job=job.pk,
+                                        progress="none", spread_start=spread),
+        mix=mix_parse("good=1"), accounts=Accounts(password=PASSWORD), server=False))
+    leases = Lease.objects.filter(job=job, created_at__gte=since)
+    firsts = [min(leases.filter(worker__username=f"sim-worker-{n}").values_list("created_at", flat=True))
+              for n in range(1, 9)]
+    return (max(firsts) - min(firsts)).total_seconds()
+
+
+def test_thinking_workers_arrive_one_by_one_as_a_crowd_at_work_does_unless_asked_to_come_at_once(
+    server_url: str,
+) -> None:
+    job = _job(items=40)
+    for n in range(1, 9):
+        WorkerFactory(username=f"sim-worker-{n}")
+    # Each starts at its own moment within one mean think time (4 s), so a load test at 1,000
+    # workers measures a crowd at work, not 1,000 first requests in one instant.
+    assert _first_leases_span(server_url, job, spread=True) > 1.0
+    assert _first_leases_span(server_url, job, spread=False) < 1.0
 
 
 def test_workers_signed_up_through_the_api_run_until_the_work_is_gone(server_url: str) -> None:

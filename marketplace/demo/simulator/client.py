@@ -59,6 +59,10 @@ class Options:
     # HTTP connections the crowd shares (None: one per worker). A cap plays the part of a proxy's
     # upstream limit: workers beyond it queue for a connection, and that wait counts as latency.
     connections: int | None = None
+    # With think time, each worker's first request comes at its own moment within one mean think
+    # time, as in a crowd already at work; False: all at once (a herd: every worker's first
+    # request in the same instant, then waves of submits one think time apart).
+    spread_start: bool = True
 
 
 def error_kind(response: httpx.Response | Reply) -> str:
@@ -215,6 +219,8 @@ class Simulation:
         rng = random.Random(profile.seed ^ 0x5EED)
         body = {} if self.options.job is None else {"job": self.options.job}
         lease: dict[str, Any] | None = None  # in hand: from work/next/ or from the last submit
+        if self.options.spread_start and self.options.think_ms > 0:
+            await self._pause(rng.uniform(0.0, self.options.think_ms / 1000))
         while not self.stopping.is_set():
             if self._enough():
                 break
