@@ -112,6 +112,7 @@ PEERS_MEMORY_MAX = 10_000
 # FAST_PEERS_SAMPLE; when they do not, that worker's peers are read apart (_peers_median).
 PEERS_SHARED_READ = 2 * scoring.FAST_PEERS_SAMPLE
 _PEERS: dict[int, tuple[float, list[tuple[int, Any]]]] = {}
+_PEERS_APART: dict[tuple[int, int], tuple[float, float | None]] = {}  # (job, worker): read apart
 
 
 def _peers_median_recent(*, job_id: int, worker_id: int, others_counted: bool = False) -> float | None:
@@ -132,8 +133,16 @@ def _peers_median_recent(*, job_id: int, worker_id: int, others_counted: bool = 
     latest = remembered[1]
     times = [seconds for worker, seconds in latest if worker != worker_id][: scoring.FAST_PEERS_SAMPLE]
     if len(times) < scoring.FAST_PEERS_SAMPLE and len(latest) == PEERS_SHARED_READ:
-        # The read stopped before the job's answers did: others' older ones may be missing.
-        return _peers_median(job_id=job_id, worker_id=worker_id)
+        # The read stopped before the job's answers did: others' older ones may be missing. Read
+        # apart, and remembered as long (a script answering most of a job asks on every submit).
+        apart = _PEERS_APART.get((job_id, worker_id))
+        if apart is None or apart[0] <= now:
+            if len(_PEERS_APART) >= PEERS_MEMORY_MAX:
+                _PEERS_APART.clear()
+            apart = (now + PEERS_MEMORY_SECONDS, _peers_median(job_id=job_id, worker_id=worker_id))
+            if apart[1] is not None or others_counted:  # as the shared read's None (below)
+                _PEERS_APART[(job_id, worker_id)] = apart
+        return apart[1]
     peers = scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
     if peers is None and not others_counted:
         _PEERS.pop(job_id, None)  # not remembered: the next peer's answer may be the one that makes enough

@@ -53,4 +53,7 @@ def test_a_worker_whose_own_answers_fill_the_shared_read_gets_the_others_pace_al
 
     assert fast_rule._peers_median_recent(job_id=job.pk, worker_id=wendy.pk) == 1.0
     assert fast_rule._peers_median_recent(job_id=job.pk, worker_id=walter.pk) == 0.5
+    with CaptureQueriesContext(connection) as queries:  # hers is remembered like the shared read
+        assert fast_rule._peers_median_recent(job_id=job.pk, worker_id=wendy.pk) == 1.0
+    assert not queries.captured_queries
     assert [fast_rule._peers_median(job_id=job.pk, worker_id=w.pk) for w in (wendy, walter)] == [1.0, 0.5]
