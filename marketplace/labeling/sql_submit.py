@@ -27,31 +27,12 @@ RETURNING id, job_id, item_id, worker_id, status, created_at, expires_at, finish
     ) AS blocked
 """
 
-# PostgreSQL: _LEASE_SUBMIT with the job and the item joined, not read by six subqueries (one
-# index walk each: 43-47 buffers per submit at 200 workers, issue 12). The joined rows are read,
-# not locked, as the subqueries read them. (SQLite's RETURNING cannot name an UPDATE's FROM.)
-_LEASE_SUBMIT_JOINED = """
-UPDATE labeling_lease SET status = 'submitted', finished_at = %(now)s
-FROM jobs_job j, jobs_item i
-WHERE labeling_lease.id = %(lease)s AND labeling_lease.worker_id = %(worker)s
-    AND labeling_lease.status = 'active' AND j.id = labeling_lease.job_id AND i.id = labeling_lease.item_id
-RETURNING labeling_lease.id, labeling_lease.job_id, labeling_lease.item_id, labeling_lease.worker_id,
-    labeling_lease.status, labeling_lease.created_at, labeling_lease.expires_at, labeling_lease.finished_at,
-    labeling_lease.instructions_version, j.status AS job_status, j.labels AS job_labels,
-    j.multi_label AS job_multi_label, j.overlap AS job_overlap, j.max_overlap AS job_max_overlap,
-    i.is_gold AS item_is_gold,
-    EXISTS (
-        SELECT 1 FROM labeling_jobblock b
-        WHERE b.job_id = labeling_lease.job_id AND b.worker_id = labeling_lease.worker_id
-    ) AS blocked
-"""
-
-# PostgreSQL: _LEASE_SUBMIT_JOINED, then _ITEM_COUNT on its (regular) item, in one round trip and
-# in the lock order: the item's UPDATE joins the lease's row, so it runs after the lease is locked.
+# PostgreSQL: _LEASE_SUBMIT, then _ITEM_COUNT on its (regular) item, in one round trip and in
+# the lock order: the item's UPDATE joins the lease's row, so it runs after the lease is locked.
 # The item columns are null for gold, or a complete item (its slots are all used). Counting
 # before the submit's checks is safe: any refusal rolls the count back with the lease.
 _LEASE_SUBMIT_COUNT = f"""
-WITH lease AS ({_LEASE_SUBMIT_JOINED}), counted AS (
+WITH lease AS ({_LEASE_SUBMIT}), counted AS (
     UPDATE jobs_item
     SET judgment_count = jobs_item.judgment_count + 1,
         is_complete = (jobs_item.judgment_count + 1 >= lease.job_overlap + jobs_item.extra_judgments)
