@@ -74,6 +74,7 @@ def _memories_forgotten() -> None:
     quality_tasks.trigger_memory_forget()
     quality_services._TERMS.clear()
     fast_rule._PEERS.clear()
+    fast_rule._PEERS_APART.clear()
 
 
 TIER_SEED = importlib.import_module("marketplace.billing.migrations.0002_seed_tiers")

@@ -98,44 +98,76 @@ def _recent_sql() -> str:
     )
 
 
-# The peers' median per (job, worker), remembered for a few seconds in this process. A worker who
-# answers without pausing (a script, or a load test) reaches the peers' question on every submit,
-# and its 200-row read was the largest single cost of a submit over HTTP (BENCHMARKS.md, "Server
-# CPU per judgment"). A median of the latest 200 answers moves slowly; a few seconds' staleness
-# changes no flag that matters. Bounded: forgotten whole when it grows past PEERS_MEMORY_MAX.
+# The job's latest answers by workers not flagged fast in it, (worker, seconds) newest first,
+# remembered per job for a few seconds in this process. Every worker who answers without pausing
+# (a script, or a load test) reaches the peers' question on every submit; remembered per (job,
+# worker), 200 workers made 200 reads of 200 rows each every few seconds (766 reads at 11 ms in
+# 30 s, BENCHMARKS.md, issue 12). The latest answers hardly depend on who asks: one read per job
+# serves every worker, each leaving out their own answers in Python. A median of the latest 200
+# answers moves slowly; a few seconds' staleness changes no flag that matters. Bounded: forgotten
+# whole when it grows past PEERS_MEMORY_MAX.
 PEERS_MEMORY_SECONDS = 5.0
 PEERS_MEMORY_MAX = 10_000
-_PEERS: dict[tuple[int, int], tuple[float, float | None]] = {}
+# Read this many: a worker's own answers among them are left out, and the rest must still hold
+# FAST_PEERS_SAMPLE; when they do not, that worker's peers are read apart (_peers_median).
+PEERS_SHARED_READ = 2 * scoring.FAST_PEERS_SAMPLE
+_PEERS: dict[int, tuple[float, list[tuple[int, Any]]]] = {}
+_PEERS_APART: dict[tuple[int, int], tuple[float, float | None]] = {}  # (job, worker): read apart
 
 
 def _peers_median_recent(*, job_id: int, worker_id: int, others_counted: bool = False) -> float | None:
-    """_peers_median, remembered for PEERS_MEMORY_SECONDS (see above); no median is remembered
-    only when `others_counted` (fast_check saw others answer FAST_PEERS_MIN times)."""
+    """_peers_median, from the job's latest answers read once for every worker (see above). The
+    same median as _peers_median's own read: the worker's latest FAST_PEERS_SAMPLE answers by
+    others are the first ones of the shared read not theirs, unless their own answers crowd the
+    others out of it (read apart then). A job's answers are read again (not remembered) while
+    they make no median for the asker, unless `others_counted` (fast_check saw others answer
+    FAST_PEERS_MIN times: then no median means their answers are mostly by workers flagged fast,
+    which a few seconds do not change)."""
     now = time.monotonic()
-    remembered = _PEERS.get((job_id, worker_id))
-    if remembered is not None and remembered[0] > now:
-        return remembered[1]
-    peers = _peers_median(job_id=job_id, worker_id=worker_id)
-    # None is remembered too: fast_check asks only once others have answered FAST_PEERS_MIN times,
-    # so None here means their answers are mostly by workers flagged fast (left out of the pace),
-    # which a few seconds do not change; read on every submit it cost a statement each.
+    remembered = _PEERS.get(job_id)
+    if remembered is None or remembered[0] <= now:
+        if len(_PEERS) >= PEERS_MEMORY_MAX:
+            _PEERS.clear()
+        remembered = (now + PEERS_MEMORY_SECONDS, _latest_answers(job_id=job_id))
+        _PEERS[job_id] = remembered
+    latest = remembered[1]
+    times = [seconds for worker, seconds in latest if worker != worker_id][: scoring.FAST_PEERS_SAMPLE]
+    if len(times) < scoring.FAST_PEERS_SAMPLE and len(latest) == PEERS_SHARED_READ:
+        # The read stopped before the job's answers did: others' older ones may be missing. Read
+        # apart, and remembered as long (a script answering most of a job asks on every submit).
+        apart = _PEERS_APART.get((job_id, worker_id))
+        if apart is None or apart[0] <= now:
+            if len(_PEERS_APART) >= PEERS_MEMORY_MAX:
+                _PEERS_APART.clear()
+            apart = (now + PEERS_MEMORY_SECONDS, _peers_median(job_id=job_id, worker_id=worker_id))
+            if apart[1] is not None or others_counted:  # as the shared read's None (below)
+                _PEERS_APART[(job_id, worker_id)] = apart
+        return apart[1]
+    peers = scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
     if peers is None and not others_counted:
-        return None  # not remembered: the next peer's answer may be the one that makes enough
-    if len(_PEERS) >= PEERS_MEMORY_MAX:
-        _PEERS.clear()
-    _PEERS[(job_id, worker_id)] = (now + PEERS_MEMORY_SECONDS, peers)
+        _PEERS.pop(job_id, None)  # not remembered: the next peer's answer may be the one that makes enough
     return peers
+
+
+def _peer_answers(job_id: int) -> Any:
+    """The job's accepted, timed judgments by workers not flagged fast in it, newest first."""
+    flagged = WorkerJobStats.objects.filter(job_id=job_id, flagged_fast_at__isnull=False).values("worker_id")
+    return (
+        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, seconds_spent__isnull=False)
+        .exclude(worker_id__in=flagged)
+        .order_by("-id")
+    )
+
+
+def _latest_answers(*, job_id: int) -> list[tuple[int, Any]]:
+    return list(_peer_answers(job_id).values_list("worker_id", "seconds_spent")[:PEERS_SHARED_READ])
 
 
 def _peers_median(*, job_id: int, worker_id: int) -> float | None:
     """Median answer time of the job's latest judgments by other workers not flagged fast in it,
     or None while there are fewer than scoring.FAST_PEERS_MIN of them."""
-    flagged = WorkerJobStats.objects.filter(job_id=job_id, flagged_fast_at__isnull=False).values("worker_id")
     times = list(
-        Judgment.objects.filter(job_id=job_id, status=JudgmentStatus.ACCEPTED, seconds_spent__isnull=False)
-        .exclude(worker_id=worker_id)
-        .exclude(worker_id__in=flagged)
-        .order_by("-id")
+        _peer_answers(job_id).exclude(worker_id=worker_id)
         .values_list("seconds_spent", flat=True)[: scoring.FAST_PEERS_SAMPLE]
     )
     return scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
