@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.cache import cache
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
@@ -36,6 +37,21 @@ needs_postgres = pytest.mark.skipif(
 def _tasks_inline(settings: Any) -> None:
     """Background tasks (consensus runs) run inline in tests: no thread outlives a test."""
     settings.QUORUM_TASKS = "inline"
+
+
+class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """Django's PBKDF2 at one iteration: its 1,000,000 cost a third of a second of CPU per user a
+    factory made and per password login, a large share of the suite's time. Hashes keep the
+    format pbkdf2_sha256$1$salt$hash, so a test server in another process (default hashers)
+    checks them all the same; a wrong password is still refused."""
+
+    iterations = 1
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing() -> Iterator[None]:
+    with override_settings(PASSWORD_HASHERS=[f"{__name__}.QuickPBKDF2PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
