@@ -310,6 +310,8 @@ def lease_release(*, worker: User, lease_id: int) -> Lease:
     lease.status = LeaseStatus.RELEASED
     lease.finished_at = timezone.now()
     lease.save(update_fields=["status", "finished_at"])
+    # Its slot is free now: the claim's first walks may offer the item again (sql.py, full_until).
+    Item.objects.filter(pk=lease.item_id, full_until__isnull=False).update(full_until=None)
     return lease
 
 

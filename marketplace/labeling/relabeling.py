@@ -68,7 +68,8 @@ UPDATE jobs_item SET
     judgment_count = CASE WHEN judgment_count > 0 THEN judgment_count - 1 ELSE 0 END,
     is_complete = CASE
         WHEN %(reopen)s AND judgment_count - 1 < %(overlap)s + extra_judgments THEN %(false)s
-        ELSE is_complete END
+        ELSE is_complete END,
+    full_until = NULL
 WHERE id {items}
 """
 

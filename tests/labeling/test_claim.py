@@ -141,6 +141,21 @@ def test_a_worker_who_judged_many_started_items_still_gets_the_one_left_deep_in_
     assert lease_claim(worker=walter, job=job).item_id == left.pk
 
 
+def test_a_skipped_slot_of_a_fully_leased_item_is_offered_before_fresh_items(
+    wendy: User, walter: User,
+) -> None:
+    # Overlap 2: Walter and a crowd worker hold both slots of the first item; the claim that took
+    # the last one marked it full. Walter skips: the next worker finishes that item, not a fresh one.
+    job = open_job_with_items(items=3, overlap=2)
+    first = lease_claim(worker=walter, job=job)
+    second = lease_claim(worker=WorkerFactory(username="crowd-1"), job=job)
+    assert second.item_id == first.item_id
+    assert Item.objects.get(pk=first.item_id).full_until == min(first.expires_at, second.expires_at)
+    assert lease_claim(worker=WorkerFactory(username="crowd-2"), job=job).item_id != first.item_id
+    lease_release(worker=walter, lease_id=first.pk)
+    assert lease_claim(worker=wendy, job=job).item_id == first.item_id
+
+
 def test_a_skipped_item_is_not_offered_again_to_the_same_worker(wendy: User) -> None:
     job = open_job_with_items(items=2, overlap=2)
     skipped = lease_claim(worker=wendy, job=job)

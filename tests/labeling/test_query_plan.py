@@ -6,6 +6,7 @@ half a second per claim on a 100k-item job.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -131,6 +132,23 @@ def test_a_claim_examines_as_many_rows_however_many_started_items_the_worker_jud
     short, long = (_candidate_probes(job_id=job.pk, worker=worker) for worker in (wendy, walter))
     assert short == long, (short, long)  # the old single walk: about 3 probes per judged item
     assert long <= 3 * (window + 1), long
+
+
+@needs_postgres
+@pytest.mark.django_db
+def test_a_claim_steps_over_items_whose_every_slot_is_leased_without_probing_them(wendy: User) -> None:
+    # A crowd's window: the first started items each have their three leases out together.
+    # Stepping over one cost four index probes; now the row's `full_until` alone turns it away.
+    window = sql.STARTED_WINDOW
+    job = open_job_with_items(items=window + 4, overlap=3)
+    full = list(Item.objects.filter(job=job).order_by("id").values_list("id", flat=True))[:window]
+    now = timezone.now()
+    for n in range(3):
+        crowd = WorkerFactory(username=f"crowd-{n}")
+        for item_id in full:
+            sql.run("lease_if_free", job=job.pk, item=item_id, worker=crowd.pk, now=now,
+                    expires=now + timedelta(minutes=5), overlap=3)
+    assert _candidate_probes(job_id=job.pk, worker=wendy) <= 3  # the first fresh item's own
 
 
 @needs_postgres
