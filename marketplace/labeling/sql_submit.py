@@ -60,14 +60,18 @@ RETURNING judgment_count, is_complete, extra_judgments
 """
 
 # Dynamic overlap: the item reached its judgments but is still uncertain; ask for one more
-# instead of completing it (caller holds the row lock through _ITEM_COUNT).
+# instead of completing it (caller holds the row lock through _ITEM_COUNT). The new slot is
+# free at once: the claim's first walks may offer the item again (labeling/sql.py, full_until).
 _ITEM_WANT_MORE = """
-UPDATE jobs_item SET is_complete = false, extra_judgments = extra_judgments + 1 WHERE id = %(item)s
+UPDATE jobs_item SET is_complete = false, extra_judgments = extra_judgments + 1, full_until = NULL
+WHERE id = %(item)s
 """
 
-# Undo _ITEM_COUNT when a late submit finds its slot taken (caller still holds the row lock).
+# Undo _ITEM_COUNT when a late submit finds its slot taken (caller still holds the row lock);
+# the slot is free again, so the item is no longer marked full.
 _ITEM_UNCOUNT = """
-UPDATE jobs_item SET judgment_count = judgment_count - 1, is_complete = false WHERE id = %(item)s
+UPDATE jobs_item SET judgment_count = judgment_count - 1, is_complete = false, full_until = NULL
+WHERE id = %(item)s
 """
 
 _JUDGMENT = """

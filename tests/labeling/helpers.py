@@ -12,14 +12,17 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NothingLeft
-from marketplace.jobs.models import Job
+from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import judgment_submit, lease_claim
 
 
 def expire(lease: Lease) -> None:
-    """Let the lease's time run out, as if the worker walked away for longer than lease_seconds."""
-    Lease.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    """Let the lease's time run out, as if the worker walked away for longer than lease_seconds
+    (and with it the item's mark as full, which lasts until its first lease ends)."""
+    past = timezone.now() - timedelta(seconds=1)
+    Lease.objects.filter(pk=lease.pk).update(expires_at=past)
+    Item.objects.filter(pk=lease.item_id, full_until__gt=past).update(full_until=past)
 
 
 def judge(worker: User, job: Job, label: str = "cat") -> Judgment:
