@@ -29,20 +29,13 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def backends_cpu(raw: Any = None) -> dict[int, float]:
-    """CPU seconds so far of each backend serving this connection's database, but its own.
-    `raw`: the psycopg connection under Django's, for a caller inside an event loop (Django
-    refuses its own cursor there)."""
-    sql = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
-    if raw is not None:
-        with raw.cursor() as cursor:
-            cursor.execute(sql)
-            pids = [row[0] for row in cursor.fetchall()]
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            pids = [row[0] for row in cursor.fetchall()]
+def backends_cpu(raw: Any) -> dict[int, float]:
+    """CPU seconds so far of each backend serving the database of `raw` (the psycopg connection
+    under Django's: usable inside an event loop, where Django refuses its own cursor), but its own."""
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        pids = [row[0] for row in cursor.fetchall()]
     return {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
 
 

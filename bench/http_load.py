@@ -294,17 +294,18 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
     `final_reads`: the simulator's closing reads (earnings, a consensus run); `during`: a sampler
     that runs while the crowd does."""
     with served(tasks="thread", server=server_kind, processes=processes) as server:
-        meter, split, server_before = DatabaseMeter(), CpuSplit(), [0.0]
+        meter, split, server_before = DatabaseMeter(), CpuSplit(), 0.0
 
         # CPU is counted while the crowd labels, not during the simulator's reads before and
         # after it (every worker's earnings twice, a consensus run): at 1,000 workers those
         # were 2,000 requests beside ~7,000 judgments, and raised every per-judgment figure.
         def on_crowd(phase: str) -> None:
+            nonlocal server_before
             if phase == "start":
-                server_before[0] = cpu_seconds(server.pid)
+                server_before = cpu_seconds(server.pid)
                 meter.start()
             else:
-                split.server = cpu_seconds(server.pid) - server_before[0]
+                split.server = cpu_seconds(server.pid) - server_before
                 meter.stop(split)
 
         if during is not None:
