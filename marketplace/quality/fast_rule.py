@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.utils import timezone
@@ -16,6 +16,9 @@ from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import scoring
 from marketplace.quality.models import QualityEvent, WorkerJobStats
 from marketplace.quality.rules import QualityRules
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def fast_check(
@@ -126,27 +129,32 @@ def _peers_median_recent(*, job_id: int, worker_id: int, others_counted: bool = 
     now = time.monotonic()
     remembered = _PEERS.get(job_id)
     if remembered is None or remembered[0] <= now:
-        if len(_PEERS) >= PEERS_MEMORY_MAX:
-            _PEERS.clear()
-        remembered = (now + PEERS_MEMORY_SECONDS, _latest_answers(job_id=job_id))
-        _PEERS[job_id] = remembered
+        remembered = _remember(_PEERS, job_id, _latest_answers(job_id=job_id), now=now)
     latest = remembered[1]
     times = [seconds for worker, seconds in latest if worker != worker_id][: scoring.FAST_PEERS_SAMPLE]
     if len(times) < scoring.FAST_PEERS_SAMPLE and len(latest) == PEERS_SHARED_READ:
         # The read stopped before the job's answers did: others' older ones may be missing. Read
         # apart, and remembered as long (a script answering most of a job asks on every submit).
         apart = _PEERS_APART.get((job_id, worker_id))
-        if apart is None or apart[0] <= now:
-            if len(_PEERS_APART) >= PEERS_MEMORY_MAX:
-                _PEERS_APART.clear()
-            apart = (now + PEERS_MEMORY_SECONDS, _peers_median(job_id=job_id, worker_id=worker_id))
-            if apart[1] is not None or others_counted:  # as the shared read's None (below)
-                _PEERS_APART[(job_id, worker_id)] = apart
-        return apart[1]
+        if apart is not None and apart[0] > now:
+            return apart[1]
+        median = _peers_median(job_id=job_id, worker_id=worker_id)
+        if median is not None or others_counted:  # as the shared read's None (below)
+            _remember(_PEERS_APART, (job_id, worker_id), median, now=now)
+        return median
     peers = scoring.median_seconds(times) if len(times) >= scoring.FAST_PEERS_MIN else None
     if peers is None and not others_counted:
         _PEERS.pop(job_id, None)  # not remembered: the next peer's answer may be the one that makes enough
     return peers
+
+
+def _remember(memory: dict[K, tuple[float, V]], key: K, value: V, *, now: float) -> tuple[float, V]:
+    """Keep `value` under `key` for PEERS_MEMORY_SECONDS; the memory is forgotten whole when it
+    holds PEERS_MEMORY_MAX entries (bounded, and cheaper than evicting one by one)."""
+    if len(memory) >= PEERS_MEMORY_MAX:
+        memory.clear()
+    memory[key] = entry = (now + PEERS_MEMORY_SECONDS, value)
+    return entry
 
 
 def _peer_answers(job_id: int) -> Any:
