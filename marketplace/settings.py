@@ -45,9 +45,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 DATABASES = {"default": database_from_env(VAR_DIR)}
 # Threads each ASGI server process runs views in (marketplace/httpthreads.py): by default as many
 # as its pool has connections, so a request that got a thread never waits for a connection.
+QUORUM_WEB_THREADS = env_int("QUORUM_WEB_THREADS", env_int("QUORUM_DB_POOL_MAX", 0, minimum=0) or 20, minimum=1)
 # Answers per client connection before the web process closes it (0: never); see httpthreads.py.
 QUORUM_CONNECTION_REQUESTS = env_int("QUORUM_CONNECTION_REQUESTS", 100, minimum=0)
-QUORUM_WEB_THREADS = env_int("QUORUM_WEB_THREADS", env_int("QUORUM_DB_POOL_MAX", 0, minimum=0) or 20, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 

@@ -276,7 +276,7 @@ class Item(models.Model):
     started = models.BooleanField(default=False)
     # Every slot is held until at least then (the claim that took the last slot wrote it: the
     # earliest end of the item's live leases); null when a slot may be free. A hint, not a count:
-    # the started window and the fresh walk step over such items after reading the row alone
+    # the claim's started window steps over such items after reading the row alone
     # (labeling/sql.py), the last walk checks every started item exactly. Not in any index.
     full_until = models.DateTimeField(null=True, blank=True)
     is_complete = models.BooleanField(default=False)

@@ -85,9 +85,10 @@ WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')
 # started one (the old walk, exact, run only once nothing fresh is left: nothing eligible is ever
 # refused). Without `full_until` a crowd's window filled with items whose three leases went out
 # together and wait for their answers: at 200 workers every claim probed 64 full items (4 index
-# probes each) and then started a fresh item anyway, 1,399 blocks a claim against 55 at 8. UNION ALL runs its branches
-# in turn and LIMIT 1 stops at the first row; each branch locks its own pick (SKIP LOCKED passes
-# over rows held by others and walks on); each WHERE repeats the index predicate for the planner.
+# probes each) and then started a fresh item anyway, 1,399 blocks a claim against 55 at 8.
+# UNION ALL runs its branches in turn and LIMIT 1 stops at the first row; each branch locks its
+# own pick (SKIP LOCKED passes over rows held by others and walks on); each WHERE repeats the
+# index predicate for the planner.
 STARTED_WINDOW = 64
 _FITS = f"{_SLOT_FREE}\n      AND {_NEVER_MET}"
 _WALK = """
