@@ -9,17 +9,19 @@ the same accounts; locking again inside `post()` is free. Run inside transaction
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DecimalField, F, Value, When
 from django.db.models.functions import Round
 
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
+    MONEY,
+    WORKER_KINDS,
     AccountKind,
     LedgerAccount,
     LedgerEntry,
@@ -68,6 +70,23 @@ def account_get(
     return account
 
 
+def worker_accounts(*, kind: str, worker_ids: Iterable[int]) -> dict[int, LedgerAccount]:
+    """Many workers' accounts of one kind by worker id, each created at zero on first use, as
+    account_get would, in two or three statements whatever their number."""
+    if kind not in WORKER_KINDS:
+        raise LedgerError(f"{kind} is not a worker's account")
+    wanted = set(worker_ids)
+    found = {a.worker_id: a for a in LedgerAccount.objects.filter(kind=kind, worker_id__in=wanted)}
+    missing = wanted - found.keys()
+    if missing:
+        # A concurrent first use may create some of them first: those are skipped here (it holds
+        # the unique constraint until it commits, and this waits) and found by the read below.
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(kind=kind, worker_id=worker) for worker in sorted(missing)], ignore_conflicts=True)
+        found.update({a.worker_id: a for a in LedgerAccount.objects.filter(kind=kind, worker_id__in=missing)})
+    return found
+
+
 def accounts_lock(accounts: Iterable[LedgerAccount]) -> dict[int, LedgerAccount]:
     """Lock the accounts, fresh from the database, keyed by pk."""
     pks = sorted({account.pk for account in accounts})
@@ -76,7 +95,17 @@ def accounts_lock(accounts: Iterable[LedgerAccount]) -> dict[int, LedgerAccount]
     return {account.pk: account for account in locked}
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Posting:
+    """One balanced transaction to post (post_many): its legs and the transaction's fields."""
+
+    kind: str
+    reference: str
+    legs: Sequence[Leg]
+    memo: str = ""
+    related: Mapping[str, Any] = field(default_factory=dict)  # organization_id, job_id, ...
+
+
 def post(
     *,
     kind: str,
@@ -92,8 +121,58 @@ def post(
     (organization, job, judgment, worker, actor). Raises BalanceWouldGoNegative when a
     protected account would fall below zero, LedgerError on an unbalanced posting.
     """
+    return post_many([Posting(kind=kind, reference=reference, legs=legs, memo=memo, related=related)])[0]
+
+
+@transaction.atomic
+def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool]]:
+    """Post several balanced transactions as post() would one after the other, each checked on
+    the balances the ones before it left; returns (transaction, created) for each, in order.
+
+    In a fixed number of statements whatever their number (the pay posting batch moves a job's
+    escrow to hundreds of workers at once; one post() each took ten statements apiece and held
+    its transaction, and with it PostgreSQL's cleanup horizon, for seconds). All or nothing."""
+    totals = [_totals(posting) for posting in postings]
+    references = [posting.reference for posting in postings]
+    if len(set(references)) != len(references):
+        raise LedgerError("the same reference twice in one posting")
+    locked = accounts_lock(leg.account for posting in postings for leg in posting.legs)
+    # Under the locks, so a concurrent retry of the same reference has committed or not begun.
+    existing = {tx.reference: tx for tx in LedgerTransaction.objects.filter(reference__in=references)}
+    balances = {pk: account.balance for pk, account in locked.items()}
+    new: list[tuple[Posting, dict[int, Decimal]]] = []
+    for posting, amounts in zip(postings, totals, strict=True):
+        if posting.reference in existing:
+            continue
+        for pk, amount in amounts.items():
+            account = locked[pk]
+            if account.kind not in MAY_GO_NEGATIVE and balances[pk] + amount < 0:
+                raise BalanceWouldGoNegative(
+                    f"{account} holds {balances[pk]}; {posting.reference} would take {-amount}.",
+                    details={"account": account.pk, "balance": str(balances[pk]), "amount": str(amount)},
+                )
+            balances[pk] += amount
+        new.append((posting, amounts))
+    created = LedgerTransaction.objects.bulk_create([
+        LedgerTransaction(kind=posting.kind, reference=posting.reference, memo=posting.memo[:255], **posting.related)
+        for posting, _ in new
+    ])
+    LedgerEntry.objects.bulk_create([
+        LedgerEntry(transaction=tx, account_id=pk, amount=amount)
+        for tx, (_, amounts) in zip(created, new, strict=True) for pk, amount in sorted(amounts.items())
+    ])
+    _balances_add({pk: balances[pk] - account.balance for pk, account in locked.items()})
+    for pk, account in locked.items():
+        account.balance = balances[pk]
+    made = {tx.reference: tx for tx in created}
+    return [(existing[ref], False) if ref in existing else (made[ref], True) for ref in references]
+
+
+def _totals(posting: Posting) -> dict[int, Decimal]:
+    """The posting's amount per account, legs on one account merged; checked to balance."""
+    reference = posting.reference
     totals: dict[int, Decimal] = defaultdict(Decimal)
-    for leg in legs:
+    for leg in posting.legs:
         if not is_money(leg.amount):
             raise LedgerError(f"{reference}: amount {leg.amount} is not rounded to cents")
         totals[leg.account.pk] += leg.amount
@@ -102,40 +181,18 @@ def post(
         raise LedgerError(f"{reference}: entries sum to {sum(totals.values())}, not zero")
     if len(totals) < 2:
         raise LedgerError(f"{reference}: a transaction moves money between at least two accounts")
+    return totals
 
-    locked = accounts_lock(leg.account for leg in legs)
-    # Under the locks, so a concurrent retry of the same reference has committed or not begun.
-    existing = LedgerTransaction.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing, False
-    for pk, amount in totals.items():
-        account = locked[pk]
-        if account.kind not in MAY_GO_NEGATIVE and account.balance + amount < 0:
-            raise BalanceWouldGoNegative(
-                f"{account} holds {account.balance}; {reference} would take {-amount}.",
-                details={
-                    "account": account.pk,
-                    "balance": str(account.balance),
-                    "amount": str(amount),
-                },
-            )
 
-    tx = LedgerTransaction.objects.create(
-        kind=kind, reference=reference, memo=memo[:255], **related
-    )
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(transaction=tx, account_id=pk, amount=amount)
-            for pk, amount in sorted(totals.items())
-        ]
-    )
-    for pk, amount in totals.items():
-        # Round: SQLite adds decimals as floats, and float dust below zero would trip the check.
-        LedgerAccount.objects.filter(pk=pk).update(
-            balance=Round(F("balance") + amount, CENT_PLACES)
-        )
-        locked[pk].balance += amount
-    return tx, True
+def _balances_add(deltas: dict[int, Decimal]) -> None:
+    """Add to the accounts' balances in one UPDATE (the caller holds their locks)."""
+    deltas = {pk: delta for pk, delta in deltas.items() if delta != 0}
+    if not deltas:
+        return
+    # Round: SQLite adds decimals as floats, and float dust below zero would trip the check.
+    added = Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()),
+                 output_field=DecimalField(**MONEY))
+    LedgerAccount.objects.filter(pk__in=deltas).update(balance=Round(F("balance") + added, CENT_PLACES))
 
 
 def transfer(

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from marketplace import flows
@@ -23,6 +25,7 @@ from marketplace.billing.posting import job_pay_post
 from marketplace.billing.selectors import job_escrow, organization_balance, worker_money
 from tests.billing.helpers import D, fund, published, tier, work, work_through_flow
 from tests.conftest import needs_postgres
+from tests.factories import WorkerFactory
 from tests.threads import WAIT
 
 
@@ -126,3 +129,38 @@ def test_quorum_covers_pay_a_blocked_worker_kept_and_the_client_never_pays_for_i
     assert LedgerTransaction.objects.filter(kind=TransactionKind.ESCROW_COVER, job_id=job.pk).count() == 1
     report = ledger_audit()
     assert report.ok, report.violations
+
+
+def _batch_statements(ada: User, acme: Organization, workers: int) -> tuple[int, dict[int, D], D]:
+    """Post one batch of a job where `workers` workers each earned two judgments' pay: the
+    statements it ran, what each worker was credited and what the escrow kept."""
+    fund(ada, acme, "100.00")
+    # standard: 0.10 an item held, 0.02 a judgment; one item left, so the job stays open
+    job = published(acme, items=2 * workers + 1, overlap=1)
+    crowd = WorkerFactory.create_batch(workers)
+    for worker in crowd:
+        work(worker, job)
+        work(worker, job)
+    with CaptureQueriesContext(connection) as queries:
+        posted = job_pay_post(job_id=job.pk)
+    assert (posted.earnings, posted.workers) == (2 * workers, workers)
+    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job).balance
+    return len(queries), _pays(job.pk), escrow
+
+
+def test_one_batch_pays_a_crowd_in_as_many_statements_as_it_pays_two_workers(
+    ada: User, acme: Organization
+) -> None:
+    few, few_pays, few_escrow = _batch_statements(ada, acme, workers=2)
+    many, many_pays, many_escrow = _batch_statements(ada, acme, workers=60)
+
+    # By hand: every worker earned 2 x 0.02; each job's escrow held 0.10 an item.
+    assert set(few_pays.values()) == set(many_pays.values()) == {D("0.04")}
+    assert (len(few_pays), len(many_pays)) == (2, 60)
+    assert (few_escrow, many_escrow) == (D("0.50") - D("0.08"), D("12.10") - D("2.40"))
+    # A statement or two per worker would show here: 60 workers cost what 2 do.
+    assert many == few
+    assert Earning.objects.filter(posted_at__isnull=True).count() == 0
+    # Each earning names the transaction that paid its own worker.
+    assert not Earning.objects.exclude(pay_transaction__worker_id=F("worker_id")).exists()
+    assert ledger_audit().ok
