@@ -88,26 +88,34 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
     by_worker: dict[int, list[Earning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    total = Decimal("0.00")
-    for worker_id, earnings in sorted(by_worker.items()):
-        amount = sum((e.amount for e in earnings), Decimal("0.00"))
-        tx = None
-        if amount > 0:
-            tx, created = ledger.transfer(
-                kind=TransactionKind.EARNINGS_RELEASE,
-                reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
-                source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
-                target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
-                amount=amount,
-                memo=f"{len(earnings)} earning(s) past the hold period",
-                worker_id=worker_id,
-            )
-            if not created:  # never mark earnings released by money another release moved
-                raise ledger.LedgerError(f"{tx.reference} was already posted")
-        Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(
-            status=Earning.Status.AVAILABLE, settled_transaction=tx
+    owed = [(worker, earnings, sum((e.amount for e in earnings), Decimal("0.00")))
+            for worker, earnings in sorted(by_worker.items())]
+    paid = [(worker, earnings, amount) for worker, earnings, amount in owed if amount > 0]
+    ids = [worker_id for worker_id, _, _ in paid]
+    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=ids)
+    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=ids)
+    # The whole batch in a few statements (ledger.post_many), not ten per worker: a transaction
+    # held open that long keeps PostgreSQL from cleaning up after everyone else (posting.py).
+    posted = ledger.post_many([
+        ledger.Posting(
+            kind=TransactionKind.EARNINGS_RELEASE,
+            reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
+            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
+            memo=f"{len(earnings)} earning(s) past the hold period",
+            related={"worker_id": worker_id},
         )
-        total += amount
+        for worker_id, earnings, amount in paid
+    ])
+    for tx, created in posted:
+        if not created:  # never mark earnings released by money another release moved
+            raise ledger.LedgerError(f"{tx.reference} was already posted")
+    posting.earnings_link(
+        [(e.pk, tx.pk) for (tx, _), (_, earnings, _) in zip(posted, paid, strict=True) for e in earnings],
+        column="settled_transaction_id", status=Earning.Status.AVAILABLE,
+    )
+    unpaid = [e.pk for _, earnings, amount in owed if amount == 0 for e in earnings]  # 0.00: nothing to move
+    Earning.objects.filter(pk__in=unpaid).update(status=Earning.Status.AVAILABLE, settled_transaction=None)
+    total = sum((amount for _, _, amount in paid), Decimal("0.00"))
     return Released(earnings=len(rows), workers=len(by_worker), amount=total)
 
 

@@ -3,8 +3,9 @@
 A submit only records what its judgment earns (services.judgment_pay writes an Earning) and
 touches no row another worker's submit touches: no budget lock, no escrow balance, so a job's
 submits never queue behind each other for money. The money moves here, one ledger transaction
-per worker per batch: on a schedule (periodic.py, QUORUM_PAY_POST_SECONDS), before earnings are
-released (payouts.earnings_release) and when the job settles (services.job_settle). Until then
+per worker per batch, each batch written in a fixed number of statements (ledger.post_many): on
+a schedule (periodic.py, QUORUM_PAY_POST_SECONDS), before earnings are released
+(payouts.earnings_release) and when the job settles (services.job_settle). Until then
 the earning is owed from the escrow, and the selectors count it where people read money: the
 worker's pending pay, the escrow a client has left (selectors.worker_money, job_escrow).
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -154,25 +154,29 @@ def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
     for tx, created in posted:
         if not created:  # never mark earnings posted by money another batch moved
             raise ledger.LedgerError(f"{tx.reference} was already posted")
-    _earnings_mark(
+    earnings_link(
         [(earning.pk, tx.pk) for (tx, _), (_, earnings) in zip(posted, workers, strict=True) for earning in earnings],
-        now=timezone.now(),
+        column="pay_transaction_id", posted_at=timezone.now(),
     )
     return Posted(earnings=len(rows), workers=len(by_worker), amount=total, covered=short)
 
 
-def _earnings_mark(pairs: list[tuple[int, int]], *, now: datetime) -> None:
-    """Mark each (earning, pay transaction) pair posted: one UPDATE per thousand, joined to their
-    VALUES (PostgreSQL and SQLite name its columns column1, column2)."""
+def earnings_link(pairs: list[tuple[int, int]], *, column: str, **fields: object) -> None:
+    """Point each (earning, ledger transaction) pair's `column` at its transaction and set
+    `fields` on them all: one UPDATE per thousand pairs, joined to their VALUES (PostgreSQL and
+    SQLite both name its columns column1, column2), not one per worker."""
     table = Earning._meta.db_table
+    names = [Earning._meta.get_field(name) for name in fields]
+    assignments = "".join(f"{field.column} = %s, " for field in names)
+    fixed = [field.get_db_prep_save(value, connection) for field, value in zip(names, fields.values(), strict=True)]
     for start in range(0, len(pairs), 1_000):
         chunk = pairs[start:start + 1_000]
         values = ", ".join(["(%s, %s)"] * len(chunk))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS e SET posted_at = %s, pay_transaction_id = v.column2 "  # noqa: S608 (our names)
+                f"UPDATE {table} AS e SET {assignments}{column} = v.column2 "  # noqa: S608 (our names)
                 f"FROM (VALUES {values}) AS v WHERE e.id = v.column1",
-                [connection.ops.adapt_datetimefield_value(now), *(value for pair in chunk for value in pair)],
+                [*fixed, *(value for pair in chunk for value in pair)],
             )
 
 

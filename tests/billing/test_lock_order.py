@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import payouts
+from marketplace.billing import ledger, payouts
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.escrow import job_escrow_add
-from marketplace.billing.models import Earning, JobBudget
+from marketplace.billing.models import AccountKind, Earning, JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
@@ -89,14 +89,15 @@ def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_nev
         lease = lease_claim(worker=wendy, job=job)
     holding, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
-    account_get = payouts.account_get
+    worker_accounts = ledger.worker_accounts
 
-    def account_get_when_told(**kwargs: Any) -> Any:
-        holding.set()  # the release holds Wendy's earnings and is about to lock her accounts
-        go.wait(WAIT)
-        return account_get(**kwargs)
+    def worker_accounts_when_told(**kwargs: Any) -> Any:
+        if kwargs["kind"] == AccountKind.WORKER_AVAILABLE:  # the release's read, not pay posting's
+            holding.set()  # the release holds Wendy's earnings and is about to lock her accounts
+            go.wait(WAIT)
+        return worker_accounts(**kwargs)
 
-    monkeypatch.setattr(payouts, "account_get", account_get_when_told)
+    monkeypatch.setattr(ledger, "worker_accounts", worker_accounts_when_told)
     later = timezone.now() + timedelta(days=30)  # every earning is past the hold
     release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=later))
     submit = thread_recording(

@@ -6,10 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing.models import Payout, PayoutBatch
+from marketplace.billing import posting
+from marketplace.billing.audit import ledger_audit
+from marketplace.billing.models import Earning, Payout, PayoutBatch
 from marketplace.billing.payouts import (
     earnings_release,
     payout_batch_approve,
@@ -24,7 +29,8 @@ from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, Conflict, PermissionDenied
 from marketplace.labeling.models import Judgment
 from marketplace.quality.models import WorkerJobStats
-from tests.billing.helpers import D, fund, published, work_all
+from tests.billing.helpers import D, fund, published, work, work_all
+from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +143,32 @@ def test_the_same_key_for_another_amount_is_refused_and_moves_nothing(wendy: Use
     again = api.post("/api/v1/me/payouts/", {"amount": "0.15"}, format="json", HTTP_IDEMPOTENCY_KEY="req-2")
     assert again.status_code == 409 and "0.10" in again.json()["error"]["message"]
     assert worker_money(worker=wendy).available == D("0.10")  # only the first 0.10 left
+
+
+def _release_statements(ada: User, acme: Organization, workers: int) -> tuple[int, set[D], int]:
+    """Release a week-old job where `workers` workers each earned two judgments' pay: the
+    statements the release ran, what each worker then had available, the earnings released."""
+    fund(ada, acme, "100.00")
+    job = published(acme, items=2 * workers + 1, overlap=1)  # one item left: the job stays open
+    crowd = WorkerFactory.create_batch(workers)
+    for worker in crowd:
+        work(worker, job)
+        work(worker, job)
+    posting.job_pay_post(job_id=job.pk)  # posted first, so the release alone is counted
+    with CaptureQueriesContext(connection) as queries:
+        released = earnings_release(now=timezone.now() + timedelta(days=8))
+    return len(queries), {worker_money(worker=w).available for w in crowd}, released.earnings
+
+
+def test_a_release_frees_a_crowds_pay_in_as_many_statements_as_two_workers(ada: User, acme: Organization) -> None:
+    few, few_available, few_released = _release_statements(ada, acme, workers=2)
+    many, many_available, many_released = _release_statements(ada, acme, workers=60)
+
+    # By hand: 2 judgments x 0.02 each, all of it past the hold.
+    assert few_available == many_available == {D("0.04")}
+    assert (few_released, many_released) == (4, 120)
+    assert many == few  # one statement or more per worker would show here
+    assert not Earning.objects.filter(status=Earning.Status.PENDING).exists()
+    # Each released earning names the transaction that moved its own worker's money.
+    assert not Earning.objects.exclude(settled_transaction__worker_id=F("worker_id")).exists()
+    assert ledger_audit().ok
