@@ -163,21 +163,12 @@ def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
 
 def earnings_link(pairs: list[tuple[int, int]], *, column: str, **fields: object) -> None:
     """Point each (earning, ledger transaction) pair's `column` at its transaction and set
-    `fields` on them all: one UPDATE per thousand pairs, joined to their VALUES (PostgreSQL and
-    SQLite both name its columns column1, column2), not one per worker."""
-    table = Earning._meta.db_table
+    `fields` on them all, in one UPDATE per thousand pairs (ledger.update_from_values), not one
+    per worker."""
     names = [Earning._meta.get_field(name) for name in fields]
-    assignments = "".join(f"{field.column} = %s, " for field in names)
     fixed = [field.get_db_prep_save(value, connection) for field, value in zip(names, fields.values(), strict=True)]
-    for start in range(0, len(pairs), 1_000):
-        chunk = pairs[start:start + 1_000]
-        values = ", ".join(["(%s, %s)"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS e SET {assignments}{column} = v.column2 "  # noqa: S608 (our names)
-                f"FROM (VALUES {values}) AS v WHERE e.id = v.column1",
-                [*fixed, *(value for pair in chunk for value in pair)],
-            )
+    assignments = "".join(f"{field.column} = %s, " for field in names) + f"{column} = v.column2"
+    ledger.update_from_values(Earning._meta.db_table, assignments, pairs, fixed)
 
 
 def pay_post_tick() -> Posted:
