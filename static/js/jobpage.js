@@ -60,8 +60,21 @@
   // The controls (Pause, Resume, Cancel, ...) follow the status: re-read this page and swap its
   // [data-job-actions] block in, so a job paused elsewhere shows Resume without a reload.
   const actions = root.querySelector("[data-job-actions]");
+  // A page on its way out (one of its forms was just posted: Resume, Pause...) must not re-read
+  // itself: that read would take the message ("Resumed.") meant for the page the post leads to,
+  // and the status event of that very post arrives while the old page still listens.
+  let leaving = false;
+  document.addEventListener("submit", (event) => {
+    if (!event.defaultPrevented) leaving = true; // a cancelled confirm keeps the page
+  });
+  window.addEventListener("pagehide", () => {
+    leaving = true;
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) leaving = false; // back from the browser's cache: live again
+  });
   async function refreshActions() {
-    if (!actions) return;
+    if (!actions || leaving) return;
     try {
       const response = await fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } });
       if (!response.ok) return;
@@ -123,6 +136,7 @@
       csrf.value = token ? token.value : (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
       form.appendChild(csrf);
       document.body.appendChild(form);
+      leaving = true; // form.submit() fires no submit event
       form.submit();
     });
   }
