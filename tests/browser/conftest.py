@@ -123,12 +123,19 @@ def new_page(chromium: Any, live_url: str) -> Iterator[Any]:
     assert violations == [], "the Content-Security-Policy blocked something"
 
 
+QUIET_POLLS = 5  # 50 ms apart: a quarter of a second without a statement on the server
+
+
 def _wait_server_idle(timeout: float = 60.0) -> None:
     """Requests a closed page had sent may still be running in the server; the test database is
     flushed next (TRUNCATE), which would deadlock with them. Wait until no other session on this
     database is inside a statement or a transaction (a bounded poll of the real state: the server
-    is another process and announces nothing)."""
+    is another process and announces nothing). Idle in QUIET_POLLS polls in a row, not one: a
+    request the browser sent just before its page closed may have reached the server and not yet
+    begun its first statement (a fetch-ahead of the next item did, and its transaction then
+    deadlocked with the flush)."""
     deadline = time.monotonic() + timeout
+    quiet = 0
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
@@ -136,7 +143,8 @@ def _wait_server_idle(timeout: float = 60.0) -> None:
                 "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
             )
             busy = cursor.fetchone()[0]
-            if busy == 0:
+            quiet = quiet + 1 if busy == 0 else 0
+            if quiet >= QUIET_POLLS:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"{busy} server requests still ran {timeout:.0f} s after the pages "
