@@ -57,6 +57,7 @@ from marketplace.demo.simulator.report import report_text
 from marketplace.demo.simulator.run import Accounts, simulate
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
+from marketplace.quality.rules import rules_for
 
 # connections: HTTP connections the 200 workers share (0: one each). Each request in flight holds
 # a PostgreSQL connection in the server (Django under ASGI runs each request in a thread of its
@@ -179,7 +180,14 @@ class LockWaits(threading.Thread):
 def statements_per_judgment(job: Job, credentials: list[Credential], judgments: int = 30) -> float:
     """SQL statements one judgment costs over HTTP, counted in this process with Django's test
     client against the same database: POST work/next/ once, then submits that carry the next
-    lease (the simulator's loop). Token lookup, transactions' own statements and all included."""
+    lease (the simulator's loop). Token lookup, transactions' own statements and all included.
+
+    Counted warm, after `_warm_up(job)` submits, as a serving process and a worker at work are:
+    what a process reads once and keeps for seconds (the job's terms, the peers' answer pace:
+    fast_rule.py) is one statement per job per process every few seconds, not per judgment (cold,
+    it showed as 0.2 a judgment); and this worker, answering at a machine's speed, is flagged
+    once by the fast-answer rule at their `fast_window`-th judgment (4 statements, once per worker
+    and job: it showed as 10.1–10.2 once a crowd had set the peers' pace)."""
     client = Client()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {credentials[0].token}"}
     # Progress events: the first goes out at once (counted, as a server's would be); the rest wait
@@ -189,17 +197,15 @@ def statements_per_judgment(job: Job, credentials: list[Credential], judgments: 
         if first.status_code not in (200, 201):
             return float("nan")
         lease = first.json()["lease"]
-        # Warmed first, as a serving process is: what a process reads once and keeps for seconds
-        # (the job's terms, the peers' answer pace: fast_rule.py) is one statement per job per
-        # process every few seconds, not per judgment; counted cold over 30 judgments it showed
-        # as 0.2 a judgment (6 statements).
-        lease, _ = _submits(client, headers, lease, WARM_UP)
+        lease, _ = _submits(client, headers, lease, _warm_up(job))
         with CaptureQueriesContext(connection) as queries:
             lease, done = _submits(client, headers, lease, judgments)
     return len(queries.captured_queries) / max(done, 1)
 
 
-WARM_UP = 3
+def _warm_up(job: Job) -> int:
+    """Submits before the count: past the fast-answer rule's window, where its one flag falls."""
+    return rules_for(job=job).fast_window + 1
 
 
 def _submits(client: Client, headers: dict[str, str], lease: int | None, judgments: int) -> tuple[int | None, int]:
