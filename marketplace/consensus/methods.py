@@ -175,21 +175,17 @@ def _fit_wawa(enc: Encoded, opts: Options) -> MethodFit:
 def _fit_ocds(enc: Encoded, opts: Options) -> MethodFit:
     from crowdkit.aggregation import OneCoinDawidSkene  # deferred: see the module docstring
 
-    model = OneCoinDawidSkene(n_iter=opts.max_rounds, tol=opts.tol)
-    model.fit(_frame(enc))
-    history = model.loss_history_
-    return MethodFit(
-        _posteriors(model.probas_, enc),
-        len(history),
-        _stopped_early(history, opts.max_rounds, opts.tol),
-        {"max_rounds": opts.max_rounds, "tol": opts.tol},
-    )
+    return _fit_iterative(OneCoinDawidSkene(n_iter=opts.max_rounds, tol=opts.tol), enc, opts)
 
 
 def _fit_glad(enc: Encoded, opts: Options) -> MethodFit:
     from crowdkit.aggregation import GLAD  # deferred: see the module docstring
 
-    model = GLAD(n_iter=opts.max_rounds, tol=opts.tol)
+    return _fit_iterative(GLAD(n_iter=opts.max_rounds, tol=opts.tol), enc, opts)
+
+
+def _fit_iterative(model: Any, enc: Encoded, opts: Options) -> MethodFit:
+    """Fit a crowd-kit model built with n_iter=max_rounds and tol, which keeps a loss_history_."""
     model.fit(_frame(enc))
     history = model.loss_history_
     return MethodFit(
