@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.labelsets import KEY_RE
 from marketplace.quality.models import ConsensusRun, ItemResult
 from marketplace.quality.runs import consensus_run
+from marketplace.quality.writing import copy_lines
 
 REPLAY_ORG_SLUG = "replay"
 _EXTERNAL_ID_MAX = 200  # Item.external_id max_length
@@ -265,34 +267,37 @@ def _item_counts_set(job: Job) -> None:
     Item.objects.filter(job=job, is_gold=False).update(judgment_count=Subquery(counts))
 
 
-def _copy_judgments(job, item_ids, worker_ids, codes, is_gold, correct, keys, now) -> None:  # type: ignore[no-untyped-def]
-    table = connection.ops.quote_name(Judgment._meta.db_table)
-    columns = "job_id, item_id, worker_id, label, is_gold, is_correct, status, created_at"
+Ids = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+
+def _copy_judgments(
+    job: Job, item_ids: Ids, worker_ids: Ids, codes: Ids, is_gold: Flags, correct: Flags, keys: list[str],
+    now: datetime,
+) -> None:
+    # Label keys match KEY_RE (no tab, newline or backslash): safe in COPY's text format as they are.
     label_text = np.asarray(keys, dtype=object)
     correct_text = np.where(is_gold, np.where(correct, "t", "f"), "\\N").astype(object)
     gold_text = np.where(is_gold, "t", "f").astype(object)
     tail = f"\t{JudgmentStatus.ACCEPTED.value}\t{now.isoformat()}\n"
     head = f"{job.pk}\t"
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for start in range(0, len(codes), _BATCH):
-                part = slice(start, start + _BATCH)
-                copy.write(
-                    "".join(
-                        f"{head}{i}\t{w}\t{label}\t{g}\t{c}{tail}"
-                        for i, w, label, g, c in zip(
-                            item_ids[part].tolist(),
-                            worker_ids[part].tolist(),
-                            label_text[codes[part]].tolist(),
-                            gold_text[part].tolist(),
-                            correct_text[part].tolist(),
-                            strict=True,
-                        )
-                    )
-                )
+    blocks = (
+        "".join(
+            f"{head}{i}\t{w}\t{label}\t{g}\t{c}{tail}"
+            for i, w, label, g, c in zip(
+                item_ids[part].tolist(), worker_ids[part].tolist(), label_text[codes[part]].tolist(),
+                gold_text[part].tolist(), correct_text[part].tolist(), strict=True,
+            )
+        )
+        for part in (slice(start, start + _BATCH) for start in range(0, len(codes), _BATCH))
+    )
+    copy_lines(Judgment, "job_id, item_id, worker_id, label, is_gold, is_correct, status, created_at", blocks)
 
 
-def _bulk_judgments(job, item_ids, worker_ids, codes, is_gold, correct, keys, now) -> None:  # type: ignore[no-untyped-def]
+def _bulk_judgments(
+    job: Job, item_ids: Ids, worker_ids: Ids, codes: Ids, is_gold: Flags, correct: Flags, keys: list[str],
+    now: datetime,
+) -> None:
     labels = np.asarray(keys, dtype=object)[codes].tolist()
     gold_flags, right = is_gold.tolist(), correct.tolist()
     rows = zip(item_ids.tolist(), worker_ids.tolist(), labels, gold_flags, right, strict=True)
