@@ -165,6 +165,19 @@ def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool
     return [(existing[ref], False) if ref in existing else (made[ref], True) for ref in references]
 
 
+@transaction.atomic
+def post_new(postings: Sequence[Posting]) -> list[LedgerTransaction]:
+    """post_many for callers that then record what the money paid for (earnings marked posted
+    or released, an earning created): every reference must be new. One already posted means
+    another run moved that money, and marking these rows for it would pay them twice, so this
+    raises LedgerError naming it, and (atomic) leaves none of the postings written."""
+    posted = post_many(postings)
+    for tx, created in posted:
+        if not created:
+            raise LedgerError(f"{tx.reference} was already posted")
+    return [tx for tx, _ in posted]
+
+
 def _totals(posting: Posting) -> dict[int, Decimal]:
     """The posting's amount per account, legs on one account merged; checked to balance."""
     reference = posting.reference
