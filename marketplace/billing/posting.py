@@ -33,7 +33,14 @@ from django.utils import timezone
 
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
-from marketplace.billing.models import AccountKind, Earning, JobBudget, LedgerAccount, TransactionKind
+from marketplace.billing.models import (
+    AccountKind,
+    Earning,
+    ExpertEarning,
+    JobBudget,
+    LedgerAccount,
+    TransactionKind,
+)
 from marketplace.bulk_sql import update_from_values
 from marketplace.jobs.models import Job
 
@@ -160,14 +167,16 @@ def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
     return Posted(earnings=len(rows), workers=len(by_worker), amount=total, covered=short)
 
 
-def earnings_link(pairs: list[tuple[int, int]], *, column: str, **fields: object) -> None:
+def earnings_link(
+    pairs: list[tuple[int, int]], *, column: str, model: type[Earning | ExpertEarning] = Earning, **fields: object,
+) -> None:
     """Point each (earning, ledger transaction) pair's `column` at its transaction and set
     `fields` on them all, in one UPDATE per thousand pairs (bulk_sql.update_from_values), not one
-    per worker."""
-    names = [Earning._meta.get_field(name) for name in fields]
+    per worker. `model`: Earning (judgment pay) or ExpertEarning (expert review pay)."""
+    names = [model._meta.get_field(name) for name in fields]
     fixed = [field.get_db_prep_save(value, connection) for field, value in zip(names, fields.values(), strict=True)]
     assignments = "".join(f"{field.column} = %s, " for field in names) + f"{column} = v.column2"
-    update_from_values(Earning._meta.db_table, assignments, pairs, fixed)
+    update_from_values(model._meta.db_table, assignments, pairs, fixed)
 
 
 def pay_post_tick() -> Posted:
