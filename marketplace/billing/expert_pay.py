@@ -202,30 +202,37 @@ class ExpertReleased:
 @transaction.atomic
 def expert_earnings_release(*, cutoff: datetime, limit: int) -> ExpertReleased:
     """Move expert pay older than `cutoff` from pending to available: one transaction per worker,
-    referenced by the first and last earning it moves. Locks: the earnings (SKIP LOCKED: a
-    concurrent run takes others), then the worker's accounts."""
+    referenced by the first and last earning it moves, all of them in a few statements whatever
+    the number of experts (as payouts._release releases judgment pay). Locks: the earnings (SKIP
+    LOCKED: a concurrent run takes others), then the workers' accounts (ledger, pk order)."""
     rows = list(
         ExpertEarning.objects.select_for_update(skip_locked=True)
         .filter(status=ExpertEarning.Status.PENDING, created_at__lte=cutoff).order_by("id")[:limit]
     )
+    if not rows:  # the usual case: earnings_release calls this on every run
+        return ExpertReleased()
     by_worker: dict[int, list[ExpertEarning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    total = ZERO
-    for worker_id, earnings in sorted(by_worker.items()):
-        amount = sum((e.amount for e in earnings), ZERO)
-        tx, created = ledger.transfer(
+    # Expert earnings are positive (expert_earning_positive), so every worker has money to move.
+    owed = [(worker_id, earnings, sum((e.amount for e in earnings), ZERO))
+            for worker_id, earnings in sorted(by_worker.items())]
+    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=by_worker)
+    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=by_worker)
+    # post_new: never mark earnings released by money another release moved.
+    posted = ledger.post_new([
+        ledger.Posting(
             kind=TransactionKind.EARNINGS_RELEASE,
             reference=f"release:expert:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
-            source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
-            target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
-            amount=amount, memo=f"{len(earnings)} expert review pay(s) past the hold period",
-            worker_id=worker_id,
+            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
+            memo=f"{len(earnings)} expert review pay(s) past the hold period",
+            related={"worker_id": worker_id},
         )
-        if not created:
-            raise ledger.LedgerError(f"{tx.reference} was already posted")
-        ExpertEarning.objects.filter(pk__in=[e.pk for e in earnings]).update(
-            status=ExpertEarning.Status.AVAILABLE, settled_transaction=tx
-        )
-        total += amount
+        for worker_id, earnings, amount in owed
+    ])
+    posting.earnings_link(
+        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, owed, strict=True) for e in earnings],
+        column="settled_transaction_id", model=ExpertEarning, status=ExpertEarning.Status.AVAILABLE,
+    )
+    total = sum((amount for _, _, amount in owed), ZERO)
     return ExpertReleased(earnings=len(rows), workers=len(by_worker), amount=total)
