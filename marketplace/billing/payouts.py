@@ -88,9 +88,14 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
     by_worker: dict[int, list[Earning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    owed = [(worker, earnings, sum((e.amount for e in earnings), Decimal("0.00")))
-            for worker, earnings in sorted(by_worker.items())]
-    paid = [(worker, earnings, amount) for worker, earnings, amount in owed if amount > 0]
+    paid: list[tuple[int, list[Earning], Decimal]] = []  # (worker, earnings, amount > 0)
+    unpaid: list[int] = []  # earnings of workers owed 0.00: available, with nothing to move
+    for worker_id, earnings in sorted(by_worker.items()):
+        amount = sum((e.amount for e in earnings), Decimal("0.00"))  # never negative (earning_not_negative)
+        if amount > 0:
+            paid.append((worker_id, earnings, amount))
+        else:
+            unpaid.extend(e.pk for e in earnings)
     ids = [worker_id for worker_id, _, _ in paid]
     pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=ids)
     available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=ids)
@@ -111,7 +116,6 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
         [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, paid, strict=True) for e in earnings],
         column="settled_transaction_id", status=Earning.Status.AVAILABLE,
     )
-    unpaid = [e.pk for _, earnings, amount in owed if amount == 0 for e in earnings]  # 0.00: nothing to move
     Earning.objects.filter(pk__in=unpaid).update(status=Earning.Status.AVAILABLE, settled_transaction=None)
     total = sum((amount for _, _, amount in paid), Decimal("0.00"))
     return Released(earnings=len(rows), workers=len(by_worker), amount=total)
