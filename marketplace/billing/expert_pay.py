@@ -162,19 +162,21 @@ def expert_review_pay(*, review: ExpertReview, expert: User) -> ExpertEarning | 
         if (short := max(amount - held, ZERO)) > 0:
             posting.escrow_cover(job=job, budget=budget, escrow=escrow, revenue=revenue, amount=short,
                                  reference=f"job:{job.pk}:cover:expert:{review.pk}", what="expert review")
-        tx, created = ledger.transfer(
-            kind=TransactionKind.EXPERT_PAY, reference=reference, source=escrow, target=pending,
-            amount=amount, memo=f"Expert review {review.pk} settled (asked for by the client)",
-            organization_id=job.organization_id, job_id=job.pk, worker_id=expert.pk,
+        pay = ledger.Posting(
+            kind=TransactionKind.EXPERT_PAY, reference=reference,
+            legs=[ledger.Leg(escrow, -amount), ledger.Leg(pending, amount)],
+            memo=f"Expert review {review.pk} settled (asked for by the client)",
+            related={"organization_id": job.organization_id, "job_id": job.pk, "worker_id": expert.pk},
         )
     else:
-        tx, created = ledger.transfer(
-            kind=TransactionKind.EXPERT_PAY_QUORUM, reference=reference, source=revenue, target=pending,
-            amount=amount, memo=f"Expert review {review.pk} settled (paid by Quorum)",
-            job_id=job.pk, worker_id=expert.pk,
+        pay = ledger.Posting(
+            kind=TransactionKind.EXPERT_PAY_QUORUM, reference=reference,
+            legs=[ledger.Leg(revenue, -amount), ledger.Leg(pending, amount)],
+            memo=f"Expert review {review.pk} settled (paid by Quorum)",
+            related={"job_id": job.pk, "worker_id": expert.pk},
         )
-    if not created:  # the money moved without its earning: never pay it twice
-        raise ledger.LedgerError(f"{reference} was already posted")
+    # post_new: a reference already posted is money moved without its earning; never pay it twice.
+    tx = ledger.post_new([pay])[0]
     return ExpertEarning.objects.create(
         review=review, job_id=job.pk, worker=expert, amount=amount, created_at=now, pay_transaction=tx,
         paid_by=ExpertEarning.Payer.CLIENT if client_pays else ExpertEarning.Payer.QUORUM,
@@ -200,30 +202,37 @@ class ExpertReleased:
 @transaction.atomic
 def expert_earnings_release(*, cutoff: datetime, limit: int) -> ExpertReleased:
     """Move expert pay older than `cutoff` from pending to available: one transaction per worker,
-    referenced by the first and last earning it moves. Locks: the earnings (SKIP LOCKED: a
-    concurrent run takes others), then the worker's accounts."""
+    referenced by the first and last earning it moves, all of them in a few statements whatever
+    the number of experts (as payouts._release releases judgment pay). Locks: the earnings (SKIP
+    LOCKED: a concurrent run takes others), then the workers' accounts (ledger, pk order)."""
     rows = list(
         ExpertEarning.objects.select_for_update(skip_locked=True)
         .filter(status=ExpertEarning.Status.PENDING, created_at__lte=cutoff).order_by("id")[:limit]
     )
+    if not rows:  # the usual case: earnings_release calls this on every run
+        return ExpertReleased()
     by_worker: dict[int, list[ExpertEarning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    total = ZERO
-    for worker_id, earnings in sorted(by_worker.items()):
-        amount = sum((e.amount for e in earnings), ZERO)
-        tx, created = ledger.transfer(
+    # Expert earnings are positive (expert_earning_positive), so every worker has money to move.
+    owed = [(worker_id, earnings, sum((e.amount for e in earnings), ZERO))
+            for worker_id, earnings in sorted(by_worker.items())]
+    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=by_worker)
+    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=by_worker)
+    # post_new: never mark earnings released by money another release moved.
+    posted = ledger.post_new([
+        ledger.Posting(
             kind=TransactionKind.EARNINGS_RELEASE,
             reference=f"release:expert:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
-            source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
-            target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
-            amount=amount, memo=f"{len(earnings)} expert review pay(s) past the hold period",
-            worker_id=worker_id,
+            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
+            memo=f"{len(earnings)} expert review pay(s) past the hold period",
+            related={"worker_id": worker_id},
         )
-        if not created:
-            raise ledger.LedgerError(f"{tx.reference} was already posted")
-        ExpertEarning.objects.filter(pk__in=[e.pk for e in earnings]).update(
-            status=ExpertEarning.Status.AVAILABLE, settled_transaction=tx
-        )
-        total += amount
+        for worker_id, earnings, amount in owed
+    ])
+    posting.earnings_link(
+        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, owed, strict=True) for e in earnings],
+        column="settled_transaction_id", model=ExpertEarning, status=ExpertEarning.Status.AVAILABLE,
+    )
+    total = sum((amount for _, _, amount in owed), ZERO)
     return ExpertReleased(earnings=len(rows), workers=len(by_worker), amount=total)

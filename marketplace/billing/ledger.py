@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
@@ -25,6 +25,7 @@ from marketplace.billing.models import (
     LedgerTransaction,
 )
 from marketplace.billing.pricing import CENT_PLACES, is_money
+from marketplace.bulk_sql import update_from_values
 from marketplace.errors import Conflict
 from marketplace.jobs.models import Job
 
@@ -165,6 +166,19 @@ def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool
     return [(existing[ref], False) if ref in existing else (made[ref], True) for ref in references]
 
 
+@transaction.atomic
+def post_new(postings: Sequence[Posting]) -> list[LedgerTransaction]:
+    """post_many for callers that then record what the money paid for (earnings marked posted
+    or released, an earning created): every reference must be new. One already posted means
+    another run moved that money, and marking these rows for it would pay them twice, so this
+    raises LedgerError naming it, and (atomic) leaves none of the postings written."""
+    posted = post_many(postings)
+    for tx, created in posted:
+        if not created:
+            raise LedgerError(f"{tx.reference} was already posted")
+    return [tx for tx, _ in posted]
+
+
 def _totals(posting: Posting) -> dict[int, Decimal]:
     """The posting's amount per account, legs on one account merged; checked to balance."""
     reference = posting.reference
@@ -188,20 +202,6 @@ def _balances_add(deltas: dict[int, Decimal]) -> None:
     rows = [(pk, delta) for pk, delta in deltas.items() if delta != 0]
     # ROUND: SQLite adds decimals as floats, and float dust below zero would trip the check.
     update_from_values(LedgerAccount._meta.db_table, f"balance = ROUND(t.balance + v.column2, {CENT_PLACES})", rows)
-
-
-def update_from_values(table: str, assignments: str, rows: Sequence[tuple[Any, Any]], params: Sequence[Any] = ()) -> None:
-    """UPDATE `table` AS t SET `assignments` for each (id, value) row, one statement per thousand
-    rows joined to their VALUES (PostgreSQL and SQLite both name its columns column1, column2);
-    `assignments` reads the row's value as v.column2, its %s placeholders take `params`."""
-    for start in range(0, len(rows), 1_000):
-        chunk = rows[start:start + 1_000]
-        values = ", ".join(["(%s, %s)"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v WHERE t.id = v.column1",  # noqa: S608
-                [*params, *(value for row in chunk for value in row)],
-            )
 
 
 def transfer(

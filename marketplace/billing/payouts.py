@@ -88,15 +88,21 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
     by_worker: dict[int, list[Earning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    owed = [(worker, earnings, sum((e.amount for e in earnings), Decimal("0.00")))
-            for worker, earnings in sorted(by_worker.items())]
-    paid = [(worker, earnings, amount) for worker, earnings, amount in owed if amount > 0]
+    paid: list[tuple[int, list[Earning], Decimal]] = []  # (worker, earnings, amount > 0)
+    unpaid: list[int] = []  # earnings of workers owed 0.00: available, with nothing to move
+    for worker_id, earnings in sorted(by_worker.items()):
+        amount = sum((e.amount for e in earnings), Decimal("0.00"))  # never negative (earning_not_negative)
+        if amount > 0:
+            paid.append((worker_id, earnings, amount))
+        else:
+            unpaid.extend(e.pk for e in earnings)
     ids = [worker_id for worker_id, _, _ in paid]
     pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=ids)
     available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=ids)
-    # The whole batch in a few statements (ledger.post_many), not ten per worker: a transaction
+    # The whole batch in a few statements (ledger.post_new), not ten per worker: a transaction
     # held open that long keeps PostgreSQL from cleaning up after everyone else (posting.py).
-    posted = ledger.post_many([
+    # post_new: never mark earnings released by money another release moved.
+    posted = ledger.post_new([
         ledger.Posting(
             kind=TransactionKind.EARNINGS_RELEASE,
             reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
@@ -106,14 +112,10 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
         )
         for worker_id, earnings, amount in paid
     ])
-    for tx, created in posted:
-        if not created:  # never mark earnings released by money another release moved
-            raise ledger.LedgerError(f"{tx.reference} was already posted")
     posting.earnings_link(
-        [(e.pk, tx.pk) for (tx, _), (_, earnings, _) in zip(posted, paid, strict=True) for e in earnings],
+        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, paid, strict=True) for e in earnings],
         column="settled_transaction_id", status=Earning.Status.AVAILABLE,
     )
-    unpaid = [e.pk for _, earnings, amount in owed if amount == 0 for e in earnings]  # 0.00: nothing to move
     Earning.objects.filter(pk__in=unpaid).update(status=Earning.Status.AVAILABLE, settled_transaction=None)
     total = sum((amount for _, _, amount in paid), Decimal("0.00"))
     return Released(earnings=len(rows), workers=len(by_worker), amount=total)

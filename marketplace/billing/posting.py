@@ -3,7 +3,7 @@
 A submit only records what its judgment earns (services.judgment_pay writes an Earning) and
 touches no row another worker's submit touches: no budget lock, no escrow balance, so a job's
 submits never queue behind each other for money. The money moves here, one ledger transaction
-per worker per batch, each batch written in a fixed number of statements (ledger.post_many): on
+per worker per batch, each batch written in a fixed number of statements (ledger.post_new): on
 a schedule (periodic.py, QUORUM_PAY_POST_SECONDS), before earnings are released
 (payouts.earnings_release) and when the job settles (services.job_settle). Until then
 the earning is owed from the escrow, and the selectors count it where people read money: the
@@ -33,7 +33,15 @@ from django.utils import timezone
 
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
-from marketplace.billing.models import AccountKind, Earning, JobBudget, LedgerAccount, TransactionKind
+from marketplace.billing.models import (
+    AccountKind,
+    Earning,
+    ExpertEarning,
+    JobBudget,
+    LedgerAccount,
+    TransactionKind,
+)
+from marketplace.bulk_sql import update_from_values
 from marketplace.jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -147,28 +155,28 @@ def _rows_post(*, budget: JobBudget, everything: bool) -> Posted:
             related={"organization_id": job.organization_id, "job_id": job.pk, "worker_id": worker_id,
                      "judgment_id": earnings[0].judgment_id if len(earnings) == 1 else None},
         ))
-    # The whole batch in a few statements (ledger.post_many): one posting per worker each took
+    # The whole batch in a few statements (ledger.post_new): one posting per worker each took
     # ten, and at a crowd of a thousand the batch held its transaction, and with it PostgreSQL's
     # cleanup horizon, for the whole run (every claim then stepped over more dead rows).
-    posted = ledger.post_many(postings)
-    for tx, created in posted:
-        if not created:  # never mark earnings posted by money another batch moved
-            raise ledger.LedgerError(f"{tx.reference} was already posted")
+    # post_new: never mark earnings posted by money another batch moved.
+    posted = ledger.post_new(postings)
     earnings_link(
-        [(earning.pk, tx.pk) for (tx, _), (_, earnings) in zip(posted, workers, strict=True) for earning in earnings],
+        [(earning.pk, tx.pk) for tx, (_, earnings) in zip(posted, workers, strict=True) for earning in earnings],
         column="pay_transaction_id", posted_at=timezone.now(),
     )
     return Posted(earnings=len(rows), workers=len(by_worker), amount=total, covered=short)
 
 
-def earnings_link(pairs: list[tuple[int, int]], *, column: str, **fields: object) -> None:
+def earnings_link(
+    pairs: list[tuple[int, int]], *, column: str, model: type[Earning | ExpertEarning] = Earning, **fields: object,
+) -> None:
     """Point each (earning, ledger transaction) pair's `column` at its transaction and set
-    `fields` on them all, in one UPDATE per thousand pairs (ledger.update_from_values), not one
-    per worker."""
-    names = [Earning._meta.get_field(name) for name in fields]
+    `fields` on them all, in one UPDATE per thousand pairs (bulk_sql.update_from_values), not one
+    per worker. `model`: Earning (judgment pay) or ExpertEarning (expert review pay)."""
+    names = [model._meta.get_field(name) for name in fields]
     fixed = [field.get_db_prep_save(value, connection) for field, value in zip(names, fields.values(), strict=True)]
     assignments = "".join(f"{field.column} = %s, " for field in names) + f"{column} = v.column2"
-    ledger.update_from_values(Earning._meta.db_table, assignments, pairs, fixed)
+    update_from_values(model._meta.db_table, assignments, pairs, fixed)
 
 
 def pay_post_tick() -> Posted:

@@ -179,3 +179,33 @@ def test_postgres_refuses_entries_added_to_a_committed_transaction(acme: Organiz
                 "VALUES (%s, %s, -5.00), (%s, %s, 5.00)", [tx.pk, world.pk, tx.pk, balance.pk]
             )
     assert tx.entries.count() == 2
+
+
+def test_posting_only_new_references_refuses_one_already_posted_and_writes_none_of_the_batch(
+    acme_balance: LedgerAccount, globex: Organization
+) -> None:
+    """post_new is for callers that then mark rows paid: money another run moved under one of
+    the references must stop the whole batch, not be marked paid again beside the new ones."""
+    globex_balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=globex.pk)
+    world = ledger.world()
+    ledger.transfer(kind="topup", reference="wire-1", source=world, target=acme_balance, amount=D("10.00"))
+    batch = [
+        ledger.Posting(kind="topup", reference="wire-2", legs=[Leg(world, D("-4.00")), Leg(globex_balance, D("4.00"))]),
+        ledger.Posting(kind="topup", reference="wire-1", legs=[Leg(world, D("-10.00")), Leg(acme_balance, D("10.00"))]),
+    ]
+    with pytest.raises(LedgerError, match="wire-1 was already posted"):
+        ledger.post_new(batch)
+    assert list(LedgerTransaction.objects.values_list("reference", flat=True)) == ["wire-1"]
+    assert (_balance(acme_balance), _balance(globex_balance), _balance(world)) == (D("10.00"), D("0.00"), D("-10.00"))
+
+
+def test_posting_only_new_references_returns_each_new_transaction_in_order(acme_balance: LedgerAccount) -> None:
+    world = ledger.world()
+    batch = [
+        ledger.Posting(kind="topup", reference=ref, legs=[Leg(world, -amount), Leg(acme_balance, amount)])
+        for ref, amount in (("wire-3", D("1.50")), ("wire-4", D("2.25")))
+    ]
+    posted = ledger.post_new(batch)
+    assert [tx.reference for tx in posted] == ["wire-3", "wire-4"]
+    assert [tx.entries.get(account=acme_balance).amount for tx in posted] == [D("1.50"), D("2.25")]
+    assert _balance(acme_balance) == D("3.75")

@@ -29,7 +29,7 @@ from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError, Conflict, PermissionDenied
 from marketplace.labeling.models import Judgment
 from marketplace.quality.models import WorkerJobStats
-from tests.billing.helpers import D, fund, published, work, work_all
+from tests.billing.helpers import D, fund, published, tier, work, work_all
 from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -171,4 +171,28 @@ def test_a_release_frees_a_crowds_pay_in_as_many_statements_as_two_workers(ada: 
     assert not Earning.objects.filter(status=Earning.Status.PENDING).exists()
     # Each released earning names the transaction that moved its own worker's money.
     assert not Earning.objects.exclude(settled_transaction__worker_id=F("worker_id")).exists()
+    assert ledger_audit().ok
+
+
+def test_a_release_makes_a_workers_zero_pay_available_without_a_ledger_transaction(
+    ada: User, acme: Organization, wendy: User, walter: User
+) -> None:
+    """At 0.004 per judgment a worker's first judgment earns 0.00 and their second 0.01 (pay is
+    rounded on the running total). Wendy judges once, Walter twice."""
+    fund(ada, acme, "10.00")
+    tier("tiny", price="0.05", pay="0.004", overlap=1)
+    job = published(acme, items=4, tier="tiny", overlap=1, reward_per_judgment=D("0.004"))
+    work(wendy, job)
+    work(walter, job)
+    work(walter, job)
+    posting.job_pay_post(job_id=job.pk)
+    released = earnings_release(now=timezone.now() + timedelta(days=8))
+    assert (released.earnings, released.workers, released.amount) == (3, 2, D("0.01"))
+    assert worker_money(worker=wendy).available == D("0.00")
+    assert worker_money(worker=walter).available == D("0.01")
+    [wendys] = Earning.objects.filter(worker=wendy)
+    assert (wendys.amount, wendys.status, wendys.settled_transaction_id) == (D("0.00"), Earning.Status.AVAILABLE, None)
+    walters = Earning.objects.filter(worker=walter)
+    assert {e.status for e in walters} == {Earning.Status.AVAILABLE}
+    assert {e.settled_transaction.worker_id for e in walters} == {walter.pk}  # type: ignore[union-attr]
     assert ledger_audit().ok
