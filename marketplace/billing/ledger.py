@@ -172,7 +172,10 @@ def post_new(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     or released, an earning created): every reference must be new. One already posted means
     another run moved that money, and marking these rows for it would pay them twice, so this
     raises LedgerError naming it, and (atomic) leaves none of the postings written."""
-    posted = post_many(postings)
+    return _all_new(post_many(postings))
+
+
+def _all_new(posted: Sequence[tuple[LedgerTransaction, bool]]) -> list[LedgerTransaction]:
     for tx, created in posted:
         if not created:
             raise LedgerError(f"{tx.reference} was already posted")
@@ -224,6 +227,11 @@ def transfer(
         legs=[Leg(source, -amount), Leg(target, amount)],
         **related,
     )
+
+
+def transfer_new(**transfer_args: Any) -> LedgerTransaction:
+    """transfer() whose reference must be new (see post_new): LedgerError if it was posted."""
+    return _all_new([transfer(**transfer_args)])[0]
 
 
 def world() -> LedgerAccount:

@@ -67,15 +67,14 @@ def worker_job_pay_restore(*, job_id: int, worker_id: int, reference: str) -> Re
     total = sum((e.amount for e in posted + paid_late), ZERO)
     tx = None
     if total > 0:
-        tx, created = ledger.transfer(
+        # New, or the reference's money moved for other earnings: these would be paid twice.
+        tx = ledger.transfer_new(
             kind=TransactionKind.JUDGMENT_PAY_RESTORE, reference=reference,
             source=account_get(kind=AccountKind.PLATFORM_REVENUE),
             target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
             amount=total, memo=f"{len(posted) + len(paid_late)} withdrawn judgment pay(s) restored",
             job_id=job_id, worker_id=worker_id,
         )
-        if not created:  # the reference's money moved for other earnings: these would be paid twice
-            raise ledger.LedgerError(f"{reference} was already posted")
     now = timezone.now()
     if posted:  # they keep naming their reversal, so the audit still finds what it withdrew
         Earning.objects.filter(pk__in=[e.pk for e in posted]).update(

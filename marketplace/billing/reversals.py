@@ -111,7 +111,8 @@ def _earnings_reverse(
     if total > 0:
         assert budget is not None
         posted = [e for e in back if e.posted_at is not None]
-        tx, created = ledger.transfer(
+        # New, or it is an earlier reversal's money: marking these reversed would strand theirs.
+        tx = ledger.transfer_new(
             kind=TransactionKind.JUDGMENT_PAY_REVERSE,
             reference=f"{reference}:{posted[0].pk}",
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
@@ -123,8 +124,6 @@ def _earnings_reverse(
             worker_id=worker_id,
             judgment_id=posted[0].judgment_id if len(posted) == 1 else None,
         )
-        if not created:  # an earlier reversal's money: marking these reversed would strand theirs
-            raise ledger.LedgerError(f"{reference}:{posted[0].pk} was already posted")
     if back:  # an unposted one names no transaction: none moved its money, none had to
         for posted_now in (True, False):
             Earning.objects.filter(
