@@ -215,24 +215,11 @@ def expert_earnings_release(*, cutoff: datetime, limit: int) -> ExpertReleased:
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
     # Expert earnings are positive (expert_earning_positive), so every worker has money to move.
-    owed = [(worker_id, earnings, sum((e.amount for e in earnings), ZERO))
+    owed: list[posting.Owed] = [(worker_id, earnings, sum((e.amount for e in earnings), ZERO))
             for worker_id, earnings in sorted(by_worker.items())]
-    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=by_worker)
-    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=by_worker)
-    # post_new: never mark earnings released by money another release moved.
-    posted = ledger.post_new([
-        ledger.Posting(
-            kind=TransactionKind.EARNINGS_RELEASE,
-            reference=f"release:expert:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
-            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
-            memo=f"{len(earnings)} expert review pay(s) past the hold period",
-            related={"worker_id": worker_id},
-        )
-        for worker_id, earnings, amount in owed
-    ])
-    posting.earnings_link(
-        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, owed, strict=True) for e in earnings],
-        column="settled_transaction_id", model=ExpertEarning, status=ExpertEarning.Status.AVAILABLE,
+    posting.earnings_release_post(
+        owed=owed, model=ExpertEarning, reference="release:expert:{worker}:{first}:{last}",
+        memo="{count} expert review pay(s) past the hold period",
     )
     total = sum((amount for _, _, amount in owed), ZERO)
     return ExpertReleased(earnings=len(rows), workers=len(by_worker), amount=total)

@@ -88,7 +88,7 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
     by_worker: dict[int, list[Earning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)
-    paid: list[tuple[int, list[Earning], Decimal]] = []  # (worker, earnings, amount > 0)
+    paid: list[posting.Owed] = []  # (worker, earnings, amount > 0)
     unpaid: list[int] = []  # earnings of workers owed 0.00: available, with nothing to move
     for worker_id, earnings in sorted(by_worker.items()):
         amount = sum((e.amount for e in earnings), Decimal("0.00"))  # never negative (earning_not_negative)
@@ -96,26 +96,8 @@ def _release(*, cutoff: datetime, limit: int) -> Released:
             paid.append((worker_id, earnings, amount))
         else:
             unpaid.extend(e.pk for e in earnings)
-    ids = [worker_id for worker_id, _, _ in paid]
-    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=ids)
-    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=ids)
-    # The whole batch in a few statements (ledger.post_new), not ten per worker: a transaction
-    # held open that long keeps PostgreSQL from cleaning up after everyone else (posting.py).
-    # post_new: never mark earnings released by money another release moved.
-    posted = ledger.post_new([
-        ledger.Posting(
-            kind=TransactionKind.EARNINGS_RELEASE,
-            reference=f"release:{worker_id}:{earnings[0].pk}:{earnings[-1].pk}",
-            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
-            memo=f"{len(earnings)} earning(s) past the hold period",
-            related={"worker_id": worker_id},
-        )
-        for worker_id, earnings, amount in paid
-    ])
-    posting.earnings_link(
-        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, paid, strict=True) for e in earnings],
-        column="settled_transaction_id", status=Earning.Status.AVAILABLE,
-    )
+    posting.earnings_release_post(owed=paid, model=Earning, reference="release:{worker}:{first}:{last}",
+                                  memo="{count} earning(s) past the hold period")
     Earning.objects.filter(pk__in=unpaid).update(status=Earning.Status.AVAILABLE, settled_transaction=None)
     total = sum((amount for _, _, amount in paid), Decimal("0.00"))
     return Released(earnings=len(rows), workers=len(by_worker), amount=total)

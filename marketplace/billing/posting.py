@@ -179,6 +179,36 @@ def earnings_link(
     update_from_values(model._meta.db_table, assignments, pairs, fixed)
 
 
+Owed = tuple[int, "list[Earning] | list[ExpertEarning]", Decimal]  # worker, their earnings (id order), sum > 0
+
+
+def earnings_release_post(*, owed: list[Owed], model: type[Earning | ExpertEarning], reference: str, memo: str) -> None:
+    """Release each worker's earnings: their sum from the worker's pending account to available,
+    one ledger transaction per worker (`reference` and `memo` formatted with worker, first, last,
+    count), all in a few statements whatever the number of workers, then the earnings marked
+    AVAILABLE with their transaction. Caller holds the earnings' row locks."""
+    ids = [worker_id for worker_id, _, _ in owed]
+    pending = ledger.worker_accounts(kind=AccountKind.WORKER_PENDING, worker_ids=ids)
+    available = ledger.worker_accounts(kind=AccountKind.WORKER_AVAILABLE, worker_ids=ids)
+    # Not ten statements per worker: a transaction held open that long keeps PostgreSQL from
+    # cleaning up after everyone else (_rows_post). post_new: never mark earnings released by
+    # money another release moved.
+    posted = ledger.post_new([
+        ledger.Posting(
+            kind=TransactionKind.EARNINGS_RELEASE,
+            reference=reference.format(worker=worker_id, first=earnings[0].pk, last=earnings[-1].pk),
+            legs=[ledger.Leg(pending[worker_id], -amount), ledger.Leg(available[worker_id], amount)],
+            memo=memo.format(count=len(earnings)),
+            related={"worker_id": worker_id},
+        )
+        for worker_id, earnings, amount in owed
+    ])
+    earnings_link(
+        [(e.pk, tx.pk) for tx, (_, earnings, _) in zip(posted, owed, strict=True) for e in earnings],
+        column="settled_transaction_id", model=model, status=model.Status.AVAILABLE,
+    )
+
+
 def pay_post_tick() -> Posted:
     """The schedule's tick: post every job with pay owed. Safe anywhere at once: batches of one
     job queue on its budget, and each skips the earnings another holds."""
