@@ -162,21 +162,18 @@ def expert_review_pay(*, review: ExpertReview, expert: User) -> ExpertEarning | 
         if (short := max(amount - held, ZERO)) > 0:
             posting.escrow_cover(job=job, budget=budget, escrow=escrow, revenue=revenue, amount=short,
                                  reference=f"job:{job.pk}:cover:expert:{review.pk}", what="expert review")
-        pay = ledger.Posting(
-            kind=TransactionKind.EXPERT_PAY, reference=reference,
-            legs=[ledger.Leg(escrow, -amount), ledger.Leg(pending, amount)],
-            memo=f"Expert review {review.pk} settled (asked for by the client)",
-            related={"organization_id": job.organization_id, "job_id": job.pk, "worker_id": expert.pk},
+        # transfer_new: a reference already posted is money moved without its earning; never pay twice.
+        tx = ledger.transfer_new(
+            kind=TransactionKind.EXPERT_PAY, reference=reference, source=escrow, target=pending,
+            amount=amount, memo=f"Expert review {review.pk} settled (asked for by the client)",
+            organization_id=job.organization_id, job_id=job.pk, worker_id=expert.pk,
         )
     else:
-        pay = ledger.Posting(
-            kind=TransactionKind.EXPERT_PAY_QUORUM, reference=reference,
-            legs=[ledger.Leg(revenue, -amount), ledger.Leg(pending, amount)],
-            memo=f"Expert review {review.pk} settled (paid by Quorum)",
-            related={"job_id": job.pk, "worker_id": expert.pk},
+        tx = ledger.transfer_new(
+            kind=TransactionKind.EXPERT_PAY_QUORUM, reference=reference, source=revenue, target=pending,
+            amount=amount, memo=f"Expert review {review.pk} settled (paid by Quorum)",
+            job_id=job.pk, worker_id=expert.pk,
         )
-    # post_new: a reference already posted is money moved without its earning; never pay it twice.
-    tx = ledger.post_new([pay])[0]
     return ExpertEarning.objects.create(
         review=review, job_id=job.pk, worker=expert, amount=amount, created_at=now, pay_transaction=tx,
         paid_by=ExpertEarning.Payer.CLIENT if client_pays else ExpertEarning.Payer.QUORUM,
