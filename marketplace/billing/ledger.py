@@ -110,22 +110,26 @@ def post(
     reference: str,
     legs: Sequence[Leg],
     memo: str = "",
+    only_new: bool = False,
     **related: Any,
 ) -> tuple[LedgerTransaction, bool]:
     """Post one balanced transaction; returns (transaction, created).
 
     A reference that already exists returns that transaction and posts nothing (idempotent
-    retry). Legs on the same account are merged. `related` sets the transaction's related ids
-    (organization, job, judgment, worker, actor). Raises BalanceWouldGoNegative when a
-    protected account would fall below zero, LedgerError on an unbalanced posting.
+    retry), or with `only_new` raises LedgerError (post_new says when). Legs on the same account
+    are merged. `related` sets the transaction's related ids (organization, job, judgment,
+    worker, actor). Raises BalanceWouldGoNegative when a protected account would fall below
+    zero, LedgerError on an unbalanced posting.
     """
-    return post_many([Posting(kind=kind, reference=reference, legs=legs, memo=memo, related=related)])[0]
+    posting = Posting(kind=kind, reference=reference, legs=legs, memo=memo, related=related)
+    return post_many([posting], only_new=only_new)[0]
 
 
 @transaction.atomic
-def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool]]:
+def post_many(postings: Sequence[Posting], *, only_new: bool = False) -> list[tuple[LedgerTransaction, bool]]:
     """Post several balanced transactions as post() would one after the other, each checked on
     the balances the ones before it left; returns (transaction, created) for each, in order.
+    `only_new`: a reference already posted raises LedgerError before anything is written.
 
     In a fixed number of statements whatever their number (the pay posting batch moves a job's
     escrow to hundreds of workers at once; one post() each took ten statements apiece and held
@@ -137,6 +141,8 @@ def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool
     locked = accounts_lock(leg.account for posting in postings for leg in posting.legs)
     # Under the locks, so a concurrent retry of the same reference has committed or not begun.
     existing = {tx.reference: tx for tx in LedgerTransaction.objects.filter(reference__in=references)}
+    if only_new and existing:
+        raise LedgerError(f"{next(ref for ref in references if ref in existing)} was already posted")
     balances = {pk: account.balance for pk, account in locked.items()}
     new: list[tuple[Posting, dict[int, Decimal]]] = []
     for posting, amounts in zip(postings, totals, strict=True):
@@ -166,20 +172,12 @@ def post_many(postings: Sequence[Posting]) -> list[tuple[LedgerTransaction, bool
     return [(existing[ref], False) if ref in existing else (made[ref], True) for ref in references]
 
 
-@transaction.atomic
 def post_new(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     """post_many for callers that then record what the money paid for (earnings marked posted
     or released, an earning created): every reference must be new. One already posted means
     another run moved that money, and marking these rows for it would pay them twice, so this
-    raises LedgerError naming it, and (atomic) leaves none of the postings written."""
-    return _all_new(post_many(postings))
-
-
-def _all_new(posted: Sequence[tuple[LedgerTransaction, bool]]) -> list[LedgerTransaction]:
-    for tx, created in posted:
-        if not created:
-            raise LedgerError(f"{tx.reference} was already posted")
-    return [tx for tx, _ in posted]
+    raises LedgerError naming it and writes none of the postings."""
+    return [tx for tx, _ in post_many(postings, only_new=True)]
 
 
 def _totals(posting: Posting) -> dict[int, Decimal]:
@@ -215,6 +213,7 @@ def transfer(
     target: LedgerAccount,
     amount: Decimal,
     memo: str = "",
+    only_new: bool = False,
     **related: Any,
 ) -> tuple[LedgerTransaction, bool]:
     """Move `amount` (> 0) from source to target: the two-leg case of post()."""
@@ -225,13 +224,14 @@ def transfer(
         reference=reference,
         memo=memo,
         legs=[Leg(source, -amount), Leg(target, amount)],
+        only_new=only_new,
         **related,
     )
 
 
 def transfer_new(**transfer_args: Any) -> LedgerTransaction:
     """transfer() whose reference must be new (see post_new): LedgerError if it was posted."""
-    return _all_new([transfer(**transfer_args)])[0]
+    return transfer(**transfer_args, only_new=True)[0]
 
 
 def world() -> LedgerAccount:
