@@ -25,6 +25,7 @@ from marketplace.billing.models import Tier
 from marketplace.quality import fast_rule
 from marketplace.quality import services as quality_services
 from marketplace.quality import tasks as quality_tasks
+from marketplace.realtime import events
 from tests.factories import PASSWORD, AdminFactory, ClientFactory, OrganizationFactory, WorkerFactory
 
 needs_postgres = pytest.mark.skipif(
@@ -107,6 +108,19 @@ def default_tiers(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("transactional_db" if _transactional(request) else "db")
     for fields in TIER_SEED.TIERS:
         Tier.objects.get_or_create(slug=fields["slug"], defaults=fields)
+
+
+@pytest.fixture(autouse=True)
+def _live_progress_quiet(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Flows send live progress on commit, and its throttle's trailing send reads the database
+    from a timer thread: one armed or still reading when a test ends raced the test's flush (the
+    TRUNCATE deadlocked with its read, in CI) or found the database gone. This asks for the
+    database first, so its teardown, which cancels the timers and waits for a send under way,
+    runs before the database's."""
+    if _uses_db(request):
+        request.getfixturevalue("transactional_db" if _transactional(request) else "db")
+    yield
+    events.throttle_reset()
 
 
 def _uses_db(request: pytest.FixtureRequest) -> bool:

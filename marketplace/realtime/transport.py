@@ -92,6 +92,7 @@ class Coalescer:
         self._lock = threading.Lock()
         self._last: dict[Hashable, float] = {}  # key -> monotonic time of its last send
         self._timers: dict[Hashable, threading.Timer] = {}
+        self._firing: set[threading.Thread] = set()  # timers sending now (reset waits for them)
 
     def request(self, key: Hashable) -> None:
         interval = self._interval()
@@ -114,10 +115,13 @@ class Coalescer:
         with self._lock:
             self._timers.pop(key, None)
             self._last[key] = time.monotonic()
+            self._firing.add(threading.current_thread())
         try:
             self._send(key)
         finally:
             connections.close_all()  # this timer thread's own database connections
+            with self._lock:
+                self._firing.discard(threading.current_thread())
 
     def _prune(self, now: float, interval: float) -> None:
         # Keys of jobs quiet for a whole window carry no state worth keeping.
@@ -127,10 +131,15 @@ class Coalescer:
                 if key not in self._timers:
                     del self._last[key]
 
-    def reset(self) -> None:
-        """Forget all windows and cancel armed timers (tests)."""
+    def reset(self, wait: float = 10.0) -> None:
+        """Forget all windows, cancel armed timers and wait up to `wait` seconds for any sending
+        now (tests: a send reads the database, and a test's flush of its tables deadlocked with
+        a trailing send still reading them)."""
         with self._lock:
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
             self._last.clear()
+            firing = list(self._firing)
+        for thread in firing:
+            thread.join(wait)

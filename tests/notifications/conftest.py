@@ -8,16 +8,7 @@ from typing import Any
 
 import pytest
 
-from marketplace.realtime import events
 from tests.notifications.receiver import Receiver, receiving
-
-
-@pytest.fixture(autouse=True)
-def _live_progress_quiet() -> Iterator[None]:
-    """Flows run their on-commit work here, live progress included: its throttle's trailing
-    timer must not fire after the test, when the test database is gone."""
-    yield
-    events.throttle_reset()
 
 
 @pytest.fixture
