@@ -39,6 +39,11 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
         "off; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
 
+# Keys retired by a rotation, still accepted: sessions and reset links signed with them stay
+# valid, and webhook secrets sealed under them still open (notifications/sealing.py) until
+# `manage.py webhook_secrets_reseal` seals them under the new key.
+SECRET_KEY_FALLBACKS = [key.strip() for key in (env_str("SECRET_KEY_FALLBACKS") or "").split(",") if key.strip()]
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 

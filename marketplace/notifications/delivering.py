@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.notifications import signing
-from marketplace.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
+from marketplace.notifications import sealing, signing
+from marketplace.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 from marketplace.notifications.sending import webhook_post
 
 logger = logging.getLogger(__name__)
@@ -53,20 +53,31 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool:
         return False
     delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
     endpoint, event = delivery.endpoint, delivery.event
-    if endpoint.is_active:
+    secret, unreadable = _secret_of(endpoint)
+    if endpoint.is_active and secret is not None:
         body = signing.body_encode(event_body(event))
         headers = {
             signing.SIGNATURE_HEADER: signing.signature_header(
-                secret=endpoint.secret, timestamp=int(timezone.now().timestamp()), body=body),
+                secret=secret, timestamp=int(timezone.now().timestamp()), body=body),
             "Quorum-Event": event.type,
             "Quorum-Delivery": str(delivery.pk),
         }
         outcome = webhook_post(url=endpoint.url, body=body, headers=headers)
         ok, code, error, duration = outcome.ok, outcome.response_code, outcome.error, outcome.duration_ms
-    else:
+    elif not endpoint.is_active:
         ok, code, error, duration = False, None, "not sent: the endpoint is disabled", 0
+    else:  # retried with backoff like any failure: restoring the old key as a fallback mends it
+        ok, code, error, duration = False, None, f"not sent: {unreadable}", 0
     _attempt_record(delivery=delivery, ok=ok, code=code, error=error, duration_ms=duration)
     return True
+
+
+def _secret_of(endpoint: WebhookEndpoint) -> tuple[str | None, str]:
+    """The endpoint's signing secret, or None and why no key of this server opens it."""
+    try:
+        return sealing.secret_unseal(stored=endpoint.secret), ""
+    except sealing.SecretUnreadable as exc:
+        return None, exc.message
 
 
 @transaction.atomic

@@ -26,13 +26,14 @@ class EventType(models.TextChoices):
 
 class WebhookEndpoint(models.Model):
     """A client's URL and the events it wants. The secret signs every delivery; the API shows it
-    once, at creation. It is kept as typed because signing needs it (a hash could not sign)."""
+    once, at creation. Signing needs the secret itself (a hash could not sign), so it is stored
+    sealed under a key derived from SECRET_KEY (sealing.py), never as typed."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)  # EventType values
     description = models.CharField(max_length=200, blank=True, default="")
-    secret = models.CharField(max_length=80)
+    secret = models.CharField(max_length=300)  # sealing.secret_seal's output, never the secret
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,7 @@ absent (404). The URL is checked when registered or changed (targets.py) and bef
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.notifications import signing
 from marketplace.notifications.models import EventType, WebhookEndpoint
+from marketplace.notifications.sealing import SecretUnreadable, secret_reseal, secret_seal
 from marketplace.notifications.targets import target_check
 
 MAX_ENDPOINTS = 20  # per organization
@@ -64,7 +66,7 @@ def webhook_endpoint_create(
     secret = signing.secret_generate()
     endpoint = WebhookEndpoint.objects.create(
         organization_id=organization_id, url=url.strip(), events=checked_events,
-        description=checked_description, secret=secret, created_by=user,
+        description=checked_description, secret=secret_seal(secret=secret), created_by=user,
     )
     return endpoint, secret
 
@@ -103,3 +105,24 @@ def webhook_endpoint_update(*, user: User, endpoint_id: int, fields: dict[str, A
 def webhook_endpoint_delete(*, user: User, endpoint_id: int) -> None:
     """Delete an endpoint and its delivery log (nothing more is sent to it)."""
     webhook_endpoint_get(user=user, endpoint_id=endpoint_id).delete()
+
+
+@dataclass(frozen=True)
+class Resealed:
+    resealed: int
+    unreadable: list[int]  # endpoints no configured key opens: register them anew
+
+
+def webhook_secrets_reseal() -> Resealed:
+    """Seal every endpoint's secret under the current SECRET_KEY, after a rotation that kept the
+    old key in SECRET_KEY_FALLBACKS; once nothing is unreadable, the fallback can be dropped.
+    Each row is a compare-and-set on the value read, so a concurrent change is never overwritten."""
+    resealed, unreadable = 0, []
+    for pk, stored in WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret").iterator():
+        try:
+            fresh = secret_reseal(stored=stored)
+        except SecretUnreadable:
+            unreadable.append(pk)
+            continue
+        resealed += WebhookEndpoint.objects.filter(pk=pk, secret=stored).update(secret=fresh)
+    return Resealed(resealed=resealed, unreadable=unreadable)
