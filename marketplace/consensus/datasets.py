@@ -39,9 +39,13 @@ class Dataset:
     votes: Votes  # repeated (item, worker) rows already resolved by `repeats`
     truth: dict[str, str]
     rows_read: int
-    repeated_rows_dropped: int  # rows of answers.csv not in `votes`
+    repeated_rows_dropped: int  # rows of answers.csv dropped by `repeats`
     repeated_pairs: int  # (item, worker) pairs with more than one row
     repeats: Repeats = "last"
+    # Rows of answers.csv with a blank item, worker or label (a skipped question, a lost id):
+    # dropped, never read as an item "", a worker "" or a label "" (which replay would name).
+    blank_rows_dropped: int = 0
+    truth_blank_rows_dropped: int = 0  # rows of truth.csv with a blank item or label
 
 
 def _pair_codes(votes: Votes) -> IntArray:
@@ -91,24 +95,44 @@ def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
     if repeats not in REPEATS:
         raise ValueError(f"repeats must be one of {', '.join(REPEATS)}; got {repeats!r}")
     read = {"dtype": str, "keep_default_na": False}
-    answers = pd.read_csv(folder / "answers.csv", usecols=["item", "worker", "label"], **read)
-    truth_frame = pd.read_csv(folder / "truth.csv", usecols=["item", "label"], **read)
+    answers, blank = _without_blanks(
+        pd.read_csv(folder / "answers.csv", usecols=["item", "worker", "label"], **read))
+    truth_frame, truth_blank = _without_blanks(pd.read_csv(folder / "truth.csv", usecols=["item", "label"], **read))
     votes = Votes.from_labels(
         answers["item"].to_numpy(dtype=str),
         answers["worker"].to_numpy(dtype=str),
         answers["label"].to_numpy(dtype=object),
     )
     kept, pairs = resolve_repeats(votes, repeats)
-    truth = dict(zip(truth_frame["item"].tolist(), truth_frame["label"].tolist(), strict=True))
     return Dataset(
         name=folder.name,
         votes=kept,
-        truth=truth,
-        rows_read=len(votes),
+        truth=_truth(truth_frame),
+        rows_read=len(votes) + blank,
         repeated_rows_dropped=len(votes) - len(kept),
         repeated_pairs=pairs,
         repeats=repeats,
+        blank_rows_dropped=blank,
+        truth_blank_rows_dropped=truth_blank,
     )
+
+
+def _without_blanks(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows whose every cell holds more than white space, and how many were not."""
+    blank = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns:
+        blank |= (frame[column].str.strip() == "").to_numpy()
+    return frame[~blank], int(blank.sum())
+
+
+def _truth(frame: pd.DataFrame) -> dict[str, str]:
+    """item -> true label; ValueError naming an item truth.csv gives two different labels (a
+    repeated row with the same label is harmless)."""
+    truth: dict[str, str] = {}
+    for item, label in zip(frame["item"].tolist(), frame["label"].tolist(), strict=True):
+        if truth.setdefault(item, label) != label:
+            raise ValueError(f"truth.csv gives item {item!r} two labels: {truth[item]!r} and {label!r}")
+    return truth
 
 
 def subsample(votes: Votes, k: int, seed: int) -> Votes:

@@ -59,6 +59,8 @@ class ReplayReport:
     rows_read: int
     repeated_rows_dropped: int
     repeated_pairs: int  # (item, worker) pairs with several rows, resolved by `repeats`
+    blank_rows_dropped: int  # answers.csv rows with a blank item, worker or label
+    truth_blank_rows_dropped: int  # truth.csv rows with a blank item or label
     repeats: str
     subsample: int | None  # judgments kept per item (None: all)
     seed: int  # of the gold split and the subsample
@@ -90,6 +92,9 @@ def replay_run(
         raise ValueError("gold fraction must be at least 0 and below 1")
     started = time.perf_counter()
     data = load_dataset(folder, repeats=repeats)
+    if not len(data.votes):  # nothing to aggregate: no job is made for it
+        blank = f" ({data.blank_rows_dropped} rows had a blank cell)" if data.blank_rows_dropped else ""
+        raise ValueError(f"answers.csv holds no judgments{blank}")
     votes = data.votes if subsample_k is None else subsample(data.votes, subsample_k, seed)
     held_gold, held_out = (
         split_gold(data.truth, share=gold_fraction, seed=seed)
@@ -132,6 +137,8 @@ def replay_run(
         rows_read=data.rows_read,
         repeated_rows_dropped=data.repeated_rows_dropped,
         repeated_pairs=data.repeated_pairs,
+        blank_rows_dropped=data.blank_rows_dropped,
+        truth_blank_rows_dropped=data.truth_blank_rows_dropped,
         repeats=data.repeats,
         subsample=subsample_k,
         seed=seed,

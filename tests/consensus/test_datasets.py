@@ -200,3 +200,25 @@ def test_subsampling_more_than_any_item_has_keeps_the_votes_as_they_are() -> Non
     assert subsample(votes, 4, seed=0) is votes
     with pytest.raises(ValueError, match="at least 1"):
         subsample(votes, 0, seed=0)
+
+
+def test_rows_with_a_blank_cell_are_dropped_and_counted_never_read_as_a_label(tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text(
+        "item,worker,label\na,w1,cat\na,w2,\n,w1,dog\nb,  ,dog\nb,w1,dog\n"
+    )
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\nb,\n,dog\n")
+
+    data = load_dataset(tmp_path)
+
+    assert rows_of(data.votes) == [("a", "w1", "cat"), ("b", "w1", "dog")]
+    assert list(data.votes.label_set) == ["cat", "dog"]  # no "" label
+    assert (data.rows_read, data.blank_rows_dropped, data.repeated_rows_dropped) == (5, 3, 0)
+    assert data.truth == {"a": "cat"} and data.truth_blank_rows_dropped == 2
+
+
+def test_a_truth_file_giving_one_item_two_labels_is_refused_by_name(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, [("a", "w1", "cat")])
+    (folder / "truth.csv").write_text("item,label\na,cat\nb,dog\na,cat\nb,bird\n")
+
+    with pytest.raises(ValueError, match="item 'b' two labels: 'dog' and 'bird'"):
+        load_dataset(folder)

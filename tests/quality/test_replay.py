@@ -85,6 +85,27 @@ def test_a_folder_without_answers_is_a_clear_error(tmp_path: Path) -> None:
         call_command("replay", str(tmp_path))
 
 
+def test_a_file_whose_every_row_has_a_blank_cell_is_refused_and_makes_no_job(tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text("item,worker,label\na,w1,\n,w2,cat\n")
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\n")
+
+    with pytest.raises(CommandError, match=r"no judgments \(2 rows had a blank cell\)"):
+        call_command("replay", str(tmp_path))
+    assert not Item.objects.exists()
+
+
+def test_blank_cells_are_dropped_and_the_report_says_how_many(tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text("item,worker,label\na,w1,cat\na,w2,\nb,w1,dog\nb,w2,dog\n")
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\nb,dog\nc,\n")
+
+    report = _replay(tmp_path, "--method", "mv")
+    assert (report["judgments"], report["blank_rows_dropped"], report["truth_blank_rows_dropped"]) == (3, 1, 1)
+    assert set(Judgment.objects.values_list("label", flat=True)) == {"cat", "dog"}
+    out = io.StringIO()
+    call_command("replay", str(tmp_path), stdout=out)
+    assert "dropped for a blank cell: 1 rows of answers.csv" in out.getvalue()
+
+
 def test_the_text_report_names_the_accuracy_and_the_counts(odd_folder: Path) -> None:
     out = io.StringIO()
     call_command("replay", str(odd_folder), stdout=out)

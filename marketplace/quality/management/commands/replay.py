@@ -207,6 +207,11 @@ class Command(BaseCommand):
             f"for {first.repeated_pairs} repeated (item, worker) pairs (--repeats "
             f"{first.repeats}); {gold}",
         ]
+        if first.blank_rows_dropped or first.truth_blank_rows_dropped:
+            lines.append(
+                f"  dropped for a blank cell: {first.blank_rows_dropped} rows of answers.csv (item, "
+                f"worker or label), {first.truth_blank_rows_dropped} of truth.csv (item or label)"
+            )
         for run in series.runs:
             several = len(series.runs) > 1
             seed = f"seed {run.seed}: accuracy {run.accuracy:.4f}, " if several else ""
