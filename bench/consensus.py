@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from bench import consensus_accuracy as grid
-from marketplace.consensus import METHODS, REPEATS, Votes, aggregate, load_dataset
+from marketplace.consensus import METHODS, REPEATS, Votes, aggregate, answers_file, load_dataset
 from marketplace.consensus.datasets import Repeats
 from marketplace.consensus.reference import crowdkit_ds_runner
 from marketplace.consensus.synthetic import CROWDS, benchmark_crowd, named_crowd
@@ -196,17 +196,29 @@ class _Table:
 
 
 def _datasets(table: _Table, folder: Path, repeats: Repeats) -> None:
-    names = [d.name for d in sorted(folder.iterdir()) if (d / "answers.csv").exists()]
+    names = [d.name for d in sorted(folder.iterdir()) if answers_file(d).exists()]
     if not names:
         print(f"no data sets under {folder}; skipping them")
     for name in names:
-        data = load_dataset(folder / name, repeats=repeats)
+        # A folder that cannot be scored is named with the reason; the others still run.
+        try:
+            data = load_dataset(folder / name, repeats=repeats)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parse errors are ValueErrors
+            print(f"{name}: skipped, cannot read it: {exc}", flush=True)
+            continue
+        scored = set(np.unique(data.votes.items).tolist()) & set(data.truth)
+        if not scored:
+            print(f"{name}: skipped, no judged item has a truth ({len(data.votes):,} judgments, "
+                  f"{data.blank_rows_dropped:,} rows with a blank cell)", flush=True)
+            continue
         items, workers = len(np.unique(data.votes.items)), len(np.unique(data.votes.workers))
         repeated = (
             f", {data.repeated_rows_dropped:,} repeated rows dropped ({repeats})"
             if data.repeated_rows_dropped
             else ""
         )
+        if data.blank_rows_dropped:
+            repeated += f", {data.blank_rows_dropped:,} rows with a blank cell dropped"
         description = (
             f"{items:,} items, {workers:,} workers, {len(data.votes):,} judgments{repeated}"
         )

@@ -1,7 +1,8 @@
 """Public crowdsourcing data sets in the `answers.csv` / `truth.csv` folder layout, and scoring.
 
 A folder holds `answers.csv` (item,worker,label: one row per judgment) and `truth.csv`
-(item,label). Ids and labels are read as strings, exactly as written.
+(item,label). Ids and labels are read as strings, exactly as written. The headers of other
+releases are read too (ANSWER_COLUMNS, TRUTH_COLUMNS), and `answer.csv` for `answers.csv`.
 
 Repeated judgments (the same worker on the same item more than once; S_Rel has 1,489 such pairs
 in 3,059 rows, 277 pairs with different labels) follow one rule, `repeats`:
@@ -94,10 +95,8 @@ def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
     `repeats` rule."""
     if repeats not in REPEATS:
         raise ValueError(f"repeats must be one of {', '.join(REPEATS)}; got {repeats!r}")
-    read = {"dtype": str, "keep_default_na": False}
-    answers, blank = _without_blanks(
-        pd.read_csv(folder / "answers.csv", usecols=["item", "worker", "label"], **read))
-    truth_frame, truth_blank = _without_blanks(pd.read_csv(folder / "truth.csv", usecols=["item", "label"], **read))
+    answers, blank = _without_blanks(_read(answers_file(folder), ANSWER_COLUMNS))
+    truth_frame, truth_blank = _without_blanks(_read(folder / "truth.csv", TRUTH_COLUMNS))
     votes = Votes.from_labels(
         answers["item"].to_numpy(dtype=str),
         answers["worker"].to_numpy(dtype=str),
@@ -115,6 +114,47 @@ def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
         blank_rows_dropped=blank,
         truth_blank_rows_dropped=truth_blank,
     )
+
+
+# Each column's accepted header names, first preferred, compared without case or surrounding space:
+# ours, then those of the releases researchers bring (Zheng et al.'s truth-inference collection:
+# question,worker,answer / question,truth; crowd-kit's: task,worker,label / task,true_label).
+ANSWER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "item": ("item", "task", "question", "object"),
+    "worker": ("worker", "performer", "annotator"),
+    "label": ("label", "answer", "response"),
+}
+TRUTH_COLUMNS: dict[str, tuple[str, ...]] = {
+    "item": ANSWER_COLUMNS["item"],
+    "label": ("label", "truth", "true_label", "gold", "answer"),
+}
+ANSWER_FILES = ("answers.csv", "answer.csv")  # answer.csv: Zheng et al.'s name
+
+
+def answers_file(folder: Path) -> Path:
+    """The folder's judgments file (answers.csv, else answer.csv); answers.csv when neither is."""
+    for name in ANSWER_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return folder / ANSWER_FILES[0]
+
+
+def _read(path: Path, columns: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """The file's columns for each role, renamed to the role, every cell a string as written;
+    ValueError naming the headers found and the names accepted when a role has no column."""
+    header = pd.read_csv(path, dtype=str, nrows=0).columns
+    found = {str(name).strip().lower(): name for name in header}
+    chosen: dict[str, str] = {}
+    for role, names in columns.items():
+        match = next((found[name] for name in names if name in found), None)
+        if match is None:
+            raise ValueError(
+                f"{path.name} has no {role} column (its header: {', '.join(map(str, header)) or 'none'}; "
+                f"accepted: {', '.join(names)})"
+            )
+        chosen[match] = role
+    frame = pd.read_csv(path, usecols=list(chosen), dtype=str, keep_default_na=False)
+    return frame.rename(columns=chosen)[list(columns)]
 
 
 def _without_blanks(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

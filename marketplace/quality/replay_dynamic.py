@@ -68,6 +68,7 @@ def replay_dynamic(
         raise ValueError("the model's accuracy must be between 0 and 1")
     data = load_dataset(folder)
     crowd = Crowdset.from_votes(data.votes, data.truth)
+    _replayable_check(crowd, truth_rows=len(data.truth))
     sweep = [
         DynamicSettings(
             min_overlap=bounds[0],
@@ -110,6 +111,20 @@ def replay_dynamic(
         about["model_accuracy"] = model_accuracy
         about["without_model"] = [_clean(asdict(c)) for c in without]
     return comparisons, about
+
+
+def _replayable_check(crowd: Crowdset, *, truth_rows: int) -> None:
+    """ValueError saying why nothing can be replayed: the replay streams (and scores) the judged
+    items whose truth is one of the judgments' labels, so it needs at least one."""
+    if not len(crowd.items):
+        raise ValueError("answers.csv holds no judgments")
+    if not (crowd.truth >= 0).any():
+        raise ValueError(
+            f"no judged item has a truth among the judgments' labels ({truth_rows} items in "
+            f"truth.csv; labels judged: {', '.join(map(str, crowd.labels[:10]))}"
+            f"{', ...' if len(crowd.labels) > 10 else ''}): check that both files name items "
+            "and labels alike"
+        )
 
 
 def report_text(comparisons: list[Comparison], about: dict[str, Any]) -> str:

@@ -222,3 +222,39 @@ def test_a_truth_file_giving_one_item_two_labels_is_refused_by_name(tmp_path: Pa
 
     with pytest.raises(ValueError, match="item 'b' two labels: 'dog' and 'bird'"):
         load_dataset(folder)
+
+
+@pytest.mark.parametrize(
+    ("answers_name", "answers_header", "truth_header"),
+    [
+        ("answer.csv", "question,worker,answer", "question,truth"),  # Zheng et al.'s release
+        ("answers.csv", "task,worker,label", "task,true_label"),  # crowd-kit's data sets
+        ("answers.csv", " Item , Annotator ,Response", "ITEM,Gold"),
+    ],
+)
+def test_the_headers_of_other_releases_read_as_ours(
+    tmp_path: Path, answers_name: str, answers_header: str, truth_header: str
+) -> None:
+    (tmp_path / answers_name).write_text(f"{answers_header}\na,w1,cat\na,w2,dog\nb,w1,dog\n")
+    (tmp_path / "truth.csv").write_text(f"{truth_header}\na,cat\nb,dog\n")
+
+    data = load_dataset(tmp_path)
+
+    assert rows_of(data.votes) == [("a", "w1", "cat"), ("a", "w2", "dog"), ("b", "w1", "dog")]
+    assert data.truth == {"a": "cat", "b": "dog"}
+
+
+def test_a_file_without_a_column_it_needs_names_its_header_and_the_accepted_names(tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text("item,user_id,label\na,w1,cat\n")
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\n")
+
+    with pytest.raises(ValueError, match=r"answers.csv has no worker column \(its header: item, user_id, label; "
+                                         r"accepted: worker, performer, annotator\)"):
+        load_dataset(tmp_path)
+
+
+def test_our_own_header_wins_when_a_file_has_two_names_for_one_column(tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text("task,item,worker,label\nt1,a,w1,cat\n")
+    (tmp_path / "truth.csv").write_text("item,label\na,cat\n")
+
+    assert rows_of(load_dataset(tmp_path).votes) == [("a", "w1", "cat")]

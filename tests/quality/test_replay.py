@@ -255,3 +255,11 @@ def test_on_d_duck_a_subsampled_replay_scores_as_the_pure_pipeline_does(method: 
         expected = accuracy(aggregate(votes, method=method, gold=gold), held_out)
         assert run["items_scored"] == 97
         assert run["accuracy"] == pytest.approx(expected, abs=1e-6), (run["seed"], expected)
+
+
+def test_a_folder_in_the_layout_of_zheng_et_al_replays_as_it_was_downloaded(tmp_path: Path) -> None:
+    (tmp_path / "answer.csv").write_text("question,worker,answer\na,w1,1\na,w2,1\nb,w1,0\nb,w2,0\n")
+    (tmp_path / "truth.csv").write_text("question,truth\na,1\nb,0\n")
+
+    report = _replay(tmp_path, "--method", "mv")
+    assert (report["items"], report["judgments"], report["accuracy"]) == (2, 4, 1.0)

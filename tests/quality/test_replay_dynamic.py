@@ -174,3 +174,21 @@ def test_on_d_duck_with_history_dynamic_overlap_beats_fixed_overlap_at_equal_jud
     assert report["replays"] == 6  # two halves per seed, each with the other as history
     assert report["at_maximum"] <= 0.10
     assert report["accuracy"] > report["fixed_accuracy_same_judgments"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "truth", "reason"),
+    [
+        ("item,worker,label\na,w1,\n", "item,label\na,cat\n", "answers.csv holds no judgments"),
+        ("item,worker,label\na,w1,cat\na,w2,cat\n", "item,label\na,zebra\nz,cat\n",
+         "no judged item has a truth among the judgments' labels"),
+    ],
+)
+def test_a_data_set_with_nothing_to_replay_is_refused_with_the_reason(
+    tmp_path: Path, answers: str, truth: str, reason: str
+) -> None:
+    (tmp_path / "answers.csv").write_text(answers)
+    (tmp_path / "truth.csv").write_text(truth)
+
+    with pytest.raises(CommandError, match=reason):
+        call_command("replay", str(tmp_path), "--dynamic", "1..3", "--target", "0.9", stdout=io.StringIO())

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from marketplace.consensus import METHODS, REPEATS
+from marketplace.consensus import METHODS, REPEATS, answers_file
 from marketplace.quality import replay_dynamic
 from marketplace.quality.replay_series import ReplaySeries, replay_series
 from marketplace.quality.replaying import ReplayReport
@@ -151,10 +151,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["folder"]
-        for name in ("answers.csv", "truth.csv"):
-            if not (folder / name).is_file():
+        for path in (answers_file(folder), folder / "truth.csv"):
+            if not path.is_file():
                 raise CommandError(
-                    f"{folder / name} not found: DIR needs answers.csv and truth.csv"
+                    f"{path} not found: DIR needs answers.csv (or answer.csv) and truth.csv"
                 )
         if options["dynamic"]:
             self._dynamic(folder, options)
