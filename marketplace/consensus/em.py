@@ -20,20 +20,28 @@ Why not crowd-kit's `DawidSkene` for the default method (it stays available as "
 Otherwise the algorithm is crowd-kit's, step for step (majority-vote start, gold clamped to
 one-hot after every E-step, class priors = mean posterior, probabilities clipped at 1e-10), and
 with `prior_strength=0` and the same number of rounds it reproduces crowd-kit's posteriors (a
-test checks this). Arrays: (K, n) per-vote gathers and (W, K, K) counts; nothing per judgment is
-a Python object, so a round over a million judgments takes ~40 ms. (Driving crowd-kit's own
-`_e_step`/`_m_step` with a prior added would keep its pandas joins: ~0.5 s a round there.)
+test checks this). Arrays: (K, n) per-vote gathers and (K, pairs) counts, one column per
+(worker, answered label) pair; nothing per judgment is a Python object, so a round over a million
+judgments takes ~40 ms. (Driving crowd-kit's own `_e_step`/`_m_step` with a prior added would keep
+its pandas joins: ~0.5 s a round there.)
+
+A round never builds the (workers, K, K) confusion matrices: a vote only reads the cell of the
+label it gave, and every other cell of a worker's row is the prior's share over the same total.
+With 20,000 occasional workers and 50 labels the dense matrices are 400 MB, and building them
+every round took "quorum" 110 s and 2.7 GB on 90,000 judgments (13 s and 1 GB now); they are
+built once, at the end, for the results (`ConfusionModel.dense`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from marketplace.consensus.encode import Encoded
-from marketplace.consensus.types import FloatArray
+from marketplace.consensus.types import FloatArray, IntArray
 
 #: Floor for confusion counts and class priors, so no log is of zero (crowd-kit's `_EPS`).
 EPS = 1e-10
@@ -135,13 +143,84 @@ def smoothed_confusions(
     return normalize_rows(counts)
 
 
-def e_step(enc: Encoded, confusions: FloatArray, priors: FloatArray) -> FloatArray:
+class ConfusionModel(Protocol):
+    """What an M-step gives the next E-step: each vote's log-likelihood under each true label,
+    and (once, for the results) the workers' full confusion matrices."""
+
+    def vote_log(self, enc: Encoded) -> FloatArray:
+        """(K, n): log P(the vote's answer | true label t) for every vote."""
+        ...
+
+    def dense(self) -> FloatArray:
+        """(workers, true label, answered label)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The (worker, answered label) pairs that occur in the votes: the only confusion cells a
+    vote ever reads."""
+
+    of_vote: IntArray  # (n,) each vote's pair
+    worker: IntArray  # (pairs,)
+    label: IntArray  # (pairs,)
+
+    @classmethod
+    def of(cls, enc: Encoded) -> Pairs:
+        cells, of_vote = np.unique(enc.worker_label, return_inverse=True)
+        return cls(of_vote.astype(np.int64), cells // enc.n_labels, cells % enc.n_labels)
+
+
+@dataclass(frozen=True)
+class PairConfusions:
+    """Dawid-Skene confusions held as the cells of the pairs that occur, plus what every other
+    cell is: pseudo[t, a] / totals[t, w] (the prior's share; zero without a prior)."""
+
+    pairs: Pairs
+    values: FloatArray  # (K, pairs): P(answer a_p | true t) for worker w_p
+    pseudo: FloatArray  # (K, K)
+    totals: FloatArray  # (K, workers): each confusion row's total before normalising
+
+    def vote_log(self, enc: Encoded) -> FloatArray:
+        return np.log(self.values)[:, self.pairs.of_vote]
+
+    def dense(self) -> FloatArray:
+        matrices = self.pseudo[np.newaxis, :, :] / self.totals.T[:, :, np.newaxis]
+        matrices[self.pairs.worker, :, self.pairs.label] = self.values.T
+        return matrices
+
+
+def pair_confusions(
+    enc: Encoded, pairs: Pairs, posteriors: FloatArray, prior_strength: float, margin: float = DOMINANCE_MARGIN
+) -> PairConfusions:
+    """smoothed_confusions(soft_counts(enc, posteriors), answered(enc), prior_strength), cell for
+    cell, computed over the pairs only: O(K x (votes + workers)) instead of O(workers x K x K)."""
+    k, n_pairs = enc.n_labels, len(pairs.worker)
+    per_vote = posteriors.T[:, enc.item_idx]  # (K, n)
+    counts = np.empty((k, n_pairs))
+    for t in range(k):
+        counts[t] = np.bincount(pairs.of_vote, weights=per_vote[t], minlength=n_pairs)
+    np.maximum(counts, EPS, out=counts)  # every pair is a label the worker gave (see smoothed_confusions)
+    pseudo = np.zeros((k, k))
+    if prior_strength > 0:
+        pooled = np.empty((k, k))
+        for t in range(k):
+            pooled[t] = np.bincount(pairs.label, weights=counts[t], minlength=k)
+        per_label = pooled.sum(axis=1)
+        share = per_label / max(per_label.sum(), EPS)
+        centre = diagonal_dominant(normalize_rows(pooled), margin)
+        pseudo = (prior_strength * len(share) * share)[:, np.newaxis] * centre
+    totals = np.empty((k, enc.n_workers))
+    for t in range(k):
+        totals[t] = np.bincount(pairs.worker, weights=counts[t], minlength=enc.n_workers)
+    totals += pseudo.sum(axis=1)[:, np.newaxis]  # every worker gave some label: totals > 0
+    values = (counts + pseudo[:, pairs.label]) / totals[:, pairs.worker]
+    return PairConfusions(pairs, values, pseudo, totals)
+
+
+def e_step(enc: Encoded, model: ConfusionModel, priors: FloatArray) -> FloatArray:
     """P(true label | votes) per item: log prior + the sum of log P(vote | true label)."""
-    k = enc.n_labels
-    # table[t, w*K + a] = log P(worker w answers a | true t): one gather per vote below.
-    with np.errstate(divide="ignore"):  # zero cells are labels a worker never gave: not gathered
-        table = np.log(confusions.transpose(1, 0, 2).reshape(k, -1))
-    per_vote = table[:, enc.worker_label]  # (K, n)
+    per_vote = model.vote_log(enc)  # (K, n)
     log_post = np.add.reduceat(per_vote, enc.item_starts, axis=1).T
     log_post += np.log(np.maximum(priors, EPS))
     log_post -= log_post.max(axis=1, keepdims=True)
@@ -150,32 +229,32 @@ def e_step(enc: Encoded, confusions: FloatArray, priors: FloatArray) -> FloatArr
     return log_post
 
 
-def run_em(enc: Encoded, m_step: Callable[[FloatArray], FloatArray], *, max_rounds: int, tol: float) -> EmFit:
+def run_em(enc: Encoded, m_step: Callable[[FloatArray], ConfusionModel], *, max_rounds: int, tol: float) -> EmFit:
     """EM from majority vote until no posterior moves by `tol` or `max_rounds` pass; `m_step`
-    turns posteriors into (workers, K, K) confusions. Class priors are the mean posterior."""
+    turns posteriors into the workers' confusions. Class priors are the mean posterior."""
     posteriors = clamp_gold(enc, majority_posteriors(enc))
     priors = posteriors.mean(axis=0)
-    confusions = m_step(posteriors)
+    model = m_step(posteriors)
     rounds, converged, change = 0, False, 0.0
     while rounds < max_rounds:
-        updated = clamp_gold(enc, e_step(enc, confusions, priors))
+        updated = clamp_gold(enc, e_step(enc, model, priors))
         rounds += 1
         change = float(np.abs(updated - posteriors).max())
         posteriors = updated
         priors = posteriors.mean(axis=0)
-        confusions = m_step(posteriors)
+        model = m_step(posteriors)
         if change < tol:
             converged = True
             break
-    return EmFit(posteriors, confusions, priors, rounds, converged, change)
+    return EmFit(posteriors, model.dense(), priors, rounds, converged, change)
 
 
 def dawid_skene(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> EmFit:
     """Dawid-Skene EM with the pooled prior (`prior_strength=0`: plain Dawid-Skene)."""
-    used = answered(enc)
+    pairs = Pairs.of(enc)
     return run_em(
         enc,
-        lambda posteriors: smoothed_confusions(soft_counts(enc, posteriors), used, prior_strength),
+        lambda posteriors: pair_confusions(enc, pairs, posteriors, prior_strength),
         max_rounds=max_rounds,
         tol=tol,
     )

@@ -11,6 +11,8 @@ em.py: majority-vote start, gold clamped after every E-step, the same stopping r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, run_em
@@ -41,11 +43,32 @@ def one_coin_accuracy(enc: Encoded, posteriors: FloatArray, pseudo: float) -> Fl
     return accuracy
 
 
+@dataclass(frozen=True)
+class OneCoin:
+    """One-coin confusions as the workers' accuracies: a vote's log-likelihood is its worker's
+    log accuracy under its own label and log((1 - accuracy) / (K - 1)) under the others, so a
+    round needs no (workers, K, K) matrices (em.py, ConfusionModel)."""
+
+    accuracy: FloatArray  # (workers,), unclipped
+    n_labels: int
+    floor: float = 1e-6
+
+    def vote_log(self, enc: Encoded) -> FloatArray:
+        accuracy = np.clip(self.accuracy, self.floor, 1.0 - self.floor)  # as one_coin_matrices
+        off = (1.0 - accuracy) / max(self.n_labels - 1, 1)
+        per_vote = np.repeat(np.log(off)[enc.worker_idx][np.newaxis, :], self.n_labels, axis=0)
+        per_vote[enc.codes, np.arange(enc.n_votes)] = np.log(accuracy)[enc.worker_idx]
+        return per_vote
+
+    def dense(self) -> FloatArray:
+        return one_coin_matrices(self.accuracy, self.n_labels, floor=self.floor)
+
+
 def one_coin_em(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES, max_rounds: int, tol: float) -> EmFit:
     """One-coin EM from majority vote until no posterior moves by `tol` or `max_rounds` pass."""
     return run_em(
         enc,
-        lambda posteriors: one_coin_matrices(one_coin_accuracy(enc, posteriors, pseudo), enc.n_labels),
+        lambda posteriors: OneCoin(one_coin_accuracy(enc, posteriors, pseudo), enc.n_labels),
         max_rounds=max_rounds,
         tol=tol,
     )

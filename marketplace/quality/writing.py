@@ -113,7 +113,9 @@ def worker_results_write(*, run_id: int, result: ConsensusResult) -> int:
     """Store one WorkerResult per worker: accuracy and confusion matrix (rows = true label)."""
     if not len(result.workers):
         return 0
-    confusions = np.round(result.confusions, PLACES).tolist()
+    # Each worker's matrix rounded and listed as its line is written, not all at once: 20,000
+    # workers x 50 x 50 labels are 50 million Python floats as one list (about 2 GB).
+    confusions = (np.round(matrix, PLACES).tolist() for matrix in result.confusions)
     accuracy = np.round(result.worker_accuracy, PLACES).tolist()
     judgments = result.worker_judgments.tolist()
     if connection.vendor == "postgresql":  # one COPY, not ten thousand model objects
