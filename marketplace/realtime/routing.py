@@ -8,9 +8,10 @@ from typing import Any
 from django.urls import path
 
 from marketplace.realtime import consumers
+from marketplace.realtime.paths import SOCKET_PATHS
 
 websocket_urlpatterns: list[Any] = [
-    path("ws/client/", consumers.ClientConsumer.as_asgi(), name="ws-client"),
-    path("ws/worker/", consumers.WorkerConsumer.as_asgi(), name="ws-worker"),
-    path("ws/staff/", consumers.StaffConsumer.as_asgi(), name="ws-staff"),
+    path(SOCKET_PATHS["client"].lstrip("/"), consumers.ClientConsumer.as_asgi(), name="ws-client"),
+    path(SOCKET_PATHS["worker"].lstrip("/"), consumers.WorkerConsumer.as_asgi(), name="ws-worker"),
+    path(SOCKET_PATHS["staff"].lstrip("/"), consumers.StaffConsumer.as_asgi(), name="ws-staff"),
 ]

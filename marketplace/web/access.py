@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import job_staff_view_record
+from marketplace.realtime.paths import SOCKET_PATHS
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -51,9 +52,9 @@ def staff_look(request: HttpRequest, job: Job) -> bool:
     return True
 
 
-# The portal's live-update sockets (realtime/routing.py): every page takes its path from here.
-CLIENT_SOCKET = "/ws/client/"  # the organization's feed, for its client users
-STAFF_SOCKET = "/ws/staff/"  # staff alerts; a page subscribes it to one job's feed
+# The portal's live-update sockets, from their routes (realtime/routing.py).
+CLIENT_SOCKET = SOCKET_PATHS["client"]  # the organization's feed, for its client users
+STAFF_SOCKET = SOCKET_PATHS["staff"]  # staff alerts; a page subscribes it to one job's feed
 
 
 def live_socket(request: HttpRequest) -> str:
