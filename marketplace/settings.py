@@ -250,6 +250,8 @@ if QUORUM_CONSENSUS_STALE_SECONDS < 3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS:
         f"({3 * QUORUM_CONSENSUS_HEARTBEAT_SECONDS}); got {QUORUM_CONSENSUS_STALE_SECONDS}"
     )
 QUORUM_CONSENSUS_SWEEP_SECONDS = env_int("QUORUM_CONSENSUS_SWEEP_SECONDS", 60, minimum=0)
+# A run a person asks for is refused when its method could take longer than this (consensus/cost.py).
+QUORUM_CONSENSUS_MAX_SECONDS = env_int("QUORUM_CONSENSUS_MAX_SECONDS", 600, minimum=1)
 # Every this many seconds (0: off) open jobs whose every item is complete are completed and
 # settled: the safety net behind the submit's own after-commit check (billing/settlement.py).
 QUORUM_JOB_COMPLETION_SWEEP_SECONDS = env_int("QUORUM_JOB_COMPLETION_SWEEP_SECONDS", 60, minimum=0)

@@ -18,6 +18,7 @@ import math
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,9 +30,11 @@ from marketplace.consensus import (
     Votes,
     aggregate,
 )
+from marketplace.consensus.cost import fit_cost
 from marketplace.consensus.dynamic import crowd_of
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.labeling.models import Judgment
 from marketplace.quality.collusion import collusion_flags_refresh_safely
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
@@ -107,6 +110,8 @@ def consensus_run_claim(
     """Create the job's RUNNING run, or raise Conflict (details name the run already running)."""
     method = method_check(method)
     clean = options_clean(options)
+    if trigger == ConsensusRun.Trigger.MANUAL:  # the automatic runs are the default, sized for any job
+        _affordable_check(job=job, method=method, max_rounds=int(clean["max_rounds"]))
     # Lock the job row: claims of one job queue here, so two cannot both see "nothing running".
     # NO KEY UPDATE: it conflicts with another claim's, never with the KEY SHARE every submit in
     # flight holds, so a claim neither waits for the submits nor makes new ones queue behind it.
@@ -125,6 +130,33 @@ def consensus_run_claim(
     return ConsensusRun.objects.create(
         job_id=job.pk, method=method, parameters=clean, trigger=trigger, started_at=timezone.now()
     )
+
+
+def _affordable_check(*, job: Job, method: str, max_rounds: int) -> None:
+    """Refuse (400) a run asked for by a person that would exceed QUORUM_CONSENSUS_MAX_SECONDS
+    at its worst, or that its method cannot fit in memory (consensus/cost.py): one such run
+    would hold a consensus worker that every organization's runs share."""
+    judgments = job.judgment_count + job.gold_judgment_count
+    workers = Judgment.objects.filter(job_id=job.pk).values("worker_id").distinct().count() if method == "mmsr" else 0
+    cost = fit_cost(method, judgments=judgments, labels=len(job.labels), workers=workers,
+                    items=job.item_count, max_rounds=max_rounds)
+    limit = settings.QUORUM_CONSENSUS_MAX_SECONDS
+    if cost.refused or cost.seconds > limit:
+        reason = cost.refused or (
+            f"{method} on {judgments:,} judgments x {len(job.labels)} labels could take up to "
+            f"{_duration(cost.seconds)} (up to {max_rounds} rounds), over this server's limit of "
+            f"{_duration(limit)}"
+        )
+        raise ApplicationError(
+            f"This consensus run is too costly: {reason}. Use the default method \"quorum\" "
+            "(or fewer max_rounds); an operator can raise QUORUM_CONSENSUS_MAX_SECONDS.",
+            details={"reason": "run_too_costly", "estimate_seconds": round(cost.seconds),
+                     "limit_seconds": limit},
+        )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} min"
 
 
 def consensus_run_execute(*, run: ConsensusRun) -> ConsensusRun:

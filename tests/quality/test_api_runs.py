@@ -100,3 +100,33 @@ def test_a_run_of_another_job_is_not_found_under_this_one(
     other = judged_job(items=1, answers=("cat",), organization=acme)
     run = ConsensusRun.objects.filter(job=other).latest("id")
     assert client_for(alice).get(_url(job, run.pk)).status_code == 404
+
+
+def test_a_run_that_could_outlast_the_servers_limit_is_refused_with_the_estimate_and_nothing_runs(
+    alice: Any, job: Job, client_for: Any, settings: Any
+) -> None:
+    settings.QUORUM_CONSENSUS_MAX_SECONDS = 1
+    runs = ConsensusRun.objects.filter(job=job).count()
+
+    # GLAD over 10,000 rounds: 12 judgments x 3 labels x 10,000 x 7.5 µs = 2.7 s at its worst.
+    response = client_for(alice).post(_url(job), {"method": "glad", "options": {"max_rounds": 10_000}}, format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["details"] == {"reason": "run_too_costly", "estimate_seconds": 3, "limit_seconds": 1}
+    assert "glad on 12 judgments x 3 labels could take up to 3 s" in error["message"]
+    assert 'default method "quorum"' in error["message"]
+    assert ConsensusRun.objects.filter(job=job).count() == runs  # nothing claimed, nothing running
+    assert client_for(alice).post(_url(job), {"method": "glad"}, format="json").status_code == 201
+
+
+def test_mmsr_is_refused_past_its_worker_bound_whatever_the_time_allowed(
+    alice: Any, job: Job, client_for: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("marketplace.consensus.cost.MMSR_MAX_WORKERS", 2)  # the job has 3 workers
+
+    response = client_for(alice).post(_url(job), {"method": "mmsr"}, format="json")
+
+    assert response.status_code == 400
+    assert "at most 2 workers" in response.json()["error"]["message"]
+    assert "this one has 3 workers" in response.json()["error"]["message"]
