@@ -56,6 +56,10 @@ SWEEP_TASK = "quality.consensus_sweep"
 SWEEP_BATCH = 20
 # Two threads: runs of different jobs overlap a little; a big fit does not starve the server.
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="consensus")
+# Runs a person asks for (any method, up to QUORUM_CONSENSUS_MAX_SECONDS each) queue on a thread
+# of their own, so a client comparing crowd-kit's methods never holds back the automatic runs
+# that every job's labels and completion wait for.
+_asked_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consensus-asked")
 
 # This process's memory of the triggers' cache keys, so a submit asks the cache only when the
 # answer may have changed: asking at every submit (two round trips, each through a new Redis
@@ -87,7 +91,7 @@ def consensus_schedule(
     Raises Conflict when the job already has a run in progress (bad method/options: ApplicationError).
     """
     run = consensus_run_claim(job=job, method=method, trigger=trigger, options=options)
-    transaction.on_commit(partial(_dispatch, run.pk))
+    transaction.on_commit(partial(_dispatch, run.pk, asked=trigger == ConsensusRun.Trigger.MANUAL))
     return run
 
 
@@ -272,14 +276,14 @@ def _completion_follow_up(job_id: int) -> None:
             _try_schedule(job_id, ConsensusRun.Trigger.COMPLETION)
 
 
-def _dispatch(run_id: int) -> None:
+def _dispatch(run_id: int, *, asked: bool = False) -> None:
     mode = settings.QUORUM_TASKS
     if mode == "celery":
         from marketplace.celery import app  # the Celery app is only built where it is used
 
         app.send_task(CELERY_TASK, args=[run_id])
     elif mode == "thread":
-        _pool.submit(_in_thread, run_id)
+        (_asked_pool if asked else _pool).submit(_in_thread, run_id)
     else:
         consensus_execute_by_id(run_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -20,6 +21,8 @@ from django.utils import timezone
 from marketplace.flows import job_cancel
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment
+from marketplace.consensus import aggregate
+from marketplace.quality import runs
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.tasks import consensus_schedule, trigger_memory_forget
 from tests.conftest import cache_forget, needs_postgres
@@ -125,6 +128,37 @@ def test_the_thread_runner_executes_a_claimed_run_after_commit(settings: Any) ->
     with transaction.atomic():
         run = consensus_schedule(job=job, trigger=ConsensusRun.Trigger.MANUAL)
     assert _wait_for_finish(run.pk).status == ConsensusRun.Status.SUCCEEDED
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_runs_people_ask_for_queue_apart_and_never_hold_back_a_jobs_own_run(settings: Any, monkeypatch: Any) -> None:
+    """Two long comparison runs asked for at once (held mid-fit here) take one thread between
+    them; a job's periodic run still starts and finishes meanwhile."""
+    asked_a, asked_b, periodic = (judged_job(items=3, answers=("cat", "cat")) for _ in range(3))
+    settings.QUORUM_TASKS = "thread"
+    entered, release = threading.Event(), threading.Event()
+
+    def long_fit(votes: Any, *, method: str, **options: Any) -> Any:
+        if method == "mv":  # the asked-for runs: as if each took minutes
+            entered.set()
+            release.wait(60)
+        return aggregate(votes, method=method, **options)
+
+    monkeypatch.setattr(runs, "aggregate", long_fit)
+    try:
+        with transaction.atomic():
+            held = [consensus_schedule(job=job, trigger=ConsensusRun.Trigger.MANUAL, method="mv")
+                    for job in (asked_a, asked_b)]
+        assert entered.wait(30)
+        with transaction.atomic():
+            own = consensus_schedule(job=periodic, trigger=ConsensusRun.Trigger.PERIODIC)
+
+        assert _wait_for_finish(own.pk).status == ConsensusRun.Status.SUCCEEDED
+        assert [ConsensusRun.objects.get(pk=run.pk).status for run in held] == ["running"] * 2
+    finally:
+        release.set()
+    assert [_wait_for_finish(run.pk).status for run in held] == ["succeeded"] * 2
 
 
 def _redis_url() -> str | None:
