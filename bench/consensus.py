@@ -206,12 +206,12 @@ def _datasets(table: _Table, folder: Path, repeats: Repeats) -> None:
         except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parse errors are ValueErrors
             print(f"{name}: skipped, cannot read it: {exc}", flush=True)
             continue
-        scored = set(np.unique(data.votes.items).tolist()) & set(data.truth)
-        if not scored:
+        judged = np.unique(data.votes.items)
+        if not set(judged.tolist()) & set(data.truth):
             print(f"{name}: skipped, no judged item has a truth ({len(data.votes):,} judgments, "
                   f"{data.blank_rows_dropped:,} rows with a blank cell)", flush=True)
             continue
-        items, workers = len(np.unique(data.votes.items)), len(np.unique(data.votes.workers))
+        items, workers = len(judged), len(np.unique(data.votes.workers))
         repeated = (
             f", {data.repeated_rows_dropped:,} repeated rows dropped ({repeats})"
             if data.repeated_rows_dropped

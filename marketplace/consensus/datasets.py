@@ -92,7 +92,7 @@ def _rows(votes: Votes, keep: IntArray) -> Votes:
 
 def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
     """Read one data set folder; FileNotFoundError names the missing file, ValueError an unknown
-    `repeats` rule."""
+    `repeats` rule, a file without a column it needs, or one without a judgment."""
     if repeats not in REPEATS:
         raise ValueError(f"repeats must be one of {', '.join(REPEATS)}; got {repeats!r}")
     answers, blank = _without_blanks(_read(answers_file(folder), ANSWER_COLUMNS))
@@ -102,6 +102,8 @@ def load_dataset(folder: Path, repeats: Repeats = "last") -> Dataset:
         answers["worker"].to_numpy(dtype=str),
         answers["label"].to_numpy(dtype=object),
     )
+    if not len(votes):  # nothing any caller could aggregate, replay or score
+        raise ValueError("answers.csv holds no judgments" + (f" ({blank} rows had a blank cell)" if blank else ""))
     kept, pairs = resolve_repeats(votes, repeats)
     return Dataset(
         name=folder.name,

@@ -115,9 +115,8 @@ def replay_dynamic(
 
 def _replayable_check(crowd: Crowdset, *, truth_rows: int) -> None:
     """ValueError saying why nothing can be replayed: the replay streams (and scores) the judged
-    items whose truth is one of the judgments' labels, so it needs at least one."""
-    if not len(crowd.items):
-        raise ValueError("answers.csv holds no judgments")
+    items whose truth is one of the judgments' labels, so it needs at least one (load_dataset
+    already refused a file without judgments)."""
     if not (crowd.truth >= 0).any():
         raise ValueError(
             f"no judged item has a truth among the judgments' labels ({truth_rows} items in "

@@ -92,9 +92,6 @@ def replay_run(
         raise ValueError("gold fraction must be at least 0 and below 1")
     started = time.perf_counter()
     data = load_dataset(folder, repeats=repeats)
-    if not len(data.votes):  # nothing to aggregate: no job is made for it
-        blank = f" ({data.blank_rows_dropped} rows had a blank cell)" if data.blank_rows_dropped else ""
-        raise ValueError(f"answers.csv holds no judgments{blank}")
     votes = data.votes if subsample_k is None else subsample(data.votes, subsample_k, seed)
     held_gold, held_out = (
         split_gold(data.truth, share=gold_fraction, seed=seed)
