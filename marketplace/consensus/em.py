@@ -98,12 +98,6 @@ def normalize_rows(counts: FloatArray) -> FloatArray:
     return np.divide(counts, totals, out=uniform, where=totals > 0)
 
 
-def answered(enc: Encoded) -> np.ndarray:
-    """(workers, labels) mask: did the worker ever give this label?"""
-    cells = np.bincount(enc.worker_label, minlength=enc.n_workers * enc.n_labels)
-    return (cells > 0).reshape(enc.n_workers, enc.n_labels)
-
-
 def diagonal_dominant(matrix: FloatArray, margin: float) -> FloatArray:
     """Each row (true label) of a row-stochastic matrix, mixed with the right answer just enough
     that its diagonal exceeds every other cell of the row by `margin`; rows already so are kept."""
@@ -118,29 +112,6 @@ def diagonal_dominant(matrix: FloatArray, margin: float) -> FloatArray:
     out *= (1.0 - need)[:, np.newaxis]
     out[np.arange(k), np.arange(k)] += need
     return out
-
-
-def smoothed_confusions(
-    counts: FloatArray, used: np.ndarray, prior_strength: float, margin: float = DOMINANCE_MARGIN
-) -> FloatArray:
-    """Confusion matrices from soft counts plus a prior: every worker gets the judgments of an
-    average worker (the pooled confusion of the crowd), `prior_strength` pseudo-votes per true
-    label on average, shared between true labels as the crowd's judgments are (a rare label gets
-    fewer, so a worker's record on it still counts). The pooled confusion is made diagonal-dominant
-    by `margin` first (see DOMINANCE_MARGIN). `prior_strength=0` is plain Dawid-Skene.
-
-    As in crowd-kit, cells of labels the worker gave are floored at EPS and the others left at
-    zero before normalising: with no prior, a worker who only ever answered "no" has
-    P("no" | any truth) = 1, i.e. carries no evidence, rather than evidence for "yes"."""
-    counts = np.where(used[:, np.newaxis, :], np.maximum(counts, EPS), counts)
-    if prior_strength > 0:
-        pooled = counts.sum(axis=0)  # (true, answered)
-        per_label = pooled.sum(axis=1)
-        share = per_label / max(per_label.sum(), EPS)
-        centre = diagonal_dominant(normalize_rows(pooled), margin)
-        pseudo = (prior_strength * len(share) * share)[:, np.newaxis] * centre
-        counts = counts + pseudo[np.newaxis]
-    return normalize_rows(counts)
 
 
 class ConfusionModel(Protocol):
@@ -193,14 +164,25 @@ class PairConfusions:
 def pair_confusions(
     enc: Encoded, pairs: Pairs, posteriors: FloatArray, prior_strength: float, margin: float = DOMINANCE_MARGIN
 ) -> PairConfusions:
-    """smoothed_confusions(soft_counts(enc, posteriors), answered(enc), prior_strength), cell for
-    cell, computed over the pairs only: O(K x (votes + workers)) instead of O(workers x K x K)."""
+    """The workers' confusions from the posteriors' soft counts plus a prior: every worker gets the
+    judgments of an average worker (the pooled confusion of the crowd), `prior_strength`
+    pseudo-votes per true label on average, shared between true labels as the crowd's judgments
+    are (a rare label gets fewer, so a worker's record on it still counts). The pooled confusion
+    is made diagonal-dominant by `margin` first (see DOMINANCE_MARGIN). `prior_strength=0` is
+    plain Dawid-Skene.
+
+    As in crowd-kit, cells of labels the worker gave are floored at EPS and the others left at
+    zero before normalising: with no prior, a worker who only ever answered "no" has
+    P("no" | any truth) = 1, i.e. carries no evidence, rather than evidence for "yes".
+
+    Computed over the pairs only, O(K x (votes + workers)) instead of O(workers x K x K);
+    tests/consensus/test_em.py checks it cell for cell against the dense formulation."""
     k, n_pairs = enc.n_labels, len(pairs.worker)
     per_vote = posteriors.T[:, enc.item_idx]  # (K, n)
     counts = np.empty((k, n_pairs))
     for t in range(k):
         counts[t] = np.bincount(pairs.of_vote, weights=per_vote[t], minlength=n_pairs)
-    np.maximum(counts, EPS, out=counts)  # every pair is a label the worker gave (see smoothed_confusions)
+    np.maximum(counts, EPS, out=counts)  # every pair is a label the worker gave: floored
     pseudo = np.zeros((k, k))
     if prior_strength > 0:
         pooled = np.empty((k, k))

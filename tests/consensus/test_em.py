@@ -13,11 +13,12 @@ import pytest
 
 from marketplace.consensus import aggregate
 from marketplace.consensus.em import (
+    DOMINANCE_MARGIN,
+    EPS,
     Pairs,
-    answered,
+    diagonal_dominant,
     normalize_rows,
     pair_confusions,
-    smoothed_confusions,
     soft_counts,
 )
 from marketplace.consensus.encode import Encoded, encode
@@ -35,6 +36,22 @@ def occasional_crowd(*, items: int, labels: int, workers: int, seed: int = 0) ->
     return Votes.from_labels(item.astype(str), worker.astype(str), np.array([f"c{a}" for a in answer], dtype=object))
 
 
+def dense_confusions(enc: Encoded, posteriors: np.ndarray, prior_strength: float) -> np.ndarray:
+    """The (workers, K, K) formulation EM rounds used before (em.pair_confusions' docstring says
+    what it computes): soft counts, the cells of labels a worker gave floored at EPS, the pooled
+    diagonal-dominant prior added, rows normalised."""
+    counts = soft_counts(enc, posteriors)
+    gave = np.bincount(enc.worker_label, minlength=enc.n_workers * enc.n_labels).reshape(enc.n_workers, enc.n_labels) > 0
+    counts = np.where(gave[:, np.newaxis, :], np.maximum(counts, EPS), counts)
+    if prior_strength > 0:
+        pooled = counts.sum(axis=0)
+        per_label = pooled.sum(axis=1)
+        share = per_label / max(per_label.sum(), EPS)
+        centre = diagonal_dominant(normalize_rows(pooled), DOMINANCE_MARGIN)
+        counts = counts + ((prior_strength * len(share) * share)[:, np.newaxis] * centre)[np.newaxis]
+    return normalize_rows(counts)
+
+
 def dense_vote_log(enc: Encoded, matrices: np.ndarray) -> np.ndarray:
     """What the E-step read before: log of the dense matrices, gathered at each vote's cell."""
     k = enc.n_labels
@@ -49,7 +66,7 @@ def test_pair_held_confusions_are_the_dense_ones_cell_for_cell(prior_strength: f
     posteriors = np.random.default_rng(1).dirichlet(np.ones(enc.n_labels), enc.n_items)
 
     model = pair_confusions(enc, Pairs.of(enc), posteriors, prior_strength)
-    dense = smoothed_confusions(soft_counts(enc, posteriors), answered(enc), prior_strength)
+    dense = dense_confusions(enc, posteriors, prior_strength)
 
     np.testing.assert_allclose(model.dense(), dense, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(model.vote_log(enc), dense_vote_log(enc, dense), rtol=1e-12)
