@@ -53,8 +53,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool:
         return False
     delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
     endpoint, event = delivery.endpoint, delivery.event
-    secret, unreadable = _secret_of(endpoint)
-    if endpoint.is_active and secret is not None:
+    secret, unreadable = _secret_of(endpoint) if endpoint.is_active else (None, "")
+    if secret is not None:
         body = signing.body_encode(event_body(event))
         headers = {
             signing.SIGNATURE_HEADER: signing.signature_header(

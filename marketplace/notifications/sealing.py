@@ -11,6 +11,7 @@ webhook_secrets_reseal` then seals them under the new key, after which the old o
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -63,19 +64,20 @@ def secret_seal(*, secret: str) -> str:
 
 def secret_unseal(*, stored: str) -> str:
     """The secret a stored value seals; SecretUnreadable when no configured key opens it."""
-    if not is_sealed(stored):
-        raise SecretUnreadable("The stored webhook secret is not sealed; run the migrations.")
-    try:
-        return _current().decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode()
-    except InvalidToken:
-        raise SecretUnreadable(UNREADABLE) from None
+    return _opened(stored, lambda keys, token: keys.decrypt(token))
 
 
 def secret_reseal(*, stored: str) -> str:
     """The same secret sealed under the current SECRET_KEY (rotation: the fallbacks can go after)."""
+    return SEALED_PREFIX + _opened(stored, lambda keys, token: keys.rotate(token))
+
+
+def _opened(stored: str, use: Callable[[MultiFernet, bytes], bytes]) -> str:
+    """`use` applied to the stored token with the configured keys; SecretUnreadable when the value
+    is not sealed or no key opens it."""
     if not is_sealed(stored):
         raise SecretUnreadable("The stored webhook secret is not sealed; run the migrations.")
     try:
-        return SEALED_PREFIX + _current().rotate(stored.removeprefix(SEALED_PREFIX).encode()).decode()
+        return use(_current(), stored.removeprefix(SEALED_PREFIX).encode()).decode()
     except InvalidToken:
         raise SecretUnreadable(UNREADABLE) from None
