@@ -233,6 +233,14 @@ if QUORUM_TASKS == "celery" and not CELERY_BROKER_URL:
 CELERY_TASK_IGNORE_RESULT = True  # runs are stored in the database; no result backend needed
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-run leaves the message for another
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # runs are long: do not hoard messages
+# Three queues, each with its own worker in the Procfile, so no task waits behind another kind:
+# the short tasks (periodic ticks, webhooks, e-mails) on Celery's default queue; the jobs' own
+# consensus runs on "consensus"; the runs people ask for (any method, up to
+# QUORUM_CONSENSUS_MAX_SECONDS each) on "consensus-asked". With one worker for all, a fit that took
+# minutes held back the pay posting due every few seconds, webhooks and every job's labels.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+QUORUM_CONSENSUS_QUEUE = "consensus"
+QUORUM_CONSENSUS_ASKED_QUEUE = "consensus-asked"
 # While a job runs, consensus runs after its first EVERY_JUDGMENTS judgments and again each time
 # they double (quality/tasks.py), or EVERY_MINUTES after the last run once new judgments came
 # in (0 turns either rule off).

@@ -79,3 +79,26 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             time.sleep(0.2)  # not listening yet: look again shortly
     raise RuntimeError(f"the server never answered:\n{log.read_text()}")
+
+
+@contextmanager
+def celery_worker(*, queue: str, broker: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process, as the Procfile starts one, consuming only `queue` of
+    `broker` against the test database, one task at a time; stopped (warm) after the block."""
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "QUORUM_TASKS": "celery",
+           "CELERY_BROKER_URL": broker, "SECRET_KEY": settings.SECRET_KEY, "QUORUM_DB_POOL_MAX": "0"}
+    command = ["-m", "celery", "-A", "marketplace.celery", "worker", "--pool=solo", f"--queues={queue}",
+               f"--hostname={queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
+               "--loglevel=INFO"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()  # warm shutdown: a task in progress finishes first
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -11,8 +11,9 @@ never reads judgments that were rolled back.
 
 Runners (QUORUM_TASKS): "inline" runs the claimed run in the committing thread; "thread" in a
 small background pool of this process (the embedded default); "celery" sends it to Celery
-workers through the Redis broker (production). A job never has two runs at once: the claim
-allows one RUNNING run per job.
+workers through the Redis broker (production). Either way the runs people ask for queue apart
+from the jobs' own (a thread of their own; the "consensus-asked" queue and its own worker). A job
+never has two runs at once: the claim allows one RUNNING run per job.
 
 The sweep (`consensus_runs_sweep`, a periodic job: marketplace/periodic.py, and the
 `consensus_sweep` command) fails runs whose process died and claims the completion run of each
@@ -281,7 +282,8 @@ def _dispatch(run_id: int, *, asked: bool = False) -> None:
     if mode == "celery":
         from marketplace.celery import app  # the Celery app is only built where it is used
 
-        app.send_task(CELERY_TASK, args=[run_id])
+        queue = settings.QUORUM_CONSENSUS_ASKED_QUEUE if asked else settings.QUORUM_CONSENSUS_QUEUE
+        app.send_task(CELERY_TASK, args=[run_id], queue=queue)
     elif mode == "thread":
         (_asked_pool if asked else _pool).submit(_in_thread, run_id)
     else:

@@ -188,6 +188,7 @@ def test_a_real_celery_worker_on_redis_stores_a_run(settings: Any) -> None:
     app.conf.update(broker_url=url, task_default_queue=queue, task_always_eager=False)
     job = judged_job(items=3, answers=("dog", "dog", "cat"))  # its completion run ran inline
     settings.QUORUM_TASKS = "celery"
+    settings.QUORUM_CONSENSUS_QUEUE = settings.QUORUM_CONSENSUS_ASKED_QUEUE = queue
     try:
         with start_worker(
             app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]
