@@ -20,7 +20,10 @@ Options: --workers=200 (or a list: 1,8,200,1000) --items=6000 --seconds=90 --jud
 (0: run for --seconds) --think=0 (mean ms) --overlap=3 --seed=0 --connections=40 (0: one HTTP
 connection per worker; DEFAULTS says why the default caps them) --server=production|uvicorn|daphne
 --processes=0 (web processes; 0: one per CPU; daphne runs one) --sample-ms=20 (how often lock
-waits are sampled; 0: never) --herd=0 (1: with think time, every worker starts in the same
+waits are sampled; 0: never) --autovacuum=10 (seconds between the looks of autovacuum's stand-in,
+bench._db.AutovacuumStandIn, as production's PostgreSQL runs autovacuum and this machine's does
+not; 0: none, the statistics of the run's start for the whole run, as figures before 2026-12-07
+were measured) --herd=0 (1: with think time, every worker starts in the same
 instant; by default each starts at its own moment within one mean think time, as a crowd already
 at work arrives).
 
@@ -45,7 +48,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench._cpu import CpuSplit, DatabaseMeter
-from bench._db import analyze_filled, bench_database
+from bench._db import analyze_filled, autovacuum_stand_in, bench_database
 from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
@@ -64,7 +67,7 @@ from marketplace.quality.rules import rules_for
 # own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
 # 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20, "herd": 0}
+            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20, "herd": 0, "autovacuum": 10}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -228,7 +231,8 @@ def run(argv: list[str]) -> None:
     for size in sizes:
         _run_size(size, options=options, server_kind=server_kind)
     print()
-    print(f"# http-load summary ({server_kind} server, think {options['think']} ms, "
+    print(f"# http-load summary ({server_kind} server, think {options['think']} ms, autovacuum "
+          f"{'stand-in every ' + str(options['autovacuum']) + ' s' if options['autovacuum'] else 'off'}, "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print("| workers | judgments/s | next p50/p95/p99 ms | submit p50/p95/p99 ms | errors "
           "| CPU ms/judgment: server / PostgreSQL / load generator | SQL statements/judgment "
@@ -276,10 +280,14 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
                       connections=options["connections"] or None, spread_start=not options["herd"])
         waits = LockWaits(options["sample-ms"] / 1000)
-        report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
-                                server_kind=server_kind, processes=options["processes"],
-                                during=waits if options["sample-ms"] else None)
+        with autovacuum_stand_in(options["autovacuum"]) as maintenance:
+            report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
+                                    server_kind=server_kind, processes=options["processes"],
+                                    during=waits if options["sample-ms"] else None)
         print(report_text(report))
+        print("autovacuum's stand-in: " + (
+            "off (the run's starting statistics throughout)" if maintenance is None else
+            f"looked every {options['autovacuum']} s; ran {', '.join(maintenance.passes) or 'nothing'}"))
         stored, over, twice = _integrity(job)
         size.statements = statements_per_judgment(job, credentials)
     accepted = max(report["accepted_judgments"], 1)
