@@ -47,11 +47,16 @@ def _workers(settings: Any, tmp_path: Path, *kinds: str) -> Iterator[None]:
     settings.QUORUM_TASKS = "celery"
     settings.QUORUM_CONSENSUS_QUEUE = queues["consensus"]
     settings.QUORUM_CONSENSUS_ASKED_QUEUE = queues["asked"]
+    logs = [tmp_path / f"{kind}.log" for kind in kinds]
     try:
         with ExitStack() as stack:
-            for kind in kinds:
-                stack.enter_context(celery_worker(queue=queues[kind], broker=broker, log=tmp_path / f"{kind}.log"))
-            yield
+            for kind, log in zip(kinds, logs, strict=True):
+                stack.enter_context(celery_worker(queue=queues[kind], broker=broker, log=log))
+            try:
+                yield
+            except AssertionError as failed:  # say what the workers said
+                tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+                raise AssertionError(f"{failed}\n{tails}") from failed
     finally:
         app.conf.update(broker_url=django_settings.CELERY_BROKER_URL, task_default_queue="celery")
 
