@@ -65,6 +65,12 @@ JOBS: tuple[Periodic, ...] = (
         seconds=lambda s: float(s.QUORUM_JOB_COMPLETION_SWEEP_SECONDS),
     ),
     Periodic(
+        name="tally-fold",
+        task="jobs.tallies_fold",
+        tick="marketplace.jobs.tasks.tallies_fold_tick",
+        seconds=lambda s: float(s.QUORUM_TALLY_FOLD_SECONDS),
+    ),
+    Periodic(
         name="notifications-sweep",
         task="notifications.sweep",
         tick="marketplace.notifications.tasks.notifications_sweep_tick",

@@ -263,6 +263,9 @@ QUORUM_CONSENSUS_MAX_SECONDS = env_int("QUORUM_CONSENSUS_MAX_SECONDS", 600, mini
 # Every this many seconds (0: off) open jobs whose every item is complete are completed and
 # settled: the safety net behind the submit's own after-commit check (billing/settlement.py).
 QUORUM_JOB_COMPLETION_SWEEP_SECONDS = env_int("QUORUM_JOB_COMPLETION_SWEEP_SECONDS", 60, minimum=0)
+# How often jobs with many workers' tally rows have them folded into one (jobs/tallies.py), so a
+# submit's sum of the job's counts reads the workers active lately, not every worker it ever had.
+QUORUM_TALLY_FOLD_SECONDS = env_int("QUORUM_TALLY_FOLD_SECONDS", 300, minimum=0)
 
 # The marketplace's own rules (pay, holds, undo, appeals, pre-labels, expert reviews): a module of
 # their own so this file stays readable; each is read from the environment there.

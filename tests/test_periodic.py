@@ -58,4 +58,5 @@ def test_no_timer_starts_in_tests_under_celery_beat_or_with_the_period_0(setting
     settings.QUORUM_EARNINGS_RELEASE_MINUTES = settings.QUORUM_CONSENSUS_SWEEP_SECONDS = 0
     settings.QUORUM_PAY_POST_SECONDS = 0
     settings.QUORUM_JOB_COMPLETION_SWEEP_SECONDS = settings.QUORUM_NOTIFICATIONS_SWEEP_SECONDS = 0
+    settings.QUORUM_TALLY_FOLD_SECONDS = 0
     assert periodic.timers_start() == []
