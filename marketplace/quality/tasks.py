@@ -282,12 +282,23 @@ def _dispatch(run_id: int, *, asked: bool = False) -> None:
     if mode == "celery":
         from marketplace.celery import app  # the Celery app is only built where it is used
 
-        queue = settings.QUORUM_CONSENSUS_ASKED_QUEUE if asked else settings.QUORUM_CONSENSUS_QUEUE
-        app.send_task(CELERY_TASK, args=[run_id], queue=queue)
+        if asked:
+            app.send_task(CELERY_TASK, args=[run_id], queue=settings.QUORUM_CONSENSUS_ASKED_QUEUE,
+                          time_limit=asked_time_limit())
+        else:
+            app.send_task(CELERY_TASK, args=[run_id], queue=settings.QUORUM_CONSENSUS_QUEUE)
     elif mode == "thread":
         (_asked_pool if asked else _pool).submit(_in_thread, run_id)
     else:
         consensus_execute_by_id(run_id)
+
+
+def asked_time_limit() -> int:
+    """Seconds after which the Celery worker kills a run someone asked for (its process, with
+    whatever it held): twice QUORUM_CONSENSUS_MAX_SECONDS, which the run's cost at its worst was
+    checked against when it was asked for. An estimate far off must not hold the one worker of
+    every organization's asked runs for ever; the sweep then fails the run (no heartbeat)."""
+    return 2 * settings.QUORUM_CONSENSUS_MAX_SECONDS
 
 
 def _in_thread(run_id: int) -> None:

@@ -33,7 +33,7 @@ pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
 
 
 @contextmanager
-def _workers(settings: Any, tmp_path: Path, *kinds: str) -> Iterator[None]:
+def _workers(settings: Any, tmp_path: Path, *kinds: str, pool: str = "solo") -> Iterator[None]:
     """A worker process for each named queue ("short", "consensus", "asked"), every queue
     private to this test so that no other worker on the broker takes its tasks."""
     broker = _redis_url()
@@ -51,7 +51,7 @@ def _workers(settings: Any, tmp_path: Path, *kinds: str) -> Iterator[None]:
     try:
         with ExitStack() as stack:
             for kind, log in zip(kinds, logs, strict=True):
-                stack.enter_context(celery_worker(queue=queues[kind], broker=broker, log=log))
+                stack.enter_context(celery_worker(queue=queues[kind], broker=broker, log=log, pool=pool))
             try:
                 yield
             except AssertionError as failed:  # say what the workers said
@@ -126,3 +126,20 @@ def test_workers_pay_is_posted_while_a_jobs_consensus_run_holds_its_worker(
             _wait_until(lambda: not owed.filter(posted_at__isnull=True).exists(), "wendy's pay posted")
             assert ConsensusRun.objects.get(pk=fit.pk).status == ConsensusRun.Status.RUNNING
         assert _wait_for_finish(fit.pk, seconds=90).status == ConsensusRun.Status.SUCCEEDED
+
+
+def test_a_run_someone_asked_for_that_outlives_its_time_limit_is_stopped_and_the_next_one_runs(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.QUORUM_CONSENSUS_MAX_SECONDS = 1  # the worker kills an asked run after 2 s
+    stuck_job, next_job = judged_job(items=3, answers=("cat", "cat")), judged_job(items=3, answers=("dog", "dog"))
+    with _workers(settings, tmp_path, "asked", pool="prefork"):  # the Procfile's pool
+        with transaction.atomic():
+            stuck = consensus_schedule(job=stuck_job, trigger=ConsensusRun.Trigger.MANUAL, method="mv")
+        with _held(stuck):
+            with transaction.atomic():
+                following = consensus_schedule(job=next_job, trigger=ConsensusRun.Trigger.MANUAL, method="mv")
+
+            assert _wait_for_finish(following.pk, seconds=90).status == ConsensusRun.Status.SUCCEEDED
+            # Killed where it stood; it never beat, so the sweep fails it as never started.
+            assert ConsensusRun.objects.get(pk=stuck.pk).status == ConsensusRun.Status.RUNNING
