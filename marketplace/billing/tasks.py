@@ -17,11 +17,9 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from celery import shared_task
-from django.db import close_old_connections
-
 from marketplace.billing import posting
 from marketplace.billing.payouts import Released, earnings_release
+from marketplace.tasking import db_task
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +37,6 @@ def earnings_release_due(*, now: datetime | None = None) -> Released:
             return Released(earnings=earnings, workers=workers, amount=amount)
 
 
-@shared_task(name=CELERY_TASK, ignore_result=True)
-def earnings_release_task() -> None:
-    """The Celery entry point that beat schedules (marketplace/celery.py)."""
-    close_old_connections()
-    try:
-        earnings_release_tick()
-    finally:
-        close_old_connections()
-
-
 def earnings_release_tick() -> None:
     """One tick of the schedule (the task's body, and what the embedded timer calls)."""
     released = earnings_release_due()
@@ -60,19 +48,13 @@ def earnings_release_tick() -> None:
 PAY_POST_TASK = "billing.pay_post"
 
 
-@shared_task(name=PAY_POST_TASK, ignore_result=True)
-def pay_post_task() -> None:
-    """The Celery entry point of the pay posting schedule (billing/posting.py)."""
-    close_old_connections()
-    try:
-        pay_post_tick()
-    finally:
-        close_old_connections()
-
-
 def pay_post_tick() -> None:
     """One tick of the pay posting schedule: every job's owed pay moves into pending accounts."""
     posted = posting.pay_post_tick()
     if posted.earnings:
         logger.info("posted %s earnings (%s) in %s worker batches", posted.earnings, posted.amount, posted.workers)
 
+
+# The Celery entry points that beat schedules (marketplace/periodic.py).
+earnings_release_task = db_task(CELERY_TASK)(earnings_release_tick)
+pay_post_task = db_task(PAY_POST_TASK)(pay_post_tick)

@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
-from django.db import close_old_connections
-
 from marketplace.jobs.tallies import job_tallies_fold, tallies_fold_due
+from marketplace.tasking import db_task
 
 logger = logging.getLogger(__name__)
 
 FOLD_TASK = "jobs.tallies_fold"
-
-
-@shared_task(name=FOLD_TASK, ignore_result=True)
-def tallies_fold_task() -> None:
-    """The Celery entry point that beat schedules (marketplace/periodic.py)."""
-    close_old_connections()
-    try:
-        tallies_fold_tick()
-    finally:
-        close_old_connections()
 
 
 def tallies_fold_tick() -> int:
@@ -37,3 +25,7 @@ def tallies_fold_tick() -> int:
     if folded:
         logger.info("folded %s worker tally rows into their jobs' adjustment shards", folded)
     return folded
+
+
+# The Celery entry point that beat schedules (marketplace/periodic.py).
+tallies_fold_task = db_task(FOLD_TASK)(tallies_fold_tick)

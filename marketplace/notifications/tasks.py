@@ -17,9 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from marketplace.billing.settlement import jobs_complete_sweep
@@ -27,6 +25,7 @@ from marketplace.notifications.delivering import deliveries_due, delivery_attemp
 from marketplace.notifications.dispatch import DELIVER_TASK, MAIL_TASK, deliver, dispatch, mail
 from marketplace.notifications.job_events import consensus_ready_record_due, job_ended_record
 from marketplace.notifications.mail import event_mail_send, mails_due
+from marketplace.tasking import db_task
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +34,8 @@ COMPLETION_SWEEP_TASK = "notifications.job_completion_sweep"
 SWEEP_BATCH = 200
 
 
-@shared_task(name=DELIVER_TASK, ignore_result=True)
-def deliver_task(delivery_id: int) -> None:
-    close_old_connections()
-    try:
-        deliver(delivery_id)
-    finally:
-        close_old_connections()
-
-
-@shared_task(name=MAIL_TASK, ignore_result=True)
-def mail_task(event_id: int) -> None:
-    close_old_connections()
-    try:
-        mail(event_id)
-    finally:
-        close_old_connections()
+deliver_task = db_task(DELIVER_TASK)(deliver)
+mail_task = db_task(MAIL_TASK)(mail)
 
 
 def notifications_sweep_tick(*, now: datetime | None = None) -> int:
@@ -76,14 +61,8 @@ def notifications_sweep_tick(*, now: datetime | None = None) -> int:
     return len(deliveries) + len(mails)
 
 
-@shared_task(name=SWEEP_TASK, ignore_result=True)
-def notifications_sweep_task() -> None:
-    """The Celery entry point of the notifications sweep (marketplace/periodic.py)."""
-    close_old_connections()
-    try:
-        notifications_sweep_tick()
-    finally:
-        close_old_connections()
+# The Celery entry point of the notifications sweep (marketplace/periodic.py).
+notifications_sweep_task = db_task(SWEEP_TASK)(notifications_sweep_tick)
 
 
 def job_completion_sweep_tick() -> None:
@@ -93,11 +72,5 @@ def job_completion_sweep_tick() -> None:
     jobs_complete_sweep(then=job_ended_record)
 
 
-@shared_task(name=COMPLETION_SWEEP_TASK, ignore_result=True)
-def job_completion_sweep_task() -> None:
-    """The Celery entry point of the completion sweep (marketplace/periodic.py)."""
-    close_old_connections()
-    try:
-        job_completion_sweep_tick()
-    finally:
-        close_old_connections()
+# The Celery entry point of the completion sweep (marketplace/periodic.py).
+job_completion_sweep_task = db_task(COMPLETION_SWEEP_TASK)(job_completion_sweep_tick)

@@ -31,10 +31,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from marketplace.commit import on_commit_robust
@@ -48,6 +47,7 @@ from marketplace.quality.heartbeat import (
 )
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_run_claim, consensus_run_execute
+from marketplace.tasking import db_task
 
 logger = logging.getLogger(__name__)
 
@@ -163,14 +163,8 @@ def consensus_execute_by_id(run_id: int) -> None:
     _completion_follow_up(run.job_id)
 
 
-@shared_task(name=CELERY_TASK, ignore_result=True)
-def consensus_run_task(run_id: int) -> None:
-    """The Celery entry point (marketplace/celery.py); Celery workers import this module."""
-    close_old_connections()
-    try:
-        consensus_execute_by_id(run_id)
-    finally:
-        close_old_connections()
+# The Celery entry point (marketplace/celery.py); Celery workers import this module.
+consensus_run_task = db_task(CELERY_TASK)(consensus_execute_by_id)
 
 
 @dataclass(frozen=True)
@@ -204,14 +198,8 @@ def consensus_sweep_tick() -> None:
                     swept.abandoned, swept.retried)
 
 
-@shared_task(name=SWEEP_TASK, ignore_result=True)
-def consensus_sweep_task() -> None:
-    """The Celery entry point that beat schedules (marketplace/periodic.py)."""
-    close_old_connections()
-    try:
-        consensus_sweep_tick()
-    finally:
-        close_old_connections()
+# The Celery entry point that beat schedules (marketplace/periodic.py).
+consensus_sweep_task = db_task(SWEEP_TASK)(consensus_sweep_tick)
 
 
 def _completion_retry(job_id: int) -> ConsensusRun | None:

@@ -18,9 +18,9 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from marketplace import flows
+from marketplace import flows, tasking
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import tasks
+from marketplace.billing import tasks  # noqa: F401 (registers the tasks beat schedules)
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import AccountKind, LedgerAccount
 from marketplace.celery import app
@@ -45,7 +45,7 @@ def test_earned_pay_is_released_on_schedule_requested_batched_approved_exported_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.QUORUM_MIN_PAYOUT = "0.10"
-    monkeypatch.setattr(tasks, "close_old_connections", lambda: None)  # the test's connection
+    monkeypatch.setattr(tasking, "close_old_connections", lambda: None)  # the test's connection
     fund(ada, acme, "10.00")
     job = published(acme, items=8, overlap=2, reward_per_judgment="0.05")
     pay = job.reward_per_judgment

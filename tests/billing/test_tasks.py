@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from marketplace import periodic
+from marketplace import periodic, tasking
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import tasks
 from marketplace.billing.models import Earning, LedgerTransaction, TransactionKind
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _keep_the_test_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Celery worker closes its connection around a task; here that is the test's transaction."""
-    monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
+    monkeypatch.setattr(tasking, "close_old_connections", lambda: None)
 
 
 def _earned_long_ago(ada: User, acme: Organization, wendy: User) -> D:
