@@ -21,10 +21,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketplace.billing.settlement import jobs_complete_sweep
+from marketplace.jobs.models import JobStatus
 from marketplace.notifications.delivering import deliveries_due, delivery_attempt
 from marketplace.notifications.dispatch import DELIVER_TASK, MAIL_TASK, deliver, dispatch, mail
 from marketplace.notifications.job_events import consensus_ready_record_due, job_ended_record
 from marketplace.notifications.mail import event_mail_send, mails_due
+from marketplace.realtime import events as realtime_events
 from marketplace.tasking import db_task
 
 logger = logging.getLogger(__name__)
@@ -68,8 +70,10 @@ notifications_sweep_task = db_task(SWEEP_TASK)(notifications_sweep_tick)
 def job_completion_sweep_tick() -> None:
     """Complete and settle open jobs whose every item is complete (billing/settlement.py), each
     with its job.completed event queued in the transaction that completes it: safe anywhere and
-    any number of times at once, each job is completed under its row lock."""
-    jobs_complete_sweep(then=job_ended_record)
+    any number of times at once, each job is completed under its row lock. Then tell the
+    browsers, as the submit that completes a job does (flows._job_complete_after_commit)."""
+    for job_id in jobs_complete_sweep(then=job_ended_record):
+        realtime_events.job_status(job_id=job_id, status=JobStatus.COMPLETED)  # committed: sent at once
 
 
 # The Celery entry point of the completion sweep (marketplace/periodic.py).
