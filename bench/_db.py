@@ -79,6 +79,7 @@ class AutovacuumStandIn(threading.Thread):
         self.every = every
         self.done = threading.Event()
         self.passes: list[str] = []  # "VACUUM ANALYZE labeling_lease", ... in the order run
+        self._ran = threading.Condition()  # notified after each command: wait_for_pass waits on it
         db = connection.settings_dict
         self.conninfo = psycopg.conninfo.make_conninfo(
             dbname=db["NAME"], user=db["USER"] or None, password=db["PASSWORD"] or None,
@@ -91,7 +92,14 @@ class AutovacuumStandIn(threading.Thread):
                 for table, vacuum in conn.execute(_DUE).fetchall():
                     command = f"{'VACUUM ANALYZE' if vacuum else 'ANALYZE'} {table}"
                     conn.execute(command)  # a catalog name, quoted by quote_ident
-                    self.passes.append(command)
+                    with self._ran:
+                        self.passes.append(command)
+                        self._ran.notify_all()
+
+    def wait_for_pass(self, command: str, seconds: float) -> bool:
+        """Whether `command` ran (or runs within `seconds`): a test waits on it, not on the clock."""
+        with self._ran:
+            return self._ran.wait_for(lambda: command in self.passes, timeout=seconds)
 
     def stop(self) -> None:
         self.done.set()

@@ -83,14 +83,16 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextmanager
 def celery_worker(
-    *, queue: str, broker: str, log: Path, pool: str = "solo"
+    *, queue: str, broker: str, channels_prefix: str, log: Path, pool: str = "solo"
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process, as the Procfile starts one, consuming only `queue` of
-    `broker` against the test database, one task at a time; stopped (warm) after the block.
+    `broker` against the test database, one task at a time; stopped (warm) after the block. Its
+    live events go to the Redis channel layer at `broker` under `channels_prefix`.
     `pool`: "solo" runs tasks in the worker process itself; "prefork" (the Procfile's) in a child
     process, which the worker kills at a task's time limit."""
     env = {**os.environ, "DATABASE_URL": test_database_url(), "QUORUM_TASKS": "celery",
-           "CELERY_BROKER_URL": broker, "SECRET_KEY": settings.SECRET_KEY, "QUORUM_DB_POOL_MAX": "0"}
+           "CELERY_BROKER_URL": broker, "REDIS_URL": broker, "QUORUM_CHANNELS_PREFIX": channels_prefix,
+           "SECRET_KEY": settings.SECRET_KEY, "QUORUM_DB_POOL_MAX": "0"}
     command = ["-m", "celery", "-A", "marketplace.celery", "worker", f"--pool={pool}", "--concurrency=1",
                f"--queues={queue}",
                f"--hostname={queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
