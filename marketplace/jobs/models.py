@@ -276,8 +276,7 @@ class Item(models.Model):
     started = models.BooleanField(default=False)
     # Every slot is held until at least then (the claim that took the last slot wrote it: the
     # earliest end of the item's live leases); null when a slot may be free. A hint, not a count:
-    # the claim's started window steps over such items after reading the row alone
-    # (labeling/sql.py), the last walk checks every started item exactly. Not in any index.
+    # the claim's windows walk items where it is null, then where it has passed (labeling/sql.py).
     full_until = models.DateTimeField(null=True, blank=True)
     is_complete = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -297,6 +296,10 @@ class Item(models.Model):
                 condition=Q(is_complete=False, is_gold=False),
                 name="item_serving_order",
             ),
+            # The claim's started window (labeling/sql.py): item_serving_order read every full
+            # item's row to pass it. Price: taking an item's last slot is no longer a HOT update.
+            models.Index(fields=["job", "-priority", "id"], name="item_serving_open", condition=Q(
+                is_complete=False, is_gold=False, started=True, full_until__isnull=True)),
             models.Index(fields=["job", "is_gold", "id"], name="item_job_gold"),
             # The data browser's default walk: a job's items in id order, from a cursor.
             models.Index(fields=["job", "id"], name="item_job_id"),

@@ -79,13 +79,16 @@ WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')
 
 # Started items come first (finishing them beats starting more), but the ones this worker judged
 # stay started until others judge them too, and a single walk stepped over every one of them
-# (43.7 ms of PostgreSQL per judgment for a lone worker). So the candidate is three walks of
-# item_serving_order: the first STARTED_WINDOW started items with a slot that may be free (the
-# row read for its `full_until`, then again by id to lock it), the fresh items, then every
-# started one (the old walk, exact, run only once nothing fresh is left: nothing eligible is ever
-# refused). Without `full_until` a crowd's window filled with items whose three leases went out
-# together and wait for their answers: at 200 workers every claim probed 64 full items (4 index
-# probes each) and then started a fresh item anyway, 1,399 blocks a claim against 55 at 8.
+# (43.7 ms of PostgreSQL per judgment for a lone worker). So the candidate is four walks: the
+# first STARTED_WINDOW started items a slot may be free on (`full_until` null: the small index
+# item_serving_open), the first STARTED_WINDOW started items of item_serving_order whose
+# `full_until` has passed (a lease ran out unanswered; each row read for it), the fresh items,
+# then every started one (the old walk, exact, run only once nothing fresh is left: nothing
+# eligible is ever refused). Without `full_until` a crowd's window filled with items whose three
+# leases went out together and wait for their answers: at 200 workers every claim probed 64 full
+# items (4 index probes each) and then started a fresh item anyway, 1,399 blocks a claim against
+# 55 at 8. With it, but one walk of item_serving_order, a claim read every full item's row to
+# turn it away: 485 of them, 246 blocks a claim at 1,000 thinking workers.
 # UNION ALL runs its branches in turn and LIMIT 1 stops at the first row; each branch locks its
 # own pick (SKIP LOCKED passes over rows held by others and walks on); each WHERE repeats the
 # index predicate for the planner.
@@ -96,17 +99,20 @@ _WALK = """
     WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold AND {started}
       AND {fits}
     ORDER BY i.priority DESC, i.id LIMIT 1{{lock}}"""
-_CANDIDATE = f"""
-SELECT * FROM (
-    SELECT {{item_columns}} FROM (
-        SELECT id, priority FROM jobs_item
-        WHERE job_id = %(job)s AND NOT is_complete AND NOT is_gold AND started
-          AND (full_until IS NULL OR full_until <= %(now)s)
+_WINDOW = f"""
+    SELECT {{{{item_columns}}}} FROM (
+        SELECT id, priority, full_until FROM jobs_item
+        WHERE job_id = %(job)s AND NOT is_complete AND NOT is_gold AND started{{open}}
         ORDER BY priority DESC, id LIMIT {STARTED_WINDOW}
     ) AS w JOIN jobs_item i ON i.id = w.id
-    WHERE NOT i.is_complete AND {_FITS}
-    ORDER BY w.priority DESC, w.id LIMIT 1{{lock}}
+    WHERE NOT i.is_complete{{lapsed}} AND {_FITS}
+    ORDER BY w.priority DESC, w.id LIMIT 1{{{{lock}}}}"""
+_CANDIDATE = f"""
+SELECT * FROM ({_WINDOW.format(open=" AND full_until IS NULL", lapsed="")}
 ) AS started_window
+UNION ALL
+SELECT * FROM ({_WINDOW.format(open="", lapsed=" AND w.full_until <= %(now)s")}
+) AS started_lapsed
 UNION ALL
 SELECT * FROM ({_WALK.format(started="NOT i.started", fits=_FITS)}
 ) AS fresh

@@ -156,6 +156,21 @@ def test_a_skipped_slot_of_a_fully_leased_item_is_offered_before_fresh_items(
     assert lease_claim(worker=wendy, job=job).item_id == first.item_id
 
 
+def test_a_lapsed_slot_of_a_fully_leased_item_is_offered_before_fresh_items(
+    wendy: User, walter: User,
+) -> None:
+    # Walter walks away from the first item, whose other slot a crowd worker holds; once his time
+    # runs out the item has a slot again, and the next worker finishes it rather than a fresh one,
+    # though a started item with a free slot (the second) comes before it.
+    job = open_job_with_items(items=4, overlap=2)
+    first = lease_claim(worker=walter, job=job)
+    lease_claim(worker=WorkerFactory(username="crowd-1"), job=job)
+    second = lease_claim(worker=WorkerFactory(username="crowd-2"), job=job)
+    expire(first)
+    assert lease_claim(worker=wendy, job=job).item_id == second.item_id
+    assert lease_claim(worker=WorkerFactory(username="crowd-3"), job=job).item_id == first.item_id
+
+
 def test_a_skipped_item_is_not_offered_again_to_the_same_worker(wendy: User) -> None:
     job = open_job_with_items(items=2, overlap=2)
     skipped = lease_claim(worker=wendy, job=job)
