@@ -5,8 +5,12 @@ QUORUM_CONSENSUS_HEARTBEAT_SECONDS, in the database's clock (web servers and Cel
 other machines never disagree about it). A RUNNING run whose last beat is older than
 QUORUM_CONSENSUS_STALE_SECONDS belongs to a process that died (SIGKILL, out of memory, a lost
 machine): `consensus_runs_fail_stale` fails it, which frees its job for the next run. A run
-claimed but not started yet has no beat: it may wait behind others in the Celery queue, so it is
-given QUEUED_STALE_AFTER from its claim instead.
+claimed but not started yet has no beat: it may wait behind others in its queue (the asked runs
+go one at a time, each up to twice QUORUM_CONSENSUS_MAX_SECONDS), or its message may have been
+lost with a worker that died holding it. So the sweep sends it again every QUEUED_RESEND_AFTER
+(`consensus_runs_unstarted`); whichever copy starts first runs it, the others find it started
+(`consensus_run_start`). It is failed only QUEUED_STALE_AFTER after its claim: no worker takes
+its queue.
 
 `completion_retries_due` names the completed jobs whose completion run never succeeded, once their
 backoff has passed: the sweep (tasks.consensus_runs_sweep) claims their next attempt.
@@ -31,8 +35,12 @@ from marketplace.quality.models import ConsensusRun
 
 logger = logging.getLogger(__name__)
 
-#: A claimed run that never started (no beat) this long after its claim was lost with its process.
-QUEUED_STALE_AFTER = timedelta(minutes=30)
+#: A claimed run not started (no beat) this long after its claim, or after it was last sent, is
+#: sent again: it may wait behind a long queue, or its message may be lost.
+QUEUED_RESEND_AFTER = timedelta(minutes=30)
+#: A claimed run never started this long after its claim is failed: no worker takes its queue.
+#: Twelve resends; a queue of asked runs this long would hold nine runs killed at their limit.
+QUEUED_STALE_AFTER = timedelta(hours=6)
 #: Wait before the n-th retry of a failed completion run (n ≥ 2): RETRY_BASE × 2^(n-2), at most
 #: RETRY_CAP. The first retry goes at the next sweep: most failures are a process that died.
 RETRY_BASE = timedelta(minutes=1)
@@ -43,8 +51,21 @@ RUNNING = ConsensusRun.Status.RUNNING
 
 def consensus_run_start(*, run_id: int) -> bool:
     """Mark a claimed run as executing (its first beat). False when it was closed meanwhile (a
-    sweep found it dead, or another worker ran it): the caller must not execute it."""
-    return ConsensusRun.objects.filter(pk=run_id, status=RUNNING).update(heartbeat_at=Now()) == 1
+    sweep found it dead, or another worker ran it) or has started already (a copy the sweep sent
+    again, or a message the broker delivered twice): the caller must not execute it."""
+    return ConsensusRun.objects.filter(
+        pk=run_id, status=RUNNING, heartbeat_at__isnull=True
+    ).update(heartbeat_at=Now()) == 1
+
+
+def consensus_runs_unstarted(*, now: datetime | None = None) -> list[tuple[int, str, int]]:
+    """(id, trigger, sends due so far) of the running runs claimed over QUEUED_RESEND_AFTER ago
+    that have not started: the n-th send is due QUEUED_RESEND_AFTER × n after the claim."""
+    now = now or timezone.now()
+    waiting = ConsensusRun.objects.filter(
+        status=RUNNING, heartbeat_at__isnull=True, started_at__lt=now - QUEUED_RESEND_AFTER
+    ).values_list("pk", "trigger", "started_at")
+    return [(pk, trigger, int((now - claimed) / QUEUED_RESEND_AFTER)) for pk, trigger, claimed in waiting]
 
 
 class Heartbeat:
@@ -111,7 +132,9 @@ def consensus_runs_fail_stale(*, job_id: int | None = None) -> list[int]:
         error = (
             f"abandoned: no heartbeat for over {stale_seconds} s; the process running it stopped"
             if beat is not None
-            else f"abandoned: claimed over {QUEUED_STALE_AFTER.total_seconds() / 60:g} minutes ago and never started"
+            else f"abandoned: claimed over {QUEUED_STALE_AFTER.total_seconds() / 3600:g} hours ago and never "
+            "started, though sent again every "
+            f"{QUEUED_RESEND_AFTER.total_seconds() / 60:g} minutes: is a worker taking its queue?"
         )
         closed = running.filter(pk=run_id).update(
             status=ConsensusRun.Status.FAILED, finished_at=timezone.now(), error=error

@@ -135,7 +135,7 @@ def consensus_run_claim(
 def _affordable_check(*, job: Job, method: str, max_rounds: int) -> None:
     """Refuse (400) a run asked for by a person that would exceed QUORUM_CONSENSUS_MAX_SECONDS
     at its worst, or that its method cannot fit in memory (consensus/cost.py): one such run
-    would hold a consensus worker that every organization's runs share."""
+    would hold the worker that every organization's asked runs share (Procfile's `asked`)."""
     judgments = job.judgment_count + job.gold_judgment_count
     workers = Judgment.objects.filter(job_id=job.pk).values("worker_id").distinct().count() if method == "mmsr" else 0
     cost = fit_cost(method, judgments=judgments, labels=len(job.labels), workers=workers,

@@ -16,9 +16,10 @@ from the jobs' own (a thread of their own; the "consensus-asked" queue and its o
 never has two runs at once: the claim allows one RUNNING run per job.
 
 The sweep (`consensus_runs_sweep`, a periodic job: marketplace/periodic.py, and the
-`consensus_sweep` command) fails runs whose process died and claims the completion run of each
-completed job that has none that succeeded, again after each failure (with backoff), until one
-succeeds.
+`consensus_sweep` command) fails runs whose process died, sends again the runs claimed long ago
+that have not started (quality/heartbeat.py says why and when), and claims the completion run of
+each completed job that has none that succeeded, again after each failure (with backoff), until
+one succeeds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -41,8 +42,10 @@ from marketplace.errors import Conflict
 from marketplace.jobs.models import Job
 from marketplace.labeling.services import Submission
 from marketplace.quality.heartbeat import (
+    QUEUED_RESEND_AFTER,
     completion_retries_due,
     consensus_runs_fail_stale,
+    consensus_runs_unstarted,
     ended_with_judgments,
 )
 from marketplace.quality.models import ConsensusRun
@@ -171,6 +174,7 @@ consensus_run_task = db_task(CELERY_TASK)(consensus_execute_by_id)
 class Swept:
     abandoned: list[int]  # runs failed because their process died
     retried: list[int]  # completion runs claimed for completed jobs that had none succeed
+    resent: list[int] = field(default_factory=list)  # runs claimed long ago, not started, sent again
 
 
 def consensus_runs_sweep(*, limit: int = SWEEP_BATCH) -> Swept:
@@ -181,21 +185,29 @@ def consensus_runs_sweep(*, limit: int = SWEEP_BATCH) -> Swept:
     lock after re-checking that none succeeded and none is running.
     """
     abandoned = consensus_runs_fail_stale()
+    resent = []
+    for run_id, trigger, sends in consensus_runs_unstarted():
+        # Once per due send across every process that sweeps; a copy that finds the run started
+        # does nothing (heartbeat.consensus_run_start).
+        if cache.add(f"quorum:consensus-resend:{run_id}:{sends}", 1,
+                     timeout=int(2 * QUEUED_RESEND_AFTER.total_seconds())):
+            resent.append(run_id)
+            _dispatch(run_id, asked=trigger == ConsensusRun.Trigger.MANUAL)
     retried = []
     for job_id in completion_retries_due(limit=limit):
         with transaction.atomic():
             run = _completion_retry(job_id)
         if run is not None:
             retried.append(run.pk)
-    return Swept(abandoned=abandoned, retried=retried)
+    return Swept(abandoned=abandoned, retried=retried, resent=resent)
 
 
 def consensus_sweep_tick() -> None:
     """One tick of the sweep (the Celery task's body, and what the embedded timer calls)."""
     swept = consensus_runs_sweep()
-    if swept.abandoned or swept.retried:
-        logger.info("consensus sweep: failed dead runs %s, claimed completion runs %s",
-                    swept.abandoned, swept.retried)
+    if swept.abandoned or swept.retried or swept.resent:
+        logger.info("consensus sweep: failed dead runs %s, sent again unstarted runs %s, claimed "
+                    "completion runs %s", swept.abandoned, swept.resent, swept.retried)
 
 
 # The Celery entry point that beat schedules (marketplace/periodic.py).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from marketplace import flows
 from marketplace.jobs.models import Job, JobStatus
@@ -173,5 +175,31 @@ def test_a_run_someone_asked_for_that_outlives_its_time_limit_is_stopped_and_the
             following = _claimed(next_job, ConsensusRun.Trigger.MANUAL, method="mv")
 
             _heard(crowd, *_consensus_of(next_job), then=_sent(following))
-            # Killed where it stood; it never beat, so the sweep fails it as never started.
+            # Killed where it stood, before its first beat: the sweep sends it again after half an
+            # hour, and fails it as never started after six.
             assert ConsensusRun.objects.get(pk=stuck.pk).status == ConsensusRun.Status.RUNNING
+
+
+def test_a_run_whose_message_was_lost_is_sent_again_once_per_half_hour_and_runs_when_a_worker_takes_it(
+    settings: Any, tmp_path: Path
+) -> None:
+    import redis
+
+    job = judged_job(items=3, answers=("cat", "cat"))
+    with _workers(settings, tmp_path) as crowd:  # no worker on the asked queue yet: it stands still
+        queue = redis.Redis.from_url(crowd.broker)
+        lost = _claimed(job, ConsensusRun.Trigger.MANUAL, method="mv")  # claimed; its message never sent
+        ConsensusRun.objects.filter(pk=lost.pk).update(started_at=timezone.now() - timedelta(minutes=31))
+        assert tasks.consensus_runs_sweep().resent == [lost.pk]
+        assert tasks.consensus_runs_sweep().resent == []  # every server's sweep: one copy per half hour
+        assert queue.llen(settings.QUORUM_CONSENSUS_ASKED_QUEUE) == 1
+        ConsensusRun.objects.filter(pk=lost.pk).update(started_at=timezone.now() - timedelta(minutes=61))
+        assert tasks.consensus_runs_sweep().resent == [lost.pk]
+        assert queue.llen(settings.QUORUM_CONSENSUS_ASKED_QUEUE) == 2
+
+        log = tmp_path / "asked.log"
+        with celery_worker(queue=settings.QUORUM_CONSENSUS_ASKED_QUEUE, broker=crowd.broker, log=log,
+                           channels_prefix=crowd.channels_prefix):
+            _heard(crowd, *_consensus_of(job), then=lambda: None)  # the first copy runs it
+    run = ConsensusRun.objects.get(pk=lost.pk)
+    assert run.status == ConsensusRun.Status.SUCCEEDED and run.item_results.count() == 3

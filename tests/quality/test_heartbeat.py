@@ -19,6 +19,7 @@ from marketplace.quality.heartbeat import (
 )
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run, consensus_run_claim, consensus_run_execute
+from marketplace.quality.tasks import consensus_runs_sweep
 from tests.conftest import needs_postgres
 from tests.quality.run_helpers import judged_job
 
@@ -54,13 +55,44 @@ def test_a_run_that_still_beats_stays_running_however_long_ago_it_started(settin
     assert ConsensusRun.objects.get(pk=run.pk).status == RUNNING
 
 
-def test_a_claimed_run_waiting_for_a_worker_is_given_half_an_hour_before_it_counts_as_lost() -> None:
+def _claimed_ago(run: ConsensusRun, **ago: float) -> None:
+    ConsensusRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(**ago))
+
+
+def test_a_run_waiting_in_its_queue_for_under_half_an_hour_is_left_to_wait() -> None:
     waiting = consensus_run_claim(job=judged_job(items=2))
-    ConsensusRun.objects.filter(pk=waiting.pk).update(started_at=timezone.now() - timedelta(minutes=29))
-    assert consensus_runs_fail_stale() == []
-    ConsensusRun.objects.filter(pk=waiting.pk).update(started_at=timezone.now() - timedelta(minutes=31))
+    _claimed_ago(waiting, minutes=29)
+    swept = consensus_runs_sweep()
+    assert swept.abandoned == [] and swept.resent == []
+    assert ConsensusRun.objects.get(pk=waiting.pk).status == RUNNING
+
+
+def test_a_run_not_started_half_an_hour_after_its_claim_is_sent_again_and_runs() -> None:
+    # Its message was lost with a worker that died holding it, or it waits behind a long queue of
+    # runs people asked for: either way it is sent again, not failed.
+    waiting = consensus_run_claim(job=judged_job(items=2))
+    _claimed_ago(waiting, minutes=31)
+    swept = consensus_runs_sweep()  # QUORUM_TASKS=inline in tests: the copy runs at once
+    assert swept.resent == [waiting.pk] and swept.abandoned == []
+    run = ConsensusRun.objects.get(pk=waiting.pk)
+    assert run.status == SUCCEEDED and run.item_results.count() == 2
+
+
+def test_a_run_no_worker_started_in_six_hours_is_failed_with_the_question_to_ask() -> None:
+    waiting = consensus_run_claim(job=judged_job(items=2))
+    _claimed_ago(waiting, hours=6, minutes=1)
     assert consensus_runs_fail_stale() == [waiting.pk]
-    assert "never started" in ConsensusRun.objects.get(pk=waiting.pk).error
+    error = ConsensusRun.objects.get(pk=waiting.pk).error
+    assert "never started" in error and "is a worker taking its queue?" in error
+
+
+def test_a_run_is_started_once_whatever_number_of_copies_reach_workers() -> None:
+    job = judged_job(items=2)
+    run = consensus_run_claim(job=job)
+    assert consensus_run_start(run_id=run.pk)  # the first copy
+    assert not consensus_run_start(run_id=run.pk)  # a copy sent again, or delivered twice
+    assert consensus_run_execute(run=run).status == RUNNING  # the second copy leaves it alone
+    assert not run.item_results.exists()
 
 
 def test_a_run_failed_as_dead_before_it_started_is_never_executed() -> None:

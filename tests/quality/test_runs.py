@@ -93,7 +93,7 @@ def test_a_second_run_of_a_job_is_refused_while_one_is_running() -> None:
 def test_a_run_abandoned_by_a_dead_process_does_not_block_the_job_forever() -> None:
     job = judged_job(items=2)
     stale = consensus_run_claim(job=job)
-    ConsensusRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(hours=3))
+    ConsensusRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(hours=7))
     assert consensus_run(job=job).status == ConsensusRun.Status.SUCCEEDED
     stale.refresh_from_db()
     assert stale.status == ConsensusRun.Status.FAILED and "abandoned" in stale.error
