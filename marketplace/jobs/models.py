@@ -296,10 +296,12 @@ class Item(models.Model):
                 condition=Q(is_complete=False, is_gold=False),
                 name="item_serving_order",
             ),
-            # The claim's started window (labeling/sql.py): item_serving_order read every full
+            # The claim's started windows (labeling/sql.py): item_serving_order read every full
             # item's row to pass it. Price: taking an item's last slot is no longer a HOT update.
             models.Index(fields=["job", "-priority", "id"], name="item_serving_open", condition=Q(
                 is_complete=False, is_gold=False, started=True, full_until__isnull=True)),
+            models.Index(fields=["job", "full_until", "id"], name="item_lapsing", condition=Q(
+                is_complete=False, is_gold=False, started=True, full_until__isnull=False)),
             models.Index(fields=["job", "is_gold", "id"], name="item_job_gold"),
             # The data browser's default walk: a job's items in id order, from a cursor.
             models.Index(fields=["job", "id"], name="item_job_id"),

@@ -81,8 +81,8 @@ WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')
 # stay started until others judge them too, and a single walk stepped over every one of them
 # (43.7 ms of PostgreSQL per judgment for a lone worker). So the candidate is four walks: the
 # first STARTED_WINDOW started items a slot may be free on (`full_until` null: the small index
-# item_serving_open), the first STARTED_WINDOW started items of item_serving_order whose
-# `full_until` has passed (a lease ran out unanswered; each row read for it), the fresh items,
+# item_serving_open), those whose `full_until` has passed (a lease may have run out unanswered:
+# item_lapsing, in the order they lapsed, usually none), the fresh items,
 # then every started one (the old walk, exact, run only once nothing fresh is left: nothing
 # eligible is ever refused). Without `full_until` a crowd's window filled with items whose three
 # leases went out together and wait for their answers: at 200 workers every claim probed 64 full
@@ -101,17 +101,17 @@ _WALK = """
     ORDER BY i.priority DESC, i.id LIMIT 1{{lock}}"""
 _WINDOW = f"""
     SELECT {{{{item_columns}}}} FROM (
-        SELECT id, priority, full_until FROM jobs_item
-        WHERE job_id = %(job)s AND NOT is_complete AND NOT is_gold AND started{{open}}
-        ORDER BY priority DESC, id LIMIT {STARTED_WINDOW}
+        SELECT id, {{key}} FROM jobs_item
+        WHERE job_id = %(job)s AND NOT is_complete AND NOT is_gold AND started AND {{full}}
+        ORDER BY {{key}}{{desc}}, id LIMIT {STARTED_WINDOW}
     ) AS w JOIN jobs_item i ON i.id = w.id
-    WHERE NOT i.is_complete{{lapsed}} AND {_FITS}
-    ORDER BY w.priority DESC, w.id LIMIT 1{{{{lock}}}}"""
+    WHERE NOT i.is_complete AND {_FITS}
+    ORDER BY w.{{key}}{{desc}}, w.id LIMIT 1{{{{lock}}}}"""
 _CANDIDATE = f"""
-SELECT * FROM ({_WINDOW.format(open=" AND full_until IS NULL", lapsed="")}
+SELECT * FROM ({_WINDOW.format(key="priority", desc=" DESC", full="full_until IS NULL")}
 ) AS started_window
 UNION ALL
-SELECT * FROM ({_WINDOW.format(open="", lapsed=" AND w.full_until <= %(now)s")}
+SELECT * FROM ({_WINDOW.format(key="full_until", desc="", full="full_until <= %(now)s")}
 ) AS started_lapsed
 UNION ALL
 SELECT * FROM ({_WALK.format(started="NOT i.started", fits=_FITS)}
