@@ -297,7 +297,8 @@ def asked_time_limit() -> int:
     """Seconds after which the Celery worker kills a run someone asked for (its process, with
     whatever it held): twice QUORUM_CONSENSUS_MAX_SECONDS, which the run's cost at its worst was
     checked against when it was asked for. An estimate far off must not hold the one worker of
-    every organization's asked runs for ever; the sweep then fails the run (no heartbeat)."""
+    every organization's asked runs for ever; the killed run's heartbeat stops, and the sweep fails
+    it (quality/heartbeat.py; one killed before its first beat is sent again instead)."""
     return 2 * settings.QUORUM_CONSENSUS_MAX_SECONDS
 
 
