@@ -25,7 +25,9 @@ bench._db.AutovacuumStandIn, as production's PostgreSQL runs autovacuum and this
 not; 0: none, the statistics of the run's start for the whole run, as figures before 2026-12-07
 were measured) --herd=0 (1: with think time, every worker starts in the same
 instant; by default each starts at its own moment within one mean think time, as a crowd already
-at work arrives).
+at work arrives) --warmup=0 (seconds: also give the next and submit percentiles of the requests
+asked that long or longer after the crowd's start, the summary's "after warm-up" column; the
+whole-run figures stay as they are).
 
 The machine's CPU per judgment is printed split three ways (bench._cpu): the server's processes,
 PostgreSQL's backends for the bench database, and this process (the simulated crowd, its HTTP
@@ -67,7 +69,8 @@ from marketplace.quality.rules import rules_for
 # own); daphne has no pool, so one connection per worker exceeds max_connections=100 there, and
 # 40 leaves headroom. The production server's pools cap connections whatever this is.
 DEFAULTS = {"workers": 200, "items": 6000, "judgments": 0, "seconds": 90, "overlap": 3, "seed": 0,
-            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20, "herd": 0, "autovacuum": 10}
+            "connections": 40, "processes": 0, "think": 0, "sample-ms": 20, "herd": 0, "autovacuum": 10,
+            "warmup": 0}
 LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
@@ -139,6 +142,7 @@ class Size:
     rate: float = 0.0
     next_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)  # p50, p95, p99
     submit_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    submit_ms_warm: tuple[float, float, float] = (0.0, 0.0, 0.0)  # of submits asked after --warmup
     errors: int = 0
     cpu_ms: float = 0.0
     database_cpu_ms: float = 0.0
@@ -234,14 +238,17 @@ def run(argv: list[str]) -> None:
     print(f"# http-load summary ({server_kind} server, think {options['think']} ms, autovacuum "
           f"{'stand-in every ' + str(options['autovacuum']) + ' s' if options['autovacuum'] else 'off'}, "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print("| workers | judgments/s | next p50/p95/p99 ms | submit p50/p95/p99 ms | errors "
+    warm = f" submit p50/p95/p99 ms after {options['warmup']} s |" if options["warmup"] else ""
+    print(f"| workers | judgments/s | next p50/p95/p99 ms | submit p50/p95/p99 ms |{warm} errors "
           "| CPU ms/judgment: server / PostgreSQL / load generator | SQL statements/judgment "
           "| lock waits seen | intact |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|" + ("---|" if warm else "") + "---|---|---|---|---|")
     for size in sizes:
         waits = ", ".join(f"{table} {n}" for table, n in size.lock_waits.items()) or "none"
         print(f"| {size.workers} | {size.rate:.1f} | {'/'.join(f'{v:.0f}' for v in size.next_ms)} "
-              f"| {'/'.join(f'{v:.0f}' for v in size.submit_ms)} | {size.errors} "
+              f"| {'/'.join(f'{v:.0f}' for v in size.submit_ms)} |"
+              + (f" {'/'.join(f'{v:.0f}' for v in size.submit_ms_warm)} |" if warm else "")
+              + f" {size.errors} "
               f"| {size.cpu_ms:.1f} / {size.database_cpu_ms:.1f} / {size.generator_cpu_ms:.1f} "
               f"| {size.statements:.1f} | {waits} | {'yes' if size.intact else 'NO'} |")
 
@@ -278,7 +285,8 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
         sim = Options(workers=size.workers, items=options["judgments"] or None,
                       duration=None if options["judgments"] else float(options["seconds"]),
                       think_ms=float(size.think_ms), job=job.pk, seed=options["seed"], progress="bar",
-                      connections=options["connections"] or None, spread_start=not options["herd"])
+                      connections=options["connections"] or None, spread_start=not options["herd"],
+                      warmup=float(options["warmup"]))
         waits = LockWaits(options["sample-ms"] / 1000)
         with autovacuum_stand_in(options["autovacuum"]) as maintenance:
             report, cpu = crowd_run(sim, owner_token=owner_token, credentials=credentials,
@@ -294,6 +302,7 @@ def _run_size(size: Size, *, options: dict[str, int], server_kind: str) -> None:
     size.rate = report["accepted_judgments"] / max(report["seconds"], 1e-9)
     size.next_ms = _percentiles(report, "next")
     size.submit_ms = _percentiles(report, "submit")
+    size.submit_ms_warm = _percentiles(report, "submit", table="latency_ms_after_warmup")
     size.errors = report["errors_total"]
     size.cpu_ms = cpu.server * 1000 / accepted
     size.database_cpu_ms = cpu.database * 1000 / accepted
@@ -350,6 +359,7 @@ def crowd_run(sim: Options, *, owner_token: str, credentials: list[Credential], 
         return report, split
 
 
-def _percentiles(report: dict[str, Any], kind: str) -> tuple[float, float, float]:
-    latency = report.get("latency_ms", {}).get(kind) or {}
+def _percentiles(report: dict[str, Any], kind: str, *,
+                 table: str = "latency_ms") -> tuple[float, float, float]:
+    latency = report.get(table, {}).get(kind) or {}
     return (float(latency.get("p50", 0.0)), float(latency.get("p95", 0.0)), float(latency.get("p99", 0.0)))

@@ -125,3 +125,18 @@ def test_the_report_counts_throughput_latency_accuracy_and_cost() -> None:
     assert report["errors"] == {"409 conflict": 1}
     assert "409 conflict ×1" in report_text(report)
     assert percentile([], 50) == 0.0
+
+
+def test_the_report_gives_the_latencies_after_the_warm_up_apart() -> None:
+    """A thinking crowd's arrival is slow (first requests per worker and connection): with a
+    warm-up the report also gives the requests asked after it, the whole run's figures unchanged."""
+    stats = Stats(profiles=crowd_build(n=1, mix={"good": 1.0}, seed=0))
+    stats.latencies["submit"] = [0.9, 0.8, 0.01, 0.02, 0.03]
+    stats.asked_at["submit"] = [1.0, 4.0, 10.0, 11.0, 12.0]
+    stats.finished = stats.started + 13.0
+    report = report_build(stats, warmup=10.0)
+    assert report["latency_ms"]["submit"]["count"] == 5 and report["latency_ms"]["submit"]["p99"] == 900.0
+    assert report["latency_ms_after_warmup"]["submit"]["count"] == 3
+    assert report["latency_ms_after_warmup"]["submit"]["p99"] == 30.0
+    assert "submit >10s" in report_text(report)
+    assert "latency_ms_after_warmup" not in report_build(stats)

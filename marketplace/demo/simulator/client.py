@@ -63,6 +63,10 @@ class Options:
     # time, as in a crowd already at work; False: all at once (a herd: every worker's first
     # request in the same instant, then waves of submits one think time apart).
     spread_start: bool = True
+    # Seconds from the crowd's start after which the report also gives the latencies apart (its
+    # "after warm-up" table): the arrival of a thinking crowd and the server's first requests per
+    # worker and connection weigh on the whole run's tail, not on a crowd at work (0: not apart).
+    warmup: float = 0.0
 
 
 def error_kind(response: httpx.Response | Reply) -> str:
@@ -191,6 +195,7 @@ class Simulation:
     async def _request(self, index: int, name: str, path: str, token: str,
                        body: dict[str, Any]) -> Reply | None:
         started = time.perf_counter()  # the wait for the lane counts, as a proxy's queue would
+        since_start = time.monotonic() - self.stats.started
         try:
             async with self._turns[index % len(self.lanes)]:
                 response = await self._lane(index).post(path, json_body=body, headers=auth(token))
@@ -198,6 +203,7 @@ class Simulation:
             self.stats.errors[exc.kind] += 1
             return None
         self.stats.latencies[name].append(time.perf_counter() - started)
+        self.stats.asked_at[name].append(since_start)
         return response
 
     async def _job_terms(self, token: str) -> None:

@@ -51,6 +51,8 @@ class Stats:
     # next: POST work/next/ (once per worker, then only when a submit brought no next lease);
     # submit: POST work/leases/<id>/submit/ with "next": true, so it includes the next claim.
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
+    # Beside each latency, when its request was asked: seconds since the crowd started.
+    asked_at: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     errors: Counter[str] = field(default_factory=Counter)
     no_work: int = 0
     retried: int = 0  # submits answered 200: the server already had this answer
@@ -72,10 +74,13 @@ class Stats:
         return (self.finished or time.monotonic()) - self.started
 
 
-def _latency_table(stats: Stats) -> dict[str, dict[str, float]]:
+def _latency_table(stats: Stats, *, after: float = 0.0) -> dict[str, dict[str, float]]:
+    """Per request kind: count, p50/p95/p99 and max in ms, of the requests asked `after` seconds
+    or more into the crowd's run."""
     table = {}
     for name, values in stats.latencies.items():
-        ordered = sorted(values)
+        asked = stats.asked_at.get(name) or [0.0] * len(values)
+        ordered = sorted(v for v, at in zip(values, asked, strict=True) if at >= after)
         table[name] = {
             "count": len(ordered),
             **{f"p{q}": round(percentile(ordered, q) * 1000, 1) for q in (50, 95, 99)},
@@ -129,7 +134,8 @@ def _cost(stats: Stats) -> dict[str, Any]:
     return {"worker_pay": str(money(total)), "judgments_without_known_pay": unknown}
 
 
-def report_build(stats: Stats, *, server: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_build(stats: Stats, *, server: dict[str, Any] | None = None, warmup: float = 0.0) -> dict[str, Any]:
+    """The run's figures; with `warmup` (seconds), also the latencies of the requests asked after it."""
     seconds = stats.seconds
     kinds = Counter(p.kind for p in stats.profiles)
     retired = Counter(stats.retired.values())
@@ -141,6 +147,8 @@ def report_build(stats: Stats, *, server: dict[str, Any] | None = None) -> dict[
         "accepted_judgments": stats.accepted,
         "judgments_per_second": round(stats.accepted / seconds, 1) if seconds else 0.0,
         "latency_ms": _latency_table(stats),
+        **({"warmup_s": warmup, "latency_ms_after_warmup": _latency_table(stats, after=warmup)}
+           if warmup > 0 else {}),
         "errors": dict(stats.errors.most_common()),
         "errors_total": sum(stats.errors.values()),
         "no_work_polls": stats.no_work,
@@ -168,6 +176,10 @@ def report_text(report: dict[str, Any]) -> str:
     ]
     for name, row in report["latency_ms"].items():
         lines.append(f"  {name:<12}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
+                     f"{row['max_ms']:>8.1f}{row['count']:>10,}")
+    for name, row in report.get("latency_ms_after_warmup", {}).items():
+        label = f"{name} >{report['warmup_s']:g}s"
+        lines.append(f"  {label:<12}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
                      f"{row['max_ms']:>8.1f}{row['count']:>10,}")
     errors = report["errors"]
     lines.append("  errors: " + (", ".join(f"{k} ×{v}" for k, v in errors.items()) if errors else "none"))

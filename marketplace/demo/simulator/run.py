@@ -109,7 +109,7 @@ async def simulate(*, url: str, options: Options, mix: Mapping[str, float], acco
                 _off_signals(loop)
         obtained = [c for c in credentials if c.token_id] if accounts.credentials is None else []
         await credentials_revoke(client, obtained + owned)
-    return report_build(stats, server=extra)
+    return report_build(stats, server=extra, warmup=options.warmup)
 
 
 async def _after(client: Any, credentials: list[Credential], owner_token: str | None,
