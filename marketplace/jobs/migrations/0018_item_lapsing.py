@@ -2,15 +2,19 @@
 
 from django.db import migrations, models
 
+from marketplace.migration_ops import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # Built concurrently on PostgreSQL (marketplace/migration_ops.py): writes to jobs_item go on.
+    atomic = False
 
     dependencies = [
         ('jobs', '0017_item_serving_open'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='item',
             index=models.Index(condition=models.Q(('full_until__isnull', False), ('is_complete', False), ('is_gold', False), ('started', True)), fields=['job', 'full_until', 'id'], name='item_lapsing'),
         ),
