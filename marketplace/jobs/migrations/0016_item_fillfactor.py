@@ -4,7 +4,9 @@ from django.db import migrations
 # claim's full_until change no indexed column, so PostgreSQL can update in place (HOT) when the
 # page has space, instead of adding an entry to every index of the row, which the claim's walks
 # of item_serving_order then step over until a vacuum. Only pages written from now on keep the
-# room (no rewrite); reversed by RESET.
+# room (no rewrite); reversed by RESET. Since 0017/0018 index full_until (and their predicates
+# read it), the claim that sets or clears it is no longer HOT (once or twice per item); the
+# submit's count still is, unless it completes the item.
 
 
 def _fillfactor(sql: str):
