@@ -159,18 +159,43 @@ ACTIONS = {
 }
 
 
+_REJECT_IN = inline_serializer("PayoutBatchRejectIn", {
+    "reason": serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                    help_text="Why (kept in the ledger's memo); required with provider_declined"),
+    "provider_declined": serializers.BooleanField(
+        required=False, help_text="The batch's file was exported and the provider confirms it paid none of it"),
+})
+
+
+def _reject_terms(data: Any) -> tuple[str, bool]:
+    """reason and provider_declined from a reject's body (both optional; an empty body is none)."""
+    data = data if isinstance(data, dict) else {}
+    reason, declined = data.get("reason", ""), data.get("provider_declined", False)
+    if not isinstance(reason, str) or len(reason) > 2000:
+        raise ApplicationError("reason is text of at most 2000 characters.")
+    if not isinstance(declined, bool):
+        raise ApplicationError("provider_declined is true or false.")
+    return reason, declined
+
+
 class PayoutBatchAction(APIView):
     """POST .../{id}/approve/, .../reject/ (amounts return to the workers) or .../paid/."""
 
     permission_classes = [IsAuthenticated, IsAdmin]
 
     @extend_schema(
-        tags=TAG, operation_id="admin_payout_batch_action", request=None,
-        summary="Approve, reject or mark paid a payout batch", responses={200: _BATCH, **_ERRORS},
+        tags=TAG, operation_id="admin_payout_batch_action", request=_REJECT_IN,
+        summary="Approve, reject or mark paid a payout batch (reject: an optional reason; a batch "
+                "whose file was exported only with provider_declined and a reason)",
+        responses={200: _BATCH, **_ERRORS},
     )
     def post(self, request: Request, batch_id: int, action: str) -> Response:
         batch = _batch_get(batch_id)
-        ACTIONS[action](admin=request.user, batch=batch)
+        if action == "reject":
+            reason, declined = _reject_terms(request.data)
+            payouts.payout_batch_reject(admin=request.user, batch=batch, reason=reason, provider_declined=declined)
+        else:
+            ACTIONS[action](admin=request.user, batch=batch)
         return Response(_batch_out(batch.pk))
 
 

@@ -190,13 +190,26 @@ def payout_batch_approve(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
 
 
 @transaction.atomic
-def payout_batch_reject(*, admin: User, batch: PayoutBatch, reason: str = "") -> PayoutBatch:
+def payout_batch_reject(*, admin: User, batch: PayoutBatch, reason: str = "",
+                        provider_declined: bool = False) -> PayoutBatch:
     """Reject a pending or approved (not yet paid) batch: every amount returns to its worker.
-    The reason is kept in the ledger transaction's memo (what the ledger page shows)."""
+    The reason is kept in the ledger transaction's memo (what the ledger page shows).
+
+    Once its payment file is exported the provider may pay it: returning the amounts then would
+    let the workers ask for them again and be paid twice. So an exported batch is rejected only
+    when the admin says the provider paid none of it (`provider_declined`), with a reason."""
     require_admin(admin)
     batch = _batch_locked(
         batch, (PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED), "rejected"
     )
+    if batch.exported_at is not None and not (provider_declined and reason.strip()):
+        raise Conflict(
+            f"Payout batch {batch.pk}'s payment file went to the provider on "
+            f"{batch.exported_at:%Y-%m-%d %H:%M} UTC, so rejecting it could pay its workers twice. "
+            "Mark it paid once the provider pays; reject it only when the provider confirms it paid "
+            "none of it (provider_declined, with a reason).",
+            details={"batch": batch.pk, "exported_at": batch.exported_at.isoformat()},
+        )
     by_worker: dict[int, Decimal] = defaultdict(Decimal)
     for payout in batch.payouts.all():
         by_worker[payout.worker_id] += payout.amount

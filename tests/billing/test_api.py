@@ -384,6 +384,26 @@ def test_a_rejected_batch_returns_every_amount_to_its_worker(
     assert client_for(wendy).get("/api/v1/me/payouts/").json()["results"][0]["status"] == "rejected"
 
 
+def test_an_exported_batch_is_rejected_over_the_api_only_when_the_provider_declined_it(
+    earned: Job, ada: User, wendy: User, client_for: ClientFor
+) -> None:
+    client_for(wendy).post("/api/v1/me/payouts/", {"amount": "0.15"}, format="json")
+    admin = client_for(ada)
+    url = f"/api/v1/admin/payout-batches/{admin.post('/api/v1/admin/payout-batches/').json()['id']}"
+    admin.post(f"{url}/approve/")
+    admin.post(f"{url}/export/")
+    refused = admin.post(f"{url}/reject/")
+    assert refused.status_code == 409 and "pay its workers twice" in refused.json()["error"]["message"]
+    assert admin.post(f"{url}/reject/", {"provider_declined": "yes"}, format="json").status_code == 400
+    assert admin.post(f"{url}/reject/", {"reason": "x" * 2001}, format="json").status_code == 400
+    assert worker_money(worker=wendy).available == D("0.05")  # 0.15 still in flight
+
+    rejected = admin.post(f"{url}/reject/", {"provider_declined": True, "reason": "provider bounced it"},
+                          format="json").json()
+    assert rejected["status"] == "rejected"
+    assert worker_money(worker=wendy).available == D("0.20")
+
+
 def test_no_batch_without_requests_and_no_batch_that_does_not_exist(ada: User, client_for: ClientFor) -> None:
     admin = client_for(ada)
     assert "No payout requests" in admin.post("/api/v1/admin/payout-batches/").json()["error"]["message"]

@@ -112,6 +112,27 @@ def test_a_rejected_batch_returns_every_amount_to_its_worker(ada: User, wendy: U
 
 
 @pytest.mark.usefixtures("earned")
+def test_an_exported_batch_is_rejected_only_when_the_provider_paid_none_of_it(ada: User, wendy: User) -> None:
+    """The payment file is with the provider: giving the amounts back now would let Wendy ask
+    for them again while the provider pays the file, so she would be paid twice."""
+    payout_request(worker=wendy, amount=D("0.20"))
+    batch = payout_batch_create(admin=ada)
+    payout_batch_approve(admin=ada, batch=batch)
+    payout_batch_export_csv(admin=ada, batch=batch)
+    with pytest.raises(Conflict, match="could pay its workers twice"):
+        payout_batch_reject(admin=ada, batch=batch, reason="changed my mind")
+    with pytest.raises(Conflict, match="with a reason"):
+        payout_batch_reject(admin=ada, batch=batch, provider_declined=True)  # no reason
+    money = worker_money(worker=wendy)
+    assert (money.available, money.in_flight) == (D("0.00"), D("0.20"))  # still with the provider
+
+    batch = payout_batch_reject(admin=ada, batch=batch, reason="provider bounced the file", provider_declined=True)
+    assert batch.status == PayoutBatch.Status.REJECTED
+    assert worker_money(worker=wendy).available == D("0.20")
+    assert ledger_audit().ok
+
+
+@pytest.mark.usefixtures("earned")
 def test_only_admins_handle_batches_and_an_unapproved_batch_is_not_paid(
     ada: User, alice: User, wendy: User
 ) -> None:

@@ -153,6 +153,28 @@ def test_a_rejection_needs_a_reason_and_returns_every_amount(
     assert worker_money(worker=wendy).available == D("0.20")
 
 
+def test_an_exported_batch_asks_whether_the_provider_paid_before_it_is_rejected(
+    client: Client, ada: User, wendy: User, requested: Job
+) -> None:
+    _as(client, ada)
+    client.post(reverse("staff-payout-batch-create"))
+    batch = PayoutBatch.objects.get()
+    client.post(reverse("staff-payout-approve", args=[batch.pk]))
+    client.post(reverse("staff-payout-export", args=[batch.pk]))
+    page = client.get(reverse("staff-payout", args=[batch.pk])).content.decode()
+    assert 'name="provider_declined"' in page and "would pay its workers twice" in page
+
+    refused = client.post(reverse("staff-payout-reject", args=[batch.pk]), {"reason": "oops"})
+    assert refused.status_code == 400 and "confirms it paid none of it" in refused.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == PayoutBatch.Status.APPROVED and worker_money(worker=wendy).available == D("0.00")
+
+    client.post(reverse("staff-payout-reject", args=[batch.pk]),
+                {"reason": "provider bounced it", "provider_declined": "1"})
+    batch.refresh_from_db()
+    assert batch.status == PayoutBatch.Status.REJECTED and worker_money(worker=wendy).available == D("0.20")
+
+
 def test_creating_a_batch_with_nothing_waiting_is_a_message_not_an_error(client: Client, ada: User) -> None:
     response = _as(client, ada).post(reverse("staff-payout-batch-create"), follow=True)
     assert response.status_code == 200 and "No payout requests are waiting" in response.content.decode()

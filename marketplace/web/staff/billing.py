@@ -167,7 +167,13 @@ def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpRespo
             reason = request.POST.get("reason", "").strip()[:2000]
             if not reason:
                 return _payout_page(request, batch, reject_error="A reason is required to reject a batch.")
-            payouts.payout_batch_reject(admin=admin, batch=batch, reason=reason)  # type: ignore[arg-type]
+            declined = request.POST.get("provider_declined") == "1"
+            if batch.exported_at is not None and not declined:
+                return _payout_page(request, batch, reject_error=(
+                    "This batch's payment file was exported: reject it only when the provider "
+                    "confirms it paid none of it (tick the box), or mark it paid."))
+            payouts.payout_batch_reject(admin=admin, batch=batch, reason=reason,  # type: ignore[arg-type]
+                                        provider_declined=declined)
             messages.success(request, f"Batch #{batch.pk} is rejected ({reason}); "
                                       "every amount is back with its worker.")
         elif action == "paid":
