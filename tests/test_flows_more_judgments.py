@@ -154,3 +154,50 @@ def test_gold_items_and_other_jobs_ids_are_passed_over(job: Job, alice: User, cl
     assert answer.json()["items"] == 1 and answer.json()["hold"] == str(expected_hold(job, 1))
     assert other.items.get().extra_judgments == 0
     assert ledger_audit().violations == []
+
+
+def _cancel_and_settle(api: Any, job: Job) -> JobBudget:
+    assert api.post(f"/api/v1/jobs/{job.pk}/cancel/").status_code == 200
+    return JobBudget.objects.get(job=job)
+
+
+def test_items_reopened_after_they_completed_are_still_charged_when_the_job_is_cancelled(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    """Alice got six items complete (results delivered), asks for more judgments on three of them,
+    then cancels before anyone answers: the six are charged, as without the request; the hold
+    for the judgments nobody gave comes back to her."""
+    completed = Item.objects.filter(job=job, is_gold=False, is_complete=True).count()
+    assert completed == 6
+    hold = expected_hold(job, 3)
+    fund(job.organization, hold)
+    api = client_for(alice)
+    assert more(api, job, {"more": 1, "filter": DISAGREED}).json()["items"] == 3
+    job.refresh_from_db()
+    assert job.completed_item_count == 3  # the three reopened items are open again
+    budget = JobBudget.objects.get(job=job)
+    balance = organization_balance(organization=job.organization)
+
+    settled = _cancel_and_settle(api, job)
+    price = budget.price_per_item
+    charge = (completed * price).quantize(Decimal("0.01"))  # no gold judged: no quality credit
+    assert (settled.completed_items, settled.charged) == (completed, charge)
+    assert settled.refunded == budget.budget - charge
+    assert organization_balance(organization=job.organization) == balance + budget.budget - charge
+    assert ledger_audit().violations == []
+
+
+def test_a_reopened_item_that_completes_again_is_charged_once(job: Job, alice: User, client_for: Any) -> None:
+    fund(job.organization, expected_hold(job, 1))
+    api = client_for(alice)
+    item = Item.objects.get(job=job, external_id="i2")
+    assert more(api, job, {"more": 1, "items": [item.pk]}).json()["items"] == 1
+    newcomer = client_for(WorkerFactory(username="newcomer"))
+    lease = newcomer.post("/api/v1/work/next/", {"job": job.pk}, format="json").json()["lease"]
+    assert newcomer.post(f"/api/v1/work/leases/{lease}/submit/", {"label": "cat"}, format="json").status_code == 201
+    item.refresh_from_db()
+    assert item.is_complete and item.reopened_complete
+
+    settled = _cancel_and_settle(api, job)
+    assert settled.completed_items == 6
+    assert ledger_audit().violations == []

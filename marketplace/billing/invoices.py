@@ -34,6 +34,7 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
+from marketplace.billing.selectors import items_chargeable
 from marketplace.billing.services import require_admin
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict, NotFound
@@ -136,7 +137,7 @@ def _line_and_credit(
         assert budget.completed_items is not None and budget.gross is not None
         completed, gross, credited = budget.completed_items, budget.gross, budget.credits or ZERO
     else:  # what job_settle would charge now (same arithmetic, see services.job_settle)
-        completed = min(job.completed_item_count, budget.items)
+        completed = items_chargeable(job=job, budget_items=budget.items)
         gross = money(completed * budget.price_per_item)
         credited = money(gross * credit.rate) if credit else ZERO
     line = InvoiceLine(

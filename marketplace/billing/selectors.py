@@ -21,6 +21,7 @@ from marketplace.billing.models import (
     Tier,
 )
 from marketplace.billing.pricing import TierQuote, TierTerms, money, quote, rate
+from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import WorkerJobStats
 
 # A worker counts in a tier's measured pool after this many gold answers (all jobs together).
@@ -221,3 +222,12 @@ def organizations_money() -> list[OrganizationMoney]:
         OrganizationMoney(org, balances.get(org.pk, ZERO), money(escrows.get(org.pk, ZERO)), running.get(org.pk, 0))
         for org in Organization.objects.order_by("name")
     ]
+
+
+def items_chargeable(*, job: Job, budget_items: int) -> int:
+    """The items a settlement charges (job_settle, and an open job's invoice line meanwhile): those
+    complete now, and those the client reopened for more judgments after they completed (they
+    were delivered: asking for more and then cancelling does not make them free); at most the
+    items escrowed (items imported unescrowed are free)."""
+    reopened = Item.objects.filter(job_id=job.pk, is_gold=False, is_complete=False, reopened_complete=True).count()
+    return min(job.completed_item_count + reopened, budget_items)

@@ -49,7 +49,7 @@ from marketplace.billing.pricing import (
     promise_credit_rate,
     rate,
 )
-from marketplace.billing.selectors import tier_terms
+from marketplace.billing.selectors import items_chargeable, tier_terms
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment
@@ -331,7 +331,7 @@ def job_settle(*, job: Job) -> JobBudget | None:
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     held = ledger.accounts_lock([escrow, revenue, balance])[escrow.pk].balance
 
-    completed = min(job.completed_item_count, budget.items)  # items imported unescrowed are free
+    completed = items_chargeable(job=job, budget_items=budget.items)
     gross = money(completed * budget.price_per_item)
     credit = QualityCredit.objects.filter(job_id=job.pk).first()
     credits = money(gross * credit.rate) if credit else Decimal("0.00")

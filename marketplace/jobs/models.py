@@ -279,6 +279,9 @@ class Item(models.Model):
     # the claim's windows walk items where it is null, then where it has passed (labeling/sql.py).
     full_until = models.DateTimeField(null=True, blank=True)
     is_complete = models.BooleanField(default=False)
+    # Complete once, then reopened by the client for more judgments (labeling/reopening.py): it was
+    # delivered, so a settlement before it completes again still charges it (billing.job_settle).
+    reopened_complete = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
