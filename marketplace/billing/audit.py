@@ -256,6 +256,8 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_recompute.transactions_shaped),
     ("Every escrow holds its budget less its pay; every settlement moved the charge its budget records",
      audit_recompute.budgets_match_escrow_and_settlement),
+    ("Every worker's pay in a job is the remainder rule's: ranks 1..n, n × pay rounded in all",
+     audit_recompute.pay_follows_the_remainder_rule),
     ("Every release and reversal moved exactly the earnings that name it; none stranded",
      audit_recompute.earnings_settled_by_their_transactions),
     ("Every payout request and paid or rejected batch moved its amount",

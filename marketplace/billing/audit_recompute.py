@@ -13,7 +13,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Sum
+from django.db.models import Count, Max, Sum
 
 from marketplace.billing.models import (
     AccountKind,
@@ -28,6 +28,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import money
+from marketplace.labeling.models import JudgmentStatus
 
 if TYPE_CHECKING:
     from marketplace.billing.audit import AuditReport
@@ -286,3 +287,29 @@ def restores_match_earnings(report: AuditReport) -> None:
                 f"job {key[0]}, worker {key[1]}: restores moved {moved.get(key, ZERO)} into available, "
                 f"but the earnings given back total {restored.get(key, ZERO)}"
             )
+
+
+def pay_follows_the_remainder_rule(report: AuditReport) -> None:
+    """Recompute each worker's pay in each job from the rule (pricing.judgment_pay_amount): their
+    ranked earnings are 1..n, one each, and together exactly n × the job's pay rounded to the
+    cent (dropped ones included: a drop withdraws the money, not the rank). An answer its worker
+    undid holds no rank (models.Earning.rank), or answering again would be paid by a new rank."""
+    pay = dict(JobBudget.objects.values_list("job_id", "pay_per_judgment"))
+    rows = (
+        Earning.objects.filter(rank__gt=0).values("job_id", "worker_id")
+        .annotate(n=Count("id"), top=Max("rank"), total=Sum("amount"))
+    )
+    for row in rows.iterator(chunk_size=5000):
+        job_id, worker_id, n, top = row["job_id"], row["worker_id"], row["n"], row["top"]
+        if n != top:
+            report.violations.append(
+                f"worker {worker_id} in job {job_id}: {n} ranked earnings, yet ranks up to {top}")
+            continue
+        rule = money(top * pay[job_id]) if job_id in pay else None
+        if rule is not None and _cents(row["total"]) != rule:
+            report.violations.append(
+                f"worker {worker_id} in job {job_id}: {top} judgments paid {_cents(row['total'])}, "
+                f"the rule pays {rule} ({top} × {pay[job_id]} rounded)")
+    undone = Earning.objects.filter(rank__gt=0, judgment__status=JudgmentStatus.WITHDRAWN).values_list("pk", flat=True)[:20]
+    if undone:
+        report.violations.append(f"earnings of undone answers still hold a rank: {list(undone)}")

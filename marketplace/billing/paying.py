@@ -32,12 +32,13 @@ def _cents(amount: str) -> str:
 
 
 # The terms exist only while the job's budget is open; no row, no earning (FundsExhausted).
-# The rank walks earning_rank_unique (job, worker, rank) backwards: one index probe.
+# The rank walks earning_rank_unique (job, worker, rank) backwards: one index probe. Ranks given
+# up by undone answers (negative, models.Earning.rank) are not counted: the next answer takes theirs.
 _EARNING_INSERT = f"""
 WITH terms AS (
     SELECT b.pay_per_judgment AS pay, COALESCE((
         SELECT e.rank FROM billing_earning e
-        WHERE e.job_id = %(job)s AND e.worker_id = %(worker)s ORDER BY e.rank DESC LIMIT 1
+        WHERE e.job_id = %(job)s AND e.worker_id = %(worker)s AND e.rank > 0 ORDER BY e.rank DESC LIMIT 1
     ), 0) + 1 AS rank
     FROM billing_jobbudget b WHERE b.job_id = %(job)s AND b.settled_at IS NULL
 ), priced AS (
@@ -82,7 +83,7 @@ def earning_insert(*, judgment_id: int, job_id: int, worker_id: int, now: dateti
 
 def _earning_insert_orm(*, judgment_id: int, job_id: int, worker_id: int, now: datetime) -> Earning | None:
     last_rank = (
-        Earning.objects.filter(job_id=job_id, worker_id=worker_id).order_by("-rank").values("rank")[:1]
+        Earning.objects.filter(job_id=job_id, worker_id=worker_id, rank__gt=0).order_by("-rank").values("rank")[:1]
     )
     terms = (
         JobBudget.objects.filter(job_id=job_id, settled_at__isnull=True)

@@ -56,7 +56,9 @@ def worker_job_pay_restore(*, job_id: int, worker_id: int, reference: str) -> Re
     # Lock the reversed earnings: a second restore must not give them back twice.
     earnings = list(
         Earning.objects.select_for_update(of=("self",))
-        .filter(job_id=job_id, worker_id=worker_id, status=Earning.Status.REVERSED)
+        # Dropped judgments' pay only: an answer its worker undid is not theirs to get back.
+        .filter(job_id=job_id, worker_id=worker_id, status=Earning.Status.REVERSED,
+                judgment__status=JudgmentStatus.DROPPED)
         .order_by("id")
     )
     if not earnings:

@@ -61,6 +61,10 @@ def judgment_pay_withdraw(*, judgment: Judgment) -> Earning | None:
         reference=f"judgment:{judgment.pk}:undo",  # + the earning's id
         memo="judgment(s) undone by the worker",
     )
+    # Only the worker's last answer is undone, so its rank is their highest: give it up, and the
+    # next answer takes it and pays the same (models.Earning.rank says why). −id: unique, < 1.
+    Earning.objects.filter(pk=earning.pk).update(rank=-earning.pk)
+    earning.rank = -earning.pk
     return earning
 
 

@@ -122,6 +122,23 @@ def test_the_audit_fails_when_a_batch_pays_other_than_its_earnings(activity: Job
     assert f"pay transaction {earning.pay_transaction_id} credits" in _audit_fails()
 
 
+def test_the_audit_recomputes_each_workers_pay_from_the_remainder_rule(activity: Job) -> None:
+    """An earning whose rank skips one, or an amount the rule does not give, is caught even when
+    the ledger moved exactly that amount (the audit's other checks would agree with it)."""
+    earning = Earning.objects.filter(job=activity).order_by("-rank").first()
+    assert earning is not None
+    _tamper("UPDATE billing_earning SET rank = rank + 1 WHERE id = %s", [earning.pk])
+    assert f"worker {earning.worker_id} in job {activity.pk}: 3 ranked earnings, yet ranks up to 4" in _audit_fails()
+
+
+def test_the_audit_fails_when_an_undone_answer_keeps_its_rank(activity: Job) -> None:
+    """The old undo left its rank taken, so answering again was paid by the next rank."""
+    earning = Earning.objects.filter(job=activity).order_by("-rank").first()
+    assert earning is not None
+    Judgment.objects.filter(pk=earning.judgment_id).update(status="withdrawn")
+    assert f"earnings of undone answers still hold a rank: [{earning.pk}]" in _audit_fails()
+
+
 def test_the_audit_fails_when_a_job_is_charged_twice(activity: Job, acme: Organization) -> None:
     ledger.transfer(
         kind=TransactionKind.JOB_SETTLE,

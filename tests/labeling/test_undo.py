@@ -126,6 +126,31 @@ def test_owed_pay_matches_an_independent_recount_after_answers_undos_and_answers
     assert ledger_audit().violations == []
 
 
+def test_undoing_the_answers_that_round_down_and_answering_again_earns_no_more_than_the_rule(
+    wendy: User, db: None
+) -> None:
+    """At 0.025 an answer the answers pay 0.02, 0.03, 0.03, 0.02, ... (the remainder rule: after
+    n answers exactly n × 0.025 rounded, half to even). Wendy undoes each answer that pays 0.02
+    and answers the item again, hoping for a 0.03: the answers she keeps still bring the rule's."""
+    job = open_job_with_items(items=12, overlap=3, reward_per_judgment=Decimal("0.0250"))
+    for _ in range(5):
+        judgment = answer(wendy, job)
+        for _retry in range(3):
+            if Earning.objects.get(judgment=judgment).amount != Decimal("0.02"):
+                break
+            lease = flows.work_undo(worker=wendy, judgment_id=judgment.pk).lease
+            judgment = flows.work_submit(worker=wendy, lease_id=lease.pk, label="dog").judgment
+    job_pay_post(job_id=job.pk)
+
+    kept = Judgment.objects.filter(worker=wendy, job=job, status=JudgmentStatus.ACCEPTED).count()
+    assert kept == 5
+    rule = (kept * Decimal("0.025")).quantize(Decimal("0.01"))  # half to even: 0.125 -> 0.12
+    assert worker_money(worker=wendy).pending == rule == Decimal("0.12")
+    paid = Earning.objects.filter(judgment__worker=wendy, judgment__status=JudgmentStatus.ACCEPTED)
+    assert sorted(paid.values_list("rank", flat=True)) == [1, 2, 3, 4, 5]
+    assert ledger_audit().violations == []
+
+
 def test_undoing_a_gold_answer_takes_it_out_of_the_gold_score_and_skill(wendy: User, db: None) -> None:
     job = open_job_with_items(items=1, gold=1, gold_label="cat", overlap=3)
     judged = answer_gold(wendy, job, "cat")

@@ -9,6 +9,7 @@ is an admin.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -18,13 +19,13 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
-from marketplace import flows_appeals
+from marketplace import flows, flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing import restoring
 from marketplace.billing.models import AccountKind, Earning, LedgerEntry, LedgerTransaction, TransactionKind
 from marketplace.billing.posting import job_pay_post
-from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.errors import ApplicationError, Conflict, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment
 from marketplace.labeling.services import lease_claim
@@ -122,6 +123,34 @@ def test_an_upheld_block_appeal_lifts_the_block_and_pays_back_what_the_block_wit
     assert restored is not None
     Earning.objects.filter(pk=restored.pk).update(status=Earning.Status.REVERSED)
     assert any("restores moved" in v for v in ledger_audit().violations)
+
+
+def test_an_upheld_appeal_gives_back_no_pay_for_an_answer_wendy_undid(
+    wendy: User, walter: User, no_cap: None
+) -> None:
+    """Wendy undid an answer and answered again before her block: the appeal gives back what the
+    block withdrew, not the undone answer's pay too (she was paid for its new answer)."""
+    job = gold_job(quality_rules=RULES)
+    last = answer_regular(wendy, job, count=3)[-1].judgment
+    again = flows.work_undo(worker=wendy, judgment_id=last.pk).lease
+    flows.work_submit(worker=wendy, lease_id=again.pk, label="dog")
+    answer_regular(walter, job, count=4)
+    job_pay_post(job_id=job.pk, everything=True)
+    with contextlib.suppress(NotQualified):  # blocked as soon as the misses outweigh her right gold
+        answer_gold(wendy, job, right=0, wrong=3)
+    assert JobBlock.objects.filter(job=job, worker=wendy).exists()
+    undone = Earning.objects.get(judgment=last)
+    assert undone.status == Earning.Status.REVERSED and undone.rank < 1
+
+    appeal = appeal_file(worker=wendy, kind="block", job_id=job.pk, reason="The gold items showed dogs.")
+    flows_appeals.appeal_decide(appeal_id=appeal.pk, actor=_client_of(job), upheld=True, note="Our gold was wrong.")
+    job_pay_post(job_id=job.pk, everything=True)
+
+    reversed_now = Earning.objects.filter(worker=wendy, job=job, status=Earning.Status.REVERSED)
+    assert list(reversed_now.values_list("pk", flat=True)) == [undone.pk]
+    kept = Judgment.objects.filter(worker=wendy, job=job).exclude(pk=last.pk).count()
+    assert _worker_balance(wendy) == _earned(wendy) == kept * job.reward_per_judgment  # whole cents
+    _audit_clean()
 
 
 def _unposted_restored(worker: User) -> Decimal:

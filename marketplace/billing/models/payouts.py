@@ -28,7 +28,11 @@ class Earning(models.Model):
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
     )
-    rank = models.PositiveIntegerField()  # k-th paid judgment of this worker in this job
+    # k-th paid judgment of this worker in this job (pricing.judgment_pay_amount: the remainder
+    # rule). An answer its worker undid gives its rank up (−its id, reversals.judgment_pay_withdraw)
+    # so the next answer takes that rank and pays what it paid: otherwise undoing the ranks that
+    # round down and answering again would collect only the ones that round up.
+    rank = models.IntegerField()
     amount = models.DecimalField(**MONEY)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # True when the judgment was dropped after its pay was released: the worker keeps it.
