@@ -16,12 +16,18 @@ MAX_JSON_NUMBER_CHARS = 40
 # A JSON request body of the API (imports are streamed apart and have QUORUM_MAX_IMPORT_BYTES).
 MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
 
-# Job instructions (Markdown). Python-Markdown has inline patterns whose cost grows with the
-# square of the brackets and angle brackets in a paragraph, and recursion per nesting level:
-# these bound the worst case to a fraction of a second, paid once when the job is saved.
+# Job instructions (Markdown), rendered in the request that saves them. Python-Markdown recurses
+# per nesting level, spends about 0.1 ms (on a slow core) per element it builds, and some of its
+# block parsers rescan the rest of a block after each line they take (headings, rules): lines,
+# lines per block and formatting characters bound those, so any text within these limits renders
+# in about 0.3 s at worst (tests/jobs/test_markdown.py). Link brackets are made linear in
+# jobs/markdown_links.py; their own limit stays as documented.
 MAX_INSTRUCTIONS_CHARS = 20_000
 MAX_INSTRUCTIONS_NESTING = 10  # list, quote and indentation levels of one line
 MAX_INSTRUCTIONS_MARKUP = 500  # '[' and '<' characters in all
+MAX_INSTRUCTIONS_LINES = 1_500  # lines holding text; blank lines are free
+MAX_INSTRUCTIONS_BLOCK_LINES = 200  # lines in a row without a blank line between them
+MAX_INSTRUCTIONS_FORMATTING = 2_000  # '*', '_', '`', '|', '\\' and '&' characters in all
 
 # Names people read: label names, job titles, organization names.
 MAX_LABEL_NAME_CHARS = 120

@@ -2,10 +2,12 @@
 
 Rendering happens once, when a job is saved (services store `Job.instructions_html`); pages and
 the API show the stored HTML and never run Markdown on a request. `instructions_check` refuses
-text over the limits in marketplace.limits: Python-Markdown recurses once per nesting level and
-some inline patterns cost the square of the brackets in a paragraph, so unchecked text could
-take seconds or crash the renderer. `instructions_render` never raises: text it cannot render
-(stored before the limits) becomes an escaped paragraph, for that job only.
+text over the limits in marketplace.limits: Python-Markdown recurses once per nesting level, pays
+for every element it builds and rescans a block after each heading or rule it takes from it, so
+unchecked text could take seconds or crash the renderer. Its link processors walked from every
+`[` to the end of the paragraph; markdown_links swaps them for ones that don't.
+`instructions_render` never raises: text it cannot render (stored before the limits) becomes an
+escaped paragraph, for that job only.
 
 nh3 (a binding of the Rust `ammonia` sanitizer) keeps a small allow-list of tags and drops
 scripts, event handlers and `javascript:` URLs, so the HTML can be shown as-is.
@@ -21,7 +23,15 @@ import markdown as md
 import nh3
 
 from marketplace.errors import ApplicationError
-from marketplace.limits import MAX_INSTRUCTIONS_CHARS, MAX_INSTRUCTIONS_MARKUP, MAX_INSTRUCTIONS_NESTING
+from marketplace.jobs.markdown_links import LinearLinksExtension
+from marketplace.limits import (
+    MAX_INSTRUCTIONS_BLOCK_LINES,
+    MAX_INSTRUCTIONS_CHARS,
+    MAX_INSTRUCTIONS_FORMATTING,
+    MAX_INSTRUCTIONS_LINES,
+    MAX_INSTRUCTIONS_MARKUP,
+    MAX_INSTRUCTIONS_NESTING,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,7 @@ _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "abbr": {
 # A line's nesting prefix: indentation, quote markers and list markers ("> - 1. ").
 _PREFIX = re.compile(r"(?:[ \t]+|>|[-*+](?=[ \t])|[0-9]{1,9}[.)](?=[ \t]))*")
 _MARKER = re.compile(r">|[-*+]|[0-9]{1,9}[.)]")
+_FORMATTING = "*_`|\\&"
 
 
 def _nesting(line: str) -> int:
@@ -60,12 +71,42 @@ def instructions_check(text: str) -> str:
             f"instructions are nested {deepest} levels deep (lists, quotes, indentation); "
             f"at most {MAX_INSTRUCTIONS_NESTING}."
         )
+    formatting = sum(text.count(char) for char in _FORMATTING)
+    if formatting > MAX_INSTRUCTIONS_FORMATTING:
+        raise ApplicationError(
+            f"instructions hold {formatting:,} formatting characters (* _ ` | \\ &); "
+            f"at most {MAX_INSTRUCTIONS_FORMATTING:,}."
+        )
+    lines, longest = _lines(text)
+    if lines > MAX_INSTRUCTIONS_LINES:
+        raise ApplicationError(
+            f"instructions have {lines:,} lines of text; at most {MAX_INSTRUCTIONS_LINES:,} "
+            "(join short lines into paragraphs)."
+        )
+    if longest > MAX_INSTRUCTIONS_BLOCK_LINES:
+        raise ApplicationError(
+            f"instructions have {longest} lines in a row without a blank line; at most "
+            f"{MAX_INSTRUCTIONS_BLOCK_LINES} (put blank lines between paragraphs, and split long "
+            "lists, tables and code blocks)."
+        )
     return text
+
+
+def _lines(text: str) -> tuple[int, int]:
+    """Lines holding text, and the longest run of them, split and blanked as Markdown does."""
+    total = run = longest = 0
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        run = run + 1 if line.strip(" \t") else 0
+        total += run > 0
+        longest = max(longest, run)
+    return total, longest
 
 
 def render_markdown(text: str) -> str:
     """Markdown to sanitized HTML. May raise (RecursionError) or take long on unchecked text."""
-    html_text = md.markdown(text or "", extensions=["tables", "fenced_code"], output_format="html")
+    html_text = md.markdown(
+        text or "", extensions=["tables", "fenced_code", LinearLinksExtension()], output_format="html"
+    )
     return nh3.clean(
         html_text,
         tags=_TAGS,
