@@ -79,7 +79,8 @@ _INVOICE = inline_serializer("InvoiceOut", {
     "organization": inline_serializer("InvoiceOrganization", {
         "id": serializers.IntegerField(), "name": serializers.CharField()}),
     "period": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=["final", "provisional"]),
+    "status": serializers.ChoiceField(choices=["final", "provisional"], help_text="provisional while the "
+                                      "invoice can change: the job is not settled, or the month not over"),
     "lines": inline_serializer("InvoiceLineOut", {
         "job": serializers.IntegerField(), "title": serializers.CharField(), "tier": serializers.CharField(),
         "tier_name": serializers.CharField(), "completed_items": serializers.IntegerField(),
@@ -243,7 +244,8 @@ class MonthlyInvoice(APIView):
     @extend_schema(
         tags=TAG, operation_id="billing_invoice_month", summary="Your organization's invoice for a month",
         description="Jobs settled in that UTC month: a line per job and tier, credits for missed quality "
-        "promises with their evidence, the total.",
+        "promises with their evidence, the total. Provisional until the month is over (jobs settling "
+        "before then join it); final, and payable, after.",
         parameters=[
             OpenApiParameter("month", str, required=False, description="YYYY-MM (default: this month)"),
             OpenApiParameter("organization", int, required=False, description="Admins: whose invoice"),

@@ -92,7 +92,7 @@ class Invoice:
     organization_id: int
     organization_name: str
     period: str  # "2026-11", or "job 42"
-    status: str  # FINAL, or PROVISIONAL while a job is not settled
+    status: str  # FINAL, or PROVISIONAL while it can change: a job not settled, a month not over
     lines: list[InvoiceLine]
     credits: list[InvoiceCredit]
     payment: InvoicePayment | None  # an admin marked it paid
@@ -217,8 +217,8 @@ def _build(budgets: list[JobBudget]) -> tuple[list[InvoiceLine], list[InvoiceCre
 
 
 def invoice_for_month(*, organization: Organization, year: int, month: int) -> Invoice:
-    """The organization's jobs settled in that UTC month. Scoped by the organization given:
-    the caller passes the requester's own."""
+    """The organization's jobs settled in that UTC month, provisional until the month is over.
+    Scoped by the organization given: the caller passes the requester's own."""
     start, end = _month_bounds(year, month)
     budgets = list(
         JobBudget.objects.select_related("job", "tier")
@@ -231,7 +231,8 @@ def invoice_for_month(*, organization: Organization, year: int, month: int) -> I
         organization_id=organization.pk,
         organization_name=organization.name,
         period=f"{year:04d}-{month:02d}",
-        status=FINAL,
+        # Jobs settling before the month ends join it, so only a past month's total is final.
+        status=FINAL if end <= timezone.now() else PROVISIONAL,
         lines=lines,
         credits=credits,
         payment=_payment(organization, f"{organization.slug.upper()}-{year:04d}-{month:02d}"),
@@ -287,12 +288,10 @@ def invoice_mark_paid(*, admin: User, number: str, payment_reference: str = "") 
     the month is over (until then more jobs may settle into it)."""
     require_admin(admin)
     invoice = invoice_by_number(number=number)
+    if invoice.status != FINAL and MONTH_NUMBER.match(invoice.number):
+        raise Conflict(f"{invoice.period} is not over yet: more jobs may settle into it.")
     if invoice.status != FINAL:
         raise Conflict("This job is not settled yet: its invoice can still change.")
-    if MONTH_NUMBER.match(invoice.number):
-        year, month = (int(part) for part in invoice.period.split("-"))
-        if _month_bounds(year, month)[1] > timezone.now():
-            raise Conflict(f"{invoice.period} is not over yet: more jobs may settle into it.")
     if len(payment_reference) > 80:
         raise ApplicationError("payment_reference is at most 80 characters.")
     # get_or_create on the unique number: two admins marking it at once record it once.

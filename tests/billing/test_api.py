@@ -206,6 +206,23 @@ def test_the_monthly_invoice_totals_the_jobs_settled_that_month(
     assert client_for(carol).get(f"/api/v1/billing/invoices/?month={month}").json()["lines"] == []
 
 
+def test_a_month_not_over_is_provisional_and_cannot_be_paid_until_it_ends(
+    ada: User, acme: Organization, alice: User, client_for: ClientFor
+) -> None:
+    fund(ada, acme, "10.00")
+    settled_with_credit(acme)
+    month = timezone.now().strftime("%Y-%m")
+    for asked in (month, "2099-01"):  # this month, and one still to come
+        body = client_for(alice).get(f"/api/v1/billing/invoices/?month={asked}").json()
+        assert body["status"] == "provisional", asked
+    page = client_for(alice).get(f"/api/v1/billing/invoices/?month={month}&format=html").content.decode()
+    assert f"Provisional: {month} is not over yet" in page
+    refused = client_for(ada).post(f"/api/v1/admin/invoices/ACME-{month}/paid/")
+    assert refused.status_code == 409 and "not over yet" in refused.json()["error"]["message"]
+    assert client_for(alice).get("/api/v1/billing/invoices/?month=2025-01").json()["status"] == "final"
+    assert client_for(ada).post("/api/v1/admin/invoices/ACME-2025-01/paid/").status_code == 200
+
+
 def test_an_admin_reads_an_organizations_monthly_invoice_by_naming_it(
     ada: User, acme: Organization, client_for: ClientFor
 ) -> None:

@@ -124,6 +124,10 @@ def test_the_monthly_invoice_lists_only_the_organizations_jobs_settled_that_mont
     assert invoice.total == D("0.40")
     assert invoice.number == f"ACME-{settled.year:04d}-{settled.month:02d}"
     assert still_open.pk not in {line.job_id for line in invoice.lines}
+    # The month is not over: jobs settling before it ends still join this invoice.
+    assert invoice.status == PROVISIONAL
+    earlier = settled - timedelta(days=40)
+    assert invoice_for_month(organization=acme, year=earlier.year, month=earlier.month).status == "final"
 
 
 def test_the_csv_has_a_row_per_line_a_negative_row_per_credit_and_the_total(
