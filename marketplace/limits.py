@@ -20,7 +20,7 @@ MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
 # per nesting level, spends about 0.1 ms (on a slow core) per element it builds, and some of its
 # block parsers rescan the rest of a block after each line they take (headings, rules): lines,
 # lines per block and formatting characters bound those, so any text within these limits renders
-# in about 0.3 s at worst (tests/jobs/test_markdown.py). Link brackets are made linear in
+# in about 0.2 s at worst (tests/jobs/test_markdown.py). Link brackets are made linear in
 # jobs/markdown_links.py; their own limit stays as documented.
 MAX_INSTRUCTIONS_CHARS = 20_000
 MAX_INSTRUCTIONS_NESTING = 10  # list, quote and indentation levels of one line
