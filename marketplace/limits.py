@@ -13,6 +13,10 @@ MAX_DATA_FIELD_CHARS = 100_000
 MAX_JSON_DEPTH = 32
 # A JSON number's text: longer ones are refused before Python (or PostgreSQL) converts them.
 MAX_JSON_NUMBER_CHARS = 40
+# An id sent in a body, a form or a query: a whole number from 1 to the largest bigint, the type
+# of every primary key. A larger one names no row, and the database driver cannot even send it
+# (OverflowError, a 500 before this limit).
+MAX_ID = 2**63 - 1
 # A JSON request body of the API (imports are streamed apart and have QUORUM_MAX_IMPORT_BYTES).
 MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
 

@@ -18,6 +18,7 @@ from rest_framework.parsers import JSONParser
 from marketplace.errors import ApplicationError
 from marketplace.limits import (
     MAX_DATA_FIELD_CHARS,
+    MAX_ID,
     MAX_JSON_BODY_BYTES,
     MAX_JSON_DEPTH,
     MAX_JSON_NUMBER_CHARS,
@@ -114,6 +115,26 @@ def decimal_text(raw: Any, name: str) -> str:
             details={name: "not_a_string"},
         )
     return str(raw).strip()
+
+
+ID_RULE = f"an id: a whole number from 1 to {MAX_ID}"
+
+
+def id_or_none(raw: Any) -> int | None:
+    """An id a person sent: a JSON whole number, or its plain ASCII digits as text (a form field,
+    a query parameter), from 1 to MAX_ID; None for anything else: 2.0, true, "٢", and ids too
+    large for a bigint, which would otherwise reach the database driver (OverflowError, a 500)."""
+    if type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)):
+        raw = int(raw)
+    return raw if type(raw) is int and 1 <= raw <= MAX_ID else None
+
+
+def id_parse(raw: Any, name: str) -> int:
+    """`id_or_none`, or a 400 naming the field."""
+    value = id_or_none(raw)
+    if value is None:
+        raise ApplicationError(f"{name} must be {ID_RULE}.", details={name: "not_an_id"})
+    return value
 
 
 class StrictJSONParser(JSONParser):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.accounts import validated
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.api.permissions import IsWorker
 from marketplace.quality import appeal_reads
 from marketplace.quality.appeals import appeal_file
@@ -34,10 +34,8 @@ _APPEAL = inline_serializer("MyAppealOut", {
 
 class AppealIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Appeal.Kind.values)
-    job = serializers.IntegerField(required=False, min_value=1, max_value=2**62,
-                                   help_text="The job whose automatic block you appeal (kind block)")
-    judgment = serializers.IntegerField(required=False, min_value=1, max_value=2**62,
-                                        help_text="Your missed gold answer (kind gold)")
+    job = IdField(required=False, help_text="The job whose automatic block you appeal (kind block)")
+    judgment = IdField(required=False, help_text="Your missed gold answer (kind gold)")
     reason = serializers.CharField(max_length=APPEAL_REASON_MAX)
 
 

@@ -52,6 +52,7 @@ from marketplace.billing.invoices import (
 )
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.parsing import id_or_none
 from marketplace.money import CURRENCY_CODE
 from marketplace.jobs.selectors import job_get_for_owner
 
@@ -226,11 +227,12 @@ def _invoice_organization(request: Request) -> Organization:
     user = request.user
     raw = request.query_params.get("organization", "")
     # Checked for clients too (who cannot name another): a malformed request is a 400 for anyone.
-    if raw and not (raw.isascii() and raw.isdigit()):
+    organization_id = id_or_none(raw) if raw else None
+    if raw and organization_id is None:
         raise ApplicationError("organization must be an organization id.", details={"organization": raw[:20]})
     if not user.is_admin:
         return user.organization
-    organization = Organization.objects.filter(pk=int(raw)).first() if raw else None
+    organization = Organization.objects.filter(pk=organization_id).first() if organization_id else None
     if organization is None:
         raise NotFound("Organization not found: admins pass ?organization=<id>.")
     return organization

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from marketplace import flows, flows_experts
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
+from marketplace.api.common import IdField
 from marketplace.api.exports import attachment
 from marketplace.api.label_quality import prelabels_out
 from marketplace.api.permissions import IsClientOrAdmin
@@ -142,7 +143,7 @@ DetailOut = inline_serializer("BrowseItem", {
 
 class SelectionIn(serializers.Serializer):
     items = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=SELECTION_MAX,
+        child=IdField(), required=False, max_length=SELECTION_MAX,
         help_text="Chosen item ids; or send `filter`",
     )
     filter = serializers.DictField(

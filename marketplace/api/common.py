@@ -10,6 +10,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
 from marketplace.errors import ApplicationError
+from marketplace.limits import MAX_ID
+from marketplace.parsing import ID_RULE, id_or_none
 
 
 class Pagination(PageNumberPagination):
@@ -85,3 +87,19 @@ def refuse_numbers_as_text(serializer: serializers.Serializer, data: Any) -> Non
         elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
             for entry in value:
                 refuse_numbers_as_text(field.child, entry)
+
+
+class IdField(serializers.IntegerField):
+    """An id in a request body (`parsing.id_or_none`). DRF's IntegerField takes 2.0 and true for
+    ids and has no upper bound, so a 20-digit id reached the database driver: a 500."""
+
+    default_error_messages = {"invalid": f"Must be {ID_RULE}."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)  # the bounds show in the schema
+
+    def to_internal_value(self, data: Any) -> int:
+        value = id_or_none(data)
+        if value is None:
+            self.fail("invalid")
+        return value

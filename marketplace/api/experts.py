@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows_experts
 from marketplace.api.permissions import IsClientOrAdmin
-from marketplace.api.common import PAGE_PARAMETERS, Pagination, refuse_numbers_as_text
+from marketplace.api.common import PAGE_PARAMETERS, IdField, Pagination, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import experts
@@ -77,7 +77,7 @@ class ExpertReviewSerializer(serializers.Serializer):
 
 
 class NextReviewInputSerializer(serializers.Serializer):
-    job = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for any job.")
+    job = IdField(required=False, allow_null=True, help_text="Omit for any job.")
 
 
 class SettleInputSerializer(serializers.Serializer):

@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.api.permissions import IsClientOrAdmin
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import editing, importing, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
@@ -221,7 +221,7 @@ def _delete_one(request: Request, job_id: int, item_id: int, *, gold: bool) -> R
 
 class ItemsDeleteSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False,
+        child=IdField(), required=False,
         help_text=f"Items (plain or gold) to delete, at most {editing.MAX_ITEM_IDS:,}.",
     )
     all = serializers.BooleanField(required=False, help_text="Delete every plain item instead of naming ids.")

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.api.permissions import IsClient, IsClientOrAdmin
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import editing, selectors, services
 from marketplace.jobs.models import Job, JobStatus
@@ -36,7 +36,7 @@ class LabelSerializer(serializers.Serializer):
 
 
 class RequirementSerializer(serializers.Serializer):
-    qualification = serializers.IntegerField()
+    qualification = IdField()
     min_score = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
 
 

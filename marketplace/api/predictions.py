@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.api.common import IdField
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
@@ -31,12 +32,13 @@ from marketplace.jobs.predictions import (
     prediction_check,
 )
 from marketplace.jobs.importing_rows import MAX_EXTERNAL_ID, PRIORITY_RANGE
+from marketplace.parsing import ID_RULE, id_or_none
 
 _ENTRY_KEYS = {"item_id", "external_id", "label", "probabilities", "priority"}
 
 
 class PredictionInSerializer(serializers.Serializer):
-    item_id = serializers.IntegerField(required=False, help_text="The item's id (or external_id)")
+    item_id = IdField(required=False, help_text="The item's id (or external_id)")
     external_id = serializers.CharField(required=False, max_length=MAX_EXTERNAL_ID)
     label = serializers.CharField(
         required=False, help_text="A label key of the job (or give probabilities)"
@@ -92,8 +94,8 @@ def _entries(raw: Any, label_keys: list[str]) -> list[PredictionEntry]:
                 f"{where}: name the item by item_id or by external_id (one of them).",
                 details={"index": index, "reason": "missing_item"},
             )
-        if item_id is not None and (isinstance(item_id, bool) or not isinstance(item_id, int)):
-            raise ApplicationError(f"{where}: item_id must be a whole number.",
+        if item_id is not None and (type(item_id) is not int or id_or_none(item_id) is None):
+            raise ApplicationError(f"{where}: item_id must be {ID_RULE}.",
                                    details={"index": index, "reason": "invalid_item_id"})
         if external_id is not None and (
             not isinstance(external_id, str) or len(external_id) > MAX_EXTERNAL_ID

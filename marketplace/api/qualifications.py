@@ -21,7 +21,7 @@ from marketplace.accounts import selectors
 from marketplace.api.accounts import OrganizationSerializer, validated
 from marketplace.accounts.models import ExamAttempt, Qualification, WorkerQualification
 from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, Conflict
 
 
@@ -124,7 +124,7 @@ class ExamResultSerializer(serializers.Serializer):
 
 
 class GrantInputSerializer(serializers.Serializer):
-    worker = serializers.IntegerField()
+    worker = IdField()
     score = serializers.DecimalField(max_digits=5, decimal_places=4)
 
 

@@ -22,6 +22,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.parsing import id_parse
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
@@ -81,9 +82,7 @@ def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise ApplicationError(f"{name} must be an id.")
-    return int(raw)
+    return id_parse(raw, name)
 
 
 def _worker_get(worker_id: int) -> User:

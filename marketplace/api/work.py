@@ -23,13 +23,14 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.api.permissions import IsWorker
-from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
+from marketplace.api.common import IdField, Pagination, extend_list_schema, refuse_numbers_as_text
 from marketplace.api.fastinput import flat_validated
 from marketplace.errors import ApplicationError
 from marketplace.jobs.fields import item_data_for_workers
 from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Judgment, Lease
+from marketplace.parsing import id_parse
 from marketplace.labeling.prelabels import lease_prelabel
 from marketplace.labelsets import MAX_LABELS
 
@@ -148,7 +149,7 @@ class MyJudgmentSerializer(serializers.Serializer):
 
 
 class NextInputSerializer(serializers.Serializer):
-    job = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for any job.")
+    job = IdField(required=False, allow_null=True, help_text="Omit for any job.")
 
 
 class SubmitInputSerializer(serializers.Serializer):
@@ -387,9 +388,7 @@ class MyJudgmentList(WorkerView):
     )
     def get(self, request: Request) -> Response:
         raw_job = request.query_params.get("job")
-        if raw_job is not None and not raw_job.isdigit():
-            raise ApplicationError("job must be a job id.")
-        job_id = int(raw_job) if raw_job else None
+        job_id = id_parse(raw_job, "job") if raw_job is not None else None
         judgments = selectors.judgments_of(worker=request.user, job_id=job_id)
         paginator = Pagination()
         page = paginator.paginate_queryset(judgments, request, view=self)

@@ -20,6 +20,7 @@ from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.fields import worker_fields_validate
 from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import Item, Job, JobInstructions, JobStatus
+from marketplace.parsing import ID_RULE, id_or_none
 
 # Ids one request may name; "all" has no limit.
 MAX_ITEM_IDS = 10_000
@@ -71,8 +72,8 @@ def _ids_clean(item_ids: Sequence[int]) -> list[int]:
         raise ApplicationError("Name at least one item id (or delete all).")
     if len(item_ids) > MAX_ITEM_IDS:
         raise ApplicationError(f"At most {MAX_ITEM_IDS:,} ids at once; delete all to empty the draft.")
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in item_ids):
-        raise ApplicationError("ids must be positive whole numbers.")
+    if not all(type(i) is int and id_or_none(i) is not None for i in item_ids):
+        raise ApplicationError(f"Each of ids must be {ID_RULE}.")
     return list(dict.fromkeys(item_ids))
 
 

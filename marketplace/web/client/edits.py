@@ -18,6 +18,7 @@ from marketplace.errors import ApplicationError
 from marketplace.jobs import editing
 from marketplace.jobs.fields import MAX_WORKER_FIELDS
 from marketplace.jobs.models import JobStatus
+from marketplace.parsing import id_or_none
 from marketplace.web.access import client_required
 from marketplace.web.client.jobs import _own_job
 
@@ -37,8 +38,8 @@ def items_remove(request: HttpRequest, job_id: int) -> HttpResponse:
                 removed = editing.items_delete(job=job, item_ids=ids) if ids else 0
             else:
                 removed = editing.items_delete(job=job)
-        elif raw.isdigit():
-            removed = editing.items_delete(job=job, item_ids=[int(raw)])
+        elif (item_id := id_or_none(raw)) is not None:
+            removed = editing.items_delete(job=job, item_ids=[item_id])
         else:
             raise ApplicationError("Choose an item to remove.")
     except ApplicationError as exc:
