@@ -129,6 +129,19 @@ def test_bad_input_is_a_400_and_changes_nothing(
     assert state(job) == before
 
 
+def test_a_misspelled_filter_key_is_a_400_naming_it_and_reopens_nothing(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    # Before, the unknown key was dropped: "no filter", so every item reopened and was paid for.
+    fund(job.organization, "10.00")
+    before = state(job)
+    answer = more(client_for(alice), job, {"more": 2, "filter": {"confidence_maximum": "0.1"}})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert "confidence_maximum" in error["message"] and "confidence_max" in error["details"]["allowed"]
+    assert state(job) == before
+
+
 def test_another_organization_cannot_ask_for_judgments(job: Job, carol: User, client_for: Any) -> None:
     fund(carol.organization, "10.00")
     before = state(job)

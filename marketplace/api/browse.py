@@ -148,7 +148,8 @@ class SelectionIn(serializers.Serializer):
     )
     filter = serializers.DictField(
         child=serializers.CharField(max_length=200), required=False,
-        help_text="The browse filter's parameters (label, confidence_max, ...): every item it shows",
+        help_text="The browse filter's parameters (label, confidence_max, ...): every item it shows; "
+        "a key that is not a filter parameter is a 400",
     )
 
 
@@ -191,7 +192,8 @@ def _selection(job: Job, body: dict[str, Any]) -> list[int]:
         raise ApplicationError("Send either items (ids) or filter.", details={"items": "or filter"})
     if "items" in body:
         return list(body["items"])
-    return browsing.items_browse_ids(job=job, filters=_filters(job, body["filter"]))
+    filters = browse_params.browse_filter_parse(body["filter"], labels=job.label_keys, unknown_refused=True)
+    return browsing.items_browse_ids(job=job, filters=filters)
 
 
 class JobBrowse(_Endpoint):

@@ -115,8 +115,25 @@ def _text(params: Mapping[str, str], name: str, limit: int) -> str | None:
     return raw.strip() or None
 
 
-def browse_filter_parse(params: Mapping[str, str], *, labels: Sequence[str]) -> BrowseFilter:
-    """The filter a query string asks for; ApplicationError (400) names the first bad parameter."""
+# Every parameter of a filter, as a query string names them (BrowseFilter.as_query).
+FILTER_KEYS = tuple("q" if field.name == "text" else field.name for field in fields(BrowseFilter))
+
+
+def browse_filter_parse(
+    params: Mapping[str, str], *, labels: Sequence[str], unknown_refused: bool = False
+) -> BrowseFilter:
+    """The filter a query string asks for; ApplicationError (400) names the first bad parameter.
+
+    With `unknown_refused` (an action's body, which reopens or buys reviews for every item the
+    filter selects) a key that is not a filter's is a 400 too: a typo would otherwise mean "no
+    filter", and the client would pay for every item. A page's query also carries page, cursor..."""
+    if unknown_refused:
+        unknown = sorted(set(params) - set(FILTER_KEYS))
+        if unknown:
+            raise ApplicationError(
+                f"filter: {', '.join(unknown)[:200]} is not a filter parameter; use {', '.join(FILTER_KEYS)}.",
+                details={"parameter": "filter", "unknown": unknown[:20], "allowed": list(FILTER_KEYS)},
+            )
     label = _text(params, "label", 64)
     if label is not None and label not in labels:
         raise _bad("label", f"not a label of this job; choose one of {', '.join(labels)}.")

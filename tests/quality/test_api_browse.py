@@ -132,6 +132,18 @@ def test_sending_a_filter_to_expert_review_queues_its_regular_items_once(
     assert sorted(row["external_id"] for row in marked) == ["i2", "i3", "i4"]
 
 
+def test_a_misspelled_filter_key_quotes_and_queues_nothing(job: Job, alice: User, client_for: Any) -> None:
+    fund(alice.organization, "5.00")
+    api = client_for(alice)
+    for quote in (True, False):
+        answer = api.post(url(job, "expert-review/"), {"filter": {"lable": "dog"}, "quote": quote},
+                          format="json", HTTP_IDEMPOTENCY_KEY="typo-1")
+        assert answer.status_code == 400
+        error = answer.json()["error"]
+        assert error["details"]["unknown"] == ["lable"] and "label" in error["message"]
+    assert not ExpertReview.objects.exists()
+
+
 def test_an_action_names_either_items_or_a_filter(job: Job, alice: User, client_for: Any) -> None:
     api = client_for(alice)
     for body in ({}, {"items": [1], "filter": {}}, {"items": ["x"]}, {"items": [1], "extra": 1},
