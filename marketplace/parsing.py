@@ -1,9 +1,10 @@
 """Strict JSON for everything a person sends: request bodies and JSON/JSONL imports.
 
-Python's json module accepts what PostgreSQL's jsonb refuses (NaN, Infinity, 1e999, a lone
-surrogate) and what Python itself cannot finish (a 5,000-digit integer, arrays nested thousands
-deep raise ValueError and RecursionError). `json_loads` refuses all of them with a JsonRefused
-naming the reason, so each door can answer 400 in its own shape and nothing reaches the database.
+Python's json module accepts what PostgreSQL refuses (NaN, Infinity, 1e999, a lone surrogate, a
+NUL character, which no text or jsonb column can hold) and what Python itself cannot finish (a
+5,000-digit integer, arrays nested thousands deep raise ValueError and RecursionError).
+`json_loads` refuses all of them with a JsonRefused naming the reason, so each door can answer 400
+in its own shape and nothing reaches the database.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from marketplace.limits import (
 
 # A \uD800-\uDFFF escape in the text: the only way a surrogate gets into decoded UTF-8 JSON.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# \u0000 likewise: JSON refuses a raw control character inside a string, so NUL needs the escape.
+_NUL_ESCAPE = "\\u0000"
 
 
 class JsonRefused(ValueError):
@@ -57,7 +60,7 @@ DECODER = json.JSONDecoder(
 )
 
 
-def _walk(value: Any, depth: int, *, surrogates: bool, lengths: bool) -> None:
+def _walk(value: Any, depth: int, *, surrogates: bool, lengths: bool, nul: bool = False) -> None:
     if depth > MAX_JSON_DEPTH:
         raise JsonRefused("too_deep", f"arrays and objects are nested over {MAX_JSON_DEPTH} deep.")
     if isinstance(value, str):
@@ -65,22 +68,26 @@ def _walk(value: Any, depth: int, *, surrogates: bool, lengths: bool) -> None:
             raise JsonRefused("field_too_long", f"a string is over {MAX_DATA_FIELD_CHARS:,} characters.")
         if surrogates and any("\ud800" <= c <= "\udfff" for c in value):
             raise JsonRefused("lone_surrogate", "a string holds a lone surrogate (\\ud800-\\udfff).")
+        if nul and "\x00" in value:
+            raise JsonRefused("nul_character", "a string holds a NUL character (\\u0000), which PostgreSQL cannot store.")
         return
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, inner in items:
         if isinstance(key, str):
-            _walk(key, depth, surrogates=surrogates, lengths=lengths)
-        _walk(inner, depth + 1, surrogates=surrogates, lengths=lengths)
+            _walk(key, depth, surrogates=surrogates, lengths=lengths, nul=nul)
+        _walk(inner, depth + 1, surrogates=surrogates, lengths=lengths, nul=nul)
 
 
 def json_check(value: Any, text: str) -> None:
     """Refuse what decoding let through. Walks the value only when its text could hold a
-    problem (enough brackets, a surrogate escape, a long string), so common records cost nothing."""
+    problem (enough brackets, a surrogate or NUL escape, a long string), so common records cost
+    nothing."""
     deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
     lengths = len(text) > MAX_DATA_FIELD_CHARS
-    if deep or surrogates or lengths:
-        _walk(value, 0, surrogates=surrogates, lengths=lengths)
+    nul = _NUL_ESCAPE in text
+    if deep or surrogates or lengths or nul:
+        _walk(value, 0, surrogates=surrogates, lengths=lengths, nul=nul)
 
 
 def json_decode(text: str, pos: int = 0) -> tuple[Any, int]:

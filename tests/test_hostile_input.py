@@ -328,3 +328,25 @@ def test_an_id_out_of_range_in_a_query_or_a_portal_form_is_a_400_too(
     assert_refused(client_for(ada).get("/api/v1/billing/invoices/", {"organization": str(10**30)}))
     page = browser(alice).post(reverse("client-job-setup-remove", args=[draft.pk]), {"item": str(10**30)})
     assert page.status_code in (200, 302) and Item.objects.filter(job=draft).count() == 1
+
+
+# --- 7. NUL: PostgreSQL text cannot hold it, so the JSON parser refuses it in every string -------
+
+
+@pytest.mark.parametrize("door", ["job_create", "instructions_edit", "block_reason", "qualification_key"])
+def test_a_nul_character_in_any_text_is_a_400_not_a_database_error(
+    alice: User, ada: User, wendy: User, client_for: Any, door: str
+) -> None:
+    # On PostgreSQL (CI's database) this was a 500: "text fields cannot contain NUL (0x00) bytes".
+    job = open_job_with_items(items=1, organization=alice.organization, instructions="Be kind.")
+    who, url, body = {
+        "job_create": (alice, "/api/v1/jobs/", '{"title": "T", "labels": ["a", "b"], "instructions": "a\\u0000b"}'),
+        "instructions_edit": (alice, f"/api/v1/jobs/{job.pk}/instructions/", '{"instructions": "a\\u0000b"}'),
+        "block_reason": (ada, f"/api/v1/jobs/{job.pk}/workers/{wendy.pk}/block/", '{"reason": "spam\\u0000"}'),
+        "qualification_key": (alice, "/api/v1/qualifications/", '{"name": "Q", "d\\u0000": "x"}'),
+    }[door]
+    api = client_for(who)
+    method = api.patch if door == "instructions_edit" else api.post
+    error = assert_refused(method(url, body.encode(), content_type="application/json"))
+    assert "NUL" in error["message"]
+    assert Job.objects.count() == 1 and Job.objects.get().instructions == "Be kind."
