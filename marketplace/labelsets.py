@@ -33,7 +33,10 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
             raw = {"key": raw}
         if not isinstance(raw, dict):
             raise ApplicationError(f"{field}[{position}] must be an object with a key.")
-        key = str(raw.get("key", "")).strip()
+        key, shortcut = raw.get("key", ""), raw.get("shortcut") or ""
+        if not isinstance(key, str) or not isinstance(shortcut, str):
+            raise ApplicationError(f"{field}[{position}]: key and shortcut must be text.")
+        key, shortcut = key.strip(), shortcut.strip()
         if not KEY_RE.match(key):
             raise ApplicationError(
                 f"{field}[{position}]: key {key[:64]!r} must be 1-64 letters, digits, '_', '.' or '-'."
@@ -42,7 +45,6 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
             raise ApplicationError(f"{field}[{position}]: key {key!r} appears twice.")
         name = name_clean(raw.get("name") or key, field=f"{field}[{position}] name",
                           max_chars=MAX_LABEL_NAME_CHARS)
-        shortcut = str(raw.get("shortcut") or "").strip()
         if shortcut:
             if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
                 raise ApplicationError(f"{field}[{position}]: shortcut must be a single visible key.")

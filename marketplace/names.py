@@ -17,8 +17,12 @@ _REFUSED_CATEGORIES = frozenset({"Cf", "Cc"})
 
 
 def name_clean(value: object, *, field: str, max_chars: int, required: bool = True) -> str:
-    """`value` as a stripped string of 1 (or 0) to `max_chars` visible characters, or a 400."""
-    text = str(value if value is not None else "").strip()
+    """`value` as a stripped string of 1 (or 0) to `max_chars` visible characters, or a 400.
+
+    Only text is a name: str() made ["x"] the title "['x']" and 123 the title "123"."""
+    if value is not None and not isinstance(value, str):
+        raise ApplicationError(f"{field} must be text, not {type(value).__name__}.", details={field: "not_text"})
+    text = (value or "").strip()
     if required and not text:
         raise ApplicationError(f"{field} is required.")
     if len(text) > max_chars:

@@ -257,6 +257,33 @@ def test_names_with_hidden_controls_and_unknown_tiers_are_refused(
     assert (job.title, job.tier, [c["name"] for c in job.labels]) == ("Animals", "standard", ["cat", "dog"])
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": ["x"]},
+        {"title": 123},
+        {"title": {"text": "x"}},
+        {"labels": [{"key": "cat", "name": 5}, {"key": "dog"}]},
+        {"labels": [{"key": 7}, {"key": "dog"}]},
+        {"labels": [{"key": "cat", "shortcut": 1}, {"key": "dog"}]},
+        {"tier": 3},
+    ],
+    ids=["list_title", "number_title", "object_title", "number_label_name", "number_key", "number_shortcut",
+         "number_tier"],
+)
+def test_a_name_that_is_not_text_is_refused_never_turned_into_text(
+    alice: User, client_for: Any, fields: dict[str, Any]
+) -> None:
+    # Before, str() saved the title ["x"] as "['x']" and 123 as "123".
+    api = client_for(alice)
+    assert_refused(api.post("/api/v1/jobs/", {"title": "Animals", "labels": LABELS, **fields}, format="json"))
+    assert Job.objects.count() == 0
+    job_id = api.post("/api/v1/jobs/", {"title": "Animals", "labels": LABELS}, format="json").json()["id"]
+    assert_refused(api.patch(f"/api/v1/jobs/{job_id}/", fields, format="json"))
+    job = Job.objects.get()
+    assert (job.title, job.tier, [c["key"] for c in job.labels]) == ("Animals", "standard", ["cat", "dog"])
+
+
 def test_an_organization_name_with_bidi_controls_is_refused_at_sign_up(api: Any) -> None:
     response = api.post("/api/v1/auth/signup/", {"username": "mallory", "password": "a-long-passphrase-42",
                                                   "role": "client", "organization": "Acme\u202e Inc"}, format="json")

@@ -123,7 +123,7 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
         elif name == "show_prelabels":
             clean[name] = prelabels_validate(value)
         elif name == "tier":
-            tier = str(value or DEFAULT_TIER).strip()
+            tier = (value or DEFAULT_TIER).strip() if isinstance(value, str | None) else ""
             if not re.fullmatch(r"[a-z0-9-]{1,40}", tier):
                 raise ApplicationError("tier must be a tier slug such as 'standard'.")
             clean[name] = tier
