@@ -21,13 +21,15 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
 
     A bare string stands for {"key": string}. Keys are 1-64 safe characters and unique;
     shortcuts are single visible keys, unique regardless of case; names default to the key and
-    are refused over MAX_LABEL_NAME_CHARS or with invisible controls (marketplace.names).
+    are refused over MAX_LABEL_NAME_CHARS or with invisible controls (marketplace.names), and
+    when two read the same regardless of case and spacing (workers would see two like buttons).
     """
     if not isinstance(labels, list | tuple) or not (MIN_LABELS <= len(labels) <= MAX_LABELS):
         raise ApplicationError(f"{field} must be a list of {MIN_LABELS} to {MAX_LABELS} choices.")
     clean: list[dict[str, str]] = []
     keys: set[str] = set()
     shortcuts: set[str] = set()
+    names: dict[str, int] = {}  # name as a worker reads it -> the position that has it
     for position, raw in enumerate(labels, start=1):
         if isinstance(raw, str):
             raw = {"key": raw}
@@ -45,6 +47,14 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
             raise ApplicationError(f"{field}[{position}]: key {key!r} appears twice.")
         name = name_clean(raw.get("name") or key, field=f"{field}[{position}] name",
                           max_chars=MAX_LABEL_NAME_CHARS)
+        seen = " ".join(name.split()).casefold()
+        if seen in names:
+            raise ApplicationError(
+                f"{field}[{position}]: name {name!r} reads the same as {field}[{names[seen]}]'s; "
+                "workers could not tell the two apart.",
+                details={"duplicate_name": name, "positions": [names[seen], position]},
+            )
+        names[seen] = position
         if shortcut:
             if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
                 raise ApplicationError(f"{field}[{position}]: shortcut must be a single visible key.")

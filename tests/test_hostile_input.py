@@ -284,6 +284,16 @@ def test_a_name_that_is_not_text_is_refused_never_turned_into_text(
     assert (job.title, job.tier, [c["key"] for c in job.labels]) == ("Animals", "standard", ["cat", "dog"])
 
 
+@pytest.mark.parametrize("names", [("x", "x"), ("Dog", "dog"), ("Big  dog", " big dog ")])
+def test_two_labels_that_read_the_same_are_refused_naming_them(
+    alice: User, client_for: Any, names: tuple[str, str]
+) -> None:
+    labels = [{"key": "a", "name": names[0]}, {"key": "b", "name": names[1]}, {"key": "c"}]
+    error = assert_refused(client_for(alice).post("/api/v1/jobs/", {"title": "T", "labels": labels}, format="json"))
+    assert names[1].strip() in error["message"] and error["details"]["positions"] == [1, 2]
+    assert Job.objects.count() == 0
+
+
 def test_an_organization_name_with_bidi_controls_is_refused_at_sign_up(api: Any) -> None:
     response = api.post("/api/v1/auth/signup/", {"username": "mallory", "password": "a-long-passphrase-42",
                                                   "role": "client", "organization": "Acme\u202e Inc"}, format="json")
