@@ -150,6 +150,19 @@ def test_a_payout_amount_out_of_any_range_is_a_400(wendy: User, client_for: Any,
     assert not Payout.objects.exists()
 
 
+@pytest.mark.parametrize("amount", ["1e3", "1E+9", "\u0661\u0662", "\uff11\uff12", "1_000", "+5", "12.", ".5", "0x10"])
+def test_an_amount_not_in_plain_ascii_digits_is_a_400_showing_it_as_typed(
+    alice: User, wendy: User, client_for: Any, amount: str
+) -> None:
+    job = open_job_with_items(items=1, organization=alice.organization)
+    added = client_for(alice).post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": amount}, format="json",
+                                   HTTP_IDEMPOTENCY_KEY="e-1")
+    assert f'not "{amount}"' in assert_refused(added)["message"]
+    assert f'not "{amount}"' in assert_refused(client_for(wendy).post(
+        "/api/v1/me/payouts/", {"amount": amount}, format="json", HTTP_IDEMPOTENCY_KEY="p-1"))["message"]
+    assert not Payout.objects.exists()
+
+
 @pytest.mark.parametrize("fields", [{"reward_per_judgment": "1e400"}, {"gold_rate": "1e-400"},
                                     {"quality_rules": {"fast_seconds": "1e400"}}])
 def test_job_decimals_out_of_any_range_are_a_400(alice: User, client_for: Any, fields: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@ and the portal's forms both parse amounts here, so both refuse the same inputs t
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from marketplace.billing.pricing import MAX_BALANCE, is_money
@@ -11,6 +12,9 @@ from marketplace.errors import ApplicationError
 from marketplace.parsing import decimal_text
 
 MAX_AMOUNT = MAX_BALANCE  # MONEY: 14 digits, 2 places
+# Plain decimal notation in ASCII digits: Decimal() also reads "1e3", "١٢" (Arabic-Indic digits),
+# "NaN" and " _1_0", and error messages then showed "1E+3" instead of what the person typed.
+_PLAIN = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 
 
 def money_in(data: Any, name: str) -> Decimal:
@@ -22,13 +26,14 @@ def money_in(data: Any, name: str) -> Decimal:
             f"{name} is required, as a string like \"125.50\".", details={name: "required"}
         )
     text = decimal_text(raw, name)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
+    if not _PLAIN.fullmatch(text):
         raise ApplicationError(
-            f"{name} must be a number like \"125.50\".", details={name: "not_a_number"}
-        ) from None
-    if not amount.is_finite() or amount <= 0:
+            f"{name} must be a number like \"125.50\": positive, in digits 0-9 with at most 2 decimal "
+            f"places; not \"{str(raw)[:40]}\".",
+            details={name: "not_a_number"},
+        )
+    amount = Decimal(text)
+    if amount <= 0:
         raise ApplicationError(f"{name} must be positive.", details={name: "not_positive"})
     if amount > MAX_AMOUNT:  # first: rounding 1e400 to cents overflows Decimal's precision
         raise ApplicationError(f"{name} is at most {MAX_AMOUNT}.", details={name: "too_large"})
