@@ -33,6 +33,11 @@ MAX_INSTRUCTIONS_LINES = 1_500  # lines holding text; blank lines are free
 MAX_INSTRUCTIONS_BLOCK_LINES = 200  # lines in a row without a blank line between them
 MAX_INSTRUCTIONS_FORMATTING = 2_000  # '*', '_', '`', '|', '\\' and '&' characters in all
 
+# Free text one person writes for another: the reason for blocking or unblocking a worker, an
+# appeal's reason, a decision's note (a paragraph); a qualification's description (a page of help).
+MAX_REASON_CHARS = 2_000
+MAX_DESCRIPTION_CHARS = 5_000
+
 # Names people read: label names, job titles, organization names.
 MAX_LABEL_NAME_CHARS = 120
 MAX_TITLE_CHARS = 200

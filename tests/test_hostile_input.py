@@ -14,15 +14,19 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Qualification, User
+from marketplace.accounts.qualifications import qualification_create, qualification_update
 from marketplace.billing.models import Payout
+from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Item, Job
-from marketplace.labeling.models import Judgment, Lease, LeaseStatus
+from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.limits import (
     MAX_DATA_FIELD_CHARS,
+    MAX_DESCRIPTION_CHARS,
     MAX_INSTRUCTIONS_CHARS,
     MAX_INSTRUCTIONS_NESTING,
     MAX_LABEL_NAME_CHARS,
+    MAX_REASON_CHARS,
 )
 from tests.factories import JobFactory, open_job_with_items
 from tests.portal import browser
@@ -400,3 +404,28 @@ def test_a_nul_character_in_any_text_is_a_400_not_a_database_error(
     error = assert_refused(method(url, body.encode(), content_type="application/json"))
     assert "NUL" in error["message"]
     assert Job.objects.count() == 1 and Job.objects.get().instructions == "Be kind."
+
+
+# --- 8. Free text people write for each other has a limit of its own ------------------------------
+
+
+def test_a_block_reason_over_the_limit_is_a_400_and_blocks_nobody(ada: User, wendy: User, client_for: Any) -> None:
+    job = open_job_with_items(items=1)
+    url = f"/api/v1/jobs/{job.pk}/workers/{wendy.pk}/block/"
+    error = assert_refused(client_for(ada).post(url, {"reason": "x" * (MAX_REASON_CHARS + 1)}, format="json"))
+    assert f"{MAX_REASON_CHARS:,}" in error["message"]
+    assert not JobBlock.objects.exists()
+    assert client_for(ada).post(url, {"reason": "x" * MAX_REASON_CHARS}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("length", [MAX_DESCRIPTION_CHARS + 1, 100_000])
+def test_a_qualification_description_over_the_limit_is_a_400_on_create_and_edit(
+    alice: User, client_for: Any, length: int
+) -> None:
+    long = {"name": "Long", "description": "d" * length}
+    error = assert_refused(client_for(alice).post("/api/v1/qualifications/", long, format="json"))
+    assert f"{MAX_DESCRIPTION_CHARS:,}" in error["message"] and not Qualification.objects.exists()
+    skill = qualification_create(user=alice, name="Long", description="short")
+    with pytest.raises(ApplicationError, match="description"):
+        qualification_update(user=alice, qualification=skill, **long)
+    assert Qualification.objects.get().description == "short"

@@ -25,6 +25,7 @@ from marketplace.accounts.models import (
     WorkerQualification,
 )
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.limits import MAX_DESCRIPTION_CHARS
 from marketplace.labelsets import MAX_LABELS, MIN_LABELS, label_set_validate
 
 MAX_QUESTIONS_PER_CALL = 500
@@ -68,6 +69,18 @@ def _name_clean(name: str) -> str:
     return name
 
 
+def _description_clean(description: Any) -> str:
+    if not isinstance(description, str | None):
+        raise ApplicationError("description must be text.")
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise ApplicationError(
+            f"description is {len(description):,} characters long; at most {MAX_DESCRIPTION_CHARS:,} are allowed.",
+            details={"description": "too_long"},
+        )
+    return description
+
+
 def _cooldown_check(seconds: Any) -> None:
     if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_COOLDOWN_SECONDS:
         raise ApplicationError(
@@ -104,6 +117,7 @@ def qualification_create(
     else:
         raise PermissionDenied("Only clients and admins create qualifications.")
     name = _name_clean(name)
+    description = _description_clean(description)
     if not isinstance(is_expert, bool):
         raise ApplicationError("is_expert must be true or false.")
     _cooldown_check(retry_cooldown_seconds)
@@ -126,7 +140,7 @@ def qualification_create(
             return Qualification.objects.create(
                 name=name,
                 slug=slug,
-                description=(description or "").strip(),
+                description=description,
                 owner_id=owner_id,
                 is_expert=is_expert,
                 exam_labels=labels,
@@ -179,7 +193,7 @@ def qualification_update(
             "These labels are answers of exam or training questions, so they must stay: "
             f"{', '.join(sorted(used - keys))}."
         )
-    locked.name, locked.description = name, (description or "").strip()
+    locked.name, locked.description = name, _description_clean(description)
     locked.exam_labels, locked.pass_mark = labels, mark
     locked.retry_cooldown_seconds = retry_cooldown_seconds
     locked.save(update_fields=["name", "description", "exam_labels", "pass_mark", "retry_cooldown_seconds"])

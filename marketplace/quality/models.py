@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from marketplace.jobs.models import Item, Job
+from marketplace.limits import MAX_REASON_CHARS
 
 
 class ConsensusRun(models.Model):
@@ -256,7 +257,7 @@ class CollusionFlag(models.Model):
                                    name="collusion_pair_in_id_order"),
         ]
         indexes = [models.Index(fields=["status", "p_value"], name="collusion_flag_status")]
-APPEAL_REASON_MAX = 2000  # characters a worker may write; a decision note has the same limit
+APPEAL_REASON_MAX = MAX_REASON_CHARS  # characters a worker may write; a decision note has the same limit
 
 
 class Appeal(models.Model):

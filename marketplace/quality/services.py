@@ -19,6 +19,7 @@ from django.utils import timezone
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict
+from marketplace.limits import MAX_REASON_CHARS
 from marketplace.jobs.models import GoldAnswer, Job, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.labeling.services import DropResult, judgments_drop, leases_end_for_worker
@@ -228,6 +229,20 @@ def _gold_block(
     return True
 
 
+def _reason_clean(reason: str) -> str:
+    """An admin's reason for a block or an unblock: required, and a paragraph at most (the
+    worker reads it; it was stored whatever its length)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("A reason is required.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ApplicationError(
+            f"The reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,} are allowed.",
+            details={"reason": "too_long"},
+        )
+    return reason
+
+
 @transaction.atomic
 def worker_block(
     *, job: Job, worker: User, reason: str, actor: User | None = None, evidence: dict[str, Any] | None = None
@@ -238,9 +253,7 @@ def worker_block(
     labeling.relabeling), then the block row is inserted.
     Raises Conflict when the worker is already blocked from the job.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError("A reason is required.")
+    reason = _reason_clean(reason)
     if not worker.is_worker:
         raise ApplicationError("Only worker accounts can be blocked from a job.")
     if JobBlock.objects.filter(job=job, worker=worker).exists():
@@ -319,9 +332,7 @@ def worker_unblock(*, job: Job, worker: User, actor: User, reason: str) -> None:
     the pay back: marketplace/flows_appeals.py). The gold counters start over,
     so the rule that blocked the worker does not fire again on their next gold answer; the old
     counts are kept in the event's evidence."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError("A reason is required.")
+    reason = _reason_clean(reason)
     deleted, _ = JobBlock.objects.filter(job=job, worker=worker).delete()
     if not deleted:
         raise Conflict("This worker is not blocked from this job.")

@@ -12,10 +12,10 @@ from marketplace.accounts.exam_files import MAX_CELL_CHARS
 from marketplace.accounts.qualifications import MAX_COOLDOWN_SECONDS
 from marketplace.accounts.training import MAX_EXPLANATION_CHARS
 from marketplace.labelsets import MAX_LABELS
+from marketplace.limits import MAX_DESCRIPTION_CHARS
 from marketplace.web.client.forms import LabelRow, key_from_name, labels_payload
 
 MAX_LABEL_LINES_CHARS = 10_000
-MAX_DESCRIPTION_CHARS = 5_000
 
 
 def labels_from_text(text: str) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from marketplace.accounts import selectors as accounts_selectors
 from marketplace.accounts.models import Role, User
 from marketplace.web.access import staff_required
 from marketplace.errors import ApplicationError
+from marketplace.limits import MAX_REASON_CHARS
 from marketplace.jobs.models import Job
 from marketplace.quality import selectors
 from marketplace.quality.models import WorkerJobStats
@@ -35,7 +36,6 @@ from marketplace.quality.selectors import WorkerQuality
 
 PER_PAGE = 50
 MAX_SEARCH = 150
-REASON_MAX = 2000
 
 # (key, column title, numeric?) in table order; keys are the `sort` whitelist.
 WORKER_COLUMNS = [
@@ -245,7 +245,7 @@ def _jobs_chosen(raw: str, *, allowed: set[int], allow_all: bool) -> list[int] |
 
 
 def _reason(request: HttpRequest) -> str:
-    return request.POST.get("reason", "").strip()[:REASON_MAX]
+    return request.POST.get("reason", "").strip()[:MAX_REASON_CHARS]
 
 
 @staff_required
