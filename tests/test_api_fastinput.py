@@ -80,6 +80,10 @@ def test_a_next_body_reads_as_the_serializer_reads_it(body: dict[str, Any]) -> N
     assert flat_validated(NextInputSerializer, body) == dict(serializer.validated_data)
 
 
-@pytest.mark.parametrize("body", [{"job": "three"}, {"job": 1.5}, {"job": True}])
-def test_an_invalid_next_body_is_left_to_the_serializer(body: dict[str, Any]) -> None:
+@pytest.mark.parametrize("body", [
+    {"job": "three"}, {"job": 1.5}, {"job": True}, {"job": 2.0}, {"job": "2.0"}, {"job": "\u0662"}, {"job": 0},
+    {"job": -3}, {"job": 2**63}, {"job": 10**30},
+])
+def test_an_invalid_next_body_is_left_to_the_serializer_which_refuses_it(body: dict[str, Any]) -> None:
     assert flat_validated(NextInputSerializer, body) is None
+    assert not NextInputSerializer(data=body).is_valid()

@@ -21,8 +21,7 @@ from rest_framework.views import APIView
 from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.api.permissions import IsAdmin, IsClient
-from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text
-from marketplace.errors import ApplicationError
+from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text, refuse_unknown_fields
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -36,10 +35,6 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A token from /api/v1/auth/token/."}
 
 
-# Sent by HTML forms posting with a session; never a field of ours.
-_IGNORED_FIELDS = {"csrfmiddlewaretoken"}
-
-
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """Parse request data with a serializer; its errors become the one 400 error body.
 
@@ -48,12 +43,7 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     """
     serializer = serializer_class(data=data)
     refuse_numbers_as_text(serializer, data)
-    if hasattr(data, "keys"):
-        unknown = sorted(set(data.keys()) - set(serializer.fields) - _IGNORED_FIELDS)
-        if unknown:
-            raise ApplicationError(
-                f"Unknown field(s): {', '.join(unknown)[:200]}.", details={"unknown_fields": unknown[:50]}
-            )
+    refuse_unknown_fields(serializer.fields, data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -68,6 +69,24 @@ def paginated(item: type[serializers.Serializer] | serializers.Serializer) -> se
 def extend_list_schema(item: Any, *, parameters: list[OpenApiParameter] | None = None, **kwargs: Any) -> Any:
     """`extend_schema` for a paginated list: the page wrapper and the page/page_size parameters."""
     return extend_schema(responses=paginated(item), parameters=[*PAGE_PARAMETERS, *(parameters or [])], **kwargs)
+
+
+# Sent by HTML forms posting with a session; never a field of ours.
+_IGNORED_FIELDS = {"csrfmiddlewaretoken"}
+
+
+def refuse_unknown_fields(names: Iterable[str], data: Any) -> None:
+    """A body key that is no field of the request is a 400 naming it and the fields there are,
+    so a typo ("pass_marks", "jobs") is not silently replaced by a default."""
+    if not hasattr(data, "keys"):
+        return
+    known = set(names)
+    unknown = sorted(set(data.keys()) - known - _IGNORED_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown field(s): {', '.join(unknown)[:200]}; this request takes {', '.join(sorted(known))}.",
+            details={"unknown_fields": unknown[:50], "allowed": sorted(known)},
+        )
 
 
 def refuse_numbers_as_text(serializer: serializers.Serializer, data: Any) -> None:

@@ -23,7 +23,13 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.api.permissions import IsWorker
-from marketplace.api.common import IdField, Pagination, extend_list_schema, refuse_numbers_as_text
+from marketplace.api.common import (
+    IdField,
+    Pagination,
+    extend_list_schema,
+    refuse_numbers_as_text,
+    refuse_unknown_fields,
+)
 from marketplace.api.fastinput import flat_validated
 from marketplace.errors import ApplicationError
 from marketplace.jobs.fields import item_data_for_workers
@@ -180,7 +186,13 @@ class SubmitInputSerializer(serializers.Serializer):
         return attrs
 
 
-def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+def _parse(
+    serializer_class: type[serializers.Serializer], data: Any, *, unknown_refused: bool = False
+) -> dict[str, Any]:
+    """The body, validated (fast when valid, by the serializer otherwise: one answer either way).
+    `unknown_refused`: a key that is no field is a 400, checked before both paths."""
+    if unknown_refused:
+        refuse_unknown_fields(serializer_class._declared_fields, data)
     valid = flat_validated(serializer_class, data)  # without building the serializer's fields
     if valid is not None:
         return valid
@@ -287,7 +299,8 @@ class WorkNext(WorkerView):
         description="Asking again while your lease is live returns the same lease.",
     )
     def post(self, request: Request) -> Response:
-        job_id = _parse(NextInputSerializer, request.data).get("job")
+        # {"jobs": [2]} (a typo) must not mean "any job"; submit bodies keep ignoring extra keys.
+        job_id = _parse(NextInputSerializer, request.data, unknown_refused=True).get("job")
         lease = services.lease_claim(worker=request.user, job=job_id)
         return Response(present_lease(lease))
 

@@ -104,6 +104,27 @@ def test_next_says_no_work_when_nothing_is_left(wendy: User, client_for: Any) ->
     error(api.post("/api/v1/work/next/", {"job": job.pk}, format="json"), 404, "no_work")
 
 
+@pytest.mark.parametrize("body", [{"jobs": [2]}, {"job_id": 2}, {"job": 2, "priority": 1}])
+def test_next_with_a_key_it_does_not_know_is_a_400_naming_it_and_hands_out_nothing(
+    wendy: User, client_for: Any, body: dict[str, Any]
+) -> None:
+    # {"jobs": [2]} used to mean "any job": the worker got a lease in a job they never asked for.
+    open_job_with_items(items=2)
+    answer = client_for(wendy).post("/api/v1/work/next/", body, format="json")
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["details"]["allowed"] == ["job"] and set(error["details"]["unknown_fields"]) == set(body) - {"job"}
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.parametrize("job", [2.0, "2.0", True])
+def test_next_with_a_job_that_is_not_a_whole_number_is_a_400(wendy: User, client_for: Any, job: Any) -> None:
+    open_job_with_items(items=2)
+    answer = client_for(wendy).post("/api/v1/work/next/", {"job": job}, format="json")
+    assert answer.status_code == 400 and answer.json()["error"]["message"].startswith("job:")
+    assert not Lease.objects.exists()
+
+
 def test_next_refusals_say_why(wendy: User, client_for: Any) -> None:
     api = client_for(wendy)
     gated = open_job_with_items(items=1)
