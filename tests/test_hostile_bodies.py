@@ -8,6 +8,7 @@ Cast: Alice is Acme's client, Ada the admin; Wendy is a worker.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -23,6 +24,8 @@ from tests.portal import browser
 from tests.test_hostile_input import LABELS, assert_refused
 
 pytestmark = pytest.mark.django_db
+
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
@@ -129,3 +132,17 @@ def test_a_qualification_description_over_the_limit_is_a_400_on_create_and_edit(
     with pytest.raises(ApplicationError, match="description"):
         qualification_update(user=alice, qualification=skill, **long)
     assert Qualification.objects.get().description == "short"
+
+
+def test_a_nul_character_in_a_form_field_is_a_400_on_pages_and_the_api(
+    alice: User, ada: User, wendy: User, client_for: Any
+) -> None:
+    job = open_job_with_items(items=1, organization=alice.organization, instructions="Be kind.")
+    # As a browser posts a form (the test client's default is multipart).
+    page = browser(alice).post(reverse("client-job-instructions", args=[job.pk]), urlencode({"instructions": "a\x00b"}),
+                               content_type=FORM)
+    assert page.status_code == 400 and "NUL" in page.content.decode()
+    form = client_for(ada).post(f"/api/v1/jobs/{job.pk}/workers/{wendy.pk}/block/", urlencode({"reason": "spam\x00"}),
+                                content_type=FORM)
+    assert_refused(form)
+    assert Job.objects.get().instructions == "Be kind." and not JobBlock.objects.exists()
