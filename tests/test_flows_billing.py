@@ -29,7 +29,7 @@ from marketplace.billing.selectors import job_escrow, organization_balance, work
 from marketplace.billing.services import topup_record
 from marketplace.jobs.models import Item, Job
 from marketplace.jobs.services import job_transition
-from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.labeling.models import Judgment, JudgmentStatus, Lease
 from tests.billing.helpers import tier
 from tests.factories import THREE_LABELS, WorkerFactory, open_job_with_items
 
@@ -81,7 +81,8 @@ def _work(worker_api: Any, job_id: int, *, limit: int | None = None) -> int:
         lease = _claim(worker_api, job_id)
         if lease is None:
             break
-        response = _submit(worker_api, lease, LABELS[lease["item"]["id"] % 3])
+        item_id = Lease.objects.get(pk=lease["lease"]).item_id  # the test's choice; workers never see it
+        response = _submit(worker_api, lease, LABELS[item_id % 3])
         assert response.status_code == 201, response.content
         done += 1
     return done

@@ -19,6 +19,7 @@ from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
+from marketplace.labeling.models import Lease
 from tests.factories import WorkerFactory, fund
 from tests.quality.browse_helpers import browsed_job
 
@@ -86,7 +87,7 @@ def test_more_judgments_reopen_the_items_escrow_their_cost_and_reach_new_workers
         worker = client_for(WorkerFactory(username=name))
         for _ in range(3):
             lease = worker.post("/api/v1/work/next/", {"job": job.pk}, format="json").json()
-            assert lease["item"]["id"] in {i.pk for i in reopened}
+            assert Lease.objects.get(pk=lease["lease"]).item_id in {i.pk for i in reopened}
             submitted = worker.post(f"/api/v1/work/leases/{lease['lease']}/submit/", {"label": "cat"}, format="json")
             assert submitted.status_code in (200, 201), submitted.content
     for item in reopened.all():

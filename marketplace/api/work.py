@@ -8,6 +8,11 @@ judgment: POST work/next/ once, then submit-with-next until `next` comes back nu
 Every response is built from an explicit dict, so nothing the worker must not see (external_id,
 is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
 gold item's lease has exactly the shape of any other lease.
+
+No worker payload carries the item's id. Gold is imported apart from the regular items, so the
+ids of a job's gold form a block of their own, and an id beside each item would tell a worker
+which items to answer carefully. The lease id (one per assignment, numbered in the order
+workers take items) names what a worker acts on; the item is its data alone.
 """
 
 from __future__ import annotations
@@ -80,8 +85,9 @@ class LeaseJobSerializer(serializers.Serializer):
 
 
 class LeaseItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    data = serializers.JSONField()
+    data = serializers.JSONField(
+        help_text="The fields the job shows workers. No id: the lease names the item (see the module).",
+    )
 
 
 class SuggestionSerializer(serializers.Serializer):
@@ -143,7 +149,6 @@ class ReleasedSerializer(serializers.Serializer):
 class MyJudgmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     job = serializers.IntegerField()
-    item = serializers.IntegerField()
     lease = serializers.IntegerField(allow_null=True)
     label = serializers.CharField()
     labels = serializers.ListField(child=serializers.CharField(), required=False, help_text="Multi-label jobs only.")
@@ -232,7 +237,8 @@ def present_work_job(job: Job) -> dict[str, Any]:
 
 
 def present_lease(lease: Lease) -> dict[str, Any]:
-    """The same shape for every lease; the item is id and data only (a gold one looks the same)."""
+    """The same shape for every lease; the item is its data only, never its id (a gold one looks
+    the same)."""
     job, item = lease.job, lease.item
     body: dict[str, Any] = {
         "lease": lease.pk,
@@ -246,7 +252,7 @@ def present_lease(lease: Lease) -> dict[str, Any]:
             "instructions_html": job.instructions_html,
         },
         # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
-        "item": {"id": item.pk, "data": item_data_for_workers(item.data, job.worker_fields)},
+        "item": {"data": item_data_for_workers(item.data, job.worker_fields)},
     }
     suggested = lease_prelabel(lease=lease)  # None unless the job shows pre-labels
     if suggested is not None:
@@ -262,7 +268,6 @@ def present_judgment(judgment: Judgment) -> dict[str, Any]:
     return {
         "id": judgment.pk,
         "job": judgment.job_id,
-        "item": judgment.item_id,
         "lease": judgment.lease_id,
         "label": judgment.label,
         **_labels_of(judgment),

@@ -102,7 +102,7 @@
       if (Array.isArray(answer)) return answer.length ? answer.map((key) => names.get(key) || key).join(", ") : "none";
       return names.get(answer) || answer;
     }
-    let lease = null; // on screen: {lease, job, seconds_left, item: {id, data}}
+    let lease = null; // on screen: {lease, job, seconds_left, item: {data}} (no item id: the lease names it)
     // The item after it, fetched while the worker labels this one (null: none yet, or none left),
     // so a label key shows the next item at once while the answer travels in the background.
     let ahead = null;

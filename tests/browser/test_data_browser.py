@@ -18,6 +18,7 @@ import httpx
 from marketplace.accounts.models import User
 from marketplace.accounts.services import token_create
 from marketplace.jobs.models import Item
+from marketplace.labeling.models import Lease
 from marketplace.quality.models import ItemResult
 from tests.browser.conftest import arrange, log_in, screenshot
 from tests.factories import PASSWORD, WorkerFactory, fund
@@ -29,7 +30,8 @@ def _worker_token(name: str) -> str:
 
 
 def _label_through_the_api(base: str, token: str, job_id: int, count: int) -> list[int]:
-    """A worker takes and submits `count` items of the job over HTTP, as any client of the API."""
+    """A worker takes and submits `count` items of the job over HTTP, as any client of the API;
+    returns the items' ids, looked up by lease (a worker is never told them)."""
     headers = {"Authorization": f"Bearer {token}"}
     done = []
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
@@ -38,8 +40,8 @@ def _label_through_the_api(base: str, token: str, job_id: int, count: int) -> li
             lease.raise_for_status()
             body = lease.json()
             http.post(f"/api/v1/work/leases/{body['lease']}/submit/", json={"label": "cat"}).raise_for_status()
-            done.append(body["item"]["id"])
-    return done
+            done.append(body["lease"])
+    return list(Lease.objects.filter(pk__in=done).values_list("item_id", flat=True))
 
 
 def test_a_client_sends_her_least_confident_items_back_and_watches_the_judgments_arrive(

@@ -81,8 +81,8 @@ def test_next_returns_a_lease_with_the_item_and_the_job(wendy: User, client_for:
     assert set(body) == LEASE_KEYS and body["status"] == "active"
     assert set(body["job"]) == {"id", "title", "labels", "instructions_html"}
     assert body["job"]["id"] == job.pk and "<h1>Animals</h1>" in body["job"]["instructions_html"]
-    item = Item.objects.get(pk=body["item"]["id"])
-    assert body["item"] == {"id": item.pk, "data": item.data}
+    item = Lease.objects.get(pk=body["lease"]).item
+    assert body["item"] == {"data": item.data}  # never its id: the lease names it
     assert Lease.objects.get(pk=body["lease"]).worker == wendy
 
 
@@ -184,7 +184,7 @@ def test_a_worker_reads_and_releases_their_own_lease(wendy: User, client_for: An
     lease = lease_claim(worker=wendy, job=job)
     api = client_for(wendy)
     shown = api.get(f"/api/v1/work/leases/{lease.pk}/").json()
-    assert set(shown) == LEASE_KEYS and shown["item"]["id"] == lease.item_id
+    assert set(shown) == LEASE_KEYS and shown["item"] == {"data": lease.item.data}
     released = api.post(f"/api/v1/work/leases/{lease.pk}/release/")
     assert released.status_code == 200 and released.json() == {"lease": lease.pk, "status": "released"}
     assert api.get(f"/api/v1/work/leases/{lease.pk}/").json()["status"] == "released"
@@ -199,7 +199,7 @@ def test_a_worker_sees_only_their_own_judgments(wendy: User, walter: User, clien
     api = client_for(wendy)
     listed = api.get("/api/v1/work/judgments/").json()
     assert listed["count"] == 2
-    assert all(set(j) == {"id", "job", "item", "lease", "label", "seconds_spent", "submitted_at"} for j in listed["results"])
+    assert all(set(j) == {"id", "job", "lease", "label", "seconds_spent", "submitted_at"} for j in listed["results"])
     only_job = api.get(f"/api/v1/work/judgments/?job={job.pk}").json()["results"]
     assert [j["id"] for j in only_job] == [mine.pk]
 

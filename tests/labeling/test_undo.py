@@ -255,7 +255,7 @@ def test_the_page_undoes_the_answer_shows_its_item_again_and_gives_back_the_item
 
     assert reply.status_code == 200
     body = reply.json()
-    assert body["undone"] == judgment and body["next"]["item"]["id"] == first["item"]["id"]
+    assert body["undone"] == judgment and body["next"]["item"] == first["item"]
     assert Lease.objects.get(pk=third).status == LeaseStatus.RELEASED
     live = Lease.objects.filter(worker=wendy, status=LeaseStatus.ACTIVE).values_list("pk", flat=True)
     assert sorted(live) == sorted([body["next"]["lease"], ahead["lease"]])

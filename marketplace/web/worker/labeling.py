@@ -8,8 +8,9 @@ one on screen fetched ahead (`ahead_of`: a worker holds at most two live leases 
 label key shows the next item at once; each answer then brings the item after that one.
 
 The JSON calls use the session and Django's CSRF check (the page sends the token in a header).
-They present leases as explicit dicts, like api/work.py: id and data of the item only, so a
-gold item looks like any other.
+They present leases as explicit dicts, like api/work.py: the item's data only, never its id
+(gold is imported apart, so its ids form a block a worker would spot), so a gold item looks like
+any other. The lease id is what the page acts on.
 
 Every view checks the role before the method (`worker_required` outermost): a visitor is sent to
 log in and a client or admin gets 404 even for a POST-only call, never a 405 that admits it exists.
@@ -147,7 +148,7 @@ def _job_or_404(request: HttpRequest, job_id: int) -> Job:
 
 
 def _lease_json(lease: Lease) -> dict[str, Any]:
-    """Item id and data only. seconds_left, from the server's clock (the browser's may differ), is
+    """The item's data only, never its id (see the module). seconds_left, from the server's clock (the browser's may differ), is
     the time the worker has for the item: the job's whole lease from when it was taken, which the
     page's heartbeat renews the lease towards (the lease itself runs QUORUM_PAGE_LEASE_SECONDS)."""
     end = max(lease.expires_at, lease.created_at + timedelta(seconds=lease.job.lease_seconds))
@@ -157,7 +158,7 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
         "job": lease.job_id,
         "seconds_left": round(left, 1),
         # Only the fields the client chose to show (Job.worker_fields); metadata stays behind.
-        "item": {"id": lease.item.pk, "data": item_data_for_workers(lease.item.data, lease.job.worker_fields)},
+        "item": {"data": item_data_for_workers(lease.item.data, lease.job.worker_fields)},
     }
     suggested = lease_prelabel(lease=lease)  # None unless the job shows pre-labels
     if suggested is not None:
