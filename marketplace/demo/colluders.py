@@ -63,8 +63,8 @@ def colluding_pair_seed(*, organization_id: int | None, title: str) -> Consensus
                 except NothingLeft:
                     done[n] = ITEMS_EACH
                     continue
-                label = profiles[n].answer(item_id=lease.item_id, data=lease.item.data,
-                                           label_keys=job.label_keys, rng=rng)
+                label = profiles[n].answer(item=lease.item_id, data=lease.item.data,
+                                        label_keys=job.label_keys, rng=rng)
                 flows.work_submit(worker=worker, lease_id=lease.pk, label=label,
                                   seconds_spent=Decimal(rng.randint(4, 15)))
                 done[n] += 1

@@ -11,6 +11,7 @@ from marketplace.demo import seeding
 from marketplace.demo.simulator.crowd import (
     Profile,
     crowd_build,
+    item_key,
     item_truth,
     majority,
     mix_counts,
@@ -27,7 +28,7 @@ def _accuracy(profile: Profile, n: int = 3000) -> float:
     right = 0
     for i in range(n):
         data = {"text": f"item {i}"}
-        right += profile.answer(item_id=i, data=data, label_keys=KEYS, rng=rng) == item_truth(data, KEYS)
+        right += profile.answer(item=item_key(data), data=data, label_keys=KEYS, rng=rng) == item_truth(data, KEYS)
     return right / n
 
 
@@ -69,7 +70,7 @@ def test_each_kind_answers_as_its_confusion_matrix_says() -> None:
     assert _accuracy(by_kind["noisy"]) == pytest.approx(0.65, abs=0.08)
     assert _accuracy(by_kind["spammer"]) == pytest.approx(1 / 3, abs=0.04)
     rng = random.Random(0)
-    constant = {by_kind["constant"].answer(item_id=i, data={"n": i}, label_keys=KEYS, rng=rng)
+    constant = {by_kind["constant"].answer(item=i, data={"n": i}, label_keys=KEYS, rng=rng)
                 for i in range(200)}
     assert len(constant) == 1
 
@@ -83,9 +84,9 @@ def test_the_two_workers_of_a_colluding_pair_give_the_same_label_for_the_same_it
     same_as_partner = same_as_other = 0
     for i in range(300):
         data = {"text": f"item {i}"}
-        a = first.answer(item_id=i, data=data, label_keys=KEYS, rng=random.Random(i))
-        b = second.answer(item_id=i, data=data, label_keys=KEYS, rng=random.Random(i + 999))
-        c = other.answer(item_id=i, data=data, label_keys=KEYS, rng=random.Random(i))
+        a = first.answer(item=item_key(data), data=data, label_keys=KEYS, rng=random.Random(i))
+        b = second.answer(item=item_key(data), data=data, label_keys=KEYS, rng=random.Random(i + 999))
+        c = other.answer(item=item_key(data), data=data, label_keys=KEYS, rng=random.Random(i))
         same_as_partner += a == b
         same_as_other += a == c
     assert same_as_partner == 300
@@ -113,7 +114,7 @@ def test_the_report_counts_throughput_latency_accuracy_and_cost() -> None:
     stats.rewards[7] = Decimal("0.015")
     for i in range(3):  # three judgments by worker 0: 3 × 0.015 = 0.045 -> 0.04 (half to even)
         data = {"text": f"item {i}"}
-        stats.record(job=7, item=i, worker=0, label=item_truth(data, KEYS), data=data)
+        stats.record(job=7, item=item_key(data), worker=0, label=item_truth(data, KEYS), data=data)
     stats.latencies["next"] = [0.01, 0.02, 0.03, 0.04]
     stats.errors["409 conflict"] += 1
     stats.finished = stats.started + 2.0

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from marketplace.demo.simulator.crowd import Profile, think_seconds
+from marketplace.demo.simulator.crowd import Profile, item_key, think_seconds
 from marketplace.demo.simulator.lanes import Lane, LaneError, Reply
 from marketplace.demo.simulator.report import Stats
 
@@ -280,7 +280,8 @@ class Simulation:
         self.stats.label_keys.setdefault(job["id"], keys)
         if job["id"] not in self.stats.rewards:
             await self._job_terms(token)
-        label = profile.answer(item_id=item["id"], data=item["data"], label_keys=keys, rng=rng)
+        key = item_key(item["data"])  # a lease carries the item's data, never its id
+        label = profile.answer(item=key, data=item["data"], label_keys=keys, rng=rng)
         await self._pause(think_seconds(mean_ms=self.options.think_ms, rng=rng))
         if self.stopping.is_set():
             return "stopped", lease  # handed back by _worker on its way out
@@ -295,7 +296,7 @@ class Simulation:
             answer = response.json()
             if response.status_code == 201:
                 self._last_accept = time.monotonic()
-                self.stats.record(job=job["id"], item=item["id"], worker=index, label=label, data=item["data"])
+                self.stats.record(job=job["id"], item=key, worker=index, label=label, data=item["data"])
                 if self._bar is not None:
                     self._bar.update(1)
             else:

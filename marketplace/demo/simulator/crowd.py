@@ -3,10 +3,12 @@
 No Django and no I/O here, so the model is unit-tested on its own and shared by the
 simulator (which answers), `seed_demo` (which writes gold answers) and the benchmarks.
 
-The simulated truth. A simulated worker sees what a real one sees: the item's id and its data
-(never the external_id or whether it is gold). The true label of an item is therefore a
+The simulated truth. A simulated worker sees what a real one sees: the item's data (never its
+id, its external_id or whether it is gold). The true label of an item is therefore a
 deterministic function of its data and the job's label keys, `item_truth`: a salted SHA-256
-of the data's canonical JSON, reduced over the label keys in the job's order. `seed_demo`
+of the data's canonical JSON, reduced over the label keys in the job's order. Where the simulator
+needs to know one item again (a colluding pair's shared draw, the majority vote over the crowd's
+answers), it names it by `item_key`, a hash of the same canonical JSON. `seed_demo`
 gives every gold item exactly this label (and picks review wordings whose truth matches their
 tone), so gold scoring on the server and accuracy in the simulator's report agree.
 
@@ -46,6 +48,12 @@ def canonical_json(data: Any) -> str:
 def _hash_int(*parts: object) -> int:
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def item_key(data: Any) -> str:
+    """A name for the item its data gives: the same for every worker shown it. (Two items of
+    identical data share it; they share their truth too, so the report's majority counts them once.)"""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 
 def item_truth(data: Any, label_keys: Sequence[str]) -> str:
@@ -107,13 +115,15 @@ class Profile:
             self._matrices[k] = _matrix(self, k)
         return self._matrices[k]
 
-    def answer(self, *, item_id: int, data: Any, label_keys: Sequence[str], rng: random.Random) -> str:
-        """The label this worker gives the item: a draw from its matrix's row of the true label."""
+    def answer(self, *, item: int | str, data: Any, label_keys: Sequence[str], rng: random.Random) -> str:
+        """The label this worker gives the item: a draw from its matrix's row of the true label.
+        `item` names the item for a colluding pair's shared draw: item_key(data) in the simulator
+        (workers are not told item ids), the item's id in the server-side seeding."""
         k = len(label_keys)
         truth = label_keys.index(item_truth(data, label_keys))
         if self.kind == "colluding":
             # The pair shares the stream: same item, same draw, same label.
-            rng = random.Random(_hash_int("pair", self.seed, self.pair, item_id))
+            rng = random.Random(_hash_int("pair", self.seed, self.pair, item))
         row = self.matrix_for(k)[truth]
         return label_keys[_draw(row, rng.random())]
 

@@ -37,7 +37,7 @@ class Judged:
     """One accepted judgment, as the simulator saw it."""
 
     job: int
-    item: int
+    item: str  # crowd.item_key of its data: workers are not told item ids
     worker: int  # profile index
     label: str
     truth: str
@@ -63,7 +63,7 @@ class Stats:
     retired: dict[int, str] = field(default_factory=dict)  # profile index -> why it stopped
     interrupted: bool = False
 
-    def record(self, *, job: int, item: int, worker: int, label: str, data: Any) -> None:
+    def record(self, *, job: int, item: str, worker: int, label: str, data: Any) -> None:
         keys = self.label_keys[job]
         self.accepted += 1
         self.judged.append(Judged(job=job, item=item, worker=worker, label=label,
@@ -92,7 +92,7 @@ def _latency_table(stats: Stats, *, after: float = 0.0) -> dict[str, dict[str, f
 def _local_accuracy(stats: Stats) -> dict[str, Any]:
     """Per job: majority vote over this run's judgments against the simulated truth, and each
     kind's raw accuracy (a sanity check that the confusion matrices do what they say)."""
-    per_item: dict[tuple[int, int], list[Judged]] = defaultdict(list)
+    per_item: dict[tuple[int, str], list[Judged]] = defaultdict(list)
     for judged in stats.judged:
         per_item[(judged.job, judged.item)].append(judged)
     jobs: dict[int, dict[str, Any]] = {}

@@ -207,8 +207,8 @@ class Command(BaseCommand):
                     except NothingLeft:
                         active.remove(n)
                         continue
-                    label = crowd[n].answer(item_id=lease.item_id, data=lease.item.data,
-                                            label_keys=job.label_keys, rng=rng)
+                    label = crowd[n].answer(item=lease.item_id, data=lease.item.data,
+                                         label_keys=job.label_keys, rng=rng)
                     flows.work_submit(worker=workers[n], lease_id=lease.pk, label=label,
                                       seconds_spent=Decimal(rng.randint(3, 20)))
 
