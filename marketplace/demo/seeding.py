@@ -111,15 +111,21 @@ class JobSpec:
         return [c["key"] if isinstance(c, dict) else c for c in self.fields["labels"]]
 
     def rows(self, seed: int) -> tuple[list[ItemRow], list[ItemRow]]:
-        """(regular rows, gold rows); every label of a gold row is its simulated truth."""
+        """(regular rows, gold rows); every label of a gold row is its simulated truth.
+
+        Workers read the number in an item's text ("review #57"), so regular and gold items take
+        theirs from one shuffled range: numbered apart (gold from 100000), the text alone told
+        workers which items were gold."""
         rng = random.Random(seed)
+        numbers = list(range(1, self.items + self.gold + 1))
+        random.Random(f"numbers:{seed}").shuffle(numbers)
         regular = [
-            ItemRow(data=self.make(rng, rng.choice(self.keys), n), external_id=f"i{n}")
+            ItemRow(data=self.make(rng, rng.choice(self.keys), numbers[n]), external_id=f"i{n}")
             for n in range(self.items)
         ]
         gold = []
         for n in range(self.gold):
             label = self.keys[n % len(self.keys)]
-            gold.append(ItemRow(data=self.make(rng, label, 100_000 + n), external_id=f"g{n}",
+            gold.append(ItemRow(data=self.make(rng, label, numbers[self.items + n]), external_id=f"g{n}",
                                 gold_label=label, explanation=f"This one is clearly {label}."))
         return regular, gold

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
 
 from marketplace.demo import seeding
+from marketplace.jobs.services import ItemRow
 from marketplace.demo.simulator.crowd import (
     Profile,
     crowd_build,
@@ -48,6 +50,22 @@ def test_seeded_demo_items_read_as_their_truth_and_gold_carries_it() -> None:
     for row in regular:  # wording and truth agree for plain items too
         assert row.data["text"].split(":")[0] in seeding._REVIEW[item_truth(row.data, spec.keys)]
     assert spec.rows(seed=3) == (regular, gold)  # deterministic
+
+
+def test_a_seeded_gold_item_reads_like_any_other_even_its_number() -> None:
+    spec = seeding.JobSpec(state="open", items=300, gold=30, make=seeding.review,
+                           fields={"title": "t", "labels": seeding.SENTIMENT})
+    regular, gold = spec.rows(seed=3)
+
+    def number(row: ItemRow) -> int:
+        found = re.search(r"#(\d+)", row.data["text"])
+        assert found is not None
+        return int(found.group(1))
+
+    assert {frozenset(row.data) for row in regular + gold} == {frozenset(gold[0].data)}  # same fields
+    assert sorted(map(number, regular + gold)) == list(range(1, 331))  # one range, no gaps
+    gold_numbers = sorted(map(number, gold))
+    assert gold_numbers[0] < 100 and gold_numbers[-1] > 230  # spread through it, not a block at its end
 
 
 def test_a_mix_is_normalized_and_split_into_whole_workers_with_colluders_in_pairs() -> None:
