@@ -9,10 +9,9 @@ Every response is built from an explicit dict, so nothing the worker must not se
 is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
 gold item's lease has exactly the shape of any other lease.
 
-No worker payload carries the item's id. Gold is imported apart from the regular items, so the
-ids of a job's gold form a block of their own, and an id beside each item would tell a worker
-which items to answer carefully. The lease id (one per assignment, numbered in the order
-workers take items) names what a worker acts on; the item is its data alone.
+No worker payload carries the item's id: gold is imported apart, so a job's gold ids form a
+block of their own that would tell a worker which items to answer with care. The lease id (one
+per assignment, numbered as workers take items) names what a worker acts on.
 """
 
 from __future__ import annotations

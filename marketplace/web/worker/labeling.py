@@ -148,9 +148,10 @@ def _job_or_404(request: HttpRequest, job_id: int) -> Job:
 
 
 def _lease_json(lease: Lease) -> dict[str, Any]:
-    """The item's data only, never its id (see the module). seconds_left, from the server's clock (the browser's may differ), is
-    the time the worker has for the item: the job's whole lease from when it was taken, which the
-    page's heartbeat renews the lease towards (the lease itself runs QUORUM_PAGE_LEASE_SECONDS)."""
+    """The item's data only, never its id (see the module). seconds_left, from the server's clock
+    (the browser's may differ), is the time the worker has for the item: the job's whole lease from
+    when it was taken, which the page's heartbeat renews the lease towards (the lease itself runs
+    QUORUM_PAGE_LEASE_SECONDS)."""
     end = max(lease.expires_at, lease.created_at + timedelta(seconds=lease.job.lease_seconds))
     left = max((end - timezone.now()).total_seconds(), 0.0)
     body: dict[str, Any] = {
