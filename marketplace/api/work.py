@@ -9,9 +9,8 @@ Every response is built from an explicit dict, so nothing the worker must not se
 is_gold, gold answers, is_correct, other workers) can leak through a serializer's defaults. A
 gold item's lease has exactly the shape of any other lease.
 
-No worker payload carries the item's id: gold is imported apart, so a job's gold ids form a
-block of their own that would tell a worker which items to answer with care. The lease id (one
-per assignment, numbered as workers take items) names what a worker acts on.
+No worker payload carries the item's id: gold is imported apart, so its ids form a block that
+would tell a worker which items to answer with care. The lease id names what a worker acts on.
 """
 
 from __future__ import annotations
@@ -27,13 +26,8 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.api.permissions import IsWorker
-from marketplace.api.common import (
-    IdField,
-    Pagination,
-    extend_list_schema,
-    refuse_numbers_as_text,
-    refuse_unknown_fields,
-)
+from marketplace.api.common import IdField, Pagination, extend_list_schema
+from marketplace.api.common import refuse_numbers_as_text, refuse_unknown_fields
 from marketplace.api.fastinput import flat_validated
 from marketplace.errors import ApplicationError
 from marketplace.jobs.fields import item_data_for_workers
@@ -45,6 +39,7 @@ from marketplace.labeling.prelabels import lease_prelabel
 from marketplace.labelsets import MAX_LABELS
 
 TAG = ["work"]
+_MULTI = "Present (true) on multi-label jobs only: submit `labels`, not `label`."
 _ERRORS = {
     403: OpenApiResponse(description="not_qualified: missing qualification, blocked or suspended"),
     404: OpenApiResponse(description="not_found, or no_work when nothing is left for you"),
@@ -66,9 +61,7 @@ class WorkJobSerializer(serializers.Serializer):
     title = serializers.CharField()
     instructions_html = serializers.CharField()
     labels = WorkLabelSerializer(many=True)
-    multi_label = serializers.BooleanField(
-        required=False, help_text="Present (true) on multi-label jobs only: submit `labels`, not `label`.",
-    )
+    multi_label = serializers.BooleanField(required=False, help_text=_MULTI)
     reward_per_judgment = serializers.CharField(help_text="Currency units per accepted judgment.")
     lease_seconds = serializers.IntegerField()
 
@@ -77,9 +70,7 @@ class LeaseJobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     labels = WorkLabelSerializer(many=True)
-    multi_label = serializers.BooleanField(
-        required=False, help_text="Present (true) on multi-label jobs only: submit `labels`, not `label`.",
-    )
+    multi_label = serializers.BooleanField(required=False, help_text=_MULTI)
     instructions_html = serializers.CharField()
 
 
@@ -190,9 +181,8 @@ class SubmitInputSerializer(serializers.Serializer):
         return attrs
 
 
-def _parse(
-    serializer_class: type[serializers.Serializer], data: Any, *, unknown_refused: bool = False
-) -> dict[str, Any]:
+def _parse(serializer_class: type[serializers.Serializer], data: Any, *,
+           unknown_refused: bool = False) -> dict[str, Any]:
     """The body, validated (fast when valid, by the serializer otherwise: one answer either way).
     `unknown_refused`: a key that is no field is a 400, checked before both paths."""
     if unknown_refused:
@@ -236,8 +226,7 @@ def present_work_job(job: Job) -> dict[str, Any]:
 
 
 def present_lease(lease: Lease) -> dict[str, Any]:
-    """The same shape for every lease; the item is its data only, never its id (a gold one looks
-    the same)."""
+    """The same shape for every lease; the item is its data only (a gold one looks the same)."""
     job, item = lease.job, lease.item
     body: dict[str, Any] = {
         "lease": lease.pk,
