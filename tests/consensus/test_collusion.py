@@ -39,7 +39,7 @@ def simulated_job(seed: int, *, workers: int = 40, items: int = 1500, overlap: i
         for profile in rng.sample(crowd, overlap):
             item_ids.append(item)
             worker_ids.append(profile.index)
-            answers.append(profile.answer(item_id=item, data=data, label_keys=labels, rng=rng))
+            answers.append(profile.answer(item=item, data=data, label_keys=labels, rng=rng))
     votes = Votes.from_labels(np.array(item_ids), np.array(worker_ids), answers, label_set=labels)
     return crowd, votes, gold
 

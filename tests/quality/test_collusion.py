@@ -55,7 +55,7 @@ def simulated_job(seed: int, *, items: int = 80, gold: int = 8, overlap: int = 4
             except NothingLeft:
                 active.remove(n)
                 continue
-            label = crowd[n].answer(item_id=lease.item_id, data=lease.item.data, label_keys=keys, rng=rng)
+            label = crowd[n].answer(item=lease.item_id, data=lease.item.data, label_keys=keys, rng=rng)
             with TestCase.captureOnCommitCallbacks(execute=True):
                 work_submit(worker=workers[n], lease_id=lease.pk, label=label)
     return job, {w.pk: p for w, p in zip(workers, crowd, strict=True)}
