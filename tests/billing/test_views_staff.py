@@ -48,6 +48,13 @@ def _as(client: Client, user: User) -> Client:
     return client
 
 
+@pytest.fixture
+def batch(client: Client, ada: User, requested: Job) -> PayoutBatch:
+    """Ada, logged in, has batched the two requests."""
+    _as(client, ada).post(reverse("staff-payout-batch-create"))
+    return PayoutBatch.objects.get()
+
+
 def test_clients_and_workers_get_404_on_every_staff_money_page(
     client: Client, alice: User, wendy: User, ada: User, requested: Job
 ) -> None:
@@ -137,11 +144,8 @@ def test_a_batch_is_created_approved_exported_and_marked_paid_through_the_pages(
 
 
 def test_a_rejection_needs_a_reason_and_returns_every_amount(
-    client: Client, ada: User, wendy: User, requested: Job
+    client: Client, wendy: User, batch: PayoutBatch
 ) -> None:
-    _as(client, ada)
-    client.post(reverse("staff-payout-batch-create"))
-    batch = PayoutBatch.objects.get()
     refused = client.post(reverse("staff-payout-reject", args=[batch.pk]), {"reason": "  "})
     assert refused.status_code == 400 and "A reason is required" in refused.content.decode()
     batch.refresh_from_db()
@@ -154,11 +158,8 @@ def test_a_rejection_needs_a_reason_and_returns_every_amount(
 
 
 def test_an_exported_batch_asks_whether_the_provider_paid_before_it_is_rejected(
-    client: Client, ada: User, wendy: User, requested: Job
+    client: Client, wendy: User, batch: PayoutBatch
 ) -> None:
-    _as(client, ada)
-    client.post(reverse("staff-payout-batch-create"))
-    batch = PayoutBatch.objects.get()
     client.post(reverse("staff-payout-approve", args=[batch.pk]))
     client.post(reverse("staff-payout-export", args=[batch.pk]))
     page = client.get(reverse("staff-payout", args=[batch.pk])).content.decode()
@@ -166,6 +167,7 @@ def test_an_exported_batch_asks_whether_the_provider_paid_before_it_is_rejected(
 
     refused = client.post(reverse("staff-payout-reject", args=[batch.pk]), {"reason": "oops"})
     assert refused.status_code == 400 and "confirms it paid none of it" in refused.content.decode()
+    assert ">oops</textarea>" in refused.content.decode()  # what Ada typed is still there
     batch.refresh_from_db()
     assert batch.status == PayoutBatch.Status.APPROVED and worker_money(worker=wendy).available == D("0.00")
 

@@ -33,7 +33,7 @@ from marketplace.billing.models import (
     PayoutBatch,
 )
 from marketplace.billing.selectors import payout_batch_rows
-from marketplace.errors import ApplicationError
+from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality import selectors as quality
 from marketplace.web.staff.workers import sort_headers, sort_parse, with_params
@@ -139,7 +139,8 @@ def payout_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     return _payout_page(request, _batch_get(batch_id))
 
 
-def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str = "") -> HttpResponse:
+def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str = "",
+                 reason: str = "") -> HttpResponse:
     rows = payout_batch_rows(batch=batch)
     scores = _quality_by_worker([row.worker_id for row in rows])
     ctx = {
@@ -148,7 +149,7 @@ def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str 
         "can_reject": batch.status in (PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED),
         "can_export": batch.status in (PayoutBatch.Status.APPROVED, PayoutBatch.Status.PAID),
         "can_pay": batch.status == PayoutBatch.Status.APPROVED,
-        "reject_error": reject_error,
+        "reject_error": reject_error, "reason": reason,  # a refused rejection keeps what was typed
     }
     return render(request, "staff/payout.html", ctx, status=400 if reject_error else 200)
 
@@ -167,13 +168,11 @@ def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpRespo
             reason = request.POST.get("reason", "").strip()[:2000]
             if not reason:
                 return _payout_page(request, batch, reject_error="A reason is required to reject a batch.")
-            declined = request.POST.get("provider_declined") == "1"
-            if batch.exported_at is not None and not declined:
-                return _payout_page(request, batch, reject_error=(
-                    "This batch's payment file was exported: reject it only when the provider "
-                    "confirms it paid none of it (tick the box), or mark it paid."))
-            payouts.payout_batch_reject(admin=admin, batch=batch, reason=reason,  # type: ignore[arg-type]
-                                        provider_declined=declined)
+            try:
+                payouts.payout_batch_reject(admin=admin, batch=batch, reason=reason,  # type: ignore[arg-type]
+                                            provider_declined=request.POST.get("provider_declined") == "1")
+            except Conflict as error:  # e.g. exported: the page asks again, the reason kept
+                return _payout_page(request, batch, reject_error=str(error), reason=reason)
             messages.success(request, f"Batch #{batch.pk} is rejected ({reason}); "
                                       "every amount is back with its worker.")
         elif action == "paid":
