@@ -7,15 +7,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing.payouts import earnings_release
 from marketplace.billing.selectors import worker_money
 from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY
 from marketplace.jobs.models import Job
@@ -24,19 +20,6 @@ from tests.billing.helpers import D, fund, published, work_all
 
 pytestmark = pytest.mark.django_db
 ClientFor = Callable[[User], APIClient]
-
-
-@pytest.fixture
-def earned(ada: User, acme: Organization, wendy: User, walter: User, settings: Any) -> Job:
-    """Wendy and Walter each earned 0.20 (10 judgments at 0.02), released after the hold
-    period; the minimum payout is lowered to 0.10 so these small sums can be paid out."""
-    settings.QUORUM_MIN_PAYOUT = "0.10"
-    fund(ada, acme, "10.00")
-    job = published(acme, items=10)
-    work_all(wendy, job)
-    work_all(walter, job)
-    earnings_release(now=timezone.now() + timedelta(days=8))
-    return job
 
 
 def test_a_worker_sees_their_earnings_and_the_dropped_judgment_policy(

@@ -35,18 +35,6 @@ from tests.factories import WorkerFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def earned(ada: User, acme: Organization, wendy: User, walter: User, settings: Any) -> None:
-    """Wendy and Walter each earned 0.20 (10 judgments) a week and a day ago, now available;
-    the minimum payout is lowered to 0.10 so these small sums can be paid."""
-    settings.QUORUM_MIN_PAYOUT = "0.10"
-    fund(ada, acme, "10.00")
-    job = published(acme, items=10)
-    work_all(wendy, job)
-    work_all(walter, job)
-    earnings_release(now=timezone.now() + timedelta(days=8))
-
-
 def test_earnings_stay_pending_for_the_hold_period_then_become_available(
     ada: User, acme: Organization, wendy: User
 ) -> None:

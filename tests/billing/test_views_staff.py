@@ -7,22 +7,19 @@ minimum is lowered to 0.10 for these small sums). Alice (Acme's client) and Wend
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from marketplace.accounts.models import Organization, User
+from marketplace.accounts.models import User
 from marketplace.billing.models import AccountKind, LedgerAccount, Payout, PayoutBatch
-from marketplace.billing.payouts import earnings_release, payout_request
+from marketplace.billing.payouts import payout_request
 from marketplace.billing.selectors import worker_money
 from marketplace.jobs.models import Job
 from marketplace.quality.models import WorkerJobStats
 from marketplace.quality.runs import consensus_run
-from tests.billing.helpers import D, fund, published, work_all
+from tests.billing.helpers import D, published
 
 pytestmark = pytest.mark.django_db
 
@@ -30,17 +27,12 @@ STAFF_GETS = ["staff-jobs", "staff-payouts", "staff-audit"]
 
 
 @pytest.fixture
-def requested(ada: User, acme: Organization, wendy: User, walter: User, settings: Any) -> Job:
-    settings.QUORUM_MIN_PAYOUT = "0.10"
-    fund(ada, acme, "10.00")
-    job = published(acme, items=10, title="Acme birds")
-    work_all(wendy, job)
-    work_all(walter, job)
-    earnings_release(now=timezone.now() + timedelta(days=8))
+def requested(earned: Job, wendy: User, walter: User) -> Job:
+    """Wendy and Walter asked for 0.20 and 0.15 of what they earned; Wendy met 18 of 20 gold."""
     payout_request(worker=wendy, amount=D("0.20"))
     payout_request(worker=walter, amount=D("0.15"))
-    WorkerJobStats.objects.update_or_create(job=job, worker=wendy, defaults={"gold_seen": 20, "gold_correct": 18})
-    return job
+    WorkerJobStats.objects.update_or_create(job=earned, worker=wendy, defaults={"gold_seen": 20, "gold_correct": 18})
+    return earned
 
 
 def _as(client: Client, user: User) -> Client:
