@@ -2,8 +2,10 @@
 
 Allowed for QUORUM_UNDO_SECONDS after the answer, while its item is still open: a complete item
 (whoever's answer completed it) may already be in results the client reads, so it stays as it
-is. The withdrawn judgment keeps its row (status `withdrawn`, no lease): its earning names it,
-and the ledger may have moved its pay already, which the flow sends back (billing/reversals.py).
+is. A gold item never completes, yet its answers are refused as often and in the same words
+(_gold_refusal): a worker told "complete" must not learn that the item was a regular one. The
+withdrawn judgment keeps its row (status `withdrawn`, no lease): its earning names it, and the
+ledger may have moved its pay already, which the flow sends back (billing/reversals.py).
 Every count the submit added comes off again: the item's judgment_count, the worker's tally of
 the job. The lease goes back to `active` with a fresh span, so the item is on the worker's
 screen again and their next answer is an ordinary submit.
@@ -73,7 +75,8 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     """Withdraw the worker's last answer in its job and give them its lease back (see the module).
 
     Refused (409) after QUORUM_UNDO_SECONDS, for an answer not the worker's latest in the job,
-    once the item is complete, and in a completed or cancelled job; 404 for anyone else's.
+    once the item is complete (a gold one: see _gold_refusal), and in a completed or cancelled job;
+    404 for anyone else's.
     `hold` (seconds): the lease's new span, as a claim's (the page's heartbeat renews it); never
     beyond the job's whole lease. Counts only: the flow withdraws the pay and the quality figures.
     """
@@ -95,14 +98,20 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
         # The item's row lock: no answer may complete it, nor a claim count its slots, meanwhile.
         item = Item.objects.select_for_update().get(pk=judgment.item_id)
         if item.is_complete:
-            raise Conflict(_completed_message(judgment), details={"judgment": judgment.pk})
+            raise Conflict(_completed_message(judgment, _last_answerer(judgment.item_id)),
+                           details={"judgment": judgment.pk})
     # The worker's tally, then the job KEY SHARE: the submit's order. A status move (FOR UPDATE)
     # waits for us, and we read the status it left.
     sql.run(
         "tally_add", job=judgment.job_id, shard=worker.pk, judgments=-int(not judgment.is_gold),
         gold_judgments=-int(judgment.is_gold), completed=0,
     )
-    status, lease_seconds = _job_key_share(judgment.job_id)
+    status, lease_seconds, overlap = _job_key_share(judgment.job_id)
+    if judgment.is_gold:
+        # As a regular answer is refused above: before the job's status, in the same words.
+        refusal = _gold_refusal(judgment, overlap=overlap, job_completed=status == JobStatus.COMPLETED)
+        if refusal is not None:
+            raise Conflict(refusal, details={"judgment": judgment.pk})
     if status not in _UNDOABLE_JOB:
         raise Conflict(
             f"This job is {JobStatus(status).label.lower()}; its answers can no longer be undone.",
@@ -126,22 +135,41 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     return Withdrawal(judgment=judgment, lease=lease)
 
 
-def _job_key_share(job_id: int) -> tuple[str, int]:
-    """The job's status and lease length, read under KEY SHARE (PostgreSQL; SQLite serializes
-    writers already): the lock a submit takes, which only a status move waits for."""
+def _job_key_share(job_id: int) -> tuple[str, int, int]:
+    """The job's status, lease length and overlap, read under KEY SHARE (PostgreSQL; SQLite
+    serializes writers already): the lock a submit takes, which only a status move waits for."""
     lock = " FOR KEY SHARE" if transaction.get_connection().vendor == "postgresql" else ""
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(f"SELECT status, lease_seconds FROM jobs_job WHERE id = %s{lock}", [job_id])
-        status, lease_seconds = cursor.fetchone()
-    return str(status), int(lease_seconds)
+        cursor.execute(f"SELECT status, lease_seconds, overlap FROM jobs_job WHERE id = %s{lock}", [job_id])
+        status, lease_seconds, overlap = cursor.fetchone()
+    return str(status), int(lease_seconds), int(overlap)
 
 
-def _completed_message(judgment: Judgment) -> str:
-    """Why a complete item's answer stays: whose answer completed it (the item's latest)."""
-    last = (
-        Judgment.objects.filter(item_id=judgment.item_id, status=JudgmentStatus.ACCEPTED)
+def _gold_refusal(judgment: Judgment, *, overlap: int, job_completed: bool) -> str | None:
+    """A regular answer's refusal for a gold one, when its item would be complete; else None.
+    A regular item completes at its overlap-th answer, so a gold item's accepted answers, in the
+    order they came, are read as groups of `overlap`, each a regular item: the answer's group is
+    complete once its overlap-th answer came, and that answer's worker completed it. In a
+    completed job every regular item is complete, so every gold answer's is too (another's)."""
+    accepted = Judgment.objects.filter(item_id=judgment.item_id, status=JudgmentStatus.ACCEPTED)
+    place = accepted.filter(pk__lte=judgment.pk).count()  # 1 for the item's first answer
+    last = -(-place // overlap) * overlap  # the place of the group's last answer
+    completer = next(iter(accepted.order_by("id").values_list("worker_id", flat=True)[last - 1:last]), None)
+    if completer is None and not job_completed:
+        return None
+    return _completed_message(judgment, completer)
+
+
+def _last_answerer(item_id: int) -> int | None:
+    """The worker whose answer is the item's latest (the one that completed it)."""
+    return (
+        Judgment.objects.filter(item_id=item_id, status=JudgmentStatus.ACCEPTED)
         .order_by("-id").values_list("worker_id", flat=True).first()
     )
-    if last == judgment.worker_id:
+
+
+def _completed_message(judgment: Judgment, completer: int | None) -> str:
+    """Why a complete item's answer stays: whose answer completed it."""
+    if completer == judgment.worker_id:
         return "Your answer completed this item, so it can no longer be undone."
     return "Another worker's answer completed this item since, so yours can no longer be undone."
