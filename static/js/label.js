@@ -283,20 +283,37 @@
       }, 0));
     }
 
-    function afterAnswer(data, pressedAt, prefix) {
-      if (data.next) {
-        show(data.next, pressedAt, prefix);
+    // A reply without a next item need not mean the job ran dry for the worker: the item fetched
+    // ahead may be theirs already, or be on its way (the server was taking it for them while it
+    // claimed for this reply, so that claim passed it over). Show that item, once it has come.
+    async function afterAnswer(data, pressedAt, prefix) {
+      let next = data.next;
+      if (!next && lease) {
+        const onScreen = lease.lease;
+        if (!ahead && fetching && fetching.of === onScreen) await fetching.done;
+        if (ahead && lease && lease.lease === onScreen) next = ahead;
+      }
+      if (next) {
+        show(next, pressedAt, prefix);
         prefetch();
       } else showEmpty(`${prefix || ""}${data.message || ""}`);
     }
 
     // Ask for the item after the one on screen (the server holds at most one such lease).
+    // `fetching` is the latest such request: {of: the lease on screen then, done: settles once
+    // its reply is handled}.
+    let fetching = null;
     function prefetch() {
       if (!lease || ahead) return;
       const onScreen = lease.lease;
-      post(root.dataset.nextUrl, { ahead_of: onScreen })
-        .then((data) => { keepAhead(data, onScreen); })
-        .catch(() => {}); // no item fetched ahead: the next answer claims one itself
+      const request = {
+        of: onScreen,
+        done: post(root.dataset.nextUrl, { ahead_of: onScreen })
+          .then((data) => { keepAhead(data, onScreen); })
+          .catch(() => {}) // no item fetched ahead: the next answer claims one itself
+          .finally(() => { if (fetching === request) fetching = null; }),
+      };
+      fetching = request;
     }
 
     function keepAhead(data, onScreen) {
@@ -363,7 +380,7 @@
         done += 1;
         doneCount.textContent = String(done);
         const said = showFeedback(data.submitted && data.submitted.feedback);
-        afterAnswer(data, pressedAt, `Saved as ${nameOf(label)}. ${said} `);
+        await afterAnswer(data, pressedAt, `Saved as ${nameOf(label)}. ${said} `);
       } catch (error) {
         // The lease may be lost or the job paused: tell the worker, then ask for what is next.
         stored(null);
@@ -384,7 +401,7 @@
       setEnabled(false);
       try {
         const data = await post(url);
-        afterAnswer(data, undefined, "Skipped. ");
+        await afterAnswer(data, undefined, "Skipped. ");
       } catch (error) {
         await recover(error.message);
       }
@@ -395,7 +412,7 @@
         const data = await post(root.dataset.nextUrl);
         feedbackBox.replaceChildren(el("strong", { text: message }));
         feedbackBox.hidden = false;
-        afterAnswer(data, undefined, `${message} `);
+        await afterAnswer(data, undefined, `${message} `);
       } catch (error) {
         busy = false;
         showEmpty(error.message);

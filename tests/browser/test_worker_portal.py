@@ -6,20 +6,26 @@ Wendy is a worker. Acme's job is published with factories (funded, open), so she
 from __future__ import annotations
 
 import statistics
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from django.db import connections, transaction
 from playwright.sync_api import expect
 
 from marketplace.accounts.models import WorkerQualification
 from marketplace.accounts.qualifications import exam_questions_add, qualification_create
-from marketplace.jobs.models import Job, JobQualification
+from marketplace.jobs.models import Item, Job, JobQualification
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.errors import NothingLeft
-from marketplace.labeling.models import Judgment
+from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.browser.conftest import arrange, log_in, screenshot
-from tests.threads import until
+from tests.threads import WAIT, until
 from tests.factories import (
     PASSWORD,
     THREE_LABELS,
@@ -286,3 +292,93 @@ def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the
     _wait_saved(page, 1)
     labels = arrange(lambda: list(Judgment.objects.filter(worker=wendy, status="accepted").values_list("label", flat=True)))
     assert labels == ["cat"]
+
+
+@contextmanager
+def _rows_locked(item_ids: list[int]) -> Iterator[None]:
+    """Hold these items' rows locked, in a transaction of another connection, while the block
+    runs: what the server's claim of an item fetched ahead does while it is still running (its
+    candidate query takes the row FOR UPDATE), so any other claim passes the item over."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Item.objects.select_for_update().filter(pk__in=item_ids))
+                locked.set()
+                release.wait(WAIT)
+        finally:
+            locked.set()  # also when the lock failed: its error is raised below
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker") as pool:
+        holding = pool.submit(hold)
+        try:
+            locked.wait(WAIT)
+            if holding.done():
+                holding.result()
+            yield
+        finally:
+            release.set()
+            holding.result()
+
+
+@pytest.mark.parametrize("arrives", ["after the answer's reply", "before the answer's reply"])
+def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that_item(
+    page: Any, arrives: str,
+) -> None:
+    """Wendy answers the first of two items before the page has the second: the server is still
+    taking it for her (its claim holds the item), so the answer's own claim finds nothing and says
+    so. The item fetched ahead reaches the page after that reply, or before it while the answer is
+    on its way; either way the page shows it, never "nothing left"."""
+    wendy = arrange(WorkerFactory, username="wendy-quick")
+    job = arrange(open_job_with_items, items=2, overlap=1, title="Two items, one quick key")
+    fetches_ahead: list[Any] = []  # held back in the browser until the test lets them go
+    answers: list[tuple[Any, Any]] = []  # the answer's request and the server's reply, held back
+    before = arrives.startswith("before")
+
+    def hold_fetch_ahead(route: Any) -> None:
+        if "ahead_of" in (route.request.post_data or ""):
+            fetches_ahead.append(route)
+        else:
+            route.continue_()
+
+    def hold_answer_reply(route: Any) -> None:
+        answers.append((route, route.fetch()))  # the server has answered; the page waits
+        page.evaluate("() => { window.answerHeld = true; }")
+
+    page.route(f"**/work/jobs/{job.pk}/label/next/", hold_fetch_ahead)
+    if before:
+        page.route("**/work/leases/*/answer/", hold_answer_reply)
+    log_in(page, wendy.username, PASSWORD)
+    with page.expect_request(lambda request: "ahead_of" in (request.post_data or "")):
+        page.goto(f"/work/jobs/{job.pk}/label/")
+        first = _wait_for_item(page, None)
+    on_screen = arrange(lambda: Lease.objects.get(worker=wendy, status="active").item_id)
+    second = arrange(lambda: Item.objects.filter(job=job).exclude(pk=on_screen).get())
+
+    with _rows_locked([second.pk]):
+        if before:
+            page.keyboard.press("c")
+            page.wait_for_function("() => window.answerHeld === true")
+            reply = answers[0][1].json()
+        else:
+            with page.expect_response(lambda response: "/answer/" in response.url) as answered:
+                page.keyboard.press("c")
+            reply = answered.value.json()
+        assert reply["next"] is None  # the answer's claim passed the item over
+    assert len(fetches_ahead) == 1
+    fetches_ahead[0].continue_()  # the item fetched ahead reaches the page now
+    if before:
+        _wait_ahead(page)  # here while the answer is still on its way
+        held, response = answers[0]
+        held.fulfill(response=response)
+
+    page.wait_for_function(
+        """text => document.querySelector('#item').textContent.includes(text)
+            || !document.querySelector('#empty').hidden""",
+        arg=second.data["text"],
+    )
+    expect(page.locator("#empty")).to_be_hidden()
+    assert _wait_for_item(page, first) == second.data["text"]
+    _wait_saved(page, 1)
