@@ -101,6 +101,21 @@ def test_a_retried_submit_returns_the_live_lease_and_never_a_second_one(
     assert Judgment.objects.filter(worker=wendy).count() == 2
 
 
+def test_a_submit_with_next_gives_back_the_lease_taken_ahead_and_takes_no_other(
+    wendy: User, client_for: Any,
+) -> None:
+    """Wendy's labeling page fetched the item after the one she answers (`ahead_of`); a submit
+    with next hands her that lease, hers already: she never holds more than one lease ahead."""
+    job = open_job_with_items(items=5, overlap=1)
+    api = client_for(wendy)
+    first = take(api, job.pk)["lease"]
+    ahead = lease_claim(worker=wendy, job=job, ahead_of=first)
+    done = submit(api, first, next=True)
+    assert done.status_code == 201, done.content
+    assert done.json()["next"]["lease"] == ahead.pk and done.json()["next_error"] is None
+    assert live_leases(wendy) == [ahead.pk]
+
+
 def test_a_submit_refused_for_a_bad_label_takes_no_item(wendy: User, client_for: Any) -> None:
     job = open_job_with_items(items=3, overlap=1)
     api = client_for(wendy)

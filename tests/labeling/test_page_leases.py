@@ -63,6 +63,26 @@ def test_an_answered_item_stays_answered_and_anothers_lease_stays_theirs(wendy: 
     assert statuses(answered, walters) == [LeaseStatus.SUBMITTED, LeaseStatus.ACTIVE]
 
 
+@pytest.mark.parametrize("action", ["answer", "skip"])
+def test_an_answer_sent_before_the_item_fetched_ahead_arrived_gets_that_item_and_no_other(
+    wendy: User, action: str,
+) -> None:
+    """Wendy's page answers (or skips) the item on screen before the item it fetched ahead has
+    reached it, so it sends no `ahead_of`: the reply's next item is the one taken ahead (hers
+    already), not a third item and not "nothing left"."""
+    job = open_job_with_items(items=4, overlap=1)
+    page = signed_in(wendy)
+    next_url = reverse("work-label-next", args=[job.pk])
+    on_screen = post_json(page, next_url).json()["next"]["lease"]
+    ahead = post_json(page, next_url, {"ahead_of": on_screen}).json()["next"]["lease"]
+
+    body = {"label": "cat"} if action == "answer" else {}
+    reply = post_json(page, reverse(f"work-label-{action}", args=[on_screen]), body).json()
+
+    assert reply["next"]["lease"] == ahead
+    assert list(Lease.objects.filter(worker=wendy, status=LeaseStatus.ACTIVE).values_list("pk", flat=True)) == [ahead]
+
+
 @pytest.mark.parametrize("leases", ["x", "1,2,3", "1;2", "-1", "9" * 19, " , ,1,2,3"])
 def test_a_malformed_beacon_is_a_400_that_releases_nothing(wendy: User, leases: str) -> None:
     job = open_job_with_items(items=1, overlap=1)
