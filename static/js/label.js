@@ -1,74 +1,24 @@
 // Worker portal: the labeling page (#labeler) and the work list's "new work" notice.
 //
-// Item data is untrusted: it is put on the page with createElement/textContent only, never
-// innerHTML, and a picture is shown only from an http(s) URL (anything else is shown as text).
 // One keypress submits a label; the server answers with the next item in the same round trip.
-// #save-state says "Saving…" while an answer is on its way and "Saved" once the server has
-// stored every answer sent (the worker can leave the page then without losing one). Closing the
-// page gives its items back at once (a beacon on pagehide).
+// The page also fetches the item after the one on screen while the worker labels it, so a label
+// key shows that item at once and the answer travels in the background. #save-state says
+// "Saving…" while an answer is on its way and "Saved" once the server has stored every answer
+// sent (the worker can leave the page then without losing one). Closing the page gives its items
+// back at once (a beacon on pagehide).
 // window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests, and
 // #labeler[data-ahead="ready"] says the item after the one on screen has arrived.
+// label_view.js (what is shown and the keys) and label_net.js (the server calls) load first.
 "use strict";
 
 (() => {
-  const TEXT_KEYS = ["text"];
-  const IMAGE_KEYS = ["image", "image_url"];
   const MAX_TIMINGS = 50;
   window.quorumTimings = window.quorumTimings || [];
-
-  function el(tag, props = {}, children = []) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(props)) {
-      if (name === "text") node.textContent = value;
-      else if (name === "class") node.className = value;
-      else node.setAttribute(name, value);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  }
-
-  function httpUrl(value) {
-    if (typeof value !== "string") return null;
-    try {
-      const url = new URL(value.trim());
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  function asText(value) {
-    return typeof value === "string" ? value : JSON.stringify(value);
-  }
-
-  // The item's data as DOM nodes: its text, an http(s) picture, the other fields as a table.
-  function itemNodes(data) {
-    if (data === null || typeof data !== "object" || Array.isArray(data)) {
-      return [el("p", { class: "item-text", text: asText(data) })];
-    }
-    const nodes = [];
-    const textKey = TEXT_KEYS.find((k) => typeof data[k] === "string");
-    if (textKey) nodes.push(el("p", { class: "item-text", text: data[textKey] }));
-    const imageKey = IMAGE_KEYS.find((k) => typeof data[k] === "string");
-    const src = imageKey ? httpUrl(data[imageKey]) : null;
-    if (src) {
-      nodes.push(el("img", { class: "item-image", src, alt: "The item's picture", referrerpolicy: "no-referrer" }));
-    }
-    const rows = Object.entries(data)
-      .filter(([key]) => key !== textKey && !(key === imageKey && src))
-      .map(([key, value]) => el("tr", {}, [el("th", { scope: "row", text: key }), el("td", { text: asText(value) })]));
-    if (rows.length) nodes.push(el("table", { class: "item-fields" }, [el("tbody", {}, rows)]));
-    return nodes;
-  }
-
-  function summary(data) {
-    if (data && typeof data === "object" && typeof data.text === "string") return data.text.slice(0, 140);
-    return "";
-  }
 
   // --- the labeling page
 
   function initLabeler(root) {
+    const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
     const $ = (id) => document.getElementById(id);
     const itemBox = $("item");
     const feedbackBox = $("feedback");
@@ -84,6 +34,8 @@
       if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
     }
     const csrf = root.dataset.csrf;
+    const post = poster(csrf);
+    const sendAnswer = saver(saveState, post);
     // A multi-label job: label keys and buttons tick (aria-pressed), Enter or Send submits the set.
     const multi = root.dataset.multiLabel === "true";
     const sendSet = $("send-set");
@@ -111,7 +63,6 @@
     let deadline = 0; // performance.now() at which the lease runs out
     let warned = false;
     let done = 0;
-    let sending = 0; // answers sent whose reply has not come yet
 
     // The visible "Sent: <label>" under the buttons: what the last key press sent, while the next
     // item is already on screen (#save-state beside it says whether it is stored yet).
@@ -165,56 +116,6 @@
       for (const button of [...choices, skipButton]) button.disabled = true;
     }
 
-    // Around every answer's request: the visible "Saving…" / "Saved" / "Not saved".
-    function sendAnswer(url, body) {
-      sending += 1;
-      saveState.hidden = false;
-      saveState.textContent = "Saving…";
-      saveState.dataset.state = "saving";
-      const settle = (ok) => {
-        sending -= 1;
-        if (!ok) {
-          saveState.textContent = "Not saved";
-          saveState.dataset.state = "failed";
-        } else if (sending === 0 && saveState.dataset.state !== "failed") {
-          saveState.textContent = "Saved";
-          saveState.dataset.state = "saved";
-        }
-      };
-      return post(url, body).then(
-        (data) => { settle(true); return data; },
-        (error) => { settle(false); throw error; },
-      );
-    }
-
-    function leaseUrl(template, id) {
-      return template.replace(/\/0\/(answer|skip)\/$/, `/${id}/$1/`);
-    }
-
-    async function post(url, body) {
-      const response = await fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-        body: JSON.stringify(body || {}),
-      });
-      let data = null;
-      try {
-        data = await response.json();
-      } catch (_) {
-        // Not JSON: a signed-out session was redirected to the log-in page, or the server failed.
-        throw new Error(response.redirected || response.ok
-          ? "Your session has ended. Reload the page to sign in again."
-          : `The server could not answer (HTTP ${response.status}). Reload the page to try again.`);
-      }
-      if (!response.ok) {
-        const error = new Error((data && data.error && data.error.message) || "Something went wrong.");
-        error.code = data && data.error && data.error.code;
-        throw error;
-      }
-      return data;
-    }
-
     function showEmpty(message) {
       lease = null;
       setEnabled(false);
@@ -245,19 +146,6 @@
       feedbackBox.replaceChildren(...parts);
       feedbackBox.hidden = false;
       return wrong ? `Check item missed: wrong on ${wrong}.` : `Check item missed: the right label was ${right}.`;
-    }
-
-    // A job that shows pre-labels sends the model's label key as `suggestion`: a hint and a
-    // marked button, never a choice made for the worker (their key still decides).
-    function suggestionNodes(key) {
-      for (const button of document.querySelectorAll("#labeler .choice")) {
-        button.classList.toggle("suggested", key !== undefined && button.dataset.label === key);
-      }
-      if (key === undefined || key === null) return [];
-      const button = Array.from(document.querySelectorAll("#labeler .choice")).find((b) => b.dataset.label === key);
-      const nameNode = button && button.querySelector(".choice-name");
-      const name = nameNode ? nameNode.textContent.trim() : key;
-      return [el("p", { class: "suggestion small muted", "data-suggestion": key, text: `Model suggests: ${name}` })];
     }
 
     // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
@@ -453,26 +341,6 @@
     }
     if (undoButton) undoButton.addEventListener("click", () => undo());
 
-    // The list of the page's keys ("?"), closed by Esc or its button; focus returns where it was.
-    const overlay = $("shortcuts");
-    let focusBefore = null;
-    function openKeys() {
-      if (!overlay || !overlay.hidden) return;
-      focusBefore = document.activeElement;
-      overlay.hidden = false;
-      $("keys-close").focus();
-    }
-    function closeKeys() {
-      if (!overlay || overlay.hidden) return;
-      overlay.hidden = true;
-      if (focusBefore instanceof HTMLElement) focusBefore.focus();
-    }
-    if (overlay) {
-      $("keys-open").addEventListener("click", () => openKeys());
-      $("keys-close").addEventListener("click", () => closeKeys());
-      overlay.addEventListener("click", (event) => { if (event.target === overlay) closeKeys(); });
-    }
-
     function tick() {
       if (!lease) return;
       const left = Math.max(Math.round((deadline - performance.now()) / 1000), 0);
@@ -495,79 +363,18 @@
     if (sendSet) sendSet.addEventListener("click", () => choose(ticked(), performance.now()));
     skipButton.addEventListener("click", () => skip());
 
-    document.addEventListener("keydown", (event) => {
-      if (event.repeat) return;
-      const target = event.target;
-      if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]")) return;
-      const key = event.key.toLowerCase();
-      if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key === "z") {
-        event.preventDefault();
-        undo();
-        return;
-      }
-      if (event.ctrlKey || event.metaKey || event.altKey) return;
-      if (overlay && !overlay.hidden) {
-        if (event.key === "Escape") {
-          event.preventDefault();
-          closeKeys();
-        }
-        return; // while the list is open, keys do not answer
-      }
-      if (event.key === "?") {
-        event.preventDefault();
-        openKeys();
-        return;
-      }
-      if (event.key === "Escape") {
-        event.preventDefault();
-        skip();
-        return;
-      }
-      if (multi && event.key === "Enter") {
-        event.preventDefault(); // not also a click of the focused button
-        choose(ticked(), performance.now());
-        return;
-      }
-      const button = hotkeys.get(key);
-      if (button && multi) {
-        event.preventDefault();
-        toggle(button);
-      } else if (button) {
-        event.preventDefault();
-        choose(button.dataset.label, performance.now());
-      } else if (key === "u") {
-        event.preventDefault();
-        undo();
-      }
-    });
+    bindKeys({ multi, hotkeys, keys: keysList(), on: { choose, toggle, skip, undo, ticked } });
 
-    // While the page is open it renews the items it holds (the server leases them for a short
-    // span at a time), so a tab that dies without a word frees them soon; a lease that ran out
-    // meanwhile is not revived, and the next answer says so.
-    const beat = Number(root.dataset.heartbeatSeconds) || 30;
-    window.setInterval(() => {
-      const held = [lease, ahead].filter(Boolean).map((one) => one.lease);
-      if (held.length) post(root.dataset.heartbeatUrl, { leases: held }).catch(() => {});
-    }, beat * 1000);
-
-    // A page being closed gives back the items it holds, so a job's last items do not wait for
-    // their leases to expire: the browser sends the beacon even as the page goes away. Not the
-    // item whose answer is on its way (busy): that answer must land. A page restored from the
-    // back-forward cache gave its items back, so it reloads to claim afresh.
-    window.addEventListener("pagehide", () => {
-      const held = [];
-      if (lease && !busy) held.push(lease.lease);
-      if (ahead) held.push(ahead.lease);
-      if (!held.length || !navigator.sendBeacon) return;
-      const form = new FormData();
-      form.append("leases", held.join(","));
-      form.append("csrfmiddlewaretoken", csrf);
-      navigator.sendBeacon(root.dataset.returnUrl, form);
-      lease = null;
-      setAhead(null);
-    });
-    window.addEventListener("pageshow", (event) => {
-      if (event.persisted) window.location.reload();
+    // The leases the page holds: renewed while it is open, given back when it closes, except
+    // the item whose answer is on its way (busy): that answer must land.
+    keepLeases({
+      root, csrf, post,
+      held: () => [lease, ahead].filter(Boolean).map((one) => one.lease),
+      returned: () => [...(lease && !busy ? [lease.lease] : []), ...(ahead ? [ahead.lease] : [])],
+      forget: () => {
+        lease = null;
+        setAhead(null);
+      },
     });
 
     post(root.dataset.nextUrl)
