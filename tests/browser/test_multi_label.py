@@ -64,13 +64,15 @@ def test_a_worker_ticks_label_sets_with_the_keyboard_and_the_client_downloads_th
 def test_a_worker_who_misses_a_multi_label_check_item_reads_the_labels_decided_wrong(new_page: Any) -> None:
     walter = arrange(WorkerFactory, username="walter-multi")
     # Every gold set is {cat}; Walter ticks dog alone everywhere, so each check item is a miss.
-    job = arrange(open_job_with_items, items=8, gold=8, gold_rate=Decimal("0.5"), overlap=1, multi_label=True,
+    # Gold comes at random (half the claims once one regular item is answered): with 30 regular
+    # items the walk below meets one before regular work runs out, but for a chance of 2**-29.
+    job = arrange(open_job_with_items, items=30, gold=8, gold_rate=Decimal("0.5"), overlap=1, multi_label=True,
                   quality_rules={"gold_feedback": True}, title="Pets, checked")
     page = new_page()
     log_in(page, walter.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
     feedback, shown = page.locator("#feedback"), None
-    for answered in range(1, 17):
+    for answered in range(1, 31):
         shown = _wait_for_item(page, shown)
         page.locator('#labeler[data-ahead="ready"], #empty:not([hidden])').first.wait_for(state="attached")
         page.keyboard.press("d")
