@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -128,6 +129,15 @@ def test_the_labeling_page_shows_labels_with_their_keys_and_the_instructions(job
     assert "Pick the animal in the picture." in html
     assert 'aria-live="polite"' in html
     assert "js/label.js" in html
+
+
+@pytest.mark.parametrize("overlap,offered", [(3, True), (1, False)])
+def test_undo_is_offered_only_where_an_answer_can_be_undone(wendy: User, overlap: int, offered: bool) -> None:
+    # With one judgment per item every answer completes its item, and undo would always fail.
+    job = open_job_with_items(items=3, overlap=overlap)
+    html = signed_in(wendy).get(reverse("work-label", args=[job.pk])).content.decode()
+    assert (f'data-undo-seconds="{settings.QUORUM_UNDO_SECONDS}"' in html) is offered
+    assert ("Undo your last answer" in html) is offered
 
 
 def test_labels_without_shortcuts_get_free_digits() -> None:

@@ -119,7 +119,10 @@ def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
         # Rendered and nh3-sanitized when the job was saved (scripts, handlers, javascript: gone).
         "instructions_html": mark_safe(job.instructions_html),  # noqa: S308
         "heartbeat_seconds": max(settings.QUORUM_PAGE_LEASE_SECONDS // 3, 5),
-        "undo_seconds": settings.QUORUM_UNDO_SECONDS,
+        # With one judgment per item every answer completes its item (a gold one is refused as
+        # if it did: labeling/undoing.py), so undo could only ever fail: the page offers none.
+        # (An item asked for more judgments may want a second; its undo is given up here.)
+        "undo_seconds": settings.QUORUM_UNDO_SECONDS if job.overlap > 1 or job.is_dynamic else 0,
         # "u" undoes unless a label took it as its shortcut (Ctrl+Z always does).
         "undo_key": not any(label["hotkey"].lower() == "u" for label in labels),
     }
