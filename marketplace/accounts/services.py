@@ -46,8 +46,31 @@ def _user_save_new(user: User) -> None:
         raise Conflict("That username is taken.") from None
 
 
+def organization_name_key(name: str) -> str:
+    """The form of a name two organizations may not share: case and runs of spaces ignored.
+
+    "Acme Vision", "ACME  vision" and "acme vision" read alike on the staff clients page, where an
+    admin credits a bank transfer by name, so only the first may exist."""
+    return " ".join(name.split()).casefold()
+
+
+def _organization_name_check(name: str) -> None:
+    key = organization_name_key(name)
+    # Narrow by the first word in SQL (case-insensitively), then compare exactly here: SQL alone
+    # cannot collapse spaces on both SQLite and PostgreSQL. No unique index backs this: see README.
+    first = key.split(" ", 1)[0]
+    names = Organization.objects.filter(name__istartswith=first).values_list("name", flat=True)
+    if any(organization_name_key(other) == key for other in names):
+        message = (
+            f"An organization named “{name}” already exists. If you work there, ask a colleague to "
+            "add you (POST /api/v1/organization/members/); otherwise choose another name."
+        )
+        raise Conflict(message, details={"organization": [message]})
+
+
 def _organization_for(name: str) -> Organization:
     name = name_clean(name, field="organization", max_chars=200)
+    _organization_name_check(name)
     base = slugify(name)[:60] or "org"
     slug, n = base, 1
     while Organization.objects.filter(slug=slug).exists():

@@ -46,6 +46,18 @@ def test_a_client_without_an_organization_is_refused(api: APIClient) -> None:
     assert not User.objects.filter(username="cleo").exists()
 
 
+def test_an_organization_name_already_taken_is_refused_whatever_its_case_or_spacing(api: APIClient) -> None:
+    assert signup(api, username="cleo", role="client", organization="Acme Vision").status_code == 201
+
+    for name in ("Acme Vision", "  acme   VISION "):
+        error = assert_error(signup(api, username="rho", role="client", organization=name), 409, "conflict")
+        assert "An organization named" in error["message"] and "already exists" in error["message"]
+        assert error["details"]["organization"] == [error["message"]]
+    assert Organization.objects.count() == 1 and not User.objects.filter(username="rho").exists()
+    # A name that merely starts the same is someone else.
+    assert signup(api, username="rho", role="client", organization="Acme Visionaries").status_code == 201
+
+
 def test_a_weak_password_is_refused_with_the_validators_message(api: APIClient) -> None:
     response = api.post(SIGNUP, {"username": "wanda", "password": "12345", "role": "worker"}, format="json")
 

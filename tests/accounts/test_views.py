@@ -71,6 +71,20 @@ def test_a_taken_username_is_shown_next_to_the_field_and_nothing_is_created(clie
     assert signed_in_as(client) is None
 
 
+def test_an_existing_organization_name_is_refused_on_its_field_keeping_what_was_typed(
+    client: Client, alice: User
+) -> None:
+    taken = alice.organization.name.upper()  # Acme, in other letters
+    orgs = Organization.objects.count()
+
+    response = signup(client, role="client", username="rho", organization=taken)
+
+    assert response.status_code == 200
+    assert "already exists" in " ".join(response.context["form"].errors["organization"])
+    assert f'value="{taken}"' in response.content.decode() and 'value="rho"' in response.content.decode()
+    assert Organization.objects.count() == orgs and not User.objects.filter(username="rho").exists()
+
+
 def test_a_weak_password_is_reported_on_the_password_field(client: Client) -> None:
     response = signup(client, password1="password", password2="password")
 

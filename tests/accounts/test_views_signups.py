@@ -25,7 +25,7 @@ def test_new_accounts_are_listed_newest_first_with_their_role_and_organization(a
     user_signup(username="otto", password="a long passphrase 42", role="client", organization_name="Initech")
     body = browser(ada).get(reverse("staff-signups")).content.decode()
     assert body.index('data-user="otto"') < body.index('data-user="nina"')
-    assert "Initech" in body and reverse("staff-worker", args=[User.objects.get(username="nina").pk]) in body
+    assert "Initech" in body and "INITECH</code>" in body and reverse("staff-worker", args=[User.objects.get(username="nina").pk]) in body
     assert 'data-user="ada"' not in body  # admins are not sign-ups
 
 

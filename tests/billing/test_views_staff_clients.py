@@ -43,3 +43,9 @@ def test_clients_and_workers_cannot_reach_the_page(alice: Any, wendy: Any, acme:
         assert client.get("/staff/clients/").status_code == 404
         assert client.post(f"/staff/clients/{acme.pk}/topup/", {"amount": "9", "payment_reference": "y"}).status_code == 404
     assert organization_balance(organization=acme) == D("0.00")
+
+
+def test_each_organization_shows_the_bank_reference_its_client_pays_with(ada: Any, acme: Any) -> None:
+    listing = _logged_in(ada).get("/staff/clients/").content.decode()
+
+    assert f"<code>{acme.slug.upper()}</code>" in listing
