@@ -13,6 +13,10 @@ from marketplace.limits import MAX_LABEL_NAME_CHARS
 from marketplace.names import name_clean
 
 MIN_LABELS, MAX_LABELS = 2, 50
+# Keys the labeling page (static/js/label.js) keeps for itself, matched lower-cased as the page
+# does: a label there could never be chosen by key, or the key would answer instead of undoing.
+# Escape, Enter, Ctrl+Z and space are not single visible keys, so the shortcut rule refuses them.
+RESERVED_SHORTCUTS = {"u": "undoes your last answer", "?": "opens the list of keys"}
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -58,9 +62,19 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
         if shortcut:
             if len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace():
                 raise ApplicationError(f"{field}[{position}]: shortcut must be a single visible key.")
+            _shortcut_not_reserved(shortcut, where=f"{field}[{position}]")
             if shortcut.lower() in shortcuts:
                 raise ApplicationError(f"{field}[{position}]: shortcut {shortcut!r} is used twice.")
             shortcuts.add(shortcut.lower())
         keys.add(key)
         clean.append({"key": key, "name": name, "shortcut": shortcut})
     return clean
+
+
+def _shortcut_not_reserved(shortcut: str, *, where: str) -> None:
+    does = RESERVED_SHORTCUTS.get(shortcut.lower())
+    if does:
+        raise ApplicationError(
+            f"{where}: shortcut {shortcut!r} is reserved: on the labeling page it {does}. Choose another.",
+            details={"shortcut": shortcut, "reserved": True},
+        )

@@ -28,8 +28,9 @@
     }
     function suggestShortcut(row, name) {
       const used = usedShortcuts(row);
-      const candidates = (name.toLowerCase().replace(/[^a-z0-9]/g, "") + "123456789").split("");
-      return candidates.find((c) => !used.has(c)) || "";
+      // As forms.labels_payload does without this file; u and ? are the labeling page's own keys.
+      const candidates = (name.toLowerCase().replace(/[^a-z0-9]/g, "") + "123456789abcdefghijklmnopqrstuvwxyz").split("");
+      return candidates.find((c) => !used.has(c) && c !== "u") || "";
     }
     function renumber() {
       rows().forEach((row, i) => {

@@ -20,6 +20,7 @@ from marketplace.accounts.qualifications import exam_questions_add, qualificatio
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
+from marketplace.web.client.forms import LabelRow, labels_payload
 from tests.factories import JobFactory, fund
 from tests.portal import browser
 
@@ -68,7 +69,7 @@ def test_saving_the_first_step_creates_a_draft_with_derived_keys_and_shortcuts(a
     job = draft(alice)
     assert job.status == JobStatus.DRAFT and job.title == "Animals in photos"
     assert job.labels == [
-        {"key": "cat", "name": "Cat", "shortcut": "1"},
+        {"key": "cat", "name": "Cat", "shortcut": "c"},  # the name's first free letter, as the help says
         {"key": "dog", "name": "Dog", "shortcut": "d"},
     ]
 
@@ -92,6 +93,26 @@ def test_a_bad_label_set_is_shown_on_the_form_and_creates_nothing(alice: User) -
 def test_duplicate_shortcuts_are_refused(alice: User) -> None:
     response = browser(alice).post(reverse("job-create"), details(**{"label-0-shortcut": "D"}))
     assert response.status_code == 400 and "used twice" in response.content.decode()
+
+
+def test_a_shortcut_the_labeling_page_keeps_for_itself_is_refused_keeping_what_was_typed(alice: User) -> None:
+    response = browser(alice).post(reverse("job-create"), details(**{"label-1-name": "Unsure", "label-1-shortcut": "u"}))
+
+    body = response.content.decode()
+    assert response.status_code == 400 and "shortcut &#x27;u&#x27; is reserved" in body and "undoes your last answer" in body
+    assert 'value="Unsure"' in body and 'value="u"' in body and 'value="Animals in photos"' in body
+    assert not Job.objects.exists()
+
+
+def test_automatic_shortcuts_skip_the_reserved_keys() -> None:
+    # "Undo it" starts with u, kept for undo, so it gets its next free letter.
+    assert labels_payload([LabelRow(0, "", "Undo it", ""), LabelRow(1, "", "Neither", "")]) == [
+        {"key": "undo-it", "name": "Undo it", "shortcut": "n"},
+        {"key": "neither", "name": "Neither", "shortcut": "e"},
+    ]
+    # With every letter of the name taken, the fallback 1-9, a-z passes over u.
+    taken = [LabelRow(i, f"k{i}", f"K{i}", c) for i, c in enumerate("123456789abcdefghijklmnopqrst")]
+    assert labels_payload([*taken, LabelRow(99, "x", "-", "")])[-1]["shortcut"] == "v"
 
 
 def test_the_draft_can_be_edited_and_keeps_its_labels(alice: User) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from marketplace.labelsets import MAX_LABELS
+from marketplace.labelsets import MAX_LABELS, RESERVED_SHORTCUTS
 
 LABEL_ROWS_MIN = 4  # empty rows a new job's form starts with (wizard.js adds more)
 IMPORT_FORMATS = (("auto", "From the file name"), ("csv", "CSV"), ("json", "JSON array"), ("jsonl", "JSONL"))
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-_SHORTCUTS = "123456789abcdefghijklmnopqrstuvwxyz"
+_SHORTCUTS = "".join(c for c in "123456789abcdefghijklmnopqrstuvwxyz" if c not in RESERVED_SHORTCUTS)
 
 
 class JobDetailsForm(forms.Form):
@@ -82,16 +82,22 @@ def key_from_name(name: str) -> str:
     return _KEY_UNSAFE.sub("-", name.lower()).strip("-._")[:64]
 
 
-def labels_payload(rows: list[LabelRow]) -> list[dict[str, Any]]:
+def labels_payload(rows: list[LabelRow], *, from_name: bool = True) -> list[dict[str, Any]]:
     """The label set to hand to labels_validate: blank rows dropped, a missing key derived
-    from the name, a missing shortcut given the first free one of 1-9, a-z."""
+    from the name, a missing shortcut given the name's first free letter or digit (as
+    wizard.js suggests while typing; Cat c, Dog d), else the first free one of 1-9, a-z.
+    `from_name=False` skips the name (exam pages keep j and k to move between questions).
+    Reserved keys (labelsets.RESERVED_SHORTCUTS) are never picked."""
     filled = [row for row in rows if not row.blank]
     taken = {row.shortcut.lower() for row in filled if row.shortcut}
-    free = (c for c in _SHORTCUTS if c not in taken)
     payload = []
     for row in filled:
         key = row.key or key_from_name(row.name)
-        shortcut = row.shortcut or next(free, "")
+        shortcut = row.shortcut
+        if not shortcut:
+            own = re.sub(r"[^a-z0-9]", "", (row.name or key).lower()) if from_name else ""
+            shortcut = next((c for c in own + _SHORTCUTS if c not in taken and c in _SHORTCUTS), "")
+            taken.add(shortcut)
         payload.append({"key": key or row.name, "name": row.name or key, "shortcut": shortcut})
     return payload
 

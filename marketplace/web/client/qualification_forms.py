@@ -28,7 +28,7 @@ def labels_from_text(text: str) -> list[dict[str, Any]]:
             rows.append(LabelRow(index, key=key_from_name(parts[0]), name=parts[0]))
         else:
             rows.append(LabelRow(index, key=parts[0], name=parts[1], shortcut=",".join(parts[2:])))
-    return labels_payload(rows)
+    return labels_payload(rows, from_name=False)
 
 
 def labels_to_text(labels: list[dict[str, str]]) -> str:
