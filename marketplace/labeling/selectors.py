@@ -115,6 +115,8 @@ class WorkOffer:
     items_left: int  # items of the job not yet complete (job-wide, from the counters)
     expected_seconds: float | None  # median answer time of recent judgments (any worker)
     missing: list[MissingRequirement]  # empty: the worker may start now
+    timed_answers: int = 0  # how many judgments expected_seconds is the median of
+    timed_workers: int = 0  # and by how many workers
 
     @property
     def examinable(self) -> bool:
@@ -127,7 +129,16 @@ class WorkOffer:
 LeaveOut = Callable[[list[int]], Mapping[int, set[int]]]
 
 
-def _expected_seconds(*, job_ids: list[int], leave_out: LeaveOut | None = None) -> dict[int, float]:
+@dataclass(frozen=True)
+class AnswerTimes:
+    """A job's median answer time and the evidence behind it."""
+
+    seconds: float
+    answers: int
+    workers: int
+
+
+def _expected_seconds(*, job_ids: list[int], leave_out: LeaveOut | None = None) -> dict[int, AnswerTimes]:
     """Median seconds of each job's latest EXPECTED_TIME_SAMPLE accepted judgments, in one query,
     leaving out the workers `leave_out` names per job (those answering too fast to be human)."""
     if not job_ids:
@@ -141,13 +152,19 @@ def _expected_seconds(*, job_ids: list[int], leave_out: LeaveOut | None = None) 
         .exclude(skipped)
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
         .filter(rank__lte=EXPECTED_TIME_SAMPLE)
-        .values_list("job_id", "seconds_spent")
+        .values_list("job_id", "seconds_spent", "worker_id")
     )
     times: dict[int, list[Decimal]] = defaultdict(list)
-    for job_id, seconds in recent:
+    workers: dict[int, set[int]] = defaultdict(set)
+    for job_id, seconds, worker_id in recent:
         times[job_id].append(seconds)
+        workers[job_id].add(worker_id)
     # A display figure, not money: float is fine here.
-    return {job_id: float(statistics.median(values)) for job_id, values in times.items()}
+    return {
+        job_id: AnswerTimes(seconds=float(statistics.median(values)), answers=len(values),
+                            workers=len(workers[job_id]))
+        for job_id, values in times.items()
+    }
 
 
 def job_has_work_for(*, worker: User) -> Exists:
@@ -196,13 +213,14 @@ def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | Non
                 min_score=req.min_score, has_exam=req.has_exam,  # type: ignore[attr-defined]
             ))
     expected = _expected_seconds(job_ids=[job.pk for job in jobs], leave_out=leave_out)
-    offers = [
-        WorkOffer(
+    offers = []
+    for job in jobs:
+        times = expected.get(job.pk)
+        offers.append(WorkOffer(
             job=job, items_left=max(job.item_count - job.completed_item_count, 0),
-            expected_seconds=expected.get(job.pk), missing=missing.get(job.pk, []),
-        )
-        for job in jobs
-    ]
+            expected_seconds=times.seconds if times else None, missing=missing.get(job.pk, []),
+            timed_answers=times.answers if times else 0, timed_workers=times.workers if times else 0,
+        ))
     return [o for o in offers if not o.missing] + [o for o in offers if o.examinable]
 
 

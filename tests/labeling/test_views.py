@@ -13,7 +13,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from marketplace.accounts.models import ExamAttempt, Qualification, User, WorkerQualification
 from marketplace.accounts.qualifications import exam_questions_add, qualification_create
@@ -317,32 +316,3 @@ def test_a_qualification_without_an_exam_has_no_exam_page(wendy: User, ada: User
     assert signed_in(wendy).get(reverse("work-exam", args=[bare.pk])).status_code == 404
 
 
-def test_the_work_list_estimates_what_an_hour_of_each_job_pays(job: Job, wendy: User, walter: User) -> None:
-    lease = lease_claim(worker=walter, job=job)
-    post_json(signed_in(walter), reverse("work-label-answer", args=[lease.pk]),
-              {"label": "cat", "seconds_spent": "12.5"})
-    html = signed_in(wendy).get(reverse("work-list")).content.decode()
-    assert "≈ $5.76/h" in html  # $0.02 an answer, an answer every 12.5 s: 288 answers an hour
-
-
-def test_the_hourly_estimate_leaves_out_workers_flagged_for_answering_too_fast(
-    job: Job, wendy: User, walter: User,
-) -> None:
-    from marketplace.quality.models import WorkerJobStats
-    from tests.factories import WorkerFactory
-
-    lease = lease_claim(worker=walter, job=job)
-    post_json(signed_in(walter), reverse("work-label-answer", args=[lease.pk]),
-              {"label": "cat", "seconds_spent": "12.5"})
-    bot = WorkerFactory(username="bot")
-    for _ in range(3):
-        lease = lease_claim(worker=bot, job=job)
-        post_json(signed_in(bot), reverse("work-label-answer", args=[lease.pk]), {"label": "cat", "seconds_spent": "0.2"})
-    assert "≈ $5.76/h" not in signed_in(wendy).get(reverse("work-list")).content.decode()  # the bot's pace
-    WorkerJobStats.objects.filter(job=job, worker=bot).update(flagged_fast_at=timezone.now())
-    assert "≈ $5.76/h" in signed_in(wendy).get(reverse("work-list")).content.decode()  # walter's alone
-
-
-def test_a_new_job_has_no_hourly_estimate_yet(job: Job, wendy: User) -> None:
-    html = signed_in(wendy).get(reverse("work-list")).content.decode()
-    assert "new job" in html and "/h<" not in html

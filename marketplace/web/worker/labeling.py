@@ -75,19 +75,31 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def hourly_text(rate: Decimal, seconds: float | None) -> str:
-    """What an hour of this job pays at its median answer time ("$5.76"), or "" before any answer.
-    An estimate for people deciding what to work on, never money anyone is owed."""
-    if not seconds or seconds <= 0:
+# Workers choose jobs by the hourly figure, so it waits for evidence: one fast worker's first
+# handful of answers (a script, a lucky streak) once showed "$9000.00/h". 20 answers is where a
+# median stops swinging with one outlier, and 3 workers means no single person sets the pace.
+HOURLY_MIN_ANSWERS = 20
+HOURLY_MIN_WORKERS = 3
+# No human reads an item and answers in less; faster medians are priced at this.
+HOURLY_MIN_SECONDS = 3.0
+
+
+def hourly_text(rate: Decimal, seconds: float | None, *, answers: int, workers: int) -> str:
+    """What an hour of this job pays at its median answer time ("$5.76"), or "" until that median
+    is over HOURLY_MIN_ANSWERS answers by HOURLY_MIN_WORKERS workers. An estimate for people
+    deciding what to work on, never money anyone is owed."""
+    if not seconds or answers < HOURLY_MIN_ANSWERS or workers < HOURLY_MIN_WORKERS:
         return ""
-    return f"${(rate * 3600 / Decimal(str(seconds))).quantize(Decimal('0.01'))}"
+    per_item = Decimal(str(max(seconds, HOURLY_MIN_SECONDS)))
+    return f"${(rate * 3600 / per_item).quantize(Decimal('0.01'))}"
 
 
 def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
     return {
         "job": offer.job, "items_left": offer.items_left, "pay": pay_text(offer.job.reward_per_judgment),
         "expected": duration_text(offer.expected_seconds),
-        "hourly": hourly_text(offer.job.reward_per_judgment, offer.expected_seconds),
+        "hourly": hourly_text(offer.job.reward_per_judgment, offer.expected_seconds,
+                              answers=offer.timed_answers, workers=offer.timed_workers),
         "missing": [
             {"qualification_id": m.qualification_id, "name": m.name, "min_score": m.min_score,
              "min_percent": f"{m.min_score * 100:.0f}"}
