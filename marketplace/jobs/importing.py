@@ -146,6 +146,13 @@ def _csv_header(
     header: list[str], *, gold: bool, line: int
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(position, name) of the reserved columns present, and of the data columns."""
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        # Excel in many European locales saves "CSV" with ';'; read with ',' it is one column
+        # named "external_id;text" and would import "s1;hello" as each item's only field.
+        separator = "semicolons" if ";" in header[0] else "tabs"
+        raise Fatal(line, "wrong_separator",
+                    f"the header is a single column, {header[0][:80]!r}: the file seems separated by "
+                    f"{separator}, not commas. Save it as comma-separated CSV (UTF-8).")
     seen: set[str] = set()
     for position, name in enumerate(header, start=1):
         if not name:

@@ -132,6 +132,9 @@ def test_an_unknown_label_names_the_line_and_the_expected_keys(job: Job) -> None
         pytest.param(b"external_id,text\na,b\n", "csv", True, 1, "missing_column", id="gold-without-label"),
         pytest.param(b"external_id,priority\na,1\n", "csv", False, 1, "missing_column", id="no-data-column"),
         pytest.param(b"text,text\na,b\n", "csv", False, 1, "duplicate_column", id="duplicate-column"),
+        pytest.param(b"external_id;text\ns1;hello\n", "csv", False, 1, "wrong_separator", id="semicolons"),
+        pytest.param(b"external_id\ttext\ns1\thello\n", "csv", False, 1, "wrong_separator", id="tabs"),
+        pytest.param(b"text;label\na;cat\n", "csv", True, 1, "wrong_separator", id="gold-semicolons"),
         pytest.param(b"text,\na,b\n", "csv", False, 1, "missing_column", id="unnamed-column"),
         pytest.param(b"id,text\n1,a\n2,b,c\n", "csv", False, 3, "wrong_field_count", id="extra-field"),
         pytest.param(b'text\n"open quote\n', "csv", False, 2, "malformed_csv", id="unclosed-quote"),
@@ -170,6 +173,15 @@ def test_a_bad_file_is_refused_whole_naming_line_and_reason(
     items_import(job=job, payload=b"external_id,text\nkeep,me\n", fmt="csv", gold=False)
     error = _refused(job, payload, fmt, gold=gold)
     assert (error["line"], error["reason"]) == (line, reason), error["message"]
+
+
+def test_a_semicolon_separated_csv_is_refused_saying_to_save_it_comma_separated(job: Job) -> None:
+    error = _refused(job, b"external_id;text\ns1;hello\n", "csv")
+
+    assert error["message"] == (
+        "line 1: the header is a single column, 'external_id;text': the file seems separated by "
+        "semicolons, not commas. Save it as comma-separated CSV (UTF-8)."
+    )
 
 
 def test_a_written_out_backslash_u0000_is_only_text(job: Job) -> None:

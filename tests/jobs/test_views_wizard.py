@@ -206,6 +206,12 @@ def test_gold_with_an_unknown_label_names_the_line_and_imports_nothing(alice: Us
     assert "Imported 2 gold items." in body
 
 
+def test_the_gold_steps_help_names_its_columns_without_markdown_backticks(alice: User) -> None:
+    job = draft(alice)
+    body = browser(alice).get(reverse("client-job-setup-gold", args=[job.pk])).content.decode()
+    assert "plus a “label” column" in body and "`" not in body.split('id="id_file_helptext"')[1].split("</p>")[0]
+
+
 # Step 6: quotes and publish
 
 def test_the_last_step_quotes_every_tier_side_by_side(alice: User) -> None:

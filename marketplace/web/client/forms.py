@@ -117,8 +117,8 @@ class ImportForm(forms.Form):
         if gold:
             self.fields["file"].label = "Gold file"
             self.fields["file"].help_text = (
-                "The same shapes as items, plus a `label` column (the right answer, a label key) "
-                "and an optional `explanation` shown to workers who miss it."
+                "The same shapes as items, plus a “label” column (the right answer, a label key) "
+                "and an optional “explanation” column shown to workers who miss it."
             )
 
     def file_format(self) -> str | None:
