@@ -185,7 +185,7 @@ def job_escrow_open(*, job: Job) -> JobBudget:
             source=balance,
             target=escrow,
             amount=amount,
-            memo=f"Escrow for {job.item_count - budget.items} items of job {job.pk}",
+            memo=_escrow_memo(job=job, new_items=job.item_count - budget.items, at_publish=budget.items == 0),
             organization_id=job.organization_id,
             job_id=job.pk,
         )
@@ -193,6 +193,15 @@ def job_escrow_open(*, job: Job) -> JobBudget:
     budget.budget += amount
     budget.save(update_fields=["items", "budget"])
     return budget
+
+
+def _escrow_memo(*, job: Job, new_items: int, at_publish: bool) -> str:
+    """What the client's ledger says about an escrow for items: at publish, or for items imported
+    into the job once it was running (the same transaction kind, so the memo tells them apart)."""
+    items = f"{new_items} item{'' if new_items == 1 else 's'}"
+    if at_publish:
+        return f"Escrow at publish for {items} of job {job.pk}"
+    return f"Escrow for {items} imported into job {job.pk} while it ran"
 
 
 def budget_lock(*, job_id: int) -> JobBudget | None:

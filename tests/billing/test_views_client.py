@@ -28,7 +28,18 @@ def test_billing_shows_balance_escrow_and_the_ledger(alice: User) -> None:
     assert page.status_code == 200
     assert 'data-testid="balance">$49.00<' in body  # 50.00 less the 1.00 escrowed at publish
     assert "Acme billing job" in body and "1.00" in body  # 10 items × 0.10 in escrow
-    assert "Top-up" in body and "Escrow opened at publish" in body
+    assert "Top-up" in body and "Escrow for the job&#x27;s items" in body
+    assert "Escrow at publish for 10 items of job" in body
+
+
+def test_items_imported_into_a_running_job_are_escrowed_saying_so(alice: User) -> None:
+    job = open_job_with_items(items=10, organization=alice.organization)
+    fund(alice.organization, "1.00")
+    flows.items_import(job=job, payload=b"external_id,text\nlate,one more\n", fmt="csv", gold=False)
+
+    body = browser(alice).get(reverse("client-billing")).content.decode()
+    assert f"Escrow for 1 item imported into job {job.pk} while it ran" in body
+    assert "at publish for 1 item" not in body and "1 items" not in body
 
 
 def test_billing_links_each_jobs_invoice_and_the_months_with_settled_jobs(alice: User) -> None:

@@ -116,7 +116,7 @@ class LedgerAccount(models.Model):
 
 class TransactionKind(models.TextChoices):
     TOPUP = "topup", "Top-up"
-    ESCROW_OPEN = "escrow_open", "Escrow opened at publish"
+    ESCROW_OPEN = "escrow_open", "Escrow for the job's items"  # at publish, and for items imported later
     ESCROW_ADD = "escrow_add", "Escrow added to a published job"
     JUDGMENT_PAY = "judgment_pay", "Judgment paid"
     JUDGMENT_PAY_REVERSE = "judgment_pay_reverse", "Dropped judgment's pay withdrawn"
