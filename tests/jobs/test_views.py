@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
@@ -42,6 +43,16 @@ def test_the_dashboard_lists_only_the_organizations_own_jobs(alice: User, carol:
     assert page.status_code == 200
     body = page.content.decode()
     assert "Acme cats" in body and "Globex secret plans" not in body
+
+
+def test_the_dashboard_and_billing_say_what_their_job_counts_count(alice: User, acme_job: Job) -> None:
+    paused = open_job_with_items(items=2, organization=alice.organization, title="Acme paused")
+    flows.job_pause(job=paused, user=alice)
+
+    dashboard = browser(alice).get(reverse("client-dashboard")).content.decode()
+    billing = browser(alice).get(reverse("client-billing")).content.decode()
+    assert 'data-testid="open-jobs">1<' in dashboard and "paused jobs are not counted" in dashboard
+    assert "held for 2 jobs not yet settled (open, paused or finishing)" in billing
 
 
 def test_the_dashboard_renders_the_live_progress_contract(alice: User, acme_job: Job) -> None:
