@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from marketplace.demo.management.commands.demo_run import server_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SIM_JUDGMENTS = """
 SELECT count(*) FROM labeling_judgment j JOIN accounts_user u ON u.id = j.worker_id
@@ -128,3 +130,10 @@ def test_make_demo_seeds_serves_runs_a_crowd_and_stops_cleanly(tmp_path: Path) -
     assert not _port_open(port), "the server still listens after Ctrl-C"
     # The crowd printed its report on the way out.
     assert "Simulated crowd: 12 workers" in output and "judgments/s" in output, output
+
+
+def test_the_demo_servers_e_mail_links_follow_the_port_it_serves() -> None:
+    assert server_env("http://127.0.0.1:8101", {"PORT": "8101"})["QUORUM_SITE_URL"] == "http://127.0.0.1:8101"
+    # A site URL set on purpose (a proxy in front, a real host name) is kept.
+    kept = server_env("http://127.0.0.1:8101", {"QUORUM_SITE_URL": "https://demo.example.com"})
+    assert kept["QUORUM_SITE_URL"] == "https://demo.example.com"

@@ -63,6 +63,15 @@ def _stop(proc: subprocess.Popen[bytes] | None, *, sig: int, wait: float) -> Non
         proc.wait()
 
 
+def server_env(url: str, environ: dict[str, str]) -> dict[str, str]:
+    """The server's environment: links in the demo's e-mails (QUORUM_SITE_URL, default port 8000)
+    point at the address actually served, e.g. PORT=8101, unless the environment names one."""
+    env = dict(environ)
+    if not env.get("QUORUM_SITE_URL"):
+        env["QUORUM_SITE_URL"] = url
+    return env
+
+
 class Command(BaseCommand):
     help = "Serve the demo (daphne) with a simulated crowd labeling through the API; Ctrl-C stops both."
 
@@ -84,7 +93,7 @@ class Command(BaseCommand):
         server = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--access-log", str(access_log),
              "marketplace.asgi:application"],
-            start_new_session=True, preexec_fn=_child_setup,
+            env=server_env(url, dict(os.environ)), start_new_session=True, preexec_fn=_child_setup,
         )
         crowd: subprocess.Popen[bytes] | None = None
         code = 0
