@@ -286,7 +286,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "marketplace.parsing.StrictJSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "marketplace.formnul.StrictMultiPartParser",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from marketplace.accounts.models import Qualification, User
@@ -146,3 +147,41 @@ def test_a_nul_character_in_a_form_field_is_a_400_on_pages_and_the_api(
                                 content_type=FORM)
     assert_refused(form)
     assert Job.objects.get().instructions == "Be kind." and not JobBlock.objects.exists()
+
+
+@pytest.mark.parametrize("door", ["page_post", "api_post", "api_patch"])
+def test_a_nul_character_in_a_multipart_form_field_is_a_400_naming_the_field(
+    alice: User, ada: User, wendy: User, client_for: Any, door: str
+) -> None:
+    # As a browser posting multipart (or curl -F) sends it; this reached PostgreSQL: a 500.
+    job = open_job_with_items(items=1, organization=alice.organization, instructions="Be kind.")
+    if door == "page_post":
+        page = browser(alice).post(reverse("client-job-instructions", args=[job.pk]), {"instructions": "a\x00b"})
+        assert page.status_code == 400 and "'instructions' holds a NUL" in page.content.decode()
+    else:
+        api = client_for(ada if door == "api_post" else alice)
+        response = (
+            api.post(f"/api/v1/jobs/{job.pk}/workers/{wendy.pk}/block/", {"reason": "spam\x00"}, format="multipart")
+            if door == "api_post"
+            else api.patch(f"/api/v1/jobs/{job.pk}/instructions/", {"instructions": "a\x00b"}, format="multipart")
+        )
+        error = assert_refused(response)
+        assert "NUL" in error["message"] and error["details"]["field"] in ("reason", "instructions")
+    assert Job.objects.get().instructions == "Be kind." and not JobBlock.objects.exists()
+
+
+def test_a_nul_in_an_uploaded_file_is_left_to_its_importer_and_a_nul_beside_it_is_refused(
+    alice: User, client_for: Any, draft: Job
+) -> None:
+    url = reverse("client-job-setup-items", args=[draft.pk])
+    upload = SimpleUploadedFile("items.csv", b"text\nok\na\x00b\n", content_type="text/csv")
+    page = browser(alice).post(url, {"file": upload, "format": "auto"})
+    # The importer's own answer, naming the line: the upload was read, not refused at the edge.
+    assert page.status_code == 400 and "line" in page.content.decode() and "NUL" in page.content.decode()
+    upload = SimpleUploadedFile("items.csv", b"text\nok\n", content_type="text/csv")
+    page = browser(alice).post(url, {"file": upload, "format": "auto", "model": "bert\x00"})
+    assert page.status_code == 400 and "'model' holds a NUL" in page.content.decode()
+    upload = SimpleUploadedFile("items.csv", b"text\nok\n", content_type="text/csv")
+    api = client_for(alice).post(f"/api/v1/jobs/{draft.pk}/items/", {"file": upload, "note\x00": "x"}, format="multipart")
+    assert assert_refused(api)["details"]["field"] == "note\\x00"
+    assert Item.objects.filter(job=draft).count() == 1

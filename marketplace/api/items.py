@@ -22,7 +22,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -33,10 +32,12 @@ from marketplace import flows
 from marketplace.api.permissions import IsClientOrAdmin
 from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.formnul import StrictMultiPartParser
 from marketplace.jobs import editing, importing, selectors
 from marketplace.jobs.importing import InvalidImport, Problem
 from marketplace.jobs.models import Item
 from marketplace.jobs.predictions import model_name_check
+from marketplace.parsing import StrictJSONParser
 
 # A multipart body carries some framing around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -200,7 +201,7 @@ def _one(request: Request, job_id: int, item_id: int, *, gold: bool) -> Item:
 class ClientEndpoint(APIView):
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
     renderer_classes = [JSONRenderer]
-    parser_classes = [MultiPartParser]  # raw bodies are read from request.stream, never parsed
+    parser_classes = [StrictMultiPartParser]  # raw bodies are read from request.stream, never parsed
     content_negotiation_class = FileFormatNegotiation
 
 
@@ -238,7 +239,7 @@ class JobItemsDelete(APIView):
     """Delete chosen items of a draft, or all of them to upload a new file in their place."""
 
     permission_classes = [IsAuthenticated, IsClientOrAdmin]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]  # the body limit and refusals of every JSON body
 
     @extend_schema(
         request=ItemsDeleteSerializer, summary="Delete a draft's items: chosen ids, or all",
