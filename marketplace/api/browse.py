@@ -201,10 +201,12 @@ class JobBrowse(_Endpoint):
         tags=TAG, operation_id="v1_jobs_browse_list", parameters=FILTER_PARAMETERS + PAGE_PARAMETERS,
         responses=PageOut, summary="A page of the job's items with consensus label, confidence and marks",
         description="Keyset pagination: pass next_cursor back as cursor. A filter on the consensus "
-        "(label, confidence, agreement, sort by confidence) shows only items the latest run labelled.",
+        "(label, confidence, agreement, sort by confidence) shows only items the latest run labelled. "
+        "Any other query key is a 400 listing the allowed ones.",
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
+        browse_params.browse_keys_check(request.query_params, paged=True)
         filters = _filters(job, request.query_params)
         cursor = browse_params.cursor_parse(request.query_params, sort=filters.sort)
         size = browse_params.page_size_parse(request.query_params)
@@ -248,6 +250,7 @@ class JobBrowseExport(_Endpoint):
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         job = job_get_for_owner(user=request.user, job_id=job_id)
+        browse_params.browse_keys_check(request.query_params)
         filters = _filters(job, request.query_params)  # a bad filter is a 400 before any byte
         chunks = browsing.items_browse_csv(job=job, filters=filters)
         return attachment(request, chunks, "csv", f"job-{job.pk}-items")

@@ -13,7 +13,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -119,21 +119,33 @@ def _text(params: Mapping[str, str], name: str, limit: int) -> str | None:
 FILTER_KEYS = tuple("q" if field.name == "text" else field.name for field in fields(BrowseFilter))
 
 
+# A page of the listing (the portal's or the API's) also carries these.
+PAGE_KEYS = ("cursor", "page_size")
+
+
+def browse_keys_check(keys: Iterable[str], *, paged: bool = False) -> None:
+    """A key that is no filter parameter (nor, with `paged`, a page's) is a 400 listing the allowed
+    ones: a misspelled filter would otherwise mean "no filter" and show (or export, or buy
+    reviews for) every item."""
+    allowed = FILTER_KEYS + PAGE_KEYS if paged else FILTER_KEYS
+    unknown = sorted(set(keys) - set(allowed))
+    if unknown:
+        raise ApplicationError(
+            f"{', '.join(unknown)[:200]} is not a filter parameter; use {', '.join(allowed)}.",
+            details={"parameter": "filter", "unknown": unknown[:20], "allowed": list(allowed)},
+        )
+
+
 def browse_filter_parse(
     params: Mapping[str, str], *, labels: Sequence[str], unknown_refused: bool = False
 ) -> BrowseFilter:
     """The filter a query string asks for; ApplicationError (400) names the first bad parameter.
 
     With `unknown_refused` (an action's body, which reopens or buys reviews for every item the
-    filter selects) a key that is not a filter's is a 400 too: a typo would otherwise mean "no
-    filter", and the client would pay for every item. A page's query also carries page, cursor..."""
+    filter selects) a key that is not a filter's is a 400 too (`browse_keys_check`); a page's
+    query carries cursor and page_size as well, so listings check their keys themselves."""
     if unknown_refused:
-        unknown = sorted(set(params) - set(FILTER_KEYS))
-        if unknown:
-            raise ApplicationError(
-                f"filter: {', '.join(unknown)[:200]} is not a filter parameter; use {', '.join(FILTER_KEYS)}.",
-                details={"parameter": "filter", "unknown": unknown[:20], "allowed": list(FILTER_KEYS)},
-            )
+        browse_keys_check(params)
     label = _text(params, "label", 64)
     if label is not None and label not in labels:
         raise _bad("label", f"not a label of this job; choose one of {', '.join(labels)}.")

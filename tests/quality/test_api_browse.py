@@ -150,3 +150,13 @@ def test_an_action_names_either_items_or_a_filter(job: Job, alice: User, client_
                  {"filter": {"confidence_max": "NaN"}}):
         assert api.post(url(job, "expert-review/"), body, format="json").status_code == 400, body
     assert not ExpertReview.objects.exists()
+
+
+def test_a_misspelled_filter_in_the_query_is_a_400_listing_the_filters(job: Job, alice: User, client_for: Any) -> None:
+    # The portal's table asks this listing with the page's own query string (databrowser.js).
+    api = client_for(alice)
+    for tail in ("", "export/"):
+        error = api.get(url(job, tail), {"lable": "dog"}).json()["error"]
+        assert error["details"]["unknown"] == ["lable"] and "label" in error["details"]["allowed"]
+    assert "cursor" in api.get(url(job), {"lable": "dog"}).json()["error"]["details"]["allowed"]
+    assert api.get(url(job), {"label": "dog", "page_size": 2}).status_code == 200

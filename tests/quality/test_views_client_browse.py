@@ -55,6 +55,17 @@ def test_a_bad_filter_says_what_is_wrong_with_a_400(job: Job, alice: User) -> No
     assert answer.status_code == 400 and b"confidence_min" in answer.content
 
 
+def test_a_misspelled_filter_is_a_400_listing_the_filters_not_every_item(job: Job, alice: User) -> None:
+    client = logged_in(alice)
+    answer = client.get(page(job), {"agreement_belwo": "0.9"})
+    assert answer.status_code == 400 and not answer.context["rows"]
+    shown = answer.context["error"]
+    assert "agreement_belwo" in shown and "agreement_below" in shown and "cursor" in shown
+    assert "agreement_belwo" in client.get(page(job, "export/"), {"agreement_belwo": "0.9"}).content.decode()
+    # A page's own keys stay allowed.
+    assert client.get(page(job), {"agreement_below": "0.9", "page_size": "2"}).status_code == 200
+
+
 def test_others_get_404_and_an_admin_may_browse(job: Job, carol: User, wendy: User, ada: User) -> None:
     item = job.items.first()
     for user in (carol, wendy):

@@ -67,6 +67,7 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
     ctx: dict[str, Any] = {"job": job, "params": params, "labels": job.labels, "error": None, "rows": [],
                            "live_socket": live_socket(request)}
     try:
+        browse_params.browse_keys_check(request.GET, paged=True)  # a typo'd filter would show everything
         filters = browse_params.browse_filter_parse(params, labels=job.label_keys)
         cursor = browse_params.cursor_parse(request.GET, sort=filters.sort)
         size = browse_params.page_size_parse(request.GET)
@@ -119,6 +120,7 @@ def data_export(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     staff_look(request, job)
     try:
+        browse_params.browse_keys_check(request.GET)
         filters = browse_params.browse_filter_parse(_filter_params(request.GET), labels=job.label_keys)
         chunks = browsing.items_browse_csv(job=job, filters=filters)
     except ApplicationError as exc:
