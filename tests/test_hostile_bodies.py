@@ -185,3 +185,21 @@ def test_a_nul_in_an_uploaded_file_is_left_to_its_importer_and_a_nul_beside_it_i
     api = client_for(alice).post(f"/api/v1/jobs/{draft.pk}/items/", {"file": upload, "note\x00": "x"}, format="multipart")
     assert assert_refused(api)["details"]["field"] == "note\\x00"
     assert Item.objects.filter(job=draft).count() == 1
+
+
+# --- 4. A JSON body is an object of fields: [], 3 or "x" is a 400 at every door, not "no fields" ---
+
+
+@pytest.mark.parametrize("body", ["[]", "[{}]", "7", '"text"', "true", "null"])
+@pytest.mark.parametrize("door", ["job_create", "quote", "work_next", "webhook", "items_delete", "topup"])
+def test_a_json_body_that_is_not_an_object_is_a_400_saying_so_and_changes_nothing(
+    alice: User, ada: User, wendy: User, client_for: Any, draft: Job, door: str, body: str
+) -> None:
+    who, url = {
+        "job_create": (alice, "/api/v1/jobs/"), "quote": (alice, "/api/v1/quotes/"),
+        "work_next": (wendy, "/api/v1/work/next/"), "webhook": (alice, "/api/v1/webhooks/"),
+        "items_delete": (alice, f"/api/v1/jobs/{draft.pk}/items/delete/"), "topup": (ada, "/api/v1/admin/topups/"),
+    }[door]
+    error = assert_refused(client_for(who).post(url, body.encode(), content_type="application/json"))
+    assert "must be a JSON object" in error["message"] and error["details"] == {"body": "not_an_object"}
+    assert Job.objects.count() == 1 and Item.objects.count() == 1 and not Lease.objects.exists()

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import User
 from marketplace.api.permissions import IsClientOrAdmin
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import Pagination, extend_list_schema, refuse_unknown_fields
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
 from marketplace.consensus import METHODS
@@ -105,7 +105,8 @@ class JobConsensusRuns(_Endpoint):
         summary="Run consensus on the job now",
     )
     def post(self, request: Request, job_id: int) -> Response:
-        body = request.data if isinstance(request.data, dict) else {}
+        body = request.data  # an object: the JSON parser refuses anything else
+        refuse_unknown_fields(("method", "options"), body)  # "methd" would run the default method
         method, options = body.get("method"), body.get("options")
         if method is not None and not isinstance(method, str):
             raise ApplicationError("method must be a string.")

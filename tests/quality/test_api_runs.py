@@ -58,6 +58,18 @@ def test_an_unknown_method_is_a_400(alice: Any, job: Job, client_for: Any) -> No
     assert response.status_code == 400 and "astrology" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("body", ["[]", "[1]", "3", '"mv"', "null", '{"methd": "mv"}'])
+def test_a_body_that_is_no_object_or_a_misspelled_field_is_a_400_and_starts_no_run(
+    alice: Any, job: Job, client_for: Any, body: str
+) -> None:
+    runs = ConsensusRun.objects.filter(job=job).count()
+    response = client_for(alice).post(_url(job), body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    message = response.json()["error"]["message"]
+    assert ("methd" in message and "method" in message) if "methd" in body else "must be a JSON object" in message
+    assert ConsensusRun.objects.filter(job=job).count() == runs
+
+
 def test_runs_are_listed_newest_first_and_paginated(alice: Any, job: Job, client_for: Any) -> None:
     api = client_for(alice)
     for method in ("mv", "quorum"):
