@@ -41,3 +41,6 @@ MAX_DESCRIPTION_CHARS = 5_000
 # Names people read: label names, job titles, organization names.
 MAX_LABEL_NAME_CHARS = 120
 MAX_TITLE_CHARS = 200
+
+# Judgments per item a job (or a quote) may ask for: its overlap, and a dynamic overlap's maximum.
+MAX_OVERLAP = 50

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import Organization
 from marketplace.api.permissions import IsClient, IsClientOrAdmin
-from marketplace.api.common import PAGE_PARAMETERS, Pagination
+from marketplace.api.common import PAGE_PARAMETERS, Pagination, refuse_unknown_fields
 from marketplace.billing import selectors, statements
 from marketplace.billing.amounts import money_in
 from marketplace.api.billing_common import (
@@ -52,18 +52,26 @@ from marketplace.billing.invoices import (
 )
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.limits import MAX_OVERLAP
 from marketplace.parsing import id_or_none
 from marketplace.money import CURRENCY_CODE
 from marketplace.jobs.selectors import job_get_for_owner
 
+_QUOTE_FIELDS = ("items", "workers", "tier", "overlap")
 _QUOTE_IN = inline_serializer("QuoteIn", {
     "items": serializers.IntegerField(min_value=1, help_text="Regular items to label"),
     "workers": serializers.IntegerField(
         min_value=1, required=False, help_text="Working at once (default 10)"),
+    "tier": serializers.CharField(required=False, help_text="Quote only this tier (a slug from a full quote)"),
+    "overlap": serializers.IntegerField(
+        min_value=1, max_value=MAX_OVERLAP, required=False,
+        help_text="Judgments per item, as a job's fixed overlap (default: each tier's own); more than "
+        "the tier's raises the price as publishing would, fewer never lowers it"),
 })
 _QUOTE_OUT = inline_serializer("QuoteOut", {
     "items": serializers.IntegerField(),
     "workers": serializers.IntegerField(),
+    "overlap": serializers.IntegerField(allow_null=True, help_text="As asked; null: each tier's own"),
     "tiers": inline_serializer("TierQuoteOut", {
         "tier": serializers.CharField(), "name": serializers.CharField(),
         "price_per_item": rate_field(), "price": money_field(),
@@ -127,12 +135,19 @@ class QuoteView(APIView):
         "default (tier_default).",
     )
     def post(self, request: Request) -> Response:
-        items = int_in(request.data, "items")
-        workers = int_in(request.data, "workers", default=10, high=100_000)
-        quotes = selectors.job_quote(items=items, workers=workers)
+        data = request.data
+        refuse_unknown_fields(_QUOTE_FIELDS, data)
+        items = int_in(data, "items")
+        workers = int_in(data, "workers", default=10, high=100_000)
+        overlap = None if data.get("overlap") is None else int_in(data, "overlap", high=MAX_OVERLAP)
+        tier = data.get("tier")
+        if tier is not None and not isinstance(tier, str):
+            raise ApplicationError("tier must be a tier's slug (text), such as \"standard\".", details={"tier": "invalid"})
+        quotes = selectors.job_quote(items=items, workers=workers, tier=tier, overlap=overlap)
         return Response({
             "items": items,
             "workers": workers,
+            "overlap": overlap,
             "tiers": [
                 {
                     "tier": q.tier, "name": q.name, "price_per_item": r(q.price_per_item),

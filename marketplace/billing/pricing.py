@@ -186,30 +186,38 @@ class TierQuote:
 
 
 def tier_quote(
-    *, terms: TierTerms, items: int, workers: int, pool_accuracy: Decimal | None = None
+    *, terms: TierTerms, items: int, workers: int, pool_accuracy: Decimal | None = None,
+    overlap: int | None = None,
 ) -> TierQuote:
     """A quote for `items` regular items on one tier. `pool_accuracy` is the measured gold
-    accuracy of the workers qualified for the tier; without it the tier's assumption is used."""
-    if items < 0 or workers < 1:
-        raise ValueError("items must be >= 0 and workers >= 1")
-    overlap = expected_overlap(overlap=terms.overlap, max_overlap=terms.max_overlap)
+    accuracy of the workers qualified for the tier; without it the tier's assumption is used.
+    `overlap`: a job's own fixed overlap on the tier (job_create's `overlap`), priced as publish
+    prices it (job_price_per_item: more judgments cost more, fewer never less than the tier);
+    without it the tier's own overlap, dynamic where the tier's is."""
+    if items < 0 or workers < 1 or (overlap is not None and overlap < 1):
+        raise ValueError("items must be >= 0, workers >= 1 and overlap >= 1")
+    least, most = (terms.overlap, terms.max_overlap) if overlap is None else (overlap, None)
+    price_per_item = job_price_per_item(
+        terms=terms, overlap=least, max_overlap=most, gold_rate=terms.gold_rate, pay=terms.pay_per_judgment
+    )
+    expected = expected_overlap(overlap=least, max_overlap=most)
     judgments = int(
-        rounded(items * judgments_per_item(overlap=overlap, gold_rate=terms.gold_rate), 0)
+        rounded(items * judgments_per_item(overlap=expected, gold_rate=terms.gold_rate), 0)
     )
     worker_accuracy = terms.assumed_worker_accuracy if pool_accuracy is None else pool_accuracy
     return TierQuote(
         tier=terms.slug,
         name=terms.name,
         items=items,
-        price_per_item=terms.price_per_item,
-        price=money(items * terms.price_per_item),
+        price_per_item=price_per_item,
+        price=money(items * price_per_item),
         escrow=hold(items, escrow_per_item(
-            price=terms.price_per_item, pay=terms.pay_per_judgment, overlap=terms.overlap,
-            max_overlap=terms.max_overlap, gold_rate=terms.gold_rate)),
+            price=price_per_item, pay=terms.pay_per_judgment, overlap=least,
+            max_overlap=most, gold_rate=terms.gold_rate)),
         expected_judgments=judgments,
         expected_worker_cost=money(judgments * terms.pay_per_judgment),
         promised_accuracy=terms.promised_accuracy,
-        expected_accuracy=majority_accuracy(worker_accuracy=worker_accuracy, overlap=int(overlap)),
+        expected_accuracy=majority_accuracy(worker_accuracy=worker_accuracy, overlap=int(expected)),
         accuracy_source=ACCURACY_FROM_TIER if pool_accuracy is None else ACCURACY_FROM_POOL,
         expected_hours=rounded(judgments * terms.seconds_per_judgment / workers / 3600, 2),
     )
@@ -221,13 +229,15 @@ def quote(
     items: int,
     workers: int,
     pool_accuracy: Mapping[str, Decimal] | None = None,
+    overlap: int | None = None,
 ) -> list[TierQuote]:
     """Quotes for every tier, side by side; `pool_accuracy` maps a tier slug to its measured
-    pool accuracy (tiers missing from it fall back to their defaults)."""
+    pool accuracy (tiers missing from it fall back to their defaults); `overlap` as tier_quote."""
     measured = pool_accuracy or {}
     return [
         tier_quote(
-            terms=terms, items=items, workers=workers, pool_accuracy=measured.get(terms.slug)
+            terms=terms, items=items, workers=workers, pool_accuracy=measured.get(terms.slug),
+            overlap=overlap,
         )
         for terms in tiers
     ]

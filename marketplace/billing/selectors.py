@@ -21,6 +21,7 @@ from marketplace.billing.models import (
     Tier,
 )
 from marketplace.billing.pricing import TierQuote, TierTerms, money, quote, rate
+from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import WorkerJobStats
 
@@ -63,14 +64,27 @@ def pool_accuracy(*, min_accuracy: Decimal) -> Decimal | None:
     return rate(Decimal(right) / seen) if seen else None
 
 
-def job_quote(*, items: int, workers: int = 10) -> list[TierQuote]:
-    """A side-by-side quote over the active tiers: measured pool accuracy where there is history."""
+def job_quote(
+    *, items: int, workers: int = 10, tier: str | None = None, overlap: int | None = None
+) -> list[TierQuote]:
+    """A side-by-side quote over the active tiers (or the one named `tier`, ApplicationError
+    when it is none of them), with a job's own fixed `overlap` if given (pricing.tier_quote):
+    measured pool accuracy where there is history."""
     tiers = tier_list()
+    if tier is not None:
+        chosen = [t for t in tiers if t.slug == tier]
+        if not chosen:
+            raise ApplicationError(
+                f"tier must be one of the offered tiers: {', '.join(t.slug for t in tiers)}.",
+                details={"tier": "unknown", "allowed": [t.slug for t in tiers]},
+            )
+        tiers = chosen
     measured = {
         t.slug: acc for t in tiers if (acc := pool_accuracy(min_accuracy=t.worker_min_accuracy))
     }
     return quote(
-        tiers=[tier_terms(t) for t in tiers], items=items, workers=workers, pool_accuracy=measured
+        tiers=[tier_terms(t) for t in tiers], items=items, workers=workers, pool_accuracy=measured,
+        overlap=overlap,
     )
 
 

@@ -12,7 +12,7 @@ from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import DEFAULT_TIER
 from marketplace.jobs.predictions import ModelName, model_name_check
 from marketplace.labelsets import label_set_validate
-from marketplace.limits import MAX_TITLE_CHARS
+from marketplace.limits import MAX_OVERLAP, MAX_TITLE_CHARS
 from marketplace.names import name_clean
 
 # Fields a client may set when creating a job or editing a draft.
@@ -96,7 +96,7 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
         elif name == "labels":
             clean[name] = labels_validate(value)
         elif name == "overlap":
-            clean[name] = _int(value, name, low=1, high=50)
+            clean[name] = _int(value, name, low=1, high=MAX_OVERLAP)
         elif name == "lease_seconds":
             clean[name] = _int(value, name, low=10, high=24 * 3600)
         elif name == "priority":
@@ -106,7 +106,7 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
         elif name == "gold_rate":
             clean[name] = decimal_clean(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
         elif name == "max_overlap":
-            clean[name] = None if value is None else _int(value, name, low=1, high=50)
+            clean[name] = None if value is None else _int(value, name, low=1, high=MAX_OVERLAP)
         elif name == "target_confidence":
             clean[name] = (
                 None if value is None

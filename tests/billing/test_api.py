@@ -80,6 +80,38 @@ def test_a_quote_needs_a_positive_item_count_and_is_not_for_workers(
     assert client_for(wendy).post("/api/v1/quotes/", {"items": 10}, format="json").status_code == 403
 
 
+def test_a_quote_for_one_tier_at_a_chosen_overlap_is_the_price_publishing_charges(
+    ada: User, acme: Organization, alice: User, client_for: ClientFor
+) -> None:
+    api = client_for(alice)
+    body = api.post("/api/v1/quotes/", {"items": 1000, "tier": "standard", "overlap": 5}, format="json").json()
+    (standard,) = body["tiers"]
+    # Two judgments more than the tier's three, at 0.02 with 10% gold mixed in: 0.0444 more an item.
+    assert (standard["tier"], standard["price_per_item"], standard["price"]) == ("standard", "0.1444", "144.40")
+    assert (body["overlap"], standard["expected_judgments"]) == (5, 5556)  # 1000 × 5 / 0.9
+    fund(ada, acme, "10.00")
+    job = published(acme, items=2, tier="standard", overlap=5, reward_per_judgment=D("0.02"), gold_rate=D("0.1"))
+    assert str(job.budget.price_per_item) == standard["price_per_item"]
+    # Fewer judgments never lower the tier's price, and say what they do to the accuracy.
+    fewer = api.post("/api/v1/quotes/", {"items": 1000, "tier": "standard", "overlap": 1}, format="json")
+    assert (fewer.json()["tiers"][0]["price"], fewer.json()["tiers"][0]["expected_accuracy"]) == ("100.00", "0.8200")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"items": 10, "tier": "golden"}, "tier"), ({"items": 10, "tier": 2}, "tier"),
+    ({"items": 10, "overlap": 0}, "overlap"), ({"items": 10, "overlap": 51}, "overlap"),
+    ({"items": 10, "overlap": "3"}, "overlap"), ({"items": 10, "overlap": 2.5}, "overlap"),
+    ({"items": 10, "overlpa": 5}, "overlpa"),
+])
+def test_a_quote_refuses_a_tier_or_overlap_it_cannot_price_and_names_it(
+    alice: User, client_for: ClientFor, body: dict[str, Any], field: str
+) -> None:
+    response = client_for(alice).post("/api/v1/quotes/", body, format="json")
+    assert response.status_code == 400 and field in response.json()["error"]["message"]
+    if field == "tier":
+        assert "standard" in response.json()["error"]["message"] or body["tier"] == 2
+
+
 # The client's money
 
 

@@ -117,6 +117,16 @@ def test_a_quote_uses_the_measured_pool_accuracy_when_given_and_says_so() -> Non
     assert measured.expected_accuracy == majority_accuracy(worker_accuracy=D("0.7"), overlap=3)
 
 
+def test_a_quote_at_a_jobs_own_overlap_is_that_jobs_price_and_a_fixed_overlap() -> None:
+    (more,) = quote(tiers=[PREMIUM], items=100, workers=1, overlap=12)
+    price = job_price_per_item(terms=PREMIUM, overlap=12, max_overlap=None, gold_rate=D("0.15"), pay=D("0.04"))
+    assert more.price_per_item == price > PREMIUM.price_per_item and more.price == money(100 * price)
+    assert more.expected_judgments == 1412  # 100 × 12 / 0.85: fixed, no longer the 5..9 midpoint
+    assert more.expected_accuracy == majority_accuracy(worker_accuracy=D("0.85"), overlap=12)
+    (same,) = quote(tiers=[STANDARD], items=100, workers=1, overlap=3)
+    assert same == quote(tiers=[STANDARD], items=100, workers=1)[0]
+
+
 def test_a_kept_promise_earns_no_credit_and_a_miss_earns_ten_percent_per_point() -> None:
     assert credit_rate(promised=D("0.95"), delivered=D("0.97")) == D("0")
     assert credit_rate(promised=D("0.95"), delivered=D("0.93")) == D("0.2000")
