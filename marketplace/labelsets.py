@@ -17,13 +17,16 @@ MIN_LABELS, MAX_LABELS = 2, 50
 # does: a label there could never be chosen by key, or the key would answer instead of undoing.
 # Escape, Enter, Ctrl+Z and space are not single visible keys, so the shortcut rule refuses them.
 RESERVED_SHORTCUTS = {"u": "undoes your last answer", "?": "opens the list of keys"}
+LABEL_FIELDS = ("key", "name", "shortcut")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, str]]:
     """Normalize to [{"key", "name", "shortcut"}], raising on anything ambiguous.
 
-    A bare string stands for {"key": string}. Keys are 1-64 safe characters and unique;
+    A bare string stands for {"key": string}. A label object has no other fields than
+    LABEL_FIELDS: a misspelled one ("shortuct") would be dropped without a word, so it is a 400
+    listing them. Keys are 1-64 safe characters and unique;
     shortcuts are single visible keys, unique regardless of case; names default to the key and
     are refused over MAX_LABEL_NAME_CHARS or with invisible controls (marketplace.names), and
     when two read the same regardless of case and spacing (workers would see two like buttons).
@@ -39,6 +42,13 @@ def label_set_validate(labels: Any, *, field: str = "labels") -> list[dict[str, 
             raw = {"key": raw}
         if not isinstance(raw, dict):
             raise ApplicationError(f"{field}[{position}] must be an object with a key.")
+        unknown = sorted(str(name)[:40] for name in set(raw) - set(LABEL_FIELDS))
+        if unknown:
+            raise ApplicationError(
+                f"{field}[{position}]: unknown field(s) {', '.join(unknown)[:200]}; a label has "
+                f"{', '.join(LABEL_FIELDS)}.",
+                details={"unknown_fields": unknown[:20], "allowed": list(LABEL_FIELDS)},
+            )
         key, shortcut = raw.get("key", ""), raw.get("shortcut") or ""
         if not isinstance(key, str) or not isinstance(shortcut, str):
             raise ApplicationError(f"{field}[{position}]: key and shortcut must be text.")

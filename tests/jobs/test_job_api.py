@@ -40,6 +40,9 @@ def test_a_client_creates_a_draft_job_with_defaults(alice, client_for) -> None: 
         ({"labels": [{"key": "yes"}, {"key": "unsure", "shortcut": "U"}]}, "shortcut 'U' is reserved"),
         ({"labels": [{"key": "yes"}, {"key": "a", "shortcut": "?"}]}, "shortcut '?' is reserved: on the labeling page it opens the list of keys"),
         ({"labels": [{"key": "has space"}, {"key": "dog"}]}, "key"),
+        # A misspelled or made-up field of a label is named, with the fields a label has.
+        ({"labels": [{"key": "cat", "shortuct": "c"}, {"key": "dog"}]}, "shortuct; a label has key, name, shortcut"),
+        ({"labels": ["cat", {"key": "dog", "color": "red"}]}, "labels[2]: unknown field(s) color"),
         ({"overlap": 0}, "overlap"),
         ({"gold_rate": "0.9"}, "gold_rate"),
         ({"reward_per_judgment": "0.00001"}, "decimal places"),
