@@ -67,7 +67,7 @@ def task_row(obj: Any, line: int, *, gold: bool, label_keys: Sequence[str]) -> I
     if fields.get("external_id") is None:
         fields["external_id"] = _external_id(obj)
     if gold and fields.get("label") is None:
-        fields["label"] = _annotated_label(annotations)
+        fields["label"] = _annotated_label(annotations, task=fields["external_id"])
     # Plain items' annotations are dropped on purpose: see the module docstring.
     row = row_check(line, data, fields, gold=gold, label_keys=label_keys)
     if row.prediction_raw is not None:
@@ -120,15 +120,21 @@ def _region_check(region: Any, key: str) -> None:
             raise RowError("not_a_task", message)
 
 
-def _annotated_label(annotations: list[list[dict[str, Any]]]) -> str | None:
-    """The first annotation's single choice, or None (row_check then says the label is missing)."""
+def _annotated_label(annotations: list[list[dict[str, Any]]], *, task: Any) -> str | None:
+    """The first annotation's single choice, or None (row_check then says the label is missing).
+    `task` (its external id, if any) names the task in an error beside the importer's line."""
     for result in annotations:
         for region in result:
             if region.get("type") != _CHOICES:
                 continue
             choices = region["value"][_CHOICES]
+            named = "" if task is None else f" {str(task)[:100]!r}"
+            if not choices:  # submitted in Label Studio without a choice ticked
+                message = (f"the gold task{named}'s annotation has no choice selected; choose its "
+                           "label in Label Studio, or give the task a 'label'.")
+                raise RowError("missing_label", message)
             if len(choices) != 1:
-                message = "a gold task's annotation chooses several labels; give it exactly one."
+                message = f"the gold task{named}'s annotation chooses several labels; give it exactly one."
                 raise RowError("ambiguous_label", message)
             return choices[0]
     return None

@@ -144,6 +144,13 @@ def test_gold_tasks_need_one_annotated_label_the_job_knows(alice: User, job: Job
     for tasks, reason in cases:
         response = _import(api, job, tasks, gold=True)
         assert (response.status_code, response.json()["error"]["details"]["reason"]) == (400, reason)
+    # Submitted without a choice: the message says so and names the task (its id), not "several".
+    unchosen = {"id": 41, "data": {"text": "blank"}, "annotations": [{"result": [
+        {"type": "choices", "value": {"choices": []}}]}]}
+    error = _import(api, job, [unchosen], gold=True).json()["error"]
+    assert error["details"]["reason"] == "missing_label"
+    assert "'41'" in error["message"] and "no choice selected" in error["message"]
+    assert "several" not in error["message"]
     # A cancelled annotation is skipped; the next one gives the label.
     cancelled = _task("second try", annotation="dog")
     cancelled["annotations"].insert(0, {"was_cancelled": True, "result": [
