@@ -43,6 +43,7 @@ HOSTILE_JSON_VALUES = {
     "long_integer": "9" * 5000,
     "deep_array": DEEP,
     "long_string": f'"{LONG}"',
+    "nul": '"a\\u0000b"',
 }
 
 
@@ -98,7 +99,22 @@ def test_a_data_field_has_one_length_limit_in_every_format(
     assert ok.status_code == 201 and Item.objects.filter(job=draft).count() == 3
 
 
-@pytest.mark.parametrize("kind", ["nan", "lone_surrogate", "long_integer", "deep_array"])
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_nul_in_an_uploaded_json_file_is_refused_by_the_importers_decoder_naming_the_line(
+    alice: User, client_for: Any, draft: Job, fmt: str
+) -> None:
+    # An upload never meets the API's JSON parser: the importers decode it (parsing.json_decode),
+    # and that decoder is their only NUL check.
+    record = '{"text": "fine", "odd": %s}' % HOSTILE_JSON_VALUES["nul"]
+    content = f'{{"text": "ok"}}\n{record}\n' if fmt == "jsonl" else f'[{{"text": "ok"}},\n{record}]'
+    upload = SimpleUploadedFile(f"items.{fmt}", content.encode(), content_type="application/octet-stream")
+    response = client_for(alice).post(f"/api/v1/jobs/{draft.pk}/items/", {"file": upload}, format="multipart")
+    error = assert_refused(response)
+    assert (error["details"]["line"], error["details"]["reason"]) == (2, "nul_character")
+    assert Item.objects.filter(job=draft).count() == 1
+
+
+@pytest.mark.parametrize("kind", ["nan", "lone_surrogate", "long_integer", "deep_array", "nul"])
 def test_the_wizard_upload_shows_the_bad_line_instead_of_an_error_page(alice: User, draft: Job, kind: str) -> None:
     content = f'{{"text": "ok"}}\n{{"text": {HOSTILE_JSON_VALUES[kind]}}}\n'.encode()
     response = browser(alice).post(

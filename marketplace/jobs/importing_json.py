@@ -1,9 +1,11 @@
 """The importer's JSON readers: a JSON array read element by element, and JSONL line by line.
 
 Values are decoded by marketplace.parsing, which refuses what PostgreSQL or Python cannot take
-(NaN, Infinity, 1e999, lone surrogates, over-long numbers, deep nesting, over-long strings): in
-JSONL the line is a problem of its own; in an array the file stops there (the reader cannot
-know where the refused value ends).
+(NaN, Infinity, 1e999, lone surrogates, NUL characters, over-long numbers, deep nesting,
+over-long strings): in JSONL the line is a problem of its own; in an array the file stops there
+(the reader cannot know where the refused value ends). Every JSON import, a request body or an
+uploaded file, from the API or the portal, is read here, never by the API's JSON parser: these
+decoders are the NUL check, and no record needs another.
 """
 
 from __future__ import annotations
@@ -15,14 +17,11 @@ from typing import Any
 
 from marketplace.jobs import label_studio as label_studio_task
 from marketplace.jobs.importing_rows import (
-    NUL_ESCAPE,
-    NUL_MESSAGE,
     Fatal,
     Lines,
     Parsed,
     Problem,
     RowError,
-    has_nul,
     reserved_fields,
     row_check,
 )
@@ -33,15 +32,11 @@ _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 def _object_row(
-    obj: Any, line: int, *, maybe_nul: bool, gold: bool, label_keys: Sequence[str],
-    label_studio: bool | None = None,
+    obj: Any, line: int, *, gold: bool, label_keys: Sequence[str], label_studio: bool | None = None,
 ) -> ItemRow | Problem:
-    """`maybe_nul`: the record's JSON text holds a \\u0000 escape (scanning every value is slow).
-    `label_studio`: True, every record must be a Label Studio task; None, a record shaped like
+    """`label_studio`: True, every record must be a Label Studio task; None, a record shaped like
     one (data beside predictions or annotations) is read as one; False, never."""
     try:
-        if maybe_nul and has_nul(obj):
-            raise RowError("nul_character", NUL_MESSAGE)
         if label_studio or (label_studio is None and label_studio_task.is_task(obj)):
             return label_studio_task.task_row(obj, line, gold=gold, label_keys=label_keys)
         if not isinstance(obj, dict):
@@ -68,8 +63,7 @@ def jsonl_rows(lines: Lines, *, gold: bool, label_keys: Sequence[str]) -> Parsed
         except JsonRefused as exc:
             yield Problem(number, exc.reason, exc.message)
             continue
-        maybe_nul = NUL_ESCAPE in text
-        yield _object_row(obj, number, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys)
+        yield _object_row(obj, number, gold=gold, label_keys=label_keys)
 
 
 class _JsonWindow:
@@ -114,8 +108,8 @@ class _JsonWindow:
             if not self.fill():
                 return ""
 
-    def value(self) -> tuple[Any, bool]:
-        """The next JSON value, and whether its text holds a \\u0000 escape."""
+    def value(self) -> Any:
+        """The next JSON value."""
         while True:
             try:
                 value, end = json_decode(self.text, self.pos)
@@ -128,9 +122,8 @@ class _JsonWindow:
                 raise Fatal(self.line_at(self.pos), exc.reason, exc.message) from None
             if end == len(self.text) and not isinstance(value, dict | list | str) and self.fill():
                 continue  # a number at the edge may go on in the next chunk
-            maybe_nul = self.text.find(NUL_ESCAPE, self.pos, end) != -1
             self.pos = end
-            return value, maybe_nul
+            return value
 
 
 def json_rows(
@@ -156,9 +149,7 @@ def json_rows(
     else:
         while True:
             line = window.line_at(window.pos)
-            value, maybe_nul = window.value()
-            yield _object_row(value, line, maybe_nul=maybe_nul, gold=gold, label_keys=label_keys,
-                              label_studio=label_studio)
+            yield _object_row(window.value(), line, gold=gold, label_keys=label_keys, label_studio=label_studio)
             char = window.peek()
             if char == "":
                 raise fail("malformed_json", "malformed JSON (the array is never closed with ']').")

@@ -16,7 +16,6 @@ from marketplace.limits import MAX_DATA_FIELD_CHARS
 MAX_EXTERNAL_ID = 200  # Item.external_id max_length
 PRIORITY_RANGE = (-32768, 32767)  # Item.priority is a SmallIntegerField
 NUL = "\x00"
-NUL_ESCAPE = "\\u0000"  # the only way a NUL gets into valid JSON text
 NUL_MESSAGE = "the record contains a NUL character (\\u0000), which cannot be stored."
 FIELD_TOO_LONG = f"a data field is over {MAX_DATA_FIELD_CHARS:,} characters."
 
@@ -76,17 +75,6 @@ def text_field(value: Any, name: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise RowError(f"invalid_{name}", f"{name} must be a string, not {type(value).__name__}.")
-
-
-def has_nul(value: Any) -> bool:
-    """PostgreSQL stores no NUL character in text or jsonb; find one before the database does."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(NUL in k or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 def row_check(line: int, data: dict[str, Any], fields: dict[str, Any], *, gold: bool,
