@@ -381,7 +381,7 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
     billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → budget → earnings."""
     with transaction.atomic():
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
-        reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk)
+        reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk, block_event_id=outcome.event.pk)
         events.quality_alert(
             worker_id=worker.pk, job_id=job.pk, action="blocked", reason=reason,
             username=worker.username,

@@ -12,7 +12,9 @@ in one transaction (beside marketplace/flows.py, in the same layer).
   the rescored answers is lifted with its pay restored, as above.
 - A rule's block that would withdraw more than QUORUM_WITHDRAW_REVIEW_SHARE of a worker's pay in
   a job holds the withdrawal (billing.restoring.rule_pay_reverse); an admin approves it (the pay
-  is withdrawn as any block's) or dismisses it (the pay stays; the block stands).
+  is withdrawn as any block's) or dismisses it (the pay stays; the block stands). A job that
+  settles first holds that pay out of the worker's reach (billing/holding.py) until the admin
+  decides.
 
 Locks, in the order of flows.py: the appeal (or review) row first (two deciders: one decides,
 the other gets 409), then the gold answer, the workers' stats and block rows, then billing's
@@ -26,7 +28,7 @@ from typing import Any
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.billing import restoring, reversals
+from marketplace.billing import holding, restoring
 from marketplace.errors import PermissionDenied
 from marketplace.jobs.models import Job
 from marketplace.accounts import services as accounts
@@ -50,7 +52,8 @@ def appeal_decide(
         outcome: dict[str, Any] = {}
         done_action = done_label = ""
         if upheld and not gold:
-            outcome = {"lifted": [_block_lift(job=appeal.job, worker=appeal.worker, actor=actor, appeal=appeal)]}
+            outcome = {"lifted": [_block_lift(job=appeal.job, worker=appeal.worker, actor=actor, appeal=appeal,
+                                              block_event=appeal.block_event)]}
         elif upheld:
             assert appeal.judgment is not None
             fix = appeals.gold_fix(job=appeal.job, item_id=appeal.judgment.item_id, action=gold_action,
@@ -69,17 +72,23 @@ def appeal_decide(
     return appeal
 
 
-def _block_lift(*, job: Job, worker: User, actor: User, appeal: Appeal) -> dict[str, Any]:
-    """Lift the worker's block in the job and give back its withdrawn pay."""
+def _block_lift(
+    *, job: Job, worker: User, actor: User, appeal: Appeal, block_event: QualityEvent | None
+) -> dict[str, Any]:
+    """Lift the worker's block in the job and give back what that block (`block_event`)
+    withdrew: never what an earlier block withdrew (an admin's is final)."""
     reason = f"Appeal {appeal.pk} upheld: the automatic block is lifted and the withdrawn pay restored."
     if JobBlock.objects.filter(job=job, worker=worker).exists():
         quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
         events.quality_alert(worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,
                              username=worker.username)
     appeals.withdrawal_reviews_dismiss(job_id=job.pk, worker_id=worker.pk, actor=actor, note=reason)
-    restored = restoring.worker_job_pay_restore(
-        job_id=job.pk, worker_id=worker.pk, reference=f"appeal:{appeal.pk}:restore:{worker.pk}"
-    )
+    restored = restoring.Restored()
+    if block_event is not None:  # an appeal filed before appeals named their block restores nothing
+        restored = restoring.worker_job_pay_restore(
+            job_id=job.pk, worker_id=worker.pk, block_event_id=block_event.pk,
+            reference=f"appeal:{appeal.pk}:restore:{worker.pk}",
+        )
     return {"worker": worker.pk, "earnings": restored.earnings, "amount": str(restored.amount),
             "paid_now": str(restored.paid_now)}
 
@@ -92,21 +101,25 @@ def _blocks_recheck(*, job: Job, worker_ids: list[int], actor: User, appeal: App
         if appeals.automatic_block_standing(job_id=job.pk, worker_id=worker.pk) and not appeals.block_still_holds(
             job=job, worker_id=worker.pk
         ):
-            lifted.append(_block_lift(job=job, worker=worker, actor=actor, appeal=appeal))
+            standing = appeals.block_event_latest(job_id=job.pk, worker_id=worker.pk)  # automatic: checked above
+            lifted.append(_block_lift(job=job, worker=worker, actor=actor, appeal=appeal, block_event=standing))
     return lifted
 
 
-def withdrawal_review_decide(*, review_id: int, actor: User, approve: bool, note: str = "") -> WithdrawalReview:
+def withdrawal_review_decide(
+    *, review_id: int, actor: User, approve: bool, note: str = ""
+) -> tuple[WithdrawalReview, holding.Decided]:
     """An admin decides a held withdrawal: approved, the dropped judgments' pay is withdrawn as
-    any block's (reversals.worker_job_pay_reverse); dismissed, the worker keeps it."""
+    any block's; dismissed, the worker keeps it. If the job settled meanwhile, the pay was held
+    then (billing/holding.py): approved, Quorum keeps it; dismissed, Quorum pays it now. Returns
+    the review and what moved, for the admin's page."""
     if not actor.is_admin:
         raise PermissionDenied("Only an admin decides a held withdrawal.")
     with transaction.atomic():
         review = appeals.withdrawal_review_lock(review_id=review_id)
-        if approve:
-            reversals.worker_job_pay_reverse(job_id=review.job_id, worker_id=review.worker_id)
+        decided = holding.held_withdrawal_decide(review=review, withdraw=approve)
         appeals.withdrawal_review_close(review=review, actor=actor, approved=approve, note=note)
-    return review
+    return review, decided
 
 
 def worker_suspend(*, worker: User, actor: User, reason: str, evidence: str = "") -> User:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
-from marketplace.billing import audit_experts, audit_recompute
+from marketplace.billing import audit_experts, audit_recompute, audit_withdrawals
 from marketplace.billing.invoices import invoice_by_number
 from marketplace.billing.models import (
     MAY_GO_NEGATIVE,
@@ -264,6 +264,10 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_recompute.payouts_match_their_transactions),
     ("Every restore by an upheld appeal moved exactly the earnings it gave back",
      audit_recompute.restores_match_earnings),
+    ("No appeal gave back pay an admin's (final) block withdrew",
+     audit_withdrawals.restores_undo_automatic_blocks_only),
+    ("No settled job paid a blocked worker's dropped judgments without a decision to leave the pay",
+     audit_withdrawals.settled_jobs_pay_no_dropped_work_undecided),
     ("Every expert's pay matches one review they settled; every client's review hold and charge "
      "matches the reviews it asked for", audit_experts.expert_money_matches_reviews),
 ]

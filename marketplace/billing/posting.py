@@ -43,6 +43,9 @@ from marketplace.billing.models import (
 )
 from marketplace.bulk_sql import update_from_values
 from marketplace.jobs.models import Job
+from marketplace.labeling.models import JudgmentStatus
+from marketplace.quality.appeals import block_event_latest
+from marketplace.quality.models import WithdrawalReview
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +94,50 @@ def job_pay_post(*, job_id: int, everything: bool = False, skip_busy: bool = Fal
 
 
 def job_pay_post_locked(*, budget: JobBudget) -> Posted:
-    """Post every unposted earning of a job whose budget the caller holds locked (settlement)."""
+    """Post every unposted earning of a job whose budget the caller holds locked (settlement),
+    but those of a withdrawal still under review: earnings_hold holds them first."""
+    earnings_hold(budget=budget)
     posted = Posted()
     while (batch := _rows_post(budget=budget, everything=True)).earnings:
         posted += batch
     return posted
+
+
+def earnings_hold(*, budget: JobBudget) -> Decimal:
+    """At settlement, before the job's pay is posted: hold the dropped judgments' pay of every
+    withdrawal still under review (billing/holding.py says why and what the admin then
+    decides). Caller holds the budget's lock; returns the amount held. A review decided while
+    we run waits for the budget (its decision locks it), then finds the earnings HELD."""
+    held = ZERO
+    reviews = WithdrawalReview.objects.filter(job_id=budget.job_id, status=WithdrawalReview.Status.PENDING)
+    for review in reviews.order_by("worker_id"):
+        # A review opened before reviews named their block: the latest block of the pair.
+        event = review.block_event or block_event_latest(job_id=budget.job_id, worker_id=review.worker_id)
+        event_id = event.pk if event is not None else None
+        earnings = list(
+            Earning.objects.select_for_update(of=("self",))
+            .filter(job_id=budget.job_id, worker_id=review.worker_id, status=Earning.Status.PENDING,
+                    judgment__status=JudgmentStatus.DROPPED, kept_after_drop=False)  # kept: decided already
+            .order_by("id")
+        )
+        posted = [e for e in earnings if e.posted_at is not None]
+        total = sum((e.amount for e in posted), ZERO)
+        tx = None
+        if total > 0:  # posted pay comes back into the escrow, which settles it to Quorum
+            tx = ledger.transfer_new(
+                kind=TransactionKind.JUDGMENT_PAY_REVERSE,
+                reference=f"hold:{budget.job_id}:{review.worker_id}:{posted[0].pk}",
+                source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=review.worker_id),
+                target=account_get(kind=AccountKind.CLIENT_ESCROW, job=budget.job),
+                amount=total, memo=f"{len(posted)} dropped judgment(s) held: withdrawal {review.pk} under review",
+                organization_id=budget.job.organization_id, job_id=budget.job_id, worker_id=review.worker_id,
+            )
+        for now_posted in (True, False):  # an unposted one names no transaction: none moved it
+            Earning.objects.filter(pk__in=[e.pk for e in earnings if (e.posted_at is not None) == now_posted]).update(
+                status=Earning.Status.HELD, withdrawn_by_id=event_id, settled_transaction=tx if now_posted else None,
+            )
+        held += sum((e.amount for e in earnings), ZERO)
+    return held
 
 
 def _batch_post(*, job_id: int, everything: bool, skip_busy: bool) -> Posted:

@@ -47,20 +47,29 @@ class Restored:
 
 
 @transaction.atomic
-def worker_job_pay_restore(*, job_id: int, worker_id: int, reference: str) -> Restored:
-    """Give back every withdrawn (REVERSED) earning of the worker in the job (module docstring).
-    Idempotent: a second call finds nothing reversed. `reference` names the restore transaction
-    (one per appeal decision)."""
+def worker_job_pay_restore(
+    *, job_id: int, worker_id: int, block_event_id: int, reference: str,
+    memo: str = "withdrawn judgment pay(s) restored",
+) -> Restored:
+    """Give back what one block withdrew from the worker in the job: the earnings naming it
+    (Earning.withdrawn_by), REVERSED, or HELD by its review when the job settled first (module
+    docstring). Never another block's: an admin's block is final, and its withdrawal stays.
+    Pay of dropped judgments still pending (a withdrawal held for review, now dismissed) stays
+    the worker's. Idempotent: a second call finds nothing withdrawn. `reference` names the
+    restore transaction (one per appeal decision or review)."""
     budget = budget_lock(job_id=job_id)  # budget before earnings: the lock order
     open_escrow = budget is not None and budget.settled_at is None
-    # Lock the reversed earnings: a second restore must not give them back twice.
-    earnings = list(
+    # Lock the earnings: a second restore must not give them back twice.
+    rows = (
         Earning.objects.select_for_update(of=("self",))
         # Dropped judgments' pay only: an answer its worker undid is not theirs to get back.
-        .filter(job_id=job_id, worker_id=worker_id, status=Earning.Status.REVERSED,
-                judgment__status=JudgmentStatus.DROPPED)
+        .filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
         .order_by("id")
     )
+    earnings = list(rows.filter(status__in=(Earning.Status.REVERSED, Earning.Status.HELD),
+                                withdrawn_by_id=block_event_id))
+    # Never withdrawn (its review is dismissed): the worker keeps it, posted and released as usual.
+    rows.filter(status=Earning.Status.PENDING).update(kept_after_drop=True)
     if not earnings:
         return Restored()
     posted = [e for e in earnings if e.posted_at is not None]
@@ -74,7 +83,7 @@ def worker_job_pay_restore(*, job_id: int, worker_id: int, reference: str) -> Re
             kind=TransactionKind.JUDGMENT_PAY_RESTORE, reference=reference,
             source=account_get(kind=AccountKind.PLATFORM_REVENUE),
             target=account_get(kind=AccountKind.WORKER_AVAILABLE, worker_id=worker_id),
-            amount=total, memo=f"{len(posted) + len(paid_late)} withdrawn judgment pay(s) restored",
+            amount=total, memo=f"{len(posted) + len(paid_late)} {memo}",
             job_id=job_id, worker_id=worker_id,
         )
     now = timezone.now()
@@ -88,7 +97,7 @@ def worker_job_pay_restore(*, job_id: int, worker_id: int, reference: str) -> Re
         )
     if owed_again:
         Earning.objects.filter(pk__in=[e.pk for e in owed_again]).update(
-            status=Earning.Status.PENDING, settled_transaction=None
+            status=Earning.Status.PENDING, settled_transaction=None, kept_after_drop=True
         )
     return Restored(earnings=len(earnings), amount=sum((e.amount for e in earnings), ZERO), paid_now=total)
 
@@ -106,11 +115,12 @@ class AtStake:
 def worker_job_pay_at_stake(*, job_id: int, worker_id: int) -> AtStake:
     """What reversals.worker_job_pay_reverse would withdraw now, against what the worker earned
     in the job (the review cap's share). Reads only; the reversal itself re-reads under locks."""
-    rows = Earning.objects.filter(job_id=job_id, worker_id=worker_id).exclude(status=Earning.Status.REVERSED)
+    rows = Earning.objects.filter(job_id=job_id, worker_id=worker_id).exclude(
+        status__in=(Earning.Status.REVERSED, Earning.Status.HELD))
     earned = rows.aggregate(s=Sum("amount"))["s"] or ZERO
     settled = budget_settled(job_id=job_id)
     withdrawable = ZERO if settled else (
-        rows.filter(status=Earning.Status.PENDING, judgment__status=JudgmentStatus.DROPPED)
+        rows.filter(status=Earning.Status.PENDING, judgment__status=JudgmentStatus.DROPPED, kept_after_drop=False)
         .aggregate(s=Sum("amount"))["s"] or ZERO
     )
     return AtStake(withdrawable=Decimal(withdrawable), earned=Decimal(earned))
@@ -128,11 +138,14 @@ def rule_pay_reverse(*, job_id: int, worker_id: int) -> bool:
     held (now, or by a review still pending from the same block)."""
     if appeals.withdrawal_review_pending(job_id=job_id, worker_id=worker_id):
         return False
+    # The block standing now: this one's, just created (or committed, when run after commit).
+    event = appeals.block_event_latest(job_id=job_id, worker_id=worker_id)
     stake = worker_job_pay_at_stake(job_id=job_id, worker_id=worker_id)
     if stake.withdrawable > 0 and stake.share > settings.QUORUM_WITHDRAW_REVIEW_SHARE:
         appeals.withdrawal_review_open(
-            job_id=job_id, worker_id=worker_id, amount=stake.withdrawable, earned=stake.earned
+            job_id=job_id, worker_id=worker_id, amount=stake.withdrawable, earned=stake.earned, block_event=event
         )
         return False
-    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id)
+    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id,
+                                     block_event_id=event.pk if event is not None else None)
     return True

@@ -69,15 +69,19 @@ def judgment_pay_withdraw(*, judgment: Judgment) -> Earning | None:
 
 
 @transaction.atomic
-def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
+def worker_job_pay_reverse(*, job_id: int, worker_id: int, block_event_id: int | None) -> list[Earning]:
     """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
-    the set-based companion of labeling.relabeling.judgments_drop."""
+    the set-based companion of labeling.relabeling.judgments_drop. `block_event_id`: the block
+    (its BLOCKED QualityEvent) withdrawing the pay, named on each earning it reverses, so an
+    appeal of that block gives back these and no other block's (billing/restoring.py)."""
     budget_lock(job_id=job_id)  # budget before earnings: the order above
     # Lock the earnings (id order) before the accounts, like every reversal and release.
     earnings = list(
         Earning.objects.select_for_update(of=("self",))
         .filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
-        .exclude(status=Earning.Status.REVERSED)
+        .exclude(status__in=(Earning.Status.REVERSED, Earning.Status.HELD))
+        # Pay an admin or an upheld appeal left with the worker stays theirs through later blocks.
+        .exclude(kept_after_drop=True)
         .order_by("id")
     )
     if earnings:
@@ -86,13 +90,14 @@ def worker_job_pay_reverse(*, job_id: int, worker_id: int) -> list[Earning]:
             job_id=job_id,
             worker_id=worker_id,
             reference=f"reverse:{job_id}:{worker_id}",
+            withdrawn_by_id=block_event_id,
         )
     return earnings
 
 
 def _earnings_reverse(
     *, earnings: Sequence[Earning], job_id: int, worker_id: int, reference: str,
-    memo: str = "dropped judgment(s) not paid",
+    memo: str = "dropped judgment(s) not paid", withdrawn_by_id: int | None = None,
 ) -> None:
     """Caller holds the job's budget lock, then the earnings' row locks (the lock order).
     `reference` is completed with the first earning sent back: each earning goes back once, so
@@ -132,7 +137,8 @@ def _earnings_reverse(
         for posted_now in (True, False):
             Earning.objects.filter(
                 pk__in=[e.pk for e in back if (e.posted_at is not None) == posted_now]
-            ).update(status=Earning.Status.REVERSED, settled_transaction=tx if posted_now else None)
+            ).update(status=Earning.Status.REVERSED, settled_transaction=tx if posted_now else None,
+                     withdrawn_by_id=withdrawn_by_id)
     if kept:
         Earning.objects.filter(pk__in=[e.pk for e in kept]).update(kept_after_drop=True)
     for earning in earnings:

@@ -231,13 +231,17 @@ def automatic_block_standing(*, job_id: int, worker_id: int) -> bool:
 
 # --- The review of large withdrawals ------------------------------------------------------
 
-def withdrawal_review_open(*, job_id: int, worker_id: int, amount: Decimal, earned: Decimal) -> WithdrawalReview:
-    """Hold a rule's withdrawal for an admin (idempotent per job and worker while pending)."""
+def withdrawal_review_open(
+    *, job_id: int, worker_id: int, amount: Decimal, earned: Decimal, block_event: QualityEvent | None,
+) -> WithdrawalReview:
+    """Hold a rule's withdrawal for an admin (idempotent per job and worker while pending).
+    `block_event`: the block whose withdrawal is held (approving withdraws under its name)."""
     review = WithdrawalReview.objects.filter(job_id=job_id, worker_id=worker_id,
                                              status=WithdrawalReview.Status.PENDING).first()
     if review is not None:
         return review
-    review = WithdrawalReview.objects.create(job_id=job_id, worker_id=worker_id, amount=amount, earned=earned)
+    review = WithdrawalReview.objects.create(job_id=job_id, worker_id=worker_id, amount=amount, earned=earned,
+                                             block_event=block_event)
     QualityEvent.objects.create(
         job_id=job_id, worker_id=worker_id, kind=QualityEvent.Kind.WITHDRAWAL_HELD, automatic=True,
         reason=(f"The block would withdraw {amount} of the {earned} this worker earned in the job, over "

@@ -323,6 +323,10 @@ class WithdrawalReview(models.Model):
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     amount = models.DecimalField(max_digits=14, decimal_places=2)  # pay the rule would withdraw
     earned = models.DecimalField(max_digits=14, decimal_places=2)  # the worker's pay in the job
+    # The block whose withdrawal is held (its BLOCKED event): approving it withdraws under it.
+    block_event = models.ForeignKey(
+        QualityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

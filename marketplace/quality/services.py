@@ -52,6 +52,7 @@ class Assessment:
 class BlockOutcome:
     block: JobBlock
     drop: DropResult
+    event: QualityEvent  # the BLOCKED event: what withdraws the pay names it (Earning.withdrawn_by)
 
 
 def judgment_assess(*, judgment: Judgment, others_judgments: int | None = None) -> Assessment:
@@ -281,14 +282,14 @@ def _block(
     except IntegrityError:
         raise Conflict("This worker is already blocked from this job.") from None
     automatic = actor is None
-    QualityEvent.objects.create(
+    event = QualityEvent.objects.create(
         job=job, worker=worker, kind=QualityEvent.Kind.BLOCKED, automatic=automatic, actor=actor,
         reason=reason, evidence={**evidence, "dropped": _drop_summary(drop), "policy": DROP_POLICY},
     )
     _relabeled_event(drop=drop, automatic=automatic, actor=actor)
     if drop.pending:
         on_commit_robust(_drop_pending, job_id=job.pk, worker_id=worker.pk)
-    return BlockOutcome(block=block, drop=drop)
+    return BlockOutcome(block=block, drop=drop, event=event)
 
 
 def _drop_pending(*, job_id: int, worker_id: int) -> None:

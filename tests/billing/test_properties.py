@@ -172,7 +172,7 @@ class MoneyMachine(RuleBasedStateMachine):
         pending = worker_money(worker=blocked).pending
         with transaction.atomic():
             judgments_drop(job_id=target.pk, worker_id=blocked.pk)
-            earnings = worker_job_pay_reverse(job_id=target.pk, worker_id=blocked.pk)
+            earnings = worker_job_pay_reverse(job_id=target.pk, worker_id=blocked.pk, block_event_id=None)
         if earnings:
             event("a block withdrew or kept pay")
         withdrawn = sum(

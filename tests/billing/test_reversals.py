@@ -69,12 +69,12 @@ def test_the_reversal_that_runs_after_commit_moves_what_the_first_one_left(
     work(wendy, job)
     with transaction.atomic():
         judgments_drop(job_id=job.pk, worker_id=wendy.pk)
-        worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk)
+        worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=None)
     late = work(wendy, job)  # a submit that committed after the block's drop
     assert late is not None
     judgments_drop(job_id=job.pk, worker_id=wendy.pk)
 
-    worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk)
+    worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=None)
 
     late.refresh_from_db()
     assert late.status == Earning.Status.REVERSED

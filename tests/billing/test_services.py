@@ -193,11 +193,11 @@ def test_a_blocked_workers_pending_pay_goes_back_to_the_escrow(
     job = published(acme, items=4)
     work_all(wendy, job)
     judgments_drop(job_id=job.pk, worker_id=wendy.pk)
-    reversed_ = worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk)
+    reversed_ = worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=None)
     assert {e.status for e in reversed_} == {Earning.Status.REVERSED}
     assert worker_money(worker=wendy).pending == D("0.00")
     assert job_escrow(job_id=job.pk) == D("0.40")
-    assert worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk) == []  # idempotent
+    assert worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=None) == []  # idempotent
 
 
 def test_pay_already_released_is_kept_by_the_worker_when_the_judgment_is_dropped(

@@ -17,6 +17,7 @@ Where money flows
     publish       client_balance → client_escrow(job)            budget = items × price
     judgment      client_escrow → worker_pending(worker)          pay per accepted judgment
     drop (block)  worker_pending → client_escrow                  only while pending
+    hold (settle) worker_pending → client_escrow                  a withdrawal under review (billing/holding.py)
     settle        client_escrow ⇄ platform_revenue                charged − spent
                   client_escrow → client_balance                  the unspent rest
     release       worker_pending → worker_available               after the hold period

@@ -20,6 +20,9 @@ class Earning(models.Model):
         PENDING = "pending", "Pending (hold period)"
         AVAILABLE = "available", "Available"
         REVERSED = "reversed", "Withdrawn: judgment dropped while pending"
+        # The job settled while an admin still reviewed the withdrawal (WithdrawalReview): not
+        # the worker's until the admin leaves it with them (billing/holding.py).
+        HELD = "held", "Held: its withdrawal awaits an admin's review"
 
     judgment = models.OneToOneField(Judgment, on_delete=models.PROTECT, related_name="earning")
     # No index of its own: earning_rank_unique leads with it (each submit inserts an earning and
@@ -47,6 +50,15 @@ class Earning(models.Model):
     )
     settled_transaction = models.ForeignKey(  # the release or reversal that moved it on
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The block (its BLOCKED QualityEvent) whose withdrawal took this pay (REVERSED) or holds it
+    # (HELD): an upheld appeal of that block gives back these earnings only, never those an
+    # earlier (say, an admin's final) block withdrew. A plain reference, no constraint and no
+    # index: every submit writes an earning, and a restore reads one (job, worker)'s rows,
+    # which earning_rank_unique finds.
+    withdrawn_by = models.ForeignKey(
+        "quality.QualityEvent", null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, db_index=False, related_name="+",
     )
 
     class Meta:

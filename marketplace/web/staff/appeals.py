@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from marketplace import flows_appeals
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Role, User
+from marketplace.billing import holding
 from marketplace.errors import ApplicationError
 from marketplace.quality import appeal_reads
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal
@@ -59,15 +60,29 @@ def withdrawal_decide(request: HttpRequest, review_id: int) -> HttpResponse:
         messages.error(request, f"Choose to withdraw or to keep the pay; a note is at most {APPEAL_REASON_MAX} characters.")
         return render(request, "staff/appeals.html", _ctx(request), status=400)
     try:
-        review = flows_appeals.withdrawal_review_decide(
+        review, decided = flows_appeals.withdrawal_review_decide(
             review_id=review_id, actor=request.user, approve=verdict == "approve", note=note,  # type: ignore[arg-type]
         )
     except ApplicationError as error:
         messages.error(request, error.message)
         return render(request, "staff/appeals.html", _ctx(request), status=error.status)
-    messages.success(request, f"{review.worker.username}'s pay in {review.job.title}: "
-                              + ("withdrawn." if verdict == "approve" else "kept."))
+    messages.success(request, f"{review.worker.username}'s pay in {review.job.title}: " + _decided_words(decided))
     return redirect("staff-appeals")
+
+
+def _decided_words(decided: holding.Decided) -> str:
+    """What the decision moved, in the admin's words (billing/holding.py)."""
+    if decided.withdrawn and decided.settled:
+        return (f"{decided.withdrawn} withdrawn. The job had settled, so this pay was held from the worker "
+                "and went to Quorum with the settlement; it stays there.")
+    if decided.withdrawn:
+        return f"{decided.withdrawn} withdrawn back to the job's escrow."
+    if decided.paid_by_quorum:
+        return (f"{decided.kept} kept by the worker. The job had settled, so Quorum paid the held "
+                f"{decided.paid_by_quorum} from its revenue into their available pay.")
+    if decided.kept:
+        return f"{decided.kept} kept by the worker."
+    return "nothing was left to withdraw (the pay had been released or withdrawn already)."
 
 
 @staff_required

@@ -1,0 +1,83 @@
+"""A rule's withdrawal held for an admin's review (the review cap) when the job settles first,
+and the admin's decision on it, before or after settlement.
+
+While the job is open, the dropped judgments' pay waits where it is (owed, or posted to the
+worker's pending account) and the decision moves it as any block's withdrawal would. If the job
+settles first, the pay is not the worker's yet ("judgments dropped after a quality block are not
+paid while still pending"), so settlement holds it (posting.earnings_hold, before it posts the
+job's pay): what was posted comes back from the worker's pending account into the escrow
+(JUDGMENT_PAY_REVERSE), nothing owed is posted, and the earnings turn HELD, naming the block.
+The escrow then settles without them: the job's spend is its accepted judgments' pay, and the
+held amount goes to Quorum's revenue with the rest of the charge. The admin's later decision:
+- withdraw: the HELD earnings become REVERSED, for good; no money moves (Quorum has it);
+- leave the pay with the worker: Quorum pays it from its revenue into their available account
+  (a restore, billing/restoring.py: a person has just reviewed the work, which is what the hold
+  period waits for). An upheld appeal of the block does the same.
+
+Locks: the caller holds the review's row lock (the decision) or the job's budget (settlement);
+then the budget → earnings (id order) → ledger accounts, the order of every money service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from marketplace.billing import restoring, reversals
+from marketplace.billing.models import Earning
+from marketplace.billing.services import budget_lock
+from marketplace.labeling.models import JudgmentStatus
+from marketplace.quality import appeals
+from marketplace.quality.models import WithdrawalReview
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Decided:
+    settled: bool  # the job had settled: the pay was held (module docstring)
+    withdrawn: Decimal = ZERO  # taken from the worker (or, held, kept by Quorum for good)
+    kept: Decimal = ZERO  # left with the worker
+    paid_by_quorum: Decimal = ZERO  # of `kept`: paid now from Quorum's revenue (held pay)
+
+
+@transaction.atomic
+def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decided:
+    """An admin decides a held withdrawal (module docstring). Caller holds the review's lock."""
+    event_id = review.block_event_id or _block_event_id(job_id=review.job_id, worker_id=review.worker_id)
+    budget = budget_lock(job_id=review.job_id)  # budget before earnings: the lock order
+    settled = budget is not None and budget.settled_at is not None
+    if not settled and withdraw:
+        earnings = reversals.worker_job_pay_reverse(
+            job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id)
+        taken = sum((e.amount for e in earnings if e.status == Earning.Status.REVERSED), ZERO)
+        return Decided(settled=False, withdrawn=taken,
+                       kept=sum((e.amount for e in earnings), ZERO) - taken)
+    if withdraw:  # held at settlement: Quorum has the money; the earnings are withdrawn for good
+        held = Earning.objects.select_for_update(of=("self",)).filter(
+            job_id=review.job_id, worker_id=review.worker_id, status=Earning.Status.HELD, withdrawn_by_id=event_id)
+        earnings = list(held.order_by("id"))
+        Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(status=Earning.Status.REVERSED)
+        return Decided(settled=True, withdrawn=sum((e.amount for e in earnings), ZERO))
+    kept = sum(Earning.objects.filter(
+        job_id=review.job_id, worker_id=review.worker_id, judgment__status=JudgmentStatus.DROPPED,
+        status=Earning.Status.PENDING).values_list("amount", flat=True), ZERO)
+    restored = ZERO
+    if event_id is None:  # no block to name (none was recorded): nothing can be held
+        Earning.objects.filter(job_id=review.job_id, worker_id=review.worker_id, status=Earning.Status.PENDING,
+                               judgment__status=JudgmentStatus.DROPPED).update(kept_after_drop=True)
+    else:  # gives back what settlement held; marks the pending pay kept
+        restored = restoring.worker_job_pay_restore(
+            job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id,
+            reference=f"review:{review.pk}:keep:{review.worker_id}",
+            memo="held judgment pay(s) left with the worker by an admin",
+        ).paid_now
+    return Decided(settled=settled, kept=kept + restored, paid_by_quorum=restored)
+
+
+def _block_event_id(*, job_id: int, worker_id: int) -> int | None:
+    """A review opened before reviews named their block: the latest block of the pair."""
+    event = appeals.block_event_latest(job_id=job_id, worker_id=worker_id)
+    return event.pk if event is not None else None
