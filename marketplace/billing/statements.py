@@ -97,9 +97,11 @@ class EarningsDay:
     job_id: int
     title: str
     day: date
-    answers: int  # paid answers that still count (withdrawn ones aside)
+    answers: int  # paid answers that still count (withdrawn and held ones aside)
     pending: Decimal
-    available: Decimal
+    # Released from the hold: payable then, and perhaps paid out since (a payout takes from the
+    # worker's available balance, not from given earnings), so it is not what is available now.
+    released: Decimal
     withdrawn: Decimal  # pay taken back: dropped by a quality block, or undone by the worker
     kept_after_drop: int  # answers dropped after their pay was released: the worker kept it
     # When the day's last pending earning has waited out the hold: from then on the release
@@ -108,22 +110,23 @@ class EarningsDay:
 
     @property
     def earned(self) -> Decimal:
-        return self.pending + self.available
+        return self.pending + self.released
 
 
 def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60) -> list[EarningsDay]:
     """The worker's earnings grouped by job and day, newest day first: one row per job a day
     rather than one per answer. `hold_days`: how long pay stays pending (payouts.hold_days())."""
-    pending, available, reversed_ = (
+    pending, released, reversed_ = (
         Q(status=Earning.Status.PENDING), Q(status=Earning.Status.AVAILABLE), Q(status=Earning.Status.REVERSED)
     )
+    held = Q(status=Earning.Status.HELD)  # not theirs unless an admin leaves it (billing/holding.py)
     rows = (
         Earning.objects.filter(worker=worker)
         .annotate(day=TruncDate("created_at"))
         .values("job_id", "job__title", "day")
         .annotate(
-            answers=Count("id", filter=~reversed_),
-            pending=Sum("amount", filter=pending), available=Sum("amount", filter=available),
+            answers=Count("id", filter=~(reversed_ | held)),
+            pending=Sum("amount", filter=pending), released=Sum("amount", filter=released),
             withdrawn=Sum("amount", filter=reversed_), kept=Count("id", filter=Q(kept_after_drop=True)),
             last_pending=Max("created_at", filter=pending),
         )
@@ -133,7 +136,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
     days = [
         EarningsDay(
             job_id=row["job_id"], title=row["job__title"], day=row["day"], answers=row["answers"],
-            pending=row["pending"] or ZERO, available=row["available"] or ZERO,
+            pending=row["pending"] or ZERO, released=row["released"] or ZERO,
             withdrawn=row["withdrawn"] or ZERO, kept_after_drop=row["kept"],
             payable_at=row["last_pending"] + hold if row["last_pending"] else None,
         )
@@ -147,7 +150,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
         .values("job_id", "job__title", "day")
         .annotate(
             n=Count("id"), pending=Sum("amount", filter=expert_pending),
-            available=Sum("amount", filter=Q(status=ExpertEarning.Status.AVAILABLE)),
+            released=Sum("amount", filter=Q(status=ExpertEarning.Status.AVAILABLE)),
             last_pending=Max("created_at", filter=expert_pending),
         )
         .order_by("-day", "job__title", "job_id")[:limit]
@@ -155,7 +158,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
     days += [
         EarningsDay(
             job_id=row["job_id"], title=f"{row['job__title']} (expert reviews)", day=row["day"], answers=row["n"],
-            pending=row["pending"] or ZERO, available=row["available"] or ZERO, withdrawn=ZERO, kept_after_drop=0,
+            pending=row["pending"] or ZERO, released=row["released"] or ZERO, withdrawn=ZERO, kept_after_drop=0,
             payable_at=row["last_pending"] + hold if row["last_pending"] else None,
         )
         for row in reviews

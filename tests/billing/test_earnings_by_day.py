@@ -17,7 +17,7 @@ from django.utils import timezone
 from marketplace import flows
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import Earning
-from marketplace.billing.payouts import earnings_release
+from marketplace.billing.payouts import earnings_release, payout_request
 from marketplace.billing.statements import worker_earnings_by_job_day
 from marketplace.labeling.services import lease_claim
 from tests.billing.helpers import D, fund, published
@@ -52,7 +52,7 @@ def history(ada: User, acme: Organization, wendy: User) -> dict[str, Any]:
 def test_each_job_and_day_is_one_row_with_its_status_amounts(history: dict[str, Any], wendy: User) -> None:
     rows = worker_earnings_by_job_day(worker=wendy, hold_days=7)
     today = timezone.now().date()
-    summary = [(r.day, r.title, r.answers, r.pending, r.available, r.withdrawn) for r in rows]
+    summary = [(r.day, r.title, r.answers, r.pending, r.released, r.withdrawn) for r in rows]
     assert summary == [
         (today, "Shop fronts", 1, D("0.02"), D("0.00"), D("0.02")),
         (today, "Street signs", 3, D("0.06"), D("0.00"), D("0.00")),
@@ -84,4 +84,21 @@ def test_the_page_shows_the_groups_and_the_payable_dates(history: dict[str, Any]
     payable = (timezone.now() + timedelta(days=7)).date().isoformat()
     assert f"payable from <time datetime=\"{payable}" in html
     assert "$0.02 withdrawn" in html
-    assert "$0.08" in html  # the released day, available
+    assert "$0.08" in html  # the released day
+
+
+def test_pay_released_and_paid_out_is_shown_as_released_not_as_available(
+    history: dict[str, Any], wendy: User, settings: Any
+) -> None:
+    settings.QUORUM_MIN_PAYOUT = "0.05"
+    payout_request(worker=wendy, amount=D("0.08"), key="all-of-it")  # everything available, paid out
+    client = Client()
+    client.force_login(wendy)
+    html = client.get(reverse("worker-earnings")).content.decode()
+    assert '<div class="value" data-field="available">$0.00</div>' in html  # nothing left to request
+    head = html[html.index("Earnings by job and day"):]
+    head = head[:head.index("</thead>")]
+    assert ">Released</abbr></th>" in head and "Available" not in head
+    old_day = history["old_day"].isoformat()
+    row = html[html.index(f'<time datetime="{old_day}'):]
+    assert '<span class="badge ok">$0.08</span>' in row[:row.index("</tr>")]  # released that day, paid since

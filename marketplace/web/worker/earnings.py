@@ -36,7 +36,7 @@ def _earning_rows(worker: User) -> list[dict[str, Any]]:
     return [
         {"title": row.title, "day": row.day, "answers": row.answers, "earned": money_text(row.earned),
          "pending": money_text(row.pending) if row.pending else "",
-         "available": money_text(row.available) if row.available else "",
+         "released": money_text(row.released) if row.released else "",
          "withdrawn": money_text(row.withdrawn) if row.withdrawn else "",
          "kept_after_drop": row.kept_after_drop, "payable_at": row.payable_at}
         for row in rows
