@@ -45,7 +45,7 @@ def withdrawn_by_backfill(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0013_earning_rank_given_up'),
+        ('billing', '0014_escrow_open_label'),
         ('quality', '0013_withdrawal_review_block_event'),
     ]
 
