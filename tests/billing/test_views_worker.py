@@ -67,6 +67,14 @@ def test_a_payout_request_moves_the_amount_in_flight(earned: None, wendy: User) 
     assert 'data-field="available">$0.05<' in html and 'data-field="in_flight">$0.15<' in html
 
 
+def test_the_payout_history_shows_each_payouts_amount(earned: None, wendy: User) -> None:
+    client = signed_in(wendy)
+    client.post(reverse("worker-earnings"), {"amount": "0.15"})
+    html = client.get(reverse("worker-earnings")).content.decode()
+    history = html[html.index("Payout history"):]
+    assert '<td class="num" data-field="payout-amount">$0.15</td>' in history
+
+
 def test_a_double_submitted_form_asks_for_one_payout(earned: None, wendy: User) -> None:
     client = signed_in(wendy)
     for _ in range(2):

@@ -3,13 +3,13 @@ the date pending pay becomes payable, the dropped-judgment pay policy, the payou
 the payout history.
 
 Every figure starts from the signed-in worker (billing.selectors / statements take the worker);
-amounts are Decimal, shown with 2 places, and the form's amount is parsed as a Decimal string.
+amounts are Decimal, turned into text once here (money_text, so the template prints them as they
+are), and the form's amount is parsed as a Decimal string.
 """
 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -22,13 +22,10 @@ from marketplace.billing import payouts, selectors, statements
 from marketplace.billing.amounts import money_in
 from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY
 from marketplace.errors import ApplicationError
+from marketplace.money import money_text
 
 EARNING_DAYS = 60  # rows of (job, day)
 PAYOUT_ROWS = 50
-
-
-def money_text(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
 
 
 def _earning_rows(worker: User) -> list[dict[str, Any]]:
