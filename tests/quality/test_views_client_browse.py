@@ -77,6 +77,15 @@ def test_others_get_404_and_an_admin_may_browse(job: Job, carol: User, wendy: Us
     assert logged_in(ada).get(page(job)).status_code == 200
 
 
+def test_the_breadcrumb_leads_each_role_to_a_jobs_list_it_may_open(job: Job, alice: User, ada: User) -> None:
+    for user, jobs_list in ((alice, "/portal/jobs/"), (ada, "/staff/jobs/")):
+        client = logged_in(user)
+        crumbs = client.get(page(job)).content.decode().split('class="eyebrow">')[1].split("</p>")[0]
+        first = crumbs.split('href="')[1].split('"')[0]
+        assert first == jobs_list
+        assert client.get(first).status_code == 200
+
+
 def test_an_items_page_shows_pseudonyms_labels_and_the_posterior(job: Job, alice: User) -> None:
     item = Item.objects.get(job=job, external_id="i4")
     answer = logged_in(alice).get(page(job, f"{item.pk}/"))

@@ -60,6 +60,17 @@ def test_clients_and_workers_get_404_on_every_staff_page(client: Client, alice: 
     assert client.get(gets[0])["Location"].startswith(reverse("login"))
 
 
+def test_the_staff_portals_own_address_opens_its_first_page_for_admins_only(
+    client: Client, alice: User, wendy: User, ada: User
+) -> None:
+    answer = _as(client, ada).get("/staff/", follow=True)
+    assert answer.redirect_chain == [(reverse("staff-workers"), 302)] and answer.status_code == 200
+    for user in (alice, wendy):
+        assert _as(client, user).get("/staff/").status_code == 404
+    client.logout()
+    assert client.get("/staff/")["Location"].startswith(reverse("login"))
+
+
 def test_the_staff_quality_pages_answer_by_role_before_the_method(
     client: Client, alice: User, wendy: User, ada: User, crowd: tuple[Job, User, User]
 ) -> None:

@@ -2,11 +2,15 @@
 the billing audit."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
+from marketplace.web.access import staff_required
 from marketplace.web.client import qualifications
 from marketplace.web.staff import appeals, billing, clients, collusion, signups, workers
 
 urlpatterns = [
+    # /staff/ itself: the first page of the staff nav (a non-admin gets 404, as on every staff page).
+    path("", staff_required(RedirectView.as_view(pattern_name="staff-workers")), name="staff-home"),
     path("workers/", workers.workers, name="staff-workers"),
     path("workers/<int:worker_id>/", workers.worker, name="staff-worker"),
     path("workers/<int:worker_id>/block/", workers.worker_block, name="staff-worker-block"),
