@@ -36,6 +36,17 @@ def test_an_unknown_api_url_answers_in_the_error_format(client) -> None:  # type
     assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.django_db
+def test_an_unknown_api_url_answers_in_the_error_format_with_debug_on_too(client, settings) -> None:  # type: ignore[no-untyped-def]
+    """`make demo` runs with DEBUG on, where Django answers an unmatched path with its HTML page."""
+    settings.DEBUG = True
+    for response in (client.get("/api/v1/no-such-thing/"), client.post("/api/v1/work/leases/1/skip/")):
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"code": "not_found", "message": "No such API endpoint.", "details": {}}}
+    # A known address without its slash is still redirected to it, as before.
+    assert client.get("/api/v1/me")["Location"] == "/api/v1/me/"
+
+
 def _operations() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     from drf_spectacular.generators import SchemaGenerator
 
