@@ -178,6 +178,28 @@ def job_has_work_for(*, worker: User) -> Exists:
     )
 
 
+def _requirements_unmet(*, worker: User, job_ids: list[int]) -> dict[int, list[MissingRequirement]]:
+    """{job id: the qualifications it requires that the worker lacks}, by name; two queries."""
+    held = dict(
+        WorkerQualification.objects.filter(worker=worker).values_list("qualification_id", "score")
+    )
+    missing: dict[int, list[MissingRequirement]] = defaultdict(list)
+    requirements = (
+        JobQualification.objects.filter(job_id__in=job_ids)
+        .select_related("qualification")
+        .annotate(has_exam=Exists(ExamQuestion.objects.filter(qualification=OuterRef("qualification"))))
+        .order_by("job_id", "qualification__name")
+    )
+    for req in requirements:
+        score = held.get(req.qualification_id)
+        if score is None or score < req.min_score:
+            missing[req.job_id].append(MissingRequirement(
+                qualification_id=req.qualification_id, name=req.qualification.name,
+                min_score=req.min_score, has_exam=req.has_exam,  # type: ignore[attr-defined]
+            ))
+    return missing
+
+
 def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | None = None) -> list[WorkOffer]:
     """Open jobs for the work list: those the worker may take now, then those they could reach by
     passing exams. Blocked jobs, jobs needing a qualification without an exam and jobs with
@@ -194,24 +216,8 @@ def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | Non
     )
     # The order "any job" serves them in (labeling/serving.py): priority, then the least busy.
     jobs = list(jobs_by_serving_order(open_jobs, now=timezone.now())[:limit])
-    held = dict(
-        WorkerQualification.objects.filter(worker=worker).values_list("qualification_id", "score")
-    )
-    missing: dict[int, list[MissingRequirement]] = defaultdict(list)
     gated = [job.pk for job in jobs if job.unqualified]  # type: ignore[attr-defined]
-    requirements = (
-        JobQualification.objects.filter(job_id__in=gated)
-        .select_related("qualification")
-        .annotate(has_exam=Exists(ExamQuestion.objects.filter(qualification=OuterRef("qualification"))))
-        .order_by("job_id", "qualification__name")
-    )
-    for req in requirements:
-        score = held.get(req.qualification_id)
-        if score is None or score < req.min_score:
-            missing[req.job_id].append(MissingRequirement(
-                qualification_id=req.qualification_id, name=req.qualification.name,
-                min_score=req.min_score, has_exam=req.has_exam,  # type: ignore[attr-defined]
-            ))
+    missing = _requirements_unmet(worker=worker, job_ids=gated)
     expected = _expected_seconds(job_ids=[job.pk for job in jobs], leave_out=leave_out)
     offers = []
     for job in jobs:
@@ -227,8 +233,9 @@ def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | Non
 def job_get_for_labeling(*, worker: User, job_id: int) -> Job:
     """A job whose labeling page the worker may open: open or paused, requirements met.
 
-    A blocked worker still gets the page (the claim then says why no item comes); a draft, a
-    finished job or one behind a qualification they lack looks missing (NotFound).
+    A blocked worker still gets the page (the claim then says why no item comes); a draft or a
+    finished job looks missing (NotFound), as does one behind a qualification they lack (the page
+    then asks job_gated_for what they lack).
     """
     job = (
         Job.objects.filter(pk=job_id, status__in=[JobStatus.OPEN, JobStatus.PAUSED])
@@ -238,6 +245,18 @@ def job_get_for_labeling(*, worker: User, job_id: int) -> Job:
     if job is None or not worker.is_worker:
         raise NotFound("Job not found.")
     return job
+
+
+def job_gated_for(*, worker: User, job_id: int) -> tuple[Job, list[MissingRequirement]] | None:
+    """An open or paused job the worker may not label only for want of qualifications, with the
+    ones they lack (the labeling page then says how to earn them); None for anything else."""
+    if not worker.is_worker:
+        return None
+    job = Job.objects.filter(pk=job_id, status__in=[JobStatus.OPEN, JobStatus.PAUSED]).first()
+    if job is None:
+        return None
+    missing = _requirements_unmet(worker=worker, job_ids=[job.pk]).get(job.pk)
+    return (job, missing) if missing else None
 
 
 def job_to_label_next(*, worker: User, now: datetime) -> Job | None:

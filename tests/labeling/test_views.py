@@ -108,8 +108,31 @@ def test_a_job_behind_an_exam_links_to_the_exam_and_not_to_labeling(wendy: User,
     assert "Birds, experts only" in html
     assert reverse("work-exam", args=[skill.pk]) in html
     assert reverse("work-label", args=[gated.pk]) not in html
-    # Nor can she open its labeling page by id.
-    assert signed_in(wendy).get(reverse("work-label", args=[gated.pk])).status_code == 404
+
+
+def test_a_link_to_a_job_behind_an_exam_says_which_qualification_it_needs_and_links_its_exam(
+    wendy: User, ada: User
+) -> None:
+    gated = open_job_with_items(items=3, title="Birds, experts only")
+    skill = qualification_create(user=ada, name="Ornithology", exam_labels=THREE_LABELS)
+    exam_questions_add(user=ada, qualification=skill, questions=[{"data": {"text": "q"}, "answer": "bird"}])
+    JobQualification.objects.create(job=gated, qualification=skill, min_score=Decimal("0.8"))
+    bare = qualification_create(user=ada, name="Field trip", exam_labels=[])
+    JobQualification.objects.create(job=gated, qualification=bare, min_score=Decimal("0.5"))
+
+    response = signed_in(wendy).get(reverse("work-label", args=[gated.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 403 and "No such job" not in html
+    assert "Birds, experts only" in html and "needs qualifications you do not hold yet" in html
+    assert "Ornithology</strong>" in html and "(score 80% or more)" in html
+    assert f'href="{reverse("work-exam", args=[skill.pk])}">take the Ornithology exam' in html
+    assert "Field trip</strong>" in html and "it has no exam to take" in html
+    assert "js/label.js" not in html  # not the labeling page itself
+    # Once qualified, the same link is the labeling page.
+    WorkerQualification.objects.create(worker=wendy, qualification=skill, score=Decimal("1"))
+    WorkerQualification.objects.create(worker=wendy, qualification=bare, score=Decimal("1"))
+    assert "js/label.js" in signed_in(wendy).get(reverse("work-label", args=[gated.pk])).content.decode()
 
 
 def test_a_draft_job_is_neither_listed_nor_labelable(wendy: User) -> None:

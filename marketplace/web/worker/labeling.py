@@ -94,17 +94,21 @@ def hourly_text(rate: Decimal, seconds: float | None, *, answers: int, workers: 
     return f"${(rate * 3600 / per_item).quantize(Decimal('0.01'))}"
 
 
+def _needs(missing: list[selectors.MissingRequirement]) -> list[dict[str, Any]]:
+    return [
+        {"qualification_id": m.qualification_id, "name": m.name, "min_score": m.min_score,
+         "min_percent": f"{m.min_score * 100:.0f}", "has_exam": m.has_exam}
+        for m in missing
+    ]
+
+
 def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
     return {
         "job": offer.job, "items_left": offer.items_left, "pay": pay_text(offer.job.reward_per_judgment),
         "expected": duration_text(offer.expected_seconds),
         "hourly": hourly_text(offer.job.reward_per_judgment, offer.expected_seconds,
                               answers=offer.timed_answers, workers=offer.timed_workers),
-        "missing": [
-            {"qualification_id": m.qualification_id, "name": m.name, "min_score": m.min_score,
-             "min_percent": f"{m.min_score * 100:.0f}"}
-            for m in offer.missing
-        ],
+        "missing": _needs(offer.missing),
     }
 
 
@@ -122,7 +126,16 @@ def work_list(request: HttpRequest) -> HttpResponse:
 @worker_required
 @require_GET
 def work_label(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    worker: User = request.user  # type: ignore[assignment]
+    try:
+        job = selectors.job_get_for_labeling(worker=worker, job_id=job_id)
+    except ApplicationError:
+        # A shared or bookmarked link to a job behind an exam says how to get in, not "no such job".
+        gated = selectors.job_gated_for(worker=worker, job_id=job_id)
+        if gated is None:
+            raise Http404("No such job.") from None
+        ctx = {"job": gated[0], "needs": _needs(gated[1])}
+        return render(request, "worker/job_gated.html", ctx, status=403)
     labels = label_keys(job)
     ctx = {
         "job": job,
@@ -150,13 +163,6 @@ def work_label_any(request: HttpRequest) -> HttpResponse:
         messages.info(request, "There is no work for you right now. New jobs appear on this page.")
         return redirect("work-list")
     return redirect("work-label", job_id=job.pk)
-
-
-def _job_or_404(request: HttpRequest, job_id: int) -> Job:
-    try:
-        return selectors.job_get_for_labeling(worker=request.user, job_id=job_id)  # type: ignore[arg-type]
-    except ApplicationError:
-        raise Http404("No such job.") from None
 
 
 # --- JSON calls of the labeling page
