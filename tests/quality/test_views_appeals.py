@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from marketplace.accounts.models import User
+from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
@@ -85,6 +86,19 @@ def test_the_jobs_client_upholds_and_another_organization_sees_nothing(
     assert appeal.status == "upheld" and appeal.decided_by == alice
     assert not JobBlock.objects.filter(job=blocked, worker=wendy).exists()
     assert _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "reject"}).status_code == 409
+
+
+def test_the_client_sees_the_worker_under_the_jobs_pseudonym_and_staff_see_the_username(
+    wendy: User, ada: User, blocked: Job
+) -> None:
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                          reason="Please check the gold.")
+    client_page = _as(alice).get("/portal/appeals/").content.decode()
+    shown = worker_pseudonym(job_id=blocked.pk, worker_id=wendy.pk)  # as in the job's exports
+    assert f'by worker <span class="mono" data-field="worker">{shown}</span>' in client_page
+    assert "wendy" not in client_page
+    assert ">wendy</a>, filed" in _as(ada).get("/staff/appeals/").content.decode()
 
 
 def test_staff_see_open_appeals_and_decide_held_withdrawals(wendy: User, ada: User, blocked: Job) -> None:
