@@ -1,8 +1,9 @@
 """Writes on qualifications: create, add exam questions, take the exam, grant and revoke by hand.
 
 A qualification's exam is its questions: a worker answers them all at once, the share correct
-over *all* questions is the score, and reaching `pass_mark` grants the qualification at once.
-A failed attempt starts `retry_cooldown_seconds` before the next one is accepted.
+is the score, and reaching `pass_mark` grants the qualification at once. A submission leaving a
+question unanswered is refused and is no attempt. A failed attempt starts
+`retry_cooldown_seconds` before the next one is accepted.
 """
 
 from __future__ import annotations
@@ -266,12 +267,26 @@ def answer_row_check(
     return data, answer
 
 
+def _unanswered_text(numbers: list[int]) -> str:
+    """[3] -> "question 3 has"; [2, 3, 5] -> "questions 2, 3 and 5 have" (20 named at most)."""
+    if len(numbers) == 1:
+        return f"question {numbers[0]} has"
+    named, rest = numbers[:20], len(numbers) - 20
+    if rest > 0:
+        return f"questions {', '.join(map(str, named))} and {rest} more have"
+    return f"questions {', '.join(map(str, named[:-1]))} and {named[-1]} have"
+
+
 def _answers_parse(
-    answers: Any, *, question_ids: set[int], labels: set[str]
+    answers: Any, *, question_ids: list[int], labels: set[str]
 ) -> dict[int, str]:
-    """{"<question id>": "label"} -> {id: label}. Unknown ids and labels are errors; null = skipped."""
+    """{"<question id>": "label"} -> {id: label}, one for every question of `question_ids` (in the
+    order the worker sees them). Unknown ids and labels are errors, and so is a question left
+    without an answer (missing or null): a slip of the mouse must not cost an attempt and a wait.
+    """
     if not isinstance(answers, Mapping):
         raise ApplicationError('answers must be an object: {"<question id>": "<label>"}.')
+    known = set(question_ids)
     given: dict[int, str] = {}
     unknown: list[str] = []
     for raw_id, label in answers.items():
@@ -279,13 +294,13 @@ def _answers_parse(
             question_id = int(str(raw_id))
         except ValueError:
             question_id = -1
-        if question_id not in question_ids:
+        if question_id not in known:
             unknown.append(str(raw_id)[:20])
             continue
         if question_id in given:
             raise ApplicationError(f"Question {question_id} is answered twice.")
         if label is None:
-            continue  # explicitly skipped; scored as wrong like any unanswered question
+            continue  # unanswered: refused below with the others
         if not isinstance(label, str) or label not in labels:
             raise ApplicationError(
                 f"The answer to question {question_id} must be one of: {', '.join(sorted(labels))}."
@@ -295,6 +310,12 @@ def _answers_parse(
         raise ApplicationError(
             f"These questions are not in this exam: {', '.join(unknown[:20])}.",
             details={"unknown_questions": unknown[:100]},
+        )
+    unanswered = [(number, qid) for number, qid in enumerate(question_ids, start=1) if qid not in given]
+    if unanswered:
+        raise ApplicationError(
+            f"Answer every question before you submit: {_unanswered_text([n for n, _ in unanswered])} no answer yet.",
+            details={"unanswered_questions": [qid for _, qid in unanswered]},
         )
     return given
 
@@ -318,7 +339,7 @@ def exam_submit(
         raise Conflict("This qualification has no exam; an admin grants it by hand.")
     given = _answers_parse(
         answers,
-        question_ids=set(key),
+        question_ids=sorted(key),  # the order of the exam page and the API's question list
         labels={label["key"] for label in qualification.exam_labels},
     )
     retry_after = selectors.exam_retry_after(worker=worker, qualification=qualification)

@@ -251,7 +251,8 @@ class QualificationExam(APIView):
         request=ExamSubmitInputSerializer,
         responses={
             201: ExamResultSerializer,
-            400: OpenApiResponse(description="Unknown question ids or labels"),
+            400: OpenApiResponse(description="Unknown question ids or labels, or a question left unanswered "
+                                             "(details.unanswered_questions; not an attempt, no cooldown)"),
             409: OpenApiResponse(description="No exam, or retrying before the cooldown ends"),
         },
         summary="Submit answers; passing grants the qualification at once",

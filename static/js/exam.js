@@ -2,8 +2,10 @@
 //
 // Exam (#exam-form): one question is current (the first unanswered); a label's number key (or its
 // own shortcut) picks that answer and moves on to the next question; ArrowUp/ArrowDown (or k/j)
-// move between questions; Enter submits once every question is answered. The form works without
-// this script: it only checks radios a person could click.
+// move between questions; Enter submits once every question is answered. Submitting (Enter or the
+// button) with a question unanswered does not send the form: it marks the unanswered ones, says
+// which, and focuses the first (the server refuses such a submit too, and it costs no attempt).
+// The form works without this script: it only checks radios a person could click.
 // Retry (#retry[data-retry-at]): when the cooldown ends, "Retake the exam" appears (the server
 // still checks the cooldown on submit).
 // Training (.training-choices): a number key presses that label's button; after the verdict,
@@ -40,6 +42,23 @@
       const done = questions.filter(answered).length;
       if (progress) progress.textContent = `${done} of ${questions.length} answered`;
       form.dataset.answered = String(done);
+      questions.forEach((q) => { if (answered(q)) q.classList.remove("unanswered"); });
+    }
+
+    function unansweredText(numbers) {
+      if (numbers.length === 1) return `Question ${numbers[0]} has no answer yet.`;
+      return `Questions ${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]} have no answer yet.`;
+    }
+
+    // Before any submit: true when the exam is complete; otherwise mark what is missing, focus it.
+    function readyToSubmit() {
+      const open = questions.map((q, i) => (answered(q) ? -1 : i)).filter((i) => i >= 0);
+      if (open.length === 0) return true;
+      open.forEach((i) => questions[i].classList.add("unanswered"));
+      select(open[0]);
+      questions[open[0]].querySelector("input[type=radio]").focus();
+      if (progress) progress.textContent = unansweredText(open.map((i) => i + 1));
+      return false;
     }
 
     function select(index) {
@@ -66,13 +85,7 @@
         select(current - 1);
       } else if (event.key === "Enter") {
         if (event.target instanceof HTMLButtonElement || event.target instanceof HTMLAnchorElement) return;
-        if (!allAnswered()) {
-          const open = questions.findIndex((q) => !answered(q));
-          select(open);
-          if (progress) progress.textContent = `Question ${open + 1} has no answer yet.`;
-        } else {
-          form.requestSubmit(submit);
-        }
+        form.requestSubmit(submit); // the submit handler below stops it while a question is open
       } else {
         const radio = byHotkey(Array.from(questions[current].querySelectorAll("input[type=radio]")), event.key);
         if (!radio) return;
@@ -85,9 +98,16 @@
       event.preventDefault();
     });
 
+    form.addEventListener("submit", (event) => {
+      if (!readyToSubmit()) event.preventDefault();
+    });
+
     const first = questions.findIndex((q) => !answered(q));
     select(first >= 0 ? first : 0);
     update();
+    // Back from the server's refusal: the first question it named gets the focus.
+    const refused = form.querySelector("fieldset.question.unanswered input[type=radio]");
+    if (refused) refused.focus();
     form.dataset.keys = "ready";
   }
 

@@ -18,7 +18,8 @@ MODELS = ["user", "organization", "apitoken", "qualification", "workerqualificat
 def some_of_everything(ada: User, alice: User, wendy: User) -> Qualification:
     qualification = qualification_create(user=ada, name="Animals", exam_labels=THREE_LABELS)
     exam_questions_add(user=ada, qualification=qualification, questions=[{"data": {"t": 1}, "answer": "cat"}])
-    exam_submit(worker=wendy, qualification=qualification, answers={})
+    question = qualification.questions.get()
+    exam_submit(worker=wendy, qualification=qualification, answers={str(question.pk): "dog"})
     token_create(user=alice, name="ci")
     return qualification
 

@@ -44,7 +44,7 @@ def make_exam(admin: User, key: list[str] = KEY, labels: list[Any] = THREE_LABEL
 
 
 def answers_for(qualification: Qualification, right: int, wrong: str = "bird") -> dict[str, str]:
-    """The first `right` questions answered correctly, the rest with `wrong` (or skipped if "")."""
+    """The first `right` questions answered correctly, the rest with `wrong` (or left out if "")."""
     out: dict[str, str] = {}
     for n, question in enumerate(qualification.questions.order_by("id")):
         if n < right:
@@ -81,15 +81,35 @@ def test_passing_grants_the_qualification_at_once(wendy: User, exam: Qualificati
 
 
 @pytest.mark.django_db
-def test_the_score_is_over_all_questions_so_a_skipped_one_counts_as_wrong(
+def test_the_score_is_the_share_right_so_four_of_five_reach_a_pass_mark_of_80_percent(
     wendy: User, walter: User, exam: Qualification, client_for: Any
 ) -> None:
-    four_of_five = submit(client_for(wendy), exam, answers_for(exam, 4, wrong=""))
-    three_of_five = submit(client_for(walter), exam, answers_for(exam, 3, wrong=""))
+    four_of_five = submit(client_for(wendy), exam, answers_for(exam, 4))
+    three_of_five = submit(client_for(walter), exam, answers_for(exam, 3))
 
     assert four_of_five.json()["score"] == "0.8000" and four_of_five.json()["passed"] is True
     assert three_of_five.json()["score"] == "0.6000" and three_of_five.json()["passed"] is False
     assert list(WorkerQualification.objects.values_list("worker__username", flat=True)) == ["wendy"]
+
+
+@pytest.mark.django_db
+def test_an_exam_with_a_question_unanswered_is_refused_and_costs_no_attempt_nor_a_wait(
+    wendy: User, exam: Qualification, client_for: Any
+) -> None:
+    client = client_for(wendy)
+    ids = list(exam.questions.order_by("id").values_list("pk", flat=True))
+    left_out = answers_for(exam, 3, wrong="")  # questions 4 and 5 not sent
+    sent_as_null: dict[str, Any] = {**answers_for(exam, 5), str(ids[1]): None}
+
+    for answers, named, missing in ((left_out, "questions 4 and 5 have", ids[3:]),
+                                    (sent_as_null, "question 2 has", [ids[1]])):
+        error = assert_error(submit(client, exam, answers), 400, "invalid")
+        assert error["message"] == f"Answer every question before you submit: {named} no answer yet."
+        assert error["details"]["unanswered_questions"] == missing
+
+    assert not ExamAttempt.objects.exists()
+    assert client.get(url(exam)).json()["may_take"] is True  # no cooldown started
+    assert submit(client, exam, answers_for(exam, 5)).json()["passed"] is True
 
 
 @pytest.mark.django_db

@@ -97,7 +97,7 @@ def test_after_a_failed_attempt_the_page_says_when_to_retry(wendy: User, skill: 
     attempt = ExamAttempt.objects.get()
     retry_at = timezone.localtime(attempt.submitted_at) + timezone.timedelta(seconds=600)
     page = response.content.decode()
-    assert "Not this time: you scored 33%" in page
+    assert "Not this time: 1 of 3 right (33.3%); the pass mark is 100%." in page
     assert f"You can retry at <time datetime=\"{retry_at.isoformat()}\">{retry_at:%H:%M}</time>" in page
     assert "Submit answers" not in page  # no form until the cooldown ends
     again = client.post(reverse("work-exam", args=[skill.pk]), {f"q{q.pk}": q.answer for q in questions})

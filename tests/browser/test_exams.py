@@ -26,7 +26,17 @@ from marketplace.errors import NothingLeft
 from marketplace.labeling.services import lease_claim, lease_release
 from tests.browser.conftest import arrange, log_in, screenshot
 from tests.threads import until
-from tests.factories import PASSWORD, ClientFactory, JobFactory, OrganizationFactory, WorkerFactory, fund
+from marketplace.accounts.qualifications import exam_questions_add, qualification_create
+from tests.factories import (
+    PASSWORD,
+    THREE_LABELS,
+    AdminFactory,
+    ClientFactory,
+    JobFactory,
+    OrganizationFactory,
+    WorkerFactory,
+    fund,
+)
 
 SKILL = "Animal spotting"
 COOLDOWN_SECONDS = 2
@@ -158,7 +168,7 @@ def worker_answers_exam(page: Any, labels: list[str]) -> None:
 
 def worker_fails_exam(page: Any) -> None:
     worker_answers_exam(page, ["bird"] * len(EXAM))  # one of three right
-    page.get_by_text("Not this time: you scored 33%").wait_for()
+    page.get_by_text("Not this time: 1 of 3 right (33.3%); the pass mark is 100%.").wait_for()
     expect(page.locator("#retry-wait")).to_contain_text(re.compile(r"You can retry at \d\d:\d\d"))
     assert page.locator("#exam-form").count() == 0
 
@@ -172,7 +182,7 @@ def worker_waits_out_cooldown(page: Any) -> None:
 
 def worker_passes_exam(page: Any) -> None:
     worker_answers_exam(page, [label for _, label in EXAM])
-    page.get_by_text(f"You passed with 100%: {SKILL} is yours.").wait_for()
+    page.get_by_text(f"You passed with 3 of 3 right (100%): {SKILL} is yours.").wait_for()
 
 
 def worker_labels_until_gold_feedback(page: Any, job: Job, key: str = "c") -> str:
@@ -273,3 +283,36 @@ def test_a_client_writes_an_exam_from_gold_and_a_new_worker_trains_fails_retries
     arrange(lambda: WorkerQualification.objects.create(worker=walter, qualification=skill, score=1, source="exam"))
     undone_item = arrange(lambda: Judgment.objects.get(worker=cast.worker, status="withdrawn").item_id)
     assert undone_item in arrange(_items_offered, walter, cast.job), undone
+
+
+def _exam_of_three() -> tuple[Qualification, User]:
+    admin = AdminFactory(username="ada-exams")
+    skill = qualification_create(user=admin, name="Three animals", exam_labels=THREE_LABELS, pass_mark="0.67",
+                                 retry_cooldown_seconds=3600)
+    exam_questions_add(user=admin, qualification=skill,
+                       questions=[{"data": {"text": text}, "answer": label} for text, label in EXAM])
+    return skill, WorkerFactory(username="nell")
+
+
+def test_the_submit_button_does_not_send_an_exam_with_a_question_unanswered(page: Any) -> None:
+    """The mouse path: two answers clicked, the third forgotten, Submit clicked. Nothing is sent
+    (no attempt, no cooldown): the third question is marked and has the focus."""
+    skill, worker = arrange(_exam_of_three)
+    log_in(page, worker.username, PASSWORD)
+    page.goto(f"/work/exams/{skill.pk}/")
+    page.locator('#exam-form[data-keys="ready"]').wait_for(state="attached")
+    page.get_by_role("group", name="Question 1 of 3").get_by_label("Cat").check()
+    page.get_by_role("group", name="Question 2 of 3").get_by_label("Dog").check()
+
+    page.get_by_role("button", name="Submit answers").click()
+
+    third = page.get_by_role("group", name="Question 3 of 3")
+    expect(page.locator("#exam-progress")).to_have_text("Question 3 has no answer yet.")
+    expect(third).to_have_class(re.compile(r"\bunanswered\b"))
+    expect(third.get_by_label("Cat")).to_be_focused()
+    expect(page.get_by_role("group", name="Question 1 of 3").get_by_label("Cat")).to_be_checked()
+    assert not arrange(lambda: ExamAttempt.objects.filter(worker=worker).exists())
+
+    page.keyboard.press("3")  # the focused question takes its answer; then the exam goes
+    page.get_by_role("button", name="Submit answers").click()
+    page.get_by_text("You passed with 3 of 3 right (100%): Three animals is yours.").wait_for()

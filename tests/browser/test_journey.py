@@ -75,7 +75,7 @@ def _pass_exam(page: Any) -> None:
     page.get_by_role("group", name="Question 1 of 2").get_by_label("Cat").check()
     page.get_by_role("group", name="Question 2 of 2").get_by_label("Dog").check()
     page.get_by_role("button", name="Submit answers").click()
-    page.get_by_text("You passed with 100%").wait_for()
+    page.get_by_text("You passed with 2 of 2 right (100%)").wait_for()
 
 
 def _label_with_keys(page: Any, job: Job) -> tuple[list[float], list[str]]:

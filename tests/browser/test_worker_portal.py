@@ -153,7 +153,7 @@ def test_a_worker_passes_a_qualification_exam_through_the_page(page: Any) -> Non
     page.get_by_role("group", name="Question 2 of 3").get_by_label("Dog").check()
     page.get_by_role("group", name="Question 3 of 3").get_by_label("Bird").check()
     page.get_by_role("button", name="Submit answers").click()
-    page.get_by_text("You passed with 100%").wait_for()
+    page.get_by_text("You passed with 3 of 3 right (100%)").wait_for()
     assert WorkerQualification.objects.filter(worker=wendy, qualification=skill).exists()
     page.get_by_role("link", name="Find work").last.click()
     page.get_by_role("link", name="Label Experts only").click()

@@ -7,6 +7,7 @@ that worker pages exist (404).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -321,17 +322,66 @@ def test_passing_the_exam_through_the_page_grants_the_qualification(wendy: User,
                            {f"q{q1.pk}": "cat", f"q{q2.pk}": "dog",
                             "csrfmiddlewaretoken": client.cookies["csrftoken"].value}, follow=True)
     assert WorkerQualification.objects.filter(worker=wendy, qualification=skill).exists()
-    assert "You passed with 100%" in response.content.decode()
+    assert "You passed with 2 of 2 right (100%): Animals is yours." in response.content.decode()
 
 
 def test_failing_shows_when_to_retry_and_hides_the_form(wendy: User, skill: Qualification) -> None:
     client = signed_in(wendy)
     client.get(reverse("work-exam", args=[skill.pk]))
+    q1, q2 = skill.questions.order_by("id")
     response = client.post(reverse("work-exam", args=[skill.pk]),
-                           {"csrfmiddlewaretoken": client.cookies["csrftoken"].value}, follow=True)
+                           {f"q{q1.pk}": "bird", f"q{q2.pk}": "bird",
+                            "csrfmiddlewaretoken": client.cookies["csrftoken"].value}, follow=True)
     html = response.content.decode()
     assert ExamAttempt.objects.get(worker=wendy).passed is False
-    assert "Not this time" in html and "You can retry at" in html and "Submit answers" not in html
+    assert "Not this time: 0 of 2 right (0%); the pass mark is 50%." in html
+    assert "You can retry at" in html and "Submit answers" not in html
+
+
+def test_an_exam_submitted_with_a_question_unanswered_comes_back_with_the_answers_kept(
+    wendy: User, skill: Qualification
+) -> None:
+    client = signed_in(wendy)
+    client.get(reverse("work-exam", args=[skill.pk]))
+    q1, q2 = skill.questions.order_by("id")
+
+    response = client.post(reverse("work-exam", args=[skill.pk]),
+                           {f"q{q1.pk}": "cat", "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Answer every question before you submit: question 2 has no answer yet." in html
+    chosen = re.findall(r'name="q(\d+)"\s+value="(\w+)"[^>]*checked', html)
+    assert chosen == [(str(q1.pk), "cat")]  # question 1's answer is still chosen
+    assert f'class="card question unanswered" data-question="{q2.pk}"' in html
+    assert f'class="card question" data-question="{q1.pk}"' in html
+    assert not ExamAttempt.objects.exists()  # no attempt, so no cooldown: the form is still there
+    assert "Submit answers" in html and "You can retry at" not in html
+
+
+@pytest.mark.parametrize("right,of,mark,shown,result", [
+    (2, 3, "0.67", "67%", "Failed"),  # 66.666…% is shown as 66.7%, below the mark
+    (2, 3, "0.6667", "66.67%", "Failed"),  # 66.7% would look like a pass: two places tell them apart
+    (2, 3, "0.5", "50%", "Passed"),
+])
+def test_the_exam_page_shows_the_score_and_the_pass_mark_so_they_agree_with_the_result(
+    wendy: User, ada: User, right: int, of: int, mark: str, shown: str, result: str
+) -> None:
+    skill = qualification_create(user=ada, name="Thirds", exam_labels=THREE_LABELS, pass_mark=mark,
+                                 retry_cooldown_seconds=3600)
+    exam_questions_add(user=ada, qualification=skill,
+                       questions=[{"data": {"text": f"q{i}"}, "answer": "cat"} for i in range(of)])
+    answers = {f"q{q.pk}": ("cat" if n < right else "dog") for n, q in enumerate(skill.questions.order_by("id"))}
+    client = signed_in(wendy)
+    client.get(reverse("work-exam", args=[skill.pk]))
+    answers["csrfmiddlewaretoken"] = client.cookies["csrftoken"].value
+
+    html = client.post(reverse("work-exam", args=[skill.pk]), answers, follow=True).content.decode()
+
+    score = "66.7%" if mark != "0.6667" else "66.66%"
+    assert f'data-field="pass-mark">{shown}<' in html and f'data-field="last-score">{score}<' in html
+    assert f"{right} of {of} right ({score})" in html
+    assert f'<span class="badge {"ok" if result == "Passed" else "bad"}">{result}</span>' in html
 
 
 def test_a_qualification_without_an_exam_has_no_exam_page(wendy: User, ada: User) -> None:

@@ -4,11 +4,15 @@ number keys pick labels, as on the labeling page) and both working without JavaS
 Training shows one practice item at a time; after each answer the page says right or wrong, the
 right answer and why. Nothing is scored or stored. The exam is one form of every question; its
 answers never reach the page (selectors give id and data only), and a failed attempt's cooldown
-is shown as "you can retry at HH:MM".
+is shown as "you can retry at HH:MM". A submission leaving a question unanswered is refused (400,
+the answers given kept, the unanswered questions named and marked): it is no attempt.
+
+Scores are shown as "2 of 3 right (66.7%)" next to the exact pass mark (score_percent).
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -39,6 +43,28 @@ def exam_label_keys(labels: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
+def share_percent(share: Decimal, places: int) -> str:
+    """0.67 -> "67%", 0.6667 -> "66.67%": a share in [0, 1] with at most `places` decimals of percent."""
+    shown = (share * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{shown.normalize():f}%"
+
+
+def score_percent(score: Decimal, *, pass_mark: Decimal, passed: bool) -> str:
+    """An attempt's score with one decimal (2 of 3 right: "66.7%"), unless rounding would put it on
+    the wrong side of the pass mark (66.66% failing a 66.67% mark would read "66.7%"): then the
+    stored score's own 2 decimals, which never cross it (scores are stored rounded down)."""
+    shown = (score * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if passed != (shown >= pass_mark * 100):
+        return share_percent(score, 2)
+    return f"{shown.normalize():f}%"
+
+
+def right_count(score: Decimal, question_count: int) -> int:
+    """How many answers were right, from the score (stored to 4 places, rounded down: exact up to
+    the 1,000 questions an exam may have)."""
+    return int((score * question_count).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def _visible(worker: User, qualification_id: int) -> Qualification:
     try:
         return accounts_selectors.qualification_get_visible(user=worker, qualification_id=qualification_id)
@@ -58,28 +84,33 @@ def work_exam(request: HttpRequest, qualification_id: int) -> HttpResponse:
     questions = accounts_selectors.exam_questions_for_taking(qualification=qualification)
     if not questions:
         raise Http404("This qualification has no exam.")
-    error, chosen = "", {}
+    error, chosen, unanswered = "", {}, set()
+    pass_mark = qualification.pass_mark
     if request.method == "POST":
         chosen = _exam_answers(request, [q["id"] for q in questions])
         try:
             attempt = exam_submit(worker=worker, qualification=qualification, answers=chosen)
-        except ApplicationError as exc:
-            error = exc.message
+        except ApplicationError as exc:  # an unanswered question, the cooldown, a label not offered
+            error, unanswered = exc.message, set(exc.details.get("unanswered_questions", []))
         else:
-            percent = f"{attempt.score * 100:.0f}%"
+            result = (f"{right_count(attempt.score, len(questions))} of {len(questions)} right "
+                      f"({score_percent(attempt.score, pass_mark=pass_mark, passed=attempt.passed)})")
             if attempt.passed:
-                messages.success(request, f"You passed with {percent}: {qualification.name} is yours.")
+                messages.success(request, f"You passed with {result}: {qualification.name} is yours.")
             else:
-                messages.error(request, f"Not this time: you scored {percent}.")
+                messages.error(request, f"Not this time: {result}; the pass mark is {share_percent(pass_mark, 2)}.")
             return redirect("work-exam", qualification_id=qualification.pk)
     status = accounts_selectors.exam_status(worker=worker, qualification=qualification)
+    last = status.last_attempt
     ctx = {
         "qualification": qualification,
         "status": status,
-        "pass_percent": f"{qualification.pass_mark * 100:.0f}",
+        "pass_percent": share_percent(pass_mark, 2),
+        "last_score": last and score_percent(last.score, pass_mark=pass_mark, passed=last.passed),
         "labels": exam_label_keys(qualification.exam_labels),
         "questions": [
-            {"id": q["id"], "parts": item_parts(q["data"]), "chosen": chosen.get(str(q["id"]))}
+            {"id": q["id"], "parts": item_parts(q["data"]), "chosen": chosen.get(str(q["id"])),
+             "unanswered": q["id"] in unanswered}
             for q in questions
         ],
         "training_count": accounts_selectors.training_count(qualification=qualification),
