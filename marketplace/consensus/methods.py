@@ -86,6 +86,10 @@ class Method:
     description: str
     uses_gold: bool
     fit: Callable[[Encoded, Options], MethodFit]
+    #: Its posteriors of gold items are the known answers (it clamps them during the fit), so what
+    #: it would say of them unaided is recomputed from its workers (aggregate.unaided_gold); the
+    #: others' own posteriors of gold items are already that.
+    clamps_gold: bool = False
 
 
 def _frame(enc: Encoded) -> pd.DataFrame:
@@ -269,10 +273,10 @@ def _fit_gmv(enc: Encoded, opts: Options) -> MethodFit:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("quorum", "the model the job's evidence supports (choose.py)", True, _fit_quorum),
-        Method("quorum-ds", "Dawid-Skene, diagonal-dominant pooled prior", True, _fit_quorum_ds),
-        Method("quorum-onecoin", "one-coin Dawid-Skene, shrunk accuracies", True, _fit_quorum_one_coin),
-        Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds),
+        Method("quorum", "the model the job's evidence supports (choose.py)", True, _fit_quorum, clamps_gold=True),
+        Method("quorum-ds", "Dawid-Skene, diagonal-dominant pooled prior", True, _fit_quorum_ds, clamps_gold=True),
+        Method("quorum-onecoin", "one-coin Dawid-Skene, shrunk accuracies", True, _fit_quorum_one_coin, clamps_gold=True),
+        Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds, clamps_gold=True),
         Method("mv", "majority vote, ties to the first label", False, _fit_mv),
         Method("wawa", "crowd-kit Wawa: votes weighted by agreement with MV", False, _fit_wawa),
         Method("ocds", "crowd-kit OneCoinDawidSkene", False, _fit_ocds),

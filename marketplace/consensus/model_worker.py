@@ -135,6 +135,8 @@ def with_models(
                      dtype=bool)
     fits: dict[int, ModelFit] = {}
     probabilities = result.probabilities
+    unaided = result.gold_unaided  # gold items as if not gold: the models vote there too
+    gold_rows = np.searchsorted(result.items, result.gold_items)
     for model in np.unique(model_ids).tolist():
         mine = model_ids[known] == model
         theirs = extra & (model_ids == model)
@@ -149,8 +151,9 @@ def with_models(
         column = np.full(len(result.items), -1, dtype=np.int64)
         column[rows[mine]] = answers[known][mine]
         probabilities = combine(probabilities, column, fit.confusion)
+        unaided = combine(unaided, column[gold_rows], fit.confusion)
     if not fits:
         return result, fits
     shifted = probabilities - probabilities.max(axis=1, keepdims=True)
     label_index = np.argmax(shifted >= -TIE_EPSILON, axis=1).astype(np.int64)  # first of ties
-    return replace(result, probabilities=probabilities, label_index=label_index), fits
+    return replace(result, probabilities=probabilities, label_index=label_index, gold_unaided=unaided), fits

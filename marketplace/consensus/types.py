@@ -142,6 +142,25 @@ class ConsensusResult:
     #: another fit ("quorum" may label with a stronger prior than it fits its workers with:
     #: consensus/choose.py); None when they are `probabilities`.
     fitted_probabilities: FloatArray | None = None
+    #: The gold items that had votes, and `gold_unaided[i]`: item `gold_items[i]`'s
+    #: posterior as consensus computes it without its known answer (`probabilities` holds the
+    #: answer there). What measures the delivered labels on gold: aggregate.unaided_gold.
+    gold_items: IdArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    gold_unaided: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
+
+    @property
+    def gold_unaided_index(self) -> IntArray:
+        """The label (index into `labels`) consensus gives each of `gold_items` without knowing
+        its answer; ties go to the label first in `labels`, as for every item."""
+        if not len(self.gold_items):
+            return np.empty(0, dtype=np.int64)
+        best = self.gold_unaided.max(axis=1, keepdims=True)
+        return np.argmax(self.gold_unaided >= best - TIE_EPSILON, axis=1).astype(np.int64)
+
+    @property
+    def gold_unaided_labels(self) -> npt.NDArray[np.str_]:
+        """`gold_unaided_index` as label strings."""
+        return np.asarray(self.labels, dtype=np.str_)[self.gold_unaided_index]
 
     @property
     def worker_basis(self) -> FloatArray:

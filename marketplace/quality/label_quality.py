@@ -6,9 +6,13 @@ whose answer is L, the share given L. Each figure comes with its counts (`suppor
 whose answer is L; `predicted`: gold items given L), so a 100 % over two items reads as two items.
 A figure with nothing under it (no item given L, or none whose answer is L) is None, not 0.
 
-Sources: the delivered consensus labels (the latest succeeded run's ItemResult on gold items: a
-gold item nobody judged has no result and is left out) and every model version with predictions
-on the job's gold items (a model's label is what it predicted, whatever consensus weighs it at).
+Sources: the delivered consensus labels and every model version with predictions on the job's gold
+items (a model's label is what it predicted, whatever consensus weighs it at). A gold item's
+delivered label is its known answer (consensus sets it there: consensus/aggregate.py), so measuring
+that could only ever give 100 %. What is measured instead is the label consensus gives the gold
+item from its judgments without being told its answer (the latest succeeded run's
+ItemResult.label_without_answer): the label any other item with those judgments gets. A gold item
+nobody judged has no result, and runs from before that field have none: both are left out.
 
 A multi-label job (gold answers are sets) is measured label by label: for a label L, precision =
 of the gold items whose delivered set holds L, the share whose gold set holds it; recall = of the
@@ -61,6 +65,11 @@ class SourceFigures:
     accuracy: float | None  # multi-label: the share of exact sets
     labels: tuple[LabelFigures, ...]
     label_accuracy: float | None = None  # multi-label only: share of right (item, label) decisions
+    measure: str = ""  # what the source's label on a gold item is, in a client's words
+
+
+#: What the delivered labels are measured by on gold (single-label jobs), for the page and the API.
+CONSENSUS_MEASURE = "consensus's label for gold items, computed without their known answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +141,12 @@ def per_label(pairs: Iterable[tuple[str, str]], labels: Sequence[str]) -> tuple[
 
 
 def _source(source: str, name: str, version: str, pairs: list[tuple[str, str]],
-            labels: Sequence[str]) -> SourceFigures:
+            labels: Sequence[str], measure: str = "") -> SourceFigures:
     right = sum(1 for truth, given in pairs if truth == given)
     return SourceFigures(
         source=source, name=name, version=version, gold_items=len(pairs), correct=right,
         accuracy=right / len(pairs) if pairs else None, labels=per_label(pairs, labels),
+        measure=measure,
     )
 
 
@@ -151,11 +161,12 @@ def job_label_quality(*, job: Job) -> LabelQuality:
     run = run_latest_succeeded(job_id=job.pk)
     sources: list[SourceFigures] = []
     if run is not None:
-        rows = ItemResult.objects.filter(run=run, item__is_gold=True).values_list(
-            "item_id", "label"
-        )
+        rows = ItemResult.objects.filter(run=run, item__is_gold=True).exclude(
+            label_without_answer=""
+        ).values_list("item_id", "label_without_answer")
         pairs = [(gold[item_id], label) for item_id, label in rows if item_id in gold]
-        sources.append(_source(SOURCE_CONSENSUS, "consensus", "", pairs, labels))
+        if pairs:  # a run from before label_without_answer has nothing to measure
+            sources.append(_source(SOURCE_CONSENSUS, "consensus", "", pairs, labels, CONSENSUS_MEASURE))
     by_model: dict[tuple[int, str, str], list[tuple[str, str]]] = {}
     predictions = (
         Prediction.objects.filter(job=job, item__is_gold=True)

@@ -69,6 +69,11 @@ class ItemResult(models.Model):
     # Share of the item's judgments that gave the consensus label (0..1), written with the run so
     # the data browser filters on disagreement without reading judgments; null on older runs.
     agreement = models.FloatField(null=True, blank=True)
+    # Gold items only: the label consensus gives the item from its judgments without being told
+    # its answer (`label` there is the answer itself, by construction: consensus/aggregate.py).
+    # What the job page measures the delivered labels by on gold; "" for other items, older runs
+    # (a database default too: bulk COPY writers that leave the column out stay valid).
+    label_without_answer = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="one_result_per_run_item")]

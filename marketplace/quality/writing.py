@@ -94,6 +94,14 @@ def item_results_anchor(*, job_id: int, run_id: int) -> None:
         raise Conflict("Items of this job were deleted while the consensus ran; run it again.")
 
 
+def unaided_index(result: ConsensusResult) -> npt.NDArray[np.int64]:
+    """Per item of `result`, the label index consensus gives it without its known answer (gold
+    items: ConsensusResult.gold_unaided), -1 for every other item: `label_without_answer`."""
+    index = np.full(len(result.items), -1, dtype=np.int64)
+    index[np.searchsorted(result.items, result.gold_items)] = result.gold_unaided_index
+    return index
+
+
 def item_agreement(*, result: ConsensusResult, votes: Votes) -> npt.NDArray[np.float64]:
     """Per item of `result`, the share of its votes that gave its consensus label (NaN without
     votes: a gold item nobody judged). Vectorized: one searchsorted and two bincounts."""
@@ -157,7 +165,7 @@ def _agreement_cells(agreement: npt.NDArray[np.float64] | None, n: int) -> list[
 def _copy_items(run_id: int, result: ConsensusResult, agreement: npt.NDArray[np.float64] | None) -> None:
     template = _copy_escape(probability_template(result.labels))
     escaped_labels = np.asarray([_copy_escape(label) for label in result.labels], dtype=object)
-    columns = "run_id, item_id, label, confidence, probabilities, judgments, agreement"
+    columns = "run_id, item_id, label, confidence, probabilities, judgments, agreement, label_without_answer"
     cells = _agreement_cells(agreement, len(result.items))
     copy_lines(ItemResult, columns, _copy_blocks(run_id, result, template, escaped_labels, cells))
 
@@ -170,20 +178,22 @@ def _copy_blocks(
     probabilities = np.round(result.probabilities, PLACES)
     confidence = np.round(result.confidence, PLACES)
     counts = np.minimum(result.item_judgments, _SMALLINT_MAX)
+    unaided = np.append(escaped_labels, "")[unaided_index(result)]  # -1: the "" at the end
     prefix = f"{run_id}\t"
     for start in range(0, len(result.items), BATCH):
         part = slice(start, start + BATCH)
         labels = escaped_labels[result.label_index[part]].tolist()
         yield "".join(
             f"{prefix}{item}\t{label}\t{conf!r}\t{template % tuple(row)}\t{n}\t"
-            f"{_NULL if agree is None else repr(agree)}\n"
-            for item, label, conf, row, n, agree in zip(
+            f"{_NULL if agree is None else repr(agree)}\t{blind}\n"
+            for item, label, conf, row, n, agree, blind in zip(
                 result.items[part].tolist(),
                 labels,
                 confidence[part].tolist(),
                 probabilities[part].tolist(),
                 counts[part].tolist(),
                 agreement[start:start + BATCH],
+                unaided[part].tolist(),
                 strict=True,
             )
         )
@@ -192,6 +202,7 @@ def _copy_blocks(
 def _bulk_items(run_id: int, result: ConsensusResult, agreement: npt.NDArray[np.float64] | None) -> None:
     items, labels, confidence, texts, counts = _columns(result)
     agreements = _agreement_cells(agreement, len(items))
+    unaided = np.append(np.asarray(result.labels, dtype=object), "")[unaided_index(result)].tolist()
     for start in range(0, len(items), _SQLITE_BATCH):
         end = start + _SQLITE_BATCH
         ItemResult.objects.bulk_create(
@@ -203,14 +214,16 @@ def _bulk_items(run_id: int, result: ConsensusResult, agreement: npt.NDArray[np.
                 probabilities=json.loads(text),
                 judgments=n,
                 agreement=agree,
+                label_without_answer=blind,
             )
-            for item, label, conf, text, n, agree in zip(
+            for item, label, conf, text, n, agree, blind in zip(
                 items[start:end],
                 labels[start:end],
                 confidence[start:end],
                 texts[start:end],
                 counts[start:end],
                 agreements[start:end],
+                unaided[start:end],
                 strict=True,
             )
         )

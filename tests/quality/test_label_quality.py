@@ -1,8 +1,9 @@
 """Per-label precision and recall against gold: GET /api/v1/jobs/<id>/label-quality/ and the page.
 
 Alice's Acme job (labels cat, dog, bird) has six gold items — g0..g2 cat, g3 and g4 dog, g5
-bird — and one plain item. The latest consensus run labeled g0 cat, g1 cat, g2 dog, g3 dog,
-g4 cat; nobody judged g5, so it has no result. Her model "m" 1 predicted g0 cat, g1 dog, g3 dog,
+bird — and one plain item. The latest consensus run delivered each gold item with its answer (as
+consensus does), but without being told the answers it labeled g0 cat, g1 cat, g2 dog, g3 dog,
+g4 cat: that is what is measured. Nobody judged g5, so it has no result. Her model "m" 1 predicted g0 cat, g1 dog, g3 dog,
 g4 dog, g5 bird (g2 not at all). By hand:
 
   consensus, 5 gold items, 3 right (60 %):
@@ -31,10 +32,13 @@ from marketplace.jobs.models import Item, Job
 from marketplace.jobs.predicting import PredictionEntry, predictions_set
 from marketplace.jobs.predictions import ModelName, PredictionRow
 from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.labeling import claiming
 from marketplace.quality.label_quality import job_label_quality, per_label
 from marketplace.quality.models import ConsensusRun, ItemResult
+from marketplace.quality.runs import consensus_run
 from tests.factories import JobFactory
 from tests.portal import browser
+from tests.quality.run_helpers import judged_job
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +52,8 @@ def _run(job: Job, labels: dict[str, str], ids: dict[str, int]) -> ConsensusRun:
         job=job, method="quorum", status=ConsensusRun.Status.SUCCEEDED, started_at=timezone.now()
     )
     ItemResult.objects.bulk_create(
-        ItemResult(run=run, item_id=ids[ext], label=label, confidence=0.9, probabilities={})
+        ItemResult(run=run, item_id=ids[ext], label=GOLD.get(ext, label), confidence=0.9,
+                   probabilities={}, label_without_answer=label if ext in GOLD else "")
         for ext, label in labels.items()
     )
     return run
@@ -146,3 +151,43 @@ def test_the_job_page_shows_the_table_with_its_counts(job: Job, alice: User) -> 
     assert re.search(r"Cat</th><td>3</td><td>3</td><td>66.7%</td><td>66.7%</td>", body)
     assert re.search(r"Bird</th><td>0</td><td>0</td><td>—</td><td>—</td>", body)
     assert "5 gold items, 60.0% right" in body and "5 gold items, 80.0% right" in body
+
+
+def test_the_delivered_labels_are_measured_by_what_consensus_says_without_the_answer(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    # Every gold item's delivered label is its answer (the fixture's run, as consensus writes it),
+    # yet the figure is the 60 % of the labels consensus gave them unaided, and says so.
+    assert set(ItemResult.objects.filter(item__is_gold=True).values_list("label", flat=True)) <= set(GOLD.values())
+    consensus = client_for(alice).get(f"/api/v1/jobs/{job.pk}/label-quality/").json()["sources"][0]
+    assert consensus["accuracy"] == 0.6
+    assert consensus["measure"] == "consensus's label for gold items, computed without their known answer"
+    body = browser(alice).get(reverse("job-page", args=[job.pk])).content.decode()
+    assert "Consensus&#x27;s label for gold items, computed without their known answer" in body
+
+
+def test_a_run_from_before_the_unaided_labels_shows_no_delivered_figure(alice: User) -> None:
+    # Its gold items' labels are their answers: a 100 % that measures nothing is not shown.
+    job = JobFactory(organization=alice.organization, created_by=alice)
+    item_bulk_create(job=job, rows=[ItemRow(data={"t": 1}, external_id="g", gold_label="dog")], gold=True)
+    run = ConsensusRun.objects.create(job=job, method="quorum", status=ConsensusRun.Status.SUCCEEDED,
+                                      started_at=timezone.now())
+    ItemResult.objects.create(run=run, item=Item.objects.get(job=job), label="dog", confidence=1.0,
+                              probabilities={"dog": 1.0})
+    assert job_label_quality(job=job).sources == ()
+
+
+def test_a_job_whose_workers_are_wrong_on_gold_shows_its_delivered_labels_below_100_percent(
+    alice: User,
+) -> None:
+    # One worker answers "dog" to everything, once per item; every gold answer is "cat". The run
+    # delivers gold items as "cat" (their answer), but unaided it labels them "dog", as any item.
+    claiming._rng.seed(3)  # gold shows up at random: fixed so gold answers exist
+    job = judged_job(items=6, gold=4, answers=("dog",), organization=alice.organization, gold_rate="0.5")
+    run = consensus_run(job=job)
+    judged = ItemResult.objects.filter(run=run, item__is_gold=True)
+    assert judged.exists() and {r.label for r in judged} == {"cat"}
+
+    consensus = job_label_quality(job=job).sources[0]
+    assert (consensus.source, consensus.gold_items, consensus.correct) == ("consensus", judged.count(), 0)
+    assert consensus.accuracy == 0.0

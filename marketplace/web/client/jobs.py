@@ -123,6 +123,7 @@ def _label_quality_table(job: Job, figures: LabelQuality) -> list[dict[str, Any]
             "accuracy_pct": _pct(source.accuracy),
             "label_accuracy_pct": _pct(source.label_accuracy),
             "answers": source.source == "judgments",
+            "measure": source.measure,
             "rows": [
                 {"label": names.get(f.label, f.label), "support": f.support,
                  "predicted": f.predicted, "precision_pct": _pct(f.precision),
