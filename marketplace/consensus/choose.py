@@ -61,6 +61,7 @@ from marketplace.consensus.em import EPS, EmFit, clamp_gold, dawid_skene, majori
 from marketplace.consensus.encode import Encoded
 from marketplace.consensus.onecoin import (
     ONE_COIN_PSEUDO_VOTES,
+    gold_one_coin,
     one_coin_accuracy,
     one_coin_em,
     one_coin_matrices,
@@ -119,11 +120,13 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     sizes = np.diff(np.append(enc.item_starts, enc.n_votes))
     comparable = int(sizes[sizes >= 2].sum())
     if comparable < MIN_COMPARABLE_PER_WORKER * enc.n_workers:
+        gold_judged = int(np.isin(enc.item_idx, enc.gold_rows).sum())
         why = (f"{comparable} judgments on items judged twice or more, for {enc.n_workers} workers: "
-               "too few to learn how any worker errs")
-        posteriors = clamp_gold(enc, majority_posteriors(enc))
-        fit = EmFit(posteriors, _shrunk_one_coin(enc, posteriors), posteriors.mean(axis=0), 0, True)
-        return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable})
+               "too few to learn how any worker errs from agreement; " + (
+                   f"each vote weighed by its worker's accuracy on gold ({gold_judged} gold answers)"
+                   if gold_judged else "no gold answers either, so every vote weighs alike at a guessed accuracy"))
+        fit = gold_one_coin(enc)
+        return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged})
     sample = _sample(enc, SELECTION_VOTES)
     rounds = min(max_rounds, SELECTION_ROUNDS)
     strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=rounds, tol=tol)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, run_em
+from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, clamp_gold, run_em
 from marketplace.consensus.encode import Encoded
 from marketplace.consensus.types import FloatArray
 
@@ -72,3 +72,39 @@ def one_coin_em(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES, max_roun
         max_rounds=max_rounds,
         tol=tol,
     )
+
+
+#: A single vote's weight is never below chance plus this (a worker worse than chance on a few gold
+#: items is not read as a reliable liar) nor above ONE_COIN_CAP (no judgment alone is certain).
+CHANCE_MARGIN = 0.01
+ONE_COIN_CAP = 0.99
+
+
+def gold_one_coin(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES) -> EmFit:
+    """Where items are judged once (or nearly), agreement says nothing of anyone's accuracy: EM
+    would find every worker right on every item they alone judged, and every label certain. The
+    only evidence is gold. Each worker's accuracy is their share right on gold, shrunk by `pseudo`
+    answers towards the crowd's share on gold; with no gold judged, towards halfway between chance
+    and always right (a guess, and said so: `gold_judged` is 0). Each item's posterior is then its
+    votes weighed by those accuracies, one-coin, under uniform class priors: one vote gives its
+    label at its worker's accuracy, several give the gold-weighted vote (all alike without gold:
+    majority vote). The class priors are uniform, and returned so: the labels' shares would be the
+    votes' own, which nothing here corrects, and whatever reads them (the unaided gold labels,
+    dynamic overlap's single-item E-step) must weigh votes as these labels were weighed."""
+    k = enc.n_labels
+    truth = np.full(enc.n_items, -1, dtype=np.int64)
+    truth[enc.gold_rows] = enc.gold_codes
+    on_gold = truth[enc.item_idx] >= 0
+    gold_workers = enc.worker_idx[on_gold]
+    seen = np.bincount(gold_workers, minlength=enc.n_workers).astype(np.float64)
+    hits = (enc.codes[on_gold] == truth[enc.item_idx[on_gold]]).astype(np.float64)
+    right = np.bincount(gold_workers, weights=hits, minlength=enc.n_workers)
+    guess = (1.0 + 1.0 / max(k, 1)) / 2.0
+    crowd = (right.sum() + pseudo * guess) / (seen.sum() + pseudo)
+    accuracy = np.clip((right + pseudo * crowd) / (seen + pseudo), 1.0 / max(k, 1) + CHANCE_MARGIN, ONE_COIN_CAP)
+    model = OneCoin(accuracy, k)
+    log_post = np.add.reduceat(model.vote_log(enc), enc.item_starts, axis=1).T
+    log_post -= log_post.max(axis=1, keepdims=True)
+    posteriors = np.exp(log_post)
+    posteriors /= posteriors.sum(axis=1, keepdims=True)
+    return EmFit(clamp_gold(enc, posteriors), model.dense(), np.full(k, 1.0 / max(k, 1)), 0, True)

@@ -18,6 +18,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +29,7 @@ from marketplace.consensus import (
     DEFAULT_PRIOR_STRENGTH,
     DEFAULT_TOL,
     METHODS,
+    ConsensusResult,
     Votes,
     aggregate,
 )
@@ -247,6 +250,9 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
         },
         # Each model version as a worker: its accuracy and confusion, measured against the people.
         "models": models,
+        # Regular items with one judgment: consensus cannot check those against anyone, so its
+        # own confidence there is no measure (the job page says so: web/client/job_reads.py).
+        "judged_once": judged_once(result, gold=gold),
         "timings": {
             "read": round(read_seconds, 4),
             "fit": round(result.seconds, 4),
@@ -272,6 +278,12 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
     events.job_consensus(run_id=run.pk)  # sent once these results commit
     return {"job_id": run.job_id, "run_id": run.pk, "result": result, "votes": votes, "gold_items": list(gold)}
+
+
+def judged_once(result: ConsensusResult, *, gold: dict[int, str]) -> dict[str, int]:
+    """How many of the run's regular (non-gold) items have a single judgment, and of how many."""
+    regular = ~np.isin(result.items, np.fromiter(gold, dtype=np.int64, count=len(gold)))
+    return {"items": int((result.item_judgments[regular] == 1).sum()), "of": int(regular.sum())}
 
 
 def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> dict[str, Any]:

@@ -115,3 +115,20 @@ def test_one_accuracy_story_with_intervals_on_small_samples(alice: User) -> None
     answers = f"{scored} scored answer{'s' if scored != 1 else ''}"
     assert gold.startswith(f"Workers' accuracy on gold: 100.0% of {answers} (90% interval ")
     assert f"{scored} gold answer{'s' if scored != 1 else ''} scored" in body  # the same count in the judgments tile
+
+
+def test_an_overlap_one_job_shows_its_workers_gold_accuracy_not_a_certainty(alice: User) -> None:
+    """One worker, one judgment per item, wrong on every gold item: the model cannot check single
+    judgments, so the headline is the gold accuracy (0 %), and no label is delivered as certain."""
+    claiming._rng.seed(3)  # gold shows up at random: fixed so gold answers exist
+    job = judged_job(items=8, gold=4, answers=("dog",), organization=alice.organization, gold_rate="0.5")
+    run = consensus_run(job=job)
+    assert Judgment.objects.filter(job=job, is_gold=True, is_correct=False).exists()
+    assert max(run.item_results.filter(item__is_gold=False).values_list("confidence", flat=True)) < 0.9
+
+    body = browser(alice).get(reverse("client-job-figures", args=[job.pk])).content.decode()
+    headline = body.split('data-consensus="estimated_accuracy">', 1)[1].split("</div>", 1)[0]
+    assert headline == "0.0%"
+    note = body.split('data-figure="judged-once">', 1)[1].split("</span>", 1)[0]
+    assert "have a single judgment, which consensus cannot check against another" in note
+    assert "This estimate is the workers' accuracy on gold" in note

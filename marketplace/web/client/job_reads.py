@@ -160,6 +160,13 @@ class Consensus:
     gold_interval: tuple[float, float] | None = None
     crowd_accuracy: float | None = None  # the run's typical worker (judgment-weighted)
     models: tuple[ModelFigure, ...] = ()  # model versions the run measured, as workers
+    # Where estimated_accuracy comes from: "model" (the run's mean confidence), or, when most
+    # regular items have a single judgment (nothing for consensus to check them against), "gold"
+    # (the workers' accuracy on gold: each such label is one worker's answer) or "none" (no gold
+    # either: no grounded estimate exists). judged_once/of: those items, of the regular ones.
+    estimate_basis: str = "model"
+    judged_once: int = 0
+    judged_of: int = 0
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,12 @@ def job_consensus(*, job: Job) -> Consensus:
                                           is_correct__isnull=False).values_list("labels", "item__gold__labels")
         right, decisions = decisions_tally(answers.iterator(chunk_size=5_000), job.label_keys)
     crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
+    once, of = _judged_once(run.parameters if run is not None else None)
+    basis = "model"
+    if once * 2 > of:  # most labels are single judgments: the model's own estimate checks nothing
+        basis = "gold" if seen else "none"
+        accuracy = right / (decisions or seen) if seen else None
+        total = decisions or seen
     return Consensus(
         run=run,
         estimated_accuracy=accuracy,
@@ -234,7 +247,19 @@ def job_consensus(*, job: Job) -> Consensus:
         gold_interval=share_interval(successes=right, trials=decisions or seen) if seen else None,
         crowd_accuracy=crowd_accuracy,
         models=models,
+        estimate_basis=basis,
+        judged_once=once,
+        judged_of=of,
     )
+
+
+def _judged_once(parameters: Any) -> tuple[int, int]:
+    """(regular items with one judgment, regular items) from a run's parameters (quality/runs.py);
+    (0, 0) for runs from before it was recorded."""
+    entry = parameters.get("judged_once") if isinstance(parameters, dict) else None
+    if not isinstance(entry, dict):
+        return 0, 0
+    return int(entry.get("items") or 0), int(entry.get("of") or 0)
 
 
 def _pooled_confusion(*, run: ConsensusRun, size: int) -> list[list[float]] | None:
