@@ -112,6 +112,9 @@ class Choice:
     #: The delivered labels' posteriors when they come from another fit than `fit` (a stronger
     #: prior or another model: see the module docstring); None when they are `fit.posteriors`.
     delivered: FloatArray | None = None
+    #: The delivered labels' model at their prior strength, to fit again on other gold without
+    #: choosing anew (aggregate.unaided_gold); None: choose and fit again.
+    refit: Fitter | None = None
 
 
 def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol: float) -> Choice:
@@ -126,7 +129,8 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
                    f"each vote weighed by its worker's accuracy on gold ({gold_judged} gold answers)"
                    if gold_judged else "no gold answers either, so every vote weighs alike at a guessed accuracy"))
         fit = gold_one_coin(enc)
-        return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged})
+        return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged},
+                      refit=gold_one_coin)
     sample = _sample(enc, SELECTION_VOTES)
     rounds = min(max_rounds, SELECTION_ROUNDS)
     strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=rounds, tol=tol)
@@ -172,18 +176,22 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     # spammers alike towards the crowd, and the judge then settles items on the wrong votes.
     workers_model, workers, workers_why = chosen(prior_strength)
     model, labelled, why = workers_model, workers, workers_why
+    label_at = prior_strength
     if strength != prior_strength:
         model, labelled, why = chosen(strength)
+        label_at = strength
         if model == "dawid-skene":
             why += (f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it "
                     "predicts held-out judgments better (the workers' confusions keep the job's)")
     if rejected:
         why += f"; {', '.join(rejected)} rejected as degenerate"
     scores["rejected"] = rejected
+    refit = weighted_vote if model == "weighted-vote" else candidates(
+        prior_strength=label_at, max_rounds=max_rounds, tol=tol)[model]
     if labelled is workers:
-        return Choice(workers, model, why, scores)
+        return Choice(workers, model, why, scores, refit=refit)
     scores["workers"] = {"model": workers_model, "prior_strength": prior_strength, "why": workers_why}
-    return Choice(workers, model, why, scores, delivered=labelled.posteriors)
+    return Choice(workers, model, why, scores, delivered=labelled.posteriors, refit=refit)
 
 
 def _prefer_gold(ranked: list[str], why: str, by_gold: dict[str, float], n: int) -> tuple[list[str], str]:

@@ -78,6 +78,9 @@ class MethodFit:
     #: What workers' accuracy is measured against when not `posteriors` (quorum's workers come
     #: from a fit at the job's prior strength, its labels maybe from one at a stronger prior).
     worker_posteriors: FloatArray | None = None
+    #: The labels' model fitted again on other gold (aggregate.unaided_gold), without choosing
+    #: anew; None: the method's whole fit is run again.
+    refit: Callable[[Encoded], FloatArray] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Method:
     uses_gold: bool
     fit: Callable[[Encoded, Options], MethodFit]
     #: Its posteriors of gold items are the known answers (it clamps them during the fit), so what
-    #: it would say of them unaided is recomputed from its workers (aggregate.unaided_gold); the
+    #: it would say of them unaided takes fits given other gold (aggregate.unaided_gold); the
     #: others' own posteriors of gold items are already that.
     clamps_gold: bool = False
 
@@ -128,6 +131,7 @@ def _fit_quorum(enc: Encoded, opts: Options) -> MethodFit:
     return MethodFit(
         em.posteriors if delivered is None else delivered, em.rounds, em.converged, params,
         em.confusions, em.priors, worker_posteriors=None if delivered is None else em.posteriors,
+        refit=lambda given: choice.refit(given).posteriors,
     )
 
 
@@ -136,14 +140,17 @@ def _fit_quorum_ds(enc: Encoded, opts: Options) -> MethodFit:
         enc, prior_strength=opts.prior_strength, max_rounds=opts.max_rounds, tol=opts.tol
     )
     params = _params(opts)
-    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors,
+                     refit=lambda given: dawid_skene(given, prior_strength=opts.prior_strength,
+                                                     max_rounds=opts.max_rounds, tol=opts.tol).posteriors)
 
 
 def _fit_quorum_one_coin(enc: Encoded, opts: Options) -> MethodFit:
     em = one_coin_em(enc, max_rounds=opts.max_rounds, tol=opts.tol)
     params = dict(_params(opts), pseudo_votes=ONE_COIN_PSEUDO_VOTES)
     del params["prior_strength"]
-    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors)
+    return MethodFit(em.posteriors, em.rounds, em.converged, params, em.confusions, em.priors,
+                     refit=lambda given: one_coin_em(given, max_rounds=opts.max_rounds, tol=opts.tol).posteriors)
 
 
 def _fit_ds(enc: Encoded, opts: Options) -> MethodFit:
