@@ -58,7 +58,7 @@ def aggregate(
         options = Options(max_rounds=max_rounds, tol=tol, prior_strength=prior_strength)
         fit = chosen.fit(enc, options)
     unaided = fit.posteriors[enc.gold_rows].copy()  # before clamping: see unaided_gold
-    if chosen.clamps_gold and enc.n_labels > 1 and len(enc.gold_rows):
+    if chosen.uses_gold and enc.n_labels > 1 and len(enc.gold_rows):  # it learned those answers
         unaided = unaided_gold(enc, fit.refit or (lambda given: chosen.fit(given, options).posteriors))
     posteriors = clamp_gold(enc, fit.posteriors)  # no-op for methods that already clamp
     confusions = fit.confusions

@@ -23,7 +23,9 @@
 Methods that give labels but no probabilities report them with probability 1.
 
 Methods that cannot take gold in the fit still report gold items with their gold label (the
-posteriors of gold items are set to one-hot afterwards), so results are comparable.
+posteriors of gold items are set to one-hot afterwards), so results are comparable. What a method
+says of a gold item without its answer (aggregate.unaided_gold) is, for those, their own posterior
+before that; a method with gold in the fit is fitted again on half the gold for the other half.
 
 crowd-kit with `true_labels` (what it does, read in crowdkit/aggregation/classification/
 dawid_skene.py, 1.4.2): it overwrites the posteriors of gold items with one-hot rows after the
@@ -89,10 +91,6 @@ class Method:
     description: str
     uses_gold: bool
     fit: Callable[[Encoded, Options], MethodFit]
-    #: Its posteriors of gold items are the known answers (it clamps them during the fit), so what
-    #: it would say of them unaided takes fits given other gold (aggregate.unaided_gold); the
-    #: others' own posteriors of gold items are already that.
-    clamps_gold: bool = False
 
 
 def _frame(enc: Encoded) -> pd.DataFrame:
@@ -274,16 +272,19 @@ def _fit_gmv(enc: Encoded, opts: Options) -> MethodFit:
     vote = MajorityVote(default_skill=default, on_missing_skill="value")
     probas = vote.fit_predict_proba(frame, skills)
     params = {"weights": "gold accuracy", "default_skill": round(default, 6)}
-    return MethodFit(_posteriors(probas, enc), 1, True, params)
+    # Fitted again on part of the gold (aggregate.unaided_gold), a part may hold none: then
+    # every worker weighs alike, which is majority vote.
+    return MethodFit(_posteriors(probas, enc), 1, True, params, refit=lambda given: (
+        _fit_gmv(given, opts) if len(given.gold_rows) else _fit_mv(given, opts)).posteriors)
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("quorum", "the model the job's evidence supports (choose.py)", True, _fit_quorum, clamps_gold=True),
-        Method("quorum-ds", "Dawid-Skene, diagonal-dominant pooled prior", True, _fit_quorum_ds, clamps_gold=True),
-        Method("quorum-onecoin", "one-coin Dawid-Skene, shrunk accuracies", True, _fit_quorum_one_coin, clamps_gold=True),
-        Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds, clamps_gold=True),
+        Method("quorum", "the model the job's evidence supports (choose.py)", True, _fit_quorum),
+        Method("quorum-ds", "Dawid-Skene, diagonal-dominant pooled prior", True, _fit_quorum_ds),
+        Method("quorum-onecoin", "one-coin Dawid-Skene, shrunk accuracies", True, _fit_quorum_one_coin),
+        Method("ds", "crowd-kit DawidSkene as it is", True, _fit_ds),
         Method("mv", "majority vote, ties to the first label", False, _fit_mv),
         Method("wawa", "crowd-kit Wawa: votes weighted by agreement with MV", False, _fit_wawa),
         Method("ocds", "crowd-kit OneCoinDawidSkene", False, _fit_ocds),

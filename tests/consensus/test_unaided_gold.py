@@ -31,7 +31,7 @@ def _crowd() -> tuple[Votes, dict[str, str]]:
     return Votes.from_labels(items, workers, answers, label_set=LABELS), gold
 
 
-@pytest.mark.parametrize("method", ["quorum", "quorum-ds", "quorum-onecoin", "ds", "mv", "wawa"])
+@pytest.mark.parametrize("method", ["quorum", "quorum-ds", "quorum-onecoin", "ds", "gmv", "mv", "wawa"])
 def test_gold_items_the_crowd_got_wrong_are_wrong_without_their_answer(method: str) -> None:
     votes, gold = _crowd()
     result = aggregate(votes, method=method, gold=gold)
@@ -47,3 +47,11 @@ def test_a_job_without_gold_has_no_unaided_gold() -> None:
     votes, _ = _crowd()
     result = aggregate(votes)
     assert len(result.gold_items) == 0 and result.gold_unaided.shape[0] == 0
+
+
+def test_one_gold_item_is_labelled_by_a_fit_without_any_gold() -> None:
+    # Its fold holds no other gold: gmv, which weighs workers by gold, falls back to plain votes.
+    votes, _ = _crowd()
+    for method in ("quorum", "gmv"):
+        result = aggregate(votes, method=method, gold={"g0": "dog"})
+        assert result.gold_unaided_labels.tolist() == ["cat"]  # all five said cat
