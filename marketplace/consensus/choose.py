@@ -126,8 +126,10 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         gold_judged = int(np.isin(enc.item_idx, enc.gold_rows).sum())
         why = (f"{comparable} judgments on items judged twice or more, for {enc.n_workers} workers: "
                "too few to learn how any worker errs from agreement; " + (
-                   f"each vote weighed by its worker's accuracy on gold ({gold_judged} gold answers)"
-                   if gold_judged else "no gold answers either, so every vote weighs alike at a guessed accuracy"))
+                   f"each vote weighed by its worker's accuracy on gold ({gold_judged} gold answers) and on "
+                   "items judged by others" if gold_judged else
+                   "no gold answers either: each vote weighed by its worker's agreement on items judged by "
+                   "others, where there are any, else alike at a guessed accuracy"))
         fit = gold_one_coin(enc)
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged},
                       refit=gold_one_coin)

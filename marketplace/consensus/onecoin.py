@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, clamp_gold, run_em
+from marketplace.consensus.em import DOMINANCE_MARGIN, EmFit, clamp_gold, majority_posteriors, run_em
 from marketplace.consensus.encode import Encoded
 from marketplace.consensus.types import FloatArray
 
@@ -81,13 +81,15 @@ ONE_COIN_CAP = 0.99
 
 
 def gold_one_coin(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES) -> EmFit:
-    """Where items are judged once (or nearly), agreement says nothing of anyone's accuracy: EM
-    would find every worker right on every item they alone judged, and every label certain. The
-    only evidence is gold. Each worker's accuracy is their share right on gold, shrunk by `pseudo`
-    answers towards the crowd's share on gold; with no gold judged, towards halfway between chance
-    and always right (a guess, and said so: `gold_judged` is 0). Each item's posterior is then its
-    votes weighed by those accuracies, one-coin, under uniform class priors: one vote gives its
-    label at its worker's accuracy, several give the gold-weighted vote (all alike without gold:
+    """Where items are judged once (or nearly), agreement says little of anyone's accuracy, and a
+    vote on an item nobody else judged says nothing: EM, or agreement with majority vote, finds
+    every worker right on every item they alone judged, and every such label certain. So a worker's
+    accuracy is measured only where it can be: their answers on gold (against the answer) and on
+    regular items someone else judged too (agreement with the items' majority vote, as one-coin EM
+    starts), shrunk by `pseudo` answers towards the crowd's share on those; with none anywhere,
+    towards halfway between chance and always right (a guess, and `why` says so). Each item's
+    posterior is then its votes weighed by those accuracies, one-coin, under uniform class priors:
+    one vote gives its label at its worker's accuracy, several the weighted vote (all alike: the
     majority vote). The class priors are uniform, and returned so: the labels' shares would be the
     votes' own, which nothing here corrects, and whatever reads them (the unaided gold labels,
     dynamic overlap's single-item E-step) must weigh votes as these labels were weighed."""
@@ -95,10 +97,11 @@ def gold_one_coin(enc: Encoded, *, pseudo: float = ONE_COIN_PSEUDO_VOTES) -> EmF
     truth = np.full(enc.n_items, -1, dtype=np.int64)
     truth[enc.gold_rows] = enc.gold_codes
     on_gold = truth[enc.item_idx] >= 0
-    gold_workers = enc.worker_idx[on_gold]
-    seen = np.bincount(gold_workers, minlength=enc.n_workers).astype(np.float64)
-    hits = (enc.codes[on_gold] == truth[enc.item_idx[on_gold]]).astype(np.float64)
-    right = np.bincount(gold_workers, weights=hits, minlength=enc.n_workers)
+    shared = (np.diff(np.append(enc.item_starts, enc.n_votes)) >= 2)[enc.item_idx] & ~on_gold
+    score = np.where(on_gold, enc.codes == truth[enc.item_idx], majority_posteriors(enc)[enc.item_idx, enc.codes])
+    counted = on_gold | shared
+    seen = np.bincount(enc.worker_idx, weights=counted.astype(np.float64), minlength=enc.n_workers)
+    right = np.bincount(enc.worker_idx, weights=np.where(counted, score, 0.0), minlength=enc.n_workers)
     guess = (1.0 + 1.0 / max(k, 1)) / 2.0
     crowd = (right.sum() + pseudo * guess) / (seen.sum() + pseudo)
     accuracy = np.clip((right + pseudo * crowd) / (seen + pseudo), 1.0 / max(k, 1) + CHANCE_MARGIN, ONE_COIN_CAP)
