@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('quality', '0012_item_results_without_item_constraint'),
+        ('quality', '0013_withdrawal_review_block_event'),
     ]
 
     operations = [
