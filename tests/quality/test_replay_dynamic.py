@@ -50,9 +50,10 @@ def test_it_reports_judgments_accuracy_and_the_saving_against_fixed_overlap(
     crowd_folder: Path,
 ) -> None:
     report: dict[str, Any] = json.loads(
-        _replay(crowd_folder, "--dynamic", "2..8", "--target", "0.95", "--repeat", "2", "--json")
+        # Four replays: over two the saving's standard error (0.11) was as large as the saving.
+        _replay(crowd_folder, "--dynamic", "2..8", "--target", "0.95", "--repeat", "4", "--json")
     )
-    assert report["seeds"] == [0, 1] and report["replays"] == 2 and report["items"] == 300
+    assert report["seeds"] == [0, 1, 2, 3] and report["replays"] == 4 and report["items"] == 300
     assert 2 <= report["judgments_per_item"] < 8
     assert len(report["fixed"]) == 8  # fixed overlap 1..8, the most this crowd has
     assert report["accuracy"] > report["fixed_accuracy_same_judgments"]
