@@ -220,11 +220,15 @@ def items_more_judgments(
 
     The hold is an escrow addition under `key` (billing/escrow.py: `added`, so it never counts
     towards items and what the judgments do not use returns at settlement); a key that already
-    did its work returns `replayed` and changes nothing. Locks: items → tally → job (KEY SHARE,
-    labeling/reopening.py) → budget → accounts, the order every transaction keeps."""
+    did its work returns `replayed` and changes nothing, and a concurrent copy waits for the
+    first to commit and returns `replayed` too. Locks: the key (billing.ledger.reference_claim,
+    first, while nothing else is held) → items → tally → job (KEY SHARE, labeling/reopening.py)
+    → budget → accounts, the order every transaction keeps."""
     _owner_check(job=job, user=user)
     with transaction.atomic():
-        if escrow.escrow_added(job=job, key=key) is not None:
+        # Claimed first: a concurrent copy of this request waits here, then answers `replayed`
+        # (checked unclaimed, each copy reopened the items again and one hold paid for them all).
+        if escrow.escrow_add_claim(job=job, key=key) is not None:
             return MoreJudgments(items=0, judgments=0, hold=Decimal("0.00"), replayed=True)
         reopened = reopening.items_reopen(job_id=job.pk, item_ids=item_ids, more=more)
         hold = escrow.more_judgments_hold(job=job, judgments=reopened.judgments)

@@ -68,7 +68,8 @@ def expert_reviews_ask(*, job: Job, user: User, item_ids: Sequence[int], key: st
     _owner_check(job=job, user=user)
     price = expert_pay.review_price()
     with transaction.atomic():
-        if expert_pay.expert_hold_made(job=job, key=key) is not None:
+        # Claimed first: a concurrent copy of this request waits, then answers `replayed`.
+        if expert_pay.expert_hold_claim(job=job, key=key) is not None:
             return ExpertReviewsAsked(items=0, price=price, hold=Decimal("0.00"), replayed=True)
         reviews = experts.expert_reviews_open(job=job, item_ids=list(item_ids), actor=user)
         hold = expert_pay.expert_reviews_hold(job=job, user=user, reviews=reviews, key=key)

@@ -13,15 +13,19 @@ from typing import Any
 
 import pytest
 
+from marketplace import flows
 from marketplace.accounts.models import User
+from marketplace.billing import escrow
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Lease
+from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, fund
 from tests.quality.browse_helpers import browsed_job
+from tests.threads import WAIT, failures, hold_thread_in, sessions_waiting_for_a_lock, thread_recording, until
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +109,48 @@ def test_a_replayed_key_does_nothing_more(job: Job, alice: User, client_for: Any
     again = more(api, job, {"more": 2, "filter": DISAGREED})
     assert again.status_code == 200 and again.json()["replayed"] is True
     assert state(job) == before
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_three_copies_of_one_request_at_once_reopen_the_items_once_and_hold_once(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's client retries twice with the same Idempotency-Key while the first request is still
+    running (a timeout). The first is held just before it moves the hold, items reopened; the
+    copies arrive meanwhile, and must wait for it and then change nothing. Before, they checked the
+    key unlocked, reopened the items again and again, and the one hold paid for 18 judgments."""
+    job = browsed_job(organization=alice.organization)
+    hold = expected_hold(job, 6)
+    fund(job.organization, hold * 3)  # enough for every copy: only the key may stop the copies
+    balance = organization_balance(organization=job.organization)
+    chosen = list(Item.objects.filter(job=job, external_id__in=["i2", "i3", "i4"]).values_list("pk", flat=True))
+    held, go = hold_thread_in(monkeypatch, escrow, "job_escrow_add", thread="first")
+
+    def ask() -> flows.MoreJudgments:
+        return flows.items_more_judgments(job=job, user=alice, item_ids=chosen, more=2, key="k-retried")
+
+    outcomes: dict[str, Any] = {}
+    first = thread_recording(outcomes, "first", ask)
+    copies = [thread_recording(outcomes, name, ask) for name in ("copy1", "copy2")]
+    first.start()
+    assert held.wait(WAIT), "the first request never reached its hold"
+    for copy in copies:
+        copy.start()
+    until(lambda: sessions_waiting_for_a_lock() == 2, "both copies queuing behind the first request")
+    go.set()
+    for thread in (first, *copies):
+        thread.join(WAIT)
+
+    assert failures(outcomes) == {}
+    assert (outcomes["first"].items, outcomes["first"].hold, outcomes["first"].replayed) == (3, hold, False)
+    assert [outcomes[name].replayed for name in ("copy1", "copy2")] == [True, True]
+    # Each item wants its overlap (3, all given) plus the 2 asked for: 5, not 9.
+    wants = Item.objects.filter(pk__in=chosen).values_list("extra_judgments", flat=True)
+    assert [job.overlap + extra for extra in wants] == [5, 5, 5]
+    assert organization_balance(organization=job.organization) == balance - hold
+    assert JobBudget.objects.get(job=job).added == hold
+    assert ledger_audit().violations == []
 
 
 def test_without_the_funds_it_is_a_402_and_no_item_reopens(job: Job, alice: User, client_for: Any) -> None:

@@ -230,14 +230,19 @@ def hold_job_finalize(monkeypatch: Any, *, reached: threading.Event, go: threadi
     monkeypatch.setattr(settlement, "job_finalize", finalize_when_told)
 
 
-def someone_waits_for_a_lock() -> bool:
-    """Whether any session on this database is waiting for a lock (row, advisory, ...)."""
+def sessions_waiting_for_a_lock() -> int:
+    """How many sessions on this database are waiting for a lock (row, advisory, ...) now."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        return bool(cursor.fetchone()[0])
+        return int(cursor.fetchone()[0])
+
+
+def someone_waits_for_a_lock() -> bool:
+    """Whether any session on this database is waiting for a lock (row, advisory, ...)."""
+    return sessions_waiting_for_a_lock() > 0
 
 
 def queue_behind(

@@ -77,10 +77,14 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     return budget
 
 
-def escrow_added(*, job: Job, key: str) -> Decimal | None:
-    """What the escrow addition under this idempotency key moved (None: none made yet)."""
+def escrow_add_claim(*, job: Job, key: str) -> Decimal | None:
+    """Claim this idempotency key until commit (ledger.reference_claim: a concurrent request under
+    it waits here), then say what the escrow addition under it moved (None: none made yet). A flow
+    that works before it adds (flows.items_more_judgments) calls this first in its transaction."""
+    reference = f"job:{job.pk}:escrow-add:{key}"
+    ledger.reference_claim(reference)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
-    return posted_amount(reference=f"job:{job.pk}:escrow-add:{key}", account=escrow)
+    return posted_amount(reference=reference, account=escrow)
 
 
 def more_judgments_hold(*, job: Job, judgments: int) -> Decimal:

@@ -78,8 +78,11 @@ def _hold_reference(job: Job, key: str) -> str:
     return f"job:{job.pk}:expert-hold:{key}"
 
 
-def expert_hold_made(*, job: Job, key: str) -> Decimal | None:
-    """What the expert-review hold under this idempotency key moved (None: none made yet)."""
+def expert_hold_claim(*, job: Job, key: str) -> Decimal | None:
+    """Claim this idempotency key until commit (ledger.reference_claim: a concurrent request under
+    it waits here), then say what the expert-review hold under it moved (None: none made yet).
+    flows_experts.expert_reviews_ask calls this first in its transaction, before opening reviews."""
+    ledger.reference_claim(_hold_reference(job, key))
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     return posted_amount(reference=_hold_reference(job, key), account=escrow)
 

@@ -8,6 +8,7 @@ the same accounts; locking again inside `post()` is free. Run inside transaction
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,24 @@ def accounts_lock(accounts: Iterable[LedgerAccount]) -> dict[int, LedgerAccount]
     # Always pk order: two postings over the same accounts then queue instead of deadlocking.
     locked = LedgerAccount.objects.select_for_update().filter(pk__in=pks).order_by("pk")
     return {account.pk: account for account in locked}
+
+
+def reference_claim(reference: str) -> None:
+    """Hold the idempotency `reference` until this transaction ends: another transaction claiming
+    it waits here, then sees what this one committed. Call it first, before the check of whether
+    the reference posted: a request checks that, does its work, and posts last, so without the
+    claim concurrent copies of one request all pass the check and all do the work.
+
+    PostgreSQL: an advisory lock on a 64-bit hash of the reference (a collision only makes two
+    requests queue). Its one-key space is apart from the two-key locks of paying.py, skills.py
+    and sql_gold.py, and it is taken before any row lock, so it waits on nothing else and joins
+    no cycle. SQLite serializes writers already."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(reference.encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
 
 
 @dataclass(frozen=True)

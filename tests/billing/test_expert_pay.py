@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from marketplace import flows, flows_experts
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import payouts
+from marketplace.billing import expert_pay, payouts
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import AccountKind, ExpertEarning, JobBudget, LedgerAccount
 from marketplace.errors import NotFound
@@ -32,6 +32,7 @@ from marketplace.quality.models import ExpertReview
 from tests.billing.helpers import D, fund, published, tier, work_through_flow
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, grant
+from tests.threads import WAIT, failures as thread_failures, hold_thread_in, sessions_waiting_for_a_lock, thread_recording, until
 
 pytestmark = pytest.mark.django_db
 
@@ -356,4 +357,36 @@ def test_a_settle_racing_the_jobs_settlement_is_either_charged_and_paid_from_the
     assert earning is None or earning.amount == PAY
     assert JobBudget.objects.get(job=job).reviews_charged == charged
     assert _balance(AccountKind.CLIENT_BALANCE, organization=acme) == D("10.00") - charged
+    assert ledger_audit().violations == []
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_one_review_request_at_once_both_say_what_the_first_did(
+    ada: User, acme: Organization, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's client retries with the same Idempotency-Key while the first request still runs:
+    the copy waits for it and answers `replayed` (before, it answered "0 queued, nothing held",
+    as if the items had been sent to review by someone else)."""
+    fund(ada, acme, "10.00")
+    job = _job(acme, items=3)
+    ids = list(job.items.values_list("pk", flat=True))
+    held, go = hold_thread_in(monkeypatch, expert_pay, "expert_reviews_hold", thread="first")
+
+    def ask() -> flows_experts.ExpertReviewsAsked:
+        return flows_experts.expert_reviews_ask(job=job, user=alice, item_ids=ids, key="ask-retried")
+
+    outcomes: dict[str, Any] = {}
+    first, copy = thread_recording(outcomes, "first", ask), thread_recording(outcomes, "copy", ask)
+    first.start()
+    assert held.wait(WAIT), "the first request never reached its hold"
+    copy.start()
+    until(lambda: sessions_waiting_for_a_lock() == 1, "the copy queuing behind the first request")
+    go.set()
+    for thread in (first, copy):
+        thread.join(WAIT)
+    assert thread_failures(outcomes) == {}
+    assert (outcomes["first"].items, outcomes["first"].hold, outcomes["first"].replayed) == (3, 3 * PRICE, False)
+    assert outcomes["copy"].replayed is True
+    assert _balance(AccountKind.CLIENT_BALANCE, organization=acme) == D("10.00") - 3 * ITEM - 3 * PRICE
     assert ledger_audit().violations == []
