@@ -34,7 +34,7 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
-from marketplace.billing.selectors import items_chargeable
+from marketplace.billing.selectors import job_charge
 from marketplace.billing.services import require_admin
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict, NotFound
@@ -136,10 +136,9 @@ def _line_and_credit(
     if budget.settled_at is not None:
         assert budget.completed_items is not None and budget.gross is not None
         completed, gross, credited = budget.completed_items, budget.gross, budget.credits or ZERO
-    else:  # what job_settle would charge now (same arithmetic, see services.job_settle)
-        completed = items_chargeable(job=job, budget_items=budget.items)
-        gross = money(completed * budget.price_per_item)
-        credited = money(gross * credit.rate) if credit else ZERO
+    else:  # what job_settle would charge now (the same function)
+        charge = job_charge(job=job, budget=budget)
+        completed, gross, credited = charge.items, charge.gross, charge.credits
     line = InvoiceLine(
         job_id=job.pk,
         job_title=job.title,

@@ -18,6 +18,8 @@ from marketplace.billing.models import (
     LedgerAccount,
     Payout,
     PayoutBatch,
+    QualityCredit,
+    ReviewCharge,
     Tier,
 )
 from marketplace.billing.pricing import TierQuote, TierTerms, money, quote, rate
@@ -245,3 +247,34 @@ def items_chargeable(*, job: Job, budget_items: int) -> int:
     items escrowed (items imported unescrowed are free)."""
     reopened = Item.objects.filter(job_id=job.pk, is_gold=False, is_complete=False, reopened_complete=True).count()
     return min(job.completed_item_count + reopened, budget_items)
+
+
+@dataclass(frozen=True)
+class JobCharge:
+    """What settling a job charges: job_settle charges exactly this (under its budget lock), and
+    an open job's invoice, job page and cancel page show it meanwhile."""
+
+    items: int  # items_chargeable
+    gross: Decimal  # money(items × price per item)
+    credits: Decimal  # the quality promise's credit (a QualityCredit exists once the job ended)
+    reviews: Decimal  # the client's expert reviews settled while the escrow was open
+
+    @property
+    def total(self) -> Decimal:
+        return self.gross - self.credits + self.reviews
+
+
+def job_charge(*, job: Job, budget: JobBudget) -> JobCharge:
+    """What settling `job` now would charge: chargeable items × price − quality credit + charged
+    expert reviews (billing/expert_pay.py marks those under the budget lock). One computation for
+    the settlement and every page that says what it will be, so they cannot drift apart."""
+    items = items_chargeable(job=job, budget_items=budget.items)
+    gross = money(items * budget.price_per_item)
+    credit = QualityCredit.objects.filter(job_id=job.pk).first()
+    prices = ReviewCharge.objects.filter(job_id=job.pk, charged_at__isnull=False).values_list("price", flat=True)
+    return JobCharge(
+        items=items,
+        gross=gross,
+        credits=money(gross * credit.rate) if credit else ZERO,
+        reviews=money(sum(prices, ZERO)),  # summed here: SQLite sums decimals as floats
+    )

@@ -35,7 +35,6 @@ from marketplace.billing.models import (
     LedgerEntry,
     LedgerTransaction,
     QualityCredit,
-    ReviewCharge,
     Tier,
     TransactionKind,
 )
@@ -49,7 +48,7 @@ from marketplace.billing.pricing import (
     promise_credit_rate,
     rate,
 )
-from marketplace.billing.selectors import items_chargeable, tier_terms
+from marketplace.billing.selectors import job_charge, tier_terms
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment
@@ -340,17 +339,11 @@ def job_settle(*, job: Job) -> JobBudget | None:
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     held = ledger.accounts_lock([escrow, revenue, balance])[escrow.pk].balance
 
-    completed = items_chargeable(job=job, budget_items=budget.items)
-    gross = money(completed * budget.price_per_item)
-    credit = QualityCredit.objects.filter(job_id=job.pk).first()
-    credits = money(gross * credit.rate) if credit else Decimal("0.00")
-    # The client's expert reviews settled while the escrow was open (billing/expert_pay.py marks
-    # them under this budget lock); the rest of their hold returns with the refund below.
-    reviews = money(
-        sum(ReviewCharge.objects.filter(job_id=job.pk, charged_at__isnull=False).values_list("price", flat=True),
-            Decimal("0.00"))
-    )
-    charged = gross - credits + reviews
+    # The client's expert reviews count if settled while the escrow was open (billing/expert_pay.py
+    # marks them under this budget lock); the rest of their hold returns with the refund below.
+    charge = job_charge(job=job, budget=budget)
+    completed, gross, credits, reviews = charge.items, charge.gross, charge.credits, charge.reviews
+    charged = charge.total
     spent = -money(  # money(): SQLite sums decimals as floats
         LedgerEntry.objects.filter(account=escrow, transaction__kind__in=ESCROW_SPENDS)
         .aggregate(s=Sum("amount"))["s"]

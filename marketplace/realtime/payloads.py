@@ -38,22 +38,25 @@ def _model(label: str) -> Any:
 def job_progress(*, job_id: int) -> tuple[int, dict[str, Any]] | None:
     """(organization id, message) for a job's counters and cost, or None if the job is gone.
 
-    `spent` is what the client owes so far: completed regular items × the escrowed price (only
-    items that were escrowed are charged), or the settled charge once the job is settled; `budget`
-    is the escrow opened at publish (plus later imports). So spent/budget reads "cost so far
-    against budget" and never exceeds it. A draft has neither: both "0.00".
+    `spent` is what the client owes so far, what settling now would charge (the arithmetic of
+    billing.selectors.job_charge, which this leaf may not import; tests/realtime/test_payloads.py
+    holds the two equal): chargeable items (complete, or reopened for more judgments after they
+    completed, at most the items escrowed) × the price, plus the client's expert reviews settled
+    so far; or the settled charge once the job is settled. `budget` is the escrow opened at
+    publish (plus later imports and additions). A draft has neither: both "0.00".
     """
     row = _progress_row(job_id)
     if row is None:
         return None
-    organization_id, status, total, done, judgments, budget, items, price_per_item, charged, settled_at = row
+    (organization_id, status, total, done, judgments, budget, items, price_per_item, charged, settled_at,
+     reopened, reviews) = row
     spent, escrowed = ZERO, ZERO
     if budget is not None:
         escrowed = budget
         if settled_at is not None and charged is not None:
             spent = charged
         else:
-            spent = money(min(done, items) * price_per_item)
+            spent = money(min(done + reopened, items) * price_per_item) + reviews
     return organization_id, {
         "type": "job.progress",
         "job": job_id,
@@ -69,7 +72,8 @@ def job_progress(*, job_id: int) -> tuple[int, dict[str, Any]] | None:
 
 def _progress_row(job_id: int) -> tuple[Any, ...] | None:
     """(organization_id, status, item_count, completed items, judgments, then the budget's budget,
-    items, price_per_item, charged, settled_at: None without a budget) in one statement.
+    items, price_per_item, charged, settled_at: None without a budget, then the reopened-complete
+    items and the charged expert reviews' sum) in one statement.
 
     What Job.objects.filter(pk=...).values(...).first() (its tally sums annotated by JobManager)
     and JobBudget.objects.filter(job_id=...).values(...).first() read, with SQL built once per
@@ -87,7 +91,8 @@ def _progress_row(job_id: int) -> tuple[Any, ...] | None:
     for i, (expression, chain) in enumerate(converters):
         for convert in chain:
             values[i] = convert(values[i], expression, connection)
-    values[3], values[4] = int(values[3]), int(values[4])
+    values[3], values[4], values[10] = int(values[3]), int(values[4]), int(values[10])
+    values[11] = money(Decimal(str(values[11])))  # SQLite sums decimals as floats
     return tuple(values)
 
 
@@ -111,10 +116,30 @@ def _progress_query(vendor: str) -> tuple[str, list[tuple[Any, list[Any]]]]:
         column = quote(tally_model._meta.get_field(field).column)
         return f"COALESCE((SELECT SUM(t.{column}) FROM {tally} t WHERE t.{tally_job} = j.{job_pk}), 0)"
 
+    item_model, charge_model = _model("jobs.Item"), _model("billing.ReviewCharge")
+
+    def column(model: Any, field: str) -> str:
+        return quote(model._meta.get_field(field).column)
+
+    # Reopened-complete items and charged reviews exist only after an escrow addition (a
+    # more-judgments or expert-review hold adds to `added`): most jobs never run these counts.
+    added = f"b.{column(budget_model, 'added')} > 0"
+    reopened = (
+        f"CASE WHEN {added} THEN (SELECT COUNT(*) FROM {quote(item_model._meta.db_table)} i"
+        f" WHERE i.{column(item_model, 'job')} = j.{job_pk} AND NOT i.{column(item_model, 'is_gold')}"
+        f" AND NOT i.{column(item_model, 'is_complete')} AND i.{column(item_model, 'reopened_complete')})"
+        " ELSE 0 END"
+    )
+    reviews = (
+        f"CASE WHEN {added} THEN COALESCE((SELECT SUM(r.{column(charge_model, 'price')})"
+        f" FROM {quote(charge_model._meta.db_table)} r WHERE r.{column(charge_model, 'job')} = j.{job_pk}"
+        f" AND r.{column(charge_model, 'charged_at')} IS NOT NULL), 0) ELSE 0 END"
+    )
     selected = (
         [f"j.{quote(field.column)}" for field in job_fields]
         + [tally_sum(TALLY_COLUMNS["completed_item_count"]), tally_sum(TALLY_COLUMNS["judgment_count"])]
         + [f"b.{quote(field.column)}" for field in budget_fields]
+        + [reopened, reviews]
     )
     sql = (
         f"SELECT {', '.join(selected)} FROM {quote(job_model._meta.db_table)} j "
@@ -123,7 +148,7 @@ def _progress_query(vendor: str) -> tuple[str, list[tuple[Any, list[Any]]]]:
         f"WHERE j.{job_pk} = %s"
     )
     converters: list[tuple[Any, list[Any]]] = []
-    for alias, fields in (("j", job_fields), (None, [None, None]), ("b", budget_fields)):
+    for alias, fields in (("j", job_fields), (None, [None, None]), ("b", budget_fields), (None, [None, None])):
         for field in fields:
             if field is None:
                 converters.append((None, []))

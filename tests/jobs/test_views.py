@@ -14,13 +14,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from marketplace import flows
+from marketplace import flows, flows_experts
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.runs import consensus_run
-from tests.factories import JobFactory, WorkerFactory, fund, open_job_with_items
+from marketplace.quality import experts
+from marketplace.quality.models import ExpertReview
+from tests.billing.helpers import work_through_flow
+from tests.factories import JobFactory, WorkerFactory, fund, grant, open_job_with_items
 from tests.quality.run_helpers import judged_job, submit
 from tests.portal import browser
 
@@ -178,6 +181,39 @@ def test_cancel_asks_first_then_settles_and_refunds(alice: User, acme_job: Job) 
     budget = JobBudget.objects.get(job=acme_job)
     assert budget.settled_at is not None
     assert organization_balance(organization=alice.organization) == before + budget.budget  # nothing completed
+
+
+def test_the_cancel_page_and_job_page_show_what_cancelling_then_charges(alice: User, settings: Any) -> None:
+    """Alice's 10-item job (overlap 1) has 8 items delivered; she sends those 8 back for 2 more
+    judgments each (nobody has given them yet) and gets 2 expert reviews settled. Cancelling
+    charges the 8 delivered items and the 2 reviews; the pages said "charged 0.00" before."""
+    settings.QUORUM_EXPERT_REVIEW_PRICE, settings.QUORUM_EXPERT_REVIEW_PAY = "0.40", "0.25"
+    job = open_job_with_items(items=10, organization=alice.organization, overlap=1)
+    worker = WorkerFactory()
+    for _ in range(8):
+        work_through_flow(worker, job)
+    delivered = list(job.items.filter(is_complete=True).values_list("pk", flat=True))
+    fund(alice.organization, "10.00")
+    assert flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").items == 8
+    flows_experts.expert_reviews_ask(job=job, user=alice, item_ids=delivered[:2], key="x-1")
+    expert = WorkerFactory(username="erin")
+    grant(expert, experts.expert_qualification())
+    for review in ExpertReview.objects.filter(job=job):
+        flows_experts.expert_review_settle(expert=expert, review_id=review.pk, label="cat")
+    budget = JobBudget.objects.get(job=job)
+    charge = 8 * budget.price_per_item + 2 * Decimal("0.40")  # 8 delivered items, 2 reviews
+    back = budget.budget - charge
+    assert charge > 0
+
+    client = browser(alice)
+    shown = client.get(reverse("client-job-cancel", args=[job.pk])).content.decode()
+    assert f"You are charged</dt><dd>${charge:.2f}" in shown
+    assert f"Back to your balance</dt><dd>${back:.2f}" in shown
+    page = client.get(reverse("job-page", args=[job.pk])).content.decode()
+    assert f'data-field="spent">${charge:.2f}<' in page
+    client.post(reverse("client-job-cancel", args=[job.pk]))
+    settled = JobBudget.objects.get(job=job)
+    assert (settled.charged, settled.refunded) == (charge, back)
 
 
 # Untrusted content

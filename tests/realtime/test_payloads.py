@@ -8,20 +8,24 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from marketplace import flows
+from marketplace import flows, flows_experts
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
+from marketplace.billing.selectors import job_charge
 from marketplace.jobs.models import Job
 from marketplace.labeling.services import lease_claim
 from marketplace.money import money
 from marketplace.realtime import payloads
-from tests.factories import JobFactory, WorkerFactory, open_job_with_items
+from marketplace.quality import experts
+from marketplace.quality.models import ExpertReview
+from tests.factories import JobFactory, WorkerFactory, fund, grant, open_job_with_items
 
 pytestmark = pytest.mark.django_db
 
 
 def progress_as_the_orm_read_it(job_id: int) -> tuple[int, dict[str, Any]] | None:
-    """The payload as it was built before: two ORM queries, the tallies summed by JobManager."""
+    """The payload as the ORM reads it (the tallies summed by JobManager), its `spent` what the
+    settlement would charge now (billing.selectors.job_charge)."""
     row = (
         Job.objects.filter(pk=job_id)
         .values("organization_id", "status", "item_count", "completed_item_count", "judgment_count")
@@ -40,8 +44,8 @@ def progress_as_the_orm_read_it(job_id: int) -> tuple[int, dict[str, Any]] | Non
         escrowed = budget["budget"]
         if budget["settled_at"] is not None and budget["charged"] is not None:
             spent = budget["charged"]
-        else:
-            spent = money(min(done, budget["items"]) * budget["price_per_item"])
+        else:  # what settling now would charge: the settlement's own computation
+            spent = job_charge(job=Job.objects.get(pk=job_id), budget=JobBudget.objects.get(job_id=job_id)).total
     return row["organization_id"], {
         "type": "job.progress", "job": job_id, "status": row["status"], "items_total": total,
         "items_done": done, "judgments": row["judgment_count"],
@@ -73,6 +77,30 @@ def test_a_job_being_labeled_reads_the_same_counts_and_cost() -> None:
     assert (message["items_done"], message["judgments"], message["percent"]) == (3, 3, 75.0)
     assert type(message["items_done"]) is int and type(message["judgments"]) is int  # JSON-safe
     assert message["spent"] != "0.00"
+
+
+def test_delivered_items_reopened_and_settled_expert_reviews_count_in_the_cost_so_far(
+    alice: User, settings: Any
+) -> None:
+    """Three items delivered, then sent back for one more judgment each, and one expert review
+    settled: the live cost is what cancelling now would charge (3 items and the review), as the
+    job page says; before, it fell to the price of the items complete right now, 0.00."""
+    settings.QUORUM_EXPERT_REVIEW_PRICE, settings.QUORUM_EXPERT_REVIEW_PAY = "0.40", "0.25"
+    job = open_job_with_items(items=4, overlap=1, organization=alice.organization)
+    label(job, WorkerFactory(), 3)
+    delivered = list(job.items.filter(is_complete=True).values_list("pk", flat=True))
+    fund(alice.organization, "5.00")
+    flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=1, key="m-1")
+    flows_experts.expert_reviews_ask(job=job, user=alice, item_ids=delivered[:1], key="x-1")
+    expert = WorkerFactory()
+    grant(expert, experts.expert_qualification())
+    flows_experts.expert_review_settle(expert=expert, review_id=ExpertReview.objects.get(job=job).pk, label="cat")
+
+    built = payloads.job_progress(job_id=job.pk)
+    assert built == progress_as_the_orm_read_it(job.pk)
+    price = JobBudget.objects.get(job=job).price_per_item
+    assert built[1]["items_done"] == 0  # type: ignore[index]
+    assert built[1]["spent"] == f"{3 * price + Decimal('0.40'):.2f}"  # type: ignore[index]
 
 
 def test_a_settled_job_reads_its_charge() -> None:

@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from marketplace.billing.invoices import quality_note
 from marketplace.billing.models import JobBudget, QualityCredit
-from marketplace.billing.pricing import money
-from marketplace.billing.selectors import job_escrow
+from marketplace.billing.selectors import job_charge, job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.gold_multi import decisions_tally
@@ -48,7 +47,7 @@ class JobMoney:
     budget: Decimal  # escrowed at publish and later imports
     escrow: Decimal  # left in escrow now
     spent: Decimal  # paid to workers out of the escrow so far (budget − escrow)
-    charged_so_far: Decimal  # completed items × price: what settling now would charge
+    charged_so_far: Decimal  # what settling now would charge (billing.selectors.job_charge)
     settled: bool
     refunded: Decimal | None
     promised_accuracy: Decimal  # the tier's quality promise
@@ -77,8 +76,8 @@ def job_money(*, job: Job) -> JobMoney | None:
     escrow = job_escrow(job_id=job.pk)
     if budget.settled_at is not None:
         charged = budget.charged if budget.charged is not None else ZERO
-    else:  # same arithmetic as billing.invoices for a provisional invoice
-        charged = money(min(job.completed_item_count, budget.items) * budget.price_per_item)
+    else:  # what settling (cancelling) now charges: the settlement's own computation
+        charged = job_charge(job=job, budget=budget).total
     return JobMoney(
         price_per_item=budget.price_per_item,
         budget=budget.budget,
