@@ -15,7 +15,8 @@ Money (billing) rides along with the action that causes it, in the same transact
   publishing filled for every item's worst case; billing/posting.py moves it into the ledger in
   batches, so no two submits of a job write one row;
 - completion and cancellation check the tier's quality promise on held-out gold (a shortfall
-  credits the client) and settle the job (charge completed items − credit, refund the rest);
+  credits the client) and settle the job (charge completed items − credit, + expert reviews
+  and more judgments the client asked for and got; refund the rest);
 - blocking a worker (automatic or by an admin) withdraws the pending pay of the dropped judgments
   (a rule's block at most QUORUM_WITHDRAW_REVIEW_SHARE of it without an admin: flows_appeals.py).
 
@@ -218,16 +219,15 @@ def items_more_judgments(
     """Reopen the chosen regular items for `more` judgments each and escrow their worst-case pay
     (pricing.extra_judgments_hold), all or nothing: without the funds (402) no item reopens.
 
-    The hold is an escrow addition under `key` (billing/escrow.py: `added`, so it never counts
-    towards items and what the judgments do not use returns at settlement); a key that already
-    did its work returns `replayed` and changes nothing, and a concurrent copy waits for the
-    first to commit and returns `replayed` too. Locks: the key (billing.ledger.reference_claim,
-    first, while nothing else is held) → items → tally → job (KEY SHARE, labeling/reopening.py)
-    → budget → accounts, the order every transaction keeps."""
+    The hold is an escrow addition under `key` (billing/escrow.py: `added`, never counted towards
+    items); settlement charges the judgments given at the job's pay and returns the rest
+    (billing.selectors.items_extra_given). A key that did its work (even in a concurrent copy,
+    which waits for it) returns `replayed` and changes nothing. Locks: the key (first, while
+    nothing else is held: ledger.reference_claim) → items → tally → job (KEY SHARE,
+    labeling/reopening.py) → budget → accounts, the order every transaction keeps."""
     _owner_check(job=job, user=user)
     with transaction.atomic():
-        # Claimed first: a concurrent copy of this request waits here, then answers `replayed`
-        # (checked unclaimed, each copy reopened the items again and one hold paid for them all).
+        # Claimed first: checked unclaimed, each concurrent copy reopened the items again.
         if escrow.escrow_add_claim(job=job, key=key) is not None:
             return MoreJudgments(items=0, judgments=0, hold=Decimal("0.00"), replayed=True)
         reopened = reopening.items_reopen(job_id=job.pk, item_ids=item_ids, more=more)

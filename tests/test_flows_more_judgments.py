@@ -12,18 +12,23 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.billing import escrow
 from marketplace.billing.audit import ledger_audit
+from marketplace.billing.invoices import invoice_for_job
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Lease
+from marketplace.billing.selectors import job_escrow
+from tests.billing.helpers import work_through_flow
 from tests.conftest import needs_postgres
-from tests.factories import WorkerFactory, fund
+from tests.factories import WorkerFactory, fund, open_job_with_items
+from tests.portal import browser
 from tests.quality.browse_helpers import browsed_job
 from tests.threads import WAIT, failures, hold_thread_in, sessions_waiting_for_a_lock, thread_recording, until
 
@@ -260,4 +265,56 @@ def test_a_reopened_item_that_completes_again_is_charged_once(job: Job, alice: U
 
     settled = _cancel_and_settle(api, job)
     assert settled.completed_items == 6
+    assert ledger_audit().violations == []
+
+
+def _delivered_then_asked_for_two_more(alice: User) -> tuple[Job, list[int], Decimal]:
+    """Alice's job: 11 items at overlap 1; one worker delivers 10 of them (the 11th keeps the job
+    open), then Alice asks for 2 more judgments on those 10. Returns the job, the 10 items, and all
+    of Alice's money (balance and escrow) just before the request, plus the hold she funds."""
+    job = open_job_with_items(items=11, overlap=1, organization=alice.organization)
+    first = WorkerFactory()
+    for _ in range(10):
+        work_through_flow(first, job)
+    delivered = list(job.items.filter(is_complete=True).values_list("pk", flat=True))
+    assert len(delivered) == 10
+    hold = expected_hold(job, 20)
+    fund(job.organization, hold)
+    # Her balance plus what publishing moved into the escrow (workers' pay is owed out of it).
+    money_before = organization_balance(organization=job.organization) + JobBudget.objects.get(job=job).budget
+    assert flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").hold == hold
+    return job, delivered, money_before
+
+
+def _paid_in_all(job: Job, money_before: Decimal) -> Decimal:
+    """What Alice paid for the job in all, once it settled: her money then, less her balance now."""
+    assert JobBudget.objects.get(job=job).settled_at is not None and job_escrow(job_id=job.pk) == 0
+    return money_before - organization_balance(organization=job.organization)
+
+
+@pytest.mark.parametrize("workers, extra_given", [(2, 20), (1, 10)])
+def test_the_client_pays_the_more_judgments_given_at_the_pay_and_gets_the_unused_hold_back(
+    alice: User, workers: int, extra_given: int
+) -> None:
+    """All 20 asked-for judgments given (two new workers), or half of them (one): Alice pays the
+    10 delivered items and each judgment given at the job's pay; the rest of the hold comes back.
+    Before, every extra judgment was free: the whole hold came back."""
+    job, delivered, money_before = _delivered_then_asked_for_two_more(alice)
+    for _ in range(workers):
+        worker = WorkerFactory()
+        for _ in range(10):
+            work_through_flow(worker, job)  # reopened items are served first
+    assert sum(Item.objects.filter(pk__in=delivered).values_list("judgment_count", flat=True)) == 10 + extra_given
+    assert job.items.exclude(pk__in=delivered).get().judgment_count == 0
+    flows.job_cancel(job=Job.objects.get(pk=job.pk), user=alice)
+
+    terms = JobBudget.objects.get(job=job)
+    price, pay = terms.price_per_item, terms.pay_per_judgment
+    expected = (10 * price + extra_given * pay).quantize(Decimal("0.01"))  # no gold: no quality credit
+    assert _paid_in_all(job, money_before) == expected
+    invoice = invoice_for_job(job=job)
+    assert invoice.total == expected and [(e.judgments, e.amount) for e in invoice.extras] == [
+        (extra_given, (extra_given * pay).quantize(Decimal("0.01")))]
+    page = browser(alice).get(f"{reverse('job-invoice', args=[job.pk])}?format=html").content.decode()
+    assert f'data-invoice="extra-judgments"><td>#{job.pk} {job.title}</td><td class="num">{extra_given}<' in page
     assert ledger_audit().violations == []

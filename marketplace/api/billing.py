@@ -109,6 +109,11 @@ _INVOICE = inline_serializer("InvoiceOut", {
         "reviews": serializers.IntegerField(help_text="Reviews asked for and settled before the job settled"),
         "price": money_field(), "amount": money_field(),
     }, many=True),
+    "extra_judgments": inline_serializer("InvoiceExtraJudgmentsOut", {
+        "job": serializers.IntegerField(), "title": serializers.CharField(),
+        "judgments": serializers.IntegerField(help_text="More judgments the client asked for and got"),
+        "pay": rate_field(), "amount": money_field(),
+    }, many=True),
     "subtotal": money_field(), "credits_total": money_field(), "total": money_field(),
     "paid": inline_serializer("InvoicePaidOut", {
         "paid_at": serializers.DateTimeField(), "total": money_field(),

@@ -28,7 +28,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import hold, money
-from marketplace.jobs.models import JobStatus
+from marketplace.jobs.models import Item, JobStatus
 
 ZERO = Decimal("0.00")
 
@@ -192,11 +192,36 @@ def _jobs_charged_once(report: AuditReport) -> None:
             )
         if (
             budget.gross != money(budget.completed_items * budget.price_per_item)
-            or budget.charged != (budget.gross - (budget.credits or ZERO) + (budget.reviews_charged or ZERO))
+            or budget.charged != (budget.gross - (budget.credits or ZERO) + (budget.reviews_charged or ZERO)
+                                  + (budget.extras_charged or ZERO))
             or budget.charged > budget.budget
         ):
             report.violations.append(
                 f"job {budget.job_id}: charge {budget.charged} does not follow its items"
+            )
+
+
+def _extra_judgments_held_and_charged(report: AuditReport) -> None:
+    """More judgments a client asks for have their pay held (the hold is an escrow addition, so
+    `added` covers it: one hold reopening the items several times shows here), and a settlement
+    charges the ones given at the job's pay, never more than were asked for."""
+    asked = dict(
+        Item.objects.filter(is_gold=False, asked_judgments__gt=0).values("job_id")
+        .annotate(n=Sum("asked_judgments")).values_list("job_id", "n")
+    )
+    for budget in JobBudget.objects.filter(job_id__in=list(asked)).order_by("job_id"):
+        pay = money(asked[budget.job_id] * budget.pay_per_judgment)
+        if pay > budget.added:
+            report.violations.append(
+                f"job {budget.job_id}: {asked[budget.job_id]} more judgments asked for pay {pay}, "
+                f"but only {budget.added} was added to its escrow"
+            )
+    for budget in JobBudget.objects.filter(settled_at__isnull=False, extra_judgments__isnull=False).order_by("job_id"):
+        given = budget.extra_judgments or 0
+        if given > asked.get(budget.job_id, 0) or budget.extras_charged != money(given * budget.pay_per_judgment):
+            report.violations.append(
+                f"job {budget.job_id}: charged {budget.extras_charged} for {given} more judgments "
+                f"({asked.get(budget.job_id, 0)} asked for, pay {budget.pay_per_judgment})"
             )
 
 
@@ -249,6 +274,8 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
     ("No judgment paid twice; every pay matches the earnings it posted", _judgments_paid_once),
     ("Pay owed and not yet posted is on unsettled jobs only", _owed_pay_on_open_jobs),
     ("No job escrowed or charged beyond its items, none settled twice", _jobs_charged_once),
+    ("More judgments a client asked for are held, and charged at the pay of those given",
+     _extra_judgments_held_and_charged),
     ("Pending accounts equal posted pending earnings (judgments and expert reviews)", _pending_matches_earnings),
     ("Every ended job is settled", _finished_jobs_settled),
     ("Every paid invoice still totals what was paid", _paid_invoices_unchanged),

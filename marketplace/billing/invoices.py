@@ -10,7 +10,8 @@ always agrees with the ledger, and `billing_audit` covers it.
   delivered accuracy, the interval, how it was estimated, and the share credited.
 - A line per job and price for the expert reviews the client asked for and an expert settled
   before the job settled (billing/expert_pay.py): reviews × price.
-- total = Σ lines + Σ expert review lines − Σ credits = Σ charged.
+- A line per job for the more judgments the client asked for and got: judgments × the job's pay.
+- total = Σ lines + Σ expert review lines + Σ extra judgment lines − Σ credits = Σ charged.
 
 The monthly invoice lists the jobs *settled* in that calendar month (UTC). A job's own invoice
 exists once it is published; until it settles it is "provisional": the same arithmetic over
@@ -34,7 +35,7 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
-from marketplace.billing.selectors import job_charge
+from marketplace.billing.selectors import items_extra_given, job_charge
 from marketplace.billing.services import require_admin
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict, NotFound
@@ -87,6 +88,17 @@ class InvoiceReviews:
 
 
 @dataclass(frozen=True)
+class InvoiceExtras:
+    """More judgments the client asked for on delivered items and got, at the job's pay."""
+
+    job_id: int
+    job_title: str
+    judgments: int
+    pay: Decimal  # per judgment (4 places), fixed at publish
+    amount: Decimal  # money(judgments × pay)
+
+
+@dataclass(frozen=True)
 class Invoice:
     number: str  # stable: ACME-2026-11, or ACME-JOB-42
     organization_id: int
@@ -97,10 +109,12 @@ class Invoice:
     credits: list[InvoiceCredit]
     payment: InvoicePayment | None  # an admin marked it paid
     reviews: list[InvoiceReviews] = field(default_factory=list)
+    extras: list[InvoiceExtras] = field(default_factory=list)
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), ZERO) + sum((r.amount for r in self.reviews), ZERO)
+        return (sum((line.amount for line in self.lines), ZERO) + sum((r.amount for r in self.reviews), ZERO)
+                + sum((e.amount for e in self.extras), ZERO))
 
     @property
     def credits_total(self) -> Decimal:
@@ -204,6 +218,21 @@ def _reviews(budgets: list[JobBudget]) -> list[InvoiceReviews]:
     ]
 
 
+def _extras(budgets: list[JobBudget]) -> list[InvoiceExtras]:
+    """The more judgments given per job: as settled, or what settling now would charge."""
+    out = []
+    for budget in budgets:
+        if budget.settled_at is not None:
+            judgments, amount = budget.extra_judgments or 0, budget.extras_charged or ZERO
+        else:
+            judgments = items_extra_given(job=budget.job)
+            amount = money(judgments * budget.pay_per_judgment)
+        if judgments:
+            out.append(InvoiceExtras(job_id=budget.job_id, job_title=budget.job.title, judgments=judgments,
+                                     pay=budget.pay_per_judgment, amount=amount))
+    return out
+
+
 def _build(budgets: list[JobBudget]) -> tuple[list[InvoiceLine], list[InvoiceCredit]]:
     credits = {c.job_id: c for c in QualityCredit.objects.filter(job_id__in=[b.job_id for b in budgets])}
     lines, out = [], []
@@ -236,6 +265,7 @@ def invoice_for_month(*, organization: Organization, year: int, month: int) -> I
         credits=credits,
         payment=_payment(organization, f"{organization.slug.upper()}-{year:04d}-{month:02d}"),
         reviews=_reviews(budgets),
+        extras=_extras(budgets),
     )
 
 
@@ -256,6 +286,7 @@ def invoice_for_job(*, job: Job) -> Invoice:
         credits=credits,
         payment=_payment(organization, f"{organization.slug.upper()}-JOB-{job.pk}"),
         reviews=_reviews([budget]),
+        extras=_extras([budget]),
     )
 
 
@@ -348,6 +379,11 @@ def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
             {"job": r.job_id, "title": r.job_title, "reviews": r.reviews, "price": _m(r.price), "amount": _m(r.amount)}
             for r in invoice.reviews
         ],
+        "extra_judgments": [
+            {"job": e.job_id, "title": e.job_title, "judgments": e.judgments, "pay": f"{e.pay:.4f}",
+             "amount": _m(e.amount)}
+            for e in invoice.extras
+        ],
         "subtotal": _m(invoice.subtotal),
         "credits_total": _m(invoice.credits_total),
         "total": _m(invoice.total),
@@ -385,6 +421,11 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
         yield row([
             invoice.number, "expert_review", r.job_id, csv_cell(r.job_title), "", r.reviews, f"{r.price:.4f}",
             _m(r.amount), "expert reviews asked for and settled",
+        ])
+    for e in invoice.extras:
+        yield row([
+            invoice.number, "extra_judgments", e.job_id, csv_cell(e.job_title), "", e.judgments, f"{e.pay:.4f}",
+            _m(e.amount), "more judgments asked for and given",
         ])
     for c in invoice.credits:
         note = (

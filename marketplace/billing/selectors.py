@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, IntegerField, Q, Sum, Value
+from django.db.models.functions import Greatest, Least, TruncMonth
 
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import posting
@@ -258,10 +258,12 @@ class JobCharge:
     gross: Decimal  # money(items × price per item)
     credits: Decimal  # the quality promise's credit (a QualityCredit exists once the job ended)
     reviews: Decimal  # the client's expert reviews settled while the escrow was open
+    extra_judgments: int = 0  # more judgments the client asked for and got (items_extra_given)
+    extras: Decimal = ZERO  # money(extra_judgments × the job's pay per judgment)
 
     @property
     def total(self) -> Decimal:
-        return self.gross - self.credits + self.reviews
+        return self.gross - self.credits + self.reviews + self.extras
 
 
 def job_charge(*, job: Job, budget: JobBudget) -> JobCharge:
@@ -272,9 +274,26 @@ def job_charge(*, job: Job, budget: JobBudget) -> JobCharge:
     gross = money(items * budget.price_per_item)
     credit = QualityCredit.objects.filter(job_id=job.pk).first()
     prices = ReviewCharge.objects.filter(job_id=job.pk, charged_at__isnull=False).values_list("price", flat=True)
+    extra = items_extra_given(job=job)
     return JobCharge(
         items=items,
         gross=gross,
         credits=money(gross * credit.rate) if credit else ZERO,
         reviews=money(sum(prices, ZERO)),  # summed here: SQLite sums decimals as floats
+        extra_judgments=extra,
+        extras=money(extra * budget.pay_per_judgment),
     )
+
+
+def items_extra_given(*, job: Job) -> int:
+    """The more judgments the client asked for (labeling/reopening.py) that workers gave: per item,
+    the accepted judgments beyond what it wanted without the requests (overlap + extra_judgments
+    − asked_judgments), at most asked_judgments. Their pay is the client's (the README's hold
+    sentence: what the judgments do not use returns); the hold covered it at the worst case."""
+    base = Value(job.overlap) + F("extra_judgments") - F("asked_judgments")
+    given = Greatest(Value(0), Least(F("asked_judgments"), F("judgment_count") - base))
+    total = (
+        Item.objects.filter(job_id=job.pk, is_gold=False, asked_judgments__gt=0)
+        .aggregate(n=Sum(given, output_field=IntegerField()))["n"]
+    )
+    return int(total or 0)

@@ -319,7 +319,8 @@ def job_quality_credit(
 @transaction.atomic
 def job_settle(*, job: Job) -> JobBudget | None:
     """At completion or cancellation: charge completed regular items × price − quality credit
-    (+ the client's expert reviews settled meanwhile, billing/expert_pay.py),
+    (+ the client's expert reviews settled meanwhile, billing/expert_pay.py, + the pay of the
+    more judgments it asked for and got, selectors.items_extra_given),
     keep the difference from worker pay as revenue (a loss when negative), return the rest of
     the escrow to the balance. One transaction, three legs. Idempotent; None without a budget."""
     # Lock the budget first: a second settle waits, then sees settled_at and returns.
@@ -341,6 +342,8 @@ def job_settle(*, job: Job) -> JobBudget | None:
 
     # The client's expert reviews count if settled while the escrow was open (billing/expert_pay.py
     # marks them under this budget lock); the rest of their hold returns with the refund below.
+    # The more judgments the client asked for and got are charged at the job's pay; the unused
+    # rest of their hold returns with the refund (selectors.items_extra_given).
     charge = job_charge(job=job, budget=budget)
     completed, gross, credits, reviews = charge.items, charge.gross, charge.credits, charge.reviews
     charged = charge.total
@@ -375,5 +378,6 @@ def job_settle(*, job: Job) -> JobBudget | None:
     )
     budget.spent, budget.revenue, budget.refunded = spent, earned, refund
     budget.reviews_charged = reviews
+    budget.extra_judgments, budget.extras_charged = charge.extra_judgments, charge.extras
     budget.save()
     return budget

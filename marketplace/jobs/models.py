@@ -282,6 +282,9 @@ class Item(models.Model):
     # Complete once, then reopened by the client for more judgments (labeling/reopening.py): it was
     # delivered, so a settlement before it completes again still charges it (billing.job_settle).
     reopened_complete = models.BooleanField(default=False, db_default=False)
+    # Of extra_judgments, those the client asked for (labeling/reopening.py, the top of the target):
+    # the ones given are charged at the job's pay (billing.selectors.job_charge).
+    asked_judgments = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

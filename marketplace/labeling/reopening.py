@@ -41,6 +41,7 @@ _REOPEN = """
 UPDATE jobs_item SET
     extra_judgments = CASE WHEN judgment_count - %(overlap)s > extra_judgments
         THEN judgment_count - %(overlap)s ELSE extra_judgments END + %(more)s,
+    asked_judgments = asked_judgments + %(more)s,
     is_complete = %(false)s, full_until = NULL,
     reopened_complete = (reopened_complete OR is_complete)
 WHERE id {items}

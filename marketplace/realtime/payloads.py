@@ -42,21 +42,22 @@ def job_progress(*, job_id: int) -> tuple[int, dict[str, Any]] | None:
     billing.selectors.job_charge, which this leaf may not import; tests/realtime/test_payloads.py
     holds the two equal): chargeable items (complete, or reopened for more judgments after they
     completed, at most the items escrowed) × the price, plus the client's expert reviews settled
-    so far; or the settled charge once the job is settled. `budget` is the escrow opened at
-    publish (plus later imports and additions). A draft has neither: both "0.00".
+    so far, plus the pay of the more judgments it asked for and got; or the settled charge once
+    the job is settled. `budget` is the escrow opened at publish (plus later imports and
+    additions). A draft has neither: both "0.00".
     """
     row = _progress_row(job_id)
     if row is None:
         return None
     (organization_id, status, total, done, judgments, budget, items, price_per_item, charged, settled_at,
-     reopened, reviews) = row
+     reopened, reviews, extra, pay) = row
     spent, escrowed = ZERO, ZERO
     if budget is not None:
         escrowed = budget
         if settled_at is not None and charged is not None:
             spent = charged
         else:
-            spent = money(min(done + reopened, items) * price_per_item) + reviews
+            spent = money(min(done + reopened, items) * price_per_item) + reviews + money(extra * pay)
     return organization_id, {
         "type": "job.progress",
         "job": job_id,
@@ -73,7 +74,7 @@ def job_progress(*, job_id: int) -> tuple[int, dict[str, Any]] | None:
 def _progress_row(job_id: int) -> tuple[Any, ...] | None:
     """(organization_id, status, item_count, completed items, judgments, then the budget's budget,
     items, price_per_item, charged, settled_at: None without a budget, then the reopened-complete
-    items and the charged expert reviews' sum) in one statement.
+    items, the charged expert reviews' sum, the more judgments given, the pay) in one statement.
 
     What Job.objects.filter(pk=...).values(...).first() (its tally sums annotated by JobManager)
     and JobBudget.objects.filter(job_id=...).values(...).first() read, with SQL built once per
@@ -91,7 +92,7 @@ def _progress_row(job_id: int) -> tuple[Any, ...] | None:
     for i, (expression, chain) in enumerate(converters):
         for convert in chain:
             values[i] = convert(values[i], expression, connection)
-    values[3], values[4], values[10] = int(values[3]), int(values[4]), int(values[10])
+    values[3], values[4], values[10], values[12] = int(values[3]), int(values[4]), int(values[10]), int(values[12])
     values[11] = money(Decimal(str(values[11])))  # SQLite sums decimals as floats
     return tuple(values)
 
@@ -135,11 +136,20 @@ def _progress_query(vendor: str) -> tuple[str, list[tuple[Any, list[Any]]]]:
         f" FROM {quote(charge_model._meta.db_table)} r WHERE r.{column(charge_model, 'job')} = j.{job_pk}"
         f" AND r.{column(charge_model, 'charged_at')} IS NOT NULL), 0) ELSE 0 END"
     )
+    # The more judgments given of those asked for (billing.selectors.items_extra_given).
+    greatest, least = ("GREATEST", "LEAST") if vendor == "postgresql" else ("MAX", "MIN")
+    asked, count = f"i.{column(item_model, 'asked_judgments')}", f"i.{column(item_model, 'judgment_count')}"
+    base = f"j.{column(job_model, 'overlap')} + i.{column(item_model, 'extra_judgments')} - {asked}"
+    extra = (
+        f"CASE WHEN {added} THEN COALESCE((SELECT SUM({greatest}(0, {least}({asked}, {count} - ({base}))))"
+        f" FROM {quote(item_model._meta.db_table)} i WHERE i.{column(item_model, 'job')} = j.{job_pk}"
+        f" AND NOT i.{column(item_model, 'is_gold')} AND {asked} > 0), 0) ELSE 0 END"
+    )
     selected = (
         [f"j.{quote(field.column)}" for field in job_fields]
         + [tally_sum(TALLY_COLUMNS["completed_item_count"]), tally_sum(TALLY_COLUMNS["judgment_count"])]
         + [f"b.{quote(field.column)}" for field in budget_fields]
-        + [reopened, reviews]
+        + [reopened, reviews, extra, f"b.{column(budget_model, 'pay_per_judgment')}"]
     )
     sql = (
         f"SELECT {', '.join(selected)} FROM {quote(job_model._meta.db_table)} j "
@@ -148,7 +158,9 @@ def _progress_query(vendor: str) -> tuple[str, list[tuple[Any, list[Any]]]]:
         f"WHERE j.{job_pk} = %s"
     )
     converters: list[tuple[Any, list[Any]]] = []
-    for alias, fields in (("j", job_fields), (None, [None, None]), ("b", budget_fields), (None, [None, None])):
+    pay_field = [budget_model._meta.get_field("pay_per_judgment")]
+    for alias, fields in (("j", job_fields), (None, [None, None]), ("b", budget_fields), (None, [None, None, None]),
+                          ("b", pay_field)):
         for field in fields:
             if field is None:
                 converters.append((None, []))

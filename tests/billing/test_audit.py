@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from marketplace.accounts.models import Organization, User
+from marketplace import flows
 from marketplace.billing import ledger
 from marketplace.billing.posting import job_pay_post
 from marketplace.billing.audit import ledger_audit
@@ -25,8 +26,9 @@ from marketplace.billing.models import (
 )
 from marketplace.billing.reversals import judgment_pay_reverse
 from marketplace.billing.services import job_settle
-from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
+from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment
 from tests.billing.helpers import D, fund, published, work, work_all
 from tests.factories import WorkerFactory
@@ -233,3 +235,38 @@ def test_the_audit_names_entries_added_to_a_committed_transaction(activity: Job)
     err = _audit_fails()
     assert (f"transaction {pay.pk} (judgment_pay) has an entry on account {world.pk} (world), "
             "which a judgment_pay never touches") in err
+
+
+def _asked_for_one_more(open_job: Job, alice: User) -> list[int]:
+    """Alice asks for one more judgment on the two items Wendy delivered (the hold: 2 × pay)."""
+    delivered = list(open_job.items.filter(is_complete=True).values_list("pk", flat=True))
+    assert flows.items_more_judgments(job=open_job, user=alice, item_ids=delivered, more=1, key="m-1").items == 2
+    return delivered
+
+
+def test_the_audit_names_more_judgments_reopened_beyond_their_hold(open_job: Job, alice: User) -> None:
+    """What two concurrent copies of one request did before their key was claimed first: each
+    reopened the items again, and the one hold paid for none of it."""
+    delivered = _asked_for_one_more(open_job, alice)
+    assert ledger_audit().violations == []
+    for _ in range(2):
+        reopening.items_reopen(job_id=open_job.pk, item_ids=delivered, more=1)
+    added = JobBudget.objects.get(job=open_job).added
+    assert (f"job {open_job.pk}: 6 more judgments asked for pay 0.12, but only {added} was added to its "
+            "escrow") in _audit_fails()
+
+
+def test_the_audit_names_a_settlement_that_returned_the_pay_of_the_judgments_given(
+    open_job: Job, alice: User
+) -> None:
+    """Both asked-for judgments given, then a settlement that charged them nothing (what every
+    settlement did before): its figures agree with each other, not with the judgments given."""
+    delivered = _asked_for_one_more(open_job, alice)
+    work(WorkerFactory(), open_job)
+    work(WorkerFactory(), open_job)
+    assert sum(Item.objects.filter(pk__in=delivered).values_list("judgment_count", flat=True)) == 4
+    flows.job_cancel(job=Job.objects.get(pk=open_job.pk), user=alice)
+    assert JobBudget.objects.get(job=open_job).extras_charged == D("0.04")
+    _tamper("UPDATE billing_jobbudget SET extras_charged = 0, charged = charged - 0.04, "
+            "revenue = revenue - 0.04, refunded = refunded + 0.04 WHERE job_id = %s", [open_job.pk])
+    assert f"job {open_job.pk}: charged 0.00 for 2 more judgments (2 asked for, pay 0.0200)" in _audit_fails()

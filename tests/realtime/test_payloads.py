@@ -79,12 +79,12 @@ def test_a_job_being_labeled_reads_the_same_counts_and_cost() -> None:
     assert message["spent"] != "0.00"
 
 
-def test_delivered_items_reopened_and_settled_expert_reviews_count_in_the_cost_so_far(
+def test_delivered_items_reopened_expert_reviews_and_judgments_given_count_in_the_cost_so_far(
     alice: User, settings: Any
 ) -> None:
-    """Three items delivered, then sent back for one more judgment each, and one expert review
-    settled: the live cost is what cancelling now would charge (3 items and the review), as the
-    job page says; before, it fell to the price of the items complete right now, 0.00."""
+    """Three items delivered, then sent back for one more judgment each (one given), and one expert
+    review settled: the live cost is what cancelling now would charge (3 items, the review, the
+    judgment given), as the job page says; before, it fell to the items complete right now."""
     settings.QUORUM_EXPERT_REVIEW_PRICE, settings.QUORUM_EXPERT_REVIEW_PAY = "0.40", "0.25"
     job = open_job_with_items(items=4, overlap=1, organization=alice.organization)
     label(job, WorkerFactory(), 3)
@@ -95,12 +95,14 @@ def test_delivered_items_reopened_and_settled_expert_reviews_count_in_the_cost_s
     expert = WorkerFactory()
     grant(expert, experts.expert_qualification())
     flows_experts.expert_review_settle(expert=expert, review_id=ExpertReview.objects.get(job=job).pk, label="cat")
+    label(job, WorkerFactory(), 1)  # one of the judgments asked for: its pay is the client's
 
     built = payloads.job_progress(job_id=job.pk)
     assert built == progress_as_the_orm_read_it(job.pk)
-    price = JobBudget.objects.get(job=job).price_per_item
-    assert built[1]["items_done"] == 0  # type: ignore[index]
-    assert built[1]["spent"] == f"{3 * price + Decimal('0.40'):.2f}"  # type: ignore[index]
+    terms = JobBudget.objects.get(job=job)
+    assert built[1]["items_done"] == 1  # type: ignore[index]
+    spent = 3 * terms.price_per_item + Decimal("0.40") + terms.pay_per_judgment
+    assert built[1]["spent"] == f"{spent:.2f}"  # type: ignore[index]
 
 
 def test_a_settled_job_reads_its_charge() -> None:

@@ -36,7 +36,11 @@ class JobBudget(models.Model):
     # Σ price of the expert reviews the client asked for and an expert settled before settlement.
     reviews_charged = models.DecimalField(**MONEY, null=True, blank=True)
     credits = models.DecimalField(**MONEY, null=True, blank=True)  # quality credit
-    charged = models.DecimalField(**MONEY, null=True, blank=True)  # gross − credits + reviews_charged
+    # The more judgments the client asked for and got (Item.asked_judgments given), and their pay.
+    extra_judgments = models.PositiveIntegerField(null=True, blank=True)
+    extras_charged = models.DecimalField(**MONEY, null=True, blank=True)  # extra_judgments × pay
+    # gross − credits + reviews_charged + extras_charged
+    charged = models.DecimalField(**MONEY, null=True, blank=True)
     spent = models.DecimalField(**MONEY, null=True, blank=True)  # worker (and expert) pay from this escrow
     revenue = models.DecimalField(**MONEY, null=True, blank=True)  # charged − spent (may be < 0)
     refunded = models.DecimalField(**MONEY, null=True, blank=True)  # back to the client balance
