@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0013_earning_rank_given_up'),
+        ('billing', '0015_earning_withdrawn_by'),
     ]
 
     operations = [
