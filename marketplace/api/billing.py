@@ -42,14 +42,8 @@ from marketplace.api.billing_common import (
     rate_field,
 )
 from marketplace.billing.escrow import job_escrow_add
-from marketplace.billing.invoices import (
-    Invoice,
-    invoice_as_dict,
-    invoice_csv_lines,
-    invoice_for_job,
-    invoice_for_month,
-    month_parse,
-)
+from marketplace.billing.invoice_formats import invoice_as_dict, invoice_csv_lines
+from marketplace.billing.invoices import Invoice, invoice_for_job, invoice_for_month, month_parse
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.limits import MAX_OVERLAP

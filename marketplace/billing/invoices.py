@@ -20,10 +20,7 @@ the items completed so far, what settling now would charge.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +34,6 @@ from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit,
 from marketplace.billing.pricing import money
 from marketplace.billing.selectors import items_extra_given, job_charge
 from marketplace.billing.services import require_admin
-from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
 from marketplace.quality.delivery import MIN_GOLD_ITEMS
@@ -193,13 +189,13 @@ def quality_note(budget: JobBudget, credit: QualityCredit | None) -> str:
     else:
         verdict = "not shown to be missed"
     return (
-        f"{verdict}: delivered {_percent(credit.delivered_accuracy)} (95% interval "
-        f"{_percent(credit.interval_low)}–{_percent(credit.interval_high)}) against "
-        f"{_percent(credit.promised_accuracy)} promised"
+        f"{verdict}: delivered {percent_text(credit.delivered_accuracy)} (95% interval "
+        f"{percent_text(credit.interval_low)}–{percent_text(credit.interval_high)}) against "
+        f"{percent_text(credit.promised_accuracy)} promised"
     )
 
 
-def _percent(rate: Decimal) -> str:
+def percent_text(rate: Decimal) -> str:
     """A rate as clients read accuracy everywhere else: 0.9807 is "98.1%"."""
     return f"{rate * 100:.1f}%"
 
@@ -335,106 +331,3 @@ def invoice_mark_paid(*, admin: User, number: str, payment_reference: str = "") 
         },
     )
     return payment
-
-
-def _m(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
-    """JSON: money as strings with 2 places, rates with 4."""
-    return {
-        "number": invoice.number,
-        "organization": {"id": invoice.organization_id, "name": invoice.organization_name},
-        "period": invoice.period,
-        "status": invoice.status,
-        "lines": [
-            {
-                "job": line.job_id,
-                "title": line.job_title,
-                "tier": line.tier,
-                "tier_name": line.tier_name,
-                "completed_items": line.completed_items,
-                "price_per_item": f"{line.price_per_item:.4f}",
-                "amount": _m(line.amount),
-                "settled_at": line.settled_at,
-                "quality": line.quality,
-            }
-            for line in invoice.lines
-        ],
-        "credits": [
-            {
-                "job": c.job_id,
-                "title": c.job_title,
-                "promised_accuracy": f"{c.promised_accuracy:.4f}",
-                "delivered_accuracy": f"{c.delivered_accuracy:.4f}",
-                "interval": [f"{c.interval_low:.4f}", f"{c.interval_high:.4f}"],
-                "method": c.method,
-                "rate": f"{c.rate:.4f}",
-                "amount": _m(c.amount),
-            }
-            for c in invoice.credits
-        ],
-        "expert_reviews": [
-            {"job": r.job_id, "title": r.job_title, "reviews": r.reviews, "price": _m(r.price), "amount": _m(r.amount)}
-            for r in invoice.reviews
-        ],
-        "extra_judgments": [
-            {"job": e.job_id, "title": e.job_title, "judgments": e.judgments, "pay": f"{e.pay:.4f}",
-             "amount": _m(e.amount)}
-            for e in invoice.extras
-        ],
-        "subtotal": _m(invoice.subtotal),
-        "credits_total": _m(invoice.credits_total),
-        "total": _m(invoice.total),
-        "paid": None if invoice.payment is None else {
-            "paid_at": invoice.payment.paid_at,
-            "total": _m(invoice.payment.total),
-            "payment_reference": invoice.payment.payment_reference,
-        },
-    }
-
-
-CSV_HEADER = ["invoice", "kind", "job", "title", "tier", "quantity", "unit_price", "amount", "note"]
-
-
-def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
-    """CSV, one row per line and per credit (negative), then the total; yielded row by row
-    so the view can stream it. Titles are client text: a leading = + - @ is quoted with '
-    so a spreadsheet shows it instead of running it as a formula."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-
-    def row(values: list[object]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
-
-    yield row(CSV_HEADER)
-    for line in invoice.lines:
-        yield row([
-            invoice.number, "line", line.job_id, csv_cell(line.job_title), line.tier,
-            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), csv_cell(line.quality),
-        ])
-    for r in invoice.reviews:
-        yield row([
-            invoice.number, "expert_review", r.job_id, csv_cell(r.job_title), "", r.reviews, f"{r.price:.4f}",
-            _m(r.amount), "expert reviews asked for and settled",
-        ])
-    for e in invoice.extras:
-        yield row([
-            invoice.number, "extra_judgments", e.job_id, csv_cell(e.job_title), "", e.judgments, f"{e.pay:.4f}",
-            _m(e.amount), "more judgments asked for and given",
-        ])
-    for c in invoice.credits:
-        note = (
-            f"promised {_percent(c.promised_accuracy)}, delivered {_percent(c.delivered_accuracy)} "
-            f"(95% interval {_percent(c.interval_low)}–{_percent(c.interval_high)}); {c.method}"
-        )
-        yield row([
-            invoice.number, "credit", c.job_id, csv_cell(c.job_title), "", "", f"{c.rate:.4f}",
-            _m(-c.amount), csv_cell(note),
-        ])
-    yield row([invoice.number, "total", "", "", "", "", "", _m(invoice.total), invoice.status])
-

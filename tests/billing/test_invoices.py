@@ -11,11 +11,10 @@ import pytest
 from django.utils import timezone
 
 from marketplace.accounts.models import Organization, User
+from marketplace.billing.invoice_formats import invoice_as_dict, invoice_csv_lines
 from marketplace.billing.invoices import (
     PROVISIONAL,
-    invoice_as_dict,
     invoice_by_number,
-    invoice_csv_lines,
     invoice_for_job,
     invoice_for_month,
     invoice_mark_paid,
