@@ -16,7 +16,7 @@ labels with probability at least one half.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,18 +86,30 @@ def binary_crowds(votes: MultiVotes) -> dict[str, Votes]:
 @dataclass(frozen=True)
 class MultiLabelResult:
     """Per-label consensus. `probabilities[i, k]`: P(item `items[i]` takes `labels[k]`); `per_label`
-    holds each label's own binary ConsensusResult (its workers' 2×2 confusions, accuracies)."""
+    holds each label's own binary ConsensusResult (its workers' 2×2 confusions, accuracies).
+
+    A gold item's row of `probabilities` is its known set (each label's fit sets it there), so
+    `gold_unaided[i, k]` is what measures the delivered sets on gold: P(gold item `gold_items[i]`
+    takes `labels[k]`) as each label's consensus computes it without the item's answer
+    (aggregate.unaided_gold; every label's crowd splits gold into the same folds)."""
 
     method: str
     labels: tuple[str, ...]
     items: IdArray
     probabilities: FloatArray
     per_label: Mapping[str, ConsensusResult]
+    gold_items: IdArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    gold_unaided: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
 
     @property
     def chosen(self) -> BoolArray:
         """(items, labels): whether each item's set holds each label (p ≥ THRESHOLD)."""
         return self.probabilities >= THRESHOLD
+
+    @property
+    def gold_unaided_chosen(self) -> BoolArray:
+        """(gold items, labels): the set consensus gives each of `gold_items` without its answer."""
+        return self.gold_unaided >= THRESHOLD
 
     def probabilities_of(self, item: Hashable) -> dict[str, float]:
         row = self.probabilities[_row(self.items, item, "item")]
@@ -133,8 +145,15 @@ def aggregate_multi(
         np.column_stack([results[label].probabilities[:, 1] for label in votes.label_set])
         if results and len(items) else np.zeros((len(items), len(votes.label_set)))
     )
+    # Gold and votes are the same in every label's crowd, so each result has the same gold items.
+    gold_items = next(iter(results.values())).gold_items if results else np.empty(0, dtype=np.int64)
+    gold_unaided = (
+        np.column_stack([results[label].gold_unaided[:, 1] for label in votes.label_set])
+        if results and len(gold_items) else np.zeros((len(gold_items), len(votes.label_set)))
+    )
     return MultiLabelResult(
         method=method, labels=votes.label_set, items=items, probabilities=probabilities, per_label=results,
+        gold_items=gold_items, gold_unaided=gold_unaided,
     )
 
 

@@ -55,3 +55,32 @@ def test_per_label_consensus_beats_per_label_majority_vote_on_a_crowd_with_bad_w
     # The same seed gives the same crowd.
     again = multi_label_crowd(sensitivity=sens, specificity=spec, n_items=400, overlap=5, seed=3)
     assert np.array_equal(again.votes.ticks, crowd.votes.ticks)
+
+
+def _wrong_on_half_the_gold() -> tuple[MultiVotes, dict[str, set[str]]]:
+    """Three workers agree on 20 plain items ({cat}, {dog}, {cat, dog}, {} in turn). Every gold
+    item's answer is {cat}: on g0..g2 all three tick {dog}, on g3..g5 {cat}."""
+    plain = [["cat"], ["dog"], ["cat", "dog"], []]
+    ticked = {**{f"i{i}": plain[i % 4] for i in range(20)}, **{f"g{i}": ["dog"] if i < 3 else ["cat"] for i in range(6)}}
+    rows = [(item, f"w{w}", sets) for item, sets in ticked.items() for w in range(3)]
+    votes = MultiVotes.from_sets([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                                 label_set=["cat", "dog", "bird"])
+    return votes, {f"g{i}": {"cat"} for i in range(6)}
+
+
+@pytest.mark.parametrize("method", ["quorum", "ds", "gmv", "mv"])
+def test_gold_items_the_crowd_got_wrong_get_the_crowds_set_without_their_answer(method: str) -> None:
+    votes, gold = _wrong_on_half_the_gold()
+    result = aggregate_multi(votes, method=method, gold=gold)
+
+    assert all(result.set_of(item) == ("cat",) for item in gold)  # delivered: the answer
+    assert result.gold_items.tolist() == sorted(gold)
+    unaided = {item: tuple(label for label, on in zip(result.labels, row, strict=True) if on)
+               for item, row in zip(result.gold_items.tolist(), result.gold_unaided_chosen, strict=True)}
+    assert unaided == {"g0": ("dog",), "g1": ("dog",), "g2": ("dog",), "g3": ("cat",), "g4": ("cat",), "g5": ("cat",)}
+
+
+def test_a_multi_label_job_without_gold_has_no_unaided_sets() -> None:
+    votes, _ = _wrong_on_half_the_gold()
+    result = aggregate_multi(votes)
+    assert result.gold_items.tolist() == [] and result.gold_unaided.shape == (0, 3)
