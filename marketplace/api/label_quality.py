@@ -40,9 +40,9 @@ _SOURCE_FIELDS: dict[str, serializers.Field] = {
         "Multi-label jobs: the share of right (item, label) decisions; null on single-label jobs")),
     "labels": inline_serializer("LabelFigures", _LABEL_FIELDS, many=True),
     "measure": serializers.CharField(allow_blank=True, help_text=(
-        "What this source's label on a gold item is. consensus (single-label jobs): its label for "
-        "gold items computed without their known answer, since the label it delivers there is the "
-        "answer itself")),
+        "What this source's label on a gold item is. consensus: its label (multi-label jobs: its "
+        "label set) for gold items computed without their known answer, since what it delivers "
+        "there is the answer itself")),
 }
 _OUT = inline_serializer("LabelQuality", {
     "job": serializers.IntegerField(),

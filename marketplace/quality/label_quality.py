@@ -17,8 +17,11 @@ nobody judged has no result, and runs from before that field have none: both are
 A multi-label job (gold answers are sets) is measured label by label: for a label L, precision =
 of the gold items whose delivered set holds L, the share whose gold set holds it; recall = of the
 gold items whose gold set holds L, the share whose delivered set does. Its sources are the
-delivered sets (the run's labels at probability 0.5 or more) and the workers' judgments (every
-accepted gold answer, pooled: a gold item judged three times counts three times). A source's
+delivered sets and the workers' judgments (every accepted gold answer, pooled: a gold item judged
+three times counts three times). A gold item's delivered set is its known set (consensus sets each
+label there), so what is measured is the set consensus gives it without its answer (the latest
+run's ItemResult.probabilities_without_answer, labels at 0.5 or more); runs from before that field
+show no delivered figure. A source's
 `accuracy` there is the exact-set share, and `label_accuracy` the share of right (item, label)
 decisions, the measure gold scores workers by.
 """
@@ -70,6 +73,8 @@ class SourceFigures:
 
 #: What the delivered labels are measured by on gold (single-label jobs), for the page and the API.
 CONSENSUS_MEASURE = "consensus's label for gold items, computed without their known answer"
+#: The same for multi-label jobs, whose gold answers are sets.
+MULTI_CONSENSUS_MEASURE = "consensus's label sets for gold items, computed without their known answers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,14 +246,14 @@ def multi_per_label(pairs: Iterable[tuple[frozenset[str], frozenset[str]]],
 
 
 def _multi_source(source: str, name: str, pairs: list[tuple[frozenset[str], frozenset[str]]],
-                  labels: Sequence[str]) -> SourceFigures:
+                  labels: Sequence[str], measure: str = "") -> SourceFigures:
     exact = sum(1 for truth, given in pairs if truth == given)
     wrong = sum(len(truth ^ given) for truth, given in pairs)
     decisions = len(pairs) * len(labels)
     return SourceFigures(
         source=source, name=name, version="", gold_items=len(pairs), correct=exact,
         accuracy=exact / len(pairs) if pairs else None, labels=multi_per_label(pairs, labels),
-        label_accuracy=(decisions - wrong) / decisions if decisions else None,
+        label_accuracy=(decisions - wrong) / decisions if decisions else None, measure=measure,
     )
 
 
@@ -262,10 +267,13 @@ def _multi_label_quality(*, job: Job) -> LabelQuality:
     run = run_latest_succeeded(job_id=job.pk)
     sources: list[SourceFigures] = []
     if run is not None:
-        rows = ItemResult.objects.filter(run=run, item_id__in=list(gold)).values_list("item_id", "probabilities")
+        rows = ItemResult.objects.filter(
+            run=run, item_id__in=list(gold), probabilities_without_answer__isnull=False
+        ).values_list("item_id", "probabilities_without_answer")
         delivered = [(gold[item], frozenset(k for k, p in probabilities.items() if p >= THRESHOLD) & known)
                      for item, probabilities in rows]
-        sources.append(_multi_source(SOURCE_CONSENSUS, "consensus", delivered, labels))
+        if delivered:  # a run from before probabilities_without_answer has nothing to measure
+            sources.append(_multi_source(SOURCE_CONSENSUS, "consensus", delivered, labels, MULTI_CONSENSUS_MEASURE))
     answers = [
         (gold[item], frozenset(ticked) & known)
         for item, ticked in Judgment.objects.filter(

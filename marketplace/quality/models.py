@@ -74,6 +74,10 @@ class ItemResult(models.Model):
     # What the job page measures the delivered labels by on gold; "" for other items, older runs
     # (a database default too: bulk COPY writers that leave the column out stay valid).
     label_without_answer = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The same for a multi-label job's gold items, whose answer is a set (too long for a label
+    # column): {label: P(it applies)} without the answer, encoded as `probabilities` is (the set
+    # is the labels at 0.5 or more: runs_multi.label_set_of). Null elsewhere and on older runs.
+    probabilities_without_answer = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="one_result_per_run_item")]

@@ -5,7 +5,9 @@ P(the label applies)}); its set is the labels at 0.5 or more (`label_set_of`); `
 (a set can be longer than the column, and no reader should mistake it for one label).
 `confidence` is the probability that the whole set is right (the labels' decisions taken as
 independent: the product over labels of max(p, 1 - p)); `agreement` is the share of the item's
-(vote, label) decisions that agree with the consensus set.
+(vote, label) decisions that agree with the consensus set. A gold item's `probabilities` are its
+known set (consensus clamps gold); its `probabilities_without_answer` are what consensus gives it
+without that answer, which measures the delivered sets on gold (quality/label_quality.py).
 
 A worker's WorkerResult holds their accuracy as the mean over labels of their per-label accuracy
 (each label's binary fit), and an empty confusion (pages that draw K×K matrices skip it); their
@@ -103,6 +105,8 @@ def _items_write(*, run_id: int, result: MultiLabelResult, votes: MultiVotes) ->
     rows = np.searchsorted(result.items, votes.items)
     agree = np.bincount(rows, weights=(votes.ticks == chosen[rows]).mean(axis=1), minlength=len(result.items))
     counts = np.bincount(rows, minlength=len(result.items))
+    # Gold items: each label's probability without the item's answer (what label quality measures).
+    unaided = dict(zip(result.gold_items.tolist(), np.round(result.gold_unaided, PLACES).tolist(), strict=True))
     objects = [
         ItemResult(
             run_id=run_id, item_id=item, label="",
@@ -110,6 +114,9 @@ def _items_write(*, run_id: int, result: MultiLabelResult, votes: MultiVotes) ->
             probabilities=dict(zip(result.labels, p[i].tolist(), strict=True)),
             judgments=min(int(counts[i]), 32_767),
             agreement=round(float(agree[i] / counts[i]), PLACES) if counts[i] else None,
+            probabilities_without_answer=(
+                dict(zip(result.labels, unaided[item], strict=True)) if item in unaided else None
+            ),
         )
         for i, item in enumerate(result.items.tolist())
     ]
