@@ -58,6 +58,9 @@ def test_the_page_shows_gold_accuracy_with_its_interval_per_job_and_overall(
     html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
     assert "4 of 7 check items right" in html  # 3/4 + 1/3
     assert "56%" in html  # smoothed: (4 + 1) / (7 + 2) = 0.556
+    # ...and says so beside the raw count, so "56%" next to "4 of 7" is not a puzzle.
+    assert "The figure is smoothed: it starts at 50%" in html
+    assert "Answers <span class=\"muted small\">(check items apart)</span>" in html
     assert "90% interval" in html and "Open book" in html and "Closed book" in html
     assert "<svg" in html  # the per-job chart
     assert DROP_POLICY in html
