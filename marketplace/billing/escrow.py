@@ -48,7 +48,7 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
         raise Conflict("This job was never published: publishing opens its escrow.")
     if budget.settled_at is not None:
         raise Conflict("This job is settled; its escrow is closed.")
-    reference = f"job:{job.pk}:escrow-add:{key}"
+    reference = _add_reference(job, key)
     balance = account_get(kind=AccountKind.CLIENT_BALANCE, organization_id=job.organization_id)
     escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
     available = ledger.accounts_lock([balance, escrow])[balance.pk].balance
@@ -77,14 +77,17 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     return budget
 
 
-def escrow_add_claim(*, job: Job, key: str) -> Decimal | None:
-    """Claim this idempotency key until commit (ledger.reference_claim: a concurrent request under
-    it waits here), then say what the escrow addition under it moved (None: none made yet). A flow
-    that works before it adds (flows.items_more_judgments) calls this first in its transaction."""
-    reference = f"job:{job.pk}:escrow-add:{key}"
+def escrow_reference_claim(*, job: Job, reference: str) -> Decimal | None:
+    """Claim this idempotency reference until commit (ledger.reference_claim: a concurrent request
+    under it waits here), then say what it moved into the job's escrow (None: nothing yet). A flow
+    that works before it posts calls this first in its transaction."""
     ledger.reference_claim(reference)
-    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
-    return posted_amount(reference=reference, account=escrow)
+    return posted_amount(reference=reference, account=account_get(kind=AccountKind.CLIENT_ESCROW, job=job))
+
+
+def escrow_add_claim(*, job: Job, key: str) -> Decimal | None:
+    """escrow_reference_claim for the escrow addition under this key (flows.items_more_judgments)."""
+    return escrow_reference_claim(job=job, reference=_add_reference(job, key))
 
 
 def more_judgments_hold(*, job: Job, judgments: int) -> Decimal:
@@ -94,3 +97,8 @@ def more_judgments_hold(*, job: Job, judgments: int) -> Decimal:
     if budget is None or budget.settled_at is not None:
         raise Conflict("Only an open or paused job takes more judgments.")
     return extra_judgments_hold(judgments=judgments, pay=budget.pay_per_judgment, gold_rate=job.gold_rate)
+
+
+def _add_reference(job: Job, key: str) -> str:
+    """The ledger reference of the escrow addition under `key` (what makes a replay idempotent)."""
+    return f"job:{job.pk}:escrow-add:{key}"

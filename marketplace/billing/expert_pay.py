@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.billing import ledger, posting
-from marketplace.billing.escrow import KEY
+from marketplace.billing.escrow import KEY, escrow_reference_claim
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import (
     AccountKind,
@@ -41,7 +41,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.pricing import money
-from marketplace.billing.services import InsufficientFunds, budget_lock, posted_amount
+from marketplace.billing.services import InsufficientFunds, budget_lock
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import Job
 from marketplace.quality.models import ExpertReview
@@ -82,9 +82,7 @@ def expert_hold_claim(*, job: Job, key: str) -> Decimal | None:
     """Claim this idempotency key until commit (ledger.reference_claim: a concurrent request under
     it waits here), then say what the expert-review hold under it moved (None: none made yet).
     flows_experts.expert_reviews_ask calls this first in its transaction, before opening reviews."""
-    ledger.reference_claim(_hold_reference(job, key))
-    escrow = account_get(kind=AccountKind.CLIENT_ESCROW, job=job)
-    return posted_amount(reference=_hold_reference(job, key), account=escrow)
+    return escrow_reference_claim(job=job, reference=_hold_reference(job, key))
 
 
 @transaction.atomic
