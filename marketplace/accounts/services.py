@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -54,8 +55,26 @@ def organization_name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+# Two-key advisory lock space of organization names (the other two-key spaces: skills.py 7072,
+# paying.py and sql_gold.py on ids; a collision only makes two sign-ups queue).
+_NAME_LOCK = "SELECT pg_advisory_xact_lock(7073, %s)"
+
+
+def _organization_name_claim(key: str) -> None:
+    """Hold the name `key` until this transaction ends, so a concurrent sign-up of the same name
+    waits here and then sees this one's organization (no unique index can: see organization_name_key).
+    Taken before any row lock, so it waits on nothing else. SQLite serializes writers already."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(_NAME_LOCK, [int.from_bytes(digest, "big", signed=True)])
+
+
 def _organization_name_check(name: str) -> None:
     key = organization_name_key(name)
+    _organization_name_claim(key)
     # Narrow by the first word in SQL (case-insensitively), then compare exactly here: SQL alone
     # cannot collapse spaces on both SQLite and PostgreSQL. No unique index backs this: see README.
     first = key.split(" ", 1)[0]
