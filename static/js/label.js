@@ -319,6 +319,8 @@
         return;
       }
       const url = root.dataset.undoUrl.replace(/\/0\/undo\/$/, `/${judgment}/undo/`);
+      // A fetch-ahead on its way may hold a lease already: wait, so it is the one given back.
+      if (!ahead && fetching && lease && fetching.of === lease.lease) await fetching.done;
       try {
         const data = await post(url, { ahead: ahead ? ahead.lease : null });
         endUndo();
