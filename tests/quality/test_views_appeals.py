@@ -101,6 +101,24 @@ def test_the_client_sees_the_worker_under_the_jobs_pseudonym_and_staff_see_the_u
     assert ">wendy</a>, filed" in _as(ada).get("/staff/appeals/").content.decode()
 
 
+def test_the_client_reads_an_admins_decision_as_quorum_staffs_and_a_colleagues_by_name(
+    wendy: User, ada: User, blocked: Job
+) -> None:
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    bob = ClientFactory(username="bob-acme", organization=blocked.organization)
+    by_ada = Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                                   reason="First look.")
+    assert _as(ada).post(f"/staff/appeals/{by_ada.pk}/decide/", {"verdict": "reject"}).status_code == 302
+    by_bob = Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                                   reason="Second look.")
+    assert _as(bob).post(f"/portal/appeals/{by_bob.pk}/decide/", {"verdict": "reject"}).status_code == 302
+
+    client_page = _as(alice).get("/portal/appeals/").content.decode()
+    assert "by Quorum staff" in client_page and ada.username not in client_page
+    assert "by bob-acme" in client_page
+    assert f"by {ada.username}" in _as(ada).get("/staff/appeals/?status=rejected").content.decode()
+
+
 def test_staff_see_open_appeals_and_decide_held_withdrawals(wendy: User, ada: User, blocked: Job) -> None:
     review = WithdrawalReview.objects.get(job=blocked, worker=wendy)  # the default cap held it
     Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}", reason="Unfair!")
