@@ -46,13 +46,19 @@ def run_latest_succeeded(*, job_id: int) -> ConsensusRun | None:
     )
 
 
-def run_distribution(*, run: ConsensusRun) -> dict[str, dict[str, Any]]:
+def run_distribution(*, run: ConsensusRun, regular_only: bool = False) -> dict[str, dict[str, Any]]:
     """Per label: how many items the run gave it and their mean confidence (one GROUP BY).
-    A multi-label run's: per label, the items whose set holds it and their mean probability of it."""
+    A multi-label run's: per label, the items whose set holds it and their mean probability of it.
+
+    `regular_only` leaves gold items out: their labels are the known answers, sure by fiat
+    (confidence 1.0), so they would lift an estimate of how right the delivered labels are."""
+    results = ItemResult.objects.filter(run=run)
+    if regular_only:
+        results = results.filter(item__is_gold=False)
     if run.parameters.get("multi_label"):
-        return _multi_distribution(run)
+        return _multi_distribution(results)
     rows = (
-        ItemResult.objects.filter(run=run)
+        results
         .values("label")
         .annotate(items=Count("id"), mean_confidence=Avg("confidence"))
         .order_by("label")
@@ -106,10 +112,10 @@ def _multi_lookup(run: ConsensusRun | None) -> exporting.ConsensusLookup:
     return lookup
 
 
-def _multi_distribution(run: ConsensusRun) -> dict[str, dict[str, Any]]:
+def _multi_distribution(results: QuerySet[ItemResult]) -> dict[str, dict[str, Any]]:
     """Read in Python, one row per item (multi-label jobs run over ORM-read judgments anyway)."""
     found: dict[str, list[float]] = {}
-    for probabilities in ItemResult.objects.filter(run=run).values_list("probabilities", flat=True).iterator():
+    for probabilities in results.values_list("probabilities", flat=True).iterator():
         for label in label_set_of(probabilities):
             found.setdefault(label, []).append(float(probabilities[label]))
     return {

@@ -132,3 +132,22 @@ def test_an_overlap_one_job_shows_its_workers_gold_accuracy_not_a_certainty(alic
     note = body.split('data-figure="judged-once">', 1)[1].split("</span>", 1)[0]
     assert "have a single judgment, which consensus cannot check against another" in note
     assert "This estimate is the workers' accuracy on gold" in note
+
+
+def test_the_headline_and_the_distribution_leave_gold_items_out(alice: User) -> None:
+    """Gold items' labels are their known answers, sure by fiat: counted in, they would lift the
+    delivered labels' expected accuracy and add to the label counts the page shows beside it."""
+    claiming._rng.seed(3)  # gold shows up at random: fixed so gold answers exist
+    job = judged_job(items=4, gold=4, answers=("cat", "cat", "dog"), organization=alice.organization,
+                     gold_rate="0.5")
+    run = consensus_run(job=job)
+    assert run.item_results.filter(item__is_gold=True).exists()  # gold was judged and labelled
+    regular = list(run.item_results.filter(item__is_gold=False).values_list("confidence", flat=True))
+    assert len(regular) == 4 and max(regular) < 1.0
+
+    body = browser(alice).get(reverse("client-job-figures", args=[job.pk])).content.decode()
+    headline = body.split('data-consensus="estimated_accuracy">', 1)[1].split("</div>", 1)[0]
+    assert headline == f"{100 * sum(regular) / len(regular):.1f}%"
+    assert re.search(r"over 4 items", body), body
+    consensus = job_reads.job_consensus(job=job)
+    assert sum(items for _, items in consensus.distribution) == 4

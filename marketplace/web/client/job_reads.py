@@ -200,7 +200,7 @@ def job_consensus(*, job: Job) -> Consensus:
     accuracy = None
     total = 0
     if run is not None:
-        shares = run_distribution(run=run)
+        shares = run_distribution(run=run, regular_only=True)  # as the votes below: no gold
         counts = {key: shares.get(key, {}).get("items", 0) for key in keys}
         total = sum(share["items"] for share in shares.values())
         if total:
