@@ -69,6 +69,7 @@ class ReplayReport:
     job_id: int
     run_id: int
     run_status: str
+    run_error: str = ""  # a failed run's error (its exception's type and message)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,15 +145,22 @@ def replay_run(
         job_id=job.pk,
         run_id=run.pk,
         run_status=run.status,
+        run_error=run.error,
     )
 
 
 def _label_keys(names: list[str]) -> list[str]:
-    """Job label keys for the data's labels: the label itself where it is a valid key."""
+    """Job label keys for the data's labels, one each: the label itself where it is a valid key
+    not taken yet, else `label-<k>`, numbered on where even that is taken (a data set may hold
+    both "label-1" and a label that is no key)."""
     keys: list[str] = []
     for k, name in enumerate(names):
-        key = name if KEY_RE.match(name) else f"label-{k}"
-        keys.append(key if key not in keys else f"label-{k}")
+        key = name if KEY_RE.match(name) and name not in keys else f"label-{k}"
+        base, n = key, 1
+        while key in keys:
+            n += 1
+            key = f"{base}-{n}"
+        keys.append(key)
     return keys
 
 

@@ -15,9 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from marketplace.consensus import accuracy, aggregate, load_dataset, split_gold, subsample
-from marketplace.jobs.models import Item
+from marketplace.jobs.models import Item, Job
 from marketplace.consensus.reference import crowdkit_ds_labels
 from marketplace.labeling.models import Judgment
+from marketplace.quality import runs
 from marketplace.quality.models import ConsensusRun
 
 pytestmark = pytest.mark.django_db
@@ -263,3 +264,28 @@ def test_a_folder_in_the_layout_of_zheng_et_al_replays_as_it_was_downloaded(tmp_
 
     report = _replay(tmp_path, "--method", "mv")
     assert (report["items"], report["judgments"], report["accuracy"]) == (2, 4, 1.0)
+
+
+def test_labels_that_are_no_keys_never_share_one_with_a_label_named_like_the_fallback(tmp_path: Path) -> None:
+    """"label-1" is a valid key and "é" is not: "é" falls back to label-1's name, taken, so it
+    gets a key of its own and both labels keep their judgments apart."""
+    rows = [(f"i{n}", f"w{k}", "label-1" if (n + k) % 3 else "é") for n in range(3) for k in range(3)]
+    (tmp_path / "answers.csv").write_text("item,worker,label\n" + "".join(f"{i},{w},{lab}\n" for i, w, lab in rows))
+    (tmp_path / "truth.csv").write_text("item,label\ni0,é\ni1,label-1\ni2,label-1\n")
+
+    report = _replay(tmp_path, "--method", "mv")
+
+    keys = [label["key"] for label in Job.objects.get(pk=report["job_id"]).labels]
+    assert len(set(keys)) == 2 and report["accuracy"] is not None
+    assert Judgment.objects.filter(job_id=report["job_id"]).values("label").distinct().count() == 2
+
+
+def test_a_replay_whose_consensus_run_fails_exits_with_the_runs_error(
+    odd_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("label_set has repeated labels")
+
+    monkeypatch.setattr(runs, "aggregate", broken)  # a fault no data set here provokes any more
+    with pytest.raises(CommandError, match=r"consensus run \d+ failed: ValueError: label_set has repeated labels"):
+        _replay(odd_folder, "--method", "mv")

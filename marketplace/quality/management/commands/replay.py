@@ -172,6 +172,10 @@ class Command(BaseCommand):
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(f"cannot replay {folder}: {exc}") from exc
+        failed = [run for run in series.runs if run.run_status != "succeeded"]
+        if failed:  # no accuracy to print: say why, and exit non-zero
+            raise CommandError(f"cannot replay {folder}: consensus run {failed[0].run_id} "
+                               f"{failed[0].run_status}: {failed[0].run_error or 'see the log'}")
         if options["json"]:
             self.stdout.write(json.dumps(self._json(series)))
             return
