@@ -8,7 +8,8 @@ resume move no money but are flows too: browsers hear of them (marketplace/realt
 Money (billing) rides along with the action that causes it, in the same transaction:
 - publish opens the job's escrow (items × price); without the funds nothing changes (402);
 - importing items into an open or paused job escrows the new items;
-- asking for more judgments on chosen items (the data browser) escrows their worst-case pay;
+- asking for more judgments on chosen items (the data browser) escrows their worst-case pay
+  (flows_more.py);
 - each new judgment earns its pay before quality assesses it, so a block the assessment
   triggers withdraws that pay too; a retried submit pays nothing (the first one paid, and
   judgment_pay is idempotent per judgment anyway). The pay is owed from the escrow, which
@@ -43,14 +44,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
-from marketplace.billing import escrow, restoring, reversals, settlement
+from marketplace.billing import restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -62,7 +62,6 @@ from marketplace.jobs.predictions import ModelName
 from marketplace.jobs import services as job_services
 from marketplace.jobs.requirements import job_reach_check
 from marketplace.jobs.services import Requirement, job_terms_fix, job_transition
-from marketplace.labeling import reopening
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import (
     LeaseLost, NextClaim, NextLease, Withdrawal, judgment_submit_outcome, judgment_withdraw,
@@ -193,51 +192,6 @@ def items_import(
         if imported and not gold:
             events.job_progress(job_id=job.pk)  # items_total (and the budget) changed
     return imported
-
-
-@dataclass(frozen=True)
-class MoreJudgments:
-    """What asking for more judgments costs, or did: the hold is the worst-case pay, escrowed."""
-
-    items: int  # regular items reopened (or that would be)
-    judgments: int  # items × more
-    hold: Decimal  # moved from the balance into the job's escrow (or that would be)
-    replayed: bool = False  # this idempotency key had done it already: nothing more happened
-
-
-def items_more_judgments_quote(*, job: Job, user: User, items: int, more: int) -> MoreJudgments:
-    """What asking `more` judgments on `items` regular items would hold, shown before confirming."""
-    _owner_check(job=job, user=user)
-    reopening.more_judgments_check(more=more)
-    hold = escrow.more_judgments_hold(job=job, judgments=items * more)
-    return MoreJudgments(items=items, judgments=items * more, hold=hold)
-
-
-def items_more_judgments(
-    *, job: Job, user: User, item_ids: Sequence[int], more: int, key: str
-) -> MoreJudgments:
-    """Reopen the chosen regular items for `more` judgments each and escrow their worst-case pay
-    (pricing.extra_judgments_hold), all or nothing: without the funds (402) no item reopens.
-
-    The hold is an escrow addition under `key` (billing/escrow.py: `added`, never counted towards
-    items); settlement charges the judgments given at the job's pay and returns the rest
-    (billing.selectors.items_extra_given). A key that did its work (even in a concurrent copy,
-    which waits for it) returns `replayed` and changes nothing. Locks: the key (first, while
-    nothing else is held: ledger.reference_claim) → items → tally → job (KEY SHARE,
-    labeling/reopening.py) → budget → accounts, the order every transaction keeps."""
-    _owner_check(job=job, user=user)
-    with transaction.atomic():
-        # Claimed first: checked unclaimed, each concurrent copy reopened the items again.
-        if escrow.escrow_add_claim(job=job, key=key) is not None:
-            return MoreJudgments(items=0, judgments=0, hold=Decimal("0.00"), replayed=True)
-        reopened = reopening.items_reopen(job_id=job.pk, item_ids=item_ids, more=more)
-        hold = escrow.more_judgments_hold(job=job, judgments=reopened.judgments)
-        if hold > 0:
-            escrow.job_escrow_add(job=job, user=user, amount=hold, key=key)
-        if reopened.items:
-            events.work_available(job_id=job.pk)
-            events.job_progress(job_id=job.pk)  # completed items went down
-    return MoreJudgments(items=reopened.items, judgments=reopened.judgments, hold=hold)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Asking for more judgments from the data browser (flows.items_more_judgments), over the API.
+"""Asking for more judgments from the data browser (flows_more.items_more_judgments), over the API.
 
 Alice (Acme) has an open job whose items i2, i3 and i4 the crowd disagreed on; she sends them
 back for two more judgments each. The worst-case pay of those judgments moves from Acme's balance
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from marketplace import flows
+from marketplace import flows, flows_more
 from marketplace.accounts.models import User
 from marketplace.billing import escrow
 from marketplace.billing.audit import ledger_audit
@@ -132,8 +132,8 @@ def test_three_copies_of_one_request_at_once_reopen_the_items_once_and_hold_once
     chosen = list(Item.objects.filter(job=job, external_id__in=["i2", "i3", "i4"]).values_list("pk", flat=True))
     held, go = hold_thread_in(monkeypatch, escrow, "job_escrow_add", thread="first")
 
-    def ask() -> flows.MoreJudgments:
-        return flows.items_more_judgments(job=job, user=alice, item_ids=chosen, more=2, key="k-retried")
+    def ask() -> flows_more.MoreJudgments:
+        return flows_more.items_more_judgments(job=job, user=alice, item_ids=chosen, more=2, key="k-retried")
 
     outcomes: dict[str, Any] = {}
     first = thread_recording(outcomes, "first", ask)
@@ -282,7 +282,7 @@ def _delivered_then_asked_for_two_more(alice: User) -> tuple[Job, list[int], Dec
     fund(job.organization, hold)
     # Her balance plus what publishing moved into the escrow (workers' pay is owed out of it).
     money_before = organization_balance(organization=job.organization) + JobBudget.objects.get(job=job).budget
-    assert flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").hold == hold
+    assert flows_more.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").hold == hold
     return job, delivered, money_before
 
 

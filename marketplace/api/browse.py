@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import flows, flows_experts
+from marketplace import flows_experts, flows_more
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
 from marketplace.api.common import IdField
@@ -275,7 +275,7 @@ class JobBrowseMoreJudgments(_Endpoint):
         body = _strict(request.data, MoreIn)
         ids = _selection(job, body)
         if body["quote"]:
-            quote = flows.items_more_judgments_quote(
+            quote = flows_more.items_more_judgments_quote(
                 job=job, user=request.user, items=_regular(job, ids), more=body["more"]
             )
             return Response({"items": quote.items, "judgments": quote.judgments, "hold": m(quote.hold),
@@ -286,7 +286,7 @@ class JobBrowseMoreJudgments(_Endpoint):
                 "Send an Idempotency-Key header: 1 to 64 letters, digits or ._:-",
                 details={"Idempotency-Key": "missing or invalid"},
             )
-        done = flows.items_more_judgments(job=job, user=request.user, item_ids=ids, more=body["more"], key=key)
+        done = flows_more.items_more_judgments(job=job, user=request.user, item_ids=ids, more=body["more"], key=key)
         return Response({"items": done.items, "judgments": done.judgments, "hold": m(done.hold),
                          "quote": False, "replayed": done.replayed})
 

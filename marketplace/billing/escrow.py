@@ -86,7 +86,7 @@ def escrow_reference_claim(*, job: Job, reference: str) -> Decimal | None:
 
 
 def escrow_add_claim(*, job: Job, key: str) -> Decimal | None:
-    """escrow_reference_claim for the escrow addition under this key (flows.items_more_judgments)."""
+    """escrow_reference_claim for the escrow addition under this key (flows_more.items_more_judgments)."""
     return escrow_reference_claim(job=job, reference=_add_reference(job, key))
 
 

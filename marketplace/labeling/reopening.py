@@ -8,7 +8,7 @@ judged an item never get it again, so the new judgments come from new workers.
 Locking contract: the items in id order, then the adjustments tally row (shard 0), then the job
 in KEY SHARE mode: the order of every submit (lease → item → tally → job), so no cycle. KEY
 SHARE keeps the job's status still until commit (a completion takes the job FOR UPDATE and then
-sees the reopened items) without holding up submits. The caller (flows.items_more_judgments)
+sees the reopened items) without holding up submits. The caller (flows_more.items_more_judgments)
 goes on to the budget and accounts, which come after the job in that order.
 """
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from marketplace.accounts.models import Organization, User
-from marketplace import flows
+from marketplace import flows, flows_more
 from marketplace.billing import ledger
 from marketplace.billing.posting import job_pay_post
 from marketplace.billing.audit import ledger_audit
@@ -240,7 +240,7 @@ def test_the_audit_names_entries_added_to_a_committed_transaction(activity: Job)
 def _asked_for_one_more(open_job: Job, alice: User) -> list[int]:
     """Alice asks for one more judgment on the two items Wendy delivered (the hold: 2 × pay)."""
     delivered = list(open_job.items.filter(is_complete=True).values_list("pk", flat=True))
-    assert flows.items_more_judgments(job=open_job, user=alice, item_ids=delivered, more=1, key="m-1").items == 2
+    assert flows_more.items_more_judgments(job=open_job, user=alice, item_ids=delivered, more=1, key="m-1").items == 2
     return delivered
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from marketplace import flows, flows_experts
+from marketplace import flows, flows_experts, flows_more
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
@@ -194,7 +194,7 @@ def test_the_cancel_page_and_job_page_show_what_cancelling_then_charges(alice: U
         work_through_flow(worker, job)
     delivered = list(job.items.filter(is_complete=True).values_list("pk", flat=True))
     fund(alice.organization, "10.00")
-    assert flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").items == 8
+    assert flows_more.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1").items == 8
     flows_experts.expert_reviews_ask(job=job, user=alice, item_ids=delivered[:2], key="x-1")
     expert = WorkerFactory(username="erin")
     grant(expert, experts.expert_qualification())

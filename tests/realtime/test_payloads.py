@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from marketplace import flows, flows_experts
+from marketplace import flows, flows_experts, flows_more
 from marketplace.accounts.models import User
 from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import job_charge
@@ -90,7 +90,7 @@ def test_delivered_items_reopened_expert_reviews_and_judgments_given_count_in_th
     label(job, WorkerFactory(), 3)
     delivered = list(job.items.filter(is_complete=True).values_list("pk", flat=True))
     fund(alice.organization, "5.00")
-    flows.items_more_judgments(job=job, user=alice, item_ids=delivered, more=1, key="m-1")
+    flows_more.items_more_judgments(job=job, user=alice, item_ids=delivered, more=1, key="m-1")
     flows_experts.expert_reviews_ask(job=job, user=alice, item_ids=delivered[:1], key="x-1")
     expert = WorkerFactory()
     grant(expert, experts.expert_qualification())

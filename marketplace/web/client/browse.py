@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from marketplace import flows, flows_experts
+from marketplace import flows_experts, flows_more
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
@@ -167,12 +167,12 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
         more = int(raw)
         if post.get("confirm") != "1":
             regular = job.items.filter(pk__in=ids, is_gold=False).count()
-            quote = flows.items_more_judgments_quote(job=job, user=request.user, items=regular, more=more)  # type: ignore[arg-type]
+            quote = flows_more.items_more_judgments_quote(job=job, user=request.user, items=regular, more=more)  # type: ignore[arg-type]
             ctx = {"job": job, "quote": quote, "more": more, "scope": scope, "ids": ids if post.get("scope") != "filter" else [],
                    "params": _filter_params(post), "whole_filter": post.get("scope") == "filter",
                    "key": uuid.uuid4().hex}
             return render(request, "client/data_more.html", ctx)
-        done = flows.items_more_judgments(
+        done = flows_more.items_more_judgments(
             job=job, user=request.user, item_ids=ids, more=more, key=post.get("key", ""),  # type: ignore[arg-type]
         )
     except ApplicationError as exc:
