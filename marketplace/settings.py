@@ -122,8 +122,6 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # An unknown /api/ path answers the JSON error body even with DEBUG on (Django's page is HTML).
-    "marketplace.api.notfound.ApiNotFoundMiddleware",
     # A NUL in a form field is a 400 before any view (PostgreSQL text cannot hold it).
     "marketplace.formnul.FormNulRefusedMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

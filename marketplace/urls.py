@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from marketplace.api.notfound import api_not_found
 from marketplace.web.public import site
 
 urlpatterns = [
@@ -24,6 +25,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file (?script): the CSP forbids inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: any /api/ path nothing above matched answers the JSON 404, with DEBUG on too
+    # (api/notfound.py). Every /api/ prefix (v1, schema, docs) is above, so it shadows none.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
 
 handler404 = "marketplace.web.public.site.not_found"

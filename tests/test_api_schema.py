@@ -47,6 +47,28 @@ def test_an_unknown_api_url_answers_in_the_error_format_with_debug_on_too(client
     assert client.get("/api/v1/me")["Location"] == "/api/v1/me/"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
+def test_every_method_on_an_unknown_api_url_answers_the_json_404(settings, method: str, debug: bool) -> None:
+    """No CSRF refusal either: a browser's session posting to a wrong address learns it is wrong."""
+    from django.test import Client
+
+    settings.DEBUG = debug
+    client = Client(enforce_csrf_checks=True)
+    for path in ("/api/v1/no-such-thing/", "/api/v1/no-such-thing", "/api/v2/jobs/", "/api/docs/nothing/"):
+        response = getattr(client, method)(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json() == {"error": {"code": "not_found", "message": "No such API endpoint.", "details": {}}}
+
+
+@pytest.mark.django_db
+def test_a_known_api_address_without_its_slash_is_redirected_with_its_query(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/me/tokens?page=2")
+    assert response.status_code == 301 and response["Location"] == "/api/v1/me/tokens/?page=2"
+    assert client.get("/api/schema")["Location"] == "/api/schema/"
+
+
 def _operations() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     from drf_spectacular.generators import SchemaGenerator
 

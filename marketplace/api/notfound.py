@@ -1,35 +1,41 @@
-"""Under /api/, every 404 answers in the one error body ({"error": {"code", "message", "details"}}),
-whatever DEBUG says.
+"""Under /api/, a path no route matches answers in the one error body ({"error": {"code",
+"message", "details"}}), whatever DEBUG says and whatever the method.
 
-Without DEBUG the site's handler404 (web/public/site.not_found) already does; with DEBUG on (as
+Without DEBUG the site's handler404 (web/public/site.not_found) would already; with DEBUG on (as
 `make demo` runs) Django answers a path no route matches with its own HTML page and never calls
-that handler, so an API client following the README got HTML. Views under /api/ answer JSON
-already; what is left is the path nothing resolves.
+that handler. So the root urlconf ends with a route that takes every /api/ path left over, and
+this view answers it. Views under /api/ answer their own 404s (the exception handler).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.common import CommonMiddleware
+from django.urls import Resolver404, resolve
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
 
 from marketplace.errors import error_body
 
 MESSAGE = "No such API endpoint."
 
+# CommonMiddleware redirects a path missing its slash only when nothing matches it, and this
+# route matches everything under /api/; the view gives that redirect itself (as the admin's
+# catch-all does), built by CommonMiddleware so it stays the same: the query kept, and with
+# DEBUG on a POST, PUT, PATCH or DELETE refused rather than redirected as a GET.
+_SLASH = CommonMiddleware(lambda request: HttpResponse())
 
-class ApiNotFoundMiddleware:
-    """Listed after CommonMiddleware, so its slash redirect (APPEND_SLASH) still sees the 404."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if (
-            response.status_code == 404
-            and request.path.startswith("/api/")
-            and not str(response.get("Content-Type", "")).startswith("application/json")
-        ):
-            return JsonResponse(error_body("not_found", MESSAGE), status=404)
-        return response
+@csrf_exempt  # an unknown address is a 404 for every method, before any CSRF check's 403
+@no_append_slash  # `/api/nothing` + "/" matching this route is no reason to redirect
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    if settings.APPEND_SLASH and not request.path_info.endswith("/"):
+        try:
+            match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        except Resolver404:
+            pass
+        else:
+            if getattr(match.func, "should_append_slash", True):
+                return _SLASH.response_redirect_class(_SLASH.get_full_path_with_slash(request))
+    return JsonResponse(error_body("not_found", MESSAGE), status=404)
