@@ -315,8 +315,6 @@ class JobEscrowAdd(APIView):
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
-        if not isinstance(request.data, dict):  # a JSON number or list parses fine but has no fields
-            raise ApplicationError("Send an object with the amount.", details={"amount": "missing"})
         budget = job_escrow_add(job=job, user=request.user, amount=money_in(request.data, "amount"),
                                 key=request.headers.get("Idempotency-Key", ""))
         return Response({"job": job.pk, "budget": m(budget.budget), "added": m(budget.added)})

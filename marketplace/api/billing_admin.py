@@ -101,7 +101,7 @@ class TopupCreate(APIView):
                    **_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
+        data = request.data
         org_id = data.get("organization")
         if isinstance(org_id, bool) or not isinstance(org_id, int):
             raise ApplicationError("organization is required: the organization's id.")
@@ -169,7 +169,6 @@ _REJECT_IN = inline_serializer("PayoutBatchRejectIn", {
 
 def _reject_terms(data: Any) -> tuple[str, bool]:
     """reason and provider_declined from a reject's body (both optional; an empty body is none)."""
-    data = data if isinstance(data, dict) else {}
     reason, declined = data.get("reason", ""), data.get("provider_declined", False)
     if not isinstance(reason, str) or len(reason) > 2000:
         raise ApplicationError("reason is text of at most 2000 characters.")
@@ -232,7 +231,7 @@ class InvoicePaid(APIView):
         }), **_ERRORS},
     )
     def post(self, request: Request, number: str) -> Response:
-        reference = request.data.get("payment_reference", "") if isinstance(request.data, dict) else ""
+        reference = request.data.get("payment_reference", "")
         if not isinstance(reference, str):
             raise ApplicationError("payment_reference is text.")
         payment = invoice_mark_paid(admin=request.user, number=number, payment_reference=reference)

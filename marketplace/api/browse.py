@@ -172,17 +172,16 @@ def _filters(job: Job, params: Any) -> browse_params.BrowseFilter:
 
 def _strict(data: Any, serializer: type[serializers.Serializer]) -> dict[str, Any]:
     """validated(), and numbers must be JSON numbers: DRF would take "2" (or true) for 2."""
-    if isinstance(data, dict):
-        if "more" in data and type(data["more"]) is not int:
-            raise ApplicationError("more: a whole number (a JSON number).", details={"parameter": "more"})
-        items = data.get("items")
-        if isinstance(items, list) and any(type(item) is not int for item in items):
-            raise ApplicationError("items: item ids (JSON numbers).", details={"parameter": "items"})
-        if "quote" in data and type(data["quote"]) is not bool:
-            raise ApplicationError("quote: true or false.", details={"parameter": "quote"})
-        chosen = data.get("filter")
-        if isinstance(chosen, dict) and any(type(value) is not str for value in chosen.values()):
-            raise ApplicationError("filter: every value is text, as in a query string.", details={"parameter": "filter"})
+    if "more" in data and type(data["more"]) is not int:
+        raise ApplicationError("more: a whole number (a JSON number).", details={"parameter": "more"})
+    items = data.get("items")
+    if isinstance(items, list) and any(type(item) is not int for item in items):
+        raise ApplicationError("items: item ids (JSON numbers).", details={"parameter": "items"})
+    if "quote" in data and type(data["quote"]) is not bool:
+        raise ApplicationError("quote: true or false.", details={"parameter": "quote"})
+    chosen = data.get("filter")
+    if isinstance(chosen, dict) and any(type(value) is not str for value in chosen.values()):
+        raise ApplicationError("filter: every value is text, as in a query string.", details={"parameter": "filter"})
     return validated(serializer, data)
 
 

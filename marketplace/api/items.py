@@ -252,7 +252,7 @@ class JobItemsDelete(APIView):
     def post(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         data = request.data
-        if not isinstance(data, dict) or set(data) - {"ids", "all", "include_gold"}:
+        if set(data) - {"ids", "all", "include_gold"}:
             raise ApplicationError("Send {\"ids\": [...]} or {\"all\": true, \"include_gold\": false}.")
         if ("ids" in data) == (data.get("all") is True):
             raise ApplicationError("Name the items to delete (ids) or send all: true, not both.")

@@ -141,9 +141,7 @@ class JobSummarySerializer(JobOutputSerializer):
 
 
 def _split_input(data: Any) -> tuple[dict[str, Any], list[services.Requirement] | None]:
-    if not isinstance(data, dict):
-        raise ApplicationError("Send a JSON object.")
-    fields = dict(data)
+    fields = dict(data)  # an object or a form: the parsers refuse any other body
     if fields.get("reward_per_judgment") is not None:  # money: never a float (the service checks the rest)
         fields["reward_per_judgment"] = decimal_text(fields["reward_per_judgment"], "reward_per_judgment")
     raw = fields.pop("requirements", None)
@@ -254,7 +252,7 @@ class JobInstructionsEdit(APIView):
     def patch(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         data = request.data
-        if not isinstance(data, dict) or set(data) != {"instructions"}:
+        if set(data) != {"instructions"}:
             raise ApplicationError("Send {\"instructions\": \"...\"} and nothing else.")
         job = editing.job_instructions_edit(job=job, user=request.user, instructions=data["instructions"])
         return Response(_present(selectors.job_get_for_owner(user=request.user, job_id=job.pk)))

@@ -146,7 +146,7 @@ class JobPredictions(APIView):
     def post(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)
         data = request.data
-        if not isinstance(data, dict) or set(data) - {"model", "model_version", "predictions"}:
+        if set(data) - {"model", "model_version", "predictions"}:
             raise ApplicationError(
                 'Send {"model": ..., "model_version": ..., "predictions": [...]}.',
                 details={"reason": "invalid"},

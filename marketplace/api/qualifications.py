@@ -205,7 +205,7 @@ class QualificationQuestions(APIView):
     )
     def post(self, request: Request, qualification_id: int) -> Response:
         qualification = _visible(request, qualification_id)
-        raw = request.data.get("questions") if isinstance(request.data, dict) else None
+        raw = request.data.get("questions")
         if not isinstance(raw, list):
             raise ApplicationError('Send {"questions": [{"data": {...}, "answer": "<label>"}, ...]}.')
         created = services.exam_questions_add(
@@ -259,7 +259,7 @@ class QualificationExam(APIView):
     )
     def post(self, request: Request, qualification_id: int) -> Response:
         qualification = _visible(request, qualification_id)
-        answers = request.data.get("answers") if isinstance(request.data, dict) else None
+        answers = request.data.get("answers")
         if not isinstance(answers, dict):
             raise ApplicationError('Send {"answers": {"<question id>": "<label key>"}}.')
         attempt = services.exam_submit(worker=request.user, qualification=qualification, answers=answers)

@@ -183,7 +183,7 @@ class WorkerBlockAction(APIView):
                    404: OpenApiResponse(description="not_found"), 409: OpenApiResponse(description="conflict")},
     )
     def post(self, request: Request, job_id: int, worker_id: int, action: str) -> Response:
-        reason = request.data.get("reason") if isinstance(request.data, dict) else None
+        reason = request.data.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ApplicationError("A reason is required.")
         job = job_get_for_owner(user=request.user, job_id=int(job_id))
