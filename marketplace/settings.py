@@ -337,6 +337,10 @@ AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
 # Sign-up attempts (page and API, refused ones included) per client address per hour (0: no limit).
 QUORUM_SIGNUPS_PER_HOUR = env_int("QUORUM_SIGNUPS_PER_HOUR", 20, minimum=0)
+# Password-reset requests per hour, per e-mail named and per client address (0: no limit); beyond
+# either one the page answers 429 and sends no mail.
+QUORUM_PASSWORD_RESETS_PER_EMAIL = env_int("QUORUM_PASSWORD_RESETS_PER_EMAIL", 3, minimum=0)
+QUORUM_PASSWORD_RESETS_PER_ADDRESS = env_int("QUORUM_PASSWORD_RESETS_PER_ADDRESS", 20, minimum=0)
 # Reverse proxies in front of daphne that append the client's address to X-Forwarded-For (0: none,
 # REMOTE_ADDR is the client). Too high lets a client choose its own address; too low throttles the proxy.
 QUORUM_PROXY_COUNT = env_int("QUORUM_PROXY_COUNT", 0, minimum=0)

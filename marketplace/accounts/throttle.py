@@ -1,10 +1,13 @@
 """Throttles. Failed log-ins: django-axes counts the failures (per account and per address, see
 settings "Security"); this module says which address a request comes from and whether a log-in is
 refused for a lockout, so the token API can answer 429 in the one error format. Sign-ups: counted
-per address in the cache, so one address cannot mint accounts (and tokens) by the thousand."""
+per address in the cache, so one address cannot mint accounts (and tokens) by the thousand.
+Password-reset requests: counted per address and per e-mail in the cache, so nobody can flood an
+inbox (or the mail sender's quota) with reset links."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -47,32 +50,62 @@ def lockout_message(request: Any = None) -> str:
             f"{minutes} minutes; an admin can lift the lock sooner.")
 
 
-SIGNUP_WINDOW_SECONDS = 3600
+WINDOW_SECONDS = 3600  # the sign-up and password-reset limits are per hour
+
+
+def _hour_wait(key: str, *, limit: int) -> int:
+    """Count one attempt under `key` in this hour's window; 0 when it is within `limit`, else the
+    seconds until the window ends. A fixed hourly window, counted with the cache's atomic
+    increment (Redis in production; each process's memory in the embedded default)."""
+    now = int(time.time())
+    window = now // WINDOW_SECONDS
+    key = f"{key}:{window}"
+    cache.add(key, 0, timeout=WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr: a new window has begun
+        cache.add(key, 1, timeout=WINDOW_SECONDS)
+        count = 1
+    if count <= limit:
+        return 0
+    return (window + 1) * WINDOW_SECONDS - now
 
 
 def signup_wait(request: Any) -> int:
     """Count this sign-up attempt against its address; 0 when it may go on, else the seconds until
     the address may try again. Every attempt counts, refused ones too: probing for taken
-    usernames costs the same as creating accounts. A fixed hourly window, counted with the cache's
-    atomic increment (Redis in production; each process's memory in the embedded default)."""
+    usernames costs the same as creating accounts."""
     limit = settings.QUORUM_SIGNUPS_PER_HOUR
     if limit <= 0:
         return 0
-    now = int(time.time())
-    window = now // SIGNUP_WINDOW_SECONDS
-    key = f"quorum:signup:{client_ip_address(request) or 'unknown'}:{window}"
-    cache.add(key, 0, timeout=SIGNUP_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr: a new window has begun
-        cache.add(key, 1, timeout=SIGNUP_WINDOW_SECONDS)
-        count = 1
-    if count <= limit:
-        return 0
-    return (window + 1) * SIGNUP_WINDOW_SECONDS - now
+    return _hour_wait(f"quorum:signup:{client_ip_address(request) or 'unknown'}", limit=limit)
 
 
 def signup_wait_message(wait: int) -> str:
     minutes = max(1, -(-wait // 60))
     return (f"Too many sign-ups from this address. Try again in {minutes} minute"
             f"{'s' if minutes != 1 else ''}.")
+
+
+def password_reset_wait(request: Any, *, email: str) -> int:
+    """Count this reset request against its address and against the e-mail it names; 0 when a
+    mail may go out, else the seconds until both allow it again. An e-mail with no account counts
+    exactly like one with an account, so the answer never tells whether an account exists. The
+    e-mail is hashed (case folded): no address book sits in the cache."""
+    waits = []
+    per_address = settings.QUORUM_PASSWORD_RESETS_PER_ADDRESS
+    if per_address > 0:
+        address = client_ip_address(request) or "unknown"
+        waits.append(_hour_wait(f"quorum:reset:ip:{address}", limit=per_address))
+    per_email = settings.QUORUM_PASSWORD_RESETS_PER_EMAIL
+    if per_email > 0:
+        digest = hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+        waits.append(_hour_wait(f"quorum:reset:email:{digest}", limit=per_email))
+    return max(waits, default=0)
+
+
+def password_reset_wait_message(wait: int) -> str:
+    minutes = max(1, -(-wait // 60))
+    return (f"Too many password-reset requests for this e-mail or from this address, so no mail was "
+            f"sent. Try again in {minutes} minute{'s' if minutes != 1 else ''}; a link already mailed "
+            f"still works.")

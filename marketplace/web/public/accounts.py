@@ -1,5 +1,5 @@
 """Account pages: sign-up and API tokens. Log-in, log-out and password reset are Django's own
-views wired in accounts/urls.py with Quorum's templates."""
+views wired in web/public/urls.py with Quorum's templates; reset and change are throttled here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -114,6 +115,22 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         raise Http404("No such token.") from None
     messages.success(request, "Token revoked. Programs using it can no longer sign in.")
     return redirect("tokens")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Mail a reset link, at most QUORUM_PASSWORD_RESETS_PER_EMAIL times an hour per e-mail and
+    QUORUM_PASSWORD_RESETS_PER_ADDRESS per client address: beyond either, 429 and no mail. The
+    count comes before Django looks the e-mail up, so an e-mail without an account is counted and
+    answered exactly like one with an account."""
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        wait = throttle.password_reset_wait(self.request, email=form.cleaned_data["email"])
+        if wait:
+            ctx = {"message": throttle.password_reset_wait_message(wait)}
+            response = render(self.request, "registration/password_reset_throttled.html", ctx, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().form_valid(form)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -13,7 +13,8 @@ urlpatterns: list[URLPattern] = [
     # LoginView itself only follows a `next` that stays on this host.
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", accounts.LogoutView.as_view(), name="logout"),  # POST only; closes the user's sockets
-    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    # Throttled per e-mail and per address: the page answers 429 and mails nothing beyond the limit.
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/done/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
     # Setting a new password (reset or change) revokes the account's API tokens.
