@@ -328,13 +328,16 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed log-ins (page, token API, Django admin) are counted per account and, separately, per client
-# address; either reaching the limit locks it for the cool-off, which every further failure restarts.
+# Failed log-ins (page, token API, Django admin; a wrong current password on the change page) are
+# counted per account and, separately, per client address; either reaching the limit locks it for
+# the cool-off, which every further failure restarts.
 AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
+# Axes keeps each failure's form fields; it masks "password" itself, these are the change page's.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 # Sign-up attempts (page and API, refused ones included) per client address per hour (0: no limit).
 QUORUM_SIGNUPS_PER_HOUR = env_int("QUORUM_SIGNUPS_PER_HOUR", 20, minimum=0)
 # Password-reset requests per hour, per e-mail named and per client address (0: no limit); beyond

@@ -1,6 +1,7 @@
 """Throttles. Failed log-ins: django-axes counts the failures (per account and per address, see
 settings "Security"); this module says which address a request comes from and whether a log-in is
-refused for a lockout, so the token API can answer 429 in the one error format. Sign-ups: counted
+refused for a lockout, so the token API can answer 429 in the one error format; a wrong current
+password on the password-change page counts as a failed log-in. Sign-ups: counted
 per address in the cache, so one address cannot mint accounts (and tokens) by the thousand.
 Password-reset requests: counted per address and per e-mail in the cache, so nobody can flood an
 inbox (or the mail sender's quota) with reset links."""
@@ -14,6 +15,7 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.http import HttpRequest
 
@@ -48,6 +50,20 @@ def lockout_message(request: Any = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
     return (f"Too many failed log-ins for this account or from this address. Log-ins are refused for "
             f"{minutes} minutes; an admin can lift the lock sooner.")
+
+
+def password_check_failed(request: Any, *, username: str) -> None:
+    """Count a wrong password typed outside a log-in (the current password on the change page) as
+    a failed log-in of `username`: django-axes counts it through Django's own failure signal, per
+    account and per address, and locks both at the same limit. Without it a borrowed session could
+    guess the password (reused elsewhere, perhaps) without end."""
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+
+
+def password_change_lockout_message(request: Any = None) -> str:
+    minutes = max(1, lockout_seconds(request) // 60)
+    return (f"Too many wrong passwords for this account or from this address. Password changes and "
+            f"log-ins are refused for {minutes} minutes; an admin can lift the lock sooner.")
 
 
 WINDOW_SECONDS = 3600  # the sign-up and password-reset limits are per hour

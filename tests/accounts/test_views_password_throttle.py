@@ -12,10 +12,12 @@ import re
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +90,83 @@ def test_a_limit_of_zero_means_no_limit(settings: Any, wendy: User, mailoutbox: 
 
     assert [r.status_code for r in ask_reset(wendy.email, times=5)] == [302] * 5
     assert len(mailoutbox) == 5
+
+
+# Wrong current passwords on the change page
+
+LIMIT = 3
+NEW = "a-brand-new-long-passphrase"
+
+
+@pytest.fixture
+def cheap_lockout(settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = LIMIT
+    # Every guess hashes a password; MD5 keeps a dozen of them quick (test data only).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def signed_in(user: User, *, ip: str = FLOODER) -> Client:
+    browser = Client(REMOTE_ADDR=ip)
+    browser.force_login(user)
+    return browser
+
+
+def change(browser: Client, old_password: str) -> Any:
+    return browser.post(reverse("password_change"),
+                        {"old_password": old_password, "new_password1": NEW, "new_password2": NEW})
+
+
+def log_in(user: User, *, ip: str = ELSEWHERE) -> Any:
+    return Client(REMOTE_ADDR=ip).post(reverse("login"), {"username": user.username, "password": PASSWORD})
+
+
+@pytest.mark.usefixtures("cheap_lockout")
+def test_the_right_current_password_still_changes_it_after_fewer_wrong_guesses_than_the_limit(
+    wendy: User
+) -> None:
+    browser = signed_in(wendy)
+    wrong = [change(browser, f"guess-{n}") for n in range(LIMIT - 1)]
+
+    assert [r.status_code for r in wrong] == [200] * (LIMIT - 1)
+    assert "Your old password was entered incorrectly" in wrong[-1].content.decode()
+    done = change(browser, PASSWORD)
+    assert done.status_code == 302 and done["Location"] == reverse("password_change_done")
+    wendy.refresh_from_db()
+    assert wendy.check_password(NEW)
+
+
+@pytest.mark.usefixtures("cheap_lockout")
+def test_guessing_the_current_password_locks_the_change_page_and_log_ins_like_failed_log_ins(
+    wendy: User
+) -> None:
+    browser = signed_in(wendy)
+    codes = [change(browser, f"guess-{n}").status_code for n in range(LIMIT)]
+
+    assert codes == [200] * (LIMIT - 1) + [429]  # the guess that reaches the limit already says so
+    refused = change(browser, PASSWORD)  # even the right password, for the cool-off
+    assert refused.status_code == 429 and refused["Retry-After"] == str(15 * 60)
+    body = refused.content.decode()
+    assert "Too many wrong passwords for this account or from this address" in body
+    assert "refused for 15 minutes" in body
+    wendy.refresh_from_db()
+    assert wendy.check_password(PASSWORD) and not wendy.check_password(NEW)
+    # The account is locked for log-ins too, from any address, as after failed log-ins.
+    assert log_in(wendy).status_code == 429
+
+
+@pytest.mark.usefixtures("cheap_lockout")
+def test_the_guessed_passwords_are_not_kept_in_the_failure_records(wendy: User) -> None:
+    change(signed_in(wendy), "my-secret-guess")
+
+    attempt = AccessAttempt.objects.get(username="wendy")
+    assert attempt.failures_since_start == 1
+    assert "my-secret-guess" not in attempt.post_data and NEW not in attempt.post_data
+
+
+@pytest.mark.usefixtures("cheap_lockout")
+def test_a_form_without_a_current_password_is_not_counted_as_a_guess(wendy: User) -> None:
+    browser = signed_in(wendy)
+    codes = [change(browser, "").status_code for _ in range(LIMIT + 1)]
+
+    assert codes == [200] * (LIMIT + 1)
+    assert change(browser, PASSWORD).status_code == 302

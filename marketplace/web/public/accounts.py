@@ -10,10 +10,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -141,6 +141,21 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "public/password_change.html"
     success_url = reverse_lazy("password_change_done")
 
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        # A wrong current password counts as a failed log-in; once the account or the address is
+        # locked, even the right one is refused here, as on the log-in page.
+        if throttle.login_locked_out(request, username=request.user.get_username()):
+            return locked_out(request)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
+        if form.has_error("old_password", code="password_incorrect"):
+            username = self.request.user.get_username()
+            throttle.password_check_failed(self.request, username=username)
+            if throttle.login_locked_out(self.request, username=username):
+                return locked_out(self.request)  # the failure that reaches the limit says so already
+        return super().form_invalid(form)
+
 
 class LogoutView(auth_views.LogoutView):
     """Log out (POST only), then close the user's open WebSockets: a socket outliving its session
@@ -155,7 +170,13 @@ class LogoutView(auth_views.LogoutView):
 
 
 def locked_out(request: HttpRequest, *_: object) -> HttpResponse:
-    """The page for a log-in (portal or Django admin) refused by the throttle: 429, and why.
-    django-axes calls it (AXES_LOCKOUT_CALLABLE) with the response and credentials, unused here."""
-    ctx = {"message": throttle.lockout_message(request)}
-    return render(request, "registration/locked_out.html", ctx, status=429)
+    """The page for a log-in (portal or Django admin) or a password change refused by the throttle:
+    429, and why. django-axes calls it (AXES_LOCKOUT_CALLABLE) with the response and credentials,
+    unused here."""
+    if request.path_info == reverse("password_change"):
+        ctx = {"title": "Too many wrong passwords", "message": throttle.password_change_lockout_message(request)}
+    else:
+        ctx = {"title": "Too many failed log-ins", "message": throttle.lockout_message(request)}
+    response = render(request, "registration/locked_out.html", ctx, status=429)
+    response["Retry-After"] = str(throttle.lockout_seconds(request))
+    return response
