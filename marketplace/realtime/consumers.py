@@ -8,13 +8,17 @@ receives another organization's events; every event arrives through `realtime_ev
 Messages from the browser (optional): {"subscribe": <job id>} narrows a client's feed to one of
 its organization's jobs (or, for an admin, adds that job's feed); {"subscribe": null} undoes it.
 The job is looked up through the same scoped selector as the API: another organization's job
-answers {"type": "error", ...} exactly like a missing one.
+answers {"type": "error", ...} exactly like a missing one. A job id is a whole number of at most
+18 ASCII digits (a JSON number or a string of digits). Any other frame (binary, longer than
+MAX_FRAME_CHARS, not JSON, not an object, an id of another kind) answers {"type": "error", ...}
+too and the socket stays open: a frame never closes it with 1011 or writes a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -31,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
+# A subscribe message is some 30 characters. The cap answers a long frame before json reads it:
+# json refuses integers over 4,300 digits with ValueError and recurses once per nested bracket.
+MAX_FRAME_CHARS = 1000
+MAX_JOB_ID = 10**18 - 1  # 18 digits, well inside PostgreSQL's bigint
+_JOB_ID_TEXT = re.compile(r"[0-9]{1,18}")  # ASCII only: "²".isdigit() is true, yet int("²") raises
+ID_ERROR = "A job id is a whole number of at most 18 digits."
 
 
 class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -89,26 +99,43 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         await self.send_json(event)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
+                      **kwargs: Any) -> None:
+        """Read one frame from the browser; a malformed one gets an error frame, never an
+        exception (the base class raises on binary frames and on anything json refuses)."""
+        if not text_data:
+            await self._error("Send text frames of JSON.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self._error(f"A message is at most {MAX_FRAME_CHARS} characters.")
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            await self._error("This message is not JSON.")
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or "subscribe" not in content:
-            await self.send_json(
-                {"type": "error", "message": 'Send {"subscribe": <job id>} or {"subscribe": null}.'}
-            )
+            await self._error('Send {"subscribe": <job id>} or {"subscribe": null}.')
             return
-        job_id = content["subscribe"]
-        if job_id is None:
+        if content["subscribe"] is None:
             await self.unsubscribe()
             await self.send_json({"type": "subscribed", "job": None})
             return
-        if isinstance(job_id, bool) or not isinstance(job_id, int | str) or not str(job_id).isdigit():
-            # (bool is an int to Python; "12" from a form is accepted, "-1" and "1e3" are not)
-            await self.send_json({"type": "error", "message": "A job id is a positive integer."})
+        job_id = _job_id(content["subscribe"])
+        if job_id is None:
+            await self._error(ID_ERROR)
             return
-        if not await self._may_see(int(job_id)):
-            await self.send_json({"type": "error", "message": "Job not found."})
+        if not await self._may_see(job_id):
+            await self._error("Job not found.")
             return
-        await self.subscribe(int(job_id))
-        await self.send_json({"type": "subscribed", "job": int(job_id)})
+        await self.subscribe(job_id)
+        await self.send_json({"type": "subscribed", "job": job_id})
+
+    async def _error(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
 
     async def subscribe(self, job_id: int) -> None:
         await self.send_json({"type": "error", "message": "This socket has no per-job feed."})
@@ -131,6 +158,19 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _leave(self, name: str) -> None:
         await self.channel_layer.group_discard(name, self.channel_name)
         self.joined.remove(name)
+
+
+def _job_id(value: Any) -> int | None:
+    """The job id in a subscribe message, or None when it is not one: a JSON integer or a string
+    of ASCII digits ("12" from a form; "0012" reads as 12), 0 to MAX_JOB_ID. Booleans (ints to
+    Python), floats, negative numbers and "1e3" are not ids."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_JOB_ID else None
+    if isinstance(value, str) and _JOB_ID_TEXT.fullmatch(value):
+        return int(value)
+    return None
 
 
 class ClientConsumer(RoleConsumer):
