@@ -185,7 +185,8 @@ class PayoutBatchAction(APIView):
     @extend_schema(
         tags=TAG, operation_id="admin_payout_batch_action", request=_REJECT_IN,
         summary="Approve, reject or mark paid a payout batch (reject: an optional reason; a batch "
-                "whose file was exported only with provider_declined and a reason)",
+                "whose file was exported only with provider_declined and a reason; paid: only an "
+                "exported batch, else 409)",
         responses={200: _BATCH, **_ERRORS},
     )
     def post(self, request: Request, batch_id: int, action: str) -> Response:

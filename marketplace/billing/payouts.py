@@ -3,6 +3,9 @@
     pending ──(hold: QUORUM_EARNINGS_HOLD_DAYS)──▶ available ──request──▶ payouts_in_flight
     payouts_in_flight ──batch paid──▶ payouts_paid;  batch rejected ──▶ back to available
 
+A batch: pending ──approve──▶ approved ──export (the provider's file)──▶ mark paid. A batch is
+marked paid only once exported, and rejected after export only when the provider paid none of it.
+
 Settings (read at call time; defaults here): QUORUM_EARNINGS_HOLD_DAYS = 7 days,
 QUORUM_MIN_PAYOUT = 10.00.
 """
@@ -255,9 +258,18 @@ def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
 
 @transaction.atomic
 def payout_batch_mark_paid(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
-    """The provider paid an approved batch: its total leaves in-flight for paid."""
+    """The provider paid an approved batch: its total leaves in-flight for paid.
+
+    Only an exported batch: the provider pays the file it was sent, so a batch marked paid
+    without one would record as paid money that no payment file carried."""
     require_admin(admin)
     batch = _batch_locked(batch, (PayoutBatch.Status.APPROVED,), "marked paid")
+    if batch.exported_at is None:
+        raise Conflict(
+            f"Export payout batch {batch.pk}'s payment file before marking it paid: the provider "
+            "pays the file it was sent, and this batch's never left Quorum.",
+            details={"batch": batch.pk, "exported_at": None},
+        )
     ledger.transfer(
         kind=TransactionKind.PAYOUT_PAID,
         reference=f"payout_batch:{batch.pk}:paid",

@@ -68,6 +68,10 @@ def test_a_payout_batch_goes_from_request_to_review_with_quality_to_export_to_pa
     assert admin.post(f"{url}/export/").status_code == 409  # not approved yet
 
     assert admin.post(f"{url}/approve/").json()["status"] == "approved"
+    unexported = admin.post(f"{url}/paid/")  # no file went to the provider: nothing was paid
+    assert unexported.status_code == 409 and unexported.json()["error"]["code"] == "conflict"
+    assert "before marking it paid" in unexported.json()["error"]["message"]
+    assert admin.get("/api/v1/admin/payout-batches/").json()["results"][0]["status"] == "approved"
     export = admin.post(f"{url}/export/")
     assert export["Content-Type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(export.content.decode()))) == [

@@ -148,6 +148,7 @@ def test_review_pay_is_released_after_the_hold_and_paid_out_through_a_payout_bat
     assert [(p["handle"], D(p["amount"])) for p in batch["payouts"]] == [("erin", PAY)]
     base = f"/api/v1/admin/payout-batches/{batch['id']}"
     assert admin_api.post(f"{base}/approve/").json()["status"] == "approved"
+    assert admin_api.post(f"{base}/export/").status_code == 200  # the provider's file, then its payment
     assert admin_api.post(f"{base}/paid/").json()["status"] == "paid"
     assert _earnings(erin_api) == {"pending": 0, "available": 0, "in_flight": 0, "paid": PAY}
     assert ledger_audit().violations == []

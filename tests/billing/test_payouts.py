@@ -14,7 +14,14 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, User
 from marketplace.billing import posting
 from marketplace.billing.audit import ledger_audit
-from marketplace.billing.models import Earning, Payout, PayoutBatch
+from marketplace.billing.models import (
+    AccountKind,
+    Earning,
+    LedgerAccount,
+    LedgerTransaction,
+    Payout,
+    PayoutBatch,
+)
 from marketplace.billing.payouts import (
     earnings_release,
     payout_batch_approve,
@@ -132,6 +139,41 @@ def test_only_admins_handle_batches_and_an_unapproved_batch_is_not_paid(
         payout_batch_mark_paid(admin=ada, batch=batch)
     with pytest.raises(Conflict):
         payout_batch_export_csv(admin=ada, batch=batch)
+
+
+def _books(*workers: User) -> tuple[Any, ...]:
+    """What marking a batch paid would change: the workers' money, the ledger, every status."""
+    return (
+        [worker_money(worker=w) for w in workers],
+        list(LedgerAccount.objects.order_by("id").values_list("id", "balance")),
+        LedgerTransaction.objects.count(),
+        list(PayoutBatch.objects.order_by("id").values_list("status", "exported_at", "paid_at")),
+        list(Payout.objects.order_by("id").values_list("status", flat=True)),
+    )
+
+
+@pytest.mark.usefixtures("earned")
+def test_an_approved_batch_is_marked_paid_only_once_its_file_went_to_the_provider(
+    ada: User, wendy: User, walter: User
+) -> None:
+    """The provider pays the file it was sent: a batch never exported was carried by no file,
+    so marking it paid would record money as paid that nobody paid."""
+    payout_request(worker=wendy, amount=D("0.20"))
+    payout_request(worker=walter, amount=D("0.15"))
+    batch = payout_batch_approve(admin=ada, batch=payout_batch_create(admin=ada))
+    before = _books(wendy, walter)
+
+    with pytest.raises(Conflict, match=f"Export payout batch {batch.pk}'s payment file before marking it paid"):
+        payout_batch_mark_paid(admin=ada, batch=batch)
+    assert _books(wendy, walter) == before  # nothing moved, nothing changed status
+    assert worker_money(worker=wendy).in_flight == D("0.20")
+
+    payout_batch_export_csv(admin=ada, batch=batch)
+    paid = payout_batch_mark_paid(admin=ada, batch=batch)
+    assert paid.status == PayoutBatch.Status.PAID and paid.paid_at >= paid.exported_at  # type: ignore[operator]
+    assert (worker_money(worker=wendy).paid, worker_money(worker=walter).paid) == (D("0.20"), D("0.15"))
+    assert LedgerAccount.objects.get(kind=AccountKind.PAYOUTS_PAID).balance == D("0.35")
+    assert ledger_audit().ok
 
 
 @pytest.mark.usefixtures("earned")

@@ -119,6 +119,14 @@ def test_a_batch_is_created_approved_exported_and_marked_paid_through_the_pages(
     client.post(reverse("staff-payout-approve", args=[batch.pk]))
     batch.refresh_from_db()
     assert (batch.status, batch.reviewed_by) == (PayoutBatch.Status.APPROVED, ada)
+    assert "Export the CSV first" in client.get(reverse("staff-payout", args=[batch.pk])).content.decode()
+
+    unexported = client.post(reverse("staff-payout-paid", args=[batch.pk]))  # no file went out yet
+    assert unexported.status_code == 409
+    assert "before marking it paid" in unexported.content.decode()
+    batch.refresh_from_db()
+    assert (batch.status, batch.paid_at) == (PayoutBatch.Status.APPROVED, None)
+    assert worker_money(worker=wendy).paid == D("0.00")
 
     export = client.post(reverse("staff-payout-export", args=[batch.pk]))
     assert export["Content-Type"].startswith("text/csv")

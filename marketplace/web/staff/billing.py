@@ -140,7 +140,7 @@ def payout_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str = "",
-                 reason: str = "") -> HttpResponse:
+                 reason: str = "", pay_error: str = "") -> HttpResponse:
     rows = payout_batch_rows(batch=batch)
     scores = _quality_by_worker([row.worker_id for row in rows])
     ctx = {
@@ -148,10 +148,14 @@ def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str 
         "can_review": batch.status == PayoutBatch.Status.PENDING,
         "can_reject": batch.status in (PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED),
         "can_export": batch.status in (PayoutBatch.Status.APPROVED, PayoutBatch.Status.PAID),
+        # Shown once approved (the page may predate the export, a download that leaves it as it
+        # was); the service refuses a batch never exported, and the page says to export first.
         "can_pay": batch.status == PayoutBatch.Status.APPROVED,
         "reject_error": reject_error, "reason": reason,  # a refused rejection keeps what was typed
+        "pay_error": pay_error,
     }
-    return render(request, "staff/payout.html", ctx, status=400 if reject_error else 200)
+    status = 409 if pay_error else 400 if reject_error else 200
+    return render(request, "staff/payout.html", ctx, status=status)
 
 
 @staff_required
@@ -176,7 +180,10 @@ def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpRespo
             messages.success(request, f"Batch #{batch.pk} is rejected ({reason}); "
                                       "every amount is back with its worker.")
         elif action == "paid":
-            payouts.payout_batch_mark_paid(admin=admin, batch=batch)  # type: ignore[arg-type]
+            try:
+                payouts.payout_batch_mark_paid(admin=admin, batch=batch)  # type: ignore[arg-type]
+            except Conflict as error:  # never exported, or no longer approved: the page says which
+                return _payout_page(request, _batch_get(batch.pk), pay_error=str(error))
             messages.success(request, f"Batch #{batch.pk} is marked paid.")
     except ApplicationError as error:
         messages.error(request, str(error))
