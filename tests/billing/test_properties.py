@@ -37,6 +37,7 @@ from marketplace.billing.payouts import (
     earnings_release,
     payout_batch_approve,
     payout_batch_create,
+    payout_batch_export_csv,
     payout_batch_mark_paid,
     payout_batch_reject,
     payout_request,
@@ -180,7 +181,7 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         assert worker_money(worker=blocked).pending == pending - withdrawn
 
-    @rule(days=st.integers(0, 4))
+    @rule(days=st.integers(0, 8))  # one step may pass the 7-day hold, so payouts follow
     def release(self, days: int) -> None:
         self.later += timedelta(days=days)
         earnings_release(now=self.later)
@@ -225,6 +226,14 @@ class MoneyMachine(RuleBasedStateMachine):
         except InsufficientFunds:
             assert available < amount
 
+    @rule(worker=st.integers(0, 3))
+    def request_everything(self, worker: int) -> None:
+        """A worker asks for all they have available (small random requests rarely meet a release)."""
+        available = worker_money(worker=self.workers[worker]).available
+        if available > 0:
+            payout_request(worker=self.workers[worker], amount=available)
+            assert worker_money(worker=self.workers[worker]).available == D("0.00")
+
     @rule()
     def batch(self) -> None:
         try:
@@ -234,15 +243,44 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(
         pick=PICK,
-        action=st.sampled_from([payout_batch_approve, payout_batch_reject, payout_batch_mark_paid]),
+        action=st.sampled_from(
+            [payout_batch_approve, payout_batch_reject, payout_batch_export_csv, payout_batch_mark_paid]
+        ),
     )
     def review(self, pick: int, action: Any) -> None:
         if not self.batches:  # not a precondition: whether a batch formed depends on the database
             return
+        batch = PayoutBatch.objects.get(pk=self.batches[pick % len(self.batches)].pk)
         try:
-            action(admin=self.admin, batch=self.batches[pick % len(self.batches)])
+            action(admin=self.admin, batch=batch)
         except Conflict:
-            pass  # e.g. paying a rejected batch: refused, nothing moved (the audit checks)
+            # e.g. paying a rejected batch, or one whose file never went to the provider:
+            # refused, nothing moved (the audit checks)
+            if action is payout_batch_mark_paid and batch.status == PayoutBatch.Status.APPROVED:
+                assert batch.exported_at is None
+            return
+        if action is payout_batch_mark_paid:
+            assert batch.exported_at is not None  # only a file the provider had is paid
+            event("an exported batch was marked paid")
+
+    @rule(pick=PICK)
+    def pay_out(self, pick: int) -> None:
+        """The whole admin path on one batch: approve, export the provider's file, mark paid
+        (the random reviews above seldom line up all three)."""
+        if not self.batches:
+            return
+        batch = self.batches[pick % len(self.batches)]
+        try:
+            payout_batch_approve(admin=self.admin, batch=batch)
+        except Conflict:
+            pass  # already approved (or rejected, or paid: then the steps below refuse too)
+        try:
+            payout_batch_export_csv(admin=self.admin, batch=batch)
+            payout_batch_mark_paid(admin=self.admin, batch=batch)
+        except Conflict:
+            assert PayoutBatch.objects.get(pk=batch.pk).status in (PayoutBatch.Status.REJECTED, PayoutBatch.Status.PAID)
+            return
+        event("a batch was approved, exported and paid")
 
     @invariant()
     def ledger_is_whole(self) -> None:
