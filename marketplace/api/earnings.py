@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -36,10 +37,18 @@ class MyEarnings(APIView):
     permission_classes = [IsAuthenticated, IsWorker]
 
     @extend_schema(
-        tags=TAG, operation_id="me_earnings_retrieve", summary="Your earnings: pending, available, paid",
+        tags=TAG, operation_id="me_earnings_retrieve", summary="Your earnings: pending, available, paid, held for review",
         responses={200: inline_serializer("MyEarningsOut", {
             "pending": money_field(help_text="Within the hold period"), "available": money_field(),
             "in_flight": money_field(help_text="Requested, not yet paid"), "paid": money_field(),
+            "held": money_field(help_text="Held for an admin's review of a quality block's withdrawal "
+                                          "(the sum of held_for_review); in none of the figures above"),
+            "held_for_review": inline_serializer("MyHeldPayOut", {
+                "job": serializers.IntegerField(), "title": serializers.CharField(),
+                "answers": serializers.IntegerField(help_text="The dropped answers whose pay is held"),
+                "amount": money_field(),
+            }, many=True),
+            "held_reason": serializers.CharField(help_text="Why pay is held and what happens to it"),
             "hold_days": serializers.IntegerField(), "min_payout": money_field(),
             "recent": inline_serializer("MyEarningOut", {
                 "job": serializers.IntegerField(), "title": serializers.CharField(), "amount": money_field(),
@@ -52,9 +61,15 @@ class MyEarnings(APIView):
     def get(self, request: Request) -> Response:
         worker = request.user
         money = selectors.worker_money(worker=worker)
+        held = statements.worker_held_pay(worker=worker)
         return Response({
             "pending": m(money.pending), "available": m(money.available),
             "in_flight": m(money.in_flight), "paid": m(money.paid),
+            "held": m(sum((h.amount for h in held), Decimal("0.00"))),
+            "held_for_review": [
+                {"job": h.job_id, "title": h.title, "answers": h.answers, "amount": m(h.amount)} for h in held
+            ],
+            "held_reason": statements.HELD_FOR_REVIEW_REASON,
             "hold_days": payouts.hold_days(), "min_payout": m(payouts.min_payout()),
             "recent": [
                 {

@@ -107,6 +107,7 @@ class EarningsDay:
     # When the day's last pending earning has waited out the hold: from then on the release
     # (every QUORUM_EARNINGS_RELEASE_MINUTES) makes it available. None: nothing pending.
     payable_at: datetime | None
+    held: Decimal = ZERO  # held for an admin's review of a block's withdrawal (worker_held_pay)
 
     @property
     def earned(self) -> Decimal:
@@ -128,7 +129,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
             answers=Count("id", filter=~(reversed_ | held)),
             pending=Sum("amount", filter=pending), released=Sum("amount", filter=released),
             withdrawn=Sum("amount", filter=reversed_), kept=Count("id", filter=Q(kept_after_drop=True)),
-            last_pending=Max("created_at", filter=pending),
+            last_pending=Max("created_at", filter=pending), held=Sum("amount", filter=held),
         )
         .order_by("-day", "job__title", "job_id")[:limit]
     )
@@ -138,7 +139,7 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
             job_id=row["job_id"], title=row["job__title"], day=row["day"], answers=row["answers"],
             pending=row["pending"] or ZERO, released=row["released"] or ZERO,
             withdrawn=row["withdrawn"] or ZERO, kept_after_drop=row["kept"],
-            payable_at=row["last_pending"] + hold if row["last_pending"] else None,
+            payable_at=row["last_pending"] + hold if row["last_pending"] else None, held=row["held"] or ZERO,
         )
         for row in rows
     ]
@@ -165,6 +166,40 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
     ]
     days.sort(key=lambda d: (-d.day.toordinal(), d.title, d.job_id))
     return days[:limit]
+
+
+# Why held pay is not the worker's yet, in their terms (billing/holding.py). It names no rule,
+# gold item or other worker: the block itself is on the worker's quality and appeals pages.
+HELD_FOR_REVIEW_REASON = (
+    "A quality block in this job dropped these answers and would take back more of your pay there "
+    "than a rule takes on its own, so an admin reviews that withdrawal; the job ended meanwhile, so "
+    "the pay waits with Quorum. If the admin leaves it with you, or upholds your appeal of the "
+    "block, it becomes available at once; if the admin approves the withdrawal, it is withdrawn."
+)
+
+
+@dataclass(frozen=True)
+class HeldPay:
+    """A worker's pay in one job held for an admin's review (Earning.Status.HELD)."""
+
+    job_id: int
+    title: str
+    answers: int  # the dropped answers whose pay is held
+    amount: Decimal
+
+
+def worker_held_pay(*, worker: User) -> list[HeldPay]:
+    """The worker's held pay, one row per job (oldest job first); sum the amounts for the total."""
+    rows = (
+        Earning.objects.filter(worker=worker, status=Earning.Status.HELD)
+        .values("job_id", "job__title")
+        .annotate(answers=Count("id"), amount=Sum("amount"))
+        .order_by("job_id")
+    )
+    return [
+        HeldPay(job_id=row["job_id"], title=row["job__title"], answers=row["answers"], amount=row["amount"])
+        for row in rows
+    ]
 
 
 def worker_payouts(*, worker: User) -> QuerySet[Payout]:

@@ -1,4 +1,4 @@
-"""The worker's earnings page: pending, available and paid totals, earnings by job and day with
+"""The worker's earnings page: pending, available, paid and held totals, earnings by job and day with
 the date pending pay becomes payable, the dropped-judgment pay policy, the payout request form and
 the payout history.
 
@@ -10,6 +10,7 @@ are), and the form's amount is parsed as a Decimal string.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -35,6 +36,7 @@ def _earning_rows(worker: User) -> list[dict[str, Any]]:
          "pending": money_text(row.pending) if row.pending else "",
          "released": money_text(row.released) if row.released else "",
          "withdrawn": money_text(row.withdrawn) if row.withdrawn else "",
+         "held": money_text(row.held) if row.held else "",
          "kept_after_drop": row.kept_after_drop, "payable_at": row.payable_at}
         for row in rows
     ]
@@ -59,6 +61,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
             return redirect("worker-earnings")
     money = selectors.worker_money(worker=worker)
     minimum = payouts.min_payout()
+    held = statements.worker_held_pay(worker=worker)
     ctx = {
         "pending": money_text(money.pending), "available": money_text(money.available),
         "in_flight": money_text(money.in_flight), "paid": money_text(money.paid),
@@ -66,6 +69,10 @@ def earnings(request: HttpRequest) -> HttpResponse:
         "min_amount": f"{minimum:.2f}", "can_request": money.available >= minimum,
         "hold_days": payouts.hold_days(), "policy": DROPPED_JUDGMENT_PAY_POLICY,
         "earnings": _earning_rows(worker),
+        # Pay an admin reviews before it is withdrawn or left with the worker: in none of the figures above.
+        "held": money_text(sum((h.amount for h in held), Decimal("0.00"))) if held else "",
+        "held_jobs": [{"title": h.title, "answers": h.answers, "amount": money_text(h.amount)} for h in held],
+        "held_reason": statements.HELD_FOR_REVIEW_REASON,
         "payouts": [
             {"amount": money_text(p.amount), "status": p.status, "status_label": p.get_status_display(),
              "requested_at": p.requested_at}
