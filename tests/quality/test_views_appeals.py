@@ -114,6 +114,7 @@ def test_the_client_reads_an_admins_decision_as_quorum_staffs_and_a_colleagues_b
     assert _as(bob).post(f"/portal/appeals/{by_bob.pk}/decide/", {"verdict": "reject"}).status_code == 302
 
     client_page = _as(alice).get("/portal/appeals/").content.decode()
+    assert "One card per appeal" not in client_page  # the template's comment stays in the template
     assert "by Quorum staff" in client_page and ada.username not in client_page
     assert "by bob-acme" in client_page
     assert f"by {ada.username}" in _as(ada).get("/staff/appeals/?status=rejected").content.decode()
