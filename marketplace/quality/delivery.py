@@ -11,13 +11,15 @@ from marketplace.consensus import Votes
 from marketplace.consensus.delivered import DeliveredAccuracy, delivered_accuracy
 from marketplace.consensus.multilabel import BINARY, NO, YES, binary_crowds
 from marketplace.jobs.models import GoldAnswer, Item, Job
+from marketplace.quality.estimate import MIN_HELDOUT_GOLD
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.reading import judgment_arrays
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_options
 from marketplace.quality.runs_multi import multi_votes_read
 
-#: Below this many judged gold items the interval is too wide to hold anyone to a promise.
-MIN_GOLD_ITEMS = 10
+#: Below this many judged gold items the interval is too wide to hold anyone to a promise; the job
+#: page's headline switches to held-out gold at the same count (quality/estimate.py).
+MIN_GOLD_ITEMS = MIN_HELDOUT_GOLD
 
 
 @dataclass(frozen=True)

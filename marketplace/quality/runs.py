@@ -39,6 +39,7 @@ from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import Judgment
 from marketplace.quality.collusion import collusion_flags_refresh_safely
+from marketplace.quality.estimate import jobs_accuracy_estimates
 from marketplace.quality.heartbeat import Heartbeat, consensus_run_start, consensus_runs_fail_stale
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.predictions import run_with_models
@@ -276,7 +277,8 @@ def _fit_and_store(run: ConsensusRun, started: float) -> dict[str, Any] | None:
     )
     if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
-    events.job_consensus(run_id=run.pk)  # sent once these results commit
+    # Sent once these results commit, with the job's expected accuracy as its page shows it.
+    events.job_consensus(run_id=run.pk, estimate=_estimate_event(run.job_id))
     return {"job_id": run.job_id, "run_id": run.pk, "result": result, "votes": votes, "gold_items": list(gold)}
 
 
@@ -304,5 +306,12 @@ def _fit_and_store_multi(run: ConsensusRun, started: float, keys: list[str]) -> 
     )
     if finished != 1:  # failed as abandoned meanwhile: keep that verdict, drop these results
         raise Conflict(f"Consensus run {run.pk} was closed while it ran.")
-    events.job_consensus(run_id=run.pk)
+    events.job_consensus(run_id=run.pk, estimate=_estimate_event(run.job_id))
     return {"job_id": run.job_id, "run_id": run.pk, **scan}
+
+
+def _estimate_event(job_id: int) -> dict[str, Any]:
+    """The job's expected accuracy for the live event, read in the run's transaction (its results
+    and the SUCCEEDED row are visible here), so the browser gets the figure the page computes."""
+    estimate = jobs_accuracy_estimates(job_ids=[job_id]).get(job_id)
+    return estimate.as_event() if estimate is not None else {}

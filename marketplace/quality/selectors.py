@@ -373,16 +373,6 @@ def worker_blocked_job_ids(*, worker_id: int) -> set[int]:
     return set(JobBlock.objects.filter(worker_id=worker_id).values_list("job_id", flat=True))
 
 
-def jobs_consensus_estimates(*, job_ids: Iterable[int]) -> dict[int, float]:
-    """The latest succeeded run's mean item confidence per job: its estimate of label accuracy."""
-    runs = latest_runs(job_ids=job_ids)
-    means = (
-        ItemResult.objects.filter(run_id__in=[r.pk for r in runs.values()], item__is_gold=False)
-        .values("run__job_id").annotate(total=Sum("confidence"), n=Count("id"))
-    )
-    return {row["run__job_id"]: row["total"] / row["n"] for row in means if row["n"]}
-
-
 def flagged_fast_workers(job_ids: list[int]) -> dict[int, set[int]]:
     """{job id: workers flagged for answering too fast in it}: the work list's time estimate
     leaves them out, so a job's pace is its humans', not its bots'."""

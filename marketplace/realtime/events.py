@@ -19,8 +19,9 @@ one carrying the latest counts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 
@@ -43,9 +44,10 @@ def job_status(*, job_id: int, status: str) -> None:
     job_progress(job_id=job_id)
 
 
-def job_consensus(*, run_id: int) -> None:
-    """A consensus run succeeded and its results are stored."""
-    _on_commit(partial(_consensus_send, run_id))
+def job_consensus(*, run_id: int, estimate: Mapping[str, Any]) -> None:
+    """A consensus run succeeded and its results are stored; `estimate` is the job's expected
+    accuracy as its page shows it (quality/estimate.py AccuracyEstimate.as_event)."""
+    _on_commit(partial(_consensus_send, run_id, dict(estimate)))
 
 
 def work_available(*, job_id: int) -> None:
@@ -121,8 +123,8 @@ def _status_send(job_id: int, status: str) -> None:
     transport.group_send(targets, message)
 
 
-def _consensus_send(run_id: int) -> None:
-    built = payloads.job_consensus(run_id=run_id)
+def _consensus_send(run_id: int, estimate: Mapping[str, Any]) -> None:
+    built = payloads.job_consensus(run_id=run_id, estimate=estimate)
     if built is not None:
         organization_id, job_id, message = built
         transport.group_send([groups.organization(organization_id), groups.job(job_id)], message)

@@ -11,13 +11,13 @@ Money is rounded by `marketplace.money`, which is pure Decimal arithmetic below 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from django.apps import apps
 from django.db import connection
-from django.db.models import Avg, Count, Q
 
 from marketplace.money import money
 
@@ -179,11 +179,15 @@ def job_status(*, job_id: int, status: str) -> dict[str, Any]:
     return {"type": "job.status", "job": job_id, "status": status}
 
 
-def job_consensus(*, run_id: int) -> tuple[int, int, dict[str, Any]] | None:
+def job_consensus(*, run_id: int, estimate: Mapping[str, Any]) -> tuple[int, int, dict[str, Any]] | None:
     """(organization id, job id, message) for a succeeded run, or None.
 
-    estimated_accuracy: the mean consensus confidence over the run's regular items, i.e. the
-    expected share of its labels that are right if the model is calibrated (None without items).
+    `estimate`: the job's expected accuracy as its page shows it, computed by quality when the
+    run's results were stored (quality/estimate.py AccuracyEstimate.as_event; realtime imports no
+    app): estimated_accuracy is the page's headline (held-out gold once enough of it is labelled,
+    the model's own mean confidence before), estimate_basis says which, model_estimate is the
+    model's own. The browser writes estimated_accuracy over the page's figure, so it must be
+    the same figure.
     items_uncertain: regular items whose confidence is under the job's target confidence
     (dynamic overlap) or UNCERTAIN_BELOW (fixed overlap).
     """
@@ -197,18 +201,18 @@ def job_consensus(*, run_id: int) -> tuple[int, int, dict[str, Any]] | None:
         return None
     target = run["job__target_confidence"]
     below = float(target) if target is not None else UNCERTAIN_BELOW
-    stats = (
+    uncertain = (
         _model("quality.ItemResult")
-        .objects.filter(run_id=run_id, item__is_gold=False)
-        .aggregate(mean=Avg("confidence"), uncertain=Count("id", filter=Q(confidence__lt=below)))
+        .objects.filter(run_id=run_id, item__is_gold=False, confidence__lt=below).count()
     )
-    mean = stats["mean"]
     return run["job__organization_id"], run["job_id"], {
         "type": "job.consensus",
         "job": run["job_id"],
         "run": run_id,
-        "estimated_accuracy": None if mean is None else round(float(mean), 4),
-        "items_uncertain": stats["uncertain"] or 0,
+        "estimated_accuracy": estimate.get("estimated_accuracy"),
+        "estimate_basis": estimate.get("estimate_basis"),
+        "model_estimate": estimate.get("model_estimate"),
+        "items_uncertain": uncertain,
     }
 
 

@@ -113,10 +113,15 @@
 
   document.addEventListener("quorum:job.consensus", (event) => {
     if (String(event.detail.job) !== jobId) return;
-    const accuracy = Number(event.detail.estimated_accuracy);
+    // The page's own headline (quality/estimate.py: held-out gold once there is enough of it,
+    // the model's own estimate before), so the figure never flips to another story mid-swap.
+    const accuracy = event.detail.estimated_accuracy;
     const el = root.querySelector('[data-consensus="estimated_accuracy"]');
-    if (el && Number.isFinite(accuracy)) el.textContent = `${(accuracy * 100).toFixed(1)}%`;
-    schedule(); // the charts redraw with the run's results
+    if (el && accuracy !== undefined) {
+      el.textContent = accuracy === null || !Number.isFinite(Number(accuracy)) ? "—" : `${(Number(accuracy) * 100).toFixed(1)}%`;
+      el.dataset.basis = event.detail.estimate_basis || "";
+    }
+    schedule(); // the charts and the accuracy's explanation redraw with the run's results
   });
 
   function bindCancel() {

@@ -195,9 +195,9 @@ def test_the_jobs_overview_spans_organizations_with_escrow_and_consensus(
     assert set(rows) == {"Acme birds", "Globex receipts"}
     acme = rows["Acme birds"]
     assert (acme["percent"], acme["job"].judgment_count) == (0, 20)  # two of three judgments per item
-    assert 0 < acme["consensus"] <= 1
+    assert 0 < acme["consensus"].accuracy <= 1 and acme["consensus"].basis == "model"  # no gold: the model's own
     escrow = LedgerAccount.objects.get(kind=AccountKind.CLIENT_ESCROW, job_id=globex_job.pk).balance
-    assert rows["Globex receipts"]["escrow"] == escrow and rows["Globex receipts"]["consensus"] is None
+    assert rows["Globex receipts"]["escrow"] == escrow and rows["Globex receipts"]["consensus"].accuracy is None
     titles = [r["job"].title for r in client.get(reverse("staff-jobs"), {"sort": "org"}).context["rows"]]
     assert titles == ["Acme birds", "Globex receipts"]
     assert [r["job"].title for r in client.get(reverse("staff-jobs"), {"q": "globex"}).context["rows"]] == [

@@ -13,7 +13,7 @@ from typing import Any
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from marketplace.billing.models import JobBudget, QualityCredit
 from marketplace.billing.selectors import job_charge, job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.gold_multi import decisions_tally
+from marketplace.quality.estimate import MIN_HELDOUT_GOLD, job_accuracy_estimate
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_latest_succeeded
 from marketplace.quality.scoring import share_interval
@@ -144,7 +144,7 @@ def job_throughput(*, job: Job, now: datetime | None = None) -> Throughput:
 @dataclass(frozen=True)
 class Consensus:
     run: ConsensusRun | None
-    estimated_accuracy: float | None  # mean confidence of the run's labels (its own estimate)
+    estimated_accuracy: float | None  # the headline: see estimate_basis
     distribution: list[tuple[str, float]]  # (label name, items), in the job's label order
     distribution_source: str  # "consensus" or "votes" (raw judgments before any run)
     confusion: list[list[float]] | None  # pooled worker confusion, rows = true label
@@ -153,19 +153,27 @@ class Consensus:
     # A multi-label job: gold_accuracy over label decisions (each label of an answer right or
     # wrong, as the quality rules read it), gold_decisions of them; 0 on a single-label job.
     gold_decisions: int = 0
-    items_estimated: int = 0  # regular items in the run's estimate
-    # 90 % intervals (scoring.share_interval): a share from few items or answers is never a bare 100 %.
+    items_estimated: int = 0  # what the headline is a share of (gold items, answers or regular items)
+    # 90 % intervals (scoring.share_interval): a share from few items or answers is never a bare
+    # 100 %. None for the model's own estimate: a binomial interval would pretend it was measured.
     accuracy_interval: tuple[float, float] | None = None
     gold_interval: tuple[float, float] | None = None
     crowd_accuracy: float | None = None  # the run's typical worker (judgment-weighted)
     models: tuple[ModelFigure, ...] = ()  # model versions the run measured, as workers
-    # Where estimated_accuracy comes from: "model" (the run's mean confidence), or, when most
-    # regular items have a single judgment (nothing for consensus to check them against), "gold"
-    # (the workers' accuracy on gold: each such label is one worker's answer) or "none" (no gold
-    # either: no grounded estimate exists). judged_once/of: those items, of the regular ones.
+    # Where estimated_accuracy comes from (quality/estimate.py): "gold_heldout" (gold items
+    # labelled without their answer, enough of them), "model" (the run's mean confidence, its own
+    # uncalibrated estimate: too little held-out gold), or, when most regular items have a single
+    # judgment, "gold" (the workers' accuracy on gold) or "none" (no gold either).
+    # judged_once/of: those items, of the regular ones.
     estimate_basis: str = "model"
     judged_once: int = 0
     judged_of: int = 0
+    # The run's mean confidence over regular items (the model's own estimate, shown beside a
+    # measured headline), and the gold items measured without their answer (quality/estimate.py).
+    model_accuracy: float | None = None
+    model_items: int = 0
+    heldout_items: int = 0
+    heldout_needed: int = MIN_HELDOUT_GOLD
 
 
 @dataclass(frozen=True)
@@ -197,15 +205,9 @@ def job_consensus(*, job: Job) -> Consensus:
     names = label_names(job)
     keys = list(names)
     run = run_latest_succeeded(job_id=job.pk)
-    accuracy = None
-    total = 0
     if run is not None:
         shares = run_distribution(run=run, regular_only=True)  # as the votes below: no gold
         counts = {key: shares.get(key, {}).get("items", 0) for key in keys}
-        total = sum(share["items"] for share in shares.values())
-        if total:
-            accuracy = sum(s["items"] * s["mean_confidence"] for s in shares.values()) / total
-            accuracy = min(max(accuracy, 0.0), 1.0)
         source = "consensus"
     else:
         votes = (
@@ -215,50 +217,31 @@ def job_consensus(*, job: Job) -> Consensus:
         counts = {key: 0 for key in keys}
         counts.update({row["label"]: row["n"] for row in votes if row["label"] in counts})
         source = "votes"
-    # Accepted gold answers only: a blocked worker's dropped answers no longer count anywhere.
-    gold = Judgment.objects.filter(
-        job=job, is_gold=True, status=JudgmentStatus.ACCEPTED, is_correct__isnull=False
-    ).aggregate(seen=Count("id"), right=Count("id", filter=Q(is_correct=True)))
-    seen, right = gold["seen"] or 0, gold["right"] or 0
-    decisions = 0
-    if job.multi_label and seen:  # per label decision (quality/gold_multi.py); gold is a small share
-        answers = Judgment.objects.filter(job=job, is_gold=True, status=JudgmentStatus.ACCEPTED,
-                                          is_correct__isnull=False).values_list("labels", "item__gold__labels")
-        right, decisions = decisions_tally(answers.iterator(chunk_size=5_000), job.label_keys)
+    # The headline and its basis (quality/estimate.py): held-out gold once there is enough of it.
+    estimate = job_accuracy_estimate(job=job, run=run)
     crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
-    once, of = _judged_once(run.parameters if run is not None else None)
-    basis = "model"
-    if once * 2 > of:  # most labels are single judgments: the model's own estimate checks nothing
-        basis = "gold" if seen else "none"
-        accuracy = right / (decisions or seen) if seen else None
-        total = decisions or seen
+    trials = estimate.gold_decisions or estimate.gold_seen
     return Consensus(
         run=run,
-        estimated_accuracy=accuracy,
+        estimated_accuracy=estimate.accuracy,
         distribution=[(names[key], float(counts[key])) for key in keys],
         distribution_source=source,
         confusion=_pooled_confusion(run=run, size=len(keys)) if run is not None else None,
-        gold_accuracy=right / (decisions or seen) if seen else None,
-        gold_seen=seen,
-        gold_decisions=decisions,
-        items_estimated=total,
-        accuracy_interval=share_interval(successes=accuracy * total, trials=total) if accuracy is not None else None,
-        gold_interval=share_interval(successes=right, trials=decisions or seen) if seen else None,
+        gold_accuracy=estimate.gold_accuracy,
+        gold_seen=estimate.gold_seen,
+        gold_decisions=estimate.gold_decisions,
+        items_estimated=estimate.trials,
+        accuracy_interval=estimate.interval,
+        gold_interval=share_interval(successes=estimate.gold_right, trials=trials) if trials else None,
         crowd_accuracy=crowd_accuracy,
         models=models,
-        estimate_basis=basis,
-        judged_once=once,
-        judged_of=of,
+        estimate_basis=estimate.basis,
+        judged_once=estimate.judged_once,
+        judged_of=estimate.judged_of,
+        model_accuracy=estimate.model_accuracy,
+        model_items=estimate.model_items,
+        heldout_items=estimate.heldout_items,
     )
-
-
-def _judged_once(parameters: Any) -> tuple[int, int]:
-    """(regular items with one judgment, regular items) from a run's parameters (quality/runs.py);
-    (0, 0) for runs from before it was recorded."""
-    entry = parameters.get("judged_once") if isinstance(parameters, dict) else None
-    if not isinstance(entry, dict):
-        return 0, 0
-    return int(entry.get("items") or 0), int(entry.get("of") or 0)
 
 
 def _pooled_confusion(*, run: ConsensusRun, size: int) -> list[list[float]] | None:

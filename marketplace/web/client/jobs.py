@@ -148,6 +148,7 @@ def _figures_context(job: Job) -> dict[str, Any]:
         "consensus": consensus,
         "accuracy_pct": _pct(consensus.estimated_accuracy),
         "accuracy_range": _range(consensus.accuracy_interval),
+        "model_pct": _pct(consensus.model_accuracy),
         "gold_pct": _pct(consensus.gold_accuracy),
         "gold_range": _range(consensus.gold_interval),
         "crowd_pct": _pct(consensus.crowd_accuracy),

@@ -36,6 +36,7 @@ from marketplace.billing.selectors import payout_batch_rows
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality import selectors as quality
+from marketplace.quality.estimate import jobs_accuracy_estimates
 from marketplace.web.staff.workers import sort_headers, sort_parse, with_params
 
 PER_PAGE = 50
@@ -46,7 +47,7 @@ ZERO = Decimal("0.00")
 JOB_COLUMNS = [
     ("job", "Job", False), ("org", "Organization", False), ("tier", "Tier", False), ("status", "Status", False),
     ("progress", "Progress", True), ("judgments", "Judgments", True), ("escrow", "Escrow left", True),
-    ("consensus", "Consensus accuracy", True), ("created", "Created", True),
+    ("consensus", "Expected accuracy", True), ("created", "Created", True),
 ]
 # Every column but the two read from other tables sorts in SQL; those two are not sortable.
 _JOB_SQL = {
@@ -75,7 +76,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     ids = [job.pk for job in page.object_list]
     escrow = dict(LedgerAccount.objects.filter(kind=AccountKind.CLIENT_ESCROW, job_id__in=ids)
                   .values_list("job_id", "balance"))
-    consensus = quality.jobs_consensus_estimates(job_ids=ids)
+    consensus = jobs_accuracy_estimates(job_ids=ids)  # the figure each job's page shows
     headers = sort_headers(request.GET, JOB_COLUMNS, sort)
     for h in headers:
         h["sortable"] = h["key"] in _JOB_SQL
