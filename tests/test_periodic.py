@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 
 from marketplace import periodic
 from marketplace.celery import app
@@ -60,3 +61,14 @@ def test_no_timer_starts_in_tests_under_celery_beat_or_with_the_period_0(setting
     settings.QUORUM_JOB_COMPLETION_SWEEP_SECONDS = settings.QUORUM_NOTIFICATIONS_SWEEP_SECONDS = 0
     settings.QUORUM_TALLY_FOLD_SECONDS = 0
     assert periodic.timers_start() == []
+
+
+def test_a_worker_started_without_queues_consumes_every_queue_tasks_are_sent_to() -> None:
+    """README's one-worker deployment (`celery -A marketplace.celery worker`): the queues a worker
+    consumes when given no --queues are the app's declared ones, and consensus runs go to two of
+    them besides the short tasks' default one (quality/tasks.py)."""
+    consumed = {queue.name for queue in app.conf.task_queues or ()}  # what builds app.amqp.queues
+    assert {django_settings.CELERY_TASK_DEFAULT_QUEUE, django_settings.QUORUM_CONSENSUS_QUEUE,
+            django_settings.QUORUM_CONSENSUS_ASKED_QUEUE} <= consumed
+    # Each by its own name: bound to one shared key, a task sent to one would reach all three.
+    assert all(q.exchange.name == q.routing_key == q.name for q in app.amqp.queues.values())
