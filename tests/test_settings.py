@@ -52,6 +52,7 @@ def start_with(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": GOOD_KEY, "QUORUM_CONSENSUS_HEARTBEAT_SECONDS": "90"}, "QUORUM_CONSENSUS_STALE_SECONDS"),
         ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
         ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
+        ({"SECRET_KEY": GOOD_KEY, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -63,6 +64,11 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], n
 
 def test_good_settings_start() -> None:
     result = start_with(SECRET_KEY=GOOD_KEY)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_log_level_is_read_in_any_case_as_gunicorn_reads_it() -> None:
+    result = start_with(SECRET_KEY=GOOD_KEY, LOG_LEVEL="info")
     assert result.returncode == 0, result.stderr
 
 
