@@ -30,9 +30,7 @@
     const choices = Array.from(root.querySelectorAll("button.choice"));
     const names = new Map(choices.map((b) => [b.dataset.label, b.querySelector(".choice-name").textContent]));
     const hotkeys = new Map();
-    for (const button of choices) {
-      if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
-    }
+    for (const button of choices) if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
     const csrf = root.dataset.csrf;
     const post = poster(csrf);
     const sendAnswer = saver(saveState, post);
@@ -46,17 +44,14 @@
       button.setAttribute("aria-pressed", on ? "true" : "false");
       announce(`${names.get(button.dataset.label)} ${on ? "ticked" : "unticked"}.`);
     }
-    function untickAll() {
-      for (const button of choices) button.setAttribute("aria-pressed", "false");
-    }
+    function untickAll() { for (const button of choices) button.setAttribute("aria-pressed", "false"); }
     // How an answer reads: a label's name, or a set's names ("none" for the empty set).
     function nameOf(answer) {
       if (Array.isArray(answer)) return answer.length ? answer.map((key) => names.get(key) || key).join(", ") : "none";
       return names.get(answer) || answer;
     }
     let lease = null; // on screen: {lease, job, seconds_left, item: {data}} (no item id: the lease names it)
-    // The item after it, fetched while the worker labels this one (null: none yet, or none left),
-    // so a label key shows the next item at once while the answer travels in the background.
+    // The item after it, fetched while the worker labels this one (null: none yet, or none left).
     let ahead = null;
     let busy = false;
     let shownAt = 0; // performance.now() when the current item was painted
