@@ -22,6 +22,15 @@ QUORUM_PAY_POST_SECONDS = env_int("QUORUM_PAY_POST_SECONDS", 5, minimum=0)
 QUORUM_PAGE_LEASE_SECONDS = env_int("QUORUM_PAGE_LEASE_SECONDS", 90, minimum=15)
 # A worker may undo their last answer this long after sending it, while its item is still open.
 QUORUM_UNDO_SECONDS = env_int("QUORUM_UNDO_SECONDS", 10, minimum=0)
+# In a job that hides gold feedback, the counts a worker reads of themselves there take in only
+# answers older than this, and move once a period (quality/own_figures.py): live ones would tell
+# check items apart, and within the undo window let a worker retry a missed one.
+QUORUM_GOLD_FIGURES_LAG_SECONDS = env_int("QUORUM_GOLD_FIGURES_LAG_SECONDS", 3600, minimum=1)
+if QUORUM_GOLD_FIGURES_LAG_SECONDS < QUORUM_UNDO_SECONDS:
+    raise ImproperlyConfigured(
+        "QUORUM_GOLD_FIGURES_LAG_SECONDS must be at least QUORUM_UNDO_SECONDS "
+        f"({QUORUM_UNDO_SECONDS}): a counted answer must be past undoing; got {QUORUM_GOLD_FIGURES_LAG_SECONDS}"
+    )
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 # A quality rule's block may withdraw at most this share (0..1) of a worker's pay in a job on its
 # own; above it the block stands but the withdrawal waits for an admin (marketplace/flows_appeals.py).

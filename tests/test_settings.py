@@ -53,6 +53,9 @@ def start_with(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "10.001"}, "QUORUM_MIN_PAYOUT"),
         ({"SECRET_KEY": GOOD_KEY, "QUORUM_MIN_PAYOUT": "ten"}, "QUORUM_MIN_PAYOUT"),
         ({"SECRET_KEY": GOOD_KEY, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        # A counted answer must be past undoing (quality/own_figures.py).
+        ({"SECRET_KEY": GOOD_KEY, "QUORUM_UNDO_SECONDS": "30", "QUORUM_GOLD_FIGURES_LAG_SECONDS": "20"},
+         "QUORUM_GOLD_FIGURES_LAG_SECONDS"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:
