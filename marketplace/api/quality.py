@@ -57,6 +57,11 @@ _QUALITY_FIELDS: dict[str, serializers.Field] = {
     }, allow_null=True, help_text=(
         "Multi-label jobs only (else null): gold answers with every label right. There `gold` "
         "counts label decisions (each label of an answer right or wrong), the measure the rules read.")),
+    "counted_before": serializers.DateTimeField(allow_null=True, help_text=(
+        "Your own figures only (/me/quality/), in a job that hides gold feedback: the counts (gold and "
+        "answers) take in only your answers given before this time, which moves once an hour "
+        "(QUORUM_GOLD_FIGURES_LAG_SECONDS), so they never tell which answer was a check item. Null: "
+        "every answer so far (jobs that show gold feedback, and what admins and clients read).")),
 }
 _EVENT = inline_serializer("QualityEventOut", {
     "id": serializers.IntegerField(), "job": serializers.IntegerField(allow_null=True),
@@ -236,11 +241,12 @@ class MyQuality(APIView):
     )
     def get(self, request: Request) -> Response:
         worker = request.user
-        per_job = selectors.worker_quality_by_job(worker_id=worker.pk)
+        # As the worker may see them: late in jobs that hide gold feedback (quality/own_figures.py).
+        per_job = selectors.worker_quality_by_job(worker_id=worker.pk, as_shown=True)
         titles = dict(Job.objects.filter(pk__in=[q.job_id for q in per_job]).values_list("pk", "title"))
         events = selectors.quality_events(worker_id=worker.pk, limit=50)
         return Response({
-            "overall": selectors.worker_quality_overall(worker_id=worker.pk).as_dict(),
+            "overall": selectors.worker_quality_overall(worker_id=worker.pk, as_shown=True).as_dict(),
             "jobs": [{**q.as_dict(), "title": titles.get(q.job_id, "")} for q in per_job],
             # No evidence: it lists gold items with their right labels.
             "events": [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, RowNumber
 
 from marketplace.accounts.models import User
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
-from marketplace.quality import gold_multi, scoring
+from marketplace.quality import gold_multi, own_figures, scoring
 from marketplace.quality.models import ConsensusRun, ItemResult, QualityEvent, WorkerJobStats, WorkerResult
 
 # Median answer time looks at this many of the worker's latest judgments (per job, or overall).
@@ -41,6 +41,9 @@ class WorkerQuality:
     flagged_fast_at: datetime | None
     blocked: bool
     gold_exact_sets: scoring.GoldEstimate | None = None  # a multi-label job's answers, exact-set matches
+    # Shown to the worker, in a job that hides gold feedback: the counts take in answers before this only
+    # (own_figures.py). None: every answer so far.
+    counted_before: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class WorkerQuality:
             "flagged_fast_at": self.flagged_fast_at,
             "blocked": self.blocked,
             "gold_exact_sets": None if self.gold_exact_sets is None else self.gold_exact_sets.as_dict(),
+            "counted_before": self.counted_before,
         }
 
 
@@ -78,20 +82,24 @@ def job_worker_quality(*, job_id: int, worker_ids: Sequence[int] | None = None) 
     return _assemble(rows=rows, pairs=[(job_id, w) for w in ids], worker_ids=ids, job_ids=[job_id])
 
 
-def worker_quality_by_job(*, worker_id: int) -> list[WorkerQuality]:
-    """One worker's figures in each job they worked in, newest job first."""
+def worker_quality_by_job(*, worker_id: int, as_shown: bool = False) -> list[WorkerQuality]:
+    """One worker's figures in each job they worked in, newest job first. `as_shown`: as the
+    worker themself reads them, late in jobs that hide gold feedback (own_figures.py)."""
     rows = list(
         WorkerJobStats.objects.filter(worker_id=worker_id)
         .order_by("-job_id").values("job_id", "worker_id", "gold_seen", "gold_correct", "judgments", "flagged_fast_at", *_PER_LABEL)
     )
     job_ids = [row["job_id"] for row in rows]
-    return _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids)
+    cutoffs = own_figures.rows_as_shown(rows=rows, worker_id=worker_id) if as_shown and rows else {}
+    out = _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids)
+    return [replace(q, counted_before=cutoffs[q.job_id]) if q.job_id in cutoffs else q for q in out]
 
 
-def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
+def worker_quality_overall(*, worker_id: int, as_shown: bool = False) -> WorkerQuality:
     """One worker across all jobs: summed gold counts, judgment-weighted DS accuracy and agreement.
-    A multi-label job's gold answers count here as answers, right when every label is."""
-    per_job = worker_quality_by_job(worker_id=worker_id)
+    A multi-label job's gold answers count here as answers, right when every label is. `as_shown`:
+    as worker_quality_by_job's, with the cutoff of the jobs that hide gold feedback, if any."""
+    per_job = worker_quality_by_job(worker_id=worker_id, as_shown=as_shown)
     seen = sum((q.gold_exact_sets or q.gold).seen for q in per_job)
     correct = sum((q.gold_exact_sets or q.gold).correct for q in per_job)
     weighted = [(q.ds_accuracy, q.agreement_judgments) for q in per_job if q.ds_accuracy is not None]
@@ -107,6 +115,7 @@ def worker_quality_overall(*, worker_id: int) -> WorkerQuality:
         median_seconds=_median_overall(worker_id=worker_id),
         flagged_fast_at=max((q.flagged_fast_at for q in per_job if q.flagged_fast_at), default=None),
         blocked=any(q.blocked for q in per_job),
+        counted_before=next((q.counted_before for q in per_job if q.counted_before), None),
     )
 
 
