@@ -15,7 +15,7 @@ from django.urls import reverse
 from marketplace.accounts.models import User
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.quality.services import DROP_POLICY
-from tests.quality.worker_helpers import answer_gold, gold_job
+from tests.quality.worker_helpers import answer_gold, gold_job, hours_later
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,8 @@ def test_clients_and_admins_get_404(alice: User, ada: User) -> None:
 def test_the_page_shows_gold_accuracy_with_its_interval_per_job_and_overall(
     open_book: Job, closed_book: Job, wendy: User
 ) -> None:
-    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    with hours_later():  # Closed book's answers count an hour later (tests/quality/test_own_figures.py)
+        html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
     assert "4 of 7 check items right" in html  # 3/4 + 1/3
     assert "56%" in html  # smoothed: (4 + 1) / (7 + 2) = 0.556
     # ...and says so beside the raw count, so "56%" next to "4 of 7" is not a puzzle.
@@ -85,3 +86,15 @@ def test_a_worker_never_sees_another_workers_figures(open_book: Job, walter: Use
 def test_a_worker_with_no_answers_sees_an_empty_page(wendy: User) -> None:
     html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
     assert "No check items answered yet" in html and "No answers yet" in html
+
+
+def test_a_job_that_hides_its_check_items_shows_its_counts_an_hour_late_and_says_so(
+    closed_book: Job, wendy: User
+) -> None:
+    html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert "No check items answered yet" in html  # her three, just given, do not show yet
+    assert "take in only your answers from more than an hour ago, brought up to date once an hour" in html
+    assert ">late</span>" in html
+    with hours_later():
+        html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
+    assert "1 of 3 check items right" in html

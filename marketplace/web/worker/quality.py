@@ -5,7 +5,8 @@ Only the worker's own figures (selectors take request.user's id). Gold answers a
 feedback on check items the worker has already answered *and* only in jobs whose quality rules
 show feedback (the labeling page shows the same after a miss): elsewhere a list of past check
 items would tell workers which items are gold. Event evidence is never shown (it lists gold
-items with their right labels).
+items with their right labels). In jobs that hide gold feedback the counts are late, in
+steps (quality/own_figures.py), and the page says up to when they count.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from marketplace.web.access import worker_required
 from marketplace.web.charts import bars_svg
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality import selectors
+from marketplace.quality import own_figures, selectors
 from marketplace.quality.rules import rules_for
 from marketplace.quality.scoring import label_decisions
 from marketplace.quality.selectors import WorkerQuality
@@ -47,7 +48,16 @@ def _figures(q: WorkerQuality) -> dict[str, Any]:
         # A multi-label job: gold_seen/gold_correct are label decisions; the exact sets beside them.
         "per_label": q.gold_exact_sets is not None,
         "exact_sets": "" if q.gold_exact_sets is None else f"{q.gold_exact_sets.correct}/{q.gold_exact_sets.seen}",
+        "counted_before": q.counted_before,  # None: live
     }
+
+
+def period_text(seconds: int) -> str:
+    """The lag in words: "an hour", "2 hours", "30 minutes", "45 seconds"."""
+    for size, one, many in ((3600, "an hour", "hours"), (60, "a minute", "minutes")):
+        if seconds % size == 0:
+            return one if seconds == size else f"{seconds // size} {many}"
+    return "a second" if seconds == 1 else f"{seconds} seconds"
 
 
 def _gold_feedback(worker: User) -> list[dict[str, Any]]:
@@ -101,12 +111,15 @@ def _gold_feedback(worker: User) -> list[dict[str, Any]]:
 def quality(request: HttpRequest) -> HttpResponse:
     """/work/quality/"""
     worker: User = request.user  # type: ignore[assignment]
-    per_job = selectors.worker_quality_by_job(worker_id=worker.pk)
+    # As the worker may see them: late in jobs that hide gold feedback (quality/own_figures.py).
+    per_job = selectors.worker_quality_by_job(worker_id=worker.pk, as_shown=True)
     titles = dict(Job.objects.filter(pk__in=[q.job_id for q in per_job]).values_list("pk", "title"))
     jobs = [{"title": titles.get(q.job_id, ""), **_figures(q)} for q in per_job]
     scored = [(titles.get(q.job_id, ""), q.gold.smoothed * 100) for q in per_job if q.gold.seen]
     ctx = {
-        "overall": _figures(selectors.worker_quality_overall(worker_id=worker.pk)),
+        "overall": _figures(selectors.worker_quality_overall(worker_id=worker.pk, as_shown=True)),
+        "lag": (lag := period_text(own_figures.lag_seconds())),
+        "steps": f"once {lag}" if lag.startswith("a") else f"every {lag}",  # once an hour, every 2 hours
         "jobs": jobs,
         "chart": bars_svg(scored[:12], title="Gold accuracy per job (%)") if scored else None,
         "events": [
