@@ -47,6 +47,18 @@ class NotQualified(ApplicationError):
     status = 403
 
 
+class Unavailable(ApplicationError):
+    """A service the action needs is down for now (the task broker); asking again later works.
+    Answered 503 with Retry-After: `retry_after` seconds."""
+
+    code = "unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 30, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class NothingLeft(ApplicationError):
     code = "no_work"
     status = 404

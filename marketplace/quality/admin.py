@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, Unavailable
 from marketplace.jobs.admin import JobAdmin
 from marketplace.jobs.models import Job
 from marketplace.admin_records import RecordAdmin
@@ -39,6 +39,9 @@ def run_consensus(
             started += 1
         except Conflict:
             busy += 1
+        except Unavailable as exc:  # the broker is down: the rest would fail the same way
+            modeladmin.message_user(request, exc.message, messages.ERROR)
+            break
     modeladmin.message_user(request, f"Consensus started for {started} job(s).", messages.SUCCESS)
     if busy:
         modeladmin.message_user(

@@ -58,6 +58,14 @@ def consensus_run_start(*, run_id: int) -> bool:
     ).update(heartbeat_at=Now()) == 1
 
 
+def consensus_run_fail_unsent(*, run_id: int, error: str) -> bool:
+    """Fail a claimed run whose message never reached the broker, so its job may be asked again at
+    once (not blocked until the sweep sends it again). False when it started or closed meanwhile."""
+    return ConsensusRun.objects.filter(
+        pk=run_id, status=RUNNING, heartbeat_at__isnull=True
+    ).update(status=ConsensusRun.Status.FAILED, finished_at=timezone.now(), error=error[:2000]) == 1
+
+
 def consensus_runs_unstarted(*, now: datetime | None = None) -> list[tuple[int, str, int]]:
     """(id, trigger, sends due so far) of the running runs claimed over QUEUED_RESEND_AFTER ago
     that have not started: the n-th send is due QUEUED_RESEND_AFTER × n after the claim."""

@@ -33,17 +33,19 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from kombu.exceptions import OperationalError as KombuOperationalError
 from django.db import connections, transaction
 from django.utils import timezone
 
+from marketplace.cachesafe import cache_add
 from marketplace.commit import on_commit_robust
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, Unavailable
 from marketplace.jobs.models import Job
 from marketplace.labeling.services import Submission
 from marketplace.quality.heartbeat import (
     QUEUED_RESEND_AFTER,
     completion_retries_due,
+    consensus_run_fail_unsent,
     consensus_runs_fail_stale,
     consensus_runs_unstarted,
     ended_with_judgments,
@@ -58,6 +60,9 @@ CELERY_TASK = "quality.consensus_run"
 SWEEP_TASK = "quality.consensus_sweep"
 #: Completion runs one sweep claims at most: a backlog (say, after an outage) drains a few at a time.
 SWEEP_BATCH = 20
+# What Celery's send_task raises when the broker cannot be reached (after its own short retries).
+BROKER_UNREACHABLE: tuple[type[BaseException], ...] = (KombuOperationalError,)
+UNSENT_RETRY_AFTER = 30  # seconds a client is told to wait before asking again
 # Two threads: runs of different jobs overlap a little; a big fit does not starve the server.
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="consensus")
 # Runs a person asks for (any method, up to QUORUM_CONSENSUS_MAX_SECONDS each) queue on a thread
@@ -92,11 +97,29 @@ def consensus_schedule(
 ) -> ConsensusRun:
     """Claim a run now and start it when the caller's transaction commits.
 
-    Raises Conflict when the job already has a run in progress (bad method/options: ApplicationError).
+    Raises Conflict when the job already has a run in progress (bad method/options: ApplicationError);
+    Unavailable (once the transaction commits) when the broker could not take the run: the run is
+    then failed, not left claimed, so asking again works as soon as the broker is back.
     """
     run = consensus_run_claim(job=job, method=method, trigger=trigger, options=options)
-    transaction.on_commit(partial(_dispatch, run.pk, asked=trigger == ConsensusRun.Trigger.MANUAL))
+    transaction.on_commit(partial(_dispatch_claimed, run.pk, asked=trigger == ConsensusRun.Trigger.MANUAL))
     return run
+
+
+def _dispatch_claimed(run_id: int, *, asked: bool) -> None:
+    try:
+        _dispatch(run_id, asked=asked)
+    except BROKER_UNREACHABLE as exc:
+        # Left claimed, the run would block its job's consensus until the sweep sent it again
+        # (QUEUED_RESEND_AFTER): a run somebody asked for during a Redis outage held the job 30 min.
+        reason = f"{type(exc).__name__}: {exc}"
+        consensus_run_fail_unsent(run_id=run_id, error=f"not started: the task broker could not be reached ({reason})")
+        logger.warning("consensus run %s failed: the task broker could not be reached (%s)", run_id, reason)
+        raise Unavailable(
+            f"Consensus run {run_id} could not be started: the task queue (Redis) is unreachable. "
+            "Nothing was lost; ask again in a minute.",
+            retry_after=UNSENT_RETRY_AFTER, details={"run": run_id},
+        ) from exc
 
 
 def consensus_after_submit(*, submission: Submission) -> None:
@@ -131,7 +154,9 @@ def _refit_claim(job_id: int, size: int) -> bool:
     """True for the one submit (of every process) that claims this size's refit of the job."""
     if (job_id, size) in _REFITS_CLAIMED:
         return False
-    claimed = cache.add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600)
+    claimed = cache_add(f"quorum:consensus-refit:{job_id}:{size}", 1, timeout=24 * 3600)
+    if claimed is None:  # the cache is unreachable: not claimed, so the first submit after it is back claims it
+        return False
     if len(_REFITS_CLAIMED) >= TRIGGER_MEMORY_MAX:
         _REFITS_CLAIMED.clear()
     _REFITS_CLAIMED.add((job_id, size))
@@ -189,10 +214,14 @@ def consensus_runs_sweep(*, limit: int = SWEEP_BATCH) -> Swept:
     for run_id, trigger, sends in consensus_runs_unstarted():
         # Once per due send across every process that sweeps; a copy that finds the run started
         # does nothing (heartbeat.consensus_run_start).
-        if cache.add(f"quorum:consensus-resend:{run_id}:{sends}", 1,
+        if cache_add(f"quorum:consensus-resend:{run_id}:{sends}", 1,
                      timeout=int(2 * QUEUED_RESEND_AFTER.total_seconds())):
-            resent.append(run_id)
-            _dispatch(run_id, asked=trigger == ConsensusRun.Trigger.MANUAL)
+            try:
+                _dispatch(run_id, asked=trigger == ConsensusRun.Trigger.MANUAL)
+            except BROKER_UNREACHABLE as exc:  # still queued: the next due send tries again
+                logger.warning("consensus run %s not sent again: %s: %s", run_id, type(exc).__name__, exc)
+            else:
+                resent.append(run_id)
     retried = []
     for job_id in completion_retries_due(limit=limit):
         with transaction.atomic():
@@ -241,7 +270,9 @@ def _minutes_due(job_id: int) -> bool:
     now = time.monotonic()
     if _DUE_ASK_AFTER.get(job_id, 0.0) > now:
         return False
-    mine = cache.add(f"quorum:consensus-due:{job_id}", 1, timeout=60)
+    mine = cache_add(f"quorum:consensus-due:{job_id}", 1, timeout=60)
+    if mine is None:  # the cache is unreachable: not due (cachesafe.py)
+        return False
     if len(_DUE_ASK_AFTER) >= TRIGGER_MEMORY_MAX:
         _DUE_ASK_AFTER.clear()
     _DUE_ASK_AFTER[job_id] = now + (60.0 if mine else DUE_RECHECK_SECONDS)
@@ -260,7 +291,7 @@ def _minutes_due(job_id: int) -> bool:
 def _try_schedule(job_id: int, trigger: str) -> ConsensusRun | None:
     try:
         return consensus_schedule(job=Job(pk=job_id), trigger=trigger)
-    except Conflict:  # a run is in progress; the next trigger (or its follow-up) catches up
+    except (Conflict, Unavailable):  # a run in progress, or the broker down: the next trigger catches up
         return None
 
 

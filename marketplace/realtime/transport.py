@@ -27,12 +27,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connections
 
+from marketplace.cachesafe import UNREACHABLE
+
 logger = logging.getLogger(__name__)
 
 HANDLER = "realtime.event"  # the consumers' method realtime_event receives every event
 SEND_TIMEOUT = 5.0  # seconds a send may take before it is given up (and logged)
 
 _loop: asyncio.AbstractEventLoop | None = None
+UNREACHABLE_LOG_SECONDS = 60.0
+_unreachable_logged = -UNREACHABLE_LOG_SECONDS
 
 
 def loop_register(loop: asyncio.AbstractEventLoop | None) -> None:
@@ -55,8 +59,20 @@ def group_send(groups: Iterable[str], event: dict[str, Any]) -> None:
                 await layer.group_send(name, envelope)
 
         _run(send)
+    except UNREACHABLE as exc:
+        _unreachable_warn(exc)
     except Exception:
         logger.exception("live event %s to %s was not sent", event.get("type"), names)
+
+
+def _unreachable_warn(exc: BaseException) -> None:
+    """During a Redis outage every action's events fail alike: one warning per UNREACHABLE_LOG_SECONDS
+    says so, not a traceback per event. Pages catch up when they reload or their socket reconnects."""
+    global _unreachable_logged
+    now = time.monotonic()
+    if now - _unreachable_logged >= UNREACHABLE_LOG_SECONDS:
+        _unreachable_logged = now
+        logger.warning("live events not sent: the channel layer is unreachable (%s: %s)", type(exc).__name__, exc)
 
 
 def _run(factory: Callable[[], Awaitable[None]]) -> None:
