@@ -87,6 +87,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis host gone silent (packets dropped) fails a cache call in seconds, not after
+            # the system's connect timeout of minutes: the submit's triggers skip it (cachesafe.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -118,6 +121,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /healthz answered here, before anything reads the host: load balancers probe by address.
+    "marketplace.health.HealthzMiddleware",
     # Static files straight from the ASGI process (daphne has no static handler of its own).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

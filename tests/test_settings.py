@@ -91,4 +91,28 @@ def test_check_deploy_is_clean_with_the_documented_production_environment() -> N
 def test_the_health_check_answers(client, db) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["status"] == "ok"
+    assert response.json()["status"] == "ok" and response.json()["checks"]["database"] == "ok"
+
+
+def test_a_load_balancer_probing_by_address_gets_the_health_check_not_disallowed_host(
+    client, db, settings  # type: ignore[no-untyped-def]
+) -> None:
+    settings.ALLOWED_HOSTS = ["quorum.example.com"]  # the README's example
+    settings.SECURE_SSL_REDIRECT = True
+
+    probe = client.get("/healthz", HTTP_HOST="10.0.0.5")  # plain HTTP, by address
+    page = client.get("/", HTTP_HOST="10.0.0.5", secure=True)
+
+    assert probe.status_code == 200 and probe.json()["status"] == "ok"
+    assert page.status_code == 400  # every other path still refuses a host not allowed
+
+
+def test_the_health_check_answers_503_naming_redis_when_redis_is_unreachable(
+    client, db, settings  # type: ignore[no-untyped-def]
+) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6399/13"  # nothing listens there
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["redis"] and response.json()["checks"]["database"] == "ok"

@@ -1,0 +1,98 @@
+"""/healthz: whether this server can do its work, for a load balancer's probe.
+
+Each dependency the service needs is asked, each with a short timeout: the database, and Redis
+when configured (REDIS_URL: the cache and the channel layer; the Celery broker under
+QUORUM_TASKS=celery when CELERY_BROKER_URL names another). 200 when all answer, else 503 with the
+failing ones named, e.g. {"status": "unavailable", "down": ["redis"], "checks": {...}}.
+
+The probe is answered by HealthzMiddleware, before any host validation: a load balancer probes
+each backend by its address (http://10.0.0.5/healthz), which ALLOWED_HOSTS rightly does not list,
+and Django would answer 400 DisallowedHost, so every backend would look down. It sits after
+SecurityMiddleware, whose redirect to HTTPS spares /healthz (SECURE_REDIRECT_EXEMPT) and which
+never reads the host for it; nothing in the answer depends on the host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+PATH = "/healthz"
+TIMEOUT_SECONDS = 1.0  # per Redis check: a probe answers within a few seconds even when one hangs
+
+
+def health_report() -> tuple[bool, dict[str, object]]:
+    """(all up, the JSON body)."""
+    checks = {"database": _database()}
+    for name, url in _redis_urls().items():
+        checks[name] = _redis(url)
+    down = [name for name, state in checks.items() if state != "ok"]
+    body: dict[str, object] = {
+        "status": "unavailable" if down else "ok",
+        "database": connection.vendor,
+        "checks": checks,
+        "down": down,
+    }
+    return not down, body
+
+
+def healthz_response() -> JsonResponse:
+    healthy, body = health_report()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+class HealthzMiddleware:
+    """Answers GET/HEAD /healthz itself, before the rest of the stack reads the host."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == PATH and request.method in {"GET", "HEAD"}:
+            return healthz_response()
+        return self.get_response(request)
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure means "down"; the body says which
+        return _failure(exc)
+    return "ok"
+
+
+def _redis_urls() -> dict[str, str]:
+    urls: dict[str, str] = {}
+    if settings.REDIS_URL:
+        urls["redis"] = settings.REDIS_URL
+    broker = settings.CELERY_BROKER_URL
+    if settings.QUORUM_TASKS == "celery" and broker and broker != settings.REDIS_URL \
+            and urlparse(broker).scheme in {"redis", "rediss", "unix"}:
+        urls["broker"] = broker
+    return urls
+
+
+def _redis(url: str) -> str:
+    client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
+    try:
+        client.ping()
+    except Exception as exc:  # any failure means "down"; the body says which
+        return _failure(exc)
+    finally:
+        client.close()
+    return "ok"
+
+
+def _failure(exc: BaseException) -> str:
+    # The probe is public: the body names the kind of failure, the log its details (hosts, ports).
+    logger.warning("health check: %s: %s", type(exc).__name__, exc)
+    return f"down ({type(exc).__name__})"
