@@ -101,6 +101,8 @@ class JobConsensusRuns(_Endpoint):
             201: RunDetailSerializer,
             202: OpenApiResponse(RunSerializer, description="Queued: poll the run until it ends"),
             409: OpenApiResponse(description="A run of this job is in progress (details.run)"),
+            503: OpenApiResponse(description="The task queue is unreachable: the run (details.run) was "
+                                             "failed; ask again after Retry-After seconds"),
         },
         summary="Run consensus on the job now",
     )
