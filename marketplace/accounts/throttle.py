@@ -9,6 +9,7 @@ inbox (or the mail sender's quota) with reset links."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -18,6 +19,10 @@ from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from marketplace.cachesafe import UNREACHABLE
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip_address(request: HttpRequest) -> str | None:
@@ -76,12 +81,18 @@ def _hour_wait(key: str, *, limit: int) -> int:
     now = int(time.time())
     window = now // WINDOW_SECONDS
     key = f"{key}:{window}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS)
     try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr: a new window has begun
-        cache.add(key, 1, timeout=WINDOW_SECONDS)
-        count = 1
+        cache.add(key, 0, timeout=WINDOW_SECONDS)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr: a new window has begun
+            cache.add(key, 1, timeout=WINDOW_SECONDS)
+            count = 1
+    except UNREACHABLE as exc:
+        # Open, not shut, while the cache (Redis) is down: sign-ups and resets go on uncounted
+        # rather than every one failing; the log says so (README, "While Redis is down").
+        logger.warning("cache unreachable (%s); %s not counted", type(exc).__name__, key.split(":")[1])
+        return 0
     if count <= limit:
         return 0
     return (window + 1) * WINDOW_SECONDS - now
