@@ -89,6 +89,25 @@ def test_a_consensus_run_asked_for_with_redis_unreachable_answers_503_and_blocks
     assert all("task broker could not be reached" in run.error for run in runs)
 
 
+def test_a_job_cancelled_with_redis_unreachable_is_answered_cancelled(
+    server: str, acme: Organization, alice: User, wendy: User
+) -> None:
+    """The cancel's completion run cannot be sent: the run fails (the sweep claims it again once
+    Redis is back), and the client is told what happened: cancelled, refunded."""
+    job = open_job_with_items(items=3, organization=acme)
+    with _api(server, wendy) as api:
+        lease = api.post("/work/next/", json={"job": job.pk}).json()["lease"]
+        assert api.post(f"/work/leases/{lease}/submit/", json={"label": "cat"}).status_code == 201
+    with _api(server, alice) as api:
+        cancelled = api.post(f"/jobs/{job.pk}/cancel/", json={})
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert {run.status for run in ConsensusRun.objects.filter(job=job)} <= {ConsensusRun.Status.FAILED}
+
+
 def test_healthz_probed_by_address_answers_503_naming_redis(server: str) -> None:
     answer = httpx.get(f"{server}/healthz", timeout=WAIT)  # Host: 127.0.0.1, not in ALLOWED_HOSTS
 

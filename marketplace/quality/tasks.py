@@ -97,9 +97,10 @@ def consensus_schedule(
 ) -> ConsensusRun:
     """Claim a run now and start it when the caller's transaction commits.
 
-    Raises Conflict when the job already has a run in progress (bad method/options: ApplicationError);
-    Unavailable (once the transaction commits) when the broker could not take the run: the run is
-    then failed, not left claimed, so asking again works as soon as the broker is back.
+    Raises Conflict when the job already has a run in progress (bad method/options: ApplicationError).
+    When the broker cannot take the run, it is failed, not left claimed, so asking again works as
+    soon as the broker is back; a run somebody asked for (MANUAL) then raises Unavailable once the
+    transaction commits, an automatic one only logs (its caller's work, a cancel say, is done).
     """
     run = consensus_run_claim(job=job, method=method, trigger=trigger, options=options)
     transaction.on_commit(partial(_dispatch_claimed, run.pk, asked=trigger == ConsensusRun.Trigger.MANUAL))
@@ -115,6 +116,10 @@ def _dispatch_claimed(run_id: int, *, asked: bool) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         consensus_run_fail_unsent(run_id=run_id, error=f"not started: the task broker could not be reached ({reason})")
         logger.warning("consensus run %s failed: the task broker could not be reached (%s)", run_id, reason)
+        if not asked:
+            # A trigger (submit, completion, cancel, periodic): whatever committed with it stands
+            # and is answered as done; the sweep claims a completion run again (consensus_runs_sweep).
+            return
         raise Unavailable(
             f"Consensus run {run_id} could not be started: the task queue (Redis) is unreachable. "
             "Nothing was lost; ask again in a minute.",
