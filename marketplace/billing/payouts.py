@@ -241,7 +241,9 @@ def payout_batch_reject(*, admin: User, batch: PayoutBatch, reason: str = "",
 @transaction.atomic
 def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
     """The payment provider's file for an approved batch: payout_id, worker_id, handle, amount.
-    The handle is the worker's username; no names, e-mails or bank details leave Quorum here."""
+    The handle is the worker's username; no names, e-mails or bank details leave Quorum here.
+    Exported again, the same file; `exported_at` stays the first export's (what a refusal to
+    reject quotes, and never after `paid_at`)."""
     require_admin(admin)
     batch = _batch_locked(batch, (PayoutBatch.Status.APPROVED, PayoutBatch.Status.PAID), "exported")
     out = io.StringIO()
@@ -251,8 +253,9 @@ def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
         writer.writerow(
             [payout.pk, payout.worker_id, csv_cell(payout.worker.username), f"{payout.amount:.2f}"]
         )
-    batch.exported_at = timezone.now()
-    batch.save(update_fields=["exported_at"])
+    if batch.exported_at is None:  # the first export is when the money may have left: keep it
+        batch.exported_at = timezone.now()
+        batch.save(update_fields=["exported_at"])
     return out.getvalue()
 
 

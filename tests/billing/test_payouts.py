@@ -175,6 +175,11 @@ def test_an_approved_batch_is_marked_paid_only_once_its_file_went_to_the_provide
     assert LedgerAccount.objects.get(kind=AccountKind.PAYOUTS_PAID).balance == D("0.35")
     assert ledger_audit().ok
 
+    again = payout_batch_export_csv(admin=ada, batch=batch)  # the admin downloads the file once more
+    assert again.count("\n") == 3  # the header and the same two payouts
+    batch.refresh_from_db()
+    assert batch.exported_at == paid.exported_at and batch.exported_at <= batch.paid_at  # the first export's
+
 
 @pytest.mark.usefixtures("earned")
 def test_a_retried_payout_request_with_the_same_key_pays_out_once(wendy: User, client_for: Any) -> None:
