@@ -8,7 +8,9 @@ inbox (or the mail sender's quota) with reset links."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import ipaddress
 import logging
 import time
 from typing import Any
@@ -57,17 +59,32 @@ def lockout_message(request: Any = None) -> str:
             f"{minutes} minutes; an admin can lift the lock sooner.")
 
 
+# The documentation prefix (RFC 3849): no client ever has one of these addresses.
+_ACCOUNT_ADDRESSES = int(ipaddress.IPv6Address("2001:db8::"))
+
+
+def account_request(request: HttpRequest) -> HttpRequest:
+    """`request` as django-axes should count a wrong password typed in a session (the current one on
+    the change page): from an address of the account's own instead of the client's. The guesses
+    then lock the account (for log-ins too, from anywhere) and never the client's address, which an
+    office or a carrier shares: one person's typos must not lock out everyone behind it."""
+    account = copy.copy(request)
+    account.META = {key: value for key, value in request.META.items() if key != "HTTP_X_FORWARDED_FOR"}
+    account.META["REMOTE_ADDR"] = str(ipaddress.IPv6Address(_ACCOUNT_ADDRESSES + (request.user.pk or 0)))
+    return account
+
+
 def password_check_failed(request: Any, *, username: str) -> None:
     """Count a wrong password typed outside a log-in (the current password on the change page) as
-    a failed log-in of `username`: django-axes counts it through Django's own failure signal, per
-    account and per address, and locks both at the same limit. Without it a borrowed session could
-    guess the password (reused elsewhere, perhaps) without end."""
-    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    a failed log-in of `username` (django-axes counts it through Django's own failure signal), from
+    the account's own address (account_request). Without it a borrowed session could guess the
+    password (reused elsewhere, perhaps) without end."""
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=account_request(request))
 
 
 def password_change_lockout_message(request: Any = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
-    return (f"Too many wrong passwords for this account or from this address. Password changes and "
+    return (f"Too many wrong passwords for this account. Password changes and "
             f"log-ins are refused for {minutes} minutes; an admin can lift the lock sooner.")
 
 

@@ -142,9 +142,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("password_change_done")
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        # A wrong current password counts as a failed log-in; once the account or the address is
-        # locked, even the right one is refused here, as on the log-in page.
-        if throttle.login_locked_out(request, username=request.user.get_username()):
+        # A wrong current password counts as a failed log-in of the account (throttle.account_request);
+        # once it is locked, even the right one is refused here, as on the log-in page.
+        if throttle.login_locked_out(throttle.account_request(request), username=request.user.get_username()):
             return locked_out(request)
         return super().post(request, *args, **kwargs)
 
@@ -152,7 +152,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         if form.has_error("old_password", code="password_incorrect"):
             username = self.request.user.get_username()
             throttle.password_check_failed(self.request, username=username)
-            if throttle.login_locked_out(self.request, username=username):
+            if throttle.login_locked_out(throttle.account_request(self.request), username=username):
                 return locked_out(self.request)  # the failure that reaches the limit says so already
         return super().form_invalid(form)
 
