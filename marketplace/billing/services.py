@@ -58,7 +58,9 @@ DROPPED_JUDGMENT_PAY_POLICY = (
     "When a worker is blocked from a job for poor quality, the judgments they gave in it are "
     "dropped and not paid: earnings for them that are still pending are withdrawn. Earnings "
     "that have already become available, or were paid out, are never clawed back: Quorum "
-    "absorbs that cost, and the client is never charged for dropped work."
+    "absorbs that cost, and the client is never charged for dropped work. Where an automatic "
+    "block would withdraw more than the review cap, an admin reviews it first, and that pay waits "
+    "for the decision (held for review), then is withdrawn or left with you."
 )
 
 

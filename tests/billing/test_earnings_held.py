@@ -79,6 +79,9 @@ def test_a_worker_sees_pay_held_for_review_with_its_job_and_the_reason(
     assert f'data-field="held">{money_text(held)}<' in html
     assert f'data-field="held-amount">{money_text(held)}<' in html
     assert f"{money_text(held)} held for review" in html  # beside the day's row in Street signs
+    pending_cell = html.rsplit("<td>Street signs</td>", 1)[1].split("</tr>", 1)[0].split("<td>", 1)[1]
+    assert "held for review" in pending_cell and "—" not in pending_cell.split("held for review")[0]  # no dash, read as a minus
+    assert "held for review" in page.context["policy"]  # the box on when pay is withdrawn says so
     assert "an admin reviews that withdrawal" in html and "walter" not in html
 
 
