@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.jobs.models import GoldAnswer, Item, Job
+from marketplace.jobs.models import GoldAnswer, Item, Job, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment
 from marketplace.quality import estimate
@@ -81,7 +81,7 @@ def test_with_enough_gold_the_headline_is_the_gold_measured_without_its_answer(a
     assert interval == f"90% interval {100 * low:.1f}–{100 * high:.1f}%"
     assert "measured on 12 gold items, each labelled by consensus without its known answer" in body
     beside = body.split('data-figure="model-estimate">', 1)[1].split("</span>", 1)[0]
-    assert beside == f"The model's own estimate: {100 * model:.1f}% over 6 items (Dawid-Skene's confidences run high)"
+    assert beside == f"The model's own estimate: {100 * model:.1f}% over 6 items (crowd models' confidences run high)"
     assert 'data-figure="add-gold"' not in body
 
 
@@ -99,6 +99,12 @@ def test_with_too_little_gold_the_headline_is_the_models_own_estimate_without_an
     assert "confidences run high" in own
     add = body.split('data-figure="add-gold">', 1)[1].split("</span>", 1)[0]
     assert add == "Only 3 gold items measured so far: with 10 or more, this figure is measured on them instead."
+
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED)  # ended: no more gold will come
+    body = browser(alice).get(reverse("client-job-figures", args=[job.pk])).content.decode()
+    add = body.split('data-figure="add-gold">', 1)[1].split("</span>", 1)[0]
+    assert add == ("This job ended with 3 gold items labelled without their answer: measuring this figure "
+                   "takes 10 or more, so it stays the model's own. Give your next job more gold.")
 
 
 def test_without_gold_the_page_asks_for_gold(alice: User) -> None:
