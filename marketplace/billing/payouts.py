@@ -270,7 +270,7 @@ def payout_batch_mark_paid(*, admin: User, batch: PayoutBatch) -> PayoutBatch:
     if batch.exported_at is None:
         raise Conflict(
             f"Export payout batch {batch.pk}'s payment file before marking it paid: the provider "
-            "pays the file it was sent, and this batch's never left Quorum.",
+            "pays the file it was sent, and no file of this batch has left Quorum yet.",
             details={"batch": batch.pk, "exported_at": None},
         )
     ledger.transfer(

@@ -66,9 +66,12 @@ def appealable_for(*, worker: User) -> list[Appealable]:
     for judgment in rows[:GOLD_CHOICES]:
         if judgment.item_id not in gold:
             continue  # retired meanwhile
+        # The labels' names, as the labeling page showed them, not their keys.
+        names = {label["key"]: label.get("name") or label["key"] for label in judgment.job.labels}
+        answered, right = (names.get(key, key) for key in (judgment.label, gold[judgment.item_id]))
         out.append(Appealable("gold", judgment.job_id, judgment.job.title, judgment.pk, judgment.created_at,
                               judgment.created_at + appeal_window(),
-                              f"You answered {judgment.label}; the gold answer is {gold[judgment.item_id]}."))
+                              f"You answered {answered}; the gold answer is {right}."))
     return out
 
 

@@ -47,6 +47,7 @@ def test_a_blocked_worker_files_an_appeal_and_follows_it(wendy: User, blocked: J
     assert page.status_code == 200
     assert f'value="block:{blocked.pk}"' in page.content.decode()
     assert b"gold:" in page.content  # her missed check items, in a job that shows gold feedback
+    assert "the gold answer is Cat." in page.content.decode()  # the label's name, as she saw it labeling
 
     filed = _as(wendy).post("/work/appeals/new/", {"subject": f"block:{blocked.pk}", "reason": "The gold showed dogs."})
     assert filed.status_code == 302
