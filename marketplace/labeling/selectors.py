@@ -22,6 +22,7 @@ from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.serving import jobs_by_serving_order, jobs_in_serving_order
+from marketplace.labeling.undoing import judgment_undo_refusal  # noqa: F401  (a read the labeling page asks)
 
 
 def live_lease_q(*, now: datetime, prefix: str = "") -> Q:

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Item, JobStatus
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
@@ -94,29 +94,19 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     )
     if later.exists():
         raise Conflict("Only your last answer in this job can be undone.", details={"judgment": judgment.pk})
-    if not judgment.is_gold:
-        # The item's row lock: no answer may complete it, nor a claim count its slots, meanwhile.
-        item = Item.objects.select_for_update().get(pk=judgment.item_id)
-        if item.is_complete:
-            raise Conflict(_completed_message(judgment, _last_answerer(judgment.item_id)),
-                           details={"judgment": judgment.pk})
+    # The item's row lock (regular only): no answer may complete it, nor a claim count its slots,
+    # meanwhile.
+    item_complete = not judgment.is_gold and Item.objects.select_for_update().get(pk=judgment.item_id).is_complete
     # The worker's tally, then the job KEY SHARE: the submit's order. A status move (FOR UPDATE)
     # waits for us, and we read the status it left.
     sql.run(
         "tally_add", job=judgment.job_id, shard=worker.pk, judgments=-int(not judgment.is_gold),
         gold_judgments=-int(judgment.is_gold), completed=0,
     )
-    status, lease_seconds, overlap = _job_key_share(judgment.job_id)
-    if judgment.is_gold:
-        # As a regular answer is refused above: before the job's status, in the same words.
-        refusal = _gold_refusal(judgment, overlap=overlap, job_completed=status == JobStatus.COMPLETED)
-        if refusal is not None:
-            raise Conflict(refusal, details={"judgment": judgment.pk})
-    if status not in _UNDOABLE_JOB:
-        raise Conflict(
-            f"This job is {JobStatus(status).label.lower()}; its answers can no longer be undone.",
-            details={"judgment": judgment.pk},
-        )
+    status, lease_seconds, overlap = _job_row(judgment.job_id, key_share=True)
+    refusal = _item_or_job_refusal(judgment, item_complete=item_complete, status=status, overlap=overlap)
+    if refusal is not None:
+        raise Conflict(refusal, details={"judgment": judgment.pk})
     if not judgment.is_gold:
         # Our judgment's count comes off; the item was not complete, so it stays open.
         Item.objects.filter(pk=judgment.item_id).update(judgment_count=F("judgment_count") - 1)
@@ -135,10 +125,50 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     return Withdrawal(judgment=judgment, lease=lease)
 
 
-def _job_key_share(job_id: int) -> tuple[str, int, int]:
-    """The job's status, lease length and overlap, read under KEY SHARE (PostgreSQL; SQLite
-    serializes writers already): the lock a submit takes, which only a status move waits for."""
-    lock = " FOR KEY SHARE" if transaction.get_connection().vendor == "postgresql" else ""
+def judgment_undo_refusal(*, worker: User, judgment_id: int) -> str | None:
+    """The refusal judgment_withdraw would give this answer now, or None if it would undo it:
+    the same checks in the same order, read without its locks (so a race may still refuse).
+
+    The labeling page asks right after a submit and offers Undo only where a click would not be
+    refused. It learns nothing a click would not tell: a gold answer is refused in groups of the
+    job's overlap, as a regular one (_gold_refusal), in the same words."""
+    try:
+        judgment = _judgment_for_undo(worker=worker, judgment_id=judgment_id)
+    except ApplicationError as exc:
+        return exc.message
+    if judgment.status != JudgmentStatus.ACCEPTED or not Lease.objects.filter(
+        pk=judgment.lease_id, status=LeaseStatus.SUBMITTED
+    ).exists():
+        return "This answer was undone already."
+    later = Judgment.objects.filter(
+        job_id=judgment.job_id, worker=worker, status=JudgmentStatus.ACCEPTED, pk__gt=judgment.pk
+    )
+    if later.exists():
+        return "Only your last answer in this job can be undone."
+    item_complete = not judgment.is_gold and Item.objects.filter(pk=judgment.item_id, is_complete=True).exists()
+    status, _, overlap = _job_row(judgment.job_id, key_share=False)
+    return _item_or_job_refusal(judgment, item_complete=item_complete, status=status, overlap=overlap)
+
+
+def _item_or_job_refusal(judgment: Judgment, *, item_complete: bool, status: str, overlap: int) -> str | None:
+    """Why the answer stays for its item or its job, or None. A complete item first, before the
+    job's status, and a gold answer in the very words of a regular one (_gold_refusal)."""
+    if judgment.is_gold:
+        refusal = _gold_refusal(judgment, overlap=overlap, job_completed=status == JobStatus.COMPLETED)
+        if refusal is not None:
+            return refusal
+    elif item_complete:
+        return _completed_message(judgment, _last_answerer(judgment.item_id))
+    if status not in _UNDOABLE_JOB:
+        return f"This job is {JobStatus(status).label.lower()}; its answers can no longer be undone."
+    return None
+
+
+def _job_row(job_id: int, *, key_share: bool) -> tuple[str, int, int]:
+    """The job's status, lease length and overlap; `key_share`: read under KEY SHARE (PostgreSQL;
+    SQLite serializes writers already), the lock a submit takes, which only a status move waits for."""
+    on_pg = transaction.get_connection().vendor == "postgresql"
+    lock = " FOR KEY SHARE" if key_share and on_pg else ""
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(f"SELECT status, lease_seconds, overlap FROM jobs_job WHERE id = %s{lock}", [job_id])
         status, lease_seconds, overlap = cursor.fetchone()

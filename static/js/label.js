@@ -18,7 +18,7 @@
   // --- the labeling page
 
   function initLabeler(root) {
-    const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
+    const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, undoOffer, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
     const $ = (id) => document.getElementById(id);
     const itemBox = $("item");
     const feedbackBox = $("feedback");
@@ -69,27 +69,11 @@
       sentLine.hidden = false;
     }
 
-    // Undo of the last answer: for data-undo-seconds after it was sent (the server checks the
-    // window and the rest), by the Undo button beside "Sent:", Ctrl+Z or "u". `last` is the
-    // answer on its way or stored: `judgment` resolves to its id once the server has replied.
+    // Undo of the last answer, by the Undo button beside "Sent:", Ctrl+Z or "u" (label_view.js:
+    // offered while its reply does not say it cannot be undone).
     const undoButton = $("undo");
-    const undoSeconds = Number(root.dataset.undoSeconds) || 0;
-    let last = null; // {judgment: Promise<number|null>, timer}
-    function offerUndo(judgment) {
-      if (last) window.clearTimeout(last.timer);
-      if (!undoSeconds || !undoButton) {
-        last = null;
-        return;
-      }
-      last = { judgment, timer: window.setTimeout(() => endUndo(), undoSeconds * 1000) };
-      undoButton.hidden = false;
-      undoButton.disabled = false;
-    }
-    function endUndo() {
-      if (last) window.clearTimeout(last.timer);
-      last = null;
-      if (undoButton) undoButton.hidden = true;
-    }
+    const undos = undoOffer(undoButton, Number(root.dataset.undoSeconds) || 0);
+    const endUndo = () => undos.end();
 
     function announce(message) {
       // Clear first so the same words are announced again.
@@ -123,6 +107,7 @@
     }
 
     function showFeedback(feedback) {
+      delete feedbackBox.dataset.undone; // set on a "Not undone" banner, which the next item clears
       if (!feedback) {
         feedbackBox.hidden = true;
         feedbackBox.replaceChildren();
@@ -146,6 +131,7 @@
     // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
     function show(next, pressedAt, prefix) {
       lease = next;
+      if (feedbackBox.dataset.undone) showFeedback(null); // it spoke of the item before
       if (ahead && ahead.lease === next.lease) setAhead(null); // the slow path's reply can be the one fetched ahead
       itemBox.replaceChildren(...itemNodes(next.item.data), ...suggestionNodes(next.suggestion));
       if (multi) untickAll();
@@ -246,8 +232,10 @@
       const answer = multi ? { labels: label } : { label };
       showSent(label);
       let stored;
-      offerUndo(new Promise((resolve) => { stored = resolve; }));
-      const remember = (data) => stored(data && data.submitted ? data.submitted.judgment : null);
+      undos.offer(new Promise((resolve) => { stored = resolve; }));
+      // An answer the server says cannot be undone (its item is complete) is not offered.
+      const remember = (data) => stored(data && data.submitted && data.submitted.undoable !== false
+        ? data.submitted.judgment : null);
       if (ahead) {
         showFeedback(null);
         const onSaved = saved();
@@ -305,12 +293,13 @@
     // Take the last answer back: its item comes back on screen, the item on screen becomes the
     // one fetched ahead, and the one fetched ahead (if any) is given back with the request.
     async function undo() {
-      if (!last) return;
-      const pending = last;
+      const pending = undos.last;
+      if (!pending) return;
+      const pressedOver = lease; // the item on screen when Undo was pressed
       undoButton.disabled = true;
       const judgment = await pending.judgment;
-      if (judgment === null || last !== pending) {
-        if (last === pending) endUndo();
+      if (judgment === null || undos.last !== pending) {
+        if (undos.last === pending) endUndo();
         return;
       }
       const url = root.dataset.undoUrl.replace(/\/0\/undo\/$/, `/${judgment}/undo/`);
@@ -330,10 +319,14 @@
         if (onScreen && onScreen.lease !== data.next.lease) setAhead(onScreen);
         else prefetch();
       } catch (error) {
-        endUndo();
+        if (undos.last === pending) endUndo(); // not the offer of an answer sent meanwhile
+        announce(`Not undone: ${error.message}`);
+        // Shown over the item Undo was pressed over, until the next item shows (show()): never
+        // over one the worker has moved on to meanwhile.
+        if (lease !== pressedOver) return;
         feedbackBox.replaceChildren(el("strong", { text: `Not undone: ${error.message}` }));
         feedbackBox.hidden = false;
-        announce(`Not undone: ${error.message}`);
+        feedbackBox.dataset.undone = "true";
       }
     }
     if (undoButton) undoButton.addEventListener("click", () => undo());

@@ -1,6 +1,6 @@
 // The labeling page (#labeler), what the worker sees and presses: an item's data as DOM nodes,
-// the list of the page's keys, and the keys themselves. label.js drives the page with these
-// (window.QuorumLabel); the template loads this file before it.
+// the list of the page's keys, the keys themselves, and the Undo button's offer. label.js drives
+// the page with these (window.QuorumLabel); the template loads this file before it.
 //
 // Item data is untrusted: it is put on the page with createElement/textContent only, never
 // innerHTML, and a picture is shown only from an http(s) URL (anything else is shown as text).
@@ -150,5 +150,34 @@
     });
   }
 
-  window.QuorumLabel = Object.assign(window.QuorumLabel || {}, { el, itemNodes, suggestionNodes, summary, keysList, bindKeys });
+  // The Undo button of the last answer, offered for `seconds` after it is sent (the server checks
+  // the window and the rest). `offer(judgment)`: a Promise of the answer's id once the server has
+  // stored it, or of null when it was not stored or the reply said it cannot be undone (its item
+  // is complete: labeling/undoing.py); null takes the button away at once, before any click.
+  function undoOffer(button, seconds) {
+    let last = null; // {judgment: Promise<number|null>, timer}
+    const undos = {
+      get last() { return last; },
+      offer(judgment) {
+        if (last) window.clearTimeout(last.timer);
+        last = null;
+        if (!seconds || !button) return;
+        const offered = { judgment, timer: window.setTimeout(() => undos.end(), seconds * 1000) };
+        last = offered;
+        button.hidden = false;
+        button.disabled = false;
+        judgment.then((id) => { if (id === null && last === offered) undos.end(); });
+      },
+      end() {
+        if (last) window.clearTimeout(last.timer);
+        last = null;
+        if (button) button.hidden = true;
+      },
+    };
+    return undos;
+  }
+
+  window.QuorumLabel = Object.assign(window.QuorumLabel || {}, {
+    el, itemNodes, suggestionNodes, summary, keysList, bindKeys, undoOffer,
+  });
 })();

@@ -280,6 +280,9 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
         "submitted": {
             "judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback,
             **({} if judgment.labels is None else {"labels": judgment.labels}),
+            # Whether Undo would take it back now (read after commit, as a click would find it),
+            # so the page offers Undo only where it works; gold reads as regular (undoing.py).
+            "undoable": selectors.judgment_undo_refusal(worker=worker, judgment_id=judgment.pk) is None,
         },
         **_next_of(outcome.next),
     })

@@ -1,0 +1,118 @@
+"""Undo is offered only for an answer it can take back, and a refused undo's banner speaks of its
+own item only (outside UX review F7).
+
+Wendy labels a job asked for two answers per item. Where Walter answered first, her answer
+completes the item: the page stops offering Undo once the reply says so. Where she answers first
+and Walter completes the item after, her click is refused; the banner saying so stands over the
+item she pressed Undo over, never over one she has moved on to."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from marketplace.accounts.models import User
+from marketplace.labeling.models import Judgment, Lease
+from marketplace.labeling.services import judgment_submit
+from tests.browser.conftest import arrange, log_in
+from tests.browser.test_worker_portal import _wait_ahead, _wait_for_item, _wait_saved
+from tests.factories import PASSWORD, WorkerFactory, open_job_with_items
+from tests.labeling.helpers import judge_all
+
+
+def _answer_her_last_item(walter: User, wendy: User) -> None:
+    """Walter answers the item of Wendy's latest answer: its second answer completes it."""
+    item = Judgment.objects.filter(worker=wendy).latest("id").item
+    now = timezone.now()
+    lease = Lease.objects.create(job=item.job, item=item, worker=walter, created_at=now,
+                                 expires_at=now + timedelta(minutes=5))
+    judgment_submit(worker=walter, lease_id=lease.pk, label="cat")
+
+
+def test_an_answer_that_completed_its_item_offers_no_undo(page: Any) -> None:
+    wendy = arrange(WorkerFactory, username="wendy-completes")
+    walter = arrange(WorkerFactory, username="walter-first")
+    job = arrange(open_job_with_items, items=3, overlap=2, title="Completed by Wendy")
+    arrange(judge_all, walter, job)  # every item has one answer: each of Wendy's completes one
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    first = _wait_for_item(page, None)
+    _wait_ahead(page)
+
+    page.keyboard.press("d")
+    _wait_for_item(page, first)
+    _wait_saved(page, 1)
+
+    expect(page.locator("#undo")).to_be_hidden()  # the old page offered it, and a click said 409
+    page.keyboard.press("Control+z")  # nothing to undo: nothing happens
+    expect(page.locator("#feedback")).to_be_hidden()
+    assert arrange(lambda: Judgment.objects.get(worker=wendy).status) == "accepted"
+
+
+def test_a_refused_undos_banner_goes_when_the_next_item_shows(page: Any) -> None:
+    wendy = arrange(WorkerFactory, username="wendy-refused")
+    walter = arrange(WorkerFactory, username="walter-second")
+    job = arrange(open_job_with_items, items=4, overlap=2, title="Completed by Walter")
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    first = _wait_for_item(page, None)
+    _wait_ahead(page)
+
+    page.keyboard.press("d")  # the item's first answer: it can be undone
+    second = _wait_for_item(page, first)
+    _wait_saved(page, 1)
+    expect(page.locator("#undo")).to_be_visible()
+    arrange(_answer_her_last_item, walter, wendy)  # ...until Walter's completes the item
+    page.locator("#undo").click()
+
+    banner = page.locator("#feedback")
+    expect(banner).to_have_text(
+        "Not undone: Another worker's answer completed this item since, so yours can no longer be undone."
+    )
+    expect(page.locator("#item")).to_have_text(second)
+    _wait_ahead(page)
+    page.keyboard.press("d")
+    _wait_for_item(page, second)
+    _wait_saved(page, 2)
+    expect(banner).to_be_hidden()  # the old page kept it under every item after
+
+
+def test_a_refusal_that_comes_after_the_worker_moved_on_leaves_the_new_item_alone(page: Any) -> None:
+    """Wendy presses Undo, then answers the item on screen before the refusal comes back: the
+    refusal is about the item before, so the item now on screen shows no banner, and her new
+    answer is still offered for undo."""
+    wendy = arrange(WorkerFactory, username="wendy-moved-on")
+    walter = arrange(WorkerFactory, username="walter-then")
+    job = arrange(open_job_with_items, items=4, overlap=2, title="Moved on")
+    held: list[tuple[Any, Any]] = []
+
+    def hold_undo(route: Any) -> None:
+        held.append((route, route.fetch()))  # the server refused it; the page hears later
+        page.evaluate("() => { window.undoHeld = true; }")
+
+    page.route("**/work/judgments/*/undo/", hold_undo)
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    first = _wait_for_item(page, None)
+    _wait_ahead(page)
+    page.keyboard.press("d")
+    second = _wait_for_item(page, first)
+    _wait_saved(page, 1)
+    _wait_ahead(page)
+    arrange(_answer_her_last_item, walter, wendy)
+
+    page.locator("#undo").click()
+    page.wait_for_function("() => window.undoHeld === true")
+    page.keyboard.press("d")  # she moves on: the item after shows at once
+    third = _wait_for_item(page, second)
+    _wait_saved(page, 2)
+    route, reply = held[0]
+    route.fulfill(response=reply)
+
+    expect(page.locator("#announcer")).to_contain_text("Not undone")  # said, for a screen reader
+    expect(page.locator("#feedback")).to_be_hidden()  # the old page put it over the third item
+    expect(page.locator("#item")).to_have_text(third)
+    expect(page.locator("#undo")).to_be_visible()  # her new answer's offer stands
