@@ -14,6 +14,10 @@ once, so watching the page never ties a change to one answer. (A cutoff sliding 
 "answers more than an hour old", would: each answer would show up alone, an hour late.) Every
 counted answer is past undoing: the lag is never shorter than the undo window.
 
+The row's other figures tell the same time: agreement with the consensus and the median answer
+time take in only the answers before the cutoff too (a regular answer on an item a consensus run
+labelled moved "over N answers" live). Its status (ok, flagged, blocked) is now, and says so.
+
 Only what the worker is shown. The rules (the gold block, the fast flag) and what admins and
 clients read stay live: quality enforcement is not delayed. Jobs with gold feedback on stay live
 too: their worker is told about each missed check item anyway.
@@ -22,10 +26,12 @@ too: their worker is told about each missed check item anyway.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.jobs.models import Job
@@ -98,6 +104,16 @@ def rows_as_shown(*, rows: list[dict[str, Any]], worker_id: int) -> dict[int, da
                            ("gold_pos_seen", "pos_seen"), ("gold_pos_right", "pos_right")):
             _take_off(row, field, decided[key])
     return dict.fromkeys(hiding, cutoff)
+
+
+def since_cutoff(cutoffs: Mapping[int, datetime]) -> Q:
+    """Judgments given at or after their job's cutoff, for the jobs in `cutoffs` (rows_as_shown's);
+    an empty Q (excludes nothing) for none. The rest of such a row, agreement and answer time, is
+    read without them, so the row tells one time (quality/selectors.py)."""
+    since = Q()
+    for job_id, cutoff in cutoffs.items():
+        since |= Q(job_id=job_id, created_at__gte=cutoff)
+    return since
 
 
 def _take_off(row: dict[str, Any], field: str, amount: int) -> None:

@@ -8,7 +8,7 @@ the requester is the caller's job: pass a job the requester owns, or the request
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -91,7 +91,10 @@ def worker_quality_by_job(*, worker_id: int, as_shown: bool = False) -> list[Wor
     )
     job_ids = [row["job_id"] for row in rows]
     cutoffs = own_figures.rows_as_shown(rows=rows, worker_id=worker_id) if as_shown and rows else {}
-    out = _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids)
+    # Such a job's row tells one time: its agreement and answer time too take in only the answers
+    # before its cutoff (its status, flagged or blocked, is now: the rules act live).
+    out = _assemble(rows=rows, pairs=[(j, worker_id) for j in job_ids], worker_ids=[worker_id], job_ids=job_ids,
+                    before=cutoffs)
     return [replace(q, counted_before=cutoffs[q.job_id]) if q.job_id in cutoffs else q for q in out]
 
 
@@ -112,7 +115,8 @@ def worker_quality_overall(*, worker_id: int, as_shown: bool = False) -> WorkerQ
         ds_accuracy=sum(a * n for a, n in weighted) / weight if weight else None,
         confusion=None, confusion_labels=None,
         agreement=agreeing / scored if scored else None, agreement_judgments=scored,
-        median_seconds=_median_overall(worker_id=worker_id),
+        median_seconds=_median_overall(worker_id=worker_id, before={
+            q.job_id: q.counted_before for q in per_job if q.job_id is not None and q.counted_before}),
         flagged_fast_at=max((q.flagged_fast_at for q in per_job if q.flagged_fast_at), default=None),
         blocked=any(q.blocked for q in per_job),
         counted_before=next((q.counted_before for q in per_job if q.counted_before), None),
@@ -125,7 +129,8 @@ _gold_of = gold_multi.gold_figures
 
 
 def _assemble(
-    *, rows: list[dict[str, Any]], pairs: list[tuple[int, int]], worker_ids: list[int], job_ids: list[int]
+    *, rows: list[dict[str, Any]], pairs: list[tuple[int, int]], worker_ids: list[int], job_ids: list[int],
+    before: Mapping[int, datetime] | None = None,
 ) -> list[WorkerQuality]:
     if not rows:
         return []
@@ -135,8 +140,8 @@ def _assemble(
         (r.run.job_id, r.worker_id): r
         for r in WorkerResult.objects.filter(run__in=list(runs.values()), worker_id__in=worker_ids).select_related("run")
     }
-    agreement = _agreement(runs=runs, worker_ids=worker_ids)
-    medians = _medians(job_ids=job_ids, worker_ids=worker_ids)
+    agreement = _agreement(runs=runs, worker_ids=worker_ids, before=before or {})
+    medians = _medians(job_ids=job_ids, worker_ids=worker_ids, before=before or {})
     out = []
     for row in rows:
         job_id = row.get("job_id", job_ids[0])
@@ -156,13 +161,16 @@ def _assemble(
     return out
 
 
-def _agreement(*, runs: dict[int, ConsensusRun], worker_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
+def _agreement(
+    *, runs: dict[int, ConsensusRun], worker_ids: list[int], before: Mapping[int, datetime]
+) -> dict[tuple[int, int], tuple[int, int]]:
     """(job, worker) -> (judgments equal to the run's label, judgments on items the run scored)."""
     out: dict[tuple[int, int], tuple[int, int]] = {}
     for job_id, run in runs.items():  # one grouped query per job (one job in the usual call)
         results = ItemResult.objects.filter(run_id=run.pk, item_id=OuterRef("item_id"))
         grouped = (
             Judgment.objects.filter(job_id=job_id, worker_id__in=worker_ids, status=JudgmentStatus.ACCEPTED)
+            .exclude(own_figures.since_cutoff(before))
             .values("worker_id")
             .annotate(
                 scored=Count("id", filter=Exists(results)),
@@ -174,11 +182,12 @@ def _agreement(*, runs: dict[int, ConsensusRun], worker_ids: list[int]) -> dict[
     return out
 
 
-def _medians(*, job_ids: list[int], worker_ids: list[int]) -> dict[tuple[int, int], float]:
+def _medians(*, job_ids: list[int], worker_ids: list[int], before: Mapping[int, datetime]) -> dict[tuple[int, int], float]:
     """Median seconds over each (job, worker)'s latest SPEED_WINDOW judgments, in one query."""
     recent = (
         Judgment.objects.filter(job_id__in=job_ids, worker_id__in=worker_ids)
         .exclude(status=JudgmentStatus.WITHDRAWN)  # an undone answer was never given
+        .exclude(own_figures.since_cutoff(before))
         .annotate(rank=Window(RowNumber(), partition_by=[F("job_id"), F("worker_id")], order_by=F("id").desc()))
         .filter(rank__lte=SPEED_WINDOW)
         .values_list("job_id", "worker_id", "seconds_spent")
@@ -189,9 +198,10 @@ def _medians(*, job_ids: list[int], worker_ids: list[int]) -> dict[tuple[int, in
     return {key: m for key, values in times.items() if (m := scoring.median_seconds(values)) is not None}
 
 
-def _median_overall(*, worker_id: int) -> float | None:
+def _median_overall(*, worker_id: int, before: Mapping[int, datetime]) -> float | None:
     recent = (
         Judgment.objects.filter(worker_id=worker_id).exclude(status=JudgmentStatus.WITHDRAWN)
+        .exclude(own_figures.since_cutoff(before))
         .order_by("-created_at")[:SPEED_WINDOW]
     )
     return scoring.median_seconds(recent.values_list("seconds_spent", flat=True))

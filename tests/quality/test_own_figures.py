@@ -29,6 +29,7 @@ from marketplace.flows import work_submit
 from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import JobBlock, Judgment, Lease
 from marketplace.labeling.services import lease_claim
+from marketplace.quality.runs import consensus_run
 from marketplace.quality.selectors import job_worker_quality
 from tests.factories import open_job_with_items
 from tests.quality.worker_helpers import answer_gold, gold_job, hours_later
@@ -162,3 +163,47 @@ def test_a_multi_label_jobs_label_decisions_wait_as_its_answers_do(wendy: User, 
     assert (now["gold"]["seen"], now["gold_exact_sets"]) == (0, None)
     assert (later["gold"]["correct"], later["gold"]["seen"]) == (4, 6)  # two of three labels right, twice
     assert later["gold_exact_sets"]["seen"] == 2
+
+
+def lease_on(worker: User, item: Item) -> int:
+    now = timezone.now()
+    return Lease.objects.create(
+        job=item.job, item=item, worker=worker, created_at=now, expires_at=now + timedelta(minutes=5)
+    ).pk
+
+
+def row_figures(api: APIClient, job: Job) -> dict[str, Any]:
+    """Her row's agreement and answer time as /me/quality/ gives them, and the overall ones."""
+    body = api.get("/api/v1/me/quality/").json()
+    (row,) = [row for row in body["jobs"] if row["job"] == job.pk]
+    return {"agreement": (row["agreement"], row["agreement_judgments"]), "median": row["median_seconds"],
+            "overall": (body["overall"]["agreement_judgments"], body["overall"]["median_seconds"])}
+
+
+def test_a_late_rows_agreement_and_answer_time_wait_for_the_cutoff_as_its_counts_do(
+    closed_book: Job, wendy: User, walter: User, client_for: Any
+) -> None:
+    """Walter answered two items and a consensus run labelled them. Wendy's answer to one of
+    them moved "agreement over N answers" at once (a check item, which no run labels, would not
+    have), and her answer time with it: the row said "late" but told each answer live."""
+    first, second, third = Item.objects.filter(job=closed_book, is_gold=False).order_by("id")
+    for item in (first, second):
+        client_for(walter).post(f"/api/v1/work/leases/{lease_on(walter, item)}/submit/", {"label": "cat"},
+                                format="json")
+    consensus_run(job=closed_book)
+    api = client_for(wendy)
+    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, third)}/submit/",
+                    {"label": "cat", "seconds_spent": "4"}, format="json")  # her row exists from here
+    assert sent.status_code == 201
+    before = row_figures(api, closed_book)
+
+    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, first)}/submit/",
+                    {"label": "cat", "seconds_spent": "8"}, format="json")  # on an item the run labelled
+    assert sent.status_code == 201
+
+    assert row_figures(api, closed_book) == before == {
+        "agreement": (None, 0), "median": None, "overall": (0, None)
+    }
+    with hours_later():
+        later = row_figures(api, closed_book)
+    assert later == {"agreement": (1.0, 1), "median": 6.0, "overall": (1, 6.0)}

@@ -94,6 +94,7 @@ def test_a_job_that_hides_its_check_items_shows_its_counts_an_hour_late_and_says
     html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
     assert "No check items answered yet" in html  # her three, just given, do not show yet
     assert "take in only your answers from more than an hour ago, brought up to date once an hour" in html
+    assert "agreement and median time take in only" in html and "The status (ok, flagged, blocked) is as of now" in html
     assert ">late</span>" in html
     with hours_later():
         html = signed_in(wendy).get(reverse("worker-quality")).content.decode()
