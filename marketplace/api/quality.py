@@ -59,7 +59,7 @@ _QUALITY_FIELDS: dict[str, serializers.Field] = {
         "counts label decisions (each label of an answer right or wrong), the measure the rules read.")),
     "counted_before": serializers.DateTimeField(allow_null=True, help_text=(
         "Your own figures only (/me/quality/), in a job that hides gold feedback: the counts (gold and "
-        "answers) take in only your answers given before this time, which moves once an hour "
+        "answers), agreement and median time take in only your answers given before this time, which moves once an hour "
         "(QUORUM_GOLD_FIGURES_LAG_SECONDS), so they never tell which answer was a check item. Null: "
         "every answer so far (jobs that show gold feedback, and what admins and clients read).")),
 }
