@@ -41,9 +41,7 @@ class WorkerQuality:
     flagged_fast_at: datetime | None
     blocked: bool
     gold_exact_sets: scoring.GoldEstimate | None = None  # a multi-label job's answers, exact-set matches
-    # Shown to the worker, in a job that hides gold feedback: the counts take in answers before this only
-    # (own_figures.py). None: every answer so far.
-    counted_before: datetime | None = None
+    counted_before: datetime | None = None  # as a worker reads a job hiding gold feedback (own_figures.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
