@@ -113,7 +113,8 @@ class WorkOffer:
     """One open job as the work list shows it to one worker."""
 
     job: Job
-    items_left: int  # items of the job not yet complete (job-wide, from the counters)
+    # Items of the job not yet complete (job-wide, from the counters), plus any `held_back` adds.
+    items_left: int
     expected_seconds: float | None  # median answer time of recent judgments (any worker)
     missing: list[MissingRequirement]  # empty: the worker may start now
     timed_answers: int = 0  # how many judgments expected_seconds is the median of
@@ -128,6 +129,9 @@ class WorkOffer:
 # Workers whose answer times a job's estimate leaves out: {job id: worker ids} (quality's flags,
 # passed in by the page above, since labeling sits below quality).
 LeaveOut = Callable[[list[int]], Mapping[int, set[int]]]
+# Items complete now that a job's count still shows as left to this reader: {job id: how many}
+# (quality's cutoff in jobs hiding gold feedback, own_figures.py; passed in as LeaveOut is).
+HeldBack = Callable[[list[int]], Mapping[int, int]]
 
 
 @dataclass(frozen=True)
@@ -201,11 +205,13 @@ def _requirements_unmet(*, worker: User, job_ids: list[int]) -> dict[int, list[M
     return missing
 
 
-def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | None = None) -> list[WorkOffer]:
+def work_offers_for(
+    *, worker: User, limit: int = 100, leave_out: LeaveOut | None = None, held_back: HeldBack | None = None
+) -> list[WorkOffer]:
     """Open jobs for the work list: those the worker may take now, then those they could reach by
     passing exams. Blocked jobs, jobs needing a qualification without an exam and jobs with
     nothing left for this worker (they judged every unfinished item) are left out. Four queries
-    whatever the number of jobs."""
+    whatever the number of jobs, and what `held_back` asks."""
     if not worker.is_worker or worker.suspended_at is not None:
         return []
     open_jobs = (
@@ -220,11 +226,12 @@ def work_offers_for(*, worker: User, limit: int = 100, leave_out: LeaveOut | Non
     gated = [job.pk for job in jobs if job.unqualified]  # type: ignore[attr-defined]
     missing = _requirements_unmet(worker=worker, job_ids=gated)
     expected = _expected_seconds(job_ids=[job.pk for job in jobs], leave_out=leave_out)
+    held = held_back([job.pk for job in jobs]) if held_back and jobs else {}
     offers = []
     for job in jobs:
         times = expected.get(job.pk)
         offers.append(WorkOffer(
-            job=job, items_left=max(job.item_count - job.completed_item_count, 0),
+            job=job, items_left=max(job.item_count - job.completed_item_count + held.get(job.pk, 0), 0),
             expected_seconds=times.seconds if times else None, missing=missing.get(job.pk, []),
             timed_answers=times.answers if times else 0, timed_workers=times.workers if times else 0,
         ))

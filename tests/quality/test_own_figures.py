@@ -12,6 +12,7 @@ feedback. Wendy labels both; Ada is an admin.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -32,6 +35,7 @@ from marketplace.labeling.services import lease_claim
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.selectors import job_worker_quality
 from tests.factories import open_job_with_items
+from tests.labeling.helpers import signed_in
 from tests.quality.worker_helpers import answer_gold, gold_job, hours_later
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +211,39 @@ def test_a_late_rows_agreement_and_answer_time_wait_for_the_cutoff_as_its_counts
     with hours_later():
         later = row_figures(api, closed_book)
     assert later == {"agreement": (1.0, 1), "median": 6.0, "overall": (1, 6.0)}
+
+
+def items_left(page: Client, job: Job) -> int:
+    """The "Items left" cell of the job's row on the work list (pay and time are not bare digits)."""
+    html = page.get(reverse("work-list")).content.decode()
+    row = html[html.index(f"<strong>{job.title}</strong>"):]
+    found = re.search(r'<td class="num">(\d+)</td>', row)
+    assert found is not None, row[:400]
+    return int(found.group(1))
+
+
+def test_items_left_on_the_work_list_moves_for_no_one_answer_so_it_cannot_tell_check_items(
+    wendy: User, walter: User, alice: User, client_for: Any
+) -> None:
+    """One answer completes a regular item (overlap 1), none a check item: live, Wendy's submit
+    and a reload told them apart, and so did Walter's reload for her."""
+    quiet = open_job_with_items(title="Quiet closed book", items=4, gold=2, gold_label="cat", overlap=1,
+                                organization=alice.organization, quality_rules=CLOSED)
+    api, hers, his = client_for(wendy), signed_in(wendy), signed_in(walter)
+    before = items_left(hers, quiet)
+    submit(api, hand(wendy, quiet, gold=False), "dog")  # completes its item
+    after_regular = (items_left(hers, quiet), items_left(his, quiet))
+    submit(api, hand(wendy, quiet, gold=True), "dog")
+    after_gold = (items_left(hers, quiet), items_left(his, quiet))
+
+    assert before == 4 and after_regular == after_gold == (4, 4)
+    counts = client_for(alice).get(f"/api/v1/jobs/{quiet.pk}/").json()["counts"]
+    assert counts["completed_items"] == 1  # the client's count is live
+    with hours_later():
+        assert items_left(hers, quiet) == 3  # at the step, with the rest of that hour's
+
+
+def test_items_left_of_a_job_that_shows_gold_feedback_stays_live(wendy: User, client_for: Any) -> None:
+    open_book = open_job_with_items(title="Open book", items=4, gold=2, gold_label="cat", overlap=1)
+    submit(client_for(wendy), hand(wendy, open_book, gold=False), "dog")  # a regular item: no feedback
+    assert items_left(signed_in(wendy), open_book) == 3

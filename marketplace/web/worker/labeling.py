@@ -42,6 +42,7 @@ from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
 from marketplace.labelsets import MAX_LABELS
+from marketplace.quality.own_figures import items_complete_since_cutoff
 from marketplace.quality.selectors import flagged_fast_workers
 from marketplace.parsing import JsonRefused, json_loads
 
@@ -115,7 +116,10 @@ def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
 @worker_required
 @require_GET
 def work_list(request: HttpRequest) -> HttpResponse:
-    offers = selectors.work_offers_for(worker=request.user, leave_out=flagged_fast_workers)  # type: ignore[arg-type]
+    offers = selectors.work_offers_for(
+        worker=request.user, leave_out=flagged_fast_workers,  # type: ignore[arg-type]
+        held_back=items_complete_since_cutoff,
+    )
     ctx = {
         "ready": [_offer(o) for o in offers if not o.missing],
         "examinable": [_offer(o) for o in offers if o.missing],
