@@ -23,6 +23,9 @@ from marketplace.quality.models import ConsensusRun, ItemResult, QualityEvent, W
 
 # Median answer time looks at this many of the worker's latest judgments (per job, or overall).
 SPEED_WINDOW = 100
+# Agreement is over the answers `judgments` counts, regular ones not undone: had it taken in check
+# items too (a run labels them), it could outgrow the answer count and so tell them apart.
+AGREEMENT_OVER = Q(is_gold=False) & ~Q(status=JudgmentStatus.WITHDRAWN)
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,8 @@ class WorkerQuality:
     ds_accuracy: float | None  # latest succeeded consensus run (per job only)
     confusion: list[list[float]] | None  # rows = true label, columns = answered label
     confusion_labels: list[str] | None
-    agreement: float | None  # share of accepted judgments equal to the latest run's label
-    agreement_judgments: int  # judgments that share is taken over
+    agreement: float | None  # share of AGREEMENT_OVER on items the latest run labelled, equal to its label
+    agreement_judgments: int  # those answers (never more than `judgments`, read at the same time)
     median_seconds: float | None
     flagged_fast_at: datetime | None
     blocked: bool
@@ -162,18 +165,15 @@ def _assemble(
 def _agreement(
     *, runs: dict[int, ConsensusRun], worker_ids: list[int], before: Mapping[int, datetime]
 ) -> dict[tuple[int, int], tuple[int, int]]:
-    """(job, worker) -> (judgments equal to the run's label, judgments on items the run scored)."""
+    """(job, worker) -> (AGREEMENT_OVER answers equal to the run's label, those on items it scored)."""
     out: dict[tuple[int, int], tuple[int, int]] = {}
     for job_id, run in runs.items():  # one grouped query per job (one job in the usual call)
         results = ItemResult.objects.filter(run_id=run.pk, item_id=OuterRef("item_id"))
         grouped = (
-            Judgment.objects.filter(job_id=job_id, worker_id__in=worker_ids, status=JudgmentStatus.ACCEPTED)
-            .exclude(own_figures.since_cutoff(before))
-            .values("worker_id")
-            .annotate(
-                scored=Count("id", filter=Exists(results)),
-                agree=Count("id", filter=Exists(results.filter(label=OuterRef("label")))),
-            )
+            Judgment.objects.filter(AGREEMENT_OVER, job_id=job_id, worker_id__in=worker_ids)
+            .exclude(own_figures.since_cutoff(before)).values("worker_id")
+            .annotate(scored=Count("id", filter=Exists(results)),
+                      agree=Count("id", filter=Exists(results.filter(label=OuterRef("label")))))
         )
         for row in grouped:
             out[(job_id, row["worker_id"])] = (row["agree"], row["scored"])
@@ -337,7 +337,7 @@ def _latest_run_ids() -> Any:
 
 def _latest_run_figures(*, worker_ids: list[int]) -> tuple[dict[int, float], dict[int, float]]:
     """Per worker, over the latest succeeded run of every job: DS accuracy weighted by the run's
-    judgments, and the share of accepted judgments equal to the run's label. Two queries."""
+    judgments, and the share of AGREEMENT_OVER equal to the run's label. Two queries."""
     latest = _latest_run_ids()
     ds: dict[int, float] = {}
     weighted = (
@@ -350,7 +350,7 @@ def _latest_run_figures(*, worker_ids: list[int]) -> tuple[dict[int, float], dic
     # Each item belongs to one job, so "a result of a latest run for this item" is that job's.
     results = ItemResult.objects.filter(run_id__in=latest, item_id=OuterRef("item_id"))
     grouped = (
-        Judgment.objects.filter(worker_id__in=worker_ids, status=JudgmentStatus.ACCEPTED).values("worker_id")
+        Judgment.objects.filter(AGREEMENT_OVER, worker_id__in=worker_ids).values("worker_id")
         .annotate(scored=Count("id", filter=Exists(results)),
                   agree=Count("id", filter=Exists(results.filter(label=OuterRef("label")))))
     )

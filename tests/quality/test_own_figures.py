@@ -247,3 +247,26 @@ def test_items_left_of_a_job_that_shows_gold_feedback_stays_live(wendy: User, cl
     open_book = open_job_with_items(title="Open book", items=4, gold=2, gold_label="cat", overlap=1)
     submit(client_for(wendy), hand(wendy, open_book, gold=False), "dog")  # a regular item: no feedback
     assert items_left(signed_in(wendy), open_book) == 3
+
+
+def test_agreement_counts_over_the_answers_the_answer_count_counts_so_never_a_check_item(
+    closed_book: Job, wendy: User, walter: User, ada: User, client_for: Any
+) -> None:
+    """A run labels check items too: agreement "over 2 answers" beside "1 answer" said one of
+    the two was a check item (and, answer by answer, which)."""
+    regular = Item.objects.filter(job=closed_book, is_gold=False).order_by("id")[0]
+    check = Item.objects.filter(job=closed_book, is_gold=True).order_by("id")[0]
+    for worker in (walter, wendy):
+        for item in (regular, check):
+            sent = client_for(worker).post(f"/api/v1/work/leases/{lease_on(worker, item)}/submit/",
+                                           {"label": "cat"}, format="json")
+            assert sent.status_code == 201
+    consensus_run(job=closed_book)
+
+    with hours_later():
+        body = client_for(wendy).get("/api/v1/me/quality/").json()
+    (row,) = body["jobs"]
+    assert (row["judgments"], row["agreement_judgments"], row["agreement"]) == (1, 1, 1.0)
+    assert body["overall"]["agreement_judgments"] == 1 and row["gold"]["seen"] == 1
+    admin = client_for(ada).get(f"/api/v1/quality/workers/{wendy.pk}/").json()["jobs"][0]
+    assert (admin["judgments"], admin["agreement_judgments"]) == (1, 1)  # the same answers for all
