@@ -46,8 +46,11 @@ _QUALITY_FIELDS: dict[str, serializers.Field] = {
     "ds_accuracy": serializers.FloatField(allow_null=True),
     "confusion": serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True),
     "confusion_labels": serializers.ListField(child=serializers.CharField(), allow_null=True),
-    "agreement": serializers.FloatField(allow_null=True),
-    "agreement_judgments": serializers.IntegerField(),
+    "agreement": serializers.FloatField(allow_null=True, help_text=(
+        "Share of `agreement_judgments` equal to the latest consensus run's label; null while there are none.")),
+    "agreement_judgments": serializers.IntegerField(help_text=(
+        "The worker's answers among those `judgments` counts (regular, not undone; never check items) on items "
+        "the latest run labelled, so never more than `judgments`.")),
     "median_seconds": serializers.FloatField(allow_null=True),
     "flagged_fast_at": serializers.DateTimeField(allow_null=True),
     "blocked": serializers.BooleanField(),
