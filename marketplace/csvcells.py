@@ -1,5 +1,7 @@
-"""One rule for every CSV Quorum writes (results, judgments, payout files, invoices): a text cell
-a spreadsheet would run as a formula is written as text.
+"""One rule for every CSV Quorum writes for spreadsheets (results, the data browser's export,
+payout files, invoices): a text cell a spreadsheet would run as a formula is written as text.
+The raw judgments export is for programs (crowd-kit's input) and is written as stored
+(jobs/exporting.py): a guarded id would no longer join a truth file.
 
 A cell starting with = + - @ (or a tab or carriage return, which some spreadsheets skip before
 reading one) is prefixed with an apostrophe, as OWASP advises; numbers the code itself writes

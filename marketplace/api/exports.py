@@ -117,6 +117,10 @@ class JobJudgmentsExport(ClientEndpoint):
         parameters=[_EXPORT_FORMAT_PARAM],
         responses=_FILE_RESPONSE,
         summary="Stream accepted judgments as task,worker,label (workers pseudonymized)",
+        description="crowd-kit's input shape, for programs: CSV cells are written exactly as "
+        "stored (no apostrophe before text starting with = + - @, unlike the results CSV), so "
+        "`task` joins a truth file on the item's external_id. Do not open it in a spreadsheet "
+        "unless you trust the items' external ids and the labels.",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)

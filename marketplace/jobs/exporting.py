@@ -13,6 +13,10 @@ Results as CSV come in two layouts: `nested` (the first one, kept for existing c
 data as one JSON cell) and `flat` (one `data.<field>` column per data field, the union of the
 job's keys, found by one query before the first byte). `label_studio` is a JSON array of Label
 Studio tasks with the consensus label as an annotation (jobs.label_studio).
+
+The results CSV is meant for spreadsheets, so its text cells are guarded against formulas
+(csvcells). The raw judgments are crowd-kit's input, read by programs and joined on `task` with a
+truth file: they are written exactly as stored, since a guarded id ("-0" as "'-0") joins nothing.
 """
 
 from __future__ import annotations
@@ -153,11 +157,12 @@ def judgments_export(
 ) -> Iterator[bytes]:
     """Accepted judgments on non-gold items as task,worker,label (crowd-kit's input shape).
 
-    task is the item's external_id, or its id when it has none; worker is a pseudonym.
+    task is the item's external_id, or its id when it has none; worker is a pseudonym. Machine-
+    readable: CSV cells are written as stored, with no formula guard (see the module docstring).
     """
     fmt = export_format_check(fmt)
     columns = MULTI_JUDGMENT_COLUMNS if job.multi_label else JUDGMENT_COLUMNS
-    return _encode(_judgment_batches(job, batch_size), fmt, columns)
+    return _encode(_judgment_batches(job, batch_size), fmt, columns, guard=False)
 
 
 def _data_keys(job: Job) -> list[str]:
@@ -250,10 +255,13 @@ def _judgment_batches(job: Job, batch_size: int) -> Iterator[list[Record]]:
         yield records
 
 
-def _encode(batches: Iterator[list[Record]], fmt: str, columns: Sequence[str]) -> Iterator[bytes]:
-    """One bytes chunk per batch; JSON output is a single valid array however long."""
+def _encode(
+    batches: Iterator[list[Record]], fmt: str, columns: Sequence[str], *, guard: bool = True
+) -> Iterator[bytes]:
+    """One bytes chunk per batch; JSON output is a single valid array however long. `guard`: CSV
+    text cells a spreadsheet would run as formulas are written as text (csvcells)."""
     if fmt == "csv":
-        yield from _csv_chunks(batches, columns)
+        yield from _csv_chunks(batches, columns, guard=guard)
     elif fmt == "jsonl":
         for records in batches:
             yield "".join(_record_json(r) + "\n" for r in records).encode()
@@ -268,12 +276,13 @@ def _encode(batches: Iterator[list[Record]], fmt: str, columns: Sequence[str]) -
         yield ("[\n]\n" if separator == "[\n" else "\n]\n").encode()
 
 
-def _csv_chunks(batches: Iterator[list[Record]], columns: Sequence[str]) -> Iterator[bytes]:
+def _csv_chunks(batches: Iterator[list[Record]], columns: Sequence[str], *, guard: bool) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([csv_cell(c) for c in columns])  # flat columns carry the client's data keys
+    text = csv_cell if guard else _as_is
+    writer.writerow([text(c) for c in columns])  # flat columns carry the client's data keys
     for records in batches:
-        writer.writerows([_csv_cell(record[c]) for c in columns] for record in records)
+        writer.writerows([_csv_cell(record[c], text) for c in columns] for record in records)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -281,14 +290,18 @@ def _csv_chunks(batches: Iterator[list[Record]], columns: Sequence[str]) -> Iter
         yield buffer.getvalue().encode()
 
 
-def _csv_cell(value: Any) -> Any:
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _csv_cell(value: Any, text: Callable[[Any], Any]) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"  # as the item's JSON said it, not Python's True
     if isinstance(value, dict | list):
         return _dumps(value)  # one cell holds a whole object, JSON-encoded (RawJSON already is)
-    return csv_cell(value)  # external ids, labels: formula-like text stays text
+    return text(value)  # external ids, labels: guarded, formula-like text stays text
 
 
 def _record_json(record: Record) -> str:

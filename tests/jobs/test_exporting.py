@@ -210,3 +210,19 @@ def test_a_job_too_wide_for_the_flat_layout_is_refused_before_a_byte_is_sent() -
     assert refused.value.details["reason"] == "too_many_columns"
     with pytest.raises(ApplicationError):
         results_export(job=job, fmt="csv", layout="sideways")
+
+
+def test_ids_that_look_like_formulas_round_trip_in_the_judgments_export_and_stay_guarded_in_the_results(
+    wendy: User,
+) -> None:
+    """The judgments export is crowd-kit's input, joined with a truth file on `task`; the
+    results CSV is opened in spreadsheets, where "-0" or "@x" would be read as a formula."""
+    job = JobFactory()
+    item_bulk_create(job=job, gold=False, rows=[ItemRow(data={"text": ext}, external_id=ext) for ext in ("-0", "@x")])
+    for item in Item.objects.filter(job=job).order_by("id"):
+        _judge(item, wendy, "cat")
+
+    judged = list(csv.DictReader(io.StringIO(_read(judgments_export(job=job)).decode())))
+    assert [row["task"] for row in judged] == ["-0", "@x"]
+    results = list(csv.DictReader(io.StringIO(_read(results_export(job=job, fmt="csv")).decode())))
+    assert [row["external_id"] for row in results] == ["'-0", "'@x"]

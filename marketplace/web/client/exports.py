@@ -17,7 +17,7 @@ from marketplace.web.access import client_or_admin_required, staff_look
 @client_or_admin_required
 def judgments_download(request: HttpRequest, job_id: int) -> HttpResponse:
     """/portal/jobs/<id>/judgments/?format=csv|jsonl|json: accepted judgments as task,worker,label,
-    workers pseudonymized per job."""
+    workers pseudonymized per job; machine-readable, so CSV cells go out unguarded (jobs.exporting)."""
     try:
         job = selectors.job_get_for_owner(user=request.user, job_id=job_id)  # type: ignore[arg-type]
     except NotFound:
