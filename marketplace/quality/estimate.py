@@ -65,9 +65,19 @@ class AccuracyEstimate:
     judged_of: int = 0
 
     @property
+    def gold_trials(self) -> int:
+        """What gold_accuracy is a share of: label decisions (multi-label) or gold answers."""
+        return self.gold_decisions or self.gold_seen
+
+    @property
     def gold_accuracy(self) -> float | None:
-        trials = self.gold_decisions or self.gold_seen
-        return self.gold_right / trials if trials else None
+        return self.gold_right / self.gold_trials if self.gold_trials else None
+
+    @property
+    def gold_interval(self) -> tuple[float, float] | None:
+        """90 % interval of gold_accuracy; None without scored gold answers."""
+        trials = self.gold_trials
+        return share_interval(successes=self.gold_right, trials=trials) if trials else None
 
     def as_event(self) -> dict[str, Any]:
         """The live job.consensus event's share of it (realtime/payloads.py), JSON-safe."""

@@ -25,7 +25,6 @@ from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.estimate import MIN_HELDOUT_GOLD, job_accuracy_estimate
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_latest_succeeded
-from marketplace.quality.scoring import share_interval
 
 ZERO = Decimal("0.00")
 HOURLY_UP_TO = timedelta(days=2)  # older jobs are charted per day
@@ -220,7 +219,6 @@ def job_consensus(*, job: Job) -> Consensus:
     # The headline and its basis (quality/estimate.py): held-out gold once there is enough of it.
     estimate = job_accuracy_estimate(job=job, run=run)
     crowd_accuracy, models = _run_models(run.parameters if run is not None else None)
-    trials = estimate.gold_decisions or estimate.gold_seen
     return Consensus(
         run=run,
         estimated_accuracy=estimate.accuracy,
@@ -232,7 +230,7 @@ def job_consensus(*, job: Job) -> Consensus:
         gold_decisions=estimate.gold_decisions,
         items_estimated=estimate.trials,
         accuracy_interval=estimate.interval,
-        gold_interval=share_interval(successes=estimate.gold_right, trials=trials) if trials else None,
+        gold_interval=estimate.gold_interval,
         crowd_accuracy=crowd_accuracy,
         models=models,
         estimate_basis=estimate.basis,
