@@ -38,7 +38,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from marketplace.consensus.multilabel import THRESHOLD
 from marketplace.jobs.models import GoldAnswer, Job, Prediction, PrelabelShown
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.models import ItemResult
+from marketplace.quality.models import ConsensusRun, ItemResult
 from marketplace.quality.results import run_latest_succeeded
 
 SOURCE_CONSENSUS = "consensus"
@@ -162,16 +162,12 @@ def job_label_quality(*, job: Job) -> LabelQuality:
     if job.multi_label:
         return _multi_label_quality(job=job)
     labels = job.label_keys
-    gold = dict(GoldAnswer.objects.filter(item__job=job).values_list("item_id", "label"))
+    gold = _gold_labels(job)
     run = run_latest_succeeded(job_id=job.pk)
     sources: list[SourceFigures] = []
-    if run is not None:
-        rows = ItemResult.objects.filter(run=run, item__is_gold=True).exclude(
-            label_without_answer=""
-        ).values_list("item_id", "label_without_answer")
-        pairs = [(gold[item_id], label) for item_id, label in rows if item_id in gold]
-        if pairs:  # a run from before label_without_answer has nothing to measure
-            sources.append(_source(SOURCE_CONSENSUS, "consensus", "", pairs, labels, CONSENSUS_MEASURE))
+    delivered = _consensus_source(run, gold, labels) if run is not None else None
+    if delivered is not None:
+        sources.append(delivered)
     by_model: dict[tuple[int, str, str], list[tuple[str, str]]] = {}
     predictions = (
         Prediction.objects.filter(job=job, item__is_gold=True)
@@ -192,6 +188,49 @@ def job_label_quality(*, job: Job) -> LabelQuality:
         sources=tuple(sources),
         prelabels=prelabels,
     )
+
+
+def run_heldout_figures(*, job: Job, run: ConsensusRun) -> SourceFigures | None:
+    """One run's delivered labels measured on the job's gold items labelled without their answer,
+    per label (the consensus source of job_label_quality, for any run: the run API shows it).
+    None when the run labelled no gold item so (a run from before that, or a job without gold)."""
+    if job.multi_label:
+        return _multi_consensus_source(run, _gold_sets(job), job.label_keys)
+    return _consensus_source(run, _gold_labels(job), job.label_keys)
+
+
+def _gold_labels(job: Job) -> dict[int, str]:
+    return dict(GoldAnswer.objects.filter(item__job=job).values_list("item_id", "label"))
+
+
+def _gold_sets(job: Job) -> dict[int, frozenset[str]]:
+    """Gold answer sets, keys no longer in the label set left out (they are not decisions)."""
+    known = set(job.label_keys)
+    return {item: frozenset(sets) & known for item, sets in
+            GoldAnswer.objects.filter(item__job=job, labels__isnull=False).values_list("item_id", "labels")}
+
+
+def _consensus_source(run: ConsensusRun, gold: dict[int, str], labels: Sequence[str]) -> SourceFigures | None:
+    rows = ItemResult.objects.filter(run=run, item__is_gold=True).exclude(
+        label_without_answer=""
+    ).values_list("item_id", "label_without_answer")
+    pairs = [(gold[item_id], label) for item_id, label in rows if item_id in gold]
+    if not pairs:  # a run from before label_without_answer has nothing to measure
+        return None
+    return _source(SOURCE_CONSENSUS, "consensus", "", pairs, labels, CONSENSUS_MEASURE)
+
+
+def _multi_consensus_source(run: ConsensusRun, gold: dict[int, frozenset[str]],
+                            labels: Sequence[str]) -> SourceFigures | None:
+    known = set(labels)
+    rows = ItemResult.objects.filter(
+        run=run, item_id__in=list(gold), probabilities_without_answer__isnull=False
+    ).values_list("item_id", "probabilities_without_answer")
+    delivered = [(gold[item], frozenset(k for k, p in probabilities.items() if p >= THRESHOLD) & known)
+                 for item, probabilities in rows]
+    if not delivered:  # a run from before probabilities_without_answer has nothing to measure
+        return None
+    return _multi_source(SOURCE_CONSENSUS, "consensus", delivered, labels, MULTI_CONSENSUS_MEASURE)
 
 
 def job_prelabel_figures(*, job: Job) -> PrelabelFigures | None:
@@ -262,18 +301,12 @@ def _multi_label_quality(*, job: Job) -> LabelQuality:
     queries besides the gold sets; keys no longer in the label set are not decisions)."""
     labels = job.label_keys
     known = set(labels)
-    gold = {item: frozenset(sets) & known for item, sets in
-            GoldAnswer.objects.filter(item__job=job, labels__isnull=False).values_list("item_id", "labels")}
+    gold = _gold_sets(job)
     run = run_latest_succeeded(job_id=job.pk)
     sources: list[SourceFigures] = []
-    if run is not None:
-        rows = ItemResult.objects.filter(
-            run=run, item_id__in=list(gold), probabilities_without_answer__isnull=False
-        ).values_list("item_id", "probabilities_without_answer")
-        delivered = [(gold[item], frozenset(k for k, p in probabilities.items() if p >= THRESHOLD) & known)
-                     for item, probabilities in rows]
-        if delivered:  # a run from before probabilities_without_answer has nothing to measure
-            sources.append(_multi_source(SOURCE_CONSENSUS, "consensus", delivered, labels, MULTI_CONSENSUS_MEASURE))
+    delivered = _multi_consensus_source(run, gold, labels) if run is not None else None
+    if delivered is not None:
+        sources.append(delivered)
     answers = [
         (gold[item], frozenset(ticked) & known)
         for item, ticked in Judgment.objects.filter(
