@@ -3,10 +3,16 @@
 Clients (their organization's jobs) and admins only: workers get 403 from the role check, and
 another organization's job or run is a 404 from the selectors. Clients see workers under the
 job-scoped pseudonym of the exports (jobs.exporting.worker_pseudonym); admins also see the id.
+
+A run's detail tells how right its labels are as the job page does (quality/estimate.py): measured
+on gold items labelled without their answer once there are enough, else the model's own estimate,
+named so. Dawid-Skene's confidences run high (S_Rel: 0.75 mean against 0.618 right), so a mean
+confidence is never presented as an accuracy; per label, precision and recall on that gold.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +30,11 @@ from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
 from marketplace.consensus import METHODS
 from marketplace.jobs.exporting import worker_pseudonym
+from marketplace.quality.estimate import (
+    BASIS_GOLD, BASIS_HELDOUT, BASIS_MODEL, BASIS_NONE, MIN_HELDOUT_GOLD, AccuracyEstimate,
+    job_accuracy_estimate,
+)
+from marketplace.quality.label_quality import SourceFigures, run_heldout_figures
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_get_for_owner, runs_for_owner
 from marketplace.quality.runs import consensus_run
@@ -58,8 +69,43 @@ class RunSerializer(serializers.Serializer):
 
 
 class LabelShareSerializer(serializers.Serializer):
-    items = serializers.IntegerField()
-    mean_confidence = serializers.FloatField()
+    items = serializers.IntegerField(help_text="Items the run gave this label (multi-label: whose set holds it)")
+
+
+class ExpectedAccuracySerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text=(
+        "The share of the delivered labels expected right: the job page's headline for this run"))
+    basis = serializers.ChoiceField(choices=[BASIS_HELDOUT, BASIS_MODEL, BASIS_GOLD, BASIS_NONE], help_text=(
+        "gold_heldout: measured on gold items labelled without their answer (heldout_gold_items of "
+        "them, at least heldout_gold_needed); model: too little such gold, so the model's own "
+        "uncalibrated estimate (model_confidence), no interval; gold / none: most items have a "
+        "single judgment, so the workers' accuracy on gold answers (none: no gold either)"))
+    interval = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
+                                     allow_null=True, help_text="90 % interval [low, high] of a measured "
+                                     "value; null for the model's own estimate")
+    of = serializers.IntegerField(help_text="What value is a share of: gold items, gold answers or label "
+                                  "decisions, or regular items (basis model)")
+    heldout_gold_items = serializers.IntegerField(help_text="Gold items this run labelled without their answer")
+    heldout_gold_needed = serializers.IntegerField(help_text="Held-out gold items needed to measure value")
+    model_confidence = serializers.FloatField(allow_null=True, help_text=(
+        "The model's raw mean confidence over regular items: its own estimate, not a measurement "
+        "(crowd models' confidences run high)"))
+    model_items = serializers.IntegerField()
+
+
+class HeldoutLabelSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    support = serializers.IntegerField(help_text="Held-out gold items whose answer is this label")
+    predicted = serializers.IntegerField(help_text="Held-out gold items the run gave this label")
+    correct = serializers.IntegerField()
+    precision = serializers.FloatField(allow_null=True, help_text="correct / predicted; null when 0")
+    recall = serializers.FloatField(allow_null=True, help_text="correct / support; null when 0")
+
+
+class HeldoutGoldSerializer(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Gold items this run labelled without their answer")
+    correct = serializers.IntegerField(help_text="Of those, labelled right (multi-label: the exact set)")
+    labels = HeldoutLabelSerializer(many=True, help_text="In the job's label order")
 
 
 class RunDetailSerializer(RunSerializer):
@@ -68,6 +114,11 @@ class RunDetailSerializer(RunSerializer):
         child=serializers.CharField(), help_text="Order of confusion rows/columns"
     )
     distribution = serializers.DictField(child=LabelShareSerializer(), help_text="Per chosen label")
+    expected_accuracy = ExpectedAccuracySerializer(allow_null=True, help_text=(
+        "How right the run's labels are expected to be (quality/estimate.py); null unless it succeeded"))
+    heldout_gold = HeldoutGoldSerializer(allow_null=True, help_text=(
+        "The run's labels on gold items labelled without their answer, per label; null when it "
+        "labelled none so (no gold, or the run did not succeed)"))
 
 
 class WorkerResultSerializer(serializers.Serializer):
@@ -128,7 +179,8 @@ class JobConsensusRunDetail(_Endpoint):
     @extend_schema(
         operation_id="v1_jobs_consensus_retrieve",
         responses=RunDetailSerializer,
-        summary="One run: counts, timings, parameters and the per-label distribution",
+        summary="One run: counts, timings, parameters, the per-label distribution, its expected "
+        "accuracy and per-label precision and recall on held-out gold",
     )
     def get(self, request: Request, job_id: int, run_id: int) -> Response:
         run = run_get_for_owner(user=request.user, job_id=job_id, run_id=run_id)
@@ -159,7 +211,37 @@ def _worker(row: WorkerResult, *, job_id: int, admin: bool) -> dict[str, Any]:
 
 
 def _detail(run: ConsensusRun, user: User) -> dict[str, Any]:
-    labels = [choice["key"] for choice in run.job.labels]
+    job = run.job
+    labels = [choice["key"] for choice in job.labels]
     data = dict(RunSerializer(run).data)
-    data.update(parameters=run.parameters, labels=labels, distribution=run_distribution(run=run))
+    distribution = {label: {"items": n} for label, n in run_distribution(run=run).items()}
+    data.update(parameters=run.parameters, labels=labels, distribution=distribution,
+                expected_accuracy=None, heldout_gold=None)
+    if run.status == ConsensusRun.Status.SUCCEEDED:  # a running or failed run labelled nothing
+        data["expected_accuracy"] = _estimate_out(job_accuracy_estimate(job=job, run=run))
+        data["heldout_gold"] = _heldout_out(run_heldout_figures(job=job, run=run))
     return data
+
+
+def _estimate_out(estimate: AccuracyEstimate) -> dict[str, Any]:
+    return {
+        "value": _rounded(estimate.accuracy),
+        "basis": estimate.basis,
+        "interval": None if estimate.interval is None else [_rounded(v) for v in estimate.interval],
+        "of": estimate.trials,
+        "heldout_gold_items": estimate.heldout_items,
+        "heldout_gold_needed": MIN_HELDOUT_GOLD,
+        "model_confidence": _rounded(estimate.model_accuracy),
+        "model_items": estimate.model_items,
+    }
+
+
+def _heldout_out(figures: SourceFigures | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    labels = [{key: _rounded(value) for key, value in asdict(label).items()} for label in figures.labels]
+    return {"items": figures.gold_items, "correct": figures.correct, "labels": labels}
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 6) if isinstance(value, float) else value

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Count, QuerySet
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
@@ -46,27 +46,19 @@ def run_latest_succeeded(*, job_id: int) -> ConsensusRun | None:
     )
 
 
-def run_distribution(*, run: ConsensusRun, regular_only: bool = False) -> dict[str, dict[str, Any]]:
-    """Per label: how many items the run gave it and their mean confidence (one GROUP BY).
-    A multi-label run's: per label, the items whose set holds it and their mean probability of it.
+def run_distribution(*, run: ConsensusRun, regular_only: bool = False) -> dict[str, int]:
+    """Per label: how many items the run gave it (one GROUP BY); a multi-label run's: per label,
+    the items whose set holds it. How sure the run was of them is no measure of how right they
+    are (quality/estimate.py), so it is not reported here.
 
-    `regular_only` leaves gold items out: their labels are the known answers, sure by fiat
-    (confidence 1.0), so they would lift an estimate of how right the delivered labels are."""
+    `regular_only` leaves gold items out: their labels are the known answers, set by fiat."""
     results = ItemResult.objects.filter(run=run)
     if regular_only:
         results = results.filter(item__is_gold=False)
     if run.parameters.get("multi_label"):
         return _multi_distribution(results)
-    rows = (
-        results
-        .values("label")
-        .annotate(items=Count("id"), mean_confidence=Avg("confidence"))
-        .order_by("label")
-    )
-    return {
-        row["label"]: {"items": row["items"], "mean_confidence": round(row["mean_confidence"], 6)}
-        for row in rows
-    }
+    rows = results.values("label").annotate(items=Count("id")).order_by("label")
+    return {row["label"]: row["items"] for row in rows}
 
 
 def consensus_lookup_for(*, job: Job) -> exporting.ConsensusLookup:
@@ -112,13 +104,10 @@ def _multi_lookup(run: ConsensusRun | None) -> exporting.ConsensusLookup:
     return lookup
 
 
-def _multi_distribution(results: QuerySet[ItemResult]) -> dict[str, dict[str, Any]]:
+def _multi_distribution(results: QuerySet[ItemResult]) -> dict[str, int]:
     """Read in Python, one row per item (multi-label jobs run over ORM-read judgments anyway)."""
-    found: dict[str, list[float]] = {}
+    found: dict[str, int] = {}
     for probabilities in results.values_list("probabilities", flat=True).iterator():
         for label in label_set_of(probabilities):
-            found.setdefault(label, []).append(float(probabilities[label]))
-    return {
-        label: {"items": len(ps), "mean_confidence": round(sum(ps) / len(ps), 6)}
-        for label, ps in sorted(found.items())
-    }
+            found[label] = found.get(label, 0) + 1
+    return dict(sorted(found.items()))

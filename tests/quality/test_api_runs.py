@@ -11,7 +11,7 @@ import pytest
 
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
-from marketplace.quality.models import ConsensusRun
+from marketplace.quality.models import ConsensusRun, ItemResult
 from tests.quality.run_helpers import judged_job
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,11 @@ def test_alice_runs_consensus_inline_and_gets_the_finished_run(
     body = response.json()
     assert body["status"] == "succeeded" and body["method"] == "mv" and body["items"] == 4
     assert body["labels"] == ["cat", "dog", "bird"]
-    assert body["distribution"] == {
-        "cat": {"items": 4, "mean_confidence": pytest.approx(2 / 3, abs=1e-6)}
-    }
+    assert body["distribution"] == {"cat": {"items": 4}}  # no mean confidence posing as accuracy
+    mean = sum(ItemResult.objects.filter(run_id=body["id"]).values_list("confidence", flat=True)) / 4
+    assert body["expected_accuracy"]["basis"] == "model" and body["expected_accuracy"]["interval"] is None
+    assert body["expected_accuracy"]["model_confidence"] == pytest.approx(mean, abs=1e-6) == pytest.approx(2 / 3)
+    assert body["heldout_gold"] is None  # the job has no gold
 
 
 def test_with_a_background_runner_the_run_is_queued_with_202(

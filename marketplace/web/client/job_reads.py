@@ -206,7 +206,7 @@ def job_consensus(*, job: Job) -> Consensus:
     run = run_latest_succeeded(job_id=job.pk)
     if run is not None:
         shares = run_distribution(run=run, regular_only=True)  # as the votes below: no gold
-        counts = {key: shares.get(key, {}).get("items", 0) for key in keys}
+        counts = {key: shares.get(key, 0) for key in keys}
         source = "consensus"
     else:
         votes = (
