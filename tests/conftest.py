@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.billing.models import Tier
+from marketplace.cachesafe import cache_forget_down
 from marketplace.quality import fast_rule
 from marketplace.quality import services as quality_services
 from marketplace.quality import tasks as quality_tasks
@@ -86,8 +87,11 @@ def _memories_forgotten() -> None:
     claims; Redis under CI) and each process's rules of published jobs (quality.services). Each
     test's database numbers its jobs from 1 again (SQLite reuses a rolled-back row's id; every
     CI run starts a fresh database), so one test's job 1 is not another's. The consensus
-    triggers' memory of their cache keys goes with the cache."""
+    triggers' memory of their cache keys goes with the cache, and so does cachesafe's memory of
+    an unreachable cache (a test that pointed it at a dead port must not leave later throttles
+    uncounted)."""
     cache_forget()
+    cache_forget_down()
     quality_tasks.trigger_memory_forget()
     quality_services._TERMS.clear()
     fast_rule._PEERS.clear()

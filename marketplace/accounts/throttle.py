@@ -19,10 +19,9 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
-from django.core.cache import cache
 from django.http import HttpRequest
 
-from marketplace.cachesafe import UNREACHABLE
+from marketplace.cachesafe import cache_count
 
 logger = logging.getLogger(__name__)
 
@@ -97,18 +96,13 @@ def _hour_wait(key: str, *, limit: int) -> int:
     increment (Redis in production; each process's memory in the embedded default)."""
     now = int(time.time())
     window = now // WINDOW_SECONDS
-    key = f"{key}:{window}"
-    try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the key expired between add and incr: a new window has begun
-            cache.add(key, 1, timeout=WINDOW_SECONDS)
-            count = 1
-    except UNREACHABLE as exc:
+    count = cache_count(f"{key}:{window}", timeout=WINDOW_SECONDS)
+    if count is None:
         # Open, not shut, while the cache (Redis) is down: sign-ups and resets go on uncounted
         # rather than every one failing; the log says so (README, "While Redis is down").
-        logger.warning("cache unreachable (%s); %s not counted", type(exc).__name__, key.split(":")[1])
+        # cachesafe skips the cache for a few seconds after a failure, so only one request in
+        # that span waits for the connect timeout.
+        logger.warning("cache unreachable; %s not counted", key.split(":")[1])
         return 0
     if count <= limit:
         return 0
