@@ -10,12 +10,19 @@ each backend by its address (http://10.0.0.5/healthz), which ALLOWED_HOSTS right
 and Django would answer 400 DisallowedHost, so every backend would look down. It sits after
 SecurityMiddleware, whose redirect to HTTPS spares /healthz (SECURE_REDIRECT_EXEMPT) and which
 never reads the host for it; nothing in the answer depends on the host.
+
+The answer names what is down at every probe; the log only at a change. A load balancer probes
+every few seconds, and a warning per probe during an outage buried everything else in the log: each
+process logs a dependency going down once (WARNING, with the details the public answer leaves
+out) and its coming back once (INFO, "back up").
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlparse
 
 import redis
@@ -28,12 +35,16 @@ logger = logging.getLogger(__name__)
 PATH = "/healthz"
 TIMEOUT_SECONDS = 1.0  # per Redis check: a probe answers within a few seconds even when one hangs
 
+# Each check's last state in this process ("ok" or "down (…)"), so only a change is logged.
+_last_states: dict[str, str] = {}
+_states_lock = threading.Lock()  # probes are answered on several threads at once
+
 
 def health_report() -> tuple[bool, dict[str, object]]:
     """(all up, the JSON body)."""
-    checks = {"database": _database()}
+    checks = {"database": _checked("database", _database)}
     for name, url in _redis_urls().items():
-        checks[name] = _redis(url)
+        checks[name] = _checked(name, partial(_redis, url))
     down = [name for name, state in checks.items() if state != "ok"]
     body: dict[str, object] = {
         "status": "unavailable" if down else "ok",
@@ -61,13 +72,36 @@ class HealthzMiddleware:
         return self.get_response(request)
 
 
-def _database() -> str:
+def health_states_forget() -> None:
+    """Forget the checks' last states (tests start each from a process that has logged nothing)."""
+    with _states_lock:
+        _last_states.clear()
+
+
+def _checked(name: str, probe: Callable[[], None]) -> str:
+    """Run one check: "ok", or "down (<kind of failure>)"; logs only when the state changed."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any failure means "down"; the body says which
-        return _failure(exc)
-    return "ok"
+        probe()
+    except Exception as exc:  # any failure means "down"; the body says which kind
+        # The probe is public: the body names the kind of failure, the log its details (hosts, ports).
+        state = f"down ({type(exc).__name__})"
+        detail = f"{type(exc).__name__}: {exc}"
+    else:
+        state, detail = "ok", ""
+    with _states_lock:
+        previous = _last_states.get(name, "ok")
+        _last_states[name] = state
+    if state != previous:
+        if state == "ok":
+            logger.info("health check: %s back up", name)
+        else:
+            logger.warning("health check: %s down: %s", name, detail)
+    return state
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def _redis_urls() -> dict[str, str]:
@@ -81,18 +115,9 @@ def _redis_urls() -> dict[str, str]:
     return urls
 
 
-def _redis(url: str) -> str:
+def _redis(url: str) -> None:
     client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
     try:
         client.ping()
-    except Exception as exc:  # any failure means "down"; the body says which
-        return _failure(exc)
     finally:
         client.close()
-    return "ok"
-
-
-def _failure(exc: BaseException) -> str:
-    # The probe is public: the body names the kind of failure, the log its details (hosts, ports).
-    logger.warning("health check: %s: %s", type(exc).__name__, exc)
-    return f"down ({type(exc).__name__})"
