@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.test import Client, TestCase
+from django.urls import reverse
+
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     """The response is the one API error body with this status and code; returns its inner dict."""
@@ -26,3 +29,10 @@ def without_labels(payload: Any) -> str:
         return value
 
     return json.dumps(strip(payload))
+
+
+def reset_asked(browser: Client, email: str) -> Any:
+    """Post the password-reset form, then run what the page queued for after its commit (the mail,
+    sent inline in tests) as a real request's commit would: a test's own transaction never commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return browser.post(reverse("password_reset"), {"email": email})

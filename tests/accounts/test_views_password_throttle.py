@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
+from tests.accounts.helpers import reset_asked
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def reset_limits(settings: Any) -> None:
 
 def ask_reset(email: str, *, times: int = 1, ip: str = FLOODER) -> list[Any]:
     browser = Client(REMOTE_ADDR=ip)
-    return [browser.post(reverse("password_reset"), {"email": email}) for _ in range(times)]
+    return [reset_asked(browser, email) for _ in range(times)]
 
 
 def page_text(response: Any) -> str:

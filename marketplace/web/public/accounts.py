@@ -11,7 +11,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from marketplace.accounts import selectors, services, throttle
+from marketplace.accounts.tasks import password_reset_mail_after_commit
 from marketplace.web.public.forms import SignupForm, TokenCreateForm
 from marketplace.accounts.models import Role, User
 from marketplace.errors import ApplicationError, NotFound
@@ -120,8 +121,9 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 class PasswordResetView(auth_views.PasswordResetView):
     """Mail a reset link, at most QUORUM_PASSWORD_RESETS_PER_EMAIL times an hour per e-mail and
     QUORUM_PASSWORD_RESETS_PER_ADDRESS per client address: beyond either, 429 and no mail. The
-    count comes before Django looks the e-mail up, so an e-mail without an account is counted and
-    answered exactly like one with an account."""
+    count comes before anyone looks the e-mail up, and the lookup and the mail happen off the
+    request (accounts/tasks.py), so an e-mail without an account is counted and answered exactly
+    like one with an account, in the same time."""
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         wait = throttle.password_reset_wait(self.request, email=form.cleaned_data["email"])
@@ -130,7 +132,10 @@ class PasswordResetView(auth_views.PasswordResetView):
             response = render(self.request, "registration/password_reset_throttled.html", ctx, status=429)
             response["Retry-After"] = str(wait)
             return response
-        return super().form_valid(form)
+        # Not super().form_valid(): Django's mails inline, only when an account has the e-mail.
+        password_reset_mail_after_commit(email=form.cleaned_data["email"], domain=self.request.get_host(),
+                                         use_https=self.request.is_secure())
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
