@@ -50,7 +50,7 @@ from django.db import transaction
 
 from marketplace.commit import on_commit_robust
 from marketplace.accounts.models import User
-from marketplace.billing import restoring, reversals, settlement
+from marketplace.billing import holding, restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
 from marketplace.billing import services as billing
 from marketplace.billing.models import Tier
@@ -339,7 +339,8 @@ def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOu
     billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → budget → earnings."""
     with transaction.atomic():
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
-        reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=worker.pk, block_event_id=outcome.event.pk)
+        # Final: it also decides a rule's withdrawal still under review (billing/holding.py).
+        holding.admin_block_pay_withdraw(block_event=outcome.event)
         events.quality_alert(
             worker_id=worker.pk, job_id=job.pk, action="blocked", reason=reason,
             username=worker.username,

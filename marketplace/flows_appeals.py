@@ -78,7 +78,10 @@ def _block_lift(
     """Lift the worker's block in the job and give back what that block (`block_event`)
     withdrew: never what an earlier block withdrew (an admin's is final)."""
     reason = f"Appeal {appeal.pk} upheld: the automatic block is lifted and the withdrawn pay restored."
-    if JobBlock.objects.filter(job=job, worker=worker).exists():
+    standing = appeals.block_event_latest(job_id=job.pk, worker_id=worker.pk)
+    # Only the appealed block is lifted: an admin's block since (final) stands.
+    appealed_stands = block_event is None or standing is None or standing.pk == block_event.pk
+    if appealed_stands and JobBlock.objects.filter(job=job, worker=worker).exists():
         quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
         events.quality_alert(worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,
                              username=worker.username)

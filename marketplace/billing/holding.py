@@ -14,6 +14,11 @@ held amount goes to Quorum's revenue with the rest of the charge. The admin's la
   (a restore, billing/restoring.py: a person has just reviewed the work, which is what the hold
   period waits for). An upheld appeal of the block does the same.
 
+An admin's own block of the worker (after lifting the rule's) decides it too: an admin's block is
+final, so it withdraws the pay in its own name (admin_block_pay_withdraw), pending or held, and
+closes the review with a note; no one decides it again, and an appeal of the rule's block finds
+nothing of its own to give back.
+
 Locks: the caller holds the review's row lock (the decision) or the job's budget (settlement);
 then the budget → earnings (id order) → ledger accounts, the order of every money service.
 """
@@ -30,7 +35,7 @@ from marketplace.billing.models import Earning
 from marketplace.billing.services import budget_lock
 from marketplace.labeling.models import JudgmentStatus
 from marketplace.quality import appeals
-from marketplace.quality.models import WithdrawalReview
+from marketplace.quality.models import QualityEvent, WithdrawalReview
 
 ZERO = Decimal("0.00")
 
@@ -75,6 +80,33 @@ def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decid
             memo="held judgment pay(s) left with the worker by an admin",
         ).paid_now
     return Decided(settled=settled, kept=kept + restored, paid_by_quorum=restored)
+
+
+@transaction.atomic
+def admin_block_pay_withdraw(*, block_event: QualityEvent) -> Decimal:
+    """An admin's block (its BLOCKED event, just written) withdraws the worker's dropped
+    judgments' pay in the job: pending pay as any block's, and pay a settlement held for a rule's
+    review, which Quorum already has, for good. Each earning names this block, so an appeal of
+    the rule's block gives none of it back. Every pending review of the pair is closed (approved,
+    with a note): the money moved, nothing is left to decide. Returns what was withdrawn.
+    Locks: the reviews first (a decision's order: review → budget), then the budget → earnings."""
+    job_id, worker_id = block_event.job_id, block_event.worker_id
+    reviews = appeals.withdrawal_reviews_lock(job_id=job_id, worker_id=worker_id)
+    budget_lock(job_id=job_id)  # budget before earnings: the lock order
+    held = list(Earning.objects.select_for_update(of=("self",)).filter(
+        job_id=job_id, worker_id=worker_id, status=Earning.Status.HELD).order_by("id"))
+    Earning.objects.filter(pk__in=[e.pk for e in held]).update(
+        status=Earning.Status.REVERSED, withdrawn_by_id=block_event.pk)
+    earnings = reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id, block_event_id=block_event.pk)
+    withdrawn = sum((e.amount for e in held), ZERO) + sum(
+        (e.amount for e in earnings if e.status == Earning.Status.REVERSED), ZERO)
+    for review in reviews:
+        appeals.withdrawal_review_close(
+            review=review, actor=block_event.actor, approved=True,
+            note=(f"Closed by an admin's block of the worker (event {block_event.pk}), which is final and "
+                  f"withdrew this pay ({withdrawn} in all): nothing is left to decide."),
+        )
+    return withdrawn
 
 
 def _block_event_id(*, job_id: int, worker_id: int) -> int | None:

@@ -269,6 +269,12 @@ def withdrawal_review_lock(*, review_id: int) -> WithdrawalReview:
     return review
 
 
+def withdrawal_reviews_lock(*, job_id: int, worker_id: int) -> list[WithdrawalReview]:
+    """The pair's pending reviews (one at most), row-locked: a decision waits, then finds them closed."""
+    return list(WithdrawalReview.objects.select_for_update().filter(
+        job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING).order_by("id"))
+
+
 def withdrawal_review_close(*, review: WithdrawalReview, actor: User | None, approved: bool, note: str) -> None:
     """Caller holds the review's row lock."""
     review.status = WithdrawalReview.Status.APPROVED if approved else WithdrawalReview.Status.DISMISSED
