@@ -45,6 +45,7 @@ SHAPES: dict[str, dict[str, int]] = {
     T.JUDGMENT_PAY_REVERSE: {K.WORKER_PENDING: OUT, K.CLIENT_ESCROW: IN},
     T.JUDGMENT_PAY_RESTORE: {K.PLATFORM_REVENUE: OUT, K.WORKER_AVAILABLE: IN},
     T.ESCROW_COVER: {K.PLATFORM_REVENUE: OUT, K.CLIENT_ESCROW: IN},
+    T.HELD_PAY_RECLAIM: {K.WORKER_PENDING: OUT, K.PLATFORM_REVENUE: IN},
     T.EXPERT_PAY: {K.CLIENT_ESCROW: OUT, K.WORKER_PENDING: IN},
     T.EXPERT_PAY_QUORUM: {K.PLATFORM_REVENUE: OUT, K.WORKER_PENDING: IN},
     T.JOB_SETTLE: {K.CLIENT_ESCROW: OUT, K.PLATFORM_REVENUE: EITHER, K.CLIENT_BALANCE: IN},
@@ -208,7 +209,7 @@ def earnings_settled_by_their_transactions(report: AuditReport) -> None:
             continue
         named[tx_id] += amount
         workers[tx_id] = worker_id
-    kinds = (T.EARNINGS_RELEASE, T.JUDGMENT_PAY_REVERSE)
+    kinds = (T.EARNINGS_RELEASE, T.JUDGMENT_PAY_REVERSE, T.HELD_PAY_RECLAIM)
     legs = _legs(kinds)
     tx_kinds = dict(LedgerTransaction.objects.filter(kind__in=kinds).values_list("pk", "kind"))
     for tx_id, kind in sorted(tx_kinds.items()):
@@ -277,7 +278,7 @@ def restores_match_earnings(report: AuditReport) -> None:
     restored: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     earnings = Earning.objects.filter(
         status=Earning.Status.AVAILABLE,
-        settled_transaction__kind__in=(T.JUDGMENT_PAY_REVERSE, T.JUDGMENT_PAY_RESTORE),
+        settled_transaction__kind__in=(T.JUDGMENT_PAY_REVERSE, T.JUDGMENT_PAY_RESTORE, T.HELD_PAY_RECLAIM),
     ).values_list("job_id", "worker_id", "amount")
     for job_id, worker_id, amount in earnings.iterator(chunk_size=5000):
         restored[(job_id, worker_id)] += _cents(amount)

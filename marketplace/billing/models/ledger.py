@@ -122,6 +122,9 @@ class TransactionKind(models.TextChoices):
     JUDGMENT_PAY_REVERSE = "judgment_pay_reverse", "Dropped judgment's pay withdrawn"
     JUDGMENT_PAY_RESTORE = "judgment_pay_restore", "Withdrawn pay restored by an upheld appeal"
     ESCROW_COVER = "escrow_cover", "Quorum covered pay the escrow could not"
+    # billing_held_repair: held pay a settlement paid before settlements held it, taken back from
+    # the worker's pending account to Quorum (which the escrow's settlement would have paid).
+    HELD_PAY_RECLAIM = "held_pay_reclaim", "Held pay a settlement paid taken back for review"
     EXPERT_PAY = "expert_pay", "Expert review paid from the client's escrow"
     EXPERT_PAY_QUORUM = "expert_pay_quorum", "Expert review paid by Quorum"
     JOB_SETTLE = "job_settle", "Job settled"
