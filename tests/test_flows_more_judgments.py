@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import pytest
+from django.db.models import Count
 from django.urls import reverse
 
 from marketplace import flows, flows_more
@@ -23,12 +24,13 @@ from marketplace.billing.models import JobBudget
 from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
-from marketplace.labeling.models import Lease
+from marketplace.labeling.models import Judgment, Lease
 from marketplace.billing.selectors import job_escrow
 from tests.billing.helpers import work_through_flow
 from tests.conftest import needs_postgres
 from tests.factories import WorkerFactory, fund, open_job_with_items
 from tests.portal import browser
+from tests.quality.worker_helpers import answer_regular
 from tests.quality.browse_helpers import browsed_job
 from tests.threads import WAIT, failures, hold_thread_in, sessions_waiting_for_a_lock, thread_recording, until
 
@@ -317,4 +319,33 @@ def test_the_client_pays_the_more_judgments_given_at_the_pay_and_gets_the_unused
         (extra_given, (extra_given * pay).quantize(Decimal("0.01")))]
     page = browser(alice).get(f"{reverse('job-invoice', args=[job.pk])}?format=html").content.decode()
     assert f'data-invoice="extra-judgments"><td>#{job.pk} {job.title}</td><td class="num">{extra_given}<' in page
+    assert ledger_audit().violations == []
+
+
+def test_gold_mixed_into_the_more_judgments_is_paid_by_quorum_and_not_charged(alice: User) -> None:
+    """The hold counts gold mixed in (its worst case), but the client pays only the judgments given
+    on her items, each at the pay: the gold answers the new workers give are paid to them from the
+    escrow and are Quorum's cost, and their share of the hold comes back. Recomputed by hand."""
+    job = open_job_with_items(items=11, gold=6, overlap=1, gold_rate=Decimal("0.3"), organization=alice.organization)
+    answer_regular(WorkerFactory(), job, count=10)
+    delivered = list(job.items.filter(is_complete=True, is_gold=False).values_list("pk", flat=True))
+    assert len(delivered) == 10
+    hold = expected_hold(job, 20)
+    fund(job.organization, hold)
+    money_before = organization_balance(organization=job.organization) + JobBudget.objects.get(job=job).budget
+    flows_more.items_more_judgments(job=job, user=alice, item_ids=delivered, more=2, key="m-1")
+    newcomers = [WorkerFactory(), WorkerFactory()]
+    for worker in newcomers:
+        answer_regular(worker, job, count=10)  # reopened items first; gold answered right on the way
+    flows.job_cancel(job=Job.objects.get(pk=job.pk), user=alice)
+
+    terms = JobBudget.objects.get(job=job)
+    price, pay = terms.price_per_item, terms.pay_per_judgment
+    gold_given = Judgment.objects.filter(job=job, worker__in=newcomers, is_gold=True).count()
+    assert gold_given > 0  # gold was mixed into the more judgments, and its pay is owed
+    expected = (10 * price + 20 * pay).quantize(Decimal("0.01"))  # too little gold to measure: no credit
+    assert _paid_in_all(job, money_before) == expected
+    per_worker = Judgment.objects.filter(job=job).values("worker").annotate(n=Count("id")).values_list("n", flat=True)
+    workers_paid = sum(((n * pay).quantize(Decimal("0.01")) for n in per_worker), Decimal("0.00"))
+    assert terms.spent == workers_paid and terms.revenue == expected - workers_paid
     assert ledger_audit().violations == []
