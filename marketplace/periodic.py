@@ -71,6 +71,13 @@ JOBS: tuple[Periodic, ...] = (
         seconds=lambda s: float(s.QUORUM_TALLY_FOLD_SECONDS),
     ),
     Periodic(
+        # The work list's "items left" in jobs hiding gold feedback, once per step of the cutoff.
+        name="progress-snapshots",
+        task="quality.progress_snapshots",
+        tick="marketplace.quality.tasks.progress_snapshots_tick",
+        seconds=lambda s: float(s.QUORUM_PROGRESS_SNAPSHOT_SECONDS),
+    ),
+    Periodic(
         name="notifications-sweep",
         task="notifications.sweep",
         tick="marketplace.notifications.tasks.notifications_sweep_tick",

@@ -31,6 +31,9 @@ if QUORUM_GOLD_FIGURES_LAG_SECONDS < QUORUM_UNDO_SECONDS:
         "QUORUM_GOLD_FIGURES_LAG_SECONDS must be at least QUORUM_UNDO_SECONDS "
         f"({QUORUM_UNDO_SECONDS}): a counted answer must be past undoing; got {QUORUM_GOLD_FIGURES_LAG_SECONDS}"
     )
+# How often the completed item counts the work list shows in such jobs are recorded, once per step
+# of that cutoff (quality/progress.py; 0: never): a step a tick misses shows the step before.
+QUORUM_PROGRESS_SNAPSHOT_SECONDS = env_int("QUORUM_PROGRESS_SNAPSHOT_SECONDS", 60, minimum=0)
 QUORUM_MIN_PAYOUT = env_decimal("QUORUM_MIN_PAYOUT", "10.00")
 # A quality rule's block may withdraw at most this share (0..1) of a worker's pay in a job on its
 # own; above it the block stands but the withdrawal waits for an admin (marketplace/flows_appeals.py).

@@ -17,7 +17,7 @@ def test_celery_beat_sends_every_periodic_jobs_task_that_workers_know(settings: 
     schedule = app.conf.beat_schedule
     assert set(schedule) == {job.name for job in periodic.JOBS}
     assert {"earnings-release", "consensus-sweep", "pay-posting", "job-completion-sweep",
-            "notifications-sweep"} <= set(schedule)
+            "notifications-sweep", "progress-snapshots"} <= set(schedule)
     for job in periodic.JOBS:
         assert schedule[job.name]["task"] == job.task and job.task in app.tasks
         assert schedule[job.name]["schedule"] == schedule[job.name]["options"]["expires"] > 0
@@ -59,7 +59,7 @@ def test_no_timer_starts_in_tests_under_celery_beat_or_with_the_period_0(setting
     settings.QUORUM_EARNINGS_RELEASE_MINUTES = settings.QUORUM_CONSENSUS_SWEEP_SECONDS = 0
     settings.QUORUM_PAY_POST_SECONDS = 0
     settings.QUORUM_JOB_COMPLETION_SWEEP_SECONDS = settings.QUORUM_NOTIFICATIONS_SWEEP_SECONDS = 0
-    settings.QUORUM_TALLY_FOLD_SECONDS = 0
+    settings.QUORUM_TALLY_FOLD_SECONDS = settings.QUORUM_PROGRESS_SNAPSHOT_SECONDS = 0
     assert periodic.timers_start() == []
 
 

@@ -350,3 +350,19 @@ class WithdrawalReview(models.Model):
                 fields=["job", "worker"], condition=models.Q(status="pending"), name="one_pending_withdrawal_review"
             ),
         ]
+
+
+class ProgressSnapshot(models.Model):
+    """A job's completed item count at one step of the hourly cutoff (quality/own_figures.py), the
+    "items left" a worker is shown of a job that hides gold feedback (quality/progress.py). Written
+    once per step by a periodic job, never changed; pruned once a later step's row is read."""
+
+    # No index of its own: the unique (job, taken_at) constraint's index serves every lookup.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)
+    taken_at = models.DateTimeField()  # the step: a multiple of QUORUM_GOLD_FIGURES_LAG_SECONDS
+    completed_item_count = models.PositiveIntegerField()  # as read by the first tick in the step
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "taken_at"], name="one_progress_snapshot_per_job_step"),
+        ]

@@ -51,6 +51,7 @@ from marketplace.quality.heartbeat import (
     ended_with_judgments,
 )
 from marketplace.quality.models import ConsensusRun
+from marketplace.quality.progress import progress_snapshots_take
 from marketplace.quality.runs import DEFAULT_METHOD, consensus_run_claim, consensus_run_execute
 from marketplace.tasking import db_task
 
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 CELERY_TASK = "quality.consensus_run"
 SWEEP_TASK = "quality.consensus_sweep"
+SNAPSHOT_TASK = "quality.progress_snapshots"
 #: Completion runs one sweep claims at most: a backlog (say, after an outage) drains a few at a time.
 SWEEP_BATCH = 20
 # What Celery's send_task raises when the broker cannot be reached (after its own short retries).
@@ -345,3 +347,12 @@ def _in_thread(run_id: int) -> None:
         logger.exception("consensus run %s could not be executed", run_id)
     finally:
         connections.close_all()  # this thread's connections; the pool thread lives on
+
+
+def progress_snapshots_tick() -> int:
+    """One tick of the work list's progress snapshots (quality/progress.py): the jobs recorded."""
+    return progress_snapshots_take()
+
+
+# The Celery entry point that beat schedules (marketplace/periodic.py).
+progress_snapshots_task = db_task(SNAPSHOT_TASK)(progress_snapshots_tick)
