@@ -113,7 +113,7 @@ class WorkOffer:
     """One open job as the work list shows it to one worker."""
 
     job: Job
-    # Items of the job not yet complete (job-wide, from the counters), plus any `held_back` adds.
+    # Items of the job not yet complete (job-wide, from the counters; or as `done_as_shown` has them).
     items_left: int
     expected_seconds: float | None  # median answer time of recent judgments (any worker)
     missing: list[MissingRequirement]  # empty: the worker may start now
@@ -129,9 +129,10 @@ class WorkOffer:
 # Workers whose answer times a job's estimate leaves out: {job id: worker ids} (quality's flags,
 # passed in by the page above, since labeling sits below quality).
 LeaveOut = Callable[[list[int]], Mapping[int, set[int]]]
-# Items complete now that a job's count still shows as left to this reader: {job id: how many}
-# (quality's cutoff in jobs hiding gold feedback, own_figures.py; passed in as LeaveOut is).
-HeldBack = Callable[[list[int]], Mapping[int, int]]
+# A job's completed items as this reader is shown them, where not the live count: {job id: how
+# many} (quality's count at the cutoff in jobs hiding gold feedback, progress.py; passed in as
+# LeaveOut is). It is given the jobs as loaded, so it reads their rules without a query.
+DoneAsShown = Callable[[list[Job]], Mapping[int, int]]
 
 
 @dataclass(frozen=True)
@@ -206,12 +207,13 @@ def _requirements_unmet(*, worker: User, job_ids: list[int]) -> dict[int, list[M
 
 
 def work_offers_for(
-    *, worker: User, limit: int = 100, leave_out: LeaveOut | None = None, held_back: HeldBack | None = None
+    *, worker: User, limit: int = 100, leave_out: LeaveOut | None = None,
+    done_as_shown: DoneAsShown | None = None,
 ) -> list[WorkOffer]:
     """Open jobs for the work list: those the worker may take now, then those they could reach by
     passing exams. Blocked jobs, jobs needing a qualification without an exam and jobs with
     nothing left for this worker (they judged every unfinished item) are left out. Four queries
-    whatever the number of jobs, and what `held_back` asks."""
+    whatever the number of jobs or of their judgments, and what `done_as_shown` asks."""
     if not worker.is_worker or worker.suspended_at is not None:
         return []
     open_jobs = (
@@ -226,12 +228,12 @@ def work_offers_for(
     gated = [job.pk for job in jobs if job.unqualified]  # type: ignore[attr-defined]
     missing = _requirements_unmet(worker=worker, job_ids=gated)
     expected = _expected_seconds(job_ids=[job.pk for job in jobs], leave_out=leave_out)
-    held = held_back([job.pk for job in jobs]) if held_back and jobs else {}
+    shown = done_as_shown(jobs) if done_as_shown and jobs else {}
     offers = []
     for job in jobs:
         times = expected.get(job.pk)
         offers.append(WorkOffer(
-            job=job, items_left=max(job.item_count - job.completed_item_count + held.get(job.pk, 0), 0),
+            job=job, items_left=max(job.item_count - shown.get(job.pk, job.completed_item_count), 0),
             expected_seconds=times.seconds if times else None, missing=missing.get(job.pk, []),
             timed_answers=times.answers if times else 0, timed_workers=times.workers if times else 0,
         ))

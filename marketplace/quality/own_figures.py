@@ -18,14 +18,14 @@ The row's other figures tell the same time: agreement with the consensus and the
 time take in only the answers before the cutoff too (a regular answer on an item a consensus run
 labelled moved "over N answers" live). Its status (ok, flagged, blocked) is now, and says so.
 
-The work list's "items left" of such a job waits for the same cutoff (items_complete_since_cutoff).
-Live, it drops when a regular answer completes an item and never for a check item (check items are
-not among the job's items to do), so in a quiet job a worker who submits and reloads the list
-learns what the answer was. An item complete now with an answer given since the cutoff still
-counts as left, whoever's answer it was (so two workers cannot do the watching for each other);
-it drops at the step, with the rest of that hour's. A worker needs to know whether there is work
-for them, and the list answers that live (a job with nothing left for them is not on it); how
-much is left, an hour late, is plenty to choose by. Clients and staff read live counts.
+The work list's "items left" of such a job waits for the same cutoff (quality/progress.py: the
+job's completed items as recorded at the cutoff's step). Live, it drops when a regular answer
+completes an item and never for a check item (check items are not among the job's items to do),
+so in a quiet job a worker who submits and reloads the list learns what the answer was. It drops
+at the step, with the rest of that hour's, whoever answered (so two workers cannot do the watching
+for each other). A worker needs to know whether there is work for them, and the list answers that
+live (a job with nothing left for them is not on it); how much is left, an hour late, is plenty to
+choose by. Clients and staff read live counts.
 
 Only what the worker is shown. The rules (the gold block, the fast flag) and what admins and
 clients read stay live: quality enforcement is not delayed. Jobs with gold feedback on stay live
@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.jobs.models import Job
@@ -113,22 +113,6 @@ def rows_as_shown(*, rows: list[dict[str, Any]], worker_id: int) -> dict[int, da
                            ("gold_pos_seen", "pos_seen"), ("gold_pos_right", "pos_right")):
             _take_off(row, field, decided[key])
     return dict.fromkeys(hiding, cutoff)
-
-
-def items_complete_since_cutoff(job_ids: list[int]) -> dict[int, int]:
-    """{job id: its regular items complete now that were answered at or after the cutoff}, for the
-    jobs among these that hide gold feedback: the work list counts them as still left (module
-    docstring). Any answer counts, undone ones too: an item answered since the cutoff may have
-    completed since, and counting it left a little longer costs nobody anything. Two queries."""
-    hiding = jobs_hiding_gold(job_ids=job_ids)
-    if not hiding:
-        return {}
-    recent = (
-        Judgment.objects.filter(job_id__in=list(hiding), created_at__gte=counted_before(), is_gold=False,
-                                item__is_complete=True)
-        .values("job_id").annotate(items=Count("item_id", distinct=True)).order_by()
-    )
-    return {row["job_id"]: row["items"] for row in recent}
 
 
 def since_cutoff(cutoffs: Mapping[int, datetime]) -> Q:

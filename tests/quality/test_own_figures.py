@@ -13,11 +13,8 @@ feedback. Wendy labels both; Ada is an admin.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -33,10 +30,11 @@ from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import JobBlock, Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.runs import consensus_run
+from marketplace.quality.tasks import progress_snapshots_tick
 from marketplace.quality.selectors import job_worker_quality
 from tests.factories import open_job_with_items
 from tests.labeling.helpers import signed_in
-from tests.quality.worker_helpers import answer_gold, gold_job, hours_later
+from tests.quality.worker_helpers import answer_gold, clock, gold_job, hours_later
 
 pytestmark = pytest.mark.django_db
 
@@ -47,12 +45,6 @@ CLOSED = {"gold_feedback": False, "min_gold_answers": 1000}
 def closed_book(db: None) -> Job:
     return open_job_with_items(title="Closed book", items=3, gold=2, gold_label="cat", overlap=2,
                                quality_rules=CLOSED)
-
-
-@contextmanager
-def clock(moment: datetime) -> Iterator[None]:
-    with mock.patch("django.utils.timezone.now", return_value=moment):
-        yield
 
 
 def hand(worker: User, job: Job, *, gold: bool) -> int:
@@ -226,20 +218,26 @@ def test_items_left_on_the_work_list_moves_for_no_one_answer_so_it_cannot_tell_c
     wendy: User, walter: User, alice: User, client_for: Any
 ) -> None:
     """One answer completes a regular item (overlap 1), none a check item: live, Wendy's submit
-    and a reload told them apart, and so did Walter's reload for her."""
+    and a reload told them apart, and so did Walter's reload for her. The periodic job records the
+    job's progress once an hour (quality/progress.py); its ticks run here as they would on time."""
     quiet = open_job_with_items(title="Quiet closed book", items=4, gold=2, gold_label="cat", overlap=1,
                                 organization=alice.organization, quality_rules=CLOSED)
+    progress_snapshots_tick()
     api, hers, his = client_for(wendy), signed_in(wendy), signed_in(walter)
     before = items_left(hers, quiet)
     submit(api, hand(wendy, quiet, gold=False), "dog")  # completes its item
     after_regular = (items_left(hers, quiet), items_left(his, quiet))
     submit(api, hand(wendy, quiet, gold=True), "dog")
+    progress_snapshots_tick()  # a later tick within the hour
     after_gold = (items_left(hers, quiet), items_left(his, quiet))
 
     assert before == 4 and after_regular == after_gold == (4, 4)
     counts = client_for(alice).get(f"/api/v1/jobs/{quiet.pk}/").json()["counts"]
     assert counts["completed_items"] == 1  # the client's count is live
-    with hours_later():
+    with hours_later(1):
+        progress_snapshots_tick()
+        assert items_left(hers, quiet) == 4  # the cutoff is the hour both answers came in
+    with hours_later(2):
         assert items_left(hers, quiet) == 3  # at the step, with the rest of that hour's
 
 

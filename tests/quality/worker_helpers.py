@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -23,6 +23,13 @@ def hours_later(hours: float = 2) -> Iterator[None]:
     in a job that hides gold feedback take in answers an hour old and more (quality/own_figures.py)."""
     later = timezone.now() + timedelta(hours=hours)
     with mock.patch("django.utils.timezone.now", return_value=later):
+        yield
+
+
+@contextmanager
+def clock(moment: datetime) -> Iterator[None]:
+    """The clock stopped at `moment` (as hours_later moves it)."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
         yield
 
 

@@ -42,7 +42,7 @@ from marketplace.jobs.models import Job
 from marketplace.labeling import selectors, services
 from marketplace.labeling.models import Lease
 from marketplace.labelsets import MAX_LABELS
-from marketplace.quality.own_figures import items_complete_since_cutoff
+from marketplace.quality.progress import items_done_as_shown
 from marketplace.quality.selectors import flagged_fast_workers
 from marketplace.parsing import JsonRefused, json_loads
 
@@ -118,7 +118,7 @@ def _offer(offer: selectors.WorkOffer) -> dict[str, Any]:
 def work_list(request: HttpRequest) -> HttpResponse:
     offers = selectors.work_offers_for(
         worker=request.user, leave_out=flagged_fast_workers,  # type: ignore[arg-type]
-        held_back=items_complete_since_cutoff,
+        done_as_shown=items_done_as_shown,
     )
     ctx = {
         "ready": [_offer(o) for o in offers if not o.missing],
