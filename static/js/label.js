@@ -59,8 +59,8 @@
     let warned = false;
     let done = 0;
 
-    // The visible "Sent: <label>" under the buttons: what the last key press sent, while the next
-    // item is already on screen (#save-state beside it says whether it is stored yet).
+    // The visible "Previous item: sent <label>" above the item: what the last key press sent for
+    // the item before the one on screen (#save-state says whether it is stored yet).
     const sentLine = document.getElementById("sent-line");
     const sentLabel = document.getElementById("sent-label");
     function showSent(label) {
@@ -69,7 +69,7 @@
       sentLine.hidden = false;
     }
 
-    // Undo of the last answer, by the Undo button beside "Sent:", Ctrl+Z or "u" (label_view.js:
+    // Undo of the last answer, by the Undo button beside that line, Ctrl+Z or "u" (label_view.js:
     // offered while its reply does not say it cannot be undone).
     const undoButton = $("undo");
     const undos = undoOffer(undoButton, Number(root.dataset.undoSeconds) || 0);
@@ -230,7 +230,6 @@
       const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
       const url = leaseUrl(root.dataset.answerUrl, lease.lease);
       const answer = multi ? { labels: label } : { label };
-      showSent(label);
       let stored;
       undos.offer(new Promise((resolve) => { stored = resolve; }));
       // An answer the server says cannot be undone (its item is complete) is not offered.
@@ -238,6 +237,7 @@
         ? data.submitted.judgment : null);
       if (ahead) {
         showFeedback(null);
+        showSent(label); // the next item shows at once
         const onSaved = saved();
         advance(url, { ...answer, seconds_spent: seconds }, pressedAt, `Sent ${nameOf(label)}. `,
           (data) => { remember(data); onSaved(data); }, () => stored(null));
@@ -248,6 +248,7 @@
       try {
         const data = await sendAnswer(url, { ...answer, seconds_spent: seconds });
         remember(data);
+        showSent(label); // only now does the item it names leave the screen
         done += 1;
         doneCount.textContent = String(done);
         const said = showFeedback(data.submitted && data.submitted.feedback);
@@ -256,6 +257,7 @@
         // The lease may be lost or the job paused: tell the worker, then ask for what is next.
         stored(null);
         endUndo();
+        sentLine.hidden = true; // nothing was sent for the item before the next one
         await recover(error.message);
       }
     }

@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 from marketplace.labeling.models import Judgment
 from marketplace.quality.runs import consensus_run
 from tests.browser.conftest import arrange, log_in
+from tests.browser.labeling import wait_ahead, wait_for_item, wait_saved
 from tests.factories import PASSWORD, ClientFactory, WorkerFactory, open_job_with_items
-from tests.browser.test_worker_portal import _wait_ahead, _wait_for_item, _wait_saved
 
 # Keys pressed per item ("c" cat, "d" dog, "b" bird), then Enter; "" sends the empty set.
 PRESSES = ["cd", "b", "", "cdd"]  # the last ticks dog twice: ticked, then unticked
@@ -29,22 +29,22 @@ def test_a_worker_ticks_label_sets_with_the_keyboard_and_the_client_downloads_th
     page = new_page()
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    shown = _wait_for_item(page, None)
+    shown = wait_for_item(page, None)
     seen = []
     for n, keys in enumerate(PRESSES):
         seen.append(shown)
         if n < len(PRESSES) - 1:
-            _wait_ahead(page)
+            wait_ahead(page)
         for key in keys:
             page.keyboard.press(key)
         expect(page.locator('button.choice[aria-pressed="true"]')).to_have_count(len(SENT[n]))
         page.keyboard.press("Enter")
         expect(page.locator("#sent-line")).to_have_text(
-            "Sent: " + (", ".join(label.capitalize() for label in SENT[n]) or "none"))
+            "Previous item: sent " + (", ".join(label.capitalize() for label in SENT[n]) or "none"))
         if n < len(PRESSES) - 1:
-            shown = _wait_for_item(page, shown)
+            shown = wait_for_item(page, shown)
             expect(page.locator('button.choice[aria-pressed="true"]')).to_have_count(0)  # a fresh item
-    _wait_saved(page, len(PRESSES))
+    wait_saved(page, len(PRESSES))
     judged = {j.item.data["text"]: j.labels for j in Judgment.objects.filter(worker=wendy).select_related("item")}
     assert judged == dict(zip(seen, SENT, strict=True))
 
@@ -73,11 +73,11 @@ def test_a_worker_who_misses_a_multi_label_check_item_reads_the_labels_decided_w
     page.goto(f"/work/jobs/{job.pk}/label/")
     feedback, shown = page.locator("#feedback"), None
     for answered in range(1, 31):
-        shown = _wait_for_item(page, shown)
+        shown = wait_for_item(page, shown)
         page.locator('#labeler[data-ahead="ready"], #empty:not([hidden])').first.wait_for(state="attached")
         page.keyboard.press("d")
         page.keyboard.press("Enter")
-        _wait_saved(page, answered)
+        wait_saved(page, answered)
         if feedback.is_visible():
             break
     expect(feedback).to_contain_text("Wrong: Cat (should be ticked), Dog (should be unticked).")

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from marketplace.labeling.models import Lease
 from tests.browser.conftest import arrange, log_in
-from tests.browser.test_worker_portal import _wait_for_item, _wait_saved
+from tests.browser.labeling import wait_for_item, wait_saved
 from tests.factories import PASSWORD, WorkerFactory, open_job_with_items
 
 
@@ -36,12 +36,12 @@ def test_undo_while_the_next_item_is_on_its_way_leaves_no_third_lease(page: Any)
     page.route(f"**/work/jobs/{job.pk}/label/next/", fetch_ahead)
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
+    first = wait_for_item(page, None)
     page.wait_for_function("() => document.querySelector('#labeler').dataset.ahead !== 'ready'")
 
     page.keyboard.press("d")
-    second = _wait_for_item(page, first)
-    _wait_saved(page, 1)
+    second = wait_for_item(page, first)
+    wait_saved(page, 1)
     page.wait_for_function("() => window.aheadHeld === true")  # the third item's lease exists
     assert arrange(lambda: Lease.objects.filter(worker=wendy, status="active").count()) == 2
 

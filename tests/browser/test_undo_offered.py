@@ -18,7 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import judgment_submit
 from tests.browser.conftest import arrange, log_in
-from tests.browser.test_worker_portal import _wait_ahead, _wait_for_item, _wait_saved
+from tests.browser.labeling import answer_first_item, wait_ahead, wait_for_item, wait_saved
 from tests.factories import PASSWORD, WorkerFactory, open_job_with_items
 from tests.labeling.helpers import judge_all
 
@@ -39,12 +39,12 @@ def test_an_answer_that_completed_its_item_offers_no_undo(page: Any) -> None:
     arrange(judge_all, walter, job)  # every item has one answer: each of Wendy's completes one
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
-    _wait_ahead(page)
+    first = wait_for_item(page, None)
+    wait_ahead(page)
 
     page.keyboard.press("d")
-    _wait_for_item(page, first)
-    _wait_saved(page, 1)
+    wait_for_item(page, first)
+    wait_saved(page, 1)
 
     expect(page.locator("#undo")).to_be_hidden()  # the old page offered it, and a click said 409
     page.keyboard.press("Control+z")  # nothing to undo: nothing happens
@@ -56,14 +56,7 @@ def test_a_refused_undos_banner_goes_when_the_next_item_shows(page: Any) -> None
     wendy = arrange(WorkerFactory, username="wendy-refused")
     walter = arrange(WorkerFactory, username="walter-second")
     job = arrange(open_job_with_items, items=4, overlap=2, title="Completed by Walter")
-    log_in(page, wendy.username, PASSWORD)
-    page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
-    _wait_ahead(page)
-
-    page.keyboard.press("d")  # the item's first answer: it can be undone
-    second = _wait_for_item(page, first)
-    _wait_saved(page, 1)
+    _, second = answer_first_item(page, wendy, job)  # the item's first answer: it can be undone
     expect(page.locator("#undo")).to_be_visible()
     arrange(_answer_her_last_item, walter, wendy)  # ...until Walter's completes the item
     page.locator("#undo").click()
@@ -73,10 +66,10 @@ def test_a_refused_undos_banner_goes_when_the_next_item_shows(page: Any) -> None
         "Not undone: Another worker's answer completed this item since, so yours can no longer be undone."
     )
     expect(page.locator("#item")).to_have_text(second)
-    _wait_ahead(page)
+    wait_ahead(page)
     page.keyboard.press("d")
-    _wait_for_item(page, second)
-    _wait_saved(page, 2)
+    wait_for_item(page, second)
+    wait_saved(page, 2)
     expect(banner).to_be_hidden()  # the old page kept it under every item after
 
 
@@ -94,21 +87,15 @@ def test_a_refusal_that_comes_after_the_worker_moved_on_leaves_the_new_item_alon
         page.evaluate("() => { window.undoHeld = true; }")
 
     page.route("**/work/judgments/*/undo/", hold_undo)
-    log_in(page, wendy.username, PASSWORD)
-    page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
-    _wait_ahead(page)
-    page.keyboard.press("d")
-    second = _wait_for_item(page, first)
-    _wait_saved(page, 1)
-    _wait_ahead(page)
+    _, second = answer_first_item(page, wendy, job)
+    wait_ahead(page)
     arrange(_answer_her_last_item, walter, wendy)
 
     page.locator("#undo").click()
     page.wait_for_function("() => window.undoHeld === true")
     page.keyboard.press("d")  # she moves on: the item after shows at once
-    third = _wait_for_item(page, second)
-    _wait_saved(page, 2)
+    third = wait_for_item(page, second)
+    wait_saved(page, 2)
     route, reply = held[0]
     route.fulfill(response=reply)
 

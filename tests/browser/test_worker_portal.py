@@ -25,6 +25,7 @@ from marketplace.errors import NothingLeft
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.browser.conftest import arrange, log_in, screenshot
+from tests.browser.labeling import answer_first_item, wait_ahead, wait_for_item, wait_saved
 from tests.threads import WAIT, until
 from tests.factories import (
     PASSWORD,
@@ -41,36 +42,6 @@ KEYS = ["c", "d", "b"]  # the shortcuts of cat, dog, bird (tests/factories.THREE
 PAYLOAD = '<img src=x onerror="window.pwned=1;alert(1)"><script>window.pwned=2;alert(2)</script>'
 
 
-def _item_id(page: Any) -> str:
-    return page.evaluate("document.querySelector('#item').textContent")
-
-
-def _wait_for_item(page: Any, previous: str | None) -> str:
-    """Until an item other than `previous` is on screen and the buttons are live again."""
-    page.wait_for_function(
-        """previous => {
-            const item = document.querySelector('#item');
-            const button = document.querySelector('button.choice');
-            return item.getAttribute('aria-busy') === 'false' && button.getAttribute('aria-disabled') === 'false'
-                && item.textContent !== previous;
-        }""",
-        arg=previous,
-    )
-    return _item_id(page)
-
-
-def _wait_saved(page: Any, answered: int) -> None:
-    """Until the page acknowledges `answered` answers: the counter shows them and "Saved" says
-    none is still on its way to the server."""
-    expect(page.locator("#done-count")).to_have_text(str(answered))
-    expect(page.locator("#save-state")).to_have_text("Saved")
-
-
-def _wait_ahead(page: Any) -> None:
-    """Until the item after the one on screen has arrived (what a person's reading time covers)."""
-    page.locator('#labeler[data-ahead="ready"]').wait_for(state="attached")
-
-
 def test_a_worker_labels_ten_items_with_the_keyboard_alone(page: Any) -> None:
     wendy = arrange(WorkerFactory, username="wendy-keys")
     job = arrange(open_job_with_items, items=ITEMS_TO_LABEL + 5, title="Animals in photos")
@@ -78,20 +49,20 @@ def test_a_worker_labels_ten_items_with_the_keyboard_alone(page: Any) -> None:
     page.goto("/work/")
     screenshot(page, "worker-work-list")
     page.goto(f"/work/jobs/{job.pk}/label/")
-    shown = _wait_for_item(page, None)
+    shown = wait_for_item(page, None)
     screenshot(page, "worker-labeling")
 
     seen = [shown]
     for n in range(ITEMS_TO_LABEL):
         # What is measured is the wait a worker sees, not the server's round trip: as while a
         # person reads the item, the one after it is fetched; press once it is here.
-        _wait_ahead(page)
+        wait_ahead(page)
         page.keyboard.press(KEYS[n % 3])
-        shown = _wait_for_item(page, shown)
+        shown = wait_for_item(page, shown)
         seen.append(shown)
     page.wait_for_function(f"() => window.quorumTimings.length >= {ITEMS_TO_LABEL}")
     # The next item shows at once (it was fetched ahead); the answers travel in the background.
-    _wait_saved(page, ITEMS_TO_LABEL)
+    wait_saved(page, ITEMS_TO_LABEL)
 
     # Each item on screen got the label pressed while it was shown (item text → label).
     judged = {j.item.data["text"]: j.label for j in Judgment.objects.filter(worker=wendy, job=job).select_related("item")}
@@ -115,19 +86,19 @@ def test_skip_with_escape_and_the_lease_countdown(page: Any) -> None:
     job = arrange(open_job_with_items, items=3, title="Skippable", lease_seconds=300)
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
+    first = wait_for_item(page, None)
     # The countdown starts from the lease's five minutes (read at once; a busy machine may take
     # a few seconds to paint).
     minutes, seconds = page.locator("#countdown").text_content().split(":")
     assert minutes == "04" or (minutes, seconds) == ("05", "00")
     with page.expect_response(lambda r: r.url.endswith("/skip/")) as skipped:
         page.keyboard.press("Escape")
-    _wait_for_item(page, first)
+    wait_for_item(page, first)
     assert skipped.value.ok and not Judgment.objects.filter(worker=wendy).exists()
     # Keyboard-only: Tab reaches the label buttons, and Enter on one submits it.
     page.locator("button.choice").first.focus()
     page.keyboard.press("Enter")
-    _wait_saved(page, 1)
+    wait_saved(page, 1)
     assert Judgment.objects.get(worker=wendy).label == "cat"
 
 
@@ -157,7 +128,7 @@ def test_a_worker_passes_a_qualification_exam_through_the_page(page: Any) -> Non
     assert WorkerQualification.objects.filter(worker=wendy, qualification=skill).exists()
     page.get_by_role("link", name="Find work").last.click()
     page.get_by_role("link", name="Label Experts only").click()
-    _wait_for_item(page, None)
+    wait_for_item(page, None)
 
 
 def test_script_payloads_in_items_and_instructions_execute_nothing(page: Any) -> None:
@@ -176,10 +147,10 @@ def test_script_payloads_in_items_and_instructions_execute_nothing(page: Any) ->
     log_in(page, wendy.username, PASSWORD)
     page.goto("/work/")
     page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
+    first = wait_for_item(page, None)
     assert PAYLOAD in first  # shown as text, exactly as typed
     page.keyboard.press("c")
-    _wait_for_item(page, first)
+    wait_for_item(page, first)
     # Every picture has loaded or failed, and the events queued by that have run: a broken
     # image's onerror, were there one, has fired.
     page.wait_for_function("() => [...document.images].every(image => image.complete)")
@@ -195,12 +166,12 @@ def test_earnings_page(page: Any) -> None:
     job: Job = arrange(open_job_with_items, items=3, title="Paid work")
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    shown = _wait_for_item(page, None)
+    shown = wait_for_item(page, None)
     for n in range(1, 3):
         page.keyboard.press("c")
-        shown = _wait_for_item(page, shown)
+        shown = wait_for_item(page, shown)
         # The next item shows before the server has the answer: leave only once it says "Saved".
-        _wait_saved(page, n)
+        wait_saved(page, n)
     page.goto("/work/earnings/")
     page.get_by_role("heading", name="Earnings", exact=True).wait_for()
     screenshot(page, "worker-earnings")
@@ -223,8 +194,8 @@ def test_closing_the_labeling_page_frees_its_items_for_another_worker_at_once(ne
     page = new_page()
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    _wait_for_item(page, None)
-    _wait_ahead(page)
+    wait_for_item(page, None)
+    wait_ahead(page)
     assert arrange(_claim_or_none, walter, job) is None  # both items are on Wendy's page
 
     page.close(run_before_unload=True)  # as a person closes the tab: pagehide, then the beacon
@@ -233,24 +204,38 @@ def test_closing_the_labeling_page_frees_its_items_for_another_worker_at_once(ne
     assert lease.item.job_id == job.pk
 
 
-def test_the_page_shows_what_each_key_press_sent(page: Any) -> None:
+def _above_the_item(page: Any, selector: str) -> bool:
+    """`selector` ends above the item on screen, and comes before it in reading order."""
+    return page.evaluate(
+        """selector => {
+            const line = document.querySelector(selector), item = document.querySelector('#item');
+            const follows = line.compareDocumentPosition(item) & Node.DOCUMENT_POSITION_FOLLOWING;
+            return Boolean(follows) && line.getBoundingClientRect().bottom <= item.getBoundingClientRect().top;
+        }""",
+        selector,
+    )
+
+
+def test_what_a_key_press_sent_is_shown_above_the_next_item_as_the_previous_items_answer(page: Any) -> None:
+    """Outside UX review: "Sent: Dog" under the next item's buttons read as that item's answer."""
     wendy = arrange(WorkerFactory, username="wendy-sent")
     job = arrange(open_job_with_items, items=4, title="Sent line")
     log_in(page, wendy.username, PASSWORD)
     page.goto(f"/work/jobs/{job.pk}/label/")
-    shown = _wait_for_item(page, None)
+    shown = wait_for_item(page, None)
     expect(page.locator("#sent-line")).to_be_hidden()  # nothing sent yet
 
-    _wait_ahead(page)
+    wait_ahead(page)
     page.keyboard.press("d")
-    shown = _wait_for_item(page, shown)
-    expect(page.locator("#sent-line")).to_have_text("Sent: Dog")
-    _wait_ahead(page)
+    shown = wait_for_item(page, shown)
+    expect(page.locator("#sent-line")).to_have_text("Previous item: sent Dog")
+    assert _above_the_item(page, "#sent-line")
+    wait_ahead(page)
     page.keyboard.press("b")
-    _wait_for_item(page, shown)
-    expect(page.locator("#sent-line")).to_have_text("Sent: Bird")
-    _wait_saved(page, 2)
-
+    wait_for_item(page, shown)
+    expect(page.locator("#sent-line")).to_have_text("Previous item: sent Bird")
+    assert _above_the_item(page, "#sent-line") and _above_the_item(page, "#undo")  # Undo takes it back
+    wait_saved(page, 2)
 
 
 def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the_keys(page: Any) -> None:
@@ -258,14 +243,7 @@ def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the
     withdrawn, and she answers it anew. "?" shows the page's keys; Esc closes the list."""
     wendy = arrange(WorkerFactory, username="wendy-undo")
     job = arrange(open_job_with_items, items=4, title="Undo")
-    log_in(page, wendy.username, PASSWORD)
-    page.goto(f"/work/jobs/{job.pk}/label/")
-    first = _wait_for_item(page, None)
-    _wait_ahead(page)
-
-    page.keyboard.press("d")
-    second = _wait_for_item(page, first)
-    _wait_saved(page, 1)
+    first, second = answer_first_item(page, wendy, job)
     expect(page.locator("#undo")).to_be_visible()
     page.keyboard.press("Control+z")
 
@@ -287,9 +265,9 @@ def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the
     expect(page.locator("#item")).to_have_text(first)  # Esc closed the list; it skipped nothing
 
     page.keyboard.press("c")  # answered anew; the item that was on screen follows
-    _wait_for_item(page, first)
+    wait_for_item(page, first)
     expect(page.locator("#item")).to_have_text(second)
-    _wait_saved(page, 1)
+    wait_saved(page, 1)
     labels = arrange(lambda: list(Judgment.objects.filter(worker=wendy, status="accepted").values_list("label", flat=True)))
     assert labels == ["cat"]
 
@@ -353,7 +331,7 @@ def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that
     log_in(page, wendy.username, PASSWORD)
     with page.expect_request(lambda request: "ahead_of" in (request.post_data or "")):
         page.goto(f"/work/jobs/{job.pk}/label/")
-        first = _wait_for_item(page, None)
+        first = wait_for_item(page, None)
     on_screen = arrange(lambda: Lease.objects.get(worker=wendy, status="active").item_id)
     second = arrange(lambda: Item.objects.filter(job=job).exclude(pk=on_screen).get())
 
@@ -370,7 +348,7 @@ def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that
     assert len(fetches_ahead) == 1
     fetches_ahead[0].continue_()  # the item fetched ahead reaches the page now
     if before:
-        _wait_ahead(page)  # here while the answer is still on its way
+        wait_ahead(page)  # here while the answer is still on its way
         held, response = answers[0]
         held.fulfill(response=response)
 
@@ -380,5 +358,5 @@ def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that
         arg=second.data["text"],
     )
     expect(page.locator("#empty")).to_be_hidden()
-    assert _wait_for_item(page, first) == second.data["text"]
-    _wait_saved(page, 1)
+    assert wait_for_item(page, first) == second.data["text"]
+    wait_saved(page, 1)
