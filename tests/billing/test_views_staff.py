@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from marketplace.accounts.models import User
 from marketplace.billing.models import AccountKind, LedgerAccount, Payout, PayoutBatch
@@ -121,8 +122,7 @@ def test_a_batch_is_created_approved_exported_and_marked_paid_through_the_pages(
     assert (batch.status, batch.reviewed_by) == (PayoutBatch.Status.APPROVED, ada)
     assert "Export the CSV first" in client.get(reverse("staff-payout", args=[batch.pk])).content.decode()
 
-    unexported = client.post(reverse("staff-payout-paid", args=[batch.pk]))  # no file went out yet
-    assert unexported.status_code == 409
+    unexported = client.post(reverse("staff-payout-paid", args=[batch.pk]), follow=True)  # no file went out yet
     assert "before marking it paid" in unexported.content.decode()
     batch.refresh_from_db()
     assert (batch.status, batch.paid_at) == (PayoutBatch.Status.APPROVED, None)
@@ -141,6 +141,30 @@ def test_a_batch_is_created_approved_exported_and_marked_paid_through_the_pages(
     assert worker_money(worker=wendy).paid == D("0.20")
     again = client.post(reverse("staff-payout-paid", args=[batch.pk]), follow=True)  # a double click
     assert "cannot be marked paid" in again.content.decode()
+
+
+@pytest.mark.parametrize("status", [PayoutBatch.Status.PENDING, PayoutBatch.Status.APPROVED])
+def test_a_refused_mark_paid_redirects_to_the_batch_saying_why_so_a_reload_posts_nothing(
+    client: Client, wendy: User, batch: PayoutBatch, status: str
+) -> None:
+    """Outside UX review: the refusal was a 409 page answering the POST, which a reload sent again.
+    Pending (never approved) or approved but never exported: neither can be marked paid yet."""
+    if status == PayoutBatch.Status.APPROVED:
+        client.post(reverse("staff-payout-approve", args=[batch.pk]))
+    page = reverse("staff-payout", args=[batch.pk])
+
+    refused = client.post(reverse("staff-payout-paid", args=[batch.pk]))
+
+    assert refused.status_code == 302 and refused["Location"] == page
+    shown = client.get(page)  # what the browser loads next
+    why = str(list(shown.context["messages"])[-1])
+    assert "before marking it paid" in why or "cannot be marked paid" in why
+    assert shown.status_code == 200 and escape(why) in shown.content.decode()
+    reloaded = client.get(page)  # a reload is a GET: it sends nothing and says it once only
+    assert reloaded.status_code == 200 and escape(why) not in reloaded.content.decode()
+    batch.refresh_from_db()
+    assert (batch.status, batch.paid_at, batch.exported_at) == (status, None, None)
+    assert worker_money(worker=wendy).paid == D("0.00")
 
 
 def test_a_rejection_needs_a_reason_and_returns_every_amount(

@@ -141,7 +141,7 @@ def payout_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str = "",
-                 reason: str = "", pay_error: str = "") -> HttpResponse:
+                 reason: str = "") -> HttpResponse:
     rows = payout_batch_rows(batch=batch)
     scores = _quality_by_worker([row.worker_id for row in rows])
     ctx = {
@@ -153,16 +153,17 @@ def _payout_page(request: HttpRequest, batch: PayoutBatch, *, reject_error: str 
         # was); the service refuses a batch never exported, and the page says to export first.
         "can_pay": batch.status == PayoutBatch.Status.APPROVED,
         "reject_error": reject_error, "reason": reason,  # a refused rejection keeps what was typed
-        "pay_error": pay_error,
     }
-    status = 409 if pay_error else 400 if reject_error else 200
-    return render(request, "staff/payout.html", ctx, status=status)
+    return render(request, "staff/payout.html", ctx, status=400 if reject_error else 200)
 
 
 @staff_required
 @require_POST
 def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpResponse:
-    """approve, reject (a reason is required) or paid; a status that forbids it is a message."""
+    """approve, reject (a reason is required) or paid; a status that forbids it is a message.
+
+    Post/Redirect/Get: every outcome but a refused rejection (a form that keeps the reason
+    typed) redirects to the batch page, so reloading it never posts the action again."""
     batch = _batch_get(batch_id)
     admin = request.user
     try:
@@ -181,10 +182,8 @@ def payout_action(request: HttpRequest, batch_id: int, action: str) -> HttpRespo
             messages.success(request, f"Batch #{batch.pk} is rejected ({reason}); "
                                       "every amount is back with its worker.")
         elif action == "paid":
-            try:
-                payouts.payout_batch_mark_paid(admin=admin, batch=batch)  # type: ignore[arg-type]
-            except Conflict as error:  # never exported, or no longer approved: the page says which
-                return _payout_page(request, _batch_get(batch.pk), pay_error=str(error))
+            # Never exported, or no longer approved: ApplicationError below says which, as a message.
+            payouts.payout_batch_mark_paid(admin=admin, batch=batch)  # type: ignore[arg-type]
             messages.success(request, f"Batch #{batch.pk} is marked paid.")
     except ApplicationError as error:
         messages.error(request, str(error))
