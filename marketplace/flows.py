@@ -94,18 +94,36 @@ def _tier_check(fields: dict[str, Any]) -> None:
         raise ApplicationError(f"Unknown tier {str(fields['tier'])[:40]!r}; choose one of {', '.join(offered)}.")
 
 
+def _pay_check(job: Job, fields: dict[str, Any]) -> None:
+    """A pay a client sets is checked against the job's tier now, not first at publish (a tier
+    chosen alone keeps the default pay until then: the portal's wizard sets both at publish)."""
+    if "reward_per_judgment" not in fields:
+        return
+    tier = Tier.objects.filter(slug=job.tier).first()
+    if tier is not None:
+        billing.job_pay_check(job=job, tier=tier)
+
+
+@transaction.atomic
 def job_create(*, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] = ()) -> Job:
-    """A draft job (jobs.services.job_create), its tier checked against the tiers on offer."""
+    """A draft job (jobs.services.job_create), its tier checked against the tiers on offer and
+    its pay against the tier's."""
     _tier_check(fields)
-    return job_services.job_create(user=user, fields=fields, requirements=requirements)
+    job = job_services.job_create(user=user, fields=fields, requirements=requirements)
+    _pay_check(job, fields)
+    return job
 
 
+@transaction.atomic
 def job_update(
     *, job: Job, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] | None = None
 ) -> Job:
-    """Edit a draft (jobs.services.job_update), its tier checked against the tiers on offer."""
+    """Edit a draft (jobs.services.job_update), its tier checked against the tiers on offer and
+    its pay against the tier's."""
     _tier_check(fields)
-    return job_services.job_update(job=job, user=user, fields=fields, requirements=requirements)
+    job = job_services.job_update(job=job, user=user, fields=fields, requirements=requirements)
+    _pay_check(job, fields)
+    return job
 
 
 def job_publish(*, job: Job, user: User) -> Job:

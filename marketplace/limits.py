@@ -6,6 +6,8 @@ in every format and every door (API, portal, file import).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 # Item data: one field's text (a CSV cell, a JSON string) in every import format. Under the csv
 # module's own 131,072-character field limit, so a CSV cell is refused by our check, not csv's.
 MAX_DATA_FIELD_CHARS = 100_000
@@ -41,6 +43,12 @@ MAX_DESCRIPTION_CHARS = 5_000
 # Names people read: label names, job titles, organization names.
 MAX_LABEL_NAME_CHARS = 120
 MAX_TITLE_CHARS = 200
+
+# A job's pay per accepted judgment (currency units): workers earn per answer, so a job paying
+# nothing (or a fraction of a cent a client typed by mistake) is refused on every door. A job's
+# tier may ask more (Tier.pay_per_judgment: flows.job_create/job_update and publishing check it).
+MIN_PAY_PER_JUDGMENT = Decimal("0.01")
+MAX_PAY_PER_JUDGMENT = Decimal("1000")
 
 # Judgments per item a job (or a quote) may ask for: its overlap, and a dynamic overlap's maximum.
 MAX_OVERLAP = 50

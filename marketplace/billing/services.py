@@ -51,6 +51,7 @@ from marketplace.billing.pricing import (
 from marketplace.billing.selectors import job_charge, tier_terms
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.limits import MIN_PAY_PER_JUDGMENT
 from marketplace.labeling.models import Judgment
 
 # Shown to workers (API and portal) wherever dropped judgments or earnings are explained.
@@ -214,6 +215,17 @@ def budget_lock(*, job_id: int) -> JobBudget | None:
     )
 
 
+def job_pay_check(*, job: Job, tier: Tier) -> None:
+    """A job pays at least its tier's pay per judgment, and something in any case (a tier an
+    admin set to pay nothing asks jobs.fields' floor instead; a draft saved before that floor
+    may pay 0). Checked on create and edit (flows) and again at publish."""
+    floor = tier.pay_per_judgment if tier.pay_per_judgment > 0 else MIN_PAY_PER_JUDGMENT
+    if job.reward_per_judgment < floor:
+        message = (f"The {tier.name} tier pays workers at least {floor} per judgment; "
+                   f"this job offers {job.reward_per_judgment}.")
+        raise ApplicationError(message, details={"reward_per_judgment": [f"at least {floor}"]})
+
+
 def _budget_create(*, job: Job) -> JobBudget:
     tier = Tier.objects.filter(slug=job.tier).first()
     if tier is None:
@@ -223,11 +235,7 @@ def _budget_create(*, job: Job) -> JobBudget:
             f"The {tier.name} tier is no longer offered; choose one of the quoted tiers.",
             details={"tier": tier.slug},
         )
-    if job.reward_per_judgment < tier.pay_per_judgment:
-        raise ApplicationError(
-            f"The {tier.name} tier pays workers at least {tier.pay_per_judgment} per judgment; "
-            f"this job offers {job.reward_per_judgment}."
-        )
+    job_pay_check(job=job, tier=tier)
     price = job_price_per_item(
         terms=tier_terms(tier),
         overlap=job.overlap,

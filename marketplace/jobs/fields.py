@@ -12,7 +12,7 @@ from marketplace.jobs.markdown import instructions_check, instructions_render
 from marketplace.jobs.models import DEFAULT_TIER
 from marketplace.jobs.predictions import ModelName, model_name_check
 from marketplace.labelsets import label_set_validate
-from marketplace.limits import MAX_OVERLAP, MAX_TITLE_CHARS
+from marketplace.limits import MAX_OVERLAP, MAX_PAY_PER_JUDGMENT, MIN_PAY_PER_JUDGMENT, MAX_TITLE_CHARS
 from marketplace.names import name_clean
 
 # Fields a client may set when creating a job or editing a draft.
@@ -66,6 +66,18 @@ def decimal_clean(value: Any, name: str, *, places: int, low: Decimal, high: Dec
     return number
 
 
+def _pay_clean(value: Any) -> Decimal:
+    """reward_per_judgment: a Decimal with at most 4 places, from MIN_PAY_PER_JUDGMENT up."""
+    pay = decimal_clean(value, "reward_per_judgment", places=4, low=Decimal("0"), high=MAX_PAY_PER_JUDGMENT)
+    if pay < MIN_PAY_PER_JUDGMENT:
+        raise ApplicationError(
+            f"reward_per_judgment must be at least {MIN_PAY_PER_JUDGMENT}: workers earn it per accepted "
+            f"judgment, and this job would pay {pay}.",
+            details={"reward_per_judgment": [f"at least {MIN_PAY_PER_JUDGMENT}"]},
+        )
+    return pay
+
+
 def _int(value: Any, name: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ApplicationError(f"{name} must be a whole number.")
@@ -102,7 +114,7 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
         elif name == "priority":
             clean[name] = _int(value, name, low=-100, high=100)
         elif name == "reward_per_judgment":
-            clean[name] = decimal_clean(value, name, places=4, low=Decimal("0"), high=Decimal("1000"))
+            clean[name] = _pay_clean(value)
         elif name == "gold_rate":
             clean[name] = decimal_clean(value, name, places=4, low=Decimal("0"), high=Decimal("0.5"))
         elif name == "max_overlap":
