@@ -33,3 +33,19 @@ def name_clean(value: object, *, field: str, max_chars: int, required: bool = Tr
             f"{field} holds an invisible control character (U+{ord(hidden):04X}); remove it."
         )
     return text
+
+
+# Letters, digits and combining marks (categories L*, N*, M*) make a name's key; the rest (spaces,
+# hyphens, dots, symbols) does not. Marks stay so that scripts written with them (Devanagari's
+# vowel signs) do not collapse two different words into one key.
+_KEY_CATEGORIES = ("L", "N", "M")
+
+
+def name_key(text: str) -> str:
+    """The form under which two names read as one: NFKC (full-width "ＡＣＭＥ" is "ACME", "ﬁ" is
+    "fi"), case-folded, with everything but letters, digits and marks dropped, so "ACME-VISION",
+    "Acme  Vision" and "ＡＣＭＥ Vision" all have the key "acmevision"."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    # casefold can leave text NFKC would change again ("ß" -> "ss" is fine; some marks are not).
+    folded = unicodedata.normalize("NFKC", folded)
+    return "".join(c for c in folded if unicodedata.category(c)[0] in _KEY_CATEGORIES)

@@ -15,6 +15,7 @@ from marketplace.billing.services import InsufficientFunds, topup_record
 from marketplace.jobs.markdown import instructions_render
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create
+from marketplace.names import name_key
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -30,6 +31,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
         model = Organization
 
     name = factory.Sequence(lambda n: f"Org {n}")
+    name_key = factory.LazyAttribute(lambda org: name_key(org.name))  # as sign-up stores it
     slug = factory.Sequence(lambda n: f"org-{n}")
 
 

@@ -21,6 +21,7 @@ from marketplace.accounts.models import (
     WorkerQualification,
 )
 from marketplace.accounts.qualifications import exam_labels_validate
+from marketplace.accounts.services import organization_name_check
 from marketplace.admin_records import RecordAdmin
 from marketplace.errors import ApplicationError
 
@@ -45,8 +46,26 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "organization__name")
 
 
+class OrganizationForm(forms.ModelForm):
+    """A new or renamed organization's name is checked as at sign-up: no two read alike."""
+
+    class Meta:
+        model = Organization
+        fields = ("name", "slug")
+
+    def clean_name(self) -> str:
+        # The admin's change view runs in a transaction, so the name's lock lasts until the save.
+        try:
+            name, self.instance.name_key = organization_name_check(
+                name=self.cleaned_data["name"], exclude_id=self.instance.pk)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from None
+        return name
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}

@@ -11,14 +11,24 @@ from django.db import models
 from django.db.models import Q
 
 SCORE_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
+# An organization's name key: NFKC can lengthen a 200-character name (ligatures, fractions);
+# 600 characters stay under PostgreSQL's btree entry limit (2,704 bytes) in any script.
+NAME_KEY_MAX_CHARS = 600
 
 
 class Organization(models.Model):
     """A client company. Every job, item, result and invoice belongs to exactly one."""
 
     name = models.CharField(max_length=200)
+    # names.name_key(name): two organizations may not read alike ("Acme Vision", "ACME-VISION",
+    # "ＡＣＭＥ Vision"). Set by sign-up and the Django admin. Null: an organization made directly
+    # (bench scripts, the replay organization) or a duplicate older than the key (migration 0006).
+    name_key = models.CharField(max_length=NAME_KEY_MAX_CHARS, null=True, blank=True, editable=False)
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name_key"], name="organization_name_key_unique")]
 
     def __str__(self) -> str:
         return self.name

@@ -12,9 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.accounts.models import ApiToken, Organization, Role, Suspension, User, hash_token
+from marketplace.accounts.models import (
+    NAME_KEY_MAX_CHARS, ApiToken, Organization, Role, Suspension, User, hash_token,
+)
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from marketplace.names import name_clean
+from marketplace.names import name_clean, name_key
 
 TOKEN_PREFIX = "qrm_"
 
@@ -48,11 +50,12 @@ def _user_save_new(user: User) -> None:
 
 
 def organization_name_key(name: str) -> str:
-    """The form of a name two organizations may not share: case and runs of spaces ignored.
+    """The form of a name two organizations may not share (names.name_key): case, letter widths,
+    spacing and punctuation ignored.
 
-    "Acme Vision", "ACME  vision" and "acme vision" read alike on the staff clients page, where an
-    admin credits a bank transfer by name, so only the first may exist."""
-    return " ".join(name.split()).casefold()
+    "Acme Vision", "ACME-VISION" and "ＡＣＭＥ Vision" read alike on the staff clients page, where
+    an admin credits a bank transfer by name, so only the first may exist."""
+    return name_key(name)
 
 
 # Two-key advisory lock space of organization names (the other two-key spaces: skills.py 7072,
@@ -61,9 +64,10 @@ _NAME_LOCK = "SELECT pg_advisory_xact_lock(7073, %s)"
 
 
 def _organization_name_claim(key: str) -> None:
-    """Hold the name `key` until this transaction ends, so a concurrent sign-up of the same name
-    waits here and then sees this one's organization (no unique index can: see organization_name_key).
-    Taken before any row lock, so it waits on nothing else. SQLite serializes writers already."""
+    """Hold the name key `key` until this transaction ends, so a concurrent sign-up of a name
+    that reads the same waits here, then sees this one's organization and answers a Conflict
+    naming it (the unique index on name_key alone would answer it an IntegrityError). Taken
+    before any row lock, so it waits on nothing else. SQLite serializes writers already."""
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         return
@@ -72,30 +76,51 @@ def _organization_name_claim(key: str) -> None:
         cursor.execute(_NAME_LOCK, [int.from_bytes(digest, "big", signed=True)])
 
 
-def _organization_name_check(name: str) -> None:
+def _name_taken(name: str, other: str) -> Conflict:
+    same = "" if other == name else f" (“{name}” reads the same: case, letter widths, spaces and punctuation aside)"
+    message = (
+        f"An organization named “{other}” already exists{same}. If you work there, ask a colleague "
+        "to add you (POST /api/v1/organization/members/); otherwise choose another name."
+    )
+    return Conflict(message, details={"organization": [message]})
+
+
+def organization_name_check(*, name: str, exclude_id: int | None = None) -> tuple[str, str]:
+    """(the cleaned name, its key) for a new or renamed organization, under the name's lock
+    (caller holds a transaction); 400 for a name without a letter or digit, 409 naming the
+    organization that already reads the same. `exclude_id`: the organization being renamed."""
+    name = name_clean(name, field="organization", max_chars=200)
     key = organization_name_key(name)
+    if not key:
+        raise ApplicationError("organization needs a letter or a digit.",
+                               details={"organization": ["needs a letter or a digit"]})
+    if len(key) > NAME_KEY_MAX_CHARS:
+        raise ApplicationError("organization is too long once its letters are normalized.",
+                               details={"organization": ["too long"]})
     _organization_name_claim(key)
-    # Narrow by the first word in SQL (case-insensitively), then compare exactly here: SQL alone
-    # cannot collapse spaces on both SQLite and PostgreSQL. No unique index backs this: see README.
-    first = key.split(" ", 1)[0]
-    names = Organization.objects.filter(name__istartswith=first).values_list("name", flat=True)
-    if any(organization_name_key(other) == key for other in names):
-        message = (
-            f"An organization named “{name}” already exists. If you work there, ask a colleague to "
-            "add you (POST /api/v1/organization/members/); otherwise choose another name."
-        )
-        raise Conflict(message, details={"organization": [message]})
+    others = Organization.objects.filter(name_key=key)
+    other = (others.exclude(pk=exclude_id) if exclude_id else others).values_list("name", flat=True).first()
+    if other is not None:
+        raise _name_taken(name, other)
+    return name, key
 
 
 def _organization_for(name: str) -> Organization:
-    name = name_clean(name, field="organization", max_chars=200)
-    _organization_name_check(name)
+    name, key = organization_name_check(name=name)
     base = slugify(name)[:60] or "org"
     slug, n = base, 1
     while Organization.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
-    return Organization.objects.create(name=name, slug=slug)
+    try:
+        with transaction.atomic():
+            return Organization.objects.create(name=name, name_key=key, slug=slug)
+    except IntegrityError:
+        # The unique index: a writer the lock did not queue (the Django admin). Else the slug's.
+        other = Organization.objects.filter(name_key=key).values_list("name", flat=True).first()
+        if other is None:
+            raise
+        raise _name_taken(name, other) from None
 
 
 @transaction.atomic

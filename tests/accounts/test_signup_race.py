@@ -30,7 +30,7 @@ def test_a_second_sign_up_of_the_same_name_waits_for_the_first_and_is_refused() 
         return user
 
     def dora() -> User:
-        return user_signup(username="dora", password=STRONG, role=Role.CLIENT, organization_name="ACME  vision")
+        return user_signup(username="dora", password=STRONG, role=Role.CLIENT, organization_name="ＡＣＭＥ-Vision")
 
     outcomes: dict[str, Any] = {}
     first, second = thread_recording(outcomes, "cleo", cleo), thread_recording(outcomes, "dora", dora)
