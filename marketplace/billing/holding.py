@@ -19,6 +19,10 @@ final, so it withdraws the pay in its own name (admin_block_pay_withdraw), pendi
 closes the review with a note; no one decides it again, and an appeal of the rule's block finds
 nothing of its own to give back.
 
+Until the decision the pay under review is never released (`under_review`): the release schedule
+leaves it pending past the hold, as settlement holds it, so whatever the admin decides finds it
+where the block left it. Pay released before the block is the worker's and never under review.
+
 Locks: the caller holds the review's row lock (the decision) or the job's budget (settlement);
 then the budget → earnings (id order) → ledger accounts, the order of every money service.
 """
@@ -29,15 +33,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from marketplace.billing import restoring, reversals
 from marketplace.billing.models import Earning
 from marketplace.billing.services import budget_lock
-from marketplace.labeling.models import JudgmentStatus
+from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import appeals
 from marketplace.quality.models import QualityEvent, WithdrawalReview
 
 ZERO = Decimal("0.00")
+
+
+def under_review() -> Q:
+    """Earnings whose withdrawal an admin is reviewing: pending pay of the worker's dropped
+    judgments in a job where their review is pending, not kept by an earlier decision (what
+    posting.earnings_hold holds at settlement). The release leaves them pending until decided."""
+    reviewed = WithdrawalReview.objects.filter(
+        job_id=OuterRef("job_id"), worker_id=OuterRef("worker_id"), status=WithdrawalReview.Status.PENDING)
+    dropped = Judgment.objects.filter(pk=OuterRef("judgment_id"), status=JudgmentStatus.DROPPED)
+    return Q(status=Earning.Status.PENDING, kept_after_drop=False) & Q(Exists(reviewed)) & Q(Exists(dropped))
 
 
 @dataclass(frozen=True)

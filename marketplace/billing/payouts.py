@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.billing import expert_pay, ledger, posting
+from marketplace.billing import expert_pay, holding, ledger, posting
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
 from marketplace.billing.pricing import is_money
@@ -61,7 +61,8 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
 
     Pay still owed from an escrow is posted first, in transactions of its own (billing/posting.py:
     budget → earnings → accounts), so what is released is in the ledger, and no budget lock is
-    held while releasing. Locks: earnings rows (SKIP LOCKED), then the worker's accounts."""
+    held while releasing. Pay whose withdrawal an admin is reviewing is left pending until decided
+    (holding.under_review). Locks: earnings rows (SKIP LOCKED), then the worker's accounts."""
     cutoff = (now or timezone.now()) - timedelta(days=hold_days())
     due = (
         Earning.objects.filter(status=Earning.Status.PENDING, posted_at__isnull=True, created_at__lte=cutoff)
@@ -82,12 +83,20 @@ def earnings_release(*, now: datetime | None = None, limit: int = 10_000) -> Rel
 @transaction.atomic
 def _release(*, cutoff: datetime, limit: int) -> Released:
     # Lock the rows we release; rows another run holds are skipped, not waited for. An earning a
-    # posting batch skipped just now waits for the next release.
+    # posting batch skipped just now waits for the next release. Pay whose withdrawal an admin
+    # is reviewing stays pending until decided (billing/holding.py): not the worker's yet.
     rows = list(
         Earning.objects.select_for_update(skip_locked=True)
         .filter(status=Earning.Status.PENDING, posted_at__isnull=False, created_at__lte=cutoff)
+        .exclude(holding.under_review())
         .order_by("id")[:limit]
     )
+    # Asked again now the rows are ours (a new statement sees what committed since): a block
+    # that opened a review after the query began may have freed rows it locked to weigh them
+    # (restoring.rule_pay_reverse), and those must not go.
+    reviewed = set(Earning.objects.filter(holding.under_review(), pk__in=[e.pk for e in rows])
+                   .values_list("pk", flat=True))
+    rows = [e for e in rows if e.pk not in reviewed]
     by_worker: dict[int, list[Earning]] = defaultdict(list)
     for earning in rows:
         by_worker[earning.worker_id].append(earning)

@@ -140,6 +140,12 @@ def rule_pay_reverse(*, job_id: int, worker_id: int) -> bool:
         return False
     # The block standing now: this one's, just created (or committed, when run after commit).
     event = appeals.block_event_latest(job_id=job_id, worker_id=worker_id)
+    # Lock the pair's earnings (budget first: the lock order) before weighing them: a release
+    # holding some now is waited for, and its pay, then released, is the worker's and not at
+    # stake; one that starts later finds the review and leaves the pay pending (payouts._release).
+    budget_lock(job_id=job_id)
+    list(Earning.objects.select_for_update().filter(job_id=job_id, worker_id=worker_id)
+         .order_by("id").values_list("pk", flat=True))
     stake = worker_job_pay_at_stake(job_id=job_id, worker_id=worker_id)
     if stake.withdrawable > 0 and stake.share > settings.QUORUM_WITHDRAW_REVIEW_SHARE:
         appeals.withdrawal_review_open(
