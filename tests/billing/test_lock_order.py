@@ -8,7 +8,9 @@ escrow account before the budget, the two waited on each other and PostgreSQL ki
 
 Likewise a submit whose gold answer blocks Wendy herself, while the release schedule moves her
 pending earnings: the release holds the earnings and wants her pending account; the submit
-must not hold that account while it wants the earnings (it once did: pay, then block).
+must not hold that account while it wants the earnings (it once did: pay, then block). Under the
+review cap the block weighs her pay under the earnings' locks too, so it waits for the release
+rather than hold for review pay the release is moving to available.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JobBlock
 from marketplace.labeling.services import lease_claim
+from marketplace.quality.models import WithdrawalReview
 from tests.billing.helpers import D
 from tests.conftest import needs_postgres
 from tests.factories import fund, open_job_with_items
@@ -75,10 +78,13 @@ def test_an_escrow_addition_never_waits_for_a_submit_completing_the_job_and_sett
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("share", ["1.00", "0.50"], ids=["no review", "review cap"])
 def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_never_deadlock(
-    wendy: User, monkeypatch: Any, settings: Any
+    wendy: User, monkeypatch: Any, settings: Any, share: str
 ) -> None:
-    settings.QUORUM_WITHDRAW_REVIEW_SHARE = Decimal("1.00")  # the block withdraws at once (no review)
+    # 1.00: the block withdraws at once. 0.50 (the default): the block weighs the cap under the
+    # earnings' locks, so it waits for the release and sees the released pay as Wendy's.
+    settings.QUORUM_WITHDRAW_REVIEW_SHARE = Decimal(share)
     job = gold_job(items=30, gold=20, quality_rules={"min_gold_answers": 3, "gold_accuracy_floor": "0.5"})
     answer_gold(wendy, job, right=0, wrong=2)  # paid, pending; one more miss blocks her
     earned = set(Earning.objects.filter(worker=wendy).values_list("pk", flat=True))
@@ -113,5 +119,6 @@ def test_a_submit_that_blocks_its_own_worker_and_the_release_of_her_earnings_nev
     statuses = dict(Earning.objects.filter(worker=wendy).values_list("pk", "status"))
     assert {statuses[pk] for pk in earned} == {Earning.Status.AVAILABLE}
     assert {s for pk, s in statuses.items() if pk not in earned} == {Earning.Status.REVERSED}
+    assert not WithdrawalReview.objects.filter(worker=wendy).exists()  # only her last pay was at stake
     report = ledger_audit()
     assert report.ok, report.violations
