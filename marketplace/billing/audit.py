@@ -295,6 +295,9 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_withdrawals.restores_undo_automatic_blocks_only),
     ("No settled job paid a blocked worker's dropped judgments without a decision to leave the pay",
      audit_withdrawals.settled_jobs_pay_no_dropped_work_undecided),
+    ("No pay under a withdrawal review released before its decision, none an approved review "
+     "withdrew still the worker's, none held with no review pending",
+     audit_withdrawals.reviewed_pay_where_its_review_says),
     ("Every expert's pay matches one review they settled; every client's review hold and charge "
      "matches the reviews it asked for", audit_experts.expert_money_matches_reviews),
 ]

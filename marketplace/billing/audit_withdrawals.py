@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from django.db.models import Q
 
 from marketplace.billing.models import Earning, JobBudget
 from marketplace.labeling.models import JudgmentStatus
-from marketplace.quality.models import QualityEvent
+from marketplace.quality.models import QualityEvent, WithdrawalReview
 
 if TYPE_CHECKING:
     from marketplace.billing.audit import AuditReport
@@ -47,3 +50,62 @@ def settled_jobs_pay_no_dropped_work_undecided(report: AuditReport) -> None:
             f"earning {pk} (job {job_id}, worker {worker_id}): {amount} paid for a dropped judgment "
             f"with no decision to leave it with the worker"
         )
+
+
+def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
+    """The pay a withdrawal review covers (the pending pay of the judgments its block dropped) is
+    where the review says (README, Money rules, "The review cap"):
+    - review pending: none of it released since the review opened (the release leaves it
+      pending, billing/holding.under_review); pay released before the block is the worker's;
+    - review approved ("Withdrawn"): none of it still the worker's, pending or released since the
+      review opened, unless an upheld appeal gave it back (it then names the block that withdrew
+      it). Before the held status, an approval on a settled job marked the pay kept and moved
+      nothing, and an approval after the release had moved it did the same: the worker has pay
+      the review says was withdrawn;
+    - held pay (HELD) only while a review of the pair is pending: otherwise no one will decide it.
+    Reviews are few (only a rule's block over the cap opens one): a query or two each."""
+    reviews = WithdrawalReview.objects.filter(
+        status__in=(WithdrawalReview.Status.PENDING, WithdrawalReview.Status.APPROVED)).order_by("id")
+    for review in reviews.iterator(chunk_size=1000):
+        window = _block_window(review)
+        if window is None:
+            continue
+        since, until = window
+        covered = Earning.objects.filter(
+            job_id=review.job_id, worker_id=review.worker_id, judgment__status=JudgmentStatus.DROPPED,
+            withdrawn_by__isnull=True, amount__gt=0, created_at__lte=until,
+        )
+        if since is not None:
+            covered = covered.filter(created_at__gt=since)
+        wrong = Q(status=Earning.Status.AVAILABLE, settled_transaction__created_at__gte=review.created_at)
+        approved = review.status == WithdrawalReview.Status.APPROVED
+        if approved:
+            wrong |= Q(status=Earning.Status.PENDING)
+        for pk, amount, status in covered.filter(wrong).values_list("pk", "amount", "status").order_by("pk"):
+            where = "pending" if status == Earning.Status.PENDING else "released"
+            report.violations.append(
+                f"earning {pk} (job {review.job_id}, worker {review.worker_id}): {amount} {where} though "
+                + (f"withdrawal review {review.pk} was approved (withdrawn)" if approved
+                   else f"its withdrawal review {review.pk} is still pending")
+            )
+    pending = WithdrawalReview.objects.filter(status=WithdrawalReview.Status.PENDING)
+    held = Earning.objects.filter(status=Earning.Status.HELD).values_list("pk", "job_id", "worker_id", "amount")
+    under_review = set(pending.values_list("job_id", "worker_id"))
+    for pk, job_id, worker_id, amount in held.iterator(chunk_size=5000):
+        if (job_id, worker_id) not in under_review:
+            report.violations.append(
+                f"earning {pk} (job {job_id}, worker {worker_id}): {amount} held with no withdrawal review pending"
+            )
+
+
+def _block_window(review: WithdrawalReview) -> tuple[datetime | None, datetime] | None:
+    """When the judgments the review's block dropped were made: after the pair's block before it
+    (whose own decision covers earlier ones) and up to its own. None when no block is recorded."""
+    blocks = QualityEvent.objects.filter(job_id=review.job_id, worker_id=review.worker_id,
+                                         kind=QualityEvent.Kind.BLOCKED)
+    block = (blocks.filter(pk=review.block_event_id) if review.block_event_id
+             else blocks.filter(created_at__lte=review.created_at)).order_by("-id").first()
+    if block is None:
+        return None
+    before = blocks.filter(pk__lt=block.pk).order_by("-id").values_list("created_at", flat=True).first()
+    return before, block.created_at

@@ -10,44 +10,23 @@ Amounts are recomputed from the job's pay per judgment × the answers.
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db.models import Sum
-from django.utils import timezone
 
 from marketplace import flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing import holding, ledger, payouts
 from marketplace.billing.audit import ledger_audit
-from marketplace.billing.models import AccountKind, Earning, LedgerAccount, LedgerTransaction, TransactionKind
-from marketplace.billing.posting import job_pay_post
-from marketplace.errors import NotQualified
-from marketplace.jobs.models import Job, JobStatus
-from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.billing.models import AccountKind, Earning, LedgerTransaction, TransactionKind
+from marketplace.jobs.models import Job
+from marketplace.labeling.models import JudgmentStatus
 from marketplace.quality.models import WithdrawalReview
+from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold, pay_of
 from tests.conftest import needs_postgres
-from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 from tests.threads import WAIT, hold_thread_in, someone_waits_for_a_lock, thread_recording, until
-
-RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5", "gold_feedback": True}
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def _pay(job: Job, worker: User, status: str) -> Decimal:
-    """The remainder rule's total for the worker's judgments of that status: n × pay, rounded."""
-    answers = Judgment.objects.filter(job=job, worker=worker, status=status).count()
-    return (answers * job.reward_per_judgment).quantize(CENT)
-
-
-def _balance(worker: User, kind: str) -> Decimal:
-    account = LedgerAccount.objects.filter(kind=kind, worker=worker).first()
-    return account.balance if account else ZERO
 
 
 def _withdrawn_from(worker: User) -> Decimal:
@@ -55,27 +34,8 @@ def _withdrawn_from(worker: User) -> Decimal:
     return sum((tx.entries.filter(amount__gt=0).aggregate(s=Sum("amount"))["s"] for tx in rows), ZERO)
 
 
-def _past_the_hold() -> datetime:
-    return timezone.now() + timedelta(days=settings.QUORUM_EARNINGS_HOLD_DAYS, hours=1)
-
-
 def _blocked_under_review(wendy: User, walter: User, *, posted: bool = True) -> tuple[Job, WithdrawalReview, Decimal]:
-    """Wendy answers three items (her pay posted, or still owed), the rule blocks her and her
-    withdrawal waits for review; Walter answers two items, so the job stays open. Returns the
-    job, the pending review and the pay of Wendy's dropped judgments."""
-    job = gold_job(items=8, gold=10, overlap=1, quality_rules=RULES)
-    answer_regular(wendy, job, count=3)
-    if posted:
-        job_pay_post(job_id=job.pk, everything=True)
-    with contextlib.suppress(NotQualified):
-        answer_gold(wendy, job, right=0, wrong=3)
-    review = WithdrawalReview.objects.get(job=job, worker=wendy, status=WithdrawalReview.Status.PENDING)
-    answer_regular(walter, job, count=2)
-    if posted:
-        job_pay_post(job_id=job.pk, everything=True)
-    job.refresh_from_db()
-    assert job.status == JobStatus.OPEN
-    dropped = _pay(job, wendy, JudgmentStatus.DROPPED)
+    job, review, dropped = blocked_under_review(wendy, walter, posted=posted)
     assert dropped > 0 and review.amount == dropped
     return job, review, dropped
 
@@ -90,11 +50,11 @@ def _under_review(job: Job, wendy: User) -> set[str]:
 def test_the_release_past_the_hold_leaves_pay_under_review_pending(wendy: User, walter: User, posted: bool) -> None:
     job, _, dropped = _blocked_under_review(wendy, walter, posted=posted)
 
-    payouts.earnings_release(now=_past_the_hold())
+    payouts.earnings_release(now=past_the_hold())
 
-    assert _balance(walter, AccountKind.WORKER_AVAILABLE) == _pay(job, walter, JudgmentStatus.ACCEPTED)
-    assert _balance(wendy, AccountKind.WORKER_AVAILABLE) == ZERO
-    assert _balance(wendy, AccountKind.WORKER_PENDING) == dropped  # posted, never released
+    assert balance(walter, AccountKind.WORKER_AVAILABLE) == pay_of(job, walter, JudgmentStatus.ACCEPTED)
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == ZERO
+    assert balance(wendy, AccountKind.WORKER_PENDING) == dropped  # posted, never released
     assert _under_review(job, wendy) == {Earning.Status.PENDING}
     assert ledger_audit().ok, ledger_audit().violations
 
@@ -104,15 +64,15 @@ def test_an_admin_who_withdraws_after_the_hold_withdraws_the_pay_exactly_once(
     wendy: User, walter: User, ada: User
 ) -> None:
     job, review, dropped = _blocked_under_review(wendy, walter)
-    payouts.earnings_release(now=_past_the_hold())
+    payouts.earnings_release(now=past_the_hold())
 
     _, decided = flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=True, note="Spam.")
-    payouts.earnings_release(now=_past_the_hold())  # the next run finds nothing of Wendy's
+    payouts.earnings_release(now=past_the_hold())  # the next run finds nothing of Wendy's
 
     assert decided.withdrawn == dropped and decided.kept == ZERO
     assert _withdrawn_from(wendy) == dropped
-    assert _balance(wendy, AccountKind.WORKER_PENDING) == ZERO
-    assert _balance(wendy, AccountKind.WORKER_AVAILABLE) == ZERO
+    assert balance(wendy, AccountKind.WORKER_PENDING) == ZERO
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == ZERO
     assert _under_review(job, wendy) == {Earning.Status.REVERSED}
     assert ledger_audit().ok, ledger_audit().violations
 
@@ -122,14 +82,14 @@ def test_an_admin_who_leaves_the_pay_after_the_hold_has_the_next_release_make_it
     wendy: User, walter: User, ada: User
 ) -> None:
     job, review, dropped = _blocked_under_review(wendy, walter)
-    payouts.earnings_release(now=_past_the_hold())
+    payouts.earnings_release(now=past_the_hold())
 
     _, decided = flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=False, note="Fine.")
-    payouts.earnings_release(now=_past_the_hold())
+    payouts.earnings_release(now=past_the_hold())
 
     assert decided.kept == dropped and decided.withdrawn == ZERO
     assert _withdrawn_from(wendy) == ZERO
-    assert _balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped
     assert _under_review(job, wendy) == {Earning.Status.AVAILABLE}
     assert ledger_audit().ok, ledger_audit().violations
 
@@ -140,10 +100,10 @@ def _decide(review: WithdrawalReview, ada: User, withdraw: bool) -> Any:
 
 def _consistent(job: Job, wendy: User, walter: User, *, withdraw: bool, dropped: Decimal) -> None:
     """After any interleaving (and one more release): the decision's money, moved once."""
-    payouts.earnings_release(now=_past_the_hold())
-    assert _balance(walter, AccountKind.WORKER_AVAILABLE) == _pay(job, walter, JudgmentStatus.ACCEPTED)
-    assert _balance(wendy, AccountKind.WORKER_PENDING) == ZERO
-    assert _balance(wendy, AccountKind.WORKER_AVAILABLE) == (ZERO if withdraw else dropped)
+    payouts.earnings_release(now=past_the_hold())
+    assert balance(walter, AccountKind.WORKER_AVAILABLE) == pay_of(job, walter, JudgmentStatus.ACCEPTED)
+    assert balance(wendy, AccountKind.WORKER_PENDING) == ZERO
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == (ZERO if withdraw else dropped)
     assert _withdrawn_from(wendy) == (dropped if withdraw else ZERO)
     assert _under_review(job, wendy) == {Earning.Status.REVERSED if withdraw else Earning.Status.AVAILABLE}
     assert WithdrawalReview.objects.get(job=job, worker=wendy).status != WithdrawalReview.Status.PENDING
@@ -160,7 +120,7 @@ def test_an_admins_decision_while_the_release_holds_its_earnings_goes_through_an
     # The release stops once it holds the earnings it releases, before it locks any account.
     held, go = hold_thread_in(monkeypatch, ledger, "worker_accounts", thread="release")
     outcomes: dict[str, Any] = {}
-    release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=_past_the_hold()))
+    release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=past_the_hold()))
     decide = thread_recording(outcomes, "decide", lambda: _decide(review, ada, withdraw))
     release.start()
     try:
@@ -191,7 +151,7 @@ def test_a_release_while_an_admin_decides_skips_the_pay_under_review_and_moves_i
     held, go = hold_thread_in(monkeypatch, holding, "held_withdrawal_decide", thread="decide", after=True)
     outcomes: dict[str, Any] = {}
     decide = thread_recording(outcomes, "decide", lambda: _decide(review, ada, withdraw))
-    release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=_past_the_hold()))
+    release = thread_recording(outcomes, "release", lambda: payouts.earnings_release(now=past_the_hold()))
     decide.start()
     try:
         assert held.wait(WAIT), "the decision never took its locks"

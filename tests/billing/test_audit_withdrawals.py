@@ -1,0 +1,104 @@
+"""billing_audit checks that the pay a withdrawal review covers is where the review says.
+
+Wendy is blocked by Acme's gold rule and her withdrawal waits for Ada, an admin (the review
+cap). The audit finds what older code left behind: her pay released while the review was
+pending, a review Ada approved ("withdrawn") over pay a settlement had paid her before pay under
+review was held, and held pay no review will decide. Pay released before the block is hers, and
+the audit leaves it alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from marketplace import flows_appeals
+from marketplace.accounts.models import User
+from marketplace.billing import payouts, posting, reversals
+from marketplace.billing.audit import ledger_audit
+from marketplace.billing.models import AccountKind, Earning
+from marketplace.jobs.models import Job, JobStatus
+from marketplace.labeling.models import JudgmentStatus
+from marketplace.quality import appeals
+from marketplace.quality.models import WithdrawalReview
+from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold
+from tests.quality.worker_helpers import answer_regular
+
+pytestmark = pytest.mark.django_db
+
+
+def _flagged(review: WithdrawalReview, words: str) -> set[int]:
+    """The earnings the audit names for this review with these words."""
+    return {int(v.split()[1]) for v in ledger_audit().violations if f"review {review.pk} {words}" in v}
+
+
+def _dropped_pay(job: Job, worker: User) -> set[int]:
+    rows = Earning.objects.filter(job=job, worker=worker, judgment__status=JudgmentStatus.DROPPED, amount__gt=0)
+    return set(rows.values_list("pk", flat=True))
+
+
+def _review_set(review: WithdrawalReview, status: str) -> None:
+    WithdrawalReview.objects.filter(pk=review.pk).update(status=status)
+
+
+def test_the_audit_finds_pay_released_while_its_withdrawal_was_under_review(wendy: User, walter: User) -> None:
+    job, review, dropped = blocked_under_review(wendy, walter)
+    # What the release did before it left pay under review alone: moved it past the hold.
+    _review_set(review, WithdrawalReview.Status.DISMISSED)
+    payouts.earnings_release(now=past_the_hold())
+    _review_set(review, WithdrawalReview.Status.PENDING)
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped > ZERO
+
+    assert _flagged(review, "is still pending") == _dropped_pay(job, wendy)
+
+
+def test_the_audit_finds_a_withdrawal_approved_over_pay_an_old_settlement_paid(
+    wendy: User, walter: User, ada: User, monkeypatch: Any
+) -> None:
+    job, review, dropped = blocked_under_review(wendy, walter)
+    # The settlement before the held status paid the dropped work like any other...
+    monkeypatch.setattr(posting, "earnings_hold", lambda **_: ZERO)
+    answer_regular(walter, job, count=6)  # the rest of the items, Wendy's three among them
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    # ...and the admin's "withdraw" then moved nothing: the reversal found the job settled and
+    # marked the pay kept (the decision of that time, in full).
+    with transaction.atomic():
+        locked = appeals.withdrawal_review_lock(review_id=review.pk)
+        reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=None)
+        appeals.withdrawal_review_close(review=locked, actor=ada, approved=True, note="Spam.")
+    assert balance(wendy, AccountKind.WORKER_PENDING) == dropped > ZERO
+
+    assert _flagged(review, "was approved") == _dropped_pay(job, wendy)
+    payouts.earnings_release(now=past_the_hold())  # released since: still not what Ada decided
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped
+    assert _flagged(review, "was approved") == _dropped_pay(job, wendy)
+
+
+def test_the_audit_finds_held_pay_no_review_will_decide(wendy: User, walter: User) -> None:
+    job, review, _ = blocked_under_review(wendy, walter)
+    answer_regular(walter, job, count=6)  # the job completes: its settlement holds Wendy's pay
+    assert Earning.objects.filter(job=job, worker=wendy, status=Earning.Status.HELD).exists()
+    assert ledger_audit().ok, ledger_audit().violations
+
+    _review_set(review, WithdrawalReview.Status.DISMISSED)  # closed with nothing given back
+
+    held = [v for v in ledger_audit().violations if "held with no withdrawal review pending" in v]
+    assert len(held) == Earning.objects.filter(job=job, worker=wendy, status=Earning.Status.HELD).count()
+
+
+def test_pay_released_before_the_block_stays_the_workers_through_an_approved_review(
+    wendy: User, walter: User, ada: User
+) -> None:
+    job, review, dropped = blocked_under_review(wendy, walter, answers=1, released_first=True)
+    assert Earning.objects.filter(job=job, worker=wendy, status=Earning.Status.AVAILABLE).exists()
+
+    _, decided = flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=True, note="Spam.")
+    payouts.earnings_release(now=past_the_hold())
+
+    assert decided.withdrawn == review.amount < dropped  # the released answer is not withdrawn
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped - review.amount
+    assert ledger_audit().ok, ledger_audit().violations
+
