@@ -56,12 +56,13 @@ def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
     """The pay a withdrawal review covers (the pending pay of the judgments its block dropped) is
     where the review says (README, Money rules, "The review cap"):
     - review pending: none of it released since the review opened (the release leaves it
-      pending, billing/holding.under_review); pay released before the block is the worker's;
-    - review approved ("Withdrawn"): none of it still the worker's, pending or released since the
-      review opened, unless an upheld appeal gave it back (it then names the block that withdrew
-      it). Before the held status, an approval on a settled job marked the pay kept and moved
-      nothing, and an approval after the release had moved it did the same: the worker has pay
-      the review says was withdrawn;
+      pending, billing/holding.under_review), unless billing_held_repair left it with the worker
+      (kept_after_drop) and listed it; pay released before the block is the worker's;
+    - review approved ("Withdrawn"): none of it still pending, or released after the decision,
+      unless an upheld appeal gave it back (it then names the block that withdrew it). Before
+      the held status, an approval on a settled job marked the pay kept and moved nothing: the
+      worker has pay the review says was withdrawn. (Pay released between the review and the
+      decision, before the release left it alone, was the worker's when the admin decided.)
     - held pay (HELD) only while a review of the pair is pending: otherwise no one will decide it.
     Reviews are few (only a rule's block over the cap opens one): a query or two each."""
     reviews = WithdrawalReview.objects.filter(
@@ -77,10 +78,14 @@ def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
         )
         if since is not None:
             covered = covered.filter(created_at__gt=since)
-        wrong = Q(status=Earning.Status.AVAILABLE, settled_transaction__created_at__gte=review.created_at)
         approved = review.status == WithdrawalReview.Status.APPROVED
-        if approved:
-            wrong |= Q(status=Earning.Status.PENDING)
+        if approved:  # the decision moved nothing: the pay stayed pending, or was released since
+            wrong = Q(status=Earning.Status.PENDING) | Q(
+                status=Earning.Status.AVAILABLE,
+                settled_transaction__created_at__gte=review.decided_at or review.created_at)
+        else:  # kept: billing_held_repair found it released and left it with the worker, listed
+            wrong = Q(status=Earning.Status.AVAILABLE, kept_after_drop=False,
+                      settled_transaction__created_at__gte=review.created_at)
         for pk, amount, status in covered.filter(wrong).values_list("pk", "amount", "status").order_by("pk"):
             where = "pending" if status == Earning.Status.PENDING else "released"
             report.violations.append(

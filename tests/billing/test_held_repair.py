@@ -128,8 +128,12 @@ def test_the_admins_decision_after_the_repair_moves_exactly_the_held_pay(
 def test_pay_released_meanwhile_stays_with_the_worker_and_is_reported(
     wendy: User, walter: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job, _, pay = _settled_by_the_old_code(wendy, walter, monkeypatch)
+    job, review, pay = _settled_by_the_old_code(wendy, walter, monkeypatch)
+    # The release before it left pay under review alone: it moved Wendy's past the hold.
+    WithdrawalReview.objects.filter(pk=review.pk).update(status=WithdrawalReview.Status.DISMISSED)
     earnings_release(now=timezone.now() + timedelta(days=30))
+    WithdrawalReview.objects.filter(pk=review.pk).update(status=WithdrawalReview.Status.PENDING)
+    assert any(f"review {review.pk} is still pending" in v for v in ledger_audit().violations)
     revenue = _revenue()
 
     out = _run("--apply")
