@@ -83,18 +83,19 @@ class _JsonWindow:
         self._mark = 0
         self._line = 1
 
-    def fill(self) -> bool:
-        """Drop the consumed text and append about a megabyte more; False when nothing is left."""
+    def fill(self, at_least: int = 0) -> bool:
+        """Drop the consumed text and append about a megabyte more, or `at_least` characters;
+        False when nothing is left."""
         if self.eof:
             return False
         self.line_at(self.pos)  # moves the mark to pos, which becomes text[0]
         self.text, self.pos, self._mark = self.text[self.pos :], 0, 0
         parts: list[str] = []
-        size = 0
+        size, wanted = 0, max(self._chunk, at_least)
         for self.last_line, line in self._lines:
             parts.append(line)
             size += len(line)
-            if size >= self._chunk:
+            if size >= wanted:
                 break
         else:
             self.eof = True
@@ -119,6 +120,12 @@ class _JsonWindow:
             if not self.fill():
                 return ""
 
+    def _grow(self) -> bool:
+        """fill() for a value cut off at the window's edge, reading at least as much again as the
+        part already read: a value over many lines is decoded afresh a few times (the window
+        doubles), not once per megabyte, which took 24 s for one 20 MB value."""
+        return self.fill(at_least=len(self.text) - self.pos)
+
     def value(self) -> Any:
         """The next JSON value."""
         while True:
@@ -126,12 +133,12 @@ class _JsonWindow:
                 value, end = json_decode(self.text, self.pos)
             except json.JSONDecodeError as exc:
                 line = self.line_at(exc.pos)  # before fill() slides the window
-                if self.fill():  # maybe only cut off at the window's edge: retry with more text
+                if self._grow():  # maybe only cut off at the window's edge: retry with more text
                     continue
                 raise Fatal(line, "malformed_json", f"malformed JSON ({exc.msg}).") from None
             except JsonRefused as exc:
                 raise Fatal(self.line_at(self.pos), exc.reason, exc.message) from None
-            if end == len(self.text) and not isinstance(value, dict | list | str) and self.fill():
+            if end == len(self.text) and not isinstance(value, dict | list | str) and self._grow():
                 continue  # a number at the edge may go on in the next chunk
             self.pos = end
             return value

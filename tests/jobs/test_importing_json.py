@@ -2,8 +2,9 @@
 
 json.dumps, JSON.stringify and pandas write a whole array on one line. Finding each element's line
 (for the error messages) once recounted the window from its start for every element, so 10,000
-records of 290 characters took 22 s to parse and 20,000 took 92 s. These tests count the characters
-the reader goes over, not the seconds, so they hold on a fast machine and a loaded one alike.
+records of 290 characters took 22 s to parse and 20,000 took 92 s; a value spread over many lines
+was decoded afresh for every megabyte read. These tests count the characters the reader goes
+over, not the seconds, so they hold on a fast machine and a loaded one alike.
 """
 
 from __future__ import annotations
@@ -82,6 +83,17 @@ def test_an_array_with_an_element_per_line_is_scanned_about_once_however_the_win
     # The rest: an element cut off at the window's edge is decoded again, once per window.
     assert tally.newlines_scanned <= 2 * len(payload), f"{tally.newlines_scanned:,} for {len(payload):,}"
     assert tally.decoded <= 2 * len(payload), f"{tally.decoded:,} for {len(payload):,}"
+
+
+def test_one_value_over_many_lines_is_decoded_a_few_times_not_once_per_window(
+    tally: _Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "_CHUNK", 1_024)
+    numbers = list(range(20_000))
+    payload = json.dumps([{"text": "long", "numbers": numbers}], indent=1).encode()
+    (row,) = rows_parse(payload=payload, fmt="json", gold=False, label_keys=KEYS)
+    assert row.data["numbers"] == numbers
+    assert tally.decoded <= 4 * len(payload), f"{tally.decoded:,} for {len(payload):,}"
 
 
 @pytest.mark.parametrize(
