@@ -11,6 +11,10 @@ from decimal import Decimal
 # Item data: one field's text (a CSV cell, a JSON string) in every import format. Under the csv
 # module's own 131,072-character field limit, so a CSV cell is refused by our check, not csv's.
 MAX_DATA_FIELD_CHARS = 100_000
+# One item's data as a whole (its JSON text): every worker given the item downloads all of it, and
+# the field limit alone let an item of many fields, or of numbers (which it does not count), reach
+# the import's whole size. 1,000,000 characters is ten full fields, far past any page a worker reads.
+MAX_ITEM_DATA_CHARS = 1_000_000
 # JSON anywhere (request bodies, JSON/JSONL imports): arrays and objects nested at most this deep.
 MAX_JSON_DEPTH = 32
 # A JSON number's text: longer ones are refused before Python (or PostgreSQL) converts them.

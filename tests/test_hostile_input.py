@@ -20,6 +20,7 @@ from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment, Lease, LeaseStatus
 from marketplace.limits import (
     MAX_DATA_FIELD_CHARS,
+    MAX_ITEM_DATA_CHARS,
     MAX_INSTRUCTIONS_CHARS,
     MAX_INSTRUCTIONS_NESTING,
     MAX_LABEL_NAME_CHARS,
@@ -97,6 +98,28 @@ def test_a_data_field_has_one_length_limit_in_every_format(
         f"/api/v1/jobs/{draft.pk}/items/?format={fmt}", fits.encode(), content_type="text/plain"
     )
     assert ok.status_code == 201 and Item.objects.filter(job=draft).count() == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_an_items_data_as_a_whole_has_a_limit_in_every_format_numbers_counted(
+    alice: User, client_for: Any, draft: Job, fmt: str
+) -> None:
+    # Fields each within their own limit, together past the item's: many text fields in CSV, and
+    # in JSON a list of numbers (which the field limit never counted).
+    fields = MAX_ITEM_DATA_CHARS // MAX_DATA_FIELD_CHARS + 1
+    numbers = "[" + ",".join(["1234567"] * (MAX_ITEM_DATA_CHARS // 8 + 1)) + "]"
+    body = {
+        "csv": ",".join(f"f{n}" for n in range(fields)) + "\n" + ",".join([LONG[:-1]] * fields) + "\n",
+        "json": f'[{{"text": "ok"}}, {{"numbers": {numbers}}}]',
+        "jsonl": f'{{"text": "ok"}}\n{{"numbers": {numbers}}}\n',
+    }[fmt]
+    response = client_for(alice).post(
+        f"/api/v1/jobs/{draft.pk}/items/?format={fmt}", body.encode(), content_type="text/plain"
+    )
+    refused = assert_refused(response)
+    assert refused["details"]["reason"] == "item_too_large"
+    assert "1,000,000 characters" in refused["message"]
+    assert Item.objects.filter(job=draft).count() == 1  # the draft's own: nothing imported
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
