@@ -19,11 +19,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from marketplace.billing.models import JobBudget, QualityCredit
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.quality.heartbeat import ended_with_judgments
 from marketplace.quality.models import ConsensusRun
 from marketplace.notifications.models import Event, EventType
 from marketplace.notifications.outbox import event_record
@@ -33,10 +35,15 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def api_url(path: str) -> str:
+    """An absolute link a receiver can follow as is: the deployment's QUORUM_SITE_URL + path."""
+    return f"{settings.QUORUM_SITE_URL}{path}"
+
+
 def job_summary(job: Job) -> dict[str, Any]:
     """The `job` object every event's data carries."""
     return {"id": job.pk, "title": job.title, "status": job.status, "tier": job.tier,
-            "url": f"/api/v1/jobs/{job.pk}/"}
+            "url": api_url(f"/api/v1/jobs/{job.pk}/")}
 
 
 def job_published_record(*, job: Job) -> Event:
@@ -66,8 +73,12 @@ def job_ended_record(*, job_id: int) -> list[Event]:
         "charged": _amount(budget.charged), "refunded": _amount(budget.refunded),
     }
     completed = job.status == JobStatus.COMPLETED
+    # A job cancelled before any judgment gets no completion run, so no job.consensus_ready:
+    # said here, a receiver knows whether to wait for final results.
+    follows = Job.objects.filter(ended_with_judgments(), pk=job_id).exists()
     data = {"job": job_summary(job), "items_completed": job.completed_item_count,
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None, "settlement": settlement}
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None, "settlement": settlement,
+            "consensus_ready_follows": follows}
     events = [event_record(job=job, event_type=EventType.JOB_COMPLETED if completed else EventType.JOB_CANCELLED,
                            data=data, mail=completed)]
     credit = QualityCredit.objects.filter(job_id=job_id).first()
@@ -89,13 +100,15 @@ CONSENSUS_READY_WINDOW = timedelta(days=7)
 
 
 def consensus_ready_record_due(*, now: datetime, limit: int) -> int:
-    """Announce completed jobs whose completion consensus run succeeded (their results are
-    final), each once; how many were announced by this call."""
+    """Announce ended jobs (completed, or cancelled after collecting judgments) whose completion
+    consensus run succeeded (their results are final), each once; how many were announced by
+    this call. It always follows the job's job.completed or job.cancelled event, which is
+    recorded when the job ends, before its completion run starts."""
     announced = Event.objects.filter(type=EventType.JOB_CONSENSUS_READY, job_id=OuterRef("job_id"))
     runs = (
         ConsensusRun.objects.filter(
             trigger=ConsensusRun.Trigger.COMPLETION, status=ConsensusRun.Status.SUCCEEDED,
-            job__status=JobStatus.COMPLETED, finished_at__gte=now - CONSENSUS_READY_WINDOW,
+            job__status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], finished_at__gte=now - CONSENSUS_READY_WINDOW,
         )
         .exclude(Exists(announced)).select_related("job").order_by("pk")[:limit]
     )
@@ -105,7 +118,7 @@ def consensus_ready_record_due(*, now: datetime, limit: int) -> int:
             "job": job_summary(run.job),
             "run": {"id": run.pk, "method": run.method, "items": run.items, "judgments": run.judgments,
                     "finished_at": run.finished_at.isoformat() if run.finished_at else None},
-            "results_url": f"/api/v1/jobs/{run.job_id}/results/",
+            "results_url": api_url(f"/api/v1/jobs/{run.job_id}/results/"),
         }
         try:
             with transaction.atomic():

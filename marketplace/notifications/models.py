@@ -21,7 +21,7 @@ class EventType(models.TextChoices):
     JOB_COMPLETED = "job.completed", "A job completed and was settled"
     JOB_CANCELLED = "job.cancelled", "A job was cancelled and settled"
     JOB_PROMISE_MISSED = "job.promise_missed", "A job missed its quality promise (a credit)"
-    JOB_CONSENSUS_READY = "job.consensus_ready", "A completed job's final consensus run succeeded"
+    JOB_CONSENSUS_READY = "job.consensus_ready", "An ended job's final consensus run succeeded"
 
 
 class WebhookEndpoint(models.Model):

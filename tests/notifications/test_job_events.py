@@ -179,8 +179,9 @@ def test_an_email_that_fails_is_sent_again_by_the_sweep(
 
 
 def test_final_results_are_announced_once_when_the_completion_consensus_run_succeeds(
-    alice: Any, wendy: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+    alice: Any, wendy: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.QUORUM_SITE_URL = "http://quorum.test"  # links in a payload are absolute
     endpoint_for(alice, receiver.url, ["job.consensus_ready"])
     job = open_job_with_items(items=1, overlap=1, organization=alice.organization)
     lease = lease_claim(worker=wendy, job=job)
@@ -194,5 +195,42 @@ def test_final_results_are_announced_once_when_the_completion_consensus_run_succ
 
     [body] = _bodies(receiver)
     assert body["type"] == "job.consensus_ready" and body["data"]["run"]["id"] == run.pk
-    assert body["data"]["results_url"] == f"/api/v1/jobs/{job.pk}/results/"
+    assert body["data"]["results_url"] == f"http://quorum.test/api/v1/jobs/{job.pk}/results/"
+    assert body["data"]["job"]["url"] == f"http://quorum.test/api/v1/jobs/{job.pk}/"
     assert Event.objects.filter(type="job.consensus_ready").count() == 1
+
+
+def test_a_job_cancelled_after_some_judgments_announces_its_final_results_after_the_cancel(
+    alice: Any, wendy: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    """job.cancelled comes first, saying final results follow; job.consensus_ready once they are."""
+    endpoint_for(alice, receiver.url, ["job.cancelled", "job.consensus_ready"])
+    job = open_job_with_items(items=2, overlap=1, organization=alice.organization)
+    lease = lease_claim(worker=wendy, job=job)
+    flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat")
+
+    with django_capture_on_commit_callbacks(execute=True):  # the completion run runs inline
+        flows.job_cancel(job=Job.objects.get(pk=job.pk), user=alice)
+    notifications_sweep_tick()  # finds the run and queues job.consensus_ready...
+    notifications_sweep_tick()  # ...which the next sweep sends
+
+    cancelled, ready = _bodies(receiver)
+    run = ConsensusRun.objects.get(job=job, trigger="completion", status="succeeded")
+    assert cancelled["type"] == "job.cancelled" and cancelled["data"]["consensus_ready_follows"] is True
+    assert ready["type"] == "job.consensus_ready" and ready["data"]["run"]["id"] == run.pk
+    assert ready["data"]["job"]["status"] == "cancelled"
+
+
+def test_a_job_cancelled_before_any_judgment_says_no_final_results_will_follow(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint_for(alice, receiver.url, ["job.cancelled", "job.consensus_ready"])
+    job = open_job_with_items(items=2, overlap=1, organization=alice.organization)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        flows.job_cancel(job=job, user=alice)
+    notifications_sweep_tick()
+    notifications_sweep_tick()
+
+    [cancelled] = _bodies(receiver)
+    assert cancelled["type"] == "job.cancelled" and cancelled["data"]["consensus_ready_follows"] is False
