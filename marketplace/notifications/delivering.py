@@ -82,15 +82,22 @@ def _secret_of(endpoint: WebhookEndpoint) -> tuple[str | None, str]:
 
 @transaction.atomic
 def _attempt_record(*, delivery: Delivery, ok: bool, code: int | None, error: str, duration_ms: int) -> None:
+    """Log the attempt and set the delivery's state. `delivery` was read when the attempt was
+    claimed; two quick redeliveries can have two attempts in flight, so the row is locked and read
+    again here: each attempt gets its own number, and a failure never turns a delivery the
+    receiver once accepted into "failed" (it stays delivered; the log shows the failure)."""
     now = timezone.now()
-    attempts = delivery.attempts + 1
+    fresh = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    attempts = fresh.attempts + 1
+    redelivery = delivery.redelivery_asked or fresh.redelivery_asked  # as asked when it was claimed
     DeliveryAttempt.objects.create(
         delivery=delivery, number=attempts, at=now, response_code=code, error=error,
-        duration_ms=duration_ms, redelivery=delivery.redelivery_asked,
+        duration_ms=duration_ms, redelivery=redelivery,
     )
-    if ok:
+    delivered_before = fresh.attempt_log.filter(error="", response_code__isnull=False).exists()
+    if ok or delivered_before:
         status, next_at = DeliveryStatus.SUCCEEDED, None
-    elif delivery.redelivery_asked or attempts >= settings.QUORUM_WEBHOOK_MAX_ATTEMPTS or not delivery.endpoint.is_active:
+    elif redelivery or attempts >= settings.QUORUM_WEBHOOK_MAX_ATTEMPTS or not delivery.endpoint.is_active:
         status, next_at = DeliveryStatus.FAILED, None
     else:
         status, next_at = DeliveryStatus.PENDING, now + _backoff(attempts)

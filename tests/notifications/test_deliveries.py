@@ -16,6 +16,8 @@ import pytest
 from django.db import transaction
 
 from marketplace import flows
+from marketplace.notifications import delivering
+from marketplace.notifications.outbox import delivery_redeliver
 from marketplace.notifications.models import Delivery, DeliveryStatus, Event
 from marketplace.notifications.tasks import notifications_sweep_tick
 from tests.factories import open_job_with_items
@@ -114,6 +116,35 @@ def test_a_client_redelivers_from_the_api_and_the_attempt_joins_the_log(
     assert log["status"] == "succeeded"
     assert [(a["response_code"], a["redelivery"]) for a in log["attempt_log"]] == [(500, False), (200, True)]
     assert receiver.requests[0].body == receiver.requests[1].body  # the same event, byte for byte
+
+
+def test_two_quick_redeliveries_get_their_own_numbers_and_a_delivered_event_stays_delivered(
+    alice: Any, receiver: Receiver, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Alice clicks Redeliver twice on a delivered event; the second attempt starts while the
+    first is still waiting for the receiver, which now answers 503 to both."""
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    _pause(alice, django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.status == "succeeded"
+    receiver.answers = [(503, {}), (503, {})]
+    real_post, in_flight = delivering.webhook_post, []
+
+    def post_while_a_second_redelivery_runs(**request: Any) -> Any:
+        if not in_flight:  # the first attempt is at the receiver: Alice clicks again
+            in_flight.append(True)
+            delivery_redeliver(user=alice, delivery_id=delivery.pk)
+            delivering.delivery_attempt(delivery_id=delivery.pk)
+        return real_post(**request)
+
+    monkeypatch.setattr(delivering, "webhook_post", post_while_a_second_redelivery_runs)
+    delivery_redeliver(user=alice, delivery_id=delivery.pk)
+    delivering.delivery_attempt(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    numbers = list(delivery.attempt_log.values_list("number", "response_code"))
+    assert sorted(numbers) == [(1, 200), (2, 503), (3, 503)] and delivery.attempts == 3
+    assert delivery.status == "succeeded" and delivery.next_attempt_at is None  # no retry either
 
 
 def test_a_redirect_is_not_followed_and_the_delivery_says_so(
