@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.billing import expert_pay
+from marketplace.billing import expert_pay, idempotency
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Job
 from marketplace.quality import experts
@@ -44,7 +45,7 @@ class ExpertReviewsAsked:
     items: int  # reviews opened (or that would be): regular items without a review yet
     price: Decimal  # per review
     hold: Decimal  # items × price, moved from the balance into the job's escrow (or that would be)
-    replayed: bool = False  # this idempotency key had done it already: nothing more happened
+    replayed: bool = False  # this idempotency key had done it already: its first answer, nothing more happened
 
 
 def _owner_check(*, job: Job, user: User) -> None:
@@ -61,16 +62,28 @@ def expert_reviews_quote(*, job: Job, user: User, item_ids: Sequence[int]) -> Ex
     return ExpertReviewsAsked(items=items, price=expert_pay.review_price(), hold=hold)
 
 
-def expert_reviews_ask(*, job: Job, user: User, item_ids: Sequence[int], key: str) -> ExpertReviewsAsked:
+def expert_reviews_ask(
+    *, job: Job, user: User, item_ids: Sequence[int], key: str, request: dict[str, Any] | None = None
+) -> ExpertReviewsAsked:
     """Open reviews of the chosen items and hold their price in the job's escrow, all or
-    nothing (InsufficientFunds, 402: no review opens). A key that already held returns
-    `replayed` and changes nothing."""
+    nothing (InsufficientFunds, 402: no review opens). `request` is the body the client sent (by
+    default the items): the same key and request again answers the first figures, `replayed`,
+    and changes nothing; another request under the key is a Conflict (billing/idempotency.py)."""
     _owner_check(job=job, user=user)
     price = expert_pay.review_price()
+    body = request if request is not None else {"items": list(item_ids)}
+    operation = idempotency.Operation.EXPERT_REVIEW
     with transaction.atomic():
-        # Claimed first: a concurrent copy of this request waits, then answers `replayed`.
-        if expert_pay.expert_hold_claim(job=job, key=key) is not None:
+        # Claimed first: a concurrent copy of this request waits, then answers the first's figures.
+        first = idempotency.request_claim(job=job, key=key, operation=operation, body=body)
+        if first is not None:
+            return ExpertReviewsAsked(items=first["items"], price=Decimal(first["price"]),
+                                      hold=Decimal(first["hold"]), replayed=True)
+        if expert_pay.expert_hold_claim(job=job, key=key) is not None:  # used before answers were kept
             return ExpertReviewsAsked(items=0, price=price, hold=Decimal("0.00"), replayed=True)
         reviews = experts.expert_reviews_open(job=job, item_ids=list(item_ids), actor=user)
         hold = expert_pay.expert_reviews_hold(job=job, user=user, reviews=reviews, key=key)
-    return ExpertReviewsAsked(items=len(reviews), price=price, hold=hold)
+        done = ExpertReviewsAsked(items=len(reviews), price=price, hold=hold)
+        idempotency.request_record(job=job, key=key, operation=operation, body=body,
+                                   response={"items": done.items, "price": str(price), "hold": str(hold)})
+    return done

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.billing import escrow
+from marketplace.billing import escrow, idempotency
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Job
 from marketplace.labeling import reopening
@@ -39,7 +40,7 @@ class MoreJudgments:
     items: int  # regular items reopened (or that would be)
     judgments: int  # items × more
     hold: Decimal  # moved from the balance into the job's escrow (or that would be)
-    replayed: bool = False  # this idempotency key had done it already: nothing more happened
+    replayed: bool = False  # this idempotency key had done it already: its first answer, nothing more happened
 
 
 def items_more_judgments_quote(*, job: Job, user: User, items: int, more: int) -> MoreJudgments:
@@ -51,21 +52,30 @@ def items_more_judgments_quote(*, job: Job, user: User, items: int, more: int) -
 
 
 def items_more_judgments(
-    *, job: Job, user: User, item_ids: Sequence[int], more: int, key: str
+    *, job: Job, user: User, item_ids: Sequence[int], more: int, key: str, request: dict[str, Any] | None = None
 ) -> MoreJudgments:
     """Reopen the chosen regular items for `more` judgments each and escrow their worst-case pay
     (pricing.extra_judgments_hold), all or nothing: without the funds (402) no item reopens.
 
     The hold is an escrow addition under `key` (billing/escrow.py: `added`, never counted towards
     items); settlement charges the judgments given at the job's pay and returns the rest
-    (billing.selectors.items_extra_given). A key that did its work (even in a concurrent copy,
-    which waits for it) returns `replayed` and changes nothing. Locks: the key (first, while
-    nothing else is held: ledger.reference_claim) → items → tally → job (KEY SHARE,
-    labeling/reopening.py) → budget → accounts, the order every transaction keeps."""
+    (billing.selectors.items_extra_given). `request` is the body the client sent (a filter
+    resolves to other items later), by default the items and `more`: the same key and request
+    again (even a concurrent copy, which waits for the first) answers the first figures,
+    `replayed`, and changes nothing; another request under the key is a Conflict
+    (billing/idempotency.py). Locks: the key (first, while nothing else is held:
+    ledger.reference_claim) → items → tally → job (KEY SHARE, labeling/reopening.py) → budget →
+    accounts, the order every transaction keeps."""
     _owner_check(job=job, user=user)
+    body = request if request is not None else {"items": list(item_ids), "more": more}
+    operation = idempotency.Operation.MORE_JUDGMENTS
     with transaction.atomic():
         # Claimed first: checked unclaimed, each concurrent copy reopened the items again.
-        if escrow.escrow_add_claim(job=job, key=key) is not None:
+        first = idempotency.request_claim(job=job, key=key, operation=operation, body=body)
+        if first is not None:
+            return MoreJudgments(items=first["items"], judgments=first["judgments"], hold=Decimal(first["hold"]),
+                                 replayed=True)
+        if escrow.escrow_add_claim(job=job, key=key) is not None:  # used before answers were kept
             return MoreJudgments(items=0, judgments=0, hold=Decimal("0.00"), replayed=True)
         reopened = reopening.items_reopen(job_id=job.pk, item_ids=item_ids, more=more)
         hold = escrow.more_judgments_hold(job=job, judgments=reopened.judgments)
@@ -74,4 +84,7 @@ def items_more_judgments(
         if reopened.items:
             events.work_available(job_id=job.pk)
             events.job_progress(job_id=job.pk)  # completed items went down
-    return MoreJudgments(items=reopened.items, judgments=reopened.judgments, hold=hold)
+        done = MoreJudgments(items=reopened.items, judgments=reopened.judgments, hold=hold)
+        idempotency.request_record(job=job, key=key, operation=operation, body=body,
+                                   response={"items": done.items, "judgments": done.judgments, "hold": str(hold)})
+    return done

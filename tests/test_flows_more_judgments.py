@@ -108,14 +108,58 @@ def test_more_judgments_reopen_the_items_escrow_their_cost_and_reach_new_workers
     assert ledger_audit().violations == []
 
 
-def test_a_replayed_key_does_nothing_more(job: Job, alice: User, client_for: Any) -> None:
+def test_a_replayed_key_does_nothing_more_and_answers_what_the_first_request_did(
+    job: Job, alice: User, client_for: Any
+) -> None:
     fund(job.organization, expected_hold(job, 6))
+    api = client_for(alice)
+    first = more(api, job, {"more": 2, "filter": DISAGREED})
+    assert first.status_code == 200, first.content
+    before = state(job)
+    again = more(api, job, {"more": 2, "filter": DISAGREED})
+    assert again.status_code == 200
+    assert again.json() == {"items": 3, "judgments": 6, "hold": str(expected_hold(job, 6)),
+                            "quote": False, "replayed": True}
+    assert state(job) == before
+
+
+def test_a_key_sent_again_with_another_body_is_a_409_naming_the_clash_and_nothing_changes(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    fund(job.organization, expected_hold(job, 6) + expected_hold(job, 5))
     api = client_for(alice)
     assert more(api, job, {"more": 2, "filter": DISAGREED}).status_code == 200
     before = state(job)
-    again = more(api, job, {"more": 2, "filter": DISAGREED})
-    assert again.status_code == 200 and again.json()["replayed"] is True
+    i5 = Item.objects.get(job=job, external_id="i5").pk
+
+    clash = more(api, job, {"more": 5, "items": [i5]})
+
+    assert clash.status_code == 409, clash.content
+    error = clash.json()["error"]
+    assert error["details"]["differs"] == ["filter", "items", "more"]
+    assert error["details"]["first"]["body"] == {"more": 2, "filter": DISAGREED}
+    assert "Idempotency-Key" in error["message"]
     assert state(job) == before
+
+
+def test_a_key_is_the_jobs_a_key_its_escrow_addition_used_is_a_409_here_and_another_job_may_use_it(
+    job: Job, alice: User, client_for: Any
+) -> None:
+    other = open_job_with_items(items=2, organization=alice.organization)
+    fund(job.organization, expected_hold(job, 6) + expected_hold(other, 2) + Decimal("1.00"))
+    api = client_for(alice)
+    added = api.post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "1.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert added.status_code == 200, added.content
+    before = state(job)
+
+    clash = more(api, job, {"more": 2, "filter": DISAGREED}, key="k-1")
+    after_clash = state(job)
+    elsewhere = more(api, other, {"more": 1, "items": list(other.items.values_list("pk", flat=True))}, key="k-1")
+
+    assert clash.status_code == 409 and clash.json()["error"]["details"]["differs"] == ["operation"]
+    assert after_clash == before
+    assert elsewhere.status_code == 200, elsewhere.content
+    assert (elsewhere.json()["items"], elsewhere.json()["replayed"]) == (2, False)
 
 
 @needs_postgres

@@ -41,7 +41,7 @@ from marketplace.api.billing_common import (
     r,
     rate_field,
 )
-from marketplace.billing.escrow import job_escrow_add
+from marketplace.billing.escrow import job_escrow_add_request
 from marketplace.billing.invoice_formats import invoice_as_dict, invoice_csv_lines
 from marketplace.billing.invoices import Invoice, invoice_for_job, invoice_for_month, month_parse
 from marketplace.billing.pricing import ACCURACY_FROM_POOL, ACCURACY_FROM_TIER
@@ -301,20 +301,31 @@ class JobEscrowAdd(APIView):
         summary="Add to a published job's escrow (e.g. to resume a job paused for funds)",
         description="Moves `amount` from the organization's balance into the job's escrow. This raises "
         "the hold, not the price: the charge stays completed items × price − credit and the unspent "
-        "escrow returns at settlement. The `Idempotency-Key` header is required: a retry with the same "
-        "key adds nothing more.",
+        "escrow returns at settlement. The `Idempotency-Key` header is required and scoped to the job: "
+        "the same key with the same amount adds nothing more and answers the first response again "
+        "(`replayed` true); with another amount, or a key this job's more-judgments or expert-review "
+        "request used, it is a 409 naming the clash.",
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
         request=inline_serializer("EscrowAddIn", {"amount": money_field()}),
         responses={200: inline_serializer("EscrowAddOut", {
-            "job": serializers.IntegerField(), "budget": money_field(), "added": money_field()}),
+            "job": serializers.IntegerField(),
+            "budget": money_field(help_text="The job's hold after this addition"),
+            "added": money_field(help_text="What this request moved into the escrow (on a replay: what the "
+                                 "first request moved)"),
+            "added_total": money_field(help_text="Everything added to this job's escrow after publishing, "
+                                       "this request included: by hand, and the holds of more judgments "
+                                       "and expert reviews"),
+            "replayed": serializers.BooleanField(help_text="A retry under a key that already did this: "
+                                                 "the first response's figures, nothing moved")}),
             402: OpenApiResponse(description="insufficient_funds: details name the amount missing"),
             400: OpenApiResponse(description="invalid: amount (a decimal string) or key"),
             404: OpenApiResponse(description="not_found"),
             409: OpenApiResponse(description="conflict: never published, settled, or the key "
-                                 "already added another amount")},
+                                 "already made another request of this job (details: differs, first)")},
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)  # another org's job: 404
-        budget = job_escrow_add(job=job, user=request.user, amount=money_in(request.data, "amount"),
-                                key=request.headers.get("Idempotency-Key", ""))
-        return Response({"job": job.pk, "budget": m(budget.budget), "added": m(budget.added)})
+        done = job_escrow_add_request(job=job, user=request.user, amount=money_in(request.data, "amount"),
+                                      key=request.headers.get("Idempotency-Key", ""))
+        return Response({"job": done.job, "budget": m(done.budget), "added": m(done.added),
+                         "added_total": m(done.added_total), "replayed": done.replayed})

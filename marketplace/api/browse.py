@@ -35,6 +35,10 @@ from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import BrowsedModel
 
 TAG = ["data browser"]
+IDEMPOTENCY_KEY_HELP = (
+    "Required unless quote; scoped to the job. The same key with the same body does nothing more and "
+    "answers the first response again (replayed: true); with another body, or a key another of this "
+    "job's idempotent requests used, it is a 409 naming the clash")
 SELECTION_MAX = 1_000  # item ids one request may list
 
 _SHARE = {"type": "string", "pattern": r"^(0(\.\d{1,6})?|1(\.0{1,6})?|\.\d{1,6})$"}
@@ -259,14 +263,16 @@ class JobBrowseMoreJudgments(_Endpoint):
     @extend_schema(
         tags=TAG, operation_id="v1_jobs_browse_more_judgments", request=MoreIn,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description="Required unless quote: a retry with the same key does nothing more")],
+                                     description=IDEMPOTENCY_KEY_HELP)],
         responses={200: inline_serializer("MoreJudgmentsOut", {
             "items": serializers.IntegerField(help_text="Regular items reopened (gold is passed over)"),
             "judgments": serializers.IntegerField(),
             "hold": money_field(help_text="Moved into the job's escrow: the judgments' worst-case pay"),
-            "quote": serializers.BooleanField(), "replayed": serializers.BooleanField()}),
+            "quote": serializers.BooleanField(),
+            "replayed": serializers.BooleanField(help_text="A retry: the first response's figures, nothing more done")}),
             402: OpenApiResponse(description="insufficient_funds: details name the amount missing"),
-            409: OpenApiResponse(description="conflict: the job is not open or paused")},
+            409: OpenApiResponse(description="conflict: the job is not open or paused, or the "
+                                 "Idempotency-Key made another request (details: differs, first)")},
         summary="Ask for N more judgments on chosen items, holding their worst-case pay in escrow",
     )
     def post(self, request: Request, job_id: int) -> Response:
@@ -285,7 +291,8 @@ class JobBrowseMoreJudgments(_Endpoint):
                 "Send an Idempotency-Key header: 1 to 64 letters, digits or ._:-",
                 details={"Idempotency-Key": "missing or invalid"},
             )
-        done = flows_more.items_more_judgments(job=job, user=request.user, item_ids=ids, more=body["more"], key=key)
+        done = flows_more.items_more_judgments(job=job, user=request.user, item_ids=ids, more=body["more"], key=key,
+                                               request=_sent(body))
         return Response({"items": done.items, "judgments": done.judgments, "hold": m(done.hold),
                          "quote": False, "replayed": done.replayed})
 
@@ -293,6 +300,12 @@ class JobBrowseMoreJudgments(_Endpoint):
 def _regular(job: Job, ids: list[int]) -> int:
     """Regular items among `ids` (a filter may include gold items, which take no more judgments)."""
     return job.items.filter(pk__in=ids, is_gold=False).count()
+
+
+def _sent(body: dict[str, Any]) -> dict[str, Any]:
+    """The request an Idempotency-Key names: the body as sent (a filter, not the items it finds
+    now, which change as judgments arrive), without `quote`."""
+    return {name: value for name, value in body.items() if name != "quote"}
 
 
 def _key(request: Request) -> str:
@@ -309,15 +322,17 @@ class JobBrowseExpertReview(_Endpoint):
     @extend_schema(
         tags=TAG, operation_id="v1_jobs_browse_expert_review", request=ExpertIn,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description="Required unless quote: a retry with the same key does nothing more")],
+                                     description=IDEMPOTENCY_KEY_HELP)],
         responses={200: inline_serializer("ExpertReviewOut", {
             "queued": serializers.IntegerField(help_text="Items sent to review (gold and items already there are passed over)"),
             "price": money_field(help_text="Per review (QUORUM_EXPERT_REVIEW_PRICE)"),
             "hold": money_field(help_text="queued × price, moved into the job's escrow; charged per review settled "
                                 "before the job settles, the rest refunded then"),
-            "quote": serializers.BooleanField(), "replayed": serializers.BooleanField()}),
+            "quote": serializers.BooleanField(),
+            "replayed": serializers.BooleanField(help_text="A retry: the first response's figures, nothing more done")}),
             402: OpenApiResponse(description="insufficient_funds: details name the amount missing; no item is queued"),
-            409: OpenApiResponse(description="conflict: a draft, cancelled or settled job")},
+            409: OpenApiResponse(description="conflict: a draft, cancelled or settled job, or the "
+                                 "Idempotency-Key made another request (details: differs, first)")},
         summary="Send chosen items to expert review, holding their price in the job's escrow",
     )
     def post(self, request: Request, job_id: int) -> Response:
@@ -328,6 +343,7 @@ class JobBrowseExpertReview(_Endpoint):
             quote = flows_experts.expert_reviews_quote(job=job, user=request.user, item_ids=ids)
             return Response({"queued": quote.items, "price": m(quote.price), "hold": m(quote.hold),
                              "quote": True, "replayed": False})
-        done = flows_experts.expert_reviews_ask(job=job, user=request.user, item_ids=ids, key=_key(request))
+        done = flows_experts.expert_reviews_ask(job=job, user=request.user, item_ids=ids, key=_key(request),
+                                                request=_sent(body))
         return Response({"queued": done.items, "price": m(done.price), "hold": m(done.hold),
                          "quote": False, "replayed": done.replayed})

@@ -9,12 +9,13 @@ whatever is not spent returns to the balance at settlement (services.job_settle)
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import transaction
 
 from marketplace.accounts.models import User
-from marketplace.billing import ledger
+from marketplace.billing import idempotency, ledger
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import AccountKind, JobBudget, TransactionKind
 from marketplace.billing.pricing import extra_judgments_hold, is_money
@@ -35,12 +36,7 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     Locks: budget → accounts (the order every billing write keeps, services' docstring)."""
     if not (user.is_admin or user.organization_id == job.organization_id):
         raise NotFound("Job not found.")  # the caller scoped the lookup; a flow must not cross tenants
-    if not KEY.match(key or ""):
-        raise ApplicationError("An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-")
-    # A Decimal only: the API parses strings (billing/amounts.money_in), and a float is never money.
-    if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
-        raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")
-    value = amount
+    value = _request_check(amount=amount, key=key)
     # Lock the budget (before the accounts, as a submit's pay does): a settlement in flight must
     # not miss money added meanwhile.
     budget = JobBudget.objects.select_for_update().filter(job_id=job.pk).first()
@@ -75,6 +71,45 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
     budget.budget += value
     budget.save(update_fields=["added", "budget"])
     return budget
+
+
+def _request_check(*, amount: Decimal, key: str) -> Decimal:
+    """The amount, to the cent, when it and the key are well formed; ApplicationError (400) if not."""
+    if not KEY.match(key or ""):
+        raise ApplicationError("An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-")
+    # A Decimal only: the API parses strings (billing/amounts.money_in), and a float is never money.
+    if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
+        raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")
+    return amount.quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class EscrowAdded:
+    """What one escrow addition request did (the first request's figures, on a retry)."""
+
+    job: int
+    added: Decimal  # what this request moved into the escrow
+    added_total: Decimal  # every addition to the job's escrow so far (by hand, more judgments, reviews)
+    budget: Decimal  # the job's hold after it
+    replayed: bool = False  # a retry under the key: the first answer, nothing moved
+
+
+def job_escrow_add_request(*, job: Job, user: User, amount: Decimal, key: str) -> EscrowAdded:
+    """job_escrow_add as a client's request (POST /jobs/<id>/escrow/), under idempotency.py's one
+    rule: the same key and amount answer the first request's figures again; another amount (or a
+    key another request of this job used) is a Conflict. Locks: the key → budget → accounts."""
+    value = _request_check(amount=amount, key=key)
+    body = {"amount": str(value)}
+    with transaction.atomic():
+        first = idempotency.request_claim(job=job, key=key, operation=idempotency.Operation.ESCROW_ADD, body=body)
+        if first is not None:
+            return EscrowAdded(job=job.pk, added=Decimal(first["added"]), added_total=Decimal(first["added_total"]),
+                               budget=Decimal(first["budget"]), replayed=True)
+        budget = job_escrow_add(job=job, user=user, amount=value, key=key)
+        done = EscrowAdded(job=job.pk, added=value, added_total=budget.added, budget=budget.budget)
+        idempotency.request_record(job=job, key=key, operation=idempotency.Operation.ESCROW_ADD, body=body,
+                                   response={k: v for k, v in asdict(done).items() if k != "replayed"})
+    return done
 
 
 def escrow_reference_claim(*, job: Job, reference: str) -> Decimal | None:

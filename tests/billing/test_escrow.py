@@ -45,14 +45,37 @@ def test_a_client_adds_to_a_jobs_escrow_once_per_key_and_the_audit_balances(acme
     url = f"/api/v1/jobs/{job.pk}/escrow/"
     before = job_escrow(job_id=job.pk)
 
+    budget = JobBudget.objects.get(job=job)
+
     first = api.post(url, {"amount": "1.50"}, format="json", HTTP_IDEMPOTENCY_KEY="add-1")
+    second = api.post(url, {"amount": "1.00"}, format="json", HTTP_IDEMPOTENCY_KEY="add-2")
     retry = api.post(url, {"amount": "1.50"}, format="json", HTTP_IDEMPOTENCY_KEY="add-1")
 
-    assert first.status_code == retry.status_code == 200, first.content
-    assert job_escrow(job_id=job.pk) == before + D("1.50")
-    assert organization_balance(organization=acme) == D("3.50")
-    assert retry.json()["added"] == "1.50"
+    assert first.status_code == second.status_code == retry.status_code == 200, first.content
+    assert job_escrow(job_id=job.pk) == before + D("2.50")
+    assert organization_balance(organization=acme) == D("2.50")
+    # `added` is what each request moved; `added_total` every addition so far; a retry answers
+    # the first response again, not the job's figures now.
+    assert first.json() == {"job": job.pk, "budget": str(budget.budget + D("1.50")), "added": "1.50",
+                            "added_total": str(budget.added + D("1.50")), "replayed": False}
+    assert second.json()["added"] == "1.00" and second.json()["added_total"] == str(budget.added + D("2.50"))
+    assert retry.json() == {**first.json(), "replayed": True}
     assert ledger_audit().ok
+
+
+def test_a_key_sent_again_with_another_amount_is_a_409_naming_both(acme: Any, alice: Any, client_for: Any) -> None:
+    job = open_job_with_items(items=2, organization=acme, tier="standard")
+    fund(acme, "20.00")
+    api = client_for(alice)
+    url = f"/api/v1/jobs/{job.pk}/escrow/"
+    assert api.post(url, {"amount": "5.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k1").status_code == 200
+
+    clash = api.post(url, {"amount": "7.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert clash.status_code == 409
+    assert clash.json()["error"]["details"]["differs"] == ["amount"]
+    assert "5.00" in clash.json()["error"]["message"]
+    assert organization_balance(organization=acme) == D("15.00")
 
 
 @pytest.mark.parametrize(("body", "key", "status", "code"), [

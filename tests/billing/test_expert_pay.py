@@ -180,7 +180,11 @@ def test_asking_holds_items_times_the_price_in_the_escrow_once_per_idempotency_k
     assert _ask(api, job, ids, key=None).status_code == 400  # no key, no hold
     first = _ask(api, job, ids)
     assert first.json() == {"queued": 3, "price": "0.40", "hold": "1.20", "quote": False, "replayed": False}
-    assert _ask(api, job, ids).json()["replayed"] is True  # a retry: nothing more
+    again = _ask(api, job, ids)  # a retry: nothing more, and the first answer again
+    assert again.json() == {"queued": 3, "price": "0.40", "hold": "1.20", "quote": False, "replayed": True}
+    other = list(job.items.order_by("pk").values_list("pk", flat=True))[3:]
+    clash = _ask(api, job, other)  # the same key for other items: refused, not quietly ignored
+    assert clash.status_code == 409 and clash.json()["error"]["details"]["differs"] == ["items"]
     assert _balance(AccountKind.CLIENT_BALANCE, organization=acme) == D("10.00") - 4 * ITEM - 3 * PRICE
     assert _balance(AccountKind.CLIENT_ESCROW, job=job) == 4 * ITEM + 3 * PRICE
     assert ExpertReview.objects.filter(job=job).count() == 3

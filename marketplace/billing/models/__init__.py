@@ -42,11 +42,12 @@ from marketplace.billing.models.ledger import (
     TransactionKind,
 )
 from marketplace.billing.models.payouts import Earning, InvoicePayment, Payout, PayoutBatch
+from marketplace.billing.models.requests import IdempotentRequest
 from marketplace.billing.models.tiers import MONEY, RATE, SHARE, Tier
 
 __all__ = [
     "MAY_GO_NEGATIVE", "MONEY", "RATE", "SHARE", "SINGLETON_KINDS", "WORKER_KINDS", "AccountKind", "ClosedTransaction", "Earning",
-    "ExpertEarning", "ReviewCharge",
+    "ExpertEarning", "IdempotentRequest", "ReviewCharge",
     "InvoicePayment", "JobBudget", "LedgerAccount", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutBatch",
     "QualityCredit", "Tier", "TransactionKind",
 ]
