@@ -30,7 +30,7 @@ MAX_BACKOFF = timedelta(hours=6)
 def event_body(event: Event) -> dict[str, Any]:
     """What a delivery sends (README, "Webhooks")."""
     return {"id": f"evt_{event.pk}", "type": event.type, "created_at": event.created_at.isoformat(),
-            "data": event.data}
+            "sequence": event.sequence, "data": event.data}
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -48,8 +48,12 @@ class Event(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="+")
     type = models.CharField(max_length=40, choices=EventType.choices)
-    data = models.JSONField()  # the body sent is {"id", "type", "created_at", "data": this}
+    data = models.JSONField()  # the body sent is {"id", "type", "created_at", "sequence", "data": this}
     created_at = models.DateTimeField()
+    # 1, 2, 3… per job, in the order the job's events were recorded (outbox.event_record): deliveries
+    # may arrive out of order (a retry overtakes nothing, but a later event may beat it), so a
+    # receiver orders by this.
+    sequence = models.PositiveIntegerField(default=0)
     # E-mail to the organization's clients, for the events a person should hear of.
     mail_wanted = models.BooleanField(default=False)
     mail_sent_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -24,11 +25,17 @@ from marketplace.notifications.services import organization_of
 def event_record(*, job: Job, event_type: EventType, data: dict[str, Any], mail: bool = False) -> Event:
     """Queue an event of a job: the row, a pending delivery per subscribed active endpoint, and
     (mail=True) an e-mail to the organization's clients. Call it inside the transaction that
-    makes the change; sending starts on commit (tasks.py), or from the sweep after a crash."""
+    makes the change; sending starts on commit (tasks.py), or from the sweep after a crash.
+
+    The event takes the job's next `sequence` under the job's row lock (FOR NO KEY UPDATE: a
+    status change holds it FOR UPDATE already; the consensus_ready sweep takes it here, first),
+    so a job's events are numbered in the order they commit."""
+    list(Job.objects.select_for_update(no_key=True).filter(pk=job.pk).values_list("pk", flat=True))
+    last = Event.objects.filter(job_id=job.pk).aggregate(last=Max("sequence"))["last"] or 0
     now = timezone.now()
     event = Event.objects.create(
         organization_id=job.organization_id, job_id=job.pk, type=event_type, data=data, created_at=now,
-        mail_wanted=mail,
+        mail_wanted=mail, sequence=last + 1,
     )
     endpoints = [
         endpoint.pk

@@ -18,6 +18,7 @@ from django.db import transaction
 from marketplace import flows
 from marketplace.notifications import delivering
 from marketplace.notifications.outbox import delivery_redeliver
+from marketplace.jobs.models import Job
 from marketplace.notifications.models import Delivery, DeliveryStatus, Event
 from marketplace.notifications.tasks import notifications_sweep_tick
 from tests.factories import open_job_with_items
@@ -145,6 +146,24 @@ def test_two_quick_redeliveries_get_their_own_numbers_and_a_delivered_event_stay
     numbers = list(delivery.attempt_log.values_list("number", "response_code"))
     assert sorted(numbers) == [(1, 200), (2, 503), (3, 503)] and delivery.attempts == 3
     assert delivery.status == "succeeded" and delivery.next_attempt_at is None  # no retry either
+
+
+def test_a_retried_event_can_arrive_after_a_later_one_and_its_sequence_says_which_came_first(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint_for(alice, receiver.url, ["job.paused", "job.resumed"])
+    receiver.answers = [(503, {})]  # the pause's first attempt fails; its retry comes later
+    job_id = _pause(alice, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        flows.job_resume(job=Job.objects.get(pk=job_id), user=alice)
+    paused = Delivery.objects.get(event__type="job.paused")
+    notifications_sweep_tick(now=paused.next_attempt_at)
+
+    arrived = [json.loads(r.body) for r in receiver.requests]
+    assert [b["type"] for b in arrived] == ["job.paused", "job.resumed", "job.paused"]  # 503, then out of order
+    by_sequence = sorted(arrived[1:], key=lambda body: body["sequence"])
+    assert [b["type"] for b in by_sequence] == ["job.paused", "job.resumed"]
+    assert by_sequence[1]["sequence"] == by_sequence[0]["sequence"] + 1  # numbered per job, no gaps
 
 
 def test_a_redirect_is_not_followed_and_the_delivery_says_so(
