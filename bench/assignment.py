@@ -40,7 +40,7 @@ from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.services import topup_record
-from marketplace.errors import NothingLeft
+from marketplace.errors import Busy, NothingLeft
 from marketplace.jobs.models import Job
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
 from marketplace.labeling.services import (
@@ -164,6 +164,9 @@ def _quorum(*, cycle: Cycle, job: Job, workers: list[User], seconds: float, cycl
                     lease = cycle(worker, job, lease)
                 except NothingLeft:
                     break
+                except Busy:  # what is left for it is held by others' submits a moment: ask again
+                    lease = None
+                    continue
                 done[n] += 1
                 if lease == DRY:
                     break

@@ -62,3 +62,16 @@ class Unavailable(ApplicationError):
 class NothingLeft(ApplicationError):
     code = "no_work"
     status = 404
+
+
+class Busy(Conflict):
+    """Work is left, but other workers' requests hold it this instant (a claim passes over items
+    they lock rather than queue behind them); they commit within moments, so asking again after
+    `retry_after` seconds finds it. Answered 409 with Retry-After, and `retry_after` in details
+    (a submit's `next_error` has no header of its own)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after": retry_after, **(details or {})})
+        self.retry_after = retry_after

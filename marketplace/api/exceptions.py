@@ -14,7 +14,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from marketplace.errors import ApplicationError, Unavailable, error_body
+from marketplace.errors import ApplicationError, Busy, Unavailable, error_body
 
 
 def _first_message(detail: Any) -> str:
@@ -30,7 +30,7 @@ def _first_message(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
-        if isinstance(exc, Unavailable):
+        if isinstance(exc, Unavailable | Busy):  # ask again after that many seconds
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, DjangoValidationError):

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.errors import ApplicationError, Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
+from marketplace.errors import ApplicationError, Busy, Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling import gates, sql
 from marketplace.labeling.models import Lease, LeaseStatus
@@ -34,6 +34,9 @@ from marketplace.labeling.serving import jobs_in_serving_order
 
 # Gold draws only decide *when* a gold item is shown; they guard nothing, so `random` will do.
 _rng = random.Random()
+_BUSY = (
+    "Other workers are answering the items left for you at this moment; ask again in a second."
+)
 # A re-check fails only when another worker won the same item a moment earlier; after this many
 # lost races in one request the job is too busy to promise an item, and the worker may retry.
 _MAX_RACES = 20
@@ -79,7 +82,8 @@ def _insert_lease(
 
 
 def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lease | None:
-    """Lease one item of an open job to the worker, or None when nothing is left for them.
+    """Lease one item of an open job to the worker, or None when nothing is left for them; Busy
+    when what is left is held this moment by other workers' requests (ask again shortly).
 
     Caller holds a transaction, has checked the worker may work on the job and has run the
     `job_for_claim` statement in it (on PostgreSQL that pins the index walk).
@@ -88,6 +92,7 @@ def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lea
         # Lock the candidate, skipping rows others hold: concurrent claims never wait or collide.
         item = sql.first(Item, "candidate", job=job.pk, worker=worker.pk, now=now, overlap=job.overlap)
         if item is None:
+            _held_check(job=job, worker=worker, now=now)
             return None
         if job.gold_rate > 0 and _rng.random() < float(job.gold_rate) and _gold_share_left(job):
             # Some regular work remains (we just found it), so a gold item may be mixed in.
@@ -100,7 +105,18 @@ def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lea
         if lease is not None:
             item.started = True
             return lease
-    raise Conflict("Every item on offer was taken while we looked; ask again in a moment.")
+    raise Busy("Every item on offer was taken while we looked; ask again in a moment.")
+
+
+def _held_check(*, job: Job, worker: User, now: datetime) -> None:
+    """The candidate found nothing: raise Busy if that is only because other workers' requests
+    hold the rows of items left for this worker (sql.py, candidate_held), so "nothing left"
+    (no_work, which ends a worker's loop) is said only when it is true. One more statement on
+    that path only, waiting for no lock."""
+    if sql.has("candidate_held") and sql.run(
+        "candidate_held", job=job.pk, worker=worker.pk, now=now, overlap=job.overlap
+    ):
+        raise Busy(_BUSY)
 
 
 def _gold_share_left(job: Job) -> bool:
@@ -154,7 +170,9 @@ def lease_claim(
 
     Idempotent while a lease is live: asking again returns the lease the worker already holds in
     that job, so a page reload does not eat a second slot. Raises NothingLeft (no_work) when no
-    regular item is left for this worker; gold is never served on its own.
+    regular item is left for this worker; gold is never served on its own. Raises Busy (busy,
+    409 with Retry-After) when items are left for the worker but other workers' requests hold
+    them this moment (a claim passes over locked rows rather than wait): ask again shortly.
 
     `ahead_of` (the lease the worker is labeling now, in `job`) asks for the item after it: the
     labeling page fetches it while the worker labels, so the next item shows without a wait. A
@@ -193,7 +211,9 @@ def lease_claim_last(*, worker: User, job_id: int, then: NextClaim) -> NextLease
     claim leaves sorts and JIT off until commit, sql.py). Every refusal (NothingLeft, Conflict,
     NotQualified, NotFound) comes after statements that all succeeded and before any write that
     counts (SQLite may have marked an item started), so it is returned and the caller still
-    commits what it did before. ClaimAborted is raised: the database refused a statement and the
+    commits what it did before. Busy among them: the items left for the worker are locked by other
+    submits in flight (this claim skips them rather than wait while holding the caller's item lock,
+    which two submits could do to each other), so the worker asks again once those commit. ClaimAborted is raised: the database refused a statement and the
     transaction can only roll back. Locks: after the caller's, a candidate item taken with SKIP
     LOCKED (never waited for), then the gold advisory lock, as in lease_claim.
     """
@@ -277,6 +297,7 @@ def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
     """Across jobs, in the serving order (labeling/serving.py): a live lease the worker holds in
     an open job first, then priority, then the organization and the job with the fewest workers
     busy on them now."""
+    busy: Busy | None = None
     for candidate in jobs_in_serving_order(worker=worker, now=now):
         if candidate.own_lease_id is not None:
             return Lease.objects.select_related("job", "item").get(pk=candidate.own_lease_id)
@@ -286,9 +307,15 @@ def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
             continue  # it changed since the list was read
         if not gates.worker_served(job=job, worker_id=worker.pk):
             continue  # this job passes the worker over for now (labeling/gates.py)
-        lease = _claim_in(job=job, worker=worker, now=now, hold=hold)
+        try:
+            lease = _claim_in(job=job, worker=worker, now=now, hold=hold)
+        except Busy as exc:  # its items are held this moment: another job may have a free one
+            busy = exc
+            continue
         if lease is not None:
             return lease
+    if busy is not None:
+        raise busy
     raise NothingLeft(
         "Nothing left for you right now: no open job you qualify for has items you have not seen."
     )

@@ -122,6 +122,18 @@ SELECT * FROM ({_WALK.format(started="i.started", fits=_FITS)}
 LIMIT 1
 """
 
+# PostgreSQL, run only when the candidate found nothing: is an item left for the worker that the
+# candidate passed over because another transaction holds its row locked (SKIP LOCKED)? Usually a
+# submit counting a judgment there, which commits within moments and leaves the slot free for this
+# worker (a lease becomes a judgment: the item's slot count does not move). Read without locks, so
+# it waits for no one and two submits never wait on each other: the claim then answers `busy` (ask
+# again), and no_work only when nothing is left, locked or not.
+_CANDIDATE_HELD = f"""
+SELECT 1 FROM jobs_item i
+WHERE i.job_id = %(job)s AND NOT i.is_complete AND NOT i.is_gold AND {_FITS}
+LIMIT 1
+"""
+
 # Create the lease only if the item still fits. On PostgreSQL this new statement has a new
 # snapshot, taken while we hold the item lock, so it sees leases committed after the candidate
 # scan began (which the scan could not see).
@@ -192,6 +204,8 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         "candidate": (
             _CANDIDATE.format(item_columns=items, lock="\nFOR UPDATE OF i SKIP LOCKED" if postgres else ""),
         ),
+        # SQLite's writers are serialized: nothing is ever held, so "candidate" is exact there.
+        "candidate_held": (_CANDIDATE_HELD,) if postgres else (),
         # SQLite cannot modify in a CTE; it needs no re-check either (one writer at a time), so
         # marking the item started before inserting is safe there.
         "lease_if_free": (

@@ -17,7 +17,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import Earning
 from marketplace.billing.selectors import job_escrow
-from marketplace.errors import NothingLeft
+from marketplace.errors import Busy
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
@@ -30,11 +30,11 @@ THREADS = 32
 
 def _claim(worker: User, job: Job) -> Lease:
     """Claims skip items other claims hold locked (SKIP LOCKED), so in a burst of 32 a claim can
-    find both items busy for a moment; it asks again, as a worker's client would."""
+    find both items held for a moment (busy); it asks again, as a worker's client would."""
     for _ in range(1000):
         try:
             return lease_claim(worker=worker, job=job)
-        except NothingLeft:
+        except Busy:
             continue
     raise AssertionError("a worker never got one of the 64 slots")
 

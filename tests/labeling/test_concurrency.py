@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, transaction
 
 from marketplace.accounts.models import User
-from marketplace.errors import Conflict, NothingLeft
+from marketplace.errors import Busy, Conflict, NothingLeft
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import judgment_submit, lease_claim, lease_release
@@ -43,6 +43,9 @@ def _crowd_member(worker: User, job_id: int, crowd: Crowd) -> None:
                 if Job.objects.filter(pk=job_id, status=JobStatus.COMPLETED).exists():
                     return
                 crowd.wait_for_change(since=since)  # until someone frees a slot or completes the job
+                continue
+            except Busy:  # what is left for it is held by others' transactions: ask once they commit
+                crowd.wait_for_change(since=since)
                 continue
             crowd.changed()
             roll = rng.random()

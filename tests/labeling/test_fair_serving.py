@@ -216,7 +216,7 @@ def _label_any_until_dry(worker: User, failures: list[BaseException]) -> None:
             except NothingLeft:
                 return
             except Conflict:
-                continue  # every item on offer was taken while it looked: ask again
+                continue  # busy: what is left is held by others this moment, or was taken: ask again
             judgment_submit(worker=worker, lease_id=lease.pk, label="cat")
     except BaseException as exc:  # noqa: BLE001 - reported by the main thread
         failures.append(exc)

@@ -18,7 +18,7 @@ from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import Earning
-from marketplace.errors import Conflict, NothingLeft
+from marketplace.errors import Busy, Conflict, NothingLeft
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import NextClaim, lease_claim
@@ -52,6 +52,9 @@ def _work_until_done(worker: User, job_id: int, crowd: Crowd) -> int:
                     if Job.objects.filter(pk=job_id, status=JobStatus.COMPLETED).exists():
                         return submitted
                     crowd.wait_for_change(since=since)  # the last items are in others' hands
+                    continue
+                except Busy:  # others' submits hold what is left for it: ask once they commit
+                    crowd.wait_for_change(since=since)
                     continue
                 crowd.changed()
             try:
