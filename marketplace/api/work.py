@@ -43,6 +43,11 @@ _ERRORS = {
     404: OpenApiResponse(description="not_found, or no_work when nothing is left for you"),
     409: OpenApiResponse(description="conflict: job paused/closed, lease lost, already submitted"),
 }
+_BUSY = (
+    "busy: items are left for you, but other workers' answers hold them this moment; ask again "
+    "after `Retry-After` (`details.retry_after`) seconds. Only no_work means nothing is left."
+)
+_NEXT_ERRORS = {**_ERRORS, 409: OpenApiResponse(description="conflict: job paused or closed; " + _BUSY)}
 
 
 # --- output shapes (documentation for /api/schema/; responses are built by the functions below)
@@ -97,7 +102,11 @@ class LeaseSerializer(serializers.Serializer):
 
 
 class NextErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="What POST /work/next/ would answer: no_work, conflict, not_qualified...")
+    code = serializers.CharField(
+        help_text="What POST /work/next/ would answer: no_work (nothing left for you), busy (items are "
+        "left but held by other workers' answers this moment: ask POST /work/next/ again after "
+        "`details.retry_after` seconds), conflict, not_qualified..."
+    )
     message = serializers.CharField()
     details = serializers.DictField()
 
@@ -214,9 +223,13 @@ class WorkJobList(WorkerView):
 
 class WorkNext(WorkerView):
     @extend_schema(
-        tags=TAG, request=NextInputSerializer, responses={200: LeaseSerializer, **_ERRORS},
+        tags=TAG, request=NextInputSerializer, responses={200: LeaseSerializer, **_NEXT_ERRORS},
         summary="Take the next item (of one job, or of any job you qualify for)",
-        description="Asking again while your lease is live returns the same lease.",
+        description=(
+            "Asking again while your lease is live returns the same lease. 404 no_work: nothing is "
+            "left for you. 409 busy: items are left for you but other workers' answers hold them "
+            "this moment (a claim never waits for them); ask again after `Retry-After` seconds."
+        ),
     )
     def post(self, request: Request) -> Response:
         # {"jobs": [2]} (a typo) must not mean "any job"; submit bodies keep ignoring extra keys.
@@ -241,8 +254,10 @@ class LeaseSubmit(WorkerView):
             "201 when saved; 200 when this exact submit was already saved (a safe retry).\n\n"
             "With `\"next\": true` the answer also carries `next`, your next lease in the same job "
             "(in any job with `\"next_from\": \"any\"`; the shape POST /work/next/ answers), or "
-            "null and `next_error` saying why (no_work when nothing is left for you, conflict when "
-            "the job is paused, not_qualified when blocked). The item is taken after your answer is "
+            "null and `next_error` saying why (no_work when nothing is left for you; busy when items "
+            "are left but other workers' answers hold them this moment: ask POST /work/next/ again "
+            "after `next_error.details.retry_after` seconds; conflict when the job is paused, "
+            "not_qualified when blocked). The item is taken after your answer is "
             "saved, so a refusal never undoes the answer; a retried submit gives back the lease you "
             "already hold, never a second one. A refused submit (4xx) takes no item."
         ),

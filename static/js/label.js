@@ -54,6 +54,7 @@
     // The item after it, fetched while the worker labels this one (null: none yet, or none left).
     let ahead = null;
     let busy = false;
+    let retrying = 0; // the timer of waitForWork's next look, while the server says busy
     let shownAt = 0; // performance.now() when the current item was painted
     let deadline = 0; // performance.now() at which the lease runs out
     let warned = false;
@@ -131,6 +132,9 @@
     // Paint the next item; `pressedAt` is the keypress that asked for it (for the timing).
     function show(next, pressedAt, prefix) {
       lease = next;
+      window.clearTimeout(retrying); // an item came (undo, or the look again): stop looking
+      delete root.dataset.waiting;
+      $("empty").hidden = true;
       if (feedbackBox.dataset.undone) showFeedback(null); // it spoke of the item before
       if (ahead && ahead.lease === next.lease) setAhead(null); // the slow path's reply can be the one fetched ahead
       itemBox.replaceChildren(...itemNodes(next.item.data), ...suggestionNodes(next.suggestion));
@@ -165,7 +169,22 @@
       if (next) {
         show(next, pressedAt, prefix);
         prefetch();
-      } else showEmpty(`${prefix || ""}${data.message || ""}`);
+      } else if (data.code === "busy") waitForWork(data, prefix);
+      else showEmpty(`${prefix || ""}${data.message || ""}`);
+    }
+
+    // `busy`: items are left for this worker, but other workers' answers hold them this moment.
+    // Say so and ask again after the server's `retry_after` seconds, until an item comes or the
+    // server says nothing is left (no_work): the job must not look finished while it is not.
+    function waitForWork(data, prefix) {
+      showEmpty(`${prefix || ""}${data.message || ""} Looking again…`);
+      root.dataset.waiting = "busy";
+      window.clearTimeout(retrying);
+      retrying = window.setTimeout(() => {
+        post(root.dataset.nextUrl)
+          .then((reply) => afterAnswer(reply))
+          .catch((error) => showEmpty(error.message));
+      }, (Number(data.retry_after) || 1) * 1000);
     }
 
     // Ask for the item after the one on screen (the server holds at most one such lease).

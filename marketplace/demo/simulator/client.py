@@ -7,7 +7,9 @@ whose answer carries the next lease: of the same job when the run names one (--j
 job (`"next_from": "any"`: the server's fair serving order picks it). When it carries none
 (`next` null: nothing left for this worker, the job paused, or they were blocked), or a request
 failed, the worker asks work/next/ again, which says why in the usual way: `no_work` (404) makes
-it wait and ask again; `not_qualified` (403: blocked, suspended) retires it; anything else
+it wait and ask again; `busy` (409: the items left for it are held by other workers' submits this
+moment) makes it ask again after the answer's `retry_after`, without counting it idle;
+`not_qualified` (403: blocked, suspended) retires it; anything else
 unexpected is counted by kind and retried after a short back-off. A stop (duration, item count, every worker idle, or
 Ctrl-C) lets requests in flight finish, hands back leases not yet answered, and ends.
 """
@@ -78,6 +80,15 @@ def error_kind(response: httpx.Response | Reply) -> str:
     except ValueError:
         pass
     return f"{response.status_code} {code}".strip()
+
+
+def retry_after(response: httpx.Response | Reply) -> float:
+    """Seconds a `busy` answer asks to wait before asking again (its details, as in a submit's
+    next_error; 1 if unreadable)."""
+    try:
+        return float(response.json()["error"]["details"]["retry_after"])
+    except (ValueError, KeyError, TypeError):
+        return 1.0
 
 
 def http_client(url: str, *, connections: int, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
@@ -168,10 +179,12 @@ class Simulation:
         self.options = options
         self.stats = Stats(profiles=profiles)
         self.stopping = asyncio.Event()
-        # worker -> when its latest no_work request started. SKIP LOCKED skips an item another
-        # worker's transaction holds, so a no_work seen before the last accepted submit may be
-        # stale: the run is over only when every worker saw no work after that submit.
+        # worker -> when its latest no_work request started. A submit accepted after it may
+        # free work again (an item reopened, a lease given back), so the run is over only when
+        # every worker saw no work after the last accepted submit. (Items merely held by other
+        # workers' submits answer `busy`, never no_work.)
         self._idle: dict[int, float] = {}
+        self._busy_wait: dict[int, float] = {}  # worker -> seconds its latest `busy` said to wait
         self._last_accept = 0.0
         self._in_flight = 0
         self._bar: Any = None
@@ -239,6 +252,8 @@ class Simulation:
                 break
             if outcome == "idle":
                 await self._pause(self.options.idle_poll * rng.uniform(0.75, 1.25))
+            elif outcome == "busy":
+                await self._pause(self._busy_wait.pop(index, 1.0) * rng.uniform(0.75, 1.25))
             elif outcome == "error":
                 await self._pause(rng.uniform(0.5, 1.0))
         if lease is not None:  # taken ahead by the last submit, or on screen when the run stopped
@@ -259,6 +274,10 @@ class Simulation:
                 self._idle[index] = asked
                 self._check_done()
                 return "idle", None
+            if kind == "409 busy":  # work is left, held by others' submits: not idle, ask again soon
+                self.stats.busy += 1
+                self._busy_wait[index] = retry_after(response)
+                return "busy", None
             self.stats.errors[kind] += 1
             if response.status_code == 403:
                 self.stats.retired[index] = kind

@@ -55,6 +55,7 @@ class Stats:
     asked_at: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     errors: Counter[str] = field(default_factory=Counter)
     no_work: int = 0
+    busy: int = 0  # work/next/ answered busy: items left, held by other workers' submits a moment
     retried: int = 0  # submits answered 200: the server already had this answer
     accepted: int = 0
     judged: list[Judged] = field(default_factory=list)
@@ -152,6 +153,7 @@ def report_build(stats: Stats, *, server: dict[str, Any] | None = None, warmup: 
         "errors": dict(stats.errors.most_common()),
         "errors_total": sum(stats.errors.values()),
         "no_work_polls": stats.no_work,
+        "busy_polls": stats.busy,
         "retried_submits": stats.retried,
         "retired_workers": dict(retired),
         "retired_by_kind": dict(Counter(stats.profiles[i].kind for i in stats.retired)),
@@ -183,7 +185,8 @@ def report_text(report: dict[str, Any]) -> str:
                      f"{row['max_ms']:>8.1f}{row['count']:>10,}")
     errors = report["errors"]
     lines.append("  errors: " + (", ".join(f"{k} ×{v}" for k, v in errors.items()) if errors else "none"))
-    lines.append(f"  no-work polls: {report['no_work_polls']:,}; retried submits: {report['retried_submits']}")
+    lines.append(f"  no-work polls: {report['no_work_polls']:,}; busy polls: {report['busy_polls']:,}; "
+                 f"retried submits: {report['retried_submits']}")
     if report["retired_workers"]:
         why = ", ".join(f"{k} ×{v}" for k, v in report["retired_workers"].items())
         kinds = ", ".join(f"{k} {v}" for k, v in report["retired_by_kind"].items())

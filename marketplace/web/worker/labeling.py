@@ -34,7 +34,7 @@ from django.views.decorators.http import require_GET, require_POST
 from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.web.access import worker_required
-from marketplace.errors import ApplicationError
+from marketplace.errors import ApplicationError, Busy
 from marketplace.errors import error_body
 from marketplace.jobs.fields import item_data_for_workers
 from marketplace.labeling.prelabels import lease_prelabel
@@ -214,7 +214,7 @@ def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, A
         )
         return {"next": _lease_json(lease), "message": ""}
     except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
-        return {"next": None, "message": exc.message, "code": exc.code}
+        return _refused(exc)
 
 
 def _next_of(following: services.NextLease | None) -> dict[str, Any]:
@@ -222,7 +222,15 @@ def _next_of(following: services.NextLease | None) -> dict[str, Any]:
     if following is not None and following.lease is not None:
         return {"next": _lease_json(following.lease), "message": ""}
     exc = (following and following.refused) or ApplicationError("No next item.")
-    return {"next": None, "message": exc.message, "code": exc.code}
+    return _refused(exc)
+
+
+def _refused(exc: ApplicationError) -> dict[str, Any]:
+    """No next item, and why; `busy` carries `retry_after` (seconds): the page asks again then."""
+    refused: dict[str, Any] = {"next": None, "message": exc.message, "code": exc.code}
+    if isinstance(exc, Busy):
+        refused["retry_after"] = exc.retry_after
+    return refused
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
