@@ -6,7 +6,9 @@ slot (accepted judgments + live leases < overlap). It looks at the first `sql.ST
 started items, then the fresh ones, then the started ones past the window, so its cost does not
 grow with the items the worker already judged (those stay started while they wait for others). On PostgreSQL the row is taken with
 `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's rows instead of queueing;
-on SQLite every write transaction is `BEGIN IMMEDIATE`, which serializes claims instead. The
+on SQLite every write transaction is `BEGIN IMMEDIATE`, which serializes claims instead. When the
+walk finds nothing but an item is left for the worker under another transaction's lock, the claim
+says `busy` (ask again), never no_work: a worker's loop ends only when nothing is left. The
 statements themselves are in `labeling/sql.py`.
 
 Locking contract: every lease on a regular item is created while its creator holds the item's
@@ -34,9 +36,8 @@ from marketplace.labeling.serving import jobs_in_serving_order
 
 # Gold draws only decide *when* a gold item is shown; they guard nothing, so `random` will do.
 _rng = random.Random()
-_BUSY = (
-    "Other workers are answering the items left for you at this moment; ask again in a second."
-)
+# A claim found nothing free, but items are left for the worker under other workers' locks.
+_BUSY = "Other workers are answering the items left for you at this moment; ask again in a second."
 # A re-check fails only when another worker won the same item a moment earlier; after this many
 # lost races in one request the job is too busy to promise an item, and the worker may retry.
 _MAX_RACES = 20
@@ -213,8 +214,9 @@ def lease_claim_last(*, worker: User, job_id: int, then: NextClaim) -> NextLease
     counts (SQLite may have marked an item started), so it is returned and the caller still
     commits what it did before. Busy among them: the items left for the worker are locked by other
     submits in flight (this claim skips them rather than wait while holding the caller's item lock,
-    which two submits could do to each other), so the worker asks again once those commit. ClaimAborted is raised: the database refused a statement and the
-    transaction can only roll back. Locks: after the caller's, a candidate item taken with SKIP
+    which two submits could do to each other), so the worker asks again once those commit.
+    ClaimAborted is raised: the database refused a statement and the transaction can only roll
+    back. Locks: after the caller's, a candidate item taken with SKIP
     LOCKED (never waited for), then the gold advisory lock, as in lease_claim.
     """
     if not transaction.get_connection().in_atomic_block:
