@@ -20,13 +20,8 @@
   function initLabeler(root) {
     const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, undoOffer, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
     const $ = (id) => document.getElementById(id);
-    const itemBox = $("item");
-    const feedbackBox = $("feedback");
-    const announcer = $("announcer");
-    const countdown = $("countdown");
-    const skipButton = $("skip");
-    const doneCount = $("done-count");
-    const saveState = $("save-state");
+    const [itemBox, feedbackBox, announcer, countdown, skipButton, doneCount, saveState] =
+      ["item", "feedback", "announcer", "countdown", "skip", "done-count", "save-state"].map($);
     const choices = Array.from(root.querySelectorAll("button.choice"));
     const names = new Map(choices.map((b) => [b.dataset.label, b.querySelector(".choice-name").textContent]));
     const hotkeys = new Map();
@@ -57,13 +52,11 @@
     let retrying = 0; // the timer of waitForWork's next look, while the server says busy
     let shownAt = 0; // performance.now() when the current item was painted
     let deadline = 0; // performance.now() at which the lease runs out
-    let warned = false;
-    let done = 0;
+    let warned = false, done = 0; // the lease's 1-minute warning given; answers sent on this page
 
     // The visible "Previous item: sent <label>" above the item: what the last key press sent for
     // the item before the one on screen (#save-state says whether it is stored yet).
-    const sentLine = document.getElementById("sent-line");
-    const sentLabel = document.getElementById("sent-label");
+    const [sentLine, sentLabel] = ["sent-line", "sent-label"].map($);
     function showSent(label) {
       if (!sentLine || !sentLabel) return;
       sentLabel.textContent = nameOf(label);
@@ -92,9 +85,7 @@
       itemBox.setAttribute("aria-busy", on ? "false" : "true");
     }
 
-    function disableAll() {
-      for (const button of [...choices, skipButton]) button.disabled = true;
-    }
+    const disableAll = () => { for (const button of [...choices, skipButton]) button.disabled = true; };
 
     function showEmpty(message) {
       lease = null;
@@ -109,11 +100,7 @@
 
     function showFeedback(feedback) {
       delete feedbackBox.dataset.undone; // set on a "Not undone" banner, which the next item clears
-      if (!feedback) {
-        feedbackBox.hidden = true;
-        feedbackBox.replaceChildren();
-        return "";
-      }
+      if (!feedback) { feedbackBox.hidden = true; feedbackBox.replaceChildren(); return ""; }
       const right = feedback.correct_labels ? nameOf(feedback.correct_labels) : nameOf(feedback.correct_label);
       const yours = feedback.your_labels ? nameOf(feedback.your_labels) : nameOf(feedback.your_label);
       const parts = [

@@ -1,16 +1,23 @@
 """Steps on the labeling page that several browser tests take: wait for what the worker waits
-for (the next item, "Saved", the item after it fetched ahead), and the walk to a first answer."""
+for (the next item, "Saved", the item after it fetched ahead), the walk to a first answer, and
+items held locked the way a concurrent claim or submit holds them."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
+from django.db import connections, transaction
 from playwright.sync_api import expect
 
 from marketplace.accounts.models import User
-from marketplace.jobs.models import Job
+from marketplace.jobs.models import Item, Job
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD
+from tests.threads import WAIT
 
 
 def item_text(page: Any) -> str:
@@ -55,3 +62,32 @@ def answer_first_item(page: Any, worker: User, job: Job, key: str = "d") -> tupl
     second = wait_for_item(page, first)
     wait_saved(page, 1)
     return first, second
+
+
+@contextmanager
+def rows_locked(item_ids: list[int]) -> Iterator[None]:
+    """Hold these items' rows locked, in a transaction of another connection, while the block
+    runs: what the server's claim of an item fetched ahead does while it is still running (its
+    candidate query takes the row FOR UPDATE), so any other claim passes the item over."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Item.objects.select_for_update().filter(pk__in=item_ids))
+                locked.set()
+                release.wait(WAIT)
+        finally:
+            locked.set()  # also when the lock failed: its error is raised below
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker") as pool:
+        holding = pool.submit(hold)
+        try:
+            locked.wait(WAIT)
+            if holding.done():
+                holding.result()
+            yield
+        finally:
+            release.set()
+            holding.result()

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from marketplace.jobs.models import Item
 from tests.browser.conftest import arrange, log_in
-from tests.browser.test_worker_portal import _rows_locked, _wait_for_item
+from tests.browser.labeling import rows_locked, wait_for_item
 from tests.factories import PASSWORD, WorkerFactory, open_job_with_items
 
 
@@ -23,11 +23,11 @@ def test_the_page_looks_again_while_the_item_left_is_held_and_shows_it_once_free
     item = arrange(lambda: Item.objects.get(job=job))
     log_in(page, wendy.username, PASSWORD)
 
-    with _rows_locked([item.pk]):
+    with rows_locked([item.pk]):
         page.goto(f"/work/jobs/{job.pk}/label/")
         # Not the end of the job: the page says it is looking again, and keeps looking.
         expect(page.locator("#empty-message")).to_contain_text("Looking again")
         expect(page.locator("#labeler[data-waiting='busy']")).to_be_attached()
     # Once the other transaction has committed, the next look brings the item.
-    assert _wait_for_item(page, None) == item.data["text"]
+    assert wait_for_item(page, None) == item.data["text"]
     expect(page.locator("#empty")).to_be_hidden()

@@ -6,15 +6,10 @@ Wendy is a worker. Acme's job is published with factories (funded, open), so she
 from __future__ import annotations
 
 import statistics
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
 from playwright.sync_api import expect
 
 from marketplace.accounts.models import WorkerQualification
@@ -25,8 +20,8 @@ from marketplace.errors import NothingLeft
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.browser.conftest import arrange, log_in, screenshot
-from tests.browser.labeling import answer_first_item, wait_ahead, wait_for_item, wait_saved
-from tests.threads import WAIT, until
+from tests.browser.labeling import answer_first_item, wait_ahead, wait_for_item, wait_saved, rows_locked
+from tests.threads import until
 from tests.factories import (
     PASSWORD,
     THREE_LABELS,
@@ -272,35 +267,6 @@ def test_undo_with_the_keyboard_brings_the_item_back_and_question_mark_lists_the
     assert labels == ["cat"]
 
 
-@contextmanager
-def _rows_locked(item_ids: list[int]) -> Iterator[None]:
-    """Hold these items' rows locked, in a transaction of another connection, while the block
-    runs: what the server's claim of an item fetched ahead does while it is still running (its
-    candidate query takes the row FOR UPDATE), so any other claim passes the item over."""
-    locked, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                list(Item.objects.select_for_update().filter(pk__in=item_ids))
-                locked.set()
-                release.wait(WAIT)
-        finally:
-            locked.set()  # also when the lock failed: its error is raised below
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locker") as pool:
-        holding = pool.submit(hold)
-        try:
-            locked.wait(WAIT)
-            if holding.done():
-                holding.result()
-            yield
-        finally:
-            release.set()
-            holding.result()
-
-
 @pytest.mark.parametrize("arrives", ["after the answer's reply", "before the answer's reply"])
 def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that_item(
     page: Any, arrives: str,
@@ -335,7 +301,7 @@ def test_a_key_pressed_before_the_item_fetched_ahead_arrives_still_leads_to_that
     on_screen = arrange(lambda: Lease.objects.get(worker=wendy, status="active").item_id)
     second = arrange(lambda: Item.objects.filter(job=job).exclude(pk=on_screen).get())
 
-    with _rows_locked([second.pk]):
+    with rows_locked([second.pk]):
         if before:
             page.keyboard.press("c")
             page.wait_for_function("() => window.answerHeld === true")
