@@ -106,3 +106,22 @@ def test_every_error_answer_is_documented_in_the_one_error_format() -> None:
         for code, response in errors.items():
             schema = response["content"]["application/json"]["schema"]
             assert schema["$ref"].endswith("/Error"), f"{method} {path} {code}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_a_write_to_a_known_api_address_without_its_slash_is_told_the_address_and_does_nothing(
+    alice, client_for, settings, method: str, debug: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """A 301 made HTTP libraries send the POST again as a GET: a list answered, no job created."""
+    from marketplace.jobs.models import Job
+
+    settings.DEBUG = debug
+    body = {"title": "Animals", "labels": [{"key": "cat"}, {"key": "dog"}]}
+    response = getattr(client_for(alice), method)("/api/v1/jobs?x=1", body, format="json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "not_found" and error["details"] == {"path": "/api/v1/jobs/?x=1"}
+    assert "/api/v1/jobs/?x=1" in error["message"]
+    assert not Job.objects.exists()

@@ -19,12 +19,20 @@ from django.views.decorators.csrf import csrf_exempt
 from marketplace.errors import error_body
 
 MESSAGE = "No such API endpoint."
+# As DRF writes its answers, so that every error body reads the same byte for byte.
+COMPACT = {"separators": (",", ":")}
 
 # CommonMiddleware redirects a path missing its slash only when nothing matches it, and this
 # route matches everything under /api/; the view gives that redirect itself (as the admin's
-# catch-all does), built by CommonMiddleware so it stays the same: the query kept, and with
-# DEBUG on a POST, PUT, PATCH or DELETE refused rather than redirected as a GET.
+# catch-all does), built by CommonMiddleware so it stays the same: the query kept.
 _SLASH = CommonMiddleware(lambda request: HttpResponse())
+
+# Only a read is redirected. A 301 (or 302) makes HTTP libraries send a POST again as a GET, so
+# `POST /api/v1/jobs` listed the jobs and created nothing, silently; with DEBUG on Django raised
+# instead (a 500 page). A 308 keeps the method, but it sends the body twice (an import twice
+# 200 MiB), a streamed body cannot be sent again, and urllib does not follow it for a POST. So
+# any other method is told the address it meant, once, and nothing is done.
+_REDIRECTED = {"GET", "HEAD"}
 
 
 @csrf_exempt  # an unknown address is a 404 for every method, before any CSRF check's 403
@@ -37,5 +45,14 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
             pass
         else:
             if getattr(match.func, "should_append_slash", True):
-                return _SLASH.response_redirect_class(_SLASH.get_full_path_with_slash(request))
-    return JsonResponse(error_body("not_found", MESSAGE), status=404)
+                if request.method in _REDIRECTED:
+                    return _SLASH.response_redirect_class(_SLASH.get_full_path_with_slash(request))
+                return _missing_slash(request)
+    return JsonResponse(error_body("not_found", MESSAGE), status=404, json_dumps_params=COMPACT)
+
+
+def _missing_slash(request: HttpRequest) -> JsonResponse:
+    meant = request.get_full_path(force_append_slash=True)
+    message = f"No such API endpoint: the address ends with a slash. Send the {request.method} to {meant} instead."
+    body = error_body("not_found", message, {"path": meant})
+    return JsonResponse(body, status=404, json_dumps_params=COMPACT)
