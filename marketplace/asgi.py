@@ -33,6 +33,22 @@ from marketplace.periodic import timers_on_request  # noqa: E402
 
 request_started.connect(timers_on_request, dispatch_uid="periodic-timers")
 
+# daphne (`make demo`, runserver, the browser tests) serves on Twisted, whose Request parses a
+# POST's form or multipart body itself, for an `args` daphne never reads: a 200 MiB import upload
+# was parsed once more in memory, and a multipart body Twisted could not parse (one with no parts)
+# was answered a bare 400, no body and no Content-Type, before Django saw it. Django parses bodies.
+try:
+    from daphne.http_protocol import WebRequest
+except ImportError:  # not installed: served by gunicorn + uvicorn alone
+    pass
+else:
+    _daphne_request_init = WebRequest.__init__
+
+    def _request_leaving_bodies_to_django(self: WebRequest, *args: object, **kwargs: object) -> None:
+        _daphne_request_init(self, *args, parsePOSTFormSubmission=False, **kwargs)
+
+    WebRequest.__init__ = _request_leaving_bodies_to_django  # type: ignore[method-assign]
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -121,6 +121,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one: whatever answers an /api/ request with a 4xx, it is the API's error body.
+    "marketplace.api.middleware.ApiErrorShapeMiddleware",
     # /healthz answered here, before anything reads the host: load balancers probe by address.
     "marketplace.health.HealthzMiddleware",
     # Static files straight from the ASGI process (daphne has no static handler of its own).
@@ -288,11 +290,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "marketplace.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": [
-        "marketplace.parsing.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "marketplace.formnul.StrictMultiPartParser",
-    ],
+    # JSON only: the views read typed fields (numbers, lists, objects), which a form cannot carry,
+    # and the schema offers what the parsers take. The item imports add multipart (items.py).
+    "DEFAULT_PARSER_CLASSES": ["marketplace.parsing.StrictJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -149,25 +149,13 @@ def test_a_nul_character_in_a_form_field_is_a_400_on_pages_and_the_api(
     assert Job.objects.get().instructions == "Be kind." and not JobBlock.objects.exists()
 
 
-@pytest.mark.parametrize("door", ["page_post", "api_post", "api_patch"])
-def test_a_nul_character_in_a_multipart_form_field_is_a_400_naming_the_field(
-    alice: User, ada: User, wendy: User, client_for: Any, door: str
-) -> None:
-    # As a browser posting multipart (or curl -F) sends it; this reached PostgreSQL: a 500.
+def test_a_nul_character_in_a_multipart_form_field_is_a_400_naming_the_field(alice: User) -> None:
+    # As a browser posting multipart (or curl -F) sends it; this reached PostgreSQL: a 500. The
+    # API reads multipart only for imports (below); elsewhere it is a 415 (tests/test_api_bodies.py).
     job = open_job_with_items(items=1, organization=alice.organization, instructions="Be kind.")
-    if door == "page_post":
-        page = browser(alice).post(reverse("client-job-instructions", args=[job.pk]), {"instructions": "a\x00b"})
-        assert page.status_code == 400 and "'instructions' holds a NUL" in page.content.decode()
-    else:
-        api = client_for(ada if door == "api_post" else alice)
-        response = (
-            api.post(f"/api/v1/jobs/{job.pk}/workers/{wendy.pk}/block/", {"reason": "spam\x00"}, format="multipart")
-            if door == "api_post"
-            else api.patch(f"/api/v1/jobs/{job.pk}/instructions/", {"instructions": "a\x00b"}, format="multipart")
-        )
-        error = assert_refused(response)
-        assert "NUL" in error["message"] and error["details"]["field"] in ("reason", "instructions")
-    assert Job.objects.get().instructions == "Be kind." and not JobBlock.objects.exists()
+    page = browser(alice).post(reverse("client-job-instructions", args=[job.pk]), {"instructions": "a\x00b"})
+    assert page.status_code == 400 and "'instructions' holds a NUL" in page.content.decode()
+    assert Job.objects.get().instructions == "Be kind."
 
 
 def test_a_nul_in_an_uploaded_file_is_left_to_its_importer_and_a_nul_beside_it_is_refused(

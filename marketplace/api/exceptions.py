@@ -5,9 +5,11 @@ Every API error has the same body: {"error": {"code", "message", "details"}}.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -33,6 +35,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, Unavailable | Busy):  # ask again after that many seconds
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, SuspiciousOperation):
+        return _suspicious(exc)
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = drf.ValidationError(details)
@@ -46,8 +50,32 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, drf.ValidationError):
         response.data = error_body("invalid", _first_message(exc.detail), exc.detail)
+    elif isinstance(exc, drf.UnsupportedMediaType):
+        response.data = _unsupported_media_type(context)
     elif isinstance(exc, drf.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(code, str(exc.detail))
     return response
+
+
+def _unsupported_media_type(context: dict[str, Any]) -> dict[str, Any]:
+    """A body this operation cannot read (a form where JSON is read): the 415 names the types it reads."""
+    request = context.get("request")
+    sent = (getattr(request, "content_type", "") or "").split(";")[0].strip()[:100]
+    accepted = [parser.media_type for parser in getattr(request, "parsers", None) or []]
+    message = f"This operation does not read {sent or 'that body'}: send {' or '.join(accepted) or 'no body'}."
+    return error_body("unsupported_media_type", message, {"Content-Type": sent, "accepted": accepted})
+
+
+# Django's own refusals of a body it reads for a view (too many multipart fields): its message
+# says which limit. Any other suspicious request is not described back to its sender.
+_SAID = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def _suspicious(exc: SuspiciousOperation) -> Response:
+    """A 400 in the error format, not Django's HTML page (with DEBUG on, its debug page); logged
+    where Django logs it, for whoever watches django.security."""
+    logging.getLogger(f"django.security.{exc.__class__.__name__}").error(str(exc))
+    message = str(exc) if isinstance(exc, _SAID) else "The request was refused as malformed."
+    return Response(error_body("invalid", message), status=400)
