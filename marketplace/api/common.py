@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.paginator import Paginator as DjangoPaginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
-from marketplace.errors import ApplicationError
+from marketplace.errors import ApplicationError, NotFound
 from marketplace.limits import MAX_ID
 from marketplace.parsing import ID_RULE, id_or_none
 
@@ -21,14 +22,32 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
     def get_page_size(self, request: Request) -> int:
-        """A page_size that is not a whole number from 1 is a 400 (DRF would silently use the
-        default, so a typo'd size looked like a short list); above the maximum it is capped."""
+        """A page_size that is not a whole number from 1 to the maximum is a 400: DRF would
+        silently use the default (a typo'd size looked like a short list) or the maximum (501
+        answered 500 rows, and `next` still asked for 501)."""
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None or raw == "":
             return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+            raise ApplicationError(
+                f"page_size must be a whole number from 1 to {self.max_page_size}.", details={"page_size": raw[:20]}
+            )
+        return int(raw)
+
+    def get_page_number(self, request: Request, paginator: DjangoPaginator) -> int | str:
+        """A page that is not a whole number from 1 is a 400, like every bad input (DRF answered
+        404 "Invalid page."); one past the last is the 404, saying which page is the last."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None or raw == "":
+            return 1
+        if raw in self.last_page_strings:
+            return raw
         if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-            raise ApplicationError("page_size must be a whole number from 1.", details={"page_size": raw[:20]})
-        return min(int(raw), self.max_page_size)
+            raise ApplicationError("page must be a whole number from 1.", details={"page": raw[:20]})
+        last = max(paginator.num_pages, 1)
+        if int(raw) > last:
+            raise NotFound(f"There is no page {raw[:20]}: the last page is {last}.", details={"page": raw[:20]})
+        return int(raw)
 
 
 PAGE_PARAMETERS = [
@@ -37,8 +56,8 @@ PAGE_PARAMETERS = [
         description="1-based; a page past the last is a 404",
     ),
     OpenApiParameter(
-        "page_size", {"type": "integer", "minimum": 1}, required=False,
-        description=f"Default {Pagination.page_size}; above {Pagination.max_page_size} gives {Pagination.max_page_size}",
+        "page_size", {"type": "integer", "minimum": 1, "maximum": Pagination.max_page_size}, required=False,
+        description=f"Default {Pagination.page_size}, at most {Pagination.max_page_size}",
     ),
 ]
 
