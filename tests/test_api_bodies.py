@@ -7,7 +7,6 @@ Cast (tests/conftest.py): Alice is Acme's client.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -102,3 +101,31 @@ def test_an_empty_multipart_body_reaches_the_api_through_daphne_and_answers_json
                         headers={"Content-Type": "multipart/form-data; boundary=XyZ"}, timeout=30)
     assert answer.status_code == 415 and answer.headers["Content-Type"] == "application/json"
     assert answer.json()["error"]["code"] == "unsupported_media_type"
+
+
+# --- The error's details: an object whose keys name what is at fault ---
+
+
+@pytest.mark.django_db
+def test_a_nested_field_at_fault_is_named_by_its_dotted_path(alice: User, client_for: Any) -> None:
+    """It was {"events": {"0": [...]}}, while other fields answered {"field": [...]}: one level now."""
+    body = {"url": "https://example.com/hook", "events": ["job.completed", "job.nope"]}
+    error = _error(client_for(alice).post("/api/v1/webhooks/", body, format="json"), 400)
+    assert error["details"] == {"events.1": ['"job.nope" is not a valid choice.']}
+
+
+@pytest.mark.django_db
+def test_unknown_and_missing_job_fields_are_named_in_the_details(alice: User, client_for: Any) -> None:
+    api = client_for(alice)
+    labels = [{"key": "cat"}, {"key": "dog"}]
+    unknown = _error(api.post("/api/v1/jobs/", {"title": "A", "labels": labels, "colour": "red"}, format="json"), 400)
+    assert unknown["details"] == {"colour": "unknown"}
+    missing = _error(api.post("/api/v1/jobs/", {"title": "A"}, format="json"), 400)
+    assert missing["details"] == {"labels": "required"}
+
+
+@pytest.mark.django_db
+def test_an_escrow_top_up_without_its_key_names_the_header(alice: User, client_for: Any) -> None:
+    job = open_job_with_items(items=1, organization=alice.organization)
+    error = _error(client_for(alice).post(f"/api/v1/jobs/{job.pk}/escrow/", {"amount": "5.00"}, format="json"), 400)
+    assert error["details"] == {"Idempotency-Key": "missing or invalid"}

@@ -29,6 +29,25 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def _per_field(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A serializer's errors as {field: [messages]}, nested fields as dotted paths ("events.0"),
+    errors of no one field under non_field_errors: one level, whatever the serializer's nesting."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = str(key) if not prefix or key == "non_field_errors" else f"{prefix}.{key}"
+            flat.update(_per_field(value, name))
+        return flat
+    items = detail if isinstance(detail, list) else [detail]
+    if any(isinstance(item, dict | list) for item in items):  # a list of nested serializers' errors
+        flat = {}
+        for index, item in enumerate(items):
+            if item:
+                flat.update(_per_field(item, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    return {prefix or "non_field_errors": [str(item) for item in items]}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
@@ -49,7 +68,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None
     if isinstance(exc, drf.ValidationError):
-        response.data = error_body("invalid", _first_message(exc.detail), exc.detail)
+        response.data = error_body("invalid", _first_message(exc.detail), _per_field(exc.detail))
     elif isinstance(exc, drf.UnsupportedMediaType):
         response.data = _unsupported_media_type(context)
     elif isinstance(exc, drf.APIException):

@@ -22,7 +22,11 @@ ERROR = inline_serializer("Error", {
     "error": inline_serializer("ErrorDetail", {
         "code": serializers.CharField(help_text="Stable, for programs: invalid, not_found, conflict..."),
         "message": serializers.CharField(help_text="For people: what went wrong and what to do"),
-        "details": serializers.DictField(help_text="Per field messages, or the figures behind the error"),
+        "details": serializers.DictField(help_text=(
+            "Always an object. A key naming a body field (nested ones as a dotted path, events.1), a "
+            "query parameter or a header is what is at fault; its value is a reason code (\"required\") "
+            "or a list of messages. Other keys carry the figures behind the error (allowed, line...)"
+        )),
     }),
 })
 

@@ -76,7 +76,10 @@ def job_escrow_add(*, job: Job, user: User, amount: Decimal, key: str) -> JobBud
 def _request_check(*, amount: Decimal, key: str) -> Decimal:
     """The amount, to the cent, when it and the key are well formed; ApplicationError (400) if not."""
     if not KEY.match(key or ""):
-        raise ApplicationError("An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-")
+        raise ApplicationError(
+            "An escrow top-up needs an idempotency key: 1 to 64 letters, digits or ._:-",
+            details={"Idempotency-Key": "missing or invalid"},
+        )
     # A Decimal only: the API parses strings (billing/amounts.money_in), and a float is never money.
     if not isinstance(amount, Decimal) or not is_money(amount) or amount <= 0:
         raise ApplicationError("amount is a positive sum with at most 2 decimal places, like \"5.00\".")

@@ -92,7 +92,10 @@ def expert_reviews_hold(*, job: Job, user: User, reviews: list[ExpertReview], ke
     InsufficientFunds (402) names what is missing; nothing moves, and the caller's transaction
     (which raised it) drops the reviews too. Locks: budget → accounts."""
     if not KEY.match(key or ""):
-        raise ApplicationError("An expert review request needs an idempotency key: 1 to 64 letters, digits or ._:-")
+        raise ApplicationError(
+            "An expert review request needs an idempotency key: 1 to 64 letters, digits or ._:-",
+            details={"Idempotency-Key": "missing or invalid"},
+        )
     budget = _open_budget(budget_lock(job_id=job.pk))  # before the accounts: the lock order
     price, pay = review_price(), review_pay()
     amount = money(price * len(reviews))

@@ -124,7 +124,10 @@ def payout_request(*, worker: User, amount: Decimal, key: str | None = None) -> 
     another amount is a Conflict. The check runs under the available account's lock, so
     two racing retries cannot both create one."""
     if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise ApplicationError("Idempotency-Key is 1 to 64 letters, digits or ._:-")
+        raise ApplicationError(
+            "Idempotency-Key is 1 to 64 letters, digits or ._:-",
+            details={"Idempotency-Key": "missing or invalid"},
+        )
     if not worker.is_worker:
         raise ApplicationError("Only workers request payouts.")
     if not is_money(amount) or amount <= 0:

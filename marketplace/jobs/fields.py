@@ -95,7 +95,10 @@ def fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
     names the first one that is not)."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
-        raise ApplicationError(f"Unknown job fields: {', '.join(sorted(unknown))}.")
+        raise ApplicationError(
+            f"Unknown job fields: {', '.join(sorted(unknown))}.",
+            details={name: "unknown" for name in sorted(unknown)[:50]},
+        )
     clean: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "title":

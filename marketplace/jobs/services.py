@@ -94,7 +94,7 @@ def job_create(
         raise ApplicationError("Only client accounts create jobs.")
     missing = [name for name in ("title", "labels") if name not in fields]
     if missing:
-        raise ApplicationError(f"Missing job fields: {', '.join(missing)}.")
+        raise ApplicationError(f"Missing job fields: {', '.join(missing)}.", details=dict.fromkeys(missing, "required"))
     clean = _prelabels_resolve(fields_clean(fields), organization_id=user.organization_id)
     job = Job(organization_id=user.organization_id, created_by=user, **clean)
     _dynamic_overlap_check(job)

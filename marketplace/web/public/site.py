@@ -31,7 +31,8 @@ def _wants_json(request: HttpRequest) -> bool:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """API paths answer in the one error format; pages get the HTML 404."""
     if _wants_json(request):
-        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404,
+                            json_dumps_params={"separators": (",", ":")})
     return render(request, "404.html", status=404)
 
 
