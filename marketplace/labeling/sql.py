@@ -149,6 +149,19 @@ WHERE i.id = %(item)s AND NOT i.is_complete
 
 _MARK_STARTED = "UPDATE jobs_item SET started = true WHERE id = %(item)s AND NOT started"
 
+# SQLite, after the INSERT (which it counts now: one writer, one connection): the item is full
+# until its first live lease ends, as _LEASE_IF_FREE_PG marks it, so both databases serve alike
+# (the claim's windows order started items by it).
+_MARK_FULL = """
+UPDATE jobs_item SET full_until = (
+    SELECT MIN(s.expires_at) FROM labeling_lease s
+    WHERE s.item_id = jobs_item.id AND s.status = 'active' AND s.expires_at > %(now)s)
+WHERE id = %(item)s AND judgment_count + (
+    SELECT COUNT(*) FROM labeling_lease s
+    WHERE s.item_id = jobs_item.id AND s.status = 'active' AND s.expires_at > %(now)s
+) >= %(overlap)s + extra_judgments
+"""
+
 # PostgreSQL: lease, "started" (which moves the item to the front of the queue) and, when this
 # lease takes the last slot, `full_until` in one statement; the UPDATE runs only when the INSERT
 # produced a lease, and writes the row only when one of them changes. `live` is read in the
@@ -209,7 +222,7 @@ def _for(vendor: str) -> dict[str, tuple[str, ...]]:
         # SQLite cannot modify in a CTE; it needs no re-check either (one writer at a time), so
         # marking the item started before inserting is safe there.
         "lease_if_free": (
-            (_LEASE_IF_FREE_PG,) if postgres else (_MARK_STARTED, _INSERT_IF_FREE + "RETURNING id")
+            (_LEASE_IF_FREE_PG,) if postgres else (_MARK_STARTED, _INSERT_IF_FREE + "RETURNING id", _MARK_FULL)
         ),
         "lease": (_LEASE,),
         **gold_statements(postgres=postgres, item_columns=items, never_met=_NEVER_MET),
@@ -240,14 +253,16 @@ def _adapted(connection: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(name: str, **params: Any) -> tuple[Any, ...] | None:
-    """Execute a named statement; the first row it returns (RETURNING ...) or None."""
+    """Execute a named statement; the first row it returns (RETURNING ...) or None. Of SQLite's
+    several statements for one name, the last that returns rows answers."""
     connection = transaction.get_connection()
     adapted = _adapted(connection, params)
     row = None
     with connection.cursor() as cursor:
         for sql in _for(connection.vendor)[name]:
             cursor.execute(sql, adapted)
-            row = cursor.fetchone() if _result_names(sql, cursor) else None
+            if _result_names(sql, cursor):
+                row = cursor.fetchone()
     return row
 
 
