@@ -59,6 +59,7 @@ import numpy as np
 
 from marketplace.consensus.em import EPS, EmFit, clamp_gold, dawid_skene, majority_posteriors
 from marketplace.consensus.encode import Encoded
+from marketplace.consensus.pooled import pooled_em
 from marketplace.consensus.onecoin import (
     ONE_COIN_PSEUDO_VOTES,
     gold_one_coin,
@@ -89,6 +90,9 @@ MIN_COMPARABLE_PER_WORKER = 2
 #: creep on to the 100-round cap without changing what they predict; the chosen model's fit on all
 #: the votes runs the job's full rounds.
 SELECTION_ROUNDS = 30
+#: The candidates, the reference first (see the module docstring): a model with more to fit must
+#: predict held-out judgments clearly better than one accuracy per worker to be chosen.
+ORDER = ("one-coin", "pooled", "dawid-skene")
 #: Multiples of the job's prior strength tried in turn while the held-out score improves.
 STRENGTH_LADDER = (2.0, 4.0)
 
@@ -97,10 +101,12 @@ Fitter = Callable[[Encoded], EmFit]
 
 def candidates(*, prior_strength: float, max_rounds: int, tol: float) -> dict[str, Fitter]:
     """The models a run chooses from, in order of preference on a tie."""
-    return {
-        "dawid-skene": lambda enc: dawid_skene(enc, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol),
+    models: dict[str, Fitter] = {
         "one-coin": lambda enc: one_coin_em(enc, max_rounds=max_rounds, tol=tol),
+        "pooled": lambda enc: pooled_em(enc, max_rounds=max_rounds, tol=tol),
+        "dawid-skene": lambda enc: dawid_skene(enc, prior_strength=prior_strength, max_rounds=max_rounds, tol=tol),
     }
+    return {name: models[name] for name in ORDER}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,10 +142,12 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     sample = _sample(enc, SELECTION_VOTES)
     rounds = min(max_rounds, SELECTION_ROUNDS)
     strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=rounds, tol=tol)
-    one_coin = heldout_loglik(sample, candidates(prior_strength=strength, max_rounds=rounds, tol=tol)["one-coin"])
+    fixed = candidates(prior_strength=strength, max_rounds=rounds, tol=tol)
+    others = {name: heldout_loglik(sample, fixed[name]) for name in fixed if name != "dawid-skene"}
     scores: dict[str, Any] = {
-        "heldout_loglik": {"dawid-skene": _mean(ds_heldout[strength]), "one-coin": _mean(one_coin)},
-        "heldout_judgments": len(one_coin),
+        "heldout_loglik": {name: _mean(ds_heldout[strength] if name == "dawid-skene" else others[name])
+                           for name in fixed},
+        "heldout_judgments": len(ds_heldout[strength]),
         "prior_strength": strength,
         "prior_strength_heldout": ladder,
     }
@@ -153,7 +161,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     def chosen(at: float) -> tuple[str, EmFit, str]:
         """The model the evidence prefers with Dawid-Skene's prior at `at`, fitted on everything."""
         models = candidates(prior_strength=at, max_rounds=max_rounds, tol=tol)
-        ranked, why = _rank_by_heldout({"dawid-skene": ds_heldout[at], "one-coin": one_coin})
+        ranked, why = _rank_by_heldout({name: ds_heldout[at] if name == "dawid-skene" else others[name] for name in models})
         if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
             for name, fitter in candidates(prior_strength=at, max_rounds=rounds, tol=tol).items():
                 if _key(name, at) not in gold:
@@ -267,13 +275,15 @@ def _rank_by_heldout(heldout: dict[str, FloatArray]) -> tuple[list[str], str]:
     """Candidates in preference order, moving one ahead of the first (the reference, Dawid-Skene)
     only when it predicts the same held-out judgments better by more than two standard errors of
     the paired difference: a small crowd's noise must not switch models."""
-    names = list(heldout)
-    reference = names[0]
+    reference = next(iter(heldout))
+    # Behind the reference, best first: should the reference be degenerate, the next best stands in.
+    names = [reference, *sorted(list(heldout)[1:], key=lambda name: -float(heldout[name].mean()) if len(
+        heldout[name]) else 0.0)]
     if len(heldout[reference]) < 2:
-        return names, "the reference model; too few items with two judgments to compare models"
+        return names, f"{reference}, the reference model: too few items with two judgments to compare models"
     best = max(names, key=lambda name: float(heldout[name].mean()))
     if best == reference:
-        return names, "the reference model; no other predicts held-out judgments clearly better"
+        return names, f"{reference}, the reference model: no other predicts held-out judgments clearly better"
     gain = heldout[best] - heldout[reference]
     error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf
     if float(gain.mean()) > 2 * error:
@@ -282,7 +292,8 @@ def _rank_by_heldout(heldout: dict[str, FloatArray]) -> tuple[list[str], str]:
             f"predicts held-out judgments better than {reference} by {gain.mean():.4f} nats per "
             f"judgment (more than two standard errors, {error:.4f})"
         )
-    return names, f"the reference model; {best} is ahead on held-out judgments by less than two standard errors"
+    return names, (f"{reference}, the reference model: {best} is ahead on held-out judgments by less than two "
+                   "standard errors")
 
 
 def heldout_loglik(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> FloatArray:
