@@ -11,6 +11,10 @@ one item more than once the `repeats` rule decides (consensus.datasets): the LAS
 order by default (the worker's corrected answer), the first, or none of them ("drop").
 `subsample_k=K` imports only K judgments per item, drawn with the same seed as the gold split.
 
+The data's labels must make a job the API would accept (jobs.fields.labels_validate: 2 to 50
+labels, none over MAX_LABEL_NAME_CHARS, no two reading the same regardless of case and spacing);
+a data set that breaks a rule is refused, naming it, before any row is written.
+
 The job stays a draft: it is never served to workers, and it keeps its runs for inspection.
 """
 
@@ -32,6 +36,8 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.consensus import load_dataset, split_gold, subsample
 from marketplace.consensus.datasets import Repeats
+from marketplace.errors import ApplicationError
+from marketplace.jobs.fields import labels_validate
 from marketplace.jobs.models import Item, Job, JobStatus, JobTally
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment, JudgmentStatus
@@ -102,7 +108,11 @@ def replay_run(
     gold = held_gold if gold_in_fit else {}
     names = list(votes.label_set) + sorted({str(v) for v in gold.values()} - set(votes.label_set))
     keys = _label_keys(names)
-    job = _job_create(folder.name, names, keys)
+    try:  # the API's own rule: figures for a job no client could make would describe nothing
+        labels = labels_validate([{"key": key, "name": name} for key, name in zip(keys, names, strict=True)])
+    except ApplicationError as exc:
+        raise ValueError(f"the data set's labels would be refused for a job: {exc.message}") from None
+    job = _job_create(folder.name, labels)
     item_names, item_pos = np.unique(votes.items, return_inverse=True)
     worker_names, worker_pos = np.unique(votes.workers, return_inverse=True)
     item_ids, gold_codes = _items_create(job, item_names, gold, names)
@@ -164,12 +174,8 @@ def _label_keys(names: list[str]) -> list[str]:
     return keys
 
 
-def _job_create(title: str, names: list[str], keys: list[str]) -> Job:
+def _job_create(title: str, labels: list[dict[str, str]]) -> Job:
     org, _ = Organization.objects.get_or_create(slug=REPLAY_ORG_SLUG, defaults={"name": "Replay"})
-    labels = [
-        {"key": key, "name": name[:120], "shortcut": ""}
-        for key, name in zip(keys, names, strict=True)
-    ]
     return Job.objects.create(
         organization=org,
         title=f"Replay of {title}"[:200],

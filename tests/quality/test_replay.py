@@ -289,3 +289,23 @@ def test_a_replay_whose_consensus_run_fails_exits_with_the_runs_error(
     monkeypatch.setattr(runs, "aggregate", broken)  # a fault no data set here provokes any more
     with pytest.raises(CommandError, match=r"consensus run \d+ failed: ValueError: label_set has repeated labels"):
         _replay(odd_folder, "--method", "mv")
+
+
+def _folder_with_labels(folder: Path, labels: list[str]) -> Path:
+    rows = [(f"i{n}", f"w{k}", labels[(n + k) % len(labels)]) for n in range(len(labels)) for k in range(2)]
+    (folder / "answers.csv").write_text("item,worker,label\n" + "".join(f'{i},{w},"{lab}"\n' for i, w, lab in rows))
+    (folder / "truth.csv").write_text("item,label\n" + "".join(f'i{n},"{lab}"\n' for n, lab in enumerate(labels)))
+    return folder
+
+
+@pytest.mark.parametrize(("labels", "reason"), [
+    ([f"c{n}" for n in range(51)], "2 to 50 choices"),
+    (["cat", "cat ", "Cat"], "reads the same"),
+    (["cat", "a " + "very long label name " * 20], "characters"),
+])
+def test_a_data_set_whose_labels_the_api_would_refuse_is_refused_and_makes_no_job(
+    tmp_path: Path, labels: list[str], reason: str
+) -> None:
+    with pytest.raises(CommandError, match=f"labels would be refused for a job: .*{reason}"):
+        _replay(_folder_with_labels(tmp_path, labels), "--method", "mv")
+    assert not Job.objects.exists()
