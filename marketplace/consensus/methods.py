@@ -3,8 +3,9 @@
 
 | name     | what                                                           | gold in fit |
 |----------|----------------------------------------------------------------|-------------|
-| "quorum" | DEFAULT. Chooses per run between the next two on the job's own  | yes         |
-|          | evidence: held-out judgments, gold, degeneracy (choose.py)     |             |
+| "quorum" | DEFAULT. Chooses per run between the next two and one matrix   | yes         |
+|          | for the whole crowd (pooled.py) on the job's own evidence:     |             |
+|          | held-out judgments, gold, degeneracy (choose.py)               |             |
 | "quorum-ds" | Dawid-Skene with a pooled, diagonal-dominant Dirichlet prior | yes         |
 |          | on every worker's confusion matrix (em.py)                     |             |
 | "quorum-onecoin" | one-coin Dawid-Skene, accuracies shrunk (onecoin.py)  | yes         |
