@@ -14,10 +14,13 @@ rare items, the pooled matrix 77 (majority vote's). So each run chooses, on evid
    item (a judgment is never its own evidence). The mean log-probability of the judgments it
    predicted is its score: the model that foresees what the next worker will answer is the one
    that understands the crowd. This is the fit's own likelihood, out of sample, so a model with
-   more parameters gains nothing by overfitting. One-coin, the reference, is left only for a
-   model ahead by more than two standard errors of the paired difference: where held-out
-   judgments cannot tell the models apart, matrices per worker learnt from 1-3 judgments labelled
-   a sparse crowd 3 points below majority vote (as the reference), one accuracy per worker 0.4 above.
+   more parameters gains nothing by overfitting. Dawid-Skene, the reference, is left only for a
+   model ahead by more than two standard errors of the paired per-judgment difference. Where the
+   workers have fewer judgments each on items others judged too than there are labels
+   (MIN_COMPARABLE_PER_LABEL), most rows of a worker's matrix are its prior alone and one-coin is
+   the reference instead: on the researcher's crowd of occasional workers (1-3 judgments each)
+   held-out judgments could not tell the two apart, and the matrices labelled 3.7 points below
+   one-coin (0.697 against 0.734; majority vote 0.730).
 2. **Gold** (when at least MIN_GOLD_FOR_CHOICE gold items were judged): each model is fitted with
    half the gold answers and scored on how many of the other half it labels right (then the
    halves swap). Gold overrides the held-out choice only when it is ahead of it by more than one
@@ -39,13 +42,15 @@ majority vote's 0.920); twice the strength gives 0.917, and the held-out score p
 seed. It never goes below the job's strength: on the real crowds a weaker prior scores better
 held out but labels worse (S_Rel at 2 judgments: -1.4 points).
 
-The stronger prior is for the delivered labels only. The workers' confusions, the class priors and
-the posteriors workers are measured against (their accuracy, their global skill, a model's record)
+The stronger prior, and the pooled model, are for the delivered labels only. The workers'
+confusions, the class priors and the posteriors workers are measured against (their accuracy, their global skill, a model's record)
 come from the model chosen, and fitted, at the job's strength, as if no other had been tried: those
 are what dynamic overlap's judge decides with, and a stronger prior fitted early in a job, on a few
 votes per worker, pulls good workers and spammers alike towards the crowd; the judge then trusts
 the good ones less and the spammers more (letting it see them cost a replayed job 0.983 against
-fixed overlap's 0.993, and a replay its saving: 6 % of judgments where it was 11 %). When the two
+fixed overlap's 0.993, and a replay its saving: 6 % of judgments where it was 11 %). Nor do the
+workers get the pooled model's one matrix for everyone, which says nothing of any one worker: they
+get the better of Dawid-Skene and one-coin, chosen as above between those two. When the two
 choices differ the run fits twice (the scores' "workers" entry says what the workers got); when
 they agree, once.
 
@@ -89,13 +94,19 @@ SWINGING_ROUNDS = 20
 #: Fewer judgments than this per worker on items someone else judged too, and nothing says how
 #: anyone errs: majority vote.
 MIN_COMPARABLE_PER_WORKER = 2
+#: Fewer than one such judgment per worker per label, and most rows of a worker's confusion matrix
+#: are its prior alone: one accuracy per worker, not a matrix each, is the reference to beat.
+MIN_COMPARABLE_PER_LABEL = 1
 
 #: EM rounds of the fits that only score a model (held out, on gold): on a half-sample they often
 #: creep on to the 100-round cap without changing what they predict; the chosen model's fit on all
 #: the votes runs the job's full rounds.
 SELECTION_ROUNDS = 30
 #: The candidates, the reference first: the others must predict held-out judgments clearly better.
-ORDER = ("one-coin", "pooled", "dawid-skene")
+ORDER = ("dawid-skene", "one-coin", "pooled")
+#: Models whose fit may serve the workers: one matrix for the whole crowd says nothing of any one
+#: worker, and dynamic overlap's judge and the workers' skills read the workers' own.
+PER_WORKER = ("dawid-skene", "one-coin")
 #: Multiples of the job's prior strength tried in turn while the held-out score improves.
 STRENGTH_LADDER = (2.0, 4.0)
 
@@ -142,6 +153,9 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         fit = gold_one_coin(enc)
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged},
                       refit=gold_one_coin)
+    per_worker = comparable / enc.n_workers
+    order = ORDER if per_worker >= MIN_COMPARABLE_PER_LABEL * enc.n_labels else (
+        "one-coin", *(name for name in ORDER if name != "one-coin"))
     sample = _sample(enc, SELECTION_VOTES)
     rounds = min(max_rounds, SELECTION_ROUNDS)
     strength, ds_heldout, ladder = tuned_strength(sample, prior_strength=prior_strength, max_rounds=rounds, tol=tol)
@@ -152,6 +166,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         "heldout_judgments": len(ds_heldout[strength]),
         "prior_strength": strength,
         "prior_strength_heldout": ladder,
+        "comparable_per_worker": round(per_worker, 3),
     }
     gold: dict[tuple[str, float], float] = {}  # held-out gold accuracy by _key
     fitted: dict[tuple[str, float], EmFit] = {}  # fits on everything by _key: each made once
@@ -160,13 +175,14 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     def named(model: str, at: float) -> str:
         return f"{model} at {at:g}" if model == "dawid-skene" and at != prior_strength else model
 
-    def chosen(at: float) -> tuple[str, EmFit, str]:
-        """The model the evidence prefers with Dawid-Skene's prior at `at`, fitted on everything."""
-        models = candidates(prior_strength=at, max_rounds=max_rounds, tol=tol)
+    def chosen(at: float, among: tuple[str, ...] = ORDER) -> tuple[str, EmFit, str]:
+        """The model of `among` the evidence prefers with Dawid-Skene's prior at `at`, fitted on everything."""
+        every = candidates(prior_strength=at, max_rounds=max_rounds, tol=tol)
+        models = {name: every[name] for name in order if name in among}
         ranked, why = _rank_by_heldout({name: ds_heldout[at] if name == "dawid-skene" else others[name] for name in models})
         if len(enc.gold_rows) >= MIN_GOLD_FOR_CHOICE:
             for name, fitter in candidates(prior_strength=at, max_rounds=rounds, tol=tol).items():
-                if _key(name, at) not in gold:
+                if name in models and _key(name, at) not in gold:
                     gold[_key(name, at)] = gold_score(sample, fitter)
             by_gold = {name: gold[_key(name, at)] for name in models}
             scores.setdefault("gold_accuracy", {}).update({named(n, at): round(v, 5) for n, v in by_gold.items()})
@@ -186,20 +202,19 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     # get. Dynamic overlap's judge reads these confusions (and the skills these posteriors): a
     # stronger prior, fitted early in a job on a few votes per worker, pulls good workers and
     # spammers alike towards the crowd, and the judge then settles items on the wrong votes.
-    workers_model, workers, workers_why = chosen(prior_strength)
-    model, labelled, why = workers_model, workers, workers_why
-    label_at = prior_strength
-    if strength != prior_strength:
-        model, labelled, why = chosen(strength)
-        label_at = strength
-        if model == "dawid-skene":
-            why += (f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it "
-                    "predicts held-out judgments better (the workers' confusions keep the job's)")
+    workers_model, workers, workers_why = chosen(prior_strength, PER_WORKER)
+    model, labelled, why = chosen(strength)
+    if order != ORDER:
+        why += (f"; one-coin is the reference: {per_worker:.1f} judgments per worker on items others "
+                f"judged too, fewer than the {enc.n_labels} labels a matrix per worker has rows for")
+    if model == "dawid-skene" and strength != prior_strength:
+        why += (f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it "
+                "predicts held-out judgments better (the workers' confusions keep the job's)")
     if rejected:
         why += f"; {', '.join(rejected)} rejected as degenerate"
     scores["rejected"] = rejected
     refit = weighted_vote if model == "weighted-vote" else candidates(
-        prior_strength=label_at, max_rounds=max_rounds, tol=tol)[model]
+        prior_strength=strength, max_rounds=max_rounds, tol=tol)[model]
     if labelled is workers:
         return Choice(workers, model, why, scores, refit=refit)
     scores["workers"] = {"model": workers_model, "prior_strength": prior_strength, "why": workers_why}
@@ -208,8 +223,11 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
 
 def _prefer_gold(ranked: list[str], why: str, by_gold: dict[str, float], n: int) -> tuple[list[str], str]:
     """`ranked` with the model most accurate on `n` held-out gold items first, when it is ahead of
-    the held-out choice by more than one standard error of the gold accuracy."""
-    best = max(by_gold, key=lambda name: by_gold[name])
+    the held-out choice by more than one standard error of the gold accuracy. Only a model with a
+    matrix or an accuracy per worker can be moved up so: the pooled model claims every worker errs
+    alike, which every held-out judgment tests and a dozen gold items cannot (on D_Duck at 3
+    judgments, 6 of 11 gold items against Dawid-Skene's 4 chose it, and it labelled 13 points worse)."""
+    best = max((name for name in by_gold if name in PER_WORKER), key=lambda name: by_gold[name])
     p = by_gold[best]
     if by_gold[best] - by_gold[ranked[0]] > np.sqrt(max(p * (1 - p), EPS) / n):
         return [best, *(name for name in ranked if name != best)], (
@@ -274,26 +292,38 @@ def degenerate(enc: Encoded, fit: EmFit) -> str | None:
 
 
 def _rank_by_heldout(heldout: dict[str, FloatArray]) -> tuple[list[str], str]:
-    """Candidates in preference order, moving one ahead of the first (the reference, one-coin)
-    only when it predicts the same held-out judgments better by more than two standard errors of
-    the paired difference: a small crowd's noise must not switch models."""
-    reference = next(iter(heldout))
+    """Candidates in preference order: the first (the reference leads) that no other predicts the
+    same held-out judgments better by more than two standard errors of the paired difference, then
+    the rest best first. Noise must not switch models, and a model must clearly beat every one ahead
+    of it, not only the reference: on four photos judged by four workers, the pooled model beat
+    Dawid-Skene by 2.1 standard errors but not one-coin, which alone caught the contrarian."""
+    order = list(heldout)
+    reference = order[0]
     # Behind the reference, best first: should the reference be degenerate, the next best stands in.
-    names = [reference, *sorted(list(heldout)[1:], key=lambda name: -float(np.mean(heldout[name] if len(heldout[name]) else 0.0)))]
+    names = [reference, *sorted(order[1:], key=lambda name: -float(np.mean(heldout[name] if len(heldout[name]) else 0.0)))]
     if len(heldout[reference]) < 2:
         return names, f"{reference}, the reference model: too few items with two judgments to compare models"
-    best = max(names, key=lambda name: float(heldout[name].mean()))
-    if best == reference:
-        return names, f"{reference}, the reference model: no other predicts held-out judgments clearly better"
-    gain = heldout[best] - heldout[reference]
-    error = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf
-    if float(gain.mean()) > 2 * error:
-        names.remove(best)
-        return [best, *names], (
-            f"predicts held-out judgments better than {reference} by {gain.mean():.4f} nats per "
-            f"judgment (more than two standard errors, {error:.4f})"
-        )
-    return names, f"{reference}, the reference model: {best} is ahead on held-out judgments by under two standard errors"
+
+    def lead(of: str, over: str) -> tuple[float, float]:
+        gain = heldout[of] - heldout[over]
+        return float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain)))
+
+    def clearly_beaten(name: str) -> bool:
+        return any(lead(other, name)[0] > 2 * lead(other, name)[1] for other in order if other != name)
+
+    first = next((name for name in order if not clearly_beaten(name)), names[0])
+    best = max(order, key=lambda name: float(heldout[name].mean()))
+    if first == reference:
+        if best == reference:
+            return names, f"{reference}, the reference model: no other predicts held-out judgments clearly better"
+        return names, f"{reference}, the reference model: {best} is ahead on held-out judgments by under two standard errors"
+    gain, error = lead(first, reference)
+    ranked = [first, *(name for name in names if name != first)]
+    if gain > 2 * error:
+        return ranked, (f"predicts held-out judgments better than {reference} by {gain:.4f} nats per "
+                        f"judgment (more than two standard errors, {error:.4f})")
+    return ranked, (f"the first of {', '.join(order)} that no other predicts held-out judgments better "
+                    "than by more than two standard errors")
 
 
 def heldout_loglik(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> FloatArray:
