@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from marketplace.consensus import ConsensusResult, Votes, accuracy, aggregate, split_gold
-from marketplace.consensus.choose import _sample, degenerate, weighted_vote
+from marketplace.consensus.choose import degenerate, weighted_vote
+from marketplace.consensus.heldout import selection_sample
 from marketplace.consensus.datasets import subsample
 from marketplace.consensus.em import EmFit
 from marketplace.consensus.encode import encode
@@ -108,7 +109,7 @@ def test_model_selection_on_a_sample_keeps_every_gold_item_and_its_answer() -> N
     crowd = named_crowd("adversarial", seed=0)
     gold = {item: label for item, label in crowd.truth_map().items() if item % 10 == 0}
     enc = encode(crowd.votes, gold=gold)
-    sample = _sample(enc, limit=enc.n_votes // 4)
+    sample = selection_sample(enc, limit=enc.n_votes // 4)
 
     assert sample.n_votes < enc.n_votes / 2  # a sample indeed
     assert sorted(sample.items[sample.gold_rows].tolist()) == sorted(gold)
