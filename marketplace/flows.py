@@ -95,9 +95,10 @@ def _tier_check(fields: dict[str, Any]) -> None:
 
 
 def _pay_check(job: Job, fields: dict[str, Any]) -> None:
-    """A pay a client sets is checked against the job's tier now, not first at publish (a tier
-    chosen alone keeps the default pay until then: the portal's wizard sets both at publish)."""
-    if "reward_per_judgment" not in fields:
+    """The pay is checked against the job's tier whenever either is set, not first at publish: a
+    draft moved to a dearer tier keeps its pay, which may now be under that tier's (the portal's
+    wizard sets the tier's pay along with the tier)."""
+    if "reward_per_judgment" not in fields and "tier" not in fields:
         return
     tier = Tier.objects.filter(slug=job.tier).first()
     if tier is not None:

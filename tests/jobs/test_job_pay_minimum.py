@@ -1,5 +1,5 @@
 """A job pays workers something for each accepted judgment: at least 0.01, and at least its
-tier's pay, on every door that sets a pay (API create and edit, the portal's wizard, publishing).
+tier's pay, on every door that sets a pay or a tier (API create and edit, the portal's wizard, publishing).
 
 Outside review: a job paying 0 per answer was accepted. Alice is Acme's client.
 """
@@ -95,3 +95,21 @@ def test_a_draft_saved_paying_nothing_before_the_minimum_is_not_published(alice:
     assert refused.status_code == 400
     assert "pays workers at least 0.01 per judgment; this job offers 0.0000" in refused.json()["error"]["message"]
     assert Job.objects.get(pk=job_id).status == JobStatus.DRAFT
+
+
+def test_a_draft_moved_to_a_dearer_tier_under_its_pay_is_refused_naming_the_minimum(
+    alice: User, client_for: Any
+) -> None:
+    """Outside review: economy at 0.015 moved to premium kept 0.015 with a 200; only publish refused."""
+    api = client_for(alice)
+    job_id = create(api, tier="economy", reward_per_judgment="0.015").json()["id"]
+
+    refused = api.patch(f"/api/v1/jobs/{job_id}/", {"tier": "premium"}, format="json")
+
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert "The Premium tier pays workers at least 0.0400 per judgment; this job offers 0.0150" in error["message"]
+    assert error["details"]["reward_per_judgment"] == ["at least 0.0400"]
+    assert Job.objects.get(pk=job_id).tier == "economy"
+    moved = api.patch(f"/api/v1/jobs/{job_id}/", {"tier": "premium", "reward_per_judgment": "0.04"}, format="json")
+    assert moved.status_code == 200 and moved.json()["tier"] == "premium"

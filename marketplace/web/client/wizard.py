@@ -329,10 +329,11 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
                 shown = models.get(form.cleaned_data["prelabel_model"])
                 prelabels = None if shown is None else {"model": shown.name,
                                                         "model_version": shown.version}
-                job = services.job_update(job=job, user=user, requirements=requirements,
-                                          fields={**_tier_fields(by_slug[form.cleaned_data["tier"]]),
-                                                  "quality_rules": rules,
-                                                  "show_prelabels": prelabels})
+                # flows: the tier and its pay are checked as the API checks them
+                job = flows.job_update(job=job, user=user, requirements=requirements,
+                                       fields={**_tier_fields(by_slug[form.cleaned_data["tier"]]),
+                                               "quality_rules": rules,
+                                               "show_prelabels": prelabels})
                 job = flows.job_publish(job=job, user=user)
             except InsufficientFunds as exc:
                 shortfall = {key: str(exc.details.get(key, "")) for key in ("needed", "balance", "missing")}
