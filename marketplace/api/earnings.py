@@ -39,10 +39,12 @@ class MyEarnings(APIView):
     @extend_schema(
         tags=TAG, operation_id="me_earnings_retrieve", summary="Your earnings: pending, available, paid, held for review",
         responses={200: inline_serializer("MyEarningsOut", {
-            "pending": money_field(help_text="Within the hold period"), "available": money_field(),
+            "pending": money_field(help_text="Within the hold period (pay held for review aside: see held)"),
+            "available": money_field(),
             "in_flight": money_field(help_text="Requested, not yet paid"), "paid": money_field(),
             "held": money_field(help_text="Held for an admin's review of a quality block's withdrawal "
-                                          "(the sum of held_for_review); in none of the figures above"),
+                                          "(the sum of held_for_review), from the moment the review opens: "
+                                          "not payable until the admin decides; in none of the figures above"),
             "held_for_review": inline_serializer("MyHeldPayOut", {
                 "job": serializers.IntegerField(), "title": serializers.CharField(),
                 "answers": serializers.IntegerField(help_text="The dropped answers whose pay is held"),
@@ -63,7 +65,8 @@ class MyEarnings(APIView):
         money = selectors.worker_money(worker=worker)
         held = statements.worker_held_pay(worker=worker)
         return Response({
-            "pending": m(money.pending), "available": m(money.available),
+            "pending": m(statements.pending_less_held(pending=money.pending, held=held)),
+            "available": m(money.available),
             "in_flight": m(money.in_flight), "paid": m(money.paid),
             "held": m(sum((h.amount for h in held), Decimal("0.00"))),
             "held_for_review": [

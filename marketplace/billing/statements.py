@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from marketplace.accounts.models import Organization, User
-from marketplace.billing import posting
+from marketplace.billing import holding, posting
 from marketplace.billing.models import (
     AccountKind,
     Earning,
@@ -107,7 +107,9 @@ class EarningsDay:
     # When the day's last pending earning has waited out the hold: from then on the release
     # (every QUORUM_EARNINGS_RELEASE_MINUTES) makes it available. None: nothing pending.
     payable_at: datetime | None
-    held: Decimal = ZERO  # held for an admin's review of a block's withdrawal (worker_held_pay)
+    # Held for an admin's review of a block's withdrawal (worker_held_pay), from the moment the
+    # review opens: not in `pending`, since no hold makes it payable, only the admin's decision.
+    held: Decimal = ZERO
 
     @property
     def earned(self) -> Decimal:
@@ -117,10 +119,11 @@ class EarningsDay:
 def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60) -> list[EarningsDay]:
     """The worker's earnings grouped by job and day, newest day first: one row per job a day
     rather than one per answer. `hold_days`: how long pay stays pending (payouts.hold_days())."""
+    # Held: not theirs unless an admin leaves it (billing/holding.py), settled or still pending.
+    held = _held_for_review()
     pending, released, reversed_ = (
-        Q(status=Earning.Status.PENDING), Q(status=Earning.Status.AVAILABLE), Q(status=Earning.Status.REVERSED)
+        Q(status=Earning.Status.PENDING) & ~held, Q(status=Earning.Status.AVAILABLE), Q(status=Earning.Status.REVERSED)
     )
-    held = Q(status=Earning.Status.HELD)  # not theirs unless an admin leaves it (billing/holding.py)
     rows = (
         Earning.objects.filter(worker=worker)
         .annotate(day=TruncDate("created_at"))
@@ -172,34 +175,55 @@ def worker_earnings_by_job_day(*, worker: User, hold_days: int, limit: int = 60)
 # gold item or other worker: the block itself is on the worker's quality and appeals pages.
 HELD_FOR_REVIEW_REASON = (
     "A quality block in this job dropped these answers and would take back more of your pay there "
-    "than a rule takes on its own, so an admin reviews that withdrawal; the job ended meanwhile, so "
-    "the pay waits with Quorum. If the admin leaves it with you, or upholds your appeal of the "
-    "block, it becomes available at once; if the admin approves the withdrawal, it is withdrawn."
+    "than a rule takes on its own, so an admin reviews that withdrawal. Until the admin decides, "
+    "this pay is not payable: the hold period does not release it, and if the job ends meanwhile "
+    "it waits with Quorum. If the admin leaves it with you, or upholds your appeal of the block, "
+    "it is yours again (available at once if the job has ended, otherwise once past the hold); "
+    "if the admin approves the withdrawal, it is withdrawn."
 )
+
+
+def _held_for_review() -> Q:
+    """Earnings held for an admin's review: HELD at settlement, or still pending in an open job
+    while the review is (holding.under_review: exactly what the release leaves pending)."""
+    return Q(status=Earning.Status.HELD) | holding.under_review()
 
 
 @dataclass(frozen=True)
 class HeldPay:
-    """A worker's pay in one job held for an admin's review (Earning.Status.HELD)."""
+    """A worker's pay in one job held for an admin's review (Earning.Status.HELD, or pending
+    under review while the job is open)."""
 
     job_id: int
     title: str
     answers: int  # the dropped answers whose pay is held
     amount: Decimal
+    # Of `amount`, what is still in the worker's pending account or owed from the job's escrow
+    # (the job is open): the ledger counts it as pending, the worker is shown it as held only.
+    pending: Decimal = ZERO
 
 
 def worker_held_pay(*, worker: User) -> list[HeldPay]:
-    """The worker's held pay, one row per job (oldest job first); sum the amounts for the total."""
+    """The worker's held pay, one row per job (oldest job first), from the moment a review opens;
+    sum the amounts for the total."""
     rows = (
-        Earning.objects.filter(worker=worker, status=Earning.Status.HELD)
+        Earning.objects.filter(_held_for_review(), worker=worker)
         .values("job_id", "job__title")
-        .annotate(answers=Count("id"), amount=Sum("amount"))
+        .annotate(answers=Count("id"), total=Sum("amount"),
+                  still_pending=Sum("amount", filter=Q(status=Earning.Status.PENDING)))
         .order_by("job_id")
     )
     return [
-        HeldPay(job_id=row["job_id"], title=row["job__title"], answers=row["answers"], amount=row["amount"])
+        HeldPay(job_id=row["job_id"], title=row["job__title"], answers=row["answers"], amount=row["total"],
+                pending=row["still_pending"] or ZERO)
         for row in rows
     ]
+
+
+def pending_less_held(*, pending: Decimal, held: list[HeldPay]) -> Decimal:
+    """The worker's pending figure without the pay held for review (shown apart, in none of the
+    other figures): what the hold period will make available."""
+    return pending - sum((h.pending for h in held), ZERO)
 
 
 def worker_payouts(*, worker: User) -> QuerySet[Payout]:

@@ -5,7 +5,8 @@ is still pending, so the withdrawal is over the review cap and waits for Ada, an
 relabels her items and the job completes and settles first, so her dropped work's pay is held
 (billing/holding.py). She also answered once in another job, whose pay is plainly pending.
 Wendy must see the held sum, per job, with the reason; Walter sees nothing held and nothing of
-hers. The expected sum is recomputed here from her dropped answers and the job's pay.
+hers. While a job is still open, pay under review is held the same way from the moment the review
+opens. The expected sum is recomputed here from her dropped answers and the job's pay.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from django.test import Client
 
 from marketplace import flows_appeals
 from marketplace.accounts.models import User
+from marketplace.billing import holding, payouts
 from marketplace.billing.models import Earning
+from marketplace.billing.selectors import worker_money
 from marketplace.errors import NotQualified
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.money import money_text
 from marketplace.quality.models import WithdrawalReview
+from tests.billing.review_helpers import blocked_under_review, past_the_hold
 from tests.factories import open_job_with_items
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
@@ -104,3 +108,30 @@ def test_held_pay_left_with_the_worker_leaves_the_held_figure_for_available(
     body = client_for(wendy).get("/api/v1/me/earnings/").json()
     assert (body["held"], body["held_for_review"]) == ("0.00", [])
     assert Decimal(body["available"]) == held
+
+
+def test_pay_under_review_in_an_open_job_is_held_not_payable_from_the_moment_the_review_opens(
+    wendy: User, walter: User, client_for: Any
+) -> None:
+    """Outside review: while the job was open, the API said held 0.00 and the page said "payable
+    from" a time already past, though the release leaves that pay pending until Ada decides."""
+    job, _, dropped = blocked_under_review(wendy, walter)
+    answers = Judgment.objects.filter(job=job, worker=wendy, status=JudgmentStatus.DROPPED).count()
+    client = Client()
+    client.force_login(wendy)
+
+    for _ in ("when the review opens", "a week on, after the release"):
+        body = client_for(wendy).get("/api/v1/me/earnings/").json()
+        assert body["held"] == str(dropped)
+        assert body["held_for_review"] == [
+            {"job": job.pk, "title": job.title, "answers": answers, "amount": str(dropped)}
+        ]
+        assert "Until the admin decides, this pay is not payable" in body["held_reason"]
+        assert Decimal(body["pending"]) == worker_money(worker=wendy).pending - dropped  # in no other figure
+
+        html = client.get("/work/earnings/").content.decode()
+        assert f'data-field="held">{money_text(dropped)}<' in html
+        row = html.rsplit(f"<td>{job.title}</td>", 1)[1].split("</tr>", 1)[0]
+        assert f"{money_text(dropped)} held for review" in row and "payable from" not in row
+        payouts.earnings_release(now=past_the_hold())
+    assert Earning.objects.filter(holding.under_review(), worker=wendy).count() == answers  # still pending

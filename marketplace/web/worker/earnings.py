@@ -1,4 +1,4 @@
-"""The worker's earnings page: pending, available, paid and held totals, earnings by job and day with
+"""The worker's earnings page: pending, available, paid and held-for-review totals, earnings by job and day with
 the date pending pay becomes payable, the dropped-judgment pay policy, the payout request form and
 the payout history.
 
@@ -63,7 +63,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
     minimum = payouts.min_payout()
     held = statements.worker_held_pay(worker=worker)
     ctx = {
-        "pending": money_text(money.pending), "available": money_text(money.available),
+        "pending": money_text(statements.pending_less_held(pending=money.pending, held=held)), "available": money_text(money.available),
         "in_flight": money_text(money.in_flight), "paid": money_text(money.paid),
         "available_amount": f"{money.available:.2f}", "min_payout": money_text(minimum),
         "min_amount": f"{minimum:.2f}", "can_request": money.available >= minimum,
