@@ -22,6 +22,12 @@ from marketplace.jobs.models import Job
 Operation = IdempotentRequest.Operation
 
 
+class RequestConflict(Conflict):
+    """The key already made another request. The API answers it as any 409 (its message names
+    the Idempotency-Key header the caller sent); a page that makes its own keys words it for
+    the page instead (web/client/browse.py), since its user never typed one."""
+
+
 def request_body(body: dict[str, Any]) -> dict[str, Any]:
     """The body as stored and compared: JSON values only (a Decimal as its string), keys sorted."""
     return json.loads(json.dumps(body, sort_keys=True, default=str))
@@ -29,8 +35,8 @@ def request_body(body: dict[str, Any]) -> dict[str, Any]:
 
 def request_claim(*, job: Job, key: str, operation: str, body: dict[str, Any]) -> dict[str, Any] | None:
     """Hold `key` on this job until commit, then: None (a new request: do it, then record it),
-    or the first response when the key already made this very request. Conflict when the key
-    made another request (another body, or another endpoint)."""
+    or the first response when the key already made this very request. RequestConflict (a 409)
+    when the key made another request (another body, or another endpoint)."""
     ledger.reference_claim(f"job:{job.pk}:request:{key}")
     first = IdempotentRequest.objects.filter(job_id=job.pk, key=key).first()
     if first is None:
@@ -44,7 +50,7 @@ def request_claim(*, job: Job, key: str, operation: str, body: dict[str, Any]) -
     else:
         differs = sorted(k for k in first.body.keys() | wanted.keys() if first.body.get(k) != wanted.get(k))
         clash = f"was already sent with another {', '.join(differs)} ({_shown(first.body, differs)})"
-    raise Conflict(
+    raise RequestConflict(
         f"This Idempotency-Key {clash}; send the same request to get its answer again, or use a new key.",
         details={"idempotency_key": key, "differs": differs,
                  "first": {"operation": first.operation, "body": first.body}},

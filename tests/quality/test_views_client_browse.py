@@ -14,11 +14,12 @@ import pytest
 from django.test import Client
 
 from marketplace.accounts.models import User
-from marketplace.billing.models import JobBudget
+from marketplace.billing.models import IdempotentRequest, JobBudget
+from marketplace.billing.selectors import organization_balance
 from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import ConsensusRun, ExpertReview
-from tests.factories import fund
-from tests.quality.browse_helpers import browsed_job
+from tests.factories import WorkerFactory, fund
+from tests.quality.browse_helpers import browsed_job, judge
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +128,65 @@ def test_ticked_items_go_to_expert_review_after_a_quote_that_says_what_it_holds(
     assert answer.status_code == 302
     assert set(ExpertReview.objects.values_list("item_id", flat=True)) == set(ids)
     assert JobBudget.objects.get(job=job).added == added + held
+
+
+def _confirm(client: Client, job: Job, action: str, form: dict[str, str]) -> dict[str, str]:
+    """The confirm form of a fresh quote page: its fields, with the key that page made."""
+    quote = client.post(page(job, action), form)
+    assert quote.status_code == 200
+    return {**form, "confirm": "1", "key": quote.context["key"]}
+
+
+@pytest.mark.parametrize(("action", "form", "stored"), [
+    ("more/", {"scope": "filter", "judged": "no", "more": "1"}, {"filter": {"judged": "no"}, "more": 1}),
+    ("expert/", {"scope": "filter", "judged": "no"}, {"filter": {"judged": "no"}}),
+], ids=["more judgments", "expert review"])
+def test_the_whole_filter_sent_again_after_new_judgments_was_already_done_and_moves_nothing_more(
+    job: Job, alice: User, action: str, form: dict[str, str], stored: dict[str, object]
+) -> None:
+    """Outside review: the form kept the items the filter found, not the filter, so the same form
+    sent again once new judgments changed them was a 409 about an Idempotency-Key she never typed."""
+    fund(alice.organization, "10.00")
+    client = logged_in(alice)
+    confirm = _confirm(client, job, action, form)
+    assert client.post(page(job, action), confirm).status_code == 302
+    balance = organization_balance(organization=alice.organization)
+    assert judge(WorkerFactory(username="late"), job, lambda item: "cat").external_id in {"i6", "i7"}  # fewer unjudged
+
+    again = client.post(page(job, action), confirm, follow=True).content.decode()
+
+    assert "That request was already done." in again and "Idempotency" not in again
+    assert organization_balance(organization=alice.organization) == balance
+    assert IdempotentRequest.objects.get(job=job).body == stored  # the filter, as the API keeps it
+
+
+def test_a_new_submission_of_the_same_choices_is_a_new_request(job: Job, alice: User) -> None:
+    fund(alice.organization, "10.00")
+    client = logged_in(alice)
+    form = {"scope": "filter", "agreement_below": "0.9", "more": "1"}
+    client.post(page(job, "more/"), _confirm(client, job, "more/", form))
+    balance = organization_balance(organization=alice.organization)
+
+    client.post(page(job, "more/"), _confirm(client, job, "more/", form))  # the quote page again: a new key
+
+    assert organization_balance(organization=alice.organization) < balance
+    assert set(Item.objects.filter(job=job, extra_judgments=2).values_list("external_id", flat=True)) == {
+        "i2", "i3", "i4"}
+
+
+def test_a_form_sent_again_with_other_choices_is_worded_for_the_page_and_changes_nothing(job: Job, alice: User) -> None:
+    fund(alice.organization, "10.00")
+    client = logged_in(alice)
+    confirm = _confirm(client, job, "more/", {"scope": "filter", "agreement_below": "0.9", "more": "1"})
+    client.post(page(job, "more/"), confirm)
+    balance = organization_balance(organization=alice.organization)
+
+    again = client.post(page(job, "more/"), {**confirm, "more": "2"}, follow=True).content.decode()
+
+    assert "This form was already sent with other choices, so nothing more was done." in again
+    assert "Idempotency" not in again
+    assert organization_balance(organization=alice.organization) == balance
+    assert not Item.objects.filter(job=job, extra_judgments=2).exists()
 
 
 def test_the_csv_download_is_the_filtered_table(job: Job, alice: User) -> None:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from marketplace import flows_experts, flows_more
+from marketplace.billing import escrow, idempotency
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
@@ -145,6 +146,29 @@ def _selection(job: Job, post: QueryDict) -> tuple[list[int], str]:
     return [int(value) for value in raw], "the ticked items"
 
 
+def _sent(post: QueryDict, ids: list[int], **rest: int) -> dict[str, Any]:
+    """The request the form's key names, as the API stores it (api/browse.py): the filter as
+    sent, not the items it finds now (which change as judgments arrive), or the ticked items."""
+    if post.get("scope") == "filter":
+        return {"filter": _filter_params(post), **rest}
+    return {"items": ids, **rest}
+
+
+def _form_key(post: QueryDict) -> str:
+    """The key the confirm page made for this one form (a new one each time the page is shown):
+    the same form sent again (a reload, a double click) replays its first answer."""
+    key = post.get("key", "")
+    if not escrow.KEY.match(key):
+        raise ApplicationError("This form is out of date: choose the items again on the data page.")
+    return key
+
+
+# What a page says when its form's key already made another request: never the API's wording,
+# which names a header the page's user never typed.
+RESENT_OTHERWISE = ("This form was already sent with other choices, so nothing more was done. "
+                    "Choose the items again on the data page to make a new request.")
+
+
 def _back(job: Job, post: QueryDict) -> HttpResponse:
     return redirect(f"{reverse('client-job-data', args=[job.pk])}?{_query(_filter_params(post))}")
 
@@ -173,8 +197,12 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
                    "key": uuid.uuid4().hex}
             return render(request, "client/data_more.html", ctx)
         done = flows_more.items_more_judgments(
-            job=job, user=request.user, item_ids=ids, more=more, key=post.get("key", ""),  # type: ignore[arg-type]
+            job=job, user=request.user, item_ids=ids, more=more, key=_form_key(post),  # type: ignore[arg-type]
+            request=_sent(post, ids, more=more),
         )
+    except idempotency.RequestConflict:
+        messages.error(request, RESENT_OTHERWISE)
+        return _back(job, post)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return _back(job, post)
@@ -205,8 +233,12 @@ def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
                    "key": uuid.uuid4().hex}
             return render(request, "client/data_expert.html", ctx)
         done = flows_experts.expert_reviews_ask(
-            job=job, user=request.user, item_ids=ids, key=post.get("key", ""),  # type: ignore[arg-type]
+            job=job, user=request.user, item_ids=ids, key=_form_key(post),  # type: ignore[arg-type]
+            request=_sent(post, ids),
         )
+    except idempotency.RequestConflict:
+        messages.error(request, RESENT_OTHERWISE)
+        return _back(job, post)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return _back(job, post)
