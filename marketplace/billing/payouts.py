@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.billing import expert_pay, holding, ledger, posting
+from marketplace.billing.idempotency import RequestConflict
 from marketplace.billing.ledger import Leg, account_get
 from marketplace.billing.models import AccountKind, Earning, Payout, PayoutBatch, TransactionKind
 from marketplace.billing.pricing import is_money
@@ -142,7 +143,8 @@ def payout_request(*, worker: User, amount: Decimal, key: str | None = None) -> 
     earlier = Payout.objects.filter(worker=worker, idempotency_key=key).first() if key else None
     if earlier is not None:
         if earlier.amount != amount:
-            raise Conflict(f"This Idempotency-Key already requested a payout of {earlier.amount}.")
+            raise RequestConflict(f"This Idempotency-Key already requested a payout of {earlier.amount}.",
+                                  details={"first_amount": str(earlier.amount)})
         return earlier
     if amount > held:
         raise InsufficientFunds(

@@ -82,6 +82,17 @@ def test_a_double_submitted_form_asks_for_one_payout(earned: None, wendy: User) 
     assert Payout.objects.filter(worker=wendy).count() == 1
 
 
+def test_the_same_form_resent_with_another_amount_says_so_in_the_pages_words(earned: None, wendy: User) -> None:
+    # Back to the cached form, another amount, Send again: one payout, and no header named.
+    client = signed_in(wendy)
+    client.post(reverse("worker-earnings"), {"amount": "0.10", "key": "form-key-1"})
+    response = client.post(reverse("worker-earnings"), {"amount": "0.15", "key": "form-key-1"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "This form already asked for a payout of 0.10" in html and "Idempotency-Key" not in html
+    assert list(Payout.objects.filter(worker=wendy).values_list("amount", flat=True)) == [D("0.10")]
+
+
 @pytest.mark.parametrize("amount,message", [
     ("0.05", "The smallest payout is 0.10"),
     ("0.30", "0.10 more than that"),

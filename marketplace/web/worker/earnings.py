@@ -21,6 +21,7 @@ from marketplace.accounts.models import User
 from marketplace.web.access import worker_required
 from marketplace.billing import payouts, selectors, statements
 from marketplace.billing.amounts import money_in
+from marketplace.billing.idempotency import RequestConflict
 from marketplace.billing.services import DROPPED_JUDGMENT_PAY_POLICY
 from marketplace.errors import ApplicationError
 from marketplace.money import money_text
@@ -53,6 +54,10 @@ def earnings(request: HttpRequest) -> HttpResponse:
             amount = money_in({"amount": amount_raw}, "amount")
             # The form's one-time key makes a double submit (two clicks, a resent POST) one payout.
             payout = payouts.payout_request(worker=worker, amount=amount, key=request.POST.get("key") or None)
+        except RequestConflict as exc:
+            # The form's own key (the worker never typed one): the page resent with another amount.
+            error = (f"This form already asked for a payout of {exc.details['first_amount']}, so nothing more "
+                     "was done. Reload the page to ask for another payout.")
         except ApplicationError as exc:  # below the minimum, more than available, not a number
             error = exc.message
         else:
