@@ -5,7 +5,7 @@ in one transaction (beside marketplace/flows.py, in the same layer).
   answer, within QUORUM_APPEAL_DAYS. The job's client (their organization) or an admin decides.
 - Rejected: nothing changes but the appeal's status and note.
 - Upheld, block: the block is lifted (quality.services.worker_unblock: the gold record starts
-  over), a withdrawal still waiting for review is dismissed, and the withdrawn pay comes back
+  over), this block's withdrawal still waiting for review is dismissed, and what it withdrew comes back
   through the ledger (billing/restoring.py: Quorum pays it, available at once).
 - Upheld, gold: the gold answer is corrected (to one of the job's labels) or the item retired;
   every answer to it is rescored, and every automatic block in the job that no longer holds on
@@ -85,7 +85,8 @@ def _block_lift(
         quality.worker_unblock(job=job, worker=worker, actor=actor, reason=reason)
         events.quality_alert(worker_id=worker.pk, job_id=job.pk, action="unblocked", reason=reason,
                              username=worker.username)
-    appeals.withdrawal_reviews_dismiss(job_id=job.pk, worker_id=worker.pk, actor=actor, note=reason)
+    appeals.withdrawal_reviews_dismiss(job_id=job.pk, worker_id=worker.pk, actor=actor, note=reason,
+                                       block_event_id=block_event.pk if block_event is not None else None)
     restored = restoring.Restored()
     if block_event is not None:  # an appeal filed before appeals named their block restores nothing
         restored = restoring.worker_job_pay_restore(

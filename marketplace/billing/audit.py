@@ -293,6 +293,8 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_recompute.restores_match_earnings),
     ("No appeal gave back pay an admin's (final) block withdrew",
      audit_withdrawals.restores_undo_automatic_blocks_only),
+    ("No block withdrew pay earned after it ended: each block's withdrawal is its own",
+     audit_withdrawals.withdrawals_take_their_own_blocks_pay),
     ("No settled job paid a blocked worker's dropped judgments without a decision to leave the pay",
      audit_withdrawals.settled_jobs_pay_no_dropped_work_undecided),
     ("No pay under a withdrawal review released before its decision, none an approved review "

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from marketplace.billing.models import Earning, JobBudget
 from marketplace.labeling.models import JudgmentStatus
+from marketplace.quality import appeals
 from marketplace.quality.models import QualityEvent, WithdrawalReview
 
 if TYPE_CHECKING:
@@ -34,6 +35,27 @@ def restores_undo_automatic_blocks_only(report: AuditReport) -> None:
                 f"earning {pk} (job {job_id}, worker {worker_id}): pay an admin's block withdrew "
                 f"(event {event_id}) was given back, but an admin's block is final"
             )
+
+
+def withdrawals_take_their_own_blocks_pay(report: AuditReport) -> None:
+    """Pay withdrawn (or held) in a block's name was earned before that block ended (was lifted,
+    or another block followed: quality.appeals.block_window). A judgment made after is another
+    block's to withdraw, review and give back on appeal: booked to the lifted block, an upheld
+    appeal of the block that dropped it gives nothing back, and no one can appeal the lifted one.
+    An admin's block takes all the pair's pay still pending, earlier blocks' too, never later."""
+    rows = Earning.objects.filter(withdrawn_by__isnull=False)  # withdrawn, held, or given back since
+    by_block: dict[tuple[int, int, int], list[tuple[int, datetime]]] = {}
+    for pk, job_id, worker_id, event_id, made in rows.values_list(
+            "pk", "job_id", "worker_id", "withdrawn_by_id", "created_at").iterator(chunk_size=5000):
+        by_block.setdefault((job_id, worker_id, event_id), []).append((pk, made))
+    for (job_id, worker_id, event_id), earnings in sorted(by_block.items()):
+        _, until = appeals.block_window(job_id=job_id, worker_id=worker_id, block_event_id=event_id)
+        for pk, made in earnings:
+            if until is not None and made > until:
+                report.violations.append(
+                    f"earning {pk} (job {job_id}, worker {worker_id}): withdrawn in the name of block "
+                    f"(event {event_id}), which had ended before the judgment was made"
+                )
 
 
 def settled_jobs_pay_no_dropped_work_undecided(report: AuditReport) -> None:
@@ -74,8 +96,10 @@ def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
         since, until = window
         covered = Earning.objects.filter(
             job_id=review.job_id, worker_id=review.worker_id, judgment__status=JudgmentStatus.DROPPED,
-            withdrawn_by__isnull=True, amount__gt=0, created_at__lte=until,
+            withdrawn_by__isnull=True, amount__gt=0,
         )
+        if until is not None:
+            covered = covered.filter(created_at__lte=until)
         if since is not None:
             covered = covered.filter(created_at__gt=since)
         approved = review.status == WithdrawalReview.Status.APPROVED
@@ -103,14 +127,13 @@ def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
             )
 
 
-def _block_window(review: WithdrawalReview) -> tuple[datetime | None, datetime] | None:
-    """When the judgments the review's block dropped were made: after the pair's block before it
-    (whose own decision covers earlier ones) and up to its own. None when no block is recorded."""
+def _block_window(review: WithdrawalReview) -> tuple[datetime | None, datetime | None] | None:
+    """When the judgments the review's block dropped were made (quality.appeals.block_window).
+    None when no block is recorded."""
     blocks = QualityEvent.objects.filter(job_id=review.job_id, worker_id=review.worker_id,
                                          kind=QualityEvent.Kind.BLOCKED)
     block = (blocks.filter(pk=review.block_event_id) if review.block_event_id
              else blocks.filter(created_at__lte=review.created_at)).order_by("-id").first()
     if block is None:
         return None
-    before = blocks.filter(pk__lt=block.pk).order_by("-id").values_list("created_at", flat=True).first()
-    return before, block.created_at
+    return appeals.block_window(job_id=review.job_id, worker_id=review.worker_id, block_event_id=block.pk)

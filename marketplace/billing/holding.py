@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from marketplace.billing import restoring, reversals
+from marketplace.billing.windows import block_earnings
 from marketplace.billing.models import Earning
 from marketplace.billing.services import budget_lock
 from marketplace.labeling.models import Judgment, JudgmentStatus
@@ -70,8 +71,8 @@ def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decid
     budget = budget_lock(job_id=review.job_id)  # budget before earnings: the lock order
     settled = budget is not None and budget.settled_at is not None
     if not settled and withdraw:
-        earnings = reversals.worker_job_pay_reverse(
-            job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id)
+        earnings = reversals.worker_job_pay_reverse(  # its own block's pay: another's has its own review
+            job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id, own_only=True)
         taken = sum((e.amount for e in earnings if e.status == Earning.Status.REVERSED), ZERO)
         return Decided(settled=False, withdrawn=taken,
                        kept=sum((e.amount for e in earnings), ZERO) - taken)
@@ -81,9 +82,12 @@ def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decid
         earnings = list(held.order_by("id"))
         Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(status=Earning.Status.REVERSED)
         return Decided(settled=True, withdrawn=sum((e.amount for e in earnings), ZERO))
-    kept = sum(Earning.objects.filter(
-        job_id=review.job_id, worker_id=review.worker_id, judgment__status=JudgmentStatus.DROPPED,
-        status=Earning.Status.PENDING).values_list("amount", flat=True), ZERO)
+    pending = Earning.objects.filter(job_id=review.job_id, worker_id=review.worker_id,
+                                     judgment__status=JudgmentStatus.DROPPED, status=Earning.Status.PENDING)
+    if event_id is not None:  # its own block's pay (restoring.worker_job_pay_restore keeps just that)
+        pending = pending.filter(block_earnings(
+            job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id))
+    kept = sum(pending.values_list("amount", flat=True), ZERO)
     restored = ZERO
     if event_id is None:  # no block to name (none was recorded): nothing can be held
         Earning.objects.filter(job_id=review.job_id, worker_id=review.worker_id, status=Earning.Status.PENDING,

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from marketplace.billing import ledger
 from marketplace.billing.ledger import account_get
+from marketplace.billing.windows import block_earnings
 from marketplace.billing.models import (
     AccountKind,
     Earning,
@@ -114,8 +115,12 @@ def earnings_hold(*, budget: JobBudget) -> Decimal:
         # A review opened before reviews named their block: the latest block of the pair.
         event = review.block_event or block_event_latest(job_id=budget.job_id, worker_id=review.worker_id)
         event_id = event.pk if event is not None else None
+        rows = Earning.objects.select_for_update(of=("self",))
+        if event_id is not None:  # its own block's pay: another block's is withdrawn or reviewed apart
+            rows = rows.filter(block_earnings(
+                job_id=budget.job_id, worker_id=review.worker_id, block_event_id=event_id))
         earnings = list(
-            Earning.objects.select_for_update(of=("self",))
+            rows
             .filter(job_id=budget.job_id, worker_id=review.worker_id, status=Earning.Status.PENDING,
                     judgment__status=JudgmentStatus.DROPPED, kept_after_drop=False)  # kept: decided already
             .order_by("id")

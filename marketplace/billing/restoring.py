@@ -31,6 +31,7 @@ from django.conf import settings
 
 from marketplace.billing import ledger, reversals
 from marketplace.billing.ledger import account_get
+from marketplace.billing.windows import block_earnings
 from marketplace.billing.models import AccountKind, Earning, JobBudget, TransactionKind
 from marketplace.billing.services import budget_lock
 from marketplace.labeling.models import JudgmentStatus
@@ -69,7 +70,9 @@ def worker_job_pay_restore(
     earnings = list(rows.filter(status__in=(Earning.Status.REVERSED, Earning.Status.HELD),
                                 withdrawn_by_id=block_event_id))
     # Never withdrawn (its review is dismissed): the worker keeps it, posted and released as usual.
-    rows.filter(status=Earning.Status.PENDING).update(kept_after_drop=True)
+    # This block's only: another block's pay may be under a review of its own (block_window).
+    own = block_earnings(job_id=job_id, worker_id=worker_id, block_event_id=block_event_id)
+    rows.filter(own, status=Earning.Status.PENDING).update(kept_after_drop=True)
     if not earnings:
         return Restored()
     posted = [e for e in earnings if e.posted_at is not None]
@@ -112,15 +115,18 @@ class AtStake:
         return self.withdrawable / self.earned if self.earned > 0 else ZERO
 
 
-def worker_job_pay_at_stake(*, job_id: int, worker_id: int) -> AtStake:
-    """What reversals.worker_job_pay_reverse would withdraw now, against what the worker earned
-    in the job (the review cap's share). Reads only; the reversal itself re-reads under locks."""
+def worker_job_pay_at_stake(*, job_id: int, worker_id: int, block_event_id: int | None = None) -> AtStake:
+    """What reversals.worker_job_pay_reverse would withdraw now (for `block_event_id`: of the
+    judgments that block dropped, windows.block_earnings), against what the worker earned in
+    the job (the review cap's share). Reads only; the reversal itself re-reads under locks."""
     rows = Earning.objects.filter(job_id=job_id, worker_id=worker_id).exclude(
         status__in=(Earning.Status.REVERSED, Earning.Status.HELD))
     earned = rows.aggregate(s=Sum("amount"))["s"] or ZERO
     settled = budget_settled(job_id=job_id)
+    at_stake = rows if block_event_id is None else rows.filter(
+        block_earnings(job_id=job_id, worker_id=worker_id, block_event_id=block_event_id))
     withdrawable = ZERO if settled else (
-        rows.filter(status=Earning.Status.PENDING, judgment__status=JudgmentStatus.DROPPED, kept_after_drop=False)
+        at_stake.filter(status=Earning.Status.PENDING, judgment__status=JudgmentStatus.DROPPED, kept_after_drop=False)
         .aggregate(s=Sum("amount"))["s"] or ZERO
     )
     return AtStake(withdrawable=Decimal(withdrawable), earned=Decimal(earned))
@@ -132,26 +138,28 @@ def budget_settled(*, job_id: int) -> bool:
 
 @transaction.atomic
 def rule_pay_reverse(*, job_id: int, worker_id: int) -> bool:
-    """A quality rule blocked the worker: withdraw the dropped judgments' pay, unless that is
-    more than QUORUM_WITHDRAW_REVIEW_SHARE of what they earned in the job: then the withdrawal
-    waits for an admin (quality.appeals.withdrawal_review_open) and nothing moves. False when
-    held (now, or by a review still pending from the same block)."""
-    if appeals.withdrawal_review_pending(job_id=job_id, worker_id=worker_id):
-        return False
+    """A quality rule blocked the worker: withdraw the pay of the judgments this block dropped
+    (windows.block_earnings), unless that is more than QUORUM_WITHDRAW_REVIEW_SHARE of what
+    they earned in the job: then the withdrawal waits for an admin (quality.appeals.
+    withdrawal_review_open) and nothing moves. Each block's withdrawal is its own: a review still
+    pending from an earlier (lifted) block keeps its own pay and amount, and this block's is
+    withdrawn, or reviewed, apart. False when held (now, or by a review pending from this block)."""
     # The block standing now: this one's, just created (or committed, when run after commit).
     event = appeals.block_event_latest(job_id=job_id, worker_id=worker_id)
+    event_id = event.pk if event is not None else None
+    if appeals.withdrawal_review_pending(job_id=job_id, worker_id=worker_id, block_event_id=event_id):
+        return False
     # Lock the pair's earnings (budget first: the lock order) before weighing them: a release
     # holding some now is waited for, and its pay, then released, is the worker's and not at
     # stake; one that starts later finds the review and leaves the pay pending (payouts._release).
     budget_lock(job_id=job_id)
     list(Earning.objects.select_for_update().filter(job_id=job_id, worker_id=worker_id)
          .order_by("id").values_list("pk", flat=True))
-    stake = worker_job_pay_at_stake(job_id=job_id, worker_id=worker_id)
+    stake = worker_job_pay_at_stake(job_id=job_id, worker_id=worker_id, block_event_id=event_id)
     if stake.withdrawable > 0 and stake.share > settings.QUORUM_WITHDRAW_REVIEW_SHARE:
         appeals.withdrawal_review_open(
             job_id=job_id, worker_id=worker_id, amount=stake.withdrawable, earned=stake.earned, block_event=event
         )
         return False
-    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id,
-                                     block_event_id=event.pk if event is not None else None)
+    reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id, block_event_id=event_id, own_only=True)
     return True

@@ -20,6 +20,7 @@ from marketplace.billing.models import AccountKind, Earning, TransactionKind
 from marketplace.billing.services import budget_lock
 from marketplace.errors import Conflict
 from marketplace.labeling.models import Judgment, JudgmentStatus
+from marketplace.billing.windows import block_earnings
 
 
 @transaction.atomic
@@ -69,16 +70,22 @@ def judgment_pay_withdraw(*, judgment: Judgment) -> Earning | None:
 
 
 @transaction.atomic
-def worker_job_pay_reverse(*, job_id: int, worker_id: int, block_event_id: int | None) -> list[Earning]:
+def worker_job_pay_reverse(
+    *, job_id: int, worker_id: int, block_event_id: int | None, own_only: bool = False,
+) -> list[Earning]:
     """judgment_pay_reverse for every dropped judgment of a worker in a job, in one transaction:
     the set-based companion of labeling.relabeling.judgments_drop. `block_event_id`: the block
     (its BLOCKED QualityEvent) withdrawing the pay, named on each earning it reverses, so an
-    appeal of that block gives back these and no other block's (billing/restoring.py)."""
+    appeal of that block gives back these and no other block's (billing/restoring.py).
+    `own_only`: only the judgments that block dropped (block_earnings: a rule's block, whose
+    withdrawal is its own); otherwise every one still pending (an admin's block is final)."""
     budget_lock(job_id=job_id)  # budget before earnings: the order above
+    rows = Earning.objects.select_for_update(of=("self",))
+    if own_only and block_event_id is not None:
+        rows = rows.filter(block_earnings(job_id=job_id, worker_id=worker_id, block_event_id=block_event_id))
     # Lock the earnings (id order) before the accounts, like every reversal and release.
     earnings = list(
-        Earning.objects.select_for_update(of=("self",))
-        .filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
+        rows.filter(job_id=job_id, worker_id=worker_id, judgment__status=JudgmentStatus.DROPPED)
         .exclude(status__in=(Earning.Status.REVERSED, Earning.Status.HELD))
         # Pay an admin or an upheld appeal left with the worker stays theirs through later blocks.
         .exclude(kept_after_drop=True)

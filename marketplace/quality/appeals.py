@@ -8,7 +8,7 @@ decision, in one transaction, is marketplace/flows_appeals.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +52,25 @@ def block_event_latest(*, job_id: int, worker_id: int) -> QualityEvent | None:
         QualityEvent.objects.filter(job_id=job_id, worker_id=worker_id, kind=QualityEvent.Kind.BLOCKED)
         .order_by("-id").first()
     )
+
+
+def block_window(*, job_id: int, worker_id: int, block_event_id: int) -> tuple[datetime | None, datetime | None]:
+    """When the judgments a block dropped were made (since, exclusive; until, inclusive; None:
+    unbounded): after the pair's previous block ended (its lift, or this block) and before this
+    one ended (its lift or a later block; None while it stands). The windows of a pair's blocks
+    never overlap, so each block's withdrawal, review and appeal concern its own judgments' pay
+    and none of another block's (README, Money rules, "The review cap"). A judgment a submit in
+    flight made just after the block, which the block drops once it commits, is the block's."""
+    marks = list(QualityEvent.objects.filter(
+        job_id=job_id, worker_id=worker_id, kind__in=(QualityEvent.Kind.BLOCKED, QualityEvent.Kind.UNBLOCKED),
+    ).order_by("id").values_list("pk", "kind", "created_at"))
+    at = next((i for i, (pk, _, _) in enumerate(marks) if pk == block_event_id), None)
+    if at is None:
+        return None, None
+    before = [i for i in range(at) if marks[i][1] == QualityEvent.Kind.BLOCKED]
+    since = marks[before[-1] + 1][2] if before else None
+    until = marks[at + 1][2] if at + 1 < len(marks) else None
+    return since, until
 
 
 @transaction.atomic
@@ -234,9 +253,10 @@ def automatic_block_standing(*, job_id: int, worker_id: int) -> bool:
 def withdrawal_review_open(
     *, job_id: int, worker_id: int, amount: Decimal, earned: Decimal, block_event: QualityEvent | None,
 ) -> WithdrawalReview:
-    """Hold a rule's withdrawal for an admin (idempotent per job and worker while pending).
+    """Hold a rule's withdrawal for an admin (idempotent per block while pending: each block's
+    withdrawal is its own review, block_window).
     `block_event`: the block whose withdrawal is held (approving withdraws under its name)."""
-    review = WithdrawalReview.objects.filter(job_id=job_id, worker_id=worker_id,
+    review = WithdrawalReview.objects.filter(job_id=job_id, worker_id=worker_id, block_event=block_event,
                                              status=WithdrawalReview.Status.PENDING).first()
     if review is not None:
         return review
@@ -253,10 +273,10 @@ def withdrawal_review_open(
     return review
 
 
-def withdrawal_review_pending(*, job_id: int, worker_id: int) -> bool:
-    return WithdrawalReview.objects.filter(
-        job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING
-    ).exists()
+def withdrawal_review_pending(*, job_id: int, worker_id: int, block_event_id: int | None) -> bool:
+    """A review of this block's withdrawal is pending (None: any review of the pair)."""
+    rows = WithdrawalReview.objects.filter(job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING)
+    return (rows if block_event_id is None else rows.filter(block_event_id=block_event_id)).exists()
 
 
 def withdrawal_review_lock(*, review_id: int) -> WithdrawalReview:
@@ -270,7 +290,7 @@ def withdrawal_review_lock(*, review_id: int) -> WithdrawalReview:
 
 
 def withdrawal_reviews_lock(*, job_id: int, worker_id: int) -> list[WithdrawalReview]:
-    """The pair's pending reviews (one at most), row-locked: a decision waits, then finds them closed."""
+    """The pair's pending reviews (one per block), row-locked: a decision waits, then finds them closed."""
     return list(WithdrawalReview.objects.select_for_update().filter(
         job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING).order_by("id"))
 
@@ -283,9 +303,13 @@ def withdrawal_review_close(*, review: WithdrawalReview, actor: User | None, app
     review.save(update_fields=["status", "decided_by", "decided_at", "note"])
 
 
-def withdrawal_reviews_dismiss(*, job_id: int, worker_id: int, actor: User, note: str) -> int:
-    """An upheld appeal ends any pending review of the same block: the pay stays."""
-    return WithdrawalReview.objects.filter(
-        job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING
-    ).update(status=WithdrawalReview.Status.DISMISSED, decided_by=actor, decided_at=timezone.now(),
+def withdrawal_reviews_dismiss(
+    *, job_id: int, worker_id: int, block_event_id: int | None, actor: User, note: str,
+) -> int:
+    """An upheld appeal ends the pending review of the same block: the pay stays. Another
+    block's review is not the appeal's to decide. None (an appeal that named no block): any."""
+    rows = WithdrawalReview.objects.filter(job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING)
+    if block_event_id is not None:
+        rows = rows.filter(block_event_id=block_event_id)
+    return rows.update(status=WithdrawalReview.Status.DISMISSED, decided_by=actor, decided_at=timezone.now(),
              note=note[:APPEAL_REASON_MAX])

@@ -346,8 +346,10 @@ class WithdrawalReview(models.Model):
 
     class Meta:
         constraints = [
+            # One per block: a second block of the pair has a withdrawal of its own (appeals.block_window).
             models.UniqueConstraint(
-                fields=["job", "worker"], condition=models.Q(status="pending"), name="one_pending_withdrawal_review"
+                fields=["job", "worker", "block_event"], condition=models.Q(status="pending"),
+                name="one_pending_withdrawal_review_per_block",
             ),
         ]
 

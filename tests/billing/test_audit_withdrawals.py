@@ -3,8 +3,8 @@
 Wendy is blocked by Acme's gold rule and her withdrawal waits for Ada, an admin (the review
 cap). The audit finds what older code left behind: her pay released while the review was
 pending, a review Ada approved ("withdrawn") over pay a settlement had paid her before pay under
-review was held, and held pay no review will decide. Pay released before the block is hers, and
-the audit leaves it alone.
+review was held, held pay no review will decide, and pay withdrawn in the name of a block lifted
+before she earned it. Pay released before the block is hers, and the audit leaves it alone.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from marketplace import flows_appeals
+from marketplace import flows, flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing import payouts, posting, reversals
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import AccountKind, Earning
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.labeling.models import JudgmentStatus
+from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import appeals
 from marketplace.quality.models import WithdrawalReview
 from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold
@@ -102,3 +102,19 @@ def test_pay_released_before_the_block_stays_the_workers_through_an_approved_rev
     assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped - review.amount
     assert ledger_audit().ok, ledger_audit().violations
 
+
+
+def test_the_audit_finds_pay_withdrawn_in_the_name_of_a_block_lifted_before_it_was_earned(
+    wendy: User, walter: User, ada: User
+) -> None:
+    job, review, _ = blocked_under_review(wendy, walter)
+    flows.worker_unblock(job=job, worker=wendy, reason="Looking at this later.", actor=ada)
+    later = [done.judgment.pk for done in answer_regular(wendy, job, count=2)]
+    # What older code did when the rule blocked her again with the review pending: the second
+    # block dropped these, and approving the first review withdrew them in the first block's name.
+    Judgment.objects.filter(pk__in=later).update(status=JudgmentStatus.DROPPED)
+    reversals.worker_job_pay_reverse(job_id=job.pk, worker_id=wendy.pk, block_event_id=review.block_event_id)
+
+    flagged = {int(v.split()[1]) for v in ledger_audit().violations
+               if f"block (event {review.block_event_id}), which had ended" in v}
+    assert flagged == set(Earning.objects.filter(judgment_id__in=later).values_list("pk", flat=True)) != set()
