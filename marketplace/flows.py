@@ -68,7 +68,7 @@ from marketplace.labeling.services import (
     lease_claim_last, lease_mark_lost,
 )
 from marketplace.notifications import job_events
-from marketplace.quality import overlap
+from marketplace.quality import appeals, overlap
 from marketplace.quality import services as quality
 from marketplace.quality import tasks
 from marketplace.quality.rules import rules_merge
@@ -355,11 +355,14 @@ def _job_pause_exhausted(*, job_id: int | None) -> None:
 def worker_block(*, job: Job, worker: User, reason: str, actor: User) -> BlockOutcome:
     """An admin blocks a worker from a job: their judgments there are dropped, the items reopen,
     and the pay of dropped judgments still pending returns to the job's escrow (the policy in
-    billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: items → job → budget → earnings."""
+    billing.services.DROPPED_JUDGMENT_PAY_POLICY). Locks: the pair's pending withdrawal
+    reviews → items → job → budget → earnings (README's lock order: a held withdrawal being
+    settled comes first, so a decision on it, review → budget, never waits the other way round)."""
     with transaction.atomic():
+        reviews = appeals.withdrawal_reviews_lock(job_id=job.pk, worker_id=worker.pk)
         outcome = quality.worker_block(job=job, worker=worker, reason=reason, actor=actor)
         # Final: it also decides a rule's withdrawal still under review (billing/holding.py).
-        holding.admin_block_pay_withdraw(block_event=outcome.event)
+        holding.admin_block_pay_withdraw(block_event=outcome.event, reviews=reviews)
         events.quality_alert(
             worker_id=worker.pk, job_id=job.pk, action="blocked", reason=reason,
             username=worker.username,

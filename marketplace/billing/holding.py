@@ -102,15 +102,16 @@ def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decid
 
 
 @transaction.atomic
-def admin_block_pay_withdraw(*, block_event: QualityEvent) -> Decimal:
+def admin_block_pay_withdraw(*, block_event: QualityEvent, reviews: list[WithdrawalReview]) -> Decimal:
     """An admin's block (its BLOCKED event, just written) withdraws the worker's dropped
     judgments' pay in the job: pending pay as any block's, and pay a settlement held for a rule's
     review, which Quorum already has, for good. Each earning names this block, so an appeal of
-    the rule's block gives none of it back. Every pending review of the pair is closed (approved,
-    with a note): the money moved, nothing is left to decide. Returns what was withdrawn.
-    Locks: the reviews first (a decision's order: review → budget), then the budget → earnings."""
+    the rule's block gives none of it back. Every pending review of the pair (`reviews`) is
+    closed (approved, with a note): the money moved, nothing is left to decide. Returns what was
+    withdrawn. Locks: the caller holds the reviews' locks (appeals.withdrawal_reviews_lock),
+    taken before the block's items and job (README's lock order: a held withdrawal being settled
+    comes before the items, as in a decision: review → budget); then the budget → earnings."""
     job_id, worker_id = block_event.job_id, block_event.worker_id
-    reviews = appeals.withdrawal_reviews_lock(job_id=job_id, worker_id=worker_id)
     budget_lock(job_id=job_id)  # budget before earnings: the lock order
     held = list(Earning.objects.select_for_update(of=("self",)).filter(
         job_id=job_id, worker_id=worker_id, status=Earning.Status.HELD).order_by("id"))
