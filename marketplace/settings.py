@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookDeliveryStatusEnum": "marketplace.notifications.models.DeliveryStatus",
         "WebhookEventEnum": "marketplace.notifications.models.EventType",
     },
+    # A row's id in a path (marketplace/pathids.py): an integer from 1 to the largest bigint.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
 }
 
 # Any case, as gunicorn.conf.py reads the same variable ("info"); anything else stops start-up

@@ -1,10 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from marketplace.api.notfound import api_not_found
+from marketplace.pathids import IdConverter
 from marketplace.web.public import site
+
+# Before any URL module is read: they name ids as <id:...> (pathids.py says why not <int:>).
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     # The API first: Django tries patterns in order, and a worker's submit (the request a crowd

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 PINNED = Path(__file__).with_name("routes.txt")
@@ -55,3 +58,16 @@ if __name__ == "__main__":  # python -m tests.test_routes > tests/routes.txt
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     django.setup()
     print("\n".join(routes()))
+
+
+@pytest.mark.django_db
+def test_an_id_past_the_largest_bigint_matches_no_route_so_it_is_a_404_not_a_500(client: Client) -> None:
+    # <int:> matched any digits and passed the number to the database, whose driver could not send
+    # it (SQLite: OverflowError, a 500 the schema fuzz found). The largest bigint still matches.
+    largest = 2**63 - 1
+    assert client.get(f"/api/v1/jobs/{largest}/").status_code == 401  # matched: asks who is asking
+    for too_big in (largest + 1, 10**30):
+        answer = client.post(f"/api/v1/webhooks/{too_big}/deliveries/{too_big}/redeliver/")
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+        assert client.get(f"/portal/jobs/{too_big}/").status_code == 404
+    assert client.get("/api/v1/jobs/0/").status_code == 404  # ids start at 1

@@ -16,7 +16,7 @@ from marketplace.accounts.models import WorkerQualification
 from marketplace.accounts.qualifications import exam_questions_add, qualification_create
 from marketplace.jobs.models import Item, Job, JobQualification
 from marketplace.jobs.services import ItemRow, item_bulk_create
-from marketplace.errors import NothingLeft
+from marketplace.errors import Busy, NothingLeft
 from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import lease_claim
 from tests.browser.conftest import arrange, log_in, screenshot
@@ -174,9 +174,10 @@ def test_earnings_page(page: Any) -> None:
 
 
 def _claim_or_none(worker: Any, job: Job) -> Any:
+    # Busy: the item is being freed this moment (the release holds its row): not yet, ask again.
     try:
         return lease_claim(worker=worker, job=job)
-    except NothingLeft:
+    except (NothingLeft, Busy):
         return None
 
 

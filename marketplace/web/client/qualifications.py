@@ -256,9 +256,9 @@ def urls_for(audience: str) -> list[URLPattern]:
     return [
         path("qualifications/", qualification_list, kw, name=f"{audience}-qualifications"),
         path("qualifications/new/", qualification_new, kw, name=f"{audience}-qualification-new"),
-        path("qualifications/<int:qualification_id>/", qualification_page, kw, name=f"{audience}-qualification"),
-        path("qualifications/<int:qualification_id>/<slug:target>/add/<slug:how>/", questions_add, kw,
+        path("qualifications/<id:qualification_id>/", qualification_page, kw, name=f"{audience}-qualification"),
+        path("qualifications/<id:qualification_id>/<slug:target>/add/<slug:how>/", questions_add, kw,
              name=f"{audience}-qualification-add"),
-        path("qualifications/<int:qualification_id>/<slug:target>/<int:row_id>/remove/", question_remove, kw,
+        path("qualifications/<id:qualification_id>/<slug:target>/<id:row_id>/remove/", question_remove, kw,
              name=f"{audience}-qualification-remove"),
     ]

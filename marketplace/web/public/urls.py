@@ -26,5 +26,5 @@ urlpatterns: list[URLPattern] = [
     path("password-change/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="public/password_change_done.html"), name="password_change_done"),
     path("portal/tokens/", accounts.tokens, name="tokens"),
-    path("portal/tokens/<int:token_id>/revoke/", accounts.token_revoke, name="token-revoke"),
+    path("portal/tokens/<id:token_id>/revoke/", accounts.token_revoke, name="token-revoke"),
 ]
