@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -55,12 +55,18 @@ def lag_seconds() -> int:
     return max(settings.QUORUM_GOLD_FIGURES_LAG_SECONDS, settings.QUORUM_UNDO_SECONDS, 1)
 
 
+def step_at(now: datetime) -> datetime:
+    """The step `now` is in: the latest multiple of the lag (since the epoch) at or before it.
+    The one place the steps are defined: the cutoff is the step before (counted_before), and
+    quality/progress.py records the work list's counts once per step."""
+    lag = lag_seconds()
+    return datetime.fromtimestamp(int(now.timestamp()) // lag * lag, tz=UTC)
+
+
 def counted_before(now: datetime | None = None) -> datetime:
     """Answers given before this instant count in the figures of a job that hides gold feedback:
-    the latest multiple of the lag that is at least the lag ago."""
-    lag = lag_seconds()
-    moment = (now or timezone.now()).timestamp()
-    return datetime.fromtimestamp((int(moment) // lag - 1) * lag, tz=UTC)
+    the latest multiple of the lag that is at least the lag ago (the step before now's)."""
+    return step_at(now or timezone.now()) - timedelta(seconds=lag_seconds())
 
 
 def jobs_hiding_gold(*, job_ids: list[int]) -> dict[int, Job]:

@@ -22,26 +22,19 @@ Only workers read this; clients and staff read live counts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.models import ProgressSnapshot
-from marketplace.quality.own_figures import counted_before, lag_seconds
+from marketplace.quality.own_figures import counted_before, lag_seconds, step_at
 from marketplace.quality.rules import rules_for
 
 # Jobs whose progress is recorded: those a worker can see (open), and paused ones, which keep
 # their past steps for when they open again.
 RECORDED = (JobStatus.OPEN, JobStatus.PAUSED)
-
-
-def step_at(now: datetime) -> datetime:
-    """The step `now` is in: the latest multiple of the lag (since the epoch) at or before it;
-    counted_before(now) is the step before."""
-    lag = lag_seconds()
-    return datetime.fromtimestamp(int(now.timestamp()) // lag * lag, tz=UTC)
 
 
 def progress_snapshots_take(*, now: datetime | None = None) -> int:

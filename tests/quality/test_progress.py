@@ -22,7 +22,7 @@ from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
 from marketplace.flows import job_cancel
 from marketplace.quality.models import ProgressSnapshot
-from marketplace.quality.progress import step_at
+from marketplace.quality.own_figures import step_at
 from marketplace.quality.tasks import progress_snapshots_tick
 from tests.factories import open_job_with_items
 from tests.labeling.helpers import signed_in
