@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from marketplace.jobs.models import Job
@@ -69,12 +69,12 @@ def counted_before(now: datetime | None = None) -> datetime:
     return step_at(now or timezone.now()) - timedelta(seconds=lag_seconds())
 
 
-def jobs_hiding_gold(*, job_ids: list[int]) -> dict[int, Job]:
-    """The jobs among these whose quality rules hide gold feedback, with their labels (one query)."""
-    jobs = Job._base_manager.filter(pk__in=job_ids).only(  # no counts: the manager's sums are not needed
-        "id", "tier", "quality_rules", "rules_at_publish", "labels"
-    )
-    return {job.pk: job for job in jobs if not rules_for(job=job).gold_feedback}
+def jobs_hiding_gold(*, jobs: QuerySet[Job], also: tuple[str, ...] = ()) -> list[Job]:
+    """The jobs of this queryset whose quality rules hide gold feedback (one query). Each is loaded
+    with only what rules_for reads and the fields in `also`: pass Job._base_manager's queryset, as
+    the default manager's tally sums are not needed either."""
+    loaded = jobs.only("id", "tier", "quality_rules", "rules_at_publish", *also)
+    return [job for job in loaded if not rules_for(job=job).gold_feedback]
 
 
 def rows_as_shown(*, rows: list[dict[str, Any]], worker_id: int) -> dict[int, datetime]:
@@ -89,7 +89,8 @@ def rows_as_shown(*, rows: list[dict[str, Any]], worker_id: int) -> dict[int, da
     counts (quality/services.py: worker_unblock): when check items answered before it are since
     the cutoff, so is every one after it, and the counts clamp at zero, where they belong.
     """
-    hiding = jobs_hiding_gold(job_ids=[row["job_id"] for row in rows])
+    in_rows = Job._base_manager.filter(pk__in=[row["job_id"] for row in rows])  # no counts: not needed
+    hiding = {job.pk: job for job in jobs_hiding_gold(jobs=in_rows, also=("labels",))}
     if not hiding:
         return {}
     cutoff = counted_before()

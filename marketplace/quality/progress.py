@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.models import ProgressSnapshot
-from marketplace.quality.own_figures import counted_before, lag_seconds, step_at
+from marketplace.quality.own_figures import counted_before, jobs_hiding_gold, lag_seconds, step_at
 from marketplace.quality.rules import rules_for
 
 # Jobs whose progress is recorded: those a worker can see (open), and paused ones, which keep
@@ -48,12 +48,10 @@ def progress_snapshots_take(*, now: datetime | None = None) -> int:
     job's counts: it finds every job recorded."""
     now = now or timezone.now()
     step = step_at(now)
-    candidates = (
-        Job._base_manager.filter(status__in=RECORDED)  # no counts: most jobs are left out below
-        .exclude(Exists(ProgressSnapshot.objects.filter(job=OuterRef("pk"), taken_at=step)))
-        .only("id", "tier", "quality_rules", "rules_at_publish")
+    candidates = Job._base_manager.filter(status__in=RECORDED).exclude(  # no counts: most jobs are left out below
+        Exists(ProgressSnapshot.objects.filter(job=OuterRef("pk"), taken_at=step))
     )
-    hiding = [job.pk for job in candidates if not rules_for(job=job).gold_feedback]
+    hiding = [job.pk for job in jobs_hiding_gold(jobs=candidates)]
     counts = Job.objects.filter(pk__in=hiding).values_list("pk", "completed_item_count")  # the tally sums
     ProgressSnapshot.objects.bulk_create(
         [ProgressSnapshot(job_id=job_id, taken_at=step, completed_item_count=done) for job_id, done in counts],
