@@ -31,10 +31,15 @@ _NEVER_MET = """(
   + (SELECT COUNT(*) FROM labeling_lease m WHERE m.item_id = i.id AND m.worker_id = %(worker)s)
 ) = 0"""
 
+# An item's live leases, as `s`; {item} is the item's id in the statement around it. Every count
+# of an item's held slots reads these rows (the slot check, SQLite's full mark, PostgreSQL's
+# `live`), so written once they cannot drift apart.
+_LIVE_LEASES = """FROM labeling_lease s
+    WHERE s.item_id = {item} AND s.status = 'active' AND s.expires_at > %(now)s"""
+
 # Accepted judgments plus live leases leave room for one more.
-_SLOT_FREE = """i.judgment_count + (
-    SELECT COUNT(*) FROM labeling_lease s
-    WHERE s.item_id = i.id AND s.status = 'active' AND s.expires_at > %(now)s
+_SLOT_FREE = f"""i.judgment_count + (
+    SELECT COUNT(*) {_LIVE_LEASES.format(item="i.id")}
 ) < %(overlap)s + i.extra_judgments"""
 
 # The job, every refusal reason, and the worker's live lease in it, in one statement.
@@ -152,13 +157,11 @@ _MARK_STARTED = "UPDATE jobs_item SET started = true WHERE id = %(item)s AND NOT
 # SQLite, after the INSERT (which it counts now: one writer, one connection): the item is full
 # until its first live lease ends, as _LEASE_IF_FREE_PG marks it, so both databases serve alike
 # (the claim's windows order started items by it).
-_MARK_FULL = """
+_MARK_FULL = f"""
 UPDATE jobs_item SET full_until = (
-    SELECT MIN(s.expires_at) FROM labeling_lease s
-    WHERE s.item_id = jobs_item.id AND s.status = 'active' AND s.expires_at > %(now)s)
+    SELECT MIN(s.expires_at) {_LIVE_LEASES.format(item="jobs_item.id")})
 WHERE id = %(item)s AND judgment_count + (
-    SELECT COUNT(*) FROM labeling_lease s
-    WHERE s.item_id = jobs_item.id AND s.status = 'active' AND s.expires_at > %(now)s
+    SELECT COUNT(*) {_LIVE_LEASES.format(item="jobs_item.id")}
 ) >= %(overlap)s + extra_judgments
 """
 
@@ -173,8 +176,7 @@ WHERE id = %(item)s AND judgment_count + (
 _LEASE_IF_FREE_PG = f"""
 WITH lease AS ({_INSERT_IF_FREE}RETURNING id, item_id, expires_at),
 live AS (
-    SELECT COUNT(*) AS n, MIN(s.expires_at) AS first_end FROM labeling_lease s
-    WHERE s.item_id = %(item)s AND s.status = 'active' AND s.expires_at > %(now)s
+    SELECT COUNT(*) AS n, MIN(s.expires_at) AS first_end {_LIVE_LEASES.format(item="%(item)s")}
 ),
 marked AS (
     UPDATE jobs_item SET started = true,
