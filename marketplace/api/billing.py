@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.models import Organization
-from marketplace.api.permissions import IsClient, IsClientOrAdmin
+from marketplace.api.permissions import IsClient, IsClientOrAdmin, StaffLookReadOnly
 from marketplace.api.common import PAGE_PARAMETERS, Pagination, refuse_unknown_fields
 from marketplace.billing import selectors, statements
 from marketplace.billing.amounts import money_in
@@ -278,7 +278,7 @@ class MonthlyInvoice(APIView):
 
 
 class JobInvoice(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
     renderer_classes = [JSONRenderer]  # csv and html bypass renderers: see InvoiceFormatNegotiation
     content_negotiation_class = InvoiceFormatNegotiation
 
@@ -294,7 +294,7 @@ class JobInvoice(APIView):
 
 
 class JobEscrowAdd(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         tags=TAG, operation_id="job_escrow_add",

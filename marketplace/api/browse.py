@@ -26,7 +26,7 @@ from marketplace.api.billing_common import m, money_field
 from marketplace.api.common import IdField
 from marketplace.api.exports import attachment
 from marketplace.api.label_quality import prelabels_out
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.billing import escrow
 from marketplace.errors import ApplicationError
 from marketplace.jobs.models import Job
@@ -167,7 +167,7 @@ class ExpertIn(SelectionIn):
 
 
 class _Endpoint(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
 
 def _filters(job: Job, params: Any) -> browse_params.BrowseFilter:

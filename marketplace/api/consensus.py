@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.accounts.models import User
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.api.common import Pagination, extend_list_schema, refuse_unknown_fields
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
@@ -130,7 +130,7 @@ class WorkerResultSerializer(serializers.Serializer):
 
 
 class _Endpoint(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
 
 class JobConsensusRuns(_Endpoint):

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import flows_experts
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.api.common import PAGE_PARAMETERS, IdField, Pagination, refuse_numbers_as_text
 from marketplace.errors import ApplicationError
 from marketplace.jobs.selectors import job_get_for_owner
@@ -194,7 +194,7 @@ class ExpertReviewSettle(APIView):
 
 
 class JobExpertReviews(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         tags=["jobs"], responses=JobReviewListSerializer, operation_id="v1_jobs_expert_reviews",

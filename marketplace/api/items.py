@@ -29,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import flows
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.formnul import StrictMultiPartParser
@@ -199,7 +199,7 @@ def _one(request: Request, job_id: int, item_id: int, *, gold: bool) -> Item:
 # A job's client (or an admin), answering files as well as JSON (no docstring: it would become
 # every operation's description in the schema).
 class ClientEndpoint(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
     renderer_classes = [JSONRenderer]
     parser_classes = [StrictMultiPartParser]  # raw bodies are read from request.stream, never parsed
     content_negotiation_class = FileFormatNegotiation
@@ -238,7 +238,7 @@ class ItemsDeleteResultSerializer(serializers.Serializer):
 class JobItemsDelete(APIView):
     """Delete chosen items of a draft, or all of them to upload a new file in their place."""
 
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
     parser_classes = [StrictJSONParser]  # the body limit and refusals of every JSON body
 
     @extend_schema(

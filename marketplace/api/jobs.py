@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import flows
-from marketplace.api.permissions import IsClient, IsClientOrAdmin
+from marketplace.api.permissions import IsClient, IsClientOrAdmin, StaffLookReadOnly
 from marketplace.api.common import IdField, Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import editing, selectors, services
@@ -205,7 +205,7 @@ class JobListCreate(APIView):
 
 
 class JobDetail(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(responses=JobOutputSerializer, summary="A job with its live counts")
     def get(self, request: Request, job_id: int) -> Response:
@@ -239,7 +239,7 @@ class InstructionsInputSerializer(serializers.Serializer):
 
 
 class JobInstructionsEdit(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         request=InstructionsInputSerializer, summary="Edit a running job's instructions as a new version",
@@ -259,7 +259,7 @@ class JobInstructionsEdit(APIView):
 
 
 class JobAction(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         request=None,

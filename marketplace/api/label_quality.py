@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality.label_quality import PrelabelFigures, job_label_quality
 
@@ -86,7 +86,7 @@ def _rounded(value: Any) -> Any:
 
 
 class JobLabelQuality(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         operation_id="v1_jobs_label_quality",

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.common import IdField
-from marketplace.api.permissions import IsClientOrAdmin
+from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
 from marketplace.jobs.predicting import PredictionEntry, predictions_set
@@ -131,7 +131,7 @@ def _entries(raw: Any, label_keys: list[str]) -> list[PredictionEntry]:
 
 
 class JobPredictions(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_schema(
         operation_id="v1_jobs_predictions_set",

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace import flows
 from marketplace.accounts.models import Role, User
-from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker
+from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker, StaffLookReadOnly
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.parsing import id_parse
@@ -207,7 +207,7 @@ class WorkerBlockAction(APIView):
 
 
 class JobWorkerList(APIView):
-    permission_classes = [IsAuthenticated, IsClientOrAdmin]
+    permission_classes = [IsAuthenticated, IsClientOrAdmin, StaffLookReadOnly]
 
     @extend_list_schema(
         inline_serializer("JobWorkerRow", {**_QUALITY_FIELDS, "worker": serializers.CharField(

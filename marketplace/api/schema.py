@@ -15,7 +15,9 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
+
+from marketplace.api.permissions import StaffLookReadOnly
 
 # The shape `marketplace.errors.error_body` builds.
 ERROR = inline_serializer("Error", {
@@ -52,13 +54,18 @@ class AutoSchema(SpectacularAutoSchema):
                 parameter["allowEmptyValue"] = True
         responses = operation["responses"]
         for code in self._shared_error_codes(operation):
-            responses.setdefault(str(code), {"description": _SHARED_ANSWERS[code]})
+            responses.setdefault(str(code), {"description": self._shared_answer(code)})
         body = {"application/json": {"schema": self.resolve_serializer(ERROR, "response").ref}}
         for code, response in responses.items():
             if code.startswith("4") and "content" not in response:
                 response["content"] = body
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def _shared_answer(self, code: int) -> str:
+        if code == 403 and StaffLookReadOnly in self.view.permission_classes and self.method not in SAFE_METHODS:
+            return f"{_SHARED_ANSWERS[403]}, or you are an admin and the job is a client's (staff views are read-only)"
+        return _SHARED_ANSWERS[code]
 
     def _shared_error_codes(self, operation: dict[str, Any]) -> list[int]:
         located = {parameter["in"] for parameter in operation.get("parameters", [])}

@@ -23,13 +23,14 @@ from marketplace.billing import escrow, idempotency
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
+from marketplace.jobs.services import STAFF_READ_ONLY
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import job_models
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
 from marketplace.money import money_text
-from marketplace.web.access import STAFF_READ_ONLY, client_or_admin_required, live_socket, staff_look
+from marketplace.web.access import client_or_admin_required, live_socket, staff_look
 
 SELECTION_MAX = 1_000
 _FILTER_NAMES = ("label", "confidence_min", "confidence_max", "agreement_below", "gold", "expert",
