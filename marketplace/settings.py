@@ -337,17 +337,21 @@ MIDDLEWARE += [
     # Last, as django-axes asks: it turns a log-in refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
-# The axes backend goes first: a locked-out account or address is refused before any password check.
+# The axes backend goes first: a locked-out account and address, or address, is refused before any
+# password check.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failed log-ins (page, token API, Django admin; a wrong current password on the change page) are
-# counted per account and, separately, per client address; either reaching the limit locks it for
-# the cool-off, which every further failure restarts.
+# counted per account from one client address, and per client address whatever the accounts;
+# either reaching the limit locks that pair or that address for the cool-off, counted from the last
+# failure before the lock. Never per account alone: anyone failing on purpose could keep the real
+# user out. Failures while locked out are not counted, so they cannot keep a lock going either.
 AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
 # Axes keeps each failure's form fields; it masks "password" itself, these are the change page's.

@@ -1,7 +1,7 @@
-"""Throttles. Failed log-ins: django-axes counts the failures (per account and per address, see
-settings "Security"); this module says which address a request comes from and whether a log-in is
-refused for a lockout, so the token API can answer 429 in the one error format; a wrong current
-password on the password-change page counts as a failed log-in. Sign-ups: counted
+"""Throttles. Failed log-ins: django-axes counts the failures (per account from one address, and
+per address, see settings "Security"); this module says which address a request comes from and
+whether a log-in is refused for a lockout, so the token API can answer 429 in the one error format;
+a wrong current password on the password-change page counts as a failed log-in. Sign-ups: counted
 per address in the cache, so one address cannot mint accounts (and tokens) by the thousand.
 Password-reset requests: counted per address and per e-mail in the cache, so nobody can flood an
 inbox (or the mail sender's quota) with reset links."""
@@ -42,8 +42,9 @@ def client_ip_address(request: HttpRequest) -> str | None:
 
 
 def login_locked_out(request: Any, *, username: str) -> bool:
-    """Is this username or this request's address locked out? Asked after a failed
-    authenticate(), so the attempt that reaches the limit already gets the lockout answer."""
+    """Is this username locked out from this request's address, or the address altogether? Asked
+    after a failed authenticate(), so the attempt that reaches the limit already gets the lockout
+    answer."""
     return not AxesProxyHandler.is_allowed(request, {"username": username})
 
 
@@ -54,7 +55,7 @@ def lockout_seconds(request: Any = None) -> int:
 
 def lockout_message(request: Any = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
-    return (f"Too many failed log-ins for this account or from this address. Log-ins are refused for "
+    return (f"Too many failed log-ins from this address. Log-ins are refused for "
             f"{minutes} minutes; an admin can lift the lock sooner.")
 
 
@@ -65,8 +66,8 @@ _ACCOUNT_ADDRESSES = int(ipaddress.IPv6Address("2001:db8::"))
 def account_request(request: HttpRequest) -> HttpRequest:
     """`request` as django-axes should count a wrong password typed in a session (the current one on
     the change page): from an address of the account's own instead of the client's. The guesses
-    then lock the account (for log-ins too, from anywhere) and never the client's address, which an
-    office or a carrier shares: one person's typos must not lock out everyone behind it."""
+    then lock the change page of that account and never the client's address, which an office or a
+    carrier shares: one person's typos must not lock out everyone behind it."""
     account = copy.copy(request)
     account.META = {key: value for key, value in request.META.items() if key != "HTTP_X_FORWARDED_FOR"}
     account.META["REMOTE_ADDR"] = str(ipaddress.IPv6Address(_ACCOUNT_ADDRESSES + (request.user.pk or 0)))

@@ -1,5 +1,6 @@
-"""Failed log-ins are throttled per account and per address: on the log-in page, the token API and
-the Django admin alike, and the locked-out visitor is told so (429), not shown "wrong password".
+"""Failed log-ins are throttled per account from one address and per address: on the log-in page,
+the token API and the Django admin alike, and the locked-out visitor is told so (429), not shown
+"wrong password". Never per account alone, so nobody can keep an account's owner out.
 
 Wendy is a worker whose password someone is guessing; Walter is another worker who happens to
 share the guesser's address (an office behind one NAT); Ada is an admin. The throttle is the real
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from axes.models import AccessAttempt
 from django.core.management import call_command
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -45,18 +47,41 @@ def guess(api: APIClient, username: str, times: int) -> list[int]:
             for _ in range(times)]
 
 
-def test_the_token_api_locks_out_the_guessed_account_even_with_the_right_password(wendy: User) -> None:
+def test_the_token_api_locks_the_guessed_account_out_of_the_guessing_address_even_with_the_right_password(
+    wendy: User,
+) -> None:
     api = from_address("203.0.113.7")
 
     assert guess(api, "wendy", LIMIT - 1) == [401] * (LIMIT - 1)
     assert guess(api, "wendy", 1) == [429]  # the attempt that reaches the limit already says so
 
-    # From anywhere, even with the right password, for the cool-off.
-    refused = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD},
-                                                format="json")
+    # From that address, even with the right password, for the cool-off.
+    refused = from_address("203.0.113.7").post(TOKEN, {"username": "wendy", "password": PASSWORD},
+                                               format="json")
     error = assert_error(refused, 429, "locked_out")
     assert "Too many failed log-ins" in error["message"] and "15 minutes" in error["message"]
     assert refused["Retry-After"] == str(15 * 60)
+
+
+def test_a_guesser_cannot_lock_the_owner_out_from_her_own_address(wendy: User) -> None:
+    assert guess(from_address("203.0.113.7"), "wendy", LIMIT + 2)[-1] == 429
+
+    owner = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD}, format="json")
+
+    assert owner.status_code == 201
+
+
+def test_failures_while_locked_out_do_not_extend_the_lock(wendy: User) -> None:
+    guess(from_address("203.0.113.7"), "wendy", LIMIT)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=14))
+    # The guesser keeps going during the last minute of the lock: refused, and not counted.
+    assert guess(from_address("203.0.113.7"), "wendy", 3) == [429] * 3
+    # Two minutes on, the lock from the last counted failure (16 minutes ago by then) is over.
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=2))
+
+    again = from_address("203.0.113.7").post(TOKEN, {"username": "wendy", "password": PASSWORD}, format="json")
+
+    assert again.status_code == 201
 
 
 def test_one_address_guessing_many_accounts_is_locked_out_but_others_are_not(walter: User) -> None:
@@ -88,8 +113,8 @@ def test_an_admin_unlocks_an_account_from_the_command_line(wendy: User) -> None:
 
     call_command("axes_reset_username", "wendy", stdout=StringIO())
 
-    unlocked = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD},
-                                                 format="json")
+    unlocked = from_address("203.0.113.7").post(TOKEN, {"username": "wendy", "password": PASSWORD},
+                                                format="json")
     assert unlocked.status_code == 201
 
 
@@ -148,3 +173,4 @@ def test_the_client_address_is_remote_addr_unless_proxies_are_configured(setting
     assert client_ip_address(request) == "192.0.2.99"
     settings.QUORUM_PROXY_COUNT = 3  # fewer hops than proxies: misconfigured, fall back safely
     assert client_ip_address(request) == "10.0.0.2"
+
