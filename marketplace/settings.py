@@ -352,6 +352,7 @@ AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The address of a request as every throttle counts it (an IPv6 client by its /64).
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "marketplace.web.public.accounts.locked_out"  # a 429 page that says why
 # Axes keeps each failure's form fields; it masks "password" itself, these are the change page's.

@@ -1,7 +1,8 @@
 """Throttles. Failed log-ins: django-axes counts the failures (per account from one address, and
-per address, see settings "Security"); this module says which address a request comes from and
-whether a log-in is refused for a lockout, so the token API can answer 429 in the one error format;
-a wrong current password on the password-change page counts as a failed log-in. Sign-ups: counted
+per address, see settings "Security"); this module says which address a request comes from (for
+every throttle, axes' included: client_ip_address) and whether a log-in is refused for a lockout,
+so the token API can answer 429 in the one error format; a wrong current password on the
+password-change page counts as a failed log-in. Sign-ups: counted
 per address in the cache, so one address cannot mint accounts (and tokens) by the thousand.
 Password-reset requests: counted per address and per e-mail in the cache, so nobody can flood an
 inbox (or the mail sender's quota) with reset links."""
@@ -27,9 +28,16 @@ logger = logging.getLogger(__name__)
 
 
 def client_ip_address(request: HttpRequest) -> str | None:
-    """The address to throttle. With QUORUM_PROXY_COUNT = N reverse proxies in front, each appends
-    the address it saw to X-Forwarded-For, so the client is the N-th entry from the right; anything
-    further left was written by the client itself and is never trusted."""
+    """The address to throttle, the one function every per-address limit keys on (log-ins through
+    AXES_CLIENT_IP_CALLABLE, sign-ups, password resets): the client's address (_client_address) as
+    throttle_address counts it, an IPv6 client by its /64."""
+    return throttle_address(_client_address(request))
+
+
+def _client_address(request: HttpRequest) -> str | None:
+    """With QUORUM_PROXY_COUNT = N reverse proxies in front, each appends the address it saw to
+    X-Forwarded-For, so the client is the N-th entry from the right; anything further left was
+    written by the client itself and is never trusted."""
     remote = request.META.get("REMOTE_ADDR")
     hops = settings.QUORUM_PROXY_COUNT
     if hops <= 0:
@@ -39,6 +47,28 @@ def client_ip_address(request: HttpRequest) -> str | None:
     if len(forwarded) < hops:  # fewer hops than configured proxies: not the path we were told of
         return remote
     return forwarded[-hops]
+
+
+# One IPv6 subscriber (a home, a phone, a server) is handed a whole /64 and picks any address in it.
+IPV6_CLIENT_PREFIX = 64
+
+
+def throttle_address(address: str | None) -> str | None:
+    """An address as the throttles count it: IPv4 as it is; IPv6 as the first address of its /64
+    (2001:db8:1:2::), or else one client could rotate through 2^64 addresses and never meet a
+    per-address limit; an IPv4-mapped IPv6 address as its IPv4. Still an address (axes stores it
+    in an address field). Text that is no address (a misconfigured proxy's header) is kept."""
+    if not address:
+        return address
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])  # a link-local zone names no client
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_CLIENT_PREFIX), strict=False).network_address)
+    return str(parsed)
 
 
 def login_locked_out(request: Any, *, username: str) -> bool:
@@ -59,7 +89,8 @@ def lockout_message(request: Any = None) -> str:
             f"{minutes} minutes; an admin can lift the lock sooner.")
 
 
-# The documentation prefix (RFC 3849): no client ever has one of these addresses.
+# The documentation prefix (RFC 3849): no client ever has one of these addresses. Each account's
+# is a /64 of its own (its id in the 32 bits after the prefix), as the throttles count IPv6 by /64.
 _ACCOUNT_ADDRESSES = int(ipaddress.IPv6Address("2001:db8::"))
 
 
@@ -70,7 +101,8 @@ def account_request(request: HttpRequest) -> HttpRequest:
     carrier shares: one person's typos must not lock out everyone behind it."""
     account = copy.copy(request)
     account.META = {key: value for key, value in request.META.items() if key != "HTTP_X_FORWARDED_FOR"}
-    account.META["REMOTE_ADDR"] = str(ipaddress.IPv6Address(_ACCOUNT_ADDRESSES + (request.user.pk or 0)))
+    network = (request.user.pk or 0) % 2**32  # accounts 2^32 ids apart would share one: none do yet
+    account.META["REMOTE_ADDR"] = str(ipaddress.IPv6Address(_ACCOUNT_ADDRESSES + (network << 64)))
     return account
 
 

@@ -174,3 +174,34 @@ def test_the_client_address_is_remote_addr_unless_proxies_are_configured(setting
     settings.QUORUM_PROXY_COUNT = 3  # fewer hops than proxies: misconfigured, fall back safely
     assert client_ip_address(request) == "10.0.0.2"
 
+
+@pytest.mark.parametrize(("remote", "counted"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2::1", "2001:db8:1:2::"),
+    ("2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::"),  # any address of the same /64
+    ("2001:DB8:0001:0002:0:0:0:9", "2001:db8:1:2::"),  # however it is written
+    ("2001:db8:1:3::1", "2001:db8:1:3::"),  # the next /64 is another client
+    ("fe80::1%eth0", "fe80::"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client seen through an IPv6 socket
+])
+def test_the_throttles_count_an_ipv6_client_by_its_64(rf: Any, remote: str, counted: str) -> None:
+    assert client_ip_address(rf.get("/", REMOTE_ADDR=remote)) == counted
+
+
+def test_the_64_comes_from_x_forwarded_for_behind_a_proxy(settings: Any, rf: Any) -> None:
+    settings.QUORUM_PROXY_COUNT = 1
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="2001:db8:7:7:a:b:c:d")
+    assert client_ip_address(request) == "2001:db8:7:7::"
+
+
+def test_a_guesser_rotating_through_its_64_is_locked_out_as_one_address(walter: User) -> None:
+    for n, name in enumerate(("amy", "ben", "cat"), start=1):  # a new address of the /64 for each guess
+        guess(from_address(f"2001:db8:1:2::{n:x}"), name, 1)
+
+    same_64 = from_address("2001:db8:1:2::ff").post(TOKEN, {"username": "walter", "password": PASSWORD},
+                                                     format="json")
+    next_64 = from_address("2001:db8:1:3::1").post(TOKEN, {"username": "walter", "password": PASSWORD},
+                                                    format="json")
+
+    assert_error(same_64, 429, "locked_out")
+    assert next_64.status_code == 201

@@ -103,3 +103,12 @@ def test_one_address_signing_up_too_often_is_told_to_wait_and_creates_nothing(
     assert not User.objects.filter(username="mal3").exists()
     other_address = APIClient(REMOTE_ADDR="203.0.113.9")
     assert signup(other_address, username="wanda", role="worker").status_code == 201
+
+
+def test_an_ipv6_client_rotating_through_its_64_is_one_address_to_the_sign_up_limit(settings: Any) -> None:
+    settings.QUORUM_SIGNUPS_PER_HOUR = 2
+    codes = [signup(APIClient(REMOTE_ADDR=f"2001:db8:5:6::{n:x}"), username=f"mal{n}", role="worker").status_code
+             for n in range(1, 4)]
+
+    assert codes == [201, 201, 429]
+    assert signup(APIClient(REMOTE_ADDR="2001:db8:5:7::1"), username="wanda", role="worker").status_code == 201

@@ -85,6 +85,19 @@ def test_one_address_asking_for_many_emails_is_stopped_and_others_still_get_thei
     assert [m.to for m in mailoutbox] == [[walter.email], [wendy.email]]
 
 
+def test_an_ipv6_client_rotating_through_its_64_is_one_address_to_the_reset_limit(
+    settings: Any, wendy: User, mailoutbox: list[Any]
+) -> None:
+    settings.QUORUM_PASSWORD_RESETS_PER_ADDRESS = 2
+    emails = ["a@example.com", "b@example.com", wendy.email]
+
+    codes = [ask_reset(email, ip=f"2001:db8:9:9::{n:x}")[0].status_code for n, email in enumerate(emails, start=1)]
+
+    assert codes == [302, 302, 429]
+    assert mailoutbox == []  # Wendy's request came after the /64's limit
+    assert ask_reset(wendy.email, ip="2001:db8:9:a::1")[0].status_code == 302  # another /64
+
+
 def test_a_limit_of_zero_means_no_limit(settings: Any, wendy: User, mailoutbox: list[Any]) -> None:
     settings.QUORUM_PASSWORD_RESETS_PER_EMAIL = 0
     settings.QUORUM_PASSWORD_RESETS_PER_ADDRESS = 0
