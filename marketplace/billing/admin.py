@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -19,10 +21,31 @@ from marketplace.billing.models import (
     QualityCredit,
     Tier,
 )
+from marketplace.limits import MIN_PAY_PER_JUDGMENT
+
+
+class TierForm(forms.ModelForm):
+    """A tier's terms as an admin edits them. A job pays at least MIN_PAY_PER_JUDGMENT whatever
+    its tier says (services.job_pay_check, at create, edit and publish), so a tier paying less
+    would be offered to clients and then refuse every job published on it: refused here."""
+
+    class Meta:
+        model = Tier
+        fields = "__all__"
+
+    def clean_pay_per_judgment(self) -> Decimal:
+        pay: Decimal = self.cleaned_data["pay_per_judgment"]
+        if pay < MIN_PAY_PER_JUDGMENT:
+            raise forms.ValidationError(
+                f"Workers are paid at least {MIN_PAY_PER_JUDGMENT} per judgment: publishing refuses a job "
+                f"paying less, so a tier paying {pay} could never run a job. Enter {MIN_PAY_PER_JUDGMENT} or more."
+            )
+        return pay
 
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
+    form = TierForm
     list_display = (
         "slug",
         "name",
