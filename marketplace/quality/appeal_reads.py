@@ -13,8 +13,8 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.jobs.models import GoldAnswer, Job
 from marketplace.labeling.models import JobBlock, Judgment
-from marketplace.quality.appeals import appeal_window, block_event_latest
-from marketplace.quality.models import Appeal, WithdrawalReview
+from marketplace.quality.appeals import Mark, appeal_window, block_event_latest, block_marks, review_block_in
+from marketplace.quality.models import Appeal, QualityEvent, WithdrawalReview
 from marketplace.quality.rules import rules_for
 
 LIST_ROWS = 100  # appeals on one page (open ones first)
@@ -97,11 +97,34 @@ def appeals_for_staff(*, status: str = "") -> list[Appeal]:
     return _listed(rows.filter(status=status) if status else rows)
 
 
-def withdrawal_reviews(*, pending_only: bool = True) -> list[WithdrawalReview]:
-    rows = WithdrawalReview.objects.select_related("job", "worker", "decided_by").order_by("-id")
-    if pending_only:
-        rows = rows.filter(status=WithdrawalReview.Status.PENDING)
-    return list(rows[:LIST_ROWS])
+@dataclass(frozen=True)
+class ReviewShown:
+    """A pending withdrawal review as the staff page shows it, with where its block is now: the
+    decision moves that block's pay only (appeals.block_window), whatever became of the block."""
+
+    review: WithdrawalReview
+    blocked_at: datetime | None  # the review's block (None: none recorded)
+    lifted_at: datetime | None  # when that block ended (None: it stands)
+    blocked_again_at: datetime | None  # a later block of the pair, standing now
+
+
+def withdrawal_reviews() -> list[ReviewShown]:
+    """The pending reviews, newest first, each with its block's state (one query for them all)."""
+    reviews = list(WithdrawalReview.objects.select_related("job", "worker").filter(
+        status=WithdrawalReview.Status.PENDING).order_by("-id")[:LIST_ROWS])
+    marks = block_marks(pairs={(r.job_id, r.worker_id) for r in reviews})
+    return [_shown(review, marks[(review.job_id, review.worker_id)]) for review in reviews]
+
+
+def _shown(review: WithdrawalReview, marks: list[Mark]) -> ReviewShown:
+    block_id = review_block_in(marks, review=review)
+    at = next((i for i, (pk, _, _) in enumerate(marks) if pk == block_id), None)
+    if at is None:
+        return ReviewShown(review, None, None, None)
+    later = marks[at + 1:]  # the block's lift (windows end there), then any later block and lift
+    lifted = later[0][2] if later else None
+    again = later[-1][2] if later and later[-1][1] == QualityEvent.Kind.BLOCKED else None
+    return ReviewShown(review, marks[at][2], lifted, again)
 
 
 def job_labels(job: Job) -> list[str]:

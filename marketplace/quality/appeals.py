@@ -7,6 +7,7 @@ decision, in one transaction, is marketplace/flows_appeals.py.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -54,6 +55,26 @@ def block_event_latest(*, job_id: int, worker_id: int) -> QualityEvent | None:
     )
 
 
+# A block or a lift of a (job, worker) pair: (its QualityEvent id, kind, created_at).
+Mark = tuple[int, str, datetime]
+
+
+def block_marks(*, pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], list[Mark]]:
+    """The blocks and lifts of each (job, worker) pair, in order, in one query (for window_in and
+    review_block_in over many reviews)."""
+    out: dict[tuple[int, int], list[Mark]] = {pair: [] for pair in pairs}
+    if not out:
+        return out
+    rows = QualityEvent.objects.filter(
+        kind__in=(QualityEvent.Kind.BLOCKED, QualityEvent.Kind.UNBLOCKED),
+        job_id__in={job for job, _ in out}, worker_id__in={worker for _, worker in out},
+    ).order_by("id").values_list("job_id", "worker_id", "pk", "kind", "created_at")
+    for job_id, worker_id, pk, kind, at in rows.iterator(chunk_size=5000):
+        if (job_id, worker_id) in out:  # the id lists cross: other pairs of these jobs and workers
+            out[(job_id, worker_id)].append((pk, kind, at))
+    return out
+
+
 def block_window(*, job_id: int, worker_id: int, block_event_id: int) -> tuple[datetime | None, datetime | None]:
     """When the judgments a block dropped were made (since, exclusive; until, inclusive; None:
     unbounded): after the pair's previous block ended (its lift, or this block) and before this
@@ -61,9 +82,11 @@ def block_window(*, job_id: int, worker_id: int, block_event_id: int) -> tuple[d
     never overlap, so each block's withdrawal, review and appeal concern its own judgments' pay
     and none of another block's (README, Money rules, "The review cap"). A judgment a submit in
     flight made just after the block, which the block drops once it commits, is the block's."""
-    marks = list(QualityEvent.objects.filter(
-        job_id=job_id, worker_id=worker_id, kind__in=(QualityEvent.Kind.BLOCKED, QualityEvent.Kind.UNBLOCKED),
-    ).order_by("id").values_list("pk", "kind", "created_at"))
+    return window_in(block_marks(pairs=[(job_id, worker_id)])[(job_id, worker_id)], block_event_id)
+
+
+def window_in(marks: Sequence[Mark], block_event_id: int) -> tuple[datetime | None, datetime | None]:
+    """block_window from the pair's marks (block_marks)."""
     at = next((i for i, (pk, _, _) in enumerate(marks) if pk == block_event_id), None)
     if at is None:
         return None, None
@@ -71,6 +94,24 @@ def block_window(*, job_id: int, worker_id: int, block_event_id: int) -> tuple[d
     since = marks[before[-1] + 1][2] if before else None
     until = marks[at + 1][2] if at + 1 < len(marks) else None
     return since, until
+
+
+def review_block_in(marks: Sequence[Mark], *, review: WithdrawalReview) -> int | None:
+    """The block (its BLOCKED event id) whose withdrawal the review holds: the one it names, or,
+    for a review opened before reviews named their block, the pair's latest block when it
+    opened (the review was written with it). None when no block is recorded."""
+    if review.block_event_id is not None:
+        return review.block_event_id
+    blocks = [pk for pk, kind, at in marks if kind == QualityEvent.Kind.BLOCKED and at <= review.created_at]
+    return blocks[-1] if blocks else None
+
+
+def review_block_id(*, review: WithdrawalReview) -> int | None:
+    """review_block_in for one review."""
+    if review.block_event_id is not None:
+        return review.block_event_id
+    pair = (review.job_id, review.worker_id)
+    return review_block_in(block_marks(pairs=[pair])[pair], review=review)
 
 
 @transaction.atomic

@@ -8,11 +8,14 @@ client and sees none of Acme's appeals; Ada is an admin.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
+from marketplace import flows
 from marketplace.accounts.models import User
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
@@ -55,6 +58,31 @@ def test_a_blocked_worker_files_an_appeal_and_follows_it(wendy: User, blocked: J
     assert (appeal.kind, appeal.status, appeal.job_id) == ("block", "open", blocked.pk)
     page = _as(wendy).get("/work/appeals/").content.decode()
     assert "The gold showed dogs." in page and f'value="block:{blocked.pk}"' not in page  # no second one
+
+
+def _block_state(review: WithdrawalReview, ada: User) -> str:
+    """What the staff page says of the review, its block's state included, as one line of text."""
+    page = _as(ada).get("/staff/appeals/").content.decode()
+    form = page[page.index(f'data-review="{review.pk}"'):]
+    said = form[form.index("<p>"):form.index("</p>")]
+    return " ".join(re.sub(r"<[^>]+>", " ", said).split())
+
+
+def test_the_staff_page_says_what_became_of_a_held_withdrawals_block(wendy: User, ada: User, blocked: Job) -> None:
+    review = WithdrawalReview.objects.get(job=blocked, worker=wendy)  # the default cap held it
+    assert _block_state(review, ada).endswith("the block stands either way.")
+
+    flows.worker_unblock(job=blocked, worker=wendy, reason="Looking at this later.", actor=ada)
+    lifted = _block_state(review, ada)
+    assert "lifted" in lifted and "they may work in this job again either way" in lifted
+    assert "stands" not in lifted  # the block is gone: it does not stand either way
+
+    with contextlib.suppress(NotQualified):  # the rule blocks her again, a block of its own
+        answer_gold(wendy, blocked, right=0, wrong=3)
+    assert JobBlock.objects.filter(job=blocked, worker=wendy).exists()
+    again = _block_state(review, ada)
+    assert "blocked again" in again and "that later block stands either way" in again
+    assert "only the pay of the answers the first block dropped" in again
 
 
 def test_the_appeal_form_answers_bad_input_with_a_4xx(wendy: User, walter: User, blocked: Job) -> None:
