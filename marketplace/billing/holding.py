@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from marketplace.billing import restoring, reversals
-from marketplace.billing.windows import block_earnings
+from marketplace.billing.windows import block_earnings, reviewed_earnings
 from marketplace.billing.models import Earning
 from marketplace.billing.services import budget_lock
 from marketplace.labeling.models import Judgment, JudgmentStatus
@@ -47,13 +47,18 @@ ZERO = Decimal("0.00")
 
 
 def under_review() -> Q:
-    """Earnings whose withdrawal an admin is reviewing: pending pay of the worker's dropped
-    judgments in a job where their review is pending, not kept by an earlier decision (what
-    posting.earnings_hold holds at settlement). The release leaves them pending until decided."""
-    reviewed = WithdrawalReview.objects.filter(
-        job_id=OuterRef("job_id"), worker_id=OuterRef("worker_id"), status=WithdrawalReview.Status.PENDING)
+    """Earnings whose withdrawal an admin is reviewing: pending pay of the dropped judgments each
+    pending review's block dropped (windows.reviewed_earnings: made in that block's window),
+    not kept by an earlier decision (what posting.earnings_hold holds at settlement). The
+    release leaves them pending until decided. Pay of the pair outside every pending review's
+    block is not under review: no decision will move it, so it is released on time. Reads
+    the pending reviews now (a few: only a rule's block over the cap opens one), so call it
+    once per statement that must see the reviews committed by then."""
+    reviews = WithdrawalReview.objects.filter(status=WithdrawalReview.Status.PENDING).only(
+        "job_id", "worker_id", "block_event_id", "created_at")
     dropped = Judgment.objects.filter(pk=OuterRef("judgment_id"), status=JudgmentStatus.DROPPED)
-    return Q(status=Earning.Status.PENDING, kept_after_drop=False) & Q(Exists(reviewed)) & Q(Exists(dropped))
+    return (Q(status=Earning.Status.PENDING, kept_after_drop=False) & reviewed_earnings(reviews=reviews)
+            & Q(Exists(dropped)))
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Decided:
 @transaction.atomic
 def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decided:
     """An admin decides a held withdrawal (module docstring). Caller holds the review's lock."""
-    event_id = review.block_event_id or _block_event_id(job_id=review.job_id, worker_id=review.worker_id)
+    event_id = appeals.review_block_id(review=review)
     budget = budget_lock(job_id=review.job_id)  # budget before earnings: the lock order
     settled = budget is not None and budget.settled_at is not None
     if not settled and withdraw:
@@ -127,9 +132,3 @@ def admin_block_pay_withdraw(*, block_event: QualityEvent, reviews: list[Withdra
                   f"withdrew this pay ({withdrawn} in all): nothing is left to decide."),
         )
     return withdrawn
-
-
-def _block_event_id(*, job_id: int, worker_id: int) -> int | None:
-    """A review opened before reviews named their block: the latest block of the pair."""
-    event = appeals.block_event_latest(job_id=job_id, worker_id=worker_id)
-    return event.pk if event is not None else None

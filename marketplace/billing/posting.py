@@ -45,7 +45,7 @@ from marketplace.billing.models import (
 from marketplace.bulk_sql import update_from_values
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JudgmentStatus
-from marketplace.quality.appeals import block_event_latest
+from marketplace.quality.appeals import review_block_id
 from marketplace.quality.models import WithdrawalReview
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,8 @@ def earnings_hold(*, budget: JobBudget) -> Decimal:
     held = ZERO
     reviews = WithdrawalReview.objects.filter(job_id=budget.job_id, status=WithdrawalReview.Status.PENDING)
     for review in reviews.order_by("worker_id"):
-        # A review opened before reviews named their block: the latest block of the pair.
-        event = review.block_event or block_event_latest(job_id=budget.job_id, worker_id=review.worker_id)
-        event_id = event.pk if event is not None else None
+        # A review opened before reviews named their block: the pair's latest block then.
+        event_id = review_block_id(review=review)
         rows = Earning.objects.select_for_update(of=("self",))
         if event_id is not None:  # its own block's pay: another block's is withdrawn or reviewed apart
             rows = rows.filter(block_earnings(

@@ -17,8 +17,9 @@ from marketplace.billing.models import LedgerAccount
 from marketplace.billing.posting import job_pay_post
 from marketplace.errors import NotQualified
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.models import WithdrawalReview
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
+from marketplace.quality.appeals import block_event_latest
+from marketplace.quality.models import QualityEvent, WithdrawalReview
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
 RULES = {"min_gold_answers": 3, "gold_accuracy_floor": "0.5", "gold_feedback": True}
@@ -62,3 +63,16 @@ def blocked_under_review(wendy: User, walter: User, *, posted: bool = True, answ
     job.refresh_from_db()
     assert job.status == JobStatus.OPEN
     return job, review, pay_of(job, wendy, JudgmentStatus.DROPPED)
+
+
+def rule_blocks(worker: User, job: Job, *, answers: int) -> QualityEvent:
+    """The worker answers `answers` regular items (pay posted), then misses gold until the rule
+    blocks them; the block's event."""
+    answer_regular(worker, job, count=answers)
+    job_pay_post(job_id=job.pk, everything=True)
+    while not JobBlock.objects.filter(job=job, worker=worker).exists():
+        with contextlib.suppress(NotQualified):
+            answer_gold(worker, job, right=0, wrong=1)
+    event = block_event_latest(job_id=job.pk, worker_id=worker.pk)
+    assert event is not None and event.automatic
+    return event

@@ -16,16 +16,21 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from marketplace import flows_appeals
+from marketplace import flows, flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing import holding, ledger, payouts
+from marketplace.billing.posting import job_pay_post
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import AccountKind, Earning, LedgerTransaction, TransactionKind
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import JudgmentStatus
+from marketplace.quality import appeals
 from marketplace.quality.models import WithdrawalReview
-from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold, pay_of
+from tests.billing.review_helpers import (
+    RULES, ZERO, balance, blocked_under_review, past_the_hold, pay_of, rule_blocks,
+)
 from tests.conftest import needs_postgres
+from tests.quality.worker_helpers import answer_regular, gold_job
 from tests.threads import WAIT, hold_thread_in, someone_waits_for_a_lock, thread_recording, until
 
 
@@ -92,6 +97,43 @@ def test_an_admin_who_leaves_the_pay_after_the_hold_has_the_next_release_make_it
     assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped
     assert _under_review(job, wendy) == {Earning.Status.AVAILABLE}
     assert ledger_audit().ok, ledger_audit().violations
+
+
+@pytest.mark.django_db
+def test_the_release_holds_the_reviewed_blocks_pay_and_releases_another_blocks_on_time(
+    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ada lifts Wendy's first block with its review pending; the rule blocks her again under the
+    old code, which left a second block's pay to the pair's pending review (one per worker and
+    job). Ada's decision moves the first block's pay only, so the second block's, under no
+    review, goes past the hold with everyone's: holding it would only delay it."""
+    job = gold_job(items=60, gold=60, gold_rate="0.3", overlap=1, quality_rules=RULES)
+    rule_blocks(wendy, job, answers=3)
+    first_pay = pay_of(job, wendy, JudgmentStatus.DROPPED)
+    review = WithdrawalReview.objects.get(job=job, worker=wendy, status=WithdrawalReview.Status.PENDING)
+    flows.worker_unblock(job=job, worker=wendy, reason="Looking at this later.", actor=ada)
+    pending = appeals.withdrawal_review_pending
+    with monkeypatch.context() as old_code:
+        old_code.setattr(appeals, "withdrawal_review_pending", lambda **kw: pending(
+            job_id=kw["job_id"], worker_id=kw["worker_id"], block_event_id=None))
+        rule_blocks(wendy, job, answers=6)
+    # n × pay rounded over both blocks' answers, less the first block's: the second block's pay.
+    second_pay = pay_of(job, wendy, JudgmentStatus.DROPPED) - first_pay
+    assert second_pay > 0
+    assert list(WithdrawalReview.objects.filter(status=WithdrawalReview.Status.PENDING)) == [review]
+    answer_regular(walter, job, count=2)
+    job_pay_post(job_id=job.pk, everything=True)
+
+    payouts.earnings_release(now=past_the_hold())
+
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == second_pay
+    assert balance(wendy, AccountKind.WORKER_PENDING) == first_pay  # the first block's, under review
+    assert balance(walter, AccountKind.WORKER_AVAILABLE) == pay_of(job, walter, JudgmentStatus.ACCEPTED)
+    _, decided = flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=True, note="Spam.")
+    assert decided.withdrawn == first_pay
+    assert _withdrawn_from(wendy) == first_pay
+    assert balance(wendy, AccountKind.WORKER_PENDING) == ZERO
+    assert balance(wendy, AccountKind.WORKER_AVAILABLE) == second_pay
 
 
 def _decide(review: WithdrawalReview, ada: User, withdraw: bool) -> Any:
