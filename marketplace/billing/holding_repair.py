@@ -16,8 +16,12 @@ escrow really paid; Quorum's revenue ends where today's code would have left it.
 
 Pay released meanwhile (AVAILABLE) is left with the worker: released pay is theirs
 (services.DROPPED_JUDGMENT_PAY_POLICY), and may be paid out already. It is marked kept and
-reported, so an admin sees it before deciding the review. Earnings paid on a settled job with no
-review pending are reported and left alone: nothing says what their block meant to withdraw.
+reported, so an admin sees it before deciding the review. Each earning belongs to the review of
+the block that dropped its judgment (the block whose window it was made in, billing/windows.py),
+never merely the pair's first pending review: a pair blocked twice, each block's withdrawal under a
+review of its own, has each review's pay held in its block's name, so each decision moves its own.
+Earnings paid on a settled job with no review pending for their block are reported and left
+alone: nothing says what their block meant to withdraw.
 
 Locks, the order of a review's decision: the review → the job's budget → earnings (id order) →
 ledger accounts.
@@ -36,7 +40,7 @@ from marketplace.billing.ledger import account_get
 from marketplace.billing.models import AccountKind, Earning, JobBudget, TransactionKind
 from marketplace.billing.services import budget_lock
 from marketplace.labeling.models import JudgmentStatus
-from marketplace.quality.appeals import block_event_latest
+from marketplace.quality import appeals
 from marketplace.quality.models import WithdrawalReview
 
 ZERO = Decimal("0.00")
@@ -47,11 +51,11 @@ PAID = (Earning.Status.PENDING, Earning.Status.AVAILABLE)
 class Repaired:
     job_id: int
     worker_id: int
-    review_id: int | None  # None: no review pending, nothing repaired (reported only)
+    review_id: int | None  # None: no pending review's block dropped it, nothing repaired (reported only)
     held: Decimal = ZERO  # made HELD (reclaimed + never posted)
     reclaimed: Decimal = ZERO  # of `held`: taken back from the worker's pending account
     left: Decimal = ZERO  # released already: left with the worker (marked kept)
-    untouched: Decimal = ZERO  # no review pending: left as it is
+    untouched: Decimal = ZERO  # under no pending review: left as it is
 
 
 def _unrepaired() -> QuerySet[Earning]:
@@ -67,23 +71,56 @@ def held_pay_unrepaired() -> list[tuple[int, int]]:
 
 
 @transaction.atomic
-def held_pay_repair(*, job_id: int, worker_id: int) -> Repaired:
-    """Repair one pair (module docstring). Idempotent: a second run finds nothing to repair."""
-    review = WithdrawalReview.objects.select_for_update().filter(
-        job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING).first()
+def held_pay_repair(*, job_id: int, worker_id: int) -> list[Repaired]:
+    """Repair one pair (module docstring): each earning is held for the pending review of the
+    block that dropped its judgment (the one whose window it was made in, windows.py), so a
+    pair with two blocks under review has each review's pay held in its own name and moved by
+    its own decision; pay outside every pending review's block is reported and left alone.
+    One Repaired per review, then one for what no review covers. Idempotent: a second run
+    finds nothing to repair."""
+    reviews = list(WithdrawalReview.objects.select_for_update().filter(
+        job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING).order_by("id"))
     budget = budget_lock(job_id=job_id)  # budget before earnings: the lock order
     earnings = list(_unrepaired().select_for_update(of=("self",))
                     .filter(job_id=job_id, worker_id=worker_id).order_by("id"))
-    if review is None or budget is None:
-        return Repaired(job_id=job_id, worker_id=worker_id, review_id=None,
-                        untouched=sum((e.amount for e in earnings), ZERO))
-    event = review.block_event or block_event_latest(job_id=job_id, worker_id=worker_id)
+    if budget is None:
+        reviews = []
+    marks = appeals.block_marks(pairs=[(job_id, worker_id)])[(job_id, worker_id)]
+    windows = [(review, appeals.review_block_in(marks, review=review)) for review in reviews]
+    owned: dict[int, list[Earning]] = {review.pk: [] for review in reviews}
+    stray: list[Earning] = []
+    for earning in earnings:
+        review_id = next((review.pk for review, block_id in windows
+                          if _made_in(earning, marks=marks, block_id=block_id)), None)
+        (owned[review_id] if review_id is not None else stray).append(earning)
+    repaired = [
+        _hold(budget=budget, review=review, event_id=block_id, earnings=owned[review.pk])
+        for review, block_id in windows if owned[review.pk] and budget is not None
+    ]
+    if stray:
+        repaired.append(Repaired(job_id=job_id, worker_id=worker_id, review_id=None,
+                                 untouched=sum((e.amount for e in stray), ZERO)))
+    return repaired
+
+
+def _made_in(earning: Earning, *, marks: list[appeals.Mark], block_id: int | None) -> bool:
+    """Was the earning's judgment made in the block's window? (No block recorded: the review
+    covers the pair's whole pay, as before reviews named their block.)"""
+    if block_id is None:
+        return True
+    since, until = appeals.window_in(marks, block_id)
+    return (since is None or earning.created_at > since) and (until is None or earning.created_at <= until)
+
+
+def _hold(*, budget: JobBudget, review: WithdrawalReview, event_id: int | None, earnings: list[Earning]) -> Repaired:
+    """Hold one review's earnings as its settlement would have; released ones are left, kept."""
+    job_id, worker_id = review.job_id, review.worker_id
     released = [e for e in earnings if e.status == Earning.Status.AVAILABLE]
     held = [e for e in earnings if e.status == Earning.Status.PENDING]
     posted = [e for e in held if e.posted_at is not None]
     total = sum((e.amount for e in posted), ZERO)
     tx = None
-    if total > 0:
+    if total > 0:  # referenced by its first earning: each review's repair moves its own money
         tx = ledger.transfer_new(
             kind=TransactionKind.HELD_PAY_RECLAIM, reference=f"hold-repair:{job_id}:{worker_id}:{posted[0].pk}",
             source=account_get(kind=AccountKind.WORKER_PENDING, worker_id=worker_id),
@@ -93,8 +130,7 @@ def held_pay_repair(*, job_id: int, worker_id: int) -> Repaired:
         )
     for now_posted in (True, False):  # an unposted one names no transaction: none moved it
         Earning.objects.filter(pk__in=[e.pk for e in held if (e.posted_at is not None) == now_posted]).update(
-            status=Earning.Status.HELD, withdrawn_by_id=event.pk if event else None,
-            settled_transaction=tx if now_posted else None,
+            status=Earning.Status.HELD, withdrawn_by_id=event_id, settled_transaction=tx if now_posted else None,
         )
     Earning.objects.filter(pk__in=[e.pk for e in released]).update(kept_after_drop=True)
     return Repaired(job_id=job_id, worker_id=worker_id, review_id=review.pk,

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
 
-from marketplace import flows_appeals
+from marketplace import flows, flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing import posting
 from marketplace.billing.audit import ledger_audit
@@ -28,7 +28,8 @@ from marketplace.billing.payouts import earnings_release
 from marketplace.errors import NotQualified
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment, JudgmentStatus
-from marketplace.quality.models import WithdrawalReview
+from marketplace.quality.models import QualityEvent, WithdrawalReview
+from tests.billing.review_helpers import rule_blocks
 from tests.quality.worker_helpers import answer_gold, answer_regular, gold_job
 
 pytestmark = pytest.mark.django_db
@@ -141,4 +142,52 @@ def test_pay_released_meanwhile_stays_with_the_worker_and_is_reported(
     assert f"{pay} released already, left with the worker" in out
     assert _worker_money(wendy, AccountKind.WORKER_AVAILABLE) == pay and _revenue() == revenue
     assert not Earning.objects.filter(job=job, worker=wendy, status=Earning.Status.HELD).exists()
+    assert ledger_audit().ok, ledger_audit().violations
+
+
+def _held_for(block: QualityEvent) -> Decimal:
+    rows = Earning.objects.filter(withdrawn_by=block, status=Earning.Status.HELD)
+    return rows.aggregate(s=Sum("amount"))["s"] or ZERO
+
+
+def _dropped_pay(job: Job, wendy: User) -> Decimal:
+    answers = Judgment.objects.filter(job=job, worker=wendy, status=JudgmentStatus.DROPPED).count()
+    return (answers * job.reward_per_judgment).quantize(CENT)
+
+
+def test_a_pair_blocked_twice_has_each_blocks_pay_held_for_its_own_review(
+    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wendy is blocked twice (Ada lifted the first block), each block's withdrawal under a review
+    of its own; the job settles under the old code. Each review's pay is held in its own block's
+    name, so keeping the second block's pay gives back exactly that, and withdrawing the first's
+    takes exactly the first's."""
+    job = gold_job(items=60, gold=60, gold_rate="0.3", overlap=1, quality_rules=RULES)
+    first_block = rule_blocks(wendy, job, answers=3)
+    first_pay = _dropped_pay(job, wendy)
+    flows.worker_unblock(job=job, worker=wendy, reason="Looking at this later.", actor=ada)
+    second_block = rule_blocks(wendy, job, answers=6)
+    second_pay = _dropped_pay(job, wendy) - first_pay  # n × pay rounded, less the first block's
+    first, second = (WithdrawalReview.objects.get(block_event=block, status=WithdrawalReview.Status.PENDING)
+                     for block in (first_block, second_block))
+    with monkeypatch.context() as old_code:
+        old_code.setattr(posting, "earnings_hold", lambda **_: ZERO)
+        answer_regular(walter, job, count=60)
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and _worker_money(wendy) == first_pay + second_pay
+
+    out = _run("--apply")
+
+    assert f"review {first.pk}: {first_pay} held ({first_pay} taken back" in out
+    assert f"review {second.pk}: {second_pay} held ({second_pay} taken back" in out
+    assert (_held_for(first_block), _held_for(second_block)) == (first_pay, second_pay)
+    assert _worker_money(wendy) == ZERO
+    assert ledger_audit().ok, ledger_audit().violations
+    revenue = _revenue()
+
+    flows_appeals.withdrawal_review_decide(review_id=second.pk, actor=ada, approve=False, note="Fine.")
+    flows_appeals.withdrawal_review_decide(review_id=first.pk, actor=ada, approve=True, note="Spam.")
+
+    assert _worker_money(wendy, AccountKind.WORKER_AVAILABLE) == second_pay
+    assert _revenue() == revenue - second_pay
     assert ledger_audit().ok, ledger_audit().violations

@@ -15,9 +15,10 @@ class Command(BaseCommand):
     help = (
         "Find dropped judgments' pay a settled job paid while its withdrawal waited for an admin's "
         "review (billing_audit: 'paid for a dropped judgment with no decision'), and hold it as "
-        "today's settlement would: HELD, the posted money back from the worker's pending account "
-        "to Quorum. Pay released already is left with the worker and reported. Prints what it "
-        "would do; --apply does it."
+        "today's settlement would: HELD for the pending review of the block that dropped each "
+        "judgment, the posted money back from the worker's pending account to Quorum. Pay "
+        "released already is left with the worker and reported, as is pay no pending review's "
+        "block covers. Prints what it would do, one line per review; --apply does it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,7 +33,8 @@ class Command(BaseCommand):
                 repaired = held_pay_repair(job_id=job_id, worker_id=worker_id)
                 if not apply:
                     transaction.set_rollback(True)
-            self.stdout.write(_line(repaired))
+            for one in repaired:  # one line per review, and one for pay no pending review covers
+                self.stdout.write(_line(one))
         verb = "repaired" if apply else "to repair (dry run: --apply to repair)"
         self.stdout.write(self.style.SUCCESS(f"{len(pairs)} job/worker pair(s) {verb}"))
 
@@ -40,7 +42,7 @@ class Command(BaseCommand):
 def _line(r: Repaired) -> str:
     where = f"job {r.job_id}, worker {r.worker_id}"
     if r.review_id is None:
-        return f"{where}: {r.untouched} paid for dropped judgments, no review pending: left for an admin"
+        return f"{where}: {r.untouched} paid for dropped judgments, no review pending for their block: left for an admin"
     line = f"{where}, review {r.review_id}: {r.held} held ({r.reclaimed} taken back from pending to Quorum)"
     if r.left:
         line += f"; {r.left} released already, left with the worker"
