@@ -122,7 +122,8 @@ def withdrawal_review_decide(
     with transaction.atomic():
         review = appeals.withdrawal_review_lock(review_id=review_id)
         decided = holding.held_withdrawal_decide(review=review, withdraw=approve)
-        appeals.withdrawal_review_close(review=review, actor=actor, approved=approve, note=note)
+        appeals.withdrawal_review_close(review=review, actor=actor, approved=approve, note=note,
+                                        left_with_worker=decided.released or None)
     return review, decided
 
 

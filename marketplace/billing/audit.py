@@ -297,9 +297,10 @@ CHECKS: list[tuple[str, Callable[[AuditReport], None]]] = [
      audit_withdrawals.withdrawals_take_their_own_blocks_pay),
     ("No settled job paid a blocked worker's dropped judgments without a decision to leave the pay",
      audit_withdrawals.settled_jobs_pay_no_dropped_work_undecided),
-    ("No pay under a withdrawal review released before its decision, none an approved review "
-     "withdrew still the worker's, none held with no review pending",
-     audit_withdrawals.reviewed_pay_where_its_review_says),
+    ("No pay under a pending withdrawal review released before its decision (unless a repair left "
+     "it and listed it), none held with no review pending", audit_withdrawals.reviewed_pay_where_its_review_says),
+    ("No pay an approved withdrawal review withdrew still pending, or released since the review "
+     "opened beyond what the review records as left with the worker", audit_withdrawals.approved_reviews_took_their_pay),
     ("Every expert's pay matches one review they settled; every client's review hold and charge "
      "matches the reviews it asked for", audit_experts.expert_money_matches_reviews),
 ]

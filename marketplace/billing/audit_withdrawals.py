@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
-
+from marketplace.billing import holding
 from marketplace.billing.models import Earning, JobBudget
 from marketplace.labeling.models import JudgmentStatus
 from marketplace.quality import appeals
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from marketplace.billing.audit import AuditReport
 
 GIVEN_BACK = (Earning.Status.PENDING, Earning.Status.AVAILABLE)
+ZERO = Decimal("0.00")
 
 
 def restores_undo_automatic_blocks_only(report: AuditReport) -> None:
@@ -75,48 +76,23 @@ def settled_jobs_pay_no_dropped_work_undecided(report: AuditReport) -> None:
 
 
 def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
-    """The pay a withdrawal review covers (the pending pay of the judgments its block dropped) is
-    where the review says (README, Money rules, "The review cap"):
-    - review pending: none of it released since the review opened (the release leaves it
-      pending, billing/holding.under_review), unless billing_held_repair left it with the worker
-      (kept_after_drop) and listed it; pay released before the block is the worker's;
-    - review approved ("Withdrawn"): none of it still pending, or released after the decision,
-      unless an upheld appeal gave it back (it then names the block that withdrew it). Before
-      the held status, an approval on a settled job marked the pay kept and moved nothing: the
-      worker has pay the review says was withdrawn. (Pay released between the review and the
-      decision, before the release left it alone, was the worker's when the admin decided.)
-    - held pay (HELD) only while a review of the pair is pending: otherwise no one will decide it.
-    Reviews are few (only a rule's block over the cap opens one): a query or two each."""
-    reviews = WithdrawalReview.objects.filter(
-        status__in=(WithdrawalReview.Status.PENDING, WithdrawalReview.Status.APPROVED)).order_by("id")
+    """The pay a pending withdrawal review covers (holding.review_pay: the pay of the judgments its
+    block dropped) is where the review says (README, Money rules, "The review cap"): none of it
+    released since the review opened (the release leaves it pending, billing/holding.under_review),
+    unless billing_held_repair left it with the worker (kept_after_drop) and listed it; pay
+    released before the block is the worker's. Held pay (HELD) only while a review of the pair is
+    pending: otherwise no one will decide it. Reviews are few (only a rule's block over the cap
+    opens one): a query or two each."""
+    reviews = WithdrawalReview.objects.filter(status=WithdrawalReview.Status.PENDING).order_by("id")
     for review in reviews.iterator(chunk_size=1000):
-        window = _block_window(review)
-        if window is None:
+        block_id = appeals.review_block_id(review=review)
+        if block_id is None:
             continue
-        since, until = window
-        covered = Earning.objects.filter(
-            job_id=review.job_id, worker_id=review.worker_id, judgment__status=JudgmentStatus.DROPPED,
-            withdrawn_by__isnull=True, amount__gt=0,
-        )
-        if until is not None:
-            covered = covered.filter(created_at__lte=until)
-        if since is not None:
-            covered = covered.filter(created_at__gt=since)
-        approved = review.status == WithdrawalReview.Status.APPROVED
-        if approved:  # the decision moved nothing: the pay stayed pending, or was released since
-            wrong = Q(status=Earning.Status.PENDING) | Q(
-                status=Earning.Status.AVAILABLE,
-                settled_transaction__created_at__gte=review.decided_at or review.created_at)
-        else:  # kept: billing_held_repair found it released and left it with the worker, listed
-            wrong = Q(status=Earning.Status.AVAILABLE, kept_after_drop=False,
-                      settled_transaction__created_at__gte=review.created_at)
-        for pk, amount, status in covered.filter(wrong).values_list("pk", "amount", "status").order_by("pk"):
-            where = "pending" if status == Earning.Status.PENDING else "released"
+        released = holding.released_under_review(review=review, block_event_id=block_id).filter(kept_after_drop=False)
+        for pk, amount in released.values_list("pk", "amount").order_by("pk"):
             report.violations.append(
-                f"earning {pk} (job {review.job_id}, worker {review.worker_id}): {amount} {where} though "
-                + (f"withdrawal review {review.pk} was approved (withdrawn)" if approved
-                   else f"its withdrawal review {review.pk} is still pending")
-            )
+                f"earning {pk} (job {review.job_id}, worker {review.worker_id}): {amount} released though "
+                f"its withdrawal review {review.pk} is still pending")
     pending = WithdrawalReview.objects.filter(status=WithdrawalReview.Status.PENDING)
     held = Earning.objects.filter(status=Earning.Status.HELD).values_list("pk", "job_id", "worker_id", "amount")
     under_review = set(pending.values_list("job_id", "worker_id"))
@@ -127,13 +103,39 @@ def reviewed_pay_where_its_review_says(report: AuditReport) -> None:
             )
 
 
-def _block_window(review: WithdrawalReview) -> tuple[datetime | None, datetime | None] | None:
-    """When the judgments the review's block dropped were made (quality.appeals.block_window).
-    None when no block is recorded."""
-    blocks = QualityEvent.objects.filter(job_id=review.job_id, worker_id=review.worker_id,
-                                         kind=QualityEvent.Kind.BLOCKED)
-    block = (blocks.filter(pk=review.block_event_id) if review.block_event_id
-             else blocks.filter(created_at__lte=review.created_at)).order_by("-id").first()
-    if block is None:
-        return None
-    return appeals.block_window(job_id=review.job_id, worker_id=review.worker_id, block_event_id=block.pk)
+def approved_reviews_took_their_pay(report: AuditReport) -> None:
+    """An approved review ("Withdrawn") took its pay (holding.review_pay): none of it still pending,
+    and none released since the review opened beyond what the review records as left with the
+    worker (WithdrawalReview.left_with_worker: released pay is never taken back, so a decision
+    records it, and billing_kept_repair records it for older decisions). Before today's code:
+    - pay released while the review was pending (releases did not wait for reviews), then
+      approved: the withdrawal found it released and left it, recording nothing;
+    - an approval on a settled job before the held status marked the pay kept and moved nothing:
+      it stayed pending, or the release made it available after the decision.
+    `billing_kept_repair` withdraws what is still pending and records what was released. An
+    upheld appeal's pay given back names its block and is not this review's."""
+    reviews = WithdrawalReview.objects.filter(status=WithdrawalReview.Status.APPROVED).order_by("id")
+    for review in reviews.iterator(chunk_size=1000):
+        block_id = appeals.review_block_id(review=review)
+        if block_id is None:
+            continue
+        where = f"(job {review.job_id}, worker {review.worker_id})"
+        pay = holding.review_pay(review=review, block_event_id=block_id)
+        for pk, amount in pay.filter(status=Earning.Status.PENDING).values_list("pk", "amount").order_by("pk"):
+            report.violations.append(
+                f"earning {pk} {where}: {amount} pending though withdrawal review {review.pk} was approved (withdrawn)")
+        released = list(holding.released_under_review(review=review, block_event_id=block_id)
+                        .values_list("pk", "amount", "settled_transaction__created_at").order_by("pk"))
+        recorded = review.left_with_worker or ZERO
+        if sum((amount for _, amount, _ in released), ZERO) == recorded:
+            continue
+        decided = review.decided_at or review.created_at
+        for pk, amount, at in released:
+            when = "after the decision" if at >= decided else "while the review was pending"
+            report.violations.append(
+                f"earning {pk} {where}: {amount} released {when}, though withdrawal review {review.pk} was "
+                f"approved (withdrawn), and the review records {recorded} left with the worker")
+        if not released:
+            report.violations.append(
+                f"withdrawal review {review.pk} {where} records {recorded} left with the worker, but none of "
+                f"its pay was released")

@@ -22,6 +22,9 @@ nothing of its own to give back.
 Until the decision the pay under review is never released (`under_review`): the release schedule
 leaves it pending past the hold, as settlement holds it, so whatever the admin decides finds it
 where the block left it. Pay released before the block is the worker's and never under review.
+Pay released while under review all the same (before the release waited, or left with the worker
+by billing_held_repair) stays theirs: an approval does not take it back, and records it on the
+review (WithdrawalReview.left_with_worker), which billing_audit holds the released pay to.
 
 Locks: the caller holds the review's row lock (the decision) or the job's budget (settlement);
 then the budget → earnings (id order) → ledger accounts, the order of every money service.
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from marketplace.billing import restoring, reversals
 from marketplace.billing.windows import block_earnings, reviewed_earnings
@@ -61,12 +64,41 @@ def under_review() -> Q:
             & Q(Exists(dropped)))
 
 
+def review_pay(*, review: WithdrawalReview, block_event_id: int | None) -> QuerySet[Earning]:
+    """The pay a review covers: of the judgments its block dropped (windows.block_earnings; no
+    block recorded: the pair's), never withdrawn or held in a block's name (an earning given
+    back by an appeal names its block too), and of money (a 0.00 earning moves nothing)."""
+    rows = Earning.objects.filter(job_id=review.job_id, worker_id=review.worker_id, amount__gt=0,
+                                  judgment__status=JudgmentStatus.DROPPED, withdrawn_by__isnull=True)
+    if block_event_id is not None:
+        rows = rows.filter(block_earnings(job_id=review.job_id, worker_id=review.worker_id,
+                                          block_event_id=block_event_id))
+    return rows
+
+
+def released_under_review(*, review: WithdrawalReview, block_event_id: int | None) -> QuerySet[Earning]:
+    """Of review_pay, what was released to the worker since the review opened (pay released before
+    the block is theirs and was never under review): before releases left pay under review
+    pending, or released by billing_held_repair's leave. An approval does not take it back
+    (released pay is the worker's) and records it instead (WithdrawalReview.left_with_worker)."""
+    return review_pay(review=review, block_event_id=block_event_id).filter(
+        status=Earning.Status.AVAILABLE, settled_transaction__created_at__gte=review.created_at)
+
+
+def _released_total(*, review: WithdrawalReview, block_event_id: int | None) -> Decimal:
+    rows = released_under_review(review=review, block_event_id=block_event_id)
+    return sum(rows.values_list("amount", flat=True), ZERO)
+
+
 @dataclass(frozen=True)
 class Decided:
     settled: bool  # the job had settled: the pay was held (module docstring)
     withdrawn: Decimal = ZERO  # taken from the worker (or, held, kept by Quorum for good)
     kept: Decimal = ZERO  # left with the worker
     paid_by_quorum: Decimal = ZERO  # of `kept`: paid now from Quorum's revenue (held pay)
+    # Approved: its pay released to the worker while under review (released_under_review), which
+    # stays theirs; the caller records it on the review (left_with_worker).
+    released: Decimal = ZERO
 
 
 @transaction.atomic
@@ -75,18 +107,19 @@ def held_withdrawal_decide(*, review: WithdrawalReview, withdraw: bool) -> Decid
     event_id = appeals.review_block_id(review=review)
     budget = budget_lock(job_id=review.job_id)  # budget before earnings: the lock order
     settled = budget is not None and budget.settled_at is not None
+    released = _released_total(review=review, block_event_id=event_id) if withdraw else ZERO
     if not settled and withdraw:
         earnings = reversals.worker_job_pay_reverse(  # its own block's pay: another's has its own review
             job_id=review.job_id, worker_id=review.worker_id, block_event_id=event_id, own_only=True)
         taken = sum((e.amount for e in earnings if e.status == Earning.Status.REVERSED), ZERO)
         return Decided(settled=False, withdrawn=taken,
-                       kept=sum((e.amount for e in earnings), ZERO) - taken)
+                       kept=sum((e.amount for e in earnings), ZERO) - taken, released=released)
     if withdraw:  # held at settlement: Quorum has the money; the earnings are withdrawn for good
         held = Earning.objects.select_for_update(of=("self",)).filter(
             job_id=review.job_id, worker_id=review.worker_id, status=Earning.Status.HELD, withdrawn_by_id=event_id)
         earnings = list(held.order_by("id"))
         Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(status=Earning.Status.REVERSED)
-        return Decided(settled=True, withdrawn=sum((e.amount for e in earnings), ZERO))
+        return Decided(settled=True, withdrawn=sum((e.amount for e in earnings), ZERO), released=released)
     pending = Earning.objects.filter(job_id=review.job_id, worker_id=review.worker_id,
                                      judgment__status=JudgmentStatus.DROPPED, status=Earning.Status.PENDING)
     if event_id is not None:  # its own block's pay (restoring.worker_job_pay_restore keeps just that)
@@ -125,9 +158,10 @@ def admin_block_pay_withdraw(*, block_event: QualityEvent, reviews: list[Withdra
     earnings = reversals.worker_job_pay_reverse(job_id=job_id, worker_id=worker_id, block_event_id=block_event.pk)
     withdrawn = sum((e.amount for e in held), ZERO) + sum(
         (e.amount for e in earnings if e.status == Earning.Status.REVERSED), ZERO)
-    for review in reviews:
+    for review in reviews:  # released pay stays the worker's: recorded, as a decision does
+        released = _released_total(review=review, block_event_id=appeals.review_block_id(review=review))
         appeals.withdrawal_review_close(
-            review=review, actor=block_event.actor, approved=True,
+            review=review, actor=block_event.actor, approved=True, left_with_worker=released or None,
             note=(f"Closed by an admin's block of the worker (event {block_event.pk}), which is final and "
                   f"withdrew this pay ({withdrawn} in all): nothing is left to decide."),
         )

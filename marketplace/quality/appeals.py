@@ -336,12 +336,15 @@ def withdrawal_reviews_lock(*, job_id: int, worker_id: int) -> list[WithdrawalRe
         job_id=job_id, worker_id=worker_id, status=WithdrawalReview.Status.PENDING).order_by("id"))
 
 
-def withdrawal_review_close(*, review: WithdrawalReview, actor: User | None, approved: bool, note: str) -> None:
-    """Caller holds the review's row lock."""
+def withdrawal_review_close(*, review: WithdrawalReview, actor: User | None, approved: bool, note: str,
+                            left_with_worker: Decimal | None = None) -> None:
+    """Caller holds the review's row lock. `left_with_worker`: an approval's pay released to the
+    worker while under review, which the withdrawal left them (WithdrawalReview says why)."""
     review.status = WithdrawalReview.Status.APPROVED if approved else WithdrawalReview.Status.DISMISSED
     review.decided_by, review.decided_at = actor, timezone.now()
     review.note = (note or "").strip()[:APPEAL_REASON_MAX]
-    review.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    review.left_with_worker = left_with_worker if approved else None
+    review.save(update_fields=["status", "decided_by", "decided_at", "note", "left_with_worker"])
 
 
 def withdrawal_reviews_dismiss(

@@ -343,6 +343,11 @@ class WithdrawalReview(models.Model):
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Approved: the pay of its block released to the worker since the review opened (releases
+    # before pay under review waited, or billing_held_repair left it), which the withdrawal did
+    # not take: released pay is never taken back. Recorded by the decision, or for older
+    # decisions by billing_kept_repair; billing_audit holds the released pay to it. Null: none.
+    left_with_worker = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
 
     class Meta:
         constraints = [

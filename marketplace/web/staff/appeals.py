@@ -72,6 +72,14 @@ def withdrawal_decide(request: HttpRequest, review_id: int) -> HttpResponse:
 
 def _decided_words(decided: holding.Decided) -> str:
     """What the decision moved, in the admin's words (billing/holding.py)."""
+    if decided.released:
+        return _moved_words(decided) + (
+            f" {decided.released} of it had been released to the worker while under review and stays theirs: "
+            "released pay is never taken back.")
+    return _moved_words(decided)
+
+
+def _moved_words(decided: holding.Decided) -> str:
     if decided.withdrawn and decided.settled:
         return (f"{decided.withdrawn} withdrawn. The job had settled, so this pay was held from the worker "
                 "and went to Quorum with the settlement; it stays there.")
