@@ -12,7 +12,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace import flows, flows_more
 from marketplace.billing import ledger
 from marketplace.billing.posting import job_pay_post
-from marketplace.billing.audit import ledger_audit
+from marketplace.billing.audit import CHECKS, ledger_audit
 from marketplace.billing.ledger import account_get
 from marketplace.billing.models import (
     AccountKind,
@@ -25,6 +25,7 @@ from marketplace.billing.models import (
     TransactionKind,
 )
 from marketplace.billing.reversals import judgment_pay_reverse
+from marketplace.billing.management.commands.billing_audit import Command
 from marketplace.billing.services import job_settle
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.jobs.services import job_transition
@@ -270,3 +271,12 @@ def test_the_audit_names_a_settlement_that_returned_the_pay_of_the_judgments_giv
     _tamper("UPDATE billing_jobbudget SET extras_charged = 0, charged = charged - 0.04, "
             "revenue = revenue - 0.04, refunded = refunded + 0.04 WHERE job_id = %s", [open_job.pk])
     assert f"job {open_job.pk}: charged 0.00 for 2 more judgments (2 asked for, pay 0.0200)" in _audit_fails()
+
+
+def test_billing_audit_help_lists_every_check_it_runs_in_its_order() -> None:
+    shown = " ".join(Command().create_parser("manage.py", "billing_audit").format_help().split())
+
+    assert f"run each of these {len(CHECKS)} checks" in shown
+    places = [shown.find(f"{n}. {sentence}.") for n, (sentence, _) in enumerate(CHECKS, start=1)]
+    assert -1 not in places, [CHECKS[i][0] for i, place in enumerate(places) if place == -1]
+    assert places == sorted(places)

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import textwrap
+from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
-from marketplace.billing.audit import ledger_audit
+from marketplace.billing.audit import CHECKS, ledger_audit
+
+WIDTH = 96  # the help's lines, wrapped here: the formatter keeps them as they are
+
+
+def _help() -> str:
+    """The checks the audit runs, in its order: from audit.CHECKS, so this list cannot drift."""
+    intro = textwrap.fill(
+        f"Prove the ledger whole: run each of these {len(CHECKS)} checks, print a summary, and exit 1 on "
+        "any violation (each named: the earning, transaction, job or account).", WIDTH)
+    checks = [textwrap.fill(f"{sentence}.", WIDTH, initial_indent=f"{n:>4}. ", subsequent_indent=" " * 6)
+              for n, (sentence, _) in enumerate(CHECKS, start=1)]
+    return "\n\n".join([intro, "\n".join(checks)])
+
+
+class _ListedChecks(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+    """Django's help, with the description's lines kept: one check a line."""
 
 
 class Command(BaseCommand):
-    help = (
-        "Check that every ledger transaction balances and has its kind's shape, each cached balance "
-        "equals its entries, no judgment was paid twice, no job charged twice or beyond its items, "
-        "every escrow holds its budget less its pay, every settled charge is the one its settlement "
-        "moved, every release, reversal and payout moved exactly its earnings or amount, and no "
-        "balance other than world and platform revenue is negative. Prints a summary; exits 1 on a violation."
-    )
+    help = _help()
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = _ListedChecks
+        return parser
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = ledger_audit()
