@@ -81,7 +81,16 @@ def block_window(*, job_id: int, worker_id: int, block_event_id: int) -> tuple[d
     one ended (its lift or a later block; None while it stands). The windows of a pair's blocks
     never overlap, so each block's withdrawal, review and appeal concern its own judgments' pay
     and none of another block's (README, Money rules, "The review cap"). A judgment a submit in
-    flight made just after the block, which the block drops once it commits, is the block's."""
+    flight made just after the block, which the block drops once it commits, is the block's.
+
+    Times are the earnings' (billing/windows.py), and the edge at a lift is exact: a submit pays
+    in its own transaction after the statement that reads the worker's block (the lease's
+    compare-and-set, labeling/sql_submit.py), and reads the pay's time then; the lift writes its
+    UNBLOCKED event's time before it commits. So an answer the lift let through (its submit found
+    the worker unblocked because the lift had committed) is timed after the lift, and is never the
+    lifted block's; an answer timed at or before it was given by a submit that read the block
+    before the lift committed, which refuses it unless the block had not committed yet (an
+    answer in flight across the block). One clock: the app servers' (timezone.now())."""
     return window_in(block_marks(pairs=[(job_id, worker_id)])[(job_id, worker_id)], block_event_id)
 
 

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.test import Client
 
+from typing import Any
+
 from marketplace import flows, flows_appeals
 from marketplace.accounts.models import User
 from marketplace.billing.audit import ledger_audit
@@ -26,7 +28,9 @@ from marketplace.billing.models import Earning
 from marketplace.billing.posting import job_pay_post
 from marketplace.errors import NotQualified
 from marketplace.jobs.models import Job
-from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
+from marketplace.labeling import submitting
+from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus, Lease, LeaseStatus
+from marketplace.labeling.services import lease_claim
 from marketplace.quality.appeals import appeal_file, block_event_latest
 from marketplace.quality.models import QualityEvent, WithdrawalReview
 from tests.factories import ClientFactory
@@ -127,4 +131,52 @@ def test_an_upheld_appeal_of_the_second_block_leaves_the_first_blocks_review_to_
     _, decided = flows_appeals.withdrawal_review_decide(
         review_id=WithdrawalReview.objects.get(block_event=first_block).pk, actor=ada, approve=True)
     assert decided.withdrawn == first_pay
+    assert ledger_audit().ok, ledger_audit().violations
+
+
+def _gold_lease(wendy: User, job: Job) -> Lease:
+    """Wendy claims until she holds a gold item, answering the regular ones on the way."""
+    for _ in range(500):
+        lease = lease_claim(worker=wendy, job=job)
+        if lease.item.is_gold:
+            return lease
+        flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat", seconds_spent="5")
+    raise AssertionError("no gold item came up")
+
+
+def test_a_gold_answer_a_lift_let_through_is_the_next_blocks_not_the_lifted_ones(
+    wendy: User, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which block owns an answer given as a block is lifted: the next one, exactly when its submit
+    found the worker unblocked (quality.appeals.block_window says why that is not a race). Ada
+    blocks Wendy while a claim of hers is in flight, so Wendy still holds a gold item (the claim
+    read her unblocked just before the block committed). Ada lifts the block just as Wendy answers
+    it: the lift commits after her submit started (and read the clock), before the submit reads
+    her block. The answer was given after the lift, so it is not the lifted block's pay: when the
+    rule blocks her again, its review covers that answer's pay with the rest of what it dropped."""
+    job = gold_job(items=60, gold=60, gold_rate="0.3", overlap=1, quality_rules=RULES)
+    lease = _gold_lease(wendy, job)
+    flows.worker_block(job=job, worker=wendy, reason="Copies answers.", actor=ada)
+    Lease.objects.filter(pk=lease.pk).update(status=LeaseStatus.ACTIVE, finished_at=None)  # the claim in flight
+    read_the_block = submitting._lease_submit_counted
+
+    def lifted_meanwhile(**kwargs: Any) -> Any:
+        if JobBlock.objects.filter(job=job, worker=wendy).exists():
+            flows.worker_unblock(job=job, worker=wendy, reason="Looked again: fine.", actor=ada)
+        return read_the_block(**kwargs)
+
+    with monkeypatch.context() as lift:
+        lift.setattr(submitting, "_lease_submit_counted", lifted_meanwhile)
+        answered = flows.work_submit(worker=wendy, lease_id=lease.pk, label="dog", seconds_spent="5").judgment
+    assert answered.status == JudgmentStatus.ACCEPTED  # her submit found her unblocked
+
+    second_block = _rule_blocks(wendy, job, answers=2)
+
+    review = WithdrawalReview.objects.get(block_event=second_block, status=WithdrawalReview.Status.PENDING)
+    # Every answer from the lifted one on was given after the lift, and the rule dropped them all;
+    # 0.02 a judgment is a whole cent, so each rank pays exactly that.
+    after_the_lift = Judgment.objects.filter(job=job, worker=wendy, pk__gte=answered.pk)
+    assert set(after_the_lift.values_list("status", flat=True)) == {JudgmentStatus.DROPPED}
+    assert job.reward_per_judgment == Decimal("0.02")
+    assert review.amount == after_the_lift.count() * job.reward_per_judgment
     assert ledger_audit().ok, ledger_audit().violations
