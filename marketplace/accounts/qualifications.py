@@ -26,6 +26,7 @@ from marketplace.accounts.models import (
     WorkerQualification,
 )
 from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from marketplace.isotime import iso_utc
 from marketplace.limits import MAX_DESCRIPTION_CHARS
 from marketplace.labelsets import MAX_LABELS, MIN_LABELS, label_set_validate
 
@@ -346,7 +347,7 @@ def exam_submit(
     if retry_after is not None:
         raise Conflict(
             f"You failed this exam recently; you can retry after {retry_after:%Y-%m-%d %H:%M:%S} UTC.",
-            details={"retry_after": retry_after.isoformat()},
+            details={"retry_after": iso_utc(retry_after)},
         )
     correct = sum(1 for question_id, answer in key.items() if given.get(question_id) == answer)
     # Compare exactly, then store rounded down: pass_mark has 4 places, so both agree.

@@ -21,7 +21,13 @@ from rest_framework.views import APIView
 from marketplace.accounts import selectors, services, throttle
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.api.permissions import IsAdmin, IsClient
-from marketplace.api.common import Pagination, extend_list_schema, refuse_numbers_as_text, refuse_unknown_fields
+from marketplace.api.common import (
+    AwareDateTimeField,
+    Pagination,
+    extend_list_schema,
+    refuse_numbers_as_text,
+    refuse_unknown_fields,
+)
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -108,17 +114,19 @@ class TokenObtainInputSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False, write_only=True)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    expires_at = serializers.DateTimeField(
+    expires_at = AwareDateTimeField(
         required=False, allow_null=True, default=None,
-        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+        help_text="When the token stops working: a date and time with its time zone (ISO 8601, "
+        "2026-12-05T15:04:00Z); a date alone or a time without a zone is a 400. Omitted or null: until revoked.",
     )
 
 
 class TokenCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    expires_at = serializers.DateTimeField(
+    expires_at = AwareDateTimeField(
         required=False, allow_null=True, default=None,
-        help_text="When the token stops working (ISO 8601). Omitted or null: until revoked.",
+        help_text="When the token stops working: a date and time with its time zone (ISO 8601, "
+        "2026-12-05T15:04:00Z); a date alone or a time without a zone is a 400. Omitted or null: until revoked.",
     )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.paginator import Paginator as DjangoPaginator
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -141,3 +143,23 @@ class IdField(serializers.IntegerField):
         if value is None:
             self.fail("invalid")
         return value
+
+
+DATETIME_RULE = "a date and time with its time zone (ISO 8601), such as 2026-12-05T15:04:00Z or 2026-12-05T17:04:00+02:00"
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date and time in a request body, with its zone. DRF read "2026-12-05" and a zoneless
+    "2026-12-05T15:04" as UTC, which is hours off for a client that meant its own time: refused,
+    saying the form, instead of guessed."""
+
+    default_error_messages = {"invalid": f"Must be {DATETIME_RULE}.", "naive": f"Must be {DATETIME_RULE}."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        try:
+            parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        except ValueError:  # well formed but no such time (month 13): DRF's own "invalid" below
+            parsed = None
+        if parsed is not None and timezone.is_naive(parsed):
+            self.fail("naive")
+        return super().to_internal_value(value)

@@ -33,6 +33,7 @@ from marketplace.billing.pricing import is_money
 from marketplace.billing.services import InsufficientFunds, require_admin
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict
+from marketplace.isotime import iso_utc
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DEFAULT_HOLD_DAYS = 7
@@ -225,7 +226,7 @@ def payout_batch_reject(*, admin: User, batch: PayoutBatch, reason: str = "",
             f"{batch.exported_at:%Y-%m-%d %H:%M} UTC, so rejecting it could pay its workers twice. "
             "Mark it paid once the provider pays; reject it only when the provider confirms it paid "
             "none of it (provider_declined, with a reason).",
-            details={"batch": batch.pk, "exported_at": batch.exported_at.isoformat()},
+            details={"batch": batch.pk, "exported_at": iso_utc(batch.exported_at)},
         )
     by_worker: dict[int, Decimal] = defaultdict(Decimal)
     for payout in batch.payouts.all():

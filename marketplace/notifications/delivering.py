@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.isotime import iso_utc, z_form
 from marketplace.notifications import sealing, signing
 from marketplace.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 from marketplace.notifications.sending import webhook_post
@@ -28,9 +29,18 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def event_body(event: Event) -> dict[str, Any]:
-    """What a delivery sends (README, "Webhooks")."""
-    return {"id": f"evt_{event.pk}", "type": event.type, "created_at": event.created_at.isoformat(),
-            "sequence": event.sequence, "data": event.data}
+    """What a delivery sends (README, "Webhooks"): datetimes as the API writes them (isotime)."""
+    return {"id": f"evt_{event.pk}", "type": event.type, "created_at": iso_utc(event.created_at),
+            "sequence": event.sequence, "data": _times_z(event.data)}
+
+
+def _times_z(value: Any) -> Any:
+    """`data` with each `*_at` text in the API's "Z" form: events recorded before job_events
+    wrote that form stored "+00:00", and a retry or redelivery of one sends what it sends now."""
+    if isinstance(value, dict):
+        return {key: z_form(item) if key.endswith("_at") and isinstance(item, str) else _times_z(item)
+                for key, item in value.items()}
+    return value
 
 
 def _backoff(attempts: int) -> timedelta:

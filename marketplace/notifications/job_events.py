@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from marketplace.billing.models import JobBudget, QualityCredit
+from marketplace.isotime import iso_utc
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.quality.heartbeat import ended_with_judgments
 from marketplace.quality.models import ConsensusRun
@@ -77,7 +78,7 @@ def job_ended_record(*, job_id: int) -> list[Event]:
     # said here, a receiver knows whether to wait for final results.
     follows = Job.objects.filter(ended_with_judgments(), pk=job_id).exists()
     data = {"job": job_summary(job), "items_completed": job.completed_item_count,
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None, "settlement": settlement,
+            "finished_at": iso_utc(job.finished_at) if job.finished_at else None, "settlement": settlement,
             "consensus_ready_follows": follows}
     events = [event_record(job=job, event_type=EventType.JOB_COMPLETED if completed else EventType.JOB_CANCELLED,
                            data=data, mail=completed)]
@@ -117,7 +118,7 @@ def consensus_ready_record_due(*, now: datetime, limit: int) -> int:
         data = {
             "job": job_summary(run.job),
             "run": {"id": run.pk, "method": run.method, "items": run.items, "judgments": run.judgments,
-                    "finished_at": run.finished_at.isoformat() if run.finished_at else None},
+                    "finished_at": iso_utc(run.finished_at) if run.finished_at else None},
             "results_url": api_url(f"/api/v1/jobs/{run.job_id}/results/"),
         }
         try:

@@ -143,7 +143,7 @@ def test_after_failing_a_retry_waits_for_the_cooldown(
 
     too_soon = assert_error(submit(client, exam, answers_for(exam, 5)), 409, "conflict")
     assert "retry after" in too_soon["message"]
-    assert too_soon["details"]["retry_after"].startswith(failed["retry_after"][:16])
+    assert too_soon["details"]["retry_after"] == failed["retry_after"]  # one form for times across the API
     status = client.get(url(exam)).json()
     assert status["may_take"] is False and status["retry_after"] == failed["retry_after"]
 

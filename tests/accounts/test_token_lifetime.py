@@ -167,3 +167,28 @@ def test_the_tokens_page_creates_a_token_that_expires_and_lists_when(client: Cli
     assert timedelta(days=29, hours=23) < token.expires_at - timezone.now() <= timedelta(days=30)
     listing = client.get(reverse("tokens")).content.decode()
     assert "Expires" in listing and token.expires_at.strftime("%b %-d, %Y") in listing
+
+
+@pytest.mark.parametrize("given", ["2030-01-31", "2030-01-31T09:00", "2030-01-31 09:00:00"])
+def test_an_expiry_without_a_time_zone_is_refused_naming_the_field_and_the_form(wendy: User, given: str) -> None:
+    """A zoneless time was read as UTC, hours off for a client that meant its own clock."""
+    session = APIClient()
+    session.force_authenticate(wendy)
+
+    for response in (session.post(TOKENS, {"expires_at": given}, format="json"),
+                     APIClient().post("/api/v1/auth/token/", {"username": wendy.username, "password": PASSWORD,
+                                                              "expires_at": given}, format="json")):
+        error = assert_error(response, 400, "invalid")
+        assert "expires_at" in error["message"] and "time zone" in error["message"]
+        assert "2026-12-05T15:04:00Z" in error["details"]["expires_at"][0]
+    assert not ApiToken.objects.exists()
+
+
+def test_an_expiry_in_another_zone_is_kept_and_read_back_in_utc_with_z(wendy: User) -> None:
+    session = APIClient()
+    session.force_authenticate(wendy)
+
+    created = session.post(TOKENS, {"expires_at": "2030-01-31T11:00:00+02:00"}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["expires_at"] == "2030-01-31T09:00:00Z"

@@ -106,6 +106,9 @@ def test_an_exported_batch_is_rejected_over_the_api_only_when_the_provider_decli
     admin.post(f"{url}/export/")
     refused = admin.post(f"{url}/reject/")
     assert refused.status_code == 409 and "pay its workers twice" in refused.json()["error"]["message"]
+    # The time in the details reads as the batch's own exported_at does: one form across the API.
+    [batch] = admin.get("/api/v1/admin/payout-batches/").json()["results"]
+    assert refused.json()["error"]["details"]["exported_at"] == batch["exported_at"]
     assert admin.post(f"{url}/reject/", {"provider_declined": "yes"}, format="json").status_code == 400
     assert admin.post(f"{url}/reject/", {"reason": "x" * 2001}, format="json").status_code == 400
     assert worker_money(worker=wendy).available == D("0.05")  # 0.15 still in flight

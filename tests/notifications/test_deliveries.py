@@ -119,6 +119,23 @@ def test_a_client_redelivers_from_the_api_and_the_attempt_joins_the_log(
     assert receiver.requests[0].body == receiver.requests[1].body  # the same event, byte for byte
 
 
+def test_an_event_stored_with_plus_zero_times_is_redelivered_in_the_z_form(
+    alice: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Events recorded before webhook times matched the API kept "+00:00" in their data."""
+    endpoint, _ = endpoint_for(alice, receiver.url, ["job.paused"])
+    _pause(alice, django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    Event.objects.filter(pk=delivery.event_id).update(
+        data={"job": {"id": 1}, "finished_at": "2026-12-05T15:04:01.123456+00:00", "run": {"finished_at": None}})
+
+    delivery_redeliver(user=alice, delivery_id=delivery.pk)
+    delivering.delivery_attempt(delivery_id=delivery.pk)
+
+    body = json.loads(receiver.requests[-1].body)
+    assert body["data"]["finished_at"] == "2026-12-05T15:04:01.123456Z" and body["created_at"].endswith("Z")
+
+
 def test_two_quick_redeliveries_get_their_own_numbers_and_a_delivered_event_stays_delivered(
     alice: Any, receiver: Receiver, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -200,6 +200,27 @@ def test_final_results_are_announced_once_when_the_completion_consensus_run_succ
     assert Event.objects.filter(type="job.consensus_ready").count() == 1
 
 
+def test_times_in_a_webhook_body_are_written_as_the_api_writes_them(
+    alice: Any, wendy: Any, receiver: Receiver, client_for: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """One form for a client to parse: "2026-12-05T15:04:01.123456Z", not "+00:00" in webhooks."""
+    endpoint_for(alice, receiver.url, ["job.completed", "job.consensus_ready"])
+    job = open_job_with_items(items=1, overlap=1, organization=alice.organization)
+    lease = lease_claim(worker=wendy, job=job)
+    with django_capture_on_commit_callbacks(execute=True):
+        flows.work_submit(worker=wendy, lease_id=lease.pk, label="cat")
+    notifications_sweep_tick()  # records job.consensus_ready...
+    notifications_sweep_tick()  # ...and sends it (the test's transaction never commits)
+
+    completed, ready = _bodies(receiver)
+    api = client_for(alice)
+    run = api.get(f"/api/v1/jobs/{job.pk}/consensus/").json()["results"][0]
+    assert completed["data"]["finished_at"] == api.get(f"/api/v1/jobs/{job.pk}/").json()["finished_at"]
+    assert ready["data"]["run"]["finished_at"] == run["finished_at"]
+    for body in (completed, ready):
+        assert body["created_at"].endswith("Z") and "+00:00" not in json.dumps(body)
+
+
 def test_a_job_cancelled_after_some_judgments_announces_its_final_results_after_the_cancel(
     alice: Any, wendy: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
