@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from marketplace import flows_experts, flows_more
 from marketplace.api.accounts import validated
 from marketplace.api.billing_common import m, money_field
-from marketplace.api.common import IdField
+from marketplace.api.common import IdField, accuracy_field, accuracy_out
 from marketplace.api.exports import attachment
 from marketplace.api.label_quality import prelabels_out
 from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
@@ -90,10 +90,12 @@ class RowOut(serializers.Serializer):
 
 ModelOut = inline_serializer("BrowseModel", {
     "id": serializers.IntegerField(), "name": serializers.CharField(), "version": serializers.CharField(),
-    "accuracy": serializers.FloatField(allow_null=True, help_text="As the latest run measured it against the people"),
+    "accuracy": accuracy_field(allow_null=True, help_text="As the latest run measured it against the people "
+                               "(an accuracy: a decimal string with 4 places)"),
     "items": serializers.IntegerField(help_text="Items that measure rests on"),
     "agreement": serializers.FloatField(allow_null=True, help_text="Share of its predictions equal to the run's labels"),
-    "crowd_accuracy": serializers.FloatField(allow_null=True, help_text="The run's typical worker, for comparison"),
+    "crowd_accuracy": accuracy_field(allow_null=True, help_text="The run's typical worker, for comparison "
+                                     "(an accuracy: a decimal string with 4 places)"),
     "prelabels": serializers.JSONField(allow_null=True, help_text="A job showing this model's pre-labels, on "
                                        "the first page: the anchoring figures, as label-quality's `prelabels`"),
 }, allow_null=True)
@@ -102,7 +104,8 @@ ModelOut = inline_serializer("BrowseModel", {
 def _model(model: BrowsedModel | None) -> dict[str, Any] | None:
     if model is None:
         return None
-    return {**vars(model), "prelabels": prelabels_out(model.prelabels) if model.prelabels else None}
+    return {**vars(model), "accuracy": accuracy_out(model.accuracy), "crowd_accuracy": accuracy_out(model.crowd_accuracy),
+            "prelabels": prelabels_out(model.prelabels) if model.prelabels else None}
 
 
 PageOut = inline_serializer("BrowsePage", {
@@ -120,9 +123,9 @@ JudgmentOut = inline_serializer("BrowseJudgment", many=True, fields={
     "status": serializers.CharField(),
     "created_at": serializers.DateTimeField(),
     "seconds_spent": serializers.FloatField(allow_null=True),
-    "worker_gold_accuracy": serializers.FloatField(allow_null=True),
+    "worker_gold_accuracy": accuracy_field(allow_null=True),
     "worker_gold_seen": serializers.IntegerField(),
-    "worker_consensus_accuracy": serializers.FloatField(allow_null=True),
+    "worker_consensus_accuracy": accuracy_field(allow_null=True),
 })
 
 DetailOut = inline_serializer("BrowseItem", {
@@ -240,7 +243,9 @@ class JobBrowseItem(_Endpoint):
             "probabilities": detail.probabilities,
             "expert_review": review.status if review else None,
             "expert_label": (review.label or None) if review else None,
-            "judgments": [vars(j) for j in detail.judgments],
+            "judgments": [{**vars(j), "worker_gold_accuracy": accuracy_out(j.worker_gold_accuracy),
+                           "worker_consensus_accuracy": accuracy_out(j.worker_consensus_accuracy)}
+                          for j in detail.judgments],
             "predictions": [vars(p) for p in detail.predictions],
         })
 

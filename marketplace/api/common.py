@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator as DjangoPaginator
@@ -163,3 +164,17 @@ class AwareDateTimeField(serializers.DateTimeField):
         if parsed is not None and timezone.is_naive(parsed):
             self.fail("naive")
         return super().to_internal_value(value)
+
+
+ACCURACY_HELP = "An accuracy: a decimal string with 4 places, 0.0000 to 1.0000 (as the quotes' accuracies)"
+
+
+def accuracy_out(value: float | Decimal | None) -> str | None:
+    """An accuracy out, everywhere in the API: a decimal string with 4 places, as a quote's
+    promised_accuracy and the billing rates, so a client reads one type and keeps it exact."""
+    return None if value is None else f"{value:.4f}"
+
+
+def accuracy_field(**kwargs: Any) -> serializers.CharField:
+    kwargs.setdefault("help_text", ACCURACY_HELP)
+    return serializers.CharField(**kwargs)

@@ -25,7 +25,13 @@ from rest_framework.views import APIView
 
 from marketplace.accounts.models import User
 from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
-from marketplace.api.common import Pagination, extend_list_schema, refuse_unknown_fields
+from marketplace.api.common import (
+    Pagination,
+    accuracy_field,
+    accuracy_out,
+    extend_list_schema,
+    refuse_unknown_fields,
+)
 from marketplace.errors import ApplicationError
 from marketplace.jobs import selectors
 from marketplace.consensus import METHODS
@@ -73,14 +79,15 @@ class LabelShareSerializer(serializers.Serializer):
 
 
 class ExpectedAccuracySerializer(serializers.Serializer):
-    value = serializers.FloatField(allow_null=True, help_text=(
-        "The share of the delivered labels expected right: the job page's headline for this run"))
+    value = accuracy_field(allow_null=True, help_text=(
+        "The share of the delivered labels expected right: the job page's headline for this run "
+        "(an accuracy: a decimal string with 4 places)"))
     basis = serializers.ChoiceField(choices=[BASIS_HELDOUT, BASIS_MODEL, BASIS_GOLD, BASIS_NONE], help_text=(
         "gold_heldout: measured on gold items labelled without their answer (heldout_gold_items of "
         "them, at least heldout_gold_needed); model: too little such gold, so the model's own "
         "uncalibrated estimate (model_confidence), no interval; gold / none: most items have a "
         "single judgment, so the workers' accuracy on gold answers (none: no gold either)"))
-    interval = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
+    interval = serializers.ListField(child=accuracy_field(), min_length=2, max_length=2,
                                      allow_null=True, help_text="90 % interval [low, high] of a measured "
                                      "value; null for the model's own estimate")
     of = serializers.IntegerField(help_text="What value is a share of: gold items, gold answers or label "
@@ -124,7 +131,7 @@ class RunDetailSerializer(RunSerializer):
 class WorkerResultSerializer(serializers.Serializer):
     worker = serializers.CharField(help_text="Pseudonym, stable within the job")
     worker_id = serializers.IntegerField(required=False, help_text="Admins only")
-    accuracy = serializers.FloatField()
+    accuracy = accuracy_field()
     judgments = serializers.IntegerField()
     confusion = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
 
@@ -206,7 +213,7 @@ def _worker(row: WorkerResult, *, job_id: int, admin: bool) -> dict[str, Any]:
     shown: dict[str, Any] = {"worker": worker_pseudonym(job_id=job_id, worker_id=row.worker_id)}
     if admin:
         shown["worker_id"] = row.worker_id
-    shown.update(accuracy=row.accuracy, judgments=row.judgments, confusion=row.confusion)
+    shown.update(accuracy=accuracy_out(row.accuracy), judgments=row.judgments, confusion=row.confusion)
     return shown
 
 
@@ -225,9 +232,9 @@ def _detail(run: ConsensusRun, user: User) -> dict[str, Any]:
 
 def _estimate_out(estimate: AccuracyEstimate) -> dict[str, Any]:
     return {
-        "value": _rounded(estimate.accuracy),
+        "value": accuracy_out(estimate.accuracy),
         "basis": estimate.basis,
-        "interval": None if estimate.interval is None else [_rounded(v) for v in estimate.interval],
+        "interval": None if estimate.interval is None else [accuracy_out(v) for v in estimate.interval],
         "of": estimate.trials,
         "heldout_gold_items": estimate.heldout_items,
         "heldout_gold_needed": MIN_HELDOUT_GOLD,

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.api.common import accuracy_field, accuracy_out
 from marketplace.api.permissions import IsClientOrAdmin, StaffLookReadOnly
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality.label_quality import PrelabelFigures, job_label_quality
@@ -35,8 +36,9 @@ _SOURCE_FIELDS: dict[str, serializers.Field] = {
     "version": serializers.CharField(allow_blank=True),
     "gold_items": serializers.IntegerField(help_text="Gold items this source labeled"),
     "correct": serializers.IntegerField(),
-    "accuracy": serializers.FloatField(allow_null=True, help_text="Multi-label jobs: the share of exact sets"),
-    "label_accuracy": serializers.FloatField(allow_null=True, help_text=(
+    "accuracy": accuracy_field(allow_null=True, help_text=(
+        "correct / gold_items (multi-label jobs: the share of exact sets); a decimal string with 4 places")),
+    "label_accuracy": accuracy_field(allow_null=True, help_text=(
         "Multi-label jobs: the share of right (item, label) decisions; null on single-label jobs")),
     "labels": inline_serializer("LabelFigures", _LABEL_FIELDS, many=True),
     "measure": serializers.CharField(allow_blank=True, help_text=(
@@ -65,17 +67,22 @@ _OUT = inline_serializer("LabelQuality", {
         "agreement_blind": serializers.FloatField(allow_null=True),
         "anchoring": serializers.FloatField(
             allow_null=True, help_text="agreement_shown - agreement_blind: the pull of the suggestion"),
-        "model_accuracy_blind": serializers.FloatField(
+        "model_accuracy_blind": accuracy_field(
             allow_null=True, help_text="The model's accuracy measured on the blind judgments alone"),
         "model_items_blind": serializers.IntegerField(),
-        "model_accuracy_all": serializers.FloatField(
+        "model_accuracy_all": accuracy_field(
             allow_null=True, help_text="Measured on every judgment: overstated where people copy it"),
     }, allow_null=True),
 })
 
 
+# The figures that are accuracies: decimal strings (api/common.py); the other shares stay numbers.
+_ACCURACIES = ("accuracy", "label_accuracy", "model_accuracy_blind", "model_accuracy_all")
+
+
 def prelabels_out(figures: PrelabelFigures) -> dict[str, Any]:
-    out = {key: _rounded(value) for key, value in asdict(figures).items()}
+    out = {key: accuracy_out(value) if key in _ACCURACIES else _rounded(value)
+           for key, value in asdict(figures).items()}
     for name in ("agreement_shown", "agreement_blind", "anchoring"):
         out[name] = _rounded(getattr(figures, name))
     return out
@@ -99,7 +106,8 @@ class JobLabelQuality(APIView):
         figures = job_label_quality(job=job)
         sources = []
         for source in figures.sources:
-            row = {key: _rounded(value) for key, value in asdict(source).items() if key != "labels"}
+            row = {key: accuracy_out(value) if key in _ACCURACIES else _rounded(value)
+                   for key, value in asdict(source).items() if key != "labels"}
             row["labels"] = [
                 {key: _rounded(value) for key, value in asdict(label).items()}
                 for label in source.labels

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from marketplace import flows
 from marketplace.accounts.models import Role, User
 from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker, StaffLookReadOnly
-from marketplace.api.common import Pagination, extend_list_schema
+from marketplace.api.common import Pagination, accuracy_field, accuracy_out, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.parsing import id_parse
 from marketplace.jobs.exporting import worker_pseudonym
@@ -28,7 +28,7 @@ from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import selectors, services
 from marketplace.quality.models import QualityEvent
-from marketplace.quality.scoring import gold_estimate
+from marketplace.quality.scoring import GoldEstimate, gold_estimate
 from marketplace.quality.selectors import WorkerQuality
 
 TAG = ["quality"]
@@ -36,14 +36,14 @@ ORDERS = ("gold", "-gold", "judgments", "-judgments", "worker")
 
 _GOLD = inline_serializer("GoldEstimate", {
     "seen": serializers.IntegerField(), "correct": serializers.IntegerField(),
-    "smoothed": serializers.FloatField(help_text="(correct + 1) / (seen + 2)"),
-    "interval_90": serializers.ListField(child=serializers.FloatField(), help_text="90% credible interval"),
+    "smoothed": accuracy_field(help_text="The gold accuracy, (correct + 1) / (seen + 2): a decimal string with 4 places"),
+    "interval_90": serializers.ListField(child=accuracy_field(), help_text="90% credible interval, as two accuracies"),
 })
 _QUALITY_FIELDS: dict[str, serializers.Field] = {
     "job": serializers.IntegerField(allow_null=True),
     "judgments": serializers.IntegerField(),
     "gold": _GOLD,
-    "ds_accuracy": serializers.FloatField(allow_null=True),
+    "ds_accuracy": accuracy_field(allow_null=True),
     "confusion": serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True),
     "confusion_labels": serializers.ListField(child=serializers.CharField(), allow_null=True),
     "agreement": serializers.FloatField(allow_null=True, help_text=(
@@ -56,7 +56,7 @@ _QUALITY_FIELDS: dict[str, serializers.Field] = {
     "blocked": serializers.BooleanField(),
     "gold_exact_sets": inline_serializer("GoldExactSets", {
         "seen": serializers.IntegerField(), "correct": serializers.IntegerField(),
-        "smoothed": serializers.FloatField(), "interval_90": serializers.ListField(child=serializers.FloatField()),
+        "smoothed": accuracy_field(), "interval_90": serializers.ListField(child=accuracy_field()),
     }, allow_null=True, help_text=(
         "Multi-label jobs only (else null): gold answers with every label right. There `gold` "
         "counts label decisions (each label of an answer right or wrong), the measure the rules read.")),
@@ -100,6 +100,18 @@ def _worker_get(worker_id: int) -> User:
     return worker
 
 
+def _gold_out(estimate: GoldEstimate) -> dict[str, Any]:
+    return {"seen": estimate.seen, "correct": estimate.correct, "smoothed": accuracy_out(estimate.smoothed),
+            "interval_90": [accuracy_out(estimate.low), accuracy_out(estimate.high)]}
+
+
+def _figures(quality: WorkerQuality) -> dict[str, Any]:
+    """A worker's figures as the API writes them: accuracies as decimal strings (api/common.py)."""
+    exact = quality.gold_exact_sets
+    return {**quality.as_dict(), "gold": _gold_out(quality.gold), "ds_accuracy": accuracy_out(quality.ds_accuracy),
+            "gold_exact_sets": None if exact is None else _gold_out(exact)}
+
+
 def _event(event: QualityEvent, *, with_evidence: bool) -> dict[str, Any]:
     return {
         "id": event.pk, "job": event.job_id, "kind": event.kind, "automatic": event.automatic,
@@ -141,12 +153,12 @@ class WorkerQualityList(APIView):
         names = selectors.usernames(worker_ids=ids)
         in_job = {}
         if job_id is not None:
-            in_job = {q.worker_id: q.as_dict() for q in selectors.job_worker_quality(job_id=job_id, worker_ids=ids)}
+            in_job = {q.worker_id: _figures(q) for q in selectors.job_worker_quality(job_id=job_id, worker_ids=ids)}
         return paginator.get_paginated_response([
             {
                 "worker": row["worker_id"], "username": names.get(row["worker_id"], ""), "jobs": row["jobs"],
                 "judgments": row["regular"],
-                "gold": gold_estimate(correct=row["correct"], seen=row["seen"]).as_dict(),
+                "gold": _gold_out(gold_estimate(correct=row["correct"], seen=row["seen"])),
                 "flagged_jobs": row["flagged_jobs"], "blocked_jobs": row["blocked_jobs"],
                 "in_job": in_job.get(row["worker_id"]),
             }
@@ -173,8 +185,8 @@ class WorkerQualityDetail(APIView):
         titles = dict(Job.objects.filter(pk__in=[q.job_id for q in per_job]).values_list("pk", "title"))
         return Response({
             "worker": worker.pk, "username": worker.username, "suspended_at": worker.suspended_at,
-            "overall": selectors.worker_quality_overall(worker_id=worker.pk).as_dict(),
-            "jobs": [{**q.as_dict(), "title": titles.get(q.job_id, "")} for q in per_job],
+            "overall": _figures(selectors.worker_quality_overall(worker_id=worker.pk)),
+            "jobs": [{**_figures(q), "title": titles.get(q.job_id, "")} for q in per_job],
             "events": [_event(e, with_evidence=True) for e in selectors.quality_events(worker_id=worker.pk)],
         })
 
@@ -223,7 +235,7 @@ class JobWorkerList(APIView):
 
 
 def _pseudonymized(job_id: int, quality: WorkerQuality) -> dict[str, Any]:
-    out = quality.as_dict()
+    out = _figures(quality)
     out["worker"] = worker_pseudonym(job_id=job_id, worker_id=quality.worker_id)
     return out
 
@@ -249,8 +261,8 @@ class MyQuality(APIView):
         titles = dict(Job.objects.filter(pk__in=[q.job_id for q in per_job]).values_list("pk", "title"))
         events = selectors.quality_events(worker_id=worker.pk, limit=50)
         return Response({
-            "overall": selectors.worker_quality_overall(worker_id=worker.pk, as_shown=True).as_dict(),
-            "jobs": [{**q.as_dict(), "title": titles.get(q.job_id, "")} for q in per_job],
+            "overall": _figures(selectors.worker_quality_overall(worker_id=worker.pk, as_shown=True)),
+            "jobs": [{**_figures(q), "title": titles.get(q.job_id, "")} for q in per_job],
             # No evidence: it lists gold items with their right labels.
             "events": [
                 {"job": e.job_id, "kind": e.kind, "reason": e.reason, "created_at": e.created_at} for e in events

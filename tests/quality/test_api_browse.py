@@ -85,6 +85,9 @@ def test_the_items_page_shows_judgments_without_worker_identities(job: Job, alic
     for worker in item.judgments.select_related("worker"):
         assert worker.worker.username not in text and f"'worker': {worker.worker_id}" not in text
     assert set(body["probabilities"]) == {"cat", "dog", "bird"}
+    # A worker's accuracies read as everywhere in the API: 4-place decimal strings (or null).
+    assert all(isinstance(j["worker_consensus_accuracy"], str) and len(j["worker_consensus_accuracy"]) == 6
+               for j in body["judgments"])
 
 
 @pytest.mark.parametrize("params", [

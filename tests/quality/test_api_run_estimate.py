@@ -73,14 +73,14 @@ def test_with_ten_or_more_held_out_gold_items_the_run_reports_their_share_right_
     body = _detail(alice, client_for, run)
 
     estimate = body["expected_accuracy"]
-    assert estimate["basis"] == "gold_heldout" and estimate["value"] == pytest.approx(right / len(pairs))
+    assert estimate["basis"] == "gold_heldout" and estimate["value"] == f"{right / len(pairs):.4f}"
     low, high = share_interval(successes=right, trials=len(pairs))
-    assert estimate["interval"] == [pytest.approx(low), pytest.approx(high)]
+    assert estimate["interval"] == [f"{low:.4f}", f"{high:.4f}"]  # accuracies: decimal strings, 4 places
     assert estimate["heldout_gold_items"] == estimate["of"] == 12 and estimate["heldout_gold_needed"] == 10
     assert estimate["model_confidence"] == pytest.approx(mean) and estimate["model_items"] == 3
     assert "mean_confidence" not in str(body)  # the raw confidence only under the model's name
     page = job_consensus(job=job)  # the job page's headline for the same (latest) run
-    assert (estimate["value"], estimate["basis"]) == (pytest.approx(page.estimated_accuracy), page.estimate_basis)
+    assert (estimate["value"], estimate["basis"]) == (f"{page.estimated_accuracy:.4f}", page.estimate_basis)
     assert body["distribution"] == {"cat": {"items": 8}, "dog": {"items": 5}, "bird": {"items": 2}}
 
 
@@ -117,7 +117,7 @@ def test_with_too_little_held_out_gold_the_figure_is_the_models_own_without_an_i
 
     estimate = body["expected_accuracy"]
     assert estimate["basis"] == "model" and estimate["interval"] is None
-    assert estimate["value"] == pytest.approx(mean) == estimate["model_confidence"]
+    assert estimate["value"] == f"{mean:.4f}" and estimate["model_confidence"] == pytest.approx(mean)
     assert estimate["of"] == 3 and estimate["heldout_gold_items"] == len(pairs) == 3
     assert body["heldout_gold"]["items"] == 3 and body["heldout_gold"]["correct"] == 1
 

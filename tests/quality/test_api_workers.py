@@ -3,6 +3,7 @@ pseudonyms; Carol (Globex) sees nothing of Acme's; Wendy sees only her own figur
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ def test_admins_list_workers_sorted_by_gold_accuracy_and_filtered(
     api = client_for(ada)
     body = api.get("/api/v1/quality/workers/?ordering=gold").json()
     assert [row["username"] for row in body["results"]] == ["wendy", "walter"]
-    assert body["results"][0]["gold"] == {"seen": 4, "correct": 0, "smoothed": 0.1667, "interval_90": [0.0102, 0.4507]}
+    assert body["results"][0]["gold"] == {"seen": 4, "correct": 0, "smoothed": "0.1667", "interval_90": ["0.0102", "0.4507"]}
     assert body["results"][0]["blocked_jobs"] == 1
     assert [r["username"] for r in api.get("/api/v1/quality/workers/?ordering=-gold").json()["results"]] == [
         "walter", "wendy"
@@ -104,6 +105,23 @@ def test_a_worker_sees_their_own_figures_and_the_drop_policy(client_for: Any, jo
     assert {e["kind"] for e in body["events"]} >= {"blocked"}
     assert "evidence" not in body["events"][0]  # it would list gold items with their answers
     assert client_for(wendy).get(f"/api/v1/jobs/{job.pk}/workers/").status_code == 403
+
+
+def test_a_workers_accuracies_read_as_a_quotes_do_decimal_strings_with_four_places(
+    client_for: Any, alice: User, job: Job, walter: User
+) -> None:
+    """A client compares a quote's expected_accuracy with the crowd's figures: one type for both."""
+    consensus_run(job=job)
+    quote = client_for(alice).post("/api/v1/quotes/", {"items": 100}, format="json").json()["tiers"][0]
+    row = next(r for r in client_for(alice).get(f"/api/v1/jobs/{job.pk}/workers/").json()["results"]
+               if r["worker"] == worker_pseudonym(job_id=job.pk, worker_id=walter.pk))
+
+    four_places = r"^[01]\.\d{4}$"
+    accuracies = [quote["expected_accuracy"], quote["promised_accuracy"], row["ds_accuracy"],
+                  row["gold"]["smoothed"], *row["gold"]["interval_90"]]
+    assert all(isinstance(value, str) for value in accuracies), accuracies
+    assert all(re.fullmatch(four_places, value) for value in accuracies), accuracies
+    assert row["gold"]["smoothed"] == "0.8750"  # (6 + 1) / (6 + 2)
 
 
 def test_a_job_with_many_workers_is_read_in_a_fixed_number_of_queries(job: Job) -> None:

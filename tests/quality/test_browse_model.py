@@ -82,9 +82,9 @@ def test_the_page_header_carries_the_models_measured_accuracy_beside_the_crowds(
     run = job.consensus_runs.order_by("-id").first()
     measured = run.parameters["models"][0]
     assert body["model"]["name"] == "spam-bert" and body["model"]["version"] == "3"
-    assert body["model"]["accuracy"] == pytest.approx(measured["accuracy"])
+    assert body["model"]["accuracy"] == f'{measured["accuracy"]:.4f}'  # an accuracy: 4-place text
     assert body["model"]["items"] == measured["items"] == len(PREDICTED)
-    assert body["model"]["crowd_accuracy"] == pytest.approx(run.parameters["crowd"]["accuracy"])
+    assert body["model"]["crowd_accuracy"] == f'{run.parameters["crowd"]["accuracy"]:.4f}'
 
 
 def test_a_model_that_did_not_predict_the_job_is_a_400_naming_the_parameter(

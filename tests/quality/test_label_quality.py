@@ -122,7 +122,7 @@ def test_the_client_reads_the_figures_with_their_counts(
         "cat": (3, 3, 2, 0.666667, 0.666667), "dog": (2, 2, 1, 0.5, 0.5),
         "bird": (0, 0, 0, None, None),
     }
-    assert (model["source"], model["name"], model["accuracy"]) == ("model", "m", 0.8)
+    assert (model["source"], model["name"], model["accuracy"]) == ("model", "m", "0.8000")
     assert _figures(model["labels"])["dog"] == (2, 3, 2, 0.666667, 1.0)
 
 
@@ -160,7 +160,7 @@ def test_the_delivered_labels_are_measured_by_what_consensus_says_without_the_an
     # yet the figure is the 60 % of the labels consensus gave them unaided, and says so.
     assert set(ItemResult.objects.filter(item__is_gold=True).values_list("label", flat=True)) <= set(GOLD.values())
     consensus = client_for(alice).get(f"/api/v1/jobs/{job.pk}/label-quality/").json()["sources"][0]
-    assert consensus["accuracy"] == 0.6
+    assert consensus["accuracy"] == "0.6000"
     assert consensus["measure"] == "consensus's label for gold items, computed without their known answer"
     body = browser(alice).get(reverse("job-page", args=[job.pk])).content.decode()
     assert "Consensus&#x27;s label for gold items, computed without their known answer" in body

@@ -81,12 +81,12 @@ def test_the_client_reads_each_labels_precision_and_recall_of_the_sets(
     assert body["gold_items"] == 4
     delivered, answers = body["sources"]
     assert (delivered["source"], delivered["gold_items"], delivered["correct"]) == ("consensus", 4, 2)
-    assert (delivered["accuracy"], delivered["label_accuracy"]) == (0.5, 0.833333)
+    assert (delivered["accuracy"], delivered["label_accuracy"]) == ("0.5000", "0.8333")  # accuracies: 4-place text
     assert _figures(delivered["labels"]) == {
         "cat": (2, 2, 2, 1.0, 1.0), "dog": (2, 2, 1, 0.5, 0.5), "bird": (1, 1, 1, 1.0, 1.0),
     }
     assert (answers["source"], answers["gold_items"], answers["correct"]) == ("judgments", 12, 8)
-    assert (answers["accuracy"], answers["label_accuracy"]) == (0.666667, 0.805556)
+    assert (answers["accuracy"], answers["label_accuracy"]) == ("0.6667", "0.8056")
     assert _figures(answers["labels"]) == {
         "cat": (6, 8, 6, 0.75, 1.0), "dog": (6, 8, 6, 0.75, 1.0), "bird": (3, 6, 3, 0.5, 1.0),
     }
@@ -133,7 +133,7 @@ def test_the_delivered_sets_are_measured_by_what_consensus_says_without_the_answ
 
     delivered = client_for(alice).get(f"/api/v1/jobs/{job.pk}/label-quality/").json()["sources"][0]
     assert (delivered["source"], delivered["gold_items"], delivered["correct"]) == ("consensus", 6, 3)
-    assert (delivered["accuracy"], delivered["label_accuracy"]) == (0.5, 0.666667)
+    assert (delivered["accuracy"], delivered["label_accuracy"]) == ("0.5000", "0.6667")
     assert _figures(delivered["labels"]) == {
         "cat": (6, 3, 3, 1.0, 0.5), "dog": (0, 3, 0, 0.0, None), "bird": (0, 0, 0, None, None),
     }
