@@ -15,6 +15,12 @@ from typing import Any
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def number_cell(value: float | None) -> str:
+    """A figure (confidence, agreement) as every CSV writes it: the shortest text that reads back
+    as the same number ("1.0", "0.8734"), as the JSON exports write it; empty for none."""
+    return "" if value is None else repr(float(value))
+
+
 def csv_cell(value: Any) -> Any:
     """`value` safe to write as a CSV cell: formula-like text is prefixed with "'"."""
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):

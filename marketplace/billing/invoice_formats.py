@@ -81,7 +81,7 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
     so the view can stream it. Titles are client text: a leading = + - @ is quoted with '
     so a spreadsheet shows it instead of running it as a formula."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer)  # lines end in \r\n, as RFC 4180 and every other CSV Quorum writes
 
     def row(values: list[object]) -> str:
         buffer.seek(0)

@@ -262,7 +262,7 @@ def payout_batch_export_csv(*, admin: User, batch: PayoutBatch) -> str:
     require_admin(admin)
     batch = _batch_locked(batch, (PayoutBatch.Status.APPROVED, PayoutBatch.Status.PAID), "exported")
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # lines end in \r\n, as RFC 4180 and every other CSV Quorum writes
     writer.writerow(["payout_id", "worker_id", "handle", "amount"])
     for payout in batch.payouts.select_related("worker").order_by("id"):
         writer.writerow(

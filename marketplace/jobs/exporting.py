@@ -34,7 +34,7 @@ from django.db import connection
 from django.db.models import F, Func, TextField
 from django.db.models.functions import Cast
 
-from marketplace.csvcells import csv_cell
+from marketplace.csvcells import csv_cell, number_cell
 from marketplace.errors import ApplicationError
 from marketplace.jobs import label_studio
 from marketplace.jobs.models import Item, Job
@@ -299,6 +299,8 @@ def _csv_cell(value: Any, text: Callable[[Any], Any]) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"  # as the item's JSON said it, not Python's True
+    if isinstance(value, float):
+        return number_cell(value)  # confidence: as the data browser's CSV writes it
     if isinstance(value, dict | list):
         return _dumps(value)  # one cell holds a whole object, JSON-encoded (RawJSON already is)
     return text(value)  # external ids, labels: guarded, formula-like text stays text

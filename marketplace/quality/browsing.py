@@ -28,7 +28,7 @@ from typing import Any
 
 from django.db import connection
 
-from marketplace.csvcells import csv_cell
+from marketplace.csvcells import csv_cell, number_cell
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Item, Job, Prediction
@@ -362,8 +362,7 @@ def _csv_chunks(rows: Iterator[BrowseRow]) -> Iterator[bytes]:
         writer.writerow([
             row.id, csv_cell(row.external_id or ""), "yes" if row.is_gold else "no", row.judgment_count,
             "yes" if row.is_complete else "no", csv_cell(row.label or ""),
-            "" if row.confidence is None else f"{row.confidence:.6f}",
-            "" if row.agreement is None else f"{row.agreement:.6f}", csv_cell(row.model_label or ""),
+            number_cell(row.confidence), number_cell(row.agreement), csv_cell(row.model_label or ""),
             {True: "yes", False: "no", None: ""}[row.model_agrees], row.expert or "",
             csv_cell(json.dumps(row.data, ensure_ascii=False, separators=(",", ":"))),
         ])

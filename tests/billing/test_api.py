@@ -192,8 +192,11 @@ def test_the_invoice_downloads_as_csv(
     response = client_for(alice).get(f"/api/v1/jobs/{job.pk}/invoice/?format=csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert f"ACME-JOB-{job.pk}.csv" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [(row[1], row[7]) for row in rows[1:]] == [("line", "0.40"), ("credit", "-0.08"), ("total", "0.32")]
+    # Lines end as in every CSV download (results, the data browser's, payout files): \r\n, RFC 4180.
+    assert text.count("\r\n") == len(rows) and "\n" not in text.replace("\r\n", "")
 
 
 def test_the_printable_invoice_page_escapes_what_the_client_typed(

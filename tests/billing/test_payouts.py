@@ -82,6 +82,7 @@ def test_a_batch_is_reviewed_with_quality_beside_amounts_approved_exported_and_p
 
     payout_batch_approve(admin=ada, batch=batch)
     csv_text = payout_batch_export_csv(admin=ada, batch=batch)
+    assert csv_text.endswith("\r\n") and "\n" not in csv_text.replace("\r\n", "")  # RFC 4180, as every CSV
     assert csv_text.splitlines() == [
         "payout_id,worker_id,handle,amount",
         f"{rows['wendy'].payout_id},{wendy.pk},wendy,0.20",

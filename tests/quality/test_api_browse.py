@@ -112,6 +112,26 @@ def test_the_csv_holds_exactly_the_rows_the_filter_shows(job: Job, alice: User, 
     assert {row["consensus_label"] for row in rows} <= {"cat", "dog", "bird"}
 
 
+def _csv(answer: Any) -> tuple[bytes, list[dict[str, str]]]:
+    raw = b"".join(answer.streaming_content)
+    return raw, list(csv.DictReader(io.StringIO(raw.decode(), newline="")))
+
+
+def test_the_csv_writes_confidence_as_the_results_export_does(job: Job, alice: User, client_for: Any) -> None:
+    """One item, one confidence: the same text in both downloads (it was "1.000000" beside "1.0")."""
+    api = client_for(alice)
+    browsed_raw, browsed = _csv(api.get(url(job, "export/")))
+    results_raw, results = _csv(api.get(f"/api/v1/jobs/{job.pk}/results/", {"format": "csv"}))
+    for raw in (browsed_raw, results_raw):  # and lines end alike, in \r\n (RFC 4180)
+        assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+
+    confidence = {row["item_id"]: row["confidence"] for row in results}
+    shared = [row for row in browsed if row["item_id"] in confidence and row["confidence"]]
+    assert len(shared) == 6 and any(row["confidence"] == "1.0" for row in shared)  # i0..i5 judged
+    assert all(row["confidence"] == confidence[row["item_id"]] for row in shared)
+    assert all(row["agreement"] == repr(float(row["agreement"])) for row in shared)
+
+
 def test_a_bad_filter_on_the_csv_is_a_400_before_any_byte(job: Job, alice: User, client_for: Any) -> None:
     assert client_for(alice).get(url(job, "export/"), {"confidence_min": "Infinity"}).status_code == 400
 
