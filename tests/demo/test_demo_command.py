@@ -15,6 +15,7 @@ from pathlib import Path
 from marketplace.demo.management.commands.demo_run import server_env
 
 ROOT = Path(__file__).resolve().parents[2]
+READY = "Quorum demo is ready"
 SIM_JUDGMENTS = """
 SELECT count(*) FROM labeling_judgment j JOIN accounts_user u ON u.id = j.worker_id
 WHERE u.username LIKE 'sim-worker-%'
@@ -87,16 +88,18 @@ def test_make_demo_seeds_serves_runs_a_crowd_and_stops_cleanly(tmp_path: Path) -
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
-            deadline = time.monotonic() + 180
-            health = None
+            deadline = time.monotonic() + 300  # migrate and seed take over 3 minutes on a busy 2-core machine
+            listening = None
             while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    health = _get(f"http://127.0.0.1:{port}/healthz")
+                if READY in log.read_text():
+                    listening = _port_open(port)  # at once: "ready" means the port takes connections
                     break
-                except OSError:
-                    time.sleep(0.5)
+                time.sleep(0.05)
             output = log.read_text()
-            assert health is not None, f"the demo never answered:\n{output}"
+            assert listening is not None, f"the demo never said it was ready:\n{output}"
+            assert listening, f"the demo said it was ready before its port took connections:\n{output}"
+            assert output.index("client / quorum-demo-pass") < output.index(READY)  # log-ins first
+            health = _get(f"http://127.0.0.1:{port}/healthz")
             assert health[0] == 200 and b'"sqlite"' in health[1]
             assert "client / quorum-demo-pass" in output and "worker1" in output and "admin" in output
             assert "sim-worker-1" in output

@@ -3,7 +3,9 @@ a payout goes through, from earnings released past the hold to a batch paid."""
 
 from __future__ import annotations
 
+import re
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.billing.audit import ledger_audit
 from marketplace.billing.models import Earning, LedgerTransaction, Payout, PayoutBatch, TransactionKind
 from marketplace.jobs.models import Job
+from marketplace.notifications.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +53,23 @@ def test_the_demo_leaves_a_worker_with_an_open_appeal_on_the_staff_page(client: 
     assert ledger_audit().violations == []
     call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # adds nothing
     assert Appeal.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the pilot's e-mail goes out as in `make demo`
+def test_the_demos_e_mail_links_name_the_port_it_will_serve_and_it_does_not_claim_to_be_ready(
+    monkeypatch: pytest.MonkeyPatch, mailoutbox: list[Any]
+) -> None:
+    monkeypatch.setenv("PORT", "8101")
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("QUORUM_SITE_URL", raising=False)
+    out = StringIO()
+
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=out)
+
+    links = re.findall(r"https?://\S+", "\n".join(message.body for message in mailoutbox))
+    assert links, "the completed pilot mails its client"
+    assert all(link.startswith("http://127.0.0.1:8101/") for link in links), links
+    completed = Event.objects.get(type="job.completed")
+    assert completed.data["job"]["url"].startswith("http://127.0.0.1:8101/api/v1/jobs/")
+    # The server is not up yet: demo_run says "ready" once it answers on its port.
+    assert "ready" not in out.getvalue() and "http://127.0.0.1:8101/" in out.getvalue()

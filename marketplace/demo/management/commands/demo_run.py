@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from marketplace.demo.address import demo_host_port, demo_site_url, demo_url
 from marketplace.demo.management.commands.seed_demo import PASSWORD
 
 # The demo crowd: mostly decent workers, one spammer, one constant answerer, a colluding pair.
@@ -66,18 +67,16 @@ def _stop(proc: subprocess.Popen[bytes] | None, *, sig: int, wait: float) -> Non
 def server_env(url: str, environ: dict[str, str]) -> dict[str, str]:
     """The server's environment: links in the demo's e-mails (QUORUM_SITE_URL, default port 8000)
     point at the address actually served, e.g. PORT=8101, unless the environment names one."""
-    env = dict(environ)
-    if not env.get("QUORUM_SITE_URL"):
-        env["QUORUM_SITE_URL"] = url
-    return env
+    return {**environ, "QUORUM_SITE_URL": demo_site_url(url, environ)}
 
 
 class Command(BaseCommand):
     help = "Serve the demo (daphne) with a simulated crowd labeling through the API; Ctrl-C stops both."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1")
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+        host, port = demo_host_port()
+        parser.add_argument("--host", default=host)
+        parser.add_argument("--port", type=int, default=port)
         parser.add_argument("--crowd", type=int, default=12, help="Simulated workers (0: none).")
         parser.add_argument("--think-ms", type=float, default=1500.0, help="Their mean think time.")
 
@@ -86,8 +85,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         host, port = options["host"], options["port"]
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        url = f"http://{local}:{port}"
+        url = demo_url(host, port)
         access_log = Path(settings.BASE_DIR) / "var" / "demo-access.log"
         access_log.parent.mkdir(exist_ok=True)
         server = subprocess.Popen(
@@ -104,7 +102,10 @@ class Command(BaseCommand):
                 if self._signals:
                     return
                 time.sleep(0.3)
-            self.stdout.write(f"Serving {url}/ (access log: {access_log})")
+            # Only now: the server answers on its port (seed_demo printed the log-ins before it ran).
+            self.stdout.write(self.style.SUCCESS(f"Quorum demo is ready. Log in at {url}/"))
+            self.stdout.write(f"Serving {url}/ (API docs: {url}/api/docs/; access log: {access_log})")
+            self.stdout.flush()  # a log file (not a terminal) would hold it back behind the crowd's
             if options["crowd"] > 0:
                 crowd = self._crowd(url, options["crowd"], options["think_ms"])
             while not self._signals:

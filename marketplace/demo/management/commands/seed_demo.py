@@ -12,7 +12,6 @@ marketplace/demo/seeding.py, so the simulator's accuracy figures mean something.
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -34,6 +33,7 @@ from marketplace.billing.selectors import worker_money
 from marketplace.billing.services import job_escrow_open, topup_record
 from marketplace.billing.tasks import earnings_release_due
 from marketplace.demo import seeding
+from marketplace.demo.address import demo_host_port, demo_site_url, demo_url
 from marketplace.demo.colluders import colluding_pair_seed
 from marketplace.demo.appeals import demo_appeal
 from marketplace.demo.seeding import JobSpec
@@ -101,6 +101,16 @@ class Command(BaseCommand):
                 "published demo password and prints API tokens. `make demo` sets DEBUG=1; on a "
                 "server nobody else can reach, pass --i-know-this-is-not-production."
             )
+        url = demo_url(*demo_host_port())
+        # The pilot completes here and its e-mail goes out now (tasks inline): its link must name
+        # the port the demo will serve (PORT=8101), not settings' default :8000, as demo_run's
+        # server does for the mail it sends later.
+        with override_settings(QUORUM_SITE_URL=demo_site_url(url)):
+            client_secret, worker_secret = self._seed()
+        self._print(url, client_secret, worker_secret)
+
+    def _seed(self) -> tuple[str, str]:
+        """Everything, idempotently; the two demo API tokens' secrets (fresh on every run)."""
         with transaction.atomic():
             users = self._users()
             Qualification.objects.get_or_create(
@@ -126,7 +136,7 @@ class Command(BaseCommand):
         ApiToken.objects.filter(user__in=[users["client"], users["worker1"]], name="demo").delete()
         _, client_secret = token_create(user=users["client"], name="demo")
         _, worker_secret = token_create(user=users["worker1"], name="demo")
-        self._print(client_secret, worker_secret)
+        return client_secret, worker_secret
 
     def _user(self, username: str, role: str, organization: str = "") -> User:
         existing = User.objects.filter(username=username).first()
@@ -253,9 +263,9 @@ class Command(BaseCommand):
                 payouts.payout_batch_create(admin=admin)
             request("worker1", everything)
 
-    def _print(self, client_secret: str, worker_secret: str) -> None:
-        host, port = os.environ.get("HOST") or "127.0.0.1", os.environ.get("PORT") or "8000"
-        self.stdout.write(self.style.SUCCESS(f"\nQuorum demo is ready. Log in at http://{host}:{port}/"))
+    def _print(self, url: str, client_secret: str, worker_secret: str) -> None:
+        # Not "ready": the server is not running yet. demo_run says so once it answers on its port.
+        self.stdout.write(self.style.SUCCESS(f"\nDemo data seeded. Log-ins, for {url}/ once the server runs:"))
         self.stdout.write(f"  admin   : admin / {PASSWORD}   (Django admin at /admin/)")
         self.stdout.write(f"  client  : client / {PASSWORD}   (organization Acme Vision)")
         self.stdout.write(f"  workers : worker1 … worker5 / {PASSWORD}")
@@ -263,4 +273,4 @@ class Command(BaseCommand):
                           f"{PASSWORD}   (the simulated workers)")
         self.stdout.write(f"  API token for client : {client_secret}")
         self.stdout.write(f"  API token for worker1: {worker_secret}")
-        self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/\n")
+        self.stdout.write(f"  API docs: {url}/api/docs/\n")
