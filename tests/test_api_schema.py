@@ -125,3 +125,14 @@ def test_a_write_to_a_known_api_address_without_its_slash_is_told_the_address_an
     assert error["code"] == "not_found" and error["details"] == {"path": "/api/v1/jobs/?x=1"}
     assert "/api/v1/jobs/?x=1" in error["message"]
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_taken_username_is_a_409_that_the_schema_documents(alice, ada, wendy, client_for) -> None:  # type: ignore[no-untyped-def]
+    """Adding a colleague (or an admin) under a username someone has is a conflict, and says so."""
+    documented = {(path, method): op["responses"] for path, method, op in _operations()}
+    for user, path in ((alice, "/api/v1/organization/members/"), (ada, "/api/v1/admins/")):
+        response = client_for(user).post(path, {"username": wendy.username, "password": "a-long-passphrase-42"},
+                                         format="json")
+        assert response.status_code == 409 and response.json()["error"]["code"] == "conflict", path
+        assert "409" in documented[(path, "post")], f"POST {path} answers 409 but the schema does not say so"

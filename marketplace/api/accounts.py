@@ -266,10 +266,13 @@ class MeTokenDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+_USERNAME_TAKEN = OpenApiResponse(description="conflict: that username is taken (by anyone, in any organization)")
+
+
 class Admins(APIView):
     permission_classes = [IsAuthenticated, IsAdmin]
 
-    @extend_schema(request=NewUserInputSerializer, responses={201: UserOutputSerializer},
+    @extend_schema(request=NewUserInputSerializer, responses={201: UserOutputSerializer, 409: _USERNAME_TAKEN},
                    summary="Create an admin (admins only)")
     def post(self, request: Request) -> Response:
         data = validated(NewUserInputSerializer, request.data)
@@ -287,7 +290,7 @@ class OrganizationMembers(APIView):
         page = paginator.paginate_queryset(members, request, view=self)
         return paginator.get_paginated_response([present_user(u) for u in page or []])
 
-    @extend_schema(request=NewUserInputSerializer, responses={201: UserOutputSerializer},
+    @extend_schema(request=NewUserInputSerializer, responses={201: UserOutputSerializer, 409: _USERNAME_TAKEN},
                    summary="Add a colleague to your organization")
     def post(self, request: Request) -> Response:
         data = validated(NewUserInputSerializer, request.data)

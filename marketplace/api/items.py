@@ -153,7 +153,7 @@ def _import_payload(request: Request) -> tuple[importing.Payload, str]:
         length = 0
     if length > limit + (_MULTIPART_OVERHEAD if media == "multipart/form-data" else 0):
         message = f"the file is over the {limit:,} bytes allowed."
-        raise InvalidImport.of([Problem(1, "too_large", message)])
+        raise InvalidImport.of([Problem(None, "too_large", message)])  # the whole body: no line to name
     if media == "multipart/form-data":
         upload = request.FILES.get("file")
         if upload is None:

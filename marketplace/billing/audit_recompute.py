@@ -29,6 +29,7 @@ from marketplace.billing.models import (
 )
 from marketplace.billing.pricing import money
 from marketplace.labeling.models import JudgmentStatus
+from marketplace.wording import a_or_an
 
 if TYPE_CHECKING:
     from marketplace.billing.audit import AuditReport
@@ -89,7 +90,7 @@ def transactions_shaped(report: AuditReport) -> None:
         accounts.add(account_id)
         kinds.add(account_kind)
         if account_kind not in shape:
-            report.violations.append(f"{where} has an entry on {account}, which a {kind} never touches")
+            report.violations.append(f"{where} has an entry on {account}, which {a_or_an(kind)} never touches")
             continue
         if shape[account_kind] and (amount > 0) != (shape[account_kind] > 0):
             report.violations.append(f"{where} moves {amount} on {account}: the wrong way")

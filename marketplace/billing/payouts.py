@@ -34,6 +34,7 @@ from marketplace.billing.services import InsufficientFunds, require_admin
 from marketplace.csvcells import csv_cell
 from marketplace.errors import ApplicationError, Conflict
 from marketplace.isotime import iso_utc
+from marketplace.wording import a_or_an
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DEFAULT_HOLD_DAYS = 7
@@ -189,7 +190,7 @@ def _batch_locked(batch: PayoutBatch, allowed: tuple[str, ...], action: str) -> 
     # Lock the batch: approve, reject and pay must see each other's status change.
     locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
     if locked.status not in allowed:
-        raise Conflict(f"A {locked.status} payout batch cannot be {action}.")
+        raise Conflict(f"{a_or_an(locked.status, capital=True)} payout batch cannot be {action}.")
     return locked
 
 

@@ -53,6 +53,7 @@ from marketplace.errors import ApplicationError, Conflict, NotFound, PermissionD
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.limits import MIN_PAY_PER_JUDGMENT
 from marketplace.labeling.models import Judgment
+from marketplace.wording import a_or_an
 
 # Shown to workers (API and portal) wherever dropped judgments or earnings are explained.
 DROPPED_JUDGMENT_PAY_POLICY = (
@@ -339,7 +340,7 @@ def job_settle(*, job: Job) -> JobBudget | None:
         return budget
     job = Job.objects.get(pk=job.pk)
     if job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED):
-        raise Conflict(f"A {job.status} job is settled only once it is completed or cancelled.")
+        raise Conflict(f"{a_or_an(job.status, capital=True)} job is settled only once it is completed or cancelled.")
     # Every submit of the job has committed (the job's transition to completed or cancelled
     # locked its row, which each submit's insert key-share-locks), so what they earned is final:
     # post it all before the charge, then the escrow holds budget + covered − pay.

@@ -81,7 +81,8 @@ def _lines(payload: Payload) -> Lines:
     while chunk := stream.read(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise Fatal(number + 1, "too_large", f"the file is over the {limit:,} bytes allowed.")
+            # The whole file's fault, not a line's: a one-line JSON array said "line 1:".
+            raise Fatal(None, "too_large", f"the file is over the {limit:,} bytes allowed.")
         parts = chunk.split(b"\n")
         if len(parts) == 1:
             pending.append(chunk)

@@ -27,6 +27,7 @@ from marketplace.jobs.models import (
     JobTally,
     PredictionModel,
 )
+from marketplace.wording import a_or_an
 
 def _dynamic_overlap_check(job: Job) -> None:
     if (job.max_overlap is None) != (job.target_confidence is None):
@@ -144,7 +145,7 @@ def job_transition(*, job: Job, to: str, expected_from: frozenset[str] | None = 
     # forget them, so a reader (settlement) sums the tallies of every submit that committed.
     job.tally_counts_forget()
     if to not in JOB_TRANSITIONS[job.status] or (expected_from and job.status not in expected_from):
-        raise Conflict(f"A {job.status} job cannot become {to}.")
+        raise Conflict(f"{a_or_an(job.status, capital=True)} job cannot become {to}.")
     if to == JobStatus.OPEN and job.status == JobStatus.DRAFT and job.item_count == 0:
         raise ApplicationError("Import at least one item before publishing.")
     now = timezone.now()
@@ -253,7 +254,7 @@ def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
     # it also serializes imports into one job, which the COPY path's id pairing relies on.
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status not in IMPORTABLE_STATUSES:
-        raise Conflict(f"Items cannot be added to a {job.status} job.")
+        raise Conflict(f"Items cannot be added to {a_or_an(job.status)} job.")
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return 0

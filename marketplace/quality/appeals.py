@@ -22,6 +22,7 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import GoldAnswer, Job
+from marketplace.wording import a_or_an
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.quality import scoring, skills
 from marketplace.quality.gold_multi import decisions_balance
@@ -38,7 +39,7 @@ def appeal_window() -> timedelta:
 def _reason_clean(reason: str, *, what: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError(f"A {what} is required.", details={what: ["required"]})
+        raise ApplicationError(f"{a_or_an(what, capital=True)} is required.", details={what: ["required"]})
     if len(reason) > APPEAL_REASON_MAX:
         raise ApplicationError(
             f"The {what} is {len(reason)} characters long; at most {APPEAL_REASON_MAX} are allowed.",

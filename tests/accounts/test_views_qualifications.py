@@ -141,6 +141,7 @@ def test_a_typed_question_and_a_typed_practice_item_are_added(alice: User, acme_
     assert list(TrainingItem.objects.values_list("answer", "explanation")) == [("cat", "Only cats purr.")]
     page = client.get(reverse("client-qualification", args=[acme_skill.pk])).content.decode()
     assert "Tweets" in page and "Only cats purr." in page
+    assert 'aria-label="Type an exam question"' in page and 'aria-label="Type a training question"' in page
 
 
 def test_a_csv_and_a_jsonl_file_are_uploaded(alice: User, acme_skill: Qualification) -> None:

@@ -81,6 +81,8 @@ def test_a_batch_is_reviewed_with_quality_beside_amounts_approved_exported_and_p
     assert rows["wendy"].gold_accuracy == D("0.9000") and rows["walter"].gold_accuracy is None
 
     payout_batch_approve(admin=ada, batch=batch)
+    with pytest.raises(Conflict, match="^An approved payout batch cannot be approved"):
+        payout_batch_approve(admin=ada, batch=batch)
     csv_text = payout_batch_export_csv(admin=ada, batch=batch)
     assert csv_text.endswith("\r\n") and "\n" not in csv_text.replace("\r\n", "")  # RFC 4180, as every CSV
     assert csv_text.splitlines() == [

@@ -137,6 +137,9 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(
     body = "text\n" + "x" * 2000 + "\n"
     response = client_for(alice).post(_url(job, "items/"), body, content_type="text/csv")
     assert response.status_code == 400 and response.json()["error"]["details"]["reason"] == "too_large"
+    # The body as a whole is at fault: no "line 1:" before the message, no line in the details.
+    error = response.json()["error"]
+    assert error["message"] == "the file is over the 1,024 bytes allowed." and error["details"]["line"] is None
     assert _counts(job) == (0, 0, 0)
 
 

@@ -206,6 +206,10 @@ def test_a_file_over_the_size_limit_is_refused(job: Job, settings: Any) -> None:
     settings.QUORUM_MAX_IMPORT_BYTES = 1024
     payload = b"text\n" + b"".join(b"%d\n" % n for n in range(1000))
     assert _refused(job, payload, "csv")["reason"] == "too_large"
+    one_line = b"[" + b",".join(b'{"text": "%d"}' % n for n in range(100)) + b"]"  # what json.dumps writes
+    refused = _refused(job, one_line, "json")
+    assert (refused["reason"], refused["line"]) == ("too_large", None)  # the file's fault, not line 1's
+    assert refused["errors"][0]["message"] == "the file is over the 1,024 bytes allowed."
 
 
 def test_a_file_over_the_row_limit_is_refused(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -117,7 +117,8 @@ def test_a_job_moves_only_along_legal_transitions(alice, client_for) -> None:  #
     assert api.post(f"{url}/resume/").status_code == 409  # a draft was never paused
     assert api.post(f"{url}/pause/").status_code == 409
     assert api.post(f"{url}/publish/").json()["status"] == "open"
-    assert api.post(f"{url}/publish/").status_code == 409
+    again = api.post(f"{url}/publish/")
+    assert again.status_code == 409 and again.json()["error"]["message"] == "An open job cannot become open."
     assert api.post(f"{url}/pause/").json()["status"] == "paused"
     assert api.post(f"{url}/resume/").json()["status"] == "open"
     cancelled = api.post(f"{url}/cancel/").json()
