@@ -198,7 +198,7 @@ def rows_parse(
         raise InvalidImport.of([Problem(None, "unknown_format", message)])
     problems: list[Problem] = []
     rows: list[ItemRow] = []
-    first_seen: dict[str, int] = {}  # external_id -> the line it first appeared on
+    first_seen: dict[str, ItemRow] = {}  # external_id -> the row it first appeared in
     count = 0
     try:
         for parsed in _PARSERS[fmt](_lines(payload), gold=gold, label_keys=label_keys):
@@ -207,14 +207,14 @@ def rows_parse(
             else:
                 count += 1
                 if count > MAX_IMPORT_ROWS:
-                    raise Fatal(parsed.line, "too_many_rows", f"over {MAX_IMPORT_ROWS:,} items.")
+                    raise Fatal(parsed.line, "too_many_rows", f"over {MAX_IMPORT_ROWS:,} items.", parsed.item)
                 ext = parsed.external_id
                 if ext is not None and ext in first_seen:
-                    lines = f"lines {first_seen[ext]} and {parsed.line}"
                     problems.append(Problem(parsed.line, "duplicate_external_id",
-                                            f"external_id {ext!r} appears twice ({lines})."))
+                                            f"external_id {ext!r} appears twice ({_both(first_seen[ext], parsed)}).",
+                                            parsed.item))
                 elif ext is not None:
-                    first_seen[ext] = parsed.line
+                    first_seen[ext] = parsed
                 if not problems:
                     rows.append(parsed)
             if len(problems) >= MAX_REPORTED_PROBLEMS:
@@ -226,6 +226,14 @@ def rows_parse(
     if not rows:
         raise InvalidImport.of([Problem(1, "empty_file", "the file holds no items.")])
     return rows
+
+
+def _both(first: ItemRow, again: ItemRow) -> str:
+    """Where a repeated external_id is: "lines 2 and 4", or in a JSON array "items 3 and 7, line 1"."""
+    if first.item is None or again.item is None:
+        return f"lines {first.line} and {again.line}"
+    lines = f"line {first.line}" if first.line == again.line else f"lines {first.line} and {again.line}"
+    return f"items {first.item} and {again.item}, {lines}"
 
 
 def predictions_parse(
@@ -243,12 +251,12 @@ def predictions_parse(
             if not row.predicted_by_label_studio:
                 message = ("the file has predictions: name the model that made them (model "
                            "and model_version, e.g. ?model=spam-bert&model_version=3).")
-                raise InvalidImport.of([Problem(row.line, "missing_model", message)])
+                raise InvalidImport.of([Problem(row.line, "missing_model", message, row.item)])
         elif row.prediction_raw is not None:
             try:
                 prediction = prediction_check(*row.prediction_raw, label_keys=label_keys)
             except PredictionError as exc:
-                problems.append(Problem(row.line, exc.reason, exc.message))
+                problems.append(Problem(row.line, exc.reason, exc.message, row.item))
                 if len(problems) >= MAX_REPORTED_PROBLEMS:
                     break
         checked.append(prediction)
@@ -279,8 +287,8 @@ def items_import(
         # a problem with the file; a Conflict (job closed) is not and keeps its own code.
         if type(exc) is not ApplicationError or "reason" not in exc.details:
             raise
-        what = exc.message.split(": ", 1)[-1]  # without its "line N: " prefix
-        problem = Problem(exc.details.get("line"), exc.details["reason"], what)
+        what = exc.message.split(": ", 1)[-1]  # without its "line N: " (or "item N (line N): ") prefix
+        problem = Problem(exc.details.get("line"), exc.details["reason"], what, exc.details.get("item"))
         raise InvalidImport.of([problem]) from exc
 
 

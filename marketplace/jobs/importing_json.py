@@ -3,13 +3,15 @@
 Values are decoded by marketplace.parsing, which refuses what PostgreSQL or Python cannot take
 (NaN, Infinity, 1e999, lone surrogates, NUL characters, over-long numbers, deep nesting,
 over-long strings): in JSONL the line is a problem of its own; in an array the file stops there
-(the reader cannot know where the refused value ends). Every JSON import, a request body or an
+(the reader cannot know where the refused value ends). A problem in an array names its element
+as well as its line, "item 7 (line 1)": an array json.dumps wrote is all on line 1. Every JSON import, a request body or an
 uploaded file, from the API or the portal, is read here, never by the API's JSON parser: these
 decoders are the NUL check, and no record needs another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -151,8 +153,8 @@ def json_rows(
     `label_studio` as in _object_row (format=label_studio passes True)."""
     window = _JsonWindow(lines, chunk)
 
-    def fail(reason: str, what: str) -> Fatal:
-        return Fatal(window.line_at(window.pos), reason, what)
+    def fail(reason: str, what: str, item: int | None = None) -> Fatal:
+        return Fatal(window.line_at(window.pos), reason, what, item)
 
     char = window.peek()
     if char == "":
@@ -165,18 +167,27 @@ def json_rows(
     if window.peek() == "]":
         window.pos += 1
     else:
+        item = 0  # the element being read, from 1: the one problems after it name too
         while True:
+            item += 1
             line = window.line_at(window.pos)
-            yield _object_row(window.value(), line, gold=gold, label_keys=label_keys, label_studio=label_studio)
+            try:
+                value = window.value()
+            except Fatal as fatal:
+                if fatal.problem.reason == "too_large":
+                    raise  # the whole file's fault, not this element's
+                raise Fatal.of(fatal.problem.of_item(item)) from None
+            parsed = _object_row(value, line, gold=gold, label_keys=label_keys, label_studio=label_studio)
+            yield parsed.of_item(item) if isinstance(parsed, Problem) else dataclasses.replace(parsed, item=item)
             char = window.peek()
             if char == "":
-                raise fail("malformed_json", "malformed JSON (the array is never closed with ']').")
+                raise fail("malformed_json", "malformed JSON (the array is never closed with ']').", item)
             if char not in ",]":
-                raise fail("malformed_json", f"malformed JSON (',' or ']' expected, not {char!r}).")
+                raise fail("malformed_json", f"malformed JSON (',' or ']' expected after it, not {char!r}).", item)
             window.pos += 1
             if char == "]":
                 break
             if window.peek() == "]":
-                raise fail("malformed_json", "malformed JSON (a comma before ']').")
+                raise fail("malformed_json", "malformed JSON (a comma after it, before ']').", item)
     if window.peek() != "":
         raise fail("malformed_json", "malformed JSON (extra text after the array).")

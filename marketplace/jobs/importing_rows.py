@@ -11,7 +11,7 @@ from typing import Any
 
 from marketplace.errors import ApplicationError
 from marketplace.jobs.predictions import PREDICTION_FIELDS
-from marketplace.jobs.services import ItemRow, MultiLabelKeys
+from marketplace.jobs.services import ItemRow, MultiLabelKeys, row_place
 from marketplace.limits import MAX_DATA_FIELD_CHARS, MAX_ITEM_DATA_CHARS
 
 MAX_EXTERNAL_ID = 200  # Item.external_id max_length
@@ -32,10 +32,16 @@ class Problem:
     line: int | None
     reason: str  # a stable code for programs: unknown_label, malformed_json, ...
     message: str  # for people, without the "line N: " prefix
+    item: int | None = None  # in a JSON array: the element, from 1 (a one-line array is all line 1)
 
     @property
     def text(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line is not None else self.message
+        if self.line is None and self.item is None:
+            return self.message
+        return f"{row_place(self.line, self.item)}: {self.message}"
+
+    def of_item(self, item: int) -> Problem:
+        return Problem(self.line, self.reason, self.message, item)
 
 
 class InvalidImport(ApplicationError):
@@ -46,8 +52,8 @@ class InvalidImport(ApplicationError):
     @classmethod
     def of(cls, problems: Sequence[Problem]) -> InvalidImport:
         first = problems[0]
-        errors = [{"line": p.line, "reason": p.reason, "message": p.text} for p in problems]
-        details = {"line": first.line, "reason": first.reason, "errors": errors}
+        errors = [{"line": p.line, "item": p.item, "reason": p.reason, "message": p.text} for p in problems]
+        details = {"line": first.line, "item": first.item, "reason": first.reason, "errors": errors}
         return cls(first.text, details=details)
 
 
@@ -57,9 +63,13 @@ Parsed = Iterator[ItemRow | Problem]
 class Fatal(Exception):
     """Parsing cannot go on past this problem (broken structure, bad encoding, too large)."""
 
-    def __init__(self, line: int | None, reason: str, message: str) -> None:
+    def __init__(self, line: int | None, reason: str, message: str, item: int | None = None) -> None:
         super().__init__(message)
-        self.problem = Problem(line, reason, message)
+        self.problem = Problem(line, reason, message, item)
+
+    @classmethod
+    def of(cls, problem: Problem) -> Fatal:
+        return cls(problem.line, problem.reason, problem.message, problem.item)
 
 
 class RowError(Exception):

@@ -224,12 +224,20 @@ class ItemRow:
     gold_labels: list[str] | None = None
     explanation: str = ""
     line: int = 0
+    item: int | None = None  # a JSON array's element, from 1 (a one-line array is all on line 1)
     extra: dict[str, Any] = field(default_factory=dict)
     # A model's prediction as the file gave it: (prediction, prediction_probabilities), checked
     # by the importer once it knows the model (jobs.predictions); from a Label Studio task's
     # `predictions` when `predicted_by_label_studio` (kept only if the import names a model).
     prediction_raw: tuple[Any, Any] | None = None
     predicted_by_label_studio: bool = False
+
+
+def row_place(line: int | None, item: int | None = None) -> str:
+    """Where an import's problem is, as every message says it: "line 3"; "item 7 (line 1)"."""
+    if item is None:
+        return f"line {line}"
+    return f"item {item}" if line is None else f"item {item} (line {line})"
 
 
 IMPORTABLE_STATUSES = (JobStatus.DRAFT, JobStatus.OPEN, JobStatus.PAUSED)
@@ -266,8 +274,8 @@ def item_bulk_create(*, job: Job, rows: Iterable[ItemRow], gold: bool) -> int:
         if taken:
             first = next(r for r in rows if r.external_id in taken)
             raise ApplicationError(
-                f"line {first.line}: external_id {first.external_id!r} already exists in this job.",
-                details={"line": first.line, "reason": "duplicate_external_id"},
+                f"{row_place(first.line, first.item)}: external_id {first.external_id!r} already exists in this job.",
+                details={"line": first.line, "item": first.item, "reason": "duplicate_external_id"},
             )
     if transaction.get_connection().vendor == "postgresql":
         _copy_items(job=job, rows=rows, gold=gold)
@@ -285,17 +293,17 @@ def _gold_labels_check(*, job: Job, rows: list[ItemRow]) -> None:
         bad = next((r for r in rows if r.gold_labels is None or not set(r.gold_labels) <= allowed), None)
         if bad is not None:
             raise ApplicationError(
-                f"line {bad.line}: a gold item of a multi-label job needs its set of labels "
+                f"{row_place(bad.line, bad.item)}: a gold item of a multi-label job needs its set of labels "
                 f"(each one of {', '.join(keys)})",
-                details={"line": bad.line, "reason": "unknown_label"},
+                details={"line": bad.line, "item": bad.item, "reason": "unknown_label"},
             )
         return
     bad = next((r for r in rows if r.gold_label not in allowed), None)
     if bad is not None:
         raise ApplicationError(
-            f"line {bad.line}: unknown label {bad.gold_label!r} "
+            f"{row_place(bad.line, bad.item)}: unknown label {bad.gold_label!r} "
             f"(expected one of {', '.join(keys)})",
-            details={"line": bad.line, "reason": "unknown_label"},
+            details={"line": bad.line, "item": bad.item, "reason": "unknown_label"},
         )
 
 

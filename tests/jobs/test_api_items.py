@@ -91,9 +91,10 @@ def test_a_bad_file_gets_a_400_naming_line_and_reason_and_saves_nothing(
         "message": "line 4: unknown label 'cow' (expected one of cat, dog, bird)",
         "details": {
             "line": 4,
+            "item": None,  # a JSON array's element, from 1; null in CSV and JSONL
             "reason": "unknown_label",
             "errors": [{
-                "line": 4, "reason": "unknown_label",
+                "line": 4, "item": None, "reason": "unknown_label",
                 "message": "line 4: unknown label 'cow' (expected one of cat, dog, bird)",
             }],
         },

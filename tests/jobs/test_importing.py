@@ -20,7 +20,7 @@ from marketplace.errors import Conflict
 from marketplace.jobs import importing
 from marketplace.jobs.importing import InvalidImport, items_import, rows_parse
 from marketplace.jobs.models import GoldAnswer, Item, Job, JobStatus
-from marketplace.jobs.services import job_transition
+from marketplace.jobs.services import job_transition, row_place
 from tests.conftest import needs_postgres
 from tests.factories import JobFactory, open_job_with_items
 
@@ -48,7 +48,7 @@ def _refused(job: Job, payload: bytes, fmt: str, *, gold: bool = False) -> dict[
     error = caught.value
     assert error.code == "invalid_import" and error.status == 400
     if error.details.get("line") is not None:
-        assert error.message.startswith(f"line {error.details['line']}: ")
+        assert error.message.startswith(f"{row_place(error.details['line'], error.details['item'])}: ")
     return {"message": error.message, **error.details}
 
 
@@ -200,6 +200,10 @@ def test_an_external_id_already_in_the_job_is_refused(job: Job) -> None:
     error = _refused(job, b'{"external_id": "new", "text": "2"}\n{"external_id": "old", "text": "3"}\n', "jsonl")
     assert (error["line"], error["reason"]) == (2, "duplicate_external_id")
     assert "'old' already exists" in error["message"]
+    # Found under the job lock too, a one-line array's element is named.
+    error = _refused(job, b'[{"external_id": "new", "text": "2"}, {"external_id": "old", "text": "3"}]', "json")
+    assert (error["line"], error["item"], error["reason"]) == (1, 2, "duplicate_external_id")
+    assert error["message"] == "item 2 (line 1): external_id 'old' already exists in this job."
 
 
 def test_a_file_over_the_size_limit_is_refused(job: Job, settings: Any) -> None:

@@ -115,3 +115,34 @@ def test_a_problem_deep_in_a_long_array_still_names_its_line(
     with pytest.raises(InvalidImport) as caught:
         rows_parse(payload=payload, fmt="json", gold=False, label_keys=KEYS)
     assert (caught.value.details["line"], caught.value.details["reason"]) == (line, reason), caught.value.message
+    # And which element: on one line, "line 1" alone would not find it among 2,000.
+    assert caught.value.details["item"] == 1_501
+    assert caught.value.message.startswith(f"item 1501 (line {line}): ")
+
+
+def test_every_problem_of_a_one_line_array_names_its_element() -> None:
+    elements = [json.dumps(r) for r in _records(10)]
+    elements[2] = '{"text": "x", "priority": "high"}'
+    elements[6] = json.dumps({"external_id": "item-1", "text": "again"})  # item-1 is element 2's
+    with pytest.raises(InvalidImport) as caught:
+        rows_parse(payload=("[" + ", ".join(elements) + "]").encode(), fmt="json", gold=False, label_keys=KEYS)
+    errors = caught.value.details["errors"]
+    assert [(e["item"], e["line"], e["reason"]) for e in errors] == [
+        (3, 1, "invalid_priority"), (7, 1, "duplicate_external_id")]
+    assert errors[0]["message"].startswith("item 3 (line 1): priority 'high'")
+    assert errors[1]["message"] == "item 7 (line 1): external_id 'item-1' appears twice (items 2 and 7, line 1)."
+
+
+def test_an_array_broken_between_elements_names_the_element_before() -> None:
+    elements = [json.dumps(r) for r in _records(5)]
+    with pytest.raises(InvalidImport) as caught:
+        rows_parse(payload=("[" + ", ".join(elements[:3]) + " x " + elements[3] + "]").encode(),
+                   fmt="json", gold=False, label_keys=KEYS)
+    assert caught.value.details["item"] == 3 and caught.value.message.startswith("item 3 (line 1): malformed JSON")
+
+
+def test_problems_in_csv_and_jsonl_name_lines_only() -> None:
+    with pytest.raises(InvalidImport) as caught:
+        rows_parse(payload=b'{"text": "a"}\n{"text": "b", "priority": "high"}\n', fmt="jsonl", gold=False, label_keys=KEYS)
+    assert (caught.value.details["line"], caught.value.details["item"]) == (2, None)
+    assert caught.value.message.startswith("line 2: priority")

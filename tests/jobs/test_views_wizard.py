@@ -7,6 +7,7 @@ Cast: Alice is Acme's client (funded where a test says so); Carol is Globex's cl
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -149,6 +150,15 @@ def test_user_content_in_the_wizard_is_escaped(alice: User) -> None:
 
 
 # Steps 4-5: items and gold
+
+def test_a_bad_one_line_json_array_shows_which_element_is_wrong(alice: User) -> None:
+    job = draft(alice)
+    array = json.dumps([{"text": "a"}, {"text": "b"}, {"text": "c", "priority": "high"}]).encode()
+    response = upload(browser(alice), job, array, name="items.json")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert '<span class="line">item 3 (line 1)</span> priority &#x27;high&#x27; is not a whole number' in body
+
 
 def test_a_bad_csv_shows_each_bad_line_and_imports_nothing(alice: User) -> None:
     job = draft(alice)

@@ -202,10 +202,12 @@ def _worker_fields(job: Job) -> list[tuple[str, bool]]:
 
 
 def _problem(error: dict[str, Any]) -> dict[str, Any]:
-    """An importer problem for the page: its line apart, the message without "line N: "."""
-    line, message = error.get("line"), str(error.get("message", ""))
-    prefix = f"line {line}: "
-    return {"line": line, "message": message[len(prefix):] if line and message.startswith(prefix) else message}
+    """An importer problem for the page: where apart ("line 3", "item 7 (line 1)"), the message
+    without that prefix."""
+    line, item, message = error.get("line"), error.get("item"), str(error.get("message", ""))
+    where = services.row_place(line, item) if line or item else None
+    prefix = f"{where}: "
+    return {"where": where, "message": message[len(prefix):] if where and message.startswith(prefix) else message}
 
 
 def _upload_step(request: HttpRequest, job_id: int, *, gold: bool) -> HttpResponse:
@@ -220,7 +222,7 @@ def _upload_step(request: HttpRequest, job_id: int, *, gold: bool) -> HttpRespon
         if form.is_valid():
             fmt = form.file_format()
             if fmt is None:
-                errors = [{"line": None, "message": "Cannot tell the file's format from its name: "
+                errors = [{"where": None, "message": "Cannot tell the file's format from its name: "
                            "choose CSV, JSON or JSONL, or name the file .csv, .json or .jsonl."}]
             else:
                 try:
@@ -230,9 +232,9 @@ def _upload_step(request: HttpRequest, job_id: int, *, gold: bool) -> HttpRespon
                     count = flows.items_import(job=job, payload=form.cleaned_data["file"], fmt=fmt,
                                                gold=gold, model=model)
                 except InvalidImport as exc:
-                    errors = [_problem(e) for e in exc.details.get("errors") or [{"line": None, "message": exc.message}]]
+                    errors = [_problem(e) for e in exc.details.get("errors") or [{"message": exc.message}]]
                 except ApplicationError as exc:
-                    errors = [{"line": None, "message": exc.message}]
+                    errors = [{"where": None, "message": exc.message}]
                 else:
                     noun = "gold item" if gold else "item"
                     messages.success(request, f"Imported {count} {noun}{'' if count == 1 else 's'}.")
