@@ -75,7 +75,9 @@ class RunSerializer(serializers.Serializer):
 
 
 class LabelShareSerializer(serializers.Serializer):
-    items = serializers.IntegerField(help_text="Items the run gave this label (multi-label: whose set holds it)")
+    items = serializers.IntegerField(help_text=(
+        "Regular items the run gave this label (multi-label: whose set holds it); gold items are not "
+        "counted, as on the job page: their labels are the known answers"))
 
 
 class ExpectedAccuracySerializer(serializers.Serializer):
@@ -120,7 +122,8 @@ class RunDetailSerializer(RunSerializer):
     labels = serializers.ListField(
         child=serializers.CharField(), help_text="Order of confusion rows/columns"
     )
-    distribution = serializers.DictField(child=LabelShareSerializer(), help_text="Per chosen label")
+    distribution = serializers.DictField(child=LabelShareSerializer(), help_text=(
+        "Per chosen label: the regular items (the job page's distribution; gold left out)"))
     expected_accuracy = ExpectedAccuracySerializer(allow_null=True, help_text=(
         "How right the run's labels are expected to be (quality/estimate.py); null unless it succeeded"))
     heldout_gold = HeldoutGoldSerializer(allow_null=True, help_text=(
@@ -221,7 +224,8 @@ def _detail(run: ConsensusRun, user: User) -> dict[str, Any]:
     job = run.job
     labels = [choice["key"] for choice in job.labels]
     data = dict(RunSerializer(run).data)
-    distribution = {label: {"items": n} for label, n in run_distribution(run=run).items()}
+    # Regular items only, as the job page counts: a gold item's label is its known answer.
+    distribution = {label: {"items": n} for label, n in run_distribution(run=run, regular_only=True).items()}
     data.update(parameters=run.parameters, labels=labels, distribution=distribution,
                 expected_accuracy=None, heldout_gold=None)
     if run.status == ConsensusRun.Status.SUCCEEDED:  # a running or failed run labelled nothing
