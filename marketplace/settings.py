@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "marketplace.quality",
     "marketplace.billing",
     "marketplace.notifications",
+    "marketplace.realtime",
     "marketplace.demo",
     # The layers above the apps (README, "Architecture"): the REST API and the portal's pages.
     "marketplace.api",
@@ -169,8 +170,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Not a check: on every password change (pages, admin, manage.py changepassword) it revokes
-    # the account's API tokens.
-    {"NAME": "marketplace.accounts.passwords.TokensEndWithPassword"},
+    # the account's API tokens and closes its open WebSockets.
+    {"NAME": "marketplace.accounts.passwords.SignInsEndWithPassword"},
 ]
 
 LANGUAGE_CODE = "en-us"

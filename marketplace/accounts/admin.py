@@ -7,8 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from marketplace.accounts.access import user_access_changed
 from marketplace.accounts.models import (
     ApiToken,
     ExamAttempt,
@@ -44,6 +47,25 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active", "is_staff", "organization")
     list_select_related = ("organization",)
     search_fields = ("username", "email", "organization__name")
+
+    def save_model(self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Deactivated, or moved to another role or organization: sockets opened before close (a
+        # password set here goes through accounts/passwords.py).
+        if change and {"is_active", "role", "organization"} & set(form.changed_data):
+            user_access_changed(user_id=obj.pk)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_access_changed(user_id=obj.pk)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # The bulk action runs outside the admin's transaction: this one holds the message back
+        # until the rows are gone.
+        with transaction.atomic():
+            for user_id in queryset.values_list("pk", flat=True):
+                user_access_changed(user_id=user_id)
+            super().delete_queryset(request, queryset)
 
 
 class OrganizationForm(forms.ModelForm):

@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from importlib import import_module
 from typing import Any
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -29,12 +31,15 @@ from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.realtime import groups, transport
-from marketplace.realtime.events import SESSION_ENDED
+from marketplace.realtime.events import SESSION_CHANGED, SESSION_ENDED
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
+# The user's password, activity, role or organization changed: reconnect to be checked again
+# (static/js/live.js retries any code but 4401 and 4403; a session that ended gets 4401 then).
+RECHECK = 4001
 # A subscribe message is some 30 characters. The cap answers a long frame before json reads it:
 # json refuses integers over 4,300 digits with ValueError and recurses once per nested bracket.
 MAX_FRAME_CHARS = 1000
@@ -54,6 +59,7 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         self.joined: list[str] = []
+        self.closing = False
         self.job_filter: int | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -81,19 +87,48 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _rejoin_every(self, seconds: float) -> None:
         """Add this socket to its groups again, for as long as it is open: the layer drops a
         member after its group_expiry (a day) and every member when Redis restarts, and a page
-        left open (a staff dashboard, a job's progress) would go quiet without a word."""
+        left open (a staff dashboard, a job's progress) would go quiet without a word.
+        Each round first checks the session again: the close a logout or a new password sends
+        (events.session_ended, session_changed) is lost while Redis is away, and the socket
+        must not rejoin for a session that has ended since."""
         while True:
             await asyncio.sleep(seconds)
+            try:
+                code = await self._session_check()
+            except Exception:  # database away: the next round asks again
+                logger.warning("socket %s could not check its session", self.channel_name, exc_info=True)
+                code = None
+            if code is not None:
+                self.closing = True
+                await self.close(code=code)
+                return
             for name in list(self.joined):
                 try:
                     await self.channel_layer.group_add(name, self.channel_name)
                 except Exception:  # Redis away: the next round tries again
                     logger.warning("socket %s could not rejoin %s", self.channel_name, name, exc_info=True)
 
+    async def _session_check(self) -> int | None:
+        """None while this socket's session still signs in its user with the groups it joined;
+        else the close code: UNAUTHENTICATED when the session ended (logged out, a new password,
+        deactivated), RECHECK when the user's role or organization changed."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        # Read from the store again: the scope's copy is the one loaded at connect.
+        user = await get_user({"session": store(self.scope["session"].session_key)})
+        if user.pk != self.user.pk:
+            return UNAUTHENTICATED
+        if not self.allowed(user) or self.groups_for(user) != self.groups_for(self.user):
+            return RECHECK
+        return None
+
     async def realtime_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if event.get("type") == SESSION_ENDED:  # the user logged out: this socket's session is gone
-            await self.close(code=UNAUTHENTICATED)
+        if self.closing:  # events already queued behind the close are not for this session
+            return
+        if event.get("type") in (SESSION_ENDED, SESSION_CHANGED):
+            # Logged out: this socket's session is gone. Changed: it may be (events.session_changed).
+            self.closing = True
+            await self.close(code=UNAUTHENTICATED if event["type"] == SESSION_ENDED else RECHECK)
             return
         if self.job_filter is not None and event.get("job") not in (None, self.job_filter):
             return

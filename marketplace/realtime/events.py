@@ -61,6 +61,15 @@ def session_ended(*, user_id: int) -> None:
     _on_commit(partial(transport.group_send, [groups.user(user_id)], {"type": SESSION_ENDED}))
 
 
+def session_changed(*, user_id: int) -> None:
+    """The user's password changed (which ends their other sessions), or an admin deactivated,
+    deleted or moved them (accounts/access.py calls this): every open socket of theirs closes.
+    A socket checks its session only when it connects; the browser reconnects, and only a
+    session that still stands (the one the new password was set in) gets back in, with the
+    groups of the user's new role and organization."""
+    _on_commit(partial(transport.group_send, [groups.user(user_id)], {"type": SESSION_CHANGED}))
+
+
 def quality_alert(
     *,
     worker_id: int,
@@ -85,6 +94,7 @@ def throttle_reset() -> None:
 
 
 SESSION_ENDED = "session.ended"
+SESSION_CHANGED = "session.changed"
 
 
 def _on_commit(send: Callable[[], None]) -> None:
