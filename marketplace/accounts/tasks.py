@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
@@ -30,28 +31,32 @@ RESET_MAIL_TASK = "accounts.password_reset_mail"
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reset-mail")
 
 
-def password_reset_mail_send(*, email: str, domain: str, use_https: bool) -> None:
+def password_reset_mail_send(*, email: str, domain: str | None = None, use_https: bool | None = None) -> None:
     """Mail a reset link to every active account with this e-mail and a usable password, the
     accounts Django's PasswordResetForm picks (case-insensitive); nothing when there is none.
-    `domain` and `use_https` build the link, as the request that asked for it was addressed."""
+    The link is on QUORUM_SITE_URL, as in every other mail, never on the address the request was
+    sent to: ALLOWED_HOSTS checks a Host header's name but not its port, so anyone could have
+    had someone's reset link point at another port of the site's host. `domain` and `use_https`
+    are ignored: tasks queued by an earlier release still pass them."""
+    site = urlsplit(settings.QUORUM_SITE_URL)
     form = PasswordResetForm(data={"email": email})
     if form.is_valid():
-        form.save(domain_override=domain, use_https=use_https)
+        form.save(domain_override=site.netloc + site.path, use_https=site.scheme == "https")
 
 
 # The Celery entry point (the default queue's worker runs it).
 password_reset_mail_task = db_task(RESET_MAIL_TASK)(password_reset_mail_send)
 
 
-def password_reset_mail_after_commit(*, email: str, domain: str, use_https: bool) -> None:
+def password_reset_mail_after_commit(*, email: str) -> None:
     """Once the caller's transaction commits, queue the reset mail for `email` (module docstring).
     The caller does the same work whether or not an account has the e-mail; a failure to queue
     is logged, never raised into the request."""
-    on_commit_robust(_dispatch, email=email, domain=domain, use_https=use_https)
+    on_commit_robust(_dispatch, email=email)
 
 
-def _dispatch(*, email: str, domain: str, use_https: bool) -> None:
-    mail = {"email": email, "domain": domain, "use_https": use_https}
+def _dispatch(*, email: str) -> None:
+    mail = {"email": email}
     mode = settings.QUORUM_TASKS
     if mode == "celery":
         from marketplace.celery import app  # the Celery app is only built where it is used
@@ -71,10 +76,9 @@ def _dispatch(*, email: str, domain: str, use_https: bool) -> None:
         password_reset_mail_send(**mail)
 
 
-def _in_thread(mail: dict[str, str | bool]) -> None:
+def _in_thread(mail: dict[str, str]) -> None:
     try:
-        password_reset_mail_send(email=str(mail["email"]), domain=str(mail["domain"]),
-                                 use_https=bool(mail["use_https"]))
+        password_reset_mail_send(email=mail["email"])
     except Exception:
         logger.exception("password-reset mail failed")  # never the address: the log is no address book
     finally:

@@ -41,14 +41,14 @@ def test_a_reset_for_a_known_or_unknown_email_queues_the_same_task_and_mails_not
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"]
     assert sent_tasks == [
-        (tasks.RESET_MAIL_TASK, {"email": wendy.email, "domain": "testserver", "use_https": False}),
-        (tasks.RESET_MAIL_TASK, {"email": "nobody@example.com", "domain": "testserver", "use_https": False}),
+        (tasks.RESET_MAIL_TASK, {"email": wendy.email}),
+        (tasks.RESET_MAIL_TASK, {"email": "nobody@example.com"}),
     ]
     assert mailoutbox == []  # the request itself sent nothing
 
 
 def test_the_worker_mails_the_link_to_the_account_and_nothing_for_an_unknown_email(
-    sent_tasks: list[tuple[str, dict[str, Any]]], wendy: User, mailoutbox: list[Any]
+    sent_tasks: list[tuple[str, dict[str, Any]]], wendy: User, mailoutbox: list[Any], settings: Any
 ) -> None:
     reset_asked(Client(), wendy.email)
     reset_asked(Client(), "nobody@example.com")
@@ -58,9 +58,20 @@ def test_the_worker_mails_the_link_to_the_account_and_nothing_for_an_unknown_ema
         tasks.password_reset_mail_send(**kwargs)
 
     assert [message.to for message in mailoutbox] == [[wendy.email]]
-    link = re.search(r"http://testserver(/password-reset/[^\s]+/)", mailoutbox[0].body)
+    link = re.search(re.escape(settings.QUORUM_SITE_URL) + r"(/password-reset/[^\s]+/)", mailoutbox[0].body)
     assert link is not None
     assert Client().get(link.group(1), follow=True).context["validlink"] is True
+
+
+def test_a_task_queued_by_the_previous_release_still_mails_the_link_on_the_site(
+    wendy: User, mailoutbox: list[Any], settings: Any
+) -> None:
+    settings.QUORUM_SITE_URL = "https://quorum.example.com"
+
+    tasks.password_reset_mail_send(email=wendy.email, domain="127.0.0.1:31337", use_https=False)
+
+    assert "https://quorum.example.com/password-reset/" in mailoutbox[0].body
+    assert "31337" not in mailoutbox[0].body
 
 
 @pytest.mark.django_db(transaction=True)  # the web process's mail thread reads the committed account

@@ -193,6 +193,21 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(client: Client, we
     assert client.get(link.group(1), follow=True).context["validlink"] is False  # used once
 
 
+def test_the_reset_link_is_on_the_sites_address_whatever_host_and_port_the_request_named(
+    wendy: User, mailoutbox: list[Any], settings: Any
+) -> None:
+    """Outside review: a POST with "Host: 127.0.0.1:31337" (ALLOWED_HOSTS checks the name, not
+    the port) mailed Wendy a link to that port."""
+    settings.QUORUM_SITE_URL = "https://quorum.example.com"
+    stranger = Client(HTTP_HOST="127.0.0.1:31337")
+
+    assert reset_asked(stranger, wendy.email).status_code == 302
+
+    [sent] = mailoutbox
+    assert re.search(r"https://quorum\.example\.com/password-reset/[^\s/]+/[^\s/]+/", sent.body)
+    assert "31337" not in sent.body and "127.0.0.1" not in sent.body
+
+
 def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client: Client,
                                                                                mailoutbox: list[Any]) -> None:
     response = reset_asked(client, "nobody@example.com")

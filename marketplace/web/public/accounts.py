@@ -133,8 +133,8 @@ class PasswordResetView(auth_views.PasswordResetView):
             response["Retry-After"] = str(wait)
             return response
         # Not super().form_valid(): Django's mails inline, only when an account has the e-mail.
-        password_reset_mail_after_commit(email=form.cleaned_data["email"], domain=self.request.get_host(),
-                                         use_https=self.request.is_secure())
+        # The link is on QUORUM_SITE_URL, whatever Host the request named (accounts/tasks.py).
+        password_reset_mail_after_commit(email=form.cleaned_data["email"])
         return HttpResponseRedirect(self.get_success_url())
 
 
