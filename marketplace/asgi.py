@@ -51,11 +51,11 @@ else:
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 
 from marketplace.httpthreads import ConnectionRecycling, ThreadedWSGI  # noqa: E402
+from marketplace.realtime.origins import SiteOriginValidator  # noqa: E402
 from marketplace.realtime.routing import websocket_urlpatterns  # noqa: E402
 from marketplace.realtime.transport import loop_register  # noqa: E402
 
@@ -68,6 +68,7 @@ http = ThreadedWSGI(django_wsgi, threads=settings.QUORUM_WEB_THREADS, on_loop=lo
 application = ProtocolTypeRouter(
     {
         "http": http,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The Origin must be the site's, scheme, host and port (realtime/origins.py).
+        "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

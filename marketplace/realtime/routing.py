@@ -1,5 +1,5 @@
 """WebSocket URL patterns, one socket per role (marketplace/asgi.py wraps them in the session
-auth and allowed-hosts origin check)."""
+auth and the site-origin check, realtime/origins.py)."""
 
 from __future__ import annotations
 

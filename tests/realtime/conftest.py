@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from channels.db import database_sync_to_async
@@ -22,11 +23,9 @@ from marketplace.accounts.models import User
 from marketplace.asgi import application as asgi_application
 from marketplace.realtime import events, transport
 
-# The origin check (AllowedHostsOriginValidator) took ALLOWED_HOSTS when marketplace.asgi was
-# imported, before pytest-django appended "testserver": send an origin from that list.
-_HOSTS = [h for h in settings.ALLOWED_HOSTS if h not in ("*", "testserver")]
-_HOST = (_HOSTS[0] if _HOSTS else "localhost").lstrip(".")
-ORIGIN = f"http://{_HOST}".encode()
+# The site's own pages (realtime/origins.py): QUORUM_SITE_URL's scheme, host and port.
+_SITE = urlsplit(settings.QUORUM_SITE_URL)
+ORIGIN = f"{_SITE.scheme}://{_SITE.netloc}".encode()
 # A busy machine can only weaken QUIET (a late message goes unseen), never fail a test with it.
 QUIET = 0.4  # seconds a socket must stay silent to count as "received nothing"
 WAIT = 30.0  # upper bound on the wait for a message that should come (milliseconds idle; busy machines)

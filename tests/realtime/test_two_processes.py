@@ -68,7 +68,8 @@ def production_server(log: Path, *, channels_prefix: str) -> Iterator[str]:
     env.update(DATABASE_URL=database_url(), REDIS_URL=REDIS, QUORUM_CHANNELS_PREFIX=channels_prefix,
                DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
                QUORUM_TASKS="inline", QUORUM_DB_POOL_MAX="4", WEB_CONCURRENCY="1",
-               HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING")
+               HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING",
+               QUORUM_SITE_URL=f"http://127.0.0.1:{port}")  # sockets come from the site's own pages
     with serving(["-m", "gunicorn", "marketplace.asgi:application"], env=env, log=log, port=port,
                  stop_seconds=30) as url:
         yield url
