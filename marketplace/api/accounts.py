@@ -1,7 +1,9 @@
 """Accounts REST API: sign-up, tokens, the current user, admin creation, organization members.
 
-Token secrets appear in exactly two responses (sign-up and token creation), once; every other
-response shows a token's name and prefix only.
+Token secrets appear in exactly the responses of sign-up and of the two ways to create a token,
+once, and those say `Cache-Control: no-store` (no cache, browser or proxy, keeps a copy; a
+sign-up or log-in carries no Authorization header, which alone keeps shared caches off); every
+other response shows a token's name and prefix only.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -39,6 +43,10 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "A token from /api/v1/auth/token/."}
+
+
+#: On a view method whose response carries a secret (never_cache: no-store, no-cache, private).
+carries_secret = method_decorator(never_cache)
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -178,6 +186,7 @@ class Signup(PublicView):
         },
         summary="Sign up as a worker or a client (a client names its organization)",
     )
+    @carries_secret
     def post(self, request: Request) -> Response:
         wait = throttle.signup_wait(request)
         if wait:
@@ -206,6 +215,7 @@ class TokenObtain(PublicView):
         },
         summary="Exchange a username and password for a new API token",
     )
+    @carries_secret
     def post(self, request: Request) -> Response:
         data = validated(TokenObtainInputSerializer, request.data)
         # authenticate() hashes a dummy password for unknown users too, so timing does not
@@ -246,6 +256,7 @@ class MeTokens(APIView):
         responses={201: NewTokenOutputSerializer},
         summary="Create an API token; the secret is in this response only",
     )
+    @carries_secret
     def post(self, request: Request) -> Response:
         data = validated(TokenCreateInputSerializer, request.data)
         token, secret = services.token_create(user=request.user, name=data["name"],

@@ -1,7 +1,8 @@
 """Webhooks REST API: a client's endpoints (URL, events), their delivery log, and redelivery.
 
-The endpoint's signing secret is in the creation response only. Every lookup starts from the
-requester's organization (notifications.selectors): another organization's ids look absent.
+The endpoint's signing secret is in the creation response only, which says `Cache-Control:
+no-store`. Every lookup starts from the requester's organization (notifications.selectors):
+another organization's ids look absent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api.accounts import validated
+from marketplace.api.accounts import carries_secret, validated
 from marketplace.api.common import Pagination, extend_list_schema
 from marketplace.api.permissions import IsClient
 from marketplace.notifications import outbox, selectors, services
@@ -114,6 +115,7 @@ class Webhooks(APIView):
 
     @extend_schema(request=WebhookCreateInputSerializer, responses={201: NewWebhookOutputSerializer}, tags=TAG,
                    summary="Register a webhook endpoint; its signing secret is in this response only")
+    @carries_secret
     def post(self, request: Request) -> Response:
         data = validated(WebhookCreateInputSerializer, request.data)
         endpoint, secret = services.webhook_endpoint_create(

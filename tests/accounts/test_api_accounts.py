@@ -1,4 +1,4 @@
-"""me/, admins/ and organization/members/.
+"""me/, admins/ and organization/members/; the answers that carry a token's secret.
 
 Alice and Bob are Acme's clients, Carol is Globex's; Wendy is a worker, Ada an admin.
 """
@@ -103,3 +103,20 @@ def test_a_number_where_the_api_takes_text_is_refused_not_turned_into_text(alice
     assert_error(response, 400, "invalid")
     assert response.json()["error"]["message"] == "password: Not a valid string."
     assert not User.objects.filter(username="newbie").exists()
+
+
+@pytest.mark.parametrize("how", ["sign-up", "log-in", "me/tokens"])
+def test_an_answer_carrying_a_token_secret_is_never_cached(how: str, wendy: User, client_for: Any,
+                                                           api: APIClient) -> None:
+    """Outside review: these had no Cache-Control; a sign-up or log-in carries no Authorization
+    header, so a shared cache could have kept the token."""
+    if how == "sign-up":
+        answer = api.post("/api/v1/auth/signup/", {**NEW, "role": "worker"}, format="json")
+    elif how == "log-in":
+        answer = api.post("/api/v1/auth/token/", {"username": "wendy", "password": PASSWORD}, format="json")
+    else:
+        answer = client_for(wendy).post("/api/v1/me/tokens/", {"name": "bot"}, format="json")
+
+    assert answer.status_code == 201 and answer.json()["token"].startswith("qrm_")
+    assert "no-store" in answer["Cache-Control"] and "private" in answer["Cache-Control"]
+

@@ -36,6 +36,14 @@ def test_the_secret_is_shown_once_at_creation_and_never_again(alice: Any, bob: A
     assert created["secret"] not in shown and created["secret"] not in str(listed)  # ...but not its secret
 
 
+def test_the_answer_carrying_the_secret_is_never_cached(alice: Any, client_for: Any, receiver: Receiver) -> None:
+    answer = client_for(alice).post("/api/v1/webhooks/", {"url": receiver.url, "events": ["job.completed"]},
+                                    format="json")
+
+    assert answer.status_code == 201 and "secret" in answer.json()
+    assert "no-store" in answer["Cache-Control"] and "private" in answer["Cache-Control"]
+
+
 def test_a_client_changes_an_endpoints_events_turns_it_off_and_deletes_it(alice: Any, client_for: Any,
                                                                            receiver: Receiver) -> None:
     api = client_for(alice)

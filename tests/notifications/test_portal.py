@@ -32,6 +32,7 @@ def test_a_client_adds_an_endpoint_and_sees_its_secret_only_on_the_answer(alice:
     endpoint = WebhookEndpoint.objects.get()
     secret = secret_unseal(stored=endpoint.secret)
     assert added.status_code == 200 and secret in added.content.decode()
+    assert "no-store" in added["Cache-Control"]  # no cache keeps the page with the secret
     again = page.get("/portal/webhooks/").content.decode()
     assert receiver.url in again and "job.completed, job.paused" in again
     assert secret not in again and endpoint.secret not in again

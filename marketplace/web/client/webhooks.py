@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import ApplicationError, NotFound
@@ -48,6 +49,7 @@ def _endpoint_or_404(request: HttpRequest, endpoint_id: int) -> Any:
 
 
 @client_required
+@never_cache  # the answer to a POST that created an endpoint carries its secret
 def webhook_list(request: HttpRequest) -> HttpResponse:
     """/portal/webhooks/: the endpoints, and a form to add one (POST creates it)."""
     form = WebhookForm(request.POST or None)
