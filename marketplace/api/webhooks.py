@@ -34,7 +34,8 @@ EVENTS = serializers.ListField(
 class WebhookCreateInputSerializer(serializers.Serializer):
     url = serializers.URLField(
         max_length=MAX_URL_LENGTH,
-        help_text="https:// and a public address (checked now and before every delivery).",
+        help_text="https://, a public address, port 443, 80 or 1024-65535 but internal services' "
+                  "(README; checked now and before every delivery).",
     )
     events = EVENTS
     description = serializers.CharField(max_length=services.MAX_DESCRIPTION, required=False, allow_blank=True)

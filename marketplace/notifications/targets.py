@@ -9,9 +9,14 @@ Refused: any scheme but https (http too while DEBUG is on), user:password in the
 any of whose addresses is not public: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
 link-local (169.254/16, the cloud metadata address among them, fe80::/10), multicast, reserved,
 unspecified, CGNAT 100.64/10, and IPv6 forms that embed an IPv4 address (::ffff:a.b.c.d, 6to4,
-NAT64) when the embedded one is not public. QUORUM_WEBHOOK_ALLOW_HOSTS (empty by default) names
-hosts the operator trusts anyway (tests' local receiver, an on-premises one): they skip the
-address check and may use http.
+NAT64) when the embedded one is not public. Ports: 443, 80, or 1024-65535 but for the ports of
+services that commonly listen inside a network without authentication (INTERNAL_SERVICE_PORTS):
+a URL is a request Quorum makes, and must not serve to reach a database or probe ports.
+QUORUM_WEBHOOK_ALLOW_HOSTS (empty by default) names hosts the operator trusts anyway (tests'
+local receiver, an on-premises one): they skip the address and port checks and may use http.
+
+A refused host gets one message whatever the resolver said (no such name, no address, a private
+address): the answer must not tell a client what Quorum's resolver knows about a name.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Above 1024 yet refused: Docker (2375-2376), etcd (2379-2380), MySQL, PostgreSQL, RabbitMQ,
+# CouchDB, Redis, Kubernetes' API, Vault, Consul, Cassandra, Kafka, Elasticsearch (9200, 9300),
+# the kubelet, memcached, MongoDB.
+INTERNAL_SERVICE_PORTS = frozenset({
+    2375, 2376, 2379, 2380, 3306, 5432, 5672, 5984, 6379, 6443, 8200, 8500, 9042, 9092, 9200, 9300,
+    10250, 11211, 27017,
+})
 
 
 class TargetRefused(ApplicationError):
@@ -87,7 +99,25 @@ def url_parse(url: str) -> tuple[str, str, int, str]:
     if parts.fragment:
         raise TargetRefused("The URL must not have a #fragment.")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, parts.hostname.lower().rstrip("."), port or (443 if scheme == "https" else 80), path
+    default = 443 if scheme == "https" else 80
+    return scheme, parts.hostname.lower().rstrip("."), default if port is None else port, path
+
+
+def port_check(port: int) -> None:
+    """TargetRefused unless `port` is 443, 80, or 1024-65535 and not an INTERNAL_SERVICE_PORTS."""
+    if port in (80, 443) or (1024 <= port <= 65535 and port not in INTERNAL_SERVICE_PORTS):
+        return
+    raise TargetRefused(
+        f"Quorum does not send webhooks to port {port}: use 443 or 80, or a port from 1024 to 65535 "
+        "that well-known internal services (databases, caches, Docker, Kubernetes) do not use."
+    )
+
+
+def _not_public(host: str) -> TargetRefused:
+    return TargetRefused(
+        f"The host {host[:100]} is not a public internet address, nor a name that resolves to public "
+        "addresses only; Quorum only sends webhooks to public addresses."
+    )
 
 
 def _allowed_hosts() -> set[str]:
@@ -101,12 +131,12 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TargetRefused(f"The host {host[:100]!r} could not be resolved ({exc}).") from None
+    except (socket.gaierror, UnicodeError):
+        raise _not_public(host) from None  # the resolver's own words stay here (module docstring)
     # An IPv6 result may carry a scope id (fe80::1%eth0); the address itself is what is checked.
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
-        raise TargetRefused(f"The host {host[:100]!r} has no address.")
+        raise _not_public(host)
     return list(dict.fromkeys(addresses))
 
 
@@ -119,13 +149,9 @@ def target_check(url: str) -> Target:
     trusted = host in _allowed_hosts()
     if scheme != "https" and not (settings.DEBUG or trusted):
         raise TargetRefused("The URL must use https:// (plain http is refused outside development).")
-    addresses = _resolve(host, port)
     if not trusted:
-        refused = [a for a in addresses if not address_is_public(a)]
-        if refused:
-            raise TargetRefused(
-                f"The host {host[:100]!r} resolves to {refused[0]}, which is not a public internet "
-                "address; Quorum only sends webhooks to public addresses.",
-                details={"address": str(refused[0])},
-            )
+        port_check(port)
+    addresses = _resolve(host, port)
+    if not trusted and not all(address_is_public(a) for a in addresses):
+        raise _not_public(host)
     return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0], trusted=trusted)

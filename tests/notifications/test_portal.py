@@ -42,7 +42,7 @@ def test_a_private_address_is_refused_on_the_form_with_the_reason(alice: Any) ->
     answer = _as(alice).post("/portal/webhooks/", {"url": "https://169.254.169.254/latest/", "events": ["job.completed"]})
 
     assert answer.status_code == 400
-    assert "169.254.169.254, which is not a public internet address" in answer.content.decode()
+    assert "The host 169.254.169.254 is not a public internet address" in answer.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
 

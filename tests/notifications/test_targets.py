@@ -22,35 +22,80 @@ from tests.notifications.helpers import endpoint_for
 from tests.notifications.receiver import Receiver
 
 
+def _refused(answer: Any) -> str:
+    """The message of a 400 refusing the target."""
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["code"] == "webhook_target_refused"
+    return str(error["message"])
+
+
+def _register(alice: Any, client_for: Any, url: str) -> Any:
+    return client_for(alice).post("/api/v1/webhooks/", {"url": url, "events": ["job.completed"]}, format="json")
+
+
 @pytest.mark.parametrize(
-    ("url", "address"),
+    "url",
     [
-        ("https://127.0.0.1/hooks", "127.0.0.1"),
-        ("https://[::1]/hooks", "::1"),
-        ("https://10.0.0.1/hooks", "10.0.0.1"),
-        ("https://169.254.169.254/latest/meta-data/", "169.254.169.254"),
-        ("https://localhost/hooks", None),  # a name resolving to a loopback address
-        ("https://[::ffff:127.0.0.1]/hooks", "::ffff:7f00:1"),
-        ("https://100.64.0.1/hooks", "100.64.0.1"),
-        ("https://[fe80::1]/hooks", "fe80::1"),
-        ("https://[fd00::1]/hooks", "fd00::1"),
-        ("https://0.0.0.0/hooks", "0.0.0.0"),
-        ("https://224.0.0.1/hooks", "224.0.0.1"),
+        "https://127.0.0.1/hooks",
+        "https://[::1]/hooks",
+        "https://10.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://localhost/hooks",  # a name resolving to a loopback address
+        "https://[::ffff:127.0.0.1]/hooks",
+        "https://100.64.0.1/hooks",
+        "https://[fe80::1]/hooks",
+        "https://[fd00::1]/hooks",
+        "https://0.0.0.0/hooks",
+        "https://224.0.0.1/hooks",
     ],
 )
 def test_a_private_loopback_or_metadata_address_is_refused_at_registration(
-    alice: Any, client_for: Any, url: str, address: str | None
+    alice: Any, client_for: Any, url: str
 ) -> None:
-    answer = client_for(alice).post("/api/v1/webhooks/", {"url": url, "events": ["job.completed"]}, format="json")
-
-    assert answer.status_code == 400, answer.content
-    error = answer.json()["error"]
-    assert error["code"] == "webhook_target_refused" and "not a public internet address" in error["message"]
-    if address is not None:
-        assert error["details"]["address"] == address
-    else:
-        assert ipaddress.ip_address(error["details"]["address"]).is_loopback
+    assert "not a public internet address" in _refused(_register(alice, client_for, url))
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_refused_name_gets_one_answer_whatever_the_resolver_said(
+    alice: Any, client_for: Any, monkeypatch: Any
+) -> None:
+    """Outside review: "could not be resolved ([Errno -2] ...)" for one name and "resolves to
+    10.1.2.3" for another told a client what Quorum's resolver knows."""
+    real = socket.getaddrinfo
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "missing.acme.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host == "inside.acme.test":
+            return real("10.1.2.3", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    missing = _register(alice, client_for, "https://missing.acme.test/hooks")
+    inside = _register(alice, client_for, "https://inside.acme.test/hooks")
+
+    assert _refused(missing).replace("missing", "inside") == _refused(inside)
+    assert missing.json()["error"]["details"] == inside.json()["error"]["details"] == {}
+    for text in (missing.content.decode(), inside.content.decode()):
+        assert "10.1.2.3" not in text and "Errno" not in text and "not known" not in text
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("port", [0, 22, 25, 1023, 2375, 3306, 5432, 5984, 6379, 8500, 9200, 11211, 27017])
+def test_a_port_below_1024_or_of_an_internal_service_is_refused(alice: Any, client_for: Any, port: int) -> None:
+    """Outside review: http://1.1.1.1:6379/ and :22/ were accepted: Quorum as a port prober."""
+    message = _refused(_register(alice, client_for, f"https://93.184.215.14:{port}/hooks"))
+
+    assert f"port {port}" in message and "443" in message
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["https://93.184.215.14/hooks", "https://93.184.215.14:443/hooks",
+                                 "https://93.184.215.14:8443/hooks", "https://93.184.215.14:1024/hooks",
+                                 "https://93.184.215.14:65535/hooks"])
+def test_the_web_ports_and_other_unprivileged_ports_are_accepted(alice: Any, client_for: Any, url: str) -> None:
+    assert _register(alice, client_for, url).status_code == 201
 
 
 def test_plain_http_is_refused_outside_debug(alice: Any, client_for: Any) -> None:
@@ -85,7 +130,7 @@ def test_a_target_that_turned_private_after_registration_is_refused_before_the_r
     delivery = Delivery.objects.get(endpoint=endpoint)
     assert receiver.requests == []
     assert delivery.response_code is None and delivery.error.startswith("refused: ")
-    assert "127.0.0.1, which is not a public internet address" in delivery.error
+    assert "The host 127.0.0.1 is not a public internet address" in delivery.error
 
 
 def test_the_request_goes_to_the_address_that_was_checked_not_a_second_lookup(
