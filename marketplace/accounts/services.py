@@ -66,7 +66,7 @@ _NAME_LOCK = "SELECT pg_advisory_xact_lock(7073, %s)"
 def _organization_name_claim(key: str) -> None:
     """Hold the name key `key` until this transaction ends, so a concurrent sign-up of a name
     that reads the same waits here, then sees this one's organization and answers a Conflict
-    naming it (the unique index on name_key alone would answer it an IntegrityError). Taken
+    (the unique index on name_key alone would answer it an IntegrityError). Taken
     before any row lock, so it waits on nothing else. SQLite serializes writers already."""
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
@@ -76,19 +76,23 @@ def _organization_name_claim(key: str) -> None:
         cursor.execute(_NAME_LOCK, [int.from_bytes(digest, "big", signed=True)])
 
 
-def _name_taken(name: str, other: str) -> Conflict:
-    same = "" if other == name else f" (“{name}” reads the same: case, letter widths, spaces and punctuation aside)"
+def _name_taken(name: str) -> Conflict:
+    """The 409 for a name that reads like a taken one. It never names that organization, nor says
+    whether the match is exact: sign-up is open to anyone, and a loose guess must not return an
+    organization's exact name."""
     message = (
-        f"An organization named “{other}” already exists{same}. If you work there, ask a colleague "
-        "to add you (POST /api/v1/organization/members/); otherwise choose another name."
+        f"An organization named “{name}”, or with a name that reads the same (case, letter widths, "
+        "spaces and punctuation aside), already exists. If you work there, ask a colleague to add you "
+        "(POST /api/v1/organization/members/); otherwise choose another name."
     )
     return Conflict(message, details={"organization": [message]})
 
 
 def organization_name_check(*, name: str, exclude_id: int | None = None) -> tuple[str, str]:
     """(the cleaned name, its key) for a new or renamed organization, under the name's lock
-    (caller holds a transaction); 400 for a name without a letter or digit, 409 naming the
-    organization that already reads the same. `exclude_id`: the organization being renamed."""
+    (caller holds a transaction); 400 for a name without a letter or digit, 409 when an
+    organization's name already reads the same (_name_taken). `exclude_id`: the organization
+    being renamed."""
     name = name_clean(name, field="organization", max_chars=200)
     key = organization_name_key(name)
     if not key:
@@ -99,9 +103,8 @@ def organization_name_check(*, name: str, exclude_id: int | None = None) -> tupl
                                details={"organization": ["too long"]})
     _organization_name_claim(key)
     others = Organization.objects.filter(name_key=key)
-    other = (others.exclude(pk=exclude_id) if exclude_id else others).values_list("name", flat=True).first()
-    if other is not None:
-        raise _name_taken(name, other)
+    if (others.exclude(pk=exclude_id) if exclude_id else others).exists():
+        raise _name_taken(name)
     return name, key
 
 
@@ -117,10 +120,9 @@ def _organization_for(name: str) -> Organization:
             return Organization.objects.create(name=name, name_key=key, slug=slug)
     except IntegrityError:
         # The unique index: a writer the lock did not queue (the Django admin). Else the slug's.
-        other = Organization.objects.filter(name_key=key).values_list("name", flat=True).first()
-        if other is None:
+        if not Organization.objects.filter(name_key=key).exists():
             raise
-        raise _name_taken(name, other) from None
+        raise _name_taken(name) from None
 
 
 @transaction.atomic

@@ -51,7 +51,7 @@ def test_an_organization_name_already_taken_is_refused_whatever_its_case_or_spac
 
     for name in ("Acme Vision", "  acme   VISION "):
         error = assert_error(signup(api, username="rho", role="client", organization=name), 409, "conflict")
-        assert "An organization named" in error["message"] and "already exists" in error["message"]
+        assert f"An organization named “{name.strip()}”" in error["message"] and "already exists" in error["message"]
         assert error["details"]["organization"] == [error["message"]]
     assert Organization.objects.count() == 1 and not User.objects.filter(username="rho").exists()
     # A name that merely starts the same is someone else.
