@@ -9,6 +9,12 @@ unchecked text could take seconds or crash the renderer. Its link processors wal
 `instructions_render` never raises: text it cannot render (stored before the limits) becomes an
 escaped paragraph, for that job only.
 
+Raw HTML in the text is removed (its words stay): Python-Markdown would pass it through, and
+nh3 cannot tell a client's `<a>` or `<img>` from one Markdown built. Markdown images become links
+to the picture: an image would load from the client's host the moment a worker opens the task,
+a tracking pixel telling the client each worker's IP address and hours (the CSP's img-src stays
+open because item pictures come from any web URL), while a link loads only when clicked.
+
 nh3 (a binding of the Rust `ammonia` sanitizer) keeps a small allow-list of tags and drops
 scripts, event handlers and `javascript:` URLs, so the HTML can be shown as-is.
 """
@@ -19,8 +25,14 @@ import html
 import logging
 import re
 
+import xml.etree.ElementTree as etree
+from typing import Any
+
 import markdown as md
 import nh3
+from markdown.extensions import Extension
+from markdown.inlinepatterns import HtmlInlineProcessor
+from markdown.treeprocessors import Treeprocessor
 
 from marketplace.errors import ApplicationError
 from marketplace.jobs.markdown_links import LinearLinksExtension
@@ -37,10 +49,10 @@ logger = logging.getLogger(__name__)
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead",
+    "hr", "i", "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead",
     "tr", "ul",
 }
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "abbr": {"title"}}
+_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 # A line's nesting prefix: indentation, quote markers and list markers ("> - 1. ").
 _PREFIX = re.compile(r"(?:[ \t]+|>|[-*+](?=[ \t])|[0-9]{1,9}[.)](?=[ \t]))*")
 _MARKER = re.compile(r">|[-*+]|[0-9]{1,9}[.)]")
@@ -102,10 +114,42 @@ def _lines(text: str) -> tuple[int, int]:
     return total, longest
 
 
+class _DropRawHtml(HtmlInlineProcessor):
+    """A raw tag or comment becomes nothing (the text between tags stays, as text)."""
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:  # type: ignore[override]
+        return "", m.start(0), m.end(0)
+
+
+class _ImagesAsLinks(Treeprocessor):
+    """`![alt](url)` becomes a link "Picture: alt" to the url, loaded only if the worker clicks."""
+
+    def run(self, root: etree.Element) -> None:
+        for image in root.iter("img"):
+            alt = image.get("alt") or ""
+            src, title, tail = image.get("src") or "", image.get("title"), image.tail
+            image.clear()  # clears the tail (the text after the image) too: put back below
+            image.tail = tail
+            image.tag = "a"
+            image.set("href", src)
+            if title:
+                image.set("title", title)
+            image.text = f"Picture: {alt}" if alt else "Picture"
+
+
+class _NoRawHtmlExtension(Extension):
+    def extendMarkdown(self, markdown: Any) -> None:  # noqa: N802 (Python-Markdown's name)
+        markdown.preprocessors.deregister("html_block")  # block HTML is then text, cleaned inline
+        markdown.inlinePatterns.register(_DropRawHtml(md.inlinepatterns.HTML_RE, markdown), "html", 90)
+        markdown.treeprocessors.register(_ImagesAsLinks(markdown), "images_as_links", 15)
+
+
 def render_markdown(text: str) -> str:
     """Markdown to sanitized HTML. May raise (RecursionError) or take long on unchecked text."""
     html_text = md.markdown(
-        text or "", extensions=["tables", "fenced_code", LinearLinksExtension()], output_format="html"
+        text or "",
+        extensions=["tables", "fenced_code", LinearLinksExtension(), _NoRawHtmlExtension()],
+        output_format="html",
     )
     return nh3.clean(
         html_text,

@@ -102,8 +102,16 @@ def best_of_three(render: Callable[[str], Any], text: str) -> float:
 def test_a_normal_document_keeps_its_links_images_and_tables() -> None:
     html = instructions_render(instructions_check(NORMAL))
     assert '<a href="https://example.com/guide" rel="noopener noreferrer nofollow">guide</a>' in html
-    assert '<img alt="blurry" src="https://example.com/blurry.png">' in html
+    assert '<a href="https://example.com/blurry.png" rel="noopener noreferrer nofollow">Picture: blurry</a>' in html
     assert "<td>lion, tabby</td>" in html and "<strong>whole</strong>" in html
+
+
+def test_raw_html_is_removed_and_no_picture_loads_when_a_worker_opens_the_task() -> None:
+    html = instructions_render("<img src=x onerror=alert(1)> ![pic](https://evil.example/track.png) "
+                               "<a href='http://x.test'>raw</a>\n\n<div>\n<b>bold</b> words\n</div>")
+    assert "<img" not in html and "x.test" not in html and "<div" not in html and "<b>" not in html
+    assert '<a href="https://evil.example/track.png" rel="noopener noreferrer nofollow">Picture: pic</a> raw' in html
+    assert "bold words" in html
 
 
 @pytest.mark.parametrize("family", sorted(WITHIN_LIMITS))

@@ -28,7 +28,7 @@ class JobDetailsForm(forms.Form):
     )
     instructions = forms.CharField(
         label="Instructions", required=False, widget=forms.Textarea(attrs={"rows": 10}),
-        help_text="Markdown: headings, lists, **bold**, links, tables. Raw HTML is removed.",
+        help_text=("Markdown: headings, lists, **bold**, links, tables. Raw HTML is removed; an image ![alt](url) shows as a link “Picture: alt” that workers open by clicking."),
     )
     multi_label = forms.BooleanField(
         label="Workers may tick several labels per item (multi-label)", required=False,
