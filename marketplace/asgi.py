@@ -18,6 +18,7 @@ resolve("/healthz")
 # (a submit's consensus trigger) imported channels_redis and redis, 69 modules from source, inside
 # a request of the serving process (BENCHMARKS.md, "Server CPU per judgment").
 import importlib  # noqa: E402
+import sys  # noqa: E402
 
 from channels.layers import get_channel_layer  # noqa: E402
 from django.conf import settings as _settings  # noqa: E402
@@ -64,6 +65,12 @@ from marketplace.realtime.transport import loop_register  # noqa: E402
 recycle = settings.QUORUM_CONNECTION_REQUESTS
 http = ThreadedWSGI(django_wsgi, threads=settings.QUORUM_WEB_THREADS, on_loop=loop_register,
                     recycle=ConnectionRecycling(requests=recycle) if recycle else None)
+
+# Served by daphne (twisted loaded): a request line over 16 KB gets a 414 page, not a dropped socket.
+if "twisted.web.http" in sys.modules:
+    from marketplace.daphne_http import answer_overlong_requests
+
+    answer_overlong_requests()
 
 application = ProtocolTypeRouter(
     {

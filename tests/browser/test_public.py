@@ -89,3 +89,11 @@ def test_a_client_creates_a_token_sees_it_once_and_revokes_it(page: Any) -> None
     page.get_by_role("button", name="Revoke nightly export").click()
     page.get_by_text("Token revoked").wait_for()
     assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_an_address_too_long_for_the_server_answers_a_page_saying_what_to_do(page: Any) -> None:
+    # 5,000 "é" are 30 KB once percent-encoded: over daphne's 16 KB request line.
+    response = page.goto("/portal/jobs/1/data/?q=" + "é" * 5000)
+    assert response is not None and response.status == 414
+    assert page.get_by_role("heading", level=1).inner_text() == "This address is too long"
+    assert "Shorten the search text" in page.locator("body").inner_text()
