@@ -98,19 +98,26 @@
       announce(message || "Nothing left for you in this job.");
     }
 
-    function showFeedback(feedback) {
+    // Feedback comes with the reply to an answer, when the next item is on screen already: it
+    // names the item it is about (the one before), and links the appeal of that answer.
+    function showFeedback(feedback, about, judgment) {
       delete feedbackBox.dataset.undone; // set on a "Not undone" banner, which the next item clears
       if (!feedback) { feedbackBox.hidden = true; feedbackBox.replaceChildren(); return ""; }
       const right = feedback.correct_labels ? nameOf(feedback.correct_labels) : nameOf(feedback.correct_label);
       const yours = feedback.your_labels ? nameOf(feedback.your_labels) : nameOf(feedback.your_label);
       const parts = [
-        el("strong", { text: "Check item missed. " }),
+        el("strong", { text: about ? `Check item missed (the item before: “${about}”). ` : "Check item missed (the item before). " }),
         document.createTextNode(`You answered ${yours}; the right label is ${right}.`),
       ];
       // A multi-label item: name the labels decided wrong, and which way each should have gone.
       const wrong = (feedback.wrong_labels || []).map((w) => `${w.name} (should be ${w.should_be})`).join(", ");
       if (wrong) parts.push(el("span", { class: "wrong-labels", text: ` Wrong: ${wrong}.` }));
       if (feedback.explanation) parts.push(el("span", { class: "why", text: ` ${feedback.explanation}` }));
+      if (judgment && root.dataset.appealUrl) {
+        parts.push(document.createTextNode(" "), el("a", {
+          href: `${root.dataset.appealUrl}?subject=gold:${judgment}`, text: "Think the check item is wrong? Appeal",
+        }));
+      }
       feedbackBox.replaceChildren(...parts);
       feedbackBox.hidden = false;
       return wrong ? `Check item missed: wrong on ${wrong}.` : `Check item missed: the right label was ${right}.`;
@@ -222,11 +229,11 @@
         });
     }
 
-    function saved() {
+    function saved(about) {
       return (data) => {
         done += 1;
         doneCount.textContent = String(done);
-        const said = showFeedback(data.submitted && data.submitted.feedback);
+        const said = showFeedback(data.submitted && data.submitted.feedback, about, data.submitted && data.submitted.judgment);
         if (said) announce(said);
       };
     }
@@ -236,6 +243,7 @@
       const seconds = Math.max((performance.now() - shownAt) / 1000, 0).toFixed(3);
       const url = leaseUrl(root.dataset.answerUrl, lease.lease);
       const answer = multi ? { labels: label } : { label };
+      const about = summary(lease.item.data); // what feedback on this answer will name
       let stored;
       undos.offer(new Promise((resolve) => { stored = resolve; }));
       // An answer the server says cannot be undone (its item is complete) is not offered.
@@ -244,7 +252,7 @@
       if (ahead) {
         showFeedback(null);
         showSent(label); // the next item shows at once
-        const onSaved = saved();
+        const onSaved = saved(about);
         advance(url, { ...answer, seconds_spent: seconds }, pressedAt, `Sent ${nameOf(label)}. `,
           (data) => { remember(data); onSaved(data); }, () => stored(null));
         return;
@@ -257,7 +265,7 @@
         showSent(label); // only now does the item it names leave the screen
         done += 1;
         doneCount.textContent = String(done);
-        const said = showFeedback(data.submitted && data.submitted.feedback);
+        const said = showFeedback(data.submitted && data.submitted.feedback, about, data.submitted && data.submitted.judgment);
         await afterAnswer(data, pressedAt, `Saved as ${nameOf(label)}. ${said} `);
       } catch (error) {
         // The lease may be lost or the job paused: tell the worker, then ask for what is next.

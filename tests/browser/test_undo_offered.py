@@ -9,6 +9,7 @@ item she pressed Undo over, never over one she has moved on to."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -103,3 +104,31 @@ def test_a_refusal_that_comes_after_the_worker_moved_on_leaves_the_new_item_alon
     expect(page.locator("#feedback")).to_be_hidden()  # the old page put it over the third item
     expect(page.locator("#item")).to_have_text(third)
     expect(page.locator("#undo")).to_be_visible()  # her new answer's offer stands
+
+
+def test_missed_check_item_feedback_names_that_item_offers_no_undo_and_links_its_appeal(page: Any) -> None:
+    """Feedback arrives with the next item on screen: it names the missed item, Undo (always
+    refused once the right label was shown) is not offered, and the appeal is one click away."""
+    wendy = arrange(WorkerFactory, username="wendy-missed")
+    # Gold comes at random (half the claims once a regular item is answered): with 30 regular
+    # items the walk meets one before regular work runs out, but for a chance of 2**-29.
+    job = arrange(open_job_with_items, items=30, gold=8, gold_rate=Decimal("0.5"), overlap=1,
+                  quality_rules={"gold_feedback": True}, title="Animals, checked")
+    log_in(page, wendy.username, PASSWORD)
+    page.goto(f"/work/jobs/{job.pk}/label/")
+    feedback, shown, missed = page.locator("#feedback"), None, None
+    for answered in range(1, 31):
+        shown = wait_for_item(page, shown)
+        wait_ahead(page)
+        page.keyboard.press("d")  # every gold answer is cat
+        wait_saved(page, answered)
+        if feedback.is_visible():
+            missed = shown
+            break
+    assert missed is not None, "no check item came"
+    expect(feedback).to_contain_text(f"Check item missed (the item before: “{missed}”)")
+    expect(page.locator("#undo")).to_be_hidden()
+    appeal = feedback.get_by_role("link", name="Think the check item is wrong? Appeal")
+    judgment = arrange(lambda: Judgment.objects.filter(worker=wendy, is_gold=True).get().pk)
+    appeal.click()
+    expect(page.locator(f'input[name="subject"][value="gold:{judgment}"]')).to_be_checked()

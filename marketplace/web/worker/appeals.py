@@ -32,7 +32,9 @@ def _ctx(worker: User, **extra: Any) -> dict[str, Any]:
 @worker_required
 @require_GET
 def appeals(request: HttpRequest) -> HttpResponse:
-    return render(request, "worker/appeals.html", _ctx(request.user))  # type: ignore[arg-type]
+    # ?subject=gold:<judgment> (the labeling page's feedback links it): that choice comes ticked.
+    form = {"subject": request.GET.get("subject", "")[:40]}
+    return render(request, "worker/appeals.html", _ctx(request.user, form=form))  # type: ignore[arg-type]
 
 
 def _id(raw: str) -> int | None:

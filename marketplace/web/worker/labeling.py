@@ -293,8 +293,11 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
             "judgment": judgment.pk, "label": judgment.label, "feedback": outcome.feedback,
             **({} if judgment.labels is None else {"labels": judgment.labels}),
             # Whether Undo would take it back now (read after commit, as a click would find it),
-            # so the page offers Undo only where it works; gold reads as regular (undoing.py).
-            "undoable": selectors.judgment_undo_refusal(worker=worker, judgment_id=judgment.pk) is None,
+            # so the page offers Undo only where it works; gold reads as regular (undoing.py). An
+            # answer whose feedback showed the right label never can (quality judgment_unassess),
+            # and saying so tells nothing the feedback did not.
+            "undoable": outcome.feedback is None
+            and selectors.judgment_undo_refusal(worker=worker, judgment_id=judgment.pk) is None,
         },
         **_next_of(outcome.next),
     })
