@@ -10,7 +10,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
@@ -27,7 +28,9 @@ def _role_required(check: Callable[[User], bool]) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not check(request.user):  # type: ignore[arg-type]
-                raise Http404("No such page.")
+                # The page any unknown address shows (templates/404.html), rendered here rather
+                # than raised: under DEBUG (the demo) Http404 showed Django's technical page.
+                return render(request, "404.html", status=404)
             return view(request, *args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
