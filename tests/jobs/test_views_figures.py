@@ -97,6 +97,18 @@ def test_throughput_covers_the_jobs_life_in_hours_then_days(alice: User, acme_jo
     assert job_reads.job_throughput(job=acme_job).per_bucket[-1] == 1  # today's bucket
 
 
+def test_a_just_published_jobs_throughput_starts_at_publication_per_10_minutes(alice: User, acme_job: Job) -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=acme_job.pk).update(published_at=now - timedelta(minutes=35))
+    acme_job.refresh_from_db()
+    submit(WorkerFactory(), acme_job, "cat")
+    young = job_reads.job_throughput(job=acme_job, now=now)
+    published = timezone.localtime(acme_job.published_at)
+    assert young.bucket == "10 minutes" and young.starts[0] <= published < young.starts[0] + timedelta(minutes=10)
+    assert len(young.per_bucket) in (4, 5) and young.per_bucket[-1] == 1  # no hours before the job existed
+    assert "Judgments per 10 minutes since" in browser(alice).get(f"/portal/jobs/{acme_job.pk}/").content.decode()
+
+
 def test_one_accuracy_story_with_intervals_on_small_samples(alice: User) -> None:
     """Two items and two gold answers: too little gold to measure the labels, so the headline is
     the model's own estimate, said to be one and given no interval (nothing was measured), and

@@ -93,7 +93,7 @@ def _charts(job: Job, consensus: job_reads.Consensus, throughput: job_reads.Thro
         "throughput": charts.line_svg(
             throughput.points, title=f"Judgments per {throughput.bucket} since publication",
             unit=f"judgments/{throughput.bucket}", x_labels=throughput.tick_labels,
-            x_title=f"time ({timezone.get_current_timezone_name()})" if throughput.bucket == "hour" else "date",
+            x_title="date" if throughput.bucket == "day" else f"time ({timezone.get_current_timezone_name()})",
         ),
         "distribution": charts.bars_svg(
             consensus.distribution,
