@@ -4,9 +4,9 @@ Values are decoded by marketplace.parsing, which refuses what PostgreSQL or Pyth
 (NaN, Infinity, 1e999, lone surrogates, NUL characters, over-long numbers, deep nesting,
 over-long strings): in JSONL the line is a problem of its own; in an array the file stops there
 (the reader cannot know where the refused value ends). A problem in an array names its element
-as well as its line, "item 7 (line 1)": an array json.dumps wrote is all on line 1. Every JSON import, a request body or an
-uploaded file, from the API or the portal, is read here, never by the API's JSON parser: these
-decoders are the NUL check, and no record needs another.
+as well as its line, "item 7 (line 1)": an array json.dumps wrote is all on line 1. Every JSON
+import, a request body or an uploaded file, from the API or the portal, is read here, never by
+the API's JSON parser: these decoders are the NUL check, and no record needs another.
 """
 
 from __future__ import annotations
