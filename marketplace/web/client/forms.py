@@ -136,8 +136,11 @@ class TierForm(forms.Form):
     # Optional: only workers holding this qualification (passed its exam) may label the job.
     qualification = forms.TypedChoiceField(label="Only workers qualified in", required=False, coerce=int,
                                            empty_value=None)
+    # Four places, as a requirement is stored (jobs.JobQualification, and the API takes): a score
+    # this page shows, however it was set, is one its own form accepts.
     min_score = forms.DecimalField(label="with a score of at least", required=False, min_value=Decimal("0"),
-                                   max_value=Decimal("1"), decimal_places=2, initial=Decimal("0.80"))
+                                   max_value=Decimal("1"), decimal_places=4, initial=Decimal("0.80"),
+                                   widget=forms.NumberInput(attrs={"step": "0.01"}))
     gold_feedback = forms.BooleanField(
         label="Show workers the right answer and its explanation when they miss a gold item",
         required=False, initial=True,
@@ -159,3 +162,25 @@ class TierForm(forms.Form):
         self.fields["tier"].choices = tiers
         self.fields["qualification"].choices = [("", "Anyone (no qualification needed)"), *qualifications]
         self.fields["prelabel_model"].choices = [("", "Off: workers never see predictions"), *models]
+        shown = self.initial.get("min_score")
+        if isinstance(shown, Decimal) and shown != shown.quantize(SCORE_STEP):
+            # A finer score (set through the API): the browser would refuse it at a 0.01 step.
+            self.fields["min_score"].widget.attrs["step"] = "0.0001"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("qualification") and "qualification" not in self.errors:
+            # "Anyone": the score box belongs to no requirement, so nothing in it stops a publish.
+            self.errors.pop("min_score", None)
+            data["min_score"] = None
+        return data
+
+
+SCORE_STEP = Decimal("0.01")
+
+
+def score_shown(score: Decimal) -> Decimal:
+    """A stored minimum score as the score box shows it: 0.8000 as 0.80 (the box's steps are
+    hundredths), a finer one set through the API (0.8555) as it is, never rounded into another."""
+    hundredths = score.quantize(SCORE_STEP)
+    return hundredths if hundredths == score else score.normalize()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from marketplace.web.client import appeals, billing, browse, edits, exports, jobs, qualifications, webhooks, wizard
+from marketplace.web.client import (
+    appeals, billing, browse, edits, exports, jobs, qualifications, webhooks, wizard, wizard_publish,
+)
 
 urlpatterns: list[URLPattern] = [
     path("jobs/", jobs.dashboard, name="client-dashboard"),
@@ -16,7 +18,7 @@ urlpatterns: list[URLPattern] = [
     path("jobs/<id:job_id>/setup/items/", wizard.setup_items, name="client-job-setup-items"),
     path("jobs/<id:job_id>/setup/gold/", wizard.setup_gold, name="client-job-setup-gold"),
     path("jobs/<id:job_id>/setup/remove/", edits.items_remove, name="client-job-setup-remove"),
-    path("jobs/<id:job_id>/setup/publish/", wizard.setup_publish, name="client-job-setup-publish"),
+    path("jobs/<id:job_id>/setup/publish/", wizard_publish.setup_publish, name="client-job-setup-publish"),
     # A job's page and its controls.
     path("jobs/<id:job_id>/", jobs.job_page, name="job-page"),
     path("jobs/<id:job_id>/figures/", jobs.job_figures, name="client-job-figures"),
