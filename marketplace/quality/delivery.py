@@ -105,6 +105,12 @@ class PromisePlan:
     def needed(self) -> int:
         return MIN_GOLD_ITEMS
 
+    @property
+    def judged_after_adding(self) -> float:
+        """Distinct gold items expected judged once gold_items_to_add are added: why adding that
+        many, not just the shortfall (the same answers spread over more items reach more of them)."""
+        return _judged(self.gold_items + (self.gold_items_to_add or 0), self.expected_gold_answers)
+
 
 def _judged(gold_items: int, answers: float) -> float:
     return 0.0 if gold_items <= 0 else gold_items * (1.0 - float(np.exp(-answers / gold_items)))

@@ -19,10 +19,12 @@ from django.utils import timezone
 
 from marketplace.billing.invoices import quality_note
 from marketplace.billing.models import JobBudget, QualityCredit
+from marketplace.billing.pricing import expected_overlap
 from marketplace.billing.selectors import job_charge, job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.estimate import MIN_HELDOUT_GOLD, job_accuracy_estimate
+from marketplace.quality.delivery import PromisePlan, promise_plan
 from marketplace.quality.models import ConsensusRun, WorkerResult
 from marketplace.quality.results import run_distribution, run_latest_succeeded
 
@@ -66,6 +68,15 @@ class JobMoney:
     @property
     def charged_percent(self) -> float:
         return round(float(100 * self.charged_so_far / self.budget), 1) if self.budget else 0.0
+
+
+def job_promise_plan(*, job: Job, overlap: int, max_overlap: int | None, gold_rate: Decimal) -> PromisePlan:
+    """Whether the quality promise will be measured on this job at these terms (a tier's, while
+    choosing one; the job's own once published): the one answer the publish step and the job
+    page both give."""
+    per_item = expected_overlap(overlap=overlap, max_overlap=max_overlap)
+    return promise_plan(regular_items=job.item_count, gold_items=job.gold_item_count,
+                        overlap=float(per_item), gold_rate=float(gold_rate))
 
 
 def job_money(*, job: Job) -> JobMoney | None:

@@ -158,6 +158,10 @@ def _figures_context(job: Job) -> dict[str, Any]:
         ],
         "throughput": throughput,
         "money": money,
+        # Until it settles, whether the promise will be measured: what the publish step said.
+        "promise_plan": job_reads.job_promise_plan(job=job, overlap=job.overlap, max_overlap=job.max_overlap,
+                                                   gold_rate=job.gold_rate)
+        if money is not None and not money.settled else None,
         "charts": _charts(job, consensus, throughput),
         "label_quality": label_quality,
         "label_quality_table": _label_quality_table(job, label_quality),

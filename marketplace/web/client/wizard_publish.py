@@ -17,7 +17,6 @@ from marketplace import flows
 from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.selectors import Reach, qualification_reach, qualifications_visible_to
 from marketplace.billing.models import Tier
-from marketplace.billing.pricing import expected_overlap
 from marketplace.billing.selectors import job_quote, organization_balance, tier_list
 from marketplace.billing.services import InsufficientFunds
 from marketplace.errors import ApplicationError
@@ -25,10 +24,9 @@ from marketplace.jobs import services
 from marketplace.jobs.models import Job
 from marketplace.jobs.predicting import ModelSummary, prediction_models_of_job
 from marketplace.jobs.requirements import job_reach_check
-from marketplace.quality.delivery import PromisePlan, promise_plan
 from marketplace.quality.rules import rules_for
 from marketplace.web.access import client_required
-from marketplace.web.client import forms
+from marketplace.web.client import forms, job_reads
 from marketplace.web.client.wizard import draft_or_redirect, refusal_message, wizard_steps
 
 QUOTE_WORKERS = 10  # the crowd size quotes assume for the expected time
@@ -122,7 +120,9 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
             {"quote": q, "tier": by_slug[q.tier], "affordable": q.escrow <= balance, "chosen": q.tier == chosen,
              "short_by": max(q.escrow - balance, Decimal("0.00")),
              "expected_pct": f"{q.expected_accuracy * 100:.1f}", "promised_pct": f"{q.promised_accuracy * 100:.1f}",
-             "expected_time": _duration(q.expected_hours), "promise": _promise_plan(job, by_slug[q.tier])}
+             "expected_time": _duration(q.expected_hours), "promise": job_reads.job_promise_plan(
+                 job=job, overlap=by_slug[q.tier].overlap, max_overlap=by_slug[q.tier].max_overlap,
+                 gold_rate=by_slug[q.tier].gold_rate)}
             for q in quotes if q.tier in by_slug
         ],
         "workers": QUOTE_WORKERS,
@@ -133,13 +133,6 @@ def setup_publish(request: HttpRequest, job_id: int) -> HttpResponse:
         "reach": _reach_rows(skills, reach, offered),
     }
     return render(request, "client/wizard_publish.html", ctx, status=status)
-
-
-def _promise_plan(job: Job, tier: Tier) -> PromisePlan:
-    """Whether this tier's promise will be measured on this job (enough of its gold judged)."""
-    overlap = expected_overlap(overlap=tier.overlap, max_overlap=tier.max_overlap)
-    return promise_plan(regular_items=job.item_count, gold_items=job.gold_item_count,
-                        overlap=float(overlap), gold_rate=float(tier.gold_rate))
 
 
 def _publish(job: Job, user: User, chosen: dict[str, Any], *, tier: Tier,
