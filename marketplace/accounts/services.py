@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
@@ -145,6 +146,30 @@ def user_signup(
     user.set_password(password)
     _user_save_new(user)
     return user
+
+
+@transaction.atomic  # organization_name_check's lock on the name, released when the check ends
+def user_signup_check(
+    *, username: str, password: str, email: str = "", role: str, organization_name: str = ""
+) -> dict[str, list[str]]:
+    """Every reason user_signup would refuse these, per field ("username", "password",
+    "organization"), writing nothing: a sign-up form shows them all in one round. user_signup
+    checks again when it writes (a name free now may be taken by then)."""
+    problems: dict[str, list[str]] = {}
+
+    def check(field: str, run: Callable[[], object]) -> None:
+        try:
+            run()
+        except ApplicationError as exc:
+            said = exc.details.get(field)
+            problems[field] = [str(m) for m in said] if isinstance(said, list) else [exc.message]
+
+    check("username", lambda: _username_clean(username))
+    stand_in = User(username=(username or "").strip(), email=(email or "").strip(), role=role)
+    check("password", lambda: _password_check(password, stand_in))  # "too like your username" needs it
+    if role == Role.CLIENT and organization_name:
+        check("organization", lambda: organization_name_check(name=organization_name))
+    return problems
 
 
 @transaction.atomic

@@ -94,6 +94,24 @@ def test_a_weak_password_is_reported_on_the_password_field(client: Client) -> No
     assert not User.objects.exists()
 
 
+def test_every_problem_of_a_sign_up_is_reported_in_one_round(client: Client, alice: User) -> None:
+    """A bad username, a bad address, differing passwords and a taken organization, all at once:
+    not the username's error on a second round, after the passwords had to be typed again."""
+    response = signup(client, role="client", username="new client!", email="not-an-address",
+                      password2="something-else-entirely", organization=alice.organization.name)
+
+    errors = response.context["form"].errors
+    assert response.status_code == 200 and set(errors) == {"username", "email", "password2", "organization"}
+    assert "Enter a valid username" in " ".join(errors["username"])
+    assert "already exists" in " ".join(errors["organization"])
+    assert not User.objects.filter(username="new client!").exists()
+
+
+def test_a_common_password_is_reported_beside_a_bad_address(client: Client) -> None:
+    errors = signup(client, email="nope", password1="password", password2="password").context["form"].errors
+    assert set(errors) == {"email", "password1"} and "This password is too common." in errors["password1"]
+
+
 def test_mismatched_passwords_and_a_missing_organization_are_field_errors(client: Client) -> None:
     response = signup(client, role="client", password2="something-else-entirely")
 

@@ -42,7 +42,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             response["Retry-After"] = str(wait)
             return response
         form = SignupForm(request.POST)
-        if form.is_valid():
+        valid = form.is_valid()
+        # The service's checks too, whatever the form found, so every problem shows in one round.
+        form.add_check_errors(services.user_signup_check(**form.check_values()))
+        if valid and form.is_valid():
             data = form.cleaned_data
             try:
                 user = services.user_signup(

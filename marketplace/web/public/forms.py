@@ -60,6 +60,23 @@ class SignupForm(forms.Form):
                            "Name your organization; your jobs and invoices belong to it.")
         return data
 
+    def check_values(self) -> dict[str, str]:
+        """What accounts.services.user_signup_check needs, as typed where a field did not parse."""
+        data, raw = getattr(self, "cleaned_data", {}), self.data
+        role = data.get("role") or raw.get("role", "")
+        return {"username": str(raw.get("username", "")), "password": str(raw.get("password1", "")),
+                "email": str(data.get("email") or ""), "role": str(role),
+                "organization_name": str(data.get("organization") or "").strip()}
+
+    def add_check_errors(self, problems: dict[str, list[str]]) -> None:
+        """user_signup_check's problems beside their fields, unless the form said something there."""
+        fields = {"username": "username", "password": "password1", "organization": "organization"}
+        for key, messages in problems.items():
+            field = fields.get(key)
+            if field and not self.has_error(field):
+                for message in messages:
+                    self.add_error(field, message)
+
     def add_service_error(self, exc: ApplicationError) -> None:
         """Show a domain error next to the field it concerns (the whole form when unclear)."""
         fields = {"password": "password1", "username": "username", "organization": "organization",
