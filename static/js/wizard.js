@@ -1,5 +1,5 @@
 // The create-job wizard, progressively enhanced. Every step works without this file; it adds
-// label rows, key and shortcut suggestions, a live instructions preview (server-rendered and
+// label rows, key and shortcut suggestions (as placeholders), a live instructions preview (server-rendered and
 // sanitized: the HTML comes from jobs.markdown), a check of the chosen file, and tier highlights.
 "use strict";
 
@@ -23,14 +23,26 @@
     const input = (row, part) => row.querySelector(`input[name$="-${part}"]`);
     const keyOf = (name) => name.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[-._]+|[-._]+$/g, "").slice(0, 64);
 
-    function usedShortcuts(except) {
-      return new Set(rows().filter((r) => r !== except).map((r) => input(r, "shortcut").value.toLowerCase()).filter(Boolean));
-    }
-    function suggestShortcut(row, name) {
-      const used = usedShortcuts(row);
-      // As forms.labels_payload does without this file; u and ? are the labeling page's own keys.
-      const candidates = (name.toLowerCase().replace(/[^a-z0-9]/g, "") + "123456789abcdefghijklmnopqrstuvwxyz").split("");
-      return candidates.find((c) => !used.has(c) && c !== "u") || "";
+    // What the server derives for a key or shortcut left empty (forms.labels_payload), shown as
+    // the empty box's placeholder: never written into the box, so the form sends only what the
+    // person typed, and a renamed label gets a new key and shortcut, after an error too.
+    const FREE = "123456789abcdefghijklmnopqrstuvwxyz".replace("u", ""); // u and ? are the labeling page's
+    function suggest() {
+      const all = rows();
+      const taken = new Set(all.map((r) => input(r, "shortcut").value.trim().toLowerCase()).filter(Boolean));
+      for (const row of all) {
+        const name = input(row, "name").value.trim(), key = input(row, "key"), shortcut = input(row, "shortcut");
+        const derived = key.value.trim() || keyOf(name);
+        key.placeholder = name ? derived || "from the name" : "from the name";
+        if (shortcut.value.trim() || !(name || key.value.trim())) {
+          shortcut.placeholder = "";
+          continue;
+        }
+        const own = (name || derived).toLowerCase().replace(/[^a-z0-9]/g, "");
+        const pick = (own + FREE).split("").find((c) => FREE.includes(c) && !taken.has(c)) || "";
+        taken.add(pick);
+        shortcut.placeholder = pick;
+      }
     }
     function renumber() {
       rows().forEach((row, i) => {
@@ -46,25 +58,18 @@
       add.disabled = rows().length >= max;
     }
     function wire(row) {
-      const name = input(row, "name"), key = input(row, "key"), shortcut = input(row, "shortcut");
-      // A key or shortcut the person typed is theirs; one we suggested follows the name.
-      key.dataset.auto = key.value ? "" : "1";
-      shortcut.dataset.auto = shortcut.value ? "" : "1";
-      name.addEventListener("input", () => {
-        if (key.dataset.auto) key.value = keyOf(name.value);
-        if (shortcut.dataset.auto) shortcut.value = name.value ? suggestShortcut(row, name.value) : "";
-      });
-      key.addEventListener("input", () => { key.dataset.auto = key.value ? "" : "1"; });
-      shortcut.addEventListener("input", () => { shortcut.dataset.auto = shortcut.value ? "" : "1"; });
+      for (const part of ["name", "key", "shortcut"]) input(row, part).addEventListener("input", suggest);
       row.querySelector(".remove-label").addEventListener("click", () => {
         row.remove();
         renumber();
+        suggest();
         const first = rows()[0];
         if (first) input(first, "name").focus();
       });
     }
     rows().forEach(wire);
     renumber();
+    suggest();
 
     add.addEventListener("click", () => {
       const last = rows()[rows().length - 1];
@@ -81,6 +86,7 @@
       body.appendChild(row);
       wire(row);
       renumber();
+      suggest();
       input(row, "name").focus();
     });
   }

@@ -7,13 +7,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
 
-from marketplace.labelsets import MAX_LABELS, RESERVED_SHORTCUTS
+from marketplace.errors import ApplicationError
+from marketplace.jobs.markdown import instructions_check
+from marketplace.labelsets import MAX_LABELS, MIN_LABELS, RESERVED_SHORTCUTS, label_set_problems
+from marketplace.limits import MAX_TITLE_CHARS
+from marketplace.names import name_clean
 
 LABEL_ROWS_MIN = 4  # empty rows a new job's form starts with (wizard.js adds more)
 IMPORT_FORMATS = (("auto", "From the file name"), ("csv", "CSV"), ("json", "JSON array"), ("jsonl", "JSONL"))
@@ -35,6 +39,21 @@ class JobDetailsForm(forms.Form):
         help_text="Each item takes any subset of the labels; consensus runs per label.",
     )
 
+    # The service's own checks (jobs.fields), run here too so that every problem of the page is
+    # reported in one round, beside the labels' (label_problems).
+    def clean_title(self) -> str:
+        return _checked(name_clean, self.cleaned_data["title"], field="Title", max_chars=MAX_TITLE_CHARS)
+
+    def clean_instructions(self) -> str:
+        return _checked(instructions_check, self.cleaned_data["instructions"])
+
+
+def _checked(check: Callable[..., str], value: str, **kwargs: Any) -> str:
+    try:
+        return check(value, **kwargs)
+    except ApplicationError as exc:  # the API's words start lower-case ("instructions are over …")
+        raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:]) from None
+
 
 @dataclass
 class LabelRow:
@@ -48,8 +67,23 @@ class LabelRow:
         return not (self.key or self.name or self.shortcut)
 
 
-def label_rows_from_job(labels: list[dict[str, str]]) -> list[LabelRow]:
+def label_rows_from_job(labels: list[dict[str, str]], *, keys_fixed: bool = False) -> list[LabelRow]:
+    """A draft's labels as rows to edit. A key or shortcut that is what the name derives is shown
+    derived (an empty box, the suggestion its placeholder), as on a new job, so a renamed label
+    gets a new one; any other stays as typed. Each box is emptied only if saving the rows as
+    they are would give back the same labels (a shortcut chosen before another was typed stays).
+    `keys_fixed` (the draft has gold items, whose answers are keys) keeps every key."""
+    expected = [{"key": c["key"], "name": c.get("name", ""), "shortcut": c.get("shortcut", "")} for c in labels]
     rows = [LabelRow(i, c["key"], c.get("name", ""), c.get("shortcut", "")) for i, c in enumerate(labels)]
+    if labels_payload(rows) != expected:  # saved otherwise than this page saves (the API): as saved
+        return _padded(rows)
+    parts = ("shortcut",) if keys_fixed else ("key", "shortcut")
+    for row in rows:
+        for part in parts:
+            kept = getattr(row, part)
+            setattr(row, part, "")
+            if labels_payload(rows) != expected:
+                setattr(row, part, kept)
     return _padded(rows)
 
 
@@ -100,6 +134,15 @@ def labels_payload(rows: list[LabelRow], *, from_name: bool = True) -> list[dict
             taken.add(shortcut)
         payload.append({"key": key or row.name, "name": row.name or key, "shortcut": shortcut})
     return payload
+
+
+def label_problems(rows: list[LabelRow]) -> list[str]:
+    """Every problem of the typed label rows at once, each naming its row as the page does
+    ("Label 3: …", counting blank rows, which the payload drops), never the API's "labels[2]"."""
+    numbers = [position for position, row in enumerate(rows, start=1) if not row.blank]
+    _, problems = label_set_problems(labels_payload(rows), where=lambda position: f"Label {numbers[position - 1]}")
+    return [f"Give {MIN_LABELS} to {MAX_LABELS} labels: a name in each row you use." if "count" in problem.details
+            else problem.message for problem in problems]
 
 
 class ImportForm(forms.Form):

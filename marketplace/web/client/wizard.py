@@ -95,8 +95,8 @@ def draft_or_redirect(request: HttpRequest, job_id: int) -> Job | HttpResponse:
 # Step 1-3: details, labels, instructions (one form, three sections) ---------------------------
 
 def _details_page(request: HttpRequest, *, job: Job | None, form: forms.JobDetailsForm,
-                  rows: list[forms.LabelRow], label_error: str = "", preview: str | None = None,
-                  status: int = 200) -> HttpResponse:
+                  rows: list[forms.LabelRow], label_errors: list[str] | None = None,
+                  preview: str | None = None, status: int = 200) -> HttpResponse:
     if preview is not None or form.is_bound:
         shown = preview_html(preview if preview is not None else form.data.get("instructions", ""))[0]
     else:
@@ -105,7 +105,7 @@ def _details_page(request: HttpRequest, *, job: Job | None, form: forms.JobDetai
         "job": job,
         "form": form,
         "label_rows": rows,
-        "label_error": label_error,
+        "label_errors": label_errors or [],
         "preview_html": shown,
         "steps": wizard_steps(job, "details"),
         "max_labels": forms.MAX_LABELS,
@@ -118,8 +118,9 @@ def _save_details(request: HttpRequest, job: Job | None) -> HttpResponse:
     rows = forms.label_rows_from_post(request.POST)
     if "preview" in request.POST:  # the no-JavaScript preview: show it, save nothing
         return _details_page(request, job=job, form=form, rows=rows, preview=request.POST.get("instructions", ""))
-    if not form.is_valid():
-        return _details_page(request, job=job, form=form, rows=rows, status=400)
+    label_errors = forms.label_problems(rows)
+    if not form.is_valid() or label_errors:  # every problem in one round, the labels' beside the rest
+        return _details_page(request, job=job, form=form, rows=rows, label_errors=label_errors, status=400)
     fields = {**form.cleaned_data, "labels": forms.labels_payload(rows)}
     user: User = request.user  # type: ignore[assignment]
     try:
@@ -135,7 +136,7 @@ def _save_details(request: HttpRequest, job: Job | None) -> HttpResponse:
         if not is_labels:
             form.add_error(None, message)
         return _details_page(request, job=job, form=form, rows=rows,
-                             label_error=message if is_labels else "", status=400)
+                             label_errors=[message] if is_labels else [], status=400)
     return redirect("client-job-setup-items", job_id=job.pk)
 
 
@@ -155,7 +156,8 @@ def setup_details(request: HttpRequest, job_id: int) -> HttpResponse:
     if request.method == "POST":
         return _save_details(request, job)
     form = forms.JobDetailsForm(initial={"title": job.title, "instructions": job.instructions, "multi_label": job.multi_label})
-    return _details_page(request, job=job, form=form, rows=forms.label_rows_from_job(job.labels))
+    return _details_page(request, job=job, form=form, rows=forms.label_rows_from_job(
+        job.labels, keys_fixed=job.gold_item_count > 0))
 
 
 @client_required
