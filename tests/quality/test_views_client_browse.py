@@ -204,3 +204,35 @@ def test_run_consensus_now_starts_a_run_from_the_portal(job: Job, alice: User, s
     assert answer.status_code == 302 and answer["Location"] == page(job)
     assert ConsensusRun.objects.filter(job=job).count() == runs + 1
     assert ConsensusRun.objects.filter(job=job).latest("id").status == ConsensusRun.Status.SUCCEEDED
+
+
+def _ticked(body: str, item_id: int) -> bool:
+    return f'value="{item_id}" aria-label="Choose item {item_id}" checked' in body
+
+
+@pytest.mark.parametrize("more", ["0", "11", "-1", "two"])
+def test_a_refused_number_of_judgments_keeps_the_ticked_items_the_number_and_the_filter(
+    job: Job, alice: User, more: str
+) -> None:
+    ids = list(Item.objects.filter(job=job, external_id__in=["i0", "i1"]).values_list("pk", flat=True))
+    answer = logged_in(alice).post(page(job, "more/"), {"scope": "selection", "items": ids, "more": more,
+                                                        "sort": "confidence"})
+    body = answer.content.decode()
+    assert answer.status_code == 400
+    assert "Ask for 1 to 10 more judgments per item." in body and "more:" not in body
+    assert all(_ticked(body, i) for i in ids) and f'name="more" type="number" min="1" max="10" value="{more}"' in body
+    assert '<option value="confidence" selected>' in body
+    assert not Item.objects.filter(job=job, extra_judgments__gt=0).exists()
+
+
+def test_back_from_the_quote_shows_the_table_as_it_was_left(job: Job, alice: User) -> None:
+    client = logged_in(alice)
+    ids = list(Item.objects.filter(job=job, external_id__in=["i0", "i1"]).values_list("pk", flat=True))
+    form = {"scope": "selection", "items": ids, "more": "3", "judged": "yes"}
+    quote = client.post(page(job, "more/"), form)
+    assert quote.status_code == 200 and 'name="back"' in quote.content.decode()
+    back = client.post(page(job, "more/"), {**form, "key": quote.context["key"], "back": "1"})
+    body = back.content.decode()
+    assert back.status_code == 200 and all(_ticked(body, i) for i in ids) and 'value="3"' in body
+    assert '<option value="yes" selected>Judged</option>' in body
+    assert not Item.objects.filter(job=job, extra_judgments__gt=0).exists()

@@ -24,6 +24,7 @@ from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import STAFF_READ_ONLY
+from marketplace.labeling.reopening import MORE_MAX
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import job_models
 from marketplace.quality.models import ConsensusRun
@@ -49,6 +50,11 @@ def _filter_params(source: QueryDict) -> dict[str, str]:
     return {name: source[name] for name in _FILTER_NAMES if source.get(name)}
 
 
+def _page_fields(source: QueryDict) -> dict[str, str]:
+    """The page of the table a form was sent from (cursor, page size), to show that page again."""
+    return {name: source[name] for name in browse_params.PAGE_KEYS if source.get(name)}
+
+
 def _query(params: dict[str, str], **extra: str) -> str:
     query = QueryDict(mutable=True)
     query.update({**params, **extra})
@@ -65,14 +71,22 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
     """/portal/jobs/<id>/data/: the items table, its filter, a page at a time."""
     job = _job(request, job_id)
     staff_look(request, job)
-    params = _filter_params(request.GET)
+    return _data_page(request, job, request.GET)
+
+
+def _data_page(request: HttpRequest, job: Job, source: QueryDict, *, kept: dict[str, Any] | None = None,
+               status: int = 200) -> HttpResponse:
+    """The table for the filter and page in `source`: the page's query, or an action's form
+    refused (`kept`: its error and what was chosen — items, scope, number — shown again as sent)."""
+    params = _filter_params(source)
     ctx: dict[str, Any] = {"job": job, "params": params, "labels": job.labels, "error": None, "rows": [],
-                           "live_socket": live_socket(request)}
+                           "live_socket": live_socket(request), "kept": kept or {}}
     try:
-        browse_params.browse_keys_check(request.GET, paged=True)  # a typo'd filter would show everything
+        if kept is None:  # an action's form carries its own fields besides the filter's
+            browse_params.browse_keys_check(source, paged=True)  # a typo'd filter would show everything
         filters = browse_params.browse_filter_parse(params, labels=job.label_keys)
-        cursor = browse_params.cursor_parse(request.GET, sort=filters.sort)
-        size = browse_params.page_size_parse(request.GET)
+        cursor = browse_params.cursor_parse(source, sort=filters.sort)
+        size = browse_params.page_size_parse(source)
     except ApplicationError as exc:
         ctx["error"] = exc.message
         return render(request, "client/data.html", ctx, status=400)
@@ -90,8 +104,21 @@ def data_page(request: HttpRequest, job_id: int) -> HttpResponse:
         filter_query=_query(params), can_reopen=job.status in (JobStatus.OPEN, JobStatus.PAUSED),
         sorts=browse_params.SORTS, experts=browse_params.EXPERT, model=page.model,
         models=job_models(job=job) if page.model else [],
+        # The form sends the page it was on, so a refused action shows the same rows again.
+        page_fields=_page_fields(source),
     )
-    return render(request, "client/data.html", ctx)
+    return render(request, "client/data.html", ctx, status=status)
+
+
+def _kept(request: HttpRequest, job: Job, message: str, *, status: int) -> HttpResponse:
+    """An action refused for what was chosen: the data page again with the message beside the
+    actions and every choice as sent (ticked items, scope, the number asked for), not a fresh
+    page that drops them."""
+    post = request.POST
+    ticked = {int(v) for v in post.getlist("items")[:SELECTION_MAX] if v.isascii() and v.isdigit() and len(v) < 19}
+    kept = {"error": message, "items": ticked, "scope": post.get("scope", "selection"),
+            "more": post.get("more", "")[:8]}
+    return _data_page(request, job, post, kept=kept, status=status)
 
 
 @client_or_admin_required
@@ -184,18 +211,20 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
     if staff_look(request, job):
         messages.error(request, STAFF_READ_ONLY)
         return _back(job, post)
+    if post.get("back") == "1":  # the confirm page's Back: the table as it was left
+        return _kept(request, job, "", status=200)
     try:
         ids, scope = _selection(job, post)
-        raw = post.get("more", "")
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 3):
-            raise ApplicationError("Ask for 1 to 10 more judgments per item.")
+        raw = post.get("more", "").strip()
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 3 and 1 <= int(raw) <= MORE_MAX):
+            raise ApplicationError(f"Ask for 1 to {MORE_MAX} more judgments per item.")
         more = int(raw)
         if post.get("confirm") != "1":
             regular = job.items.filter(pk__in=ids, is_gold=False).count()
             quote = flows_more.items_more_judgments_quote(job=job, user=request.user, items=regular, more=more)  # type: ignore[arg-type]
             ctx = {"job": job, "quote": quote, "more": more, "scope": scope, "ids": ids if post.get("scope") != "filter" else [],
                    "params": _filter_params(post), "whole_filter": post.get("scope") == "filter",
-                   "key": uuid.uuid4().hex}
+                   "page_fields": _page_fields(post), "key": uuid.uuid4().hex}
             return render(request, "client/data_more.html", ctx)
         done = flows_more.items_more_judgments(
             job=job, user=request.user, item_ids=ids, more=more, key=_form_key(post),  # type: ignore[arg-type]
@@ -205,8 +234,7 @@ def more_judgments(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, RESENT_OTHERWISE)
         return _back(job, post)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return _back(job, post)
+        return _kept(request, job, exc.message, status=exc.status)
     if done.replayed:
         messages.info(request, "That request was already done.")
     else:
@@ -225,13 +253,15 @@ def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
     if staff_look(request, job):
         messages.error(request, STAFF_READ_ONLY)
         return _back(job, post)
+    if post.get("back") == "1":  # the confirm page's Back: the table as it was left
+        return _kept(request, job, "", status=200)
     try:
         ids, scope = _selection(job, post)
         if post.get("confirm") != "1":
             quote = flows_experts.expert_reviews_quote(job=job, user=request.user, item_ids=ids)  # type: ignore[arg-type]
             ctx = {"job": job, "quote": quote, "scope": scope, "ids": ids if post.get("scope") != "filter" else [],
                    "params": _filter_params(post), "whole_filter": post.get("scope") == "filter",
-                   "key": uuid.uuid4().hex}
+                   "page_fields": _page_fields(post), "key": uuid.uuid4().hex}
             return render(request, "client/data_expert.html", ctx)
         done = flows_experts.expert_reviews_ask(
             job=job, user=request.user, item_ids=ids, key=_form_key(post),  # type: ignore[arg-type]
@@ -241,8 +271,7 @@ def expert_review(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, RESENT_OTHERWISE)
         return _back(job, post)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return _back(job, post)
+        return _kept(request, job, exc.message, status=exc.status)
     if done.replayed:
         messages.info(request, "That request was already done.")
     else:
