@@ -4,6 +4,8 @@ quality.appeals.appeal_lock answers 404 outside the decider's organization."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest
 
@@ -45,3 +47,11 @@ def appeal_decide_from_post(request: HttpRequest, appeal_id: int) -> int:
     else:
         messages.success(request, f"Appeal {appeal.pk} rejected; nothing changed.")
     return 303
+
+
+def appeal_form_kept(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
+    """What the refused form held, for the page to show again in that appeal's form (a note typed
+    before choosing a verdict must not be lost)."""
+    post = request.POST
+    return {"appeal": appeal_id, "verdict": post.get("verdict", ""), "note": post.get("note", "")[:APPEAL_REASON_MAX + 1],
+            "gold_action": post.get("gold_action", ""), "gold_label": post.get("gold_label", "")[:GOLD_LABEL_MAX + 1]}

@@ -235,3 +235,25 @@ def test_the_client_retires_a_gold_item_from_the_appeals_page(wendy: User, block
     assert decided.status_code == 302
     assert not GoldAnswer.objects.filter(item_id=missed.item_id).exists()
     assert Appeal.objects.get(pk=appeal.pk).gold_action == "retired"
+
+
+def test_a_decision_refused_for_a_missing_choice_keeps_the_note_typed(wendy: User, ada: User, blocked: Job) -> None:
+    appeal = Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                                   reason="Unfair!")
+    note = "Looked at all three: the gold <was> right."
+    refused = _as(ada).post(f"/staff/appeals/{appeal.pk}/decide/", {"note": note})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "Choose to uphold or to reject the appeal." in page
+    assert f'rows="2">{note.replace("<", "&lt;").replace(">", "&gt;")}</textarea>' in page
+    assert Appeal.objects.get(pk=appeal.pk).status == "open"
+
+
+def test_a_client_decision_refused_keeps_the_verdict_and_the_note(wendy: User, blocked: Job) -> None:
+    alice = ClientFactory(username="alice", organization=blocked.organization)
+    appeal = Appeal.objects.create(worker=wendy, job=blocked, kind="block", subject=f"block:{blocked.pk}",
+                                   reason="Unfair!")
+    refused = _as(alice).post(f"/portal/appeals/{appeal.pk}/decide/", {"verdict": "reject", "note": "x" * (APPEAL_REASON_MAX + 1)})
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert f'id="rej-{appeal.pk}" name="verdict" value="reject" checked>' in page
+    assert "x" * (APPEAL_REASON_MAX + 1) in page  # all of it, to shorten rather than retype

@@ -14,7 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.quality import appeal_reads
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal
 from marketplace.web.access import client_required
-from marketplace.web.appeal_forms import appeal_decide_from_post
+from marketplace.web.appeal_forms import appeal_decide_from_post, appeal_form_kept
 
 
 def _status(raw: str | None) -> str:
@@ -41,4 +41,5 @@ def appeal_decide(request: HttpRequest, appeal_id: int) -> HttpResponse:
     status = appeal_decide_from_post(request, appeal_id)
     if status == 303:
         return redirect("client-appeals")
-    return render(request, "client/appeals.html", _ctx(request), status=status)
+    ctx = {**_ctx(request), "kept": appeal_form_kept(request, appeal_id)}  # the form as it was sent
+    return render(request, "client/appeals.html", ctx, status=status)

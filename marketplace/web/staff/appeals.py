@@ -24,7 +24,7 @@ from marketplace.errors import ApplicationError
 from marketplace.quality import appeal_reads
 from marketplace.quality.models import APPEAL_REASON_MAX, Appeal
 from marketplace.web.access import staff_required
-from marketplace.web.appeal_forms import appeal_decide_from_post
+from marketplace.web.appeal_forms import appeal_decide_from_post, appeal_form_kept
 from marketplace.web.staff import workers
 
 
@@ -49,7 +49,8 @@ def appeal_decide(request: HttpRequest, appeal_id: int) -> HttpResponse:
     status = appeal_decide_from_post(request, appeal_id)
     if status == 303:
         return redirect("staff-appeals")
-    return render(request, "staff/appeals.html", _ctx(request), status=status)
+    ctx = {**_ctx(request), "kept": appeal_form_kept(request, appeal_id)}  # the form as it was sent
+    return render(request, "staff/appeals.html", ctx, status=status)
 
 
 @staff_required
