@@ -2,7 +2,8 @@
 // job.progress messages at once): a gentle flash when figures change; the whole live part (stat
 // tiles, charts, money) re-fetched as server-rendered HTML from [data-job-figures] when the job
 // moves, finishes a consensus run or changes status; on a status change, a note and the controls
-// that fit the new status (re-read from the page); a confirm before cancelling.
+// that fit the new status (re-read from the page). "Cancel job…" is a plain link: the server's
+// confirmation page says what will be charged and refunded before anything happens.
 "use strict";
 
 (() => {
@@ -65,7 +66,7 @@
   // and the status event of that very post arrives while the old page still listens.
   let leaving = false;
   document.addEventListener("submit", (event) => {
-    if (!event.defaultPrevented) leaving = true; // a cancelled confirm keeps the page
+    if (!event.defaultPrevented) leaving = true; // a form another script stopped keeps the page
   });
   window.addEventListener("pagehide", () => {
     leaving = true;
@@ -83,7 +84,6 @@
       if (fresh) {
         actions.innerHTML = fresh.innerHTML;
         actions.dataset.status = fresh.dataset.status || "";
-        bindCancel();
       }
     } catch {
       // Offline for a moment: the status note still says what happened.
@@ -124,26 +124,4 @@
     schedule(); // the charts and the accuracy's explanation redraw with the run's results
   });
 
-  function bindCancel() {
-    const cancel = root.querySelector("[data-confirm-cancel]");
-    if (!cancel) return;
-    // The link leads to a confirmation page; with JavaScript, confirm here and post directly.
-    cancel.addEventListener("click", (event) => {
-      event.preventDefault();
-      if (!window.confirm("Cancel this job? Workers stop at once, completed items are charged and the rest of the escrow returns to your balance.")) return;
-      const form = document.createElement("form");
-      form.method = "post";
-      form.action = cancel.getAttribute("href");
-      const token = document.querySelector("input[name=csrfmiddlewaretoken]");
-      const csrf = document.createElement("input");
-      csrf.type = "hidden";
-      csrf.name = "csrfmiddlewaretoken";
-      csrf.value = token ? token.value : (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
-      form.appendChild(csrf);
-      document.body.appendChild(form);
-      leaving = true; // form.submit() fires no submit event
-      form.submit();
-    });
-  }
-  bindCancel();
 })();

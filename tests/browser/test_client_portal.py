@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job, JobStatus
 from marketplace.jobs.services import ItemRow, item_bulk_create, job_create
@@ -108,3 +110,22 @@ def test_publishing_beyond_the_balance_names_the_missing_amount(page: Any, alice
     alert.wait_for()
     assert "4.50 is missing" in alert.inner_text().replace("\n", " ")
     assert alert.get_by_role("link", name=re.compile("Go to billing")).get_attribute("href") == "/portal/billing/"
+
+
+def test_cancel_job_leads_to_the_page_that_says_what_is_charged_and_refunded(page: Any, alice: User) -> None:
+    """With JavaScript on, "Cancel job…" once asked confirm() and cancelled at once; now the
+    server's confirmation page, with the money, comes first, as without JavaScript."""
+    job = arrange(open_job_with_items, items=4, organization=alice.organization, title="Pets to cancel")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page, "alice", PASSWORD)
+    page.goto(f"/portal/jobs/{job.pk}/")
+    page.get_by_role("link", name="Cancel job…").click()
+    expect(page).to_have_url(re.compile(rf"/portal/jobs/{job.pk}/cancel/$"))
+    expect(page.get_by_text("You are charged")).to_be_visible()
+    expect(page.get_by_text("Back to your balance")).to_be_visible()
+    assert dialogs == [] and Job.objects.get(pk=job.pk).status == JobStatus.OPEN
+    page.get_by_role("button", name="Yes, cancel the job").click()
+    page.wait_for_url(re.compile(rf"/portal/jobs/{job.pk}/$"))
+    expect(page.get_by_text("Cancelled. Completed items are charged")).to_be_visible()
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
