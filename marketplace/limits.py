@@ -54,5 +54,11 @@ MAX_TITLE_CHARS = 200
 MIN_PAY_PER_JUDGMENT = Decimal("0.01")
 MAX_PAY_PER_JUDGMENT = Decimal("1000")
 
+# One amount of money a person types or sends (a top-up, an escrow addition, a payout request),
+# in plain digits with at most 2 places (parsing.decimal_plain). Far above any one payment Quorum
+# sees, far below what an account holds (billing.pricing.MAX_BALANCE): a slip such as 1e10 for
+# 10 is refused instead of recorded. A larger payment is recorded in parts.
+MAX_MONEY_INPUT = Decimal("1000000.00")
+
 # Judgments per item a job (or a quote) may ask for: its overlap, and a dynamic overlap's maximum.
 MAX_OVERLAP = 50

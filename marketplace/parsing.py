@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -122,6 +123,32 @@ def decimal_text(raw: Any, name: str) -> str:
             details={name: "not_a_string"},
         )
     return str(raw).strip()
+
+
+# Plain decimal notation in ASCII digits: Decimal() also reads "1e10" (a staff top-up recorded
+# $10,000,000,000.00 from it), "NaN", "-0", "١٢" (Arabic-Indic digits) and " _1_0".
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def decimal_plain(raw: str, name: str, *, places: int, most: Decimal, example: str) -> Decimal:
+    """The one reading of money a person types or sends (amounts: billing/amounts.money_in; the
+    pay per judgment: jobs/fields.py): ASCII digits, then optionally a point and more digits,
+    surrounding spaces ignored; at most `places` decimal places and at most `most`. Everything
+    else is an ApplicationError naming the field and showing the text as sent: an exponent (1e10,
+    1E2), NaN, Infinity, a sign (-0, +5), hex (0x10), "5." and ".5", other scripts' digits."""
+    text = raw.strip()
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise ApplicationError(
+            f'{name} must be a number written out in digits 0-9, like "{example}": positive, with at most '
+            f'{places} decimal places, no exponent such as 1e3, no sign; not "{raw[:40]}".',
+            details={name: "not_a_number"},
+        )
+    number = Decimal(text)
+    if number > most:  # before the places: quantizing a 60-digit number overflows Decimal's precision
+        raise ApplicationError(f'{name} is at most {most:,}; not "{raw[:40]}".', details={name: "too_large"})
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise ApplicationError(f"{name} has at most {places} decimal places.", details={name: "too_many_places"})
+    return number
 
 
 ID_RULE = f"an id: a whole number from 1 to {MAX_ID}"

@@ -13,7 +13,9 @@ from marketplace.jobs.models import DEFAULT_TIER
 from marketplace.jobs.predictions import ModelName, model_name_check
 from marketplace.labelsets import label_set_validate
 from marketplace.limits import MAX_OVERLAP, MAX_PAY_PER_JUDGMENT, MIN_PAY_PER_JUDGMENT, MAX_TITLE_CHARS
+from marketplace.money import RATE_PLACES
 from marketplace.names import name_clean
+from marketplace.parsing import decimal_plain
 
 # Fields a client may set when creating a job or editing a draft.
 EDITABLE_FIELDS = (
@@ -67,8 +69,14 @@ def decimal_clean(value: Any, name: str, *, places: int, low: Decimal, high: Dec
 
 
 def _pay_clean(value: Any) -> Decimal:
-    """reward_per_judgment: a Decimal with at most 4 places, from MIN_PAY_PER_JUDGMENT up."""
-    pay = decimal_clean(value, "reward_per_judgment", places=4, low=Decimal("0"), high=MAX_PAY_PER_JUDGMENT)
+    """reward_per_judgment: a Decimal with at most 4 places, from MIN_PAY_PER_JUDGMENT up. Money:
+    text a person sent is read in plain digits only (parsing.decimal_plain: "1E2" is not 100)."""
+    if isinstance(value, str):
+        pay = decimal_plain(value, "reward_per_judgment", places=RATE_PLACES, most=MAX_PAY_PER_JUDGMENT,
+                            example="0.02")
+    else:  # a Decimal or an int from code (the wizard passes the tier's pay)
+        pay = decimal_clean(value, "reward_per_judgment", places=RATE_PLACES, low=Decimal("0"),
+                            high=MAX_PAY_PER_JUDGMENT)
     if pay < MIN_PAY_PER_JUDGMENT:
         raise ApplicationError(
             f"reward_per_judgment must be at least {MIN_PAY_PER_JUDGMENT}: workers earn it per accepted "

@@ -33,7 +33,7 @@ def test_an_admin_records_a_payment_once_per_reference_and_sees_the_balance(ada:
 
 def test_a_bad_amount_is_shown_beside_the_form_and_moves_nothing(ada: Any, acme: Any) -> None:
     response = _logged_in(ada).post(f"/staff/clients/{acme.pk}/topup/", {"amount": "lots", "payment_reference": "x"})
-    assert response.status_code == 400 and "is not an amount" in response.content.decode()
+    assert response.status_code == 400 and "amount must be a number written out in digits" in response.content.decode()
     assert organization_balance(organization=acme) == D("0.00")
 
 

@@ -7,7 +7,6 @@ The role is checked before the method, as in web/staff/billing.py."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from marketplace.accounts.models import Organization
 from marketplace.money import money_text
 from marketplace.web.access import staff_required
+from marketplace.billing.amounts import MAX_AMOUNT, money_in
 from marketplace.billing.selectors import organizations_money
 from marketplace.billing.services import topup_record
 from marketplace.errors import ApplicationError
@@ -26,7 +26,7 @@ from marketplace.errors import ApplicationError
 @staff_required
 @require_GET
 def clients(request: HttpRequest) -> HttpResponse:
-    ctx: dict[str, Any] = {"rows": organizations_money(), "error": "", "form": {}}
+    ctx: dict[str, Any] = {"rows": organizations_money(), "error": "", "form": {}, "max_amount": MAX_AMOUNT}
     return render(request, "staff/clients.html", ctx)
 
 
@@ -37,14 +37,13 @@ def topup(request: HttpRequest, organization_id: int) -> HttpResponse:
     raw = request.POST.get("amount", "").strip()
     reference = request.POST.get("payment_reference", "").strip()
     try:
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise ApplicationError(f"{raw!r} is not an amount: write it like 250.00.") from None
+        # The API's reading (plain digits, at most 2 places and MAX_AMOUNT): Decimal(raw) took
+        # "1e10" and recorded $10,000,000,000.00.
+        amount = money_in({"amount": raw}, "amount")
         topup_record(admin=request.user, organization=organization, amount=amount,  # type: ignore[arg-type]
                      payment_reference=reference)
     except ApplicationError as exc:
-        ctx = {"rows": organizations_money(), "error": exc.message, "error_org": organization.pk,
+        ctx = {"rows": organizations_money(), "error": exc.message, "error_org": organization.pk, "max_amount": MAX_AMOUNT,
                "form": {"amount": raw, "payment_reference": reference}}
         return render(request, "staff/clients.html", ctx, status=400)
     messages.success(request, f"Recorded {money_text(amount)} from {organization.name} (payment {reference}).")
