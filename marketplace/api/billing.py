@@ -86,7 +86,14 @@ _INVOICE = inline_serializer("InvoiceOut", {
                                       "invoice can change: the job is not settled, or the month not over"),
     "lines": inline_serializer("InvoiceLineOut", {
         "job": serializers.IntegerField(), "title": serializers.CharField(), "tier": serializers.CharField(),
-        "tier_name": serializers.CharField(), "completed_items": serializers.IntegerField(),
+        "tier_name": serializers.CharField(),
+        "items_charged": serializers.IntegerField(
+            help_text="Regular items charged: complete, or reopened for more judgments after they completed "
+            "(delivered, so charged); may be more than the job's counts.completed_items, which counts items "
+            "complete now"),
+        "items_reopened": serializers.IntegerField(
+            help_text="Of items_charged, those reopened for more judgments and not complete again"),
+        "completed_items": serializers.IntegerField(help_text="items_charged's older name (the same number)"),
         "price_per_item": rate_field(), "amount": money_field(),
         "settled_at": serializers.DateTimeField(allow_null=True),
         "quality": serializers.CharField(help_text="The quality promise's verdict and evidence, or why "

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 from decimal import Decimal
 
-from marketplace.billing.invoices import Invoice, percent_text
+from marketplace.billing.invoices import Invoice, InvoiceLine, percent_text
 from marketplace.csvcells import csv_cell
 
 
@@ -32,7 +32,9 @@ def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
                 "title": line.job_title,
                 "tier": line.tier,
                 "tier_name": line.tier_name,
-                "completed_items": line.completed_items,
+                "items_charged": line.items_charged,
+                "items_reopened": line.items_reopened,
+                "completed_items": line.completed_items,  # items_charged's older name, kept for clients
                 "price_per_item": f"{line.price_per_item:.4f}",
                 "amount": _m(line.amount),
                 "settled_at": line.settled_at,
@@ -73,6 +75,19 @@ def invoice_as_dict(invoice: Invoice) -> dict[str, object]:
     }
 
 
+def line_note(line: InvoiceLine) -> str:
+    """A line's note: the quality promise, and the reopened items among those charged."""
+    if not line.items_reopened:
+        return line.quality
+    return f"{line.quality}; {reopened_text(line.items_reopened)}"
+
+
+def reopened_text(reopened: int) -> str:
+    """Why items charged can be more than items complete now (the job page says it too)."""
+    return (f"{reopened} of the items charged {'were' if reopened != 1 else 'was'} reopened for the more "
+            "judgments you asked for after delivery, so not complete now")
+
+
 CSV_HEADER = ["invoice", "kind", "job", "title", "tier", "quantity", "unit_price", "amount", "note"]
 
 
@@ -93,7 +108,7 @@ def invoice_csv_lines(invoice: Invoice) -> Iterator[str]:
     for line in invoice.lines:
         yield row([
             invoice.number, "line", line.job_id, csv_cell(line.job_title), line.tier,
-            line.completed_items, f"{line.price_per_item:.4f}", _m(line.amount), csv_cell(line.quality),
+            line.items_charged, f"{line.price_per_item:.4f}", _m(line.amount), csv_cell(line_note(line)),
         ])
     for r in invoice.reviews:
         yield row([

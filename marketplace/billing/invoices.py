@@ -4,8 +4,10 @@ An invoice is read, never stored: its figures come from each job's JobBudget (fi
 services.job_settle) and its QualityCredit (the evidence of a missed promise). So an invoice
 always agrees with the ledger, and `billing_audit` covers it.
 
-- A line per job and tier: completed regular items × the job's price per item (4 places),
-  rounded once to the amount (2 places), exactly as job_settle charged it.
+- A line per job and tier: the items charged × the job's price per item (4 places), rounded
+  once to the amount (2 places), exactly as job_settle charged it. Items charged are the regular
+  items complete, and those reopened for more judgments after they completed (delivered: the line
+  says how many), so they may be more than the job's progress counts complete now.
 - A credit per job that missed its tier's quality promise, with the evidence: promised and
   delivered accuracy, the interval, how it was estimated, and the share credited.
 - A line per job and price for the expert reviews the client asked for and an expert settled
@@ -32,7 +34,7 @@ from django.utils import timezone
 from marketplace.accounts.models import Organization, User
 from marketplace.billing.models import InvoicePayment, JobBudget, QualityCredit, ReviewCharge
 from marketplace.billing.pricing import money
-from marketplace.billing.selectors import items_extra_given, job_charge
+from marketplace.billing.selectors import items_extra_given, items_reopened_delivered, job_charge
 from marketplace.billing.services import require_admin
 from marketplace.errors import ApplicationError, Conflict, NotFound
 from marketplace.jobs.models import Job
@@ -52,11 +54,18 @@ class InvoiceLine:
     job_title: str
     tier: str
     tier_name: str
-    completed_items: int
+    completed_items: int  # the items charged (billing.selectors.items_chargeable); the API's older name
     price_per_item: Decimal  # 4 places
     amount: Decimal  # money(completed_items × price_per_item)
     settled_at: datetime | None
     quality: str  # the promise's verdict with its evidence, or why it was not measured
+    # Of the items charged, those the client reopened for more judgments after they completed and
+    # that are not complete again: delivered, so charged, though the job's progress leaves them out.
+    items_reopened: int = 0
+
+    @property
+    def items_charged(self) -> int:
+        return self.completed_items
 
 
 @dataclass(frozen=True)
@@ -146,15 +155,19 @@ def _line_and_credit(
     if budget.settled_at is not None:
         assert budget.completed_items is not None and budget.gross is not None
         completed, gross, credited = budget.completed_items, budget.gross, budget.credits or ZERO
+        # Items reopened for more judgments stay as they were at settlement (an ended job takes no
+        # work); only a job with an escrow addition (the request's hold) can have any.
+        reopened = min(items_reopened_delivered(job_id=job.pk), completed) if budget.added > 0 else 0
     else:  # what job_settle would charge now (the same function)
         charge = job_charge(job=job, budget=budget)
-        completed, gross, credited = charge.items, charge.gross, charge.credits
+        completed, gross, credited, reopened = charge.items, charge.gross, charge.credits, charge.reopened
     line = InvoiceLine(
         job_id=job.pk,
         job_title=job.title,
         tier=budget.tier.slug,
         tier_name=budget.tier.name,
         completed_items=completed,
+        items_reopened=reopened,
         price_per_item=budget.price_per_item,
         amount=gross,
         settled_at=budget.settled_at,

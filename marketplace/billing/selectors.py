@@ -240,12 +240,21 @@ def organizations_money() -> list[OrganizationMoney]:
     ]
 
 
-def items_chargeable(*, job: Job, budget_items: int) -> int:
+def items_reopened_delivered(*, job_id: int) -> int:
+    """Regular items the client reopened for more judgments after they completed and that are not
+    complete again yet: delivered, so charged (items_chargeable), though not complete now (the
+    job's progress and `completed_items` leave them out until their judgments arrive)."""
+    return Item.objects.filter(job_id=job_id, is_gold=False, is_complete=False, reopened_complete=True).count()
+
+
+def items_chargeable(*, job: Job, budget_items: int, reopened: int | None = None) -> int:
     """The items a settlement charges (job_settle, and an open job's invoice line meanwhile): those
     complete now, and those the client reopened for more judgments after they completed (they
     were delivered: asking for more and then cancelling does not make them free); at most the
-    items escrowed (items imported unescrowed are free)."""
-    reopened = Item.objects.filter(job_id=job.pk, is_gold=False, is_complete=False, reopened_complete=True).count()
+    items escrowed (items imported unescrowed are free). `reopened`: items_reopened_delivered,
+    when the caller has it."""
+    if reopened is None:
+        reopened = items_reopened_delivered(job_id=job.pk)
     return min(job.completed_item_count + reopened, budget_items)
 
 
@@ -254,12 +263,18 @@ class JobCharge:
     """What settling a job charges: job_settle charges exactly this (under its budget lock), and
     an open job's invoice, job page and cancel page show it meanwhile."""
 
-    items: int  # items_chargeable
+    items: int  # items_chargeable: the items charged
     gross: Decimal  # money(items × price per item)
     credits: Decimal  # the quality promise's credit (a QualityCredit exists once the job ended)
     reviews: Decimal  # the client's expert reviews settled while the escrow was open
     extra_judgments: int = 0  # more judgments the client asked for and got (items_extra_given)
     extras: Decimal = ZERO  # money(extra_judgments × the job's pay per judgment)
+    reopened: int = 0  # of `items`, those reopened for more judgments and not complete now
+
+    @property
+    def complete(self) -> int:
+        """Of `items`, those complete now (the job's progress counts these)."""
+        return self.items - self.reopened
 
     @property
     def total(self) -> Decimal:
@@ -270,7 +285,8 @@ def job_charge(*, job: Job, budget: JobBudget) -> JobCharge:
     """What settling `job` now would charge: chargeable items × price − quality credit + charged
     expert reviews (billing/expert_pay.py marks those under the budget lock). One computation for
     the settlement and every page that says what it will be, so they cannot drift apart."""
-    items = items_chargeable(job=job, budget_items=budget.items)
+    reopened = items_reopened_delivered(job_id=job.pk)
+    items = items_chargeable(job=job, budget_items=budget.items, reopened=reopened)
     gross = money(items * budget.price_per_item)
     credit = QualityCredit.objects.filter(job_id=job.pk).first()
     prices = ReviewCharge.objects.filter(job_id=job.pk, charged_at__isnull=False).values_list("price", flat=True)
@@ -282,6 +298,7 @@ def job_charge(*, job: Job, budget: JobBudget) -> JobCharge:
         reviews=money(sum(prices, ZERO)),  # summed here: SQLite sums decimals as floats
         extra_judgments=extra,
         extras=money(extra * budget.pay_per_judgment),
+        reopened=min(reopened, items),
     )
 
 

@@ -17,7 +17,6 @@ from marketplace.web.access import client_required
 from marketplace.billing import selectors, statements
 from marketplace.billing.invoices import invoice_for_month
 from marketplace.billing.models import JobBudget, TransactionKind
-from marketplace.billing.pricing import money
 
 LEDGER_ROWS = 25
 # Worker pay moves per judgment: thousands of rows a person does not read one by one. The page
@@ -26,13 +25,21 @@ _PER_JUDGMENT = (TransactionKind.JUDGMENT_PAY, TransactionKind.JUDGMENT_PAY_REVE
 
 
 def _job_invoice_row(budget: JobBudget) -> dict[str, Any]:
+    """A job's invoice total and items charged: the settled charge, or what settling now would
+    charge (selectors.job_charge, the settlement's own computation, as the job page and the
+    invoice show it). A sum of its own here once left out the items reopened for more judgments,
+    the expert reviews and the more judgments given, and disagreed with both."""
     job = budget.job
     settled = budget.settled_at is not None
-    # Provisional: what settling now would charge (billing.invoices does the same arithmetic).
-    amount = budget.charged if settled else money(min(job.completed_item_count, budget.items) * budget.price_per_item)
+    if settled:
+        amount, items = budget.charged, budget.completed_items
+    else:
+        charge = selectors.job_charge(job=job, budget=budget)
+        amount, items = charge.total, charge.items
     url = reverse("job-invoice", args=[job.pk])
     return {
-        "job": job, "tier": budget.tier.name, "budget": budget.budget, "amount": amount,
+        "job": job, "tier": budget.tier.name, "budget": budget.budget, "amount": amount, "items_charged": items,
+        "price_per_item": budget.price_per_item,
         "settled": settled, "settled_at": budget.settled_at, "html_url": f"{url}?format=html",
         "csv_url": f"{url}?format=csv",
     }

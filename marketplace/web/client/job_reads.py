@@ -20,7 +20,7 @@ from django.utils import timezone
 from marketplace.billing.invoices import quality_note
 from marketplace.billing.models import JobBudget, QualityCredit
 from marketplace.billing.pricing import expected_overlap
-from marketplace.billing.selectors import job_charge, job_escrow
+from marketplace.billing.selectors import items_reopened_delivered, job_charge, job_escrow
 from marketplace.jobs.models import Job
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.estimate import MIN_HELDOUT_GOLD, job_accuracy_estimate
@@ -50,6 +50,8 @@ class JobMoney:
     escrow: Decimal  # left in escrow now
     spent: Decimal  # paid to workers out of the escrow so far (budget − escrow)
     charged_so_far: Decimal  # what settling now would charge (billing.selectors.job_charge)
+    items_charged: int  # the items in that charge (delivered: complete, or reopened after completing)
+    items_reopened: int  # of those, reopened for more judgments: not complete now, still charged
     settled: bool
     refunded: Decimal | None
     promised_accuracy: Decimal  # the tier's quality promise
@@ -87,8 +89,12 @@ def job_money(*, job: Job) -> JobMoney | None:
     escrow = job_escrow(job_id=job.pk)
     if budget.settled_at is not None:
         charged = budget.charged if budget.charged is not None else ZERO
+        items = budget.completed_items or 0
+        # As the invoice counts them: an ended job's reopened items stay as they were.
+        reopened = min(items_reopened_delivered(job_id=job.pk), items) if budget.added > 0 else 0
     else:  # what settling (cancelling) now charges: the settlement's own computation
-        charged = job_charge(job=job, budget=budget).total
+        charge = job_charge(job=job, budget=budget)
+        charged, items, reopened = charge.total, charge.items, charge.reopened
     return JobMoney(
         price_per_item=budget.price_per_item,
         budget=budget.budget,
@@ -96,6 +102,8 @@ def job_money(*, job: Job) -> JobMoney | None:
         spent=budget.spent if budget.settled_at is not None and budget.spent is not None
         else max(budget.budget - escrow, ZERO),
         charged_so_far=charged,
+        items_charged=items,
+        items_reopened=reopened,
         settled=budget.settled_at is not None,
         refunded=budget.refunded,
         promised_accuracy=job.promised_accuracy if job.promised_accuracy is not None
