@@ -76,8 +76,10 @@ class RowOut(serializers.Serializer):
     external_id = serializers.CharField(allow_null=True)
     data = serializers.JSONField()
     gold = serializers.BooleanField(source="is_gold")
-    judgment_count = serializers.IntegerField()
-    complete = serializers.BooleanField(source="is_complete")
+    judgment_count = serializers.IntegerField(
+        help_text="Accepted judgments: towards the overlap for a regular item; for a gold item, its accepted "
+        "answers (gold has no overlap target: it is served at the job's gold rate)")
+    complete = serializers.BooleanField(source="is_complete", help_text="Always false for a gold item")
     extra_judgments = serializers.IntegerField()
     label = serializers.CharField(allow_null=True, help_text="Consensus label of the latest run")
     confidence = serializers.FloatField(allow_null=True)

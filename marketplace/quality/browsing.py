@@ -32,7 +32,7 @@ from marketplace.csvcells import csv_cell, number_cell
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Item, Job, Prediction
-from marketplace.labeling.models import Judgment
+from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality.browse_model import BrowsedModel, browse_model_choose
 from marketplace.quality.browse_params import BrowseFilter, Cursor
 from marketplace.quality.models import ConsensusRun, ExpertReview, ItemResult
@@ -46,7 +46,7 @@ PREVIEW_CHARS = 160
 # without it PostgreSQL may merge-join from the run's first row (185 ms at the middle of a million
 # items instead of 5; the prediction's join, without it, 300 ms).
 _SELECT = """
-SELECT i.id, i.external_id, i.data, i.is_gold, i.judgment_count, i.is_complete,
+SELECT i.id, i.external_id, i.data, i.is_gold, {judgments}, i.is_complete,
        i.extra_judgments, r.label, r.confidence, r.agreement, r.judgments, e.status, p.label
 FROM jobs_item i
 {join} quality_itemresult r ON r.item_id = i.id AND r.run_id = %(run)s{r_bound}
@@ -56,6 +56,12 @@ WHERE i.job_id = %(job)s{where}
 ORDER BY {order}
 LIMIT %(limit)s
 """
+
+# The judgments a row counts: Item.judgment_count counts those towards the overlap, which gold has
+# none of (it is served at the gold rate), so a gold row said "0 wants 3" beside the answers its
+# item page listed; it counts its accepted answers (judgment_item_worker, a probe per gold row).
+_JUDGMENTS = ("CASE WHEN i.is_gold THEN (SELECT COUNT(*) FROM labeling_judgment g WHERE g.item_id = i.id"
+              " AND g.status = %(accepted)s) ELSE i.judgment_count END")
 
 _ORDER = {
     "id": "i.id",
@@ -90,7 +96,7 @@ class BrowseRow:
     external_id: str | None
     data: dict[str, Any]
     is_gold: bool
-    judgment_count: int
+    judgment_count: int  # accepted: towards the overlap, or a gold item's answers (_JUDGMENTS)
     is_complete: bool
     extra_judgments: int
     label: str | None
@@ -158,7 +164,7 @@ def _where(f: BrowseFilter, cursor: Cursor | None, params: dict[str, Any]) -> li
         where.append("i.is_gold = %(gold)s")
         params["gold"] = f.gold
     if f.judged is not None:
-        where.append("i.judgment_count > 0" if f.judged else "i.judgment_count = 0")
+        where.append(f"{_JUDGMENTS} > 0" if f.judged else f"{_JUDGMENTS} = 0")
     if f.expert == "none":
         where.append("e.id IS NULL")
     elif f.expert is not None:
@@ -195,11 +201,12 @@ def _fetch(
     window_end: int | None, model: BrowsedModel | None,
 ) -> list[BrowseRow]:
     params: dict[str, Any] = {"job": job.pk, "run": run.pk if run else -1, "limit": limit,
-                              "window_end": window_end, "model": model.id if model else -1}
+                              "window_end": window_end, "model": model.id if model else -1,
+                              "accepted": JudgmentStatus.ACCEPTED}
     where = _where(f, cursor, params)
     bound = _BOUND.get(f.sort, "") if cursor is not None else ""
     sql = _SELECT.format(
-        join="JOIN" if f.needs_result else "LEFT JOIN",
+        join="JOIN" if f.needs_result else "LEFT JOIN", judgments=_JUDGMENTS,
         r_bound=bound.format(t="r"), e_bound=bound.format(t="e"), p_bound=bound.format(t="p"),
         where="".join(f"\n  AND {fragment}" for fragment in where),
         order=_ORDER[f.sort],
@@ -289,6 +296,12 @@ class ItemDetail:
     expert: ExpertReview | None
     gold_label: str | None  # the known answer of a gold item
     predictions: tuple[ItemPrediction, ...] = ()  # every model version's, oldest version first
+
+    @property
+    def accepted_judgments(self) -> int:
+        """What the browser's row counts (judgment_count, or a gold item's answers): the accepted
+        ones; `judgments` lists the dropped and withdrawn too."""
+        return sum(1 for j in self.judgments if j.status == JudgmentStatus.ACCEPTED)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ client page; Ada, an admin, may browse any job's data.
 from __future__ import annotations
 
 import csv
+import html
 import io
 from typing import Any
 
@@ -20,6 +21,7 @@ from marketplace.jobs.models import Item, Job
 from marketplace.quality.models import ConsensusRun, ExpertReview
 from tests.factories import WorkerFactory, fund
 from tests.quality.browse_helpers import browsed_job, judge
+from tests.quality.worker_helpers import answer_gold, gold_job
 
 pytestmark = pytest.mark.django_db
 
@@ -236,3 +238,31 @@ def test_back_from_the_quote_shows_the_table_as_it_was_left(job: Job, alice: Use
     assert back.status_code == 200 and all(_ticked(body, i) for i in ids) and 'value="3"' in body
     assert '<option value="yes" selected>Judged</option>' in body
     assert not Item.objects.filter(job=job, extra_judgments__gt=0).exists()
+
+
+def test_gold_items_show_their_answers_as_the_item_page_does_and_no_overlap_target(alice: User) -> None:
+    """Two workers each answer both gold items of Alice's job once: each gold item has 2 answers.
+    A gold item's answers never count towards an overlap (gold has no target: it is served at the
+    job's gold rate), so its row showed "0 wants 1" while its item page listed 2 judgments."""
+    job = gold_job(items=6, gold=2, overlap=1, organization=alice.organization)
+    for name in ("gina", "gus"):
+        answer_gold(WorkerFactory(username=name), job, right=2, wrong=0)
+    gold = list(Item.objects.filter(job=job, is_gold=True).order_by("pk"))
+    client = logged_in(alice)
+
+    rows = client.get(page(job), {"gold": "yes"}).context["rows"]
+    assert [(row.id, row.judgment_count) for row in rows] == [(item.pk, 2) for item in gold]
+    text = client.get(page(job), {"gold": "yes"}).content.decode()
+    assert 'data-cell="judgments">2</span> <span class="small muted">gold answers</span>' in text
+    assert "wants" not in text
+    item_page = client.get(page(job, f"{gold[0].pk}/")).content.decode()
+    assert "data-judgment-count>2<" in item_page and "with no judgment target" in item_page
+    assert '"text": "gold 0"' in html.unescape(item_page)  # JSON, as the list shows it, not a Python repr
+
+    api = client.get(f"/api/v1/jobs/{job.pk}/browse/", {"gold": "yes"}).json()["results"]
+    assert [row["judgment_count"] for row in api] == [2, 2]  # what the page's live refresh writes
+    judged = {row.id for row in client.get(page(job), {"judged": "yes"}).context["rows"]}
+    assert {item.pk for item in gold} <= judged
+    csv_rows = csv.DictReader(io.StringIO(b"".join(
+        client.get(page(job, "export/"), {"gold": "yes"}).streaming_content).decode()))
+    assert [row["judgments"] for row in csv_rows] == ["2", "2"]

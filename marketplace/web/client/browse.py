@@ -8,6 +8,7 @@ filter as CSV. For the job's client and for admins; another organization's job i
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -138,6 +139,8 @@ def item_page(request: HttpRequest, job_id: int, item_id: int) -> HttpResponse:
     back = request.GET.get("back", "")
     ctx = {
         "job": job, "detail": detail, "posterior": posterior, "names": names,
+        # JSON, as the list's preview and the exports write it (|pprint showed a Python repr).
+        "data_json": json.dumps(detail.item.data, ensure_ascii=False, indent=2),
         "back": back if back.startswith(reverse("client-job-data", args=[job.pk])) else "",
     }
     return render(request, "client/data_item.html", ctx)
