@@ -198,7 +198,8 @@ class WorkerBlockAction(APIView):
 
     @extend_schema(
         tags=TAG, operation_id="job_worker_block_action", request=_REASON,
-        summary="Block a worker from a job (drops their judgments, reopens items) or unblock",
+        summary="Block a worker from a job (a running job: drops their judgments, reopens items; one that "
+        "ended drops nothing) or unblock",
         responses={200: _EVENT, 400: OpenApiResponse(description="invalid: reason missing"),
                    404: OpenApiResponse(description="not_found"), 409: OpenApiResponse(description="conflict")},
     )

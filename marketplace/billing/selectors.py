@@ -314,3 +314,10 @@ def items_extra_given(*, job: Job) -> int:
         .aggregate(n=Sum(given, output_field=IntegerField()))["n"]
     )
     return int(total or 0)
+
+
+def block_pay_withdrawn(*, block_event_id: int) -> Decimal:
+    """The pay a block withdrew: its worker's earnings that name its BLOCKED event
+    (Earning.withdrawn_by): pending pay in a running job, or pay held for a review in an ended one."""
+    total = Earning.objects.filter(withdrawn_by_id=block_event_id).values_list("amount", flat=True)
+    return money(sum(total, ZERO))  # summed here: SQLite sums decimals as floats

@@ -14,11 +14,12 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.accounts.models import User
-from marketplace.jobs.models import Job
+from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus
 from marketplace.quality.models import QualityEvent
 from marketplace.quality.runs import consensus_run
 from marketplace.web.staff.workers import WORKER_COLUMNS
+from tests.billing.helpers import work_through_flow
 from tests.factories import WorkerFactory
 from tests.quality.worker_helpers import answer_gold, gold_job
 
@@ -266,3 +267,46 @@ def test_the_gold_history_names_the_labels_and_cuts_long_fields(client: Client, 
     assert len(shown) == 3 and set(shown) < set(data) and row["more_fields"] == 1
     assert all(len(value) <= 80 for value in shown.values()) and shown.get("b", "[1, 2]") == "[1, 2]"
     assert "and 1 more field" in response.content.decode()
+
+
+def test_blocking_from_a_job_that_has_ended_says_it_drops_nothing_and_drops_nothing(client: Client, ada: User) -> None:
+    """Wanda labeled the whole "Sentiment" job, which completed. A block there stops nothing and
+    drops nothing (delivered results never change), so the form and the message must not say
+    her judgments are dropped and the items reopened, as they did."""
+    job = gold_job(items=3, gold=2, overlap=1, title="Sentiment")
+    wanda = WorkerFactory(username="wanda")
+    for _ in range(20):
+        if Job.objects.get(pk=job.pk).status != JobStatus.OPEN:
+            break
+        work_through_flow(wanda, job)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
+    accepted = set(Judgment.objects.filter(job=job, worker=wanda, status=JudgmentStatus.ACCEPTED).values_list("pk", flat=True))
+    assert accepted
+
+    page = _as(client, ada).get(reverse("staff-worker", args=[wanda.pk])).content.decode()
+    assert "Sentiment (completed: nothing is dropped)</option>" in page
+    assert "I understand: in a job that has ended (completed or cancelled) no judgment is dropped" in page
+    assert "their judgments are dropped" not in page and "the items reopen," not in page
+
+    response = client.post(reverse("staff-worker-block", args=[wanda.pk]),
+                           {"job": str(job.pk), "reason": "copied answers", "confirm": "yes"}, follow=True)
+    said = response.content.decode()
+    assert ("wanda is blocked from Sentiment, which has ended (completed): no judgment is dropped and no item "
+            "reopened, delivered results stay as they were; no pay is withdrawn.") in said
+    assert "dropped and the items reopened" not in said
+    assert JobBlock.objects.filter(job=job, worker=wanda).exists()
+    assert set(Judgment.objects.filter(job=job, worker=wanda, status=JudgmentStatus.ACCEPTED)
+               .values_list("pk", flat=True)) == accepted
+    assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
+
+
+def test_blocking_from_a_running_job_says_what_it_dropped(client: Client, ada: User, crowd: tuple[Job, User, User]) -> None:
+    job, _, mallory = crowd
+    dropped = Judgment.objects.filter(job=job, worker=mallory, status=JudgmentStatus.ACCEPTED).count()
+    page = _as(client, ada).get(reverse("staff-worker", args=[mallory.pk])).content.decode()
+    assert "I understand: in a running job their judgments are dropped, the items reopen" in page
+    assert "has ended" not in page and "nothing is dropped" not in page
+    response = client.post(reverse("staff-worker-block", args=[mallory.pk]),
+                           {"job": str(job.pk), "reason": "7 of 8 gold answers wrong", "confirm": "yes"}, follow=True)
+    assert f"mallory is blocked from Animals: {dropped} judgments dropped, " in response.content.decode()
+

@@ -32,6 +32,9 @@ from marketplace.limits import MAX_REASON_CHARS
 from marketplace.jobs.models import Job
 from marketplace.quality import selectors
 from marketplace.quality.models import WorkerJobStats
+from marketplace.quality.services import DELIVERED, BlockOutcome
+from marketplace.billing.selectors import block_pay_withdrawn
+from marketplace.money import money_text
 from marketplace.quality.selectors import WorkerQuality
 
 PER_PAGE = 50
@@ -205,6 +208,9 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
     blocked = selectors.worker_blocked_job_ids(worker_id=worker.pk)
     job_ids = {q.job_id for q in per_job if q.job_id is not None} | blocked
     titles = dict(Job.objects.filter(pk__in=job_ids).values_list("pk", "title"))
+    # Jobs that ended (completed, cancelled): a block there drops and withdraws nothing
+    # (quality.services.DELIVERED), so the form must not say it does.
+    ended = dict(Job.objects.filter(pk__in=job_ids - blocked, status__in=DELIVERED).values_list("pk", "status"))
     job_param = int_param(request.GET.get("job"), default=-1)
     heat_job = job_param if job_param in job_ids else None
     events = selectors.quality_events(worker_id=worker.pk)
@@ -220,6 +226,9 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
         "events": [{"e": e, "job_title": titles.get(e.job_id or 0, f"job #{e.job_id}"),
                     "evidence": json.dumps(e.evidence, indent=2, sort_keys=True, default=str)} for e in events],
         "blockable": [(j, titles.get(j, "")) for j in sorted(job_ids - blocked)],
+        # The select's rows: an ended job says so ("completed" or "cancelled"; "" while running).
+        "blockable_rows": [(j, titles.get(j, ""), ended.get(j, "")) for j in sorted(job_ids - blocked)],
+        "block_running": bool(job_ids - blocked - set(ended)), "block_ended": bool(ended),
         "blocked_jobs": [(j, titles.get(j, "")) for j in sorted(blocked)],
         "block_errors": block_errors or [], "unblock_errors": unblock_errors or [],
         "form": form or {},
@@ -264,23 +273,37 @@ def worker_block(request: HttpRequest, worker_id: int) -> HttpResponse:
     if not reason:
         errors.append("A reason is required.")
     if request.POST.get("confirm") != "yes":
-        errors.append("Tick the box to confirm: blocking drops this worker's judgments in the job.")
+        errors.append("Tick the box to confirm what the block does.")
     if errors or chosen is None:
         ctx = _worker_ctx(request, worker, block_errors=errors, form={"job": raw_job, "reason": reason})
         return render(request, "staff/worker.html", ctx, status=400)
-    done, failed = [], []
+    failed = []
     for job in Job.objects.filter(pk__in=chosen).order_by("pk"):
         try:
-            flows.worker_block(job=job, worker=worker, reason=reason, actor=request.user)  # type: ignore[arg-type]
-            done.append(job.title)
+            outcome = flows.worker_block(job=job, worker=worker, reason=reason, actor=request.user)  # type: ignore[arg-type]
         except ApplicationError as error:
             failed.append(f"{job.title}: {error}")
-    if done:
-        messages.success(request, f"{worker.username} is blocked from {', '.join(done)}; their judgments there "
-                                  "are dropped and the items reopened.")
+            continue
+        messages.success(request, _block_done(worker, job, outcome))
     for failure in failed:
         messages.error(request, failure)
     return redirect("staff-worker", worker_id=worker.pk)
+
+
+def _block_done(worker: User, job: Job, outcome: BlockOutcome) -> str:
+    """What the block did, worded by the job's status when it was taken (a job that ended keeps
+    its delivered results: quality.services.DELIVERED) and by the pay it withdrew."""
+    withdrawn = block_pay_withdrawn(block_event_id=outcome.event.pk)
+    said = f"{worker.username} is blocked from {job.title}"
+    if outcome.drop.job_status in DELIVERED:
+        pay = (f"; the {money_text(withdrawn)} of their pay held for a withdrawal review is withdrawn for good"
+               if withdrawn else "; no pay is withdrawn")
+        return (f"{said}, which has ended ({outcome.drop.job_status}): no judgment is dropped and no item "
+                f"reopened, delivered results stay as they were{pay}. The block is recorded in their events.")
+    dropped = outcome.drop.judgments + outcome.drop.gold_judgments
+    return (f"{said}: {dropped} judgment{'s' if dropped != 1 else ''} dropped, {len(outcome.drop.reopened)} "
+            f"item{'s' if len(outcome.drop.reopened) != 1 else ''} reopened, {money_text(withdrawn)} of pay "
+            "still pending withdrawn.")
 
 
 @staff_required
