@@ -22,6 +22,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.api.permissions import IsAdmin, IsClientOrAdmin, IsWorker, StaffLookReadOnly
 from marketplace.api.common import Pagination, accuracy_field, accuracy_out, extend_list_schema
 from marketplace.errors import ApplicationError, NotFound
+from marketplace.limits import MAX_REASON_CHARS
 from marketplace.parsing import id_parse
 from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
@@ -72,7 +73,8 @@ _EVENT = inline_serializer("QualityEventOut", {
     "actor": serializers.CharField(allow_null=True), "reason": serializers.CharField(),
     "evidence": serializers.JSONField(), "created_at": serializers.DateTimeField(),
 })
-_REASON = inline_serializer("QualityReason", {"reason": serializers.CharField()})
+_REASON = inline_serializer("QualityReason", {"reason": serializers.CharField(
+    max_length=MAX_REASON_CHARS, help_text=f"Required; at most {MAX_REASON_CHARS:,} characters (a longer one is a 400)")})
 
 
 def _bool_param(request: Request, name: str) -> bool | None:
@@ -200,7 +202,7 @@ class WorkerBlockAction(APIView):
         tags=TAG, operation_id="job_worker_block_action", request=_REASON,
         summary="Block a worker from a job (a running job: drops their judgments, reopens items; one that "
         "ended drops nothing) or unblock",
-        responses={200: _EVENT, 400: OpenApiResponse(description="invalid: reason missing"),
+        responses={200: _EVENT, 400: OpenApiResponse(description="invalid: reason missing or too long"),
                    404: OpenApiResponse(description="not_found"), 409: OpenApiResponse(description="conflict")},
     )
     def post(self, request: Request, job_id: int, worker_id: int, action: str) -> Response:

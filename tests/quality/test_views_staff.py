@@ -310,3 +310,26 @@ def test_blocking_from_a_running_job_says_what_it_dropped(client: Client, ada: U
                            {"job": str(job.pk), "reason": "7 of 8 gold answers wrong", "confirm": "yes"}, follow=True)
     assert f"mallory is blocked from Animals: {dropped} judgments dropped, " in response.content.decode()
 
+
+def test_a_block_reason_over_2000_characters_is_refused_on_the_page_and_the_api_and_never_cut(
+    client: Client, ada: User, crowd: tuple[Job, User, User], client_for: Any
+) -> None:
+    """The README's limit for a reason is 2,000 characters. The page cut a longer one at the limit
+    and recorded the cut text without a word; it is refused, whole, beside the form's other errors."""
+    job, goodwin, mallory = crowd
+    url = reverse("staff-worker-block", args=[mallory.pk])
+    too_long = "x" * 100_000
+    refused = _as(client, ada).post(url, {"job": str(job.pk), "reason": too_long, "confirm": "yes"})
+    assert refused.status_code == 400
+    assert refused.context["block_errors"] == ["The reason is 100,000 characters long; at most 2,000 are allowed."]
+    assert refused.context["form"]["reason"] == too_long  # kept as typed, to be shortened
+    api = client_for(ada).post(f"/api/v1/jobs/{job.pk}/workers/{goodwin.pk}/block/", {"reason": "y" * 2001},
+                               format="json")
+    assert api.status_code == 400 and "at most 2,000 are allowed" in api.json()["error"]["message"]
+    assert not JobBlock.objects.exists() and not QualityEvent.objects.filter(kind=QualityEvent.Kind.BLOCKED).exists()
+
+    assert client.post(url, {"job": str(job.pk), "reason": "z" * 2000, "confirm": "yes"}).status_code == 302
+    assert QualityEvent.objects.get(worker=mallory, kind=QualityEvent.Kind.BLOCKED).reason == "z" * 2000
+    unblock = client.post(reverse("staff-worker-unblock", args=[mallory.pk]), {"job": str(job.pk), "reason": too_long})
+    assert unblock.status_code == 400 and "at most 2,000 are allowed" in unblock.context["unblock_errors"][0]
+    assert JobBlock.objects.filter(worker=mallory).exists()

@@ -231,7 +231,7 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
         "block_running": bool(job_ids - blocked - set(ended)), "block_ended": bool(ended),
         "blocked_jobs": [(j, titles.get(j, "")) for j in sorted(blocked)],
         "block_errors": block_errors or [], "unblock_errors": unblock_errors or [],
-        "form": form or {},
+        "form": form or {}, "reason_limit": MAX_REASON_CHARS,
     }
 
 
@@ -254,7 +254,19 @@ def _jobs_chosen(raw: str, *, allowed: set[int], allow_all: bool) -> list[int] |
 
 
 def _reason(request: HttpRequest) -> str:
-    return request.POST.get("reason", "").strip()[:MAX_REASON_CHARS]
+    # Whole, never cut: a longer reason is refused with _reason_errors (cutting it at the limit
+    # recorded a text the admin never wrote, silently).
+    return request.POST.get("reason", "").strip()
+
+
+def _reason_errors(reason: str) -> list[str]:
+    """The block and unblock forms' reason rules, as the service (quality.services._reason_clean)
+    and the API apply them, on the form beside the other errors."""
+    if not reason:
+        return ["A reason is required."]
+    if len(reason) > MAX_REASON_CHARS:
+        return [f"The reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,} are allowed."]
+    return []
 
 
 @staff_required
@@ -270,8 +282,7 @@ def worker_block(request: HttpRequest, worker_id: int) -> HttpResponse:
     chosen = _jobs_chosen(raw_job, allowed=worked - blocked, allow_all=True)
     if chosen is None:
         errors.append("Choose a job this worker works in and is not blocked from.")
-    if not reason:
-        errors.append("A reason is required.")
+    errors += _reason_errors(reason)
     if request.POST.get("confirm") != "yes":
         errors.append("Tick the box to confirm what the block does.")
     if errors or chosen is None:
@@ -316,8 +327,7 @@ def worker_unblock(request: HttpRequest, worker_id: int) -> HttpResponse:
     chosen = _jobs_chosen(raw_job, allowed=blocked, allow_all=True)
     if chosen is None:
         errors.append("Choose a job this worker is blocked from.")
-    if not reason:
-        errors.append("A reason is required.")
+    errors += _reason_errors(reason)
     if errors or chosen is None:
         ctx = _worker_ctx(request, worker, unblock_errors=errors, form={"unblock_job": raw_job,
                                                                         "unblock_reason": reason})
