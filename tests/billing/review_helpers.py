@@ -8,12 +8,15 @@ import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
+from marketplace import flows_appeals
 from marketplace.accounts.models import User
-from marketplace.billing import payouts
-from marketplace.billing.models import LedgerAccount
+from marketplace.billing import holding, payouts
+from marketplace.billing.models import AccountKind, LedgerAccount
 from marketplace.billing.posting import job_pay_post
 from marketplace.errors import NotQualified
 from marketplace.jobs.models import Job, JobStatus
@@ -76,3 +79,22 @@ def rule_blocks(worker: User, job: Job, *, answers: int) -> QualityEvent:
     event = block_event_latest(job_id=job.pk, worker_id=worker.pk)
     assert event is not None and event.automatic
     return event
+
+
+def released_then_approved(
+    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Job, WithdrawalReview, Decimal]:
+    """Pay released during a review and then approved on an open job, as older code left it: the
+    release moves Wendy's pay under review past the hold (it did not wait for reviews), and Ada
+    approves the withdrawal with the decision of that time, which recorded nothing of what Wendy
+    kept. Returns the job, the review and her dropped answers' pay."""
+    job, review, dropped = blocked_under_review(wendy, walter)
+    with monkeypatch.context() as old_code:
+        old_code.setattr(holding, "under_review", lambda: Q(pk__in=[]))  # the release held nothing back
+        payouts.earnings_release(now=past_the_hold())
+        old_code.setattr(holding, "_released_total", lambda **_: ZERO, raising=False)  # recorded nothing
+        flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=True, note="Spam.")
+    job.refresh_from_db()
+    assert job.status == JobStatus.OPEN
+    assert dropped > 0 and balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped  # she kept it all
+    return job, review, dropped

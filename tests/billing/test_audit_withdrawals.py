@@ -3,12 +3,14 @@
 Wendy is blocked by Acme's gold rule and her withdrawal waits for Ada, an admin (the review
 cap). The audit finds what older code left behind: her pay released while the review was
 pending, a review Ada approved ("withdrawn") over pay a settlement had paid her before pay under
-review was held, held pay no review will decide, and pay withdrawn in the name of a block lifted
+review was held, or over pay released while it was pending, held pay no review will decide, and
+pay withdrawn in the name of a block lifted
 before she earned it. Pay released before the block is hers, and the audit leaves it alone.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +25,9 @@ from marketplace.jobs.models import Job, JobStatus
 from marketplace.labeling.models import Judgment, JudgmentStatus
 from marketplace.quality import appeals
 from marketplace.quality.models import WithdrawalReview
-from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold
+from tests.billing.review_helpers import (
+    ZERO, balance, blocked_under_review, past_the_hold, released_then_approved,
+)
 from tests.quality.worker_helpers import answer_regular
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +79,19 @@ def test_the_audit_finds_a_withdrawal_approved_over_pay_an_old_settlement_paid(
     payouts.earnings_release(now=past_the_hold())  # released since: still not what Ada decided
     assert balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped
     assert _flagged(review, "was approved") == _dropped_pay(job, wendy)
+
+
+def test_the_audit_names_pay_released_during_a_review_and_then_approved_on_an_open_job(
+    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job, review, dropped = released_then_approved(wendy, walter, ada, monkeypatch)
+
+    violations = ledger_audit().violations
+
+    named = [v for v in violations if f"withdrawal review {review.pk} was approved" in v]
+    assert named and all("released while the review was pending" in v for v in named)
+    amounts = [Decimal(v.split(": ")[1].split(" ")[0]) for v in named]
+    assert sum(amounts, ZERO) == dropped  # every released earning of her dropped answers, by name
 
 
 def test_the_audit_finds_held_pay_no_review_will_decide(wendy: User, walter: User) -> None:

@@ -1,5 +1,5 @@
-"""Approved withdrawal reviews whose pay the worker kept: the audit names them, and
-billing_kept_repair puts the pay where the approval says.
+"""billing_kept_repair: approved withdrawal reviews whose pay the worker kept (the audit names
+them: tests/billing/test_audit_withdrawals.py) have their pay put where the approval says.
 
 Wendy misses three gold answers in Acme's job and the gold rule blocks her; all her pay there is
 still pending, so the withdrawal waits for Ada, an admin. Walter labels beside her. Under the old
@@ -28,7 +28,9 @@ from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling.models import JudgmentStatus
 from marketplace.quality import appeals
 from marketplace.quality.models import WithdrawalReview
-from tests.billing.review_helpers import ZERO, balance, blocked_under_review, past_the_hold, pay_of
+from tests.billing.review_helpers import (
+    ZERO, balance, blocked_under_review, past_the_hold, pay_of, released_then_approved,
+)
 from tests.quality.worker_helpers import answer_regular
 
 pytestmark = pytest.mark.django_db
@@ -50,41 +52,10 @@ def _finishes(walter: User, job: Job) -> None:
     answer_regular(walter, job, count=Item.objects.filter(job=job, is_gold=False, is_complete=False).count())
 
 
-def _released_then_approved(
-    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Job, WithdrawalReview, Decimal]:
-    """The old release moves Wendy's pay under review past the hold; Ada approves the withdrawal on
-    the open job with the old decision, which recorded nothing. Returns the job, the review and
-    her dropped answers' pay."""
-    job, review, dropped = blocked_under_review(wendy, walter)
-    with monkeypatch.context() as old_code:
-        old_code.setattr(holding, "under_review", lambda: Q(pk__in=[]))  # the release held nothing back
-        payouts.earnings_release(now=past_the_hold())
-        old_code.setattr(holding, "_released_total", lambda **_: ZERO, raising=False)  # recorded nothing
-        flows_appeals.withdrawal_review_decide(review_id=review.pk, actor=ada, approve=True, note="Spam.")
-    job.refresh_from_db()
-    assert job.status == JobStatus.OPEN
-    assert dropped > 0 and balance(wendy, AccountKind.WORKER_AVAILABLE) == dropped  # she kept it all
-    return job, review, dropped
-
-
-def test_the_audit_names_pay_released_during_a_review_and_then_approved_on_an_open_job(
-    wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    job, review, dropped = _released_then_approved(wendy, walter, ada, monkeypatch)
-
-    violations = ledger_audit().violations
-
-    named = [v for v in violations if f"withdrawal review {review.pk} was approved" in v]
-    assert named and all("released while the review was pending" in v for v in named)
-    amounts = [Decimal(v.split(": ")[1].split(" ")[0]) for v in named]
-    assert sum(amounts, ZERO) == dropped  # every released earning of her dropped answers, by name
-
-
 def test_a_dry_run_lists_the_review_and_changes_nothing(
     wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job, review, dropped = _released_then_approved(wendy, walter, ada, monkeypatch)
+    job, review, dropped = released_then_approved(wendy, walter, ada, monkeypatch)
 
     out = _run()
 
@@ -97,7 +68,7 @@ def test_a_dry_run_lists_the_review_and_changes_nothing(
 def test_applied_it_leaves_released_pay_with_the_worker_and_records_it_on_the_review(
     wendy: User, walter: User, ada: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job, review, dropped = _released_then_approved(wendy, walter, ada, monkeypatch)
+    job, review, dropped = released_then_approved(wendy, walter, ada, monkeypatch)
     revenue = _revenue()
 
     _run("--apply")
