@@ -48,4 +48,4 @@ def test_clients_and_workers_cannot_reach_the_page(alice: Any, wendy: Any, acme:
 def test_each_organization_shows_the_bank_reference_its_client_pays_with(ada: Any, acme: Any) -> None:
     listing = _logged_in(ada).get("/staff/clients/").content.decode()
 
-    assert f"<code>{acme.slug.upper()}</code>" in listing
+    assert f">{acme.slug.upper()}</code>" in listing  # the cell may clip a long reference (title holds it whole)
