@@ -206,10 +206,10 @@ def test_a_late_rows_agreement_and_answer_time_wait_for_the_cutoff_as_its_counts
 
 
 def items_left(page: Client, job: Job) -> int:
-    """The "Items left" cell of the job's row on the work list (pay and time are not bare digits)."""
+    """The "Items left" cell of the job's row on the work list (named by its label for narrow screens)."""
     html = page.get(reverse("work-list")).content.decode()
     row = html[html.index(f"<strong>{job.title}</strong>"):]
-    found = re.search(r'<td class="num">(\d+)</td>', row)
+    found = re.search(r'<td class="num" data-label="Items left">(\d+)</td>', row)
     assert found is not None, row[:400]
     return int(found.group(1))
 
