@@ -150,6 +150,8 @@ _billing = [
 _webhooks = [
     path("webhooks/", webhooks.Webhooks.as_view(), name="webhook-list"),
     path("webhooks/<id:endpoint_id>/", webhooks.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<id:endpoint_id>/rotate-secret/", webhooks.WebhookSecretRotate.as_view(),
+         name="webhook-rotate-secret"),
     path("webhooks/<id:endpoint_id>/deliveries/", webhooks.WebhookDeliveries.as_view(), name="webhook-deliveries"),
     path("webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/", webhooks.WebhookDeliveryDetail.as_view(),
          name="webhook-delivery"),

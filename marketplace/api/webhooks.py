@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -58,6 +59,22 @@ class WebhookOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    previous_secret_until = serializers.SerializerMethodField(
+        help_text="After a rotation: until when the replaced secret still signs beside the new one "
+                  "(a second v1 in Quorum-Signature); null when only the current secret signs.")
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_previous_secret_until(self, endpoint: WebhookEndpoint) -> str | None:
+        until = selectors.previous_secret_until(endpoint)
+        return serializers.DateTimeField().to_representation(until) if until else None
+
+
+class WebhookRotateInputSerializer(serializers.Serializer):
+    keep_old_hours = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_KEEP_OLD_HOURS, required=False,
+        default=services.DEFAULT_KEEP_OLD_HOURS,
+        help_text="How long the replaced secret keeps signing beside the new one (0: it stops now, "
+                  "for a leaked secret).")
 
 
 class NewWebhookOutputSerializer(WebhookOutputSerializer):
@@ -143,6 +160,24 @@ class WebhookDetail(APIView):
     def delete(self, request: Request, endpoint_id: int) -> Response:
         services.webhook_endpoint_delete(user=request.user, endpoint_id=endpoint_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookSecretRotate(APIView):
+    permission_classes = [IsAuthenticated, IsClient]
+
+    @extend_schema(
+        request=WebhookRotateInputSerializer, tags=TAG,
+        responses={200: NewWebhookOutputSerializer,
+                   404: OpenApiResponse(description="not_found: no such webhook endpoint of yours")},
+        summary="Give an endpoint a new signing secret (in this response only); the old one keeps "
+                "signing beside it for keep_old_hours",
+    )
+    @carries_secret
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        data = validated(WebhookRotateInputSerializer, request.data)
+        endpoint, secret = services.webhook_endpoint_secret_rotate(
+            user=request.user, endpoint_id=endpoint_id, keep_old_hours=data["keep_old_hours"])
+        return Response(present_endpoint(endpoint, secret))
 
 
 class WebhookDeliveries(APIView):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from marketplace.isotime import iso_utc, z_form
 from marketplace.notifications import sealing, signing
 from marketplace.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
+from marketplace.notifications.selectors import previous_secret_until
 from marketplace.notifications.sending import webhook_post
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool:
         body = signing.body_encode(event_body(event))
         headers = {
             signing.SIGNATURE_HEADER: signing.signature_header(
-                secret=secret, timestamp=int(timezone.now().timestamp()), body=body),
+                secret=secret, timestamp=int(timezone.now().timestamp()), body=body,
+                previous=_previous_secret_of(endpoint, now=timezone.now())),
             "Quorum-Event": event.type,
             "Quorum-Delivery": str(delivery.pk),
         }
@@ -88,6 +90,19 @@ def _secret_of(endpoint: WebhookEndpoint) -> tuple[str | None, str]:
         return sealing.secret_unseal(stored=endpoint.secret), ""
     except sealing.SecretUnreadable as exc:
         return None, exc.message
+
+
+def _previous_secret_of(endpoint: WebhookEndpoint, *, now: datetime) -> str | None:
+    """The secret a rotation replaced, while its window lasts; None after it, or when no key of
+    this server opens it (the new secret still signs: receivers that moved on verify)."""
+    if previous_secret_until(endpoint, now=now) is None:
+        return None
+    try:
+        return sealing.secret_unseal(stored=endpoint.previous_secret)
+    except sealing.SecretUnreadable:
+        logger.warning("webhook endpoint %s: the rotated-out secret is unreadable; signed with the new one only",
+                       endpoint.pk)
+        return None
 
 
 @transaction.atomic

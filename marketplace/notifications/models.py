@@ -34,6 +34,11 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list)  # EventType values
     description = models.CharField(max_length=200, blank=True, default="")
     secret = models.CharField(max_length=300)  # sealing.secret_seal's output, never the secret
+    # After a rotation (services.webhook_endpoint_secret_rotate) the secret it replaced, sealed the
+    # same way, still signs beside the new one until `previous_secret_until`: the client's
+    # receivers move to the new secret with no delivery failing verification meanwhile.
+    previous_secret = models.CharField(max_length=300, blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.notifications.models import Delivery, WebhookEndpoint
 from marketplace.notifications.services import organization_of
+
+
+def previous_secret_until(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> datetime | None:
+    """Until when the secret a rotation replaced still signs beside the current one; None when
+    only the current one signs (no rotation kept one, or its window has passed)."""
+    until = endpoint.previous_secret_until
+    if not endpoint.previous_secret or until is None or until <= (now or timezone.now()):
+        return None
+    return until
 
 
 def webhook_endpoints_of(*, user: User) -> QuerySet[WebhookEndpoint]:

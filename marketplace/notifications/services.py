@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, NotFound
@@ -107,6 +109,46 @@ def webhook_endpoint_delete(*, user: User, endpoint_id: int) -> None:
     webhook_endpoint_get(user=user, endpoint_id=endpoint_id).delete()
 
 
+MAX_KEEP_OLD_HOURS = 168  # a week: long enough for a client's slowest deploy, short enough to matter
+DEFAULT_KEEP_OLD_HOURS = 24
+
+
+def keep_old_hours_check(value: Any) -> int:
+    """Whole hours from 0 to MAX_KEEP_OLD_HOURS (booleans and fractions refused, not rounded)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_KEEP_OLD_HOURS:
+        raise ApplicationError(
+            f"keep_old_hours must be a whole number of hours from 0 to {MAX_KEEP_OLD_HOURS}.",
+            details={"keep_old_hours": "invalid"},
+        )
+    return value
+
+
+@transaction.atomic
+def webhook_endpoint_secret_rotate(
+    *, user: User, endpoint_id: int, keep_old_hours: int = DEFAULT_KEEP_OLD_HOURS
+) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret (returned, shown this once). The one it replaces keeps signing beside
+    it for `keep_old_hours` (0: it stops at once, for a leaked secret), so receivers can switch
+    without a delivery failing meanwhile. A second rotation inside the window drops the oldest:
+    only the secret just replaced signs beside the new one."""
+    hours = keep_old_hours_check(keep_old_hours)
+    organization_id = organization_of(user)
+    # Row lock: two rotations at once would each keep the same old secret and lose one new one.
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(
+        pk=endpoint_id, organization_id=organization_id).first()
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.")
+    secret = signing.secret_generate()
+    if hours:
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = timezone.now() + timedelta(hours=hours)
+    else:
+        endpoint.previous_secret, endpoint.previous_secret_until = "", None
+    endpoint.secret = secret_seal(secret=secret)
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    return endpoint, secret
+
+
 @dataclass(frozen=True)
 class Resealed:
     resealed: int
@@ -118,11 +160,19 @@ def webhook_secrets_reseal() -> Resealed:
     old key in SECRET_KEY_FALLBACKS; once nothing is unreadable, the fallback can be dropped.
     Each row is a compare-and-set on the value read, so a concurrent change is never overwritten."""
     resealed, unreadable = 0, []
-    for pk, stored in WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret").iterator():
+    rows = WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret", "previous_secret")
+    for pk, stored, previous in rows.iterator():
         try:
             fresh = secret_reseal(stored=stored)
         except SecretUnreadable:
             unreadable.append(pk)
             continue
-        resealed += WebhookEndpoint.objects.filter(pk=pk, secret=stored).update(secret=fresh)
+        # The rotated-out secret too (it signs until its window ends); one no key opens is dropped,
+        # since it could never sign again anyway.
+        try:
+            fresh_previous = secret_reseal(stored=previous) if previous else ""
+        except SecretUnreadable:
+            fresh_previous = ""
+        resealed += WebhookEndpoint.objects.filter(pk=pk, secret=stored, previous_secret=previous).update(
+            secret=fresh, previous_secret=fresh_previous)
     return Resealed(resealed=resealed, unreadable=unreadable)

@@ -26,6 +26,10 @@ def body_encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-def signature_header(*, secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+def signature_header(*, secret: str, timestamp: int, body: bytes, previous: str | None = None) -> str:
+    """`t=<timestamp>,v1=<digest>`; while a rotated-out secret is still in its window, a second
+    `v1` made with it follows, so a receiver checking either secret accepts the delivery (a
+    receiver accepts when any `v1` matches: README, "Webhooks")."""
+    signed = [secret] if previous is None else [secret, previous]
+    digests = [hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest() for key in signed]
+    return f"t={timestamp}," + ",".join(f"v1={digest}" for digest in digests)

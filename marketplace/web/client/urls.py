@@ -47,6 +47,7 @@ urlpatterns: list[URLPattern] = [
     path("webhooks/", webhooks.webhook_list, name="client-webhooks"),
     path("webhooks/<id:endpoint_id>/", webhooks.webhook_page, name="client-webhook"),
     path("webhooks/<id:endpoint_id>/toggle/", webhooks.webhook_toggle, name="client-webhook-toggle"),
+    path("webhooks/<id:endpoint_id>/rotate-secret/", webhooks.webhook_rotate, name="client-webhook-rotate"),
     path("webhooks/<id:endpoint_id>/delete/", webhooks.webhook_delete, name="client-webhook-delete"),
     path("webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/redeliver/", webhooks.webhook_redeliver,
          name="client-webhook-redeliver"),

@@ -72,15 +72,44 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     return render(request, "client/webhooks.html", ctx, status=400 if form.errors else 200)
 
 
+class RotateForm(forms.Form):
+    keep_old_hours = forms.TypedChoiceField(
+        label="The old secret keeps signing for", coerce=int, initial=services.DEFAULT_KEEP_OLD_HOURS,
+        choices=[(0, "no time: stop it now (it leaked)"), (1, "1 hour"), (24, "24 hours"), (72, "3 days"),
+                 (services.MAX_KEEP_OLD_HOURS, "7 days")],
+    )
+
+
 @client_required
 def webhook_page(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     """/portal/webhooks/<id>/: the endpoint and its delivery log with every attempt."""
-    endpoint = _endpoint_or_404(request, endpoint_id)
+    return _page(request, _endpoint_or_404(request, endpoint_id))
+
+
+def _page(request: HttpRequest, endpoint: Any, *, rotated: str | None = None,
+          form: RotateForm | None = None) -> HttpResponse:
     deliveries = selectors.deliveries_of(user=request.user, endpoint_id=endpoint.pk)  # type: ignore[arg-type]
     page = Paginator(deliveries.prefetch_related("attempt_log"), DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"delivery": d, "attempts": list(d.attempt_log.all()),
              "body": body_encode(event_body(d.event)).decode()} for d in page]
-    return render(request, "client/webhook_page.html", {"endpoint": endpoint, "page": page, "rows": rows})
+    ctx = {"endpoint": endpoint, "page": page, "rows": rows, "rotated": rotated,
+           "rotate_form": form or RotateForm(), "previous_until": selectors.previous_secret_until(endpoint)}
+    return render(request, "client/webhook_page.html", ctx, status=400 if form is not None and form.errors else 200)
+
+
+@client_required
+@require_POST
+@never_cache  # the answer carries the new secret
+def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """A new signing secret, shown in this answer only; the old one signs beside it for a while."""
+    endpoint = _endpoint_or_404(request, endpoint_id)
+    form = RotateForm(request.POST)
+    if not form.is_valid():
+        return _page(request, endpoint, form=form)
+    endpoint, secret = services.webhook_endpoint_secret_rotate(
+        user=request.user, endpoint_id=endpoint.pk,  # type: ignore[arg-type]
+        keep_old_hours=form.cleaned_data["keep_old_hours"])
+    return _page(request, endpoint, rotated=secret)
 
 
 @client_required
