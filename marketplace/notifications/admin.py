@@ -23,7 +23,7 @@ class _ReadOnly(admin.ModelAdmin):
 class WebhookEndpointAdmin(_ReadOnly):
     list_display = ("id", "organization", "url", "is_active", "created_at")
     list_filter = ("is_active",)
-    exclude = ("secret",)
+    exclude = ("secret", "previous_secret")
 
 
 @admin.register(Event)

@@ -51,6 +51,10 @@ def test_after_a_rotation_both_secrets_verify_until_the_window_ends_then_only_th
     assert "no-store" in answer["Cache-Control"]
     until = answer.json()["previous_secret_until"]
     assert until.endswith("Z")
+    stored = WebhookEndpoint.objects.get(pk=endpoint.pk)  # both sealed, neither as the client was shown it
+    assert stored.secret.startswith("sealed:") and stored.previous_secret.startswith("sealed:")
+    assert not {old, new, old[6:], new[6:]} & {stored.secret, stored.previous_secret}
+    assert old[6:] not in stored.secret + stored.previous_secret and new[6:] not in stored.secret + stored.previous_secret
     _pause(alice, django_capture_on_commit_callbacks)
     assert receiver.requests[-1].headers["quorum-signature"].count("v1=") == 2
     assert _verifies(old, receiver) and _verifies(new, receiver)
