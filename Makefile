@@ -22,10 +22,13 @@ setup: .venv/.synced
 # 1) Set up, migrate SQLite, seed demo data (printing the log-ins), serve on :8000 and start a
 #    simulated crowd (CROWD workers, default 12; CROWD=0 for none) labeling through the API.
 #    Ctrl-C stops both (demo_run stops the crowd, which prints its report, then the server).
+#    The pilot pays cents, so the demo's minimum payout is 0.10 unless QUORUM_MIN_PAYOUT is given:
+#    the seed and the server it starts keep the one rule, and the seeded payouts obey it.
+DEMO_ENV := QUORUM_MIN_PAYOUT=$${QUORUM_MIN_PAYOUT:-0.10}
 demo: setup
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_run --host $${HOST:-127.0.0.1} --port $${PORT:-8000} --crowd $${CROWD:-12}
+	$(DEMO_ENV) DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	$(DEMO_ENV) DEBUG=$${DEBUG:-1} $(PY) manage.py demo_run --host $${HOST:-127.0.0.1} --port $${PORT:-8000} --crowd $${CROWD:-12}
 
 # Production (README, "Running in production"): migrate, collect static files, then honcho runs the
 # Procfile's processes (web: gunicorn + uvicorn workers; worker and beat: Celery) until Ctrl-C.

@@ -4,7 +4,9 @@ a payout goes through, from earnings released past the hold to a batch paid."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,16 @@ from marketplace.notifications.models import Event
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client: Client) -> None:
+def make_demo_min_payout() -> str:
+    """The minimum payout `make demo` gives the seed and its server unless told another."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    found = re.search(r"QUORUM_MIN_PAYOUT=\$\$\{QUORUM_MIN_PAYOUT:-([0-9.]+)\}", makefile)
+    assert found, "make demo no longer sets QUORUM_MIN_PAYOUT"
+    return found.group(1)
+
+
+def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client: Client, settings: Any) -> None:
+    settings.QUORUM_MIN_PAYOUT = make_demo_min_payout()  # as `make demo` runs it
     call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())  # DEBUG is off in tests
     pilot = Job.objects.get(title="Spam filter pilot")
     assert not Earning.objects.filter(job=pilot, status=Earning.Status.PENDING).exists()
@@ -29,6 +40,7 @@ def test_the_demo_seeds_released_earnings_and_payouts_in_every_state_once(client
     batches = {b.status: b for b in PayoutBatch.objects.all()}
     assert set(batches) == {"paid", "approved", "pending"}
     assert batches["paid"].exported_at is not None and batches["paid"].paid_at is not None
+    assert all(p.amount >= Decimal(make_demo_min_payout()) for p in Payout.objects.all())
     waiting = Payout.objects.get(status=Payout.Status.REQUESTED, batch__isnull=True)
     assert waiting.worker.username == "worker1"
 
@@ -47,7 +59,7 @@ def test_the_demo_leaves_a_worker_with_an_open_appeal_on_the_staff_page(client: 
 
     call_command("seed_demo", "--i-know-this-is-not-production", stdout=StringIO())
     appeal = Appeal.objects.get(status=Appeal.Status.OPEN)
-    assert (appeal.worker.username, appeal.job.title, appeal.kind) == ("worker5", "Spam filter pilot", "block")
+    assert (appeal.worker.username, appeal.job.title, appeal.kind) == ("worker5", "Product review sentiment", "block")
     client.force_login(User.objects.get(username="admin"))
     assert f'data-appeal="{appeal.pk}"' in client.get(reverse("staff-appeals")).content.decode()
     assert ledger_audit().violations == []

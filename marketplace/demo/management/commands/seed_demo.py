@@ -4,7 +4,11 @@ Acme Vision (a client organization with prepaid funds) gets five jobs, one per s
 the three tiers: two open jobs (standard, economy), a paused premium job, a small job the
 five demo workers complete here (each with their own quality, so scores differ), and a draft.
 The pilot's pay is dated past the hold and released by the release schedule's own function, and
-paid out in every state the staff payouts page shows (_payouts).
+paid out in every state the staff payouts page shows (_payouts), each payout at least the configured
+QUORUM_MIN_PAYOUT (the pilot pays cents: `make demo` sets 0.10 unless given one). worker5 is
+blocked from the open sentiment job by its gold rule and appeals (demo/appeals.py).
+Every state is made through the services users' actions call, so the demo shows only states the
+product can reach, and `manage.py billing_audit` passes on it.
 Workers: worker1 … worker5 (people may log in as them) and sim-worker-1 … sim-worker-12, the
 accounts of the simulated crowd `make demo` starts. Item truth and gold follow
 marketplace/demo/seeding.py, so the simulator's accuracy figures mean something.
@@ -75,10 +79,8 @@ JOBS = [
         "reward_per_judgment": "0.02",
     }),
 ]
-# The seeded payouts: their Idempotency-Key prefix (a second seed finds them) and the minimum
-# payout while seeding (the pilot pays cents; the configured minimum is 10.00).
+# The seeded payouts' Idempotency-Key prefix: a second seed finds them.
 DEMO_PAYOUT_KEY = "demo-payout-"
-DEMO_MIN_PAYOUT = Decimal("0.10")
 # How worker1 … worker5 answer the pilot job (the crowd model's profiles): varied quality.
 DEMO_WORKER_PROFILES = [("good", 0.97), ("good", 0.9), ("noisy", 0.75), ("noisy", 0.65), ("spammer", 0.0)]
 
@@ -129,9 +131,9 @@ class Command(BaseCommand):
         self._complete_pilot(users)
         self._payouts(users)
         colluding_pair_seed(organization_id=users["client"].organization_id, title=OPEN_JOB_TITLE)
-        # worker5 appeals an automatic block from the pilot: the appeal pages have one open.
+        # worker5 appeals the gold rule's block in the open job: the appeal pages have one open.
         demo_appeal(worker=users["worker5"], job=Job.objects.filter(
-            organization_id=users["client"].organization_id, title=JOBS[3].fields["title"]).first())
+            organization_id=users["client"].organization_id, title=OPEN_JOB_TITLE).first())
         # Secrets are stored hashed, so each run issues fresh demo tokens and drops the old ones.
         ApiToken.objects.filter(user__in=[users["client"], users["worker1"]], name="demo").delete()
         _, client_secret = token_create(user=users["client"], name="demo")
@@ -227,7 +229,8 @@ class Command(BaseCommand):
         schedule's function (billing/tasks.py) releases it. Then payouts in each state: a batch
         approved, exported and paid (worker1, worker2), one approved waiting for its export
         (worker3), one waiting for review (worker4), and worker1's request for the rest, not yet
-        batched. The amounts are cents, so the minimum payout is lowered while seeding."""
+        batched. A request under the configured minimum payout is not made, as the service would
+        refuse it: the amounts are cents, so under the default 10.00 there are none."""
         if Payout.objects.filter(idempotency_key__startswith=DEMO_PAYOUT_KEY).exists():
             return
         pilot = Job.objects.filter(organization_id=users["client"].organization_id,
@@ -241,14 +244,16 @@ class Command(BaseCommand):
         earnings_release_due()
         admin = users["admin"]
 
+        minimum = payouts.min_payout()
+
         def request(name: str, share: Decimal) -> bool:
             amount = money(worker_money(worker=users[name]).available * share)
-            if amount < DEMO_MIN_PAYOUT:
+            if amount < minimum:
                 return False
             payouts.payout_request(worker=users[name], amount=amount, key=f"{DEMO_PAYOUT_KEY}{name}-{share}")
             return True
 
-        with override_settings(QUORUM_MIN_PAYOUT=DEMO_MIN_PAYOUT), transaction.atomic():
+        with transaction.atomic():
             half, everything = Decimal("0.5"), Decimal("1")
             first = [request("worker1", half), request("worker2", everything)]
             if any(first):
@@ -271,6 +276,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  workers : worker1 … worker5 / {PASSWORD}")
         self.stdout.write(f"  crowd   : {SIM_USERNAME_PREFIX}1 … {SIM_USERNAME_PREFIX}{SIM_WORKERS} / "
                           f"{PASSWORD}   (the simulated workers)")
+        if not Payout.objects.filter(idempotency_key__startswith=DEMO_PAYOUT_KEY).exists():
+            self.stdout.write(f"  payouts : none seeded: the pilot's pay is under QUORUM_MIN_PAYOUT "
+                              f"({payouts.min_payout()}); `make demo` sets 0.10")
         self.stdout.write(f"  API token for client : {client_secret}")
         self.stdout.write(f"  API token for worker1: {worker_secret}")
         self.stdout.write(f"  API docs: {url}/api/docs/\n")
