@@ -8,7 +8,9 @@ receives another organization's events; every event arrives through `realtime_ev
 Messages from the browser (optional): {"subscribe": <job id>} narrows a client's feed to one of
 its organization's jobs (or, for an admin, adds that job's feed); {"subscribe": null} undoes it.
 The job is looked up through the same scoped selector as the API: another organization's job
-answers {"type": "error", ...} exactly like a missing one. A job id is a whole number of at most
+answers {"type": "error", ...} exactly like a missing one. An admin's subscription to a client's
+job is a staff look like opening its page: recorded as a JobStaffView (jobs.services) before the
+first event, so the client's "Quorum staff access" list shows it. A job id is a whole number of at most
 18 ASCII digits (a JSON number or a string of digits). Any other frame (binary, longer than
 MAX_FRAME_CHARS, not JSON, not an object, an id of another kind) answers {"type": "error", ...}
 too and the socket stays open: a frame never closes it with 1011 or writes a traceback.
@@ -29,7 +31,9 @@ from django.conf import settings
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
+from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
+from marketplace.jobs.services import job_staff_view_record
 from marketplace.realtime import groups, transport
 from marketplace.realtime.events import SESSION_CHANGED, SESSION_ENDED
 
@@ -181,10 +185,15 @@ class RoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     @database_sync_to_async
     def _may_see(self, job_id: int) -> bool:
         try:
-            job_get_for_owner(user=self.user, job_id=job_id)
+            job = job_get_for_owner(user=self.user, job_id=job_id)
         except NotFound:
             return False
+        self.seeing(job)
         return True
+
+    def seeing(self, job: Job) -> None:
+        """The user is about to subscribe to `job`, which they may see (database thread, before
+        any of its events reach them)."""
 
     async def _join(self, name: str) -> None:
         await self.channel_layer.group_add(name, self.channel_name)
@@ -239,6 +248,13 @@ class StaffConsumer(RoleConsumer):
 
     def groups_for(self, user: User) -> list[str]:
         return [groups.STAFF]
+
+    def seeing(self, job: Job) -> None:
+        # Clients are promised that every staff look at their job is on record (README, "Quorum
+        # staff access"), and a live feed of its progress is one, as its page is; recorded first,
+        # so a failed record subscribes nothing. An admin of the job's own organization is not a
+        # staff look (the service records nothing then).
+        job_staff_view_record(job=job, viewer=self.user, what=f"{self.scope['path']} (live feed)")
 
     async def subscribe(self, job_id: int) -> None:
         await self.unsubscribe()
