@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from decimal import Decimal
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -30,6 +29,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import ApplicationError, Busy, Conflict, NothingLeft, NotFound, NotQualified, PermissionDenied
 from marketplace.jobs.models import Item, Job, JobStatus
 from marketplace.labeling import gates, sql
+from marketplace.labeling.returning import PAGE_LEASES_MAX, lease_page_take, leases_take_back
 from marketplace.labeling.models import Lease, LeaseStatus
 from marketplace.labeling.selectors import job_missing_requirements, live_lease_q
 from marketplace.labeling.serving import jobs_in_serving_order
@@ -42,7 +42,7 @@ _BUSY = "Other workers are answering the items left for you at this moment; ask 
 # lost races in one request the job is too busy to promise an item, and the worker may retry.
 _MAX_RACES = 20
 _LEASE_FIELDS = [
-    "id", "job_id", "item_id", "worker_id", "status", "created_at", "expires_at", "finished_at",
+    "id", "job_id", "item_id", "worker_id", "status", "created_at", "expires_at", "finished_at", "page",
 ]
 
 
@@ -59,7 +59,7 @@ _REFUSED = {
 
 
 def _insert_lease(
-    *, name: str, job: Job, item: Item, worker: User, now: datetime, hold: int | None
+    *, name: str, job: Job, item: Item, worker: User, now: datetime, hold: int | None, page: str | None
 ) -> Lease | None:
     """Run a lease INSERT (`lease` or `lease_if_free`); None when the re-check refused the item.
     `hold`: a labeling page's first span (its heartbeat renews it), never beyond the job's lease."""
@@ -67,7 +67,8 @@ def _insert_lease(
     expires = now + timedelta(seconds=seconds)
     try:
         row = sql.run(
-            name, job=job.pk, item=item.pk, worker=worker.pk, now=now, expires=expires, overlap=job.overlap
+            name, job=job.pk, item=item.pk, worker=worker.pk, now=now, expires=expires, overlap=job.overlap,
+            page=page,
         )
     except IntegrityError:
         # Only the same worker racing itself (two tabs) can hit the one-active-lease constraint.
@@ -76,13 +77,13 @@ def _insert_lease(
         return None
     lease = Lease.from_db(
         transaction.get_connection().alias, _LEASE_FIELDS,
-        [row[0], job.pk, item.pk, worker.pk, LeaseStatus.ACTIVE, now, expires, None],
+        [row[0], job.pk, item.pk, worker.pk, LeaseStatus.ACTIVE, now, expires, None, page],
     )
     lease.job, lease.item, lease.worker = job, item, worker
     return lease
 
 
-def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lease | None:
+def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None, page: str | None) -> Lease | None:
     """Lease one item of an open job to the worker, or None when nothing is left for them; Busy
     when what is left is held this moment by other workers' requests (ask again shortly).
 
@@ -95,14 +96,16 @@ def _claim_in(*, job: Job, worker: User, now: datetime, hold: int | None) -> Lea
         if item is None:
             _held_check(job=job, worker=worker, now=now)
             return None
-        if job.gold_rate > 0 and _rng.random() < float(job.gold_rate) and _gold_share_left(job):
+        if job.gold_rate > 0 and _rng.random() < float(job.gold_rate) and gates.gold_share_left(job):
             # Some regular work remains (we just found it), so a gold item may be mixed in.
             gold = sql.first(Item, "gold", job=job.pk, worker=worker.pk, fraction=_rng.random())
             if gold is not None:
-                return _insert_lease(name="lease", job=job, item=gold, worker=worker, now=now, hold=hold)
+                return _insert_lease(name="lease", job=job, item=gold, worker=worker, now=now, hold=hold, page=page)
         # Insert only if the item still fits, re-checked by a new statement under our lock; the
         # same statement marks the item started (in progress items are served first).
-        lease = _insert_lease(name="lease_if_free", job=job, item=item, worker=worker, now=now, hold=hold)
+        lease = _insert_lease(
+            name="lease_if_free", job=job, item=item, worker=worker, now=now, hold=hold, page=page
+        )
         if lease is not None:
             item.started = True
             return lease
@@ -118,22 +121,6 @@ def _held_check(*, job: Job, worker: User, now: datetime) -> None:
         "candidate_held", job=job.pk, worker=worker.pk, now=now, overlap=job.overlap
     ):
         raise Busy(_BUSY)
-
-
-def _gold_share_left(job: Job) -> bool:
-    """May one more gold item go out? Only while gold stays within `gold_rate` of what the job
-    handed out: gold × (1 − rate) ≤ rate × regular judgments. The draw alone could exceed it (on a
-    small job, by luck); the client's escrow holds regular work / (1 − rate) of pay at most
-    (billing.pricing), and its share of gold is what the client asked for. So a job's own gold
-    never runs its escrow dry, and the first gold comes after some regular work.
-
-    On PostgreSQL gold hand-outs of one job queue on an advisory lock until the claim commits
-    (SQLite's writers are serialized already), so the count below cannot go stale under us."""
-    sql.run("gold_serve_lock", job=job.pk)
-    row = sql.run("gold_served", job=job.pk)
-    gold, regular = (row or (0, 0))
-    rate = Decimal(str(job.gold_rate))  # raw SQL rows: as the driver returned it
-    return (gold + 1) * (1 - rate) <= rate * regular
 
 
 def _worker_check(worker: User) -> None:
@@ -165,7 +152,8 @@ def _job_for_claim(*, worker: User, job_id: int, now: datetime) -> Job:
 
 @transaction.atomic
 def lease_claim(
-    *, worker: User, job: Job | int | None = None, ahead_of: int | None = None, hold: int | None = None
+    *, worker: User, job: Job | int | None = None, ahead_of: int | None = None, hold: int | None = None,
+    page: str | None = None,
 ) -> Lease:
     """Next item: a lease on an item of `job` (or of any open job the worker may work on).
 
@@ -182,8 +170,11 @@ def lease_claim(
     `hold` (seconds): a new lease lives that long at first, not the job's whole lease: the page
     that asked renews it while it is open (leases_extend), so a tab that dies without a word frees
     its items within about `hold` seconds.
+
+    `page`: the labeling page load asking (labeling/returning.py). The lease is that page's, and a
+    lease of the worker's that an earlier page gave back as it closed is taken back first.
     """
-    lease = _claim(worker=worker, job=job, ahead_of=ahead_of, hold=hold)
+    lease = _claim(worker=worker, job=job, ahead_of=ahead_of, hold=hold, page=page)
     _planner_restore()
     return lease
 
@@ -191,11 +182,13 @@ def lease_claim(
 @dataclass(frozen=True)
 class NextClaim:
     """A submit that carries the worker's next lease asks for lease_claim's choices: the submitted
-    lease's job or any job (the serving order), the item after `ahead_of`, `hold` seconds at first."""
+    lease's job or any job (the serving order), the item after `ahead_of`, `hold` seconds at first,
+    for the labeling page load `page`."""
 
     any_job: bool = False
     ahead_of: int | None = None
     hold: int | None = None
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +216,7 @@ def lease_claim_last(*, worker: User, job_id: int, then: NextClaim) -> NextLease
         raise RuntimeError("lease_claim_last runs inside its caller's transaction.")
     try:
         job = None if then.any_job else job_id
-        lease = _claim(worker=worker, job=job, ahead_of=then.ahead_of, hold=then.hold)
+        lease = _claim(worker=worker, job=job, ahead_of=then.ahead_of, hold=then.hold, page=then.page)
     except ClaimAborted:
         raise
     except ApplicationError as exc:
@@ -233,23 +226,36 @@ def lease_claim_last(*, worker: User, job_id: int, then: NextClaim) -> NextLease
     return NextLease(lease=lease, refused=None)
 
 
-def _claim(*, worker: User, job: Job | int | None, ahead_of: int | None, hold: int | None) -> Lease:
+def _claim(
+    *, worker: User, job: Job | int | None, ahead_of: int | None, hold: int | None, page: str | None
+) -> Lease:
     _worker_check(worker)
     now = timezone.now()
     if job is None:
-        return _claim_any(worker=worker, now=now, hold=hold)
+        return _claim_any(worker=worker, now=now, hold=hold, page=page)
     job_id = job.pk if isinstance(job, Job) else int(job)
     if ahead_of is None:
-        return _claim_one(worker=worker, job_id=job_id, now=now, hold=hold)
-    return _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now, hold=hold)
+        return _claim_one(worker=worker, job_id=job_id, now=now, hold=hold, page=page)
+    return _claim_ahead(worker=worker, job_id=job_id, current=ahead_of, now=now, hold=hold, page=page)
 
 
-def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None) -> Lease:
+def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None, page: str | None) -> Lease:
     found = _job_for_claim(worker=worker, job_id=job_id, now=now)
-    if found.own_lease_id is not None:
-        return Lease.objects.select_related("job", "item").get(pk=found.own_lease_id)
+    if found.own_lease_id is not None or found.returned_lease_id is not None:
+        # The oldest live one: a reloaded page shows the item that was on screen, not the one
+        # it had fetched after it (which its next call, `ahead_of` this one, gets again).
+        held = (
+            Lease.objects.filter(live_lease_q(now=now), worker=worker, job_id=job_id)
+            .select_related("job", "item").order_by("pk").first()
+        )
+        if held is not None and lease_page_take(lease=held, page=page, now=now):
+            return held
+        # Returned by an earlier page as it closed (maybe a moment ago, after job_for_claim read).
+        taken = leases_take_back(job=found, worker=worker, now=now, page=page, most=PAGE_LEASES_MAX)
+        if taken is not None:
+            return taken
     _served_check(job=found, worker=worker)
-    lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
+    lease = _claim_in(job=found, worker=worker, now=now, hold=hold, page=page)
     if lease is None:
         raise NothingLeft(
             "Nothing left for you in this job: you have seen every item that still needs work."
@@ -257,7 +263,9 @@ def _claim_one(*, worker: User, job_id: int, now: datetime, hold: int | None) ->
     return lease
 
 
-def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime, hold: int | None) -> Lease:
+def _claim_ahead(
+    *, worker: User, job_id: int, current: int, now: datetime, hold: int | None, page: str | None
+) -> Lease:
     found = _job_for_claim(worker=worker, job_id=job_id, now=now)
     held = (
         Lease.objects.filter(live_lease_q(now=now), worker=worker, job_id=job_id)
@@ -266,11 +274,16 @@ def _claim_ahead(*, worker: User, job_id: int, current: int, now: datetime, hold
         .order_by("-expires_at")
         .first()
     )
-    if held is not None:  # the one fetched ahead already (or, if `current` ran out, the live one)
+    # The one fetched ahead already (or, if `current` ran out, the live one).
+    if held is not None and lease_page_take(lease=held, page=page, now=now):
         return held
+    if held is not None or found.returned_lease_id is not None:  # one an earlier page fetched ahead
+        taken = leases_take_back(job=found, worker=worker, now=now, page=page, most=1, leave=current)
+        if taken is not None:
+            return taken
     _served_check(job=found, worker=worker)
     # The candidate query skips every item this worker ever leased, `current`'s included.
-    lease = _claim_in(job=found, worker=worker, now=now, hold=hold)
+    lease = _claim_in(job=found, worker=worker, now=now, hold=hold, page=page)
     if lease is None:
         raise NothingLeft("Nothing after this item for you in this job.")
     return lease
@@ -295,7 +308,7 @@ def _planner_restore() -> None:
         sql.run("planner_reset")
 
 
-def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
+def _claim_any(*, worker: User, now: datetime, hold: int | None, page: str | None) -> Lease:
     """Across jobs, in the serving order (labeling/serving.py): a live lease the worker holds in
     an open job first, then priority, then the organization and the job with the fewest workers
     busy on them now."""
@@ -310,7 +323,7 @@ def _claim_any(*, worker: User, now: datetime, hold: int | None) -> Lease:
         if not gates.worker_served(job=job, worker_id=worker.pk):
             continue  # this job passes the worker over for now (labeling/gates.py)
         try:
-            lease = _claim_in(job=job, worker=worker, now=now, hold=hold)
+            lease = _claim_in(job=job, worker=worker, now=now, hold=hold, page=page)
         except Busy as exc:  # its items are held this moment: another job may have a free one
             busy = exc
             continue
@@ -342,23 +355,6 @@ def lease_release(*, worker: User, lease_id: int) -> Lease:
     # Its slot is free now: the claim's first walks may offer the item again (sql.py, full_until).
     Item.objects.filter(pk=lease.item_id, full_until__isnull=False).update(full_until=None)
     return lease
-
-
-# A labeling page holds at most two live leases (the item on screen and the one after it).
-PAGE_LEASES_MAX = 2
-
-
-def leases_return(*, worker: User, lease_ids: list[int]) -> list[int]:
-    """A closed labeling page gives back the items it held, so other workers get them now rather
-    than when the leases expire. Each is a skip (lease_release, in its own transaction); a lease
-    already submitted, lost or not the worker's is left as it is. The ids of those released."""
-    released = []
-    for lease_id in lease_ids[:PAGE_LEASES_MAX]:
-        try:
-            released.append(lease_release(worker=worker, lease_id=lease_id).pk)
-        except (Conflict, NotFound):
-            continue  # answered, expired or someone else's: nothing to give back
-    return released
 
 
 def leases_extend(*, worker: User, lease_ids: list[int], hold: int) -> dict[int, datetime]:

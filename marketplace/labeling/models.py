@@ -2,6 +2,8 @@
 
 A lease's slot is live while status is ACTIVE and expires_at is in the future. Expiry needs no
 cron: every claim counts only unexpired leases, so an abandoned slot frees itself by time.
+A RETURNED lease (its labeling page closed or reloaded) holds no slot either; its worker's next
+claim in the job takes it back while its time lasts and a slot is free (labeling/returning.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ class LeaseStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     RELEASED = "released", "Released"
     LOST = "lost", "Lost (expired and its slot was taken)"
+    # Given back by the worker's labeling page as it closed or reloaded: free for others, and
+    # the same worker's next claim takes it back while it lasts (labeling/returning.py).
+    RETURNED = "returned", "Returned (its page closed)"
 
 
 class Lease(models.Model):
@@ -34,6 +39,9 @@ class Lease(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The job's instructions_version when claimed: what the worker was shown (null before versions).
     instructions_version = models.PositiveIntegerField(null=True, blank=True)
+    # The labeling page load the lease was last handed to (its random id; null: an API client's).
+    # A closing page gives back only the leases it shows last, never one a newer page took over.
+    page = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -59,6 +67,10 @@ class Lease(models.Model):
             # per column the planner, before the table's first ANALYZE, ANDed both bitmaps and read
             # every lease the worker ever had for each candidate item.
             models.Index(fields=["item", "worker"], name="lease_item_worker"),
+            # The worker's returned leases in a job that still last (job_for_claim's
+            # `returned_lease_id`, on every claim): lease_active_worker's twin.
+            models.Index(fields=["worker", "job", "expires_at"], condition=Q(status="returned"),
+                         name="lease_returned_worker"),
         ]
 
 

@@ -1,11 +1,10 @@
-"""Labeling writes: claim (next item), release (skip, a closed page), submit and undo, re-exported from
+"""Labeling writes: claim (next item), release (skip), return (a closed page), submit and undo, re-exported from
 their modules.
 
 `grep lease_` / `grep judgment_` shows every action on leases and judgments.
 """
 
 from marketplace.labeling.claiming import (
-    PAGE_LEASES_MAX,
     ClaimAborted,
     NextClaim,
     NextLease,
@@ -14,8 +13,8 @@ from marketplace.labeling.claiming import (
     lease_release,
     leases_extend,
     lease_mark_lost,
-    leases_return,
 )
+from marketplace.labeling.returning import PAGE_LEASES_MAX, leases_return, page_id_valid
 from marketplace.labeling.relabeling import DropResult, judgments_drop, leases_end_for_worker
 from marketplace.labeling.submitting import (
     LeaseLost,
@@ -48,5 +47,6 @@ __all__ = [
     "leases_end_for_worker",
     "leases_extend",
     "leases_return",
+    "page_id_valid",
     "seconds_clean",
 ]

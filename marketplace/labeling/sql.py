@@ -6,7 +6,8 @@ are plain parameterized SQL. PostgreSQL and SQLite share them except where noted
 clauses exist only on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already serializes writers), and
 SQLite runs as two statements what PostgreSQL does in one data-modifying CTE.
 
-"Live" always means status = 'active' AND expires_at > %(now)s; nothing else holds a slot.
+"Live" always means status = 'active' AND expires_at > %(now)s; nothing else holds a slot (a
+'returned' lease neither: its worker takes it back only where a slot is free, returning.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ _SLOT_FREE = f"""i.judgment_count + (
     SELECT COUNT(*) {_LIVE_LEASES.format(item="i.id")}
 ) < %(overlap)s + i.extra_judgments"""
 
-# The job, every refusal reason, and the worker's live lease in it, in one statement.
+# The job, every refusal reason, the worker's live lease in it and a lease their page returned
+# that still lasts (labeling/returning.py: taken back before any new item), in one statement.
 _JOB_FOR_CLAIM = """
 SELECT {job_columns},
     EXISTS (SELECT 1 FROM labeling_jobblock b WHERE b.job_id = j.id AND b.worker_id = %(worker)s)
@@ -58,7 +60,11 @@ SELECT {job_columns},
     (SELECT l.id FROM labeling_lease l
      WHERE l.job_id = j.id AND l.worker_id = %(worker)s AND l.status = 'active'
        AND l.expires_at > %(now)s
-     ORDER BY l.expires_at DESC LIMIT 1) AS own_lease_id{walk}
+     ORDER BY l.expires_at DESC LIMIT 1) AS own_lease_id,
+    (SELECT l.id FROM labeling_lease l
+     WHERE l.job_id = j.id AND l.worker_id = %(worker)s AND l.status = 'returned'
+       AND l.expires_at > %(now)s
+     ORDER BY l.expires_at DESC LIMIT 1) AS returned_lease_id{walk}
 FROM jobs_job j
 WHERE j.id = %(job)s AND j.status <> 'draft'
 """
@@ -144,9 +150,9 @@ LIMIT 1
 # scan began (which the scan could not see).
 _INSERT_IF_FREE = f"""
 INSERT INTO labeling_lease
-    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version)
+    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version, page)
 SELECT i.job_id, i.id, %(worker)s, 'active', %(now)s, %(expires)s,
-    (SELECT j.instructions_version FROM jobs_job j WHERE j.id = i.job_id) FROM jobs_item i
+    (SELECT j.instructions_version FROM jobs_job j WHERE j.id = i.job_id), %(page)s FROM jobs_item i
 WHERE i.id = %(item)s AND NOT i.is_complete
   AND {_SLOT_FREE}
   AND {_NEVER_MET}
@@ -192,9 +198,9 @@ SELECT id FROM lease
 
 _LEASE = """
 INSERT INTO labeling_lease
-    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version)
+    (job_id, item_id, worker_id, status, created_at, expires_at, instructions_version, page)
 VALUES (%(job)s, %(item)s, %(worker)s, 'active', %(now)s, %(expires)s,
-    (SELECT instructions_version FROM jobs_job WHERE id = %(job)s))
+    (SELECT instructions_version FROM jobs_job WHERE id = %(job)s), %(page)s)
 RETURNING id
 """
 

@@ -1,7 +1,7 @@
 """The claim's gold-serving SQL (see labeling/sql.py for the rest of the hot path and its rules).
 
 A gold item goes out without a lock and outside the overlap count; what keeps gold within the
-job's share is the advisory lock and the count below, read under it (claiming._gold_share_left).
+job's share is the advisory lock and the count below, read under it (gates.gold_share_left).
 """
 
 from __future__ import annotations

@@ -238,6 +238,8 @@ def _not_active(*, worker: User, lease_id: int, sent: Sent) -> Submission | _Los
         return _resubmitted(lease=lease, answer=answer)
     if lease.status == LeaseStatus.RELEASED:
         raise Conflict("You skipped this item; it can no longer be submitted.")
+    if lease.status == LeaseStatus.RETURNED:
+        raise Conflict("This item was given back when its page closed; it can no longer be submitted here.")
     return _Lost()
 
 

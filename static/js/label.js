@@ -5,7 +5,7 @@
 // key shows that item at once and the answer travels in the background. #save-state says
 // "Saving…" while an answer is on its way and "Saved" once the server has stored every answer
 // sent (the worker can leave the page then without losing one). Closing the page gives its items
-// back at once (a beacon on pagehide).
+// back at once (a beacon on pagehide); a reload shows the same item again (labeling/returning.py).
 // window.quorumTimings keeps the latest keypress-to-next-item-painted times (ms) for tests, and
 // #labeler[data-ahead="ready"] says the item after the one on screen has arrived.
 // label_view.js (what is shown and the keys) and label_net.js (the server calls) load first.
@@ -18,7 +18,7 @@
   // --- the labeling page
 
   function initLabeler(root) {
-    const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, undoOffer, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
+    const { el, itemNodes, suggestionNodes, summary, keysList, bindKeys, undoOffer, newPageId, poster, saver, leaseUrl, keepLeases } = window.QuorumLabel;
     const $ = (id) => document.getElementById(id);
     const [itemBox, feedbackBox, announcer, countdown, skipButton, doneCount, saveState] =
       ["item", "feedback", "announcer", "countdown", "skip", "done-count", "save-state"].map($);
@@ -27,7 +27,8 @@
     const hotkeys = new Map();
     for (const button of choices) if (button.dataset.hotkey) hotkeys.set(button.dataset.hotkey.toLowerCase(), button);
     const csrf = root.dataset.csrf;
-    const post = poster(csrf);
+    const page = newPageId(); // this load's: a reload or a second tab is another page
+    const post = poster(csrf, page);
     const sendAnswer = saver(saveState, post);
     // A multi-label job: label keys and buttons tick (aria-pressed), Enter or Send submits the set.
     const multi = root.dataset.multiLabel === "true";
@@ -374,7 +375,7 @@
     // The leases the page holds: renewed while it is open, given back when it closes, except
     // the item whose answer is on its way (busy): that answer must land.
     keepLeases({
-      root, csrf, post,
+      root, csrf, page, post,
       held: () => [lease, ahead].filter(Boolean).map((one) => one.lease),
       returned: () => [...(lease && !busy ? [lease.lease] : []), ...(ahead ? [ahead.lease] : [])],
       forget: () => {

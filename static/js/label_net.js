@@ -5,13 +5,24 @@
 "use strict";
 
 (() => {
+  // This page load's id, named in every call (X-Quorum-Page) and in the closing beacon: the
+  // server hands a lease to the page that asked last, and a page's beacon gives back only its
+  // own, so a reload's late beacon cannot take back the item the new page shows. Random, from
+  // getRandomValues (randomUUID needs a secure context).
+  function newPageId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   // post(url, body) -> the JSON reply, or an Error carrying the server's message (and `code`).
-  function poster(csrf) {
+  function poster(csrf, page) {
     return async function post(url, body) {
       const response = await fetch(url, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+        headers: {
+          "Content-Type": "application/json", "X-CSRFToken": csrf, "X-Quorum-Page": page, Accept: "application/json",
+        },
         body: JSON.stringify(body || {}),
       });
       let data = null;
@@ -68,9 +79,10 @@
   // a lease that ran out meanwhile is not revived, and the next answer says so.
   // A page being closed gives back the items it holds (`returned()`), so a job's last items do not
   // wait for their leases to expire: the browser sends the beacon even as the page goes away, and
-  // `forget()` then drops them from the page. A page restored from the back-forward cache gave
+  // `forget()` then drops them from the page; a reload's new page takes them back (the same item
+  // shows again). Only the leases still this page's are given back (`page`). A page restored from the back-forward cache gave
   // its items back, so it reloads to claim afresh.
-  function keepLeases({ root, csrf, post, held, returned, forget }) {
+  function keepLeases({ root, csrf, page, post, held, returned, forget }) {
     const beat = Number(root.dataset.heartbeatSeconds) || 30;
     window.setInterval(() => {
       const leases = held();
@@ -81,6 +93,7 @@
       if (!leases.length || !navigator.sendBeacon) return;
       const form = new FormData();
       form.append("leases", leases.join(","));
+      form.append("page", page);
       form.append("csrfmiddlewaretoken", csrf);
       navigator.sendBeacon(root.dataset.returnUrl, form);
       forget();
@@ -90,5 +103,5 @@
     });
   }
 
-  window.QuorumLabel = Object.assign(window.QuorumLabel || {}, { poster, saver, leaseUrl, keepLeases });
+  window.QuorumLabel = Object.assign(window.QuorumLabel || {}, { newPageId, poster, saver, leaseUrl, keepLeases });
 })();

@@ -1,5 +1,5 @@
 """The labeling page's leases follow the tab: a closed page gives its items back (label_return,
-the page's beacon on pagehide), and an open one holds them a short span at a time, renewed by its
+the page's beacon on pagehide; tests/labeling/test_page_reload.py: only its own), and an open one holds them a short span at a time, renewed by its
 heartbeat (label_heartbeat), so a tab that dies without a word frees them soon.
 
 Wendy's page holds two leases (the item on screen and the one after it); Walter is the worker
@@ -28,9 +28,13 @@ pytestmark = pytest.mark.django_db
 URL = "/work/leases/return/"
 
 
-def beacon(client: Client, leases: str) -> int:
-    """What navigator.sendBeacon sends: a form with the lease ids and the page's CSRF token."""
-    return client.post(URL, {"leases": leases, "csrfmiddlewaretoken": csrf_token(client)}).status_code
+PAGE = "0f3a9c2e7b1d4e6fa8c05b2d9e1f7a34"  # the closing page's id (label_net.js makes one per load)
+
+
+def beacon(client: Client, leases: str, page: str = PAGE) -> int:
+    """What navigator.sendBeacon sends: a form with the lease ids, the page's id and its CSRF token."""
+    form = {"leases": leases, "page": page, "csrfmiddlewaretoken": csrf_token(client)}
+    return client.post(URL, form).status_code
 
 
 def statuses(*leases: Lease) -> list[str]:
@@ -39,14 +43,14 @@ def statuses(*leases: Lease) -> list[str]:
 
 def test_a_closed_page_frees_both_items_it_held_for_the_next_worker(wendy: User, walter: User) -> None:
     job = open_job_with_items(items=2, overlap=1)
-    on_screen = lease_claim(worker=wendy, job=job)
-    ahead = lease_claim(worker=wendy, job=job, ahead_of=on_screen.pk)
+    on_screen = lease_claim(worker=wendy, job=job, page=PAGE)
+    ahead = lease_claim(worker=wendy, job=job, ahead_of=on_screen.pk, page=PAGE)
     with pytest.raises(NothingLeft):
         lease_claim(worker=walter, job=job)
 
     assert beacon(signed_in(wendy), f"{on_screen.pk},{ahead.pk}") == 204
 
-    assert statuses(on_screen, ahead) == [LeaseStatus.RELEASED, LeaseStatus.RELEASED]
+    assert statuses(on_screen, ahead) == [LeaseStatus.RETURNED, LeaseStatus.RETURNED]
     first = lease_claim(worker=walter, job=job)
     second = lease_claim(worker=walter, job=job, ahead_of=first.pk)
     assert {first.item_id, second.item_id} == {on_screen.item_id, ahead.item_id}
@@ -54,9 +58,9 @@ def test_a_closed_page_frees_both_items_it_held_for_the_next_worker(wendy: User,
 
 def test_an_answered_item_stays_answered_and_anothers_lease_stays_theirs(wendy: User, walter: User) -> None:
     job = open_job_with_items(items=3, overlap=1)
-    answered = lease_claim(worker=wendy, job=job)
+    answered = lease_claim(worker=wendy, job=job, page=PAGE)
     judgment_submit(worker=wendy, lease_id=answered.pk, label="cat")
-    walters = lease_claim(worker=walter, job=job)
+    walters = lease_claim(worker=walter, job=job, page=PAGE)
 
     assert beacon(signed_in(wendy), f"{answered.pk},{walters.pk}") == 204
 
@@ -86,16 +90,27 @@ def test_an_answer_sent_before_the_item_fetched_ahead_arrived_gets_that_item_and
 @pytest.mark.parametrize("leases", ["x", "1,2,3", "1;2", "-1", "9" * 19, " , ,1,2,3"])
 def test_a_malformed_beacon_is_a_400_that_releases_nothing(wendy: User, leases: str) -> None:
     job = open_job_with_items(items=1, overlap=1)
-    held = lease_claim(worker=wendy, job=job)
+    held = lease_claim(worker=wendy, job=job, page=PAGE)
 
     assert beacon(signed_in(wendy), leases.replace("1", str(held.pk), 1)) == 400
 
     assert statuses(held) == [LeaseStatus.ACTIVE]
 
 
+@pytest.mark.parametrize("page", ["", "x" * 65, "a b", "é"])
+def test_a_beacon_without_its_pages_id_is_a_400_that_returns_nothing(wendy: User, page: str) -> None:
+    """A page loaded before pages had ids sends none: its leases run out by themselves instead."""
+    job = open_job_with_items(items=1, overlap=1)
+    held = lease_claim(worker=wendy, job=job, page=PAGE)
+
+    assert beacon(signed_in(wendy), str(held.pk), page=page) == 400
+
+    assert statuses(held) == [LeaseStatus.ACTIVE]
+
+
 def test_clients_get_404_and_a_worker_without_the_csrf_token_is_refused(alice: User, wendy: User) -> None:
     job = open_job_with_items(items=1, overlap=1)
-    held = lease_claim(worker=wendy, job=job)
+    held = lease_claim(worker=wendy, job=job, page=PAGE)
 
     assert beacon(signed_in(alice), str(held.pk)) == 404
     assert signed_in(wendy).post(URL, {"leases": str(held.pk)}).status_code == 403

@@ -21,7 +21,8 @@ from marketplace.jobs.models import GoldAnswer, Job, JobQualification
 from marketplace.jobs.services import ItemRow, item_bulk_create
 from marketplace.labeling.models import Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import lease_claim
-from marketplace.web.worker.labeling import item_parts, label_keys, pay_text
+from marketplace.web.worker.items import item_parts
+from marketplace.web.worker.labeling import label_keys, pay_text
 from tests.factories import THREE_LABELS, JobFactory, open_job_with_items, publish_funded
 from tests.labeling.helpers import post_json, signed_in
 

@@ -25,7 +25,7 @@ from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.qualifications import exam_submit
 from marketplace.errors import ApplicationError
 from marketplace.web.access import worker_required
-from marketplace.web.worker.labeling import item_parts
+from marketplace.web.worker.items import item_parts
 
 _DIGITS = "123456789"
 

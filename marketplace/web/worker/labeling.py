@@ -7,7 +7,9 @@ API's submit does the same when asked, `"next": true`). The page also keeps the 
 one on screen fetched ahead (`ahead_of`: a worker holds at most two live leases in a job), so a
 label key shows the next item at once; each answer then brings the item after that one.
 
-The JSON calls use the session and Django's CSRF check (the page sends the token in a header).
+The JSON calls use the session and Django's CSRF check (the page sends the token in a header),
+and name the page load that sends them (`X-Quorum-Page`, its random id): a lease is that page's,
+and only its beacon gives it back (labeling/returning.py: a reload keeps the worker's item).
 They present leases as explicit dicts, like api/work.py: the item's data only, never its id
 (gold is imported apart, so its ids form a block a worker would spot), so a gold item looks like
 any other. The lease id is what the page acts on.
@@ -18,7 +20,7 @@ log in and a client or admin gets 404 even for a POST-only call, never a 405 tha
 
 from __future__ import annotations
 
-import json
+from contextlib import suppress
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -206,11 +208,19 @@ def _ahead_of(data: dict[str, Any]) -> int | None:
     return value
 
 
-def _next(worker: User, job_id: int, ahead_of: int | None = None) -> dict[str, Any]:
-    """The next lease in the job (or the one after `ahead_of`), or why there is none."""
+def _page(request: HttpRequest) -> str | None:
+    """The page load sending the call (X-Quorum-Page), None from a page that names none."""
+    page = request.headers.get("X-Quorum-Page")
+    if page is not None and not services.page_id_valid(page):
+        raise ApplicationError("X-Quorum-Page must be the page's id: up to 64 letters, digits, - or _.")
+    return page
+
+
+def _next(worker: User, job_id: int, ahead_of: int | None = None, page: str | None = None) -> dict[str, Any]:
+    """The next lease in the job (or the one after `ahead_of`) for the page, or why there is none."""
     try:
         lease = services.lease_claim(
-            worker=worker, job=job_id, ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS
+            worker=worker, job=job_id, ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS, page=page
         )
         return {"next": _lease_json(lease), "message": ""}
     except ApplicationError as exc:  # NothingLeft (no_work) is the usual one: the job ran dry
@@ -252,10 +262,10 @@ def label_next(request: HttpRequest, job_id: int) -> JsonResponse:
     worker: User = request.user  # type: ignore[assignment]
     try:
         job = selectors.job_get_for_labeling(worker=worker, job_id=job_id)
-        ahead_of = _ahead_of(_body(request))
+        ahead_of, page = _ahead_of(_body(request)), _page(request)
     except ApplicationError as exc:
         return _error(exc)
-    return JsonResponse(_next(worker, job.pk, ahead_of))
+    return JsonResponse(_next(worker, job.pk, ahead_of, page))
 
 
 @worker_required
@@ -281,7 +291,7 @@ def label_answer(request: HttpRequest, lease_id: int) -> JsonResponse:
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, str))):
             raise ApplicationError("seconds_spent must be a decimal string.")
         ahead_of = _ahead_of(data)
-        then = services.NextClaim(ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS)
+        then = services.NextClaim(ahead_of=ahead_of, hold=settings.QUORUM_PAGE_LEASE_SECONDS, page=_page(request))
         outcome = flows.work_submit(
             worker=worker, lease_id=lease_id, label=label, seconds_spent=seconds, labels=labels, then=then
         )
@@ -309,11 +319,11 @@ def label_skip(request: HttpRequest, lease_id: int) -> JsonResponse:
     """Give the item back (it is never offered to this worker again) and claim the next one."""
     worker: User = request.user  # type: ignore[assignment]
     try:
-        ahead_of = _ahead_of(_body(request))
+        ahead_of, page = _ahead_of(_body(request)), _page(request)
         lease = services.lease_release(worker=worker, lease_id=lease_id)
     except ApplicationError as exc:
         return _error(exc)
-    return JsonResponse({"skipped": lease.pk, **_next(worker, lease.job_id, ahead_of)})
+    return JsonResponse({"skipped": lease.pk, **_next(worker, lease.job_id, ahead_of, page)})
 
 
 @worker_required
@@ -335,7 +345,8 @@ def label_undo(request: HttpRequest, judgment_id: int) -> JsonResponse:
     except ApplicationError as exc:
         return _error(exc)
     if ahead is not None:
-        services.leases_return(worker=worker, lease_ids=[ahead])  # answered or gone: left alone
+        with suppress(ApplicationError):  # answered or gone: left alone
+            services.lease_release(worker=worker, lease_id=ahead)
     lease = Lease.objects.select_related("job", "item").get(pk=withdrawal.lease.pk)
     return JsonResponse({"undone": withdrawal.judgment.pk, "next": _lease_json(lease)})
 
@@ -344,15 +355,19 @@ def label_undo(request: HttpRequest, judgment_id: int) -> JsonResponse:
 @require_POST
 def label_return(request: HttpRequest) -> HttpResponse:
     """A labeling page being closed gives back the items it held (navigator.sendBeacon on
-    pagehide: a form with `leases`, "12,13", and the CSRF token), so a job's last items are not
-    held by a closed tab until their leases expire. Always 204: the page is gone, nobody reads it."""
-    raw = request.POST.get("leases", "")
+    pagehide: a form with `leases`, "12,13", `page`, its id, and the CSRF token), so a job's last
+    items are not held by a closed tab until their leases expire; only those still that page's
+    (labeling/returning.py). 204: the page is gone, nobody reads it. A page of before page ids
+    sends no `page`: 400, and its leases run out by themselves (their heartbeat stopped)."""
+    raw, page = request.POST.get("leases", ""), request.POST.get("page", "")
     parts = raw.split(",") if len(raw) <= 40 else []
     if not 1 <= len(parts) <= services.PAGE_LEASES_MAX or not all(
         part.isascii() and part.isdigit() and len(part) <= 18 for part in parts
     ):
         return _error(ApplicationError("leases must be one or two lease ids, comma-separated."))
-    services.leases_return(worker=request.user, lease_ids=[int(part) for part in parts])  # type: ignore[arg-type]
+    if not services.page_id_valid(page):
+        return _error(ApplicationError("page must be the closing page's id (reload the page)."))
+    services.leases_return(worker=request.user, lease_ids=[int(p) for p in parts], page=page)  # type: ignore[arg-type]
     return HttpResponse(status=204)
 
 
@@ -373,28 +388,3 @@ def label_heartbeat(request: HttpRequest) -> JsonResponse:
         worker=request.user, lease_ids=ids, hold=settings.QUORUM_PAGE_LEASE_SECONDS  # type: ignore[arg-type]
     )
     return JsonResponse({"extended": sorted(ends)})
-
-
-# --- item data for server-rendered pages (exams, training)
-
-# Item data keys shown as the item's text and picture; every other key goes in a table.
-TEXT_KEYS = ("text",)
-IMAGE_KEYS = ("image", "image_url")
-
-
-def item_parts(data: Any) -> dict[str, Any]:
-    """Split item data for a template: text, an http(s) picture URL, and the rest as rows.
-
-    A picture "URL" of any other scheme (javascript:, data:...) is shown as text, never as a src.
-    """
-    if not isinstance(data, dict):
-        return {"text": json.dumps(data, ensure_ascii=False), "image": None, "fields": []}
-    text = next((data[k] for k in TEXT_KEYS if isinstance(data.get(k), str)), None)
-    image = next((data[k] for k in IMAGE_KEYS if isinstance(data.get(k), str)), None)
-    safe_image = image if image and image.strip().lower().startswith(("http://", "https://")) else None
-    fields = [
-        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        for key, value in data.items()
-        if not (key in TEXT_KEYS and value == text) and not (key in IMAGE_KEYS and value == safe_image)
-    ]
-    return {"text": text, "image": safe_image, "fields": fields}
