@@ -147,7 +147,7 @@ def test_a_claim_steps_over_items_whose_every_slot_is_leased_without_probing_the
         crowd = WorkerFactory(username=f"crowd-{n}")
         for item_id in full:
             sql.run("lease_if_free", job=job.pk, item=item_id, worker=crowd.pk, now=now,
-                    expires=now + timedelta(minutes=5), overlap=3)
+                    expires=now + timedelta(minutes=5), overlap=3, page=None)
     assert _candidate_probes(job_id=job.pk, worker=wendy) <= 3  # the first fresh item's own
 
 
@@ -188,10 +188,10 @@ def test_a_claim_reads_as_much_behind_ten_times_as_many_fully_leased_items(wendy
         for n, worker in enumerate(crowd):
             for item_id in [*full, open_item][: len(full) + (n == 0)]:
                 sql.run("lease_if_free", job=job.pk, item=item_id, worker=worker.pk, now=now,
-                        expires=now + timedelta(minutes=5), overlap=3)
+                        expires=now + timedelta(minutes=5), overlap=3, page=None)
         if met:
             sql.run("lease_if_free", job=job.pk, item=open_item, worker=wendy.pk, now=now,
-                    expires=now + timedelta(minutes=5), overlap=3)
+                    expires=now + timedelta(minutes=5), overlap=3, page=None)
         served, blocks = _candidate_blocks(job_id=job.pk, worker=wendy)
         assert served == (fresh if met else open_item)  # started with a free slot before fresh
         reads.append(blocks)
