@@ -131,7 +131,8 @@ def _worker_check(worker: User) -> None:
 
 
 def _job_for_claim(*, worker: User, job_id: int, now: datetime) -> Job:
-    """The job, every refusal checked in one statement; `own_lease_id`: the worker's live lease."""
+    """The job, every refusal checked in one statement; `own_lease_id`: the worker's live lease,
+    `returned_lease_id`: one their closed page returned that still lasts (labeling/returning.py)."""
     job = sql.first(Job, "job_for_claim", job=job_id, worker=worker.pk, now=now)
     if job is None:  # drafts are included here: unpublished jobs do not exist for workers
         raise NotFound("Job not found.")
