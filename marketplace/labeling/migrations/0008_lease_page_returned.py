@@ -23,8 +23,4 @@ class Migration(migrations.Migration):
             name='status',
             field=models.CharField(choices=[('active', 'Active'), ('submitted', 'Submitted'), ('released', 'Released'), ('lost', 'Lost (expired and its slot was taken)'), ('returned', 'Returned (its page closed)')], default='active', max_length=10),
         ),
-        migrations.AddIndex(
-            model_name='lease',
-            index=models.Index(condition=models.Q(('status', 'returned')), fields=['worker', 'job', 'expires_at'], name='lease_returned_worker'),
-        ),
     ]
