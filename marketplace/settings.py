@@ -186,12 +186,14 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Mail (password resets, job notifications: marketplace/notifications/mail.py): printed to the
-# console unless EMAIL_HOST names an SMTP server.
+# Mail (password resets, job notifications: marketplace/notifications/mail.py): sent by SMTP when
+# EMAIL_HOST names a server; else printed whole with DEBUG on (make demo), and with DEBUG off only
+# logged as not sent, recipients and subject: a printed reset link in a kept log is a takeover.
 EMAIL_HOST = env_str("EMAIL_HOST", "") or ""
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
+    else "django.core.mail.backends.console.EmailBackend" if DEBUG
+    else "marketplace.mailconsole.UnsentMailBackend"
 )
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "a-production-like-secret-key-of-more-than-fifty-characters-0123456789"
 # README "Deploying": the environment a production server runs with (plus its DATABASE_URL and REDIS_URL).
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "quorum.example.com",
-              "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1"}
+              "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1", "EMAIL_HOST": "smtp.example.com"}
 
 
 def start_with(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
