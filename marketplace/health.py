@@ -57,7 +57,12 @@ def health_report() -> tuple[bool, dict[str, object]]:
 
 def healthz_response() -> JsonResponse:
     healthy, body = health_report()
-    return JsonResponse(body, status=200 if healthy else 503)
+    response = JsonResponse(body, status=200 if healthy else 503)
+    # Django's handler logs every 4xx/5xx it answers ("Service Unavailable: /healthz", django.request)
+    # unless the response says it was logged already: _checked logged the change, so a 503 per
+    # probe would be the very flood this module avoids (django.utils.log.log_response).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 class HealthzMiddleware:

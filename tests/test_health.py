@@ -48,6 +48,19 @@ def test_redis_down_is_answered_at_every_probe_and_logged_once(
     assert "6399" in message  # the log has the details the public answer leaves out
 
 
+def test_failing_probes_add_no_per_probe_service_unavailable_line_to_the_log(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Operations review: django.request logged "Service Unavailable: /healthz" at every probe."""
+    settings.REDIS_URL = UNREACHABLE
+    caplog.set_level(logging.INFO)
+
+    assert [client.get("/healthz").status_code for _ in range(3)] == [503] * 3
+
+    lines = [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO]
+    assert len(lines) == 1 and lines[0].startswith("health check: redis down: ConnectionError")
+
+
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs a Redis that answers (set REDIS_URL)")
 def test_redis_coming_back_is_logged_once_as_back_up(
     client: Client, settings: Any, caplog: pytest.LogCaptureFixture
