@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.env import env_bool, env_int, env_list, env_str
 from marketplace.settings_db import database_from_env
+from marketplace.settings_logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -121,6 +122,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every line logged for a request, and its answer, carry its X-Request-ID.
+    "marketplace.requestlog.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost but one: whatever answers an /api/ request with a 4xx, it is the API's error body.
     "marketplace.api.middleware.ApiErrorShapeMiddleware",
@@ -322,12 +325,7 @@ SPECTACULAR_SETTINGS = {
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got {LOG_LEVEL!r}")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-}
+LOGGING = logging_config(LOG_LEVEL)  # marketplace/settings_logging.py: the line format, quiet Celery ticks
 
 
 # --- Security (README "Deploying") ---------------------------------------------------------------
