@@ -36,6 +36,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench._cpu import process_cpu
 from bench._db import analyze_filled, bench_database
+from bench._options import int_options
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.billing.audit import ledger_audit
@@ -78,12 +79,7 @@ class Result:
 
 
 def _options(argv: list[str]) -> dict[str, int]:
-    options = dict(DEFAULTS)
-    for arg in argv:
-        name, _, value = arg.lstrip("-").partition("=")
-        if name in options and value.isdigit():
-            options[name] = int(value)
-    return options
+    return int_options(argv, DEFAULTS)
 
 
 def _job(*, client: User, admin: User, items: int, overlap: int, title: str) -> Job:

@@ -30,6 +30,7 @@ from django.db.models import Count, Min
 
 from bench._db import analyze_filled, bench_database
 from bench.http_load import crowd_run
+from bench._options import int_options
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.accounts.services import token_create
@@ -48,12 +49,7 @@ GOAL_SECONDS = 60.0
 
 
 def _options(argv: list[str]) -> tuple[dict[str, int], bool]:
-    options = dict(DEFAULTS)
-    for arg in argv:
-        name, _, value = arg.lstrip("-").partition("=")
-        if name in options and value.isdigit():
-            options[name] = int(value)
-    return options, "--stay-in-job" in argv
+    return int_options(argv, DEFAULTS, parsed_elsewhere=("stay-in-job",)), "--stay-in-job" in argv
 
 
 @dataclass

@@ -28,6 +28,7 @@ from django.test.utils import override_settings
 
 from bench._db import bench_database
 from bench.http_load import _setup
+from bench._options import int_options
 from marketplace.httpthreads import ThreadedWSGI
 
 DEFAULTS = {"requests": 400, "concurrency": 8, "rounds": 3, "submit": 0}
@@ -35,12 +36,7 @@ PATH = "/api/v1/work/next/"
 
 
 def _options(argv: list[str]) -> dict[str, int]:
-    options = dict(DEFAULTS)
-    for arg in argv:
-        name, _, value = arg.lstrip("-").partition("=")
-        if name in options and value.isdigit():
-            options[name] = max(int(value), 1)
-    return options
+    return {name: max(value, 1) for name, value in int_options(argv, DEFAULTS).items()}
 
 
 async def _request(app: Any, token: str, job_id: int, path: str = PATH,

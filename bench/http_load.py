@@ -52,6 +52,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from bench._cpu import CpuSplit, DatabaseMeter
 from bench._db import analyze_filled, autovacuum_stand_in, bench_database
 from bench._server import POOL_MAX, SERVERS, cpu_seconds, served
+from bench._options import int_options
 from marketplace import flows
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.accounts.services import token_create
@@ -75,12 +76,7 @@ LABELS = [{"key": "cat"}, {"key": "dog"}, {"key": "bird"}]
 
 
 def _options(argv: list[str]) -> dict[str, int]:
-    options = dict(DEFAULTS)
-    for arg in argv:
-        name, _, value = arg.lstrip("-").partition("=")
-        if name in options and value.isdigit():
-            options[name] = int(value)
-    return options
+    return int_options(argv, DEFAULTS, parsed_elsewhere=("server", "workers"))  # _server, _sizes
 
 
 def _server(argv: list[str]) -> str:
