@@ -1,4 +1,4 @@
-"""Seconds spent on a judgment: the client's figure, cleaned, or measured from the lease."""
+"""Seconds spent on a judgment: measured from the lease, or the client's figure when smaller."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def seconds_since(start: datetime, now: datetime) -> Decimal:
     """Seconds from the lease's start to the submit, capped like a client's figure."""
     elapsed = Decimal(str(max((now - start).total_seconds(), 0.0)))
     return min(elapsed, _SECONDS_MAX).quantize(_SECONDS_PLACES)
+
+
+def seconds_stored(sent: Decimal | None, *, start: datetime, now: datetime) -> Decimal:
+    """The answer time stored: the server's measure from the lease's start to the submit, or the
+    client's figure when smaller. The labeling page times from when it showed the item, later
+    than the lease began when it fetched the item ahead, so its figure is kept; a larger one is
+    cut. Trusted as sent, a bot answering in milliseconds could claim a minute an answer and pass
+    the fast-answer rule, the medians and the hourly estimate, which all read this figure."""
+    measured = seconds_since(start, now)
+    return measured if sent is None else min(sent, measured)

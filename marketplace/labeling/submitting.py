@@ -28,7 +28,7 @@ from marketplace.jobs.services import job_complete_if_done
 from marketplace.labeling import sql
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.answers import Answer, Sent, answer_check, labels_save
-from marketplace.labeling.seconds import seconds_clean, seconds_since
+from marketplace.labeling.seconds import seconds_clean, seconds_stored
 from marketplace.labeling.slots import item_settle, settle_early_askable, slot_was_free
 
 # Dynamic overlap's question, asked under the item lock when an item reaches the judgments it
@@ -304,7 +304,7 @@ def _judgment_params(
     return {
         "job": lease.job_id, "item": lease.item_id, "worker": lease.worker_id, "lease": lease.pk,
         "label": label, "is_gold": bool(lease.item_is_gold), "is_correct": is_correct,
-        "seconds": seconds if seconds is not None else seconds_since(lease.created_at, now), "now": now,
+        "seconds": seconds_stored(seconds, start=lease.created_at, now=now), "now": now,
         # The version the lease was claimed under (sql.py stamps it): what the worker was shown.
         "version": lease.instructions_version,
     }

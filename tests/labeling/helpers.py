@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +24,14 @@ def expire(lease: Lease) -> None:
     past = timezone.now() - timedelta(seconds=1)
     Lease.objects.filter(pk=lease.pk).update(expires_at=past)
     Item.objects.filter(pk=lease.item_id, full_until__gt=past).update(full_until=past)
+
+
+def held_for(lease: Lease | int, seconds: float | str) -> None:
+    """The worker has held the lease `seconds` already, as if the item had been on screen that
+    long: the server measures an answer's time from the lease's start, and a client's
+    seconds_spent can only lower that measure (labeling/submitting.py)."""
+    lease_id = lease if isinstance(lease, int) else lease.pk
+    Lease.objects.filter(pk=lease_id).update(created_at=F("created_at") - timedelta(seconds=float(seconds)))
 
 
 def judge(worker: User, job: Job, label: str = "cat") -> Judgment:

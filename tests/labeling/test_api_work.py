@@ -17,6 +17,7 @@ from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import JobBlock, Judgment, Lease, LeaseStatus
 from marketplace.labeling.services import judgment_submit, lease_claim
 from tests.factories import QualificationFactory, grant, open_job_with_items
+from tests.labeling.helpers import held_for
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,7 @@ def test_submit_answers_with_the_judgment_and_a_retry_with_the_same(
     api = client_for(wendy)
     lease = api.post("/api/v1/work/next/", {"job": job.pk}, format="json").json()["lease"]
     url = f"/api/v1/work/leases/{lease}/submit/"
+    held_for(lease, 4)
     done = api.post(url, {"label": "dog", "seconds_spent": "3.5"}, format="json")
     assert done.status_code == 201, done.content
     body = done.json()

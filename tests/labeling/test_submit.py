@@ -20,7 +20,7 @@ from marketplace.labeling.services import (
     lease_release,
 )
 from tests.factories import WorkerFactory, open_job_with_items
-from tests.labeling.helpers import expire, judge, judge_all
+from tests.labeling.helpers import expire, held_for, judge, judge_all
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 def test_a_submit_saves_the_judgment_and_counts_it_on_item_and_job(wendy: User) -> None:
     job = open_job_with_items(items=2, overlap=3)
     lease = lease_claim(worker=wendy, job=job)
+    held_for(lease, 5)
     judgment = judgment_submit(worker=wendy, lease_id=lease.pk, label="dog", seconds_spent="4.25")
     saved = Judgment.objects.get(pk=judgment.pk)
     assert (saved.item_id, saved.worker_id, saved.label, saved.lease_id) == (lease.item_id, wendy.pk, "dog", lease.pk)

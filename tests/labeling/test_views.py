@@ -24,7 +24,7 @@ from marketplace.labeling.services import lease_claim
 from marketplace.web.worker.items import item_parts
 from marketplace.web.worker.labeling import label_keys, pay_text
 from tests.factories import THREE_LABELS, JobFactory, open_job_with_items, publish_funded
-from tests.labeling.helpers import post_json, signed_in
+from tests.labeling.helpers import held_for, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +92,7 @@ def test_every_worker_page_answers_by_role_before_the_method(job: Job, wendy: Us
 
 def test_the_work_list_shows_pay_expected_time_and_items_left(job: Job, wendy: User, walter: User) -> None:
     lease = lease_claim(worker=walter, job=job)
+    held_for(lease, 13)
     post_json(signed_in(walter), reverse("work-label-answer", args=[lease.pk]),
               {"label": "cat", "seconds_spent": "12.5"})
     html = signed_in(wendy).get(reverse("work-list")).content.decode()
@@ -184,6 +185,7 @@ def test_next_answer_and_skip_each_take_one_round_trip(job: Job, wendy: User) ->
     # A reload gives the same lease, not a second slot.
     assert post_json(client, reverse("work-label-next", args=[job.pk])).json()["next"]["lease"] == first["lease"]
 
+    held_for(first["lease"], 4)
     answered = post_json(client, reverse("work-label-answer", args=[first["lease"]]),
                          {"label": "dog", "seconds_spent": "3.250"})
     assert answered.status_code == 200

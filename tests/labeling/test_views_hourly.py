@@ -18,7 +18,7 @@ from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import WorkerJobStats
 from marketplace.web.worker.labeling import HOURLY_MIN_ANSWERS, HOURLY_MIN_WORKERS
 from tests.factories import WorkerFactory, open_job_with_items
-from tests.labeling.helpers import signed_in
+from tests.labeling.helpers import held_for, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def crowd() -> list[User]:
 def answer(job: Job, worker: User, *, times: int, seconds: str) -> None:
     for _ in range(times):
         lease = lease_claim(worker=worker, job=job)
+        held_for(lease, seconds)
         flows.work_submit(worker=worker, lease_id=lease.pk, label="cat", seconds_spent=seconds)
 
 

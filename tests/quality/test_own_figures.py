@@ -161,10 +161,13 @@ def test_a_multi_label_jobs_label_decisions_wait_as_its_answers_do(wendy: User, 
     assert later["gold_exact_sets"]["seen"] == 2
 
 
-def lease_on(worker: User, item: Item) -> int:
+def lease_on(worker: User, item: Item, *, held: float = 0) -> int:
+    """A lease of `item` the worker has held `held` seconds: the longest answer time the server
+    takes from a seconds_spent sent on it."""
     now = timezone.now()
     return Lease.objects.create(
-        job=item.job, item=item, worker=worker, created_at=now, expires_at=now + timedelta(minutes=5)
+        job=item.job, item=item, worker=worker, created_at=now - timedelta(seconds=held),
+        expires_at=now + timedelta(minutes=5),
     ).pk
 
 
@@ -188,12 +191,12 @@ def test_a_late_rows_agreement_and_answer_time_wait_for_the_cutoff_as_its_counts
                                 format="json")
     consensus_run(job=closed_book)
     api = client_for(wendy)
-    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, third)}/submit/",
+    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, third, held=10)}/submit/",
                     {"label": "cat", "seconds_spent": "4"}, format="json")  # her row exists from here
     assert sent.status_code == 201
     before = row_figures(api, closed_book)
 
-    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, first)}/submit/",
+    sent = api.post(f"/api/v1/work/leases/{lease_on(wendy, first, held=10)}/submit/",
                     {"label": "cat", "seconds_spent": "8"}, format="json")  # on an item the run labelled
     assert sent.status_code == 201
 

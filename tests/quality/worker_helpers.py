@@ -15,6 +15,7 @@ from marketplace.flows import WorkSubmitted, work_submit
 from marketplace.jobs.models import Job
 from marketplace.labeling import claiming
 from marketplace.labeling.services import lease_claim
+from tests.labeling.helpers import held_for
 
 
 @contextmanager
@@ -56,6 +57,7 @@ def answer_gold(
             label = "cat" if plan.pop(0) else "dog"
         else:
             label = regular
+        held_for(lease, seconds)  # the server's measure, which the figure sent can only lower
         done.append(work_submit(worker=worker, lease_id=lease.pk, label=label, seconds_spent=seconds))
     raise AssertionError("ran out of attempts before the gold plan was done")
 
@@ -66,5 +68,6 @@ def answer_regular(worker: User, job: Job, *, count: int, label: str = "cat", se
     while sum(not d.judgment.is_gold for d in done) < count:
         lease = lease_claim(worker=worker, job=job)
         given = "cat" if lease.item.is_gold else label
+        held_for(lease, seconds)
         done.append(work_submit(worker=worker, lease_id=lease.pk, label=given, seconds_spent=seconds))
     return done
