@@ -168,7 +168,9 @@ class SubmitInputSerializer(serializers.Serializer):
     )
     seconds_spent = serializers.DecimalField(
         max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True,
-        help_text="Seconds you spent; measured from the lease when omitted.",
+        help_text="Seconds you spent. The server measures each answer from the lease's start to "
+        "this submit; a figure sent here can lower that measure (a page that times from when it "
+        "showed the item), never raise it: the stored time is the smaller of the two.",
     )
     next = serializers.BooleanField(
         required=False, default=False,
