@@ -141,6 +141,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A view that waited too long for a pooled database connection answers 503, not 500.
     "marketplace.dbpool.PoolTimeoutMiddleware",
+    # A view that could not reach the database at all answers 503 and logs one line.
+    "marketplace.dbdown.DatabaseDownMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from marketplace.billing.selectors import tier_list
+from marketplace.dbdown import database_down_response, database_unreachable
 from marketplace.errors import error_body
 from marketplace.health import healthz_response
 
@@ -37,9 +40,16 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Answers without the database: the error may be that it is down. Rendered without the request,
+    so no context processor asks for the user; one that did failed again inside this view, and
+    Django nested one traceback per middleware layer (2,400 lines a page view, outside its logging).
+    A database outage raised outside a view (DatabaseDownMiddleware sees those) is a 503 here."""
+    exc = sys.exc_info()[1]  # set when Django calls this while handling the exception
+    if exc is not None and database_unreachable(exc):
+        return database_down_response(request, exc)
     if _wants_json(request):
         return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
-    return render(request, "500.html", status=500)
+    return HttpResponse(render_to_string("500.html"), status=500)
 
 
 # The portal's sections by role: (URL name, label). Each app's `urls.py` defines its names.
