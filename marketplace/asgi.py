@@ -8,6 +8,11 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 django_wsgi = get_wsgi_application()
 
+# A production server whose e-mailed links and live updates would go to another address says so.
+from marketplace.siteurl import site_url_warn_at_start  # noqa: E402
+
+site_url_warn_at_start()
+
 # Import every URL module while the worker starts rather than in its first request, which would
 # otherwise take seconds (the portal's URL modules import the quality app, and with it scipy).
 from django.urls import resolve  # noqa: E402

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "a-production-like-secret-key-of-more-than-fifty-characters-0123456789"
 # README "Deploying": the environment a production server runs with (plus its DATABASE_URL and REDIS_URL).
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "quorum.example.com",
-              "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1", "EMAIL_HOST": "smtp.example.com"}
+              "QUORUM_SITE_URL": "https://quorum.example.com", "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1",
+              "EMAIL_HOST": "smtp.example.com"}
 
 
 def start_with(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -116,3 +117,38 @@ def test_the_health_check_answers_503_naming_redis_when_redis_is_unreachable(
 
     assert response.status_code == 503
     assert response.json()["down"] == ["redis"] and response.json()["checks"]["database"] == "ok"
+
+
+def test_check_deploy_warns_when_the_site_url_is_left_at_its_localhost_default() -> None:
+    production = {name: value for name, value in PRODUCTION.items() if name != "QUORUM_SITE_URL"}
+    result = start_with(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+                        **production)
+
+    assert result.returncode != 0
+    assert "quorum.W002" in result.stderr and "QUORUM_SITE_URL is http://localhost:8000" in result.stderr
+    assert "ALLOWED_HOSTS (quorum.example.com) does not accept localhost" in result.stderr
+
+
+@pytest.mark.parametrize(("site", "warned"), [
+    ("http://localhost:8000", True),  # the README's production example once left it out: the default
+    ("https://quorum.example.com", False),
+    ("https://www.quorum.example.com", True),
+])
+def test_a_production_web_process_warns_once_at_start_up_when_the_site_url_is_not_an_allowed_host(
+    site: str, warned: bool
+) -> None:
+    result = start_with(sys.executable, "-c", "import marketplace.asgi", **{**PRODUCTION, "QUORUM_SITE_URL": site})
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "QUORUM_SITE_URL" in line]
+    assert len(lines) == (1 if warned else 0), result.stderr
+    if warned:
+        assert lines[0].startswith(f"QUORUM_SITE_URL is {site}, but ALLOWED_HOSTS (quorum.example.com)")
+
+
+def test_a_local_server_with_the_default_site_url_says_nothing() -> None:
+    # Tests, the bench and `make demo` serve on localhost, which the default ALLOWED_HOSTS accepts.
+    result = start_with(sys.executable, "-c", "import marketplace.asgi", SECRET_KEY=GOOD_KEY)
+
+    assert result.returncode == 0, result.stderr
+    assert "QUORUM_SITE_URL" not in result.stderr

@@ -6,3 +6,7 @@ class WebConfig(AppConfig):
 
     name = "marketplace.web"
     label = "web"
+
+    def ready(self) -> None:
+        # Registers check --deploy's warning about a QUORUM_SITE_URL people cannot reach.
+        from marketplace import siteurl  # noqa: F401
