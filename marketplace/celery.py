@@ -35,3 +35,5 @@ app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name i
 app.autodiscover_tasks()
 # Beat sends each periodic job's task (marketplace/periodic.py, the one list of them).
 app.conf.beat_schedule = periodic.beat_schedule()
+# Celery's scheduler, but a broker outage is one warning, not a traceback per due task (beat.py).
+app.conf.beat_scheduler = "marketplace.beat:QuorumScheduler"
