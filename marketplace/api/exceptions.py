@@ -12,11 +12,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.log import log_response
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from marketplace.errors import ApplicationError, Busy, Unavailable, error_body
+from marketplace.errors import ApplicationError, Busy, NothingLeft, Unavailable, error_body
 
 
 def _first_message(detail: Any) -> str:
@@ -53,6 +54,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
         if isinstance(exc, Unavailable | Busy):  # ask again after that many seconds
             response["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, NothingLeft | Busy):
+            # Answers of routine traffic (a crowd asking for work), not problems: Django would log
+            # each as a WARNING ("Not Found: /api/v1/work/next/"), dozens a minute near a job's end.
+            log_response("%s: %s", response.reason_phrase, context["request"].path, response=response,
+                         request=context["request"], level="debug")
         return response
     if isinstance(exc, SuspiciousOperation):
         return _suspicious(exc)

@@ -6,6 +6,7 @@ Wendy and Walter are workers; Alice is a client of Acme and must not use the wor
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -247,3 +248,20 @@ def test_gold_items_look_exactly_like_the_others_and_the_answer_never_shows(
         document = json.loads(payload)
         assert GOLD_ONLY not in json.dumps(strip_labels(document))
         assert not keys_deep(document) & {"gold", "is_gold", "is_correct", "external_id", "explanation", "gold_label"}
+
+
+def test_no_work_is_a_routine_answer_not_a_logged_warning(
+    wendy: User, client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = open_job_with_items(items=1, overlap=1)
+    api = client_for(wendy)
+    lease = api.post("/api/v1/work/next/", {"job": job.pk}, format="json").json()
+    api.post(f"/api/v1/work/leases/{lease['lease']}/submit/", {"label": "cat"}, format="json")
+    caplog.set_level(logging.INFO)
+
+    error(api.post("/api/v1/work/next/", {"job": job.pk}, format="json"), 404, "no_work")
+    other = api.get("/api/v1/work/leases/999999/")  # a real 404 is still a warning
+
+    assert other.status_code == 404
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == [
+        "Not Found: /api/v1/work/leases/999999/"]
