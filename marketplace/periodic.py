@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils.module_loading import import_string
 
+from marketplace.dbdown import database_unreachable
+
 logger = logging.getLogger(__name__)
 
 
@@ -155,8 +157,12 @@ def _run(job: Periodic, seconds: float, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             tick()
-        except Exception:  # the next tick tries again; each job's writes are atomic
-            logger.exception("periodic job %s failed", job.name)
+        except Exception as exc:  # the next tick tries again; each job's writes are atomic
+            if database_unreachable(exc):  # an outage: a line a tick, not a 60-line traceback
+                reason = " ".join(str(exc).split())[:300]
+                logger.warning("periodic job %s skipped: database unreachable: %s", job.name, reason)
+            else:
+                logger.exception("periodic job %s failed", job.name)
         finally:
             connections.close_all()  # this thread's connection; CONN_MAX_AGE is 0 under ASGI
             ticked[job.name].set()

@@ -3,10 +3,13 @@ in each embedded server, none in tests or when a job's period is 0."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.db import OperationalError
 
 from marketplace import periodic
 from marketplace.celery import app
@@ -72,3 +75,30 @@ def test_a_worker_started_without_queues_consumes_every_queue_tasks_are_sent_to(
             django_settings.QUORUM_CONSENSUS_ASKED_QUEUE} <= consumed
     # Each by its own name: bound to one shared key, a task sent to one would reach all three.
     assert all(q.exchange.name == q.routing_key == q.name for q in app.amqp.queues.values())
+
+
+_tick_done = threading.Event()
+
+
+def database_down_tick() -> None:
+    """A tick while PostgreSQL refuses connections (Django wraps psycopg's error)."""
+    _tick_done.set()  # one tick, then the timer stops
+    try:
+        raise psycopg.OperationalError("connection failed: Connection refused\n\tIs the server running?")
+    except psycopg.OperationalError as exc:
+        raise OperationalError(str(exc)) from exc
+
+
+def test_a_tick_during_a_database_outage_logs_one_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    job = periodic.Periodic(name="pay-posting", task="billing.pay_post", tick=f"{__name__}.database_down_tick",
+                            seconds=lambda s: 5.0)
+    _tick_done.clear()
+    try:
+        periodic._run(job, 5.0, _tick_done)  # noqa: SLF001
+    finally:
+        periodic.ticked[job.name].clear()
+
+    assert len(caplog.text.splitlines()) == 1, caplog.text  # no traceback
+    assert caplog.records[0].getMessage() == (
+        "periodic job pay-posting skipped: database unreachable: connection failed: Connection refused "
+        "Is the server running?")
