@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 
 import psycopg
+from psycopg_pool import PoolTimeout
 from django.db import Error as DjangoDatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -37,6 +38,8 @@ def database_unreachable(exc: BaseException) -> bool:
     """Whether `exc` (Django's wrapper or psycopg's error) says the database cannot be reached."""
     if isinstance(exc, DjangoDatabaseError) and exc.__cause__ is not None:
         exc = exc.__cause__
+    if isinstance(exc, PoolTimeout):  # an OperationalError too, but the pool's: dbpool.py answers it
+        return False
     if isinstance(exc, psycopg.InterfaceError):  # "the connection is closed"
         return True
     if not isinstance(exc, psycopg.OperationalError):

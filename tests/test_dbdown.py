@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
@@ -109,6 +110,9 @@ def test_only_errors_that_mean_no_connection_count_as_an_outage() -> None:
     assert not database_unreachable(psycopg.errors.DeadlockDetected("deadlock detected"))
     assert not database_unreachable(psycopg.errors.QueryCanceled("canceling statement due to statement timeout"))
     assert not database_unreachable(OperationalError("no cause: not psycopg's"))
+    busy = OperationalError("couldn't get a connection after 10.00 sec")
+    busy.__cause__ = PoolTimeout("couldn't get a connection after 10.00 sec")
+    assert not database_unreachable(busy)  # every pooled connection in use: dbpool.py's 503
     assert not database_unreachable(ValueError("not a database error"))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 from django.db import OperationalError, connection
@@ -145,3 +146,15 @@ def test_the_pool_django_builds_checks_connections_with_check_idle() -> None:
         DEBUG="1", DATABASE_URL=url, QUORUM_DB_POOL_MAX="2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "check_idle"
+
+
+def test_a_pool_timeout_is_still_the_busy_503_with_the_outage_middleware_in_the_stack(client) -> None:  # type: ignore[no-untyped-def]
+    # Django asks the middleware in reverse order; DatabaseDownMiddleware must leave the pool's
+    # timeout (an OperationalError too) to PoolTimeoutMiddleware.
+    busy = OperationalError("couldn't get a connection after 10.00 sec")
+    busy.__cause__ = PoolTimeout("couldn't get a connection after 10.00 sec")
+    with mock.patch("marketplace.web.public.site.tier_list", side_effect=busy):
+        response = client.get("/")
+
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert b"every database connection is in use" in response.content
