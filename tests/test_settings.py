@@ -143,7 +143,9 @@ def test_a_production_web_process_warns_once_at_start_up_when_the_site_url_is_no
     lines = [line for line in result.stderr.splitlines() if "QUORUM_SITE_URL" in line]
     assert len(lines) == (1 if warned else 0), result.stderr
     if warned:
-        assert lines[0].startswith(f"QUORUM_SITE_URL is {site}, but ALLOWED_HOSTS (quorum.example.com)")
+        # After the log line's prefix (time, level, logger, pid, request id: settings_logging.py).
+        assert " WARNING marketplace.siteurl " in lines[0]
+        assert f" QUORUM_SITE_URL is {site}, but ALLOWED_HOSTS (quorum.example.com)" in lines[0]
 
 
 def test_a_local_server_with_the_default_site_url_says_nothing() -> None:
