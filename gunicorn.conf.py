@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import gc
 import os
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+
+from marketplace.env import env_bool
 
 worker_class = "uvicorn_worker.UvicornWorker"
 # One process per core keeps every core busy (a sync view holds the GIL while it runs Python);
@@ -33,6 +37,15 @@ accesslog = os.environ.get("ACCESS_LOG") or None  # "-" for stdout; off by defau
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
+# The master's pid file and control socket (`gunicornc`), per deployment and port: gunicorn's
+# default socket is one per user account ($HOME/.gunicorn/gunicorn.ctl), which a second server of
+# the same account takes over and removes as it stops. To signal the master:
+# `kill -HUP $(cat var/gunicorn-8000.pid)` (README, "Running in production").
+VAR_DIR = Path(__file__).resolve().parent / "var"
+VAR_DIR.mkdir(exist_ok=True)
+pidfile = str(VAR_DIR / f"gunicorn-{os.environ.get('PORT', '8000')}.pid")
+control_socket = str(VAR_DIR / f"gunicorn-{os.environ.get('PORT', '8000')}.ctl")
+
 # Young objects a process may gain before the collector's first generation runs (Python's default:
 # 700). A request allocates thousands that its end frees; at 700 the collector ran several times
 # per judgment, and promoted survivors fed the full collections (BENCHMARKS.md, "The tail").
@@ -43,19 +56,45 @@ RESERVED_CONNECTIONS = 10
 
 
 def on_starting(server: object) -> None:
-    """Refuse to start when the web processes' pools could exhaust PostgreSQL's max_connections."""
+    """Refuse to start with DEBUG on, or when the web processes' pools could exhaust PostgreSQL's
+    max_connections."""
+    # This is the production command. DEBUG on shows every visitor tracebacks and settings, and
+    # without SECRET_KEY it signs sessions and reset links with a key published in this repository.
+    # Nothing starts gunicorn with DEBUG on (`make demo` and the tests' servers use daphne or set
+    # DEBUG=0), so there is no way around this: develop with `make demo`.
+    if env_bool("DEBUG", False):
+        raise SystemExit("DEBUG is on: gunicorn is the production server and refuses to serve with "
+                         "DEBUG=1 (unset DEBUG; for local development use `make demo`)")
     pool_max = int(os.environ.get("QUORUM_DB_POOL_MAX") or 0)
     url = os.environ.get("DATABASE_URL", "")
     if not pool_max or not url.startswith(("postgres://", "postgresql://", "pgsql://")):
         return
-    with psycopg.connect(url.replace("pgsql://", "postgres://", 1), connect_timeout=5) as conn:
-        limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+    try:
+        with psycopg.connect(url.replace("pgsql://", "postgres://", 1), connect_timeout=5) as conn:
+            limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+    except psycopg.OperationalError as exc:
+        # PostgreSQL down at boot (a host reboot restarting both): come up anyway, /healthz says
+        # 503 until the database answers, and the load balancer keeps traffic away meanwhile.
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        server.log.warning(  # type: ignore[attr-defined]  # gunicorn's Arbiter
+            "max_connections check skipped: PostgreSQL at DATABASE_URL (%s) did not answer (%s)",
+            _without_password(url), reason)
+        return
     if workers * pool_max > limit - RESERVED_CONNECTIONS:
         raise SystemExit(
             f"{workers} workers x QUORUM_DB_POOL_MAX={pool_max} = {workers * pool_max} connections, "
             f"more than PostgreSQL's max_connections={limit} less {RESERVED_CONNECTIONS} reserved: "
             "lower QUORUM_DB_POOL_MAX or WEB_CONCURRENCY"
         )
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}"
 
 
 def post_worker_init(worker: object) -> None:
