@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,16 @@ def test_the_pid_file_and_control_socket_are_per_port_under_var() -> None:
             os.environ["PORT"] = before
     assert conf["pidfile"] == str(ROOT / "var" / "gunicorn-8123.pid")
     assert conf["control_socket"] == str(ROOT / "var" / "gunicorn-8123.ctl")
+
+
+def test_a_web_worker_loads_the_application_without_pandas_scipy_or_crowd_kit() -> None:
+    """They are a consensus fit's (and an interval's) and cost seconds of every worker's boot,
+    which a reload waits out (README, "Reloads and restarts"); they load at first use."""
+    import subprocess
+
+    probe = ("import sys, django; django.setup(); import marketplace.asgi; "
+             "print(sorted(m for m in ('pandas', 'scipy', 'crowdkit') if m in sys.modules))")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings", "SECRET_KEY": settings.SECRET_KEY}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+# pandas where a file is read, imported there: not part of every web worker's boot.
+if TYPE_CHECKING:
+    import pandas as pd
 
 from marketplace.consensus.types import ConsensusResult, IdArray, IntArray, Votes
 
@@ -144,6 +146,8 @@ def answers_file(folder: Path) -> Path:
 def _read(path: Path, columns: dict[str, tuple[str, ...]]) -> pd.DataFrame:
     """The file's columns for each role, renamed to the role, every cell a string as written;
     ValueError naming the headers found and the names accepted when a role has no column."""
+    import pandas as pd
+
     header = pd.read_csv(path, dtype=str, nrows=0).columns
     found = {str(name).strip().lower(): name for name in header}
     chosen: dict[str, str] = {}

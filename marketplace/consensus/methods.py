@@ -43,10 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+# pandas only where a crowd-kit fit needs its frames, imported there: at module level it was
+# about 2 s of every web worker's boot (README, "Reloads and restarts").
+if TYPE_CHECKING:
+    import pandas as pd
 
 from marketplace.consensus.choose import choose_and_fit
 from marketplace.consensus.em import dawid_skene, majority_posteriors
@@ -96,6 +99,8 @@ class Method:
 
 def _frame(enc: Encoded) -> pd.DataFrame:
     """crowd-kit's input: dense integer task/worker/label columns (its fastest case)."""
+    import pandas as pd
+
     return pd.DataFrame({"task": enc.item_idx, "worker": enc.worker_idx, "label": enc.codes})
 
 
@@ -153,6 +158,7 @@ def _fit_quorum_one_coin(enc: Encoded, opts: Options) -> MethodFit:
 
 
 def _fit_ds(enc: Encoded, opts: Options) -> MethodFit:
+    import pandas as pd
     from crowdkit.aggregation import DawidSkene  # deferred: see the module docstring
 
     model = DawidSkene(n_iter=opts.max_rounds, tol=opts.tol)
@@ -223,6 +229,8 @@ def _fit_mace(enc: Encoded, opts: Options) -> MethodFit:
 
 def _one_hot(labels: pd.Series, enc: Encoded) -> FloatArray:
     """crowd-kit's labels_ (task -> label code) as one-hot posteriors in our order."""
+    import pandas as pd
+
     codes = labels.reindex(range(enc.n_items)).to_numpy()
     posteriors = np.zeros((enc.n_items, enc.n_labels))
     known = ~pd.isna(codes)
@@ -261,6 +269,7 @@ def _fit_mmsr(enc: Encoded, opts: Options) -> MethodFit:
 
 
 def _fit_gmv(enc: Encoded, opts: Options) -> MethodFit:
+    import pandas as pd
     from crowdkit.aggregation import GoldMajorityVote, MajorityVote  # deferred: see the docstring
 
     if not len(enc.gold_rows):

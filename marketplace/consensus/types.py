@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,6 +86,10 @@ def _encode_labels(
     labels: Sequence[str] | npt.NDArray[Any], label_set: Sequence[str] | None
 ) -> tuple[IntArray, tuple[str, ...]]:
     """Codes into the label set, found by hashing (pandas) rather than a Python dict per row."""
+    # pandas is imported at the first fit, not with this module: it is about 2 s of every web
+    # worker's boot otherwise, and a web process that runs no fit never needs it.
+    import pandas as pd
+
     seen_codes, seen = pd.factorize(np.asarray(labels, dtype=object), sort=True)
     seen_names = [str(label) for label in seen]
     names = tuple(seen_names) if label_set is None else tuple(str(x) for x in label_set)

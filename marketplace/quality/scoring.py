@@ -15,7 +15,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
-from scipy.stats import beta
 
 CREDIBLE_MASS = 0.90  # the interval's probability mass, centred (5% cut off each side)
 
@@ -45,12 +44,21 @@ def smoothed_accuracy(*, correct: int, seen: int) -> float:
     return (correct + 1) / (seen + 2)
 
 
+def _beta_ppf(q: float, a: float, b: float) -> float:
+    """Beta(a, b)'s quantile. scipy is imported here, at the first interval, not when this module
+    loads: scipy.stats is about 3 s of every web worker's boot otherwise (README, "Reloads and
+    restarts"), and most requests never draw an interval."""
+    from scipy.stats import beta
+
+    return float(beta.ppf(q, a, b))
+
+
 def credible_interval(*, correct: int, seen: int, mass: float = CREDIBLE_MASS) -> tuple[float, float]:
     """Central `mass` interval of Beta(correct + 1, seen - correct + 1)."""
     _check(correct=correct, seen=seen)
     tail = (1.0 - mass) / 2.0
     a, b = correct + 1, seen - correct + 1
-    return float(beta.ppf(tail, a, b)), float(beta.ppf(1.0 - tail, a, b))
+    return _beta_ppf(tail, a, b), _beta_ppf(1.0 - tail, a, b)
 
 
 def share_interval(*, successes: float, trials: int, mass: float = CREDIBLE_MASS) -> tuple[float, float]:
@@ -62,8 +70,8 @@ def share_interval(*, successes: float, trials: int, mass: float = CREDIBLE_MASS
         raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes}, {trials}")
     tail = (1.0 - mass) / 2.0
     a, b = successes + 0.5, trials - successes + 0.5
-    low = 0.0 if successes <= 0 else float(beta.ppf(tail, a, b))
-    high = 1.0 if successes >= trials else float(beta.ppf(1.0 - tail, a, b))
+    low = 0.0 if successes <= 0 else _beta_ppf(tail, a, b)
+    high = 1.0 if successes >= trials else _beta_ppf(1.0 - tail, a, b)
     return low, high
 
 
@@ -147,7 +155,7 @@ def balanced_estimate(*, right: int, seen: int, pos_right: int, pos_seen: int) -
     tail = (1.0 - CREDIBLE_MASS) / 2.0
     a, b = mean * common, (1.0 - mean) * common
     return GoldEstimate(seen=seen, correct=right, smoothed=mean,
-                        low=float(beta.ppf(tail, a, b)), high=float(beta.ppf(1.0 - tail, a, b)))
+                        low=_beta_ppf(tail, a, b), high=_beta_ppf(1.0 - tail, a, b))
 
 
 def below_floor(*, correct: int, seen: int, min_seen: int, floor: Decimal | float) -> bool:
