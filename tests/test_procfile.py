@@ -36,3 +36,26 @@ def test_every_queue_tasks_are_sent_to_has_exactly_one_worker_process(settings: 
     assert sorted(consumed) == sorted(sent_to)
     assert all(_queues(command) for command in workers.values()), "a worker with no --queues takes every queue"
     assert ["beat" in command for command in processes.values()].count(True) == 1
+
+
+def _normalized(command: list[str]) -> list[str]:
+    """A command as both files write it: no leading env assignments or `env`, the program by its
+    name, shell defaults (${X:-1}) and systemd's escaped % read the same."""
+    while command and (command[0] == "/usr/bin/env" or re.fullmatch(r"[A-Z_]+=\S*", command[0])):
+        command = command[1:]
+    words = [Path(command[0]).name, *command[1:]]
+    return [re.sub(r"\$\{([A-Z_]+)(:-[^}]*)?\}", r"${\1}", word).replace("%%", "%") for word in words]
+
+
+def test_every_procfile_process_has_a_systemd_unit_running_the_same_command() -> None:
+    units = {path.stem.removeprefix("quorum-"): path for path in (ROOT / "deploy" / "systemd").glob("quorum-*.service")}
+    processes = _processes()
+    assert set(units) == set(processes)
+    for name, command in processes.items():
+        text = units[name].read_text()
+        exec_start = re.search(r"^ExecStart=(.+)$", text, re.M)
+        assert exec_start, f"{units[name].name} has no ExecStart"
+        assert _normalized(shlex.split(exec_start.group(1))) == _normalized(command), name
+        assert re.search(r"^Restart=always$", text, re.M), f"{units[name].name} is not restarted"
+        if "QUORUM_DB_POOL_MAX=0" in command:  # Celery's: no pool, whatever the environment file says
+            assert "QUORUM_DB_POOL_MAX=0" in exec_start.group(1), name
