@@ -63,8 +63,8 @@ def on_starting(server: object) -> None:
     # Nothing starts gunicorn with DEBUG on (`make demo` and the tests' servers use daphne or set
     # DEBUG=0), so there is no way around this: develop with `make demo`.
     if env_bool("DEBUG", False):
-        raise SystemExit("DEBUG is on: gunicorn is the production server and refuses to serve with "
-                         "DEBUG=1 (unset DEBUG; for local development use `make demo`)")
+        _refuse(server, "DEBUG is on: gunicorn is the production server and refuses to serve with "
+                "DEBUG=1 (unset DEBUG; for local development use `make demo`)")
     pool_max = int(os.environ.get("QUORUM_DB_POOL_MAX") or 0)
     url = os.environ.get("DATABASE_URL", "")
     if not pool_max or not url.startswith(("postgres://", "postgresql://", "pgsql://")):
@@ -81,11 +81,21 @@ def on_starting(server: object) -> None:
             _without_password(url), reason)
         return
     if workers * pool_max > limit - RESERVED_CONNECTIONS:
-        raise SystemExit(
+        _refuse(
+            server,
             f"{workers} workers x QUORUM_DB_POOL_MAX={pool_max} = {workers * pool_max} connections, "
             f"more than PostgreSQL's max_connections={limit} less {RESERVED_CONNECTIONS} reserved: "
             "lower QUORUM_DB_POOL_MAX or WEB_CONCURRENCY"
         )
+
+
+def _refuse(server: object, message: str) -> None:
+    """Stop start-up with `message`. gunicorn has written its pid file before on_starting and
+    leaves it behind when the hook exits: remove it, or a reused pid would read as running."""
+    pidfile = getattr(server, "pidfile", None)
+    if pidfile is not None:
+        pidfile.unlink()
+    raise SystemExit(message)
 
 
 def _without_password(url: str) -> str:

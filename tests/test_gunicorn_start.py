@@ -38,6 +38,7 @@ def test_gunicorn_refuses_to_serve_with_debug_on_and_says_so_in_one_line(tmp_pat
     text = log.read_text()
     assert "DEBUG is on: gunicorn is the production server and refuses to serve with DEBUG=1" in text
     assert "Traceback" not in text
+    assert not (ROOT / "var" / f"gunicorn-{port}.pid").exists()  # nothing left for the next start
 
 
 @pytest.mark.skipif(not REDIS.startswith("redis"), reason="the server's cache and broker: set REDIS_URL")
