@@ -69,6 +69,9 @@ class Options:
     # "after warm-up" table): the arrival of a thinking crowd and the server's first requests per
     # worker and connection weigh on the whole run's tail, not on a crowd at work (0: not apart).
     warmup: float = 0.0
+    # A worker stops after this many failed requests in a row (5xx, refused connections...), as a
+    # person would: a server that only fails ends the run with a report, not an endless loop.
+    give_up_after: int = 60
 
 
 def error_kind(response: httpx.Response | Reply) -> str:
@@ -240,6 +243,7 @@ class Simulation:
         lease: dict[str, Any] | None = None  # in hand: from work/next/ or from the last submit
         if self.options.spread_start and self.options.think_ms > 0:
             await self._pause(rng.uniform(0.0, self.options.think_ms / 1000))
+        failed = 0  # requests in a row that failed
         while not self.stopping.is_set():
             if self._enough():
                 break
@@ -248,7 +252,10 @@ class Simulation:
                 outcome, lease = await self._cycle(index, profile, token, rng, body, lease)
             finally:
                 self._in_flight -= 1
-            if outcome == "retire":
+            failed = failed + 1 if outcome == "error" else 0
+            if failed >= self.options.give_up_after:
+                self.stats.retired[index] = f"gave up after {failed} failed requests in a row"
+            if outcome == "retire" or failed >= self.options.give_up_after:
                 break
             if outcome == "idle":
                 await self._pause(self.options.idle_poll * rng.uniform(0.75, 1.25))

@@ -59,6 +59,8 @@ class Command(BaseCommand):
                             help="Keep asking for work when there is none (the demo's crowd).")
         parser.add_argument("--progress", choices=["bar", "log", "none"], default="bar",
                             help="stderr progress: a tqdm bar, a line every 10 s, or nothing.")
+        parser.add_argument("--give-up-after", type=int, default=60, metavar="N",
+                            help="A worker stops after N failed requests in a row (default 60).")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -68,6 +70,8 @@ class Command(BaseCommand):
             raise CommandError(f"--mix: {exc}") from None
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
+        if options["give_up_after"] < 1:
+            raise CommandError("--give-up-after must be at least 1.")
         owner = None
         if options["client"]:
             username, sep, password = options["client"].partition(":")
@@ -80,6 +84,7 @@ class Command(BaseCommand):
             next_any=not options["stay_in_job"],
             seed=options["seed"], stop_when_idle=not options["keep_polling"],
             progress=options["progress"], connections=options["connections"],
+            give_up_after=options["give_up_after"],
         )
         accounts = Accounts(prefix=options["prefix"], password=options["password"],
                             create=options["create_workers"], owner=owner)
