@@ -40,7 +40,7 @@ serve: setup
 	$(SERVE_ENV) $(PY) manage.py migrate --noinput
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	mkdir -p var
-	$(SERVE_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/honcho start -p $${PORT:-8000}
+	$(SERVE_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) deploy/honcho_graceful.py start -p $${PORT:-8000}
 
 # 2) Set up and run every test: SQLite unless DATABASE_URL is set (then PostgreSQL-only tests run too).
 #    First the layers (import-linter: contracts in pyproject.toml); then the tests. Browser tests run in
