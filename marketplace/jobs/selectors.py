@@ -7,6 +7,7 @@ outside that set raises NotFound, so another tenant's job looks exactly like a m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
@@ -109,3 +110,8 @@ def job_staff_views(*, job: Job) -> StaffViews:
     """Who at Quorum looked at this job, and when: the client's record of staff access."""
     qs = JobStaffView.objects.filter(job=job)
     return StaffViews(total=qs.count(), latest=list(qs.select_related("viewer").order_by("-viewed_at")[:STAFF_VIEWS_SHOWN]))
+
+
+def job_staff_looked_since(*, job: Job, viewer_id: int, since: datetime) -> bool:
+    """Has this admin a look at the job on record since `since` (the page they opened a moment ago)?"""
+    return JobStaffView.objects.filter(job=job, viewer_id=viewer_id, viewed_at__gte=since).exists()

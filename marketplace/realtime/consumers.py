@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
@@ -28,11 +29,12 @@ from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Job
-from marketplace.jobs.selectors import job_get_for_owner
+from marketplace.jobs.selectors import job_get_for_owner, job_staff_looked_since
 from marketplace.jobs.services import job_staff_view_record
 from marketplace.realtime import groups, transport
 from marketplace.realtime.events import SESSION_CHANGED, SESSION_ENDED
@@ -47,6 +49,9 @@ RECHECK = 4001
 # A subscribe message is some 30 characters. The cap answers a long frame before json reads it:
 # json refuses integers over 4,300 digits with ValueError and recurses once per nested bracket.
 MAX_FRAME_CHARS = 1000
+# An admin's look at a job (its page, or its feed) on record this recently covers a new
+# subscription to its feed: no second record for the page's own socket or a reconnection.
+STAFF_LOOK_COVERS = timedelta(minutes=10)
 MAX_JOB_ID = 10**18 - 1  # 18 digits, well inside PostgreSQL's bigint
 _JOB_ID_TEXT = re.compile(r"[0-9]{1,18}")  # ASCII only: "²".isdigit() is true, yet int("²") raises
 ID_ERROR = "A job id is a whole number of at most 18 digits."
@@ -254,6 +259,10 @@ class StaffConsumer(RoleConsumer):
         # staff access"), and a live feed of its progress is one, as its page is; recorded first,
         # so a failed record subscribes nothing. An admin of the job's own organization is not a
         # staff look (the service records nothing then).
+        # A look at the job in the last minutes covers its feed (the page opened it, or the socket
+        # reconnected): one look for the client to read, not one per page load and reconnection.
+        if job_staff_looked_since(job=job, viewer_id=self.user.pk, since=timezone.now() - STAFF_LOOK_COVERS):
+            return
         job_staff_view_record(job=job, viewer=self.user, what=f"{self.scope['path']} (live feed)")
 
     async def subscribe(self, job_id: int) -> None:

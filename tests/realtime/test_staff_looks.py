@@ -60,3 +60,19 @@ async def test_a_subscription_refused_or_only_to_staff_alerts_records_no_look(ac
 
     assert await looks_at(job) == [] and not await database_sync_to_async(JobStaffView.objects.exists)()
     await staff.disconnect()
+
+
+async def test_the_feed_of_a_page_the_admin_just_opened_and_a_reconnection_add_no_second_look(
+    acme: Organization, ada: User
+) -> None:
+    job = await acme_job(acme)
+    await job_page_as(ada, job)  # the job's page: one look on record, which opens the live feed
+
+    for _ in range(2):  # the page's socket, then a reconnection a moment later
+        staff, _, _ = await open_socket("/ws/staff/", ada)
+        await staff.send_json_to({"subscribe": job.pk})
+        assert (await staff.receive_json_from(timeout=WAIT)) == {"type": "subscribed", "job": job.pk}
+        await staff.disconnect()
+
+    looks = await looks_at(job)
+    assert len(looks) == 1 and looks[0][0] == "ada" and "(live feed)" not in looks[0][1]
