@@ -1,4 +1,4 @@
-// Worker portal: the labeling page (#labeler) and the work list's "new work" notice.
+// Worker portal: the labeling page (#labeler); the work list's "new work" notice is work_list.js.
 //
 // One keypress submits a label; the server answers with the next item in the same round trip.
 // The page also fetches the item after the one on screen while the worker labels it, so a label
@@ -389,22 +389,6 @@
       .catch((error) => showEmpty(error.message));
   }
 
-  // --- the work list: a notice when new work is published
-
-  function initWorkList() {
-    const box = document.getElementById("new-work");
-    const text = document.getElementById("new-work-text");
-    if (!box || !text) return;
-    document.addEventListener("quorum:work.available", (event) => {
-      const detail = event.detail || {};
-      const title = typeof detail.title === "string" ? detail.title : "a new job";
-      const pay = typeof detail.pay === "string" || typeof detail.pay === "number" ? ` (pays ${detail.pay} per answer)` : "";
-      text.textContent = `New work: ${title}${pay}.`;
-      box.hidden = false;
-    });
-  }
-
   const labeler = document.getElementById("labeler");
   if (labeler) initLabeler(labeler);
-  if (document.querySelector("[data-work-list]")) initWorkList();
 })();
