@@ -8,6 +8,7 @@ may pass its own Host (ALLOWED_HOSTS then names that one) while people use anoth
 
 - `manage.py check --deploy` warns (quorum.W002) when its host is a loopback name or address, or
   one ALLOWED_HOSTS does not accept;
+- `check --deploy` also warns (quorum.W003) when ALLOWED_HOSTS is '*', which Django accepts silently;
 - each web process logs one line at start-up (marketplace/asgi.py) when DEBUG is off and
   ALLOWED_HOSTS does not accept its host: the README's production example once left it out.
 """
@@ -52,6 +53,17 @@ def site_url_doubt(*, loopback_too: bool) -> str | None:
 def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     doubt = site_url_doubt(loopback_too=True)
     return [checks.Warning(doubt, id="quorum.W002")] if doubt else []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_any_host(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """ALLOWED_HOSTS '*' accepts any Host header: Django's own check is silent about it. Links are
+    built on QUORUM_SITE_URL, not the Host, but redirects and absolute URLs in pages are not."""
+    if "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [checks.Warning(
+        "ALLOWED_HOSTS is '*': any Host header is accepted (a forged Host then shapes redirects and the "
+        "absolute addresses in pages); name the hosts people use", id="quorum.W003")]
 
 
 def site_url_warn_at_start() -> None:

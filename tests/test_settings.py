@@ -129,6 +129,14 @@ def test_check_deploy_warns_when_the_site_url_is_left_at_its_localhost_default()
     assert "ALLOWED_HOSTS (quorum.example.com) does not accept localhost" in result.stderr
 
 
+def test_check_deploy_warns_when_any_host_is_allowed() -> None:
+    result = start_with(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+                        **{**PRODUCTION, "ALLOWED_HOSTS": "*"})
+
+    assert result.returncode != 0
+    assert "quorum.W003" in result.stderr and "ALLOWED_HOSTS is '*'" in result.stderr
+
+
 @pytest.mark.parametrize(("site", "warned"), [
     ("http://localhost:8000", True),  # the README's production example once left it out: the default
     ("https://quorum.example.com", False),
