@@ -25,7 +25,7 @@ SLOW_STOPPER = (
     "    sys.exit(0)\n"
     "signal.signal(signal.SIGTERM, stop)\n"
     "open('ready', 'w').write('1')\n"
-    "time.sleep(600)\n"
+    "signal.pause()  # until SIGTERM\n"
 )
 
 
@@ -46,7 +46,7 @@ def test_the_runner_waits_as_long_as_gunicorns_graceful_timeout(tmp_path: Path) 
 
 def test_a_process_that_takes_seven_seconds_to_stop_is_let_finish(tmp_path: Path) -> None:
     (tmp_path / "slow.py").write_text(SLOW_STOPPER)
-    (tmp_path / "quick.py").write_text("import time\nopen('quick-ready', 'w').write('1')\ntime.sleep(600)\n")
+    (tmp_path / "quick.py").write_text("import signal\nopen('quick-ready', 'w').write('1')\nsignal.pause()\n")
     # Two processes: honcho's kill clock starts when the first one (quick, which SIGTERM ends at
     # once) has stopped, and slow is still finishing.
     (tmp_path / "Procfile").write_text(f"slow: {sys.executable} slow.py\nquick: {sys.executable} quick.py\n")
