@@ -33,6 +33,7 @@ from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import BrowsedModel
+from marketplace.quality.item_details import item_detail
 
 TAG = ["data browser"]
 IDEMPOTENCY_KEY_HELP = (
@@ -235,7 +236,7 @@ class JobBrowseItem(_Endpoint):
     )
     def get(self, request: Request, job_id: int, item_id: int) -> Response:
         job = job_get_for_owner(user=request.user, job_id=job_id)
-        detail = browsing.item_detail(job=job, item_id=item_id)
+        detail = item_detail(job=job, item_id=item_id)
         review = detail.expert
         return Response({
             "id": detail.item.pk, "external_id": detail.item.external_id, "data": detail.item.data,

@@ -9,7 +9,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from marketplace.jobs.models import Job
-from marketplace.jobs.services import STAFF_READ_ONLY, job_staff_view_record
+from marketplace.jobs.staff_looks import STAFF_READ_ONLY, job_staff_view_record
 from marketplace.limits import MAX_ID
 
 

@@ -22,7 +22,6 @@ from marketplace.jobs.models import (
     Item,
     Job,
     JobQualification,
-    JobStaffView,
     JobStatus,
     JobTally,
     PredictionModel,
@@ -381,22 +380,3 @@ def _existing_external_ids(*, job: Job, external_ids: list[str]) -> set[str]:
         chunk = external_ids[start : start + _BATCH]
         taken.update(with_ids.filter(external_id__in=chunk).values_list("external_id", flat=True))
     return taken
-
-
-# The longest path kept for a staff view (JobStaffView.what).
-STAFF_VIEW_WHAT_MAX = 200
-
-
-# What a write from a staff look answers (the portal's message, the API's 403): staff see a
-# client's job but do not act for the client.
-STAFF_READ_ONLY = "Staff views of a client's job are read-only: only the client's own users can change it."
-
-
-def job_staff_view_record(*, job: Job, viewer: User, what: str) -> JobStaffView | None:
-    """Log an admin's look at a client's job; None when it is no staff look. Clients looking at
-    their own jobs are not logged; neither is an admin who belongs to the job's organization (it is
-    their own data). The one rule of both the portal (web.access.staff_look) and the API
-    (api.permissions.StaffLookReadOnly): a staff look is read-only."""
-    if not viewer.is_admin or viewer.organization_id == job.organization_id:
-        return None
-    return JobStaffView.objects.create(job=job, viewer=viewer, what=what[:STAFF_VIEW_WHAT_MAX])

@@ -35,7 +35,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner, job_staff_looked_since
-from marketplace.jobs.services import job_staff_view_record
+from marketplace.jobs.staff_looks import job_staff_view_record
 from marketplace.realtime import groups, transport
 from marketplace.realtime.events import SESSION_CHANGED, SESSION_ENDED
 

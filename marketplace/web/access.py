@@ -15,7 +15,7 @@ from django.shortcuts import render
 
 from marketplace.accounts.models import User
 from marketplace.jobs.models import Job
-from marketplace.jobs.services import job_staff_view_record
+from marketplace.jobs.staff_looks import job_staff_view_record
 from marketplace.realtime.paths import SOCKET_PATHS
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])

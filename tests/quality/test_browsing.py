@@ -11,6 +11,7 @@ from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Item, Job
 from marketplace.quality import browsing
 from marketplace.quality.browse_params import BrowseFilter, browse_filter_parse, cursor_parse
+from marketplace.quality.item_details import item_detail
 from marketplace.quality.models import ItemResult
 from tests.quality.browse_helpers import browsed_job
 
@@ -124,7 +125,7 @@ def test_a_cursor_not_made_by_this_listing_is_refused(cursor: str) -> None:
 
 def test_an_items_page_shows_every_judgment_under_pseudonyms_and_the_posterior(job: Job) -> None:
     item = Item.objects.get(job=job, external_id="i3")
-    detail = browsing.item_detail(job=job, item_id=item.pk)
+    detail = item_detail(job=job, item_id=item.pk)
     assert detail.label == "dog"
     assert set(detail.probabilities) == {"cat", "dog", "bird"}
     assert sum(detail.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
@@ -141,4 +142,4 @@ def test_an_item_of_another_job_is_not_found(job: Job) -> None:
 
     other = open_job_with_items(items=1)
     with pytest.raises(NotFound):
-        browsing.item_detail(job=job, item_id=other.items.get().pk)
+        item_detail(job=job, item_id=other.items.get().pk)

@@ -24,10 +24,11 @@ from marketplace.billing import escrow, idempotency
 from marketplace.errors import ApplicationError, NotFound
 from marketplace.jobs import selectors
 from marketplace.jobs.models import Job, JobStatus
-from marketplace.jobs.services import STAFF_READ_ONLY
+from marketplace.jobs.staff_looks import STAFF_READ_ONLY
 from marketplace.labeling.reopening import MORE_MAX
 from marketplace.quality import browse_params, browsing
 from marketplace.quality.browse_model import job_models
+from marketplace.quality.item_details import item_detail
 from marketplace.quality.models import ConsensusRun
 from marketplace.quality.runs import consensus_run
 from marketplace.quality.tasks import consensus_schedule
@@ -128,7 +129,7 @@ def item_page(request: HttpRequest, job_id: int, item_id: int) -> HttpResponse:
     job = _job(request, job_id)
     staff_look(request, job)
     try:
-        detail = browsing.item_detail(job=job, item_id=item_id)
+        detail = item_detail(job=job, item_id=item_id)
     except NotFound:
         raise Http404("No such item.") from None
     names = {choice["key"]: choice.get("name", choice["key"]) for choice in job.labels}
