@@ -29,6 +29,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bench._options import int_options
 from bench._db import analyze_filled, bench_database
 from marketplace.accounts.models import Organization, Role, User
 from marketplace.jobs.models import Item, Job, PredictionModel
@@ -41,11 +42,11 @@ PAGE = 50
 BATCH = 100_000
 
 
-def _arg(argv: list[str], name: str, default: int) -> int:
-    for arg in argv:
-        if arg.startswith(f"--{name}="):
-            return int(arg.split("=", 1)[1])
-    return default
+DEFAULTS = {"items": 1_000_000, "repeat": 20}
+
+
+def _options(argv: list[str]) -> dict[str, int]:
+    return int_options(argv, DEFAULTS)
 
 
 def _copy(table: str, columns: str, blocks: Any) -> None:
@@ -169,7 +170,8 @@ def _cases(job: Job, ids: np.ndarray) -> list[tuple[str, dict[str, str], Cursor 
 
 
 def run(argv: list[str]) -> None:
-    n, repeat = _arg(argv, "items", 1_000_000), _arg(argv, "repeat", 20)
+    options = _options(argv)
+    n, repeat = options["items"], options["repeat"]
     with bench_database() as vendor:
         started = time.perf_counter()
         job, client, ids = _job(n)

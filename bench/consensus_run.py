@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bench._options import int_options
 from bench._db import bench_database
 from marketplace.accounts.models import Organization
 from marketplace.consensus.reference import crowdkit_ds_runner
@@ -39,10 +40,7 @@ MIB = 1024 * 1024
 
 
 def _judgments(argv: list[str]) -> int:
-    for arg in argv:
-        if arg.startswith("--judgments="):
-            return int(arg.split("=", 1)[1])
-    return 1_000_000
+    return int_options(argv, {"judgments": 1_000_000})["judgments"]
 
 
 def _measure(call: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -22,6 +22,7 @@ import time
 import httpx
 import numpy as np
 
+from bench._options import int_options
 from bench._db import analyze_filled, bench_database
 from bench._server import served
 from marketplace.accounts.models import Organization, Role, User
@@ -34,10 +35,7 @@ from marketplace.quality.replaying import judgments_bulk_create, workers_bulk_cr
 
 
 def _judgments(argv: list[str]) -> int:
-    for arg in argv:
-        if arg.startswith("--judgments="):
-            return int(arg.split("=", 1)[1])
-    return 1_000_000
+    return int_options(argv, {"judgments": 1_000_000})["judgments"]
 
 
 def _job(n: int) -> tuple[Job, User]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from bench._options import int_options
 from bench._db import bench_database
 from marketplace.accounts.models import Organization
 from marketplace.jobs.exporting import results_export
@@ -55,15 +56,13 @@ def _json_payload(count: int) -> bytes:
 PAYLOADS: dict[str, Callable[[int], bytes]] = {"csv": _csv_payload, "jsonl": _jsonl_payload, "json": _json_payload}
 
 
-def _option(argv: list[str], name: str, default: str) -> str:
-    for arg in argv:
-        if arg.startswith(f"--{name}="):
-            return arg.split("=", 1)[1]
-    return default
+def _items(argv: list[str]) -> int:
+    return int_options(argv, {"items": 100_000}, parsed_elsewhere=("format",))["items"]
 
 
 def _formats(argv: list[str]) -> list[str]:
-    formats = _option(argv, "format", ",".join(PAYLOADS)).split(",")
+    given = [arg.partition("=")[2] for arg in argv if arg.startswith("--format=")]
+    formats = (given[-1] if given else ",".join(PAYLOADS)).split(",")
     unknown = [f for f in formats if f not in PAYLOADS]
     if unknown:
         raise SystemExit(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(PAYLOADS)}")
@@ -71,7 +70,7 @@ def _formats(argv: list[str]) -> list[str]:
 
 
 def run(argv: list[str]) -> None:
-    count = int(_option(argv, "items", "100000"))
+    count = _items(argv)
     with bench_database() as vendor:
         org = Organization.objects.create(name="Bench", slug="bench")
         print(f"importing {count:,} items into a fresh job on {vendor}")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from bench._options import int_options
 from bench._server import cpu_seconds
 from marketplace.demo.simulator.lanes import Lane, LaneError
 from marketplace.demo.simulator.report import percentile
@@ -87,12 +88,7 @@ class LoadResult:
 
 
 def options_parse(argv: list[str], defaults: dict[str, int]) -> dict[str, int]:
-    options = dict(defaults)
-    for arg in argv:
-        name, _, value = arg.lstrip("-").partition("=")
-        if name in options and value.isdigit():
-            options[name] = int(value)
-    return options
+    return int_options(argv, defaults)
 
 
 def _listening_inodes(port: int) -> set[str]:

@@ -69,7 +69,9 @@ def versus_options(argv: list[str]) -> VersusOptions:
                 raise SystemExit(f"--server must be one of {', '.join(SERVERS)}; got {value!r}")
             values["server"] = value
         else:
-            raise SystemExit(f"unknown option {arg!r}; see bench/versus.py")
+            known = ", ".join(f"--{n}" for n in ["workers", *sorted(numbers), "server"])
+            raise SystemExit(f"unknown option {arg!r}; this benchmark takes {known} "
+                             "(python -m bench versus --help says what each does)")
     return VersusOptions(**values)  # type: ignore[arg-type]
 
 

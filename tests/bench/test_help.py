@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from bench import assignment, fair_serving, http_load
+from bench import (
+    assignment,
+    browse,
+    consensus_run,
+    export,
+    fair_serving,
+    http_load,
+    import_items,
+    label_studio_load,
+    versus,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +61,14 @@ def test_help_of_an_unknown_benchmark_names_the_ones_there_are() -> None:
         (http_load._options, ["--seconds=ten"], "--seconds takes a whole number, e.g. --seconds=90"),
         (assignment._options, ["--server=daphne"], "unknown option '--server=daphne'"),
         (fair_serving._options, ["--verbose"], "unknown option '--verbose'"),
+        (browse._options, ["--item=10"], "unknown option '--item=10'; this benchmark takes --items, --repeat"),
+        (export._judgments, ["--judgements=10"], "unknown option '--judgements=10'; this benchmark takes --judgments"),
+        (consensus_run._judgments, ["--n=10"], "unknown option '--n=10'; this benchmark takes --judgments"),
+        (import_items._items, ["--count=10"], "unknown option '--count=10'; this benchmark takes --items, --format"),
+        (import_items._items, ["--items=many"], "--items takes a whole number"),
+        (lambda argv: label_studio_load.options_parse(argv, label_studio_load.DEFAULTS), ["--worker=8"],
+         "unknown option '--worker=8'; this benchmark takes --workers"),
+        (versus.versus_options, ["--color=blue"], "unknown option '--color=blue'; this benchmark takes --workers"),
     ],
 )
 def test_an_option_a_benchmark_does_not_take_is_refused_by_name(parse, argv, said) -> None:  # type: ignore[no-untyped-def]
@@ -66,3 +84,7 @@ def test_the_options_a_benchmark_takes_still_parse() -> None:
     assert options["seconds"] == 5 and options["items"] == 100
     assert http_load._sizes(["--workers=1,8,200"], 200) == [1, 8, 200]
     assert fair_serving._options(["--stay-in-job", "--late=3"]) == ({**fair_serving.DEFAULTS, "late": 3}, True)
+    assert browse._options(["--items=1000", "--repeat=3"]) == {"items": 1000, "repeat": 3}
+    assert import_items._items(["--format=csv", "--items=50"]) == 50
+    assert import_items._formats(["--format=csv,json"]) == ["csv", "json"]
+    assert label_studio_load.options_parse(["--seed=4"], label_studio_load.DEFAULTS)["seed"] == 4
