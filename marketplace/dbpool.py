@@ -1,30 +1,37 @@
-"""A request that waited QUORUM_DB_POOL_TIMEOUT seconds for a pooled connection gets a 503.
+"""The database pool (settings: QUORUM_DB_POOL_MAX) seen from a request: busy, or unable to connect.
 
-With the pool on (settings: QUORUM_DB_POOL_MAX), requests beyond the pool's size queue for a
-connection; one still waiting after the timeout is refused with 503 and Retry-After, which
-clients and load balancers retry, instead of the 500 (and the error report) of a crash.
-psycopg_pool raises PoolTimeout, which Django wraps in its OperationalError.
+With the pool on, requests beyond the pool's size queue for a connection; one still waiting after
+QUORUM_DB_POOL_TIMEOUT seconds gets psycopg_pool's PoolTimeout (Django wraps it in its
+OperationalError): `pool_exhausted`. The same wait happens when PostgreSQL is down: the pool
+keeps trying to connect in the background (backing off from 1 s to about 2 minutes) and every
+request waited out the timeout, then was told the pool was busy. `pool_down` tells the two apart
+from the pool's counters: while every connection attempt since the last one that worked has
+failed, the pool is down and dbdown.DatabaseUnavailableMiddleware answers at once.
 
 Also here: the pool's check of a connection it hands out, made cheap (see `check_idle`).
 """
 
 from __future__ import annotations
 
+import logging
 import select
-from collections.abc import Callable
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import OperationalError
+from django.db import OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from marketplace.errors import error_body
+logger = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = 2
-MESSAGE = "The server is busy (every database connection is in use); try again in a moment."
+# While down, at most this often a request asks the pool to try again (`ConnectionPool.check`):
+# the pool gives up an attempt after its reconnect_timeout (5 minutes) and, with every request
+# answered before it reaches the pool, nothing else would make it try again.
+NUDGE_SECONDS = 2.0
 
 
 def pool_exhausted(exc: BaseException) -> bool:
@@ -33,25 +40,56 @@ def pool_exhausted(exc: BaseException) -> bool:
     )
 
 
-class PoolTimeoutMiddleware:
-    """Turns a view's pool timeout into a 503 (the API's error body under /api/)."""
+@dataclass
+class _Watch:
+    """What a process last read of one pool's counters, and since when it has been down."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    pool: ConnectionPool
+    attempts: int = 0
+    failures: int = 0
+    down_since: float | None = None  # time.time()
+    nudged_at: float = 0.0  # time.monotonic()
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not pool_exhausted(exception):
-            return None
-        response: HttpResponse
-        if request.path.startswith("/api/"):
-            response = JsonResponse(error_body("unavailable", MESSAGE), status=503)
-        else:
-            response = HttpResponse(MESSAGE, status=503, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+_watches: dict[str, _Watch] = {}
+_lock = threading.Lock()
+
+
+def pool_down(alias: str = "default") -> float | None:
+    """Since when (a Unix time) every connection attempt of this process's pool for `alias` has
+    failed, or None: no pool, not opened yet, or an attempt worked since (or a connection is idle
+    in it). Each call reads the counters of psycopg_pool's get_stats(); a change of state is
+    logged once (WARNING when it goes down, INFO when it connects again)."""
+    wrapper = connections[alias]
+    if not wrapper.settings_dict.get("OPTIONS", {}).get("pool"):
+        return None
+    pool: ConnectionPool | None = getattr(wrapper, "pool", None)
+    if pool is None or pool.closed:  # opened by the first query: nothing tried yet
+        return None
+    stats = pool.get_stats()
+    attempts, failures = stats.get("connections_num", 0), stats.get("connections_errors", 0)
+    with _lock:
+        watch = _watches.get(alias)
+        if watch is None or watch.pool is not pool:
+            watch = _watches[alias] = _Watch(pool)
+        new_attempts, new_failures = attempts - watch.attempts, failures - watch.failures
+        watch.attempts, watch.failures = attempts, failures
+        worked = new_attempts > new_failures or new_attempts < 0 or stats.get("pool_available", 0) > 0
+        if worked and watch.down_since is not None:
+            logger.info("database pool: connecting again after %.0f s down", time.time() - watch.down_since)
+            watch.down_since = None
+        elif not worked and new_failures > 0 and watch.down_since is None:
+            watch.down_since = time.time()
+            logger.warning("database pool: every connection attempt fails; requests are answered 503 "
+                           "at once until one works (pool_size=%s of min %s)",
+                           stats.get("pool_size"), stats.get("pool_min"))
+        down_since = watch.down_since
+        nudge = down_since is not None and time.monotonic() - watch.nudged_at >= NUDGE_SECONDS
+        if nudge:
+            watch.nudged_at = time.monotonic()
+    if nudge:
+        pool.check()  # no idle connection while down: it only starts an attempt if none is under way
+    return down_since
 
 
 def check_idle(conn: psycopg.Connection[Any]) -> None:

@@ -139,10 +139,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A view that waited too long for a pooled database connection answers 503, not 500.
-    "marketplace.dbpool.PoolTimeoutMiddleware",
-    # A view that could not reach the database at all answers 503 and logs one line.
-    "marketplace.dbdown.DatabaseDownMiddleware",
+    # The database down (a line logged), or every pooled connection in use: 503, not 500.
+    "marketplace.dbdown.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

@@ -1,6 +1,7 @@
 """The database pool is configuration only: QUORUM_DB_POOL_MAX turns Django's psycopg pool on
 for PostgreSQL, SQLite and the embedded default never get one, and a request that waited too
-long for a pooled connection is told 503 (try again), not 500."""
+long for a pooled connection is told 503 (try again), not 500 (tests/test_dbpool_outage.py: the
+pool unable to connect at all, told apart from a busy one)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from django.db import OperationalError, connection
 from django.test import RequestFactory
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from marketplace.dbpool import PoolTimeoutMiddleware, check_idle
+from marketplace.dbdown import DatabaseUnavailableMiddleware
+from marketplace.dbpool import check_idle
 from tests.conftest import needs_postgres
 from tests.test_settings import start_with
 
@@ -73,7 +75,7 @@ def _timed_out() -> OperationalError:
 
 
 def test_a_pool_timeout_answers_503_with_retry_after() -> None:
-    middleware = PoolTimeoutMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
     api = middleware.process_exception(RequestFactory().post("/api/v1/work/next/"), _timed_out())
     page = middleware.process_exception(RequestFactory().get("/portal/"), _timed_out())
     assert api is not None and page is not None
@@ -83,7 +85,7 @@ def test_a_pool_timeout_answers_503_with_retry_after() -> None:
 
 
 def test_other_database_errors_are_left_alone() -> None:
-    middleware = PoolTimeoutMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
     request = RequestFactory().get("/portal/")
     assert middleware.process_exception(request, OperationalError("server closed the connection")) is None
 
@@ -148,9 +150,8 @@ def test_the_pool_django_builds_checks_connections_with_check_idle() -> None:
     assert done.stdout.strip().splitlines()[-1] == "check_idle"
 
 
-def test_a_pool_timeout_is_still_the_busy_503_with_the_outage_middleware_in_the_stack(client) -> None:  # type: ignore[no-untyped-def]
-    # Django asks the middleware in reverse order; DatabaseDownMiddleware must leave the pool's
-    # timeout (an OperationalError too) to PoolTimeoutMiddleware.
+def test_a_pool_timeout_while_the_database_answers_is_the_busy_503(client) -> None:  # type: ignore[no-untyped-def]
+    # The pool's timeout is an OperationalError too: with the pool connecting, it is "busy".
     busy = OperationalError("couldn't get a connection after 10.00 sec")
     busy.__cause__ = PoolTimeout("couldn't get a connection after 10.00 sec")
     with mock.patch("marketplace.web.public.site.tier_list", side_effect=busy):

@@ -43,7 +43,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """Answers without the database: the error may be that it is down. Rendered without the request,
     so no context processor asks for the user; one that did failed again inside this view, and
     Django nested one traceback per middleware layer (2,400 lines a page view, outside its logging).
-    A database outage raised outside a view (DatabaseDownMiddleware sees those) is a 503 here."""
+    A database outage raised outside a view (DatabaseUnavailableMiddleware sees those) is a 503 here."""
     exc = sys.exc_info()[1]  # set when Django calls this while handling the exception
     if exc is not None and database_unreachable(exc):
         return database_down_response(request, exc)
