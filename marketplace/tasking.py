@@ -1,22 +1,71 @@
-"""`db_task`: a Celery task whose body runs between two `close_old_connections()` calls.
+"""`db_task`: a Celery task whose body runs between two `close_old_connections()` calls, and
+whose failures in an outage are one line each way rather than a traceback per run.
 
 A Celery worker process lives for days, and nothing closes its database connection between
 tasks as Django's request cycle does between requests: a connection PostgreSQL dropped meanwhile
 (a restart, a failover) would fail the next task, and a connection past CONN_MAX_AGE would stay
 open. Every task of the apps' tasks.py modules is made this way; the body stays a plain function
 that tests and the embedded timers (marketplace/periodic.py) call themselves.
+
+During a database (or broker) outage every run of every periodic task failed, and Celery logged
+each with its whole chained traceback ("raised unexpected", some 60 lines) every tick. Here a
+run that failed because the database or the broker cannot be reached logs one WARNING line when
+that task first fails so, DEBUG lines while it goes on, and one INFO line when a run of it works
+again (per worker process); the run ends as Celery's Ignore, which it logs at INFO without a
+traceback. Nothing is lost that a traceback would have kept: the periodic task's next tick (or
+the sweeps, for a consensus run) does the work again, as after any failure. Any other error is
+raised as before, traceback and all.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from celery import shared_task
+from celery.exceptions import Ignore
 from django.db import close_old_connections
 
+from marketplace.beat import broker_unreachable
+from marketplace.dbdown import database_unreachable
+
 P = ParamSpec("P")
+logger = logging.getLogger(__name__)
+
+# (task name, failure kind) of the outages this process has said and not yet seen end.
+_failing: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+
+
+def outage_kind(exc: BaseException) -> str | None:
+    """"database" or "broker" when `exc` says that service cannot be reached, else None."""
+    if database_unreachable(exc):
+        return "database"
+    if broker_unreachable(exc):
+        return "broker"
+    return None
+
+
+def _failed(name: str, kind: str, exc: BaseException) -> None:
+    with _lock:
+        first = (name, kind) not in _failing
+        _failing.add((name, kind))
+    if first:
+        reason = " ".join(str(exc.__cause__ or exc).split())[:300]  # psycopg's message spans lines
+        logger.warning("task %s failed: the %s is unreachable; said once until a run works (%s)", name, kind, reason)
+    else:
+        logger.debug("task %s failed: the %s is unreachable", name, kind)
+
+
+def _worked(name: str) -> None:
+    with _lock:
+        ended = sorted(kind for task, kind in _failing if task == name)
+        _failing.difference_update((name, kind) for kind in ended)
+    for kind in ended:
+        logger.info("task %s works again: the %s answers", name, kind)
 
 
 def db_task(name: str) -> Callable[[Callable[P, Any]], Any]:
@@ -29,6 +78,13 @@ def db_task(name: str) -> Callable[[Callable[P, Any]], Any]:
             close_old_connections()
             try:
                 body(*args, **kwargs)
+            except Exception as exc:
+                if (kind := outage_kind(exc)) is None:
+                    raise
+                _failed(name, kind, exc)
+                raise Ignore() from None  # Celery's INFO "ignored": no traceback, the run not a success
+            else:
+                _worked(name)
             finally:
                 close_old_connections()
 
