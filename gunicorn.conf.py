@@ -33,7 +33,9 @@ graceful_timeout = 30
 # the one that closes: a server closing an idle connection just as the client reuses it makes
 # that request fail (httpx ReadError; measured: 16-19 of ~900 submits at 200 workers with 5).
 keepalive = 75
-accesslog = os.environ.get("ACCESS_LOG") or None  # "-" for stdout; off by default
+# No access log of gunicorn's (uvicorn's lines carry no time and no request id): with ACCESS_LOG
+# the app logs one line per request itself (marketplace/requestlog.py, settings_logging.py).
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 

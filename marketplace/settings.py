@@ -325,7 +325,8 @@ SPECTACULAR_SETTINGS = {
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got {LOG_LEVEL!r}")
-LOGGING = logging_config(LOG_LEVEL)  # marketplace/settings_logging.py: the line format, quiet Celery ticks
+# marketplace/settings_logging.py: the line format, quiet Celery ticks, the access log
+LOGGING = logging_config(LOG_LEVEL, access_log=env_str("ACCESS_LOG", "") or "")
 
 
 # --- Security (README "Deploying") ---------------------------------------------------------------

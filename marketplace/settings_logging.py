@@ -1,6 +1,9 @@
 """LOGGING for settings.py (README, "Logs"): one line per record, to standard error, as
 2026-12-07T21:48:54.380Z WARNING django.request pid=8916 req=3f2a... user=42 Internal Server Error: /api/v1/jobs/
-(user= only on 5xx lines; req=- outside a request: Celery tasks, start-up)."""
+(user= only on 5xx lines; req=- outside a request: Celery tasks, start-up).
+
+ACCESS_LOG turns the access log on (marketplace/requestlog.py writes it): `-` among the other
+lines, on standard error; a path: that file, in the same format; unset or empty: none."""
 
 from __future__ import annotations
 
@@ -15,14 +18,26 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s pid=%(process)d req=%(request_id)s%
 ROUTINE_CELERY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
 
 
-def logging_config(level: str) -> dict[str, Any]:
+ACCESS_LOGGER = "marketplace.access"
+
+
+def logging_config(level: str, access_log: str = "") -> dict[str, Any]:
     routine = {"DEBUG": "DEBUG", "INFO": "WARNING"}.get(level, level)  # never below LOG_LEVEL
+    line: dict[str, Any] = {"formatter": "line", "filters": ["request"]}
+    handlers: dict[str, Any] = {"console": {"class": "logging.StreamHandler", **line}}
+    # Off: above the INFO it is written at, whatever LOG_LEVEL says.
+    access: dict[str, Any] = {"level": "WARNING"}
+    if access_log == "-":
+        access = {"level": "INFO"}  # through the root's handler, whatever LOG_LEVEL says
+    elif access_log:
+        handlers["access"] = {"class": "logging.FileHandler", "filename": access_log, "delay": True, **line}
+        access = {"level": "INFO", "handlers": ["access"], "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request": {"()": "marketplace.requestlog.RequestContextFilter"}},
         "formatters": {"line": {"()": "marketplace.requestlog.UtcFormatter", "format": FORMAT}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request"]}},
+        "handlers": handlers,
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {name: {"level": routine} for name in ROUTINE_CELERY_LOGGERS},
+        "loggers": {ACCESS_LOGGER: access, **{name: {"level": routine} for name in ROUTINE_CELERY_LOGGERS}},
     }

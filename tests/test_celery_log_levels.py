@@ -43,6 +43,8 @@ def test_a_task_that_succeeds_logs_nothing_and_one_that_fails_logs_its_error(
 def test_routine_celery_lines_are_warnings_only_unless_log_level_is_debug() -> None:
     for name in ROUTINE_CELERY_LOGGERS:
         assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING
-    assert logging_config("DEBUG")["loggers"] == {name: {"level": "DEBUG"} for name in ROUTINE_CELERY_LOGGERS}
-    assert logging_config("ERROR")["loggers"] == {name: {"level": "ERROR"} for name in ROUTINE_CELERY_LOGGERS}
+    for level in ("DEBUG", "ERROR"):
+        loggers = logging_config(level)["loggers"]
+        assert {name: loggers[name] for name in ROUTINE_CELERY_LOGGERS} == {
+            name: {"level": level} for name in ROUTINE_CELERY_LOGGERS}
     assert set(ROUTINE_CELERY_LOGGERS) == {"celery.app.trace", "celery.worker.strategy", "celery.beat"}

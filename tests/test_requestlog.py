@@ -1,22 +1,30 @@
 """Every answer carries an X-Request-ID, and every log line written for that request names it, so
-an operator can tie a user's report, the proxy's log and our lines together (README, "Logs")."""
+an operator can tie a user's report, the proxy's log and our lines together (README, "Logs").
+With ACCESS_LOG the access log is one such line per request, the production server's included."""
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
 from django.test import AsyncClient, Client
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import User
 from marketplace.api import accounts as accounts_api
 from marketplace.health import health_states_forget
+from marketplace.settings_logging import ACCESS_LOGGER, logging_config
+from tests.live_server import free_port, serving
+from tests.live_server import test_database_url as database_url  # (renamed: not a test)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +102,58 @@ def test_under_asgi_the_line_and_the_answer_carry_the_request_id_too(settings: A
 
     assert response["X-Request-ID"] == "asgi-probe-1"
     assert re.search(r"WARNING marketplace\.health pid=\d+ req=asgi-probe-1 health check: redis down", log.getvalue())
+
+
+@pytest.fixture
+def access_log_on() -> Iterator[None]:
+    """As ACCESS_LOG=- configures it (the tests' settings leave it unset: off)."""
+    access = logging.getLogger(ACCESS_LOGGER)
+    before = access.level
+    access.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        access.setLevel(before)
+
+
+def test_with_the_access_log_on_each_request_is_one_line_carrying_its_request_id(
+    client: Client, log: io.StringIO, access_log_on: None
+) -> None:
+    client.get("/api/v1/jobs/?page=2", HTTP_X_REQUEST_ID="trace-42")
+
+    [line] = [line for line in log.getvalue().splitlines() if ACCESS_LOGGER in line]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO marketplace\.access pid=\d+ req=trace-42 "
+                    r'127\.0\.0\.1 "GET /api/v1/jobs/\?page=2 HTTP/1\.1" 401 \d+ ms$', line)
+
+
+def test_without_access_log_no_access_line_is_written(client: Client, log: io.StringIO) -> None:
+    client.get("/healthz")
+
+    assert ACCESS_LOGGER not in log.getvalue()
+
+
+def test_access_log_names_a_file_for_the_access_lines_alone(tmp_path: Path) -> None:
+    config = logging_config("INFO", access_log=str(tmp_path / "access.log"))
+
+    assert config["handlers"]["access"]["filename"] == str(tmp_path / "access.log")
+    assert config["loggers"][ACCESS_LOGGER] == {"level": "INFO", "handlers": ["access"], "propagate": False}
+    assert logging_config("WARNING", access_log="-")["loggers"][ACCESS_LOGGER] == {"level": "INFO"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_production_servers_access_lines_carry_the_request_id(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUORUM_", "CELERY_"))}
+    env.update(DATABASE_URL=database_url(), DEBUG="0", SECRET_KEY=django_settings.SECRET_KEY,
+               QUORUM_TASKS="inline", ALLOWED_HOSTS="127.0.0.1", WEB_CONCURRENCY="1", HOST="127.0.0.1",
+               PORT=str(port), LOG_LEVEL="WARNING", ACCESS_LOG="-")
+    log = tmp_path / "server.log"
+    with serving(["-m", "gunicorn", "marketplace.asgi:application"], env=env, log=log, port=port,
+                 stop_seconds=30) as url:
+        answer = httpx.get(f"{url}/api/v1/jobs/", headers={"X-Request-ID": "lb-trace-7"}, timeout=60)
+        assert answer.headers["X-Request-ID"] == "lb-trace-7"
+
+    lines = [line for line in log.read_text().splitlines() if '"GET /api/v1/jobs/ HTTP/1.1"' in line]
+    assert len(lines) == 1, lines  # the app's line alone: the server writes none of its own
+    assert re.search(r"Z INFO marketplace\.access pid=\d+ req=lb-trace-7 127\.0\.0\.1 "
+                     r'"GET /api/v1/jobs/ HTTP/1\.1" 401 \d+ ms$', lines[0])
