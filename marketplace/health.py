@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from marketplace.dbpool import pool_down
+
 logger = logging.getLogger(__name__)
 
 PATH = "/healthz"
@@ -105,6 +107,10 @@ def _checked(name: str, probe: Callable[[], None]) -> str:
 
 
 def _database() -> None:
+    # With the pool on and every connection attempt failing, a query would wait out the pool's
+    # timeout (10 s) and the probe's caller would give up first: answer "down" at once instead.
+    if pool_down() is not None:
+        raise ConnectionError("every connection attempt of the pool fails")
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 

@@ -142,6 +142,12 @@ def test_with_the_database_gone_requests_are_answered_at_once_as_an_outage_not_a
             assert "database cannot be reached" in response.json()["error"]["message"]
             assert seconds < POOL_TIMEOUT / 2, f"waited {seconds:.1f} s: the pool's timeout, not at once"
 
+        # The load balancer's probe is answered at once too, naming the database.
+        started = time.monotonic()
+        probe = api.get("/healthz")
+        assert probe.status_code == 503 and probe.json()["down"] == ["database"]
+        assert time.monotonic() - started < POOL_TIMEOUT / 2, "the probe waited out the pool's timeout"
+
         proxy.start()
         _until(api, 401)  # the pool connects again by itself
 
