@@ -8,10 +8,13 @@ beacon then leaves alone.
 
 A lease given back is `returned`, not released: it holds no slot (another worker may take the
 item at once, as after a skip), but while its own time lasts the same worker's next claim in the
-job takes it back, when the old page's beacon landed first. So a reload shows the item the worker
-was on, not a different one. It is taken back only where a slot is still free (regular items,
-under the item's row lock, as every lease is made) or the job's gold share allows (gold items);
-otherwise it stays returned and, like a skipped item, is never offered to this worker again.
+job (or the first in the "any job" order) takes it back, when the old page's beacon landed
+first. So a reload shows the item the worker was on, not a different one. It is taken back only
+where a slot is still free (regular items, under the item's row lock, as every lease is made:
+labeling/sql_return.py, which also marks the item full when it takes the last slot) or the job's
+gold share allows (gold items), and only where a new claim would be served (the job open, the
+worker neither blocked, nor unqualified, nor passed over by a gate); otherwise it stays returned
+and, like a skipped item, is never offered to this worker again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from marketplace.jobs.models import Item, Job
 from marketplace.labeling import gates
 from marketplace.labeling.models import Lease, LeaseStatus
 from marketplace.labeling.selectors import live_lease_q
+from marketplace.labeling.sql_return import lease_take_back
 
 # A labeling page holds at most two live leases (the item on screen and the one after it).
 PAGE_LEASES_MAX = 2
@@ -65,16 +69,23 @@ def leases_return(*, worker: User, lease_ids: list[int], page: str) -> list[int]
 def leases_take_back(*, job: Job, worker: User, now: datetime, page: str | None, most: int,
                      leave: int | None = None) -> Lease | None:
     """The claim's first step when job_for_claim found a returned lease of the worker that still
-    lasts: take back up to `most` of them (not `leave`, the lease on the page's screen), oldest
-    first, so a reload shows again the item that was on screen and the one fetched after it
-    follows. The first taken back, or None when none could be (caller: claim a new item).
-    Caller holds the claim's transaction."""
-    returned = (
+    lasts (in a named job, or the first job of the "any job" order): take back up to `most` of
+    them (not `leave`, the lease on the page's screen), oldest first, so a reload shows again the
+    item that was on screen and the one fetched after it follows. The first taken back, or None
+    when none could be (caller: claim a new item, or refuse as the gates do).
+
+    Never where a fresh claim would be refused: job_for_claim has turned away a closed job, a
+    blocked or unqualified worker (and the take-back's statement reads the first two again);
+    here the gates (labeling/gates.py) are asked first, so a worker a dynamic job passes over
+    does not get its item back either. Caller holds the claim's transaction."""
+    returned = list(
         Lease.objects.filter(worker=worker, job_id=job.pk, status=LeaseStatus.RETURNED, expires_at__gt=now)
         .exclude(pk=leave)
         .select_related("item")
         .order_by("pk")[:most]
     )
+    if not returned or not gates.worker_served(job=job, worker_id=worker.pk):
+        return None
     taken = [lease for lease in returned if _take_back(lease=lease, job=job, now=now, page=page)]
     if not taken:
         return None
@@ -85,25 +96,10 @@ def leases_take_back(*, job: Job, worker: User, now: datetime, page: str | None,
 
 
 def _take_back(*, lease: Lease, job: Job, now: datetime, page: str | None) -> bool:
-    if lease.item.is_gold:
-        # Gold takes no lock and no slot, but counts against the job's gold share while active.
-        if not gates.gold_share_left(job):
-            return False
-    else:
-        # Under the item's row lock, as every lease on a regular item is made; the count after it
-        # is a new statement, so it sees every lease committed before we held the lock.
-        item = Item.objects.select_for_update().filter(pk=lease.item_id).values_list(
-            "is_complete", "judgment_count", "extra_judgments"
-        ).first()
-        if item is None or item[0]:
-            return False
-        live = Lease.objects.filter(live_lease_q(now=now), item_id=lease.item_id).count()
-        if item[1] + live >= job.overlap + item[2]:
-            return False  # its slot went to another worker meanwhile
-    return bool(
-        Lease.objects.filter(pk=lease.pk, status=LeaseStatus.RETURNED, expires_at__gt=now)
-        .update(status=LeaseStatus.ACTIVE, finished_at=None, page=page)
-    )
+    # Gold takes no lock and no slot, but counts against the job's gold share while active.
+    if lease.item.is_gold and not gates.gold_share_left(job):
+        return False
+    return lease_take_back(lease_id=lease.pk, item_id=lease.item_id, now=now, page=page, overlap=job.overlap)
 
 
 def lease_page_take(*, lease: Lease, page: str | None, now: datetime) -> bool:
