@@ -311,7 +311,7 @@ def _planner_restore() -> None:
 
 def _claim_any(*, worker: User, now: datetime, hold: int | None, page: str | None) -> Lease:
     """Across jobs, in the serving order (labeling/serving.py): a live lease the worker holds in
-    an open job first, then priority, then the organization and the job with the fewest workers
+    an open job first, then one their page returned (taken back where it may be), then priority, then the organization and the job with the fewest workers
     busy on them now."""
     busy: Busy | None = None
     for candidate in jobs_in_serving_order(worker=worker, now=now):
@@ -321,6 +321,10 @@ def _claim_any(*, worker: User, now: datetime, hold: int | None, page: str | Non
         job = sql.first(Job, "job_for_claim", job=candidate.job_id, worker=worker.pk, now=now)
         if job is None or job.status != JobStatus.OPEN or job.blocked or job.unqualified:
             continue  # it changed since the list was read
+        if candidate.returned_lease_id is not None:  # their page's, returned as it closed
+            taken = leases_take_back(job=job, worker=worker, now=now, page=page, most=PAGE_LEASES_MAX)
+            if taken is not None:
+                return taken
         if not gates.worker_served(job=job, worker_id=worker.pk):
             continue  # this job passes the worker over for now (labeling/gates.py)
         try:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from marketplace.accounts.models import ExamQuestion, User, WorkerQualification
 from marketplace.errors import NotFound
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
+from marketplace.labeling import gates
 from marketplace.labeling.models import JobBlock, Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.serving import jobs_by_serving_order, jobs_in_serving_order
 from marketplace.labeling.undoing import judgment_undo_refusal  # noqa: F401  (a read the labeling page asks)
@@ -270,11 +271,18 @@ def job_gated_for(*, worker: User, job_id: int) -> tuple[Job, list[MissingRequir
 
 
 def job_to_label_next(*, worker: User, now: datetime) -> Job | None:
-    """"Label any job": the job of the worker's live lease, else the first open to them in the
-    serving order (labeling/serving.py) that still has an item they have not seen."""
+    """"Label any job": the job of the worker's live lease, else of one their closed labeling page
+    returned that still lasts (that job's page takes it back: labeling/returning.py; a job whose
+    gate passes them over now is skipped), else the first open to them in the serving order
+    (labeling/serving.py) that still has an item they have not seen."""
     for candidate in jobs_in_serving_order(worker=worker, now=now):
         if candidate.own_lease_id is not None:
             return Job.objects.filter(pk=candidate.job_id).first()
+        if candidate.returned_lease_id is not None:
+            job = Job.objects.filter(pk=candidate.job_id).first()
+            if job is not None and gates.worker_served(job=job, worker_id=worker.pk):
+                return job
+            continue  # passed over there now: its claim would not give the item back
         job = Job.objects.filter(pk=candidate.job_id).filter(job_has_work_for(worker=worker)).first()
         if job is not None:
             return job

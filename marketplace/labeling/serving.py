@@ -4,7 +4,9 @@ When a worker asks for "any job" (POST work/next/ without a job, a submit with
 `"next_from": "any"`, the portal's "Label any job" and its work list), open jobs are tried in
 this order:
 
-1. a job where the worker already holds a live lease (asking again returns it: idempotent);
+1. a job where the worker already holds a live lease (asking again returns it: idempotent),
+   then one where their closed labeling page returned a lease that still lasts (taken back
+   where it may be, labeling/returning.py: a reload keeps the item);
 2. higher job priority first: priority always wins over fairness;
 3. the organization with the fewest workers busy on its open jobs right now (live leases);
 4. within it, the job with the fewest live leases;
@@ -43,13 +45,17 @@ from marketplace.labeling.models import Lease, LeaseStatus
 # open jobs, computed before the worker's filters (jobs this worker cannot take count too).
 # PostgreSQL and SQLite (3.25+, window functions) alike; random() orders only the ties.
 _JOBS_IN_SERVING_ORDER = """
-SELECT o.id, o.own_lease_id FROM (
+SELECT o.id, o.own_lease_id, o.returned_lease_id FROM (
     SELECT j.id, j.priority, j.busy,
         SUM(j.busy) OVER (PARTITION BY j.organization_id) AS org_busy,
         (SELECT l.id FROM labeling_lease l
          WHERE l.job_id = j.id AND l.worker_id = %(worker)s AND l.status = 'active'
            AND l.expires_at > %(now)s
-         ORDER BY l.expires_at DESC LIMIT 1) AS own_lease_id
+         ORDER BY l.expires_at DESC LIMIT 1) AS own_lease_id,
+        (SELECT l.id FROM labeling_lease l
+         WHERE l.job_id = j.id AND l.worker_id = %(worker)s AND l.status = 'returned'
+           AND l.expires_at > %(now)s
+         LIMIT 1) AS returned_lease_id
     FROM (
         SELECT j.id, j.priority, j.organization_id, (
             SELECT COUNT(*) FROM labeling_lease l
@@ -68,17 +74,20 @@ WHERE NOT EXISTS (
           AND q.score >= r.min_score
     )
 )
-ORDER BY CASE WHEN o.own_lease_id IS NULL THEN 1 ELSE 0 END, o.priority DESC, o.org_busy, o.busy,
+ORDER BY CASE WHEN o.own_lease_id IS NOT NULL THEN 0 WHEN o.returned_lease_id IS NOT NULL THEN 1 ELSE 2 END,
+    o.priority DESC, o.org_busy, o.busy,
     random()
 """
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A job to try for the worker; `own_lease_id`: their live lease in it, if any."""
+    """A job to try for the worker; `own_lease_id`: their live lease in it, if any;
+    `returned_lease_id`: one their closed page gave back that still lasts (returning.py)."""
 
     job_id: int
     own_lease_id: int | None
+    returned_lease_id: int | None = None
 
 
 def jobs_in_serving_order(*, worker: User, now: datetime) -> list[Candidate]:
@@ -90,7 +99,7 @@ def jobs_in_serving_order(*, worker: User, now: datetime) -> list[Candidate]:
     params = connection.ops.adapt_unknown_value(now)
     with connection.cursor() as cursor:
         cursor.execute(_JOBS_IN_SERVING_ORDER, {"worker": worker.pk, "now": params})
-        return [Candidate(job_id=row[0], own_lease_id=row[1]) for row in cursor.fetchall()]
+        return [Candidate(job_id=row[0], own_lease_id=row[1], returned_lease_id=row[2]) for row in cursor.fetchall()]
 
 
 def _live_leases(*, now: datetime, **where: object) -> Coalesce:
