@@ -290,16 +290,16 @@ def work_submit(
     return WorkSubmitted(judgment=judgment, created=submission.created, feedback=feedback, next=following)
 
 
-def work_undo(*, worker: User, judgment_id: int, hold: int | None = None) -> Withdrawal:
+def work_undo(*, worker: User, judgment_id: int, hold: int | None = None, page: str | None = None) -> Withdrawal:
     """A worker undoes their last answer (labeling/undoing.py says when it may): the judgment is
     withdrawn, its counts come off, its pay goes back to the escrow through the ledger (billing
     reversals), it leaves the worker's quality figures, and the lease is theirs again for `hold`
-    seconds. All or nothing: any refusal (409) leaves everything as it was.
+    seconds, the labeling page `page`'s. All or nothing: any refusal (409) leaves everything as it was.
 
     Locks: lease → item → the worker's tally → job (KEY SHARE) → budget → earning → accounts →
     the worker's quality rows: the submit's order, with billing's between."""
     with transaction.atomic():
-        withdrawal = judgment_withdraw(worker=worker, judgment_id=judgment_id, hold=hold)
+        withdrawal = judgment_withdraw(worker=worker, judgment_id=judgment_id, hold=hold, page=page)
         reversals.judgment_pay_withdraw(judgment=withdrawal.judgment)
         quality.judgment_unassess(judgment=withdrawal.judgment)
         events.job_progress(job_id=withdrawal.judgment.job_id)  # one judgment fewer, sent on commit

@@ -7,8 +7,8 @@ is. A gold item never completes, yet its answers are refused as often and in the
 withdrawn judgment keeps its row (status `withdrawn`, no lease): its earning names it, and the
 ledger may have moved its pay already, which the flow sends back (billing/reversals.py).
 Every count the submit added comes off again: the item's judgment_count, the worker's tally of
-the job. The lease goes back to `active` with a fresh span, so the item is on the worker's
-screen again and their next answer is an ordinary submit.
+the job. The lease goes back to `active` with a fresh span, handed to the page that undid (its
+`page`), so the item is on the worker's screen again and their next answer is an ordinary submit.
 
 Locks, in the submit's order (labeling/submitting.py): the lease, the item (regular only), the
 worker's tally row, then the job in KEY SHARE mode, and only then the judgment's row (by its
@@ -71,14 +71,18 @@ def _judgment_for_undo(*, worker: User, judgment_id: int) -> Judgment:
 
 
 @transaction.atomic
-def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None) -> Withdrawal:
+def judgment_withdraw(
+    *, worker: User, judgment_id: int, hold: int | None = None, page: str | None = None
+) -> Withdrawal:
     """Withdraw the worker's last answer in its job and give them its lease back (see the module).
 
     Refused (409) after QUORUM_UNDO_SECONDS, for an answer not the worker's latest in the job,
     once the item is complete (a gold one: see _gold_refusal), and in a completed or cancelled job;
     404 for anyone else's.
     `hold` (seconds): the lease's new span, as a claim's (the page's heartbeat renews it); never
-    beyond the job's whole lease. Counts only: the flow withdraws the pay and the quality figures.
+    beyond the job's whole lease. `page`: the labeling page load that asked (None: an API client);
+    the lease is that page's now, as a claim's is, so its beacon (and no other page's) gives it
+    back (labeling/returning.py). Counts only: the flow withdraws the pay and the quality figures.
     """
     judgment = _judgment_for_undo(worker=worker, judgment_id=judgment_id)
     # The lease first, as a submit locks it: a second undo (another tab) waits here, then finds
@@ -118,10 +122,11 @@ def judgment_withdraw(*, worker: User, judgment_id: int, hold: int | None = None
     judgment.status, judgment.lease_id = JudgmentStatus.WITHDRAWN, None
     now = timezone.now()
     seconds = lease_seconds if hold is None else min(hold, lease_seconds)
-    # Handed out afresh: the worker gets the item's time again, as from a claim.
-    lease.status, lease.finished_at = LeaseStatus.ACTIVE, None
+    # Handed out afresh, to the page that asked: the worker gets the item's time again, as from
+    # a claim, and another tab that showed the item before cannot give it back as it closes.
+    lease.status, lease.finished_at, lease.page = LeaseStatus.ACTIVE, None, page
     lease.created_at, lease.expires_at = now, now + timedelta(seconds=seconds)
-    lease.save(update_fields=["status", "finished_at", "created_at", "expires_at"])
+    lease.save(update_fields=["status", "finished_at", "created_at", "expires_at", "page"])
     return Withdrawal(judgment=judgment, lease=lease)
 
 

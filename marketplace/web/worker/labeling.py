@@ -340,7 +340,7 @@ def label_undo(request: HttpRequest, judgment_id: int) -> JsonResponse:
         if ahead is not None and (isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1):
             raise ApplicationError("ahead must be a lease id.")
         withdrawal = flows.work_undo(
-            worker=worker, judgment_id=judgment_id, hold=settings.QUORUM_PAGE_LEASE_SECONDS
+            worker=worker, judgment_id=judgment_id, hold=settings.QUORUM_PAGE_LEASE_SECONDS, page=_page(request)
         )
     except ApplicationError as exc:
         return _error(exc)
