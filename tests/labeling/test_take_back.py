@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from marketplace.errors import Conflict, NothingLeft, NotQualified
 from marketplace.jobs.models import Item, Job, JobQualification, JobStatus
 from marketplace.jobs.services import job_transition
 from marketplace.labeling.models import Lease, LeaseStatus
+from marketplace.labeling.returning import leases_take_back
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import WorkerSkill
 from marketplace.quality.services import worker_block
@@ -130,3 +132,21 @@ def test_an_item_completed_meanwhile_is_not_given_back(wendy: User, walter: User
 
     assert again.pk != lease.pk and again.item_id != lease.item_id
     assert status(lease.pk) == LeaseStatus.RETURNED
+
+
+def test_a_block_or_pause_landing_after_the_claim_read_the_job_still_keeps_the_item_back(wendy: User) -> None:
+    """The take-back's own statement reads the job's status and the worker's blocks again: a
+    claim that read the job just before a block (or a pause) committed does not hand the item back."""
+    blocked_in = open_job_with_items(items=3, overlap=1)
+    paused = open_job_with_items(items=3, overlap=1)
+    client = signed_in(wendy)
+    leases = [returned_by_page_a(client, blocked_in), returned_by_page_a(client, paused)]
+    read_before = [Job.objects.get(pk=blocked_in.pk), Job.objects.get(pk=paused.pk)]
+    worker_block(job=blocked_in, worker=wendy, reason="Missed too many check items.")
+    job_transition(job=paused, to=JobStatus.PAUSED)
+
+    with transaction.atomic():
+        taken = [leases_take_back(job=job, worker=wendy, now=timezone.now(), page=B, most=2) for job in read_before]
+
+    assert taken == [None, None]
+    assert [status(lease.pk) for lease in leases] == [LeaseStatus.RETURNED, LeaseStatus.RETURNED]
