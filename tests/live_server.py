@@ -39,7 +39,8 @@ def daphne(log: Path, **env_overrides: str) -> Iterator[str]:
     Without REDIS_URL: the in-memory channel layer, so events stay inside the server process."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATABASE_URL=test_database_url(), DEBUG="1", QUORUM_TASKS="inline",
-               ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY=settings.SECRET_KEY, **env_overrides)
+               ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY=settings.SECRET_KEY)
+    env.update(env_overrides)  # may replace a default above, QUORUM_TASKS="thread" for one
     port = free_port()
     command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "marketplace.asgi:application"]
     with serving(command, env=env, log=log, port=port, stop_seconds=10) as url:
