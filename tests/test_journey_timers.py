@@ -4,11 +4,11 @@ driven only over HTTP as the README's API quick start drives it.
 
 Maya signs up a client organization and registers a webhook receiver; Ada, an admin, records
 Maya's payment; Maya posts a job with gold and publishes it; three workers sign up and label it
-to the end. Then the server alone must: settle the job and post job.completed and
-job.consensus_ready to the receiver (the notifications sweep), and release the workers' pay once
-the hold (0 days here) is over (the earnings-release timer), so that a worker's payout request is
-batched, approved, exported and marked paid. Nothing released earnings once, and no test saw it:
-this one waits for the release the way a worker does, by asking for their earnings.
+to the end. Then the server alone must: settle the job and post job.completed (again after the
+receiver's first answer, a 500) and job.consensus_ready (the notifications sweep), and release
+the workers' pay once the hold (0 days here) is over (the earnings-release timer), so that a
+worker's payout request is batched, approved, exported and marked paid. Nothing released
+earnings once, and no test saw it: this one waits for the release as a worker does, by asking.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ TIMERS = {
     "QUORUM_PAY_POST_SECONDS": "1", "QUORUM_JOB_COMPLETION_SWEEP_SECONDS": "2",
     "QUORUM_CONSENSUS_SWEEP_SECONDS": "2", "QUORUM_NOTIFICATIONS_SWEEP_SECONDS": "1",
     "QUORUM_MIN_PAYOUT": "0.10", "QUORUM_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+    "QUORUM_WEBHOOK_RETRY_BASE_SECONDS": "1",
 }
 ITEMS = 6
 OVERLAP = 2
@@ -107,6 +108,7 @@ def test_the_servers_own_timers_settle_announce_and_release_pay_that_is_then_pai
         hook = api.post("/webhooks/", headers=maya, json={
             "url": receiver.url, "events": ["job.completed", "job.consensus_ready"]})
         assert hook.status_code == 201, hook.text
+        receiver.answers.append((500, {}))  # the receiver's first answer fails: the sweep must retry
 
         job = api.post("/jobs/", headers=maya, json={
             "title": "Animals", "labels": [{"key": "cat"}, {"key": "dog"}], "overlap": OVERLAP}).json()["id"]
@@ -128,11 +130,14 @@ def test_the_servers_own_timers_settle_announce_and_release_pay_that_is_then_pai
         answered = [_label_until_no_work(api, worker, job, "cat") for worker in crowd]
         assert api.get(f"/jobs/{job}/", headers=maya).json()["status"] == "completed"
 
-        # The notifications sweep posts the settled completion, then the final results.
-        _wait_for("job.consensus_ready reached the receiver",
-                  lambda: any(b'"job.consensus_ready"' in r.body for r in receiver.requests), 60)
-        completed = [r for r in receiver.requests if r.headers.get("quorum-event") == "job.completed"]
-        assert len(completed) == 1 and b'"settlement"' in completed[0].body
+        # The notifications sweep posts the settled completion, retries it after the receiver's
+        # 500, and posts the final results.
+        def sent(event: str) -> list[bytes]:
+            return [r.body for r in receiver.requests if r.headers.get("quorum-event") == event]
+
+        _wait_for("job.completed was retried after the 500 and job.consensus_ready was posted",
+                  lambda: len(sent("job.completed")) == 2 and sent("job.consensus_ready"), 60)
+        assert all(b'"settlement"' in body for body in sent("job.completed"))
         invoice = api.get(f"/jobs/{job}/invoice/", headers=maya).json()
         assert invoice["status"] == "final" and invoice["lines"][0]["items_charged"] == ITEMS
 
