@@ -99,6 +99,11 @@ def _money(api: httpx.Client, worker: dict[str, str]) -> dict[str, Decimal]:
 def test_the_servers_own_timers_settle_announce_and_release_pay_that_is_then_paid_out(
     server: str, receiver: Receiver
 ) -> None:
+    walk_a_job_to_a_payout(server, receiver)
+
+
+def walk_a_job_to_a_payout(server: str, receiver: Receiver) -> None:
+    """The journey above against the API at `server`, whatever runs its scheduled work."""
     AdminFactory(username="ada")
     with httpx.Client(base_url=server, timeout=60) as api:
         maya = _sign_up(api, "maya", role="client", organization="Maya Labs")
