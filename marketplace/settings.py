@@ -339,20 +339,26 @@ MIDDLEWARE += [
     # Last, as django-axes asks: it turns a log-in refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
-# The axes backend goes first: a locked-out account and address, or address, is refused before any
-# password check.
+# The axes backend goes first: a locked-out account and address, account or address is refused
+# before any password check.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failed log-ins (page, token API, Django admin; a wrong current password on the change page) are
-# counted per account from one client address, and per client address whatever the accounts;
-# either reaching the limit locks that pair or that address for the cool-off, counted from the last
-# failure before the lock. Never per account alone: anyone failing on purpose could keep the real
-# user out. Failures while locked out are not counted, so they cannot keep a lock going either.
+# counted three ways, each with its own limit (marketplace/accounts/lockout.py): per account from one
+# client address (low: the usual guesser), per account from any address (higher: a guesser cannot
+# pay with addresses, and nobody locks an owner out by failing a few times), and per address
+# whatever the accounts (far higher: one person's guesses never lock out an office behind one
+# address). Reaching one locks that pair, that account or that address for the cool-off, counted
+# from the last failure before the lock. Failures while locked out are not counted, so they cannot
+# keep a lock going either.
+AXES_HANDLER = "marketplace.accounts.lockout.LoginLockoutHandler"
 AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+QUORUM_LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("QUORUM_LOGIN_ACCOUNT_FAILURE_LIMIT", 30, minimum=0)
+QUORUM_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("QUORUM_LOGIN_ADDRESS_FAILURE_LIMIT", 100, minimum=0)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # The address of a request as every throttle counts it (an IPv6 client by its /64).
 AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.throttle.client_ip_address"

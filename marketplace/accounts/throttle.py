@@ -1,5 +1,5 @@
-"""Throttles. Failed log-ins: django-axes counts the failures (per account from one address, and
-per address, see settings "Security"); this module says which address a request comes from (for
+"""Throttles. Failed log-ins: django-axes counts the failures (per account from one address, per
+account and per address, each with its own limit: lockout.py); this module says which address a request comes from (for
 every throttle, axes' included: client_ip_address) and whether a log-in is refused for a lockout,
 so the token API can answer 429 in the one error format; a wrong current password on the
 password-change page counts as a failed log-in. Sign-ups: counted
@@ -72,7 +72,7 @@ def throttle_address(address: str | None) -> str | None:
 
 
 def login_locked_out(request: Any, *, username: str) -> bool:
-    """Is this username locked out from this request's address, or the address altogether? Asked
+    """Is this username locked out from this request's address or everywhere, or the address? Asked
     after a failed authenticate(), so the attempt that reaches the limit already gets the lockout
     answer."""
     return not AxesProxyHandler.is_allowed(request, {"username": username})
@@ -85,7 +85,7 @@ def lockout_seconds(request: Any = None) -> int:
 
 def lockout_message(request: Any = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
-    return (f"Too many failed log-ins from this address. Log-ins are refused for "
+    return (f"Too many failed log-ins for this account or from this address. Log-ins are refused for "
             f"{minutes} minutes; an admin can lift the lock sooner.")
 
 

@@ -211,7 +211,7 @@ class TokenObtain(PublicView):
         responses={
             201: NewTokenOutputSerializer,
             401: OpenApiResponse(description="Invalid username or password"),
-            429: OpenApiResponse(description="Too many failed log-ins from this address, for this account or any"),
+            429: OpenApiResponse(description="Too many failed log-ins for this account, from this address or any, or from this address"),
         },
         summary="Exchange a username and password for a new API token",
     )

@@ -1,10 +1,12 @@
-"""Failed log-ins are throttled per account from one address and per address: on the log-in page,
-the token API and the Django admin alike, and the locked-out visitor is told so (429), not shown
-"wrong password". Never per account alone, so nobody can keep an account's owner out.
+"""Failed log-ins are throttled per account from one address (a low limit), per account from any
+address (higher) and per address whatever the accounts (far higher): on the log-in page, the token
+API and the Django admin alike, and the locked-out visitor is told so (429), not shown "wrong
+password". One person guessing never locks out the office that shares their address.
 
 Wendy is a worker whose password someone is guessing; Walter is another worker who happens to
 share the guesser's address (an office behind one NAT); Ada is an admin. The throttle is the real
-one (django-axes with its database handler), with a low limit so the tests stay cheap.
+one (django-axes with its database handler and Quorum's per-count limits), with low limits so the
+tests stay cheap.
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from tests.accounts.helpers import assert_error
 from tests.factories import PASSWORD
 
 TOKEN = "/api/v1/auth/token/"
-LIMIT = 3
+LIMIT = 3  # per account from one address
+ACCOUNT_LIMIT = 6  # per account from any address
+ADDRESS_LIMIT = 9  # per address, whatever the accounts
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def cheap_throttle(settings: Any) -> None:
     settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.QUORUM_LOGIN_ACCOUNT_FAILURE_LIMIT = ACCOUNT_LIMIT
+    settings.QUORUM_LOGIN_ADDRESS_FAILURE_LIMIT = ADDRESS_LIMIT
     # Every failed attempt hashes a password; MD5 keeps a dozen of them quick (test data only).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -84,17 +90,38 @@ def test_failures_while_locked_out_do_not_extend_the_lock(wendy: User) -> None:
     assert again.status_code == 201
 
 
-def test_one_address_guessing_many_accounts_is_locked_out_but_others_are_not(walter: User) -> None:
-    attacker = from_address("203.0.113.7")
-    for name in ("amy", "ben", "cat"):  # accounts that do not even exist count against the address
-        guess(attacker, name, 1)
+def test_one_person_guessing_behind_an_office_address_does_not_lock_out_a_colleague_there(
+    wendy: User, walter: User
+) -> None:
+    office = "203.0.113.7"
+    assert guess(from_address(office), "wendy", LIMIT + 2)[-1] == 429  # wendy's account from there: locked
 
-    same_office = from_address("203.0.113.7").post(TOKEN, {"username": "walter", "password": PASSWORD},
-                                                   format="json")
+    colleague = from_address(office).post(TOKEN, {"username": "walter", "password": PASSWORD}, format="json")
+
+    assert colleague.status_code == 201
+
+
+def test_an_account_guessed_from_many_addresses_is_locked_from_every_address(wendy: User) -> None:
+    for n in range(ACCOUNT_LIMIT // LIMIT):  # each address stays within its own limit for the pair
+        guess(from_address(f"203.0.113.{n + 1}"), "wendy", LIMIT)
+
+    owner = from_address("198.51.100.1").post(TOKEN, {"username": "wendy", "password": PASSWORD}, format="json")
+
+    error = assert_error(owner, 429, "locked_out")
+    assert "Too many failed log-ins" in error["message"]
+
+
+def test_one_address_trying_account_after_account_is_locked_out_but_others_are_not(walter: User) -> None:
+    attacker = from_address("203.0.113.7")
+    for n in range(ADDRESS_LIMIT):  # accounts that do not even exist count against the address
+        guess(attacker, f"user{n}", 1)
+
+    same_address = from_address("203.0.113.7").post(TOKEN, {"username": "walter", "password": PASSWORD},
+                                                    format="json")
     elsewhere = from_address("198.51.100.1").post(TOKEN, {"username": "walter", "password": PASSWORD},
                                                   format="json")
 
-    assert_error(same_office, 429, "locked_out")
+    assert_error(same_address, 429, "locked_out")
     assert elsewhere.status_code == 201
 
 
@@ -150,8 +177,7 @@ def test_behind_a_proxy_the_address_comes_from_x_forwarded_for_and_cannot_be_spo
     settings.QUORUM_PROXY_COUNT = 1  # one reverse proxy appends the address it saw
     # The proxy is 10.0.0.2 for everyone; the guesser prepends a fake address of its own.
     attacker = from_address("10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
-    for name in ("amy", "ben", "cat"):
-        guess(attacker, name, 1)
+    guess(attacker, "walter", LIMIT)
 
     colleague = from_address("10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1").post(
         TOKEN, {"username": "walter", "password": PASSWORD}, format="json")
@@ -159,7 +185,7 @@ def test_behind_a_proxy_the_address_comes_from_x_forwarded_for_and_cannot_be_spo
         TOKEN, {"username": "walter", "password": PASSWORD}, format="json")
 
     assert colleague.status_code == 201  # the proxy's own address is not what gets locked
-    assert_error(spoofer, 429, "locked_out")
+    assert_error(spoofer, 429, "locked_out")  # walter from the guesser's own address is
 
 
 def test_the_client_address_is_remote_addr_unless_proxies_are_configured(settings: Any, rf: Any) -> None:
@@ -195,8 +221,8 @@ def test_the_64_comes_from_x_forwarded_for_behind_a_proxy(settings: Any, rf: Any
 
 
 def test_a_guesser_rotating_through_its_64_is_locked_out_as_one_address(walter: User) -> None:
-    for n, name in enumerate(("amy", "ben", "cat"), start=1):  # a new address of the /64 for each guess
-        guess(from_address(f"2001:db8:1:2::{n:x}"), name, 1)
+    for n in range(1, LIMIT + 1):  # a new address of the /64 for each guess
+        guess(from_address(f"2001:db8:1:2::{n:x}"), "walter", 1)
 
     same_64 = from_address("2001:db8:1:2::ff").post(TOKEN, {"username": "walter", "password": PASSWORD},
                                                      format="json")
