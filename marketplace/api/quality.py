@@ -28,6 +28,7 @@ from marketplace.jobs.exporting import worker_pseudonym
 from marketplace.jobs.models import Job
 from marketplace.jobs.selectors import job_get_for_owner
 from marketplace.quality import selectors, services
+from marketplace.quality.evidence import evidence_read
 from marketplace.quality.models import QualityEvent
 from marketplace.quality.scoring import GoldEstimate, gold_estimate
 from marketplace.quality.selectors import WorkerQuality
@@ -118,7 +119,7 @@ def _event(event: QualityEvent, *, with_evidence: bool) -> dict[str, Any]:
     return {
         "id": event.pk, "job": event.job_id, "kind": event.kind, "automatic": event.automatic,
         "actor": event.actor.username if event.actor else None, "reason": event.reason,
-        "evidence": event.evidence if with_evidence else {}, "created_at": event.created_at,
+        "evidence": evidence_read(event.evidence) if with_evidence else {}, "created_at": event.created_at,
     }
 
 

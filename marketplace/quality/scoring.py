@@ -37,6 +37,20 @@ class GoldEstimate:
             "interval_90": [round(self.low, 4), round(self.high, 4)],
         }
 
+    def as_evidence(self) -> dict[str, str | int | list[str]]:
+        """As a quality event's evidence keeps it: the counts, and the accuracies as decimal
+        strings with 4 places (accuracy_text), exact in JSON where a float is not."""
+        return {
+            "seen": self.seen, "correct": self.correct, "smoothed": accuracy_text(self.smoothed),
+            "interval_90": [accuracy_text(self.low), accuracy_text(self.high)],
+        }
+
+
+def accuracy_text(value: float | Decimal) -> str:
+    """An accuracy as evidence and the API (api.common.accuracy_out) write it: a decimal string
+    with 4 places ("0.1667")."""
+    return f"{value:.4f}"
+
 
 def smoothed_accuracy(*, correct: int, seen: int) -> float:
     """(correct + 1) / (seen + 2): 0.5 with no evidence, never exactly 0 or 1."""

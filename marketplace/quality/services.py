@@ -202,7 +202,7 @@ def _gold_block(
     evidence = {
         "rule": "gold_accuracy_floor",
         "rules": rules.as_dict(),
-        "gold": estimate.as_dict(),
+        "gold": estimate.as_evidence(),
         "wrong": estimate.wrong,
         "answers": [
             {"item": item, "external_id": ext, "answered": label, "correct_label": right, "correct": ok,
@@ -216,7 +216,7 @@ def _gold_block(
         evidence["per_label"] = True
         evidence["balanced"] = True
         evidence["positives"] = {"seen": pos_seen, "ticked": pos_right}
-        evidence["exact_sets"] = exact.as_dict()
+        evidence["exact_sets"] = exact.as_evidence()
         counted = (f"{estimate.correct} of {estimate.seen} label decisions right over {exact.seen} gold answers, "
                    f"{exact.correct} of them with every label right; {pos_right} of the {pos_seen} labels "
                    f"gold ticked were ticked")

@@ -57,9 +57,9 @@ def test_a_worker_under_the_floor_is_blocked_only_after_the_minimum_gold_answers
     assert JobBlock.objects.filter(job=job, worker=wendy).exists()
     event = QualityEvent.objects.get(job=job, worker=wendy, kind=QualityEvent.Kind.BLOCKED)
     assert event.automatic and event.actor is None
-    assert event.evidence["gold"]["seen"] == 5 and event.evidence["gold"]["correct"] == 0
-    low, high = event.evidence["gold"]["interval_90"]
-    assert 0 < low < event.evidence["gold"]["smoothed"] < high < 0.5
+    # Exact figures for an auditor: counts, and accuracies as the decimal strings the rule read.
+    assert event.evidence["gold"] == {"seen": 5, "correct": 0, "smoothed": "0.1429",  # 1 / 7
+                                      "interval_90": ["0.0085", "0.3930"]}
     answers = event.evidence["answers"]
     assert len(answers) == 5 and {(a["answered"], a["correct_label"], a["correct"]) for a in answers} == {
         ("dog", "cat", False)

@@ -31,6 +31,7 @@ from marketplace.errors import ApplicationError
 from marketplace.limits import MAX_REASON_CHARS
 from marketplace.jobs.models import Job
 from marketplace.quality import selectors
+from marketplace.quality.evidence import evidence_read
 from marketplace.quality.models import WorkerJobStats
 from marketplace.quality.services import DELIVERED, BlockOutcome
 from marketplace.billing.selectors import block_pay_withdrawn
@@ -224,7 +225,7 @@ def _worker_ctx(request: HttpRequest, worker: User, *, block_errors: list[str] |
         "heat_choices": [(q.job_id, titles.get(q.job_id or 0, "")) for q in per_job if q.confusion],
         "gold_history": [_gold_row(j) for j in selectors.worker_gold_history(worker_id=worker.pk)],
         "events": [{"e": e, "job_title": titles.get(e.job_id or 0, f"job #{e.job_id}"),
-                    "evidence": json.dumps(e.evidence, indent=2, sort_keys=True, default=str)} for e in events],
+                    "evidence": json.dumps(evidence_read(e.evidence), indent=2, sort_keys=True, default=str)} for e in events],
         "blockable": [(j, titles.get(j, "")) for j in sorted(job_ids - blocked)],
         # The select's rows: an ended job says so ("completed" or "cancelled"; "" while running).
         "blockable_rows": [(j, titles.get(j, ""), ended.get(j, "")) for j in sorted(job_ids - blocked)],
