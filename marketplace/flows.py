@@ -49,6 +49,7 @@ from typing import Any
 from django.db import transaction
 
 from marketplace.commit import on_commit_robust
+from marketplace.accounts.acting import client_action_check, worker_action_check
 from marketplace.accounts.models import User
 from marketplace.billing import holding, restoring, reversals, settlement
 from marketplace.billing import selectors as billing_selectors
@@ -80,8 +81,9 @@ _ESCROWED = (JobStatus.OPEN, JobStatus.PAUSED)
 
 
 def _owner_check(*, job: Job, user: User) -> None:
+    client_action_check(user=user)  # staff see a client's job, never act on it (accounts/acting.py)
     # The views already scope the lookup; a flow called from elsewhere must not cross tenants.
-    if not (user.is_admin or user.organization_id == job.organization_id):
+    if user.organization_id != job.organization_id:
         raise NotFound("Job not found.")
 
 
@@ -109,6 +111,7 @@ def _pay_check(job: Job, fields: dict[str, Any]) -> None:
 def job_create(*, user: User, fields: dict[str, Any], requirements: Sequence[Requirement] = ()) -> Job:
     """A draft job (jobs.services.job_create), its tier checked against the tiers on offer and
     its pay against the tier's."""
+    client_action_check(user=user)
     _tier_check(fields)
     job = job_services.job_create(user=user, fields=fields, requirements=requirements)
     _pay_check(job, fields)
@@ -121,6 +124,7 @@ def job_update(
 ) -> Job:
     """Edit a draft (jobs.services.job_update), its tier checked against the tiers on offer and
     its pay against the tier's."""
+    client_action_check(user=user)
     _tier_check(fields)
     job = job_services.job_update(job=job, user=user, fields=fields, requirements=requirements)
     _pay_check(job, fields)
@@ -237,6 +241,7 @@ def work_submit(
     a refused claim (nothing left, the job paused or completed, blocked by this very answer) is
     returned without undoing the answer (labeling.claiming.lease_claim_last, which says its locks).
     """
+    worker_action_check(worker=worker)
     try:
         with transaction.atomic():
             judge = overlap.OverlapJudge()
@@ -298,6 +303,7 @@ def work_undo(*, worker: User, judgment_id: int, hold: int | None = None, page: 
 
     Locks: lease → item → the worker's tally → job (KEY SHARE) → budget → earning → accounts →
     the worker's quality rows: the submit's order, with billing's between."""
+    worker_action_check(worker=worker)
     with transaction.atomic():
         withdrawal = judgment_withdraw(worker=worker, judgment_id=judgment_id, hold=hold, page=page)
         reversals.judgment_pay_withdraw(judgment=withdrawal.judgment)

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 
+from marketplace.accounts.acting import client_action_check
 from marketplace.accounts.models import User
 from marketplace.billing import expert_pay, idempotency
 from marketplace.errors import NotFound
@@ -49,8 +50,9 @@ class ExpertReviewsAsked:
 
 
 def _owner_check(*, job: Job, user: User) -> None:
+    client_action_check(user=user)  # staff see a client's job, never act on it (accounts/acting.py)
     # The views scope the lookup; a flow called from elsewhere must not cross tenants.
-    if not (user.is_admin or user.organization_id == job.organization_id):
+    if user.organization_id != job.organization_id:
         raise NotFound("Job not found.")
 
 

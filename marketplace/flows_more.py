@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
+from marketplace.accounts.acting import client_action_check
 from marketplace.accounts.models import User
 from marketplace.billing import escrow, idempotency
 from marketplace.errors import NotFound
@@ -28,8 +29,9 @@ from marketplace.realtime import events
 
 
 def _owner_check(*, job: Job, user: User) -> None:
+    client_action_check(user=user)  # staff see a client's job, never act on it (accounts/acting.py)
     # The views scope the lookup; a flow called from elsewhere must not cross tenants.
-    if not (user.is_admin or user.organization_id == job.organization_id):
+    if user.organization_id != job.organization_id:
         raise NotFound("Job not found.")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from marketplace.accounts import training
+from marketplace.accounts.acting import client_action_check
 from marketplace.accounts.models import Qualification, User
 from marketplace.accounts.qualifications import exam_questions_add
 from marketplace.errors import ApplicationError
@@ -17,6 +18,7 @@ def qualification_gold_copy(*, user: User, qualification: Qualification, job_id:
     """Copy a job's gold items into a qualification's exam (the gold label becomes the answer) or
     its training set (with the gold explanation); the user must own both. All or none; returns
     how many were added."""
+    client_action_check(user=user)
     job, rows = job_gold_as_questions(user=user, job_id=job_id)
     missing = {row["answer"] for row in rows} - {label["key"] for label in qualification.exam_labels}
     if missing:

@@ -30,7 +30,7 @@ from marketplace.labeling.models import Judgment, Lease
 from marketplace.labeling.services import judgment_submit, judgments_drop, lease_claim
 from marketplace.quality.replaying import judgments_bulk_create, workers_bulk_create
 from tests.conftest import needs_postgres
-from tests.factories import AdminFactory, JobFactory, open_job_with_items
+from tests.factories import JobFactory, open_job_with_items, publisher
 from tests.threads import WAIT, queue_behind, thread_recording
 
 
@@ -121,7 +121,7 @@ def test_the_sweep_completes_a_job_whose_last_item_was_judged_while_paused(acme:
     lease = lease_claim(worker=wendy, job=job)
     job_transition(job=job, to=JobStatus.PAUSED)
     judgment_submit(worker=wendy, lease_id=lease.pk, label="cat")
-    flows.job_resume(job=job, user=AdminFactory())
+    flows.job_resume(job=job, user=publisher(job.organization))
     assert Job.objects.get(pk=job.pk).status == JobStatus.OPEN  # nobody submits again
 
     job_completion_sweep_tick()
@@ -221,9 +221,9 @@ def test_a_cancel_waits_for_a_submit_in_flight_and_a_submit_after_it_is_refused(
     counted, go = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
     _hold_pay(monkeypatch, worker=wendy, reached=counted, go=go)
-    admin = AdminFactory()
+    client = publisher(job.organization)
     holder = thread_recording(outcomes, "wendy", lambda: flows.work_submit(worker=wendy, lease_id=hers.pk, label="cat"))
-    cancel = thread_recording(outcomes, "cancel", lambda: flows.job_cancel(job=job, user=admin))
+    cancel = thread_recording(outcomes, "cancel", lambda: flows.job_cancel(job=job, user=client))
     queue_behind(holder, counted, cancel, go, "cancel waiting for the submit in flight")
 
     assert isinstance(outcomes["wendy"], flows.WorkSubmitted), outcomes["wendy"]

@@ -25,7 +25,7 @@ from marketplace.jobs.models import Item, Job
 from marketplace.labeling.models import Judgment, JudgmentStatus, Lease, LeaseStatus
 from marketplace.labeling.services import lease_claim
 from marketplace.quality.models import WorkerJobStats, WorkerSkill
-from tests.factories import open_job_with_items, treasurer
+from tests.factories import open_job_with_items, publisher
 from tests.labeling.helpers import post_json, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_an_answer_that_completed_its_item_stays(wendy: User, db: None) -> None:
 
 def test_a_cancelled_jobs_answers_cannot_be_undone(wendy: User, job: Job) -> None:
     mine = answer(wendy, job)
-    flows.job_cancel(job=job, user=treasurer())
+    flows.job_cancel(job=job, user=publisher(job.organization))
     with pytest.raises(Conflict):
         flows.work_undo(worker=wendy, judgment_id=mine.pk)
     assert ledger_audit().violations == []

@@ -34,7 +34,7 @@ from marketplace.quality.runs import consensus_run_claim
 from marketplace.realtime import groups
 from marketplace.settings import redis_channel_layer
 from tests.conftest import needs_postgres
-from tests.factories import AdminFactory, WorkerFactory, open_job_with_items
+from tests.factories import WorkerFactory, open_job_with_items, publisher
 from tests.live_server import celery_worker
 from tests.live_server import test_database_url as database_url
 from tests.quality.run_helpers import judged_job
@@ -147,7 +147,7 @@ def test_a_short_task_runs_while_a_jobs_consensus_run_holds_its_worker(settings:
     lease = lease_claim(worker=wendy, job=job)
     job_transition(job=job, to=JobStatus.PAUSED)
     judgment_submit(worker=wendy, lease_id=lease.pk, label="cat")
-    flows.job_resume(job=job, user=AdminFactory())
+    flows.job_resume(job=job, user=publisher(job.organization))
 
     with _workers(settings, tmp_path, "short", "consensus") as crowd:
         fit = _claimed(busy, ConsensusRun.Trigger.PERIODIC)
