@@ -91,6 +91,11 @@ def _encode_labels(
     import pandas as pd
 
     seen_codes, seen = pd.factorize(np.asarray(labels, dtype=object), sort=True)
+    # factorize codes a missing label (None, NaN) as -1, which indexing below would silently
+    # read as the last label of the set: a lost answer would become a vote for that label.
+    if len(seen_codes) and int(seen_codes.min()) < 0:
+        missing = int((seen_codes < 0).sum())
+        raise ValueError(f"{missing} label(s) missing (None or NaN); every judgment needs a label")
     seen_names = [str(label) for label in seen]
     names = tuple(seen_names) if label_set is None else tuple(str(x) for x in label_set)
     position = {name: k for k, name in enumerate(names)}

@@ -149,3 +149,9 @@ def test_parallel_arrays_of_different_lengths_are_refused() -> None:
             codes=np.array([0, 0]),
             label_set=("a",),
         )
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_a_missing_label_is_refused_not_read_as_the_last_label(missing: object) -> None:
+    with pytest.raises(ValueError, match="1 label.s. missing"):
+        Votes.from_labels([1, 1, 2], [7, 8, 7], ["cat", missing, "dog"])
