@@ -176,6 +176,40 @@ def skewed_crowd(
     )
 
 
+def dirichlet_worker(rng: np.random.Generator, right: float, n_labels: int) -> FloatArray:
+    """Right with probability `right`; the errors spread over the other labels with weights of a
+    Dirichlet(1) draw per true label, so each worker has mistakes of their own."""
+    matrix = np.zeros((n_labels, n_labels))
+    for row in range(n_labels):
+        weights = rng.exponential(1.0, n_labels)
+        weights[row] = 0.0
+        matrix[row] = (1.0 - right) * weights / weights.sum()
+        matrix[row, row] = right
+    return matrix
+
+
+def small_job_crowd(
+    *, seed: int, n_labels: int = 6, n_workers: int = 20, n_items: int = 170, overlap: int = 3
+) -> Crowd:
+    """A small job with many labels, shaped like the simulator's crowd (`manage.py simulate`):
+    half good workers (right 85-95 %), a fifth noisy (58-72 %), a tenth each of uniform
+    spammers and constant answerers and the rest spammers too, each error spread over the
+    other labels at random; about 25 judgments per worker, fewer than the 30 free cells of a
+    6-label confusion matrix."""
+    rng = np.random.default_rng(seed)
+    kinds = rng.permutation(["good"] * (n_workers // 2) + ["noisy"] * (n_workers // 5)
+                            + ["constant"] * (n_workers // 10)
+                            + ["spammer"] * (n_workers - n_workers // 2 - n_workers // 5 - n_workers // 10))
+    confusions = np.stack([
+        dirichlet_worker(rng, rng.uniform(0.85, 0.95), n_labels) if kind == "good"
+        else dirichlet_worker(rng, rng.uniform(0.58, 0.72), n_labels) if kind == "noisy"
+        else constant_answerer(int(rng.integers(n_labels)), n_labels) if kind == "constant"
+        else spammer(n_labels)
+        for kind in kinds
+    ])
+    return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed)
+
+
 #: Judgments per item in every named crowd (the bench's "full" column).
 NAMED_OVERLAP = 7
 

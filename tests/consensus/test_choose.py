@@ -17,7 +17,7 @@ from marketplace.consensus.datasets import subsample
 from marketplace.consensus.em import EmFit
 from marketplace.consensus.encode import encode
 from marketplace.consensus.reference import crowdkit_ds_labels
-from marketplace.consensus.synthetic import named_crowd
+from marketplace.consensus.synthetic import named_crowd, small_job_crowd
 from tests.shared_data import dataset
 
 
@@ -257,3 +257,18 @@ def test_a_dozen_gold_items_do_not_move_the_labels_to_one_matrix_for_everyone() 
     assert by_gold["pooled"] > by_gold["dawid-skene"] + 0.15  # 6 of 11 gold items against 4
     assert result.parameters["model"] == "dawid-skene"
     assert accuracy(result, rest) > 0.7  # the pooled model labelled 0.59
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_small_job_over_six_labels_weighs_each_worker_by_one_accuracy_not_a_thin_matrix(seed: int) -> None:
+    # 20 workers, ~25 judgments each: more than the 6 labels, fewer than a matrix's 30 free cells.
+    crowd = small_job_crowd(seed=seed)
+    result = aggregate(crowd.votes)
+    matrices = aggregate(crowd.votes, method="quorum-ds")
+
+    assert result.parameters["model"] == "one-coin"  # seed 1 kept the matrices: 0.771 against 0.835
+    assert "free cells" in result.parameters["why"]
+    right = result.label_index == crowd.truth
+    assert right.mean() >= (matrices.label_index == crowd.truth).mean()
+    sold = result.confidence >= 0.9  # what a client takes without review is right as often as it says
+    assert right[sold].mean() >= 0.9
