@@ -1,6 +1,6 @@
 """Scoring a candidate model on data it was not fitted on (choose.py's module docstring says why
 and how the scores are compared): the log-probability of held-out judgments, the share of gold
-labelled right from the other fold's gold, and the subsets and samples they fit on."""
+labelled right from the other fold's gold, item by item, and the subsets and samples they fit on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from marketplace.consensus.em import EPS, EmFit
 from marketplace.consensus.encode import Encoded
@@ -43,17 +44,17 @@ def heldout_loglik(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def gold_score(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> float:
-    """Share of gold items labelled right by a fit that was given the other fold's gold only."""
+def gold_right(enc: Encoded, fitter: Fitter, *, seed: int = 0, folds: int = 2) -> npt.NDArray[np.bool_]:
+    """Per gold item (in `enc.gold_rows` order): labelled right by a fit given the other fold's
+    gold only. The same seed gives every model the same folds, so models compare item by item."""
     fold = np.random.default_rng(seed).permutation(len(enc.gold_rows)) % folds
-    right = 0
+    right = np.zeros(len(enc.gold_rows), dtype=bool)
     for held in range(folds):
         keep = fold != held
         given = dataclasses.replace(enc, gold_rows=enc.gold_rows[keep], gold_codes=enc.gold_codes[keep])
         fit = fitter(given)
-        rows = enc.gold_rows[~keep]
-        right += int((fit.posteriors[rows].argmax(axis=1) == enc.gold_codes[~keep]).sum())
-    return right / len(enc.gold_rows)
+        right[~keep] = fit.posteriors[enc.gold_rows[~keep]].argmax(axis=1) == enc.gold_codes[~keep]
+    return right
 
 
 def vote_subset(enc: Encoded, votes: np.ndarray, *, keep_gold: bool = False) -> Encoded:

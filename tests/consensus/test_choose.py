@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from marketplace.consensus import ConsensusResult, Votes, accuracy, aggregate, split_gold
-from marketplace.consensus.choose import degenerate, weighted_vote
+from marketplace.consensus.choose import _prefer_gold, degenerate, weighted_vote
 from marketplace.consensus.heldout import selection_sample
 from marketplace.consensus.datasets import subsample
 from marketplace.consensus.em import EmFit
@@ -272,3 +272,31 @@ def test_a_small_job_over_six_labels_weighs_each_worker_by_one_accuracy_not_a_th
     assert right.mean() >= (matrices.label_index == crowd.truth).mean()
     sold = result.confidence >= 0.9  # what a client takes without review is right as often as it says
     assert right[sold].mean() >= 0.9
+
+
+def test_two_gold_items_do_not_overturn_a_clear_held_out_lead() -> None:
+    crowd = small_job_crowd(seed=11)
+    n = len(crowd.truth)
+    picked = np.random.default_rng(11).choice(n, size=n // 8, replace=False)
+    gold = {int(i): crowd.votes.label_set[crowd.truth[i]] for i in picked}
+    regular = ~np.isin(np.arange(n), picked)
+    result = aggregate(crowd.votes, gold=gold)
+    matrices = aggregate(crowd.votes, method="quorum-ds", gold=gold)
+
+    # Dawid-Skene got 21 of 21 held-out gold items, one-coin 19: once enough to choose the matrices
+    assert result.parameters["scores"]["gold_accuracy"]["dawid-skene"] == 1.0
+    assert result.parameters["model"] == "one-coin"
+    assert "better by more than two standard errors" in result.parameters["why"]
+    right = (result.label_index == crowd.truth)[regular].mean()
+    assert right > (matrices.label_index == crowd.truth)[regular].mean()  # 0.812 against 0.792
+
+
+def test_one_gold_item_where_the_models_differ_is_never_enough_to_choose_by() -> None:
+    agree = np.ones(21, dtype=bool)
+    one_more = agree.copy()
+    agree[0] = False  # the reference misses one item the other gets: 21 of 21 against 20
+    tie = np.zeros(100)
+    ranked, why = _prefer_gold(["one-coin", "dawid-skene"], "held out",
+                               {"one-coin": agree, "dawid-skene": one_more}, {"one-coin": tie, "dawid-skene": tie})
+    assert ranked[0] == "one-coin"
+    assert "does not tell the models apart" in why
