@@ -2,7 +2,7 @@
 and consensus accuracy per method, redundancy and gold (the accuracy grid).
 
     python -m bench.consensus [--judgments N] [--no-timing]
-        [--datasets] [--data DIR] [--repeats last|first|drop] [--synthetic]
+        [--datasets] [--data DIR] [--repeats last|first|drop] [--synthetic [--crowds a,b]]
         [--methods mv,wawa,ds,quorum | all] [--repeat N] [--seed S] [--markdown]
 
 With no flag it only times (as `python -m bench consensus` does). `--datasets` and `--synthetic`
@@ -23,7 +23,7 @@ whole-process peak for reference. No Django and no database needed.
 The accuracy grid (bench/consensus_accuracy.py says exactly how each cell is computed): for
 every data set folder under --data (default ../shared/datasets; repeated judgments resolved by
 --repeats) with `--datasets`, and for the named synthetic crowds (consensus.synthetic.CROWDS,
-crowd seed --seed) with `--synthetic`: accuracy at K = 2, 3, 5 judgments per item (a K at or
+crowd seed --seed; `--crowds` names some of them, default all) with `--synthetic`: accuracy at K = 2, 3, 5 judgments per item (a K at or
 above the source's largest overlap is left out) and on the full data, without gold and with 10%
 gold, for each method of --methods (default mv, wawa, ds, quorum; "all" adds every other method,
 nan where one cannot fit a source),
@@ -65,6 +65,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--datasets", action="store_true", help="accuracy grid on --data")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of data sets")
     parser.add_argument("--synthetic", action="store_true", help="accuracy grid on the crowds")
+    parser.add_argument("--crowds", type=_crowds, default=tuple(CROWDS), help="comma-separated (default all)")
     parser.add_argument(
         "--methods",
         type=_methods,
@@ -157,6 +158,14 @@ def _positive(raw: str) -> int:
     return int(raw)
 
 
+def _crowds(raw: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    unknown = [n for n in names if n not in CROWDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown crowd(s) {unknown}; choose from {', '.join(CROWDS)}")
+    return names
+
+
 def _methods(raw: str) -> tuple[str, ...]:
     everything = grid.DEFAULT_METHODS + tuple(m for m in METHODS if m not in grid.DEFAULT_METHODS)
     names = everything if raw == "all" else tuple(n.strip() for n in raw.split(",") if n)
@@ -225,8 +234,8 @@ def _datasets(table: _Table, folder: Path, repeats: Repeats) -> None:
         table.source(name, data.votes, data.truth, description)
 
 
-def _synthetic(table: _Table, seed: int) -> None:
-    for name in CROWDS:
+def _synthetic(table: _Table, seed: int, names: tuple[str, ...]) -> None:
+    for name in names:
         crowd = named_crowd(name, seed=seed)
         votes = crowd.votes
         description = (
@@ -250,7 +259,7 @@ def run(argv: list[str]) -> None:
     if args.datasets:
         _datasets(table, args.data, args.repeats)
     if args.synthetic:
-        _synthetic(table, args.seed)
+        _synthetic(table, args.seed, args.crowds)
     table.close(started)
 
 

@@ -11,7 +11,12 @@ judgments per item so that subsamples of K = 2, 3 and 5 stay below the full data
 - "many-classes": 10 labels; 70% one-coin workers of varied skill, 15% who mix each class up
   with the next one, 15% spammers;
 - "skewed": binary with one class 90% of items; workers are better on the common class than on
-  the rare one, and 10% always answer the common class.
+  the rare one, and 10% always answer the common class;
+- "small-job": 20 workers over 6 labels, shaped like the simulator's crowd (good, noisy,
+  spammers, constant answerers; each worker's own mistakes);
+- "power-law": 300 workers whose activity falls as 1/rank^1.2, two of the top five bad, 4 labels;
+- "twin-classes": 30 labels in confusable pairs, 200 workers, 10% spammers;
+- "rare": binary 99.5 : 0.5, 6,000 items (about 30 rare ones).
 """
 
 from __future__ import annotations
@@ -53,18 +58,25 @@ def constant_answerer(label: int, n_labels: int) -> FloatArray:
 
 
 def _distinct_workers(
-    rng: np.random.Generator, n_items: int, overlap: int, n_workers: int
+    rng: np.random.Generator, n_items: int, overlap: int, n_workers: int, activity: FloatArray | None = None
 ) -> IntArray:
-    """(n_items, overlap) worker indices, distinct within each row."""
+    """(n_items, overlap) worker indices, distinct within each row; each worker drawn in
+    proportion to `activity` (default: alike)."""
     if overlap > n_workers:
         raise ValueError("overlap cannot exceed the number of workers")
-    chosen = rng.integers(0, n_workers, size=(n_items, overlap))
+
+    def draw(rows: int) -> IntArray:
+        if activity is None:
+            return rng.integers(0, n_workers, size=(rows, overlap))
+        return rng.choice(n_workers, size=(rows, overlap), p=activity / activity.sum())
+
+    chosen = draw(n_items)
     while True:
         ordered = np.sort(chosen, axis=1)
         clash = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
         if not clash.any():
             return chosen
-        chosen[clash] = rng.integers(0, n_workers, size=(int(clash.sum()), overlap))
+        chosen[clash] = draw(int(clash.sum()))
 
 
 def synthetic_crowd(
@@ -74,13 +86,15 @@ def synthetic_crowd(
     overlap: int,
     seed: int,
     class_priors: FloatArray | None = None,
+    activity: FloatArray | None = None,
 ) -> Crowd:
-    """Votes of workers with the given (workers, K, K) confusion matrices on `n_items` items."""
+    """Votes of workers with the given (workers, K, K) confusion matrices on `n_items` items;
+    `activity`: each worker's relative share of the judgments (default: alike)."""
     n_workers, n_labels, _ = confusions.shape
     rng = np.random.default_rng(seed)
     priors = np.full(n_labels, 1.0 / n_labels) if class_priors is None else class_priors
     truth = rng.choice(n_labels, size=n_items, p=priors)
-    workers = _distinct_workers(rng, n_items, overlap, n_workers).ravel()
+    workers = _distinct_workers(rng, n_items, overlap, n_workers, activity).ravel()
     items = np.repeat(np.arange(n_items, dtype=np.int64), overlap)
     # Inverse-CDF sampling of each answer from its worker's row for the item's true label.
     cdf = np.cumsum(confusions[workers, truth[items]], axis=1)
@@ -210,6 +224,50 @@ def small_job_crowd(
     return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed)
 
 
+def power_law_crowd(*, seed: int, n_labels: int = 4, n_workers: int = 300, n_items: int = 3000, overlap: int = 7) -> Crowd:
+    """A few prolific workers do most of the work (activity 1/rank^1.2: the top 10 give about
+    half the judgments, most workers a handful), and two of the top five are bad: the second
+    answers at random, the fourth always the same label. The rest are right 60-90 % of the time."""
+    rng = np.random.default_rng(seed)
+    confusions = np.stack([good_worker(a, n_labels) for a in rng.uniform(0.6, 0.9, n_workers)])
+    confusions[1] = spammer(n_labels)
+    confusions[3] = constant_answerer(int(rng.integers(n_labels)), n_labels)
+    activity = 1.0 / np.arange(1, n_workers + 1) ** 1.2
+    return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed, activity=activity)
+
+
+def twin_classes_crowd(*, seed: int, n_labels: int = 30, n_workers: int = 200, n_items: int = 2000,
+                       overlap: int = 7) -> Crowd:
+    """Many classes in confusable pairs (0/1, 2/3, ...: an image-category set's look-alikes): each
+    worker is right 50-90 % of the time and takes the twin class 5-30 % of it, any other label
+    the rest; 10 % answer at random."""
+    if n_labels < 4 or n_labels % 2:
+        raise ValueError("a twin-classes crowd needs an even number of labels, at least 4")
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n_labels)
+    matrices = []
+    for right, twin in zip(rng.uniform(0.5, 0.9, n_workers), rng.uniform(0.05, 0.3, n_workers), strict=True):
+        twin = min(twin, 0.95 - right)
+        matrix = np.full((n_labels, n_labels), (1.0 - right - twin) / (n_labels - 2))
+        matrix[rows, rows] = right
+        matrix[rows, rows ^ 1] = twin
+        matrices.append(matrix)
+    confusions = np.stack(matrices)
+    confusions[rng.random(n_workers) < 0.1] = spammer(n_labels)
+    return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed)
+
+
+def rare_class_crowd(*, seed: int, rare: float = 0.005, n_workers: int = 200, n_items: int = 6000,
+                     overlap: int = 7) -> Crowd:
+    """Binary, 99.5 : 0.5: workers are right 85-98 % of the time on the common class and 60-90 % on
+    the rare one (about 30 rare items in all)."""
+    rng = np.random.default_rng(seed)
+    common, scarce = rng.uniform(0.85, 0.98, n_workers), rng.uniform(0.6, 0.9, n_workers)
+    confusions = np.stack([np.array([[c, 1.0 - c], [1.0 - r, r]]) for c, r in zip(common, scarce, strict=True)])
+    return synthetic_crowd(confusions=confusions, n_items=n_items, overlap=overlap, seed=seed,
+                           class_priors=np.array([1.0 - rare, rare]))
+
+
 #: Judgments per item in every named crowd (the bench's "full" column).
 NAMED_OVERLAP = 7
 
@@ -218,6 +276,10 @@ CROWDS: dict[str, Callable[[int], Crowd]] = {
     "adversarial": lambda seed: adversarial_crowd(seed=seed, overlap=NAMED_OVERLAP),
     "many-classes": lambda seed: many_classes_crowd(seed=seed, overlap=NAMED_OVERLAP),
     "skewed": lambda seed: skewed_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "small-job": lambda seed: small_job_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "power-law": lambda seed: power_law_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "twin-classes": lambda seed: twin_classes_crowd(seed=seed, overlap=NAMED_OVERLAP),
+    "rare": lambda seed: rare_class_crowd(seed=seed, overlap=NAMED_OVERLAP),
 }
 
 

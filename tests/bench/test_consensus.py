@@ -69,3 +69,15 @@ def test_methods_all_puts_every_other_method_after_the_default_four() -> None:
 def test_zero_repeats_is_refused(data_folder: Path) -> None:
     with pytest.raises(SystemExit):
         run(["--datasets", "--no-timing", "--data", str(data_folder), "--repeat", "0"])
+
+
+def test_crowds_grids_only_the_named_synthetic_crowds(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["--synthetic", "--crowds", "small-job", "--no-timing", "--repeat", "1", "--methods", "mv"])
+    out = capsys.readouterr().out
+    assert "small-job: synthetic, 170 items, 20 workers, 6 labels" in out
+    assert "sparse" not in out and "power-law" not in out
+
+
+def test_an_unknown_crowd_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        run(["--synthetic", "--no-timing", "--crowds", "small-job,dense"])

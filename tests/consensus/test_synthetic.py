@@ -62,3 +62,23 @@ def test_the_skewed_crowd_has_one_class_on_nine_items_in_ten() -> None:
 def test_an_unknown_crowd_name_lists_the_choices() -> None:
     with pytest.raises(ValueError, match="sparse, adversarial, many-classes, skewed"):
         named_crowd("dense", seed=0)
+
+
+def test_in_the_power_law_crowd_ten_workers_of_300_give_about_half_the_judgments() -> None:
+    _, per_worker = np.unique(named_crowd("power-law", seed=0).votes.workers, return_counts=True)
+    busiest = np.sort(per_worker)[::-1]
+    assert 0.35 < busiest[:10].sum() / per_worker.sum() < 0.6
+    assert np.median(per_worker) <= 30
+
+
+def test_the_rare_crowd_has_one_item_in_two_hundred_of_the_rare_class() -> None:
+    crowd = named_crowd("rare", seed=0)
+    assert np.mean(crowd.truth == 1) == pytest.approx(0.005, abs=0.002)
+
+
+def test_the_twin_classes_crowd_mistakes_each_class_for_its_twin_more_than_for_any_other() -> None:
+    crowd = named_crowd("twin-classes", seed=0)
+    votes, truth = crowd.votes, crowd.truth[crowd.votes.items]
+    wrong = votes.codes != truth
+    assert len(crowd.votes.label_set) == 30
+    assert np.mean(votes.codes[wrong] == truth[wrong] ^ 1) > 0.3  # one label of 29 takes a third
