@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -146,6 +146,17 @@ def test_workers_signed_up_through_the_api_run_until_the_work_is_gone(server_url
     job.refresh_from_db()
     assert job.status == "completed"
     assert report["server"]["note"].startswith("no client credentials")
+
+
+def test_a_crowd_larger_than_the_servers_sign_up_limit_is_told_which_setting_to_raise(tmp_path: Path) -> None:
+    job = _job(items=2)
+    with daphne(tmp_path / "daphne.log", QUORUM_SIGNUPS_PER_HOUR="2") as url, \
+            pytest.raises(CommandError) as refused:
+        _simulate("--url", url, "--workers", "3", "--create-workers", "--prefix", "t-lim-",
+                  "--password", "a-long-simulated-passphrase", "--no-think", "--job", str(job.pk))
+    message = str(refused.value)
+    assert "refused (429)" in message and "QUORUM_SIGNUPS_PER_HOUR=0" in message, message
+    assert not Judgment.objects.filter(job=job).exists()  # nothing labelled: the crowd never started
 
 
 def test_workers_sharing_few_connections_take_turns_so_each_labels_its_share(server_url: str) -> None:

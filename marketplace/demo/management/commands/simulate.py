@@ -48,7 +48,8 @@ class Command(BaseCommand):
                             help="Without --job: keep each worker in its job until the job runs dry "
                                  "for it, instead of asking for any job after every answer.")
         parser.add_argument("--create-workers", action="store_true",
-                            help="Sign the workers up through the API first (existing ones log in).")
+                            help="Sign the workers up through the API first (existing ones log in); the server's "
+                                 "QUORUM_SIGNUPS_PER_HOUR must allow that many.")
         parser.add_argument("--prefix", default=SIM_USERNAME_PREFIX, help="Worker usernames: <prefix><i>.")
         parser.add_argument("--password", default=SIM_PASSWORD, help="The workers' password.")
         parser.add_argument("--client", metavar="USER:PASSWORD",
