@@ -345,14 +345,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed log-ins (page, token API, Django admin; a wrong current password on the change page) are
-# counted three ways, each with its own limit (marketplace/accounts/lockout.py): per account from one
-# client address (low: the usual guesser), per account from any address (higher: a guesser cannot
-# pay with addresses, and nobody locks an owner out by failing a few times), and per address
-# whatever the accounts (far higher: one person's guesses never lock out an office behind one
-# address). Reaching one locks that pair, that account or that address for the cool-off, counted
-# from the last failure before the lock. Failures while locked out are not counted, so they cannot
-# keep a lock going either.
+# Failed log-ins (page, token API, Django admin, the change page's current password) are counted
+# per account from one address, per account anywhere and per address, each with its own limit
+# (why: marketplace/accounts/lockout.py). Reaching one locks that pair, account or address for the
+# cool-off; failures while locked out are not counted, so they cannot keep a lock going.
 AXES_HANDLER = "marketplace.accounts.lockout.LoginLockoutHandler"
 AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 QUORUM_LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("QUORUM_LOGIN_ACCOUNT_FAILURE_LIMIT", 30, minimum=0)

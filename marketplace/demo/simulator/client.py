@@ -148,11 +148,9 @@ async def credentials_obtain(
         if response.status_code in (400, 409):  # taken: the account exists from an earlier run
             return await login(username)
         if response.status_code == 429:  # the server's sign-up limit per address: say what to do
-            raise RuntimeError(
-                f"sign-up of {username} refused (429): the server takes QUORUM_SIGNUPS_PER_HOUR sign-ups "
-                "an hour from one address (20 unless set), the crowd's taken ones included; start it with "
-                "QUORUM_SIGNUPS_PER_HOUR=0 (no limit) or above the number of workers for a simulated "
-                f"crowd, or wait {response.headers.get('Retry-After', 'an hour')} s")
+            raise RuntimeError(f"sign-up of {username} refused (429): the server takes QUORUM_SIGNUPS_PER_HOUR "
+                               "sign-ups an hour from one address (20 unless set); for a simulated crowd start "
+                               "it with QUORUM_SIGNUPS_PER_HOUR=0 (no limit) or above the number of workers")
         raise RuntimeError(f"sign-up of {username} failed: {error_kind(response)} {response.text[:200]}")
 
     step = signup if create else login
