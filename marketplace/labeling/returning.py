@@ -99,7 +99,8 @@ def _take_back(*, lease: Lease, job: Job, now: datetime, page: str | None) -> bo
     # Gold takes no lock and no slot, but counts against the job's gold share while active.
     if lease.item.is_gold and not gates.gold_share_left(job):
         return False
-    return lease_take_back(lease_id=lease.pk, item_id=lease.item_id, now=now, page=page, overlap=job.overlap)
+    return lease_take_back(lease_id=lease.pk, item_id=lease.item_id, gold=lease.item.is_gold, now=now,
+                           page=page, overlap=job.overlap)
 
 
 def lease_page_take(*, lease: Lease, page: str | None, now: datetime) -> bool:

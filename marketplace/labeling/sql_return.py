@@ -9,7 +9,11 @@ longer open, the worker blocked), read again in the statement that writes.
 
 Locks, as for every lease on a regular item: the item's row first ("item_lock", a statement of its
 own, so the compare-and-set's new snapshot sees every lease committed before we held the lock);
-gold takes no lock and no slot (its share is the caller's check, gates.gold_share_left).
+gold takes no lock and no slot (its share is the caller's check, gates.gold_share_left). The lock
+skips a row another transaction holds, as the claim's candidate walk does: a take-back inside a
+submit (lease_claim_last) already holds the submitted item's lock, and waiting here could deadlock
+with another worker's submit crossing the other way. A skipped take-back leaves the lease returned,
+for the worker's next claim to take back.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ _MAY_TAKE_BACK = f"""l.id = %(lease)s AND l.status = 'returned' AND l.expires_at
           SELECT 1 FROM labeling_jobblock b WHERE b.job_id = l.job_id AND b.worker_id = l.worker_id
       )"""
 
-_ITEM_LOCK = "SELECT id FROM jobs_item WHERE id = %(item)s AND NOT is_gold FOR UPDATE"
+_ITEM_LOCK = "SELECT id FROM jobs_item WHERE id = %(item)s AND NOT is_gold FOR UPDATE SKIP LOCKED"
 
 # PostgreSQL: the compare-and-set and, when it took the item's last slot, `full_until` (as
 # sql._LEASE_IF_FREE_PG marks it: `live`, read in the statement's snapshot, lacks the lease taken
@@ -71,9 +75,12 @@ def _statements(vendor: str) -> tuple[str, ...]:
     return (_TAKE_BACK_SQLITE, _MARK_FULL_REGULAR)
 
 
-def lease_take_back(*, lease_id: int, item_id: int, now: datetime, page: str | None, overlap: int) -> bool:
-    """Run the take-back of one returned lease (see the module); True when it is active again.
-    Caller holds the claim's transaction."""
+def lease_take_back(
+    *, lease_id: int, item_id: int, gold: bool, now: datetime, page: str | None, overlap: int
+) -> bool:
+    """Run the take-back of one returned lease (see the module); True when it is active again,
+    False also when another transaction holds its (regular) item's row. Caller holds the claim's
+    transaction."""
     connection = transaction.get_connection()
     params = {"lease": lease_id, "item": item_id, "now": now, "page": page, "overlap": overlap}
     if connection.vendor != "postgresql":
@@ -82,6 +89,8 @@ def lease_take_back(*, lease_id: int, item_id: int, now: datetime, page: str | N
     with connection.cursor() as cursor:
         for sql in _statements(connection.vendor):
             cursor.execute(sql, params)
+            if sql is _ITEM_LOCK and not gold and cursor.fetchone() is None:
+                return False  # held by another transaction this moment: left returned (module)
             if sql is _TAKE_BACK_PG or sql is _TAKE_BACK_SQLITE:
                 taken = cursor.fetchone() is not None
     return taken
