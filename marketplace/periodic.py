@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils.module_loading import import_string
 
-from marketplace.dbdown import database_unreachable
+from marketplace.tasking import outage_failed, outage_kind, outage_worked
 
 logger = logging.getLogger(__name__)
 
@@ -158,11 +158,12 @@ def _run(job: Periodic, seconds: float, stop: threading.Event) -> None:
         try:
             tick()
         except Exception as exc:  # the next tick tries again; each job's writes are atomic
-            if database_unreachable(exc):  # an outage: a line a tick, not a 60-line traceback
-                reason = " ".join(str(exc).split())[:300]
-                logger.warning("periodic job %s skipped: database unreachable: %s", job.name, reason)
+            if (kind := outage_kind(exc)) is not None:  # an outage: one line per change, as Celery's
+                outage_failed(job.name, kind, exc, what="periodic job")
             else:
                 logger.exception("periodic job %s failed", job.name)
+        else:
+            outage_worked(job.name, what="periodic job")
         finally:
             connections.close_all()  # this thread's connection; CONN_MAX_AGE is 0 under ASGI
             ticked[job.name].set()

@@ -49,23 +49,26 @@ def outage_kind(exc: BaseException) -> str | None:
     return None
 
 
-def _failed(name: str, kind: str, exc: BaseException) -> None:
+def outage_failed(name: str, kind: str, exc: BaseException, *, what: str = "task") -> None:
+    """A run of `name` failed for an outage of `kind`: one WARNING the first time, then DEBUG."""
     with _lock:
         first = (name, kind) not in _failing
         _failing.add((name, kind))
     if first:
         reason = " ".join(str(exc.__cause__ or exc).split())[:300]  # psycopg's message spans lines
-        logger.warning("task %s failed: the %s is unreachable; said once until a run works (%s)", name, kind, reason)
+        logger.warning("%s %s failed: the %s is unreachable; said once until a run works (%s)", what, name, kind,
+                       reason)
     else:
-        logger.debug("task %s failed: the %s is unreachable", name, kind)
+        logger.debug("%s %s failed: the %s is unreachable", what, name, kind)
 
 
-def _worked(name: str) -> None:
+def outage_worked(name: str, *, what: str = "task") -> None:
+    """A run of `name` worked: one INFO line per outage it had said."""
     with _lock:
         ended = sorted(kind for task, kind in _failing if task == name)
         _failing.difference_update((name, kind) for kind in ended)
     for kind in ended:
-        logger.info("task %s works again: the %s answers", name, kind)
+        logger.info("%s %s works again: the %s answers", what, name, kind)
 
 
 def db_task(name: str) -> Callable[[Callable[P, Any]], Any]:
@@ -81,10 +84,10 @@ def db_task(name: str) -> Callable[[Callable[P, Any]], Any]:
             except Exception as exc:
                 if (kind := outage_kind(exc)) is None:
                     raise
-                _failed(name, kind, exc)
+                outage_failed(name, kind, exc)
                 raise Ignore() from None  # Celery's INFO "ignored": no traceback, the run not a success
             else:
-                _worked(name)
+                outage_worked(name)
             finally:
                 close_old_connections()
 

@@ -3,6 +3,7 @@ in each embedded server, none in tests or when a job's period is 0."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -100,5 +101,37 @@ def test_a_tick_during_a_database_outage_logs_one_line_not_a_traceback(caplog: p
 
     assert len(caplog.text.splitlines()) == 1, caplog.text  # no traceback
     assert caplog.records[0].getMessage() == (
-        "periodic job pay-posting skipped: database unreachable: connection failed: Connection refused "
-        "Is the server running?")
+        "periodic job pay-posting failed: the database is unreachable; said once until a run works "
+        "(connection failed: Connection refused Is the server running?)")
+
+
+def test_ticks_through_a_database_outage_say_it_once_and_once_more_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    job = periodic.Periodic(name="tally-fold", task="jobs.tallies_fold", tick=f"{__name__}.outage_then_up_tick",
+                            seconds=lambda s: 0.0)
+    _ticks.clear()
+    try:
+        periodic._run(job, 0.0, _outage_over)  # noqa: SLF001
+    finally:
+        periodic.ticked[job.name].clear()
+
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelname != "DEBUG"]
+    assert said == [
+        ("WARNING", "periodic job tally-fold failed: the database is unreachable; said once until a run "
+                    "works (connection failed: Connection refused Is the server running?)"),
+        ("INFO", "periodic job tally-fold works again: the database answers"),
+    ], caplog.text
+
+
+_ticks: list[int] = []
+_outage_over = threading.Event()
+
+
+def outage_then_up_tick() -> None:
+    """Five ticks while PostgreSQL refuses connections, then one that works, then stop."""
+    _ticks.append(1)
+    if len(_ticks) <= 5:
+        database_down_tick()
+    _outage_over.set()
