@@ -272,9 +272,9 @@ def job_gated_for(*, worker: User, job_id: int) -> tuple[Job, list[MissingRequir
 
 def job_to_label_next(*, worker: User, now: datetime) -> Job | None:
     """"Label any job": the job of the worker's live lease, else of one their closed labeling page
-    returned that still lasts (that job's page takes it back: labeling/returning.py; a job whose
-    gate passes them over now is skipped), else the first open to them in the serving order
-    (labeling/serving.py) that still has an item they have not seen."""
+    returned that still lasts (that job's page takes it back: labeling/returning.py), else the
+    first open to them in the serving order (labeling/serving.py) that still has an item they have
+    not seen; a job whose gate passes them over now (labeling/gates.py) is skipped either way."""
     for candidate in jobs_in_serving_order(worker=worker, now=now):
         if candidate.own_lease_id is not None:
             return Job.objects.filter(pk=candidate.job_id).first()
@@ -284,6 +284,6 @@ def job_to_label_next(*, worker: User, now: datetime) -> Job | None:
                 return job
             continue  # passed over there now: its claim would not give the item back
         job = Job.objects.filter(pk=candidate.job_id).filter(job_has_work_for(worker=worker)).first()
-        if job is not None:
-            return job
+        if job is not None and gates.worker_served(job=job, worker_id=worker.pk):
+            return job  # (a job whose gate passes the worker over now would only say so)
     return None

@@ -78,3 +78,16 @@ def test_label_any_job_passes_a_job_whose_gate_turns_the_worker_away() -> None:
     reply = client.get(reverse("work-label-any"))
 
     assert reply["Location"] == reverse("work-label", args=[fixed.pk])
+
+
+def test_label_any_job_passes_a_job_whose_gate_turns_the_worker_away_though_he_holds_nothing_there() -> None:
+    ray = WorkerFactory()
+    client = signed_in(ray)
+    open_job_with_items(items=4, labels=TWO_LABELS, overlap=2, max_overlap=7,
+                        target_confidence=Decimal("0.9"), priority=5)  # first in the order, no lease of his
+    fixed = open_job_with_items(items=3, overlap=1, priority=0)
+    WorkerSkill.objects.create(worker=ray, right=10.0, seen=40.0, updated_at=timezone.now())
+
+    reply = client.get(reverse("work-label-any"))
+
+    assert reply["Location"] == reverse("work-label", args=[fixed.pk])
