@@ -16,16 +16,14 @@ rare items, the pooled matrix 77 (majority vote's). So each run chooses, on evid
    that understands the crowd. This is the fit's own likelihood, out of sample, so a model with
    more parameters gains nothing by overfitting. Dawid-Skene, the reference, is left only for a
    model ahead by more than two standard errors of the paired per-judgment difference. Where the
-   workers have fewer judgments each on items others judged too than a confusion matrix has free
-   cells, K x (K - 1) for K labels (MIN_COMPARABLE_PER_CELL), most cells of a worker's matrix are
-   its prior alone and one-coin is the reference instead: on the researcher's crowd of occasional
-   workers (1-3 judgments each) held-out judgments could not tell the two apart, and the matrices
-   labelled 3.7 points below one-coin (0.697 against 0.734; majority vote 0.730). Counting rows
-   (K) instead of cells was not enough with many labels: a job of 20 workers over 6 labels, ~25
-   judgments each (30 free cells), kept the matrices with one-coin ahead on held-out judgments
-   by under two standard errors, and labelled 5.4 points below it (0.793 against 0.847) with
-   confidences of 0.9-0.99 right 76 % of the time. For two labels cells and rows are the same
-   count, so binary crowds choose as before.
+   workers have fewer judgments each on items others judged too than there are labels
+   (MIN_COMPARABLE_PER_LABEL), most rows of a worker's matrix are its prior alone and one-coin is
+   the reference instead: on the researcher's crowd of occasional workers (1-3 judgments each)
+   held-out judgments could not tell the two apart, and the matrices labelled 3.7 points below
+   one-coin (0.697 against 0.734; majority vote 0.730). Counting a matrix's free cells, K x (K - 1),
+   instead of its K rows was tried (2026-12-08): it made a 20-worker, 6-label job 5.4 points more
+   accurate, but moved a 3-label dynamic-overlap job's early runs to one-coin, and dynamic overlap
+   then stopped items 1.3 points less accurately (tests/quality/test_dynamic_overlap.py); open.
 2. **Gold** (when at least MIN_GOLD_FOR_CHOICE gold items were judged): each model is fitted with
    half the gold answers and scored on how many of the other half it labels right (then the
    halves swap). Gold overrides the held-out choice only when it is ahead of it by more than one
@@ -103,10 +101,9 @@ SWINGING_ROUNDS = 20
 #: Fewer judgments than this per worker on items someone else judged too, and nothing says how
 #: anyone errs: majority vote.
 MIN_COMPARABLE_PER_WORKER = 2
-#: Fewer than one such judgment per worker per free cell of a confusion matrix (K x (K - 1) for K
-#: labels), and most cells of a worker's matrix are its prior alone: one accuracy per worker, not
-#: a matrix each, is the reference to beat.
-MIN_COMPARABLE_PER_CELL = 1
+#: Fewer than one such judgment per worker per label, and most rows of a worker's confusion matrix
+#: are its prior alone: one accuracy per worker, not a matrix each, is the reference to beat.
+MIN_COMPARABLE_PER_LABEL = 1
 
 #: EM rounds of the fits that only score a model (held out, on gold): on a half-sample they often
 #: creep on to the 100-round cap without changing what they predict; the chosen model's fit on all
@@ -163,8 +160,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
         return Choice(fit, "majority-vote", why, {"comparable_judgments": comparable, "gold_judged": gold_judged},
                       refit=gold_one_coin)
     per_worker = comparable / enc.n_workers
-    cells = enc.n_labels * (enc.n_labels - 1)
-    order = ORDER if per_worker >= MIN_COMPARABLE_PER_CELL * cells else (
+    order = ORDER if per_worker >= MIN_COMPARABLE_PER_LABEL * enc.n_labels else (
         "one-coin", *(name for name in ORDER if name != "one-coin"))
     sample = selection_sample(enc, SELECTION_VOTES)
     rounds = min(max_rounds, SELECTION_ROUNDS)
@@ -217,7 +213,7 @@ def choose_and_fit(enc: Encoded, *, prior_strength: float, max_rounds: int, tol:
     model, labelled, why = chosen(strength)
     if order != ORDER:
         why += (f"; one-coin is the reference: {per_worker:.1f} judgments per worker on items others "
-                f"judged too, fewer than the {cells} free cells of a {enc.n_labels}-label confusion matrix")
+                f"judged too, fewer than the {enc.n_labels} labels a matrix per worker has rows for")
     if model == "dawid-skene" and strength != prior_strength:
         why += (f"; Dawid-Skene's prior at {strength:g} pseudo-votes, not {prior_strength:g}: it "
                 "predicts held-out judgments better (the workers' confusions keep the job's)")

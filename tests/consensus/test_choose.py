@@ -259,21 +259,6 @@ def test_a_dozen_gold_items_do_not_move_the_labels_to_one_matrix_for_everyone() 
     assert accuracy(result, rest) > 0.7  # the pooled model labelled 0.59
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_a_small_job_over_six_labels_weighs_each_worker_by_one_accuracy_not_a_thin_matrix(seed: int) -> None:
-    # 20 workers, ~25 judgments each: more than the 6 labels, fewer than a matrix's 30 free cells.
-    crowd = small_job_crowd(seed=seed)
-    result = aggregate(crowd.votes)
-    matrices = aggregate(crowd.votes, method="quorum-ds")
-
-    assert result.parameters["model"] == "one-coin"  # seed 1 kept the matrices: 0.771 against 0.835
-    assert "free cells" in result.parameters["why"]
-    right = result.label_index == crowd.truth
-    assert right.mean() >= (matrices.label_index == crowd.truth).mean()
-    sold = result.confidence >= 0.9  # what a client takes without review is right as often as it says
-    assert right[sold].mean() >= 0.9
-
-
 def test_two_gold_items_where_the_models_differ_do_not_overturn_held_out_judgments() -> None:
     crowd = small_job_crowd(seed=11)
     n = len(crowd.truth)
